@@ -1,0 +1,41 @@
+# usagecast: `make demo` runs the pipeline on simulated data, `make test` proves it.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test lint importlint ui serve bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## create/refresh the virtualenv from constraints.txt
+
+demo: $(STAMP) ## simulate, ingest and run the pipeline on the embedded default
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m usagecast_cli.demo
+
+lint: $(STAMP) ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+importlint: $(STAMP) ## import-direction rules
+	$(VENV)/bin/lint-imports
+
+test: lint importlint ## install what the tests need, lint, and run every test
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
+
+ui: $(STAMP) ## open the MLflow UI on the workspace store
+	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$${USAGECAST_HOME:-.usagecast}/mlflow.db}" --port 5000
+
+bench: $(STAMP) ## run the benchmarks (slow; prints ratios against named peers)
+	for b in benchmarks/bench_*.py; do PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) $$b || exit 1; done
+
+clean: ## remove the workspace (not the venv)
+	rm -rf .usagecast

@@ -1,0 +1,37 @@
+"""Execution engines: run a DuckDB-dialect SQL syntax tree and return a pandas DataFrame.
+
+SQL is written once (as sqlglot trees in the DuckDB dialect) and executed by DuckDB, the
+embedded default, or by Spark for data that outgrows one machine. Both engines read the same
+canonical tables of the event store (features.event_store).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import pandas as pd
+import sqlglot.expressions as exp
+
+EngineName = Literal["duckdb", "spark"]
+ENGINE_NAMES: tuple[EngineName, ...] = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    """Runs SQL over the event store's tables."""
+
+    name: EngineName
+
+    def query(self, sql: exp.Expression | str) -> pd.DataFrame:
+        """Execute one SELECT (a sqlglot tree or DuckDB-dialect text) and return its rows."""
+        ...
+
+    def close(self) -> None:
+        """Release connections/sessions."""
+        ...
+
+
+def check_engine_name(name: str) -> EngineName:
+    """Validate an engine name from a CLI flag or config."""
+    if name not in ENGINE_NAMES:
+        raise ValueError(f"engine {name!r} is not known; use one of: {', '.join(ENGINE_NAMES)}")
+    return name  # type: ignore[return-value]

@@ -1,0 +1,90 @@
+"""The canonical event store: table names and columns every other part reads.
+
+`usagecast ingest` writes these tables into one DuckDB file (see workspace.event_store_path);
+feature sets and analytics read them through an engine. Column names are the contract:
+
+events       event_id BIGINT, user_id VARCHAR, event_time TIMESTAMP, event_type VARCHAR,
+             session_id VARCHAR, item_id VARCHAR, value DOUBLE, area VARCHAR,
+             properties VARCHAR (JSON text), source_file VARCHAR, source_row BIGINT
+users        user_id VARCHAR, signup_time TIMESTAMP, then one column per declared attribute
+user_attributes  name VARCHAR, kind VARCHAR ('static' | 'snapshot'), dtype VARCHAR
+             ('categorical' | 'numeric' | 'timestamp')
+items        item_id VARCHAR, then one column per item attribute (optional table)
+item_attributes  name VARCHAR, dtype VARCHAR ('categorical' | 'numeric')
+quarantine   table_name, source_file, source_row, reason, detail, raw (JSON of the raw row)
+ingests      ingest_id, started_at, finished_at, config_path, dataset_digest, files (JSON),
+             counts (JSON)
+
+Ids are always text: a file that stores them as integers and another as strings still join.
+Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+EVENTS = "events"
+USERS = "users"
+USER_ATTRIBUTES = "user_attributes"
+ITEMS = "items"
+ITEM_ATTRIBUTES = "item_attributes"
+QUARANTINE = "quarantine"
+INGESTS = "ingests"
+
+EVENT_COLUMNS: dict[str, str] = {
+    "event_id": "BIGINT",
+    "user_id": "VARCHAR",
+    "event_time": "TIMESTAMP",
+    "event_type": "VARCHAR",
+    "session_id": "VARCHAR",
+    "item_id": "VARCHAR",
+    "value": "DOUBLE",
+    "area": "VARCHAR",
+    "properties": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_row": "BIGINT",
+}
+
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "table_name": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_row": "BIGINT",
+    "reason": "VARCHAR",
+    "detail": "VARCHAR",
+    "raw": "VARCHAR",
+}
+
+INGEST_COLUMNS: dict[str, str] = {
+    "ingest_id": "VARCHAR",
+    "started_at": "TIMESTAMP",
+    "finished_at": "TIMESTAMP",
+    "config_path": "VARCHAR",
+    "dataset_digest": "VARCHAR",
+    "files": "VARCHAR",
+    "counts": "VARCHAR",
+}
+
+
+class StoreMissingError(FileNotFoundError):
+    """The event store has not been created yet (run `usagecast ingest` first)."""
+
+
+def open_store(path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB event store; read-only unless the caller writes."""
+    if read_only and not path.exists():
+        raise StoreMissingError(
+            f"{path}: no event store here yet; run `usagecast ingest DATASET.yaml` first"
+        )
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def latest_dataset_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """Digest of the data the store holds now (from the newest ingest record)."""
+    row = con.execute(
+        f"SELECT dataset_digest FROM {INGESTS} ORDER BY finished_at DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        raise StoreMissingError("the event store has no ingest record; run `usagecast ingest`")
+    return str(row[0])
