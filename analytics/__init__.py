@@ -1,0 +1,1 @@
+"""Descriptive product-analytics models over the event store (SQL, DuckDB or Spark)."""

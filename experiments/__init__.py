@@ -1,0 +1,1 @@
+"""Top layer: Optuna-tuned, MLflow-tracked training runs on versioned feature sets."""

@@ -1,0 +1,1 @@
+"""Model registry: model names, the pure promotion policy, and MLflow registry IO."""
