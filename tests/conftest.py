@@ -14,5 +14,5 @@ def isolated_workspace(tmp_path, monkeypatch):
     """Point USAGECAST_HOME and MLflow at a fresh folder for each test."""
     home = tmp_path / "usagecast_home"
     monkeypatch.setenv("USAGECAST_HOME", str(home))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     return home
