@@ -1,4 +1,24 @@
 """The served model: a pyfunc over a LightGBM text model; explanations and what-if search.
 
 Ships inside the model with features/; must never import experiments/ or registry/.
+Public API: ModelMetadata, encode_features, save_model_files, log_serving_model, Scorer.
 """
+
+from serving.encoding import FeatureEncodingError, ModelMetadata, encode_features
+from serving.model import Scorer, UsagecastModel
+from serving.package import log_serving_model, save_model_files, serving_signature
+from serving.validation import ServingInputError, ServingParams, parse_params
+
+__all__ = [
+    "FeatureEncodingError",
+    "ModelMetadata",
+    "Scorer",
+    "ServingInputError",
+    "ServingParams",
+    "UsagecastModel",
+    "encode_features",
+    "log_serving_model",
+    "parse_params",
+    "save_model_files",
+    "serving_signature",
+]

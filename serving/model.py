@@ -1,0 +1,105 @@
+"""The served pyfunc: probabilities, labels at the stored threshold, and SHAP explanations.
+
+Loaded by MLflow from code (serving/model_entry.py) around two files: `model.txt` (LightGBM
+text model) and `metadata.json`; nothing is unpickled, so it serves with
+MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightgbm
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from serving.encoding import ModelMetadata
+from serving.explain import top_k_contributions
+from serving.validation import ServingInputError, ServingParams, check_request, parse_params
+
+MODEL_FILE = "model.txt"
+METADATA_FILE = "metadata.json"
+# One thread is fastest for the small requests a server sees (no OpenMP fork/join per call);
+# batch scoring uses all cores.
+SINGLE_THREAD_MAX_ROWS = 256
+
+
+class Scorer:
+    """A loaded booster with its metadata; the scoring logic shared by the pyfunc and CLI."""
+
+    def __init__(self, booster: lightgbm.Booster, metadata: ModelMetadata) -> None:
+        if booster.num_feature() != len(metadata.feature_names):
+            raise ValueError(
+                f"model.txt has {booster.num_feature()} features, metadata.json lists "
+                f"{len(metadata.feature_names)}"
+            )
+        self.booster = booster
+        self.metadata = metadata
+
+    @classmethod
+    def from_files(cls, model_file: str | Path, metadata_file: str | Path) -> Scorer:
+        """Load model.txt and metadata.json (the files `save_model_files` writes)."""
+        booster = lightgbm.Booster(model_file=str(model_file))
+        metadata = ModelMetadata.from_json(Path(metadata_file).read_text(encoding="utf-8"))
+        return cls(booster, metadata)
+
+    def _threads(self, rows: int) -> int:
+        return 1 if rows <= SINGLE_THREAD_MAX_ROWS else 0
+
+    def probabilities(self, encoded: pd.DataFrame) -> np.ndarray:
+        """P(label = 1) per row of an encoded frame."""
+        return self.booster.predict(encoded, num_threads=self._threads(len(encoded)))
+
+    def respond(self, frame: Any, params: ServingParams) -> pd.DataFrame:
+        """The response rows for a checked request (one output row per input row)."""
+        encoded = check_request(frame, self.metadata)
+        probability = self.probabilities(encoded)
+        result = pd.DataFrame(
+            {
+                "probability": probability,
+                "label": (probability >= self.metadata.threshold).astype("int64"),
+            }
+        )
+        if params.mode == "predict":
+            return result
+        if params.mode == "explain":
+            return self._with_explanations(result, frame, encoded, params.k)
+        raise ServingInputError(
+            "param 'mode': 'whatif' is not available in this model version "
+            "(the what-if search ships with a later serving release)"
+        )
+
+    def _with_explanations(
+        self, result: pd.DataFrame, frame: pd.DataFrame, encoded: pd.DataFrame, k: int
+    ) -> pd.DataFrame:
+        contrib = self.booster.predict(
+            encoded, pred_contrib=True, num_threads=self._threads(len(encoded))
+        )
+        names = self.metadata.feature_names
+        raw_values = frame[list(names)].to_numpy(dtype=object)
+        rows = top_k_contributions(np.asarray(contrib), names, raw_values, k)
+        return result.assign(
+            raw_score=[r.raw_score for r in rows],
+            base_value=[r.base_value for r in rows],
+            other_contribution=[r.other_contribution for r in rows],
+            contributions=[list(r.contributions) for r in rows],
+        )
+
+
+class UsagecastModel(mlflow.pyfunc.PythonModel):
+    """The pyfunc `mlflow models serve` runs; `predict` answers params.mode."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        """Load the booster and metadata from the model's artifacts."""
+        self.scorer = Scorer.from_files(context.artifacts["model"], context.artifacts["metadata"])
+
+    def predict(
+        self,
+        context: mlflow.pyfunc.PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Probability and label per row; with mode=explain also the top-k SHAP terms."""
+        return self.scorer.respond(model_input, parse_params(params))

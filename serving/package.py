@@ -1,0 +1,87 @@
+"""Packaging the served model: files on disk and the MLflow models-from-code pyfunc.
+
+This is the one module in serving/ that writes (files, MLflow artifacts). The trainer calls
+`log_serving_model` inside its run; everything it logs is text (LightGBM model, JSON), so
+the model loads with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import lightgbm
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.models.model import ModelInfo
+from mlflow.types import ParamSchema, ParamSpec
+
+import features
+import serving
+from serving.encoding import ModelMetadata
+from serving.model import METADATA_FILE, MODEL_FILE
+from serving.validation import ServingParams
+
+ENTRY_POINT = Path(serving.__file__).parent / "model_entry.py"
+# Only these two packages ship inside the model (the import contract keeps it so).
+CODE_PATHS = (Path(serving.__file__).parent, Path(features.__file__).parent)
+SERVED_REQUIREMENTS = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow")
+
+
+def serving_signature() -> ModelSignature:
+    """Params only, no column schema: serving/validation.py checks the rows itself.
+
+    A column schema would make the stock server coerce values before our checks run
+    ("5" -> 5, 5.7 -> 5, extra columns dropped) and costs most of a single-row request.
+    """
+    defaults = ServingParams()
+    return ModelSignature(
+        inputs=None,
+        outputs=None,
+        params=ParamSchema(
+            [
+                ParamSpec("mode", "string", defaults.mode),
+                ParamSpec("k", "long", defaults.k),
+                ParamSpec("target", "double", defaults.target),
+                ParamSpec("max_changes", "long", defaults.max_changes),
+                ParamSpec("budget_ms", "long", defaults.budget_ms),
+                ParamSpec("seed", "long", defaults.seed),
+            ]
+        ),
+    )
+
+
+def save_model_files(booster: lightgbm.Booster, metadata: ModelMetadata, directory: Path) -> Path:
+    """Write model.txt (LightGBM text, never pickle) and metadata.json into `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(directory / MODEL_FILE))
+    (directory / METADATA_FILE).write_text(metadata.to_json(), encoding="utf-8")
+    return directory
+
+
+def log_serving_model(
+    booster: lightgbm.Booster,
+    metadata: ModelMetadata,
+    input_example: pd.DataFrame,
+    name: str = "model",
+) -> ModelInfo:
+    """Log the serving pyfunc into the active MLflow run and return its ModelInfo.
+
+    `input_example` holds raw feature rows (category strings, not codes) in any column order;
+    only the feature columns are kept.
+    """
+    example = input_example.loc[:, list(metadata.feature_names)]
+    with tempfile.TemporaryDirectory(prefix="usagecast-model-") as tmp:
+        files = save_model_files(booster, metadata, Path(tmp))
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(ENTRY_POINT),
+            artifacts={"model": str(files / MODEL_FILE), "metadata": str(files / METADATA_FILE)},
+            code_paths=[str(path) for path in CODE_PATHS],
+            signature=serving_signature(),
+            input_example=example,
+            pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in SERVED_REQUIREMENTS],
+        )

@@ -1,0 +1,116 @@
+"""Deliberate checks of a scoring request: the rows and the params, before any scoring.
+
+The stock server coerces silently ("5" -> 5, 5.7 -> 5, extra columns dropped) when a model
+declares a column schema, so the served model declares no column schema (only params) and
+these checks are the ones that run. Every failure is a `ServingInputError`: an
+MlflowException with INVALID_PARAMETER_VALUE, which the scoring server answers with HTTP 400
+and a JSON body {"error_code", "message"}; no stack trace is attached.
+
+Rules (documented in docs/architecture.md, "Served model contract"):
+- the batch has at least one row;
+- every feature column is present, and no other column (a typo must not go unnoticed);
+- numeric features take numbers or null; categorical features take strings or null;
+- null/NaN is allowed in every feature (LightGBM learned where missing values go);
+  +/-inf is refused;
+- an unknown categorical level is allowed and scored as missing;
+- params: mode in predict|explain|whatif, k >= 1, target in (0, 1), max_changes >= 1,
+  budget_ms in [1, 60000], seed >= 0; each must have the right type (5.5 is not an int).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+from serving.encoding import FeatureEncodingError, ModelMetadata, encode_features
+
+MODES = ("predict", "explain", "whatif")
+MAX_BUDGET_MS = 60_000
+
+
+class ServingInputError(MlflowException):
+    """A bad request: HTTP 400 from `mlflow models serve`, message names the column/param."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+@dataclass(frozen=True)
+class ServingParams:
+    """Validated request params; the what-if ones are used by mode=whatif only."""
+
+    mode: str = "predict"
+    k: int = 5
+    target: float = 0.5
+    max_changes: int = 2
+    budget_ms: int = 200
+    seed: int = 0
+
+
+def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ServingInputError(f"param '{name}': must be an integer, got {value!r}")
+    if not low <= int(value) <= high:
+        raise ServingInputError(f"param '{name}': must be within [{low}, {high}], got {value}")
+    return int(value)
+
+
+def parse_params(params: Mapping[str, Any] | None) -> ServingParams:
+    """Validate the request's params (None means all defaults)."""
+    params = dict(params or {})
+    allowed = set(ServingParams.__dataclass_fields__)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ServingInputError(f"unknown params {unknown}; allowed params: {sorted(allowed)}")
+    defaults = ServingParams()
+    mode = params.get("mode", defaults.mode)
+    if mode not in MODES:
+        raise ServingInputError(f"param 'mode': must be one of {list(MODES)}, got {mode!r}")
+    target = params.get("target", defaults.target)
+    if isinstance(target, bool) or not isinstance(target, int | float | np.number):
+        raise ServingInputError(f"param 'target': must be a number, got {target!r}")
+    if not 0.0 < float(target) < 1.0:
+        raise ServingInputError(f"param 'target': must be within (0, 1), got {target}")
+    big = 2**31 - 1
+    return ServingParams(
+        mode=mode,
+        k=_int_param(params, "k", defaults.k, 1, big),
+        target=float(target),
+        max_changes=_int_param(params, "max_changes", defaults.max_changes, 1, big),
+        budget_ms=_int_param(params, "budget_ms", defaults.budget_ms, 1, MAX_BUDGET_MS),
+        seed=_int_param(params, "seed", defaults.seed, 0, big),
+    )
+
+
+def check_request(frame: Any, metadata: ModelMetadata) -> pd.DataFrame:
+    """The encoded booster input for a request's rows, or a ServingInputError saying why not."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ServingInputError(
+            f"rows must be a table (dataframe_records or dataframe_split), got "
+            f"{type(frame).__name__}"
+        )
+    if len(frame) == 0:
+        raise ServingInputError("empty batch: send at least one row")
+    unknown = [str(c) for c in frame.columns if c not in set(metadata.feature_names)]
+    if unknown:
+        raise ServingInputError(
+            f"unknown columns {unknown}; the model takes exactly {list(metadata.feature_names)}"
+        )
+    try:
+        encoded = encode_features(frame, metadata)
+    except FeatureEncodingError as error:
+        raise ServingInputError(str(error)) from None
+    infinite = np.isinf(encoded.to_numpy())
+    if infinite.any():
+        row, col = (int(i[0]) for i in np.nonzero(infinite))
+        raise ServingInputError(
+            f"column '{metadata.feature_names[col]}', row {row}: infinite values are not allowed"
+        )
+    return encoded

@@ -1,0 +1,38 @@
+"""The packaging API: log the pyfunc in a real MLflow store, load it back, score."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pytest
+
+from serving import ModelMetadata, encode_features, log_serving_model, save_model_files
+
+
+def test_logged_model_loads_without_pickle_and_predicts(tiny_model, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    rows = tiny_model.rows.head(5)
+    with mlflow.start_run():
+        info = log_serving_model(tiny_model.booster, tiny_model.metadata, rows.head(2))
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    result = loaded.predict(rows)
+    expected = tiny_model.booster.predict(encode_features(rows, tiny_model.metadata))
+    np.testing.assert_allclose(result["probability"], expected, rtol=0, atol=1e-12)
+    assert list(result["label"]) == [int(p >= 0.4) for p in expected]
+    explained = loaded.predict(rows, params={"mode": "explain", "k": 2})
+    for _, row in explained.iterrows():
+        assert len(row["contributions"]) == 2
+        total = (
+            row["base_value"]
+            + sum(c["contribution"] for c in row["contributions"])
+            + row["other_contribution"]
+        )
+        assert total == pytest.approx(row["raw_score"], abs=1e-9)
+
+
+def test_model_files_round_trip(tiny_model, tmp_path):
+    directory = save_model_files(tiny_model.booster, tiny_model.metadata, tmp_path / "m")
+    assert sorted(p.name for p in directory.iterdir()) == ["metadata.json", "model.txt"]
+    assert b"\x80" not in (directory / "model.txt").read_bytes()[:2]  # text, not pickle
+    text = (directory / "metadata.json").read_text()
+    assert ModelMetadata.from_json(text) == tiny_model.metadata
