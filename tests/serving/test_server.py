@@ -1,0 +1,169 @@
+"""The pyfunc behind a real `mlflow models serve` process: predictions, explanations, and
+every malformed request answered with a 4xx that names the problem and carries no trace."""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import mlflow
+import numpy as np
+import pytest
+
+from serving import encode_features, log_serving_model
+from serving.local_server import running_server
+
+pytestmark = pytest.mark.serve
+
+
+def _post(base: str, body: object, content_type: str | None = "application/json"):
+    """(status, parsed JSON or text) of POST /invocations."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}/invocations", data=data, method="POST")
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    try:
+        return status, json.loads(text)
+    except json.JSONDecodeError:
+        return status, text
+
+
+@pytest.fixture(scope="session")
+def server(tiny_model, tmp_path_factory) -> Iterator[str]:
+    """A served tiny model on a free localhost port, pickle loading disabled."""
+    root = tmp_path_factory.mktemp("serve")
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "USAGECAST_HOME": str(root / "home"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+        with mlflow.start_run():
+            info = log_serving_model(tiny_model.booster, tiny_model.metadata, tiny_model.rows)
+    with running_server(info.model_uri, root / "server.log", env) as base:
+        yield base
+
+
+def _records(frame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def test_predict_returns_probabilities_and_labels(server, tiny_model):
+    rows = tiny_model.rows.head(4)
+    status, body = _post(server, {"dataframe_records": _records(rows)})
+    assert status == 200, body
+    expected = tiny_model.booster.predict(encode_features(rows, tiny_model.metadata))
+    got = [p["probability"] for p in body["predictions"]]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert [p["label"] for p in body["predictions"]] == [int(p >= 0.4) for p in expected]
+
+
+def test_dataframe_split_is_accepted(server, tiny_model):
+    split = json.loads(tiny_model.rows.head(2).to_json(orient="split", index=False))
+    status, body = _post(server, {"dataframe_split": split})
+    assert status == 200, body
+    assert len(body["predictions"]) == 2
+
+
+def test_explain_contributions_add_up_to_the_raw_score(server, tiny_model):
+    rows = tiny_model.rows.head(3)
+    status, body = _post(
+        server, {"dataframe_records": _records(rows), "params": {"mode": "explain", "k": 2}}
+    )
+    assert status == 200, body
+    raw = tiny_model.booster.predict(encode_features(rows, tiny_model.metadata), raw_score=True)
+    for row, expected_raw in zip(body["predictions"], raw, strict=True):
+        assert len(row["contributions"]) == 2
+        assert {c["feature"] for c in row["contributions"]} <= set(rows.columns)
+        total = (
+            row["base_value"]
+            + sum(c["contribution"] for c in row["contributions"])
+            + row["other_contribution"]
+        )
+        assert abs(total - row["raw_score"]) < 1e-6
+        assert abs(row["raw_score"] - expected_raw) < 1e-6
+        assert abs(row["probability"] - 1 / (1 + math.exp(-row["raw_score"]))) < 1e-9
+
+
+def test_unknown_level_and_nulls_are_scored_as_missing(server):
+    rows = [
+        {"plays_30d": None, "ads_30d": 3, "city": "tokyo"},
+        {"plays_30d": 1, "ads_30d": 2, "city": None},
+    ]
+    status, body = _post(server, {"dataframe_records": rows})
+    assert status == 200, body
+    assert all(0.0 < p["probability"] < 1.0 for p in body["predictions"])
+
+
+GOOD = {"plays_30d": 20.0, "ads_30d": 3.0, "city": "lima"}
+
+MALFORMED = {
+    "missing column": (
+        {"dataframe_records": [{"plays_30d": 1.0, "city": "lima"}]},
+        ["missing feature columns", "ads_30d"],
+    ),
+    "unknown column": (
+        {"dataframe_records": [{**GOOD, "plan": "free"}]},
+        ["unknown columns", "plan"],
+    ),
+    "string in numeric": (
+        {"dataframe_records": [{**GOOD, "ads_30d": "5"}]},
+        ["column 'ads_30d'", "numeric feature got '5'"],
+    ),
+    "number in categorical": (
+        {"dataframe_records": [{**GOOD, "city": 3}]},
+        ["column 'city'", "categorical feature got 3"],
+    ),
+    "infinity": (
+        b'{"dataframe_records": [{"plays_30d": Infinity, "ads_30d": 1, "city": "lima"}]}',
+        ["column 'plays_30d'", "infinite"],
+    ),
+    "empty batch": ({"dataframe_records": []}, ["empty batch"]),
+    "bad mode": (
+        {"dataframe_records": [GOOD], "params": {"mode": "guess"}},
+        ["param 'mode'", "must be one of"],
+    ),
+    "k below one": (
+        {"dataframe_records": [GOOD], "params": {"mode": "explain", "k": 0}},
+        ["param 'k'", "within [1"],
+    ),
+    "k not a number": ({"dataframe_records": [GOOD], "params": {"k": "many"}}, ["'k'"]),
+    "k fractional": (
+        {"dataframe_records": [GOOD], "params": {"k": 2.5}},
+        ["'k'", "Can not safely convert"],
+    ),
+    "bool in numeric": (
+        {"dataframe_records": [{**GOOD, "ads_30d": True}]},
+        ["column 'ads_30d'", "booleans"],
+    ),
+    "target out of range": (
+        {"dataframe_records": [GOOD], "params": {"target": 2}},
+        ["param 'target'", "within (0, 1)"],
+    ),
+    "whatif reserved": (
+        {"dataframe_records": [GOOD], "params": {"mode": "whatif"}},
+        ["'whatif' is not available in this model version"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_request_is_a_4xx_without_trace(server, case):
+    body, fragments = MALFORMED[case]
+    status, answer = _post(server, body)
+    assert 400 <= status < 500, (status, answer)
+    assert isinstance(answer, dict), answer
+    for fragment in fragments:
+        assert fragment in answer["message"], answer["message"]
+    assert "stack_trace" not in answer
+    assert "Traceback" not in json.dumps(answer)
+    status, _ = _post(server, {"dataframe_records": [GOOD]})
+    assert status == 200
