@@ -1,0 +1,345 @@
+"""What may change in a what-if: actionable genes, their bounds, couplings between features.
+
+Built from the feature-set manifest's `actionable` and `couplings` lists (docs/architecture.md):
+
+    actionable: [{name, direction: increase|decrease|both, lower, upper, integer, cost}, ...]
+    couplings:  [{kind: order, smaller: count_X_7d, larger: count_X_30d},
+                 {kind: ratio, feature: share_X_30d, numerator: count_X_30d,
+                  denominator: count_events_30d, on_zero: 0.0}]
+
+Every feature that is not actionable is immutable. `lower`/`upper` bound the values a change
+may reach (for integer genes they are tightened to whole numbers); `cost` is the price of one
+unit of change (default 1.0). An `order` coupling says `smaller <= larger` must hold in every
+suggestion. A `ratio` coupling says the feature is derived from its parts: it is never
+actionable itself and is recomputed as numerator / denominator whenever a part moves
+(`on_zero` when the denominator is 0), and left exactly as it was otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import UsagecastError
+
+DIRECTIONS = ("increase", "decrease", "both")
+ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost")
+ORDER_KEYS = ("kind", "smaller", "larger")
+RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
+COUPLING_KINDS = ("order", "ratio")
+
+
+class ActionSpaceError(UsagecastError):
+    """The actionable features, couplings or query rows do not form a valid what-if input."""
+
+
+@dataclass(frozen=True)
+class GeneSpec:
+    """One actionable feature: where it sits in the model's input and how it may move."""
+
+    name: str
+    column: int
+    direction: str
+    lower: float
+    upper: float
+    integer: bool
+    cost: float
+
+
+@dataclass(frozen=True)
+class OrderCoupling:
+    """`smaller <= larger` must hold; both are model columns, either may be a gene."""
+
+    smaller: str
+    larger: str
+    smaller_column: int
+    larger_column: int
+
+
+@dataclass(frozen=True)
+class RatioCoupling:
+    """Column `feature` equals numerator / denominator (`on_zero` when the denominator is 0)."""
+
+    feature: str
+    numerator: str
+    denominator: str
+    column: int
+    numerator_column: int
+    denominator_column: int
+    on_zero: float
+
+
+@dataclass(frozen=True)
+class ActionSpace:
+    """The model's feature order, its actionable genes and the couplings between features."""
+
+    feature_names: tuple[str, ...]
+    genes: tuple[GeneSpec, ...]
+    orders: tuple[OrderCoupling, ...]
+    ratios: tuple[RatioCoupling, ...]
+
+    @property
+    def gene_columns(self) -> np.ndarray:
+        """Model column index of each gene, in gene order."""
+        return np.array([g.column for g in self.genes], dtype=np.intp)
+
+    @property
+    def gene_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.genes)
+
+    @property
+    def lower(self) -> np.ndarray:
+        return np.array([g.lower for g in self.genes], dtype=float)
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array([g.upper for g in self.genes], dtype=float)
+
+    @property
+    def integer(self) -> np.ndarray:
+        return np.array([g.integer for g in self.genes], dtype=bool)
+
+    @property
+    def unit_cost(self) -> np.ndarray:
+        return np.array([g.cost for g in self.genes], dtype=float)
+
+    @property
+    def may_increase(self) -> np.ndarray:
+        return np.array([g.direction != "decrease" for g in self.genes], dtype=bool)
+
+    @property
+    def may_decrease(self) -> np.ndarray:
+        return np.array([g.direction != "increase" for g in self.genes], dtype=bool)
+
+    def gene_pairs(self) -> tuple[tuple[int, int], ...]:
+        """Order couplings whose both sides are genes, as (smaller gene, larger gene) indices."""
+        index = {g.column: i for i, g in enumerate(self.genes)}
+        return tuple(
+            (index[o.smaller_column], index[o.larger_column])
+            for o in self.orders
+            if o.smaller_column in index and o.larger_column in index
+        )
+
+
+def _check_keys(entry: Any, path: str, allowed: Sequence[str], required: Sequence[str]) -> None:
+    if not isinstance(entry, Mapping):
+        raise ActionSpaceError(f"{path}: expected a mapping, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(allowed))
+    if unknown:
+        raise ActionSpaceError(
+            f"{path}: unknown key(s) {unknown}; allowed keys: {', '.join(allowed)}"
+        )
+    missing = [k for k in required if k not in entry]
+    if missing:
+        raise ActionSpaceError(f"{path}: missing key(s) {missing}")
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ActionSpaceError(f"{path}: expected a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ActionSpaceError(f"{path}: expected a finite number, got {value!r}")
+    return number
+
+
+def _column(name: Any, path: str, columns: Mapping[str, int]) -> int:
+    if name not in columns:
+        raise ActionSpaceError(f"{path}: {name!r} is not one of the model's features")
+    return columns[name]
+
+
+def _gene(entry: Any, path: str, columns: Mapping[str, int]) -> GeneSpec:
+    _check_keys(entry, path, ACTIONABLE_KEYS, ("name", "direction", "lower", "upper"))
+    name = entry["name"]
+    column = _column(name, f"{path}.name", columns)
+    direction = entry["direction"]
+    if direction not in DIRECTIONS:
+        raise ActionSpaceError(
+            f"{path}.direction: {direction!r} is not one of {', '.join(DIRECTIONS)}"
+        )
+    integer = entry.get("integer", False)
+    if not isinstance(integer, bool):
+        raise ActionSpaceError(f"{path}.integer: expected true or false, got {integer!r}")
+    lower = _number(entry["lower"], f"{path}.lower")
+    upper = _number(entry["upper"], f"{path}.upper")
+    if integer:
+        lower, upper = float(math.ceil(lower)), float(math.floor(upper))
+    if lower > upper:
+        raise ActionSpaceError(
+            f"{path}: lower {entry['lower']!r} > upper {entry['upper']!r}"
+            + (" (no whole number between them)" if integer else "")
+        )
+    cost = _number(entry.get("cost", 1.0), f"{path}.cost")
+    if cost < 0:
+        raise ActionSpaceError(f"{path}.cost: must be >= 0, got {cost!r}")
+    return GeneSpec(str(name), column, direction, lower, upper, integer, cost)
+
+
+def _coupling(entry: Any, path: str, columns: Mapping[str, int]) -> OrderCoupling | RatioCoupling:
+    kind = entry.get("kind") if isinstance(entry, Mapping) else None
+    if kind == "order":
+        _check_keys(entry, path, ORDER_KEYS, ORDER_KEYS)
+        smaller, larger = entry["smaller"], entry["larger"]
+        if smaller == larger:
+            raise ActionSpaceError(f"{path}: smaller and larger are both {smaller!r}")
+        return OrderCoupling(
+            smaller,
+            larger,
+            _column(smaller, f"{path}.smaller", columns),
+            _column(larger, f"{path}.larger", columns),
+        )
+    if kind == "ratio":
+        _check_keys(entry, path, RATIO_KEYS, ("kind", "feature", "numerator", "denominator"))
+        return RatioCoupling(
+            entry["feature"],
+            entry["numerator"],
+            entry["denominator"],
+            _column(entry["feature"], f"{path}.feature", columns),
+            _column(entry["numerator"], f"{path}.numerator", columns),
+            _column(entry["denominator"], f"{path}.denominator", columns),
+            _number(entry.get("on_zero", 0.0), f"{path}.on_zero"),
+        )
+    raise ActionSpaceError(f"{path}.kind: {kind!r} is not one of {', '.join(COUPLING_KINDS)}")
+
+
+def build_action_space(
+    feature_names: Sequence[str],
+    actionable: Sequence[Mapping[str, Any]],
+    couplings: Sequence[Mapping[str, Any]] = (),
+) -> ActionSpace:
+    """Validate the manifest's lists against the model's feature order; errors name the entry."""
+    names = tuple(str(n) for n in feature_names)
+    if len(set(names)) != len(names):
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        raise ActionSpaceError(f"feature_names: duplicated {duplicated}")
+    columns = {n: i for i, n in enumerate(names)}
+    genes = tuple(_gene(e, f"actionable[{i}]", columns) for i, e in enumerate(actionable))
+    seen: set[str] = set()
+    for i, gene in enumerate(genes):
+        if gene.name in seen:
+            raise ActionSpaceError(f"actionable[{i}].name: {gene.name!r} is listed twice")
+        seen.add(gene.name)
+    parsed = [_coupling(e, f"couplings[{i}]", columns) for i, e in enumerate(couplings)]
+    ratios = tuple(c for c in parsed if isinstance(c, RatioCoupling))
+    for i, coupling in enumerate(parsed):
+        if isinstance(coupling, RatioCoupling) and coupling.feature in seen:
+            raise ActionSpaceError(
+                f"couplings[{i}].feature: {coupling.feature!r} is derived from its parts, "
+                "so it cannot also be actionable"
+            )
+    derived = {r.feature for r in ratios}
+    for i, coupling in enumerate(parsed):
+        if isinstance(coupling, OrderCoupling) and {coupling.smaller, coupling.larger} & derived:
+            raise ActionSpaceError(
+                f"couplings[{i}]: order couplings between derived ratio features are not supported"
+            )
+    orders = tuple(c for c in parsed if isinstance(c, OrderCoupling))
+    return ActionSpace(names, genes, orders, ratios)
+
+
+def action_space_from_manifest(
+    manifest: Mapping[str, Any], feature_names: Sequence[str] | None = None
+) -> ActionSpace:
+    """The action space a feature-set manifest declares (feature order from the manifest)."""
+    features = manifest.get("features", [])
+    if feature_names is None:
+        feature_names = [f["name"] for f in features]
+    categorical = {f["name"] for f in features if f.get("dtype") == "categorical"}
+    actionable = manifest.get("actionable", [])
+    for i, entry in enumerate(actionable):
+        if isinstance(entry, Mapping) and entry.get("name") in categorical:
+            raise ActionSpaceError(
+                f"manifest actionable[{i}].name: {entry['name']!r} is categorical; "
+                "only numeric features can be actionable"
+            )
+    return build_action_space(feature_names, actionable, manifest.get("couplings", []))
+
+
+def as_matrix(rows: Any, space: ActionSpace) -> np.ndarray:
+    """Query rows as a float matrix in the model's column order; errors name the column."""
+    if hasattr(rows, "columns"):
+        missing = [n for n in space.feature_names if n not in rows.columns]
+        if missing:
+            raise ActionSpaceError(f"rows: missing feature column(s) {missing}")
+        frame = rows[list(space.feature_names)]
+        try:
+            matrix = frame.to_numpy(dtype=float)
+        except (TypeError, ValueError) as error:
+            bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+            raise ActionSpaceError(f"rows: non-numeric feature column(s) {bad}") from error
+    else:
+        matrix = np.asarray(rows, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[1] != len(space.feature_names):
+        raise ActionSpaceError(
+            f"rows: expected shape (n, {len(space.feature_names)}), got {matrix.shape}"
+        )
+    check_rows(matrix, space)
+    return matrix
+
+
+def check_rows(matrix: np.ndarray, space: ActionSpace) -> None:
+    """Query rows must already satisfy every order coupling (a suggestion can't repair history)."""
+    for coupling in space.orders:
+        smaller = matrix[:, coupling.smaller_column]
+        larger = matrix[:, coupling.larger_column]
+        bad = np.flatnonzero(smaller > larger)
+        if bad.size:
+            row = int(bad[0])
+            raise ActionSpaceError(
+                f"row {row}: {coupling.smaller}={float(smaller[row])!r} > "
+                f"{coupling.larger}={float(larger[row])!r} breaks the coupling "
+                f"{coupling.smaller} <= {coupling.larger}"
+            )
+
+
+def row_bounds(space: ActionSpace, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row interval [lo, hi] each gene may take, shape (rows, genes) each.
+
+    The interval holds the row's own value (not changing is always allowed) and, on the
+    allowed side(s), reaches the declared bound. A gene whose value is missing, lies outside
+    its bounds, or is fractional while the gene is integer is frozen for that row. Order
+    couplings with an immutable partner narrow the interval here, so the partner never moves.
+    """
+    values = x0[:, space.gene_columns]
+    lower, upper = space.lower, space.upper
+    lo = np.where(space.may_decrease, lower, values)
+    hi = np.where(space.may_increase, upper, values)
+    frozen = (
+        np.isnan(values)
+        | (values < lower)
+        | (values > upper)
+        | (space.integer & (values != np.round(values)))
+    )
+    gene_of = {g.column: i for i, g in enumerate(space.genes)}
+    for coupling in space.orders:
+        small_gene = gene_of.get(coupling.smaller_column)
+        large_gene = gene_of.get(coupling.larger_column)
+        if small_gene is not None and large_gene is None:
+            cap = x0[:, coupling.larger_column]
+            frozen[:, small_gene] |= np.isnan(cap)
+            hi[:, small_gene] = np.fmin(
+                hi[:, small_gene], _round_down(cap, space.genes[small_gene])
+            )
+        if large_gene is not None and small_gene is None:
+            floor = x0[:, coupling.smaller_column]
+            frozen[:, large_gene] |= np.isnan(floor)
+            lo[:, large_gene] = np.fmax(
+                lo[:, large_gene], _round_up(floor, space.genes[large_gene])
+            )
+    lo = np.where(frozen, values, lo)
+    hi = np.where(frozen, values, hi)
+    return lo, hi
+
+
+def _round_down(values: np.ndarray, gene: GeneSpec) -> np.ndarray:
+    return np.floor(values) if gene.integer else values
+
+
+def _round_up(values: np.ndarray, gene: GeneSpec) -> np.ndarray:
+    return np.ceil(values) if gene.integer else values

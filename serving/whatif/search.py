@@ -1,0 +1,428 @@
+"""The genetic what-if search: k diverse, feasible changes per query row.
+
+All query rows evolve together: each generation builds one (rows * population, features)
+matrix and makes ONE call to `score_fn`, which returns the probability of the wanted outcome
+per row (for an outcome to avoid, e.g. churn, pass `lambda X: 1 - p(X)`).
+
+Goals:
+- `Goal(kind="reach", target=p)`: reach probability >= p at the lowest cost, with few changes;
+  an optional `max_cost` caps the cost.
+- `Goal(kind="gain", max_cost=C)`: the largest probability whose cost is <= C.
+
+Fitness (lower is better) ranks candidates that meet the goal first, by
+cost * (1 + CHANGE_WEIGHT * (n_changes - 1)); the rest by how far they fall short.
+
+Diversity: the k suggestions of a row are chosen greedily by fitness; a candidate joins only
+if, against every suggestion already chosen, it changes a different set of features or its
+range-normalised L1 distance (sum of |difference| / (upper - lower)) is >= `min_distance`.
+When some candidate reaches the target, only such candidates are suggested; otherwise the
+closest ones are, flagged `reached=False`. A row that already meets the target gets one
+suggestion with no changes.
+
+Stopping: after `max_generations`, when no row's best fitness improved for `patience`
+generations, or when `time_budget_ms` (for the whole call, all rows) is spent; the clock is
+a parameter so tests can drive it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from serving.whatif.constraints import ActionSpace, ActionSpaceError, as_matrix, row_bounds
+from serving.whatif.operators import (
+    change_cost,
+    changed,
+    crossover,
+    init_population,
+    materialize,
+    mutate,
+    repair,
+    tournament,
+)
+
+ScoreFn = Callable[[np.ndarray], np.ndarray]
+CHANGE_WEIGHT = 0.25
+SHORTFALL_OFFSET = 2.0
+GOAL_KINDS = ("reach", "gain")
+CAUSAL_NOTE = (
+    "What-if numbers are the model's predictions on observational data, not measured effects "
+    "of an intervention; test a lever (e.g. an experiment) before relying on it."
+)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What a suggestion must achieve; see the module docstring."""
+
+    kind: str = "reach"
+    target: float | None = 0.5
+    max_cost: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in GOAL_KINDS:
+            raise ActionSpaceError(f"goal.kind: {self.kind!r} is not one of {GOAL_KINDS}")
+        if self.kind == "reach" and (self.target is None or not 0.0 <= self.target <= 1.0):
+            raise ActionSpaceError(f"goal.target: must be in [0, 1], got {self.target!r}")
+        if self.kind == "gain" and self.max_cost is None:
+            raise ActionSpaceError("goal.max_cost: required when goal.kind is 'gain'")
+        if self.max_cost is not None and not self.max_cost >= 0:
+            raise ActionSpaceError(f"goal.max_cost: must be >= 0, got {self.max_cost!r}")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How hard and how wide to search."""
+
+    k: int = 3
+    max_changes: int = 2
+    time_budget_ms: float | None = None
+    population: int = 48
+    max_generations: int = 40
+    patience: int = 8
+    mutation_rate: float = 0.3
+    mutation_scale: float = 0.15
+    elite: int = 6
+    archive: int = 32
+    min_distance: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("k", "max_changes", "population", "max_generations", "patience", "archive"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ActionSpaceError(f"options.{name}: must be an integer >= 1, got {value!r}")
+        if not 0 <= self.elite < self.population:
+            raise ActionSpaceError(
+                f"options.elite: must be in [0, population), got {self.elite!r}"
+            )
+        if self.time_budget_ms is not None and not self.time_budget_ms > 0:
+            raise ActionSpaceError(
+                f"options.time_budget_ms: must be > 0, got {self.time_budget_ms!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One feature moved: from the row's value to the suggested one."""
+
+    feature: str
+    from_value: float
+    to_value: float
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A feasible change set for one row and what the model predicts after it."""
+
+    changes: tuple[Change, ...]
+    derived: tuple[Change, ...]
+    probability: float
+    gain: float
+    cost: float
+    n_changes: int
+    reached: bool
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Suggestions per row plus what the search spent."""
+
+    suggestions: list[list[Suggestion]]
+    base_probability: np.ndarray
+    generations: int
+    n_scored: int
+    stopped_by: str
+    seed: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _fitness(prob: np.ndarray, cost: np.ndarray, n_changes: np.ndarray, goal: Goal) -> np.ndarray:
+    effort = cost * (1.0 + CHANGE_WEIGHT * np.maximum(n_changes - 1, 0))
+    squashed = effort / (1.0 + effort)
+    if goal.kind == "gain":
+        return -prob + 1e-6 * squashed
+    return np.where(prob >= goal.target, squashed, SHORTFALL_OFFSET + (goal.target - prob))
+
+
+def _subset_keys(moved: np.ndarray) -> np.ndarray:
+    """An integer per candidate naming its set of changed genes (exact up to 63 genes)."""
+    weights = np.left_shift(np.uint64(1), np.arange(moved.shape[-1], dtype=np.uint64) % 63)
+    return (moved.astype(np.uint64) * weights).sum(axis=-1)
+
+
+def _merge_archive(
+    pop: np.ndarray, fit: np.ndarray, prob: np.ndarray, base: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep per row the best candidate of each changed-feature set first, then the next best;
+    exact duplicates and no-change candidates are dropped (the archive is padded with the
+    row itself, at infinite fitness, while fewer than `size` candidates exist)."""
+    if pop.shape[1] < size:
+        missing = size - pop.shape[1]
+        pop = np.concatenate([pop, np.repeat(base[:, None, :], missing, axis=1)], axis=1)
+        fit = np.concatenate([fit, np.full((len(fit), missing), np.inf)], axis=1)
+        prob = np.concatenate([prob, np.zeros((len(prob), missing))], axis=1)
+    moved = changed(pop, base)
+    fit = np.where(moved.any(axis=2), fit, np.inf)
+    keys = _subset_keys(moved)
+    order = np.lexsort((fit, keys), axis=1)
+    pop, fit, prob, keys = (_take(a, order) for a in (pop, fit, prob, keys))
+    same_set = np.zeros_like(fit, dtype=bool)
+    same_set[:, 1:] = keys[:, 1:] == keys[:, :-1]
+    duplicate = np.zeros_like(same_set)
+    duplicate[:, 1:] = same_set[:, 1:] & np.all(
+        (pop[:, 1:] == pop[:, :-1]) | (np.isnan(pop[:, 1:]) & np.isnan(pop[:, :-1])), axis=2
+    )
+    fit = np.where(duplicate, np.inf, fit)
+    priority = np.where(same_set, fit + 10.0, fit)
+    keep = np.argsort(priority, axis=1, kind="stable")[:, :size]
+    return _take(pop, keep), _take(fit, keep), _take(prob, keep)
+
+
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Per-row gather along the candidate axis, for (rows, n) and (rows, n, genes) arrays."""
+    return np.take_along_axis(values, index if values.ndim == 2 else index[..., None], 1)
+
+
+def _distance(a: np.ndarray, b: np.ndarray, width: np.ndarray) -> float:
+    diff = np.where(np.isnan(a) & np.isnan(b), 0.0, np.abs(a - b))
+    return float(np.sum(diff / width))
+
+
+def pick_diverse(
+    candidates: np.ndarray,
+    fitness: np.ndarray,
+    reached: np.ndarray,
+    base: np.ndarray,
+    width: np.ndarray,
+    k: int,
+    min_distance: float,
+) -> list[int]:
+    """Greedy choice of up to k candidate indices of one row (see the module docstring)."""
+    usable = np.isfinite(fitness) & (reached if reached.any() else True)
+    chosen: list[int] = []
+    sets: list[np.ndarray] = []
+    for index in np.argsort(fitness, kind="stable"):
+        if not usable[index]:
+            continue
+        moved = changed(candidates[index], base)
+        if all(
+            not np.array_equal(moved, other_set)
+            or _distance(candidates[index], candidates[other], width) >= min_distance
+            for other, other_set in zip(chosen, sets, strict=True)
+        ):
+            chosen.append(int(index))
+            sets.append(moved)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _changes(names: tuple[str, ...], before: np.ndarray, after: np.ndarray) -> tuple[Change, ...]:
+    moved = changed(after, before)
+    return tuple(
+        Change(names[i], float(before[i]), float(after[i])) for i in np.flatnonzero(moved)
+    )
+
+
+def search(
+    rows: object,
+    space: ActionSpace,
+    score_fn: ScoreFn,
+    goal: Goal,
+    options: SearchOptions,
+    seed: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> SearchResult:
+    """Run the GA over all query rows at once; see the module docstring."""
+    started = clock()
+    rng = np.random.default_rng(seed)
+    x0 = as_matrix(rows, space)
+    n_rows = x0.shape[0]
+    base = x0[:, space.gene_columns]
+    lo, hi = row_bounds(space, x0)
+    max_cost = goal.max_cost
+    width = np.where(space.upper > space.lower, space.upper - space.lower, 1.0)
+
+    def evaluate(at: np.ndarray, pop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prob = np.asarray(score_fn(materialize(x0[at], pop, space)), dtype=float)
+        prob = prob.reshape(at.size, pop.shape[1])
+        n_changes = changed(pop, base[at]).sum(axis=2)
+        cost = change_cost(pop, base[at], space.unit_cost)
+        return prob, _fitness(prob, cost, n_changes, goal)
+
+    every = np.arange(n_rows)
+    pop = init_population(
+        rng, base, lo, hi, space.integer, options.population, options.max_changes
+    )
+    pop = repair(rng, pop, base, lo, hi, space, options.max_changes, max_cost)
+    pop = np.concatenate([base[:, None, :], pop], axis=1)
+    prob, fit = evaluate(every, pop)
+    n_scored = pop.shape[0] * pop.shape[1]
+    base_prob = prob[:, 0]
+    pop, fit, prob = pop[:, 1:], fit[:, 1:], prob[:, 1:]
+    archive, archive_fit, archive_prob = _merge_archive(pop, fit, prob, base, options.archive)
+    # Rows leave the search once their best fitness stops improving, or if nothing can move.
+    stale = np.zeros(n_rows, dtype=int)
+    active = np.flatnonzero((hi > lo).any(axis=1))
+    if goal.kind == "reach":
+        active = active[base_prob[active] < goal.target]
+    generations, stopped_by = 1, "generations"
+    n_children = options.population - options.elite
+    while generations < options.max_generations:
+        if options.time_budget_ms is not None and (
+            (clock() - started) * 1000.0 >= options.time_budget_ms
+        ):
+            stopped_by = "time_budget"
+            break
+        active = active[stale[active] < options.patience]
+        if active.size == 0:
+            stopped_by = "converged"
+            break
+        at = active
+        row_base, row_lo, row_hi = base[at], lo[at], hi[at]
+        pool = np.concatenate([archive[at], pop[at]], axis=1)
+        pool_fit = np.concatenate([archive_fit[at], fit[at]], axis=1)
+        first = _take(pool, tournament(rng, pool_fit, n_children))
+        second = _take(pool, tournament(rng, pool_fit, n_children))
+        children = crossover(rng, first, second)
+        children = mutate(
+            rng,
+            children,
+            row_base,
+            row_lo,
+            row_hi,
+            space.integer,
+            options.mutation_rate,
+            options.mutation_scale,
+        )
+        children = repair(
+            rng, children, row_base, row_lo, row_hi, space, options.max_changes, max_cost
+        )
+        new_pop = np.concatenate([archive[at, : options.elite], children], axis=1)
+        new_prob, new_fit = evaluate(at, new_pop)
+        n_scored += new_pop.shape[0] * new_pop.shape[1]
+        generations += 1
+        best_before = archive_fit[at, 0]
+        merged = _merge_archive(
+            np.concatenate([archive[at], new_pop], axis=1),
+            np.concatenate([archive_fit[at], new_fit], axis=1),
+            np.concatenate([archive_prob[at], new_prob], axis=1),
+            row_base,
+            options.archive,
+        )
+        archive[at], archive_fit[at], archive_prob[at] = merged
+        pop[at], fit[at] = new_pop, new_fit
+        improved = archive_fit[at, 0] < best_before - 1e-12
+        stale[at] = np.where(improved, 0, stale[at] + 1)
+
+    suggestions = [
+        _row_suggestions(
+            r,
+            x0,
+            base,
+            base_prob[r],
+            archive[r],
+            archive_fit[r],
+            archive_prob[r],
+            space,
+            goal,
+            options,
+            width,
+        )
+        for r in range(n_rows)
+    ]
+    return SearchResult(
+        suggestions,
+        base_prob,
+        generations,
+        n_scored,
+        stopped_by,
+        seed,
+        {"seconds": clock() - started},
+    )
+
+
+def _row_suggestions(
+    r: int,
+    x0: np.ndarray,
+    base: np.ndarray,
+    base_prob: float,
+    candidates: np.ndarray,
+    fitness: np.ndarray,
+    probs: np.ndarray,
+    space: ActionSpace,
+    goal: Goal,
+    options: SearchOptions,
+    width: np.ndarray,
+) -> list[Suggestion]:
+    if goal.kind == "reach" and base_prob >= goal.target:
+        return [Suggestion((), (), float(base_prob), 0.0, 0.0, 0, True)]
+    reached = probs >= goal.target if goal.kind == "reach" else probs > base_prob
+    chosen = pick_diverse(
+        candidates, fitness, reached, base[r], width, options.k, options.min_distance
+    )
+    if not chosen:
+        return []
+    derived_columns = np.array([ratio.column for ratio in space.ratios], dtype=np.intp)
+    derived_names = tuple(ratio.feature for ratio in space.ratios)
+    full = materialize(x0[r : r + 1], candidates[None, chosen], space)
+    cost = change_cost(candidates[None, chosen], base[r : r + 1], space.unit_cost)[0]
+    result = []
+    for j, index in enumerate(chosen):
+        changes = _changes(space.gene_names, base[r], candidates[index])
+        derived = _changes(derived_names, x0[r, derived_columns], full[j, derived_columns])
+        result.append(
+            Suggestion(
+                changes,
+                derived,
+                float(probs[index]),
+                float(probs[index] - base_prob),
+                float(cost[j]),
+                len(changes),
+                bool(reached[index]),
+            )
+        )
+    return result
+
+
+def counterfactuals(
+    rows: object,
+    space: ActionSpace,
+    score_fn: ScoreFn,
+    goal: Goal | None = None,
+    options: SearchOptions | None = None,
+    seed: int = 0,
+) -> list[list[Suggestion]]:
+    """k diverse suggestions per query row (the served `mode: whatif` entry point)."""
+    return search(
+        rows, space, score_fn, goal or Goal(), options or SearchOptions(), seed
+    ).suggestions
+
+
+def suggestions_to_json(suggestions: list[list[Suggestion]]) -> list[dict[str, object]]:
+    """One JSON-ready object per query row: its suggestions and the causal-honesty note."""
+    return [
+        {
+            "suggestions": [
+                {
+                    "changes": [_change_json(c) for c in s.changes],
+                    "derived": [_change_json(c) for c in s.derived],
+                    "probability": s.probability,
+                    "gain": s.gain,
+                    "cost": s.cost,
+                    "n_changes": s.n_changes,
+                    "reached": s.reached,
+                }
+                for s in row
+            ],
+            "note": CAUSAL_NOTE,
+        }
+        for row in suggestions
+    ]
+
+
+def _change_json(change: Change) -> dict[str, object]:
+    return {"feature": change.feature, "from": change.from_value, "to": change.to_value}
