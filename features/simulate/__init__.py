@@ -1,0 +1,36 @@
+"""Seeded music-streaming product simulator: demo data, test data, benchmarks, ground truth.
+
+`simulate_to_dir(out_dir, SimulationConfig(n_users=..., seed=...))` writes an export that
+looks like a real one (several files, encodings and timestamp formats, optional faults) plus
+the matching dataset.yaml for `usagecast ingest` and faults.json (what ingest must quarantine).
+
+Behaviour comes from latent per-user traits (traits.py) and platform levers (config.Levers)
+through a day-by-day Markov process (process.py). Because the simulator knows the process,
+it also knows the truth: `true_purchase_probability` (oracle 30-day purchase probability per
+user and date), `true_purchase_rate_under` (expected purchase rate under changed levers: the
+true effect of a what-if) and `simulate_cohort` (a realised re-run with changed levers, same
+seed). See truth.py for the method.
+"""
+
+from features.simulate.config import CHANNELS, CITIES, GENRES, Levers, SimulationConfig
+from features.simulate.truth import (
+    CohortOutcome,
+    simulate_cohort,
+    true_purchase_probability,
+    true_purchase_rate_under,
+)
+from features.simulate.writer import SimulationSummary, simulate_to_dir
+
+__all__ = [
+    "CHANNELS",
+    "CITIES",
+    "GENRES",
+    "CohortOutcome",
+    "Levers",
+    "SimulationConfig",
+    "SimulationSummary",
+    "simulate_cohort",
+    "simulate_to_dir",
+    "true_purchase_probability",
+    "true_purchase_rate_under",
+]

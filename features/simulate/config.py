@@ -1,0 +1,162 @@
+"""What a simulation is: its size, seed, calendar and the platform levers it runs under.
+
+Both dataclasses are frozen: a config names one reproducible dataset, and an intervention is a
+new `Levers` value passed next to the same config (same seed), never a mutation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from features.errors import UsagecastError
+
+CHANNELS: tuple[str, ...] = ("facebook", "twitter", "reddit", "pinterest")
+CHANNEL_SHARES: tuple[float, ...] = (0.40, 0.20, 0.25, 0.15)
+# Channel effects on the latent traits (same order as CHANNELS): reddit users listen most,
+# pinterest users are the most price sensitive.
+CHANNEL_ENGAGEMENT: tuple[float, ...] = (0.95, 1.0, 1.2, 0.85)
+CHANNEL_PRICE_SHIFT: tuple[float, ...] = (0.0, -0.2, 0.3, 0.5)
+
+# Latin-1 encodable on purpose (the users file is written in latin-1), some non-ASCII.
+CITIES: tuple[str, ...] = (
+    "London",
+    "Berlin",
+    "Zürich",
+    "São Paulo",
+    "Malmö",
+    "Montréal",
+    "Bogotá",
+    "Reykjavík",
+    "Köln",
+    "New York",
+    "Paris",
+    "Madrid",
+)
+CITY_SHARES: tuple[float, ...] = (
+    0.16,
+    0.12,
+    0.05,
+    0.10,
+    0.04,
+    0.06,
+    0.05,
+    0.02,
+    0.05,
+    0.15,
+    0.11,
+    0.09,
+)
+GENRES: tuple[str, ...] = (
+    "pop",
+    "rock",
+    "hip-hop",
+    "electronic",
+    "jazz",
+    "classical",
+    "latin",
+    "indie",
+    "metal",
+    "folk",
+)
+# Where in the app an event happens: listening areas for sessions, `settings` for account work.
+LISTENING_AREAS: tuple[str, ...] = ("home", "search", "playlist", "radio", "browse")
+LISTENING_AREA_SHARES: tuple[float, ...] = (0.30, 0.15, 0.30, 0.15, 0.10)
+SETTINGS_AREA = "settings"
+
+EVENT_TYPES: tuple[str, ...] = ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "BUY_PREMIUM", "LOGIN")
+# How the app's raw export spells PLAY, renamed on ingest; `Help` page views are dropped on
+# purpose by the dataset config (they are not product behaviour we model).
+RAW_PLAY_NAME = "NextSong"
+DROPPED_EVENT_NAME = "Help"
+
+
+@dataclass(frozen=True)
+class Levers:
+    """Platform decisions the product team controls; each has a documented causal effect.
+
+    ads_per_hour: mean ads a free user hears per hour of listening. More ads raise the premium
+        purchase hazard of free users (the annoyance they pay to escape) and also raise the
+        churn hazard of free users. Over a 30-day horizon the purchase effect dominates: more
+        ads -> more purchases (and more churn). Premium users hear no ads.
+    premium_price: monthly price of premium; higher prices lower the purchase hazard, more so
+        for price-sensitive users. It is also the value of BUY_PREMIUM events.
+    """
+
+    ads_per_hour: float = 4.0
+    premium_price: float = 9.99
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ads_per_hour <= 60.0:
+            raise UsagecastError(
+                f"levers.ads_per_hour must be in [0, 60], got {self.ads_per_hour}"
+            )
+        if not 0.0 < self.premium_price <= 1000.0:
+            raise UsagecastError(
+                f"levers.premium_price must be in (0, 1000], got {self.premium_price}"
+            )
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """One reproducible simulated dataset: same config -> same bytes on disk.
+
+    chunk_size is part of the dataset's identity (each chunk of users draws from its own
+    random streams keyed by (seed, chunk index)); it is fixed so the output never depends on
+    how much memory the machine has.
+    """
+
+    n_users: int = 2000
+    seed: int = 0
+    months: int = 6
+    start_date: dt.date = dt.date(2024, 1, 1)
+    fault_rate: float = 0.0
+    chunk_size: int = 5000
+    n_tracks: int = 4000
+    n_artists: int = 600
+    levers: Levers = field(default_factory=Levers)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "n_users": self.n_users >= 1,
+            "seed": self.seed >= 0,
+            "months": 1 <= self.months <= 60,
+            "fault_rate": 0.0 <= self.fault_rate <= 0.5,
+            "chunk_size": self.chunk_size >= 1,
+            "n_tracks": self.n_tracks >= len(GENRES),
+            "n_artists": 1 <= self.n_artists <= self.n_tracks,
+        }
+        rules = {
+            "n_users": ">= 1",
+            "seed": ">= 0",
+            "months": "in [1, 60]",
+            "fault_rate": "in [0, 0.5]",
+            "chunk_size": ">= 1",
+            "n_tracks": f">= {len(GENRES)} (one per genre)",
+            "n_artists": "in [1, n_tracks]",
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise UsagecastError(
+                    f"simulation config: {name} must be {rules[name]}, got {getattr(self, name)!r}"
+                )
+
+    @property
+    def end_date(self) -> dt.date:
+        """First day after the simulated period (start + months, calendar months)."""
+        month_index = self.start_date.month - 1 + self.months
+        year = self.start_date.year + month_index // 12
+        month = month_index % 12 + 1
+        return self.start_date.replace(year=year, month=month, day=1) + dt.timedelta(
+            days=self.start_date.day - 1
+        )
+
+    @property
+    def n_days(self) -> int:
+        """Number of simulated days."""
+        return (self.end_date - self.start_date).days
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of user chunks the simulation streams through."""
+        return -(-self.n_users // self.chunk_size)

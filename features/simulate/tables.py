@@ -1,0 +1,168 @@
+"""Shape a chunk's simulated rows into the export's tables (pure; writer.py writes them).
+
+Event-like tables are Arrow tables of text columns (as they appear in the files), so faults
+can put anything into any cell; users and the catalog are small and go through pandas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.simulate.config import (
+    CHANNELS,
+    CITIES,
+    DROPPED_EVENT_NAME,
+    GENRES,
+    LISTENING_AREAS,
+    RAW_PLAY_NAME,
+    SETTINGS_AREA,
+)
+from features.simulate.events import NO_VALUE, ChunkLog
+from features.simulate.layout import (
+    EVENT_COLUMNS,
+    EVENT_TIME_FORMAT,
+    LOGIN_COLUMNS,
+    LOGIN_TIME_FORMAT,
+    PURCHASE_COLUMNS,
+    SENTINEL_ID,
+    SIGNUP_FORMAT,
+    USER_ATTRIBUTES,
+    USER_COLUMNS,
+)
+from features.simulate.traits import Catalog, UserTraits
+
+# Raw names by events.PLAY, SKIP, LIKE, ADVERTISEMENT, HELP codes.
+RAW_EVENT_NAMES = (RAW_PLAY_NAME, "SKIP", "LIKE", "ADVERTISEMENT", DROPPED_EVENT_NAME)
+AREA_NAMES = (SETTINGS_AREA, *LISTENING_AREAS)  # events.area code + 1
+
+
+def track_ids(n_tracks: int) -> np.ndarray:
+    """Text ids of the catalog's tracks (the items), e.g. TR000042."""
+    return np.char.add("TR", np.char.zfill(np.arange(n_tracks).astype(str), 6))
+
+
+def events_table(log: ChunkLog, n_tracks: int) -> pa.Table:
+    """The main events file's rows, every column as text (nulls for absent values)."""
+    rows = log.events
+    track_index = pa.array(rows.track, mask=rows.track == NO_VALUE)
+    columns = {
+        "user_id": pc.cast(pa.array(rows.user_id), pa.string()),
+        "timestamp": _format_times(rows.time, EVENT_TIME_FORMAT),
+        "event_type": pa.array(RAW_EVENT_NAMES).take(pa.array(rows.kind)),
+        "session_id": pc.cast(pa.array(rows.session_id), pa.string()),
+        "item_id": pa.array(track_ids(n_tracks)).take(track_index),
+        "value": pc.cast(pa.array(rows.value, mask=rows.value == NO_VALUE), pa.string()),
+        "area": pa.array(AREA_NAMES).take(pa.array(rows.area.astype(np.int64) + 1)),
+    }
+    return pa.table({EVENT_COLUMNS[name]: column for name, column in columns.items()})
+
+
+def logins_table(log: ChunkLog) -> pa.Table:
+    """One login per session: user id and time only."""
+    return pa.table(
+        {
+            LOGIN_COLUMNS["user_id"]: pa.array(log.login_user),
+            LOGIN_COLUMNS["timestamp"]: _format_times(log.login_time, LOGIN_TIME_FORMAT),
+        }
+    )
+
+
+def purchases_frame(log: ChunkLog, price: float) -> pd.DataFrame:
+    """BUY_PREMIUM rows with epoch-second times and user ids as text (JSON strings)."""
+    n = len(log.purchase_user)
+    columns = {
+        "user_id": log.purchase_user.astype(str),
+        "timestamp": log.purchase_time,
+        "event_type": np.full(n, "BUY_PREMIUM"),
+        "session_id": log.purchase_session,
+        "value": np.full(n, price),
+        "area": np.full(n, SETTINGS_AREA),
+    }
+    return pd.DataFrame({PURCHASE_COLUMNS[name]: values for name, values in columns.items()})
+
+
+def users_frame(traits: UserTraits, log: ChunkLog, start_epoch: int) -> pd.DataFrame:
+    """Users with day-first signup times, static attributes and two snapshot attributes.
+
+    last login and plan are read at export time (end of the period): they know the future of
+    any earlier cutoff, which is why the dataset config declares them `snapshot`.
+    """
+    position = np.searchsorted(traits.user_id, log.login_user)
+    last_login = np.full(len(traits), -1, np.int64)
+    np.maximum.at(last_login, position, log.login_time)
+    premium = np.isin(traits.user_id, log.purchase_user)
+    signup = start_epoch + traits.signup_day * 86_400 + traits.signup_second
+    genres = np.char.add(
+        np.char.add(np.array(GENRES)[traits.genre_a], "|"), np.array(GENRES)[traits.genre_b]
+    )
+    attributes = {
+        "city": np.array(CITIES)[traits.city],
+        "channel": np.array(CHANNELS)[traits.channel],
+        "age": traits.age,
+        "favourite_genres": genres,
+        "last_login": _format_optional_times(last_login, EVENT_TIME_FORMAT),
+        "plan": np.where(premium, "premium", "free"),
+    }
+    frame = pd.DataFrame(
+        {
+            USER_COLUMNS["user_id"]: traits.user_id.astype(str),
+            USER_COLUMNS["signup_time"]: _format_times(signup, SIGNUP_FORMAT).to_pylist(),
+        }
+    )
+    for name, values in attributes.items():
+        frame[USER_ATTRIBUTES[name]["column"]] = values
+    return frame
+
+
+def faulty_user_rows(users: pd.DataFrame, rows: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Copies of user rows: with no id (missing_required_field) or exact (duplicate_user)."""
+    id_column = USER_COLUMNS["user_id"]
+    missing = users.iloc[rows["missing_required_field"]].assign(**{id_column: ""})
+    duplicates = users.iloc[rows["duplicate_user"]]
+    return pd.concat([missing, duplicates])
+
+
+def sentinel_user_row(users: pd.DataFrame) -> pd.DataFrame:
+    """A user row whose id is the sentinel -1 (sentinel_id)."""
+    return users.iloc[:1].assign(**{USER_COLUMNS["user_id"]: SENTINEL_ID})
+
+
+def catalog_frames(catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(tracks, artists) tables of the catalog."""
+    n_artists = len(catalog.artist_name)
+    artist_ids = np.char.add("AR", np.char.zfill(np.arange(n_artists).astype(str), 5))
+    tracks = pd.DataFrame(
+        {
+            "track_id": track_ids(len(catalog.track_genre)),
+            "artist_id": artist_ids[catalog.track_artist],
+            "genre": np.array(GENRES)[catalog.track_genre],
+            "popularity": np.round(catalog.popularity, 1),
+            "duration_s": catalog.duration_s,
+            "explicit": catalog.explicit.astype(np.int64),
+            "danceability": catalog.danceability,
+            "energy": catalog.energy,
+            "valence": catalog.valence,
+            "tempo": catalog.tempo,
+        }
+    )
+    artists = pd.DataFrame(
+        {
+            "artist_id": artist_ids,
+            "name": catalog.artist_name,
+            "genre": np.array(GENRES)[catalog.artist_genre],
+        }
+    )
+    return tracks, artists
+
+
+def _format_times(epoch_seconds: np.ndarray, fmt: str) -> pa.Array:
+    return pc.strftime(pa.array(epoch_seconds.astype("datetime64[s]")), format=fmt)
+
+
+def _format_optional_times(epoch_seconds: np.ndarray, fmt: str) -> np.ndarray:
+    """Formatted times, empty text where the value is -1 (never happened)."""
+    text = _format_times(np.maximum(epoch_seconds, 0), fmt).to_numpy(zero_copy_only=False)
+    return np.where(epoch_seconds < 0, "", text)

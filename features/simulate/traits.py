@@ -1,0 +1,178 @@
+"""Who the users are and what they can listen to: latent traits, static attributes, catalog.
+
+Latent traits (never written to disk; they drive behaviour in process.py):
+- engagement: how often and how long a user listens (log-normal around a channel effect).
+- taste_match: how well the catalog fits the user's taste, in (0, 1): fewer skips, more likes,
+  more plays from their favourite genres.
+- ad_sensitivity: how much each ad heard annoys the user (mean 1): scales the ads' push
+  towards premium and towards churn.
+- price_sensitivity: in (0, 1), higher for younger users and some channels: lowers the
+  purchase hazard, in proportion to the price.
+Static attributes (written, known at signup): signup time, city, channel, age, two favourite
+genres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from features.simulate import streams
+from features.simulate.config import (
+    CHANNEL_ENGAGEMENT,
+    CHANNEL_PRICE_SHIFT,
+    CHANNEL_SHARES,
+    CITY_SHARES,
+    GENRES,
+    SimulationConfig,
+)
+
+SIGNUP_SHARE_OF_PERIOD = 0.8  # users sign up during the first 80% of the period
+
+
+@dataclass(frozen=True)
+class UserTraits:
+    """Per-user arrays (one entry per user of a chunk, or per replica in Monte Carlo)."""
+
+    user_id: np.ndarray  # int64, 1-based, global
+    signup_day: np.ndarray  # int64 day index
+    signup_second: np.ndarray  # int64 seconds after midnight (00:00-06:00)
+    channel: np.ndarray  # int index into CHANNELS
+    city: np.ndarray  # int index into CITIES
+    age: np.ndarray  # int64
+    genre_a: np.ndarray  # favourite genre indices
+    genre_b: np.ndarray
+    engagement: np.ndarray
+    taste_match: np.ndarray
+    ad_sensitivity: np.ndarray
+    price_sensitivity: np.ndarray
+
+    def take(self, index: np.ndarray) -> UserTraits:
+        """The traits of the users at `index` (repeats allowed: Monte Carlo replicas)."""
+        return UserTraits(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Artists and tracks. Tracks are grouped by genre so a genre's tracks are contiguous."""
+
+    artist_name: np.ndarray  # str
+    artist_genre: np.ndarray  # int
+    track_artist: np.ndarray  # int index into artists
+    track_genre: np.ndarray  # int, non-decreasing
+    popularity: np.ndarray  # float in (0, 100]
+    duration_s: np.ndarray  # int64 seconds
+    explicit: np.ndarray  # bool
+    danceability: np.ndarray  # float in [0, 1]
+    energy: np.ndarray
+    valence: np.ndarray
+    tempo: np.ndarray  # beats per minute
+    genre_cumulative: np.ndarray  # genre + within-genre cumulative popularity share, for draws
+
+
+def chunk_bounds(config: SimulationConfig, chunk: int) -> tuple[int, int]:
+    """[first, last) global user index of one chunk."""
+    first = chunk * config.chunk_size
+    return first, min(first + config.chunk_size, config.n_users)
+
+
+def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
+    """The users of one chunk, drawn from the chunk's own stream."""
+    first, last = chunk_bounds(config, chunk)
+    n = last - first
+    rng = streams.stream(config.seed, streams.TRAITS, chunk)
+    signup_window = max(1, int(config.n_days * SIGNUP_SHARE_OF_PERIOD))
+    channel = rng.choice(len(CHANNEL_SHARES), size=n, p=np.array(CHANNEL_SHARES))
+    city = rng.choice(len(CITY_SHARES), size=n, p=np.array(CITY_SHARES) / sum(CITY_SHARES))
+    age = np.clip(np.rint(rng.normal(31.0, 9.0, n)), 16, 70).astype(np.int64)
+    genre_a = rng.integers(0, len(GENRES), n)
+    genre_b = (genre_a + rng.integers(1, len(GENRES), n)) % len(GENRES)
+    engagement = np.exp(rng.normal(0.0, 0.45, n)) * np.array(CHANNEL_ENGAGEMENT)[channel]
+    taste_match = rng.beta(4.0, 2.5, n)
+    ad_sensitivity = rng.gamma(20.0, 1.0 / 20.0, n)
+    price_logit = (
+        rng.normal(0.0, 0.35, n) + 0.06 * (30.0 - age) + np.array(CHANNEL_PRICE_SHIFT)[channel]
+    )
+    return UserTraits(
+        user_id=np.arange(first + 1, last + 1, dtype=np.int64),
+        signup_day=rng.integers(0, signup_window, n),
+        signup_second=rng.integers(0, 6 * 3600, n),
+        channel=channel,
+        city=city,
+        age=age,
+        genre_a=genre_a,
+        genre_b=genre_b,
+        engagement=engagement,
+        taste_match=taste_match,
+        ad_sensitivity=ad_sensitivity,
+        price_sensitivity=1.0 / (1.0 + np.exp(-price_logit)),
+    )
+
+
+def draw_catalog(config: SimulationConfig) -> Catalog:
+    """Artists and tracks with Zipf-like popularity and a few audio attributes."""
+    rng = streams.stream(config.seed, streams.CATALOG)
+    n_genres = len(GENRES)
+    artist_genre = rng.integers(0, n_genres, config.n_artists)
+    # Every genre gets at least one track; the rest are spread by the artists' genres.
+    extra_artist = rng.integers(0, config.n_artists, config.n_tracks - n_genres)
+    track_genre_unsorted = np.concatenate([np.arange(n_genres), artist_genre[extra_artist]])
+    order = np.argsort(track_genre_unsorted, kind="stable")
+    track_genre = track_genre_unsorted[order]
+    track_artist = _artists_for_tracks(rng, artist_genre, track_genre)
+    popularity = 1.0 + 99.0 * rng.beta(0.6, 3.0, config.n_tracks)  # few hits, a long tail
+    return Catalog(
+        artist_name=_artist_names(rng, config.n_artists),
+        artist_genre=artist_genre,
+        track_artist=track_artist,
+        track_genre=track_genre,
+        popularity=np.round(popularity, 1),
+        duration_s=rng.integers(120, 400, config.n_tracks),
+        explicit=rng.random(config.n_tracks) < 0.2,
+        danceability=np.round(rng.beta(5, 3, config.n_tracks), 3),
+        energy=np.round(rng.beta(4, 3, config.n_tracks), 3),
+        valence=np.round(rng.beta(3, 3, config.n_tracks), 3),
+        tempo=np.round(rng.normal(118, 22, config.n_tracks).clip(50, 220), 1),
+        genre_cumulative=_genre_cumulative(track_genre, popularity),
+    )
+
+
+def _artists_for_tracks(
+    rng: np.random.Generator, artist_genre: np.ndarray, track_genre: np.ndarray
+) -> np.ndarray:
+    """An artist of the track's genre (any artist when the genre has none)."""
+    by_genre = np.argsort(artist_genre, kind="stable")
+    starts = np.searchsorted(artist_genre[by_genre], track_genre, side="left")
+    stops = np.searchsorted(artist_genre[by_genre], track_genre, side="right")
+    counts = stops - starts
+    pick = starts + (rng.random(len(track_genre)) * np.maximum(counts, 1)).astype(np.int64)
+    anyone = rng.integers(0, len(artist_genre), len(track_genre))
+    return np.where(counts > 0, by_genre[np.minimum(pick, len(by_genre) - 1)], anyone)
+
+
+def _genre_cumulative(track_genre: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """genre index + cumulative popularity share within the genre (monotone overall).
+
+    Drawing a track of genre g is then searchsorted(genre_cumulative, g + u), u in [0, 1).
+    """
+    totals = np.bincount(track_genre, weights=popularity)
+    cumulative = np.cumsum(popularity)
+    genre_start_total = np.concatenate([[0.0], np.cumsum(totals)[:-1]])[track_genre]
+    return track_genre + (cumulative - genre_start_total) / totals[track_genre]
+
+
+def _artist_names(rng: np.random.Generator, n_artists: int) -> np.ndarray:
+    """Plausible band names, some non-ASCII, unique by a numeric suffix."""
+    first = np.array(["The", "Los", "Die", "Les", "Club", "Café", "Nova", "Søren", "Ana", "DJ"])
+    second = np.array(
+        ["Owls", "Mäntylä", "Lights", "Corazón", "Waves", "Echoes", "Brûlée", "Static", "Kids"]
+    )
+    names = np.char.add(
+        np.char.add(first[rng.integers(0, len(first), n_artists)], " "),
+        second[rng.integers(0, len(second), n_artists)],
+    )
+    return np.char.add(np.char.add(names, " "), np.arange(1, n_artists + 1).astype(str))

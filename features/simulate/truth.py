@@ -1,0 +1,202 @@
+"""Ground truth from the simulator: true purchase probabilities and true effects of levers.
+
+- true_purchase_probability(config, user_ids, dates): for each (user, date) the probability
+  that the user buys premium in [date, date + horizon_days), given everything up to date
+  (the state at the start of that day in the recorded run). Computed by Monte Carlo: the
+  user's chunk is re-run up to the date (same streams, so the same history as the files on
+  disk), then `replicas` futures are simulated from that state with a stream keyed by
+  (seed, chunk, date). Users who are premium or churned at the date get 0. The Monte Carlo
+  standard error is at most 0.5 / sqrt(replicas).
+- true_purchase_rate_under(config, user_ids, date, levers): the same expectation with other
+  levers in force from the date on, averaged over the cohort: the true effect of a what-if
+  is true_purchase_rate_under(..., changed) - true_purchase_rate_under(..., config.levers).
+- simulate_cohort(config, user_ids, from_date, levers): one realised re-run of the recorded
+  history with the levers changed from from_date on (same seed: identical history before the
+  date, common random numbers after). With unchanged levers it reproduces the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.errors import UsagecastError
+from features.simulate import streams
+from features.simulate.config import Levers, SimulationConfig
+from features.simulate.process import (
+    LeverSchedule,
+    UserState,
+    chunk_key,
+    initial_state,
+    run_days,
+)
+from features.simulate.traits import UserTraits, draw_user_traits
+
+MAX_REPLICA_ROWS = 1_000_000  # users x replicas simulated at once (bounds memory)
+
+DateLike = dt.date | str | np.datetime64
+
+
+@dataclass(frozen=True)
+class CohortOutcome:
+    """What each cohort user did in [from_date, from_date + horizon_days) in one re-run."""
+
+    user_ids: np.ndarray
+    bought: np.ndarray  # bool
+    churned: np.ndarray  # bool
+    ads_heard: np.ndarray  # int64
+
+    @property
+    def purchase_rate(self) -> float:
+        """Share of the cohort that bought premium in the horizon."""
+        return float(self.bought.mean()) if len(self.bought) else 0.0
+
+
+def true_purchase_probability(
+    config: SimulationConfig,
+    user_ids: Sequence[int] | np.ndarray,
+    dates: Sequence[DateLike] | np.ndarray | DateLike,
+    *,
+    horizon_days: int = 30,
+    replicas: int = 256,
+    levers: Levers | None = None,
+) -> np.ndarray:
+    """P(buy premium in [date, date + horizon)) per (user, date); `levers` from date on."""
+    index = _user_index(config, user_ids)
+    days = np.broadcast_to(_day_indices(config, dates), index.shape)
+    if replicas < 1 or horizon_days < 1:
+        raise UsagecastError("replicas and horizon_days must be >= 1")
+    future = levers or config.levers
+    probability = np.zeros(len(index))
+    for chunk in np.unique(index // config.chunk_size):
+        in_chunk = np.flatnonzero(index // config.chunk_size == chunk)
+        traits = draw_user_traits(config, int(chunk))
+        local = index[in_chunk] - int(chunk) * config.chunk_size
+        states = _states_at(config, traits, int(chunk), days[in_chunk])
+        for day in np.unique(days[in_chunk]):
+            rows = np.flatnonzero(days[in_chunk] == day)
+            probability[in_chunk[rows]] = _monte_carlo_purchase(
+                traits.take(local[rows]),
+                states[int(day)].take(local[rows]),
+                int(day),
+                horizon_days,
+                LeverSchedule(config.levers, future, int(day)),
+                replicas,
+                (config.seed, streams.TRUTH, int(chunk), int(day)),
+            )
+    return probability
+
+
+def true_purchase_rate_under(
+    config: SimulationConfig,
+    user_ids: Sequence[int] | np.ndarray,
+    date: DateLike,
+    levers: Levers,
+    *,
+    horizon_days: int = 30,
+    replicas: int = 64,
+) -> float:
+    """Expected share of the cohort buying premium in the horizon if `levers` held from date."""
+    probability = true_purchase_probability(
+        config, user_ids, date, horizon_days=horizon_days, replicas=replicas, levers=levers
+    )
+    return float(probability.mean())
+
+
+def simulate_cohort(
+    config: SimulationConfig,
+    user_ids: Sequence[int] | np.ndarray,
+    *,
+    from_date: DateLike,
+    levers: Levers | None = None,
+    horizon_days: int = 30,
+) -> CohortOutcome:
+    """Re-run the recorded history with `levers` from from_date on; outcomes in the horizon."""
+    index = _user_index(config, user_ids)
+    start = int(_day_indices(config, from_date))
+    schedule = LeverSchedule(config.levers, levers or config.levers, start)
+    bought = np.zeros(len(index), bool)
+    churned = np.zeros(len(index), bool)
+    ads = np.zeros(len(index), np.int64)
+    for chunk in np.unique(index // config.chunk_size):
+        in_chunk = np.flatnonzero(index // config.chunk_size == chunk)
+        local = index[in_chunk] - int(chunk) * config.chunk_size
+        traits = draw_user_traits(config, int(chunk))
+        days = range(start + horizon_days)
+        for day, _, activity in run_days(
+            traits, initial_state(len(traits)), days, schedule, chunk_key(config.seed, int(chunk))
+        ):
+            if day >= start:
+                bought[in_chunk] |= activity.bought[local]
+                churned[in_chunk] |= activity.churned[local]
+                ads[in_chunk] += activity.ads[local]
+    return CohortOutcome(index + 1, bought, churned, ads)
+
+
+def _monte_carlo_purchase(
+    traits: UserTraits,
+    state: UserState,
+    start_day: int,
+    horizon_days: int,
+    schedule: LeverSchedule,
+    replicas: int,
+    key: tuple[int, ...],
+) -> np.ndarray:
+    """Share of replicas in which each (free, alive) user buys within the horizon."""
+    n = len(traits)
+    eligible = state.alive & ~state.premium
+    share = np.zeros(n)
+    users_per_batch = max(1, MAX_REPLICA_ROWS // replicas)
+    for batch_number, first in enumerate(range(0, n, users_per_batch)):
+        users = np.arange(first, min(first + users_per_batch, n))
+        replicated = np.repeat(users, replicas)
+        days = range(start_day, start_day + horizon_days)
+        final = state.take(replicated)
+        for _, day_end, _ in run_days(
+            traits.take(replicated), final, days, schedule, (*key, batch_number)
+        ):
+            final = day_end
+        share[users] = final.premium.reshape(len(users), replicas).mean(axis=1)
+    return np.where(eligible, share, 0.0)
+
+
+def _states_at(
+    config: SimulationConfig, traits: UserTraits, chunk: int, days: np.ndarray
+) -> dict[int, UserState]:
+    """State of every chunk user at the start of each requested day (recorded history)."""
+    wanted = {int(day) for day in np.unique(days)}
+    start = initial_state(len(traits))
+    states = {0: start} if 0 in wanted else {}
+    schedule = LeverSchedule.constant(config.levers)
+    for day, day_end, _ in run_days(
+        traits, start, range(max(wanted)), schedule, chunk_key(config.seed, chunk)
+    ):
+        if day + 1 in wanted:
+            states[day + 1] = day_end
+    return states
+
+
+def _user_index(config: SimulationConfig, user_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    """0-based global user index of each user id; unknown ids are errors."""
+    ids = np.asarray(user_ids).astype(np.int64).reshape(-1)
+    bad = ids[(ids < 1) | (ids > config.n_users)]
+    if len(bad):
+        raise UsagecastError(
+            f"user id {int(bad[0])} is not a simulated user (ids run 1..{config.n_users})"
+        )
+    return ids - 1
+
+
+def _day_indices(config: SimulationConfig, dates: object) -> np.ndarray:
+    """Day numbers (0 = start_date) of midnight dates; times of day and early dates refused."""
+    stamps = np.asarray(dates, dtype="datetime64[s]")
+    days = stamps.astype("datetime64[D]")
+    if np.any(stamps != days):
+        raise UsagecastError("dates must be day boundaries (midnight); got a time of day")
+    index = (days - np.datetime64(config.start_date, "D")).astype(np.int64)
+    if np.any(index < 0):
+        raise UsagecastError(f"dates must be on or after the simulation start {config.start_date}")
+    return index

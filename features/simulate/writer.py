@@ -1,0 +1,189 @@
+"""The simulator's one I/O module: stream a simulated export to a folder, chunk by chunk.
+
+Users are simulated in chunks of config.chunk_size; each chunk's draws come from streams
+keyed by (seed, chunk), so memory use is bounded by one chunk and the bytes on disk depend
+only on the config. Writes DIR/dataset.yaml (ready for `usagecast ingest`) and DIR/faults.json
+(how many rows ingest must quarantine, per table and reason).
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import yaml
+from tqdm import tqdm
+
+from features.errors import UsagecastError
+from features.simulate import faults, streams, tables
+from features.simulate.config import DROPPED_EVENT_NAME, SimulationConfig
+from features.simulate.events import expand_chunk
+from features.simulate.layout import (
+    ARTISTS_FILE,
+    DATASET_FILE,
+    EVENT_COLUMNS,
+    EVENTS_GLOB,
+    FAULTS_FILE,
+    LOGINS_FILE,
+    PURCHASES_FILE,
+    TRACKS_FILE,
+    USERS_ENCODING,
+    USERS_FILE,
+    dataset_config,
+)
+from features.simulate.process import LeverSchedule, chunk_key, record_days
+from features.simulate.traits import draw_catalog, draw_user_traits
+
+_CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    """What was written and how fast."""
+
+    out_dir: str
+    n_users: int
+    rows: dict[str, int]  # rows written per file kind (events, purchases, logins, users)
+    expected_quarantine: dict[str, dict[str, int]]  # table -> reason -> rows
+    reformatted_timestamps: int  # valid rows written in the second (day-first) format
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        """Event rows (all event files) written per second of wall time."""
+        events = self.rows["events"] + self.rows["purchases"] + self.rows["logins"]
+        return events / self.seconds if self.seconds > 0 else float("inf")
+
+    def describe(self) -> str:
+        """A few lines for the terminal: what was written, how fast, what ingest will refuse."""
+        quarantined = sum(sum(reasons.values()) for reasons in self.expected_quarantine.values())
+        written = ", ".join(f"{kind} {count:,}" for kind, count in self.rows.items())
+        return "\n".join(
+            [
+                f"simulated {self.n_users:,} users into {self.out_dir} in {self.seconds:.1f} s "
+                f"({self.events_per_second:,.0f} event rows/s)",
+                f"rows: {written}",
+                f"rows ingest must quarantine: {quarantined:,} (see faults.json)",
+                f"next: usagecast ingest {Path(self.out_dir) / DATASET_FILE}",
+            ]
+        )
+
+
+def simulate_to_dir(
+    out_dir: Path | str,
+    config: SimulationConfig,
+    *,
+    name: str = "music_demo",
+    progress: bool = True,
+) -> SimulationSummary:
+    """Simulate the product described by `config` and write the export into `out_dir`."""
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise UsagecastError(f"{out}: folder is not empty; simulate into a new or empty folder")
+    started = time.perf_counter()
+    (out / Path(EVENTS_GLOB).parent).mkdir(parents=True, exist_ok=True)
+    start_epoch = calendar.timegm(config.start_date.timetuple())
+    catalog = draw_catalog(config)
+    track_frame, artist_frame = tables.catalog_frames(catalog)
+    track_frame.to_csv(out / TRACKS_FILE, index=False)
+    artist_frame.to_csv(out / ARTISTS_FILE, index=False)
+
+    rows: Counter[str] = Counter()
+    reformatted_total = 0
+    quarantine = {"events": Counter(), "users": Counter()}
+    schedule = LeverSchedule.constant(config.levers)
+    chunks = tqdm(range(config.n_chunks), desc="simulate", unit="chunk", disable=not progress)
+    with (
+        open(out / PURCHASES_FILE, "w", encoding="utf-8", newline="") as purchases_file,
+        open(out / LOGINS_FILE, "wb") as logins_file,
+        open(out / USERS_FILE, "w", encoding=USERS_ENCODING, newline="") as users_file,
+    ):
+        for chunk in chunks:
+            traits = draw_user_traits(config, chunk)
+            counts = record_days(traits, config.n_days, schedule, chunk_key(config.seed, chunk))
+            log = expand_chunk(
+                counts,
+                traits,
+                catalog,
+                start_epoch,
+                streams.stream(config.seed, streams.EVENTS, chunk),
+            )
+            fault_rng = streams.stream(config.seed, streams.FAULTS, chunk)
+            events, event_faults, reformatted = faults.inject_event_faults(
+                tables.events_table(log, len(catalog.track_genre)),
+                config.fault_rate,
+                fault_rng,
+            )
+            pa_csv.write_csv(
+                events, out / f"events/part-{chunk:05d}.csv", write_options=_CSV_OPTIONS
+            )
+            dropped = pc.sum(pc.equal(events[EVENT_COLUMNS["event_type"]], DROPPED_EVENT_NAME))
+            quarantine["events"].update(event_faults)
+            quarantine["events"]["dropped_event_type"] += int(dropped.as_py() or 0)
+            reformatted_total += reformatted
+
+            purchases = tables.purchases_frame(log, config.levers.premium_price)
+            purchases_file.write(purchases.to_json(orient="records", lines=True))
+            logins = tables.logins_table(log)
+            pa_csv.write_csv(
+                logins,
+                logins_file,
+                write_options=pa_csv.WriteOptions(
+                    include_header=chunk == 0, quoting_style="needed"
+                ),
+            )
+            users = tables.users_frame(traits, log, start_epoch)
+            user_faults = faults.user_fault_rows(len(users), config.fault_rate, fault_rng)
+            extra = [tables.faulty_user_rows(users, user_faults)]
+            quarantine["users"].update({k: len(v) for k, v in user_faults.items()})
+            if chunk == 0 and config.fault_rate > 0:
+                extra.append(tables.sentinel_user_row(users))
+                quarantine["users"]["sentinel_id"] += 1
+            for frame in [users, *extra]:
+                frame.to_csv(users_file, index=False, header=users_file.tell() == 0)
+                rows["users"] += len(frame)
+            rows["events"] += events.num_rows
+            rows["purchases"] += len(purchases)
+            rows["logins"] += logins.num_rows
+
+    with open(out / DATASET_FILE, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(dataset_config(config, name), handle, sort_keys=False, allow_unicode=True)
+    expected = {table: dict(sorted(c.items())) for table, c in quarantine.items()}
+    summary = SimulationSummary(
+        out_dir=str(out),
+        n_users=config.n_users,
+        rows=dict(sorted(rows.items())),
+        expected_quarantine=expected,
+        reformatted_timestamps=reformatted_total,
+        seconds=time.perf_counter() - started,
+    )
+    _write_faults_file(out / FAULTS_FILE, config, summary)
+    return summary
+
+
+def _write_faults_file(path: Path, config: SimulationConfig, summary: SimulationSummary) -> None:
+    """faults.json: expected quarantine per table and reason, plus rows written per table."""
+    totals: Counter[str] = Counter()
+    for reasons in summary.expected_quarantine.values():
+        totals.update(reasons)
+    document = {
+        "seed": config.seed,
+        "fault_rate": config.fault_rate,
+        "n_users": config.n_users,
+        "levers": asdict(config.levers),
+        # Rows the ingest reads per canonical table: events = events files + purchases + logins.
+        "rows_written": {
+            "events": summary.rows["events"] + summary.rows["purchases"] + summary.rows["logins"],
+            "users": summary.rows["users"],
+        },
+        "expected_quarantine": summary.expected_quarantine,
+        "expected_quarantine_by_reason": dict(sorted(totals.items())),
+        "reformatted_timestamps": summary.reformatted_timestamps,
+    }
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")

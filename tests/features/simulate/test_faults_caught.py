@@ -1,0 +1,49 @@
+"""Every injected fault is quarantined by ingest with the reason faults.json names."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import duckdb
+
+from features.event_store import EVENTS, QUARANTINE
+from features.ingest import ingest_dataset
+from features.simulate import simulate_to_dir
+
+
+def test_ingest_quarantines_exactly_the_injected_faults(tiny_export, tmp_path):
+    folder, summary = tiny_export
+    expected = json.loads((folder / "faults.json").read_text(encoding="utf-8"))
+    assert sum(expected["expected_quarantine"]["events"].values()) > 0
+
+    store = tmp_path / "events.duckdb"
+    result = ingest_dataset(folder / "dataset.yaml", store, progress=False)
+
+    for table in ("events", "users"):
+        counts = result.tables[table]
+        assert counts.read == expected["rows_written"][table]
+        assert dict(counts.quarantined) == expected["expected_quarantine"][table], table
+        assert counts.accepted + counts.quarantined_total == counts.read
+    with duckdb.connect(str(store), read_only=True) as con:
+        by_reason = dict(
+            con.execute(
+                f"SELECT reason, count(*) FROM {QUARANTINE} GROUP BY reason ORDER BY reason"
+            ).fetchall()
+        )
+        accepted_from_event_files = con.execute(
+            f"SELECT count(*) FROM {EVENTS} WHERE source_file LIKE '%part-%'"
+        ).fetchone()[0]
+    assert by_reason == expected["expected_quarantine_by_reason"]
+    assert expected["reformatted_timestamps"] > 0
+    assert accepted_from_event_files == summary.rows["events"] - sum(
+        expected["expected_quarantine"]["events"].values()
+    )
+
+
+def test_clean_export_has_only_dropped_help_events(tmp_path, tiny_config):
+    clean = dataclasses.replace(tiny_config, fault_rate=0.0, n_users=20)
+    simulate_to_dir(tmp_path / "clean", clean, progress=False)
+    result = ingest_dataset(tmp_path / "clean" / "dataset.yaml", tmp_path / "s.duckdb", False)
+    assert set(result.tables["events"].quarantined) <= {"dropped_event_type"}
+    assert result.tables["users"].quarantined_total == 0
