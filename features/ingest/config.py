@@ -1,0 +1,298 @@
+"""The dataset config (YAML) as frozen dataclasses; unknown keys are errors.
+
+The schema is the one in docs/architecture.md ("Dataset config"). Parsing is pure: it takes
+the loaded YAML mapping and the config file's path (for messages and relative file paths) and
+either returns a `DatasetConfig` or raises `ConfigError` naming the key path and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from features.errors import UsagecastError
+
+FORMATS = ("csv", "jsonl", "parquet")
+EXTENSION_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms")
+EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
+EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties")
+USER_COLUMNS = ("user_id", "signup_time")
+ITEM_COLUMNS = ("item_id",)
+ATTRIBUTE_KINDS = ("static", "snapshot")
+ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp")
+DEFAULT_TIMESTAMP_FORMATS = ("iso",)
+
+
+class ConfigError(UsagecastError):
+    """The dataset config is malformed: the message names the file and key path."""
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A user or item attribute: canonical name, source column, kind and dtype."""
+
+    name: str
+    column: str
+    dtype: str
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file or glob and how its columns map onto a canonical table.
+
+    `columns` maps canonical name -> column in the file; `event_type` is the constant event
+    type of a file that holds one kind of event (then no event_type column is mapped).
+    """
+
+    files: str
+    format: str | None
+    encoding: str
+    columns: Mapping[str, str]
+    timestamp_formats: tuple[str, ...]
+    event_type: str | None = None
+    attributes: tuple[Attribute, ...] = ()
+
+
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds; either side may be open."""
+
+    min: Any = None
+    max: Any = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Validation rules applied to every source."""
+
+    allowed_event_types: tuple[str, ...] | None = None
+    rename_event_types: Mapping[str, str] | None = None
+    drop_event_types: tuple[str, ...] = ()
+    sentinel_ids: tuple[str, ...] = ()
+    timestamp_range: Range = Range()
+    value_range: Range = Range()
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A parsed dataset config; `base_dir` resolves the relative file paths."""
+
+    name: str
+    path: Path
+    base_dir: Path
+    events: tuple[Source, ...]
+    users: Source
+    items: Source | None
+    rules: Rules
+    canonical: str
+
+
+def _fail(path: Path, key: str, why: str) -> ConfigError:
+    return ConfigError(f"{path}: `{key}` {why}")
+
+
+def _check_keys(
+    path: Path, where: str, mapping: Any, allowed: tuple[str, ...], required: tuple[str, ...]
+) -> Mapping[str, Any]:
+    """Refuse non-mappings, unknown keys and missing required keys at key path `where`."""
+    if not isinstance(mapping, Mapping):
+        raise _fail(path, where, f"must be a mapping with keys: {', '.join(allowed)}")
+    for key in mapping:
+        if key not in allowed:
+            raise _fail(
+                path, f"{where}.{key}", f"is not a known key; allowed: {', '.join(allowed)}"
+            )
+    for key in required:
+        if key not in mapping:
+            raise _fail(path, f"{where}.{key}", "is required")
+    return mapping
+
+
+def _text(path: Path, where: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        raise _fail(path, where, f"must be a non-empty string, got {value!r}")
+    return str(value)
+
+
+def _text_list(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list):
+        raise _fail(path, where, f"must be a list of strings, got {value!r}")
+    return tuple(_text(path, f"{where}[{i}]", item) for i, item in enumerate(value))
+
+
+def _encoding(path: Path, where: str, value: Any) -> str:
+    name = _text(path, where, value)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise _fail(path, where, f"names an unknown text encoding {name!r}") from None
+
+
+def _timestamp_formats(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    formats = _text_list(path, where, value)
+    if not formats:
+        raise _fail(path, where, "must list at least one format")
+    for i, fmt in enumerate(formats):
+        if fmt not in NAMED_TIMESTAMP_FORMATS and "%" not in fmt:
+            raise _fail(
+                path,
+                f"{where}[{i}]",
+                f"is {fmt!r}: use a strptime pattern or one of "
+                f"{', '.join(NAMED_TIMESTAMP_FORMATS)}",
+            )
+    return formats
+
+
+def _columns(
+    path: Path, where: str, value: Any, allowed: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, str]:
+    mapping = _check_keys(path, where, value, allowed, required)
+    return {key: _text(path, f"{where}.{key}", column) for key, column in mapping.items()}
+
+
+def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[Attribute, ...]:
+    if not isinstance(value, Mapping):
+        raise _fail(path, where, "must map attribute names to {column, dtype, ...}")
+    allowed = ("column", "kind", "dtype") if with_kind else ("column", "dtype")
+    attributes = []
+    for name, spec in value.items():
+        at = f"{where}.{name}"
+        spec = _check_keys(path, at, spec, allowed, allowed)
+        dtype = _text(path, f"{at}.dtype", spec["dtype"])
+        dtypes = ATTRIBUTE_DTYPES if with_kind else ATTRIBUTE_DTYPES[:2]
+        if dtype not in dtypes:
+            raise _fail(path, f"{at}.dtype", f"is {dtype!r}; allowed: {', '.join(dtypes)}")
+        kind = None
+        if with_kind:
+            kind = _text(path, f"{at}.kind", spec["kind"])
+            if kind not in ATTRIBUTE_KINDS:
+                raise _fail(
+                    path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}"
+                )
+        if name in USER_COLUMNS + ITEM_COLUMNS:
+            raise _fail(path, at, "reuses a canonical column name; choose another name")
+        attributes.append(
+            Attribute(str(name), _text(path, f"{at}.column", spec["column"]), dtype, kind)
+        )
+    return tuple(attributes)
+
+
+def _source(path: Path, where: str, value: Any, table: str) -> Source:
+    """Parse one source of the `events`, `users` or `items` section."""
+    common = ("files", "format", "encoding", "columns", "timestamp_formats")
+    extra = {"events": ("event_type",), "users": ("attributes",), "items": ("attributes",)}
+    spec = _check_keys(path, where, value, common + extra[table], ("files", "columns"))
+    constant = spec.get("event_type")
+    if table == "events":
+        required = ("user_id", "timestamp") if constant is not None else EVENT_REQUIRED
+        allowed = EVENT_REQUIRED + EVENT_OPTIONAL
+    else:
+        allowed = USER_COLUMNS if table == "users" else ITEM_COLUMNS
+        required = allowed
+    columns = _columns(path, f"{where}.columns", spec["columns"], allowed, required)
+    if constant is not None and "event_type" in columns:
+        raise _fail(
+            path, f"{where}.event_type", "is a constant; do not also map columns.event_type"
+        )
+    fmt = spec.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise _fail(path, f"{where}.format", f"is {fmt!r}; allowed: {', '.join(FORMATS)}")
+    return Source(
+        files=_text(path, f"{where}.files", spec["files"]),
+        format=fmt,
+        encoding=_encoding(path, f"{where}.encoding", spec.get("encoding", "utf-8")),
+        columns=columns,
+        timestamp_formats=_timestamp_formats(
+            path,
+            f"{where}.timestamp_formats",
+            spec.get("timestamp_formats", list(DEFAULT_TIMESTAMP_FORMATS)),
+        ),
+        event_type=None if constant is None else _text(path, f"{where}.event_type", constant),
+        attributes=_attributes(
+            path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
+        ),
+    )
+
+
+def _range(path: Path, where: str, value: Any, timestamps: bool) -> Range:
+    spec = _check_keys(path, where, value, ("min", "max"), ())
+    bounds = {}
+    for key in ("min", "max"):
+        bound = spec.get(key)
+        if bound is None:
+            bounds[key] = None
+        elif timestamps:
+            try:
+                bounds[key] = datetime.fromisoformat(str(bound))
+            except ValueError:
+                raise _fail(path, f"{where}.{key}", f"is {bound!r}, not an ISO date") from None
+        elif isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise _fail(path, f"{where}.{key}", f"is {bound!r}, not a number")
+        else:
+            bounds[key] = float(bound)
+    return Range(**bounds)
+
+
+def _rules(path: Path, value: Any) -> Rules:
+    spec = _check_keys(
+        path,
+        "rules",
+        value,
+        ("event_types", "sentinel_ids", "timestamp_range", "value_range"),
+        (),
+    )
+    types = _check_keys(
+        path, "rules.event_types", spec.get("event_types", {}), ("allowed", "rename", "drop"), ()
+    )
+    rename = types.get("rename", {})
+    if not isinstance(rename, Mapping):
+        raise _fail(path, "rules.event_types.rename", "must map old names to new names")
+    allowed = types.get("allowed")
+    return Rules(
+        allowed_event_types=None
+        if allowed is None
+        else _text_list(path, "rules.event_types.allowed", allowed),
+        rename_event_types={
+            str(old): _text(path, f"rules.event_types.rename.{old}", new)
+            for old, new in rename.items()
+        },
+        drop_event_types=_text_list(path, "rules.event_types.drop", types.get("drop", [])),
+        sentinel_ids=_text_list(path, "rules.sentinel_ids", spec.get("sentinel_ids", [])),
+        timestamp_range=_range(
+            path, "rules.timestamp_range", spec.get("timestamp_range", {}), True
+        ),
+        value_range=_range(path, "rules.value_range", spec.get("value_range", {}), False),
+    )
+
+
+def parse_config(raw: Any, path: Path) -> DatasetConfig:
+    """Validate a loaded YAML mapping into a DatasetConfig (pure)."""
+    spec = _check_keys(
+        path, "<top>", raw, ("name", "events", "users", "items", "rules"), ("events", "users")
+    )
+    events = spec["events"]
+    if isinstance(events, Mapping):
+        events = [events]
+    if not isinstance(events, list) or not events:
+        raise _fail(path, "events", "must be a source or a non-empty list of sources")
+    items = spec.get("items")
+    return DatasetConfig(
+        name=_text(path, "name", spec.get("name", path.stem)),
+        path=path,
+        base_dir=path.parent,
+        events=tuple(
+            _source(path, f"events[{i}]", source, "events") for i, source in enumerate(events)
+        ),
+        users=_source(path, "users", spec["users"], "users"),
+        items=None if items is None else _source(path, "items", items, "items"),
+        rules=_rules(path, spec.get("rules", {})),
+        canonical=json.dumps(raw, sort_keys=True, default=str),
+    )

@@ -1,0 +1,397 @@
+"""The one module of features.ingest that does store IO: read files, build tables, swap.
+
+An ingest builds every table in a new DuckDB file beside the store and replaces the store
+with it only when everything succeeded, so a fatal error leaves the store exactly as it was.
+Each file is first copied as text into a scratch table whose `rowid` is its file order (CREATE
+TABLE AS keeps insertion order), which gives the exact 1-based data row number (header
+excluded; blank lines are not rows). Parsing and validation run as SQL (validate.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import yaml
+from tqdm import tqdm
+
+from features import quality
+from features.errors import UsagecastError
+from features.event_store import (
+    EVENT_COLUMNS,
+    EVENTS,
+    INGEST_COLUMNS,
+    INGESTS,
+    ITEM_ATTRIBUTES,
+    ITEMS,
+    QUARANTINE,
+    QUARANTINE_COLUMNS,
+    USER_ATTRIBUTES,
+    USERS,
+)
+from features.ingest import validate
+from features.ingest.config import ConfigError, DatasetConfig, Source, parse_config
+from features.ingest.readers import InputFile, SourceFileError, reader_sql, resolve_files
+from features.ingest.summary import IngestSummary, TableCounts
+from features.workspace import event_store_path
+
+ENTITY_DUPLICATE_REASONS = {USERS: validate.DUPLICATE_USER, ITEMS: validate.DUPLICATE_ITEM}
+
+
+class StoreBusyError(UsagecastError):
+    """The event store is locked by another writer."""
+
+
+def read_config(config_path: Path) -> DatasetConfig:
+    """Load and validate a dataset YAML file."""
+    path = Path(config_path).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{path}: dataset config does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML: {first}") from None
+    return parse_config(raw, path)
+
+
+def _sources(config: DatasetConfig) -> list[tuple[str, str, Source]]:
+    """(table, key path, source) in load order: users first, since events need them."""
+    sources = [(USERS, "users", config.users)]
+    if config.items is not None:
+        sources.append((ITEMS, "items", config.items))
+    sources += [(EVENTS, f"events[{i}]", s) for i, s in enumerate(config.events)]
+    return sources
+
+
+def dataset_digest(config: DatasetConfig, files: Sequence[Sequence[InputFile]]) -> str:
+    """sha256 over the config's canonical form and every input file's name and sha256."""
+    digest = hashlib.sha256(config.canonical.encode())
+    for group in files:
+        for file in group:
+            digest.update(f"\n{file.display}\0{file.sha256}".encode())
+    return digest.hexdigest()
+
+
+def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
+    """(ingest_id, digest, counts) of the store's newest ingest, or None."""
+    if not store.exists():
+        return None
+    try:
+        con = duckdb.connect(str(store), read_only=True)
+    except duckdb.IOException as error:
+        raise StoreBusyError(f"{store}: cannot open the event store: {error}") from None
+    try:
+        if not con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [INGESTS]
+        ).fetchone()[0]:
+            return None
+        row = con.execute(
+            f"SELECT ingest_id, dataset_digest, counts FROM {INGESTS} "
+            "ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        con.close()
+    return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+
+def _columns_sql(columns: dict[str, str]) -> str:
+    return ", ".join(f"{validate.ident(name)} {sql_type}" for name, sql_type in columns.items())
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+class _Builder:
+    """Builds one dataset into a fresh DuckDB file (the scratch DB for a swap)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, config: DatasetConfig, scratch: Path):
+        self.con = con
+        self.config = config
+        self.scratch = scratch
+        self.raw_tables: dict[str, list[tuple[str, int, str]]] = {}
+        self.read: dict[str, int] = {}
+        self.files: list[dict] = []
+        self.file_count = 0
+
+    def stage_file(self, table: str, where: str, source: Source, file: InputFile) -> None:
+        """Copy one file as text into a scratch table, then stage it with its reasons."""
+        key = self.file_count
+        self.file_count += 1
+        raw = f"raw_{key}"
+        reader = reader_sql(file, source.encoding, self.scratch, key)
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {raw} AS SELECT * FROM {reader}")
+            types = self._column_types(raw, file.format)
+        except duckdb.Error as error:
+            raise SourceFileError(
+                f"{file.path}: cannot read as {file.format} ({source.encoding}): "
+                f"{_first_line(error)}"
+            ) from None
+        for column in validate.mapped_columns(source):
+            if column not in types:
+                raise SourceFileError(
+                    f"{file.path}: column {column!r} mapped in {where} is not in the file; "
+                    f"it has: {', '.join(sorted(types)) or 'no columns'}"
+                )
+        rows = self.con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
+        staged = validate.StagedFile(
+            raw, key, file.display, file.format, types, self.read.get(table, 0)
+        )
+        if table == EVENTS:
+            select = validate.stage_events_sql(staged, source, self.config.rules)
+        else:
+            select = validate.stage_entities_sql(staged, source, self.config.rules, table)
+        stage = f"stage_{table}"
+        if table in self.raw_tables:
+            self.con.execute(f"INSERT INTO {stage} BY NAME {select}")
+        else:
+            self.con.execute(f"CREATE TEMP TABLE {stage} AS {select}")
+        self.raw_tables.setdefault(table, []).append((raw, key, file.format))
+        self.read[table] = self.read.get(table, 0) + rows
+        self.files.append(
+            {"table": table, "path": file.display, "sha256": file.sha256, "rows": rows}
+        )
+
+    def _column_types(self, raw: str, file_format: str) -> dict[str, str]:
+        if file_format == "jsonl":
+            keys = self.con.execute(
+                f"SELECT DISTINCT unnest(json_keys(json)) FROM {raw}"
+            ).fetchall()
+            return {key: "JSON" for (key,) in keys}
+        return {
+            name: sql_type for name, sql_type, *_ in self.con.execute(f"DESCRIBE {raw}").fetchall()
+        }
+
+    def finish_entities(self, table: str, source: Source) -> None:
+        """Quarantine duplicate ids, then write the accepted users/items and their catalog."""
+        id_column = "user_id" if table == USERS else "item_id"
+        checked = f"checked_{table}"
+        self.con.execute(
+            f"CREATE TEMP TABLE {checked} AS "
+            + validate.entities_checked_sql(
+                f"stage_{table}", id_column, ENTITY_DUPLICATE_REASONS[table]
+            )
+        )
+        columns = [f"{id_column}::VARCHAR AS {id_column}"]
+        if table == USERS:
+            columns.append("signup_time::TIMESTAMP AS signup_time")
+        columns += [
+            f"{validate.ident(a.name)}::{validate.attribute_sql_type(a)} "
+            f"AS {validate.ident(a.name)}"
+            for a in source.attributes
+        ]
+        self.con.execute(
+            f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM {checked} "
+            "WHERE reason IS NULL ORDER BY seq"
+        )
+        catalog = USER_ATTRIBUTES if table == USERS else ITEM_ATTRIBUTES
+        kind = "kind VARCHAR, " if table == USERS else ""
+        self.con.execute(f"CREATE TABLE {catalog} (name VARCHAR, {kind}dtype VARCHAR)")
+        for a in source.attributes:
+            values = [a.name, a.kind, a.dtype] if table == USERS else [a.name, a.dtype]
+            self.con.execute(
+                f"INSERT INTO {catalog} VALUES ({', '.join('?' * len(values))})", values
+            )
+        self._quarantine(table, checked)
+
+    def finish_events(self) -> None:
+        """Quarantine unknown users and duplicates, then write the accepted events."""
+        rules = self.config.rules
+        self.con.execute(
+            "CREATE TEMP TABLE checked_events AS "
+            + validate.events_checked_sql(f"stage_{EVENTS}", USERS)
+        )
+        expressions = {
+            "event_id": "seq",
+            "session_id": validate.optional_id_sql("session_id", rules),
+            "item_id": validate.optional_id_sql("item_id", rules),
+        }
+        select = ", ".join(
+            f"({expressions.get(name, name)})::{sql_type} AS {name}"
+            for name, sql_type in EVENT_COLUMNS.items()
+        )
+        self.con.execute(
+            f"CREATE TABLE {EVENTS} AS SELECT {select} FROM checked_events "
+            "WHERE reason IS NULL ORDER BY seq"
+        )
+        self._quarantine(EVENTS, "checked_events")
+
+    def _quarantine(self, table: str, checked: str) -> None:
+        """Copy every rejected row of a table with its reason and its raw row as JSON."""
+        for raw, key, file_format in self.raw_tables[table]:
+            raw_json = "r.json" if file_format == "jsonl" else "to_json(r)::VARCHAR"
+            self.con.execute(
+                f"INSERT INTO {QUARANTINE} SELECT '{table}', c.source_file, c.source_row, "
+                f"c.reason, c.detail, {raw_json} FROM {checked} c JOIN {raw} r "
+                f"ON c.source_row = r.rowid + 1 WHERE c.file_key = {key} "
+                "AND c.reason IS NOT NULL ORDER BY c.source_row"
+            )
+
+    def counts(self) -> dict[str, TableCounts]:
+        """Per table accounting; read = accepted + quarantined is checked, never assumed."""
+        quarantined: dict[str, dict[str, int]] = {}
+        for table, reason, n in self.con.execute(
+            f"SELECT table_name, reason, count(*) FROM {QUARANTINE} GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            quarantined.setdefault(table, {})[reason] = int(n)
+        counts = {}
+        for table, read in self.read.items():
+            accepted = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            counts[table] = TableCounts(read, int(accepted), quarantined.get(table, {}))
+            if counts[table].accepted + counts[table].quarantined_total != read:
+                raise RuntimeError(f"ingest accounting broke for {table}: {counts[table]}")
+        return counts
+
+    def sentinels(self) -> dict[str, dict[str, int]]:
+        ids = {
+            USERS: ["user_id"],
+            ITEMS: ["item_id"],
+            EVENTS: ["user_id", "session_id", "item_id"],
+        }
+        return {
+            table: quality.sentinel_counts(
+                self.con, f"stage_{table}", ids[table], self.config.rules.sentinel_ids
+            )
+            for table in self.read
+        }
+
+
+def _build(
+    target: Path,
+    previous_store: Path,
+    config: DatasetConfig,
+    resolved: list[tuple[str, str, Source, list[InputFile]]],
+    record: dict,
+    progress: bool,
+) -> tuple[dict[str, TableCounts], dict]:
+    """Build the whole dataset into `target`; return counts and the quality report body."""
+    with tempfile.TemporaryDirectory(prefix="usagecast-ingest-") as scratch:
+        con = duckdb.connect(str(target))
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"SET temp_directory = '{scratch}'")
+            con.execute(f"CREATE TABLE {QUARANTINE} ({_columns_sql(QUARANTINE_COLUMNS)})")
+            con.execute(f"CREATE TABLE {INGESTS} ({_columns_sql(INGEST_COLUMNS)})")
+            builder = _Builder(con, config, Path(scratch))
+            total = sum(len(files) for *_, files in resolved)
+            with tqdm(total=total, desc="ingest", unit="file", disable=not progress) as bar:
+                for index, (table, where, source, files) in enumerate(resolved):
+                    for file in files:
+                        builder.stage_file(table, where, source, file)
+                        bar.update()
+                    next_table = resolved[index + 1][0] if index + 1 < len(resolved) else None
+                    if table != next_table:
+                        if table == EVENTS:
+                            builder.finish_events()
+                        else:
+                            builder.finish_entities(table, source)
+            counts = builder.counts()
+            json_counts = {table: c.to_json() for table, c in counts.items()}
+            if previous_store.exists():
+                con.execute(f"ATTACH '{previous_store}' AS previous (READ_ONLY)")
+                has_ingests = con.execute(
+                    "SELECT count(*) FROM duckdb_tables() "
+                    "WHERE database_name = 'previous' AND table_name = ?",
+                    [INGESTS],
+                ).fetchone()[0]
+                if has_ingests:
+                    con.execute(f"INSERT INTO {INGESTS} SELECT * FROM previous.{INGESTS}")
+                con.execute("DETACH previous")
+            report = quality.profile_store(
+                con, [t for t, *_ in resolved if t in counts], json_counts, builder.sentinels()
+            )
+            for table in list(counts):
+                con.execute(f"DROP TABLE IF EXISTS stage_{table}")
+            record = {
+                **record,
+                "finished_at": datetime.now(UTC).replace(tzinfo=None),
+                "files": json.dumps(builder.files),
+                "counts": json.dumps(json_counts),
+            }
+            con.execute(
+                f"INSERT INTO {INGESTS} VALUES ({', '.join('?' * len(INGEST_COLUMNS))})",
+                [record[name] for name in INGEST_COLUMNS],
+            )
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+    return counts, report
+
+
+def ingest_dataset(
+    config_path: Path, store_path: Path | None = None, progress: bool = True
+) -> IngestSummary:
+    """Load a dataset config's files into the event store, quarantining bad rows.
+
+    Replaces the store's dataset atomically; does nothing when the same dataset digest is
+    already loaded. Writes a data-quality report (JSON + Markdown) to the workspace.
+    """
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    config = read_config(Path(config_path))
+    store = Path(store_path) if store_path is not None else event_store_path()
+    resolved = [
+        (table, where, source, resolve_files(source, config.base_dir, config.path, where))
+        for table, where, source in _sources(config)
+    ]
+    digest = dataset_digest(config, [files for *_, files in resolved])
+    latest = _latest_ingest(store)
+    if latest is not None and latest[1] == digest:
+        return IngestSummary(
+            dataset=config.name,
+            config_path=config.path,
+            store_path=store,
+            dataset_digest=digest,
+            ingest_id=latest[0],
+            reloaded=False,
+            tables={t: TableCounts.from_json(c) for t, c in latest[2].items()},
+            seconds=time.perf_counter() - started,
+        )
+    ingest_id = f"{started_at:%Y%m%dT%H%M%S}-{digest[:8]}"
+    record = {
+        "ingest_id": ingest_id,
+        "started_at": started_at,
+        "config_path": str(config.path),
+        "dataset_digest": digest,
+    }
+    store.parent.mkdir(parents=True, exist_ok=True)
+    target = store.with_name(f"{store.name}.{ingest_id}.building")
+    try:
+        counts, body = _build(target, store, config, resolved, record, progress)
+        with contextlib.suppress(FileNotFoundError):
+            # A stale write-ahead log of the old file must not be replayed onto the new one.
+            os.remove(f"{store}.wal")
+        os.replace(target, store)
+    finally:
+        for leftover in (target, Path(f"{target}.wal")):
+            leftover.unlink(missing_ok=True)
+    report = {
+        "dataset": config.name,
+        "ingest_id": ingest_id,
+        "dataset_digest": digest,
+        "created_at": started_at.isoformat(),
+        **body,
+    }
+    report_path = quality.write_report(report)
+    return IngestSummary(
+        dataset=config.name,
+        config_path=config.path,
+        store_path=store,
+        dataset_digest=digest,
+        ingest_id=ingest_id,
+        reloaded=True,
+        tables=counts,
+        seconds=time.perf_counter() - started,
+        report_path=report_path,
+        quality_text=quality.render_short(report),
+    )

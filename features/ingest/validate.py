@@ -1,0 +1,422 @@
+"""Validation rules as SQL: text -> typed columns plus exactly one quarantine reason per row.
+
+Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is staged as
+text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
+first reason that applies, in this fixed precedence (first match wins):
+
+events: missing_required_field, sentinel_id, unparseable_timestamp, timestamp_out_of_range,
+        dropped_event_type, unknown_event_type, unparseable_value (value, or properties that
+        are not JSON), value_out_of_range, then (across rows) unknown_user, duplicate_event.
+users:  missing_required_field, sentinel_id, unparseable_timestamp, unparseable_value,
+        then duplicate_user.
+items:  missing_required_field, sentinel_id, unparseable_timestamp, unparseable_value,
+        then duplicate_item.
+
+Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
+passed through a float column do) is normalised to its integer text ("12") so that it joins
+with "12" from another file; any other text is kept exactly (after trimming blanks).
+A sentinel id (rules.sentinel_ids) in user_id/item_id of a row quarantines the row; in an
+optional id of an event (session_id, item_id) it means "no id" and is stored as NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from features.ingest.config import Attribute, Range, Rules, Source
+from features.ingest.readers import sql_string
+
+MISSING_REQUIRED_FIELD = "missing_required_field"
+UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+SENTINEL_ID = "sentinel_id"
+UNKNOWN_USER = "unknown_user"
+DUPLICATE_EVENT = "duplicate_event"
+VALUE_OUT_OF_RANGE = "value_out_of_range"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+DROPPED_EVENT_TYPE = "dropped_event_type"
+UNPARSEABLE_VALUE = "unparseable_value"
+DUPLICATE_USER = "duplicate_user"
+DUPLICATE_ITEM = "duplicate_item"
+
+EVENT_KEY_COLUMNS = (
+    "user_id",
+    "event_time",
+    "event_type",
+    "session_id",
+    "item_id",
+    "value",
+    "area",
+    "properties",
+)
+ATTRIBUTE_SQL_TYPES = {"categorical": "VARCHAR", "numeric": "DOUBLE", "timestamp": "TIMESTAMP"}
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_list(values: Sequence[str]) -> str:
+    """A parenthesised list of SQL string literals."""
+    return "(" + ", ".join(sql_string(v) for v in values) + ")"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One quarantine rule: the reason, a SQL condition, and a SQL text explaining it."""
+
+    reason: str
+    condition: str
+    detail: str
+
+
+def raw_text(file_format: str, column: str, column_type: str | None, as_json: bool) -> str:
+    """SQL for one raw field as text: JSONL fields by key, typed Parquet columns cast.
+
+    `as_json` keeps a nested value as JSON text (for `properties`).
+    """
+    if file_format == "jsonl":
+        path = sql_string('$."' + column.replace('"', '\\"') + '"')
+        if as_json:
+            return (
+                f"CASE json_type(json, {path}) WHEN 'VARCHAR' THEN json_extract_string(json, "
+                f"{path}) WHEN 'NULL' THEN NULL ELSE json_extract(json, {path})::VARCHAR END"
+            )
+        return f"json_extract_string(json, {path})"
+    if column_type == "VARCHAR":
+        return ident(column)
+    if as_json:
+        return f"to_json({ident(column)})::VARCHAR"
+    return f"CAST({ident(column)} AS VARCHAR)"
+
+
+def cleaned(text_sql: str) -> str:
+    """Trim blanks; an empty field is a missing one."""
+    return f"NULLIF(trim({text_sql}), '')"
+
+
+def normalised_id(text_sql: str) -> str:
+    """Id text with a float-style zero fraction removed ("12.0" -> "12")."""
+    return (
+        f"CASE WHEN {text_sql} LIKE '%.0%' THEN regexp_replace({text_sql}, "
+        f"'^(-?[0-9]+)\\.0+$', '\\1') ELSE {text_sql} END"
+    )
+
+
+def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
+    """Parse text with each declared format in order; NULL when none matches.
+
+    iso accepts dates, datetimes and UTC offsets (converted to naive UTC); epoch_s/epoch_ms
+    are seconds/milliseconds since 1970-01-01 UTC; anything else is a strptime pattern.
+    """
+    parts = []
+    for fmt in formats:
+        if fmt == "iso":
+            parts.append(f"timezone('UTC', try_cast({text_sql} AS TIMESTAMPTZ))")
+        elif fmt in ("epoch_s", "epoch_ms"):
+            scale = "1000000" if fmt == "epoch_s" else "1000"
+            parts.append(
+                f"try(make_timestamp(try_cast(try_cast({text_sql} AS DOUBLE) * {scale} "
+                "AS BIGINT)))"
+            )
+        else:
+            parts.append(f"try_strptime({text_sql}, {sql_string(fmt)})")
+    return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"
+
+
+def number_sql(text_sql: str) -> str:
+    """Text -> DOUBLE, NULL unless a finite number."""
+    return (
+        f"CASE WHEN isfinite(try_cast({text_sql} AS DOUBLE)) "
+        f"THEN try_cast({text_sql} AS DOUBLE) END"
+    )
+
+
+def range_condition(column: str, bounds: Range, literal) -> str | None:
+    """SQL true when the column lies outside inclusive bounds (None when unbounded)."""
+    parts = []
+    if bounds.min is not None:
+        parts.append(f"{column} < {literal(bounds.min)}")
+    if bounds.max is not None:
+        parts.append(f"{column} > {literal(bounds.max)}")
+    return " OR ".join(parts) or None
+
+
+def _timestamp_literal(value) -> str:
+    return f"TIMESTAMP {sql_string(value.isoformat(sep=' '))}"
+
+
+def _bounds_text(bounds: Range) -> str:
+    low = "-inf" if bounds.min is None else str(bounds.min)
+    high = "inf" if bounds.max is None else str(bounds.max)
+    return f"[{low}, {high}]"
+
+
+def _missing_check(required: Sequence[str]) -> Check:
+    """Required columns are named without their `_text` suffix in the explanation."""
+    condition = " OR ".join(f"{name} IS NULL" for name in required)
+    names = ", ".join(
+        f"CASE WHEN {name} IS NULL THEN '{name.removesuffix('_text')}' END" for name in required
+    )
+    return Check(MISSING_REQUIRED_FIELD, condition, f"concat_ws(', ', {names}) || ' is empty'")
+
+
+def _sentinel_check(id_column: str, rules: Rules) -> list[Check]:
+    if not rules.sentinel_ids:
+        return []
+    return [
+        Check(
+            SENTINEL_ID,
+            f"{id_column} IN {sql_list(rules.sentinel_ids)}",
+            f"'{id_column} ' || {id_column} || ' is a sentinel id (rules.sentinel_ids)'",
+        )
+    ]
+
+
+def _timestamp_check(name: str, formats: Sequence[str]) -> Check:
+    column, text = ident(name), ident(f"{name}_text")
+    return Check(
+        UNPARSEABLE_TIMESTAMP,
+        f"{text} IS NOT NULL AND {column} IS NULL",
+        f"{sql_string(name + ' ')} || {text} || "
+        f"{sql_string(' matches none of ' + ', '.join(formats))}",
+    )
+
+
+def _number_check(name: str) -> Check:
+    column, text = ident(name), ident(f"{name}_text")
+    return Check(
+        UNPARSEABLE_VALUE,
+        f"{text} IS NOT NULL AND {column} IS NULL",
+        f"{sql_string(name + ' ')} || {text} || ' is not a finite number'",
+    )
+
+
+def event_checks(rules: Rules, formats: Sequence[str]) -> list[Check]:
+    """Row-level event rules in precedence order (unknown_user/duplicates come later)."""
+    checks = [_missing_check(("user_id", "event_time_text", "event_type_text"))]
+    checks += _sentinel_check("user_id", rules)
+    checks.append(_timestamp_check("event_time", formats))
+    outside = range_condition("event_time", rules.timestamp_range, _timestamp_literal)
+    if outside:
+        checks.append(
+            Check(
+                TIMESTAMP_OUT_OF_RANGE,
+                outside,
+                f"'event_time ' || event_time || ' outside rules.timestamp_range "
+                f"{_bounds_text(rules.timestamp_range)}'",
+            )
+        )
+    if rules.drop_event_types:
+        dropped = sql_list(rules.drop_event_types)
+        checks.append(
+            Check(
+                DROPPED_EVENT_TYPE,
+                f"event_type_text IN {dropped} OR event_type IN {dropped}",
+                "'event type ' || event_type_text || ' dropped by rules.event_types.drop'",
+            )
+        )
+    if rules.allowed_event_types is not None:
+        checks.append(
+            Check(
+                UNKNOWN_EVENT_TYPE,
+                f"event_type NOT IN {sql_list(rules.allowed_event_types)}",
+                "'event type ' || event_type || ' is not in rules.event_types.allowed'",
+            )
+        )
+    checks.append(_number_check("value"))
+    checks.append(
+        Check(
+            UNPARSEABLE_VALUE,
+            "properties IS NOT NULL AND NOT json_valid(properties)",
+            "'properties is not valid JSON'",
+        )
+    )
+    outside = range_condition("value", rules.value_range, repr)
+    if outside:
+        checks.append(
+            Check(
+                VALUE_OUT_OF_RANGE,
+                outside,
+                f"'value ' || value || ' outside rules.value_range "
+                f"{_bounds_text(rules.value_range)}'",
+            )
+        )
+    return checks
+
+
+def entity_checks(
+    id_column: str, required: Sequence[str], rules: Rules, source: Source
+) -> list[Check]:
+    """Row-level rules for users or items (duplicates come later)."""
+    checks = [_missing_check(required)]
+    checks += _sentinel_check(id_column, rules)
+    if "signup_time_text" in required:
+        checks.append(_timestamp_check("signup_time", source.timestamp_formats))
+    checks += [
+        _timestamp_check(a.name, source.timestamp_formats)
+        for a in source.attributes
+        if a.dtype == "timestamp"
+    ]
+    checks += [_number_check(a.name) for a in source.attributes if a.dtype == "numeric"]
+    return checks
+
+
+def failed_check_sql(checks: Sequence[Check]) -> str:
+    """A CASE giving {reason, detail} of the first failing check, NULL when all pass."""
+    whens = " ".join(
+        f"WHEN {c.condition} THEN struct_pack(reason := {sql_string(c.reason)}, "
+        f"detail := {c.detail})"
+        for c in checks
+    )
+    return f"CASE {whens} END"
+
+
+def rename_sql(text_sql: str, rename: Mapping[str, str] | None) -> str:
+    """Event type after rules.event_types.rename."""
+    if not rename:
+        return text_sql
+    whens = " ".join(
+        f"WHEN {sql_string(old)} THEN {sql_string(new)}" for old, new in rename.items()
+    )
+    return f"CASE {text_sql} {whens} ELSE {text_sql} END"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """Where one raw file sits in the scratch database and how to number its rows."""
+
+    raw_table: str
+    file_key: int
+    display: str
+    format: str
+    column_types: Mapping[str, str]
+    seq_offset: int
+
+
+def _staged_sql(staged: StagedFile, text: Mapping[str, str], parsed: str, checks) -> str:
+    """raw table -> (text columns) -> (parsed columns) -> (first failing check)."""
+    text_select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in text.items())
+    return (
+        "SELECT * EXCLUDE (failed), failed.reason AS reason, failed.detail AS detail FROM ("
+        f"SELECT *, {failed_check_sql(checks)} AS failed FROM ("
+        f"SELECT *{', ' + parsed if parsed else ''} FROM ("
+        f"SELECT {staged.seq_offset} + rowid + 1 AS seq, {staged.file_key} AS file_key, "
+        f"{sql_string(staged.display)} AS source_file, rowid + 1 AS source_row, {text_select} "
+        f"FROM {staged.raw_table})))"
+    )
+
+
+def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str:
+    if column is None:
+        return "NULL::VARCHAR"
+    return cleaned(
+        raw_text(staged.format, column, staged.column_types.get(column), as_json=as_json)
+    )
+
+
+def stage_events_sql(staged: StagedFile, source: Source, rules: Rules) -> str:
+    """SELECT staging one raw events file: text, parsed columns and its row-level reason."""
+    cols = source.columns
+    event_type = (
+        sql_string(source.event_type)
+        if source.event_type is not None
+        else _field(staged, cols["event_type"])
+    )
+    text = {
+        "user_id": normalised_id(_field(staged, cols["user_id"])),
+        "event_time_text": _field(staged, cols["timestamp"]),
+        "event_type_text": event_type,
+        "session_id": normalised_id(_field(staged, cols.get("session_id"))),
+        "item_id": normalised_id(_field(staged, cols.get("item_id"))),
+        "value_text": _field(staged, cols.get("value")),
+        "area": _field(staged, cols.get("area")),
+        "properties": _field(staged, cols.get("properties"), as_json=True),
+    }
+    parsed = (
+        f"{timestamp_sql('event_time_text', source.timestamp_formats)} AS event_time, "
+        f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
+        f"{number_sql('value_text')} AS value"
+    )
+    return _staged_sql(staged, text, parsed, event_checks(rules, source.timestamp_formats))
+
+
+def _attribute_parse(attribute: Attribute, formats: Sequence[str]) -> str:
+    text = ident(f"{attribute.name}_text")
+    if attribute.dtype == "numeric":
+        return f"{number_sql(text)} AS {ident(attribute.name)}"
+    if attribute.dtype == "timestamp":
+        return f"{timestamp_sql(text, formats)} AS {ident(attribute.name)}"
+    return f"{text} AS {ident(attribute.name)}"
+
+
+def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: str) -> str:
+    """SELECT staging one raw users or items file."""
+    id_column = "user_id" if table == "users" else "item_id"
+    text = {id_column: normalised_id(_field(staged, source.columns[id_column]))}
+    parsed: list[str] = []
+    required: list[str] = [id_column]
+    if table == "users":
+        text["signup_time_text"] = _field(staged, source.columns["signup_time"])
+        parsed.append(
+            f"{timestamp_sql('signup_time_text', source.timestamp_formats)} AS signup_time"
+        )
+        required.append("signup_time_text")
+    for attribute in source.attributes:
+        text[f"{attribute.name}_text"] = _field(staged, attribute.column)
+        parsed.append(_attribute_parse(attribute, source.timestamp_formats))
+    checks = entity_checks(id_column, required, rules, source)
+    return _staged_sql(staged, text, ", ".join(parsed), checks)
+
+
+def mapped_columns(source: Source) -> list[str]:
+    """Every file column the source reads (mapped canonical columns and attributes)."""
+    return [*source.columns.values(), *(a.column for a in source.attributes)]
+
+
+def events_checked_sql(stage: str, users: str) -> str:
+    """Add the cross-row reasons: unknown_user, then duplicate_event (first one kept)."""
+    keys = ", ".join(f"s.{c}" for c in EVENT_KEY_COLUMNS)
+    duplicate = (
+        f"row_number() OVER (PARTITION BY s.reason IS NULL AND u.user_id IS NOT NULL, {keys} "
+        "ORDER BY s.seq) > 1"
+    )
+    return (
+        "SELECT s.* EXCLUDE (reason, detail), "
+        "CASE WHEN s.reason IS NOT NULL THEN s.reason "
+        f"WHEN u.user_id IS NULL THEN '{UNKNOWN_USER}' "
+        f"WHEN {duplicate} THEN '{DUPLICATE_EVENT}' END AS reason, "
+        "CASE WHEN s.reason IS NOT NULL THEN s.detail "
+        "WHEN u.user_id IS NULL THEN 'user_id ' || s.user_id || ' is not in the users table' "
+        f"WHEN {duplicate} THEN 'same user, time, type, session, item, value, area and "
+        "properties as an earlier row' END AS detail "
+        f"FROM {stage} s LEFT JOIN (SELECT user_id FROM {users}) u ON s.user_id = u.user_id"
+    )
+
+
+def entities_checked_sql(stage: str, id_column: str, reason: str) -> str:
+    """Add the duplicate-id reason for users/items: the first valid row of an id is kept."""
+    duplicate = (
+        f"row_number() OVER (PARTITION BY reason IS NULL, {id_column} ORDER BY seq) > 1 "
+        "AND reason IS NULL"
+    )
+    return (
+        "SELECT * EXCLUDE (reason, detail), "
+        f"CASE WHEN {duplicate} THEN '{reason}' ELSE reason END AS reason, "
+        f"CASE WHEN {duplicate} THEN '{id_column} ' || {id_column} || ' already seen' "
+        f"ELSE detail END AS detail FROM {stage}"
+    )
+
+
+def optional_id_sql(column: str, rules: Rules) -> str:
+    """An optional event id with sentinel ids turned into NULL."""
+    if not rules.sentinel_ids:
+        return column
+    return f"CASE WHEN {column} IN {sql_list(rules.sentinel_ids)} THEN NULL ELSE {column} END"
+
+
+def attribute_sql_type(attribute: Attribute) -> str:
+    """The DuckDB column type of an attribute."""
+    return ATTRIBUTE_SQL_TYPES[attribute.dtype]

@@ -1,0 +1,119 @@
+"""Turn a quality report dict into Markdown (the page) or a few lines (printed after ingest)."""
+
+from __future__ import annotations
+
+import json
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def _cell(text: str | None, width: int = 120) -> str:
+    """Markdown-safe, single-line, shortened text for a table cell."""
+    if text is None:
+        return ""
+    flat = text.replace("|", "\\|").replace("\n", " ")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def render_markdown(report: dict) -> str:
+    """The full human-readable report page."""
+    out = [
+        f"# Data quality: {report['dataset']}",
+        "",
+        f"ingest `{report['ingest_id']}`, dataset digest `{report['dataset_digest'][:16]}`, "
+        f"written {report['created_at']}",
+        "",
+        "## Rows per table",
+        "",
+    ]
+    rows = []
+    for table, c in report["counts"].items():
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(c["quarantined"].items()))
+        rows.append([table, c["read"], c["accepted"], sum(c["quarantined"].values()), reasons])
+    out += _table(["table", "read", "accepted", "quarantined", "by reason"], rows)
+    for table, profile in report["columns"].items():
+        exact = "exact" if profile["distinct_is_exact"] else "approximate (HyperLogLog)"
+        out += ["", f"## Columns of `{table}` ({profile['rows']} rows, distinct {exact})", ""]
+        out += _table(
+            ["column", "null rate", "distinct", "min", "max"],
+            [
+                [
+                    name,
+                    f"{p['null_rate']:.2%}",
+                    p["distinct"],
+                    _cell(p["min"], 40),
+                    _cell(p["max"], 40),
+                ]
+                for name, p in profile["columns"].items()
+            ],
+        )
+    out += ["", "## Sentinel ids and out-of-range values", ""]
+    sentinel_rows = [
+        [f"{table}.{column}", n]
+        for table, by_column in report["sentinel_counts"].items()
+        for column, n in by_column.items()
+    ]
+    out += _table(["id column", "sentinel values"], sentinel_rows)
+    out += [""]
+    out += _table(["reason", "rows"], [[r, n] for r, n in report["out_of_range_counts"].items()])
+    out += ["", "## Events per month", ""]
+    out += _table(
+        ["month", "events"], [[m["month"], m["events"]] for m in report["timestamp_coverage"]]
+    )
+    out += ["", "## Event types", ""]
+    out += _table(
+        ["event type", "events"], [[t["event_type"], t["events"]] for t in report["event_types"]]
+    )
+    per_user = report["events_per_user"]
+    out += [
+        "",
+        "## Users and their events",
+        "",
+        f"users without events: {report['users_without_events']} of {per_user['users']}",
+        "",
+    ]
+    out += _table(list(per_user), [list(per_user.values())])
+    out += ["", "## Quarantine examples (up to 20 per reason)"]
+    for reason, examples in report["quarantine_examples"].items():
+        out += ["", f"### {reason}", ""]
+        out += _table(
+            ["table", "file", "row", "detail", "raw"],
+            [
+                [
+                    e["table"],
+                    e["source_file"],
+                    e["source_row"],
+                    _cell(e["detail"]),
+                    f"`{_cell(e['raw'])}`",
+                ]
+                for e in examples
+            ],
+        )
+    return "\n".join(out) + "\n"
+
+
+def render_short(report: dict) -> str:
+    """A few lines for the terminal after an ingest."""
+    per_user = report["events_per_user"]
+    months = report["timestamp_coverage"]
+    span = f"{months[0]['month']} .. {months[-1]['month']}" if months else "no events"
+    types = ", ".join(f"{t['event_type']} {t['events']:,}" for t in report["event_types"][:8])
+    sentinels = sum(
+        n for by_column in report["sentinel_counts"].values() for n in by_column.values()
+    )
+    return "\n".join(
+        [
+            "quality:",
+            f"  event months: {span} ({len(months)} months)",
+            f"  event types: {types or 'none'}",
+            f"  users without events: {report['users_without_events']:,} of "
+            f"{per_user['users']:,}; events per user median {per_user['p50']}, "
+            f"p90 {per_user['p90']}, max {per_user['max']}",
+            f"  sentinel ids seen: {sentinels:,}; out of range: "
+            + json.dumps(report["out_of_range_counts"]),
+        ]
+    )

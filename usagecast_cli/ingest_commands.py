@@ -1,0 +1,38 @@
+"""`usagecast ingest DATASET.yaml` and `usagecast quality`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from features.ingest import ingest_dataset
+
+    summary = ingest_dataset(args.dataset, progress=not args.no_progress)
+    print(summary.describe())
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    from features.quality import show_latest_report
+
+    print(show_latest_report(), end="")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `ingest` and `quality` subcommands."""
+    ingest = subparsers.add_parser(
+        "ingest",
+        help="load a dataset (YAML config) into the workspace event store",
+        description="Validate and load the files a dataset config names; bad rows go to the "
+        "quarantine table with a reason. Exits 0 even when rows were quarantined.",
+    )
+    ingest.add_argument("dataset", type=Path, help="dataset config YAML")
+    ingest.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ingest.set_defaults(handler=_ingest)
+    quality = subparsers.add_parser(
+        "quality", help="show the data-quality report of the latest ingest"
+    )
+    quality.set_defaults(handler=_quality)
