@@ -1,0 +1,32 @@
+"""Versioned, point-in-time feature sets: YAML spec -> SQL (DuckDB | Spark) -> Parquet + manifest.
+
+Public API: build_feature_set, load_feature_set, list_feature_sets, compile_sql,
+log_feature_set_to_mlflow, load_spec, release_spec, BuildResult, FeatureSetSpec.
+"""
+
+from features.featureset.build import (
+    BuildResult,
+    LeakageError,
+    build_feature_set,
+    compile_sql,
+    list_feature_sets,
+    load_feature_set,
+)
+from features.featureset.catalog import load_spec, release_spec
+from features.featureset.lineage import log_feature_set_to_mlflow
+from features.featureset.spec import FeatureSetSpec, SpecError, expand_features
+
+__all__ = [
+    "BuildResult",
+    "FeatureSetSpec",
+    "LeakageError",
+    "SpecError",
+    "build_feature_set",
+    "compile_sql",
+    "expand_features",
+    "list_feature_sets",
+    "load_feature_set",
+    "load_spec",
+    "log_feature_set_to_mlflow",
+    "release_spec",
+]

@@ -1,0 +1,449 @@
+"""Build a feature set: spec + event store -> rows, manifest, leakage scan -> the store.
+
+Same spec + same data + same sample = same fingerprint, and an existing build with that
+fingerprint is reused instead of recomputed. The engine is not part of the fingerprint: DuckDB
+and Spark give identical rows (the parity test keeps it so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.engines import Engine, check_engine_name
+from features.errors import UsagecastError
+from features.event_store import (
+    ITEM_ATTRIBUTES,
+    USER_ATTRIBUTES,
+    StoreMissingError,
+    latest_dataset_digest,
+    open_store,
+)
+from features.featureset import store
+from features.featureset.catalog import SETS_DIR, list_specs, load_spec, parse_ref
+from features.featureset.compiler import (
+    Dialect,
+    calendar_cutoff_dates,
+    compile_feature_query,
+    compile_status_query,
+    render,
+)
+from features.featureset.leakage import scan_label_proxies
+from features.featureset.spec import (
+    FeatureDef,
+    FeatureSetSpec,
+    SpecError,
+    derive_couplings,
+    expand_features,
+    natural_bounds,
+    spec_hash,
+    spec_to_dict,
+)
+from features.workspace import event_store_path, workspace_dir
+
+INTEGER_KINDS = ("count", "active_days", "sessions", "area_count", "tenure")
+# Above this many distinct cutoffs (signup-relative ones are per user) the manifest keeps
+# eligibility totals only.
+MAX_CUTOFFS_LISTED = 60
+
+
+class LeakageError(UsagecastError):
+    """A feature looks like a proxy of the label and was not explicitly allowed."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `features build` made (or found already built)."""
+
+    ref: str
+    fingerprint: str
+    path: Path
+    rows: int
+    label_rate: float | None
+    reused: bool
+    manifest: dict
+
+
+def fingerprint_of(spec_digest: str, data_digest: str, sample: tuple[float, int] | None) -> str:
+    """hash(spec, data, sample): the identity of a build's rows."""
+    payload = {
+        "spec_hash": spec_digest,
+        "data_digest": data_digest,
+        "sample": None if sample is None else {"fraction": sample[0], "seed": sample[1]},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _sample_pair(sample: float | None, seed: int | None) -> tuple[float, int] | None:
+    """None for a full build; (fraction, seed) for a user sample (seed 0 unless given)."""
+    if sample is None or sample == 1.0:
+        return None
+    if not 0.0 < sample < 1.0:
+        raise UsagecastError(f"--sample must be a fraction in (0, 1], got {sample}")
+    return float(sample), int(seed or 0)
+
+
+def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> dict:
+    """Check user/item attributes the spec reads; return user attribute name -> dtype.
+
+    Snapshot attributes are read at export time (e.g. last login), so at any earlier cutoff
+    they carry information from after it: they are refused as features.
+    """
+    declared = {
+        name: (kind, dtype)
+        for name, kind, dtype in con.execute(
+            f"SELECT name, kind, dtype FROM {USER_ATTRIBUTES}"
+        ).fetchall()
+    }
+    dtypes = {}
+    for feature in features:
+        if feature.kind != "attribute":
+            continue
+        if feature.name not in declared:
+            raise SpecError(
+                f"{spec.ref}: user attribute {feature.name!r} is not in the event store; "
+                f"declared attributes: {', '.join(sorted(declared)) or 'none'}"
+            )
+        kind, dtype = declared[feature.name]
+        if kind == "snapshot":
+            raise SpecError(
+                f"{spec.ref}: user attribute {feature.name!r} is a snapshot (read when the data "
+                "was exported, after every cutoff), so as a feature it would leak the future "
+                "into past rows; use only static attributes or derive it from events"
+            )
+        if dtype not in ("categorical", "numeric"):
+            raise SpecError(
+                f"{spec.ref}: user attribute {feature.name!r} has dtype {dtype}; only "
+                "categorical and numeric attributes can be features"
+            )
+        dtypes[feature.name] = dtype
+    item_attributes = {f.attribute for f in features if f.kind == "item_mean"}
+    if item_attributes:
+        tables = {
+            row[0]
+            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        numeric = set()
+        if ITEM_ATTRIBUTES in tables:
+            numeric = {
+                row[0]
+                for row in con.execute(
+                    f"SELECT name FROM {ITEM_ATTRIBUTES} WHERE dtype = 'numeric'"
+                ).fetchall()
+            }
+        missing = sorted(item_attributes - numeric)
+        if missing:
+            raise SpecError(
+                f"{spec.ref}: item attribute(s) {', '.join(missing)} are not numeric item "
+                f"attributes of the event store (numeric: {', '.join(sorted(numeric)) or 'none'})"
+            )
+    return dtypes
+
+
+def feature_dtype(feature: FeatureDef, attribute_dtypes: dict[str, str]) -> str:
+    """numeric | categorical, as the manifest states it."""
+    if feature.kind == "attribute":
+        return attribute_dtypes[feature.name]
+    return "numeric"
+
+
+def normalise_frame(
+    frame: pd.DataFrame,
+    spec: FeatureSetSpec,
+    features: tuple[FeatureDef, ...],
+    attribute_dtypes: dict[str, str],
+) -> pd.DataFrame:
+    """One set of column types whatever the engine returned (int64, float64, str, timestamp)."""
+    columns = {
+        "user_id": frame["user_id"].astype("str"),
+        "cutoff": pd.to_datetime(frame["cutoff"]).astype("datetime64[us]"),
+        "label": frame["label"].astype("float64" if spec.label.is_regression else "int64"),
+    }
+    for feature in features:
+        values = frame[feature.name]
+        if feature.kind in INTEGER_KINDS:
+            columns[feature.name] = values.astype("int64")
+        elif feature_dtype(feature, attribute_dtypes) == "categorical":
+            columns[feature.name] = values.astype("str")
+        else:
+            columns[feature.name] = values.astype("float64")
+    result = pd.DataFrame(columns)
+    return result.sort_values(["cutoff", "user_id"], kind="stable").reset_index(drop=True)
+
+
+def compute_rows(
+    runner: Engine,
+    spec: FeatureSetSpec,
+    sample: tuple[float, int] | None,
+    attribute_dtypes: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the spec's two queries on an engine: (normalised rows, counts per cutoff/status)."""
+    raw = runner.query(compile_feature_query(spec, sample))
+    statuses = runner.query(compile_status_query(spec, sample))
+    return normalise_frame(raw, spec, expand_features(spec), attribute_dtypes), statuses
+
+
+def _eligibility(statuses: pd.DataFrame) -> dict:
+    """Candidate counts by status, in total and (for few cutoffs) per cutoff."""
+    counts = {"candidates": int(statuses["rows"].sum())}
+    for status in ("kept", "inactive", "converted", "censored"):
+        counts[status] = int(statuses.loc[statuses["status"] == status, "rows"].sum())
+    cutoffs = pd.to_datetime(statuses["cutoff"])
+    if cutoffs.nunique() <= MAX_CUTOFFS_LISTED:
+        table = statuses.assign(cutoff=cutoffs.dt.strftime("%Y-%m-%dT%H:%M:%S")).pivot_table(
+            index="cutoff", columns="status", values="rows", aggfunc="sum", fill_value=0
+        )
+        counts["by_cutoff"] = {
+            cutoff: {status: int(n) for status, n in row.items()}
+            for cutoff, row in table.iterrows()
+        }
+    return counts
+
+
+def _feature_entries(
+    frame: pd.DataFrame, features: tuple[FeatureDef, ...], attribute_dtypes: dict[str, str]
+) -> list[dict]:
+    entries = []
+    for feature in features:
+        dtype = feature_dtype(feature, attribute_dtypes)
+        lower, upper = natural_bounds(feature)
+        entry = {
+            "name": feature.name,
+            "dtype": dtype,
+            "kind": feature.kind,
+            "window_days": feature.window_days,
+            "min": lower,
+            "max": upper,
+        }
+        if dtype == "categorical":
+            entry["levels"] = sorted(frame[feature.name].dropna().unique().tolist())
+        entries.append(entry)
+    return entries
+
+
+def _actionable_entries(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> list[dict]:
+    """Actionable features with bounds filled from the feature's natural bounds."""
+    by_name = {feature.name: feature for feature in features}
+    entries = []
+    for action in spec.actionable:
+        lower, upper = natural_bounds(by_name[action.feature])
+        entries.append(
+            {
+                "name": action.feature,
+                "direction": action.direction,
+                "lower": action.lower if action.lower is not None else lower,
+                "upper": action.upper if action.upper is not None else upper,
+                "integer": action.integer,
+                "cost_per_unit": action.cost_per_unit,
+            }
+        )
+    return entries
+
+
+def _iso(value) -> str | None:
+    return None if pd.isna(value) else pd.Timestamp(value).isoformat()
+
+
+def build_manifest(
+    spec: FeatureSetSpec,
+    frame: pd.DataFrame,
+    statuses: pd.DataFrame,
+    *,
+    data_digest: str,
+    fingerprint: str,
+    sample: tuple[float, int] | None,
+    engine: str,
+    attribute_dtypes: dict[str, str],
+    leakage: dict,
+    build_seconds: float,
+) -> dict:
+    """Everything downstream needs to trust and use the rows, as JSON-able data."""
+    features = expand_features(spec)
+    label = spec.label
+    eligibility = _eligibility(statuses)
+    return {
+        "ref": spec.ref,
+        "name": spec.name,
+        "version": spec.version,
+        "fingerprint": fingerprint,
+        "spec": spec_to_dict(spec),
+        "spec_hash": spec_hash(spec),
+        "data_digest": data_digest,
+        "sample": None if sample is None else {"fraction": sample[0], "seed": sample[1]},
+        "engine": engine,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(build_seconds, 3),
+        "rows": len(frame),
+        "users": int(frame["user_id"].nunique()),
+        "label": {
+            "kind": label.kind,
+            "horizon_days": "ever" if label.horizon_days is None else label.horizon_days,
+            "long_horizon": label.horizon_days is None,
+            "event_type": label.event_type,
+            "min_days": label.min_days,
+            "window_days": label.window_days,
+            "dtype": "float" if label.is_regression else "binary",
+        },
+        "label_rate": None if frame.empty else round(float(frame["label"].mean()), 6),
+        "cutoffs": {
+            "min": _iso(frame["cutoff"].min()) if len(frame) else None,
+            "max": _iso(frame["cutoff"].max()) if len(frame) else None,
+            "distinct": int(frame["cutoff"].nunique()),
+            "calendar": [d.isoformat() for d in calendar_cutoff_dates(spec.cutoffs.calendar)]
+            if spec.cutoffs.calendar
+            else [],
+            "after_signup_days": spec.cutoffs.after_signup.offset_days
+            if spec.cutoffs.after_signup
+            else None,
+        },
+        "end_of_data": _iso(statuses["end_time"].max()) if len(statuses) else None,
+        "censored": {
+            "rows": eligibility["censored"],
+            "rule": "dropped when cutoff + horizon > end_of_data (the latest event_time)",
+        },
+        "eligibility": eligibility,
+        "leakage": leakage,
+        "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
+        "features": _feature_entries(frame, features, attribute_dtypes),
+        "actionable": _actionable_entries(spec, features),
+        "couplings": list(derive_couplings(features)),
+    }
+
+
+def _scan(spec: FeatureSetSpec, frame: pd.DataFrame, dtypes: dict[str, str]) -> dict:
+    if spec.label.is_regression:
+        return {"skipped": "regression label (value_within): no univariate AUC", "flagged": []}
+    return scan_label_proxies(frame, dtypes)
+
+
+def _check_leaks(spec: FeatureSetSpec, leakage: dict, allow_leaky: tuple[str, ...]) -> None:
+    unexplained = [name for name in leakage["flagged"] if name not in allow_leaky]
+    if unexplained:
+        scores = ", ".join(f"{name} (AUC {leakage['scores'][name]:.3f})" for name in unexplained)
+        flags = " ".join(f"--allow-leaky {name}" for name in unexplained)
+        raise LeakageError(
+            f"{spec.ref}: feature(s) predict the label almost alone, a sign they see the "
+            f"future: {scores}; fix the spec, or if you are sure, rebuild with {flags}"
+        )
+
+
+def _open_engine(engine: str, store_path: Path, connection):
+    if engine == "duckdb":
+        from features.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine(connection=connection)
+    from features.engines.spark import SparkEngine
+
+    return SparkEngine(store_path, workspace_dir() / "spark_tables")
+
+
+def build_feature_set(
+    ref: str,
+    engine: str = "duckdb",
+    sample: float | None = None,
+    seed: int | None = None,
+    allow_leaky: Iterable[str] = (),
+    *,
+    store_path: Path | None = None,
+    sets_dir: Path = SETS_DIR,
+    force: bool = False,
+) -> BuildResult:
+    """Materialise `name@vN` from the event store (or reuse the build with its fingerprint)."""
+    started = time.perf_counter()
+    engine = check_engine_name(engine)
+    spec = load_spec(ref, sets_dir)
+    parsed = parse_ref(ref)
+    features = expand_features(spec)
+    allowed = tuple(allow_leaky)
+    unknown = sorted(set(allowed) - {f.name for f in features})
+    if unknown:
+        raise SpecError(f"--allow-leaky {', '.join(unknown)}: not a feature of {spec.ref}")
+    sample_pair = _sample_pair(sample, seed)
+    path = store_path or event_store_path()
+    try:
+        con = open_store(path)
+    except StoreMissingError as error:
+        raise UsagecastError(str(error)) from None
+    try:
+        try:
+            data_digest = latest_dataset_digest(con)
+        except StoreMissingError as error:
+            raise UsagecastError(str(error)) from None
+        attribute_dtypes = _attribute_dtypes(con, spec, features)
+        fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair)
+        target = store.build_dir(parsed, fingerprint)
+        existing = store.read_manifest(target)
+        if existing is not None and not force:
+            store.mark_latest(parsed, fingerprint)
+            return BuildResult(
+                spec.ref,
+                fingerprint,
+                target,
+                existing["rows"],
+                existing["label_rate"],
+                True,
+                existing,
+            )
+        runner = _open_engine(engine, path, con)
+        try:
+            frame, statuses = compute_rows(runner, spec, sample_pair, attribute_dtypes)
+        finally:
+            runner.close()
+    finally:
+        con.close()
+    feature_dtypes = {f.name: feature_dtype(f, attribute_dtypes) for f in features}
+    leakage = {**_scan(spec, frame, feature_dtypes), "allowed": list(allowed)}
+    _check_leaks(spec, leakage, allowed)
+    manifest = build_manifest(
+        spec,
+        frame,
+        statuses,
+        data_digest=data_digest,
+        fingerprint=fingerprint,
+        sample=sample_pair,
+        engine=engine,
+        attribute_dtypes=attribute_dtypes,
+        leakage=leakage,
+        build_seconds=time.perf_counter() - started,
+    )
+    store.write_build(frame, manifest, target)
+    store.mark_latest(parsed, fingerprint)
+    return BuildResult(
+        spec.ref, fingerprint, target, len(frame), manifest["label_rate"], False, manifest
+    )
+
+
+def load_feature_set(ref: str) -> tuple[pd.DataFrame, dict]:
+    """Rows and manifest of a built feature set: `name@vN` (latest build) or `name@vN/FP`."""
+    name_version, _, fingerprint = ref.partition("/")
+    return store.read_build(store.resolve_build(parse_ref(name_version), fingerprint or None))
+
+
+def list_feature_sets(sets_dir: Path = SETS_DIR) -> list[dict]:
+    """Every spec in the catalog with its builds in the workspace (newest first)."""
+    builds = store.list_builds()
+    return [
+        {
+            "ref": str(ref),
+            "builds": sorted(
+                (b for b in builds if b["ref"] == str(ref)),
+                key=lambda b: b["built_at"],
+                reverse=True,
+            ),
+        }
+        for ref in list_specs(sets_dir)
+    ]
+
+
+def compile_sql(ref: str, dialect: Dialect = "duckdb", sets_dir: Path = SETS_DIR) -> str:
+    """The SQL that builds `name@vN`'s rows, in DuckDB or Spark dialect."""
+    if dialect not in ("duckdb", "spark"):
+        raise UsagecastError(f"dialect {dialect!r} is not known; use duckdb or spark")
+    return render(compile_feature_query(load_spec(ref, sets_dir)), dialect)

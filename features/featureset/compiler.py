@@ -1,0 +1,484 @@
+"""Spec -> SQL syntax tree (sqlglot, DuckDB dialect); Spark gets the same tree transpiled.
+
+Point-in-time rules, enforced here and nowhere else:
+- a feature over w days sees events with cutoff - w days <= event_time < cutoff;
+- the label sees events with cutoff <= event_time < cutoff + horizon (no upper bound for
+  `ever`), so an event exactly at the cutoff is on the label side only;
+- day-based quantities (active days, recency, tenure, the adoption rule) use calendar dates
+  (CAST(ts AS DATE), UTC) and DATE_DIFF on dates, which DuckDB and Spark agree on; on
+  timestamps they do not (DuckDB counts day boundaries, Spark whole 24 h periods);
+- end of data = MAX(events.event_time); a row whose horizon end (cutoff + horizon) lies after
+  it is censored: dropped and counted, never labelled negative. `ever` is never censored.
+
+The query has these steps (CTEs): cutoffs -> candidates (user x cutoff, signed up before it,
+optionally a deterministic user sample) -> aggregates (one grouped pass over each candidate's
+events up to its horizon end: features, eligibility flags, simple labels) -> statuses
+(kept | inactive | converted | censored) -> the final rows. The adoption label adds a
+distinct-days step with LAG over each row's label-window days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import sqlglot.expressions as exp
+
+from features.event_store import EVENTS, ITEMS, USERS
+from features.featureset.spec import (
+    CalendarCutoffs,
+    FeatureDef,
+    FeatureSetSpec,
+    Label,
+    expand_features,
+)
+
+Dialect = Literal["duckdb", "spark"]
+DIALECTS: tuple[Dialect, ...] = ("duckdb", "spark")
+STATUSES: tuple[str, ...] = ("kept", "inactive", "converted", "censored")
+# Sampling compares the first 8 hex digits of md5(seed:user_id), identical in both engines.
+SAMPLE_HEX_DIGITS = 8
+
+_ROW = "r"
+_EVENT = "e"
+_ITEM = "i"
+_USER = "u"
+
+
+def calendar_cutoff_dates(calendar: CalendarCutoffs) -> tuple[dt.date, ...]:
+    """The calendar cutoffs: start, start + n, ... (or each month's first day) up to end."""
+    if calendar.every_month:
+        year, month = calendar.start.year, calendar.start.month
+        if calendar.start.day != 1:
+            month += 1
+        dates = []
+        while True:
+            year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+            day = dt.date(year, month, 1)
+            if day > calendar.end:
+                return tuple(dates)
+            dates.append(day)
+            month += 1
+    step = dt.timedelta(days=calendar.every_days or 1)
+    count = (calendar.end - calendar.start) // step + 1
+    return tuple(calendar.start + i * step for i in range(count))
+
+
+def sample_threshold(fraction: float) -> str:
+    """Hex prefix bound: users whose md5(seed:id) prefix sorts below it form the sample."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"sample fraction must be in (0, 1), got {fraction}")
+    return format(int(fraction * 16**SAMPLE_HEX_DIGITS), f"0{SAMPLE_HEX_DIGITS}x")
+
+
+def _col(name: str, table: str) -> exp.Column:
+    return exp.column(name, table)
+
+
+def _num(value: int | float) -> exp.Literal:
+    return exp.Literal.number(value)
+
+
+def _str(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def _days(count: int) -> exp.Interval:
+    return exp.Interval(this=_str(str(count)), unit=exp.var("DAY"))
+
+
+def _shift(timestamp: exp.Expression, days: int, *, back: bool = False) -> exp.Expression:
+    operator = exp.Sub if back else exp.Add
+    return exp.paren(operator(this=timestamp, expression=_days(days)), copy=False)
+
+
+def _date(value: exp.Expression) -> exp.Expression:
+    return exp.cast(value, "DATE")
+
+
+def _day_diff(start: exp.Expression, end: exp.Expression) -> exp.Expression:
+    """Whole calendar days from start to end, both taken as dates."""
+    return exp.DateDiff(this=_date(end), expression=_date(start), unit=exp.var("DAY"))
+
+
+def _when(condition: exp.Expression, value: exp.Expression) -> exp.Case:
+    return exp.Case().when(condition, value)
+
+
+def _count_if(condition: exp.Expression) -> exp.Expression:
+    return exp.Count(this=_when(condition, _num(1)))
+
+
+def _count_distinct_if(condition: exp.Expression, value: exp.Expression) -> exp.Expression:
+    return exp.Count(this=exp.Distinct(expressions=[_when(condition, value)]))
+
+
+def _flag(condition: exp.Expression) -> exp.Expression:
+    """1 when condition holds else 0, as an integer in both dialects."""
+    return exp.Case().when(condition, _num(1)).else_(_num(0))
+
+
+def _event_time() -> exp.Column:
+    return _col("event_time", _EVENT)
+
+
+def _cutoff() -> exp.Column:
+    return _col("cutoff", _ROW)
+
+
+def _in_window(days: int) -> exp.Expression:
+    """[cutoff - days, cutoff): the feature side."""
+    return exp.and_(_event_time() >= _shift(_cutoff(), days, back=True), _event_time() < _cutoff())
+
+
+def _before_cutoff() -> exp.Expression:
+    return _event_time() < _cutoff()
+
+
+def _of_type(event_type: str) -> exp.Expression:
+    return _col("event_type", _EVENT).eq(_str(event_type))
+
+
+def _in_label_window(label: Label) -> exp.Expression:
+    """[cutoff, cutoff + horizon): the label side (unbounded above for `ever`)."""
+    start = _event_time() >= _cutoff()
+    if label.horizon_days is None:
+        return start
+    return exp.and_(start, _event_time() < _shift(_cutoff(), label.horizon_days))
+
+
+# One function per feature kind ------------------------------------------------------------
+
+
+def _count_feature(feature: FeatureDef) -> exp.Expression:
+    return _count_if(exp.and_(_in_window(feature.window_days), _of_type(feature.event_type)))
+
+
+def _active_days_feature(feature: FeatureDef) -> exp.Expression:
+    return _count_distinct_if(_in_window(feature.window_days), _date(_event_time()))
+
+
+def _sessions_feature(feature: FeatureDef) -> exp.Expression:
+    return _count_distinct_if(_in_window(feature.window_days), _col("session_id", _EVENT))
+
+
+def _recency_feature(feature: FeatureDef) -> exp.Expression:
+    condition = _before_cutoff()
+    if feature.event_type is not None:
+        condition = exp.and_(condition, _of_type(feature.event_type))
+    last = exp.Max(this=_when(condition, _event_time()))
+    return _day_diff(last, _cutoff())
+
+
+def _value_sum_feature(feature: FeatureDef) -> exp.Expression:
+    condition = exp.and_(_in_window(feature.window_days), _of_type(feature.event_type))
+    total = exp.Sum(this=_when(condition, _col("value", _EVENT)))
+    return exp.Coalesce(this=total, expressions=[exp.cast(_num(0), "DOUBLE")])
+
+
+def _ratio_feature(feature: FeatureDef) -> exp.Expression:
+    window = _in_window(feature.window_days)
+    numerator = _count_if(exp.and_(window, _of_type(feature.numerator)))
+    denominator = _count_if(exp.and_(window, _of_type(feature.denominator)))
+    return exp.Div(
+        this=exp.cast(numerator, "DOUBLE"),
+        expression=exp.Nullif(this=exp.cast(denominator, "DOUBLE"), expression=_num(0)),
+    )
+
+
+def _area_count_feature(feature: FeatureDef) -> exp.Expression:
+    area = _col("area", _EVENT).eq(_str(feature.area))
+    return _count_if(exp.and_(_in_window(feature.window_days), area))
+
+
+def _item_mean_feature(feature: FeatureDef) -> exp.Expression:
+    condition = _in_window(feature.window_days)
+    if feature.event_type is not None:
+        condition = exp.and_(condition, _of_type(feature.event_type))
+    value = exp.cast(_col(feature.attribute, _ITEM), "DOUBLE")
+    return exp.Avg(this=_when(condition, value))
+
+
+AGGREGATE_FEATURES = {
+    "count": _count_feature,
+    "active_days": _active_days_feature,
+    "sessions": _sessions_feature,
+    "recency": _recency_feature,
+    "value_sum": _value_sum_feature,
+    "ratio": _ratio_feature,
+    "area_count": _area_count_feature,
+    "item_mean": _item_mean_feature,
+}
+
+
+def _row_feature(feature: FeatureDef) -> exp.Expression:
+    """Features read from the users table beside each row, not aggregated over events."""
+    if feature.kind == "tenure":
+        return _day_diff(_col("signup_time", _USER), _col("cutoff", "s"))
+    return _col(feature.attribute, _USER)
+
+
+# One function per label kind --------------------------------------------------------------
+
+
+def _event_within_label(label: Label) -> exp.Expression:
+    hits = _count_if(exp.and_(_in_label_window(label), _of_type(label.event_type)))
+    return _flag(hits > _num(0))
+
+
+def _churn_label(label: Label) -> exp.Expression:
+    return _flag(_count_if(_in_label_window(label)).eq(_num(0)))
+
+
+def _value_within_label(label: Label) -> exp.Expression:
+    condition = _in_label_window(label)
+    if label.event_type is not None:
+        condition = exp.and_(condition, _of_type(label.event_type))
+    total = exp.Sum(this=_when(condition, _col("value", _EVENT)))
+    return exp.Coalesce(this=total, expressions=[exp.cast(_num(0), "DOUBLE")])
+
+
+AGGREGATE_LABELS = {
+    "event_within": _event_within_label,
+    "churn": _churn_label,
+    "value_within": _value_within_label,
+}
+
+
+def _adoption_label_ctes(label: Label) -> list[tuple[str, exp.Select]]:
+    """K distinct active days inside some W-day window: LAG(day, K-1) over distinct days.
+
+    With a row's distinct label-window days sorted, such a window exists exactly when some
+    day d has its (K-1)-th predecessor d' with d - d' <= W - 1. Fixed weekly bins would miss
+    runs that straddle a bin edge.
+    """
+    days = (
+        exp.select(
+            _col("user_id", _ROW), _col("cutoff", _ROW), _date(_event_time()).as_("active_day")
+        )
+        .distinct()
+        .from_(exp.to_table("kept").as_(_ROW))
+        .join(
+            exp.to_table(EVENTS).as_(_EVENT),
+            on=exp.and_(
+                _col("user_id", _EVENT).eq(_col("user_id", _ROW)), _in_label_window(label)
+            ),
+        )
+    )
+    earlier = exp.Window(
+        this=exp.Anonymous(
+            this="LAG", expressions=[exp.column("active_day"), _num(label.min_days - 1)]
+        ),
+        partition_by=[exp.column("user_id"), exp.column("cutoff")],
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("active_day"))]),
+    )
+    runs = exp.select("user_id", "cutoff", "active_day", earlier.as_("earlier_day")).from_(
+        "label_days"
+    )
+    within = exp.DateDiff(
+        this=exp.column("active_day"), expression=exp.column("earlier_day"), unit=exp.var("DAY")
+    )
+    hits = (
+        exp.select(
+            "user_id",
+            "cutoff",
+            exp.Max(this=_flag(within <= _num(label.window_days - 1))).as_("label"),
+        )
+        .from_("label_runs")
+        .group_by("user_id", "cutoff")
+    )
+    return [("label_days", days), ("label_runs", runs), ("label_hits", hits)]
+
+
+# The query ---------------------------------------------------------------------------------
+
+
+def _cutoffs_select(dates: tuple[dt.date, ...]) -> exp.Select:
+    values = exp.values(
+        [(_str(day.isoformat()),) for day in dates], alias="calendar", columns=["cutoff_day"]
+    )
+    return exp.select(exp.cast(exp.column("cutoff_day"), "TIMESTAMP").as_("cutoff")).from_(values)
+
+
+def _sample_condition(fraction: float, seed: int) -> exp.Expression:
+    key = exp.Concat(expressions=[_str(f"{seed}:"), _col("user_id", _USER)])
+    prefix = exp.Substring(this=exp.MD5(this=key), start=_num(1), length=_num(SAMPLE_HEX_DIGITS))
+    return prefix < _str(sample_threshold(fraction))
+
+
+def _candidates_select(spec: FeatureSetSpec, sample: tuple[float, int] | None) -> exp.Expression:
+    """(user_id, cutoff) pairs before eligibility: users who signed up before the cutoff."""
+    parts: list[exp.Select] = []
+    users = exp.to_table(USERS).as_(_USER)
+    if spec.cutoffs.calendar is not None:
+        calendar = (
+            exp.select(_col("user_id", _USER), _col("cutoff", "c"))
+            .from_(users)
+            .join(exp.to_table("cutoffs").as_("c"), join_type="cross")
+            .where(_col("signup_time", _USER) < _col("cutoff", "c"))
+        )
+        parts.append(calendar)
+    if spec.cutoffs.after_signup is not None:
+        offset = spec.cutoffs.after_signup.offset_days
+        after = exp.select(
+            _col("user_id", _USER),
+            _shift(_col("signup_time", _USER), offset).as_("cutoff"),
+        ).from_(users)
+        parts.append(after)
+    if sample is not None:
+        parts = [part.where(_sample_condition(*sample)) for part in parts]
+    union: exp.Expression = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=True)
+    return union
+
+
+def _uses_items(features: tuple[FeatureDef, ...]) -> bool:
+    return any(feature.kind == "item_mean" for feature in features)
+
+
+def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    label = spec.label
+    columns: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
+    columns += [
+        AGGREGATE_FEATURES[f.kind](f).as_(f.name) for f in features if f.kind in AGGREGATE_FEATURES
+    ]
+    if label.kind in AGGREGATE_LABELS:
+        columns.append(AGGREGATE_LABELS[label.kind](label).as_("label"))
+    eligibility = spec.eligibility
+    if eligibility.active_within_days is not None:
+        active = _count_if(_in_window(eligibility.active_within_days)) > _num(0)
+        columns.append(_flag(active).as_("is_active"))
+    if eligibility.not_converted is not None:
+        converted = _count_if(exp.and_(_before_cutoff(), _of_type(eligibility.not_converted)))
+        columns.append(_flag(converted > _num(0)).as_("has_converted"))
+    on = _col("user_id", _EVENT).eq(_col("user_id", _ROW))
+    if label.horizon_days is not None:
+        on = exp.and_(on, _event_time() < _shift(_cutoff(), label.horizon_days))
+    select = (
+        exp.select(*columns)
+        .from_(exp.to_table("candidates").as_(_ROW))
+        .join(exp.to_table(EVENTS).as_(_EVENT), on=on, join_type="left")
+    )
+    if _uses_items(features):
+        select = select.join(
+            exp.to_table(ITEMS).as_(_ITEM),
+            on=_col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
+            join_type="left",
+        )
+    return select.group_by(_col("user_id", _ROW), _col("cutoff", _ROW))
+
+
+def _statuses_select(spec: FeatureSetSpec) -> exp.Select:
+    """Each candidate's fate; the first failing rule wins, in the order of STATUSES."""
+    status = exp.Case()
+    if spec.eligibility.active_within_days is not None:
+        status = status.when(exp.column("is_active").eq(_num(0)), _str("inactive"))
+    if spec.eligibility.not_converted is not None:
+        status = status.when(exp.column("has_converted").eq(_num(1)), _str("converted"))
+    if spec.label.horizon_days is not None:
+        horizon_end = _shift(_col("cutoff", "a"), spec.label.horizon_days)
+        status = status.when(horizon_end > _col("end_time", "d"), _str("censored"))
+    final_status = status.else_(_str("kept")) if status.args.get("ifs") else _str("kept")
+    return (
+        exp.select(exp.Star(), final_status.as_("status"))
+        .from_(exp.to_table("aggregates").as_("a"))
+        .join(exp.to_table("data_end").as_("d"), join_type="cross")
+    )
+
+
+def _with_ctes(final: exp.Select, ctes: list[tuple[str, exp.Expression]]) -> exp.Select:
+    for name, query in ctes:
+        final = final.with_(name, as_=query, copy=False)
+    return final
+
+
+def _base_ctes(
+    spec: FeatureSetSpec, sample: tuple[float, int] | None, features: tuple[FeatureDef, ...]
+) -> list[tuple[str, exp.Expression]]:
+    ctes: list[tuple[str, exp.Expression]] = []
+    if spec.cutoffs.calendar is not None:
+        ctes.append(("cutoffs", _cutoffs_select(calendar_cutoff_dates(spec.cutoffs.calendar))))
+    ctes += [
+        ("candidates", _candidates_select(spec, sample)),
+        (
+            "data_end",
+            exp.select(exp.Max(this=exp.column("event_time")).as_("end_time")).from_(EVENTS),
+        ),
+        ("aggregates", _aggregates_select(spec, features)),
+        ("statuses", _statuses_select(spec)),
+    ]
+    return ctes
+
+
+def compile_feature_query(
+    spec: FeatureSetSpec, sample: tuple[float, int] | None = None
+) -> exp.Select:
+    """The query whose rows are the feature set: user_id, cutoff, label, then features."""
+    features = expand_features(spec)
+    ctes = _base_ctes(spec, sample, features)
+    kept = exp.select("*").from_("statuses").where(exp.column("status").eq(_str("kept")))
+    ctes.append(("kept", kept))
+    if spec.label.kind == "active_days_in_window":
+        ctes += _adoption_label_ctes(spec.label)
+        label = exp.Coalesce(this=_col("label", "h"), expressions=[_num(0)])
+    else:
+        label = _col("label", "s")
+    columns: list[exp.Expression] = [
+        _col("user_id", "s"),
+        _col("cutoff", "s"),
+        label.as_("label"),
+    ]
+    for feature in features:
+        if feature.kind in AGGREGATE_FEATURES:
+            columns.append(_col(feature.name, "s").as_(feature.name))
+        else:
+            columns.append(_row_feature(feature).as_(feature.name))
+    final = (
+        exp.select(*columns)
+        .from_(exp.to_table("kept").as_("s"))
+        .join(
+            exp.to_table(USERS).as_(_USER),
+            on=_col("user_id", _USER).eq(_col("user_id", "s")),
+        )
+    )
+    if spec.label.kind == "active_days_in_window":
+        final = final.join(
+            exp.to_table("label_hits").as_("h"),
+            on=exp.and_(
+                _col("user_id", "h").eq(_col("user_id", "s")),
+                _col("cutoff", "h").eq(_col("cutoff", "s")),
+            ),
+            join_type="left",
+        )
+    final = final.order_by(_col("cutoff", "s"), _col("user_id", "s"))
+    return _with_ctes(final, ctes)
+
+
+def compile_status_query(
+    spec: FeatureSetSpec, sample: tuple[float, int] | None = None
+) -> exp.Select:
+    """Candidate counts per (cutoff, status) for the manifest's eligibility/censoring counts.
+
+    It repeats the eligibility pass without the feature aggregates, so it costs one cheap
+    grouped join rather than a second feature build.
+    """
+    final = (
+        exp.select(
+            "cutoff",
+            "status",
+            exp.Count(this=exp.Star()).as_("rows"),
+            exp.Max(this=exp.column("end_time")).as_("end_time"),
+        )
+        .from_("statuses")
+        .group_by("cutoff", "status")
+        .order_by("cutoff", "status")
+    )
+    return _with_ctes(final, _base_ctes(spec, sample, features=()))
+
+
+def render(query: exp.Expression, dialect: Dialect) -> str:
+    """SQL text of a tree in one dialect, pretty-printed (the golden-file form)."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"dialect {dialect!r} is not known; use one of: {', '.join(DIALECTS)}")
+    return query.sql(dialect=dialect, pretty=True) + "\n"

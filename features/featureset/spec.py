@@ -1,0 +1,605 @@
+"""Feature-set specs: frozen dataclasses parsed from YAML, with errors that name the key.
+
+A spec says which rows exist (cutoffs x eligible users), what each row's label is (computed
+only from events at or after its cutoff) and which features it carries (computed only from
+events strictly before its cutoff). Feature names follow one fixed scheme, so downstream code
+(what-if constraints, couplings, dashboards) can rely on them:
+
+    count_<TYPE>_<w>d            events of TYPE in the w days before the cutoff
+    active_days_<w>d             distinct calendar days (UTC) with any event in the window
+    sessions_<w>d                distinct session ids in the window
+    days_since_last_event        whole calendar days from the last event's date to the cutoff's
+    days_since_last_<TYPE>       the same for events of TYPE (empty when there is none)
+    tenure_days                  whole calendar days from the signup date to the cutoff date
+    value_sum_<TYPE>_<w>d        sum of `value` over events of TYPE in the window (0 when none)
+    ratio_<NUM>_per_<DEN>_<w>d   count_NUM / count_DEN in the window (empty when DEN is 0)
+    area_<AREA>_<w>d             events in product area AREA in the window
+    mean_item_<ATTR>_<w>d        mean item attribute ATTR over the window's events with an item
+    <attribute>                  a static user attribute, by its name (channel, city, ...)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from features.errors import UsagecastError
+
+LabelKind = Literal["event_within", "active_days_in_window", "churn", "value_within"]
+FeatureKind = Literal[
+    "count",
+    "active_days",
+    "sessions",
+    "recency",
+    "tenure",
+    "value_sum",
+    "ratio",
+    "area_count",
+    "item_mean",
+    "attribute",
+]
+Direction = Literal["increase", "decrease", "both"]
+
+LABEL_KINDS: tuple[str, ...] = ("event_within", "active_days_in_window", "churn", "value_within")
+FEATURE_KINDS: tuple[str, ...] = (
+    "count",
+    "active_days",
+    "sessions",
+    "recency",
+    "tenure",
+    "value_sum",
+    "ratio",
+    "area_count",
+    "item_mean",
+    "attribute",
+)
+DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "both")
+EVER = "ever"
+# Names end up as column names and SQL literals: keep them plain identifiers.
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class SpecError(UsagecastError):
+    """A feature-set spec is malformed; the message names the file and key path."""
+
+
+@dataclass(frozen=True)
+class CalendarCutoffs:
+    """Cutoffs on the calendar: every `every_days` days, or every month start, start..end."""
+
+    start: dt.date
+    end: dt.date
+    every_days: int | None = None
+    every_month: bool = False
+
+
+@dataclass(frozen=True)
+class SignupCutoffs:
+    """One cutoff per user at signup_time + offset_days (e.g. 14: "from the first two weeks")."""
+
+    offset_days: int
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """Calendar cutoffs, signup-relative cutoffs, or both (rows are deduplicated)."""
+
+    calendar: CalendarCutoffs | None = None
+    after_signup: SignupCutoffs | None = None
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Who gets a row at a cutoff (besides having signed up before it)."""
+
+    active_within_days: int | None = None
+    not_converted: str | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    """What happens in [cutoff, cutoff + horizon); horizon None means `ever` (end of data)."""
+
+    kind: LabelKind
+    horizon_days: int | None
+    event_type: str | None = None
+    min_days: int | None = None
+    window_days: int | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        """value_within is a float target; every other kind is 0/1."""
+        return self.kind == "value_within"
+
+
+@dataclass(frozen=True)
+class FeatureGroup:
+    """One `features:` entry; it expands to one column per (event type | area) x window."""
+
+    kind: FeatureKind
+    windows: tuple[int, ...] = ()
+    event_types: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    attribute: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Actionable:
+    """A feature the business can move, for the what-if search; all others are immutable."""
+
+    feature: str
+    direction: Direction
+    lower: float | None
+    upper: float | None
+    integer: bool
+    cost_per_unit: float
+
+
+@dataclass(frozen=True)
+class FeatureSetSpec:
+    """A whole feature-set spec, `name@v<version>`."""
+
+    name: str
+    version: int
+    description: str
+    dataset: str
+    cutoffs: Cutoffs
+    eligibility: Eligibility
+    label: Label
+    features: tuple[FeatureGroup, ...]
+    actionable: tuple[Actionable, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """The `name@vN` reference."""
+        return f"{self.name}@v{self.version}"
+
+
+@dataclass(frozen=True)
+class FeatureDef:
+    """One output column: its name, how it is computed and over which window."""
+
+    name: str
+    kind: FeatureKind
+    window_days: int | None = None
+    event_type: str | None = None
+    area: str | None = None
+    attribute: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+
+
+# Allowed keys per kind of `features:` entry ("kind" is always allowed and required).
+FEATURE_KEYS: dict[str, tuple[str, ...]] = {
+    "count": ("windows", "event_types"),
+    "active_days": ("windows",),
+    "sessions": ("windows",),
+    "recency": ("event_types",),
+    "tenure": (),
+    "value_sum": ("windows", "event_types"),
+    "ratio": ("windows", "numerator", "denominator"),
+    "area_count": ("windows", "areas"),
+    "item_mean": ("windows", "attribute", "event_types"),
+    "attribute": ("names",),
+}
+LABEL_KEYS: dict[str, tuple[str, ...]] = {
+    "event_within": ("event_type", "horizon_days"),
+    "active_days_in_window": ("horizon_days", "min_days", "window_days"),
+    "churn": ("horizon_days",),
+    "value_within": ("horizon_days", "event_type"),
+}
+
+
+def _check_keys(
+    raw: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+) -> Mapping[str, Any]:
+    """Fail on a non-mapping, an unknown key or a missing required key, naming the path."""
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{path}: expected a mapping with keys {', '.join(allowed)}")
+    for key in raw:
+        if key not in allowed:
+            raise SpecError(
+                f"{path}.{key}: unknown key {key!r}; allowed keys: {', '.join(allowed)}"
+            )
+    for key in required:
+        if key not in raw:
+            raise SpecError(f"{path}.{key}: required key is missing")
+    return raw
+
+
+def _int(raw: Any, path: str, minimum: int = 1) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
+        raise SpecError(f"{path}: expected an integer >= {minimum}, got {raw!r}")
+    return raw
+
+
+def _number(raw: Any, path: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise SpecError(f"{path}: expected a number, got {raw!r}")
+    return float(raw)
+
+
+def _identifier(raw: Any, path: str) -> str:
+    if not isinstance(raw, str) or not NAME_PATTERN.match(raw):
+        raise SpecError(
+            f"{path}: expected a plain name (letters, digits, _; starting with a letter), "
+            f"got {raw!r}"
+        )
+    return raw
+
+
+def _identifiers(raw: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(f"{path}: expected a non-empty list, got {raw!r}")
+    names = tuple(_identifier(item, f"{path}[{i}]") for i, item in enumerate(raw))
+    if len(set(names)) != len(names):
+        raise SpecError(f"{path}: duplicate entries in {list(names)}")
+    return names
+
+
+def _windows(raw: Any, path: str) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(f"{path}: expected a non-empty list of window lengths in days")
+    windows = tuple(_int(item, f"{path}[{i}]") for i, item in enumerate(raw))
+    if len(set(windows)) != len(windows):
+        raise SpecError(f"{path}: duplicate windows in {list(windows)}")
+    return windows
+
+
+def _date(raw: Any, path: str) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        raise SpecError(f"{path}: expected a date (YYYY-MM-DD), got a timestamp {raw}")
+    if isinstance(raw, dt.date):
+        return raw
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError:
+        raise SpecError(f"{path}: expected a date (YYYY-MM-DD), got {raw!r}") from None
+
+
+def _choice(raw: Any, path: str, allowed: tuple[str, ...]) -> str:
+    if raw not in allowed:
+        raise SpecError(f"{path}: {raw!r} is not allowed; use one of: {', '.join(allowed)}")
+    return raw
+
+
+def _parse_calendar(raw: Any, path: str) -> CalendarCutoffs:
+    data = _check_keys(raw, path, ("start", "end", "every"), ("start", "end", "every"))
+    start, end = _date(data["start"], f"{path}.start"), _date(data["end"], f"{path}.end")
+    if end < start:
+        raise SpecError(f"{path}.end: {end} is before start {start}")
+    every = data["every"]
+    if every == "month":
+        return CalendarCutoffs(start=start, end=end, every_month=True)
+    if isinstance(every, int) and not isinstance(every, bool):
+        return CalendarCutoffs(start=start, end=end, every_days=_int(every, f"{path}.every"))
+    raise SpecError(f"{path}.every: expected `month` or a number of days, got {every!r}")
+
+
+def _parse_cutoffs(raw: Any, path: str) -> Cutoffs:
+    data = _check_keys(raw, path, ("calendar", "after_signup"))
+    if not data:
+        raise SpecError(f"{path}: give `calendar`, `after_signup` or both")
+    calendar = (
+        _parse_calendar(data["calendar"], f"{path}.calendar") if "calendar" in data else None
+    )
+    after_signup = None
+    if "after_signup" in data:
+        signup = _check_keys(
+            data["after_signup"], f"{path}.after_signup", ("offset_days",), ("offset_days",)
+        )
+        after_signup = SignupCutoffs(
+            _int(signup["offset_days"], f"{path}.after_signup.offset_days", minimum=0)
+        )
+    return Cutoffs(calendar=calendar, after_signup=after_signup)
+
+
+def _parse_eligibility(raw: Any, path: str) -> Eligibility:
+    data = _check_keys(raw or {}, path, ("active_within_days", "not_converted"))
+    active = data.get("active_within_days")
+    converted = data.get("not_converted")
+    return Eligibility(
+        active_within_days=None if active is None else _int(active, f"{path}.active_within_days"),
+        not_converted=None
+        if converted is None
+        else _identifier(converted, f"{path}.not_converted"),
+    )
+
+
+def _parse_horizon(raw: Any, path: str) -> int | None:
+    if raw == EVER:
+        return None
+    return _int(raw, f"{path} (days or `ever`)")
+
+
+def _parse_label(raw: Any, path: str) -> Label:
+    all_keys = ("kind", "event_type", "horizon_days", "min_days", "window_days")
+    kind = _choice(_check_keys(raw, path, all_keys).get("kind"), f"{path}.kind", LABEL_KINDS)
+    required = {
+        "event_within": ("kind", "event_type", "horizon_days"),
+        "active_days_in_window": ("kind", "horizon_days", "min_days", "window_days"),
+        "churn": ("kind", "horizon_days"),
+        "value_within": ("kind", "horizon_days"),
+    }[kind]
+    data = _check_keys(raw, path, ("kind", *LABEL_KEYS[kind]), required)
+    event_type = data.get("event_type")
+    label = Label(
+        kind=kind,  # type: ignore[arg-type]
+        horizon_days=_parse_horizon(data["horizon_days"], f"{path}.horizon_days"),
+        event_type=None if event_type is None else _identifier(event_type, f"{path}.event_type"),
+        min_days=None if "min_days" not in data else _int(data["min_days"], f"{path}.min_days"),
+        window_days=None
+        if "window_days" not in data
+        else _int(data["window_days"], f"{path}.window_days"),
+    )
+    if (label.min_days or 0) > (label.window_days or label.min_days or 0):
+        raise SpecError(
+            f"{path}.min_days: {label.min_days} distinct days cannot fit in a "
+            f"{label.window_days}-day window"
+        )
+    return label
+
+
+def _parse_feature_group(raw: Any, path: str) -> FeatureGroup:
+    if not isinstance(raw, Mapping) or "kind" not in raw:
+        raise SpecError(
+            f"{path}: expected a mapping with `kind` (one of {', '.join(FEATURE_KINDS)})"
+        )
+    kind = _choice(raw["kind"], f"{path}.kind", FEATURE_KINDS)
+    allowed = FEATURE_KEYS[kind]
+    required = tuple(
+        key for key in allowed if key != "event_types" or kind in ("count", "value_sum")
+    )
+    data = _check_keys(raw, path, ("kind", *allowed), ("kind", *required))
+    return FeatureGroup(
+        kind=kind,  # type: ignore[arg-type]
+        windows=_windows(data["windows"], f"{path}.windows") if "windows" in data else (),
+        event_types=_identifiers(data["event_types"], f"{path}.event_types")
+        if "event_types" in data
+        else (),
+        areas=_identifiers(data["areas"], f"{path}.areas") if "areas" in data else (),
+        attribute=_identifier(data["attribute"], f"{path}.attribute")
+        if "attribute" in data
+        else None,
+        numerator=_identifier(data["numerator"], f"{path}.numerator")
+        if "numerator" in data
+        else None,
+        denominator=_identifier(data["denominator"], f"{path}.denominator")
+        if "denominator" in data
+        else None,
+        names=_identifiers(data["names"], f"{path}.names") if "names" in data else (),
+    )
+
+
+def _parse_actionable(raw: Any, path: str) -> Actionable:
+    data = _check_keys(
+        raw,
+        path,
+        ("feature", "direction", "lower", "upper", "integer", "cost_per_unit"),
+        ("feature", "direction"),
+    )
+    lower = None if data.get("lower") is None else _number(data["lower"], f"{path}.lower")
+    upper = None if data.get("upper") is None else _number(data["upper"], f"{path}.upper")
+    if lower is not None and upper is not None and lower > upper:
+        raise SpecError(f"{path}: lower {lower} is above upper {upper}")
+    integer = data.get("integer", True)
+    if not isinstance(integer, bool):
+        raise SpecError(f"{path}.integer: expected true or false, got {integer!r}")
+    cost = _number(data.get("cost_per_unit", 1.0), f"{path}.cost_per_unit")
+    if cost < 0:
+        raise SpecError(f"{path}.cost_per_unit: must be >= 0, got {cost}")
+    return Actionable(
+        feature=_identifier(data["feature"], f"{path}.feature"),
+        direction=_choice(data["direction"], f"{path}.direction", DIRECTIONS),  # type: ignore[arg-type]
+        lower=lower,
+        upper=upper,
+        integer=integer,
+        cost_per_unit=cost,
+    )
+
+
+def parse_spec(raw: Any, source: str) -> FeatureSetSpec:
+    """Parse a loaded YAML document into a FeatureSetSpec; `source` names it in errors."""
+    top = (
+        "name",
+        "version",
+        "description",
+        "dataset",
+        "cutoffs",
+        "eligibility",
+        "label",
+        "features",
+        "actionable",
+    )
+    data = _check_keys(
+        raw, source, top, ("name", "version", "dataset", "cutoffs", "label", "features")
+    )
+    features_raw = data["features"]
+    if not isinstance(features_raw, list) or not features_raw:
+        raise SpecError(f"{source}.features: expected a non-empty list")
+    actionable_raw = data.get("actionable") or []
+    if not isinstance(actionable_raw, list):
+        raise SpecError(f"{source}.actionable: expected a list")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError(f"{source}.description: expected text")
+    dataset = data["dataset"]
+    if not isinstance(dataset, str) or not dataset:
+        raise SpecError(f"{source}.dataset: expected the dataset's name")
+    spec = FeatureSetSpec(
+        name=_identifier(data["name"], f"{source}.name"),
+        version=_int(data["version"], f"{source}.version"),
+        description=description,
+        dataset=dataset,
+        cutoffs=_parse_cutoffs(data["cutoffs"], f"{source}.cutoffs"),
+        eligibility=_parse_eligibility(data.get("eligibility"), f"{source}.eligibility"),
+        label=_parse_label(data["label"], f"{source}.label"),
+        features=tuple(
+            _parse_feature_group(item, f"{source}.features[{i}]")
+            for i, item in enumerate(features_raw)
+        ),
+        actionable=tuple(
+            _parse_actionable(item, f"{source}.actionable[{i}]")
+            for i, item in enumerate(actionable_raw)
+        ),
+    )
+    _check_consistency(spec, source)
+    return spec
+
+
+def _check_consistency(spec: FeatureSetSpec, source: str) -> None:
+    """Cross-field rules: unique feature names, actionable features exist, sane windows."""
+    names = [feature.name for feature in expand_features(spec)]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise SpecError(f"{source}.features: feature names repeat: {', '.join(duplicates)}")
+    reserved = {"user_id", "cutoff", "label"} & set(names)
+    if reserved:
+        raise SpecError(f"{source}.features: {', '.join(sorted(reserved))} is a reserved column")
+    seen = set()
+    for i, action in enumerate(spec.actionable):
+        if action.feature not in names:
+            raise SpecError(
+                f"{source}.actionable[{i}].feature: {action.feature!r} is not a feature of this "
+                f"spec; features are: {', '.join(names)}"
+            )
+        if action.feature in seen:
+            raise SpecError(f"{source}.actionable[{i}].feature: {action.feature!r} listed twice")
+        seen.add(action.feature)
+
+
+def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
+    """The spec as plain JSON-able data (dates as ISO text): the canonical form we hash."""
+    return json.loads(json.dumps(asdict(spec), default=str))
+
+
+def spec_hash(spec: FeatureSetSpec) -> str:
+    """sha256 of the canonical form: comments and key order in the YAML do not change it."""
+    canonical = json.dumps(spec_to_dict(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def expand_features(spec: FeatureSetSpec) -> tuple[FeatureDef, ...]:
+    """Every output feature column of the spec, in spec order, named by the fixed scheme."""
+    return tuple(feature for group in spec.features for feature in _expand_group(group))
+
+
+def _expand_group(group: FeatureGroup) -> tuple[FeatureDef, ...]:
+    kind = group.kind
+    if kind == "count":
+        return tuple(
+            FeatureDef(f"count_{t}_{w}d", kind, window_days=w, event_type=t)
+            for t in group.event_types
+            for w in group.windows
+        )
+    if kind == "active_days":
+        return tuple(FeatureDef(f"active_days_{w}d", kind, window_days=w) for w in group.windows)
+    if kind == "sessions":
+        return tuple(FeatureDef(f"sessions_{w}d", kind, window_days=w) for w in group.windows)
+    if kind == "recency":
+        if not group.event_types:
+            return (FeatureDef("days_since_last_event", kind),)
+        return tuple(
+            FeatureDef(f"days_since_last_{t}", kind, event_type=t) for t in group.event_types
+        )
+    if kind == "tenure":
+        return (FeatureDef("tenure_days", kind),)
+    if kind == "value_sum":
+        return tuple(
+            FeatureDef(f"value_sum_{t}_{w}d", kind, window_days=w, event_type=t)
+            for t in group.event_types
+            for w in group.windows
+        )
+    if kind == "ratio":
+        return tuple(
+            FeatureDef(
+                f"ratio_{group.numerator}_per_{group.denominator}_{w}d",
+                kind,
+                window_days=w,
+                numerator=group.numerator,
+                denominator=group.denominator,
+            )
+            for w in group.windows
+        )
+    if kind == "area_count":
+        return tuple(
+            FeatureDef(f"area_{a}_{w}d", kind, window_days=w, area=a)
+            for a in group.areas
+            for w in group.windows
+        )
+    if kind == "item_mean":
+        event_type = group.event_types[0] if group.event_types else None
+        if len(group.event_types) > 1:
+            raise SpecError(
+                f"item_mean over {group.attribute!r}: give at most one event type "
+                f"(got {list(group.event_types)}); add another entry for another type"
+            )
+        return tuple(
+            FeatureDef(
+                f"mean_item_{group.attribute}_{w}d",
+                kind,
+                window_days=w,
+                event_type=event_type,
+                attribute=group.attribute,
+            )
+            for w in group.windows
+        )
+    return tuple(FeatureDef(name, "attribute", attribute=name) for name in group.names)
+
+
+# Kinds whose value over a shorter window can never exceed the same value over a longer one.
+NESTED_WINDOW_KINDS = ("count", "active_days", "sessions", "value_sum", "area_count")
+NON_NEGATIVE_KINDS = (*NESTED_WINDOW_KINDS, "recency", "tenure", "ratio")
+
+
+def natural_bounds(feature: FeatureDef) -> tuple[float | None, float | None]:
+    """Bounds a feature can never leave (active days over w days lie in [0, w])."""
+    if feature.kind == "active_days":
+        return 0.0, float(feature.window_days or 0)
+    if feature.kind in NON_NEGATIVE_KINDS:
+        return 0.0, None
+    return None, None
+
+
+def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, str], ...]:
+    """Constraints tying features together, for what-if search to keep suggestions coherent.
+
+    `le`: smaller <= larger always holds (a 7-day count inside a 30-day count; the last PLAY
+    is never more recent than the last event). `ratio`: the feature equals numerator /
+    denominator counts over the same window, so it moves only when they do.
+    """
+    couplings: list[dict[str, str]] = []
+    by_key: dict[tuple, list[FeatureDef]] = {}
+    for feature in features:
+        if feature.kind in NESTED_WINDOW_KINDS:
+            key = (feature.kind, feature.event_type, feature.area)
+            by_key.setdefault(key, []).append(feature)
+    for group in by_key.values():
+        ordered = sorted(group, key=lambda f: f.window_days or 0)
+        for shorter, longer in itertools.pairwise(ordered):
+            couplings.append({"kind": "le", "smaller": shorter.name, "larger": longer.name})
+    names = {feature.name for feature in features}
+    for feature in features:
+        if feature.kind == "recency" and feature.event_type and "days_since_last_event" in names:
+            couplings.append(
+                {"kind": "le", "smaller": "days_since_last_event", "larger": feature.name}
+            )
+        if feature.kind == "ratio":
+            couplings.append(
+                {
+                    "kind": "ratio",
+                    "feature": feature.name,
+                    "numerator": f"count_{feature.numerator}_{feature.window_days}d",
+                    "denominator": f"count_{feature.denominator}_{feature.window_days}d",
+                }
+            )
+    return tuple(couplings)

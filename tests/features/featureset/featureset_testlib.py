@@ -1,0 +1,110 @@
+"""Test helpers: tiny event stores made in code (features/event_store.py's contract)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS
+
+# (user_id, event_time, event_type[, session_id, item_id, value, area])
+Event = tuple
+# (user_id, signup_time, {attribute: value})
+User = tuple
+
+
+def ts(text: str) -> dt.datetime:
+    """'2024-01-05 10:00' -> datetime (naive UTC, like the store)."""
+    return dt.datetime.fromisoformat(text)
+
+
+def write_store(
+    path: Path,
+    events: Iterable[Event],
+    users: Sequence[User],
+    *,
+    attributes: dict[str, tuple[str, str]] | None = None,
+    items: dict[str, float] | None = None,
+    digest: str = "digest-1",
+) -> Path:
+    """Create a DuckDB event store with the canonical tables and one ingest record.
+
+    attributes: name -> (kind static|snapshot, dtype categorical|numeric|timestamp).
+    items: item_id -> popularity.
+    """
+    con = duckdb.connect(str(path))
+    try:
+        fill_store(con, events, users, attributes=attributes, items=items, digest=digest)
+    finally:
+        con.close()
+    return path
+
+
+def fill_store(
+    con: duckdb.DuckDBPyConnection,
+    events: Iterable[Event],
+    users: Sequence[User],
+    *,
+    attributes: dict[str, tuple[str, str]] | None = None,
+    items: dict[str, float] | None = None,
+    digest: str = "digest-1",
+) -> None:
+    """Create the canonical tables in an open (e.g. in-memory) connection."""
+    attributes = attributes or {"channel": ("static", "categorical")}
+    sql_types = {"categorical": "VARCHAR", "numeric": "DOUBLE", "timestamp": "TIMESTAMP"}
+    columns = ", ".join(f"{name} {kind}" for name, kind in EVENT_COLUMNS.items())
+    con.execute(f"CREATE TABLE events ({columns})")
+    rows = []
+    for index, event in enumerate(events):
+        user_id, when, event_type, *rest = event
+        session, item, value, area = (list(rest) + [None] * 4)[:4]
+        rows.append(
+            (index, user_id, when, event_type, session, item, value, area, None, "t", index)
+        )
+    # Insert through a DataFrame: executemany is slow in DuckDB and tests make many stores.
+    event_frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS)).astype(
+        {"value": "float64", "event_time": "datetime64[us]"}
+    )
+    con.register("new_events", event_frame)
+    casts = ", ".join(f"CAST({name} AS {kind})" for name, kind in EVENT_COLUMNS.items())
+    con.execute(f"INSERT INTO events SELECT {casts} FROM new_events")
+    con.unregister("new_events")
+    attribute_columns = "".join(
+        f", {name} {sql_types[dtype]}" for name, (_, dtype) in attributes.items()
+    )
+    con.execute(f"CREATE TABLE users (user_id VARCHAR, signup_time TIMESTAMP{attribute_columns})")
+    for user_id, signup, values in users:
+        con.execute(
+            f"INSERT INTO users VALUES ({', '.join('?' * (2 + len(attributes)))})",
+            [user_id, signup, *(values.get(name) for name in attributes)],
+        )
+    con.execute("CREATE TABLE user_attributes (name VARCHAR, kind VARCHAR, dtype VARCHAR)")
+    for name, (kind, dtype) in attributes.items():
+        con.execute("INSERT INTO user_attributes VALUES (?, ?, ?)", [name, kind, dtype])
+    con.execute("CREATE TABLE items (item_id VARCHAR, popularity DOUBLE)")
+    con.execute("CREATE TABLE item_attributes (name VARCHAR, dtype VARCHAR)")
+    con.execute("INSERT INTO item_attributes VALUES ('popularity', 'numeric')")
+    for item_id, popularity in (items or {}).items():
+        con.execute("INSERT INTO items VALUES (?, ?)", [item_id, popularity])
+    ingest_columns = ", ".join(f"{name} {kind}" for name, kind in INGEST_COLUMNS.items())
+    con.execute(f"CREATE TABLE ingests ({ingest_columns})")
+    con.execute(
+        "INSERT INTO ingests VALUES ('i1', now()::TIMESTAMP, now()::TIMESTAMP, 'test.yaml', "
+        "?, '[]', '{}')",
+        [digest],
+    )
+
+
+def write_spec(sets_dir: Path, text: str) -> Path:
+    """Write a spec YAML under sets_dir/<name>/v<N>.yaml, name and version read from it."""
+    import yaml
+
+    raw = yaml.safe_load(text)
+    path = sets_dir / raw["name"] / f"v{raw['version']}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
