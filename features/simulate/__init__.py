@@ -2,7 +2,8 @@
 
 `simulate_to_dir(out_dir, SimulationConfig(n_users=..., seed=...))` writes an export that
 looks like a real one (several files, encodings and timestamp formats, optional faults) plus
-the matching dataset.yaml for `usagecast ingest` and faults.json (what ingest must quarantine).
+the matching dataset.yaml for `usagecast ingest`, faults.json (what ingest must quarantine)
+and simulation.json (the config; `load_simulation_config(dir or dataset.yaml)` reads it back).
 
 Behaviour comes from latent per-user traits (traits.py) and platform levers (config.Levers)
 through a day-by-day Markov process (process.py). Because the simulator knows the process,
@@ -19,7 +20,7 @@ from features.simulate.truth import (
     true_purchase_probability,
     true_purchase_rate_under,
 )
-from features.simulate.writer import SimulationSummary, simulate_to_dir
+from features.simulate.writer import SimulationSummary, load_simulation_config, simulate_to_dir
 
 __all__ = [
     "CHANNELS",
@@ -29,6 +30,7 @@ __all__ = [
     "Levers",
     "SimulationConfig",
     "SimulationSummary",
+    "load_simulation_config",
     "simulate_cohort",
     "simulate_to_dir",
     "true_purchase_probability",

@@ -29,6 +29,7 @@ TRACKS_FILE = "tracks.csv"
 ARTISTS_FILE = "artists.csv"
 DATASET_FILE = "dataset.yaml"
 FAULTS_FILE = "faults.json"
+SIMULATION_FILE = "simulation.json"  # the SimulationConfig, to find the ground truth again
 USERS_ENCODING = "latin-1"
 
 EVENT_COLUMNS = {
@@ -72,7 +73,6 @@ TRACK_ATTRIBUTES = {
 
 EVENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # parsed by `iso`
 DAY_FIRST_EVENT_FORMAT = "%d-%m-%Y %H:%M:%S"  # the second declared format of the events file
-LOGIN_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 SIGNUP_FORMAT = "%d-%m-%Y %H:%M"
 VALUE_RANGE = (0, 100_000)
 SENTINEL_ID = "-1"

@@ -9,10 +9,11 @@ only on the config. Writes DIR/dataset.yaml (ready for `usagecast ingest`) and D
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -22,7 +23,7 @@ from tqdm import tqdm
 
 from features.errors import UsagecastError
 from features.simulate import faults, streams, tables
-from features.simulate.config import DROPPED_EVENT_NAME, SimulationConfig
+from features.simulate.config import DROPPED_EVENT_NAME, Levers, SimulationConfig
 from features.simulate.events import expand_chunk
 from features.simulate.layout import (
     ARTISTS_FILE,
@@ -32,6 +33,7 @@ from features.simulate.layout import (
     FAULTS_FILE,
     LOGINS_FILE,
     PURCHASES_FILE,
+    SIMULATION_FILE,
     TRACKS_FILE,
     USERS_ENCODING,
     USERS_FILE,
@@ -164,7 +166,47 @@ def simulate_to_dir(
         seconds=time.perf_counter() - started,
     )
     _write_faults_file(out / FAULTS_FILE, config, summary)
+    (out / SIMULATION_FILE).write_text(
+        json.dumps(_config_to_json(config), indent=2) + "\n", encoding="utf-8"
+    )
     return summary
+
+
+def load_simulation_config(path: Path | str) -> SimulationConfig:
+    """The config that wrote a simulated export, from its folder or any file in it.
+
+    Lets ground-truth consumers go from an ingested dataset.yaml back to the simulator.
+    """
+    where = Path(path)
+    folder = where if where.is_dir() else where.parent
+    document = folder / SIMULATION_FILE
+    if not document.is_file():
+        raise UsagecastError(
+            f"{folder}: no {SIMULATION_FILE}; not written by `usagecast simulate`"
+        )
+    values = json.loads(document.read_text(encoding="utf-8"))
+    allowed = {f.name for f in fields(SimulationConfig)}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise UsagecastError(f"{document}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    lever_keys = {f.name for f in fields(Levers)}
+    levers = values.get("levers", {})
+    if set(levers) - lever_keys:
+        raise UsagecastError(
+            f"{document}: levers: unknown key(s) {sorted(set(levers) - lever_keys)}; "
+            f"allowed: {sorted(lever_keys)}"
+        )
+    return SimulationConfig(
+        **{
+            **values,
+            "start_date": dt.date.fromisoformat(values["start_date"]),
+            "levers": Levers(**levers),
+        }
+    )
+
+
+def _config_to_json(config: SimulationConfig) -> dict:
+    return {**asdict(config), "start_date": config.start_date.isoformat()}
 
 
 def _write_faults_file(path: Path, config: SimulationConfig, summary: SimulationSummary) -> None:

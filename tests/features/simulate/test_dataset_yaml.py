@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
+from features.errors import UsagecastError
 from features.ingest import read_config
-from features.simulate import CITIES
+from features.simulate import CITIES, load_simulation_config
 
 
 def test_dataset_yaml_has_the_documented_keys(tiny_export):
@@ -45,3 +47,14 @@ def test_users_file_is_latin1_with_non_ascii_cities(tiny_export):
     assert any(city.encode("latin-1") in raw for city in non_ascii)
     text = raw.decode("latin-1")
     assert text.splitlines()[0].startswith("id,registration,location,channel")
+
+
+def test_simulation_config_is_found_again_from_the_dataset_yaml(tiny_export, tiny_config):
+    folder, _ = tiny_export
+    assert load_simulation_config(folder / "dataset.yaml") == tiny_config
+    assert load_simulation_config(folder) == tiny_config
+
+
+def test_a_folder_without_simulation_json_is_refused(tmp_path):
+    with pytest.raises(UsagecastError, match=r"simulation\.json"):
+        load_simulation_config(tmp_path)
