@@ -1,1 +1,21 @@
-"""Top layer: Optuna-tuned, MLflow-tracked training runs on versioned feature sets."""
+"""Top layer: Optuna-tuned, MLflow-tracked training runs on versioned feature sets.
+
+Public API: tune, TuneConfig, TuneResult, format_summary, plan_split, apply_split, SplitPlan,
+evaluate, METRIC_NAMES.
+"""
+
+from experiments.metrics import METRIC_NAMES, evaluate
+from experiments.run import TuneConfig, TuneResult, format_summary, tune
+from experiments.split import SplitPlan, apply_split, plan_split
+
+__all__ = [
+    "METRIC_NAMES",
+    "SplitPlan",
+    "TuneConfig",
+    "TuneResult",
+    "apply_split",
+    "evaluate",
+    "format_summary",
+    "plan_split",
+    "tune",
+]

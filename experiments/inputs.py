@@ -1,0 +1,103 @@
+"""What a tuning run needs to know about a feature set, read from its manifest (pure).
+
+The manifest is the feature-set store's contract (docs/architecture.md, "Feature sets");
+this module turns it into typed values and refuses what tuning cannot use, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from features.errors import UsagecastError
+from serving import ModelMetadata
+
+KEY_COLUMNS: tuple[str, ...] = ("user_id", "cutoff", "label")
+
+
+@dataclass(frozen=True)
+class FeatureSetInputs:
+    """Feature names/dtypes/levels, label, lineage and what-if metadata of one feature set."""
+
+    ref: str
+    name: str
+    fingerprint: str
+    feature_names: tuple[str, ...]
+    categorical_levels: dict[str, tuple[str, ...]]
+    label_kind: str
+    horizon_days: object  # checked by split.require_horizon: `ever` labels cannot be split
+    leakage_flagged: tuple[str, ...]
+    actionable: tuple[dict[str, Any], ...]
+    couplings: tuple[dict[str, Any], ...]
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        """Features that are not categorical, in manifest order."""
+        return tuple(n for n in self.feature_names if n not in self.categorical_levels)
+
+    @property
+    def leakage_scan(self) -> str:
+        """`ok` or `flagged`: the status the registry's promotion gate reads."""
+        return "flagged" if self.leakage_flagged else "ok"
+
+    def model_metadata(self, threshold: float) -> ModelMetadata:
+        """The served model's metadata for a booster trained on these features."""
+        return ModelMetadata(
+            feature_names=self.feature_names,
+            categorical_levels=self.categorical_levels,
+            threshold=threshold,
+            feature_set=self.ref,
+            feature_set_fingerprint=self.fingerprint,
+            label_kind=self.label_kind,
+            actionable=self.actionable,
+            couplings=self.couplings,
+        )
+
+
+def _required(manifest: dict, key: str, ref: str) -> Any:
+    if key not in manifest:
+        raise UsagecastError(f"{ref}: manifest has no '{key}' (keys: {sorted(manifest)})")
+    return manifest[key]
+
+
+def read_inputs(ref: str, manifest: dict) -> FeatureSetInputs:
+    """Typed view of a manifest; refuses non-binary labels (tuning here is classification)."""
+    features = _required(manifest, "features", ref)
+    label = _required(manifest, "label", ref)
+    if label.get("kind") == "value_within":
+        raise UsagecastError(
+            f"{ref}: label kind 'value_within' is a regression target; `usagecast tune` "
+            "trains binary classifiers (use an event_within/churn/adoption label)"
+        )
+    horizon = label.get("horizon_days")
+    leakage = manifest.get("leakage") or {}
+    return FeatureSetInputs(
+        ref=str(manifest.get("ref", ref)),
+        name=str(manifest.get("name", ref.split("@")[0])),
+        fingerprint=str(_required(manifest, "fingerprint", ref)),
+        feature_names=tuple(f["name"] for f in features),
+        categorical_levels={
+            f["name"]: tuple(str(v) for v in f.get("levels") or ())
+            for f in features
+            if f["dtype"] == "categorical"
+        },
+        label_kind=str(label.get("kind")),
+        horizon_days=horizon,
+        leakage_flagged=tuple(leakage.get("flagged", ())),
+        actionable=tuple(manifest.get("actionable", ())),
+        couplings=tuple(manifest.get("couplings", ())),
+    )
+
+
+def check_frame(ref: str, frame: pd.DataFrame, inputs: FeatureSetInputs) -> None:
+    """The rows hold the key columns and every manifest feature, and labels are 0/1."""
+    missing = [c for c in (*KEY_COLUMNS, *inputs.feature_names) if c not in frame.columns]
+    if missing:
+        raise UsagecastError(f"{ref}: data.parquet lacks columns {missing} named by its manifest")
+    labels = set(pd.unique(frame["label"]).tolist())
+    if not labels <= {0, 1}:
+        raise UsagecastError(
+            f"{ref}: column 'label' must be 0/1 for tuning, found {sorted(labels)}"
+        )

@@ -1,0 +1,507 @@
+"""A tuning run, composed: feature set -> split -> baselines -> Optuna study -> refit -> MLflow.
+
+`tune(config)` is the one library call behind `usagecast tune` and the MLproject `tune` entry
+point. The order matters for honesty and for concurrency:
+1. the MLflow store, experiment and Optuna study are created here, serially, before any worker;
+2. RUNNING runs/trials left by killed processes are ended (KILLED / FAIL) before new work;
+3. the parent run is always closed (FINISHED, FAILED, or KILLED on Ctrl-C/SIGTERM);
+4. the best trial is refit on the training rows with its best iteration (the exact model the
+   trial scored), its threshold is chosen on validation, and only then is the test set used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import optuna
+import pandas as pd
+from tqdm import tqdm
+
+import features
+from experiments import baselines, oracle, plots, tracking
+from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
+from experiments.metrics import METRIC_NAMES, MetricName, evaluate, max_f1_threshold
+from experiments.objective import (
+    BEST_ITERATION_ATTR,
+    StudyData,
+    build_study_data,
+    fit_booster,
+    make_objective,
+)
+from experiments.search_space import fixed_params
+from experiments.split import SplitFrames, SplitPlan, apply_split, plan_split, require_horizon
+from experiments.study import (
+    choose_study_name,
+    default_storage_url,
+    fail_orphaned_trials,
+    finished_trials,
+    load_study,
+    open_storage,
+    split_budget,
+)
+from features import workspace
+from features.errors import UsagecastError
+from serving import encode_features, log_serving_model
+
+SEARCH_SPACE_VERSION = 1
+SHAP_SAMPLE_ROWS = 2000
+INPUT_EXAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """Everything a tuning run depends on; unknown values are refused with the allowed ones."""
+
+    feature_set: str
+    trials: int = 20
+    timeout_s: float | None = None
+    workers: int = 1
+    seed: int = 0
+    metric: MetricName = "roc_auc"
+    resume: bool = False
+    storage: str | None = None
+    validation_cutoffs: int = 1
+    test_cutoffs: int = 1
+    # LightGBM threads per worker. 1 by default: on small data and shared cores more threads
+    # spin-wait (a 900-row trial took 5 s with 2 threads on 2 busy cores, 0.14 s with 1);
+    # parallelism comes from --workers. Fixed, so results do not depend on the machine.
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRIC_NAMES:
+            raise UsagecastError(
+                f"metric {self.metric!r} is not known; use one of: {', '.join(METRIC_NAMES)}"
+            )
+        for name in ("trials", "workers", "threads"):
+            if getattr(self, name) < 1:
+                raise UsagecastError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise UsagecastError(f"timeout must be positive seconds, got {self.timeout_s}")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A feature set split and encoded for training; identical in every worker."""
+
+    inputs: FeatureSetInputs
+    manifest: dict
+    frame: pd.DataFrame
+    plan: SplitPlan
+    parts: SplitFrames
+    encoded: dict[str, pd.DataFrame]
+
+    def labels(self, part: str) -> np.ndarray:
+        """0/1 labels of `train`, `validation` or `test`."""
+        return getattr(self.parts, part)["label"].to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What the CLI prints after a run."""
+
+    parent_run_id: str
+    experiment_id: str
+    study_name: str
+    best_params: dict[str, object]
+    validation_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    baseline_test_auc: dict[str, float]
+    oracle: dict[str, float]
+    tracking_uri: str
+
+
+def prepare(config: TuneConfig) -> Prepared:
+    """Load the feature set, check it, split it by time and encode it like serving does."""
+    frame, manifest = features.load_feature_set(config.feature_set)
+    inputs = read_inputs(config.feature_set, manifest)
+    check_frame(config.feature_set, frame, inputs)
+    plan = plan_split(
+        frame["cutoff"],
+        require_horizon(inputs.horizon_days),
+        validation_cutoffs=config.validation_cutoffs,
+        test_cutoffs=config.test_cutoffs,
+    )
+    parts = apply_split(frame, plan)
+    metadata = inputs.model_metadata(threshold=0.5)
+    encoded = {
+        name: encode_features(getattr(parts, name), metadata)
+        for name in ("train", "validation", "test")
+    }
+    return Prepared(inputs, manifest, frame, plan, parts, encoded)
+
+
+def study_data(prepared: Prepared) -> StudyData:
+    """LightGBM Datasets for the study: built once per process, reused by every trial."""
+    return build_study_data(
+        prepared.encoded["train"],
+        prepared.labels("train"),
+        prepared.encoded["validation"],
+        prepared.labels("validation"),
+        list(prepared.inputs.categorical_levels),
+    )
+
+
+def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, storage: str) -> dict:
+    """The config as run: flags, defaults, threads, split cutoffs, lineage."""
+    plan = prepared.plan
+    return {
+        **dataclasses.asdict(config),
+        "storage": storage,
+        "study_name": study_name,
+        "search_space_version": SEARCH_SPACE_VERSION,
+        "feature_set_fingerprint": prepared.inputs.fingerprint,
+        "split": {
+            "rule": "label windows end before the next part starts (embargo)",
+            "horizon_days": plan.horizon_days,
+            "train": [str(c.date()) for c in plan.train],
+            "validation": [str(c.date()) for c in plan.validation],
+            "test": [str(c.date()) for c in plan.test],
+            "embargoed": [str(c.date()) for c in plan.embargoed],
+        },
+        "lightgbm_fixed": fixed_params(config.metric, config.seed, config.threads),
+    }
+
+
+def _hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def config_hash(config: TuneConfig, prepared: Prepared) -> str:
+    """Hash of what determines the result (not storage, workers, resume or timeout)."""
+    return _hash(
+        {
+            "feature_set": prepared.inputs.ref,
+            "fingerprint": prepared.inputs.fingerprint,
+            "trials": config.trials,
+            "seed": config.seed,
+            "metric": config.metric,
+            "validation_cutoffs": config.validation_cutoffs,
+            "test_cutoffs": config.test_cutoffs,
+            "threads": config.threads,
+            "search_space_version": SEARCH_SPACE_VERSION,
+        }
+    )
+
+
+def study_base_name(config: TuneConfig, prepared: Prepared) -> str:
+    """`<ref>-<key>`: the key covers what defines the search, so --resume finds the study."""
+    key = _hash(
+        {
+            "fingerprint": prepared.inputs.fingerprint,
+            "seed": config.seed,
+            "metric": config.metric,
+            "split": [config.validation_cutoffs, config.test_cutoffs],
+            "search_space_version": SEARCH_SPACE_VERSION,
+        }
+    )
+    return f"{prepared.inputs.ref}-{key[:10]}"
+
+
+def git_commit() -> str:
+    """The project's git commit (with `-dirty` when files changed), or `unknown` outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What a tuning worker process needs (picklable for the spawn start method)."""
+
+    config: TuneConfig
+    storage_url: str
+    study_name: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    worker_index: int
+    trials: int
+
+
+def _run_trials(job: WorkerJob, prepared: Prepared, progress: tqdm | None) -> None:
+    """Optimise `job.trials` trials of the shared study in this process."""
+    study = load_study(
+        open_storage(job.storage_url),
+        job.study_name,
+        job.config.metric,
+        job.config.seed,
+        job.worker_index,
+    )
+    callbacks: list = [
+        tracking.TrialRunLogger(
+            job.tracking_uri, job.experiment_id, job.parent_run_id, job.config.metric
+        )
+    ]
+    if progress is not None:
+        callbacks.append(_progress_callback(progress))
+    study.optimize(
+        make_objective(
+            study_data(prepared), job.config.metric, job.config.seed, job.config.threads
+        ),
+        n_trials=job.trials,
+        timeout=job.config.timeout_s,
+        callbacks=callbacks,
+    )
+
+
+def worker_main(job: WorkerJob) -> None:
+    """Entry point of a spawned tuning worker: load, split, build the Dataset once, optimise."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _run_trials(job, prepare(job.config), progress=None)
+
+
+def _progress_callback(progress: tqdm):
+    """Optuna callback: move the bar to the study's finished-trial count, show the best."""
+
+    def update(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        progress.n = min(progress.total, finished_trials(study))
+        with contextlib.suppress(ValueError):  # no completed trial yet
+            progress.set_postfix(best=f"{study.best_value:.4f}", refresh=False)
+        progress.refresh()
+
+    return update
+
+
+def run_study(jobs: list[WorkerJob], prepared: Prepared, progress: tqdm) -> None:
+    """Run job 0 here and the others in spawned processes; fail loudly if a worker failed."""
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=worker_main, args=(job,), daemon=True) for job in jobs[1:]]
+    for process in processes:
+        process.start()
+    try:
+        _run_trials(jobs[0], prepared, progress)
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} tuning worker(s) failed (exit codes {failed})")
+
+
+def _figures(
+    prepared: Prepared,
+    booster: lgb.Booster,
+    study: optuna.Study,
+    test_scores: dict[str, np.ndarray],
+    seed: int,
+) -> dict[str, object]:
+    """All plots of the parent run."""
+    labels = prepared.labels("test")
+    tuned = test_scores["lightgbm"]
+    test_x = prepared.encoded["test"]
+    rng = np.random.default_rng(seed)
+    sample = np.sort(
+        rng.choice(len(test_x), size=min(SHAP_SAMPLE_ROWS, len(test_x)), replace=False)
+    )
+    sample_x = test_x.iloc[sample]
+    contributions = booster.predict(sample_x, pred_contrib=True)
+    return {
+        "roc": plots.roc_figure(labels, test_scores),
+        "precision_recall": plots.precision_recall_figure(labels, test_scores),
+        "gains_lift": plots.gains_lift_figure(labels, tuned),
+        "calibration": plots.calibration_figure(labels, tuned),
+        **plots.shap_figures(
+            contributions, sample_x.to_numpy(dtype=float), list(prepared.inputs.feature_names)
+        ),
+        **plots.optuna_figures(study, seed),
+    }
+
+
+def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{key}": value for key, value in metrics.items()}
+
+
+def _baseline_runs(
+    config: TuneConfig, prepared: Prepared, tracking_uri: str, experiment_id: str, parent: str
+) -> dict[str, tuple[np.ndarray, dict[str, float]]]:
+    """Fit and log both baselines as child runs; returns {name: (test probabilities, metrics)}."""
+    inputs = prepared.inputs
+    parts = prepared.parts
+    results = [
+        baselines.majority_class(prepared.labels("train"), len(parts.validation), len(parts.test)),
+        baselines.l1_logistic(
+            (parts.train, prepared.labels("train")),
+            (parts.validation, prepared.labels("validation")),
+            parts.test,
+            inputs.numeric_features,
+            inputs.categorical_levels,
+            config.metric,
+            config.seed,
+        ),
+    ]
+    scored = {}
+    for result in results:
+        validation = evaluate(prepared.labels("validation"), result.validation_probabilities)
+        test = evaluate(prepared.labels("test"), result.test_probabilities)
+        tracking.log_child_run(
+            tracking_uri,
+            experiment_id,
+            parent,
+            f"baseline-{result.name}",
+            params=result.params,
+            metrics={**_prefixed("val", validation), **_prefixed("test", test)},
+            tags={"baseline": result.name, "feature_set": inputs.ref},
+        )
+        scored[result.name] = (result.test_probabilities, test)
+    return scored
+
+
+def tune(config: TuneConfig) -> TuneResult:
+    """Run (or resume) a tuning study on a feature set and record everything in MLflow."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    prepared = prepare(config)
+    inputs = prepared.inputs
+    workspace.ensure_workspace()
+    tracking_uri = workspace.mlflow_tracking_uri()
+    artifact_root = (
+        None if os.environ.get("MLFLOW_TRACKING_URI") else workspace.mlflow_artifact_root()
+    )
+    experiment_id = tracking.prepare_experiment(tracking_uri, inputs.name, artifact_root)
+    tracking.end_stale_runs(tracking_uri, experiment_id)
+
+    storage_url = config.storage or default_storage_url(workspace.optuna_dir(), inputs.name)
+    storage = open_storage(storage_url)
+    existing = [
+        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    ]
+    study_name = choose_study_name(
+        existing, study_base_name(config, prepared), resume=config.resume
+    )
+    study = load_study(storage, study_name, config.metric, config.seed, worker_index=0)
+    orphaned = fail_orphaned_trials(study)
+    done = finished_trials(study)
+    budget = split_budget(config.trials - done, config.workers)
+
+    settings = resolved_config(config, prepared, study_name, storage_url)
+    tags = {
+        "feature_set": inputs.ref,
+        "feature_set_fingerprint": inputs.fingerprint,
+        "config_hash": config_hash(config, prepared),
+        "git_commit": git_commit(),
+        "seed": str(config.seed),
+        "optuna_study": study_name,
+        "leakage_scan": inputs.leakage_scan,
+        "leakage_flagged": ",".join(inputs.leakage_flagged),
+        "resumed": str(config.resume).lower(),
+    }
+    with tracking.parent_run(experiment_id, study_name, tags) as parent:
+        tracking.log_feature_set_input(inputs.ref, inputs.fingerprint)
+        baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent)
+        baseline_test_auc = {name: test["roc_auc"] for name, (_, test) in baseline.items()}
+        jobs = [
+            WorkerJob(config, storage_url, study_name, tracking_uri, experiment_id, parent, i, n)
+            for i, n in enumerate(budget)
+        ]
+        with tqdm(total=config.trials, initial=done, desc="trials", unit="trial") as progress:
+            if jobs:
+                run_study(jobs, prepared, progress)
+        study = load_study(storage, study_name, config.metric, config.seed, worker_index=0)
+        completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not completed:
+            raise UsagecastError(
+                f"study {study_name} has no completed trial (all pruned, failed or timed out); "
+                "give it more --trials or a longer --timeout"
+            )
+        best = study.best_trial
+        params = {
+            **fixed_params(config.metric, config.seed, config.threads),
+            **best.params,
+        }
+        booster = fit_booster(
+            study_data(prepared), params, num_boost_round=int(best.user_attrs[BEST_ITERATION_ATTR])
+        )
+        validation_p = booster.predict(prepared.encoded["validation"])
+        test_p = booster.predict(prepared.encoded["test"])
+        threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
+        validation_metrics = evaluate(prepared.labels("validation"), validation_p)
+        test_metrics = evaluate(prepared.labels("test"), test_p)
+        oracle_result = oracle.oracle_metrics(
+            prepared.manifest, prepared.parts.test, test_metrics["roc_auc"]
+        )
+        test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
+        tracking.log_parent_results(
+            params={
+                **best.params,
+                "best_iteration": best.user_attrs[BEST_ITERATION_ATTR],
+                "threshold": threshold,
+                "best_trial": best.number,
+            },
+            metrics={
+                **_prefixed("val", validation_metrics),
+                **_prefixed("test", test_metrics),
+                **{
+                    f"baseline_{name}_test_roc_auc": auc for name, auc in baseline_test_auc.items()
+                },
+                **oracle_result.metrics,
+                "trials_finished": finished_trials(study),
+                "trials_orphaned_failed": len(orphaned),
+            },
+            tags={"threshold_rule": "max F1 on validation", "oracle": oracle_result.note},
+            figures=_figures(prepared, booster, study, test_scores, config.seed),
+            json_artifacts={"resolved_config.json": settings},
+            test_set=prepared.parts.test,
+        )
+        log_serving_model(
+            booster,
+            inputs.model_metadata(threshold),
+            prepared.parts.test.head(INPUT_EXAMPLE_ROWS),
+        )
+    return TuneResult(
+        parent_run_id=parent,
+        experiment_id=experiment_id,
+        study_name=study_name,
+        best_params=dict(best.params),
+        validation_metrics=validation_metrics,
+        test_metrics=test_metrics,
+        baseline_test_auc=baseline_test_auc,
+        oracle=oracle_result.metrics,
+        tracking_uri=tracking_uri,
+    )
+
+
+def format_summary(result: TuneResult) -> str:
+    """The text `usagecast tune` prints at the end: run id, params, metrics, how to look."""
+    shown = ("roc_auc", "pr_auc", "logloss", "brier", "ece", "lift_at_10pct")
+
+    def line(metrics: dict[str, float]) -> str:
+        return "  ".join(f"{key}={metrics[key]:.4f}" for key in shown if key in metrics)
+
+    lines = [
+        f"parent run: {result.parent_run_id} (experiment {result.experiment_id}, "
+        f"study {result.study_name})",
+        "best params: " + json.dumps(result.best_params, sort_keys=True),
+        "validation:  " + line(result.validation_metrics),
+        "test:        " + line(result.test_metrics),
+        "baselines (test roc_auc): "
+        + "  ".join(f"{name}={auc:.4f}" for name, auc in result.baseline_test_auc.items()),
+    ]
+    if result.oracle:
+        lines.append("oracle:      " + "  ".join(f"{k}={v:.4f}" for k, v in result.oracle.items()))
+    lines.append(f"see it: mlflow ui --backend-store-uri {result.tracking_uri}")
+    return "\n".join(lines)

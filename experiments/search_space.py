@@ -1,0 +1,66 @@
+"""The LightGBM search space Optuna samples from, and the fixed parameters around it.
+
+Fixed parameters make every fit deterministic for a seed (deterministic=True, a fixed thread
+count, row-wise histograms, all seeds derived from one). Dataset-level parameters (bins,
+pre-filtering) are fixed too: the LightGBM Dataset is built once per study and reused by every
+trial, which is only allowed when trials do not change them.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+from experiments.metrics import MetricName
+
+LIGHTGBM_METRIC: dict[MetricName, str] = {
+    "roc_auc": "auc",
+    "pr_auc": "average_precision",
+    "logloss": "binary_logloss",
+}
+
+# Built into the Dataset once; trials must not vary them.
+DATASET_PARAMS: dict[str, object] = {
+    "max_bin": 255,
+    "feature_pre_filter": False,  # lets trials vary min_data_in_leaf on a shared Dataset
+    "verbosity": -1,
+}
+
+MAX_BOOST_ROUNDS = 1000
+EARLY_STOPPING_ROUNDS = 50
+
+
+def fixed_params(metric: MetricName, seed: int, num_threads: int) -> dict[str, object]:
+    """Parameters every trial and the refit share: objective, metric, determinism, seeds."""
+    return {
+        **DATASET_PARAMS,
+        "objective": "binary",
+        "metric": LIGHTGBM_METRIC[metric],
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": num_threads,
+        "seed": seed,
+    }
+
+
+def suggest_params(trial: optuna.Trial, negative_to_positive: float) -> dict[str, object]:
+    """Sample one trial's tuned parameters.
+
+    scale_pos_weight ranges from 1 (no reweighting) to the training set's negative/positive
+    ratio (fully balanced), so class imbalance is handled by the search, not by a guess.
+    """
+    params: dict[str, object] = {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 4, 128, log=True),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 5, 200, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "bagging_freq": trial.suggest_int("bagging_freq", 0, 5),
+        "lambda_l1": trial.suggest_float("lambda_l1", 1e-8, 10.0, log=True),
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-8, 10.0, log=True),
+        "min_gain_to_split": trial.suggest_float("min_gain_to_split", 0.0, 1.0),
+    }
+    if negative_to_positive > 1.0:
+        params["scale_pos_weight"] = trial.suggest_float(
+            "scale_pos_weight", 1.0, negative_to_positive, log=True
+        )
+    return params

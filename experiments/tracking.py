@@ -1,0 +1,222 @@
+"""The one module in experiments/ that writes to MLflow.
+
+- `prepare_experiment` creates the store and the experiment once, serially, before any
+  worker starts (fresh SQLite stores break when many processes create them at once).
+- `end_stale_runs` ends RUNNING runs whose process is gone (killed by SIGKILL/SIGTERM, power
+  loss) as KILLED, so nothing in the UI looks alive that is not.
+- `parent_run` opens the tuning run and always closes it: FINISHED, FAILED on an error, KILLED
+  on Ctrl-C or SIGTERM (turned into an exception by a handler installed for the run).
+- `TrialRunLogger` is an Optuna callback that records each finished trial as a nested run
+  (the small replacement for optuna-integration's MLflowCallback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import optuna
+import pandas as pd
+import psutil
+from matplotlib.figure import Figure
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+PID_TAG = "usagecast.pid"
+HOST_TAG = "usagecast.host"
+KIND_TAG = "usagecast.kind"
+TRIAL_TAG = "optuna_trial"
+STATE_TAG = "optuna_state"
+PRUNED_TAG = "pruned"
+MLFLOW_RUN_ID_ENV = "MLFLOW_RUN_ID"
+
+
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM arrived during a run; handled like Ctrl-C so cleanup code runs."""
+
+
+def prepare_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+    """Create (or find) the store and the experiment; returns the experiment id.
+
+    When `mlflow run` started us (MLFLOW_RUN_ID set), its run's experiment is used instead.
+    """
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    launched_run = os.environ.get(MLFLOW_RUN_ID_ENV)
+    if launched_run:
+        return client.get_run(launched_run).info.experiment_id
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_location)
+
+
+def _process_alive(tags: Mapping[str, str]) -> bool:
+    """Whether the process that owns a run is still running on this host."""
+    if tags.get(HOST_TAG) != socket.gethostname():
+        return False
+    pid = int(tags.get(PID_TAG, "0") or 0)
+    return pid > 0 and psutil.pid_exists(pid) and pid != os.getpid()
+
+
+def end_stale_runs(tracking_uri: str, experiment_id: str) -> list[str]:
+    """Mark RUNNING tuning runs whose owning process is gone as KILLED; returns their ids."""
+    client = MlflowClient(tracking_uri)
+    running = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{KIND_TAG}` = 'tuning'",
+    )
+    stale = [run for run in running if not _process_alive(run.data.tags)]
+    for run in stale:
+        client.set_tag(run.info.run_id, "ended_by", "stale-run cleanup: its process was gone")
+        client.set_terminated(run.info.run_id, status="KILLED")
+    return [run.info.run_id for run in stale]
+
+
+@contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """Within the block, SIGTERM raises RunTerminated (main thread only; else no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise RunTerminated(f"received signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def parent_run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> Iterator[str]:
+    """Open the tuning run (or the one `mlflow run` launched) and always end it honestly."""
+    launched_run = os.environ.get(MLFLOW_RUN_ID_ENV)
+    owner_tags = {
+        **tags,
+        KIND_TAG: "tuning",
+        PID_TAG: str(os.getpid()),
+        HOST_TAG: socket.gethostname(),
+    }
+    run = mlflow.start_run(
+        run_id=launched_run or None,
+        experiment_id=None if launched_run else experiment_id,
+        run_name=None if launched_run else run_name,
+    )
+    mlflow.set_tags(owner_tags)
+    try:
+        with _sigterm_as_exception():
+            yield run.info.run_id
+    except KeyboardInterrupt:
+        mlflow.set_tag("ended_by", "interrupted (Ctrl-C or SIGTERM)")
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException as error:
+        mlflow.set_tag("ended_by", f"error: {type(error).__name__}: {error}"[:4000])
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run(status="FINISHED")
+
+
+def log_child_run(
+    tracking_uri: str,
+    experiment_id: str,
+    parent_run_id: str,
+    name: str,
+    *,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    status: str = "FINISHED",
+) -> str:
+    """One finished nested run holding params, metrics and tags; returns its id."""
+    client = MlflowClient(tracking_uri)
+    run = client.create_run(
+        experiment_id,
+        run_name=name,
+        tags={MLFLOW_PARENT_RUN_ID: parent_run_id, MLFLOW_RUN_NAME: name, **tags},
+    )
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric(key, float(value), 0, 0) for key, value in metrics.items()],
+        params=[Param(key, str(value)) for key, value in params.items()],
+        tags=[RunTag(key, str(value)) for key, value in tags.items()],
+    )
+    client.set_terminated(run.info.run_id, status=status)
+    return run.info.run_id
+
+
+class TrialRunLogger:
+    """Optuna callback: each finished trial becomes a nested run of the tuning run."""
+
+    def __init__(
+        self, tracking_uri: str, experiment_id: str, parent_run_id: str, metric: str
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.experiment_id = experiment_id
+        self.parent_run_id = parent_run_id
+        self.metric = metric
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Log params, the validation metric (last reported one when pruned) and the state."""
+        value = trial.value
+        if value is None and trial.intermediate_values:
+            value = trial.intermediate_values[max(trial.intermediate_values)]
+        pruned = trial.state == optuna.trial.TrialState.PRUNED
+        log_child_run(
+            self.tracking_uri,
+            self.experiment_id,
+            self.parent_run_id,
+            f"trial-{trial.number}",
+            params=trial.params,
+            metrics={} if value is None else {f"val_{self.metric}": value},
+            tags={
+                TRIAL_TAG: str(trial.number),
+                STATE_TAG: trial.state.name,
+                PRUNED_TAG: str(pruned).lower(),
+                "optuna_study": study.study_name,
+                **{k: str(v) for k, v in trial.user_attrs.items()},
+            },
+            status="FINISHED" if trial.state.is_finished() else "FAILED",
+        )
+
+
+def log_parent_results(
+    *,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    figures: Mapping[str, Figure],
+    json_artifacts: Mapping[str, object],
+    test_set: pd.DataFrame,
+) -> None:
+    """Everything the tuning run holds besides the model: params, metrics, plots, files."""
+    mlflow.log_params({key: str(value) for key, value in params.items()})
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+    mlflow.set_tags(dict(tags))
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+    for name, payload in json_artifacts.items():
+        mlflow.log_text(json.dumps(payload, indent=2, sort_keys=True, default=str), name)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "test_set.parquet"
+        test_set.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+def log_feature_set_input(ref: str, fingerprint: str) -> None:
+    """The exact feature-set build as the run's mlflow.data input (digest = fingerprint)."""
+    from features.featureset import log_feature_set_to_mlflow
+
+    log_feature_set_to_mlflow(f"{ref}/{fingerprint}")

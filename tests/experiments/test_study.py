@@ -1,0 +1,61 @@
+"""Study naming, the shared trial budget, and cleanup of trials a killed worker left RUNNING."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import optuna
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from experiments.objective import WORKER_PID_ATTR
+from experiments.study import (
+    choose_study_name,
+    default_storage_url,
+    fail_orphaned_trials,
+    finished_trials,
+    load_study,
+    open_storage,
+    split_budget,
+)
+from features.errors import UsagecastError
+
+
+def test_fresh_runs_get_new_names_and_resume_takes_the_newest():
+    assert choose_study_name([], "s@v1-abc", resume=False) == "s@v1-abc"
+    existing = ["s@v1-abc", "s@v1-abc-2", "other", "s@v1-abcd"]
+    assert choose_study_name(existing, "s@v1-abc", resume=False) == "s@v1-abc-3"
+    assert choose_study_name(existing, "s@v1-abc", resume=True) == "s@v1-abc-2"
+    with pytest.raises(UsagecastError, match="--resume"):
+        choose_study_name(["other"], "s@v1-abc", resume=True)
+
+
+@given(st.integers(min_value=0, max_value=200), st.integers(min_value=1, max_value=16))
+def test_budget_split_sums_exactly(remaining, workers):
+    shares = split_budget(remaining, workers)
+    assert sum(shares) == remaining
+    assert all(share >= 1 for share in shares) and len(shares) <= workers
+
+
+def test_orphaned_trials_of_dead_workers_are_failed_live_ones_kept(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    storage = open_storage(default_storage_url(tmp_path / "optuna", "s"))
+    study = load_study(storage, "s@v1-x", "roc_auc", seed=0, worker_index=0)
+    study.tell(study.ask(), 0.7)
+    orphan = study.ask()
+    orphan.set_user_attr(WORKER_PID_ATTR, dead.pid)
+    live = study.ask()
+    live.set_user_attr(WORKER_PID_ATTR, 1)  # pid 1 always exists
+    assert fail_orphaned_trials(study) == [orphan.number]
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[orphan.number] == optuna.trial.TrialState.FAIL
+    assert states[live.number] == optuna.trial.TrialState.RUNNING
+    assert finished_trials(study) == 1
+
+
+def test_a_storage_that_is_not_a_url_is_refused():
+    with pytest.raises(UsagecastError, match="not a URL"):
+        open_storage("my-study.db")

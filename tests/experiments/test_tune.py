@@ -1,0 +1,170 @@
+"""End-to-end tuning runs in a real SQLite MLflow store and a real Optuna journal."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from experiments import TuneConfig, tune
+from experiments.objective import WORKER_PID_ATTR
+from experiments.study import load_study, open_storage
+from features import workspace
+from usagecast_cli.main import main
+
+PLOTS = {
+    "roc",
+    "precision_recall",
+    "gains_lift",
+    "calibration",
+    "shap_beeswarm",
+    "shap_importance",
+    "optuna_history",
+    "optuna_param_importances",
+}
+REQUIRED_TAGS = {
+    "feature_set",
+    "feature_set_fingerprint",
+    "config_hash",
+    "git_commit",
+    "seed",
+    "optuna_study",
+    "leakage_scan",
+}
+
+
+def _children(client: MlflowClient, run) -> list:
+    return client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+        max_results=1000,
+    )
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_run_records_trials_baselines_lineage_plots_and_a_servable_model(synthetic_ref):
+    result = tune(TuneConfig(feature_set=synthetic_ref, trials=6, seed=3))
+    client = MlflowClient(result.tracking_uri)
+    run = client.get_run(result.parent_run_id)
+    assert run.info.status == "FINISHED"
+    assert client.get_experiment(run.info.experiment_id).name == "synthetic"
+    assert set(run.data.tags) >= REQUIRED_TAGS
+    assert run.data.tags["seed"] == "3" and run.data.tags["leakage_scan"] == "ok"
+    assert run.data.tags["optuna_study"] == result.study_name
+    for metric in (
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_logloss",
+        "test_brier",
+        "test_ece",
+        "test_lift_at_1pct",
+        "test_precision_at_10pct",
+        "val_roc_auc",
+    ):
+        assert np.isfinite(run.data.metrics[metric])
+    assert run.data.metrics["test_roc_auc"] > 0.75  # the synthetic signal is strong
+
+    children = _children(client, run)
+    trials = [c for c in children if "optuna_trial" in c.data.tags]
+    assert sorted(int(c.data.tags["optuna_trial"]) for c in trials) == list(range(6))
+    assert all(c.data.tags["pruned"] in ("true", "false") for c in trials)
+    assert all("learning_rate" in c.data.params for c in trials)
+    baselines = {c.data.tags.get("baseline") for c in children} - {None}
+    assert baselines == {"majority_class", "l1_logistic"}
+
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"test_set.parquet", "resolved_config.json", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert plots == {f"plots/{name}.png" for name in PLOTS}
+    assert [i.dataset.digest for i in run.inputs.dataset_inputs] == ["fp0007000300"]
+
+    test_rows = pd.read_parquet(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="test_set.parquet"
+        )
+    )
+    assert set(test_rows["cutoff"]) == {pd.Timestamp("2024-05-01")}
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    scored = model.predict(test_rows.drop(columns=["user_id", "cutoff", "label"]).head(20))
+    probabilities = scored["probability"].to_numpy()
+    assert probabilities.shape == (20,)
+    assert np.all((probabilities > 0) & (probabilities < 1))
+    threshold = float(run.data.params["threshold"])
+    assert (scored["label"].to_numpy() == (probabilities >= threshold)).all()
+
+
+def test_same_seed_same_best_params_and_test_metrics(synthetic_ref):
+    first = tune(TuneConfig(feature_set=synthetic_ref, trials=5, seed=11))
+    second = tune(TuneConfig(feature_set=synthetic_ref, trials=5, seed=11))
+    assert first.study_name != second.study_name  # a fresh study, not a resume
+    assert first.best_params == second.best_params
+    assert first.test_metrics == second.test_metrics
+
+
+def test_resume_continues_a_killed_run_and_leaves_nothing_running(synthetic_ref):
+    first = tune(TuneConfig(feature_set=synthetic_ref, trials=3, seed=5))
+    # What a SIGKILL mid-run leaves behind: a RUNNING trial and a RUNNING parent run whose
+    # process is gone.
+    storage = open_storage(f"journal://{workspace.optuna_dir() / 'synthetic.journal'}")
+    study = load_study(storage, first.study_name, "roc_auc", seed=5, worker_index=0)
+    orphan = study.ask()
+    orphan.set_user_attr(WORKER_PID_ATTR, _dead_pid())
+    client = MlflowClient(first.tracking_uri)
+    stale = client.create_run(
+        first.experiment_id,
+        tags={
+            "usagecast.kind": "tuning",
+            "usagecast.pid": str(_dead_pid()),
+            "usagecast.host": socket.gethostname(),
+        },
+    )
+
+    resumed = tune(TuneConfig(feature_set=synthetic_ref, trials=5, seed=5, resume=True))
+    assert resumed.study_name == first.study_name
+    states = [t.state for t in load_study(storage, first.study_name, "roc_auc", 5, 0).trials]
+    finished = [s for s in states if s.is_finished() and s != optuna.trial.TrialState.FAIL]
+    assert len(finished) == 5
+    assert states[orphan.number] == optuna.trial.TrialState.FAIL
+    assert client.get_run(stale.info.run_id).info.status == "KILLED"
+    new_trials = [
+        c
+        for c in _children(client, client.get_run(resumed.parent_run_id))
+        if "optuna_trial" in c.data.tags
+    ]
+    assert sorted(int(c.data.tags["optuna_trial"]) for c in new_trials) == [4, 5]
+    running = client.search_runs([first.experiment_id], "attributes.status = 'RUNNING'")
+    assert running == []
+
+
+def test_two_workers_complete_exactly_the_requested_trials(synthetic_ref):
+    result = tune(TuneConfig(feature_set=synthetic_ref, trials=7, workers=2, seed=2))
+    storage = open_storage(f"journal://{workspace.optuna_dir() / 'synthetic.journal'}")
+    trials = load_study(storage, result.study_name, "roc_auc", 2, 0).trials
+    assert len(trials) == 7
+    assert all(t.state.is_finished() and t.state.name != "FAIL" for t in trials)
+    pids = {t.user_attrs[WORKER_PID_ATTR] for t in trials}
+    assert len(pids) == 2 and os.getpid() in pids
+    client = MlflowClient(result.tracking_uri)
+    logged = [
+        c
+        for c in _children(client, client.get_run(result.parent_run_id))
+        if "optuna_trial" in c.data.tags
+    ]
+    assert sorted(int(c.data.tags["optuna_trial"]) for c in logged) == list(range(7))
+
+
+def test_cli_reports_a_missing_feature_set_in_one_line(capsys):
+    assert main(["tune", "nothing@v1", "--trials", "2"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -1,0 +1,77 @@
+"""`usagecast tune NAME@vN`: an Optuna-tuned LightGBM on a feature set, tracked in MLflow."""
+
+from __future__ import annotations
+
+import argparse
+
+METRICS = ("roc_auc", "pr_auc", "logloss")
+
+
+def _flag(value: str) -> bool:
+    """`--resume` alone means yes; `--resume true|false` lets MLproject pass its parameter."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _timeout(value: str) -> float | None:
+    """Seconds; 0 means no limit (MLproject parameters cannot be left out)."""
+    seconds = float(value)
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"timeout must be >= 0 seconds, got {value}")
+    return seconds or None
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from experiments import TuneConfig, format_summary, tune
+
+    result = tune(
+        TuneConfig(
+            feature_set=args.feature_set,
+            trials=args.trials,
+            timeout_s=args.timeout,
+            workers=args.workers,
+            seed=args.seed,
+            metric=args.metric,
+            resume=args.resume,
+            storage=args.storage,
+        )
+    )
+    print(format_summary(result))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `tune` subcommand."""
+    tune = subparsers.add_parser(
+        "tune",
+        help="tune LightGBM on a feature set with Optuna, tracked in MLflow",
+        description="Time-ordered split with an embargo, baselines, an Optuna study (each "
+        "trial a nested MLflow run), the refit best model logged as the serving pyfunc, and "
+        "test metrics and plots on the parent run. The experiment is named after the set.",
+    )
+    tune.add_argument("feature_set", metavar="NAME@vN", help="a built feature set")
+    tune.add_argument("--trials", type=int, default=20, help="trials in the study (total)")
+    tune.add_argument(
+        "--timeout", type=_timeout, default=None, help="stop starting trials after S seconds"
+    )
+    tune.add_argument("--workers", type=int, default=1, help="processes sharing the study")
+    tune.add_argument("--seed", type=int, default=0, help="seed of sampler and LightGBM")
+    tune.add_argument("--metric", choices=METRICS, default="roc_auc", help="tuning metric")
+    tune.add_argument(
+        "--resume",
+        type=_flag,
+        nargs="?",
+        const=True,
+        default=False,
+        help="continue the newest study with this config from its finished trials",
+    )
+    tune.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL (default: a journal file in the workspace's optuna/ folder)",
+    )
+    tune.set_defaults(handler=_tune)
