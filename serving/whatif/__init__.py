@@ -26,6 +26,7 @@ from serving.whatif.constraints import (
     RatioCoupling,
     action_space_from_manifest,
     build_action_space,
+    violations,
 )
 from serving.whatif.policy import (
     LeverChange,
@@ -68,4 +69,5 @@ __all__ = [
     "search",
     "simulate_policy",
     "suggestions_to_json",
+    "violations",
 ]

@@ -343,3 +343,41 @@ def _round_down(values: np.ndarray, gene: GeneSpec) -> np.ndarray:
 
 def _round_up(values: np.ndarray, gene: GeneSpec) -> np.ndarray:
     return np.ceil(values) if gene.integer else values
+
+
+def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> list[str]:
+    """Why `after` is not a feasible what-if of the model row `before` (empty when it is).
+
+    Used to judge suggestions that did not come from our search (e.g. another tool's)."""
+    problems = []
+    lo, hi = row_bounds(space, before[None, :])
+    genes = set(space.gene_columns.tolist())
+    derived = {r.column for r in space.ratios}
+    moved = (after != before) & ~(np.isnan(after) & np.isnan(before))
+    for column in np.flatnonzero(moved):
+        if column not in genes and column not in derived:
+            problems.append(f"{space.feature_names[column]}: immutable but changed")
+    for i, gene in enumerate(space.genes):
+        value = after[gene.column]
+        if moved[gene.column] and not lo[0, i] <= value <= hi[0, i]:
+            problems.append(
+                f"{gene.name}: {float(before[gene.column])!r} -> {float(value)!r} leaves the "
+                f"allowed [{float(lo[0, i])!r}, {float(hi[0, i])!r}] "
+                f"({gene.direction}, bounds, couplings)"
+            )
+        if moved[gene.column] and gene.integer and value != np.round(value):
+            problems.append(f"{gene.name}: integer feature set to {float(value)!r}")
+    for order in space.orders:
+        if after[order.smaller_column] > after[order.larger_column]:
+            problems.append(f"coupling {order.smaller} <= {order.larger} broken")
+    for ratio in space.ratios:
+        num, den = after[ratio.numerator_column], after[ratio.denominator_column]
+        parts_moved = moved[ratio.numerator_column] or moved[ratio.denominator_column]
+        expected = (
+            (ratio.on_zero if den == 0 else num / den) if parts_moved else before[ratio.column]
+        )
+        if not np.isclose(after[ratio.column], expected, equal_nan=True):
+            problems.append(
+                f"{ratio.feature}: {float(after[ratio.column])!r} does not follow its parts"
+            )
+    return problems

@@ -58,9 +58,11 @@ def init_population(
     rows, genes = base.shape
     movable = np.broadcast_to(_movable(lo, hi)[:, None, :], (rows, size, genes))
     keys = np.where(movable, rng.random((rows, size, genes)), np.inf)
-    rank = np.argsort(np.argsort(keys, axis=2), axis=2)
     n_moves = rng.integers(1, max(max_changes, 1) + 1, size=(rows, size, 1))
-    chosen = movable & (rank < n_moves)
+    if genes == 0:
+        return np.repeat(base[:, None, :], size, axis=1)
+    nth = np.take_along_axis(np.sort(keys, axis=2), np.minimum(n_moves, genes) - 1, axis=2)
+    chosen = movable & (keys <= nth)
     up_room = (hi - base)[:, None, :]
     down_room = (base - lo)[:, None, :]
     go_up = np.where(
@@ -90,12 +92,15 @@ def mutate(
     draw = rng.random(pop.shape)
     hit = (draw < rate) & _movable(lo, hi)[:, None, :]
     reset = draw < rate * RESET_SHARE
-    width = (hi - lo)[:, None, :]
-    step = rng.normal(0.0, 1.0, pop.shape) * scale * width
-    step = np.where(integer & (np.abs(step) < 1), np.sign(step), step)
-    stepped = np.clip(_round_integer(pop + step, integer), lo[:, None, :], hi[:, None, :])
-    mutated = np.where(reset, base[:, None, :], stepped)
-    return np.where(hit, mutated, pop)
+    where = np.nonzero(hit & ~reset)
+    width = (hi - lo)[where[0], where[2]]
+    step = rng.normal(0.0, 1.0, width.shape) * scale * width
+    step = np.where(integer[where[2]] & (np.abs(step) < 1), np.sign(step), step)
+    stepped = pop[where] + step
+    stepped = np.where(integer[where[2]], np.round(stepped), stepped)
+    mutated = np.where(hit & reset, base[:, None, :], pop)
+    mutated[where] = np.clip(stepped, lo[where[0], where[2]], hi[where[0], where[2]])
+    return mutated
 
 
 def crossover(rng: np.random.Generator, first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -118,8 +123,10 @@ def limit_changes(
     """Revert randomly chosen changed genes until at most `max_changes` differ from the row."""
     moved = changed(pop, base)
     keys = np.where(moved, rng.random(pop.shape), np.inf)
-    rank = np.argsort(np.argsort(keys, axis=2), axis=2)
-    return np.where(moved & (rank >= max_changes), base[:, None, :], pop)
+    if max_changes >= pop.shape[2]:
+        return pop
+    cutoff = np.partition(keys, max_changes - 1, axis=2)[..., max_changes - 1 : max_changes]
+    return np.where(moved & (keys > cutoff), base[:, None, :], pop)
 
 
 def enforce_orders(
@@ -231,15 +238,18 @@ def materialize(x0: np.ndarray, pop: np.ndarray, space: ActionSpace) -> np.ndarr
     rows, size, _ = pop.shape
     full = np.repeat(x0, size, axis=0)
     full[:, space.gene_columns] = pop.reshape(rows * size, -1)
-    if space.ratios:
-        original = np.repeat(x0, size, axis=0)
-        for ratio in space.ratios:
-            num = full[:, ratio.numerator_column]
-            den = full[:, ratio.denominator_column]
-            moved = changed(num, original[:, ratio.numerator_column]) | changed(
-                den, original[:, ratio.denominator_column]
-            )
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = np.where(den == 0, ratio.on_zero, num / den)
-            full[:, ratio.column] = np.where(moved, value, full[:, ratio.column])
+    gene_of = {column: i for i, column in enumerate(space.gene_columns.tolist())}
+    for ratio in space.ratios:
+        parts = [
+            gene_of[c] for c in (ratio.numerator_column, ratio.denominator_column) if c in gene_of
+        ]
+        if not parts:
+            continue
+        base = x0[:, space.gene_columns[parts]]
+        moved = changed(pop[..., parts], base).any(axis=2).reshape(-1)
+        num = full[:, ratio.numerator_column]
+        den = full[:, ratio.denominator_column]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(den == 0, ratio.on_zero, num / den)
+        full[:, ratio.column] = np.where(moved, value, full[:, ratio.column])
     return full

@@ -167,23 +167,24 @@ def _merge_archive(
     moved = changed(pop, base)
     fit = np.where(moved.any(axis=2), fit, np.inf)
     keys = _subset_keys(moved)
-    order = np.lexsort((fit, keys), axis=1)
-    pop, fit, prob, keys = (_take(a, order) for a in (pop, fit, prob, keys))
+    # Exact duplicates share a fingerprint; a rare collision only drops one candidate.
+    fingerprint = np.nan_to_num(pop, nan=0.5) @ (1.0 + np.arange(pop.shape[2]) * np.pi)
+    order = np.lexsort((fit, fingerprint, keys), axis=1)
+    fit, fingerprint, keys = _take(fit, order), _take(fingerprint, order), _take(keys, order)
     same_set = np.zeros_like(fit, dtype=bool)
     same_set[:, 1:] = keys[:, 1:] == keys[:, :-1]
     duplicate = np.zeros_like(same_set)
-    duplicate[:, 1:] = same_set[:, 1:] & np.all(
-        (pop[:, 1:] == pop[:, :-1]) | (np.isnan(pop[:, 1:]) & np.isnan(pop[:, :-1])), axis=2
-    )
+    duplicate[:, 1:] = same_set[:, 1:] & (fingerprint[:, 1:] == fingerprint[:, :-1])
     fit = np.where(duplicate, np.inf, fit)
     priority = np.where(same_set, fit + 10.0, fit)
     keep = np.argsort(priority, axis=1, kind="stable")[:, :size]
-    return _take(pop, keep), _take(fit, keep), _take(prob, keep)
+    chosen = _take(order, keep)
+    return _take(pop, chosen), _take(fit, keep), _take(prob, chosen)
 
 
 def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Per-row gather along the candidate axis, for (rows, n) and (rows, n, genes) arrays."""
-    return np.take_along_axis(values, index if values.ndim == 2 else index[..., None], 1)
+    return values[np.arange(len(index))[:, None], index]
 
 
 def _distance(a: np.ndarray, b: np.ndarray, width: np.ndarray) -> float:

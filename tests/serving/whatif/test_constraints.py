@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.whatif import ActionSpaceError, action_space_from_manifest, build_action_space
+from serving.whatif import (
+    ActionSpaceError,
+    Goal,
+    action_space_from_manifest,
+    build_action_space,
+    counterfactuals,
+    violations,
+)
 from serving.whatif.constraints import as_matrix, row_bounds
 
 NAMES = ["a7", "a30", "events", "share", "age"]
@@ -98,3 +105,27 @@ def test_row_bounds_freeze_odd_values_and_respect_immutable_partners():
     assert lo[0].tolist() == [2, 10] and hi[0].tolist() == [6, 50]
     assert np.isnan(lo[1, 0]) and lo[1, 1] == hi[1, 1] == 150
     assert lo[2, 0] == hi[2, 0] == 2.5
+
+
+def test_violations_judge_rows_from_elsewhere(product_space):
+    before = np.array([2.0, 8.0, 40.0, 0.2, 100.0])
+    fine = np.array([2.0, 6.0, 40.0, 0.15, 100.0])
+    assert violations(before, fine, product_space) == []
+    cases = {
+        "tenure_days: immutable but changed": [2, 8, 40, 0.2, 101],
+        "count_events_30d: 40.0 -> 30.0 leaves": [2, 8, 30, 8 / 30, 100],
+        "count_ad_30d: integer feature set to 6.5": [2, 6.5, 40, 6.5 / 40, 100],
+        "coupling count_ad_7d <= count_ad_30d broken": [2, 1, 40, 1 / 40, 100],
+        "share_ad_30d: 0.2 does not follow its parts": [2, 6, 40, 0.2, 100],
+    }
+    for message, after in cases.items():
+        found = violations(before, np.array(after, dtype=float), product_space)
+        assert any(p.startswith(message) for p in found), (message, found)
+
+
+def test_no_actionable_features_means_no_suggestions():
+    space = build_action_space(NAMES, [])
+    suggestions = counterfactuals(
+        np.ones((2, 5)), space, lambda m: np.full(len(m), 0.1), Goal(target=0.5)
+    )
+    assert suggestions == [[], []]
