@@ -175,10 +175,9 @@ class _Builder:
     def finish_entities(self, table: str, source: Source) -> None:
         """Quarantine duplicate ids, then write the accepted users/items and their catalog."""
         id_column = "user_id" if table == USERS else "item_id"
-        checked = f"checked_{table}"
         self.con.execute(
-            f"CREATE TEMP TABLE {checked} AS "
-            + validate.entities_checked_sql(
+            f"CREATE TEMP TABLE late_{table} AS "
+            + validate.entities_late_sql(
                 f"stage_{table}", id_column, ENTITY_DUPLICATE_REASONS[table]
             )
         )
@@ -190,10 +189,7 @@ class _Builder:
             f"AS {validate.ident(a.name)}"
             for a in source.attributes
         ]
-        self.con.execute(
-            f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM {checked} "
-            "WHERE reason IS NULL ORDER BY seq"
-        )
+        self._write_accepted(table, columns)
         catalog = USER_ATTRIBUTES if table == USERS else ITEM_ATTRIBUTES
         kind = "kind VARCHAR, " if table == USERS else ""
         self.con.execute(f"CREATE TABLE {catalog} (name VARCHAR, {kind}dtype VARCHAR)")
@@ -202,39 +198,50 @@ class _Builder:
             self.con.execute(
                 f"INSERT INTO {catalog} VALUES ({', '.join('?' * len(values))})", values
             )
-        self._quarantine(table, checked)
+        self._quarantine(table)
 
     def finish_events(self) -> None:
         """Quarantine unknown users and duplicates, then write the accepted events."""
         rules = self.config.rules
         self.con.execute(
-            "CREATE TEMP TABLE checked_events AS "
-            + validate.events_checked_sql(f"stage_{EVENTS}", USERS)
+            f"CREATE TEMP TABLE late_{EVENTS} AS "
+            + validate.events_late_sql(f"stage_{EVENTS}", USERS)
         )
         expressions = {
             "event_id": "seq",
             "session_id": validate.optional_id_sql("session_id", rules),
             "item_id": validate.optional_id_sql("item_id", rules),
         }
-        select = ", ".join(
-            f"({expressions.get(name, name)})::{sql_type} AS {name}"
-            for name, sql_type in EVENT_COLUMNS.items()
+        self._write_accepted(
+            EVENTS,
+            [
+                f"({expressions.get(name, name)})::{sql_type} AS {name}"
+                for name, sql_type in EVENT_COLUMNS.items()
+            ],
         )
-        self.con.execute(
-            f"CREATE TABLE {EVENTS} AS SELECT {select} FROM checked_events "
-            "WHERE reason IS NULL ORDER BY seq"
-        )
-        self._quarantine(EVENTS, "checked_events")
+        self._quarantine(EVENTS)
 
-    def _quarantine(self, table: str, checked: str) -> None:
+    def _write_accepted(self, table: str, columns: list[str]) -> None:
+        """The canonical table: staged rows with no row-level or cross-row reason."""
+        self.con.execute(
+            f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM stage_{table} s "
+            f"ANTI JOIN late_{table} l ON s.seq = l.seq WHERE s.reason IS NULL ORDER BY s.seq"
+        )
+
+    def _quarantine(self, table: str) -> None:
         """Copy every rejected row of a table with its reason and its raw row as JSON."""
         for raw, key, file_format in self.raw_tables[table]:
             raw_json = "r.json" if file_format == "jsonl" else "to_json(r)::VARCHAR"
+            rejected = (
+                f"SELECT source_file, source_row, reason, detail FROM stage_{table} "
+                f"WHERE file_key = {key} AND reason IS NOT NULL UNION ALL "
+                f"SELECT source_file, source_row, reason, detail FROM late_{table} "
+                f"WHERE file_key = {key}"
+            )
             self.con.execute(
-                f"INSERT INTO {QUARANTINE} SELECT '{table}', c.source_file, c.source_row, "
-                f"c.reason, c.detail, {raw_json} FROM {checked} c JOIN {raw} r "
-                f"ON c.source_row = r.rowid + 1 WHERE c.file_key = {key} "
-                "AND c.reason IS NOT NULL ORDER BY c.source_row"
+                f"INSERT INTO {QUARANTINE} SELECT '{table}', q.source_file, q.source_row, "
+                f"q.reason, q.detail, {raw_json} FROM ({rejected}) q JOIN {raw} r "
+                "ON q.source_row = r.rowid + 1 ORDER BY q.source_row"
             )
 
     def counts(self) -> dict[str, TableCounts]:
@@ -307,9 +314,7 @@ def _build(
                 if has_ingests:
                     con.execute(f"INSERT INTO {INGESTS} SELECT * FROM previous.{INGESTS}")
                 con.execute("DETACH previous")
-            report = quality.profile_store(
-                con, [t for t, *_ in resolved if t in counts], json_counts, builder.sentinels()
-            )
+            report = quality.profile_store(con, list(counts), json_counts, builder.sentinels())
             for table in list(counts):
                 con.execute(f"DROP TABLE IF EXISTS stage_{table}")
             record = {

@@ -105,6 +105,22 @@ def normalised_id(text_sql: str) -> str:
     )
 
 
+def iso_timestamp_sql(text_sql: str) -> str:
+    """ISO date/datetime text -> naive UTC; an explicit offset (Z, +hh:mm, -hh:mm) is applied.
+
+    The cheap TIMESTAMP cast would silently ignore an offset, so text that may carry one
+    (a Z, a '+', or a '-' after the date part) goes through TIMESTAMPTZ instead.
+    """
+    offset = (
+        f"suffix(upper({text_sql}), 'Z') OR contains({text_sql}, '+') "
+        f"OR contains(substr({text_sql}, 11), '-')"
+    )
+    return (
+        f"CASE WHEN {offset} THEN timezone('UTC', try_cast({text_sql} AS TIMESTAMPTZ)) "
+        f"ELSE try_cast({text_sql} AS TIMESTAMP) END"
+    )
+
+
 def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
     """Parse text with each declared format in order; NULL when none matches.
 
@@ -114,7 +130,7 @@ def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
     parts = []
     for fmt in formats:
         if fmt == "iso":
-            parts.append(f"timezone('UTC', try_cast({text_sql} AS TIMESTAMPTZ))")
+            parts.append(iso_timestamp_sql(text_sql))
         elif fmt in ("epoch_s", "epoch_ms"):
             scale = "1000000" if fmt == "epoch_s" else "1000"
             parts.append(
@@ -376,37 +392,38 @@ def mapped_columns(source: Source) -> list[str]:
     return [*source.columns.values(), *(a.column for a in source.attributes)]
 
 
-def events_checked_sql(stage: str, users: str) -> str:
-    """Add the cross-row reasons: unknown_user, then duplicate_event (first one kept)."""
-    keys = ", ".join(f"s.{c}" for c in EVENT_KEY_COLUMNS)
-    duplicate = (
-        f"row_number() OVER (PARTITION BY s.reason IS NULL AND u.user_id IS NOT NULL, {keys} "
-        "ORDER BY s.seq) > 1"
-    )
+def events_late_sql(stage: str, users: str) -> str:
+    """Rows that passed the row-level rules but fail a cross-row one, with reason and detail.
+
+    unknown_user first, then duplicate_event among the remaining rows (the first by read
+    order is kept). Duplicates are found by hashing the key columns and comparing exactly
+    only within the rare hash groups of two or more rows, which is far cheaper than a window
+    over every row.
+    """
+    keys = ", ".join(EVENT_KEY_COLUMNS)
+    late = "seq, file_key, source_file, source_row"
     return (
-        "SELECT s.* EXCLUDE (reason, detail), "
-        "CASE WHEN s.reason IS NOT NULL THEN s.reason "
-        f"WHEN u.user_id IS NULL THEN '{UNKNOWN_USER}' "
-        f"WHEN {duplicate} THEN '{DUPLICATE_EVENT}' END AS reason, "
-        "CASE WHEN s.reason IS NOT NULL THEN s.detail "
-        "WHEN u.user_id IS NULL THEN 'user_id ' || s.user_id || ' is not in the users table' "
-        f"WHEN {duplicate} THEN 'same user, time, type, session, item, value, area and "
-        "properties as an earlier row' END AS detail "
-        f"FROM {stage} s LEFT JOIN (SELECT user_id FROM {users}) u ON s.user_id = u.user_id"
+        f"WITH known AS (SELECT s.* FROM {stage} s SEMI JOIN {users} u "
+        "ON s.user_id = u.user_id WHERE s.reason IS NULL), "
+        f"hashed AS (SELECT {late}, {keys}, hash({keys}) AS h FROM known), "
+        "repeated AS (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1), "
+        f"ranked AS (SELECT {late}, row_number() OVER (PARTITION BY {keys} ORDER BY seq) AS k "
+        "FROM hashed SEMI JOIN repeated USING (h)) "
+        f"SELECT {late}, '{UNKNOWN_USER}' AS reason, "
+        "'user_id ' || s.user_id || ' is not in the users table' AS detail "
+        f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id WHERE s.reason IS NULL "
+        f"UNION ALL SELECT {late}, '{DUPLICATE_EVENT}', 'same user, time, type, session, item, "
+        "value, area and properties as an earlier row' FROM ranked WHERE k > 1"
     )
 
 
-def entities_checked_sql(stage: str, id_column: str, reason: str) -> str:
-    """Add the duplicate-id reason for users/items: the first valid row of an id is kept."""
-    duplicate = (
-        f"row_number() OVER (PARTITION BY reason IS NULL, {id_column} ORDER BY seq) > 1 "
-        "AND reason IS NULL"
-    )
+def entities_late_sql(stage: str, id_column: str, reason: str) -> str:
+    """Rows repeating an id already accepted earlier in read order (users or items)."""
     return (
-        "SELECT * EXCLUDE (reason, detail), "
-        f"CASE WHEN {duplicate} THEN '{reason}' ELSE reason END AS reason, "
-        f"CASE WHEN {duplicate} THEN '{id_column} ' || {id_column} || ' already seen' "
-        f"ELSE detail END AS detail FROM {stage}"
+        f"SELECT seq, file_key, source_file, source_row, '{reason}' AS reason, "
+        f"'{id_column} ' || {id_column} || ' already seen' AS detail FROM ("
+        f"SELECT *, row_number() OVER (PARTITION BY {id_column} ORDER BY seq) AS k "
+        f"FROM {stage} WHERE reason IS NULL) WHERE k > 1"
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 
-EXACT_DISTINCT_MAX_ROWS = 1_000_000
+EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
 EVENTS_PER_USER_QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.99)
 

@@ -1,0 +1,139 @@
+"""Ingest throughput vs pandas reading the same files, in the same run.
+
+Simulates a music-streaming export of about --events event rows (features.simulate, reused
+from --data-dir when already there), then measures in two fresh subprocesses:
+
+- usagecast: `ingest_dataset` of its dataset.yaml into an empty store (reading, validating,
+  quarantining, deduplicating, storing and writing the quality report);
+- pandas: `pd.read_csv` (and `pd.read_json(lines=True)` for the JSONL file) of exactly the
+  files the config names, with their encodings, and nothing else.
+
+Prints rows/s of each, the ratio, and each process's peak RSS (getrusage in the child).
+Usage: .venv/bin/python benchmarks/bench_ingest.py [--events 10000000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PILOT_USERS = 300
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child_ingest(dataset_yaml: Path, work: Path) -> dict:
+    from features.ingest import ingest_dataset
+
+    os.environ["USAGECAST_HOME"] = str(work)
+    started = time.perf_counter()
+    summary = ingest_dataset(dataset_yaml, work / "events.duckdb", progress=False)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": sum(c.read for c in summary.tables.values())}
+
+
+def _child_pandas(dataset_yaml: Path, work: Path) -> dict:
+    import pandas as pd
+
+    from features.ingest import read_config
+
+    config = read_config(dataset_yaml)
+    sources = [config.users, *config.events] + ([config.items] if config.items else [])
+    started = time.perf_counter()
+    rows = 0
+    for source in sources:
+        for name in sorted(glob.glob(str(config.base_dir / source.files))):
+            if name.endswith(".jsonl"):
+                frame = pd.read_json(name, lines=True, encoding=source.encoding)
+            else:
+                frame = pd.read_csv(name, encoding=source.encoding)
+            rows += len(frame)
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+CHILDREN = {"ingest": _child_ingest, "pandas": _child_pandas}
+
+
+def _measure(kind: str, dataset_yaml: Path) -> dict:
+    """Run one measurement in a fresh interpreter so peak memory is its own."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-ingest-{kind}-") as work:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(dataset_yaml), work],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _simulated_dataset(events: int, seed: int, fault_rate: float, data_dir: Path) -> Path:
+    """dataset.yaml of a simulated export with about `events` event rows (cached on disk)."""
+    from features.simulate import SimulationConfig, simulate_to_dir
+
+    with tempfile.TemporaryDirectory() as pilot_dir:
+        pilot = simulate_to_dir(
+            Path(pilot_dir) / "pilot",
+            SimulationConfig(n_users=PILOT_USERS, seed=seed),
+            progress=False,
+        )
+    per_user = (
+        pilot.rows["events"] + pilot.rows["purchases"] + pilot.rows["logins"]
+    ) / PILOT_USERS
+    n_users = max(1, math.ceil(events / per_user))
+    out = data_dir / f"users{n_users}_seed{seed}_faults{fault_rate}"
+    if not (out / "dataset.yaml").exists():
+        print(f"simulating {n_users:,} users (~{events:,} events) into {out}", flush=True)
+        summary = simulate_to_dir(
+            out, SimulationConfig(n_users=n_users, seed=seed, fault_rate=fault_rate)
+        )
+        print(summary.describe(), flush=True)
+    return out / "dataset.yaml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000, help="event rows (approx.)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fault-rate", type=float, default=0.01)
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "usagecast_bench_ingest"
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("KIND", "DATASET", "WORK"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        kind, dataset_yaml, work = args.child
+        result = CHILDREN[kind](Path(dataset_yaml), Path(work))
+        print(json.dumps({**result, "peak_rss_mib": _peak_rss_mib()}))
+        return
+
+    dataset_yaml = _simulated_dataset(args.events, args.seed, args.fault_rate, args.data_dir)
+    results = {kind: _measure(kind, dataset_yaml) for kind in ("pandas", "ingest")}
+    print(f"\ndataset: {dataset_yaml}")
+    for kind, label in (("ingest", "usagecast ingest"), ("pandas", "pandas read_csv/json")):
+        r = results[kind]
+        print(
+            f"{label:22s} rows {r['rows']:>12,}  {r['seconds']:7.1f} s  "
+            f"{r['rows'] / r['seconds']:>12,.0f} rows/s  peak RSS {r['peak_rss_mib']:8,.0f} MiB"
+        )
+    ingest, pandas = results["ingest"], results["pandas"]
+    ratio = (ingest["rows"] / ingest["seconds"]) / (pandas["rows"] / pandas["seconds"])
+    print(f"throughput ratio ingest / pandas: {ratio:.2f}x")
+    memory = ingest["peak_rss_mib"] / pandas["peak_rss_mib"]
+    print(f"peak memory ratio ingest / pandas: {memory:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
