@@ -145,22 +145,26 @@ def _monte_carlo_purchase(
     replicas: int,
     key: tuple[int, ...],
 ) -> np.ndarray:
-    """Share of replicas in which each (free, alive) user buys within the horizon."""
-    n = len(traits)
-    eligible = state.alive & ~state.premium
-    share = np.zeros(n)
+    """Share of replicas in which each (free, alive) user buys within the horizon.
+
+    Only free, alive users are simulated (the others cannot buy: 0). Results are
+    deterministic for the same request; a user's estimate depends on which users are
+    simulated alongside (they share the stream), not on anything else.
+    """
+    share = np.zeros(len(traits))
+    eligible = np.flatnonzero(state.alive & ~state.premium)
     users_per_batch = max(1, MAX_REPLICA_ROWS // replicas)
-    for batch_number, first in enumerate(range(0, n, users_per_batch)):
-        users = np.arange(first, min(first + users_per_batch, n))
+    days = range(start_day, start_day + horizon_days)
+    for batch_number, first in enumerate(range(0, len(eligible), users_per_batch)):
+        users = eligible[first : first + users_per_batch]
         replicated = np.repeat(users, replicas)
-        days = range(start_day, start_day + horizon_days)
         final = state.take(replicated)
         for _, day_end, _ in run_days(
             traits.take(replicated), final, days, schedule, (*key, batch_number)
         ):
             final = day_end
         share[users] = final.premium.reshape(len(users), replicas).mean(axis=1)
-    return np.where(eligible, share, 0.0)
+    return share
 
 
 def _states_at(
