@@ -12,10 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from features.errors import UsagecastError
-from usagecast_cli import experiments_commands, ingest_commands, simulate_commands
+from usagecast_cli import (
+    experiments_commands,
+    features_commands,
+    ingest_commands,
+    simulate_commands,
+)
 
 # Each helper module adds itself here, in the order `usagecast --help` lists them.
-COMMAND_MODULES: tuple = (simulate_commands, ingest_commands, experiments_commands)
+COMMAND_MODULES: tuple = (
+    simulate_commands,
+    ingest_commands,
+    features_commands,
+    experiments_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

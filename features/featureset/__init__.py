@@ -9,6 +9,8 @@ from features.featureset.build import (
     LeakageError,
     build_feature_set,
     compile_sql,
+    format_build,
+    format_listing,
     list_feature_sets,
     load_feature_set,
 )
@@ -24,6 +26,8 @@ __all__ = [
     "build_feature_set",
     "compile_sql",
     "expand_features",
+    "format_build",
+    "format_listing",
     "list_feature_sets",
     "load_feature_set",
     "load_spec",

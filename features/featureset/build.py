@@ -447,3 +447,36 @@ def compile_sql(ref: str, dialect: Dialect = "duckdb", sets_dir: Path = SETS_DIR
     if dialect not in ("duckdb", "spark"):
         raise UsagecastError(f"dialect {dialect!r} is not known; use duckdb or spark")
     return render(compile_feature_query(load_spec(ref, sets_dir)), dialect)
+
+
+def format_build(result: BuildResult) -> str:
+    """The few lines `features build` prints."""
+    rate = "n/a" if result.label_rate is None else f"{result.label_rate:.4f}"
+    manifest = result.manifest
+    eligibility = manifest["eligibility"]
+    lines = [
+        f"{result.ref}  fingerprint {result.fingerprint}"
+        + ("  (reused)" if result.reused else ""),
+        f"rows {result.rows}  label rate {rate}  cutoffs {manifest['cutoffs']['min']} .. "
+        f"{manifest['cutoffs']['max']}",
+        f"dropped: inactive {eligibility['inactive']}  converted {eligibility['converted']}  "
+        f"censored {eligibility['censored']}",
+        f"written to {result.path}",
+    ]
+    flagged = manifest["leakage"].get("flagged", [])
+    if flagged:
+        lines.append(f"allowed leak suspects: {', '.join(flagged)}")
+    return "\n".join(lines)
+
+
+def format_listing(entries: list[dict]) -> str:
+    """`features list`: each spec, then its builds (latest marked with *)."""
+    lines = []
+    for entry in entries:
+        lines.append(entry["ref"] + ("" if entry["builds"] else "  (not built)"))
+        for build in entry["builds"]:
+            mark = "*" if build["latest"] else " "
+            lines.append(
+                f"  {mark} {build['fingerprint']}  rows {build['rows']}  built {build['built_at']}"
+            )
+    return "\n".join(lines)

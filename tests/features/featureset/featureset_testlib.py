@@ -9,7 +9,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from features.engines.duckdb import DuckDBEngine
 from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS
+from features.featureset.build import compute_rows
+from features.featureset.spec import FeatureSetSpec, parse_spec
 
 # (user_id, event_time, event_type[, session_id, item_id, value, area])
 Event = tuple
@@ -108,3 +111,39 @@ def write_spec(sets_dir: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def spec_from(label: dict, features: list[dict], **sections) -> FeatureSetSpec:
+    """A spec from Python data: name t@v1, calendar cutoffs unless `cutoffs` is given."""
+    raw = {
+        "name": "t",
+        "version": 1,
+        "dataset": "test",
+        "cutoffs": sections.pop("cutoffs", None)
+        or {"calendar": {"start": "2024-02-01", "end": "2024-02-01", "every": 7}},
+        "label": label,
+        "features": features,
+        **sections,
+    }
+    return parse_spec(raw, "test-spec")
+
+
+def duckdb_rows(
+    spec: FeatureSetSpec,
+    events: Iterable[Event],
+    users: Sequence[User],
+    *,
+    items: dict[str, float] | None = None,
+    sample: tuple[float, int] | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Rows and {status: count} of a spec over a fresh in-memory store."""
+    con = duckdb.connect()
+    try:
+        fill_store(con, events, users, items=items)
+        frame, statuses = compute_rows(
+            DuckDBEngine(connection=con), spec, sample, {"channel": "categorical"}
+        )
+    finally:
+        con.close()
+    counts = statuses.groupby("status")["rows"].sum().to_dict()
+    return frame, {status: int(n) for status, n in counts.items()}

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 from featureset_reference import reference_feature_set
-from featureset_testlib import fill_store
+from featureset_testlib import duckdb_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.engines.duckdb import DuckDBEngine
-from features.featureset.build import compute_rows
 from features.featureset.spec import parse_spec
 
 BASE = dt.datetime(2024, 1, 1)
@@ -96,19 +93,6 @@ def to_users(raw) -> list[tuple]:
     ]
 
 
-def duckdb_rows(spec, events, users):
-    con = duckdb.connect()
-    try:
-        fill_store(con, events, users, items=ITEMS)
-        frame, statuses = compute_rows(
-            DuckDBEngine(connection=con), spec, None, {"channel": "categorical"}
-        )
-    finally:
-        con.close()
-    counts = statuses.groupby("status")["rows"].sum().to_dict()
-    return frame, {k: int(v) for k, v in counts.items()}
-
-
 def reference_rows(spec, events, users):
     frame = pd.DataFrame(
         events,
@@ -135,7 +119,7 @@ def test_duckdb_equals_pandas_reference(label, raw_events, raw_signups):
     eligibility = {"active_within_days": 6, "not_converted": "C"} if label == "churn" else None
     spec = make_spec(LABELS[label], eligibility)
     events, users = to_events(raw_events), to_users(raw_signups)
-    actual, actual_counts = duckdb_rows(spec, events, users)
+    actual, actual_counts = duckdb_rows(spec, events, users, items=ITEMS)
     expected, expected_counts = reference_rows(spec, events, users)
     assert_same_rows(actual, expected)
     assert {k: v for k, v in expected_counts.items() if v} == actual_counts
@@ -153,7 +137,7 @@ def test_changing_events_at_or_after_cutoff_leaves_features_unchanged(
 ):
     spec = make_spec(LABELS["event_within"])
     events, users = to_events(raw_events), to_users(raw_signups)
-    before, _ = duckdb_rows(spec, events, users)
+    before, _ = duckdb_rows(spec, events, users, items=ITEMS)
     feature_columns = [c for c in before.columns if c != "label"]
     for cutoff in before["cutoff"].unique():
         # Move every event at or after this cutoff later and change its type and value.
@@ -163,7 +147,7 @@ def test_changing_events_at_or_after_cutoff_leaves_features_unchanged(
             else (u, t, e, s, i, v, a)
             for u, t, e, s, i, v, a in events
         ]
-        after, _ = duckdb_rows(spec, perturbed, users)
+        after, _ = duckdb_rows(spec, perturbed, users, items=ITEMS)
         # Censoring depends on the end of the data, which the perturbation may move: compare
         # the rows present in both builds.
         keys = ["user_id", "cutoff"]

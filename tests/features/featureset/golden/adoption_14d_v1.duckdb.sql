@@ -1,0 +1,276 @@
+WITH candidates AS (
+  SELECT
+    u.user_id,
+    (
+      u.signup_time + INTERVAL '14' DAY
+    ) AS cutoff
+  FROM users AS u
+), data_end AS (
+  SELECT
+    MAX(event_time) AS end_time
+  FROM events
+), aggregates AS (
+  SELECT
+    r.user_id,
+    r.cutoff,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'PLAY'
+        THEN 1
+      END
+    ) AS count_PLAY_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'PLAY'
+        THEN 1
+      END
+    ) AS count_PLAY_14d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'SKIP'
+        THEN 1
+      END
+    ) AS count_SKIP_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'SKIP'
+        THEN 1
+      END
+    ) AS count_SKIP_14d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'LIKE'
+        THEN 1
+      END
+    ) AS count_LIKE_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'LIKE'
+        THEN 1
+      END
+    ) AS count_LIKE_14d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'ADVERTISEMENT'
+        THEN 1
+      END
+    ) AS count_ADVERTISEMENT_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'ADVERTISEMENT'
+        THEN 1
+      END
+    ) AS count_ADVERTISEMENT_14d,
+    COUNT(
+      DISTINCT CASE
+        WHEN e.event_time >= (
+          r.cutoff - INTERVAL '7' DAY
+        ) AND e.event_time < r.cutoff
+        THEN CAST(e.event_time AS DATE)
+      END
+    ) AS active_days_7d,
+    COUNT(
+      DISTINCT CASE
+        WHEN e.event_time >= (
+          r.cutoff - INTERVAL '14' DAY
+        ) AND e.event_time < r.cutoff
+        THEN CAST(e.event_time AS DATE)
+      END
+    ) AS active_days_14d,
+    COUNT(
+      DISTINCT CASE
+        WHEN e.event_time >= (
+          r.cutoff - INTERVAL '14' DAY
+        ) AND e.event_time < r.cutoff
+        THEN e.session_id
+      END
+    ) AS sessions_14d,
+    DATE_DIFF(
+      'DAY',
+      CAST(MAX(CASE WHEN e.event_time < r.cutoff THEN e.event_time END) AS DATE),
+      CAST(r.cutoff AS DATE)
+    ) AS days_since_last_event,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'home'
+        THEN 1
+      END
+    ) AS area_home_14d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'search'
+        THEN 1
+      END
+    ) AS area_search_14d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'playlist'
+        THEN 1
+      END
+    ) AS area_playlist_14d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'radio'
+        THEN 1
+      END
+    ) AS area_radio_14d,
+    AVG(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '14' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'PLAY'
+        THEN CAST(i.popularity AS DOUBLE)
+      END
+    ) AS mean_item_popularity_14d
+  FROM candidates AS r
+  LEFT JOIN events AS e
+    ON e.user_id = r.user_id AND e.event_time < (
+      r.cutoff + INTERVAL '60' DAY
+    )
+  LEFT JOIN items AS i
+    ON i.item_id = e.item_id
+  GROUP BY
+    r.user_id,
+    r.cutoff
+), statuses AS (
+  SELECT
+    *,
+    CASE
+      WHEN (
+        a.cutoff + INTERVAL '60' DAY
+      ) > d.end_time
+      THEN 'censored'
+      ELSE 'kept'
+    END AS status
+  FROM aggregates AS a
+  CROSS JOIN data_end AS d
+), kept AS (
+  SELECT
+    *
+  FROM statuses
+  WHERE
+    status = 'kept'
+), label_days AS (
+  SELECT DISTINCT
+    r.user_id,
+    r.cutoff,
+    CAST(e.event_time AS DATE) AS active_day
+  FROM kept AS r
+  JOIN events AS e
+    ON e.user_id = r.user_id
+    AND (
+      e.event_time >= r.cutoff AND e.event_time < (
+        r.cutoff + INTERVAL '60' DAY
+      )
+    )
+), label_runs AS (
+  SELECT
+    user_id,
+    cutoff,
+    active_day,
+    LAG(active_day, 2) OVER (PARTITION BY user_id, cutoff ORDER BY active_day) AS earlier_day
+  FROM label_days
+), label_hits AS (
+  SELECT
+    user_id,
+    cutoff,
+    MAX(CASE WHEN DATE_DIFF('DAY', earlier_day, active_day) <= 6 THEN 1 ELSE 0 END) AS label
+  FROM label_runs
+  GROUP BY
+    user_id,
+    cutoff
+)
+SELECT
+  s.user_id,
+  s.cutoff,
+  COALESCE(h.label, 0) AS label,
+  s.count_PLAY_7d AS count_PLAY_7d,
+  s.count_PLAY_14d AS count_PLAY_14d,
+  s.count_SKIP_7d AS count_SKIP_7d,
+  s.count_SKIP_14d AS count_SKIP_14d,
+  s.count_LIKE_7d AS count_LIKE_7d,
+  s.count_LIKE_14d AS count_LIKE_14d,
+  s.count_ADVERTISEMENT_7d AS count_ADVERTISEMENT_7d,
+  s.count_ADVERTISEMENT_14d AS count_ADVERTISEMENT_14d,
+  s.active_days_7d AS active_days_7d,
+  s.active_days_14d AS active_days_14d,
+  s.sessions_14d AS sessions_14d,
+  s.days_since_last_event AS days_since_last_event,
+  s.area_home_14d AS area_home_14d,
+  s.area_search_14d AS area_search_14d,
+  s.area_playlist_14d AS area_playlist_14d,
+  s.area_radio_14d AS area_radio_14d,
+  s.mean_item_popularity_14d AS mean_item_popularity_14d,
+  u.channel AS channel,
+  u.city AS city
+FROM kept AS s
+JOIN users AS u
+  ON u.user_id = s.user_id
+LEFT JOIN label_hits AS h
+  ON h.user_id = s.user_id AND h.cutoff = s.cutoff
+ORDER BY
+  s.cutoff,
+  s.user_id

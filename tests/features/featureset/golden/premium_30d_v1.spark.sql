@@ -1,0 +1,423 @@
+WITH cutoffs AS (
+  SELECT
+    CAST(cutoff_day AS TIMESTAMP) AS cutoff
+  FROM VALUES
+    ('2024-02-01'),
+    ('2024-03-01'),
+    ('2024-04-01'),
+    ('2024-05-01'),
+    ('2024-06-01') AS calendar(cutoff_day)
+), candidates AS (
+  SELECT
+    u.user_id,
+    c.cutoff
+  FROM users AS u
+  CROSS JOIN cutoffs AS c
+  WHERE
+    u.signup_time < c.cutoff
+), data_end AS (
+  SELECT
+    MAX(event_time) AS end_time
+  FROM events
+), aggregates AS (
+  SELECT
+    r.user_id,
+    r.cutoff,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'PLAY'
+        THEN 1
+      END
+    ) AS count_PLAY_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'PLAY'
+        THEN 1
+      END
+    ) AS count_PLAY_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'SKIP'
+        THEN 1
+      END
+    ) AS count_SKIP_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'SKIP'
+        THEN 1
+      END
+    ) AS count_SKIP_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'LIKE'
+        THEN 1
+      END
+    ) AS count_LIKE_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'LIKE'
+        THEN 1
+      END
+    ) AS count_LIKE_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'ADVERTISEMENT'
+        THEN 1
+      END
+    ) AS count_ADVERTISEMENT_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'ADVERTISEMENT'
+        THEN 1
+      END
+    ) AS count_ADVERTISEMENT_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'LOGIN'
+        THEN 1
+      END
+    ) AS count_LOGIN_7d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'LOGIN'
+        THEN 1
+      END
+    ) AS count_LOGIN_30d,
+    COUNT(
+      DISTINCT CASE
+        WHEN e.event_time >= (
+          r.cutoff - INTERVAL '7' DAY
+        ) AND e.event_time < r.cutoff
+        THEN CAST(e.event_time AS DATE)
+      END
+    ) AS active_days_7d,
+    COUNT(
+      DISTINCT CASE
+        WHEN e.event_time >= (
+          r.cutoff - INTERVAL '30' DAY
+        ) AND e.event_time < r.cutoff
+        THEN CAST(e.event_time AS DATE)
+      END
+    ) AS active_days_30d,
+    COUNT(
+      DISTINCT CASE
+        WHEN e.event_time >= (
+          r.cutoff - INTERVAL '7' DAY
+        ) AND e.event_time < r.cutoff
+        THEN e.session_id
+      END
+    ) AS sessions_7d,
+    COUNT(
+      DISTINCT CASE
+        WHEN e.event_time >= (
+          r.cutoff - INTERVAL '30' DAY
+        ) AND e.event_time < r.cutoff
+        THEN e.session_id
+      END
+    ) AS sessions_30d,
+    DATEDIFF(
+      DAY,
+      CAST(MAX(CASE WHEN e.event_time < r.cutoff THEN e.event_time END) AS DATE),
+      CAST(r.cutoff AS DATE)
+    ) AS days_since_last_event,
+    DATEDIFF(
+      DAY,
+      CAST(MAX(
+        CASE WHEN e.event_time < r.cutoff AND e.event_type = 'PLAY' THEN e.event_time END
+      ) AS DATE),
+      CAST(r.cutoff AS DATE)
+    ) AS days_since_last_PLAY,
+    COALESCE(
+      SUM(
+        CASE
+          WHEN (
+            e.event_time >= (
+              r.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < r.cutoff
+          )
+          AND e.event_type = 'PLAY'
+          THEN e.value
+        END
+      ),
+      CAST(0 AS DOUBLE)
+    ) AS value_sum_PLAY_30d,
+    CAST(COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'SKIP'
+        THEN 1
+      END
+    ) AS DOUBLE) / NULLIF(
+      CAST(COUNT(
+        CASE
+          WHEN (
+            e.event_time >= (
+              r.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < r.cutoff
+          )
+          AND e.event_type = 'PLAY'
+          THEN 1
+        END
+      ) AS DOUBLE),
+      0
+    ) AS ratio_SKIP_per_PLAY_30d,
+    CAST(COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'ADVERTISEMENT'
+        THEN 1
+      END
+    ) AS DOUBLE) / NULLIF(
+      CAST(COUNT(
+        CASE
+          WHEN (
+            e.event_time >= (
+              r.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < r.cutoff
+          )
+          AND e.event_type = 'PLAY'
+          THEN 1
+        END
+      ) AS DOUBLE),
+      0
+    ) AS ratio_ADVERTISEMENT_per_PLAY_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'home'
+        THEN 1
+      END
+    ) AS area_home_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'search'
+        THEN 1
+      END
+    ) AS area_search_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'playlist'
+        THEN 1
+      END
+    ) AS area_playlist_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'radio'
+        THEN 1
+      END
+    ) AS area_radio_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'browse'
+        THEN 1
+      END
+    ) AS area_browse_30d,
+    COUNT(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.area = 'settings'
+        THEN 1
+      END
+    ) AS area_settings_30d,
+    AVG(
+      CASE
+        WHEN (
+          e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+        )
+        AND e.event_type = 'PLAY'
+        THEN CAST(i.popularity AS DOUBLE)
+      END
+    ) AS mean_item_popularity_30d,
+    CASE
+      WHEN COUNT(
+        CASE
+          WHEN (
+            e.event_time >= r.cutoff AND e.event_time < (
+              r.cutoff + INTERVAL '30' DAY
+            )
+          )
+          AND e.event_type = 'BUY_PREMIUM'
+          THEN 1
+        END
+      ) > 0
+      THEN 1
+      ELSE 0
+    END AS label,
+    CASE
+      WHEN COUNT(
+        CASE
+          WHEN e.event_time >= (
+            r.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < r.cutoff
+          THEN 1
+        END
+      ) > 0
+      THEN 1
+      ELSE 0
+    END AS is_active,
+    CASE
+      WHEN COUNT(CASE WHEN e.event_time < r.cutoff AND e.event_type = 'BUY_PREMIUM' THEN 1 END) > 0
+      THEN 1
+      ELSE 0
+    END AS has_converted
+  FROM candidates AS r
+  LEFT JOIN events AS e
+    ON e.user_id = r.user_id AND e.event_time < (
+      r.cutoff + INTERVAL '30' DAY
+    )
+  LEFT JOIN items AS i
+    ON i.item_id = e.item_id
+  GROUP BY
+    r.user_id,
+    r.cutoff
+), statuses AS (
+  SELECT
+    *,
+    CASE
+      WHEN is_active = 0
+      THEN 'inactive'
+      WHEN has_converted = 1
+      THEN 'converted'
+      WHEN (
+        a.cutoff + INTERVAL '30' DAY
+      ) > d.end_time
+      THEN 'censored'
+      ELSE 'kept'
+    END AS status
+  FROM aggregates AS a
+  CROSS JOIN data_end AS d
+), kept AS (
+  SELECT
+    *
+  FROM statuses
+  WHERE
+    status = 'kept'
+)
+SELECT
+  s.user_id,
+  s.cutoff,
+  s.label AS label,
+  s.count_PLAY_7d AS count_PLAY_7d,
+  s.count_PLAY_30d AS count_PLAY_30d,
+  s.count_SKIP_7d AS count_SKIP_7d,
+  s.count_SKIP_30d AS count_SKIP_30d,
+  s.count_LIKE_7d AS count_LIKE_7d,
+  s.count_LIKE_30d AS count_LIKE_30d,
+  s.count_ADVERTISEMENT_7d AS count_ADVERTISEMENT_7d,
+  s.count_ADVERTISEMENT_30d AS count_ADVERTISEMENT_30d,
+  s.count_LOGIN_7d AS count_LOGIN_7d,
+  s.count_LOGIN_30d AS count_LOGIN_30d,
+  s.active_days_7d AS active_days_7d,
+  s.active_days_30d AS active_days_30d,
+  s.sessions_7d AS sessions_7d,
+  s.sessions_30d AS sessions_30d,
+  s.days_since_last_event AS days_since_last_event,
+  s.days_since_last_PLAY AS days_since_last_PLAY,
+  DATEDIFF(DAY, CAST(u.signup_time AS DATE), CAST(s.cutoff AS DATE)) AS tenure_days,
+  s.value_sum_PLAY_30d AS value_sum_PLAY_30d,
+  s.ratio_SKIP_per_PLAY_30d AS ratio_SKIP_per_PLAY_30d,
+  s.ratio_ADVERTISEMENT_per_PLAY_30d AS ratio_ADVERTISEMENT_per_PLAY_30d,
+  s.area_home_30d AS area_home_30d,
+  s.area_search_30d AS area_search_30d,
+  s.area_playlist_30d AS area_playlist_30d,
+  s.area_radio_30d AS area_radio_30d,
+  s.area_browse_30d AS area_browse_30d,
+  s.area_settings_30d AS area_settings_30d,
+  s.mean_item_popularity_30d AS mean_item_popularity_30d,
+  u.channel AS channel,
+  u.city AS city,
+  u.age AS age
+FROM kept AS s
+JOIN users AS u
+  ON u.user_id = s.user_id
+ORDER BY
+  s.cutoff,
+  s.user_id

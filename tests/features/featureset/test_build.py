@@ -1,0 +1,219 @@
+"""Building feature sets end to end: store layout, manifest, fingerprint reuse, refusals, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from featureset_testlib import ts, write_spec, write_store
+
+import features
+from features.featureset import (
+    LeakageError,
+    SpecError,
+    build_feature_set,
+    list_feature_sets,
+    load_feature_set,
+    log_feature_set_to_mlflow,
+)
+from features.workspace import event_store_path
+from usagecast_cli.main import main
+
+SPEC = """
+name: buyers
+version: 1
+dataset: test
+cutoffs: {calendar: {start: 2024-02-01, end: 2024-03-01, every: month}}
+eligibility: {active_within_days: 30, not_converted: BUY}
+label: {kind: event_within, event_type: BUY, horizon_days: 30}
+features:
+  - {kind: count, event_types: [PLAY, AD], windows: [7, 30]}
+  - {kind: active_days, windows: [30]}
+  - {kind: recency}
+  - {kind: attribute, names: [channel]}
+actionable:
+  - {feature: count_AD_30d, direction: decrease, cost_per_unit: 0.5}
+  - {feature: active_days_30d, direction: increase}
+"""
+ATTRIBUTES = {
+    "channel": ("static", "categorical"),
+    "bought_flag": ("static", "numeric"),  # mis-declared: it is written after the purchase
+    "last_login": ("snapshot", "timestamp"),
+}
+
+
+def demo_log(seed: int = 0, n_users: int = 80):
+    """Users who play and hear ads in January-March; about a third buy in February."""
+    rng = np.random.default_rng(seed)
+    events, users = [], []
+    for k in range(n_users):
+        user = f"user{k:03d}"
+        buys = rng.random() < 0.35
+        for day in sorted(rng.choice(np.arange(0, 85), size=12, replace=False)):
+            kind = "AD" if rng.random() < 0.3 else "PLAY"
+            when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(day), hours=9)
+            events.append((user, when.to_pydatetime(), kind))
+        if buys:
+            events.append((user, ts("2024-02-10 12:00"), "BUY"))
+        channel = ["web", "app", "ads"][k % 3]
+        users.append(
+            (
+                user,
+                ts("2023-12-01"),
+                {"channel": channel, "bought_flag": float(buys), "last_login": ts("2024-04-01")},
+            )
+        )
+    events.append(("user000", ts("2024-04-15"), "PLAY"))  # data runs past both horizons
+    return events, users
+
+
+@pytest.fixture
+def demo(sets_dir):
+    events, users = demo_log()
+    write_store(
+        event_store_path().parent.mkdir(parents=True) or event_store_path(),
+        events,
+        users,
+        attributes=ATTRIBUTES,
+    )
+    write_spec(sets_dir, SPEC)
+    return sets_dir
+
+
+def test_build_writes_parquet_and_manifest_and_reuses_same_fingerprint(demo):
+    first = build_feature_set("buyers@v1", sets_dir=demo)
+    assert not first.reused
+    assert first.path.parent.name == "v1" and first.path.parent.parent.name == "buyers"
+    assert first.path.name == first.fingerprint
+    assert {p.name for p in first.path.iterdir()} == {"data.parquet", "manifest.json"}
+    again = build_feature_set("buyers@v1", sets_dir=demo)
+    assert again.reused and again.fingerprint == first.fingerprint
+    assert again.manifest["built_at"] == first.manifest["built_at"]
+
+    frame, manifest = load_feature_set("buyers@v1")
+    assert frame.columns[:3].tolist() == ["user_id", "cutoff", "label"]
+    assert len(frame) == manifest["rows"] == first.rows > 0
+    assert manifest["label_rate"] == pytest.approx(frame["label"].mean(), abs=1e-6)
+    assert manifest["data_digest"] == "digest-1"
+    assert manifest["spec"]["name"] == "buyers" and len(manifest["spec_hash"]) == 64
+    assert manifest["engine"] == "duckdb" and manifest["sample"] is None
+    eligibility = manifest["eligibility"]
+    assert eligibility["kept"] == len(frame)
+    assert eligibility["converted"] > 0  # March: February's buyers are excluded
+    assert eligibility["candidates"] == sum(
+        eligibility[s] for s in ("kept", "inactive", "converted", "censored")
+    )
+    assert manifest["cutoffs"]["min"] == "2024-02-01T00:00:00"
+    assert manifest["end_of_data"] == "2024-04-15T00:00:00"
+    channel = next(f for f in manifest["features"] if f["name"] == "channel")
+    assert channel == {**channel, "dtype": "categorical", "levels": ["ads", "app", "web"]}
+    ads = next(a for a in manifest["actionable"] if a["name"] == "count_AD_30d")
+    assert ads == {
+        "name": "count_AD_30d",
+        "direction": "decrease",
+        "lower": 0.0,
+        "upper": None,
+        "integer": True,
+        "cost_per_unit": 0.5,
+    }
+    active = next(a for a in manifest["actionable"] if a["name"] == "active_days_30d")
+    assert (active["lower"], active["upper"]) == (0.0, 30.0)
+    assert {"kind": "le", "smaller": "count_AD_7d", "larger": "count_AD_30d"} in manifest[
+        "couplings"
+    ]
+    assert manifest["leakage"]["flagged"] == []
+    assert features.load_feature_set is load_feature_set
+
+
+def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path):
+    full = build_feature_set("buyers@v1", sets_dir=demo)
+    sample = build_feature_set("buyers@v1", sample=0.5, seed=3, sets_dir=demo)
+    same_sample = build_feature_set("buyers@v1", sample=0.5, seed=3, sets_dir=demo)
+    assert sample.fingerprint != full.fingerprint
+    assert same_sample.reused and same_sample.fingerprint == sample.fingerprint
+    assert 0 < sample.rows < full.rows
+    assert sample.manifest["sample"] == {"fraction": 0.5, "seed": 3}
+    # `name@vN` loads the latest build; `name@vN/FINGERPRINT` pins one.
+    assert load_feature_set("buyers@v1")[1]["fingerprint"] == sample.fingerprint
+    assert len(load_feature_set(f"buyers@v1/{full.fingerprint}")[0]) == full.rows
+
+    events, users = demo_log(seed=1)
+    other_store = write_store(
+        tmp_path / "other.duckdb", events, users, attributes=ATTRIBUTES, digest="digest-2"
+    )
+    other = build_feature_set("buyers@v1", store_path=other_store, sets_dir=demo)
+    assert other.fingerprint != full.fingerprint and not other.reused
+
+    write_spec(demo, SPEC.replace("version: 1", "version: 2").replace("[7, 30]", "[14, 30]"))
+    changed = build_feature_set("buyers@v2", sets_dir=demo)
+    assert changed.fingerprint != full.fingerprint
+    listing = {entry["ref"]: entry["builds"] for entry in list_feature_sets(demo)}
+    assert len(listing["buyers@v1"]) == 3 and len(listing["buyers@v2"]) == 1
+
+
+def test_snapshot_attributes_are_refused_with_the_reason(demo):
+    write_spec(demo, SPEC.replace("version: 1", "version: 3").replace("[channel]", "[last_login]"))
+    with pytest.raises(SpecError, match=r"'last_login' is a snapshot .* leak the future"):
+        build_feature_set("buyers@v3", sets_dir=demo)
+    write_spec(demo, SPEC.replace("version: 1", "version: 4").replace("[channel]", "[colour]"))
+    with pytest.raises(SpecError, match="'colour' is not in the event store; declared"):
+        build_feature_set("buyers@v4", sets_dir=demo)
+
+
+def test_label_proxy_scan_catches_a_planted_leak(demo):
+    write_spec(
+        demo, SPEC.replace("version: 1", "version: 5").replace("[channel]", "[bought_flag]")
+    )
+    with pytest.raises(
+        LeakageError, match=r"bought_flag \(AUC 1.000\).*--allow-leaky bought_flag"
+    ):
+        build_feature_set("buyers@v5", sets_dir=demo)
+    with pytest.raises(SpecError):
+        load_feature_set("buyers@v5")  # nothing was written
+    allowed = build_feature_set("buyers@v5", allow_leaky=["bought_flag"], sets_dir=demo)
+    leakage = allowed.manifest["leakage"]
+    assert leakage["flagged"] == ["bought_flag"] and leakage["allowed"] == ["bought_flag"]
+    assert leakage["scores"]["bought_flag"] == 1.0
+    assert max(v for k, v in leakage["scores"].items() if k != "bought_flag") < 0.95
+
+
+def test_cli_build_sql_list_on_a_shipped_spec(capsys):
+    """The CLI on premium_30d@v1 over a tiny store with the demo's attributes."""
+    events, users = demo_log()
+    demo_users = [
+        (u, signup, {"channel": a["channel"], "city": "Köln", "age": 30.0})
+        for u, signup, a in users
+    ]
+    attributes = {
+        "channel": ("static", "categorical"),
+        "city": ("static", "categorical"),
+        "age": ("static", "numeric"),
+    }
+    event_store_path().parent.mkdir(parents=True)
+    write_store(event_store_path(), events, demo_users, attributes=attributes)
+    assert main(["features", "build", "premium_30d@v1", "--sample", "0.5", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "premium_30d@v1  fingerprint " in out and "label rate" in out and "written to" in out
+    assert main(["features", "list"]) == 0
+    assert "premium_30d@v1\n  * " in capsys.readouterr().out
+    assert main(["features", "sql", "premium_30d@v1", "--dialect", "spark"]) == 0
+    assert "DATEDIFF(" in capsys.readouterr().out
+    assert main(["features", "build", "premium_30d@v9"]) == 2
+    assert capsys.readouterr().err.startswith("error: premium_30d@v9: no spec at")
+
+
+def test_log_feature_set_to_mlflow(demo):
+    import mlflow
+
+    result = build_feature_set("buyers@v1", sets_dir=demo)
+    with mlflow.start_run() as run:
+        log_feature_set_to_mlflow(result)
+    logged = mlflow.get_run(run.info.run_id)
+    assert logged.data.tags["feature_set"] == "buyers@v1"
+    assert logged.data.tags["feature_set_fingerprint"] == result.fingerprint
+    (dataset_input,) = logged.inputs.dataset_inputs
+    assert dataset_input.dataset.digest == result.fingerprint
+    assert dataset_input.dataset.name == "buyers@v1"
+    assert json.loads(dataset_input.dataset.schema)

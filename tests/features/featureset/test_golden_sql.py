@@ -1,0 +1,29 @@
+"""Golden SQL per dialect for the shipped specs: a compiler change shows up in review.
+
+Regenerate after an intended change with:
+    USAGECAST_UPDATE_GOLDEN=1 .venv/bin/pytest tests/features/featureset/test_golden_sql.py
+then review the diff of tests/features/featureset/golden/ and commit it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from features.featureset import compile_sql
+
+GOLDEN = Path(__file__).parent / "golden"
+SHIPPED = ("premium_30d@v1", "churn_30d@v1", "adoption_14d@v1")
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+@pytest.mark.parametrize("ref", SHIPPED)
+def test_compiled_sql_matches_golden_file(ref, dialect):
+    path = GOLDEN / f"{ref.replace('@', '_')}.{dialect}.sql"
+    sql = compile_sql(ref, dialect)
+    if os.environ.get("USAGECAST_UPDATE_GOLDEN") == "1":
+        path.write_text(sql)
+    assert path.exists(), f"{path} missing: run with USAGECAST_UPDATE_GOLDEN=1 to create it"
+    assert sql == path.read_text(), f"{ref} {dialect} SQL changed: see the module docstring"

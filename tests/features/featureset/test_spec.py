@@ -1,0 +1,170 @@
+"""Spec parsing: clear errors naming the key; the naming scheme; shipped specs; the catalog."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from featureset_testlib import write_spec
+
+from features.featureset.catalog import list_specs, load_spec, parse_ref, read_lock, release_spec
+from features.featureset.spec import (
+    SpecError,
+    derive_couplings,
+    expand_features,
+    parse_spec,
+    spec_hash,
+)
+
+VALID = {
+    "name": "demo",
+    "version": 1,
+    "dataset": "music_demo",
+    "cutoffs": {"calendar": {"start": "2024-02-01", "end": "2024-04-01", "every": "month"}},
+    "label": {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30},
+    "features": [
+        {"kind": "count", "event_types": ["PLAY", "SKIP"], "windows": [7, 30]},
+        {"kind": "ratio", "numerator": "SKIP", "denominator": "PLAY", "windows": [30]},
+        {"kind": "recency"},
+        {"kind": "recency", "event_types": ["PLAY"]},
+        {"kind": "active_days", "windows": [7, 30]},
+    ],
+    "actionable": [{"feature": "count_SKIP_30d", "direction": "decrease", "lower": 0}],
+}
+
+
+def with_change(path: list, value) -> dict:
+    raw = copy.deepcopy(VALID)
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (["colour"], "red", "spec.colour: unknown key 'colour'; allowed keys: name, version"),
+        (["label", "kind"], "bought", "spec.label.kind: 'bought' is not allowed; use one of: "),
+        (["label", "horizon_days"], "forever", "spec.label.horizon_days (days or `ever`)"),
+        (["label", "window_days"], 7, "spec.label.window_days: unknown key 'window_days'"),
+        (["features", 0, "window"], [7], "spec.features[0].window: unknown key 'window'"),
+        (["features", 0, "kind"], "counts", "spec.features[0].kind: 'counts' is not allowed"),
+        (["features", 0, "windows"], [7, 7], "spec.features[0].windows: duplicate windows"),
+        (["features", 0, "windows"], [0], "spec.features[0].windows[0]: expected an integer >= 1"),
+        (["features", 0, "event_types"], ["bad-name"], "spec.features[0].event_types[0]"),
+        (["cutoffs", "calendar", "every"], "week", "spec.cutoffs.calendar.every: expected"),
+        (["cutoffs", "calendar", "end"], "2023-01-01", "spec.cutoffs.calendar.end: 2023-01-01"),
+        (["cutoffs", "weekly"], {}, "spec.cutoffs.weekly: unknown key 'weekly'; allowed keys: "),
+        (["eligibility"], {"active_days": 3}, "spec.eligibility.active_days: unknown key"),
+        (["actionable", 0, "direction"], "up", "spec.actionable[0].direction: 'up' is not"),
+        (["actionable", 0, "feature"], "count_LIKE_30d", "'count_LIKE_30d' is not a feature"),
+        (["actionable", 0, "lower"], "zero", "spec.actionable[0].lower: expected a number"),
+    ],
+)
+def test_bad_specs_name_the_key_and_the_allowed_values(path, value, message):
+    with pytest.raises(SpecError) as caught:
+        parse_spec(with_change(path, value), "spec")
+    assert message in str(caught.value)
+
+
+def test_missing_required_key_and_duplicate_feature_names():
+    raw = copy.deepcopy(VALID)
+    del raw["label"]
+    with pytest.raises(SpecError, match=r"spec\.label: required key is missing"):
+        parse_spec(raw, "spec")
+    raw = with_change(["features", 4], {"kind": "count", "event_types": ["PLAY"], "windows": [7]})
+    with pytest.raises(SpecError, match="feature names repeat: count_PLAY_7d"):
+        parse_spec(raw, "spec")
+
+
+def test_adoption_label_needs_its_window_and_a_fitting_count():
+    label = {"kind": "active_days_in_window", "horizon_days": 60, "min_days": 3}
+    with pytest.raises(SpecError, match=r"spec\.label\.window_days: required key is missing"):
+        parse_spec(with_change(["label"], label), "spec")
+    with pytest.raises(SpecError, match="8 distinct days cannot fit in a 7-day window"):
+        parse_spec(with_change(["label"], {**label, "min_days": 8, "window_days": 7}), "spec")
+
+
+def test_feature_names_follow_the_scheme_and_couplings_are_derived():
+    spec = parse_spec(VALID, "spec")
+    assert [f.name for f in expand_features(spec)] == [
+        "count_PLAY_7d",
+        "count_PLAY_30d",
+        "count_SKIP_7d",
+        "count_SKIP_30d",
+        "ratio_SKIP_per_PLAY_30d",
+        "days_since_last_event",
+        "days_since_last_PLAY",
+        "active_days_7d",
+        "active_days_30d",
+    ]
+    couplings = derive_couplings(expand_features(spec))
+    assert {"kind": "le", "smaller": "count_SKIP_7d", "larger": "count_SKIP_30d"} in couplings
+    assert {"kind": "le", "smaller": "active_days_7d", "larger": "active_days_30d"} in couplings
+    assert {
+        "kind": "le",
+        "smaller": "days_since_last_event",
+        "larger": "days_since_last_PLAY",
+    } in couplings
+    assert {
+        "kind": "ratio",
+        "feature": "ratio_SKIP_per_PLAY_30d",
+        "numerator": "count_SKIP_30d",
+        "denominator": "count_PLAY_30d",
+    } in couplings
+
+
+def test_shipped_specs_load_and_are_locked():
+    refs = [str(ref) for ref in list_specs()]
+    assert {"premium_30d@v1", "churn_30d@v1", "adoption_14d@v1"} <= set(refs)
+    premium = load_spec("premium_30d@v1")
+    names = [f.name for f in expand_features(premium)]
+    assert "count_ADVERTISEMENT_30d" in names
+    ads = next(a for a in premium.actionable if a.feature == "count_ADVERTISEMENT_30d")
+    assert (ads.direction, ads.lower) == ("decrease", 0.0)
+    assert load_spec("adoption_14d@v1").cutoffs.after_signup.offset_days == 14
+    locked = read_lock()
+    for ref in ("premium_30d@v1", "churn_30d@v1", "adoption_14d@v1"):
+        assert locked[ref] == spec_hash(load_spec(ref))
+
+
+def test_refs_are_checked():
+    assert parse_ref("premium_30d@v2").version == 2
+    for bad in ("premium_30d", "premium_30d@2", "premium_30d@v0", "a b@v1"):
+        with pytest.raises(SpecError, match="is not a feature-set reference"):
+            parse_ref(bad)
+
+
+SPEC_TEXT = """
+name: locked
+version: 1
+dataset: test
+cutoffs: {calendar: {start: 2024-02-01, end: 2024-03-01, every: month}}
+label: {kind: churn, horizon_days: 30}
+features:
+  - {kind: count, event_types: [PLAY], windows: [7]}
+"""
+
+
+def test_editing_a_released_version_is_refused_but_comments_are_fine(sets_dir):
+    path = write_spec(sets_dir, SPEC_TEXT)
+    release_spec("locked@v1", sets_dir)
+    path.write_text("# a comment changes nothing it means\n" + SPEC_TEXT)
+    assert load_spec("locked@v1", sets_dir).label.horizon_days == 30
+    path.write_text(SPEC_TEXT.replace("horizon_days: 30", "horizon_days: 14"))
+    with pytest.raises(SpecError, match=r"is released and locked .* new version v2"):
+        load_spec("locked@v1", sets_dir)
+    with pytest.raises(SpecError, match="already released"):
+        release_spec("locked@v1", sets_dir)
+
+
+def test_spec_path_must_match_its_declared_name(sets_dir):
+    path = sets_dir / "other" / "v1.yaml"
+    path.parent.mkdir()
+    path.write_text(SPEC_TEXT)
+    with pytest.raises(SpecError, match="declares name 'locked' version 1, but its path says"):
+        load_spec("other@v1", sets_dir)
+    with pytest.raises(SpecError, match=r"no spec at .*known feature sets: other@v1"):
+        load_spec("missing@v1", sets_dir)
