@@ -43,7 +43,9 @@ class ModelMetadata:
     """Everything besides the booster that scoring needs, stored as metadata.json.
 
     `threshold` turns a probability into the served label; the trainer chooses it on the
-    validation rows (never on the test rows) and records how in its run.
+    validation rows (never on the test rows) and records how in its run. `model_sha256` lets
+    the loader refuse a damaged model.txt before LightGBM parses it (a truncated file can abort
+    the whole process inside LightGBM's parser).
     """
 
     feature_names: tuple[str, ...]
@@ -54,6 +56,7 @@ class ModelMetadata:
     label_kind: str
     actionable: tuple[Mapping[str, Any], ...] = ()
     couplings: tuple[Mapping[str, Any], ...] = ()
+    model_sha256: str = ""  # of model.txt, filled in by save_model_files
     format_version: int = field(default=METADATA_FORMAT_VERSION)
 
     def __post_init__(self) -> None:

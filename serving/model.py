@@ -7,6 +7,7 @@ MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ METADATA_FILE = "metadata.json"
 SINGLE_THREAD_MAX_ROWS = 256
 
 
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 class Scorer:
     """A loaded booster with its metadata; the scoring logic shared by the pyfunc and CLI."""
 
@@ -40,10 +46,18 @@ class Scorer:
 
     @classmethod
     def from_files(cls, model_file: str | Path, metadata_file: str | Path) -> Scorer:
-        """Load model.txt and metadata.json (the files `save_model_files` writes)."""
-        booster = lightgbm.Booster(model_file=str(model_file))
+        """Load model.txt and metadata.json (the files `save_model_files` writes).
+
+        Raises ValueError when model.txt does not match the checksum in metadata.json.
+        """
         metadata = ModelMetadata.from_json(Path(metadata_file).read_text(encoding="utf-8"))
-        return cls(booster, metadata)
+        actual = file_sha256(Path(model_file))
+        if metadata.model_sha256 and actual != metadata.model_sha256:
+            raise ValueError(
+                f"{MODEL_FILE} is damaged: sha256 {actual} != {metadata.model_sha256} "
+                f"recorded in {METADATA_FILE}"
+            )
+        return cls(lightgbm.Booster(model_file=str(model_file)), metadata)
 
     def _threads(self, rows: int) -> int:
         return 1 if rows <= SINGLE_THREAD_MAX_ROWS else 0

@@ -8,6 +8,7 @@ the model loads with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from mlflow.types import ParamSchema, ParamSpec
 import features
 import serving
 from serving.encoding import ModelMetadata
-from serving.model import METADATA_FILE, MODEL_FILE
+from serving.model import METADATA_FILE, MODEL_FILE, file_sha256
 from serving.validation import ServingParams
 
 ENTRY_POINT = Path(serving.__file__).parent / "model_entry.py"
@@ -54,11 +55,16 @@ def serving_signature() -> ModelSignature:
 
 
 def save_model_files(booster: lightgbm.Booster, metadata: ModelMetadata, directory: Path) -> Path:
-    """Write model.txt (LightGBM text, never pickle) and metadata.json into `directory`."""
+    """Write model.txt (LightGBM text, never pickle) and metadata.json into `directory`.
+
+    metadata.json records model.txt's sha256, checked every time the model is loaded.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(directory / MODEL_FILE))
-    (directory / METADATA_FILE).write_text(metadata.to_json(), encoding="utf-8")
+    model_file = directory / MODEL_FILE
+    booster.save_model(str(model_file))
+    sealed = replace(metadata, model_sha256=file_sha256(model_file))
+    (directory / METADATA_FILE).write_text(sealed.to_json(), encoding="utf-8")
     return directory
 
 

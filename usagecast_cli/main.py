@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 from features.errors import UsagecastError
 from usagecast_cli import (
+    analytics_commands,
     experiments_commands,
     features_commands,
     ingest_commands,
+    registry_commands,
     simulate_commands,
 )
 
@@ -25,6 +27,8 @@ COMMAND_MODULES: tuple = (
     ingest_commands,
     features_commands,
     experiments_commands,
+    registry_commands,
+    analytics_commands,
 )
 
 

@@ -16,15 +16,22 @@ CITIES = ("berlin", "lagos", "lima")
 
 @dataclass(frozen=True)
 class TinyModel:
-    """A booster, its metadata and raw feature rows it was trained on."""
+    """A booster, its metadata, and the raw feature rows and labels it was trained on."""
 
     booster: lightgbm.Booster
     metadata: ModelMetadata
     rows: pd.DataFrame
+    labels: np.ndarray
 
 
-def make_tiny_model(seed: int = 0, n_rows: int = 400, shift: float = 0.0) -> TinyModel:
-    """A LightGBM binary model on two numeric features and one categorical."""
+def make_tiny_model(
+    seed: int = 0, n_rows: int = 400, label_noise: float = 0.0, with_likes: bool = False
+) -> TinyModel:
+    """A LightGBM binary model on two numeric features and one categorical.
+
+    `label_noise` flips that share of the training labels: a worse model on the same task.
+    `with_likes` adds a fourth (numeric) feature: a model with different feature columns.
+    """
     rng = np.random.default_rng(seed)
     rows = pd.DataFrame(
         {
@@ -33,11 +40,15 @@ def make_tiny_model(seed: int = 0, n_rows: int = 400, shift: float = 0.0) -> Tin
             "city": rng.choice(CITIES, n_rows),
         }
     )
-    logit = 0.15 * (rows["plays_30d"] - 20) - 0.3 * (rows["ads_30d"] - 5) + shift
+    logit = 0.15 * (rows["plays_30d"] - 20) - 0.3 * (rows["ads_30d"] - 5)
     logit = logit + np.where(rows["city"] == "lagos", 1.0, 0.0)
+    if with_likes:
+        rows["likes_30d"] = rng.poisson(3, n_rows).astype("float64")
+        logit = logit + 0.2 * (rows["likes_30d"] - 3)
     label = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    noisy = np.where(rng.random(n_rows) < label_noise, 1 - label, label)
     metadata = ModelMetadata(
-        feature_names=("plays_30d", "ads_30d", "city"),
+        feature_names=tuple(rows.columns),
         categorical_levels={"city": CITIES},
         threshold=0.4,
         feature_set="premium_30d@v1",
@@ -56,14 +67,20 @@ def make_tiny_model(seed: int = 0, n_rows: int = 400, shift: float = 0.0) -> Tin
     )
     dataset = lightgbm.Dataset(
         encode_features(rows, metadata),
-        label=label,
+        label=noisy,
         categorical_feature=list(metadata.categorical_features),
     )
     params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": seed}
     booster = lightgbm.train(params, dataset, num_boost_round=15)
-    return TinyModel(booster=booster, metadata=metadata, rows=rows)
+    return TinyModel(booster=booster, metadata=metadata, rows=rows, labels=label)
 
 
 @pytest.fixture(scope="session")
 def tiny_model() -> TinyModel:
     return make_tiny_model()
+
+
+@pytest.fixture(autouse=True)
+def artifacts_in_tmp(tmp_path, monkeypatch):
+    """The SQLite store's default artifact root is ./mlruns: keep it inside tmp_path."""
+    monkeypatch.chdir(tmp_path)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import mlflow
 import numpy as np
 import pytest
 
-from serving import ModelMetadata, encode_features, log_serving_model, save_model_files
+from serving import (
+    ModelMetadata,
+    Scorer,
+    encode_features,
+    log_serving_model,
+    save_model_files,
+)
 
 
 def test_logged_model_loads_without_pickle_and_predicts(tiny_model, monkeypatch):
@@ -34,5 +42,14 @@ def test_model_files_round_trip(tiny_model, tmp_path):
     directory = save_model_files(tiny_model.booster, tiny_model.metadata, tmp_path / "m")
     assert sorted(p.name for p in directory.iterdir()) == ["metadata.json", "model.txt"]
     assert b"\x80" not in (directory / "model.txt").read_bytes()[:2]  # text, not pickle
-    text = (directory / "metadata.json").read_text()
-    assert ModelMetadata.from_json(text) == tiny_model.metadata
+    loaded = ModelMetadata.from_json((directory / "metadata.json").read_text())
+    assert len(loaded.model_sha256) == 64
+    assert replace(loaded, model_sha256="") == tiny_model.metadata
+
+
+def test_damaged_model_file_is_refused_before_lightgbm_parses_it(tiny_model, tmp_path):
+    directory = save_model_files(tiny_model.booster, tiny_model.metadata, tmp_path / "m")
+    model_file = directory / "model.txt"
+    model_file.write_text(model_file.read_text()[:200])
+    with pytest.raises(ValueError, match=r"model\.txt is damaged"):
+        Scorer.from_files(model_file, directory / "metadata.json")

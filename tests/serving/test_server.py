@@ -46,6 +46,7 @@ def server(tiny_model, tmp_path_factory) -> Iterator[str]:
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+        patch.chdir(root)
         with mlflow.start_run():
             info = log_serving_model(tiny_model.booster, tiny_model.metadata, tiny_model.rows)
     with running_server(info.model_uri, root / "server.log", env) as base:

@@ -1,0 +1,48 @@
+"""Names shared by promotion, the CLI and the trainer: model names, aliases and tag keys."""
+
+from __future__ import annotations
+
+from features.errors import UsagecastError
+
+CHAMPION = "champion"
+PREVIOUS = "previous"
+
+# Tags the trainer puts on its run (see docs/architecture.md, "Served model contract").
+RUN_FEATURE_SET = "feature_set"
+RUN_FINGERPRINT = "feature_set_fingerprint"
+RUN_LEAKAGE_FLAGGED = "leakage_flagged"
+RUN_MODEL_ARTIFACT = "model"
+RUN_TEST_SET_ARTIFACT = "test_set.parquet"
+LABEL_COLUMN = "label"
+
+# Tags promotion writes on every model version it registers (the audit trail in MLflow).
+TAG_DECISION = "usagecast.decision"  # promoted | refused
+TAG_REASON = "usagecast.reason"
+TAG_METRIC = "usagecast.test_roc_auc"  # on the version's own run's test set
+TAG_CALIBRATION = "usagecast.test_ece"
+TAG_COMPARED_WITH = "usagecast.compared_with"  # champion version or "none"
+TAG_ALLOW_NEW_FEATURES = "usagecast.allow_new_features"
+TAG_RUN_ID = "usagecast.run_id"
+TAG_ROLLED_BACK = "usagecast.rolled_back"
+
+PROMOTED = "promoted"
+REFUSED = "refused"
+
+
+def model_name(feature_set_ref: str) -> str:
+    """Registered model name for a feature set: `premium_30d@v1` -> `premium_30d`.
+
+    All versions of a feature set share one registered model, so `@champion` can move from a
+    model trained on v1 to one trained on v2 (behind --allow-new-features when columns differ).
+    """
+    name, _, version = feature_set_ref.partition("@")
+    if not name or (version and not (version.startswith("v") and version[1:].isdigit())):
+        raise UsagecastError(
+            f"feature set reference {feature_set_ref!r}: expected NAME@vN (e.g. premium_30d@v1)"
+        )
+    return name
+
+
+def champion_uri(name: str) -> str:
+    """`models:/NAME@champion`, what `mlflow models serve -m` is given."""
+    return f"models:/{name}@{CHAMPION}"

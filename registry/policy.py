@@ -1,0 +1,104 @@
+"""The promotion gate: a pure decision with a reason that carries the numbers.
+
+Order of the gates (the first that fails names the refusal):
+1. leakage: a feature flagged by the feature set's leakage scan refuses the candidate;
+   a scan that was not recorded refuses only when `require_leakage_scan` is set;
+2. calibration: expected calibration error above `max_calibration_error` refuses;
+3. a metric that could not be computed (one class in the test set) refuses;
+4. no champion yet: the first model that passes 1-3 is promoted;
+5. comparability: the champion must have been re-scored on the candidate's test rows
+   (its feature columns exist there); otherwise only `allow_new_features` lets the recorded
+   test metrics be compared, and the reason says so;
+6. margin: candidate ROC-AUC - champion ROC-AUC must be >= `margin`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Limits of the gate; defaults are the CLI's defaults."""
+
+    margin: float = 0.002
+    max_calibration_error: float = 0.05
+    require_leakage_scan: bool = False
+    allow_new_features: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The model asking for promotion, measured on its own held-out test rows."""
+
+    version: str
+    roc_auc: float
+    calibration_error: float
+    test_rows: int
+    leakage_flagged: tuple[str, ...] | None  # None: the scan was not recorded
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The current @champion. `rescored`: roc_auc is on the candidate's test rows;
+    otherwise it is the champion's recorded metric on its own test rows."""
+
+    version: str
+    roc_auc: float
+    rescored: bool
+    missing_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Promote or not, and why (numbers included): stored as model-version tags."""
+
+    promote: bool
+    reason: str
+
+
+def decide(candidate: Candidate, champion: Champion | None, config: PolicyConfig) -> Decision:
+    """Apply the gates in the module docstring's order."""
+    if candidate.leakage_flagged:
+        return Decision(False, f"leakage scan flagged {list(candidate.leakage_flagged)}")
+    if candidate.leakage_flagged is None and config.require_leakage_scan:
+        return Decision(False, "no leakage scan recorded on the run (require_leakage_scan)")
+    if candidate.calibration_error > config.max_calibration_error:
+        return Decision(
+            False,
+            f"calibration error {candidate.calibration_error:.4f} > limit "
+            f"{config.max_calibration_error:.4f}",
+        )
+    if math.isnan(candidate.roc_auc):
+        return Decision(False, "ROC-AUC undefined: the test set holds one class only")
+    summary = (
+        f"ROC-AUC {candidate.roc_auc:.4f}, calibration error "
+        f"{candidate.calibration_error:.4f} on {candidate.test_rows} test rows"
+    )
+    if champion is None:
+        return Decision(True, f"first model: {summary}")
+    if not champion.rescored and not config.allow_new_features:
+        return Decision(
+            False,
+            f"feature columns incompatible with champion v{champion.version} (candidate test "
+            f"set lacks {list(champion.missing_columns)}); pass --allow-new-features to "
+            "compare recorded test metrics instead",
+        )
+    basis = (
+        "on the same test rows"
+        if champion.rescored
+        else "on different test sets (allowed by --allow-new-features)"
+    )
+    gain = candidate.roc_auc - champion.roc_auc
+    comparison = (
+        f"ROC-AUC {candidate.roc_auc:.4f} vs champion v{champion.version} "
+        f"{champion.roc_auc:.4f} {basis}: {gain:+.4f}"
+    )
+    if gain < config.margin:
+        return Decision(False, f"{comparison} < margin {config.margin:.4f}")
+    return Decision(
+        True,
+        f"{comparison} >= margin {config.margin:.4f}; calibration error "
+        f"{candidate.calibration_error:.4f} over {candidate.test_rows} test rows",
+    )

@@ -1,0 +1,490 @@
+"""MLflow registry IO: register a run's model, gate it, move aliases, roll back, list.
+
+The one module in registry/ that talks to MLflow. Every promotion runs under an exclusive
+file lock in the workspace (`registry/<name>.lock`), so concurrent `usagecast promote`
+processes are applied one after another against the champion of the moment, and each leaves
+exactly one audit record: tags on its model version plus one line in
+`registry/audit.jsonl`. The lock serialises processes that share a workspace (one machine);
+a team promoting from several machines needs one promotion service or a database lock.
+
+Before any alias moves, the candidate is downloaded from the registry, loaded through
+`mlflow.pyfunc.load_model` and scored on its run's test set; a model that does not load is
+refused. The champion is re-scored on the same rows when its feature columns exist there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
+
+from features.errors import UsagecastError
+from features.workspace import ensure_workspace, mlflow_tracking_uri
+from registry import names
+from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
+
+METADATA_ARTIFACT = "artifacts/metadata.json"
+
+
+class ModelLoadError(Exception):
+    """The registered model could not be downloaded, loaded or scored."""
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """What one promote call did; `summary()` is what the CLI prints."""
+
+    name: str
+    version: str
+    run_id: str
+    promoted: bool
+    reason: str
+    champion: str | None
+    previous: str | None
+
+    def summary(self) -> str:
+        verdict = "PROMOTED to @champion" if self.promoted else "REFUSED"
+        return (
+            f"{self.name} v{self.version} (run {self.run_id}): {verdict}: {self.reason}\n"
+            f"@champion = {self.champion or '-'}, @previous = {self.previous or '-'}"
+        )
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """One row of `usagecast models NAME`."""
+
+    version: str
+    aliases: tuple[str, ...]
+    feature_set: str
+    roc_auc: str
+    calibration_error: str
+    decision: str
+    reason: str
+
+
+def _client() -> MlflowClient:
+    """A client on the workspace's store; the fluent API (register, download) follows it.
+
+    MLflow reads MLFLOW_TRACKING_URI itself; only without it is the workspace's SQLite store
+    set as the process's tracking URI (setting it always would pin a stale URI for later
+    callers that change the variable).
+    """
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        mlflow.set_tracking_uri(mlflow_tracking_uri())
+    return MlflowClient()
+
+
+def _registry_dir() -> Path:
+    path = ensure_workspace() / "registry"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@contextmanager
+def promotion_lock(name: str) -> Iterator[None]:
+    """Exclusive, blocking lock for one registered model's aliases (released on exit/crash)."""
+    with (_registry_dir() / f"{name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _append_audit(record: dict) -> None:
+    with (_registry_dir() / "audit.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def latest_run_id(feature_set_ref: str) -> str:
+    """The newest finished top-level run tagged with this feature set that logged a model."""
+    names.model_name(feature_set_ref)
+    _client()
+    runs = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=(
+            f"tags.{names.RUN_FEATURE_SET} = '{feature_set_ref}' "
+            "AND attributes.status = 'FINISHED'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    for run in runs:
+        if "mlflow.parentRunId" not in run.data.tags and run.outputs.model_outputs:
+            return run.info.run_id
+    raise UsagecastError(
+        f"no finished tuning run with a model for feature set {feature_set_ref!r}; "
+        f"run `usagecast tune {feature_set_ref}` first"
+    )
+
+
+def _run_model_uri(client: MlflowClient, run_id: str) -> str:
+    run = client.get_run(run_id)
+    models = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}' AND name = '{names.RUN_MODEL_ARTIFACT}'",
+        output_format="list",
+    )
+    if not models:
+        raise UsagecastError(
+            f"run {run_id} logged no model named '{names.RUN_MODEL_ARTIFACT}' "
+            "(log it with serving.log_serving_model)"
+        )
+    return f"models:/{models[0].model_id}"
+
+
+def _test_set(client: MlflowClient, run_id: str, folder: Path) -> pd.DataFrame:
+    try:
+        path = client.download_artifacts(run_id, names.RUN_TEST_SET_ARTIFACT, str(folder))
+    except (MlflowException, OSError) as error:
+        raise UsagecastError(
+            f"run {run_id} has no '{names.RUN_TEST_SET_ARTIFACT}' artifact: promotion compares "
+            f"models on the run's held-out test rows ({error})"
+        ) from error
+    frame = pd.read_parquet(path)
+    if names.LABEL_COLUMN not in frame.columns:
+        raise UsagecastError(
+            f"run {run_id}: {names.RUN_TEST_SET_ARTIFACT} has no '{names.LABEL_COLUMN}' column"
+        )
+    return frame
+
+
+class _MissingColumns(Exception):
+    """The model reads feature columns that the candidate's test set does not have."""
+
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        super().__init__(columns)
+        self.columns = columns
+
+
+def _load_registered(model_uri: str, folder: Path) -> tuple[mlflow.pyfunc.PyFuncModel, list]:
+    """Download a served model and load it; its feature names come from metadata.json."""
+    local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder)))
+    feature_names = json.loads((local / METADATA_ARTIFACT).read_text())["feature_names"]
+    return mlflow.pyfunc.load_model(str(local)), feature_names
+
+
+def _score_registered(model_uri: str, test_set: pd.DataFrame, folder: Path) -> np.ndarray:
+    """Download, load and score a registered model on the test rows.
+
+    Raises ModelLoadError when any step fails (truncated file, missing metadata, bad code),
+    and _MissingColumns when the model needs feature columns the test set lacks.
+    """
+    try:
+        model, feature_names = _load_registered(model_uri, folder)
+        missing = tuple(c for c in feature_names if c not in test_set.columns)
+        if missing:
+            raise _MissingColumns(missing)
+        result = model.predict(test_set[feature_names])
+        probabilities = np.asarray(result["probability"], dtype="float64")
+    except _MissingColumns:
+        raise
+    except Exception as error:  # anything at all means "does not load": never promote it
+        raise ModelLoadError(f"{type(error).__name__}: {error}") from error
+    if probabilities.shape != (len(test_set),) or not np.isfinite(probabilities).all():
+        raise ModelLoadError("smoke prediction returned missing or non-finite probabilities")
+    return probabilities
+
+
+def _roc_auc(labels: pd.Series, probabilities: np.ndarray) -> float:
+    return float("nan") if labels.nunique() < 2 else float(roc_auc_score(labels, probabilities))
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _champion_evidence(
+    client: MlflowClient, name: str, version: str, test_set: pd.DataFrame, folder: Path
+) -> Champion:
+    labels = test_set[names.LABEL_COLUMN]
+    try:
+        scores = _score_registered(f"models:/{name}/{version}", test_set, folder)
+    except _MissingColumns as missing:
+        recorded = client.get_model_version(name, version).tags.get(names.TAG_METRIC, "nan")
+        return Champion(version, float(recorded), rescored=False, missing_columns=missing.columns)
+    return Champion(version, _roc_auc(labels, scores), rescored=True)
+
+
+def _leakage_flagged(tags: dict[str, str]) -> tuple[str, ...] | None:
+    if names.RUN_LEAKAGE_FLAGGED not in tags:
+        return None
+    return tuple(part.strip() for part in tags[names.RUN_LEAKAGE_FLAGGED].split(",") if part)
+
+
+def _calibration_error(client: MlflowClient, run_id: str) -> float:
+    metrics = client.get_run(run_id).data.metrics
+    if "test_ece" not in metrics:
+        raise UsagecastError(f"run {run_id} has no metric 'test_ece' (calibration error)")
+    return float(metrics["test_ece"])
+
+
+def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionResult:
+    """Register the run's model under its feature set's name and apply the promotion gate."""
+    config = config or PolicyConfig()
+    client = _client()
+    tags = client.get_run(run_id).data.tags
+    feature_set = tags.get(names.RUN_FEATURE_SET)
+    if not feature_set:
+        raise UsagecastError(f"run {run_id} has no '{names.RUN_FEATURE_SET}' tag")
+    name = names.model_name(feature_set)
+    source = _run_model_uri(client, run_id)
+    calibration = _calibration_error(client, run_id)
+    with tempfile.TemporaryDirectory(prefix="usagecast-promote-") as tmp:
+        folder = Path(tmp)
+        test_set = _test_set(client, run_id, folder / "test")
+        with promotion_lock(name):
+            return _promote_locked(
+                client, name, run_id, source, test_set, calibration, tags, config, folder
+            )
+
+
+def _promote_locked(
+    client: MlflowClient,
+    name: str,
+    run_id: str,
+    source: str,
+    test_set: pd.DataFrame,
+    calibration: float,
+    tags: dict[str, str],
+    config: PolicyConfig,
+    folder: Path,
+) -> PromotionResult:
+    version = str(mlflow.register_model(source, name).version)
+    champion_before = _alias_version(client, name, names.CHAMPION)
+    previous_before = _alias_version(client, name, names.PREVIOUS)
+    labels = test_set[names.LABEL_COLUMN]
+    try:
+        scores = _score_registered(f"models:/{name}/{version}", test_set, folder / "candidate")
+    except (ModelLoadError, _MissingColumns) as error:
+        roc_auc = float("nan")
+        decision = Decision(False, f"model does not load or score: {error}")
+    else:
+        roc_auc = _roc_auc(labels, scores)
+        candidate = Candidate(
+            version=version,
+            roc_auc=roc_auc,
+            calibration_error=calibration,
+            test_rows=len(test_set),
+            leakage_flagged=_leakage_flagged(tags),
+        )
+        champion = (
+            None
+            if champion_before is None
+            else _champion_evidence(client, name, champion_before, test_set, folder / "champion")
+        )
+        decision = decide(candidate, champion, config)
+    version_tags = {
+        names.TAG_DECISION: names.PROMOTED if decision.promote else names.REFUSED,
+        names.TAG_REASON: decision.reason,
+        names.TAG_METRIC: f"{roc_auc:.6f}",
+        names.TAG_CALIBRATION: f"{calibration:.6f}",
+        names.TAG_COMPARED_WITH: champion_before or "none",
+        names.TAG_ALLOW_NEW_FEATURES: str(config.allow_new_features).lower(),
+        names.TAG_RUN_ID: run_id,
+        names.RUN_FEATURE_SET: tags.get(names.RUN_FEATURE_SET, ""),
+        names.RUN_FINGERPRINT: tags.get(names.RUN_FINGERPRINT, ""),
+    }
+    for key, value in version_tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    champion_after, previous_after = champion_before, previous_before
+    if decision.promote:
+        if champion_before is not None:
+            client.set_registered_model_alias(name, names.PREVIOUS, champion_before)
+            previous_after = champion_before
+        client.set_registered_model_alias(name, names.CHAMPION, version)
+        champion_after = version
+    result = PromotionResult(
+        name=name,
+        version=version,
+        run_id=run_id,
+        promoted=decision.promote,
+        reason=decision.reason,
+        champion=champion_after,
+        previous=previous_after,
+    )
+    _append_audit(
+        {
+            "time": dt.datetime.now(dt.UTC).isoformat(),
+            "action": "promote",
+            "champion_before": champion_before,
+            "margin": config.margin,
+            "roc_auc": None if math.isnan(roc_auc) else roc_auc,
+            **asdict(result),
+        }
+    )
+    return result
+
+
+def rollback(name: str) -> PromotionResult:
+    """Move @champion back to @previous; @previous is cleared (one step of history)."""
+    client = _client()
+    with promotion_lock(name):
+        champion = _alias_version(client, name, names.CHAMPION)
+        previous = _alias_version(client, name, names.PREVIOUS)
+        if previous is None:
+            raise UsagecastError(f"model {name!r} has no @previous version to roll back to")
+        client.set_registered_model_alias(name, names.CHAMPION, previous)
+        client.delete_registered_model_alias(name, names.PREVIOUS)
+        reason = f"rolled back from v{champion} to v{previous}"
+        if champion is not None:
+            client.set_model_version_tag(name, champion, names.TAG_ROLLED_BACK, reason)
+        result = PromotionResult(
+            name=name,
+            version=previous,
+            run_id=client.get_model_version(name, previous).run_id or "",
+            promoted=True,
+            reason=reason,
+            champion=previous,
+            previous=None,
+        )
+        _append_audit(
+            {"time": dt.datetime.now(dt.UTC).isoformat(), "action": "rollback", **asdict(result)}
+        )
+        return result
+
+
+def list_models(name: str) -> list[VersionSummary]:
+    """Every version of a registered model, newest first, with its metrics and decision."""
+    client = _client()
+    try:
+        aliases = client.get_registered_model(name).aliases
+    except MlflowException as error:
+        raise UsagecastError(f"no registered model named {name!r}") from error
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
+    versions = client.search_model_versions(f"name = '{name}'")
+    rows = [
+        VersionSummary(
+            version=str(v.version),
+            aliases=tuple(sorted(by_version.get(str(v.version), []))),
+            feature_set=v.tags.get(names.RUN_FEATURE_SET, ""),
+            roc_auc=v.tags.get(names.TAG_METRIC, ""),
+            calibration_error=v.tags.get(names.TAG_CALIBRATION, ""),
+            decision=v.tags.get(names.TAG_DECISION, ""),
+            reason=v.tags.get(names.TAG_REASON, ""),
+        )
+        for v in versions
+    ]
+    return sorted(rows, key=lambda row: int(row.version), reverse=True)
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What `usagecast score` wrote."""
+
+    out: Path
+    rows: int
+    cutoff: str
+    model_uri: str
+    model_version: str
+
+    def summary(self) -> str:
+        return (
+            f"scored {self.rows} eligible users at cutoff {self.cutoff} with {self.model_uri} "
+            f"(version {self.model_version}) -> {self.out}"
+        )
+
+
+def _model_version(client: MlflowClient, model_uri: str) -> str:
+    """The registry version behind models:/NAME@alias or models:/NAME/N, else "unregistered"."""
+    if not model_uri.startswith("models:/"):
+        return "unregistered"
+    name, at, alias = model_uri.removeprefix("models:/").partition("@")
+    if at:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    name, _, version = name.partition("/")
+    return version if version.isdigit() else "unregistered"
+
+
+def _rows_at_cutoff(frame: pd.DataFrame, ref: str, cutoff: str | None) -> pd.DataFrame:
+    cutoffs = pd.to_datetime(frame["cutoff"])
+    chosen = cutoffs.max() if cutoff is None else pd.Timestamp(cutoff)
+    rows = frame[cutoffs == chosen]
+    if rows.empty:
+        available = sorted({c.date().isoformat() for c in cutoffs})
+        raise UsagecastError(
+            f"feature set {ref} has no rows at cutoff {cutoff}; cutoffs: {available}"
+        )
+    return rows
+
+
+def score_feature_set(
+    feature_set_ref: str,
+    model_uri: str,
+    out: Path,
+    cutoff: str | None = None,
+    chunk_rows: int = 100_000,
+) -> ScoreSummary:
+    """Score every eligible user of a feature set at one cutoff (default: the latest).
+
+    Writes user_id, cutoff, probability, label and rank (1 = most likely) to Parquet, with
+    the model URI and version and both fingerprints (the scored feature set's and the one the
+    model was trained on) in the file's metadata under the key `usagecast`.
+    """
+    from features import load_feature_set  # lazily: the feature-set stack is heavy
+
+    client = _client()
+    frame, manifest = load_feature_set(feature_set_ref)
+    rows = _rows_at_cutoff(frame, feature_set_ref, cutoff)
+    with tempfile.TemporaryDirectory(prefix="usagecast-score-") as tmp:
+        model, feature_names = _load_registered(model_uri, Path(tmp))
+        trained_on = json.loads((Path(tmp) / METADATA_ARTIFACT).read_text()).get(
+            "feature_set_fingerprint", ""
+        )
+        parts = [
+            model.predict(rows.iloc[start : start + chunk_rows][feature_names])
+            for start in tqdm(range(0, len(rows), chunk_rows), desc="scoring", unit="chunk")
+        ]
+    scored = pd.concat(parts, ignore_index=True)
+    result = pd.DataFrame(
+        {
+            "user_id": rows["user_id"].to_numpy(),
+            "cutoff": rows["cutoff"].to_numpy(),
+            "probability": scored["probability"].to_numpy(),
+            "label": scored["label"].to_numpy(),
+        }
+    )
+    result["rank"] = result["probability"].rank(method="first", ascending=False).astype("int64")
+    result = result.sort_values("rank", kind="stable").reset_index(drop=True)
+    chosen_cutoff = pd.Timestamp(result["cutoff"].iloc[0]).isoformat()
+    version = _model_version(client, model_uri)
+    provenance = {
+        "model_uri": model_uri,
+        "model_version": version,
+        "feature_set": feature_set_ref,
+        "feature_set_fingerprint": manifest.get("fingerprint", ""),
+        "model_feature_set_fingerprint": trained_on,
+        "cutoff": chosen_cutoff,
+        "scored_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    table = pa.Table.from_pandas(result, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), b"usagecast": json.dumps(provenance).encode()}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.replace_schema_metadata(metadata), out)
+    return ScoreSummary(out, len(result), chosen_cutoff, model_uri, version)

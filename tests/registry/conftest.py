@@ -1,0 +1,79 @@
+"""Tuning-run look-alikes in a real MLflow store: a served model, test_set.parquet, metrics
+and tags exactly as docs/architecture.md's "Served model contract" asks of the trainer."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from serving import log_serving_model
+
+
+def _load_serving_conftest():
+    """The tiny-model factory lives with the serving tests; reuse it rather than copy it."""
+    path = Path(__file__).parents[1] / "serving" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("usagecast_tests_serving_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+make_tiny_model = _load_serving_conftest().make_tiny_model
+
+
+def held_out_rows(with_likes: bool = False) -> pd.DataFrame:
+    """Held-out rows (features + label) drawn from the same process as the training rows."""
+    held_out = make_tiny_model(seed=99, n_rows=300, with_likes=with_likes)
+    return held_out.rows.assign(label=held_out.labels)
+
+
+def log_tuning_run(
+    *,
+    label_noise: float = 0.0,
+    seed: int = 0,
+    with_likes: bool = False,
+    test_set: pd.DataFrame | None = None,
+    ece: float = 0.01,
+    leakage_flagged: str | None = "",
+    feature_set: str = "premium_30d@v1",
+) -> str:
+    """Log a finished run the way the trainer does; return its run id."""
+    tiny = make_tiny_model(seed=seed, label_noise=label_noise, with_likes=with_likes)
+    test_set = held_out_rows(with_likes) if test_set is None else test_set
+    tags = {"feature_set": feature_set, "feature_set_fingerprint": f"fp-{feature_set}"}
+    if leakage_flagged is not None:
+        tags["leakage_flagged"] = leakage_flagged
+    with mlflow.start_run() as run:
+        mlflow.set_tags(tags)
+        mlflow.log_metric("test_ece", ece)
+        log_serving_model(tiny.booster, tiny.metadata, tiny.rows.head(2))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "test_set.parquet"
+            test_set.to_parquet(path, index=False)
+            mlflow.log_artifact(str(path))
+    return run.info.run_id
+
+
+@pytest.fixture(autouse=True)
+def artifacts_in_tmp(tmp_path, monkeypatch):
+    """The SQLite store's default artifact root is ./mlruns: keep it inside tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def log_run():
+    """`log_run(**options) -> run_id`: a finished tuning-run look-alike in the test's store."""
+    return log_tuning_run
+
+
+@pytest.fixture(autouse=True)
+def quiet_downloads(monkeypatch):
+    """Artifact progress bars would flood the captured output of every promotion."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -1,0 +1,114 @@
+"""The promotion gate as a table: each row is a situation and the verdict it must get."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.policy import Candidate, Champion, PolicyConfig, decide
+
+
+def _candidate(**changes) -> Candidate:
+    base = {
+        "version": "2",
+        "roc_auc": 0.80,
+        "calibration_error": 0.02,
+        "test_rows": 1000,
+        "leakage_flagged": (),
+    }
+    return Candidate(**{**base, **changes})
+
+
+SAME_ROWS = Champion(version="1", roc_auc=0.78, rescored=True)
+OTHER_ROWS = Champion(version="1", roc_auc=0.78, rescored=False, missing_columns=("likes",))
+
+TABLE = [
+    # (case, candidate, champion, config, promote, words in the reason)
+    ("promote", _candidate(), SAME_ROWS, PolicyConfig(margin=0.01), True, ["+0.0200", "0.7800"]),
+    ("first model", _candidate(), None, PolicyConfig(), True, ["first model", "0.8000"]),
+    (
+        "margin",
+        _candidate(roc_auc=0.785),
+        SAME_ROWS,
+        PolicyConfig(margin=0.01),
+        False,
+        ["+0.0050", "< margin 0.0100", "same test rows"],
+    ),
+    ("worse", _candidate(roc_auc=0.70), SAME_ROWS, PolicyConfig(margin=0.0), False, ["-0.0800"]),
+    (
+        "calibration",
+        _candidate(calibration_error=0.09),
+        SAME_ROWS,
+        PolicyConfig(),
+        False,
+        ["calibration error 0.0900 > limit 0.0500"],
+    ),
+    (
+        "calibration first",
+        _candidate(calibration_error=0.09),
+        None,
+        PolicyConfig(),
+        False,
+        ["calibration"],
+    ),
+    (
+        "leakage",
+        _candidate(leakage_flagged=("days_to_churn",)),
+        SAME_ROWS,
+        PolicyConfig(),
+        False,
+        ["leakage scan flagged", "days_to_churn"],
+    ),
+    (
+        "scan missing allowed",
+        _candidate(leakage_flagged=None),
+        None,
+        PolicyConfig(),
+        True,
+        ["first model"],
+    ),
+    (
+        "scan missing required",
+        _candidate(leakage_flagged=None),
+        None,
+        PolicyConfig(require_leakage_scan=True),
+        False,
+        ["no leakage scan"],
+    ),
+    ("one class", _candidate(roc_auc=float("nan")), None, PolicyConfig(), False, ["one class"]),
+    (
+        "incompatible",
+        _candidate(),
+        OTHER_ROWS,
+        PolicyConfig(),
+        False,
+        ["incompatible", "likes", "--allow-new-features"],
+    ),
+    (
+        "incompatible allowed",
+        _candidate(),
+        OTHER_ROWS,
+        PolicyConfig(allow_new_features=True),
+        True,
+        ["different test sets", "allowed by --allow-new-features"],
+    ),
+    (
+        "incompatible allowed but worse",
+        _candidate(roc_auc=0.75),
+        OTHER_ROWS,
+        PolicyConfig(allow_new_features=True),
+        False,
+        ["different test sets", "< margin"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "config", "promote", "words"),
+    [row[1:] for row in TABLE],
+    ids=[row[0] for row in TABLE],
+)
+def test_policy_table(candidate, champion, config, promote, words):
+    decision = decide(candidate, champion, config)
+    assert decision.promote is promote
+    for word in words:
+        assert word in decision.reason

@@ -1,0 +1,110 @@
+"""Promotion against a real MLflow registry (SQLite in tmp_path): gate, tags, aliases,
+audit records, a broken artifact, incompatible features, rollback and the listing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from features.errors import UsagecastError
+from features.workspace import workspace_dir
+from registry import PolicyConfig, latest_run_id, list_models, names, promote_run, rollback
+
+NAME = "premium_30d"
+
+
+def _audit() -> list[dict]:
+    path = workspace_dir() / "registry" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _version_tags(version: str) -> dict[str, str]:
+    return mlflow.MlflowClient().get_model_version(NAME, version).tags
+
+
+def test_first_then_better_then_worse(log_run):
+    first = promote_run(log_run(label_noise=0.3, seed=1))
+    assert first.promoted and first.champion == "1" and "first model" in first.reason
+    better = promote_run(log_run(label_noise=0.0, seed=2), PolicyConfig(margin=0.01))
+    assert better.promoted, better.reason
+    assert (better.champion, better.previous) == ("2", "1")
+    assert "same test rows" in better.reason
+    worse = promote_run(log_run(label_noise=0.4, seed=3), PolicyConfig(margin=0.01))
+    assert not worse.promoted
+    assert "< margin 0.0100" in worse.reason
+    assert (worse.champion, worse.previous) == ("2", "1")
+    tags = _version_tags(worse.version)
+    assert tags[names.TAG_DECISION] == names.REFUSED
+    assert tags[names.TAG_REASON] == worse.reason
+    assert tags[names.TAG_COMPARED_WITH] == "2"
+    assert tags["feature_set"] == "premium_30d@v1"
+    assert [record["version"] for record in _audit()] == ["1", "2", "3"]
+
+
+def test_truncated_model_artifact_is_refused(log_run):
+    promote_run(log_run(seed=1))
+    run_id = log_run(seed=2)
+    model_id = mlflow.search_logged_models(
+        filter_string=f"source_run_id = '{run_id}'", output_format="list"
+    )[0].model_id
+    location = Path(mlflow.get_logged_model(model_id).artifact_location.removeprefix("file://"))
+    model_file = next(location.rglob("model.txt"))
+    model_file.write_text(model_file.read_text()[:200])
+    result = promote_run(run_id, PolicyConfig(margin=-1.0))
+    assert not result.promoted
+    assert "does not load" in result.reason
+    assert result.champion == "1"
+    assert _version_tags(result.version)[names.TAG_DECISION] == names.REFUSED
+
+
+def test_leakage_flag_on_the_run_refuses(log_run):
+    result = promote_run(log_run(leakage_flagged="days_since_purchase"))
+    assert not result.promoted
+    assert "days_since_purchase" in result.reason
+    assert result.champion is None
+
+
+def test_incompatible_features_need_allow_new_features(log_run):
+    promote_run(log_run(with_likes=True, feature_set="premium_30d@v2"))
+    narrow = log_run(seed=5)
+    refused = promote_run(narrow)
+    assert not refused.promoted
+    assert "incompatible" in refused.reason and "likes_30d" in refused.reason
+    allowed = promote_run(narrow, PolicyConfig(allow_new_features=True, margin=-1.0))
+    assert allowed.promoted, allowed.reason
+    assert "allowed by --allow-new-features" in allowed.reason
+    assert _version_tags(allowed.version)[names.TAG_ALLOW_NEW_FEATURES] == "true"
+
+
+def test_rollback_moves_champion_to_previous(log_run):
+    promote_run(log_run(label_noise=0.3, seed=1))
+    promote_run(log_run(seed=2), PolicyConfig(margin=0.0))
+    result = rollback(NAME)
+    assert (result.champion, result.previous) == ("1", None)
+    client = mlflow.MlflowClient()
+    assert str(client.get_model_version_by_alias(NAME, names.CHAMPION).version) == "1"
+    assert names.TAG_ROLLED_BACK in _version_tags("2")
+    with pytest.raises(UsagecastError, match="no @previous"):
+        rollback(NAME)
+    assert [r["action"] for r in _audit()] == ["promote", "promote", "rollback"]
+
+
+def test_listing_and_latest_run(log_run):
+    run_id = log_run()
+    assert latest_run_id("premium_30d@v1") == run_id
+    promote_run(run_id)
+    (row,) = list_models(NAME)
+    assert row.aliases == ("champion",)
+    assert row.decision == "promoted" and row.feature_set == "premium_30d@v1"
+    assert float(row.roc_auc) > 0.5
+
+
+def test_run_without_test_set_is_a_user_error():
+    with mlflow.start_run() as run:
+        mlflow.set_tag("feature_set", "premium_30d@v1")
+        mlflow.log_metric("test_ece", 0.01)
+    with pytest.raises(UsagecastError, match="no model named 'model'"):
+        promote_run(run.info.run_id)
