@@ -59,6 +59,7 @@ class Source:
     timestamp_formats: tuple[str, ...]
     event_type: str | None = None
     attributes: tuple[Attribute, ...] = ()
+    delimiter: str = ","
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[At
 
 def _source(path: Path, where: str, value: Any, table: str) -> Source:
     """Parse one source of the `events`, `users` or `items` section."""
-    common = ("files", "format", "encoding", "columns", "timestamp_formats")
+    common = ("files", "format", "encoding", "delimiter", "columns", "timestamp_formats")
     extra = {"events": ("event_type",), "users": ("attributes",), "items": ("attributes",)}
     spec = _check_keys(path, where, value, common + extra[table], ("files", "columns"))
     constant = spec.get("event_type")
@@ -205,8 +206,12 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
     fmt = spec.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise _fail(path, f"{where}.format", f"is {fmt!r}; allowed: {', '.join(FORMATS)}")
+    delimiter = _text(path, f"{where}.delimiter", spec.get("delimiter", ","))
+    if len(delimiter) != 1:
+        raise _fail(path, f"{where}.delimiter", f"must be one character, got {delimiter!r}")
     return Source(
         files=_text(path, f"{where}.files", spec["files"]),
+        delimiter=delimiter,
         format=fmt,
         encoding=_encoding(path, f"{where}.encoding", spec.get("encoding", "utf-8")),
         columns=columns,

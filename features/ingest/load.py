@@ -107,8 +107,15 @@ def _columns_sql(columns: dict[str, str]) -> str:
     return ", ".join(f"{validate.ident(name)} {sql_type}" for name, sql_type in columns.items())
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+def _error_summary(error: Exception) -> str:
+    """DuckDB's explanation on one line: the lines before its list of possible fixes."""
+    lines = []
+    for line in str(error).strip().splitlines():
+        if line.startswith(("Possible", "The search space")):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return "; ".join(lines)[:400]
 
 
 class _Builder:
@@ -128,15 +135,22 @@ class _Builder:
         key = self.file_count
         self.file_count += 1
         raw = f"raw_{key}"
-        reader = reader_sql(file, source.encoding, self.scratch, key)
+        if file.path.stat().st_size == 0:
+            raise SourceFileError(f"{file.path}: the file is empty (not even a header)")
+        reader = reader_sql(file, source, self.scratch, key)
         try:
             self.con.execute(f"CREATE TEMP TABLE {raw} AS SELECT * FROM {reader}")
             types = self._column_types(raw, file.format)
         except duckdb.Error as error:
             raise SourceFileError(
                 f"{file.path}: cannot read as {file.format} ({source.encoding}): "
-                f"{_first_line(error)}"
+                f"{_error_summary(error)}"
             ) from None
+        if any(name.lower() == "rowid" for name in types):
+            # DuckDB's rowid pseudo-column numbers the rows; a real column would shadow it.
+            raise SourceFileError(
+                f"{file.path}: a column named 'rowid' is not supported; rename it in the file"
+            )
         for column in validate.mapped_columns(source):
             if column not in types:
                 raise SourceFileError(

@@ -108,13 +108,13 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def reader_sql(file: InputFile, encoding: str, scratch: Path, index: int) -> str:
+def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> str:
     """The DuckDB table function that reads one file with every field as text.
 
-    CSV options are pinned (header on, no skipped lines, no comment character) so that the
-    sniffer can never drop a row silently; a structurally broken line stops the ingest.
+    CSV options are pinned (delimiter, header on, no skipped lines, no comment character) so
+    the sniffer can never drop a row silently; a structurally broken line stops the ingest.
     """
-    path = file.path
+    path, encoding = file.path, source.encoding
     if file.format == "parquet":
         return f"read_parquet({sql_string(str(path))})"
     native = DUCKDB_CSV_ENCODINGS.get(encoding) if file.format == "csv" else None
@@ -124,5 +124,6 @@ def reader_sql(file: InputFile, encoding: str, scratch: Path, index: int) -> str
         return f"read_ndjson_objects({sql_string(str(path))})"
     return (
         f"read_csv({sql_string(str(path))}, all_varchar=true, header=true, skip=0, "
-        f"comment='', encoding={sql_string(native or 'utf-8')})"
+        f"comment='', delim={sql_string(source.delimiter)}, "
+        f"encoding={sql_string(native or 'utf-8')})"
     )

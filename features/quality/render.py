@@ -19,6 +19,11 @@ def _cell(text: str | None, width: int = 120) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def _number(value: float | None) -> str:
+    """A count-like figure without float noise (1124.700000000001 -> 1,124.7)."""
+    return "n/a" if value is None else f"{value:,.1f}".removesuffix(".0")
+
+
 def render_markdown(report: dict) -> str:
     """The full human-readable report page."""
     out = [
@@ -76,7 +81,7 @@ def render_markdown(report: dict) -> str:
         f"users without events: {report['users_without_events']} of {per_user['users']}",
         "",
     ]
-    out += _table(list(per_user), [list(per_user.values())])
+    out += _table(list(per_user), [[_number(v) for v in per_user.values()]])
     out += ["", "## Quarantine examples (up to 20 per reason)"]
     for reason, examples in report["quarantine_examples"].items():
         out += ["", f"### {reason}", ""]
@@ -111,8 +116,8 @@ def render_short(report: dict) -> str:
             f"  event months: {span} ({len(months)} months)",
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
-            f"{per_user['users']:,}; events per user median {per_user['p50']}, "
-            f"p90 {per_user['p90']}, max {per_user['max']}",
+            f"{per_user['users']:,}; events per user median {_number(per_user['p50'])}, "
+            f"p90 {_number(per_user['p90'])}, max {_number(per_user['max'])}",
             f"  sentinel ids seen: {sentinels:,}; out of range: "
             + json.dumps(report["out_of_range_counts"]),
         ]

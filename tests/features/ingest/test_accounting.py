@@ -31,7 +31,7 @@ def _csv(header: list[str], rows: list[tuple]) -> str:
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(events=st.lists(EVENT_ROWS, min_size=1, max_size=3), users=USER_ROWS)
 def test_rows_read_equal_accepted_plus_quarantined(tmp_path, base_config, query, events, users):

@@ -101,3 +101,40 @@ def test_cli_prints_one_line_and_exits_2(dataset, base_config, capsys):
 def test_config_errors_are_usagecast_errors():
     assert issubclass(ConfigError, UsagecastError)
     assert issubclass(SourceFileError, UsagecastError)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        (
+            "uid,ts,page,length\n1,2014-04-22,PLAY,1\n" * 1 + "1,2014-04-22,PLAY,1,extra\n",
+            ["events.csv", "cannot read as csv"],
+        ),
+        ("", ["events.csv", "empty"]),
+        ("uid,ts,page,length,rowid\n1,2014-04-22,PLAY,1,7\n", ["events.csv", "rowid"]),
+    ],
+)
+def test_broken_files_are_fatal(dataset, store, content, fragments):
+    with pytest.raises(SourceFileError) as raised:
+        ingest_dataset(dataset(files={"events.csv": content}), store, progress=False)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert all(fragment in message for fragment in fragments)
+    assert not store.exists()
+
+
+def test_a_bad_line_deep_in_a_csv_is_named(dataset, store):
+    good = "1,2014-04-22,PLAY,1\n" * 30_000  # past the sniffer's sample
+    content = "uid,ts,page,length\n" + good + "1,2014-04-22,PLAY,1,extra\n" + good
+    with pytest.raises(SourceFileError, match="Line: 30002"):
+        ingest_dataset(dataset(files={"events.csv": content}), store, progress=False)
+
+
+def test_semicolon_delimiter(dataset, base_config, store, query):
+    config = base_config()
+    config["events"][0]["delimiter"] = ";"
+    path = dataset(
+        files={"events.csv": "uid;ts;page;length\n1;2014-04-22;PLAY;1,5\n"}, config=config
+    )
+    ingest_dataset(path, store, progress=False)
+    assert query(store, "SELECT count(*) FROM quarantine") == [(1,)]  # "1,5" is not a number
