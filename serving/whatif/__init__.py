@@ -11,6 +11,10 @@ Entry points (pure numpy; the model is any `score_fn(X) -> probabilities`):
     result = simulate_policy(rows, space, booster.predict,
                              "count_ADVERTISEMENT_30d *= 0.5", seed=0)
 
+For the served `mode: whatif`, `goal_and_options_from_params(params)` turns the request's
+params (target, k, max_changes, budget_ms, max_cost, seed) into (Goal, SearchOptions, seed),
+raising errors that name the param.
+
 `rows` is a DataFrame holding the model's feature columns or a matrix in the model's column
 order. `search(...)` is `counterfactuals` plus what the search spent (generations, candidates
 scored, why it stopped). Invalid specs, rows, goals, options or change expressions raise
@@ -43,6 +47,7 @@ from serving.whatif.search import (
     SearchResult,
     Suggestion,
     counterfactuals,
+    goal_and_options_from_params,
     search,
     suggestions_to_json,
 )
@@ -65,6 +70,7 @@ __all__ = [
     "apply_change",
     "build_action_space",
     "counterfactuals",
+    "goal_and_options_from_params",
     "parse_change",
     "search",
     "simulate_policy",

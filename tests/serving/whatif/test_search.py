@@ -13,6 +13,7 @@ from serving.whatif import (
     Goal,
     SearchOptions,
     counterfactuals,
+    goal_and_options_from_params,
     search,
     suggestions_to_json,
 )
@@ -101,13 +102,17 @@ def test_suggestions_of_a_row_are_diverse(product_data, product_space):
 
 def test_time_budget_stops_the_generations_early(product_data, product_space):
     queries, booster = _queries(product_data)
-    ticks = itertools.count()
+    elapsed_ms = [0.0]
 
-    def clock() -> float:  # one millisecond per look at the clock
-        return next(ticks) / 1000.0
+    def slow_score(matrix: np.ndarray) -> np.ndarray:  # each model call takes 1 ms
+        elapsed_ms[0] += 1.0
+        return booster.predict(matrix)
 
-    options = SearchOptions(time_budget_ms=3, max_generations=40, patience=40)
-    budgeted = search(queries, product_space, booster.predict, Goal(), options, 0, clock=clock)
+    def clock() -> float:
+        return elapsed_ms[0] / 1000.0
+
+    options = SearchOptions(time_budget_ms=5.5, max_generations=40, patience=40)
+    budgeted = search(queries, product_space, slow_score, Goal(), options, 0, clock=clock)
     free = search(
         queries,
         product_space,
@@ -117,7 +122,8 @@ def test_time_budget_stops_the_generations_early(product_data, product_space):
         0,
     )
     assert budgeted.stopped_by == "time_budget"
-    assert budgeted.generations == 3
+    assert budgeted.generations == 5, "a 6th 1-ms generation would end past 5.5 ms"
+    assert elapsed_ms[0] <= 5.5
     assert free.generations == 40
     assert budgeted.n_scored < free.n_scored
     assert all(len(r) > 0 for r in budgeted.suggestions)
@@ -179,3 +185,27 @@ def test_bad_goal_or_options_name_the_field(goal_args, options_args, message):
     with pytest.raises(ActionSpaceError, match=message):
         Goal(**goal_args)
         SearchOptions(**options_args)
+
+
+def test_served_params_become_goal_and_options():
+    goal, options, seed = goal_and_options_from_params(
+        {"mode": "whatif", "target": 0.6, "k": 2, "max_changes": 1, "budget_ms": 150}
+    )
+    assert (goal.target, options.k, options.max_changes, options.time_budget_ms, seed) == (
+        0.6,
+        2,
+        1,
+        150.0,
+        0,
+    )
+    for params, name in [
+        ({"target": "0.5"}, "params.target"),
+        ({"target": 2}, "params.target"),
+        ({"k": 2.5}, "params.k"),
+        ({"k": True}, "params.k"),
+        ({"max_changes": 0}, "params.max_changes"),
+        ({"budget_ms": -1}, "params.budget_ms"),
+        ({"seed": -3}, "params.seed"),
+    ]:
+        with pytest.raises(ActionSpaceError, match=name):
+            goal_and_options_from_params(params)
