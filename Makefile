@@ -34,6 +34,15 @@ test: lint importlint ## install what the tests need, lint, and run every test
 ui: $(STAMP) ## open the MLflow UI on the workspace store
 	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$${USAGECAST_HOME:-.usagecast}/mlflow.db}" --port 5000
 
+MODEL ?= premium_30d
+PORT ?= 5001
+serve: $(STAMP) ## serve models:/$(MODEL)@champion on 127.0.0.1:$(PORT) (pickle loading off)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$${USAGECAST_HOME:-.usagecast}/mlflow.db}" \
+	MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false \
+	$(VENV)/bin/mlflow models serve -m "models:/$(MODEL)@champion" --env-manager local \
+		--host 127.0.0.1 --port $(PORT)
+
 bench: $(STAMP) ## run the benchmarks (slow; prints ratios against named peers)
 	for b in benchmarks/bench_*.py; do PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) $$b || exit 1; done
 
