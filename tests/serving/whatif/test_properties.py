@@ -6,7 +6,15 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.whatif import ActionSpace, Goal, SearchOptions, build_action_space, search
+from serving.whatif import (
+    ActionSpace,
+    Goal,
+    SearchOptions,
+    apply_change,
+    build_action_space,
+    parse_change,
+    search,
+)
 from serving.whatif.constraints import row_bounds
 from serving.whatif.operators import (
     changed,
@@ -16,6 +24,7 @@ from serving.whatif.operators import (
     materialize,
     mutate,
     repair,
+    tournament,
 )
 
 SETTINGS = settings(
@@ -162,26 +171,65 @@ def _monotone_score(space: ActionSpace, weights: np.ndarray):
 @given(
     case=specs_and_rows(),
     max_changes=st.integers(1, 2),
-    target=st.sampled_from([0.3, 0.6, 0.9]),
+    goal=st.sampled_from(
+        [
+            Goal(target=0.3),
+            Goal(target=0.9),
+            Goal(target=0.6, max_cost=2.0),
+            Goal(kind="gain", target=None, max_cost=1.5),
+        ]
+    ),
     seed=st.integers(0, 1000),
 )
-def test_search_output_is_feasible_and_honest(case, max_changes, target, seed, check_feasible):
+def test_search_output_is_feasible_and_honest(case, max_changes, goal, seed, check_feasible):
     space, x0 = case
     weights = np.random.default_rng(seed).normal(size=x0.shape[1])
     score = _monotone_score(space, weights)
     options = SearchOptions(k=2, max_changes=max_changes, population=12, max_generations=6)
-    result = search(x0, space, score, Goal(target=target), options, seed=seed)
+    result = search(x0, space, score, goal, options, seed=seed)
     assert len(result.suggestions) == len(x0)
     for i, row_suggestions in enumerate(result.suggestions):
         assert len(row_suggestions) <= 2
         for suggestion in row_suggestions:
             after = x0[i].copy()
-            for change in suggestion.changes:
+            for change in (*suggestion.changes, *suggestion.derived):
                 after[space.feature_names.index(change.feature)] = change.to_value
-            for change in suggestion.derived:
-                after[space.feature_names.index(change.feature)] = change.to_value
-            assert not check_feasible(x0[i], after, space, max_changes)
+            assert not check_feasible(x0[i], after, space, max_changes, goal.max_cost)
             assert suggestion.n_changes == len(suggestion.changes) <= max_changes
             rescored = float(score(after[None, :])[0])
             assert np.isclose(rescored, suggestion.probability)
-            assert suggestion.reached == (rescored >= target)
+            if goal.kind == "reach":
+                assert suggestion.reached == (rescored >= goal.target)
+            else:
+                assert suggestion.reached == (suggestion.gain > 0)
+
+
+@SETTINGS
+@given(
+    fitness=st.lists(st.floats(-5, 5), min_size=1, max_size=12),
+    seed=st.integers(0, 1000),
+)
+def test_tournament_picks_existing_candidates_and_favours_the_fit(fitness, seed):
+    values = np.array([fitness, fitness[::-1]])
+    winners = tournament(np.random.default_rng(seed), values, 200)
+    assert winners.shape == (2, 200)
+    assert ((winners >= 0) & (winners < len(fitness))).all()
+    picked = np.take_along_axis(values, winners, 1)
+    assert picked.mean() <= values.mean(axis=1).max() + 1e-9
+
+
+@SETTINGS
+@given(
+    case=specs_and_rows(),
+    operator=st.sampled_from(["=", "+=", "-=", "*=", "/="]),
+    value=st.sampled_from([-3.0, 0.5, 2.0, 7.25]),
+    pick=st.integers(0, 100),
+)
+def test_policy_changes_stay_feasible(case, operator, value, pick, check_feasible):
+    space, x0 = case
+    feature = space.genes[pick % len(space.genes)].name
+    after, moved = apply_change(x0, space, parse_change(f"{feature} {operator} {value}"))
+    for before_row, after_row in zip(x0, after, strict=True):
+        assert not check_feasible(before_row, after_row, space)
+    column = space.feature_names.index(feature)
+    assert (moved == changed(after[:, column], x0[:, column])).all()
