@@ -13,10 +13,15 @@ the run records why it was skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+
+from features.errors import UsagecastError
+from features.event_store import INGESTS, open_store
+from features.simulate import load_simulation_config, true_purchase_probability
 
 ORACLE_REPLICAS = 256
 PURCHASE_EVENT = "BUY_PREMIUM"
@@ -48,7 +53,25 @@ def oracle_from_truth(
     )
 
 
-def oracle_metrics(manifest: dict, test_rows: pd.DataFrame, model_auc: float) -> OracleResult:
+def simulation_config_path(data_digest: str, store_path: Path) -> Path | None:
+    """The dataset config the event store ingested with this digest, if it is recorded."""
+    if not store_path.exists():
+        return None
+    con = open_store(store_path)
+    try:
+        row = con.execute(
+            f"SELECT config_path FROM {INGESTS} WHERE dataset_digest = ? "
+            "ORDER BY finished_at DESC LIMIT 1",
+            [data_digest],
+        ).fetchone()
+    finally:
+        con.close()
+    return None if row is None else Path(row[0])
+
+
+def oracle_metrics(
+    manifest: dict, test_rows: pd.DataFrame, model_auc: float, store_path: Path
+) -> OracleResult:
     """The oracle for the test rows, or a note explaining why it does not apply."""
     label = manifest.get("label", {})
     if label.get("kind") != "event_within" or label.get("event_type") != PURCHASE_EVENT:
@@ -56,4 +79,23 @@ def oracle_metrics(manifest: dict, test_rows: pd.DataFrame, model_auc: float) ->
             note=f"skipped: the simulator's truth covers {PURCHASE_EVENT} labels, "
             f"this label is {label.get('kind')}/{label.get('event_type')}"
         )
-    return OracleResult(note="skipped: simulation config lookup not available yet")
+    config_path = simulation_config_path(str(manifest.get("data_digest")), store_path)
+    if config_path is None:
+        return OracleResult(
+            note="skipped: no ingest record for the feature set's data digest in the event store"
+        )
+    try:
+        config = load_simulation_config(config_path)
+    except UsagecastError as error:
+        return OracleResult(note=f"skipped: the data was not simulated ({error})")
+    user_ids = pd.to_numeric(test_rows["user_id"], errors="coerce")
+    if user_ids.isna().any():
+        return OracleResult(note="skipped: test user ids are not simulator ids")
+    truth = true_purchase_probability(
+        config,
+        user_ids.to_numpy(dtype=np.int64),
+        pd.to_datetime(test_rows["cutoff"]).to_numpy(dtype="datetime64[s]"),
+        horizon_days=int(label["horizon_days"]),
+        replicas=ORACLE_REPLICAS,
+    )
+    return oracle_from_truth(test_rows["label"].to_numpy(), truth, model_auc)

@@ -121,7 +121,7 @@ def shap_figures(
 
 
 def optuna_figures(study: optuna.Study, seed: int) -> dict[str, Figure]:
-    """Optimisation history and (when at least two trials completed) parameter importances."""
+    """Optimisation history and, when completed trials differ in score, param importances."""
     from optuna.importance import FanovaImportanceEvaluator
     from optuna.visualization import matplotlib as optuna_plots
 
@@ -132,7 +132,7 @@ def optuna_figures(study: optuna.Study, seed: int) -> dict[str, Figure]:
         history = optuna_plots.plot_optimization_history(study).figure
         figures = {"optuna_history": _detach(plt, history)}
         completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if len(completed) >= 2:
+        if len({trial.value for trial in completed}) >= 2:  # fANOVA needs varying scores
             axes = optuna_plots.plot_param_importances(
                 study, evaluator=FanovaImportanceEvaluator(seed=seed)
             )

@@ -442,7 +442,10 @@ def tune(config: TuneConfig) -> TuneResult:
         validation_metrics = evaluate(prepared.labels("validation"), validation_p)
         test_metrics = evaluate(prepared.labels("test"), test_p)
         oracle_result = oracle.oracle_metrics(
-            prepared.manifest, prepared.parts.test, test_metrics["roc_auc"]
+            prepared.manifest,
+            prepared.parts.test,
+            test_metrics["roc_auc"],
+            workspace.event_store_path(),
         )
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
         tracking.log_parent_results(
