@@ -1,1 +1,46 @@
-"""Descriptive product-analytics models over the event store (SQL, DuckDB or Spark)."""
+"""Descriptive product-analytics models over the event store (SQL, DuckDB or Spark).
+
+Each model is a function of an engine (features.engines) and Filters returning pandas
+DataFrames; `analytics.runs` wraps them for the CLI and the demo, `analytics.io` logs them.
+"""
+
+from analytics.ab import (
+    ABResult,
+    Experiment,
+    Metric,
+    analyze,
+    assign,
+    make_experiment,
+    parse_metric,
+    parse_split,
+    user_outcomes,
+)
+from analytics.channels import channels, ltv
+from analytics.filters import NO_FILTERS, Filters, parse_segment
+from analytics.retention import retention
+from analytics.runs import demo_summary
+from analytics.segments import cluster_profiles, segments
+from analytics.usage import before_conversion, top_features
+
+__all__ = [
+    "NO_FILTERS",
+    "ABResult",
+    "Experiment",
+    "Filters",
+    "Metric",
+    "analyze",
+    "assign",
+    "before_conversion",
+    "channels",
+    "cluster_profiles",
+    "demo_summary",
+    "ltv",
+    "make_experiment",
+    "parse_metric",
+    "parse_segment",
+    "parse_split",
+    "retention",
+    "segments",
+    "top_features",
+    "user_outcomes",
+]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from features.errors import UsagecastError
 from usagecast_cli import (
+    analytics_commands,
     experiments_commands,
     features_commands,
     ingest_commands,
@@ -27,6 +28,7 @@ COMMAND_MODULES: tuple = (
     features_commands,
     experiments_commands,
     registry_commands,
+    analytics_commands,
 )
 
 

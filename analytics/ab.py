@@ -1,0 +1,289 @@
+"""A/B tests: sticky hash assignment and the analysis of a conversion metric.
+
+Assignment: bucket = first 8 bytes of sha256("<salt>:<user_id>") modulo 10,000; a split such
+as 10/45/45 maps bucket ranges to groups. The same user, salt and split give the same group in
+any process, forever; different salts give independent assignments.
+
+Analysis of "event_within EVENT Nd": a user enters the experiment at their first event on or
+after the start date; they convert if they do EVENT within N days of entering. Users whose
+N days run past the end of the data are censored (counted, not labelled). Each later group is
+compared with the first (the control).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlglot.expressions as exp
+from scipy import stats
+
+from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition, timestamp_literal
+from analytics.scope import (
+    SCOPED_USERS,
+    data_end_seconds,
+    days_interval,
+    render,
+    segment_condition,
+)
+from features.engines import Engine
+from features.errors import UsagecastError
+
+BUCKETS = 10_000
+_SPLIT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?(/\d+(\.\d{1,2})?)+$")
+_METRIC_PATTERN = re.compile(r"^event_within\s+(\S+)\s+(\d+)d$")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An A/B experiment: its groups and their shares (percent), hash salt and start."""
+
+    name: str
+    groups: tuple[str, ...]
+    percents: tuple[float, ...]
+    salt: str
+    start: datetime
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A conversion metric: did the user do `event` within `days` of entering."""
+
+    event: str
+    days: int
+
+
+@dataclass(frozen=True)
+class ABResult:
+    """Tables of an A/B analysis.
+
+    by_month: group, month (30-day periods since the start, by entry), users, conversions,
+    rate. comparison: each treatment vs control: rates, difference, CI, z, p-value.
+    sample_ratio: observed vs expected users per group, with the chi-square p-value.
+    """
+
+    by_month: pd.DataFrame
+    comparison: pd.DataFrame
+    sample_ratio: pd.DataFrame
+    censored_users: int
+
+
+def parse_split(text: str) -> tuple[float, ...]:
+    """'50/50' or '10/45/45' -> percents; they must add up to 100 (two decimals at most)."""
+    if not _SPLIT_PATTERN.match(text.strip()):
+        raise UsagecastError(f"split {text!r}: write percents like 50/50 or 10/45/45")
+    percents = tuple(float(part) for part in text.strip().split("/"))
+    if round(sum(percents), 2) != 100 or min(percents) <= 0:
+        raise UsagecastError(f"split {text!r}: percents must be positive and add up to 100")
+    return percents
+
+
+def default_groups(count: int) -> tuple[str, ...]:
+    """control, treatment (two groups) or control, treatment_1, treatment_2, ..."""
+    if count == 2:
+        return ("control", "treatment")
+    return ("control", *(f"treatment_{index}" for index in range(1, count)))
+
+
+def make_experiment(
+    name: str,
+    split: str,
+    start: datetime,
+    *,
+    salt: str | None = None,
+    groups: tuple[str, ...] | None = None,
+) -> Experiment:
+    """An Experiment from CLI-style inputs; the salt defaults to the experiment's name."""
+    percents = parse_split(split)
+    names = groups or default_groups(len(percents))
+    if len(names) != len(percents) or len(set(names)) != len(names):
+        raise UsagecastError(
+            f"groups {list(names)}: need {len(percents)} distinct names for split {split!r}"
+        )
+    return Experiment(name, tuple(names), percents, salt if salt is not None else name, start)
+
+
+def buckets(user_ids: pd.Series, salt: str) -> np.ndarray:
+    """Bucket 0..BUCKETS-1 of each user id under this salt (sha256, stable everywhere)."""
+    prefix = f"{salt}:".encode()
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.sha256(prefix + str(user).encode()).digest()[:8], "big")
+            % BUCKETS
+            for user in user_ids
+        ),
+        dtype="int64",
+        count=len(user_ids),
+    )
+
+
+def assign(user_ids: pd.Series, experiment: Experiment) -> pd.DataFrame:
+    """user_id, bucket and group of each user (pure: no storage)."""
+    edges = np.cumsum(np.round(np.asarray(experiment.percents) * BUCKETS / 100)).astype("int64")
+    user_buckets = buckets(user_ids, experiment.salt)
+    group_index = np.searchsorted(edges, user_buckets, side="right")
+    return pd.DataFrame(
+        {
+            "user_id": user_ids.astype(str).to_numpy(),
+            "bucket": user_buckets,
+            "group": np.asarray(experiment.groups, dtype=object)[group_index],
+        }
+    )
+
+
+def parse_metric(text: str) -> Metric:
+    """'event_within BUY_PREMIUM 30d' -> Metric('BUY_PREMIUM', 30)."""
+    match = _METRIC_PATTERN.match(text.strip())
+    if match is None:
+        raise UsagecastError(
+            f"metric {text!r}: write it as 'event_within EVENT_TYPE Nd', "
+            "e.g. 'event_within BUY_PREMIUM 30d'"
+        )
+    days = int(match.group(2))
+    if days < 1:
+        raise UsagecastError(f"metric {text!r}: the window must be at least 1 day")
+    return Metric(match.group(1), days)
+
+
+_OUTCOMES = f"""
+WITH {SCOPED_USERS},
+entries AS (
+    SELECT e.user_id, MIN(e.event_time) AS entered_at
+    FROM events AS e JOIN scoped_users AS su ON e.user_id = su.user_id
+    WHERE e.event_time >= :start AND :before_end
+    GROUP BY e.user_id
+)
+SELECT en.user_id, en.entered_at,
+       FLOOR(epoch(en.entered_at)) AS entered_s,
+       MAX(CASE WHEN e.event_type = :event AND e.event_time >= en.entered_at
+                     AND e.event_time < en.entered_at + :window THEN 1 ELSE 0 END) AS converted
+FROM entries AS en JOIN events AS e ON e.user_id = en.user_id
+GROUP BY en.user_id, en.entered_at
+"""
+
+
+def user_outcomes(
+    engine: Engine, experiment: Experiment, metric: Metric, filters: Filters = NO_FILTERS
+) -> pd.DataFrame:
+    """user_id, entered_at, converted (0/1), censored (bool) for users who entered."""
+    if filters.area_prefix is not None:
+        raise UsagecastError("ab analyze: an area filter does not apply to a conversion metric")
+    end_s = data_end_seconds(engine, filters)
+    start = max(experiment.start, filters.start) if filters.start else experiment.start
+    end_condition = time_range_condition(
+        exp.column("event_time", table="e"), Filters(end=filters.end)
+    )
+    sql = render(
+        _OUTCOMES,
+        segment=segment_condition(engine, filters),
+        start=timestamp_literal(start),
+        before_end=combine(end_condition),
+        event=metric.event,
+        window=days_interval(metric.days),
+    )
+    outcomes = engine.query(sql)
+    outcomes["user_id"] = outcomes["user_id"].astype(str)
+    outcomes["converted"] = outcomes["converted"].astype("int64")
+    outcomes["censored"] = outcomes["entered_s"] + metric.days * 86_400 > end_s
+    return outcomes[["user_id", "entered_at", "converted", "censored"]]
+
+
+def analyze(
+    outcomes: pd.DataFrame, assignment: pd.DataFrame, experiment: Experiment, alpha: float = 0.05
+) -> ABResult:
+    """Rates per group and month since start, treatment-vs-control tests and the SRM check.
+
+    `outcomes` has user_id, entered_at, converted, censored; `assignment` user_id, group.
+    """
+    merged = outcomes.merge(assignment[["user_id", "group"]], on="user_id", how="left")
+    unassigned = merged["group"].isna()
+    if unassigned.any():
+        example = merged.loc[unassigned, "user_id"].iloc[0]
+        raise UsagecastError(
+            f"experiment {experiment.name!r}: {int(unassigned.sum())} users entered but have "
+            f"no group (e.g. user {example!r}); run `usagecast ab assign` again"
+        )
+    censored = int(merged["censored"].sum())
+    observed = merged[~merged["censored"]].copy()
+    elapsed = (observed["entered_at"] - pd.Timestamp(experiment.start)).dt.total_seconds()
+    observed["month"] = (elapsed // (30 * 86_400)).astype("int64")
+    by_month = (
+        observed.groupby(["group", "month"])["converted"]
+        .agg(users="size", conversions="sum")
+        .reset_index()
+    )
+    by_month["rate"] = by_month["conversions"] / by_month["users"]
+    totals = observed.groupby("group")["converted"].agg(users="size", conversions="sum")
+    totals = totals.reindex(list(experiment.groups), fill_value=0)
+    comparison = pd.DataFrame(
+        [
+            two_proportion_test(totals.loc[experiment.groups[0]], totals.loc[group], alpha)
+            | {"control": experiment.groups[0], "treatment": group}
+            for group in experiment.groups[1:]
+        ]
+    )
+    comparison = comparison[["control", "treatment", *TEST_COLUMNS]]
+    return ABResult(
+        by_month=by_month,
+        comparison=comparison,
+        sample_ratio=sample_ratio_check(totals["users"], experiment),
+        censored_users=censored,
+    )
+
+
+TEST_COLUMNS = (
+    "control_users",
+    "control_rate",
+    "treatment_users",
+    "treatment_rate",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "z",
+    "p_value",
+)
+
+
+def two_proportion_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:
+    """Difference of rates (treatment - control), Wald CI at 1 - alpha, pooled z-test p."""
+    n_c, n_t = int(control["users"]), int(treatment["users"])
+    if n_c == 0 or n_t == 0:
+        raise UsagecastError("ab analyze: a group has no observed users; nothing to compare")
+    p_c, p_t = control["conversions"] / n_c, treatment["conversions"] / n_t
+    difference = p_t - p_c
+    spread = np.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t)
+    margin = stats.norm.ppf(1 - alpha / 2) * spread
+    pooled = (control["conversions"] + treatment["conversions"]) / (n_c + n_t)
+    pooled_spread = np.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_t))
+    z = difference / pooled_spread if pooled_spread > 0 else 0.0
+    return {
+        "control_users": n_c,
+        "control_rate": p_c,
+        "treatment_users": n_t,
+        "treatment_rate": p_t,
+        "difference": difference,
+        "ci_low": difference - margin,
+        "ci_high": difference + margin,
+        "z": z,
+        "p_value": float(2 * stats.norm.sf(abs(z))),
+    }
+
+
+def sample_ratio_check(users: pd.Series, experiment: Experiment) -> pd.DataFrame:
+    """Chi-square goodness of fit of users per group against the planned split."""
+    observed = users.reindex(list(experiment.groups), fill_value=0).to_numpy(dtype="float64")
+    expected = observed.sum() * np.asarray(experiment.percents) / 100
+    statistic, p_value = stats.chisquare(observed, expected)
+    return pd.DataFrame(
+        {
+            "group": list(experiment.groups),
+            "users": observed.astype("int64"),
+            "expected_users": expected,
+            "chi_square": float(statistic),
+            "p_value": float(p_value),
+        }
+    )

@@ -1,0 +1,149 @@
+"""The one analytics module that writes: MLflow runs and A/B experiments in the workspace.
+
+An A/B experiment is stored as `<workspace>/ab/<name>.json` (groups, split, salt, start date)
+plus `<name>.parquet` with each assigned user's bucket and group.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analytics.ab import Experiment
+from features.engines import Engine
+from features.engines.duckdb import DuckDBEngine
+from features.errors import UsagecastError
+from features.event_store import StoreMissingError
+from features.workspace import (
+    ensure_workspace,
+    event_store_path,
+    mlflow_artifact_root,
+    mlflow_tracking_uri,
+    workspace_dir,
+)
+
+MLFLOW_EXPERIMENT = "analytics"
+
+
+def open_engine(engine_name: str = "duckdb") -> Engine:
+    """An engine over the workspace's event store (DuckDB, or Spark over Parquet exports)."""
+    try:
+        if engine_name == "spark":
+            from features.engines.spark import SparkEngine
+
+            return SparkEngine(event_store_path(), workspace_dir() / "spark_exports")
+        return DuckDBEngine(event_store_path())
+    except StoreMissingError as error:
+        raise UsagecastError(str(error)) from error
+
+
+def log_run(
+    model: str,
+    tables: Mapping[str, pd.DataFrame],
+    figures: Mapping[str, Figure],
+    params: Mapping[str, object],
+) -> str:
+    """Record one MLflow run (experiment "analytics"): params, tables as CSV + Parquet, PNGs."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    ensure_workspace()
+    uri = mlflow_tracking_uri()
+    client = MlflowClient(uri)
+    existing = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
+    experiment_id = (
+        existing.experiment_id
+        if existing is not None
+        else client.create_experiment(MLFLOW_EXPERIMENT, artifact_location=mlflow_artifact_root())
+    )
+    run = client.create_run(experiment_id, run_name=model, tags={"usagecast.model": model})
+    run_id = run.info.run_id
+    try:
+        for key, value in params.items():
+            client.log_param(run_id, key, "" if value is None else str(value))
+        with tempfile.TemporaryDirectory() as folder:
+            for name, table in tables.items():
+                table.to_csv(Path(folder) / f"{name}.csv", index=False)
+                table.to_parquet(Path(folder) / f"{name}.parquet", index=False)
+            for name, figure in figures.items():
+                figure.savefig(Path(folder) / f"{name}.png", dpi=110)
+            client.log_artifacts(run_id, folder)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    mlflow.set_tracking_uri(uri)
+    return run_id
+
+
+def ab_dir() -> Path:
+    """Where A/B experiments live in the workspace."""
+    return workspace_dir() / "ab"
+
+
+def save_experiment(experiment: Experiment, assignment: pd.DataFrame) -> Path:
+    """Store the experiment's definition and its users' groups; refuses to overwrite one.
+
+    Sticky means the definition of a running experiment never changes: assigning again with
+    the same split and salt only adds the users who appeared since.
+    """
+    folder = ensure_workspace() / "ab"
+    folder.mkdir(exist_ok=True)
+    definition = folder / f"{experiment.name}.json"
+    if definition.exists():
+        stored = load_experiment(experiment.name)
+        if (stored.groups, stored.percents, stored.salt) != (
+            experiment.groups,
+            experiment.percents,
+            experiment.salt,
+        ):
+            raise UsagecastError(
+                f"{definition}: experiment {experiment.name!r} exists with a different split, "
+                "groups or salt; a running experiment cannot change (use a new name)"
+            )
+        experiment = stored
+    definition.write_text(
+        json.dumps(
+            {
+                "name": experiment.name,
+                "groups": list(experiment.groups),
+                "percents": list(experiment.percents),
+                "salt": experiment.salt,
+                "start": experiment.start.isoformat(),
+            },
+            indent=2,
+        )
+    )
+    assignment.to_parquet(folder / f"{experiment.name}.parquet", index=False)
+    return definition
+
+
+def load_experiment(name: str) -> Experiment:
+    """The stored definition of an A/B experiment."""
+    path = ab_dir() / f"{name}.json"
+    if not path.exists():
+        raise UsagecastError(
+            f"{path}: no experiment {name!r}; run `usagecast ab assign --experiment {name}`"
+        )
+    data = json.loads(path.read_text())
+    return Experiment(
+        name=data["name"],
+        groups=tuple(data["groups"]),
+        percents=tuple(float(p) for p in data["percents"]),
+        salt=data["salt"],
+        start=datetime.fromisoformat(data["start"]),
+    )
+
+
+def load_assignment(name: str) -> pd.DataFrame:
+    """user_id, bucket, group of the users stored for an experiment."""
+    path = ab_dir() / f"{name}.parquet"
+    if not path.exists():
+        raise UsagecastError(f"{path}: no stored assignment for experiment {name!r}")
+    return pd.read_parquet(path)

@@ -1,0 +1,54 @@
+"""Figures for the analytics tables (matplotlib, no display needed: Figure objects only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def bar_chart(labels: pd.Series, values: pd.Series, title: str, xlabel: str) -> Figure:
+    """Horizontal bars, largest on top (top features, before conversion)."""
+    figure = Figure(figsize=(8, max(2.5, 0.35 * len(labels) + 1)))
+    axes = figure.subplots()
+    positions = np.arange(len(labels))
+    axes.barh(positions, values.to_numpy(dtype="float64"))
+    axes.set_yticks(positions, labels.astype(str).to_list())
+    axes.invert_yaxis()
+    axes.set_xlabel(xlabel)
+    axes.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def heatmap(matrix: pd.DataFrame, title: str, xlabel: str, ylabel: str) -> Figure:
+    """A cohort x period heatmap with the values written in the cells."""
+    figure = Figure(figsize=(1 + 0.6 * matrix.shape[1], 1 + 0.4 * matrix.shape[0]))
+    axes = figure.subplots()
+    values = matrix.to_numpy(dtype="float64")
+    image = axes.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    axes.set_xticks(np.arange(matrix.shape[1]), [str(c) for c in matrix.columns])
+    axes.set_yticks(np.arange(matrix.shape[0]), [str(i) for i in matrix.index])
+    for (row, column), value in np.ndenumerate(values):
+        if not np.isnan(value):
+            axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes)
+    figure.tight_layout()
+    return figure
+
+
+def lines(table: pd.DataFrame, x: str, y: str, by: str, title: str) -> Figure:
+    """One line per value of `by` (rates over months, cumulative gains)."""
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
+    for key, part in table.groupby(by, sort=True):
+        axes.plot(part[x], part[y], marker="o", label=str(key))
+    axes.set_xlabel(x)
+    axes.set_ylabel(y)
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    return figure

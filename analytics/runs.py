@@ -1,0 +1,370 @@
+"""Run a model end to end for the CLI and the demo: open the store, compute, print, log.
+
+Each `run_*` function is what one CLI subcommand calls. It returns the text to print; with
+`log=True` it also records the tables and a plot as an MLflow run (through analytics.io).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analytics import ab, io, plots
+from analytics.channels import channels, ltv
+from analytics.filters import NO_FILTERS, Filters
+from analytics.retention import Period, retention
+from analytics.segments import segments
+from analytics.usage import before_conversion, top_features
+from features.engines import Engine
+
+FigureMaker = Callable[[], Mapping[str, Figure]]
+
+
+def format_table(title: str, table: pd.DataFrame, limit: int | None) -> str:
+    """A titled plain-text table; says how many rows were left out when limited."""
+    shown = table if limit is None or len(table) <= limit else table.head(limit)
+    text = shown.to_string(index=False, float_format=lambda value: f"{value:.4g}")
+    footer = (
+        f"\n({len(table) - len(shown)} more rows; --limit 0 shows all)"
+        if len(shown) < len(table)
+        else ""
+    )
+    return f"{title}\n{text}{footer}"
+
+
+def _finish(
+    model: str,
+    tables: Mapping[str, pd.DataFrame],
+    figures: FigureMaker,
+    params: Mapping[str, object],
+    *,
+    log: bool,
+    limit: int | None,
+) -> str:
+    """Print every table; log the run when asked and say where it went."""
+    text = "\n\n".join(format_table(name, table, limit) for name, table in tables.items())
+    if log:
+        run_id = io.log_run(model, tables, figures(), params)
+        text += f"\n\nlogged MLflow run {run_id} (experiment {io.MLFLOW_EXPERIMENT!r})"
+    return text
+
+
+def _with_engine(engine_name: str, compute: Callable[[Engine], str]) -> str:
+    """Open the workspace's store on the chosen engine, compute, close."""
+    engine = io.open_engine(engine_name)
+    try:
+        return compute(engine)
+    finally:
+        engine.close()
+
+
+def _filter_params(filters: Filters) -> dict[str, object]:
+    """The filters as run parameters."""
+    return asdict(filters)
+
+
+def _limit(limit: int) -> int | None:
+    """CLI --limit: 0 means no limit."""
+    return None if limit == 0 else limit
+
+
+def run_top_features(
+    filters: Filters = NO_FILTERS,
+    *,
+    per_event_type: bool = False,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics top-features`."""
+
+    def compute(engine: Engine) -> str:
+        table = top_features(engine, filters, per_event_type=per_event_type)
+        return _finish(
+            "top-features",
+            {"top_features": table},
+            lambda: {
+                "top_features": plots.bar_chart(
+                    table["area"]
+                    if not per_event_type
+                    else table["event_type"] + " " + table["area"],
+                    table["users"],
+                    "Top product features",
+                    "unique users",
+                )
+            },
+            {**_filter_params(filters), "per_event_type": per_event_type, "engine": engine_name},
+            log=log,
+            limit=_limit(limit),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_before_conversion(
+    event: str,
+    filters: Filters = NO_FILTERS,
+    *,
+    lookback_days: int = 30,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics before-conversion`."""
+
+    def compute(engine: Engine) -> str:
+        table = before_conversion(engine, event, filters, lookback_days=lookback_days)
+        return _finish(
+            "before-conversion",
+            {"before_conversion": table},
+            lambda: {
+                "before_conversion": plots.bar_chart(
+                    table["area"], table["lift"].fillna(0), f"Lift before {event}", "lift"
+                )
+            },
+            {
+                **_filter_params(filters),
+                "event": event,
+                "lookback_days": lookback_days,
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_retention(
+    filters: Filters = NO_FILTERS,
+    *,
+    period: Period = "week",
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics retention`."""
+
+    def compute(engine: Engine) -> str:
+        table = retention(engine, filters, period=period)
+        matrix = table.drop(columns="users").set_index("cohort")
+        matrix.index = [str(pd.Timestamp(cohort).date()) for cohort in matrix.index]
+        return _finish(
+            "retention",
+            {"retention": table},
+            lambda: {
+                "retention": plots.heatmap(
+                    matrix, "Cohort retention", f"{period}s since signup", "signup cohort"
+                )
+            },
+            {**_filter_params(filters), "period": period, "engine": engine_name},
+            log=log,
+            limit=_limit(limit),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_channels(
+    outcome: str,
+    filters: Filters = NO_FILTERS,
+    *,
+    channel: str = "channel",
+    purchase_events: Sequence[str] = (),
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics channels`."""
+
+    def compute(engine: Engine) -> str:
+        table = channels(
+            engine, outcome, filters, channel=channel, purchase_events=purchase_events or None
+        )
+        gains = pd.concat(
+            [pd.DataFrame({"cum_users_share": [0.0], "cum_conversions_share": [0.0]}), table]
+        ).assign(curve="channels")
+        return _finish(
+            "channels",
+            {"channels": table},
+            lambda: {
+                "cumulative_gains": plots.lines(
+                    gains,
+                    "cum_users_share",
+                    "cum_conversions_share",
+                    "curve",
+                    f"Cumulative gains for {outcome} across channels",
+                )
+            },
+            {
+                **_filter_params(filters),
+                "outcome": outcome,
+                "channel": channel,
+                "purchase_events": ",".join(purchase_events or (outcome,)),
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_ltv(
+    purchase_events: Sequence[str],
+    filters: Filters = NO_FILTERS,
+    *,
+    channel: str = "channel",
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics ltv`."""
+
+    def compute(engine: Engine) -> str:
+        per_channel, per_user = ltv(engine, purchase_events, filters, channel=channel)
+        return _finish(
+            "ltv",
+            {"ltv_per_channel": per_channel, "ltv_per_user": per_user},
+            lambda: {
+                "ltv_per_channel": plots.bar_chart(
+                    per_channel["channel"], per_channel["ltv"].fillna(0), "LTV per channel", "LTV"
+                )
+            },
+            {
+                **_filter_params(filters),
+                "purchase_events": ",".join(purchase_events),
+                "channel": channel,
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_segments(
+    feature_set: str,
+    k: int,
+    filters: Filters = NO_FILTERS,
+    *,
+    seed: int = 0,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics segments`."""
+
+    def compute(engine: Engine) -> str:
+        table = segments(engine, feature_set, k, filters, seed=seed)
+        return _finish(
+            "segments",
+            {"segments": table},
+            lambda: {
+                "segments": plots.bar_chart(
+                    table["segment"], table["size"], "Segment sizes", "rows"
+                )
+            },
+            {
+                **_filter_params(filters),
+                "feature_set": feature_set,
+                "k": k,
+                "seed": seed,
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_ab_assign(
+    name: str,
+    split: str,
+    start: datetime,
+    *,
+    salt: str | None = None,
+    groups: Sequence[str] = (),
+    engine_name: str = "duckdb",
+) -> str:
+    """`usagecast ab assign`: assign every user in the store and save the experiment."""
+
+    def compute(engine: Engine) -> str:
+        experiment = ab.make_experiment(
+            name, split, start, salt=salt, groups=tuple(groups) or None
+        )
+        user_ids = engine.query("SELECT user_id FROM users ORDER BY user_id")["user_id"]
+        assignment = ab.assign(user_ids.astype(str), experiment)
+        path = io.save_experiment(experiment, assignment)
+        counts = assignment["group"].value_counts().reindex(list(experiment.groups), fill_value=0)
+        summary = pd.DataFrame(
+            {"group": counts.index, "users": counts.to_numpy(), "percent": experiment.percents}
+        )
+        return format_table(
+            f"experiment {name} (salt {experiment.salt!r}) saved to {path}", summary, None
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_ab_analyze(
+    name: str,
+    metric: str,
+    filters: Filters = NO_FILTERS,
+    *,
+    alpha: float = 0.05,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast ab analyze`: rates, tests and SRM for a stored experiment."""
+
+    def compute(engine: Engine) -> str:
+        experiment = io.load_experiment(name)
+        parsed = ab.parse_metric(metric)
+        outcomes = ab.user_outcomes(engine, experiment, parsed, filters)
+        assignment = ab.assign(outcomes["user_id"], experiment)
+        result = ab.analyze(outcomes, assignment, experiment, alpha)
+        text = _finish(
+            "ab-analyze",
+            {
+                "rates_by_month": result.by_month,
+                "comparison": result.comparison,
+                "sample_ratio": result.sample_ratio,
+            },
+            lambda: {
+                "rates_by_month": plots.lines(
+                    result.by_month, "month", "rate", "group", f"{metric} by month since start"
+                )
+            },
+            {
+                **_filter_params(filters),
+                "experiment": name,
+                "metric": metric,
+                "alpha": alpha,
+                "salt": experiment.salt,
+                "start": experiment.start.isoformat(),
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+        )
+        return f"{text}\n\ncensored users (window runs past the data): {result.censored_users}"
+
+    return _with_engine(engine_name, compute)
+
+
+def demo_summary(event: str = "BUY_PREMIUM", *, limit: int = 10) -> str:
+    """What `make demo` prints: top features and the before-conversion table."""
+    return "\n\n".join(
+        [
+            run_top_features(limit=limit),
+            run_before_conversion(event, limit=limit),
+        ]
+    )

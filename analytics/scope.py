@@ -1,0 +1,91 @@
+"""Shared SQL pieces: the users and events a model looks at, and template rendering.
+
+Models write their SQL once as DuckDB-dialect templates with `:name` placeholders; the
+placeholders are replaced by sqlglot trees (filters, literals), never by pasted text, and the
+result runs on any engine in features.engines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import sqlglot
+import sqlglot.expressions as exp
+
+from analytics.filters import Filters, area_condition, combine, parse_segment, time_range_condition
+from features.engines import Engine
+from features.event_store import USER_ATTRIBUTES
+
+SECONDS_PER_DAY = 86_400
+
+# Users in the segment, with signup time as whole epoch seconds (both engines agree on
+# whole seconds; DuckDB keeps microseconds where Spark's unix_timestamp drops them).
+SCOPED_USERS = """
+scoped_users AS (
+    SELECT u.*, FLOOR(epoch(u.signup_time)) AS signup_s
+    FROM users AS u
+    WHERE :segment
+)"""
+
+# Events of segment users inside the time range and area prefix.
+SCOPED_EVENTS = """
+scoped_events AS (
+    SELECT e.user_id, e.event_time, e.event_type, e.area, e.value,
+           FLOOR(epoch(e.event_time)) AS event_s
+    FROM events AS e
+    JOIN scoped_users AS su ON e.user_id = su.user_id
+    WHERE :event_range AND :event_area
+)"""
+
+
+def user_attribute_columns(engine: Engine) -> frozenset[str]:
+    """Columns a segment may use: the declared user attributes and signup_time."""
+    names = engine.query(f"SELECT name FROM {USER_ATTRIBUTES}")["name"]
+    return frozenset([*map(str, names), "signup_time"])
+
+
+def segment_condition(engine: Engine, filters: Filters) -> exp.Expression:
+    """The checked segment predicate over `u` (TRUE when there is no segment)."""
+    if filters.segment is None:
+        return exp.true()
+    return parse_segment(filters.segment, user_attribute_columns(engine), table="u")
+
+
+def scope_params(engine: Engine, filters: Filters) -> dict[str, exp.Expression]:
+    """Placeholder values for SCOPED_USERS and SCOPED_EVENTS."""
+    event_time = exp.column("event_time", table="e")
+    return {
+        "segment": segment_condition(engine, filters),
+        "event_range": combine(time_range_condition(event_time, filters)),
+        "event_area": combine(area_condition(exp.column("area", table="e"), filters)),
+    }
+
+
+def render(template: str, **params: object) -> exp.Expression:
+    """Parse a DuckDB-dialect template and replace its `:name` placeholders by trees/values."""
+    tree = sqlglot.parse_one(template, read="duckdb")
+    missing = {node.name for node in tree.find_all(exp.Placeholder) if node.name not in params}
+    if missing:
+        raise ValueError(f"template placeholders without a value: {sorted(missing)}")
+    return exp.replace_placeholders(tree, **params)
+
+
+def days_interval(days: int) -> exp.Interval:
+    """`INTERVAL 'n' DAY`, spelled the same in DuckDB and Spark."""
+    return exp.Interval(this=exp.Literal.string(str(days)), unit=exp.Var(this="DAY"))
+
+
+def epoch_seconds(value: datetime) -> int:
+    """Whole epoch seconds of a naive-UTC timestamp."""
+    return int(pd.Timestamp(value).as_unit("s").value // 1_000_000_000)
+
+
+def data_end_seconds(engine: Engine, filters: Filters) -> int:
+    """The end of what was observed: the range end, else one second after the last event."""
+    if filters.end is not None:
+        return epoch_seconds(filters.end)
+    last = engine.query("SELECT MAX(event_time) AS last FROM events")["last"].iloc[0]
+    if pd.isna(last):
+        raise ValueError("the event store holds no events")
+    return epoch_seconds(last) + 1

@@ -1,0 +1,81 @@
+"""Tiny hand-built event stores: the canonical tables written straight into DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from features.engines.duckdb import DuckDBEngine
+from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS
+
+DAY0 = datetime(2024, 1, 1)
+
+
+def write_store(
+    path: Path,
+    users: Sequence[tuple],
+    events: Sequence[tuple],
+    attributes: Sequence[str] = ("channel",),
+) -> Path:
+    """Create events/users/user_attributes/ingests in a DuckDB file.
+
+    users: (user_id, signup_time, *attribute values); events: (user_id, event_time,
+    event_type, area, value).
+    """
+    con = duckdb.connect(str(path))
+    try:
+        columns = ", ".join(f"{name} {dtype}" for name, dtype in EVENT_COLUMNS.items())
+        con.execute(f"CREATE TABLE events ({columns})")
+        frame = pd.DataFrame(
+            events, columns=["user_id", "event_time", "event_type", "area", "value"]
+        )
+        frame.insert(0, "event_id", range(len(frame)))
+        con.register("new_events", frame)
+        con.execute(
+            "INSERT INTO events (event_id, user_id, event_time, event_type, area, value) "
+            "SELECT event_id, user_id, CAST(event_time AS TIMESTAMP), event_type, area, "
+            "CAST(value AS DOUBLE) FROM new_events"
+        )
+        attribute_sql = "".join(f", {name} VARCHAR" for name in attributes)
+        con.execute(f"CREATE TABLE users (user_id VARCHAR, signup_time TIMESTAMP{attribute_sql})")
+        if users:
+            marks = ", ".join("?" for _ in range(2 + len(attributes)))
+            con.executemany(f"INSERT INTO users VALUES ({marks})", [list(row) for row in users])
+        con.execute("CREATE TABLE user_attributes (name VARCHAR, kind VARCHAR, dtype VARCHAR)")
+        for name in attributes:
+            con.execute("INSERT INTO user_attributes VALUES (?, 'static', 'categorical')", [name])
+        ingest_sql = ", ".join(f"{name} {dtype}" for name, dtype in INGEST_COLUMNS.items())
+        con.execute(f"CREATE TABLE ingests ({ingest_sql})")
+        con.execute(
+            "INSERT INTO ingests (ingest_id, finished_at, dataset_digest) "
+            "VALUES ('test', TIMESTAMP '2024-01-01', ?)",
+            [f"digest-{path.stem}-{len(events)}-{len(users)}"],
+        )
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture
+def tiny_store(tmp_path) -> Callable[..., DuckDBEngine]:
+    """Build a store from rows and return a DuckDB engine on it (closed after the test)."""
+    engines: list[DuckDBEngine] = []
+
+    def build(users, events, attributes=("channel",), name="events.duckdb") -> DuckDBEngine:
+        engine = DuckDBEngine(write_store(tmp_path / name, users, events, attributes))
+        engines.append(engine)
+        return engine
+
+    yield build
+    for engine in engines:
+        engine.close()
+
+
+def at(day: float, hour: int = 0) -> datetime:
+    """DAY0 + day days + hour hours (events in hand-built logs)."""
+    return DAY0 + pd.Timedelta(days=day, hours=hour)

@@ -1,0 +1,152 @@
+"""A/B assignment is sticky and splits as asked; the analysis finds real effects only."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import analyze, assign, make_experiment, parse_metric, parse_split, user_outcomes
+from features.errors import UsagecastError
+
+from .conftest import at
+
+START = datetime(2024, 1, 1)
+
+
+def ids(count: int) -> pd.Series:
+    return pd.Series([f"user-{number}" for number in range(count)])
+
+
+def test_split_parsing():
+    assert parse_split("10/45/45") == (10.0, 45.0, 45.0)
+    assert parse_split("33.34/33.33/33.33") == (33.34, 33.33, 33.33)
+    for bad in ("50/40", "100", "a/b", "0/100"):
+        with pytest.raises(UsagecastError, match="split"):
+            parse_split(bad)
+
+
+def test_assignment_is_stable_across_processes():
+    experiment = make_experiment("checkout", "50/50", START)
+    here = assign(ids(500), experiment)["group"].tolist()
+    code = (
+        "import pandas as pd; from datetime import datetime; "
+        "from analytics import assign, make_experiment; "
+        "e = make_experiment('checkout', '50/50', datetime(2024, 1, 1)); "
+        "print(','.join(assign(pd.Series([f'user-{i}' for i in range(500)]), e)['group']))"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert there.split(",") == here
+
+
+@pytest.mark.parametrize("split", ["50/50", "10/45/45", "1/99"])
+def test_split_matches_the_requested_shares_on_100k_users(split):
+    experiment = make_experiment("shares", split, START)
+    groups = assign(ids(100_000), experiment)["group"]
+    counts = groups.value_counts().reindex(list(experiment.groups)).to_numpy()
+    expected = np.asarray(experiment.percents) / 100 * 100_000
+    # 5 standard deviations of a binomial count: fails by chance about once in 3.5 million.
+    tolerance = 5 * np.sqrt(expected * (1 - np.asarray(experiment.percents) / 100))
+    assert np.all(np.abs(counts - expected) <= tolerance)
+
+
+def test_different_salts_assign_independently():
+    users = ids(100_000)
+    first = assign(users, make_experiment("one", "50/50", START))["group"] == "treatment"
+    second = assign(users, make_experiment("two", "50/50", START))["group"] == "treatment"
+    table = pd.crosstab(first, second).to_numpy()
+    # Under independence each cell holds about 25,000 users.
+    assert np.all(np.abs(table - 25_000) < 5 * np.sqrt(25_000 * 0.75))
+    same_salt = assign(users, make_experiment("two", "50/50", START, salt="one"))["group"]
+    assert (same_salt == "treatment").equals(first)
+
+
+def simulated(rng: np.random.Generator, users: int, base: float, effect: float, name: str):
+    """User-level outcomes of an experiment whose treatment adds `effect` to the rate."""
+    experiment = make_experiment(name, "50/50", START)
+    assignment = assign(ids(users), experiment)
+    rate = np.where(assignment["group"] == "treatment", base + effect, base)
+    outcomes = pd.DataFrame(
+        {
+            "user_id": assignment["user_id"],
+            "entered_at": pd.Timestamp(START) + pd.to_timedelta(rng.integers(0, 90, users), "D"),
+            "converted": (rng.random(users) < rate).astype("int64"),
+            "censored": False,
+        }
+    )
+    return analyze(outcomes, assignment, experiment)
+
+
+def test_a_planted_effect_is_detected():
+    result = simulated(np.random.default_rng(7), 20_000, 0.10, 0.03, "planted")
+    row = result.comparison.iloc[0]
+    assert row["p_value"] < 0.001
+    assert row["ci_low"] < 0.03 < row["ci_high"]
+    assert result.sample_ratio["p_value"].iloc[0] > 0.001
+
+
+def test_a_a_tests_reject_at_about_alpha():
+    rng = np.random.default_rng(11)
+    p_values = [
+        simulated(rng, 2_000, 0.10, 0.0, f"aa-{seed}").comparison["p_value"].iloc[0]
+        for seed in range(300)
+    ]
+    rejections = np.mean(np.asarray(p_values) < 0.05)
+    # 300 tests at alpha 0.05: the rejection share has standard deviation 0.0126.
+    assert 0.05 - 4 * 0.0126 < rejections < 0.05 + 4 * 0.0126
+
+
+def test_sample_ratio_mismatch_is_flagged():
+    experiment = make_experiment("srm", "50/50", START)
+    assignment = pd.DataFrame(
+        {"user_id": ids(3_000), "group": ["control"] * 1_700 + ["treatment"] * 1_300}
+    )
+    outcomes = pd.DataFrame(
+        {
+            "user_id": ids(3_000),
+            "entered_at": pd.Timestamp(START),
+            "converted": 0,
+            "censored": False,
+        }
+    )
+    result = analyze(outcomes, assignment, experiment)
+    assert result.sample_ratio["p_value"].iloc[0] < 1e-10
+    assert result.sample_ratio["expected_users"].tolist() == [1_500.0, 1_500.0]
+
+
+def test_metric_parsing():
+    assert parse_metric("event_within BUY_PREMIUM 30d").days == 30
+    with pytest.raises(UsagecastError, match="event_within EVENT_TYPE Nd"):
+        parse_metric("BUY_PREMIUM within 30 days")
+
+
+def test_outcomes_from_the_store_by_hand(tiny_store):
+    users = [(name, at(-30), "ads") for name in "abcd"]
+    events = [
+        ("a", at(-5), "PLAY", "search", None),  # before the start: not an entry
+        ("a", at(2), "PLAY", "search", None),  # enters day 2
+        ("a", at(20), "BUY_PREMIUM", "premium", 5.0),  # within 30 days: converted
+        ("b", at(1), "PLAY", "search", None),  # enters day 1
+        ("b", at(40), "BUY_PREMIUM", "premium", 5.0),  # after 30 days: not converted
+        ("c", at(50), "PLAY", "radio", None),  # enters day 50; window ends day 80 > end
+        ("d", at(-2), "BUY_PREMIUM", "premium", 5.0),  # never active after the start
+        ("d", at(70), "PLAY", "radio", None),  # enters day 70: censored too
+    ]
+    engine = tiny_store(users, events)
+    experiment = make_experiment("store", "50/50", at(0))
+    outcomes = user_outcomes(engine, experiment, parse_metric("event_within BUY_PREMIUM 30d"))
+    outcomes = outcomes.sort_values("user_id", ignore_index=True)
+    assert outcomes["user_id"].tolist() == ["a", "b", "c", "d"]
+    assert outcomes["entered_at"].tolist() == [at(2), at(1), at(50), at(70)]
+    assert outcomes["converted"].tolist() == [1, 0, 0, 0]
+    assert outcomes["censored"].tolist() == [False, False, True, True]
+    result = analyze(outcomes, assign(outcomes["user_id"], experiment), experiment)
+    assert result.censored_users == 2
+    assert int(result.by_month["users"].sum()) == 2
+    assert result.by_month["month"].tolist() == [0] * len(result.by_month)

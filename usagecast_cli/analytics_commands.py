@@ -1,0 +1,193 @@
+"""`usagecast analytics top-features|before-conversion|retention|channels|ltv|segments` and
+`usagecast ab assign|analyze`."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+
+def _timestamp(text: str) -> datetime:
+    """An ISO date or timestamp (naive UTC) from the command line."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date/time such as 2024-01-31 or 2024-01-31T12:00"
+        ) from error
+
+
+def _filters(args: argparse.Namespace):
+    from analytics import Filters
+
+    return Filters(start=args.start, end=args.end, segment=args.segment, area_prefix=args.area)
+
+
+def _common(args: argparse.Namespace) -> dict:
+    return {"engine_name": args.engine, "log": args.log, "limit": args.limit}
+
+
+def _top_features(args: argparse.Namespace) -> int:
+    from analytics.runs import run_top_features
+
+    print(run_top_features(_filters(args), per_event_type=args.per_event_type, **_common(args)))
+    return 0
+
+
+def _before_conversion(args: argparse.Namespace) -> int:
+    from analytics.runs import run_before_conversion
+
+    print(
+        run_before_conversion(
+            args.event, _filters(args), lookback_days=args.lookback_days, **_common(args)
+        )
+    )
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from analytics.runs import run_retention
+
+    print(run_retention(_filters(args), period=args.period, **_common(args)))
+    return 0
+
+
+def _channels(args: argparse.Namespace) -> int:
+    from analytics.runs import run_channels
+
+    print(
+        run_channels(
+            args.outcome,
+            _filters(args),
+            channel=args.channel,
+            purchase_events=args.purchase_event or (),
+            **_common(args),
+        )
+    )
+    return 0
+
+
+def _ltv(args: argparse.Namespace) -> int:
+    from analytics.runs import run_ltv
+
+    print(
+        run_ltv(
+            args.purchase_event or ["BUY_PREMIUM"],
+            _filters(args),
+            channel=args.channel,
+            **_common(args),
+        )
+    )
+    return 0
+
+
+def _segments(args: argparse.Namespace) -> int:
+    from analytics.runs import run_segments
+
+    print(run_segments(args.feature_set, args.k, _filters(args), seed=args.seed, **_common(args)))
+    return 0
+
+
+def _ab_assign(args: argparse.Namespace) -> int:
+    from analytics.runs import run_ab_assign
+
+    print(
+        run_ab_assign(
+            args.experiment,
+            args.split,
+            args.start_date or datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+            salt=args.salt,
+            groups=args.groups.split(",") if args.groups else (),
+            engine_name=args.engine,
+        )
+    )
+    return 0
+
+
+def _ab_analyze(args: argparse.Namespace) -> int:
+    from analytics.runs import run_ab_analyze
+
+    print(
+        run_ab_analyze(
+            args.experiment, args.metric, _filters(args), alpha=args.alpha, **_common(args)
+        )
+    )
+    return 0
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Filters, engine, --log and --limit: every analytics model takes them."""
+    parser.add_argument("--start", type=_timestamp, help="time range start (inclusive)")
+    parser.add_argument("--end", type=_timestamp, help="time range end (exclusive)")
+    parser.add_argument(
+        "--segment", help="SQL predicate over user attributes, e.g. \"channel = 'ads'\""
+    )
+    parser.add_argument("--area", help="keep product areas starting with this prefix")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument("--log", action="store_true", help="record an MLflow run")
+    parser.add_argument("--limit", type=int, default=20, help="rows to print (0 = all)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `analytics` and `ab` command groups."""
+    analytics = subparsers.add_parser("analytics", help="product-analytics models")
+    models = analytics.add_subparsers(dest="model", required=True, metavar="MODEL")
+
+    top = models.add_parser("top-features", help="most used product areas")
+    top.add_argument("--per-event-type", action="store_true", help="rank within event types")
+    top.set_defaults(handler=_top_features)
+
+    before = models.add_parser(
+        "before-conversion", help="areas used before a first conversion, with lift"
+    )
+    before.add_argument("--event", required=True, help="conversion event type")
+    before.add_argument("--lookback-days", type=int, default=30)
+    before.set_defaults(handler=_before_conversion)
+
+    cohort = models.add_parser("retention", help="cohort retention matrix")
+    cohort.add_argument("--period", choices=("week", "month"), default="week")
+    cohort.set_defaults(handler=_retention)
+
+    channel = models.add_parser("channels", help="per-channel users, actions, conversion")
+    channel.add_argument("--outcome", default="BUY_PREMIUM", help="outcome event type")
+    channel.add_argument("--channel", default="channel", help="user attribute of the channel")
+    channel.add_argument(
+        "--purchase-event", action="append", help="revenue event type (repeat; default outcome)"
+    )
+    channel.set_defaults(handler=_channels)
+
+    value = models.add_parser("ltv", help="lifetime value per user and per channel")
+    value.add_argument(
+        "--purchase-event", action="append", help="purchase event type (repeat; BUY_PREMIUM)"
+    )
+    value.add_argument("--channel", default="channel", help="user attribute of the channel")
+    value.set_defaults(handler=_ltv)
+
+    segment = models.add_parser("segments", help="k-means segments of a feature set")
+    segment.add_argument("--feature-set", required=True, help="NAME@vN")
+    segment.add_argument("--k", type=int, required=True)
+    segment.add_argument("--seed", type=int, default=0)
+    segment.set_defaults(handler=_segments)
+
+    for parser in (top, before, cohort, channel, value, segment):
+        _add_model_options(parser)
+
+    ab = subparsers.add_parser("ab", help="A/B test assignment and analysis")
+    actions = ab.add_subparsers(dest="action", required=True, metavar="ACTION")
+    assign = actions.add_parser("assign", help="sticky hash assignment of every user")
+    assign.add_argument("--experiment", required=True)
+    assign.add_argument("--split", required=True, help="percents, e.g. 50/50 or 10/45/45")
+    assign.add_argument("--salt", help="hash salt (default: the experiment name)")
+    assign.add_argument("--groups", help="comma-separated group names (default control,...)")
+    assign.add_argument(
+        "--start-date", type=_timestamp, help="experiment start (default: now, UTC)"
+    )
+    assign.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    assign.set_defaults(handler=_ab_assign)
+
+    analyze = actions.add_parser("analyze", help="rates, difference CI, z-test, SRM check")
+    analyze.add_argument("--experiment", required=True)
+    analyze.add_argument("--metric", required=True, help="e.g. 'event_within BUY_PREMIUM 30d'")
+    analyze.add_argument("--alpha", type=float, default=0.05)
+    _add_model_options(analyze)
+    analyze.set_defaults(handler=_ab_analyze)
