@@ -77,3 +77,9 @@ def log_run():
 def quiet_downloads(monkeypatch):
     """Artifact progress bars would flood the captured output of every promotion."""
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture
+def held_out():
+    """`held_out(with_likes=False) -> DataFrame`: feature rows plus `label`."""
+    return held_out_rows
