@@ -2,9 +2,10 @@
 
 An ingest builds every table in a new DuckDB file beside the store and replaces the store
 with it only when everything succeeded, so a fatal error leaves the store exactly as it was.
-Each file is first copied as text into a scratch table whose `rowid` is its file order (CREATE
-TABLE AS keeps insertion order), which gives the exact 1-based data row number (header
-excluded; blank lines are not rows). Parsing and validation run as SQL (validate.py).
+Each file is read once into a staging table (text, parsed values, row-level reason), its rows
+numbered by DuckDB's `WITH ORDINALITY` (the exact 1-based data row number: header excluded,
+blank lines are not rows); rejected rows are read a second time only to attach their raw row.
+Parsing and validation run as SQL (validate.py).
 """
 
 from __future__ import annotations
@@ -125,31 +126,23 @@ class _Builder:
         self.con = con
         self.config = config
         self.scratch = scratch
-        self.raw_tables: dict[str, list[tuple[str, int, str]]] = {}
+        self.staged: dict[str, list[validate.StagedFile]] = {}
         self.read: dict[str, int] = {}
         self.files: list[dict] = []
         self.file_count = 0
 
     def stage_file(self, table: str, where: str, source: Source, file: InputFile) -> None:
-        """Copy one file as text into a scratch table, then stage it with its reasons."""
-        key = self.file_count
-        self.file_count += 1
-        raw = f"raw_{key}"
+        """Stage one file's rows (text, parsed values, row-level reason) in one pass."""
         if file.path.stat().st_size == 0:
             raise SourceFileError(f"{file.path}: the file is empty (not even a header)")
+        key = self.file_count
+        self.file_count += 1
         reader = reader_sql(file, source, self.scratch, key)
-        try:
-            self.con.execute(f"CREATE TEMP TABLE {raw} AS SELECT * FROM {reader}")
-            types = self._column_types(raw, file.format)
-        except duckdb.Error as error:
+        types = self._read(file, source, lambda: self._column_types(reader, file.format))
+        if validate.ROW_NUMBER_COLUMN in (name.lower() for name in types):
             raise SourceFileError(
-                f"{file.path}: cannot read as {file.format} ({source.encoding}): "
-                f"{_error_summary(error)}"
-            ) from None
-        if any(name.lower() == "rowid" for name in types):
-            # DuckDB's rowid pseudo-column numbers the rows; a real column would shadow it.
-            raise SourceFileError(
-                f"{file.path}: a column named 'rowid' is not supported; rename it in the file"
+                f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
+                "(the ingest numbers rows under that name); rename it in the file"
             )
         for column in validate.mapped_columns(source):
             if column not in types:
@@ -157,34 +150,45 @@ class _Builder:
                     f"{file.path}: column {column!r} mapped in {where} is not in the file; "
                     f"it has: {', '.join(sorted(types)) or 'no columns'}"
                 )
-        rows = self.con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
         staged = validate.StagedFile(
-            raw, key, file.display, file.format, types, self.read.get(table, 0)
+            reader, key, file.display, file.format, types, self.read.get(table, 0)
         )
         if table == EVENTS:
             select = validate.stage_events_sql(staged, source, self.config.rules)
         else:
             select = validate.stage_entities_sql(staged, source, self.config.rules, table)
         stage = f"stage_{table}"
-        if table in self.raw_tables:
-            self.con.execute(f"INSERT INTO {stage} BY NAME {select}")
+        if table in self.staged:
+            statement = f"INSERT INTO {stage} BY NAME {select}"
         else:
-            self.con.execute(f"CREATE TEMP TABLE {stage} AS {select}")
-        self.raw_tables.setdefault(table, []).append((raw, key, file.format))
+            statement = f"CREATE TEMP TABLE {stage} AS {select}"
+        rows = self._read(file, source, lambda: self.con.execute(statement).fetchone()[0])
+        self.staged.setdefault(table, []).append(staged)
         self.read[table] = self.read.get(table, 0) + rows
         self.files.append(
             {"table": table, "path": file.display, "sha256": file.sha256, "rows": rows}
         )
 
-    def _column_types(self, raw: str, file_format: str) -> dict[str, str]:
+    @staticmethod
+    def _read(file: InputFile, source: Source, query):
+        """Run a query that reads a file; DuckDB's complaint becomes a one-line fatal error."""
+        try:
+            return query()
+        except duckdb.Error as error:
+            raise SourceFileError(
+                f"{file.path}: cannot read as {file.format} ({source.encoding}): "
+                f"{_error_summary(error)}"
+            ) from None
+
+    def _column_types(self, reader: str, file_format: str) -> dict[str, str]:
+        """File columns in file order with their DuckDB types (JSONL: every key seen)."""
         if file_format == "jsonl":
             keys = self.con.execute(
-                f"SELECT DISTINCT unnest(json_keys(json)) FROM {raw}"
+                f"SELECT DISTINCT unnest(json_keys(json)) AS key FROM {reader} ORDER BY key"
             ).fetchall()
             return {key: "JSON" for (key,) in keys}
-        return {
-            name: sql_type for name, sql_type, *_ in self.con.execute(f"DESCRIBE {raw}").fetchall()
-        }
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        return {name: sql_type for name, sql_type, *_ in described}
 
     def finish_entities(self, table: str, source: Source) -> None:
         """Quarantine duplicate ids, then write the accepted users/items and their catalog."""
@@ -236,26 +240,34 @@ class _Builder:
         self._quarantine(EVENTS)
 
     def _write_accepted(self, table: str, columns: list[str]) -> None:
-        """The canonical table: staged rows with no row-level or cross-row reason."""
+        """Mark the (few) cross-row rejects in the stage, then keep the rows with no reason.
+
+        A filter over the stage keeps read order (DuckDB preserves insertion order), so the
+        canonical table comes out ordered by seq without sorting millions of wide rows.
+        """
+        stage, late = f"stage_{table}", f"late_{table}"
         self.con.execute(
-            f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM stage_{table} s "
-            f"ANTI JOIN late_{table} l ON s.seq = l.seq WHERE s.reason IS NULL ORDER BY s.seq"
+            f"UPDATE {stage} SET reason = l.reason, detail = l.detail FROM {late} l "
+            f"WHERE {stage}.seq = l.seq"
+        )
+        self.con.execute(
+            f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM {stage} "
+            "WHERE reason IS NULL"
         )
 
     def _quarantine(self, table: str) -> None:
-        """Copy every rejected row of a table with its reason and its raw row as JSON."""
-        for raw, key, file_format in self.raw_tables[table]:
-            raw_json = "r.json" if file_format == "jsonl" else "to_json(r)::VARCHAR"
-            rejected = (
-                f"SELECT source_file, source_row, reason, detail FROM stage_{table} "
-                f"WHERE file_key = {key} AND reason IS NOT NULL UNION ALL "
-                f"SELECT source_file, source_row, reason, detail FROM late_{table} "
-                f"WHERE file_key = {key}"
-            )
+        """Copy every rejected row with its reason; a second read of the file adds its raw row.
+
+        Only the rejected rows are turned into JSON, so the common case stays cheap.
+        """
+        for staged in self.staged[table]:
             self.con.execute(
                 f"INSERT INTO {QUARANTINE} SELECT '{table}', q.source_file, q.source_row, "
-                f"q.reason, q.detail, {raw_json} FROM ({rejected}) q JOIN {raw} r "
-                "ON q.source_row = r.rowid + 1 ORDER BY q.source_row"
+                f"q.reason, q.detail, {validate.raw_json_sql(staged, 'r')} "
+                f"FROM stage_{table} q JOIN {validate.numbered_rows_sql(staged.reader)} r "
+                f"ON q.source_row = r.{validate.ROW_NUMBER_COLUMN} "
+                f"WHERE q.file_key = {staged.file_key} AND q.reason IS NOT NULL "
+                "ORDER BY q.source_row"
             )
 
     def counts(self) -> dict[str, TableCounts]:

@@ -300,11 +300,18 @@ def rename_sql(text_sql: str, rename: Mapping[str, str] | None) -> str:
     return f"CASE {text_sql} {whens} ELSE {text_sql} END"
 
 
+ROW_NUMBER_COLUMN = "ordinality"
+
+
 @dataclass(frozen=True)
 class StagedFile:
-    """Where one raw file sits in the scratch database and how to number its rows."""
+    """One input file as the staging queries see it: a DuckDB reader and how to number rows.
 
-    raw_table: str
+    `reader` is a table function (read_csv, read_ndjson_objects, read_parquet); `WITH
+    ORDINALITY` numbers its rows 1.. in file order, exactly, also under parallel scans.
+    """
+
+    reader: str
     file_key: int
     display: str
     format: str
@@ -312,16 +319,30 @@ class StagedFile:
     seq_offset: int
 
 
+def numbered_rows_sql(reader: str) -> str:
+    """The file's rows with their 1-based row number as column `ordinality`."""
+    return f"(SELECT * FROM {reader} WITH ORDINALITY)"
+
+
+def raw_json_sql(staged: StagedFile, alias: str) -> str:
+    """The raw row as JSON text, every field as read (the JSONL line itself)."""
+    if staged.format == "jsonl":
+        return f"{alias}.json"
+    pairs = ", ".join(f"{sql_string(name)}, {alias}.{ident(name)}" for name in staged.column_types)
+    return f"json_object({pairs})::VARCHAR"
+
+
 def _staged_sql(staged: StagedFile, text: Mapping[str, str], parsed: str, checks) -> str:
-    """raw table -> (text columns) -> (parsed columns) -> (first failing check)."""
+    """file rows -> (text columns) -> (parsed columns) -> (first failing check)."""
     text_select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in text.items())
     return (
         "SELECT * EXCLUDE (failed), failed.reason AS reason, failed.detail AS detail FROM ("
         f"SELECT *, {failed_check_sql(checks)} AS failed FROM ("
         f"SELECT *{', ' + parsed if parsed else ''} FROM ("
-        f"SELECT {staged.seq_offset} + rowid + 1 AS seq, {staged.file_key} AS file_key, "
-        f"{sql_string(staged.display)} AS source_file, rowid + 1 AS source_row, {text_select} "
-        f"FROM {staged.raw_table})))"
+        f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
+        f"{staged.file_key} AS file_key, {sql_string(staged.display)} AS source_file, "
+        f"{ROW_NUMBER_COLUMN} AS source_row, {text_select} "
+        f"FROM {numbered_rows_sql(staged.reader)})))"
     )
 
 
@@ -401,18 +422,17 @@ def events_late_sql(stage: str, users: str) -> str:
     over every row.
     """
     keys = ", ".join(EVENT_KEY_COLUMNS)
-    late = "seq, file_key, source_file, source_row"
     return (
         f"WITH known AS (SELECT s.* FROM {stage} s SEMI JOIN {users} u "
         "ON s.user_id = u.user_id WHERE s.reason IS NULL), "
-        f"hashed AS (SELECT {late}, {keys}, hash({keys}) AS h FROM known), "
+        f"hashed AS (SELECT seq, {keys}, hash({keys}) AS h FROM known), "
         "repeated AS (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1), "
-        f"ranked AS (SELECT {late}, row_number() OVER (PARTITION BY {keys} ORDER BY seq) AS k "
+        f"ranked AS (SELECT seq, row_number() OVER (PARTITION BY {keys} ORDER BY seq) AS k "
         "FROM hashed SEMI JOIN repeated USING (h)) "
-        f"SELECT {late}, '{UNKNOWN_USER}' AS reason, "
+        f"SELECT s.seq, '{UNKNOWN_USER}' AS reason, "
         "'user_id ' || s.user_id || ' is not in the users table' AS detail "
         f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id WHERE s.reason IS NULL "
-        f"UNION ALL SELECT {late}, '{DUPLICATE_EVENT}', 'same user, time, type, session, item, "
+        f"UNION ALL SELECT seq, '{DUPLICATE_EVENT}', 'same user, time, type, session, item, "
         "value, area and properties as an earlier row' FROM ranked WHERE k > 1"
     )
 
@@ -420,7 +440,7 @@ def events_late_sql(stage: str, users: str) -> str:
 def entities_late_sql(stage: str, id_column: str, reason: str) -> str:
     """Rows repeating an id already accepted earlier in read order (users or items)."""
     return (
-        f"SELECT seq, file_key, source_file, source_row, '{reason}' AS reason, "
+        f"SELECT seq, '{reason}' AS reason, "
         f"'{id_column} ' || {id_column} || ' already seen' AS detail FROM ("
         f"SELECT *, row_number() OVER (PARTITION BY {id_column} ORDER BY seq) AS k "
         f"FROM {stage} WHERE reason IS NULL) WHERE k > 1"

@@ -111,7 +111,7 @@ def test_config_errors_are_usagecast_errors():
             ["events.csv", "cannot read as csv"],
         ),
         ("", ["events.csv", "empty"]),
-        ("uid,ts,page,length,rowid\n1,2014-04-22,PLAY,1,7\n", ["events.csv", "rowid"]),
+        ("uid,ts,page,length,Ordinality\n1,2014-04-22,PLAY,1,7\n", ["events.csv", "ordinality"]),
     ],
 )
 def test_broken_files_are_fatal(dataset, store, content, fragments):

@@ -107,3 +107,21 @@ def test_row_numbers_follow_the_file_across_a_glob(dataset, base_config, store, 
     )
     assert mismatched == [(0,)]
     assert query(store, "SELECT count(*) FROM events") == [(1000,)]
+
+
+def test_events_are_stored_in_read_order(dataset, base_config, store, query):
+    config = base_config()
+    config["events"][0]["files"] = "parts/*.csv"
+    head = "uid,ts,page,length\n"
+    rows = "".join(
+        f"{1 + i % 3},2014-04-{1 + i % 28:02d},{'PLAY' if i % 7 else 'X'},{i}\n"
+        for i in range(3000)
+    )
+    files = {"parts/a.csv": head + rows, "parts/b.csv": head + rows.replace("PLAY", "SKIP")}
+    ingest_dataset(dataset(files=files, config=config), store, progress=False)
+    out_of_order = query(
+        store,
+        "SELECT count(*) FROM events a JOIN events b ON b.rowid = a.rowid + 1 "
+        "WHERE b.event_id <= a.event_id",
+    )
+    assert out_of_order == [(0,)]
