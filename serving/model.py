@@ -19,6 +19,13 @@ import pandas as pd
 from serving.encoding import ModelMetadata
 from serving.explain import top_k_contributions
 from serving.validation import ServingInputError, ServingParams, check_request, parse_params
+from serving.whatif import (
+    ActionSpaceError,
+    build_action_space,
+    counterfactuals,
+    goal_and_options_from_params,
+    suggestions_to_json,
+)
 
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
@@ -80,10 +87,42 @@ class Scorer:
             return result
         if params.mode == "explain":
             return self._with_explanations(result, frame, encoded, params.k)
-        raise ServingInputError(
-            "param 'mode': 'whatif' is not available in this model version "
-            "(the what-if search ships with a later serving release)"
-        )
+        return self._with_whatif(result, encoded, params)
+
+    def _with_whatif(
+        self, result: pd.DataFrame, encoded: pd.DataFrame, params: ServingParams
+    ) -> pd.DataFrame:
+        """Counterfactual suggestions per row from the GA in serving/whatif/."""
+        if not self.metadata.actionable:
+            raise ServingInputError(
+                "param 'mode': 'whatif' needs actionable features, and this model's feature "
+                "set declares none"
+            )
+        try:
+            space = build_action_space(
+                self.metadata.feature_names, self.metadata.actionable, self.metadata.couplings
+            )
+            goal, options, seed = goal_and_options_from_params(
+                {
+                    "target": params.target,
+                    "k": params.k,
+                    "max_changes": params.max_changes,
+                    "budget_ms": params.budget_ms,
+                    "seed": params.seed,
+                    "max_cost": params.max_cost,
+                }
+            )
+            suggestions = counterfactuals(
+                encoded, space, self._single_thread_probabilities, goal, options, seed
+            )
+        except ActionSpaceError as error:
+            raise ServingInputError(str(error)) from None
+        return result.assign(whatif=suggestions_to_json(suggestions))
+
+    def _single_thread_probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        # The GA scores one population (a few thousand rows) per call: one thread avoids
+        # OpenMP start-up per generation.
+        return self.booster.predict(matrix, num_threads=1)
 
     def _with_explanations(
         self, result: pd.DataFrame, frame: pd.DataFrame, encoded: pd.DataFrame, k: int

@@ -49,6 +49,7 @@ def serving_signature() -> ModelSignature:
                 ParamSpec("max_changes", "long", defaults.max_changes),
                 ParamSpec("budget_ms", "long", defaults.budget_ms),
                 ParamSpec("seed", "long", defaults.seed),
+                ParamSpec("max_cost", "double", defaults.max_cost),
             ]
         ),
     )

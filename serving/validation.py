@@ -14,7 +14,8 @@ Rules (documented in docs/architecture.md, "Served model contract"):
   +/-inf is refused;
 - an unknown categorical level is allowed and scored as missing;
 - params: mode in predict|explain|whatif, k >= 1, target in (0, 1), max_changes >= 1,
-  budget_ms in [1, 60000], seed >= 0; each must have the right type (5.5 is not an int).
+  budget_ms in [1, 60000], seed >= 0, max_cost a number or null; each must have the right
+  type (5.5 is not an int). mode=whatif adds the what-if search's own rules (e.g. k <= 20).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class ServingParams:
     max_changes: int = 2
     budget_ms: int = 200
     seed: int = 0
+    max_cost: float | None = None
 
 
 def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
@@ -78,6 +80,11 @@ def parse_params(params: Mapping[str, Any] | None) -> ServingParams:
         raise ServingInputError(f"param 'target': must be a number, got {target!r}")
     if not 0.0 < float(target) < 1.0:
         raise ServingInputError(f"param 'target': must be within (0, 1), got {target}")
+    max_cost = params.get("max_cost")
+    if max_cost is not None and (
+        isinstance(max_cost, bool) or not isinstance(max_cost, int | float | np.number)
+    ):
+        raise ServingInputError(f"param 'max_cost': must be a number or null, got {max_cost!r}")
     big = 2**31 - 1
     return ServingParams(
         mode=mode,
@@ -86,6 +93,7 @@ def parse_params(params: Mapping[str, Any] | None) -> ServingParams:
         max_changes=_int_param(params, "max_changes", defaults.max_changes, 1, big),
         budget_ms=_int_param(params, "budget_ms", defaults.budget_ms, 1, MAX_BUDGET_MS),
         seed=_int_param(params, "seed", defaults.seed, 0, big),
+        max_cost=None if max_cost is None else float(max_cost),
     )
 
 

@@ -149,9 +149,9 @@ MALFORMED = {
         {"dataframe_records": [GOOD], "params": {"target": 2}},
         ["param 'target'", "within (0, 1)"],
     ),
-    "whatif reserved": (
-        {"dataframe_records": [GOOD], "params": {"mode": "whatif"}},
-        ["'whatif' is not available in this model version"],
+    "whatif k above the search's cap": (
+        {"dataframe_records": [GOOD], "params": {"mode": "whatif", "k": 50}},
+        ["params.k", "[1, 20]"],
     ),
 }
 
@@ -168,3 +168,23 @@ def test_malformed_request_is_a_4xx_without_trace(server, case):
     assert "Traceback" not in json.dumps(answer)
     status, _ = _post(server, {"dataframe_records": [GOOD]})
     assert status == 200
+
+
+def test_whatif_suggestions_respect_the_spec_and_rescore(server, tiny_model):
+    rows = tiny_model.rows.head(2)
+    params = {"mode": "whatif", "target": 0.7, "k": 2, "max_changes": 1, "budget_ms": 200}
+    status, body = _post(server, {"dataframe_records": _records(rows), "params": params})
+    assert status == 200, body
+    for (_, row), answer in zip(rows.iterrows(), body["predictions"], strict=True):
+        assert "observational data" in answer["whatif"]["note"]
+        assert answer["whatif"]["suggestions"]
+        for suggestion in answer["whatif"]["suggestions"]:
+            changed = row.copy()
+            for change in suggestion["changes"]:
+                assert change["feature"] == "ads_30d"  # the only actionable feature
+                assert change["to"] <= change["from"]  # declared decrease-only
+                assert float(change["to"]).is_integer()
+                changed[change["feature"]] = change["to"]
+            frame = changed.to_frame().T.astype({"plays_30d": float, "ads_30d": float})
+            rescored = tiny_model.booster.predict(encode_features(frame, tiny_model.metadata))
+            assert abs(rescored[0] - suggestion["probability"]) < 1e-9
