@@ -16,9 +16,10 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import yaml
@@ -40,10 +41,17 @@ from features.event_store import (
 )
 from features.ingest import validate
 from features.ingest.config import ConfigError, DatasetConfig, Source, parse_config
-from features.ingest.readers import InputFile, SourceFileError, reader_sql, resolve_files
+from features.ingest.readers import (
+    InputFile,
+    SourceFileError,
+    reader_sql,
+    resolve_files,
+    sql_string,
+)
 from features.ingest.summary import IngestSummary, TableCounts
 from features.workspace import event_store_path
 
+T = TypeVar("T")
 ENTITY_DUPLICATE_REASONS = {USERS: validate.DUPLICATE_USER, ITEMS: validate.DUPLICATE_ITEM}
 
 
@@ -170,7 +178,7 @@ class _Builder:
         )
 
     @staticmethod
-    def _read(file: InputFile, source: Source, query):
+    def _read(file: InputFile, source: Source, query: Callable[[], T]) -> T:
         """Run a query that reads a file; DuckDB's complaint becomes a one-line fatal error."""
         try:
             return query()
@@ -286,6 +294,7 @@ class _Builder:
         return counts
 
     def sentinels(self) -> dict[str, dict[str, int]]:
+        """Raw sentinel-id counts per id column of each table (for the quality report)."""
         ids = {
             USERS: ["user_id"],
             ITEMS: ["item_id"],
@@ -297,6 +306,25 @@ class _Builder:
             )
             for table in self.read
         }
+
+
+def _copy_ingest_history(con: duckdb.DuckDBPyConnection, previous_store: Path) -> None:
+    """Carry the `ingests` records of the store being replaced into the new file."""
+    if not previous_store.exists():
+        return
+    try:
+        con.execute(f"ATTACH {sql_string(str(previous_store))} AS previous (READ_ONLY)")
+    except duckdb.Error as error:
+        raise StoreBusyError(
+            f"{previous_store}: cannot open the event store: {_error_summary(error)}"
+        ) from None
+    has_ingests = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'previous' AND table_name = ?",
+        [INGESTS],
+    ).fetchone()[0]
+    if has_ingests:
+        con.execute(f"INSERT INTO {INGESTS} SELECT * FROM previous.{INGESTS}")
+    con.execute("DETACH previous")
 
 
 def _build(
@@ -312,7 +340,7 @@ def _build(
         con = duckdb.connect(str(target))
         try:
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET temp_directory = '{scratch}'")
+            con.execute(f"SET temp_directory = {sql_string(scratch)}")
             con.execute(f"CREATE TABLE {QUARANTINE} ({_columns_sql(QUARANTINE_COLUMNS)})")
             con.execute(f"CREATE TABLE {INGESTS} ({_columns_sql(INGEST_COLUMNS)})")
             builder = _Builder(con, config, Path(scratch))
@@ -330,16 +358,7 @@ def _build(
                             builder.finish_entities(table, source)
             counts = builder.counts()
             json_counts = {table: c.to_json() for table, c in counts.items()}
-            if previous_store.exists():
-                con.execute(f"ATTACH '{previous_store}' AS previous (READ_ONLY)")
-                has_ingests = con.execute(
-                    "SELECT count(*) FROM duckdb_tables() "
-                    "WHERE database_name = 'previous' AND table_name = ?",
-                    [INGESTS],
-                ).fetchone()[0]
-                if has_ingests:
-                    con.execute(f"INSERT INTO {INGESTS} SELECT * FROM previous.{INGESTS}")
-                con.execute("DETACH previous")
+            _copy_ingest_history(con, previous_store)
             report = quality.profile_store(con, list(counts), json_counts, builder.sentinels())
             for table in list(counts):
                 con.execute(f"DROP TABLE IF EXISTS stage_{table}")

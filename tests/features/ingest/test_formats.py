@@ -125,3 +125,27 @@ def test_events_are_stored_in_read_order(dataset, base_config, store, query):
         "WHERE b.event_id <= a.event_id",
     )
     assert out_of_order == [(0,)]
+
+
+def test_parquet_raw_rows_keep_their_types_and_a_rowid_column_is_just_data(
+    tmp_path, dataset, base_config, store, query
+):
+    pq.write_table(
+        pa.table({"uid": [1, 7], "ts": ["2014-04-22", "2014-04-22"], "rowid": [10, 11]}),
+        tmp_path / "e.parquet",
+    )
+    config = base_config(
+        events=[
+            {
+                "files": "e.parquet",
+                "event_type": "PLAY",
+                "columns": {"user_id": "uid", "timestamp": "ts"},
+            }
+        ]
+    )
+    files = {"e.parquet": (tmp_path / "e.parquet").read_bytes()}
+    ingest_dataset(dataset(files=files, config=config), store, progress=False)
+    assert query(store, "SELECT user_id, source_row FROM events") == [("1", 1)]
+    assert query(store, "SELECT source_row, reason, raw FROM quarantine") == [
+        (2, "unknown_user", '{"uid":7,"ts":"2014-04-22","rowid":11}')
+    ]
