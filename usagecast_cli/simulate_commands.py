@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with DIR/dataset.yaml for `usagecast ingest` and DIR/faults.json. Same seed, same "
         "bytes.",
     )
-    simulate.add_argument("--users", type=int, default=2000, help="number of users (2000)")
+    simulate.add_argument("--users", type=int, default=3000, help="number of users (3000)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed (0)")
     simulate.add_argument("--out", type=Path, required=True, help="new or empty output folder")
     simulate.add_argument("--months", type=int, default=6, help="months simulated (6)")

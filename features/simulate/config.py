@@ -106,7 +106,7 @@ class SimulationConfig:
     how much memory the machine has.
     """
 
-    n_users: int = 2000
+    n_users: int = 3000
     seed: int = 0
     months: int = 6
     start_date: dt.date = dt.date(2024, 1, 1)

@@ -13,12 +13,19 @@ One day for each signed-up, not-churned user:
 3. Free users hear Poisson(ads_per_hour * listening hours) ads; premium users hear none.
 4. Recent behaviour decays with a 10-day time constant: recent = decay * recent + today.
 5. Purchase (free and active today): daily hazard sigmoid(PURCHASE_BASE
-   + PURCHASE_ADS * ad_sensitivity * log1p(recent ads) + PURCHASE_LIKES * log1p(recent likes)
-   + PURCHASE_PLAYS * log1p(recent plays) - PURCHASE_PRICE * price_sensitivity * price / 9.99).
+   + PURCHASE_ADS * ad_sensitivity * log1p(recent ads) * enjoyment
+   + PURCHASE_LIKES * log1p(recent likes)
+   + PURCHASE_PLAYS * log1p(recent plays)
+   + PURCHASE_SKIP_LIMIT * sigmoid((recent skips - SKIP_FRUSTRATION) / 2)
+   - PURCHASE_PRICE * price_sensitivity * price / 9.99). The skip term is a threshold: heavy
+   skippers keep hitting the free tier's skip limit.
+   enjoyment = clip(recent likes / (recent plays + 5) / LIKES_PER_PLAY_TYPICAL, 0, 2): users
+   who like what they hear pay to get rid of the ads (an ads x likes-per-play interaction).
    A buyer is premium from the next day on (no more ads) for the rest of the period.
 6. Churn (any live user): daily hazard sigmoid(CHURN_BASE + CHURN_ADS * ad_sensitivity *
-   log1p(recent ads) - CHURN_PLAYS * log1p(recent plays) - CHURN_LIKES * log1p(recent likes)
-   - CHURN_PREMIUM * premium). A churned user never comes back.
+   log1p(recent ads) * (2 - enjoyment) - CHURN_PLAYS * log1p(recent plays)
+   - CHURN_LIKES * log1p(recent likes) - CHURN_PREMIUM * premium): ads drive away the users
+   who do not enjoy the music. A churned user never comes back.
 Causal reading of the ad lever: more ads per hour -> more recent ads -> higher purchase hazard
 for free users (and higher churn); over 30 days the purchase effect dominates.
 """
@@ -41,11 +48,15 @@ MAX_TRACKS = 120
 PLAY_SECONDS = 210.0  # mean seconds of a played track, for ad exposure
 SKIP_SECONDS = 15.0
 
+LIKES_PER_PLAY_TYPICAL = 0.1
 PURCHASE_BASE = -7.4
 PURCHASE_ADS = 1.0
 PURCHASE_LIKES = 0.5
 PURCHASE_PLAYS = 0.35
 PURCHASE_PRICE = 2.0
+# Free users who keep skipping run into the free tier's skip limit: a threshold push.
+PURCHASE_SKIP_LIMIT = 1.2
+SKIP_FRUSTRATION = 20.0
 CHURN_BASE = -4.6
 CHURN_ADS = 0.35
 CHURN_PLAYS = 0.35
@@ -66,6 +77,7 @@ class UserState:
     recent_ads: np.ndarray  # float, exponentially decayed counts
     recent_plays: np.ndarray
     recent_likes: np.ndarray
+    recent_skips: np.ndarray
 
     def take(self, index: np.ndarray) -> UserState:
         """The states at `index` (repeats allowed: Monte Carlo replicas)."""
@@ -118,7 +130,7 @@ class LeverSchedule:
 def initial_state(n: int) -> UserState:
     """Everyone alive, free, with no history."""
     zeros = np.zeros(n)
-    return UserState(np.ones(n, bool), np.zeros(n, bool), zeros, zeros, zeros)
+    return UserState(np.ones(n, bool), np.zeros(n, bool), zeros, zeros, zeros, zeros)
 
 
 def step_day(
@@ -150,25 +162,32 @@ def step_day(
     recent_ads = DECAY * state.recent_ads + ads
     recent_plays = DECAY * state.recent_plays + plays
     recent_likes = DECAY * state.recent_likes + likes
+    recent_skips = DECAY * state.recent_skips + skips
     ad_push = traits.ad_sensitivity * np.log1p(recent_ads)
+    # Listeners who enjoy the music (many likes per play) pay to get rid of the ads; the
+    # others are driven away by them.
+    enjoyment = np.clip(recent_likes / (recent_plays + 5.0) / LIKES_PER_PLAY_TYPICAL, 0.0, 2.0)
     purchase_logit = (
         PURCHASE_BASE
-        + PURCHASE_ADS * ad_push
+        + PURCHASE_ADS * ad_push * enjoyment
         + PURCHASE_LIKES * np.log1p(recent_likes)
         + PURCHASE_PLAYS * np.log1p(recent_plays)
+        + PURCHASE_SKIP_LIMIT * _sigmoid((recent_skips - SKIP_FRUSTRATION) / 2.0)
         - PURCHASE_PRICE * traits.price_sensitivity * levers.premium_price / REFERENCE_PRICE
     )
     bought = active & ~state.premium & (rng(_PURCHASE).random(n) < _sigmoid(purchase_logit))
     premium = state.premium | bought
     churn_logit = (
         CHURN_BASE
-        + CHURN_ADS * ad_push
+        + CHURN_ADS * ad_push * (2.0 - enjoyment)
         - CHURN_PLAYS * np.log1p(recent_plays)
         - CHURN_LIKES * np.log1p(recent_likes)
         - CHURN_PREMIUM * premium
     )
     churned = live & (rng(_CHURN).random(n) < _sigmoid(churn_logit))
-    new_state = UserState(state.alive & ~churned, premium, recent_ads, recent_plays, recent_likes)
+    new_state = UserState(
+        state.alive & ~churned, premium, recent_ads, recent_plays, recent_likes, recent_skips
+    )
     activity = DayActivity(sessions, plays, skips, likes, ads, bought, churned)
     return new_state, activity
 
