@@ -44,6 +44,12 @@ def test_events_match_counts_and_time_runs_forward(seed, n_users, ads_per_hour):
     signup = start + traits.signup_day * 86_400 + traits.signup_second
     assert np.all(times > signup[users - 1])
     assert np.all(times < start + config.n_days * 86_400)
+    # Premium users hear no ads: no ad after a user's purchase.
+    bought_at = dict(zip(log.purchase_user.tolist(), log.purchase_time.tolist(), strict=True))
+    ad = events.kind == ADVERTISEMENT
+    ad_users, ad_times = events.user_id[ad], events.time[ad]
+    limit = np.array([bought_at.get(user, np.iinfo(np.int64).max) for user in ad_users.tolist()])
+    assert np.all(ad_times < limit)
     # Within one user's day the log is in time order.
     day = (events.time - start) // 86_400
     same_cell = (events.user_id[1:] == events.user_id[:-1]) & (day[1:] == day[:-1])
