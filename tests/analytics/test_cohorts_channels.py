@@ -1,0 +1,90 @@
+"""Retention, channels and LTV on hand-built logs, answers worked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics import Filters, channels, ltv, retention
+
+from .conftest import at
+
+# 2024-01-01 (day 0) is a Monday.
+RETENTION_USERS = [("a", at(0), "ads"), ("b", at(2), "seo"), ("c", at(8), "ads")]
+RETENTION_EVENTS = [
+    ("a", at(1), "PLAY", "search", None),
+    ("a", at(8), "PLAY", "search", None),
+    ("b", at(15), "PLAY", "search", None),
+    ("c", at(9), "PLAY", "radio", None),
+    ("c", at(20), "PLAY", "radio", None),
+]
+
+
+def test_weekly_retention_matrix(tiny_store):
+    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS))
+    assert table["users"].tolist() == [2, 1]
+    assert table[["0", "1", "2"]].iloc[0].tolist() == [0.5, 0.5, 0.5]
+    # Week 2 of the second cohort starts on day 22, after the last event: not observed.
+    assert table[["0", "1"]].iloc[1].tolist() == [1.0, 1.0]
+    assert np.isnan(table["2"].iloc[1])
+
+
+def test_retention_filters_cohorts_by_segment_and_area(tiny_store):
+    engine = tiny_store(RETENTION_USERS, RETENTION_EVENTS)
+    ads = retention(engine, Filters(segment="channel = 'ads'", area_prefix="radio"))
+    assert ads["users"].tolist() == [1, 1]
+    assert ads[["0", "1"]].iloc[0].tolist() == [0.0, 0.0]
+    assert ads[["0", "1"]].iloc[1].tolist() == [1.0, 1.0]
+    monthly = retention(engine, Filters(start=at(1)), period="month")
+    assert monthly["users"].tolist() == [2] and monthly["0"].tolist() == [1.0]
+
+
+VALUE_USERS = [
+    ("a", at(0), "ads"),
+    ("b", at(0), "ads"),
+    ("c", at(0), "seo"),
+    ("d", at(0), None),
+]
+VALUE_EVENTS = [
+    ("a", at(1), "BUY", "premium", 10.0),
+    ("a", at(35), "BUY", "premium", 20.0),
+    ("a", at(100), "PLAY", "search", None),
+    ("b", at(2), "PLAY", "search", None),
+    ("c", at(5), "BUY", "premium", 6.0),
+    ("c", at(65), "PLAY", "radio", None),
+]
+
+
+def test_channels_table_with_lift_and_gains(tiny_store):
+    table = channels(tiny_store(VALUE_USERS, VALUE_EVENTS), "BUY").set_index("channel")
+    assert table.index.tolist() == ["seo", "ads", "(missing)"]
+    assert table["users"].tolist() == [1, 2, 1]
+    assert table["active_users"].tolist() == [1, 2, 0]
+    assert table["conversion_rate"].tolist() == [1.0, 0.5, 0.0]
+    assert table["revenue_per_user"].tolist() == [6.0, 15.0, 0.0]
+    assert table["actions_per_user_PLAY"].tolist() == [1.0, 1.0, 0.0]
+    assert table["lift"].tolist() == [2.0, 1.0, 0.0]
+    assert table["cum_users_share"].tolist() == [0.25, 0.75, 1.0]
+    assert table["cum_conversions_share"].tolist() == [0.5, 1.0, 1.0]
+
+
+def test_channels_reject_an_unknown_channel_attribute(tiny_store):
+    from features.errors import UsagecastError
+
+    with pytest.raises(UsagecastError, match="'campaign' is not a user attribute"):
+        channels(tiny_store(VALUE_USERS, VALUE_EVENTS), "BUY", channel="campaign")
+
+
+def test_ltv_by_the_documented_formula(tiny_store):
+    # ads: periods a {0, 1, 3}, b {0}; only periods 0 and 1 have a fully elapsed next period
+    # (the data end on day 100): 3 at risk, 1 retained -> L = 1 / (1 - 1/3) = 1.5.
+    # LTV = AOV 15 x frequency 2/4 x 1.5. seo: r = 0 -> L = 1; LTV = 6 x 1/2 x 1.
+    per_channel, per_user = ltv(tiny_store(VALUE_USERS, VALUE_EVENTS), ["BUY"])
+    per_channel = per_channel.set_index("channel")
+    assert per_channel.loc["ads", "retention"] == pytest.approx(1 / 3)
+    assert per_channel.loc["ads", "ltv"] == pytest.approx(11.25)
+    assert per_channel.loc["seo", "ltv"] == pytest.approx(3.0)
+    assert np.isnan(per_channel.loc["(missing)", "ltv"])
+    assert per_user["user_id"].tolist() == ["a", "c", "b", "d"]
+    assert per_user["ltv"].tolist() == pytest.approx([15.0, 3.0, 0.0, 0.0])
+    assert per_user["rank"].tolist() == [1, 2, 3, 4]
