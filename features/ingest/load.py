@@ -233,8 +233,10 @@ class _Builder:
             f"CREATE TEMP TABLE late_{EVENTS} AS "
             + validate.events_late_sql(f"stage_{EVENTS}", USERS)
         )
+        by_key = {f.file_key: f.display for files in self.staged.values() for f in files}
         expressions = {
             "event_id": "seq",
+            "source_file": validate.source_file_sql([by_key[k] for k in range(len(by_key))]),
             "session_id": validate.optional_id_sql("session_id", rules),
             "item_id": validate.optional_id_sql("item_id", rules),
         }
@@ -270,7 +272,8 @@ class _Builder:
         """
         for staged in self.staged[table]:
             self.con.execute(
-                f"INSERT INTO {QUARANTINE} SELECT '{table}', q.source_file, q.source_row, "
+                f"INSERT INTO {QUARANTINE} SELECT '{table}', "
+                f"{sql_string(staged.display)}, q.source_row, "
                 f"q.reason, q.detail, {validate.raw_json_sql(staged, 'r')} "
                 f"FROM stage_{table} q JOIN {validate.numbered_rows_sql(staged.reader)} r "
                 f"ON q.source_row = r.{validate.ROW_NUMBER_COLUMN} "

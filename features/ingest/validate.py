@@ -335,13 +335,14 @@ def raw_json_sql(staged: StagedFile, alias: str) -> str:
 def _staged_sql(staged: StagedFile, text: Mapping[str, str], parsed: str, checks) -> str:
     """file rows -> (text columns) -> (parsed columns) -> (first failing check)."""
     text_select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in text.items())
+    # Text kept only to explain a failure is not stored: parsed columns carry the data on.
+    dropped = ", ".join(["failed", *(ident(name) for name in text if name.endswith("_text"))])
     return (
-        "SELECT * EXCLUDE (failed), failed.reason AS reason, failed.detail AS detail FROM ("
+        f"SELECT * EXCLUDE ({dropped}), failed.reason AS reason, failed.detail AS detail FROM ("
         f"SELECT *, {failed_check_sql(checks)} AS failed FROM ("
         f"SELECT *{', ' + parsed if parsed else ''} FROM ("
         f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
-        f"{staged.file_key} AS file_key, {sql_string(staged.display)} AS source_file, "
-        f"{ROW_NUMBER_COLUMN} AS source_row, {text_select} "
+        f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {text_select} "
         f"FROM {numbered_rows_sql(staged.reader)})))"
     )
 
@@ -445,6 +446,14 @@ def entities_late_sql(stage: str, id_column: str, reason: str) -> str:
         f"SELECT *, row_number() OVER (PARTITION BY {id_column} ORDER BY seq) AS k "
         f"FROM {stage} WHERE reason IS NULL) WHERE k > 1"
     )
+
+
+def source_file_sql(displays: Sequence[str]) -> str:
+    """A row's source file from its file_key (index into the ingest's file list).
+
+    The stage stores only the small integer key; the name is looked up when a row is written.
+    """
+    return f"[{', '.join(sql_string(d) for d in displays)}][file_key + 1]"
 
 
 def optional_id_sql(column: str, rules: Rules) -> str:
