@@ -372,6 +372,39 @@ def _baseline_runs(
     return scored
 
 
+def open_tuning_study(
+    config: TuneConfig, prepared: Prepared, storage_url: str
+) -> tuple[str, list[int], int]:
+    """Create or find the study (serially, before workers); fail orphaned trials.
+
+    Returns the study name, the trials failed as orphans, and the finished trial count.
+    """
+    storage = open_storage(storage_url)
+    existing = [
+        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    ]
+    name = choose_study_name(existing, study_base_name(config, prepared), resume=config.resume)
+    study = load_study(storage, name, config.metric, config.seed, worker_index=0)
+    orphaned = fail_orphaned_trials(study)
+    return name, orphaned, finished_trials(study)
+
+
+def refit_best(
+    study: optuna.Study, prepared: Prepared, config: TuneConfig
+) -> tuple[optuna.trial.FrozenTrial, lgb.Booster]:
+    """The best trial's model again: its params, its best iteration, the training rows."""
+    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not completed:
+        raise UsagecastError(
+            f"study {study.study_name} has no completed trial (all pruned, failed or timed "
+            "out); give it more --trials or a longer --timeout"
+        )
+    best = study.best_trial
+    params = {**fixed_params(config.metric, config.seed, config.threads), **best.params}
+    rounds = int(best.user_attrs[BEST_ITERATION_ATTR])
+    return best, fit_booster(study_data(prepared), params, num_boost_round=rounds)
+
+
 def tune(config: TuneConfig) -> TuneResult:
     """Run (or resume) a tuning study on a feature set and record everything in MLflow."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -386,16 +419,7 @@ def tune(config: TuneConfig) -> TuneResult:
     tracking.end_stale_runs(tracking_uri, experiment_id)
 
     storage_url = config.storage or default_storage_url(workspace.optuna_dir(), inputs.name)
-    storage = open_storage(storage_url)
-    existing = [
-        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
-    ]
-    study_name = choose_study_name(
-        existing, study_base_name(config, prepared), resume=config.resume
-    )
-    study = load_study(storage, study_name, config.metric, config.seed, worker_index=0)
-    orphaned = fail_orphaned_trials(study)
-    done = finished_trials(study)
+    study_name, orphaned, done = open_tuning_study(config, prepared, storage_url)
     budget = split_budget(config.trials - done, config.workers)
 
     settings = resolved_config(config, prepared, study_name, storage_url)
@@ -421,21 +445,10 @@ def tune(config: TuneConfig) -> TuneResult:
         with tqdm(total=config.trials, initial=done, desc="trials", unit="trial") as progress:
             if jobs:
                 run_study(jobs, prepared, progress)
-        study = load_study(storage, study_name, config.metric, config.seed, worker_index=0)
-        completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if not completed:
-            raise UsagecastError(
-                f"study {study_name} has no completed trial (all pruned, failed or timed out); "
-                "give it more --trials or a longer --timeout"
-            )
-        best = study.best_trial
-        params = {
-            **fixed_params(config.metric, config.seed, config.threads),
-            **best.params,
-        }
-        booster = fit_booster(
-            study_data(prepared), params, num_boost_round=int(best.user_attrs[BEST_ITERATION_ATTR])
+        study = load_study(
+            open_storage(storage_url), study_name, config.metric, config.seed, worker_index=0
         )
+        best, booster = refit_best(study, prepared, config)
         validation_p = booster.predict(prepared.encoded["validation"])
         test_p = booster.predict(prepared.encoded["test"])
         threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
