@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
 
 from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import render, segment_condition
@@ -30,6 +29,8 @@ def cluster_profiles(frame: pd.DataFrame, features: list[str], k: int, seed: int
     """Profile per segment: size, share, conversion_rate (label mean), then per feature its
     mean (`mean_<f>`) and distance from the overall mean in standard deviations (`z_<f>`).
     """
+    from sklearn.cluster import KMeans  # heavy; only this model needs it
+
     if not features:
         raise UsagecastError("segments: the feature set has no numeric features to cluster")
     if k < 2 or k > len(frame):

@@ -183,9 +183,8 @@ def before_conversion(
     params["event_area"] = combine(area_condition(exp.column("area", table="e"), filters))
     used = engine.query(render(_CONVERTER_USE, **params))
     tenures = engine.query(render(_CONVERTER_TENURES, **params)).astype("int64")
-    columns = ["area", "converters_using", "converter_share", "comparison_share", "lift"]
     if tenures.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=BEFORE_CONVERSION_COLUMNS)
     params["min_day"] = exp.Literal.number(int(tenures["tenure_day"].min()))
     params["max_day"] = exp.Literal.number(int(tenures["tenure_day"].max()))
     start_s = epoch_seconds(filters.start) if filters.start is not None else None
@@ -193,19 +192,40 @@ def before_conversion(
     params["end_s"] = exp.Literal.number(data_end_seconds(engine, filters))
     at_risk = engine.query(render(_AT_RISK_COUNTS, **params))
     spans = engine.query(render(_COMPARISON_SPANS, **params))
+    return assemble_before_conversion(used, tenures, at_risk, spans)
+
+
+BEFORE_CONVERSION_COLUMNS = [
+    "area",
+    "converters_using",
+    "converter_share",
+    "comparison_share",
+    "lift",
+]
+
+
+def assemble_before_conversion(
+    used: pd.DataFrame, tenures: pd.DataFrame, at_risk: pd.DataFrame, spans: pd.DataFrame
+) -> pd.DataFrame:
+    """The before-conversion table from its four aggregates (see before_conversion).
+
+    used: area, converters_using; tenures: tenure_day, converters; at_risk: d_lo, d_hi,
+    users; spans: area, lo, hi, users.
+    """
+    if tenures.empty:
+        return pd.DataFrame(columns=BEFORE_CONVERSION_COLUMNS)
     comparison = _comparison_shares(tenures, at_risk, spans)
     table = used.merge(comparison, on="area", how="outer")
     table["converters_using"] = table["converters_using"].fillna(0).astype("int64")
     table["comparison_share"] = table["comparison_share"].fillna(0.0)
     table["converter_share"] = table["converters_using"] / int(tenures["converters"].sum())
-    ratio = table["converter_share"] / table["comparison_share"].where(
+    table["lift"] = table["converter_share"] / table["comparison_share"].where(
         table["comparison_share"] > 0
     )
-    table["lift"] = ratio
     table = table.sort_values(
         ["converters_using", "lift", "area"], ascending=[False, False, True], ignore_index=True
     )
-    return table[columns]
+    return table[BEFORE_CONVERSION_COLUMNS]
 
 
 def _comparison_shares(

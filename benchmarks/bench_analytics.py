@@ -1,0 +1,316 @@
+"""Benchmark: top-features and before-conversion, usagecast (DuckDB SQL) vs a pandas peer.
+
+The event tables are generated straight into DuckDB with seeded, vectorised numpy (in chunks,
+so memory stays flat): a uniform-user music-app log over 180 days, with ~20% of users buying
+BUY_PREMIUM once. The pandas peer reads the same rows (Parquet export) and computes the same
+tables with the same definitions (checked equal first at a small size). Each (side, model)
+runs in its own subprocess, which reports its wall seconds and peak RSS.
+
+    .venv/bin/python benchmarks/bench_analytics.py                 # 100M events
+    .venv/bin/python benchmarks/bench_analytics.py --events 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+AREAS = np.array(
+    [
+        "search",
+        "radio",
+        "library",
+        "playlists",
+        "home",
+        "charts",
+        "podcasts",
+        "artist",
+        "album",
+        "queue",
+        "lyrics",
+        "social",
+        "downloads",
+        "settings",
+        "profile",
+        "discover",
+        "mixes",
+        "live",
+        "kids",
+        "shop",
+    ]
+)
+AREA_WEIGHTS = 1 / np.arange(1, len(AREAS) + 1)
+EVENT_TYPES = np.array(["PLAY", "SKIP", "LIKE", "LOGIN"])
+EVENT_WEIGHTS = np.array([0.7, 0.15, 0.1, 0.05])
+DAYS = 180
+CHUNK = 5_000_000
+CONVERSION = "BUY_PREMIUM"
+LOOKBACK = 30
+
+
+def generate(path: Path, events: int, seed: int) -> None:
+    """Write users/user_attributes/events into a fresh DuckDB file."""
+    rng = np.random.default_rng(seed)
+    users = max(events // 100, 10)
+    con = duckdb.connect(str(path))
+    signup_s = rng.integers(0, 150 * 86_400, users)
+    users_frame = pd.DataFrame(
+        {
+            "uid": np.arange(users),
+            "signup_s": signup_s,
+            "channel": rng.choice(["ads", "seo", "social", "referral"], users),
+        }
+    )
+    con.register("users_frame", users_frame)
+    con.execute(
+        "CREATE TABLE users AS SELECT CAST(uid AS VARCHAR) AS user_id, "
+        "TIMESTAMP '2024-01-01' + to_seconds(signup_s) AS signup_time, channel FROM users_frame"
+    )
+    con.execute("CREATE TABLE user_attributes (name VARCHAR, kind VARCHAR, dtype VARCHAR)")
+    con.execute("INSERT INTO user_attributes VALUES ('channel', 'static', 'categorical')")
+    con.execute(
+        "CREATE TABLE events (event_id BIGINT, user_id VARCHAR, event_time TIMESTAMP, "
+        "event_type VARCHAR, area VARCHAR, value DOUBLE)"
+    )
+    buyers = rng.random(users) < 0.2
+    conversions = int(buyers.sum())
+    plain = events - conversions
+    written = 0
+    with tqdm(total=events, desc="generate events", unit="ev") as progress:
+        while written < plain:
+            size = min(CHUNK, plain - written)
+            uid = rng.integers(0, users, size)
+            start = signup_s[uid]
+            offset = (rng.random(size) * (DAYS * 86_400 - start)).astype("int64")
+            chunk = pd.DataFrame(
+                {
+                    "event_id": np.arange(written, written + size),
+                    "uid": uid,
+                    "at_s": start + offset,
+                    "event_type": pd.Categorical.from_codes(
+                        rng.choice(len(EVENT_TYPES), size, p=EVENT_WEIGHTS), EVENT_TYPES
+                    ),
+                    "area": pd.Categorical.from_codes(
+                        rng.choice(len(AREAS), size, p=AREA_WEIGHTS / AREA_WEIGHTS.sum()), AREAS
+                    ),
+                }
+            )
+            con.register("chunk", chunk)
+            con.execute(
+                "INSERT INTO events SELECT event_id, CAST(uid AS VARCHAR), "
+                "TIMESTAMP '2024-01-01' + to_seconds(at_s), CAST(event_type AS VARCHAR), "
+                "CAST(area AS VARCHAR), NULL FROM chunk"
+            )
+            con.unregister("chunk")
+            written += size
+            progress.update(size)
+        buyer_ids = np.flatnonzero(buyers)
+        start = signup_s[buyer_ids]
+        bought = start + (rng.random(conversions) * (DAYS * 86_400 - start)).astype("int64")
+        purchases = pd.DataFrame(
+            {"event_id": np.arange(plain, events), "uid": buyer_ids, "at_s": bought}
+        )
+        con.register("purchases", purchases)
+        con.execute(
+            "INSERT INTO events SELECT event_id, CAST(uid AS VARCHAR), "
+            "TIMESTAMP '2024-01-01' + to_seconds(at_s), 'BUY_PREMIUM', 'shop', 9.99 "
+            "FROM purchases"
+        )
+        progress.update(conversions)
+    con.close()
+
+
+def export_parquet(store: Path, folder: Path) -> None:
+    """The same tables as Parquet, what the pandas peer reads."""
+    con = duckdb.connect(str(store), read_only=True)
+    for table in ("events", "users"):
+        con.execute(f"COPY {table} TO '{folder / (table + '.parquet')}' (FORMAT parquet)")
+    con.close()
+
+
+def pandas_top_features(events: pd.DataFrame) -> pd.DataFrame:
+    """The pandas peer of analytics.top_features (no filters)."""
+    active = events["user_id"].nunique()
+    with_area = events[events["area"].notna()]
+    table = with_area.groupby("area", observed=True).agg(
+        users=("user_id", "nunique"), events=("user_id", "size")
+    )
+    table = table.reset_index()
+    table["area"] = table["area"].astype(str)
+    table["user_share"] = table["users"] / active
+    table = table.sort_values(
+        ["users", "events", "area"], ascending=[False, False, True], ignore_index=True
+    )
+    table["rank"] = np.arange(1, len(table) + 1)
+    return table
+
+
+def pandas_before_conversion(events: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """The pandas peer of analytics.before_conversion (no filters), same definitions."""
+    from analytics.usage import assemble_before_conversion
+
+    day = 86_400
+    signup = pd.Series(
+        users["signup_time"].astype("datetime64[s]").astype("int64").to_numpy(),
+        index=users["user_id"],
+    )
+    events = events[["user_id", "event_time", "event_type", "area"]]
+    event_s = events["event_time"].astype("datetime64[s]").astype("int64")
+    end_s = int(event_s.max()) + 1
+    is_conversion = events["event_type"] == CONVERSION
+    first = event_s[is_conversion].groupby(events.loc[is_conversion, "user_id"]).min()
+    first_signup = signup.reindex(first.index).to_numpy()
+    tenure = np.floor((first.to_numpy() - first_signup) / day).astype("int64")
+    tenures = (
+        pd.Series(tenure).value_counts().rename_axis("tenure_day").rename("converters")
+    ).reset_index()
+    with_area = events["area"].notna().to_numpy()
+    area_events = pd.DataFrame(
+        {
+            "user_id": events["user_id"].to_numpy()[with_area],
+            "area": events["area"].astype(str).to_numpy()[with_area],
+            "s": event_s.to_numpy()[with_area],
+        }
+    )
+    converted = first.rename("conv_s").reset_index()
+    joined = area_events.merge(converted, on="user_id")
+    in_window = (joined["s"] >= joined["conv_s"] - LOOKBACK * day) & (
+        joined["s"] < joined["conv_s"]
+    )
+    used = (
+        joined[in_window].groupby("area")["user_id"].nunique().rename("converters_using")
+    ).reset_index()
+    min_day, max_day = int(tenure.min()), int(tenure.max())
+    user_signup = signup.to_numpy()
+    first_all = first.reindex(signup.index)
+    conv_day = np.floor((first_all.to_numpy() - user_signup) / day)
+    d_hi = np.minimum(np.ceil((end_s - user_signup) / day) - 1, max_day)
+    d_hi = np.where(np.isnan(conv_day), d_hi, np.minimum(d_hi, conv_day)).astype("int64")
+    risk = pd.DataFrame(
+        {"user_id": signup.index, "signup_s": user_signup, "d_lo": min_day, "d_hi": d_hi}
+    )
+    risk = risk[risk["d_lo"] <= risk["d_hi"]]
+    at_risk = risk.groupby(["d_lo", "d_hi"]).size().rename("users").reset_index()
+    usage = area_events.merge(risk, on="user_id")
+    usage = usage[
+        (usage["s"] >= usage["signup_s"] + (usage["d_lo"] - LOOKBACK) * day)
+        & (usage["s"] < usage["signup_s"] + usage["d_hi"] * day)
+    ]
+    usage["t"] = (usage["s"] - usage["signup_s"]) // day
+    usage = usage.drop_duplicates(["user_id", "area", "t"]).sort_values(["user_id", "area", "t"])
+    gap = usage.groupby(["user_id", "area"])["t"].diff()
+    usage["island"] = (~(gap <= LOOKBACK)).cumsum()
+    spans = usage.groupby("island").agg(
+        area=("area", "first"),
+        first_t=("t", "min"),
+        last_t=("t", "max"),
+        d_lo=("d_lo", "first"),
+        d_hi=("d_hi", "first"),
+    )
+    spans["lo"] = np.maximum(spans["first_t"] + 1, spans["d_lo"])
+    spans["hi"] = np.minimum(spans["last_t"] + LOOKBACK, spans["d_hi"])
+    spans = spans[spans["lo"] <= spans["hi"]]
+    span_counts = spans.groupby(["area", "lo", "hi"]).size().rename("users").reset_index()
+    return assemble_before_conversion(used, tenures, at_risk, span_counts)
+
+
+def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
+    """Compute one model on one side (inside the measured subprocess)."""
+    if side == "duckdb":
+        from analytics import before_conversion, top_features
+        from features.engines.duckdb import DuckDBEngine
+
+        engine = DuckDBEngine(folder / "events.duckdb")
+        if model == "top-features":
+            return top_features(engine)
+        return before_conversion(engine, CONVERSION, lookback_days=LOOKBACK)
+    columns = ["user_id", "event_time", "event_type", "area"]
+    events = pd.read_parquet(folder / "events.parquet", columns=columns)
+    if model == "top-features":
+        return pandas_top_features(events)
+    users = pd.read_parquet(folder / "users.parquet", columns=["user_id", "signup_time"])
+    return pandas_before_conversion(events, users)
+
+
+def child(side: str, model: str, folder: Path, output: Path) -> None:
+    """Subprocess body: time one run, write the table and {seconds, peak_mib}."""
+    import analytics  # noqa: F401  (imports are not part of the measured work)
+
+    started = time.perf_counter()
+    table = run_side(side, model, folder)
+    seconds = time.perf_counter() - started
+    table.to_parquet(output.with_suffix(".parquet"), index=False)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    output.write_text(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
+
+
+def measure(side: str, model: str, folder: Path) -> dict:
+    """Run one (side, model) in a fresh subprocess; return its report and table."""
+    output = folder / f"result-{side}-{model}.json"
+    command = [sys.executable, __file__, "--child", side, model, "--folder", str(folder)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        return {
+            "error": (finished.stderr.strip().splitlines() or ["killed"])[-1],
+            "returncode": finished.returncode,
+        }
+    report = json.loads(output.read_text())
+    report["table"] = pd.read_parquet(output.with_suffix(".parquet"))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folder", type=Path, default=Path("/tmp/usagecast_bench_analytics"))
+    parser.add_argument("--sides", default="duckdb,pandas")
+    parser.add_argument("--child", nargs=2, metavar=("SIDE", "MODEL"))
+    args = parser.parse_args()
+    if args.child:
+        side, model = args.child
+        child(side, model, args.folder, args.folder / f"result-{side}-{model}.json")
+        return
+    folder = args.folder / f"events_{args.events}_seed{args.seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "events.parquet").exists():
+        store = folder / "events.duckdb"
+        store.unlink(missing_ok=True)
+        generate(store, args.events, args.seed)
+        export_parquet(store, folder)
+    print(f"events {args.events:,} seed {args.seed} (generated with numpy into DuckDB)")
+    sides = args.sides.split(",")
+    for model in ("top-features", "before-conversion"):
+        reports = {side: measure(side, model, folder) for side in sides}
+        for side, report in reports.items():
+            if "error" in report:
+                print(f"{model:18s} {side:7s} FAILED rc={report['returncode']}: {report['error']}")
+            else:
+                print(
+                    f"{model:18s} {side:7s} {report['seconds']:9.2f} s  "
+                    f"peak {report['peak_mib']:9.0f} MiB"
+                )
+        if all("error" not in reports.get(side, {"error": 1}) for side in ("duckdb", "pandas")):
+            duck, peer = reports["duckdb"], reports["pandas"]
+            pd.testing.assert_frame_equal(
+                duck["table"], peer["table"], check_dtype=False, rtol=1e-9
+            )
+            print(
+                f"{model:18s} same table; pandas/usagecast time ratio "
+                f"{peer['seconds'] / duck['seconds']:.2f}x, peak memory ratio "
+                f"{peer['peak_mib'] / duck['peak_mib']:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
