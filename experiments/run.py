@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -412,10 +411,7 @@ def tune(config: TuneConfig) -> TuneResult:
     inputs = prepared.inputs
     workspace.ensure_workspace()
     tracking_uri = workspace.mlflow_tracking_uri()
-    artifact_root = (
-        None if os.environ.get("MLFLOW_TRACKING_URI") else workspace.mlflow_artifact_root()
-    )
-    experiment_id = tracking.prepare_experiment(tracking_uri, inputs.name, artifact_root)
+    experiment_id = tracking.prepare_experiment(tracking_uri, inputs.name)
     tracking.end_stale_runs(tracking_uri, experiment_id)
 
     storage_url = config.storage or default_storage_url(workspace.optuna_dir(), inputs.name)

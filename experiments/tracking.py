@@ -44,7 +44,19 @@ class RunTerminated(KeyboardInterrupt):
     """SIGTERM arrived during a run; handled like Ctrl-C so cleanup code runs."""
 
 
-def prepare_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+def artifact_location(tracking_uri: str) -> str | None:
+    """Artifacts beside a SQLite store (`<db folder>/mlartifacts`), never in the current folder.
+
+    MLflow's default for a database store is ./mlruns under whatever directory the command
+    ran in; a server or another database decides for itself (None).
+    """
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    return (Path(tracking_uri.removeprefix(prefix)).resolve().parent / "mlartifacts").as_uri()
+
+
+def prepare_experiment(tracking_uri: str, name: str) -> str:
     """Create (or find) the store and the experiment; returns the experiment id.
 
     When `mlflow run` started us (MLFLOW_RUN_ID set), its run's experiment is used instead.
@@ -57,7 +69,7 @@ def prepare_experiment(tracking_uri: str, name: str, artifact_location: str | No
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_location)
+    return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
 
 
 def _process_alive(tags: Mapping[str, str]) -> bool:

@@ -54,12 +54,16 @@ def _dead_pid() -> int:
     return process.pid
 
 
-def test_a_run_records_trials_baselines_lineage_plots_and_a_servable_model(synthetic_ref):
+def test_a_run_records_trials_baselines_lineage_plots_and_a_servable_model(
+    synthetic_ref, tmp_path
+):
     result = tune(TuneConfig(feature_set=synthetic_ref, trials=6, seed=3))
     client = MlflowClient(result.tracking_uri)
     run = client.get_run(result.parent_run_id)
     assert run.info.status == "FINISHED"
     assert client.get_experiment(run.info.experiment_id).name == "synthetic"
+    # Artifacts live beside the SQLite store, not in the folder the command ran in.
+    assert run.info.artifact_uri.startswith((tmp_path / "mlartifacts").as_uri())
     assert set(run.data.tags) >= REQUIRED_TAGS
     assert run.data.tags["seed"] == "3" and run.data.tags["leakage_scan"] == "ok"
     assert run.data.tags["optuna_study"] == result.study_name
