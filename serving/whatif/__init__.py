@@ -16,10 +16,10 @@ params (target, k, max_changes, budget_ms, max_cost, seed) into (Goal, SearchOpt
 raising errors that name the param.
 
 `rows` is a DataFrame holding the model's feature columns or a matrix in the model's column
-order. `search(...)` is `counterfactuals` plus what the search spent (generations, candidates
-scored, why it stopped). Invalid specs, rows, goals, options or change expressions raise
-`ActionSpaceError` (a `UsagecastError`) naming the field. Every output carries CAUSAL_NOTE:
-these are model predictions on observational data, not measured effects.
+order. `search_counterfactuals(...)` is `counterfactuals` plus what the search spent
+(generations, candidates scored, why it stopped). Invalid specs, rows, goals, options or
+change expressions raise `ActionSpaceError` (a `UsagecastError`) naming the field. Every
+output carries CAUSAL_NOTE: model predictions on observational data, not measured effects.
 """
 
 from serving.whatif.constraints import (
@@ -48,7 +48,7 @@ from serving.whatif.search import (
     Suggestion,
     counterfactuals,
     goal_and_options_from_params,
-    search,
+    search_counterfactuals,
     suggestions_to_json,
 )
 
@@ -72,7 +72,7 @@ __all__ = [
     "counterfactuals",
     "goal_and_options_from_params",
     "parse_change",
-    "search",
+    "search_counterfactuals",
     "simulate_policy",
     "suggestions_to_json",
     "violations",

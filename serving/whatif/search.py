@@ -150,34 +150,33 @@ def _fitness(prob: np.ndarray, cost: np.ndarray, n_changes: np.ndarray, goal: Go
 
 
 def _subset_keys(moved: np.ndarray) -> np.ndarray:
-    """An integer per candidate naming its set of changed genes (exact up to 63 genes)."""
-    weights = np.left_shift(np.uint64(1), np.arange(moved.shape[-1], dtype=np.uint64) % 63)
-    return (moved.astype(np.uint64) * weights).sum(axis=-1)
+    """A number per candidate naming its set of changed genes (exact up to 52 genes)."""
+    return moved.astype(float) @ np.exp2(np.arange(moved.shape[-1]) % 52)
 
 
 def _merge_archive(
     pop: np.ndarray, fit: np.ndarray, prob: np.ndarray, base: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep per row the best candidate of each changed-feature set first, then the next best;
-    exact duplicates and no-change candidates are dropped (the archive is padded with the
-    row itself, at infinite fitness, while fewer than `size` candidates exist)."""
+    """Keep per row the best candidate of each changed-feature set first, then the next best.
+
+    No-change candidates are dropped, and so are repeats: candidates with the same changed set
+    and the same fitness count as one. The archive is padded with the row itself, at infinite
+    fitness, while fewer than `size` candidates exist."""
     if pop.shape[1] < size:
         missing = size - pop.shape[1]
         pop = np.concatenate([pop, np.repeat(base[:, None, :], missing, axis=1)], axis=1)
         fit = np.concatenate([fit, np.full((len(fit), missing), np.inf)], axis=1)
         prob = np.concatenate([prob, np.zeros((len(prob), missing))], axis=1)
     moved = changed(pop, base)
-    fit = np.where(moved.any(axis=2), fit, np.inf)
     keys = _subset_keys(moved)
-    # Exact duplicates share a fingerprint; a rare collision only drops one candidate.
-    fingerprint = np.nan_to_num(pop, nan=0.5) @ (1.0 + np.arange(pop.shape[2]) * np.pi)
-    order = np.lexsort((fit, fingerprint, keys), axis=1)
-    fit, fingerprint, keys = _take(fit, order), _take(fingerprint, order), _take(keys, order)
+    fit = np.where(keys > 0, fit, np.inf)
+    order = np.lexsort((fit, keys), axis=1)
+    fit, keys = _take(fit, order), _take(keys, order)
     same_set = np.zeros_like(fit, dtype=bool)
     same_set[:, 1:] = keys[:, 1:] == keys[:, :-1]
-    duplicate = np.zeros_like(same_set)
-    duplicate[:, 1:] = same_set[:, 1:] & (fingerprint[:, 1:] == fingerprint[:, :-1])
-    fit = np.where(duplicate, np.inf, fit)
+    repeat = np.zeros_like(same_set)
+    repeat[:, 1:] = same_set[:, 1:] & (fit[:, 1:] == fit[:, :-1])
+    fit = np.where(repeat, np.inf, fit)
     priority = np.where(same_set, fit + 10.0, fit)
     keep = np.argsort(priority, axis=1, kind="stable")[:, :size]
     chosen = _take(order, keep)
@@ -230,7 +229,7 @@ def _changes(names: tuple[str, ...], before: np.ndarray, after: np.ndarray) -> t
     )
 
 
-def search(
+def search_counterfactuals(
     rows: object,
     space: ActionSpace,
     score_fn: ScoreFn,
@@ -251,7 +250,7 @@ def search(
 
     def evaluate(at: np.ndarray, pop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         prob = np.asarray(score_fn(materialize(x0[at], pop, space)), dtype=float)
-        prob = prob.reshape(at.size, pop.shape[1])
+        prob = prob.reshape(pop.shape[0], pop.shape[1])
         n_changes = changed(pop, base[at]).sum(axis=2)
         cost = change_cost(pop, base[at], space.unit_cost)
         return prob, _fitness(prob, cost, n_changes, goal)
@@ -288,7 +287,7 @@ def search(
         if active.size == 0:
             stopped_by = "converged"
             break
-        at = active
+        at = active if active.size < n_rows else slice(None)
         row_base, row_lo, row_hi = base[at], lo[at], hi[at]
         pool = np.concatenate([archive[at], pop[at]], axis=1)
         pool_fit = np.concatenate([archive_fit[at], fit[at]], axis=1)
@@ -404,7 +403,7 @@ def counterfactuals(
     seed: int = 0,
 ) -> list[list[Suggestion]]:
     """k diverse suggestions per query row (the served `mode: whatif` entry point)."""
-    return search(
+    return search_counterfactuals(
         rows, space, score_fn, goal or Goal(), options or SearchOptions(), seed
     ).suggestions
 

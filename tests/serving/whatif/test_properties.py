@@ -13,7 +13,7 @@ from serving.whatif import (
     apply_change,
     build_action_space,
     parse_change,
-    search,
+    search_counterfactuals,
 )
 from serving.whatif.constraints import row_bounds
 from serving.whatif.operators import (
@@ -186,7 +186,7 @@ def test_search_output_is_feasible_and_honest(case, max_changes, goal, seed, che
     weights = np.random.default_rng(seed).normal(size=x0.shape[1])
     score = _monotone_score(space, weights)
     options = SearchOptions(k=2, max_changes=max_changes, population=12, max_generations=6)
-    result = search(x0, space, score, goal, options, seed=seed)
+    result = search_counterfactuals(x0, space, score, goal, options, seed=seed)
     assert len(result.suggestions) == len(x0)
     for i, row_suggestions in enumerate(result.suggestions):
         assert len(row_suggestions) <= 2

@@ -14,7 +14,7 @@ from serving.whatif import (
     SearchOptions,
     counterfactuals,
     goal_and_options_from_params,
-    search,
+    search_counterfactuals,
     suggestions_to_json,
 )
 from serving.whatif.operators import changed
@@ -36,7 +36,9 @@ def _apply(row, space, suggestion):
 def test_reached_suggestions_really_reach_the_target(product_data, product_space, check_feasible):
     queries, booster = _queries(product_data)
     options = SearchOptions(k=3, max_changes=2)
-    result = search(queries, product_space, booster.predict, Goal(target=0.5), options, seed=3)
+    result = search_counterfactuals(
+        queries, product_space, booster.predict, Goal(target=0.5), options, seed=3
+    )
     reached_rows = 0
     for row, row_suggestions in zip(queries, result.suggestions, strict=True):
         reached_rows += any(s.reached for s in row_suggestions)
@@ -112,8 +114,10 @@ def test_time_budget_stops_the_generations_early(product_data, product_space):
         return elapsed_ms[0] / 1000.0
 
     options = SearchOptions(time_budget_ms=5.5, max_generations=40, patience=40)
-    budgeted = search(queries, product_space, slow_score, Goal(), options, 0, clock=clock)
-    free = search(
+    budgeted = search_counterfactuals(
+        queries, product_space, slow_score, Goal(), options, 0, clock=clock
+    )
+    free = search_counterfactuals(
         queries,
         product_space,
         booster.predict,
@@ -132,7 +136,9 @@ def test_time_budget_stops_the_generations_early(product_data, product_space):
 def test_gain_goal_respects_the_cost_budget(product_data, product_space, check_feasible):
     queries, booster = _queries(product_data)
     goal = Goal(kind="gain", target=None, max_cost=3.0)
-    result = search(queries, product_space, booster.predict, goal, SearchOptions(k=2), seed=2)
+    result = search_counterfactuals(
+        queries, product_space, booster.predict, goal, SearchOptions(k=2), seed=2
+    )
     gains = []
     for row, row_suggestions in zip(queries, result.suggestions, strict=True):
         for suggestion in row_suggestions:
