@@ -11,6 +11,9 @@ Goals:
 
 Fitness (lower is better) ranks candidates that meet the goal first, by
 cost * (1 + CHANGE_WEIGHT * (n_changes - 1)); the rest by how far they fall short.
+`n_changes` counts actionable features that moved, a coupled follower included (a 7-day count
+pulled down with its 30-day count is a change the user makes, and counts toward
+`max_changes`); recomputed ratios are listed in `Suggestion.derived` and do not count.
 
 Diversity: the k suggestions of a row are chosen greedily by fitness; a candidate joins only
 if, against every suggestion already chosen, it changes a different set of features or its
