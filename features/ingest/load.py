@@ -152,8 +152,9 @@ class _Builder:
                 f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
                 "(the ingest numbers rows under that name); rename it in the file"
             )
+        recordless_jsonl = file.format == "jsonl" and not types
         for column in validate.mapped_columns(source):
-            if column not in types:
+            if column not in types and not recordless_jsonl:
                 raise SourceFileError(
                     f"{file.path}: column {column!r} mapped in {where} is not in the file; "
                     f"it has: {', '.join(sorted(types)) or 'no columns'}"
@@ -189,7 +190,11 @@ class _Builder:
             ) from None
 
     def _column_types(self, reader: str, file_format: str) -> dict[str, str]:
-        """File columns in file order with their DuckDB types (JSONL: every key seen)."""
+        """File columns in file order with their DuckDB types.
+
+        JSONL: every key seen in any record; a file without records (only blank lines) has
+        none, and then no mapped key can be checked.
+        """
         if file_format == "jsonl":
             keys = self.con.execute(
                 f"SELECT DISTINCT unnest(json_keys(json)) AS key FROM {reader} ORDER BY key"

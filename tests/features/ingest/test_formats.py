@@ -149,3 +149,12 @@ def test_parquet_raw_rows_keep_their_types_and_a_rowid_column_is_just_data(
     assert query(store, "SELECT source_row, reason, raw FROM quarantine") == [
         (2, "unknown_user", '{"uid":7,"ts":"2014-04-22","rowid":11}')
     ]
+
+
+def test_jsonl_without_records_reads_zero_rows(dataset, base_config, store):
+    config = base_config()
+    config["events"].append(
+        {"files": "buys.jsonl", "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"}}
+    )
+    summary = ingest_dataset(dataset(files={"buys.jsonl": "\n\n"}, config=config), store, False)
+    assert summary.tables["events"].read == 2
