@@ -4,7 +4,7 @@ Ships inside the model with features/; must never import experiments/ or registr
 Public API: ModelMetadata, encode_features, save_model_files, log_serving_model, Scorer.
 """
 
-from serving.encoding import FeatureEncodingError, ModelMetadata, encode_features
+from serving.encoding import FeatureEncodingError, ModelMetadata, encode_features, encode_matrix
 from serving.model import Scorer, UsagecastModel
 from serving.package import log_serving_model, save_model_files, serving_signature
 from serving.validation import ServingInputError, ServingParams, parse_params
@@ -17,6 +17,7 @@ __all__ = [
     "ServingParams",
     "UsagecastModel",
     "encode_features",
+    "encode_matrix",
     "log_serving_model",
     "parse_params",
     "save_model_files",

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from numbers import Real
 from typing import Any
 
@@ -32,6 +33,8 @@ import pandas as pd
 from features.errors import UsagecastError
 
 METADATA_FORMAT_VERSION = 1
+# Up to this many rows, plain loops over an object matrix beat per-column pandas calls.
+VECTORISE_FROM_ROWS = 1_000
 
 
 class FeatureEncodingError(UsagecastError):
@@ -85,6 +88,28 @@ class ModelMetadata:
         object.__setattr__(self, "actionable", tuple(dict(a) for a in self.actionable))
         object.__setattr__(self, "couplings", tuple(dict(c) for c in self.couplings))
 
+    @cached_property
+    def level_codes(self) -> dict[str, dict[str, float]]:
+        """name -> {level: code} for the categorical features."""
+        return {
+            name: {level: float(code) for code, level in enumerate(levels)}
+            for name, levels in self.categorical_levels.items()
+        }
+
+    @cached_property
+    def numeric_positions(self) -> tuple[tuple[int, str], ...]:
+        """(column position, name) of every numeric feature."""
+        return tuple(
+            (i, n) for i, n in enumerate(self.feature_names) if n not in self.categorical_levels
+        )
+
+    @cached_property
+    def categorical_positions(self) -> tuple[tuple[int, str], ...]:
+        """(column position, name) of every categorical feature."""
+        return tuple(
+            (i, n) for i, n in enumerate(self.feature_names) if n in self.categorical_levels
+        )
+
     @property
     def categorical_features(self) -> tuple[str, ...]:
         """Categorical feature names in booster order (LightGBM's categorical_feature)."""
@@ -114,53 +139,88 @@ class ModelMetadata:
         return cls(**payload)
 
 
-def _numeric_column(name: str, column: pd.Series) -> np.ndarray:
-    """float64 values of a numeric feature; strings and bools are refused, never parsed."""
-    if pd.api.types.is_bool_dtype(column.dtype):
-        raise FeatureEncodingError(f"column '{name}': numeric feature got booleans")
-    if pd.api.types.is_numeric_dtype(column.dtype):
-        return column.to_numpy(dtype="float64", na_value=np.nan)
-    values = np.empty(len(column), dtype="float64")
-    for row, value in enumerate(column.tolist()):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            values[row] = np.nan
+def _is_plain_numeric(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _checked_numbers(name: str, values: Sequence[Any]) -> np.ndarray:
+    """float64 values of an untyped numeric column; strings and bools are refused."""
+    out = np.empty(len(values), dtype="float64")
+    for row, value in enumerate(values):
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            out[row] = np.nan
         elif isinstance(value, Real) and not isinstance(value, bool | np.bool_):
-            values[row] = float(value)
+            out[row] = float(value)
         else:
             raise FeatureEncodingError(
                 f"column '{name}', row {row}: numeric feature got {value!r} "
                 f"({type(value).__name__}); send a number or null"
             )
-    return values
+    return out
 
 
-def _categorical_column(name: str, column: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
-    """Level codes of a categorical feature; unknown levels and missing values become NaN."""
-    codes = {level: float(code) for code, level in enumerate(levels)}
-    if isinstance(column.dtype, pd.CategoricalDtype) or (
-        pd.api.types.is_string_dtype(column.dtype)
-        and not pd.api.types.is_object_dtype(column.dtype)
-    ):
-        # Typed string columns (training frames): one vectorised lookup.
-        as_text = column.astype("str") if isinstance(column.dtype, pd.CategoricalDtype) else column
-        mapped = as_text.map(codes).where(column.notna())
-        return mapped.to_numpy(dtype="float64", na_value=np.nan)
-    values = np.empty(len(column), dtype="float64")
-    for row, value in enumerate(column.tolist()):
+def _checked_codes(name: str, values: Sequence[Any], codes: Mapping[str, float]) -> np.ndarray:
+    """Level codes of a categorical column; unknown levels and missing values become NaN."""
+    out = np.empty(len(values), dtype="float64")
+    for row, value in enumerate(values):
         if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            values[row] = np.nan
+            out[row] = np.nan
         elif isinstance(value, str):
-            values[row] = codes.get(value, np.nan)
+            out[row] = codes.get(value, np.nan)
         else:
             raise FeatureEncodingError(
                 f"column '{name}', row {row}: categorical feature got {value!r} "
                 f"({type(value).__name__}); send the level as a string or null"
             )
-    return values
+    return out
 
 
-def encode_features(frame: pd.DataFrame, metadata: ModelMetadata) -> pd.DataFrame:
-    """The booster's input: float64 columns in `metadata.feature_names` order.
+def _encode_small(frame: pd.DataFrame, metadata: ModelMetadata, dtypes: dict) -> np.ndarray:
+    """Few rows (served requests): one object matrix, then plain loops; pandas calls per
+    column would cost more than the model."""
+    values = frame.to_numpy(dtype=object)
+    column = {name: i for i, name in enumerate(frame.columns)}
+    matrix = np.empty((len(frame), len(metadata.feature_names)), dtype="float64")
+    for position, name in metadata.numeric_positions:
+        cells = values[:, column[name]]
+        matrix[:, position] = (
+            cells if _is_plain_numeric(dtypes[name]) else _checked_numbers(name, cells)
+        )
+    for position, name in metadata.categorical_positions:
+        cells = values[:, column[name]]
+        matrix[:, position] = _checked_codes(name, cells, metadata.level_codes[name])
+    return matrix
+
+
+def _encode_large(frame: pd.DataFrame, metadata: ModelMetadata, dtypes: dict) -> np.ndarray:
+    """Many rows (training, batch scoring): vectorised pandas per column."""
+    matrix = np.empty((len(frame), len(metadata.feature_names)), dtype="float64")
+    for position, name in metadata.numeric_positions:
+        column = frame[name]
+        matrix[:, position] = (
+            column.to_numpy(dtype="float64", na_value=np.nan)
+            if _is_plain_numeric(dtypes[name])
+            else _checked_numbers(name, column.tolist())
+        )
+    for position, name in metadata.categorical_positions:
+        column, codes = frame[name], metadata.level_codes[name]
+        typed = isinstance(column.dtype, pd.CategoricalDtype) or (
+            pd.api.types.is_string_dtype(column.dtype)
+            and not pd.api.types.is_object_dtype(column.dtype)
+        )
+        if typed:
+            text = (
+                column.astype("str") if isinstance(column.dtype, pd.CategoricalDtype) else column
+            )
+            mapped = text.map(codes).where(column.notna())
+            matrix[:, position] = mapped.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            matrix[:, position] = _checked_codes(name, column.tolist(), codes)
+    return matrix
+
+
+def encode_matrix(frame: pd.DataFrame, metadata: ModelMetadata) -> np.ndarray:
+    """The booster's input as a float64 matrix, columns in `metadata.feature_names` order.
 
     Raises FeatureEncodingError naming the column when a feature is missing or a value has
     the wrong kind. Extra columns are ignored (see the module docstring).
@@ -170,13 +230,21 @@ def encode_features(frame: pd.DataFrame, metadata: ModelMetadata) -> pd.DataFram
         raise FeatureEncodingError(
             f"missing feature columns {missing}; the model needs {list(metadata.feature_names)}"
         )
-    encoded = {}
+    dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
     for name in metadata.feature_names:
-        levels = metadata.categorical_levels.get(name)
-        column = frame[name]
-        encoded[name] = (
-            _numeric_column(name, column)
-            if levels is None
-            else _categorical_column(name, column, levels)
-        )
-    return pd.DataFrame(encoded, index=frame.index, columns=list(metadata.feature_names))
+        if pd.api.types.is_bool_dtype(dtypes[name]):
+            raise FeatureEncodingError(f"column '{name}': feature got booleans")
+    if len(frame) <= VECTORISE_FROM_ROWS:
+        return _encode_small(frame, metadata, dtypes)
+    return _encode_large(frame, metadata, dtypes)
+
+
+def encode_features(frame: pd.DataFrame, metadata: ModelMetadata) -> pd.DataFrame:
+    """The booster's input as a DataFrame: float64 columns in `metadata.feature_names` order.
+
+    The training side's entry point (LightGBM keeps the column names); serving scores
+    `encode_matrix` directly. Same rules and errors as `encode_matrix`.
+    """
+    return pd.DataFrame(
+        encode_matrix(frame, metadata), index=frame.index, columns=list(metadata.feature_names)
+    )

@@ -69,29 +69,41 @@ class Scorer:
     def _threads(self, rows: int) -> int:
         return 1 if rows <= SINGLE_THREAD_MAX_ROWS else 0
 
-    def probabilities(self, encoded: pd.DataFrame) -> np.ndarray:
-        """P(label = 1) per row of an encoded frame."""
+    def probabilities(self, encoded: np.ndarray) -> np.ndarray:
+        """P(label = 1) per row of an encoded matrix."""
         return self.booster.predict(encoded, num_threads=self._threads(len(encoded)))
 
     def respond(self, frame: Any, params: ServingParams) -> pd.DataFrame:
         """The response rows for a checked request (one output row per input row)."""
         encoded = check_request(frame, self.metadata)
         probability = self.probabilities(encoded)
-        result = pd.DataFrame(
-            {
-                "probability": probability,
-                "label": (probability >= self.metadata.threshold).astype("int64"),
-            }
-        )
-        if params.mode == "predict":
-            return result
+        columns: dict[str, Any] = {
+            "probability": probability,
+            "label": (probability >= self.metadata.threshold).astype("int64"),
+        }
         if params.mode == "explain":
-            return self._with_explanations(result, frame, encoded, params.k)
-        return self._with_whatif(result, encoded, params)
+            columns.update(self._explanations(frame, encoded, params.k))
+        elif params.mode == "whatif":
+            columns["whatif"] = self._whatif(encoded, params)
+        return pd.DataFrame(columns)
 
-    def _with_whatif(
-        self, result: pd.DataFrame, encoded: pd.DataFrame, params: ServingParams
-    ) -> pd.DataFrame:
+    def _explanations(self, frame: pd.DataFrame, encoded: np.ndarray, k: int) -> dict:
+        contrib = self.booster.predict(
+            encoded, pred_contrib=True, num_threads=self._threads(len(encoded))
+        )
+        names = self.metadata.feature_names
+        # One object matrix, then numpy indexing: frame[list(names)] costs ~10x more.
+        position = {name: i for i, name in enumerate(frame.columns)}
+        raw_values = frame.to_numpy(dtype=object)[:, [position[name] for name in names]]
+        rows = top_k_contributions(np.asarray(contrib), names, raw_values, k)
+        return {
+            "raw_score": [r.raw_score for r in rows],
+            "base_value": [r.base_value for r in rows],
+            "other_contribution": [r.other_contribution for r in rows],
+            "contributions": [list(r.contributions) for r in rows],
+        }
+
+    def _whatif(self, encoded: np.ndarray, params: ServingParams) -> list[dict]:
         """Counterfactual suggestions per row from the GA in serving/whatif/."""
         if not self.metadata.actionable:
             raise ServingInputError(
@@ -117,7 +129,7 @@ class Scorer:
             )
         except ActionSpaceError as error:
             raise ServingInputError(str(error)) from None
-        return result.assign(whatif=suggestions_to_json(suggestions))
+        return suggestions_to_json(suggestions)
 
     def _single_thread_probabilities(self, matrix: np.ndarray) -> np.ndarray:
         # The GA scores one population (a few thousand rows) per call: one thread avoids
@@ -131,7 +143,9 @@ class Scorer:
             encoded, pred_contrib=True, num_threads=self._threads(len(encoded))
         )
         names = self.metadata.feature_names
-        raw_values = frame[list(names)].to_numpy(dtype=object)
+        # One object matrix, then numpy indexing: frame[list(names)] costs ~10x more.
+        position = {name: i for i, name in enumerate(frame.columns)}
+        raw_values = frame.to_numpy(dtype=object)[:, [position[name] for name in names]]
         rows = top_k_contributions(np.asarray(contrib), names, raw_values, k)
         return result.assign(
             raw_score=[r.raw_score for r in rows],

@@ -29,7 +29,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from serving.encoding import FeatureEncodingError, ModelMetadata, encode_features
+from serving.encoding import FeatureEncodingError, ModelMetadata, encode_matrix
 
 MODES = ("predict", "explain", "whatif")
 MAX_BUDGET_MS = 60_000
@@ -97,7 +97,7 @@ def parse_params(params: Mapping[str, Any] | None) -> ServingParams:
     )
 
 
-def check_request(frame: Any, metadata: ModelMetadata) -> pd.DataFrame:
+def check_request(frame: Any, metadata: ModelMetadata) -> np.ndarray:
     """The encoded booster input for a request's rows, or a ServingInputError saying why not."""
     if not isinstance(frame, pd.DataFrame):
         raise ServingInputError(
@@ -106,16 +106,17 @@ def check_request(frame: Any, metadata: ModelMetadata) -> pd.DataFrame:
         )
     if len(frame) == 0:
         raise ServingInputError("empty batch: send at least one row")
-    unknown = [str(c) for c in frame.columns if c not in set(metadata.feature_names)]
+    known = set(metadata.feature_names)
+    unknown = [str(c) for c in frame.columns if c not in known]
     if unknown:
         raise ServingInputError(
             f"unknown columns {unknown}; the model takes exactly {list(metadata.feature_names)}"
         )
     try:
-        encoded = encode_features(frame, metadata)
+        encoded = encode_matrix(frame, metadata)
     except FeatureEncodingError as error:
         raise ServingInputError(str(error)) from None
-    infinite = np.isinf(encoded.to_numpy())
+    infinite = np.isinf(encoded)
     if infinite.any():
         row, col = (int(i[0]) for i in np.nonzero(infinite))
         raise ServingInputError(
