@@ -38,7 +38,8 @@ def export_tables(store_path: Path, export_root: Path) -> dict[str, Path]:
         digest = latest_dataset_digest(con)
         target = export_root / digest[:16]
         present = {
-            row[0] for row in con.execute("SELECT table_name FROM information_schema.tables")
+            row[0]
+            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
         paths: dict[str, Path] = {}
         for table in SPARK_TABLES:
@@ -67,6 +68,7 @@ def local_spark_session(master: str = "local[2]"):
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )

@@ -50,7 +50,13 @@ def write_build(frame: pd.DataFrame, manifest: dict, path: Path) -> Path:
     try:
         frame.to_parquet(staging / DATA_FILE, index=False)
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=False))
-        os.replace(staging, path)
+        if path.exists():  # a forced rebuild: move the old build aside, then swap
+            retired = Path(tempfile.mkdtemp(prefix=".retired-", dir=path.parent))
+            os.replace(path, retired / path.name)
+            os.replace(staging, path)
+            shutil.rmtree(retired)
+        else:
+            os.replace(staging, path)
     finally:
         if staging.exists():
             shutil.rmtree(staging)

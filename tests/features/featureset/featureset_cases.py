@@ -1,0 +1,89 @@
+"""Shared property-test cases: random small event logs and the specs they are checked with."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import strategies as st
+
+from features.featureset.spec import parse_spec
+
+BASE = dt.datetime(2024, 1, 1)
+EVENT_TYPES = ("A", "B", "C")
+FEATURES = [
+    {"kind": "count", "event_types": ["A", "B"], "windows": [3, 10]},
+    {"kind": "active_days", "windows": [3, 10]},
+    {"kind": "sessions", "windows": [10]},
+    {"kind": "recency"},
+    {"kind": "recency", "event_types": ["C"]},
+    {"kind": "tenure"},
+    {"kind": "value_sum", "event_types": ["A"], "windows": [10]},
+    {"kind": "ratio", "numerator": "B", "denominator": "A", "windows": [10]},
+    {"kind": "area_count", "areas": ["home"], "windows": [10]},
+    {"kind": "item_mean", "attribute": "popularity", "windows": [10]},
+    {"kind": "attribute", "names": ["channel"]},
+]
+LABELS = {
+    "event_within": {"kind": "event_within", "event_type": "B", "horizon_days": 7},
+    "churn": {"kind": "churn", "horizon_days": 5},
+    "value_within": {"kind": "value_within", "horizon_days": 7, "event_type": "A"},
+    "adoption": {
+        "kind": "active_days_in_window",
+        "horizon_days": 12,
+        "min_days": 2,
+        "window_days": 3,
+    },
+    "ever": {"kind": "event_within", "event_type": "C", "horizon_days": "ever"},
+}
+ITEMS = {"i1": 1.0, "i2": 4.0}
+
+
+def make_spec(label: dict, eligibility: dict | None = None):
+    return parse_spec(
+        {
+            "name": "prop",
+            "version": 1,
+            "dataset": "test",
+            "cutoffs": {
+                "calendar": {"start": "2024-01-05", "end": "2024-01-25", "every": 5},
+                "after_signup": {"offset_days": 4},
+            },
+            "eligibility": eligibility or {},
+            "label": label,
+            "features": FEATURES,
+        },
+        "prop",
+    )
+
+
+# Cutoff instants and their neighbours are where off-by-one bugs live: draw them often.
+special_minutes = st.sampled_from(
+    [d * 24 * 60 + delta for d in (4, 9, 14, 19, 24) for delta in (-1, 0, 1)]
+)
+minutes = st.one_of(st.integers(0, 34 * 24 * 60), special_minutes)
+events_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["u1", "u2", "u3"]),
+        minutes,
+        st.sampled_from(EVENT_TYPES),
+        st.sampled_from(["s1", "s2", None]),
+        st.sampled_from(["i1", "i2", "i9", None]),
+        st.sampled_from([None, 0.5, 2.0]),
+        st.sampled_from(["home", "search", None]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+signups = st.lists(st.integers(0, 12 * 24 * 60), min_size=3, max_size=3)
+
+
+def to_events(raw) -> list[tuple]:
+    return [(u, BASE + dt.timedelta(minutes=m), t, s, i, v, a) for u, m, t, s, i, v, a in raw]
+
+
+def to_users(raw) -> list[tuple]:
+    channels = ["web", "app", None]
+    return [
+        (f"u{k + 1}", BASE + dt.timedelta(minutes=m), {"channel": channels[k]})
+        for k, m in enumerate(raw)
+    ]
