@@ -8,7 +8,7 @@ from --data-dir when already there), then measures in two fresh subprocesses:
 - pandas: `pd.read_csv` (and `pd.read_json(lines=True)` for the JSONL file) of exactly the
   files the config names, with their encodings, and nothing else.
 
-Prints rows/s of each, the ratio, and each process's peak RSS (getrusage in the child).
+Prints rows/s of each, the ratio, and each process's peak RSS (VmHWM read in the child).
 Usage: .venv/bin/python benchmarks/bench_ingest.py [--events 10000000] [--seed 0]
 """
 
@@ -19,7 +19,6 @@ import glob
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,15 @@ PILOT_USERS = 300
 
 
 def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory (VmHWM).
+
+    getrusage's ru_maxrss would not do: Linux carries it over from the forked parent across
+    exec, so a child would report the parent's peak when that is higher.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def _child_ingest(dataset_yaml: Path, work: Path) -> dict:
