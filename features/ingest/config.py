@@ -28,6 +28,8 @@ ITEM_COLUMNS = ("item_id",)
 ATTRIBUTE_KINDS = ("static", "snapshot")
 ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp")
 DEFAULT_TIMESTAMP_FORMATS = ("iso",)
+# Names the ingest's staging queries use for their own columns; attributes may not take them.
+RESERVED_ATTRIBUTE_NAMES = ("seq", "file_key", "source_row", "reason", "detail", "failed")
 
 
 class ConfigError(UsagecastError):
@@ -178,8 +180,8 @@ def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[At
                 raise _fail(
                     path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}"
                 )
-        if name in USER_COLUMNS + ITEM_COLUMNS:
-            raise _fail(path, at, "reuses a canonical column name; choose another name")
+        if name in USER_COLUMNS + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES:
+            raise _fail(path, at, "is a reserved column name; choose another name")
         attributes.append(
             Attribute(str(name), _text(path, f"{at}.column", spec["column"]), dtype, kind)
         )

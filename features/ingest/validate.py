@@ -340,7 +340,9 @@ def raw_json_sql(staged: StagedFile, alias: str) -> str:
     return f"json_object({pairs})::VARCHAR"
 
 
-def _staged_sql(staged: StagedFile, text: Mapping[str, str], parsed: str, checks) -> str:
+def _staged_sql(
+    staged: StagedFile, text: Mapping[str, str], parsed: str, checks: Sequence[Check]
+) -> str:
     """file rows -> (text columns) -> (parsed columns) -> (first failing check)."""
     text_select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in text.items())
     # Text kept only to explain a failure is not stored: parsed columns carry the data on.
