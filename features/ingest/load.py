@@ -352,22 +352,29 @@ def _build(
             con.execute(f"CREATE TABLE {QUARANTINE} ({_columns_sql(QUARANTINE_COLUMNS)})")
             con.execute(f"CREATE TABLE {INGESTS} ({_columns_sql(INGEST_COLUMNS)})")
             builder = _Builder(con, config, Path(scratch))
-            total = sum(len(files) for *_, files in resolved)
-            with tqdm(total=total, desc="ingest", unit="file", disable=not progress) as bar:
+            # One step per file, one per table's cross-row checks, one for the report.
+            tables = list(dict.fromkeys(table for table, *_ in resolved))
+            total = sum(len(files) for *_, files in resolved) + len(tables) + 1
+            with tqdm(total=total, desc="ingest", unit="step", disable=not progress) as bar:
                 for index, (table, where, source, files) in enumerate(resolved):
                     for file in files:
+                        bar.set_postfix_str(f"reading {file.display}")
                         builder.stage_file(table, where, source, file)
                         bar.update()
                     next_table = resolved[index + 1][0] if index + 1 < len(resolved) else None
                     if table != next_table:
+                        bar.set_postfix_str(f"checking and writing {table}")
                         if table == EVENTS:
                             builder.finish_events()
                         else:
                             builder.finish_entities(table, source)
-            counts = builder.counts()
-            json_counts = {table: c.to_json() for table, c in counts.items()}
-            _copy_ingest_history(con, previous_store)
-            report = quality.profile_store(con, list(counts), json_counts, builder.sentinels())
+                        bar.update()
+                bar.set_postfix_str("quality report")
+                counts = builder.counts()
+                json_counts = {table: c.to_json() for table, c in counts.items()}
+                _copy_ingest_history(con, previous_store)
+                report = quality.profile_store(con, list(counts), json_counts, builder.sentinels())
+                bar.update()
             for table in list(counts):
                 con.execute(f"DROP TABLE IF EXISTS stage_{table}")
             record = {

@@ -9,7 +9,10 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class TableCounts:
-    """Rows read from a table's files, accepted into the store, and quarantined by reason."""
+    """Rows read from a table's files, accepted into the store, and quarantined by reason.
+
+    `quarantined` lists only the reasons that occurred (no zero entries).
+    """
 
     read: int
     accepted: int
