@@ -5,7 +5,7 @@ Order of the gates (the first that fails names the refusal):
    a scan that was not recorded refuses only when `require_leakage_scan` is set;
 2. calibration: expected calibration error above `max_calibration_error` refuses;
 3. a metric that could not be computed (one class in the test set) refuses;
-4. no champion yet: the first model that passes 1-3 is promoted;
+4. no champion yet, or a champion that no longer loads: a model that passes 1-3 is promoted;
 5. comparability: the champion must have been re-scored on the candidate's test rows
    (its feature columns exist there); otherwise only `allow_new_features` lets the recorded
    test metrics be compared, and the reason says so;
@@ -48,6 +48,7 @@ class Champion:
     roc_auc: float
     rescored: bool
     missing_columns: tuple[str, ...] = ()
+    load_error: str | None = None  # the champion itself no longer loads
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ def decide(candidate: Candidate, champion: Champion | None, config: PolicyConfig
     )
     if champion is None:
         return Decision(True, f"first model: {summary}")
+    if champion.load_error is not None:
+        return Decision(
+            True,
+            f"champion v{champion.version} no longer loads ({champion.load_error}); "
+            f"candidate passes the gates: {summary}",
+        )
     if not champion.rescored and not config.allow_new_features:
         return Decision(
             False,

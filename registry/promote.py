@@ -226,6 +226,8 @@ def _champion_evidence(
     except _MissingColumns as missing:
         recorded = client.get_model_version(name, version).tags.get(names.TAG_METRIC, "nan")
         return Champion(version, float(recorded), rescored=False, missing_columns=missing.columns)
+    except ModelLoadError as error:
+        return Champion(version, float("nan"), rescored=False, load_error=str(error))
     return Champion(version, _roc_auc(labels, scores), rescored=True)
 
 

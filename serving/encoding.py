@@ -140,7 +140,9 @@ class ModelMetadata:
 
 
 def _is_plain_numeric(dtype: Any) -> bool:
-    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    """A NumPy int/uint/float dtype: its values convert to float64 as they are. Nullable
+    extension dtypes (Int64, Float64) hold pd.NA and take the checked path instead."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
 
 
 def _checked_numbers(name: str, values: Sequence[Any]) -> np.ndarray:
@@ -179,7 +181,7 @@ def _encode_small(frame: pd.DataFrame, metadata: ModelMetadata, dtypes: dict) ->
     """Few rows (served requests): one object matrix, then plain loops; pandas calls per
     column would cost more than the model."""
     values = frame.to_numpy(dtype=object)
-    column = {name: i for i, name in enumerate(frame.columns)}
+    column = {name: i for i, name in enumerate(dtypes)}
     matrix = np.empty((len(frame), len(metadata.feature_names)), dtype="float64")
     for position, name in metadata.numeric_positions:
         cells = values[:, column[name]]
@@ -225,14 +227,19 @@ def encode_matrix(frame: pd.DataFrame, metadata: ModelMetadata) -> np.ndarray:
     Raises FeatureEncodingError naming the column when a feature is missing or a value has
     the wrong kind. Extra columns are ignored (see the module docstring).
     """
-    missing = [name for name in metadata.feature_names if name not in frame.columns]
+    # Plain lists: pandas 3 column indexes are Arrow-backed and slow to iterate or probe.
+    columns = frame.columns.tolist()
+    dtypes = dict(zip(columns, frame.dtypes.tolist(), strict=True))
+    missing = [name for name in metadata.feature_names if name not in dtypes]
     if missing:
         raise FeatureEncodingError(
             f"missing feature columns {missing}; the model needs {list(metadata.feature_names)}"
         )
-    dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
     for name in metadata.feature_names:
-        if pd.api.types.is_bool_dtype(dtypes[name]):
+        dtype = dtypes[name]
+        if isinstance(dtype, pd.BooleanDtype) or (
+            isinstance(dtype, np.dtype) and dtype.kind == "b"
+        ):
             raise FeatureEncodingError(f"column '{name}': feature got booleans")
     if len(frame) <= VECTORISE_FROM_ROWS:
         return _encode_small(frame, metadata, dtypes)

@@ -93,7 +93,7 @@ class Scorer:
         )
         names = self.metadata.feature_names
         # One object matrix, then numpy indexing: frame[list(names)] costs ~10x more.
-        position = {name: i for i, name in enumerate(frame.columns)}
+        position = {name: i for i, name in enumerate(frame.columns.tolist())}
         raw_values = frame.to_numpy(dtype=object)[:, [position[name] for name in names]]
         rows = top_k_contributions(np.asarray(contrib), names, raw_values, k)
         return {
@@ -144,7 +144,7 @@ class Scorer:
         )
         names = self.metadata.feature_names
         # One object matrix, then numpy indexing: frame[list(names)] costs ~10x more.
-        position = {name: i for i, name in enumerate(frame.columns)}
+        position = {name: i for i, name in enumerate(frame.columns.tolist())}
         raw_values = frame.to_numpy(dtype=object)[:, [position[name] for name in names]]
         rows = top_k_contributions(np.asarray(contrib), names, raw_values, k)
         return result.assign(

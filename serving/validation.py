@@ -107,7 +107,7 @@ def check_request(frame: Any, metadata: ModelMetadata) -> np.ndarray:
     if len(frame) == 0:
         raise ServingInputError("empty batch: send at least one row")
     known = set(metadata.feature_names)
-    unknown = [str(c) for c in frame.columns if c not in known]
+    unknown = [str(c) for c in frame.columns.tolist() if c not in known]
     if unknown:
         raise ServingInputError(
             f"unknown columns {unknown}; the model takes exactly {list(metadata.feature_names)}"

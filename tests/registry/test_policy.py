@@ -19,6 +19,7 @@ def _candidate(**changes) -> Candidate:
 
 
 SAME_ROWS = Champion(version="1", roc_auc=0.78, rescored=True)
+BROKEN = Champion(version="1", roc_auc=float("nan"), rescored=False, load_error="bad file")
 OTHER_ROWS = Champion(version="1", roc_auc=0.78, rescored=False, missing_columns=("likes",))
 
 TABLE = [
@@ -75,6 +76,15 @@ TABLE = [
         ["no leakage scan"],
     ),
     ("one class", _candidate(roc_auc=float("nan")), None, PolicyConfig(), False, ["one class"]),
+    ("broken champion", _candidate(), BROKEN, PolicyConfig(), True, ["no longer loads"]),
+    (
+        "broken champion, leaky candidate",
+        _candidate(leakage_flagged=("x",)),
+        BROKEN,
+        PolicyConfig(),
+        False,
+        ["leakage"],
+    ),
     (
         "incompatible",
         _candidate(),
