@@ -12,6 +12,7 @@ import pytest
 from features.errors import UsagecastError
 from features.workspace import workspace_dir
 from registry import PolicyConfig, latest_run_id, list_models, names, promote_run, rollback
+from usagecast_cli.main import main
 
 NAME = "premium_30d"
 
@@ -92,14 +93,22 @@ def test_rollback_moves_champion_to_previous(log_run):
     assert [r["action"] for r in _audit()] == ["promote", "promote", "rollback"]
 
 
-def test_listing_and_latest_run(log_run):
+def test_listing_and_latest_run_through_the_cli(log_run, capsys):
     run_id = log_run()
     assert latest_run_id("premium_30d@v1") == run_id
-    promote_run(run_id)
+    assert main(["promote", "--latest", "--feature-set", "premium_30d@v1"]) == 0
+    assert "PROMOTED to @champion" in capsys.readouterr().out
     (row,) = list_models(NAME)
     assert row.aliases == ("champion",)
     assert row.decision == "promoted" and row.feature_set == "premium_30d@v1"
     assert float(row.roc_auc) > 0.5
+    assert main(["models", NAME]) == 0
+    header, line = capsys.readouterr().out.splitlines()
+    assert header.split()[:4] == ["version", "aliases", "feature_set", "roc_auc"]
+    assert line.split()[:3] == ["1", "champion", "premium_30d@v1"]
+    assert main(["rollback", NAME]) == 2
+    assert "no @previous" in capsys.readouterr().err
+    assert main(["promote", "--latest"]) == 2
 
 
 def test_run_without_test_set_is_a_user_error():
