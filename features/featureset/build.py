@@ -29,10 +29,10 @@ from features.event_store import (
 from features.featureset import store
 from features.featureset.catalog import SETS_DIR, list_specs, load_spec, parse_ref
 from features.featureset.compiler import (
+    STATUSES,
     Dialect,
     calendar_cutoff_dates,
     compile_feature_query,
-    compile_status_query,
     render,
 )
 from features.featureset.leakage import scan_label_proxies
@@ -184,16 +184,21 @@ def compute_rows(
     sample: tuple[float, int] | None,
     attribute_dtypes: dict[str, str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the spec's two queries on an engine: (normalised rows, counts per cutoff/status)."""
+    """Run the spec's query on an engine: (normalised kept rows, counts per cutoff/status)."""
     raw = runner.query(compile_feature_query(spec, sample))
-    statuses = runner.query(compile_status_query(spec, sample))
-    return normalise_frame(raw, spec, expand_features(spec), attribute_dtypes), statuses
+    statuses = (
+        raw.groupby(["cutoff", "status"], as_index=False)
+        .agg(rows=("user_id", "size"), end_time=("end_of_data", "max"))
+        .sort_values(["cutoff", "status"], ignore_index=True)
+    )
+    kept = raw[raw["status"] == "kept"]
+    return normalise_frame(kept, spec, expand_features(spec), attribute_dtypes), statuses
 
 
 def _eligibility(statuses: pd.DataFrame) -> dict:
     """Candidate counts by status, in total and (for few cutoffs) per cutoff."""
     counts = {"candidates": int(statuses["rows"].sum())}
-    for status in ("kept", "inactive", "converted", "censored"):
+    for status in STATUSES:
         counts[status] = int(statuses.loc[statuses["status"] == status, "rows"].sum())
     cutoffs = pd.to_datetime(statuses["cutoff"])
     if cutoffs.nunique() <= MAX_CUTOFFS_LISTED:

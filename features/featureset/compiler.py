@@ -12,9 +12,11 @@ Point-in-time rules, enforced here and nowhere else:
 
 The query has these steps (CTEs): cutoffs -> candidates (user x cutoff, signed up before it,
 optionally a deterministic user sample) -> aggregates (one grouped pass over each candidate's
-events up to its horizon end: features, eligibility flags, simple labels) -> statuses
-(kept | inactive | converted | censored) -> the final rows. The adoption label adds a
-distinct-days step with LAG over each row's label-window days.
+events from cutoff - longest window to horizon end: windowed features, the active flag,
+simple labels) -> past_days + history (unbounded look-backs: recency and "converted before
+the cutoff", read from a per (user, type, date) rollup instead of every past event) ->
+statuses (kept | inactive | converted | censored) -> the final rows. The adoption label adds a
+distinct-days step with LAG over each kept row's label-window days.
 """
 
 from __future__ import annotations
@@ -38,8 +40,21 @@ DIALECTS: tuple[Dialect, ...] = ("duckdb", "spark")
 STATUSES: tuple[str, ...] = ("kept", "inactive", "converted", "censored")
 # Sampling compares the first 8 hex digits of md5(seed:user_id), identical in both engines.
 SAMPLE_HEX_DIGITS = 8
+# The event columns features and labels read (not source_file, properties, ...).
+WINDOWED_COLUMNS = (
+    "user_id",
+    "event_time",
+    "event_type",
+    "session_id",
+    "item_id",
+    "value",
+    "area",
+)
+# Day offsets 0..w must fit in a BIGINT bitmask.
+MAX_BITMASK_DAYS = 62
 
 _ROW = "r"
+_PAST = "p"
 _EVENT = "e"
 _ITEM = "i"
 _USER = "u"
@@ -131,10 +146,6 @@ def _in_window(days: int) -> exp.Expression:
     return exp.and_(_event_time() >= _shift(_cutoff(), days, back=True), _event_time() < _cutoff())
 
 
-def _before_cutoff() -> exp.Expression:
-    return _event_time() < _cutoff()
-
-
 def _of_type(event_type: str) -> exp.Expression:
     return _col("event_type", _EVENT).eq(_str(event_type))
 
@@ -155,7 +166,19 @@ def _count_feature(feature: FeatureDef) -> exp.Expression:
 
 
 def _active_days_feature(feature: FeatureDef) -> exp.Expression:
-    return _count_distinct_if(_in_window(feature.window_days), _date(_event_time()))
+    """Distinct event dates in the window, as a bitmask of day offsets when it fits.
+
+    COUNT(DISTINCT date) dominates the query's cost; OR-ing 1 << (cutoff date - event date)
+    and counting the set bits gives the same number (offsets lie in 0..w) much faster.
+    """
+    if feature.window_days > MAX_BITMASK_DAYS:
+        return _count_distinct_if(_in_window(feature.window_days), _date(_event_time()))
+    offset = exp.cast(_day_diff(_event_time(), _cutoff()), "INT")
+    bit = exp.BitwiseLeftShift(this=exp.cast(_num(1), "BIGINT"), expression=offset)
+    days = exp.BitwiseOrAgg(this=_when(_in_window(feature.window_days), bit))
+    return exp.Coalesce(
+        this=exp.Anonymous(this="BIT_COUNT", expressions=[days]), expressions=[_num(0)]
+    )
 
 
 def _sessions_feature(feature: FeatureDef) -> exp.Expression:
@@ -163,10 +186,12 @@ def _sessions_feature(feature: FeatureDef) -> exp.Expression:
 
 
 def _recency_feature(feature: FeatureDef) -> exp.Expression:
-    condition = _before_cutoff()
-    if feature.event_type is not None:
-        condition = exp.and_(condition, _of_type(feature.event_type))
-    last = exp.Max(this=_when(condition, _event_time()))
+    """Days from the last active date before the cutoff (read from the `past_days` rollup)."""
+    day = _col("event_day", _PAST)
+    if feature.event_type is None:
+        last = exp.Max(this=day)
+    else:
+        last = exp.Max(this=_when(_col("event_type", _PAST).eq(_str(feature.event_type)), day))
     return _day_diff(last, _cutoff())
 
 
@@ -203,7 +228,6 @@ AGGREGATE_FEATURES = {
     "count": _count_feature,
     "active_days": _active_days_feature,
     "sessions": _sessions_feature,
-    "recency": _recency_feature,
     "value_sum": _value_sum_feature,
     "ratio": _ratio_feature,
     "area_count": _area_count_feature,
@@ -337,7 +361,37 @@ def _uses_items(features: tuple[FeatureDef, ...]) -> bool:
     return any(feature.kind == "item_mean" for feature in features)
 
 
+def _lookback_days(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> int:
+    """How far before a cutoff the windowed pass must read (longest window)."""
+    windows = [f.window_days for f in features if f.window_days is not None]
+    if spec.eligibility.active_within_days is not None:
+        windows.append(spec.eligibility.active_within_days)
+    return max(windows, default=0)
+
+
+def _calendar_only(spec: FeatureSetSpec) -> bool:
+    return spec.cutoffs.calendar is not None and spec.cutoffs.after_signup is None
+
+
+def _in_span(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Expression:
+    """cutoff - longest window <= event_time < cutoff + horizon: all the windowed pass reads."""
+    condition = _event_time() >= _shift(_cutoff(), _lookback_days(spec, features), back=True)
+    if spec.label.horizon_days is not None:
+        condition = exp.and_(condition, _event_time() < _shift(_cutoff(), spec.label.horizon_days))
+    return condition
+
+
+def _windowed_events_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """Each event with every calendar cutoff whose span contains it (a small range join)."""
+    return (
+        exp.select(*(_col(name, _EVENT) for name in WINDOWED_COLUMNS), _cutoff())
+        .from_(exp.to_table(EVENTS).as_(_EVENT))
+        .join(exp.to_table("cutoffs").as_(_ROW), on=_in_span(spec, features))
+    )
+
+
 def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """One grouped pass over each candidate's events from cutoff - lookback to horizon end."""
     label = spec.label
     columns: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
     columns += [
@@ -345,20 +399,24 @@ def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -
     ]
     if label.kind in AGGREGATE_LABELS:
         columns.append(AGGREGATE_LABELS[label.kind](label).as_("label"))
-    eligibility = spec.eligibility
-    if eligibility.active_within_days is not None:
-        active = _count_if(_in_window(eligibility.active_within_days)) > _num(0)
+    if spec.eligibility.active_within_days is not None:
+        active = _count_if(_in_window(spec.eligibility.active_within_days)) > _num(0)
         columns.append(_flag(active).as_("is_active"))
-    if eligibility.not_converted is not None:
-        converted = _count_if(exp.and_(_before_cutoff(), _of_type(eligibility.not_converted)))
-        columns.append(_flag(converted > _num(0)).as_("has_converted"))
-    on = _col("user_id", _EVENT).eq(_col("user_id", _ROW))
-    if label.horizon_days is not None:
-        on = exp.and_(on, _event_time() < _shift(_cutoff(), label.horizon_days))
+    if _calendar_only(spec):
+        # Events are first paired with the few calendar cutoffs whose span they fall in,
+        # then joined on (user, cutoff) equality: no user x all-cutoffs blow-up.
+        events: exp.Expression = exp.to_table("windowed_events")
+        on = exp.and_(
+            _col("user_id", _EVENT).eq(_col("user_id", _ROW)),
+            _col("cutoff", _EVENT).eq(_cutoff()),
+        )
+    else:
+        events = exp.to_table(EVENTS)
+        on = exp.and_(_col("user_id", _EVENT).eq(_col("user_id", _ROW)), _in_span(spec, features))
     select = (
         exp.select(*columns)
         .from_(exp.to_table("candidates").as_(_ROW))
-        .join(exp.to_table(EVENTS).as_(_EVENT), on=on, join_type="left")
+        .join(events.as_(_EVENT), on=on, join_type="left")
     )
     if _uses_items(features):
         select = select.join(
@@ -369,7 +427,70 @@ def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -
     return select.group_by(_col("user_id", _ROW), _col("cutoff", _ROW))
 
 
-def _statuses_select(spec: FeatureSetSpec) -> exp.Select:
+def _needs_history(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> bool:
+    return spec.eligibility.not_converted is not None or any(f.kind == "recency" for f in features)
+
+
+def _past_days_select() -> exp.Select:
+    """Events rolled up to (user, type, date) with the first time: all unbounded look-backs
+    (recency, "converted before the cutoff") need, in far fewer rows than the events.
+
+    An event before the cutoff exists on a date iff that date's first event is before it, and
+    the last such date is what date-based recency needs.
+    """
+    return (
+        exp.select(
+            "user_id",
+            "event_type",
+            _date(exp.column("event_time")).as_("event_day"),
+            exp.Min(this=exp.column("event_time")).as_("first_time"),
+        )
+        .from_(EVENTS)
+        .group_by("user_id", "event_type", _date(exp.column("event_time")))
+    )
+
+
+def _history_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """Per candidate: recency features and the not-converted flag, from `past_days`."""
+    columns: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
+    columns += [_recency_feature(f).as_(f.name) for f in features if f.kind == "recency"]
+    if spec.eligibility.not_converted is not None:
+        converted = _col("event_type", _PAST).eq(_str(spec.eligibility.not_converted))
+        columns.append(_flag(_count_if(converted) > _num(0)).as_("has_converted"))
+    on = exp.and_(
+        _col("user_id", _PAST).eq(_col("user_id", _ROW)),
+        _col("first_time", _PAST) < _cutoff(),
+    )
+    return (
+        exp.select(*columns)
+        .from_(exp.to_table("candidates").as_(_ROW))
+        .join(exp.to_table("past_days").as_(_PAST), on=on, join_type="left")
+        .group_by(_col("user_id", _ROW), _col("cutoff", _ROW))
+    )
+
+
+def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """Windowed aggregates beside the history columns, one row per candidate."""
+    history = [f.name for f in features if f.kind == "recency"]
+    if spec.eligibility.not_converted is not None:
+        history.append("has_converted")
+    return (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("w")),
+            *(_col(name, "h").as_(name) for name in history),
+        )
+        .from_(exp.to_table("aggregates").as_("w"))
+        .join(
+            exp.to_table("history").as_("h"),
+            on=exp.and_(
+                _col("user_id", "h").eq(_col("user_id", "w")),
+                _col("cutoff", "h").eq(_col("cutoff", "w")),
+            ),
+        )
+    )
+
+
+def _statuses_select(spec: FeatureSetSpec, source: str) -> exp.Select:
     """Each candidate's fate; the first failing rule wins, in the order of STATUSES."""
     status = exp.Case()
     if spec.eligibility.active_within_days is not None:
@@ -382,7 +503,7 @@ def _statuses_select(spec: FeatureSetSpec) -> exp.Select:
     final_status = status.else_(_str("kept")) if status.args.get("ifs") else _str("kept")
     return (
         exp.select(exp.Star(), final_status.as_("status"))
-        .from_(exp.to_table("aggregates").as_("a"))
+        .from_(exp.to_table(source).as_("a"))
         .join(exp.to_table("data_end").as_("d"), join_type="cross")
     )
 
@@ -405,21 +526,37 @@ def _base_ctes(
             "data_end",
             exp.select(exp.Max(this=exp.column("event_time")).as_("end_time")).from_(EVENTS),
         ),
-        ("aggregates", _aggregates_select(spec, features)),
-        ("statuses", _statuses_select(spec)),
     ]
+    if _calendar_only(spec):
+        ctes.append(("windowed_events", _windowed_events_select(spec, features)))
+    ctes.append(("aggregates", _aggregates_select(spec, features)))
+    if _needs_history(spec, features):
+        ctes += [
+            ("past_days", _past_days_select()),
+            ("history", _history_select(spec, features)),
+            ("combined", _combined_select(spec, features)),
+            ("statuses", _statuses_select(spec, "combined")),
+        ]
+    else:
+        ctes.append(("statuses", _statuses_select(spec, "aggregates")))
     return ctes
 
 
 def compile_feature_query(
     spec: FeatureSetSpec, sample: tuple[float, int] | None = None
 ) -> exp.Select:
-    """The query whose rows are the feature set: user_id, cutoff, label, then features."""
+    """The query that builds the feature set, one row per candidate (user, cutoff).
+
+    Columns: user_id, cutoff, label, the features, then `status` (kept | inactive | converted
+    | censored) and `end_of_data`. The feature set is the rows with status = 'kept'; the
+    others are returned (not filtered in SQL) so one pass also yields the manifest's
+    eligibility and censoring counts.
+    """
     features = expand_features(spec)
     ctes = _base_ctes(spec, sample, features)
-    kept = exp.select("*").from_("statuses").where(exp.column("status").eq(_str("kept")))
-    ctes.append(("kept", kept))
     if spec.label.kind == "active_days_in_window":
+        kept = exp.select("*").from_("statuses").where(exp.column("status").eq(_str("kept")))
+        ctes.append(("kept", kept))
         ctes += _adoption_label_ctes(spec.label)
         label = exp.Coalesce(this=_col("label", "h"), expressions=[_num(0)])
     else:
@@ -430,13 +567,14 @@ def compile_feature_query(
         label.as_("label"),
     ]
     for feature in features:
-        if feature.kind in AGGREGATE_FEATURES:
+        if feature.kind in AGGREGATE_FEATURES or feature.kind == "recency":
             columns.append(_col(feature.name, "s").as_(feature.name))
         else:
             columns.append(_row_feature(feature).as_(feature.name))
+    columns += [_col("status", "s").as_("status"), _col("end_time", "s").as_("end_of_data")]
     final = (
         exp.select(*columns)
-        .from_(exp.to_table("kept").as_("s"))
+        .from_(exp.to_table("statuses").as_("s"))
         .join(
             exp.to_table(USERS).as_(_USER),
             on=_col("user_id", _USER).eq(_col("user_id", "s")),
@@ -453,28 +591,6 @@ def compile_feature_query(
         )
     final = final.order_by(_col("cutoff", "s"), _col("user_id", "s"))
     return _with_ctes(final, ctes)
-
-
-def compile_status_query(
-    spec: FeatureSetSpec, sample: tuple[float, int] | None = None
-) -> exp.Select:
-    """Candidate counts per (cutoff, status) for the manifest's eligibility/censoring counts.
-
-    It repeats the eligibility pass without the feature aggregates, so it costs one cheap
-    grouped join rather than a second feature build.
-    """
-    final = (
-        exp.select(
-            "cutoff",
-            "status",
-            exp.Count(this=exp.Star()).as_("rows"),
-            exp.Max(this=exp.column("end_time")).as_("end_time"),
-        )
-        .from_("statuses")
-        .group_by("cutoff", "status")
-        .order_by("cutoff", "status")
-    )
-    return _with_ctes(final, _base_ctes(spec, sample, features=()))
 
 
 def render(query: exp.Expression, dialect: Dialect) -> str:

@@ -38,16 +38,24 @@ LABELS = {
 ITEMS = {"i1": 1.0, "i2": 4.0}
 
 
-def make_spec(label: dict, eligibility: dict | None = None):
+CUTOFF_MODES = ("calendar", "after_signup", "both")
+
+
+def make_spec(label: dict, eligibility: dict | None = None, cutoffs: str = "both"):
+    """A spec over the property logs; `cutoffs` picks calendar, signup-relative or both
+    (the compiler joins events differently for calendar-only specs)."""
+    chosen = {
+        "calendar": {"start": "2024-01-05", "end": "2024-01-25", "every": 5},
+        "after_signup": {"offset_days": 4},
+    }
+    if cutoffs != "both":
+        chosen = {cutoffs: chosen[cutoffs]}
     return parse_spec(
         {
             "name": "prop",
             "version": 1,
             "dataset": "test",
-            "cutoffs": {
-                "calendar": {"start": "2024-01-05", "end": "2024-01-25", "every": 5},
-                "after_signup": {"offset_days": 4},
-            },
+            "cutoffs": chosen,
             "eligibility": eligibility or {},
             "label": label,
             "features": FEATURES,

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 from featureset_cases import (
+    CUTOFF_MODES,
     EVENT_TYPES,
     ITEMS,
     LABELS,
@@ -42,10 +43,15 @@ def assert_same_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(label=st.sampled_from(sorted(LABELS)), raw_events=events_strategy, raw_signups=signups)
-def test_duckdb_equals_pandas_reference(label, raw_events, raw_signups):
+@given(
+    label=st.sampled_from(sorted(LABELS)),
+    cutoffs=st.sampled_from(CUTOFF_MODES),
+    raw_events=events_strategy,
+    raw_signups=signups,
+)
+def test_duckdb_equals_pandas_reference(label, cutoffs, raw_events, raw_signups):
     eligibility = {"active_within_days": 6, "not_converted": "C"} if label == "churn" else None
-    spec = make_spec(LABELS[label], eligibility)
+    spec = make_spec(LABELS[label], eligibility, cutoffs)
     events, users = to_events(raw_events), to_users(raw_signups)
     actual, actual_counts = duckdb_rows(spec, events, users, items=ITEMS)
     expected, expected_counts = reference_rows(spec, events, users)
@@ -63,7 +69,7 @@ def test_duckdb_equals_pandas_reference(label, raw_events, raw_signups):
 def test_changing_events_at_or_after_cutoff_leaves_features_unchanged(
     raw_events, raw_signups, shift, new_type
 ):
-    spec = make_spec(LABELS["event_within"])
+    spec = make_spec(LABELS["event_within"], cutoffs="calendar")
     events, users = to_events(raw_events), to_users(raw_signups)
     before, _ = duckdb_rows(spec, events, users, items=ITEMS)
     feature_columns = [c for c in before.columns if c != "label"]

@@ -6,8 +6,16 @@ import hashlib
 
 import pandas as pd
 import pytest
+from featureset_cases import (
+    CUTOFF_MODES,
+    LABELS,
+    events_strategy,
+    make_spec,
+    signups,
+    to_events,
+    to_users,
+)
 from featureset_cases import ITEMS as PROPERTY_ITEMS
-from featureset_cases import LABELS, events_strategy, make_spec, signups, to_events, to_users
 from featureset_testlib import duckdb_rows, write_spec, write_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -111,7 +119,8 @@ def test_spark_equals_duckdb_on_property_logs(spark_session, tmp_path_factory, d
     label = data.draw(st.sampled_from(sorted(LABELS)))
     events = to_events(data.draw(events_strategy))
     users = to_users(data.draw(signups))
-    spec = make_spec(LABELS[label], {"active_within_days": 6, "not_converted": "C"})
+    cutoffs = data.draw(st.sampled_from(CUTOFF_MODES))
+    spec = make_spec(LABELS[label], {"active_within_days": 6, "not_converted": "C"}, cutoffs)
     digest = hashlib.sha256(repr((events, users)).encode()).hexdigest()
     store = write_store(
         tmp_path_factory.mktemp("store") / "events.duckdb",

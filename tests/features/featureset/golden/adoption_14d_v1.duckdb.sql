@@ -101,21 +101,31 @@ WITH candidates AS (
         THEN 1
       END
     ) AS count_ADVERTISEMENT_14d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '7' DAY
-        ) AND e.event_time < r.cutoff
-        THEN CAST(e.event_time AS DATE)
-      END
+    COALESCE(
+      BIT_COUNT(
+        BIT_OR(
+          CASE
+            WHEN e.event_time >= (
+              r.cutoff - INTERVAL '7' DAY
+            ) AND e.event_time < r.cutoff
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+          END
+        )
+      ),
+      0
     ) AS active_days_7d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '14' DAY
-        ) AND e.event_time < r.cutoff
-        THEN CAST(e.event_time AS DATE)
-      END
+    COALESCE(
+      BIT_COUNT(
+        BIT_OR(
+          CASE
+            WHEN e.event_time >= (
+              r.cutoff - INTERVAL '14' DAY
+            ) AND e.event_time < r.cutoff
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+          END
+        )
+      ),
+      0
     ) AS active_days_14d,
     COUNT(
       DISTINCT CASE
@@ -125,11 +135,6 @@ WITH candidates AS (
         THEN e.session_id
       END
     ) AS sessions_14d,
-    DATE_DIFF(
-      'DAY',
-      CAST(MAX(CASE WHEN e.event_time < r.cutoff THEN e.event_time END) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_event,
     COUNT(
       CASE
         WHEN (
@@ -187,14 +192,49 @@ WITH candidates AS (
     ) AS mean_item_popularity_14d
   FROM candidates AS r
   LEFT JOIN events AS e
-    ON e.user_id = r.user_id AND e.event_time < (
-      r.cutoff + INTERVAL '60' DAY
+    ON e.user_id = r.user_id
+    AND (
+      e.event_time >= (
+        r.cutoff - INTERVAL '14' DAY
+      )
+      AND e.event_time < (
+        r.cutoff + INTERVAL '60' DAY
+      )
     )
   LEFT JOIN items AS i
     ON i.item_id = e.item_id
   GROUP BY
     r.user_id,
     r.cutoff
+), past_days AS (
+  SELECT
+    user_id,
+    event_type,
+    CAST(event_time AS DATE) AS event_day,
+    MIN(event_time) AS first_time
+  FROM events
+  GROUP BY
+    user_id,
+    event_type,
+    CAST(event_time AS DATE)
+), history AS (
+  SELECT
+    r.user_id,
+    r.cutoff,
+    DATE_DIFF('DAY', CAST(MAX(p.event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event
+  FROM candidates AS r
+  LEFT JOIN past_days AS p
+    ON p.user_id = r.user_id AND p.first_time < r.cutoff
+  GROUP BY
+    r.user_id,
+    r.cutoff
+), combined AS (
+  SELECT
+    w.*,
+    h.days_since_last_event AS days_since_last_event
+  FROM aggregates AS w
+  JOIN history AS h
+    ON h.user_id = w.user_id AND h.cutoff = w.cutoff
 ), statuses AS (
   SELECT
     *,
@@ -205,7 +245,7 @@ WITH candidates AS (
       THEN 'censored'
       ELSE 'kept'
     END AS status
-  FROM aggregates AS a
+  FROM combined AS a
   CROSS JOIN data_end AS d
 ), kept AS (
   SELECT
@@ -265,8 +305,10 @@ SELECT
   s.area_radio_14d AS area_radio_14d,
   s.mean_item_popularity_14d AS mean_item_popularity_14d,
   u.channel AS channel,
-  u.city AS city
-FROM kept AS s
+  u.city AS city,
+  s.status AS status,
+  s.end_time AS end_of_data
+FROM statuses AS s
 JOIN users AS u
   ON u.user_id = s.user_id
 LEFT JOIN label_hits AS h

@@ -23,6 +23,24 @@ WITH cutoffs AS (
   SELECT
     MAX(event_time) AS end_time
   FROM events
+), windowed_events AS (
+  SELECT
+    e.user_id,
+    e.event_time,
+    e.event_type,
+    e.session_id,
+    e.item_id,
+    e.value,
+    e.area,
+    r.cutoff
+  FROM events AS e
+  JOIN cutoffs AS r
+    ON e.event_time >= (
+      r.cutoff - INTERVAL '30' DAY
+    )
+    AND e.event_time < (
+      r.cutoff + INTERVAL '30' DAY
+    )
 ), aggregates AS (
   SELECT
     r.user_id,
@@ -115,21 +133,37 @@ WITH cutoffs AS (
         THEN 1
       END
     ) AS count_ADVERTISEMENT_30d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '7' DAY
-        ) AND e.event_time < r.cutoff
-        THEN CAST(e.event_time AS DATE)
-      END
+    COALESCE(
+      BIT_COUNT(
+        BIT_OR(
+          CASE
+            WHEN e.event_time >= (
+              r.cutoff - INTERVAL '7' DAY
+            ) AND e.event_time < r.cutoff
+            THEN SHIFTLEFT(
+              CAST(1 AS BIGINT),
+              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+            )
+          END
+        )
+      ),
+      0
     ) AS active_days_7d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '30' DAY
-        ) AND e.event_time < r.cutoff
-        THEN CAST(e.event_time AS DATE)
-      END
+    COALESCE(
+      BIT_COUNT(
+        BIT_OR(
+          CASE
+            WHEN e.event_time >= (
+              r.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < r.cutoff
+            THEN SHIFTLEFT(
+              CAST(1 AS BIGINT),
+              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+            )
+          END
+        )
+      ),
+      0
     ) AS active_days_30d,
     COUNT(
       DISTINCT CASE
@@ -139,11 +173,6 @@ WITH cutoffs AS (
         THEN e.session_id
       END
     ) AS sessions_30d,
-    DATEDIFF(
-      DAY,
-      CAST(MAX(CASE WHEN e.event_time < r.cutoff THEN e.event_time END) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_event,
     CAST(COUNT(
       CASE
         WHEN (
@@ -193,13 +222,40 @@ WITH cutoffs AS (
       ELSE 0
     END AS is_active
   FROM candidates AS r
-  LEFT JOIN events AS e
-    ON e.user_id = r.user_id AND e.event_time < (
-      r.cutoff + INTERVAL '30' DAY
-    )
+  LEFT JOIN windowed_events AS e
+    ON e.user_id = r.user_id AND e.cutoff = r.cutoff
   GROUP BY
     r.user_id,
     r.cutoff
+), past_days AS (
+  SELECT
+    user_id,
+    event_type,
+    CAST(event_time AS DATE) AS event_day,
+    MIN(event_time) AS first_time
+  FROM events
+  GROUP BY
+    user_id,
+    event_type,
+    CAST(event_time AS DATE)
+), history AS (
+  SELECT
+    r.user_id,
+    r.cutoff,
+    DATEDIFF(DAY, CAST(MAX(p.event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event
+  FROM candidates AS r
+  LEFT JOIN past_days AS p
+    ON p.user_id = r.user_id AND p.first_time < r.cutoff
+  GROUP BY
+    r.user_id,
+    r.cutoff
+), combined AS (
+  SELECT
+    w.*,
+    h.days_since_last_event AS days_since_last_event
+  FROM aggregates AS w
+  JOIN history AS h
+    ON h.user_id = w.user_id AND h.cutoff = w.cutoff
 ), statuses AS (
   SELECT
     *,
@@ -212,14 +268,8 @@ WITH cutoffs AS (
       THEN 'censored'
       ELSE 'kept'
     END AS status
-  FROM aggregates AS a
+  FROM combined AS a
   CROSS JOIN data_end AS d
-), kept AS (
-  SELECT
-    *
-  FROM statuses
-  WHERE
-    status = 'kept'
 )
 SELECT
   s.user_id,
@@ -240,8 +290,10 @@ SELECT
   DATEDIFF(DAY, CAST(u.signup_time AS DATE), CAST(s.cutoff AS DATE)) AS tenure_days,
   s.ratio_SKIP_per_PLAY_30d AS ratio_SKIP_per_PLAY_30d,
   u.channel AS channel,
-  u.city AS city
-FROM kept AS s
+  u.city AS city,
+  s.status AS status,
+  s.end_time AS end_of_data
+FROM statuses AS s
 JOIN users AS u
   ON u.user_id = s.user_id
 ORDER BY

@@ -19,6 +19,24 @@ WITH cutoffs AS (
   SELECT
     MAX(event_time) AS end_time
   FROM events
+), windowed_events AS (
+  SELECT
+    e.user_id,
+    e.event_time,
+    e.event_type,
+    e.session_id,
+    e.item_id,
+    e.value,
+    e.area,
+    r.cutoff
+  FROM events AS e
+  JOIN cutoffs AS r
+    ON e.event_time >= (
+      r.cutoff - INTERVAL '30' DAY
+    )
+    AND e.event_time < (
+      r.cutoff + INTERVAL '30' DAY
+    )
 ), aggregates AS (
   SELECT
     r.user_id,
@@ -133,21 +151,31 @@ WITH cutoffs AS (
         THEN 1
       END
     ) AS count_LOGIN_30d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '7' DAY
-        ) AND e.event_time < r.cutoff
-        THEN CAST(e.event_time AS DATE)
-      END
+    COALESCE(
+      BIT_COUNT(
+        BIT_OR(
+          CASE
+            WHEN e.event_time >= (
+              r.cutoff - INTERVAL '7' DAY
+            ) AND e.event_time < r.cutoff
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+          END
+        )
+      ),
+      0
     ) AS active_days_7d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '30' DAY
-        ) AND e.event_time < r.cutoff
-        THEN CAST(e.event_time AS DATE)
-      END
+    COALESCE(
+      BIT_COUNT(
+        BIT_OR(
+          CASE
+            WHEN e.event_time >= (
+              r.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < r.cutoff
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+          END
+        )
+      ),
+      0
     ) AS active_days_30d,
     COUNT(
       DISTINCT CASE
@@ -165,18 +193,6 @@ WITH cutoffs AS (
         THEN e.session_id
       END
     ) AS sessions_30d,
-    DATE_DIFF(
-      'DAY',
-      CAST(MAX(CASE WHEN e.event_time < r.cutoff THEN e.event_time END) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_event,
-    DATE_DIFF(
-      'DAY',
-      CAST(MAX(
-        CASE WHEN e.event_time < r.cutoff AND e.event_type = 'PLAY' THEN e.event_time END
-      ) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_PLAY,
     COALESCE(
       SUM(
         CASE
@@ -342,22 +358,56 @@ WITH cutoffs AS (
       ) > 0
       THEN 1
       ELSE 0
-    END AS is_active,
-    CASE
-      WHEN COUNT(CASE WHEN e.event_time < r.cutoff AND e.event_type = 'BUY_PREMIUM' THEN 1 END) > 0
-      THEN 1
-      ELSE 0
-    END AS has_converted
+    END AS is_active
   FROM candidates AS r
-  LEFT JOIN events AS e
-    ON e.user_id = r.user_id AND e.event_time < (
-      r.cutoff + INTERVAL '30' DAY
-    )
+  LEFT JOIN windowed_events AS e
+    ON e.user_id = r.user_id AND e.cutoff = r.cutoff
   LEFT JOIN items AS i
     ON i.item_id = e.item_id
   GROUP BY
     r.user_id,
     r.cutoff
+), past_days AS (
+  SELECT
+    user_id,
+    event_type,
+    CAST(event_time AS DATE) AS event_day,
+    MIN(event_time) AS first_time
+  FROM events
+  GROUP BY
+    user_id,
+    event_type,
+    CAST(event_time AS DATE)
+), history AS (
+  SELECT
+    r.user_id,
+    r.cutoff,
+    DATE_DIFF('DAY', CAST(MAX(p.event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event,
+    DATE_DIFF(
+      'DAY',
+      CAST(MAX(CASE WHEN p.event_type = 'PLAY' THEN p.event_day END) AS DATE),
+      CAST(r.cutoff AS DATE)
+    ) AS days_since_last_PLAY,
+    CASE
+      WHEN COUNT(CASE WHEN p.event_type = 'BUY_PREMIUM' THEN 1 END) > 0
+      THEN 1
+      ELSE 0
+    END AS has_converted
+  FROM candidates AS r
+  LEFT JOIN past_days AS p
+    ON p.user_id = r.user_id AND p.first_time < r.cutoff
+  GROUP BY
+    r.user_id,
+    r.cutoff
+), combined AS (
+  SELECT
+    w.*,
+    h.days_since_last_event AS days_since_last_event,
+    h.days_since_last_PLAY AS days_since_last_PLAY,
+    h.has_converted AS has_converted
+  FROM aggregates AS w
+  JOIN history AS h
+    ON h.user_id = w.user_id AND h.cutoff = w.cutoff
 ), statuses AS (
   SELECT
     *,
@@ -372,14 +422,8 @@ WITH cutoffs AS (
       THEN 'censored'
       ELSE 'kept'
     END AS status
-  FROM aggregates AS a
+  FROM combined AS a
   CROSS JOIN data_end AS d
-), kept AS (
-  SELECT
-    *
-  FROM statuses
-  WHERE
-    status = 'kept'
 )
 SELECT
   s.user_id,
@@ -414,8 +458,10 @@ SELECT
   s.mean_item_popularity_30d AS mean_item_popularity_30d,
   u.channel AS channel,
   u.city AS city,
-  u.age AS age
-FROM kept AS s
+  u.age AS age,
+  s.status AS status,
+  s.end_time AS end_of_data
+FROM statuses AS s
 JOIN users AS u
   ON u.user_id = s.user_id
 ORDER BY

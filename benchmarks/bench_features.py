@@ -1,0 +1,377 @@
+"""Benchmark: building premium_30d@v1, usagecast (DuckDB SQL) vs a straightforward pandas peer.
+
+Data: canonical event-store tables generated straight into DuckDB by seeded SQL over
+`range(N)` (hash-based draws, so memory stays flat at 100M rows): a music-app log from
+2024-01-01 to 2024-07-01 shaped like the simulator's (event-type mix, areas, sessions, tracks
+with popularity, channel/city/age users, ~0.2 premium purchases per user). It is not H2's
+simulator: at 100M events that (and ingesting its CSV export) takes far longer than the
+feature build being measured, and both sides read exactly the same rows either way.
+
+Peers, each in its own subprocess that reports wall seconds and peak RSS (ru_maxrss):
+- features: `build_feature_set("premium_30d@v1")` vs pandas the way notebooks do it (read the
+  events from Parquet, then per cutoff: filter, groupby, nunique, merge). Both produce the
+  same rows; the script checks them equal before timing claims are printed.
+- adoption label alone (3 distinct active days within some 7-day window in the 60 days after
+  signup + 14 days): usagecast's LAG over distinct days vs pandas `rolling('7D')`.
+
+    .venv/bin/python benchmarks/bench_features.py                        # 10M and 100M
+    .venv/bin/python benchmarks/bench_features.py --events 1000000       # quick
+    .venv/bin/python benchmarks/bench_features.py --pandas-max-events 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+START = pd.Timestamp("2024-01-01")
+DAYS = 182  # to 2024-07-01
+EVENTS_PER_USER = 500
+N_TRACKS = 4000
+CUTOFFS = [pd.Timestamp(f"2024-0{m}-01") for m in range(2, 7)]  # premium_30d@v1's calendar
+TYPES = ["PLAY", "SKIP", "LOGIN", "ADVERTISEMENT", "LIKE", "BUY_PREMIUM"]
+# Cumulative thresholds (per 100000) of the event-type mix, close to the simulator's.
+TYPE_CUTS = [53800, 75700, 86600, 94200, 99940, 100000]
+AREAS = ["home", "search", "playlist", "radio", "browse", "settings"]
+CHANNELS = ["facebook", "twitter", "reddit", "pinterest"]
+CITIES = ["London", "Berlin", "Zürich", "São Paulo", "Paris", "Madrid"]
+ADOPTION_SPEC = """
+name: adoption_label
+version: 1
+dataset: bench
+cutoffs: {after_signup: {offset_days: 14}}
+label: {kind: active_days_in_window, horizon_days: 60, min_days: 3, window_days: 7}
+features:
+  - {kind: tenure}
+"""
+
+
+def _uniform(salt: str) -> str:
+    """A deterministic uniform [0, 1) draw per generated row `i` (DuckDB SQL text)."""
+    return f"(hash(i, '{salt}') % 1000000) / 1000000.0"
+
+
+def generate_store(path: Path, n_events: int, seed: int) -> None:
+    """Write the canonical tables (features/event_store.py) for n_events into a new store."""
+    n_users = max(n_events // EVENTS_PER_USER, 10)
+    type_case = " ".join(
+        f"WHEN r_type < {cut} THEN '{name}'" for cut, name in zip(TYPE_CUTS, TYPES, strict=True)
+    )
+    area_case = " ".join(f"WHEN {k} THEN '{area}'" for k, area in enumerate(AREAS))
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute(
+            f"""
+            CREATE TABLE users AS
+            SELECT 'u' || i AS user_id,
+                   TIMESTAMP '{START}' + to_seconds(CAST(
+                       {_uniform(f"signup{seed}")} * 150 * 86400 AS BIGINT)) AS signup_time,
+                   list_extract({CHANNELS}, 1 + CAST(hash(i, 'ch{seed}') % 4 AS INTEGER))
+                       AS channel,
+                   list_extract({CITIES}, 1 + CAST(hash(i, 'city{seed}') % 6 AS INTEGER)) AS city,
+                   CAST(18 + hash(i, 'age{seed}') % 50 AS DOUBLE) AS age
+            FROM range({n_users}) t(i)
+            """
+        )
+        con.execute(
+            f"""
+            CREATE TABLE items AS
+            SELECT 't' || i AS item_id, {_uniform(f"pop{seed}")} AS popularity
+            FROM range({N_TRACKS}) t(i)
+            """
+        )
+        # Each event belongs to a user; its time is uniform between signup and the end; a
+        # user's activity level varies (a skewed draw picks users), like real logs.
+        con.execute(
+            f"""
+            CREATE TABLE events AS
+            WITH draws AS (
+                SELECT i,
+                       CAST(floor(pow({_uniform(f"user{seed}")}, 1.6) * {n_users}) AS BIGINT)
+                           AS u,
+                       {_uniform(f"time{seed}")} AS r_time,
+                       CAST(hash(i, 'type{seed}') % 100000 AS INTEGER) AS r_type,
+                       CAST(hash(i, 'area{seed}') % {len(AREAS)} AS INTEGER) AS r_area,
+                       hash(i, 'item{seed}') % {N_TRACKS} AS r_item
+                FROM range({n_events}) t(i)
+            ), timed AS (
+                SELECT d.*, 'u' || d.u AS user_id,
+                       s.signup_time + to_microseconds(CAST(d.r_time * (epoch_us(TIMESTAMP
+                           '{START + pd.Timedelta(days=DAYS)}') - epoch_us(s.signup_time))
+                           AS BIGINT)) AS event_time,
+                       CASE {type_case} END AS event_type
+                FROM draws d JOIN users s ON s.user_id = 'u' || d.u
+            )
+            SELECT i AS event_id, user_id, event_time, event_type,
+                   user_id || '-' || CAST(epoch(event_time) // 21600 AS BIGINT) AS session_id,
+                   CASE WHEN event_type IN ('PLAY', 'SKIP', 'LIKE') THEN 't' || r_item END
+                       AS item_id,
+                   CAST(CASE WHEN event_type = 'PLAY' THEN 30 + r_item % 240
+                        WHEN event_type = 'BUY_PREMIUM' THEN 9.99 END AS DOUBLE) AS value,
+                   CASE {area_case} END AS area,
+                   CAST(NULL AS VARCHAR) AS properties, 'bench' AS source_file,
+                   i AS source_row
+            FROM timed
+            """
+        )
+        con.execute(
+            "CREATE TABLE user_attributes AS SELECT * FROM (VALUES ('channel', 'static', "
+            "'categorical'), ('city', 'static', 'categorical'), ('age', 'static', 'numeric')) "
+            "t(name, kind, dtype)"
+        )
+        con.execute(
+            "CREATE TABLE item_attributes AS SELECT 'popularity' AS name, 'numeric' AS dtype"
+        )
+        con.execute(
+            "CREATE TABLE ingests AS SELECT 'bench' AS ingest_id, now()::TIMESTAMP AS started_at,"
+            " now()::TIMESTAMP AS finished_at, 'bench' AS config_path, "
+            f"'bench-{n_events}-{seed}' AS dataset_digest, '[]' AS files, '{{}}' AS counts"
+        )
+        for table in ("events", "users", "items"):
+            con.execute(f"COPY {table} TO '{path.parent / table}.parquet' (FORMAT parquet)")
+    finally:
+        con.close()
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------
+# The pandas peer: how a notebook computes premium_30d@v1, one cutoff at a time.
+
+
+def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    """Whole calendar days between two timestamp columns (the spec's recency rule)."""
+    return (later.dt.normalize() - earlier.dt.normalize()).dt.days
+
+
+def pandas_premium(data: Path) -> pd.DataFrame:
+    events = pd.read_parquet(data / "events.parquet")
+    events = events.drop(columns=["properties", "source_file", "source_row", "event_id"])
+    users = pd.read_parquet(data / "users.parquet")
+    items = pd.read_parquet(data / "items.parquet").set_index("item_id")["popularity"]
+    events["day"] = events["event_time"].dt.normalize()
+    end_of_data = events["event_time"].max()
+    frames = []
+    for cutoff in CUTOFFS:
+        if cutoff + pd.Timedelta(days=30) > end_of_data:
+            continue  # censored
+        past = events[events["event_time"] < cutoff]
+        rows = users[users["signup_time"] < cutoff][["user_id", "signup_time"]]
+        w30 = past[past["event_time"] >= cutoff - pd.Timedelta(days=30)]
+        w7 = w30[w30["event_time"] >= cutoff - pd.Timedelta(days=7)]
+        active = w30["user_id"].unique()
+        converted = past.loc[past["event_type"] == "BUY_PREMIUM", "user_id"].unique()
+        rows = rows[rows["user_id"].isin(active) & ~rows["user_id"].isin(converted)]
+        rows = rows.set_index("user_id")
+        out = pd.DataFrame(index=rows.index)
+        for name, window in (("7d", w7), ("30d", w30)):
+            counts = window.groupby(["user_id", "event_type"]).size().unstack(fill_value=0)
+            for kind in ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "LOGIN"):
+                column = counts.get(kind, 0)
+                out[f"count_{kind}_{name}"] = column
+            grouped = window.groupby("user_id")
+            out[f"active_days_{name}"] = grouped["day"].nunique()
+            out[f"sessions_{name}"] = grouped["session_id"].nunique()
+        last = past.groupby("user_id")["event_time"].max()
+        last_play = past.loc[past["event_type"] == "PLAY"].groupby("user_id")["event_time"].max()
+        out["days_since_last_event"] = _days(pd.Series(cutoff, index=last.index), last)
+        out["days_since_last_PLAY"] = _days(pd.Series(cutoff, index=last_play.index), last_play)
+        out["tenure_days"] = _days(pd.Series(cutoff, index=rows.index), rows["signup_time"])
+        plays30 = w30[w30["event_type"] == "PLAY"]
+        out["value_sum_PLAY_30d"] = plays30.groupby("user_id")["value"].sum()
+        out["ratio_SKIP_per_PLAY_30d"] = out["count_SKIP_30d"] / out["count_PLAY_30d"].where(
+            out["count_PLAY_30d"] > 0
+        )
+        out["ratio_ADVERTISEMENT_per_PLAY_30d"] = out["count_ADVERTISEMENT_30d"] / out[
+            "count_PLAY_30d"
+        ].where(out["count_PLAY_30d"] > 0)
+        areas = w30.groupby(["user_id", "area"]).size().unstack(fill_value=0)
+        for area in AREAS:
+            out[f"area_{area}_30d"] = areas.get(area, 0)
+        popularity = plays30["item_id"].map(items)
+        out["mean_item_popularity_30d"] = popularity.groupby(plays30["user_id"]).mean()
+        future = events[
+            (events["event_time"] >= cutoff)
+            & (events["event_time"] < cutoff + pd.Timedelta(days=30))
+            & (events["event_type"] == "BUY_PREMIUM")
+        ]
+        zero_when_absent = [c for c in out if c.startswith(("count_", "active_", "sess", "area_"))]
+        out[zero_when_absent] = out[zero_when_absent].fillna(0).astype("int64")
+        out["label"] = out.index.isin(future["user_id"].unique()).astype("int64")
+        out["cutoff"] = cutoff
+        frames.append(out.reset_index())
+    result = pd.concat(frames, ignore_index=True)
+    result = result.merge(users[["user_id", "channel", "city", "age"]], on="user_id")
+    return result.fillna({"value_sum_PLAY_30d": 0.0})
+
+
+def pandas_adoption(data: Path) -> pd.DataFrame:
+    """The adoption label with rolling('7D') over each user's distinct active days."""
+    events = pd.read_parquet(data / "events.parquet", columns=["user_id", "event_time"])
+    users = pd.read_parquet(data / "users.parquet", columns=["user_id", "signup_time"])
+    rows = users.assign(cutoff=users["signup_time"] + pd.Timedelta(days=14))
+    if rows.empty:
+        return rows
+    end_of_data = events["event_time"].max()
+    rows = rows[rows["cutoff"] + pd.Timedelta(days=60) <= end_of_data]
+    joined = events.merge(rows[["user_id", "cutoff"]], on="user_id")
+    joined = joined[
+        (joined["event_time"] >= joined["cutoff"])
+        & (joined["event_time"] < joined["cutoff"] + pd.Timedelta(days=60))
+    ]
+    days = joined.assign(day=joined["event_time"].dt.normalize())[["user_id", "day"]]
+    days = days.drop_duplicates().sort_values(["user_id", "day"]).set_index("day")
+    days["one"] = 1
+    rolling = days.groupby("user_id")["one"].rolling("7D").sum()
+    adopted = rolling[rolling >= 3].index.get_level_values("user_id").unique()
+    return pd.DataFrame(
+        {"user_id": rows["user_id"], "label": rows["user_id"].isin(adopted).astype("int64")}
+    )
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def usagecast_premium(store: Path) -> pd.DataFrame:
+    from features.featureset import build_feature_set, load_feature_set
+
+    build_feature_set("premium_30d@v1", store_path=store, force=True)
+    return load_feature_set("premium_30d@v1")[0]
+
+
+def usagecast_adoption(store: Path) -> pd.DataFrame:
+    from features.featureset import build_feature_set, load_feature_set
+
+    sets = Path(os.environ["USAGECAST_HOME"]) / "sets"
+    (sets / "adoption_label").mkdir(parents=True, exist_ok=True)
+    (sets / "adoption_label" / "v1.yaml").write_text(ADOPTION_SPEC)
+    build_feature_set("adoption_label@v1", store_path=store, sets_dir=sets, force=True)
+    return load_feature_set("adoption_label@v1")[0][["user_id", "label"]]
+
+
+TASKS = {
+    ("usagecast", "features"): usagecast_premium,
+    ("pandas", "features"): pandas_premium,
+    ("usagecast", "adoption"): usagecast_adoption,
+    ("pandas", "adoption"): pandas_adoption,
+}
+
+
+def child(side: str, task: str, store: Path, output: Path) -> None:
+    """Run one side in this process; print seconds, rows and peak RSS as JSON."""
+    started = time.perf_counter()
+    source = store if side == "usagecast" else store.parent
+    frame = TASKS[(side, task)](source)
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    frame.to_parquet(output, index=False)
+    print(json.dumps({"seconds": seconds, "rows": len(frame), "peak_mib": peak_kib / 1024}))
+
+
+def run_side(side: str, task: str, store: Path, workdir: Path) -> dict:
+    output = workdir / f"{side}-{task}.parquet"
+    env = {**os.environ, "USAGECAST_HOME": str(workdir / f"home-{side}")}
+    command = [sys.executable, __file__, "--child", side, task, str(store), str(output)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "killed"
+        return {"failed": f"exit {done.returncode}: {reason}"}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "output": output}
+
+
+def same_rows(task: str, ours: Path, theirs: Path) -> bool:
+    """Check the two sides computed the same table (sorted, same columns and types)."""
+    a = pd.read_parquet(ours)
+    b = pd.read_parquet(theirs)[a.columns]
+    keys = ["cutoff", "user_id"] if task == "features" else ["user_id"]
+    a = a.sort_values(keys).reset_index(drop=True)
+    b = b.sort_values(keys).reset_index(drop=True).astype(a.dtypes.to_dict())
+    try:
+        pd.testing.assert_frame_equal(a, b, rtol=1e-9, check_exact=False)
+    except AssertionError as error:
+        print(f"    MISMATCH ({task}): {str(error).splitlines()[0]}")
+        return False
+    return True
+
+
+def report(task: str, n_events: int, ours: dict, theirs: dict, workdir: Path) -> None:
+    def line(name: str, result: dict) -> str:
+        if "failed" in result:
+            return f"    {name:<10} {result['failed']}"
+        rate = n_events / result["seconds"]
+        return (
+            f"    {name:<10} {result['seconds']:8.2f} s  {rate / 1e6:7.2f} M events/s  "
+            f"peak {result['peak_mib']:8.0f} MiB  rows {result['rows']}"
+        )
+
+    print(f"  {task}:")
+    print(line("usagecast", ours))
+    print(line("pandas", theirs))
+    if "failed" in ours or "failed" in theirs or "skipped" in theirs:
+        if "skipped" in theirs:
+            print(f"    pandas     skipped: {theirs['skipped']}")
+        return
+    equal = same_rows(task, ours["output"], theirs["output"])
+    print(
+        f"    speed-up x{theirs['seconds'] / ours['seconds']:.2f}   memory ratio "
+        f"{ours['peak_mib'] / theirs['peak_mib']:.2f} (usagecast / pandas)   "
+        f"same rows: {'yes' if equal else 'NO'}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[10_000_000, 100_000_000])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--pandas-max-events",
+        type=int,
+        default=None,
+        help="skip the pandas peer above this size (say so instead of swapping the machine)",
+    )
+    parser.add_argument("--tasks", nargs="+", default=["features", "adoption"])
+    parser.add_argument("--child", nargs=4, metavar=("SIDE", "TASK", "STORE", "OUT"))
+    args = parser.parse_args(argv)
+    if args.child:
+        side, task, store, output = args.child
+        child(side, task, Path(store), Path(output))
+        return 0
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="bench_features-"))
+    print(f"bench_features: workdir {root}, seed {args.seed}")
+    for n_events in args.events:
+        workdir = root / f"n{n_events}-s{args.seed}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        store = workdir / "events.duckdb"
+        if not store.exists():
+            started = time.perf_counter()
+            generate_store(store, n_events, args.seed)
+            print(f"{n_events:,} events generated in {time.perf_counter() - started:.1f} s")
+        print(f"{n_events:,} events:")
+        for task in args.tasks:
+            ours = run_side("usagecast", task, store, workdir)
+            if args.pandas_max_events is not None and n_events > args.pandas_max_events:
+                theirs = {"skipped": f"above --pandas-max-events {args.pandas_max_events:,}"}
+            else:
+                theirs = run_side("pandas", task, store, workdir)
+            report(task, n_events, ours, theirs, workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
