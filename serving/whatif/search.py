@@ -314,7 +314,7 @@ def search_counterfactuals(
         new_prob, new_fit = evaluate(at, new_pop)
         n_scored += new_pop.shape[0] * new_pop.shape[1]
         generations += 1
-        best_before = archive_fit[at, 0]
+        best_before = archive_fit[at, 0].copy()  # `at` may be a slice: keep a copy
         merged = _merge_archive(
             np.concatenate([archive[at], new_pop], axis=1),
             np.concatenate([archive_fit[at], new_fit], axis=1),

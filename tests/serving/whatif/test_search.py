@@ -12,6 +12,7 @@ from serving.whatif import (
     ActionSpaceError,
     Goal,
     SearchOptions,
+    build_action_space,
     counterfactuals,
     goal_and_options_from_params,
     search_counterfactuals,
@@ -215,3 +216,17 @@ def test_served_params_become_goal_and_options():
     ]:
         with pytest.raises(ActionSpaceError, match=name):
             goal_and_options_from_params(params)
+
+
+def test_rows_that_keep_improving_keep_searching():
+    names = ["a", "b", "c"]
+    actionable = [{"name": n, "direction": "both", "lower": 0, "upper": 100} for n in names]
+    space = build_action_space(names, actionable)
+
+    def score(matrix: np.ndarray) -> np.ndarray:  # smooth: cheaper near-misses keep appearing
+        return 1.0 / (1.0 + np.exp(-(matrix.sum(axis=1) - 150.0) / 10.0))
+
+    rows = np.full((20, 3), 20.0)
+    options = SearchOptions(patience=3, max_generations=30)
+    result = search_counterfactuals(rows, space, score, Goal(target=0.5), options, seed=1)
+    assert result.generations > 4, "stopped as soon as patience allows: improvements unseen"
