@@ -20,6 +20,7 @@ from serving.encoding import ModelMetadata
 from serving.explain import top_k_contributions
 from serving.validation import ServingInputError, ServingParams, check_request, parse_params
 from serving.whatif import (
+    ActionSpace,
     ActionSpaceError,
     build_action_space,
     counterfactuals,
@@ -39,6 +40,18 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _action_space(metadata: ModelMetadata) -> tuple[ActionSpace | None, str]:
+    """The what-if action space, or None and why not. Checked once at load: a model whose
+    actionable list is invalid still serves predict/explain, and whatif says what is wrong."""
+    if not metadata.actionable:
+        return None, "its feature set declares no actionable features"
+    try:
+        space = build_action_space(metadata.feature_names, metadata.actionable, metadata.couplings)
+    except ActionSpaceError as error:
+        return None, f"its actionable features are invalid ({error})"
+    return space, ""
+
+
 class Scorer:
     """A loaded booster with its metadata; the scoring logic shared by the pyfunc and CLI."""
 
@@ -50,6 +63,7 @@ class Scorer:
             )
         self.booster = booster
         self.metadata = metadata
+        self.action_space, self.whatif_unavailable = _action_space(metadata)
 
     @classmethod
     def from_files(cls, model_file: str | Path, metadata_file: str | Path) -> Scorer:
@@ -105,15 +119,12 @@ class Scorer:
 
     def _whatif(self, encoded: np.ndarray, params: ServingParams) -> list[dict]:
         """Counterfactual suggestions per row from the GA in serving/whatif/."""
-        if not self.metadata.actionable:
+        if self.action_space is None:
             raise ServingInputError(
-                "param 'mode': 'whatif' needs actionable features, and this model's feature "
-                "set declares none"
+                f"param 'mode': 'whatif' is not available in this model version: "
+                f"{self.whatif_unavailable}"
             )
         try:
-            space = build_action_space(
-                self.metadata.feature_names, self.metadata.actionable, self.metadata.couplings
-            )
             goal, options, seed = goal_and_options_from_params(
                 {
                     "target": params.target,
@@ -125,7 +136,7 @@ class Scorer:
                 }
             )
             suggestions = counterfactuals(
-                encoded, space, self._single_thread_probabilities, goal, options, seed
+                encoded, self.action_space, self._single_thread_probabilities, goal, options, seed
             )
         except ActionSpaceError as error:
             raise ServingInputError(str(error)) from None

@@ -11,8 +11,10 @@ import pytest
 from serving import (
     ModelMetadata,
     Scorer,
+    ServingInputError,
     encode_features,
     log_serving_model,
+    parse_params,
     save_model_files,
 )
 
@@ -53,3 +55,13 @@ def test_damaged_model_file_is_refused_before_lightgbm_parses_it(tiny_model, tmp
     model_file.write_text(model_file.read_text()[:200])
     with pytest.raises(ValueError, match=r"model\.txt is damaged"):
         Scorer.from_files(model_file, directory / "metadata.json")
+
+
+def test_invalid_actionable_list_disables_only_whatif(tiny_model):
+    entry = {**tiny_model.metadata.actionable[0], "unit_price": 1.0}
+    scorer = Scorer(tiny_model.booster, replace(tiny_model.metadata, actionable=(entry,)))
+    rows = tiny_model.rows.head(2)
+    assert len(scorer.respond(rows, parse_params({"mode": "explain"}))) == 2
+    with pytest.raises(ServingInputError, match="not available in this model version") as error:
+        scorer.respond(rows, parse_params({"mode": "whatif"}))
+    assert "unit_price" in str(error.value)
