@@ -61,10 +61,16 @@ class PromotionResult:
 
     def summary(self) -> str:
         verdict = "PROMOTED to @champion" if self.promoted else "REFUSED"
-        return (
-            f"{self.name} v{self.version} (run {self.run_id}): {verdict}: {self.reason}\n"
-            f"@champion = {self.champion or '-'}, @previous = {self.previous or '-'}"
-        )
+        lines = [
+            f"{self.name} v{self.version} (run {self.run_id}): {verdict}: {self.reason}",
+            f"@champion = {self.champion or '-'}, @previous = {self.previous or '-'}",
+        ]
+        if self.champion is not None:
+            lines.append(
+                f"serve it: mlflow models serve -m {names.champion_uri(self.name)} "
+                "--env-manager local --host 127.0.0.1 --port 5001"
+            )
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
