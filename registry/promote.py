@@ -431,7 +431,10 @@ def _model_version(client: MlflowClient, model_uri: str) -> str:
 
 def _rows_at_cutoff(frame: pd.DataFrame, ref: str, cutoff: str | None) -> pd.DataFrame:
     cutoffs = pd.to_datetime(frame["cutoff"])
-    chosen = cutoffs.max() if cutoff is None else pd.Timestamp(cutoff)
+    try:
+        chosen = cutoffs.max() if cutoff is None else pd.Timestamp(cutoff)
+    except ValueError as error:
+        raise UsagecastError(f"--cutoff {cutoff!r}: not a date (use YYYY-MM-DD)") from error
     rows = frame[cutoffs == chosen]
     if rows.empty:
         available = sorted({c.date().isoformat() for c in cutoffs})

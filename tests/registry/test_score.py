@@ -62,3 +62,5 @@ def test_score_at_an_earlier_cutoff_and_a_missing_one(log_run, held_out, tmp_pat
     assert set(pd.read_parquet(out)["cutoff"]) == {pd.Timestamp("2026-01-01")}
     assert main([*args, "--cutoff", "2025-06-01"]) == 2
     assert "cutoffs: ['2026-01-01', '2026-02-01']" in capsys.readouterr().err
+    assert main([*args, "--cutoff", "last tuesday"]) == 2
+    assert "not a date" in capsys.readouterr().err
