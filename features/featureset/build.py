@@ -233,20 +233,28 @@ def _feature_entries(
     return entries
 
 
-def _actionable_entries(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> list[dict]:
-    """Actionable features with bounds filled from the feature's natural bounds."""
+def _actionable_entries(
+    spec: FeatureSetSpec, features: tuple[FeatureDef, ...], frame: pd.DataFrame
+) -> list[dict]:
+    """Actionable features with finite bounds: the spec's, else the feature's natural bounds,
+    else the range observed in the built rows (what-if search needs a box to search in)."""
     by_name = {feature.name: feature for feature in features}
     entries = []
     for action in spec.actionable:
-        lower, upper = natural_bounds(by_name[action.feature])
+        natural_lower, natural_upper = natural_bounds(by_name[action.feature])
+        observed = frame[action.feature].dropna()
+        seen_lower = float(observed.min()) if len(observed) else 0.0
+        seen_upper = float(observed.max()) if len(observed) else 0.0
+        lower = next(v for v in (action.lower, natural_lower, seen_lower) if v is not None)
+        upper = next(v for v in (action.upper, natural_upper, seen_upper) if v is not None)
         entries.append(
             {
                 "name": action.feature,
                 "direction": action.direction,
-                "lower": action.lower if action.lower is not None else lower,
-                "upper": action.upper if action.upper is not None else upper,
+                "lower": lower,
+                "upper": max(upper, lower),
                 "integer": action.integer,
-                "cost_per_unit": action.cost_per_unit,
+                "cost": action.cost_per_unit,
             }
         )
     return entries
@@ -317,7 +325,7 @@ def build_manifest(
         "leakage": leakage,
         "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
         "features": _feature_entries(frame, features, attribute_dtypes),
-        "actionable": _actionable_entries(spec, features),
+        "actionable": _actionable_entries(spec, features, frame),
         "couplings": list(derive_couplings(features)),
     }
 

@@ -573,9 +573,10 @@ def natural_bounds(feature: FeatureDef) -> tuple[float | None, float | None]:
 def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, str], ...]:
     """Constraints tying features together, for what-if search to keep suggestions coherent.
 
-    `le`: smaller <= larger always holds (a 7-day count inside a 30-day count; the last PLAY
-    is never more recent than the last event). `ratio`: the feature equals numerator /
-    denominator counts over the same window, so it moves only when they do.
+    `order`: smaller <= larger always holds (a 7-day count inside a 30-day count; the last
+    PLAY is never more recent than the last event). `ratio`: the feature equals numerator /
+    denominator counts over the same window, so it moves only when they do (listed when both
+    counts are features of the set; the ratio is empty, not 0, when the denominator is 0).
     """
     couplings: list[dict[str, str]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
@@ -586,20 +587,22 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, str], 
     for group in by_key.values():
         ordered = sorted(group, key=lambda f: f.window_days or 0)
         for shorter, longer in itertools.pairwise(ordered):
-            couplings.append({"kind": "le", "smaller": shorter.name, "larger": longer.name})
+            couplings.append({"kind": "order", "smaller": shorter.name, "larger": longer.name})
     names = {feature.name for feature in features}
     for feature in features:
         if feature.kind == "recency" and feature.event_type and "days_since_last_event" in names:
             couplings.append(
-                {"kind": "le", "smaller": "days_since_last_event", "larger": feature.name}
+                {"kind": "order", "smaller": "days_since_last_event", "larger": feature.name}
             )
-        if feature.kind == "ratio":
+        numerator = f"count_{feature.numerator}_{feature.window_days}d"
+        denominator = f"count_{feature.denominator}_{feature.window_days}d"
+        if feature.kind == "ratio" and {numerator, denominator} <= names:
             couplings.append(
                 {
                     "kind": "ratio",
                     "feature": feature.name,
-                    "numerator": f"count_{feature.numerator}_{feature.window_days}d",
-                    "denominator": f"count_{feature.denominator}_{feature.window_days}d",
+                    "numerator": numerator,
+                    "denominator": denominator,
                 }
             )
     return tuple(couplings)

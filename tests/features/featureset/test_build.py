@@ -114,17 +114,37 @@ def test_build_writes_parquet_and_manifest_and_reuses_same_fingerprint(demo):
         "name": "count_AD_30d",
         "direction": "decrease",
         "lower": 0.0,
-        "upper": None,
+        "upper": float(frame["count_AD_30d"].max()),  # no bound given: the observed range
         "integer": True,
-        "cost_per_unit": 0.5,
+        "cost": 0.5,
     }
     active = next(a for a in manifest["actionable"] if a["name"] == "active_days_30d")
     assert (active["lower"], active["upper"]) == (0.0, 30.0)
-    assert {"kind": "le", "smaller": "count_AD_7d", "larger": "count_AD_30d"} in manifest[
+    assert {"kind": "order", "smaller": "count_AD_7d", "larger": "count_AD_30d"} in manifest[
         "couplings"
     ]
     assert manifest["leakage"]["flagged"] == []
     assert features.load_feature_set is load_feature_set
+
+
+def test_manifest_actionable_and_couplings_satisfy_the_whatif_contract(demo):
+    """serving/whatif reads these lists; a shipped spec's manifest must validate there."""
+    from serving.whatif.constraints import build_action_space
+
+    write_spec(
+        demo,
+        SPEC.replace("version: 1", "version: 6").replace(
+            "  - {kind: active_days, windows: [30]}",
+            "  - {kind: active_days, windows: [30]}\n"
+            "  - {kind: ratio, numerator: AD, denominator: PLAY, windows: [7, 30]}",
+        ),
+    )
+    manifest = build_feature_set("buyers@v6", sets_dir=demo).manifest
+    names = [feature["name"] for feature in manifest["features"]]
+    space = build_action_space(names, manifest["actionable"], manifest["couplings"])
+    assert {gene.name for gene in space.genes} == {"count_AD_30d", "active_days_30d"}
+    kinds = sorted({coupling["kind"] for coupling in manifest["couplings"]})
+    assert kinds == ["order", "ratio"]
 
 
 def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path):

@@ -101,10 +101,10 @@ def test_feature_names_follow_the_scheme_and_couplings_are_derived():
         "active_days_30d",
     ]
     couplings = derive_couplings(expand_features(spec))
-    assert {"kind": "le", "smaller": "count_SKIP_7d", "larger": "count_SKIP_30d"} in couplings
-    assert {"kind": "le", "smaller": "active_days_7d", "larger": "active_days_30d"} in couplings
+    assert {"kind": "order", "smaller": "count_SKIP_7d", "larger": "count_SKIP_30d"} in couplings
+    assert {"kind": "order", "smaller": "active_days_7d", "larger": "active_days_30d"} in couplings
     assert {
-        "kind": "le",
+        "kind": "order",
         "smaller": "days_since_last_event",
         "larger": "days_since_last_PLAY",
     } in couplings
