@@ -386,7 +386,7 @@ def main() -> None:
     if dice_reasons:
         print("DiCE constraint violations (count over its suggestions):")
         for kind, count in sorted(dice_reasons.items(), key=lambda item: -item[1]):
-            print(f"  {kind:40s}{count}")
+            print(f"  {kind:48s}{count}")
     print("\nusagecast search cost:")
     for name, value in spent.items():
         print(f"  {name:32s}{value}")
