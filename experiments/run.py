@@ -239,7 +239,7 @@ class WorkerJob:
     trials: int
 
 
-def _run_trials(job: WorkerJob, prepared: Prepared, progress: tqdm | None) -> None:
+def _run_trials(job: WorkerJob, data: StudyData, progress: tqdm | None) -> None:
     """Optimise `job.trials` trials of the shared study in this process."""
     study = load_study(
         open_storage(job.storage_url),
@@ -256,9 +256,7 @@ def _run_trials(job: WorkerJob, prepared: Prepared, progress: tqdm | None) -> No
     if progress is not None:
         callbacks.append(_progress_callback(progress))
     study.optimize(
-        make_objective(
-            study_data(prepared), job.config.metric, job.config.seed, job.config.threads
-        ),
+        make_objective(data, job.config.metric, job.config.seed, job.config.threads),
         n_trials=job.trials,
         timeout=job.config.timeout_s,
         callbacks=callbacks,
@@ -268,7 +266,7 @@ def _run_trials(job: WorkerJob, prepared: Prepared, progress: tqdm | None) -> No
 def worker_main(job: WorkerJob) -> None:
     """Entry point of a spawned tuning worker: load, split, build the Dataset once, optimise."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    _run_trials(job, prepare(job.config), progress=None)
+    _run_trials(job, study_data(prepare(job.config)), progress=None)
 
 
 def _progress_callback(progress: tqdm):
@@ -283,14 +281,14 @@ def _progress_callback(progress: tqdm):
     return update
 
 
-def run_study(jobs: list[WorkerJob], prepared: Prepared, progress: tqdm) -> None:
+def run_study(jobs: list[WorkerJob], data: StudyData, progress: tqdm) -> None:
     """Run job 0 here and the others in spawned processes; fail loudly if a worker failed."""
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=worker_main, args=(job,), daemon=True) for job in jobs[1:]]
     for process in processes:
         process.start()
     try:
-        _run_trials(jobs[0], prepared, progress)
+        _run_trials(jobs[0], data, progress)
         for process in processes:
             process.join()
     finally:
@@ -389,7 +387,7 @@ def open_tuning_study(
 
 
 def refit_best(
-    study: optuna.Study, prepared: Prepared, config: TuneConfig
+    study: optuna.Study, data: StudyData, config: TuneConfig
 ) -> tuple[optuna.trial.FrozenTrial, lgb.Booster]:
     """The best trial's model again: its params, its best iteration, the training rows."""
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -401,7 +399,7 @@ def refit_best(
     best = study.best_trial
     params = {**fixed_params(config.metric, config.seed, config.threads), **best.params}
     rounds = int(best.user_attrs[BEST_ITERATION_ATTR])
-    return best, fit_booster(study_data(prepared), params, num_boost_round=rounds)
+    return best, fit_booster(data, params, num_boost_round=rounds)
 
 
 def tune(config: TuneConfig) -> TuneResult:
@@ -433,6 +431,7 @@ def tune(config: TuneConfig) -> TuneResult:
     with tracking.parent_run(experiment_id, study_name, tags) as parent:
         tracking.log_feature_set_input(inputs.ref, inputs.fingerprint)
         baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent)
+        data = study_data(prepared)  # once for this process's trials and the refit
         baseline_test_auc = {name: test["roc_auc"] for name, (_, test) in baseline.items()}
         jobs = [
             WorkerJob(config, storage_url, study_name, tracking_uri, experiment_id, parent, i, n)
@@ -440,11 +439,11 @@ def tune(config: TuneConfig) -> TuneResult:
         ]
         with tqdm(total=config.trials, initial=done, desc="trials", unit="trial") as progress:
             if jobs:
-                run_study(jobs, prepared, progress)
+                run_study(jobs, data, progress)
         study = load_study(
             open_storage(storage_url), study_name, config.metric, config.seed, worker_index=0
         )
-        best, booster = refit_best(study, prepared, config)
+        best, booster = refit_best(study, data, config)
         validation_p = booster.predict(prepared.encoded["validation"])
         test_p = booster.predict(prepared.encoded["test"])
         threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
