@@ -86,8 +86,8 @@ def simulate_to_dir(
 ) -> SimulationSummary:
     """Simulate the product described by `config` and write the export into `out_dir`."""
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise UsagecastError(f"{out}: folder is not empty; simulate into a new or empty folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsagecastError(f"{out}: not an empty folder; simulate into a new or empty folder")
     started = time.perf_counter()
     (out / Path(EVENTS_GLOB).parent).mkdir(parents=True, exist_ok=True)
     start_epoch = calendar.timegm(config.start_date.timetuple())
@@ -156,7 +156,10 @@ def simulate_to_dir(
 
     with open(out / DATASET_FILE, "w", encoding="utf-8") as handle:
         yaml.safe_dump(dataset_config(config, name), handle, sort_keys=False, allow_unicode=True)
-    expected = {table: dict(sorted(c.items())) for table, c in quarantine.items()}
+    expected = {
+        table: {reason: n for reason, n in sorted(c.items()) if n}
+        for table, c in quarantine.items()
+    }
     summary = SimulationSummary(
         out_dir=str(out),
         n_users=config.n_users,

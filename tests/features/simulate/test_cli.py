@@ -24,7 +24,7 @@ def test_simulate_refuses_a_non_empty_folder_in_one_line(tmp_path, capsys):
     code = main(["simulate", "--users", "5", "--out", str(tmp_path), "--no-progress"])
     assert code == 2
     error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "not empty" in error and str(tmp_path) in error
+    assert error.count("\n") == 0 and "not an empty folder" in error and str(tmp_path) in error
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 

@@ -6,10 +6,12 @@ import dataclasses
 import json
 
 import duckdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from features.event_store import EVENTS, QUARANTINE
 from features.ingest import ingest_dataset
-from features.simulate import simulate_to_dir
+from features.simulate import SimulationConfig, simulate_to_dir
 
 
 def test_ingest_quarantines_exactly_the_injected_faults(tiny_export, tmp_path):
@@ -39,6 +41,21 @@ def test_ingest_quarantines_exactly_the_injected_faults(tiny_export, tmp_path):
     assert accepted_from_event_files == summary.rows["events"] - sum(
         expected["expected_quarantine"]["events"].values()
     )
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 2**31), rate=st.sampled_from([0.005, 0.05, 0.3]))
+def test_faults_are_caught_for_any_seed_and_rate(tmp_path_factory, seed, rate):
+    folder = tmp_path_factory.mktemp("faulty")
+    config = SimulationConfig(n_users=12, seed=seed, months=1, fault_rate=rate, chunk_size=5)
+    simulate_to_dir(folder, config, progress=False)
+    expected = json.loads((folder / "faults.json").read_text(encoding="utf-8"))
+    result = ingest_dataset(folder / "dataset.yaml", folder / "store.duckdb", progress=False)
+    for table in ("events", "users"):
+        assert result.tables[table].read == expected["rows_written"][table]
+        assert dict(result.tables[table].quarantined) == expected["expected_quarantine"][table]
 
 
 def test_clean_export_has_only_dropped_help_events(tmp_path, tiny_config):
