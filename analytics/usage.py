@@ -118,36 +118,36 @@ SELECT d_lo, d_hi, COUNT(*) AS users FROM at_risk WHERE d_lo <= d_hi GROUP BY d_
 # Area use of at-risk users by tenure day t; an event on day t lies in the lookback window
 # of anchors t+1 .. t+L. Merging each user's days into islands (gaps <= L) turns the
 # windows into disjoint anchor spans [first+1, last+L], clipped to the user's at-risk days.
-_COMPARISON_SPANS = f"""
+# The events kept (t in [d_lo - L, d_hi - 1]) make every clipped span non-empty, so a span
+# is fully described by its two edges: an island's first day opens it at
+# max(first+1, d_lo), its last day closes it at min(last+L, d_hi). Counting edges per
+# (area, day) needs one window pass and returns at most areas x days x 2 rows. Several
+# events on one day need no DISTINCT: only the first of them opens and the last closes.
+_COMPARISON_EDGES = f"""
 WITH {SCOPED_USERS}, {_CONVERTERS}, {_AT_RISK},
 usage AS (
-    SELECT DISTINCT e.user_id, e.area,
+    SELECT e.user_id, e.area, r.d_lo, r.d_hi,
            CAST(FLOOR((FLOOR(epoch(e.event_time)) - r.signup_s) / 86400) AS BIGINT) AS t
     FROM events AS e JOIN at_risk AS r ON e.user_id = r.user_id
     WHERE r.d_lo <= r.d_hi AND e.area IS NOT NULL AND :event_area
       AND FLOOR(epoch(e.event_time)) >= r.signup_s + (r.d_lo - :lookback_days) * 86400
       AND FLOOR(epoch(e.event_time)) < r.signup_s + r.d_hi * 86400
 ),
-marked AS (
-    SELECT user_id, area, t,
-           CASE WHEN t - LAG(t) OVER (PARTITION BY user_id, area ORDER BY t) <= :lookback_days
-                THEN 0 ELSE 1 END AS starts_island
+neighbours AS (
+    SELECT area, t, d_lo, d_hi,
+           LAG(t) OVER (PARTITION BY user_id, area ORDER BY t) AS previous_t,
+           LEAD(t) OVER (PARTITION BY user_id, area ORDER BY t) AS next_t
     FROM usage
-),
-numbered AS (
-    SELECT user_id, area, t,
-           SUM(starts_island) OVER (PARTITION BY user_id, area ORDER BY t
-                                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
-    FROM marked
-),
-spans AS (
-    SELECT n.area,
-           GREATEST(MIN(n.t) + 1, MIN(r.d_lo)) AS lo,
-           LEAST(MAX(n.t) + :lookback_days, MIN(r.d_hi)) AS hi
-    FROM numbered AS n JOIN at_risk AS r ON n.user_id = r.user_id
-    GROUP BY n.user_id, n.area, n.island
 )
-SELECT area, lo, hi, COUNT(*) AS users FROM spans WHERE lo <= hi GROUP BY area, lo, hi
+SELECT area, GREATEST(t + 1, d_lo) AS day, 'open' AS edge, COUNT(*) AS users
+FROM neighbours
+WHERE previous_t IS NULL OR t - previous_t > :lookback_days
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT area, LEAST(t + :lookback_days, d_hi) AS day, 'close' AS edge, COUNT(*) AS users
+FROM neighbours
+WHERE next_t IS NULL OR next_t - t > :lookback_days
+GROUP BY 1, 2, 3
 """
 
 
@@ -191,8 +191,8 @@ def before_conversion(
     params["start_s"] = exp.Literal.number(start_s) if start_s is not None else exp.null()
     params["end_s"] = exp.Literal.number(data_end_seconds(engine, filters))
     at_risk = engine.query(render(_AT_RISK_COUNTS, **params))
-    spans = engine.query(render(_COMPARISON_SPANS, **params))
-    return assemble_before_conversion(used, tenures, at_risk, spans)
+    edges = engine.query(render(_COMPARISON_EDGES, **params))
+    return assemble_before_conversion(used, tenures, at_risk, edges)
 
 
 BEFORE_CONVERSION_COLUMNS = [
@@ -205,16 +205,16 @@ BEFORE_CONVERSION_COLUMNS = [
 
 
 def assemble_before_conversion(
-    used: pd.DataFrame, tenures: pd.DataFrame, at_risk: pd.DataFrame, spans: pd.DataFrame
+    used: pd.DataFrame, tenures: pd.DataFrame, at_risk: pd.DataFrame, edges: pd.DataFrame
 ) -> pd.DataFrame:
     """The before-conversion table from its four aggregates (see before_conversion).
 
     used: area, converters_using; tenures: tenure_day, converters; at_risk: d_lo, d_hi,
-    users; spans: area, lo, hi, users.
+    users; edges: area, day, edge ('open' | 'close'), users.
     """
     if tenures.empty:
         return pd.DataFrame(columns=BEFORE_CONVERSION_COLUMNS)
-    comparison = _comparison_shares(tenures, at_risk, spans)
+    comparison = _comparison_shares(tenures, at_risk, edges)
     table = used.merge(comparison, on="area", how="outer")
     table["converters_using"] = table["converters_using"].fillna(0).astype("int64")
     table["comparison_share"] = table["comparison_share"].fillna(0.0)
@@ -229,12 +229,13 @@ def assemble_before_conversion(
 
 
 def _comparison_shares(
-    tenures: pd.DataFrame, at_risk: pd.DataFrame, spans: pd.DataFrame
+    tenures: pd.DataFrame, at_risk: pd.DataFrame, edges: pd.DataFrame
 ) -> pd.DataFrame:
     """Converter-weighted mean, over tenure days, of each area's share among at-risk users.
 
-    `at_risk` holds (d_lo, d_hi, users): users at risk on days d_lo..d_hi; `spans` holds
-    (area, lo, hi, users): users whose window on days lo..hi contains that area.
+    `at_risk` holds (d_lo, d_hi, users): users at risk on days d_lo..d_hi; `edges` holds
+    (area, day, edge, users): spans of days whose window contains the area open on day
+    (edge 'open') and close after day (edge 'close'), counted per user.
     """
     first = int(tenures["tenure_day"].min())
     size = int(tenures["tenure_day"].max()) - first + 1
@@ -247,11 +248,13 @@ def _comparison_shares(
     per_user_weight = np.where(matched, weights / np.where(matched, at_risk_by_day, 1), 0.0)
     total_weight = weights[matched].sum()
     cumulative = np.concatenate([[0.0], np.cumsum(per_user_weight)])
-    lo = spans["lo"].to_numpy(dtype="int64") - first
-    hi = spans["hi"].to_numpy(dtype="int64") - first
-    contribution = spans["users"].to_numpy(dtype="float64") * (cumulative[hi + 1] - cumulative[lo])
+    # A span lo..hi adds cumulative[hi + 1] - cumulative[lo]: + at its close, - at its open.
+    closes = (edges["edge"] == "close").to_numpy()
+    day = edges["day"].to_numpy(dtype="int64") - first + closes
+    sign = np.where(closes, 1.0, -1.0)
+    contribution = sign * edges["users"].to_numpy(dtype="float64") * cumulative[day]
     shares = (
-        pd.Series(contribution, index=spans["area"].to_numpy()).groupby(level=0).sum()
+        pd.Series(contribution, index=edges["area"].to_numpy()).groupby(level=0).sum()
         / total_weight
         if total_weight > 0
         else pd.Series(dtype="float64")

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import psutil
 from tqdm import tqdm
 
 AREAS = np.array(
@@ -220,8 +221,23 @@ def pandas_before_conversion(events: pd.DataFrame, users: pd.DataFrame) -> pd.Da
     spans["lo"] = np.maximum(spans["first_t"] + 1, spans["d_lo"])
     spans["hi"] = np.minimum(spans["last_t"] + LOOKBACK, spans["d_hi"])
     spans = spans[spans["lo"] <= spans["hi"]]
-    span_counts = spans.groupby(["area", "lo", "hi"]).size().rename("users").reset_index()
-    return assemble_before_conversion(used, tenures, at_risk, span_counts)
+    edges = pd.concat(
+        [
+            spans.groupby(["area", "lo"])
+            .size()
+            .rename("users")
+            .reset_index()
+            .rename(columns={"lo": "day"})
+            .assign(edge="open"),
+            spans.groupby(["area", "hi"])
+            .size()
+            .rename("users")
+            .reset_index()
+            .rename(columns={"hi": "day"})
+            .assign(edge="close"),
+        ]
+    )
+    return assemble_before_conversion(used, tenures, at_risk, edges)
 
 
 def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
@@ -254,15 +270,30 @@ def child(side: str, model: str, folder: Path, output: Path) -> None:
     output.write_text(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
 
 
-def measure(side: str, model: str, folder: Path) -> dict:
+def measure(side: str, model: str, folder: Path, memory_gib: float) -> dict:
     """Run one (side, model) in a fresh subprocess; return its report and table."""
     output = folder / f"result-{side}-{model}.json"
+    output.unlink(missing_ok=True)
     command = [sys.executable, __file__, "--child", side, model, "--folder", str(folder)]
-    finished = subprocess.run(command, capture_output=True, text=True)
-    if finished.returncode != 0:
+    # A watchdog stops a side whose memory passes the cap, so a size it cannot hold is
+    # reported instead of pushing the shared machine into the OOM killer.
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    watched = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            over = watched.memory_info().rss > memory_gib * 2**30
+        except psutil.NoSuchProcess:
+            over = False
+        if over:
+            process.kill()
+            process.wait()
+            return {"error": f"stopped: memory passed {memory_gib:g} GiB", "returncode": -9}
+        time.sleep(0.2)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode != 0:
         return {
-            "error": (finished.stderr.strip().splitlines() or ["killed"])[-1],
-            "returncode": finished.returncode,
+            "error": (stderr.strip().splitlines() or ["killed"])[-1],
+            "returncode": process.returncode,
         }
     report = json.loads(output.read_text())
     report["table"] = pd.read_parquet(output.with_suffix(".parquet"))
@@ -275,11 +306,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folder", type=Path, default=Path("/tmp/usagecast_bench_analytics"))
     parser.add_argument("--sides", default="duckdb,pandas")
+    parser.add_argument("--memory-cap-gib", type=float, default=16.0)
     parser.add_argument("--child", nargs=2, metavar=("SIDE", "MODEL"))
     args = parser.parse_args()
     if args.child:
         side, model = args.child
-        child(side, model, args.folder, args.folder / f"result-{side}-{model}.json")
+        output = args.folder / f"result-{side}-{model}.json"
+        child(side, model, args.folder, output)
         return
     folder = args.folder / f"events_{args.events}_seed{args.seed}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -291,7 +324,7 @@ def main() -> None:
     print(f"events {args.events:,} seed {args.seed} (generated with numpy into DuckDB)")
     sides = args.sides.split(",")
     for model in ("top-features", "before-conversion"):
-        reports = {side: measure(side, model, folder) for side in sides}
+        reports = {side: measure(side, model, folder, args.memory_cap_gib) for side in sides}
         for side, report in reports.items():
             if "error" in report:
                 print(f"{model:18s} {side:7s} FAILED rc={report['returncode']}: {report['error']}")
