@@ -283,11 +283,26 @@ def child(side: str, task: str, store: Path, output: Path) -> None:
     print(json.dumps({"seconds": seconds, "rows": len(frame), "peak_mib": peak_kib / 1024}))
 
 
-def run_side(side: str, task: str, store: Path, workdir: Path) -> dict:
+def _limit_memory(limit_bytes: int) -> None:
+    """Cap the child's address space, so a pandas run that cannot fit fails with a
+    MemoryError instead of pushing a shared machine into swap or the OOM killer."""
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+def run_side(
+    side: str, task: str, store: Path, workdir: Path, memory_limit: int | None = None
+) -> dict:
     output = workdir / f"{side}-{task}.parquet"
     env = {**os.environ, "USAGECAST_HOME": str(workdir / f"home-{side}")}
     command = [sys.executable, __file__, "--child", side, task, str(store), str(output)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        preexec_fn=None if memory_limit is None else lambda: _limit_memory(memory_limit),
+    )
     if done.returncode != 0:
         reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "killed"
         return {"failed": f"exit {done.returncode}: {reason}"}
@@ -346,12 +361,19 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the pandas peer above this size (say so instead of swapping the machine)",
     )
     parser.add_argument("--tasks", nargs="+", default=["features", "adoption"])
+    parser.add_argument(
+        "--pandas-memory-gib",
+        type=float,
+        default=16.0,
+        help="address-space cap of the pandas child (0 = none); exceeding it is reported",
+    )
     parser.add_argument("--child", nargs=4, metavar=("SIDE", "TASK", "STORE", "OUT"))
     args = parser.parse_args(argv)
     if args.child:
         side, task, store, output = args.child
         child(side, task, Path(store), Path(output))
         return 0
+    pandas_limit = int(args.pandas_memory_gib * 2**30) or None
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench_features-"))
     print(f"bench_features: workdir {root}, seed {args.seed}")
     for n_events in args.events:
@@ -368,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.pandas_max_events is not None and n_events > args.pandas_max_events:
                 theirs = {"skipped": f"above --pandas-max-events {args.pandas_max_events:,}"}
             else:
-                theirs = run_side("pandas", task, store, workdir)
+                theirs = run_side("pandas", task, store, workdir, pandas_limit)
             report(task, n_events, ours, theirs, workdir)
     return 0
 

@@ -185,13 +185,15 @@ def _sessions_feature(feature: FeatureDef) -> exp.Expression:
     return _count_distinct_if(_in_window(feature.window_days), _col("session_id", _EVENT))
 
 
+def _first_time_column(event_type: str | None) -> exp.Column:
+    """The `past_days` column holding a date's first event (of one type, or of any)."""
+    return _col("first_time" if event_type is None else f"first_{event_type}", _PAST)
+
+
 def _recency_feature(feature: FeatureDef) -> exp.Expression:
     """Days from the last active date before the cutoff (read from the `past_days` rollup)."""
-    day = _col("event_day", _PAST)
-    if feature.event_type is None:
-        last = exp.Max(this=day)
-    else:
-        last = exp.Max(this=_when(_col("event_type", _PAST).eq(_str(feature.event_type)), day))
+    before = _first_time_column(feature.event_type) < _cutoff()
+    last = exp.Max(this=_when(before, _col("event_day", _PAST)))
     return _day_diff(last, _cutoff())
 
 
@@ -431,22 +433,38 @@ def _needs_history(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> bo
     return spec.eligibility.not_converted is not None or any(f.kind == "recency" for f in features)
 
 
-def _past_days_select() -> exp.Select:
-    """Events rolled up to (user, type, date) with the first time: all unbounded look-backs
-    (recency, "converted before the cutoff") need, in far fewer rows than the events.
+def _history_types(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> tuple[str, ...]:
+    """Event types whose unbounded history is read: typed recency and "not converted"."""
+    types = [f.event_type for f in features if f.kind == "recency" and f.event_type]
+    if spec.eligibility.not_converted is not None:
+        types.append(spec.eligibility.not_converted)
+    return tuple(dict.fromkeys(types))
+
+
+def _past_days_select(event_types: tuple[str, ...]) -> exp.Select:
+    """Events rolled up to one row per (user, date) with that date's first event time, overall
+    and per needed type: all the unbounded look-backs (recency, "converted before the
+    cutoff") need, in far fewer rows than the events.
 
     An event before the cutoff exists on a date iff that date's first event is before it, and
     the last such date is what date-based recency needs.
     """
+    day = _date(exp.column("event_time"))
+    firsts = [
+        exp.Min(this=_when(exp.column("event_type").eq(_str(t)), exp.column("event_time"))).as_(
+            f"first_{t}"
+        )
+        for t in event_types
+    ]
     return (
         exp.select(
             "user_id",
-            "event_type",
-            _date(exp.column("event_time")).as_("event_day"),
+            day.as_("event_day"),
             exp.Min(this=exp.column("event_time")).as_("first_time"),
+            *firsts,
         )
         .from_(EVENTS)
-        .group_by("user_id", "event_type", _date(exp.column("event_time")))
+        .group_by("user_id", day)
     )
 
 
@@ -455,7 +473,7 @@ def _history_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> e
     columns: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
     columns += [_recency_feature(f).as_(f.name) for f in features if f.kind == "recency"]
     if spec.eligibility.not_converted is not None:
-        converted = _col("event_type", _PAST).eq(_str(spec.eligibility.not_converted))
+        converted = _first_time_column(spec.eligibility.not_converted) < _cutoff()
         columns.append(_flag(_count_if(converted) > _num(0)).as_("has_converted"))
     on = exp.and_(
         _col("user_id", _PAST).eq(_col("user_id", _ROW)),
@@ -532,7 +550,7 @@ def _base_ctes(
     ctes.append(("aggregates", _aggregates_select(spec, features)))
     if _needs_history(spec, features):
         ctes += [
-            ("past_days", _past_days_select()),
+            ("past_days", _past_days_select(_history_types(spec, features))),
             ("history", _history_select(spec, features)),
             ("combined", _combined_select(spec, features)),
             ("statuses", _statuses_select(spec, "combined")),

@@ -209,19 +209,21 @@ WITH candidates AS (
 ), past_days AS (
   SELECT
     user_id,
-    event_type,
     CAST(event_time AS DATE) AS event_day,
     MIN(event_time) AS first_time
   FROM events
   GROUP BY
     user_id,
-    event_type,
     CAST(event_time AS DATE)
 ), history AS (
   SELECT
     r.user_id,
     r.cutoff,
-    DATE_DIFF('DAY', CAST(MAX(p.event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event
+    DATE_DIFF(
+      'DAY',
+      CAST(MAX(CASE WHEN p.first_time < r.cutoff THEN p.event_day END) AS DATE),
+      CAST(r.cutoff AS DATE)
+    ) AS days_since_last_event
   FROM candidates AS r
   LEFT JOIN past_days AS p
     ON p.user_id = r.user_id AND p.first_time < r.cutoff

@@ -376,26 +376,30 @@ WITH cutoffs AS (
 ), past_days AS (
   SELECT
     user_id,
-    event_type,
     CAST(event_time AS DATE) AS event_day,
-    MIN(event_time) AS first_time
+    MIN(event_time) AS first_time,
+    MIN(CASE WHEN event_type = 'PLAY' THEN event_time END) AS first_PLAY,
+    MIN(CASE WHEN event_type = 'BUY_PREMIUM' THEN event_time END) AS first_BUY_PREMIUM
   FROM events
   GROUP BY
     user_id,
-    event_type,
     CAST(event_time AS DATE)
 ), history AS (
   SELECT
     r.user_id,
     r.cutoff,
-    DATEDIFF(DAY, CAST(MAX(p.event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event,
     DATEDIFF(
       DAY,
-      CAST(MAX(CASE WHEN p.event_type = 'PLAY' THEN p.event_day END) AS DATE),
+      CAST(MAX(CASE WHEN p.first_time < r.cutoff THEN p.event_day END) AS DATE),
+      CAST(r.cutoff AS DATE)
+    ) AS days_since_last_event,
+    DATEDIFF(
+      DAY,
+      CAST(MAX(CASE WHEN p.first_PLAY < r.cutoff THEN p.event_day END) AS DATE),
       CAST(r.cutoff AS DATE)
     ) AS days_since_last_PLAY,
     CASE
-      WHEN COUNT(CASE WHEN p.event_type = 'BUY_PREMIUM' THEN 1 END) > 0
+      WHEN COUNT(CASE WHEN p.first_BUY_PREMIUM < r.cutoff THEN 1 END) > 0
       THEN 1
       ELSE 0
     END AS has_converted
