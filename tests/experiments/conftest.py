@@ -22,7 +22,7 @@ def synthetic_feature_set(users: int = 300, seed: int = 7) -> tuple[pd.DataFrame
         activity = rng.gamma(2.0, 2.0, users)
         noise = np.where(rng.random(users) < 0.1, np.nan, rng.normal(size=users))
         channel = rng.choice(CHANNELS, size=users)
-        logit = -2.0 + 0.5 * activity + np.where(channel == "reddit", 0.8, 0.0) - 2.0
+        logit = -4.0 + 0.5 * activity + np.where(channel == "reddit", 0.8, 0.0)
         label = (rng.random(users) < 1 / (1 + np.exp(-logit))).astype("int64")
         rows.append(
             pd.DataFrame(
