@@ -323,7 +323,11 @@ def run_ab_analyze(
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast ab analyze`: rates, tests and SRM for a stored experiment."""
+    """`usagecast ab analyze`: rates, tests and SRM for a stored experiment.
+
+    Groups come from the stored definition (salt + split) through the same hash, so users
+    who appeared after `ab assign` get the group they will always have.
+    """
 
     def compute(engine: Engine) -> str:
         experiment = io.load_experiment(name)

@@ -15,6 +15,7 @@ import sqlglot.expressions as exp
 
 from analytics.filters import Filters, area_condition, combine, parse_segment, time_range_condition
 from features.engines import Engine
+from features.errors import UsagecastError
 from features.event_store import USER_ATTRIBUTES
 
 SECONDS_PER_DAY = 86_400
@@ -87,5 +88,5 @@ def data_end_seconds(engine: Engine, filters: Filters) -> int:
         return epoch_seconds(filters.end)
     last = engine.query("SELECT MAX(event_time) AS last FROM events")["last"].iloc[0]
     if pd.isna(last):
-        raise ValueError("the event store holds no events")
+        raise UsagecastError("the event store holds no events; nothing to analyse")
     return epoch_seconds(last) + 1
