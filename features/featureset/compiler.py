@@ -141,9 +141,10 @@ def _cutoff() -> exp.Column:
     return _col("cutoff", _ROW)
 
 
-def _in_window(days: int) -> exp.Expression:
-    """[cutoff - days, cutoff): the feature side."""
-    return exp.and_(_event_time() >= _shift(_cutoff(), days, back=True), _event_time() < _cutoff())
+def _in_window(days: int, cutoff: exp.Expression | None = None) -> exp.Expression:
+    """[cutoff - days, cutoff): the feature side (cutoff defaults to the candidate's)."""
+    cutoff = cutoff if cutoff is not None else _cutoff()
+    return exp.and_(_event_time() >= _shift(cutoff, days, back=True), _event_time() < cutoff)
 
 
 def _of_type(event_type: str) -> exp.Expression:
@@ -397,7 +398,9 @@ def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -
     label = spec.label
     columns: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
     columns += [
-        AGGREGATE_FEATURES[f.kind](f).as_(f.name) for f in features if f.kind in AGGREGATE_FEATURES
+        AGGREGATE_FEATURES[f.kind](f).as_(f.name)
+        for f in features
+        if f.kind in AGGREGATE_FEATURES and not (f.kind == "sessions" and _calendar_only(spec))
     ]
     if label.kind in AGGREGATE_LABELS:
         columns.append(AGGREGATE_LABELS[label.kind](label).as_("label"))
@@ -487,25 +490,68 @@ def _history_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> e
     )
 
 
-def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
-    """Windowed aggregates beside the history columns, one row per candidate."""
-    history = [f.name for f in features if f.kind == "recency"]
-    if spec.eligibility.not_converted is not None:
-        history.append("has_converted")
-    return (
+def _session_ctes(features: tuple[FeatureDef, ...]) -> list[tuple[str, exp.Select]]:
+    """Distinct sessions per window for calendar-only specs, as two plain GROUP BYs.
+
+    A session counts in a window when any of its events does: flag each (user, cutoff,
+    session) per window with MAX, then add the flags up. Same numbers as COUNT(DISTINCT
+    session_id), without the per-group distinct sets that dominate the query's cost.
+    """
+    windows = [f for f in features if f.kind == "sessions"]
+    cutoff = _col("cutoff", _EVENT)
+    flags = (
         exp.select(
-            exp.Column(this=exp.Star(), table=exp.to_identifier("w")),
-            *(_col(name, "h").as_(name) for name in history),
+            "user_id",
+            "cutoff",
+            "session_id",
+            *(exp.Max(this=_flag(_in_window(f.window_days, cutoff))).as_(f.name) for f in windows),
         )
-        .from_(exp.to_table("aggregates").as_("w"))
-        .join(
-            exp.to_table("history").as_("h"),
-            on=exp.and_(
-                _col("user_id", "h").eq(_col("user_id", "w")),
-                _col("cutoff", "h").eq(_col("cutoff", "w")),
-            ),
-        )
+        .from_(exp.to_table("windowed_events").as_(_EVENT))
+        .where(exp.column("session_id").is_(exp.null()).not_())
+        .group_by("user_id", "cutoff", "session_id")
     )
+    counts = (
+        exp.select(
+            "user_id", "cutoff", *(exp.Sum(this=exp.column(f.name)).as_(f.name) for f in windows)
+        )
+        .from_("session_flags")
+        .group_by("user_id", "cutoff")
+    )
+    return [("session_flags", flags), ("session_counts", counts)]
+
+
+def _uses_session_rollup(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> bool:
+    return _calendar_only(spec) and any(f.kind == "sessions" for f in features)
+
+
+def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """Windowed aggregates beside the history and session columns, one row per candidate."""
+    select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("w"))).from_(
+        exp.to_table("aggregates").as_("w")
+    )
+    sides: list[tuple[str, str, list[str]]] = []
+    if _needs_history(spec, features):
+        history = [f.name for f in features if f.kind == "recency"]
+        if spec.eligibility.not_converted is not None:
+            history.append("has_converted")
+        sides.append(("history", "h", history))
+    if _uses_session_rollup(spec, features):
+        sides.append(("session_counts", "sc", [f.name for f in features if f.kind == "sessions"]))
+    for table, alias, names in sides:
+        for name in names:
+            value: exp.Expression = _col(name, alias)
+            if table == "session_counts":  # no session in any window: no row, 0 sessions
+                value = exp.cast(exp.Coalesce(this=value, expressions=[_num(0)]), "BIGINT")
+            select = select.select(value.as_(name))
+        select = select.join(
+            exp.to_table(table).as_(alias),
+            on=exp.and_(
+                _col("user_id", alias).eq(_col("user_id", "w")),
+                _col("cutoff", alias).eq(_col("cutoff", "w")),
+            ),
+            join_type="left",
+        )
+    return select
 
 
 def _statuses_select(spec: FeatureSetSpec, source: str) -> exp.Select:
@@ -552,6 +598,11 @@ def _base_ctes(
         ctes += [
             ("past_days", _past_days_select(_history_types(spec, features))),
             ("history", _history_select(spec, features)),
+        ]
+    if _uses_session_rollup(spec, features):
+        ctes += _session_ctes(features)
+    if _needs_history(spec, features) or _uses_session_rollup(spec, features):
+        ctes += [
             ("combined", _combined_select(spec, features)),
             ("statuses", _statuses_select(spec, "combined")),
         ]

@@ -241,7 +241,7 @@ WITH candidates AS (
     w.*,
     h.days_since_last_event AS days_since_last_event
   FROM aggregates AS w
-  JOIN history AS h
+  LEFT JOIN history AS h
     ON h.user_id = w.user_id AND h.cutoff = w.cutoff
 ), statuses AS (
   SELECT

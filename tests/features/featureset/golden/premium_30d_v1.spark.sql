@@ -183,22 +183,6 @@ WITH cutoffs AS (
       ),
       0
     ) AS active_days_30d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '7' DAY
-        ) AND e.event_time < r.cutoff
-        THEN e.session_id
-      END
-    ) AS sessions_7d,
-    COUNT(
-      DISTINCT CASE
-        WHEN e.event_time >= (
-          r.cutoff - INTERVAL '30' DAY
-        ) AND e.event_time < r.cutoff
-        THEN e.session_id
-      END
-    ) AS sessions_30d,
     COALESCE(
       SUM(
         CASE
@@ -409,15 +393,59 @@ WITH cutoffs AS (
   GROUP BY
     r.user_id,
     r.cutoff
+), session_flags AS (
+  SELECT
+    user_id,
+    cutoff,
+    session_id,
+    MAX(
+      CASE
+        WHEN e.event_time >= (
+          e.cutoff - INTERVAL '7' DAY
+        ) AND e.event_time < e.cutoff
+        THEN 1
+        ELSE 0
+      END
+    ) AS sessions_7d,
+    MAX(
+      CASE
+        WHEN e.event_time >= (
+          e.cutoff - INTERVAL '30' DAY
+        ) AND e.event_time < e.cutoff
+        THEN 1
+        ELSE 0
+      END
+    ) AS sessions_30d
+  FROM windowed_events AS e
+  WHERE
+    NOT session_id IS NULL
+  GROUP BY
+    user_id,
+    cutoff,
+    session_id
+), session_counts AS (
+  SELECT
+    user_id,
+    cutoff,
+    SUM(sessions_7d) AS sessions_7d,
+    SUM(sessions_30d) AS sessions_30d
+  FROM session_flags
+  GROUP BY
+    user_id,
+    cutoff
 ), combined AS (
   SELECT
     w.*,
     h.days_since_last_event AS days_since_last_event,
     h.days_since_last_PLAY AS days_since_last_PLAY,
-    h.has_converted AS has_converted
+    h.has_converted AS has_converted,
+    CAST(COALESCE(sc.sessions_7d, 0) AS BIGINT) AS sessions_7d,
+    CAST(COALESCE(sc.sessions_30d, 0) AS BIGINT) AS sessions_30d
   FROM aggregates AS w
-  JOIN history AS h
+  LEFT JOIN history AS h
     ON h.user_id = w.user_id AND h.cutoff = w.cutoff
+  LEFT JOIN session_counts AS sc
+    ON sc.user_id = w.user_id AND sc.cutoff = w.cutoff
 ), statuses AS (
   SELECT
     *,
