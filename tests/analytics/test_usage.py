@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import Filters, before_conversion, top_features
+from analytics import Filters, before_conversion, channels, retention, top_features
 from features.engines.spark import SparkEngine
 
 from .conftest import at
@@ -108,5 +108,7 @@ def test_duckdb_and_spark_give_the_same_tables(tiny_store, tmp_path):
     for compute in (
         lambda engine: top_features(engine, per_event_type=True),
         lambda engine: before_conversion(engine, "BUY_PREMIUM"),
+        lambda engine: retention(engine),
+        lambda engine: channels(engine, "BUY_PREMIUM"),
     ):
         pd.testing.assert_frame_equal(compute(duck), compute(spark), check_dtype=False)
