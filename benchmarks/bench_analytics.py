@@ -57,6 +57,7 @@ DAYS = 180
 CHUNK = 5_000_000
 CONVERSION = "BUY_PREMIUM"
 LOOKBACK = 30
+DUCKDB_MEMORY_GIB = 8
 
 
 def generate(path: Path, events: int, seed: int) -> None:
@@ -247,6 +248,10 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
         from features.engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(folder / "events.duckdb")
+        # DuckDB's default takes 80% of RAM; on a shared machine give it a fixed budget and
+        # let it spill (that is part of what is measured).
+        engine.connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY_GIB}GB'")
+        engine.connection.execute(f"SET temp_directory = '{folder / 'duckdb_spill'}'")
         if model == "top-features":
             return top_features(engine)
         return before_conversion(engine, CONVERSION, lookback_days=LOOKBACK)
