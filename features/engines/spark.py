@@ -25,10 +25,16 @@ from features.event_store import (
 SPARK_TABLES = (EVENTS, USERS, ITEMS, "user_attributes", "item_attributes")
 
 
-def to_spark_sql(sql: exp.Expression | str) -> str:
-    """Transpile DuckDB-dialect SQL to Spark SQL."""
-    tree = sqlglot.parse_one(sql, read="duckdb") if isinstance(sql, str) else sql
-    return tree.sql(dialect="spark")
+def to_spark_sql(sql: exp.Expression | str, *, pretty: bool = False) -> str:
+    """Transpile DuckDB-dialect SQL to Spark SQL.
+
+    CTE materialisation hints (`AS [NOT] MATERIALIZED`, DuckDB planner advice) are dropped:
+    Spark has no such syntax and decides reuse itself.
+    """
+    tree = sqlglot.parse_one(sql, read="duckdb") if isinstance(sql, str) else sql.copy()
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
+    return tree.sql(dialect="spark", pretty=pretty)
 
 
 def export_tables(store_path: Path, export_root: Path) -> dict[str, Path]:

@@ -26,6 +26,7 @@ from typing import Literal
 
 import sqlglot.expressions as exp
 
+from features.engines.spark import to_spark_sql
 from features.event_store import EVENTS, ITEMS, USERS
 from features.featureset.spec import (
     CalendarCutoffs,
@@ -407,6 +408,8 @@ def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -
     if spec.eligibility.active_within_days is not None:
         active = _count_if(_in_window(spec.eligibility.active_within_days)) > _num(0)
         columns.append(_flag(active).as_("is_active"))
+    if len(columns) == 2:  # nothing to aggregate (e.g. a label-only spec): skip the events
+        return exp.select(*columns).from_(exp.to_table("candidates").as_(_ROW))
     if _calendar_only(spec):
         # Events are first paired with the few calendar cutoffs whose span they fall in,
         # then joined on (user, cutoff) equality: no user x all-cutoffs blow-up.
@@ -572,9 +575,15 @@ def _statuses_select(spec: FeatureSetSpec, source: str) -> exp.Select:
     )
 
 
+# CTEs read twice that DuckDB should inline rather than materialise (measured: materialising
+# the event/cutoff pairs costs memory and time).
+INLINED_CTES = ("windowed_events",)
+
+
 def _with_ctes(final: exp.Select, ctes: list[tuple[str, exp.Expression]]) -> exp.Select:
     for name, query in ctes:
-        final = final.with_(name, as_=query, copy=False)
+        materialized = False if name in INLINED_CTES else None
+        final = final.with_(name, as_=query, copy=False, materialized=materialized)
     return final
 
 
@@ -666,4 +675,6 @@ def render(query: exp.Expression, dialect: Dialect) -> str:
     """SQL text of a tree in one dialect, pretty-printed (the golden-file form)."""
     if dialect not in DIALECTS:
         raise ValueError(f"dialect {dialect!r} is not known; use one of: {', '.join(DIALECTS)}")
+    if dialect == "spark":
+        return to_spark_sql(query, pretty=True) + "\n"
     return query.sql(dialect=dialect, pretty=True) + "\n"

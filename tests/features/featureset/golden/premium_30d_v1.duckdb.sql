@@ -19,7 +19,7 @@ WITH cutoffs AS (
   SELECT
     MAX(event_time) AS end_time
   FROM events
-), windowed_events AS (
+), windowed_events AS NOT MATERIALIZED (
   SELECT
     e.user_id,
     e.event_time,
