@@ -50,7 +50,6 @@ def log_run(
     params: Mapping[str, object],
 ) -> str:
     """Record one MLflow run (experiment "analytics"): params, tables as CSV + Parquet, PNGs."""
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     ensure_workspace()
@@ -78,7 +77,6 @@ def log_run(
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
-    mlflow.set_tracking_uri(uri)
     return run_id
 
 

@@ -408,7 +408,7 @@ def tune(config: TuneConfig) -> TuneResult:
     prepared = prepare(config)
     inputs = prepared.inputs
     workspace.ensure_workspace()
-    tracking_uri = workspace.mlflow_tracking_uri()
+    tracking_uri = workspace.activate_mlflow_tracking()
     experiment_id = tracking.prepare_experiment(tracking_uri, inputs.name)
     tracking.end_stale_runs(tracking_uri, experiment_id)
 

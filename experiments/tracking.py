@@ -20,6 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -61,7 +62,6 @@ def prepare_experiment(tracking_uri: str, name: str) -> str:
 
     When `mlflow run` started us (MLFLOW_RUN_ID set), its run's experiment is used instead.
     """
-    mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     launched_run = os.environ.get(MLFLOW_RUN_ID_ENV)
     if launched_run:
@@ -94,19 +94,32 @@ def end_stale_runs(tracking_uri: str, experiment_id: str) -> list[str]:
     return [run.info.run_id for run in stale]
 
 
+@dataclass
+class _Signals:
+    """Whether SIGTERM arrived inside the block (set by the handler)."""
+
+    terminated: bool = False
+
+
 @contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
-    """Within the block, SIGTERM raises RunTerminated (main thread only; else no-op)."""
+def _sigterm_as_exception() -> Iterator[_Signals]:
+    """Within the block, SIGTERM raises RunTerminated (main thread only; else no-op).
+
+    The yielded record remembers the signal: code interrupted mid-way (a database write, a
+    library's cleanup) may turn the interrupt into another exception on its way out.
+    """
+    signals = _Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
 
     def handler(signum: int, frame: object) -> None:
+        signals.terminated = True
         raise RunTerminated(f"received signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        yield
+        yield signals
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -127,16 +140,17 @@ def parent_run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> It
         run_name=None if launched_run else run_name,
     )
     mlflow.set_tags(owner_tags)
+    signals = _Signals()
     try:
-        with _sigterm_as_exception():
+        with _sigterm_as_exception() as signals:
             yield run.info.run_id
-    except KeyboardInterrupt:
-        mlflow.set_tag("ended_by", "interrupted (Ctrl-C or SIGTERM)")
-        mlflow.end_run(status="KILLED")
-        raise
     except BaseException as error:
-        mlflow.set_tag("ended_by", f"error: {type(error).__name__}: {error}"[:4000])
-        mlflow.end_run(status="FAILED")
+        if signals.terminated or isinstance(error, KeyboardInterrupt):
+            mlflow.set_tag("ended_by", "interrupted (Ctrl-C or SIGTERM)")
+            mlflow.end_run(status="KILLED")
+        else:
+            mlflow.set_tag("ended_by", f"error: {type(error).__name__}: {error}"[:4000])
+            mlflow.end_run(status="FAILED")
         raise
     mlflow.end_run(status="FINISHED")
 

@@ -52,6 +52,21 @@ def mlflow_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{workspace_dir() / 'mlflow.db'}"
 
 
+def activate_mlflow_tracking() -> str:
+    """Point MLflow's fluent API at the workspace's store when MLFLOW_TRACKING_URI is unset.
+
+    MLflow reads the variable on every call by itself; setting the process-wide URI while it
+    is set would pin a stale value for callers that change the variable later (notebooks,
+    test suites). Returns the URI in effect.
+    """
+    uri = mlflow_tracking_uri()
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def mlflow_artifact_root() -> str:
     """Artifact location for experiments created in the workspace's store."""
     return (workspace_dir() / "mlartifacts").as_uri()

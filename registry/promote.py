@@ -36,7 +36,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from features.errors import UsagecastError
-from features.workspace import ensure_workspace, mlflow_tracking_uri
+from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
 from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
 
@@ -87,14 +87,8 @@ class VersionSummary:
 
 
 def _client() -> MlflowClient:
-    """A client on the workspace's store; the fluent API (register, download) follows it.
-
-    MLflow reads MLFLOW_TRACKING_URI itself; only without it is the workspace's SQLite store
-    set as the process's tracking URI (setting it always would pin a stale URI for later
-    callers that change the variable).
-    """
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        mlflow.set_tracking_uri(mlflow_tracking_uri())
+    """A client on the workspace's store; the fluent API (register, download) follows it."""
+    activate_mlflow_tracking()
     return MlflowClient()
 
 

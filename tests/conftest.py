@@ -11,7 +11,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture(autouse=True)
 def isolated_workspace(tmp_path, monkeypatch):
-    """Point USAGECAST_HOME and MLflow at a fresh folder for each test."""
+    """Point USAGECAST_HOME, MLflow and the working directory at a fresh folder per test.
+
+    The working directory matters too: MLflow puts a SQLite store's default artifacts in
+    ./mlruns under it.
+    """
+    monkeypatch.chdir(tmp_path)
     home = tmp_path / "usagecast_home"
     monkeypatch.setenv("USAGECAST_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
