@@ -1,0 +1,31 @@
+"""The demo's step list and when a non-zero exit stops it (real MLflow registry in tmp_path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from features.workspace import mlflow_tracking_uri
+from usagecast_cli.demo import MODEL_NAME, DemoConfig, demo_steps, step_failed
+
+
+def test_simulate_runs_only_when_the_demo_data_is_absent(tmp_path: Path) -> None:
+    first = demo_steps(DemoConfig(), tmp_path)
+    assert first[0][0] == "simulate" and "--seed" in first[0]
+    (tmp_path / "dataset.yaml").write_text("")
+    again = demo_steps(DemoConfig(), tmp_path)
+    assert [argv[0] for argv in again] == [argv[0] for argv in first[1:]]
+
+
+def test_refused_promotion_stops_the_demo_only_without_a_champion(tmp_path: Path) -> None:
+    promote = ["promote", "--latest"]
+    assert step_failed(promote, 1)
+    client = MlflowClient(mlflow_tracking_uri())
+    client.create_registered_model(MODEL_NAME)
+    version = client.create_model_version(MODEL_NAME, source=tmp_path.as_uri())
+    client.set_registered_model_alias(MODEL_NAME, "champion", version.version)
+    assert not step_failed(promote, 1)
+    assert step_failed(promote, 2)
+    assert step_failed(["tune", "premium_30d@v1"], 1)
+    assert not step_failed(["ingest", "x"], 0)
