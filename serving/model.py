@@ -147,24 +147,6 @@ class Scorer:
         # OpenMP start-up per generation.
         return self.booster.predict(matrix, num_threads=1)
 
-    def _with_explanations(
-        self, result: pd.DataFrame, frame: pd.DataFrame, encoded: pd.DataFrame, k: int
-    ) -> pd.DataFrame:
-        contrib = self.booster.predict(
-            encoded, pred_contrib=True, num_threads=self._threads(len(encoded))
-        )
-        names = self.metadata.feature_names
-        # One object matrix, then numpy indexing: frame[list(names)] costs ~10x more.
-        position = {name: i for i, name in enumerate(frame.columns.tolist())}
-        raw_values = frame.to_numpy(dtype=object)[:, [position[name] for name in names]]
-        rows = top_k_contributions(np.asarray(contrib), names, raw_values, k)
-        return result.assign(
-            raw_score=[r.raw_score for r in rows],
-            base_value=[r.base_value for r in rows],
-            other_contribution=[r.other_contribution for r in rows],
-            contributions=[list(r.contributions) for r in rows],
-        )
-
 
 class UsagecastModel(mlflow.pyfunc.PythonModel):
     """The pyfunc `mlflow models serve` runs; `predict` answers params.mode."""
