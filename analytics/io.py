@@ -48,24 +48,29 @@ def log_run(
     tables: Mapping[str, pd.DataFrame],
     figures: Mapping[str, Figure],
     params: Mapping[str, object],
+    metrics: Mapping[str, float] | None = None,
+    experiment: str = MLFLOW_EXPERIMENT,
 ) -> str:
-    """Record one MLflow run (experiment "analytics"): params, tables as CSV + Parquet, PNGs."""
+    """Record one MLflow run (experiment "analytics" unless told): params, metrics, tables as
+    CSV + Parquet, PNGs. The what-if policy runs (experiments/whatif) log through it too."""
     from mlflow.tracking import MlflowClient
 
     ensure_workspace()
     uri = mlflow_tracking_uri()
     client = MlflowClient(uri)
-    existing = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
+    existing = client.get_experiment_by_name(experiment)
     experiment_id = (
         existing.experiment_id
         if existing is not None
-        else client.create_experiment(MLFLOW_EXPERIMENT, artifact_location=mlflow_artifact_root())
+        else client.create_experiment(experiment, artifact_location=mlflow_artifact_root())
     )
     run = client.create_run(experiment_id, run_name=model, tags={"usagecast.model": model})
     run_id = run.info.run_id
     try:
         for key, value in params.items():
             client.log_param(run_id, key, "" if value is None else str(value))
+        for key, value in (metrics or {}).items():
+            client.log_metric(run_id, key, float(value))
         with tempfile.TemporaryDirectory() as folder:
             for name, table in tables.items():
                 table.to_csv(Path(folder) / f"{name}.csv", index=False)

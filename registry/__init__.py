@@ -7,8 +7,11 @@ from registry.promote import (
     VersionSummary,
     latest_run_id,
     list_models,
+    load_registered,
+    model_version,
     promote_run,
     rollback,
+    rows_at_cutoff,
 )
 
 __all__ = [
@@ -24,7 +27,10 @@ __all__ = [
     "decide",
     "latest_run_id",
     "list_models",
+    "load_registered",
     "model_name",
+    "model_version",
     "promote_run",
     "rollback",
+    "rows_at_cutoff",
 ]

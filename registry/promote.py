@@ -177,7 +177,7 @@ class _MissingColumns(Exception):
         self.columns = columns
 
 
-def _load_registered(model_uri: str, folder: Path) -> tuple[mlflow.pyfunc.PyFuncModel, list]:
+def load_registered(model_uri: str, folder: Path) -> tuple[mlflow.pyfunc.PyFuncModel, list]:
     """Download a served model and load it; its feature names come from metadata.json."""
     local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder)))
     feature_names = json.loads((local / METADATA_ARTIFACT).read_text())["feature_names"]
@@ -191,7 +191,7 @@ def _score_registered(model_uri: str, test_set: pd.DataFrame, folder: Path) -> n
     and _MissingColumns when the model needs feature columns the test set lacks.
     """
     try:
-        model, feature_names = _load_registered(model_uri, folder)
+        model, feature_names = load_registered(model_uri, folder)
         missing = tuple(c for c in feature_names if c not in test_set.columns)
         if missing:
             raise _MissingColumns(missing)
@@ -412,7 +412,7 @@ class ScoreSummary:
         )
 
 
-def _model_version(client: MlflowClient, model_uri: str) -> str:
+def model_version(client: MlflowClient, model_uri: str) -> str:
     """The registry version behind models:/NAME@alias or models:/NAME/N, else "unregistered"."""
     if not model_uri.startswith("models:/"):
         return "unregistered"
@@ -423,7 +423,7 @@ def _model_version(client: MlflowClient, model_uri: str) -> str:
     return version if version.isdigit() else "unregistered"
 
 
-def _rows_at_cutoff(frame: pd.DataFrame, ref: str, cutoff: str | None) -> pd.DataFrame:
+def rows_at_cutoff(frame: pd.DataFrame, ref: str, cutoff: str | None) -> pd.DataFrame:
     cutoffs = pd.to_datetime(frame["cutoff"])
     try:
         chosen = cutoffs.max() if cutoff is None else pd.Timestamp(cutoff)
@@ -455,9 +455,9 @@ def score_feature_set(
 
     client = _client()
     frame, manifest = load_feature_set(feature_set_ref)
-    rows = _rows_at_cutoff(frame, feature_set_ref, cutoff)
+    rows = rows_at_cutoff(frame, feature_set_ref, cutoff)
     with tempfile.TemporaryDirectory(prefix="usagecast-score-") as tmp:
-        model, feature_names = _load_registered(model_uri, Path(tmp))
+        model, feature_names = load_registered(model_uri, Path(tmp))
         trained_on = json.loads((Path(tmp) / METADATA_ARTIFACT).read_text()).get(
             "feature_set_fingerprint", ""
         )
@@ -477,7 +477,7 @@ def score_feature_set(
     result["rank"] = result["probability"].rank(method="first", ascending=False).astype("int64")
     result = result.sort_values("rank", kind="stable").reset_index(drop=True)
     chosen_cutoff = pd.Timestamp(result["cutoff"].iloc[0]).isoformat()
-    version = _model_version(client, model_uri)
+    version = model_version(client, model_uri)
     provenance = {
         "model_uri": model_uri,
         "model_version": version,

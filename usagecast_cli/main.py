@@ -19,6 +19,7 @@ from usagecast_cli import (
     ingest_commands,
     registry_commands,
     simulate_commands,
+    whatif_commands,
 )
 
 # Each helper module adds itself here, in the order `usagecast --help` lists them.
@@ -29,6 +30,7 @@ COMMAND_MODULES: tuple = (
     experiments_commands,
     registry_commands,
     analytics_commands,
+    whatif_commands,
 )
 
 

@@ -1,0 +1,339 @@
+"""`usagecast whatif` and `usagecast whatif policy`: the registered model's what-ifs on the rows
+of its feature set, each with the causal note, and for simulated data the simulator's truth.
+
+- whatif_user: one user's row at a cutoff (default the latest) through the served pyfunc with
+  params.mode = whatif, so the CLI answers exactly what `mlflow models serve` would.
+- whatif_policy: one lever change applied to every row of a segment (serving.whatif's
+  simulate_policy: bounds, directions and couplings respected), predicted conversions
+  before/after with a seeded bootstrap interval, the simulator's true effect when the data
+  came from `usagecast simulate`, logged as an MLflow run in experiment "whatif".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+import sqlglot.expressions as exp
+from mlflow.exceptions import MlflowException
+
+from analytics.filters import parse_segment
+from analytics.io import log_run
+from experiments.whatif import report, sources, truth
+from features.errors import UsagecastError
+from serving import encode_matrix
+from serving.whatif import (
+    CAUSAL_NOTE,
+    LeverChange,
+    PolicyResult,
+    apply_change,
+    parse_change,
+    simulate_policy,
+)
+
+MLFLOW_EXPERIMENT = "whatif"
+LABEL_COLUMN = "label"
+ROW_COLUMN = "__row"
+DEFAULT_BUDGET_MS = 1000
+
+
+@dataclass(frozen=True)
+class UserWhatIf:
+    """Suggestions for one user (the served JSON objects) and where they came from."""
+
+    model_uri: str
+    model_version: str
+    feature_set: str
+    user_id: str
+    cutoff: str
+    probability: float
+    target: float
+    seed: int
+    budget_ms: int
+    suggestions: tuple[dict, ...]
+    note: str
+
+    def summary(self) -> str:
+        lines = [
+            f"user {self.user_id} at cutoff {self.cutoff} ({self.feature_set}), model "
+            f"{self.model_uri} (version {self.model_version}): probability "
+            f"{self.probability:.4f}, target {self.target:g}, seed {self.seed}, "
+            f"budget {self.budget_ms} ms",
+        ]
+        if self.suggestions:
+            lines += report.format_table(
+                report.SUGGESTION_HEADER, report.suggestion_rows(self.suggestions)
+            )
+        else:
+            lines.append("no feasible change found (no actionable feature can move for this row)")
+        lines.append(f"note: {self.note}")
+        return "\n".join(lines)
+
+
+def _missing_columns(rows: pd.DataFrame, names: tuple[str, ...], feature_set: str) -> None:
+    missing = [name for name in names if name not in rows.columns]
+    if missing:
+        raise UsagecastError(f"feature set {feature_set} lacks the model's feature(s) {missing}")
+
+
+def _cutoff(rows: pd.DataFrame) -> pd.Timestamp:
+    return pd.Timestamp(rows["cutoff"].iloc[0])
+
+
+def whatif_user(
+    model_uri: str,
+    user_id: str,
+    cutoff: str | None = None,
+    target: float = 0.5,
+    k: int = 3,
+    max_changes: int = 2,
+    seed: int = 0,
+    budget_ms: int = DEFAULT_BUDGET_MS,
+) -> UserWhatIf:
+    """k suggestions that raise one user's predicted probability to `target` (served GA)."""
+    model = sources.load_model(model_uri)
+    rows, _ = sources.feature_rows(model.feature_set, cutoff)
+    at = _cutoff(rows).date().isoformat()
+    row = rows[rows["user_id"].astype(str) == str(user_id)]
+    if row.empty:
+        raise UsagecastError(
+            f"user {user_id!r} has no row in {model.feature_set} at cutoff {at} (unknown user, "
+            "or not eligible then: inactive or already converted)"
+        )
+    _missing_columns(row, model.feature_names, model.feature_set)
+    params = {
+        "mode": "whatif",
+        "target": float(target),
+        "k": int(k),
+        "max_changes": int(max_changes),
+        "budget_ms": int(budget_ms),
+        "seed": int(seed),
+    }
+    try:
+        answer = model.pyfunc.predict(row[list(model.feature_names)], params=params)
+    except MlflowException as error:
+        raise UsagecastError(f"whatif: {error.message}") from None
+    whatif = answer["whatif"].iloc[0]
+    return UserWhatIf(
+        model_uri=model_uri,
+        model_version=model.version,
+        feature_set=model.feature_set,
+        user_id=str(user_id),
+        cutoff=at,
+        probability=float(answer["probability"].iloc[0]),
+        target=float(target),
+        seed=int(seed),
+        budget_ms=int(budget_ms),
+        suggestions=tuple(whatif["suggestions"]),
+        note=str(whatif["note"]),
+    )
+
+
+def select_segment(rows: pd.DataFrame, segment: str | None) -> pd.DataFrame:
+    """The rows a segment predicate keeps (all rows without one).
+
+    The predicate may read the feature set's columns (not the label: that is the outcome)
+    and the users table's columns; users' columns are joined in only when a column is not
+    in the feature set, so a feature set's point-in-time value wins over the users table.
+    """
+    if segment is None:
+        return rows
+    columns = frozenset(rows.columns) - {LABEL_COLUMN}
+    tree = parse_segment(segment, columns | sources.user_columns(), table="r")
+    wanted = {column.name for column in tree.find_all(exp.Column)}
+    extra = tuple(sorted(wanted - columns))
+    scope = rows.assign(**{ROW_COLUMN: np.arange(len(rows))})
+    if extra:
+        users = sources.users(extra).astype({"user_id": str})
+        scope = scope.assign(user_id=scope["user_id"].astype(str)).merge(
+            users, on="user_id", how="left"
+        )
+    query = exp.select(ROW_COLUMN).from_(exp.table_("r")).where(tree)
+    con = duckdb.connect()
+    try:
+        con.register("r", scope)
+        kept = con.execute(query.sql("duckdb")).fetchnumpy()[ROW_COLUMN]
+    finally:
+        con.close()
+    return rows.iloc[np.sort(kept)].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class TruthComparison:
+    """The simulator's true effect next to the prediction, or why it could not be computed."""
+
+    note: str
+    effect: truth.TrueEffect | None = None
+
+
+def compare_with_truth(
+    rows: pd.DataFrame,
+    manifest: dict,
+    feature_set: str,
+    lever: LeverChange,
+    replicas: int,
+) -> TruthComparison:
+    """The true effect of the change on these rows when the data was simulated."""
+    reason = truth.label_note(manifest)
+    if reason is not None:
+        return TruthComparison(f"true effect not computed: {reason}")
+    config, source = sources.simulation_config(manifest)
+    if config is None:
+        return TruthComparison(f"true effect not computed: {source}")
+    factor, mapping = truth.ad_lever_factor(
+        lever, sources.feature_definition(feature_set, lever.feature)
+    )
+    if factor is None:
+        return TruthComparison(f"true effect not computed: {mapping}")
+    user_ids = truth.simulator_user_ids(rows["user_id"])
+    if user_ids is None:
+        return TruthComparison("true effect not computed: user ids are not simulator ids")
+    effect = truth.true_effect(
+        config,
+        user_ids,
+        _cutoff(rows),
+        factor,
+        int(manifest["label"]["horizon_days"]),
+        replicas,
+    )
+    return TruthComparison(f"{source}: {mapping}", effect)
+
+
+@dataclass(frozen=True)
+class PolicyReport:
+    """A policy what-if: the prediction, the truth when known, and the MLflow run holding both."""
+
+    model_uri: str
+    model_version: str
+    feature_set: str
+    segment: str | None
+    cutoff: str
+    result: PolicyResult
+    comparison: TruthComparison
+    table: pd.DataFrame
+    run_id: str
+
+    def summary(self) -> str:
+        r = self.result
+        lines = [
+            f"{r.change.expression} on {r.n_rows} rows of {self.feature_set} at cutoff "
+            f"{self.cutoff} (segment: {self.segment or 'all'}); {r.n_changed} rows moved",
+            f"model {self.model_uri} (version {self.model_version}), seed {r.seed}",
+            f"predicted conversion: {r.mean_before:.4f} -> {r.mean_after:.4f}",
+            f"predicted extra conversions: {r.expected_extra:+.2f} "
+            f"({r.level:.0%} bootstrap interval {r.interval_low:+.2f} .. {r.interval_high:+.2f})",
+        ]
+        effect = self.comparison.effect
+        if effect is not None:
+            gap = r.expected_extra - effect.extra
+            lines += [
+                f"true extra conversions (simulator): {effect.extra:+.2f}; true conversion "
+                f"{effect.before.mean():.4f} -> {effect.after.mean():.4f} "
+                f"(ads per hour {effect.ads_per_hour_before:g} -> {effect.ads_per_hour_after:g})",
+                f"gap (predicted - true): {gap:+.2f}; "
+                f"same direction: {_same_direction(r.expected_extra, effect.extra)}",
+            ]
+        lines += [f"truth: {self.comparison.note}", f"note: {r.note}", f"run: {self.run_id}"]
+        return "\n".join(lines)
+
+
+def _same_direction(predicted: float, true: float) -> str:
+    return "yes" if np.sign(predicted) == np.sign(true) else "no"
+
+
+def _policy_table(
+    rows: pd.DataFrame, result: PolicyResult, effect: truth.TrueEffect | None, moved: np.ndarray
+) -> pd.DataFrame:
+    table = pd.DataFrame(
+        {
+            "user_id": rows["user_id"].to_numpy(),
+            "cutoff": rows["cutoff"].to_numpy(),
+            "p_before": result.before,
+            "p_after": result.after,
+            "delta": result.after - result.before,
+            "lever_moved": moved,
+        }
+    )
+    if effect is not None:
+        table = table.assign(true_p_before=effect.before, true_p_after=effect.after)
+    return table
+
+
+def whatif_policy(
+    model_uri: str,
+    feature_set: str,
+    change: str,
+    segment: str | None = None,
+    cutoff: str | None = None,
+    seed: int = 0,
+    n_bootstrap: int = 1000,
+    truth_replicas: int = truth.TRUTH_REPLICAS,
+) -> PolicyReport:
+    """Apply one lever change to a segment's rows; predicted vs (when simulated) true effect."""
+    lever = parse_change(change)
+    model = sources.load_model(model_uri)
+    space = model.scorer.action_space
+    if space is None:
+        raise UsagecastError(
+            f"model {model_uri!r}: what-if is not available: {model.scorer.whatif_unavailable}"
+        )
+    rows, manifest = sources.feature_rows(feature_set, cutoff)
+    at = _cutoff(rows).date().isoformat()
+    rows = select_segment(rows, segment)
+    if rows.empty:
+        raise UsagecastError(f"segment {segment!r} matches no row of {feature_set} at {at}")
+    _missing_columns(rows, model.feature_names, feature_set)
+    encoded = encode_matrix(rows, model.scorer.metadata)
+    result = simulate_policy(
+        encoded, space, model.scorer.probabilities, lever, seed, n_bootstrap=n_bootstrap
+    )
+    _, moved = apply_change(encoded, space, lever)
+    comparison = compare_with_truth(rows, manifest, feature_set, lever, truth_replicas)
+    effect = comparison.effect
+    table = _policy_table(rows, result, effect, moved)
+    metrics = {
+        "n_rows": result.n_rows,
+        "n_changed": result.n_changed,
+        "mean_p_before": result.mean_before,
+        "mean_p_after": result.mean_after,
+        "predicted_extra": result.expected_extra,
+        "predicted_extra_low": result.interval_low,
+        "predicted_extra_high": result.interval_high,
+    }
+    if effect is not None:
+        metrics |= {
+            "true_extra": effect.extra,
+            "true_rate_before": float(effect.before.mean()),
+            "true_rate_after": float(effect.after.mean()),
+            "gap_predicted_minus_true": result.expected_extra - effect.extra,
+        }
+    params = {
+        "model_uri": model_uri,
+        "model_version": model.version,
+        "model_feature_set": model.feature_set,
+        "feature_set": feature_set,
+        "feature_set_fingerprint": manifest.get("fingerprint", ""),
+        "cutoff": at,
+        "segment": segment or "",
+        "change": change,
+        "seed": seed,
+        "n_bootstrap": n_bootstrap,
+        "level": result.level,
+        "truth": comparison.note,
+        "truth_replicas": truth_replicas if effect is not None else "",
+        "causal_note": CAUSAL_NOTE,
+    }
+    figure = report.policy_figure(result, None if effect is None else effect.extra)
+    run_id = log_run(
+        "whatif_policy",
+        {"policy_rows": table},
+        {"p_before_after": figure},
+        params,
+        metrics,
+        experiment=MLFLOW_EXPERIMENT,
+    )
+    return PolicyReport(
+        model_uri, model.version, feature_set, segment, at, result, comparison, table, run_id
+    )

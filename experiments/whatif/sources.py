@@ -1,0 +1,132 @@
+"""The one what-if module that reads the outside world: the registered model, the feature
+rows it reads, the users table and, for simulated data, the simulation's config.
+
+Model and feature rows come through registry/ (the same helpers `usagecast score` uses), so a
+what-if sees exactly the rows and the model that batch scoring would.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlglot
+import sqlglot.expressions as exp
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PyFuncModel
+from mlflow.tracking import MlflowClient
+
+from experiments.oracle import simulation_config_path
+from features.errors import UsagecastError
+from features.event_store import USERS, StoreMissingError, open_store
+from features.featureset.spec import FeatureDef
+from features.simulate import SimulationConfig, load_simulation_config
+from features.workspace import activate_mlflow_tracking, event_store_path
+from registry import load_registered, model_version, rows_at_cutoff
+from serving import Scorer
+
+FEATURE_SET_TAG = "feature_set"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A served model loaded from the registry, with where it came from."""
+
+    uri: str
+    version: str
+    feature_set: str  # NAME@vN it was trained on
+    pyfunc: PyFuncModel
+    scorer: Scorer
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.scorer.metadata.feature_names
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _trained_on(client: MlflowClient, model_uri: str, version: str) -> str | None:
+    """The `feature_set` tag of the model version, else of the run that logged it."""
+    if version == "unregistered":
+        return None
+    name = model_uri.removeprefix("models:/").partition("@")[0].partition("/")[0]
+    registered = client.get_model_version(name, version)
+    tag = registered.tags.get(FEATURE_SET_TAG)
+    if not tag and registered.run_id:
+        tag = client.get_run(registered.run_id).data.tags.get(FEATURE_SET_TAG)
+    return tag or None
+
+
+def load_model(model_uri: str) -> LoadedModel:
+    """Download and load a served model; an unknown model is a one-line user error."""
+    activate_mlflow_tracking()
+    client = MlflowClient()
+    try:
+        version = model_version(client, model_uri)
+        with tempfile.TemporaryDirectory(prefix="usagecast-whatif-") as folder:
+            pyfunc, _ = load_registered(model_uri, Path(folder))
+        trained_on = _trained_on(client, model_uri, version)
+    except (MlflowException, OSError) as error:
+        reason = _first_line(error)
+        raise UsagecastError(f"model {model_uri!r}: cannot load it ({reason})") from None
+    scorer = pyfunc.unwrap_python_model().scorer
+    return LoadedModel(
+        model_uri, version, trained_on or scorer.metadata.feature_set, pyfunc, scorer
+    )
+
+
+def feature_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, dict]:
+    """The feature set's rows at the cutoff (default: the latest) and its manifest."""
+    from features import load_feature_set  # lazily: the feature-set stack is heavy
+
+    frame, manifest = load_feature_set(feature_set)
+    return rows_at_cutoff(frame, feature_set, cutoff).reset_index(drop=True), manifest
+
+
+def user_columns() -> frozenset[str]:
+    """Columns of the event store's users table (none when there is no event store)."""
+    try:
+        con = open_store(event_store_path())
+    except StoreMissingError:
+        return frozenset()
+    try:
+        rows = con.execute(f"DESCRIBE {USERS}").fetchall()
+    finally:
+        con.close()
+    return frozenset(str(row[0]) for row in rows)
+
+
+def users(columns: tuple[str, ...]) -> pd.DataFrame:
+    """user_id plus the named columns of the users table."""
+    con = open_store(event_store_path())
+    try:
+        query = sqlglot.select(*(exp.column(c, quoted=True) for c in ("user_id", *columns)))
+        return con.execute(query.from_(USERS).sql("duckdb")).df()
+    finally:
+        con.close()
+
+
+def simulation_config(manifest: dict) -> tuple[SimulationConfig | None, str]:
+    """The config `usagecast simulate` recorded for the feature set's data, or why not."""
+    path = simulation_config_path(str(manifest.get("data_digest")), event_store_path())
+    if path is None:
+        return None, "no ingest record for the feature set's data in the event store"
+    try:
+        return load_simulation_config(path), f"simulated data ({path})"
+    except UsagecastError as error:
+        return None, f"the data was not simulated ({error})"
+
+
+def feature_definition(feature_set: str, name: str) -> FeatureDef | None:
+    """How the spec of `feature_set` defines the column `name` (None when it is not found)."""
+    from features.featureset import expand_features, load_spec
+
+    try:
+        features = expand_features(load_spec(feature_set.partition("/")[0]))
+    except UsagecastError:
+        return None
+    return next((feature for feature in features if feature.name == name), None)
