@@ -43,7 +43,12 @@ def write_feature_set() -> pd.DataFrame:
         cutoff=[CUTOFFS[0]] * half + [CUTOFFS[1]] * (len(rows) - half),
     )
     ref = parse_ref("premium_30d@v1")
-    write_build(frame, {"fingerprint": "fp-built"}, build_dir(ref, "fp-built"))
+    manifest = {
+        "fingerprint": "fp-built",
+        "data_digest": "not-simulated",
+        "label": {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30},
+    }
+    write_build(frame, manifest, build_dir(ref, "fp-built"))
     mark_latest(ref, "fp-built")
     return frame
 
