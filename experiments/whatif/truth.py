@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from experiments.oracle import PURCHASE_EVENT
 from features.featureset.spec import FeatureDef
@@ -104,6 +105,8 @@ def true_effect(
             config, user_ids, date, horizon_days=horizon_days, replicas=replicas, levers=levers
         )
 
-    return TrueEffect(
-        config.levers.ads_per_hour, changed.ads_per_hour, truth(None), truth(changed), replicas
+    before, after = (
+        truth(levers)
+        for levers in tqdm([None, changed], desc="simulator truth", unit="lever setting")
     )
+    return TrueEffect(config.levers.ads_per_hour, changed.ads_per_hour, before, after, replicas)
