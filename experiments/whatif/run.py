@@ -137,13 +137,21 @@ def select_segment(rows: pd.DataFrame, segment: str | None) -> pd.DataFrame:
     The predicate may read the feature set's columns (not the label: that is the outcome)
     and the users table's columns; users' columns are joined in only when a column is not
     in the feature set, so a feature set's point-in-time value wins over the users table.
+    Snapshot attributes are refused: read at export time, they would select on the future.
     """
     if segment is None:
         return rows
     columns = frozenset(rows.columns) - {LABEL_COLUMN}
-    tree = parse_segment(segment, columns | sources.user_columns(), table="r")
+    kinds = sources.user_columns()
+    tree = parse_segment(segment, columns | frozenset(kinds), table="r")
     wanted = {column.name for column in tree.find_all(exp.Column)}
     extra = tuple(sorted(wanted - columns))
+    future = [name for name in extra if kinds[name] == "snapshot"]
+    if future:
+        raise UsagecastError(
+            f"segment {segment!r}: {', '.join(future)} is a snapshot attribute (read at export "
+            "time, after the cutoff): selecting on it would select on the future"
+        )
     scope = rows.assign(**{ROW_COLUMN: np.arange(len(rows))})
     if extra:
         users = sources.users(extra).astype({"user_id": str})
@@ -190,14 +198,17 @@ def compare_with_truth(
     user_ids = truth.simulator_user_ids(rows["user_id"])
     if user_ids is None:
         return TruthComparison("true effect not computed: user ids are not simulator ids")
-    effect = truth.true_effect(
-        config,
-        user_ids,
-        _cutoff(rows),
-        factor,
-        int(manifest["label"]["horizon_days"]),
-        replicas,
-    )
+    try:
+        effect = truth.true_effect(
+            config,
+            user_ids,
+            _cutoff(rows),
+            factor,
+            int(manifest["label"]["horizon_days"]),
+            replicas,
+        )
+    except UsagecastError as error:  # e.g. more than 60 ads per hour, ids of another run
+        return TruthComparison(f"true effect not computed: {error}")
     return TruthComparison(f"{source}: {mapping}", effect)
 
 

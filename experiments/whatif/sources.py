@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments.oracle import simulation_config_path
 from features.errors import UsagecastError
-from features.event_store import USERS, StoreMissingError, open_store
+from features.event_store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
 from features.featureset.spec import FeatureDef
 from features.simulate import SimulationConfig, load_simulation_config
 from features.workspace import activate_mlflow_tracking, event_store_path
@@ -87,17 +87,19 @@ def feature_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, di
     return rows_at_cutoff(frame, feature_set, cutoff).reset_index(drop=True), manifest
 
 
-def user_columns() -> frozenset[str]:
-    """Columns of the event store's users table (none when there is no event store)."""
+def user_columns() -> dict[str, str]:
+    """Columns of the event store's users table a segment may name, with their kind:
+    `static` (known at signup, and signup_time) or `snapshot` (read at export time).
+    Empty when there is no event store."""
     try:
         con = open_store(event_store_path())
     except StoreMissingError:
-        return frozenset()
+        return {}
     try:
-        rows = con.execute(f"DESCRIBE {USERS}").fetchall()
+        rows = con.execute(f"SELECT name, kind FROM {USER_ATTRIBUTES}").fetchall()
     finally:
         con.close()
-    return frozenset(str(row[0]) for row in rows)
+    return {"signup_time": "static", **{str(name): str(kind) for name, kind in rows}}
 
 
 def users(columns: tuple[str, ...]) -> pd.DataFrame:

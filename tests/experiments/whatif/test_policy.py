@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from experiments.whatif import whatif_policy
+from features.errors import UsagecastError
 from features.event_store import INGEST_COLUMNS, INGESTS, open_store
 from features.workspace import ensure_workspace, event_store_path
 from serving.whatif import CAUSAL_NOTE
@@ -82,10 +83,16 @@ def test_segment_may_read_the_users_table(champion):
             "user_id": [f"u{i}" for i in range(150)],
             "signup_time": pd.Timestamp("2025-01-01"),
             "channel": ["reddit" if i % 3 == 0 else "facebook" for i in range(150)],
+            "plan": "free",
         }
     )
     con.register("users_frame", users)
     con.execute("CREATE TABLE users AS SELECT * FROM users_frame")
+    con.execute("CREATE TABLE user_attributes (name VARCHAR, kind VARCHAR, dtype VARCHAR)")
+    con.execute(
+        "INSERT INTO user_attributes VALUES ('channel', 'static', 'categorical'), "
+        "('plan', 'snapshot', 'categorical')"
+    )
     columns = ", ".join(f"{name} {kind}" for name, kind in INGEST_COLUMNS.items())
     con.execute(f"CREATE TABLE {INGESTS} ({columns})")  # a store without any ingest yet
     con.close()
@@ -100,6 +107,8 @@ def test_segment_may_read_the_users_table(champion):
     reddit = latest["user_id"].str[1:].astype(int) % 3 == 0
     expected = latest[reddit & (latest["plays_30d"] > 18)]
     assert sorted(report.table["user_id"]) == sorted(expected["user_id"])
+    with pytest.raises(UsagecastError, match="plan is a snapshot attribute"):
+        whatif_policy(MODEL_URI, "premium_30d@v1", "ads_30d *= 0.5", segment="plan = 'free'")
 
 
 @pytest.mark.parametrize(
