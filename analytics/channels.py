@@ -214,3 +214,68 @@ def ltv(
     per_user = per_user.sort_values(["ltv", "user_id"], ascending=[False, True], ignore_index=True)
     per_user.insert(0, "rank", np.arange(1, len(per_user) + 1))
     return per_channel.reset_index(), per_user
+
+
+def expected_active_periods(retention: pd.Series, periods: float) -> pd.Series:
+    """Expected active periods among the next `periods` for a user active now: the geometric
+    lifetime's sum r + r^2 + ... + r^n = r (1 - r^n) / (1 - r) (n where r = 1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        partial = retention * (1 - retention**periods) / (1 - retention)
+    return partial.where(retention < 1, float(periods))
+
+
+def ltv_backtest(
+    engine: Engine,
+    frame: pd.DataFrame,
+    manifest: dict,
+    purchase_events: Sequence[str],
+    filters: Filters = NO_FILTERS,
+    *,
+    channel: str = "channel",
+) -> pd.DataFrame:
+    """Mean predicted vs realised value per channel over a built value_within feature set.
+
+    "Predicted" is the LTV formula backtested point in time: at each cutoff t, the channel's
+    AOV x purchase frequency from events before t (see `ltv`), times the expected active
+    periods within the label horizon H (H / 30 periods, `expected_active_periods` with the
+    channel's retention before t). "Realised" is the row's value_within label (value of the
+    label's event type, or of `purchase_events`, in (t, t + H]). A channel without retention
+    history before t gets no prediction (NaN; counted in `rows_predicted`).
+    """
+    label = manifest["label"]
+    if label["kind"] != "value_within" or label["long_horizon"]:
+        raise UsagecastError(
+            f"ltv --feature-set {manifest['ref']}: needs a value_within label with a horizon, "
+            f"not {label['kind']}"
+        )
+    events = [label["event_type"]] if label["event_type"] else list(purchase_events)
+    periods = label["horizon_days"] / PERIOD_DAYS
+    parts = []
+    for cutoff, rows in frame.groupby("cutoff", sort=True):
+        before = Filters(end=pd.Timestamp(cutoff).to_pydatetime(), segment=filters.segment)
+        per_channel, per_user = ltv(engine, events, before, channel=channel)
+        per_channel = per_channel.set_index("channel")
+        value_per_period = per_channel["aov"].fillna(0.0) * per_channel[
+            "purchase_frequency"
+        ].fillna(0.0)
+        predicted = value_per_period * expected_active_periods(per_channel["retention"], periods)
+        channels_of = per_user.set_index("user_id")["channel"]
+        part = rows[["user_id", "label"]].copy()
+        part["channel"] = part["user_id"].astype(str).map(channels_of)
+        part = part.dropna(subset=["channel"])  # users outside the segment filter
+        part["predicted"] = part["channel"].map(predicted)
+        parts.append(part)
+    rows = pd.concat(parts, ignore_index=True)
+    grouped = rows.groupby("channel")
+    table = pd.DataFrame(
+        {
+            "rows": grouped.size(),
+            "rows_predicted": grouped["predicted"].count(),
+            "predicted_mean": grouped["predicted"].mean(),
+            "realised_mean": grouped["label"].mean(),
+        }
+    )
+    table["predicted_over_realised"] = table["predicted_mean"] / table["realised_mean"].where(
+        table["realised_mean"] > 0
+    )
+    return table.rename_axis("channel").reset_index()

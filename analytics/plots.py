@@ -52,3 +52,18 @@ def lines(table: pd.DataFrame, x: str, y: str, by: str, title: str) -> Figure:
     axes.legend()
     figure.tight_layout()
     return figure
+
+
+def paired_bars(table: pd.DataFrame, label: str, left: str, right: str, title: str) -> Figure:
+    """Two bars per row side by side (predicted vs realised value per channel)."""
+    figure = Figure(figsize=(8, max(2.5, 0.5 * len(table) + 1)))
+    axes = figure.subplots()
+    positions = np.arange(len(table))
+    for offset, column in ((-0.2, left), (0.2, right)):
+        axes.barh(positions + offset, table[column].fillna(0).to_numpy("float64"), 0.4)
+    axes.set_yticks(positions, table[label].astype(str).to_list())
+    axes.invert_yaxis()
+    axes.legend([left, right])
+    axes.set_title(title)
+    figure.tight_layout()
+    return figure

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analytics import ab, io, plots
-from analytics.channels import channels, ltv
+from analytics.channels import channels, ltv, ltv_backtest
 from analytics.filters import NO_FILTERS, Filters
 from analytics.retention import Period, retention
 from analytics.segments import segments
@@ -219,26 +219,50 @@ def run_ltv(
     filters: Filters = NO_FILTERS,
     *,
     channel: str = "channel",
+    feature_set: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics ltv`."""
+    """`usagecast analytics ltv`; with a value_within feature set `name@vN`, also the
+    formula's backtest (mean predicted vs realised value per channel, `ltv_backtest`)."""
 
     def compute(engine: Engine) -> str:
         per_channel, per_user = ltv(engine, purchase_events, filters, channel=channel)
-        return _finish(
-            "ltv",
-            {"ltv_per_channel": per_channel, "ltv_per_user": per_user},
-            lambda: {
+        tables = {"ltv_per_channel": per_channel, "ltv_per_user": per_user}
+        if feature_set is not None:
+            from features.featureset import load_feature_set
+
+            frame, manifest = load_feature_set(feature_set)
+            tables["ltv_predicted_vs_realised"] = ltv_backtest(
+                engine, frame, manifest, purchase_events, filters, channel=channel
+            )
+
+        def figures() -> dict:
+            shown = {
                 "ltv_per_channel": plots.bar_chart(
                     per_channel["channel"], per_channel["ltv"].fillna(0), "LTV per channel", "LTV"
                 )
-            },
+            }
+            if feature_set is not None:
+                shown["ltv_predicted_vs_realised"] = plots.paired_bars(
+                    tables["ltv_predicted_vs_realised"],
+                    "channel",
+                    "predicted_mean",
+                    "realised_mean",
+                    f"Predicted vs realised value per channel ({feature_set})",
+                )
+            return shown
+
+        return _finish(
+            "ltv",
+            tables,
+            figures,
             {
                 **_filter_params(filters),
                 "purchase_events": ",".join(purchase_events),
                 "channel": channel,
+                "feature_set": feature_set or "",
                 "engine": engine_name,
             },
             log=log,

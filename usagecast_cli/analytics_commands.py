@@ -75,6 +75,7 @@ def _ltv(args: argparse.Namespace) -> int:
             args.purchase_event or ["BUY_PREMIUM"],
             _filters(args),
             channel=args.channel,
+            feature_set=args.feature_set,
             **_common(args),
         )
     )
@@ -161,6 +162,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--purchase-event", action="append", help="purchase event type (repeat; BUY_PREMIUM)"
     )
     value.add_argument("--channel", default="channel", help="user attribute of the channel")
+    value.add_argument(
+        "--feature-set", help="NAME@vN with a value_within label: predicted vs realised"
+    )
     value.set_defaults(handler=_ltv)
 
     segment = models.add_parser("segments", help="k-means segments of a feature set")

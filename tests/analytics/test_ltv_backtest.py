@@ -1,0 +1,101 @@
+"""LTV formula backtest: mean predicted vs realised value per channel (hand-computed)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analytics import ltv_backtest
+from analytics.channels import expected_active_periods
+from features.errors import UsagecastError
+from features.featureset import build_feature_set, load_feature_set
+from features.workspace import event_store_path
+from usagecast_cli.main import main
+
+SPEC = """
+name: value
+version: 1
+dataset: test
+cutoffs: {calendar: {start: 2024-04-01, end: 2024-04-01, every: 7}}
+label: {kind: value_within, event_type: BUY, horizon_days: 60}
+features:
+  - {kind: count, event_types: [PLAY], windows: [30]}
+"""
+
+
+def day(number: int) -> pd.Timestamp:
+    return pd.Timestamp("2024-01-01") + pd.Timedelta(days=number, hours=12)
+
+
+# Everyone signs up 2024-01-01; the cutoff 2024-04-01 is day 91, so 30-day periods 0 and 1
+# have fully elapsed successors (at risk), period 2 does not.
+USERS = [("a1", day(0), "A"), ("a2", day(0), "A"), ("b1", day(0), "B")]
+EVENTS = [
+    # a1: active in periods 0, 1, 2 (retained 2 of 2); one order of 10 before the cutoff.
+    ("a1", day(5), "PLAY", "music", None),
+    ("a1", day(35), "BUY", "shop", 10.0),
+    ("a1", day(65), "PLAY", "music", None),
+    ("a1", day(100), "BUY", "shop", 12.0),  # realised: inside (cutoff, cutoff + 60d]
+    # a2: active in period 0 only (retained 0 of 1); one order of 20; nothing after.
+    ("a2", day(5), "PLAY", "music", None),
+    ("a2", day(6), "BUY", "shop", 20.0),
+    # b1: periods 0, 1 (retained 1 of 2); one order of 6.
+    ("b1", day(5), "PLAY", "music", None),
+    ("b1", day(35), "PLAY", "music", None),
+    ("b1", day(40), "BUY", "shop", 6.0),
+    ("b1", day(95), "BUY", "shop", 4.0),  # realised
+    ("b1", day(200), "BUY", "shop", 5.0),  # past the horizon (data runs past it)
+]
+# Channel A: AOV 30/2 = 15, frequency 2 orders / 4 active periods = 0.5, retention 2/3,
+#   expected active periods in the next 2: 2/3 + 4/9 = 10/9 -> predicted 7.5 x 10/9.
+# Channel B: AOV 6, frequency 1/2, retention 1/2 -> 3 x (1/2 + 1/4) = 2.25.
+EXPECTED = pd.DataFrame(
+    {
+        "channel": ["A", "B"],
+        "rows": [2, 1],
+        "rows_predicted": [2, 1],
+        "predicted_mean": [7.5 * 10 / 9, 2.25],
+        "realised_mean": [6.0, 4.0],
+        "predicted_over_realised": [7.5 * 10 / 9 / 6.0, 2.25 / 4.0],
+    }
+)
+
+
+@pytest.fixture
+def value_set(tiny_store, tmp_path):
+    event_store_path().parent.mkdir(parents=True, exist_ok=True)
+    engine = tiny_store(USERS, EVENTS, name=str(event_store_path()))
+    sets_dir = tmp_path / "sets"
+    (sets_dir / "value").mkdir(parents=True)
+    (sets_dir / "value" / "v1.yaml").write_text(SPEC)
+    engine.close()
+    build_feature_set("value@v1", sets_dir=sets_dir)
+    return load_feature_set("value@v1")
+
+
+def test_backtest_matches_the_hand_computed_table(value_set, tiny_store):
+    frame, manifest = value_set
+    engine = tiny_store(USERS, EVENTS, name="copy.duckdb")
+    table = ltv_backtest(engine, frame, manifest, ["BUY"])
+    pd.testing.assert_frame_equal(table, EXPECTED, check_dtype=False)
+
+
+def test_cli_prints_predicted_vs_realised(value_set, capsys):
+    argv = ["analytics", "ltv", "--purchase-event", "BUY", "--feature-set", "value@v1"]
+    assert main([*argv, "--log"]) == 0
+    printed = capsys.readouterr().out
+    block = printed.split("ltv_predicted_vs_realised")[1].splitlines()
+    assert block[2].split()[:3] == ["A", "2", "2"] and float(block[2].split()[4]) == 6.0
+    assert "logged MLflow run" in printed
+
+
+def test_backtest_needs_a_value_label(tiny_store):
+    engine = tiny_store(USERS, EVENTS)
+    manifest = {"ref": "churn@v1", "label": {"kind": "churn", "long_horizon": False}}
+    with pytest.raises(UsagecastError, match="needs a value_within label"):
+        ltv_backtest(engine, pd.DataFrame(), manifest, ["BUY"])
+
+
+def test_expected_active_periods_is_the_geometric_partial_sum():
+    got = expected_active_periods(pd.Series([0.0, 0.5, 1.0]), 3)
+    assert got.tolist() == [0.0, 0.5 + 0.25 + 0.125, 3.0]
