@@ -15,7 +15,7 @@ import pytest
 from features.featureset import compile_sql
 
 GOLDEN = Path(__file__).parent / "golden"
-SHIPPED = ("premium_30d@v1", "churn_30d@v1", "adoption_14d@v1")
+SHIPPED = ("premium_30d@v1", "churn_30d@v1", "adoption_14d@v1", "ltv_90d@v1")
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "spark"])
