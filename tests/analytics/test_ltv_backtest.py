@@ -7,6 +7,7 @@ import pytest
 
 from analytics import ltv_backtest
 from analytics.channels import expected_active_periods
+from features.engines.spark import SparkEngine
 from features.errors import UsagecastError
 from features.featureset import build_feature_set, load_feature_set
 from features.workspace import event_store_path
@@ -77,6 +78,15 @@ def test_backtest_matches_the_hand_computed_table(value_set, tiny_store):
     frame, manifest = value_set
     engine = tiny_store(USERS, EVENTS, name="copy.duckdb")
     table = ltv_backtest(engine, frame, manifest, ["BUY"])
+    pd.testing.assert_frame_equal(table, EXPECTED, check_dtype=False)
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_backtest(value_set, tiny_store, tmp_path):
+    frame, manifest = value_set
+    tiny_store(USERS, EVENTS, name="copy.duckdb")
+    spark = SparkEngine(tmp_path / "copy.duckdb", tmp_path / "exports")
+    table = ltv_backtest(spark, frame, manifest, ["BUY"])
     pd.testing.assert_frame_equal(table, EXPECTED, check_dtype=False)
 
 
