@@ -220,8 +220,10 @@ def _area_count_feature(feature: FeatureDef) -> exp.Expression:
     return _count_if(exp.and_(_in_window(feature.window_days), area))
 
 
-def _item_mean_feature(feature: FeatureDef) -> exp.Expression:
-    condition = _in_window(feature.window_days)
+def _item_mean_feature(
+    feature: FeatureDef, cutoff: exp.Expression | None = None
+) -> exp.Expression:
+    condition = _in_window(feature.window_days, cutoff)
     if feature.event_type is not None:
         condition = exp.and_(condition, _of_type(feature.event_type))
     value = exp.cast(_col(feature.attribute, _ITEM), "DOUBLE")
@@ -237,6 +239,9 @@ AGGREGATE_FEATURES = {
     "area_count": _area_count_feature,
     "item_mean": _item_mean_feature,
 }
+# Aggregate kinds that calendar-only specs compute in CTEs of their own beside `aggregates`
+# (per-session flags, item lookups on the events that need them), joined in `combined`.
+ROLLED_UP_KINDS = ("sessions", "item_mean")
 
 
 def _row_feature(feature: FeatureDef) -> exp.Expression:
@@ -385,13 +390,54 @@ def _in_span(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Expr
     return condition
 
 
-def _windowed_events_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
-    """Each event with every calendar cutoff whose span contains it (a small range join)."""
-    return (
-        exp.select(*(_col(name, _EVENT) for name in WINDOWED_COLUMNS), _cutoff())
-        .from_(exp.to_table(EVENTS).as_(_EVENT))
-        .join(exp.to_table("cutoffs").as_(_ROW), on=_in_span(spec, features))
+def _label_side_days(spec: FeatureSetSpec) -> int:
+    """Days after a cutoff the windowed pass reads: the horizon when it computes the label."""
+    assert spec.label.horizon_days is not None  # bounded spans only (see _windowed_events)
+    return spec.label.horizon_days if spec.label.kind in AGGREGATE_LABELS else 0
+
+
+def _cutoff_days_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """(cutoff, event_day, day_offset) for every calendar day of each cutoff's span.
+
+    Calendar cutoffs are midnights and windows whole days, so an event lies in a cutoff's
+    span [cutoff - lookback, cutoff + label days) exactly when its date is one of these days;
+    day_offset < 0 is the feature side, >= 0 the label side.
+    """
+    offsets = exp.values(
+        [(_num(day),) for day in range(-_lookback_days(spec, features), _label_side_days(spec))],
+        alias="span",
+        columns=["day_offset"],
     )
+    day = exp.DateAdd(
+        this=_date(_cutoff()), expression=exp.column("day_offset", "o"), unit=exp.var("DAY")
+    )
+    return (
+        exp.select(_cutoff(), _date(day).as_("event_day"), exp.column("day_offset", "o"))
+        .from_(exp.to_table("cutoffs").as_(_ROW))
+        .join(exp.Subquery(this=exp.select("*").from_(offsets), alias="o"), join_type="cross")
+    )
+
+
+def _windowed_events_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """Each event with every calendar cutoff whose span contains it.
+
+    With a bounded label horizon, an equi-join on the event's date against `cutoff_days` (a
+    hash join with a build side of a few hundred rows); when the label counts one event type
+    (event_within, value_within of a type), only events of that type are paired on the label
+    side, which about halves the rows every later step reads. An open (`ever`) horizon has no
+    finite day list and keeps the range join, which DuckDB answers by sorting every event.
+    """
+    select = exp.select(*(_col(name, _EVENT) for name in WINDOWED_COLUMNS), _cutoff()).from_(
+        exp.to_table(EVENTS).as_(_EVENT)
+    )
+    if spec.label.horizon_days is None:
+        return select.join(exp.to_table("cutoffs").as_(_ROW), on=_in_span(spec, features))
+    on = _date(_event_time()).eq(_col("event_day", _ROW))
+    label_type = spec.label.event_type if spec.label.kind in AGGREGATE_LABELS else None
+    if label_type is not None and _label_side_days(spec) > 0:
+        feature_side = _col("day_offset", _ROW) < _num(0)
+        on = exp.and_(on, exp.paren(exp.or_(feature_side, _of_type(label_type)), copy=False))
+    return select.join(exp.to_table("cutoff_days").as_(_ROW), on=on)
 
 
 def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
@@ -401,7 +447,8 @@ def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -
     columns += [
         AGGREGATE_FEATURES[f.kind](f).as_(f.name)
         for f in features
-        if f.kind in AGGREGATE_FEATURES and not (f.kind == "sessions" and _calendar_only(spec))
+        if f.kind in AGGREGATE_FEATURES
+        and not (f.kind in ROLLED_UP_KINDS and _calendar_only(spec))
     ]
     if label.kind in AGGREGATE_LABELS:
         columns.append(AGGREGATE_LABELS[label.kind](label).as_("label"))
@@ -426,7 +473,7 @@ def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -
         .from_(exp.to_table("candidates").as_(_ROW))
         .join(events.as_(_EVENT), on=on, join_type="left")
     )
-    if _uses_items(features):
+    if _uses_items(features) and not _calendar_only(spec):
         select = select.join(
             exp.to_table(ITEMS).as_(_ITEM),
             on=_col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
@@ -527,6 +574,47 @@ def _uses_session_rollup(spec: FeatureSetSpec, features: tuple[FeatureDef, ...])
     return _calendar_only(spec) and any(f.kind == "sessions" for f in features)
 
 
+def _item_means_select(features: tuple[FeatureDef, ...]) -> exp.Select:
+    """Item-attribute means for calendar-only specs, over the events they can read.
+
+    Only events inside the longest item window (and of the features' types, when every
+    feature names one) are looked up in `items`, instead of every paired event: the lookup
+    was the build's costliest join. An inner join gives the same means as the left join it
+    replaces, since AVG skips the rows without an item.
+    """
+    means = [f for f in features if f.kind == "item_mean"]
+    cutoff = _col("cutoff", _EVENT)
+    condition = _in_window(max(f.window_days for f in means), cutoff)
+    types = {f.event_type for f in means}
+    if None not in types:
+        condition = exp.and_(
+            condition, _col("event_type", _EVENT).isin(*(_str(t) for t in sorted(types)))
+        )
+    columns = [_item_mean_feature(f, cutoff).as_(f.name) for f in means]
+    return (
+        exp.select(_col("user_id", _EVENT), cutoff, *columns)
+        .from_(exp.to_table("windowed_events").as_(_EVENT))
+        .join(
+            exp.to_table(ITEMS).as_(_ITEM),
+            on=_col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
+        )
+        .where(condition)
+        .group_by(_col("user_id", _EVENT), cutoff)
+    )
+
+
+def _uses_item_rollup(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> bool:
+    return _calendar_only(spec) and _uses_items(features)
+
+
+def _needs_combined(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> bool:
+    return (
+        _needs_history(spec, features)
+        or _uses_session_rollup(spec, features)
+        or _uses_item_rollup(spec, features)
+    )
+
+
 def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
     """Windowed aggregates beside the history and session columns, one row per candidate."""
     select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("w"))).from_(
@@ -540,6 +628,8 @@ def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> 
         sides.append(("history", "h", history))
     if _uses_session_rollup(spec, features):
         sides.append(("session_counts", "sc", [f.name for f in features if f.kind == "sessions"]))
+    if _uses_item_rollup(spec, features):
+        sides.append(("item_means", "im", [f.name for f in features if f.kind == "item_mean"]))
     for table, alias, names in sides:
         for name in names:
             value: exp.Expression = _col(name, alias)
@@ -601,6 +691,8 @@ def _base_ctes(
         ),
     ]
     if _calendar_only(spec):
+        if spec.label.horizon_days is not None:
+            ctes.append(("cutoff_days", _cutoff_days_select(spec, features)))
         ctes.append(("windowed_events", _windowed_events_select(spec, features)))
     ctes.append(("aggregates", _aggregates_select(spec, features)))
     if _needs_history(spec, features):
@@ -610,7 +702,9 @@ def _base_ctes(
         ]
     if _uses_session_rollup(spec, features):
         ctes += _session_ctes(features)
-    if _needs_history(spec, features) or _uses_session_rollup(spec, features):
+    if _uses_item_rollup(spec, features):
+        ctes.append(("item_means", _item_means_select(features)))
+    if _needs_combined(spec, features):
         ctes += [
             ("combined", _combined_select(spec, features)),
             ("statuses", _statuses_select(spec, "combined")),

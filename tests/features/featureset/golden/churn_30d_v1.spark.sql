@@ -23,6 +23,77 @@ WITH cutoffs AS (
   SELECT
     MAX(event_time) AS end_time
   FROM events
+), cutoff_days AS (
+  SELECT
+    r.cutoff,
+    CAST(DATE_ADD(CAST(r.cutoff AS DATE), o.day_offset) AS DATE) AS event_day,
+    o.day_offset
+  FROM cutoffs AS r
+  CROSS JOIN (
+    SELECT
+      *
+    FROM VALUES
+      (-30),
+      (-29),
+      (-28),
+      (-27),
+      (-26),
+      (-25),
+      (-24),
+      (-23),
+      (-22),
+      (-21),
+      (-20),
+      (-19),
+      (-18),
+      (-17),
+      (-16),
+      (-15),
+      (-14),
+      (-13),
+      (-12),
+      (-11),
+      (-10),
+      (-9),
+      (-8),
+      (-7),
+      (-6),
+      (-5),
+      (-4),
+      (-3),
+      (-2),
+      (-1),
+      (0),
+      (1),
+      (2),
+      (3),
+      (4),
+      (5),
+      (6),
+      (7),
+      (8),
+      (9),
+      (10),
+      (11),
+      (12),
+      (13),
+      (14),
+      (15),
+      (16),
+      (17),
+      (18),
+      (19),
+      (20),
+      (21),
+      (22),
+      (23),
+      (24),
+      (25),
+      (26),
+      (27),
+      (28),
+      (29) AS span(day_offset)
+  ) AS o
 ), windowed_events AS (
   SELECT
     e.user_id,
@@ -34,13 +105,8 @@ WITH cutoffs AS (
     e.area,
     r.cutoff
   FROM events AS e
-  JOIN cutoffs AS r
-    ON e.event_time >= (
-      r.cutoff - INTERVAL '30' DAY
-    )
-    AND e.event_time < (
-      r.cutoff + INTERVAL '30' DAY
-    )
+  JOIN cutoff_days AS r
+    ON CAST(e.event_time AS DATE) = r.event_day
 ), aggregates AS (
   SELECT
     r.user_id,

@@ -19,6 +19,77 @@ WITH cutoffs AS (
   SELECT
     MAX(event_time) AS end_time
   FROM events
+), cutoff_days AS (
+  SELECT
+    r.cutoff,
+    CAST(CAST(r.cutoff AS DATE) + INTERVAL (o.day_offset) DAY AS DATE) AS event_day,
+    o.day_offset
+  FROM cutoffs AS r
+  CROSS JOIN (
+    SELECT
+      *
+    FROM (VALUES
+      (-30),
+      (-29),
+      (-28),
+      (-27),
+      (-26),
+      (-25),
+      (-24),
+      (-23),
+      (-22),
+      (-21),
+      (-20),
+      (-19),
+      (-18),
+      (-17),
+      (-16),
+      (-15),
+      (-14),
+      (-13),
+      (-12),
+      (-11),
+      (-10),
+      (-9),
+      (-8),
+      (-7),
+      (-6),
+      (-5),
+      (-4),
+      (-3),
+      (-2),
+      (-1),
+      (0),
+      (1),
+      (2),
+      (3),
+      (4),
+      (5),
+      (6),
+      (7),
+      (8),
+      (9),
+      (10),
+      (11),
+      (12),
+      (13),
+      (14),
+      (15),
+      (16),
+      (17),
+      (18),
+      (19),
+      (20),
+      (21),
+      (22),
+      (23),
+      (24),
+      (25),
+      (26),
+      (27),
+      (28),
+      (29)) AS span(day_offset)
+  ) AS o
 ), windowed_events AS NOT MATERIALIZED (
   SELECT
     e.user_id,
@@ -30,12 +101,10 @@ WITH cutoffs AS (
     e.area,
     r.cutoff
   FROM events AS e
-  JOIN cutoffs AS r
-    ON e.event_time >= (
-      r.cutoff - INTERVAL '30' DAY
-    )
-    AND e.event_time < (
-      r.cutoff + INTERVAL '30' DAY
+  JOIN cutoff_days AS r
+    ON CAST(e.event_time AS DATE) = r.event_day
+    AND (
+      r.day_offset < 0 OR e.event_type = 'BUY_PREMIUM'
     )
 ), aggregates AS (
   SELECT
@@ -305,17 +374,6 @@ WITH cutoffs AS (
         THEN 1
       END
     ) AS area_settings_30d,
-    AVG(
-      CASE
-        WHEN (
-          e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
-        )
-        AND e.event_type = 'PLAY'
-        THEN CAST(i.popularity AS DOUBLE)
-      END
-    ) AS mean_item_popularity_30d,
     CASE
       WHEN COUNT(
         CASE
@@ -346,8 +404,6 @@ WITH cutoffs AS (
   FROM candidates AS r
   LEFT JOIN windowed_events AS e
     ON e.user_id = r.user_id AND e.cutoff = r.cutoff
-  LEFT JOIN items AS i
-    ON i.item_id = e.item_id
   GROUP BY
     r.user_id,
     r.cutoff
@@ -427,6 +483,34 @@ WITH cutoffs AS (
   GROUP BY
     user_id,
     cutoff
+), item_means AS (
+  SELECT
+    e.user_id,
+    e.cutoff,
+    AVG(
+      CASE
+        WHEN (
+          e.event_time >= (
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
+        )
+        AND e.event_type = 'PLAY'
+        THEN CAST(i.popularity AS DOUBLE)
+      END
+    ) AS mean_item_popularity_30d
+  FROM windowed_events AS e
+  JOIN items AS i
+    ON i.item_id = e.item_id
+  WHERE
+    (
+      e.event_time >= (
+        e.cutoff - INTERVAL '30' DAY
+      ) AND e.event_time < e.cutoff
+    )
+    AND e.event_type IN ('PLAY')
+  GROUP BY
+    e.user_id,
+    e.cutoff
 ), combined AS (
   SELECT
     w.*,
@@ -434,12 +518,15 @@ WITH cutoffs AS (
     h.days_since_last_PLAY AS days_since_last_PLAY,
     h.has_converted AS has_converted,
     CAST(COALESCE(sc.sessions_7d, 0) AS BIGINT) AS sessions_7d,
-    CAST(COALESCE(sc.sessions_30d, 0) AS BIGINT) AS sessions_30d
+    CAST(COALESCE(sc.sessions_30d, 0) AS BIGINT) AS sessions_30d,
+    im.mean_item_popularity_30d AS mean_item_popularity_30d
   FROM aggregates AS w
   LEFT JOIN history AS h
     ON h.user_id = w.user_id AND h.cutoff = w.cutoff
   LEFT JOIN session_counts AS sc
     ON sc.user_id = w.user_id AND sc.cutoff = w.cutoff
+  LEFT JOIN item_means AS im
+    ON im.user_id = w.user_id AND im.cutoff = w.cutoff
 ), statuses AS (
   SELECT
     *,
