@@ -382,6 +382,15 @@ def _calendar_only(spec: FeatureSetSpec) -> bool:
     return spec.cutoffs.calendar is not None and spec.cutoffs.after_signup is None
 
 
+def _reads_events_in_span(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> bool:
+    """Whether any windowed feature, the label or the activity rule reads the span's events."""
+    return (
+        any(f.kind in AGGREGATE_FEATURES for f in features)
+        or spec.label.kind in AGGREGATE_LABELS
+        or spec.eligibility.active_within_days is not None
+    )
+
+
 def _in_span(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Expression:
     """cutoff - longest window <= event_time < cutoff + horizon: all the windowed pass reads."""
     condition = _event_time() >= _shift(_cutoff(), _lookback_days(spec, features), back=True)
@@ -690,7 +699,7 @@ def _base_ctes(
             exp.select(exp.Max(this=exp.column("event_time")).as_("end_time")).from_(EVENTS),
         ),
     ]
-    if _calendar_only(spec):
+    if _calendar_only(spec) and _reads_events_in_span(spec, features):
         if spec.label.horizon_days is not None:
             ctes.append(("cutoff_days", _cutoff_days_select(spec, features)))
         ctes.append(("windowed_events", _windowed_events_select(spec, features)))

@@ -49,6 +49,21 @@ features:
   - {kind: item_mean, attribute: popularity, event_types: [PLAY], windows: [14]}
   - {kind: attribute, names: [channel]}
 """
+# Calendar-only specs pair events with cutoffs by date (cutoff_days); the demo's specs are
+# calendar-only, so that path gets its own parity case, and so does one reading no events.
+CALENDAR_ONLY = DEMO_LIKE.replace("name: demo_like", "name: calendar_like").replace(
+    "  after_signup: {offset_days: 5}\n", ""
+)
+LABEL_ONLY = """
+name: label_only
+version: 1
+dataset: test
+cutoffs:
+  calendar: {start: 2024-01-10, end: 2024-02-20, every: 10}
+label: {kind: active_days_in_window, horizon_days: 14, min_days: 4, window_days: 7}
+features:
+  - {kind: tenure}
+"""
 ITEMS = {"i1": 0.25, "i2": 0.5, "i3": 1.0}
 
 
@@ -93,15 +108,16 @@ def demo_like_log(n_users: int = 40) -> tuple[list, list]:
     return events, users
 
 
-def test_spark_build_equals_duckdb_build_on_a_demo_like_spec(spark_session, sets_dir):
+@pytest.mark.parametrize("spec_text", [DEMO_LIKE, CALENDAR_ONLY, LABEL_ONLY])
+def test_spark_build_equals_duckdb_build_on_a_demo_like_spec(spark_session, sets_dir, spec_text):
     events, users = demo_like_log()
     event_store_path().parent.mkdir(parents=True)
     write_store(event_store_path(), events, users, items=ITEMS)
-    write_spec(sets_dir, DEMO_LIKE)
-    duck = build_feature_set("demo_like@v1", sets_dir=sets_dir)
-    duck_rows, duck_manifest = load_feature_set("demo_like@v1")
-    spark = build_feature_set("demo_like@v1", engine="spark", sets_dir=sets_dir, force=True)
-    spark_rows, spark_manifest = load_feature_set("demo_like@v1")
+    ref = f"{write_spec(sets_dir, spec_text).parent.name}@v1"
+    duck = build_feature_set(ref, sets_dir=sets_dir)
+    duck_rows, duck_manifest = load_feature_set(ref)
+    spark = build_feature_set(ref, engine="spark", sets_dir=sets_dir, force=True)
+    spark_rows, spark_manifest = load_feature_set(ref)
     assert spark.fingerprint == duck.fingerprint and spark_manifest["engine"] == "spark"
     assert len(duck_rows) > 50 and 0 < duck_rows["label"].mean() < 1
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
