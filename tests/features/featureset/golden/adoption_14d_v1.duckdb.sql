@@ -255,11 +255,13 @@ WITH candidates AS (
   FROM statuses
   WHERE
     status = 'kept'
-), label_days AS (
-  SELECT DISTINCT
+), label_masks AS (
+  SELECT
     r.user_id,
     r.cutoff,
-    CAST(e.event_time AS DATE) AS active_day
+    BIT_OR(
+      CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(r.cutoff AS DATE), CAST(e.event_time AS DATE)) AS INT)
+    ) AS day_mask
   FROM kept AS r
   JOIN events AS e
     ON e.user_id = r.user_id
@@ -268,22 +270,86 @@ WITH candidates AS (
         r.cutoff + INTERVAL '60' DAY
       )
     )
-), label_runs AS (
-  SELECT
-    user_id,
-    cutoff,
-    active_day,
-    LAG(active_day, 2) OVER (PARTITION BY user_id, cutoff ORDER BY active_day) AS earlier_day
-  FROM label_days
+  GROUP BY
+    r.user_id,
+    r.cutoff
 ), label_hits AS (
   SELECT
-    user_id,
-    cutoff,
-    MAX(CASE WHEN DATE_DIFF('DAY', earlier_day, active_day) <= 6 THEN 1 ELSE 0 END) AS label
-  FROM label_runs
+    m.user_id,
+    m.cutoff,
+    MAX(
+      CASE
+        WHEN BIT_COUNT(m.day_mask & (
+          CAST(127 AS BIGINT) << s.window_start
+        )) >= 3
+        THEN 1
+        ELSE 0
+      END
+    ) AS label
+  FROM label_masks AS m
+  CROSS JOIN (
+    SELECT
+      *
+    FROM (VALUES
+      (0),
+      (1),
+      (2),
+      (3),
+      (4),
+      (5),
+      (6),
+      (7),
+      (8),
+      (9),
+      (10),
+      (11),
+      (12),
+      (13),
+      (14),
+      (15),
+      (16),
+      (17),
+      (18),
+      (19),
+      (20),
+      (21),
+      (22),
+      (23),
+      (24),
+      (25),
+      (26),
+      (27),
+      (28),
+      (29),
+      (30),
+      (31),
+      (32),
+      (33),
+      (34),
+      (35),
+      (36),
+      (37),
+      (38),
+      (39),
+      (40),
+      (41),
+      (42),
+      (43),
+      (44),
+      (45),
+      (46),
+      (47),
+      (48),
+      (49),
+      (50),
+      (51),
+      (52),
+      (53),
+      (54)) AS starts(window_start)
+  ) AS s
   GROUP BY
-    user_id,
-    cutoff
+    m.user_id,
+    m.cutoff
 )
 SELECT
   s.user_id,
