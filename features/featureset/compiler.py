@@ -16,7 +16,8 @@ events from cutoff - longest window to horizon end: windowed features, the activ
 simple labels) -> past_days + history (unbounded look-backs: recency and "converted before
 the cutoff", read from a per (user, type, date) rollup instead of every past event) ->
 statuses (kept | inactive | converted | censored) -> the final rows. The adoption label adds a
-distinct-days step with LAG over each kept row's label-window days.
+step over each kept row's label-window days: a date bitmask tested with a sliding W-bit mask
+when the horizon fits 62 days, LAG over distinct days beyond that.
 """
 
 from __future__ import annotations
