@@ -107,16 +107,16 @@ WITH cutoffs AS (
   FROM events AS e
   JOIN cutoff_days AS r
     ON CAST(e.event_time AS DATE) = r.event_day
-), aggregates AS (
+), event_aggregates AS (
   SELECT
-    r.user_id,
-    r.cutoff,
+    e.user_id,
+    e.cutoff,
     COUNT(
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'PLAY'
         THEN 1
@@ -126,8 +126,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'PLAY'
         THEN 1
@@ -137,8 +137,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'SKIP'
         THEN 1
@@ -148,8 +148,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'SKIP'
         THEN 1
@@ -159,8 +159,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LIKE'
         THEN 1
@@ -170,8 +170,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LIKE'
         THEN 1
@@ -181,8 +181,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'ADVERTISEMENT'
         THEN 1
@@ -192,8 +192,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'ADVERTISEMENT'
         THEN 1
@@ -204,9 +204,9 @@ WITH cutoffs AS (
         BIT_OR(
           CASE
             WHEN e.event_time >= (
-              r.cutoff - INTERVAL '7' DAY
-            ) AND e.event_time < r.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+              e.cutoff - INTERVAL '7' DAY
+            ) AND e.event_time < e.cutoff
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
           END
         )
       ),
@@ -217,9 +217,9 @@ WITH cutoffs AS (
         BIT_OR(
           CASE
             WHEN e.event_time >= (
-              r.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < r.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+              e.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < e.cutoff
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
           END
         )
       ),
@@ -229,8 +229,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'SKIP'
         THEN 1
@@ -240,8 +240,8 @@ WITH cutoffs AS (
         CASE
           WHEN (
             e.event_time >= (
-              r.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < e.cutoff
           )
           AND e.event_type = 'PLAY'
           THEN 1
@@ -252,8 +252,8 @@ WITH cutoffs AS (
     CASE
       WHEN COUNT(
         CASE
-          WHEN e.event_time >= r.cutoff AND e.event_time < (
-            r.cutoff + INTERVAL '30' DAY
+          WHEN e.event_time >= e.cutoff AND e.event_time < (
+            e.cutoff + INTERVAL '30' DAY
           )
           THEN 1
         END
@@ -265,20 +265,38 @@ WITH cutoffs AS (
       WHEN COUNT(
         CASE
           WHEN e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
           THEN 1
         END
       ) > 0
       THEN 1
       ELSE 0
     END AS is_active
-  FROM candidates AS r
-  LEFT JOIN windowed_events AS e
-    ON e.user_id = r.user_id AND e.cutoff = r.cutoff
+  FROM windowed_events AS e
   GROUP BY
+    e.user_id,
+    e.cutoff
+), aggregates AS (
+  SELECT
     r.user_id,
-    r.cutoff
+    r.cutoff,
+    COALESCE(a.count_PLAY_7d, 0) AS count_PLAY_7d,
+    COALESCE(a.count_PLAY_30d, 0) AS count_PLAY_30d,
+    COALESCE(a.count_SKIP_7d, 0) AS count_SKIP_7d,
+    COALESCE(a.count_SKIP_30d, 0) AS count_SKIP_30d,
+    COALESCE(a.count_LIKE_7d, 0) AS count_LIKE_7d,
+    COALESCE(a.count_LIKE_30d, 0) AS count_LIKE_30d,
+    COALESCE(a.count_ADVERTISEMENT_7d, 0) AS count_ADVERTISEMENT_7d,
+    COALESCE(a.count_ADVERTISEMENT_30d, 0) AS count_ADVERTISEMENT_30d,
+    COALESCE(a.active_days_7d, 0) AS active_days_7d,
+    COALESCE(a.active_days_30d, 0) AS active_days_30d,
+    a.ratio_SKIP_per_PLAY_30d AS ratio_SKIP_per_PLAY_30d,
+    COALESCE(a.label, 1) AS label,
+    COALESCE(a.is_active, 0) AS is_active
+  FROM candidates AS r
+  LEFT JOIN event_aggregates AS a
+    ON a.user_id = r.user_id AND a.cutoff = r.cutoff
 ), past_days AS (
   SELECT
     user_id,

@@ -224,16 +224,16 @@ WITH cutoffs AS (
     AND (
       r.day_offset < 0 OR e.event_type = 'BUY_PREMIUM'
     )
-), aggregates AS (
+), event_aggregates AS (
   SELECT
-    r.user_id,
-    r.cutoff,
+    e.user_id,
+    e.cutoff,
     COUNT(
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'PLAY'
         THEN 1
@@ -243,8 +243,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'SKIP'
         THEN 1
@@ -254,8 +254,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LIKE'
         THEN 1
@@ -265,8 +265,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'ADVERTISEMENT'
         THEN 1
@@ -276,8 +276,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LOGIN'
         THEN 1
@@ -288,11 +288,11 @@ WITH cutoffs AS (
         BIT_OR(
           CASE
             WHEN e.event_time >= (
-              r.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < e.cutoff
             THEN SHIFTLEFT(
               CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
             )
           END
         )
@@ -304,8 +304,8 @@ WITH cutoffs AS (
         CASE
           WHEN (
             e.event_time >= (
-              r.cutoff - INTERVAL '90' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '90' DAY
+            ) AND e.event_time < e.cutoff
           )
           AND e.event_type = 'BUY_PREMIUM'
           THEN e.value
@@ -317,8 +317,8 @@ WITH cutoffs AS (
       SUM(
         CASE
           WHEN (
-            e.event_time >= r.cutoff AND e.event_time < (
-              r.cutoff + INTERVAL '90' DAY
+            e.event_time >= e.cutoff AND e.event_time < (
+              e.cutoff + INTERVAL '90' DAY
             )
           )
           AND e.event_type = 'BUY_PREMIUM'
@@ -331,20 +331,34 @@ WITH cutoffs AS (
       WHEN COUNT(
         CASE
           WHEN e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
           THEN 1
         END
       ) > 0
       THEN 1
       ELSE 0
     END AS is_active
-  FROM candidates AS r
-  LEFT JOIN windowed_events AS e
-    ON e.user_id = r.user_id AND e.cutoff = r.cutoff
+  FROM windowed_events AS e
   GROUP BY
+    e.user_id,
+    e.cutoff
+), aggregates AS (
+  SELECT
     r.user_id,
-    r.cutoff
+    r.cutoff,
+    COALESCE(a.count_PLAY_30d, 0) AS count_PLAY_30d,
+    COALESCE(a.count_SKIP_30d, 0) AS count_SKIP_30d,
+    COALESCE(a.count_LIKE_30d, 0) AS count_LIKE_30d,
+    COALESCE(a.count_ADVERTISEMENT_30d, 0) AS count_ADVERTISEMENT_30d,
+    COALESCE(a.count_LOGIN_30d, 0) AS count_LOGIN_30d,
+    COALESCE(a.active_days_30d, 0) AS active_days_30d,
+    COALESCE(a.value_sum_BUY_PREMIUM_90d, CAST(0.0 AS DOUBLE)) AS value_sum_BUY_PREMIUM_90d,
+    COALESCE(a.label, CAST(0.0 AS DOUBLE)) AS label,
+    COALESCE(a.is_active, 0) AS is_active
+  FROM candidates AS r
+  LEFT JOIN event_aggregates AS a
+    ON a.user_id = r.user_id AND a.cutoff = r.cutoff
 ), past_days AS (
   SELECT
     user_id,

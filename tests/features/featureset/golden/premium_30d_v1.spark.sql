@@ -106,16 +106,16 @@ WITH cutoffs AS (
     AND (
       r.day_offset < 0 OR e.event_type = 'BUY_PREMIUM'
     )
-), aggregates AS (
+), event_aggregates AS (
   SELECT
-    r.user_id,
-    r.cutoff,
+    e.user_id,
+    e.cutoff,
     COUNT(
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'PLAY'
         THEN 1
@@ -125,8 +125,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'PLAY'
         THEN 1
@@ -136,8 +136,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'SKIP'
         THEN 1
@@ -147,8 +147,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'SKIP'
         THEN 1
@@ -158,8 +158,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LIKE'
         THEN 1
@@ -169,8 +169,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LIKE'
         THEN 1
@@ -180,8 +180,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'ADVERTISEMENT'
         THEN 1
@@ -191,8 +191,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'ADVERTISEMENT'
         THEN 1
@@ -202,8 +202,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '7' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LOGIN'
         THEN 1
@@ -213,8 +213,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'LOGIN'
         THEN 1
@@ -225,11 +225,11 @@ WITH cutoffs AS (
         BIT_OR(
           CASE
             WHEN e.event_time >= (
-              r.cutoff - INTERVAL '7' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '7' DAY
+            ) AND e.event_time < e.cutoff
             THEN SHIFTLEFT(
               CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
             )
           END
         )
@@ -241,11 +241,11 @@ WITH cutoffs AS (
         BIT_OR(
           CASE
             WHEN e.event_time >= (
-              r.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < e.cutoff
             THEN SHIFTLEFT(
               CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
             )
           END
         )
@@ -257,8 +257,8 @@ WITH cutoffs AS (
         CASE
           WHEN (
             e.event_time >= (
-              r.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < e.cutoff
           )
           AND e.event_type = 'PLAY'
           THEN e.value
@@ -270,8 +270,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'SKIP'
         THEN 1
@@ -281,8 +281,8 @@ WITH cutoffs AS (
         CASE
           WHEN (
             e.event_time >= (
-              r.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < e.cutoff
           )
           AND e.event_type = 'PLAY'
           THEN 1
@@ -294,8 +294,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.event_type = 'ADVERTISEMENT'
         THEN 1
@@ -305,8 +305,8 @@ WITH cutoffs AS (
         CASE
           WHEN (
             e.event_time >= (
-              r.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < r.cutoff
+              e.cutoff - INTERVAL '30' DAY
+            ) AND e.event_time < e.cutoff
           )
           AND e.event_type = 'PLAY'
           THEN 1
@@ -318,8 +318,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.area = 'home'
         THEN 1
@@ -329,8 +329,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.area = 'search'
         THEN 1
@@ -340,8 +340,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.area = 'playlist'
         THEN 1
@@ -351,8 +351,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.area = 'radio'
         THEN 1
@@ -362,8 +362,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.area = 'browse'
         THEN 1
@@ -373,8 +373,8 @@ WITH cutoffs AS (
       CASE
         WHEN (
           e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
         )
         AND e.area = 'settings'
         THEN 1
@@ -384,8 +384,8 @@ WITH cutoffs AS (
       WHEN COUNT(
         CASE
           WHEN (
-            e.event_time >= r.cutoff AND e.event_time < (
-              r.cutoff + INTERVAL '30' DAY
+            e.event_time >= e.cutoff AND e.event_time < (
+              e.cutoff + INTERVAL '30' DAY
             )
           )
           AND e.event_type = 'BUY_PREMIUM'
@@ -399,20 +399,48 @@ WITH cutoffs AS (
       WHEN COUNT(
         CASE
           WHEN e.event_time >= (
-            r.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < r.cutoff
+            e.cutoff - INTERVAL '30' DAY
+          ) AND e.event_time < e.cutoff
           THEN 1
         END
       ) > 0
       THEN 1
       ELSE 0
     END AS is_active
-  FROM candidates AS r
-  LEFT JOIN windowed_events AS e
-    ON e.user_id = r.user_id AND e.cutoff = r.cutoff
+  FROM windowed_events AS e
   GROUP BY
+    e.user_id,
+    e.cutoff
+), aggregates AS (
+  SELECT
     r.user_id,
-    r.cutoff
+    r.cutoff,
+    COALESCE(a.count_PLAY_7d, 0) AS count_PLAY_7d,
+    COALESCE(a.count_PLAY_30d, 0) AS count_PLAY_30d,
+    COALESCE(a.count_SKIP_7d, 0) AS count_SKIP_7d,
+    COALESCE(a.count_SKIP_30d, 0) AS count_SKIP_30d,
+    COALESCE(a.count_LIKE_7d, 0) AS count_LIKE_7d,
+    COALESCE(a.count_LIKE_30d, 0) AS count_LIKE_30d,
+    COALESCE(a.count_ADVERTISEMENT_7d, 0) AS count_ADVERTISEMENT_7d,
+    COALESCE(a.count_ADVERTISEMENT_30d, 0) AS count_ADVERTISEMENT_30d,
+    COALESCE(a.count_LOGIN_7d, 0) AS count_LOGIN_7d,
+    COALESCE(a.count_LOGIN_30d, 0) AS count_LOGIN_30d,
+    COALESCE(a.active_days_7d, 0) AS active_days_7d,
+    COALESCE(a.active_days_30d, 0) AS active_days_30d,
+    COALESCE(a.value_sum_PLAY_30d, CAST(0.0 AS DOUBLE)) AS value_sum_PLAY_30d,
+    a.ratio_SKIP_per_PLAY_30d AS ratio_SKIP_per_PLAY_30d,
+    a.ratio_ADVERTISEMENT_per_PLAY_30d AS ratio_ADVERTISEMENT_per_PLAY_30d,
+    COALESCE(a.area_home_30d, 0) AS area_home_30d,
+    COALESCE(a.area_search_30d, 0) AS area_search_30d,
+    COALESCE(a.area_playlist_30d, 0) AS area_playlist_30d,
+    COALESCE(a.area_radio_30d, 0) AS area_radio_30d,
+    COALESCE(a.area_browse_30d, 0) AS area_browse_30d,
+    COALESCE(a.area_settings_30d, 0) AS area_settings_30d,
+    COALESCE(a.label, 0) AS label,
+    COALESCE(a.is_active, 0) AS is_active
+  FROM candidates AS r
+  LEFT JOIN event_aggregates AS a
+    ON a.user_id = r.user_id AND a.cutoff = r.cutoff
 ), past_days AS (
   SELECT
     user_id,
