@@ -125,24 +125,6 @@ def _sigterm_as_exception() -> Iterator[_Signals]:
 
 
 @contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGTERM and Ctrl-C back until the block ends (main thread only; else no-op).
-
-    An interrupt raised inside a store write can leave its SQLite transaction open, holding
-    the database lock, and the cleanup that marks the run KILLED then cannot write. Blocked
-    signals stay pending and are handled right after the block, at a clean point.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextmanager
 def parent_run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> Iterator[str]:
     """Open the tuning run (or the one `mlflow run` launched) and always end it honestly."""
     launched_run = os.environ.get(MLFLOW_RUN_ID_ENV)
@@ -184,25 +166,20 @@ def log_child_run(
     tags: Mapping[str, str],
     status: str = "FINISHED",
 ) -> str:
-    """One finished nested run holding params, metrics and tags; returns its id.
-
-    Written with interrupts deferred: trials are logged all through a study, so this is
-    where a SIGTERM or Ctrl-C usually lands.
-    """
+    """One finished nested run holding params, metrics and tags; returns its id."""
     client = MlflowClient(tracking_uri)
-    with _interrupts_deferred():
-        run = client.create_run(
-            experiment_id,
-            run_name=name,
-            tags={MLFLOW_PARENT_RUN_ID: parent_run_id, MLFLOW_RUN_NAME: name, **tags},
-        )
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(key, float(value), 0, 0) for key, value in metrics.items()],
-            params=[Param(key, str(value)) for key, value in params.items()],
-            tags=[RunTag(key, str(value)) for key, value in tags.items()],
-        )
-        client.set_terminated(run.info.run_id, status=status)
+    run = client.create_run(
+        experiment_id,
+        run_name=name,
+        tags={MLFLOW_PARENT_RUN_ID: parent_run_id, MLFLOW_RUN_NAME: name, **tags},
+    )
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric(key, float(value), 0, 0) for key, value in metrics.items()],
+        params=[Param(key, str(value)) for key, value in params.items()],
+        tags=[RunTag(key, str(value)) for key, value in tags.items()],
+    )
+    client.set_terminated(run.info.run_id, status=status)
     return run.info.run_id
 
 

@@ -97,8 +97,5 @@ def test_sigterm_ends_the_run_as_killed(synthetic_ref):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) != 0
     parent = client.get_run(trial_runs[0].data.tags["mlflow.parentRunId"])
-    assert parent.info.status == "KILLED", (
-        parent.data.tags.get("ended_by"),
-        process.stderr.read().decode()[-3000:],
-    )
+    assert parent.info.status == "KILLED", parent.data.tags.get("ended_by")
     assert "interrupted" in parent.data.tags["ended_by"]
