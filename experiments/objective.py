@@ -100,11 +100,20 @@ def fit_booster(
 
 
 def make_objective(
-    data: StudyData, metric: MetricName, seed: int, num_threads: int
+    data: StudyData,
+    metric: MetricName,
+    seed: int,
+    num_threads: int,
+    *,
+    checkpoint: Callable[[], None] | None = None,
 ) -> Callable[[optuna.Trial], float]:
-    """The function Optuna minimises/maximises: the best validation score of one fit."""
+    """The function Optuna minimises/maximises: the best validation score of one fit.
+
+    `checkpoint` runs every boosting iteration (a safe point to act on Ctrl-C/SIGTERM).
+    """
     lightgbm_metric = LIGHTGBM_METRIC[metric]
     base = fixed_params(metric, seed, num_threads)
+    checkpoints = [] if checkpoint is None else [lambda env: checkpoint()]
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_PID_ATTR, os.getpid())
@@ -113,6 +122,7 @@ def make_objective(
             data,
             params,
             callbacks=[
+                *checkpoints,
                 pruning_callback(trial, lightgbm_metric),
                 lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False),
             ],

@@ -29,6 +29,7 @@ from tqdm import tqdm
 import features
 from experiments import baselines, oracle, plots, tracking
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
+from experiments.interrupts import StopRequest, deferred_stop
 from experiments.metrics import METRIC_NAMES, MetricName, evaluate, max_f1_threshold
 from experiments.objective import (
     BEST_ITERATION_ATTR,
@@ -239,7 +240,9 @@ class WorkerJob:
     trials: int
 
 
-def _run_trials(job: WorkerJob, data: StudyData, progress: tqdm | None) -> None:
+def _run_trials(
+    job: WorkerJob, data: StudyData, progress: tqdm | None, stop: StopRequest | None
+) -> None:
     """Optimise `job.trials` trials of the shared study in this process."""
     study = load_study(
         open_storage(job.storage_url),
@@ -256,7 +259,13 @@ def _run_trials(job: WorkerJob, data: StudyData, progress: tqdm | None) -> None:
     if progress is not None:
         callbacks.append(_progress_callback(progress))
     study.optimize(
-        make_objective(data, job.config.metric, job.config.seed, job.config.threads),
+        make_objective(
+            data,
+            job.config.metric,
+            job.config.seed,
+            job.config.threads,
+            checkpoint=None if stop is None else stop.check,
+        ),
         n_trials=job.trials,
         timeout=job.config.timeout_s,
         callbacks=callbacks,
@@ -266,7 +275,7 @@ def _run_trials(job: WorkerJob, data: StudyData, progress: tqdm | None) -> None:
 def worker_main(job: WorkerJob) -> None:
     """Entry point of a spawned tuning worker: load, split, build the Dataset once, optimise."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    _run_trials(job, study_data(prepare(job.config)), progress=None)
+    _run_trials(job, study_data(prepare(job.config)), progress=None, stop=None)
 
 
 def _progress_callback(progress: tqdm):
@@ -281,14 +290,18 @@ def _progress_callback(progress: tqdm):
     return update
 
 
-def run_study(jobs: list[WorkerJob], data: StudyData, progress: tqdm) -> None:
-    """Run job 0 here and the others in spawned processes; fail loudly if a worker failed."""
+def run_study(jobs: list[WorkerJob], data: StudyData, progress: tqdm, stop: StopRequest) -> None:
+    """Run job 0 here and the others in spawned processes; fail loudly if a worker failed.
+
+    Workers keep the default signal handling: terminated, they die at once, and the trial they
+    were running is failed as an orphan on the next start.
+    """
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=worker_main, args=(job,), daemon=True) for job in jobs[1:]]
     for process in processes:
         process.start()
     try:
-        _run_trials(jobs[0], data, progress)
+        _run_trials(jobs[0], data, progress, stop)
         for process in processes:
             process.join()
     finally:
@@ -428,9 +441,15 @@ def tune(config: TuneConfig) -> TuneResult:
         "leakage_flagged": ",".join(inputs.leakage_flagged),
         "resumed": str(config.resume).lower(),
     }
-    with tracking.parent_run(experiment_id, study_name, tags) as parent:
+    with (
+        deferred_stop() as stop,
+        tracking.parent_run(experiment_id, study_name, tags, stop) as parent,
+    ):
+        # stop.check(): Ctrl-C/SIGTERM take effect here, between steps, and every boosting
+        # iteration of a trial, never inside an MLflow write (experiments/interrupts.py).
         tracking.log_feature_set_input(inputs.ref, inputs.fingerprint)
         baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent)
+        stop.check()
         data = study_data(prepared)  # once for this process's trials and the refit
         baseline_test_auc = {name: test["roc_auc"] for name, (_, test) in baseline.items()}
         jobs = [
@@ -439,7 +458,8 @@ def tune(config: TuneConfig) -> TuneResult:
         ]
         with tqdm(total=config.trials, initial=done, desc="trials", unit="trial") as progress:
             if jobs:
-                run_study(jobs, data, progress)
+                run_study(jobs, data, progress, stop)
+        stop.check()
         study = load_study(
             open_storage(storage_url), study_name, config.metric, config.seed, worker_index=0
         )
@@ -456,6 +476,8 @@ def tune(config: TuneConfig) -> TuneResult:
             workspace.event_store_path(),
         )
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
+        figures = _figures(prepared, booster, study, test_scores, config.seed)
+        stop.check()
         tracking.log_parent_results(
             params={
                 **best.params,
@@ -474,10 +496,11 @@ def tune(config: TuneConfig) -> TuneResult:
                 "trials_orphaned_failed": len(orphaned),
             },
             tags={"threshold_rule": "max F1 on validation", "oracle": oracle_result.note},
-            figures=_figures(prepared, booster, study, test_scores, config.seed),
+            figures=figures,
             json_artifacts={"resolved_config.json": settings},
             test_set=prepared.parts.test,
         )
+        stop.check()
         log_serving_model(
             booster,
             inputs.model_metadata(threshold),

@@ -5,7 +5,7 @@
 - `end_stale_runs` ends RUNNING runs whose process is gone (killed by SIGKILL/SIGTERM, power
   loss) as KILLED, so nothing in the UI looks alive that is not.
 - `parent_run` opens the tuning run and always closes it: FINISHED, FAILED on an error, KILLED
-  on Ctrl-C or SIGTERM (turned into an exception by a handler installed for the run).
+  on Ctrl-C or SIGTERM (recorded by `experiments.interrupts.deferred_stop`).
 - `TrialRunLogger` is an Optuna callback that records each finished trial as a nested run
   (the small replacement for optuna-integration's MLflowCallback).
 """
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -32,6 +29,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from experiments.interrupts import StopRequest
+
 PID_TAG = "usagecast.pid"
 HOST_TAG = "usagecast.host"
 KIND_TAG = "usagecast.kind"
@@ -39,10 +38,6 @@ TRIAL_TAG = "optuna_trial"
 STATE_TAG = "optuna_state"
 PRUNED_TAG = "pruned"
 MLFLOW_RUN_ID_ENV = "MLFLOW_RUN_ID"
-
-
-class RunTerminated(KeyboardInterrupt):
-    """SIGTERM arrived during a run; handled like Ctrl-C so cleanup code runs."""
 
 
 def artifact_location(tracking_uri: str) -> str | None:
@@ -94,39 +89,15 @@ def end_stale_runs(tracking_uri: str, experiment_id: str) -> list[str]:
     return [run.info.run_id for run in stale]
 
 
-@dataclass
-class _Signals:
-    """Whether SIGTERM arrived inside the block (set by the handler)."""
-
-    terminated: bool = False
-
-
 @contextmanager
-def _sigterm_as_exception() -> Iterator[_Signals]:
-    """Within the block, SIGTERM raises RunTerminated (main thread only; else no-op).
+def parent_run(
+    experiment_id: str, run_name: str, tags: Mapping[str, str], stop: StopRequest
+) -> Iterator[str]:
+    """Open the tuning run (or the one `mlflow run` launched) and always end it honestly.
 
-    The yielded record remembers the signal: code interrupted mid-way (a database write, a
-    library's cleanup) may turn the interrupt into another exception on its way out.
+    KILLED when `stop` saw SIGTERM/Ctrl-C (whatever exception then ended the block), FAILED on
+    any other error, FINISHED otherwise.
     """
-    signals = _Signals()
-    if threading.current_thread() is not threading.main_thread():
-        yield signals
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        signals.terminated = True
-        raise RunTerminated(f"received signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield signals
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def parent_run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> Iterator[str]:
-    """Open the tuning run (or the one `mlflow run` launched) and always end it honestly."""
     launched_run = os.environ.get(MLFLOW_RUN_ID_ENV)
     owner_tags = {
         **tags,
@@ -140,12 +111,10 @@ def parent_run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> It
         run_name=None if launched_run else run_name,
     )
     mlflow.set_tags(owner_tags)
-    signals = _Signals()
     try:
-        with _sigterm_as_exception() as signals:
-            yield run.info.run_id
+        yield run.info.run_id
     except BaseException as error:
-        if signals.terminated or isinstance(error, KeyboardInterrupt):
+        if stop.requested or isinstance(error, KeyboardInterrupt):
             mlflow.set_tag("ended_by", "interrupted (Ctrl-C or SIGTERM)")
             mlflow.end_run(status="KILLED")
         else:

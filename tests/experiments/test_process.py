@@ -74,10 +74,7 @@ def test_mlflow_run_tune_entry_point_on_simulated_data(tmp_path):
     assert model.metadata.run_id == run.info.run_id
 
 
-LOCKED = "database is locked"
-
-
-def _tune_then_sigterm(client: MlflowClient, ref: str, ignore: set[str]):
+def _tune_then_sigterm(client: MlflowClient, ref: str):
     """Start `usagecast tune`, SIGTERM it once its first trial run is logged; (parent, stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "usagecast_cli.main", "tune", ref, "--trials", "500"],
@@ -92,14 +89,12 @@ def _tune_then_sigterm(client: MlflowClient, ref: str, ignore: set[str]):
         time.sleep(0.5)
         experiment = client.get_experiment_by_name("synthetic")
         if experiment is not None:
-            found = client.search_runs(
+            trial_runs = client.search_runs(
                 [experiment.experiment_id], filter_string="tags.optuna_trial = '0'"
             )
-            trial_runs = [run for run in found if run.info.run_id not in ignore]
     assert trial_runs, "the tuning process never logged a trial"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) != 0
-    ignore.add(trial_runs[0].info.run_id)
     parent = client.get_run(trial_runs[0].data.tags["mlflow.parentRunId"])
     return parent, process.stderr.read().decode()
 
@@ -108,13 +103,7 @@ def _tune_then_sigterm(client: MlflowClient, ref: str, ignore: set[str]):
 def test_sigterm_ends_the_run_as_killed(synthetic_ref):
     client = MlflowClient(workspace.mlflow_tracking_uri())
     client.search_experiments()  # the store exists before the tuning process opens it
-    # Known defect (docs/architecture.md, tuning runs): in about 1 run in 10 here the tuning
-    # process's own SQLite writes fail with "database is locked" after the SIGTERM and the
-    # run is not marked KILLED. Such runs are retried (twice at most); any other outcome fails.
-    ignore: set[str] = set()
-    for _ in range(3):
-        parent, stderr = _tune_then_sigterm(client, synthetic_ref, ignore)
-        if parent.info.status == "KILLED" or LOCKED not in stderr:
-            break
+    parent, stderr = _tune_then_sigterm(client, synthetic_ref)
     assert parent.info.status == "KILLED", (parent.data.tags.get("ended_by"), stderr[-3000:])
     assert "interrupted" in parent.data.tags["ended_by"]
+    assert "stopping at the next safe point" in stderr
