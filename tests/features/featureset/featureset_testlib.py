@@ -8,11 +8,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import sqlglot.expressions as exp
 
 from features.engines.duckdb import DuckDBEngine
 from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS
 from features.featureset.build import compute_rows
-from features.featureset.spec import FeatureSetSpec, parse_spec
+from features.featureset.compiler import next_cutoff_day
+from features.featureset.spec import CalendarCutoffs, FeatureSetSpec, parse_spec
 
 # (user_id, event_time, event_type[, session_id, item_id, value, area])
 Event = tuple
@@ -147,3 +149,14 @@ def duckdb_rows(
         con.close()
     counts = statuses.groupby("status")["rows"].sum().to_dict()
     return frame, {status: int(n) for status, n in counts.items()}
+
+
+def next_cutoffs_query(calendar: CalendarCutoffs, days: list[dt.date]) -> exp.Select:
+    """SELECT d, next_cutoff_day(d) AS slot over a VALUES list of dates."""
+    values = exp.values(
+        [(exp.cast(exp.Literal.string(d.isoformat()), "DATE"),) for d in days],
+        alias="t",
+        columns=["d"],
+    )
+    slot = next_cutoff_day(calendar, exp.column("d"))
+    return exp.select(exp.column("d"), slot.as_("slot")).from_(values)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
+import duckdb
 import pandas as pd
 import pytest
 from featureset_cases import (
@@ -16,13 +18,15 @@ from featureset_cases import (
     to_users,
 )
 from featureset_cases import ITEMS as PROPERTY_ITEMS
-from featureset_testlib import duckdb_rows, write_spec, write_store
+from featureset_testlib import duckdb_rows, next_cutoffs_query, write_spec, write_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.engines.spark import SparkEngine
+from features.engines.spark import SparkEngine, to_spark_sql
 from features.featureset import build_feature_set, load_feature_set
 from features.featureset.build import compute_rows
+from features.featureset.compiler import calendar_cutoff_dates
+from features.featureset.spec import CalendarCutoffs
 from features.workspace import event_store_path, workspace_dir
 
 pytestmark = pytest.mark.spark
@@ -151,3 +155,19 @@ def test_spark_equals_duckdb_on_property_logs(spark_session, tmp_path_factory, d
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
     spark_counts = statuses.groupby("status")["rows"].sum().to_dict()
     assert {k: int(v) for k, v in spark_counts.items()} == duck_counts
+
+
+@pytest.mark.parametrize(
+    "calendar",
+    [
+        CalendarCutoffs(start=dt.date(2024, 1, 15), end=dt.date(2024, 6, 1), every_month=True),
+        CalendarCutoffs(start=dt.date(2024, 1, 10), end=dt.date(2024, 6, 1), every_days=10),
+    ],
+)
+def test_spark_maps_days_to_the_same_history_period_as_duckdb(spark_session, calendar):
+    days = [dt.date(2023, 12, 20) + dt.timedelta(days=k) for k in range(150)]
+    days = [d for d in days if d < calendar_cutoff_dates(calendar)[-1]]
+    query = next_cutoffs_query(calendar, days)
+    spark_rows = spark_session.sql(to_spark_sql(query)).collect()
+    duck_rows = duckdb.sql(query.sql(dialect="duckdb")).fetchall()
+    assert [(row["d"], row["slot"]) for row in spark_rows] == duck_rows

@@ -303,27 +303,43 @@ WITH cutoffs AS (
   FROM candidates AS r
   LEFT JOIN event_aggregates AS a
     ON a.user_id = r.user_id AND a.cutoff = r.cutoff
-), past_days AS (
+), past_slots AS (
   SELECT
     user_id,
-    CAST(event_time AS DATE) AS event_day,
-    MIN(event_time) AS first_time
+    CAST(CASE
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(DATE_ADD(
+        CAST('2024-02-01' AS DATE),
+        CAST((
+          DATEDIFF(DAY, CAST('2024-02-01' AS DATE), CAST(event_time AS DATE)) DIV 14 + 1
+        ) * 14 AS INT)
+      ) AS DATE)
+    END AS TIMESTAMP) AS slot,
+    MAX(CAST(event_time AS DATE)) AS last_event_day
   FROM events
+  WHERE
+    event_time < CAST('2024-05-23' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(event_time AS DATE)
+    CAST(CASE
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(DATE_ADD(
+        CAST('2024-02-01' AS DATE),
+        CAST((
+          DATEDIFF(DAY, CAST('2024-02-01' AS DATE), CAST(event_time AS DATE)) DIV 14 + 1
+        ) * 14 AS INT)
+      ) AS DATE)
+    END AS TIMESTAMP)
 ), history AS (
   SELECT
     r.user_id,
     r.cutoff,
-    DATEDIFF(
-      DAY,
-      CAST(MAX(CASE WHEN p.first_time < r.cutoff THEN p.event_day END) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_event
+    DATEDIFF(DAY, CAST(MAX(p.last_event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event
   FROM candidates AS r
-  LEFT JOIN past_days AS p
-    ON p.user_id = r.user_id AND p.first_time < r.cutoff
+  LEFT JOIN past_slots AS p
+    ON p.user_id = r.user_id AND p.slot <= r.cutoff
   GROUP BY
     r.user_id,
     r.cutoff

@@ -359,27 +359,31 @@ WITH cutoffs AS (
   FROM candidates AS r
   LEFT JOIN event_aggregates AS a
     ON a.user_id = r.user_id AND a.cutoff = r.cutoff
-), past_days AS (
+), past_slots AS (
   SELECT
     user_id,
-    CAST(event_time AS DATE) AS event_day,
-    MIN(event_time) AS first_time
+    CAST(GREATEST(
+      CAST('2024-02-01' AS DATE),
+      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    ) AS TIMESTAMP) AS slot,
+    MAX(CAST(event_time AS DATE)) AS last_event_day
   FROM events
+  WHERE
+    event_time < CAST('2024-04-01' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(event_time AS DATE)
+    CAST(GREATEST(
+      CAST('2024-02-01' AS DATE),
+      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    ) AS TIMESTAMP)
 ), history AS (
   SELECT
     r.user_id,
     r.cutoff,
-    DATEDIFF(
-      DAY,
-      CAST(MAX(CASE WHEN p.first_time < r.cutoff THEN p.event_day END) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_event
+    DATEDIFF(DAY, CAST(MAX(p.last_event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event
   FROM candidates AS r
-  LEFT JOIN past_days AS p
-    ON p.user_id = r.user_id AND p.first_time < r.cutoff
+  LEFT JOIN past_slots AS p
+    ON p.user_id = r.user_id AND p.slot <= r.cutoff
   GROUP BY
     r.user_id,
     r.cutoff

@@ -441,39 +441,35 @@ WITH cutoffs AS (
   FROM candidates AS r
   LEFT JOIN event_aggregates AS a
     ON a.user_id = r.user_id AND a.cutoff = r.cutoff
-), past_days AS (
+), past_slots AS (
   SELECT
     user_id,
-    CAST(event_time AS DATE) AS event_day,
-    MIN(event_time) AS first_time,
-    MIN(CASE WHEN event_type = 'PLAY' THEN event_time END) AS first_PLAY,
-    MIN(CASE WHEN event_type = 'BUY_PREMIUM' THEN event_time END) AS first_BUY_PREMIUM
+    CAST(GREATEST(
+      CAST('2024-02-01' AS DATE),
+      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    ) AS TIMESTAMP) AS slot,
+    MAX(CAST(event_time AS DATE)) AS last_event_day,
+    MAX(CASE WHEN event_type = 'PLAY' THEN CAST(event_time AS DATE) END) AS last_day_PLAY,
+    MAX(CASE WHEN event_type = 'BUY_PREMIUM' THEN CAST(event_time AS DATE) END) AS last_day_BUY_PREMIUM
   FROM events
+  WHERE
+    event_time < CAST('2024-06-01' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(event_time AS DATE)
+    CAST(GREATEST(
+      CAST('2024-02-01' AS DATE),
+      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    ) AS TIMESTAMP)
 ), history AS (
   SELECT
     r.user_id,
     r.cutoff,
-    DATEDIFF(
-      DAY,
-      CAST(MAX(CASE WHEN p.first_time < r.cutoff THEN p.event_day END) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_event,
-    DATEDIFF(
-      DAY,
-      CAST(MAX(CASE WHEN p.first_PLAY < r.cutoff THEN p.event_day END) AS DATE),
-      CAST(r.cutoff AS DATE)
-    ) AS days_since_last_PLAY,
-    CASE
-      WHEN COUNT(CASE WHEN p.first_BUY_PREMIUM < r.cutoff THEN 1 END) > 0
-      THEN 1
-      ELSE 0
-    END AS has_converted
+    DATEDIFF(DAY, CAST(MAX(p.last_event_day) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_event,
+    DATEDIFF(DAY, CAST(MAX(p.last_day_PLAY) AS DATE), CAST(r.cutoff AS DATE)) AS days_since_last_PLAY,
+    CASE WHEN NOT MAX(p.last_day_BUY_PREMIUM) IS NULL THEN 1 ELSE 0 END AS has_converted
   FROM candidates AS r
-  LEFT JOIN past_days AS p
-    ON p.user_id = r.user_id AND p.first_time < r.cutoff
+  LEFT JOIN past_slots AS p
+    ON p.user_id = r.user_id AND p.slot <= r.cutoff
   GROUP BY
     r.user_id,
     r.cutoff
