@@ -143,10 +143,9 @@ def _cutoff() -> exp.Column:
     return _col("cutoff", _ROW)
 
 
-def _in_window(days: int, cutoff: exp.Expression | None = None) -> exp.Expression:
-    """[cutoff - days, cutoff): the feature side (cutoff defaults to the candidate's)."""
-    cutoff = cutoff if cutoff is not None else _cutoff()
-    return exp.and_(_event_time() >= _shift(cutoff, days, back=True), _event_time() < cutoff)
+def _in_window(days: int) -> exp.Expression:
+    """[cutoff - days, cutoff): the feature side."""
+    return exp.and_(_event_time() >= _shift(_cutoff(), days, back=True), _event_time() < _cutoff())
 
 
 def _of_type(event_type: str) -> exp.Expression:
@@ -228,10 +227,8 @@ def _area_count_feature(feature: FeatureDef) -> exp.Expression:
     return _count_if(exp.and_(_in_window(feature.window_days), area))
 
 
-def _item_mean_feature(
-    feature: FeatureDef, cutoff: exp.Expression | None = None
-) -> exp.Expression:
-    condition = _in_window(feature.window_days, cutoff)
+def _item_mean_feature(feature: FeatureDef) -> exp.Expression:
+    condition = _in_window(feature.window_days)
     if feature.event_type is not None:
         condition = exp.and_(condition, _of_type(feature.event_type))
     value = exp.cast(_col(feature.attribute, _ITEM), "DOUBLE")
@@ -508,6 +505,7 @@ def _windowed_events_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ..
     )
     if spec.label.horizon_days is None:
         return select.join(exp.to_table("cutoffs").as_(_ROW), on=_in_span(spec, features))
+    select = select.select(_col("day_offset", _ROW))
     on = _date(_event_time()).eq(_col("event_day", _ROW))
     label_type = spec.label.event_type if spec.label.kind in AGGREGATE_LABELS else None
     if label_type is not None and _label_side_days(spec) > 0:
@@ -550,11 +548,60 @@ def _empty_value(value: int | float) -> exp.Expression:
     return exp.cast(_num(value), "DOUBLE") if isinstance(value, float) else _num(value)
 
 
-def _event_aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
-    """Calendar-only specs: the windowed aggregates per (user, cutoff) of the paired events.
+def _cutoff_shift_days(node: exp.Expression) -> int | None:
+    """n for `e.cutoff`, `(e.cutoff + INTERVAL n DAY)` or -n for `(e.cutoff - ...)`; else None."""
+    if isinstance(node, exp.Paren):
+        node = node.this
+    if _is_paired_column(node, "cutoff"):
+        return 0
+    if isinstance(node, exp.Add | exp.Sub) and _is_paired_column(node.this, "cutoff"):
+        interval = node.expression
+        if isinstance(interval, exp.Interval) and interval.unit and interval.unit.name == "DAY":
+            days = int(interval.this.name)
+            return days if isinstance(node, exp.Add) else -days
+    return None
 
-    Grouping the paired events first and attaching the few result rows to the candidates
-    afterwards avoids a hash table over every paired event (the candidate join it replaces).
+
+def _is_paired_column(node: exp.Expression, name: str) -> bool:
+    return isinstance(node, exp.Column) and node.table == _EVENT and node.name == name
+
+
+def _on_day_offsets(node: exp.Expression) -> exp.Expression:
+    """Comparisons of a paired event's time with its cutoff, as comparisons of its day_offset.
+
+    Calendar cutoffs are midnights and windows whole days, so `event_time >= cutoff - n days`
+    is `day_offset >= -n`, `event_time < cutoff + n days` is `day_offset < n`, and the day
+    difference to the cutoff is `-day_offset`: integer tests on a joined column instead of
+    timestamp arithmetic per event and aggregate (measured: ~15% of the 10M-event build).
+    """
+    offset = _col("day_offset", _EVENT)
+    if isinstance(node, exp.GTE | exp.LT) and _is_paired_column(node.this, "event_time"):
+        days = _cutoff_shift_days(node.expression)
+        if days is not None:
+            return type(node)(this=offset, expression=_num(days))
+    if _is_days_to_cutoff(node):
+        return exp.Neg(this=offset)
+    return node
+
+
+def _is_days_to_cutoff(node: exp.Expression) -> bool:
+    """Whether node is DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE))."""
+    return (
+        isinstance(node, exp.DateDiff)
+        and node.unit is not None
+        and node.unit.name == "DAY"
+        and isinstance(node.this, exp.Cast)
+        and isinstance(node.expression, exp.Cast)
+        and _is_paired_column(node.this.this, "cutoff")
+        and _is_paired_column(node.expression.this, "event_time")
+    )
+
+
+def _on_paired_events(spec: FeatureSetSpec, expression: exp.Expression) -> exp.Expression:
+    """An aggregate written against (r.cutoff, e.*) read over `windowed_events` instead.
+
+    The candidate's cutoff becomes the paired event's; with a bounded horizon (events paired
+    through `cutoff_days`) window tests become day-offset tests (`_on_day_offsets`).
     """
 
     def on_events(node: exp.Expression) -> exp.Expression:
@@ -562,8 +609,18 @@ def _event_aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, .
             return _col("cutoff", _EVENT)
         return node
 
+    paired = expression.transform(on_events)
+    return paired.transform(_on_day_offsets) if spec.label.horizon_days is not None else paired
+
+
+def _event_aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+    """Calendar-only specs: the windowed aggregates per (user, cutoff) of the paired events.
+
+    Grouping the paired events first and attaching the few result rows to the candidates
+    afterwards avoids a hash table over every paired event (the candidate join it replaces).
+    """
     columns = [
-        expression.transform(on_events).as_(name)
+        _on_paired_events(spec, expression).as_(name)
         for name, expression, _ in _span_aggregates(spec, features)
     ]
     return (
@@ -657,23 +714,18 @@ def next_cutoff_day(calendar: CalendarCutoffs, day: exp.Expression) -> exp.Expre
     Calendar cutoffs are midnights, so an event is before a cutoff exactly when its date is
     before the cutoff's date: the first cutoff after the date is the first the event precedes.
     """
-    first = calendar_cutoff_dates(calendar)[0]
-    if calendar.every_month:  # month starts: the next month's start, or the first cutoff
+    first = _date_literal(calendar_cutoff_dates(calendar)[0])
+    if calendar.every_month:  # month starts: the start of the month after the day's
         month = exp.DateTrunc(this=day, unit=exp.var("MONTH"))
-        next_start = exp.DateAdd(this=month, expression=_num(1), unit=exp.var("MONTH"))
-        return exp.Greatest(this=_date_literal(first), expressions=[_date(next_start)])
-    step = calendar.every_days or 1
-    elapsed = exp.DateDiff(this=day, expression=_date_literal(first), unit=exp.var("DAY"))
-    steps = exp.Add(this=exp.IntDiv(this=elapsed, expression=_num(step)), expression=_num(1))
-    later = exp.DateAdd(
-        this=_date_literal(first),
+        later = exp.DateAdd(this=month, expression=_num(1), unit=exp.var("MONTH"))
+    else:
+        step = calendar.every_days or 1
+        elapsed = exp.DateDiff(this=day, expression=first.copy(), unit=exp.var("DAY"))
+        steps = exp.Add(this=exp.IntDiv(this=elapsed, expression=_num(step)), expression=_num(1))
         # INT: Spark's DATE_ADD refuses the BIGINT that DATE_DIFF arithmetic gives.
-        expression=exp.cast(
-            exp.Mul(this=exp.paren(steps, copy=False), expression=_num(step)), "INT"
-        ),
-        unit=exp.var("DAY"),
-    )
-    return exp.Case().when(day < _date_literal(first), _date_literal(first)).else_(_date(later))
+        shift = exp.cast(exp.Mul(this=exp.paren(steps, copy=False), expression=_num(step)), "INT")
+        later = exp.DateAdd(this=first.copy(), expression=shift, unit=exp.var("DAY"))
+    return exp.Case().when(day.copy() < first.copy(), first.copy()).else_(_date(later))
 
 
 def _past_slots_select(calendar: CalendarCutoffs, event_types: tuple[str, ...]) -> exp.Select:
@@ -739,7 +791,9 @@ def _history_ctes(
     return [(_history_rollup(spec), rollup), ("history", _history_select(spec, features))]
 
 
-def _session_ctes(features: tuple[FeatureDef, ...]) -> list[tuple[str, exp.Select]]:
+def _session_ctes(
+    spec: FeatureSetSpec, features: tuple[FeatureDef, ...]
+) -> list[tuple[str, exp.Select]]:
     """Distinct sessions per window for calendar-only specs, as two plain GROUP BYs.
 
     A session counts in a window when any of its events does: flag each (user, cutoff,
@@ -747,13 +801,15 @@ def _session_ctes(features: tuple[FeatureDef, ...]) -> list[tuple[str, exp.Selec
     session_id), without the per-group distinct sets that dominate the query's cost.
     """
     windows = [f for f in features if f.kind == "sessions"]
-    cutoff = _col("cutoff", _EVENT)
     flags = (
         exp.select(
             "user_id",
             "cutoff",
             "session_id",
-            *(exp.Max(this=_flag(_in_window(f.window_days, cutoff))).as_(f.name) for f in windows),
+            *(
+                _on_paired_events(spec, exp.Max(this=_flag(_in_window(f.window_days)))).as_(f.name)
+                for f in windows
+            ),
         )
         .from_(exp.to_table("windowed_events").as_(_EVENT))
         .where(exp.column("session_id").is_(exp.null()).not_())
@@ -773,7 +829,7 @@ def _uses_session_rollup(spec: FeatureSetSpec, features: tuple[FeatureDef, ...])
     return _calendar_only(spec) and any(f.kind == "sessions" for f in features)
 
 
-def _item_means_select(features: tuple[FeatureDef, ...]) -> exp.Select:
+def _item_means_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
     """Item-attribute means for calendar-only specs, over the events they can read.
 
     Only events inside the longest item window (and of the features' types, when every
@@ -783,13 +839,13 @@ def _item_means_select(features: tuple[FeatureDef, ...]) -> exp.Select:
     """
     means = [f for f in features if f.kind == "item_mean"]
     cutoff = _col("cutoff", _EVENT)
-    condition = _in_window(max(f.window_days for f in means), cutoff)
+    condition = _on_paired_events(spec, _in_window(max(f.window_days for f in means)))
     types = {f.event_type for f in means}
     if None not in types:
         condition = exp.and_(
             condition, _col("event_type", _EVENT).isin(*(_str(t) for t in sorted(types)))
         )
-    columns = [_item_mean_feature(f, cutoff).as_(f.name) for f in means]
+    columns = [_on_paired_events(spec, _item_mean_feature(f)).as_(f.name) for f in means]
     return (
         exp.select(_col("user_id", _EVENT), cutoff, *columns)
         .from_(exp.to_table("windowed_events").as_(_EVENT))
@@ -899,9 +955,9 @@ def _base_ctes(
     if _needs_history(spec, features):
         ctes += _history_ctes(spec, features)
     if _uses_session_rollup(spec, features):
-        ctes += _session_ctes(features)
+        ctes += _session_ctes(spec, features)
     if _uses_item_rollup(spec, features):
-        ctes.append(("item_means", _item_means_select(features)))
+        ctes.append(("item_means", _item_means_select(spec, features)))
     if _needs_combined(spec, features):
         ctes += [
             ("combined", _combined_select(spec, features)),

@@ -103,7 +103,8 @@ WITH cutoffs AS (
     e.item_id,
     e.value,
     e.area,
-    r.cutoff
+    r.cutoff,
+    r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
     ON CAST(e.event_time AS DATE) = r.event_day
@@ -114,88 +115,64 @@ WITH cutoffs AS (
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_30d,
@@ -203,10 +180,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '7' DAY
-            ) AND e.event_time < e.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
+            WHEN e.day_offset >= -7 AND e.day_offset < 0
+            THEN CAST(1 AS BIGINT) << CAST(-e.day_offset AS INT)
           END
         )
       ),
@@ -216,10 +191,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
+            WHEN e.day_offset >= -30 AND e.day_offset < 0
+            THEN CAST(1 AS BIGINT) << CAST(-e.day_offset AS INT)
           END
         )
       ),
@@ -228,48 +201,28 @@ WITH cutoffs AS (
     CAST(COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS DOUBLE) / NULLIF(
       CAST(COUNT(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'PLAY'
+            e.day_offset >= -30 AND e.day_offset < 0
+          ) AND e.event_type = 'PLAY'
           THEN 1
         END
       ) AS DOUBLE),
       0
     ) AS ratio_SKIP_per_PLAY_30d,
     CASE
-      WHEN COUNT(
-        CASE
-          WHEN e.event_time >= e.cutoff AND e.event_time < (
-            e.cutoff + INTERVAL '30' DAY
-          )
-          THEN 1
-        END
-      ) = 0
+      WHEN COUNT(CASE WHEN e.day_offset >= 0 AND e.day_offset < 30 THEN 1 END) = 0
       THEN 1
       ELSE 0
     END AS label,
     CASE
-      WHEN COUNT(
-        CASE
-          WHEN e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-          THEN 1
-        END
-      ) > 0
+      WHEN COUNT(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 END) > 0
       THEN 1
       ELSE 0
     END AS is_active
@@ -336,15 +289,7 @@ WITH cutoffs AS (
     user_id,
     cutoff,
     session_id,
-    MAX(
-      CASE
-        WHEN e.event_time >= (
-          e.cutoff - INTERVAL '30' DAY
-        ) AND e.event_time < e.cutoff
-        THEN 1
-        ELSE 0
-      END
-    ) AS sessions_30d
+    MAX(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 ELSE 0 END) AS sessions_30d
   FROM windowed_events AS e
   WHERE
     NOT session_id IS NULL

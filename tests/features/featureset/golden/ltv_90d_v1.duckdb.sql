@@ -217,7 +217,8 @@ WITH cutoffs AS (
     e.item_id,
     e.value,
     e.area,
-    r.cutoff
+    r.cutoff,
+    r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
     ON CAST(e.event_time AS DATE) = r.event_day
@@ -231,55 +232,40 @@ WITH cutoffs AS (
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LOGIN'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LOGIN'
         THEN 1
       END
     ) AS count_LOGIN_30d,
@@ -287,10 +273,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
+            WHEN e.day_offset >= -30 AND e.day_offset < 0
+            THEN CAST(1 AS BIGINT) << CAST(-e.day_offset AS INT)
           END
         )
       ),
@@ -300,11 +284,8 @@ WITH cutoffs AS (
       SUM(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '90' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'BUY_PREMIUM'
+            e.day_offset >= -90 AND e.day_offset < 0
+          ) AND e.event_type = 'BUY_PREMIUM'
           THEN e.value
         END
       ),
@@ -314,25 +295,15 @@ WITH cutoffs AS (
       SUM(
         CASE
           WHEN (
-            e.event_time >= e.cutoff AND e.event_time < (
-              e.cutoff + INTERVAL '90' DAY
-            )
-          )
-          AND e.event_type = 'BUY_PREMIUM'
+            e.day_offset >= 0 AND e.day_offset < 90
+          ) AND e.event_type = 'BUY_PREMIUM'
           THEN e.value
         END
       ),
       CAST(0 AS DOUBLE)
     ) AS label,
     CASE
-      WHEN COUNT(
-        CASE
-          WHEN e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-          THEN 1
-        END
-      ) > 0
+      WHEN COUNT(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 END) > 0
       THEN 1
       ELSE 0
     END AS is_active
@@ -360,13 +331,9 @@ WITH cutoffs AS (
   SELECT
     user_id,
     CAST(CASE
-      WHEN CAST('2024-02-01' AS DATE) IS NULL
-      OR CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE) IS NULL
-      THEN NULL
-      ELSE GREATEST(
-        CAST('2024-02-01' AS DATE),
-        CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
-      )
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
     END AS TIMESTAMP) AS slot,
     MAX(CAST(event_time AS DATE)) AS last_event_day
   FROM events
@@ -375,13 +342,9 @@ WITH cutoffs AS (
   GROUP BY
     user_id,
     CAST(CASE
-      WHEN CAST('2024-02-01' AS DATE) IS NULL
-      OR CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE) IS NULL
-      THEN NULL
-      ELSE GREATEST(
-        CAST('2024-02-01' AS DATE),
-        CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
-      )
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
     END AS TIMESTAMP)
 ), history AS (
   SELECT

@@ -217,7 +217,8 @@ WITH cutoffs AS (
     e.item_id,
     e.value,
     e.area,
-    r.cutoff
+    r.cutoff,
+    r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
     ON CAST(e.event_time AS DATE) = r.event_day
@@ -231,55 +232,40 @@ WITH cutoffs AS (
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LOGIN'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LOGIN'
         THEN 1
       END
     ) AS count_LOGIN_30d,
@@ -287,13 +273,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-            THEN SHIFTLEFT(
-              CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
-            )
+            WHEN e.day_offset >= -30 AND e.day_offset < 0
+            THEN SHIFTLEFT(CAST(1 AS BIGINT), CAST(-e.day_offset AS INT))
           END
         )
       ),
@@ -303,11 +284,8 @@ WITH cutoffs AS (
       SUM(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '90' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'BUY_PREMIUM'
+            e.day_offset >= -90 AND e.day_offset < 0
+          ) AND e.event_type = 'BUY_PREMIUM'
           THEN e.value
         END
       ),
@@ -317,25 +295,15 @@ WITH cutoffs AS (
       SUM(
         CASE
           WHEN (
-            e.event_time >= e.cutoff AND e.event_time < (
-              e.cutoff + INTERVAL '90' DAY
-            )
-          )
-          AND e.event_type = 'BUY_PREMIUM'
+            e.day_offset >= 0 AND e.day_offset < 90
+          ) AND e.event_type = 'BUY_PREMIUM'
           THEN e.value
         END
       ),
       CAST(0 AS DOUBLE)
     ) AS label,
     CASE
-      WHEN COUNT(
-        CASE
-          WHEN e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-          THEN 1
-        END
-      ) > 0
+      WHEN COUNT(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 END) > 0
       THEN 1
       ELSE 0
     END AS is_active
@@ -362,20 +330,22 @@ WITH cutoffs AS (
 ), past_slots AS (
   SELECT
     user_id,
-    CAST(GREATEST(
-      CAST('2024-02-01' AS DATE),
-      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
-    ) AS TIMESTAMP) AS slot,
+    CAST(CASE
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    END AS TIMESTAMP) AS slot,
     MAX(CAST(event_time AS DATE)) AS last_event_day
   FROM events
   WHERE
     event_time < CAST('2024-04-01' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(GREATEST(
-      CAST('2024-02-01' AS DATE),
-      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
-    ) AS TIMESTAMP)
+    CAST(CASE
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    END AS TIMESTAMP)
 ), history AS (
   SELECT
     r.user_id,

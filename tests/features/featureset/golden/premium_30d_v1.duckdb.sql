@@ -99,7 +99,8 @@ WITH cutoffs AS (
     e.item_id,
     e.value,
     e.area,
-    r.cutoff
+    r.cutoff,
+    r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
     ON CAST(e.event_time AS DATE) = r.event_day
@@ -113,110 +114,80 @@ WITH cutoffs AS (
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LOGIN'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'LOGIN'
         THEN 1
       END
     ) AS count_LOGIN_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LOGIN'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LOGIN'
         THEN 1
       END
     ) AS count_LOGIN_30d,
@@ -224,10 +195,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '7' DAY
-            ) AND e.event_time < e.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
+            WHEN e.day_offset >= -7 AND e.day_offset < 0
+            THEN CAST(1 AS BIGINT) << CAST(-e.day_offset AS INT)
           END
         )
       ),
@@ -237,10 +206,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
+            WHEN e.day_offset >= -30 AND e.day_offset < 0
+            THEN CAST(1 AS BIGINT) << CAST(-e.day_offset AS INT)
           END
         )
       ),
@@ -250,11 +217,8 @@ WITH cutoffs AS (
       SUM(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'PLAY'
+            e.day_offset >= -30 AND e.day_offset < 0
+          ) AND e.event_type = 'PLAY'
           THEN e.value
         END
       ),
@@ -263,22 +227,16 @@ WITH cutoffs AS (
     CAST(COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS DOUBLE) / NULLIF(
       CAST(COUNT(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'PLAY'
+            e.day_offset >= -30 AND e.day_offset < 0
+          ) AND e.event_type = 'PLAY'
           THEN 1
         END
       ) AS DOUBLE),
@@ -287,22 +245,16 @@ WITH cutoffs AS (
     CAST(COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS DOUBLE) / NULLIF(
       CAST(COUNT(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'PLAY'
+            e.day_offset >= -30 AND e.day_offset < 0
+          ) AND e.event_type = 'PLAY'
           THEN 1
         END
       ) AS DOUBLE),
@@ -311,66 +263,48 @@ WITH cutoffs AS (
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'home'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'home'
         THEN 1
       END
     ) AS area_home_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'search'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'search'
         THEN 1
       END
     ) AS area_search_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'playlist'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'playlist'
         THEN 1
       END
     ) AS area_playlist_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'radio'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'radio'
         THEN 1
       END
     ) AS area_radio_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'browse'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'browse'
         THEN 1
       END
     ) AS area_browse_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'settings'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'settings'
         THEN 1
       END
     ) AS area_settings_30d,
@@ -378,11 +312,8 @@ WITH cutoffs AS (
       WHEN COUNT(
         CASE
           WHEN (
-            e.event_time >= e.cutoff AND e.event_time < (
-              e.cutoff + INTERVAL '30' DAY
-            )
-          )
-          AND e.event_type = 'BUY_PREMIUM'
+            e.day_offset >= 0 AND e.day_offset < 30
+          ) AND e.event_type = 'BUY_PREMIUM'
           THEN 1
         END
       ) > 0
@@ -390,14 +321,7 @@ WITH cutoffs AS (
       ELSE 0
     END AS label,
     CASE
-      WHEN COUNT(
-        CASE
-          WHEN e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-          THEN 1
-        END
-      ) > 0
+      WHEN COUNT(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 END) > 0
       THEN 1
       ELSE 0
     END AS is_active
@@ -439,13 +363,9 @@ WITH cutoffs AS (
   SELECT
     user_id,
     CAST(CASE
-      WHEN CAST('2024-02-01' AS DATE) IS NULL
-      OR CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE) IS NULL
-      THEN NULL
-      ELSE GREATEST(
-        CAST('2024-02-01' AS DATE),
-        CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
-      )
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
     END AS TIMESTAMP) AS slot,
     MAX(CAST(event_time AS DATE)) AS last_event_day,
     MAX(CASE WHEN event_type = 'PLAY' THEN CAST(event_time AS DATE) END) AS last_day_PLAY,
@@ -456,13 +376,9 @@ WITH cutoffs AS (
   GROUP BY
     user_id,
     CAST(CASE
-      WHEN CAST('2024-02-01' AS DATE) IS NULL
-      OR CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE) IS NULL
-      THEN NULL
-      ELSE GREATEST(
-        CAST('2024-02-01' AS DATE),
-        CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
-      )
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
     END AS TIMESTAMP)
 ), history AS (
   SELECT
@@ -482,24 +398,8 @@ WITH cutoffs AS (
     user_id,
     cutoff,
     session_id,
-    MAX(
-      CASE
-        WHEN e.event_time >= (
-          e.cutoff - INTERVAL '7' DAY
-        ) AND e.event_time < e.cutoff
-        THEN 1
-        ELSE 0
-      END
-    ) AS sessions_7d,
-    MAX(
-      CASE
-        WHEN e.event_time >= (
-          e.cutoff - INTERVAL '30' DAY
-        ) AND e.event_time < e.cutoff
-        THEN 1
-        ELSE 0
-      END
-    ) AS sessions_30d
+    MAX(CASE WHEN e.day_offset >= -7 AND e.day_offset < 0 THEN 1 ELSE 0 END) AS sessions_7d,
+    MAX(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 ELSE 0 END) AS sessions_30d
   FROM windowed_events AS e
   WHERE
     NOT session_id IS NULL
@@ -524,11 +424,8 @@ WITH cutoffs AS (
     AVG(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN CAST(i.popularity AS DOUBLE)
       END
     ) AS mean_item_popularity_30d
@@ -537,11 +434,8 @@ WITH cutoffs AS (
     ON i.item_id = e.item_id
   WHERE
     (
-      e.event_time >= (
-        e.cutoff - INTERVAL '30' DAY
-      ) AND e.event_time < e.cutoff
-    )
-    AND e.event_type IN ('PLAY')
+      e.day_offset >= -30 AND e.day_offset < 0
+    ) AND e.event_type IN ('PLAY')
   GROUP BY
     e.user_id,
     e.cutoff

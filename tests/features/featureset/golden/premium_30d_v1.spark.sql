@@ -99,7 +99,8 @@ WITH cutoffs AS (
     e.item_id,
     e.value,
     e.area,
-    r.cutoff
+    r.cutoff,
+    r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
     ON CAST(e.event_time AS DATE) = r.event_day
@@ -113,110 +114,80 @@ WITH cutoffs AS (
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN 1
       END
     ) AS count_PLAY_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS count_SKIP_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LIKE'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LIKE'
         THEN 1
       END
     ) AS count_LIKE_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS count_ADVERTISEMENT_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '7' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LOGIN'
+          e.day_offset >= -7 AND e.day_offset < 0
+        ) AND e.event_type = 'LOGIN'
         THEN 1
       END
     ) AS count_LOGIN_7d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'LOGIN'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'LOGIN'
         THEN 1
       END
     ) AS count_LOGIN_30d,
@@ -224,13 +195,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '7' DAY
-            ) AND e.event_time < e.cutoff
-            THEN SHIFTLEFT(
-              CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
-            )
+            WHEN e.day_offset >= -7 AND e.day_offset < 0
+            THEN SHIFTLEFT(CAST(1 AS BIGINT), CAST(-e.day_offset AS INT))
           END
         )
       ),
@@ -240,13 +206,8 @@ WITH cutoffs AS (
       BIT_COUNT(
         BIT_OR(
           CASE
-            WHEN e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-            THEN SHIFTLEFT(
-              CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(e.cutoff AS DATE)) AS INT)
-            )
+            WHEN e.day_offset >= -30 AND e.day_offset < 0
+            THEN SHIFTLEFT(CAST(1 AS BIGINT), CAST(-e.day_offset AS INT))
           END
         )
       ),
@@ -256,11 +217,8 @@ WITH cutoffs AS (
       SUM(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'PLAY'
+            e.day_offset >= -30 AND e.day_offset < 0
+          ) AND e.event_type = 'PLAY'
           THEN e.value
         END
       ),
@@ -269,22 +227,16 @@ WITH cutoffs AS (
     CAST(COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'SKIP'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'SKIP'
         THEN 1
       END
     ) AS DOUBLE) / NULLIF(
       CAST(COUNT(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'PLAY'
+            e.day_offset >= -30 AND e.day_offset < 0
+          ) AND e.event_type = 'PLAY'
           THEN 1
         END
       ) AS DOUBLE),
@@ -293,22 +245,16 @@ WITH cutoffs AS (
     CAST(COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'ADVERTISEMENT'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'ADVERTISEMENT'
         THEN 1
       END
     ) AS DOUBLE) / NULLIF(
       CAST(COUNT(
         CASE
           WHEN (
-            e.event_time >= (
-              e.cutoff - INTERVAL '30' DAY
-            ) AND e.event_time < e.cutoff
-          )
-          AND e.event_type = 'PLAY'
+            e.day_offset >= -30 AND e.day_offset < 0
+          ) AND e.event_type = 'PLAY'
           THEN 1
         END
       ) AS DOUBLE),
@@ -317,66 +263,48 @@ WITH cutoffs AS (
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'home'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'home'
         THEN 1
       END
     ) AS area_home_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'search'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'search'
         THEN 1
       END
     ) AS area_search_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'playlist'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'playlist'
         THEN 1
       END
     ) AS area_playlist_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'radio'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'radio'
         THEN 1
       END
     ) AS area_radio_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'browse'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'browse'
         THEN 1
       END
     ) AS area_browse_30d,
     COUNT(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.area = 'settings'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.area = 'settings'
         THEN 1
       END
     ) AS area_settings_30d,
@@ -384,11 +312,8 @@ WITH cutoffs AS (
       WHEN COUNT(
         CASE
           WHEN (
-            e.event_time >= e.cutoff AND e.event_time < (
-              e.cutoff + INTERVAL '30' DAY
-            )
-          )
-          AND e.event_type = 'BUY_PREMIUM'
+            e.day_offset >= 0 AND e.day_offset < 30
+          ) AND e.event_type = 'BUY_PREMIUM'
           THEN 1
         END
       ) > 0
@@ -396,14 +321,7 @@ WITH cutoffs AS (
       ELSE 0
     END AS label,
     CASE
-      WHEN COUNT(
-        CASE
-          WHEN e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-          THEN 1
-        END
-      ) > 0
+      WHEN COUNT(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 END) > 0
       THEN 1
       ELSE 0
     END AS is_active
@@ -444,10 +362,11 @@ WITH cutoffs AS (
 ), past_slots AS (
   SELECT
     user_id,
-    CAST(GREATEST(
-      CAST('2024-02-01' AS DATE),
-      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
-    ) AS TIMESTAMP) AS slot,
+    CAST(CASE
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    END AS TIMESTAMP) AS slot,
     MAX(CAST(event_time AS DATE)) AS last_event_day,
     MAX(CASE WHEN event_type = 'PLAY' THEN CAST(event_time AS DATE) END) AS last_day_PLAY,
     MAX(CASE WHEN event_type = 'BUY_PREMIUM' THEN CAST(event_time AS DATE) END) AS last_day_BUY_PREMIUM
@@ -456,10 +375,11 @@ WITH cutoffs AS (
     event_time < CAST('2024-06-01' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(GREATEST(
-      CAST('2024-02-01' AS DATE),
-      CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
-    ) AS TIMESTAMP)
+    CAST(CASE
+      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      THEN CAST('2024-02-01' AS DATE)
+      ELSE CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+    END AS TIMESTAMP)
 ), history AS (
   SELECT
     r.user_id,
@@ -478,24 +398,8 @@ WITH cutoffs AS (
     user_id,
     cutoff,
     session_id,
-    MAX(
-      CASE
-        WHEN e.event_time >= (
-          e.cutoff - INTERVAL '7' DAY
-        ) AND e.event_time < e.cutoff
-        THEN 1
-        ELSE 0
-      END
-    ) AS sessions_7d,
-    MAX(
-      CASE
-        WHEN e.event_time >= (
-          e.cutoff - INTERVAL '30' DAY
-        ) AND e.event_time < e.cutoff
-        THEN 1
-        ELSE 0
-      END
-    ) AS sessions_30d
+    MAX(CASE WHEN e.day_offset >= -7 AND e.day_offset < 0 THEN 1 ELSE 0 END) AS sessions_7d,
+    MAX(CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN 1 ELSE 0 END) AS sessions_30d
   FROM windowed_events AS e
   WHERE
     NOT session_id IS NULL
@@ -520,11 +424,8 @@ WITH cutoffs AS (
     AVG(
       CASE
         WHEN (
-          e.event_time >= (
-            e.cutoff - INTERVAL '30' DAY
-          ) AND e.event_time < e.cutoff
-        )
-        AND e.event_type = 'PLAY'
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
         THEN CAST(i.popularity AS DOUBLE)
       END
     ) AS mean_item_popularity_30d
@@ -533,11 +434,8 @@ WITH cutoffs AS (
     ON i.item_id = e.item_id
   WHERE
     (
-      e.event_time >= (
-        e.cutoff - INTERVAL '30' DAY
-      ) AND e.event_time < e.cutoff
-    )
-    AND e.event_type IN ('PLAY')
+      e.day_offset >= -30 AND e.day_offset < 0
+    ) AND e.event_type IN ('PLAY')
   GROUP BY
     e.user_id,
     e.cutoff
