@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import psutil
+from peak_memory import peak_rss_mib  # benchmarks/peak_memory.py
 from tqdm import tqdm
 
 AREAS = np.array(
@@ -271,8 +271,7 @@ def child(side: str, model: str, folder: Path, output: Path) -> None:
     table = run_side(side, model, folder)
     seconds = time.perf_counter() - started
     table.to_parquet(output.with_suffix(".parquet"), index=False)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    output.write_text(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
+    output.write_text(json.dumps({"seconds": seconds, "peak_mib": peak_rss_mib()}))
 
 
 def measure(side: str, model: str, folder: Path, memory_gib: float) -> dict:

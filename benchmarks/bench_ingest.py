@@ -25,19 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_memory import peak_rss_mib  # benchmarks/peak_memory.py
+
 PILOT_USERS = 300
-
-
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM).
-
-    getrusage's ru_maxrss would not do: Linux carries it over from the forked parent across
-    exec, so a child would report the parent's peak when that is higher.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def _child_ingest(dataset_yaml: Path, work: Path) -> dict:
@@ -123,7 +113,7 @@ def main() -> None:
     if args.child:
         kind, dataset_yaml, work = args.child
         result = CHILDREN[kind](Path(dataset_yaml), Path(work))
-        print(json.dumps({**result, "peak_rss_mib": _peak_rss_mib()}))
+        print(json.dumps({**result, "peak_rss_mib": peak_rss_mib()}))
         return
 
     dataset_yaml = _simulated_dataset(args.events, args.seed, args.fault_rate, args.data_dir)
