@@ -7,7 +7,8 @@ with popularity, channel/city/age users, ~0.2 premium purchases per user). It is
 simulator: at 100M events that (and ingesting its CSV export) takes far longer than the
 feature build being measured, and both sides read exactly the same rows either way.
 
-Peers, each in its own subprocess that reports wall seconds and peak RSS (VmHWM, benchmarks/peak_memory.py):
+Peers, each in its own subprocess that reports wall seconds and peak RSS (VmHWM, see
+benchmarks/peak_memory.py):
 - features: `build_feature_set("premium_30d@v1")` vs pandas the way notebooks do it (read the
   events from Parquet, then per cutoff: filter, groupby, nunique, merge). Both produce the
   same rows; the script checks them equal before timing claims are printed.
