@@ -746,7 +746,7 @@ def _past_slots_select(calendar: CalendarCutoffs, event_types: tuple[str, ...]) 
         exp.select("user_id", slot.as_("slot"), exp.Max(this=day).as_("last_event_day"), *lasts)
         .from_(EVENTS)
         .where(exp.column("event_time") < exp.cast(_str(last_cutoff.isoformat()), "TIMESTAMP"))
-        .group_by("user_id", slot)
+        .group_by("user_id", "slot")  # the alias: DuckDB and Spark group by select aliases
     )
 
 

@@ -266,13 +266,7 @@ WITH cutoffs AS (
     event_time < CAST('2024-05-23' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(CASE
-      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
-      THEN CAST('2024-02-01' AS DATE)
-      ELSE CAST(CAST('2024-02-01' AS DATE) + INTERVAL (CAST((
-        DATE_DIFF('DAY', CAST('2024-02-01' AS DATE), CAST(event_time AS DATE)) // 14 + 1
-      ) * 14 AS INT)) DAY AS DATE)
-    END AS TIMESTAMP)
+    slot
 ), history AS (
   SELECT
     r.user_id,

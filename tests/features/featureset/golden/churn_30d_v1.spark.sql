@@ -269,16 +269,7 @@ WITH cutoffs AS (
     event_time < CAST('2024-05-23' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(CASE
-      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
-      THEN CAST('2024-02-01' AS DATE)
-      ELSE CAST(DATE_ADD(
-        CAST('2024-02-01' AS DATE),
-        CAST((
-          DATEDIFF(DAY, CAST('2024-02-01' AS DATE), CAST(event_time AS DATE)) DIV 14 + 1
-        ) * 14 AS INT)
-      ) AS DATE)
-    END AS TIMESTAMP)
+    slot
 ), history AS (
   SELECT
     r.user_id,

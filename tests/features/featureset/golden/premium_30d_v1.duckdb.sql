@@ -375,11 +375,7 @@ WITH cutoffs AS (
     event_time < CAST('2024-06-01' AS TIMESTAMP)
   GROUP BY
     user_id,
-    CAST(CASE
-      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
-      THEN CAST('2024-02-01' AS DATE)
-      ELSE CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
-    END AS TIMESTAMP)
+    slot
 ), history AS (
   SELECT
     r.user_id,
