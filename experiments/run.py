@@ -303,7 +303,9 @@ def run_study(jobs: list[WorkerJob], data: StudyData, progress: tqdm, stop: Stop
     try:
         _run_trials(jobs[0], data, progress, stop)
         for process in processes:
-            process.join()
+            while process.is_alive():  # a stop request ends the wait (and the workers)
+                process.join(timeout=0.5)
+                stop.check()
     finally:
         for process in processes:
             if process.is_alive():
