@@ -1,7 +1,7 @@
 """Ctrl-C and SIGTERM during a tuning run: noted at once, acted on at safe points.
 
 Raising from a signal handler puts the exception wherever the main thread happens to be.
-Measured here (a stack printed by the handler), SIGTERM landed inside SQLAlchemy's connection
+Seen here (the traceback of an interrupted run), SIGTERM landed inside SQLAlchemy's connection
 check-in while a trial run was being written; in about 1 run in 10 such an interrupted write
 kept SQLite's lock, so the process could not then mark its own run KILLED ("database is
 locked") and the run stayed RUNNING. So the handler only records the signal, and
