@@ -5,7 +5,9 @@ Data: canonical event-store tables generated straight into DuckDB by seeded SQL 
 2024-01-01 to 2024-07-01 shaped like the simulator's (event-type mix, areas, sessions, tracks
 with popularity, channel/city/age users, ~0.2 premium purchases per user). It is not H2's
 simulator: at 100M events that (and ingesting its CSV export) takes far longer than the
-feature build being measured, and both sides read exactly the same rows either way.
+feature build being measured, and both sides read exactly the same rows either way. The
+events are laid out as `usagecast ingest` stores them (ordered by user and time, with
+event_date), and the Parquet export the pandas peer reads has the same rows in the same order.
 
 Peers, each in its own subprocess that reports wall seconds and peak RSS (VmHWM, see
 benchmarks/peak_memory.py):
@@ -56,6 +58,8 @@ EVENTS_PER_USER = 500
 # per session, a log no product has, and made distinct sessions most of either side's work.
 SESSION_SECONDS = 2 * 86400
 N_TRACKS = 4000
+# The columns the pandas peer reads (a careful notebook reads only what it uses).
+EVENT_FIELDS = ["user_id", "event_time", "event_type", "session_id", "item_id", "value", "area"]
 CUTOFFS = [pd.Timestamp(f"2024-0{m}-01") for m in range(2, 7)]  # premium_30d@v1's calendar
 TYPES = ["PLAY", "SKIP", "LOGIN", "ADVERTISEMENT", "LIKE", "BUY_PREMIUM"]
 # Cumulative thresholds (per 100000) of the event-type mix, close to the simulator's.
@@ -132,7 +136,8 @@ def generate_store(path: Path, n_events: int, seed: int) -> None:
                        CASE {type_case} END AS event_type
                 FROM draws d JOIN users s ON s.user_id = 'u' || d.u
             )
-            SELECT i AS event_id, user_id, event_time, event_type,
+            SELECT i AS event_id, user_id, event_time, CAST(event_time AS DATE) AS event_date,
+                   event_type,
                    user_id || '-' || CAST(epoch(event_time) // {SESSION_SECONDS} AS BIGINT)
                        AS session_id,
                    CASE WHEN event_type IN ('PLAY', 'SKIP', 'LIKE') THEN 't' || r_item END
@@ -143,6 +148,7 @@ def generate_store(path: Path, n_events: int, seed: int) -> None:
                    CAST(NULL AS VARCHAR) AS properties, 'bench' AS source_file,
                    i AS source_row
             FROM timed
+            ORDER BY user_id, event_time, event_id  -- the order `usagecast ingest` stores
             """
         )
         con.execute(
@@ -175,8 +181,7 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
 
 
 def pandas_premium(data: Path) -> pd.DataFrame:
-    events = pd.read_parquet(data / "events.parquet")
-    events = events.drop(columns=["properties", "source_file", "source_row", "event_id"])
+    events = pd.read_parquet(data / "events.parquet", columns=EVENT_FIELDS)
     users = pd.read_parquet(data / "users.parquet")
     items = pd.read_parquet(data / "items.parquet").set_index("item_id")["popularity"]
     events["day"] = events["event_time"].dt.normalize()

@@ -3,9 +3,10 @@
 `usagecast ingest` writes these tables into one DuckDB file (see workspace.event_store_path);
 feature sets and analytics read them through an engine. Column names are the contract:
 
-events       event_id BIGINT, user_id VARCHAR, event_time TIMESTAMP, event_type VARCHAR,
-             session_id VARCHAR, item_id VARCHAR, value DOUBLE, area VARCHAR,
-             properties VARCHAR (JSON text), source_file VARCHAR, source_row BIGINT
+events       event_id BIGINT, user_id VARCHAR, event_time TIMESTAMP, event_date DATE,
+             event_type VARCHAR, session_id VARCHAR, item_id VARCHAR, value DOUBLE,
+             area VARCHAR, properties VARCHAR (JSON text), source_file VARCHAR,
+             source_row BIGINT; stored ordered by (user_id, event_time, event_id)
 users        user_id VARCHAR, signup_time TIMESTAMP, then one column per declared attribute
 user_attributes  name VARCHAR, kind VARCHAR ('static' | 'snapshot'), dtype VARCHAR
              ('categorical' | 'numeric' | 'timestamp')
@@ -16,7 +17,11 @@ ingests      ingest_id, started_at, finished_at, config_path, dataset_digest, fi
              counts (JSON)
 
 Ids are always text: a file that stores them as integers and another as strings still join.
-Timestamps are naive UTC.
+Timestamps are naive UTC; event_date is the UTC calendar date of event_time, stored so that
+date joins and filters read a column with statistics of its own (DuckDB's join planner
+estimates `CAST(event_time AS DATE)` as if it had event_time's millions of distinct values).
+Events are clustered by user and time: per-user work (every feature set, most analytics)
+then reads each user's events together instead of from all over the table.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "event_id": "BIGINT",
     "user_id": "VARCHAR",
     "event_time": "TIMESTAMP",
+    "event_date": "DATE",
     "event_type": "VARCHAR",
     "session_id": "VARCHAR",
     "item_id": "VARCHAR",

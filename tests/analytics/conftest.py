@@ -37,8 +37,9 @@ def write_store(
         frame.insert(0, "event_id", range(len(frame)))
         con.register("new_events", frame)
         con.execute(
-            "INSERT INTO events (event_id, user_id, event_time, event_type, area, value) "
-            "SELECT event_id, user_id, CAST(event_time AS TIMESTAMP), event_type, area, "
+            "INSERT INTO events (event_id, user_id, event_time, event_date, event_type, area, "
+            "value) SELECT event_id, user_id, CAST(event_time AS TIMESTAMP), "
+            "CAST(CAST(event_time AS TIMESTAMP) AS DATE), event_type, area, "
             "CAST(value AS DOUBLE) FROM new_events"
         )
         attribute_sql = "".join(f", {name} VARCHAR" for name in attributes)

@@ -13,7 +13,7 @@ import sqlglot.expressions as exp
 from features.engines.duckdb import DuckDBEngine
 from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS
 from features.featureset.build import compute_rows
-from features.featureset.compiler import next_cutoff_day
+from features.featureset.compiler import cutoff_period, next_cutoff_day
 from features.featureset.spec import CalendarCutoffs, FeatureSetSpec, parse_spec
 
 # (user_id, event_time, event_type[, session_id, item_id, value, area])
@@ -68,14 +68,17 @@ def fill_store(
         user_id, when, event_type, *rest = event
         session, item, value, area = (list(rest) + [None] * 4)[:4]
         rows.append(
-            (index, user_id, when, event_type, session, item, value, area, None, "t", index)
+            (index, user_id, when, None, event_type, session, item, value, area, None, "t", index)
         )
     # Insert through a DataFrame: executemany is slow in DuckDB and tests make many stores.
     event_frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS)).astype(
         {"value": "float64", "event_time": "datetime64[us]"}
     )
     con.register("new_events", event_frame)
-    casts = ", ".join(f"CAST({name} AS {kind})" for name, kind in EVENT_COLUMNS.items())
+    casts = ", ".join(
+        f"CAST({'event_time' if name == 'event_date' else name} AS {kind})"
+        for name, kind in EVENT_COLUMNS.items()
+    )
     con.execute(f"INSERT INTO events SELECT {casts} FROM new_events")
     con.unregister("new_events")
     attribute_columns = "".join(
@@ -152,11 +155,12 @@ def duckdb_rows(
 
 
 def next_cutoffs_query(calendar: CalendarCutoffs, days: list[dt.date]) -> exp.Select:
-    """SELECT d, next_cutoff_day(d) AS slot over a VALUES list of dates."""
+    """SELECT d, next_cutoff_day(d) AS slot, cutoff_period(d) AS period over a VALUES list."""
     values = exp.values(
         [(exp.cast(exp.Literal.string(d.isoformat()), "DATE"),) for d in days],
         alias="t",
         columns=["d"],
     )
     slot = next_cutoff_day(calendar, exp.column("d"))
-    return exp.select(exp.column("d"), slot.as_("slot")).from_(values)
+    period = cutoff_period(calendar, exp.column("d"))
+    return exp.select(exp.column("d"), slot.as_("slot"), period.as_("period")).from_(values)

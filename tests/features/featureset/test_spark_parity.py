@@ -170,4 +170,4 @@ def test_spark_maps_days_to_the_same_history_period_as_duckdb(spark_session, cal
     query = next_cutoffs_query(calendar, days)
     spark_rows = spark_session.sql(to_spark_sql(query)).collect()
     duck_rows = duckdb.sql(query.sql(dialect="duckdb")).fetchall()
-    assert [(row["d"], row["slot"]) for row in spark_rows] == duck_rows
+    assert [(row["d"], row["slot"], row["period"]) for row in spark_rows] == duck_rows

@@ -109,7 +109,7 @@ def test_row_numbers_follow_the_file_across_a_glob(dataset, base_config, store, 
     assert query(store, "SELECT count(*) FROM events") == [(1000,)]
 
 
-def test_events_are_stored_in_read_order(dataset, base_config, store, query):
+def test_events_are_stored_by_user_and_time_with_their_date(dataset, base_config, store, query):
     config = base_config()
     config["events"][0]["files"] = "parts/*.csv"
     head = "uid,ts,page,length\n"
@@ -122,9 +122,11 @@ def test_events_are_stored_in_read_order(dataset, base_config, store, query):
     out_of_order = query(
         store,
         "SELECT count(*) FROM events a JOIN events b ON b.rowid = a.rowid + 1 "
-        "WHERE b.event_id <= a.event_id",
+        "WHERE (b.user_id, b.event_time, b.event_id) <= (a.user_id, a.event_time, a.event_id)",
     )
     assert out_of_order == [(0,)]
+    wrong_dates = "SELECT count(*) FROM events WHERE event_date <> CAST(event_time AS DATE)"
+    assert query(store, wrong_dates) == [(0,)]
 
 
 def test_parquet_raw_rows_keep_their_types_and_a_rowid_column_is_just_data(

@@ -108,7 +108,7 @@ WITH candidates AS (
             WHEN e.event_time >= (
               r.cutoff - INTERVAL '7' DAY
             ) AND e.event_time < r.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', e.event_date, CAST(r.cutoff AS DATE)) AS INT)
           END
         )
       ),
@@ -121,7 +121,7 @@ WITH candidates AS (
             WHEN e.event_time >= (
               r.cutoff - INTERVAL '14' DAY
             ) AND e.event_time < r.cutoff
-            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+            THEN CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', e.event_date, CAST(r.cutoff AS DATE)) AS INT)
           END
         )
       ),
@@ -209,12 +209,12 @@ WITH candidates AS (
 ), past_days AS (
   SELECT
     user_id,
-    CAST(event_time AS DATE) AS event_day,
+    event_date AS event_day,
     MIN(event_time) AS first_time
   FROM events
   GROUP BY
     user_id,
-    CAST(event_time AS DATE)
+    event_date
 ), history AS (
   SELECT
     r.user_id,
@@ -260,7 +260,7 @@ WITH candidates AS (
     r.user_id,
     r.cutoff,
     BIT_OR(
-      CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(r.cutoff AS DATE), CAST(e.event_time AS DATE)) AS INT)
+      CAST(1 AS BIGINT) << CAST(DATE_DIFF('DAY', CAST(r.cutoff AS DATE), e.event_date) AS INT)
     ) AS day_mask
   FROM kept AS r
   JOIN events AS e

@@ -110,7 +110,7 @@ WITH candidates AS (
             ) AND e.event_time < r.cutoff
             THEN SHIFTLEFT(
               CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+              CAST(DATEDIFF(DAY, e.event_date, CAST(r.cutoff AS DATE)) AS INT)
             )
           END
         )
@@ -126,7 +126,7 @@ WITH candidates AS (
             ) AND e.event_time < r.cutoff
             THEN SHIFTLEFT(
               CAST(1 AS BIGINT),
-              CAST(DATEDIFF(DAY, CAST(e.event_time AS DATE), CAST(r.cutoff AS DATE)) AS INT)
+              CAST(DATEDIFF(DAY, e.event_date, CAST(r.cutoff AS DATE)) AS INT)
             )
           END
         )
@@ -215,12 +215,12 @@ WITH candidates AS (
 ), past_days AS (
   SELECT
     user_id,
-    CAST(event_time AS DATE) AS event_day,
+    event_date AS event_day,
     MIN(event_time) AS first_time
   FROM events
   GROUP BY
     user_id,
-    CAST(event_time AS DATE)
+    event_date
 ), history AS (
   SELECT
     r.user_id,
@@ -268,7 +268,7 @@ WITH candidates AS (
     BIT_OR(
       SHIFTLEFT(
         CAST(1 AS BIGINT),
-        CAST(DATEDIFF(DAY, CAST(r.cutoff AS DATE), CAST(e.event_time AS DATE)) AS INT)
+        CAST(DATEDIFF(DAY, CAST(r.cutoff AS DATE), e.event_date) AS INT)
       )
     ) AS day_mask
   FROM kept AS r

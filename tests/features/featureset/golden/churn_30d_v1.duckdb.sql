@@ -98,6 +98,7 @@ WITH cutoffs AS (
   SELECT
     e.user_id,
     e.event_time,
+    e.event_date,
     e.event_type,
     e.session_id,
     e.item_id,
@@ -107,7 +108,7 @@ WITH cutoffs AS (
     r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
-    ON CAST(e.event_time AS DATE) = r.event_day
+    ON e.event_date = r.event_day
 ), event_aggregates AS (
   SELECT
     e.user_id,
@@ -254,19 +255,29 @@ WITH cutoffs AS (
   SELECT
     user_id,
     CAST(CASE
-      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      WHEN last_event_day < CAST('2024-02-01' AS DATE)
       THEN CAST('2024-02-01' AS DATE)
       ELSE CAST(CAST('2024-02-01' AS DATE) + INTERVAL (CAST((
-        DATE_DIFF('DAY', CAST('2024-02-01' AS DATE), CAST(event_time AS DATE)) // 14 + 1
+        DATE_DIFF('DAY', CAST('2024-02-01' AS DATE), last_event_day) // 14 + 1
       ) * 14 AS INT)) DAY AS DATE)
     END AS TIMESTAMP) AS slot,
-    MAX(CAST(event_time AS DATE)) AS last_event_day
-  FROM events
-  WHERE
-    event_time < CAST('2024-05-23' AS TIMESTAMP)
-  GROUP BY
-    user_id,
-    slot
+    last_event_day
+  FROM (
+    SELECT
+      user_id,
+      CASE
+        WHEN event_date < CAST('2024-02-01' AS DATE)
+        THEN -1
+        ELSE DATE_DIFF('DAY', CAST('2024-02-01' AS DATE), event_date) // 14
+      END AS period,
+      MAX(event_date) AS last_event_day
+    FROM events
+    WHERE
+      event_date < CAST('2024-05-23' AS DATE)
+    GROUP BY
+      user_id,
+      period
+  ) AS periods
 ), history AS (
   SELECT
     r.user_id,

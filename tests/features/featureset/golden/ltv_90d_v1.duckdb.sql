@@ -212,6 +212,7 @@ WITH cutoffs AS (
   SELECT
     e.user_id,
     e.event_time,
+    e.event_date,
     e.event_type,
     e.session_id,
     e.item_id,
@@ -221,7 +222,7 @@ WITH cutoffs AS (
     r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
-    ON CAST(e.event_time AS DATE) = r.event_day
+    ON e.event_date = r.event_day
     AND (
       r.day_offset < 0 OR e.event_type = 'BUY_PREMIUM'
     )
@@ -331,17 +332,23 @@ WITH cutoffs AS (
   SELECT
     user_id,
     CAST(CASE
-      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      WHEN last_event_day < CAST('2024-02-01' AS DATE)
       THEN CAST('2024-02-01' AS DATE)
-      ELSE CAST(DATE_TRUNC('MONTH', CAST(event_time AS DATE)) + INTERVAL 1 MONTH AS DATE)
+      ELSE CAST(DATE_TRUNC('MONTH', last_event_day) + INTERVAL 1 MONTH AS DATE)
     END AS TIMESTAMP) AS slot,
-    MAX(CAST(event_time AS DATE)) AS last_event_day
-  FROM events
-  WHERE
-    event_time < CAST('2024-04-01' AS TIMESTAMP)
-  GROUP BY
-    user_id,
-    slot
+    last_event_day
+  FROM (
+    SELECT
+      user_id,
+      YEAR(event_date) * 12 + MONTH(event_date) AS period,
+      MAX(event_date) AS last_event_day
+    FROM events
+    WHERE
+      event_date < CAST('2024-04-01' AS DATE)
+    GROUP BY
+      user_id,
+      period
+  ) AS periods
 ), history AS (
   SELECT
     r.user_id,

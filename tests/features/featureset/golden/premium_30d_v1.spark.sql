@@ -94,6 +94,7 @@ WITH cutoffs AS (
   SELECT
     e.user_id,
     e.event_time,
+    e.event_date,
     e.event_type,
     e.session_id,
     e.item_id,
@@ -103,7 +104,7 @@ WITH cutoffs AS (
     r.day_offset
   FROM events AS e
   JOIN cutoff_days AS r
-    ON CAST(e.event_time AS DATE) = r.event_day
+    ON e.event_date = r.event_day
     AND (
       r.day_offset < 0 OR e.event_type = 'BUY_PREMIUM'
     )
@@ -308,6 +309,14 @@ WITH cutoffs AS (
         THEN 1
       END
     ) AS area_settings_30d,
+    AVG(
+      CASE
+        WHEN (
+          e.day_offset >= -30 AND e.day_offset < 0
+        ) AND e.event_type = 'PLAY'
+        THEN CAST(i.popularity AS DOUBLE)
+      END
+    ) AS mean_item_popularity_30d,
     CASE
       WHEN COUNT(
         CASE
@@ -326,6 +335,8 @@ WITH cutoffs AS (
       ELSE 0
     END AS is_active
   FROM windowed_events AS e
+  LEFT JOIN items AS i
+    ON i.item_id = e.item_id
   GROUP BY
     e.user_id,
     e.cutoff
@@ -354,6 +365,7 @@ WITH cutoffs AS (
     COALESCE(a.area_radio_30d, 0) AS area_radio_30d,
     COALESCE(a.area_browse_30d, 0) AS area_browse_30d,
     COALESCE(a.area_settings_30d, 0) AS area_settings_30d,
+    a.mean_item_popularity_30d AS mean_item_popularity_30d,
     COALESCE(a.label, 0) AS label,
     COALESCE(a.is_active, 0) AS is_active
   FROM candidates AS r
@@ -363,19 +375,27 @@ WITH cutoffs AS (
   SELECT
     user_id,
     CAST(CASE
-      WHEN CAST(event_time AS DATE) < CAST('2024-02-01' AS DATE)
+      WHEN last_event_day < CAST('2024-02-01' AS DATE)
       THEN CAST('2024-02-01' AS DATE)
-      ELSE CAST(ADD_MONTHS(TRUNC(CAST(event_time AS DATE), 'MONTH'), 1) AS DATE)
+      ELSE CAST(ADD_MONTHS(TRUNC(last_event_day, 'MONTH'), 1) AS DATE)
     END AS TIMESTAMP) AS slot,
-    MAX(CAST(event_time AS DATE)) AS last_event_day,
-    MAX(CASE WHEN event_type = 'PLAY' THEN CAST(event_time AS DATE) END) AS last_day_PLAY,
-    MAX(CASE WHEN event_type = 'BUY_PREMIUM' THEN CAST(event_time AS DATE) END) AS last_day_BUY_PREMIUM
-  FROM events
-  WHERE
-    event_time < CAST('2024-06-01' AS TIMESTAMP)
-  GROUP BY
-    user_id,
-    slot
+    last_event_day,
+    last_day_PLAY,
+    last_day_BUY_PREMIUM
+  FROM (
+    SELECT
+      user_id,
+      YEAR(event_date) * 12 + MONTH(event_date) AS period,
+      MAX(event_date) AS last_event_day,
+      MAX(CASE WHEN event_type = 'PLAY' THEN event_date END) AS last_day_PLAY,
+      MAX(CASE WHEN event_type = 'BUY_PREMIUM' THEN event_date END) AS last_day_BUY_PREMIUM
+    FROM events
+    WHERE
+      event_date < CAST('2024-06-01' AS DATE)
+    GROUP BY
+      user_id,
+      period
+  ) AS periods
 ), history AS (
   SELECT
     r.user_id,
@@ -413,28 +433,6 @@ WITH cutoffs AS (
   GROUP BY
     user_id,
     cutoff
-), item_means AS (
-  SELECT
-    e.user_id,
-    e.cutoff,
-    AVG(
-      CASE
-        WHEN (
-          e.day_offset >= -30 AND e.day_offset < 0
-        ) AND e.event_type = 'PLAY'
-        THEN CAST(i.popularity AS DOUBLE)
-      END
-    ) AS mean_item_popularity_30d
-  FROM windowed_events AS e
-  JOIN items AS i
-    ON i.item_id = e.item_id
-  WHERE
-    (
-      e.day_offset >= -30 AND e.day_offset < 0
-    ) AND e.event_type IN ('PLAY')
-  GROUP BY
-    e.user_id,
-    e.cutoff
 ), combined AS (
   SELECT
     w.*,
@@ -442,15 +440,12 @@ WITH cutoffs AS (
     h.days_since_last_PLAY AS days_since_last_PLAY,
     h.has_converted AS has_converted,
     CAST(COALESCE(sc.sessions_7d, 0) AS BIGINT) AS sessions_7d,
-    CAST(COALESCE(sc.sessions_30d, 0) AS BIGINT) AS sessions_30d,
-    im.mean_item_popularity_30d AS mean_item_popularity_30d
+    CAST(COALESCE(sc.sessions_30d, 0) AS BIGINT) AS sessions_30d
   FROM aggregates AS w
   LEFT JOIN history AS h
     ON h.user_id = w.user_id AND h.cutoff = w.cutoff
   LEFT JOIN session_counts AS sc
     ON sc.user_id = w.user_id AND sc.cutoff = w.cutoff
-  LEFT JOIN item_means AS im
-    ON im.user_id = w.user_id AND im.cutoff = w.cutoff
 ), statuses AS (
   SELECT
     *,
