@@ -94,3 +94,19 @@ def latest_dataset_digest(con: duckdb.DuckDBPyConnection) -> str:
     if row is None:
         raise StoreMissingError("the event store has no ingest record; run `usagecast ingest`")
     return str(row[0])
+
+
+def check_event_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise StoreMissingError when `events` lacks canonical columns (an older ingest's store)."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [EVENTS]
+        ).fetchall()
+    }
+    missing = [name for name in EVENT_COLUMNS if name not in present]
+    if missing:
+        raise StoreMissingError(
+            f"the event store's events table has no column {', '.join(missing)}: it was "
+            "written by an older usagecast; run `usagecast ingest DATASET.yaml` again"
+        )

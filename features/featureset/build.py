@@ -23,6 +23,7 @@ from features.event_store import (
     ITEM_ATTRIBUTES,
     USER_ATTRIBUTES,
     StoreMissingError,
+    check_event_columns,
     latest_dataset_digest,
     open_store,
 )
@@ -387,6 +388,7 @@ def build_feature_set(
     try:
         try:
             data_digest = latest_dataset_digest(con)
+            check_event_columns(con)
         except StoreMissingError as error:
             raise UsagecastError(str(error)) from None
         attribute_dtypes = _attribute_dtypes(con, spec, features)

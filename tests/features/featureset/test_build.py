@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -197,6 +198,14 @@ def test_label_proxy_scan_catches_a_planted_leak(demo):
     assert leakage["flagged"] == ["bought_flag"] and leakage["allowed"] == ["bought_flag"]
     assert leakage["scores"]["bought_flag"] == 1.0
     assert max(v for k, v in leakage["scores"].items() if k != "bought_flag") < 0.95
+
+
+def test_a_store_from_an_older_ingest_is_refused_with_what_to_do(demo):
+    con = duckdb.connect(str(event_store_path()))
+    con.execute("ALTER TABLE events DROP COLUMN event_date")
+    con.close()
+    with pytest.raises(features.errors.UsagecastError, match="no column event_date.*ingest"):
+        build_feature_set("buyers@v1", sets_dir=demo)
 
 
 def test_cli_build_sql_list_on_a_shipped_spec(capsys):
