@@ -532,9 +532,13 @@ EMPTY_AGGREGATES: dict[str, int | float | None] = {
 EMPTY_LABELS: dict[str, int | float] = {"event_within": 0, "churn": 1, "value_within": 0.0}
 
 
+# (name, aggregate, value without events) of a column the windowed pass computes.
+SpanAggregate = tuple[str, exp.Expression, int | float | None]
+
+
 def _span_aggregates(
     spec: FeatureSetSpec, features: tuple[FeatureDef, ...]
-) -> list[tuple[str, exp.Expression, int | float | None]]:
+) -> list[SpanAggregate]:
     """(name, aggregate, value without events) of each column the windowed pass computes."""
     columns = [
         (f.name, AGGREGATE_FEATURES[f.kind](f), EMPTY_AGGREGATES.get(f.kind))
@@ -616,10 +620,14 @@ def _on_paired_events(spec: FeatureSetSpec, expression: exp.Expression) -> exp.E
         return node
 
     paired = expression.transform(on_events)
-    return paired.transform(_on_day_offsets) if spec.label.horizon_days is not None else paired
+    if spec.label.horizon_days is None:
+        return paired
+    return paired.transform(_on_day_offsets, copy=False)
 
 
-def _event_aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+def _event_aggregates_select(
+    spec: FeatureSetSpec, features: tuple[FeatureDef, ...], aggregates: list[SpanAggregate]
+) -> exp.Select:
     """Calendar-only specs: the windowed aggregates per (user, cutoff) of the paired events.
 
     Grouping the paired events first and attaching the few result rows to the candidates
@@ -629,8 +637,8 @@ def _event_aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, .
     pass over the paired events used to build its hash table on them instead.
     """
     columns = [
-        _on_paired_events(spec, expression).as_(name)
-        for name, expression, _ in _span_aggregates(spec, features)
+        _on_paired_events(spec, expression).as_(name, copy=False)
+        for name, expression, _ in aggregates
     ]
     select = (
         exp.select(_col("user_id", _EVENT), _col("cutoff", _EVENT), *columns)
@@ -646,10 +654,11 @@ def _event_aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, .
     return select
 
 
-def _aggregates_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+def _aggregates_select(
+    spec: FeatureSetSpec, features: tuple[FeatureDef, ...], aggregates: list[SpanAggregate]
+) -> exp.Select:
     """One grouped pass over each candidate's events from cutoff - lookback to horizon end."""
     keys: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
-    aggregates = _span_aggregates(spec, features)
     candidates = exp.select(*keys).from_(exp.to_table("candidates").as_(_ROW))
     if not aggregates:  # nothing to aggregate (e.g. a label-only spec): skip the events
         return candidates
@@ -941,6 +950,7 @@ def _base_ctes(
     spec: FeatureSetSpec, sample: tuple[float, int] | None, features: tuple[FeatureDef, ...]
 ) -> list[tuple[str, exp.Expression]]:
     ctes: list[tuple[str, exp.Expression]] = []
+    aggregates = _span_aggregates(spec, features)
     if spec.cutoffs.calendar is not None:
         ctes.append(("cutoffs", _cutoffs_select(calendar_cutoff_dates(spec.cutoffs.calendar))))
     ctes += [
@@ -954,9 +964,9 @@ def _base_ctes(
         if spec.label.horizon_days is not None:
             ctes.append(("cutoff_days", _cutoff_days_select(spec, features)))
         ctes.append(("windowed_events", _windowed_events_select(spec, features)))
-        if _span_aggregates(spec, features):
-            ctes.append(("event_aggregates", _event_aggregates_select(spec, features)))
-    ctes.append(("aggregates", _aggregates_select(spec, features)))
+        if aggregates:
+            ctes.append(("event_aggregates", _event_aggregates_select(spec, features, aggregates)))
+    ctes.append(("aggregates", _aggregates_select(spec, features, aggregates)))
     if _needs_history(spec, features):
         ctes += _history_ctes(spec, features)
     if _uses_session_rollup(spec, features):
