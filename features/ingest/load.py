@@ -38,6 +38,8 @@ from features.event_store import (
     QUARANTINE_COLUMNS,
     USER_ATTRIBUTES,
     USERS,
+    StoreMissingError,
+    check_event_columns,
 )
 from features.ingest import validate
 from features.ingest.config import ConfigError, DatasetConfig, Source, parse_config
@@ -91,7 +93,11 @@ def dataset_digest(config: DatasetConfig, files: Sequence[Sequence[InputFile]]) 
 
 
 def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
-    """(ingest_id, digest, counts) of the store's newest ingest, or None."""
+    """(ingest_id, digest, counts) of the store's newest ingest, or None.
+
+    None as well for a store whose events table an older usagecast wrote (a canonical column
+    missing): the same dataset is then loaded again instead of reported unchanged.
+    """
     if not store.exists():
         return None
     try:
@@ -107,6 +113,9 @@ def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
             f"SELECT ingest_id, dataset_digest, counts FROM {INGESTS} "
             "ORDER BY finished_at DESC LIMIT 1"
         ).fetchone()
+        check_event_columns(con)
+    except StoreMissingError:
+        return None
     finally:
         con.close()
     return None if row is None else (row[0], row[1], json.loads(row[2]))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import duckdb
+
 from features.ingest import ingest_dataset
 
 
@@ -39,3 +41,17 @@ def test_changed_file_replaces_the_dataset_and_keeps_the_ingest_history(dataset,
     ]
     assert all(len(f["sha256"]) == 64 for f in files)
     assert json.loads(history[1][2])["events"] == {"read": 1, "accepted": 1, "quarantined": {}}
+
+
+def test_a_store_an_older_usagecast_wrote_is_loaded_again(dataset, store, query):
+    """Same digest, but the events table lacks a canonical column: reload, not "unchanged"."""
+    path = dataset()
+    ingest_dataset(path, store, progress=False)
+    con = duckdb.connect(str(store))
+    con.execute("ALTER TABLE events DROP COLUMN event_date")
+    con.close()
+
+    again = ingest_dataset(path, store, progress=False)
+
+    assert again.reloaded
+    assert query(store, "SELECT count(*) FROM events WHERE event_date IS NOT NULL") == [(2,)]
