@@ -733,24 +733,37 @@ def _date_literal(day: dt.date) -> exp.Expression:
     return exp.cast(_str(day.isoformat()), "DATE")
 
 
+def _first_cutoff(calendar: CalendarCutoffs) -> exp.Expression:
+    return _date_literal(calendar_cutoff_dates(calendar)[0])
+
+
+def _whole_steps_since_first(calendar: CalendarCutoffs, day: exp.Expression) -> exp.Expression:
+    """(day - first cutoff) DIV step, in days, for every-N-days calendars."""
+    elapsed = exp.DateDiff(
+        this=day.copy(), expression=_first_cutoff(calendar), unit=exp.var("DAY")
+    )
+    return exp.IntDiv(this=elapsed, expression=_num(calendar.every_days or 1))
+
+
 def next_cutoff_day(calendar: CalendarCutoffs, day: exp.Expression) -> exp.Expression:
     """The first calendar cutoff after `day` (a date), for days before the last cutoff.
 
     Calendar cutoffs are midnights, so an event is before a cutoff exactly when its date is
     before the cutoff's date: the first cutoff after the date is the first the event precedes.
     """
-    first = _date_literal(calendar_cutoff_dates(calendar)[0])
     if calendar.every_month:  # month starts: the start of the month after the day's
         month = exp.DateTrunc(this=day, unit=exp.var("MONTH"))
         later = exp.DateAdd(this=month, expression=_num(1), unit=exp.var("MONTH"))
     else:
-        step = calendar.every_days or 1
-        elapsed = exp.DateDiff(this=day, expression=first.copy(), unit=exp.var("DAY"))
-        steps = exp.Add(this=exp.IntDiv(this=elapsed, expression=_num(step)), expression=_num(1))
+        steps = exp.Add(this=_whole_steps_since_first(calendar, day), expression=_num(1))
         # INT: Spark's DATE_ADD refuses the BIGINT that DATE_DIFF arithmetic gives.
-        shift = exp.cast(exp.Mul(this=exp.paren(steps, copy=False), expression=_num(step)), "INT")
-        later = exp.DateAdd(this=first.copy(), expression=shift, unit=exp.var("DAY"))
-    return exp.Case().when(day.copy() < first.copy(), first.copy()).else_(_date(later))
+        shift = exp.cast(
+            exp.Mul(this=exp.paren(steps, copy=False), expression=_num(calendar.every_days or 1)),
+            "INT",
+        )
+        later = exp.DateAdd(this=_first_cutoff(calendar), expression=shift, unit=exp.var("DAY"))
+    first = _first_cutoff(calendar)
+    return exp.Case().when(day.copy() < first, first.copy()).else_(_date(later))
 
 
 def cutoff_period(calendar: CalendarCutoffs, day: exp.Expression) -> exp.Expression:
@@ -764,10 +777,8 @@ def cutoff_period(calendar: CalendarCutoffs, day: exp.Expression) -> exp.Express
     if calendar.every_month:
         year = exp.Mul(this=exp.Year(this=day), expression=_num(12))
         return exp.Add(this=year, expression=exp.Month(this=day.copy()))
-    first = _date_literal(calendar_cutoff_dates(calendar)[0])
-    elapsed = exp.DateDiff(this=day.copy(), expression=first.copy(), unit=exp.var("DAY"))
-    steps = exp.IntDiv(this=elapsed, expression=_num(calendar.every_days or 1))
-    return exp.Case().when(day.copy() < first, _num(-1)).else_(steps)
+    steps = _whole_steps_since_first(calendar, day)
+    return exp.Case().when(day.copy() < _first_cutoff(calendar), _num(-1)).else_(steps)
 
 
 def _past_slots_select(calendar: CalendarCutoffs, event_types: tuple[str, ...]) -> exp.Select:

@@ -68,17 +68,14 @@ def fill_store(
         user_id, when, event_type, *rest = event
         session, item, value, area = (list(rest) + [None] * 4)[:4]
         rows.append(
-            (index, user_id, when, None, event_type, session, item, value, area, None, "t", index)
+            (index, user_id, when, when, event_type, session, item, value, area, None, "t", index)
         )
     # Insert through a DataFrame: executemany is slow in DuckDB and tests make many stores.
     event_frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS)).astype(
-        {"value": "float64", "event_time": "datetime64[us]"}
+        {"value": "float64", "event_time": "datetime64[us]", "event_date": "datetime64[us]"}
     )
     con.register("new_events", event_frame)
-    casts = ", ".join(
-        f"CAST({'event_time' if name == 'event_date' else name} AS {kind})"
-        for name, kind in EVENT_COLUMNS.items()
-    )
+    casts = ", ".join(f"CAST({name} AS {kind})" for name, kind in EVENT_COLUMNS.items())
     con.execute(f"INSERT INTO events SELECT {casts} FROM new_events")
     con.unregister("new_events")
     attribute_columns = "".join(
