@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import lightgbm as lgb
@@ -70,8 +71,9 @@ class TuneConfig:
     metric: MetricName = "roc_auc"
     resume: bool = False
     storage: str | None = None
-    validation_cutoffs: int = 1
-    test_cutoffs: int = 1
+    # Split boundaries (experiments/split.py); None: chosen by the split rule.
+    validation_from: datetime | None = None
+    test_from: datetime | None = None
     # LightGBM threads per worker. 1 by default: on small data and shared cores more threads
     # spin-wait (a 900-row trial took 5 s with 2 threads on 2 busy cores, 0.14 s with 1);
     # parallelism comes from --workers. Fixed, so results do not depend on the machine.
@@ -126,10 +128,10 @@ def prepare(config: TuneConfig) -> Prepared:
     inputs = read_inputs(config.feature_set, manifest)
     check_frame(config.feature_set, frame, inputs)
     plan = plan_split(
-        frame["cutoff"],
+        frame,
         require_horizon(inputs.horizon_days),
-        validation_cutoffs=config.validation_cutoffs,
-        test_cutoffs=config.test_cutoffs,
+        validation_from=config.validation_from,
+        test_from=config.test_from,
     )
     parts = apply_split(frame, plan)
     metadata = inputs.model_metadata(threshold=0.5)
@@ -152,7 +154,7 @@ def study_data(prepared: Prepared) -> StudyData:
 
 
 def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, storage: str) -> dict:
-    """The config as run: flags, defaults, threads, split cutoffs, lineage."""
+    """The config as run: flags, defaults, threads, split boundaries and sizes, lineage."""
     plan = prepared.plan
     return {
         **dataclasses.asdict(config),
@@ -161,12 +163,12 @@ def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, sto
         "search_space_version": SEARCH_SPACE_VERSION,
         "feature_set_fingerprint": prepared.inputs.fingerprint,
         "split": {
-            "rule": "label windows end before the next part starts (embargo)",
+            "rule": "by cutoff time; label windows end before the next part starts (embargo)",
             "horizon_days": plan.horizon_days,
-            "train": [str(c.date()) for c in plan.train],
-            "validation": [str(c.date()) for c in plan.validation],
-            "test": [str(c.date()) for c in plan.test],
-            "embargoed": [str(c.date()) for c in plan.embargoed],
+            "validation_from": plan.validation_from.isoformat(),
+            "test_from": plan.test_from.isoformat(),
+            "automatic": list(plan.automatic),
+            "sizes": {part: dataclasses.asdict(size) for part, size in plan.sizes},
         },
         "lightgbm_fixed": fixed_params(config.metric, config.seed, config.threads),
     }
@@ -174,6 +176,11 @@ def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, sto
 
 def _hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def split_key(plan: SplitPlan) -> list[str]:
+    """The boundaries in effect: given or chosen, the same dates give the same split."""
+    return [plan.validation_from.isoformat(), plan.test_from.isoformat()]
 
 
 def config_hash(config: TuneConfig, prepared: Prepared) -> str:
@@ -185,8 +192,7 @@ def config_hash(config: TuneConfig, prepared: Prepared) -> str:
             "trials": config.trials,
             "seed": config.seed,
             "metric": config.metric,
-            "validation_cutoffs": config.validation_cutoffs,
-            "test_cutoffs": config.test_cutoffs,
+            "split": split_key(prepared.plan),
             "threads": config.threads,
             "search_space_version": SEARCH_SPACE_VERSION,
         }
@@ -200,7 +206,7 @@ def study_base_name(config: TuneConfig, prepared: Prepared) -> str:
             "fingerprint": prepared.inputs.fingerprint,
             "seed": config.seed,
             "metric": config.metric,
-            "split": [config.validation_cutoffs, config.test_cutoffs],
+            "split": split_key(prepared.plan),
             "search_space_version": SEARCH_SPACE_VERSION,
         }
     )
@@ -450,6 +456,8 @@ def tune(config: TuneConfig) -> TuneResult:
         # stop.check(): Ctrl-C/SIGTERM take effect here, between steps, and every boosting
         # iteration of a trial, never inside an MLflow write (experiments/interrupts.py).
         tracking.log_feature_set_input(inputs.ref, inputs.fingerprint)
+        # Logged first, so a run that fails later still says how it split the rows.
+        tracking.log_params_and_metrics(prepared.plan.params(), prepared.plan.metrics())
         baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent)
         stop.check()
         data = study_data(prepared)  # once for this process's trials and the refit

@@ -8,11 +8,14 @@
   on Ctrl-C or SIGTERM (recorded by `experiments.interrupts.deferred_stop`).
 - `TrialRunLogger` is an Optuna callback that records each finished trial as a nested run
   (the small replacement for optuna-integration's MLflowCallback).
+- No metric is written unless it is finite: a NaN or infinite value raises before anything of
+  the batch is written, so the run ends FAILED instead of FINISHED with a NaN result.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import tempfile
@@ -65,6 +68,18 @@ def prepare_experiment(tracking_uri: str, name: str) -> str:
     if existing is not None:
         return existing.experiment_id
     return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+
+
+def require_finite(metrics: Mapping[str, float], where: str) -> dict[str, float]:
+    """The metrics as floats; raises if any is NaN or infinite (never logged as a result)."""
+    values = {key: float(value) for key, value in metrics.items()}
+    bad = sorted(key for key, value in values.items() if not math.isfinite(value))
+    if bad:
+        raise ValueError(
+            f"{where}: metric(s) {', '.join(f'{k}={values[k]}' for k in bad)} are not finite; "
+            "refusing to record them as a result"
+        )
+    return values
 
 
 def _process_alive(tags: Mapping[str, str]) -> bool:
@@ -136,6 +151,7 @@ def log_child_run(
     status: str = "FINISHED",
 ) -> str:
     """One finished nested run holding params, metrics and tags; returns its id."""
+    values = require_finite(metrics, f"run {name}")
     client = MlflowClient(tracking_uri)
     run = client.create_run(
         experiment_id,
@@ -144,7 +160,7 @@ def log_child_run(
     )
     client.log_batch(
         run.info.run_id,
-        metrics=[Metric(key, float(value), 0, 0) for key, value in metrics.items()],
+        metrics=[Metric(key, value, 0, 0) for key, value in values.items()],
         params=[Param(key, str(value)) for key, value in params.items()],
         tags=[RunTag(key, str(value)) for key, value in tags.items()],
     )
@@ -197,8 +213,7 @@ def log_parent_results(
     test_set: pd.DataFrame,
 ) -> None:
     """Everything the tuning run holds besides the model: params, metrics, plots, files."""
-    mlflow.log_params({key: str(value) for key, value in params.items()})
-    mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+    log_params_and_metrics(params, metrics)
     mlflow.set_tags(dict(tags))
     for name, figure in figures.items():
         mlflow.log_figure(figure, f"plots/{name}.png")
@@ -208,6 +223,13 @@ def log_parent_results(
         path = Path(folder) / "test_set.parquet"
         test_set.to_parquet(path, index=False)
         mlflow.log_artifact(str(path))
+
+
+def log_params_and_metrics(params: Mapping[str, object], metrics: Mapping[str, float]) -> None:
+    """Params and (finite) metrics on the active run."""
+    values = require_finite(metrics, "tuning run")
+    mlflow.log_params({key: str(value) for key, value in params.items()})
+    mlflow.log_metrics(values)
 
 
 def log_feature_set_input(ref: str, fingerprint: str) -> None:

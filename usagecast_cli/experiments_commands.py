@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 
 METRICS = ("roc_auc", "pr_auc", "logloss")
 
@@ -25,6 +26,18 @@ def _timeout(value: str) -> float | None:
     return seconds or None
 
 
+def _boundary(value: str) -> datetime | None:
+    """A split boundary: an ISO date or date-time; empty means automatic (MLproject default)."""
+    if not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2024-05-01 (or 2024-05-01T12:00), got {value!r}"
+        ) from None
+
+
 def _tune(args: argparse.Namespace) -> int:
     from experiments import TuneConfig, format_summary, tune
 
@@ -38,6 +51,8 @@ def _tune(args: argparse.Namespace) -> int:
             metric=args.metric,
             resume=args.resume,
             storage=args.storage,
+            validation_from=args.validation_from,
+            test_from=args.test_from,
         )
     )
     print(format_summary(result))
@@ -49,9 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tune = subparsers.add_parser(
         "tune",
         help="tune LightGBM on a feature set with Optuna, tracked in MLflow",
-        description="Time-ordered split with an embargo, baselines, an Optuna study (each "
-        "trial a nested MLflow run), the refit best model logged as the serving pyfunc, and "
-        "test metrics and plots on the parent run. The experiment is named after the set.",
+        description="Time-ordered split by cutoff time with a label embargo (validation and "
+        "test about 20%% of the rows each unless --validation-from/--test-from say), "
+        "baselines, an Optuna study (each trial a nested MLflow run), the refit best model "
+        "logged as the serving pyfunc, and test metrics and plots on the parent run. The "
+        "experiment is named after the set.",
     )
     tune.add_argument("feature_set", metavar="NAME@vN", help="a built feature set")
     tune.add_argument("--trials", type=int, default=20, help="trials in the study (total)")
@@ -73,5 +90,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--storage",
         default=None,
         help="Optuna storage URL (default: a journal file in the workspace's optuna/ folder)",
+    )
+    tune.add_argument(
+        "--validation-from",
+        type=_boundary,
+        default=None,
+        metavar="DATE",
+        help="first cutoff time of the validation part (default: chosen so validation holds "
+        "about 20%% of the rows)",
+    )
+    tune.add_argument(
+        "--test-from",
+        type=_boundary,
+        default=None,
+        metavar="DATE",
+        help="first cutoff time of the test part (default: the latest about 20%% of the rows)",
     )
     tune.set_defaults(handler=_tune)

@@ -13,37 +13,34 @@ CHANNELS = ("facebook", "reddit", "twitter")
 CUTOFFS = tuple(pd.Timestamp(f"2024-{month:02d}-01") for month in range(1, 6))
 
 
-def synthetic_feature_set(users: int = 300, seed: int = 7) -> tuple[pd.DataFrame, dict]:
-    """Rows per (user, monthly cutoff): a strong numeric signal, a noisy one with gaps, a
-    categorical channel with its own effect; labels drawn from a known logistic model."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for cutoff in CUTOFFS:
-        activity = rng.gamma(2.0, 2.0, users)
-        noise = np.where(rng.random(users) < 0.1, np.nan, rng.normal(size=users))
-        channel = rng.choice(CHANNELS, size=users)
-        logit = -4.0 + 0.5 * activity + np.where(channel == "reddit", 0.8, 0.0)
-        label = (rng.random(users) < 1 / (1 + np.exp(-logit))).astype("int64")
-        rows.append(
-            pd.DataFrame(
-                {
-                    "user_id": [f"u{i}" for i in range(users)],
-                    "cutoff": cutoff,
-                    "label": label,
-                    "activity_30d": activity,
-                    "noise": noise,
-                    "channel": channel,
-                }
-            )
-        )
-    frame = pd.concat(rows, ignore_index=True)
-    manifest = {
-        "ref": "synthetic@v1",
-        "name": "synthetic",
+def _labelled_rows(rng: np.random.Generator, cutoffs: object, users: int) -> pd.DataFrame:
+    """`users` rows at `cutoffs` (one or one per row): a strong numeric signal, a noisy one with
+    gaps, a categorical channel with its own effect; labels drawn from a known logistic model."""
+    activity = rng.gamma(2.0, 2.0, users)
+    noise = np.where(rng.random(users) < 0.1, np.nan, rng.normal(size=users))
+    channel = rng.choice(CHANNELS, size=users)
+    logit = -4.0 + 0.5 * activity + np.where(channel == "reddit", 0.8, 0.0)
+    label = (rng.random(users) < 1 / (1 + np.exp(-logit))).astype("int64")
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(users)],
+            "cutoff": cutoffs,
+            "label": label,
+            "activity_30d": activity,
+            "noise": noise,
+            "channel": channel,
+        }
+    )
+
+
+def _manifest(name: str, fingerprint: str, horizon_days: int) -> dict:
+    return {
+        "ref": f"{name}@v1",
+        "name": name,
         "version": 1,
-        "fingerprint": f"fp{seed:04d}{users:06d}",
+        "fingerprint": fingerprint,
         "data_digest": "synthetic-in-test",
-        "label": {"kind": "event_within", "event_type": "BUY", "horizon_days": 30},
+        "label": {"kind": "event_within", "event_type": "BUY", "horizon_days": horizon_days},
         "features": [
             {"name": "activity_30d", "dtype": "numeric"},
             {"name": "noise", "dtype": "numeric"},
@@ -62,7 +59,26 @@ def synthetic_feature_set(users: int = 300, seed: int = 7) -> tuple[pd.DataFrame
         "couplings": [],
         "leakage": {"flagged": []},
     }
-    return frame, manifest
+
+
+def synthetic_feature_set(users: int = 300, seed: int = 7) -> tuple[pd.DataFrame, dict]:
+    """Rows per (user, monthly cutoff) with a 30-day label (see `_labelled_rows`)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.concat(
+        [_labelled_rows(rng, cutoff, users) for cutoff in CUTOFFS], ignore_index=True
+    )
+    return frame, _manifest("synthetic", f"fp{seed:04d}{users:06d}", 30)
+
+
+def signup_relative_feature_set(
+    users: int = 400, days: int = 150, seed: int = 7
+) -> tuple[pd.DataFrame, dict]:
+    """One row per user at its own minute-level cutoff (like `after_signup`), 14-day label."""
+    rng = np.random.default_rng(seed)
+    minutes = np.sort(rng.choice(days * 24 * 60, size=users, replace=False))
+    cutoffs = pd.Timestamp("2024-01-01") + pd.to_timedelta(minutes, unit="min")
+    frame = _labelled_rows(rng, cutoffs.astype("datetime64[us]"), users)
+    return frame, _manifest("signup_synthetic", f"su{seed:04d}{users:06d}", 14)
 
 
 def write_feature_set(frame: pd.DataFrame, manifest: dict) -> str:
@@ -77,3 +93,9 @@ def write_feature_set(frame: pd.DataFrame, manifest: dict) -> str:
 def synthetic_ref() -> str:
     """A small synthetic feature set stored in this test's workspace."""
     return write_feature_set(*synthetic_feature_set())
+
+
+@pytest.fixture
+def signup_relative_ref() -> str:
+    """A small feature set with one cutoff per user, stored in this test's workspace."""
+    return write_feature_set(*signup_relative_feature_set())

@@ -1,47 +1,225 @@
-"""The time-ordered split with an embargo: no label window crosses into a later part."""
+"""The time-ordered split by cutoff time: shares, embargo, overrides and minimum part sizes."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from experiments.split import apply_split, plan_split, require_horizon
+from experiments.split import (
+    MIN_ROWS,
+    apply_split,
+    assign_parts,
+    plan_split,
+    require_horizon,
+)
 from features.errors import UsagecastError
 
-
-def test_monthly_cutoffs_with_a_30_day_horizon():
-    cutoffs = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"])
-    plan = plan_split(list(cutoffs), 30)
-    assert plan.test == (pd.Timestamp("2024-04-01"),)
-    assert plan.validation == (pd.Timestamp("2024-03-01"),)
-    # Feb 1 + 30 days = Mar 2 > Mar 1: February's labels would overlap validation.
-    assert plan.train == (pd.Timestamp("2024-01-01"),)
-    assert plan.embargoed == (pd.Timestamp("2024-02-01"),)
+MONTHS = [f"2024-{m:02d}-01" for m in range(1, 6)]
 
 
-def test_rows_follow_their_cutoff_and_the_input_is_untouched():
-    frame = pd.DataFrame(
+def rows_at(counts: dict[str, int], every: int = 3) -> pd.DataFrame:
+    """`counts[cutoff]` rows per cutoff; every `every`-th row (in time order) is positive."""
+    cutoffs = [pd.Timestamp(c) for c, n in counts.items() for _ in range(n)]
+    return pd.DataFrame(
         {
-            "user_id": ["a", "b", "a", "b", "a"],
-            "cutoff": pd.to_datetime(
-                ["2024-01-01", "2024-01-01", "2024-02-15", "2024-04-01", "2024-05-15"]
-            ),
-            "label": [0, 1, 0, 1, 1],
+            "user_id": [f"u{i}" for i in range(len(cutoffs))],
+            "cutoff": pd.to_datetime(cutoffs).astype("datetime64[us]"),
+            "label": [int(i % every == 0) for i in range(len(cutoffs))],
         }
     )
-    before = frame.copy()
-    parts = apply_split(frame, plan_split(frame["cutoff"], 30))
-    assert parts.train["cutoff"].dt.month.tolist() == [1, 1, 2]
-    assert parts.validation["cutoff"].dt.month.tolist() == [4]
-    assert parts.test["cutoff"].dt.month.tolist() == [5]
-    pd.testing.assert_frame_equal(frame, before)
 
 
-def test_too_few_cutoffs_is_a_clear_error():
-    with pytest.raises(UsagecastError, match="cannot split 2 cutoffs"):
-        plan_split(pd.to_datetime(["2024-01-01", "2024-01-10"]), 30)
+def per_user(users: int, days: int, seed: int = 1) -> pd.DataFrame:
+    """One row per user at its own minute-level cutoff (signup-relative), labels 1 in 3."""
+    rng = np.random.default_rng(seed)
+    minutes = np.sort(rng.choice(days * 24 * 60, size=users, replace=False))
+    cutoffs = pd.Timestamp("2024-01-01 00:00") + pd.to_timedelta(minutes, unit="min")
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(users)],
+            "cutoff": cutoffs.astype("datetime64[us]"),
+            "label": (rng.random(users) < 1 / 3).astype("int64"),
+        }
+    )
+
+
+def parts_by_cutoff(frame: pd.DataFrame, plan) -> dict[str, list[str]]:
+    split = apply_split(frame, plan)
+    return {
+        part: sorted({str(c.date()) for c in getattr(split, part)["cutoff"]})
+        for part in ("train", "validation", "test")
+    }
+
+
+@pytest.mark.parametrize(
+    ("counts", "horizon", "given", "expected"),
+    [
+        pytest.param(
+            dict.fromkeys(MONTHS, 40),
+            30,
+            {},
+            {
+                "train": MONTHS[:3],
+                "validation": ["2024-04-01"],
+                "test": ["2024-05-01"],
+            },
+            id="calendar-equal-months",
+        ),
+        pytest.param(
+            # premium_30d@v1 on the demo's data: Feb..May, growing, horizon 30.
+            dict(zip(MONTHS[1:], (368, 631, 799, 930), strict=True)),
+            30,
+            {},
+            {
+                "train": ["2024-02-01", "2024-03-01"],
+                "validation": ["2024-04-01"],
+                "test": ["2024-05-01"],
+            },
+            id="calendar-demo-premium",
+        ),
+        pytest.param(
+            dict.fromkeys(MONTHS, 40),
+            45,
+            {},
+            # Apr 1 + 45 days > May 1, Feb 1 + 45 days > Mar 1: both embargoed.
+            {"train": ["2024-01-01"], "validation": ["2024-03-01"], "test": ["2024-05-01"]},
+            id="calendar-horizon-longer-than-a-month",
+        ),
+        pytest.param(
+            dict(zip(MONTHS, (40, 40, 40, 40, 10), strict=True)),
+            30,
+            {},
+            # The last month alone is under 20 % of the rows: test takes two.
+            {"train": ["2024-01-01"], "validation": ["2024-03-01"], "test": MONTHS[3:]},
+            id="calendar-small-last-month",
+        ),
+        pytest.param(
+            dict.fromkeys(MONTHS, 40),
+            30,
+            {"validation_from": datetime(2024, 3, 1), "test_from": datetime(2024, 4, 1)},
+            # Feb 1 + 30 days = Mar 2, after validation starts: February is embargoed.
+            {"train": MONTHS[:1], "validation": ["2024-03-01"], "test": MONTHS[3:]},
+            id="calendar-overrides",
+        ),
+        pytest.param(
+            dict.fromkeys(MONTHS, 40),
+            30,
+            {"test_from": datetime(2024, 4, 1)},
+            {"train": MONTHS[:1], "validation": ["2024-03-01"], "test": MONTHS[3:]},
+            id="calendar-test-override-validation-automatic",
+        ),
+    ],
+)
+def test_the_rule_on_calendar_cutoffs(counts, horizon, given, expected):
+    frame = rows_at(counts)
+    plan = plan_split(frame, horizon, **given)
+    assert parts_by_cutoff(frame, plan) == expected
+    assert plan.automatic == tuple(b for b in ("validation_from", "test_from") if b not in given)
+
+
+def test_per_user_cutoffs_split_by_time_with_the_documented_shares():
+    frame = per_user(users=400, days=200)
+    plan = plan_split(frame, 14)
+    # Distinct cutoffs: exactly ceil(20 %) of the rows in validation and in test.
+    assert plan.size("test").rows == 80
+    assert plan.size("validation").rows == 80
+    # About 14 of 200 days of rows before each boundary are embargoed.
+    assert 30 <= plan.size("embargoed").rows <= 80
+    assert sum(size.rows for _, size in plan.sizes) == 400
+    metrics = plan.metrics()
+    assert metrics["val_rows"] == 80 and metrics["test_rows"] == 80
+    assert metrics["train_rows"] == plan.size("train").rows
+    assert plan.params()["split_boundaries_given"] == "none"
+
+
+def test_the_embargo_is_exact_at_both_boundaries():
+    validation_from, test_from = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")
+    cutoffs = pd.Series(
+        pd.to_datetime(
+            [
+                "2024-02-16 00:00",  # + 14 days = Mar 1 00:00: train
+                "2024-02-16 00:01",  # window ends a minute after validation_from: embargoed
+                "2024-03-01 00:00",  # validation
+                "2024-03-18 00:00",  # + 14 days = Apr 1: validation
+                "2024-03-18 00:01",  # embargoed
+                "2024-04-01 00:00",  # test
+            ]
+        )
+    )
+    parts = assign_parts(cutoffs, validation_from, test_from, 14)
+    assert parts.tolist() == [
+        "train",
+        "embargoed",
+        "validation",
+        "validation",
+        "embargoed",
+        "test",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "labels_every", "match"),
+    [
+        pytest.param(
+            {"test_from": datetime(2024, 5, 1, 12)}, 3, "test part.*--test-from", id="empty-test"
+        ),
+        pytest.param(
+            {"validation_from": datetime(2024, 4, 1, 0, 1)},
+            3,
+            "validation part.*--validation-from earlier",
+            id="empty-validation",
+        ),
+        pytest.param(
+            {"validation_from": datetime(2024, 1, 1)},
+            3,
+            "train part.*--validation-from later",
+            id="empty-train",
+        ),
+        pytest.param(
+            {"validation_from": datetime(2024, 4, 1), "test_from": datetime(2024, 3, 1)},
+            3,
+            "--validation-from earlier or --test-from later",
+            id="boundaries-in-the-wrong-order",
+        ),
+        pytest.param(
+            {"test_from": datetime(2024, 1, 15)},
+            3,
+            "no row has its 30-day label window ending by the test start.*--test-from later",
+            id="no-validation-candidate",
+        ),
+        pytest.param({}, 10_000, "positive", id="one-class-parts"),
+    ],
+)
+def test_a_part_too_small_or_one_class_is_refused_naming_the_option(given, labels_every, match):
+    frame = rows_at(dict.fromkeys(MONTHS, 40), every=labels_every)
+    with pytest.raises(UsagecastError, match=match):
+        plan_split(frame, 30, **given)
+
+
+def test_the_refusal_says_the_sizes_found():
+    frame = rows_at(dict.fromkeys(MONTHS, 40))
+    with pytest.raises(UsagecastError) as refused:
+        plan_split(frame, 30, test_from=datetime(2024, 5, 1, 12))
+    message = str(refused.value)
+    assert "test 0 rows (0 positive, 0 negative)" in message
+    assert f">= {MIN_ROWS} rows" in message
+
+
+def test_cutoffs_spanning_less_than_two_embargoes_are_refused():
+    # adoption_14d@v1 on the demo's 6 months: cutoffs over ~107 days, 60-day horizon.
+    with pytest.raises(UsagecastError, match="two 60-day label embargoes"):
+        plan_split(per_user(users=300, days=107), 60)
+
+
+def test_a_time_zone_in_a_boundary_is_refused():
+    frame = rows_at(dict.fromkeys(MONTHS, 40))
+    with pytest.raises(UsagecastError, match="time zone"):
+        plan_split(frame, 30, test_from=pd.Timestamp("2024-05-01", tz="UTC"))
 
 
 @pytest.mark.parametrize("horizon", ["ever", None, 0, True])
@@ -50,24 +228,49 @@ def test_open_or_invalid_horizons_are_refused(horizon):
         require_horizon(horizon)
 
 
+@settings(max_examples=60, deadline=None)
 @given(
-    gaps=st.lists(st.integers(min_value=1, max_value=60), min_size=3, max_size=14),
+    days=st.lists(st.integers(min_value=0, max_value=365), min_size=60, max_size=300),
+    minutes=st.integers(min_value=0, max_value=24 * 60 - 1),
+    positives=st.lists(st.booleans(), min_size=300, max_size=300),
     horizon=st.integers(min_value=1, max_value=45),
-    validation=st.integers(min_value=1, max_value=3),
-    test=st.integers(min_value=1, max_value=3),
+    shift_test=st.sampled_from([None, -20, 10]),
 )
-def test_every_plan_respects_the_embargo(gaps, horizon, validation, test):
-    start = pd.Timestamp("2024-01-01")
-    cutoffs = [start + pd.Timedelta(days=sum(gaps[:i])) for i in range(len(gaps) + 1)]
+def test_every_plan_keeps_parts_apart_in_time_and_accounts_for_every_row(
+    days, minutes, positives, horizon, shift_test
+):
+    """Rows may share cutoffs (the same day) or not (a per-row minute offset)."""
+    cutoffs = [
+        pd.Timestamp("2024-01-01") + pd.Timedelta(days=d, minutes=(minutes * i) % 1440)
+        for i, d in enumerate(days)
+    ]
+    frame = pd.DataFrame(
+        {"cutoff": pd.to_datetime(cutoffs), "label": [int(p) for p in positives[: len(days)]]}
+    )
+    test_from = (
+        None if shift_test is None else pd.Timestamp("2024-10-01") + pd.Timedelta(days=shift_test)
+    )
     try:
-        plan = plan_split(cutoffs, horizon, validation_cutoffs=validation, test_cutoffs=test)
+        plan = plan_split(frame, horizon, test_from=test_from)
     except UsagecastError:
-        return
+        assume(False)
     window = pd.Timedelta(days=horizon)
-    assert plan.test == tuple(sorted(cutoffs)[-test:])
-    assert len(plan.validation) == validation and plan.train
-    assert all(c + window <= plan.validation[0] for c in plan.train)
-    assert all(c + window <= plan.test[0] for c in plan.validation)
-    parts = [*plan.train, *plan.validation, *plan.test, *plan.embargoed]
-    assert sorted(parts) == sorted(set(cutoffs)) and len(parts) == len(set(parts))
-    assert max(plan.train) < min(plan.validation) and max(plan.validation) < min(plan.test)
+    split = apply_split(frame, plan)
+    train, validation, test = (split.train["cutoff"], split.validation["cutoff"], split.test)
+    assert (train + window <= plan.validation_from).all()
+    assert (validation + window <= plan.test_from).all()
+    assert (validation >= plan.validation_from).all()
+    assert (test["cutoff"] >= plan.test_from).all()
+    assert train.max() < validation.min() and validation.max() < test["cutoff"].min()
+    sizes = dict(plan.sizes)
+    assert [len(train), len(validation), len(test)] == [
+        sizes[p].rows for p in ("train", "validation", "test")
+    ]
+    assert sum(size.rows for size in sizes.values()) == len(frame)
+    assert sum(size.positives for size in sizes.values()) == frame["label"].sum()
+    # No row in two parts: the parts' row sets are disjoint and together with the embargo
+    # cover the frame (each row gets exactly one part).
+    parts = assign_parts(frame["cutoff"], plan.validation_from, plan.test_from, horizon)
+    assert (parts == "embargoed").sum() == sizes["embargoed"].rows
+    for cutoff, group in pd.Series(parts).groupby(frame["cutoff"].to_numpy()):
+        assert group.nunique() == 1, f"rows at {cutoff} straddle a boundary"

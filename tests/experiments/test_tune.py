@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
+from datetime import datetime
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import optuna
 import pandas as pd
+import pytest
+from mlflow.projects._project_spec import load_project
 from mlflow.tracking import MlflowClient
 
 from experiments import TuneConfig, tune
 from experiments.objective import WORKER_PID_ATTR
 from experiments.study import load_study, open_storage
 from features import workspace
-from usagecast_cli.main import main
+from usagecast_cli.main import build_parser, main
 
 PLOTS = {
     "roc",
@@ -172,3 +177,74 @@ def test_two_workers_complete_exactly_the_requested_trials(synthetic_ref):
 def test_cli_reports_a_missing_feature_set_in_one_line(capsys):
     assert main(["tune", "nothing@v1", "--trials", "2"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_signup_relative_cutoffs_tune_with_a_time_split_and_finite_metrics(signup_relative_ref):
+    result = tune(TuneConfig(feature_set=signup_relative_ref, trials=2, seed=1))
+    client = MlflowClient(result.tracking_uri)
+    run = client.get_run(result.parent_run_id)
+    assert run.info.status == "FINISHED"
+    assert all(np.isfinite(value) for value in run.data.metrics.values())
+    metrics, params = run.data.metrics, run.data.params
+    # 400 users at 400 distinct cutoffs: 20 % each in validation and test, the rest in train
+    # or embargoed by the 14-day label window.
+    assert metrics["val_rows"] == 80 and metrics["test_rows"] == 80
+    assert metrics["embargoed_rows"] > 0
+    assert metrics["train_rows"] + 160 + metrics["embargoed_rows"] == 400
+    assert metrics["test_positives"] >= 5 and metrics["val_positives"] >= 5
+    assert params["split_boundaries_given"] == "none"
+    test_from = pd.Timestamp(params["split_test_from"])
+    assert pd.Timestamp(params["split_validation_from"]) < test_from
+    test_rows = pd.read_parquet(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="test_set.parquet"
+        )
+    )
+    assert len(test_rows) == 80 and (test_rows["cutoff"] >= test_from).all()
+
+
+def test_given_boundaries_are_used_and_recorded(synthetic_ref):
+    result = tune(
+        TuneConfig(
+            feature_set=synthetic_ref,
+            trials=1,
+            seed=1,
+            validation_from=datetime(2024, 3, 1),
+            test_from=datetime(2024, 4, 1),
+        )
+    )
+    run = MlflowClient(result.tracking_uri).get_run(result.parent_run_id)
+    assert run.data.params["split_boundaries_given"] == "validation_from,test_from"
+    assert run.data.params["split_test_from"] == "2024-04-01T00:00:00"
+    # Jan trains, Feb is embargoed (its 30-day labels end after Mar 1), Apr and May test.
+    assert run.data.metrics["train_rows"] == 300 and run.data.metrics["embargoed_rows"] == 300
+    assert run.data.metrics["test_rows"] == 600
+
+
+def test_cli_refuses_a_too_small_test_part_naming_the_option(synthetic_ref, capsys):
+    assert main(["tune", synthetic_ref, "--trials", "1", "--test-from", "2024-05-02"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: the test part is too small")
+    assert "test 0 rows" in error and "--test-from earlier" in error
+
+
+def test_cli_refuses_a_boundary_that_is_not_a_date(synthetic_ref, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["tune", synthetic_ref, "--validation-from", "March"])
+    assert exited.value.code == 2
+    assert "expected a date like 2024-05-01" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [({}, (None, None)), ({"test_from": "2024-04-01"}, (None, datetime(2024, 4, 1)))],
+)
+def test_the_mlproject_tune_entry_point_passes_the_boundaries(given, expected, tmp_path):
+    project = load_project(str(Path(__file__).resolve().parents[2]))
+    command = project.get_entry_point("tune").compute_command(
+        {"feature_set": "synthetic@v1", **given}, str(tmp_path)
+    )
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "usagecast_cli.main"]
+    args = build_parser().parse_args(argv[3:])
+    assert (args.validation_from, args.test_from) == expected
