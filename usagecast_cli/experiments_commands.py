@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from usagecast_cli.options import add_specs_option
+
 METRICS = ("roc_auc", "pr_auc", "logloss")
 
 
@@ -74,4 +76,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="Optuna storage URL (default: a journal file in the workspace's optuna/ folder)",
     )
+    add_specs_option(tune)
     tune.set_defaults(handler=_tune)
