@@ -15,6 +15,8 @@ def add_specs_option(parser: argparse.ArgumentParser) -> None:
         "--specs",
         type=Path,
         metavar="DIR",
+        # Absent unless given: `whatif --specs DIR policy ...` keeps the parent's value.
+        default=argparse.SUPPRESS,
         help=f"the project's spec folder, searched before the shipped examples (default: "
         f"${SPECS_ENV}, else ./specs)",
     )

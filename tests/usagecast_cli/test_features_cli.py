@@ -65,6 +65,12 @@ def test_every_command_taking_a_feature_set_accepts_specs(argv, tmp_path):
     assert args.specs == tmp_path
 
 
+def test_specs_given_before_a_subcommand_is_kept():
+    policy = ["policy", "--model", "m", "--feature-set", "x@v1", "--change", "a *= 2"]
+    args = build_parser().parse_args(["whatif", "--specs", "own", *policy])
+    assert str(args.specs) == "own"
+
+
 def test_features_help_says_where_specs_are_looked_up(capsys):
     with pytest.raises(SystemExit):
         main(["features", "--help"])
