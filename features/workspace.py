@@ -13,6 +13,9 @@ from pathlib import Path
 
 WORKSPACE_ENV = "USAGECAST_HOME"
 DEFAULT_WORKSPACE = ".usagecast"
+# The project's feature-set specs (features.featureset.catalog searches it first).
+SPECS_ENV = "USAGECAST_SPECS"
+DEFAULT_PROJECT_SPECS = "specs"
 
 
 def workspace_dir() -> Path:

@@ -11,7 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture(autouse=True)
 def isolated_workspace(tmp_path, monkeypatch):
-    """Point USAGECAST_HOME, MLflow and the working directory at a fresh folder per test.
+    """Point USAGECAST_HOME, MLflow, specs and the working directory at a fresh folder per test.
 
     The working directory matters too: MLflow puts a SQLite store's default artifacts in
     ./mlruns under it.
@@ -20,4 +20,6 @@ def isolated_workspace(tmp_path, monkeypatch):
     home = tmp_path / "usagecast_home"
     monkeypatch.setenv("USAGECAST_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # Set (to its default) so that monkeypatch also undoes what `--specs` sets in main().
+    monkeypatch.setenv("USAGECAST_SPECS", str(tmp_path / "specs"))
     return home

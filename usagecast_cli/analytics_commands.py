@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from usagecast_cli.options import add_specs_option
+
 
 def _timestamp(text: str) -> datetime:
     """An ISO date or timestamp (naive UTC) from the command line."""
@@ -165,12 +167,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     value.add_argument(
         "--feature-set", help="NAME@vN with a value_within label: predicted vs realised"
     )
+    add_specs_option(value)
     value.set_defaults(handler=_ltv)
 
     segment = models.add_parser("segments", help="k-means segments of a feature set")
     segment.add_argument("--feature-set", required=True, help="NAME@vN")
     segment.add_argument("--k", type=int, required=True)
     segment.add_argument("--seed", type=int, default=0)
+    add_specs_option(segment)
     segment.set_defaults(handler=_segments)
 
     for parser in (top, before, cohort, channel, value, segment):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from usagecast_cli.options import add_specs_option
+
 METRICS = ("roc_auc", "pr_auc", "logloss")
 
 
@@ -106,4 +108,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DATE",
         help="first cutoff time of the test part (default: the latest about 20%% of the rows)",
     )
+    add_specs_option(tune)
     tune.set_defaults(handler=_tune)

@@ -1,8 +1,10 @@
-"""`usagecast features build|sql|list`: versioned point-in-time feature sets."""
+"""`usagecast features build|sql|list|new|release`: versioned point-in-time feature sets."""
 
 from __future__ import annotations
 
 import argparse
+
+from usagecast_cli.options import add_specs_option
 
 
 def _fraction(value: str) -> float:
@@ -40,13 +42,38 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new(args: argparse.Namespace) -> int:
+    from features.featureset import new_spec
+
+    path = new_spec(args.name)
+    print(f"wrote {path}")
+    print(
+        f"next: edit it (dataset, cutoffs, label, event types), then\n"
+        f"  usagecast features sql {args.name}@v1\n"
+        f"  usagecast features build {args.name}@v1\n"
+        f"  usagecast features release {args.name}@v1   # freeze v1 once it is right"
+    )
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from features.featureset import release_spec
+
+    entry, digest = release_spec(args.ref)
+    print(f"released {entry.ref}: hash {digest[:12]} locked in {entry.folder / 'LOCK.json'}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `features build`, `features sql` and `features list`."""
+    """Add `features build`, `sql`, `list`, `new` and `release`."""
     features = subparsers.add_parser(
         "features",
-        help="build, inspect and list versioned feature sets",
-        description="Feature sets are YAML specs (features/sets/<name>/v<N>.yaml) compiled to "
-        "SQL: features see only events before each cutoff, labels only events from it on.",
+        help="write, build, inspect and list versioned feature sets",
+        description="Feature sets are YAML specs compiled to SQL: features see only events "
+        "before each cutoff, labels only events from it on. NAME@vN is the file "
+        "<spec folder>/NAME/vN.yaml, looked up in the project's spec folder (./specs under "
+        "the working directory; USAGECAST_SPECS or --specs DIR to move it), then in the "
+        "examples shipped with usagecast. A NAME@vN in both is an error.",
     )
     commands = features.add_subparsers(dest="features_command", required=True, metavar="ACTION")
 
@@ -74,5 +101,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sql.add_argument("--dialect", choices=("duckdb", "spark"), default="duckdb")
     sql.set_defaults(handler=_sql)
 
-    listing = commands.add_parser("list", help="list feature sets, versions and builds")
+    listing = commands.add_parser(
+        "list", help="list specs (project or shipped), versions and builds"
+    )
     listing.set_defaults(handler=_list)
+
+    new = commands.add_parser(
+        "new", help="write a commented starter spec NAME@v1 into the project's spec folder"
+    )
+    new.add_argument("name", metavar="NAME")
+    new.set_defaults(handler=_new)
+
+    release = commands.add_parser(
+        "release",
+        help="lock NAME@vN's meaning in the project's LOCK.json; later edits are refused",
+    )
+    release.add_argument("ref", metavar="NAME@vN")
+    release.set_defaults(handler=_release)
+
+    for command in (build, sql, listing, new, release):
+        add_specs_option(command)

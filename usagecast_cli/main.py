@@ -21,6 +21,7 @@ from usagecast_cli import (
     simulate_commands,
     whatif_commands,
 )
+from usagecast_cli.options import apply_specs_option
 
 # Each helper module adds itself here, in the order `usagecast --help` lists them.
 COMMAND_MODULES: tuple = (
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch to the chosen handler, and turn user errors into exit code 2."""
     args = build_parser().parse_args(argv)
+    apply_specs_option(args)
     try:
         return int(args.handler(args) or 0)
     except UsagecastError as error:

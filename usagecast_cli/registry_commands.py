@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from usagecast_cli.options import add_specs_option
+
 
 def _promote(args: argparse.Namespace) -> int:
     from features.errors import UsagecastError
@@ -96,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="compare recorded metrics when the champion cannot be re-scored on these rows",
     )
+    add_specs_option(promote)
     promote.set_defaults(handler=_promote)
 
     rollback = subparsers.add_parser("rollback", help="move @champion back to @previous")
@@ -115,4 +118,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--model", required=True, help="e.g. models:/premium_30d@champion")
     score.add_argument("--out", required=True, type=Path, help="output .parquet file")
     score.add_argument("--cutoff", help="YYYY-MM-DD (default: the latest cutoff)")
+    add_specs_option(score)
     score.set_defaults(handler=_score)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from usagecast_cli.options import add_specs_option
+
 
 def _whatif(args: argparse.Namespace) -> int:
     from features.errors import UsagecastError
@@ -70,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     whatif.add_argument(
         "--budget-ms", type=int, default=1000, help="search time budget in ms (default 1000)"
     )
+    add_specs_option(whatif)
     whatif.set_defaults(handler=_whatif)
 
     actions = whatif.add_subparsers(dest="whatif_command", metavar="policy")
@@ -102,4 +105,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=128,
         help="Monte Carlo futures per user for the simulator's truth (default 128)",
     )
+    add_specs_option(policy)
     policy.set_defaults(handler=_policy)

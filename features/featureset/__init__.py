@@ -1,7 +1,8 @@
 """Versioned, point-in-time feature sets: YAML spec -> SQL (DuckDB | Spark) -> Parquet + manifest.
 
 Public API: build_feature_set, load_feature_set, list_feature_sets, compile_sql,
-log_feature_set_to_mlflow, load_spec, release_spec, BuildResult, FeatureSetSpec.
+log_feature_set_to_mlflow, load_spec, new_spec, release_spec, BuildResult, FeatureSetSpec.
+Specs are found through catalog.py: the project's spec folder first, then the shipped examples.
 """
 
 from features.featureset.build import (
@@ -14,7 +15,7 @@ from features.featureset.build import (
     list_feature_sets,
     load_feature_set,
 )
-from features.featureset.catalog import load_spec, release_spec
+from features.featureset.catalog import load_spec, new_spec, release_spec
 from features.featureset.lineage import log_feature_set_to_mlflow
 from features.featureset.spec import FeatureSetSpec, SpecError, expand_features
 
@@ -32,5 +33,6 @@ __all__ = [
     "load_feature_set",
     "load_spec",
     "log_feature_set_to_mlflow",
+    "new_spec",
     "release_spec",
 ]

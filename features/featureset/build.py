@@ -20,6 +20,7 @@ import pandas as pd
 from features.engines import Engine, check_engine_name
 from features.errors import UsagecastError
 from features.event_store import (
+    EVENTS,
     ITEM_ATTRIBUTES,
     USER_ATTRIBUTES,
     StoreMissingError,
@@ -28,7 +29,7 @@ from features.event_store import (
     open_store,
 )
 from features.featureset import store
-from features.featureset.catalog import SETS_DIR, list_specs, load_spec, parse_ref
+from features.featureset.catalog import list_specs, load_spec, parse_ref
 from features.featureset.compiler import (
     STATUSES,
     Dialect,
@@ -37,6 +38,7 @@ from features.featureset.compiler import (
     render,
 )
 from features.featureset.leakage import scan_label_proxies
+from features.featureset.references import Category, check_references, spec_references
 from features.featureset.spec import (
     FeatureDef,
     FeatureSetSpec,
@@ -91,11 +93,39 @@ def _sample_pair(sample: float | None, seed: int | None) -> tuple[float, int] | 
     return float(sample), int(seed or 0)
 
 
+# Per kind of name a spec refers to: the table holding it and the query of its values.
+STORE_NAMES: dict[Category, tuple[str, str]] = {
+    "event type": (
+        EVENTS,
+        f"SELECT DISTINCT event_type FROM {EVENTS} WHERE event_type IS NOT NULL",
+    ),
+    "area": (EVENTS, f"SELECT DISTINCT area FROM {EVENTS} WHERE area IS NOT NULL"),
+    "item attribute": (ITEM_ATTRIBUTES, f"SELECT name FROM {ITEM_ATTRIBUTES}"),
+    "user attribute": (USER_ATTRIBUTES, f"SELECT name FROM {USER_ATTRIBUTES}"),
+}
+
+
+def _store_names(con, spec: FeatureSetSpec) -> dict[Category, frozenset[str]]:
+    """The store's values of each kind of name the spec refers to (only the kinds it uses)."""
+    tables = {
+        row[0]
+        for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    used = {ref.category for ref in spec_references(spec)}
+    names: dict[Category, frozenset[str]] = {}
+    for category in used:
+        table, sql = STORE_NAMES[category]
+        rows = con.execute(sql).fetchall() if table in tables else []
+        names[category] = frozenset(str(row[0]) for row in rows)
+    return names
+
+
 def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> dict:
-    """Check user/item attributes the spec reads; return user attribute name -> dtype.
+    """Check the kind and dtype of attributes the spec reads; return user attribute -> dtype.
 
     Snapshot attributes are read at export time (e.g. last login), so at any earlier cutoff
-    they carry information from after it: they are refused as features.
+    they carry information from after it: they are refused as features. Whether the names
+    exist at all is checked before (check_references).
     """
     declared = {
         name: (kind, dtype)
@@ -107,11 +137,6 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
     for feature in features:
         if feature.kind != "attribute":
             continue
-        if feature.name not in declared:
-            raise SpecError(
-                f"{spec.ref}: user attribute {feature.name!r} is not in the event store; "
-                f"declared attributes: {', '.join(sorted(declared)) or 'none'}"
-            )
         kind, dtype = declared[feature.name]
         if kind == "snapshot":
             raise SpecError(
@@ -127,23 +152,13 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
         dtypes[feature.name] = dtype
     item_attributes = {f.attribute for f in features if f.kind == "item_mean"}
     if item_attributes:
-        tables = {
-            row[0]
-            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
-        numeric = set()
-        if ITEM_ATTRIBUTES in tables:
-            numeric = {
-                row[0]
-                for row in con.execute(
-                    f"SELECT name FROM {ITEM_ATTRIBUTES} WHERE dtype = 'numeric'"
-                ).fetchall()
-            }
-        missing = sorted(item_attributes - numeric)
-        if missing:
+        item_dtypes = dict(con.execute(f"SELECT name, dtype FROM {ITEM_ATTRIBUTES}").fetchall())
+        not_numeric = sorted(a for a in item_attributes if item_dtypes[a] != "numeric")
+        if not_numeric:
+            numeric = sorted(name for name, dtype in item_dtypes.items() if dtype == "numeric")
             raise SpecError(
-                f"{spec.ref}: item attribute(s) {', '.join(missing)} are not numeric item "
-                f"attributes of the event store (numeric: {', '.join(sorted(numeric)) or 'none'})"
+                f"{spec.ref}: item_mean needs numeric item attributes; {', '.join(not_numeric)} "
+                f"are not (numeric: {', '.join(numeric) or 'none'})"
             )
     return dtypes
 
@@ -366,7 +381,7 @@ def build_feature_set(
     allow_leaky: Iterable[str] = (),
     *,
     store_path: Path | None = None,
-    sets_dir: Path = SETS_DIR,
+    sets_dir: Path | None = None,
     force: bool = False,
 ) -> BuildResult:
     """Materialise `name@vN` from the event store (or reuse the build with its fingerprint)."""
@@ -391,6 +406,7 @@ def build_feature_set(
             check_event_columns(con)
         except StoreMissingError as error:
             raise UsagecastError(str(error)) from None
+        check_references(spec, _store_names(con, spec))
         attribute_dtypes = _attribute_dtypes(con, spec, features)
         fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair)
         target = store.build_dir(parsed, fingerprint)
@@ -441,23 +457,25 @@ def load_feature_set(ref: str) -> tuple[pd.DataFrame, dict]:
     return store.read_build(store.resolve_build(parse_ref(name_version), fingerprint or None))
 
 
-def list_feature_sets(sets_dir: Path = SETS_DIR) -> list[dict]:
-    """Every spec in the catalog with its builds in the workspace (newest first)."""
+def list_feature_sets(sets_dir: Path | None = None) -> list[dict]:
+    """Every spec in the catalog, where it comes from, and its builds (newest first)."""
     builds = store.list_builds()
     return [
         {
-            "ref": str(ref),
+            "ref": str(entry.ref),
+            "origin": entry.origin,
+            "path": str(entry.path),
             "builds": sorted(
-                (b for b in builds if b["ref"] == str(ref)),
+                (b for b in builds if b["ref"] == str(entry.ref)),
                 key=lambda b: b["built_at"],
                 reverse=True,
             ),
         }
-        for ref in list_specs(sets_dir)
+        for entry in list_specs(sets_dir)
     ]
 
 
-def compile_sql(ref: str, dialect: Dialect = "duckdb", sets_dir: Path = SETS_DIR) -> str:
+def compile_sql(ref: str, dialect: Dialect = "duckdb", sets_dir: Path | None = None) -> str:
     """The SQL that builds `name@vN`'s rows, in DuckDB or Spark dialect."""
     if dialect not in ("duckdb", "spark"):
         raise UsagecastError(f"dialect {dialect!r} is not known; use duckdb or spark")
@@ -485,10 +503,11 @@ def format_build(result: BuildResult) -> str:
 
 
 def format_listing(entries: list[dict]) -> str:
-    """`features list`: each spec, then its builds (latest marked with *)."""
+    """`features list`: each spec and where it comes from, then its builds (latest: *)."""
     lines = []
     for entry in entries:
-        lines.append(entry["ref"] + ("" if entry["builds"] else "  (not built)"))
+        built = "" if entry["builds"] else "  (not built)"
+        lines.append(f"{entry['ref']}  {entry['origin']}  {entry['path']}{built}")
         for build in entry["builds"]:
             mark = "*" if build["latest"] else " "
             lines.append(

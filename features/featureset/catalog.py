@@ -1,25 +1,39 @@
-"""The spec catalog: features/sets/<name>/v<N>.yaml, `name@vN` refs, released versions locked.
+"""The spec catalog: where `name@vN` specs live, one grammar for refs, released versions locked.
 
-A released version's canonical spec hash is recorded in features/sets/LOCK.json. Loading a
+Specs are looked up in two folders, in order: the project's spec folder (`./specs` under the
+working directory, or USAGECAST_SPECS; the CLI's `--specs DIR` sets it) and the examples
+shipped inside the package (features/sets/). Each holds `<name>/v<N>.yaml`. A `name@vN` found
+in both is an error naming both files: which one a model was trained on must never depend on
+search order.
+
+A released version's canonical spec hash is recorded in its folder's LOCK.json. Loading a
 locked ref whose file now hashes differently is refused: a change to a released spec is a new
 version, so every model trained on name@vN can trust what vN means. Comments and formatting
-may change freely (the hash is over the parsed spec, not the bytes).
+may change freely (the hash is over the parsed spec, not the bytes). The shipped examples are
+locked in features/sets/LOCK.json and are not released through the CLI.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
+from features.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 
-SETS_DIR = Path(__file__).resolve().parent.parent / "sets"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "sets"
 LOCK_FILE = "LOCK.json"
+STARTER_FILE = Path(__file__).resolve().parent / "starter.yaml"
+STARTER_NAME = "__NAME__"
 REF_PATTERN = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)@v(?P<version>[1-9][0-9]*)$")
+
+Origin = Literal["project", "shipped"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,20 @@ class SpecRef:
         return f"{self.name}@v{self.version}"
 
 
+@dataclass(frozen=True)
+class CatalogEntry:
+    """Where one spec file lives: its ref, path, and whether the project or usagecast owns it."""
+
+    ref: SpecRef
+    path: Path
+    origin: Origin
+
+    @property
+    def folder(self) -> Path:
+        """The spec folder holding it (and its LOCK.json)."""
+        return self.path.parent.parent
+
+
 def parse_ref(ref: str) -> SpecRef:
     """`premium_30d@v1` -> SpecRef; anything else is a clear error."""
     match = REF_PATTERN.match(ref.strip())
@@ -43,26 +71,63 @@ def parse_ref(ref: str) -> SpecRef:
     return SpecRef(match["name"], int(match["version"]))
 
 
-def spec_path(ref: SpecRef, sets_dir: Path = SETS_DIR) -> Path:
-    """Where the YAML of a ref lives."""
-    return sets_dir / ref.name / f"v{ref.version}.yaml"
+def project_specs_dir() -> Path:
+    """The project's spec folder (absolute): USAGECAST_SPECS, else ./specs."""
+    return Path(os.environ.get(SPECS_ENV) or DEFAULT_PROJECT_SPECS).resolve()
 
 
-def read_lock(sets_dir: Path = SETS_DIR) -> dict[str, str]:
-    """Released refs -> canonical spec hash."""
-    path = sets_dir / LOCK_FILE
+def spec_path(ref: SpecRef, folder: Path) -> Path:
+    """Where the YAML of a ref lives inside one spec folder."""
+    return folder / ref.name / f"v{ref.version}.yaml"
+
+
+def _folders(project: Path | None) -> tuple[tuple[Origin, Path], ...]:
+    """The folders searched, in order (a project folder that is the shipped one counts once)."""
+    folder = (project or project_specs_dir()).resolve()
+    if folder == SHIPPED_DIR:
+        return (("shipped", SHIPPED_DIR),)
+    return (("project", folder), ("shipped", SHIPPED_DIR))
+
+
+def _refuse_clash(entries: list[CatalogEntry]) -> None:
+    if len(entries) > 1:
+        raise SpecError(
+            f"{entries[0].ref} is defined twice: {entries[0].path} ({entries[0].origin}) and "
+            f"{entries[1].path} ({entries[1].origin}); rename or remove the project's copy"
+        )
+
+
+def locate_spec(ref: str | SpecRef, sets_dir: Path | None = None) -> CatalogEntry:
+    """The one file `name@vN` means: the project folder's (sets_dir) or a shipped example."""
+    parsed = parse_ref(ref) if isinstance(ref, str) else ref
+    folders = _folders(sets_dir)
+    found = [
+        CatalogEntry(parsed, spec_path(parsed, folder), origin)
+        for origin, folder in folders
+        if spec_path(parsed, folder).is_file()
+    ]
+    _refuse_clash(found)
+    if not found:
+        looked = " or ".join(str(spec_path(parsed, folder)) for _, folder in folders)
+        known = ", ".join(str(entry.ref) for entry in list_specs(sets_dir)) or "none"
+        raise SpecError(
+            f"{parsed}: no spec at {looked}; known feature sets: {known} "
+            "(`usagecast features new NAME` writes a starter)"
+        )
+    return found[0]
+
+
+def read_lock(folder: Path) -> dict[str, str]:
+    """Released refs of one spec folder -> canonical spec hash."""
+    path = folder / LOCK_FILE
     if not path.exists():
         return {}
     return json.loads(path.read_text())
 
 
-def load_spec(ref: str | SpecRef, sets_dir: Path = SETS_DIR) -> FeatureSetSpec:
-    """Read, parse and lock-check one spec."""
-    parsed = parse_ref(ref) if isinstance(ref, str) else ref
-    path = spec_path(parsed, sets_dir)
-    if not path.exists():
-        known = ", ".join(str(r) for r in list_specs(sets_dir)) or "none"
-        raise SpecError(f"{parsed}: no spec at {path}; known feature sets: {known}")
+def _read_spec(entry: CatalogEntry) -> FeatureSetSpec:
+    """Parse one catalog file and check it against its folder's lock."""
+    path, parsed = entry.path, entry.ref
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
@@ -73,33 +138,67 @@ def load_spec(ref: str | SpecRef, sets_dir: Path = SETS_DIR) -> FeatureSetSpec:
             f"{path}: declares name {spec.name!r} version {spec.version}, but its path says "
             f"{parsed}; keep them the same"
         )
-    locked = read_lock(sets_dir).get(str(parsed))
+    locked = read_lock(entry.folder).get(str(parsed))
     if locked is not None and locked != spec_hash(spec):
         raise SpecError(
-            f"{path}: {parsed} is released and locked in {sets_dir / LOCK_FILE} (hash "
+            f"{path}: {parsed} is released and locked in {entry.folder / LOCK_FILE} (hash "
             f"{locked[:12]}), but the file now means something else (hash "
             f"{spec_hash(spec)[:12]}); put the change in a new version v{parsed.version + 1}"
         )
     return spec
 
 
-def release_spec(ref: str, sets_dir: Path = SETS_DIR) -> str:
-    """Lock a version's current meaning into LOCK.json; return its hash."""
-    parsed = parse_ref(ref)
-    lock = read_lock(sets_dir)
-    if str(parsed) in lock:
-        raise SpecError(f"{parsed} is already released; a change is a new version")
-    digest = spec_hash(load_spec(parsed, sets_dir))
-    lock[str(parsed)] = digest
-    (sets_dir / LOCK_FILE).write_text(json.dumps(dict(sorted(lock.items())), indent=2) + "\n")
-    return digest
+def load_spec(ref: str | SpecRef, sets_dir: Path | None = None) -> FeatureSetSpec:
+    """Find, read, parse and lock-check one spec (sets_dir: the project folder to search)."""
+    return _read_spec(locate_spec(ref, sets_dir))
 
 
-def list_specs(sets_dir: Path = SETS_DIR) -> tuple[SpecRef, ...]:
-    """Every spec file in the catalog, sorted by name and version."""
-    refs = []
-    for path in sorted(sets_dir.glob("*/v*.yaml")):
-        match = REF_PATTERN.match(f"{path.parent.name}@{path.stem}")
-        if match:
-            refs.append(SpecRef(match["name"], int(match["version"])))
-    return tuple(sorted(refs, key=lambda r: (r.name, r.version)))
+def release_spec(ref: str, sets_dir: Path | None = None) -> tuple[CatalogEntry, str]:
+    """Lock a project spec's current meaning into its folder's LOCK.json; return entry, hash."""
+    entry = locate_spec(ref, sets_dir)
+    if entry.origin == "shipped":
+        raise SpecError(
+            f"{entry.ref} is a shipped example ({entry.path}), already locked in "
+            f"{entry.folder / LOCK_FILE}; to change it, copy it into your project's spec "
+            f"folder under a new name"
+        )
+    lock = read_lock(entry.folder)
+    if str(entry.ref) in lock:
+        raise SpecError(f"{entry.ref} is already released; a change is a new version")
+    digest = spec_hash(_read_spec(entry))
+    lock[str(entry.ref)] = digest
+    (entry.folder / LOCK_FILE).write_text(json.dumps(dict(sorted(lock.items())), indent=2) + "\n")
+    return entry, digest
+
+
+def new_spec(name: str, sets_dir: Path | None = None) -> Path:
+    """Write a commented starter `name@v1` into the project folder; never overwrite a file."""
+    ref = parse_ref(f"{name}@v1")
+    folder = dict(_folders(sets_dir)).get("project")
+    if folder is None:
+        raise SpecError(f"{SHIPPED_DIR} holds the shipped examples; choose another spec folder")
+    path = spec_path(ref, folder)
+    for origin, other in _folders(sets_dir):
+        if spec_path(ref, other).exists():
+            raise SpecError(
+                f"{spec_path(ref, other)} already exists ({origin}); edit it, or choose "
+                "another name"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x") as handle:
+        handle.write(STARTER_FILE.read_text().replace(STARTER_NAME, name))
+    return path
+
+
+def list_specs(sets_dir: Path | None = None) -> tuple[CatalogEntry, ...]:
+    """Every spec file of both folders, sorted by name and version; a clash is an error."""
+    by_ref: dict[SpecRef, list[CatalogEntry]] = {}
+    for origin, folder in _folders(sets_dir):
+        for path in sorted(folder.glob("*/v*.yaml")):
+            match = REF_PATTERN.match(f"{path.parent.name}@{path.stem}")
+            if match:
+                ref = SpecRef(match["name"], int(match["version"]))
+                by_ref.setdefault(ref, []).append(CatalogEntry(ref, path, origin))
+    for entries in by_ref.values():
+        _refuse_clash(entries)
+    return tuple(by_ref[ref][0] for ref in sorted(by_ref, key=lambda r: (r.name, r.version)))

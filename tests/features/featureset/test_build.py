@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import numpy as np
@@ -179,8 +180,25 @@ def test_snapshot_attributes_are_refused_with_the_reason(demo):
     with pytest.raises(SpecError, match=r"'last_login' is a snapshot .* leak the future"):
         build_feature_set("buyers@v3", sets_dir=demo)
     write_spec(demo, SPEC.replace("version: 1", "version: 4").replace("[channel]", "[colour]"))
-    with pytest.raises(SpecError, match="'colour' is not in the event store; declared"):
+    with pytest.raises(
+        SpecError,
+        match=r"user attribute 'colour' \(features\[3\]\.names\) is not in the event store; "
+        "known user attributes: bought_flag, channel, last_login$",
+    ):
         build_feature_set("buyers@v4", sets_dir=demo)
+
+
+def test_names_the_store_does_not_hold_are_refused_with_the_known_ones(demo):
+    """A misspelt event type would otherwise build silently with all-zero counts."""
+    misspelt = SPEC.replace("version: 1", "version: 7").replace("[PLAY, AD]", "[PLAYS, AD]")
+    write_spec(demo, misspelt.replace("not_converted: BUY", "not_converted: BOUGHT"))
+    with pytest.raises(SpecError) as refused:
+        build_feature_set("buyers@v7", sets_dir=demo)
+    assert str(refused.value) == (
+        "buyers@v7: event types 'BOUGHT' (eligibility.not_converted), 'PLAYS' "
+        "(features[0].event_types) are not in the event store; known event types: AD, BUY, PLAY"
+    )
+    assert list_feature_sets(demo)[-1]["builds"] == []
 
 
 def test_label_proxy_scan_catches_a_planted_leak(demo):
@@ -220,13 +238,20 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
         "city": ("static", "categorical"),
         "age": ("static", "numeric"),
     }
+    # Every event type and area the spec names (the build refuses names the store lacks).
+    for k, kind in enumerate(("SKIP", "LIKE", "ADVERTISEMENT", "LOGIN", "BUY_PREMIUM")):
+        events.append((f"user{k:03d}", ts("2024-01-03 10:00"), kind))
+    for area in ("home", "search", "playlist", "radio", "browse", "settings"):
+        events.append(("user010", ts("2024-01-04 10:00"), "PLAY", None, None, None, area))
     event_store_path().parent.mkdir(parents=True)
     write_store(event_store_path(), events, demo_users, attributes=attributes)
     assert main(["features", "build", "premium_30d@v1", "--sample", "0.5", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "premium_30d@v1  fingerprint " in out and "label rate" in out and "written to" in out
     assert main(["features", "list"]) == 0
-    assert "premium_30d@v1\n  * " in capsys.readouterr().out
+    assert re.search(
+        r"^premium_30d@v1  shipped  \S+v1\.yaml\n  \* ", capsys.readouterr().out, re.M
+    )
     assert main(["features", "sql", "premium_30d@v1", "--dialect", "spark"]) == 0
     assert "DATEDIFF(" in capsys.readouterr().out
     assert main(["features", "build", "premium_30d@v9"]) == 2

@@ -7,7 +7,14 @@ import copy
 import pytest
 from featureset_testlib import write_spec
 
-from features.featureset.catalog import list_specs, load_spec, parse_ref, read_lock, release_spec
+from features.featureset.catalog import (
+    SHIPPED_DIR,
+    list_specs,
+    load_spec,
+    parse_ref,
+    read_lock,
+    release_spec,
+)
 from features.featureset.spec import (
     SpecError,
     derive_couplings,
@@ -117,16 +124,18 @@ def test_feature_names_follow_the_scheme_and_couplings_are_derived():
 
 
 def test_shipped_specs_load_and_are_locked():
-    refs = [str(ref) for ref in list_specs()]
+    entries = list_specs()
+    refs = [str(entry.ref) for entry in entries]
     assert {"premium_30d@v1", "churn_30d@v1", "adoption_14d@v1"} <= set(refs)
+    assert {entry.origin for entry in entries} == {"shipped"}
     premium = load_spec("premium_30d@v1")
     names = [f.name for f in expand_features(premium)]
     assert "count_ADVERTISEMENT_30d" in names
     ads = next(a for a in premium.actionable if a.feature == "count_ADVERTISEMENT_30d")
     assert (ads.direction, ads.lower) == ("decrease", 0.0)
     assert load_spec("adoption_14d@v1").cutoffs.after_signup.offset_days == 14
-    locked = read_lock()
-    for ref in ("premium_30d@v1", "churn_30d@v1", "adoption_14d@v1"):
+    locked = read_lock(SHIPPED_DIR)
+    for ref in refs:
         assert locked[ref] == spec_hash(load_spec(ref))
 
 
@@ -166,5 +175,5 @@ def test_spec_path_must_match_its_declared_name(sets_dir):
     path.write_text(SPEC_TEXT)
     with pytest.raises(SpecError, match="declares name 'locked' version 1, but its path says"):
         load_spec("other@v1", sets_dir)
-    with pytest.raises(SpecError, match=r"no spec at .*known feature sets: other@v1"):
+    with pytest.raises(SpecError, match=r"no spec at .*known feature sets: .*other@v1"):
         load_spec("missing@v1", sets_dir)

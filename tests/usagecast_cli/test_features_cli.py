@@ -1,0 +1,79 @@
+"""`usagecast features new | release | list` and `--specs DIR` on the commands taking NAME@vN."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from usagecast_cli.main import build_parser, main
+
+
+def test_new_release_and_list_a_project_spec(tmp_path, capsys):
+    assert main(["features", "new", "trial"]) == 0
+    path = tmp_path / "specs" / "trial" / "v1.yaml"
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {path}\nnext:") and "features build trial@v1" in out
+    assert main(["features", "new", "trial"]) == 2
+    assert "trial/v1.yaml already exists (project)" in capsys.readouterr().err
+
+    assert main(["features", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert f"trial@v1  project  {path}  (not built)" in listing
+    assert "premium_30d@v1  shipped  " in listing
+
+    assert main(["features", "release", "trial@v1"]) == 0
+    assert "released trial@v1: hash " in capsys.readouterr().out
+    path.write_text(path.read_text().replace("windows: [7, 30]", "windows: [14, 30]"))
+    assert main(["features", "sql", "trial@v1"]) == 2
+    assert "is released and locked in" in capsys.readouterr().err
+    assert main(["features", "release", "premium_30d@v1"]) == 2
+    assert "is a shipped example" in capsys.readouterr().err
+
+
+def test_specs_option_moves_the_project_folder_for_the_process(tmp_path, capsys, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["features", "new", "trial", "--specs", str(elsewhere)]) == 0
+    assert (elsewhere / "trial" / "v1.yaml").exists()
+    assert os.environ["USAGECAST_SPECS"] == str(elsewhere)
+    assert main(["features", "sql", "trial@v1", "--specs", str(elsewhere)]) == 0
+    assert "SELECT" in capsys.readouterr().out
+    monkeypatch.delenv("USAGECAST_SPECS")
+    assert main(["features", "sql", "trial@v1"]) == 2
+    assert "trial@v1: no spec at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["features", "build", "x@v1"],
+        ["features", "sql", "x@v1"],
+        ["features", "list"],
+        ["features", "new", "x"],
+        ["features", "release", "x@v1"],
+        ["tune", "x@v1"],
+        ["promote", "--latest", "--feature-set", "x@v1"],
+        ["score", "x@v1", "--model", "m", "--out", "o.parquet"],
+        ["whatif", "--model", "m", "--user", "u"],
+        ["whatif", "policy", "--model", "m", "--feature-set", "x@v1", "--change", "a *= 2"],
+        ["analytics", "ltv", "--feature-set", "x@v1"],
+        ["analytics", "segments", "--feature-set", "x@v1", "--k", "2"],
+    ],
+)
+def test_every_command_taking_a_feature_set_accepts_specs(argv, tmp_path):
+    args = build_parser().parse_args([*argv, "--specs", str(tmp_path)])
+    assert args.specs == tmp_path
+
+
+def test_specs_given_before_a_subcommand_is_kept():
+    policy = ["policy", "--model", "m", "--feature-set", "x@v1", "--change", "a *= 2"]
+    args = build_parser().parse_args(["whatif", "--specs", "own", *policy])
+    assert str(args.specs) == "own"
+
+
+def test_features_help_says_where_specs_are_looked_up(capsys):
+    with pytest.raises(SystemExit):
+        main(["features", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "./specs under the working directory" in text and "USAGECAST_SPECS" in text
+    assert "shipped with usagecast" in text
