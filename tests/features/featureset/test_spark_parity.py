@@ -73,16 +73,6 @@ features:
 ITEMS = {"i1": 0.25, "i2": 0.5, "i3": 1.0}
 
 
-@pytest.fixture(scope="session")
-def spark_session():
-    """One local Spark session for the whole test session (startup costs ~7 s)."""
-    from features.engines.spark import local_spark_session
-
-    session = local_spark_session()
-    session.sparkContext.setLogLevel("ERROR")
-    return session
-
-
 def demo_like_log(n_users: int = 40) -> tuple[list, list]:
     events, users = [], []
     for k in range(n_users):
