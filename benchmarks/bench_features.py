@@ -71,7 +71,7 @@ ADOPTION_SPEC = """
 name: adoption_label
 version: 1
 dataset: bench
-cutoffs: {after_signup: {offset_days: 14}}
+cutoffs: {after_signup: {offset_days: 14, anchor: timestamp}}
 label: {kind: active_days_in_window, horizon_days: 60, min_days: 3, window_days: 7}
 features:
   - {kind: tenure}

@@ -331,6 +331,9 @@ def build_manifest(
             "after_signup_days": spec.cutoffs.after_signup.offset_days
             if spec.cutoffs.after_signup
             else None,
+            "after_signup_anchor": spec.cutoffs.after_signup.anchor
+            if spec.cutoffs.after_signup
+            else None,
         },
         "end_of_data": _iso(statuses["end_time"].max()) if len(statuses) else None,
         "censored": {

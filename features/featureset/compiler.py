@@ -34,6 +34,7 @@ from features.featureset.spec import (
     FeatureDef,
     FeatureSetSpec,
     Label,
+    SignupCutoffs,
     expand_features,
 )
 
@@ -410,8 +411,23 @@ def _sample_condition(fraction: float, seed: int) -> exp.Expression:
     return prefix < _str(sample_threshold(fraction))
 
 
+def _signup_cutoff(after_signup: SignupCutoffs) -> exp.Expression:
+    """A user's signup-relative cutoff: offset days after the signup's date at 00:00 UTC
+    (anchor `date`) or after the signup timestamp (anchor `timestamp`).
+
+    A date-anchored cutoff at offset 0 lies at or before the signup instant, on the same
+    day: the user still gets the row (signup-relative candidates are never filtered on
+    signup_time), with tenure 0.
+    """
+    signup = _col("signup_time", _USER)
+    if after_signup.anchor == "date":
+        signup = exp.cast(_date(signup), "TIMESTAMP")
+    return _shift(signup, after_signup.offset_days)
+
+
 def _candidates_select(spec: FeatureSetSpec, sample: tuple[float, int] | None) -> exp.Expression:
-    """(user_id, cutoff) pairs before eligibility: users who signed up before the cutoff."""
+    """(user_id, cutoff) pairs before eligibility: users who signed up before a calendar
+    cutoff, and every user at their signup-relative cutoff."""
     parts: list[exp.Select] = []
     users = exp.to_table(USERS).as_(_USER)
     if spec.cutoffs.calendar is not None:
@@ -423,10 +439,8 @@ def _candidates_select(spec: FeatureSetSpec, sample: tuple[float, int] | None) -
         )
         parts.append(calendar)
     if spec.cutoffs.after_signup is not None:
-        offset = spec.cutoffs.after_signup.offset_days
         after = exp.select(
-            _col("user_id", _USER),
-            _shift(_col("signup_time", _USER), offset).as_("cutoff"),
+            _col("user_id", _USER), _signup_cutoff(spec.cutoffs.after_signup).as_("cutoff")
         ).from_(users)
         parts.append(after)
     if sample is not None:

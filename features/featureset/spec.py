@@ -11,11 +11,22 @@ events strictly before its cutoff). Feature names follow one fixed scheme, so do
     days_since_last_event        whole calendar days from the last event's date to the cutoff's
     days_since_last_<TYPE>       the same for events of TYPE (empty when there is none)
     tenure_days                  whole calendar days from the signup date to the cutoff date
+                                 (0, never negative, for a date-anchored cutoff on signup day)
     value_sum_<TYPE>_<w>d        sum of `value` over events of TYPE in the window (0 when none)
     ratio_<NUM>_per_<DEN>_<w>d   count_NUM / count_DEN in the window (empty when DEN is 0)
     area_<AREA>_<w>d             events in product area AREA in the window
     mean_item_<ATTR>_<w>d        mean item attribute ATTR over the window's events with an item
     <attribute>                  a static user attribute, by its name (channel, city, ...)
+
+Signup-relative cutoffs (`after_signup: {offset_days: N, anchor: date | timestamp}`) sit N
+days after the signup's calendar date at 00:00 UTC (`anchor: date`, the default) or N days
+after the signup instant (`anchor: timestamp`). Exports often log events as dates only (at
+00:00): with the date anchor the whole signup day is on the label side at offset 0 and
+day-granular windows count whole days; with the timestamp anchor a date-only event on the
+signup day falls before a cutoff at signup + 0 days. The canonical form (and so the hash)
+leaves out `anchor: timestamp`, the meaning every spec had before anchors existed, so
+released specs that state it keep their hash; a released spec without the key now means
+`date`, and the lock refuses it as an edit.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ FeatureKind = Literal[
     "attribute",
 ]
 Direction = Literal["increase", "decrease", "both"]
+SignupAnchor = Literal["date", "timestamp"]
 
 LABEL_KINDS: tuple[str, ...] = ("event_within", "active_days_in_window", "churn", "value_within")
 FEATURE_KINDS: tuple[str, ...] = (
@@ -60,6 +72,8 @@ FEATURE_KINDS: tuple[str, ...] = (
     "attribute",
 )
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "both")
+SIGNUP_ANCHORS: tuple[str, ...] = ("date", "timestamp")
+DEFAULT_SIGNUP_ANCHOR: SignupAnchor = "date"
 EVER = "ever"
 # Names end up as column names and SQL literals: keep them plain identifiers.
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -81,9 +95,11 @@ class CalendarCutoffs:
 
 @dataclass(frozen=True)
 class SignupCutoffs:
-    """One cutoff per user at signup_time + offset_days (e.g. 14: "from the first two weeks")."""
+    """One cutoff per user, offset_days (e.g. 14: "from the first two weeks") after the
+    signup's calendar date at 00:00 UTC (anchor `date`) or after its timestamp."""
 
     offset_days: int
+    anchor: SignupAnchor = DEFAULT_SIGNUP_ANCHOR
 
 
 @dataclass(frozen=True)
@@ -295,10 +311,15 @@ def _parse_cutoffs(raw: Any, path: str) -> Cutoffs:
     after_signup = None
     if "after_signup" in data:
         signup = _check_keys(
-            data["after_signup"], f"{path}.after_signup", ("offset_days",), ("offset_days",)
+            data["after_signup"],
+            f"{path}.after_signup",
+            ("offset_days", "anchor"),
+            ("offset_days",),
         )
+        anchor = signup.get("anchor", DEFAULT_SIGNUP_ANCHOR)
         after_signup = SignupCutoffs(
-            _int(signup["offset_days"], f"{path}.after_signup.offset_days", minimum=0)
+            offset_days=_int(signup["offset_days"], f"{path}.after_signup.offset_days", minimum=0),
+            anchor=_choice(anchor, f"{path}.after_signup.anchor", SIGNUP_ANCHORS),  # type: ignore[arg-type]
         )
     return Cutoffs(calendar=calendar, after_signup=after_signup)
 
@@ -478,8 +499,16 @@ def _check_consistency(spec: FeatureSetSpec, source: str) -> None:
 
 
 def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
-    """The spec as plain JSON-able data (dates as ISO text): the canonical form we hash."""
-    return json.loads(json.dumps(asdict(spec), default=str))
+    """The spec as plain JSON-able data (dates as ISO text): the canonical form we hash.
+
+    `anchor: timestamp` is left out: it is what every signup-relative spec meant before
+    anchors existed, so those specs keep the hash they were released with.
+    """
+    data = json.loads(json.dumps(asdict(spec), default=str))
+    after_signup = data["cutoffs"]["after_signup"]
+    if after_signup is not None and after_signup["anchor"] == "timestamp":
+        del after_signup["anchor"]
+    return data
 
 
 def spec_hash(spec: FeatureSetSpec) -> str:

@@ -39,14 +39,24 @@ ITEMS = {"i1": 1.0, "i2": 4.0}
 
 
 CUTOFF_MODES = ("calendar", "after_signup", "both")
+SIGNUP_ANCHORS = ("date", "timestamp")
+SIGNUP_OFFSETS = (0, 4)
 
 
-def make_spec(label: dict, eligibility: dict | None = None, cutoffs: str = "both"):
+def make_spec(
+    label: dict,
+    eligibility: dict | None = None,
+    cutoffs: str = "both",
+    *,
+    anchor: str = "date",
+    offset_days: int = 4,
+):
     """A spec over the property logs; `cutoffs` picks calendar, signup-relative or both
-    (the compiler joins events differently for calendar-only specs)."""
+    (the compiler joins events differently for calendar-only specs); `anchor` and
+    `offset_days` place the signup-relative cutoffs."""
     chosen = {
         "calendar": {"start": "2024-01-05", "end": "2024-01-25", "every": 5},
-        "after_signup": {"offset_days": 4},
+        "after_signup": {"offset_days": offset_days, "anchor": anchor},
     }
     if cutoffs != "both":
         chosen = {cutoffs: chosen[cutoffs]}
@@ -65,8 +75,10 @@ def make_spec(label: dict, eligibility: dict | None = None, cutoffs: str = "both
 
 
 # Cutoff instants and their neighbours are where off-by-one bugs live: draw them often.
+# Calendar cutoffs fall on days 4, 9, ...; signups drawn on days 0, 5 and 10 put
+# signup-relative cutoffs (offset 0 or 4) on days 0, 4, 5, 9, 10 and 14.
 special_minutes = st.sampled_from(
-    [d * 24 * 60 + delta for d in (4, 9, 14, 19, 24) for delta in (-1, 0, 1)]
+    [d * 24 * 60 + delta for d in (0, 4, 5, 9, 10, 14, 19, 24) for delta in (-1, 0, 1)]
 )
 minutes = st.one_of(st.integers(0, 34 * 24 * 60), special_minutes)
 events_strategy = st.lists(
@@ -82,11 +94,22 @@ events_strategy = st.lists(
     min_size=1,
     max_size=40,
 )
-signups = st.lists(st.integers(0, 12 * 24 * 60), min_size=3, max_size=3)
+special_signups = st.sampled_from(
+    [d * 24 * 60 + delta for d in (0, 5, 10) for delta in (0, 1, 24 * 60 - 1)]
+)
+signups = st.lists(
+    st.one_of(st.integers(0, 12 * 24 * 60), special_signups), min_size=3, max_size=3
+)
 
 
-def to_events(raw) -> list[tuple]:
-    return [(u, BASE + dt.timedelta(minutes=m), t, s, i, v, a) for u, m, t, s, i, v, a in raw]
+def to_events(raw, *, date_only: bool = False) -> list[tuple]:
+    """Events from (user, minute, ...) tuples; `date_only` drops the time of day, as exports
+    that log dates only do (every event at 00:00)."""
+    day = 24 * 60
+    return [
+        (u, BASE + dt.timedelta(minutes=m - m % day if date_only else m), t, s, i, v, a)
+        for u, m, t, s, i, v, a in raw
+    ]
 
 
 def to_users(raw) -> list[tuple]:

@@ -38,9 +38,11 @@ def candidates(spec: FeatureSetSpec, users: pd.DataFrame, sample=None) -> list[t
                 cutoff = pd.Timestamp(day)
                 if user.signup_time < cutoff:
                     pairs.add((user.user_id, cutoff))
-        if spec.cutoffs.after_signup is not None:
-            offset = dt.timedelta(days=spec.cutoffs.after_signup.offset_days)
-            pairs.add((user.user_id, pd.Timestamp(user.signup_time) + offset))
+        after_signup = spec.cutoffs.after_signup
+        if after_signup is not None:
+            signup = pd.Timestamp(user.signup_time)
+            anchor = signup.normalize() if after_signup.anchor == "date" else signup
+            pairs.add((user.user_id, anchor + dt.timedelta(days=after_signup.offset_days)))
     return sorted(pairs, key=lambda pair: (pair[1], pair[0]))
 
 

@@ -139,13 +139,22 @@ def test_eligibility_active_and_not_converted():
     assert counts == {"kept": 2, "inactive": 2, "converted": 1}
 
 
-def test_signup_cutoffs_and_users_signed_up_after_a_calendar_cutoff():
+@pytest.mark.parametrize(
+    ("anchor", "early_cutoff", "late_cutoff"),
+    [
+        ("timestamp", "2024-01-24 15:30", "2024-02-19 08:00"),
+        ("date", "2024-01-24 00:00", "2024-02-19 00:00"),
+    ],
+)
+def test_signup_cutoffs_and_users_signed_up_after_a_calendar_cutoff(
+    anchor, early_cutoff, late_cutoff
+):
     spec = spec_from(
         BUY,
         [{"kind": "tenure"}, {"kind": "recency"}, {"kind": "active_days", "windows": [14]}],
         cutoffs={
             "calendar": {"start": "2024-02-01", "end": "2024-02-01", "every": 1},
-            "after_signup": {"offset_days": 14},
+            "after_signup": {"offset_days": 14, "anchor": anchor},
         },
     )
     users = [
@@ -162,9 +171,9 @@ def test_signup_cutoffs_and_users_signed_up_after_a_calendar_cutoff():
     got = frame[["user_id", "cutoff", "tenure_days", "days_since_last_event", "active_days_14d"]]
     expected = pd.DataFrame(
         [
-            ("early", ts("2024-01-24 15:30"), 14, 1.0, 1),  # recency counts calendar days
+            ("early", ts(early_cutoff), 14, 1.0, 1),  # recency counts calendar days
             ("early", ts("2024-02-01 00:00"), 22, 9.0, 1),
-            ("late", ts("2024-02-19 08:00"), 14, 9.0, 1),
+            ("late", ts(late_cutoff), 14, 9.0, 1),
         ],
         columns=got.columns,
     ).astype(got.dtypes.to_dict())

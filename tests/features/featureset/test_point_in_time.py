@@ -10,6 +10,8 @@ from featureset_cases import (
     EVENT_TYPES,
     ITEMS,
     LABELS,
+    SIGNUP_ANCHORS,
+    SIGNUP_OFFSETS,
     events_strategy,
     make_spec,
     signups,
@@ -42,17 +44,22 @@ def assert_same_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     label=st.sampled_from(sorted(LABELS)),
     cutoffs=st.sampled_from(CUTOFF_MODES),
+    anchor=st.sampled_from(SIGNUP_ANCHORS),
+    offset_days=st.sampled_from(SIGNUP_OFFSETS),
+    date_only=st.booleans(),
     raw_events=events_strategy,
     raw_signups=signups,
 )
-def test_duckdb_equals_pandas_reference(label, cutoffs, raw_events, raw_signups):
+def test_duckdb_equals_pandas_reference(
+    label, cutoffs, anchor, offset_days, date_only, raw_events, raw_signups
+):
     eligibility = {"active_within_days": 6, "not_converted": "C"} if label == "churn" else None
-    spec = make_spec(LABELS[label], eligibility, cutoffs)
-    events, users = to_events(raw_events), to_users(raw_signups)
+    spec = make_spec(LABELS[label], eligibility, cutoffs, anchor=anchor, offset_days=offset_days)
+    events, users = to_events(raw_events, date_only=date_only), to_users(raw_signups)
     actual, actual_counts = duckdb_rows(spec, events, users, items=ITEMS)
     expected, expected_counts = reference_rows(spec, events, users)
     assert_same_rows(actual, expected)

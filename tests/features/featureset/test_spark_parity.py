@@ -11,6 +11,8 @@ import pytest
 from featureset_cases import (
     CUTOFF_MODES,
     LABELS,
+    SIGNUP_ANCHORS,
+    SIGNUP_OFFSETS,
     events_strategy,
     make_spec,
     signups,
@@ -71,16 +73,6 @@ features:
 ITEMS = {"i1": 0.25, "i2": 0.5, "i3": 1.0}
 
 
-@pytest.fixture(scope="session")
-def spark_session():
-    """One local Spark session for the whole test session (startup costs ~7 s)."""
-    from features.engines.spark import local_spark_session
-
-    session = local_spark_session()
-    session.sparkContext.setLogLevel("ERROR")
-    return session
-
-
 def demo_like_log(n_users: int = 40) -> tuple[list, list]:
     events, users = [], []
     for k in range(n_users):
@@ -137,10 +129,16 @@ def test_spark_build_equals_duckdb_build_on_a_demo_like_spec(spark_session, sets
 @given(data=st.data())
 def test_spark_equals_duckdb_on_property_logs(spark_session, tmp_path_factory, data):
     label = data.draw(st.sampled_from(sorted(LABELS)))
-    events = to_events(data.draw(events_strategy))
+    events = to_events(data.draw(events_strategy), date_only=data.draw(st.booleans()))
     users = to_users(data.draw(signups))
     cutoffs = data.draw(st.sampled_from(CUTOFF_MODES))
-    spec = make_spec(LABELS[label], {"active_within_days": 6, "not_converted": "C"}, cutoffs)
+    spec = make_spec(
+        LABELS[label],
+        {"active_within_days": 6, "not_converted": "C"},
+        cutoffs,
+        anchor=data.draw(st.sampled_from(SIGNUP_ANCHORS)),
+        offset_days=data.draw(st.sampled_from(SIGNUP_OFFSETS)),
+    )
     digest = hashlib.sha256(repr((events, users)).encode()).hexdigest()
     store = write_store(
         tmp_path_factory.mktemp("store") / "events.duckdb",

@@ -21,6 +21,7 @@ from features.featureset.spec import (
     expand_features,
     parse_spec,
     spec_hash,
+    spec_to_dict,
 )
 
 VALID = {
@@ -64,6 +65,17 @@ def with_change(path: list, value) -> dict:
         (["cutoffs", "calendar", "every"], "week", "spec.cutoffs.calendar.every: expected"),
         (["cutoffs", "calendar", "end"], "2023-01-01", "spec.cutoffs.calendar.end: 2023-01-01"),
         (["cutoffs", "weekly"], {}, "spec.cutoffs.weekly: unknown key 'weekly'; allowed keys: "),
+        (
+            ["cutoffs", "after_signup"],
+            {"offset_days": 0, "anchor": "day"},
+            "spec.cutoffs.after_signup.anchor: 'day' is not allowed; use one of: date, timestamp",
+        ),
+        (
+            ["cutoffs", "after_signup"],
+            {"offset_days": 0, "anchored": "date"},
+            "spec.cutoffs.after_signup.anchored: unknown key 'anchored'; allowed keys: "
+            "offset_days, anchor",
+        ),
         (["eligibility"], {"active_days": 3}, "spec.eligibility.active_days: unknown key"),
         (["actionable", 0, "direction"], "up", "spec.actionable[0].direction: 'up' is not"),
         (["actionable", 0, "feature"], "count_LIKE_30d", "'count_LIKE_30d' is not a feature"),
@@ -92,6 +104,21 @@ def test_adoption_label_needs_its_window_and_a_fitting_count():
         parse_spec(with_change(["label"], label), "spec")
     with pytest.raises(SpecError, match="8 distinct days cannot fit in a 7-day window"):
         parse_spec(with_change(["label"], {**label, "min_days": 8, "window_days": 7}), "spec")
+
+
+def test_signup_anchor_defaults_to_the_date_and_timestamp_keeps_the_old_canonical_form():
+    def signup(after_signup: dict):
+        return parse_spec(with_change(["cutoffs"], {"after_signup": after_signup}), "spec")
+
+    default = signup({"offset_days": 14})
+    dated = signup({"offset_days": 14, "anchor": "date"})
+    stamped = signup({"offset_days": 14, "anchor": "timestamp"})
+    assert default == dated and default.cutoffs.after_signup.anchor == "date"
+    assert stamped.cutoffs.after_signup.anchor == "timestamp"
+    # Exactly the form (and so the hash) a signup-relative spec had before anchors existed.
+    assert spec_to_dict(stamped)["cutoffs"]["after_signup"] == {"offset_days": 14}
+    assert spec_to_dict(dated)["cutoffs"]["after_signup"] == {"offset_days": 14, "anchor": "date"}
+    assert len({spec_hash(dated), spec_hash(stamped)}) == 2
 
 
 def test_feature_names_follow_the_scheme_and_couplings_are_derived():
@@ -133,8 +160,10 @@ def test_shipped_specs_load_and_are_locked():
     assert "count_ADVERTISEMENT_30d" in names
     ads = next(a for a in premium.actionable if a.feature == "count_ADVERTISEMENT_30d")
     assert (ads.direction, ads.lower) == ("decrease", 0.0)
-    assert load_spec("adoption_14d@v1").cutoffs.after_signup.offset_days == 14
+    adoption = load_spec("adoption_14d@v1").cutoffs.after_signup
+    assert (adoption.offset_days, adoption.anchor) == (14, "timestamp")
     locked = read_lock(SHIPPED_DIR)
+    assert set(locked) == set(refs)
     for ref in refs:
         assert locked[ref] == spec_hash(load_spec(ref))
 
@@ -167,6 +196,18 @@ def test_editing_a_released_version_is_refused_but_comments_are_fine(sets_dir):
         load_spec("locked@v1", sets_dir)
     with pytest.raises(SpecError, match="already released"):
         release_spec("locked@v1", sets_dir)
+
+
+def test_dropping_a_released_timestamp_anchor_is_an_edit_the_lock_refuses(sets_dir):
+    stamped = SPEC_TEXT.replace(
+        "cutoffs: {calendar: {start: 2024-02-01, end: 2024-03-01, every: month}}",
+        "cutoffs: {after_signup: {offset_days: 0, anchor: timestamp}}",
+    )
+    path = write_spec(sets_dir, stamped)
+    release_spec("locked@v1", sets_dir)
+    path.write_text(stamped.replace(", anchor: timestamp", ""))  # now means the date anchor
+    with pytest.raises(SpecError, match="is released and locked"):
+        load_spec("locked@v1", sets_dir)
 
 
 def test_spec_path_must_match_its_declared_name(sets_dir):
