@@ -51,6 +51,7 @@ from experiments.study import (
 )
 from features import workspace
 from features.errors import UsagecastError
+from registry import names
 from serving import encode_features, log_serving_model
 
 SEARCH_SPACE_VERSION = 1
@@ -132,6 +133,7 @@ def prepare(config: TuneConfig) -> Prepared:
         test_cutoffs=config.test_cutoffs,
     )
     parts = apply_split(frame, plan)
+    inputs = inputs.with_training_levels(parts.train)
     metadata = inputs.model_metadata(threshold=0.5)
     encoded = {
         name: encode_features(getattr(parts, name), metadata)
@@ -440,7 +442,8 @@ def tune(config: TuneConfig) -> TuneResult:
         "seed": str(config.seed),
         "optuna_study": study_name,
         "leakage_scan": inputs.leakage_scan,
-        "leakage_flagged": ",".join(inputs.leakage_flagged),
+        names.RUN_LEAKAGE_FLAGGED: ",".join(inputs.leakage_flagged),
+        names.RUN_LEAKAGE_WARNED: ",".join(inputs.leakage_warned),
         "resumed": str(config.resume).lower(),
     }
     with (
