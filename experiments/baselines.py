@@ -2,7 +2,8 @@
 
 - majority class: predicts the training positive rate for everyone (AUC 0.5, the floor);
 - L1 logistic regression on scaled numerics (median-imputed, with missing indicators) and
-  one-hot categoricals (the manifest's levels; unseen or missing levels are all-zero), with
+  one-hot categoricals (the training levels, rare ones grouped as the tuned model groups them:
+  features/categories.py; unseen or missing levels are all-zero), with
   C chosen on validation: what a careful notebook would have done.
 """
 
@@ -20,6 +21,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from experiments.metrics import MetricName, greater_is_better, score
+from features.categories import group_values
 
 L1_C_GRID: tuple[float, ...] = (0.01, 0.1, 1.0)
 MISSING_LEVEL = "__missing__"
@@ -90,11 +92,14 @@ def l1_logistic_pipeline(
     )
 
 
-def _as_model_input(frame: pd.DataFrame, categorical: Sequence[str]) -> pd.DataFrame:
-    """Categoricals as plain object columns of str (missing stays missing) for sklearn."""
+def _as_model_input(
+    frame: pd.DataFrame, categorical_levels: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
+    """Categoricals as plain object columns of str (missing stays missing), rare levels
+    grouped like the tuned model's, for sklearn."""
     converted = frame.copy()
-    for name in categorical:
-        column = converted[name]
+    for name, levels in categorical_levels.items():
+        column = group_values(converted[name], levels)
         converted[name] = column.astype(object).where(column.notna(), np.nan)
     return converted
 
@@ -109,9 +114,8 @@ def l1_logistic(
     seed: int,
 ) -> BaselineResult:
     """Fit one pipeline per C in the grid, keep the best on validation."""
-    categorical = list(categorical_levels)
-    train_x, train_y = _as_model_input(train[0], categorical), train[1]
-    validation_x, validation_y = _as_model_input(validation[0], categorical), validation[1]
+    train_x, train_y = _as_model_input(train[0], categorical_levels), train[1]
+    validation_x, validation_y = _as_model_input(validation[0], categorical_levels), validation[1]
     best: tuple[float, float, Pipeline] | None = None
     for c in L1_C_GRID:
         pipeline = l1_logistic_pipeline(numeric, categorical_levels, c, seed)
@@ -128,5 +132,7 @@ def l1_logistic(
         name="l1_logistic",
         params={"C": c, "penalty": "l1", "solver": "liblinear"},
         validation_probabilities=pipeline.predict_proba(validation_x)[:, 1],
-        test_probabilities=pipeline.predict_proba(_as_model_input(test_x, categorical))[:, 1],
+        test_probabilities=pipeline.predict_proba(_as_model_input(test_x, categorical_levels))[
+            :, 1
+        ],
     )

@@ -6,11 +6,12 @@ this module turns it into typed values and refuses what tuning cannot use, with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
+from features.categories import grouped_levels
 from features.errors import UsagecastError
 from serving import ModelMetadata
 
@@ -29,6 +30,7 @@ class FeatureSetInputs:
     label_kind: str
     horizon_days: object  # checked by split.require_horizon: `ever` labels cannot be split
     leakage_flagged: tuple[str, ...]
+    leakage_warned: tuple[str, ...]
     actionable: tuple[dict[str, Any], ...]
     couplings: tuple[dict[str, Any], ...]
 
@@ -41,6 +43,16 @@ class FeatureSetInputs:
     def leakage_scan(self) -> str:
         """`ok` or `flagged`: the status the registry's promotion gate reads."""
         return "flagged" if self.leakage_flagged else "ok"
+
+    def with_training_levels(self, train: pd.DataFrame) -> FeatureSetInputs:
+        """Categorical levels as the training rows give them, rare ones grouped
+        (features/categories.py): the levels the model, its baselines and serving share."""
+        return replace(
+            self,
+            categorical_levels={
+                name: grouped_levels(train[name]) for name in self.categorical_levels
+            },
+        )
 
     def model_metadata(self, threshold: float) -> ModelMetadata:
         """The served model's metadata for a booster trained on these features."""
@@ -86,6 +98,7 @@ def read_inputs(ref: str, manifest: dict) -> FeatureSetInputs:
         label_kind=str(label.get("kind")),
         horizon_days=horizon,
         leakage_flagged=tuple(leakage.get("flagged", ())),
+        leakage_warned=tuple(leakage.get("warned", ())),
         actionable=tuple(manifest.get("actionable", ())),
         couplings=tuple(manifest.get("couplings", ())),
     )

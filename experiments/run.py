@@ -52,6 +52,7 @@ from experiments.study import (
 )
 from features import workspace
 from features.errors import UsagecastError
+from registry import names
 from serving import encode_features, log_serving_model
 
 SEARCH_SPACE_VERSION = 1
@@ -134,6 +135,7 @@ def prepare(config: TuneConfig) -> Prepared:
         test_from=config.test_from,
     )
     parts = apply_split(frame, plan)
+    inputs = inputs.with_training_levels(parts.train)
     metadata = inputs.model_metadata(threshold=0.5)
     encoded = {
         name: encode_features(getattr(parts, name), metadata)
@@ -446,7 +448,8 @@ def tune(config: TuneConfig) -> TuneResult:
         "seed": str(config.seed),
         "optuna_study": study_name,
         "leakage_scan": inputs.leakage_scan,
-        "leakage_flagged": ",".join(inputs.leakage_flagged),
+        names.RUN_LEAKAGE_FLAGGED: ",".join(inputs.leakage_flagged),
+        names.RUN_LEAKAGE_WARNED: ",".join(inputs.leakage_warned),
         "resumed": str(config.resume).lower(),
     }
     with (

@@ -10,7 +10,8 @@ PREVIOUS = "previous"
 # Tags the trainer puts on its run (see docs/architecture.md, "Served model contract").
 RUN_FEATURE_SET = "feature_set"
 RUN_FINGERPRINT = "feature_set_fingerprint"
-RUN_LEAKAGE_FLAGGED = "leakage_flagged"
+RUN_LEAKAGE_FLAGGED = "leakage_flagged"  # label-proxy AUC >= 0.95, allowed at build
+RUN_LEAKAGE_WARNED = "leakage_warned"  # label-proxy AUC from 0.90 to 0.95
 RUN_MODEL_ARTIFACT = "model"
 RUN_TEST_SET_ARTIFACT = "test_set.parquet"
 LABEL_COLUMN = "label"

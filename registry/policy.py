@@ -1,8 +1,10 @@
 """The promotion gate: a pure decision with a reason that carries the numbers.
 
 Order of the gates (the first that fails names the refusal):
-1. leakage: a feature flagged by the feature set's leakage scan refuses the candidate;
-   a scan that was not recorded refuses only when `require_leakage_scan` is set;
+1. leakage: a feature flagged by the feature set's leakage scan (AUC >= 0.95, kept in the
+   build only by `features build --allow-leaky`) refuses the candidate unless promotion names
+   it too (`allow_leaky`, `promote --allow-leaky NAME`); a scan that was not recorded refuses
+   only when `require_leakage_scan` is set;
 2. calibration: expected calibration error above `max_calibration_error` refuses;
 3. a metric that could not be computed (one class in the test set) refuses;
 4. no champion yet, or a champion that no longer loads: a model that passes 1-3 is promoted;
@@ -10,6 +12,8 @@ Order of the gates (the first that fails names the refusal):
    (its feature columns exist there); otherwise only `allow_new_features` lets the recorded
    test metrics be compared, and the reason says so;
 6. margin: candidate ROC-AUC - champion ROC-AUC must be >= `margin`.
+Whatever the verdict after gate 1, the reason ends by naming the allowed leak suspects and
+the warned features (AUC from 0.90 to 0.95), so the audit says what the model was trusted with.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class PolicyConfig:
     max_calibration_error: float = 0.2
     require_leakage_scan: bool = False
     allow_new_features: bool = False
+    allow_leaky: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Candidate:
     calibration_error: float
     test_rows: int
     leakage_flagged: tuple[str, ...] | None  # None: the scan was not recorded
+    leakage_warned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,35 @@ class Decision:
 
 def decide(candidate: Candidate, champion: Champion | None, config: PolicyConfig) -> Decision:
     """Apply the gates in the module docstring's order."""
-    if candidate.leakage_flagged:
-        return Decision(False, f"leakage scan flagged {list(candidate.leakage_flagged)}")
+    flagged = candidate.leakage_flagged or ()
+    unexplained = [name for name in flagged if name not in config.allow_leaky]
+    if unexplained:
+        flags = " ".join(f"--allow-leaky {name}" for name in unexplained)
+        return Decision(
+            False,
+            f"leakage scan flagged {unexplained} (label-proxy AUC >= 0.95); if you are sure "
+            f"they are not leaks, promote with {flags}" + _leakage_note(candidate),
+        )
     if candidate.leakage_flagged is None and config.require_leakage_scan:
         return Decision(False, "no leakage scan recorded on the run (require_leakage_scan)")
+    decision = _gates_after_leakage(candidate, champion, config)
+    return Decision(decision.promote, decision.reason + _leakage_note(candidate))
+
+
+def _leakage_note(candidate: Candidate) -> str:
+    """The leak suspects a decision was taken with, for its reason (empty when none)."""
+    notes = []
+    if candidate.leakage_flagged:
+        notes.append(f"leak suspects allowed: {list(candidate.leakage_flagged)}")
+    if candidate.leakage_warned:
+        notes.append(f"leak warnings (AUC 0.90-0.95): {list(candidate.leakage_warned)}")
+    return "".join(f"; {note}" for note in notes)
+
+
+def _gates_after_leakage(
+    candidate: Candidate, champion: Champion | None, config: PolicyConfig
+) -> Decision:
+    """Gates 2-6, for a candidate the leakage gate let through."""
     if candidate.calibration_error > config.max_calibration_error:
         return Decision(
             False,

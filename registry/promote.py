@@ -231,10 +231,11 @@ def _champion_evidence(
     return Champion(version, _roc_auc(labels, scores), rescored=True)
 
 
-def _leakage_flagged(tags: dict[str, str]) -> tuple[str, ...] | None:
-    if names.RUN_LEAKAGE_FLAGGED not in tags:
+def _leakage_names(tags: dict[str, str], key: str) -> tuple[str, ...] | None:
+    """The comma-separated feature names of a run's leakage tag; None when it is absent."""
+    if key not in tags:
         return None
-    return tuple(part.strip() for part in tags[names.RUN_LEAKAGE_FLAGGED].split(",") if part)
+    return tuple(part.strip() for part in tags[key].split(",") if part)
 
 
 def _calibration_error(client: MlflowClient, run_id: str) -> float:
@@ -291,7 +292,8 @@ def _promote_locked(
             roc_auc=roc_auc,
             calibration_error=calibration,
             test_rows=len(test_set),
-            leakage_flagged=_leakage_flagged(tags),
+            leakage_flagged=_leakage_names(tags, names.RUN_LEAKAGE_FLAGGED),
+            leakage_warned=_leakage_names(tags, names.RUN_LEAKAGE_WARNED) or (),
         )
         champion = (
             None
@@ -334,6 +336,7 @@ def _promote_locked(
             "action": "promote",
             "champion_before": champion_before,
             "margin": config.margin,
+            "allow_leaky": list(config.allow_leaky),
             "roc_auc": None if math.isnan(roc_auc) else roc_auc,
             **asdict(result),
         }

@@ -11,6 +11,9 @@ Decisions:
   A level the model has never seen, and a missing value, become NaN: LightGBM treats both as
   "missing" for that split. Unknown levels are therefore allowed (a new city must not make the
   whole request fail) and the served response is still a valid score.
+- A high-cardinality feature whose levels end with `__other__` (features/categories.py: rare
+  levels grouped at training) maps every level outside its list to that level's code instead,
+  the same at training (rare levels) and at serving (unseen ones).
 - Values of the wrong kind are errors, never coerced: a string in a numeric column (even "5"),
   a bool anywhere, a number in a categorical column.
 - Extra columns (user_id, cutoff, label in a training frame) are ignored here; the serving
@@ -30,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.categories import OTHER_LEVEL
 from features.errors import UsagecastError
 
 METADATA_FORMAT_VERSION = 1
@@ -97,6 +101,14 @@ class ModelMetadata:
         }
 
     @cached_property
+    def unknown_codes(self) -> dict[str, float]:
+        """name -> the code of a level outside the list: `__other__`'s, else NaN (missing)."""
+        return {
+            name: self.level_codes[name].get(OTHER_LEVEL, np.nan)
+            for name in self.categorical_levels
+        }
+
+    @cached_property
     def numeric_positions(self) -> tuple[tuple[int, str], ...]:
         """(column position, name) of every numeric feature."""
         return tuple(
@@ -161,14 +173,17 @@ def _checked_numbers(name: str, values: Sequence[Any]) -> np.ndarray:
     return out
 
 
-def _checked_codes(name: str, values: Sequence[Any], codes: Mapping[str, float]) -> np.ndarray:
-    """Level codes of a categorical column; unknown levels and missing values become NaN."""
+def _checked_codes(
+    name: str, values: Sequence[Any], codes: Mapping[str, float], unknown: float
+) -> np.ndarray:
+    """Level codes of a categorical column; missing values become NaN, unknown levels
+    `unknown` (NaN, or the code of `__other__`)."""
     out = np.empty(len(values), dtype="float64")
     for row, value in enumerate(values):
         if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
             out[row] = np.nan
         elif isinstance(value, str):
-            out[row] = codes.get(value, np.nan)
+            out[row] = codes.get(value, unknown)
         else:
             raise FeatureEncodingError(
                 f"column '{name}', row {row}: categorical feature got {value!r} "
@@ -190,7 +205,9 @@ def _encode_small(frame: pd.DataFrame, metadata: ModelMetadata, dtypes: dict) ->
         )
     for position, name in metadata.categorical_positions:
         cells = values[:, column[name]]
-        matrix[:, position] = _checked_codes(name, cells, metadata.level_codes[name])
+        matrix[:, position] = _checked_codes(
+            name, cells, metadata.level_codes[name], metadata.unknown_codes[name]
+        )
     return matrix
 
 
@@ -206,6 +223,7 @@ def _encode_large(frame: pd.DataFrame, metadata: ModelMetadata, dtypes: dict) ->
         )
     for position, name in metadata.categorical_positions:
         column, codes = frame[name], metadata.level_codes[name]
+        unknown = metadata.unknown_codes[name]
         typed = isinstance(column.dtype, pd.CategoricalDtype) or (
             pd.api.types.is_string_dtype(column.dtype)
             and not pd.api.types.is_object_dtype(column.dtype)
@@ -214,10 +232,11 @@ def _encode_large(frame: pd.DataFrame, metadata: ModelMetadata, dtypes: dict) ->
             text = (
                 column.astype("str") if isinstance(column.dtype, pd.CategoricalDtype) else column
             )
-            mapped = text.map(codes).where(column.notna())
+            mapped = text.map(codes)
+            mapped = mapped.where(mapped.notna(), unknown).where(column.notna())
             matrix[:, position] = mapped.to_numpy(dtype="float64", na_value=np.nan)
         else:
-            matrix[:, position] = _checked_codes(name, column.tolist(), codes)
+            matrix[:, position] = _checked_codes(name, column.tolist(), codes, unknown)
     return matrix
 
 

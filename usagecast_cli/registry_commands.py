@@ -22,6 +22,7 @@ def _promote(args: argparse.Namespace) -> int:
         **{key: value for key, value in limits.items() if value is not None},
         require_leakage_scan=args.require_leakage_scan,
         allow_new_features=args.allow_new_features,
+        allow_leaky=tuple(args.allow_leaky),
     )
     result = promote_run(run_id, config)
     print(result.summary())
@@ -99,6 +100,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare recorded metrics when the champion cannot be re-scored on these rows",
     )
     add_specs_option(promote)
+    promote.add_argument(
+        "--allow-leaky",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help="promote although the run's feature set kept this leak suspect (label-proxy "
+        "AUC >= 0.95, built with --allow-leaky); repeat per feature",
+    )
     promote.set_defaults(handler=_promote)
 
     rollback = subparsers.add_parser("rollback", help="move @champion back to @previous")

@@ -23,6 +23,7 @@ from features.event_store import (
     EVENTS,
     ITEM_ATTRIBUTES,
     USER_ATTRIBUTES,
+    USERS,
     StoreMissingError,
     check_event_columns,
     latest_dataset_digest,
@@ -37,7 +38,7 @@ from features.featureset.compiler import (
     compile_feature_query,
     render,
 )
-from features.featureset.leakage import scan_label_proxies
+from features.featureset.leakage import scan_label_proxies, snapshot_like_unit
 from features.featureset.references import Category, check_references, spec_references
 from features.featureset.spec import (
     FeatureDef,
@@ -120,34 +121,69 @@ def _store_names(con, spec: FeatureSetSpec) -> dict[Category, frozenset[str]]:
     return names
 
 
-def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> dict:
-    """Check the kind and dtype of attributes the spec reads; return user attribute -> dtype.
-
-    Snapshot attributes are read at export time (e.g. last login), so at any earlier cutoff
-    they carry information from after it: they are refused as features. Whether the names
-    exist at all is checked before (check_references).
-    """
-    declared = {
+def _declared_attributes(con) -> dict[str, tuple[str, str]]:
+    """The store's user attributes: name -> (kind, dtype)."""
+    return {
         name: (kind, dtype)
         for name, kind, dtype in con.execute(
             f"SELECT name, kind, dtype FROM {USER_ATTRIBUTES}"
         ).fetchall()
     }
+
+
+def _stored_attribute(
+    declared: dict[str, tuple[str, str]], name: str, spec: FeatureSetSpec, reader: str = ""
+) -> str:
+    """The dtype of a stored user attribute a feature reads; unknown and snapshot ones are
+    refused (`reader` prefixes the message: which derived attribute reads it).
+
+    Snapshot attributes are read at export time (e.g. last login), so at any earlier cutoff
+    they carry information from after it.
+    """
+    if name not in declared:
+        raise SpecError(
+            f"{spec.ref}: {reader}user attribute {name!r} is not in the event store; "
+            f"declared attributes: {', '.join(sorted(declared)) or 'none'}"
+        )
+    kind, dtype = declared[name]
+    if kind == "snapshot":
+        raise SpecError(
+            f"{spec.ref}: {reader}user attribute {name!r} is a snapshot (read when the data "
+            "was exported, after every cutoff), so as a feature it would leak the future "
+            "into past rows; use only static attributes or derive it from events"
+        )
+    return dtype
+
+
+def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> dict:
+    """Check user/item attributes the spec reads; return user attribute name -> dtype.
+
+    A derived attribute may read static user attributes of any dtype; one of the store's
+    attributes used as a feature itself must be categorical or numeric.
+    """
+    declared = _declared_attributes(con)
+    derived = {attribute.name: attribute for attribute in spec.derived_attributes}
+    shadowed = sorted(set(derived) & set(declared))
+    if shadowed:
+        raise SpecError(
+            f"{spec.ref}: derived attribute(s) {', '.join(shadowed)} take the name of a stored "
+            "user attribute; give them another name"
+        )
     dtypes = {}
     for feature in features:
         if feature.kind != "attribute":
             continue
-        kind, dtype = declared[feature.name]
-        if kind == "snapshot":
-            raise SpecError(
-                f"{spec.ref}: user attribute {feature.name!r} is a snapshot (read when the data "
-                "was exported, after every cutoff), so as a feature it would leak the future "
-                "into past rows; use only static attributes or derive it from events"
-            )
+        if feature.name in derived:
+            for column in derived[feature.name].columns:
+                _stored_attribute(declared, column, spec, f"derived attribute {feature.name!r}: ")
+            dtypes[feature.name] = derived[feature.name].dtype
+            continue
+        dtype = _stored_attribute(declared, feature.name, spec)
         if dtype not in ("categorical", "numeric"):
             raise SpecError(
                 f"{spec.ref}: user attribute {feature.name!r} has dtype {dtype}; only "
-                "categorical and numeric attributes can be features"
+                "categorical and numeric attributes can be features (a derived attribute can "
+                "read it: derived_attributes)"
             )
         dtypes[feature.name] = dtype
     item_attributes = {f.attribute for f in features if f.kind == "item_mean"}
@@ -161,6 +197,46 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
                 f"are not (numeric: {', '.join(numeric) or 'none'})"
             )
     return dtypes
+
+
+def _numeric_columns_read(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> list:
+    """Stored numeric user attributes the features read, directly or through a derived one."""
+    declared = _declared_attributes(con)
+    derived = {attribute.name: attribute for attribute in spec.derived_attributes}
+    read = [
+        column
+        for feature in features
+        if feature.kind == "attribute"
+        for column in (
+            derived[feature.name].columns if feature.name in derived else (feature.name,)
+        )
+    ]
+    return [name for name in dict.fromkeys(read) if declared[name][1] == "numeric"]
+
+
+def _refuse_snapshot_like(con, spec: FeatureSetSpec, frame: pd.DataFrame, columns: list) -> None:
+    """Refuse a numeric attribute whose values read as epoch times after the rows' cutoffs
+    (features/featureset/leakage.py, snapshot_like_unit): a snapshot declared static."""
+    if not columns or frame.empty:
+        return
+    start, end = con.execute(f"SELECT MIN(event_time), MAX(event_time) FROM {EVENTS}").fetchone()
+    if start is None:
+        return
+    users = con.execute(f"SELECT user_id, {', '.join(columns)} FROM {USERS}").df()
+    rows = frame[["user_id", "cutoff"]].merge(
+        users.astype({"user_id": "str"}), on="user_id", how="left"
+    )
+    for column in columns:
+        unit = snapshot_like_unit(rows[column], rows["cutoff"], start, end)
+        if unit is not None:
+            raise SpecError(
+                f"{spec.ref}: user attribute {column!r} is declared static numeric, but most of "
+                f"its values read as epoch {unit} inside the data's time range and after the "
+                "rows' cutoffs: a timestamp read at export time, which would leak the future "
+                "into past rows. In the dataset config declare it `kind: snapshot` (if it was "
+                "read at export time) or `dtype: timestamp`, and ingest again; or derive the "
+                "feature from events (e.g. `kind: recency`)"
+            )
 
 
 def feature_dtype(feature: FeatureDef, attribute_dtypes: dict[str, str]) -> str:
@@ -351,7 +427,11 @@ def build_manifest(
 
 def _scan(spec: FeatureSetSpec, frame: pd.DataFrame, dtypes: dict[str, str]) -> dict:
     if spec.label.is_regression:
-        return {"skipped": "regression label (value_within): no univariate AUC", "flagged": []}
+        return {
+            "skipped": "regression label (value_within): no univariate AUC",
+            "flagged": [],
+            "warned": [],
+        }
     return scan_label_proxies(frame, dtypes)
 
 
@@ -430,6 +510,7 @@ def build_feature_set(
             frame, statuses = compute_rows(runner, spec, sample_pair, attribute_dtypes)
         finally:
             runner.close()
+        _refuse_snapshot_like(con, spec, frame, _numeric_columns_read(con, spec, features))
     finally:
         con.close()
     feature_dtypes = {f.name: feature_dtype(f, attribute_dtypes) for f in features}
@@ -499,9 +580,14 @@ def format_build(result: BuildResult) -> str:
         f"censored {eligibility['censored']}",
         f"written to {result.path}",
     ]
-    flagged = manifest["leakage"].get("flagged", [])
-    if flagged:
-        lines.append(f"allowed leak suspects: {', '.join(flagged)}")
+    leakage = manifest["leakage"]
+    scores = leakage.get("scores", {})
+    for title, names in (
+        ("allowed leak suspects", leakage.get("flagged", [])),
+        ("leak warnings (label-proxy AUC >= 0.90)", leakage.get("warned", [])),
+    ):
+        if names:
+            lines.append(f"{title}: " + ", ".join(f"{n} (AUC {scores[n]:.3f})" for n in names))
     return "\n".join(lines)
 
 

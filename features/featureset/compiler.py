@@ -29,8 +29,10 @@ import sqlglot.expressions as exp
 
 from features.engines.spark import to_spark_sql
 from features.event_store import EVENTS, ITEMS, USERS
+from features.featureset.derived import compile_expression
 from features.featureset.spec import (
     CalendarCutoffs,
+    DerivedAttribute,
     FeatureDef,
     FeatureSetSpec,
     Label,
@@ -259,10 +261,14 @@ AGGREGATE_FEATURES = {
 ROLLED_UP_KINDS = ("sessions",)
 
 
-def _row_feature(feature: FeatureDef) -> exp.Expression:
-    """Features read from the users table beside each row, not aggregated over events."""
+def _row_feature(feature: FeatureDef, derived: dict[str, DerivedAttribute]) -> exp.Expression:
+    """Features read from the users table beside each row, not aggregated over events: tenure,
+    a stored attribute, or a derived attribute's expression over the user's columns."""
     if feature.kind == "tenure":
         return _day_diff(_col("signup_time", _USER), _col("cutoff", "s"))
+    if feature.attribute in derived:
+        attribute = derived[feature.attribute]
+        return compile_expression(attribute.expression, attribute.dtype, _USER)
     return _col(feature.attribute, _USER)
 
 
@@ -1030,11 +1036,12 @@ def compile_feature_query(
         _col("cutoff", "s"),
         label.as_("label"),
     ]
+    derived = {attribute.name: attribute for attribute in spec.derived_attributes}
     for feature in features:
         if feature.kind in AGGREGATE_FEATURES or feature.kind == "recency":
             columns.append(_col(feature.name, "s").as_(feature.name))
         else:
-            columns.append(_row_feature(feature).as_(feature.name))
+            columns.append(_row_feature(feature, derived).as_(feature.name))
     columns += [_col("status", "s").as_("status"), _col("end_time", "s").as_("end_of_data")]
     final = (
         exp.select(*columns)

@@ -29,8 +29,10 @@ class Reference:
 
 
 def spec_references(spec: FeatureSetSpec) -> tuple[Reference, ...]:
-    """Every data name the spec uses, in spec order, with its key path."""
+    """Every data name the spec uses, in spec order, with its key path (a derived attribute
+    stands for the stored user attributes its expression reads)."""
     refs: list[Reference] = []
+    derived = {attribute.name for attribute in spec.derived_attributes}
     if spec.eligibility.not_converted is not None:
         refs.append(
             Reference("event type", spec.eligibility.not_converted, "eligibility.not_converted")
@@ -47,7 +49,14 @@ def spec_references(spec: FeatureSetSpec) -> tuple[Reference, ...]:
         refs.extend(Reference("area", area, f"{key}.areas") for area in group.areas)
         if group.attribute is not None:
             refs.append(Reference("item attribute", group.attribute, f"{key}.attribute"))
-        refs.extend(Reference("user attribute", name, f"{key}.names") for name in group.names)
+        refs.extend(
+            Reference("user attribute", name, f"{key}.names")
+            for name in group.names
+            if name not in derived
+        )
+    for attribute in spec.derived_attributes:
+        key = f"derived_attributes.{attribute.name}.expression"
+        refs.extend(Reference("user attribute", column, key) for column in attribute.columns)
     return tuple(refs)
 
 

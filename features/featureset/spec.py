@@ -16,7 +16,10 @@ events strictly before its cutoff). Feature names follow one fixed scheme, so do
     ratio_<NUM>_per_<DEN>_<w>d   count_NUM / count_DEN in the window (empty when DEN is 0)
     area_<AREA>_<w>d             events in product area AREA in the window
     mean_item_<ATTR>_<w>d        mean item attribute ATTR over the window's events with an item
-    <attribute>                  a static user attribute, by its name (channel, city, ...)
+    <attribute>                  a static user attribute, by its name (channel, city, ...),
+                                 or a derived attribute of the spec (`derived_attributes`:
+                                 an SQL expression over user columns, features/featureset/
+                                 derived.py)
 
 Signup-relative cutoffs (`after_signup: {offset_days: N, anchor: date | timestamp}`) sit N
 days after the signup's calendar date at 00:00 UTC (`anchor: date`, the default) or N days
@@ -41,6 +44,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from features.errors import UsagecastError
+from features.featureset.derived import (
+    DERIVED_DTYPES,
+    DerivedAttributeError,
+    canonical_sql,
+    referenced_columns,
+)
 
 LabelKind = Literal["event_within", "active_days_in_window", "churn", "value_within"]
 FeatureKind = Literal[
@@ -161,6 +170,19 @@ class Actionable:
 
 
 @dataclass(frozen=True)
+class DerivedAttribute:
+    """A user attribute computed from stored user columns (features/featureset/derived.py).
+
+    `expression` is the canonical (sqlglot-written) text; `columns` the user columns it reads.
+    """
+
+    name: str
+    expression: str
+    dtype: Literal["numeric", "categorical"]
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class FeatureSetSpec:
     """A whole feature-set spec, `name@v<version>`."""
 
@@ -173,6 +195,7 @@ class FeatureSetSpec:
     label: Label
     features: tuple[FeatureGroup, ...]
     actionable: tuple[Actionable, ...] = ()
+    derived_attributes: tuple[DerivedAttribute, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -428,6 +451,34 @@ def _parse_actionable(raw: Any, path: str) -> Actionable:
     )
 
 
+def _parse_derived(raw: Any, path: str) -> tuple[DerivedAttribute, ...]:
+    """`derived_attributes: {name: {expression: SQL, dtype: numeric|categorical}}`."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise SpecError(f"{path}: expected a mapping of attribute names to {{expression, dtype}}")
+    derived = []
+    for name, entry in raw.items():
+        at = f"{path}.{name}"
+        data = _check_keys(entry, at, ("expression", "dtype"), ("expression", "dtype"))
+        text = data["expression"]
+        if not isinstance(text, str) or not text.strip():
+            raise SpecError(f"{at}.expression: expected SQL text, e.g. invited_by IS NOT NULL")
+        try:
+            expression, columns = canonical_sql(text), referenced_columns(text)
+        except DerivedAttributeError as error:
+            raise SpecError(f"{at}.expression: {error}") from None
+        if not columns:
+            raise SpecError(f"{at}.expression: reads no user column, so it is a constant")
+        derived.append(
+            DerivedAttribute(
+                name=_identifier(name, at),
+                expression=expression,
+                dtype=_choice(data["dtype"], f"{at}.dtype", DERIVED_DTYPES),  # type: ignore[arg-type]
+                columns=columns,
+            )
+        )
+    return tuple(derived)
+
+
 def parse_spec(raw: Any, source: str) -> FeatureSetSpec:
     """Parse a loaded YAML document into a FeatureSetSpec; `source` names it in errors."""
     top = (
@@ -440,6 +491,7 @@ def parse_spec(raw: Any, source: str) -> FeatureSetSpec:
         "label",
         "features",
         "actionable",
+        "derived_attributes",
     )
     data = _check_keys(
         raw, source, top, ("name", "version", "dataset", "cutoffs", "label", "features")
@@ -472,6 +524,11 @@ def parse_spec(raw: Any, source: str) -> FeatureSetSpec:
             _parse_actionable(item, f"{source}.actionable[{i}]")
             for i, item in enumerate(actionable_raw)
         ),
+        derived_attributes=_parse_derived(
+            data["derived_attributes"], f"{source}.derived_attributes"
+        )
+        if "derived_attributes" in data
+        else (),
     )
     _check_consistency(spec, source)
     return spec
@@ -496,18 +553,29 @@ def _check_consistency(spec: FeatureSetSpec, source: str) -> None:
         if action.feature in seen:
             raise SpecError(f"{source}.actionable[{i}].feature: {action.feature!r} listed twice")
         seen.add(action.feature)
+    attributes = {f.attribute for f in expand_features(spec) if f.kind == "attribute"}
+    for attribute in spec.derived_attributes:
+        if attribute.name not in attributes:
+            raise SpecError(
+                f"{source}.derived_attributes.{attribute.name}: not used by any "
+                f"`kind: attribute` feature; add it to one (names: [{attribute.name}]) or "
+                "remove it"
+            )
 
 
 def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
     """The spec as plain JSON-able data (dates as ISO text): the canonical form we hash.
 
     `anchor: timestamp` is left out: it is what every signup-relative spec meant before
-    anchors existed, so those specs keep the hash they were released with.
+    anchors existed, so those specs keep the hash they were released with. A spec without
+    derived attributes leaves that key out too, for the same reason.
     """
     data = json.loads(json.dumps(asdict(spec), default=str))
     after_signup = data["cutoffs"]["after_signup"]
     if after_signup is not None and after_signup["anchor"] == "timestamp":
         del after_signup["anchor"]
+    if not spec.derived_attributes:
+        del data["derived_attributes"]
     return data
 
 

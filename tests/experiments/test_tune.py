@@ -42,6 +42,8 @@ REQUIRED_TAGS = {
     "seed",
     "optuna_study",
     "leakage_scan",
+    "leakage_flagged",
+    "leakage_warned",
 }
 
 

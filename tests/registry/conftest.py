@@ -42,6 +42,7 @@ def log_tuning_run(
     test_set: pd.DataFrame | None = None,
     ece: float = 0.01,
     leakage_flagged: str | None = "",
+    leakage_warned: str = "",
     feature_set: str = "premium_30d@v1",
 ) -> str:
     """Log a finished run the way the trainer does; return its run id."""
@@ -50,6 +51,7 @@ def log_tuning_run(
     tags = {"feature_set": feature_set, "feature_set_fingerprint": f"fp-{feature_set}"}
     if leakage_flagged is not None:
         tags["leakage_flagged"] = leakage_flagged
+        tags["leakage_warned"] = leakage_warned
     with mlflow.start_run() as run:
         mlflow.set_tags(tags)
         mlflow.log_metric("test_ece", ece)

@@ -117,6 +117,54 @@ TABLE = [
         False,
         ["different test sets", "< margin"],
     ),
+    (
+        "leaky, promote names it",
+        _candidate(leakage_flagged=("x",)),
+        SAME_ROWS,
+        PolicyConfig(allow_leaky=("x",)),
+        True,
+        ["+0.0200", "leak suspects allowed: ['x']"],
+    ),
+    (
+        "leaky, promote names another feature",
+        _candidate(leakage_flagged=("x", "y")),
+        SAME_ROWS,
+        PolicyConfig(allow_leaky=("x",)),
+        False,
+        ["leakage scan flagged ['y']", "--allow-leaky y", "leak suspects allowed: ['x', 'y']"],
+    ),
+    (
+        "leaky, allowed, but worse",
+        _candidate(roc_auc=0.70, leakage_flagged=("x",)),
+        SAME_ROWS,
+        PolicyConfig(allow_leaky=("x",)),
+        False,
+        ["-0.0800", "leak suspects allowed: ['x']"],
+    ),
+    (
+        "warned features are named when promoted",
+        _candidate(leakage_warned=("w",)),
+        None,
+        PolicyConfig(),
+        True,
+        ["first model", "leak warnings (AUC 0.90-0.95): ['w']"],
+    ),
+    (
+        "warned features are named when refused",
+        _candidate(roc_auc=0.785, leakage_warned=("w",)),
+        SAME_ROWS,
+        PolicyConfig(margin=0.01),
+        False,
+        ["< margin", "leak warnings (AUC 0.90-0.95): ['w']"],
+    ),
+    (
+        "warned and leaky",
+        _candidate(leakage_flagged=("x",), leakage_warned=("w",)),
+        None,
+        PolicyConfig(),
+        False,
+        ["leakage scan flagged ['x']", "leak warnings (AUC 0.90-0.95): ['w']"],
+    ),
 ]
 
 
@@ -130,3 +178,8 @@ def test_policy_table(candidate, champion, config, promote, words):
     assert decision.promote is promote
     for word in words:
         assert word in decision.reason
+
+
+def test_a_clean_candidate_reason_names_no_leak_suspects():
+    decision = decide(_candidate(), None, PolicyConfig())
+    assert decision.promote and "leak" not in decision.reason

@@ -68,6 +68,15 @@ def test_leakage_flag_on_the_run_refuses(log_run):
     assert result.champion is None
 
 
+def test_allowed_leak_suspects_need_the_promote_override_and_are_audited(log_run):
+    run_id = log_run(leakage_flagged="days_since_purchase", leakage_warned="visits_7d")
+    result = promote_run(run_id, PolicyConfig(allow_leaky=("days_since_purchase",)))
+    assert result.promoted
+    assert "leak suspects allowed: ['days_since_purchase']" in result.reason
+    assert "leak warnings (AUC 0.90-0.95): ['visits_7d']" in result.reason
+    assert _version_tags(result.version)[names.TAG_REASON] == result.reason
+
+
 def test_incompatible_features_need_allow_new_features(log_run):
     promote_run(log_run(with_likes=True, feature_set="premium_30d@v2"))
     narrow = log_run(seed=5)

@@ -91,3 +91,23 @@ def test_top_k_keeps_the_largest_and_still_adds_up(contrib, k):
         assert explanation.raw_score == pytest.approx(row.sum(), abs=1e-12)
         dropped = sorted(np.abs(row[:-1]))[: len(names) - len(kept)]
         assert all(abs(c) >= max(dropped, default=0.0) for c in kept)
+
+
+def test_levels_outside_a_grouped_feature_map_to_other_on_both_paths():
+    """Rare at training or unseen at serving: the one `__other__` code; missing stays NaN."""
+    from features.categories import OTHER_LEVEL
+
+    grouped = ModelMetadata(
+        feature_names=("org",),
+        categorical_levels={"org": ("acme", "initech", OTHER_LEVEL)},
+        threshold=0.5,
+        feature_set="t@v1",
+        feature_set_fingerprint="fp",
+        label_kind="event_within",
+    )
+    frame = pd.DataFrame({"org": pd.Series(["initech", "globex", None, OTHER_LEVEL] * 400)})
+    large = encode_matrix(frame, grouped)[:4, 0]
+    small = encode_matrix(frame.head(4), grouped)[:, 0]
+    typed = encode_matrix(frame.astype({"org": "str"}), grouped)[:4, 0]
+    for codes in (large, small, typed):
+        assert codes[0] == 1.0 and codes[1] == 2.0 and np.isnan(codes[2]) and codes[3] == 2.0

@@ -16,6 +16,7 @@ from features.featureset import (
     LeakageError,
     SpecError,
     build_feature_set,
+    format_build,
     list_feature_sets,
     load_feature_set,
     log_feature_set_to_mlflow,
@@ -271,3 +272,120 @@ def test_log_feature_set_to_mlflow(demo):
     assert dataset_input.dataset.digest == result.fingerprint
     assert dataset_input.dataset.name == "buyers@v1"
     assert json.loads(dataset_input.dataset.schema)
+
+
+RICH_ATTRIBUTES = {
+    **ATTRIBUTES,
+    "invited_by": ("static", "categorical"),
+    "last_session": ("static", "numeric"),  # mis-declared: epoch seconds read at export
+    "hint": ("static", "numeric"),  # close to the label, not quite a copy
+}
+
+
+def rich_log():
+    """demo_log's users with an inviter id, an epoch-seconds last session and a label hint."""
+    events, users = demo_log()
+    last_event = {}
+    for user, when, _ in events:
+        last_event[user] = max(last_event.get(user, when), when)
+    epoch = pd.Timestamp(0)
+    rich = [
+        (
+            user,
+            signup,
+            {
+                **values,
+                "invited_by": None if k % 3 == 0 else f"user{k // 2:03d}",
+                "last_session": (pd.Timestamp(last_event[user]) - epoch).total_seconds(),
+                # the purchase flag, reversed for one user in eleven, plus a little noise
+                "hint": abs(values["bought_flag"] - (k % 11 == 0)) + 0.001 * (k % 7),
+            },
+        )
+        for k, (user, signup, values) in enumerate(users)
+    ]
+    return events, rich
+
+
+@pytest.fixture
+def rich(sets_dir):
+    events, users = rich_log()
+    event_store_path().parent.mkdir(parents=True)
+    write_store(event_store_path(), events, users, attributes=RICH_ATTRIBUTES)
+    return sets_dir
+
+
+DERIVED_SPEC = SPEC.replace("version: 1", "version: 7").replace(
+    "  - {kind: attribute, names: [channel]}\n",
+    "  - {kind: attribute, names: [channel, invited, channel_group]}\n"
+    "derived_attributes:\n"
+    "  invited: {expression: invited_by IS NOT NULL, dtype: numeric}\n"
+    "  channel_group:\n"
+    "    expression: CASE WHEN channel = 'web' THEN 'web' ELSE 'other' END\n"
+    "    dtype: categorical\n",
+)
+
+
+def test_derived_attributes_are_computed_in_the_feature_query(rich):
+    write_spec(rich, DERIVED_SPEC)
+    result = build_feature_set("buyers@v7", sets_dir=rich)
+    frame, manifest = load_feature_set("buyers@v7")
+    users = {user: values for user, _, values in rich_log()[1]}
+    expected_invited = frame["user_id"].map(lambda u: float(users[u]["invited_by"] is not None))
+    assert frame["invited"].tolist() == expected_invited.tolist()  # 0/1 numbers, not booleans
+    assert frame["invited"].dtype == "float64" and 0 < frame["invited"].mean() < 1
+    expected_group = frame["channel"].map(lambda c: "web" if c == "web" else "other")
+    assert frame["channel_group"].tolist() == expected_group.tolist()
+    entries = {f["name"]: f for f in manifest["features"]}
+    assert entries["invited"]["dtype"] == "numeric"
+    assert entries["channel_group"]["levels"] == ["other", "web"]
+    assert result.manifest["spec"]["derived_attributes"][0]["columns"] == ["invited_by"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "inviter IS NOT NULL",
+            r"user attribute 'inviter' \(derived_attributes\.invited\.expression\) is not "
+            r"in the event store; known user attributes: bought_flag, channel, hint, invited_by",
+        ),
+        (
+            "last_login IS NOT NULL",
+            r"derived attribute 'invited': user attribute 'last_login' "
+            r"is a snapshot",
+        ),
+    ],
+)
+def test_derived_attributes_read_only_known_static_attributes(rich, expression, message):
+    write_spec(rich, DERIVED_SPEC.replace("invited_by IS NOT NULL", expression))
+    with pytest.raises(SpecError, match=message):
+        build_feature_set("buyers@v7", sets_dir=rich)
+
+
+def test_an_epoch_seconds_attribute_declared_static_is_refused_as_snapshot_like(rich):
+    write_spec(
+        rich, SPEC.replace("version: 1", "version: 8").replace("[channel]", "[last_session]")
+    )
+    with pytest.raises(
+        SpecError,
+        match=r"'last_session' is declared static numeric, but most of its values read as epoch "
+        r"seconds .* `kind: snapshot` .* `dtype: timestamp`.* derive the feature from events",
+    ):
+        build_feature_set("buyers@v8", sets_dir=rich)
+    derived = DERIVED_SPEC.replace("version: 7", "version: 9").replace(
+        "invited_by IS NOT NULL", "last_session > 0"
+    )
+    write_spec(rich, derived)
+    with pytest.raises(SpecError, match="'last_session' is declared static numeric"):
+        build_feature_set("buyers@v9", sets_dir=rich)
+
+
+def test_a_warn_level_feature_is_printed_and_recorded_in_the_manifest(rich):
+    write_spec(rich, SPEC.replace("version: 1", "version: 10").replace("[channel]", "[hint]"))
+    result = build_feature_set("buyers@v10", sets_dir=rich)
+    leakage = result.manifest["leakage"]
+    assert 0.90 <= leakage["scores"]["hint"] < 0.95, leakage["scores"]
+    assert leakage["warned"] == ["hint"] and leakage["flagged"] == []
+    assert leakage["warn_threshold"] == 0.90
+    assert load_feature_set("buyers@v10")[1]["leakage"]["warned"] == ["hint"]
+    assert "leak warnings (label-proxy AUC >= 0.90): hint (AUC 0.9" in format_build(result)

@@ -70,6 +70,17 @@ label: {kind: active_days_in_window, horizon_days: 14, min_days: 4, window_days:
 features:
   - {kind: tenure}
 """
+# Derived attributes: expressions over user columns, compiled for both engines.
+DERIVED = DEMO_LIKE.replace("name: demo_like", "name: derived_like").replace(
+    "  - {kind: attribute, names: [channel]}\n",
+    "  - {kind: attribute, names: [channel, has_channel, channel_or_none, channel_size]}\n"
+    "derived_attributes:\n"
+    "  has_channel: {expression: channel IS NOT NULL, dtype: numeric}\n"
+    "  channel_or_none:\n"
+    "    expression: CASE WHEN channel IN ('web', 'app') THEN UPPER(channel) END\n"
+    "    dtype: categorical\n"
+    '  channel_size: {expression: "COALESCE(LENGTH(channel) / 2, -1)", dtype: numeric}\n',
+)
 ITEMS = {"i1": 0.25, "i2": 0.5, "i3": 1.0}
 
 
@@ -104,7 +115,9 @@ def demo_like_log(n_users: int = 40) -> tuple[list, list]:
     return events, users
 
 
-@pytest.mark.parametrize("spec_text", [DEMO_LIKE, CALENDAR_ONLY, LABEL_ONLY])
+@pytest.mark.parametrize(
+    "spec_text", [DEMO_LIKE, CALENDAR_ONLY, LABEL_ONLY, DERIVED], ids=lambda text: text.split()[1]
+)
 def test_spark_build_equals_duckdb_build_on_a_demo_like_spec(spark_session, sets_dir, spec_text):
     events, users = demo_like_log()
     event_store_path().parent.mkdir(parents=True)

@@ -218,3 +218,59 @@ def test_spec_path_must_match_its_declared_name(sets_dir):
         load_spec("other@v1", sets_dir)
     with pytest.raises(SpecError, match=r"no spec at .*known feature sets: .*other@v1"):
         load_spec("missing@v1", sets_dir)
+
+
+DERIVED = {
+    **VALID,
+    "features": [*VALID["features"], {"kind": "attribute", "names": ["invited"]}],
+    "derived_attributes": {
+        "invited": {"expression": "invited_by IS NOT NULL", "dtype": "numeric"}
+    },
+}
+
+
+def test_derived_attributes_parse_once_to_canonical_sql_and_their_columns():
+    spec = parse_spec(DERIVED, "spec")
+    (derived,) = spec.derived_attributes
+    assert (derived.name, derived.dtype, derived.columns) == (
+        "invited",
+        "numeric",
+        ("invited_by",),
+    )
+    reformatted = copy.deepcopy(DERIVED)
+    reformatted["derived_attributes"]["invited"]["expression"] = "invited_by   is not NULL"
+    assert spec_hash(parse_spec(reformatted, "spec")) == spec_hash(spec)
+    # specs without derived attributes keep the hash they were released with (no new key)
+    assert "derived_attributes" not in spec_to_dict(parse_spec(VALID, "spec"))
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("COUNT(invited_by)", "aggregates are not allowed"),
+        ("SUM(age) OVER ()", "window functions are not allowed"),
+        ("age > (SELECT 1)", "subqueries are not allowed"),
+        ("age IN (SELECT age FROM users)", "subqueries are not allowed"),
+        ("regexp_matches(city, 'x')", "is not allowed; use columns, literals"),
+        ("my_udf(age)", "is not allowed; use columns"),
+        ("u.age > 3", "without a table name: age"),
+        ("age >", "not valid SQL"),
+        ("1 + 2", "reads no user column"),
+    ],
+)
+def test_derived_expressions_outside_the_allowlist_are_refused(expression, message):
+    raw = copy.deepcopy(DERIVED)
+    raw["derived_attributes"]["invited"]["expression"] = expression
+    with pytest.raises(SpecError, match=r"spec\.derived_attributes\.invited\.expression") as error:
+        parse_spec(raw, "spec")
+    assert message in str(error.value)
+
+
+def test_derived_attributes_need_a_known_dtype_and_a_feature_using_them():
+    raw = copy.deepcopy(DERIVED)
+    raw["derived_attributes"]["invited"]["dtype"] = "boolean"
+    with pytest.raises(SpecError, match="dtype: 'boolean' is not allowed; use one of: numeric"):
+        parse_spec(raw, "spec")
+    unused = {**DERIVED, "features": VALID["features"]}
+    with pytest.raises(SpecError, match="invited: not used by any `kind: attribute` feature"):
+        parse_spec(unused, "spec")
