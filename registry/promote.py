@@ -407,11 +407,12 @@ class ScoreSummary:
     cutoff: str
     model_uri: str
     model_version: str
+    rows_from: str  # "scoring rows <fingerprint> (built|reused)" or "training build <fp>"
 
     def summary(self) -> str:
         return (
-            f"scored {self.rows} eligible users at cutoff {self.cutoff} with {self.model_uri} "
-            f"(version {self.model_version}) -> {self.out}"
+            f"scored {self.rows} eligible users at cutoff {self.cutoff} ({self.rows_from}) "
+            f"with {self.model_uri} (version {self.model_version}) -> {self.out}"
         )
 
 
@@ -427,6 +428,7 @@ def model_version(client: MlflowClient, model_uri: str) -> str:
 
 
 def rows_at_cutoff(frame: pd.DataFrame, ref: str, cutoff: str | None) -> pd.DataFrame:
+    """A built feature set's rows at one of its cutoffs (default: its latest)."""
     cutoffs = pd.to_datetime(frame["cutoff"])
     try:
         chosen = cutoffs.max() if cutoff is None else pd.Timestamp(cutoff)
@@ -448,17 +450,25 @@ def score_feature_set(
     cutoff: str | None = None,
     chunk_rows: int = 100_000,
 ) -> ScoreSummary:
-    """Score every eligible user of a feature set at one cutoff (default: the latest).
+    """Score every eligible user of a feature set at one cutoff.
 
-    Writes user_id, cutoff, probability, label and rank (1 = most likely) to Parquet, with
-    the model URI and version and both fingerprints (the scored feature set's and the one the
-    model was trained on) in the file's metadata under the key `usagecast`.
+    `NAME@vN`: the scoring rows at `cutoff` (default: the latest, the day after the last
+    event), built from the event store unless a build with their fingerprint exists.
+    `NAME@vN/FINGERPRINT`: that build's rows at one of its cutoffs (default: its latest).
+    Writes user_id, cutoff (the row's own: a signup-relative spec's features are at each
+    user's cutoff), probability, label (the model's) and rank (1 = most likely) to Parquet,
+    with the model URI and version, the rows' kind (scoring | training), the cutoff and both
+    fingerprints (the scored rows' and the model's training rows') in the file's metadata
+    under the key `usagecast`.
     """
-    from features import load_feature_set  # lazily: the feature-set stack is heavy
-
+    rows, manifest, at = _rows_to_score(feature_set_ref, cutoff)
+    kind = manifest.get("kind", "training")
+    if kind == "scoring":
+        how = "reused" if manifest.get("reused") else "built"
+        rows_from = f"scoring rows {manifest.get('fingerprint', '')}, {how}"
+    else:
+        rows_from = f"{kind} build {manifest.get('fingerprint', '')}"
     client = _client()
-    frame, manifest = load_feature_set(feature_set_ref)
-    rows = rows_at_cutoff(frame, feature_set_ref, cutoff)
     with tempfile.TemporaryDirectory(prefix="usagecast-score-") as tmp:
         model, feature_names = load_registered(model_uri, Path(tmp))
         trained_on = json.loads((Path(tmp) / METADATA_ARTIFACT).read_text()).get(
@@ -479,7 +489,7 @@ def score_feature_set(
     )
     result["rank"] = result["probability"].rank(method="first", ascending=False).astype("int64")
     result = result.sort_values("rank", kind="stable").reset_index(drop=True)
-    chosen_cutoff = pd.Timestamp(result["cutoff"].iloc[0]).isoformat()
+    chosen_cutoff = at.isoformat()
     version = model_version(client, model_uri)
     provenance = {
         "model_uri": model_uri,
@@ -487,6 +497,7 @@ def score_feature_set(
         "feature_set": feature_set_ref,
         "feature_set_fingerprint": manifest.get("fingerprint", ""),
         "model_feature_set_fingerprint": trained_on,
+        "kind": kind,
         "cutoff": chosen_cutoff,
         "scored_at": dt.datetime.now(dt.UTC).isoformat(),
     }
@@ -495,4 +506,23 @@ def score_feature_set(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table.replace_schema_metadata(metadata), out)
-    return ScoreSummary(out, len(result), chosen_cutoff, model_uri, version)
+    return ScoreSummary(out, len(result), chosen_cutoff, model_uri, version, rows_from)
+
+
+def _rows_to_score(ref: str, cutoff: str | None) -> tuple[pd.DataFrame, dict, pd.Timestamp]:
+    """(rows, manifest, cutoff) for score_feature_set: scoring rows, or one named build's."""
+    # lazily: the feature-set stack is heavy
+    from features.featureset import load_feature_set, load_scoring_rows
+
+    if "/" in ref:
+        frame, manifest = load_feature_set(ref)
+        rows = rows_at_cutoff(frame, ref, cutoff)
+        return rows, manifest, pd.Timestamp(rows["cutoff"].iloc[0])
+    rows, manifest = load_scoring_rows(ref, cutoff)
+    at = pd.Timestamp(manifest["cutoff"])
+    if rows.empty:
+        raise UsagecastError(
+            f"feature set {ref} has no eligible user to score at cutoff {at.date()} "
+            f"(scoring rows {manifest['fingerprint']})"
+        )
+    return rows, manifest, at

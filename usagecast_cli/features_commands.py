@@ -15,8 +15,15 @@ def _fraction(value: str) -> float:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from features.errors import UsagecastError
     from features.featureset import build_feature_set, format_build
 
+    if args.scoring:
+        return _build_scoring(args)
+    if args.cutoff is not None:
+        raise UsagecastError(
+            "--cutoff needs --scoring: training cutoffs come from the spec's `cutoffs`"
+        )
     result = build_feature_set(
         args.ref,
         engine=args.engine,
@@ -25,6 +32,21 @@ def _build(args: argparse.Namespace) -> int:
         allow_leaky=tuple(args.allow_leaky),
     )
     print(format_build(result))
+    return 0
+
+
+def _build_scoring(args: argparse.Namespace) -> int:
+    from features.errors import UsagecastError
+    from features.featureset import build_scoring_rows, format_scoring_build
+
+    if args.allow_leaky:
+        raise UsagecastError(
+            "--allow-leaky applies to training builds; scoring rows carry no label to scan"
+        )
+    result = build_scoring_rows(
+        args.ref, args.cutoff, engine=args.engine, sample=args.sample, seed=args.seed
+    )
+    print(format_scoring_build(result))
     return 0
 
 
@@ -93,6 +115,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="FEATURE",
         help="accept a feature the label-proxy scan flags (repeat for several)",
+    )
+    build.add_argument(
+        "--scoring",
+        action="store_true",
+        help="build unlabelled rows of every eligible user at one cutoff, for scoring "
+        "(stored apart from training builds)",
+    )
+    build.add_argument(
+        "--cutoff",
+        metavar="DATE",
+        help="with --scoring: YYYY-MM-DD, at most the day after the last event (the default)",
     )
     build.set_defaults(handler=_build)
 

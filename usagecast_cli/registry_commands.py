@@ -121,11 +121,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     models.set_defaults(handler=_models)
 
     score = subparsers.add_parser(
-        "score", help="score every eligible user of a feature set at a cutoff, to Parquet"
+        "score",
+        help="score every eligible user of a feature set at a cutoff, to Parquet",
+        description="NAME@vN scores its scoring rows (unlabelled, the training rows' SQL) at "
+        "--cutoff, by default the day after the last event: today's users. They are built "
+        "from the event store unless a build with the same fingerprint exists. "
+        "NAME@vN/FINGERPRINT scores one existing build at one of its cutoffs instead.",
     )
-    score.add_argument("feature_set", help="NAME@vN")
+    score.add_argument("feature_set", help="NAME@vN, or NAME@vN/FINGERPRINT for one build")
     score.add_argument("--model", required=True, help="e.g. models:/premium_30d@champion")
     score.add_argument("--out", required=True, type=Path, help="output .parquet file")
-    score.add_argument("--cutoff", help="YYYY-MM-DD (default: the latest cutoff)")
+    score.add_argument(
+        "--cutoff",
+        help="YYYY-MM-DD (default: the latest, the day after the last event; with "
+        "NAME@vN/FINGERPRINT: that build's latest cutoff)",
+    )
     add_specs_option(score)
     score.set_defaults(handler=_score)

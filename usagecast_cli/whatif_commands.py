@@ -53,14 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     whatif = subparsers.add_parser(
         "whatif",
         help="what would raise a user's predicted probability (or: whatif policy ...)",
-        description="Looks the user's row up in the feature set the model was trained on "
-        "(tag feature_set; latest cutoff by default) and runs the served model's genetic "
-        "what-if search. Suggestions are the model's predictions on observational data, not "
-        "measured effects.",
+        description="Looks the user's scoring row up in the feature set the model was "
+        "trained on (tag feature_set; at the latest cutoff, the day after the last event, by "
+        "default; built from the event store unless already built) and runs the served "
+        "model's genetic what-if search. Suggestions are the model's predictions on "
+        "observational data, not measured effects.",
     )
     whatif.add_argument("--model", help="e.g. models:/premium_30d@champion")
     whatif.add_argument("--user", help="user id")
-    whatif.add_argument("--cutoff", help="YYYY-MM-DD (default: the latest cutoff)")
+    whatif.add_argument(
+        "--cutoff", help="YYYY-MM-DD (default: the latest, the day after the last event)"
+    )
     whatif.add_argument(
         "--target", type=float, default=0.5, help="probability to reach (default 0.5)"
     )

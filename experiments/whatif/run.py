@@ -1,8 +1,9 @@
 """`usagecast whatif` and `usagecast whatif policy`: the registered model's what-ifs on the rows
 of its feature set, each with the causal note, and for simulated data the simulator's truth.
 
-- whatif_user: one user's row at a cutoff (default the latest) through the served pyfunc with
-  params.mode = whatif, so the CLI answers exactly what `mlflow models serve` would.
+- whatif_user: one user's scoring row at a cutoff (default the latest, the day after the last
+  event: today's users) through the served pyfunc with params.mode = whatif, so the CLI
+  answers exactly what `mlflow models serve` would.
 - whatif_policy: one lever change applied to every row of a segment (serving.whatif's
   simulate_policy: bounds, directions and couplings respected), predicted conversions
   before/after with a seeded bootstrap interval, the simulator's true effect when the data
@@ -94,13 +95,14 @@ def whatif_user(
 ) -> UserWhatIf:
     """k suggestions that raise one user's predicted probability to `target` (served GA)."""
     model = sources.load_model(model_uri)
-    rows, _ = sources.feature_rows(model.feature_set, cutoff)
-    at = _cutoff(rows).date().isoformat()
+    rows, manifest = sources.scoring_rows(model.feature_set, cutoff)
+    at = pd.Timestamp(manifest["cutoff"]).date().isoformat()
     row = rows[rows["user_id"].astype(str) == str(user_id)]
     if row.empty:
         raise UsagecastError(
             f"user {user_id!r} has no row in {model.feature_set} at cutoff {at} (unknown user, "
-            "or not eligible then: inactive or already converted)"
+            "or not eligible then: inactive, already converted, or for signup-relative "
+            "cutoffs not yet at their cutoff or past their label window)"
         )
     _missing_columns(row, model.feature_names, model.feature_set)
     params = {

@@ -79,6 +79,14 @@ def load_model(model_uri: str) -> LoadedModel:
     )
 
 
+def scoring_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, dict]:
+    """The feature set's scoring rows at the cutoff (default: the latest, the day after the
+    last event), as `usagecast score` reads them, and their manifest."""
+    from features.featureset import load_scoring_rows  # lazily: the feature-set stack is heavy
+
+    return load_scoring_rows(feature_set.partition("/")[0], cutoff)
+
+
 def feature_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, dict]:
     """The feature set's rows at the cutoff (default: the latest) and its manifest."""
     from features import load_feature_set  # lazily: the feature-set stack is heavy

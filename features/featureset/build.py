@@ -75,13 +75,20 @@ class BuildResult:
     manifest: dict
 
 
-def fingerprint_of(spec_digest: str, data_digest: str, sample: tuple[float, int] | None) -> str:
-    """hash(spec, data, sample): the identity of a build's rows."""
-    payload = {
+def fingerprint_of(
+    spec_digest: str,
+    data_digest: str,
+    sample: tuple[float, int] | None,
+    scoring_cutoff: dt.date | None = None,
+) -> str:
+    """hash(spec, data, sample[, scoring cutoff]): the identity of a build's rows."""
+    payload: dict = {
         "spec_hash": spec_digest,
         "data_digest": data_digest,
         "sample": None if sample is None else {"fraction": sample[0], "seed": sample[1]},
     }
+    if scoring_cutoff is not None:
+        payload["scoring_cutoff"] = scoring_cutoff.isoformat()
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -251,12 +258,20 @@ def normalise_frame(
     spec: FeatureSetSpec,
     features: tuple[FeatureDef, ...],
     attribute_dtypes: dict[str, str],
+    *,
+    labelled: bool = True,
 ) -> pd.DataFrame:
-    """One set of column types whatever the engine returned (int64, float64, str, timestamp)."""
+    """One set of column types whatever the engine returned (int64, float64, str, timestamp).
+
+    Unlabelled (scoring) rows keep the `label` column, empty (float NaN), so training and
+    scoring rows have the same columns.
+    """
+    label_type = "float64" if spec.label.is_regression or not labelled else "int64"
+    label = frame["label"] if labelled else pd.Series(float("nan"), index=frame.index)
     columns = {
         "user_id": frame["user_id"].astype("str"),
         "cutoff": pd.to_datetime(frame["cutoff"]).astype("datetime64[us]"),
-        "label": frame["label"].astype("float64" if spec.label.is_regression else "int64"),
+        "label": label.astype(label_type),
     }
     for feature in features:
         values = frame[feature.name]
@@ -374,6 +389,7 @@ def build_manifest(
     label = spec.label
     eligibility = _eligibility(statuses)
     return {
+        "kind": "training",
         "ref": spec.ref,
         "name": spec.name,
         "version": spec.version,
@@ -446,6 +462,26 @@ def _check_leaks(spec: FeatureSetSpec, leakage: dict, allow_leaky: tuple[str, ..
         )
 
 
+def open_checked_store(path: Path, spec: FeatureSetSpec):
+    """The event store, open, and its data digest; a missing or outdated store, or a spec
+    naming event types, areas or attributes the store lacks, is a user error."""
+    try:
+        con = open_store(path)
+    except StoreMissingError as error:
+        raise UsagecastError(str(error)) from None
+    try:
+        data_digest = latest_dataset_digest(con)
+        check_event_columns(con)
+        check_references(spec, _store_names(con, spec))
+    except StoreMissingError as error:
+        con.close()
+        raise UsagecastError(str(error)) from None
+    except SpecError:
+        con.close()
+        raise
+    return con, data_digest
+
+
 def _open_engine(engine: str, store_path: Path, connection):
     if engine == "duckdb":
         from features.engines.duckdb import DuckDBEngine
@@ -479,17 +515,8 @@ def build_feature_set(
         raise SpecError(f"--allow-leaky {', '.join(unknown)}: not a feature of {spec.ref}")
     sample_pair = _sample_pair(sample, seed)
     path = store_path or event_store_path()
+    con, data_digest = open_checked_store(path, spec)
     try:
-        con = open_store(path)
-    except StoreMissingError as error:
-        raise UsagecastError(str(error)) from None
-    try:
-        try:
-            data_digest = latest_dataset_digest(con)
-            check_event_columns(con)
-        except StoreMissingError as error:
-            raise UsagecastError(str(error)) from None
-        check_references(spec, _store_names(con, spec))
         attribute_dtypes = _attribute_dtypes(con, spec, features)
         fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair)
         target = store.build_dir(parsed, fingerprint)

@@ -2,8 +2,10 @@
 
 Layout: <workspace>/feature_sets/<name>/v<N>/<fingerprint>/{data.parquet, manifest.json},
 plus <name>/v<N>/LATEST holding the fingerprint of the most recent build or reuse, which is
-what `name@vN` loads. A build is written to a temporary folder and renamed into place, so a
-reader never sees half a feature set.
+what `name@vN` loads. Scoring builds (unlabelled rows at one cutoff) lie apart, under
+<name>/v<N>/scoring/<fingerprint>/: neither LATEST nor a listing of training builds sees them.
+A build is written to a temporary folder and renamed into place, so a reader never sees half
+a feature set.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from features.workspace import feature_sets_dir
 DATA_FILE = "data.parquet"
 MANIFEST_FILE = "manifest.json"
 LATEST_FILE = "LATEST"
+SCORING_DIR = "scoring"
 
 
 def version_dir(ref: SpecRef, root: Path | None = None) -> Path:
@@ -33,6 +36,11 @@ def version_dir(ref: SpecRef, root: Path | None = None) -> Path:
 def build_dir(ref: SpecRef, fingerprint: str, root: Path | None = None) -> Path:
     """Folder of one build."""
     return version_dir(ref, root) / fingerprint
+
+
+def scoring_build_dir(ref: SpecRef, fingerprint: str, root: Path | None = None) -> Path:
+    """Folder of one scoring build, apart from the training builds."""
+    return version_dir(ref, root) / SCORING_DIR / fingerprint
 
 
 def read_manifest(path: Path) -> dict | None:

@@ -26,12 +26,45 @@ def _load_serving_conftest():
 
 
 make_tiny_model = _load_serving_conftest().make_tiny_model
+# The tiny model's features renamed to columns of the shipped premium_30d@v1 spec, so it can
+# score rows built from an event store (`spec_model=True`).
+SPEC_NAMES = {"plays_30d": "count_PLAY_30d", "ads_30d": "count_ADVERTISEMENT_30d"}
 
 
-def held_out_rows(with_likes: bool = False) -> pd.DataFrame:
+def held_out_rows(with_likes: bool = False, names: dict | None = None) -> pd.DataFrame:
     """Held-out rows (features + label) drawn from the same process as the training rows."""
-    held_out = make_tiny_model(seed=99, n_rows=300, with_likes=with_likes)
+    held_out = make_tiny_model(seed=99, n_rows=300, with_likes=with_likes, names=names)
     return held_out.rows.assign(label=held_out.labels)
+
+
+def write_premium_store() -> pd.Timestamp:
+    """A tiny event store premium_30d@v1 builds on (PLAY and ADVERTISEMENT events of 40 users
+    in February-March 2024, city among the tiny model's); returns the last event's time."""
+    path = Path(__file__).parents[1] / "features" / "featureset" / "featureset_testlib.py"
+    spec = importlib.util.spec_from_file_location("usagecast_tests_featureset_testlib", path)
+    testlib = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(testlib)
+    from features.workspace import event_store_path
+
+    cities = _load_serving_conftest().CITIES
+    events, users = [], []
+    for k in range(40):
+        user = f"user{k:02d}"
+        attributes = {"channel": "web", "city": cities[k % 3], "age": 30.0}
+        users.append((user, pd.Timestamp("2024-01-20 08:13").to_pydatetime(), attributes))
+        for j in range(6 + k % 9):
+            when = pd.Timestamp("2024-02-01") + pd.Timedelta(hours=(k * 131 + j * 197) % 1400)
+            kind = "ADVERTISEMENT" if (j + k) % 3 == 0 else "PLAY"
+            events.append((user, when.to_pydatetime(), kind))
+    events.append(("user00", pd.Timestamp("2024-03-31 18:00").to_pydatetime(), "PLAY"))
+    attributes = {
+        "channel": ("static", "categorical"),
+        "city": ("static", "categorical"),
+        "age": ("static", "numeric"),
+    }
+    event_store_path().parent.mkdir(parents=True, exist_ok=True)
+    testlib.write_store(event_store_path(), events, users, attributes=attributes)
+    return pd.Timestamp("2024-03-31 18:00")
 
 
 def log_tuning_run(
@@ -44,10 +77,15 @@ def log_tuning_run(
     leakage_flagged: str | None = "",
     leakage_warned: str = "",
     feature_set: str = "premium_30d@v1",
+    spec_model: bool = False,
 ) -> str:
-    """Log a finished run the way the trainer does; return its run id."""
-    tiny = make_tiny_model(seed=seed, label_noise=label_noise, with_likes=with_likes)
-    test_set = held_out_rows(with_likes) if test_set is None else test_set
+    """Log a finished run the way the trainer does; return its run id.
+
+    `spec_model`: the model reads premium_30d@v1's column names (SPEC_NAMES).
+    """
+    names = SPEC_NAMES if spec_model else None
+    tiny = make_tiny_model(seed=seed, label_noise=label_noise, with_likes=with_likes, names=names)
+    test_set = held_out_rows(with_likes, names) if test_set is None else test_set
     tags = {"feature_set": feature_set, "feature_set_fingerprint": f"fp-{feature_set}"}
     if leakage_flagged is not None:
         tags["leakage_flagged"] = leakage_flagged
@@ -85,3 +123,9 @@ def quiet_downloads(monkeypatch):
 def held_out():
     """`held_out(with_likes=False) -> DataFrame`: feature rows plus `label`."""
     return held_out_rows
+
+
+@pytest.fixture
+def premium_store() -> pd.Timestamp:
+    """A tiny event store that the shipped premium_30d@v1 builds on (write_premium_store)."""
+    return write_premium_store()

@@ -7,10 +7,68 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 
+from features.featureset import build_feature_set, load_scoring_rows
 from features.featureset.catalog import parse_ref
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
 from usagecast_cli.main import main
+
+MODEL = "models:/premium_30d@champion"
+
+
+def test_score_defaults_to_todays_users_from_scoring_rows(
+    premium_store, log_run, tmp_path, capsys
+):
+    """No build needed: the scoring rows at the day after the last event are built, then
+    reused; the cutoff is printed and recorded with kind=scoring."""
+    promote_run(log_run(spec_model=True))
+    out = tmp_path / "scores.parquet"
+    args = ["score", "premium_30d@v1", "--model", MODEL, "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "at cutoff 2024-04-01T00:00:00 (scoring rows " in printed and ", built)" in printed
+    rows, manifest = load_scoring_rows("premium_30d@v1")
+    scores = pd.read_parquet(out)
+    assert len(scores) == len(rows) > 10
+    assert set(scores["user_id"]) == set(rows["user_id"])
+    provenance = json.loads(pq.read_schema(out).metadata[b"usagecast"])
+    assert provenance["kind"] == "scoring" and provenance["cutoff"] == "2024-04-01T00:00:00"
+    assert provenance["feature_set_fingerprint"] == manifest["fingerprint"]
+    assert provenance["model_version"] == "1"
+    assert main(args) == 0 and ", reused)" in capsys.readouterr().out
+    assert main([*args, "--cutoff", "2024-03-01"]) == 0
+    assert "at cutoff 2024-03-01T00:00:00" in capsys.readouterr().out
+    assert main([*args, "--cutoff", "2024-04-02"]) == 2
+    assert "may be any date up to 2024-04-01" in capsys.readouterr().err
+
+
+def test_scoring_rows_score_like_the_training_rows_at_a_labelled_cutoff(
+    premium_store, log_run, tmp_path
+):
+    """Same features at a labelled cutoff: the same probabilities whichever rows are scored."""
+    promote_run(log_run(spec_model=True))
+    training = build_feature_set("premium_30d@v1")
+    paths = {kind: tmp_path / f"{kind}.parquet" for kind in ("scoring", "training")}
+    refs = {"scoring": "premium_30d@v1", "training": f"premium_30d@v1/{training.fingerprint}"}
+    for kind, ref in refs.items():
+        assert (
+            main(
+                [
+                    "score",
+                    ref,
+                    "--model",
+                    MODEL,
+                    "--out",
+                    str(paths[kind]),
+                    "--cutoff",
+                    "2024-03-01",
+                ]
+            )
+            == 0
+        )
+    scoring, labelled = (pd.read_parquet(paths[k]) for k in ("scoring", "training"))
+    assert len(labelled) > 10
+    pd.testing.assert_frame_equal(scoring, labelled)
 
 
 def _write_feature_set(rows: pd.DataFrame) -> None:
@@ -26,13 +84,13 @@ def _write_feature_set(rows: pd.DataFrame) -> None:
     mark_latest(ref, "fp-built")
 
 
-def test_score_ranks_the_latest_cutoff_and_records_provenance(log_run, held_out, tmp_path, capsys):
+def test_score_ranks_a_builds_latest_cutoff_and_records_provenance(
+    log_run, held_out, tmp_path, capsys
+):
     _write_feature_set(held_out())
     promote_run(log_run())
     out = tmp_path / "scores.parquet"
-    code = main(
-        ["score", "premium_30d@v1", "--model", "models:/premium_30d@champion", "--out", str(out)]
-    )
+    code = main(["score", "premium_30d@v1/fp-built", "--model", MODEL, "--out", str(out)])
     assert code == 0
     assert "version 1" in capsys.readouterr().out
     scores = pd.read_parquet(out)
@@ -50,14 +108,7 @@ def test_score_at_an_earlier_cutoff_and_a_missing_one(log_run, held_out, tmp_pat
     _write_feature_set(held_out())
     promote_run(log_run())
     out = tmp_path / "scores.parquet"
-    args = [
-        "score",
-        "premium_30d@v1",
-        "--model",
-        "models:/premium_30d@champion",
-        "--out",
-        str(out),
-    ]
+    args = ["score", "premium_30d@v1/fp-built", "--model", MODEL, "--out", str(out)]
     assert main([*args, "--cutoff", "2026-01-01"]) == 0
     assert set(pd.read_parquet(out)["cutoff"]) == {pd.Timestamp("2026-01-01")}
     assert main([*args, "--cutoff", "2025-06-01"]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import lightgbm
@@ -25,13 +26,20 @@ class TinyModel:
 
 
 def make_tiny_model(
-    seed: int = 0, n_rows: int = 400, label_noise: float = 0.0, with_likes: bool = False
+    seed: int = 0,
+    n_rows: int = 400,
+    label_noise: float = 0.0,
+    with_likes: bool = False,
+    names: Mapping[str, str] | None = None,
 ) -> TinyModel:
     """A LightGBM binary model on two numeric features and one categorical.
 
     `label_noise` flips that share of the training labels: a worse model on the same task.
     `with_likes` adds a fourth (numeric) feature: a model with different feature columns.
+    `names` renames features (e.g. to a shipped spec's columns, for models scored on built
+    feature sets).
     """
+    names = {name: name for name in ("plays_30d", "ads_30d", "city")} | dict(names or {})
     rng = np.random.default_rng(seed)
     rows = pd.DataFrame(
         {
@@ -47,16 +55,17 @@ def make_tiny_model(
         logit = logit + 0.2 * (rows["likes_30d"] - 3)
     label = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(int)
     noisy = np.where(rng.random(n_rows) < label_noise, 1 - label, label)
+    rows = rows.rename(columns=names)
     metadata = ModelMetadata(
         feature_names=tuple(rows.columns),
-        categorical_levels={"city": CITIES},
+        categorical_levels={names["city"]: CITIES},
         threshold=0.4,
         feature_set="premium_30d@v1",
         feature_set_fingerprint="fp-test",
         label_kind="event_within",
         actionable=(
             {
-                "name": "ads_30d",
+                "name": names["ads_30d"],
                 "direction": "decrease",
                 "lower": 0,
                 "upper": 50,

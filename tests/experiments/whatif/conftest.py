@@ -65,3 +65,12 @@ def champion() -> pd.DataFrame:
     frame = write_feature_set()
     assert promote_run(_registry.log_tuning_run()).promoted
     return frame
+
+
+@pytest.fixture
+def spec_champion() -> pd.Timestamp:
+    """A tiny model on premium_30d@v1's columns promoted to @champion, over a tiny event
+    store that spec builds on; returns the last event's time."""
+    end = _registry.write_premium_store()
+    assert promote_run(_registry.log_tuning_run(spec_model=True)).promoted
+    return end

@@ -1,72 +1,74 @@
-"""`usagecast whatif --model URI --user ID`: one user's suggestions as a table, with the note."""
+"""`usagecast whatif --model URI --user ID`: one user's suggestions as a table, with the note.
+
+The user's row is a scoring row of the model's feature set: today's (the day after the last
+event) unless --cutoff names another date.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
-
+from features.featureset import load_scoring_rows
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main
 
 MODEL_URI = "models:/premium_30d@champion"
-CUTOFFS = (pd.Timestamp("2026-01-01"), pd.Timestamp("2026-02-01"))  # the champion fixture's
-
-
-def _pick_user(frame: pd.DataFrame) -> str:
-    """A user at the latest cutoff with ads to remove (the tiny model's lever)."""
-    latest = frame[frame["cutoff"] == CUTOFFS[1]]
-    return str(latest.sort_values("ads_30d", ascending=False)["user_id"].iloc[0])
+ADS = "count_ADVERTISEMENT_30d"  # the spec model's lever (decrease only)
 
 
 def _table_line(output: str, feature: str) -> list[str]:
     return next(line.split() for line in output.splitlines() if f" {feature} " in line)
 
 
-def test_whatif_prints_suggestions_for_a_user(champion, capsys):
-    user = _pick_user(champion)
-    row = champion[(champion["user_id"] == user) & (champion["cutoff"] == CUTOFFS[1])]
+def test_whatif_defaults_to_todays_row_of_a_user(spec_champion, capsys):
+    code = main(["features", "build", "premium_30d@v1", "--scoring"])
+    assert code == 0 and "at cutoff 2024-04-01" in capsys.readouterr().out
+    rows, _ = load_scoring_rows("premium_30d@v1")
+    row = rows.sort_values(ADS, ascending=False).iloc[0]
     code = main(
         [
-            *("whatif", "--model", MODEL_URI, "--user", user, "--target", "0.95"),
+            *("whatif", "--model", MODEL_URI, "--user", row["user_id"], "--target", "0.95"),
             *("--seed", "5", "--k", "2", "--budget-ms", "60000"),
         ]
     )
     output = capsys.readouterr().out
     assert code == 0
-    assert f"user {user} at cutoff 2026-02-01 (premium_30d@v1)" in output
+    assert f"user {row['user_id']} at cutoff 2024-04-01 (premium_30d@v1)" in output
     assert "(version 1)" in output and "seed 5" in output
     assert "feature" in output and "new probability" in output and "n changes" in output
-    first = _table_line(output, "ads_30d")
-    assert float(first[2]) == float(row["ads_30d"].iloc[0])
-    assert float(first[3]) < float(first[2])  # decrease-only lever, never over 0
-    assert float(first[3]) >= 0
+    first = _table_line(output, ADS)
+    assert float(first[2]) == float(row[ADS]) > 0
+    assert 0 <= float(first[3]) < float(first[2])  # decrease-only lever, never under 0
     assert output.rstrip().endswith(f"note: {CAUSAL_NOTE}")
 
 
-def test_an_earlier_cutoff_uses_that_row(champion, capsys):
-    wide = champion.pivot(index="user_id", columns="cutoff", values="ads_30d")
-    moved = wide[(wide[CUTOFFS[0]] > 0) & (wide[CUTOFFS[0]] != wide[CUTOFFS[1]])]
-    user = str(moved.index[0])
+def test_an_earlier_cutoff_uses_that_days_row(spec_champion, capsys):
+    today, _ = load_scoring_rows("premium_30d@v1")
+    earlier, _ = load_scoring_rows("premium_30d@v1", "2024-03-01")
+    both = earlier.merge(today, on="user_id", suffixes=("_then", "_now"))
+    moved = both[(both[f"{ADS}_then"] > 0) & (both[f"{ADS}_then"] != both[f"{ADS}_now"])]
+    user = str(moved["user_id"].iloc[0])
     code = main(
         [
-            *("whatif", "--model", MODEL_URI, "--user", user, "--cutoff", "2026-01-01"),
+            *("whatif", "--model", MODEL_URI, "--user", user, "--cutoff", "2024-03-01"),
             *("--target", "0.95", "--budget-ms", "60000"),
         ]
     )
     output = capsys.readouterr().out
     assert code == 0
-    assert "at cutoff 2026-01-01" in output
-    assert float(_table_line(output, "ads_30d")[2]) == float(moved[CUTOFFS[0]].iloc[0])
+    assert "at cutoff 2024-03-01" in output
+    assert float(_table_line(output, ADS)[2]) == float(moved[f"{ADS}_then"].iloc[0])
 
 
-def test_unknown_user_cutoff_and_model_are_one_line_errors(champion, capsys):
+def test_unknown_user_cutoff_and_model_are_one_line_errors(spec_champion, capsys):
     base = ["whatif", "--model", MODEL_URI, "--user"]
     assert main([*base, "nobody"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "user 'nobody' has no row in premium_30d@v1" in error
-    assert main([*base, "u1", "--cutoff", "2025-06-01"]) == 2
-    assert "cutoffs: ['2026-01-01', '2026-02-01']" in capsys.readouterr().err
-    assert main(["whatif", "--model", "models:/nope@champion", "--user", "u1"]) == 2
+    assert "at cutoff 2024-04-01" in error
+    assert main([*base, "user01", "--cutoff", "2024-06-01"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "may be any date up to 2024-04-01" in error
+    assert main(["whatif", "--model", "models:/nope@champion", "--user", "user01"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "models:/nope@champion" in error
-    assert main(["whatif", "--user", "u1"]) == 2
+    assert main(["whatif", "--user", "user01"]) == 2
     assert "needs --model" in capsys.readouterr().err

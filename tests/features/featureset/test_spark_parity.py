@@ -25,7 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.engines.spark import SparkEngine, to_spark_sql
-from features.featureset import build_feature_set, load_feature_set
+from features.featureset import (
+    build_feature_set,
+    build_scoring_rows,
+    load_feature_set,
+    load_scoring_rows,
+)
 from features.featureset.build import compute_rows
 from features.featureset.compiler import calendar_cutoff_dates
 from features.featureset.spec import CalendarCutoffs
@@ -132,6 +137,24 @@ def test_spark_build_equals_duckdb_build_on_a_demo_like_spec(spark_session, sets
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
     assert spark_manifest["eligibility"] == duck_manifest["eligibility"]
     assert spark_manifest["end_of_data"] == duck_manifest["end_of_data"]
+
+
+def test_spark_scoring_rows_equal_duckdb_scoring_rows(spark_session, sets_dir):
+    """Scoring rows (calendar and signup-relative cutoffs, some windows still open)."""
+    events, users = demo_like_log()
+    event_store_path().parent.mkdir(parents=True)
+    write_store(event_store_path(), events, users, items=ITEMS)
+    write_spec(sets_dir, DEMO_LIKE)
+    duck = build_scoring_rows("demo_like@v1", "2024-01-15", sets_dir=sets_dir)
+    duck_rows, _ = load_scoring_rows("demo_like@v1", "2024-01-15", sets_dir=sets_dir)
+    spark = build_scoring_rows(
+        "demo_like@v1", "2024-01-15", engine="spark", sets_dir=sets_dir, force=True
+    )
+    spark_rows, _ = load_scoring_rows("demo_like@v1", "2024-01-15", sets_dir=sets_dir)
+    assert spark.fingerprint == duck.fingerprint and spark.manifest["engine"] == "spark"
+    assert duck_rows["cutoff"].nunique() > 1 and len(duck_rows) > 10
+    pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
+    assert spark.manifest["eligibility"] == duck.manifest["eligibility"]
 
 
 @settings(

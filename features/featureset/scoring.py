@@ -1,0 +1,269 @@
+"""Scoring rows: every eligible user at one cutoff, unlabelled, from the training rows' SQL.
+
+A model is deployed to score today's users, whose label window has not closed yet; training
+builds drop such rows as censored. A scoring build compiles the same spec with its calendar
+cutoffs replaced by the one scoring cutoff D (compile_feature_query, unchanged), keeps the
+rows training would keep or censor, and empties the label: features cannot skew between
+training and scoring, and a test holds the two equal at a labelled cutoff.
+
+The population at D:
+- calendar cutoffs: every user eligible at D (signed up before it, and the spec's activity and
+  not-converted rules at D), with features at D;
+- signup-relative cutoffs (`after_signup`): every eligible user whose own cutoff c (signup +
+  offset) is on or before D and whose label window is still open at D (c + horizon > D; with
+  `ever`, every c <= D), with features at c, the moment the model was trained to predict
+  from. Events between c and D are not read: the model never saw such rows in training.
+D runs up to the midnight after the last event's date (the default), never later: a cutoff
+after the data would read an empty recent past as inactivity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from features.engines import Engine, check_engine_name
+from features.errors import UsagecastError
+from features.event_store import EVENTS
+from features.featureset import store
+from features.featureset.build import (
+    BuildResult,
+    _attribute_dtypes,
+    _feature_entries,
+    _iso,
+    _open_engine,
+    _sample_pair,
+    fingerprint_of,
+    normalise_frame,
+    open_checked_store,
+)
+from features.featureset.catalog import SETS_DIR, load_spec, parse_ref
+from features.featureset.compiler import compile_feature_query
+from features.featureset.spec import (
+    CalendarCutoffs,
+    Cutoffs,
+    FeatureSetSpec,
+    expand_features,
+    spec_hash,
+    spec_to_dict,
+)
+from features.workspace import event_store_path
+
+# Statuses a scoring row may have: `censored` only says the label window is still open.
+SCORED_STATUSES = ("kept", "censored")
+POPULATION_RULE = (
+    "eligible users (spec eligibility at the row's cutoff) whose cutoff is on or before the "
+    "scoring cutoff and whose label window is open at it (cutoff + horizon > scoring cutoff; "
+    "any cutoff for `ever`); calendar cutoffs: the scoring cutoff itself"
+)
+
+
+class ScoringCutoffError(UsagecastError):
+    """A scoring cutoff that is not a date or lies after the data."""
+
+
+def latest_scoring_day(end_of_data: dt.datetime) -> dt.date:
+    """The midnight after the last event's date: the latest cutoff whose past is all known."""
+    return end_of_data.date() + dt.timedelta(days=1)
+
+
+def scoring_day(cutoff: str | dt.date | None, end_of_data: dt.datetime) -> dt.date:
+    """The scoring cutoff asked for (default: the latest); one after the data is refused."""
+    latest = latest_scoring_day(end_of_data)
+    if cutoff is None:
+        return latest
+    if isinstance(cutoff, dt.date):
+        day = cutoff
+    else:
+        try:
+            day = dt.date.fromisoformat(cutoff.strip())
+        except ValueError:
+            raise ScoringCutoffError(f"--cutoff {cutoff!r}: not a date (use YYYY-MM-DD)") from None
+    if day > latest:
+        raise ScoringCutoffError(
+            f"--cutoff {day.isoformat()} is after the data: a scoring cutoff may be any date up "
+            f"to {latest.isoformat()} (the day after the last event, "
+            f"{end_of_data.date().isoformat()})"
+        )
+    return day
+
+
+def scoring_spec(spec: FeatureSetSpec, day: dt.date) -> FeatureSetSpec:
+    """The spec with its calendar cutoffs replaced by the one scoring cutoff `day`.
+
+    Signup-relative cutoffs stay as they are: each user keeps their own cutoff, and
+    `scoring_rows` picks the rows whose label window is open at `day`.
+    """
+    if spec.cutoffs.calendar is None:
+        return spec
+    single = CalendarCutoffs(start=day, end=day, every_days=1)
+    return replace(spec, cutoffs=Cutoffs(single, spec.cutoffs.after_signup))
+
+
+def compute_scoring_rows(
+    runner: Engine,
+    spec: FeatureSetSpec,
+    day: dt.date,
+    sample: tuple[float, int] | None,
+    attribute_dtypes: dict[str, str],
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Unlabelled rows at `day` (normalised like training rows) and counts by fate."""
+    raw = runner.query(compile_feature_query(scoring_spec(spec, day), sample))
+    at = pd.Timestamp(day)
+    cutoffs = pd.to_datetime(raw["cutoff"])
+    open_at = cutoffs <= at
+    if spec.label.horizon_days is not None:
+        open_at &= cutoffs + pd.Timedelta(days=spec.label.horizon_days) > at
+    considered = raw[open_at]
+    scored = considered["status"].isin(SCORED_STATUSES)
+    counts = {
+        "candidates": len(considered),
+        "scored": int(scored.sum()),
+        "inactive": int((considered["status"] == "inactive").sum()),
+        "converted": int((considered["status"] == "converted").sum()),
+    }
+    frame = normalise_frame(
+        considered[scored], spec, expand_features(spec), attribute_dtypes, labelled=False
+    )
+    return frame, counts
+
+
+def _end_of_data(con) -> dt.datetime:
+    end = con.execute(f"SELECT MAX(event_time) FROM {EVENTS}").fetchone()[0]
+    if end is None:
+        raise UsagecastError("the event store has no events: nothing to score; ingest first")
+    return pd.Timestamp(end).to_pydatetime()
+
+
+def scoring_manifest(
+    spec: FeatureSetSpec,
+    frame: pd.DataFrame,
+    counts: dict[str, int],
+    *,
+    day: dt.date,
+    end_of_data: dt.datetime,
+    data_digest: str,
+    fingerprint: str,
+    sample: tuple[float, int] | None,
+    engine: str,
+    attribute_dtypes: dict[str, str],
+    build_seconds: float,
+) -> dict:
+    """What a scoring build holds: kind=scoring, its cutoff, the population and its columns."""
+    features = expand_features(spec)
+    return {
+        "kind": "scoring",
+        "ref": spec.ref,
+        "name": spec.name,
+        "version": spec.version,
+        "fingerprint": fingerprint,
+        "cutoff": pd.Timestamp(day).isoformat(),
+        "population": POPULATION_RULE,
+        "spec": spec_to_dict(spec),
+        "spec_hash": spec_hash(spec),
+        "data_digest": data_digest,
+        "sample": None if sample is None else {"fraction": sample[0], "seed": sample[1]},
+        "engine": engine,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(build_seconds, 3),
+        "rows": len(frame),
+        "users": int(frame["user_id"].nunique()),
+        "label_rate": None,
+        "feature_cutoffs": {
+            "min": _iso(frame["cutoff"].min()) if len(frame) else None,
+            "max": _iso(frame["cutoff"].max()) if len(frame) else None,
+            "distinct": int(frame["cutoff"].nunique()),
+        },
+        "end_of_data": pd.Timestamp(end_of_data).isoformat(),
+        "eligibility": counts,
+        "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
+        "features": _feature_entries(frame, features, attribute_dtypes),
+    }
+
+
+def build_scoring_rows(
+    ref: str,
+    cutoff: str | dt.date | None = None,
+    engine: str = "duckdb",
+    sample: float | None = None,
+    seed: int | None = None,
+    *,
+    store_path: Path | None = None,
+    sets_dir: Path = SETS_DIR,
+    force: bool = False,
+) -> BuildResult:
+    """Materialise `name@vN`'s scoring rows at one cutoff (default: the latest), or reuse them.
+
+    Fingerprinted by spec, data, sample and cutoff; stored apart from the training builds, so
+    `name@vN` never resolves to one.
+    """
+    started = time.perf_counter()
+    engine = check_engine_name(engine)
+    spec = load_spec(ref, sets_dir)
+    parsed = parse_ref(ref)
+    sample_pair = _sample_pair(sample, seed)
+    path = store_path or event_store_path()
+    con, data_digest = open_checked_store(path, spec)
+    try:
+        attribute_dtypes = _attribute_dtypes(con, spec, expand_features(spec))
+        end_of_data = _end_of_data(con)
+        day = scoring_day(cutoff, end_of_data)
+        fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair, day)
+        target = store.scoring_build_dir(parsed, fingerprint)
+        existing = store.read_manifest(target)
+        if existing is not None and not force:
+            return BuildResult(
+                spec.ref, fingerprint, target, existing["rows"], None, True, existing
+            )
+        runner = _open_engine(engine, path, con)
+        try:
+            frame, counts = compute_scoring_rows(runner, spec, day, sample_pair, attribute_dtypes)
+        finally:
+            runner.close()
+    finally:
+        con.close()
+    manifest = scoring_manifest(
+        spec,
+        frame,
+        counts,
+        day=day,
+        end_of_data=end_of_data,
+        data_digest=data_digest,
+        fingerprint=fingerprint,
+        sample=sample_pair,
+        engine=engine,
+        attribute_dtypes=attribute_dtypes,
+        build_seconds=time.perf_counter() - started,
+    )
+    store.write_build(frame, manifest, target)
+    return BuildResult(spec.ref, fingerprint, target, len(frame), None, False, manifest)
+
+
+def load_scoring_rows(
+    ref: str, cutoff: str | dt.date | None = None, *, sets_dir: Path = SETS_DIR
+) -> tuple[pd.DataFrame, dict]:
+    """Scoring rows and manifest of `name@vN` at a cutoff (default: the latest), built first
+    when no build with their fingerprint exists; the manifest gains `reused`."""
+    result = build_scoring_rows(ref, cutoff, sets_dir=sets_dir)
+    frame, manifest = store.read_build(result.path)
+    return frame, {**manifest, "reused": result.reused}
+
+
+def format_scoring_build(result: BuildResult) -> str:
+    """The few lines `features build --scoring` prints."""
+    manifest = result.manifest
+    counts = manifest["eligibility"]
+    cutoffs = manifest["feature_cutoffs"]
+    lines = [
+        f"{result.ref}  scoring rows at cutoff {manifest['cutoff']}  fingerprint "
+        f"{result.fingerprint}" + ("  (reused)" if result.reused else ""),
+        f"rows {result.rows}  unlabelled  features at {cutoffs['min']} .. {cutoffs['max']}  "
+        f"(data ends {manifest['end_of_data']})",
+        f"not eligible: inactive {counts['inactive']}  converted {counts['converted']}",
+        f"written to {result.path}",
+    ]
+    return "\n".join(lines)
