@@ -41,7 +41,7 @@ from features.featureset.build import (
     normalise_frame,
     open_checked_store,
 )
-from features.featureset.catalog import SETS_DIR, load_spec, parse_ref
+from features.featureset.catalog import load_spec, parse_ref
 from features.featureset.compiler import compile_feature_query
 from features.featureset.spec import (
     CalendarCutoffs,
@@ -193,7 +193,7 @@ def build_scoring_rows(
     seed: int | None = None,
     *,
     store_path: Path | None = None,
-    sets_dir: Path = SETS_DIR,
+    sets_dir: Path | None = None,
     force: bool = False,
 ) -> BuildResult:
     """Materialise `name@vN`'s scoring rows at one cutoff (default: the latest), or reuse them.
@@ -244,7 +244,7 @@ def build_scoring_rows(
 
 
 def load_scoring_rows(
-    ref: str, cutoff: str | dt.date | None = None, *, sets_dir: Path = SETS_DIR
+    ref: str, cutoff: str | dt.date | None = None, *, sets_dir: Path | None = None
 ) -> tuple[pd.DataFrame, dict]:
     """Scoring rows and manifest of `name@vN` at a cutoff (default: the latest), built first
     when no build with their fingerprint exists; the manifest gains `reused`."""

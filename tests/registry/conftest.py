@@ -3,6 +3,7 @@ and tags exactly as docs/architecture.md's "Served model contract" asks of the t
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import sys
 import tempfile
@@ -57,6 +58,13 @@ def write_premium_store() -> pd.Timestamp:
             kind = "ADVERTISEMENT" if (j + k) % 3 == 0 else "PLAY"
             events.append((user, when.to_pydatetime(), kind))
     events.append(("user00", pd.Timestamp("2024-03-31 18:00").to_pydatetime(), "PLAY"))
+    from features.featureset import load_spec
+
+    vocabulary, filler = testlib.spec_vocabulary(
+        load_spec("premium_30d@v1"), dt.datetime(2023, 11, 1)
+    )
+    events += vocabulary
+    users.append(filler)
     attributes = {
         "channel": ("static", "categorical"),
         "city": ("static", "categorical"),

@@ -27,6 +27,23 @@ def ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
+def spec_vocabulary(
+    spec: FeatureSetSpec, when: dt.datetime, user_id: str = "vocabulary"
+) -> tuple[list[Event], User]:
+    """One event of every event type and one in every area `spec` names, by a user signed up
+    a month before `when`, so that a tiny store passes the build's check that a spec's names
+    exist in the store. Put `when` well before the spec's cutoffs: the user gets no row.
+    """
+    from features.featureset.references import spec_references
+
+    references = spec_references(spec)
+    types = list(dict.fromkeys(r.name for r in references if r.category == "event type"))
+    areas = list(dict.fromkeys(r.name for r in references if r.category == "area"))
+    events: list[Event] = [(user_id, when, event_type) for event_type in types]
+    events += [(user_id, when, types[0], None, None, None, area) for area in areas]
+    return events, (user_id, when - dt.timedelta(days=30), {})
+
+
 def write_store(
     path: Path,
     events: Iterable[Event],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from featureset_testlib import write_spec, write_store
+from featureset_testlib import spec_vocabulary, ts, write_spec, write_store
 
 from features.featureset import (
     ScoringCutoffError,
@@ -13,6 +13,7 @@ from features.featureset import (
     list_feature_sets,
     load_feature_set,
     load_scoring_rows,
+    load_spec,
 )
 from features.workspace import event_store_path
 from usagecast_cli.main import main
@@ -157,6 +158,8 @@ def test_cli_builds_scoring_rows_and_prints_the_cutoff(capsys):
         "age": ("static", "numeric"),
     }
     demo_users = [(u, s, {"channel": "web", "city": "Köln", "age": 30.0}) for u, s, _ in users]
+    vocabulary, filler = spec_vocabulary(load_spec("premium_30d@v1"), ts("2023-11-01 00:00"))
+    events, demo_users = [*events, *vocabulary], [*demo_users, filler]
     event_store_path().parent.mkdir(parents=True)
     write_store(event_store_path(), events, demo_users, attributes=attributes)
     assert main(["features", "build", "premium_30d@v1", "--scoring"]) == 0
