@@ -413,6 +413,7 @@ def build_manifest(
             "dtype": "float" if label.is_regression else "binary",
         },
         "label_rate": None if frame.empty else round(float(frame["label"].mean()), 6),
+        "positives": None if label.is_regression else int((frame["label"] == 1).sum()),
         "cutoffs": {
             "min": _iso(frame["cutoff"].min()) if len(frame) else None,
             "max": _iso(frame["cutoff"].max()) if len(frame) else None,
@@ -597,11 +598,13 @@ def format_build(result: BuildResult) -> str:
     """The few lines `features build` prints."""
     rate = "n/a" if result.label_rate is None else f"{result.label_rate:.4f}"
     manifest = result.manifest
+    positives = manifest.get("positives")
+    counted = "" if positives is None else f"  positives {positives}"
     eligibility = manifest["eligibility"]
     lines = [
         f"{result.ref}  fingerprint {result.fingerprint}"
         + ("  (reused)" if result.reused else ""),
-        f"rows {result.rows}  label rate {rate}  cutoffs {manifest['cutoffs']['min']} .. "
+        f"rows {result.rows}{counted}  label rate {rate}  cutoffs {manifest['cutoffs']['min']} .. "
         f"{manifest['cutoffs']['max']}",
         f"dropped: inactive {eligibility['inactive']}  converted {eligibility['converted']}  "
         f"censored {eligibility['censored']}",

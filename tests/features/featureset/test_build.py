@@ -249,6 +249,8 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     assert main(["features", "build", "premium_30d@v1", "--sample", "0.5", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "premium_30d@v1  fingerprint " in out and "label rate" in out and "written to" in out
+    frame, _ = load_feature_set("premium_30d@v1")
+    assert f"rows {len(frame)}  positives {int(frame['label'].sum())}  label rate" in out
     assert main(["features", "list"]) == 0
     assert re.search(
         r"^premium_30d@v1  shipped  \S+v1\.yaml\n  \* ", capsys.readouterr().out, re.M
