@@ -27,7 +27,7 @@ class DemoConfig:
     """Demo size and seed: small enough for a few minutes on 2 cores."""
 
     users: int = 2000
-    months: int = 12
+    months: int = 10
     seed: int = 7
     fault_rate: float = 0.01
     trials: int = 12
