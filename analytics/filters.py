@@ -14,41 +14,15 @@ import sqlglot.expressions as exp
 from sqlglot.errors import ParseError
 
 from features.errors import UsagecastError
+from features.featureset.derived import SCALAR_NODES
 
 # Node types a segment predicate may contain: comparisons, boolean logic, literals, columns
 # and a few harmless scalar functions. Anything else (subqueries, table functions, ...) is
 # refused, so a segment can never read or change anything but the user's own attributes.
 _ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
-    exp.And,
-    exp.Or,
-    exp.Not,
-    exp.Paren,
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.In,
-    exp.Between,
-    exp.Is,
-    exp.Like,
+    *SCALAR_NODES,
     exp.ILike,
-    exp.Null,
-    exp.Boolean,
-    exp.Literal,
-    exp.Column,
-    exp.Identifier,
-    exp.Cast,
-    exp.DataType,
-    exp.Neg,
     exp.Tuple,
-    exp.Lower,
-    exp.Upper,
-    exp.Add,
-    exp.Sub,
-    exp.Mul,
-    exp.Div,
     exp.Interval,
     exp.Var,
 )

@@ -371,6 +371,44 @@ def _iso(value) -> str | None:
     return None if pd.isna(value) else pd.Timestamp(value).isoformat()
 
 
+def manifest_header(
+    kind: str,
+    spec: FeatureSetSpec,
+    frame: pd.DataFrame,
+    fingerprint: str,
+    data_digest: str,
+    sample: tuple[float, int] | None,
+    engine: str,
+    build_seconds: float,
+) -> dict:
+    """The part of a manifest that training and scoring builds share: what made the rows."""
+    return {
+        "kind": kind,
+        "ref": spec.ref,
+        "name": spec.name,
+        "version": spec.version,
+        "fingerprint": fingerprint,
+        "spec": spec_to_dict(spec),
+        "spec_hash": spec_hash(spec),
+        "data_digest": data_digest,
+        "sample": None if sample is None else {"fraction": sample[0], "seed": sample[1]},
+        "engine": engine,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(build_seconds, 3),
+        "rows": len(frame),
+        "users": int(frame["user_id"].nunique()),
+    }
+
+
+def cutoff_span(frame: pd.DataFrame) -> dict:
+    """First and last cutoff of the rows and how many distinct ones (None when empty)."""
+    return {
+        "min": _iso(frame["cutoff"].min()) if len(frame) else None,
+        "max": _iso(frame["cutoff"].max()) if len(frame) else None,
+        "distinct": int(frame["cutoff"].nunique()),
+    }
+
+
 def build_manifest(
     spec: FeatureSetSpec,
     frame: pd.DataFrame,
@@ -389,20 +427,9 @@ def build_manifest(
     label = spec.label
     eligibility = _eligibility(statuses)
     return {
-        "kind": "training",
-        "ref": spec.ref,
-        "name": spec.name,
-        "version": spec.version,
-        "fingerprint": fingerprint,
-        "spec": spec_to_dict(spec),
-        "spec_hash": spec_hash(spec),
-        "data_digest": data_digest,
-        "sample": None if sample is None else {"fraction": sample[0], "seed": sample[1]},
-        "engine": engine,
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "build_seconds": round(build_seconds, 3),
-        "rows": len(frame),
-        "users": int(frame["user_id"].nunique()),
+        **manifest_header(
+            "training", spec, frame, fingerprint, data_digest, sample, engine, build_seconds
+        ),
         "label": {
             "kind": label.kind,
             "horizon_days": "ever" if label.horizon_days is None else label.horizon_days,
@@ -415,9 +442,7 @@ def build_manifest(
         "label_rate": None if frame.empty else round(float(frame["label"].mean()), 6),
         "positives": None if label.is_regression else int((frame["label"] == 1).sum()),
         "cutoffs": {
-            "min": _iso(frame["cutoff"].min()) if len(frame) else None,
-            "max": _iso(frame["cutoff"].max()) if len(frame) else None,
-            "distinct": int(frame["cutoff"].nunique()),
+            **cutoff_span(frame),
             "calendar": [d.isoformat() for d in calendar_cutoff_dates(spec.cutoffs.calendar)]
             if spec.cutoffs.calendar
             else [],

@@ -40,7 +40,9 @@ ALLOWED_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Length: "LENGTH",
     exp.Trim: "TRIM",
 }
-ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
+# Plain scalar SQL over one row's columns: the shared core of every user-written expression
+# (derived attributes here, analytics segments), which can read nothing but that row.
+SCALAR_NODES: tuple[type[exp.Expression], ...] = (
     exp.Column,
     exp.Identifier,
     exp.Literal,
@@ -52,7 +54,6 @@ ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
     exp.Sub,
     exp.Mul,
     exp.Div,
-    exp.Mod,
     exp.EQ,
     exp.NEQ,
     exp.GT,
@@ -66,10 +67,16 @@ ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
     exp.In,
     exp.Between,
     exp.Like,
-    exp.Case,
-    exp.If,
     exp.Cast,
     exp.DataType,
+    exp.Lower,
+    exp.Upper,
+)
+ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
+    *SCALAR_NODES,
+    exp.Mod,
+    exp.Case,
+    exp.If,
     *ALLOWED_FUNCTIONS,
 )
 # Refused with a reason of their own (the allowlist would refuse them anyway).

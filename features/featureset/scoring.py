@@ -34,10 +34,11 @@ from features.featureset.build import (
     BuildResult,
     _attribute_dtypes,
     _feature_entries,
-    _iso,
     _open_engine,
     _sample_pair,
+    cutoff_span,
     fingerprint_of,
+    manifest_header,
     normalise_frame,
     open_checked_store,
 )
@@ -49,7 +50,6 @@ from features.featureset.spec import (
     FeatureSetSpec,
     expand_features,
     spec_hash,
-    spec_to_dict,
 )
 from features.workspace import event_store_path
 
@@ -156,28 +156,13 @@ def scoring_manifest(
     """What a scoring build holds: kind=scoring, its cutoff, the population and its columns."""
     features = expand_features(spec)
     return {
-        "kind": "scoring",
-        "ref": spec.ref,
-        "name": spec.name,
-        "version": spec.version,
-        "fingerprint": fingerprint,
+        **manifest_header(
+            "scoring", spec, frame, fingerprint, data_digest, sample, engine, build_seconds
+        ),
         "cutoff": pd.Timestamp(day).isoformat(),
         "population": POPULATION_RULE,
-        "spec": spec_to_dict(spec),
-        "spec_hash": spec_hash(spec),
-        "data_digest": data_digest,
-        "sample": None if sample is None else {"fraction": sample[0], "seed": sample[1]},
-        "engine": engine,
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "build_seconds": round(build_seconds, 3),
-        "rows": len(frame),
-        "users": int(frame["user_id"].nunique()),
         "label_rate": None,
-        "feature_cutoffs": {
-            "min": _iso(frame["cutoff"].min()) if len(frame) else None,
-            "max": _iso(frame["cutoff"].max()) if len(frame) else None,
-            "distinct": int(frame["cutoff"].nunique()),
-        },
+        "feature_cutoffs": cutoff_span(frame),
         "end_of_data": pd.Timestamp(end_of_data).isoformat(),
         "eligibility": counts,
         "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
