@@ -20,6 +20,7 @@ from features.engines import Engine
 from features.engines.duckdb import DuckDBEngine
 from features.errors import UsagecastError
 from features.event_store import StoreMissingError
+from features.names import check_name
 from features.workspace import (
     ensure_workspace,
     event_store_path,
@@ -90,15 +91,20 @@ def ab_dir() -> Path:
     return workspace_dir() / "ab"
 
 
+def experiment_file(name: str, suffix: str) -> Path:
+    """`<workspace>/ab/<name><suffix>`; a name that is not one plain file name is refused."""
+    return ab_dir() / f"{check_name(name, 'experiment name')}{suffix}"
+
+
 def save_experiment(experiment: Experiment, assignment: pd.DataFrame) -> Path:
     """Store the experiment's definition and its users' groups; refuses to overwrite one.
 
     Sticky means the definition of a running experiment never changes: assigning again with
     the same split and salt only adds the users who appeared since.
     """
-    folder = ensure_workspace() / "ab"
-    folder.mkdir(exist_ok=True)
-    definition = folder / f"{experiment.name}.json"
+    definition = experiment_file(experiment.name, ".json")
+    ensure_workspace()
+    definition.parent.mkdir(exist_ok=True)
     if definition.exists():
         stored = load_experiment(experiment.name)
         if (stored.groups, stored.percents, stored.salt) != (
@@ -123,13 +129,13 @@ def save_experiment(experiment: Experiment, assignment: pd.DataFrame) -> Path:
             indent=2,
         )
     )
-    assignment.to_parquet(folder / f"{experiment.name}.parquet", index=False)
+    assignment.to_parquet(experiment_file(experiment.name, ".parquet"), index=False)
     return definition
 
 
 def load_experiment(name: str) -> Experiment:
     """The stored definition of an A/B experiment."""
-    path = ab_dir() / f"{name}.json"
+    path = experiment_file(name, ".json")
     if not path.exists():
         raise UsagecastError(
             f"{path}: no experiment {name!r}; run `usagecast ab assign --experiment {name}`"
@@ -146,7 +152,7 @@ def load_experiment(name: str) -> Experiment:
 
 def load_assignment(name: str) -> pd.DataFrame:
     """user_id, bucket, group of the users stored for an experiment."""
-    path = ab_dir() / f"{name}.parquet"
+    path = experiment_file(name, ".parquet")
     if not path.exists():
         raise UsagecastError(f"{path}: no stored assignment for experiment {name!r}")
     return pd.read_parquet(path)

@@ -11,6 +11,7 @@ LightGBM boosting iteration and between the steps of a run. A second signal stop
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -18,10 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from features.errors import Interrupted
+
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class RunTerminated(KeyboardInterrupt):
+class RunTerminated(Interrupted):
     """SIGTERM or Ctrl-C arrived during a run; handled like Ctrl-C so cleanup code runs."""
 
 
@@ -38,7 +41,7 @@ class StopRequest:
     def check(self) -> None:
         """Raise RunTerminated if a stop was requested (call only where no write is open)."""
         if self.signum is not None:
-            raise RunTerminated(f"received {signal.Signals(self.signum).name}")
+            raise RunTerminated(self.signum)
 
 
 def _notice(signum: int) -> bytes:
@@ -59,7 +62,7 @@ def deferred_stop() -> Iterator[StopRequest]:
 
     def handler(signum: int, frame: object) -> None:
         if stop.requested:
-            raise RunTerminated(f"received {signal.Signals(signum).name} twice")
+            raise RunTerminated(signum, " twice")
         stop.signum = signum
         os.write(2, _notice(signum))  # not print(): the main thread may be inside a write
 
@@ -69,3 +72,26 @@ def deferred_stop() -> Iterator[StopRequest]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def _drop_interrupt_traceback(record: logging.LogRecord) -> bool:
+    """Keep the record, without the traceback of a stop (the CLI reports the stop in one line)."""
+    if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
+@contextmanager
+def quiet_stop_tracebacks(logger_name: str) -> Iterator[None]:
+    """Within the block, `logger_name` logs a stopped task in one line, without its traceback.
+
+    Optuna logs a trial that ends with an exception, a KeyboardInterrupt included, with its
+    traceback before re-raising it; a stop is not a bug, so its traceback is noise.
+    """
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(_drop_interrupt_traceback)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_drop_interrupt_traceback)

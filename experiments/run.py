@@ -30,7 +30,7 @@ from tqdm import tqdm
 import features
 from experiments import baselines, oracle, plots, tracking
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
-from experiments.interrupts import StopRequest, deferred_stop
+from experiments.interrupts import StopRequest, deferred_stop, quiet_stop_tracebacks
 from experiments.metrics import METRIC_NAMES, MetricName, evaluate, max_f1_threshold
 from experiments.objective import (
     BEST_ITERATION_ATTR,
@@ -58,6 +58,7 @@ from serving import encode_features, log_serving_model
 SEARCH_SPACE_VERSION = 1
 SHAP_SAMPLE_ROWS = 2000
 INPUT_EXAMPLE_ROWS = 5
+OPTUNA_TRIAL_LOGGER = "optuna.study._optimize"  # logs each failed trial, with its traceback
 
 
 @dataclass(frozen=True)
@@ -266,18 +267,19 @@ def _run_trials(
     ]
     if progress is not None:
         callbacks.append(_progress_callback(progress))
-    study.optimize(
-        make_objective(
-            data,
-            job.config.metric,
-            job.config.seed,
-            job.config.threads,
-            checkpoint=None if stop is None else stop.check,
-        ),
-        n_trials=job.trials,
-        timeout=job.config.timeout_s,
-        callbacks=callbacks,
-    )
+    with quiet_stop_tracebacks(OPTUNA_TRIAL_LOGGER):
+        study.optimize(
+            make_objective(
+                data,
+                job.config.metric,
+                job.config.seed,
+                job.config.threads,
+                checkpoint=None if stop is None else stop.check,
+            ),
+            n_trials=job.trials,
+            timeout=job.config.timeout_s,
+            callbacks=callbacks,
+        )
 
 
 def worker_main(job: WorkerJob) -> None:

@@ -1,7 +1,10 @@
 """Optuna study storage, naming, resume and the trial budget shared by several workers.
 
 Storage: an Optuna journal file per feature set in the workspace by default (safe for several
-processes on one machine), or any Optuna storage URL (`postgresql://...` at scale).
+processes on one machine), or any Optuna storage URL (`postgresql://...` at scale). Writers
+of a journal take `<journal>.writer.lock`, a features.locks.OwnedLock: a worker killed while
+writing leaves no lock to wait for (Optuna's own lock file stays behind after a SIGKILL and
+is only forced after a 30 s grace period).
 Naming: `<ref>-<key>` where the key hashes what defines the search (fingerprint, metric,
 seed, split); a fresh run of an existing study gets `-2`, `-3`, ...; `--resume` continues the
 newest one. Pruner: MedianPruner, whose decisions depend only on the reported scores, so a
@@ -23,8 +26,10 @@ from optuna.trial import TrialState
 from experiments.metrics import MetricName
 from experiments.objective import WORKER_PID_ATTR, study_direction
 from features.errors import UsagecastError
+from features.locks import OwnedLock
 
 JOURNAL_SCHEME = "journal://"
+JOURNAL_LOCK_SUFFIX = ".writer.lock"
 FINISHED_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
 PRUNER_STARTUP_TRIALS = 5
 PRUNER_WARMUP_STEPS = 20
@@ -35,12 +40,21 @@ def default_storage_url(optuna_dir: Path, feature_set_name: str) -> str:
     return f"{JOURNAL_SCHEME}{optuna_dir / f'{feature_set_name}.journal'}"
 
 
+def journal_lock(path: Path) -> OwnedLock:
+    """The writer lock of the journal file at `path`.
+
+    JournalFileBackend only calls `acquire()` and `release()` on its lock object (the base
+    class it names is private to Optuna), which OwnedLock provides.
+    """
+    return OwnedLock(path.with_name(path.name + JOURNAL_LOCK_SUFFIX))
+
+
 def open_storage(url: str) -> BaseStorage | str:
     """A JournalStorage for `journal://PATH` (folder created), else the URL for Optuna."""
     if url.startswith(JOURNAL_SCHEME):
         path = Path(url.removeprefix(JOURNAL_SCHEME))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=journal_lock(path)))
     if "://" not in url:
         raise UsagecastError(
             f"storage {url!r} is not a URL: use journal:///path/to/file.journal or an Optuna "

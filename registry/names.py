@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from features.errors import UsagecastError
+from features.names import is_valid_name
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -37,7 +38,8 @@ def model_name(feature_set_ref: str) -> str:
     model trained on v1 to one trained on v2 (behind --allow-new-features when columns differ).
     """
     name, _, version = feature_set_ref.partition("@")
-    if not name or (version and not (version.startswith("v") and version[1:].isdigit())):
+    versioned = version.startswith("v") and version[1:].isdigit()
+    if not is_valid_name(name) or (version and not versioned):
         raise UsagecastError(
             f"feature set reference {feature_set_ref!r}: expected NAME@vN (e.g. premium_30d@v1)"
         )

@@ -1,7 +1,8 @@
 """MLflow registry IO: register a run's model, gate it, move aliases, roll back, list.
 
 The one module in registry/ that talks to MLflow. Every promotion runs under an exclusive
-file lock in the workspace (`registry/<name>.lock`), so concurrent `usagecast promote`
+file lock in the workspace (`registry/<name>.lock`, recording its holder: features.locks), so
+concurrent `usagecast promote`
 processes are applied one after another against the champion of the moment, and each leaves
 exactly one audit record: tags on its model version plus one line in
 `registry/audit.jsonl`. The lock serialises processes that share a workspace (one machine);
@@ -15,7 +16,6 @@ refused. The champion is re-scored on the same rows when its feature columns exi
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import math
 import os
@@ -36,11 +36,14 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from features.errors import UsagecastError
+from features.locks import OwnedLock
+from features.names import check_name
 from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
 from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
 
 METADATA_ARTIFACT = "artifacts/metadata.json"
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"  # MlflowException.error_code of a missing run or model
 
 
 class ModelLoadError(Exception):
@@ -98,15 +101,24 @@ def _registry_dir() -> Path:
     return path
 
 
+def promotion_lock(name: str) -> OwnedLock:
+    """Exclusive lock for one registered model's aliases (`with promotion_lock(n).hold():`)."""
+    file_name = f"{check_name(name, 'model name')}.lock"
+    return OwnedLock(_registry_dir() / file_name)
+
+
 @contextmanager
-def promotion_lock(name: str) -> Iterator[None]:
-    """Exclusive, blocking lock for one registered model's aliases (released on exit/crash)."""
-    with (_registry_dir() / f"{name}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _not_found_as_input_error(message: str) -> Iterator[None]:
+    """MLflow's "does not exist" for a user-given run id or model name is bad input (exit 2).
+
+    Only that error code is translated: any other MLflow failure keeps its own traceback.
+    """
+    try:
+        yield
+    except MlflowException as error:
+        if error.error_code != NOT_FOUND:
+            raise
+        raise UsagecastError(message) from None
 
 
 def _append_audit(record: dict) -> None:
@@ -249,7 +261,11 @@ def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionRes
     """Register the run's model under its feature set's name and apply the promotion gate."""
     config = config or PolicyConfig()
     client = _client()
-    tags = client.get_run(run_id).data.tags
+    with _not_found_as_input_error(
+        f"run {run_id!r} not found in {mlflow.get_tracking_uri()}; `usagecast promote --latest "
+        "--feature-set NAME@vN` picks the newest tuning run"
+    ):
+        tags = client.get_run(run_id).data.tags
     feature_set = tags.get(names.RUN_FEATURE_SET)
     if not feature_set:
         raise UsagecastError(f"run {run_id} has no '{names.RUN_FEATURE_SET}' tag")
@@ -259,7 +275,7 @@ def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionRes
     with tempfile.TemporaryDirectory(prefix="usagecast-promote-") as tmp:
         folder = Path(tmp)
         test_set = _test_set(client, run_id, folder / "test")
-        with promotion_lock(name):
+        with promotion_lock(name).hold():
             return _promote_locked(
                 client, name, run_id, source, test_set, calibration, tags, config, folder
             )
@@ -346,8 +362,9 @@ def _promote_locked(
 
 def rollback(name: str) -> PromotionResult:
     """Move @champion back to @previous; @previous is cleared (one step of history)."""
+    lock = promotion_lock(name)
     client = _client()
-    with promotion_lock(name):
+    with lock.hold():
         champion = _alias_version(client, name, names.CHAMPION)
         previous = _alias_version(client, name, names.PREVIOUS)
         if previous is None:
@@ -374,11 +391,10 @@ def rollback(name: str) -> PromotionResult:
 
 def list_models(name: str) -> list[VersionSummary]:
     """Every version of a registered model, newest first, with its metrics and decision."""
+    check_name(name, "model name")
     client = _client()
-    try:
+    with _not_found_as_input_error(f"no registered model named {name!r}"):
         aliases = client.get_registered_model(name).aliases
-    except MlflowException as error:
-        raise UsagecastError(f"no registered model named {name!r}") from error
     by_version: dict[str, list[str]] = {}
     for alias, version in aliases.items():
         by_version.setdefault(str(version), []).append(alias)

@@ -9,7 +9,11 @@ from pathlib import Path
 def _ingest(args: argparse.Namespace) -> int:
     from features.ingest import ingest_dataset
 
-    summary = ingest_dataset(args.dataset, progress=not args.no_progress)
+    summary = ingest_dataset(
+        args.dataset,
+        progress=not args.no_progress,
+        allow_outside_files=args.allow_outside_files,
+    )
     print(summary.describe())
     return 0
 
@@ -31,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ingest.add_argument("dataset", type=Path, help="dataset config YAML")
     ingest.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ingest.add_argument(
+        "--allow-outside-files",
+        action="store_true",
+        help="read `files:` that resolve outside the config's folder (refused by default)",
+    )
     ingest.set_defaults(handler=_ingest)
     quality = subparsers.add_parser(
         "quality", help="show the data-quality report of the latest ingest"

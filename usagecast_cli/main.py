@@ -2,16 +2,26 @@
 
 Each command module exposes `register(subparsers)`; it parses arguments and calls one library
 function. Libraries are imported inside handlers so `usagecast --help` stays fast.
-A UsagecastError becomes one line on stderr and exit code 2; no stack trace.
+
+Exit codes, the same for every command (docs/architecture.md, "Exit codes"):
+  0    done                          1    refused, or a check failed (e.g. promotion gate)
+  2    bad input: a UsagecastError (one line on stderr, no stack trace) or bad arguments
+  130  interrupted by Ctrl-C/SIGINT  143  terminated by SIGTERM (cleanup code ran first)
+  141  stdout closed early (`usagecast ... | head`): the rest of the output is dropped quietly
+Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from features.errors import UsagecastError
+from features.errors import Interrupted, UsagecastError
 from usagecast_cli import (
     analytics_commands,
     experiments_commands,
@@ -47,15 +57,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, dispatch to the chosen handler, and turn user errors into exit code 2."""
-    args = build_parser().parse_args(argv)
-    apply_specs_option(args)
+EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a writer killed by SIGPIPE
+
+
+def interrupt_exit_code(error: KeyboardInterrupt) -> int:
+    """128 + the signal that stopped the command: SIGINT (Ctrl-C) unless it says otherwise."""
+    return 128 + (error.signum if isinstance(error, Interrupted) else signal.SIGINT)
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises Interrupted (like Ctrl-C) in the block, so `finally` clean-ups run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        return int(args.handler(args) or 0)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away: point stdout at devnull so the final flush at exit
+    cannot fail again (the recipe of Python's `signal` docs) and exit without a message."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
+def run_handler(
+    handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace
+) -> int:
+    """Run one command and map how it ended to the exit-code table above."""
+    try:
+        with _sigterm_raises():
+            code = int(handler(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows up here, inside the mapping
+            return code
     except UsagecastError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as error:
+        code = interrupt_exit_code(error)
+        print(f"stopped: {str(error) or 'received SIGINT'}", file=sys.stderr)
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, dispatch to the chosen handler, and map errors and signals to exit codes."""
+    args = build_parser().parse_args(argv)
+    apply_specs_option(args)
+    return run_handler(args.handler, args)
 
 
 if __name__ == "__main__":

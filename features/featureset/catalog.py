@@ -25,13 +25,18 @@ from typing import Literal
 import yaml
 
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
+from features.names import NAME_MAX_LENGTH, check_name
 from features.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "sets"
 LOCK_FILE = "LOCK.json"
 STARTER_FILE = Path(__file__).resolve().parent / "starter.yaml"
 STARTER_NAME = "__NAME__"
-REF_PATTERN = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)@v(?P<version>[1-9][0-9]*)$")
+# NAME is a valid features.names name (one file name) narrowed to an identifier: it becomes
+# SQL and column prefixes as well as folders.
+REF_PATTERN = re.compile(
+    rf"^(?P<name>[A-Za-z][A-Za-z0-9_]{{0,{NAME_MAX_LENGTH - 1}}})@v(?P<version>[1-9][0-9]*)$"
+)
 
 Origin = Literal["project", "shipped"]
 
@@ -173,7 +178,7 @@ def release_spec(ref: str, sets_dir: Path | None = None) -> tuple[CatalogEntry, 
 
 def new_spec(name: str, sets_dir: Path | None = None) -> Path:
     """Write a commented starter `name@v1` into the project folder; never overwrite a file."""
-    ref = parse_ref(f"{name}@v1")
+    ref = parse_ref(f"{check_name(name, 'spec name')}@v1")
     folder = dict(_folders(sets_dir)).get("project")
     if folder is None:
         raise SpecError(f"{SHIPPED_DIR} holds the shipped examples; choose another spec folder")

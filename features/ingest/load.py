@@ -125,15 +125,32 @@ def _columns_sql(columns: dict[str, str]) -> str:
     return ", ".join(f"{validate.ident(name)} {sql_type}" for name, sql_type in columns.items())
 
 
+# DuckDB error lines that quote the file's contents: never shown (the line number is).
+QUOTING_LINES = ("Original Line",)
+
+
 def _error_summary(error: Exception) -> str:
-    """DuckDB's explanation on one line: the lines before its list of possible fixes."""
+    """DuckDB's explanation on one line: the lines before its list of possible fixes, without
+    the lines that quote the file (an error must not print a file's contents)."""
     lines = []
     for line in str(error).strip().splitlines():
         if line.startswith(("Possible", "The search space")):
             break
-        if line.strip():
+        if line.strip() and not line.strip().startswith(QUOTING_LINES):
             lines.append(line.strip())
     return "; ".join(lines)[:400]
+
+
+def refuse_outside_files(config: DatasetConfig, where: str, files: list[InputFile]) -> None:
+    """Files of a dataset must lie in its config's folder (symlinks resolved) unless the user
+    passed --allow-outside-files: a config cannot quietly read any file on disk."""
+    base = config.base_dir.resolve()
+    for file in files:
+        if not file.path.resolve().is_relative_to(base):
+            raise ConfigError(
+                f"{config.path}: {where}.files: {file.path} is outside the config's folder "
+                f"{base}; move it there, or pass --allow-outside-files to read it anyway"
+            )
 
 
 class _Builder:
@@ -165,8 +182,8 @@ class _Builder:
         for column in validate.mapped_columns(source):
             if column not in types and not recordless_jsonl:
                 raise SourceFileError(
-                    f"{file.path}: column {column!r} mapped in {where} is not in the file; "
-                    f"it has: {', '.join(sorted(types)) or 'no columns'}"
+                    f"{file.path}: column {column!r} mapped in {where} is not in the file "
+                    f"({len(types)} columns in its header line); check {where}.columns"
                 )
         staged = validate.StagedFile(
             reader, key, file.display, file.format, types, self.read.get(table, 0)
@@ -407,12 +424,16 @@ def _build(
 
 
 def ingest_dataset(
-    config_path: Path, store_path: Path | None = None, progress: bool = True
+    config_path: Path,
+    store_path: Path | None = None,
+    progress: bool = True,
+    allow_outside_files: bool = False,
 ) -> IngestSummary:
     """Load a dataset config's files into the event store, quarantining bad rows.
 
     Replaces the store's dataset atomically; does nothing when the same dataset digest is
-    already loaded. Writes a data-quality report (JSON + Markdown) to the workspace.
+    already loaded. Writes a data-quality report (JSON + Markdown) to the workspace. Files
+    outside the config's folder are refused unless `allow_outside_files`.
     """
     started = time.perf_counter()
     started_at = datetime.now(UTC).replace(tzinfo=None)
@@ -422,6 +443,9 @@ def ingest_dataset(
         (table, where, source, resolve_files(source, config.base_dir, config.path, where))
         for table, where, source in _sources(config)
     ]
+    if not allow_outside_files:
+        for _, where, _, files in resolved:
+            refuse_outside_files(config, where, files)
     digest = dataset_digest(config, [files for *_, files in resolved])
     latest = _latest_ingest(store)
     if latest is not None and latest[1] == digest:

@@ -76,3 +76,23 @@ def test_ab_assign_then_analyze(workspace_store, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0 and "sample_ratio" in out and "censored users" in out
+
+
+def _files_under(folder) -> set:
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("action", ["assign", "analyze"])
+@pytest.mark.parametrize("name", ["../../x", "ABSOLUTE", "a/b", ""])
+def test_an_experiment_name_that_is_not_one_file_name_is_refused(
+    workspace_store, tmp_path, capsys, action, name
+):
+    if name == "ABSOLUTE":
+        name = str(tmp_path / "elsewhere" / "x")
+    extra = ["--split", "50/50"] if action == "assign" else ["--metric", "event_within PLAY 7d"]
+    before = _files_under(tmp_path)
+    assert main(["ab", action, "--experiment", name, *extra]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(f"error: experiment name {name!r}")
+    assert _files_under(tmp_path) == before  # nothing written, inside or outside the workspace
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "elsewhere").exists()

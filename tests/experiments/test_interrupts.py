@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import pickle
 import signal
 
 import numpy as np
@@ -9,8 +11,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from experiments.interrupts import RunTerminated, deferred_stop
+from experiments.interrupts import RunTerminated, deferred_stop, quiet_stop_tracebacks
 from experiments.objective import build_study_data, make_objective
+from usagecast_cli.main import interrupt_exit_code
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -20,9 +23,12 @@ def test_a_signal_is_recorded_then_raised_at_the_next_check(signum):
         stop.check()  # nothing requested: no-op
         signal.raise_signal(signum)
         assert stop.requested  # the handler returned instead of raising mid-statement
-        with pytest.raises(RunTerminated, match=signal.Signals(signum).name):
+        with pytest.raises(RunTerminated, match=signal.Signals(signum).name) as raised:
             stop.check()
     assert signal.getsignal(signum) is before
+    # The CLI exits with 128 + signum (130 / 143); the signal survives pickling to a parent.
+    assert interrupt_exit_code(raised.value) == 128 + signum
+    assert pickle.loads(pickle.dumps(raised.value)).signum == signum
 
 
 def test_a_second_signal_stops_at_once():
@@ -51,3 +57,16 @@ def test_a_stop_during_a_trial_fails_that_trial_at_the_next_boosting_iteration()
             study.optimize(objective, n_trials=5)
     assert len(iterations) == 3
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+
+
+def test_a_stopped_trial_is_logged_without_its_traceback_other_failures_with(caplog):
+    logger = logging.getLogger("usagecast.test.trials")
+    with quiet_stop_tracebacks(logger.name), caplog.at_level(logging.WARNING, logger.name):
+        for error in (RunTerminated(signal.SIGTERM), ValueError("a bug")):
+            try:
+                raise error
+            except BaseException:
+                logger.warning("trial failed", exc_info=True)
+    stopped, failed = caplog.records
+    assert stopped.exc_info is None and failed.exc_info[0] is ValueError
+    assert "Traceback" in caplog.text.split("trial failed")[-1]  # the bug keeps its traceback

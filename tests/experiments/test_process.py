@@ -75,7 +75,8 @@ def test_mlflow_run_tune_entry_point_on_simulated_data(tmp_path):
 
 
 def _tune_then_sigterm(client: MlflowClient, ref: str):
-    """Start `usagecast tune`, SIGTERM it once its first trial run is logged; (parent, stderr)."""
+    """Start `usagecast tune`, SIGTERM it once its first trial run is logged; (parent, stderr,
+    exit code)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "usagecast_cli.main", "tune", ref, "--trials", "500"],
         env=_environment(),
@@ -94,16 +95,18 @@ def _tune_then_sigterm(client: MlflowClient, ref: str):
             )
     assert trial_runs, "the tuning process never logged a trial"
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) != 0
+    code = process.wait(timeout=60)
     parent = client.get_run(trial_runs[0].data.tags["mlflow.parentRunId"])
-    return parent, process.stderr.read().decode()
+    return parent, process.stderr.read().decode(), code
 
 
 @pytest.mark.slow
 def test_sigterm_ends_the_run_as_killed(synthetic_ref):
     client = MlflowClient(workspace.mlflow_tracking_uri())
     client.search_experiments()  # the store exists before the tuning process opens it
-    parent, stderr = _tune_then_sigterm(client, synthetic_ref)
+    parent, stderr, code = _tune_then_sigterm(client, synthetic_ref)
     assert parent.info.status == "KILLED", (parent.data.tags.get("ended_by"), stderr[-3000:])
     assert "interrupted" in parent.data.tags["ended_by"]
     assert "stopping at the next safe point" in stderr
+    assert code == 143 and "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.rstrip().endswith("stopped: received SIGTERM")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import optuna
 import pytest
@@ -16,6 +20,7 @@ from experiments.study import (
     default_storage_url,
     fail_orphaned_trials,
     finished_trials,
+    journal_lock,
     load_study,
     open_storage,
     split_budget,
@@ -59,3 +64,36 @@ def test_orphaned_trials_of_dead_workers_are_failed_live_ones_kept(tmp_path):
 def test_a_storage_that_is_not_a_url_is_refused():
     with pytest.raises(UsagecastError, match="not a URL"):
         open_storage("my-study.db")
+
+
+HOLD_JOURNAL_LOCK = """
+import sys, time
+from pathlib import Path
+from experiments.study import journal_lock
+journal_lock(Path(sys.argv[1])).acquire()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_journal_lock_left_by_a_killed_writer_is_taken_at_once(tmp_path, caplog):
+    url = default_storage_url(tmp_path / "optuna", "s")
+    study = load_study(open_storage(url), "s@v1-x", "roc_auc", seed=0, worker_index=0)
+    journal = Path(url.removeprefix("journal://"))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HOLD_JOURNAL_LOCK, str(journal)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert writer.stdout.readline().strip() == b"held"
+    assert journal_lock(journal).acquire(blocking=False) is False  # a live writer is waited for
+    writer.send_signal(signal.SIGKILL)  # killed while holding it, as during a trial's write
+    writer.wait()
+
+    with caplog.at_level(logging.WARNING, logger="features.locks"):
+        study.tell(study.ask(), 0.7)
+    assert f"took over the lock of pid {writer.pid}" in caplog.text
+    assert finished_trials(study) == 1
+    lock = journal_lock(journal)
+    assert lock.acquire(blocking=False) and lock.waits == 0
+    lock.release()

@@ -126,3 +126,27 @@ def test_run_without_test_set_is_a_user_error():
         mlflow.log_metric("test_ece", 0.01)
     with pytest.raises(UsagecastError, match="no model named 'model'"):
         promote_run(run.info.run_id)
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("command", ["rollback", "models"])
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "a/b", ""])
+def test_a_model_name_that_is_not_one_file_name_is_refused(tmp_path, capsys, command, name):
+    before = _files_under(tmp_path)
+    assert main([command, name]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(f"error: model name {name!r}")
+    assert _files_under(tmp_path) == before  # no lock file, inside or outside the workspace
+    assert not Path("/tmp/x.lock").exists()
+
+
+def test_promote_of_an_unknown_run_id_is_bad_input_in_one_line(capsys):
+    mlflow.MlflowClient().search_experiments()  # the store exists: MLflow logs its creation
+    capsys.readouterr()
+    assert main(["promote", "deadbeef"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert error.startswith("error: run 'deadbeef' not found in sqlite:///")

@@ -77,3 +77,14 @@ def test_features_help_says_where_specs_are_looked_up(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "./specs under the working directory" in text and "USAGECAST_SPECS" in text
     assert "shipped with usagecast" in text
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "a/b", ""])
+def test_new_refuses_a_spec_name_that_is_not_one_file_name(tmp_path, capsys, name):
+    before = {path for path in tmp_path.rglob("*")}
+    assert main(["features", "new", name]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(f"error: spec name {name!r}")
+    assert {path for path in tmp_path.rglob("*")} == before
+    assert main(["features", "build", f"{name}@v1"]) == 2
+    assert "is not a feature-set reference" in capsys.readouterr().err

@@ -8,6 +8,8 @@ from features.errors import UsagecastError
 from features.ingest import ConfigError, SourceFileError, ingest_dataset
 from usagecast_cli.main import main
 
+from .conftest import USERS_CSV
+
 
 def _missing_file(config):
     config["users"]["files"] = "nobody.csv"
@@ -138,3 +140,50 @@ def test_semicolon_delimiter(dataset, base_config, store, query):
     )
     ingest_dataset(path, store, progress=False)
     assert query(store, "SELECT count(*) FROM quarantine") == [(1,)]  # "1,5" is not a number
+
+
+SECRET = "root:x:0:0:SECRET-TOKEN:/root:/bin/bash"
+
+
+@pytest.mark.parametrize("where", ["relative", "absolute", "symlink"])
+def test_files_outside_the_config_folder_need_the_flag(
+    dataset, base_config, store, tmp_path, capsys, where
+):
+    outside = tmp_path / "elsewhere" / "users.csv"
+    outside.parent.mkdir()
+    outside.write_text(USERS_CSV, encoding="utf-8")
+    config = base_config()
+    config["users"]["files"] = {
+        "relative": "../elsewhere/users.csv",
+        "absolute": str(outside),
+        "symlink": "linked.csv",
+    }[where]
+    path = dataset(config=config)
+    (path.parent / "linked.csv").symlink_to(outside)
+
+    with pytest.raises(ConfigError) as raised:
+        ingest_dataset(path, store, progress=False)
+    message = str(raised.value)
+    assert "users.files" in message and "outside the config's folder" in message
+    assert "--allow-outside-files" in message and "\n" not in message
+    assert not store.exists()
+
+    args = ["ingest", str(path), "--no-progress"]
+    assert main(args) == 2
+    assert main([*args, "--allow-outside-files"]) == 0
+    assert ingest_dataset(path, store, progress=False, allow_outside_files=True).dataset
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"{SECRET}\nx\n",  # the header is the file's first line
+        "uid,ts,page,length\n" + "1,2014-04-22,PLAY,1\n" * 3 + f"1,2014-04-22,PLAY,1,{SECRET}\n",
+    ],
+)
+def test_a_fatal_error_never_prints_the_files_contents(dataset, store, capsys, content):
+    path = dataset(files={"events.csv": content})
+    assert main(["ingest", str(path), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "events.csv" in error and error.count("\n") == 1
+    assert "SECRET" not in error

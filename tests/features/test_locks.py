@@ -1,0 +1,99 @@
+"""Locks record their holder; a lock whose holder was killed is taken without waiting."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from features.locks import LockOwner, OwnedLock, parse_owner
+
+HOLD = """
+import sys, time
+from features.locks import OwnedLock
+OwnedLock(sys.argv[1]).acquire()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """A live process holding the lock at tmp_path/x.lock until killed."""
+    path = tmp_path / "x.lock"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert process.stdout.readline().strip() == b"held"
+    yield process, path
+    process.kill()
+    process.wait()
+
+
+def test_acquire_records_the_owner_and_release_clears_it(tmp_path):
+    lock = OwnedLock(tmp_path / "x.lock")
+    with lock.hold():
+        owner = lock.owner()
+        assert owner is not None and owner.pid == os.getpid()
+        assert owner.host == socket.gethostname() and not owner.is_gone()
+    assert lock.owner() is None and lock.waits == 0
+
+
+def test_a_lock_file_owned_by_a_dead_pid_is_taken_at_once(tmp_path, caplog):
+    path = tmp_path / "x.lock"
+    dead = LockOwner(_dead_pid(), socket.gethostname(), 1.0)
+    path.write_text(f'{{"pid": {dead.pid}, "host": "{dead.host}", "started": 1.0}}')
+    assert parse_owner(path.read_text()) == dead and dead.is_gone()
+
+    lock = OwnedLock(path)
+    with caplog.at_level(logging.WARNING, logger="features.locks"), lock.hold():
+        assert lock.owner().pid == os.getpid()
+    assert lock.waits == 0
+    assert f"took over the lock of pid {dead.pid}" in caplog.text
+
+
+def test_a_lock_held_by_a_live_process_is_respected(holder):
+    process, path = holder
+    lock = OwnedLock(path)
+    assert lock.acquire(blocking=False) is False
+    assert lock.owner().pid == process.pid and not lock.owner().is_gone()
+
+
+def test_a_sigkilled_holder_leaves_a_lock_taken_at_once(holder, caplog):
+    process, path = holder
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert OwnedLock(path).owner().pid == process.pid  # its record is still there
+
+    lock = OwnedLock(path)
+    with caplog.at_level(logging.WARNING, logger="features.locks"):
+        assert lock.acquire(blocking=False) is True
+    lock.release()
+    assert lock.waits == 0
+    assert f"pid {process.pid} on {socket.gethostname()}" in caplog.text
+
+
+def test_a_reused_pid_or_another_host_is_judged_correctly():
+    me = LockOwner.current()
+    assert not me.is_gone()
+    assert LockOwner(me.pid, me.host, me.started - 3600).is_gone()  # pid reused since
+    assert not LockOwner(_dead_pid(), "some-other-host", 1.0).is_gone()  # cannot tell
+
+
+@pytest.mark.parametrize("text", ["", "garbage", "{}", '{"pid": "x", "host": 1}', "[1]"])
+def test_a_record_that_is_not_ours_is_no_owner(text):
+    assert parse_owner(text) is None

@@ -1,0 +1,74 @@
+"""The one rule for user-given names that become file names: a table of accepted and refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from features.errors import UsagecastError
+from features.featureset.catalog import REF_PATTERN
+from features.names import NAME_MAX_LENGTH, InvalidNameError, check_name, is_valid_name
+
+ACCEPTED = [
+    "paywall",
+    "premium_30d",
+    "A",
+    "7",
+    "exp-2024.01",
+    "v1.2-rc_3",
+    "x" * NAME_MAX_LENGTH,
+]
+REFUSED = [
+    "",  # empty
+    "../../x",  # traversal
+    "..",
+    "a..b",
+    "a/b",  # separators
+    "a\\b",
+    "/etc/passwd",  # absolute
+    "/tmp/x",
+    "~",
+    ".hidden",  # must start with a letter or digit
+    "-rf",
+    "_x",
+    "x" * (NAME_MAX_LENGTH + 1),  # too long
+    "has space",
+    "tab\tname",
+    "new\nline",
+    "trailing\n",
+    "nul\x00byte",
+    "café",  # letters outside ASCII
+    "a:b",
+    "a*b",
+]
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_accepted_names(name):
+    assert is_valid_name(name)
+    assert check_name(name, "experiment name") == name
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_refused_names_name_the_argument_on_one_line(name):
+    assert not is_valid_name(name)
+    with pytest.raises(InvalidNameError) as raised:
+        check_name(name, "experiment name")
+    message = str(raised.value)
+    assert message.startswith(f"experiment name {name!r} is not allowed")
+    assert "\n" not in message
+    assert issubclass(InvalidNameError, UsagecastError)
+
+
+@given(st.from_regex(REF_PATTERN, fullmatch=True))
+def test_every_feature_set_reference_names_a_valid_name(ref):
+    name = REF_PATTERN.fullmatch(ref)["name"]
+    assert is_valid_name(name)
+
+
+@given(st.text(max_size=40))
+def test_a_valid_name_is_one_plain_path_component(name):
+    if is_valid_name(name):
+        assert "/" not in name and "\\" not in name and ".." not in name
+        assert name not in (".", "..") and not name.startswith((".", "-"))
