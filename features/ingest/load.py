@@ -46,6 +46,7 @@ from features.ingest.config import ConfigError, DatasetConfig, Source, parse_con
 from features.ingest.readers import (
     InputFile,
     SourceFileError,
+    read_error_summary,
     reader_sql,
     resolve_files,
     sql_string,
@@ -210,9 +211,9 @@ class _Builder:
         try:
             return query()
         except duckdb.Error as error:
+            summary = read_error_summary(str(error)) or _error_summary(error)
             raise SourceFileError(
-                f"{file.path}: cannot read as {file.format} ({source.encoding}): "
-                f"{_error_summary(error)}"
+                f"{file.path}: cannot read as {file.format} ({source.encoding}): {summary}"
             ) from None
 
     def _column_types(self, reader: str, file_format: str) -> dict[str, str]:

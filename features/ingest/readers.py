@@ -1,16 +1,23 @@
 """Input files: resolve globs, hash them, and say how DuckDB reads each one as text.
 
 Every file is read with all columns as text so nothing is coerced before validation; the
-typed parsing happens in SQL (validate.py). DuckDB decodes UTF-8, Latin-1 and UTF-16 CSV
-itself; any other Python codec, and every non-UTF-8 JSONL file, is first transcoded to a
-UTF-8 copy in a scratch folder so one reader handles all of them.
+typed parsing happens in SQL (validate.py). DuckDB decodes UTF-8 and Latin-1 CSV itself; any
+other Python codec, every non-UTF-8 JSONL file and a JSONL file starting with a UTF-8 BOM is
+first transcoded to a UTF-8 copy in a scratch folder so one reader handles all of them.
+
+CSV is read as RFC 4180 with every dialect option pinned (no sniffing): the header is parsed
+here (a repeated column name is fatal), and a CSV that mixes CRLF and LF line endings or holds
+whitespace-only lines is first copied with LF endings and those lines emptied (so they are
+blank lines, not rows), keeping every line number. A line longer than MAX_LINE_BYTES is fatal.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import glob
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +25,18 @@ from features.errors import UsagecastError
 from features.ingest.config import EXTENSION_FORMATS, Source
 
 # Python codec name -> the name DuckDB's CSV reader knows, for the codecs it decodes natively.
-DUCKDB_CSV_ENCODINGS = {"utf-8": "utf-8", "iso8859-1": "latin-1", "utf-16": "utf-16"}
+DUCKDB_CSV_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "latin-1"}
 HASH_CHUNK = 1 << 20
+# The longest CSV line / JSONL record read; DuckDB's reader buffer is twice that.
+MAX_LINE_BYTES = 16 << 20
+UTF8_BOM = codecs.BOM_UTF8
+WHITESPACE_LINE = re.compile(rb"^[ \t]+(?=\r?$)", re.MULTILINE)
+CSV_ERROR_LINE = re.compile(r"CSV Error on Line: (\d+)")
+CSV_ERROR_KINDS = (
+    ("unterminated quote", "a quoted field is not closed (the file may be cut off)"),
+    ("Maximum line size", f"a line is longer than the {MAX_LINE_BYTES >> 20} MiB limit"),
+    ("Expected Number of Columns", None),
+)
 
 
 class SourceFileError(UsagecastError):
@@ -103,6 +120,106 @@ def transcode_to_utf8(path: Path, encoding: str, target: Path) -> Path:
     return target
 
 
+def text_encoding(path: Path, encoding: str) -> str:
+    """The codec to decode a file with: a declared utf-8 file starting with a BOM is utf-8-sig."""
+    if encoding == "utf-8":
+        with path.open("rb") as handle:
+            if handle.read(len(UTF8_BOM)) == UTF8_BOM:
+                return "utf-8-sig"
+    return encoding
+
+
+def _csv_line_fixes(path: Path) -> tuple[bool, bool]:
+    """(mixes CRLF with LF endings, has a whitespace-only line): the cases DuckDB refuses.
+
+    Scanned in chunks cut after a newline; a whitespace-only line starts with a blank after a
+    newline, so the regular expression only runs on chunks that hold one.
+    """
+    crlf = lf = 0
+    whitespace = False
+    with path.open("rb") as handle:
+        rest = b""
+        while chunk := handle.read(HASH_CHUNK):
+            block, _, rest = (rest + chunk).rpartition(b"\n")
+            block += b"\n" if _ else b""
+            crlf, lf = crlf + block.count(b"\r\n"), lf + block.count(b"\n")
+            if not whitespace and (b"\n " in block or b"\n\t" in block):
+                whitespace = WHITESPACE_LINE.search(block) is not None
+        crlf, lf = crlf + rest.count(b"\r\n"), lf + rest.count(b"\n")
+        whitespace = whitespace or WHITESPACE_LINE.search(rest) is not None
+    return 0 < crlf < lf, whitespace
+
+
+def _normalised_block(block: bytes, quotes: int, mixed: bool) -> tuple[bytes, int]:
+    """One block of whole lines with LF endings (when mixed) and whitespace lines emptied.
+
+    A whitespace-only line inside a quoted field (an odd number of quote characters before
+    it) is field content and kept. Returns the block and the running quote count.
+    """
+    if mixed:
+        block = block.replace(b"\r\n", b"\n")
+    parts, start = [], 0
+    for match in WHITESPACE_LINE.finditer(block):
+        quotes += block.count(b'"', start, match.start())
+        parts.append(block[start : match.start()])
+        if quotes % 2:
+            parts.append(match.group())
+        start = match.end()
+    quotes += block.count(b'"', start)
+    parts.append(block[start:])
+    return b"".join(parts), quotes
+
+
+def normalise_csv(path: Path, target: Path) -> Path:
+    """The CSV itself, or a copy in LF line endings with whitespace-only lines emptied."""
+    mixed, whitespace = _csv_line_fixes(path)
+    if not (mixed or whitespace):
+        return path
+    quotes = 0
+    with path.open("rb") as source, target.open("wb") as out:
+        rest = b""
+        while chunk := source.read(HASH_CHUNK):
+            block, newline, rest = (rest + chunk).rpartition(b"\n")
+            normalised, quotes = _normalised_block(block + newline, quotes, mixed)
+            out.write(normalised)
+        out.write(_normalised_block(rest, quotes, mixed)[0])
+    return target
+
+
+def csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    """The header's column names (trimmed; an empty one is `column<i>`, as DuckDB names it).
+
+    A name given twice is fatal: one of the two columns would be read silently.
+    """
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter, strict=True), [])
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise SourceFileError(f"{path}: line 1: the header is not readable: {error}") from None
+    names = [name.strip() or f"column{i}" for i, name in enumerate(header)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SourceFileError(
+            f"{path}: line 1: the header names column {', '.join(map(repr, repeated))} more "
+            "than once; rename or drop the repeated column"
+        )
+    return names
+
+
+def read_error_summary(text: str) -> str | None:
+    """DuckDB's CSV parse error as `line N: what`, without the line's content; None if not one."""
+    found = CSV_ERROR_LINE.search(text)
+    if found is None:
+        return None
+    for marker, explanation in CSV_ERROR_KINDS:
+        if marker in text:
+            if explanation is None:
+                start = text.index(marker)
+                explanation = text[start : text.index("\n", start)].strip()
+            return f"line {found.group(1)}: {explanation}"
+    return f"line {found.group(1)}: not a well-formed CSV line"
+
+
 def sql_string(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
@@ -111,19 +228,28 @@ def sql_string(text: str) -> str:
 def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> str:
     """The DuckDB table function that reads one file with every field as text.
 
-    CSV options are pinned (delimiter, header on, no skipped lines, no comment character) so
-    the sniffer can never drop a row silently; a structurally broken line stops the ingest.
+    CSV options are pinned (delimiter, double quote as quote and escape, header on, no skipped
+    lines, no comment character, the columns from our own header parse) so nothing is guessed
+    and nothing is dropped silently; a structurally broken line stops the ingest.
     """
-    path, encoding = file.path, source.encoding
+    path = file.path
     if file.format == "parquet":
         return f"read_parquet({sql_string(str(path))})"
+    encoding = text_encoding(path, source.encoding)
     native = DUCKDB_CSV_ENCODINGS.get(encoding) if file.format == "csv" else None
     if native is None and encoding != "utf-8":
         path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}")
+        encoding = "utf-8"
     if file.format == "jsonl":
-        return f"read_ndjson_objects({sql_string(str(path))})"
+        return (
+            f"read_ndjson_objects({sql_string(str(path))}, maximum_object_size={MAX_LINE_BYTES})"
+        )
+    path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")
+    names = csv_header(path, encoding, source.delimiter)
+    columns = "{" + ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names) + "}"
     return (
         f"read_csv({sql_string(str(path))}, all_varchar=true, header=true, skip=0, "
-        f"comment='', delim={sql_string(source.delimiter)}, "
-        f"encoding={sql_string(native or 'utf-8')})"
+        f"comment='', delim={sql_string(source.delimiter)}, quote='\"', escape='\"', "
+        f"auto_detect=false, columns={columns}, max_line_size={MAX_LINE_BYTES}, "
+        f"buffer_size={2 * MAX_LINE_BYTES}, encoding={sql_string(native or 'utf-8')})"
     )

@@ -4,13 +4,20 @@ Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is 
 text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
 first reason that applies, in this fixed precedence (first match wins):
 
-events: missing_required_field, sentinel_id, unparseable_timestamp, timestamp_out_of_range,
-        dropped_event_type, unknown_event_type, unparseable_value (value, or properties that
-        are not JSON), value_out_of_range, then (across rows) unknown_user, duplicate_event.
-users:  missing_required_field, sentinel_id, unparseable_timestamp, unparseable_value,
-        then duplicate_user.
-items:  missing_required_field, sentinel_id, unparseable_timestamp, unparseable_value,
-        then duplicate_item.
+events: control_characters, missing_required_field, sentinel_id, unparseable_timestamp,
+        timestamp_out_of_range, dropped_event_type, unknown_event_type, unparseable_value
+        (value, or properties that are not JSON), value_out_of_range, then (across rows)
+        unknown_user, duplicate_event.
+users:  control_characters, missing_required_field, sentinel_id, unparseable_timestamp,
+        unparseable_value, then duplicate_user.
+items:  control_characters, missing_required_field, sentinel_id, unparseable_timestamp,
+        unparseable_value, then duplicate_item.
+
+control_characters: a field read from the file holds a NUL or another control character
+(U+0000-U+001F other than tab, LF and CR, or U+007F); such text is never stored.
+Numbers (values, numeric attributes, epoch timestamps) must be plain decimals: optional sign,
+digits, optional fraction, optional exponent (no `1_000`, `inf`, `nan`, inner blanks).
+`iso` accepts only YYYY-MM-DD[(T| )HH:MM[:SS[.f]][Z|+hh[:mm]|-hh[:mm]]].
 
 Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
 passed through a float column do) is normalised to its integer text ("12") so that it joins
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from features.ingest.config import Attribute, Range, Rules, Source
 from features.ingest.readers import sql_string
 
+CONTROL_CHARACTERS = "control_characters"
 MISSING_REQUIRED_FIELD = "missing_required_field"
 UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
 TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
@@ -51,6 +59,12 @@ EVENT_KEY_COLUMNS = (
     "properties",
 )
 ATTRIBUTE_SQL_TYPES = {"categorical": "VARCHAR", "numeric": "DOUBLE", "timestamp": "TIMESTAMP"}
+CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+NUMBER_PATTERN = "[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?"
+ISO_PATTERN = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
 
 
 def ident(name: str) -> str:
@@ -114,7 +128,9 @@ def normalised_id(text_sql: str) -> str:
 
 
 def iso_timestamp_sql(text_sql: str) -> str:
-    """ISO date/datetime text -> naive UTC; an explicit offset (Z, +hh:mm, -hh:mm) is applied.
+    """ISO 8601 date/datetime text -> naive UTC; an explicit offset (Z, +hh:mm) is applied.
+
+    Text that is not ISO_PATTERN is NULL (DuckDB's cast would also read `2024/02/01`).
 
     The cheap TIMESTAMP cast would silently ignore an offset, so text that may carry one
     (a Z, a '+', or a third '-' after the date's two) goes through TIMESTAMPTZ instead.
@@ -124,7 +140,8 @@ def iso_timestamp_sql(text_sql: str) -> str:
         f"OR suffix({text_sql}, 'Z') OR suffix({text_sql}, 'z')"
     )
     return (
-        f"CASE WHEN {offset} THEN timezone('UTC', try_cast({text_sql} AS TIMESTAMPTZ)) "
+        f"CASE WHEN NOT regexp_full_match({text_sql}, {sql_string(ISO_PATTERN)}) THEN NULL "
+        f"WHEN {offset} THEN timezone('UTC', try_cast({text_sql} AS TIMESTAMPTZ)) "
         f"ELSE try_cast({text_sql} AS TIMESTAMP) END"
     )
 
@@ -142,8 +159,7 @@ def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
         elif fmt in ("epoch_s", "epoch_ms"):
             scale = "1000000" if fmt == "epoch_s" else "1000"
             parts.append(
-                f"try(make_timestamp(try_cast(try_cast({text_sql} AS DOUBLE) * {scale} "
-                "AS BIGINT)))"
+                f"try(make_timestamp(try_cast({number_sql(text_sql)} * {scale} AS BIGINT)))"
             )
         else:
             parts.append(f"try_strptime({text_sql}, {sql_string(fmt)})")
@@ -151,10 +167,13 @@ def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
 
 
 def number_sql(text_sql: str) -> str:
-    """Text -> DOUBLE, NULL unless a finite number."""
+    """Text -> DOUBLE, NULL unless a plain decimal number (NUMBER_PATTERN) that is finite.
+
+    DuckDB's cast alone would also read `1_000`, `inf` and `nan`.
+    """
     return (
-        f"CASE WHEN isfinite(try_cast({text_sql} AS DOUBLE)) "
-        f"THEN try_cast({text_sql} AS DOUBLE) END"
+        f"CASE WHEN regexp_full_match({text_sql}, {sql_string(NUMBER_PATTERN)}) "
+        f"AND isfinite(try_cast({text_sql} AS DOUBLE)) THEN try_cast({text_sql} AS DOUBLE) END"
     )
 
 
@@ -176,6 +195,22 @@ def _bounds_text(bounds: Range) -> str:
     low = "-inf" if bounds.min is None else str(bounds.min)
     high = "inf" if bounds.max is None else str(bounds.max)
     return f"[{low}, {high}]"
+
+
+def _control_check(names: Sequence[str]) -> Check:
+    """Any of the row's text fields holding a control character (CONTROL_PATTERN)."""
+    pattern = sql_string(CONTROL_PATTERN)
+    condition = f"regexp_matches(concat({', '.join(ident(n) for n in names)}), {pattern})"
+    culprits = ", ".join(
+        f"CASE WHEN regexp_matches({ident(n)}, {pattern}) THEN '{n.removesuffix('_text')}' END"
+        for n in names
+    )
+    return Check(
+        CONTROL_CHARACTERS,
+        condition,
+        f"concat_ws(', ', {culprits}) || ' holds a control character (NUL, U+0001-U+001F "
+        "other than tab/LF/CR, or U+007F)'",
+    )
 
 
 def _missing_check(required: Sequence[str]) -> Check:
@@ -349,7 +384,7 @@ def _staged_sql(
     dropped = ", ".join(["failed", *(ident(name) for name in text if name.endswith("_text"))])
     return (
         f"SELECT * EXCLUDE ({dropped}), failed.reason AS reason, failed.detail AS detail FROM ("
-        f"SELECT *, {failed_check_sql(checks)} AS failed FROM ("
+        f"SELECT *, {failed_check_sql([_control_check(list(text)), *checks])} AS failed FROM ("
         f"SELECT *{', ' + parsed if parsed else ''} FROM ("
         f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
         f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {text_select} "

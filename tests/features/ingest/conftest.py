@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
+
+# --import-mode=importlib does not put test folders on sys.path; messy_exports is a unique name.
+sys.path.insert(0, str(Path(__file__).parent))
 
 USERS_CSV = (
     "id,registration,city\n1,2014-01-02,Paris\n2,2014-01-03 10:00,Oslo\n3,2014-01-04,Rome\n"

@@ -128,7 +128,9 @@ def test_broken_files_are_fatal(dataset, store, content, fragments):
 def test_a_bad_line_deep_in_a_csv_is_named(dataset, store):
     good = "1,2014-04-22,PLAY,1\n" * 30_000  # past the sniffer's sample
     content = "uid,ts,page,length\n" + good + "1,2014-04-22,PLAY,1,extra\n" + good
-    with pytest.raises(SourceFileError, match="Line: 30002"):
+    with pytest.raises(
+        SourceFileError, match="line 30002: Expected Number of Columns: 4 Found: 5"
+    ):
         ingest_dataset(dataset(files={"events.csv": content}), store, progress=False)
 
 
