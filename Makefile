@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint importlint ui serve bench clean
+.PHONY: help venv demo test lint importlint audit ui serve bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,7 +28,10 @@ lint: $(STAMP) ## ruff lint + format check
 importlint: $(STAMP) ## import-direction rules
 	$(VENV)/bin/lint-imports
 
-test: lint importlint ## install what the tests need, lint, and run every test
+audit: $(STAMP) ## pip-audit the locked versions; exceptions in audit-exceptions.txt
+	$(PY) scripts/audit_dependencies.py
+
+test: lint importlint audit ## install what the tests need, lint, and run every test
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
 
 ui: $(STAMP) ## open the MLflow UI on the workspace store
