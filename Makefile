@@ -28,8 +28,8 @@ lint: $(STAMP) ## ruff lint + format check
 importlint: $(STAMP) ## import-direction rules
 	$(VENV)/bin/lint-imports
 
-audit: $(STAMP) ## pip-audit the locked versions; exceptions in audit-exceptions.txt
-	$(PY) scripts/audit_dependencies.py
+audit: $(STAMP) ## pip-audit the locked versions (AUDIT_STRICT=1: fail when offline)
+	$(PY) scripts/audit_dependencies.py $(if $(AUDIT_STRICT),--strict)
 
 test: lint importlint audit ## install what the tests need, lint, and run every test
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q

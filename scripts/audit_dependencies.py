@@ -5,7 +5,9 @@ audit-exceptions.txt lists, each with its reason, the vulnerability ids we accep
 packages whose pinned version the service cannot audit (pip-audit skips those). Fails when:
 - a known vulnerability is not listed;
 - a package is skipped and not listed (so a new pin cannot go unaudited unnoticed);
-- the service cannot be reached: an audit that did not run is reported, never passed.
+- the service cannot be reached, with --strict. Without it (as `make test` runs it) an
+  audit that could not run is printed as NOT RUN, never as passed, and does not fail the
+  build: a network outage must not decide whether the tests pass.
 """
 
 from __future__ import annotations
@@ -81,13 +83,15 @@ def run_pip_audit(exceptions: Exceptions) -> tuple[dict | None, str]:
     return report, process.stderr
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    strict = "--strict" in (sys.argv[1:] if argv is None else argv)
     exceptions = parse_exceptions(EXCEPTIONS.read_text(encoding="utf-8"))
     report, stderr = run_pip_audit(exceptions)
     if report is None:
         last = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
-        print(f"audit FAILED: pip-audit could not reach its service (pypi.org): {last}")
-        return 1
+        verdict = "FAILED" if strict else "NOT RUN"
+        print(f"audit {verdict}: pip-audit could not reach its service (pypi.org): {last}")
+        return 1 if strict else 0
     vulns, unlisted, listed = findings(report, exceptions)
     audited = len(report["dependencies"]) - len(unlisted) - len(listed)
     print(

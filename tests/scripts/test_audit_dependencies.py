@@ -45,3 +45,14 @@ def test_every_package_listed_as_unauditable_is_locked():
     }
     listed = {name.replace("_", "-").replace(".", "-") for name in exceptions.unauditable}
     assert listed <= locked, sorted(listed - locked)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "verdict"), [([], 0, "NOT RUN"), (["--strict"], 1, "FAILED")]
+)
+def test_an_unreachable_service_is_reported_not_passed(monkeypatch, capsys, argv, code, verdict):
+    monkeypatch.setattr(audit, "run_pip_audit", lambda exceptions: (None, "ConnectionError: x\n"))
+    assert audit.main(argv) == code
+    out = capsys.readouterr().out
+    assert f"audit {verdict}: pip-audit could not reach its service" in out
+    assert "ConnectionError: x" in out
