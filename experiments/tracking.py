@@ -41,6 +41,8 @@ TRIAL_TAG = "optuna_trial"
 STATE_TAG = "optuna_state"
 PRUNED_TAG = "pruned"
 MLFLOW_RUN_ID_ENV = "MLFLOW_RUN_ID"
+# Kinds of run a tuning process writes: the tuning run and its nested (trial, baseline) runs.
+OWNED_KINDS = ("tuning", "nested")
 
 
 def artifact_location(tracking_uri: str) -> str | None:
@@ -90,14 +92,22 @@ def _process_alive(tags: Mapping[str, str]) -> bool:
     return pid > 0 and psutil.pid_exists(pid) and pid != os.getpid()
 
 
+def owner_tags(kind: str) -> dict[str, str]:
+    """Tags that say which process writes a run; set when the run is created, so a process
+    killed at any point leaves a run that stale-run cleanup can recognise."""
+    return {KIND_TAG: kind, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
 def end_stale_runs(tracking_uri: str, experiment_id: str) -> list[str]:
-    """Mark RUNNING tuning runs whose owning process is gone as KILLED; returns their ids."""
+    """Mark RUNNING tuning runs and their nested runs whose writing process is gone as KILLED;
+    returns their ids."""
     client = MlflowClient(tracking_uri)
-    running = client.search_runs(
-        [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{KIND_TAG}` = 'tuning'",
-    )
-    stale = [run for run in running if not _process_alive(run.data.tags)]
+    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'")
+    stale = [
+        run
+        for run in running
+        if run.data.tags.get(KIND_TAG) in OWNED_KINDS and not _process_alive(run.data.tags)
+    ]
     for run in stale:
         client.set_tag(run.info.run_id, "ended_by", "stale-run cleanup: its process was gone")
         client.set_terminated(run.info.run_id, status="KILLED")
@@ -114,18 +124,15 @@ def parent_run(
     any other error, FINISHED otherwise.
     """
     launched_run = os.environ.get(MLFLOW_RUN_ID_ENV)
-    owner_tags = {
-        **tags,
-        KIND_TAG: "tuning",
-        PID_TAG: str(os.getpid()),
-        HOST_TAG: socket.gethostname(),
-    }
+    all_tags = {**tags, **owner_tags("tuning")}
     run = mlflow.start_run(
         run_id=launched_run or None,
         experiment_id=None if launched_run else experiment_id,
         run_name=None if launched_run else run_name,
+        tags=None if launched_run else all_tags,
     )
-    mlflow.set_tags(owner_tags)
+    if launched_run:
+        mlflow.set_tags(all_tags)
     try:
         yield run.info.run_id
     except BaseException as error:
@@ -156,7 +163,12 @@ def log_child_run(
     run = client.create_run(
         experiment_id,
         run_name=name,
-        tags={MLFLOW_PARENT_RUN_ID: parent_run_id, MLFLOW_RUN_NAME: name, **tags},
+        tags={
+            MLFLOW_PARENT_RUN_ID: parent_run_id,
+            MLFLOW_RUN_NAME: name,
+            **tags,
+            **owner_tags("nested"),
+        },
     )
     client.log_batch(
         run.info.run_id,

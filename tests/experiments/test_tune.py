@@ -142,6 +142,17 @@ def test_resume_continues_a_killed_run_and_leaves_nothing_running(synthetic_ref)
         },
     )
 
+    # A nested run created but never finished: the writer died between the two calls.
+    half_written = client.create_run(
+        first.experiment_id,
+        tags={
+            "mlflow.parentRunId": stale.info.run_id,
+            "usagecast.kind": "nested",
+            "usagecast.pid": str(_dead_pid()),
+            "usagecast.host": socket.gethostname(),
+        },
+    )
+
     resumed = tune(TuneConfig(feature_set=synthetic_ref, trials=5, seed=5, resume=True))
     assert resumed.study_name == first.study_name
     states = [t.state for t in load_study(storage, first.study_name, "roc_auc", 5, 0).trials]
@@ -149,6 +160,7 @@ def test_resume_continues_a_killed_run_and_leaves_nothing_running(synthetic_ref)
     assert len(finished) == 5
     assert states[orphan.number] == optuna.trial.TrialState.FAIL
     assert client.get_run(stale.info.run_id).info.status == "KILLED"
+    assert client.get_run(half_written.info.run_id).info.status == "KILLED"
     new_trials = [
         c
         for c in _children(client, client.get_run(resumed.parent_run_id))
