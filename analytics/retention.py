@@ -3,7 +3,10 @@
 Cohorts are signup weeks (Monday start) or calendar months; the time range selects cohorts by
 signup time and ends the activity observed. Period 0 is the signup period itself; a user is
 retained in period p when they have any event (in the area filter) in that calendar period.
-Cells whose period had not started by the end of the data are left empty (NaN), not 0.
+Cells whose period had not started by the end of the data are left empty (NaN), not 0; the
+columns run to the last period started for the oldest cohort, so a period nobody came back in
+shows 0. A period that had started but not ended by the end of the data is partial: its share
+is a lower bound, not a drop, and the column `partial_period` names it for each cohort.
 Activity before signup is not counted.
 """
 
@@ -52,7 +55,8 @@ GROUP BY s.cohort, s.users, a.period
 def retention(
     engine: Engine, filters: Filters = NO_FILTERS, *, period: Period = "week"
 ) -> pd.DataFrame:
-    """Cohort x period retention: columns cohort, users, then "0", "1", ... (active shares)."""
+    """Cohort x period retention: columns cohort, users, "0", "1", ... (active shares), then
+    partial_period (the period cut short by the end of the data; <NA> when none)."""
     if period not in _PERIOD_INDEX:
         raise UsagecastError(f"retention period {period!r}: use week or month")
     params = scope_params(engine, filters)
@@ -73,22 +77,68 @@ def retention(
 
 
 def _matrix(long: pd.DataFrame, period: Period, end_s: int) -> pd.DataFrame:
-    """Pivot (cohort, period, active) to shares; unobserved periods become NaN."""
+    """Pivot (cohort, period, active) to shares; unstarted periods become NaN and the period
+    running at the end of the data is named in `partial_period`."""
     sizes = long.groupby("cohort")["users"].first().sort_index()
     active = long.dropna(subset=["period"]).astype({"period": "int64"})
-    periods = int(active["period"].max()) + 1 if not active.empty else 1
+    end = pd.Timestamp(end_s, unit="s")
+    step = pd.DateOffset(weeks=1) if period == "week" else pd.DateOffset(months=1)
+    started = [_periods_started(pd.Timestamp(cohort), step, end) for cohort in sizes.index]
+    periods = max(started, default=1)
     counts = (
         active.pivot_table(index="cohort", columns="period", values="active", aggfunc="sum")
         .reindex(index=sizes.index, columns=range(periods))
         .fillna(0)
     )
     shares = counts.div(sizes, axis=0)
-    end = pd.Timestamp(end_s, unit="s")
-    step = pd.DateOffset(weeks=1) if period == "week" else pd.DateOffset(months=1)
-    for cohort in shares.index:
-        starts = [pd.Timestamp(cohort) + step * offset for offset in range(periods)]
-        shares.loc[cohort, np.asarray(starts) >= end] = np.nan
+    partial: list[object] = []
+    for cohort, count in zip(shares.index, started, strict=True):
+        shares.loc[cohort, np.arange(periods) >= count] = np.nan
+        last_end = pd.Timestamp(cohort) + step * count
+        partial.append(count - 1 if last_end > end else pd.NA)
     shares.columns = [str(column) for column in shares.columns]
     table = shares.reset_index()
     table.insert(1, "users", sizes.to_numpy(dtype="int64"))
+    table["partial_period"] = pd.array(partial, dtype="Int64")
     return table
+
+
+def _periods_started(cohort: pd.Timestamp, step: pd.DateOffset, end: pd.Timestamp) -> int:
+    """How many periods of a cohort had started before the end of the data (at least 1)."""
+    count = 1
+    while cohort + step * count < end:
+        count += 1
+    return count
+
+
+def cohort_labels(table: pd.DataFrame) -> list[str]:
+    """Each cohort's start date as text (the rows of the printed table and the plot)."""
+    return [str(pd.Timestamp(cohort).date()) for cohort in table["cohort"]]
+
+
+def period_columns(table: pd.DataFrame) -> list[str]:
+    """The period columns "0", "1", ... of a retention table."""
+    return [column for column in table.columns if column.isdigit()]
+
+
+def partial_mask(table: pd.DataFrame) -> pd.DataFrame:
+    """Per cohort and period column: True where the cell is the cohort's partial period."""
+    columns = period_columns(table)
+    partial = table["partial_period"].astype("float64").to_numpy()[:, None]
+    mask = np.arange(len(columns))[None, :] == partial
+    return pd.DataFrame(mask, index=table.index, columns=columns)
+
+
+def marked_retention(table: pd.DataFrame) -> pd.DataFrame:
+    """The table for reading: shares as text, a partial period's share starred, unstarted
+    periods blank, without the partial_period column."""
+    columns = period_columns(table)
+    mask = partial_mask(table)
+    shown = table.drop(columns="partial_period")
+    shown["cohort"] = cohort_labels(table)
+    for column in columns:
+        shown[column] = [
+            "" if np.isnan(value) else f"{value:.4g}{'*' if partial else ''}"
+            for value, partial in zip(table[column], mask[column], strict=True)
+        ]
+    return shown
