@@ -2,7 +2,8 @@
 
 Cohorts are signup weeks (Monday start) or calendar months; the time range selects cohorts by
 signup time and ends the activity observed. Period 0 is the signup period itself; a user is
-retained in period p when they have any event (in the area filter) in that calendar period.
+retained in period p when they have an activity event (any event type unless a list is given;
+in the area filter) in that calendar period.
 Cells whose period had not started by the end of the data are left empty (NaN), not 0; the
 columns run to the last period started for the oldest cohort, so a period nobody came back in
 shows 0. A period that had started but not ended by the end of the data is partial: its share
@@ -12,6 +13,7 @@ Activity before signup is not counted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -43,7 +45,7 @@ cohort_users AS (
 activity AS (
     SELECT DISTINCT cu.cohort, cu.user_id, :period_index AS period
     FROM events AS e JOIN cohort_users AS cu ON e.user_id = cu.user_id
-    WHERE e.event_time >= cu.signup_time AND :event_end AND :event_area
+    WHERE e.event_time >= cu.signup_time AND :event_end AND :event_area AND :activity
 ),
 sizes AS (SELECT cohort, COUNT(*) AS users FROM cohort_users GROUP BY cohort)
 SELECT s.cohort, s.users, a.period, COUNT(a.user_id) AS active
@@ -53,10 +55,15 @@ GROUP BY s.cohort, s.users, a.period
 
 
 def retention(
-    engine: Engine, filters: Filters = NO_FILTERS, *, period: Period = "week"
+    engine: Engine,
+    filters: Filters = NO_FILTERS,
+    *,
+    period: Period = "week",
+    activity_events: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Cohort x period retention: columns cohort, users, "0", "1", ... (active shares), then
-    partial_period (the period cut short by the end of the data; <NA> when none)."""
+    partial_period (the period cut short by the end of the data; <NA> when none). Only
+    `activity_events` count as activity when given (e.g. purchases, not cancellations)."""
     if period not in _PERIOD_INDEX:
         raise UsagecastError(f"retention period {period!r}: use week or month")
     params = scope_params(engine, filters)
@@ -71,6 +78,11 @@ def retention(
             period_index=sqlglot.parse_one(_PERIOD_INDEX[period], read="duckdb"),
             segment=params["segment"],
             event_area=params["event_area"],
+            activity=(
+                exp.column("event_type", table="e").isin(*activity_events)
+                if activity_events
+                else exp.true()
+            ),
         )
     )
     return _matrix(long, period, data_end_seconds(engine, filters))

@@ -162,14 +162,22 @@ def run_retention(
     filters: Filters = NO_FILTERS,
     *,
     period: Period = "week",
+    activity_events: Sequence[str] = (),
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics retention`."""
+    """`usagecast analytics retention`; activity is every event type unless named."""
 
     def compute(engine: Engine) -> str:
-        table = retention(engine, filters, period=period)
+        if activity_events:
+            resolve_event_types(
+                store_event_types(engine),
+                activity_events,
+                command="analytics retention",
+                flag="--activity-event",
+            )
+        table = retention(engine, filters, period=period, activity_events=activity_events)
         cohorts = cohort_labels(table)
         matrix = table[period_columns(table)].set_axis(cohorts)
         partial = partial_mask(table).set_axis(cohorts)
@@ -185,7 +193,12 @@ def run_retention(
                     partial=partial,
                 )
             },
-            {**_filter_params(filters), "period": period, "engine": engine_name},
+            {
+                **_filter_params(filters),
+                "period": period,
+                "activity_events": ",".join(activity_events),
+                "engine": engine_name,
+            },
             log=log,
             limit=_limit(limit),
             shown={"retention": marked_retention(table)},

@@ -54,7 +54,14 @@ def _before_conversion(args: argparse.Namespace) -> int:
 def _retention(args: argparse.Namespace) -> int:
     from analytics.runs import run_retention
 
-    print(run_retention(_filters(args), period=args.period, **_common(args)))
+    print(
+        run_retention(
+            _filters(args),
+            period=args.period,
+            activity_events=args.activity_event or (),
+            **_common(args),
+        )
+    )
     return 0
 
 
@@ -166,6 +173,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "partial: starred in the table (a lower bound, not a drop), hatched in the plot.",
     )
     cohort.add_argument("--period", choices=("week", "month"), default="week")
+    cohort.add_argument(
+        "--activity-event",
+        action="append",
+        help="event type that counts as activity (repeat; default every event type)",
+    )
     cohort.set_defaults(handler=_retention)
 
     channel = models.add_parser("channels", help="per-channel users, actions, conversion")

@@ -77,6 +77,14 @@ def test_the_heatmap_hatches_partial_cells_only(tiny_store):
     assert not plain.axes[0].patches
 
 
+def test_only_the_named_activity_events_retain(tiny_store):
+    events = [*RETENTION_EVENTS, ("a", at(15), "cancel", None, None)]
+    engine = tiny_store(RETENTION_USERS, events)
+    assert retention(engine)["2"].tolist()[0] == 1.0
+    plays = retention(engine, activity_events=["PLAY"])
+    assert plays["2"].tolist()[0] == 0.5 and plays["1"].tolist() == [0.5, 1.0]
+
+
 def test_retention_filters_cohorts_by_segment_and_area(tiny_store):
     engine = tiny_store(RETENTION_USERS, RETENTION_EVENTS)
     ads = retention(engine, Filters(segment="channel = 'ads'", area_prefix="radio"))

@@ -125,6 +125,11 @@ def shop_store():
             "EVENT_TYPE\n",
         ),
         (
+            ["analytics", "retention", "--activity-event", "purchase", "--activity-event", "x"],
+            "error: analytics retention: event type 'x' is not in the event store; "
+            "known event types: cancel, purchase; pass --activity-event with one of them\n",
+        ),
+        (
             ["analytics", "before-conversion", "--event", "buy"],
             "error: analytics before-conversion: event type 'buy' is not in the event store; "
             "known event types: cancel, purchase; pass --event with one of them\n",
@@ -146,6 +151,8 @@ def test_the_cli_uses_the_event_types_passed(shop_store, capsys):
     assert uk["channel"] == "UK" and uk["conversions"] == "1" and uk["revenue"] == "15"
     argv = ["analytics", "ltv", "--channel", "country", "--purchase-event", "purchase"]
     assert main(argv) == 0
+    assert main(["analytics", "retention", "--activity-event", "purchase"]) == 0
+    assert "* partial week" in capsys.readouterr().out
 
 
 def test_ab_analyze_refuses_a_metric_event_the_store_lacks(shop_store, capsys):
