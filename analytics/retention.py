@@ -95,7 +95,7 @@ def _matrix(long: pd.DataFrame, period: Period, end_s: int) -> pd.DataFrame:
     active = long.dropna(subset=["period"]).astype({"period": "int64"})
     end = pd.Timestamp(end_s, unit="s")
     step = pd.DateOffset(weeks=1) if period == "week" else pd.DateOffset(months=1)
-    started = [_periods_started(pd.Timestamp(cohort), step, end) for cohort in sizes.index]
+    started = [_periods_started(pd.Timestamp(cohort), period, end) for cohort in sizes.index]
     periods = max(started, default=1)
     counts = (
         active.pivot_table(index="cohort", columns="period", values="active", aggfunc="sum")
@@ -115,12 +115,13 @@ def _matrix(long: pd.DataFrame, period: Period, end_s: int) -> pd.DataFrame:
     return table
 
 
-def _periods_started(cohort: pd.Timestamp, step: pd.DateOffset, end: pd.Timestamp) -> int:
-    """How many periods of a cohort had started before the end of the data (at least 1)."""
-    count = 1
-    while cohort + step * count < end:
-        count += 1
-    return count
+def _periods_started(cohort: pd.Timestamp, period: Period, end: pd.Timestamp) -> int:
+    """How many periods of a cohort (a week or month start before `end`) had started before
+    the end of the data: periods k with cohort + k periods < end."""
+    if period == "week":
+        return -(-(end - cohort) // pd.Timedelta(weeks=1))
+    months = (end.year - cohort.year) * 12 + end.month - cohort.month
+    return months + int(end > cohort + pd.DateOffset(months=months))
 
 
 def cohort_labels(table: pd.DataFrame) -> list[str]:

@@ -64,6 +64,11 @@ def test_monthly_partial_period(tiny_store):
     # One January cohort; the data end on day 20: January itself is still running.
     table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS), period="month")
     assert period_columns(table) == ["0"] and table["partial_period"].tolist() == [0]
+    engine = tiny_store(RETENTION_USERS, RETENTION_EVENTS, name="month_end.duckdb")
+    whole = retention(engine, Filters(end=at(31)), period="month")
+    assert period_columns(whole) == ["0"] and whole["partial_period"].isna().all()
+    february = retention(engine, Filters(end=at(31, 1)), period="month")
+    assert period_columns(february) == ["0", "1"] and february["partial_period"].tolist() == [1]
 
 
 def test_the_heatmap_hatches_partial_cells_only(tiny_store):
