@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 
 def bar_chart(labels: pd.Series, values: pd.Series, title: str, xlabel: str) -> Figure:
@@ -21,17 +22,34 @@ def bar_chart(labels: pd.Series, values: pd.Series, title: str, xlabel: str) -> 
     return figure
 
 
-def heatmap(matrix: pd.DataFrame, title: str, xlabel: str, ylabel: str) -> Figure:
-    """A cohort x period heatmap with the values written in the cells."""
+def heatmap(
+    matrix: pd.DataFrame,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    partial: pd.DataFrame | None = None,
+) -> Figure:
+    """A cohort x period heatmap with the values written in the cells; cells True in
+    `partial` (same shape) are hatched and their value starred (a lower bound, not a drop)."""
     figure = Figure(figsize=(1 + 0.6 * matrix.shape[1], 1 + 0.4 * matrix.shape[0]))
     axes = figure.subplots()
     values = matrix.to_numpy(dtype="float64")
     image = axes.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1)
     axes.set_xticks(np.arange(matrix.shape[1]), [str(c) for c in matrix.columns])
     axes.set_yticks(np.arange(matrix.shape[0]), [str(i) for i in matrix.index])
+    marked = np.zeros(values.shape, bool) if partial is None else partial.to_numpy(bool)
     for (row, column), value in np.ndenumerate(values):
         if not np.isnan(value):
-            axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7)
+            star = "*" if marked[row, column] else ""
+            axes.text(column, row, f"{value:.2f}{star}", ha="center", va="center", fontsize=7)
+    for row, column in zip(*np.nonzero(marked), strict=True):
+        axes.add_patch(
+            Rectangle(
+                (column - 0.5, row - 0.5), 1, 1, fill=False, hatch="//", edgecolor="white", lw=0
+            )
+        )
+    if marked.any():
+        xlabel = f"{xlabel}  (hatched *: partial period, still running at the end of the data)"
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)

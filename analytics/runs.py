@@ -15,8 +15,16 @@ from matplotlib.figure import Figure
 
 from analytics import ab, io, plots
 from analytics.channels import channels, ltv, ltv_backtest
+from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
-from analytics.retention import Period, retention
+from analytics.retention import (
+    Period,
+    cohort_labels,
+    marked_retention,
+    partial_mask,
+    period_columns,
+    retention,
+)
 from analytics.segments import segments
 from analytics.usage import before_conversion, top_features
 from features.engines import Engine
@@ -44,9 +52,14 @@ def _finish(
     *,
     log: bool,
     limit: int | None,
+    shown: Mapping[str, pd.DataFrame] | None = None,
+    note: str = "",
 ) -> str:
-    """Print every table; log the run when asked and say where it went."""
-    text = "\n\n".join(format_table(name, table, limit) for name, table in tables.items())
+    """Print every table (as its `shown` form where one is given: marked for reading) and a
+    note; log the run when asked and say where it went."""
+    printed = {**tables, **(shown or {})}
+    text = "\n\n".join(format_table(name, table, limit) for name, table in printed.items())
+    text += f"\n{note}" if note else ""
     if log:
         run_id = io.log_run(model, tables, figures(), params)
         text += f"\n\nlogged MLflow run {run_id} (experiment {io.MLFLOW_EXPERIMENT!r})"
@@ -117,6 +130,12 @@ def run_before_conversion(
     """`usagecast analytics before-conversion`."""
 
     def compute(engine: Engine) -> str:
+        resolve_event_types(
+            store_event_types(engine),
+            (event,),
+            command="analytics before-conversion",
+            flag="--event",
+        )
         table = before_conversion(engine, event, filters, lookback_days=lookback_days)
         return _finish(
             "before-conversion",
@@ -143,34 +162,59 @@ def run_retention(
     filters: Filters = NO_FILTERS,
     *,
     period: Period = "week",
+    activity_events: Sequence[str] = (),
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics retention`."""
+    """`usagecast analytics retention`; activity is every event type unless named."""
 
     def compute(engine: Engine) -> str:
-        table = retention(engine, filters, period=period)
-        matrix = table.drop(columns="users").set_index("cohort")
-        matrix.index = [str(pd.Timestamp(cohort).date()) for cohort in matrix.index]
+        if activity_events:
+            resolve_event_types(
+                store_event_types(engine),
+                activity_events,
+                command="analytics retention",
+                flag="--activity-event",
+            )
+        table = retention(engine, filters, period=period, activity_events=activity_events)
+        cohorts = cohort_labels(table)
+        matrix = table[period_columns(table)].set_axis(cohorts)
+        partial = partial_mask(table).set_axis(cohorts)
         return _finish(
             "retention",
             {"retention": table},
             lambda: {
                 "retention": plots.heatmap(
-                    matrix, "Cohort retention", f"{period}s since signup", "signup cohort"
+                    matrix,
+                    "Cohort retention",
+                    f"{period}s since signup",
+                    "signup cohort",
+                    partial=partial,
                 )
             },
-            {**_filter_params(filters), "period": period, "engine": engine_name},
+            {
+                **_filter_params(filters),
+                "period": period,
+                "activity_events": ",".join(activity_events),
+                "engine": engine_name,
+            },
             log=log,
             limit=_limit(limit),
+            shown={"retention": marked_retention(table)},
+            note=(
+                f"* partial {period}: still running at the end of the data; its share is a "
+                "lower bound, not a drop"
+                if partial.to_numpy().any()
+                else ""
+            ),
         )
 
     return _with_engine(engine_name, compute)
 
 
 def run_channels(
-    outcome: str,
+    outcome: str | None = None,
     filters: Filters = NO_FILTERS,
     *,
     channel: str = "channel",
@@ -179,12 +223,23 @@ def run_channels(
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics channels`."""
+    """`usagecast analytics channels`; the outcome defaults to BUY_PREMIUM when the store
+    holds it, the purchase events to the outcome (analytics.event_types)."""
 
     def compute(engine: Engine) -> str:
-        table = channels(
-            engine, outcome, filters, channel=channel, purchase_events=purchase_events or None
+        known = store_event_types(engine)
+        command = "analytics channels"
+        (conversion,) = resolve_event_types(
+            known,
+            (outcome,) if outcome else (),
+            command=command,
+            flag="--outcome",
+            default=DEMO_CONVERSION,
         )
+        purchases = resolve_event_types(
+            known, purchase_events, command=command, flag="--purchase-event", default=conversion
+        )
+        table = channels(engine, conversion, filters, channel=channel, purchase_events=purchases)
         gains = pd.concat(
             [pd.DataFrame({"cum_users_share": [0.0], "cum_conversions_share": [0.0]}), table]
         ).assign(curve="channels")
@@ -197,14 +252,14 @@ def run_channels(
                     "cum_users_share",
                     "cum_conversions_share",
                     "curve",
-                    f"Cumulative gains for {outcome} across channels",
+                    f"Cumulative gains for {conversion} across channels",
                 )
             },
             {
                 **_filter_params(filters),
-                "outcome": outcome,
+                "outcome": conversion,
                 "channel": channel,
-                "purchase_events": ",".join(purchase_events or (outcome,)),
+                "purchase_events": ",".join(purchases),
                 "engine": engine_name,
             },
             log=log,
@@ -215,7 +270,7 @@ def run_channels(
 
 
 def run_ltv(
-    purchase_events: Sequence[str],
+    purchase_events: Sequence[str] = (),
     filters: Filters = NO_FILTERS,
     *,
     channel: str = "channel",
@@ -225,17 +280,25 @@ def run_ltv(
     limit: int = 20,
 ) -> str:
     """`usagecast analytics ltv`; with a value_within feature set `name@vN`, also the
-    formula's backtest (mean predicted vs realised value per channel, `ltv_backtest`)."""
+    formula's backtest (mean predicted vs realised value per channel, `ltv_backtest`).
+    The purchase events default to BUY_PREMIUM when the store holds it."""
 
     def compute(engine: Engine) -> str:
-        per_channel, per_user = ltv(engine, purchase_events, filters, channel=channel)
+        purchases = resolve_event_types(
+            store_event_types(engine),
+            purchase_events,
+            command="analytics ltv",
+            flag="--purchase-event",
+            default=DEMO_CONVERSION,
+        )
+        per_channel, per_user = ltv(engine, purchases, filters, channel=channel)
         tables = {"ltv_per_channel": per_channel, "ltv_per_user": per_user}
         if feature_set is not None:
             from features.featureset import load_feature_set
 
             frame, manifest = load_feature_set(feature_set)
             tables["ltv_predicted_vs_realised"] = ltv_backtest(
-                engine, frame, manifest, purchase_events, filters, channel=channel
+                engine, frame, manifest, purchases, filters, channel=channel
             )
 
         def figures() -> dict:
@@ -260,7 +323,7 @@ def run_ltv(
             figures,
             {
                 **_filter_params(filters),
-                "purchase_events": ",".join(purchase_events),
+                "purchase_events": ",".join(purchases),
                 "channel": channel,
                 "feature_set": feature_set or "",
                 "engine": engine_name,
@@ -356,6 +419,9 @@ def run_ab_analyze(
     def compute(engine: Engine) -> str:
         experiment = io.load_experiment(name)
         parsed = ab.parse_metric(metric)
+        resolve_event_types(
+            store_event_types(engine), (parsed.event,), command="ab analyze", flag="--metric"
+        )
         outcomes = ab.user_outcomes(engine, experiment, parsed, filters)
         assignment = ab.assign(outcomes["user_id"], experiment)
         result = ab.analyze(outcomes, assignment, experiment, alpha)
@@ -388,7 +454,7 @@ def run_ab_analyze(
     return _with_engine(engine_name, compute)
 
 
-def demo_summary(event: str = "BUY_PREMIUM", *, limit: int = 10) -> str:
+def demo_summary(event: str = DEMO_CONVERSION, *, limit: int = 10) -> str:
     """What `make demo` prints: top features and the before-conversion table."""
     return "\n\n".join(
         [

@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 
 from usagecast_cli.options import add_specs_option
 
+# The demo's conversion event (analytics.event_types.DEMO_CONVERSION), named here for the
+# help text without importing the analytics package at startup.
+DEMO_DEFAULT = "BUY_PREMIUM"
+
 
 def _timestamp(text: str) -> datetime:
     """An ISO date or timestamp (naive UTC) from the command line."""
@@ -50,7 +54,14 @@ def _before_conversion(args: argparse.Namespace) -> int:
 def _retention(args: argparse.Namespace) -> int:
     from analytics.runs import run_retention
 
-    print(run_retention(_filters(args), period=args.period, **_common(args)))
+    print(
+        run_retention(
+            _filters(args),
+            period=args.period,
+            activity_events=args.activity_event or (),
+            **_common(args),
+        )
+    )
     return 0
 
 
@@ -74,7 +85,7 @@ def _ltv(args: argparse.Namespace) -> int:
 
     print(
         run_ltv(
-            args.purchase_event or ["BUY_PREMIUM"],
+            args.purchase_event or (),
             _filters(args),
             channel=args.channel,
             feature_set=args.feature_set,
@@ -133,7 +144,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `analytics` and `ab` command groups."""
-    analytics = subparsers.add_parser("analytics", help="product-analytics models")
+    analytics = subparsers.add_parser(
+        "analytics",
+        help="product-analytics models",
+        description="Product-analytics models over the event store. Event types come from "
+        f"flags; a flag left out falls back to {DEMO_DEFAULT} only when the store holds it. "
+        "An event type the store does not hold is refused (exit 2) with the known ones.",
+    )
     models = analytics.add_subparsers(dest="model", required=True, metavar="MODEL")
 
     top = models.add_parser("top-features", help="most used product areas")
@@ -143,16 +160,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     before = models.add_parser(
         "before-conversion", help="areas used before a first conversion, with lift"
     )
-    before.add_argument("--event", required=True, help="conversion event type")
+    before.add_argument(
+        "--event", required=True, help="conversion event type (one the store holds)"
+    )
     before.add_argument("--lookback-days", type=int, default=30)
     before.set_defaults(handler=_before_conversion)
 
-    cohort = models.add_parser("retention", help="cohort retention matrix")
+    cohort = models.add_parser(
+        "retention",
+        help="cohort retention matrix",
+        description="Cohort retention; a period still running at the end of the data is "
+        "partial: starred in the table (a lower bound, not a drop), hatched in the plot.",
+    )
     cohort.add_argument("--period", choices=("week", "month"), default="week")
+    cohort.add_argument(
+        "--activity-event",
+        action="append",
+        help="event type that counts as activity (repeat; default every event type)",
+    )
     cohort.set_defaults(handler=_retention)
 
     channel = models.add_parser("channels", help="per-channel users, actions, conversion")
-    channel.add_argument("--outcome", default="BUY_PREMIUM", help="outcome event type")
+    channel.add_argument(
+        "--outcome", help=f"conversion event type (default {DEMO_DEFAULT} if the store holds it)"
+    )
     channel.add_argument("--channel", default="channel", help="user attribute of the channel")
     channel.add_argument(
         "--purchase-event", action="append", help="revenue event type (repeat; default outcome)"
@@ -161,7 +192,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     value = models.add_parser("ltv", help="lifetime value per user and per channel")
     value.add_argument(
-        "--purchase-event", action="append", help="purchase event type (repeat; BUY_PREMIUM)"
+        "--purchase-event",
+        action="append",
+        help=f"purchase event type (repeat; default {DEMO_DEFAULT} if the store holds it)",
     )
     value.add_argument("--channel", default="channel", help="user attribute of the channel")
     value.add_argument(

@@ -30,6 +30,7 @@ def test_models_print_tables_and_log_runs(workspace_store, capsys):
     assert main(["analytics", "channels", "--log"]) == 0
     assert main(["analytics", "ltv", "--segment", "channel = 'ads'", "--log"]) == 0
     printed = capsys.readouterr().out
+    assert "* partial month: still running at the end of the data" in printed
     assert "search" in printed and "conversion_rate" in printed and "ltv_per_user" in printed
     runs = mlflow.search_runs(experiment_names=["analytics"], output_format="list")
     assert sorted(run.info.run_name for run in runs) == [

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from analytics import Filters, channels, ltv, retention
+from analytics.plots import heatmap
+from analytics.retention import marked_retention, partial_mask, period_columns
 
 from .conftest import at
 
@@ -27,6 +29,65 @@ def test_weekly_retention_matrix(tiny_store):
     # Week 2 of the second cohort starts on day 22, after the last event: not observed.
     assert table[["0", "1"]].iloc[1].tolist() == [1.0, 1.0]
     assert np.isnan(table["2"].iloc[1])
+
+
+def test_the_period_running_at_the_end_of_the_data_is_partial(tiny_store):
+    # The data end one second after day 20 (a Sunday): week 2 of the first cohort and week 1
+    # of the second run until day 21, past the end.
+    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS))
+    assert table["partial_period"].tolist() == [2, 1]
+    assert partial_mask(table).to_numpy().tolist() == [
+        [False, False, True],
+        [False, True, False],
+    ]
+    shown = marked_retention(table)
+    assert list(shown.columns) == ["cohort", "users", "0", "1", "2"]
+    assert shown[["0", "1", "2"]].to_numpy().tolist() == [["0.5", "0.5", "0.5*"], ["1", "1*", ""]]
+
+
+def test_periods_ending_with_the_data_are_complete(tiny_store):
+    # Ending exactly on a Monday closes every started week.
+    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS), Filters(end=at(21)))
+    assert table["partial_period"].isna().all()
+    assert not partial_mask(table).to_numpy().any()
+
+
+def test_a_started_period_nobody_came_back_in_is_zero_not_missing(tiny_store):
+    # Week 3 of the first cohort (days 21-27) has no events but ended with the data.
+    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS), Filters(end=at(28)))
+    assert period_columns(table) == ["0", "1", "2", "3"]
+    assert table["3"].iloc[0] == 0.0 and table["2"].iloc[1] == 0.0
+    assert np.isnan(table["3"].iloc[1]) and table["partial_period"].isna().all()
+
+
+def test_monthly_partial_period(tiny_store):
+    # One January cohort; the data end on day 20: January itself is still running.
+    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS), period="month")
+    assert period_columns(table) == ["0"] and table["partial_period"].tolist() == [0]
+    engine = tiny_store(RETENTION_USERS, RETENTION_EVENTS, name="month_end.duckdb")
+    whole = retention(engine, Filters(end=at(31)), period="month")
+    assert period_columns(whole) == ["0"] and whole["partial_period"].isna().all()
+    february = retention(engine, Filters(end=at(31, 1)), period="month")
+    assert period_columns(february) == ["0", "1"] and february["partial_period"].tolist() == [1]
+
+
+def test_the_heatmap_hatches_partial_cells_only(tiny_store):
+    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS))
+    figure = heatmap(table[period_columns(table)], "t", "weeks", "cohort", partial_mask(table))
+    axes = figure.axes[0]
+    hatched = [(patch.get_x(), patch.get_y()) for patch in axes.patches if patch.get_hatch()]
+    assert sorted(hatched) == [(0.5, 0.5), (1.5, -0.5)]
+    assert {text.get_text() for text in axes.texts} >= {"0.50*", "1.00*", "0.50", "1.00"}
+    plain = heatmap(table[period_columns(table)], "t", "weeks", "cohort")
+    assert not plain.axes[0].patches
+
+
+def test_only_the_named_activity_events_retain(tiny_store):
+    events = [*RETENTION_EVENTS, ("a", at(15), "cancel", None, None)]
+    engine = tiny_store(RETENTION_USERS, events)
+    assert retention(engine)["2"].tolist()[0] == 1.0
+    plays = retention(engine, activity_events=["PLAY"])
+    assert plays["2"].tolist()[0] == 0.5 and plays["1"].tolist() == [0.5, 1.0]
 
 
 def test_retention_filters_cohorts_by_segment_and_area(tiny_store):

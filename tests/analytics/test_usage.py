@@ -109,6 +109,7 @@ def test_duckdb_and_spark_give_the_same_tables(tiny_store, tmp_path):
         lambda engine: top_features(engine, per_event_type=True),
         lambda engine: before_conversion(engine, "BUY_PREMIUM"),
         lambda engine: retention(engine),
+        lambda engine: retention(engine, period="month", activity_events=["PLAY", "LIKE"]),
         lambda engine: channels(engine, "BUY_PREMIUM"),
     ):
         pd.testing.assert_frame_equal(compute(duck), compute(spark), check_dtype=False)
