@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,8 +67,8 @@ class Source:
     expression over the file's columns (DuckDB dialect, checked); `event_type` is the constant
     event type of a file that holds one kind of event (then no event_type column is mapped).
     `delimiter` is one character or WHITESPACE; `names` are the columns of a file without a
-    header line. `dedupe`: True (a duplicate repeats every source column), False (none) or
-    the source columns that make the key; None takes `rules.dedupe`.
+    header line. `dedupe` (events): True (a duplicate repeats every source column), False
+    (none) or the source columns that make the key; parse_config fills in `rules.dedupe`.
     """
 
     files: str
@@ -415,6 +415,11 @@ def _rules(path: Path, value: Any) -> Rules:
     )
 
 
+def _with_dedupe(source: Source, rules: Rules) -> Source:
+    """An events source without its own `dedupe:` follows `rules.dedupe`."""
+    return source if source.dedupe is not None else replace(source, dedupe=rules.dedupe)
+
+
 def parse_config(raw: Any, path: Path) -> DatasetConfig:
     """Validate a loaded YAML mapping into a DatasetConfig (pure)."""
     spec = _check_keys(
@@ -426,15 +431,17 @@ def parse_config(raw: Any, path: Path) -> DatasetConfig:
     if not isinstance(events, list) or not events:
         raise _fail(path, "events", "must be a source or a non-empty list of sources")
     items = spec.get("items")
+    rules = _rules(path, spec.get("rules", {}))
     return DatasetConfig(
         name=_text(path, "name", spec.get("name", path.stem)),
         path=path,
         base_dir=path.parent,
         events=tuple(
-            _source(path, f"events[{i}]", source, "events") for i, source in enumerate(events)
+            _with_dedupe(_source(path, f"events[{i}]", source, "events"), rules)
+            for i, source in enumerate(events)
         ),
         users=_source(path, "users", spec["users"], "users"),
         items=None if items is None else _source(path, "items", items, "items"),
-        rules=_rules(path, spec.get("rules", {})),
+        rules=rules,
         canonical=json.dumps(raw, sort_keys=True, default=str),
     )

@@ -186,7 +186,7 @@ class _Builder:
                 "(the ingest numbers rows under that name); rename it in the file"
             )
         recordless_jsonl = file.format == "jsonl" and not types
-        for column in validate.mapped_columns(source, self.config.rules):
+        for column in validate.mapped_columns(source):
             if column not in types and not recordless_jsonl:
                 raise SourceFileError(
                     f"{file.path}: column {column!r} mapped in {where} is not in the file "

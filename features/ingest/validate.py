@@ -443,7 +443,8 @@ def derived_sql(
 
     def convert(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Cast):
-            return exp.TryCast(this=node.this, to=node.args["to"])
+            # safe: a TRY_CAST in every dialect (Spark's ANSI CAST raises on bad text)
+            return exp.TryCast(this=node.this, to=node.args["to"], safe=True)
         if not isinstance(node, exp.Column):
             return node
         parent = node.parent
@@ -542,8 +543,7 @@ def stage_events_sql(staged: StagedFile, source: Source, rules: Rules) -> str:
     )
     checks = [_derived_check()] if extra else []
     checks += event_checks(rules, source.timestamp_formats)
-    dedupe = rules.dedupe if source.dedupe is None else source.dedupe
-    extra[DEDUPE_KEY] = dedupe_key_sql(staged, dedupe)
+    extra[DEDUPE_KEY] = dedupe_key_sql(staged, True if source.dedupe is None else source.dedupe)
     return _staged_sql(staged, text, parsed, checks, extra)
 
 
@@ -577,13 +577,12 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     return _staged_sql(staged, text, ", ".join(parsed), checks, extra)
 
 
-def mapped_columns(source: Source, rules: Rules) -> list[str]:
+def mapped_columns(source: Source) -> list[str]:
     """Every file column the source reads by name (mapped columns, attributes, dedupe key).
 
     The columns derived columns read are checked apart (unknown_derived_columns).
     """
-    dedupe = rules.dedupe if source.dedupe is None else source.dedupe
-    keys = list(dedupe) if isinstance(dedupe, tuple) else []
+    keys = list(source.dedupe) if isinstance(source.dedupe, tuple) else []
     return [*source.columns.values(), *(a.column for a in source.attributes), *keys]
 
 
