@@ -430,8 +430,9 @@ def derived_sql(
     `field(name)` is the SQL of a source field as text and `number(sql)` that text read as a
     number. An operand of arithmetic is read with `number`, every CAST becomes a TRY_CAST;
     a pair whose input is not NULL while its conversion is NULL is a value that failed.
-    Source fields are bound after rendering, through quoted placeholders that no checked
-    expression can hold, since `field` returns SQL that sqlglot need not parse.
+    Source fields are bound after rendering, since `field` returns SQL that sqlglot need not
+    parse: every column becomes a quoted placeholder `"usagecast_bound_N"` (a string literal
+    spelling one, quotes included, would be bound too).
     """
     tree = derived_tree(text).copy()
     bound: list[str] = []
