@@ -16,77 +16,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import sqlglot
 import sqlglot.expressions as exp
-from sqlglot.errors import ParseError
 
 from features.errors import UsagecastError
+from features.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
+from features.scalar_sql import SCALAR_NODES as SCALAR_NODES  # analytics segments use it
 
 DERIVED_DTYPES: tuple[str, ...] = ("numeric", "categorical")
-ALLOWED_FUNCTIONS: dict[type[exp.Expression], str] = {
-    exp.Abs: "ABS",
-    exp.Round: "ROUND",
-    exp.Floor: "FLOOR",
-    exp.Ceil: "CEIL",
-    exp.Sqrt: "SQRT",
-    exp.Ln: "LN",
-    exp.Pow: "POWER",
-    exp.Greatest: "GREATEST",
-    exp.Least: "LEAST",
-    exp.Nullif: "NULLIF",
-    exp.Coalesce: "COALESCE",
-    exp.Lower: "LOWER",
-    exp.Upper: "UPPER",
-    exp.Length: "LENGTH",
-    exp.Trim: "TRIM",
-}
-# Plain scalar SQL over one row's columns: the shared core of every user-written expression
-# (derived attributes here, analytics segments), which can read nothing but that row.
-SCALAR_NODES: tuple[type[exp.Expression], ...] = (
-    exp.Column,
-    exp.Identifier,
-    exp.Literal,
-    exp.Boolean,
-    exp.Null,
-    exp.Paren,
-    exp.Neg,
-    exp.Add,
-    exp.Sub,
-    exp.Mul,
-    exp.Div,
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.And,
-    exp.Or,
-    exp.Not,
-    exp.Is,
-    exp.In,
-    exp.Between,
-    exp.Like,
-    exp.Cast,
-    exp.DataType,
-    exp.Lower,
-    exp.Upper,
-)
-ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
-    *SCALAR_NODES,
-    exp.Mod,
-    exp.Case,
-    exp.If,
-    *ALLOWED_FUNCTIONS,
-)
-# Refused with a reason of their own (the allowlist would refuse them anyway).
-REFUSED_NODES: tuple[tuple[type[exp.Expression], str], ...] = (
-    (exp.Subquery, "subqueries"),
-    (exp.Select, "subqueries"),
-    (exp.Exists, "subqueries"),
-    (exp.Window, "window functions"),
-    (exp.AggFunc, "aggregates"),
-)
 
 
 class DerivedAttributeError(UsagecastError):
@@ -100,27 +36,14 @@ def parse_expression(text: str) -> exp.Expression:
     Raises DerivedAttributeError naming what is not allowed. Callers copy before changing it.
     """
     try:
-        tree = sqlglot.parse_one(text, read="duckdb")
-    except ParseError as error:
-        raise DerivedAttributeError(f"not valid SQL ({error})") from None
-    for node in tree.walk():
-        for kind, words in REFUSED_NODES:
-            if isinstance(node, kind):
-                raise DerivedAttributeError(
-                    f"{words} are not allowed ({node.sql(dialect='duckdb')}): a derived "
-                    "attribute is one value per user computed from that user's columns"
-                )
-        if isinstance(node, exp.Column) and node.table:
-            raise DerivedAttributeError(
-                f"write the column without a table name: {node.name}, not {node.sql()}"
-            )
-        if not isinstance(node, ALLOWED_NODES):
-            raise DerivedAttributeError(
-                f"{node.sql(dialect='duckdb')!r} is not allowed; use columns, literals, "
-                "operators, CASE, COALESCE, CAST and the functions "
-                f"{', '.join(sorted(ALLOWED_FUNCTIONS.values()))}"
-            )
-    return tree
+        return checked_tree(
+            text,
+            ALLOWED_NODES,
+            tuple(sorted(ALLOWED_FUNCTIONS.values())),
+            "a derived attribute is one value per user computed from that user's columns",
+        )
+    except ValueError as error:
+        raise DerivedAttributeError(str(error)) from None
 
 
 def canonical_sql(text: str) -> str:

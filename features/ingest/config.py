@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlglot.expressions as exp
+
 from features.errors import UsagecastError
+from features.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSION_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -28,6 +31,16 @@ ITEM_COLUMNS = ("item_id",)
 ATTRIBUTE_KINDS = ("static", "snapshot")
 ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp")
 DEFAULT_TIMESTAMP_FORMATS = ("iso",)
+# `delimiter:` words: a tab, and runs of blanks/tabs (a whitespace-separated file, not CSV).
+WHITESPACE = "whitespace"
+DELIMITER_WORDS = {"tab": "\t", WHITESPACE: WHITESPACE}
+# Derived columns: the shared scalar allowlist plus a few text functions for source rows.
+DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
+    **ALLOWED_FUNCTIONS,
+    exp.StartsWith: "STARTS_WITH",
+    exp.Substring: "SUBSTRING",
+}
+DERIVED_NODES: tuple[type[exp.Expression], ...] = (*ALLOWED_NODES, *DERIVED_FUNCTIONS, exp.DPipe)
 # Names the ingest's staging queries use for their own columns; attributes may not take them.
 RESERVED_ATTRIBUTE_NAMES = ("seq", "file_key", "source_row", "reason", "detail", "failed")
 
@@ -50,8 +63,12 @@ class Attribute:
 class Source:
     """One file or glob and how its columns map onto a canonical table.
 
-    `columns` maps canonical name -> column in the file; `event_type` is the constant event
-    type of a file that holds one kind of event (then no event_type column is mapped).
+    `columns` maps canonical name -> column in the file and `derived` canonical name -> SQL
+    expression over the file's columns (DuckDB dialect, checked); `event_type` is the constant
+    event type of a file that holds one kind of event (then no event_type column is mapped).
+    `delimiter` is one character or WHITESPACE; `names` are the columns of a file without a
+    header line. `dedupe` (events): True (a duplicate repeats every source column), False
+    (none) or the source columns that make the key; parse_config fills in `rules.dedupe`.
     """
 
     files: str
@@ -62,6 +79,10 @@ class Source:
     event_type: str | None = None
     attributes: tuple[Attribute, ...] = ()
     delimiter: str = ","
+    derived: Mapping[str, str] = field(default_factory=dict)
+    header: bool = True
+    names: tuple[str, ...] | None = None
+    dedupe: bool | tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,7 @@ class Rules:
     sentinel_ids: tuple[str, ...] = ()
     timestamp_range: Range = Range()
     value_range: Range = Range()
+    dedupe: bool | tuple[str, ...] = True
 
 
 @dataclass(frozen=True)
@@ -154,11 +176,105 @@ def _timestamp_formats(path: Path, where: str, value: Any) -> tuple[str, ...]:
     return formats
 
 
+def derived_tree(text: str) -> exp.Expression:
+    """The checked syntax tree of a derived column's expression; ValueError says why not."""
+    return checked_tree(
+        text,
+        DERIVED_NODES,
+        tuple(sorted(DERIVED_FUNCTIONS.values())),
+        "a derived column is computed from one row of the file",
+    )
+
+
+def derived_columns(text: str) -> tuple[str, ...]:
+    """The source columns a derived column's expression reads, sorted."""
+    return tuple(sorted({column.name for column in derived_tree(text).find_all(exp.Column)}))
+
+
+def _derived(path: Path, where: str, value: Any) -> str:
+    """`{expr: SQL}`: the expression in sqlglot's DuckDB spelling, checked once here."""
+    spec = _check_keys(path, where, value, ("expr",), ("expr",))
+    text = _text(path, f"{where}.expr", spec["expr"])
+    try:
+        return derived_tree(text).sql(dialect="duckdb")
+    except ValueError as error:
+        raise _fail(path, f"{where}.expr", f"{text!r}: {error}") from None
+
+
 def _columns(
     path: Path, where: str, value: Any, allowed: tuple[str, ...], required: tuple[str, ...]
-) -> dict[str, str]:
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(canonical -> column name, canonical -> derived expression)."""
     mapping = _check_keys(path, where, value, allowed, required)
-    return {key: _text(path, f"{where}.{key}", column) for key, column in mapping.items()}
+    columns, derived = {}, {}
+    for key, column in mapping.items():
+        if isinstance(column, Mapping):
+            derived[key] = _derived(path, f"{where}.{key}", column)
+        else:
+            columns[key] = _text(path, f"{where}.{key}", column)
+    return columns, derived
+
+
+def _delimiter(path: Path, where: str, value: Any) -> str:
+    delimiter = _text(path, where, value)
+    delimiter = DELIMITER_WORDS.get(delimiter, delimiter)
+    if delimiter != WHITESPACE and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise _fail(
+            path,
+            where,
+            f"must be one character other than a quote or a line break, `tab` or "
+            f"`{WHITESPACE}` (runs of blanks and tabs), got {delimiter!r}",
+        )
+    return delimiter
+
+
+def _dedupe(path: Path, where: str, value: Any) -> bool | tuple[str, ...]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list) and value:
+        return _text_list(path, where, value)
+    raise _fail(
+        path, where, f"must be true, false or a non-empty list of source columns, got {value!r}"
+    )
+
+
+def _names(path: Path, where: str, spec: Mapping[str, Any]) -> tuple[bool, tuple[str, ...] | None]:
+    """(header, names): a file without a header line (`header: false`) lists its `names`."""
+    header = spec.get("header", True)
+    if not isinstance(header, bool):
+        raise _fail(path, f"{where}.header", f"must be true or false, got {header!r}")
+    if "names" not in spec:
+        if not header:
+            raise _fail(path, f"{where}.names", "is required with `header: false`")
+        return header, None
+    if header:
+        raise _fail(path, f"{where}.names", "is only for a file without a header (header: false)")
+    names = _text_list(path, f"{where}.names", spec["names"])
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if not names or repeated:
+        raise _fail(path, f"{where}.names", f"must list distinct column names, got {names!r}")
+    return header, names
+
+
+def _check_derived_columns(
+    path: Path, where: str, derived: Mapping[str, str], names: tuple[str, ...]
+) -> None:
+    """With `names:` the columns are known at load: each expression must read only them."""
+    for key, text in derived.items():
+        message = unknown_derived_columns(key, text, names)
+        if message:
+            raise _fail(path, f"{where}.columns.{key}", message)
+
+
+def unknown_derived_columns(key: str, text: str, available: Sequence[str]) -> str | None:
+    """Why a derived column's expression reads columns the file lacks, or None."""
+    unknown = [name for name in derived_columns(text) if name not in available]
+    if not unknown:
+        return None
+    return (
+        f"{key} = {text} reads {', '.join(map(repr, unknown))}, not a column of the file; "
+        f"its columns: {', '.join(available)}"
+    )
 
 
 def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[Attribute, ...]:
@@ -190,8 +306,21 @@ def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[At
 
 def _source(path: Path, where: str, value: Any, table: str) -> Source:
     """Parse one source of the `events`, `users` or `items` section."""
-    common = ("files", "format", "encoding", "delimiter", "columns", "timestamp_formats")
-    extra = {"events": ("event_type",), "users": ("attributes",), "items": ("attributes",)}
+    common = (
+        "files",
+        "format",
+        "encoding",
+        "delimiter",
+        "header",
+        "names",
+        "columns",
+        "timestamp_formats",
+    )
+    extra = {
+        "events": ("event_type", "dedupe"),
+        "users": ("attributes",),
+        "items": ("attributes",),
+    }
     spec = _check_keys(path, where, value, common + extra[table], ("files", "columns"))
     constant = spec.get("event_type")
     if table == "events":
@@ -200,20 +329,25 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
     else:
         allowed = USER_COLUMNS if table == "users" else ITEM_COLUMNS
         required = allowed
-    columns = _columns(path, f"{where}.columns", spec["columns"], allowed, required)
-    if constant is not None and "event_type" in columns:
+    columns, derived = _columns(path, f"{where}.columns", spec["columns"], allowed, required)
+    if constant is not None and "event_type" in {**columns, **derived}:
         raise _fail(
             path, f"{where}.event_type", "is a constant; do not also map columns.event_type"
         )
     fmt = spec.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise _fail(path, f"{where}.format", f"is {fmt!r}; allowed: {', '.join(FORMATS)}")
-    delimiter = _text(path, f"{where}.delimiter", spec.get("delimiter", ","))
-    if len(delimiter) != 1:
-        raise _fail(path, f"{where}.delimiter", f"must be one character, got {delimiter!r}")
+    header, names = _names(path, where, spec)
+    if names is not None:
+        _check_derived_columns(path, where, derived, names)
+    dedupe = spec.get("dedupe")
     return Source(
         files=_text(path, f"{where}.files", spec["files"]),
-        delimiter=delimiter,
+        delimiter=_delimiter(path, f"{where}.delimiter", spec.get("delimiter", ",")),
+        derived=derived,
+        header=header,
+        names=names,
+        dedupe=None if dedupe is None else _dedupe(path, f"{where}.dedupe", dedupe),
         format=fmt,
         encoding=_encoding(path, f"{where}.encoding", spec.get("encoding", "utf-8")),
         columns=columns,
@@ -253,7 +387,7 @@ def _rules(path: Path, value: Any) -> Rules:
         path,
         "rules",
         value,
-        ("event_types", "sentinel_ids", "timestamp_range", "value_range"),
+        ("event_types", "sentinel_ids", "timestamp_range", "value_range", "dedupe"),
         (),
     )
     types = _check_keys(
@@ -277,7 +411,13 @@ def _rules(path: Path, value: Any) -> Rules:
             path, "rules.timestamp_range", spec.get("timestamp_range", {}), True
         ),
         value_range=_range(path, "rules.value_range", spec.get("value_range", {}), False),
+        dedupe=_dedupe(path, "rules.dedupe", spec.get("dedupe", True)),
     )
+
+
+def _with_dedupe(source: Source, rules: Rules) -> Source:
+    """An events source without its own `dedupe:` follows `rules.dedupe`."""
+    return source if source.dedupe is not None else replace(source, dedupe=rules.dedupe)
 
 
 def parse_config(raw: Any, path: Path) -> DatasetConfig:
@@ -291,15 +431,17 @@ def parse_config(raw: Any, path: Path) -> DatasetConfig:
     if not isinstance(events, list) or not events:
         raise _fail(path, "events", "must be a source or a non-empty list of sources")
     items = spec.get("items")
+    rules = _rules(path, spec.get("rules", {}))
     return DatasetConfig(
         name=_text(path, "name", spec.get("name", path.stem)),
         path=path,
         base_dir=path.parent,
         events=tuple(
-            _source(path, f"events[{i}]", source, "events") for i, source in enumerate(events)
+            _with_dedupe(_source(path, f"events[{i}]", source, "events"), rules)
+            for i, source in enumerate(events)
         ),
         users=_source(path, "users", spec["users"], "users"),
         items=None if items is None else _source(path, "items", items, "items"),
-        rules=_rules(path, spec.get("rules", {})),
+        rules=rules,
         canonical=json.dumps(raw, sort_keys=True, default=str),
     )

@@ -42,7 +42,13 @@ from features.event_store import (
     check_event_columns,
 )
 from features.ingest import validate
-from features.ingest.config import ConfigError, DatasetConfig, Source, parse_config
+from features.ingest.config import (
+    ConfigError,
+    DatasetConfig,
+    Source,
+    parse_config,
+    unknown_derived_columns,
+)
 from features.ingest.readers import (
     InputFile,
     SourceFileError,
@@ -186,6 +192,10 @@ class _Builder:
                     f"{file.path}: column {column!r} mapped in {where} is not in the file "
                     f"({len(types)} columns in its header line); check {where}.columns"
                 )
+        for name, expression in source.derived.items():
+            unknown = unknown_derived_columns(name, expression, list(types))
+            if unknown and not recordless_jsonl:
+                raise SourceFileError(f"{file.path}: {where}.columns.{name}: {unknown}")
         staged = validate.StagedFile(
             reader, key, file.display, file.format, types, self.read.get(table, 0)
         )

@@ -9,6 +9,10 @@ CSV is read as RFC 4180 with every dialect option pinned (no sniffing): the head
 here (a repeated column name is fatal), and a CSV that mixes CRLF and LF line endings or holds
 whitespace-only lines is first copied with LF endings and those lines emptied (so they are
 blank lines, not rows), keeping every line number. A line longer than MAX_LINE_BYTES is fatal.
+A file without a header line (`header: false`) takes its column names from `names:`.
+A whitespace-separated file (`delimiter: whitespace`) is split here, line by line, on runs of
+blanks and tabs (leading and trailing ones ignored, no quoting) into a scratch CSV with the
+same line numbers; a line with the wrong number of fields is fatal like a broken CSV line.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.errors import UsagecastError
-from features.ingest.config import EXTENSION_FORMATS, Source
+from features.ingest.config import EXTENSION_FORMATS, WHITESPACE, Source
 
 # Python codec name -> the name DuckDB's CSV reader knows, for the codecs it decodes natively.
 DUCKDB_CSV_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "latin-1"}
@@ -31,6 +35,7 @@ HASH_CHUNK = 1 << 20
 MAX_LINE_BYTES = 16 << 20
 UTF8_BOM = codecs.BOM_UTF8
 WHITESPACE_LINE = re.compile(rb"^[ \t]+(?=\r?$)", re.MULTILINE)
+FIELD_SEPARATOR = re.compile(r"[ \t]+")
 CSV_ERROR_LINE = re.compile(r"CSV Error on Line: (\d+)")
 CSV_ERROR_KINDS = (
     ("unterminated quote", "a quoted field is not closed (the file may be cut off)"),
@@ -206,6 +211,47 @@ def csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
     return names
 
 
+def whitespace_to_csv(
+    path: Path, encoding: str, names: tuple[str, ...] | None, target: Path
+) -> tuple[Path, list[str]]:
+    """A whitespace-separated file as a UTF-8 CSV (same line numbers) and its column names.
+
+    Fields are split on runs of blanks/tabs; a line of only blanks is a blank line. The first
+    non-blank line is the header unless `names` are given. A line whose field count differs
+    from the header's, or longer than MAX_LINE_BYTES, is fatal with its line number.
+    """
+    header = list(names) if names is not None else None
+    try:
+        with (
+            path.open(encoding=encoding, newline="\n") as source,
+            target.open("w", encoding="utf-8", newline="") as out,
+        ):
+            writer = csv.writer(out, lineterminator="\n")
+            for number, line in enumerate(source, start=1):
+                if len(line) > MAX_LINE_BYTES:
+                    raise SourceFileError(
+                        f"{path}: line {number}: longer than the {MAX_LINE_BYTES >> 20} MiB limit"
+                    )
+                fields = FIELD_SEPARATOR.split(line.rstrip("\n").rstrip("\r").strip(" \t"))
+                if fields == [""]:
+                    out.write("\n")
+                    continue
+                if header is None:
+                    header = fields
+                elif len(fields) != len(header):
+                    raise SourceFileError(
+                        f"{path}: line {number}: {len(fields)} whitespace-separated fields, "
+                        f"expected {len(header)} (the columns: {', '.join(header)})"
+                    )
+                writer.writerow(fields)
+    except UnicodeDecodeError as error:
+        raise SourceFileError(
+            f"{path}: not readable as {encoding}: {error.reason}; set `encoding:` in the "
+            "dataset config"
+        ) from None
+    return target, header or []
+
+
 def read_error_summary(text: str) -> str | None:
     """DuckDB's CSV parse error as `line N: what`, without the line's content; None if not one."""
     found = CSV_ERROR_LINE.search(text)
@@ -228,14 +274,24 @@ def sql_string(text: str) -> str:
 def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> str:
     """The DuckDB table function that reads one file with every field as text.
 
-    CSV options are pinned (delimiter, double quote as quote and escape, header on, no skipped
+    CSV options are pinned (delimiter, double quote as quote and escape, header, no skipped
     lines, no comment character, the columns from our own header parse) so nothing is guessed
     and nothing is dropped silently; a structurally broken line stops the ingest.
     """
     path = file.path
     if file.format == "parquet":
         return f"read_parquet({sql_string(str(path))})"
+    if file.format != "csv" and (not source.header or source.delimiter == WHITESPACE):
+        raise SourceFileError(
+            f"{path}: `header: false` and `delimiter: {WHITESPACE}` are for text tables "
+            f"(csv), not {file.format}"
+        )
     encoding = text_encoding(path, source.encoding)
+    if file.format == "csv" and source.delimiter == WHITESPACE:
+        path, names = whitespace_to_csv(
+            path, encoding, source.names, scratch / f"split_{index}.csv"
+        )
+        return csv_reader_sql(path, names, ",", source.header, "utf-8")
     native = DUCKDB_CSV_ENCODINGS.get(encoding) if file.format == "csv" else None
     if native is None and encoding != "utf-8":
         path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}")
@@ -245,11 +301,22 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> st
             f"read_ndjson_objects({sql_string(str(path))}, maximum_object_size={MAX_LINE_BYTES})"
         )
     path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")
-    names = csv_header(path, encoding, source.delimiter)
+    names = (
+        list(source.names)
+        if source.names is not None
+        else csv_header(path, encoding, source.delimiter)
+    )
+    return csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8")
+
+
+def csv_reader_sql(
+    path: Path, names: list[str], delimiter: str, header: bool, encoding: str
+) -> str:
+    """read_csv with every dialect option pinned and the given column names, all as text."""
     columns = "{" + ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names) + "}"
     return (
-        f"read_csv({sql_string(str(path))}, all_varchar=true, header=true, skip=0, "
-        f"comment='', delim={sql_string(source.delimiter)}, quote='\"', escape='\"', "
+        f"read_csv({sql_string(str(path))}, all_varchar=true, header={str(header).lower()}, "
+        f"skip=0, comment='', delim={sql_string(delimiter)}, quote='\"', escape='\"', "
         f"auto_detect=false, columns={columns}, max_line_size={MAX_LINE_BYTES}, "
-        f"buffer_size={2 * MAX_LINE_BYTES}, encoding={sql_string(native or 'utf-8')})"
+        f"buffer_size={2 * MAX_LINE_BYTES}, encoding={sql_string(encoding)})"
     )

@@ -4,14 +4,15 @@ Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is 
 text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
 first reason that applies, in this fixed precedence (first match wins):
 
-events: control_characters, missing_required_field, sentinel_id, unparseable_timestamp,
-        timestamp_out_of_range, dropped_event_type, unknown_event_type, unparseable_value
+events: control_characters, derived_value_error, missing_required_field, sentinel_id,
+        unparseable_timestamp, timestamp_out_of_range, dropped_event_type, unknown_event_type,
+        unparseable_value
         (value, or properties that are not JSON), value_out_of_range, then (across rows)
         unknown_user, duplicate_event.
-users:  control_characters, missing_required_field, sentinel_id, unparseable_timestamp,
-        unparseable_value, then duplicate_user.
-items:  control_characters, missing_required_field, sentinel_id, unparseable_timestamp,
-        unparseable_value, then duplicate_item.
+users:  control_characters, derived_value_error, missing_required_field, sentinel_id,
+        unparseable_timestamp, unparseable_value, then duplicate_user.
+items:  control_characters, derived_value_error, missing_required_field, sentinel_id,
+        unparseable_timestamp, unparseable_value, then duplicate_item.
 
 control_characters: a field read from the file holds a NUL or another control character
 (U+0000-U+001F other than tab, LF and CR, or U+007F); such text is never stored.
@@ -22,16 +23,29 @@ digits, optional fraction, optional exponent (no `1_000`, `inf`, `nan`, inner bl
 Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
 passed through a float column do) is normalised to its integer text ("12") so that it joins
 with "12" from another file; any other text is kept exactly (after trimming blanks).
+A derived column (`columns: {value: {expr: "Quantity * UnitPrice"}}`) is computed from the
+row's fields as text (trimmed, empty -> NULL); a column that is an operand of + - * / % is
+read as a number (the plain-decimal rule) and every CAST is a TRY_CAST, so text that does not
+convert quarantines the row as derived_value_error. The result, as text, is then parsed and
+checked like a column value.
+
+Duplicate events (events.dedupe / rules.dedupe): by default a row repeats an earlier one when
+every source field as read is equal (the raw row, across files with the same columns); a
+list of source columns compares only those; `false` keeps every row.
+
 A sentinel id (rules.sentinel_ids) in user_id/item_id of a row quarantines the row; in an
 optional id of an event (session_id, item_id) it means "no id" and is stored as NULL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from features.ingest.config import Attribute, Range, Rules, Source
+import sqlglot.expressions as exp
+
+from features.ingest.config import Attribute, Range, Rules, Source, derived_tree
 from features.ingest.readers import sql_string
 
 CONTROL_CHARACTERS = "control_characters"
@@ -47,17 +61,13 @@ DROPPED_EVENT_TYPE = "dropped_event_type"
 UNPARSEABLE_VALUE = "unparseable_value"
 DUPLICATE_USER = "duplicate_user"
 DUPLICATE_ITEM = "duplicate_item"
+DERIVED_VALUE_ERROR = "derived_value_error"
+# Stage column: the text explaining why a derived column failed (NULL when none did).
+DERIVED_ERROR = "derived_error_text"
+# Stage column: what a duplicate event repeats (NULL: never a duplicate).
+DEDUPE_KEY = "dedupe_key"
+ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 
-EVENT_KEY_COLUMNS = (
-    "user_id",
-    "event_time",
-    "event_type",
-    "session_id",
-    "item_id",
-    "value",
-    "area",
-    "properties",
-)
 ATTRIBUTE_SQL_TYPES = {"categorical": "VARCHAR", "numeric": "DOUBLE", "timestamp": "TIMESTAMP"}
 CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 NUMBER_PATTERN = "[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?"
@@ -376,18 +386,27 @@ def raw_json_sql(staged: StagedFile, alias: str) -> str:
 
 
 def _staged_sql(
-    staged: StagedFile, text: Mapping[str, str], parsed: str, checks: Sequence[Check]
+    staged: StagedFile,
+    text: Mapping[str, str],
+    parsed: str,
+    checks: Sequence[Check],
+    extra: Mapping[str, str],
 ) -> str:
-    """file rows -> (text columns) -> (parsed columns) -> (first failing check)."""
-    text_select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in text.items())
+    """file rows -> (text and `extra` columns) -> (parsed columns) -> (first failing check).
+
+    `extra` columns (DERIVED_ERROR, DEDUPE_KEY) are not checked for control characters.
+    """
+    select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in {**text, **extra}.items())
     # Text kept only to explain a failure is not stored: parsed columns carry the data on.
-    dropped = ", ".join(["failed", *(ident(name) for name in text if name.endswith("_text"))])
+    dropped = ", ".join(
+        ["failed", *(ident(name) for name in {**text, **extra} if name.endswith("_text"))]
+    )
     return (
         f"SELECT * EXCLUDE ({dropped}), failed.reason AS reason, failed.detail AS detail FROM ("
         f"SELECT *, {failed_check_sql([_control_check(list(text)), *checks])} AS failed FROM ("
         f"SELECT *{', ' + parsed if parsed else ''} FROM ("
         f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
-        f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {text_select} "
+        f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {select} "
         f"FROM {numbered_rows_sql(staged.reader)})))"
     )
 
@@ -400,30 +419,133 @@ def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str
     )
 
 
+def derived_sql(
+    text: str,
+    field: Callable[[str], str],
+    number: Callable[[str], str],
+    dialect: str = "duckdb",
+) -> tuple[str, list[tuple[str, str]]]:
+    """A derived column's expression in `dialect`, and its (input, converted) SQL pairs.
+
+    `field(name)` is the SQL of a source field as text and `number(sql)` that text read as a
+    number. An operand of arithmetic is read with `number`, every CAST becomes a TRY_CAST;
+    a pair whose input is not NULL while its conversion is NULL is a value that failed.
+    Source fields are bound after rendering, since `field` returns SQL that sqlglot need not
+    parse: every column becomes a quoted placeholder `"usagecast_bound_N"` (a string literal
+    spelling one, quotes included, would be bound too).
+    """
+    tree = derived_tree(text).copy()
+    bound: list[str] = []
+    quote = '"' if dialect == "duckdb" else "`"
+
+    def placeholder(sql: str) -> exp.Expression:
+        bound.append(sql)
+        return exp.column(f"usagecast_bound_{len(bound) - 1}", quoted=True)
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Cast):
+            # safe: a TRY_CAST in every dialect (Spark's ANSI CAST raises on bad text)
+            return exp.TryCast(this=node.this, to=node.args["to"], safe=True)
+        if not isinstance(node, exp.Column):
+            return node
+        parent = node.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        text_sql = field(node.name)
+        if isinstance(parent, ARITHMETIC):
+            operand = placeholder(number(text_sql))
+            pairs.append((placeholder(text_sql), operand))
+            return operand
+        return placeholder(text_sql)
+
+    def bind(sql: str) -> str:
+        for i in reversed(range(len(bound))):
+            sql = sql.replace(f"{quote}usagecast_bound_{i}{quote}", f"({bound[i]})")
+        return sql
+
+    pairs: list[tuple[exp.Expression, exp.Expression]] = []
+    tree = tree.transform(convert, copy=False)
+    pairs += [(node.this, node) for node in tree.find_all(exp.TryCast)]
+    return bind(tree.sql(dialect=dialect)), [
+        (bind(given.sql(dialect=dialect)), bind(converted.sql(dialect=dialect)))
+        for given, converted in pairs
+    ]
+
+
+def _derived_fields(staged: StagedFile, source: Source) -> tuple[dict[str, str], str]:
+    """Derived canonical fields as text SQL, and the SQL of DERIVED_ERROR (NULL if none)."""
+    fields, whens = {}, []
+    for key, text in source.derived.items():
+        value, pairs = derived_sql(text, lambda name: _field(staged, name), number_sql)
+        fields[key] = cleaned(f"CAST(({value}) AS VARCHAR)")
+        whens += [
+            f"WHEN ({given}) IS NOT NULL AND ({converted}) IS NULL THEN "
+            f"{sql_string(f'{key} = {text}: ')} || CAST(({given}) AS VARCHAR) || "
+            "' does not convert'"
+            for given, converted in pairs
+        ]
+    return fields, f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
+
+
+def _derived_check() -> Check:
+    return Check(DERIVED_VALUE_ERROR, f"{DERIVED_ERROR} IS NOT NULL", DERIVED_ERROR)
+
+
+def dedupe_key_sql(staged: StagedFile, dedupe: bool | tuple[str, ...]) -> str:
+    """DEDUPE_KEY: the file's column names, then the compared source fields as read.
+
+    True compares every field (a JSONL line as written), a tuple the listed columns; False
+    gives NULL (never a duplicate).
+    """
+    if dedupe is False:
+        return "NULL::VARCHAR[]"
+    if dedupe is True and staged.format == "jsonl":
+        names, fields = ["<jsonl line>"], ["json::VARCHAR"]
+    else:
+        names = list(staged.column_types) if dedupe is True else list(dedupe)
+        fields = [raw_text(staged.format, n, staged.column_types.get(n), False) for n in names]
+    return f"list_value({sql_string(json.dumps(names))}, {', '.join(fields)})"
+
+
+def _source_fields(
+    staged: StagedFile, source: Source
+) -> tuple[Callable[[str], str], dict[str, str]]:
+    """(canonical name -> its text SQL, mapped or derived; the extra DERIVED_ERROR column)."""
+    derived, error = _derived_fields(staged, source)
+
+    def text_of(key: str, as_json: bool = False) -> str:
+        if key in derived:
+            return derived[key]
+        return _field(staged, source.columns.get(key), as_json=as_json)
+
+    return text_of, {DERIVED_ERROR: error} if source.derived else {}
+
+
 def stage_events_sql(staged: StagedFile, source: Source, rules: Rules) -> str:
     """SELECT staging one raw events file: text, parsed columns and its row-level reason."""
-    cols = source.columns
+    field, extra = _source_fields(staged, source)
     event_type = (
-        sql_string(source.event_type)
-        if source.event_type is not None
-        else _field(staged, cols["event_type"])
+        sql_string(source.event_type) if source.event_type is not None else field("event_type")
     )
     text = {
-        "user_id": normalised_id(_field(staged, cols["user_id"])),
-        "event_time_text": _field(staged, cols["timestamp"]),
+        "user_id": normalised_id(field("user_id")),
+        "event_time_text": field("timestamp"),
         "event_type_text": event_type,
-        "session_id": normalised_id(_field(staged, cols.get("session_id"))),
-        "item_id": normalised_id(_field(staged, cols.get("item_id"))),
-        "value_text": _field(staged, cols.get("value")),
-        "area": _field(staged, cols.get("area")),
-        "properties": _field(staged, cols.get("properties"), as_json=True),
+        "session_id": normalised_id(field("session_id")),
+        "item_id": normalised_id(field("item_id")),
+        "value_text": field("value"),
+        "area": field("area"),
+        "properties": field("properties", as_json=True),
     }
     parsed = (
         f"{timestamp_sql('event_time_text', source.timestamp_formats)} AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
         f"{number_sql('value_text')} AS value"
     )
-    return _staged_sql(staged, text, parsed, event_checks(rules, source.timestamp_formats))
+    checks = [_derived_check()] if extra else []
+    checks += event_checks(rules, source.timestamp_formats)
+    extra[DEDUPE_KEY] = dedupe_key_sql(staged, True if source.dedupe is None else source.dedupe)
+    return _staged_sql(staged, text, parsed, checks, extra)
 
 
 def _attribute_parse(attribute: Attribute, formats: Sequence[str]) -> str:
@@ -438,11 +560,12 @@ def _attribute_parse(attribute: Attribute, formats: Sequence[str]) -> str:
 def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: str) -> str:
     """SELECT staging one raw users or items file."""
     id_column = "user_id" if table == "users" else "item_id"
-    text = {id_column: normalised_id(_field(staged, source.columns[id_column]))}
+    field, extra = _source_fields(staged, source)
+    text = {id_column: normalised_id(field(id_column))}
     parsed: list[str] = []
     required: list[str] = [id_column]
     if table == "users":
-        text["signup_time_text"] = _field(staged, source.columns["signup_time"])
+        text["signup_time_text"] = field("signup_time")
         parsed.append(
             f"{timestamp_sql('signup_time_text', source.timestamp_formats)} AS signup_time"
         )
@@ -450,36 +573,40 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     for attribute in source.attributes:
         text[f"{attribute.name}_text"] = _field(staged, attribute.column)
         parsed.append(_attribute_parse(attribute, source.timestamp_formats))
-    checks = entity_checks(id_column, required, rules, source)
-    return _staged_sql(staged, text, ", ".join(parsed), checks)
+    checks = [_derived_check()] if extra else []
+    checks += entity_checks(id_column, required, rules, source)
+    return _staged_sql(staged, text, ", ".join(parsed), checks, extra)
 
 
 def mapped_columns(source: Source) -> list[str]:
-    """Every file column the source reads (mapped canonical columns and attributes)."""
-    return [*source.columns.values(), *(a.column for a in source.attributes)]
+    """Every file column the source reads by name (mapped columns, attributes, dedupe key).
+
+    The columns derived columns read are checked apart (unknown_derived_columns).
+    """
+    keys = list(source.dedupe) if isinstance(source.dedupe, tuple) else []
+    return [*source.columns.values(), *(a.column for a in source.attributes), *keys]
 
 
 def events_late_sql(stage: str, users: str) -> str:
     """Rows that passed the row-level rules but fail a cross-row one, with reason and detail.
 
-    unknown_user first, then duplicate_event among the remaining rows (the first by read
-    order is kept). Duplicates are found by hashing the key columns and comparing exactly
-    only within the rare hash groups of two or more rows, which is far cheaper than a window
-    over every row.
+    unknown_user first, then duplicate_event among the remaining rows: equal DEDUPE_KEY (the
+    first by read order is kept). Duplicates are found by hashing the key and comparing
+    exactly only within the rare hash groups of two or more rows, which is far cheaper than
+    a window over every row.
     """
-    keys = ", ".join(EVENT_KEY_COLUMNS)
     return (
         f"WITH known AS (SELECT s.* FROM {stage} s SEMI JOIN {users} u "
-        "ON s.user_id = u.user_id WHERE s.reason IS NULL), "
-        f"hashed AS (SELECT seq, {keys}, hash({keys}) AS h FROM known), "
+        f"ON s.user_id = u.user_id WHERE s.reason IS NULL AND s.{DEDUPE_KEY} IS NOT NULL), "
+        f"hashed AS (SELECT seq, {DEDUPE_KEY}, hash({DEDUPE_KEY}) AS h FROM known), "
         "repeated AS (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1), "
-        f"ranked AS (SELECT seq, row_number() OVER (PARTITION BY {keys} ORDER BY seq) AS k "
-        "FROM hashed SEMI JOIN repeated USING (h)) "
+        f"ranked AS (SELECT seq, row_number() OVER (PARTITION BY {DEDUPE_KEY} ORDER BY seq) "
+        "AS k FROM hashed SEMI JOIN repeated USING (h)) "
         f"SELECT s.seq, '{UNKNOWN_USER}' AS reason, "
         "'user_id ' || s.user_id || ' is not in the users table' AS detail "
         f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id WHERE s.reason IS NULL "
-        f"UNION ALL SELECT seq, '{DUPLICATE_EVENT}', 'same user, time, type, session, item, "
-        "value, area and properties as an earlier row' FROM ranked WHERE k > 1"
+        f"UNION ALL SELECT seq, '{DUPLICATE_EVENT}', 'the same source fields as an earlier "
+        "row (every field as read, or the dedupe columns)' FROM ranked WHERE k > 1"
     )
 
 

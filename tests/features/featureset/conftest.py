@@ -18,13 +18,3 @@ def sets_dir(tmp_path) -> Path:
     path = tmp_path / "sets"
     path.mkdir()
     return path
-
-
-@pytest.fixture(scope="session")
-def spark_session():
-    """One local Spark session for the whole test session (startup costs ~7 s)."""
-    from features.engines.spark import local_spark_session
-
-    session = local_spark_session()
-    session.sparkContext.setLogLevel("ERROR")
-    return session

@@ -97,13 +97,15 @@ def test_precedence_first_rule_wins(dataset, store, query):
     assert query(store, "SELECT reason FROM quarantine") == [("unparseable_timestamp",)]
 
 
-def test_duplicates_compare_parsed_values_and_keep_the_first(dataset, store, query):
-    # the same instant written two ways and the same id as 1 and 1.0 are one event
+def test_duplicates_repeat_the_raw_row_and_keep_the_first(dataset, store, query):
+    # row 2 spells row 1 another way (1.0, T, 10.0): a different raw row, not a duplicate;
+    # row 3 repeats row 1 byte for byte
     rows = "1,2014-04-22 03:53,PLAY,10\n1.0,2014-04-22T03:53:00,PLAY,10.0\n"
+    rows += "1,2014-04-22 03:53,PLAY,10\n"
     path = dataset(files={"events.csv": "uid,ts,page,length\n" + rows})
     ingest_dataset(path, store, progress=False)
-    assert query(store, "SELECT source_row FROM events") == [(1,)]
-    assert query(store, "SELECT source_row, reason FROM quarantine") == [(2, "duplicate_event")]
+    assert query(store, "SELECT source_row FROM events ORDER BY 1") == [(1,), (2,)]
+    assert query(store, "SELECT source_row, reason FROM quarantine") == [(3, "duplicate_event")]
 
 
 def test_sentinel_in_optional_id_means_no_id(dataset, base_config, store, query):

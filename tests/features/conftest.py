@@ -1,0 +1,15 @@
+"""Fixtures shared by the features tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the whole test session (startup costs ~7 s)."""
+    from features.engines.spark import local_spark_session
+
+    session = local_spark_session()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
