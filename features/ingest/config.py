@@ -30,6 +30,9 @@ ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp")
 DEFAULT_TIMESTAMP_FORMATS = ("iso",)
 # Names the ingest's staging queries use for their own columns; attributes may not take them.
 RESERVED_ATTRIBUTE_NAMES = ("seq", "file_key", "source_row", "reason", "detail", "failed")
+# User attributes read from event rows share the events' staging table: not these names either.
+EVENT_STAGE_NAMES = ("event_time", "event_date", "event_id")
+DEFAULT_MIN_ACCEPTED_SHARE = 0.5
 
 
 class ConfigError(UsagecastError):
@@ -62,6 +65,7 @@ class Source:
     event_type: str | None = None
     attributes: tuple[Attribute, ...] = ()
     delimiter: str = ","
+    user_attributes: tuple[Attribute, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,17 +86,21 @@ class Rules:
     sentinel_ids: tuple[str, ...] = ()
     timestamp_range: Range = Range()
     value_range: Range = Range()
+    min_accepted_share: float = DEFAULT_MIN_ACCEPTED_SHARE
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """A parsed dataset config; `base_dir` resolves the relative file paths."""
+    """A parsed dataset config; `base_dir` resolves the relative file paths.
+
+    `users` is None when the config has no users table: users then come from the events.
+    """
 
     name: str
     path: Path
     base_dir: Path
     events: tuple[Source, ...]
-    users: Source
+    users: Source | None
     items: Source | None
     rules: Rules
     canonical: str
@@ -161,7 +169,9 @@ def _columns(
     return {key: _text(path, f"{where}.{key}", column) for key, column in mapping.items()}
 
 
-def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[Attribute, ...]:
+def _attributes(
+    path: Path, where: str, value: Any, with_kind: bool, reserved: tuple[str, ...] = ()
+) -> tuple[Attribute, ...]:
     if not isinstance(value, Mapping):
         raise _fail(path, where, "must map attribute names to {column, dtype, ...}")
     allowed = ("column", "kind", "dtype") if with_kind else ("column", "dtype")
@@ -180,7 +190,7 @@ def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[At
                 raise _fail(
                     path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}"
                 )
-        if name in USER_COLUMNS + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES:
+        if name in USER_COLUMNS + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES + reserved:
             raise _fail(path, at, "is a reserved column name; choose another name")
         attributes.append(
             Attribute(str(name), _text(path, f"{at}.column", spec["column"]), dtype, kind)
@@ -191,7 +201,11 @@ def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[At
 def _source(path: Path, where: str, value: Any, table: str) -> Source:
     """Parse one source of the `events`, `users` or `items` section."""
     common = ("files", "format", "encoding", "delimiter", "columns", "timestamp_formats")
-    extra = {"events": ("event_type",), "users": ("attributes",), "items": ("attributes",)}
+    extra = {
+        "events": ("event_type", "user_attributes"),
+        "users": ("attributes",),
+        "items": ("attributes",),
+    }
     spec = _check_keys(path, where, value, common + extra[table], ("files", "columns"))
     constant = spec.get("event_type")
     if table == "events":
@@ -226,6 +240,13 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         attributes=_attributes(
             path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
         ),
+        user_attributes=_attributes(
+            path,
+            f"{where}.user_attributes",
+            spec.get("user_attributes", {}),
+            True,
+            EVENT_REQUIRED + EVENT_OPTIONAL + EVENT_STAGE_NAMES,
+        ),
     )
 
 
@@ -253,7 +274,7 @@ def _rules(path: Path, value: Any) -> Rules:
         path,
         "rules",
         value,
-        ("event_types", "sentinel_ids", "timestamp_range", "value_range"),
+        ("event_types", "sentinel_ids", "timestamp_range", "value_range", "min_accepted_share"),
         (),
     )
     types = _check_keys(
@@ -277,28 +298,70 @@ def _rules(path: Path, value: Any) -> Rules:
             path, "rules.timestamp_range", spec.get("timestamp_range", {}), True
         ),
         value_range=_range(path, "rules.value_range", spec.get("value_range", {}), False),
+        min_accepted_share=_share(
+            path,
+            "rules.min_accepted_share",
+            spec.get("min_accepted_share", DEFAULT_MIN_ACCEPTED_SHARE),
+        ),
     )
+
+
+def _share(path: Path, where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _fail(path, where, f"must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def event_user_attributes(path: Path, events: tuple[Source, ...]) -> tuple[Attribute, ...]:
+    """The user attributes the event sources declare, one per name in first-declared order.
+
+    Sources may read one attribute from columns of different names, but must agree on its
+    kind and dtype.
+    """
+    merged: dict[str, Attribute] = {}
+    for i, source in enumerate(events):
+        for attribute in source.user_attributes:
+            first = merged.setdefault(attribute.name, attribute)
+            if (first.kind, first.dtype) != (attribute.kind, attribute.dtype):
+                raise _fail(
+                    path,
+                    f"events[{i}].user_attributes.{attribute.name}",
+                    f"is {attribute.kind}/{attribute.dtype} here but {first.kind}/{first.dtype} "
+                    "in an earlier source; declare it the same way in every source",
+                )
+    return tuple(merged.values())
 
 
 def parse_config(raw: Any, path: Path) -> DatasetConfig:
     """Validate a loaded YAML mapping into a DatasetConfig (pure)."""
     spec = _check_keys(
-        path, "<top>", raw, ("name", "events", "users", "items", "rules"), ("events", "users")
+        path, "<top>", raw, ("name", "events", "users", "items", "rules"), ("events",)
     )
     events = spec["events"]
     if isinstance(events, Mapping):
         events = [events]
     if not isinstance(events, list) or not events:
         raise _fail(path, "events", "must be a source or a non-empty list of sources")
-    items = spec.get("items")
+    items, users = spec.get("items"), spec.get("users")
+    sources = tuple(
+        _source(path, f"events[{i}]", source, "events") for i, source in enumerate(events)
+    )
+    if users is not None:
+        for i, source in enumerate(sources):
+            if source.user_attributes:
+                raise _fail(
+                    path,
+                    f"events[{i}].user_attributes",
+                    "reads user attributes from events, which only a config without a `users:` "
+                    "table does; declare them under users.attributes instead",
+                )
+    event_user_attributes(path, sources)
     return DatasetConfig(
         name=_text(path, "name", spec.get("name", path.stem)),
         path=path,
         base_dir=path.parent,
-        events=tuple(
-            _source(path, f"events[{i}]", source, "events") for i, source in enumerate(events)
-        ),
-        users=_source(path, "users", spec["users"], "users"),
+        events=sources,
+        users=None if users is None else _source(path, "users", users, "users"),
         items=None if items is None else _source(path, "items", items, "items"),
         rules=_rules(path, spec.get("rules", {})),
         canonical=json.dumps(raw, sort_keys=True, default=str),
