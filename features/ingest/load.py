@@ -40,6 +40,7 @@ from features.event_store import (
     USERS,
     StoreMissingError,
     check_event_columns,
+    latest_ingest_value,
 )
 from features.ingest import validate
 from features.ingest.config import (
@@ -109,8 +110,9 @@ def dataset_digest(config: DatasetConfig, files: Sequence[Sequence[InputFile]]) 
 def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
     """(ingest_id, digest, counts) of the store's newest ingest, or None.
 
-    None as well for a store whose events table an older usagecast wrote (a canonical column
-    missing): the same dataset is then loaded again instead of reported unchanged.
+    None as well for a store an older usagecast wrote (a canonical column of events, or the
+    ingests' granularity, missing): the same dataset is then loaded again instead of reported
+    unchanged.
     """
     if not store.exists():
         return None
@@ -128,6 +130,8 @@ def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
             "ORDER BY finished_at DESC LIMIT 1"
         ).fetchone()
         check_event_columns(con)
+        if latest_ingest_value(con, "granularity") is None:
+            return None
     except StoreMissingError:
         return None
     finally:
