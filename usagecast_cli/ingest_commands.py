@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="load a dataset (YAML config) into the workspace event store",
         description="Validate and load the files a dataset config names; bad rows go to the "
         "quarantine table with a reason. Exits 0 when rows were quarantined, unless a table "
-        "kept fewer than rules.min_accepted_share of its rows (default 50%%) or none: then "
+        "kept fewer than rules.min_accepted_share of its rows (default 50%) or none: then "
         "exits 2 and keeps the previous store.",
     )
     ingest.add_argument("dataset", type=Path, help="dataset config YAML")
