@@ -8,13 +8,15 @@ events       event_id BIGINT, user_id VARCHAR, event_time TIMESTAMP, event_date 
              area VARCHAR, properties VARCHAR (JSON text), source_file VARCHAR,
              source_row BIGINT; stored ordered by (user_id, event_time, event_id)
 users        user_id VARCHAR, signup_time TIMESTAMP, then one column per declared attribute
+             (from the users table, or, for a dataset without one, derived from the events)
 user_attributes  name VARCHAR, kind VARCHAR ('static' | 'snapshot'), dtype VARCHAR
              ('categorical' | 'numeric' | 'timestamp')
 items        item_id VARCHAR, then one column per item attribute (optional table)
 item_attributes  name VARCHAR, dtype VARCHAR ('categorical' | 'numeric')
 quarantine   table_name, source_file, source_row, reason, detail, raw (JSON of the raw row)
 ingests      ingest_id, started_at, finished_at, config_path, dataset_digest, files (JSON),
-             counts (JSON)
+             counts (JSON), dataset (the config's name), granularity ('timestamp' | 'date':
+             every event time at midnight, a date-only export); both NULL in older stores
 
 Ids are always text: a file that stores them as integers and another as strings still join.
 Timestamps are naive UTC; event_date is the UTC calendar date of event_time, stored so that
@@ -70,7 +72,10 @@ INGEST_COLUMNS: dict[str, str] = {
     "dataset_digest": "VARCHAR",
     "files": "VARCHAR",
     "counts": "VARCHAR",
+    "dataset": "VARCHAR",
+    "granularity": "VARCHAR",
 }
+GRANULARITIES = ("timestamp", "date")
 
 
 class StoreMissingError(FileNotFoundError):
@@ -94,6 +99,27 @@ def latest_dataset_digest(con: duckdb.DuckDBPyConnection) -> str:
     if row is None:
         raise StoreMissingError("the event store has no ingest record; run `usagecast ingest`")
     return str(row[0])
+
+
+def latest_ingest_value(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
+    """One column of the newest ingest record; None when absent (a store written before the
+    column existed) or never recorded."""
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        [INGESTS, column],
+    ).fetchone()[0]
+    if not present:
+        return None
+    row = con.execute(
+        f'SELECT "{column}" FROM {INGESTS} ORDER BY finished_at DESC LIMIT 1'
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def data_granularity(con: duckdb.DuckDBPyConnection) -> str:
+    """'date' when the store's events carry no time of day, else 'timestamp' (also for stores
+    that did not record it)."""
+    return latest_ingest_value(con, "granularity") or "timestamp"
 
 
 def check_event_columns(con: duckdb.DuckDBPyConnection) -> None:

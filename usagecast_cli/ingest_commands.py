@@ -13,6 +13,7 @@ def _ingest(args: argparse.Namespace) -> int:
         args.dataset,
         progress=not args.no_progress,
         allow_outside_files=args.allow_outside_files,
+        allow_partial=args.allow_partial,
     )
     print(summary.describe())
     return 0
@@ -31,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ingest",
         help="load a dataset (YAML config) into the workspace event store",
         description="Validate and load the files a dataset config names; bad rows go to the "
-        "quarantine table with a reason. Exits 0 even when rows were quarantined.",
+        "quarantine table with a reason. Exits 0 when rows were quarantined, unless a table "
+        "kept fewer than rules.min_accepted_share of its rows (default 50%) or none: then "
+        "exits 2 and keeps the previous store.",
     )
     ingest.add_argument("dataset", type=Path, help="dataset config YAML")
     ingest.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -39,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--allow-outside-files",
         action="store_true",
         help="read `files:` that resolve outside the config's folder (refused by default)",
+    )
+    ingest.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="replace the store even when a table kept fewer than rules.min_accepted_share "
+        "of its rows",
     )
     ingest.set_defaults(handler=_ingest)
     quality = subparsers.add_parser(

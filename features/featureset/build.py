@@ -26,7 +26,9 @@ from features.event_store import (
     USERS,
     StoreMissingError,
     check_event_columns,
+    data_granularity,
     latest_dataset_digest,
+    latest_ingest_value,
     open_store,
 )
 from features.featureset import store
@@ -80,8 +82,11 @@ def fingerprint_of(
     data_digest: str,
     sample: tuple[float, int] | None,
     scoring_cutoff: dt.date | None = None,
+    granularity: str = "timestamp",
 ) -> str:
-    """hash(spec, data, sample[, scoring cutoff]): the identity of a build's rows."""
+    """hash(spec, data, sample[, scoring cutoff][, date granularity]): the identity of a
+    build's rows. Date-only data ends at the midnight after its last date, which changes
+    censoring: such builds get fingerprints of their own."""
     payload: dict = {
         "spec_hash": spec_digest,
         "data_digest": data_digest,
@@ -89,6 +94,8 @@ def fingerprint_of(
     }
     if scoring_cutoff is not None:
         payload["scoring_cutoff"] = scoring_cutoff.isoformat()
+    if granularity != "timestamp":
+        payload["granularity"] = granularity
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -290,9 +297,10 @@ def compute_rows(
     spec: FeatureSetSpec,
     sample: tuple[float, int] | None,
     attribute_dtypes: dict[str, str],
+    granularity: str = "timestamp",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the spec's query on an engine: (normalised kept rows, counts per cutoff/status)."""
-    raw = runner.query(compile_feature_query(spec, sample))
+    raw = runner.query(compile_feature_query(spec, sample, granularity))
     statuses = (
         raw.groupby(["cutoff", "status"], as_index=False)
         .agg(rows=("user_id", "size"), end_time=("end_of_data", "max"))
@@ -421,6 +429,7 @@ def build_manifest(
     attribute_dtypes: dict[str, str],
     leakage: dict,
     build_seconds: float,
+    granularity: str = "timestamp",
 ) -> dict:
     """Everything downstream needs to trust and use the rows, as JSON-able data."""
     features = expand_features(spec)
@@ -454,9 +463,15 @@ def build_manifest(
             else None,
         },
         "end_of_data": _iso(statuses["end_time"].max()) if len(statuses) else None,
+        "data_granularity": granularity,
         "censored": {
             "rows": eligibility["censored"],
-            "rule": "dropped when cutoff + horizon > end_of_data (the latest event_time)",
+            "rule": "dropped when cutoff + horizon > end_of_data ("
+            + (
+                "the midnight after the last date: event times are dates only)"
+                if granularity == "date"
+                else "the latest event_time)"
+            ),
         },
         "eligibility": eligibility,
         "leakage": leakage,
@@ -488,9 +503,28 @@ def _check_leaks(spec: FeatureSetSpec, leakage: dict, allow_leaky: tuple[str, ..
         )
 
 
+class DatasetMismatchError(UsagecastError):
+    """The spec was written for another dataset than the one the event store holds."""
+
+
+def check_dataset(con, spec: FeatureSetSpec, path: Path) -> None:
+    """Refuse a spec whose `dataset:` is not the dataset the store's latest ingest loaded.
+
+    A store written before ingests recorded the dataset's name is not checked.
+    """
+    stored = latest_ingest_value(con, "dataset")
+    if stored is not None and stored != spec.dataset:
+        raise DatasetMismatchError(
+            f"{spec.ref}: the spec is for dataset {spec.dataset!r}, but the event store {path} "
+            f"holds dataset {stored!r}; ingest {spec.dataset!r} first (usagecast ingest "
+            "DATASET.yaml), or fix the spec's `dataset:`"
+        )
+
+
 def open_checked_store(path: Path, spec: FeatureSetSpec):
-    """The event store, open, and its data digest; a missing or outdated store, or a spec
-    naming event types, areas or attributes the store lacks, is a user error."""
+    """The event store, open, and its data digest; a missing or outdated store, a store of
+    another dataset, or a spec naming event types, areas or attributes the store lacks, is a
+    user error."""
     try:
         con = open_store(path)
     except StoreMissingError as error:
@@ -498,11 +532,12 @@ def open_checked_store(path: Path, spec: FeatureSetSpec):
     try:
         data_digest = latest_dataset_digest(con)
         check_event_columns(con)
+        check_dataset(con, spec, path)
         check_references(spec, _store_names(con, spec))
     except StoreMissingError as error:
         con.close()
         raise UsagecastError(str(error)) from None
-    except SpecError:
+    except UsagecastError:
         con.close()
         raise
     return con, data_digest
@@ -544,7 +579,10 @@ def build_feature_set(
     con, data_digest = open_checked_store(path, spec)
     try:
         attribute_dtypes = _attribute_dtypes(con, spec, features)
-        fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair)
+        granularity = data_granularity(con)
+        fingerprint = fingerprint_of(
+            spec_hash(spec), data_digest, sample_pair, granularity=granularity
+        )
         target = store.build_dir(parsed, fingerprint)
         existing = store.read_manifest(target)
         if existing is not None and not force:
@@ -560,7 +598,9 @@ def build_feature_set(
             )
         runner = _open_engine(engine, path, con)
         try:
-            frame, statuses = compute_rows(runner, spec, sample_pair, attribute_dtypes)
+            frame, statuses = compute_rows(
+                runner, spec, sample_pair, attribute_dtypes, granularity
+            )
         finally:
             runner.close()
         _refuse_snapshot_like(con, spec, frame, _numeric_columns_read(con, spec, features))
@@ -580,6 +620,7 @@ def build_feature_set(
         attribute_dtypes=attribute_dtypes,
         leakage=leakage,
         build_seconds=time.perf_counter() - started,
+        granularity=granularity,
     )
     store.write_build(frame, manifest, target)
     store.mark_latest(parsed, fingerprint)

@@ -977,8 +977,21 @@ def _with_ctes(final: exp.Select, ctes: list[tuple[str, exp.Expression]]) -> exp
     return final
 
 
+def _data_end_select(granularity: str) -> exp.Select:
+    """End of data: the last event time; for date-only data (every event time at midnight,
+    features/event_store.py) the midnight after the last date, so the last day is complete."""
+    if granularity == "date":
+        end = _shift(exp.cast(exp.Max(this=exp.column("event_date")), "TIMESTAMP"), 1)
+    else:
+        end = exp.Max(this=exp.column("event_time"))
+    return exp.select(end.as_("end_time")).from_(EVENTS)
+
+
 def _base_ctes(
-    spec: FeatureSetSpec, sample: tuple[float, int] | None, features: tuple[FeatureDef, ...]
+    spec: FeatureSetSpec,
+    sample: tuple[float, int] | None,
+    features: tuple[FeatureDef, ...],
+    granularity: str,
 ) -> list[tuple[str, exp.Expression]]:
     ctes: list[tuple[str, exp.Expression]] = []
     aggregates = _span_aggregates(spec, features)
@@ -986,10 +999,7 @@ def _base_ctes(
         ctes.append(("cutoffs", _cutoffs_select(calendar_cutoff_dates(spec.cutoffs.calendar))))
     ctes += [
         ("candidates", _candidates_select(spec, sample)),
-        (
-            "data_end",
-            exp.select(exp.Max(this=exp.column("event_time")).as_("end_time")).from_(EVENTS),
-        ),
+        ("data_end", _data_end_select(granularity)),
     ]
     if _calendar_only(spec) and _reads_events_in_span(spec, features):
         if spec.label.horizon_days is not None:
@@ -1013,9 +1023,12 @@ def _base_ctes(
 
 
 def compile_feature_query(
-    spec: FeatureSetSpec, sample: tuple[float, int] | None = None
+    spec: FeatureSetSpec, sample: tuple[float, int] | None = None, granularity: str = "timestamp"
 ) -> exp.Select:
     """The query that builds the feature set, one row per candidate (user, cutoff).
+
+    `granularity` is the store's event time granularity (timestamp | date): it sets the end
+    of data that censors rows.
 
     Columns: user_id, cutoff, label, the features, then `status` (kept | inactive | converted
     | censored) and `end_of_data`. The feature set is the rows with status = 'kept'; the
@@ -1023,7 +1036,7 @@ def compile_feature_query(
     eligibility and censoring counts.
     """
     features = expand_features(spec)
-    ctes = _base_ctes(spec, sample, features)
+    ctes = _base_ctes(spec, sample, features, granularity)
     if spec.label.kind == "active_days_in_window":
         kept = exp.select("*").from_("statuses").where(exp.column("status").eq(_str("kept")))
         ctes.append(("kept", kept))

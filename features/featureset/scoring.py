@@ -14,7 +14,8 @@ The population at D:
   `ever`, every c <= D), with features at c, the moment the model was trained to predict
   from. Events between c and D are not read: the model never saw such rows in training.
 D runs up to the midnight after the last event's date (the default), never later: a cutoff
-after the data would read an empty recent past as inactivity.
+after the data would read an empty recent past as inactivity. For date-only data that
+midnight is also the end of data (features/featureset/compiler.py, data_end).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pandas as pd
 
 from features.engines import Engine, check_engine_name
 from features.errors import UsagecastError
-from features.event_store import EVENTS
+from features.event_store import EVENTS, data_granularity
 from features.featureset import store
 from features.featureset.build import (
     BuildResult,
@@ -66,14 +67,14 @@ class ScoringCutoffError(UsagecastError):
     """A scoring cutoff that is not a date or lies after the data."""
 
 
-def latest_scoring_day(end_of_data: dt.datetime) -> dt.date:
+def latest_scoring_day(last_event_day: dt.date) -> dt.date:
     """The midnight after the last event's date: the latest cutoff whose past is all known."""
-    return end_of_data.date() + dt.timedelta(days=1)
+    return last_event_day + dt.timedelta(days=1)
 
 
-def scoring_day(cutoff: str | dt.date | None, end_of_data: dt.datetime) -> dt.date:
+def scoring_day(cutoff: str | dt.date | None, last_event_day: dt.date) -> dt.date:
     """The scoring cutoff asked for (default: the latest); one after the data is refused."""
-    latest = latest_scoring_day(end_of_data)
+    latest = latest_scoring_day(last_event_day)
     if cutoff is None:
         return latest
     if isinstance(cutoff, dt.date):
@@ -87,7 +88,7 @@ def scoring_day(cutoff: str | dt.date | None, end_of_data: dt.datetime) -> dt.da
         raise ScoringCutoffError(
             f"--cutoff {day.isoformat()} is after the data: a scoring cutoff may be any date up "
             f"to {latest.isoformat()} (the day after the last event, "
-            f"{end_of_data.date().isoformat()})"
+            f"{last_event_day.isoformat()})"
         )
     return day
 
@@ -110,9 +111,10 @@ def compute_scoring_rows(
     day: dt.date,
     sample: tuple[float, int] | None,
     attribute_dtypes: dict[str, str],
+    granularity: str = "timestamp",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Unlabelled rows at `day` (normalised like training rows) and counts by fate."""
-    raw = runner.query(compile_feature_query(scoring_spec(spec, day), sample))
+    raw = runner.query(compile_feature_query(scoring_spec(spec, day), sample, granularity))
     at = pd.Timestamp(day)
     cutoffs = pd.to_datetime(raw["cutoff"])
     open_at = cutoffs <= at
@@ -132,11 +134,16 @@ def compute_scoring_rows(
     return frame, counts
 
 
-def _end_of_data(con) -> dt.datetime:
+def _end_of_data(con, granularity: str) -> tuple[dt.datetime, dt.date]:
+    """(end of data, the last event's date); for date-only data the end is the midnight
+    after that date, as in the compiled query's data_end."""
     end = con.execute(f"SELECT MAX(event_time) FROM {EVENTS}").fetchone()[0]
     if end is None:
         raise UsagecastError("the event store has no events: nothing to score; ingest first")
-    return pd.Timestamp(end).to_pydatetime()
+    last = pd.Timestamp(end).to_pydatetime()
+    if granularity == "date":
+        return dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time()), last.date()
+    return last, last.date()
 
 
 def scoring_manifest(
@@ -195,9 +202,10 @@ def build_scoring_rows(
     con, data_digest = open_checked_store(path, spec)
     try:
         attribute_dtypes = _attribute_dtypes(con, spec, expand_features(spec))
-        end_of_data = _end_of_data(con)
-        day = scoring_day(cutoff, end_of_data)
-        fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair, day)
+        granularity = data_granularity(con)
+        end_of_data, last_event_day = _end_of_data(con, granularity)
+        day = scoring_day(cutoff, last_event_day)
+        fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair, day, granularity)
         target = store.scoring_build_dir(parsed, fingerprint)
         existing = store.read_manifest(target)
         if existing is not None and not force:
@@ -206,7 +214,9 @@ def build_scoring_rows(
             )
         runner = _open_engine(engine, path, con)
         try:
-            frame, counts = compute_scoring_rows(runner, spec, day, sample_pair, attribute_dtypes)
+            frame, counts = compute_scoring_rows(
+                runner, spec, day, sample_pair, attribute_dtypes, granularity
+            )
         finally:
             runner.close()
     finally:

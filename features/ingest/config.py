@@ -43,6 +43,9 @@ DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
 DERIVED_NODES: tuple[type[exp.Expression], ...] = (*ALLOWED_NODES, *DERIVED_FUNCTIONS, exp.DPipe)
 # Names the ingest's staging queries use for their own columns; attributes may not take them.
 RESERVED_ATTRIBUTE_NAMES = ("seq", "file_key", "source_row", "reason", "detail", "failed")
+# User attributes read from event rows share the events' staging table: not these names either.
+EVENT_STAGE_NAMES = ("event_time", "event_date", "event_id")
+DEFAULT_MIN_ACCEPTED_SHARE = 0.5
 
 
 class ConfigError(UsagecastError):
@@ -83,6 +86,7 @@ class Source:
     header: bool = True
     names: tuple[str, ...] | None = None
     dedupe: bool | tuple[str, ...] | None = None
+    user_attributes: tuple[Attribute, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,17 +108,21 @@ class Rules:
     timestamp_range: Range = Range()
     value_range: Range = Range()
     dedupe: bool | tuple[str, ...] = True
+    min_accepted_share: float = DEFAULT_MIN_ACCEPTED_SHARE
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """A parsed dataset config; `base_dir` resolves the relative file paths."""
+    """A parsed dataset config; `base_dir` resolves the relative file paths.
+
+    `users` is None when the config has no users table: users then come from the events.
+    """
 
     name: str
     path: Path
     base_dir: Path
     events: tuple[Source, ...]
-    users: Source
+    users: Source | None
     items: Source | None
     rules: Rules
     canonical: str
@@ -277,7 +285,9 @@ def unknown_derived_columns(key: str, text: str, available: Sequence[str]) -> st
     )
 
 
-def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[Attribute, ...]:
+def _attributes(
+    path: Path, where: str, value: Any, with_kind: bool, reserved: tuple[str, ...] = ()
+) -> tuple[Attribute, ...]:
     if not isinstance(value, Mapping):
         raise _fail(path, where, "must map attribute names to {column, dtype, ...}")
     allowed = ("column", "kind", "dtype") if with_kind else ("column", "dtype")
@@ -296,7 +306,7 @@ def _attributes(path: Path, where: str, value: Any, with_kind: bool) -> tuple[At
                 raise _fail(
                     path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}"
                 )
-        if name in USER_COLUMNS + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES:
+        if name in USER_COLUMNS + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES + reserved:
             raise _fail(path, at, "is a reserved column name; choose another name")
         attributes.append(
             Attribute(str(name), _text(path, f"{at}.column", spec["column"]), dtype, kind)
@@ -317,7 +327,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "timestamp_formats",
     )
     extra = {
-        "events": ("event_type", "dedupe"),
+        "events": ("event_type", "dedupe", "user_attributes"),
         "users": ("attributes",),
         "items": ("attributes",),
     }
@@ -360,6 +370,13 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         attributes=_attributes(
             path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
         ),
+        user_attributes=_attributes(
+            path,
+            f"{where}.user_attributes",
+            spec.get("user_attributes", {}),
+            True,
+            EVENT_REQUIRED + EVENT_OPTIONAL + EVENT_STAGE_NAMES,
+        ),
     )
 
 
@@ -387,7 +404,14 @@ def _rules(path: Path, value: Any) -> Rules:
         path,
         "rules",
         value,
-        ("event_types", "sentinel_ids", "timestamp_range", "value_range", "dedupe"),
+        (
+            "event_types",
+            "sentinel_ids",
+            "timestamp_range",
+            "value_range",
+            "dedupe",
+            "min_accepted_share",
+        ),
         (),
     )
     types = _check_keys(
@@ -412,6 +436,11 @@ def _rules(path: Path, value: Any) -> Rules:
         ),
         value_range=_range(path, "rules.value_range", spec.get("value_range", {}), False),
         dedupe=_dedupe(path, "rules.dedupe", spec.get("dedupe", True)),
+        min_accepted_share=_share(
+            path,
+            "rules.min_accepted_share",
+            spec.get("min_accepted_share", DEFAULT_MIN_ACCEPTED_SHARE),
+        ),
     )
 
 
@@ -420,27 +449,64 @@ def _with_dedupe(source: Source, rules: Rules) -> Source:
     return source if source.dedupe is not None else replace(source, dedupe=rules.dedupe)
 
 
+def _share(path: Path, where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _fail(path, where, f"must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def event_user_attributes(path: Path, events: tuple[Source, ...]) -> tuple[Attribute, ...]:
+    """The user attributes the event sources declare, one per name in first-declared order.
+
+    Sources may read one attribute from columns of different names, but must agree on its
+    kind and dtype.
+    """
+    merged: dict[str, Attribute] = {}
+    for i, source in enumerate(events):
+        for attribute in source.user_attributes:
+            first = merged.setdefault(attribute.name, attribute)
+            if (first.kind, first.dtype) != (attribute.kind, attribute.dtype):
+                raise _fail(
+                    path,
+                    f"events[{i}].user_attributes.{attribute.name}",
+                    f"is {attribute.kind}/{attribute.dtype} here but {first.kind}/{first.dtype} "
+                    "in an earlier source; declare it the same way in every source",
+                )
+    return tuple(merged.values())
+
+
 def parse_config(raw: Any, path: Path) -> DatasetConfig:
     """Validate a loaded YAML mapping into a DatasetConfig (pure)."""
     spec = _check_keys(
-        path, "<top>", raw, ("name", "events", "users", "items", "rules"), ("events", "users")
+        path, "<top>", raw, ("name", "events", "users", "items", "rules"), ("events",)
     )
     events = spec["events"]
     if isinstance(events, Mapping):
         events = [events]
     if not isinstance(events, list) or not events:
         raise _fail(path, "events", "must be a source or a non-empty list of sources")
-    items = spec.get("items")
+    items, users = spec.get("items"), spec.get("users")
     rules = _rules(path, spec.get("rules", {}))
+    sources = tuple(
+        _with_dedupe(_source(path, f"events[{i}]", source, "events"), rules)
+        for i, source in enumerate(events)
+    )
+    if users is not None:
+        for i, source in enumerate(sources):
+            if source.user_attributes:
+                raise _fail(
+                    path,
+                    f"events[{i}].user_attributes",
+                    "reads user attributes from events, which only a config without a `users:` "
+                    "table does; declare them under users.attributes instead",
+                )
+    event_user_attributes(path, sources)
     return DatasetConfig(
         name=_text(path, "name", spec.get("name", path.stem)),
         path=path,
         base_dir=path.parent,
-        events=tuple(
-            _with_dedupe(_source(path, f"events[{i}]", source, "events"), rules)
-            for i, source in enumerate(events)
-        ),
-        users=_source(path, "users", spec["users"], "users"),
+        events=sources,
+        users=None if users is None else _source(path, "users", users, "users"),
         items=None if items is None else _source(path, "items", items, "items"),
         rules=rules,
         canonical=json.dumps(raw, sort_keys=True, default=str),

@@ -40,12 +40,14 @@ from features.event_store import (
     USERS,
     StoreMissingError,
     check_event_columns,
+    latest_ingest_value,
 )
 from features.ingest import validate
 from features.ingest.config import (
     ConfigError,
     DatasetConfig,
     Source,
+    event_user_attributes,
     parse_config,
     unknown_derived_columns,
 )
@@ -68,6 +70,10 @@ class StoreBusyError(UsagecastError):
     """The event store is locked by another writer."""
 
 
+class PartialIngestError(UsagecastError):
+    """Too few rows of a table were accepted; the previous store was kept."""
+
+
 def read_config(config_path: Path) -> DatasetConfig:
     """Load and validate a dataset YAML file."""
     path = Path(config_path).resolve()
@@ -82,8 +88,11 @@ def read_config(config_path: Path) -> DatasetConfig:
 
 
 def _sources(config: DatasetConfig) -> list[tuple[str, str, Source]]:
-    """(table, key path, source) in load order: users first, since events need them."""
-    sources = [(USERS, "users", config.users)]
+    """(table, key path, source) in load order: users first, since events need them.
+
+    Without a users table, the users are derived from the accepted events instead.
+    """
+    sources = [] if config.users is None else [(USERS, "users", config.users)]
     if config.items is not None:
         sources.append((ITEMS, "items", config.items))
     sources += [(EVENTS, f"events[{i}]", s) for i, s in enumerate(config.events)]
@@ -102,8 +111,9 @@ def dataset_digest(config: DatasetConfig, files: Sequence[Sequence[InputFile]]) 
 def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
     """(ingest_id, digest, counts) of the store's newest ingest, or None.
 
-    None as well for a store whose events table an older usagecast wrote (a canonical column
-    missing): the same dataset is then loaded again instead of reported unchanged.
+    None as well for a store an older usagecast wrote (a canonical column of events, or the
+    ingests' granularity, missing): the same dataset is then loaded again instead of reported
+    unchanged.
     """
     if not store.exists():
         return None
@@ -121,6 +131,8 @@ def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
             "ORDER BY finished_at DESC LIMIT 1"
         ).fetchone()
         check_event_columns(con)
+        if latest_ingest_value(con, "granularity") is None:
+            return None
     except StoreMissingError:
         return None
     finally:
@@ -171,6 +183,8 @@ class _Builder:
         self.read: dict[str, int] = {}
         self.files: list[dict] = []
         self.file_count = 0
+        self.user_attributes = event_user_attributes(config.path, config.events)
+        self.facts: dict = {}
 
     def stage_file(self, table: str, where: str, source: Source, file: InputFile) -> None:
         """Stage one file's rows (text, parsed values, row-level reason) in one pass."""
@@ -200,7 +214,9 @@ class _Builder:
             reader, key, file.display, file.format, types, self.read.get(table, 0)
         )
         if table == EVENTS:
-            select = validate.stage_events_sql(staged, source, self.config.rules)
+            select = validate.stage_events_sql(
+                staged, source, self.config.rules, self.user_attributes
+            )
         else:
             select = validate.stage_entities_sql(staged, source, self.config.rules, table)
         stage = f"stage_{table}"
@@ -269,11 +285,22 @@ class _Builder:
         self._quarantine(table)
 
     def finish_events(self) -> None:
-        """Quarantine unknown users and duplicates, then write the accepted events."""
+        """Quarantine unknown users and duplicates, then write the accepted events.
+
+        Without a users table every user of an event passing the row-level rules is known, and
+        the users table is derived from the accepted events afterwards.
+        """
         rules = self.config.rules
+        known = USERS
+        if self.config.users is None:
+            known = "event_users"
+            self.con.execute(
+                f"CREATE TEMP VIEW {known} AS SELECT DISTINCT user_id FROM stage_{EVENTS} "
+                "WHERE reason IS NULL"
+            )
         self.con.execute(
             f"CREATE TEMP TABLE late_{EVENTS} AS "
-            + validate.events_late_sql(f"stage_{EVENTS}", USERS)
+            + validate.events_late_sql(f"stage_{EVENTS}", known)
         )
         by_key = {f.file_key: f.display for files in self.staged.values() for f in files}
         expressions = {
@@ -292,6 +319,53 @@ class _Builder:
             order_by="user_id, event_time, event_id",
         )
         self._quarantine(EVENTS)
+        if self.config.users is None:
+            self._derive_users()
+        self.facts["granularity"] = self.con.execute(
+            f"SELECT CASE WHEN count(*) > 0 AND bool_and(event_time = event_date::TIMESTAMP) "
+            f"THEN 'date' ELSE 'timestamp' END FROM {EVENTS}"
+        ).fetchone()[0]
+
+    def _derive_users(self) -> None:
+        """users from the accepted events: one per user_id, signed up at their first event.
+
+        A user-level attribute takes its value from the user's first event (by time, then
+        read order) that has one; users whose events disagree are counted per attribute.
+        """
+        stage = f"stage_{EVENTS}"
+        columns = ["user_id::VARCHAR AS user_id", "min(event_time)::TIMESTAMP AS signup_time"]
+        flags, totals = [], []
+        for a in self.user_attributes:
+            name, sql_type = validate.ident(a.name), validate.attribute_sql_type(a)
+            columns.append(
+                f"first({name} ORDER BY event_time, seq) FILTER (WHERE {name} IS NOT NULL)"
+                f"::{sql_type} AS {name}"
+            )
+            flags.append(f"count(DISTINCT {name}) > 1 AS {name}")
+            totals.append(f"count_if({name})")
+        self.con.execute(
+            f"CREATE TABLE {USERS} AS SELECT {', '.join(columns)} FROM {stage} "
+            "WHERE reason IS NULL GROUP BY user_id ORDER BY user_id"
+        )
+        self.con.execute(
+            f"CREATE TABLE {USER_ATTRIBUTES} (name VARCHAR, kind VARCHAR, dtype VARCHAR)"
+        )
+        for a in self.user_attributes:
+            self.con.execute(
+                f"INSERT INTO {USER_ATTRIBUTES} VALUES (?, ?, ?)", [a.name, a.kind, a.dtype]
+            )
+        conflicts = (
+            self.con.execute(
+                f"SELECT {', '.join(totals)} FROM (SELECT {', '.join(flags)} FROM {stage} "
+                "WHERE reason IS NULL GROUP BY user_id)"
+            ).fetchone()
+            if totals
+            else ()
+        )
+        self.facts["user_attribute_conflicts"] = {
+            a.name: int(n or 0) for a, n in zip(self.user_attributes, conflicts, strict=True)
+        }
+        self.facts["users_from"] = "events"
 
     def _write_accepted(self, table: str, columns: list[str], order_by: str = "") -> None:
         """Mark the (few) cross-row rejects in the stage, then keep the rows with no reason.
@@ -371,8 +445,8 @@ def _copy_ingest_history(con: duckdb.DuckDBPyConnection, previous_store: Path) -
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'previous' AND table_name = ?",
         [INGESTS],
     ).fetchone()[0]
-    if has_ingests:
-        con.execute(f"INSERT INTO {INGESTS} SELECT * FROM previous.{INGESTS}")
+    if has_ingests:  # BY NAME: records of older stores lack the newer columns (NULL)
+        con.execute(f"INSERT INTO {INGESTS} BY NAME SELECT * FROM previous.{INGESTS}")
     con.execute("DETACH previous")
 
 
@@ -414,7 +488,9 @@ def _build(
                 counts = builder.counts()
                 json_counts = {table: c.to_json() for table, c in counts.items()}
                 _copy_ingest_history(con, previous_store)
-                report = quality.profile_store(con, list(counts), json_counts, builder.sentinels())
+                profiled = list(counts) + ([USERS] if config.users is None else [])
+                report = quality.profile_store(con, profiled, json_counts, builder.sentinels())
+                report.update({"users_from": "users table", **builder.facts})
                 bar.update()
             for table in list(counts):
                 con.execute(f"DROP TABLE IF EXISTS stage_{table}")
@@ -423,6 +499,8 @@ def _build(
                 "finished_at": datetime.now(UTC).replace(tzinfo=None),
                 "files": json.dumps(builder.files),
                 "counts": json.dumps(json_counts),
+                "dataset": config.name,
+                "granularity": builder.facts["granularity"],
             }
             con.execute(
                 f"INSERT INTO {INGESTS} VALUES ({', '.join('?' * len(INGEST_COLUMNS))})",
@@ -434,17 +512,62 @@ def _build(
     return counts, report
 
 
+def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
+    """Tables that had rows but kept none, or fewer than `min_share` of them."""
+    return [
+        table
+        for table, c in counts.items()
+        if c.read > 0 and (c.accepted == 0 or c.accepted < min_share * c.read)
+    ]
+
+
+def partial_message(
+    config: DatasetConfig, counts: dict[str, TableCounts], tables: list[str], report: Path
+) -> str:
+    """One line: each short table with its counts and top quarantine reasons, and the way out."""
+    parts = []
+    for table in tables:
+        c = counts[table]
+        top = sorted(c.quarantined.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in top)
+        parts.append(
+            f"{table}: {c.accepted:,} of {c.read:,} rows accepted ({c.accepted / c.read:.1%}; "
+            f"quarantined: {reasons})"
+        )
+    return (
+        f"{config.path}: {'; '.join(parts)}, below rules.min_accepted_share "
+        f"{config.rules.min_accepted_share:.0%}; the event store was left unchanged (quality "
+        f"report of this attempt: {report}); fix the config, or pass --allow-partial to "
+        "replace the store anyway"
+    )
+
+
+def _report(
+    config: DatasetConfig, ingest_id: str, digest: str, started_at: datetime, body: dict
+) -> dict:
+    return {
+        "dataset": config.name,
+        "ingest_id": ingest_id,
+        "dataset_digest": digest,
+        "created_at": started_at.isoformat(),
+        **body,
+    }
+
+
 def ingest_dataset(
     config_path: Path,
     store_path: Path | None = None,
     progress: bool = True,
     allow_outside_files: bool = False,
+    allow_partial: bool = False,
 ) -> IngestSummary:
     """Load a dataset config's files into the event store, quarantining bad rows.
 
     Replaces the store's dataset atomically; does nothing when the same dataset digest is
     already loaded. Writes a data-quality report (JSON + Markdown) to the workspace. Files
-    outside the config's folder are refused unless `allow_outside_files`.
+    outside the config's folder are refused unless `allow_outside_files`. A table of which
+    fewer than rules.min_accepted_share of the rows (or none) were accepted keeps the previous
+    store (PartialIngestError) unless `allow_partial`.
     """
     started = time.perf_counter()
     started_at = datetime.now(UTC).replace(tzinfo=None)
@@ -481,6 +604,16 @@ def ingest_dataset(
     target = store.with_name(f"{store.name}.{ingest_id}.building")
     try:
         counts, body = _build(target, store, config, resolved, record, progress)
+        short = [] if allow_partial else short_tables(counts, config.rules.min_accepted_share)
+        if short:
+            report = {
+                **_report(config, ingest_id, digest, started_at, body),
+                "refused": f"too few rows accepted in {', '.join(short)} (rules."
+                f"min_accepted_share {config.rules.min_accepted_share:.0%}): the previous "
+                "event store was kept",
+            }
+            path = quality.write_report(report, latest=False)
+            raise PartialIngestError(partial_message(config, counts, short, path))
         with contextlib.suppress(FileNotFoundError):
             # A stale write-ahead log of the old file must not be replayed onto the new one.
             os.remove(f"{store}.wal")
@@ -488,13 +621,7 @@ def ingest_dataset(
     finally:
         for leftover in (target, Path(f"{target}.wal")):
             leftover.unlink(missing_ok=True)
-    report = {
-        "dataset": config.name,
-        "ingest_id": ingest_id,
-        "dataset_digest": digest,
-        "created_at": started_at.isoformat(),
-        **body,
-    }
+    report = _report(config, ingest_id, digest, started_at, body)
     report_path = quality.write_report(report)
     return IngestSummary(
         dataset=config.name,

@@ -324,13 +324,13 @@ def entity_checks(
     checks += _sentinel_check(id_column, rules)
     if "signup_time_text" in required:
         checks.append(_timestamp_check("signup_time", source.timestamp_formats))
-    checks += [
-        _timestamp_check(a.name, source.timestamp_formats)
-        for a in source.attributes
-        if a.dtype == "timestamp"
-    ]
-    checks += [_number_check(a.name) for a in source.attributes if a.dtype == "numeric"]
-    return checks
+    return checks + _attribute_checks(source.attributes, source.timestamp_formats)
+
+
+def _attribute_checks(attributes: Sequence[Attribute], formats: Sequence[str]) -> list[Check]:
+    """Timestamp attributes, then numeric ones, must parse."""
+    checks = [_timestamp_check(a.name, formats) for a in attributes if a.dtype == "timestamp"]
+    return checks + [_number_check(a.name) for a in attributes if a.dtype == "numeric"]
 
 
 def failed_check_sql(checks: Sequence[Check]) -> str:
@@ -521,8 +521,14 @@ def _source_fields(
     return text_of, {DERIVED_ERROR: error} if source.derived else {}
 
 
-def stage_events_sql(staged: StagedFile, source: Source, rules: Rules) -> str:
-    """SELECT staging one raw events file: text, parsed columns and its row-level reason."""
+def stage_events_sql(
+    staged: StagedFile, source: Source, rules: Rules, user_attributes: Sequence[Attribute] = ()
+) -> str:
+    """SELECT staging one raw events file: text, parsed columns and its row-level reason.
+
+    `user_attributes` are every events source's user-level attributes (one staging table holds
+    all files): this source's columns are read, the others are NULL.
+    """
     field, extra = _source_fields(staged, source)
     event_type = (
         sql_string(source.event_type) if source.event_type is not None else field("event_type")
@@ -544,6 +550,14 @@ def stage_events_sql(staged: StagedFile, source: Source, rules: Rules) -> str:
     )
     checks = [_derived_check()] if extra else []
     checks += event_checks(rules, source.timestamp_formats)
+    if user_attributes:
+        columns = {a.name: a.column for a in source.user_attributes}
+        for attribute in user_attributes:
+            text[f"{attribute.name}_text"] = _field(staged, columns.get(attribute.name))
+        parsed += "".join(
+            ", " + _attribute_parse(a, source.timestamp_formats) for a in user_attributes
+        )
+        checks += _attribute_checks(user_attributes, source.timestamp_formats)
     extra[DEDUPE_KEY] = dedupe_key_sql(staged, True if source.dedupe is None else source.dedupe)
     return _staged_sql(staged, text, parsed, checks, extra)
 
@@ -579,12 +593,13 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
 
 
 def mapped_columns(source: Source) -> list[str]:
-    """Every file column the source reads by name (mapped columns, attributes, dedupe key).
-
-    The columns derived columns read are checked apart (unknown_derived_columns).
+    """Every file column the source reads by name (mapped columns, attributes, user-level
+    attributes, dedupe key). The columns derived columns read are checked apart
+    (unknown_derived_columns).
     """
     keys = list(source.dedupe) if isinstance(source.dedupe, tuple) else []
-    return [*source.columns.values(), *(a.column for a in source.attributes), *keys]
+    attributes = (*source.attributes, *source.user_attributes)
+    return [*source.columns.values(), *(a.column for a in attributes), *keys]
 
 
 def events_late_sql(stage: str, users: str) -> str:

@@ -24,6 +24,14 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f}".removesuffix(".0")
 
 
+def _conflict_lines(conflicts: dict[str, int]) -> list[str]:
+    """Users whose events disagree on a user-level attribute (the first event's value won)."""
+    if not conflicts:
+        return []
+    counts = ", ".join(f"{name} {n:,}" for name, n in conflicts.items())
+    return ["", f"users with conflicting attribute values (first event's value kept): {counts}"]
+
+
 def render_markdown(report: dict) -> str:
     """The full human-readable report page."""
     out = [
@@ -31,6 +39,11 @@ def render_markdown(report: dict) -> str:
         "",
         f"ingest `{report['ingest_id']}`, dataset digest `{report['dataset_digest'][:16]}`, "
         f"written {report['created_at']}",
+        "",
+        *([f"**Refused**: {report['refused']}.", ""] if "refused" in report else []),
+        f"event time granularity: {report.get('granularity', 'timestamp')}; users from: "
+        f"{report.get('users_from', 'users table')}",
+        *_conflict_lines(report.get("user_attribute_conflicts", {})),
         "",
         "## Rows per table",
         "",
@@ -113,7 +126,8 @@ def render_short(report: dict) -> str:
     return "\n".join(
         [
             "quality:",
-            f"  event months: {span} ({len(months)} months)",
+            f"  event months: {span} ({len(months)} months); event times: "
+            f"{report.get('granularity', 'timestamp')}",
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
             f"{per_user['users']:,}; events per user median {_number(per_user['p50'])}, "

@@ -16,13 +16,14 @@ class NoReportError(UsagecastError):
     """No ingest has written a quality report in this workspace yet."""
 
 
-def write_report(report: dict, directory: Path | None = None) -> Path:
-    """Write `<ingest_id>.json/.md` and refresh `latest.json/.md`; return the Markdown path."""
+def write_report(report: dict, directory: Path | None = None, *, latest: bool = True) -> Path:
+    """Write `<ingest_id>.json/.md` and (for an ingest that replaced the store) refresh
+    `latest.json/.md`; return the Markdown path."""
     folder = directory or reports_dir()
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str)
     page = render_markdown(report)
-    for stem in (report["ingest_id"], LATEST):
+    for stem in (report["ingest_id"], LATEST) if latest else (report["ingest_id"],):
         (folder / f"{stem}.json").write_text(text, encoding="utf-8")
         (folder / f"{stem}.md").write_text(page, encoding="utf-8")
     return folder / f"{report['ingest_id']}.md"

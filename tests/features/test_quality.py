@@ -53,7 +53,9 @@ def test_report_figures(tmp_path):
         ]
         + [f"1,2014-06-01,BAD{i},a\n" for i in range(25)]
     )
-    ingest_dataset(_write(tmp_path / "d", events), tmp_path / "s.duckdb", progress=False)
+    ingest_dataset(
+        _write(tmp_path / "d", events), tmp_path / "s.duckdb", progress=False, allow_partial=True
+    )
     report = load_latest_report()
 
     assert report["dataset"] == "quality_case"

@@ -71,7 +71,9 @@ def write_premium_store() -> pd.Timestamp:
         "age": ("static", "numeric"),
     }
     event_store_path().parent.mkdir(parents=True, exist_ok=True)
-    testlib.write_store(event_store_path(), events, users, attributes=attributes)
+    testlib.write_store(
+        event_store_path(), events, users, attributes=attributes, dataset="music_demo"
+    )
     return pd.Timestamp("2024-03-31 18:00")
 
 

@@ -52,15 +52,27 @@ def write_store(
     attributes: dict[str, tuple[str, str]] | None = None,
     items: dict[str, float] | None = None,
     digest: str = "digest-1",
+    dataset: str = "test",
+    granularity: str = "timestamp",
 ) -> Path:
     """Create a DuckDB event store with the canonical tables and one ingest record.
 
     attributes: name -> (kind static|snapshot, dtype categorical|numeric|timestamp).
-    items: item_id -> popularity.
+    items: item_id -> popularity. dataset: the name the ingest record gives the data (a spec
+    must name the same one).
     """
     con = duckdb.connect(str(path))
     try:
-        fill_store(con, events, users, attributes=attributes, items=items, digest=digest)
+        fill_store(
+            con,
+            events,
+            users,
+            attributes=attributes,
+            items=items,
+            digest=digest,
+            dataset=dataset,
+            granularity=granularity,
+        )
     finally:
         con.close()
     return path
@@ -74,6 +86,8 @@ def fill_store(
     attributes: dict[str, tuple[str, str]] | None = None,
     items: dict[str, float] | None = None,
     digest: str = "digest-1",
+    dataset: str = "test",
+    granularity: str = "timestamp",
 ) -> None:
     """Create the canonical tables in an open (e.g. in-memory) connection."""
     attributes = attributes or {"channel": ("static", "categorical")}
@@ -116,8 +130,8 @@ def fill_store(
     con.execute(f"CREATE TABLE ingests ({ingest_columns})")
     con.execute(
         "INSERT INTO ingests VALUES ('i1', now()::TIMESTAMP, now()::TIMESTAMP, 'test.yaml', "
-        "?, '[]', '{}')",
-        [digest],
+        "?, '[]', '{}', ?, ?)",
+        [digest, dataset, granularity],
     )
 
 

@@ -245,7 +245,9 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     for area in ("home", "search", "playlist", "radio", "browse", "settings"):
         events.append(("user010", ts("2024-01-04 10:00"), "PLAY", None, None, None, area))
     event_store_path().parent.mkdir(parents=True)
-    write_store(event_store_path(), events, demo_users, attributes=attributes)
+    write_store(
+        event_store_path(), events, demo_users, attributes=attributes, dataset="music_demo"
+    )
     assert main(["features", "build", "premium_30d@v1", "--sample", "0.5", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "premium_30d@v1  fingerprint " in out and "label rate" in out and "written to" in out

@@ -161,7 +161,9 @@ def test_cli_builds_scoring_rows_and_prints_the_cutoff(capsys):
     vocabulary, filler = spec_vocabulary(load_spec("premium_30d@v1"), ts("2023-11-01 00:00"))
     events, demo_users = [*events, *vocabulary], [*demo_users, filler]
     event_store_path().parent.mkdir(parents=True)
-    write_store(event_store_path(), events, demo_users, attributes=attributes)
+    write_store(
+        event_store_path(), events, demo_users, attributes=attributes, dataset="music_demo"
+    )
     assert main(["features", "build", "premium_30d@v1", "--scoring"]) == 0
     out = capsys.readouterr().out
     assert "scoring rows at cutoff 2024-04-01T00:00:00" in out and "written to" in out

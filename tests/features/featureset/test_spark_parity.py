@@ -139,6 +139,24 @@ def test_spark_build_equals_duckdb_build_on_a_demo_like_spec(spark_session, sets
     assert spark_manifest["end_of_data"] == duck_manifest["end_of_data"]
 
 
+def test_spark_build_equals_duckdb_build_on_date_only_data(spark_session, sets_dir):
+    """A date-only store ends at the midnight after its last date in both engines."""
+    events, users = demo_like_log()
+    dated = [(e[0], dt.datetime.combine(e[1].date(), dt.time()), *e[2:]) for e in events]
+    event_store_path().parent.mkdir(parents=True)
+    write_store(event_store_path(), dated, users, items=ITEMS, granularity="date")
+    write_spec(sets_dir, CALENDAR_ONLY)
+    duck = build_feature_set("calendar_like@v1", sets_dir=sets_dir)
+    duck_rows, _ = load_feature_set("calendar_like@v1")
+    spark = build_feature_set("calendar_like@v1", engine="spark", sets_dir=sets_dir, force=True)
+    spark_rows, _ = load_feature_set("calendar_like@v1")
+    last_day = max(when for _, when, *_ in dated)
+    assert duck.manifest["end_of_data"] == (last_day + dt.timedelta(days=1)).isoformat()
+    assert spark.manifest["end_of_data"] == duck.manifest["end_of_data"]
+    assert spark.manifest["eligibility"] == duck.manifest["eligibility"]
+    pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
+
+
 def test_spark_scoring_rows_equal_duckdb_scoring_rows(spark_session, sets_dir):
     """Scoring rows (calendar and signup-relative cutoffs, some windows still open)."""
     events, users = demo_like_log()

@@ -284,7 +284,7 @@ def check_ingest(dataset: MessyDataset, store: Path) -> str | None:
     written for intact files, and no stored text holding a NUL.
     """
     try:
-        summary = ingest_dataset(dataset.config, store, progress=False)
+        summary = ingest_dataset(dataset.config, store, progress=False, allow_partial=True)
     except UsagecastError as error:
         return refusal_kind(error)
     for table, counts in summary.tables.items():

@@ -161,7 +161,8 @@ def test_dedupe(dataset, base_config, store, query, where, dedupe, duplicates):
     elif where == "rules":
         config["rules"]["dedupe"] = dedupe
     path = dataset(files={"users.csv": USERS, "events.csv": DUPLICATES}, config=config)
-    ingest_dataset(path, store, progress=False)
+    # With a key of few columns most of the 3 rows are duplicates: below the safe-ingest share.
+    ingest_dataset(path, store, progress=False, allow_partial=True)
     assert query(store, "SELECT source_row FROM quarantine WHERE reason = 'duplicate_event'") == [
         (r,) for r in duplicates
     ]
