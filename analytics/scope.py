@@ -83,10 +83,15 @@ def epoch_seconds(value: datetime) -> int:
 
 
 def data_end_seconds(engine: Engine, filters: Filters) -> int:
-    """The end of what was observed: the range end, else one second after the last event."""
+    """The end of what was observed: the range end, else one second after the last event;
+    for date-only data (every event at 00:00, the ingest's `date` granularity) the end of the
+    last date, so that day counts as observed."""
     if filters.end is not None:
         return epoch_seconds(filters.end)
-    last = engine.query("SELECT MAX(event_time) AS last FROM events")["last"].iloc[0]
-    if pd.isna(last):
+    row = engine.query(
+        "SELECT MAX(event_time) AS last, "
+        "BOOL_AND(event_time = CAST(event_date AS TIMESTAMP)) AS dates_only FROM events"
+    ).iloc[0]
+    if pd.isna(row["last"]):
         raise UsagecastError("the event store holds no events; nothing to analyse")
-    return epoch_seconds(last) + 1
+    return epoch_seconds(row["last"]) + (SECONDS_PER_DAY if row["dates_only"] else 1)

@@ -20,6 +20,8 @@ RETENTION_EVENTS = [
     ("c", at(9), "PLAY", "radio", None),
     ("c", at(20), "PLAY", "radio", None),
 ]
+# The same with a time of day on the last event (timestamp data, not date-only).
+TIMED_RETENTION_EVENTS = [*RETENTION_EVENTS[:-1], ("c", at(20, 12), "PLAY", "radio", None)]
 
 
 def test_weekly_retention_matrix(tiny_store):
@@ -32,9 +34,9 @@ def test_weekly_retention_matrix(tiny_store):
 
 
 def test_the_period_running_at_the_end_of_the_data_is_partial(tiny_store):
-    # The data end one second after day 20 (a Sunday): week 2 of the first cohort and week 1
-    # of the second run until day 21, past the end.
-    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS))
+    # The last event is at noon on day 20 (a Sunday): the data end one second later, and
+    # week 2 of the first cohort and week 1 of the second run until day 21, past the end.
+    table = retention(tiny_store(RETENTION_USERS, TIMED_RETENTION_EVENTS))
     assert table["partial_period"].tolist() == [2, 1]
     assert partial_mask(table).to_numpy().tolist() == [
         [False, False, True],
@@ -43,6 +45,12 @@ def test_the_period_running_at_the_end_of_the_data_is_partial(tiny_store):
     shown = marked_retention(table)
     assert list(shown.columns) == ["cohort", "users", "0", "1", "2"]
     assert shown[["0", "1", "2"]].to_numpy().tolist() == [["0.5", "0.5", "0.5*"], ["1", "1*", ""]]
+
+
+def test_date_only_data_end_with_their_last_date(tiny_store):
+    # Every event at 00:00: the data cover day 20 whole and end on day 21, a Monday.
+    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS))
+    assert table["partial_period"].isna().all()
 
 
 def test_periods_ending_with_the_data_are_complete(tiny_store):
@@ -72,7 +80,7 @@ def test_monthly_partial_period(tiny_store):
 
 
 def test_the_heatmap_hatches_partial_cells_only(tiny_store):
-    table = retention(tiny_store(RETENTION_USERS, RETENTION_EVENTS))
+    table = retention(tiny_store(RETENTION_USERS, TIMED_RETENTION_EVENTS))
     figure = heatmap(table[period_columns(table)], "t", "weeks", "cohort", partial_mask(table))
     axes = figure.axes[0]
     hatched = [(patch.get_x(), patch.get_y()) for patch in axes.patches if patch.get_hatch()]
