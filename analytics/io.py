@@ -22,6 +22,7 @@ from features.errors import UsagecastError
 from features.event_store import StoreMissingError
 from features.names import check_name
 from features.workspace import (
+    ensure_mlflow_store,
     ensure_workspace,
     event_store_path,
     mlflow_artifact_root,
@@ -58,6 +59,7 @@ def log_run(
 
     ensure_workspace()
     uri = mlflow_tracking_uri()
+    ensure_mlflow_store(uri)
     client = MlflowClient(uri)
     existing = client.get_experiment_by_name(experiment)
     experiment_id = (

@@ -2,8 +2,9 @@
 
 The workspace is `.usagecast/` under the current directory unless USAGECAST_HOME says
 otherwise. MLflow uses MLFLOW_TRACKING_URI when it is set, else a SQLite store inside the
-workspace with its artifacts beside it. These functions only compute paths; callers that
-write call `ensure_workspace()` first.
+workspace with its artifacts beside it. These functions only compute paths, except
+`ensure_workspace()` and the tracking store's creation (`ensure_mlflow_store`), which callers
+that write call first.
 """
 
 from __future__ import annotations
@@ -63,11 +64,45 @@ def activate_mlflow_tracking() -> str:
     test suites). Returns the URI in effect.
     """
     uri = mlflow_tracking_uri()
+    ensure_mlflow_store(uri)
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         import mlflow
 
         mlflow.set_tracking_uri(uri)
     return uri
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///PATH` tracking URI; None for any other store."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+
+
+def ensure_mlflow_store(uri: str) -> None:
+    """Create a SQLite tracking store that does not exist yet, so that no interruption can
+    leave it half made.
+
+    MLflow builds a new store's schema in place; a process killed meanwhile leaves a file that
+    every later client fails on ("table ... already exists"). Here the schema is built in a
+    scratch file that replaces the store path in one rename, under a lock that also makes
+    concurrent first uses wait for one creator. Other stores (a server, PostgreSQL) and
+    existing files are left to MLflow.
+    """
+    path = sqlite_store_path(uri)
+    if path is None or path.exists():
+        return
+    from features.locks import OwnedLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with OwnedLock(path.with_name(f"{path.name}.create.lock")).hold():
+        if path.exists():
+            return
+        scratch = path.with_name(f".{path.name}.{os.getpid()}.creating")
+        scratch.unlink(missing_ok=True)
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(f"sqlite:///{scratch}").search_experiments(max_results=1)
+        os.replace(scratch, path)
 
 
 def mlflow_artifact_root() -> str:

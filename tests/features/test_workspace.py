@@ -1,0 +1,54 @@
+"""The tracking store is created whole or not at all, whatever kills its creator."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from features.workspace import ensure_mlflow_store, sqlite_store_path
+
+CREATE = "import sys; from features.workspace import ensure_mlflow_store as e; e(sys.argv[1])"
+
+
+def test_only_sqlite_uris_have_a_store_path(tmp_path: Path) -> None:
+    assert sqlite_store_path(f"sqlite:///{tmp_path}/m.db") == tmp_path / "m.db"
+    assert sqlite_store_path("sqlite:///.usagecast/mlflow.db") == Path(".usagecast/mlflow.db")
+    assert sqlite_store_path("postgresql://u@h/db") is None
+    assert sqlite_store_path("http://127.0.0.1:5000") is None
+
+
+def test_a_new_store_is_created_and_usable(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'nested' / 'mlflow.db'}"
+    ensure_mlflow_store(uri)
+    ensure_mlflow_store(uri)  # an existing store is left alone
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("e")
+    assert client.get_experiment(experiment).name == "e"
+    assert [p.name for p in (tmp_path / "nested").iterdir() if "creating" in p.name] == []
+
+
+@pytest.mark.slow
+def test_a_creator_killed_at_any_moment_never_leaves_a_broken_store(tmp_path: Path) -> None:
+    """SIGKILL the creating process after random delays: afterwards the store path is either
+    absent or a working store, and the next creation succeeds (seeded delays)."""
+    rng = random.Random(3)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for attempt in range(6):
+        uri = f"sqlite:///{tmp_path / f'store{attempt}.db'}"
+        creator = subprocess.Popen([sys.executable, "-c", CREATE, uri], env=env)
+        time.sleep(rng.uniform(0.5, 4.0))
+        creator.send_signal(signal.SIGKILL)
+        creator.wait()
+        path = sqlite_store_path(uri)
+        if path.exists():
+            MlflowClient(uri).search_experiments()
+        ensure_mlflow_store(uri)
+        MlflowClient(uri).create_experiment(f"after-kill-{attempt}")
