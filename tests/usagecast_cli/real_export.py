@@ -91,10 +91,11 @@ def write_export(folder: Path, users: int = 600, seed: int = 11) -> Export:
     )
     table.to_csv(folder / "users.csv", index=False, encoding="latin-1")
 
-    duplicates = int(logins.duplicated().sum())
     lines = logins.assign(day=logins["day"].map(dt.date.isoformat))
     as_float = rng.random(len(lines)) < 0.1
     lines.loc[as_float, "user"] = lines.loc[as_float, "user"] + ".0"
+    # Duplicates are lines repeated as written (`17` and `17.0` on one day are two lines).
+    duplicates = int(lines.duplicated().sum())
     blank = pd.DataFrame({"user": ["", " "], "day": ["2024-03-01", "2024-03-02"]})
     unknown = pd.DataFrame({"user": ["999999", "999999.0"], "day": ["2024-04-01", "2024-04-02"]})
     lines = pd.concat([lines, blank, unknown], ignore_index=True)
