@@ -42,6 +42,7 @@ from experiments.objective import (
 from experiments.search_space import fixed_params
 from experiments.split import SplitFrames, SplitPlan, apply_split, plan_split, require_horizon
 from experiments.study import (
+    check_storage_url,
     choose_study_name,
     default_storage_url,
     fail_orphaned_trials,
@@ -430,6 +431,8 @@ def refit_best(
 def tune(config: TuneConfig) -> TuneResult:
     """Run (or resume) a tuning study on a feature set and record everything in MLflow."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if config.storage:
+        check_storage_url(config.storage)
     prepared = prepare(config)
     inputs = prepared.inputs
     workspace.ensure_workspace()

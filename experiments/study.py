@@ -19,9 +19,11 @@ from pathlib import Path
 
 import optuna
 import psutil
+import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from experiments.metrics import MetricName
 from experiments.objective import WORKER_PID_ATTR, study_direction
@@ -49,17 +51,51 @@ def journal_lock(path: Path) -> OwnedLock:
     return OwnedLock(path.with_name(path.name + JOURNAL_LOCK_SUFFIX))
 
 
-def open_storage(url: str) -> BaseStorage | str:
-    """A JournalStorage for `journal://PATH` (folder created), else the URL for Optuna."""
+# The driver a database URL needs when none is named (`postgresql://` means psycopg2).
+DRIVER_PACKAGES = {"postgresql": "psycopg2-binary", "mysql": "PyMySQL"}
+
+
+def check_database_driver(url: str) -> None:
+    """Refuse a database URL whose SQLAlchemy dialect or driver is not installed, naming the
+    package to install (Optuna would fail later with a bare ImportError traceback).
+
+    Creating the engine imports the driver without connecting; the password never appears.
+    """
+    try:
+        parsed = sqlalchemy.make_url(url)
+        sqlalchemy.create_engine(parsed).dispose()
+    except (ImportError, NoSuchModuleError) as error:  # NoSuchModuleError is an ArgumentError
+        shown = parsed.render_as_string(hide_password=True)
+        package = DRIVER_PACKAGES.get(parsed.get_backend_name(), "the database's driver")
+        raise UsagecastError(
+            f"--storage {shown}: the database driver is not installed ({error}); install "
+            f"{package} in this environment, or use the default journal storage"
+        ) from None
+    except ArgumentError as error:
+        raise UsagecastError(f"--storage: not a database URL ({error})") from None
+
+
+def check_storage_url(url: str) -> None:
+    """Refuse a storage that is neither a journal file nor a database URL with its driver
+    installed; cheap, so `tune` checks it before it loads any data."""
     if url.startswith(JOURNAL_SCHEME):
-        path = Path(url.removeprefix(JOURNAL_SCHEME))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=journal_lock(path)))
+        return
     if "://" not in url:
         raise UsagecastError(
             f"storage {url!r} is not a URL: use journal:///path/to/file.journal or an Optuna "
             "RDB URL such as postgresql://user@host/db"
         )
+    check_database_driver(url)
+
+
+def open_storage(url: str) -> BaseStorage | str:
+    """A JournalStorage for `journal://PATH` (folder created), else the database URL for
+    Optuna once its driver is known to be installed."""
+    check_storage_url(url)
+    if url.startswith(JOURNAL_SCHEME):
+        path = Path(url.removeprefix(JOURNAL_SCHEME))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=journal_lock(path)))
     return url
 
 

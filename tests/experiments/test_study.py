@@ -66,6 +66,47 @@ def test_a_storage_that_is_not_a_url_is_refused():
         open_storage("my-study.db")
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql+mysqldb://analyst:s3cret@127.0.0.1/optuna", "driver is not installed"),
+        ("nosuchdb://analyst:s3cret@127.0.0.1/optuna", "driver is not installed"),
+    ],
+)
+def test_a_database_url_without_its_driver_is_refused_without_the_password(url, says):
+    with pytest.raises(UsagecastError, match=says) as refused:
+        open_storage(url)
+    assert "s3cret" not in str(refused.value)
+    assert "analyst:***@127.0.0.1" in str(refused.value)
+
+
+def test_a_database_url_with_its_driver_passes_the_check(tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    assert open_storage(url) == url
+
+
+def test_tune_with_a_missing_database_driver_exits_2_with_one_line(tmp_path):
+    env = {**os.environ, "USAGECAST_HOME": str(tmp_path / "ws")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "usagecast_cli.main",
+            "tune",
+            "premium_30d@v1",
+            "--storage",
+            "mysql+mysqldb://analyst:s3cret@127.0.0.1/optuna",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    assert result.stderr.startswith("error: --storage mysql+mysqldb://analyst:***@")
+
+
 HOLD_JOURNAL_LOCK = """
 import sys, time
 from pathlib import Path
