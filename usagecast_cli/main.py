@@ -14,6 +14,7 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
@@ -54,7 +55,56 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    for leaf in command_parsers(parser):
+        leaf.set_defaults(command_parser=leaf)
     return parser
+
+
+def command_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parsers that end a command line (`tune`, `features build`, ...), depth first."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield parser
+    for group in groups:
+        for child in dict.fromkeys(group.choices.values()):  # aliases share one parser
+            yield from command_parsers(child)
+
+
+def close_options(unknown: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    """For each unknown `--option` (or `--option=value`), the nearest option of the command."""
+    known = [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
+    suggestions = {}
+    for word in unknown:
+        name = word.split("=", 1)[0]
+        if name.startswith("--"):
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            if close:
+                suggestions[name] = close[0]
+    return suggestions
+
+
+def did_you_mean(unknown: Sequence[str], parser: argparse.ArgumentParser) -> str:
+    """` (did you mean --trials?)`, one `X instead of Y` per option when several; or ''."""
+    suggestions = close_options(unknown, parser)
+    if not suggestions:
+        return ""
+    if len(suggestions) == 1:
+        return f" (did you mean {next(iter(suggestions.values()))}?)"
+    pairs = ", ".join(f"{right} instead of {wrong}" for wrong, right in suggestions.items())
+    return f" (did you mean {pairs}?)"
+
+
+def parse_command_line(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """Parse like argparse, but an unknown option names the command's nearest one."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = args.command_parser
+        command.error(
+            f"unrecognized arguments: {' '.join(unknown)}{did_you_mean(unknown, command)}"
+        )
+    return args
 
 
 EXIT_BAD_INPUT = 2
@@ -113,7 +163,7 @@ def run_handler(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch to the chosen handler, and map errors and signals to exit codes."""
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     apply_specs_option(args)
     return run_handler(args.handler, args)
 
