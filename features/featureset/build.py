@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from features.featureset.spec import (
     spec_to_dict,
 )
 from features.workspace import event_store_path, workspace_dir
+
+logger = logging.getLogger(__name__)
 
 INTEGER_KINDS = ("count", "active_days", "sessions", "area_count", "tenure")
 # Above this many distinct cutoffs (signup-relative ones are per user) the manifest keeps
@@ -632,7 +635,23 @@ def build_feature_set(
 def load_feature_set(ref: str) -> tuple[pd.DataFrame, dict]:
     """Rows and manifest of a built feature set: `name@vN` (latest build) or `name@vN/FP`."""
     name_version, _, fingerprint = ref.partition("/")
-    return store.read_build(store.resolve_build(parse_ref(name_version), fingerprint or None))
+    frame, manifest = store.read_build(
+        store.resolve_build(parse_ref(name_version), fingerprint or None)
+    )
+    if not fingerprint and manifest.get("sample"):
+        logger.warning(sampled_latest_notice(name_version, manifest))
+    return frame, manifest
+
+
+def sampled_latest_notice(ref: str, manifest: dict) -> str:
+    """Said when a bare NAME@vN resolves to a sample build: easy to miss after `--sample`."""
+    sample = manifest["sample"]
+    return (
+        f"note: {ref} is its latest build {manifest['fingerprint']}, a "
+        f"{sample['fraction']:.0%} user sample (seed {sample['seed']}, {manifest['rows']} rows); "
+        f"`usagecast features build {ref}` makes the full build the latest, or name one "
+        f"build as {ref}/FINGERPRINT"
+    )
 
 
 def list_feature_sets(sets_dir: Path | None = None) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import duckdb
@@ -150,7 +151,7 @@ def test_manifest_actionable_and_couplings_satisfy_the_whatif_contract(demo):
     assert kinds == ["order", "ratio"]
 
 
-def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path):
+def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path, caplog):
     full = build_feature_set("buyers@v1", sets_dir=demo)
     sample = build_feature_set("buyers@v1", sample=0.5, seed=3, sets_dir=demo)
     same_sample = build_feature_set("buyers@v1", sample=0.5, seed=3, sets_dir=demo)
@@ -158,9 +159,15 @@ def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path):
     assert same_sample.reused and same_sample.fingerprint == sample.fingerprint
     assert 0 < sample.rows < full.rows
     assert sample.manifest["sample"] == {"fraction": 0.5, "seed": 3}
-    # `name@vN` loads the latest build; `name@vN/FINGERPRINT` pins one.
-    assert load_feature_set("buyers@v1")[1]["fingerprint"] == sample.fingerprint
-    assert len(load_feature_set(f"buyers@v1/{full.fingerprint}")[0]) == full.rows
+    # `name@vN` loads the latest build, saying so when it is a sample; `name@vN/FP` pins one.
+    with caplog.at_level(logging.WARNING, logger="features.featureset.build"):
+        assert load_feature_set("buyers@v1")[1]["fingerprint"] == sample.fingerprint
+        assert len(load_feature_set(f"buyers@v1/{full.fingerprint}")[0]) == full.rows
+    assert [r.getMessage() for r in caplog.records] == [
+        f"note: buyers@v1 is its latest build {sample.fingerprint}, a 50% user sample (seed 3, "
+        f"{sample.rows} rows); `usagecast features build buyers@v1` makes the full build the "
+        "latest, or name one build as buyers@v1/FINGERPRINT"
+    ]
 
     events, users = demo_log(seed=1)
     other_store = write_store(
