@@ -30,6 +30,7 @@ def _build(args: argparse.Namespace) -> int:
         sample=args.sample,
         seed=args.seed,
         allow_leaky=tuple(args.allow_leaky),
+        progress=not args.no_progress,
     )
     print(format_build(result))
     return 0
@@ -44,7 +45,12 @@ def _build_scoring(args: argparse.Namespace) -> int:
             "--allow-leaky applies to training builds; scoring rows carry no label to scan"
         )
     result = build_scoring_rows(
-        args.ref, args.cutoff, engine=args.engine, sample=args.sample, seed=args.seed
+        args.ref,
+        args.cutoff,
+        engine=args.engine,
+        sample=args.sample,
+        seed=args.seed,
+        progress=not args.no_progress,
     )
     print(format_scoring_build(result))
     return 0
@@ -109,6 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sample", type=_fraction, default=None, help="keep this fraction of users (by id hash)"
     )
     build.add_argument("--seed", type=int, default=None, help="seed of the user sample (0)")
+    build.add_argument("--no-progress", action="store_true", help="hide the stage bar")
     build.add_argument(
         "--allow-leaky",
         action="append",

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from features.featureset.compiler import (
     render,
 )
 from features.featureset.leakage import scan_label_proxies, snapshot_like_unit
+from features.featureset.progress import stage_progress
 from features.featureset.references import Category, check_references, spec_references
 from features.featureset.spec import (
     FeatureDef,
@@ -56,6 +57,8 @@ from features.featureset.spec import (
 from features.workspace import event_store_path, workspace_dir
 
 logger = logging.getLogger(__name__)
+# Stages of a training build: checks, the feature query, the leak scan, writing.
+BUILD_STAGES = 4
 
 INTEGER_KINDS = ("count", "active_days", "sessions", "area_count", "tenure")
 # Above this many distinct cutoffs (signup-relative ones are per user) the manifest keeps
@@ -566,9 +569,29 @@ def build_feature_set(
     store_path: Path | None = None,
     sets_dir: Path | None = None,
     force: bool = False,
+    progress: bool = False,
 ) -> BuildResult:
-    """Materialise `name@vN` from the event store (or reuse the build with its fingerprint)."""
+    """Materialise `name@vN` from the event store (or reuse the build with its fingerprint);
+    `progress` shows a stage bar on stderr."""
+    with stage_progress(f"build {ref}", BUILD_STAGES, progress) as begin:
+        return _build_feature_set(
+            ref, engine, sample, seed, allow_leaky, store_path, sets_dir, force, begin
+        )
+
+
+def _build_feature_set(
+    ref: str,
+    engine: str,
+    sample: float | None,
+    seed: int | None,
+    allow_leaky: Iterable[str],
+    store_path: Path | None,
+    sets_dir: Path | None,
+    force: bool,
+    begin: Callable[[str], None],
+) -> BuildResult:
     started = time.perf_counter()
+    begin("checking the spec and the event store")
     engine = check_engine_name(engine)
     spec = load_spec(ref, sets_dir)
     parsed = parse_ref(ref)
@@ -599,6 +622,7 @@ def build_feature_set(
                 True,
                 existing,
             )
+        begin(f"computing rows on {engine}")
         runner = _open_engine(engine, path, con)
         try:
             frame, statuses = compute_rows(
@@ -609,6 +633,7 @@ def build_feature_set(
         _refuse_snapshot_like(con, spec, frame, _numeric_columns_read(con, spec, features))
     finally:
         con.close()
+    begin("scanning for label leaks")
     feature_dtypes = {f.name: feature_dtype(f, attribute_dtypes) for f in features}
     leakage = {**_scan(spec, frame, feature_dtypes), "allowed": list(allowed)}
     _check_leaks(spec, leakage, allowed)
@@ -625,6 +650,7 @@ def build_feature_set(
         build_seconds=time.perf_counter() - started,
         granularity=granularity,
     )
+    begin("writing")
     store.write_build(frame, manifest, target)
     store.mark_latest(parsed, fingerprint)
     return BuildResult(

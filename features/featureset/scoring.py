@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from features.featureset.build import (
 )
 from features.featureset.catalog import load_spec, parse_ref
 from features.featureset.compiler import compile_feature_query
+from features.featureset.progress import stage_progress
 from features.featureset.spec import (
     CalendarCutoffs,
     Cutoffs,
@@ -56,6 +58,8 @@ from features.workspace import event_store_path
 
 # Statuses a scoring row may have: `censored` only says the label window is still open.
 SCORED_STATUSES = ("kept", "censored")
+# Stages of a scoring build: checks, the feature query, writing.
+SCORING_STAGES = 3
 POPULATION_RULE = (
     "eligible users (spec eligibility at the row's cutoff) whose cutoff is on or before the "
     "scoring cutoff and whose label window is open at it (cutoff + horizon > scoring cutoff; "
@@ -187,13 +191,32 @@ def build_scoring_rows(
     store_path: Path | None = None,
     sets_dir: Path | None = None,
     force: bool = False,
+    progress: bool = False,
 ) -> BuildResult:
     """Materialise `name@vN`'s scoring rows at one cutoff (default: the latest), or reuse them.
 
     Fingerprinted by spec, data, sample and cutoff; stored apart from the training builds, so
-    `name@vN` never resolves to one.
+    `name@vN` never resolves to one. `progress` shows a stage bar on stderr.
     """
+    with stage_progress(f"scoring rows {ref}", SCORING_STAGES, progress) as begin:
+        return _build_scoring_rows(
+            ref, cutoff, engine, sample, seed, store_path, sets_dir, force, begin
+        )
+
+
+def _build_scoring_rows(
+    ref: str,
+    cutoff: str | dt.date | None,
+    engine: str,
+    sample: float | None,
+    seed: int | None,
+    store_path: Path | None,
+    sets_dir: Path | None,
+    force: bool,
+    begin: Callable[[str], None],
+) -> BuildResult:
     started = time.perf_counter()
+    begin("checking the spec and the event store")
     engine = check_engine_name(engine)
     spec = load_spec(ref, sets_dir)
     parsed = parse_ref(ref)
@@ -212,6 +235,7 @@ def build_scoring_rows(
             return BuildResult(
                 spec.ref, fingerprint, target, existing["rows"], None, True, existing
             )
+        begin(f"computing rows on {engine}")
         runner = _open_engine(engine, path, con)
         try:
             frame, counts = compute_scoring_rows(
@@ -234,6 +258,7 @@ def build_scoring_rows(
         attribute_dtypes=attribute_dtypes,
         build_seconds=time.perf_counter() - started,
     )
+    begin("writing")
     store.write_build(frame, manifest, target)
     return BuildResult(spec.ref, fingerprint, target, len(frame), None, False, manifest)
 

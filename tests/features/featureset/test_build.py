@@ -256,8 +256,16 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
         event_store_path(), events, demo_users, attributes=attributes, dataset="music_demo"
     )
     assert main(["features", "build", "premium_30d@v1", "--sample", "0.5", "--seed", "1"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "premium_30d@v1  fingerprint " in out and "label rate" in out and "written to" in out
+    # The stage bar on stderr names each stage and ends complete.
+    for stage in ("computing rows on duckdb", "scanning for label leaks", "writing"):
+        assert stage in err
+    assert "build premium_30d@v1: 100%" in err and "4/4" in err
+    assert main(["features", "build", "premium_30d@v1", "--scoring"]) == 0
+    assert "scoring rows premium_30d@v1: 100%" in capsys.readouterr().err
+    assert main(["features", "build", "premium_30d@v1", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
     frame, _ = load_feature_set("premium_30d@v1")
     assert f"rows {len(frame)}  positives {int(frame['label'].sum())}  label rate" in out
     assert main(["features", "list"]) == 0
@@ -267,7 +275,8 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     assert main(["features", "sql", "premium_30d@v1", "--dialect", "spark"]) == 0
     assert "DATEDIFF(" in capsys.readouterr().out
     assert main(["features", "build", "premium_30d@v9"]) == 2
-    assert capsys.readouterr().err.startswith("error: premium_30d@v9: no spec at")
+    err = capsys.readouterr().err
+    assert err.rsplit("\r", 1)[-1].startswith("error: premium_30d@v9: no spec at")
 
 
 def test_log_feature_set_to_mlflow(demo):
