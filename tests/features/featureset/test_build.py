@@ -264,8 +264,6 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     assert "build premium_30d@v1: 100%" in err and "4/4" in err
     assert main(["features", "build", "premium_30d@v1", "--scoring"]) == 0
     assert "scoring rows premium_30d@v1: 100%" in capsys.readouterr().err
-    assert main(["features", "build", "premium_30d@v1", "--no-progress"]) == 0
-    assert capsys.readouterr().err == ""
     frame, _ = load_feature_set("premium_30d@v1")
     assert f"rows {len(frame)}  positives {int(frame['label'].sum())}  label rate" in out
     assert main(["features", "list"]) == 0
@@ -277,6 +275,8 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     assert main(["features", "build", "premium_30d@v9"]) == 2
     err = capsys.readouterr().err
     assert err.rsplit("\r", 1)[-1].startswith("error: premium_30d@v9: no spec at")
+    assert main(["features", "build", "premium_30d@v1", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_log_feature_set_to_mlflow(demo):
