@@ -54,7 +54,7 @@ from features.featureset.spec import (
 )
 from features.workspace import event_store_path, workspace_dir
 
-INTEGER_KINDS = ("count", "active_days", "sessions", "area_count", "tenure")
+INTEGER_KINDS = ("count", "active_days", "sessions", "area_count", "tenure", "distinct_items")
 # Above this many distinct cutoffs (signup-relative ones are per user) the manifest keeps
 # eligibility totals only.
 MAX_CUTOFFS_LISTED = 60
