@@ -1,7 +1,9 @@
 """Spec -> SQL syntax tree (sqlglot, DuckDB dialect); Spark gets the same tree transpiled.
 
-Point-in-time rules, enforced here and nowhere else:
-- a feature over w days sees events with cutoff - w days <= event_time < cutoff;
+Point-in-time rules, enforced here (and in gaps.py, which builds CTEs for this query) and
+nowhere else:
+- a feature over w days sees events with cutoff - w days <= event_time < cutoff (a trend
+  also the window before, cutoff - 2w days <= event_time < cutoff - w days);
 - the label sees events with cutoff <= event_time < cutoff + horizon (no upper bound for
   `ever`), so an event exactly at the cutoff is on the label side only;
 - day-based quantities (active days, recency, tenure, the adoption rule) use calendar dates
@@ -15,9 +17,10 @@ optionally a deterministic user sample) -> aggregates (one grouped pass over eac
 events from cutoff - longest window to horizon end: windowed features, the active flag,
 simple labels) -> past_days + history (unbounded look-backs: recency and "converted before
 the cutoff", read from a per (user, type, date) rollup instead of every past event) ->
-statuses (kept | inactive | converted | censored) -> the final rows. The adoption label adds a
-step over each kept row's label-window days: a date bitmask tested with a sliding W-bit mask
-when the horizon fits 62 days, LAG over distinct days beyond that.
+type_days + gaps (gap features, gaps.py) -> statuses (kept | inactive | converted |
+censored) -> the final rows. The adoption label adds a step over each kept row's
+label-window days: a date bitmask tested with a sliding W-bit mask when the horizon fits 62
+days, LAG over distinct days beyond that.
 """
 
 from __future__ import annotations
