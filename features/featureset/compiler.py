@@ -1,7 +1,9 @@
 """Spec -> SQL syntax tree (sqlglot, DuckDB dialect); Spark gets the same tree transpiled.
 
-Point-in-time rules, enforced here and nowhere else:
-- a feature over w days sees events with cutoff - w days <= event_time < cutoff;
+Point-in-time rules, enforced here (and in gaps.py, which builds CTEs for this query) and
+nowhere else:
+- a feature over w days sees events with cutoff - w days <= event_time < cutoff (a trend
+  also the window before, cutoff - 2w days <= event_time < cutoff - w days);
 - the label sees events with cutoff <= event_time < cutoff + horizon (no upper bound for
   `ever`), so an event exactly at the cutoff is on the label side only;
 - day-based quantities (active days, recency, tenure, the adoption rule) use calendar dates
@@ -15,9 +17,10 @@ optionally a deterministic user sample) -> aggregates (one grouped pass over eac
 events from cutoff - longest window to horizon end: windowed features, the active flag,
 simple labels) -> past_days + history (unbounded look-backs: recency and "converted before
 the cutoff", read from a per (user, type, date) rollup instead of every past event) ->
-statuses (kept | inactive | converted | censored) -> the final rows. The adoption label adds a
-step over each kept row's label-window days: a date bitmask tested with a sliding W-bit mask
-when the horizon fits 62 days, LAG over distinct days beyond that.
+type_days + gaps (gap features, gaps.py) -> statuses (kept | inactive | converted |
+censored) -> the final rows. The adoption label adds a step over each kept row's
+label-window days: a date bitmask tested with a sliding W-bit mask when the horizon fits 62
+days, LAG over distinct days beyond that.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ import sqlglot.expressions as exp
 from features.engines.spark import to_spark_sql
 from features.event_store import EVENTS, ITEMS, USERS
 from features.featureset.derived import compile_expression
+from features.featureset.gaps import gap_ctes
 from features.featureset.spec import (
+    GAP_KINDS,
     CalendarCutoffs,
     DerivedAttribute,
     FeatureDef,
@@ -160,6 +165,14 @@ def _in_window(days: int) -> exp.Expression:
     return exp.and_(_event_time() >= _shift(_cutoff(), days, back=True), _event_time() < _cutoff())
 
 
+def _in_window_before(days: int) -> exp.Expression:
+    """[cutoff - 2 * days, cutoff - days): the window before the feature window."""
+    return exp.and_(
+        _event_time() >= _shift(_cutoff(), 2 * days, back=True),
+        _event_time() < _shift(_cutoff(), days, back=True),
+    )
+
+
 def _of_type(event_type: str) -> exp.Expression:
     return _col("event_type", _EVENT).eq(_str(event_type))
 
@@ -247,6 +260,33 @@ def _item_mean_feature(feature: FeatureDef) -> exp.Expression:
     return exp.Avg(this=_when(condition, value))
 
 
+def _trend_feature(feature: FeatureDef) -> exp.Expression:
+    """(count in the window + 1) / (count in the window before it + 1): 1 for a steady or
+    empty past, defined when the earlier window is empty."""
+    of_type = _of_type(feature.event_type)
+    current = _count_if(exp.and_(_in_window(feature.window_days), of_type))
+    earlier = _count_if(exp.and_(_in_window_before(feature.window_days), of_type.copy()))
+    return exp.Div(
+        this=exp.cast(exp.Add(this=current, expression=_num(1)), "DOUBLE"),
+        expression=exp.cast(exp.Add(this=earlier, expression=_num(1)), "DOUBLE"),
+    )
+
+
+def _distinct_items_feature(feature: FeatureDef) -> exp.Expression:
+    condition = _in_window(feature.window_days)
+    if feature.event_type is not None:
+        condition = exp.and_(condition, _of_type(feature.event_type))
+    return _count_distinct_if(condition, _col("item_id", _EVENT))
+
+
+def _value_mean_feature(feature: FeatureDef) -> exp.Expression:
+    """value_sum / count over the window's events of the type (NULL without one): a missing
+    value counts as 0, as it does in the sum."""
+    condition = exp.and_(_in_window(feature.window_days), _of_type(feature.event_type))
+    value = exp.Coalesce(this=_col("value", _EVENT), expressions=[exp.cast(_num(0), "DOUBLE")])
+    return exp.Avg(this=_when(condition, value))
+
+
 AGGREGATE_FEATURES = {
     "count": _count_feature,
     "active_days": _active_days_feature,
@@ -255,6 +295,9 @@ AGGREGATE_FEATURES = {
     "ratio": _ratio_feature,
     "area_count": _area_count_feature,
     "item_mean": _item_mean_feature,
+    "trend": _trend_feature,
+    "distinct_items": _distinct_items_feature,
+    "value_mean": _value_mean_feature,
 }
 # Aggregate kinds that calendar-only specs compute in CTEs of their own beside `aggregates`
 # (per-session flags), joined in `combined`.
@@ -462,8 +505,13 @@ def _uses_items(features: tuple[FeatureDef, ...]) -> bool:
 
 
 def _lookback_days(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> int:
-    """How far before a cutoff the windowed pass must read (longest window)."""
-    windows = [f.window_days for f in features if f.window_days is not None]
+    """How far before a cutoff the windowed pass must read (longest window; a trend reads
+    the window before its own too)."""
+    windows = [
+        f.window_days * (2 if f.kind == "trend" else 1)
+        for f in features
+        if f.window_days is not None
+    ]
     if spec.eligibility.active_within_days is not None:
         windows.append(spec.eligibility.active_within_days)
     return max(windows, default=0)
@@ -548,6 +596,8 @@ EMPTY_AGGREGATES: dict[str, int | float | None] = {
     "value_sum": 0.0,
     "ratio": None,
     "area_count": 0,
+    "trend": 1.0,
+    "distinct_items": 0,
 }
 EMPTY_LABELS: dict[str, int | float] = {"event_within": 0, "churn": 1, "value_within": 0.0}
 
@@ -913,8 +963,16 @@ def _uses_session_rollup(spec: FeatureSetSpec, features: tuple[FeatureDef, ...])
     return _calendar_only(spec) and any(f.kind == "sessions" for f in features)
 
 
+def _uses_gaps(features: tuple[FeatureDef, ...]) -> bool:
+    return any(f.kind in GAP_KINDS for f in features)
+
+
 def _needs_combined(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> bool:
-    return _needs_history(spec, features) or _uses_session_rollup(spec, features)
+    return (
+        _needs_history(spec, features)
+        or _uses_session_rollup(spec, features)
+        or _uses_gaps(features)
+    )
 
 
 def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
@@ -930,6 +988,8 @@ def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> 
         sides.append(("history", "h", history))
     if _uses_session_rollup(spec, features):
         sides.append(("session_counts", "sc", [f.name for f in features if f.kind == "sessions"]))
+    if _uses_gaps(features):
+        sides.append(("gaps", "gp", [f.name for f in features if f.kind in GAP_KINDS]))
     for table, alias, names in sides:
         for name in names:
             value: exp.Expression = _col(name, alias)
@@ -1012,6 +1072,8 @@ def _base_ctes(
         ctes += _history_ctes(spec, features)
     if _uses_session_rollup(spec, features):
         ctes += _session_ctes(spec, features)
+    if _uses_gaps(features):
+        ctes += gap_ctes(features)
     if _needs_combined(spec, features):
         ctes += [
             ("combined", _combined_select(spec, features)),
@@ -1051,7 +1113,7 @@ def compile_feature_query(
     ]
     derived = {attribute.name: attribute for attribute in spec.derived_attributes}
     for feature in features:
-        if feature.kind in AGGREGATE_FEATURES or feature.kind == "recency":
+        if feature.kind in AGGREGATE_FEATURES or feature.kind in ("recency", *GAP_KINDS):
             columns.append(_col(feature.name, "s").as_(feature.name))
         else:
             columns.append(_row_feature(feature, derived).as_(feature.name))

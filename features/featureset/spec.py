@@ -16,6 +16,17 @@ events strictly before its cutoff). Feature names follow one fixed scheme, so do
     ratio_<NUM>_per_<DEN>_<w>d   count_NUM / count_DEN in the window (empty when DEN is 0)
     area_<AREA>_<w>d             events in product area AREA in the window
     mean_item_<ATTR>_<w>d        mean item attribute ATTR over the window's events with an item
+    mean_gap_days_<TYPE>         mean days between consecutive distinct dates with an event of
+                                 TYPE, over all history before the cutoff (empty below 2 dates)
+    last_gap_days_<TYPE>         days between the last two such dates (empty below 2 dates)
+    days_since_last_per_mean_gap_<TYPE>
+                                 days_since_last_<TYPE> / mean_gap_days_<TYPE> (empty below 2)
+    trend_<TYPE>_<w>d            (count in [cutoff - w, cutoff) + 1) /
+                                 (count in [cutoff - 2w, cutoff - w) + 1): 1 when both are 0
+    distinct_items_<w>d          distinct item ids over the window's events (0 when none);
+    distinct_items_<TYPE>_<w>d   the same over events of TYPE
+    value_mean_<TYPE>_<w>d       value_sum_<TYPE>_<w>d / count_<TYPE>_<w>d (a missing value
+                                 counts as 0, as in the sum; empty when there is no event)
     <attribute>                  a static user attribute, by its name (channel, city, ...),
                                  or a derived attribute of the spec (`derived_attributes`:
                                  an SQL expression over user columns, features/featureset/
@@ -63,6 +74,14 @@ FeatureKind = Literal[
     "area_count",
     "item_mean",
     "attribute",
+    "gaps",
+    "trend",
+    "distinct_items",
+    "value_mean",
+    # The columns a `gaps` entry expands to (FeatureDef kinds only, not spec `kind:` values).
+    "gap_mean",
+    "gap_last",
+    "gap_ratio",
 ]
 Direction = Literal["increase", "decrease", "both"]
 SignupAnchor = Literal["date", "timestamp"]
@@ -79,7 +98,21 @@ FEATURE_KINDS: tuple[str, ...] = (
     "area_count",
     "item_mean",
     "attribute",
+    "gaps",
+    "trend",
+    "distinct_items",
+    "value_mean",
 )
+# Kinds whose `event_types` key is required (it is optional for recency, item_mean and
+# distinct_items: without it they read events of any type).
+TYPED_KINDS: tuple[str, ...] = ("count", "value_sum", "gaps", "trend", "value_mean")
+# The columns of a `gaps` entry: (FeatureDef kind, name pattern over the event type).
+GAP_NAMES: tuple[tuple[str, str], ...] = (
+    ("gap_mean", "mean_gap_days_{}"),
+    ("gap_last", "last_gap_days_{}"),
+    ("gap_ratio", "days_since_last_per_mean_gap_{}"),
+)
+GAP_KINDS: tuple[str, ...] = tuple(kind for kind, _ in GAP_NAMES)
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "both")
 SIGNUP_ANCHORS: tuple[str, ...] = ("date", "timestamp")
 DEFAULT_SIGNUP_ANCHOR: SignupAnchor = "date"
@@ -229,6 +262,10 @@ FEATURE_KEYS: dict[str, tuple[str, ...]] = {
     "area_count": ("windows", "areas"),
     "item_mean": ("windows", "attribute", "event_types"),
     "attribute": ("names",),
+    "gaps": ("event_types",),
+    "trend": ("windows", "event_types"),
+    "distinct_items": ("windows", "event_types"),
+    "value_mean": ("windows", "event_types"),
 }
 LABEL_KEYS: dict[str, tuple[str, ...]] = {
     "event_within": ("event_type", "horizon_days"),
@@ -400,9 +437,7 @@ def _parse_feature_group(raw: Any, path: str) -> FeatureGroup:
         )
     kind = _choice(raw["kind"], f"{path}.kind", FEATURE_KINDS)
     allowed = FEATURE_KEYS[kind]
-    required = tuple(
-        key for key in allowed if key != "event_types" or kind in ("count", "value_sum")
-    )
+    required = tuple(key for key in allowed if key != "event_types" or kind in TYPED_KINDS)
     data = _check_keys(raw, path, ("kind", *allowed), ("kind", *required))
     return FeatureGroup(
         kind=kind,  # type: ignore[arg-type]
@@ -650,12 +685,46 @@ def _expand_group(group: FeatureGroup) -> tuple[FeatureDef, ...]:
             )
             for w in group.windows
         )
+    if kind == "gaps":
+        return tuple(
+            FeatureDef(name.format(t), gap_kind, event_type=t)  # type: ignore[arg-type]
+            for t in group.event_types
+            for gap_kind, name in GAP_NAMES
+        )
+    if kind == "distinct_items":
+        typed = tuple((f"{t}_", t) for t in group.event_types) or (("", None),)
+        return tuple(
+            FeatureDef(f"distinct_items_{prefix}{w}d", kind, window_days=w, event_type=t)
+            for prefix, t in typed
+            for w in group.windows
+        )
+    if kind in ("trend", "value_mean"):
+        return tuple(
+            FeatureDef(f"{kind}_{t}_{w}d", kind, window_days=w, event_type=t)
+            for t in group.event_types
+            for w in group.windows
+        )
     return tuple(FeatureDef(name, "attribute", attribute=name) for name in group.names)
 
 
 # Kinds whose value over a shorter window can never exceed the same value over a longer one.
-NESTED_WINDOW_KINDS = ("count", "active_days", "sessions", "value_sum", "area_count")
-NON_NEGATIVE_KINDS = (*NESTED_WINDOW_KINDS, "recency", "tenure", "ratio")
+NESTED_WINDOW_KINDS = (
+    "count",
+    "active_days",
+    "sessions",
+    "value_sum",
+    "area_count",
+    "distinct_items",
+)
+NON_NEGATIVE_KINDS = (
+    *NESTED_WINDOW_KINDS,
+    "recency",
+    "tenure",
+    "ratio",
+    "trend",
+    "value_mean",
+    *GAP_KINDS,
+)
 
 
 def natural_bounds(feature: FeatureDef) -> tuple[float | None, float | None]:

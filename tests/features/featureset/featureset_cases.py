@@ -22,6 +22,11 @@ FEATURES = [
     {"kind": "area_count", "areas": ["home"], "windows": [10]},
     {"kind": "item_mean", "attribute": "popularity", "windows": [10]},
     {"kind": "attribute", "names": ["channel"]},
+    {"kind": "gaps", "event_types": ["A", "C"]},
+    {"kind": "trend", "event_types": ["A"], "windows": [3, 10]},
+    {"kind": "distinct_items", "windows": [10]},
+    {"kind": "distinct_items", "event_types": ["B"], "windows": [3]},
+    {"kind": "value_mean", "event_types": ["A"], "windows": [3, 10]},
 ]
 LABELS = {
     "event_within": {"kind": "event_within", "event_type": "B", "horizon_days": 7},

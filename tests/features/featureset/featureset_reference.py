@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,41 @@ def _feature(feature: FeatureDef, past: pd.DataFrame, cutoff, user, items) -> ob
         )
         values = chosen["item_id"].map(items).dropna()
         return np.nan if values.empty else float(values.mean())
+    if kind in ("gap_mean", "gap_last", "gap_ratio"):
+        return _gap(kind, past[past["event_type"] == feature.event_type], cutoff)
+    if kind == "trend":
+        earlier = past[
+            (past["event_time"] >= start - pd.Timedelta(days=feature.window_days))
+            & (past["event_time"] < start)
+        ]
+        current = (window["event_type"] == feature.event_type).sum()
+        before = (earlier["event_type"] == feature.event_type).sum()
+        return float((current + 1) / (before + 1))
+    if kind == "distinct_items":
+        chosen = (
+            window
+            if feature.event_type is None
+            else window[window["event_type"] == feature.event_type]
+        )
+        return int(chosen["item_id"].dropna().nunique())
+    if kind == "value_mean":
+        chosen = window[window["event_type"] == feature.event_type]
+        return np.nan if chosen.empty else float(chosen["value"].fillna(0.0).mean())
     return getattr(user, feature.name)
+
+
+def _gap(kind: str, chosen: pd.DataFrame, cutoff: pd.Timestamp) -> float:
+    """Gaps in days between the distinct dates of `chosen` (events before the cutoff)."""
+    days = sorted(set(chosen["event_time"].dt.date))
+    if len(days) < 2:
+        return np.nan
+    gaps = [(later - earlier).days for earlier, later in itertools.pairwise(days)]
+    mean = sum(gaps) / len(gaps)
+    if kind == "gap_mean":
+        return mean
+    if kind == "gap_last":
+        return float(gaps[-1])
+    return (cutoff.date() - days[-1]).days / mean
 
 
 def _label(spec: FeatureSetSpec, future: pd.DataFrame) -> float:

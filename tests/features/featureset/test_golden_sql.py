@@ -1,4 +1,5 @@
-"""Golden SQL per dialect for the shipped specs: a compiler change shows up in review.
+"""Golden SQL per dialect for the shipped specs, and for a test spec using the kinds they do
+not (golden/specs/): a compiler change shows up in review.
 
 Regenerate after an intended change with:
     USAGECAST_UPDATE_GOLDEN=1 .venv/bin/pytest tests/features/featureset/test_golden_sql.py
@@ -16,13 +17,15 @@ from features.featureset import compile_sql
 
 GOLDEN = Path(__file__).parent / "golden"
 SHIPPED = ("premium_30d@v1", "churn_30d@v1", "adoption_14d@v1", "ltv_90d@v1")
+# Test specs (a project spec folder): behaviour kinds no shipped spec uses.
+TEST_SPECS = ("repeat_buyers@v1",)
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "spark"])
-@pytest.mark.parametrize("ref", SHIPPED)
+@pytest.mark.parametrize("ref", SHIPPED + TEST_SPECS)
 def test_compiled_sql_matches_golden_file(ref, dialect):
     path = GOLDEN / f"{ref.replace('@', '_')}.{dialect}.sql"
-    sql = compile_sql(ref, dialect)
+    sql = compile_sql(ref, dialect, sets_dir=GOLDEN / "specs" if ref in TEST_SPECS else None)
     if os.environ.get("USAGECAST_UPDATE_GOLDEN") == "1":
         path.write_text(sql)
     assert path.exists(), f"{path} missing: run with USAGECAST_UPDATE_GOLDEN=1 to create it"

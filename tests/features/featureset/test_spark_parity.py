@@ -58,6 +58,10 @@ features:
   - {kind: ratio, numerator: SKIP, denominator: PLAY, windows: [14]}
   - {kind: area_count, areas: [home, search], windows: [14]}
   - {kind: item_mean, attribute: popularity, event_types: [PLAY], windows: [14]}
+  - {kind: gaps, event_types: [PLAY, SKIP]}
+  - {kind: trend, event_types: [PLAY], windows: [7]}
+  - {kind: distinct_items, windows: [14]}
+  - {kind: value_mean, event_types: [PLAY], windows: [14]}
   - {kind: attribute, names: [channel]}
 """
 # Calendar-only specs pair events with cutoffs by date (cutoff_days); the demo's specs are

@@ -50,6 +50,11 @@ def with_change(path: list, value) -> dict:
     return raw
 
 
+def with_features(features: list) -> dict:
+    """VALID with other features and no actionable ones."""
+    return {**with_change(["features"], features), "actionable": []}
+
+
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
@@ -274,3 +279,40 @@ def test_derived_attributes_need_a_known_dtype_and_a_feature_using_them():
     unused = {**DERIVED, "features": VALID["features"]}
     with pytest.raises(SpecError, match="invited: not used by any `kind: attribute` feature"):
         parse_spec(unused, "spec")
+
+
+def test_behaviour_kinds_are_named_by_the_scheme_and_need_their_keys():
+    behaviour = [
+        {"kind": "gaps", "event_types": ["PLAY"]},
+        {"kind": "trend", "event_types": ["PLAY"], "windows": [7]},
+        {"kind": "distinct_items", "windows": [30]},
+        {"kind": "distinct_items", "event_types": ["SKIP"], "windows": [7]},
+        {"kind": "value_mean", "event_types": ["PLAY"], "windows": [30]},
+    ]
+    spec = parse_spec(with_features(behaviour), "spec")
+    assert [(f.name, f.kind) for f in expand_features(spec)] == [
+        ("mean_gap_days_PLAY", "gap_mean"),
+        ("last_gap_days_PLAY", "gap_last"),
+        ("days_since_last_per_mean_gap_PLAY", "gap_ratio"),
+        ("trend_PLAY_7d", "trend"),
+        ("distinct_items_30d", "distinct_items"),
+        ("distinct_items_SKIP_7d", "distinct_items"),
+        ("value_mean_PLAY_30d", "value_mean"),
+    ]
+    couplings = derive_couplings(
+        expand_features(
+            parse_spec(with_features([{"kind": "distinct_items", "windows": [7, 30]}]), "spec")
+        )
+    )
+    assert couplings == (
+        {"kind": "order", "smaller": "distinct_items_7d", "larger": "distinct_items_30d"},
+    )
+    for entry, message in [
+        ({"kind": "gaps"}, r"features\[0\]\.event_types: required key is missing"),
+        ({"kind": "gaps", "event_types": ["PLAY"], "windows": [7]}, "unknown key 'windows'"),
+        ({"kind": "trend", "windows": [7]}, r"\.event_types: required key is missing"),
+        ({"kind": "value_mean", "event_types": ["PLAY"]}, r"\.windows: required key is missing"),
+        ({"kind": "distinct_items", "attribute": "genre", "windows": [7]}, "unknown key"),
+    ]:
+        with pytest.raises(SpecError, match=message):
+            parse_spec(with_features([entry]), "spec")
