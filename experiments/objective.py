@@ -1,14 +1,18 @@
-"""The Optuna objective: one LightGBM fit per trial on Datasets built once per study.
+"""The Optuna objective: one LightGBM fit per fold per trial on Datasets built once per study.
 
-Each fit reports its validation score every boosting iteration to the trial, so the pruner
-can stop hopeless trials early; early stopping ends the rest. The best iteration is stored on
-the trial so the refit reproduces the best trial's model exactly.
+A trial's value is the mean of its folds' best validation scores (rolling-origin folds,
+experiments/split.py). The last fold, the split's own train/validation, is fitted first and
+reports its validation score every boosting iteration to the trial, so the pruner can stop
+hopeless trials early, as with one fold; the earlier folds run only for trials that survive
+it, with early stopping alone. The last fold's best iteration is stored on the trial so the
+refit reproduces the best trial's final model exactly; each fold's score and best iteration
+are stored too (user attrs FOLD_SCORES_ATTR, FOLD_ITERATIONS_ATTR, oldest fold first).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -28,16 +32,36 @@ from experiments.search_space import (
 
 VALIDATION_NAME = "validation"
 BEST_ITERATION_ATTR = "best_iteration"
+FOLD_SCORES_ATTR = "fold_scores"
+FOLD_ITERATIONS_ATTR = "fold_best_iterations"
 WORKER_PID_ATTR = "worker_pid"
+
+# One fold's rows: training features, labels, validation features, labels.
+FoldRows = tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """One fold's LightGBM Datasets: training rows and the validation rows binned like them."""
+
+    train: lgb.Dataset
+    validation: lgb.Dataset
 
 
 @dataclass(frozen=True)
 class StudyData:
-    """LightGBM Datasets for one study, constructed once and shared by every trial."""
+    """LightGBM Datasets for one study, constructed once and shared by every trial.
 
-    train: lgb.Dataset
-    validation: lgb.Dataset
+    `folds` oldest first; the last is the split's own train/validation (pruning, refit).
+    `negative_to_positive` is the last fold's (it bounds scale_pos_weight's search range).
+    """
+
+    folds: tuple[FoldData, ...]
     negative_to_positive: float
+
+    @property
+    def final(self) -> FoldData:
+        return self.folds[-1]
 
 
 def build_study_data(
@@ -46,8 +70,27 @@ def build_study_data(
     validation_x: pd.DataFrame,
     validation_y: np.ndarray,
     categorical: list[str],
+    *,
+    earlier_folds: Sequence[FoldRows] = (),
 ) -> StudyData:
-    """Bin the training rows once (free_raw_data=False so the Dataset can be reused)."""
+    """Bin each fold's training rows once; the given train/validation rows are the last fold."""
+    folds = tuple(
+        _fold_data(*rows, categorical)
+        for rows in (*earlier_folds, (train_x, train_y, validation_x, validation_y))
+    )
+    positives = float(np.sum(train_y))
+    negatives = float(len(train_y) - positives)
+    return StudyData(folds, negatives / positives if positives else 1.0)
+
+
+def _fold_data(
+    train_x: pd.DataFrame,
+    train_y: np.ndarray,
+    validation_x: pd.DataFrame,
+    validation_y: np.ndarray,
+    categorical: list[str],
+) -> FoldData:
+    """Construct the Datasets (free_raw_data=False so they can be reused)."""
     train = lgb.Dataset(
         train_x,
         label=train_y,
@@ -63,9 +106,7 @@ def build_study_data(
         params=dict(DATASET_PARAMS),
         free_raw_data=False,
     ).construct()
-    positives = float(np.sum(train_y))
-    negatives = float(len(train_y) - positives)
-    return StudyData(train, validation, negatives / positives if positives else 1.0)
+    return FoldData(train, validation)
 
 
 def pruning_callback(trial: optuna.Trial, lightgbm_metric: str) -> Callable:
@@ -82,18 +123,18 @@ def pruning_callback(trial: optuna.Trial, lightgbm_metric: str) -> Callable:
 
 
 def fit_booster(
-    data: StudyData,
+    fold: FoldData,
     params: dict[str, object],
     *,
     num_boost_round: int = MAX_BOOST_ROUNDS,
     callbacks: list[Callable] | None = None,
 ) -> lgb.Booster:
-    """Train on the study's Dataset, evaluating on its validation Dataset."""
+    """Train on a fold's training Dataset, evaluating on its validation Dataset."""
     return lgb.train(
         params,
-        data.train,
+        fold.train,
         num_boost_round=num_boost_round,
-        valid_sets=[data.validation],
+        valid_sets=[fold.validation],
         valid_names=[VALIDATION_NAME],
         callbacks=callbacks or [],
     )
@@ -107,7 +148,8 @@ def make_objective(
     *,
     checkpoint: Callable[[], None] | None = None,
 ) -> Callable[[optuna.Trial], float]:
-    """The function Optuna minimises/maximises: the best validation score of one fit.
+    """The function Optuna minimises/maximises: the mean over folds of each fit's best
+    validation score (see the module docstring for the order and the pruning).
 
     `checkpoint` runs every boosting iteration (a safe point to act on Ctrl-C/SIGTERM).
     """
@@ -115,22 +157,39 @@ def make_objective(
     base = fixed_params(metric, seed, num_threads)
     checkpoints = [] if checkpoint is None else [lambda env: checkpoint()]
 
-    def objective(trial: optuna.Trial) -> float:
-        trial.set_user_attr(WORKER_PID_ATTR, os.getpid())
-        params = {**base, **suggest_params(trial, data.negative_to_positive)}
-        booster = fit_booster(
-            data,
+    def fit(fold: FoldData, params: dict[str, object], pruning: list[Callable]) -> lgb.Booster:
+        return fit_booster(
+            fold,
             params,
             callbacks=[
                 *checkpoints,
-                pruning_callback(trial, lightgbm_metric),
+                *pruning,
                 lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False),
             ],
         )
-        trial.set_user_attr(BEST_ITERATION_ATTR, int(booster.best_iteration))
-        return float(booster.best_score[VALIDATION_NAME][lightgbm_metric])
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr(WORKER_PID_ATTR, os.getpid())
+        params = {**base, **suggest_params(trial, data.negative_to_positive)}
+        final = fit(data.final, params, [pruning_callback(trial, lightgbm_metric)])
+        boosters = [fit(fold, params, []) for fold in data.folds[:-1]] + [final]
+        scores = [float(b.best_score[VALIDATION_NAME][lightgbm_metric]) for b in boosters]
+        trial.set_user_attr(BEST_ITERATION_ATTR, int(final.best_iteration))
+        trial.set_user_attr(FOLD_SCORES_ATTR, scores)
+        trial.set_user_attr(FOLD_ITERATIONS_ATTR, [int(b.best_iteration) for b in boosters])
+        return sum(scores) / len(scores)
 
     return objective
+
+
+def fold_metrics(metric: MetricName, scores: Sequence[float]) -> dict[str, float]:
+    """A trial's fold record: `folds`, `val_<metric>_std` (population) and each fold's
+    `val_<metric>_fold_<n>` (1 = oldest); `val_<metric>` itself is their mean, the value."""
+    return {
+        "folds": float(len(scores)),
+        f"val_{metric}_std": float(np.std(scores)),
+        **{f"val_{metric}_fold_{n}": float(s) for n, s in enumerate(scores, start=1)},
+    }
 
 
 def study_direction(metric: MetricName) -> str:

@@ -5,8 +5,9 @@ point. The order matters for honesty and for concurrency:
 1. the MLflow store, experiment and Optuna study are created here, serially, before any worker;
 2. RUNNING runs/trials left by killed processes are ended (KILLED / FAIL) before new work;
 3. the parent run is always closed (FINISHED, FAILED, or KILLED on Ctrl-C/SIGTERM);
-4. the best trial is refit on the training rows with its best iteration (the exact model the
-   trial scored), its threshold is chosen on validation, and only then is the test set used.
+4. the best trial (best mean over the rolling-origin folds) is refit on the training rows with
+   its last fold's best iteration (the exact final-fold model the trial scored), its threshold
+   is chosen on validation, and only then is the test set used.
 """
 
 from __future__ import annotations
@@ -34,13 +35,26 @@ from experiments.interrupts import StopRequest, deferred_stop, quiet_stop_traceb
 from experiments.metrics import METRIC_NAMES, MetricName, evaluate, max_f1_threshold
 from experiments.objective import (
     BEST_ITERATION_ATTR,
+    FOLD_SCORES_ATTR,
+    FoldRows,
     StudyData,
     build_study_data,
     fit_booster,
+    fold_metrics,
     make_objective,
 )
 from experiments.search_space import fixed_params
-from experiments.split import SplitFrames, SplitPlan, apply_split, plan_split, require_horizon
+from experiments.split import (
+    DEFAULT_FOLDS,
+    FoldPlan,
+    SplitFrames,
+    SplitPlan,
+    apply_split,
+    fold_frames,
+    plan_folds,
+    plan_split,
+    require_horizon,
+)
 from experiments.study import (
     check_storage_url,
     choose_study_name,
@@ -77,6 +91,9 @@ class TuneConfig:
     # Split boundaries (experiments/split.py); None: chosen by the split rule.
     validation_from: datetime | None = None
     test_from: datetime | None = None
+    # Rolling-origin folds each trial is scored on (experiments/split.py); fewer when the
+    # data allow fewer. 1: the single validation block.
+    folds: int = DEFAULT_FOLDS
     # LightGBM threads per worker. 1 by default: on small data and shared cores more threads
     # spin-wait (a 900-row trial took 5 s with 2 threads on 2 busy cores, 0.14 s with 1);
     # parallelism comes from --workers. Fixed, so results do not depend on the machine.
@@ -87,7 +104,7 @@ class TuneConfig:
             raise UsagecastError(
                 f"metric {self.metric!r} is not known; use one of: {', '.join(METRIC_NAMES)}"
             )
-        for name in ("trials", "workers", "threads"):
+        for name in ("trials", "workers", "threads", "folds"):
             if getattr(self, name) < 1:
                 raise UsagecastError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.timeout_s is not None and self.timeout_s <= 0:
@@ -104,6 +121,8 @@ class Prepared:
     plan: SplitPlan
     parts: SplitFrames
     encoded: dict[str, pd.DataFrame]
+    folds: FoldPlan
+    earlier_folds: tuple[FoldRows, ...]  # encoded rows of every fold but the last (= parts)
 
     def labels(self, part: str) -> np.ndarray:
         """0/1 labels of `train`, `validation` or `test`."""
@@ -123,6 +142,8 @@ class TuneResult:
     baseline_test_auc: dict[str, float]
     oracle: dict[str, float]
     tracking_uri: str
+    folds: int
+    folds_note: str | None
 
 
 def prepare(config: TuneConfig) -> Prepared:
@@ -143,7 +164,19 @@ def prepare(config: TuneConfig) -> Prepared:
         name: encode_features(getattr(parts, name), metadata)
         for name in ("train", "validation", "test")
     }
-    return Prepared(inputs, manifest, frame, plan, parts, encoded)
+    folds = plan_folds(frame, plan, config.folds)
+    earlier_folds = tuple(
+        (
+            encode_features(train, metadata),
+            train["label"].to_numpy(dtype=float),
+            encode_features(validation, metadata),
+            validation["label"].to_numpy(dtype=float),
+        )
+        for train, validation in (
+            fold_frames(frame, fold, plan.horizon_days) for fold in folds.folds[:-1]
+        )
+    )
+    return Prepared(inputs, manifest, frame, plan, parts, encoded, folds, earlier_folds)
 
 
 def study_data(prepared: Prepared) -> StudyData:
@@ -154,6 +187,7 @@ def study_data(prepared: Prepared) -> StudyData:
         prepared.encoded["validation"],
         prepared.labels("validation"),
         list(prepared.inputs.categorical_levels),
+        earlier_folds=prepared.earlier_folds,
     )
 
 
@@ -173,6 +207,8 @@ def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, sto
             "test_from": plan.test_from.isoformat(),
             "automatic": list(plan.automatic),
             "sizes": {part: dataclasses.asdict(size) for part, size in plan.sizes},
+            "folds_requested": prepared.folds.requested,
+            "folds": [dataclasses.asdict(fold) for fold in prepared.folds.folds],
         },
         "lightgbm_fixed": fixed_params(config.metric, config.seed, config.threads),
     }
@@ -182,9 +218,10 @@ def _hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def split_key(plan: SplitPlan) -> list[str]:
-    """The boundaries in effect: given or chosen, the same dates give the same split."""
-    return [plan.validation_from.isoformat(), plan.test_from.isoformat()]
+def split_key(folds: FoldPlan) -> list[str]:
+    """The boundaries in effect (every fold start, test_from): given or chosen, the same dates
+    give the same split; with one fold, the split's two boundaries."""
+    return folds.boundaries()
 
 
 def config_hash(config: TuneConfig, prepared: Prepared) -> str:
@@ -196,7 +233,7 @@ def config_hash(config: TuneConfig, prepared: Prepared) -> str:
             "trials": config.trials,
             "seed": config.seed,
             "metric": config.metric,
-            "split": split_key(prepared.plan),
+            "split": split_key(prepared.folds),
             "threads": config.threads,
             "search_space_version": SEARCH_SPACE_VERSION,
         }
@@ -210,7 +247,7 @@ def study_base_name(config: TuneConfig, prepared: Prepared) -> str:
             "fingerprint": prepared.inputs.fingerprint,
             "seed": config.seed,
             "metric": config.metric,
-            "split": split_key(prepared.plan),
+            "split": split_key(prepared.folds),
             "search_space_version": SEARCH_SPACE_VERSION,
         }
     )
@@ -415,7 +452,8 @@ def open_tuning_study(
 def refit_best(
     study: optuna.Study, data: StudyData, config: TuneConfig
 ) -> tuple[optuna.trial.FrozenTrial, lgb.Booster]:
-    """The best trial's model again: its params, its best iteration, the training rows."""
+    """The best trial's final model again: its params, its last fold's best iteration, the
+    training rows (the last fold's, the split's own)."""
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:
         raise UsagecastError(
@@ -425,7 +463,7 @@ def refit_best(
     best = study.best_trial
     params = {**fixed_params(config.metric, config.seed, config.threads), **best.params}
     rounds = int(best.user_attrs[BEST_ITERATION_ATTR])
-    return best, fit_booster(data, params, num_boost_round=rounds)
+    return best, fit_booster(data.final, params, num_boost_round=rounds)
 
 
 def tune(config: TuneConfig) -> TuneResult:
@@ -465,7 +503,10 @@ def tune(config: TuneConfig) -> TuneResult:
         # iteration of a trial, never inside an MLflow write (experiments/interrupts.py).
         tracking.log_feature_set_input(inputs.ref, inputs.fingerprint)
         # Logged first, so a run that fails later still says how it split the rows.
-        tracking.log_params_and_metrics(prepared.plan.params(), prepared.plan.metrics())
+        tracking.log_params_and_metrics(
+            {**prepared.plan.params(), **prepared.folds.params()},
+            {**prepared.plan.metrics(), **prepared.folds.metrics()},
+        )
         baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent)
         stop.check()
         data = study_data(prepared)  # once for this process's trials and the refit
@@ -510,10 +551,25 @@ def tune(config: TuneConfig) -> TuneResult:
                     f"baseline_{name}_test_roc_auc": auc for name, auc in baseline_test_auc.items()
                 },
                 **oracle_result.metrics,
+                **_prefixed(
+                    "best_trial",
+                    {
+                        f"val_{config.metric}": best.value,
+                        # A trial of a study started before folds were recorded had one fold.
+                        **fold_metrics(
+                            config.metric, best.user_attrs.get(FOLD_SCORES_ATTR, [best.value])
+                        ),
+                    },
+                ),
                 "trials_finished": finished_trials(study),
                 "trials_orphaned_failed": len(orphaned),
             },
-            tags={"threshold_rule": "max F1 on validation", "oracle": oracle_result.note},
+            tags={
+                "threshold_rule": "max F1 on validation",
+                "oracle": oracle_result.note,
+                "selection": f"mean val_{config.metric} over {len(prepared.folds.folds)} "
+                "rolling-origin fold(s)",
+            },
             figures=figures,
             json_artifacts={"resolved_config.json": settings},
             test_set=prepared.parts.test,
@@ -534,6 +590,8 @@ def tune(config: TuneConfig) -> TuneResult:
         baseline_test_auc=baseline_test_auc,
         oracle=oracle_result.metrics,
         tracking_uri=tracking_uri,
+        folds=len(prepared.folds.folds),
+        folds_note=prepared.folds.note(),
     )
 
 
@@ -547,6 +605,8 @@ def format_summary(result: TuneResult) -> str:
     lines = [
         f"parent run: {result.parent_run_id} (experiment {result.experiment_id}, "
         f"study {result.study_name})",
+        *([f"note: {result.folds_note}"] if result.folds_note else []),
+        f"selection: mean validation score over {result.folds} rolling-origin fold(s)",
         "best params: " + json.dumps(result.best_params, sort_keys=True),
         "validation:  " + line(result.validation_metrics),
         "test:        " + line(result.test_metrics),

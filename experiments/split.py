@@ -21,6 +21,15 @@ of similar size give the last cutoff to test and the one before to validation.
 Each of train, validation and test must hold at least MIN_ROWS rows and MIN_CLASS_ROWS rows
 of each class; otherwise the split is refused with the sizes found and the option to change
 (metrics on a smaller or one-class part would be noise or undefined).
+
+Rolling-origin folds (`plan_folds`), for selection on several validation blocks: fold k of K
+(oldest first) is the same rule with boundaries (start_k, start_k+1), start_K+1 = test_from:
+it validates on cutoffs >= start_k whose label window ends by start_k+1 and trains on the
+rows whose label window ends by start_k (an expanding window, embargoed like the split). The
+last fold is the split's own train/validation; each earlier start is chosen below the next one
+as validation_from is below test_from (a block of VALIDATION_PERCENT % of all rows). Test rows
+are in no fold. A fold below the minimum sizes is dropped; the search stops at the first fold
+whose training rows are too few (earlier ones only have fewer).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from features.errors import UsagecastError
 
 VALIDATION_PERCENT = 20
 TEST_PERCENT = 20
+DEFAULT_FOLDS = 3
 MIN_ROWS = 20
 MIN_CLASS_ROWS = 5
 
@@ -133,6 +143,10 @@ def assign_parts(
     )
 
 
+def _part_size(parts: np.ndarray, labels: np.ndarray, part: Part) -> PartSize:
+    return PartSize(int((parts == part).sum()), int(labels[parts == part].sum()))
+
+
 def _share(percent: int, rows: int) -> int:
     """ceil(percent % of rows), in integers."""
     return -(-percent * rows // 100)
@@ -145,11 +159,16 @@ def _latest_holding(rows_by_cutoff: pd.Series, needed: int) -> pd.Timestamp:
     return pd.Timestamp(rows_by_cutoff.index[0] if enough.empty else enough.index[0])
 
 
+def _labels_end_by(rows_by_cutoff: pd.Series, horizon_days: int, end: pd.Timestamp) -> pd.Series:
+    """The rows per cutoff whose label window ends no later than `end`."""
+    return rows_by_cutoff[rows_by_cutoff.index + pd.Timedelta(days=horizon_days) <= end]
+
+
 def _automatic_validation_from(
     rows_by_cutoff: pd.Series, horizon_days: int, test_from: pd.Timestamp, rows: int
 ) -> pd.Timestamp:
     """The validation boundary of the module's rule, among cutoffs whose labels end in time."""
-    in_time = rows_by_cutoff[rows_by_cutoff.index + pd.Timedelta(days=horizon_days) <= test_from]
+    in_time = _labels_end_by(rows_by_cutoff, horizon_days, test_from)
     if in_time.empty:
         raise UsagecastError(
             f"no row has its {horizon_days}-day label window ending by the test start "
@@ -173,6 +192,11 @@ def _boundary(value: datetime | pd.Timestamp | None, option: str) -> pd.Timestam
     return stamp
 
 
+def scorable(size: PartSize) -> bool:
+    """At least MIN_ROWS rows and MIN_CLASS_ROWS of each class."""
+    return size.rows >= MIN_ROWS and min(size.positives, size.negatives) >= MIN_CLASS_ROWS
+
+
 def _check_sizes(plan: SplitPlan) -> None:
     """Refuse a part below MIN_ROWS or MIN_CLASS_ROWS of a class, naming what to change."""
     remedy: dict[Part, str] = {
@@ -181,8 +205,7 @@ def _check_sizes(plan: SplitPlan) -> None:
         "test": "move --test-from earlier",
     }
     for part in ("train", "validation", "test"):
-        size = plan.size(part)
-        if size.rows >= MIN_ROWS and min(size.positives, size.negatives) >= MIN_CLASS_ROWS:
+        if scorable(plan.size(part)):
             continue
         summary = ", ".join(f"{name} {s.describe()}" for name, s in plan.sizes)
         raise UsagecastError(
@@ -242,10 +265,7 @@ def plan_split(
             for name, given in (("validation_from", given_validation), ("test_from", given_test))
             if given is None
         ),
-        sizes=tuple(
-            (part, PartSize(int((parts == part).sum()), int(labels[parts == part].sum())))
-            for part in PARTS
-        ),
+        sizes=tuple((part, _part_size(parts, labels, part)) for part in PARTS),
     )
     _check_sizes(plan)
     return plan
@@ -254,8 +274,121 @@ def plan_split(
 def apply_split(frame: pd.DataFrame, plan: SplitPlan) -> SplitFrames:
     """Select each part's rows by cutoff (new frames; the input is not modified)."""
     parts = assign_parts(frame["cutoff"], plan.validation_from, plan.test_from, plan.horizon_days)
+    return SplitFrames(
+        train=_rows(frame, parts, "train"),
+        validation=_rows(frame, parts, "validation"),
+        test=_rows(frame, parts, "test"),
+    )
 
-    def rows(part: Part) -> pd.DataFrame:
-        return frame.loc[parts == part].reset_index(drop=True)
 
-    return SplitFrames(train=rows("train"), validation=rows("validation"), test=rows("test"))
+def _rows(frame: pd.DataFrame, parts: np.ndarray, part: Part) -> pd.DataFrame:
+    return frame.loc[parts == part].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One rolling-origin fold: the split's rule with boundaries (start, end)."""
+
+    start: pd.Timestamp  # first validation cutoff time; training labels end by it
+    end: pd.Timestamp  # validation labels end by it (the next fold's start, or test_from)
+    train: PartSize
+    validation: PartSize
+    # Earliest and latest cutoff of each part, for the run's record.
+    train_cutoffs: tuple[pd.Timestamp, pd.Timestamp]
+    validation_cutoffs: tuple[pd.Timestamp, pd.Timestamp]
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """The folds used for selection, oldest first; the last is the split's train/validation."""
+
+    folds: tuple[Fold, ...]
+    requested: int
+    horizon_days: int
+    test_from: pd.Timestamp
+
+    def boundaries(self) -> list[str]:
+        """Every fold start and test_from (ISO): with one fold, the split's two boundaries."""
+        return [fold.start.isoformat() for fold in self.folds] + [self.test_from.isoformat()]
+
+    def note(self) -> str | None:
+        """Why fewer folds than requested are used, or None."""
+        if len(self.folds) == self.requested:
+            return None
+        return (
+            f"--folds {self.requested}: the data allow {len(self.folds)} rolling-origin "
+            f"fold(s) (each needs >= {MIN_ROWS} rows and >= {MIN_CLASS_ROWS} of each class in "
+            f"train and validation, with a {self.horizon_days}-day embargo); selecting on "
+            f"{len(self.folds)}"
+        )
+
+    def params(self) -> dict[str, str]:
+        """Run params: folds used and requested, each fold's cutoff ranges (1 = oldest)."""
+        result = {
+            "split_folds": str(len(self.folds)),
+            "split_folds_requested": str(self.requested),
+        }
+        for number, fold in enumerate(self.folds, start=1):
+            for part, (first, last) in (
+                ("train", fold.train_cutoffs),
+                ("validation", fold.validation_cutoffs),
+            ):
+                result[f"split_fold_{number}_{part}"] = f"{first.isoformat()}..{last.isoformat()}"
+        return result
+
+    def metrics(self) -> dict[str, float]:
+        """Run metrics: each fold's `fold_<n>_train_rows` and `fold_<n>_val_rows`."""
+        result: dict[str, float] = {}
+        for number, fold in enumerate(self.folds, start=1):
+            for part, size in (("train", fold.train), ("validation", fold.validation)):
+                result[f"fold_{number}_{METRIC_PREFIX[part]}_rows"] = float(size.rows)
+        return result
+
+
+def _fold(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, horizon: int) -> Fold:
+    parts = assign_parts(frame["cutoff"], start, end, horizon)
+    labels = frame["label"].to_numpy()
+    cutoffs = pd.to_datetime(frame["cutoff"])
+
+    def cutoff_range(part: Part) -> tuple[pd.Timestamp, pd.Timestamp]:
+        chosen = cutoffs[parts == part]
+        return (chosen.min(), chosen.max()) if len(chosen) else (pd.NaT, pd.NaT)
+
+    return Fold(
+        start=start,
+        end=end,
+        train=_part_size(parts, labels, "train"),
+        validation=_part_size(parts, labels, "validation"),
+        train_cutoffs=cutoff_range("train"),
+        validation_cutoffs=cutoff_range("validation"),
+    )
+
+
+def plan_folds(frame: pd.DataFrame, plan: SplitPlan, folds: int) -> FoldPlan:
+    """Up to `folds` rolling-origin folds ending with the split's own (see the module's rule)."""
+    if folds < 1:
+        raise UsagecastError(f"--folds must be at least 1, got {folds}")
+    horizon = plan.horizon_days
+    rows_by_cutoff = pd.to_datetime(frame["cutoff"]).value_counts().sort_index()
+    found = [_fold(frame, plan.validation_from, plan.test_from, horizon)]
+    end = plan.validation_from
+    while len(found) < folds:
+        in_time = _labels_end_by(rows_by_cutoff, horizon, end)
+        if in_time.empty:
+            break
+        start = _latest_holding(in_time, _share(VALIDATION_PERCENT, len(frame)))
+        fold = _fold(frame, start, end, horizon)
+        if not scorable(fold.train):
+            break
+        if scorable(fold.validation):
+            found.insert(0, fold)
+        end = start
+    return FoldPlan(tuple(found), folds, horizon, plan.test_from)
+
+
+def fold_frames(
+    frame: pd.DataFrame, fold: Fold, horizon_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A fold's training and validation rows (new frames)."""
+    parts = assign_parts(frame["cutoff"], fold.start, fold.end, horizon_days)
+    return _rows(frame, parts, "train"), _rows(frame, parts, "validation")

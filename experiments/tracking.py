@@ -33,6 +33,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from experiments.interrupts import StopRequest
+from experiments.objective import FOLD_SCORES_ATTR, fold_metrics
 
 PID_TAG = "usagecast.pid"
 HOST_TAG = "usagecast.host"
@@ -192,18 +193,23 @@ class TrialRunLogger:
         self.metric = metric
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        """Log params, the validation metric (last reported one when pruned) and the state."""
+        """Log params, the validation metric (last reported one when pruned), the state, and
+        for a completed trial its folds (param and metric `folds`, each fold's score, std)."""
         value = trial.value
         if value is None and trial.intermediate_values:
             value = trial.intermediate_values[max(trial.intermediate_values)]
         pruned = trial.state == optuna.trial.TrialState.PRUNED
+        scores = trial.user_attrs.get(FOLD_SCORES_ATTR, [])
+        metrics = {} if value is None else {f"val_{self.metric}": value}
+        if scores:
+            metrics |= fold_metrics(self.metric, scores)
         log_child_run(
             self.tracking_uri,
             self.experiment_id,
             self.parent_run_id,
             f"trial-{trial.number}",
-            params=trial.params,
-            metrics={} if value is None else {f"val_{self.metric}": value},
+            params={**trial.params, **({"folds": len(scores)} if scores else {})},
+            metrics=metrics,
             tags={
                 TRIAL_TAG: str(trial.number),
                 STATE_TAG: trial.state.name,

@@ -55,6 +55,8 @@ def _tune(args: argparse.Namespace) -> int:
             storage=args.storage,
             validation_from=args.validation_from,
             test_from=args.test_from,
+            # Left out: the library's default (experiments.split.DEFAULT_FOLDS).
+            **({} if args.folds is None else {"folds": args.folds}),
         )
     )
     print(format_summary(result))
@@ -107,6 +109,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DATE",
         help="first cutoff time of the test part (default: the latest about 20%% of the rows)",
+    )
+    tune.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rolling-origin validation folds each trial is scored on; selection takes their "
+        "mean (default 3, fewer when the data allow fewer; 1: the single validation block)",
     )
     add_specs_option(tune)
     tune.set_defaults(handler=_tune)

@@ -11,9 +11,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from experiments.split import (
+    MIN_CLASS_ROWS,
     MIN_ROWS,
     apply_split,
     assign_parts,
+    fold_frames,
+    plan_folds,
     plan_split,
     require_horizon,
 )
@@ -274,3 +277,116 @@ def test_every_plan_keeps_parts_apart_in_time_and_accounts_for_every_row(
     assert (parts == "embargoed").sum() == sizes["embargoed"].rows
     for cutoff, group in pd.Series(parts).groupby(frame["cutoff"].to_numpy()):
         assert group.nunique() == 1, f"rows at {cutoff} straddle a boundary"
+
+
+TEN_MONTHS = [f"2024-{m:02d}-01" for m in range(1, 11)]
+
+
+def fold_cutoffs(frame: pd.DataFrame, folds) -> list[dict[str, list[str]]]:
+    result = []
+    for fold in folds.folds:
+        train, validation = fold_frames(frame, fold, folds.horizon_days)
+        result.append(
+            {
+                part: sorted({str(c.date()) for c in rows["cutoff"]})
+                for part, rows in (("train", train), ("validation", validation))
+            }
+        )
+    return result
+
+
+def test_one_fold_is_exactly_the_split():
+    frame = rows_at(dict.fromkeys(TEN_MONTHS, 40))
+    plan = plan_split(frame, 20)
+    folds = plan_folds(frame, plan, 1)
+    assert len(folds.folds) == 1 and folds.note() is None
+    train, validation = fold_frames(frame, folds.folds[0], 20)
+    split = apply_split(frame, plan)
+    pd.testing.assert_frame_equal(train, split.train)
+    pd.testing.assert_frame_equal(validation, split.validation)
+    assert folds.boundaries() == [plan.validation_from.isoformat(), plan.test_from.isoformat()]
+    assert (folds.folds[0].train, folds.folds[0].validation) == (
+        plan.size("train"),
+        plan.size("validation"),
+    )
+
+
+def test_folds_roll_back_by_the_validation_share_with_an_expanding_window():
+    # 400 rows: blocks of 20 % = two months; test Sep-Oct, validation Jul-Aug.
+    frame = rows_at(dict.fromkeys(TEN_MONTHS, 40))
+    folds = plan_folds(frame, plan_split(frame, 20), 3)
+    assert fold_cutoffs(frame, folds) == [
+        {"train": TEN_MONTHS[:2], "validation": TEN_MONTHS[2:4]},
+        {"train": TEN_MONTHS[:4], "validation": TEN_MONTHS[4:6]},
+        {"train": TEN_MONTHS[:6], "validation": TEN_MONTHS[6:8]},
+    ]
+    assert folds.note() is None
+    params = folds.params()
+    assert params["split_folds"] == "3" and params["split_folds_requested"] == "3"
+    assert params["split_fold_1_validation"] == "2024-03-01T00:00:00..2024-04-01T00:00:00"
+    assert folds.metrics()["fold_1_train_rows"] == 80.0
+
+
+def test_fewer_folds_than_asked_when_the_data_allow_fewer_with_a_note():
+    frame = rows_at(dict.fromkeys(TEN_MONTHS, 40))
+    folds = plan_folds(frame, plan_split(frame, 20), 5)
+    assert len(folds.folds) == 3  # a fourth would train on nothing
+    assert folds.note().startswith("--folds 5: the data allow 3 rolling-origin fold(s)")
+
+
+def test_a_fold_with_a_one_class_validation_block_is_dropped_earlier_ones_kept():
+    frame = rows_at(dict.fromkeys(TEN_MONTHS, 40))
+    frame.loc[frame["cutoff"].isin(pd.to_datetime(TEN_MONTHS[4:6])), "label"] = 0
+    folds = plan_folds(frame, plan_split(frame, 20), 3)
+    assert [f["validation"] for f in fold_cutoffs(frame, folds)] == [
+        TEN_MONTHS[2:4],
+        TEN_MONTHS[6:8],
+    ]
+
+
+def test_zero_folds_are_refused():
+    frame = rows_at(dict.fromkeys(TEN_MONTHS, 40))
+    with pytest.raises(UsagecastError, match="--folds must be at least 1"):
+        plan_folds(frame, plan_split(frame, 20), 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    days=st.lists(st.integers(min_value=0, max_value=365), min_size=60, max_size=300),
+    minutes=st.integers(min_value=0, max_value=24 * 60 - 1),
+    positives=st.lists(st.booleans(), min_size=300, max_size=300),
+    horizon=st.integers(min_value=1, max_value=45),
+    requested=st.integers(min_value=1, max_value=6),
+)
+def test_every_fold_trains_before_its_embargo_and_never_touches_test(
+    days, minutes, positives, horizon, requested
+):
+    cutoffs = [
+        pd.Timestamp("2024-01-01") + pd.Timedelta(days=d, minutes=(minutes * i) % 1440)
+        for i, d in enumerate(days)
+    ]
+    frame = pd.DataFrame(
+        {"cutoff": pd.to_datetime(cutoffs), "label": [int(p) for p in positives[: len(days)]]}
+    )
+    try:
+        plan = plan_split(frame, horizon)
+    except UsagecastError:
+        assume(False)
+    folds = plan_folds(frame, plan, requested)
+    window = pd.Timedelta(days=horizon)
+    assert 1 <= len(folds.folds) <= requested
+    assert (folds.folds[-1].start, folds.folds[-1].end) == (plan.validation_from, plan.test_from)
+    previous_validation_end = None
+    for fold in folds.folds:
+        train, validation = fold_frames(frame, fold, horizon)
+        assert (train["cutoff"] + window <= fold.start).all()  # embargo before validation
+        assert (validation["cutoff"] >= fold.start).all()
+        assert (validation["cutoff"] + window <= fold.end).all()
+        assert (validation["cutoff"] + window <= plan.test_from).all()  # test untouched
+        assert (train["cutoff"] < plan.test_from).all()
+        assert (fold.train.rows, fold.validation.rows) == (len(train), len(validation))
+        assert min(fold.validation.positives, fold.validation.negatives) >= MIN_CLASS_ROWS
+        assert min(fold.train.positives, fold.train.negatives) >= MIN_CLASS_ROWS
+        if previous_validation_end is not None:  # ordered, disjoint blocks
+            assert validation["cutoff"].min() > previous_validation_end
+        previous_validation_end = validation["cutoff"].max()

@@ -18,8 +18,9 @@ import pytest
 from mlflow.projects._project_spec import load_project
 from mlflow.tracking import MlflowClient
 
-from experiments import TuneConfig, tune
+from experiments import TuneConfig, format_summary, tune
 from experiments.objective import WORKER_PID_ATTR
+from experiments.split import DEFAULT_FOLDS
 from experiments.study import load_study, open_storage
 from features import workspace
 from usagecast_cli.main import build_parser, main
@@ -262,3 +263,39 @@ def test_the_mlproject_tune_entry_point_passes_the_boundaries(given, expected, t
     assert argv[:3] == ["python", "-m", "usagecast_cli.main"]
     args = build_parser().parse_args(argv[3:])
     assert (args.validation_from, args.test_from) == expected
+    assert args.folds == DEFAULT_FOLDS  # the entry point's default is the library's
+
+
+def test_the_cli_leaves_the_folds_to_the_library_unless_given():
+    assert build_parser().parse_args(["tune", "x@v1"]).folds is None
+    assert build_parser().parse_args(["tune", "x@v1", "--folds", "1"]).folds == 1
+    help_text = build_parser()._subparsers._group_actions[0].choices["tune"].format_help()
+    assert f"default {DEFAULT_FOLDS}," in " ".join(help_text.split())
+
+
+def test_trials_are_scored_on_rolling_origin_folds_and_record_them(synthetic_ref):
+    # Monthly cutoffs Jan..May, 30-day labels: test May, validation Apr (train Jan-Mar); one
+    # earlier fold validates on Mar and trains on Jan (Feb's labels reach Mar 2); no third.
+    result = tune(TuneConfig(feature_set=synthetic_ref, trials=3, seed=2))
+    assert result.folds == 2
+    assert result.folds_note.startswith("--folds 3: the data allow 2 rolling-origin fold(s)")
+    assert "note: --folds 3" in format_summary(result)
+    client = MlflowClient(result.tracking_uri)
+    run = client.get_run(result.parent_run_id)
+    params, metrics = run.data.params, run.data.metrics
+    assert (params["split_folds"], params["split_folds_requested"]) == ("2", "3")
+    day = "T00:00:00"
+    assert params["split_fold_1_train"] == f"2024-01-01{day}..2024-01-01{day}"
+    assert params["split_fold_1_validation"] == f"2024-03-01{day}..2024-03-01{day}"
+    assert params["split_fold_2_train"] == f"2024-01-01{day}..2024-03-01{day}"
+    assert params["split_fold_2_validation"] == f"2024-04-01{day}..2024-04-01{day}"
+    assert metrics["fold_1_train_rows"] == 300 and metrics["fold_2_train_rows"] == 900
+    assert metrics["best_trial_folds"] == 2 and metrics["best_trial_val_roc_auc_std"] >= 0
+    trials = [c for c in _children(client, run) if c.data.tags.get("optuna_state") == "COMPLETE"]
+    assert trials
+    for trial in trials:
+        m = trial.data.metrics
+        folds = [m["val_roc_auc_fold_1"], m["val_roc_auc_fold_2"]]
+        assert trial.data.params["folds"] == "2" and m["folds"] == 2
+        assert m["val_roc_auc"] == pytest.approx(np.mean(folds))
+        assert m["val_roc_auc_std"] == pytest.approx(np.std(folds))
