@@ -69,6 +69,11 @@ CASES = [
     ("tune", {"feature_set": "premium_30d@v1"}, "tune premium_30d@v1"),
     (
         "tune",
+        {"feature_set": "premium_30d@v1", "test_from": "2024-04-01"},
+        "tune premium_30d@v1 --test-from 2024-04-01",
+    ),
+    (
+        "tune",
         {
             "feature_set": "premium_30d@v1",
             "trials": "5",
