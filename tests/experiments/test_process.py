@@ -1,4 +1,4 @@
-"""Tuning as a user launches it: `mlflow run . -e tune` on simulated data, and SIGTERM."""
+"""The pipeline as a user launches it: `mlflow run . -e ENTRY_POINT` on simulated data; SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from experiments import tracking
 from features import workspace
-from features.featureset import build_feature_set
-from features.ingest import ingest_dataset
+from features.featureset.store import list_builds
 from features.simulate import SimulationConfig, simulate_to_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,38 +27,32 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
-@pytest.mark.slow
-def test_mlflow_run_tune_entry_point_on_simulated_data(tmp_path):
-    simulate_to_dir(tmp_path / "data", SimulationConfig(n_users=300, seed=1))
-    ingest_dataset(tmp_path / "data" / "dataset.yaml", progress=False)
-    build_feature_set("premium_30d@v1")
+def _mlflow_run(entry_point: str, **parameters: object) -> subprocess.CompletedProcess:
+    """`mlflow run . -e ENTRY_POINT --env-manager local -P ...` as a user types it; must pass."""
+    command = [str(Path(sys.executable).parent / "mlflow"), "run", str(ROOT), "-e", entry_point]
+    command += ["--env-manager", "local"]
+    for key, value in parameters.items():
+        command += ["-P", f"{key}={value}"]
     completed = subprocess.run(
-        [
-            Path(sys.executable).parent / "mlflow",
-            "run",
-            str(ROOT),
-            "-e",
-            "tune",
-            "--env-manager",
-            "local",
-            "--experiment-name",
-            "premium_30d",
-            "-P",
-            "feature_set=premium_30d@v1",
-            "-P",
-            "trials=3",
-            "-P",
-            "seed=4",
-        ],
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        command, env=_environment(), capture_output=True, text=True, timeout=600, check=False
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.returncode == 0, (entry_point, completed.stderr[-3000:])
+    return completed
+
+
+@pytest.mark.slow
+def test_the_pipeline_through_mlflow_run_entry_points(tmp_path):
+    simulate_to_dir(tmp_path / "data", SimulationConfig(n_users=300, seed=1))
+    _mlflow_run("ingest", dataset=tmp_path / "data" / "dataset.yaml", no_progress="true")
+    assert workspace.event_store_path().is_file()
+    _mlflow_run("build", feature_set="premium_30d@v1")
+    assert [build["ref"] for build in list_builds()] == ["premium_30d@v1"]
+
+    completed = _mlflow_run("tune", feature_set="premium_30d@v1", trials=3, seed=4)
     assert "parent run:" in completed.stdout
     client = MlflowClient(workspace.mlflow_tracking_uri())
+    # No --experiment-name: `mlflow run` opened its run in Default; tuning went where
+    # `usagecast tune` puts it, the feature set's experiment, and the two runs name each other.
     experiment = client.get_experiment_by_name("premium_30d")
     runs = client.search_runs(
         [experiment.experiment_id], filter_string="tags.`usagecast.kind` = 'tuning'"
@@ -67,11 +62,27 @@ def test_mlflow_run_tune_entry_point_on_simulated_data(tmp_path):
     assert run.info.status == "FINISHED"
     assert run.data.tags["feature_set"] == "premium_30d@v1"
     assert run.data.tags["seed"] == "4"
+    assert run.data.tags["mlflow.project.entryPoint"] == "tune"
+    launched = client.get_run(run.data.tags[tracking.LAUNCHED_BY_TAG])
+    assert launched.info.experiment_id == tracking.DEFAULT_EXPERIMENT_ID
+    assert launched.info.status == "FINISHED"
+    assert launched.data.tags[tracking.LINKED_RUN_TAG] == run.info.run_id
+    assert launched.data.tags[tracking.LINKED_EXPERIMENT_TAG] == "premium_30d"
     # Simulated data: the oracle is computed from the simulator's truth.
     assert 0.5 < run.data.metrics["oracle_auc"] <= 1.0
     assert "oracle_lift_ratio" in run.data.metrics
     model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     assert model.metadata.run_id == run.info.run_id
+
+    _mlflow_run("promote", feature_set="premium_30d@v1")
+    champion = client.get_model_version_by_alias("premium_30d", "champion")
+    assert champion.run_id == run.info.run_id
+    out = tmp_path / "scores.parquet"
+    _mlflow_run(
+        "score", feature_set="premium_30d@v1", model="models:/premium_30d@champion", out=out
+    )
+    scores = pd.read_parquet(out)
+    assert len(scores) > 0 and scores["probability"].between(0, 1).all()
 
 
 def _tune_then_sigterm(client: MlflowClient, ref: str):

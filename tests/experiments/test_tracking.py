@@ -1,4 +1,4 @@
-"""What the MLflow writer refuses to record."""
+"""What the MLflow writer refuses to record, and where a run launched by `mlflow run` logs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from experiments import tracking
+from experiments.interrupts import StopRequest
+from experiments.tracking import Launch, LaunchPlan, plan_launch
 from features import workspace
 
 
@@ -34,3 +36,76 @@ def test_a_non_finite_metric_is_never_recorded(bad):
         tracking.log_params_and_metrics({"threshold": 0.5}, {"test_roc_auc": bad})
     recorded = MlflowClient(uri).get_run(run.info.run_id).data
     assert recorded.metrics == {} and recorded.params == {}
+
+
+LINEAGE = {
+    "mlflow.source.name": "file:///project",
+    "mlflow.source.type": "PROJECT",
+    "mlflow.source.git.commit": "abc123",
+    "mlflow.project.entryPoint": "tune",
+    "mlflow.user": "ana",
+}
+UNRELATED = {"mlflow.runName": "launched", "mlflow.note.content": "mine", "team": "growth"}
+IN_DEFAULT = Launch("r1", tracking.DEFAULT_EXPERIMENT_ID, {**LINEAGE, **UNRELATED})
+IN_CHOSEN = Launch("r2", "7", {**LINEAGE, **UNRELATED})
+
+
+@pytest.mark.parametrize(
+    ("launch", "plan"),
+    [
+        (None, LaunchPlan()),
+        (IN_CHOSEN, LaunchPlan(reuse=IN_CHOSEN)),
+        (
+            IN_DEFAULT,
+            LaunchPlan(link="r1", own_tags={**LINEAGE, tracking.LAUNCHED_BY_TAG: "r1"}),
+        ),
+        (
+            Launch("r3", tracking.DEFAULT_EXPERIMENT_ID),
+            LaunchPlan(link="r3", own_tags={tracking.LAUNCHED_BY_TAG: "r3"}),
+        ),
+    ],
+    ids=["cli", "mlflow-run-chosen-experiment", "mlflow-run-default", "default-no-tags"],
+)
+def test_where_a_launched_process_logs(launch, plan):
+    assert plan_launch(launch) == plan
+
+
+def _open_tuning_run(uri: str, name: str) -> tuple[str, str]:
+    """prepare_experiment + parent_run as `tune` calls them; (experiment id, run id)."""
+    experiment = tracking.prepare_experiment(uri, name)
+    with tracking.parent_run(experiment, "study-1", {"feature_set": f"{name}@v1"}, StopRequest()):
+        run_id = mlflow.active_run().info.run_id
+    return experiment, run_id
+
+
+def test_a_run_launched_in_default_is_linked_to_a_run_in_the_cli_experiment(monkeypatch):
+    uri = workspace.activate_mlflow_tracking()
+    client = MlflowClient(uri)
+    launched = client.create_run(tracking.DEFAULT_EXPERIMENT_ID, tags=LINEAGE).info.run_id
+    monkeypatch.setenv(tracking.MLFLOW_RUN_ID_ENV, launched)
+    experiment, own = _open_tuning_run(uri, "premium_30d")
+    assert client.get_experiment(experiment).name == "premium_30d"
+    assert own != launched
+    run = client.get_run(own)
+    assert run.info.experiment_id == experiment and run.info.status == "FINISHED"
+    assert run.info.run_name == "study-1"
+    assert run.data.tags[tracking.LAUNCHED_BY_TAG] == launched
+    assert {k: run.data.tags[k] for k in LINEAGE} == LINEAGE
+    assert run.data.tags["feature_set"] == "premium_30d@v1"
+    tags = client.get_run(launched).data.tags
+    assert tags[tracking.LINKED_RUN_TAG] == own
+    assert tags[tracking.LINKED_EXPERIMENT_TAG] == "premium_30d"
+
+
+def test_a_run_launched_in_a_chosen_experiment_is_the_tuning_run(monkeypatch):
+    uri = workspace.activate_mlflow_tracking()
+    client = MlflowClient(uri)
+    chosen = client.create_experiment("my-experiment")
+    launched = client.create_run(chosen, tags=LINEAGE).info.run_id
+    monkeypatch.setenv(tracking.MLFLOW_RUN_ID_ENV, launched)
+    experiment, own = _open_tuning_run(uri, "premium_30d")
+    assert (experiment, own) == (chosen, launched)
+    assert client.get_experiment_by_name("premium_30d") is None
+    tags = client.get_run(launched).data.tags
+    assert tags["feature_set"] == "premium_30d@v1"
+    assert tracking.LAUNCHED_BY_TAG not in tags and tracking.LINKED_RUN_TAG not in tags

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import shlex
 import socket
 import subprocess
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from mlflow.projects._project_spec import load_project
 from mlflow.tracking import MlflowClient
 
 from experiments import TuneConfig, format_summary, tune
@@ -248,22 +245,6 @@ def test_cli_refuses_a_boundary_that_is_not_a_date(synthetic_ref, capsys):
         main(["tune", synthetic_ref, "--validation-from", "March"])
     assert exited.value.code == 2
     assert "expected a date like 2024-05-01" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [({}, (None, None)), ({"test_from": "2024-04-01"}, (None, datetime(2024, 4, 1)))],
-)
-def test_the_mlproject_tune_entry_point_passes_the_boundaries(given, expected, tmp_path):
-    project = load_project(str(Path(__file__).resolve().parents[2]))
-    command = project.get_entry_point("tune").compute_command(
-        {"feature_set": "synthetic@v1", **given}, str(tmp_path)
-    )
-    argv = shlex.split(command)
-    assert argv[:3] == ["python", "-m", "usagecast_cli.main"]
-    args = build_parser().parse_args(argv[3:])
-    assert (args.validation_from, args.test_from) == expected
-    assert args.folds == DEFAULT_FOLDS  # the entry point's default is the library's
 
 
 def test_the_cli_leaves_the_folds_to_the_library_unless_given():

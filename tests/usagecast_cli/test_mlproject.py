@@ -1,0 +1,142 @@
+"""MLproject entry points are the CLI's commands: each expands to the arguments `usagecast`
+would get typed by hand, and a parameter left at its default means the CLI's default.
+
+The expansion is MLflow's own (the project loader `mlflow run` uses) run through bash, as
+`mlflow run` does; `mlflow run` itself is exercised in tests/experiments/test_process.py.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.projects._project_spec import load_project
+
+from usagecast_cli.main import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = "python -m usagecast_cli.main "
+DATASET = "dataset.yaml"  # placeholder: written into the test's folder (a `path` must exist)
+
+
+def _arguments(entry_point: str, parameters: dict[str, str], scratch: Path) -> list[str]:
+    """The arguments the entry point's command passes to `usagecast`."""
+    spec = load_project(str(ROOT)).get_entry_point(entry_point)
+    command = spec.compute_command(parameters, str(scratch))
+    assert command.startswith(PREFIX), command
+    printed = subprocess.run(
+        ["bash", "-c", "printf '%s\\0' " + command.removeprefix(PREFIX)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return printed.split("\0")[:-1]
+
+
+CASES = [
+    ("ingest", {"dataset": DATASET}, f"ingest {DATASET}"),
+    (
+        "ingest",
+        {
+            "dataset": DATASET,
+            "no_progress": "true",
+            "allow_outside_files": "true",
+            "allow_partial": "true",
+        },
+        f"ingest {DATASET} --no-progress --allow-outside-files --allow-partial",
+    ),
+    ("build", {"feature_set": "premium_30d@v1"}, "features build premium_30d@v1"),
+    (
+        "build",
+        {
+            "feature_set": "premium_30d@v1",
+            "engine": "spark",
+            "sample": "0.1",
+            "seed": "3",
+            "allow_leaky": "days_active,recency",
+        },
+        "features build premium_30d@v1 --engine spark --sample 0.1 --seed 3 "
+        "--allow-leaky days_active --allow-leaky recency",
+    ),
+    (
+        "build",
+        {"feature_set": "premium_30d@v1", "scoring": "true", "cutoff": "2024-05-01"},
+        "features build premium_30d@v1 --scoring --cutoff 2024-05-01",
+    ),
+    ("tune", {"feature_set": "premium_30d@v1"}, "tune premium_30d@v1"),
+    (
+        "tune",
+        {"feature_set": "premium_30d@v1", "test_from": "2024-04-01"},
+        "tune premium_30d@v1 --test-from 2024-04-01",
+    ),
+    (
+        "tune",
+        {
+            "feature_set": "premium_30d@v1",
+            "trials": "5",
+            "timeout": "60",
+            "workers": "2",
+            "seed": "7",
+            "metric": "pr_auc",
+            "resume": "true",
+            "validation_from": "2024-04-01",
+            "test_from": "2024-05-01",
+            "folds": "2",
+            "storage": "sqlite:///optuna.db",
+        },
+        "tune premium_30d@v1 --trials 5 --timeout 60 --workers 2 --seed 7 --metric pr_auc "
+        "--resume --validation-from 2024-04-01 --test-from 2024-05-01 --folds 2 "
+        "--storage sqlite:///optuna.db",
+    ),
+    (
+        "promote",
+        {"feature_set": "premium_30d@v1"},
+        "promote --latest --feature-set premium_30d@v1 --margin 0.002",
+    ),
+    (
+        "promote",
+        {
+            "run_id": "0123abcd",
+            "margin": "0.01",
+            "allow_new_features": "true",
+            "max_calibration_error": "0.05",
+            "require_leakage_scan": "true",
+            "allow_leaky": "recency",
+        },
+        "promote 0123abcd --margin 0.01 --allow-new-features --max-calibration-error 0.05 "
+        "--require-leakage-scan --allow-leaky recency",
+    ),
+    (
+        "score",
+        {"feature_set": "premium_30d@v1", "model": "models:/m@champion", "out": "s.parquet"},
+        "score premium_30d@v1 --model models:/m@champion --out s.parquet",
+    ),
+    (
+        "score",
+        {
+            "feature_set": "premium_30d@v1",
+            "model": "runs:/0123abcd/model",
+            "out": "s.parquet",
+            "cutoff": "2024-05-01",
+        },
+        "score premium_30d@v1 --model runs:/0123abcd/model --out s.parquet --cutoff 2024-05-01",
+    ),
+]
+
+
+@pytest.mark.parametrize(("entry_point", "parameters", "typed"), CASES)
+def test_an_entry_point_is_the_cli_command(tmp_path, entry_point, parameters, typed):
+    # In the working directory (tests/conftest.py): MLflow makes a relative `path` absolute.
+    (tmp_path / DATASET).write_text("")
+    parser = build_parser()
+    launched = parser.parse_args(_arguments(entry_point, parameters, tmp_path))
+    expected = parser.parse_args(shlex.split(typed.replace(DATASET, str(tmp_path / DATASET))))
+    assert launched == expected
+
+
+def test_every_pipeline_step_has_an_entry_point():
+    entry_points = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]
+    assert set(entry_points) == {"ingest", "build", "tune", "promote", "score"}
