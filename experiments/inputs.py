@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.categories import grouped_levels
 from features.errors import UsagecastError
-from serving import ModelMetadata
+from serving import UNCALIBRATED, Calibration, ModelMetadata
 
 KEY_COLUMNS: tuple[str, ...] = ("user_id", "cutoff", "label")
 
@@ -54,7 +54,9 @@ class FeatureSetInputs:
             },
         )
 
-    def model_metadata(self, threshold: float) -> ModelMetadata:
+    def model_metadata(
+        self, threshold: float, calibration: Calibration = UNCALIBRATED
+    ) -> ModelMetadata:
         """The served model's metadata for a booster trained on these features."""
         return ModelMetadata(
             feature_names=self.feature_names,
@@ -65,6 +67,7 @@ class FeatureSetInputs:
             label_kind=self.label_kind,
             actionable=self.actionable,
             couplings=self.couplings,
+            calibration=calibration,
         )
 
 

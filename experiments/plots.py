@@ -61,20 +61,22 @@ def gains_lift_figure(labels: np.ndarray, probabilities: np.ndarray) -> Figure:
     return figure
 
 
-def calibration_figure(labels: np.ndarray, probabilities: np.ndarray) -> Figure:
-    """Observed positive rate against mean prediction per equal-width bin, sized by rows."""
+def calibration_figure(labels: np.ndarray, curves: dict[str, np.ndarray]) -> Figure:
+    """Observed positive rate against mean prediction per equal-width bin, one line per named
+    set of probabilities (e.g. calibrated and uncalibrated), points labelled with their rows."""
     edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    bin_of = np.clip(np.digitize(probabilities, edges[1:-1]), 0, CALIBRATION_BINS - 1)
-    used = [b for b in range(CALIBRATION_BINS) if np.any(bin_of == b)]
-    predicted = [probabilities[bin_of == b].mean() for b in used]
-    observed = [labels[bin_of == b].mean() for b in used]
-    counts = [int(np.sum(bin_of == b)) for b in used]
     figure = Figure(figsize=(5, 5))
     axes = figure.subplots()
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
-    axes.plot(predicted, observed, marker="o", label="model")
-    for x, y, n in zip(predicted, observed, counts, strict=True):
-        axes.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    for name, probabilities in curves.items():
+        bin_of = np.clip(np.digitize(probabilities, edges[1:-1]), 0, CALIBRATION_BINS - 1)
+        used = [b for b in range(CALIBRATION_BINS) if np.any(bin_of == b)]
+        predicted = [probabilities[bin_of == b].mean() for b in used]
+        observed = [labels[bin_of == b].mean() for b in used]
+        counts = [int(np.sum(bin_of == b)) for b in used]
+        axes.plot(predicted, observed, marker="o", label=name)
+        for x, y, n in zip(predicted, observed, counts, strict=True):
+            axes.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     axes.set(xlabel="mean predicted probability", ylabel="observed rate", title="Calibration")
     axes.legend(loc="upper left")
     return figure

@@ -6,8 +6,9 @@ point. The order matters for honesty and for concurrency:
 2. RUNNING runs/trials left by killed processes are ended (KILLED / FAIL) before new work;
 3. the parent run is always closed (FINISHED, FAILED, or KILLED on Ctrl-C/SIGTERM);
 4. the best trial (best mean over the rolling-origin folds) is refit on the training rows with
-   its last fold's best iteration (the exact final-fold model the trial scored), its threshold
-   is chosen on validation, and only then is the test set used.
+   its last fold's best iteration (the exact final-fold model the trial scored), its
+   calibration and threshold are chosen on validation, and only then is the test set used
+   (test metrics are on the calibrated probabilities, `test_ece_raw` on the booster's own).
 """
 
 from __future__ import annotations
@@ -30,9 +31,16 @@ from tqdm import tqdm
 
 import features
 from experiments import baselines, oracle, plots, tracking
+from experiments.calibration import fit_calibration
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
 from experiments.interrupts import StopRequest, deferred_stop, quiet_stop_tracebacks
-from experiments.metrics import METRIC_NAMES, MetricName, evaluate, max_f1_threshold
+from experiments.metrics import (
+    METRIC_NAMES,
+    MetricName,
+    evaluate,
+    expected_calibration_error,
+    max_f1_threshold,
+)
 from experiments.objective import (
     BEST_ITERATION_ATTR,
     FOLD_SCORES_ATTR,
@@ -68,7 +76,7 @@ from experiments.study import (
 from features import workspace
 from features.errors import UsagecastError
 from registry import names
-from serving import encode_features, log_serving_model
+from serving import UNCALIBRATED, Calibration, encode_features, log_serving_model
 
 SEARCH_SPACE_VERSION = 1
 SHAP_SAMPLE_ROWS = 2000
@@ -369,6 +377,7 @@ def _figures(
     booster: lgb.Booster,
     study: optuna.Study,
     test_scores: dict[str, np.ndarray],
+    test_raw_probabilities: np.ndarray,
     seed: int,
 ) -> dict[str, object]:
     """All plots of the parent run."""
@@ -385,7 +394,9 @@ def _figures(
         "roc": plots.roc_figure(labels, test_scores),
         "precision_recall": plots.precision_recall_figure(labels, test_scores),
         "gains_lift": plots.gains_lift_figure(labels, tuned),
-        "calibration": plots.calibration_figure(labels, tuned),
+        "calibration": plots.calibration_figure(
+            labels, {"calibrated": tuned, "uncalibrated": test_raw_probabilities}
+        ),
         **plots.shap_figures(
             contributions, sample_x.to_numpy(dtype=float), list(prepared.inputs.feature_names)
         ),
@@ -466,6 +477,18 @@ def refit_best(
     return best, fit_booster(data.final, params, num_boost_round=rounds)
 
 
+def calibration_rows(prepared: Prepared) -> tuple[pd.DataFrame, np.ndarray]:
+    """(encoded features, labels) of the validation rows the final model is evaluated on:
+    the rows its calibration is fitted on."""
+    return prepared.encoded["validation"], prepared.labels("validation")
+
+
+def calibrate(booster: lgb.Booster, prepared: Prepared) -> Calibration:
+    """Platt scaling of the booster's raw score on `calibration_rows`."""
+    encoded, labels = calibration_rows(prepared)
+    return fit_calibration(labels, booster.predict(encoded, raw_score=True))
+
+
 def tune(config: TuneConfig) -> TuneResult:
     """Run (or resume) a tuning study on a feature set and record everything in MLflow."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -523,11 +546,23 @@ def tune(config: TuneConfig) -> TuneResult:
             open_storage(storage_url), study_name, config.metric, config.seed, worker_index=0
         )
         best, booster = refit_best(study, data, config)
-        validation_p = booster.predict(prepared.encoded["validation"])
-        test_p = booster.predict(prepared.encoded["test"])
+        calibration = calibrate(booster, prepared)
+        raw = {
+            part: booster.predict(prepared.encoded[part], raw_score=True)
+            for part in ("validation", "test")
+        }
+        validation_p = calibration.apply(raw["validation"])
+        test_p = calibration.apply(raw["test"])
+        test_raw_p = UNCALIBRATED.apply(raw["test"])
         threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
         validation_metrics = evaluate(prepared.labels("validation"), validation_p)
         test_metrics = evaluate(prepared.labels("test"), test_p)
+        uncalibrated_ece = {
+            "val_ece_raw": expected_calibration_error(
+                prepared.labels("validation"), UNCALIBRATED.apply(raw["validation"])
+            ),
+            "test_ece_raw": expected_calibration_error(prepared.labels("test"), test_raw_p),
+        }
         oracle_result = oracle.oracle_metrics(
             prepared.manifest,
             prepared.parts.test,
@@ -535,7 +570,7 @@ def tune(config: TuneConfig) -> TuneResult:
             workspace.event_store_path(),
         )
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
-        figures = _figures(prepared, booster, study, test_scores, config.seed)
+        figures = _figures(prepared, booster, study, test_scores, test_raw_p, config.seed)
         stop.check()
         tracking.log_parent_results(
             params={
@@ -543,10 +578,14 @@ def tune(config: TuneConfig) -> TuneResult:
                 "best_iteration": best.user_attrs[BEST_ITERATION_ATTR],
                 "threshold": threshold,
                 "best_trial": best.number,
+                "calibration": calibration.method,
+                "calibration_slope": calibration.slope,
+                "calibration_intercept": calibration.intercept,
             },
             metrics={
                 **_prefixed("val", validation_metrics),
                 **_prefixed("test", test_metrics),
+                **uncalibrated_ece,
                 **{
                     f"baseline_{name}_test_roc_auc": auc for name, auc in baseline_test_auc.items()
                 },
@@ -565,7 +604,8 @@ def tune(config: TuneConfig) -> TuneResult:
                 "trials_orphaned_failed": len(orphaned),
             },
             tags={
-                "threshold_rule": "max F1 on validation",
+                "threshold_rule": "max F1 on validation (calibrated probabilities)",
+                "calibration_rule": "Platt scaling of the raw score on the validation rows",
                 "oracle": oracle_result.note,
                 "selection": f"mean val_{config.metric} over {len(prepared.folds.folds)} "
                 "rolling-origin fold(s)",
@@ -577,7 +617,7 @@ def tune(config: TuneConfig) -> TuneResult:
         stop.check()
         log_serving_model(
             booster,
-            inputs.model_metadata(threshold),
+            inputs.model_metadata(threshold, calibration),
             prepared.parts.test.head(INPUT_EXAMPLE_ROWS),
         )
     return TuneResult(

@@ -26,14 +26,15 @@ from dataclasses import dataclass
 class PolicyConfig:
     """Limits of the gate; defaults are the CLI's defaults.
 
-    The calibration limit is loose on purpose: tuned models that use scale_pos_weight are
-    not calibrated (the demo's test ECE was 0.158), and a default that refuses every model
-    the trainer makes gates nothing useful. Tighten it (--max-calibration-error) once the
-    trainer calibrates its probabilities.
+    The trainer serves Platt-calibrated probabilities (experiments/calibration.py), so the
+    calibration limit can refuse a model whose probabilities cannot be read as rates. It is
+    not tighter because ECE over 10 bins is noisy on small test sets: a perfectly calibrated
+    model scores about 0.03 on 400 test rows and exceeds 0.05 about one time in fifteen.
+    Raise it (--max-calibration-error) for test sets of fewer rows.
     """
 
     margin: float = 0.002
-    max_calibration_error: float = 0.2
+    max_calibration_error: float = 0.06
     require_leakage_scan: bool = False
     allow_new_features: bool = False
     allow_leaky: tuple[str, ...] = ()

@@ -1,15 +1,20 @@
 """The served model: a pyfunc over a LightGBM text model; explanations and what-if search.
 
 Ships inside the model with features/; must never import experiments/ or registry/.
-Public API: ModelMetadata, encode_features, save_model_files, log_serving_model, Scorer.
+Public API: Calibration, ModelMetadata, encode_features, save_model_files, log_serving_model,
+Scorer.
 """
 
+from serving.calibration import UNCALIBRATED, Calibration, CalibrationError
 from serving.encoding import FeatureEncodingError, ModelMetadata, encode_features, encode_matrix
 from serving.model import Scorer, UsagecastModel
 from serving.package import log_serving_model, save_model_files, serving_signature
 from serving.validation import ServingInputError, ServingParams, parse_params
 
 __all__ = [
+    "UNCALIBRATED",
+    "Calibration",
+    "CalibrationError",
     "FeatureEncodingError",
     "ModelMetadata",
     "Scorer",

@@ -35,6 +35,7 @@ import pandas as pd
 
 from features.categories import OTHER_LEVEL
 from features.errors import UsagecastError
+from serving.calibration import UNCALIBRATED, Calibration
 
 METADATA_FORMAT_VERSION = 1
 # Up to this many rows, plain loops over an object matrix beat per-column pandas calls.
@@ -52,7 +53,9 @@ class ModelMetadata:
     `threshold` turns a probability into the served label; the trainer chooses it on the
     validation rows (never on the test rows) and records how in its run. `model_sha256` lets
     the loader refuse a damaged model.txt before LightGBM parses it (a truncated file can abort
-    the whole process inside LightGBM's parser).
+    the whole process inside LightGBM's parser). `calibration` maps the raw score to the served
+    probability (serving/calibration.py); a model saved without one serves the booster's own
+    probability.
     """
 
     feature_names: tuple[str, ...]
@@ -64,6 +67,7 @@ class ModelMetadata:
     actionable: tuple[Mapping[str, Any], ...] = ()
     couplings: tuple[Mapping[str, Any], ...] = ()
     model_sha256: str = ""  # of model.txt, filled in by save_model_files
+    calibration: Calibration = UNCALIBRATED
     format_version: int = field(default=METADATA_FORMAT_VERSION)
 
     def __post_init__(self) -> None:
@@ -91,6 +95,8 @@ class ModelMetadata:
         object.__setattr__(self, "threshold", float(self.threshold))
         object.__setattr__(self, "actionable", tuple(dict(a) for a in self.actionable))
         object.__setattr__(self, "couplings", tuple(dict(c) for c in self.couplings))
+        if isinstance(self.calibration, Mapping):
+            object.__setattr__(self, "calibration", Calibration.from_dict(self.calibration))
 
     @cached_property
     def level_codes(self) -> dict[str, dict[str, float]]:
@@ -131,6 +137,7 @@ class ModelMetadata:
         """Canonical JSON (sorted keys), the content of metadata.json."""
         payload = asdict(self)
         payload["categorical_levels"] = {k: list(v) for k, v in self.categorical_levels.items()}
+        payload["calibration"] = self.calibration.to_dict()
         return json.dumps(payload, sort_keys=True, indent=2)
 
     @classmethod

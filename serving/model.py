@@ -1,5 +1,10 @@
 """The served pyfunc: probabilities, labels at the stored threshold, and SHAP explanations.
 
+Every probability it returns (predict, explain, what-if, and batch scoring, which calls the
+same pyfunc) is the calibrated one: the booster's raw score through `metadata.calibration`.
+Explanations are in raw-score (log-odds) units: `raw_score` is reported beside `probability`
+and the SHAP terms sum to it.
+
 Loaded by MLflow from code (serving/model_entry.py) around two files: `model.txt` (LightGBM
 text model) and `metadata.json`; nothing is unpickled, so it serves with
 MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
@@ -83,9 +88,11 @@ class Scorer:
     def _threads(self, rows: int) -> int:
         return 1 if rows <= SINGLE_THREAD_MAX_ROWS else 0
 
-    def probabilities(self, encoded: np.ndarray) -> np.ndarray:
-        """P(label = 1) per row of an encoded matrix."""
-        return self.booster.predict(encoded, num_threads=self._threads(len(encoded)))
+    def probabilities(self, encoded: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Calibrated P(label = 1) per row of an encoded matrix."""
+        threads = self._threads(len(encoded)) if num_threads is None else num_threads
+        raw = self.booster.predict(encoded, raw_score=True, num_threads=threads)
+        return self.metadata.calibration.apply(raw)
 
     def respond(self, frame: Any, params: ServingParams) -> pd.DataFrame:
         """The response rows for a checked request (one output row per input row)."""
@@ -144,8 +151,8 @@ class Scorer:
 
     def _single_thread_probabilities(self, matrix: np.ndarray) -> np.ndarray:
         # The GA scores one population (a few thousand rows) per call: one thread avoids
-        # OpenMP start-up per generation.
-        return self.booster.predict(matrix, num_threads=1)
+        # OpenMP start-up per generation. Calibrated, so `target` is on the served scale.
+        return self.probabilities(matrix, num_threads=1)
 
 
 class UsagecastModel(mlflow.pyfunc.PythonModel):

@@ -16,6 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from experiments import TuneConfig, format_summary, tune
+from experiments.metrics import evaluate
 from experiments.objective import WORKER_PID_ATTR
 from experiments.split import DEFAULT_FOLDS
 from experiments.study import load_study, open_storage
@@ -112,6 +113,14 @@ def test_a_run_records_trials_baselines_lineage_plots_and_a_servable_model(
     assert np.all((probabilities > 0) & (probabilities < 1))
     threshold = float(run.data.params["threshold"])
     assert (scored["label"].to_numpy() == (probabilities >= threshold)).all()
+    # Test metrics are those of the served (calibrated) probabilities; the raw ECE beside them.
+    assert run.data.params["calibration"] == "platt"
+    assert np.isfinite([run.data.metrics[m] for m in ("test_ece_raw", "val_ece_raw")]).all()
+    served = model.predict(test_rows.drop(columns=["user_id", "cutoff", "label"]))
+    labels = test_rows["label"].to_numpy(dtype=float)
+    assert evaluate(labels, served["probability"].to_numpy())["ece"] == pytest.approx(
+        run.data.metrics["test_ece"], abs=1e-12
+    )
 
 
 def test_same_seed_same_best_params_and_test_metrics(synthetic_ref):

@@ -79,11 +79,11 @@ TABLE = [
     ("broken champion", _candidate(), BROKEN, PolicyConfig(), True, ["no longer loads"]),
     (
         "calibration at the default limit",
-        _candidate(calibration_error=0.25),
+        _candidate(calibration_error=0.07),
         SAME_ROWS,
         PolicyConfig(),
         False,
-        ["calibration error 0.2500 > limit 0.2000"],
+        ["calibration error 0.0700 > limit 0.0600"],
     ),
     (
         "broken champion, leaky candidate",

@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving import ModelMetadata, encode_features
+from serving import Calibration, ModelMetadata, encode_features
 
 CITIES = ("berlin", "lagos", "lima")
+# Not the identity, so a probability that skipped the calibration shows in every test.
+TINY_CALIBRATION = Calibration(slope=0.8, intercept=-0.3, rows=400, positives=180)
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class TinyModel:
     metadata: ModelMetadata
     rows: pd.DataFrame
     labels: np.ndarray
+
+    def probabilities(self, rows: pd.DataFrame) -> np.ndarray:
+        """The served (calibrated) probability of raw feature rows."""
+        raw = self.booster.predict(encode_features(rows, self.metadata), raw_score=True)
+        return self.metadata.calibration.apply(raw)
 
 
 def make_tiny_model(
@@ -63,6 +70,7 @@ def make_tiny_model(
         feature_set="premium_30d@v1",
         feature_set_fingerprint="fp-test",
         label_kind="event_within",
+        calibration=TINY_CALIBRATION,
         actionable=(
             {
                 "name": names["ads_30d"],

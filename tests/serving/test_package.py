@@ -12,7 +12,6 @@ from serving import (
     ModelMetadata,
     Scorer,
     ServingInputError,
-    encode_features,
     log_serving_model,
     parse_params,
     save_model_files,
@@ -26,7 +25,7 @@ def test_logged_model_loads_without_pickle_and_predicts(tiny_model, monkeypatch)
         info = log_serving_model(tiny_model.booster, tiny_model.metadata, rows.head(2))
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     result = loaded.predict(rows)
-    expected = tiny_model.booster.predict(encode_features(rows, tiny_model.metadata))
+    expected = tiny_model.probabilities(rows)
     np.testing.assert_allclose(result["probability"], expected, rtol=0, atol=1e-12)
     assert list(result["label"]) == [int(p >= 0.4) for p in expected]
     explained = loaded.predict(rows, params={"mode": "explain", "k": 2})

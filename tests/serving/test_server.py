@@ -8,9 +8,11 @@ import math
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from serving import encode_features, log_serving_model
@@ -36,8 +38,17 @@ def _post(base: str, body: object, content_type: str | None = "application/json"
         return status, text
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running server and the logged model it serves."""
+
+    base: str
+    model_uri: str
+    tracking_uri: str
+
+
 @pytest.fixture(scope="session")
-def server(tiny_model, tmp_path_factory) -> Iterator[str]:
+def served(tiny_model, tmp_path_factory) -> Iterator[Served]:
     """A served tiny model on a free localhost port, pickle loading disabled."""
     root = tmp_path_factory.mktemp("serve")
     env = {
@@ -50,7 +61,12 @@ def server(tiny_model, tmp_path_factory) -> Iterator[str]:
         with mlflow.start_run():
             info = log_serving_model(tiny_model.booster, tiny_model.metadata, tiny_model.rows)
     with running_server(info.model_uri, root / "server.log", env) as base:
-        yield base
+        yield Served(base, info.model_uri, env["MLFLOW_TRACKING_URI"])
+
+
+@pytest.fixture(scope="session")
+def server(served) -> str:
+    return served.base
 
 
 def _records(frame) -> list[dict]:
@@ -61,7 +77,7 @@ def test_predict_returns_probabilities_and_labels(server, tiny_model):
     rows = tiny_model.rows.head(4)
     status, body = _post(server, {"dataframe_records": _records(rows)})
     assert status == 200, body
-    expected = tiny_model.booster.predict(encode_features(rows, tiny_model.metadata))
+    expected = tiny_model.probabilities(rows)
     got = [p["probability"] for p in body["predictions"]]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     assert [p["label"] for p in body["predictions"]] == [int(p >= 0.4) for p in expected]
@@ -91,7 +107,25 @@ def test_explain_contributions_add_up_to_the_raw_score(server, tiny_model):
         )
         assert abs(total - row["raw_score"]) < 1e-6
         assert abs(row["raw_score"] - expected_raw) < 1e-6
-        assert abs(row["probability"] - 1 / (1 + math.exp(-row["raw_score"]))) < 1e-9
+        calibrated = tiny_model.metadata.calibration.apply(np.array([row["raw_score"]]))[0]
+        assert abs(row["probability"] - calibrated) < 1e-9
+        assert abs(row["probability"] - 1 / (1 + math.exp(-row["raw_score"]))) > 1e-3
+
+
+def test_served_probability_is_the_calibrated_batch_score(served, tiny_model, monkeypatch):
+    """One row over HTTP and the same row in a large batch through the same logged model (what
+    `usagecast score` does) get the same calibrated probability."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", served.tracking_uri)
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    batch = pd.concat([tiny_model.rows] * 3, ignore_index=True)  # the large-batch code paths
+    scored = mlflow.pyfunc.load_model(served.model_uri).predict(batch)["probability"]
+    np.testing.assert_allclose(scored, tiny_model.probabilities(batch), rtol=0, atol=1e-12)
+    for index in (0, 7, 123):
+        status, body = _post(
+            served.base, {"dataframe_records": _records(tiny_model.rows.iloc[[index]])}
+        )
+        assert status == 200, body
+        assert body["predictions"][0]["probability"] == pytest.approx(scored[index], abs=1e-12)
 
 
 def test_unknown_level_and_nulls_are_scored_as_missing(server):
@@ -186,5 +220,5 @@ def test_whatif_suggestions_respect_the_spec_and_rescore(server, tiny_model):
                 assert float(change["to"]).is_integer()
                 changed[change["feature"]] = change["to"]
             frame = changed.to_frame().T.astype({"plays_30d": float, "ads_30d": float})
-            rescored = tiny_model.booster.predict(encode_features(frame, tiny_model.metadata))
+            rescored = tiny_model.probabilities(frame)  # the target is on the served scale
             assert abs(rescored[0] - suggestion["probability"]) < 1e-9
