@@ -52,6 +52,7 @@ from experiments.study import (
 )
 from features import workspace
 from features.errors import UsagecastError
+from features.mlflow_links import artifacts_location, is_tracking_server, ui_command
 from registry import names
 from serving import encode_features, log_serving_model
 
@@ -122,6 +123,7 @@ class TuneResult:
     baseline_test_auc: dict[str, float]
     oracle: dict[str, float]
     tracking_uri: str
+    plots_uri: str  # artifact URI of the run's plots folder
 
 
 def prepare(config: TuneConfig) -> Prepared:
@@ -493,7 +495,7 @@ def tune(config: TuneConfig) -> TuneResult:
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
         figures = _figures(prepared, booster, study, test_scores, config.seed)
         stop.check()
-        tracking.log_parent_results(
+        plots_uri = tracking.log_parent_results(
             params={
                 **best.params,
                 "best_iteration": best.user_attrs[BEST_ITERATION_ATTR],
@@ -531,6 +533,7 @@ def tune(config: TuneConfig) -> TuneResult:
         baseline_test_auc=baseline_test_auc,
         oracle=oracle_result.metrics,
         tracking_uri=tracking_uri,
+        plots_uri=plots_uri,
     )
 
 
@@ -552,5 +555,15 @@ def format_summary(result: TuneResult) -> str:
     ]
     if result.oracle:
         lines.append("oracle:      " + "  ".join(f"{k}={v:.4f}" for k, v in result.oracle.items()))
-    lines.append(f"see it: mlflow ui --backend-store-uri {result.tracking_uri}")
+    lines.append(
+        artifacts_location(
+            "plots",
+            result.plots_uri,
+            result.tracking_uri,
+            result.experiment_id,
+            result.parent_run_id,
+        )
+    )
+    if not is_tracking_server(result.tracking_uri):
+        lines.append(f"see it: {ui_command(result.tracking_uri)}")
     return "\n".join(lines)
