@@ -28,6 +28,7 @@ from analytics.retention import (
 from analytics.segments import segments
 from analytics.usage import before_conversion, top_features
 from features.engines import Engine
+from features.mlflow_links import describe_run_artifacts
 
 FigureMaker = Callable[[], Mapping[str, Figure]]
 
@@ -63,6 +64,7 @@ def _finish(
     if log:
         run_id = io.log_run(model, tables, figures(), params)
         text += f"\n\nlogged MLflow run {run_id} (experiment {io.MLFLOW_EXPERIMENT!r})"
+        text += "\n" + describe_run_artifacts("tables and plots", run_id)
     return text
 
 

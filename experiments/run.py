@@ -75,6 +75,7 @@ from experiments.study import (
 )
 from features import workspace
 from features.errors import UsagecastError
+from features.mlflow_links import artifacts_location, is_tracking_server, ui_command
 from registry import names
 from serving import UNCALIBRATED, Calibration, encode_features, log_serving_model
 
@@ -152,6 +153,7 @@ class TuneResult:
     tracking_uri: str
     folds: int
     folds_note: str | None
+    plots_uri: str  # artifact URI of the run's plots folder
 
 
 def prepare(config: TuneConfig) -> Prepared:
@@ -572,7 +574,7 @@ def tune(config: TuneConfig) -> TuneResult:
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
         figures = _figures(prepared, booster, study, test_scores, test_raw_p, config.seed)
         stop.check()
-        tracking.log_parent_results(
+        plots_uri = tracking.log_parent_results(
             params={
                 **best.params,
                 "best_iteration": best.user_attrs[BEST_ITERATION_ATTR],
@@ -632,6 +634,7 @@ def tune(config: TuneConfig) -> TuneResult:
         tracking_uri=tracking_uri,
         folds=len(prepared.folds.folds),
         folds_note=prepared.folds.note(),
+        plots_uri=plots_uri,
     )
 
 
@@ -655,5 +658,15 @@ def format_summary(result: TuneResult) -> str:
     ]
     if result.oracle:
         lines.append("oracle:      " + "  ".join(f"{k}={v:.4f}" for k, v in result.oracle.items()))
-    lines.append(f"see it: mlflow ui --backend-store-uri {result.tracking_uri}")
+    lines.append(
+        artifacts_location(
+            "plots",
+            result.plots_uri,
+            result.tracking_uri,
+            result.experiment_id,
+            result.parent_run_id,
+        )
+    )
+    if not is_tracking_server(result.tracking_uri):
+        lines.append(f"see it: {ui_command(result.tracking_uri)}")
     return "\n".join(lines)

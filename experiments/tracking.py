@@ -55,6 +55,7 @@ LAUNCHED_BY_TAG = "usagecast.launched_by"
 LINEAGE_TAG_PREFIXES = ("mlflow.source.", "mlflow.project.", "mlflow.user")
 # Kinds of run a tuning process writes: the tuning run and its nested (trial, baseline) runs.
 OWNED_KINDS = ("tuning", "nested")
+PLOTS_FOLDER = "plots"  # the tuning run's figures, one PNG each
 
 
 def artifact_location(tracking_uri: str) -> str | None:
@@ -287,18 +288,20 @@ def log_parent_results(
     figures: Mapping[str, Figure],
     json_artifacts: Mapping[str, object],
     test_set: pd.DataFrame,
-) -> None:
-    """Everything the tuning run holds besides the model: params, metrics, plots, files."""
+) -> str:
+    """Everything the tuning run holds besides the model: params, metrics, plots, files.
+    Returns the artifact URI of the plots' folder."""
     log_params_and_metrics(params, metrics)
     mlflow.set_tags(dict(tags))
     for name, figure in figures.items():
-        mlflow.log_figure(figure, f"plots/{name}.png")
+        mlflow.log_figure(figure, f"{PLOTS_FOLDER}/{name}.png")
     for name, payload in json_artifacts.items():
         mlflow.log_text(json.dumps(payload, indent=2, sort_keys=True, default=str), name)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "test_set.parquet"
         test_set.to_parquet(path, index=False)
         mlflow.log_artifact(str(path))
+    return mlflow.get_artifact_uri(PLOTS_FOLDER)
 
 
 def log_params_and_metrics(params: Mapping[str, object], metrics: Mapping[str, float]) -> None:

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from features.errors import UsagecastError
 from features.locks import OwnedLock
+from features.mlflow_links import serve_command
 from features.names import check_name
 from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
@@ -68,11 +69,10 @@ class PromotionResult:
             f"{self.name} v{self.version} (run {self.run_id}): {verdict}: {self.reason}",
             f"@champion = {self.champion or '-'}, @previous = {self.previous or '-'}",
         ]
-        if self.champion is not None:
-            lines.append(
-                f"serve it: mlflow models serve -m {names.champion_uri(self.name)} "
-                "--env-manager local --host 127.0.0.1 --port 5001"
-            )
+        if self.champion is None:
+            lines.append(f"nothing to serve yet: {self.name} has no @champion")
+        else:
+            lines.append(f"serve it: {serve_command(names.champion_uri(self.name))}")
         return "\n".join(lines)
 
 

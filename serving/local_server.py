@@ -47,9 +47,19 @@ def running_server(
         *(str(venv_bin / "mlflow"), "models", "serve", "-m", model_uri),
         *("--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)),
     ]
+    with serving_process(command, port, log_file, full_env) as base:
+        yield base
+
+
+@contextmanager
+def serving_process(
+    command: list[str], port: int, log_file: Path, env: Mapping[str, str]
+) -> Iterator[str]:
+    """Run `command` (a server on 127.0.0.1:`port`) with exactly `env`; yield its base URL
+    once /ping answers; terminate it afterwards. Output goes to `log_file`."""
     base = f"http://127.0.0.1:{port}"
     with Path(log_file).open("w") as log:
-        process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_for_ping(base, process, Path(log_file))
             yield base

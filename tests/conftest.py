@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from usagecast_cli.quiet import QUIET_ENV
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
@@ -22,4 +24,7 @@ def isolated_workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     # Set (to its default) so that monkeypatch also undoes what `--specs` sets in main().
     monkeypatch.setenv("USAGECAST_SPECS", str(tmp_path / "specs"))
+    # main() sets quiet defaults with os.environ.setdefault; undo them after each test.
+    for name in QUIET_ENV:
+        monkeypatch.delenv(name, raising=False)
     return home

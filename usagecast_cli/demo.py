@@ -7,14 +7,13 @@ tune, promote, product analytics; then where to look (MLflow UI, serve command, 
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.mlflow_links import SERVE_HOST, SERVE_PORT, serve_command, ui_command
 from features.workspace import ensure_workspace, mlflow_tracking_uri
 from usagecast_cli.main import main as usagecast
 
@@ -69,16 +68,13 @@ def sample_request(model_uri: str) -> str:
 
 def where_to_look(model_uri: str) -> str:
     """What to open after the demo: the MLflow UI, the serve command and a sample request."""
-    uri = mlflow_tracking_uri()
     return "\n".join(
         [
             "",
             "Where to look:",
-            f"  MLflow UI:  mlflow ui --backend-store-uri {uri} --port 5000   (or: make ui)",
-            f"  Serve:      MLFLOW_TRACKING_URI={uri} MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false "
-            f"mlflow models serve -m {model_uri} --env-manager local --host 127.0.0.1 "
-            "--port 5001   (or: make serve)",
-            "  Request:    curl -s http://127.0.0.1:5001/invocations "
+            f"  MLflow UI:  {ui_command()}   (or: make ui)",
+            f"  Serve:      {serve_command(model_uri)}   (or: make serve)",
+            f"  Request:    curl -s http://{SERVE_HOST}:{SERVE_PORT}/invocations "
             f"-H 'Content-Type: application/json' -d '{sample_request(model_uri)}'",
         ]
     )
@@ -116,9 +112,6 @@ def step_failed(argv: list[str], code: int) -> bool:
 
 def run_demo(config: DemoConfig = DemoConfig()) -> int:
     """Run every step; stop at the first failing one with its exit code."""
-    # Per-file download bars and schema hints drown the demo's own output.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    warnings.filterwarnings("ignore", category=UserWarning)
     workspace = ensure_workspace()
     data_dir = workspace / "demo_data"
     for argv in demo_steps(config, data_dir):

@@ -33,6 +33,7 @@ from usagecast_cli import (
     whatif_commands,
 )
 from usagecast_cli.options import apply_specs_option
+from usagecast_cli.quiet import quiet_defaults
 
 # Each helper module adds itself here, in the order `usagecast --help` lists them.
 COMMAND_MODULES: tuple = (
@@ -163,6 +164,7 @@ def run_handler(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch to the chosen handler, and map errors and signals to exit codes."""
+    quiet_defaults()
     args = parse_command_line(build_parser(), argv)
     apply_specs_option(args)
     return run_handler(args.handler, args)

@@ -24,6 +24,7 @@ from analytics.filters import parse_segment
 from analytics.io import log_run
 from experiments.whatif import report, sources, truth
 from features.errors import UsagecastError
+from features.mlflow_links import describe_run_artifacts
 from serving import encode_matrix
 from serving.whatif import (
     CAUSAL_NOTE,
@@ -227,6 +228,7 @@ class PolicyReport:
     comparison: TruthComparison
     table: pd.DataFrame
     run_id: str
+    artifacts: str  # where the run's table and plot are (features.mlflow_links)
 
     def summary(self) -> str:
         r = self.result
@@ -249,6 +251,7 @@ class PolicyReport:
                 f"same direction: {_same_direction(r.expected_extra, effect.extra)}",
             ]
         lines += [f"truth: {self.comparison.note}", f"note: {r.note}", f"run: {self.run_id}"]
+        lines.append(self.artifacts)
         return "\n".join(lines)
 
 
@@ -348,5 +351,14 @@ def whatif_policy(
         experiment=MLFLOW_EXPERIMENT,
     )
     return PolicyReport(
-        model_uri, model.version, feature_set, segment, at, result, comparison, table, run_id
+        model_uri,
+        model.version,
+        feature_set,
+        segment,
+        at,
+        result,
+        comparison,
+        table,
+        run_id,
+        describe_run_artifacts("table and plot", run_id),
     )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import warnings
+from pathlib import Path
+
 from features.errors import UsagecastError
 from features.featureset.build import BuildResult, load_feature_set
 
@@ -12,6 +16,7 @@ FINGERPRINT_TAG = "feature_set_fingerprint"
 def log_feature_set_to_mlflow(ref_or_result: str | BuildResult, context: str = "training") -> None:
     """Add the feature set as an mlflow.data input (digest = fingerprint) and tag the run."""
     import mlflow
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
 
     if mlflow.active_run() is None:
         raise UsagecastError("log_feature_set_to_mlflow needs an active MLflow run")
@@ -20,12 +25,20 @@ def log_feature_set_to_mlflow(ref_or_result: str | BuildResult, context: str = "
     else:
         ref = ref_or_result
     frame, manifest = load_feature_set(ref)
-    dataset = mlflow.data.from_pandas(
-        frame,
-        source=manifest.get("path", manifest["ref"]),
-        targets="label",
-        name=manifest["ref"],
-        digest=manifest["fingerprint"],
+    # A path string matches MLflow's two local source types (file: and no scheme) and warns
+    # that it is ambiguous: name the type.
+    source = get_dataset_source_from_json(
+        json.dumps({"uri": Path(manifest["path"]).as_uri()}), source_type="local"
     )
-    mlflow.log_input(dataset, context=context)
+    dataset = mlflow.data.from_pandas(
+        frame, source=source, targets="label", name=manifest["ref"], digest=manifest["fingerprint"]
+    )
+    with warnings.catch_warnings():
+        # The schema recorded here describes the build; it is no model signature. The served
+        # model declares no column schema and reads a missing number as NaN, so MLflow's hint
+        # about integer columns that cannot hold missing values does not apply.
+        warnings.filterwarnings(
+            "ignore", message="Hint: Inferred schema contains integer column", category=UserWarning
+        )
+        mlflow.log_input(dataset, context=context)
     mlflow.set_tags({FEATURE_SET_TAG: manifest["ref"], FINGERPRINT_TAG: manifest["fingerprint"]})

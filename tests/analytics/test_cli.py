@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -43,6 +44,12 @@ def test_models_print_tables_and_log_runs(workspace_store, capsys):
     top = next(run for run in runs if run.info.run_name == "top-features")
     artifacts = {item.path for item in mlflow.MlflowClient().list_artifacts(top.info.run_id)}
     assert artifacts == {"top_features.csv", "top_features.parquet", "top_features.png"}
+    folders = [
+        Path(line.removeprefix("tables and plots: "))
+        for line in printed.splitlines()
+        if line.startswith("tables and plots: ")
+    ]
+    assert len(folders) == 5 and all(any(folder.glob("*.png")) for folder in folders)
 
 
 def test_a_bad_segment_is_one_line_and_exit_2(workspace_store, capsys):

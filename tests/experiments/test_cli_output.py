@@ -1,0 +1,39 @@
+"""What `usagecast tune` and `promote` print, run as a user runs them (a new process): their
+own lines, where the plots are, and none of MLflow's chatter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from usagecast_cli.quiet import QUIET_ENV
+
+NOISE = ("Warning", "Downloading artifacts", " INFO ")
+
+
+def _usagecast(*argv: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in QUIET_ENV}
+    return subprocess.run(
+        [sys.executable, "-m", "usagecast_cli.main", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_tune_and_promote_print_no_noise_and_say_where_the_plots_are(synthetic_ref):
+    tuned = _usagecast("tune", synthetic_ref, "--trials", "4", "--seed", "1")
+    promoted = _usagecast("promote", "--latest", "--feature-set", synthetic_ref)
+    assert (tuned.returncode, promoted.returncode) == (0, 0), tuned.stderr + promoted.stderr
+    for output in (tuned.stdout, tuned.stderr, promoted.stdout, promoted.stderr):
+        noisy = [line for line in output.splitlines() if any(word in line for word in NOISE)]
+        assert not noisy
+    (plots_line,) = [line for line in tuned.stdout.splitlines() if line.startswith("plots: ")]
+    plots = Path(plots_line.removeprefix("plots: "))
+    assert plots.is_absolute() and {"roc.png", "calibration.png"} <= {
+        path.name for path in plots.glob("*.png")
+    }
+    assert "serve it: PATH=" in promoted.stdout
