@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP) ## create/refresh the virtualenv from constraints.txt
 
 demo: $(STAMP) ## simulate, ingest and run the pipeline on the embedded default
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m usagecast_cli.demo
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m usagecast_cli.demo
 
 lint: $(STAMP) ## ruff lint + format check
 	$(VENV)/bin/ruff check .
