@@ -661,9 +661,12 @@ def _build_feature_set(
 def load_feature_set(ref: str) -> tuple[pd.DataFrame, dict]:
     """Rows and manifest of a built feature set: `name@vN` (latest build) or `name@vN/FP`."""
     name_version, _, fingerprint = ref.partition("/")
-    frame, manifest = store.read_build(
-        store.resolve_build(parse_ref(name_version), fingerprint or None)
-    )
+    try:
+        path = store.resolve_build(parse_ref(name_version), fingerprint or None)
+    except SpecError:
+        load_spec(name_version)  # no such spec: say that, not "build it first"
+        raise
+    frame, manifest = store.read_build(path)
     if not fingerprint and manifest.get("sample"):
         logger.warning(sampled_latest_notice(name_version, manifest))
     return frame, manifest

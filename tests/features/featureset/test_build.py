@@ -409,3 +409,12 @@ def test_a_warn_level_feature_is_printed_and_recorded_in_the_manifest(rich):
     assert leakage["warn_threshold"] == 0.90
     assert load_feature_set("buyers@v10")[1]["leakage"]["warned"] == ["hint"]
     assert "leak warnings (label-proxy AUC >= 0.90): hint (AUC 0.9" in format_build(result)
+
+
+def test_loading_names_a_missing_spec_before_a_missing_build(demo, monkeypatch):
+    """`tune x@v2` with no spec x@v2 must not advise building it."""
+    monkeypatch.setenv("USAGECAST_SPECS", str(demo))
+    with pytest.raises(SpecError, match=r"buyers@v7: no spec at .*known feature sets"):
+        load_feature_set("buyers@v7")
+    with pytest.raises(SpecError, match=r"buyers@v1 has not been built .* features build"):
+        load_feature_set("buyers@v1")

@@ -1,0 +1,208 @@
+"""CDNOW repeat purchase, end to end through the public CLI, against a plain pandas script.
+
+The public CDNOW_master.txt (69,659 purchase lines of 23,570 customers, 1997-01..1998-06,
+whitespace-separated, YYYYMMDD dates) is taken as shipped inside the `lifetimes` wheel on
+PyPI: `pip download` fetches the wheel, and the file is copied out of it byte for byte.
+usagecast then ingests it, builds a feature set with monthly cutoffs 1997-04..1998-06
+(label: buys again within 30 days) and tunes it with the test set fixed at the 1998-06-01
+cutoff. The peers, on the same file and the same test cutoff:
+- a plain pandas + LightGBM script with fixed parameters (monthly cutoffs 1997-04..1998-05,
+  purchase counts and value over 7/30/90 days and all history, recency, tenure);
+- recency alone (days since the last purchase, lower = more likely).
+Printed: test ROC-AUC and wall time of each, and usagecast's AUC minus the script's.
+
+Run: .venv/bin/python benchmarks/bench_cdnow.py [--trials N] [--seed N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import lightgbm as lgb
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+WHEEL = "lifetimes==0.11.3"
+MEMBER = "lifetimes/datasets/CDNOW_master.txt"
+TEST_CUTOFF = "1998-06-01"
+HORIZON_DAYS = 30
+DATASET = """\
+name: cdnow
+events:
+  files: CDNOW_master.txt
+  format: csv
+  delimiter: whitespace
+  header: true
+  event_type: purchase
+  dedupe: false   # each line is an order: two equal orders on one day are two orders
+  columns: {user_id: customer_id, timestamp: date, value: dollar_value}
+  timestamp_formats: ["%Y%m%d"]
+"""
+SPEC = """\
+name: cdnow_repeat
+version: 1
+description: Every CDNOW customer at each month start; label = buys again within 30 days.
+dataset: cdnow
+cutoffs:
+  calendar: {start: 1997-04-01, end: 1998-06-01, every: month}
+label: {kind: event_within, event_type: purchase, horizon_days: 30}
+features:
+  - {kind: count, event_types: [purchase], windows: [7, 30, 90, 365]}
+  - {kind: value_sum, event_types: [purchase], windows: [30, 90, 365]}
+  - {kind: value_mean, event_types: [purchase], windows: [365]}
+  - {kind: active_days, windows: [30, 90, 365]}
+  - {kind: gaps, event_types: [purchase]}
+  - {kind: trend, event_types: [purchase], windows: [30, 90]}
+  - {kind: recency}
+  - {kind: tenure}
+"""
+
+
+def fetch_cdnow(cache: Path, target: Path) -> Path:
+    """The CDNOW file from the lifetimes wheel (downloaded once into `cache`)."""
+    wheels = sorted(cache.glob("[Ll]ifetimes-0.11.3-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", WHEEL, "-d", str(cache)],
+            check=True,
+        )
+        wheels = sorted(cache.glob("[Ll]ifetimes-0.11.3-*.whl"))
+    path = target / Path(MEMBER).name
+    with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as source:
+        path.write_bytes(source.read())
+    return path
+
+
+def usagecast(env: dict[str, str], *argv: str) -> str:
+    """Run one CLI command; its stdout (progress and errors pass through to the terminal)."""
+    command = [sys.executable, "-m", "usagecast_cli.main", *argv]
+    print("$ usagecast", " ".join(argv), flush=True)
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True)
+    return done.stdout
+
+
+def run_usagecast(work: Path, trials: int, seed: int) -> dict[str, float]:
+    """Ingest, build and tune through the CLI; test metrics of the tuned model and its L1."""
+    (work / "specs" / "cdnow_repeat").mkdir(parents=True)
+    (work / "specs" / "cdnow_repeat" / "v1.yaml").write_text(SPEC)
+    (work / "dataset.yaml").write_text(DATASET)
+    env = {
+        **os.environ,
+        "USAGECAST_HOME": str(work / "workspace"),
+        "USAGECAST_SPECS": str(work / "specs"),
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    started = time.perf_counter()
+    usagecast(env, "ingest", str(work / "dataset.yaml"), "--no-progress")
+    usagecast(env, "features", "build", "cdnow_repeat@v1", "--no-progress")
+    out = usagecast(
+        env, "tune", "cdnow_repeat@v1", "--trials", str(trials), "--seed", str(seed),
+        "--test-from", TEST_CUTOFF,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    run_id = re.search(r"^parent run: (\w+)", out, re.M).group(1)
+    client = MlflowClient(f"sqlite:///{work / 'workspace' / 'mlflow.db'}")
+    metrics = client.get_run(run_id).data.metrics
+    return {
+        "auc": metrics["test_roc_auc"],
+        "l1_auc": metrics["baseline_l1_logistic_test_roc_auc"],
+        "ece": metrics["test_ece"],
+        "seconds": seconds,
+    }
+
+
+def script_rows(orders: pd.DataFrame, first: pd.Series, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The plain script's rows at one cutoff: customers seen before it, label in 30 days."""
+    before = orders[orders.day < cutoff]
+    frame = pd.DataFrame(index=first[first < cutoff].index)
+    for window in (7, 30, 90):
+        recent = before[before.day >= cutoff - pd.Timedelta(days=window)].groupby("customer_id")
+        frame[f"orders_{window}d"] = recent.size()
+        frame[f"value_{window}d"] = recent["dollar_value"].sum()
+    history = before.groupby("customer_id")
+    frame["orders_all"] = history.size()
+    frame["value_all"] = history["dollar_value"].sum()
+    frame["recency"] = (cutoff - history["day"].max()).dt.days
+    frame["tenure"] = (cutoff - first[frame.index]).dt.days
+    frame = frame.fillna(0)
+    window = orders[
+        (orders.day >= cutoff) & (orders.day < cutoff + pd.Timedelta(HORIZON_DAYS, "D"))
+    ]
+    frame["label"] = frame.index.isin(window.customer_id).astype(int)
+    return frame
+
+
+def run_script(path: Path, seed: int) -> dict[str, float]:
+    """The plain pandas + LightGBM reference and recency alone, on the same test cutoff."""
+    started = time.perf_counter()
+    orders = pd.read_csv(path, sep=r"\s+")
+    orders["day"] = pd.to_datetime(orders["date"].astype(str), format="%Y%m%d")
+    first = orders.groupby("customer_id")["day"].min()
+    months = pd.date_range("1997-04-01", "1998-05-01", freq="MS")
+    train = pd.concat([script_rows(orders, first, month) for month in months])
+    test = script_rows(orders, first, pd.Timestamp(TEST_CUTOFF))
+    columns = [c for c in train.columns if c != "label"]
+    model = lgb.LGBMClassifier(
+        n_estimators=300, learning_rate=0.03, num_leaves=31, min_child_samples=100,
+        random_state=seed, verbose=-1,
+    )  # fmt: skip
+    model.fit(train[columns], train["label"])
+    auc = roc_auc_score(test["label"], model.predict_proba(test[columns])[:, 1])
+    return {
+        "auc": auc,
+        "recency_auc": roc_auc_score(test["label"], -test["recency"]),
+        "test_rows": len(test),
+        "base_rate": test["label"].mean(),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "usagecast-bench")
+    parser.add_argument("--keep", type=Path, default=None, help="work here and keep it")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="usagecast-cdnow-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        path = fetch_cdnow(args.cache, work)
+        ours = run_usagecast(work, args.trials, args.seed)
+        script = run_script(path, args.seed)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"\nCDNOW repeat purchase within {HORIZON_DAYS} days, test cutoff {TEST_CUTOFF}: "
+        f"{script['test_rows']:,} customers, base rate {script['base_rate']:.3f}"
+    )
+    print(f"{'model':<44} {'test ROC-AUC':>12} {'seconds':>9}")
+    print(
+        f"{'usagecast (CLI: ingest, build, tune ' + str(args.trials) + ' trials)':<44} "
+        f"{ours['auc']:>12.4f} {ours['seconds']:>9.1f}"
+    )
+    print(f"{'  its L1 logistic baseline':<44} {ours['l1_auc']:>12.4f}")
+    print(
+        f"{'plain pandas + LightGBM script':<44} {script['auc']:>12.4f} {script['seconds']:>9.1f}"
+    )
+    print(f"{'recency alone':<44} {script['recency_auc']:>12.4f}")
+    print(
+        f"usagecast - script: {ours['auc'] - script['auc']:+.4f} ROC-AUC; "
+        f"usagecast test ECE {ours['ece']:.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
