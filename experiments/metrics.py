@@ -20,6 +20,7 @@ MetricName = Literal["roc_auc", "pr_auc", "logloss"]
 METRIC_NAMES: tuple[MetricName, ...] = ("roc_auc", "pr_auc", "logloss")
 TOP_FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.10)
 CALIBRATION_BINS = 10
+NOISE_DRAWS = 200  # label sets drawn to measure the ECE a calibrated model reaches by chance
 
 
 def greater_is_better(metric: MetricName) -> bool:
@@ -49,6 +50,20 @@ def expected_calibration_error(
             gap = abs(labels[in_bin].mean() - probabilities[in_bin].mean())
             total += gap * in_bin.sum()
     return float(total / len(labels))
+
+
+def calibration_noise(
+    probabilities: np.ndarray, seed: int, draws: int = NOISE_DRAWS, quantile: float = 0.95
+) -> float:
+    """The ECE a perfectly calibrated model reaches by chance on these rows: the `quantile` of
+    ECE over `draws` label sets drawn as Bernoulli(probability). On a few hundred test rows
+    it is several points, so a gate on ECE alone would refuse good models on small data."""
+    rng = np.random.default_rng(seed)
+    values = [
+        expected_calibration_error((rng.random(len(probabilities)) < probabilities), probabilities)
+        for _ in range(draws)
+    ]
+    return float(np.quantile(values, quantile))
 
 
 def top_fraction_stats(

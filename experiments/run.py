@@ -37,6 +37,7 @@ from experiments.interrupts import StopRequest, deferred_stop, quiet_stop_traceb
 from experiments.metrics import (
     METRIC_NAMES,
     MetricName,
+    calibration_noise,
     evaluate,
     expected_calibration_error,
     max_f1_threshold,
@@ -564,6 +565,7 @@ def tune(config: TuneConfig) -> TuneResult:
                 prepared.labels("validation"), UNCALIBRATED.apply(raw["validation"])
             ),
             "test_ece_raw": expected_calibration_error(prepared.labels("test"), test_raw_p),
+            "test_ece_noise95": calibration_noise(test_p, config.seed),
         }
         oracle_result = oracle.oracle_metrics(
             prepared.manifest,

@@ -250,11 +250,12 @@ def _leakage_names(tags: dict[str, str], key: str) -> tuple[str, ...] | None:
     return tuple(part.strip() for part in tags[key].split(",") if part)
 
 
-def _calibration_error(client: MlflowClient, run_id: str) -> float:
+def _calibration_error(client: MlflowClient, run_id: str) -> tuple[float, float]:
+    """(test ECE, its chance level on the same rows; 0 for runs logged before it was)."""
     metrics = client.get_run(run_id).data.metrics
     if "test_ece" not in metrics:
         raise UsagecastError(f"run {run_id} has no metric 'test_ece' (calibration error)")
-    return float(metrics["test_ece"])
+    return float(metrics["test_ece"]), float(metrics.get("test_ece_noise95", 0.0))
 
 
 def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionResult:
@@ -287,7 +288,7 @@ def _promote_locked(
     run_id: str,
     source: str,
     test_set: pd.DataFrame,
-    calibration: float,
+    calibration: tuple[float, float],
     tags: dict[str, str],
     config: PolicyConfig,
     folder: Path,
@@ -306,7 +307,8 @@ def _promote_locked(
         candidate = Candidate(
             version=version,
             roc_auc=roc_auc,
-            calibration_error=calibration,
+            calibration_error=calibration[0],
+            calibration_noise=calibration[1],
             test_rows=len(test_set),
             leakage_flagged=_leakage_names(tags, names.RUN_LEAKAGE_FLAGGED),
             leakage_warned=_leakage_names(tags, names.RUN_LEAKAGE_WARNED) or (),
@@ -321,7 +323,7 @@ def _promote_locked(
         names.TAG_DECISION: names.PROMOTED if decision.promote else names.REFUSED,
         names.TAG_REASON: decision.reason,
         names.TAG_METRIC: f"{roc_auc:.6f}",
-        names.TAG_CALIBRATION: f"{calibration:.6f}",
+        names.TAG_CALIBRATION: f"{calibration[0]:.6f}",
         names.TAG_COMPARED_WITH: champion_before or "none",
         names.TAG_ALLOW_NEW_FEATURES: str(config.allow_new_features).lower(),
         names.TAG_RUN_ID: run_id,

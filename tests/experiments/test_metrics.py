@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.metrics import evaluate, expected_calibration_error, max_f1_threshold
+from experiments.metrics import (
+    calibration_noise,
+    evaluate,
+    expected_calibration_error,
+    max_f1_threshold,
+)
 
 
 def test_lift_and_precision_at_the_top():
@@ -22,6 +27,19 @@ def test_calibration_error_is_zero_when_rates_match_and_large_when_not():
     labels = np.array([1, 0, 0, 0] * 25)
     assert expected_calibration_error(labels, np.full(100, 0.25)) == pytest.approx(0.0)
     assert expected_calibration_error(labels, np.full(100, 0.95)) == pytest.approx(0.70)
+
+
+def test_calibration_noise_shrinks_with_rows_and_follows_its_seed():
+    rng = np.random.default_rng(0)
+    small, large = rng.uniform(0.05, 0.6, 100), rng.uniform(0.05, 0.6, 10_000)
+    assert calibration_noise(small, seed=1) == calibration_noise(small, seed=1)
+    assert calibration_noise(small, seed=1) > 3 * calibration_noise(large, seed=1)
+    # A calibrated model's own ECE on 100 rows is below its 95th percentile most of the time.
+    below = [
+        expected_calibration_error(rng.random(100) < small, small) <= calibration_noise(small, 2)
+        for _ in range(200)
+    ]
+    assert 0.88 <= np.mean(below) <= 0.99
 
 
 def test_auc_is_nan_with_one_class_instead_of_an_exception():
