@@ -188,16 +188,16 @@ def main() -> None:
         f"\nCDNOW repeat purchase within {HORIZON_DAYS} days, test cutoff {TEST_CUTOFF}: "
         f"{script['test_rows']:,} customers, base rate {script['base_rate']:.3f}"
     )
-    print(f"{'model':<44} {'test ROC-AUC':>12} {'seconds':>9}")
+    print(f"{'model':<48} {'test ROC-AUC':>12} {'seconds':>9}")
     print(
-        f"{'usagecast (CLI: ingest, build, tune ' + str(args.trials) + ' trials)':<44} "
+        f"{'usagecast (CLI: ingest, build, tune ' + str(args.trials) + ' trials)':<48} "
         f"{ours['auc']:>12.4f} {ours['seconds']:>9.1f}"
     )
-    print(f"{'  its L1 logistic baseline':<44} {ours['l1_auc']:>12.4f}")
+    print(f"{'  its L1 logistic baseline':<48} {ours['l1_auc']:>12.4f}")
     print(
-        f"{'plain pandas + LightGBM script':<44} {script['auc']:>12.4f} {script['seconds']:>9.1f}"
+        f"{'plain pandas + LightGBM script':<48} {script['auc']:>12.4f} {script['seconds']:>9.1f}"
     )
-    print(f"{'recency alone':<44} {script['recency_auc']:>12.4f}")
+    print(f"{'recency alone':<48} {script['recency_auc']:>12.4f}")
     print(
         f"usagecast - script: {ours['auc'] - script['auc']:+.4f} ROC-AUC; "
         f"usagecast test ECE {ours['ece']:.4f}"
