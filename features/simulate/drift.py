@@ -44,10 +44,10 @@ def unrecorded(log: ChunkLog, config: SimulationConfig) -> tuple[ChunkLog, int]:
     since = calendar.timegm(drift.from_date.timetuple())
     if drift.event_type == "LOGIN":
         keep = log.login_time < since
-        lost = replace(log, login_user=log.login_user[keep], login_time=log.login_time[keep])
+        recorded = replace(log, login_user=log.login_user[keep], login_time=log.login_time[keep])
     elif drift.event_type == "BUY_PREMIUM":
         keep = log.purchase_time < since
-        lost = replace(
+        recorded = replace(
             log,
             purchase_user=log.purchase_user[keep],
             purchase_time=log.purchase_time[keep],
@@ -57,8 +57,8 @@ def unrecorded(log: ChunkLog, config: SimulationConfig) -> tuple[ChunkLog, int]:
         rows = log.events
         keep = (rows.kind != _EVENT_KINDS[drift.event_type]) | (rows.time < since)
         kept = EventRows(**{f.name: getattr(rows, f.name)[keep] for f in fields(rows)})
-        lost = replace(log, events=kept)
-    return lost, int(np.count_nonzero(~keep))
+        recorded = replace(log, events=kept)
+    return recorded, int(np.count_nonzero(~keep))
 
 
 def planted(config: SimulationConfig, rows_not_recorded: int) -> list[dict]:
