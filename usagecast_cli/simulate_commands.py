@@ -1,20 +1,42 @@
-"""`usagecast simulate --users N --seed S --out DIR [--months M] [--fault-rate R]`."""
+"""`usagecast simulate --users N --seed S --out DIR [--months M] [--fault-rate R]
+[--drift KIND ... --drift-from DATE [--drift-event-type TYPE]]`."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from features.simulate import SimulationConfig, simulate_to_dir
+    from features.simulate import Drift, SimulationConfig, simulate_to_dir
 
+    _check_drift_arguments(args)
     config = SimulationConfig(
-        n_users=args.users, seed=args.seed, months=args.months, fault_rate=args.fault_rate
+        n_users=args.users,
+        seed=args.seed,
+        months=args.months,
+        fault_rate=args.fault_rate,
+        drift=tuple(
+            Drift(kind, args.drift_from, args.drift_event_type if kind == "tracking_bug" else None)
+            for kind in args.drift or ()
+        ),
     )
     summary = simulate_to_dir(args.out, config, progress=not args.no_progress)
     print(summary.describe())
     return 0
+
+
+def _check_drift_arguments(args: argparse.Namespace) -> None:
+    """--drift and --drift-from go together; --drift-event-type needs a tracking_bug."""
+    from features.errors import UsagecastError
+
+    if args.drift and args.drift_from is None:
+        raise UsagecastError("--drift needs --drift-from DATE (e.g. --drift-from 2024-05-01)")
+    if args.drift_from is not None and not args.drift:
+        raise UsagecastError("--drift-from needs at least one --drift KIND")
+    if args.drift_event_type is not None and "tracking_bug" not in (args.drift or ()):
+        raise UsagecastError("--drift-event-type applies to --drift tracking_bug only")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Simulate users, tracks and their listening sessions (PLAY, SKIP, LIKE, "
         "ADVERTISEMENT, BUY_PREMIUM, LOGIN) and write them as a realistic export into DIR, "
         "with DIR/dataset.yaml for `usagecast ingest` and DIR/faults.json. Same seed, same "
-        "bytes.",
+        "bytes. --drift plants a change from --drift-from on (recorded in faults.json): "
+        "channel_mix (new signups come from another channel mix), lever_effect (a product "
+        "change turns the ads' effect on premium purchases around), tracking_bug (one event "
+        "type stops being recorded).",
     )
     simulate.add_argument("--users", type=int, default=3000, help="number of users (3000)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed (0)")
@@ -36,6 +61,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         help="share of event rows given an injected fault, e.g. 0.01 (0)",
+    )
+    simulate.add_argument(
+        "--drift",
+        action="append",
+        metavar="KIND",
+        help="plant drift from --drift-from on, repeatable: channel_mix, lever_effect or "
+        "tracking_bug (none)",
+    )
+    simulate.add_argument(
+        "--drift-from",
+        type=dt.date.fromisoformat,
+        metavar="DATE",
+        help="first day of the drift, YYYY-MM-DD, inside the simulated period",
+    )
+    simulate.add_argument(
+        "--drift-event-type",
+        metavar="TYPE",
+        help="event type a tracking_bug stops recording (LIKE)",
     )
     simulate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     simulate.set_defaults(handler=_simulate)

@@ -11,9 +11,12 @@ it also knows the truth: `true_purchase_probability` (oracle 30-day purchase pro
 user and date), `true_purchase_rate_under` (expected purchase rate under changed levers: the
 true effect of a what-if) and `simulate_cohort` (a realised re-run with changed levers, same
 seed). See truth.py for the method.
+
+`SimulationConfig(drift=(Drift("channel_mix" | "lever_effect" | "tracking_bug", date),))`
+plants drift from a date (config.Drift); faults.json `drift` records what and from when.
 """
 
-from features.simulate.config import CHANNELS, CITIES, GENRES, Levers, SimulationConfig
+from features.simulate.config import CHANNELS, CITIES, GENRES, Drift, Levers, SimulationConfig
 from features.simulate.truth import (
     CohortOutcome,
     simulate_cohort,
@@ -27,6 +30,7 @@ __all__ = [
     "CITIES",
     "GENRES",
     "CohortOutcome",
+    "Drift",
     "Levers",
     "SimulationConfig",
     "SimulationSummary",

@@ -1,6 +1,7 @@
-"""What a simulation is: its size, seed, calendar and the platform levers it runs under.
+"""What a simulation is: its size, seed, calendar, the platform levers it runs under and the
+drift planted from a date.
 
-Both dataclasses are frozen: a config names one reproducible dataset, and an intervention is a
+The dataclasses are frozen: a config names one reproducible dataset, and an intervention is a
 new `Levers` value passed next to the same config (same seed), never a mutation.
 """
 
@@ -17,6 +18,10 @@ CHANNEL_SHARES: tuple[float, ...] = (0.40, 0.20, 0.25, 0.15)
 # pinterest users are the most price sensitive.
 CHANNEL_ENGAGEMENT: tuple[float, ...] = (0.95, 1.0, 1.2, 0.85)
 CHANNEL_PRICE_SHIFT: tuple[float, ...] = (0.0, -0.2, 0.3, 0.5)
+# Channel mix of the users signing up from a `channel_mix` drift date on: facebook's share is
+# halved, pinterest's doubled, reddit takes the rest (so more price-sensitive, more engaged
+# users arrive).
+DRIFTED_CHANNEL_SHARES: tuple[float, ...] = (0.20, 0.20, 0.30, 0.30)
 
 # Latin-1 encodable on purpose (the users file is written in latin-1), some non-ASCII.
 CITIES: tuple[str, ...] = (
@@ -97,6 +102,46 @@ class Levers:
             )
 
 
+DRIFT_KINDS: tuple[str, ...] = ("channel_mix", "lever_effect", "tracking_bug")
+DEFAULT_LOST_EVENT_TYPE = "LIKE"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A change planted from `from_date` (midnight) to the end of the simulated period.
+
+    channel_mix: users signing up from the date come from DRIFTED_CHANNEL_SHARES.
+    lever_effect: a product change turns the ad lever's effect on premium purchases around
+        (process.DRIFTED_PURCHASE_ADS replaces PURCHASE_ADS); the truth follows it.
+    tracking_bug: `event_type` events (LIKE by default) are no longer recorded; behaviour is
+        unchanged, only the export lacks them.
+    """
+
+    kind: str
+    from_date: dt.date
+    event_type: str | None = None  # tracking_bug only
+
+    def __post_init__(self) -> None:
+        if self.kind not in DRIFT_KINDS:
+            raise UsagecastError(
+                f"drift: unknown kind {self.kind!r}; allowed: {', '.join(DRIFT_KINDS)}"
+            )
+        if self.kind != "tracking_bug":
+            if self.event_type is not None:
+                raise UsagecastError(
+                    f"drift {self.kind}: event_type applies to tracking_bug only, "
+                    f"got {self.event_type!r}"
+                )
+            return
+        if self.event_type is None:
+            object.__setattr__(self, "event_type", DEFAULT_LOST_EVENT_TYPE)
+        if self.event_type not in EVENT_TYPES:
+            raise UsagecastError(
+                f"drift tracking_bug: unknown event_type {self.event_type!r}; "
+                f"allowed: {', '.join(EVENT_TYPES)}"
+            )
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     """One reproducible simulated dataset: same config -> same bytes on disk.
@@ -115,6 +160,7 @@ class SimulationConfig:
     n_tracks: int = 4000
     n_artists: int = 600
     levers: Levers = field(default_factory=Levers)
+    drift: tuple[Drift, ...] = ()
 
     def __post_init__(self) -> None:
         checks = {
@@ -140,6 +186,24 @@ class SimulationConfig:
                 raise UsagecastError(
                     f"simulation config: {name} must be {rules[name]}, got {getattr(self, name)!r}"
                 )
+        kinds = [drift.kind for drift in self.drift]
+        if len(set(kinds)) != len(kinds):
+            raise UsagecastError(f"simulation config: drift kinds must be distinct, got {kinds}")
+        for drift in self.drift:
+            if not self.start_date < drift.from_date < self.end_date:
+                raise UsagecastError(
+                    f"simulation config: drift {drift.kind} from {drift.from_date} must fall "
+                    f"inside the simulated period ({self.start_date} < date < {self.end_date})"
+                )
+
+    def drift_of(self, kind: str) -> Drift | None:
+        """The planted drift of `kind`, or None."""
+        return next((drift for drift in self.drift if drift.kind == kind), None)
+
+    def drift_day(self, kind: str) -> int | None:
+        """Day index from which drift `kind` is planted, or None when it is not."""
+        drift = self.drift_of(kind)
+        return None if drift is None else (drift.from_date - self.start_date).days
 
     @property
     def end_date(self) -> dt.date:

@@ -28,6 +28,9 @@ One day for each signed-up, not-churned user:
    who do not enjoy the music. A churned user never comes back.
 Causal reading of the ad lever: more ads per hour -> more recent ads -> higher purchase hazard
 for free users (and higher churn); over 30 days the purchase effect dominates.
+A `lever_effect` drift (config.Drift) is a product change from its date on: the ads term of
+the purchase hazard uses DRIFTED_PURCHASE_ADS instead of PURCHASE_ADS, so from then on more
+ads mean fewer purchases. It lives in the LeverSchedule, so the truth follows it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ SKIP_SECONDS = 15.0
 LIKES_PER_PLAY_TYPICAL = 0.1
 PURCHASE_BASE = -7.4
 PURCHASE_ADS = 1.0
+DRIFTED_PURCHASE_ADS = -1.0
 PURCHASE_LIKES = 0.5
 PURCHASE_PLAYS = 0.35
 PURCHASE_PRICE = 2.0
@@ -111,20 +115,27 @@ class DailyCounts:
 
 @dataclass(frozen=True)
 class LeverSchedule:
-    """Levers in force each day: `before` until from_day, `after` from it on."""
+    """Levers in force each day: `before` until from_day, `after` from it on; the ads'
+    purchase coefficient changes at ads_effect_day (a lever_effect drift; None: never)."""
 
     before: Levers
     after: Levers
     from_day: int
+    ads_effect_day: int | None = None
 
     @classmethod
-    def constant(cls, levers: Levers) -> LeverSchedule:
+    def constant(cls, levers: Levers, ads_effect_day: int | None = None) -> LeverSchedule:
         """The same levers every day."""
-        return cls(levers, levers, 0)
+        return cls(levers, levers, 0, ads_effect_day)
 
     def on(self, day: int) -> Levers:
         """Levers in force on `day`."""
         return self.after if day >= self.from_day else self.before
+
+    def purchase_ads_on(self, day: int) -> float:
+        """Coefficient of the ads term of the purchase hazard on `day`."""
+        drifted = self.ads_effect_day is not None and day >= self.ads_effect_day
+        return DRIFTED_PURCHASE_ADS if drifted else PURCHASE_ADS
 
 
 def initial_state(n: int) -> UserState:
@@ -134,7 +145,12 @@ def initial_state(n: int) -> UserState:
 
 
 def step_day(
-    traits: UserTraits, state: UserState, day: int, levers: Levers, key: tuple[int, ...]
+    traits: UserTraits,
+    state: UserState,
+    day: int,
+    levers: Levers,
+    key: tuple[int, ...],
+    purchase_ads: float,
 ) -> tuple[UserState, DayActivity]:
     """Simulate one day for all users; draws come from stream(*key, day, quantity)."""
     n = len(traits)
@@ -169,7 +185,7 @@ def step_day(
     enjoyment = np.clip(recent_likes / (recent_plays + 5.0) / LIKES_PER_PLAY_TYPICAL, 0.0, 2.0)
     purchase_logit = (
         PURCHASE_BASE
-        + PURCHASE_ADS * ad_push * enjoyment
+        + purchase_ads * ad_push * enjoyment
         + PURCHASE_LIKES * np.log1p(recent_likes)
         + PURCHASE_PLAYS * np.log1p(recent_plays)
         + PURCHASE_SKIP_LIMIT * _sigmoid((recent_skips - SKIP_FRUSTRATION) / 2.0)
@@ -201,7 +217,9 @@ def run_days(
 ) -> Iterator[tuple[int, UserState, DayActivity]]:
     """Yield (day, state at the end of the day, activity) for each day in order."""
     for day in days:
-        state, activity = step_day(traits, state, day, schedule.on(day), key)
+        state, activity = step_day(
+            traits, state, day, schedule.on(day), key, schedule.purchase_ads_on(day)
+        )
         yield day, state, activity
 
 

@@ -15,6 +15,7 @@ DAY = 3
 EVENTS = 4
 FAULTS = 5
 TRUTH = 6
+DRIFT = 7
 
 
 def stream(seed: int, kind: int, *key: int) -> np.random.Generator:

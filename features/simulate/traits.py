@@ -24,6 +24,7 @@ from features.simulate.config import (
     CHANNEL_PRICE_SHIFT,
     CHANNEL_SHARES,
     CITY_SHARES,
+    DRIFTED_CHANNEL_SHARES,
     GENRES,
     SimulationConfig,
 )
@@ -81,7 +82,12 @@ def chunk_bounds(config: SimulationConfig, chunk: int) -> tuple[int, int]:
 
 
 def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
-    """The users of one chunk, drawn from the chunk's own stream."""
+    """The users of one chunk, drawn from the chunk's own stream.
+
+    Under a channel_mix drift, users signing up from its date take their channel from the
+    chunk's drift stream instead (DRIFTED_CHANNEL_SHARES); the channel's effects on
+    engagement and price sensitivity follow, every other draw is the same.
+    """
     first, last = chunk_bounds(config, chunk)
     n = last - first
     rng = streams.stream(config.seed, streams.TRAITS, chunk)
@@ -91,22 +97,29 @@ def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
     age = np.clip(np.rint(rng.normal(31.0, 9.0, n)), 16, 70).astype(np.int64)
     genre_a = rng.integers(0, len(GENRES), n)
     genre_b = (genre_a + rng.integers(1, len(GENRES), n)) % len(GENRES)
-    engagement = np.exp(rng.normal(0.0, 0.45, n)) * np.array(CHANNEL_ENGAGEMENT)[channel]
+    engagement_noise = np.exp(rng.normal(0.0, 0.45, n))
     taste_match = rng.beta(4.0, 2.5, n)
     ad_sensitivity = rng.gamma(20.0, 1.0 / 20.0, n)
-    price_logit = (
-        rng.normal(0.0, 0.35, n) + 0.06 * (30.0 - age) + np.array(CHANNEL_PRICE_SHIFT)[channel]
-    )
+    price_noise = rng.normal(0.0, 0.35, n)
+    signup_day = rng.integers(0, signup_window, n)
+    signup_second = rng.integers(0, 6 * 3600, n)
+    drift_day = config.drift_day("channel_mix")
+    if drift_day is not None:
+        drifted = streams.stream(config.seed, streams.DRIFT, chunk).choice(
+            len(DRIFTED_CHANNEL_SHARES), size=n, p=np.array(DRIFTED_CHANNEL_SHARES)
+        )
+        channel = np.where(signup_day >= drift_day, drifted, channel)
+    price_logit = price_noise + 0.06 * (30.0 - age) + np.array(CHANNEL_PRICE_SHIFT)[channel]
     return UserTraits(
         user_id=np.arange(first + 1, last + 1, dtype=np.int64),
-        signup_day=rng.integers(0, signup_window, n),
-        signup_second=rng.integers(0, 6 * 3600, n),
+        signup_day=signup_day,
+        signup_second=signup_second,
         channel=channel,
         city=city,
         age=age,
         genre_a=genre_a,
         genre_b=genre_b,
-        engagement=engagement,
+        engagement=engagement_noise * np.array(CHANNEL_ENGAGEMENT)[channel],
         taste_match=taste_match,
         ad_sensitivity=ad_sensitivity,
         price_sensitivity=1.0 / (1.0 + np.exp(-price_logit)),

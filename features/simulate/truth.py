@@ -13,6 +13,8 @@
 - simulate_cohort(config, user_ids, from_date, levers): one realised re-run of the recorded
   history with the levers changed from from_date on (same seed: identical history before the
   date, common random numbers after). With unchanged levers it reproduces the files.
+All three follow the config's planted drift: a channel_mix changes who the users are, a
+lever_effect changes the purchase hazard from its date (tracking_bug changes only the files).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def true_purchase_probability(
                 states[int(day)].take(local[rows]),
                 int(day),
                 horizon_days,
-                LeverSchedule(config.levers, future, int(day)),
+                LeverSchedule(config.levers, future, int(day), config.drift_day("lever_effect")),
                 replicas,
                 (config.seed, streams.TRUTH, int(chunk), int(day)),
             )
@@ -117,7 +119,9 @@ def simulate_cohort(
     """Re-run the recorded history with `levers` from from_date on; outcomes in the horizon."""
     index = _user_index(config, user_ids)
     start = int(_day_indices(config, from_date))
-    schedule = LeverSchedule(config.levers, levers or config.levers, start)
+    schedule = LeverSchedule(
+        config.levers, levers or config.levers, start, config.drift_day("lever_effect")
+    )
     bought = np.zeros(len(index), bool)
     churned = np.zeros(len(index), bool)
     ads = np.zeros(len(index), np.int64)
@@ -174,7 +178,7 @@ def _states_at(
     wanted = {int(day) for day in np.unique(days)}
     start = initial_state(len(traits))
     states = {0: start} if 0 in wanted else {}
-    schedule = LeverSchedule.constant(config.levers)
+    schedule = LeverSchedule.constant(config.levers, config.drift_day("lever_effect"))
     for day, day_end, _ in run_days(
         traits, start, range(max(wanted)), schedule, chunk_key(config.seed, chunk)
     ):

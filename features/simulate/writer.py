@@ -3,7 +3,7 @@
 Users are simulated in chunks of config.chunk_size; each chunk's draws come from streams
 keyed by (seed, chunk), so memory use is bounded by one chunk and the bytes on disk depend
 only on the config. Writes DIR/dataset.yaml (ready for `usagecast ingest`) and DIR/faults.json
-(how many rows ingest must quarantine, per table and reason).
+(how many rows ingest must quarantine, per table and reason, and any drift planted).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import yaml
 from tqdm import tqdm
 
 from features.errors import UsagecastError
-from features.simulate import faults, streams, tables
-from features.simulate.config import DROPPED_EVENT_NAME, Levers, SimulationConfig
+from features.simulate import drift, faults, streams, tables
+from features.simulate.config import DROPPED_EVENT_NAME, Drift, Levers, SimulationConfig
 from features.simulate.events import expand_chunk
 from features.simulate.layout import (
     ARTISTS_FILE,
@@ -55,6 +55,7 @@ class SimulationSummary:
     expected_quarantine: dict[str, dict[str, int]]  # table -> reason -> rows
     reformatted_timestamps: int  # valid rows written in the second (day-first) format
     seconds: float
+    drift: tuple[dict, ...] = ()  # what was planted (faults.json `drift`)
 
     @property
     def events_per_second(self) -> float:
@@ -72,6 +73,7 @@ class SimulationSummary:
                 f"({self.events_per_second:,.0f} event rows/s)",
                 f"rows: {written}",
                 f"rows ingest must quarantine: {quarantined:,} (see faults.json)",
+                *(f"planted drift: {d['kind']} from {d['from_date']}" for d in self.drift),
                 f"next: usagecast ingest {Path(self.out_dir) / DATASET_FILE}",
             ]
         )
@@ -98,8 +100,9 @@ def simulate_to_dir(
 
     rows: Counter[str] = Counter()
     reformatted_total = 0
+    not_recorded = 0
     quarantine = {"events": Counter(), "users": Counter()}
-    schedule = LeverSchedule.constant(config.levers)
+    schedule = LeverSchedule.constant(config.levers, config.drift_day("lever_effect"))
     chunks = tqdm(range(config.n_chunks), desc="simulate", unit="chunk", disable=not progress)
     with (
         open(out / PURCHASES_FILE, "w", encoding="utf-8", newline="") as purchases_file,
@@ -116,9 +119,11 @@ def simulate_to_dir(
                 start_epoch,
                 streams.stream(config.seed, streams.EVENTS, chunk),
             )
+            recorded, lost = drift.unrecorded(log, config)
+            not_recorded += lost
             fault_rng = streams.stream(config.seed, streams.FAULTS, chunk)
             events, event_faults, reformatted = faults.inject_event_faults(
-                tables.events_table(log, len(catalog.track_genre)),
+                tables.events_table(recorded, len(catalog.track_genre)),
                 config.fault_rate,
                 fault_rng,
             )
@@ -130,9 +135,9 @@ def simulate_to_dir(
             quarantine["events"]["dropped_event_type"] += int(dropped.as_py() or 0)
             reformatted_total += reformatted
 
-            purchases = tables.purchases_frame(log, config.levers.premium_price)
+            purchases = tables.purchases_frame(recorded, config.levers.premium_price)
             purchases_file.write(purchases.to_json(orient="records", lines=True))
-            logins = tables.logins_table(log)
+            logins = tables.logins_table(recorded)
             pa_csv.write_csv(
                 logins,
                 logins_file,
@@ -167,6 +172,7 @@ def simulate_to_dir(
         expected_quarantine=expected,
         reformatted_timestamps=reformatted_total,
         seconds=time.perf_counter() - started,
+        drift=tuple(drift.planted(config, not_recorded)),
     )
     _write_faults_file(out / FAULTS_FILE, config, summary)
     (out / SIMULATION_FILE).write_text(
@@ -204,12 +210,37 @@ def load_simulation_config(path: Path | str) -> SimulationConfig:
             **values,
             "start_date": dt.date.fromisoformat(values["start_date"]),
             "levers": Levers(**levers),
+            "drift": tuple(_drift_from_json(document, d) for d in values.get("drift", [])),
         }
     )
 
 
+def _drift_from_json(document: Path, values: dict) -> Drift:
+    allowed = {f.name for f in fields(Drift)}
+    unknown = sorted(set(values) - allowed)
+    missing = sorted({"kind", "from_date"} - set(values))
+    if unknown or missing:
+        raise UsagecastError(
+            f"{document}: drift: unknown key(s) {unknown}, missing key(s) {missing}; "
+            f"allowed: {sorted(allowed)}"
+        )
+    return Drift(**{**values, "from_date": dt.date.fromisoformat(values["from_date"])})
+
+
 def _config_to_json(config: SimulationConfig) -> dict:
-    return {**asdict(config), "start_date": config.start_date.isoformat()}
+    """The config as JSON; `drift` only when some is planted (no drift: the same bytes as
+    before drift existed)."""
+    document = {**asdict(config), "start_date": config.start_date.isoformat()}
+    document.pop("drift")
+    if config.drift:
+        document["drift"] = [
+            {
+                **{k: v for k, v in asdict(d).items() if v is not None},
+                "from_date": d.from_date.isoformat(),
+            }
+            for d in config.drift
+        ]
+    return document
 
 
 def _write_faults_file(path: Path, config: SimulationConfig, summary: SimulationSummary) -> None:
@@ -231,4 +262,6 @@ def _write_faults_file(path: Path, config: SimulationConfig, summary: Simulation
         "expected_quarantine_by_reason": dict(sorted(totals.items())),
         "reformatted_timestamps": summary.reformatted_timestamps,
     }
+    if summary.drift:
+        document["drift"] = list(summary.drift)
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
