@@ -37,7 +37,7 @@ def event_store_path() -> Path:
 
 
 def reports_dir() -> Path:
-    """Data-quality reports (JSON + Markdown), one pair per ingest plus `latest`."""
+    """Data-quality reports (JSON, Markdown, HTML), one set per ingest plus `latest`."""
     return workspace_dir() / "reports"
 
 

@@ -20,9 +20,10 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from features.quality import show_latest_report
+    from features.quality import latest_report_files, show_latest_report
 
     print(show_latest_report(), end="")
+    print(latest_report_files().describe())
     return 0
 
 
@@ -51,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ingest.set_defaults(handler=_ingest)
     quality = subparsers.add_parser(
-        "quality", help="show the data-quality report of the latest ingest"
+        "quality",
+        help="show the data-quality report of the latest ingest (Markdown; HTML with plots "
+        "next to it)",
     )
     quality.set_defaults(handler=_quality)

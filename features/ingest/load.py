@@ -564,7 +564,7 @@ def ingest_dataset(
     """Load a dataset config's files into the event store, quarantining bad rows.
 
     Replaces the store's dataset atomically; does nothing when the same dataset digest is
-    already loaded. Writes a data-quality report (JSON + Markdown) to the workspace. Files
+    already loaded. Writes a data-quality report (JSON, Markdown, HTML) to the workspace. Files
     outside the config's folder are refused unless `allow_outside_files`. A table of which
     fewer than rules.min_accepted_share of the rows (or none) were accepted keeps the previous
     store (PartialIngestError) unless `allow_partial`.
@@ -612,8 +612,8 @@ def ingest_dataset(
                 f"min_accepted_share {config.rules.min_accepted_share:.0%}): the previous "
                 "event store was kept",
             }
-            path = quality.write_report(report, latest=False)
-            raise PartialIngestError(partial_message(config, counts, short, path))
+            files = quality.write_report(report, latest=False)
+            raise PartialIngestError(partial_message(config, counts, short, files.markdown))
         with contextlib.suppress(FileNotFoundError):
             # A stale write-ahead log of the old file must not be replayed onto the new one.
             os.remove(f"{store}.wal")
@@ -622,7 +622,7 @@ def ingest_dataset(
         for leftover in (target, Path(f"{target}.wal")):
             leftover.unlink(missing_ok=True)
     report = _report(config, ingest_id, digest, started_at, body)
-    report_path = quality.write_report(report)
+    report_files = quality.write_report(report)
     return IngestSummary(
         dataset=config.name,
         config_path=config.path,
@@ -632,6 +632,6 @@ def ingest_dataset(
         reloaded=True,
         tables=counts,
         seconds=time.perf_counter() - started,
-        report_path=report_path,
+        report_files=report_files,
         quality_text=quality.render_short(report),
     )

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from features.quality import ReportFiles
+
 
 @dataclass(frozen=True)
 class TableCounts:
@@ -46,7 +48,7 @@ class IngestSummary:
     reloaded: bool
     tables: Mapping[str, TableCounts]
     seconds: float
-    report_path: Path | None = None
+    report_files: ReportFiles | None = None
     quality_text: str = ""
 
     def describe(self) -> str:
@@ -68,6 +70,6 @@ class IngestSummary:
                 lines.append(f"    {reason}: {count:,}")
         if self.quality_text:
             lines += ["", self.quality_text]
-        if self.report_path is not None:
-            lines.append(f"quality report: {self.report_path}")
+        if self.report_files is not None:
+            lines.append(self.report_files.describe())
         return "\n".join(lines)

@@ -1,9 +1,12 @@
-"""Data-quality report of an ingest: profile in SQL, render to Markdown, keep JSON + page."""
+"""Data-quality report of an ingest: profile in SQL, render to Markdown and HTML, keep files."""
 
+from features.quality.html import render_html
 from features.quality.profile import profile_store, sentinel_counts
 from features.quality.render import render_markdown, render_short
 from features.quality.reports import (
     NoReportError,
+    ReportFiles,
+    latest_report_files,
     load_latest_report,
     show_latest_report,
     write_report,
@@ -11,8 +14,11 @@ from features.quality.reports import (
 
 __all__ = [
     "NoReportError",
+    "ReportFiles",
+    "latest_report_files",
     "load_latest_report",
     "profile_store",
+    "render_html",
     "render_markdown",
     "render_short",
     "sentinel_counts",

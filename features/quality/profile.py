@@ -13,6 +13,7 @@ import duckdb
 EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
 EVENTS_PER_USER_QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.99)
+PLOTTED_EVENT_TYPES = 8
 
 
 def _quote(name: str) -> str:
@@ -85,6 +86,19 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
+def events_per_day(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Events per UTC day and event type, for the report's plot: the PLOTTED_EVENT_TYPES most
+    frequent types by name, the others together as event_type None (no name can clash)."""
+    rows = con.execute(
+        "WITH top AS (SELECT event_type FROM events GROUP BY ALL "
+        f"ORDER BY count(*) DESC, event_type LIMIT {PLOTTED_EVENT_TYPES}) "
+        "SELECT strftime(CAST(event_time AS DATE), '%Y-%m-%d') AS day, "
+        "CASE WHEN event_type IN (SELECT event_type FROM top) THEN event_type END AS kind, "
+        "count(*) FROM events GROUP BY ALL ORDER BY day, kind NULLS LAST"
+    ).fetchall()
+    return [{"day": day, "event_type": kind, "events": int(n)} for day, kind, n in rows]
+
+
 def _quarantine_examples(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
     rows = con.execute(
         "SELECT reason, table_name, source_file, source_row, detail, raw FROM ("
@@ -117,5 +131,6 @@ def profile_store(
         "sentinel_counts": {table: dict(by_column) for table, by_column in sentinels.items()},
         "out_of_range_counts": out_of_range,
         **_events_profile(con),
+        "events_per_day": events_per_day(con),
         "quarantine_examples": _quarantine_examples(con),
     }

@@ -19,21 +19,41 @@ def _cell(text: str | None, width: int = 120) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def _number(value: float | None) -> str:
+def number(value: float | None) -> str:
     """A count-like figure without float noise (1124.700000000001 -> 1,124.7)."""
     return "n/a" if value is None else f"{value:,.1f}".removesuffix(".0")
 
 
-def _conflict_lines(conflicts: dict[str, int]) -> list[str]:
+COUNT_HEADER = ["table", "read", "accepted", "quarantined", "by reason"]
+
+
+def count_rows(report: dict) -> list[list]:
+    """Rows per table: read, accepted, quarantined and the reasons (COUNT_HEADER)."""
+    rows = []
+    for table, c in report["counts"].items():
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(c["quarantined"].items()))
+        rows.append([table, c["read"], c["accepted"], sum(c["quarantined"].values()), reasons])
+    return rows
+
+
+def sentinel_rows(report: dict) -> list[list]:
+    """[table.column, sentinel values seen] per id column."""
+    return [
+        [f"{table}.{column}", n]
+        for table, by_column in report["sentinel_counts"].items()
+        for column, n in by_column.items()
+    ]
+
+
+def conflict_text(conflicts: dict[str, int]) -> str:
     """Users whose events disagree on a user-level attribute (the first event's value won)."""
-    if not conflicts:
-        return []
     counts = ", ".join(f"{name} {n:,}" for name, n in conflicts.items())
-    return ["", f"users with conflicting attribute values (first event's value kept): {counts}"]
+    return f"users with conflicting attribute values (first event's value kept): {counts}"
 
 
 def render_markdown(report: dict) -> str:
     """The full human-readable report page."""
+    conflicts = report.get("user_attribute_conflicts", {})
     out = [
         f"# Data quality: {report['dataset']}",
         "",
@@ -43,16 +63,12 @@ def render_markdown(report: dict) -> str:
         *([f"**Refused**: {report['refused']}.", ""] if "refused" in report else []),
         f"event time granularity: {report.get('granularity', 'timestamp')}; users from: "
         f"{report.get('users_from', 'users table')}",
-        *_conflict_lines(report.get("user_attribute_conflicts", {})),
+        *(["", conflict_text(conflicts)] if conflicts else []),
         "",
         "## Rows per table",
         "",
     ]
-    rows = []
-    for table, c in report["counts"].items():
-        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(c["quarantined"].items()))
-        rows.append([table, c["read"], c["accepted"], sum(c["quarantined"].values()), reasons])
-    out += _table(["table", "read", "accepted", "quarantined", "by reason"], rows)
+    out += _table(COUNT_HEADER, count_rows(report))
     for table, profile in report["columns"].items():
         exact = "exact" if profile["distinct_is_exact"] else "approximate (HyperLogLog)"
         out += ["", f"## Columns of `{table}` ({profile['rows']} rows, distinct {exact})", ""]
@@ -70,12 +86,7 @@ def render_markdown(report: dict) -> str:
             ],
         )
     out += ["", "## Sentinel ids and out-of-range values", ""]
-    sentinel_rows = [
-        [f"{table}.{column}", n]
-        for table, by_column in report["sentinel_counts"].items()
-        for column, n in by_column.items()
-    ]
-    out += _table(["id column", "sentinel values"], sentinel_rows)
+    out += _table(["id column", "sentinel values"], sentinel_rows(report))
     out += [""]
     out += _table(["reason", "rows"], [[r, n] for r, n in report["out_of_range_counts"].items()])
     out += ["", "## Events per month", ""]
@@ -94,7 +105,7 @@ def render_markdown(report: dict) -> str:
         f"users without events: {report['users_without_events']} of {per_user['users']}",
         "",
     ]
-    out += _table(list(per_user), [[_number(v) for v in per_user.values()]])
+    out += _table(list(per_user), [[number(v) for v in per_user.values()]])
     out += ["", "## Quarantine examples (up to 20 per reason)"]
     for reason, examples in report["quarantine_examples"].items():
         out += ["", f"### {reason}", ""]
@@ -130,8 +141,8 @@ def render_short(report: dict) -> str:
             f"{report.get('granularity', 'timestamp')}",
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
-            f"{per_user['users']:,}; events per user median {_number(per_user['p50'])}, "
-            f"p90 {_number(per_user['p90'])}, max {_number(per_user['max'])}",
+            f"{per_user['users']:,}; events per user median {number(per_user['p50'])}, "
+            f"p90 {number(per_user['p90'])}, max {number(per_user['max'])}",
             f"  sentinel ids seen: {sentinels:,}; out of range: "
             + json.dumps(report["out_of_range_counts"]),
         ]

@@ -105,8 +105,8 @@ def test_files_and_latest(tmp_path):
     )
     names = sorted(p.name for p in reports_dir().iterdir())
     assert names == sorted(
-        [f"{s.ingest_id}.{ext}" for s in (first, second) for ext in ("json", "md")]
-        + ["latest.json", "latest.md"]
+        [f"{s.ingest_id}.{ext}" for s in (first, second) for ext in ("json", "md", "html")]
+        + ["latest.json", "latest.md", "latest.html"]
     )
     page = show_latest_report()
     assert page == (reports_dir() / "latest.md").read_text()
