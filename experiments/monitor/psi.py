@@ -27,12 +27,13 @@ UNSEEN = "(unseen)"
 
 
 def numeric_edges(reference: np.ndarray, bins: int = DECILES) -> np.ndarray:
-    """Inner bin edges: the reference's quantiles at 1/bins .. (bins-1)/bins, deduplicated."""
+    """Inner bin edges: the reference's quantiles at 1/bins .. (bins-1)/bins (values of the
+    reference, no interpolation), deduplicated."""
     values = np.asarray(reference, dtype="float64")
     values = values[~np.isnan(values)]
     if values.size == 0:
         return np.array([], dtype="float64")
-    return np.unique(np.quantile(values, np.arange(1, bins) / bins))
+    return np.unique(np.quantile(values, np.arange(1, bins) / bins, method="inverted_cdf"))
 
 
 def numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
