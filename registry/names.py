@@ -26,6 +26,8 @@ TAG_COMPARED_WITH = "usagecast.compared_with"  # champion version or "none"
 TAG_ALLOW_NEW_FEATURES = "usagecast.allow_new_features"
 TAG_RUN_ID = "usagecast.run_id"
 TAG_ROLLED_BACK = "usagecast.rolled_back"
+# Written by `usagecast monitor` on the version it watched: its latest monitor run.
+TAG_MONITOR_RUN = "usagecast.monitor_run_id"
 
 PROMOTED = "promoted"
 REFUSED = "refused"

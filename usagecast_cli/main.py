@@ -28,6 +28,7 @@ from usagecast_cli import (
     experiments_commands,
     features_commands,
     ingest_commands,
+    monitor_commands,
     registry_commands,
     simulate_commands,
     whatif_commands,
@@ -44,6 +45,7 @@ COMMAND_MODULES: tuple = (
     registry_commands,
     analytics_commands,
     whatif_commands,
+    monitor_commands,
 )
 
 

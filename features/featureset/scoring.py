@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +38,7 @@ from features.featureset.build import (
     _feature_entries,
     _open_engine,
     _sample_pair,
+    compute_rows,
     cutoff_span,
     fingerprint_of,
     manifest_header,
@@ -45,7 +46,7 @@ from features.featureset.build import (
     open_checked_store,
 )
 from features.featureset.catalog import load_spec, parse_ref
-from features.featureset.compiler import compile_feature_query
+from features.featureset.compiler import calendar_cutoff_dates, compile_feature_query
 from features.featureset.progress import stage_progress
 from features.featureset.spec import (
     CalendarCutoffs,
@@ -271,6 +272,66 @@ def load_scoring_rows(
     result = build_scoring_rows(ref, cutoff, sets_dir=sets_dir)
     frame, manifest = store.read_build(result.path)
     return frame, {**manifest, "reused": result.reused}
+
+
+def later_spec(spec: FeatureSetSpec, after: dt.date, until: dt.date) -> FeatureSetSpec | None:
+    """The spec with its calendar cutoffs continued on their own cadence from the first one
+    after `after` up to `until` (past the spec's end when the data go further); None when no
+    calendar cutoff falls in that span. Signup-relative cutoffs stay as they are."""
+    calendar = spec.cutoffs.calendar
+    if calendar is None:
+        return spec
+    later = [day for day in calendar_cutoff_dates(replace(calendar, end=until)) if day > after]
+    if not later:
+        return None
+    continued = replace(calendar, start=later[0], end=until)
+    return replace(spec, cutoffs=Cutoffs(continued, spec.cutoffs.after_signup))
+
+
+@dataclass(frozen=True)
+class LabelledRows:
+    """Labelled rows of a spec at cutoffs after a moment, and the later cutoffs not yet
+    labelled (their label window runs past the end of the data: censored)."""
+
+    frame: pd.DataFrame
+    end_of_data: dt.datetime
+    censored_cutoffs: tuple[pd.Timestamp, ...]
+
+
+def labelled_rows_after(
+    ref: str,
+    after: pd.Timestamp,
+    *,
+    store_path: Path | None = None,
+    sets_dir: Path | None = None,
+) -> LabelledRows:
+    """`name@vN`'s labelled rows at every cutoff after `after` whose label window has closed,
+    from the event store, by the training rows' own query (compute_rows: point in time, rows
+    at censored cutoffs dropped). Calendar cutoffs follow the spec's cadence past its end up
+    to the latest scoring day; nothing is stored."""
+    spec = load_spec(ref, sets_dir)
+    path = store_path or event_store_path()
+    con, _ = open_checked_store(path, spec)
+    try:
+        attribute_dtypes = _attribute_dtypes(con, spec, expand_features(spec))
+        granularity = data_granularity(con)
+        end_of_data, last_event_day = _end_of_data(con, granularity)
+        later = later_spec(spec, after.date(), latest_scoring_day(last_event_day))
+        if later is None:
+            return LabelledRows(pd.DataFrame(), end_of_data, ())
+        runner = _open_engine("duckdb", path, con)
+        try:
+            frame, statuses = compute_rows(runner, later, None, attribute_dtypes, granularity)
+        finally:
+            runner.close()
+    finally:
+        con.close()
+    frame = frame[pd.to_datetime(frame["cutoff"]) > after].reset_index(drop=True)
+    cutoffs = pd.to_datetime(statuses["cutoff"])
+    censored = statuses[(statuses["status"] == "censored") & (cutoffs > after)]
+    return LabelledRows(
+        frame, end_of_data, tuple(sorted({pd.Timestamp(c) for c in censored["cutoff"]}))
+    )
 
 
 def format_scoring_build(result: BuildResult) -> str:

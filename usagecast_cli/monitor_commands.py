@@ -1,0 +1,47 @@
+"""`usagecast monitor NAME`: drift and performance of the champion; exit 1 on an alert."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from usagecast_cli.options import add_specs_option
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from experiments.monitor import load_thresholds, monitor
+
+    result = monitor(args.name, args.feature_set, args.cutoff, load_thresholds(args.config))
+    print(result.summary())
+    return 1 if result.report.alerted else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `monitor` subcommand."""
+    parser = subparsers.add_parser(
+        "monitor",
+        help="drift (PSI) and performance over time of a model's @champion; exit 1 on an alert",
+        description="Compares the @champion's training rows (its run's build, training part) "
+        "with the scoring rows at --cutoff: PSI per feature and of the prediction; scores "
+        "the labelled rows of later cutoffs whose labels have matured (ROC-AUC, ECE, lift "
+        "at 10%%). Writes a Markdown and an HTML report under the workspace's reports/monitor "
+        "folder and an MLflow run in experiment 'monitor'. Exit 0 when no alert threshold "
+        "is crossed, 1 when one is, 2 on bad input.",
+    )
+    parser.add_argument("name", help="registered model name (the feature set's name)")
+    parser.add_argument(
+        "--feature-set",
+        help="NAME@vN whose scoring rows to compare (default: the champion's run's)",
+    )
+    parser.add_argument(
+        "--cutoff",
+        help="YYYY-MM-DD scoring cutoff (default: the latest, the day after the last event)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="YAML file of thresholds (keys: feature_psi_warn, feature_psi_alert, "
+        "prediction_psi_alert, auc_drop_alert, ece_alert; defaults 0.1, 0.25, 0.2, 0.05, 0.1)",
+    )
+    add_specs_option(parser)
+    parser.set_defaults(handler=_monitor)
