@@ -111,13 +111,16 @@ class PredictionLog:
     def append(self, columns: Mapping[str, Any], rows: int) -> None:
         """Queue one request's `rows` rows (columns named as in LOG_COLUMNS, then features,
         `request_id`/`logged_at` included); never blocks, never raises."""
-        if self._closed:
-            self._lose("dropped_rows", rows, "the log is closed")
-            return
-        try:
-            self._queue.put_nowait((columns, rows))
-        except queue.Full:
-            self._lose("dropped_rows", rows, "the queue is full")
+        with self._lock:  # a row queued here is always ahead of close()'s stop marker
+            if self._closed:
+                why = "the log is closed"
+            else:
+                try:
+                    self._queue.put_nowait((columns, rows))
+                    return
+                except queue.Full:
+                    why = "the queue is full"
+        self._lose("dropped_rows", rows, why)
 
     def close(self) -> None:
         """Write what is queued and stop the thread (idempotent; also run at exit)."""
@@ -145,12 +148,12 @@ class PredictionLog:
                 columns, rows = item
                 try:
                     buffer.append(self._frame(columns))
+                    first_at = self._clock() if first_at is None else first_at
                 except Exception as error:  # a log failure must never reach the request
                     self._lose("failed_rows", rows, f"{type(error).__name__}: {error}")
-                first_at = self._clock() if first_at is None else first_at
-            rows = sum(len(frame) for frame in buffer)
+            buffered = sum(len(frame) for frame in buffer)
             due = first_at is not None and self._clock() - first_at >= self.rotate_seconds
-            if rows >= self.rotate_rows or (rows and due):
+            if buffered >= self.rotate_rows or (buffered and due):
                 self._write(buffer)
                 buffer, first_at = [], None
 

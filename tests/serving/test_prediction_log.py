@@ -105,6 +105,16 @@ def test_a_failing_directory_counts_rows_and_warns_once(tmp_path, caplog):
     assert "\n" not in warnings[0].getMessage()
 
 
+def test_rows_that_cannot_form_a_table_are_counted_and_later_rows_still_written(tmp_path):
+    log = PredictionLog(tmp_path, MODEL)
+    broken = {**_columns("bad", 2), "plays_30d": np.zeros(3)}  # lengths disagree
+    log.append(broken, 2)
+    log.append(_columns("good", 1), 1)
+    log.close()
+    assert log.failed_rows == 2
+    assert read_prediction_log(tmp_path)["request_id"].tolist() == ["good"]
+
+
 def test_rows_after_close_are_dropped_and_counted(tmp_path):
     log = PredictionLog(tmp_path, MODEL)
     log.close()
