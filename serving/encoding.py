@@ -17,7 +17,8 @@ Decisions:
 - Values of the wrong kind are errors, never coerced: a string in a numeric column (even "5"),
   a bool anywhere, a number in a categorical column.
 - Extra columns (user_id, cutoff, label in a training frame) are ignored here; the serving
-  request check (serving/validation.py) is stricter and refuses them.
+  request check (serving/validation.py) is stricter: it refuses every other column but the
+  identity columns user_id and cutoff, which it checks.
 """
 
 from __future__ import annotations

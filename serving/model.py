@@ -8,11 +8,16 @@ and the SHAP terms sum to it.
 Loaded by MLflow from code (serving/model_entry.py) around two files: `model.txt` (LightGBM
 text model) and `metadata.json`; nothing is unpickled, so it serves with
 MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
+
+With `USAGECAST_PREDICTION_LOG=DIR` set where the pyfunc loads, every answered row is also
+appended to the prediction log in DIR (serving/prediction_log.py), off the request path.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +25,23 @@ import lightgbm
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.models import Model
 
 from serving.encoding import ModelMetadata
 from serving.explain import top_k_contributions
-from serving.validation import ServingInputError, ServingParams, check_request, parse_params
+from serving.prediction_log import (
+    LoggedModel,
+    PredictionLog,
+    prediction_log_from_environment,
+    request_columns,
+)
+from serving.validation import (
+    CheckedRequest,
+    ServingInputError,
+    ServingParams,
+    check_request,
+    parse_params,
+)
 from serving.whatif import (
     ActionSpace,
     ActionSpaceError,
@@ -60,7 +78,12 @@ def _action_space(metadata: ModelMetadata) -> tuple[ActionSpace | None, str]:
 class Scorer:
     """A loaded booster with its metadata; the scoring logic shared by the pyfunc and CLI."""
 
-    def __init__(self, booster: lightgbm.Booster, metadata: ModelMetadata) -> None:
+    def __init__(
+        self,
+        booster: lightgbm.Booster,
+        metadata: ModelMetadata,
+        prediction_log: PredictionLog | None = None,
+    ) -> None:
         if booster.num_feature() != len(metadata.feature_names):
             raise ValueError(
                 f"model.txt has {booster.num_feature()} features, metadata.json lists "
@@ -68,6 +91,7 @@ class Scorer:
             )
         self.booster = booster
         self.metadata = metadata
+        self.prediction_log = prediction_log
         self.action_space, self.whatif_unavailable = _action_space(metadata)
 
     @classmethod
@@ -88,16 +112,22 @@ class Scorer:
     def _threads(self, rows: int) -> int:
         return 1 if rows <= SINGLE_THREAD_MAX_ROWS else 0
 
+    def raw_scores(self, encoded: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """The booster's raw score (log-odds) per row of an encoded matrix."""
+        threads = self._threads(len(encoded)) if num_threads is None else num_threads
+        return self.booster.predict(encoded, raw_score=True, num_threads=threads)
+
     def probabilities(self, encoded: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Calibrated P(label = 1) per row of an encoded matrix."""
-        threads = self._threads(len(encoded)) if num_threads is None else num_threads
-        raw = self.booster.predict(encoded, raw_score=True, num_threads=threads)
-        return self.metadata.calibration.apply(raw)
+        return self.metadata.calibration.apply(self.raw_scores(encoded, num_threads))
 
     def respond(self, frame: Any, params: ServingParams) -> pd.DataFrame:
-        """The response rows for a checked request (one output row per input row)."""
-        encoded = check_request(frame, self.metadata)
-        probability = self.probabilities(encoded)
+        """The response rows for a checked request (one output row per input row); each
+        answered row also goes to the prediction log when there is one."""
+        checked = check_request(frame, self.metadata)
+        encoded = checked.encoded
+        raw = self.raw_scores(encoded)
+        probability = self.metadata.calibration.apply(raw)
         columns: dict[str, Any] = {
             "probability": probability,
             "label": (probability >= self.metadata.threshold).astype("int64"),
@@ -106,7 +136,39 @@ class Scorer:
             columns.update(self._explanations(frame, encoded, params.k))
         elif params.mode == "whatif":
             columns["whatif"] = self._whatif(encoded, params)
+        if self.prediction_log is not None:
+            self._log(frame, checked, params.mode, probability, raw)
         return pd.DataFrame(columns)
+
+    def _log(
+        self,
+        frame: pd.DataFrame,
+        checked: CheckedRequest,
+        mode: str,
+        probability: np.ndarray,
+        raw: np.ndarray,
+    ) -> None:
+        """Hand one answered request to the prediction log: numeric features as checked and
+        encoded (float64), categorical ones as the strings sent (an unknown level stays
+        readable), None for missing."""
+        features: dict[str, np.ndarray] = {}
+        for i, name in enumerate(self.metadata.feature_names):
+            if name in self.metadata.categorical_levels:
+                sent = frame[name].to_numpy(dtype=object)
+                features[name] = np.where(pd.isna(sent), None, sent)
+            else:
+                features[name] = checked.encoded[:, i].copy()
+        columns = request_columns(
+            request_id=str(uuid.uuid4()),
+            logged_at=dt.datetime.now(dt.UTC),
+            mode=mode,
+            user_id=checked.user_id,
+            cutoff=checked.cutoff,
+            probability=probability,
+            raw_score=raw,
+            features=features,
+        )
+        self.prediction_log.append(columns, len(probability))
 
     def _explanations(self, frame: pd.DataFrame, encoded: np.ndarray, k: int) -> dict:
         contrib = self.booster.predict(
@@ -155,12 +217,26 @@ class Scorer:
         return self.probabilities(matrix, num_threads=1)
 
 
+def _run_id(artifact: Path) -> str | None:
+    """The MLflow run that logged the model, from the MLmodel file above its artifacts
+    folder (`<model>/artifacts/<file>`); None for a model not loaded from such a folder."""
+    root = artifact.parent.parent
+    return Model.load(str(root)).run_id if (root / "MLmodel").is_file() else None
+
+
 class UsagecastModel(mlflow.pyfunc.PythonModel):
     """The pyfunc `mlflow models serve` runs; `predict` answers params.mode."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         """Load the booster and metadata from the model's artifacts."""
-        self.scorer = Scorer.from_files(context.artifacts["model"], context.artifacts["metadata"])
+        scorer = Scorer.from_files(context.artifacts["model"], context.artifacts["metadata"])
+        logged = LoggedModel(
+            feature_set=scorer.metadata.feature_set,
+            model_run_id=_run_id(Path(context.artifacts["metadata"])),
+            model_sha256=scorer.metadata.model_sha256,
+        )
+        scorer.prediction_log = prediction_log_from_environment(logged)
+        self.scorer = scorer
 
     def predict(
         self,

@@ -8,7 +8,11 @@ and a JSON body {"error_code", "message"}; no stack trace is attached.
 
 Rules (documented in docs/architecture.md, "Served model contract"):
 - the batch has at least one row;
-- every feature column is present, and no other column (a typo must not go unnoticed);
+- every feature column is present, and no other column (a typo must not go unnoticed) except
+  the optional identity columns `user_id` (a string per row) and `cutoff` (an ISO date or
+  datetime string without a time zone, like the feature sets' cutoffs): never scored, written
+  to the prediction log (serving/prediction_log.py) so served rows can be matched to the
+  feature set's rows;
 - numeric features take numbers or null; categorical features take strings or null;
 - null/NaN is allowed in every feature (LightGBM learned where missing values go);
   +/-inf is refused;
@@ -20,6 +24,7 @@ Rules (documented in docs/architecture.md, "Served model contract"):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +38,8 @@ from serving.encoding import FeatureEncodingError, ModelMetadata, encode_matrix
 
 MODES = ("predict", "explain", "whatif")
 MAX_BUDGET_MS = 60_000
+# Optional request columns that name the row (not features; never passed to the booster).
+IDENTITY_COLUMNS = ("user_id", "cutoff")
 
 
 class ServingInputError(MlflowException):
@@ -97,8 +104,54 @@ def parse_params(params: Mapping[str, Any] | None) -> ServingParams:
     )
 
 
-def check_request(frame: Any, metadata: ModelMetadata) -> np.ndarray:
-    """The encoded booster input for a request's rows, or a ServingInputError saying why not."""
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request's rows after the checks: the booster input and the identity columns.
+
+    `user_id` holds a str per row and `cutoff` a datetime64[us] per row, or None (or NaT)
+    when the request did not send that column.
+    """
+
+    encoded: np.ndarray
+    user_id: np.ndarray
+    cutoff: np.ndarray
+
+
+def _user_ids(frame: pd.DataFrame) -> np.ndarray:
+    if "user_id" not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    values = frame["user_id"].to_numpy(dtype=object)
+    for row, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ServingInputError(
+                f"column 'user_id', row {row}: must be a string (send ids as text, e.g. "
+                f'"{value}"), got {value!r}'
+            )
+    return values
+
+
+def _cutoffs(frame: pd.DataFrame) -> np.ndarray:
+    if "cutoff" not in frame.columns:
+        return np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[us]")
+    parsed = []
+    for row, value in enumerate(frame["cutoff"].to_numpy(dtype=object)):
+        when = None
+        if isinstance(value, str):
+            try:
+                when = dt.datetime.fromisoformat(value)
+            except ValueError:
+                when = None
+        if when is None or when.tzinfo is not None:
+            raise ServingInputError(
+                f"column 'cutoff', row {row}: must be an ISO date or datetime without a time "
+                f'zone (e.g. "2024-03-01"), got {value!r}'
+            )
+        parsed.append(np.datetime64(when, "us"))
+    return np.array(parsed, dtype="datetime64[us]")
+
+
+def check_request(frame: Any, metadata: ModelMetadata) -> CheckedRequest:
+    """The checked rows of a request (booster input, identity), or a ServingInputError."""
     if not isinstance(frame, pd.DataFrame):
         raise ServingInputError(
             f"rows must be a table (dataframe_records or dataframe_split), got "
@@ -106,11 +159,12 @@ def check_request(frame: Any, metadata: ModelMetadata) -> np.ndarray:
         )
     if len(frame) == 0:
         raise ServingInputError("empty batch: send at least one row")
-    known = set(metadata.feature_names)
+    known = set(metadata.feature_names) | set(IDENTITY_COLUMNS)
     unknown = [str(c) for c in frame.columns.tolist() if c not in known]
     if unknown:
         raise ServingInputError(
             f"unknown columns {unknown}; the model takes exactly {list(metadata.feature_names)}"
+            f" and optionally {list(IDENTITY_COLUMNS)}"
         )
     try:
         encoded = encode_matrix(frame, metadata)
@@ -122,4 +176,4 @@ def check_request(frame: Any, metadata: ModelMetadata) -> np.ndarray:
         raise ServingInputError(
             f"column '{metadata.feature_names[col]}', row {row}: infinite values are not allowed"
         )
-    return encoded
+    return CheckedRequest(encoded, _user_ids(frame), _cutoffs(frame))

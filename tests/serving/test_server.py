@@ -162,6 +162,18 @@ MALFORMED = {
         ["column 'plays_30d'", "infinite"],
     ),
     "empty batch": ({"dataframe_records": []}, ["empty batch"]),
+    "user_id not a string": (
+        {"dataframe_records": [{**GOOD, "user_id": 7}]},
+        ["column 'user_id'", "must be a string"],
+    ),
+    "cutoff not a date": (
+        {"dataframe_records": [{**GOOD, "cutoff": "March"}]},
+        ["column 'cutoff'", "ISO date"],
+    ),
+    "cutoff with a time zone": (
+        {"dataframe_records": [{**GOOD, "cutoff": "2024-03-01T00:00:00+00:00"}]},
+        ["column 'cutoff'", "without a time zone"],
+    ),
     "bad mode": (
         {"dataframe_records": [GOOD], "params": {"mode": "guess"}},
         ["param 'mode'", "must be one of"],
