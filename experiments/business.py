@@ -202,6 +202,16 @@ def profit_at(
     return economics.conversion_value * converted - economics.contact_cost * len(top)
 
 
+def profit_at_threshold(
+    conversions: np.ndarray, probabilities: np.ndarray, threshold: float, economics: Economics
+) -> float:
+    """Profit of contacting every row with probability >= `threshold` (e.g. one chosen on
+    other rows)."""
+    contacted = np.asarray(probabilities, dtype=float) >= threshold
+    converted = float(np.asarray(conversions, dtype=float)[contacted].sum())
+    return economics.conversion_value * converted - economics.contact_cost * int(contacted.sum())
+
+
 def business_metrics(
     labels: np.ndarray, probabilities: np.ndarray, options: BusinessOptions
 ) -> dict[str, float]:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 import features
 from experiments import baselines, oracle, plots, tracking
-from experiments.business import BusinessOptions, business_metrics
+from experiments.business import BusinessOptions, business_metrics, profit_at_threshold
 from experiments.calibration import fit_calibration
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
 from experiments.interrupts import StopRequest, deferred_stop, quiet_stop_tracebacks
@@ -570,6 +570,14 @@ def tune(config: TuneConfig) -> TuneResult:
             "val": business_metrics(prepared.labels("validation"), validation_p, config.business),
             "test": business_metrics(prepared.labels("test"), test_p, config.business),
         }
+        if config.business.economics is not None:
+            # The profit threshold chosen on validation (as the served one is), judged on test.
+            business["test"]["profit_at_val_optimal_threshold"] = profit_at_threshold(
+                prepared.labels("test"),
+                test_p,
+                business["val"]["profit_optimal_threshold"],
+                config.business.economics,
+            )
         uncalibrated_ece = {
             "val_ece_raw": expected_calibration_error(
                 prepared.labels("validation"), UNCALIBRATED.apply(raw["validation"])
@@ -671,13 +679,14 @@ def business_line(options: BusinessOptions, metrics: dict[str, float]) -> str:
         parts.append(
             f"profit-optimal threshold {metrics['profit_optimal_threshold']:.4f} on test "
             f"(contacts {metrics['contacted_at_optimum']}, profit "
-            f"{metrics['profit_at_optimum']:.2f}"
+            f"{metrics['profit_at_optimum']:.2f}); the validation one makes "
+            f"{metrics['profit_at_val_optimal_threshold']:.2f} on test"
             + (
-                f"; at capacity {metrics['profit_at_capacity']:.2f})"
+                f"; profit at capacity {metrics['profit_at_capacity']:.2f}"
                 if "profit_at_capacity" in metrics
-                else ")"
+                else ""
             )
-            + ", not served (the model keeps its max-F1 threshold)"
+            + " (not served: the model keeps its max-F1 threshold)"
         )
     return "; ".join(parts)
 

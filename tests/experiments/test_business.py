@@ -19,6 +19,7 @@ from experiments.business import (
     expected_business,
     parse_capacity,
     profit_at,
+    profit_at_threshold,
     profit_curve,
 )
 from experiments.plots import business_figures
@@ -63,6 +64,9 @@ def test_profit_curve_steps_at_each_distinct_probability():
     assert list(curve.profit) == [0, 2, 4, 5, 4]
     assert curve.thresholds[0] > 0.9 and list(curve.thresholds[1:]) == [0.9, 0.7, 0.5, 0.1]
     assert curve.best == 3
+    economics = Economics(contact_cost=1.0, conversion_value=3.0)
+    assert profit_at_threshold(LABELS, PROBABILITIES, 0.6, economics) == 4.0  # rows 0 and 3
+    assert profit_at_threshold(LABELS, PROBABILITIES, 0.95, economics) == 0.0
 
 
 def test_profit_contacts_nobody_when_no_contact_pays():

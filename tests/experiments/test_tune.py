@@ -329,6 +329,7 @@ def test_business_options_log_metrics_at_a_capacity_and_a_profit_curve(synthetic
     assert 8 * labels[contacted].sum() - contacted.sum() == pytest.approx(
         metrics["test_profit_at_optimum"]
     )
+    assert metrics["test_profit_at_val_optimal_threshold"] <= metrics["test_profit_at_optimum"]
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
     assert plots == {f"plots/{name}.png" for name in {*PLOTS, "profit_curve"}} - {
         "plots/optuna_param_importances.png"
