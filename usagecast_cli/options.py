@@ -6,8 +6,12 @@ import argparse
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from features.workspace import SPECS_ENV
+
+if TYPE_CHECKING:  # imported when used: experiments is heavy for `usagecast --help`
+    from experiments.business import BusinessOptions, Capacity
 
 
 def add_specs_option(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +34,7 @@ def apply_specs_option(args: argparse.Namespace) -> None:
         os.environ[SPECS_ENV] = str(specs)
 
 
-def _capacity(text: str):
+def _capacity(text: str) -> Capacity:
     """`--capacity`: experiments.business.parse_capacity, its refusal as argparse's."""
     from experiments.business import parse_capacity
     from features.errors import UsagecastError
@@ -87,7 +91,7 @@ def add_business_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_business_options(args: argparse.Namespace):
+def parse_business_options(args: argparse.Namespace) -> BusinessOptions:
     """The `add_business_options` values as an experiments.business.BusinessOptions; a cost
     without a value (or the reverse) is a UsagecastError (exit 2)."""
     from experiments.business import business_options
