@@ -16,6 +16,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from experiments.business import Capacity, capacity_stats
+
 MetricName = Literal["roc_auc", "pr_auc", "logloss"]
 METRIC_NAMES: tuple[MetricName, ...] = ("roc_auc", "pr_auc", "logloss")
 TOP_FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.10)
@@ -69,15 +71,10 @@ def calibration_noise(
 def top_fraction_stats(
     labels: np.ndarray, probabilities: np.ndarray, fraction: float
 ) -> tuple[float, float]:
-    """(precision, lift) among the top `fraction` of rows by score (at least one row).
-
-    Ties are broken by a stable sort on the negated score, so the result is deterministic.
-    """
-    count = max(1, int(np.ceil(fraction * len(labels))))
-    top = np.argsort(-probabilities, kind="stable")[:count]
-    precision = float(labels[top].mean())
-    base_rate = float(labels.mean())
-    return precision, (precision / base_rate if base_rate > 0 else float("nan"))
+    """(precision, lift) among the top `fraction` of rows by score: ceil(fraction * rows), at
+    least one; ties in row order (experiments.business.capacity_stats)."""
+    stats = capacity_stats(labels, probabilities, Capacity(fraction=fraction).rows(len(labels)))
+    return stats.precision, stats.lift
 
 
 def evaluate(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:

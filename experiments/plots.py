@@ -15,6 +15,7 @@ import optuna
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from experiments.business import BusinessOptions, ProfitCurve, profit_at, profit_curve
 from experiments.metrics import CALIBRATION_BINS
 
 
@@ -80,6 +81,52 @@ def calibration_figure(labels: np.ndarray, curves: dict[str, np.ndarray]) -> Fig
     axes.set(xlabel="mean predicted probability", ylabel="observed rate", title="Calibration")
     axes.legend(loc="upper left")
     return figure
+
+
+def profit_figure(
+    curve: ProfitCurve, capacity: tuple[int, float] | None = None, expected: bool = False
+) -> Figure:
+    """Profit against the number of users contacted (highest probabilities first), marking the
+    profit-optimal threshold and, when given, (capacity rows, profit at capacity)."""
+    best = curve.best
+    kind = "expected profit" if expected else "profit"
+    figure = Figure(figsize=(6, 4.5))
+    axes = figure.subplots()
+    axes.plot(curve.contacted, curve.profit, label=kind)
+    axes.axhline(0.0, linestyle="--", color="grey")
+    axes.scatter(
+        [curve.contacted[best]],
+        [curve.profit[best]],
+        color="tab:green",
+        zorder=3,
+        label=f"optimum: {int(curve.contacted[best])} users, threshold "
+        f"{curve.thresholds[best]:.3f}",
+    )
+    if capacity is not None:
+        rows, profit = capacity
+        axes.axvline(rows, linestyle=":", color="tab:red")
+        axes.scatter([rows], [profit], color="tab:red", zorder=3, label=f"capacity: {rows} users")
+    axes.set(xlabel="users contacted (highest probability first)", ylabel=kind, title="Profit")
+    axes.legend(loc="best")
+    return figure
+
+
+def business_figures(
+    conversions: np.ndarray,
+    probabilities: np.ndarray,
+    options: BusinessOptions,
+    expected: bool = False,
+) -> dict[str, Figure]:
+    """`profit_curve` when a contact cost and conversion value are given, else nothing;
+    `expected`: the conversions are the probabilities themselves (unlabelled scores)."""
+    if options.economics is None:
+        return {}
+    curve = profit_curve(conversions, probabilities, options.economics)
+    capacity = None
+    if options.capacity is not None:
+        rows = options.capacity.rows(len(probabilities))
+        capacity = (rows, profit_at(conversions, probabilities, rows, options.economics))
+    return {"profit_curve": profit_figure(curve, capacity, expected)}
 
 
 def _pyplot():

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 import features
 from experiments import baselines, oracle, plots, tracking
+from experiments.business import BusinessOptions, business_metrics, profit_at_threshold
 from experiments.calibration import fit_calibration
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
 from experiments.interrupts import StopRequest, deferred_stop, quiet_stop_tracebacks
@@ -108,6 +109,9 @@ class TuneConfig:
     # spin-wait (a 900-row trial took 5 s with 2 threads on 2 busy cores, 0.14 s with 1);
     # parallelism comes from --workers. Fixed, so results do not depend on the machine.
     threads: int = 1
+    # Capacity and contact economics: business metrics on validation and test, and a profit
+    # curve (experiments/business.py); they change no model and no threshold.
+    business: BusinessOptions = dataclasses.field(default_factory=BusinessOptions)
 
     def __post_init__(self) -> None:
         if self.metric not in METRIC_NAMES:
@@ -155,6 +159,8 @@ class TuneResult:
     folds: int
     folds_note: str | None
     plots_uri: str  # artifact URI of the run's plots folder
+    business: BusinessOptions = dataclasses.field(default_factory=BusinessOptions)
+    business_metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # test rows
 
 
 def prepare(config: TuneConfig) -> Prepared:
@@ -560,6 +566,18 @@ def tune(config: TuneConfig) -> TuneResult:
         threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
         validation_metrics = evaluate(prepared.labels("validation"), validation_p)
         test_metrics = evaluate(prepared.labels("test"), test_p)
+        business = {
+            "val": business_metrics(prepared.labels("validation"), validation_p, config.business),
+            "test": business_metrics(prepared.labels("test"), test_p, config.business),
+        }
+        if config.business.economics is not None:
+            # The profit threshold chosen on validation (as the served one is), judged on test.
+            business["test"]["profit_at_val_optimal_threshold"] = profit_at_threshold(
+                prepared.labels("test"),
+                test_p,
+                business["val"]["profit_optimal_threshold"],
+                config.business.economics,
+            )
         uncalibrated_ece = {
             "val_ece_raw": expected_calibration_error(
                 prepared.labels("validation"), UNCALIBRATED.apply(raw["validation"])
@@ -574,7 +592,10 @@ def tune(config: TuneConfig) -> TuneResult:
             workspace.event_store_path(),
         )
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
-        figures = _figures(prepared, booster, study, test_scores, test_raw_p, config.seed)
+        figures = {
+            **_figures(prepared, booster, study, test_scores, test_raw_p, config.seed),
+            **plots.business_figures(prepared.labels("test"), test_p, config.business),
+        }
         stop.check()
         plots_uri = tracking.log_parent_results(
             params={
@@ -585,10 +606,13 @@ def tune(config: TuneConfig) -> TuneResult:
                 "calibration": calibration.method,
                 "calibration_slope": calibration.slope,
                 "calibration_intercept": calibration.intercept,
+                **config.business.params(),
             },
             metrics={
                 **_prefixed("val", validation_metrics),
                 **_prefixed("test", test_metrics),
+                **_prefixed("val", business["val"]),
+                **_prefixed("test", business["test"]),
                 **uncalibrated_ece,
                 **{
                     f"baseline_{name}_test_roc_auc": auc for name, auc in baseline_test_auc.items()
@@ -637,7 +661,34 @@ def tune(config: TuneConfig) -> TuneResult:
         folds=len(prepared.folds.folds),
         folds_note=prepared.folds.note(),
         plots_uri=plots_uri,
+        business=config.business,
+        business_metrics=business["test"],
     )
+
+
+def business_line(options: BusinessOptions, metrics: dict[str, float]) -> str:
+    """The summary's business line: test metrics at the capacity and at the profit optimum."""
+    parts = []
+    if options.capacity is not None:
+        parts.append(
+            f"at capacity {options.capacity} ({metrics['capacity_rows']} test rows): "
+            f"precision={metrics['precision_at_capacity']:.4f} "
+            f"recall={metrics['recall_at_capacity']:.4f} lift={metrics['lift_at_capacity']:.4f}"
+        )
+    if options.economics is not None:
+        parts.append(
+            f"profit-optimal threshold {metrics['profit_optimal_threshold']:.4f} on test "
+            f"(contacts {metrics['contacted_at_optimum']}, profit "
+            f"{metrics['profit_at_optimum']:.2f}); the validation one makes "
+            f"{metrics['profit_at_val_optimal_threshold']:.2f} on test"
+            + (
+                f"; profit at capacity {metrics['profit_at_capacity']:.2f}"
+                if "profit_at_capacity" in metrics
+                else ""
+            )
+            + " (not served: the model keeps its max-F1 threshold)"
+        )
+    return "; ".join(parts)
 
 
 def format_summary(result: TuneResult) -> str:
@@ -658,6 +709,8 @@ def format_summary(result: TuneResult) -> str:
         "baselines (test roc_auc): "
         + "  ".join(f"{name}={auc:.4f}" for name, auc in result.baseline_test_auc.items()),
     ]
+    if result.business.requested:
+        lines.append("business:    " + business_line(result.business, result.business_metrics))
     if result.oracle:
         lines.append("oracle:      " + "  ".join(f"{k}={v:.4f}" for k, v in result.oracle.items()))
     lines.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from usagecast_cli.options import add_specs_option
+from usagecast_cli.options import add_business_options, add_specs_option, parse_business_options
 
 METRICS = ("roc_auc", "pr_auc", "logloss")
 
@@ -43,6 +43,7 @@ def _boundary(value: str) -> datetime | None:
 def _tune(args: argparse.Namespace) -> int:
     from experiments import TuneConfig, format_summary, tune
 
+    business = parse_business_options(args)  # refused before any work
     result = tune(
         TuneConfig(
             feature_set=args.feature_set,
@@ -57,6 +58,7 @@ def _tune(args: argparse.Namespace) -> int:
             test_from=args.test_from,
             # Left out: the library's default (experiments.split.DEFAULT_FOLDS).
             **({} if args.folds is None else {"folds": args.folds}),
+            business=business,
         )
     )
     print(format_summary(result))
@@ -119,4 +121,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mean (default 3, fewer when the data allow fewer; 1: the single validation block)",
     )
     add_specs_option(tune)
+    add_business_options(tune)
     tune.set_defaults(handler=_tune)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from features.workspace import SPECS_ENV
+
+if TYPE_CHECKING:  # imported when used: experiments is heavy for `usagecast --help`
+    from experiments.business import BusinessOptions, Capacity
 
 
 def add_specs_option(parser: argparse.ArgumentParser) -> None:
@@ -27,3 +32,68 @@ def apply_specs_option(args: argparse.Namespace) -> None:
     specs = getattr(args, "specs", None)
     if specs is not None:
         os.environ[SPECS_ENV] = str(specs)
+
+
+def _capacity(text: str) -> Capacity:
+    """`--capacity`: experiments.business.parse_capacity, its refusal as argparse's."""
+    from experiments.business import parse_capacity
+    from features.errors import UsagecastError
+
+    try:
+        return parse_capacity(text)
+    except UsagecastError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _amount(minimum: float, strict: bool):
+    """An argparse type: a finite number >= minimum (> minimum when strict)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and (value > minimum if strict else value >= minimum)):
+            bound = f"{'>' if strict else '>='} {minimum:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def add_business_options(parser: argparse.ArgumentParser) -> None:
+    """`--capacity N|FRACTION`, `--contact-cost C`, `--conversion-value V`: precision, recall
+    and lift at a contact capacity, and the profit-optimal threshold (experiments/business.py).
+    Read them back with `parse_business_options`."""
+    group = parser.add_argument_group("business metrics")
+    group.add_argument(
+        "--capacity",
+        type=_capacity,
+        default=None,
+        metavar="N",
+        help="users you can contact: a count (500) or a fraction of the rows (0.05); reports "
+        "precision, recall and lift among the highest-probability N",
+    )
+    group.add_argument(
+        "--contact-cost",
+        type=_amount(0.0, strict=False),
+        default=None,
+        metavar="C",
+        help="cost of contacting one user (>= 0), with --conversion-value: the profit-optimal "
+        "threshold and a profit curve",
+    )
+    group.add_argument(
+        "--conversion-value",
+        type=_amount(0.0, strict=True),
+        default=None,
+        metavar="V",
+        help="value of one conversion (> 0), with --contact-cost",
+    )
+
+
+def parse_business_options(args: argparse.Namespace) -> BusinessOptions:
+    """The `add_business_options` values as an experiments.business.BusinessOptions; a cost
+    without a value (or the reverse) is a UsagecastError (exit 2)."""
+    from experiments.business import business_options
+
+    return business_options(args.capacity, args.contact_cost, args.conversion_value)

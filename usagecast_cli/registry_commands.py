@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from usagecast_cli.options import add_specs_option
+from usagecast_cli.options import add_business_options, add_specs_option, parse_business_options
 
 
 def _promote(args: argparse.Namespace) -> int:
@@ -62,8 +62,13 @@ def _models(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from registry.promote import score_feature_set
 
+    business = parse_business_options(args)  # refused before any work
     summary = score_feature_set(args.feature_set, args.model, args.out, args.cutoff)
     print(summary.summary())
+    if business.requested:
+        from experiments.business_report import write_score_business
+
+        print(write_score_business(summary.out, business))
     return 0
 
 
@@ -137,4 +142,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "NAME@vN/FINGERPRINT: that build's latest cutoff)",
     )
     add_specs_option(score)
+    add_business_options(score)
     score.set_defaults(handler=_score)

@@ -289,3 +289,50 @@ def test_trials_are_scored_on_rolling_origin_folds_and_record_them(synthetic_ref
         assert trial.data.params["folds"] == "2" and m["folds"] == 2
         assert m["val_roc_auc"] == pytest.approx(np.mean(folds))
         assert m["val_roc_auc_std"] == pytest.approx(np.std(folds))
+
+
+def test_business_options_log_metrics_at_a_capacity_and_a_profit_curve(synthetic_ref, capsys):
+    argv = ["tune", synthetic_ref, "--trials", "1", "--seed", "1", "--capacity", "30"]
+    assert main([*argv, "--contact-cost", "1", "--conversion-value", "8"]) == 0
+    printed = capsys.readouterr().out
+    run_id = printed.split("parent run: ", 1)[1].split()[0]
+    client = MlflowClient(workspace.activate_mlflow_tracking())
+    run = client.get_run(run_id)
+    metrics, params = run.data.metrics, run.data.params
+    assert (params["capacity"], params["contact_cost"], params["conversion_value"]) == (
+        "30",
+        "1",
+        "8",
+    )
+    assert metrics["test_capacity_rows"] == 30 and metrics["val_capacity_rows"] == 30
+    for part in ("val", "test"):
+        for rate in ("precision_at_capacity", "recall_at_capacity", "precision_at_optimum"):
+            assert 0 <= metrics[f"{part}_{rate}"] <= 1
+        assert metrics[f"{part}_profit_at_optimum"] >= max(
+            metrics[f"{part}_profit_at_capacity"], 0
+        )
+    # The strong synthetic signal ranks buyers first.
+    assert metrics["test_lift_at_capacity"] > 1.5
+    assert 0 < metrics["test_contacted_at_optimum"] <= metrics["test_rows"]
+    # Logged test metrics are those of the test rows' calibrated probabilities.
+    test_rows = pd.read_parquet(
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="test_set.parquet")
+    )
+    served = (
+        mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+        .predict(test_rows.drop(columns=["user_id", "cutoff", "label"]))["probability"]
+        .to_numpy()
+    )
+    labels = test_rows["label"].to_numpy()
+    contacted = served >= metrics["test_profit_optimal_threshold"]
+    assert contacted.sum() == metrics["test_contacted_at_optimum"]
+    assert 8 * labels[contacted].sum() - contacted.sum() == pytest.approx(
+        metrics["test_profit_at_optimum"]
+    )
+    assert metrics["test_profit_at_val_optimal_threshold"] <= metrics["test_profit_at_optimum"]
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert plots == {f"plots/{name}.png" for name in {*PLOTS, "profit_curve"}} - {
+        "plots/optuna_param_importances.png"
+    }
+    assert "business:    at capacity 30 (30 test rows): precision=" in printed
+    assert "profit-optimal threshold" in printed and "not served" in printed

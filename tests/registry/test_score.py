@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from features.featureset import build_feature_set, load_scoring_rows
 from features.featureset.catalog import parse_ref
@@ -115,3 +116,39 @@ def test_score_at_an_earlier_cutoff_and_a_missing_one(log_run, held_out, tmp_pat
     assert "cutoffs: ['2026-01-01', '2026-02-01']" in capsys.readouterr().err
     assert main([*args, "--cutoff", "last tuesday"]) == 2
     assert "not a date" in capsys.readouterr().err
+
+
+def test_score_writes_expected_business_numbers_beside_the_scores(
+    log_run, held_out, tmp_path, capsys
+):
+    _write_feature_set(held_out())
+    promote_run(log_run())
+    out = tmp_path / "scores.parquet"
+    args = ["score", "premium_30d@v1/fp-built", "--model", MODEL, "--out", str(out)]
+    assert (
+        main([*args, "--capacity", "0.1", "--contact-cost", "1", "--conversion-value", "5"]) == 0
+    )
+    printed = capsys.readouterr().out
+    p = pd.read_parquet(out)["probability"].to_numpy()  # ranked, highest first
+    summary = json.loads((tmp_path / "scores.business.json").read_text())
+    assert (summary["capacity"], summary["contact_cost"], summary["conversion_value"]) == (
+        "0.1",
+        "1",
+        "5",
+    )
+    assert summary["users"] == 150 and summary["capacity_users"] == 15
+    assert summary["probability_cutoff_at_capacity"] == p[14]
+    assert summary["expected_profit_at_capacity"] == pytest.approx(5 * p[:15].sum() - 15)
+    # Contacting pays while 5 p > 1: the best k is the users above a probability of 0.2.
+    assert summary["best_k"] == int((p > 0.2).sum())
+    best = summary["best_k"]
+    assert summary["expected_profit_at_optimum"] == pytest.approx(5 * p[:best].sum() - best)
+    assert "expected values" in summary["note"]
+    assert (tmp_path / "scores.profit_curve.png").stat().st_size > 0
+    assert "business: 15 of 150 users within capacity (probability >= " in printed
+    assert f"contacting the top {best} users" in printed
+
+    (tmp_path / "scores.profit_curve.png").unlink()
+    assert main([*args, "--capacity", "15"]) == 0  # no cost and value: no profit, no plot
+    assert "best_k" not in json.loads((tmp_path / "scores.business.json").read_text())
+    assert not (tmp_path / "scores.profit_curve.png").exists()

@@ -124,6 +124,24 @@ CASES = [
         },
         "score premium_30d@v1 --model runs:/0123abcd/model --out s.parquet --cutoff 2024-05-01",
     ),
+    (
+        "score",
+        {
+            "feature_set": "premium_30d@v1",
+            "model": "models:/m@champion",
+            "out": "s.parquet",
+            "capacity": "500",
+            "contact_cost": "2",
+            "conversion_value": "40",
+        },
+        "score premium_30d@v1 --model models:/m@champion --out s.parquet --capacity 500 "
+        "--contact-cost 2 --conversion-value 40",
+    ),
+    (
+        "tune",
+        {"feature_set": "premium_30d@v1", "capacity": "0.05"},
+        "tune premium_30d@v1 --capacity 0.05",
+    ),
 ]
 
 
