@@ -295,7 +295,8 @@ def psi_figure(report: MonitorReport) -> Figure:
     axes.axvline(t.feature_psi_alert, color="red", linestyle="--", label="alert")
     axes.set_yticks(positions, names)
     axes.invert_yaxis()
-    axes.set(xlabel="PSI", title="Population stability")
+    axes.set_xscale("symlog", linthresh=1.0)  # linear up to 1, where the thresholds lie
+    axes.set(xlabel="PSI (linear below 1, log above)", title="Population stability")
     axes.legend(loc="lower right")
     figure.tight_layout()
     return figure
