@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="YAML file of thresholds (keys and defaults: feature_psi_warn 0.1, "
         "feature_psi_alert 0.25, prediction_psi_alert 0.2, acquisition_psi_alert 0.1, "
-        "acquisition_window_days 60, psi_noise_multiple 3, auc_drop_alert 0.05, auc_drop_z 2, "
+        "acquisition_window_days 60, psi_noise_multiple 4, auc_drop_alert 0.05, auc_drop_z 2.5, "
         "ece_alert 0.1)",
     )
     add_specs_option(parser)

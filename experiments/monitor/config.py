@@ -41,9 +41,9 @@ class Thresholds:
     prediction_psi_alert: float = 0.2
     acquisition_psi_alert: float = 0.1
     acquisition_window_days: int = 60
-    psi_noise_multiple: float = 3.0
+    psi_noise_multiple: float = 4.0
     auc_drop_alert: float = 0.05
-    auc_drop_z: float = 2.0
+    auc_drop_z: float = 2.5
     ece_alert: float = 0.1
 
     def __post_init__(self) -> None:

@@ -180,6 +180,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20, help="control seeds")
     parser.add_argument("--drift-seeds", type=int, default=3, help="seeds per drift kind")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds count up from it")
     parser.add_argument("--kinds", nargs="*", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--months", type=int, default=10)
@@ -191,8 +192,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, root: Path) -> list[Outcome]:
     """Every seed of the control and of each drift kind, each in its own workspace."""
-    plan = [(KINDS[k], seed) for seed in range(1, args.drift_seeds + 1) for k in args.kinds]
-    plan += [(CONTROL, seed) for seed in range(1, args.seeds + 1)]
+    first = args.first_seed
+    plan = [(KINDS[k], s) for s in range(first, first + args.drift_seeds) for k in args.kinds]
+    plan += [(CONTROL, seed) for seed in range(first, first + args.seeds)]
     outcomes = []
     for kind, seed in plan:
         outcome = run_kind(
