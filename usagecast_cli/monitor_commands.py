@@ -21,10 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "monitor",
         help="drift (PSI) and performance over time of a model's @champion; exit 1 on an alert",
-        description="Compares the @champion's training rows (its run's build, training part) "
-        "with the scoring rows at --cutoff: PSI per feature and of the prediction; scores "
-        "the labelled rows of later cutoffs whose labels have matured (ROC-AUC, ECE, lift "
-        "at 10%%). Writes a Markdown and an HTML report under the workspace's reports/monitor "
+        description="PSI per feature and of the prediction between the scoring rows at "
+        "--cutoff and (a) the @champion's training rows (warns only), (b) the scoring rows one "
+        "cadence earlier (alerts); PSI of static attributes of recent signups vs the training "
+        "period's (alerts); scores the labelled rows of later cutoffs whose labels have "
+        "matured (ROC-AUC, ECE, lift at 10%%; alerts on a drop beyond its sampling error). "
+        "Writes a Markdown and an HTML report under the workspace's reports/monitor "
         "folder and an MLflow run in experiment 'monitor'. Exit 0 when no alert threshold "
         "is crossed, 1 when one is, 2 on bad input.",
     )
@@ -40,8 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        help="YAML file of thresholds (keys: feature_psi_warn, feature_psi_alert, "
-        "prediction_psi_alert, auc_drop_alert, ece_alert; defaults 0.1, 0.25, 0.2, 0.05, 0.1)",
+        help="YAML file of thresholds (keys and defaults: feature_psi_warn 0.1, "
+        "feature_psi_alert 0.25, prediction_psi_alert 0.2, acquisition_psi_alert 0.1, "
+        "acquisition_window_days 60, psi_noise_multiple 4, auc_drop_alert 0.05, auc_drop_z 2.5, "
+        "ece_alert 0.1)",
     )
     add_specs_option(parser)
     parser.set_defaults(handler=_monitor)

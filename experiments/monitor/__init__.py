@@ -1,5 +1,6 @@
-"""Monitoring a promoted model: drift (PSI) of its features and prediction between its
-training rows and today's rows, and its performance at later cutoffs whose labels matured.
+"""Monitoring a promoted model: drift (PSI) of its features and prediction against its
+training rows (reported) and since the previous check, the acquisition mix of new signups
+(alerted), and its performance at later cutoffs whose labels matured.
 
 Public API: monitor, MonitorResult, MonitorReport, ReportSection, Thresholds,
 load_thresholds, population_stability, psi_from_shares.

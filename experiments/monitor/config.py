@@ -1,8 +1,20 @@
 """Monitoring thresholds: a frozen dataclass, defaults below, overridable from a YAML file.
 
-A value crosses its threshold when it is strictly above it (AUC: when the run's test AUC
-minus the AUC at a later cutoff is). `*_alert` thresholds make `usagecast monitor` exit 1;
-`feature_psi_warn` is reported only.
+A value crosses its threshold when it is strictly above it. What each one applies to
+(docs/architecture.md, "Monitoring"):
+- `feature_psi_warn`: PSI of a feature between the training rows and the current rows; a
+  warning only, since an ageing population moves age-like features without any break;
+- `feature_psi_alert`, `prediction_psi_alert`: PSI of a feature / the prediction between the
+  scoring rows one cadence before the cutoff and those at the cutoff ("since the previous
+  check");
+- `acquisition_psi_alert`: PSI of a static attribute between users who signed up in the
+  `acquisition_window_days` before the cutoff and those who signed up in the training period;
+- every PSI alert also needs PSI above `psi_noise_multiple` times the PSI two samples of those
+  sizes show without drift (psi.expected_noise);
+- `auc_drop_alert`, `auc_drop_z`: the run's test AUC minus a later cutoff's AUC must exceed
+  both the threshold and z standard errors of the difference (Hanley-McNeil, both samples);
+- `ece_alert`: a later cutoff's ECE must exceed it and the ECE a perfectly calibrated model
+  reaches by chance on those rows (95th percentile, experiments.metrics.calibration_noise).
 """
 
 from __future__ import annotations
@@ -27,7 +39,11 @@ class Thresholds:
     feature_psi_warn: float = 0.1
     feature_psi_alert: float = 0.25
     prediction_psi_alert: float = 0.2
+    acquisition_psi_alert: float = 0.1
+    acquisition_window_days: int = 60
+    psi_noise_multiple: float = 4.0
     auc_drop_alert: float = 0.05
+    auc_drop_z: float = 2.5
     ece_alert: float = 0.1
 
     def __post_init__(self) -> None:
@@ -39,10 +55,10 @@ class Thresholds:
                 raise MonitorConfigError(
                     f"threshold {item.name}: {value!r} must be a finite number >= 0"
                 )
-        if self.feature_psi_warn > self.feature_psi_alert:
+        days = self.acquisition_window_days
+        if not isinstance(days, int) or days < 1:
             raise MonitorConfigError(
-                f"feature_psi_warn {self.feature_psi_warn} is above feature_psi_alert "
-                f"{self.feature_psi_alert}"
+                f"threshold acquisition_window_days: {days!r} must be a whole number of days >= 1"
             )
 
 

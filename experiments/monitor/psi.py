@@ -13,6 +13,11 @@ PSI = sum over bins of (a - e) * ln(a / e), with shares e (reference) and a (cur
 at EPSILON so an empty bin stays finite. Each term is >= 0 (a - e and ln(a / e) share their
 sign), so PSI >= 0, it is 0 for samples with equal shares, it is symmetric in (e, a) for fixed
 bins, and it is at most 2 * ln(1 / EPSILON) (the shares' total change is at most 2).
+
+Sample-size noise: two samples of sizes n1 and n2 drawn from one distribution over k occupied
+bins have PSI of about (k - 1) * (1/n1 + 1/n2) on average (PSI is then close to a chi-square
+statistic with k - 1 degrees of freedom, scaled by 1/n1 + 1/n2), so small samples show PSI
+without any drift; `expected_noise` gives that value for the bins at hand.
 """
 
 from __future__ import annotations
@@ -72,15 +77,29 @@ def is_categorical(values: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
 
 
-def population_stability(reference: pd.Series, current: pd.Series) -> float:
-    """PSI of one column between the reference rows and the current rows (module binning)."""
+def binned_shares(reference: pd.Series, current: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(reference shares, current shares) of one column over the bins the reference fixes."""
     if is_categorical(reference):
         categories = tuple(sorted(reference.dropna().astype(str).unique()))
-        return psi_from_shares(
-            categorical_shares(reference, categories), categorical_shares(current, categories)
-        )
+        return categorical_shares(reference, categories), categorical_shares(current, categories)
     edges = numeric_edges(reference.to_numpy(dtype="float64", na_value=np.nan))
-    return psi_from_shares(
+    return (
         numeric_shares(reference.to_numpy(dtype="float64", na_value=np.nan), edges),
         numeric_shares(current.to_numpy(dtype="float64", na_value=np.nan), edges),
     )
+
+
+def population_stability(reference: pd.Series, current: pd.Series) -> float:
+    """PSI of one column between the reference rows and the current rows (module binning)."""
+    return psi_from_shares(*binned_shares(reference, current))
+
+
+def expected_noise(
+    expected: np.ndarray, actual: np.ndarray, n_expected: int, n_actual: int
+) -> float:
+    """The PSI two samples of these sizes from one distribution show on average over the bins
+    either occupies: (k - 1) * (1/n1 + 1/n2); infinite when a sample is empty."""
+    if n_expected == 0 or n_actual == 0:
+        return float("inf")
+    occupied = int(np.count_nonzero((np.asarray(expected) > 0) | (np.asarray(actual) > 0)))
+    return max(occupied - 1, 0) * (1 / n_expected + 1 / n_actual)

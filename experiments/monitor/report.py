@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from matplotlib.figure import Figure
 
-from experiments.monitor.checks import PREDICTION, CutoffPerformance, FeatureDrift, Finding
+from experiments.monitor.checks import (
+    ACQUISITION,
+    AUC_DROP,
+    ECE,
+    SINCE_PREVIOUS,
+    VS_TRAINING,
+    CutoffPerformance,
+    Drift,
+    Finding,
+)
 from experiments.monitor.config import Thresholds
 
 
@@ -38,12 +47,14 @@ class MonitorReport:
     feature_set: str  # the current rows' NAME@vN
     training_rows: str  # how the reference rows were chosen, for the reader
     current_rows: str
+    previous_rows: str  # the scoring rows one cadence earlier
+    acquisition_rows: str  # which signups the acquisition mix compares
     performance_rows: str  # which later cutoffs were labelled, or why none
     thresholds: Thresholds
-    drift: tuple[FeatureDrift, ...]
-    prediction_psi: float
+    drift: Drift
     prediction_means: tuple[float, float]  # (training rows, current rows)
     test_auc: float
+    test_auc_se: float
     performance: tuple[CutoffPerformance, ...]
     findings: tuple[Finding, ...]
     # Filled when a prediction log of the serving front door exists (training/serving skew).
@@ -60,8 +71,9 @@ class MonitorReport:
 
     def metrics(self) -> dict[str, float]:
         """Finite numbers logged on the MLflow run."""
-        values = {f"psi.{d.feature}": d.psi for d in self.drift}
-        values[f"psi.{PREDICTION}"] = self.prediction_psi
+        values = {f"psi.{d.feature}": d.psi for d in self.drift.vs_training}
+        values.update({f"psi_previous.{d.feature}": d.psi for d in self.drift.since_previous})
+        values.update({f"psi_acquisition.{d.feature}": d.psi for d in self.drift.acquisition})
         for row in self.performance:
             values[f"roc_auc.{row.cutoff}"] = row.roc_auc
             values[f"ece.{row.cutoff}"] = row.ece
@@ -77,8 +89,8 @@ def _number(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.4f}"
 
 
-def _status(report: MonitorReport, subject: str) -> str:
-    levels = {f.level for f in report.findings if f.subject == subject}
+def _status(report: MonitorReport, subject: str, measures: tuple[str, ...]) -> str:
+    levels = {f.level for f in report.findings if f.subject == subject and f.measure in measures}
     return "ALERT" if "alert" in levels else "warn" if "warn" in levels else "ok"
 
 
@@ -98,30 +110,65 @@ def _blocks(report: MonitorReport) -> list[tuple[str, list[str]]]:
         if report.findings
         else "- no threshold crossed"
     )
+    previous = {d.feature: d.psi for d in report.drift.since_previous}
     drift_rows = [
-        (d.feature, d.kind, _number(d.psi), _status(report, d.feature)) for d in report.drift
+        (
+            d.feature,
+            d.kind,
+            _number(d.psi),
+            _number(previous.get(d.feature, float("nan"))),
+            _status(report, d.feature, (VS_TRAINING, SINCE_PREVIOUS)),
+        )
+        for d in report.drift.vs_training
     ]
-    drift_rows.append(
-        (PREDICTION, "numeric", _number(report.prediction_psi), _status(report, PREDICTION))
-    )
+    acquisition = [f"Signups: {report.acquisition_rows}", ""]
+    if report.drift.acquisition:
+        acquisition += _table(
+            ("attribute", "kind", "PSI", "noise", "status"),
+            [
+                (
+                    d.feature,
+                    d.kind,
+                    _number(d.psi),
+                    _number(d.noise),
+                    _status(report, d.feature, (ACQUISITION,)),
+                )
+                for d in report.drift.acquisition
+            ],
+        )
     performance = [
         f"Rows: {report.performance_rows}",
-        f"Run's test ROC-AUC: {_number(report.test_auc)}; alert when a cutoff's AUC is more "
-        f"than {t.auc_drop_alert:g} below it, or its ECE above {t.ece_alert:g}.",
+        f"Run's test ROC-AUC: {_number(report.test_auc)} (standard error "
+        f"{_number(report.test_auc_se)}); alert when a cutoff's AUC is below it by more than "
+        f"{t.auc_drop_alert:g} and by more than {t.auc_drop_z:g} standard errors of the "
+        f"difference (Hanley-McNeil), or its ECE is above both {t.ece_alert:g} and the ECE a "
+        "calibrated model reaches by chance on its rows (95th percentile, 'ECE noise').",
         "",
     ]
     if report.performance:
         performance += _table(
-            ("cutoff", "rows", "positives", "ROC-AUC", "ECE", "lift at 10%", "status"),
+            (
+                "cutoff",
+                "rows",
+                "positives",
+                "ROC-AUC",
+                "AUC SE",
+                "ECE",
+                "ECE noise",
+                "lift at 10%",
+                "status",
+            ),
             [
                 (
                     p.cutoff,
                     str(p.rows),
                     str(p.positives),
                     _number(p.roc_auc),
+                    _number(p.auc_se),
                     _number(p.ece),
+                    _number(p.ece_noise),
                     _number(p.lift_at_10pct),
-                    _status(report, f"cutoff {p.cutoff}"),
+                    _status(report, f"cutoff {p.cutoff}", (AUC_DROP, ECE)),
                 )
                 for p in report.performance
             ],
@@ -134,6 +181,7 @@ def _blocks(report: MonitorReport) -> list[tuple[str, list[str]]]:
                 f"{report.training_run_id}), feature set {report.feature_set}.",
                 f"Training rows: {report.training_rows}",
                 f"Current rows: {report.current_rows}",
+                f"Previous rows: {report.previous_rows}",
                 "",
                 verdict,
             ],
@@ -141,15 +189,35 @@ def _blocks(report: MonitorReport) -> list[tuple[str, list[str]]]:
         (
             "Population stability (PSI)",
             [
-                "Training rows vs current rows. Numeric features: bins at the training "
-                "rows' deciles; categorical: one bin per training category plus one for "
-                "unseen ones; missing values in a bin of their own (shares floored at 1e-4).",
-                f"Feature warn above {t.feature_psi_warn:g}, alert above "
-                f"{t.feature_psi_alert:g}; prediction alert above {t.prediction_psi_alert:g}. "
+                "Numeric columns: bins at the reference's deciles; categorical: one bin per "
+                "reference category plus one for unseen ones; missing values in a bin of "
+                "their own (shares floored at 1e-4).",
+                "vs training: the training rows vs the current rows. An ageing, churning "
+                "population moves age-like and engagement features over months without any "
+                f"break, so this only warns (above {t.feature_psi_warn:g}).",
+                "since previous: the scoring rows one cadence earlier vs the current rows; a "
+                "sudden break such as a tracking bug shows here. Alert above "
+                f"{t.feature_psi_alert:g} (prediction {t.prediction_psi_alert:g}), except for "
+                f"{', '.join(report.drift.not_alerted) or 'no feature'} (reported only: tenure "
+                "moves with the calendar and the inflow of signups).",
+                f"Every PSI finding also needs PSI above {t.psi_noise_multiple:g} times the "
+                "PSI two samples of those sizes show without drift.",
                 f"Mean prediction: training {report.prediction_means[0]:.4f}, current "
                 f"{report.prediction_means[1]:.4f}.",
                 "",
-                *_table(("feature", "kind", "PSI", "status"), drift_rows),
+                *_table(
+                    ("feature", "kind", "PSI vs training", "PSI since previous", "status"),
+                    drift_rows,
+                ),
+            ],
+        ),
+        (
+            "Acquisition mix",
+            [
+                "Static attributes of new signups vs those of the training period's signups: "
+                f"a shift in who signs up (e.g. the channel mix). Alert above "
+                f"{t.acquisition_psi_alert:g}.",
+                *acquisition,
             ],
         ),
         ("Performance over time", performance),
@@ -208,20 +276,27 @@ def render_html(report: MonitorReport, pngs: Mapping[str, bytes]) -> str:
 
 
 def psi_figure(report: MonitorReport) -> Figure:
-    """PSI per feature and of the prediction, with the warn and alert lines."""
-    names = [d.feature for d in report.drift] + [PREDICTION]
-    values = [d.psi for d in report.drift] + [report.prediction_psi]
-    figure = Figure(figsize=(7, max(3, 0.35 * len(names) + 1)))
+    """PSI per feature and of the prediction, vs training and since the previous check, with
+    the warn and alert lines."""
+    names = [d.feature for d in report.drift.vs_training]
+    previous = {d.feature: d.psi for d in report.drift.since_previous}
+    positions = np.arange(len(names))
+    figure = Figure(figsize=(7, max(3, 0.45 * len(names) + 1)))
     axes = figure.subplots()
-    axes.barh(names, values, color=["tab:blue"] * len(report.drift) + ["tab:orange"])
-    t = report.thresholds
-    axes.axvline(t.feature_psi_warn, color="goldenrod", linestyle="--", label="feature warn")
-    axes.axvline(t.feature_psi_alert, color="red", linestyle="--", label="feature alert")
-    axes.axvline(
-        t.prediction_psi_alert, color="darkorange", linestyle=":", label="prediction alert"
+    axes.barh(positions - 0.2, [d.psi for d in report.drift.vs_training], 0.4, label="vs training")
+    axes.barh(
+        positions + 0.2,
+        [previous.get(name, np.nan) for name in names],
+        0.4,
+        label="since previous",
     )
+    t = report.thresholds
+    axes.axvline(t.feature_psi_warn, color="goldenrod", linestyle="--", label="warn")
+    axes.axvline(t.feature_psi_alert, color="red", linestyle="--", label="alert")
+    axes.set_yticks(positions, names)
     axes.invert_yaxis()
-    axes.set(xlabel="PSI (training rows vs current rows)", title="Population stability")
+    axes.set_xscale("symlog", linthresh=1.0)  # linear up to 1, where the thresholds lie
+    axes.set(xlabel="PSI (linear below 1, log above)", title="Population stability")
     axes.legend(loc="lower right")
     figure.tight_layout()
     return figure

@@ -3,16 +3,19 @@ the feature-set store, the event store, the reports folder).
 
 The champion's training rows are the rows its run trained on: the build named by the run's
 lineage tags (feature_set, feature_set_fingerprint), the `train` part of its split (run
-params split_validation_from / split_test_from, experiments/split.py's rule). The current
-rows are the scoring rows at --cutoff, as `usagecast score` builds them. Later labelled rows
-come from the spec's own query at its cutoffs after the build's last one whose label window
-has closed (features.featureset.scoring.labelled_rows_after).
+params split_validation_from / split_test_from, experiments/split.py's rule); its `test` part
+gives the test AUC's standard error. The current rows are the scoring rows at --cutoff, as
+`usagecast score` builds them; the previous rows are the scoring rows one cadence earlier
+(the spec's calendar step; a month for signup-relative cutoffs). New signups are read from
+the event store's users table. Later labelled rows come from the spec's own query at its
+cutoffs after the build's last one whose label window has closed
+(features.featureset.scoring.labelled_rows_after).
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +83,17 @@ class _Champion:
     test_auc: float
 
 
+@dataclass(frozen=True)
+class _Training:
+    """The run's training rows, what the monitor needs of its build, and a description."""
+
+    rows: pd.DataFrame
+    last_build_cutoff: pd.Timestamp
+    last_training_cutoff: pd.Timestamp
+    test_labels: np.ndarray
+    text: str
+
+
 def _champion(client: MlflowClient, name: str) -> _Champion:
     """The @champion version of `name` and the lineage of the run that trained it."""
     try:
@@ -117,8 +131,8 @@ def _champion(client: MlflowClient, name: str) -> _Champion:
     )
 
 
-def _training_rows(champion: _Champion) -> tuple[pd.DataFrame, pd.Timestamp, str]:
-    """(the run's training rows, its build's last cutoff, a description)."""
+def _training_rows(champion: _Champion) -> _Training:
+    """The run's training rows and its test part's labels."""
     from features.featureset import load_feature_set
 
     build = f"{champion.feature_set}/{champion.fingerprint}"
@@ -133,7 +147,80 @@ def _training_rows(champion: _Champion) -> tuple[pd.DataFrame, pd.Timestamp, str
         f"{len(train)} rows of build {build}, the run's training part (label window ending by "
         f"{champion.split[0].date()}), cutoffs {cutoffs.min().date()} .. {cutoffs.max().date()}"
     )
-    return train, pd.Timestamp(pd.to_datetime(frame["cutoff"]).max()), text
+    return _Training(
+        rows=train,
+        last_build_cutoff=pd.Timestamp(pd.to_datetime(frame["cutoff"]).max()),
+        last_training_cutoff=pd.Timestamp(cutoffs.max()),
+        test_labels=frame.loc[parts == "test", "label"].to_numpy(dtype="float64"),
+        text=text,
+    )
+
+
+def _previous_cutoff(spec, cutoff: pd.Timestamp) -> pd.Timestamp:
+    """One cadence before `cutoff`: the spec's calendar step, a month for signup-relative
+    cutoffs."""
+    calendar = spec.cutoffs.calendar
+    if calendar is not None and calendar.every_days is not None:
+        return cutoff - pd.Timedelta(days=calendar.every_days)
+    return cutoff - pd.DateOffset(months=1)
+
+
+def _tenure_features(spec) -> tuple[str, ...]:
+    """The spec's tenure features: they move with the calendar and the inflow of signups, so
+    their PSI since the previous check is reported, never alerted."""
+    from features.featureset.spec import expand_features
+
+    return tuple(f.name for f in expand_features(spec) if f.kind == "tenure")
+
+
+def _static_attributes(spec) -> tuple[str, ...]:
+    """The spec's attribute features that are static user attributes in the event store."""
+    from features.event_store import USER_ATTRIBUTES, open_store
+    from features.featureset.spec import expand_features
+    from features.workspace import event_store_path
+
+    with open_store(event_store_path()) as con:
+        static = {
+            row[0]
+            for row in con.execute(
+                f"SELECT name FROM {USER_ATTRIBUTES} WHERE kind = 'static'"
+            ).fetchall()
+        }
+    return tuple(
+        f.name for f in expand_features(spec) if f.kind == "attribute" and f.attribute in static
+    )
+
+
+def _signups(attributes: tuple[str, ...]) -> pd.DataFrame:
+    """signup_time and the given static attributes of every user in the event store."""
+    from features.event_store import USERS, open_store
+    from features.workspace import event_store_path
+
+    columns = ", ".join(f'"{name}"' for name in ("signup_time", *attributes))
+    with open_store(event_store_path()) as con:
+        return con.execute(f"SELECT {columns} FROM {USERS}").df()
+
+
+def _acquisition(
+    spec, training: _Training, cutoff: pd.Timestamp, window_days: int
+) -> tuple[tuple[checks.FeatureDrift, ...], str]:
+    """PSI of each static attribute between the signups of the training period (before its
+    last cutoff) and those of the `window_days` before `cutoff`."""
+    attributes = _static_attributes(spec)
+    if not attributes:
+        return (), "the feature set has no static user attribute"
+    users = _signups(attributes)
+    start = cutoff - pd.Timedelta(days=window_days)
+    reference = users[users["signup_time"] < training.last_training_cutoff]
+    current = users[(users["signup_time"] >= start) & (users["signup_time"] < cutoff)]
+    text = (
+        f"{len(current)} users who signed up {start.date()} .. {cutoff.date()} (excluded) vs "
+        f"{len(reference)} who signed up before the last training cutoff "
+        f"{training.last_training_cutoff.date()}"
+    )
+    if reference.empty or current.empty:
+        return (), text + "; nothing to compare"
+    return checks.feature_drift(reference, current, attributes), text
 
 
 def _feature_set_ref(champion: _Champion, feature_set: str | None) -> str:
@@ -174,7 +261,7 @@ def _later_performance(
     probabilities = _predict(model, feature_names, later.frame, "the labelled later rows")
     groups = checks.performance_groups(later.frame["cutoff"], per_user)
     performance = checks.performance_by_group(
-        groups, later.frame["label"].to_numpy(), probabilities
+        groups, later.frame["label"].to_numpy(), probabilities, seed=0
     )
     used = ", ".join(p.cutoff for p in performance)
     grouping = " (per-user cutoffs grouped by month)" if per_user else ""
@@ -198,7 +285,7 @@ def monitor(
     `skew` and `business` are further report sections (training/serving skew from the
     prediction log; business metrics at a capacity) rendered, logged and plotted with the rest.
     """
-    from features.featureset import load_scoring_rows
+    from features.featureset import load_scoring_rows, load_spec
 
     thresholds = thresholds or Thresholds()
     names.model_name(name)
@@ -206,41 +293,67 @@ def monitor(
     client = MlflowClient(activate_mlflow_tracking())
     champion = _champion(client, name)
     ref = _feature_set_ref(champion, feature_set)
-    training, last_cutoff, training_text = _training_rows(champion)
+    spec = load_spec(ref)
+    training = _training_rows(champion)
     current, manifest = load_scoring_rows(ref, cutoff)
     if current.empty:
         raise UsagecastError(f"{ref} has no eligible user at cutoff {manifest['cutoff']}")
+    day = pd.Timestamp(manifest["cutoff"]).normalize()
+    previous_day = _previous_cutoff(spec, day)
+    previous, _ = load_scoring_rows(ref, previous_day.date())
     with tempfile.TemporaryDirectory(prefix="usagecast-monitor-") as tmp:
         model, feature_names = load_registered(f"models:/{name}/{champion.version}", Path(tmp))
-        training_p = _predict(model, feature_names, training, "the training rows")
+        training_p = _predict(model, feature_names, training.rows, "the training rows")
         current_p = _predict(model, feature_names, current, f"the scoring rows of {ref}")
-        performance, performance_text = _later_performance(ref, last_cutoff, model, feature_names)
-    drift = checks.feature_drift(training, current, tuple(feature_names))
-    prediction_psi = checks.prediction_stability(training_p, current_p)
+        previous_p = (
+            _predict(model, feature_names, previous, "the previous scoring rows")
+            if not previous.empty
+            else np.array([], dtype="float64")
+        )
+        performance, performance_text = _later_performance(
+            ref, training.last_build_cutoff, model, feature_names
+        )
+    features = tuple(feature_names)
+    acquisition, acquisition_text = _acquisition(
+        spec, training, day, thresholds.acquisition_window_days
+    )
+    drift = checks.Drift(
+        vs_training=(
+            *checks.feature_drift(training.rows, current, features),
+            checks.prediction_stability(training_p, current_p),
+        ),
+        since_previous=(
+            *checks.feature_drift(previous, current, features),
+            checks.prediction_stability(previous_p, current_p),
+        )
+        if not previous.empty
+        else (),
+        acquisition=acquisition,
+        not_alerted=_tenure_features(spec),
+    )
+    labels = training.test_labels
+    positives = int(labels.sum())
+    test_auc_se = checks.auc_standard_error(champion.test_auc, positives, len(labels) - positives)
     report = MonitorReport(
         model_name=name,
         model_version=champion.version,
         training_run_id=champion.run_id,
         feature_set=ref,
-        training_rows=training_text,
-        current_rows=f"{len(current)} scoring rows of {ref} at cutoff "
-        f"{pd.Timestamp(manifest['cutoff']).date()} (build {manifest['fingerprint']})",
+        training_rows=training.text,
+        current_rows=f"{len(current)} scoring rows of {ref} at cutoff {day.date()} "
+        f"(build {manifest['fingerprint']})",
+        previous_rows=f"{len(previous)} scoring rows at the previous cutoff {previous_day.date()}",
+        acquisition_rows=acquisition_text,
         performance_rows=performance_text,
         thresholds=thresholds,
         drift=drift,
-        prediction_psi=prediction_psi,
         prediction_means=(float(training_p.mean()), float(current_p.mean())),
         test_auc=champion.test_auc,
+        test_auc_se=test_auc_se,
         performance=performance,
-        findings=(),
+        findings=checks.findings(drift, performance, champion.test_auc, test_auc_se, thresholds),
         skew=skew,
         business=business,
-    )
-    report = replace(
-        report,
-        findings=checks.findings(
-            drift, prediction_psi, performance, champion.test_auc, thresholds
-        ),
     )
     return _record(client, report, report_figures(report, training_p, current_p))
 
@@ -248,12 +361,28 @@ def monitor(
 def _record(client: MlflowClient, report: MonitorReport, figures: dict) -> MonitorResult:
     """Log the MLflow run, write the reports under the workspace and tag the model version."""
     tables = {
-        "feature_psi": pd.DataFrame(
-            [(d.feature, d.kind, d.psi) for d in report.drift], columns=["feature", "kind", "psi"]
-        ),
+        **{
+            f"psi_{comparison}": pd.DataFrame(
+                [vars(d) for d in rows], columns=["feature", "kind", "psi", "noise"]
+            )
+            for comparison, rows in (
+                ("vs_training", report.drift.vs_training),
+                ("since_previous", report.drift.since_previous),
+                ("acquisition", report.drift.acquisition),
+            )
+        },
         "performance": pd.DataFrame(
             [vars(p) for p in report.performance],
-            columns=["cutoff", "rows", "positives", "roc_auc", "ece", "lift_at_10pct"],
+            columns=[
+                "cutoff",
+                "rows",
+                "positives",
+                "roc_auc",
+                "auc_se",
+                "ece",
+                "ece_noise",
+                "lift_at_10pct",
+            ],
         ),
     }
     params = {

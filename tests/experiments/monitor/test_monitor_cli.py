@@ -147,10 +147,10 @@ def test_monitor_reports_logs_links_and_exits_by_threshold(monitored, tmp_path, 
     assert "data:image/png;base64," in html.read_text()
 
     strict = tmp_path / "strict.yaml"
-    strict.write_text("feature_psi_warn: 0\nfeature_psi_alert: 0\nprediction_psi_alert: 0\n")
+    strict.write_text("feature_psi_alert: 0\nprediction_psi_alert: 0\npsi_noise_multiple: 0\n")
     assert main(["monitor", monitored, "--config", str(strict)]) == 1
     out = capsys.readouterr().out
-    assert "ALERT: prediction PSI" in out
+    assert "ALERT: prediction PSI since previous check" in out
     latest = client.get_model_version_by_alias(monitored, "champion")
     assert latest.tags["usagecast.monitor_run_id"] != run_id
 
