@@ -139,6 +139,28 @@ def compute_scoring_rows(
     return frame, counts
 
 
+@dataclass(frozen=True)
+class StoreFacts:
+    """What a build at a chosen cutoff reads from the event store before its query."""
+
+    attribute_dtypes: dict
+    granularity: str
+    end_of_data: dt.datetime
+    last_event_day: dt.date
+
+
+def store_facts(con, spec: FeatureSetSpec) -> StoreFacts:
+    """The attribute dtypes the spec reads, the data's time granularity and its end."""
+    granularity = data_granularity(con)
+    end_of_data, last_event_day = _end_of_data(con, granularity)
+    return StoreFacts(
+        _attribute_dtypes(con, spec, expand_features(spec)),
+        granularity,
+        end_of_data,
+        last_event_day,
+    )
+
+
 def _end_of_data(con, granularity: str) -> tuple[dt.datetime, dt.date]:
     """(end of data, the last event's date); for date-only data the end is the midnight
     after that date, as in the compiled query's data_end."""
@@ -225,10 +247,10 @@ def _build_scoring_rows(
     path = store_path or event_store_path()
     con, data_digest = open_checked_store(path, spec)
     try:
-        attribute_dtypes = _attribute_dtypes(con, spec, expand_features(spec))
-        granularity = data_granularity(con)
-        end_of_data, last_event_day = _end_of_data(con, granularity)
-        day = scoring_day(cutoff, last_event_day)
+        facts = store_facts(con, spec)
+        attribute_dtypes, granularity = facts.attribute_dtypes, facts.granularity
+        end_of_data = facts.end_of_data
+        day = scoring_day(cutoff, facts.last_event_day)
         fingerprint = fingerprint_of(spec_hash(spec), data_digest, sample_pair, day, granularity)
         target = store.scoring_build_dir(parsed, fingerprint)
         existing = store.read_manifest(target)
@@ -313,15 +335,16 @@ def labelled_rows_after(
     path = store_path or event_store_path()
     con, _ = open_checked_store(path, spec)
     try:
-        attribute_dtypes = _attribute_dtypes(con, spec, expand_features(spec))
-        granularity = data_granularity(con)
-        end_of_data, last_event_day = _end_of_data(con, granularity)
-        later = later_spec(spec, after.date(), latest_scoring_day(last_event_day))
+        facts = store_facts(con, spec)
+        end_of_data = facts.end_of_data
+        later = later_spec(spec, after.date(), latest_scoring_day(facts.last_event_day))
         if later is None:
             return LabelledRows(pd.DataFrame(), end_of_data, ())
         runner = _open_engine("duckdb", path, con)
         try:
-            frame, statuses = compute_rows(runner, later, None, attribute_dtypes, granularity)
+            frame, statuses = compute_rows(
+                runner, later, None, facts.attribute_dtypes, facts.granularity
+            )
         finally:
             runner.close()
     finally:
