@@ -46,6 +46,12 @@ def feature_sets_dir() -> Path:
     return workspace_dir() / "feature_sets"
 
 
+def prediction_log_dir() -> Path:
+    """The conventional prediction-log folder: serve with USAGECAST_PREDICTION_LOG pointing here
+    and `usagecast monitor` finds the log without `--prediction-log`."""
+    return workspace_dir() / "prediction_log"
+
+
 def optuna_dir() -> Path:
     """Optuna journal files, one per study."""
     return workspace_dir() / "optuna"

@@ -34,6 +34,7 @@ SINCE_PREVIOUS = "PSI since previous check"
 ACQUISITION = "acquisition-mix PSI"
 AUC_DROP = "AUC drop"
 ECE = "ECE"
+SKEW = "training/serving skew (share of logged rows differing)"
 
 
 @dataclass(frozen=True)
@@ -218,3 +219,14 @@ def findings(
         if row.ece > ece_threshold:
             result.append(Finding("alert", f"cutoff {row.cutoff}", ECE, row.ece, ece_threshold))
     return tuple(result)
+
+
+def skew_findings(skew: pd.DataFrame, thresholds: Thresholds) -> tuple[Finding, ...]:
+    """An alert per feature whose share of differing logged rows (skew.training_serving_skew's
+    table) is above `skew_share_alert`; no compared row crosses nothing."""
+    limit = thresholds.skew_share_alert
+    return tuple(
+        Finding("alert", str(row.feature), SKEW, float(row.share_differing), limit)
+        for row in skew.itertuples()
+        if row.share_differing > limit  # False for NaN
+    )

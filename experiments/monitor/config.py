@@ -14,7 +14,10 @@ A value crosses its threshold when it is strictly above it. What each one applie
 - `auc_drop_alert`, `auc_drop_z`: the run's test AUC minus a later cutoff's AUC must exceed
   both the threshold and z standard errors of the difference (Hanley-McNeil, both samples);
 - `ece_alert`: a later cutoff's ECE must exceed it and the ECE a perfectly calibrated model
-  reaches by chance on those rows (95th percentile, experiments.metrics.calibration_noise).
+  reaches by chance on those rows (95th percentile, experiments.metrics.calibration_noise);
+- `skew_share_alert`: share of the prediction log's matched rows whose served value of a
+  feature differs from the feature set's value for that user and cutoff (skew.py); a served
+  value is computed by the same definition, so any share beyond late-arriving events is a bug.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Thresholds:
     auc_drop_alert: float = 0.05
     auc_drop_z: float = 2.5
     ece_alert: float = 0.1
+    skew_share_alert: float = 0.01
 
     def __post_init__(self) -> None:
         for item in fields(self):

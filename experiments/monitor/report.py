@@ -29,12 +29,13 @@ from experiments.monitor.config import Thresholds
 @dataclass(frozen=True)
 class ReportSection:
     """A further section (training/serving skew, business metrics): its Markdown lines, the
-    metrics logged with the run and its figures."""
+    metrics and params logged with the run and its figures."""
 
     title: str
     lines: tuple[str, ...]
     metrics: Mapping[str, float] = field(default_factory=dict)
     figures: Mapping[str, Figure] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class MonitorReport:
     test_auc_se: float
     performance: tuple[CutoffPerformance, ...]
     findings: tuple[Finding, ...]
+    # Where the served rows came from: the prediction log read, or why none was.
+    prediction_log: str = ""
+    # PSI vs training compares the training rows with the logged rows rather than the
+    # scoring rows at the cutoff (a prediction log with rows of this model was found).
+    psi_from_log: bool = False
     # Filled when a prediction log of the serving front door exists (training/serving skew).
     skew: ReportSection | None = None
     # Precision, recall, lift and profit at a capacity (business metrics).
@@ -111,6 +117,11 @@ def _blocks(report: MonitorReport) -> list[tuple[str, list[str]]]:
         else "- no threshold crossed"
     )
     previous = {d.feature: d.psi for d in report.drift.since_previous}
+    vs_training = (
+        "the prediction log's rows of this model (served feature values and probabilities)"
+        if report.psi_from_log
+        else "the current rows"
+    )
     drift_rows = [
         (
             d.feature,
@@ -182,6 +193,7 @@ def _blocks(report: MonitorReport) -> list[tuple[str, list[str]]]:
                 f"Training rows: {report.training_rows}",
                 f"Current rows: {report.current_rows}",
                 f"Previous rows: {report.previous_rows}",
+                *([f"Prediction log: {report.prediction_log}"] if report.prediction_log else []),
                 "",
                 verdict,
             ],
@@ -192,7 +204,7 @@ def _blocks(report: MonitorReport) -> list[tuple[str, list[str]]]:
                 "Numeric columns: bins at the reference's deciles; categorical: one bin per "
                 "reference category plus one for unseen ones; missing values in a bin of "
                 "their own (shares floored at 1e-4).",
-                "vs training: the training rows vs the current rows. An ageing, churning "
+                f"vs training: the training rows vs {vs_training}. An ageing, churning "
                 "population moves age-like and engagement features over months without any "
                 f"break, so this only warns (above {t.feature_psi_warn:g}).",
                 "since previous: the scoring rows one cadence earlier vs the current rows; a "

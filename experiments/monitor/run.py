@@ -10,6 +10,16 @@ gives the test AUC's standard error. The current rows are the scoring rows at --
 the event store's users table. Later labelled rows come from the spec's own query at its
 cutoffs after the build's last one whose label window has closed
 (features.featureset.scoring.labelled_rows_after).
+
+The prediction log (serving/prediction_log.py) is `--prediction-log DIR`, else the folder
+USAGECAST_PREDICTION_LOG names, else the workspace's `prediction_log` folder when it exists.
+Only its rows of the champion (`model_run_id` = the version's run) are read. With such rows,
+PSI vs training compares the training rows with them (served values, served probabilities)
+instead of the scoring rows, and training/serving skew compares their served values with the
+scoring rows built at each logged cutoff (rounded up to a midnight: a scoring build at day D
+holds the calendar rows at D and the per-user rows whose cutoff is on or before D with their
+label window open). A given folder that is missing or holds no row is an error; a default one
+that is missing or empty is a line in the report.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from analytics.io import log_run
-from experiments.monitor import checks
+from experiments.business import BusinessOptions
+from experiments.monitor import checks, sections
 from experiments.monitor.config import Thresholds
 from experiments.monitor.report import (
     MonitorReport,
@@ -34,12 +45,19 @@ from experiments.monitor.report import (
     render_markdown,
     report_figures,
 )
+from experiments.monitor.skew import training_serving_skew
 from experiments.split import assign_parts
 from features.errors import UsagecastError
 from features.mlflow_links import describe_run_artifacts
-from features.workspace import activate_mlflow_tracking, ensure_workspace, reports_dir
+from features.workspace import (
+    activate_mlflow_tracking,
+    ensure_workspace,
+    prediction_log_dir,
+    reports_dir,
+)
 from registry import names
 from registry.promote import load_registered
+from serving.prediction_log import PREDICTION_LOG_ENV, PredictionLogError, read_prediction_log
 
 MLFLOW_EXPERIMENT = "monitor"
 SPLIT_PARAMS = ("split_validation_from", "split_test_from")
@@ -64,6 +82,11 @@ class MonitorResult:
         lines = [
             f"monitor {self.report.model_name} v{self.report.model_version}: {verdict}",
             *(f"  {f.message()}" for f in self.report.findings),
+            *(
+                [f"prediction log: {self.report.prediction_log}"]
+                if self.report.prediction_log
+                else []
+            ),
             f"report: {self.markdown}",
             f"report (HTML): {self.html}",
             f"MLflow run {self.run_id} (experiment {MLFLOW_EXPERIMENT})",
@@ -242,9 +265,17 @@ def _predict(model, feature_names: list, rows: pd.DataFrame, where: str) -> np.n
     return np.asarray(result["probability"], dtype="float64")
 
 
-def _later_performance(
-    ref: str, after: pd.Timestamp, model, feature_names: list
-) -> tuple[tuple[checks.CutoffPerformance, ...], str]:
+@dataclass(frozen=True)
+class _Later:
+    """Performance per later labelled cutoff, which cutoffs were (not) used, and the labels and
+    probabilities of the latest matured one (None when none has matured)."""
+
+    performance: tuple[checks.CutoffPerformance, ...]
+    text: str
+    latest: tuple[str, np.ndarray, np.ndarray] | None
+
+
+def _later_performance(ref: str, after: pd.Timestamp, model, feature_names: list) -> _Later:
     """Performance per later labelled cutoff, and which cutoffs were (not) used."""
     from features.featureset import load_spec
     from features.featureset.scoring import labelled_rows_after
@@ -253,22 +284,124 @@ def _later_performance(
     pending = ", ".join(str(c.date()) for c in later.censored_cutoffs) or "none"
     end = pd.Timestamp(later.end_of_data)
     if later.frame.empty:
-        return (), (
+        return _Later(
+            (),
             f"no cutoff after the training build's last ({after.date()}) has matured labels "
-            f"yet (data end {end}; later cutoffs still open: {pending})"
+            f"yet (data end {end}; later cutoffs still open: {pending})",
+            None,
         )
     per_user = load_spec(ref).cutoffs.calendar is None
     probabilities = _predict(model, feature_names, later.frame, "the labelled later rows")
+    labels = later.frame["label"].to_numpy()
     groups = checks.performance_groups(later.frame["cutoff"], per_user)
-    performance = checks.performance_by_group(
-        groups, later.frame["label"].to_numpy(), probabilities, seed=0
-    )
+    performance = checks.performance_by_group(groups, labels, probabilities, seed=0)
     used = ", ".join(p.cutoff for p in performance)
     grouping = " (per-user cutoffs grouped by month)" if per_user else ""
-    return performance, (
+    last = (groups == performance[-1].cutoff).to_numpy()
+    return _Later(
+        performance,
         f"{len(later.frame)} labelled rows of {ref} at cutoffs after the training build's last "
-        f"({after.date()}): {used}{grouping}; data end {end}; still open: {pending}"
+        f"({after.date()}): {used}{grouping}; data end {end}; still open: {pending}",
+        (performance[-1].cutoff, labels[last], probabilities[last]),
     )
+
+
+def default_prediction_log() -> Path:
+    """Where the prediction log is looked for without `--prediction-log`: the folder
+    USAGECAST_PREDICTION_LOG names (the server's own setting), else the workspace's."""
+    import os
+
+    named = os.environ.get(PREDICTION_LOG_ENV, "").strip()
+    return Path(named) if named else prediction_log_dir()
+
+
+@dataclass(frozen=True)
+class _Served:
+    """The champion's rows of the prediction log (None without any) and what was read."""
+
+    rows: pd.DataFrame | None
+    text: str
+
+
+def _served_rows(given: Path | None, champion: _Champion) -> _Served:
+    """The prediction log's rows of the champion's run; a given folder must hold rows."""
+    folder = given if given is not None else default_prediction_log()
+    where = f"--prediction-log {folder}" if given is not None else f"{folder}"
+    if given is None and not folder.is_dir():
+        return _Served(None, f"none at {folder}; PSI vs training uses the scoring rows")
+    log = read_prediction_log(folder)  # a missing given folder is refused here
+    if log.empty:
+        if given is not None:
+            raise PredictionLogError(
+                f"{where}: no logged row (no part-*.parquet file); serve the model with "
+                f"{PREDICTION_LOG_ENV}={folder}, or leave out --prediction-log"
+            )
+        return _Served(None, f"{folder} holds no row; PSI vs training uses the scoring rows")
+    rows = log[log["model_run_id"].astype("str") == champion.run_id].reset_index(drop=True)
+    others = len(log) - len(rows)
+    if rows.empty:
+        return _Served(
+            None,
+            f"{folder}: {len(log)} rows, none served by {champion.name} v{champion.version} "
+            f"(run {champion.run_id}); PSI vs training uses the scoring rows",
+        )
+    return _Served(
+        rows,
+        f"{folder}: {len(rows)} rows served by {champion.name} v{champion.version}"
+        + (f" ({others} rows of other models not read)" if others else "")
+        + "; PSI vs training uses them instead of the scoring rows",
+    )
+
+
+def _skew(ref: str, served: pd.DataFrame, features: tuple[str, ...], thresholds: Thresholds):
+    """The skew section and its findings: served values vs the scoring rows at each logged
+    cutoff (rounded up to a midnight); cutoffs after the data find no row."""
+    from features.featureset import load_scoring_rows
+    from features.featureset.scoring import ScoringCutoffError
+
+    cutoffs = pd.to_datetime(served["cutoff"], format="ISO8601").dropna()
+    days = sorted({pd.Timestamp(c).ceil("D").date() for c in cutoffs})
+    frames, after_data = [], []
+    for day in days:
+        try:
+            frame, _ = load_scoring_rows(ref, day)
+        except ScoringCutoffError:
+            after_data.append(day.isoformat())
+            continue
+        frames.append(frame)
+    if not frames:
+        reason = (
+            "no logged row carries a cutoff (send user_id and cutoff with each row)"
+            if not days
+            else f"every logged cutoff is after the data ({', '.join(after_data)})"
+        )
+        return sections.skew_not_compared(reason), ()
+    offline = pd.concat(frames, ignore_index=True).drop_duplicates(["user_id", "cutoff"])
+    table = training_serving_skew(served, offline, features)
+    compared = int(table["rows_compared"].max()) if len(table) else 0
+    built = ", ".join(d.isoformat() for d in days if d.isoformat() not in after_data)
+    why = "no identity sent, or a user not eligible at that cutoff"
+    if after_data:
+        why += f", or a cutoff after the data ({', '.join(after_data)})"
+    text = (
+        f"{compared} of {len(served)} logged rows matched a row of {ref} on (user_id, cutoff) "
+        f"(scoring rows at {built}); {len(served) - compared} found none ({why})"
+    )
+    return sections.skew_section(table, text, thresholds), checks.skew_findings(table, thresholds)
+
+
+def _business(options: BusinessOptions, later: _Later) -> ReportSection:
+    """Business metrics on the latest matured cutoff's labelled rows."""
+    if later.latest is None:
+        return sections.business_without_labels(
+            options, "no cutoff after the training build's last has matured labels yet"
+        )
+    cutoff, labels, probabilities = later.latest
+    text = (
+        f"the {len(labels)} labelled rows of the latest matured cutoff {cutoff} "
+        f"({int(labels.sum())} positives)"
+    )
+    return sections.business_section(labels, probabilities, options, text)
 
 
 def monitor(
@@ -277,13 +410,14 @@ def monitor(
     cutoff: str | None = None,
     thresholds: Thresholds | None = None,
     *,
-    skew: ReportSection | None = None,
-    business: ReportSection | None = None,
+    prediction_log: Path | None = None,
+    business: BusinessOptions | None = None,
 ) -> MonitorResult:
     """Compare the champion of `name` on today's rows with its training rows; report it.
 
-    `skew` and `business` are further report sections (training/serving skew from the
-    prediction log; business metrics at a capacity) rendered, logged and plotted with the rest.
+    `prediction_log`: the serving log's folder (default: default_prediction_log(), when it
+    exists); with rows of the champion, PSI vs training uses them and training/serving skew is
+    reported. `business`: metrics at a capacity / profit on the latest matured cutoff.
     """
     from features.featureset import load_scoring_rows, load_spec
 
@@ -294,6 +428,7 @@ def monitor(
     champion = _champion(client, name)
     ref = _feature_set_ref(champion, feature_set)
     spec = load_spec(ref)
+    served = _served_rows(prediction_log, champion)
     training = _training_rows(champion)
     current, manifest = load_scoring_rows(ref, cutoff)
     if current.empty:
@@ -310,17 +445,21 @@ def monitor(
             if not previous.empty
             else np.array([], dtype="float64")
         )
-        performance, performance_text = _later_performance(
-            ref, training.last_build_cutoff, model, feature_names
-        )
+        later = _later_performance(ref, training.last_build_cutoff, model, feature_names)
     features = tuple(feature_names)
+    population, population_p = current, current_p
+    skew, skew_found = None, ()
+    if served.rows is not None:
+        population = served.rows
+        population_p = served.rows["probability"].to_numpy(dtype="float64")
+        skew, skew_found = _skew(ref, served.rows, features, thresholds)
     acquisition, acquisition_text = _acquisition(
         spec, training, day, thresholds.acquisition_window_days
     )
     drift = checks.Drift(
         vs_training=(
-            *checks.feature_drift(training.rows, current, features),
-            checks.prediction_stability(training_p, current_p),
+            *checks.feature_drift(training.rows, population, features),
+            checks.prediction_stability(training_p, population_p),
         ),
         since_previous=(
             *checks.feature_drift(previous, current, features),
@@ -344,18 +483,23 @@ def monitor(
         f"(build {manifest['fingerprint']})",
         previous_rows=f"{len(previous)} scoring rows at the previous cutoff {previous_day.date()}",
         acquisition_rows=acquisition_text,
-        performance_rows=performance_text,
+        performance_rows=later.text,
         thresholds=thresholds,
         drift=drift,
-        prediction_means=(float(training_p.mean()), float(current_p.mean())),
+        prediction_means=(float(training_p.mean()), float(population_p.mean())),
         test_auc=champion.test_auc,
         test_auc_se=test_auc_se,
-        performance=performance,
-        findings=checks.findings(drift, performance, champion.test_auc, test_auc_se, thresholds),
+        performance=later.performance,
+        findings=(
+            *checks.findings(drift, later.performance, champion.test_auc, test_auc_se, thresholds),
+            *skew_found,
+        ),
+        prediction_log=served.text,
+        psi_from_log=served.rows is not None,
         skew=skew,
-        business=business,
+        business=_business(business, later) if business and business.requested else None,
     )
-    return _record(client, report, report_figures(report, training_p, current_p))
+    return _record(client, report, report_figures(report, training_p, population_p))
 
 
 def _record(client: MlflowClient, report: MonitorReport, figures: dict) -> MonitorResult:
@@ -391,6 +535,7 @@ def _record(client: MlflowClient, report: MonitorReport, figures: dict) -> Monit
         "training_run_id": report.training_run_id,
         "feature_set": report.feature_set,
         **{f"threshold_{k}": v for k, v in vars(report.thresholds).items()},
+        **{k: v for section in report.sections() for k, v in section.params.items()},
     }
     run_id = log_run(
         report.model_name,
