@@ -24,6 +24,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,16 +33,22 @@ for folder in (REPO, REPO / "tests" / "serving"):
         sys.path.insert(0, str(folder))
 
 from conftest import make_tiny_model  # noqa: E402
-from fuzz_requests import Grammar, Tally, run  # noqa: E402
+from fuzz_requests import Case, Grammar, Tally, run  # noqa: E402
 
 from serving.local_server import SERVER_KINDS, FrontDoorUnavailable, running  # noqa: E402
 
 
 def fuzz(base: str, requests: int, seed: int, stock: bool) -> Tally:
     """Generate `requests` cases from `seed` and send them to `base`."""
-    model = make_tiny_model()
-    grammar = Grammar(model.metadata, random.Random(seed), whatif=True)
-    return run(base, (grammar.case() for _ in range(requests)), stock=stock)
+    grammar = Grammar(make_tiny_model().metadata, random.Random(seed), whatif=True)
+
+    def cases() -> Iterator[Case]:
+        for i in range(requests):
+            if i and i % 1000 == 0:
+                print(f"  {i} sent", flush=True)
+            yield grammar.case()
+
+    return run(base, cases(), stock=stock)
 
 
 def main(argv: list[str] | None = None) -> int:

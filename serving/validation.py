@@ -96,7 +96,9 @@ def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, hig
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ServingInputError(f"param '{name}': must be an integer, got {shown(value)}")
     if not low <= int(value) <= high:
-        raise ServingInputError(f"param '{name}': must be within [{low}, {high}], got {value}")
+        raise ServingInputError(
+            f"param '{name}': must be within [{low}, {high}], got {shown(value)}"
+        )
     return int(value)
 
 
@@ -105,16 +107,18 @@ def _number_param(params: Mapping[str, Any], name: str, default: float | None) -
     value = params.get(name, default)
     if value is None and default is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float | np.number)
-        or not math.isfinite(value)
-    ):
+    number = math.nan
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past the float range
+            number = math.inf
+    if not math.isfinite(number):
         nullable = " or null" if default is None else ""
         raise ServingInputError(
             f"param '{name}': must be a finite number{nullable}, got {shown(value)}"
         )
-    return float(value)
+    return number
 
 
 def parse_params(params: Mapping[str, Any] | None) -> ServingParams:

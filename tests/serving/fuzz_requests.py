@@ -71,7 +71,8 @@ class Tally:
         lines = [
             f"requests: {self.requests}",
             f"statuses: {dict(sorted(self.statuses.items()))}",
-            f"5xx (model-caused): {sum(self.server_errors.values())} {dict(self.server_errors)}",
+            f"5xx or no answer (model-caused): {sum(self.server_errors.values())} "
+            f"{dict(self.server_errors)}",
             f"bodies with a stack trace or file path: {sum(self.traces.values())} "
             f"{dict(self.traces)}",
             f"silent acceptances (200 to a refused input): "
