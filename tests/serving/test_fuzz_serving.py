@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import mlflow
 import pytest
-from fuzz_requests import Grammar, Tally, answer_in_process, judge, run
+from fuzz_requests import Case, Grammar, Tally, answer_in_process, judge, run
 
 from serving import log_serving_model
 from serving.local_server import running_server
@@ -19,6 +19,35 @@ def _assert_clean(tally: Tally) -> None:
     report = "\n".join(tally.report())
     assert tally.failures == 0, report
     assert not tally.server_errors and not tally.traces and not tally.silent_acceptances, report
+
+
+TRACE_BODY = b'{"stack_trace": "Traceback (most recent call last):\\n  File \\"/srv/app/x.py\\""}'
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "body", "stock", "verdict"),
+    [
+        (Case("bad", b""), 400, b'{"message": "column"}', True, None),
+        (Case("bad", b""), 200, b"{}", True, "silent_acceptances"),
+        (Case("bad", b""), 500, b"", True, "server_errors"),
+        (Case("bad", b""), 400, TRACE_BODY, True, "traces"),
+        (Case("ok", b"", accept=True), 400, b"{}", True, "false_refusals"),
+        (Case("blind", b"", stock_blind=True), 500, b"", True, "beyond_model"),
+        (Case("blind", b"", stock_blind=True), 200, b"{}", False, "silent_acceptances"),
+        (Case("big", b"", accept=True, within_caps=True), 413, b"{}", False, None),
+        (Case("big", b"", accept=True, within_caps=True), 400, b"{}", True, "false_refusals"),
+    ],
+)
+def test_judge_sorts_each_answer(case, status, body, stock, verdict):
+    tally = Tally()
+    judge(case, status, body, stock, tally)
+    counted = {
+        name
+        for name in ("server_errors", "traces", "silent_acceptances", "false_refusals")
+        if getattr(tally, name)
+    } | ({"beyond_model"} if tally.beyond_model else set())
+    assert counted == ({verdict} if verdict else set())
+    assert tally.failures == (0 if verdict in (None, "beyond_model") else 1)
 
 
 @pytest.fixture(scope="module")
