@@ -3,14 +3,22 @@
 Peers, measured in the same run on the same rows:
 - single row, in process: raw `Booster.predict(num_threads=1)` and raw `pred_contrib` vs our
   Scorer (request checks + encoding + predict / explain) and the MLflow pyfunc wrapper;
-- single row over HTTP (`mlflow models serve`, keep-alive connection): predict and explain,
-  p50/p99 and sequential throughput, as ratios to the raw in-process call;
+- single row over HTTP (keep-alive connection): predict and explain, p50/p99 and sequential
+  throughput, as ratios to the raw in-process call, for each server measured in the same run
+  (`--servers stock front`: stock `mlflow models serve` and the `usagecast serve` front door,
+  skipped with a message where this checkout has none; `--url` adds a running server that
+  serves a model this benchmark trained, same --seed/--features/--trees);
+- per server: p99 of single predicts while a large whatif runs beside them vs idle, and
+  throughput with 16 concurrent keep-alive clients (client threads share one interpreter:
+  compare servers with each other, not with other tools);
 - the cost of a column-schema signature check on one row (what we chose not to declare);
 - batch scoring rows/s: Scorer vs raw Booster.predict on the encoded matrix.
-Goal (issue 5): in-process predict+explain within 1.5x of raw pred_contrib.
+Goals: in-process predict+explain within 1.5x of raw pred_contrib (issue 5); over HTTP
+predict p99 <= 5 ms, explain p99 <= 8 ms, p99 under a large whatif <= 3x idle (issue 17).
 
     .venv/bin/python benchmarks/bench_serving.py            # defaults
     .venv/bin/python benchmarks/bench_serving.py --rows 5000 --requests 100   # quick
+    .venv/bin/python benchmarks/bench_serving.py --servers stock               # stock only
 """
 
 from __future__ import annotations
@@ -20,8 +28,11 @@ import http.client
 import json
 import os
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import lightgbm
@@ -32,7 +43,7 @@ from mlflow.models import infer_signature
 from mlflow.models.utils import _enforce_schema
 
 from serving import ModelMetadata, Scorer, encode_features, log_serving_model, parse_params
-from serving.local_server import running_server
+from serving.local_server import SERVER_KINDS, FrontDoorUnavailable, running
 
 CITIES = tuple(f"city_{i}" for i in range(12))
 CHANNELS = ("ads", "organic", "referral", "social")
@@ -112,6 +123,136 @@ def http_caller(base: str, bodies: list[dict]) -> Callable[[], dict]:
     return call
 
 
+def http_request(base: str) -> Callable[[bytes], tuple[int, bytes]]:
+    """A POST /invocations function on its own keep-alive connection: (status, body)."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=300)
+    headers = {"Content-Type": "application/json"}
+
+    def post(payload: bytes) -> tuple[int, bytes]:
+        connection.request("POST", "/invocations", payload, headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+
+    return post
+
+
+def p99_ms(seconds: np.ndarray) -> float:
+    return float(np.percentile(seconds, 99) * 1e3)
+
+
+def predicts_beside_whatif(
+    base: str, bodies: list[dict], whatif: dict, n: int
+) -> tuple[np.ndarray, Counter]:
+    """Seconds per single predict while another client keeps posting `whatif`, and the
+    statuses the whatif requests got (a server may refuse it by a rows cap)."""
+    payload = json.dumps(whatif).encode()
+    statuses: Counter = Counter()
+    stop = threading.Event()
+
+    def load() -> None:
+        post = http_request(base)
+        while not stop.is_set():
+            statuses[post(payload)[0]] += 1
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    time.sleep(0.2)  # the first whatif is running
+    try:
+        seconds = timings(http_caller(base, bodies), n)
+    finally:
+        stop.set()
+        worker.join()
+    return seconds, statuses
+
+
+def concurrent_throughput(base: str, bodies: list[dict], clients: int, per_client: int) -> float:
+    """Single-row predicts per second with `clients` keep-alive clients at once."""
+    payloads = [json.dumps(b).encode() for b in bodies]
+    failures: list[int] = []
+    start_line = threading.Barrier(clients + 1)
+
+    def client(offset: int) -> None:
+        post = http_request(base)
+        post(payloads[offset % len(payloads)])  # connect and warm up before the clock
+        start_line.wait()
+        for i in range(per_client):
+            status, _ = post(payloads[(offset + i) % len(payloads)])
+            if status != 200:
+                failures.append(status)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} concurrent predicts failed: {Counter(failures)}")
+    return clients * per_client / elapsed
+
+
+def measure_server(
+    label: str,
+    base: str,
+    records: list[list[dict]],
+    whatif: dict,
+    n: int,
+    clients: int,
+    peers: dict[str, np.ndarray],
+) -> dict[str, float]:
+    """The HTTP measurements of one server; prints them and returns the headline numbers."""
+    print(f"\n== {label} over HTTP ({base}, keep-alive) ==")
+    bodies = {
+        "predict": [{"dataframe_records": r} for r in records],
+        "explain": [{"dataframe_records": r, "params": {"mode": "explain"}} for r in records],
+    }
+    result: dict[str, float] = {}
+    for mode, payloads in bodies.items():
+        seconds = timings(http_caller(base, payloads), n)
+        print(describe(f"HTTP {mode}", seconds, peers[mode]))
+        result[f"{mode}_p99_ms"] = p99_ms(seconds)
+        if mode == "predict":
+            result["idle_predict_p99_ms"] = result["predict_p99_ms"]
+    loaded, statuses = predicts_beside_whatif(base, bodies["predict"], whatif, n)
+    print(describe("HTTP predict beside a large whatif", loaded, peers["predict"]))
+    print(f"  whatif of {len(whatif['dataframe_records'])} rows answered {dict(statuses)}")
+    result["loaded_predict_p99_ms"] = p99_ms(loaded)
+    per_client = max(10, n // clients)
+    result["throughput"] = concurrent_throughput(base, bodies["predict"], clients, per_client)
+    print(f"{clients} concurrent clients: {result['throughput']:,.0f} single-row predicts/s")
+    return result
+
+
+def compare_servers(results: dict[str, dict[str, float]], clients: int) -> None:
+    """One table of the servers side by side, with the issue 17 goals."""
+    print("\n== servers side by side ==")
+    print(
+        f"{'server':<10}{'predict p99':>13}{'explain p99':>13}{'whatif-load p99':>17}"
+        f"{'x idle':>8}{f'{clients} clients/s':>16}{'vs stock':>10}"
+    )
+    stock = results.get("stock", {}).get("throughput")
+    for label, r in results.items():
+        ratio = r["loaded_predict_p99_ms"] / r["idle_predict_p99_ms"]
+        versus = f"x{r['throughput'] / stock:.2f}" if stock else "-"
+        print(
+            f"{label:<10}{r['predict_p99_ms']:>10.2f} ms{r['explain_p99_ms']:>10.2f} ms"
+            f"{r['loaded_predict_p99_ms']:>14.2f} ms{ratio:>7.1f}x"
+            f"{r['throughput']:>16,.0f}{versus:>10}"
+        )
+    for label, r in results.items():
+        checks = {
+            "predict p99 <= 5 ms": r["predict_p99_ms"] <= 5,
+            "explain p99 <= 8 ms": r["explain_p99_ms"] <= 8,
+            "whatif-load p99 <= 3x idle": r["loaded_predict_p99_ms"]
+            <= 3 * r["idle_predict_p99_ms"],
+        }
+        verdicts = ", ".join(f"{k}: {'meets' if ok else 'MISSES'}" for k, ok in checks.items())
+        print(f"{label}: {verdicts}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000, help="training rows")
@@ -120,6 +261,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="single-row calls per path")
     parser.add_argument("--batch-rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--servers",
+        nargs="*",
+        choices=SERVER_KINDS,
+        default=list(SERVER_KINDS),
+        help="servers to start and measure over HTTP (default: both; none: in process only)",
+    )
+    parser.add_argument("--url", help="also measure this running server (see the docstring)")
+    parser.add_argument("--whatif-rows", type=int, default=2_000, help="the large whatif")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     args = parser.parse_args()
 
     frame, label = make_data(args.rows, args.features, args.seed)
@@ -130,6 +281,10 @@ def main() -> None:
         feature_set="bench@v1",
         feature_set_fingerprint="bench",
         label_kind="event_within",
+        actionable=(
+            {"name": "count_0_30d", "direction": "increase", "lower": 0, "upper": 60},
+            {"name": "count_1_30d", "direction": "both", "lower": 0, "upper": 60},
+        ),
     )
     encoded = encode_features(frame, metadata)
     print(f"training LightGBM: {args.rows} rows x {encoded.shape[1]} features, {args.trees} trees")
@@ -193,31 +348,39 @@ def main() -> None:
         wrapped = timings(lambda: pyfunc.predict(row_frames[next_index()]), n)
         print(describe("MLflow pyfunc.predict (params schema)", wrapped, raw))
 
-        print("\n== single row over HTTP (mlflow models serve, keep-alive) ==")
-        env = {"MLFLOW_TRACKING_URI": tracking}
-        with running_server(info.model_uri, root / "server.log", env) as base:
-            records = [json.loads(f.to_json(orient="records")) for f in row_frames]
-            bodies = {
-                "predict": [{"dataframe_records": r} for r in records],
-                "explain": [
-                    {"dataframe_records": r, "params": {"mode": "explain"}} for r in records
-                ],
-            }
-            for mode, payloads in bodies.items():
-                seconds = timings(http_caller(base, payloads), n)
-                peer = raw if mode == "predict" else raw_contrib
-                print(describe(f"HTTP {mode}", seconds, peer))
-                print(
-                    f"  HTTP {mode} adds {1e3 * (np.median(seconds) - np.median(peer)):.2f} ms "
-                    "(p50) over the raw in-process call"
-                )
-            batch = frame.head(10_000)
-            split = json.loads(batch.to_json(orient="split", index=False))
-            http_batch = http_caller(base, [{"dataframe_split": split}])
-            seconds = timings(http_batch, 3)
-            print(
-                f"HTTP batch of {len(batch)} rows: {len(batch) / np.median(seconds):,.0f} rows/s"
-            )
+        records = [json.loads(f.to_json(orient="records")) for f in row_frames]
+        whatif = {
+            "dataframe_records": json.loads(
+                frame.head(args.whatif_rows).to_json(orient="records")
+            ),
+            "params": {"mode": "whatif", "budget_ms": 200, "k": 3},
+        }
+        peers = {"predict": raw, "explain": raw_contrib}
+        env = {"MLFLOW_TRACKING_URI": tracking, "USAGECAST_HOME": str(root / "home")}
+        results: dict[str, dict[str, float]] = {}
+        for kind in args.servers:
+            with ExitStack() as stack:
+                try:
+                    base = stack.enter_context(
+                        running(kind, info.model_uri, "bench", root / f"{kind}.log", env)
+                    )
+                except FrontDoorUnavailable as error:
+                    print(f"\n== {kind}: skipped: {error} ==")
+                    continue
+                results[kind] = measure_server(kind, base, records, whatif, n, args.clients, peers)
+                if kind == "stock":
+                    batch = frame.head(10_000)
+                    split = json.loads(batch.to_json(orient="split", index=False))
+                    seconds = timings(http_caller(base, [{"dataframe_split": split}]), 3)
+                    print(
+                        f"HTTP batch of {len(batch)} rows: "
+                        f"{len(batch) / np.median(seconds):,.0f} rows/s"
+                    )
+        if args.url:
+            url = args.url.rstrip("/")
+            results["url"] = measure_server(url, url, records, whatif, n, args.clients, peers)
+        if results:
+            compare_servers(results, args.clients)
 
     print("\n== batch scoring ==")
     big, _ = make_data(args.batch_rows, args.features, args.seed + 2)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -45,6 +46,22 @@ VECTORISE_FROM_ROWS = 1_000
 
 class FeatureEncodingError(UsagecastError):
     """A feature row that cannot be encoded; the message names the column and the rule."""
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict = 2, 4, 4
+    short.maxstring = short.maxother = short.maxlong = 60
+    return short
+
+
+_SHOWN = _short_repr()
+
+
+def shown(value: Any) -> str:
+    """A short one-line repr for error messages: a request value may be a huge string or a
+    deeply nested list, and the message must stay one bounded line."""
+    return _SHOWN.repr(value)
 
 
 @dataclass(frozen=True)
@@ -172,10 +189,15 @@ def _checked_numbers(name: str, values: Sequence[Any]) -> np.ndarray:
         if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
             out[row] = np.nan
         elif isinstance(value, Real) and not isinstance(value, bool | np.bool_):
-            out[row] = float(value)
+            try:
+                out[row] = float(value)
+            except OverflowError:
+                raise FeatureEncodingError(
+                    f"column '{name}', row {row}: number {shown(value)} is outside the float range"
+                ) from None
         else:
             raise FeatureEncodingError(
-                f"column '{name}', row {row}: numeric feature got {value!r} "
+                f"column '{name}', row {row}: numeric feature got {shown(value)} "
                 f"({type(value).__name__}); send a number or null"
             )
     return out
@@ -194,7 +216,7 @@ def _checked_codes(
             out[row] = codes.get(value, unknown)
         else:
             raise FeatureEncodingError(
-                f"column '{name}', row {row}: categorical feature got {value!r} "
+                f"column '{name}', row {row}: categorical feature got {shown(value)} "
                 f"({type(value).__name__}); send the level as a string or null"
             )
     return out

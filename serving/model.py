@@ -47,7 +47,6 @@ from serving.whatif import (
     ActionSpaceError,
     build_action_space,
     counterfactuals,
-    goal_and_options_from_params,
     suggestions_to_json,
 )
 
@@ -193,19 +192,15 @@ class Scorer:
                 f"param 'mode': 'whatif' is not available in this model version: "
                 f"{self.whatif_unavailable}"
             )
+        goal, options = params.whatif_search()
         try:
-            goal, options, seed = goal_and_options_from_params(
-                {
-                    "target": params.target,
-                    "k": params.k,
-                    "max_changes": params.max_changes,
-                    "budget_ms": params.budget_ms,
-                    "seed": params.seed,
-                    "max_cost": params.max_cost,
-                }
-            )
             suggestions = counterfactuals(
-                encoded, self.action_space, self._single_thread_probabilities, goal, options, seed
+                encoded,
+                self.action_space,
+                self._single_thread_probabilities,
+                goal,
+                options,
+                params.seed,
             )
         except ActionSpaceError as error:
             raise ServingInputError(str(error)) from None

@@ -12,19 +12,31 @@ Rules (documented in docs/architecture.md, "Served model contract"):
   the optional identity columns `user_id` (a string per row) and `cutoff` (an ISO date or
   datetime string without a time zone, like the feature sets' cutoffs): never scored, written
   to the prediction log (serving/prediction_log.py) so served rows can be matched to the
-  feature set's rows;
-- numeric features take numbers or null; categorical features take strings or null;
+  feature set's rows; column names are strings and none repeats (dataframe_split can send
+  the same name twice: which one would be scored?);
+- numeric features take numbers or null, within the float range; categorical features take
+  strings or null;
 - null/NaN is allowed in every feature (LightGBM learned where missing values go);
   +/-inf is refused;
 - an unknown categorical level is allowed and scored as missing;
-- params: mode in predict|explain|whatif, k >= 1, target in (0, 1), max_changes >= 1,
-  budget_ms in [1, 60000], seed >= 0, max_cost a number or null; each must have the right
-  type (5.5 is not an int). mode=whatif adds the what-if search's own rules (e.g. k <= 20).
+- params: the one rule for every mode (the what-if search takes them as they are):
+  mode in predict|explain|whatif, k >= 1 (k <= 20 for whatif), target in (0, 1),
+  max_changes >= 1, budget_ms in [1, 60000], seed >= 0, max_cost a finite number >= 0 or
+  null; each must have the right type (5.5 is not an int); unknown params are refused.
+Messages are one line and show request values shortened.
+
+What the model cannot see under stock `mlflow models serve`: the server builds the frame with
+pandas and enforces the params schema before `predict` runs, so a key missing from some
+records arrives as null (indistinguishable from a null sent) and unknown params are dropped
+with a warning. Refusing those is the front door's job; called in process, the pyfunc
+refuses unknown params itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,10 +46,13 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from serving.encoding import FeatureEncodingError, ModelMetadata, encode_matrix
+from serving.encoding import FeatureEncodingError, ModelMetadata, encode_matrix, shown
+from serving.whatif import Goal, SearchOptions
 
 MODES = ("predict", "explain", "whatif")
 MAX_BUDGET_MS = 60_000
+MAX_WHATIF_SUGGESTIONS = 20
+MAX_INT_PARAM = 2**31 - 1
 # Optional request columns that name the row (not features; never passed to the booster).
 IDENTITY_COLUMNS = ("user_id", "cutoff")
 
@@ -61,46 +76,80 @@ class ServingParams:
     seed: int = 0
     max_cost: float | None = None
 
+    def whatif_search(self) -> tuple[Goal, SearchOptions]:
+        """The what-if search's goal and options (the seed is `self.seed`)."""
+        goal = Goal("reach", self.target, self.max_cost)
+        options = SearchOptions(
+            k=self.k, max_changes=self.max_changes, time_budget_ms=float(self.budget_ms)
+        )
+        return goal, options
+
+
+def _listed(values: list[Any], most: int = 5) -> str:
+    """Up to `most` values, each shortened, as a one-line list: `['a', 'b'] and 3 more`."""
+    more = f" and {len(values) - most} more" if len(values) > most else ""
+    return f"[{', '.join(shown(v) for v in values[:most])}]{more}"
+
 
 def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = params.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ServingInputError(f"param '{name}': must be an integer, got {value!r}")
+        raise ServingInputError(f"param '{name}': must be an integer, got {shown(value)}")
     if not low <= int(value) <= high:
-        raise ServingInputError(f"param '{name}': must be within [{low}, {high}], got {value}")
+        raise ServingInputError(
+            f"param '{name}': must be within [{low}, {high}], got {shown(value)}"
+        )
     return int(value)
 
 
+def _number_param(params: Mapping[str, Any], name: str, default: float | None) -> float | None:
+    """A finite number (or null when the default is null)."""
+    value = params.get(name, default)
+    if value is None and default is None:
+        return None
+    number = math.nan
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past the float range
+            number = math.inf
+    if not math.isfinite(number):
+        nullable = " or null" if default is None else ""
+        raise ServingInputError(
+            f"param '{name}': must be a finite number{nullable}, got {shown(value)}"
+        )
+    return number
+
+
 def parse_params(params: Mapping[str, Any] | None) -> ServingParams:
-    """Validate the request's params (None means all defaults)."""
+    """Validate the request's params (None means all defaults): the one place where served
+    params are checked, for every mode."""
     params = dict(params or {})
     allowed = set(ServingParams.__dataclass_fields__)
-    unknown = sorted(set(params) - allowed)
+    unknown = sorted(set(params) - allowed, key=str)
     if unknown:
-        raise ServingInputError(f"unknown params {unknown}; allowed params: {sorted(allowed)}")
+        raise ServingInputError(
+            f"unknown params {_listed(unknown)}; allowed params: {sorted(allowed)}"
+        )
     defaults = ServingParams()
     mode = params.get("mode", defaults.mode)
     if mode not in MODES:
-        raise ServingInputError(f"param 'mode': must be one of {list(MODES)}, got {mode!r}")
-    target = params.get("target", defaults.target)
-    if isinstance(target, bool) or not isinstance(target, int | float | np.number):
-        raise ServingInputError(f"param 'target': must be a number, got {target!r}")
-    if not 0.0 < float(target) < 1.0:
+        raise ServingInputError(f"param 'mode': must be one of {list(MODES)}, got {shown(mode)}")
+    target = _number_param(params, "target", defaults.target)
+    if not 0.0 < target < 1.0:
         raise ServingInputError(f"param 'target': must be within (0, 1), got {target}")
-    max_cost = params.get("max_cost")
-    if max_cost is not None and (
-        isinstance(max_cost, bool) or not isinstance(max_cost, int | float | np.number)
-    ):
-        raise ServingInputError(f"param 'max_cost': must be a number or null, got {max_cost!r}")
-    big = 2**31 - 1
+    max_cost = _number_param(params, "max_cost", defaults.max_cost)
+    if max_cost is not None and max_cost < 0:
+        raise ServingInputError(f"param 'max_cost': must be >= 0, got {max_cost}")
+    max_k = MAX_WHATIF_SUGGESTIONS if mode == "whatif" else MAX_INT_PARAM
     return ServingParams(
         mode=mode,
-        k=_int_param(params, "k", defaults.k, 1, big),
-        target=float(target),
-        max_changes=_int_param(params, "max_changes", defaults.max_changes, 1, big),
+        k=_int_param(params, "k", defaults.k, 1, max_k),
+        target=target,
+        max_changes=_int_param(params, "max_changes", defaults.max_changes, 1, MAX_INT_PARAM),
         budget_ms=_int_param(params, "budget_ms", defaults.budget_ms, 1, MAX_BUDGET_MS),
-        seed=_int_param(params, "seed", defaults.seed, 0, big),
-        max_cost=None if max_cost is None else float(max_cost),
+        seed=_int_param(params, "seed", defaults.seed, 0, MAX_INT_PARAM),
+        max_cost=max_cost,
     )
 
 
@@ -124,8 +173,8 @@ def _user_ids(frame: pd.DataFrame) -> np.ndarray:
     for row, value in enumerate(values):
         if not isinstance(value, str):
             raise ServingInputError(
-                f"column 'user_id', row {row}: must be a string (send ids as text, e.g. "
-                f'"{value}"), got {value!r}'
+                f"column 'user_id', row {row}: must be a string (send ids as text), got "
+                f"{shown(value)}"
             )
     return values
 
@@ -144,7 +193,7 @@ def _cutoffs(frame: pd.DataFrame) -> np.ndarray:
         if when is None or when.tzinfo is not None:
             raise ServingInputError(
                 f"column 'cutoff', row {row}: must be an ISO date or datetime without a time "
-                f'zone (e.g. "2024-03-01"), got {value!r}'
+                f'zone (e.g. "2024-03-01"), got {shown(value)}'
             )
         parsed.append(np.datetime64(when, "us"))
     return np.array(parsed, dtype="datetime64[us]")
@@ -159,12 +208,21 @@ def check_request(frame: Any, metadata: ModelMetadata) -> CheckedRequest:
         )
     if len(frame) == 0:
         raise ServingInputError("empty batch: send at least one row")
+    columns = frame.columns.tolist()
+    not_text = [c for c in columns if not isinstance(c, str)]
+    if not_text:
+        raise ServingInputError(f"column names must be strings, got {_listed(not_text)}")
+    repeated = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if repeated:
+        raise ServingInputError(
+            f"columns {_listed(repeated)} are sent more than once; send each once"
+        )
     known = set(metadata.feature_names) | set(IDENTITY_COLUMNS)
-    unknown = [str(c) for c in frame.columns.tolist() if c not in known]
+    unknown = [c for c in columns if c not in known]
     if unknown:
         raise ServingInputError(
-            f"unknown columns {unknown}; the model takes exactly {list(metadata.feature_names)}"
-            f" and optionally {list(IDENTITY_COLUMNS)}"
+            f"unknown columns {_listed(unknown)}; the model takes exactly "
+            f"{list(metadata.feature_names)} and optionally {list(IDENTITY_COLUMNS)}"
         )
     try:
         encoded = encode_matrix(frame, metadata)

@@ -11,9 +11,8 @@ Entry points (pure numpy; the model is any `score_fn(X) -> probabilities`):
     result = simulate_policy(rows, space, booster.predict,
                              "count_ADVERTISEMENT_30d *= 0.5", seed=0)
 
-For the served `mode: whatif`, `goal_and_options_from_params(params)` turns the request's
-params (target, k, max_changes, budget_ms, max_cost, seed) into (Goal, SearchOptions, seed),
-raising errors that name the param.
+The served `mode: whatif` params are checked once, by serving/validation.py
+(`ServingParams.whatif_search()` gives the Goal and SearchOptions).
 
 `rows` is a DataFrame holding the model's feature columns or a matrix in the model's column
 order. `search_counterfactuals(...)` is `counterfactuals` plus what the search spent
@@ -47,7 +46,6 @@ from serving.whatif.search import (
     SearchResult,
     Suggestion,
     counterfactuals,
-    goal_and_options_from_params,
     search_counterfactuals,
     suggestions_to_json,
 )
@@ -70,7 +68,6 @@ __all__ = [
     "apply_change",
     "build_action_space",
     "counterfactuals",
-    "goal_and_options_from_params",
     "parse_change",
     "search_counterfactuals",
     "simulate_policy",

@@ -31,9 +31,8 @@ the call; the first generation always runs). The clock is a parameter so tests c
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -435,28 +434,3 @@ def suggestions_to_json(suggestions: list[list[Suggestion]]) -> list[dict[str, o
 
 def _change_json(change: Change) -> dict[str, object]:
     return {"feature": change.feature, "from": change.from_value, "to": change.to_value}
-
-
-def goal_and_options_from_params(params: Mapping[str, Any]) -> tuple[Goal, SearchOptions, int]:
-    """Goal, options and seed from served `params` (target, k, max_changes, budget_ms,
-    max_cost, seed); other keys are the caller's. Errors name the param."""
-
-    def read(key: str, kind: type, default: Any, check: Callable[[Any], bool], rule: str) -> Any:
-        value = params.get(key, default)
-        if value is None and default is None:
-            return None
-        ok_type = isinstance(value, kind) and not isinstance(value, bool)
-        if not ok_type or not check(value):
-            raise ActionSpaceError(f"params.{key}: {rule}, got {value!r}")
-        return value
-
-    number = (int, float)
-    target = read("target", number, 0.5, lambda v: 0 <= v <= 1, "must be a number in [0, 1]")
-    max_cost = read("max_cost", number, None, lambda v: v >= 0, "must be a number >= 0")
-    k = read("k", int, 3, lambda v: 1 <= v <= 20, "must be an integer in [1, 20]")
-    max_changes = read("max_changes", int, 2, lambda v: v >= 1, "must be an integer >= 1")
-    budget = read("budget_ms", number, 200, lambda v: 0 < v <= 60_000, "must be in (0, 60000]")
-    seed = read("seed", int, 0, lambda v: v >= 0, "must be an integer >= 0")
-    goal = Goal("reach", float(target), None if max_cost is None else float(max_cost))
-    options = SearchOptions(k=k, max_changes=max_changes, time_budget_ms=float(budget))
-    return goal, options, seed

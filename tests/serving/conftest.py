@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightgbm
 import numpy as np
@@ -11,6 +13,9 @@ import pandas as pd
 import pytest
 
 from serving import Calibration, ModelMetadata, encode_features
+
+# --import-mode=importlib does not put test folders on sys.path; fuzz_requests is a unique name.
+sys.path.insert(0, str(Path(__file__).parent))
 
 CITIES = ("berlin", "lagos", "lima")
 # Not the identity, so a probability that skipped the calibration shows in every test.

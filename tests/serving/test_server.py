@@ -197,7 +197,23 @@ MALFORMED = {
     ),
     "whatif k above the search's cap": (
         {"dataframe_records": [GOOD], "params": {"mode": "whatif", "k": 50}},
-        ["params.k", "[1, 20]"],
+        ["param 'k'", "[1, 20]"],
+    ),
+    "huge integer": (
+        b'{"dataframe_records": [{"plays_30d": 1'
+        + b"0" * 400
+        + b', "ads_30d": 1, "city": "lima"}]}',
+        ["column 'plays_30d', row 0", "outside the float range"],
+    ),
+    "duplicate columns": (
+        {
+            "dataframe_split": {
+                "columns": ["plays_30d", "ads_30d", "ads_30d", "city"],
+                "data": [[1.0, 2.0, 3.0, "lima"]],
+            },
+            "params": {"mode": "explain"},
+        },
+        ["columns ['ads_30d'] are sent more than once"],
     ),
 }
 

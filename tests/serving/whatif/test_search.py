@@ -14,7 +14,6 @@ from serving.whatif import (
     SearchOptions,
     build_action_space,
     counterfactuals,
-    goal_and_options_from_params,
     search_counterfactuals,
     suggestions_to_json,
 )
@@ -192,30 +191,6 @@ def test_bad_goal_or_options_name_the_field(goal_args, options_args, message):
     with pytest.raises(ActionSpaceError, match=message):
         Goal(**goal_args)
         SearchOptions(**options_args)
-
-
-def test_served_params_become_goal_and_options():
-    goal, options, seed = goal_and_options_from_params(
-        {"mode": "whatif", "target": 0.6, "k": 2, "max_changes": 1, "budget_ms": 150}
-    )
-    assert (goal.target, options.k, options.max_changes, options.time_budget_ms, seed) == (
-        0.6,
-        2,
-        1,
-        150.0,
-        0,
-    )
-    for params, name in [
-        ({"target": "0.5"}, "params.target"),
-        ({"target": 2}, "params.target"),
-        ({"k": 2.5}, "params.k"),
-        ({"k": True}, "params.k"),
-        ({"max_changes": 0}, "params.max_changes"),
-        ({"budget_ms": -1}, "params.budget_ms"),
-        ({"seed": -3}, "params.seed"),
-    ]:
-        with pytest.raises(ActionSpaceError, match=name):
-            goal_and_options_from_params(params)
 
 
 def test_rows_that_keep_improving_keep_searching():
