@@ -36,13 +36,15 @@ def test_tune_promote_rollback_score_and_serve_on_postgresql(
     synthetic_ref, postgres_server, tmp_path, monkeypatch, capsys
 ):
     tracking = postgres_server.create_database("mlflow")
-    storage = postgres_server.create_database("optuna")
+    # The test server trusts any password: this one must never be printed or logged.
+    storage = postgres_server.create_database("optuna").replace("postgres@", "postgres:s3cret@")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     tune = ["tune", synthetic_ref, "--trials", "2", "--seed", "3", "--storage", storage]
     promote = ["promote", "--latest", "--feature-set", synthetic_ref, "--margin", "0"]
 
     assert main(tune) == 0
+    assert "s3cret" not in "".join(capsys.readouterr())
     assert main(promote) == 0
     assert main(tune) == 0  # a second study in the same storage: same seed, same model
     assert main(promote) == 0
@@ -56,6 +58,9 @@ def test_tune_promote_rollback_score_and_serve_on_postgresql(
         filter_string="tags.usagecast.kind = 'tuning'",
     )
     assert len(runs) == 2
+    settings = mlflow.artifacts.load_dict(f"{runs[0].info.artifact_uri}/resolved_config.json")
+    assert settings["storage"] == storage.replace("s3cret", "***")
+    assert "s3cret" not in json.dumps(settings)
     # MLflow's default root for a database store: ./mlruns where the first run was made.
     assert all(str(tmp_path / "mlruns") in run.info.artifact_uri for run in runs)
     assert client.get_registered_model("synthetic").aliases == {"champion": 2, "previous": 1}
