@@ -4,8 +4,9 @@ The one module in registry/ that talks to MLflow. Every promotion (and rollback)
 an exclusive lock per registered model, so concurrent `usagecast promote` processes are applied
 one after another against the champion of the moment, and each leaves exactly one audit
 record: tags on its model version plus one line in the workspace's `registry/audit.jsonl`.
-When the tracking store is a PostgreSQL database the lock is the database's advisory lock on
-the model name, which serialises every host that shares the store; otherwise it is a file lock
+When the tracking store is a PostgreSQL database (or USAGECAST_LOCK_URL names one, for a
+tracking server) the lock is that database's advisory lock on the model name, which
+serialises every host that reaches it; otherwise it is a file lock
 in the workspace (`registry/<name>.lock`, recording its holder), which serialises the
 processes that share the workspace (one machine). Both are dropped when their holder dies.
 
@@ -38,7 +39,7 @@ from tqdm import tqdm
 
 from features.errors import UsagecastError
 from features.locks import OwnedLock, advisory_lock, is_postgres_url
-from features.mlflow_links import serve_command
+from features.mlflow_links import hide_password, serve_command
 from features.names import check_name
 from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
@@ -47,6 +48,7 @@ from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
 METADATA_ARTIFACT = "artifacts/metadata.json"
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"  # MlflowException.error_code of a missing run or model
 PROMOTION_LOCK_PREFIX = "usagecast.promotion:"  # + model name: the advisory lock's name
+LOCK_URL_ENV = "USAGECAST_LOCK_URL"
 
 
 class ModelLoadError(Exception):
@@ -103,13 +105,30 @@ def _registry_dir() -> Path:
     return path
 
 
+def lock_database(tracking_uri: str) -> str | None:
+    """The PostgreSQL database whose advisory locks serialise promotions: USAGECAST_LOCK_URL
+    (for a tracking server, whose own database clients do not see), else the tracking store
+    when it is PostgreSQL; None: the workspace's file lock."""
+    url = os.environ.get(LOCK_URL_ENV)
+    if not url:
+        return tracking_uri if is_postgres_url(tracking_uri) else None
+    if not is_postgres_url(url):
+        raise UsagecastError(
+            f"{LOCK_URL_ENV}={hide_password(url)}: not a PostgreSQL URL; set it to "
+            "postgresql://USER@HOST/DB (a database every promoting host reaches) or unset it"
+        )
+    return url
+
+
 @contextmanager
 def promotion_lock(name: str, tracking_uri: str) -> Iterator[None]:
     """`with promotion_lock(name, uri):` exclusive hold on one registered model's aliases: a
-    PostgreSQL advisory lock when `tracking_uri` is that database, else a workspace file lock."""
+    PostgreSQL advisory lock when there is a lock database (`lock_database`), else a
+    workspace file lock."""
     check_name(name, "model name")
-    if is_postgres_url(tracking_uri):
-        with advisory_lock(tracking_uri, f"{PROMOTION_LOCK_PREFIX}{name}"):
+    database = lock_database(tracking_uri)
+    if database is not None:
+        with advisory_lock(database, f"{PROMOTION_LOCK_PREFIX}{name}"):
             yield
     else:
         with OwnedLock(_registry_dir() / f"{name}.lock").hold():

@@ -99,3 +99,23 @@ def running_postgres(bin_dir: Path) -> Iterator[LocalPostgres]:
             server.run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def advisory_lock_is_free(url: str, name: str) -> bool:
+    """Whether another session could take features.locks.advisory_lock(url, name) now."""
+    import sqlalchemy
+
+    from features.locks import advisory_key
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            key = {"key": advisory_key(name)}
+            free = connection.execute(
+                sqlalchemy.text("SELECT pg_try_advisory_lock(:key)"), key
+            ).scalar()
+            if free:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), key)
+            return bool(free)
+    finally:
+        engine.dispose()

@@ -11,16 +11,9 @@ import sys
 import time
 
 import pytest
-import sqlalchemy
 
-from features.locks import (
-    LockOwner,
-    OwnedLock,
-    advisory_key,
-    advisory_lock,
-    is_postgres_url,
-    parse_owner,
-)
+from features.locks import LockOwner, OwnedLock, advisory_lock, is_postgres_url, parse_owner
+from scripts.local_postgres import advisory_lock_is_free
 
 HOLD = """
 import sys, time
@@ -117,22 +110,6 @@ with advisory_lock(sys.argv[1], "premium_30d"):
 """
 
 
-def _try_advisory(url: str, name: str) -> bool:
-    """Whether another session can take `name`'s advisory lock now (released at once)."""
-    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            key = {"key": advisory_key(name)}
-            taken = connection.execute(
-                sqlalchemy.text("SELECT pg_try_advisory_lock(:key)"), key
-            ).scalar()
-            if taken:
-                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), key)
-            return bool(taken)
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.postgres
 def test_an_advisory_lock_excludes_other_sessions_until_its_holder_is_killed(postgres_server):
     url = postgres_server.create_database("locks")
@@ -143,20 +120,20 @@ def test_an_advisory_lock_excludes_other_sessions_until_its_holder_is_killed(pos
     )
     try:
         assert process.stdout.readline().strip() == b"held"
-        assert not _try_advisory(url, "premium_30d")
-        assert _try_advisory(url, "other_model")  # one lock per name
+        assert not advisory_lock_is_free(url, "premium_30d")
+        assert advisory_lock_is_free(url, "other_model")  # one lock per name
         process.send_signal(signal.SIGKILL)
         process.wait()
         deadline = time.monotonic() + 10
-        while not _try_advisory(url, "premium_30d"):
+        while not advisory_lock_is_free(url, "premium_30d"):
             assert time.monotonic() < deadline, "a killed holder's advisory lock stayed held"
             time.sleep(0.1)
     finally:
         process.kill()
         process.wait()
     with advisory_lock(url, "premium_30d"):
-        assert not _try_advisory(url, "premium_30d")
-    assert _try_advisory(url, "premium_30d")
+        assert not advisory_lock_is_free(url, "premium_30d")
+    assert advisory_lock_is_free(url, "premium_30d")
 
 
 @pytest.mark.parametrize(
