@@ -40,17 +40,18 @@ def test_tune_promote_rollback_score_and_serve_on_postgresql(
     storage = postgres_server.create_database("optuna").replace("postgres@", "postgres:s3cret@")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    tune = ["tune", synthetic_ref, "--trials", "2", "--seed", "3", "--storage", storage]
-    promote = ["promote", "--latest", "--feature-set", synthetic_ref, "--margin", "0"]
+    tune = ["tune", synthetic_ref, "--trials", "3", "--workers", "2", "--storage", storage]
+    # Margin -1: every gated candidate becomes champion (two workers make no two runs alike).
+    promote = ["promote", "--latest", "--feature-set", synthetic_ref, "--margin", "-1"]
 
     assert main(tune) == 0
     assert "s3cret" not in "".join(capsys.readouterr())
     assert main(promote) == 0
-    assert main(tune) == 0  # a second study in the same storage: same seed, same model
+    assert main(tune) == 0  # a second study in the same storage
     assert main(promote) == 0
     studies = optuna.get_all_study_summaries(storage, include_best_trial=False)
     first, second = sorted(s.study_name for s in studies)
-    assert second == f"{first}-2" and [s.n_trials for s in studies] == [2, 2]
+    assert second == f"{first}-2" and [s.n_trials for s in studies] == [3, 3]
 
     client = MlflowClient()
     runs = client.search_runs(
