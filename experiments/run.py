@@ -77,7 +77,12 @@ from experiments.study import (
 )
 from features import workspace
 from features.errors import UsagecastError
-from features.mlflow_links import artifacts_location, is_tracking_server, ui_command
+from features.mlflow_links import (
+    artifacts_location,
+    hide_password,
+    is_tracking_server,
+    ui_command,
+)
 from registry import names
 from serving import UNCALIBRATED, Calibration, encode_features, log_serving_model
 
@@ -209,11 +214,12 @@ def study_data(prepared: Prepared) -> StudyData:
 
 
 def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, storage: str) -> dict:
-    """The config as run: flags, defaults, threads, split boundaries and sizes, lineage."""
+    """The config as run: flags, defaults, threads, split boundaries and sizes, lineage
+    (a storage URL's password hidden: the config is logged where the whole team reads it)."""
     plan = prepared.plan
     return {
         **dataclasses.asdict(config),
-        "storage": storage,
+        "storage": hide_password(storage),
         "study_name": study_name,
         "search_space_version": SEARCH_SPACE_VERSION,
         "feature_set_fingerprint": prepared.inputs.fingerprint,

@@ -51,8 +51,9 @@ def journal_lock(path: Path) -> OwnedLock:
     return OwnedLock(path.with_name(path.name + JOURNAL_LOCK_SUFFIX))
 
 
-# The driver a database URL needs when none is named (`postgresql://` means psycopg2).
-DRIVER_PACKAGES = {"postgresql": "psycopg2-binary", "mysql": "PyMySQL"}
+# The package holding the driver a database URL needs when none is named (SQLAlchemy >= 2.1
+# reads `postgresql://` as psycopg 3).
+DRIVER_PACKAGES = {"postgresql": "usagecast[postgres] (psycopg)", "mysql": "PyMySQL"}
 
 
 def check_database_driver(url: str) -> None:

@@ -8,13 +8,15 @@ lock and finds a record whose pid is no longer running on this host (or is runni
 started later: a reused pid) logs a one-line notice naming it: the previous holder was killed.
 The file itself is never deleted: removing a flock file while others wait on it would let two
 processes hold "the" lock at once. flock serialises processes of one machine (and of several on
-file systems that support it); a lock shared between hosts needs a database or a service.
+file systems that support it); between hosts that share a PostgreSQL database, `advisory_lock`
+takes the database's advisory lock instead.
 """
 
 from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -149,3 +151,38 @@ class OwnedLock:
             yield
         finally:
             self.release()
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for `name` (the key space of pg_advisory_lock)."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def is_postgres_url(url: str) -> bool:
+    """True for a PostgreSQL database URL (`postgresql://`, `postgresql+psycopg://`, ...)."""
+    return url.partition("://")[0].partition("+")[0] in ("postgresql", "postgres")
+
+
+@contextmanager
+def advisory_lock(url: str, name: str) -> Iterator[None]:
+    """`with advisory_lock(url, name):` PostgreSQL's session advisory lock on `name`'s key.
+
+    Held on a connection of its own, outside any transaction, so it serialises processes on
+    every host that shares the database. The server releases it when that connection ends,
+    however the holder ends (a killed process leaves nothing held), like the flock above.
+    """
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    key = {"key": advisory_key(name)}
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), key)
+    finally:
+        engine.dispose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
 from features.workspace import mlflow_tracking_uri
 
@@ -34,10 +34,21 @@ def mlflow_command(args: list[str], env: dict[str, str] | None = None) -> str:
     return " ".join([*assignments, shlex.join([str(bin_dir / "mlflow"), *args])])
 
 
+def hide_password(uri: str) -> str:
+    """`uri` with the password of its user part shown as `***`: printed lines and logged
+    configs never carry one (keep it in PGPASSWORD or ~/.pgpass and the lines work as shown)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user_info, _, host = parts.netloc.rpartition("@")
+    user = user_info.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 def serve_command(model_uri: str, tracking_uri: str | None = None, port: int = SERVE_PORT) -> str:
     """The line that serves `model_uri` locally, pickle loading off (our model needs none)."""
     env = {
-        "MLFLOW_TRACKING_URI": tracking_uri or mlflow_tracking_uri(),
+        "MLFLOW_TRACKING_URI": hide_password(tracking_uri or mlflow_tracking_uri()),
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
     }
     args = ["models", "serve", "-m", model_uri, "--env-manager", "local"]
@@ -46,7 +57,7 @@ def serve_command(model_uri: str, tracking_uri: str | None = None, port: int = S
 
 def ui_command(tracking_uri: str | None = None, port: int = UI_PORT) -> str:
     """The line that opens the MLflow UI on a store (for a server, its own URL is the UI)."""
-    uri = tracking_uri or mlflow_tracking_uri()
+    uri = hide_password(tracking_uri or mlflow_tracking_uri())
     return mlflow_command(["ui", "--backend-store-uri", uri, "--port", str(port)])
 
 

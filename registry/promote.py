@@ -1,12 +1,14 @@
 """MLflow registry IO: register a run's model, gate it, move aliases, roll back, list.
 
-The one module in registry/ that talks to MLflow. Every promotion runs under an exclusive
-file lock in the workspace (`registry/<name>.lock`, recording its holder: features.locks), so
-concurrent `usagecast promote`
-processes are applied one after another against the champion of the moment, and each leaves
-exactly one audit record: tags on its model version plus one line in
-`registry/audit.jsonl`. The lock serialises processes that share a workspace (one machine);
-a team promoting from several machines needs one promotion service or a database lock.
+The one module in registry/ that talks to MLflow. Every promotion (and rollback) runs under
+an exclusive lock per registered model, so concurrent `usagecast promote` processes are applied
+one after another against the champion of the moment, and each leaves exactly one audit
+record: tags on its model version plus one line in the workspace's `registry/audit.jsonl`.
+When the tracking store is a PostgreSQL database (or USAGECAST_LOCK_URL names one, for a
+tracking server) the lock is that database's advisory lock on the model name, which
+serialises every host that reaches it; otherwise it is a file lock
+in the workspace (`registry/<name>.lock`, recording its holder), which serialises the
+processes that share the workspace (one machine). Both are dropped when their holder dies.
 
 Before any alias moves, the candidate is downloaded from the registry, loaded through
 `mlflow.pyfunc.load_model` and scored on its run's test set; a model that does not load is
@@ -36,8 +38,8 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from features.errors import UsagecastError
-from features.locks import OwnedLock
-from features.mlflow_links import serve_command
+from features.locks import OwnedLock, advisory_lock, is_postgres_url
+from features.mlflow_links import hide_password, serve_command
 from features.names import check_name
 from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
@@ -45,6 +47,8 @@ from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
 
 METADATA_ARTIFACT = "artifacts/metadata.json"
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"  # MlflowException.error_code of a missing run or model
+PROMOTION_LOCK_PREFIX = "usagecast.promotion:"  # + model name: the advisory lock's name
+LOCK_URL_ENV = "USAGECAST_LOCK_URL"
 
 
 class ModelLoadError(Exception):
@@ -101,10 +105,34 @@ def _registry_dir() -> Path:
     return path
 
 
-def promotion_lock(name: str) -> OwnedLock:
-    """Exclusive lock for one registered model's aliases (`with promotion_lock(n).hold():`)."""
-    file_name = f"{check_name(name, 'model name')}.lock"
-    return OwnedLock(_registry_dir() / file_name)
+def lock_database(tracking_uri: str) -> str | None:
+    """The PostgreSQL database whose advisory locks serialise promotions: USAGECAST_LOCK_URL
+    (for a tracking server, whose own database clients do not see), else the tracking store
+    when it is PostgreSQL; None: the workspace's file lock."""
+    url = os.environ.get(LOCK_URL_ENV)
+    if not url:
+        return tracking_uri if is_postgres_url(tracking_uri) else None
+    if not is_postgres_url(url):
+        raise UsagecastError(
+            f"{LOCK_URL_ENV}={hide_password(url)}: not a PostgreSQL URL; set it to "
+            "postgresql://USER@HOST/DB (a database every promoting host reaches) or unset it"
+        )
+    return url
+
+
+@contextmanager
+def promotion_lock(name: str, tracking_uri: str) -> Iterator[None]:
+    """`with promotion_lock(name, uri):` exclusive hold on one registered model's aliases: a
+    PostgreSQL advisory lock when there is a lock database (`lock_database`), else a
+    workspace file lock."""
+    check_name(name, "model name")
+    database = lock_database(tracking_uri)
+    if database is not None:
+        with advisory_lock(database, f"{PROMOTION_LOCK_PREFIX}{name}"):
+            yield
+    else:
+        with OwnedLock(_registry_dir() / f"{name}.lock").hold():
+            yield
 
 
 @contextmanager
@@ -276,7 +304,7 @@ def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionRes
     with tempfile.TemporaryDirectory(prefix="usagecast-promote-") as tmp:
         folder = Path(tmp)
         test_set = _test_set(client, run_id, folder / "test")
-        with promotion_lock(name).hold():
+        with promotion_lock(name, mlflow.get_tracking_uri()):
             return _promote_locked(
                 client, name, run_id, source, test_set, calibration, tags, config, folder
             )
@@ -364,9 +392,9 @@ def _promote_locked(
 
 def rollback(name: str) -> PromotionResult:
     """Move @champion back to @previous; @previous is cleared (one step of history)."""
-    lock = promotion_lock(name)
+    check_name(name, "model name")
     client = _client()
-    with lock.hold():
+    with promotion_lock(name, mlflow.get_tracking_uri()):
         champion = _alias_version(client, name, names.CHAMPION)
         previous = _alias_version(client, name, names.PREVIOUS)
         if previous is None:

@@ -1,11 +1,14 @@
-"""Suite-wide safety net: no test writes to the developer's real workspace or MLflow store."""
+"""Suite-wide safety net: no test writes to the developer's real workspace or MLflow store;
+and the one PostgreSQL server that the tests marked `postgres` share."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
+from scripts.local_postgres import LocalPostgres, running_postgres, server_bin_dir
 from usagecast_cli.quiet import QUIET_ENV
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -28,3 +31,14 @@ def isolated_workspace(tmp_path, monkeypatch):
     for name in QUIET_ENV:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL on 127.0.0.1 in a temporary folder for the whole session;
+    `postgres_server.create_database()` gives each test fresh databases."""
+    bin_dir = server_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) not found; .ci/run installs them")
+    with running_postgres(bin_dir) as server:
+        yield server

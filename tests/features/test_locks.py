@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
-from features.locks import LockOwner, OwnedLock, parse_owner
+from features.locks import LockOwner, OwnedLock, advisory_lock, is_postgres_url, parse_owner
+from scripts.local_postgres import advisory_lock_is_free
 
 HOLD = """
 import sys, time
@@ -97,3 +99,52 @@ def test_a_reused_pid_or_another_host_is_judged_correctly():
 @pytest.mark.parametrize("text", ["", "garbage", "{}", '{"pid": "x", "host": 1}', "[1]"])
 def test_a_record_that_is_not_ours_is_no_owner(text):
     assert parse_owner(text) is None
+
+
+HOLD_ADVISORY = """
+import sys, time
+from features.locks import advisory_lock
+with advisory_lock(sys.argv[1], "premium_30d"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.postgres
+def test_an_advisory_lock_excludes_other_sessions_until_its_holder_is_killed(postgres_server):
+    url = postgres_server.create_database("locks")
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD_ADVISORY, url],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert process.stdout.readline().strip() == b"held"
+        assert not advisory_lock_is_free(url, "premium_30d")
+        assert advisory_lock_is_free(url, "other_model")  # one lock per name
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + 10
+        while not advisory_lock_is_free(url, "premium_30d"):
+            assert time.monotonic() < deadline, "a killed holder's advisory lock stayed held"
+            time.sleep(0.1)
+    finally:
+        process.kill()
+        process.wait()
+    with advisory_lock(url, "premium_30d"):
+        assert not advisory_lock_is_free(url, "premium_30d")
+    assert advisory_lock_is_free(url, "premium_30d")
+
+
+@pytest.mark.parametrize(
+    ("url", "postgres"),
+    [
+        ("postgresql://u@h/db", True),
+        ("postgresql+psycopg://u@h:5433/db", True),
+        ("sqlite:///tmp/mlflow.db", False),
+        ("http://127.0.0.1:5000", False),
+        ("mysql://u@h/postgresql", False),
+    ],
+)
+def test_postgres_urls_are_recognised_by_their_scheme(url, postgres):
+    assert is_postgres_url(url) is postgres

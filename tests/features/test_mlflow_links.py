@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from features.mlflow_links import artifacts_location, local_path, serve_command, ui_command
+from features.mlflow_links import (
+    artifacts_location,
+    hide_password,
+    local_path,
+    serve_command,
+    ui_command,
+)
 
 RUN = "0123abcd"
 
@@ -80,3 +86,18 @@ def test_command_lines_name_this_installation_and_the_store() -> None:
         *(str(bin_dir / "mlflow"), "ui", "--backend-store-uri", "sqlite:////w/mlflow.db"),
         *("--port", "5000"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("postgresql://team:s3cret@db:5432/mlflow", "postgresql://team:***@db:5432/mlflow"),
+        ("postgresql+psycopg://team:p%40ss@db/mlflow", "postgresql+psycopg://team:***@db/mlflow"),
+        ("postgresql://team@db/mlflow", "postgresql://team@db/mlflow"),
+        ("sqlite:////w/mlflow.db", "sqlite:////w/mlflow.db"),
+    ],
+)
+def test_printed_store_uris_never_carry_a_password(uri: str, shown: str) -> None:
+    assert hide_password(uri) == shown
+    for line in (serve_command("models:/m@champion", uri), ui_command(uri)):
+        assert shown in line and ("s3cret" not in line and "p%40ss" not in line)
