@@ -7,13 +7,14 @@ one place rows are kept or rejected. Where the session runs:
 
 - `master` (the CLI's `--spark-master`, else USAGECAST_SPARK_MASTER): `local[N]` (default
   `local[2]`), a standalone cluster `spark://HOST:PORT`, `yarn` or `k8s://...`;
-- SPARK_REMOTE (`sc://HOST:PORT`): Spark Connect, which needs `pyspark[connect]`.
+- SPARK_REMOTE (`sc://HOST:PORT`): Spark Connect, which needs the `spark-connect` extra.
 Executors read the copy by its absolute path, so on a cluster it must lie on storage every
 executor sees at the same path (USAGECAST_PARQUET_ROOT).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -32,6 +33,11 @@ DEFAULT_MASTER = "local[2]"
 MASTER_PATTERN = re.compile(
     r"local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/:]+:\d+(,[^\s/:]+:\d+)*|yarn|k8s://\S+"
 )
+
+
+# Modules the Spark Connect client imports (pyspark[connect]); pyspark's own check of them
+# can end the process instead of raising.
+CONNECT_MODULES = ("grpc", "grpc_status", "google.rpc", "zstandard")
 
 
 class SparkSetupError(UsagecastError):
@@ -79,6 +85,13 @@ def spark_session(master: str | None = None):
 
     chosen = spark_master(master)
     if chosen is None:
+        missing = [name for name in CONNECT_MODULES if not _importable(name)]
+        if missing:
+            raise SparkSetupError(
+                f"{REMOTE_ENV} asks for Spark Connect, whose client needs {', '.join(missing)}: "
+                "install usagecast's `spark-connect` extra (pyspark[connect]), or unset "
+                f"{REMOTE_ENV} and use --spark-master"
+            )
         remote = SparkSession.builder.remote(os.environ[REMOTE_ENV])
         return remote.config("spark.sql.session.timeZone", "UTC").getOrCreate()
     builder = SparkSession.builder.appName("usagecast").master(chosen)
@@ -98,6 +111,13 @@ def spark_session(master: str | None = None):
             f"use {chosen!r} (start a new process)"
         )
     return session
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a missing parent package of a dotted name
+        return False
 
 
 def local_spark_session(master: str = DEFAULT_MASTER):
