@@ -120,11 +120,6 @@ def _importable(module: str) -> bool:
         return False
 
 
-def local_spark_session(master: str = DEFAULT_MASTER):
-    """A small local Spark session (tests, notebooks)."""
-    return spark_session(master)
-
-
 def parquet_tables(store_path: Path) -> dict[str, Path]:
     """table -> Parquet file of the store's latest dataset, as ingest wrote them."""
     con = open_store(store_path)
