@@ -16,8 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analytics.ab import Experiment
+from features import engines
 from features.engines import Engine
-from features.engines.duckdb import DuckDBEngine
 from features.errors import UsagecastError
 from features.event_store import StoreMissingError
 from features.names import check_name
@@ -34,13 +34,9 @@ MLFLOW_EXPERIMENT = "analytics"
 
 
 def open_engine(engine_name: str = "duckdb") -> Engine:
-    """An engine over the workspace's event store (DuckDB, or Spark over Parquet exports)."""
+    """An engine over the workspace's event store (DuckDB, or Spark over its Parquet copy)."""
     try:
-        if engine_name == "spark":
-            from features.engines.spark import SparkEngine
-
-            return SparkEngine(event_store_path(), workspace_dir() / "spark_exports")
-        return DuckDBEngine(event_store_path())
+        return engines.open_engine(engine_name, event_store_path())
     except StoreMissingError as error:
         raise UsagecastError(str(error)) from error
 

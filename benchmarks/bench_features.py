@@ -144,7 +144,7 @@ def generate_store(path: Path, n_events: int, seed: int) -> None:
                        AS item_id,
                    CAST(CASE WHEN event_type = 'PLAY' THEN 30 + r_item % 240
                         WHEN event_type = 'BUY_PREMIUM' THEN 9.99 END AS DOUBLE) AS value,
-                   CASE {area_case} END AS area,
+                   CASE r_area {area_case} END AS area,
                    CAST(NULL AS VARCHAR) AS properties, 'bench' AS source_file,
                    i AS source_row
             FROM timed

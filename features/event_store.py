@@ -24,10 +24,18 @@ date joins and filters read a column with statistics of its own (DuckDB's join p
 estimates `CAST(event_time AS DATE)` as if it had event_time's millions of distinct values).
 Events are clustered by user and time: per-user work (every feature set, most analytics)
 then reads each user's events together instead of from all over the table.
+
+Each ingest also writes a Parquet copy of the accepted tables (events, users, items and the
+two attribute tables; never the quarantine), one folder per dataset digest, for Spark: a
+cluster's executors read those files in parallel. The folder is beside the store unless
+USAGECAST_PARQUET_ROOT names another one (on a cluster: a shared filesystem mounted at the
+same path on the driver and every executor).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -76,6 +84,9 @@ INGEST_COLUMNS: dict[str, str] = {
     "granularity": "VARCHAR",
 }
 GRANULARITIES = ("timestamp", "date")
+# The tables of the Parquet copy (present ones only: items and item_attributes are optional).
+PARQUET_TABLES = (EVENTS, USERS, USER_ATTRIBUTES, ITEMS, ITEM_ATTRIBUTES)
+PARQUET_ROOT_ENV = "USAGECAST_PARQUET_ROOT"
 
 
 class StoreMissingError(FileNotFoundError):
@@ -136,3 +147,50 @@ def check_event_columns(con: duckdb.DuckDBPyConnection) -> None:
             f"the event store's events table has no column {', '.join(missing)}: it was "
             "written by an older usagecast; run `usagecast ingest DATASET.yaml` again"
         )
+
+
+def parquet_root(store_path: Path) -> Path:
+    """Where the Parquet copies of a store live: USAGECAST_PARQUET_ROOT, else
+    `<store folder>/<store name>_parquet` (absolute either way: executors need full paths)."""
+    configured = os.environ.get(PARQUET_ROOT_ENV)
+    root = Path(configured) if configured else store_path.with_name(f"{store_path.stem}_parquet")
+    return root.resolve()
+
+
+def parquet_copy_dir(store_path: Path, digest: str) -> Path:
+    """The folder of one dataset digest's Parquet copy: `<root>/<digest[:16]>`."""
+    return parquet_root(store_path) / digest[:16]
+
+
+def write_parquet_copy(store_path: Path, *, replace: bool) -> Path:
+    """Write the Parquet copy of the store's latest dataset; return its folder.
+
+    An existing copy of the same digest is kept unless `replace`. The copy is written into a
+    scratch folder renamed into place, so a reader sees all tables or none.
+    """
+    con = open_store(store_path)
+    try:
+        target = parquet_copy_dir(store_path, latest_dataset_digest(con))
+        if target.exists() and not replace:
+            return target
+        present = {
+            row[0]
+            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        scratch = target.with_name(f".{target.name}.{os.getpid()}.writing")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        try:
+            for table in PARQUET_TABLES:
+                if table in present:
+                    path = str(scratch / f"{table}.parquet").replace("'", "''")
+                    con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+    finally:
+        con.close()
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(scratch, target)
+    return target

@@ -17,6 +17,8 @@ DEFAULT_WORKSPACE = ".usagecast"
 # The project's feature-set specs (features.featureset.catalog searches it first).
 SPECS_ENV = "USAGECAST_SPECS"
 DEFAULT_PROJECT_SPECS = "specs"
+# The Spark master of `--engine spark` (features.engines.spark; the CLI's --spark-master).
+SPARK_MASTER_ENV = "USAGECAST_SPARK_MASTER"
 
 
 def workspace_dir() -> Path:

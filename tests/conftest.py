@@ -27,6 +27,9 @@ def isolated_workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     # Set (to its default) so that monkeypatch also undoes what `--specs` sets in main().
     monkeypatch.setenv("USAGECAST_SPECS", str(tmp_path / "specs"))
+    # `--spark-master` sets the engine's master for the process; a test starts without one.
+    for name in ("USAGECAST_SPARK_MASTER", "USAGECAST_PARQUET_ROOT", "SPARK_REMOTE"):
+        monkeypatch.delenv(name, raising=False)
     # main() sets quiet defaults with os.environ.setdefault; undo them after each test.
     for name in QUIET_ENV:
         monkeypatch.delenv(name, raising=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from usagecast_cli.options import add_specs_option
+from usagecast_cli.options import add_engine_options, add_specs_option
 
 # The demo's conversion event (analytics.event_types.DEMO_CONVERSION), named here for the
 # help text without importing the analytics package at startup.
@@ -137,7 +137,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--segment", help="SQL predicate over user attributes, e.g. \"channel = 'ads'\""
     )
     parser.add_argument("--area", help="keep product areas starting with this prefix")
-    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    add_engine_options(parser)
     parser.add_argument("--log", action="store_true", help="record an MLflow run")
     parser.add_argument("--limit", type=int, default=20, help="rows to print (0 = all)")
 
@@ -223,7 +223,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     assign.add_argument(
         "--start-date", type=_timestamp, help="experiment start (default: now, UTC)"
     )
-    assign.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    add_engine_options(assign)
     assign.set_defaults(handler=_ab_assign)
 
     analyze = actions.add_parser("analyze", help="rates, difference CI, z-test, SRM check")

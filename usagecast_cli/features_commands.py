@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from usagecast_cli.options import add_specs_option
+from usagecast_cli.options import add_engine_options, add_specs_option
 
 
 def _fraction(value: str) -> float:
@@ -110,7 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="materialise NAME@vN as Parquet + manifest (reused when already built)",
     )
     build.add_argument("ref", metavar="NAME@vN")
-    build.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    add_engine_options(build)
     build.add_argument(
         "--sample", type=_fraction, default=None, help="keep this fraction of users (by id hash)"
     )

@@ -33,7 +33,7 @@ from usagecast_cli import (
     simulate_commands,
     whatif_commands,
 )
-from usagecast_cli.options import apply_specs_option
+from usagecast_cli.options import apply_engine_options, apply_specs_option
 from usagecast_cli.quiet import quiet_defaults
 
 # Each helper module adds itself here, in the order `usagecast --help` lists them.
@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_defaults()
     args = parse_command_line(build_parser(), argv)
     apply_specs_option(args)
+    apply_engine_options(args)
     return run_handler(args.handler, args)
 
 

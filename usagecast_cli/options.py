@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from features.workspace import SPECS_ENV
+from features.workspace import SPARK_MASTER_ENV, SPECS_ENV
 
 if TYPE_CHECKING:  # imported when used: experiments is heavy for `usagecast --help`
     from experiments.business import BusinessOptions, Capacity
@@ -25,6 +25,28 @@ def add_specs_option(parser: argparse.ArgumentParser) -> None:
         help=f"the project's spec folder, searched before the shipped examples (default: "
         f"${SPECS_ENV}, else ./specs)",
     )
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """`--engine duckdb|spark` and, for Spark, `--spark-master URL`."""
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help=f"with --engine spark: spark://HOST:PORT (a standalone cluster), local[N], yarn "
+        f"or k8s://URL (default: ${SPARK_MASTER_ENV}, else local[2]); for Spark Connect set "
+        "SPARK_REMOTE=sc://HOST:PORT instead",
+    )
+
+
+def apply_engine_options(args: argparse.Namespace) -> None:
+    """Make `--spark-master URL` the Spark master of this process (read by the Spark engine)."""
+    master = getattr(args, "spark_master", None)
+    if master is None:
+        return
+    if args.engine != "spark":
+        args.command_parser.error("--spark-master needs --engine spark")
+    os.environ[SPARK_MASTER_ENV] = master
 
 
 def apply_specs_option(args: argparse.Namespace) -> None:

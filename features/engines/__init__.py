@@ -7,6 +7,7 @@ canonical tables of the event store (features.event_store).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Protocol
 
 import pandas as pd
@@ -35,3 +36,16 @@ def check_engine_name(name: str) -> EngineName:
     if name not in ENGINE_NAMES:
         raise ValueError(f"engine {name!r} is not known; use one of: {', '.join(ENGINE_NAMES)}")
     return name  # type: ignore[return-value]
+
+
+def open_engine(name: str, store_path: Path, *, connection=None) -> Engine:
+    """The engine `name` over the event store at `store_path`: DuckDB (on `connection` when
+    given), or Spark over the store's Parquet copy (features.engines.spark says where the
+    session runs)."""
+    if check_engine_name(name) == "duckdb":
+        from features.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine(store_path, connection=connection)
+    from features.engines.spark import SparkEngine
+
+    return SparkEngine(store_path)

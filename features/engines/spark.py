@@ -1,28 +1,47 @@
 """The Spark engine: the same SQL, transpiled by sqlglot, on a Spark session.
 
-pyspark is imported lazily so the default install path never needs Java. Tables are handed to
-Spark as Parquet files exported once per dataset digest from the event store, so a cluster
-reads them in parallel; point SPARK_REMOTE or `master` at a cluster to leave this machine.
+pyspark is imported lazily so the default install path never needs Java. Spark reads the
+Parquet copy that `usagecast ingest` writes per dataset digest (features.event_store): the
+accepted rows only, so the ingest's accounting (rows read = accepted + quarantined) stays the
+one place rows are kept or rejected. Where the session runs:
+
+- `master` (the CLI's `--spark-master`, else USAGECAST_SPARK_MASTER): `local[N]` (default
+  `local[2]`), a standalone cluster `spark://HOST:PORT`, `yarn` or `k8s://...`;
+- SPARK_REMOTE (`sc://HOST:PORT`): Spark Connect, which needs the `spark-connect` extra.
+Executors read the copy by its absolute path, so on a cluster it must lie on storage every
+executor sees at the same path (USAGECAST_PARQUET_ROOT).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
 import sqlglot
 import sqlglot.expressions as exp
 
-from features.event_store import (
-    EVENTS,
-    ITEMS,
-    USERS,
-    latest_dataset_digest,
-    open_store,
+from features.errors import UsagecastError
+from features.event_store import latest_dataset_digest, open_store, parquet_copy_dir
+from features.workspace import SPARK_MASTER_ENV as MASTER_ENV
+
+REMOTE_ENV = "SPARK_REMOTE"
+DEFAULT_MASTER = "local[2]"
+# The master URLs Spark accepts, spelled out so a typo is refused before a JVM starts.
+MASTER_PATTERN = re.compile(
+    r"local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/:]+:\d+(,[^\s/:]+:\d+)*|yarn|k8s://\S+"
 )
 
-SPARK_TABLES = (EVENTS, USERS, ITEMS, "user_attributes", "item_attributes")
+
+# Modules the Spark Connect client imports (pyspark[connect]); pyspark's own check of them
+# can end the process instead of raising.
+CONNECT_MODULES = ("grpc", "grpc_status", "google.rpc", "zstandard")
+
+
+class SparkSetupError(UsagecastError):
+    """The Spark engine cannot start: a bad master URL, or no Parquet copy to read."""
 
 
 def to_spark_sql(sql: exp.Expression | str, *, pretty: bool = False) -> str:
@@ -37,57 +56,97 @@ def to_spark_sql(sql: exp.Expression | str, *, pretty: bool = False) -> str:
     return tree.sql(dialect="spark", pretty=pretty)
 
 
-def export_tables(store_path: Path, export_root: Path) -> dict[str, Path]:
-    """Export the store's tables to Parquet once per dataset digest; return table -> path."""
-    con = open_store(store_path)
-    try:
-        digest = latest_dataset_digest(con)
-        target = export_root / digest[:16]
-        present = {
-            row[0]
-            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
-        paths: dict[str, Path] = {}
-        for table in SPARK_TABLES:
-            if table not in present:
-                continue
-            path = target / f"{table}.parquet"
-            if not path.exists():
-                target.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                con.execute(f"COPY {table} TO '{tmp}' (FORMAT parquet)")
-                tmp.rename(path)
-            paths[table] = path
-        return paths
-    finally:
-        con.close()
+def spark_master(master: str | None = None) -> str | None:
+    """The master URL to use: `master`, else USAGECAST_SPARK_MASTER, else local[2]; None under
+    Spark Connect (SPARK_REMOTE), which a master URL would contradict."""
+    chosen = master or os.environ.get(MASTER_ENV)
+    if os.environ.get(REMOTE_ENV):
+        if chosen:
+            raise SparkSetupError(
+                f"Spark master {chosen!r} and {REMOTE_ENV}={os.environ[REMOTE_ENV]!r} are both "
+                f"set; use one: unset {REMOTE_ENV}, or drop --spark-master/{MASTER_ENV}"
+            )
+        return None
+    chosen = chosen or DEFAULT_MASTER
+    if not MASTER_PATTERN.fullmatch(chosen):
+        raise SparkSetupError(
+            f"Spark master {chosen!r} is not a master URL; use spark://HOST:PORT, local[N], "
+            "yarn or k8s://URL (Spark Connect: set SPARK_REMOTE=sc://HOST:PORT instead)"
+        )
+    return chosen
 
 
-def local_spark_session(master: str = "local[2]"):
-    """A small local Spark session (or SPARK_REMOTE when set) with UTC session time."""
+def spark_session(master: str | None = None):
+    """A Spark session with UTC session time: on `spark_master(master)`, or Spark Connect.
+
+    A session already running in this process is reused only when it has the same master.
+    """
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName("usagecast")
-    if not os.environ.get("SPARK_REMOTE"):
-        builder = builder.master(master)
-    return (
+    chosen = spark_master(master)
+    if chosen is None:
+        missing = [name for name in CONNECT_MODULES if not _importable(name)]
+        if missing:
+            raise SparkSetupError(
+                f"{REMOTE_ENV} asks for Spark Connect, whose client needs {', '.join(missing)}: "
+                "install usagecast's `spark-connect` extra (pyspark[connect]), or unset "
+                f"{REMOTE_ENV} and use --spark-master"
+            )
+        remote = SparkSession.builder.remote(os.environ[REMOTE_ENV])
+        return remote.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+    builder = SparkSession.builder.appName("usagecast").master(chosen)
+    if chosen.startswith("local"):
+        builder = builder.config("spark.sql.shuffle.partitions", "4")
+    session = (
         builder.config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
+    running = session.sparkContext.master
+    if running != chosen:
+        raise SparkSetupError(
+            f"this process already runs a Spark session on {running!r}; it cannot also "
+            f"use {chosen!r} (start a new process)"
+        )
+    return session
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a missing parent package of a dotted name
+        return False
+
+
+def parquet_tables(store_path: Path) -> dict[str, Path]:
+    """table -> Parquet file of the store's latest dataset, as ingest wrote them."""
+    con = open_store(store_path)
+    try:
+        digest = latest_dataset_digest(con)
+    finally:
+        con.close()
+    folder = parquet_copy_dir(store_path, digest)
+    if not folder.is_dir():
+        raise SparkSetupError(
+            f"{folder}: no Parquet copy of the event store's dataset {digest[:16]} for Spark "
+            "to read; run `usagecast ingest DATASET.yaml` (it writes the copy; for a store "
+            "ingested by an older usagecast it writes just the copy), with the same "
+            "USAGECAST_PARQUET_ROOT as here"
+        )
+    return {path.stem: path for path in sorted(folder.glob("*.parquet"))}
 
 
 class SparkEngine:
-    """Runs transpiled SQL on Spark over Parquet exports of the event store."""
+    """Runs transpiled SQL on Spark over the Parquet copy of the event store."""
 
     name = "spark"
 
-    def __init__(self, store_path: Path, export_root: Path, session=None) -> None:
-        self.session = session or local_spark_session()
-        for table, path in export_tables(store_path, export_root).items():
+    def __init__(self, store_path: Path, session=None) -> None:
+        tables = parquet_tables(store_path)
+        self.session = session or spark_session()
+        for table, path in tables.items():
             self.session.read.parquet(str(path)).createOrReplaceTempView(table)
 
     def query(self, sql: exp.Expression | str) -> pd.DataFrame:

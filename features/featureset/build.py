@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.engines import Engine, check_engine_name
+from features.engines import Engine, check_engine_name, open_engine
 from features.errors import UsagecastError
 from features.event_store import (
     EVENTS,
@@ -54,7 +54,7 @@ from features.featureset.spec import (
     spec_hash,
     spec_to_dict,
 )
-from features.workspace import event_store_path, workspace_dir
+from features.workspace import event_store_path
 
 logger = logging.getLogger(__name__)
 # Stages of a training build: checks, the feature query, the leak scan, writing.
@@ -549,16 +549,6 @@ def open_checked_store(path: Path, spec: FeatureSetSpec):
     return con, data_digest
 
 
-def _open_engine(engine: str, store_path: Path, connection):
-    if engine == "duckdb":
-        from features.engines.duckdb import DuckDBEngine
-
-        return DuckDBEngine(connection=connection)
-    from features.engines.spark import SparkEngine
-
-    return SparkEngine(store_path, workspace_dir() / "spark_tables")
-
-
 def build_feature_set(
     ref: str,
     engine: str = "duckdb",
@@ -623,7 +613,7 @@ def _build_feature_set(
                 existing,
             )
         begin(f"computing rows on {engine}")
-        runner = _open_engine(engine, path, con)
+        runner = open_engine(engine, path, connection=con)
         try:
             frame, statuses = compute_rows(
                 runner, spec, sample_pair, attribute_dtypes, granularity

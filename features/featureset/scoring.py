@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.engines import Engine, check_engine_name
+from features.engines import Engine, check_engine_name, open_engine
 from features.errors import UsagecastError
 from features.event_store import EVENTS, data_granularity
 from features.featureset import store
@@ -36,7 +36,6 @@ from features.featureset.build import (
     BuildResult,
     _attribute_dtypes,
     _feature_entries,
-    _open_engine,
     _sample_pair,
     compute_rows,
     cutoff_span,
@@ -259,7 +258,7 @@ def _build_scoring_rows(
                 spec.ref, fingerprint, target, existing["rows"], None, True, existing
             )
         begin(f"computing rows on {engine}")
-        runner = _open_engine(engine, path, con)
+        runner = open_engine(engine, path, connection=con)
         try:
             frame, counts = compute_scoring_rows(
                 runner, spec, day, sample_pair, attribute_dtypes, granularity
@@ -340,7 +339,7 @@ def labelled_rows_after(
         later = later_spec(spec, after.date(), latest_scoring_day(facts.last_event_day))
         if later is None:
             return LabelledRows(pd.DataFrame(), end_of_data, ())
-        runner = _open_engine("duckdb", path, con)
+        runner = open_engine("duckdb", path, connection=con)
         try:
             frame, statuses = compute_rows(
                 runner, later, None, facts.attribute_dtypes, facts.granularity

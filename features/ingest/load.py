@@ -1,7 +1,8 @@
 """The one module of features.ingest that does store IO: read files, build tables, swap.
 
 An ingest builds every table in a new DuckDB file beside the store and replaces the store
-with it only when everything succeeded, so a fatal error leaves the store exactly as it was.
+with it only when everything succeeded, so a fatal error leaves the store exactly as it was;
+then it writes the store's Parquet copy for Spark (features.event_store.write_parquet_copy).
 Each file is read once into a staging table (text, parsed values, row-level reason), its rows
 numbered by DuckDB's `WITH ORDINALITY` (the exact 1-based data row number: header excluded,
 blank lines are not rows); rejected rows are read a second time only to attach their raw row.
@@ -41,6 +42,7 @@ from features.event_store import (
     StoreMissingError,
     check_event_columns,
     latest_ingest_value,
+    write_parquet_copy,
 )
 from features.ingest import validate
 from features.ingest.config import (
@@ -563,11 +565,12 @@ def ingest_dataset(
 ) -> IngestSummary:
     """Load a dataset config's files into the event store, quarantining bad rows.
 
-    Replaces the store's dataset atomically; does nothing when the same dataset digest is
-    already loaded. Writes a data-quality report (JSON, Markdown, HTML) to the workspace. Files
-    outside the config's folder are refused unless `allow_outside_files`. A table of which
-    fewer than rules.min_accepted_share of the rows (or none) were accepted keeps the previous
-    store (PartialIngestError) unless `allow_partial`.
+    Replaces the store's dataset atomically, then writes its Parquet copy for Spark; does
+    nothing when the same dataset digest is already loaded (but write a missing copy). Writes
+    a data-quality report (JSON, Markdown, HTML) to the workspace. Files outside the config's
+    folder are refused unless `allow_outside_files`. A table of which fewer than
+    rules.min_accepted_share of the rows (or none) were accepted keeps the previous store
+    (PartialIngestError) unless `allow_partial`.
     """
     started = time.perf_counter()
     started_at = datetime.now(UTC).replace(tzinfo=None)
@@ -583,6 +586,7 @@ def ingest_dataset(
     digest = dataset_digest(config, [files for *_, files in resolved])
     latest = _latest_ingest(store)
     if latest is not None and latest[1] == digest:
+        write_parquet_copy(store, replace=False)
         return IngestSummary(
             dataset=config.name,
             config_path=config.path,
@@ -621,6 +625,7 @@ def ingest_dataset(
     finally:
         for leftover in (target, Path(f"{target}.wal")):
             leftover.unlink(missing_ok=True)
+    write_parquet_copy(store, replace=True)
     report = _report(config, ingest_id, digest, started_at, body)
     report_files = quality.write_report(report)
     return IngestSummary(

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features.engines.duckdb import DuckDBEngine
-from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS
+from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 
 DAY0 = datetime(2024, 1, 1)
 
@@ -22,7 +22,8 @@ def write_store(
     events: Sequence[tuple],
     attributes: Sequence[str] = ("channel",),
 ) -> Path:
-    """Create events/users/user_attributes/ingests in a DuckDB file.
+    """Create events/users/user_attributes/ingests in a DuckDB file, and its Parquet copy
+    (as an ingest does).
 
     users: (user_id, signup_time, *attribute values); events: (user_id, event_time,
     event_type, area, value).
@@ -59,6 +60,7 @@ def write_store(
         )
     finally:
         con.close()
+    write_parquet_copy(path, replace=True)
     return path
 
 

@@ -85,7 +85,7 @@ def test_backtest_matches_the_hand_computed_table(value_set, tiny_store):
 def test_spark_gives_the_same_backtest(value_set, tiny_store, tmp_path):
     frame, manifest = value_set
     tiny_store(USERS, EVENTS, name="copy.duckdb")
-    spark = SparkEngine(tmp_path / "copy.duckdb", tmp_path / "exports")
+    spark = SparkEngine(tmp_path / "copy.duckdb")
     table = ltv_backtest(spark, frame, manifest, ["BUY"])
     pd.testing.assert_frame_equal(table, EXPECTED, check_dtype=False)
 

@@ -104,7 +104,7 @@ def test_no_converters_gives_an_empty_table(tiny_store):
 @pytest.mark.spark
 def test_duckdb_and_spark_give_the_same_tables(tiny_store, tmp_path):
     duck = tiny_store(USERS, EVENTS)
-    spark = SparkEngine(tmp_path / "events.duckdb", tmp_path / "exports")
+    spark = SparkEngine(tmp_path / "events.duckdb")
     for compute in (
         lambda engine: top_features(engine, per_event_type=True),
         lambda engine: before_conversion(engine, "BUY_PREMIUM"),

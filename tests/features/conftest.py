@@ -8,8 +8,8 @@ import pytest
 @pytest.fixture(scope="session")
 def spark_session():
     """One local Spark session for the whole test session (startup costs ~7 s)."""
-    from features.engines.spark import local_spark_session
+    from features.engines.spark import DEFAULT_MASTER, spark_session
 
-    session = local_spark_session()
+    session = spark_session(DEFAULT_MASTER)
     session.sparkContext.setLogLevel("ERROR")
     return session

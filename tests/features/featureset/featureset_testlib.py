@@ -11,7 +11,7 @@ import pandas as pd
 import sqlglot.expressions as exp
 
 from features.engines.duckdb import DuckDBEngine
-from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS
+from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 from features.featureset.build import compute_rows
 from features.featureset.compiler import cutoff_period, next_cutoff_day
 from features.featureset.spec import CalendarCutoffs, FeatureSetSpec, parse_spec
@@ -55,7 +55,8 @@ def write_store(
     dataset: str = "test",
     granularity: str = "timestamp",
 ) -> Path:
-    """Create a DuckDB event store with the canonical tables and one ingest record.
+    """Create a DuckDB event store with the canonical tables and one ingest record, and its
+    Parquet copy (as an ingest does).
 
     attributes: name -> (kind static|snapshot, dtype categorical|numeric|timestamp).
     items: item_id -> popularity. dataset: the name the ingest record gives the data (a spec
@@ -75,6 +76,7 @@ def write_store(
         )
     finally:
         con.close()
+    write_parquet_copy(path, replace=True)
     return path
 
 
@@ -192,3 +194,65 @@ def next_cutoffs_query(calendar: CalendarCutoffs, days: list[dt.date]) -> exp.Se
     slot = next_cutoff_day(calendar, exp.column("d"))
     period = cutoff_period(calendar, exp.column("d"))
     return exp.select(exp.column("d"), slot.as_("slot"), period.as_("period")).from_(values)
+
+
+# A spec reading every kind of feature, and a small log it gives rows on: engine parity cases.
+DEMO_LIKE = """
+name: demo_like
+version: 1
+dataset: test
+cutoffs:
+  calendar: {start: 2024-01-10, end: 2024-02-20, every: 10}
+  after_signup: {offset_days: 5}
+eligibility: {active_within_days: 20, not_converted: BUY}
+label: {kind: event_within, event_type: BUY, horizon_days: 14}
+features:
+  - {kind: count, event_types: [PLAY, SKIP, AD], windows: [3, 14]}
+  - {kind: active_days, windows: [3, 14]}
+  - {kind: sessions, windows: [14]}
+  - {kind: recency}
+  - {kind: recency, event_types: [SKIP]}
+  - {kind: tenure}
+  - {kind: value_sum, event_types: [PLAY], windows: [14]}
+  - {kind: ratio, numerator: SKIP, denominator: PLAY, windows: [14]}
+  - {kind: area_count, areas: [home, search], windows: [14]}
+  - {kind: item_mean, attribute: popularity, event_types: [PLAY], windows: [14]}
+  - {kind: gaps, event_types: [PLAY, SKIP]}
+  - {kind: trend, event_types: [PLAY], windows: [7]}
+  - {kind: distinct_items, windows: [14]}
+  - {kind: value_mean, event_types: [PLAY], windows: [14]}
+  - {kind: attribute, names: [channel]}
+"""
+ITEMS = {"i1": 0.25, "i2": 0.5, "i3": 1.0}
+
+
+def demo_like_log(n_users: int = 40) -> tuple[list, list]:
+    """(events, users) of `n_users` users, 25 events each, every fourth one buying."""
+    events, users = [], []
+    for k in range(n_users):
+        user = f"u{k:02d}"
+        users.append(
+            (
+                user,
+                pd.Timestamp("2024-01-01") + pd.Timedelta(hours=7 * k),
+                {"channel": ["web", "app", None][k % 3]},
+            )
+        )
+        for j in range(25):
+            minute = (k * 7919 + j * 104729) % (60 * 24 * 60)
+            when = pd.Timestamp("2024-01-01") + pd.Timedelta(minutes=minute)
+            kind = ["PLAY", "PLAY", "SKIP", "AD", "PLAY"][(k + j) % 5]
+            if j == 24 and k % 4 == 0:
+                kind = "BUY"
+            events.append(
+                (
+                    user,
+                    when.to_pydatetime(),
+                    kind,
+                    f"s{(k + j // 4) % 9}",
+                    ["i1", "i2", "i3", None][j % 4],
+                    float(j % 3),
+                    ["home", "search", None][j % 3],
+                )
+            )
+    return events, users

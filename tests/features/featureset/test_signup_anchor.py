@@ -110,7 +110,7 @@ def build_rows(request, tmp_path):
     def on_spark(spec, events, users):
         session = request.getfixturevalue("spark_session")
         store = write_store(tmp_path / "events.duckdb", *as_store_rows(events, users))
-        engine = SparkEngine(store, tmp_path / "spark_tables", session=session)
+        engine = SparkEngine(store, session=session)
         rows, statuses = compute_rows(engine, spec, None, {})
         counts = statuses.groupby("status")["rows"].sum().to_dict()
         return rows, {status: int(n) for status, n in counts.items()}

@@ -20,7 +20,15 @@ from featureset_cases import (
     to_users,
 )
 from featureset_cases import ITEMS as PROPERTY_ITEMS
-from featureset_testlib import duckdb_rows, next_cutoffs_query, write_spec, write_store
+from featureset_testlib import (
+    DEMO_LIKE,
+    ITEMS,
+    demo_like_log,
+    duckdb_rows,
+    next_cutoffs_query,
+    write_spec,
+    write_store,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,36 +42,10 @@ from features.featureset import (
 from features.featureset.build import compute_rows
 from features.featureset.compiler import calendar_cutoff_dates
 from features.featureset.spec import CalendarCutoffs
-from features.workspace import event_store_path, workspace_dir
+from features.workspace import event_store_path
 
 pytestmark = pytest.mark.spark
 
-DEMO_LIKE = """
-name: demo_like
-version: 1
-dataset: test
-cutoffs:
-  calendar: {start: 2024-01-10, end: 2024-02-20, every: 10}
-  after_signup: {offset_days: 5}
-eligibility: {active_within_days: 20, not_converted: BUY}
-label: {kind: event_within, event_type: BUY, horizon_days: 14}
-features:
-  - {kind: count, event_types: [PLAY, SKIP, AD], windows: [3, 14]}
-  - {kind: active_days, windows: [3, 14]}
-  - {kind: sessions, windows: [14]}
-  - {kind: recency}
-  - {kind: recency, event_types: [SKIP]}
-  - {kind: tenure}
-  - {kind: value_sum, event_types: [PLAY], windows: [14]}
-  - {kind: ratio, numerator: SKIP, denominator: PLAY, windows: [14]}
-  - {kind: area_count, areas: [home, search], windows: [14]}
-  - {kind: item_mean, attribute: popularity, event_types: [PLAY], windows: [14]}
-  - {kind: gaps, event_types: [PLAY, SKIP]}
-  - {kind: trend, event_types: [PLAY], windows: [7]}
-  - {kind: distinct_items, windows: [14]}
-  - {kind: value_mean, event_types: [PLAY], windows: [14]}
-  - {kind: attribute, names: [channel]}
-"""
 # Calendar-only specs pair events with cutoffs by date (cutoff_days); the demo's specs are
 # calendar-only, so that path gets its own parity case, and so does one reading no events.
 CALENDAR_ONLY = DEMO_LIKE.replace("name: demo_like", "name: calendar_like").replace(
@@ -90,38 +72,6 @@ DERIVED = DEMO_LIKE.replace("name: demo_like", "name: derived_like").replace(
     "    dtype: categorical\n"
     '  channel_size: {expression: "COALESCE(LENGTH(channel) / 2, -1)", dtype: numeric}\n',
 )
-ITEMS = {"i1": 0.25, "i2": 0.5, "i3": 1.0}
-
-
-def demo_like_log(n_users: int = 40) -> tuple[list, list]:
-    events, users = [], []
-    for k in range(n_users):
-        user = f"u{k:02d}"
-        users.append(
-            (
-                user,
-                pd.Timestamp("2024-01-01") + pd.Timedelta(hours=7 * k),
-                {"channel": ["web", "app", None][k % 3]},
-            )
-        )
-        for j in range(25):
-            minute = (k * 7919 + j * 104729) % (60 * 24 * 60)
-            when = pd.Timestamp("2024-01-01") + pd.Timedelta(minutes=minute)
-            kind = ["PLAY", "PLAY", "SKIP", "AD", "PLAY"][(k + j) % 5]
-            if j == 24 and k % 4 == 0:
-                kind = "BUY"
-            events.append(
-                (
-                    user,
-                    when.to_pydatetime(),
-                    kind,
-                    f"s{(k + j // 4) % 9}",
-                    ["i1", "i2", "i3", None][j % 4],
-                    float(j % 3),
-                    ["home", "search", None][j % 3],
-                )
-            )
-    return events, users
 
 
 @pytest.mark.parametrize(
@@ -205,7 +155,7 @@ def test_spark_equals_duckdb_on_property_logs(spark_session, tmp_path_factory, d
         items=PROPERTY_ITEMS,
         digest=digest,
     )
-    engine = SparkEngine(store, workspace_dir() / "spark_tables", session=spark_session)
+    engine = SparkEngine(store, session=spark_session)
     spark_rows, statuses = compute_rows(engine, spec, None, {"channel": "categorical"})
     duck_rows, duck_counts = duckdb_rows(spec, events, users, items=PROPERTY_ITEMS)
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
