@@ -107,6 +107,8 @@ def parse_body(body: bytes, limits: Limits) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise RequestRefused(400, "JSON nested too deeply") from None
+    except ValueError:  # a number past Python's digit limit for int conversion
+        raise RequestRefused(400, "the body holds a number with too many digits") from None
     if not isinstance(payload, dict):
         raise RequestRefused(400, f"the body must be a JSON object with one of {list(FORMATS)}")
     return payload

@@ -85,3 +85,8 @@ def test_accepted_payloads_count_their_rows(payload, rows):
 def test_limits_must_be_positive_whole_numbers():
     with pytest.raises(Exception, match="max_rows"):
         Limits(max_rows=0)
+
+
+def test_a_number_too_long_to_read_is_refused():
+    with pytest.raises(RequestRefused, match="too many digits"):
+        parse_body(b'{"dataframe_records": [{"age": 1' + b"0" * 5_000 + b"}]}", Limits())
