@@ -318,6 +318,8 @@ class FrontDoor:
             response, variant_label = await self._invocations(request, request_id)
         except RequestRefused as refused:
             response = _error(refused.status, str(refused), _code(refused.status))
+            if refused.status == 413:  # the rest of the body is never read: end the connection
+                response.headers["Connection"] = "close"
         except MlflowException as error:
             response = _error(error.get_http_status_code(), error.message, error.error_code)
         except Exception as error:  # the model failed on input it did not refuse: a 400

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 import pytest
 
 from analytics.ab import assign
+from front_door import Limits, RequestRefused
 from front_door.app import FrontDoor, ServeConfig, Variant, experiment_for, is_loopback, route
 from serving.prediction_log import LoggedModel, PredictionLog
 
@@ -73,3 +76,24 @@ def test_health_reports_rows_a_failing_log_lost(tmp_path):
     assert report["status"] == "losing rows"
     assert report["variants"]["champion"] == {"dropped_rows": 0, "failed_rows": 1}
     log.close()
+
+
+def test_whatif_past_its_deadline_is_a_504_and_holds_its_slot_until_it_ends():
+    door = FrontDoor(ServeConfig(name="tiny", limits=Limits(whatif_deadline_ms=50)), [])
+    release = threading.Event()
+    with pytest.raises(RequestRefused) as late:
+        asyncio.run(door._whatif(lambda: release.wait(10)))
+    assert late.value.status == 504
+    with pytest.raises(RequestRefused) as busy:  # the abandoned search still runs
+        asyncio.run(door._whatif(lambda: "second"))
+    assert busy.value.status == 503
+    release.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            assert asyncio.run(door._whatif(lambda: "third")) == "third"
+            break
+        except RequestRefused:
+            time.sleep(0.02)
+    else:
+        raise AssertionError("the whatif slot was never released")
