@@ -66,6 +66,8 @@ from serving.validation import ServingParams
 CHAMPION = "champion"
 INLINE_ROWS = 64
 MAX_MESSAGE_CHARS = 500
+# Answered before the body is read (auth, content type, size): the connection is closed.
+UNREAD_BODY_STATUSES = (401, 413, 415)
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _logger = logging.getLogger(__name__)
 
@@ -318,10 +320,9 @@ class FrontDoor:
             response, variant_label = await self._invocations(request, request_id)
         except RequestRefused as refused:
             response = _error(refused.status, str(refused), _code(refused.status))
-            if refused.status == 413:  # the rest of the body is never read: end the connection
-                response.headers["Connection"] = "close"
-        except MlflowException as error:
-            response = _error(error.get_http_status_code(), error.message, error.error_code)
+        except MlflowException as error:  # models are loaded at start: this is about the input
+            status = error.get_http_status_code()
+            response = _error(status if status < 500 else 400, error.message, error.error_code)
         except Exception as error:  # the model failed on input it did not refuse: a 400
             _logger.exception("request %s: the model raised", request_id)
             response = _error(
@@ -330,6 +331,8 @@ class FrontDoor:
                 f"check the values sent",
             )
         response.headers["X-Request-Id"] = request_id
+        if response.status_code in UNREAD_BODY_STATUSES:
+            response.headers["Connection"] = "close"  # the rest of the body is never read
         self.metrics.observe(response.status_code, variant_label, time.perf_counter() - started)
         return response
 
@@ -342,9 +345,11 @@ class FrontDoor:
         frame = infer_and_parse_data({checked.input_format: checked.data})
         plan = route(frame, self.experiment, checked.rows)
         params = dict(checked.params) if checked.params is not None else None
-        job = self._job(frame, params, plan, request_id)
-        if (params or {}).get("mode") == "whatif":
+        whatif = params is not None and params.get("mode") == "whatif"
+        if whatif:
             _cap_budget(params, self.limits.whatif_deadline_ms)
+        job = self._job(frame, params, plan, request_id)
+        if whatif:
             predictions = await self._whatif(job)
         elif checked.rows <= INLINE_ROWS:
             predictions = job()
