@@ -97,3 +97,20 @@ def test_whatif_past_its_deadline_is_a_504_and_holds_its_slot_until_it_ends():
             time.sleep(0.02)
     else:
         raise AssertionError("the whatif slot was never released")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["serve", "nosuch", "--no-prediction-log"], "models:/nosuch@champion does not exist"),
+        (["serve", "tiny", "--challenger", "b", "--share", "1.5"], "--share 1.5"),
+        (["serve", "tiny", "--host", "0.0.0.0"], "--token-file"),
+        (["serve", "tiny", "--max-rows", "0"], "max_rows"),
+    ],
+)
+def test_serve_refuses_bad_starts_in_one_line(argv, fragment, capsys):
+    from usagecast_cli.main import main
+
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert fragment in error and "Traceback" not in error

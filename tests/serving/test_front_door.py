@@ -315,13 +315,6 @@ def test_the_token_guards_everything_but_ping(strict):
     assert call(strict, "/ping").status == 200
 
 
-def test_a_public_host_without_a_token_is_refused(registry, tmp_path):
-    from usagecast_cli.main import main
-
-    code = main(["serve", NAME, "--host", "0.0.0.0", "--no-prediction-log"])
-    assert code == 2
-
-
 def test_health_names_the_loaded_versions_and_the_log(door):
     health = call(door, "/health").json()
     assert health["model"] == NAME
