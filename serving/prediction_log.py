@@ -10,12 +10,16 @@ Decisions:
   them into files. A full queue, a log already closed, or a failed write drops those rows,
   counts them (`dropped_rows`, `failed_rows`) and logs one warning line the first time.
 - Files are written whole under a hidden temporary name, then renamed, so a reader never
-  sees half a file: `part-<UTC stamp>-<pid>-<seq>.parquet`, at most ROTATE_ROWS rows each,
+  sees half a file: `part-<UTC stamp>-<pid>.<log>-<seq>.parquet`, at most ROTATE_ROWS rows each,
   holding rows that waited at most ROTATE_SECONDS. Several server processes can share DIR.
 - The registered model name and version are not known inside the model (the registry
   numbers a version after the model is logged, and the served URI is not given to the
   pyfunc). Each row names the model by its MLflow run id (`model_run_id`, which a registered
-  version records as its source run) and by model.txt's sha256 (`model_sha256`).
+  version records as its source run) and by model.txt's sha256 (`model_sha256`). A server
+  that loaded the model from the registry (`usagecast serve`) also fills `model_name`,
+  `model_version` and `variant` (champion, or the challenger's alias); they are null in rows
+  logged by the pyfunc alone (`mlflow models serve`) and absent from files written before
+  they existed.
 - Written and closed at process exit (atexit) and on SIGTERM, before the handler that was
   in place runs: uvicorn, which `mlflow models serve` runs, ends by re-raising SIGTERM with
   the default handler, so atexit alone would never run. Rows of requests answered after the
@@ -28,6 +32,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import os
 import queue
@@ -56,6 +61,9 @@ LOG_COLUMNS = (
     "feature_set",
     "model_run_id",
     "model_sha256",
+    "model_name",
+    "model_version",
+    "variant",
     "mode",
     "user_id",
     "cutoff",
@@ -65,6 +73,8 @@ LOG_COLUMNS = (
 
 _logger = logging.getLogger(__name__)
 _STOP = object()
+# Numbers the logs of one process, so two logs sharing a folder never pick the same file name.
+_INSTANCES = itertools.count(1)
 
 
 class PredictionLogError(UsagecastError):
@@ -73,11 +83,15 @@ class PredictionLogError(UsagecastError):
 
 @dataclass(frozen=True)
 class LoggedModel:
-    """What the served model knows of itself, written on every row."""
+    """What the served model knows of itself, written on every row; the registry's name,
+    version and the serving variant when the server knows them."""
 
     feature_set: str
     model_run_id: str | None
     model_sha256: str
+    model_name: str | None = None
+    model_version: str | None = None
+    variant: str | None = None
 
 
 class PredictionLog:
@@ -102,6 +116,7 @@ class PredictionLog:
         self._closed = False
         self._warned = False
         self._sequence = 0
+        self._instance = next(_INSTANCES)
         self.dropped_rows = 0
         self.failed_rows = 0
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
@@ -162,8 +177,12 @@ class PredictionLog:
         frame.insert(2, "feature_set", self.model.feature_set)
         frame.insert(3, "model_run_id", self.model.model_run_id)
         frame.insert(4, "model_sha256", self.model.model_sha256)
-        # One column type whether or not a request sent ids (an all-None column has none).
-        return frame.astype({"user_id": "str", "model_run_id": "str"})
+        frame.insert(5, "model_name", self.model.model_name)
+        frame.insert(6, "model_version", self.model.model_version)
+        frame.insert(7, "variant", self.model.variant)
+        # One column type whether or not a value is known (an all-None column has none).
+        text = ("user_id", "model_run_id", "model_name", "model_version", "variant")
+        return frame.astype(dict.fromkeys(text, "str"))
 
     def _write(self, buffer: list[pd.DataFrame]) -> None:
         if not buffer:
@@ -175,7 +194,7 @@ class PredictionLog:
     def _write_file(self, frame: pd.DataFrame) -> None:
         self._sequence += 1
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"part-{stamp}-{os.getpid()}-{self._sequence:06d}.parquet"
+        name = f"part-{stamp}-{os.getpid()}.{self._instance}-{self._sequence:06d}.parquet"
         partial = self.directory / f".{name}.partial"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,15 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("features", "experiments", "registry", "serving", "analytics", "usagecast_cli")
+PACKAGES = (
+    "features",
+    "experiments",
+    "registry",
+    "serving",
+    "analytics",
+    "front_door",
+    "usagecast_cli",
+)
 
 
 def _copy_project(target: Path) -> Path:
