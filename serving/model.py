@@ -136,7 +136,10 @@ class Scorer:
         elif params.mode == "whatif":
             columns["whatif"] = self._whatif(encoded, params)
         if self.prediction_log is not None:
-            self._log(frame, checked, params.mode, probability, raw)
+            try:
+                self._log(frame, checked, params.mode, probability, raw)
+            except Exception as error:  # a failing log never fails the answer it would record
+                self.prediction_log.count_failed(len(probability), error)
         return pd.DataFrame(columns)
 
     def _log(

@@ -165,7 +165,7 @@ class PredictionLog:
                     buffer.append(self._frame(columns))
                     first_at = self._clock() if first_at is None else first_at
                 except Exception as error:  # a log failure must never reach the request
-                    self._lose("failed_rows", rows, f"{type(error).__name__}: {error}")
+                    self.count_failed(rows, error)
             buffered = sum(len(frame) for frame in buffer)
             due = first_at is not None and self._clock() - first_at >= self.rotate_seconds
             if buffered >= self.rotate_rows or (buffered and due):
@@ -201,9 +201,13 @@ class PredictionLog:
             frame.to_parquet(partial, index=False)
             partial.replace(self.directory / name)
         except Exception as error:  # a log failure must never reach the request
-            self._lose("failed_rows", len(frame), f"{type(error).__name__}: {error}")
+            self.count_failed(len(frame), error)
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
+
+    def count_failed(self, rows: int, error: Exception) -> None:
+        """Count `rows` that could not be handed to the log (their columns failed to form)."""
+        self._lose("failed_rows", rows, f"{type(error).__name__}: {error}")
 
     def _lose(self, counter: str, rows: int, why: str) -> None:
         with self._lock:

@@ -146,6 +146,22 @@ def test_scorer_logs_answered_rows_only(tiny_model, tmp_path):
     np.testing.assert_allclose(logged["raw_score"], answered["raw_score"], rtol=0, atol=1e-12)
 
 
+def test_a_log_whose_columns_fail_to_form_never_fails_the_answer(
+    tiny_model, tmp_path, monkeypatch
+):
+    def broken_columns(**_):
+        raise ValueError("cannot form the log's columns")
+
+    monkeypatch.setattr("serving.model.request_columns", broken_columns)
+    log = PredictionLog(tmp_path, MODEL)
+    scorer = Scorer(tiny_model.booster, tiny_model.metadata, prediction_log=log)
+    rows = tiny_model.rows.head(3).assign(user_id=["7", "8", "9"], cutoff="2024-03-01")
+    answered = scorer.respond(rows, parse_params(None))
+    log.close()
+    assert len(answered) == 3
+    assert log.failed_rows == 3
+
+
 def _post(base: str, body: dict) -> list[dict]:
     request = urllib.request.Request(
         f"{base}/invocations", data=json.dumps(body).encode(), method="POST"
