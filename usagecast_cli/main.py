@@ -30,6 +30,7 @@ from usagecast_cli import (
     ingest_commands,
     monitor_commands,
     registry_commands,
+    server_commands,
     simulate_commands,
     whatif_commands,
 )
@@ -43,6 +44,7 @@ COMMAND_MODULES: tuple = (
     features_commands,
     experiments_commands,
     registry_commands,
+    server_commands,
     analytics_commands,
     whatif_commands,
     monitor_commands,
