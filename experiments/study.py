@@ -13,7 +13,7 @@ trial per requested trial, enqueued once by the process that created the study);
 run queued trials, so however many join, exactly the requested number finish. A trial a
 worker opened without a queued one (two workers raced for the last) is failed at once, unrun,
 and marked `surplus`. RDB storages run with heartbeats: a killed worker's trial turns FAIL
-after the grace period and is queued again with its parameters (RetryFailedTrialCallback);
+after the grace period and is queued again with its parameters (RetryHeartbeatStaleTrialCallback);
 live workers wait for RUNNING trials and pick such retries up. Journal storage has no
 heartbeats in Optuna: a killed trial is failed and queued again when a worker starts on the
 host it ran on (its pid is checked), so journal storage suits workers of one host.
@@ -34,7 +34,12 @@ from pathlib import Path
 import optuna
 import psutil
 import sqlalchemy
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages import (
+    BaseStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -124,7 +129,7 @@ def open_storage(url: str) -> BaseStorage:
             url,
             heartbeat_interval=HEARTBEAT_INTERVAL_S,
             grace_period=HEARTBEAT_GRACE_S,
-            heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRY),
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
         )
 
 
@@ -248,7 +253,7 @@ def drain_queue(
 
 def retry_orphans(study: optuna.Study, numbers: list[int]) -> None:
     """Queue the trials `fail_orphaned_trials` failed again, with their parameters."""
-    retry = RetryFailedTrialCallback(max_retry=MAX_RETRY)
+    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     trials = study.get_trials(deepcopy=False)
     for number in numbers:
         retry(study, trials[number])
