@@ -12,6 +12,7 @@ are stored too (user attrs FOLD_SCORES_ATTR, FOLD_ITERATIONS_ATTR, oldest fold f
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ BEST_ITERATION_ATTR = "best_iteration"
 FOLD_SCORES_ATTR = "fold_scores"
 FOLD_ITERATIONS_ATTR = "fold_best_iterations"
 WORKER_PID_ATTR = "worker_pid"
+WORKER_HOST_ATTR = "worker_host"
 
 # One fold's rows: training features, labels, validation features, labels.
 FoldRows = tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]
@@ -170,6 +172,7 @@ def make_objective(
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_PID_ATTR, os.getpid())
+        trial.set_user_attr(WORKER_HOST_ATTR, socket.gethostname())
         params = {**base, **suggest_params(trial, data.negative_to_positive)}
         final = fit(data.final, params, [pruning_callback(trial, lightgbm_metric)])
         boosters = [fit(fold, params, []) for fold in data.folds[:-1]] + [final]

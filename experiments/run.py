@@ -18,7 +18,9 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
+import os
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,13 +68,19 @@ from experiments.split import (
     require_horizon,
 )
 from experiments.study import (
+    SurplusTrial,
     check_storage_url,
     choose_study_name,
+    create_or_join,
     default_storage_url,
+    drain_queue,
     fail_orphaned_trials,
     finished_trials,
+    has_heartbeats,
     load_study,
     open_storage,
+    queued_only,
+    retry_orphans,
     split_budget,
 )
 from features import workspace
@@ -104,6 +112,8 @@ class TuneConfig:
     metric: MetricName = "roc_auc"
     resume: bool = False
     storage: str | None = None
+    # A study name shared by workers on several hosts (experiments/study.py); None: derived.
+    study: str | None = None
     # Split boundaries (experiments/split.py); None: chosen by the split rule.
     validation_from: datetime | None = None
     test_from: datetime | None = None
@@ -307,19 +317,16 @@ class WorkerJob:
     experiment_id: str
     parent_run_id: str
     worker_index: int
-    trials: int
+    trials: int | None  # None: queued trials until none is left (`--study`)
 
 
 def _run_trials(
     job: WorkerJob, data: StudyData, progress: tqdm | None, stop: StopRequest | None
 ) -> None:
-    """Optimise `job.trials` trials of the shared study in this process."""
+    """Optimise `job.trials` trials of the shared study in this process (or its queue)."""
+    storage = open_storage(job.storage_url)
     study = load_study(
-        open_storage(job.storage_url),
-        job.study_name,
-        job.config.metric,
-        job.config.seed,
-        job.worker_index,
+        storage, job.study_name, job.config.metric, job.config.seed, job.worker_index
     )
     callbacks: list = [
         tracking.TrialRunLogger(
@@ -328,18 +335,27 @@ def _run_trials(
     ]
     if progress is not None:
         callbacks.append(_progress_callback(progress))
+    objective = make_objective(
+        data,
+        job.config.metric,
+        job.config.seed,
+        job.config.threads,
+        checkpoint=None if stop is None else stop.check,
+    )
     with quiet_stop_tracebacks(OPTUNA_TRIAL_LOGGER):
-        study.optimize(
-            make_objective(
-                data,
-                job.config.metric,
-                job.config.seed,
-                job.config.threads,
-                checkpoint=None if stop is None else stop.check,
+        if job.trials is not None:
+            study.optimize(
+                objective, n_trials=job.trials, timeout=job.config.timeout_s, callbacks=callbacks
+            )
+            return
+        timeout = job.config.timeout_s
+        drain_queue(
+            study,
+            lambda: study.optimize(
+                queued_only(objective), n_trials=1, callbacks=callbacks, catch=(SurplusTrial,)
             ),
-            n_trials=job.trials,
-            timeout=job.config.timeout_s,
-            callbacks=callbacks,
+            waits=has_heartbeats(storage),
+            deadline=None if timeout is None else time.monotonic() + timeout,
         )
 
 
@@ -466,6 +482,18 @@ def open_tuning_study(
     Returns the study name, the trials failed as orphans, and the finished trial count.
     """
     storage = open_storage(storage_url)
+    if config.study is not None:
+        study = create_or_join(
+            storage,
+            config.study,
+            config.metric,
+            config.seed,
+            config_hash(config, prepared),
+            config.trials,
+        )
+        orphaned = fail_orphaned_trials(study)
+        retry_orphans(study, orphaned)
+        return config.study, orphaned, finished_trials(study)
     existing = [
         s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
     ]
@@ -518,7 +546,12 @@ def tune(config: TuneConfig) -> TuneResult:
 
     storage_url = config.storage or default_storage_url(workspace.optuna_dir(), inputs.name)
     study_name, orphaned, done = open_tuning_study(config, prepared, storage_url)
-    budget = split_budget(config.trials - done, config.workers)
+    # --study: each worker takes queued trials until none is left (the queue is the budget).
+    budget = (
+        split_budget(config.trials - done, config.workers)
+        if config.study is None
+        else [None] * config.workers
+    )
 
     settings = resolved_config(config, prepared, study_name, storage_url)
     tags = {
@@ -549,8 +582,12 @@ def tune(config: TuneConfig) -> TuneResult:
         stop.check()
         data = study_data(prepared)  # once for this process's trials and the refit
         baseline_test_auc = {name: test["roc_auc"] for name, (_, test) in baseline.items()}
+        # Workers of one --study on several hosts would share seeds: offset them by the pid.
+        first = 0 if config.study is None else os.getpid() * config.workers
         jobs = [
-            WorkerJob(config, storage_url, study_name, tracking_uri, experiment_id, parent, i, n)
+            WorkerJob(
+                config, storage_url, study_name, tracking_uri, experiment_id, parent, first + i, n
+            )
             for i, n in enumerate(budget)
         ]
         with tqdm(total=config.trials, initial=done, desc="trials", unit="trial") as progress:

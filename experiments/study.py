@@ -7,7 +7,17 @@ writing leaves no lock to wait for (Optuna's own lock file stays behind after a 
 is only forced after a 30 s grace period).
 Naming: `<ref>-<key>` where the key hashes what defines the search (fingerprint, metric,
 seed, split); a fresh run of an existing study gets `-2`, `-3`, ...; `--resume` continues the
-newest one. Pruner: MedianPruner, whose decisions depend only on the reported scores, so a
+newest one; `--study NAME` names it outright, for workers on several hosts (below).
+Several hosts: a study created under `--study` holds its budget as queued trials (one WAITING
+trial per requested trial, enqueued once by the process that created the study); workers only
+run queued trials, so however many join, exactly the requested number finish. A trial a
+worker opened without a queued one (two workers raced for the last) is failed at once, unrun,
+and marked `surplus`. RDB storages run with heartbeats: a killed worker's trial turns FAIL
+after the grace period and is queued again with its parameters (RetryHeartbeatStaleTrialCallback);
+live workers wait for RUNNING trials and pick such retries up. Journal storage has no
+heartbeats in Optuna: a killed trial is failed and queued again when a worker starts on the
+host it ran on (its pid is checked), so journal storage suits workers of one host.
+Pruner: MedianPruner, whose decisions depend only on the reported scores, so a
 seed reproduces the same study whatever its name (Hyperband keys its brackets on the name).
 """
 
@@ -15,18 +25,27 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import psutil
 import sqlalchemy
-from optuna.storages import BaseStorage, JournalStorage
+from optuna.storages import (
+    BaseStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from experiments.metrics import MetricName
-from experiments.objective import WORKER_PID_ATTR, study_direction
+from experiments.objective import WORKER_HOST_ATTR, WORKER_PID_ATTR, study_direction
 from features.errors import UsagecastError
 from features.locks import OwnedLock
 
@@ -35,6 +54,14 @@ JOURNAL_LOCK_SUFFIX = ".writer.lock"
 FINISHED_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
 PRUNER_STARTUP_TRIALS = 5
 PRUNER_WARMUP_STEPS = 20
+# RDB heartbeats: a trial whose worker stopped beating for the grace period is failed.
+HEARTBEAT_INTERVAL_S = 10
+HEARTBEAT_GRACE_S = 60
+MAX_RETRY = 3  # times one trial is queued again after its worker died
+QUEUE_SLOT_ATTR = "queue_slot"  # a user attr of every queued trial (and of its retries)
+SURPLUS_ATTR = "surplus"
+CONFIG_HASH_ATTR = "config_hash"  # a --study study's user attr: the config it was made for
+JOIN_WAIT_S = 30.0  # how long a joining worker waits for the creator to record the config
 
 
 def default_storage_url(optuna_dir: Path, feature_set_name: str) -> str:
@@ -89,15 +116,27 @@ def check_storage_url(url: str) -> None:
     check_database_driver(url)
 
 
-def open_storage(url: str) -> BaseStorage | str:
-    """A JournalStorage for `journal://PATH` (folder created), else the database URL for
-    Optuna once its driver is known to be installed."""
+def open_storage(url: str) -> BaseStorage:
+    """A JournalStorage for `journal://PATH` (folder created), else an RDBStorage with
+    heartbeats and retries of killed trials, once its driver is known to be installed."""
     check_storage_url(url)
     if url.startswith(JOURNAL_SCHEME):
         path = Path(url.removeprefix(JOURNAL_SCHEME))
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path), lock_obj=journal_lock(path)))
-    return url
+    with warnings.catch_warnings():  # heartbeats are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(
+            url,
+            heartbeat_interval=HEARTBEAT_INTERVAL_S,
+            grace_period=HEARTBEAT_GRACE_S,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        )
+
+
+def has_heartbeats(storage: BaseStorage) -> bool:
+    """Whether dead workers' trials are failed (and retried) while others run."""
+    return isinstance(storage, RDBStorage)
 
 
 def choose_study_name(existing: list[str], base: str, *, resume: bool) -> str:
@@ -143,14 +182,95 @@ def load_study(
     )
 
 
+def create_or_join(
+    storage: BaseStorage, name: str, metric: MetricName, seed: int, config_hash: str, trials: int
+) -> optuna.Study:
+    """The study `name` (`--study`): created with `trials` queued trials by the first worker,
+    joined by the others, which must tune the same config."""
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=name,
+            direction=study_direction(metric),
+            sampler=make_sampler(seed, 0),
+            pruner=make_pruner(),
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        return _joined(storage, name, metric, seed, config_hash)
+    study.set_user_attr(CONFIG_HASH_ATTR, config_hash)
+    for _ in range(trials):
+        study.enqueue_trial({}, user_attrs={QUEUE_SLOT_ATTR: True})
+    return study
+
+
+def _joined(
+    storage: BaseStorage, name: str, metric: MetricName, seed: int, config_hash: str
+) -> optuna.Study:
+    deadline = time.monotonic() + JOIN_WAIT_S
+    while True:
+        study = load_study(storage, name, metric, seed, worker_index=0)
+        found = study.user_attrs.get(CONFIG_HASH_ATTR)
+        if found == config_hash:
+            return study
+        if found is not None or time.monotonic() > deadline:
+            raise UsagecastError(
+                f"--study {name}: the study exists for another config (config hash {found}, "
+                f"this one {config_hash}) or was not made by --study; give every worker the "
+                "same feature set build and options, or another --study name"
+            )
+        time.sleep(0.5)  # its creator has not recorded the config yet
+
+
+class SurplusTrial(Exception):
+    """A trial opened without a queued one: the budget was already taken."""
+
+
+def queued_only(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """The objective, run only for queued trials (see the module docstring)."""
+
+    def run(trial: optuna.Trial) -> float:
+        if not trial.user_attrs.get(QUEUE_SLOT_ATTR):
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            raise SurplusTrial(f"trial {trial.number}: no queued trial left, not run")
+        return objective(trial)
+
+    return run
+
+
+def drain_queue(
+    study: optuna.Study, run_one: Callable[[], None], *, waits: bool, deadline: float | None
+) -> None:
+    """Run queued trials until none is left; with heartbeats (`waits`), also wait while other
+    workers' trials run, since a dead one's trial comes back to the queue."""
+    while deadline is None or time.monotonic() < deadline:
+        optuna.storages.fail_stale_trials(study)
+        if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            run_one()
+        elif waits and study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            time.sleep(1.0)
+        else:
+            return
+
+
+def retry_orphans(study: optuna.Study, numbers: list[int]) -> None:
+    """Queue the trials `fail_orphaned_trials` failed again, with their parameters."""
+    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    trials = study.get_trials(deepcopy=False)
+    for number in numbers:
+        retry(study, trials[number])
+
+
 def fail_orphaned_trials(study: optuna.Study) -> list[int]:
-    """Mark RUNNING trials whose worker process is gone as FAIL (a killed run left them).
+    """Mark RUNNING trials whose worker process on this host is gone as FAIL (a killed run
+    left them); trials of other hosts are left to heartbeats.
 
     Journal storage has no heartbeats, so without this a killed trial stays RUNNING forever.
     """
     orphaned = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = int(trial.user_attrs.get(WORKER_PID_ATTR, 0))
+        if trial.user_attrs.get(WORKER_HOST_ATTR, socket.gethostname()) != socket.gethostname():
+            continue
         if pid and pid != os.getpid() and psutil.pid_exists(pid):
             continue
         # Optuna has no public "fail this trial" call outside RDB heartbeats; the storage

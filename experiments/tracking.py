@@ -38,6 +38,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from experiments.interrupts import StopRequest
 from experiments.objective import FOLD_SCORES_ATTR, fold_metrics
+from experiments.study import SURPLUS_ATTR
 
 PID_TAG = "usagecast.pid"
 HOST_TAG = "usagecast.host"
@@ -55,6 +56,7 @@ LAUNCHED_BY_TAG = "usagecast.launched_by"
 LINEAGE_TAG_PREFIXES = ("mlflow.source.", "mlflow.project.", "mlflow.user")
 # Kinds of run a tuning process writes: the tuning run and its nested (trial, baseline) runs.
 OWNED_KINDS = ("tuning", "nested")
+
 PLOTS_FOLDER = "plots"  # the tuning run's figures, one PNG each
 
 
@@ -254,6 +256,8 @@ class TrialRunLogger:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Log params, the validation metric (last reported one when pruned), the state, and
         for a completed trial its folds (param and metric `folds`, each fold's score, std)."""
+        if trial.user_attrs.get(SURPLUS_ATTR):
+            return  # never run: a worker found the budget taken (experiments/study.py)
         value = trial.value
         if value is None and trial.intermediate_values:
             value = trial.intermediate_values[max(trial.intermediate_values)]

@@ -86,31 +86,112 @@ def sqlite_store_path(uri: str) -> Path | None:
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
 
 
-def ensure_mlflow_store(uri: str) -> None:
-    """Create a SQLite tracking store that does not exist yet, so that no interruption can
-    leave it half made.
+def schema_marker_path(store: Path) -> Path:
+    """The file beside a SQLite store naming the schema revision it was last brought to."""
+    return store.with_name(f"{store.name}.schema")
 
-    MLflow builds a new store's schema in place; a process killed meanwhile leaves a file that
-    every later client fails on ("table ... already exists"). Here the schema is built in a
-    scratch file that replaces the store path in one rename, under a lock that also makes
-    concurrent first uses wait for one creator. Other stores (a server, PostgreSQL) and
-    existing files are left to MLflow.
+
+def ensure_mlflow_store(uri: str) -> None:
+    """Create a SQLite tracking store, or bring an old one to this MLflow's schema, once, under
+    a lock, so that neither concurrent first uses nor an interruption can leave it broken.
+
+    MLflow builds (and migrates) a store's schema in place when a client opens it: processes
+    doing that at once race ("table _alembic_tmp_params already exists"), and a process killed
+    meanwhile leaves a file every later client fails on. Here the schema is built or migrated
+    in a scratch copy that replaces the store in one rename, under a lock that makes concurrent
+    first uses wait for one creator; a migrated store's previous file is kept as
+    `<store>.<old revision>.bak`. A marker file holding the schema revision makes the check
+    after that a file read. Other stores (a server, PostgreSQL) are left to MLflow.
     """
     path = sqlite_store_path(uri)
-    if path is None or path.exists():
+    if path is None:
+        return
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    head = _get_latest_schema_revision()
+    marker = schema_marker_path(path)
+    if path.exists() and _read_marker(marker) == head:
         return
     from features.locks import OwnedLock
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with OwnedLock(path.with_name(f"{path.name}.create.lock")).hold():
-        if path.exists():
+        if path.exists() and _read_marker(marker) == head:
             return
-        scratch = path.with_name(f".{path.name}.{os.getpid()}.creating")
-        scratch.unlink(missing_ok=True)
-        from mlflow.tracking import MlflowClient
+        if _bring_to_head(path, head):
+            marker.write_text(head + "\n", encoding="utf-8")
 
+
+def _read_marker(marker: Path) -> str | None:
+    try:
+        return marker.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+
+
+def _bring_to_head(path: Path, head: str) -> bool:
+    """Create the store at `path`, or migrate it to `head`, through a scratch copy (the caller
+    holds the lock); whether it is now at `head`. A store at a revision this MLflow does not
+    know (a newer MLflow made it) is left as it is: MLflow reports that itself."""
+    import sqlalchemy
+    from mlflow.store.db.utils import _upgrade_db
+    from mlflow.tracking import MlflowClient
+
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    scratch.unlink(missing_ok=True)
+    if not path.exists():
         MlflowClient(f"sqlite:///{scratch}").search_experiments(max_results=1)
         os.replace(scratch, path)
+        return True
+    current = _schema_revision(path)
+    if current == head:
+        return True
+    if not _is_older_revision(current, head):
+        return False
+    _copy_sqlite(path, scratch)
+    engine = sqlalchemy.create_engine(f"sqlite:///{scratch}")
+    try:
+        _upgrade_db(engine)
+    finally:
+        engine.dispose()
+    backup = path.with_name(f"{path.name}.{current}.bak")
+    backup.unlink(missing_ok=True)
+    os.link(path, backup)
+    os.replace(scratch, path)
+    return True
+
+
+def _schema_revision(path: Path) -> str | None:
+    """The alembic revision a SQLite store records (None: no MLflow schema in it)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path)) as connection:
+        try:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:  # no such table
+            return None
+    return None if row is None else str(row[0])
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (the backup API, not a file copy)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _is_older_revision(current: str | None, head: str) -> bool:
+    """Whether `current` is one of MLflow's revisions below `head`."""
+    if current is None:
+        return False
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    scripts = ScriptDirectory.from_config(_get_alembic_config(db_url=""))
+    return any(rev.revision == current for rev in scripts.walk_revisions("base", head))
 
 
 def mlflow_artifact_root() -> str:

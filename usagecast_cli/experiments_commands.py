@@ -54,6 +54,7 @@ def _tune(args: argparse.Namespace) -> int:
             metric=args.metric,
             resume=args.resume,
             storage=args.storage,
+            study=args.study,
             validation_from=args.validation_from,
             test_from=args.test_from,
             # Left out: the library's default (experiments.split.DEFAULT_FOLDS).
@@ -96,6 +97,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--storage",
         default=None,
         help="Optuna storage URL (default: a journal file in the workspace's optuna/ folder)",
+    )
+    tune.add_argument(
+        "--study",
+        default=None,
+        metavar="NAME",
+        help="a study shared by workers on several hosts: the first creates it with --trials "
+        "queued trials, the others join; all stop when the queue is empty (use the same "
+        "--storage, feature set and options everywhere)",
     )
     tune.add_argument(
         "--validation-from",

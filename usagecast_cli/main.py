@@ -31,6 +31,7 @@ from usagecast_cli import (
     monitor_commands,
     registry_commands,
     serve_commands,
+    server_commands,
     simulate_commands,
     whatif_commands,
 )
@@ -45,6 +46,7 @@ COMMAND_MODULES: tuple = (
     experiments_commands,
     registry_commands,
     serve_commands,
+    server_commands,
     analytics_commands,
     whatif_commands,
     monitor_commands,

@@ -20,6 +20,7 @@ from experiments.study import (
     default_storage_url,
     fail_orphaned_trials,
     finished_trials,
+    has_heartbeats,
     journal_lock,
     load_study,
     open_storage,
@@ -82,7 +83,8 @@ def test_a_database_url_without_its_driver_is_refused_without_the_password(url, 
 
 def test_a_database_url_with_its_driver_passes_the_check(tmp_path):
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
-    assert open_storage(url) == url
+    storage = open_storage(url)
+    assert isinstance(storage, optuna.storages.RDBStorage) and has_heartbeats(storage)
 
 
 def test_tune_with_a_missing_database_driver_exits_2_with_one_line(tmp_path):

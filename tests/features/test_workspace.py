@@ -52,3 +52,54 @@ def test_a_creator_killed_at_any_moment_never_leaves_a_broken_store(tmp_path: Pa
             MlflowClient(uri).search_experiments()
         ensure_mlflow_store(uri)
         MlflowClient(uri).create_experiment(f"after-kill-{attempt}")
+
+
+def _store_at_revision(path: Path, revision: str) -> None:
+    """A SQLite store as an older MLflow left it: initial tables migrated up to `revision`."""
+    import sqlalchemy
+    from alembic import command
+    from mlflow.store.db.utils import _get_alembic_config
+    from mlflow.store.tracking.dbmodels.initial_models import Base as InitialBase
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    InitialBase.metadata.create_all(engine)
+    config = _get_alembic_config(str(engine.url))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_an_old_store_is_migrated_once_and_its_previous_file_kept(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config, _get_latest_schema_revision
+
+    scripts = ScriptDirectory.from_config(_get_alembic_config(db_url=""))
+    head = _get_latest_schema_revision()
+    older = scripts.get_revision(head).down_revision
+    path = tmp_path / "mlflow.db"
+    _store_at_revision(path, older)
+    uri = f"sqlite:///{path}"
+
+    ensure_mlflow_store(uri)
+
+    assert (tmp_path / "mlflow.db.schema").read_text().strip() == head
+    assert (tmp_path / f"mlflow.db.{older}.bak").exists()
+    MlflowClient(uri).create_experiment("after-upgrade")
+    modified = path.stat().st_mtime_ns
+    ensure_mlflow_store(uri)  # current: the marker says so, nothing is rewritten
+    assert path.stat().st_mtime_ns == modified
+
+
+def test_a_store_from_a_newer_mlflow_is_left_alone(tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    path = tmp_path / "mlflow.db"
+    ensure_mlflow_store(f"sqlite:///{path}")
+    (tmp_path / "mlflow.db.schema").unlink()
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
+    ensure_mlflow_store(f"sqlite:///{path}")
+    assert not (tmp_path / "mlflow.db.schema").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".bak")] == []
