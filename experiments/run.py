@@ -121,8 +121,8 @@ class TuneConfig:
     # data allow fewer. 1: the single validation block.
     folds: int = DEFAULT_FOLDS
     # LightGBM threads per worker. 1 by default: on small data and shared cores more threads
-    # spin-wait (a 900-row trial took 5 s with 2 threads on 2 busy cores, 0.14 s with 1);
-    # parallelism comes from --workers. Fixed, so results do not depend on the machine.
+    # spin-wait (docs/decisions/tuning.md); parallelism comes from --workers. Fixed, so
+    # results do not depend on the machine.
     threads: int = 1
     # Capacity and contact economics: business metrics on validation and test, and a profit
     # curve (experiments/business.py); they change no model and no threshold.

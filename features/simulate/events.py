@@ -218,7 +218,7 @@ def _rank_within(group: np.ndarray) -> np.ndarray:
 def _random_rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Rank of each element's key (in [0, 2]) within its group (group sorted, integer).
 
-    One argsort of group * 4 + key instead of a two-key lexsort: 10x faster, same order.
+    One argsort of group * 4 + key instead of a two-key lexsort: same order, less work.
     """
     order = np.argsort(group * 4.0 + key)
     rank = np.empty(len(group), np.int64)

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark_session():
-    """One local Spark session for the whole test session (startup costs ~7 s)."""
+    """One local Spark session for the whole test session (its startup is slow)."""
     from features.engines.spark import DEFAULT_MASTER, spark_session
 
     session = spark_session(DEFAULT_MASTER)
