@@ -1,6 +1,6 @@
 """Time-ordered train / validation / test split of feature-set rows by cutoff time, embargoed.
 
-Rule (docs/architecture.md, "Time-ordered split"). Two boundaries `validation_from` <
+Rule (docs/reference/tuning.md, "Time-ordered split"). Two boundaries `validation_from` <
 `test_from` split the rows by cutoff time; a row's label window is [cutoff, cutoff + horizon):
 - test: cutoff >= test_from;
 - validation: cutoff >= validation_from and its label window ends no later than test_from;

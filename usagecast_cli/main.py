@@ -3,7 +3,7 @@
 Each command module exposes `register(subparsers)`; it parses arguments and calls one library
 function. Libraries are imported inside handlers so `usagecast --help` stays fast.
 
-Exit codes, the same for every command (docs/architecture.md, "Exit codes"):
+Exit codes, the same for every command (docs/reference/cli.md, "Exit codes"):
   0    done                          1    refused, or a check failed (e.g. promotion gate)
   2    bad input: a UsagecastError (one line on stderr, no stack trace) or bad arguments
   130  interrupted by Ctrl-C/SIGINT  143  terminated by SIGTERM (cleanup code ran first)

@@ -1,7 +1,7 @@
 """Pure monitoring computations: drift per feature, performance per later cutoff, and the
 findings the thresholds turn them into.
 
-What alerts (config.py, docs/architecture.md "Monitoring"): a break, not ageing. PSI against
+What alerts (config.py, docs/reference/monitoring.md): a break, not ageing. PSI against
 the training rows months earlier moves for any population that ages or churns, so it only
 warns; alerts come from comparisons of like with like (the scoring rows one cadence earlier,
 the signups of the training period) and from performance decay larger than its sampling
@@ -154,7 +154,7 @@ def performance_by_group(
 
 @dataclass(frozen=True)
 class Drift:
-    """The three PSI comparisons of one monitor run (docs/architecture.md, "Monitoring")."""
+    """The three PSI comparisons of one monitor run (docs/reference/monitoring.md)."""
 
     vs_training: tuple[FeatureDrift, ...]  # features, then the prediction
     since_previous: tuple[FeatureDrift, ...]  # features, then the prediction

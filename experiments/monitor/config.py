@@ -1,7 +1,7 @@
 """Monitoring thresholds: a frozen dataclass, defaults below, overridable from a YAML file.
 
 A value crosses its threshold when it is strictly above it. What each one applies to
-(docs/architecture.md, "Monitoring"):
+(docs/reference/monitoring.md):
 - `feature_psi_warn`: PSI of a feature between the training rows and the current rows; a
   warning only, since an ageing population moves age-like features without any break;
 - `feature_psi_alert`, `prediction_psi_alert`: PSI of a feature / the prediction between the
@@ -37,7 +37,7 @@ class MonitorConfigError(UsagecastError):
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where drift and decay become findings (docs/architecture.md, "Monitoring")."""
+    """Where drift and decay become findings (docs/reference/monitoring.md)."""
 
     feature_psi_warn: float = 0.1
     feature_psi_alert: float = 0.25

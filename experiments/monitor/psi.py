@@ -1,7 +1,7 @@
 """Population stability index (PSI): how far a current sample's distribution moved from a
 reference sample's, over bins fixed by the reference.
 
-Binning (docs/architecture.md, "Monitoring"):
+Binning (docs/reference/monitoring.md):
 - numeric: the reference's deciles (inner edges at its 10th..90th percentiles, repeated
   edges merged, so a feature with few distinct values gets fewer bins); a value equal to an
   edge falls in the bin below it;

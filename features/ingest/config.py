@@ -1,6 +1,6 @@
 """The dataset config (YAML) as frozen dataclasses; unknown keys are errors.
 
-The schema is the one in docs/architecture.md ("Dataset config"). Parsing is pure: it takes
+The schema is the one in docs/reference/data.md ("Dataset config"). Parsing is pure: it takes
 the loaded YAML mapping and the config file's path (for messages and relative file paths) and
 either returns a `DatasetConfig` or raises `ConfigError` naming the key path and what is
 allowed.

@@ -2,7 +2,7 @@
 
 Each fault is a corrupted *copy* of a clean row, inserted right after it, with exactly one
 thing wrong; so the clean rows are all still there and every injected row has exactly one
-quarantine reason (docs/architecture.md codes). Copies are made from distinct source rows and
+quarantine reason (docs/reference/data.md codes). Copies are made from distinct source rows and
 keep the source's unique timestamp (or a unique function of it), so no two injected rows can
 collide with each other. Rows re-written in the second declared timestamp format (day-first)
 are valid and must be accepted: they are counted apart, as `reformatted_timestamps`.

@@ -84,7 +84,7 @@ def timestamp_range(config: SimulationConfig) -> tuple[dt.date, dt.date]:
 
 
 def dataset_config(config: SimulationConfig, name: str) -> dict:
-    """The dataset.yaml content (docs/architecture.md schema) matching the written files."""
+    """The dataset.yaml content (docs/reference/data.md schema) matching the written files."""
     low, high = timestamp_range(config)
     return {
         "name": name,

@@ -1,5 +1,5 @@
 """Tuning-run look-alikes in a real MLflow store: a served model, test_set.parquet, metrics
-and tags exactly as docs/architecture.md's "Served model contract" asks of the trainer."""
+and tags exactly as docs/reference/serving.md's "Served model contract" asks of the trainer."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def test_predicted_and_true_effect_of_fewer_ads_agree_in_direction(tmp_path, cap
     """On this seeded dataset the model's and the simulator's directions agree (a regression
     pin). They do not on every seed: with the ads-per-play ratio recomputed, the changed rows
     leave the data the model saw, and at 1500 users seeds 1, 3 and 4 predict MORE purchases
-    (docs/architecture.md, What-if). What holds for every seed is asserted too: the truth is
+    (docs/decisions/whatif-direction.md). What holds for every seed is asserted too: the truth is
     negative and the gap is reported."""
     data = tmp_path / "data"
     simulate = ["simulate", "--users", "1500", "--months", "6", "--seed", "7"]
