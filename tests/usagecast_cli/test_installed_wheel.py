@@ -25,6 +25,7 @@ PACKAGES = (
     "analytics",
     "front_door",
     "usagecast_cli",
+    "usagecast",
 )
 
 
