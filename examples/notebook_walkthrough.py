@@ -64,9 +64,11 @@ explained = usagecast.explain(today[today["user_id"].astype(str) == user], model
 for contribution in explained["contributions"].iloc[0]:
     print(contribution)
 
-# %% What would raise a middling user's probability to 0.5? (predictions, not measured effects)
-middle = str(scores["user_id"].iloc[len(scores) // 2])
-suggestions = usagecast.whatif(middle, model=model, target=0.5, seed=SEED)
+# %% What would raise a middling user's probability by 0.05? (predictions, not measured effects)
+middle = scores.iloc[len(scores) // 4]
+suggestions = usagecast.whatif(
+    str(middle["user_id"]), model=model, target=round(middle["probability"] + 0.05, 2), seed=SEED
+)
 print(suggestions.summary())
 
 # %% Product analytics: which areas do users use most?

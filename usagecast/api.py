@@ -49,16 +49,20 @@ def _quiet(function: Callable[P, R]) -> Callable[P, R]:
     return call
 
 
-def config_of(kind: type, options: Mapping[str, Any], where: str) -> Any:
-    """`kind(**options)` for a frozen config dataclass; a key it lacks is a UsagecastError
-    naming the keys it takes (a TypeError would not say which ones)."""
+def config_of(kind: type, given: Mapping[str, Any], options: Mapping[str, Any], where: str) -> Any:
+    """`kind(**given, **options)` for a frozen config dataclass: `given` are the function's
+    own arguments, `options` the rest. A key the config lacks, or one that is both, is a
+    UsagecastError naming it (and the keys the config takes)."""
+    twice = sorted(set(given) & set(options))
+    if twice:
+        raise UsagecastError(f"{where}: {', '.join(twice)} is given by the call's own argument")
     known = {field.name for field in dataclasses.fields(kind) if field.init}
     unknown = sorted(set(options) - known)
     if unknown:
         raise UsagecastError(
             f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    return kind(**options)
+    return kind(**given, **options)
 
 
 @_quiet
@@ -70,7 +74,7 @@ def simulate(
     fields (n_users, months, fault_rate, ...)."""
     from features.simulate import SimulationConfig, simulate_to_dir
 
-    settings = config_of(SimulationConfig, {**config, "seed": seed}, "simulate")
+    settings = config_of(SimulationConfig, {"seed": seed}, config, "simulate")
     return simulate_to_dir(out, settings, progress=progress)
 
 
@@ -164,9 +168,8 @@ def tune(ref: str, *, trials: int = 20, seed: int = 0, **options: Any) -> TuneRe
     from experiments import TuneConfig
     from experiments import tune as run_tuning
 
-    config = config_of(
-        TuneConfig, {**options, "feature_set": ref, "trials": trials, "seed": seed}, "tune"
-    )
+    given = {"feature_set": ref, "trials": trials, "seed": seed}
+    config = config_of(TuneConfig, given, options, "tune")
     return run_tuning(config)
 
 

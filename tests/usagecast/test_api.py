@@ -57,7 +57,12 @@ def test_config_values_are_checked_by_the_config_itself() -> None:
     with pytest.raises(UsagecastError, match="trials must be at least 1"):
         usagecast.tune("premium_30d@v1", trials=0)
     with pytest.raises(UsagecastError, match="metric 'auc' is not known"):
-        config_of(TuneConfig, {"feature_set": "a@v1", "metric": "auc"}, "t")
+        config_of(TuneConfig, {"feature_set": "a@v1"}, {"metric": "auc"}, "t")
+
+
+def test_an_option_that_repeats_an_argument_is_refused() -> None:
+    with pytest.raises(UsagecastError, match="tune: feature_set is given by the call's own"):
+        usagecast.tune("premium_30d@v1", feature_set="other@v1")
 
 
 @pytest.mark.parametrize(("run_id", "feature_set"), [(None, None), ("0123abcd", "premium_30d@v1")])
