@@ -2,11 +2,13 @@
 
 Each `run_*` function is what one CLI subcommand calls. It returns the text to print; with
 `log=True` it also records the tables and a plot as an MLflow run (through analytics.io).
+`opened_engine` and the `checked_*` tables are shared with the Python API (usagecast.analytics).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 
@@ -68,13 +70,20 @@ def _finish(
     return text
 
 
-def _with_engine(engine_name: str, compute: Callable[[Engine], str]) -> str:
-    """Open the workspace's store on the chosen engine, compute, close."""
+@contextmanager
+def opened_engine(engine_name: str = "duckdb") -> Iterator[Engine]:
+    """The workspace's store on the chosen engine, closed when the block ends."""
     engine = io.open_engine(engine_name)
     try:
-        return compute(engine)
+        yield engine
     finally:
         engine.close()
+
+
+def _with_engine(engine_name: str, compute: Callable[[Engine], str]) -> str:
+    """Open the workspace's store on the chosen engine, compute, close."""
+    with opened_engine(engine_name) as engine:
+        return compute(engine)
 
 
 def _filter_params(filters: Filters) -> dict[str, object]:
@@ -85,6 +94,38 @@ def _filter_params(filters: Filters) -> dict[str, object]:
 def _limit(limit: int) -> int | None:
     """CLI --limit: 0 means no limit."""
     return None if limit == 0 else limit
+
+
+def checked_before_conversion(
+    engine: Engine, event: str, filters: Filters = NO_FILTERS, *, lookback_days: int = 30
+) -> pd.DataFrame:
+    """`before_conversion` once the store is known to hold `event` (else a UsagecastError
+    naming the event types it holds)."""
+    resolve_event_types(
+        store_event_types(engine),
+        (event,),
+        command="analytics before-conversion",
+        flag="--event",
+    )
+    return before_conversion(engine, event, filters, lookback_days=lookback_days)
+
+
+def checked_retention(
+    engine: Engine,
+    filters: Filters = NO_FILTERS,
+    *,
+    period: Period = "week",
+    activity_events: Sequence[str] = (),
+) -> pd.DataFrame:
+    """`retention` once the store is known to hold each named activity event type."""
+    if activity_events:
+        resolve_event_types(
+            store_event_types(engine),
+            activity_events,
+            command="analytics retention",
+            flag="--activity-event",
+        )
+    return retention(engine, filters, period=period, activity_events=activity_events)
 
 
 def run_top_features(
@@ -132,13 +173,7 @@ def run_before_conversion(
     """`usagecast analytics before-conversion`."""
 
     def compute(engine: Engine) -> str:
-        resolve_event_types(
-            store_event_types(engine),
-            (event,),
-            command="analytics before-conversion",
-            flag="--event",
-        )
-        table = before_conversion(engine, event, filters, lookback_days=lookback_days)
+        table = checked_before_conversion(engine, event, filters, lookback_days=lookback_days)
         return _finish(
             "before-conversion",
             {"before_conversion": table},
@@ -172,14 +207,7 @@ def run_retention(
     """`usagecast analytics retention`; activity is every event type unless named."""
 
     def compute(engine: Engine) -> str:
-        if activity_events:
-            resolve_event_types(
-                store_event_types(engine),
-                activity_events,
-                command="analytics retention",
-                flag="--activity-event",
-            )
-        table = retention(engine, filters, period=period, activity_events=activity_events)
+        table = checked_retention(engine, filters, period=period, activity_events=activity_events)
         cohorts = cohort_labels(table)
         matrix = table[period_columns(table)].set_axis(cohorts)
         partial = partial_mask(table).set_axis(cohorts)

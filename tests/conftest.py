@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from features.quiet import QUIET_ENV
 from scripts.local_postgres import LocalPostgres, running_postgres, server_bin_dir
-from usagecast_cli.quiet import QUIET_ENV
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

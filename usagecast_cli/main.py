@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from features.errors import Interrupted, UsagecastError
+from features.quiet import quiet_defaults
 from usagecast_cli import (
     analytics_commands,
     experiments_commands,
@@ -36,7 +37,6 @@ from usagecast_cli import (
     whatif_commands,
 )
 from usagecast_cli.options import apply_engine_options, apply_specs_option
-from usagecast_cli.quiet import quiet_defaults
 
 # Each helper module adds itself here, in the order `usagecast --help` lists them.
 COMMAND_MODULES: tuple = (

@@ -1,9 +1,10 @@
 """What-ifs on a registered model: one user's suggestions, a lever change over a segment.
 
 Public API: whatif_user -> UserWhatIf, whatif_policy -> PolicyReport (each with `summary()`,
-the text the CLI prints), select_segment, compare_with_truth, TruthComparison. Every output
-carries serving.whatif.CAUSAL_NOTE; on simulated data the policy what-if also carries the
-simulator's true effect of the same lever (experiments/whatif/truth.py).
+the text the CLI prints), explain_rows (the served explanations of feature rows),
+select_segment, compare_with_truth, TruthComparison. Every what-if output carries
+serving.whatif.CAUSAL_NOTE; on simulated data the policy what-if also carries the simulator's
+true effect of the same lever (experiments/whatif/truth.py).
 """
 
 from experiments.whatif.run import (
@@ -12,6 +13,7 @@ from experiments.whatif.run import (
     TruthComparison,
     UserWhatIf,
     compare_with_truth,
+    explain_rows,
     select_segment,
     whatif_policy,
     whatif_user,
@@ -23,6 +25,7 @@ __all__ = [
     "TruthComparison",
     "UserWhatIf",
     "compare_with_truth",
+    "explain_rows",
     "select_segment",
     "whatif_policy",
     "whatif_user",

@@ -26,6 +26,7 @@ from experiments.whatif import report, sources, truth
 from features.errors import UsagecastError
 from features.mlflow_links import describe_run_artifacts
 from serving import encode_matrix
+from serving.validation import IDENTITY_COLUMNS
 from serving.whatif import (
     CAUSAL_NOTE,
     LeverChange,
@@ -74,10 +75,32 @@ class UserWhatIf:
         return "\n".join(lines)
 
 
-def _missing_columns(rows: pd.DataFrame, names: tuple[str, ...], feature_set: str) -> None:
+def _missing_columns(rows: pd.DataFrame, names: tuple[str, ...], source: str) -> None:
     missing = [name for name in names if name not in rows.columns]
     if missing:
-        raise UsagecastError(f"feature set {feature_set} lacks the model's feature(s) {missing}")
+        raise UsagecastError(f"{source} lacks the model's feature(s) {missing}")
+
+
+def _served_answer(
+    model: sources.LoadedModel, rows: pd.DataFrame, source: str, params: dict
+) -> pd.DataFrame:
+    """The served pyfunc's answer for rows holding the model's features; a refused request
+    (bad param, bad value) is a one-line UsagecastError."""
+    _missing_columns(rows, model.feature_names, source)
+    try:
+        return model.pyfunc.predict(rows[list(model.feature_names)], params=params)
+    except MlflowException as error:
+        raise UsagecastError(f"{params['mode']}: {error.message}") from None
+
+
+def explain_rows(model_uri: str, rows: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+    """Each row's probability and its k largest feature contributions (exact TreeSHAP), as
+    the served model answers params.mode = explain; the rows' user_id and cutoff columns,
+    when present, lead the result."""
+    model = sources.load_model(model_uri)
+    answer = _served_answer(model, rows, "explain: each row", {"mode": "explain", "k": int(k)})
+    identity = rows[[name for name in IDENTITY_COLUMNS if name in rows.columns]]
+    return pd.concat([identity.reset_index(drop=True), answer.reset_index(drop=True)], axis=1)
 
 
 def _cutoff(rows: pd.DataFrame) -> pd.Timestamp:
@@ -105,7 +128,6 @@ def whatif_user(
             "or not eligible then: inactive, already converted, or for signup-relative "
             "cutoffs not yet at their cutoff or past their label window)"
         )
-    _missing_columns(row, model.feature_names, model.feature_set)
     params = {
         "mode": "whatif",
         "target": float(target),
@@ -114,10 +136,7 @@ def whatif_user(
         "budget_ms": int(budget_ms),
         "seed": int(seed),
     }
-    try:
-        answer = model.pyfunc.predict(row[list(model.feature_names)], params=params)
-    except MlflowException as error:
-        raise UsagecastError(f"whatif: {error.message}") from None
+    answer = _served_answer(model, row, f"feature set {model.feature_set}", params)
     whatif = answer["whatif"].iloc[0]
     return UserWhatIf(
         model_uri=model_uri,
@@ -300,7 +319,7 @@ def whatif_policy(
     rows = select_segment(rows, segment)
     if rows.empty:
         raise UsagecastError(f"segment {segment!r} matches no row of {feature_set} at {at}")
-    _missing_columns(rows, model.feature_names, feature_set)
+    _missing_columns(rows, model.feature_names, f"feature set {feature_set}")
     encoded = encode_matrix(rows, model.scorer.metadata)
     result = simulate_policy(
         encoded, space, model.scorer.probabilities, lever, seed, n_bootstrap=n_bootstrap

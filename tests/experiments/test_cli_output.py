@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from usagecast_cli.quiet import QUIET_ENV
+from features.quiet import QUIET_ENV
 
 NOISE = ("Warning", "Downloading artifacts", " INFO ")
 

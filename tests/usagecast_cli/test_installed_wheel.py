@@ -13,6 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -25,6 +26,7 @@ PACKAGES = (
     "analytics",
     "front_door",
     "usagecast_cli",
+    "usagecast",
 )
 
 
@@ -149,6 +151,16 @@ def test_an_installed_wheel_builds_a_project_spec_from_any_directory(tmp_path):
     assert "myspec@v1  fingerprint " in built, built
     rows = list((project / ".usagecast" / "feature_sets" / "myspec" / "v1").glob("*/data.parquet"))
     assert len(rows) == 1
+    # The Python API ships too and reads the same workspace and spec folder.
+    code = "import usagecast; print(usagecast.__file__, len(usagecast.load('myspec@v1')))"
+    api = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert api.returncode == 0, api.stderr
+    assert api.stdout.split() == [
+        str(site / "usagecast" / "__init__.py"),
+        str(len(pd.read_parquet(rows[0]))),
+    ]
     usagecast("features", "release", "myspec@v1")
     assert "myspec@v1" in (project / "specs" / "LOCK.json").read_text()
     assert not (ROOT / "specs").exists()

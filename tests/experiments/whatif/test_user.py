@@ -6,6 +6,10 @@ event) unless --cutoff names another date.
 
 from __future__ import annotations
 
+import pytest
+
+from experiments.whatif import explain_rows, sources
+from features.errors import UsagecastError
 from features.featureset import load_scoring_rows
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main
@@ -72,3 +76,23 @@ def test_unknown_user_cutoff_and_model_are_one_line_errors(spec_champion, capsys
     assert error.count("\n") == 1 and "models:/nope@champion" in error
     assert main(["whatif", "--user", "user01"]) == 2
     assert "needs --model" in capsys.readouterr().err
+
+
+def test_explain_rows_answers_as_the_served_model_with_the_rows_identity(spec_champion):
+    rows, _ = load_scoring_rows("premium_30d@v1")
+    chosen = rows.iloc[[2, 0]]
+    explained = explain_rows(MODEL_URI, chosen, k=2)
+    assert explained["user_id"].tolist() == chosen["user_id"].tolist()
+    assert explained["cutoff"].tolist() == chosen["cutoff"].tolist()
+    assert all(len(contributions) == 2 for contributions in explained["contributions"])
+    model = sources.load_model(MODEL_URI)
+    served = model.pyfunc.predict(chosen[list(model.feature_names)])
+    assert explained["probability"].tolist() == served["probability"].tolist()
+
+
+def test_explain_rows_without_a_model_feature_names_it(spec_champion):
+    rows, _ = load_scoring_rows("premium_30d@v1")
+    with pytest.raises(UsagecastError, match=f"each row lacks the model's feature.*{ADS}"):
+        explain_rows(MODEL_URI, rows.drop(columns=[ADS]))
+    with pytest.raises(UsagecastError, match="explain: param 'k'"):
+        explain_rows(MODEL_URI, rows, k=0)

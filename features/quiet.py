@@ -1,4 +1,5 @@
-"""Quiet defaults every `usagecast` command starts with: MLflow's chatter off, its warnings on.
+"""Quiet defaults every `usagecast` command and Python API (usagecast/) call starts with:
+MLflow's chatter off, its warnings on.
 
 MLflow logs INFO lines a user has no use for ("Creating initial MLflow database tables...",
 "Validating input example against model signature") and draws a progress bar per artifact
@@ -15,7 +16,7 @@ import os
 QUIET_ENV = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     # Read once, when mlflow is imported; the level is also set below for an mlflow that
-    # is imported already (the demo, tests and notebooks call main() in-process).
+    # is imported already (the demo, tests and notebooks run in-process).
     "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
 

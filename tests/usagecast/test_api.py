@@ -1,0 +1,136 @@
+"""The Python API (usagecast/): its argument handling, that it returns what the CLI's library
+calls compute, and the notebook walkthrough run end to end in a fresh workspace."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import analytics
+import usagecast
+from experiments import TuneConfig
+from features.errors import UsagecastError
+from features.simulate import SimulationConfig, simulate_to_dir
+from features.workspace import mlflow_tracking_uri
+from usagecast.api import config_of
+
+ROOT = Path(__file__).resolve().parents[2]
+WALKTHROUGH = ROOT / "examples" / "notebook_walkthrough.py"
+
+
+def test_every_exported_name_exists_and_says_what_it_does() -> None:
+    for name in usagecast.__all__:
+        exported = getattr(usagecast, name)
+        assert exported.__doc__, name
+    for name in usagecast.analytics.__all__:
+        assert getattr(usagecast.analytics, name).__doc__, name
+
+
+def test_importing_the_api_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, usagecast; print(sorted({'mlflow', 'pandas', 'lightgbm'} & set(sys.modules)))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.strip() == "[]"
+
+
+def test_an_unknown_option_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(UsagecastError, match=r"tune: unknown option\(s\) trails; known: .*trials"):
+        usagecast.tune("premium_30d@v1", trails=3)
+    with pytest.raises(UsagecastError, match=r"simulate: unknown option\(s\) users; .*n_users"):
+        usagecast.simulate("unused", seed=1, users=5)
+
+
+def test_config_values_are_checked_by_the_config_itself() -> None:
+    with pytest.raises(UsagecastError, match="trials must be at least 1"):
+        usagecast.tune("premium_30d@v1", trials=0)
+    with pytest.raises(UsagecastError, match="metric 'auc' is not known"):
+        config_of(TuneConfig, {"feature_set": "a@v1"}, {"metric": "auc"}, "t")
+
+
+def test_an_option_that_repeats_an_argument_is_refused() -> None:
+    with pytest.raises(UsagecastError, match="tune: feature_set is given by the call's own"):
+        usagecast.tune("premium_30d@v1", feature_set="other@v1")
+
+
+@pytest.mark.parametrize(("run_id", "feature_set"), [(None, None), ("0123abcd", "premium_30d@v1")])
+def test_promote_needs_exactly_one_of_run_id_and_feature_set(run_id, feature_set) -> None:
+    with pytest.raises(UsagecastError, match="either run_id or feature_set"):
+        usagecast.promote(run_id, feature_set=feature_set)
+
+
+def test_a_feature_set_that_does_not_exist_is_a_usagecast_error() -> None:
+    with pytest.raises(UsagecastError, match="nope@v1"):
+        usagecast.load("nope@v1")
+
+
+def _files(root: Path) -> dict[Path, bytes]:
+    return {
+        path.relative_to(root): path.read_bytes() for path in root.rglob("*") if path.is_file()
+    }
+
+
+def test_simulate_forwards_the_seed_to_the_same_writer_as_the_cli(tmp_path: Path) -> None:
+    usagecast.simulate(tmp_path / "api", seed=3, n_users=8, months=1)
+    simulate_to_dir(
+        tmp_path / "lib", SimulationConfig(n_users=8, seed=3, months=1), progress=False
+    )
+    usagecast.simulate(tmp_path / "other", seed=4, n_users=8, months=1)
+    assert _files(tmp_path / "api") == _files(tmp_path / "lib")
+    assert _files(tmp_path / "api") != _files(tmp_path / "other")
+
+
+def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> None:
+    usagecast.simulate(tmp_path / "data", seed=2, n_users=40, months=2)
+    usagecast.ingest(tmp_path / "data" / "dataset.yaml")
+    with usagecast.analytics.store() as engine:
+        expected = analytics.top_features(engine)
+        before = analytics.before_conversion(engine, "BUY_PREMIUM", lookback_days=14)
+    assert usagecast.analytics.top_features().equals(expected)
+    assert usagecast.analytics.before_conversion("BUY_PREMIUM", lookback_days=14).equals(before)
+    assert not usagecast.analytics.retention(period="month").empty
+    with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):
+        usagecast.analytics.before_conversion("NOT_AN_EVENT")
+
+
+@pytest.mark.slow
+def test_the_notebook_walkthrough_runs_in_a_fresh_workspace(
+    tmp_path: Path, isolated_workspace: Path
+) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(WALKTHROUGH)],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "WALKTHROUGH_TRIALS": "2"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.startswith(f"workspace: {isolated_workspace}\n")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["promoted"] is True and result["model"] == "premium_30d v1"
+    assert result["scored_users"] > 0
+    # Today's users: the day after the last simulated event (6 months from 2024-01-01).
+    assert result["scored_at"] == "2024-07-01"
+    assert result["contributions"] == 3
+    assert 0 <= result["whatif_suggestions"] <= 3
+    champion = MlflowClient(mlflow_tracking_uri()).get_model_version_by_alias(
+        "premium_30d", "champion"
+    )
+    assert str(champion.version) == "1"
+    assert (isolated_workspace / "walkthrough_data" / "dataset.yaml").is_file()
+    # The CLI's quiet defaults apply to API calls too: no MLflow INFO lines.
+    assert "Creating initial MLflow database tables" not in completed.stderr

@@ -1,0 +1,90 @@
+"""Product analytics as DataFrames, for notebooks: the tables `usagecast analytics ...`
+prints, computed by the same analytics functions on the workspace's event store.
+
+`filters` is an analytics.Filters (time range, user segment, area prefix); None keeps every
+event. `store()` opens the store on an engine for any other model of the `analytics` package, e.g.
+`with usagecast.analytics.store() as engine: analytics.channels(engine, "BUY_PREMIUM")`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analytics.filters import Filters
+    from analytics.retention import Period
+    from features.engines import Engine
+
+__all__ = ["before_conversion", "retention", "segments", "store", "top_features"]
+
+
+def _filters(filters: Filters | None) -> Filters:
+    from analytics.filters import NO_FILTERS
+
+    return NO_FILTERS if filters is None else filters
+
+
+def store(engine: str = "duckdb") -> AbstractContextManager[Engine]:
+    """The workspace's event store on `engine` (duckdb or spark), closed when the block ends."""
+    from analytics.runs import opened_engine
+
+    return opened_engine(engine)
+
+
+def top_features(
+    filters: Filters | None = None, *, per_event_type: bool = False, engine: str = "duckdb"
+) -> pd.DataFrame:
+    """`usagecast analytics top-features`: the most used product areas, ranked by users."""
+    from analytics import top_features as compute
+
+    with store(engine) as opened:
+        return compute(opened, _filters(filters), per_event_type=per_event_type)
+
+
+def before_conversion(
+    event: str, filters: Filters | None = None, *, lookback_days: int = 30, engine: str = "duckdb"
+) -> pd.DataFrame:
+    """`usagecast analytics before-conversion`: areas used in the `lookback_days` before a
+    user's first `event`, with their lift over non-converters."""
+    from analytics.runs import checked_before_conversion
+
+    with store(engine) as opened:
+        return checked_before_conversion(
+            opened, event, _filters(filters), lookback_days=lookback_days
+        )
+
+
+def retention(
+    filters: Filters | None = None,
+    *,
+    period: Period = "week",
+    activity_events: Sequence[str] = (),
+    engine: str = "duckdb",
+) -> pd.DataFrame:
+    """`usagecast analytics retention`: the cohort retention matrix (a period still running at
+    the end of the data is partial: its share is a lower bound)."""
+    from analytics.runs import checked_retention
+
+    with store(engine) as opened:
+        return checked_retention(
+            opened, _filters(filters), period=period, activity_events=tuple(activity_events)
+        )
+
+
+def segments(
+    feature_set: str,
+    k: int,
+    filters: Filters | None = None,
+    *,
+    seed: int = 0,
+    engine: str = "duckdb",
+) -> pd.DataFrame:
+    """`usagecast analytics segments`: k-means segments of a built feature set's rows."""
+    from analytics import segments as compute
+
+    with store(engine) as opened:
+        return compute(opened, feature_set, k, _filters(filters), seed=seed)
