@@ -66,8 +66,12 @@ from serving.validation import ServingParams
 CHAMPION = "champion"
 INLINE_ROWS = 64
 MAX_MESSAGE_CHARS = 500
-# Answered before the body is read (auth, content type, size): the connection is closed.
+# Answered before the body is read (auth, content type, size). The server then discards the
+# rest of a body declared at most DRAIN_FACTOR times the body cap and keeps the connection: a
+# client still sending must get to read the answer (closing on unread bytes resets the
+# connection, and the answer with it). A longer or undeclared body closes the connection.
 UNREAD_BODY_STATUSES = (401, 413, 415)
+DRAIN_FACTOR = 16
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _logger = logging.getLogger(__name__)
 
@@ -331,8 +335,10 @@ class FrontDoor:
                 f"check the values sent",
             )
         response.headers["X-Request-Id"] = request_id
-        if response.status_code in UNREAD_BODY_STATUSES:
-            response.headers["Connection"] = "close"  # the rest of the body is never read
+        if response.status_code in UNREAD_BODY_STATUSES and not _drainable(
+            request.headers.get("content-length"), DRAIN_FACTOR * self.limits.max_body_bytes
+        ):
+            response.headers["Connection"] = "close"
         self.metrics.observe(response.status_code, variant_label, time.perf_counter() - started)
         return response
 
@@ -443,6 +449,12 @@ def _code(status: int) -> str:
         503: "TEMPORARILY_UNAVAILABLE",
         504: "DEADLINE_EXCEEDED",
     }.get(status, "BAD_REQUEST")
+
+
+def _drainable(content_length: str | None, most: int) -> bool:
+    """Whether the server may discard an unread body of this declared length (see
+    DRAIN_FACTOR) rather than close the connection."""
+    return content_length is not None and content_length.isdigit() and int(content_length) <= most
 
 
 def _check_content_type(header: str | None) -> None:
