@@ -29,6 +29,7 @@ import datetime as dt
 import hmac
 import io
 import ipaddress
+import json
 import logging
 import os
 import sys
@@ -49,6 +50,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 from mlflow.pyfunc.scoring_server import infer_and_parse_data, predictions_to_json
 from mlflow.tracking import MlflowClient
+from mlflow.utils.proto_json_utils import NumpyEncoder
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -362,14 +364,9 @@ class FrontDoor:
         else:
             predictions = await asyncio.get_running_loop().run_in_executor(None, job)
         used = [self.variants[i] for i in plan]
-        out = io.StringIO()
-        predictions_to_json(
+        body = predictions_json(
             predictions,
-            out,
-            metadata={
-                "variant": [v.variant for v in used],
-                "model_version": [v.version for v in used],
-            },
+            {"variant": [v.variant for v in used], "model_version": [v.version for v in used]},
         )
         served = [self.variants[i] for i in dict.fromkeys(plan.tolist())] or self.variants[:1]
         headers = {
@@ -378,7 +375,7 @@ class FrontDoor:
             "X-Model-Version": ",".join(v.version for v in served),
         }
         label = served[0].variant if len(served) == 1 else "mixed"
-        return Response(out.getvalue(), media_type="application/json", headers=headers), label
+        return Response(body, media_type="application/json", headers=headers), label
 
     def _job(
         self, frame: Any, params: dict[str, Any] | None, plan: np.ndarray, request_id: str
@@ -431,6 +428,20 @@ class FrontDoor:
             raise RequestRefused(
                 504, f"whatif took longer than the {self.limits.whatif_deadline_ms} ms deadline"
             ) from None
+
+
+def predictions_json(predictions: Any, metadata: dict[str, list[str]]) -> bytes:
+    """The bytes `mlflow.pyfunc.scoring_server.predictions_to_json` writes for these
+    predictions and extra keys, without its pandas `to_dict` (the dearest step of a one-row
+    answer): a frame with unique column names becomes its records column by column."""
+    if not isinstance(predictions, pd.DataFrame) or not predictions.columns.is_unique:
+        out = io.StringIO()
+        predictions_to_json(predictions, out, metadata=metadata)
+        return out.getvalue().encode()
+    names = predictions.columns.tolist()
+    columns = [predictions[name].tolist() for name in names]
+    records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    return json.dumps({"predictions": records, **metadata}, cls=NumpyEncoder).encode()
 
 
 def _cap_budget(params: dict[str, Any], deadline_ms: int) -> None:
