@@ -56,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from analytics.ab import Experiment, assign, make_experiment
+from analytics.ab import Experiment, bucket_groups, buckets, make_experiment
 from features.errors import UsagecastError
 from features.workspace import activate_mlflow_tracking
 from front_door.limits import Limits, RequestRefused, check_payload, parse_body
@@ -135,11 +135,10 @@ def route(frame: Any, experiment: Experiment | None, rows: int) -> np.ndarray:
         return plan
     if "user_id" not in frame.columns.tolist() or len(frame) != rows:
         return plan
-    ids = frame["user_id"].to_numpy(dtype=object)
-    known = np.fromiter((isinstance(u, str) for u in ids), dtype=bool, count=rows)
-    if known.any():
-        groups = assign(pd.Series(ids[known], dtype=object), experiment)["group"].to_numpy()
-        plan[known] = (groups == experiment.groups[1]).astype("int64")
+    ids = frame["user_id"].tolist()
+    known = [i for i, user in enumerate(ids) if isinstance(user, str)]
+    if known:
+        plan[known] = bucket_groups(buckets([ids[i] for i in known], experiment.salt), experiment)
     return plan
 
 
