@@ -71,7 +71,8 @@ MAX_MESSAGE_CHARS = 500
 # Answered before the body is read (auth, content type, size). The server then discards the
 # rest of a body declared at most DRAIN_FACTOR times the body cap and keeps the connection: a
 # client still sending must get to read the answer (closing on unread bytes resets the
-# connection, and the answer with it). A longer or undeclared body closes the connection.
+# connection, and the answer with it). A longer or undeclared body, or one the client holds
+# back until "100 Continue", closes the connection.
 UNREAD_BODY_STATUSES = (401, 413, 415)
 DRAIN_FACTOR = 16
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -337,7 +338,7 @@ class FrontDoor:
             )
         response.headers["X-Request-Id"] = request_id
         if response.status_code in UNREAD_BODY_STATUSES and not _drainable(
-            request.headers.get("content-length"), DRAIN_FACTOR * self.limits.max_body_bytes
+            request, DRAIN_FACTOR * self.limits.max_body_bytes
         ):
             response.headers["Connection"] = "close"
         self.metrics.observe(response.status_code, variant_label, time.perf_counter() - started)
@@ -461,10 +462,13 @@ def _code(status: int) -> str:
     }.get(status, "BAD_REQUEST")
 
 
-def _drainable(content_length: str | None, most: int) -> bool:
-    """Whether the server may discard an unread body of this declared length (see
-    DRAIN_FACTOR) rather than close the connection."""
-    return content_length is not None and content_length.isdigit() and int(content_length) <= most
+def _drainable(request: Request, most: int) -> bool:
+    """Whether the server may discard the unread body (see DRAIN_FACTOR) rather than close the
+    connection: its length is declared and at most `most`, and the client is sending it (one
+    that waits for "100 Continue" never sends it: only closing keeps the next request apart)."""
+    length = request.headers.get("content-length", "")
+    waits = "100-continue" in request.headers.get("expect", "").lower()
+    return length.isdigit() and int(length) <= most and not waits
 
 
 def _check_content_type(header: str | None) -> None:

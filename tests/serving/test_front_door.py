@@ -325,6 +325,12 @@ def test_a_client_sending_a_body_past_the_cap_reads_its_413_and_keeps_the_connec
             answered.read()
     finally:
         connection.close()
+    head = (
+        "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Expect: 100-continue\r\nContent-Length: {len(big)}\r\n\r\n"
+    )
+    answer, _ = _raw(door, head.encode())  # the body is held back: nothing to drain
+    assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower()
 
 
 def test_the_token_guards_everything_but_ping(strict):
