@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,7 +108,7 @@ def make_experiment(
     return Experiment(name, tuple(names), percents, salt if salt is not None else name, start)
 
 
-def buckets(user_ids: pd.Series, salt: str) -> np.ndarray:
+def buckets(user_ids: pd.Series | Sequence[object], salt: str) -> np.ndarray:
     """Bucket 0..BUCKETS-1 of each user id under this salt (sha256, stable everywhere)."""
     prefix = f"{salt}:".encode()
     return np.fromiter(
@@ -123,16 +124,22 @@ def buckets(user_ids: pd.Series, salt: str) -> np.ndarray:
 
 def assign(user_ids: pd.Series, experiment: Experiment) -> pd.DataFrame:
     """user_id, bucket and group of each user (pure: no storage)."""
-    edges = np.cumsum(np.round(np.asarray(experiment.percents) * BUCKETS / 100)).astype("int64")
     user_buckets = buckets(user_ids, experiment.salt)
-    group_index = np.searchsorted(edges, user_buckets, side="right")
     return pd.DataFrame(
         {
             "user_id": user_ids.astype(str).to_numpy(),
             "bucket": user_buckets,
-            "group": np.asarray(experiment.groups, dtype=object)[group_index],
+            "group": np.asarray(experiment.groups, dtype=object)[
+                bucket_groups(user_buckets, experiment)
+            ],
         }
     )
+
+
+def bucket_groups(user_buckets: np.ndarray, experiment: Experiment) -> np.ndarray:
+    """Index into `experiment.groups` of each bucket: the split's percents cut the buckets."""
+    edges = np.cumsum(np.round(np.asarray(experiment.percents) * BUCKETS / 100)).astype("int64")
+    return np.searchsorted(edges, user_buckets, side="right")
 
 
 def parse_metric(text: str) -> Metric:

@@ -8,7 +8,8 @@ Peers, measured in the same run on the same rows:
   (`--servers stock front`: stock `mlflow models serve` and the `usagecast serve` front door,
   skipped with a message where this checkout has none; `--url` adds a running server that
   serves a model this benchmark trained, same --seed/--features/--trees);
-- per server: p99 of single predicts while a large whatif runs beside them vs idle, and
+- per server: p99 of single predicts while a large whatif runs beside them vs idle (the
+  front door gets as many whatif rows as its default cap accepts, stock `--whatif-rows`), and
   throughput with 16 concurrent keep-alive clients (client threads share one interpreter:
   compare servers with each other, not with other tools);
 - the cost of a column-schema signature check on one row (what we chose not to declare);
@@ -42,6 +43,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.models.utils import _enforce_schema
 
+from front_door import Limits
 from serving import ModelMetadata, Scorer, encode_features, log_serving_model, parse_params
 from serving.local_server import SERVER_KINDS, FrontDoorUnavailable, running
 
@@ -253,6 +255,12 @@ def compare_servers(results: dict[str, dict[str, float]], clients: int) -> None:
         print(f"{label}: {verdicts}")
 
 
+def whatif_rows(kind: str, rows: int) -> int:
+    """Rows of the large whatif sent to a server: the front door's default whatif rows cap
+    refuses more (a 413 in no time would measure nothing), so it gets the most it accepts."""
+    return min(rows, Limits().max_whatif_rows) if kind == "front" else rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000, help="training rows")
@@ -349,11 +357,14 @@ def main() -> None:
         print(describe("MLflow pyfunc.predict (params schema)", wrapped, raw))
 
         records = [json.loads(f.to_json(orient="records")) for f in row_frames]
-        whatif = {
-            "dataframe_records": json.loads(
-                frame.head(args.whatif_rows).to_json(orient="records")
-            ),
-            "params": {"mode": "whatif", "budget_ms": 200, "k": 3},
+        whatifs = {
+            kind: {
+                "dataframe_records": json.loads(
+                    frame.head(whatif_rows(kind, args.whatif_rows)).to_json(orient="records")
+                ),
+                "params": {"mode": "whatif", "budget_ms": 200, "k": 3},
+            }
+            for kind in (*SERVER_KINDS, "url")
         }
         peers = {"predict": raw, "explain": raw_contrib}
         env = {"MLFLOW_TRACKING_URI": tracking, "USAGECAST_HOME": str(root / "home")}
@@ -367,7 +378,9 @@ def main() -> None:
                 except FrontDoorUnavailable as error:
                     print(f"\n== {kind}: skipped: {error} ==")
                     continue
-                results[kind] = measure_server(kind, base, records, whatif, n, args.clients, peers)
+                results[kind] = measure_server(
+                    kind, base, records, whatifs[kind], n, args.clients, peers
+                )
                 if kind == "stock":
                     batch = frame.head(10_000)
                     split = json.loads(batch.to_json(orient="split", index=False))
@@ -378,7 +391,9 @@ def main() -> None:
                     )
         if args.url:
             url = args.url.rstrip("/")
-            results["url"] = measure_server(url, url, records, whatif, n, args.clients, peers)
+            results["url"] = measure_server(
+                url, url, records, whatifs["url"], n, args.clients, peers
+            )
         if results:
             compare_servers(results, args.clients)
 

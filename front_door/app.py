@@ -29,6 +29,7 @@ import datetime as dt
 import hmac
 import io
 import ipaddress
+import json
 import logging
 import os
 import sys
@@ -49,12 +50,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 from mlflow.pyfunc.scoring_server import infer_and_parse_data, predictions_to_json
 from mlflow.tracking import MlflowClient
+from mlflow.utils.proto_json_utils import NumpyEncoder
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from analytics.ab import Experiment, assign, make_experiment
+from analytics.ab import Experiment, bucket_groups, buckets, make_experiment
 from features.errors import UsagecastError
 from features.workspace import activate_mlflow_tracking
 from front_door.limits import Limits, RequestRefused, check_payload, parse_body
@@ -66,8 +68,13 @@ from serving.validation import ServingParams
 CHAMPION = "champion"
 INLINE_ROWS = 64
 MAX_MESSAGE_CHARS = 500
-# Answered before the body is read (auth, content type, size): the connection is closed.
+# Answered before the body is read (auth, content type, size). The server then discards the
+# rest of a body declared at most DRAIN_FACTOR times the body cap and keeps the connection: a
+# client still sending must get to read the answer (closing on unread bytes resets the
+# connection, and the answer with it). A longer or undeclared body, or one the client holds
+# back until "100 Continue", closes the connection.
 UNREAD_BODY_STATUSES = (401, 413, 415)
+DRAIN_FACTOR = 16
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _logger = logging.getLogger(__name__)
 
@@ -129,11 +136,10 @@ def route(frame: Any, experiment: Experiment | None, rows: int) -> np.ndarray:
         return plan
     if "user_id" not in frame.columns.tolist() or len(frame) != rows:
         return plan
-    ids = frame["user_id"].to_numpy(dtype=object)
-    known = np.fromiter((isinstance(u, str) for u in ids), dtype=bool, count=rows)
-    if known.any():
-        groups = assign(pd.Series(ids[known], dtype=object), experiment)["group"].to_numpy()
-        plan[known] = (groups == experiment.groups[1]).astype("int64")
+    ids = frame["user_id"].tolist()
+    known = [i for i, user in enumerate(ids) if isinstance(user, str)]
+    if known:
+        plan[known] = bucket_groups(buckets([ids[i] for i in known], experiment.salt), experiment)
     return plan
 
 
@@ -331,8 +337,10 @@ class FrontDoor:
                 f"check the values sent",
             )
         response.headers["X-Request-Id"] = request_id
-        if response.status_code in UNREAD_BODY_STATUSES:
-            response.headers["Connection"] = "close"  # the rest of the body is never read
+        if response.status_code in UNREAD_BODY_STATUSES and not _drainable(
+            request, DRAIN_FACTOR * self.limits.max_body_bytes
+        ):
+            response.headers["Connection"] = "close"
         self.metrics.observe(response.status_code, variant_label, time.perf_counter() - started)
         return response
 
@@ -356,14 +364,9 @@ class FrontDoor:
         else:
             predictions = await asyncio.get_running_loop().run_in_executor(None, job)
         used = [self.variants[i] for i in plan]
-        out = io.StringIO()
-        predictions_to_json(
+        body = predictions_json(
             predictions,
-            out,
-            metadata={
-                "variant": [v.variant for v in used],
-                "model_version": [v.version for v in used],
-            },
+            {"variant": [v.variant for v in used], "model_version": [v.version for v in used]},
         )
         served = [self.variants[i] for i in dict.fromkeys(plan.tolist())] or self.variants[:1]
         headers = {
@@ -372,7 +375,7 @@ class FrontDoor:
             "X-Model-Version": ",".join(v.version for v in served),
         }
         label = served[0].variant if len(served) == 1 else "mixed"
-        return Response(out.getvalue(), media_type="application/json", headers=headers), label
+        return Response(body, media_type="application/json", headers=headers), label
 
     def _job(
         self, frame: Any, params: dict[str, Any] | None, plan: np.ndarray, request_id: str
@@ -427,6 +430,20 @@ class FrontDoor:
             ) from None
 
 
+def predictions_json(predictions: Any, metadata: dict[str, list[str]]) -> bytes:
+    """The bytes `mlflow.pyfunc.scoring_server.predictions_to_json` writes for these
+    predictions and extra keys, without its pandas `to_dict` (the dearest step of a one-row
+    answer): a frame with unique column names becomes its records column by column."""
+    if not isinstance(predictions, pd.DataFrame) or not predictions.columns.is_unique:
+        out = io.StringIO()
+        predictions_to_json(predictions, out, metadata=metadata)
+        return out.getvalue().encode()
+    names = predictions.columns.tolist()
+    columns = [predictions[name].tolist() for name in names]
+    records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    return json.dumps({"predictions": records, **metadata}, cls=NumpyEncoder).encode()
+
+
 def _cap_budget(params: dict[str, Any], deadline_ms: int) -> None:
     """Pass half the deadline, at most, to the search as its budget_ms (a value of the wrong
     type is left for the model to refuse)."""
@@ -443,6 +460,15 @@ def _code(status: int) -> str:
         503: "TEMPORARILY_UNAVAILABLE",
         504: "DEADLINE_EXCEEDED",
     }.get(status, "BAD_REQUEST")
+
+
+def _drainable(request: Request, most: int) -> bool:
+    """Whether the server may discard the unread body (see DRAIN_FACTOR) rather than close the
+    connection: its length is declared and at most `most`, and the client is sending it (one
+    that waits for "100 Continue" never sends it: only closing keeps the next request apart)."""
+    length = request.headers.get("content-length", "")
+    waits = "100-continue" in request.headers.get("expect", "").lower()
+    return length.isdigit() and int(length) <= most and not waits
 
 
 def _check_content_type(header: str | None) -> None:

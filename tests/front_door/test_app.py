@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.pyfunc.scoring_server import predictions_to_json
 
 from analytics.ab import assign
 from front_door import Limits, RequestRefused
-from front_door.app import FrontDoor, ServeConfig, Variant, experiment_for, is_loopback, route
+from front_door.app import (
+    FrontDoor,
+    ServeConfig,
+    Variant,
+    experiment_for,
+    is_loopback,
+    predictions_json,
+    route,
+)
 from serving.prediction_log import LoggedModel, PredictionLog
 
 CONFIG = ServeConfig(name="tiny", challenger="challenger", share=0.25)
@@ -114,3 +124,32 @@ def test_serve_refuses_bad_starts_in_one_line(argv, fragment, capsys):
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert fragment in error and "Traceback" not in error
+
+
+EXPLAINED = [{"feature": "ads_30d", "value": np.float64(3.0), "contribution": np.float32(-0.25)}]
+
+
+@pytest.mark.parametrize(
+    "predictions",
+    [
+        pd.DataFrame({"probability": [0.125, np.nan, 1e-300], "label": [0, 1, 0]}),
+        pd.DataFrame(
+            {
+                "probability": [0.5],
+                "label": np.array([1], dtype="int64"),
+                "raw_score": [np.float64(-0.0)],
+                "contributions": [EXPLAINED],
+                "whatif": [[{"changes": {"ads_30d": np.int64(1)}, "note": None, "ok": True}]],
+            }
+        ),
+        pd.DataFrame({"probability": [], "label": []}),
+        pd.DataFrame([[0.1, 0.2]], columns=["probability", "probability"]),
+        pd.Series([0.1, 0.2], name="probability"),
+        np.array([0.1, 0.2]),
+    ],
+)
+def test_the_answer_body_is_the_bytes_mlflow_writes(predictions):
+    metadata = {"variant": ["champion"] * len(predictions), "model_version": ["3"] * 2}
+    stock = io.StringIO()
+    predictions_to_json(predictions, stock, metadata=metadata)
+    assert predictions_json(predictions, metadata) == stock.getvalue().encode()

@@ -303,6 +303,36 @@ def test_an_oversized_body_is_refused_before_it_is_read(strict):
     assert answer.startswith(b"HTTP/1.1 413"), answer
 
 
+def test_a_client_sending_a_body_past_the_cap_reads_its_413_and_keeps_the_connection(door):
+    """A client that writes its whole body before reading (as http.client does) gets the 413,
+    not a reset connection, and the next request on that connection is answered."""
+    host, port = door.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    big = json.dumps({"dataframe_records": [GOOD] * 60_000}).encode()
+    assert 1_048_576 < len(big) < 16 * 1_048_576
+    headers = {"Content-Type": "application/json"}
+    try:
+        for _ in range(3):
+            connection.request("POST", "/invocations", big, headers)
+            refused = connection.getresponse()
+            assert refused.status == 413 and refused.getheader("connection") != "close"
+            refused.read()
+            sock = connection.sock
+            small = json.dumps({"dataframe_records": [GOOD]})
+            connection.request("POST", "/invocations", small, headers)
+            answered = connection.getresponse()
+            assert answered.status == 200 and connection.sock is sock
+            answered.read()
+    finally:
+        connection.close()
+    head = (
+        "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Expect: 100-continue\r\nContent-Length: {len(big)}\r\n\r\n"
+    )
+    answer, _ = _raw(door, head.encode())  # the body is held back: nothing to drain
+    assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower()
+
+
 def test_the_token_guards_everything_but_ping(strict):
     body = {"dataframe_records": [GOOD]}
     assert call(strict, body=body).status == 401

@@ -1,6 +1,6 @@
 """A bounded sample of the serving fuzzer (scripts/fuzz_serving.py runs >= 10,000): no answer
 the model controls is a 5xx, carries a stack trace or file path, or accepts what the contract
-refuses, and the server stays up."""
+refuses, and the server stays up; behind the `usagecast serve` front door, no answer at all."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from fuzz_requests import Case, Grammar, Tally, answer_in_process, judge, run
 
 from serving import log_serving_model
-from serving.local_server import running_server
+from serving.local_server import running, running_server
 
 
 def _assert_clean(tally: Tally) -> None:
@@ -86,3 +86,17 @@ def test_stock_server_sample(logged, tiny_model, tmp_path):
         tally = run(base, (grammar.case() for _ in range(200)), stock=True, batch=50)
     _assert_clean(tally)
     assert tally.requests == 200
+
+
+@pytest.mark.serve
+def test_front_door_sample(logged, tiny_model, tmp_path, monkeypatch):
+    """The same grammar against `usagecast serve` over the logged model, registered as the
+    champion: every flaw is the front door's to refuse, none is excused."""
+    uri, env = logged
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])  # to register it
+    with running("front", uri, "fuzz", tmp_path / "server.log", env) as base:
+        grammar = Grammar(tiny_model.metadata, random.Random(5), whatif=True)
+        tally = run(base, (grammar.case() for _ in range(200)), stock=False, batch=50)
+    _assert_clean(tally)
+    assert tally.requests == 200 and not tally.beyond_model
+    assert tally.statuses[200] > 50 and tally.statuses[400] > 50
