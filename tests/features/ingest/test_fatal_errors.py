@@ -65,6 +65,7 @@ def test_fatal_error_names_file_and_leaves_store_unchanged(
 ):
     ingest_dataset(dataset(), store, progress=False)
     before = digest_of(store)
+    files_before = sorted(p.relative_to(store.parent) for p in store.parent.rglob("*"))
 
     broken = dataset(files={"users_latin1.csv": LATIN1_USERS}, config=breaker(base_config()))
     with pytest.raises(error_type) as raised:
@@ -75,7 +76,8 @@ def test_fatal_error_names_file_and_leaves_store_unchanged(
     for fragment in fragments:
         assert fragment in message
     assert digest_of(store) == before
-    assert sorted(p.name for p in store.parent.iterdir()) == ["events.duckdb"]
+    # Nothing left behind: no scratch store, no half-written Parquet copy.
+    assert sorted(p.relative_to(store.parent) for p in store.parent.rglob("*")) == files_before
 
 
 def test_fatal_error_on_first_ingest_creates_no_store(dataset, base_config, store):
