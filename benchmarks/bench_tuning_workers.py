@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,7 +24,12 @@ from pathlib import Path
 import optuna
 
 from experiments.study import default_storage_url, open_storage
-from scripts.reliability.concurrent_first_use import copy_workspace, fresh_env, prepare_template
+from scripts.reliability.concurrent_first_use import (
+    copy_workspace,
+    fresh_env,
+    prepare_template,
+    start_together,
+)
 from scripts.reliability.kill_tuning import FEATURE_SET, usagecast_command
 
 STUDY = "bench"
@@ -55,17 +59,7 @@ def run_side(
     command = [*usagecast_command(), "tune", FEATURE_SET, "--study", STUDY, "--folds", "1"]
     command += ["--trials", str(trials), *(["--storage", storage] if storage else [])]
     started = time.monotonic()
-    processes = [
-        subprocess.Popen(
-            command,
-            cwd=home.parent,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(workers)
-    ]
+    processes = start_together(command, workers, home, env)
     failures = 0
     for process in processes:
         stderr = process.communicate()[1]

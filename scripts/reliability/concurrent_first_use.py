@@ -100,12 +100,11 @@ def check_store(home: Path, processes: int) -> list[str]:
     return problems
 
 
-def run_round(template: Path, home: Path, processes: int, trials: int) -> Round:
-    """Start `processes` tune processes together on a fresh copy of the template."""
-    copy_workspace(template, home)
-    env = fresh_env(home)
-    command = [*usagecast_command(), "tune", FEATURE_SET, "--trials", str(trials), "--folds", "1"]
-    started = [
+def start_together(
+    command: list[str], count: int, home: Path, env: dict[str, str]
+) -> list[subprocess.Popen]:
+    """Start `count` copies of `command` at once beside the workspace `home` (stderr kept)."""
+    return [
         subprocess.Popen(
             command,
             cwd=home.parent,
@@ -114,8 +113,16 @@ def run_round(template: Path, home: Path, processes: int, trials: int) -> Round:
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(processes)
+        for _ in range(count)
     ]
+
+
+def run_round(template: Path, home: Path, processes: int, trials: int) -> Round:
+    """Start `processes` tune processes together on a fresh copy of the template."""
+    copy_workspace(template, home)
+    env = fresh_env(home)
+    command = [*usagecast_command(), "tune", FEATURE_SET, "--trials", str(trials), "--folds", "1"]
+    started = start_together(command, processes, home, env)
     result = Round()
     for process in started:
         stderr = process.communicate()[1]
