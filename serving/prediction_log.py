@@ -148,7 +148,10 @@ class PredictionLog:
         self._thread.join(CLOSE_SECONDS)
 
     def _run(self) -> None:
-        buffer: list[pd.DataFrame] = []
+        # Requests wait here as their columns; tables are formed only when a file is written,
+        # so the work this thread does per request (and the GIL it takes from the server's
+        # thread) stays a length check.
+        pending: list[tuple[Mapping[str, Any], int]] = []
         first_at: float | None = None
         while True:
             wait = None if first_at is None else first_at + self.rotate_seconds - self._clock()
@@ -157,20 +160,21 @@ class PredictionLog:
             except queue.Empty:
                 item = None
             if item is _STOP:
-                self._write(buffer)
+                self._write(pending)
                 return
             if item is not None:
                 columns, rows = item
                 try:
-                    buffer.append(self._frame(columns))
+                    _check_lengths(columns, rows)
+                    pending.append(item)
                     first_at = self._clock() if first_at is None else first_at
                 except Exception as error:  # a log failure must never reach the request
                     self.count_failed(rows, error)
-            buffered = sum(len(frame) for frame in buffer)
+            buffered = sum(rows for _, rows in pending)
             due = first_at is not None and self._clock() - first_at >= self.rotate_seconds
             if buffered >= self.rotate_rows or (buffered and due):
-                self._write(buffer)
-                buffer, first_at = [], None
+                self._write(pending)
+                pending, first_at = [], None
 
     def _frame(self, columns: Mapping[str, Any]) -> pd.DataFrame:
         frame = pd.DataFrame(dict(columns))
@@ -184,10 +188,26 @@ class PredictionLog:
         text = ("user_id", "model_run_id", "model_name", "model_version", "variant")
         return frame.astype(dict.fromkeys(text, "str"))
 
-    def _write(self, buffer: list[pd.DataFrame]) -> None:
-        if not buffer:
+    def _table(self, pending: list[tuple[Mapping[str, Any], int]]) -> pd.DataFrame | None:
+        """The pending requests as one table; when they do not merge (different columns),
+        request by request, counting the rows of any that cannot form a table."""
+        try:
+            return self._frame(_merged(pending))
+        except Exception:
+            frames = []
+            for columns, rows in pending:
+                try:
+                    frames.append(self._frame(columns))
+                except Exception as error:  # a log failure must never reach the request
+                    self.count_failed(rows, error)
+            return pd.concat(frames, ignore_index=True) if frames else None
+
+    def _write(self, pending: list[tuple[Mapping[str, Any], int]]) -> None:
+        if not pending:
             return
-        frame = pd.concat(buffer, ignore_index=True)
+        frame = self._table(pending)
+        if frame is None:
+            return
         for start in range(0, len(frame), self.rotate_rows):
             self._write_file(frame.iloc[start : start + self.rotate_rows])
 
@@ -249,6 +269,31 @@ def prediction_log_from_environment(model: LoggedModel) -> PredictionLog | None:
     log = PredictionLog(Path(directory), model)
     close_on_sigterm(log)
     return log
+
+
+def _check_lengths(columns: Mapping[str, Any], rows: int) -> None:
+    """Refuse a request whose column arrays do not all hold `rows` values."""
+    for name, value in columns.items():
+        if np.ndim(value) and len(value) != rows:
+            raise ValueError(f"column {name!r} holds {len(value)} values, not {rows}")
+
+
+def _merged(pending: list[tuple[Mapping[str, Any], int]]) -> dict[str, Any]:
+    """Many requests' columns as one set: arrays concatenated, each request's scalars (its
+    id, time and mode) repeated over its rows."""
+    names = list(pending[0][0])
+    if any(list(columns) != names for columns, _ in pending):
+        raise ValueError("the pending requests logged different columns")
+    merged: dict[str, Any] = {}
+    for name in names:
+        parts = [(columns[name], rows) for columns, rows in pending]
+        if all(np.ndim(value) == 0 for value, _ in parts):
+            merged[name] = pd.Series([value for value, rows in parts for _ in range(rows)])
+        else:
+            merged[name] = np.concatenate(
+                [np.asarray(v) if np.ndim(v) else np.full(n, v, dtype=object) for v, n in parts]
+            )
+    return merged
 
 
 def request_columns(

@@ -214,3 +214,14 @@ def test_served_model_logs_what_it_answered(tiny_model, tmp_path):
     skew = training_serving_skew(logged, changed, names).set_index("feature")
     assert skew["rows_differing"].to_dict() == {"plays_30d": 0, "ads_30d": 1, "city": 0}
     assert skew.loc["ads_30d", "max_abs_difference"] == pytest.approx(2.0)
+
+
+def test_requests_with_different_columns_are_written_one_by_one(tmp_path):
+    log = PredictionLog(tmp_path, MODEL)
+    log.append(_columns("first", 2), 2)
+    log.append({**_columns("second", 1, start=2), "sessions_7d": np.ones(1)}, 1)
+    log.close()
+    frame = read_prediction_log(tmp_path)
+    assert frame["request_id"].tolist() == ["first", "first", "second"]
+    assert frame["sessions_7d"].isna().tolist() == [True, True, False]
+    assert (log.dropped_rows, log.failed_rows) == (0, 0)
