@@ -48,10 +48,10 @@ def feature_sets_dir() -> Path:
     return workspace_dir() / "feature_sets"
 
 
-def prediction_log_dir() -> Path:
-    """The conventional prediction-log folder: serve with USAGECAST_PREDICTION_LOG pointing here
-    and `usagecast monitor` finds the log without `--prediction-log`."""
-    return workspace_dir() / "prediction_log"
+def prediction_log_dir(model_name: str) -> Path:
+    """The prediction log of model `model_name`: `usagecast serve NAME` writes it here by
+    default and `usagecast monitor NAME` reads it from here without `--prediction-log`."""
+    return workspace_dir() / "prediction_log" / model_name
 
 
 def optuna_dir() -> Path:

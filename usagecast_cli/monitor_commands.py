@@ -65,8 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR",
         help="folder of the serving prediction log (an error when missing or empty; default: "
-        "$USAGECAST_PREDICTION_LOG, else the workspace's prediction_log folder, used when it "
-        "holds rows)",
+        "$USAGECAST_PREDICTION_LOG, else <workspace>/prediction_log/NAME, where `usagecast "
+        "serve NAME` writes it; used when it holds rows)",
     )
     add_business_options(parser)
     add_specs_option(parser)

@@ -12,7 +12,7 @@ def _serve(args: argparse.Namespace) -> int:
     import os
 
     from features.errors import UsagecastError
-    from features.workspace import workspace_dir
+    from features.workspace import prediction_log_dir
     from front_door.app import ServeConfig, serve
     from front_door.limits import Limits
     from serving.prediction_log import PREDICTION_LOG_ENV
@@ -33,8 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     log_dir = None
     if not args.no_prediction_log:
         log_dir = args.prediction_log or Path(
-            os.environ.get(PREDICTION_LOG_ENV, "").strip()
-            or workspace_dir() / "prediction_log" / args.name
+            os.environ.get(PREDICTION_LOG_ENV, "").strip() or prediction_log_dir(args.name)
         )
     limits = Limits(
         max_body_bytes=args.max_body_bytes,

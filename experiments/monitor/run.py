@@ -306,13 +306,14 @@ def _later_performance(ref: str, after: pd.Timestamp, model, feature_names: list
     )
 
 
-def default_prediction_log() -> Path:
-    """Where the prediction log is looked for without `--prediction-log`: the folder
-    USAGECAST_PREDICTION_LOG names (the server's own setting), else the workspace's."""
+def default_prediction_log(name: str) -> Path:
+    """Where model `name`'s prediction log is looked for without `--prediction-log`: the
+    folder USAGECAST_PREDICTION_LOG names (the server's own setting), else the workspace's
+    folder that `usagecast serve NAME` writes by default."""
     import os
 
     named = os.environ.get(PREDICTION_LOG_ENV, "").strip()
-    return Path(named) if named else prediction_log_dir()
+    return Path(named) if named else prediction_log_dir(name)
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ class _Served:
 
 def _served_rows(given: Path | None, champion: _Champion) -> _Served:
     """The prediction log's rows of the champion's run; a given folder must hold rows."""
-    folder = given if given is not None else default_prediction_log()
+    folder = given if given is not None else default_prediction_log(champion.name)
     where = f"--prediction-log {folder}" if given is not None else f"{folder}"
     if given is None and not folder.is_dir():
         return _Served(None, f"none at {folder}; PSI vs training uses the scoring rows")
@@ -415,7 +416,7 @@ def monitor(
 ) -> MonitorResult:
     """Compare the champion of `name` on today's rows with its training rows; report it.
 
-    `prediction_log`: the serving log's folder (default: default_prediction_log(), when it
+    `prediction_log`: the serving log's folder (default: default_prediction_log(name), when it
     exists); with rows of the champion, PSI vs training uses them and training/serving skew is
     reported. `business`: metrics at a capacity / profit on the latest matured cutoff.
     """

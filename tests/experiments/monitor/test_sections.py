@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from experiments.monitor.checks import SKEW, skew_findings
 from experiments.monitor.config import Thresholds, thresholds_from_mapping
 from experiments.monitor.sections import business_section, skew_section
 from experiments.monitor.skew import training_serving_skew
+from serving.prediction_log import PREDICTION_LOG_ENV
 
 NAMES = ["plays_30d", "ads_30d", "city"]
 
@@ -82,3 +84,15 @@ def test_the_business_section_holds_tunes_metrics_prefixed():
     assert set(section.figures) == {"profit_curve"}
     capacity_only = business_section(labels, probabilities, BusinessOptions(Capacity(count=5)), "")
     assert capacity_only.figures == {} and "business.capacity_rows" in capacity_only.metrics
+
+
+def test_monitor_reads_by_default_the_log_usagecast_serve_writes_by_default(monkeypatch):
+    from experiments.monitor.run import default_prediction_log
+    from features.workspace import workspace_dir
+
+    monkeypatch.delenv(PREDICTION_LOG_ENV, raising=False)
+    assert (
+        default_prediction_log("premium_30d") == workspace_dir() / "prediction_log" / "premium_30d"
+    )
+    monkeypatch.setenv(PREDICTION_LOG_ENV, "/srv/log")
+    assert default_prediction_log("premium_30d") == Path("/srv/log")
