@@ -33,6 +33,8 @@ import pandas as pd
 import psutil
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
@@ -125,7 +127,14 @@ def prepare_experiment(tracking_uri: str, name: str) -> str:
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+    except MlflowException as error:
+        # Another process created it between our lookup and our insert: use theirs.
+        created = client.get_experiment_by_name(name)
+        if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS) or created is None:
+            raise
+        return created.experiment_id
 
 
 def require_finite(metrics: Mapping[str, float], where: str) -> dict[str, float]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +28,8 @@ from scripts.reliability.kill_tuning import FEATURE_SET, build_workspace, usagec
 
 # What a built workspace holds that a tuning run reads; the rest (stores) starts fresh.
 COPIED = ("events.duckdb", "feature_sets")
+# A traceback's closing line: `module.Error: message`.
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b")
 
 
 @dataclass
@@ -117,19 +120,32 @@ def start_together(
     ]
 
 
-def run_round(template: Path, home: Path, processes: int, trials: int) -> Round:
-    """Start `processes` tune processes together on a fresh copy of the template."""
+def error_line(stderr: str) -> str:
+    """The line of a failed process's stderr that names the error: its last exception line
+    (SQLAlchemy appends a "Background on this error" hint after it), else its last line."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    named = [line for line in lines if EXCEPTION_LINE.match(line)]
+    return (named or lines or ["(no stderr)"])[-1]
+
+
+def run_round(
+    template: Path, home: Path, processes: int, trials: int, stderr_dir: Path | None
+) -> Round:
+    """Start `processes` tune processes together on a fresh copy of the template; the stderr of
+    each failed process is written under `stderr_dir` when given."""
     copy_workspace(template, home)
     env = fresh_env(home)
     command = [*usagecast_command(), "tune", FEATURE_SET, "--trials", str(trials), "--folds", "1"]
     started = start_together(command, processes, home, env)
     result = Round()
-    for process in started:
+    for number, process in enumerate(started, start=1):
         stderr = process.communicate()[1]
         result.exit_codes.append(process.returncode)
         if process.returncode != 0:
-            lines = stderr.strip().splitlines()
-            result.errors.append(lines[-1] if lines else f"exit {process.returncode}")
+            result.errors.append(f"exit {process.returncode}: {error_line(stderr)}")
+            if stderr_dir is not None:
+                stderr_dir.mkdir(parents=True, exist_ok=True)
+                (stderr_dir / f"{home.parent.name}-process{number}.stderr").write_text(stderr)
     result.store_problems = check_store(home, processes)
     return result
 
@@ -140,7 +156,8 @@ def run(args: argparse.Namespace, root: Path) -> list[Round]:
     rounds = []
     for index in range(args.rounds):
         started = time.monotonic()
-        result = run_round(template, root / f"round{index}" / "home", args.processes, args.trials)
+        home = root / f"round{index + 1}" / "home"
+        result = run_round(template, home, args.processes, args.trials, args.stderr_dir)
         rounds.append(result)
         print(
             f"round {index + 1:2d}: {result.failures} failure(s), exit codes "
@@ -150,7 +167,7 @@ def run(args: argparse.Namespace, root: Path) -> list[Round]:
         for line in result.errors + result.store_problems:
             print(f"    {line}", flush=True)
         if not args.keep:
-            shutil.rmtree(root / f"round{index}")
+            shutil.rmtree(home.parent)
     return rounds
 
 
@@ -163,6 +180,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--stderr-dir", type=Path, help="write the full stderr of each failed process here"
+    )
     return parser.parse_args(argv)
 
 

@@ -109,3 +109,18 @@ def test_a_run_launched_in_a_chosen_experiment_is_the_tuning_run(monkeypatch):
     tags = client.get_run(launched).data.tags
     assert tags["feature_set"] == "premium_30d@v1"
     assert tracking.LAUNCHED_BY_TAG not in tags and tracking.LINKED_RUN_TAG not in tags
+
+
+def test_an_experiment_created_by_another_process_between_lookup_and_insert_is_used(monkeypatch):
+    """Concurrent first `tune` commands race to create the experiment: the loser uses it."""
+    uri = workspace.activate_mlflow_tracking()
+    theirs = MlflowClient(uri).create_experiment("raced")
+    lookups = []
+    real_lookup = MlflowClient.get_experiment_by_name
+
+    def first_lookup_misses(self, name):
+        lookups.append(name)
+        return None if len(lookups) == 1 else real_lookup(self, name)
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", first_lookup_misses)
+    assert tracking.prepare_experiment(uri, "raced") == theirs
