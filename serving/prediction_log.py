@@ -6,9 +6,11 @@ with `read_prediction_log(DIR)` to compare served feature values with the featur
 
 Decisions:
 - The log is never on the request path and never fails a request: `append` puts one
-  request's columns on a bounded queue (QUEUE_REQUESTS) and returns; one daemon thread turns
-  them into files. A full queue, a log already closed, or a failed write drops those rows,
-  counts them (`dropped_rows`, `failed_rows`) and logs one warning line the first time.
+  request's columns in a bounded inbox (QUEUE_REQUESTS) and returns, waking nobody; one
+  daemon thread collects the inbox every POLL_SECONDS and turns it into files. (Waking the
+  writer per request would hand it the GIL in the middle of the next request.) A full inbox,
+  a log already closed, or a failed write drops those rows, counts them (`dropped_rows`,
+  `failed_rows`) and logs one warning line the first time.
 - Files are written whole under a hidden temporary name, then renamed, so a reader never
   sees half a file: `part-<UTC stamp>-<pid>.<log>-<seq>.parquet`, at most ROTATE_ROWS rows each,
   holding rows that waited at most ROTATE_SECONDS. Several server processes can share DIR.
@@ -35,7 +37,6 @@ import datetime as dt
 import itertools
 import logging
 import os
-import queue
 import signal
 import threading
 import time
@@ -53,6 +54,7 @@ PREDICTION_LOG_ENV = "USAGECAST_PREDICTION_LOG"
 ROTATE_ROWS = 10_000
 ROTATE_SECONDS = 60.0
 QUEUE_REQUESTS = 10_000
+POLL_SECONDS = 0.25
 CLOSE_SECONDS = 30.0
 # The columns every row has, in file order; the model's feature columns follow them.
 LOG_COLUMNS = (
@@ -72,7 +74,6 @@ LOG_COLUMNS = (
 )
 
 _logger = logging.getLogger(__name__)
-_STOP = object()
 # Numbers the logs of one process, so two logs sharing a folder never pick the same file name.
 _INSTANCES = itertools.count(1)
 
@@ -111,7 +112,9 @@ class PredictionLog:
         self.rotate_rows = rotate_rows
         self.rotate_seconds = rotate_seconds
         self._clock = clock
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_requests)
+        self._queue_requests = queue_requests
+        self._inbox: list[tuple[Mapping[str, Any], int]] = []
+        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._closed = False
         self._warned = False
@@ -126,15 +129,14 @@ class PredictionLog:
     def append(self, columns: Mapping[str, Any], rows: int) -> None:
         """Queue one request's `rows` rows (columns named as in LOG_COLUMNS, then features,
         `request_id`/`logged_at` included); never blocks, never raises."""
-        with self._lock:  # a row queued here is always ahead of close()'s stop marker
+        with self._lock:  # a row taken in here is always collected before close() returns
             if self._closed:
                 why = "the log is closed"
+            elif len(self._inbox) >= self._queue_requests:
+                why = "the queue is full"
             else:
-                try:
-                    self._queue.put_nowait((columns, rows))
-                    return
-                except queue.Full:
-                    why = "the queue is full"
+                self._inbox.append((columns, rows))
+                return
         self._lose("dropped_rows", rows, why)
 
     def close(self) -> None:
@@ -144,37 +146,37 @@ class PredictionLog:
                 return
             self._closed = True
         atexit.unregister(self.close)
-        self._queue.put(_STOP)
+        self._stop.set()
         self._thread.join(CLOSE_SECONDS)
 
     def _run(self) -> None:
         # Requests wait here as their columns; tables are formed only when a file is written,
         # so the work this thread does per request (and the GIL it takes from the server's
-        # thread) stays a length check.
+        # thread) stays a length check, done for a whole inbox at once.
         pending: list[tuple[Mapping[str, Any], int]] = []
-        first_at: float | None = None
+        buffered, first_at = 0, None
         while True:
-            wait = None if first_at is None else first_at + self.rotate_seconds - self._clock()
-            try:
-                item = self._queue.get(timeout=None if wait is None else max(wait, 0.0))
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                self._write(pending)
-                return
-            if item is not None:
-                columns, rows = item
+            stopping = self._stop.wait(min(POLL_SECONDS, self.rotate_seconds))
+            with self._lock:
+                inbox, self._inbox = self._inbox, []
+            for columns, rows in inbox:
                 try:
                     _check_lengths(columns, rows)
-                    pending.append(item)
-                    first_at = self._clock() if first_at is None else first_at
                 except Exception as error:  # a log failure must never reach the request
                     self.count_failed(rows, error)
-            buffered = sum(rows for _, rows in pending)
+                    continue
+                pending.append((columns, rows))
+                buffered += rows
+                first_at = self._clock() if first_at is None else first_at
+                if buffered >= self.rotate_rows:
+                    self._write(pending)
+                    pending, buffered, first_at = [], 0, None
             due = first_at is not None and self._clock() - first_at >= self.rotate_seconds
-            if buffered >= self.rotate_rows or (buffered and due):
+            if stopping or due:
                 self._write(pending)
-                pending, first_at = [], None
+                pending, buffered, first_at = [], 0, None
+            if stopping:
+                return
 
     def _frame(self, columns: Mapping[str, Any]) -> pd.DataFrame:
         frame = pd.DataFrame(dict(columns))
@@ -274,7 +276,8 @@ def prediction_log_from_environment(model: LoggedModel) -> PredictionLog | None:
 def _check_lengths(columns: Mapping[str, Any], rows: int) -> None:
     """Refuse a request whose column arrays do not all hold `rows` values."""
     for name, value in columns.items():
-        if np.ndim(value) and len(value) != rows:
+        sized = value.ndim if isinstance(value, np.ndarray) else np.ndim(value)
+        if sized and len(value) != rows:
             raise ValueError(f"column {name!r} holds {len(value)} values, not {rows}")
 
 
