@@ -72,6 +72,7 @@ N_TRACKS = 4000
 EVENT_FIELDS = ["user_id", "event_time", "event_type", "session_id", "item_id", "value", "area"]
 CUTOFFS = [pd.Timestamp(f"2024-0{m}-01") for m in range(2, 7)]  # premium_30d@v1's calendar
 TYPES = ["PLAY", "SKIP", "LOGIN", "ADVERTISEMENT", "LIKE", "BUY_PREMIUM"]
+COUNTED_TYPES = ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "LOGIN")  # premium_30d@v1's counts
 # Cumulative thresholds (per 100000) of the event-type mix, close to the simulator's.
 TYPE_CUTS = [53800, 75700, 86600, 94200, 99940, 100000]
 AREAS = ["home", "search", "playlist", "radio", "browse", "settings"]
@@ -211,7 +212,7 @@ def pandas_premium(data: Path) -> pd.DataFrame:
         out = pd.DataFrame(index=rows.index)
         for name, window in (("7d", w7), ("30d", w30)):
             counts = window.groupby(["user_id", "event_type"]).size().unstack(fill_value=0)
-            for kind in ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "LOGIN"):
+            for kind in COUNTED_TYPES:
                 column = counts.get(kind, 0)
                 out[f"count_{kind}_{name}"] = column
             grouped = window.groupby("user_id")
@@ -269,18 +270,12 @@ def polars_premium(data: Path):  # -> polars.DataFrame (polars is imported by it
         end = start + dt.timedelta(days=30)
         in7 = pl.col("event_time") >= start - dt.timedelta(days=7)
         w30 = events.filter(
-            pl.col("event_time").is_between(start - dt.timedelta(days=30), start, "left")
+            pl.col("event_time").is_between(start - dt.timedelta(days=30), start, closed="left")
         ).join(items, on="item_id", how="left")
         plays = is_type["PLAY"]
         windowed = w30.group_by("user_id").agg(
-            *[
-                (is_type[kind] & in7).sum().alias(f"count_{kind}_7d")
-                for kind in ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "LOGIN")
-            ],
-            *[
-                is_type[kind].sum().alias(f"count_{kind}_30d")
-                for kind in ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "LOGIN")
-            ],
+            *[(is_type[kind] & in7).sum().alias(f"count_{kind}_7d") for kind in COUNTED_TYPES],
+            *[is_type[kind].sum().alias(f"count_{kind}_30d") for kind in COUNTED_TYPES],
             pl.col("event_time").dt.date().filter(in7).n_unique().alias("active_days_7d"),
             pl.col("event_time").dt.date().n_unique().alias("active_days_30d"),
             pl.col("session_id").filter(in7).drop_nulls().n_unique().alias("sessions_7d"),
@@ -300,14 +295,15 @@ def polars_premium(data: Path):  # -> polars.DataFrame (polars is imported by it
         )
         bought = (
             events.filter(
-                pl.col("event_time").is_between(start, end, "left") & is_type["BUY_PREMIUM"]
+                pl.col("event_time").is_between(start, end, closed="left") & is_type["BUY_PREMIUM"]
             )
             .select("user_id")
             .unique()
             .with_columns(label=pl.lit(1, pl.Int64))
         )
         day = pl.lit(cutoff.date())
-        count_play = pl.col("count_PLAY_30d")
+        plays_30d = pl.col("count_PLAY_30d")
+        per_play = pl.when(plays_30d > 0).then(plays_30d)  # NULL when no play, as in SQL
         frames.append(
             users.filter(pl.col("signup_time") < start)
             .select("user_id", "signup_time")
@@ -318,10 +314,8 @@ def polars_premium(data: Path):  # -> polars.DataFrame (polars is imported by it
                 days_since_last_event=(day - pl.col("last").dt.date()).dt.total_days(),
                 days_since_last_PLAY=(day - pl.col("last_play").dt.date()).dt.total_days(),
                 tenure_days=(day - pl.col("signup_time").dt.date()).dt.total_days(),
-                ratio_SKIP_per_PLAY_30d=pl.col("count_SKIP_30d")
-                / pl.when(count_play > 0).then(count_play),
-                ratio_ADVERTISEMENT_per_PLAY_30d=pl.col("count_ADVERTISEMENT_30d")
-                / pl.when(count_play > 0).then(count_play),
+                ratio_SKIP_per_PLAY_30d=pl.col("count_SKIP_30d") / per_play,
+                ratio_ADVERTISEMENT_per_PLAY_30d=pl.col("count_ADVERTISEMENT_30d") / per_play,
                 label=pl.col("label").fill_null(0),
                 cutoff=pl.lit(start),
             )
