@@ -9,7 +9,8 @@
    (rounds, leaves, learning rate, bins, threads): fit time and test AUC, and the time ratio.
 
 Run: .venv/bin/python benchmarks/bench_tuning.py [--rows N] [--features N] [--trials N]
-     [--seeds N] [--threads N]   (guard heavy runs: flock /tmp/usagecast_bench.lock ...)
+     [--seeds N] [--threads N] [--pruner NAME]
+     (guard heavy runs: flock /tmp/usagecast_bench.lock ...)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -29,6 +31,20 @@ from threadpoolctl import threadpool_limits
 
 from experiments.objective import build_study_data, make_objective
 from experiments.study import make_pruner
+
+# The pruner compared with none: usagecast's own (experiments/study.py) or a named alternative.
+PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
+    "usagecast": make_pruner,
+    "median-10-10": lambda: optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=10),
+    "median-10-20": lambda: optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=20),
+    "keep75-10-20": lambda: optuna.pruners.PercentilePruner(
+        75.0, n_startup_trials=10, n_warmup_steps=20
+    ),
+    "asha-20-2": lambda: optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=20, reduction_factor=2
+    ),
+    "asha": optuna.pruners.SuccessiveHalvingPruner,
+}
 
 
 @dataclass(frozen=True)
@@ -62,12 +78,12 @@ def synthetic_frame(rows: int, features: int, seed: int) -> tuple[pd.DataFrame, 
     return frame, labels
 
 
-def run_study(data, seed: int, trials: int, threads: int, prune: bool) -> StudyStats:
+def run_study(data, seed: int, trials: int, threads: int, pruner: str | None) -> StudyStats:
     """One in-memory study with the production objective; timings per finished trial."""
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=make_pruner() if prune else optuna.pruners.NopPruner(),
+        pruner=optuna.pruners.NopPruner() if pruner is None else PRUNERS[pruner](),
     )
     finished_at: list[tuple[float, float, float | None]] = []
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -92,7 +108,7 @@ def compare_pruning(args: argparse.Namespace) -> None:
     cut = int(0.7 * len(frame))
     data = build_study_data(frame[:cut], labels[:cut], frame[cut:], labels[cut:], ["group"])
     print(
-        f"pruning vs none: {args.rows} rows x {args.features + 1} features, "
+        f"pruning ({args.pruner}) vs none: {args.rows} rows x {args.features + 1} features, "
         f"{args.trials} trials, seeds 0..{args.seeds - 1}, {args.threads} thread(s)"
     )
     print(
@@ -102,7 +118,9 @@ def compare_pruning(args: argparse.Namespace) -> None:
     results: dict[bool, list[StudyStats]] = {True: [], False: []}
     for seed in range(args.seeds):
         for prune in (False, True):
-            stats = run_study(data, seed, args.trials, args.threads, prune)
+            stats = run_study(
+                data, seed, args.trials, args.threads, args.pruner if prune else None
+            )
             results[prune].append(stats)
             print(
                 f"{seed:>4} {'yes' if prune else 'none':>7} {stats.wall_s:>8.1f} "
@@ -186,6 +204,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--pruner", choices=sorted(PRUNERS), default="usagecast", help="the pruned side's pruner"
+    )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     compare_pruning(args)
