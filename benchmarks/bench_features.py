@@ -1,19 +1,25 @@
-"""Benchmark: building premium_30d@v1, usagecast (DuckDB SQL) vs a straightforward pandas peer.
+"""Benchmark: building premium_30d@v1, usagecast (DuckDB SQL) vs pandas and polars peers.
 
 Data: canonical event-store tables generated straight into DuckDB by seeded SQL over
 `range(N)` (hash-based draws, so memory stays flat at 100M rows): a music-app log from
 2024-01-01 to 2024-07-01 shaped like the simulator's (event-type mix, areas, sessions, tracks
 with popularity, channel/city/age users, ~0.2 premium purchases per user). It is not H2's
 simulator: at 100M events that (and ingesting its CSV export) takes far longer than the
-feature build being measured, and both sides read exactly the same rows either way. The
+feature build being measured, and every side reads exactly the same rows either way. The
 events are laid out as `usagecast ingest` stores them (ordered by user and time, with
-event_date), and the Parquet export the pandas peer reads has the same rows in the same order.
+event_date), and the Parquet export the dataframe peers read has the same rows in the same
+order.
 
 Peers, each in its own subprocess that reports wall seconds and peak RSS (VmHWM, see
 benchmarks/peak_memory.py):
 - features: `build_feature_set("premium_30d@v1")` vs pandas the way notebooks do it (read the
-  events from Parquet, then per cutoff: filter, groupby, nunique, merge). Both produce the
-  same rows; the script checks them equal before timing claims are printed.
+  events from Parquet, then per cutoff: filter, groupby, nunique, merge) and vs polars' lazy
+  API doing the same work (per cutoff a grouped pass over the 30-day window, one over the
+  history and one over the label window, all cutoffs collected as one plan). Each peer's
+  ratio is printed with whether its rows equal usagecast's. The floor is not a peer: one
+  DuckDB GROUP BY user over every event column the feature set reads, with the cheapest
+  aggregate of each (FLOOR_SQL), the least work any build must do; usagecast's time is
+  reported as a multiple of it.
 - adoption label alone (3 distinct active days within some 7-day window in the 60 days after
   signup + 14 days): usagecast's day bitmask rule vs pandas `rolling('7D')`.
 
@@ -24,11 +30,15 @@ with the range: identical runs vary by about 20% on a shared 2-core machine.
     .venv/bin/python benchmarks/bench_features.py --events 1000000       # quick
     .venv/bin/python benchmarks/bench_features.py --pandas-max-events 10000000
     .venv/bin/python benchmarks/bench_features.py --repeats 1     # one run per side
+    .venv/bin/python benchmarks/bench_features.py --events 10000000 --tasks features
+
+polars is a dev extra (pinned in constraints.txt), used by this script only.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import resource
@@ -62,6 +72,7 @@ N_TRACKS = 4000
 EVENT_FIELDS = ["user_id", "event_time", "event_type", "session_id", "item_id", "value", "area"]
 CUTOFFS = [pd.Timestamp(f"2024-0{m}-01") for m in range(2, 7)]  # premium_30d@v1's calendar
 TYPES = ["PLAY", "SKIP", "LOGIN", "ADVERTISEMENT", "LIKE", "BUY_PREMIUM"]
+COUNTED_TYPES = ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "LOGIN")  # premium_30d@v1's counts
 # Cumulative thresholds (per 100000) of the event-type mix, close to the simulator's.
 TYPE_CUTS = [53800, 75700, 86600, 94200, 99940, 100000]
 AREAS = ["home", "search", "playlist", "radio", "browse", "settings"]
@@ -201,7 +212,7 @@ def pandas_premium(data: Path) -> pd.DataFrame:
         out = pd.DataFrame(index=rows.index)
         for name, window in (("7d", w7), ("30d", w30)):
             counts = window.groupby(["user_id", "event_type"]).size().unstack(fill_value=0)
-            for kind in ("PLAY", "SKIP", "LIKE", "ADVERTISEMENT", "LOGIN"):
+            for kind in COUNTED_TYPES:
                 column = counts.get(kind, 0)
                 out[f"count_{kind}_{name}"] = column
             grouped = window.groupby("user_id")
@@ -238,6 +249,80 @@ def pandas_premium(data: Path) -> pd.DataFrame:
     result = pd.concat(frames, ignore_index=True)
     result = result.merge(users[["user_id", "channel", "city", "age"]], on="user_id")
     return result.fillna({"value_sum_PLAY_30d": 0.0})
+
+
+def polars_premium(data: Path):  # -> polars.DataFrame (polars is imported by its child only)
+    """premium_30d@v1 with polars' lazy API: per cutoff one grouped pass over the 30-day
+    window, one over the history (recency, converted) and one over the label window; all
+    cutoffs collected as one plan, which polars optimises and runs in parallel."""
+    import polars as pl
+
+    events = pl.scan_parquet(data / "events.parquet").select(EVENT_FIELDS)
+    users = pl.scan_parquet(data / "users.parquet")
+    items = pl.scan_parquet(data / "items.parquet")
+    end_of_data = events.select(pl.col("event_time").max()).collect().item()
+    is_type = {kind: pl.col("event_type") == kind for kind in TYPES}
+    frames = []
+    for cutoff in CUTOFFS:
+        if cutoff + pd.Timedelta(days=30) > end_of_data:
+            continue  # censored
+        start = cutoff.to_pydatetime()
+        end = start + dt.timedelta(days=30)
+        in7 = pl.col("event_time") >= start - dt.timedelta(days=7)
+        w30 = events.filter(
+            pl.col("event_time").is_between(start - dt.timedelta(days=30), start, closed="left")
+        ).join(items, on="item_id", how="left")
+        plays = is_type["PLAY"]
+        windowed = w30.group_by("user_id").agg(
+            *[(is_type[kind] & in7).sum().alias(f"count_{kind}_7d") for kind in COUNTED_TYPES],
+            *[is_type[kind].sum().alias(f"count_{kind}_30d") for kind in COUNTED_TYPES],
+            pl.col("event_time").dt.date().filter(in7).n_unique().alias("active_days_7d"),
+            pl.col("event_time").dt.date().n_unique().alias("active_days_30d"),
+            pl.col("session_id").filter(in7).drop_nulls().n_unique().alias("sessions_7d"),
+            pl.col("session_id").drop_nulls().n_unique().alias("sessions_30d"),
+            pl.col("value").filter(plays).sum().alias("value_sum_PLAY_30d"),
+            *[(pl.col("area") == area).sum().alias(f"area_{area}_30d") for area in AREAS],
+            pl.col("popularity").filter(plays).mean().alias("mean_item_popularity_30d"),
+        )
+        history = (
+            events.filter(pl.col("event_time") < start)
+            .group_by("user_id")
+            .agg(
+                pl.col("event_time").max().alias("last"),
+                pl.col("event_time").filter(plays).max().alias("last_play"),
+                is_type["BUY_PREMIUM"].any().alias("converted"),
+            )
+        )
+        bought = (
+            events.filter(
+                pl.col("event_time").is_between(start, end, closed="left") & is_type["BUY_PREMIUM"]
+            )
+            .select("user_id")
+            .unique()
+            .with_columns(label=pl.lit(1, pl.Int64))
+        )
+        day = pl.lit(cutoff.date())
+        plays_30d = pl.col("count_PLAY_30d")
+        per_play = pl.when(plays_30d > 0).then(plays_30d)  # NULL when no play, as in SQL
+        frames.append(
+            users.filter(pl.col("signup_time") < start)
+            .select("user_id", "signup_time")
+            .join(windowed, on="user_id")  # active in the 30 days before the cutoff
+            .join(history.filter(~pl.col("converted")), on="user_id")
+            .join(bought, on="user_id", how="left")
+            .with_columns(
+                days_since_last_event=(day - pl.col("last").dt.date()).dt.total_days(),
+                days_since_last_PLAY=(day - pl.col("last_play").dt.date()).dt.total_days(),
+                tenure_days=(day - pl.col("signup_time").dt.date()).dt.total_days(),
+                ratio_SKIP_per_PLAY_30d=pl.col("count_SKIP_30d") / per_play,
+                ratio_ADVERTISEMENT_per_PLAY_30d=pl.col("count_ADVERTISEMENT_30d") / per_play,
+                label=pl.col("label").fill_null(0),
+                cutoff=pl.lit(start),
+            )
+            .drop("signup_time", "last", "last_play", "converted")
+        )
+    attributes = users.select("user_id", "channel", "city", "age")
+    return pl.concat(frames).join(attributes, on="user_id").collect()
 
 
 def pandas_adoption(data: Path) -> pd.DataFrame:
@@ -280,21 +365,47 @@ def usagecast_adoption(store: Path) -> pd.DataFrame:
     return load_feature_set("adoption_label@v1")[0][["user_id", "label"]]
 
 
+# The floor: the least work any premium_30d@v1 build must do. One hash aggregate by user over
+# every event column the feature set reads, with the cheapest aggregate of each: no cutoffs,
+# windows, distinct counts or joins.
+FLOOR_SQL = """
+SELECT user_id, COUNT(*) AS events, MAX(event_time) AS last_event, MAX(event_date) AS last_day,
+       COUNT(CASE WHEN event_type = 'PLAY' THEN 1 END) AS plays,
+       COUNT(session_id) AS with_session, COUNT(item_id) AS with_item, SUM(value) AS value,
+       COUNT(CASE WHEN area = 'home' THEN 1 END) AS home
+FROM events
+GROUP BY user_id
+"""
+
+
+def duckdb_floor(store: Path) -> pd.DataFrame:
+    with duckdb.connect(str(store), read_only=True) as con:
+        return con.sql(FLOOR_SQL).df()
+
+
 TASKS = {
     ("usagecast", "features"): usagecast_premium,
     ("pandas", "features"): pandas_premium,
+    ("polars", "features"): polars_premium,
+    ("floor", "features"): duckdb_floor,
     ("usagecast", "adoption"): usagecast_adoption,
     ("pandas", "adoption"): pandas_adoption,
 }
+# Sides that read the DuckDB store; the others read its Parquet export.
+STORE_SIDES = ("usagecast", "floor")
 
 
 def child(side: str, task: str, store: Path, output: Path) -> None:
     """Run one side in this process; print seconds, rows and peak RSS as JSON."""
+    if side == "polars":
+        import polars  # noqa: F401  (imported outside the timed call, as pandas is)
     started = time.perf_counter()
-    source = store if side == "usagecast" else store.parent
-    frame = TASKS[(side, task)](source)
+    frame = TASKS[(side, task)](store if side in STORE_SIDES else store.parent)
     seconds = time.perf_counter() - started
-    frame.to_parquet(output, index=False)
+    if side == "polars":
+        frame.write_parquet(output)
+    else:
+        frame.to_parquet(output, index=False)
     print(json.dumps({"seconds": seconds, "rows": len(frame), "peak_mib": peak_rss_mib()}))
 
 
@@ -358,10 +469,12 @@ def same_rows(task: str, ours: Path, theirs: Path) -> bool:
     return True
 
 
-def report(task: str, n_events: int, ours: dict, theirs: dict, workdir: Path) -> None:
+def report(task: str, n_events: int, results: dict[str, dict]) -> None:
+    """Each side's median, usagecast's ratios to the others, and the peers' row checks."""
+
     def line(name: str, result: dict) -> str:
-        if "failed" in result:
-            return f"    {name:<10} {result['failed']}"
+        if "failed" in result or "skipped" in result:
+            return f"    {name:<10} {result.get('failed') or 'skipped: ' + result['skipped']}"
         rate = n_events / result["seconds"]
         low, high = result["range"]
         return (
@@ -371,18 +484,24 @@ def report(task: str, n_events: int, ours: dict, theirs: dict, workdir: Path) ->
         )
 
     print(f"  {task}:")
-    print(line("usagecast", ours))
-    print(line("pandas", theirs))
-    if "failed" in ours or "failed" in theirs or "skipped" in theirs:
-        if "skipped" in theirs:
-            print(f"    pandas     skipped: {theirs['skipped']}")
+    for side, result in results.items():
+        print(line(side, result))
+    ours = results["usagecast"]
+    if "failed" in ours:
         return
-    equal = same_rows(task, ours["output"], theirs["output"])
-    print(
-        f"    speed-up x{theirs['seconds'] / ours['seconds']:.2f}   memory ratio "
-        f"{ours['peak_mib'] / theirs['peak_mib']:.2f} (usagecast / pandas)   "
-        f"same rows: {'yes' if equal else 'NO'}"
-    )
+    for side, theirs in results.items():
+        if side == "usagecast" or "failed" in theirs or "skipped" in theirs:
+            continue
+        speed = theirs["seconds"] / ours["seconds"]
+        memory = ours["peak_mib"] / theirs["peak_mib"]
+        if side == "floor":  # a bound, not a peer: it computes other rows
+            print(f"    usagecast / floor: time x{1 / speed:.2f}   memory x{memory:.2f}")
+            continue
+        equal = same_rows(task, ours["output"], theirs["output"])
+        print(
+            f"    vs {side:<7} speed-up x{speed:.2f}   memory ratio {memory:.2f} "
+            f"(usagecast / {side})   same rows: {'yes' if equal else 'NO'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -426,15 +545,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n_events:,} events:")
         skip_pandas = args.pandas_max_events is not None and n_events > args.pandas_max_events
         for task in args.tasks:
-            ours_runs, theirs_runs = [], []
+            sides = [side for side, name in TASKS if name == task]
+            runs: dict[str, list[dict]] = {side: [] for side in sides}
             for _ in range(args.repeats):
-                ours_runs.append(run_side("usagecast", task, store, workdir))
-                if skip_pandas:
-                    skipped = f"above --pandas-max-events {args.pandas_max_events:,}"
-                    theirs_runs.append({"skipped": skipped})
-                else:
-                    theirs_runs.append(run_side("pandas", task, store, workdir, pandas_limit))
-            report(task, n_events, combine_runs(ours_runs), combine_runs(theirs_runs), workdir)
+                for side in sides:
+                    if side == "pandas" and skip_pandas:
+                        skipped = f"above --pandas-max-events {args.pandas_max_events:,}"
+                        runs[side].append({"skipped": skipped})
+                        continue
+                    limit = pandas_limit if side == "pandas" else None
+                    runs[side].append(run_side(side, task, store, workdir, limit))
+            report(task, n_events, {side: combine_runs(runs[side]) for side in sides})
     return 0
 
 
