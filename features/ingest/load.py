@@ -195,7 +195,7 @@ class _Builder:
         key = self.file_count
         self.file_count += 1
         reader = reader_sql(file, source, self.scratch, key)
-        types = self._read(file, source, lambda: self._column_types(reader, file.format))
+        types = self._read(file, source, lambda: self._column_types(reader.sql, file.format))
         if validate.ROW_NUMBER_COLUMN in (name.lower() for name in types):
             raise SourceFileError(
                 f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
@@ -213,7 +213,16 @@ class _Builder:
             if unknown and not recordless_jsonl:
                 raise SourceFileError(f"{file.path}: {where}.columns.{name}: {unknown}")
         staged = validate.StagedFile(
-            reader, key, file.display, file.format, types, self.read.get(table, 0)
+            reader.sql,
+            key,
+            file.display,
+            file.format,
+            types,
+            self.read.get(table, 0),
+            dedupe=(True if source.dedupe is None else source.dedupe)
+            if table == EVENTS
+            else False,
+            control_free=reader.control_free,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(
@@ -267,6 +276,12 @@ class _Builder:
                 f"stage_{table}", id_column, ENTITY_DUPLICATE_REASONS[table]
             )
         )
+        self._read_raw(
+            table,
+            f"(SELECT file_key, source_row FROM stage_{table} WHERE reason "
+            f"IS NOT NULL UNION ALL SELECT file_key, source_row FROM stage_{table} "
+            f"SEMI JOIN late_{table} USING (seq))",
+        )
         columns = [f"{id_column}::VARCHAR AS {id_column}"]
         if table == USERS:
             columns.append("signup_time::TIMESTAMP AS signup_time")
@@ -300,14 +315,25 @@ class _Builder:
                 f"CREATE TEMP VIEW {known} AS SELECT DISTINCT user_id FROM stage_{EVENTS} "
                 "WHERE reason IS NULL"
             )
+        stage, late = f"stage_{EVENTS}", f"late_{EVENTS}"
         self.con.execute(
-            f"CREATE TEMP TABLE late_{EVENTS} AS "
-            + validate.events_late_sql(f"stage_{EVENTS}", known)
+            f"CREATE TEMP TABLE {late} AS " + validate.unknown_users_sql(stage, known)
         )
-        by_key = {f.file_key: f.display for files in self.staged.values() for f in files}
+        self.con.execute(
+            "CREATE TEMP TABLE candidates AS " + validate.duplicate_candidates_sql(stage, late)
+        )
+        self._read_raw(
+            EVENTS,
+            f"(SELECT file_key, source_row FROM {stage} WHERE reason IS NOT NULL "
+            f"UNION ALL SELECT file_key, source_row FROM {stage} SEMI JOIN {late} USING (seq) "
+            "UNION ALL SELECT file_key, source_row FROM candidates)",
+        )
+        self.con.execute(
+            f"INSERT INTO {late} " + validate.duplicates_sql("candidates", f"raw_{EVENTS}")
+        )
         expressions = {
             "event_id": "seq",
-            "source_file": validate.source_file_sql([by_key[k] for k in range(len(by_key))]),
+            "source_file": self._source_file_sql(),
             "session_id": validate.optional_id_sql("session_id", rules),
             "item_id": validate.optional_id_sql("item_id", rules),
             "event_date": "CAST(event_time AS DATE)",
@@ -387,21 +413,44 @@ class _Builder:
             f"WHERE reason IS NULL{order}"
         )
 
-    def _quarantine(self, table: str) -> None:
-        """Copy every rejected row with its reason; a second read of the file adds its raw row.
+    def _source_file_sql(self) -> str:
+        """A row's source file name from its file_key, for every file staged so far."""
+        by_key = {f.file_key: f.display for files in self.staged.values() for f in files}
+        return validate.source_file_sql([by_key[k] for k in range(len(by_key))])
 
-        Only the rejected rows are turned into JSON, so the common case stays cheap.
+    def _read_raw(self, table: str, wanted: str) -> None:
+        """raw_<table>: the rows listed by `wanted` (file_key, source_row) read again as
+        written, from only the files that have such rows.
+
+        Only these rows (rejected ones, and duplicate candidates) are turned into JSON, so
+        the common case stays cheap.
         """
+        self.con.execute(f"CREATE TEMP TABLE wanted_{table} AS SELECT * FROM {wanted}")
+        keys = {
+            key
+            for (key,) in self.con.execute(
+                f"SELECT DISTINCT file_key FROM wanted_{table}"
+            ).fetchall()
+        }
+        self.con.execute(
+            f"CREATE TEMP TABLE raw_{table} (file_key INTEGER, source_row BIGINT, raw VARCHAR, "
+            f"{validate.DEDUPE_KEY} VARCHAR[])"
+        )
         for staged in self.staged[table]:
-            self.con.execute(
-                f"INSERT INTO {QUARANTINE} SELECT '{table}', "
-                f"{sql_string(staged.display)}, q.source_row, "
-                f"q.reason, q.detail, {validate.raw_json_sql(staged, 'r')} "
-                f"FROM stage_{table} q JOIN {validate.numbered_rows_sql(staged.reader)} r "
-                f"ON q.source_row = r.{validate.ROW_NUMBER_COLUMN} "
-                f"WHERE q.file_key = {staged.file_key} AND q.reason IS NOT NULL "
-                "ORDER BY q.source_row"
-            )
+            if staged.file_key in keys:
+                self.con.execute(
+                    f"INSERT INTO raw_{table} " + validate.raw_rows_sql(staged, f"wanted_{table}")
+                )
+
+    def _quarantine(self, table: str) -> None:
+        """Copy every rejected row with its reason and raw row, in file and row order."""
+        self.con.execute(
+            f"INSERT INTO {QUARANTINE} SELECT '{table}', "
+            f"{self._source_file_sql()}, q.source_row, "
+            f"q.reason, q.detail, r.raw "
+            f"FROM stage_{table} q JOIN raw_{table} r USING (file_key, source_row) "
+            "WHERE q.reason IS NOT NULL ORDER BY q.file_key, q.source_row"
+        )
 
     def counts(self) -> dict[str, TableCounts]:
         """Per table accounting; read = accepted + quarantined is checked, never assumed."""
