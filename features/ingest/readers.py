@@ -166,21 +166,23 @@ def _csv_line_fixes(path: Path) -> tuple[bool, bool]:
     """(mixes CRLF with LF endings, has a whitespace-only line): the cases DuckDB refuses.
 
     Scanned in chunks cut after a newline; a whitespace-only line starts with a blank after a
-    newline, so the regular expression only runs on chunks that hold one.
+    newline, so the regular expression only runs on chunks that hold one. Line endings are
+    counted only until both kinds were seen (a file with one kind is searched, not counted).
     """
-    crlf = lf = 0
-    whitespace = False
+    crlf = bare_lf = whitespace = False
     with path.open("rb") as handle:
         rest = b""
         while chunk := handle.read(HASH_CHUNK):
             block, _, rest = (rest + chunk).rpartition(b"\n")
             block += b"\n" if _ else b""
-            crlf, lf = crlf + block.count(b"\r\n"), lf + block.count(b"\n")
+            crlf = crlf or b"\r\n" in block
+            bare_lf = bare_lf or block.count(b"\n") > block.count(b"\r\n")
             if not whitespace and (b"\n " in block or b"\n\t" in block):
                 whitespace = WHITESPACE_LINE.search(block) is not None
-        crlf, lf = crlf + rest.count(b"\r\n"), lf + rest.count(b"\n")
+        crlf = crlf or b"\r\n" in rest
+        bare_lf = bare_lf or rest.count(b"\n") > rest.count(b"\r\n")
         whitespace = whitespace or WHITESPACE_LINE.search(rest) is not None
-    return 0 < crlf < lf, whitespace
+    return crlf and bare_lf, whitespace
 
 
 def _normalised_block(block: bytes, quotes: int, mixed: bool) -> tuple[bytes, int]:
