@@ -66,10 +66,33 @@ from features.workspace import event_store_path
 
 T = TypeVar("T")
 ENTITY_DUPLICATE_REASONS = {USERS: validate.DUPLICATE_USER, ITEMS: validate.DUPLICATE_ITEM}
+# DuckDB's memory limit for an ingest (its `memory_limit` syntax, e.g. 2GB).
+MEMORY_ENV = "USAGECAST_INGEST_MEMORY"
+DEFAULT_MEMORY = "512MB"
 
 
 class StoreBusyError(UsagecastError):
     """The event store is locked by another writer."""
+
+
+class IngestMemoryError(UsagecastError):
+    """The ingest needed more memory than its limit and could not spill to disk."""
+
+
+def memory_limit() -> str:
+    """The ingest's memory limit: $USAGECAST_INGEST_MEMORY, else DEFAULT_MEMORY.
+
+    Past it DuckDB spills staged rows, hash tables and sorts to the ingest's scratch folder,
+    so an export of any size is read in bounded memory.
+    """
+    return os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY
+
+
+def _out_of_memory(error: duckdb.Error) -> IngestMemoryError:
+    return IngestMemoryError(
+        f"the ingest ran out of memory within its limit {memory_limit()} ({MEMORY_ENV}): "
+        f"{_error_summary(error)}; set {MEMORY_ENV} higher (e.g. 4GB)"
+    )
 
 
 class PartialIngestError(UsagecastError):
@@ -247,6 +270,8 @@ class _Builder:
         """Run a query that reads a file; DuckDB's complaint becomes a one-line fatal error."""
         try:
             return query()
+        except duckdb.OutOfMemoryException as error:
+            raise _out_of_memory(error) from None
         except duckdb.Error as error:
             summary = read_error_summary(str(error)) or _error_summary(error)
             raise SourceFileError(
@@ -515,6 +540,13 @@ def _build(
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET temp_directory = {sql_string(scratch)}")
+            try:
+                con.execute(f"SET memory_limit = {sql_string(memory_limit())}")
+            except duckdb.Error as error:
+                raise IngestMemoryError(
+                    f"{MEMORY_ENV}={memory_limit()!r} is not a memory size DuckDB reads "
+                    f"({_error_summary(error)}); write it like 512MB or 4GB"
+                ) from None
             con.execute(f"CREATE TABLE {QUARANTINE} ({_columns_sql(QUARANTINE_COLUMNS)})")
             con.execute(f"CREATE TABLE {INGESTS} ({_columns_sql(INGEST_COLUMNS)})")
             builder = _Builder(con, config, Path(scratch))
@@ -558,6 +590,8 @@ def _build(
                 [record[name] for name in INGEST_COLUMNS],
             )
             con.execute("CHECKPOINT")
+        except duckdb.OutOfMemoryException as error:
+            raise _out_of_memory(error) from None
         finally:
             con.close()
     return counts, report
