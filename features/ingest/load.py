@@ -5,7 +5,8 @@ with it only when everything succeeded, so a fatal error leaves the store exactl
 then it writes the store's Parquet copy for Spark (features.event_store.write_parquet_copy).
 Each file is read once into a staging table (text, parsed values, row-level reason), its rows
 numbered by DuckDB's `WITH ORDINALITY` (the exact 1-based data row number: header excluded,
-blank lines are not rows); rejected rows are read a second time only to attach their raw row.
+blank lines are not rows); only rejected rows and events sharing a dedupe hash are read a
+second time, for their raw row and their dedupe fields.
 Parsing and validation run as SQL (validate.py).
 """
 
@@ -242,9 +243,7 @@ class _Builder:
             file.format,
             types,
             self.read.get(table, 0),
-            dedupe=(True if source.dedupe is None else source.dedupe)
-            if table == EVENTS
-            else False,
+            dedupe=self._dedupe(table, source),
             control_free=reader.control_free,
         )
         if table == EVENTS:
@@ -264,6 +263,14 @@ class _Builder:
         self.files.append(
             {"table": table, "path": file.display, "sha256": file.sha256, "rows": rows}
         )
+
+    @staticmethod
+    def _dedupe(table: str, source: Source) -> bool | tuple[str, ...]:
+        """The duplicate rule of a staged file: events follow their source, users and items
+        have none (their duplicates are repeated ids)."""
+        if table != EVENTS:
+            return False
+        return True if source.dedupe is None else source.dedupe
 
     @staticmethod
     def _read(file: InputFile, source: Source, query: Callable[[], T]) -> T:
@@ -669,7 +676,7 @@ def ingest_dataset(
     digest = dataset_digest(config, [files for *_, files in resolved])
     latest = _latest_ingest(store)
     if latest is not None and latest[1] == digest:
-        write_parquet_copy(store, replace=False)
+        write_parquet_copy(store, replace=False, memory_limit=memory_limit())
         return IngestSummary(
             dataset=config.name,
             config_path=config.path,
@@ -708,7 +715,7 @@ def ingest_dataset(
     finally:
         for leftover in (target, Path(f"{target}.wal")):
             leftover.unlink(missing_ok=True)
-    write_parquet_copy(store, replace=True)
+    write_parquet_copy(store, replace=True, memory_limit=memory_limit())
     report = _report(config, ingest_id, digest, started_at, body)
     report_files = quality.write_report(report)
     return IngestSummary(

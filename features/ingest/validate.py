@@ -503,20 +503,32 @@ def _derived_check() -> Check:
     return Check(DERIVED_VALUE_ERROR, f"{DERIVED_ERROR} IS NOT NULL", DERIVED_ERROR)
 
 
-def dedupe_key_sql(staged: StagedFile) -> str:
-    """DEDUPE_KEY: the file's column names, then the compared source fields as read.
+def _dedupe_fields(staged: StagedFile) -> list[str] | None:
+    """The file's column names (as JSON text), then the compared source fields as read.
 
     staged.dedupe True compares every field (a JSONL line as written), a tuple the listed
-    columns; False gives NULL (never a duplicate).
+    columns; False gives None (never a duplicate).
     """
     if staged.dedupe is False:
-        return "NULL::VARCHAR[]"
+        return None
     if staged.dedupe is True and staged.format == "jsonl":
         names, fields = ["<jsonl line>"], ["json::VARCHAR"]
     else:
         names = list(staged.column_types) if staged.dedupe is True else list(staged.dedupe)
         fields = [raw_text(staged.format, n, staged.column_types.get(n), False) for n in names]
-    return f"list_value({sql_string(json.dumps(names))}, {', '.join(fields)})"
+    return [sql_string(json.dumps(names)), *fields]
+
+
+def dedupe_key_sql(staged: StagedFile) -> str:
+    """DEDUPE_KEY: the compared fields as a list (NULL: never a duplicate)."""
+    fields = _dedupe_fields(staged)
+    return "NULL::VARCHAR[]" if fields is None else f"list_value({', '.join(fields)})"
+
+
+def dedupe_hash_sql(staged: StagedFile) -> str:
+    """DEDUPE_HASH: a hash of the compared fields; equal keys give equal hashes."""
+    fields = _dedupe_fields(staged)
+    return "NULL::UBIGINT" if fields is None else f"hash({', '.join(fields)})"
 
 
 def _source_fields(
@@ -577,9 +589,7 @@ def stage_events_sql(
             ", " + _attribute_parse(a, source.timestamp_formats) for a in user_attributes
         )
         checks += _attribute_checks(user_attributes, source.timestamp_formats)
-    extra[DEDUPE_HASH] = (
-        "NULL::UBIGINT" if staged.dedupe is False else f"hash({dedupe_key_sql(staged)})"
-    )
+    extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
     return _staged_sql(staged, text, parsed, checks, extra, computed)
 
 
