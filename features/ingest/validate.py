@@ -652,10 +652,10 @@ def duplicate_candidates_sql(stage: str, late: str) -> str:
     or more such rows share. A hash group is far smaller than the stage, so the fields
     themselves are compared (duplicates_sql) only there."""
     return (
-        f"SELECT s.seq, s.file_key, s.source_row FROM {stage} s ANTI JOIN {late} l "
-        f"USING (seq) WHERE s.reason IS NULL AND s.{DEDUPE_HASH} IN (SELECT {DEDUPE_HASH} "
-        f"FROM {stage} WHERE reason IS NULL AND {DEDUPE_HASH} IS NOT NULL "
-        "GROUP BY ALL HAVING count(*) > 1)"
+        f"WITH repeated AS (SELECT {DEDUPE_HASH} FROM {stage} WHERE reason IS NULL "
+        f"AND {DEDUPE_HASH} IS NOT NULL GROUP BY ALL HAVING count(*) > 1) "
+        f"SELECT s.seq, s.file_key, s.source_row FROM {stage} s SEMI JOIN repeated "
+        f"USING ({DEDUPE_HASH}) WHERE s.reason IS NULL AND s.seq NOT IN (SELECT seq FROM {late})"
     )
 
 
