@@ -1,14 +1,18 @@
-"""Ingest throughput vs pandas reading the same files, in the same run.
+"""Ingest throughput vs DuckDB's plain read (the floor) and pandas on the same files, one run.
 
 Simulates a music-streaming export of about --events event rows (features.simulate, reused
-from --data-dir when already there), then measures in two fresh subprocesses:
+from --data-dir when already there), then measures in three fresh subprocesses:
 
 - usagecast: `ingest_dataset` of its dataset.yaml into an empty store (reading, validating,
   quarantining, deduplicating, storing and writing the quality report);
-- pandas: `pd.read_csv` (and `pd.read_json(lines=True)` for the JSONL file) of exactly the
-  files the config names, with their encodings, and nothing else.
+- duckdb (the floor): DuckDB's own plain read of exactly the files the config names, with
+  their encodings, each into an in-memory table (read_csv / read_json with its type
+  detection, no validation), one file at a time like the pandas side;
+- pandas: `pd.read_csv` (and `pd.read_json(lines=True)` for the JSONL file) of the same
+  files, and nothing else.
 
-Prints rows/s of each, the ratio, and each process's peak RSS (VmHWM read in the child).
+Prints rows/s of each, the ingest's ratio to the floor and to pandas, and each process's
+peak RSS (VmHWM read in the child) with the ingest's ratio to pandas.
 Usage: .venv/bin/python benchmarks/bench_ingest.py [--events 10000000] [--seed 0]
 """
 
@@ -40,26 +44,61 @@ def _child_ingest(dataset_yaml: Path, work: Path) -> dict:
     return {"seconds": seconds, "rows": sum(c.read for c in summary.tables.values())}
 
 
-def _child_pandas(dataset_yaml: Path, work: Path) -> dict:
-    import pandas as pd
-
+def _source_files(dataset_yaml: Path) -> list[tuple[str, str]]:
+    """(file name, encoding) of every file the config names: users, events, items."""
     from features.ingest import read_config
 
     config = read_config(dataset_yaml)
     sources = [config.users, *config.events] + ([config.items] if config.items else [])
+    return [
+        (name, source.encoding)
+        for source in sources
+        for name in sorted(glob.glob(str(config.base_dir / source.files)))
+    ]
+
+
+def _child_pandas(dataset_yaml: Path, work: Path) -> dict:
+    import pandas as pd
+
+    files = _source_files(dataset_yaml)
     started = time.perf_counter()
     rows = 0
-    for source in sources:
-        for name in sorted(glob.glob(str(config.base_dir / source.files))):
-            if name.endswith(".jsonl"):
-                frame = pd.read_json(name, lines=True, encoding=source.encoding)
-            else:
-                frame = pd.read_csv(name, encoding=source.encoding)
-            rows += len(frame)
+    for name, encoding in files:
+        if name.endswith(".jsonl"):
+            frame = pd.read_json(name, lines=True, encoding=encoding)
+        else:
+            frame = pd.read_csv(name, encoding=encoding)
+        rows += len(frame)
     return {"seconds": time.perf_counter() - started, "rows": rows}
 
 
-CHILDREN = {"ingest": _child_ingest, "pandas": _child_pandas}
+def _child_duckdb(dataset_yaml: Path, work: Path) -> dict:
+    import duckdb
+
+    from features.ingest.readers import DUCKDB_CSV_ENCODINGS, sql_string, text_encoding
+
+    files = _source_files(dataset_yaml)
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(f"SET temp_directory = {sql_string(str(work))}")
+    rows = 0
+    for name, encoding in files:
+        path = sql_string(name)
+        if name.endswith(".jsonl"):
+            reader = f"read_json({path}, format = 'newline_delimited')"
+        else:
+            native = DUCKDB_CSV_ENCODINGS[text_encoding(Path(name), encoding)]
+            reader = f"read_csv({path}, encoding = {sql_string(native)})"
+        rows += con.execute(f"CREATE OR REPLACE TABLE t AS SELECT * FROM {reader}").fetchone()[0]
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+CHILDREN = {"ingest": _child_ingest, "duckdb": _child_duckdb, "pandas": _child_pandas}
+LABELS = {
+    "ingest": "usagecast ingest",
+    "duckdb": "duckdb plain read",
+    "pandas": "pandas read_csv/json",
+}
 
 
 def _measure(kind: str, dataset_yaml: Path) -> dict:
@@ -117,18 +156,17 @@ def main() -> None:
         return
 
     dataset_yaml = _simulated_dataset(args.events, args.seed, args.fault_rate, args.data_dir)
-    results = {kind: _measure(kind, dataset_yaml) for kind in ("pandas", "ingest")}
+    results = {kind: _measure(kind, dataset_yaml) for kind in ("duckdb", "pandas", "ingest")}
     print(f"\ndataset: {dataset_yaml}")
-    for kind, label in (("ingest", "usagecast ingest"), ("pandas", "pandas read_csv/json")):
-        r = results[kind]
+    for kind, r in results.items():
         print(
-            f"{label:22s} rows {r['rows']:>12,}  {r['seconds']:7.1f} s  "
+            f"{LABELS[kind]:22s} rows {r['rows']:>12,}  {r['seconds']:7.1f} s  "
             f"{r['rows'] / r['seconds']:>12,.0f} rows/s  peak RSS {r['peak_rss_mib']:8,.0f} MiB"
         )
-    ingest, pandas = results["ingest"], results["pandas"]
-    ratio = (ingest["rows"] / ingest["seconds"]) / (pandas["rows"] / pandas["seconds"])
-    print(f"throughput ratio ingest / pandas: {ratio:.2f}x")
-    memory = ingest["peak_rss_mib"] / pandas["peak_rss_mib"]
+    speed = {kind: r["rows"] / r["seconds"] for kind, r in results.items()}
+    for peer in ("duckdb", "pandas"):
+        print(f"throughput ratio ingest / {peer}: {speed['ingest'] / speed[peer]:.2f}x")
+    memory = results["ingest"]["peak_rss_mib"] / results["pandas"]["peak_rss_mib"]
     print(f"peak memory ratio ingest / pandas: {memory:.2f}x")
 
 

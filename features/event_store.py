@@ -162,14 +162,20 @@ def parquet_copy_dir(store_path: Path, digest: str) -> Path:
     return parquet_root(store_path) / digest[:16]
 
 
-def write_parquet_copy(store_path: Path, *, replace: bool) -> Path:
+def write_parquet_copy(
+    store_path: Path, *, replace: bool, memory_limit: str | None = None
+) -> Path:
     """Write the Parquet copy of the store's latest dataset; return its folder.
 
     An existing copy of the same digest is kept unless `replace`. The copy is written into a
-    scratch folder renamed into place, so a reader sees all tables or none.
+    scratch folder renamed into place, so a reader sees all tables or none. `memory_limit`
+    (DuckDB's syntax) bounds the copy's memory, as the ingest bounds its own.
     """
     con = open_store(store_path)
     try:
+        if memory_limit is not None:
+            quoted = memory_limit.replace("'", "''")
+            con.execute(f"SET memory_limit = '{quoted}'")
         target = parquet_copy_dir(store_path, latest_dataset_digest(con))
         if target.exists() and not replace:
             return target

@@ -5,7 +5,8 @@ with it only when everything succeeded, so a fatal error leaves the store exactl
 then it writes the store's Parquet copy for Spark (features.event_store.write_parquet_copy).
 Each file is read once into a staging table (text, parsed values, row-level reason), its rows
 numbered by DuckDB's `WITH ORDINALITY` (the exact 1-based data row number: header excluded,
-blank lines are not rows); rejected rows are read a second time only to attach their raw row.
+blank lines are not rows); only rejected rows and events sharing a dedupe hash are read a
+second time, for their raw row and their dedupe fields.
 Parsing and validation run as SQL (validate.py).
 """
 
@@ -66,10 +67,33 @@ from features.workspace import event_store_path
 
 T = TypeVar("T")
 ENTITY_DUPLICATE_REASONS = {USERS: validate.DUPLICATE_USER, ITEMS: validate.DUPLICATE_ITEM}
+# DuckDB's memory limit for an ingest (its `memory_limit` syntax, e.g. 2GB).
+MEMORY_ENV = "USAGECAST_INGEST_MEMORY"
+DEFAULT_MEMORY = "512MB"
 
 
 class StoreBusyError(UsagecastError):
     """The event store is locked by another writer."""
+
+
+class IngestMemoryError(UsagecastError):
+    """The ingest needed more memory than its limit and could not spill to disk."""
+
+
+def memory_limit() -> str:
+    """The ingest's memory limit: $USAGECAST_INGEST_MEMORY, else DEFAULT_MEMORY.
+
+    Past it DuckDB spills staged rows, hash tables and sorts to the ingest's scratch folder,
+    so an export of any size is read in bounded memory.
+    """
+    return os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY
+
+
+def _out_of_memory(error: duckdb.Error) -> IngestMemoryError:
+    return IngestMemoryError(
+        f"the ingest ran out of memory within its limit {memory_limit()} ({MEMORY_ENV}): "
+        f"{_error_summary(error)}; set {MEMORY_ENV} higher (e.g. 4GB)"
+    )
 
 
 class PartialIngestError(UsagecastError):
@@ -195,7 +219,7 @@ class _Builder:
         key = self.file_count
         self.file_count += 1
         reader = reader_sql(file, source, self.scratch, key)
-        types = self._read(file, source, lambda: self._column_types(reader, file.format))
+        types = self._read(file, source, lambda: self._column_types(reader.sql, file.format))
         if validate.ROW_NUMBER_COLUMN in (name.lower() for name in types):
             raise SourceFileError(
                 f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
@@ -213,7 +237,14 @@ class _Builder:
             if unknown and not recordless_jsonl:
                 raise SourceFileError(f"{file.path}: {where}.columns.{name}: {unknown}")
         staged = validate.StagedFile(
-            reader, key, file.display, file.format, types, self.read.get(table, 0)
+            reader.sql,
+            key,
+            file.display,
+            file.format,
+            types,
+            self.read.get(table, 0),
+            dedupe=self._dedupe(table, source),
+            control_free=reader.control_free,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(
@@ -234,10 +265,20 @@ class _Builder:
         )
 
     @staticmethod
+    def _dedupe(table: str, source: Source) -> bool | tuple[str, ...]:
+        """The duplicate rule of a staged file: events follow their source, users and items
+        have none (their duplicates are repeated ids)."""
+        if table != EVENTS:
+            return False
+        return True if source.dedupe is None else source.dedupe
+
+    @staticmethod
     def _read(file: InputFile, source: Source, query: Callable[[], T]) -> T:
         """Run a query that reads a file; DuckDB's complaint becomes a one-line fatal error."""
         try:
             return query()
+        except duckdb.OutOfMemoryException as error:
+            raise _out_of_memory(error) from None
         except duckdb.Error as error:
             summary = read_error_summary(str(error)) or _error_summary(error)
             raise SourceFileError(
@@ -266,6 +307,12 @@ class _Builder:
             + validate.entities_late_sql(
                 f"stage_{table}", id_column, ENTITY_DUPLICATE_REASONS[table]
             )
+        )
+        self._read_raw(
+            table,
+            f"(SELECT file_key, source_row FROM stage_{table} WHERE reason "
+            f"IS NOT NULL UNION ALL SELECT file_key, source_row FROM stage_{table} "
+            f"SEMI JOIN late_{table} USING (seq))",
         )
         columns = [f"{id_column}::VARCHAR AS {id_column}"]
         if table == USERS:
@@ -300,14 +347,25 @@ class _Builder:
                 f"CREATE TEMP VIEW {known} AS SELECT DISTINCT user_id FROM stage_{EVENTS} "
                 "WHERE reason IS NULL"
             )
+        stage, late = f"stage_{EVENTS}", f"late_{EVENTS}"
         self.con.execute(
-            f"CREATE TEMP TABLE late_{EVENTS} AS "
-            + validate.events_late_sql(f"stage_{EVENTS}", known)
+            f"CREATE TEMP TABLE {late} AS " + validate.unknown_users_sql(stage, known)
         )
-        by_key = {f.file_key: f.display for files in self.staged.values() for f in files}
+        self.con.execute(
+            "CREATE TEMP TABLE candidates AS " + validate.duplicate_candidates_sql(stage, late)
+        )
+        self._read_raw(
+            EVENTS,
+            f"(SELECT file_key, source_row FROM {stage} WHERE reason IS NOT NULL "
+            f"UNION ALL SELECT file_key, source_row FROM {stage} SEMI JOIN {late} USING (seq) "
+            "UNION ALL SELECT file_key, source_row FROM candidates)",
+        )
+        self.con.execute(
+            f"INSERT INTO {late} " + validate.duplicates_sql("candidates", f"raw_{EVENTS}")
+        )
         expressions = {
             "event_id": "seq",
-            "source_file": validate.source_file_sql([by_key[k] for k in range(len(by_key))]),
+            "source_file": self._source_file_sql(),
             "session_id": validate.optional_id_sql("session_id", rules),
             "item_id": validate.optional_id_sql("item_id", rules),
             "event_date": "CAST(event_time AS DATE)",
@@ -387,21 +445,44 @@ class _Builder:
             f"WHERE reason IS NULL{order}"
         )
 
-    def _quarantine(self, table: str) -> None:
-        """Copy every rejected row with its reason; a second read of the file adds its raw row.
+    def _source_file_sql(self) -> str:
+        """A row's source file name from its file_key, for every file staged so far."""
+        by_key = {f.file_key: f.display for files in self.staged.values() for f in files}
+        return validate.source_file_sql([by_key[k] for k in range(len(by_key))])
 
-        Only the rejected rows are turned into JSON, so the common case stays cheap.
+    def _read_raw(self, table: str, wanted: str) -> None:
+        """raw_<table>: the rows listed by `wanted` (file_key, source_row) read again as
+        written, from only the files that have such rows.
+
+        Only these rows (rejected ones, and duplicate candidates) are turned into JSON, so
+        the common case stays cheap.
         """
+        self.con.execute(f"CREATE TEMP TABLE wanted_{table} AS SELECT * FROM {wanted}")
+        keys = {
+            key
+            for (key,) in self.con.execute(
+                f"SELECT DISTINCT file_key FROM wanted_{table}"
+            ).fetchall()
+        }
+        self.con.execute(
+            f"CREATE TEMP TABLE raw_{table} (file_key INTEGER, source_row BIGINT, raw VARCHAR, "
+            f"{validate.DEDUPE_KEY} VARCHAR[])"
+        )
         for staged in self.staged[table]:
-            self.con.execute(
-                f"INSERT INTO {QUARANTINE} SELECT '{table}', "
-                f"{sql_string(staged.display)}, q.source_row, "
-                f"q.reason, q.detail, {validate.raw_json_sql(staged, 'r')} "
-                f"FROM stage_{table} q JOIN {validate.numbered_rows_sql(staged.reader)} r "
-                f"ON q.source_row = r.{validate.ROW_NUMBER_COLUMN} "
-                f"WHERE q.file_key = {staged.file_key} AND q.reason IS NOT NULL "
-                "ORDER BY q.source_row"
-            )
+            if staged.file_key in keys:
+                self.con.execute(
+                    f"INSERT INTO raw_{table} " + validate.raw_rows_sql(staged, f"wanted_{table}")
+                )
+
+    def _quarantine(self, table: str) -> None:
+        """Copy every rejected row with its reason and raw row, in file and row order."""
+        self.con.execute(
+            f"INSERT INTO {QUARANTINE} SELECT '{table}', "
+            f"{self._source_file_sql()}, q.source_row, "
+            f"q.reason, q.detail, r.raw "
+            f"FROM stage_{table} q JOIN raw_{table} r USING (file_key, source_row) "
+            "WHERE q.reason IS NOT NULL ORDER BY q.file_key, q.source_row"
+        )
 
     def counts(self) -> dict[str, TableCounts]:
         """Per table accounting; read = accepted + quarantined is checked, never assumed."""
@@ -466,6 +547,13 @@ def _build(
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET temp_directory = {sql_string(scratch)}")
+            try:
+                con.execute(f"SET memory_limit = {sql_string(memory_limit())}")
+            except duckdb.Error as error:
+                raise IngestMemoryError(
+                    f"{MEMORY_ENV}={memory_limit()!r} is not a memory size DuckDB reads "
+                    f"({_error_summary(error)}); write it like 512MB or 4GB"
+                ) from None
             con.execute(f"CREATE TABLE {QUARANTINE} ({_columns_sql(QUARANTINE_COLUMNS)})")
             con.execute(f"CREATE TABLE {INGESTS} ({_columns_sql(INGEST_COLUMNS)})")
             builder = _Builder(con, config, Path(scratch))
@@ -509,6 +597,8 @@ def _build(
                 [record[name] for name in INGEST_COLUMNS],
             )
             con.execute("CHECKPOINT")
+        except duckdb.OutOfMemoryException as error:
+            raise _out_of_memory(error) from None
         finally:
             con.close()
     return counts, report
@@ -586,7 +676,7 @@ def ingest_dataset(
     digest = dataset_digest(config, [files for *_, files in resolved])
     latest = _latest_ingest(store)
     if latest is not None and latest[1] == digest:
-        write_parquet_copy(store, replace=False)
+        write_parquet_copy(store, replace=False, memory_limit=memory_limit())
         return IngestSummary(
             dataset=config.name,
             config_path=config.path,
@@ -625,7 +715,7 @@ def ingest_dataset(
     finally:
         for leftover in (target, Path(f"{target}.wal")):
             leftover.unlink(missing_ok=True)
-    write_parquet_copy(store, replace=True)
+    write_parquet_copy(store, replace=True, memory_limit=memory_limit())
     report = _report(config, ingest_id, digest, started_at, body)
     report_files = quality.write_report(report)
     return IngestSummary(

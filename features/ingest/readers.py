@@ -37,6 +37,10 @@ UTF8_BOM = codecs.BOM_UTF8
 WHITESPACE_LINE = re.compile(rb"^[ \t]+(?=\r?$)", re.MULTILINE)
 FIELD_SEPARATOR = re.compile(r"[ \t]+")
 CSV_ERROR_LINE = re.compile(r"CSV Error on Line: (\d+)")
+# Bytes that are control characters (validate.CONTROL_PATTERN) in UTF-8 and Latin-1 text.
+CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# A JSON escape that may spell one: \u0000-\u001f or \u007f (any hex case).
+CONTROL_ESCAPE = re.compile(rb"\\u00[01][0-9a-fA-F]|\\u007[fF]")
 CSV_ERROR_KINDS = (
     ("unterminated quote", "a quoted field is not closed (the file may be cut off)"),
     ("Maximum line size", f"a line is longer than the {MAX_LINE_BYTES >> 20} MiB limit"),
@@ -46,6 +50,15 @@ CSV_ERROR_KINDS = (
 
 class SourceFileError(UsagecastError):
     """A source file is missing, matches nothing, cannot be decoded or lacks a column."""
+
+
+@dataclass(frozen=True)
+class FileReader:
+    """How DuckDB reads one file (a table function), and whether the text it reads holds no
+    control character at all (then the per-row check need not run on its fields)."""
+
+    sql: str
+    control_free: bool
 
 
 @dataclass(frozen=True)
@@ -134,25 +147,42 @@ def text_encoding(path: Path, encoding: str) -> str:
     return encoding
 
 
+def control_free(path: Path, file_format: str) -> bool:
+    """True when a UTF-8 or Latin-1 text file holds no control character: no such byte, and
+    in JSONL no escape that may spell one (an escaped backslash before `u00..` counts too,
+    which only costs the fast path)."""
+    with path.open("rb") as handle:
+        tail = b""
+        while chunk := handle.read(HASH_CHUNK):
+            if len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
+                return False
+            if file_format == "jsonl" and CONTROL_ESCAPE.search(tail + chunk):
+                return False
+            tail = chunk[-5:]
+    return True
+
+
 def _csv_line_fixes(path: Path) -> tuple[bool, bool]:
     """(mixes CRLF with LF endings, has a whitespace-only line): the cases DuckDB refuses.
 
     Scanned in chunks cut after a newline; a whitespace-only line starts with a blank after a
-    newline, so the regular expression only runs on chunks that hold one.
+    newline, so the regular expression only runs on chunks that hold one. Line endings are
+    counted only until both kinds were seen (a file with one kind is searched, not counted).
     """
-    crlf = lf = 0
-    whitespace = False
+    crlf = bare_lf = whitespace = False
     with path.open("rb") as handle:
         rest = b""
         while chunk := handle.read(HASH_CHUNK):
             block, _, rest = (rest + chunk).rpartition(b"\n")
             block += b"\n" if _ else b""
-            crlf, lf = crlf + block.count(b"\r\n"), lf + block.count(b"\n")
+            crlf = crlf or b"\r\n" in block
+            bare_lf = bare_lf or block.count(b"\n") > block.count(b"\r\n")
             if not whitespace and (b"\n " in block or b"\n\t" in block):
                 whitespace = WHITESPACE_LINE.search(block) is not None
-        crlf, lf = crlf + rest.count(b"\r\n"), lf + rest.count(b"\n")
+        crlf = crlf or b"\r\n" in rest
+        bare_lf = bare_lf or rest.count(b"\n") > rest.count(b"\r\n")
         whitespace = whitespace or WHITESPACE_LINE.search(rest) is not None
-    return 0 < crlf < lf, whitespace
+    return crlf and bare_lf, whitespace
 
 
 def _normalised_block(block: bytes, quotes: int, mixed: bool) -> tuple[bytes, int]:
@@ -271,16 +301,17 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> str:
+def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> FileReader:
     """The DuckDB table function that reads one file with every field as text.
 
     CSV options are pinned (delimiter, double quote as quote and escape, header, no skipped
     lines, no comment character, the columns from our own header parse) so nothing is guessed
-    and nothing is dropped silently; a structurally broken line stops the ingest.
+    and nothing is dropped silently; a structurally broken line stops the ingest. Text files
+    are scanned for control characters in the form DuckDB reads (UTF-8 or Latin-1).
     """
     path = file.path
     if file.format == "parquet":
-        return f"read_parquet({sql_string(str(path))})"
+        return FileReader(f"read_parquet({sql_string(str(path))})", control_free=False)
     if file.format != "csv" and (not source.header or source.delimiter == WHITESPACE):
         raise SourceFileError(
             f"{path}: `header: false` and `delimiter: {WHITESPACE}` are for text tables "
@@ -291,22 +322,23 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> st
         path, names = whitespace_to_csv(
             path, encoding, source.names, scratch / f"split_{index}.csv"
         )
-        return csv_reader_sql(path, names, ",", source.header, "utf-8")
+        sql = csv_reader_sql(path, names, ",", source.header, "utf-8")
+        return FileReader(sql, control_free(path, file.format))
     native = DUCKDB_CSV_ENCODINGS.get(encoding) if file.format == "csv" else None
     if native is None and encoding != "utf-8":
         path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}")
         encoding = "utf-8"
     if file.format == "jsonl":
-        return (
-            f"read_ndjson_objects({sql_string(str(path))}, maximum_object_size={MAX_LINE_BYTES})"
-        )
+        sql = f"read_ndjson_objects({sql_string(str(path))}, maximum_object_size={MAX_LINE_BYTES})"
+        return FileReader(sql, control_free(path, file.format))
     path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")
     names = (
         list(source.names)
         if source.names is not None
         else csv_header(path, encoding, source.delimiter)
     )
-    return csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8")
+    sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8")
+    return FileReader(sql, control_free(path, file.format))
 
 
 def csv_reader_sql(

@@ -40,7 +40,7 @@ optional id of an event (session_id, item_id) it means "no id" and is stored as 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlglot.expressions as exp
@@ -64,7 +64,10 @@ DUPLICATE_ITEM = "duplicate_item"
 DERIVED_VALUE_ERROR = "derived_value_error"
 # Stage column: the text explaining why a derived column failed (NULL when none did).
 DERIVED_ERROR = "derived_error_text"
-# Stage column: what a duplicate event repeats (NULL: never a duplicate).
+# Stage column: the hash of what a duplicate event repeats (NULL: never a duplicate); the
+# compared fields themselves are read again only for rows sharing a hash.
+DEDUPE_HASH = "dedupe_hash"
+# Column of the rows read again: the compared fields.
 DEDUPE_KEY = "dedupe_key"
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 
@@ -362,6 +365,9 @@ class StagedFile:
 
     `reader` is a table function (read_csv, read_ndjson_objects, read_parquet); `WITH
     ORDINALITY` numbers its rows 1.. in file order, exactly, also under parallel scans.
+    `dedupe` is the events source's duplicate rule (False for users and items);
+    `control_free` says the file read holds no control character at all
+    (readers.control_free), so only the fields not read from it are checked for one.
     """
 
     reader: str
@@ -370,6 +376,8 @@ class StagedFile:
     format: str
     column_types: Mapping[str, str]
     seq_offset: int
+    dedupe: bool | tuple[str, ...] = False
+    control_free: bool = False
 
 
 def numbered_rows_sql(reader: str) -> str:
@@ -391,11 +399,15 @@ def _staged_sql(
     parsed: str,
     checks: Sequence[Check],
     extra: Mapping[str, str],
+    computed: Collection[str],
 ) -> str:
     """file rows -> (text and `extra` columns) -> (parsed columns) -> (first failing check).
 
-    `extra` columns (DERIVED_ERROR, DEDUPE_KEY) are not checked for control characters.
+    `extra` columns (DERIVED_ERROR, DEDUPE_HASH) are not checked for control characters;
+    of a control-free file only the `computed` text columns (derived, constant) are.
     """
+    checked = [name for name in text if not staged.control_free or name in computed]
+    control = [_control_check(checked)] if checked else []
     select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in {**text, **extra}.items())
     # Text kept only to explain a failure is not stored: parsed columns carry the data on.
     dropped = ", ".join(
@@ -403,7 +415,7 @@ def _staged_sql(
     )
     return (
         f"SELECT * EXCLUDE ({dropped}), failed.reason AS reason, failed.detail AS detail FROM ("
-        f"SELECT *, {failed_check_sql([_control_check(list(text)), *checks])} AS failed FROM ("
+        f"SELECT *, {failed_check_sql([*control, *checks])} AS failed FROM ("
         f"SELECT *{', ' + parsed if parsed else ''} FROM ("
         f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
         f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {select} "
@@ -491,20 +503,32 @@ def _derived_check() -> Check:
     return Check(DERIVED_VALUE_ERROR, f"{DERIVED_ERROR} IS NOT NULL", DERIVED_ERROR)
 
 
-def dedupe_key_sql(staged: StagedFile, dedupe: bool | tuple[str, ...]) -> str:
-    """DEDUPE_KEY: the file's column names, then the compared source fields as read.
+def _dedupe_fields(staged: StagedFile) -> list[str] | None:
+    """The file's column names (as JSON text), then the compared source fields as read.
 
-    True compares every field (a JSONL line as written), a tuple the listed columns; False
-    gives NULL (never a duplicate).
+    staged.dedupe True compares every field (a JSONL line as written), a tuple the listed
+    columns; False gives None (never a duplicate).
     """
-    if dedupe is False:
-        return "NULL::VARCHAR[]"
-    if dedupe is True and staged.format == "jsonl":
+    if staged.dedupe is False:
+        return None
+    if staged.dedupe is True and staged.format == "jsonl":
         names, fields = ["<jsonl line>"], ["json::VARCHAR"]
     else:
-        names = list(staged.column_types) if dedupe is True else list(dedupe)
+        names = list(staged.column_types) if staged.dedupe is True else list(staged.dedupe)
         fields = [raw_text(staged.format, n, staged.column_types.get(n), False) for n in names]
-    return f"list_value({sql_string(json.dumps(names))}, {', '.join(fields)})"
+    return [sql_string(json.dumps(names)), *fields]
+
+
+def dedupe_key_sql(staged: StagedFile) -> str:
+    """DEDUPE_KEY: the compared fields as a list (NULL: never a duplicate)."""
+    fields = _dedupe_fields(staged)
+    return "NULL::VARCHAR[]" if fields is None else f"list_value({', '.join(fields)})"
+
+
+def dedupe_hash_sql(staged: StagedFile) -> str:
+    """DEDUPE_HASH: a hash of the compared fields; equal keys give equal hashes."""
+    fields = _dedupe_fields(staged)
+    return "NULL::UBIGINT" if fields is None else f"hash({', '.join(fields)})"
 
 
 def _source_fields(
@@ -521,6 +545,20 @@ def _source_fields(
     return text_of, {DERIVED_ERROR: error} if source.derived else {}
 
 
+EVENT_TEXT = {
+    "user_id": "user_id",
+    "event_time_text": "timestamp",
+    "event_type_text": "event_type",
+    "session_id": "session_id",
+    "item_id": "item_id",
+    "value_text": "value",
+    "area": "area",
+    "properties": "properties",
+}
+"""Stage text column -> the canonical field it holds."""
+EVENT_IDS = ("user_id", "session_id", "item_id")
+
+
 def stage_events_sql(
     staged: StagedFile, source: Source, rules: Rules, user_attributes: Sequence[Attribute] = ()
 ) -> str:
@@ -530,19 +568,12 @@ def stage_events_sql(
     all files): this source's columns are read, the others are NULL.
     """
     field, extra = _source_fields(staged, source)
-    event_type = (
-        sql_string(source.event_type) if source.event_type is not None else field("event_type")
-    )
-    text = {
-        "user_id": normalised_id(field("user_id")),
-        "event_time_text": field("timestamp"),
-        "event_type_text": event_type,
-        "session_id": normalised_id(field("session_id")),
-        "item_id": normalised_id(field("item_id")),
-        "value_text": field("value"),
-        "area": field("area"),
-        "properties": field("properties", as_json=True),
-    }
+    text = {name: field(key, as_json=key == "properties") for name, key in EVENT_TEXT.items()}
+    text.update({name: normalised_id(text[name]) for name in EVENT_IDS})
+    computed = [name for name, key in EVENT_TEXT.items() if key in source.derived]
+    if source.event_type is not None:
+        text["event_type_text"] = sql_string(source.event_type)
+        computed.append("event_type_text")
     parsed = (
         f"{timestamp_sql('event_time_text', source.timestamp_formats)} AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
@@ -558,8 +589,8 @@ def stage_events_sql(
             ", " + _attribute_parse(a, source.timestamp_formats) for a in user_attributes
         )
         checks += _attribute_checks(user_attributes, source.timestamp_formats)
-    extra[DEDUPE_KEY] = dedupe_key_sql(staged, True if source.dedupe is None else source.dedupe)
-    return _staged_sql(staged, text, parsed, checks, extra)
+    extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
+    return _staged_sql(staged, text, parsed, checks, extra, computed)
 
 
 def _attribute_parse(attribute: Attribute, formats: Sequence[str]) -> str:
@@ -589,7 +620,12 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         parsed.append(_attribute_parse(attribute, source.timestamp_formats))
     checks = [_derived_check()] if extra else []
     checks += entity_checks(id_column, required, rules, source)
-    return _staged_sql(staged, text, ", ".join(parsed), checks, extra)
+    computed = [
+        name
+        for name, key in ((id_column, id_column), ("signup_time_text", "signup_time"))
+        if key in source.derived
+    ]
+    return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed)
 
 
 def mapped_columns(source: Source) -> list[str]:
@@ -602,26 +638,47 @@ def mapped_columns(source: Source) -> list[str]:
     return [*source.columns.values(), *(a.column for a in attributes), *keys]
 
 
-def events_late_sql(stage: str, users: str) -> str:
-    """Rows that passed the row-level rules but fail a cross-row one, with reason and detail.
-
-    unknown_user first, then duplicate_event among the remaining rows: equal DEDUPE_KEY (the
-    first by read order is kept). Duplicates are found by hashing the key and comparing
-    exactly only within the rare hash groups of two or more rows, which is far cheaper than
-    a window over every row.
-    """
+def unknown_users_sql(stage: str, users: str) -> str:
+    """Rows that passed the row-level rules but whose user is not in `users`."""
     return (
-        f"WITH known AS (SELECT s.* FROM {stage} s SEMI JOIN {users} u "
-        f"ON s.user_id = u.user_id WHERE s.reason IS NULL AND s.{DEDUPE_KEY} IS NOT NULL), "
-        f"hashed AS (SELECT seq, {DEDUPE_KEY}, hash({DEDUPE_KEY}) AS h FROM known), "
-        "repeated AS (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1), "
-        f"ranked AS (SELECT seq, row_number() OVER (PARTITION BY {DEDUPE_KEY} ORDER BY seq) "
-        "AS k FROM hashed SEMI JOIN repeated USING (h)) "
         f"SELECT s.seq, '{UNKNOWN_USER}' AS reason, "
         "'user_id ' || s.user_id || ' is not in the users table' AS detail "
-        f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id WHERE s.reason IS NULL "
-        f"UNION ALL SELECT seq, '{DUPLICATE_EVENT}', 'the same source fields as an earlier "
-        "row (every field as read, or the dedupe columns)' FROM ranked WHERE k > 1"
+        f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id WHERE s.reason IS NULL"
+    )
+
+
+def duplicate_candidates_sql(stage: str, late: str) -> str:
+    """Rows that may repeat another: no reason yet (not in `late`) and a DEDUPE_HASH that two
+    or more such rows share. A hash group is far smaller than the stage, so the fields
+    themselves are compared (duplicates_sql) only there."""
+    return (
+        f"WITH repeated AS (SELECT {DEDUPE_HASH} FROM {stage} WHERE reason IS NULL "
+        f"AND {DEDUPE_HASH} IS NOT NULL GROUP BY ALL HAVING count(*) > 1) "
+        f"SELECT s.seq, s.file_key, s.source_row FROM {stage} s SEMI JOIN repeated "
+        f"USING ({DEDUPE_HASH}) WHERE s.reason IS NULL AND s.seq NOT IN (SELECT seq FROM {late})"
+    )
+
+
+def duplicates_sql(candidates: str, raw: str) -> str:
+    """duplicate_event: a candidate whose DEDUPE_KEY equals that of an earlier one (by read
+    order, the first is kept)."""
+    return (
+        f"SELECT seq, '{DUPLICATE_EVENT}' AS reason, 'the same source fields as an earlier "
+        "row (every field as read, or the dedupe columns)' AS detail FROM ("
+        f"SELECT c.seq, row_number() OVER (PARTITION BY r.{DEDUPE_KEY} ORDER BY c.seq) AS k "
+        f"FROM {candidates} c JOIN {raw} r USING (file_key, source_row)) WHERE k > 1"
+    )
+
+
+def raw_rows_sql(staged: StagedFile, wanted: str) -> str:
+    """The file's rows listed in `wanted` (file_key, source_row), read again as written: the
+    raw row as JSON text and DEDUPE_KEY."""
+    return (
+        f"SELECT {staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, "
+        f"({raw_json_sql(staged, 'r')})::VARCHAR AS raw, "
+        f"{dedupe_key_sql(staged)} AS {DEDUPE_KEY} FROM {numbered_rows_sql(staged.reader)} r "
+        f"WHERE {ROW_NUMBER_COLUMN} IN (SELECT source_row FROM {wanted} "
+        f"WHERE file_key = {staged.file_key})"
     )
 
 
