@@ -1,10 +1,16 @@
 """Suite-wide safety net: no test writes to the developer's real workspace or MLflow store;
-and the one PostgreSQL server that the tests marked `postgres` share."""
+workspaces that several tests start from, built once per session; and the one PostgreSQL
+server that the tests marked `postgres` share."""
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +40,96 @@ def isolated_workspace(tmp_path, monkeypatch):
     for name in QUIET_ENV:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+def _workspace_env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What isolated_workspace points at tmp_path, pointed at `folder`."""
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("USAGECAST_HOME", str(folder / "usagecast_home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    monkeypatch.setenv("USAGECAST_SPECS", str(folder / "specs"))
+
+
+RELOCATED = ("mlflow.db", "MLmodel")
+
+
+def _relocate(copy_root: Path, old: str, new: str) -> None:
+    """Rewrite the absolute paths a copied workspace records (MLflow's run, model and
+    experiment locations in mlflow.db and each model's MLmodel) from `old` to `new`."""
+    database = copy_root / "mlflow.db"
+    if database.exists():
+        con = sqlite3.connect(database)
+        try:
+            tables = [
+                row[0]
+                for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            for table in tables:
+                for column in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                    if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                        con.execute(
+                            f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
+                            f'WHERE "{column[1]}" LIKE ?',
+                            (old, new, f"%{old}%"),
+                        )
+            con.commit()
+        finally:
+            con.close()
+    for mlmodel in copy_root.rglob("MLmodel"):
+        mlmodel.write_text(mlmodel.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
+def _check_relocatable(folder: Path) -> None:
+    """Refuse a workspace that records its own path anywhere _relocate does not rewrite."""
+    needle = str(folder).encode()
+    stuck = [
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and path.name not in RELOCATED and needle in path.read_bytes()
+    ]
+    if stuck:
+        raise RuntimeError(f"built_once cannot copy {folder}: its path is recorded in {stuck}")
+
+
+class BuiltOnce:
+    """Workspaces (event store, feature sets, MLflow store) that tests start from, each built
+    once per session in a folder of its own and copied into every test that asks for it."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._built: dict[str, Any] = {}
+
+    def restore(self, key: str, build: Callable[[], Any], target: Path) -> Any:
+        """Copy the workspace `build()` leaves (building it on first use) into `target`;
+        return a copy of what `build()` returned."""
+        folder = self._root / key
+        if key not in self._built:
+            folder.mkdir()
+            with pytest.MonkeyPatch.context() as monkeypatch:
+                _workspace_env(folder, monkeypatch)
+                self._built[key] = build()
+            _check_relocatable(folder)
+        for entry in folder.iterdir():
+            destination = target / entry.name
+            if entry.is_dir():
+                shutil.copytree(entry, destination, dirs_exist_ok=True)
+            else:
+                shutil.copy2(entry, destination)
+        _relocate(target, str(folder), str(target))
+        return copy.deepcopy(self._built[key])
+
+
+@pytest.fixture(scope="session")
+def _built_once_cache(tmp_path_factory: pytest.TempPathFactory) -> BuiltOnce:
+    return BuiltOnce(tmp_path_factory.mktemp("built_once"))
+
+
+@pytest.fixture
+def built_once(_built_once_cache: BuiltOnce, tmp_path: Path) -> Callable[[str, Callable], Any]:
+    """`built_once(key, build)`: this test's workspace (tmp_path) starts as the one `build()`
+    leaves, built once per session under `key` (expensive set-ups such as a promoted model)
+    and copied here, so a test that changes it changes only its own copy."""
+    return lambda key, build: _built_once_cache.restore(key, build, tmp_path)
 
 
 @pytest.fixture(scope="session")
