@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from features.quiet import QUIET_ENV
 from scripts.local_postgres import LocalPostgres, running_postgres, server_bin_dir
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# No per-example deadline: on a shared or busy machine (or beside a second test process) an
+# example's first run can take longer than its rerun, and Hypothesis fails such a test as flaky.
+settings.register_profile("usagecast", deadline=None)
+settings.load_profile("usagecast")
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +46,24 @@ def isolated_workspace(tmp_path, monkeypatch):
     for name in QUIET_ENV:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def _mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from features.workspace import ensure_mlflow_store
+
+    folder = tmp_path_factory.mktemp("mlflow_store")
+    ensure_mlflow_store(f"sqlite:///{folder / 'mlflow.db'}")
+    return folder
+
+
+@pytest.fixture
+def mlflow_store(_mlflow_store_template: Path, tmp_path: Path) -> None:
+    """This test's SQLite MLflow store (MLFLOW_TRACKING_URI) made before the test: a copy of an
+    empty store at this MLflow's schema head, with its marker, created once per session rather
+    than by each test's first MLflow call. Tests of a store's first use do not take it."""
+    for name in ("mlflow.db", "mlflow.db.schema"):
+        shutil.copy2(_mlflow_store_template / name, tmp_path / name)
 
 
 def _workspace_env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:

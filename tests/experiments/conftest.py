@@ -99,3 +99,11 @@ def synthetic_ref() -> str:
 def signup_relative_ref() -> str:
     """A small feature set with one cutoff per user, stored in this test's workspace."""
     return write_feature_set(*signup_relative_feature_set())
+
+
+@pytest.fixture(autouse=True)
+def store_made_before(request):
+    """The tests here start with their MLflow store made (`mlflow_store`), except the end to
+    end ones (marked slow), which make it on first use as a user's run does."""
+    if request.node.get_closest_marker("slow") is None:
+        request.getfixturevalue("mlflow_store")

@@ -139,3 +139,11 @@ def held_out():
 def premium_store() -> pd.Timestamp:
     """A tiny event store that the shipped premium_30d@v1 builds on (write_premium_store)."""
     return write_premium_store()
+
+
+@pytest.fixture(autouse=True)
+def store_made_before(request):
+    """The tests here start with their MLflow store made (`mlflow_store`), except the end to
+    end ones (marked slow), which make it on first use as a user's run does."""
+    if request.node.get_closest_marker("slow") is None:
+        request.getfixturevalue("mlflow_store")
