@@ -142,8 +142,5 @@ def premium_store() -> pd.Timestamp:
 
 
 @pytest.fixture(autouse=True)
-def store_made_before(request):
-    """The tests here start with their MLflow store made (`mlflow_store`), except the end to
-    end ones (marked slow), which make it on first use as a user's run does."""
-    if request.node.get_closest_marker("slow") is None:
-        request.getfixturevalue("mlflow_store")
+def store_made_before(mlflow_store):
+    """The tests here start with their MLflow store made (see `mlflow_store`)."""

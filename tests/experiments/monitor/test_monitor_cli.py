@@ -126,6 +126,7 @@ def monitored(built_once, monkeypatch) -> str:
     return built_once("monitored_champion", _promote_monitored)
 
 
+@pytest.mark.slow
 def test_monitor_reports_logs_links_and_exits_by_threshold(monitored, tmp_path, capsys):
     assert main(["monitor", monitored, "--cutoff", "2024-02-01"]) == 0
     out = capsys.readouterr().out
@@ -188,6 +189,7 @@ def _serve(name: str, rows: pd.DataFrame, folder: Path, monkeypatch) -> None:
     scorer.prediction_log.close()
 
 
+@pytest.mark.slow
 def test_the_prediction_log_gives_skew_psi_population_and_business_metrics(
     monitored, tmp_path, monkeypatch, capsys
 ):
