@@ -31,12 +31,16 @@ importlint: $(STAMP) ## import-direction rules
 audit: $(STAMP) ## pip-audit the locked versions (AUDIT_STRICT=1: fail when offline)
 	$(PY) scripts/audit_dependencies.py $(if $(AUDIT_STRICT),--strict)
 
+# Test processes (pytest-xdist), a test file to a process; WORKERS=0 runs in this process.
+WORKERS ?= auto
+PYTEST := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -n $(WORKERS) --dist loadfile
+
 test: lint importlint audit ## install what the tests need, lint, and run every test
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
+	$(PYTEST)
 
 FAST := not slow and not spark and not spark_cluster and not serve and not postgres
 test-fast: $(STAMP) ## every test but those marked slow, spark, spark_cluster, serve or postgres
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -m "$(FAST)"
+	$(PYTEST) -m "$(FAST)"
 
 ui: $(STAMP) ## open the MLflow UI on the workspace store
 	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$${USAGECAST_HOME:-.usagecast}/mlflow.db}" --port 5000
