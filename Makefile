@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint importlint audit ui serve bench clean
+.PHONY: help venv demo test test-fast lint importlint audit ui serve bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,16 @@ importlint: $(STAMP) ## import-direction rules
 audit: $(STAMP) ## pip-audit the locked versions (AUDIT_STRICT=1: fail when offline)
 	$(PY) scripts/audit_dependencies.py $(if $(AUDIT_STRICT),--strict)
 
+# Test processes (pytest-xdist), a test file to a process; WORKERS=0 runs in this process.
+WORKERS ?= auto
+PYTEST := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -n $(WORKERS) --dist loadfile
+
 test: lint importlint audit ## install what the tests need, lint, and run every test
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
+	$(PYTEST)
+
+FAST := not slow and not spark and not spark_cluster and not serve and not postgres
+test-fast: $(STAMP) ## every test but those marked slow, spark, spark_cluster, serve or postgres
+	$(PYTEST) -m "$(FAST)"
 
 ui: $(STAMP) ## open the MLflow UI on the workspace store
 	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$${USAGECAST_HOME:-.usagecast}/mlflow.db}" --port 5000

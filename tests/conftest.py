@@ -1,17 +1,29 @@
 """Suite-wide safety net: no test writes to the developer's real workspace or MLflow store;
-and the one PostgreSQL server that the tests marked `postgres` share."""
+workspaces that several tests start from, built once per session; and the one PostgreSQL
+server that the tests marked `postgres` share."""
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from features.quiet import QUIET_ENV
 from scripts.local_postgres import LocalPostgres, running_postgres, server_bin_dir
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# No per-example deadline: on a shared or busy machine (or beside a second test process) an
+# example's first run can take longer than its rerun, and Hypothesis fails such a test as flaky.
+settings.register_profile("usagecast", deadline=None)
+settings.load_profile("usagecast")
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +46,114 @@ def isolated_workspace(tmp_path, monkeypatch):
     for name in QUIET_ENV:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def _mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from features.workspace import ensure_mlflow_store
+
+    folder = tmp_path_factory.mktemp("mlflow_store")
+    ensure_mlflow_store(f"sqlite:///{folder / 'mlflow.db'}")
+    return folder
+
+
+@pytest.fixture
+def mlflow_store(_mlflow_store_template: Path, tmp_path: Path) -> None:
+    """This test's SQLite MLflow store (MLFLOW_TRACKING_URI) made before the test: a copy of an
+    empty store at this MLflow's schema head, with its marker, created once per session rather
+    than by each test's first MLflow call. Tests of a store's first use do not take it."""
+    for name in ("mlflow.db", "mlflow.db.schema"):
+        shutil.copy2(_mlflow_store_template / name, tmp_path / name)
+
+
+def _workspace_env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What isolated_workspace points at tmp_path, pointed at `folder`."""
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("USAGECAST_HOME", str(folder / "usagecast_home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    monkeypatch.setenv("USAGECAST_SPECS", str(folder / "specs"))
+
+
+RELOCATED = ("mlflow.db", "MLmodel")
+
+
+def _relocate(copy_root: Path, old: str, new: str) -> None:
+    """Rewrite the absolute paths a copied workspace records (MLflow's run, model and
+    experiment locations in mlflow.db and each model's MLmodel) from `old` to `new`."""
+    database = copy_root / "mlflow.db"
+    if database.exists():
+        con = sqlite3.connect(database)
+        try:
+            tables = [
+                row[0]
+                for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            for table in tables:
+                for column in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                    if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                        con.execute(
+                            f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
+                            f'WHERE "{column[1]}" LIKE ?',
+                            (old, new, f"%{old}%"),
+                        )
+            con.commit()
+        finally:
+            con.close()
+    for mlmodel in copy_root.rglob("MLmodel"):
+        mlmodel.write_text(mlmodel.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
+def _check_relocatable(folder: Path) -> None:
+    """Refuse a workspace that records its own path anywhere _relocate does not rewrite."""
+    needle = str(folder).encode()
+    stuck = [
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and path.name not in RELOCATED and needle in path.read_bytes()
+    ]
+    if stuck:
+        raise RuntimeError(f"built_once cannot copy {folder}: its path is recorded in {stuck}")
+
+
+class BuiltOnce:
+    """Workspaces (event store, feature sets, MLflow store) that tests start from, each built
+    once per session in a folder of its own and copied into every test that asks for it."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._built: dict[str, Any] = {}
+
+    def restore(self, key: str, build: Callable[[], Any], target: Path) -> Any:
+        """Copy the workspace `build()` leaves (building it on first use) into `target`;
+        return a copy of what `build()` returned."""
+        folder = self._root / key
+        if key not in self._built:
+            folder.mkdir()
+            with pytest.MonkeyPatch.context() as monkeypatch:
+                _workspace_env(folder, monkeypatch)
+                self._built[key] = build()
+            _check_relocatable(folder)
+        for entry in folder.iterdir():
+            destination = target / entry.name
+            if entry.is_dir():
+                shutil.copytree(entry, destination, dirs_exist_ok=True)
+            else:
+                shutil.copy2(entry, destination)
+        _relocate(target, str(folder), str(target))
+        return copy.deepcopy(self._built[key])
+
+
+@pytest.fixture(scope="session")
+def _built_once_cache(tmp_path_factory: pytest.TempPathFactory) -> BuiltOnce:
+    return BuiltOnce(tmp_path_factory.mktemp("built_once"))
+
+
+@pytest.fixture
+def built_once(_built_once_cache: BuiltOnce, tmp_path: Path) -> Callable[[str, Callable], Any]:
+    """`built_once(key, build)`: this test's workspace (tmp_path) starts as the one `build()`
+    leaves, built once per session under `key` (expensive set-ups such as a promoted model)
+    and copied here, so a test that changes it changes only its own copy."""
+    return lambda key, build: _built_once_cache.restore(key, build, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ def test_split_parsing():
             parse_split(bad)
 
 
+@pytest.mark.slow
 def test_assignment_is_stable_across_processes():
     experiment = make_experiment("checkout", "50/50", START)
     here = assign(ids(500), experiment)["group"].tolist()
@@ -92,6 +93,7 @@ def test_a_planted_effect_is_detected():
     assert result.sample_ratio["p_value"].iloc[0] > 0.001
 
 
+@pytest.mark.slow
 def test_a_a_tests_reject_at_about_alpha():
     # The hash split is fixed; each of the 300 A/A runs draws fresh outcomes (seeded).
     assignment = assign(ids(2_000), make_experiment("simulated", "50/50", START))

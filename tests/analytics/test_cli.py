@@ -24,6 +24,7 @@ def workspace_store():
     write_store(event_store_path(), VALUE_USERS, events)
 
 
+@pytest.mark.slow
 def test_models_print_tables_and_log_runs(workspace_store, capsys):
     assert main(["analytics", "top-features", "--log"]) == 0
     assert main(["analytics", "before-conversion", "--event", "BUY_PREMIUM", "--log"]) == 0
@@ -58,6 +59,7 @@ def test_a_bad_segment_is_one_line_and_exit_2(workspace_store, capsys):
     assert error.startswith("error: segment") and "'plan' is not a user attribute" in error
 
 
+@pytest.mark.slow
 def test_ab_assign_then_analyze(workspace_store, capsys):
     start = at(0).isoformat()
     assert (

@@ -90,6 +90,7 @@ def test_spark_gives_the_same_backtest(value_set, tiny_store, tmp_path):
     pd.testing.assert_frame_equal(table, EXPECTED, check_dtype=False)
 
 
+@pytest.mark.slow
 def test_cli_prints_predicted_vs_realised(value_set, capsys):
     argv = ["analytics", "ltv", "--purchase-event", "BUY", "--feature-set", "value@v1"]
     assert main([*argv, "--log"]) == 0

@@ -99,3 +99,14 @@ def synthetic_ref() -> str:
 def signup_relative_ref() -> str:
     """A small feature set with one cutoff per user, stored in this test's workspace."""
     return write_feature_set(*signup_relative_feature_set())
+
+
+# Their runs make the MLflow store on first use, as a user's (or concurrent workers') do.
+FIRST_USE = {"test_cli_output.py", "test_workers.py"}
+
+
+@pytest.fixture(autouse=True)
+def store_made_before(request):
+    """The tests here start with their MLflow store made (see `mlflow_store`), but FIRST_USE."""
+    if request.node.path.name not in FIRST_USE:
+        request.getfixturevalue("mlflow_store")

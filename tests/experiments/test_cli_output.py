@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from features.quiet import QUIET_ENV
 
 NOISE = ("Warning", "Downloading artifacts", " INFO ")
@@ -24,6 +26,7 @@ def _usagecast(*argv: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_tune_and_promote_print_no_noise_and_say_where_the_plots_are(synthetic_ref):
     tuned = _usagecast("tune", synthetic_ref, "--trials", "4", "--seed", "1")
     promoted = _usagecast("promote", "--latest", "--feature-set", synthetic_ref)

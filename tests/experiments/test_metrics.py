@@ -29,6 +29,7 @@ def test_calibration_error_is_zero_when_rates_match_and_large_when_not():
     assert expected_calibration_error(labels, np.full(100, 0.95)) == pytest.approx(0.70)
 
 
+@pytest.mark.slow
 def test_calibration_noise_shrinks_with_rows_and_follows_its_seed():
     rng = np.random.default_rng(0)
     small, large = rng.uniform(0.05, 0.6, 100), rng.uniform(0.05, 0.6, 10_000)

@@ -231,6 +231,7 @@ def test_open_or_invalid_horizons_are_refused(horizon):
         require_horizon(horizon)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     days=st.lists(st.integers(min_value=0, max_value=365), min_size=60, max_size=300),
@@ -350,6 +351,7 @@ def test_zero_folds_are_refused():
         plan_folds(frame, plan_split(frame, 20), 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     days=st.lists(st.integers(min_value=0, max_value=365), min_size=60, max_size=300),

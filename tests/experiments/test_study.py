@@ -87,6 +87,7 @@ def test_a_database_url_with_its_driver_passes_the_check(tmp_path):
     assert isinstance(storage, optuna.storages.RDBStorage) and has_heartbeats(storage)
 
 
+@pytest.mark.slow
 def test_tune_with_a_missing_database_driver_exits_2_with_one_line(tmp_path):
     env = {**os.environ, "USAGECAST_HOME": str(tmp_path / "ws")}
     result = subprocess.run(
@@ -119,6 +120,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.slow
 def test_a_journal_lock_left_by_a_killed_writer_is_taken_at_once(tmp_path, caplog):
     url = default_storage_url(tmp_path / "optuna", "s")
     study = load_study(open_storage(url), "s@v1-x", "roc_auc", seed=0, worker_index=0)

@@ -60,6 +60,7 @@ def _dead_pid() -> int:
     return process.pid
 
 
+@pytest.mark.slow
 def test_a_run_records_trials_baselines_lineage_plots_and_a_servable_model(
     synthetic_ref, tmp_path
 ):
@@ -123,6 +124,7 @@ def test_a_run_records_trials_baselines_lineage_plots_and_a_servable_model(
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_best_params_and_test_metrics(synthetic_ref):
     first = tune(TuneConfig(feature_set=synthetic_ref, trials=5, seed=11))
     second = tune(TuneConfig(feature_set=synthetic_ref, trials=5, seed=11))
@@ -131,6 +133,7 @@ def test_same_seed_same_best_params_and_test_metrics(synthetic_ref):
     assert first.test_metrics == second.test_metrics
 
 
+@pytest.mark.slow
 def test_resume_continues_a_killed_run_and_leaves_nothing_running(synthetic_ref):
     first = tune(TuneConfig(feature_set=synthetic_ref, trials=3, seed=5))
     # What a SIGKILL mid-run leaves behind: a RUNNING trial and a RUNNING parent run whose
@@ -178,6 +181,7 @@ def test_resume_continues_a_killed_run_and_leaves_nothing_running(synthetic_ref)
     assert running == []
 
 
+@pytest.mark.slow
 def test_two_workers_complete_exactly_the_requested_trials(synthetic_ref):
     result = tune(TuneConfig(feature_set=synthetic_ref, trials=7, workers=2, seed=2))
     storage = open_storage(f"journal://{workspace.optuna_dir() / 'synthetic.journal'}")
@@ -200,6 +204,7 @@ def test_cli_reports_a_missing_feature_set_in_one_line(capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
+@pytest.mark.slow
 def test_signup_relative_cutoffs_tune_with_a_time_split_and_finite_metrics(signup_relative_ref):
     result = tune(TuneConfig(feature_set=signup_relative_ref, trials=2, seed=1))
     client = MlflowClient(result.tracking_uri)
@@ -224,6 +229,7 @@ def test_signup_relative_cutoffs_tune_with_a_time_split_and_finite_metrics(signu
     assert len(test_rows) == 80 and (test_rows["cutoff"] >= test_from).all()
 
 
+@pytest.mark.slow
 def test_given_boundaries_are_used_and_recorded(synthetic_ref):
     result = tune(
         TuneConfig(
@@ -263,6 +269,7 @@ def test_the_cli_leaves_the_folds_to_the_library_unless_given():
     assert f"default {DEFAULT_FOLDS}," in " ".join(help_text.split())
 
 
+@pytest.mark.slow
 def test_trials_are_scored_on_rolling_origin_folds_and_record_them(synthetic_ref):
     # Monthly cutoffs Jan..May, 30-day labels: test May, validation Apr (train Jan-Mar); one
     # earlier fold validates on Mar and trains on Jan (Feb's labels reach Mar 2); no third.
@@ -291,6 +298,7 @@ def test_trials_are_scored_on_rolling_origin_folds_and_record_them(synthetic_ref
         assert m["val_roc_auc_std"] == pytest.approx(np.std(folds))
 
 
+@pytest.mark.slow
 def test_business_options_log_metrics_at_a_capacity_and_a_profit_curve(synthetic_ref, capsys):
     argv = ["tune", synthetic_ref, "--trials", "1", "--seed", "1", "--capacity", "30"]
     assert main([*argv, "--contact-cost", "1", "--conversion-value", "8"]) == 0

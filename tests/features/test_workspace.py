@@ -25,6 +25,7 @@ def test_only_sqlite_uris_have_a_store_path(tmp_path: Path) -> None:
     assert sqlite_store_path("http://127.0.0.1:5000") is None
 
 
+@pytest.mark.slow
 def test_a_new_store_is_created_and_usable(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'nested' / 'mlflow.db'}"
     ensure_mlflow_store(uri)
@@ -70,6 +71,7 @@ def _store_at_revision(path: Path, revision: str) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_an_old_store_is_migrated_once_and_its_previous_file_kept(tmp_path: Path) -> None:
     from alembic.script import ScriptDirectory
     from mlflow.store.db.utils import _get_alembic_config, _get_latest_schema_revision
@@ -91,6 +93,7 @@ def test_an_old_store_is_migrated_once_and_its_previous_file_kept(tmp_path: Path
     assert path.stat().st_mtime_ns == modified
 
 
+@pytest.mark.slow
 def test_a_store_from_a_newer_mlflow_is_left_alone(tmp_path: Path) -> None:
     import sqlite3
     from contextlib import closing

@@ -139,3 +139,8 @@ def held_out():
 def premium_store() -> pd.Timestamp:
     """A tiny event store that the shipped premium_30d@v1 builds on (write_premium_store)."""
     return write_premium_store()
+
+
+@pytest.fixture(autouse=True)
+def store_made_before(mlflow_store):
+    """The tests here start with their MLflow store made (see `mlflow_store`)."""

@@ -26,6 +26,7 @@ def _version_tags(version: str) -> dict[str, str]:
     return mlflow.MlflowClient().get_model_version(NAME, version).tags
 
 
+@pytest.mark.slow
 def test_first_then_better_then_worse(log_run):
     first = promote_run(log_run(label_noise=0.3, seed=1))
     assert first.promoted and first.champion == "1" and "first model" in first.reason
@@ -45,6 +46,7 @@ def test_first_then_better_then_worse(log_run):
     assert [record["version"] for record in _audit()] == ["1", "2", "3"]
 
 
+@pytest.mark.slow
 def test_truncated_model_artifact_is_refused(log_run):
     promote_run(log_run(seed=1))
     run_id = log_run(seed=2)
@@ -61,6 +63,7 @@ def test_truncated_model_artifact_is_refused(log_run):
     assert _version_tags(result.version)[names.TAG_DECISION] == names.REFUSED
 
 
+@pytest.mark.slow
 def test_leakage_flag_on_the_run_refuses(log_run):
     result = promote_run(log_run(leakage_flagged="days_since_purchase"))
     assert not result.promoted
@@ -68,6 +71,7 @@ def test_leakage_flag_on_the_run_refuses(log_run):
     assert result.champion is None
 
 
+@pytest.mark.slow
 def test_allowed_leak_suspects_need_the_promote_override_and_are_audited(log_run):
     run_id = log_run(leakage_flagged="days_since_purchase", leakage_warned="visits_7d")
     result = promote_run(run_id, PolicyConfig(allow_leaky=("days_since_purchase",)))
@@ -77,6 +81,7 @@ def test_allowed_leak_suspects_need_the_promote_override_and_are_audited(log_run
     assert _version_tags(result.version)[names.TAG_REASON] == result.reason
 
 
+@pytest.mark.slow
 def test_incompatible_features_need_allow_new_features(log_run):
     promote_run(log_run(with_likes=True, feature_set="premium_30d@v2"))
     narrow = log_run(seed=5)
@@ -89,6 +94,7 @@ def test_incompatible_features_need_allow_new_features(log_run):
     assert _version_tags(allowed.version)[names.TAG_ALLOW_NEW_FEATURES] == "true"
 
 
+@pytest.mark.slow
 def test_rollback_moves_champion_to_previous(log_run):
     promote_run(log_run(label_noise=0.3, seed=1))
     promote_run(log_run(seed=2), PolicyConfig(margin=0.0))
@@ -102,6 +108,7 @@ def test_rollback_moves_champion_to_previous(log_run):
     assert [r["action"] for r in _audit()] == ["promote", "promote", "rollback"]
 
 
+@pytest.mark.slow
 def test_listing_and_latest_run_through_the_cli(log_run, capsys):
     run_id = log_run()
     assert latest_run_id("premium_30d@v1") == run_id

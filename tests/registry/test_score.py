@@ -17,6 +17,7 @@ from usagecast_cli.main import main
 MODEL = "models:/premium_30d@champion"
 
 
+@pytest.mark.slow
 def test_score_defaults_to_todays_users_from_scoring_rows(
     premium_store, log_run, tmp_path, capsys
 ):
@@ -43,6 +44,7 @@ def test_score_defaults_to_todays_users_from_scoring_rows(
     assert "may be any date up to 2024-04-01" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_scoring_rows_score_like_the_training_rows_at_a_labelled_cutoff(
     premium_store, log_run, tmp_path
 ):
@@ -85,6 +87,7 @@ def _write_feature_set(rows: pd.DataFrame) -> None:
     mark_latest(ref, "fp-built")
 
 
+@pytest.mark.slow
 def test_score_ranks_a_builds_latest_cutoff_and_records_provenance(
     log_run, held_out, tmp_path, capsys
 ):
@@ -105,6 +108,7 @@ def test_score_ranks_a_builds_latest_cutoff_and_records_provenance(
     assert provenance["model_feature_set_fingerprint"] == "fp-test"
 
 
+@pytest.mark.slow
 def test_score_at_an_earlier_cutoff_and_a_missing_one(log_run, held_out, tmp_path, capsys):
     _write_feature_set(held_out())
     promote_run(log_run())
@@ -118,6 +122,7 @@ def test_score_at_an_earlier_cutoff_and_a_missing_one(log_run, held_out, tmp_pat
     assert "not a date" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_score_writes_expected_business_numbers_beside_the_scores(
     log_run, held_out, tmp_path, capsys
 ):

@@ -63,6 +63,7 @@ def logged(tiny_model, tmp_path_factory) -> Iterator[tuple[str, dict]]:
         yield info.model_uri, env
 
 
+@pytest.mark.slow
 def test_stock_request_handler_in_process(logged, tiny_model, monkeypatch):
     """The stock server's own handler on the loaded pyfunc, without HTTP: fast and wide."""
     uri, env = logged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from features.workspace import mlflow_tracking_uri
@@ -18,6 +19,7 @@ def test_simulate_runs_only_when_the_demo_data_is_absent(tmp_path: Path) -> None
     assert [argv[0] for argv in again] == [argv[0] for argv in first[1:]]
 
 
+@pytest.mark.slow
 def test_refused_promotion_stops_the_demo_only_without_a_champion(tmp_path: Path) -> None:
     promote = ["promote", "--latest"]
     assert step_failed(promote, 1)

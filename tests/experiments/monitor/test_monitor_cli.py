@@ -97,14 +97,10 @@ def _write_store(events: list, users: list, before: dt.datetime) -> None:
     )
 
 
-@pytest.fixture
-def monitored(monkeypatch) -> str:
-    """premium_30d@v1 built on data to March, a champion trained on its February rows, then
-    data to May: the champion's model name."""
+def _promote_monitored() -> str:
     from features.featureset import build_feature_set, load_feature_set
     from registry import promote_run
 
-    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     events, users = _events()
     _write_store(events, users, dt.datetime(2024, 4, 1))
     fingerprint = build_feature_set("premium_30d@v1").fingerprint
@@ -122,6 +118,15 @@ def monitored(monkeypatch) -> str:
     return "premium_30d"
 
 
+@pytest.fixture
+def monitored(built_once, monkeypatch) -> str:
+    """premium_30d@v1 built on data to March, a champion trained on its February rows, then
+    data to May: the champion's model name."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return built_once("monitored_champion", _promote_monitored)
+
+
+@pytest.mark.slow
 def test_monitor_reports_logs_links_and_exits_by_threshold(monitored, tmp_path, capsys):
     assert main(["monitor", monitored, "--cutoff", "2024-02-01"]) == 0
     out = capsys.readouterr().out
@@ -184,6 +189,7 @@ def _serve(name: str, rows: pd.DataFrame, folder: Path, monkeypatch) -> None:
     scorer.prediction_log.close()
 
 
+@pytest.mark.slow
 def test_the_prediction_log_gives_skew_psi_population_and_business_metrics(
     monitored, tmp_path, monkeypatch, capsys
 ):

@@ -1,4 +1,5 @@
-"""A registered champion and the feature set it reads, in the test's MLflow store and workspace.
+"""A registered champion and the feature set it reads, in the test's MLflow store and workspace
+(built once per session, copied into each test: see `built_once` in tests/conftest.py).
 
 The model and the tuning-run look-alike come from tests/registry/conftest.py (which builds on
 the tiny model of tests/serving/conftest.py): features plays_30d, ads_30d (actionable,
@@ -59,18 +60,26 @@ def quiet_downloads(monkeypatch):
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-@pytest.fixture
-def champion() -> pd.DataFrame:
-    """Promote a tiny model to premium_30d@champion; return its feature set's rows."""
+def _promote_champion() -> pd.DataFrame:
     frame = write_feature_set()
     assert promote_run(_registry.log_tuning_run()).promoted
     return frame
 
 
-@pytest.fixture
-def spec_champion() -> pd.Timestamp:
-    """A tiny model on premium_30d@v1's columns promoted to @champion, over a tiny event
-    store that spec builds on; returns the last event's time."""
+def _promote_spec_champion() -> pd.Timestamp:
     end = _registry.write_premium_store()
     assert promote_run(_registry.log_tuning_run(spec_model=True)).promoted
     return end
+
+
+@pytest.fixture
+def champion(built_once) -> pd.DataFrame:
+    """A tiny model promoted to premium_30d@champion; returns its feature set's rows."""
+    return built_once("whatif_champion", _promote_champion)
+
+
+@pytest.fixture
+def spec_champion(built_once) -> pd.Timestamp:
+    """A tiny model on premium_30d@v1's columns promoted to @champion, over a tiny event
+    store that spec builds on; returns the last event's time."""
+    return built_once("whatif_spec_champion", _promote_spec_champion)

@@ -24,6 +24,7 @@ def _run_id(output: str) -> str:
     return next(line.split()[1] for line in output.splitlines() if line.startswith("run: "))
 
 
+@pytest.mark.slow
 def test_policy_run_logs_table_plot_and_params(champion, capsys, tmp_path):
     args = [
         *("whatif", "policy", "--model", MODEL_URI, "--feature-set", "premium_30d@v1"),
@@ -64,6 +65,7 @@ def test_policy_run_logs_table_plot_and_params(champion, capsys, tmp_path):
     assert metrics["n_changed"] == int((ads >= 2).sum())
 
 
+@pytest.mark.slow
 def test_same_seed_same_interval(champion):
     first = whatif_policy(MODEL_URI, "premium_30d@v1", "ads_30d -= 3", seed=11, n_bootstrap=300)
     again = whatif_policy(MODEL_URI, "premium_30d@v1", "ads_30d -= 3", seed=11, n_bootstrap=300)
@@ -74,6 +76,7 @@ def test_same_seed_same_interval(champion):
     assert first.run_id != again.run_id
 
 
+@pytest.mark.slow
 def test_segment_may_read_the_users_table(champion):
     """A hand-made event store holding the users table (ingest writes the same tables)."""
     ensure_workspace()
@@ -111,6 +114,7 @@ def test_segment_may_read_the_users_table(champion):
         whatif_policy(MODEL_URI, "premium_30d@v1", "ads_30d *= 0.5", segment="plan = 'free'")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("segment", "change", "message"),
     [

@@ -22,6 +22,7 @@ def _table_line(output: str, feature: str) -> list[str]:
     return next(line.split() for line in output.splitlines() if f" {feature} " in line)
 
 
+@pytest.mark.slow
 def test_whatif_defaults_to_todays_row_of_a_user(spec_champion, capsys):
     code = main(["features", "build", "premium_30d@v1", "--scoring"])
     assert code == 0 and "at cutoff 2024-04-01" in capsys.readouterr().out
@@ -44,6 +45,7 @@ def test_whatif_defaults_to_todays_row_of_a_user(spec_champion, capsys):
     assert output.rstrip().endswith(f"note: {CAUSAL_NOTE}")
 
 
+@pytest.mark.slow
 def test_an_earlier_cutoff_uses_that_days_row(spec_champion, capsys):
     today, _ = load_scoring_rows("premium_30d@v1")
     earlier, _ = load_scoring_rows("premium_30d@v1", "2024-03-01")
@@ -62,6 +64,7 @@ def test_an_earlier_cutoff_uses_that_days_row(spec_champion, capsys):
     assert float(_table_line(output, ADS)[2]) == float(moved[f"{ADS}_then"].iloc[0])
 
 
+@pytest.mark.slow
 def test_unknown_user_cutoff_and_model_are_one_line_errors(spec_champion, capsys):
     base = ["whatif", "--model", MODEL_URI, "--user"]
     assert main([*base, "nobody"]) == 2
@@ -78,6 +81,7 @@ def test_unknown_user_cutoff_and_model_are_one_line_errors(spec_champion, capsys
     assert "needs --model" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_explain_rows_answers_as_the_served_model_with_the_rows_identity(spec_champion):
     rows, _ = load_scoring_rows("premium_30d@v1")
     chosen = rows.iloc[[2, 0]]
@@ -90,6 +94,7 @@ def test_explain_rows_answers_as_the_served_model_with_the_rows_identity(spec_ch
     assert explained["probability"].tolist() == served["probability"].tolist()
 
 
+@pytest.mark.slow
 def test_explain_rows_without_a_model_feature_names_it(spec_champion):
     rows, _ = load_scoring_rows("premium_30d@v1")
     with pytest.raises(UsagecastError, match=f"each row lacks the model's feature.*{ADS}"):

@@ -279,6 +279,7 @@ def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow
 def test_log_feature_set_to_mlflow(demo):
     import mlflow
 

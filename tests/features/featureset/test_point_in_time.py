@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 from featureset_cases import (
     CUTOFF_MODES,
     EVENT_TYPES,
@@ -44,6 +45,7 @@ def assert_same_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     label=st.sampled_from(sorted(LABELS)),
@@ -66,6 +68,7 @@ def test_duckdb_equals_pandas_reference(
     assert {k: v for k, v in expected_counts.items() if v} == actual_counts
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     raw_events=events_strategy,

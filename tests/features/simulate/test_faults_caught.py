@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,7 @@ def test_ingest_quarantines_exactly_the_injected_faults(tiny_export, tmp_path):
     )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
