@@ -186,13 +186,18 @@ def shrink_to_budget(
     """Scale each over-budget candidate's changes toward the row until its cost fits.
 
     Integer changes round toward the row, so cost only falls and every interval and order
-    pair that held still holds (both are convex and contain the row).
+    pair that held still holds (both are convex and contain the row). Candidates within budget
+    are returned as they are (row + (value - row) can differ from value in the last bit), and
+    a shrunk value is held on the segment from the row to the candidate for the same reason.
     """
     cost = change_cost(pop, base, unit_cost)
-    share = np.where(cost > max_cost, max_cost / np.where(cost > 0, cost, 1.0), 1.0)
-    delta = np.where(changed(pop, base), pop - base[:, None, :], 0.0) * share[..., None]
+    over = cost > max_cost
+    share = np.where(over, max_cost / np.where(cost > 0, cost, 1.0), 1.0)
+    row = base[:, None, :]
+    delta = (pop - row) * share[..., None]
     delta = np.where(integer, np.trunc(delta), delta)
-    return np.where(changed(pop, base), base[:, None, :] + delta, pop)
+    shrunk = np.clip(row + delta, np.minimum(row, pop), np.maximum(row, pop))
+    return np.where(over[..., None] & changed(pop, base), shrunk, pop)
 
 
 def repair(
