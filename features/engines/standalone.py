@@ -1,9 +1,11 @@
-"""A Spark standalone master and worker on this machine, started with pyspark's spark-class.
+"""A Spark standalone master and worker, or a Spark Connect server, on this machine, started
+with pyspark's spark-class.
 
-pyspark's package has `bin/spark-class` but not the start-master/start-worker scripts of a
-Spark distribution; this module runs the same two daemons in the foreground, for trying
-`--engine spark --spark-master spark://...` without a cluster (the parity test and the
-cluster benchmark use it). A real cluster starts them with its own scripts.
+pyspark's package has `bin/spark-class` but not the start-master/start-worker/
+start-connect-server scripts of a Spark distribution; this module runs the same daemons in the
+foreground, for trying `--engine spark --spark-master spark://...` or `SPARK_REMOTE=sc://...`
+without a cluster (the parity tests and the cluster benchmark use it). A real cluster starts
+them with its own scripts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from features.errors import UsagecastError
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+SUBMIT_CLASS = "org.apache.spark.deploy.SparkSubmit"
+CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,11 @@ def wait_until(condition, what: str, seconds: float, logs: tuple[Path, ...] = ()
 
 
 @contextmanager
-def standalone_cluster(
-    workdir: Path, *, cores: int = 1, memory: str = "1g", startup_seconds: float = 180
-) -> Iterator[StandaloneCluster]:
-    """Start a master and one worker (`cores`, `memory`) bound to 127.0.0.1, logs and work
-    files under `workdir`; stop both on exit, whatever happened."""
+def _daemons(workdir: Path) -> Iterator[tuple[Callable[..., Path], list[subprocess.Popen]]]:
+    """A `start(name, *spark_class_args)` that runs a Spark daemon bound to 127.0.0.1 with its
+    log at `workdir/name.log`, and the daemons started so far; every one is stopped on exit,
+    whatever happened."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port, webui = free_port(), free_port()
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
     processes: list[subprocess.Popen] = []
 
@@ -89,9 +91,29 @@ def standalone_cluster(
             )
         return log
 
+    try:
+        yield start, processes
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def standalone_cluster(
+    workdir: Path, *, cores: int = 1, memory: str = "1g", startup_seconds: float = 180
+) -> Iterator[StandaloneCluster]:
+    """Start a master and one worker (`cores`, `memory`) bound to 127.0.0.1, logs and work
+    files under `workdir`; stop both on exit, whatever happened."""
+    port, webui = free_port(), free_port()
     url = f"spark://127.0.0.1:{port}"
     cluster = StandaloneCluster(url, webui, ())
-    try:
+    with _daemons(workdir) as (start, processes):
         master_log = start(
             "master", MASTER_CLASS, "--host", "127.0.0.1", "--port", str(port), "--webui-port",
             str(webui),
@@ -114,12 +136,36 @@ def standalone_cluster(
             (master_log, worker_log),
         )
         yield StandaloneCluster(url, webui, tuple(process.pid for process in processes))
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+
+
+@dataclass(frozen=True)
+class ConnectServer:
+    """A running Spark Connect server: its `sc://` URL (for SPARK_REMOTE) and its log."""
+
+    url: str
+    log: Path
+
+
+@contextmanager
+def connect_server(
+    workdir: Path, *, master: str = "local[1]", startup_seconds: float = 180
+) -> Iterator[ConnectServer]:
+    """Start a Spark Connect server (pyspark's own jar) bound to 127.0.0.1 on a free port,
+    running its session on `master`; stop it on exit, whatever happened."""
+    port = free_port()
+    with _daemons(workdir) as (start, _):
+        log = start(
+            "connect", SUBMIT_CLASS, "--class", CONNECT_CLASS, "--master", master,
+            "--conf", f"spark.connect.grpc.binding.port={port}",
+            "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+            "--conf", "spark.ui.enabled=false", "spark-internal",
+        )  # fmt: skip
+        started = "the Spark Connect server did not start"
+        wait_until(lambda: _accepts(port), started, startup_seconds, (log,))
+        yield ConnectServer(f"sc://127.0.0.1:{port}", log)
+
+
+def _accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import duckdb
 import pytest
 
+from features.engines import spark as spark_engine
 from features.engines.spark import (
     DEFAULT_MASTER,
     MASTER_ENV,
@@ -51,12 +50,11 @@ def test_spark_connect_takes_no_master_and_refuses_one(monkeypatch):
         spark_master("spark://h:7077")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("grpc") is not None, reason="the Spark Connect client is installed"
-)
 def test_spark_connect_without_its_client_says_which_extra_to_install(monkeypatch):
+    """The dev install has the client, so one of its modules is made to be missing."""
     monkeypatch.setenv(REMOTE_ENV, "sc://127.0.0.1:15002")
-    with pytest.raises(SparkSetupError, match="spark-connect` extra"):
+    monkeypatch.setattr(spark_engine, "CONNECT_MODULES", ("grpc", "no_such_connect_module"))
+    with pytest.raises(SparkSetupError, match=r"needs no_such_connect_module: .*spark-connect"):
         spark_session()
 
 
