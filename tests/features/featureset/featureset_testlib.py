@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -12,9 +14,11 @@ import sqlglot.expressions as exp
 
 from features.engines.duckdb import DuckDBEngine
 from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
+from features.featureset import build_feature_set, load_feature_set
 from features.featureset.build import compute_rows
 from features.featureset.compiler import cutoff_period, next_cutoff_day
 from features.featureset.spec import CalendarCutoffs, FeatureSetSpec, parse_spec
+from features.workspace import event_store_path
 
 # (user_id, event_time, event_type[, session_id, item_id, value, area])
 Event = tuple
@@ -256,3 +260,39 @@ def demo_like_log(n_users: int = 40) -> tuple[list, list]:
                 )
             )
     return events, users
+
+
+def spark_cli_build_equals_duckdb(sets_dir: Path, argv: Sequence[str], env: dict) -> None:
+    """Build demo_like@v1 from a 12-user demo-like store with `features build --engine spark`
+    plus `argv` in a fresh CLI process with `env` (so its Spark session is the one `env` and
+    `argv` name, not this process's), and assert its rows equal DuckDB's build of the spec."""
+    events, users = demo_like_log(n_users=12)
+    event_store_path().parent.mkdir(parents=True)
+    write_store(event_store_path(), events, users, items=ITEMS)
+    write_spec(sets_dir, DEMO_LIKE)
+    command = ["features", "build", "demo_like@v1", "--engine", "spark", *argv]
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "usagecast_cli.main",
+            *command,
+            "--no-progress",
+            "--specs",
+            sets_dir,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    spark_rows, spark_manifest = load_feature_set("demo_like@v1")
+    assert spark_manifest["engine"] == "spark"
+
+    duck = build_feature_set("demo_like@v1", sets_dir=sets_dir, force=True)
+    duck_rows, _ = load_feature_set("demo_like@v1")
+    assert duck.fingerprint == spark_manifest["fingerprint"]
+    assert len(duck_rows) > 10 and 0 < duck_rows["label"].mean() < 1
+    pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
+    assert spark_manifest["eligibility"] == duck.manifest["eligibility"]
