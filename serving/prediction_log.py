@@ -276,8 +276,7 @@ def prediction_log_from_environment(model: LoggedModel) -> PredictionLog | None:
 def _check_lengths(columns: Mapping[str, Any], rows: int) -> None:
     """Refuse a request whose column arrays do not all hold `rows` values."""
     for name, value in columns.items():
-        sized = value.ndim if isinstance(value, np.ndarray) else np.ndim(value)
-        if sized and len(value) != rows:
+        if np.ndim(value) and len(value) != rows:
             raise ValueError(f"column {name!r} holds {len(value)} values, not {rows}")
 
 

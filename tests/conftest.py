@@ -26,6 +26,15 @@ settings.register_profile("usagecast", deadline=None)
 settings.load_profile("usagecast")
 
 
+def _workspace_env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the working directory, USAGECAST_HOME, MLflow's store and specs at `folder`."""
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("USAGECAST_HOME", str(folder / "usagecast_home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    # Set (to its default) so that monkeypatch also undoes what `--specs` sets in main().
+    monkeypatch.setenv("USAGECAST_SPECS", str(folder / "specs"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_workspace(tmp_path, monkeypatch):
     """Point USAGECAST_HOME, MLflow, specs and the working directory at a fresh folder per test.
@@ -33,19 +42,14 @@ def isolated_workspace(tmp_path, monkeypatch):
     The working directory matters too: MLflow puts a SQLite store's default artifacts in
     ./mlruns under it.
     """
-    monkeypatch.chdir(tmp_path)
-    home = tmp_path / "usagecast_home"
-    monkeypatch.setenv("USAGECAST_HOME", str(home))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    # Set (to its default) so that monkeypatch also undoes what `--specs` sets in main().
-    monkeypatch.setenv("USAGECAST_SPECS", str(tmp_path / "specs"))
+    _workspace_env(tmp_path, monkeypatch)
     # `--spark-master` sets the engine's master for the process; a test starts without one.
     for name in ("USAGECAST_SPARK_MASTER", "USAGECAST_PARQUET_ROOT", "SPARK_REMOTE"):
         monkeypatch.delenv(name, raising=False)
     # main() sets quiet defaults with os.environ.setdefault; undo them after each test.
     for name in QUIET_ENV:
         monkeypatch.delenv(name, raising=False)
-    return home
+    return tmp_path / "usagecast_home"
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +68,6 @@ def mlflow_store(_mlflow_store_template: Path, tmp_path: Path) -> None:
     than by each test's first MLflow call. Tests of a store's first use do not take it."""
     for name in ("mlflow.db", "mlflow.db.schema"):
         shutil.copy2(_mlflow_store_template / name, tmp_path / name)
-
-
-def _workspace_env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What isolated_workspace points at tmp_path, pointed at `folder`."""
-    monkeypatch.chdir(folder)
-    monkeypatch.setenv("USAGECAST_HOME", str(folder / "usagecast_home"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-    monkeypatch.setenv("USAGECAST_SPECS", str(folder / "specs"))
 
 
 RELOCATED = ("mlflow.db", "MLmodel")
