@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import mlflow
 from mlflow.tracking import MlflowClient
 
 from features.workspace import activate_mlflow_tracking
@@ -18,7 +19,6 @@ from registry.names import (
     PREVIOUS,
     PROMOTED,
     REFUSED,
-    RUN_MODEL_ARTIFACT,
     TAG_DECISION,
     TAG_REASON,
     TAG_RUN_ID,
@@ -50,17 +50,15 @@ def decide(
     return False, f"does not beat the popularity baseline: {numbers}"
 
 
-def register_recommender(run_id: str, name: str, promote: bool, reason: str) -> Registration:
-    """Register the run's model as a version of `name`, tagged with the decision; when
+def register_recommender(
+    model_uri: str, run_id: str, name: str, promote: bool, reason: str
+) -> Registration:
+    """Register the run's logged model as a version of `name`, tagged with the decision; when
     promoted, @champion moves to it and the old champion becomes @previous."""
     uri = activate_mlflow_tracking()
     client = MlflowClient()
     with promotion_lock(name, uri):
-        if not client.search_registered_models(filter_string=f"name = '{name}'"):
-            client.create_registered_model(name)
-        version = client.create_model_version(
-            name, f"runs:/{run_id}/{RUN_MODEL_ARTIFACT}", run_id=run_id
-        ).version
+        version = str(mlflow.register_model(model_uri, name).version)
         for key, value in {
             TAG_DECISION: PROMOTED if promote else REFUSED,
             TAG_REASON: reason,

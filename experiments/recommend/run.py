@@ -234,7 +234,9 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
     registration = None
     if config.register is not None:
         promote, reason = decide(metrics[MODEL], metrics[BASELINE], k)
-        registration = register_recommender(run_id, config.register, promote, reason)
+        registration = register_recommender(
+            info.model_uri, run_id, config.register, promote, reason
+        )
     return RecommendResult(
         run_id=run_id,
         cutoff=cutoff,

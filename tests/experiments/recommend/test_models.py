@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from experiments.recommend.interactions import split_interactions
-from experiments.recommend.models import AlsParams, als_recommender, popularity_rows, recommend_rows
+from experiments.recommend.models import (
+    AlsParams,
+    als_recommender,
+    popularity_rows,
+    recommend_rows,
+)
 from experiments.recommend.oracle import genre_probabilities, true_item_scores, within_genre_share
 from experiments.recommend.register import decide
 from features.simulate import GENRES, SimulationConfig
@@ -21,7 +26,9 @@ CUTOFF = dt.datetime(2024, 3, 1)
 
 def _split(rows):
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "event_time"])
-    return split_interactions(frame.assign(event_time=pd.to_datetime(frame["event_time"])), CUTOFF, 30)
+    return split_interactions(
+        frame.assign(event_time=pd.to_datetime(frame["event_time"])), CUTOFF, 30
+    )
 
 
 def test_popularity_ranks_by_distinct_users_and_skips_what_each_user_had():
@@ -79,7 +86,9 @@ def test_true_taste_is_a_probability_over_the_catalogue():
     catalog = draw_catalog(config)
     share = within_genre_share(catalog.genre_cumulative, catalog.track_genre)
     by_genre = np.bincount(catalog.track_genre, weights=share, minlength=len(GENRES))
-    assert by_genre[np.bincount(catalog.track_genre, minlength=len(GENRES)) > 0] == pytest.approx(1)
+    assert by_genre[np.bincount(catalog.track_genre, minlength=len(GENRES)) > 0] == pytest.approx(
+        1
+    )
     genres = genre_probabilities(np.array([0, 2]), np.array([1, 0]), np.array([0.0, 1.0]))
     assert genres.sum(axis=1) == pytest.approx(1)
     # taste_match 1: 0.85 of plays from the favourites, 60/40, the rest spread evenly
@@ -89,9 +98,7 @@ def test_true_taste_is_a_probability_over_the_catalogue():
     assert scores.sum(axis=1) == pytest.approx(1)
 
 
-@pytest.mark.parametrize(
-    ("model_ndcg", "promoted"), [(0.30, True), (0.20, False), (0.10, False)]
-)
+@pytest.mark.parametrize(("model_ndcg", "promoted"), [(0.30, True), (0.20, False), (0.10, False)])
 def test_gate_promotes_only_a_model_above_popularity(model_ndcg, promoted):
     popularity = {"ndcg_at_10": 0.20, "recall_at_10": 0.2}
     decision, reason = decide({"ndcg_at_10": model_ndcg, "recall_at_10": 0.3}, popularity, 10)
