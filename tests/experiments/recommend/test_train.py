@@ -1,5 +1,6 @@
 """End to end on a small simulated dataset: `usagecast recommend train --register` logs the
-comparison with popularity and the oracle, and registers a champion that serves."""
+comparison with popularity and the oracle, gives the same result for the same seed, and
+registers a champion that serves."""
 
 from __future__ import annotations
 
@@ -30,11 +31,16 @@ def test_recommend_train_beats_popularity_and_registers_a_champion(tmp_path, mlf
     assert code == 0, printed
     assert "oracle" in printed and "popularity" in printed
 
+    assert usagecast(["recommend", "train", "--trials", "3", "--seed", "5"]) == 0
+
     client = MlflowClient()
-    run = client.search_runs(
+    runs = client.search_runs(
         [client.get_experiment_by_name("recommend").experiment_id],
         filter_string="tags.`usagecast.kind` = 'tuning'",
-    )[0]
+    )
+    assert len(runs) == 2
+    again, run = runs  # newest first
+    assert again.data.metrics == run.data.metrics  # same seed, same result
     metrics, params = run.data.metrics, run.data.params
     assert metrics["test_ndcg_at_10"] > metrics["popularity_ndcg_at_10"]
     assert metrics["test_recall_at_10"] > metrics["popularity_recall_at_10"]
