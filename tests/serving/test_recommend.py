@@ -108,7 +108,7 @@ def test_files_round_trip(tmp_path):
 def test_a_damaged_array_is_refused(tmp_path):
     files = _saved(tmp_path)
     np.save(files["item_factors"], np.zeros((4, 2), dtype=np.float32), allow_pickle=False)
-    with pytest.raises(ValueError, match="item_factors.npy is damaged"):
+    with pytest.raises(ValueError, match=r"item_factors\.npy is damaged"):
         Recommender.load(files)
 
 
