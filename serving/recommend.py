@@ -9,8 +9,8 @@ Decisions:
 - Scores are dot products of user and item factors; `top_k` ranks them with consumed items
   removed and ties broken by item position. Evaluation (experiments/recommend) calls the same
   `top_k`, so the served ranking is the evaluated one.
-- A user the model did not see before its cutoff gets the most popular items (distinct users
-  before the cutoff): `source` says which.
+- A user without an interaction before the model's cutoff gets the most popular items
+  (distinct users before the cutoff): `source` says which.
 - Requests follow the served model contract (serving/validation.py): rows with one `user_id`
   string column, params `mode` (only `recommend`) and `k` (1 to MAX_ITEMS, default 10), unknown
   params and columns refused, every input error a ServingInputError (HTTP 400, one line).
@@ -143,37 +143,33 @@ class Recommender:
         )
         return cls(arrays["user_factors"], arrays["item_factors"], consumed, metadata)
 
-    def recommend(self, user_ids: Sequence[str], k: int) -> pd.DataFrame:
-        """One row per user: `user_id`, `items` (best first), `scores`, `source`."""
+    def ranked(self, user_ids: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item positions, scores, known) per user: the top k by the factors for a user the
+        model knows, else by popularity; -1 (score NaN) pads a short list."""
         position = {user: i for i, user in enumerate(self.metadata.user_ids)}
         index = np.array([position.get(user, -1) for user in user_ids], dtype=np.int64)
         known = index >= 0
-        items: list[list[str]] = [[] for _ in user_ids]
-        scores: list[list[float]] = [[] for _ in user_ids]
+        scores = np.empty((len(index), len(self.metadata.item_ids)))
+        scores[known] = self.user_factors[index[known]] @ self.item_factors.T
+        scores[~known] = np.array(self.metadata.popularity, dtype=np.float64)
+        consumed = self.consumed[np.where(known, index, 0)]
+        consumed = consumed.multiply(known[:, None]).tocsr()  # nothing consumed if unknown
+        items = top_k(scores, consumed, k)
+        taken = np.take_along_axis(scores, np.maximum(items, 0), axis=1)
+        return items, np.where(items >= 0, taken, np.nan), known
+
+    def recommend(self, user_ids: Sequence[str], k: int) -> pd.DataFrame:
+        """One row per user: `user_id`, `items` (best first), `scores`, `source`."""
+        items, scores, known = self.ranked(user_ids, k)
         item_ids = np.array(self.metadata.item_ids, dtype=object)
-        if known.any():
-            rows = index[known]
-            model_scores = self.user_factors[rows] @ self.item_factors.T
-            ranked = top_k(model_scores, self.consumed[rows], k)
-            for out, order, row_scores in zip(
-                np.flatnonzero(known), ranked, model_scores, strict=True
-            ):
-                kept = order[order >= 0]
-                items[out] = item_ids[kept].tolist()
-                scores[out] = row_scores[kept].astype(float).tolist()
-        if (~known).any():
-            popularity = np.array(self.metadata.popularity, dtype=np.float64)
-            nobody = csr_matrix((1, len(popularity)), dtype=np.float32)
-            kept = top_k(popularity[None, :], nobody, k)[0]
-            kept = kept[kept >= 0]
-            for out in np.flatnonzero(~known):
-                items[out] = item_ids[kept].tolist()
-                scores[out] = popularity[kept].tolist()
+        kept = [row >= 0 for row in items]
         return pd.DataFrame(
             {
                 "user_id": list(user_ids),
-                "items": items,
-                "scores": scores,
+                "items": [
+                    item_ids[row[keep]].tolist() for row, keep in zip(items, kept, strict=True)
+                ],
+                "scores": [row[keep].tolist() for row, keep in zip(scores, kept, strict=True)],
                 "source": np.where(known, SOURCE_MODEL, SOURCE_POPULARITY),
             }
         )

@@ -56,22 +56,28 @@ def fit_als(train: csr_matrix, params: AlsParams, seed: int) -> tuple[np.ndarray
 
 
 def als_recommender(split: InteractionSplit, params: AlsParams, seed: int) -> Recommender:
-    """ALS trained on the split's training rows, packaged as the served recommender."""
+    """ALS trained on the split's training rows, packaged as the served recommender; it knows
+    only the users with an interaction before the cutoff (the others get popularity)."""
     users, items = fit_als(split.train, params, seed)
+    active = np.flatnonzero(np.diff(split.train.indptr) > 0)
     metadata = RecommenderMetadata(
-        user_ids=split.user_ids,
+        user_ids=tuple(split.user_ids[i] for i in active),
         item_ids=split.item_ids,
         popularity=tuple(int(v) for v in split.popularity()),
         cutoff=split.cutoff.isoformat(),
         array_sha256={},
     )
-    return Recommender(users, items, split.train, metadata)
+    return Recommender(users[active], items, split.train[active], metadata)
 
 
-def recommend_rows(recommender: Recommender, rows: np.ndarray, k: int) -> np.ndarray:
-    """Top-k item positions of ALS for the users at `rows` (the served ranking)."""
-    scores = recommender.user_factors[rows] @ recommender.item_factors.T
-    return top_k(scores, recommender.consumed[rows], k)
+def recommend_rows(
+    recommender: Recommender, split: InteractionSplit, rows: np.ndarray, k: int
+) -> np.ndarray:
+    """Top-k item positions for the split's users at `rows`: exactly what the served model
+    answers them (the model's ranking, popularity for a user without history)."""
+    if recommender.metadata.item_ids != split.item_ids:
+        raise ValueError("the recommender was trained on another item index")
+    return recommender.ranked([split.user_ids[i] for i in rows], k)[0]
 
 
 def popularity_rows(split: InteractionSplit, rows: np.ndarray, k: int) -> np.ndarray:

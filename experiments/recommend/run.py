@@ -167,7 +167,7 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
         def objective(trial: optuna.Trial) -> float:
             stop.check()
             recommender = als_recommender(tuning, suggest_als(trial), config.seed)
-            recommended = recommend_rows(recommender, tuning_rows, k)
+            recommended = recommend_rows(recommender, tuning, tuning_rows, k)
             return ranking_metrics(recommended, tuning.relevant[tuning_rows], k)[f"ndcg_at_{k}"]
 
         study = optuna.create_study(
@@ -180,7 +180,7 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
         rows = test.evaluated_users
         relevant = test.relevant[rows]
         ranked = {
-            MODEL: recommend_rows(final, rows, k),
+            MODEL: recommend_rows(final, test, rows, k),
             BASELINE: popularity_rows(test, rows, k),
         }
         simulation, oracle_note = _simulation(store)

@@ -73,7 +73,7 @@ def test_als_never_recommends_a_consumed_item():
     split = _random_split(1)
     recommender = als_recommender(split, AlsParams(factors=8, iterations=5), 0)
     rows = np.arange(len(split.user_ids))
-    ranked = recommend_rows(recommender, rows, 10)
+    ranked = recommend_rows(recommender, split, rows, 10)
     consumed = split.train.toarray() > 0
     for row, items in zip(rows, ranked, strict=True):
         kept = items[items >= 0]
@@ -119,3 +119,20 @@ def test_true_taste_matches_the_simulators_own_draws():
     expected = true_item_scores(config, ("3",), items)[0]
     assert np.abs(observed - expected).max() < 0.004
     assert np.corrcoef(observed, expected)[0, 1] > 0.99
+
+
+def test_a_user_without_history_is_ranked_by_popularity_as_the_server_would():
+    split = _split(
+        [
+            *[(f"u{i}", "a", "2024-02-01") for i in range(5)],
+            *[(f"u{i}", "b", "2024-02-02") for i in range(3)],
+            ("u0", "c", "2024-02-03"),
+            ("new", "c", "2024-03-02"),  # first seen in the window
+        ]
+    )
+    recommender = als_recommender(split, AlsParams(factors=4, iterations=3), 0)
+    assert "new" not in recommender.metadata.user_ids
+    row = np.array([split.user_ids.index("new")])
+    ranked = recommend_rows(recommender, split, row, 2)
+    assert ranked.tolist() == popularity_rows(split, row, 2).tolist()
+    assert [split.item_ids[i] for i in ranked[0]] == ["a", "b"]
