@@ -23,6 +23,7 @@ import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,10 @@ class Recommender:
         if self.consumed.shape != (users, items) or len(self.metadata.popularity) != items:
             raise ValueError(f"consumed items or popularity do not match {METADATA_FILE}")
 
+    @cached_property
+    def _user_position(self) -> dict[str, int]:
+        return {user: i for i, user in enumerate(self.metadata.user_ids)}
+
     def save(self, directory: Path) -> Path:
         """Write the arrays (.npy, no pickle) and recommender.json with their sha256."""
         directory = Path(directory)
@@ -146,7 +151,7 @@ class Recommender:
     def ranked(self, user_ids: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(item positions, scores, known) per user: the top k by the factors for a user the
         model knows, else by popularity; -1 (score NaN) pads a short list."""
-        position = {user: i for i, user in enumerate(self.metadata.user_ids)}
+        position = self._user_position
         index = np.array([position.get(user, -1) for user in user_ids], dtype=np.int64)
         known = index >= 0
         scores = np.empty((len(index), len(self.metadata.item_ids)))
