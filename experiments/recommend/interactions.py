@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
 from features.errors import UsagecastError
-from features.event_store import EVENTS, ITEMS, open_store
+from features.event_store import EVENTS, ITEMS, StoreMissingError, open_store
 
 # A play or a like says the user wanted the item; a skip does not.
 INTERACTION_EVENTS = ("PLAY", "LIKE")
@@ -85,12 +86,20 @@ def split_interactions(
     return InteractionSplit(user_ids, item_ids, train, relevant, cutoff, window_end)
 
 
+def _open(store_path: Path) -> duckdb.DuckDBPyConnection:
+    """The event store, read-only; a missing one is bad input (exit 2), not a crash."""
+    try:
+        return open_store(Path(store_path))
+    except StoreMissingError as error:
+        raise UsagecastError(str(error)) from None
+
+
 def read_interactions(
     store_path: Path, until: dt.datetime, event_types: Sequence[str] = INTERACTION_EVENTS
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Interaction events before `until` (never later ones) and the catalogue's item ids
     (the store's items table; empty when the dataset has none)."""
-    con = open_store(Path(store_path))
+    con = _open(store_path)
     try:
         placeholders = ", ".join("?" for _ in event_types)
         events = con.execute(
@@ -113,7 +122,7 @@ def last_event_time(
     store_path: Path, event_types: Sequence[str] = INTERACTION_EVENTS
 ) -> dt.datetime:
     """The time of the latest interaction event in the store."""
-    con = open_store(Path(store_path))
+    con = _open(store_path)
     try:
         placeholders = ", ".join("?" for _ in event_types)
         (latest,) = con.execute(
