@@ -1,6 +1,6 @@
 """The served recommender: ranking with consumed items removed, popularity for unknown users,
 the request checks, the files round trip, and the pyfunc in process and behind a real
-`mlflow models serve`."""
+`mlflow models serve` and `usagecast serve`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy.sparse import csr_matrix
 
-from serving.local_server import running_server
+from serving.local_server import SERVER_KINDS, running
 from serving.recommend import (
     ARRAY_FILES,
     METADATA_FILE,
@@ -134,11 +134,15 @@ def _post(base: str, body: dict) -> tuple[int, dict]:
 
 
 @pytest.mark.serve
-def test_served_recommender_answers_mode_recommend(tmp_path):
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_served_recommender_answers_mode_recommend(tmp_path, kind):
     with mlflow.start_run():
         info = log_recommender_model(_tiny())
-    env = {"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()}
-    with running_server(info.model_uri, tmp_path / "server.log", env) as base:
+    env = {
+        "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
+        "USAGECAST_HOME": str(tmp_path / "usagecast_home"),
+    }
+    with running(kind, info.model_uri, "tracks", tmp_path / "server.log", env) as base:
         status, body = _post(
             base,
             {
