@@ -47,9 +47,9 @@ from experiments.tracking import (
     prepare_experiment,
 )
 from features.errors import UsagecastError
-from features.event_store import latest_dataset_digest, open_store
+from features.event_store import StoreMissingError, latest_dataset_digest, open_store
 from features.names import check_name
-from features.simulate import load_simulation_config
+from features.simulate import SimulationConfig, load_simulation_config
 from features.workspace import activate_mlflow_tracking, event_store_path
 from serving.recommend import log_recommender_model, top_k
 
@@ -107,14 +107,21 @@ def _checked(split: InteractionSplit, what: str) -> InteractionSplit:
     return split
 
 
-def _simulation(store: Path):
-    """The simulator's config for the data in the store, or None and why not."""
+def _dataset_digest(store: Path) -> str | None:
+    """The digest of the data the store holds (lineage), None for a store without an ingest
+    record."""
     con = open_store(store)
     try:
-        digest = latest_dataset_digest(con)
+        return latest_dataset_digest(con)
+    except StoreMissingError:
+        return None
     finally:
         con.close()
-    path = simulation_config_path(digest, store)
+
+
+def _simulation(digest: str | None, store: Path) -> tuple[SimulationConfig | None, str]:
+    """The simulator's config for the data in the store, or None and why not."""
+    path = None if digest is None else simulation_config_path(digest, store)
     if path is None:
         return None, "skipped: the ingest record names no dataset config"
     try:
@@ -157,7 +164,12 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tracking_uri = activate_mlflow_tracking()
     experiment_id = prepare_experiment(tracking_uri, EXPERIMENT)
-    tags = {"usagecast.model_kind": "recommender", "git_commit": git_commit()}
+    digest = _dataset_digest(store)
+    tags = {
+        "usagecast.model_kind": "recommender",
+        "git_commit": git_commit(),
+        "dataset_digest": digest or "unknown",
+    }
     with (
         deferred_stop() as stop,
         parent_run(experiment_id, f"{MODEL}-{cutoff:%Y-%m-%d}", tags, stop) as run_id,
@@ -183,7 +195,7 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
             MODEL: recommend_rows(final, test, rows, k),
             BASELINE: popularity_rows(test, rows, k),
         }
-        simulation, oracle_note = _simulation(store)
+        simulation, oracle_note = _simulation(digest, store)
         if simulation is not None:
             users = tuple(test.user_ids[i] for i in rows)
             truth = true_item_scores(simulation, users, test.item_ids)
