@@ -4,18 +4,20 @@
    with pruning and without, on the same data and the same seeds: trials per minute, time to
    reach the study's best validation AUC (wall and this process's CPU seconds: on a shared
    machine the CPU time is the steadier measure of work), and the best AUC itself. Ratios are
-   printed.
+   printed. `--history-bound` instead prints, per seed, the most any pruner could shorten
+   the unpruned study's CPU time to its best trial while TPE still proposes the same trials.
 2. One fit each of LightGBM and sklearn's HistGradientBoostingClassifier at the same budget
    (rounds, leaves, learning rate, bins, threads): fit time and test AUC, and the time ratio.
 
 Run: .venv/bin/python benchmarks/bench_tuning.py [--rows N] [--features N] [--trials N]
-     [--seeds N] [--threads N] [--pruner NAME]
+     [--seeds N] [--threads N] [--pruner NAME | --history-bound]
      (guard heavy runs: flock /tmp/usagecast_bench.lock ...)
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -29,8 +31,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from experiments.objective import build_study_data, make_objective
-from experiments.study import make_pruner
+from experiments.objective import StudyData, build_study_data, make_objective
+from experiments.study import PRUNER_WARMUP_STEPS, make_pruner
+
+TPE_STARTUP_TRIALS = 10  # TPESampler's default random phase, which ignores the history
 
 # The pruner compared with none: usagecast's own (experiments/study.py) or a named alternative.
 PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
@@ -44,6 +48,10 @@ PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
         min_resource=20, reduction_factor=2
     ),
     "asha": optuna.pruners.SuccessiveHalvingPruner,
+    # Median pruning only once a trial has stalled: slow learners still climbing run on.
+    "patient5-median-3-20": lambda: optuna.pruners.PatientPruner(
+        optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=20), patience=5
+    ),
 }
 
 
@@ -78,35 +86,123 @@ def synthetic_frame(rows: int, features: int, seed: int) -> tuple[pd.DataFrame, 
     return frame, labels
 
 
-def run_study(data, seed: int, trials: int, threads: int, pruner: str | None) -> StudyStats:
-    """One in-memory study with the production objective; timings per finished trial."""
+def study_data(rows: int, features: int) -> StudyData:
+    """The studies' Datasets: the first 70% of the synthetic rows train, the rest validate."""
+    frame, labels = synthetic_frame(rows, features, seed=0)
+    cut = int(0.7 * len(frame))
+    return build_study_data(frame[:cut], labels[:cut], frame[cut:], labels[cut:], ["group"])
+
+
+def optimize(
+    data, seed: int, trials: int, threads: int, pruner: str | None
+) -> tuple[optuna.Study, list[tuple[float, float]]]:
+    """One in-memory study with the production objective, and the wall and CPU seconds from
+    its start at which each trial finished."""
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.NopPruner() if pruner is None else PRUNERS[pruner](),
     )
-    finished_at: list[tuple[float, float, float | None]] = []
+    finished_at: list[tuple[float, float]] = []
     start, start_cpu = time.perf_counter(), time.process_time()
 
     def record(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        now = (time.perf_counter() - start, time.process_time() - start_cpu)
-        finished_at.append((*now, trial.value))
+        finished_at.append((time.perf_counter() - start, time.process_time() - start_cpu))
 
     study.optimize(
         make_objective(data, "roc_auc", seed, threads), n_trials=trials, callbacks=[record]
     )
-    wall = time.perf_counter() - start
-    best = study.best_value
-    time_to_best, cpu_to_best = next((t, cpu) for t, cpu, value in finished_at if value == best)
+    return study, finished_at
+
+
+def run_study(data, seed: int, trials: int, threads: int, pruner: str | None) -> StudyStats:
+    """One study's cost and find; the time to best is when the best trial finished."""
+    study, finished_at = optimize(data, seed, trials, threads, pruner)
+    wall = finished_at[-1][0]
+    time_to_best, cpu_to_best = finished_at[study.best_trial.number]
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
-    return StudyStats(wall, 60 * trials / wall, best, time_to_best, cpu_to_best, pruned)
+    return StudyStats(
+        wall, 60 * trials / wall, study.best_value, time_to_best, cpu_to_best, pruned
+    )
+
+
+def tpe_good(values: list[float], finished: int) -> set[int]:
+    """The trials TPE models as good once `finished` trials are done, all completed: the best
+    ceil(0.1 n), at most 25 (TPESampler's default gamma), maximising."""
+    ranked = sorted(range(finished), key=lambda number: -values[number])
+    return set(ranked[: min(math.ceil(0.1 * finished), 25)])
+
+
+@dataclass(frozen=True)
+class HistoryBound:
+    """An unpruned study's CPU seconds to its best trial, and the least a pruned study that
+    proposes the same trials could spend, for each warm-up."""
+
+    best_auc: float
+    best_trial: int
+    cpu_to_best_s: float
+    bound_s: tuple[float, ...]
+    completed: tuple[int, ...]
+
+
+def history_bound(
+    data: StudyData, seed: int, trials: int, threads: int, warmups: tuple[int, ...]
+) -> HistoryBound:
+    """The most any pruner could speed a study to its best trial without changing what TPE
+    proposes.
+
+    TPE ranks pruned trials below completed ones and otherwise models them as completed ones,
+    so a sequential pruned study proposes the unpruned study's trials exactly when it
+    completes every trial that is in TPE's good group (tpe_good) when a trial up to the best
+    is sampled; the bound completes exactly those and prunes every other trial after the
+    warm-up's rounds.
+    """
+    study, finished_at = optimize(data, seed, trials, threads, None)
+    values = [float(trial.value) for trial in study.trials]
+    best = study.best_trial.number
+    kept = {best}.union(*(tpe_good(values, n) for n in range(TPE_STARTUP_TRIALS, best + 1)))
+    cpu = np.diff([0.0, *(seconds for _, seconds in finished_at)])
+    rounds = [len(trial.intermediate_values) for trial in study.trials]
+    bounds = tuple(
+        float(
+            sum(
+                cpu[n] if n in kept else cpu[n] * min(1.0, warmup / rounds[n])
+                for n in range(best + 1)
+            )
+        )
+        for warmup in warmups
+    )
+    return HistoryBound(
+        study.best_value, best, float(sum(cpu[: best + 1])), bounds, tuple(sorted(kept))
+    )
+
+
+def print_history_bounds(args: argparse.Namespace) -> None:
+    """history_bound over the seeds, with the ratio of the sums (as compare_pruning's)."""
+    data = study_data(args.rows, args.features)
+    warmups = (0, PRUNER_WARMUP_STEPS)
+    print(
+        f"history-preserving bound: {args.rows} rows x {args.features + 1} features, "
+        f"{args.trials} trials, seeds 0..{args.seeds - 1}, {args.threads} thread(s); "
+        f"pruned trials cost nothing / run {warmups[1]} rounds"
+    )
+    print(f"{'seed':>4} {'best AUC':>9} {'trial':>5} {'CPU s':>7} {'bound s':>15}  completed")
+    bounds = [
+        history_bound(data, seed, args.trials, args.threads, warmups) for seed in range(args.seeds)
+    ]
+    for seed, bound in enumerate(bounds):
+        print(
+            f"{seed:>4} {bound.best_auc:>9.5f} {bound.best_trial:>5} {bound.cpu_to_best_s:>7.1f} "
+            f"{bound.bound_s[0]:>7.1f} {bound.bound_s[1]:>7.1f}  {list(bound.completed)}"
+        )
+    total = sum(bound.cpu_to_best_s for bound in bounds)
+    ratios = [total / sum(bound.bound_s[index] for bound in bounds) for index in range(2)]
+    print(f"largest CPU time-to-best ratio (none / pruned): x{ratios[0]:.2f} / x{ratios[1]:.2f}")
 
 
 def compare_pruning(args: argparse.Namespace) -> None:
     """Pruning vs none over several seeds on the same Datasets."""
-    frame, labels = synthetic_frame(args.rows, args.features, seed=0)
-    cut = int(0.7 * len(frame))
-    data = build_study_data(frame[:cut], labels[:cut], frame[cut:], labels[cut:], ["group"])
+    data = study_data(args.rows, args.features)
     print(
         f"pruning ({args.pruner}) vs none: {args.rows} rows x {args.features + 1} features, "
         f"{args.trials} trials, seeds 0..{args.seeds - 1}, {args.threads} thread(s)"
@@ -207,8 +303,16 @@ def main() -> None:
     parser.add_argument(
         "--pruner", choices=sorted(PRUNERS), default="usagecast", help="the pruned side's pruner"
     )
+    parser.add_argument(
+        "--history-bound",
+        action="store_true",
+        help="print the most any pruner could gain while TPE proposes the unpruned trials",
+    )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.history_bound:
+        print_history_bounds(args)
+        return
     compare_pruning(args)
     compare_libraries(args)
 
