@@ -47,12 +47,10 @@ class Memberships:
     team_latent: np.ndarray  # float, the member's team latent (0 without one)
 
 
-def draw_memberships(
-    config: SimulationConfig, chunk: int, signup_second: np.ndarray
-) -> Memberships:
+def draw_memberships(config: SimulationConfig, chunk: int, signup: np.ndarray) -> Memberships:
     """Organisations, teams and inviters of a chunk's users, given their signup times
-    (seconds since the start of the period, any integer scale that orders them)."""
-    n = len(signup_second)
+    (integers that order them, e.g. seconds since the start of the period)."""
+    n = len(signup)
     rng = streams.stream(config.seed, streams.ORGS, chunk)
     member = rng.random(n) < ORG_SHARE
     n_orgs = max(1, round(int(member.sum()) / ORG_MEAN_SIZE))
@@ -66,7 +64,7 @@ def draw_memberships(
     team = np.where(has_team, first_team[np.maximum(org, 0)] + team_number, NONE)
     org_latent = rng.normal(0.0, 1.0, n_orgs)
     team_latent = rng.normal(0.0, 1.0, int(teams_per_org.sum()))
-    inviter = _inviters(rng, org, signup_second)
+    inviter = _inviters(rng, org, signup)
     return Memberships(
         org=org,
         team=team,
