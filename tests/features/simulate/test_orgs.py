@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from features.errors import UsagecastError
@@ -228,3 +230,23 @@ def test_same_seed_same_organisations():
     for field in dataclasses.fields(first):
         np.testing.assert_array_equal(getattr(first, field.name), getattr(again, field.name))
     assert not np.array_equal(first.org, other.org)
+
+
+@settings(max_examples=60)
+@given(
+    seed=st.integers(0, 2**16),
+    signup=st.lists(st.integers(0, 20), min_size=1, max_size=80),
+)
+def test_an_inviter_always_signed_up_strictly_earlier(seed, signup):
+    """Whatever the signup times (ties included), an inviter signed up strictly before the
+    invitee, and a team belongs to its member's organisation."""
+    times = np.array(signup, dtype=np.int64)
+    groups = draw_memberships(dataclasses.replace(COHORT, seed=seed), 0, times)
+    invited = np.flatnonzero(groups.inviter != NONE)
+    assert (times[groups.inviter[invited]] < times[invited]).all()
+    assert ((groups.team == NONE) | (groups.org != NONE)).all()
+    assert ((groups.team_number == NONE) == (groups.team == NONE)).all()
+    for org in np.unique(groups.org[groups.org != NONE]):
+        teams = groups.team[(groups.org == org) & (groups.team != NONE)]
+        others = groups.team[(groups.org != org) & (groups.team != NONE)]
+        assert not set(teams) & set(others)
