@@ -1,12 +1,13 @@
 """The oracle: how well anyone could rank the test rows, from the simulator's ground truth.
 
 For a feature set built from simulated data, the simulator knows each user's true probability
-of buying premium within the label horizon at each cutoff. Ranking the test rows by that
+of the label at each cutoff: buying premium within the horizon (an event_within BUY_PREMIUM
+label) or adopting (an active_days_in_window label). Ranking the test rows by that
 probability gives the oracle AUC, the ceiling for any model; the tuned model's share of the
 oracle's lift over random is oracle_lift_ratio = (AUC - 0.5) / (oracle AUC - 0.5).
 
 Only for data whose simulation config can be found (the feature set's data digest -> the
-ingest record -> the dataset folder the simulator wrote) and a BUY_PREMIUM label; otherwise
+ingest record -> the dataset folder the simulator wrote) and one of those labels; otherwise
 the run records why it was skipped.
 """
 
@@ -21,10 +22,15 @@ from sklearn.metrics import roc_auc_score
 
 from features.errors import UsagecastError
 from features.event_store import INGESTS, open_store
-from features.simulate import load_simulation_config, true_purchase_probability
+from features.simulate import (
+    load_simulation_config,
+    true_adoption_probability,
+    true_purchase_probability,
+)
 
 ORACLE_REPLICAS = 256
 PURCHASE_EVENT = "BUY_PREMIUM"
+ADOPTION_LABEL = "active_days_in_window"
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,12 @@ def oracle_metrics(
 ) -> OracleResult:
     """The oracle for the test rows, or a note explaining why it does not apply."""
     label = manifest.get("label", {})
-    if label.get("kind") != "event_within" or label.get("event_type") != PURCHASE_EVENT:
+    purchase = label.get("kind") == "event_within" and label.get("event_type") == PURCHASE_EVENT
+    if not purchase and label.get("kind") != ADOPTION_LABEL:
         return OracleResult(
-            note=f"skipped: the simulator's truth covers {PURCHASE_EVENT} labels, "
-            f"this label is {label.get('kind')}/{label.get('event_type')}"
+            note=f"skipped: the simulator's truth covers {PURCHASE_EVENT} and "
+            f"{ADOPTION_LABEL} labels, this label is {label.get('kind')}/"
+            f"{label.get('event_type')}"
         )
     config_path = simulation_config_path(str(manifest.get("data_digest")), store_path)
     if config_path is None:
@@ -91,11 +99,24 @@ def oracle_metrics(
     user_ids = pd.to_numeric(test_rows["user_id"], errors="coerce")
     if user_ids.isna().any():
         return OracleResult(note="skipped: test user ids are not simulator ids")
-    truth = true_purchase_probability(
-        config,
-        user_ids.to_numpy(dtype=np.int64),
-        pd.to_datetime(test_rows["cutoff"]).to_numpy(dtype="datetime64[s]"),
-        horizon_days=int(label["horizon_days"]),
-        replicas=ORACLE_REPLICAS,
-    )
+    users = user_ids.to_numpy(dtype=np.int64)
+    cutoffs = pd.to_datetime(test_rows["cutoff"]).to_numpy(dtype="datetime64[s]")
+    horizon = int(label["horizon_days"])
+    try:
+        if purchase:
+            truth = true_purchase_probability(
+                config, users, cutoffs, horizon_days=horizon, replicas=ORACLE_REPLICAS
+            )
+        else:
+            truth = true_adoption_probability(
+                config,
+                users,
+                cutoffs,
+                horizon_days=horizon,
+                min_days=int(label["min_days"]),
+                window_days=int(label["window_days"]),
+                replicas=ORACLE_REPLICAS,
+            )
+    except UsagecastError as error:
+        return OracleResult(note=f"skipped: no truth for these cutoffs ({error})")
     return oracle_from_truth(test_rows["label"].to_numpy(), truth, model_auc)

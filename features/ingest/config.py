@@ -29,7 +29,9 @@ EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties")
 USER_COLUMNS = ("user_id", "signup_time")
 ITEM_COLUMNS = ("item_id",)
 ATTRIBUTE_KINDS = ("static", "snapshot")
-ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp")
+# `user_id`: another user's id (e.g. who invited this one), normalised like the id column.
+ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp", "user_id")
+ITEM_ATTRIBUTE_DTYPES = ("categorical", "numeric")
 DEFAULT_TIMESTAMP_FORMATS = ("iso",)
 # `delimiter:` words: a tab, and runs of blanks/tabs (a whitespace-separated file, not CSV).
 WHITESPACE = "whitespace"
@@ -296,7 +298,7 @@ def _attributes(
         at = f"{where}.{name}"
         spec = _check_keys(path, at, spec, allowed, allowed)
         dtype = _text(path, f"{at}.dtype", spec["dtype"])
-        dtypes = ATTRIBUTE_DTYPES if with_kind else ATTRIBUTE_DTYPES[:2]
+        dtypes = ATTRIBUTE_DTYPES if with_kind else ITEM_ATTRIBUTE_DTYPES
         if dtype not in dtypes:
             raise _fail(path, f"{at}.dtype", f"is {dtype!r}; allowed: {', '.join(dtypes)}")
         kind = None

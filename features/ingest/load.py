@@ -47,6 +47,7 @@ from features.event_store import (
 )
 from features.ingest import validate
 from features.ingest.config import (
+    Attribute,
     ConfigError,
     DatasetConfig,
     Source,
@@ -323,6 +324,8 @@ class _Builder:
             for a in source.attributes
         ]
         self._write_accepted(table, columns)
+        if table == USERS:
+            self._count_unknown_references(source.attributes)
         catalog = USER_ATTRIBUTES if table == USERS else ITEM_ATTRIBUTES
         kind = "kind VARCHAR, " if table == USERS else ""
         self.con.execute(f"CREATE TABLE {catalog} (name VARCHAR, {kind}dtype VARCHAR)")
@@ -426,6 +429,26 @@ class _Builder:
             a.name: int(n or 0) for a, n in zip(self.user_attributes, conflicts, strict=True)
         }
         self.facts["users_from"] = "events"
+        self._count_unknown_references(self.user_attributes)
+
+    def _count_unknown_references(self, attributes: Sequence[Attribute]) -> None:
+        """Users whose `user_id` attribute names no user of the table: kept, and counted per
+        attribute (an "unknown referenced user", e.g. an inviter outside the export)."""
+        references = [a for a in attributes if a.dtype == "user_id"]
+        if not references:
+            return
+        counts = self.con.execute(
+            "SELECT "
+            + ", ".join(
+                f"count_if({validate.ident(a.name)} IS NOT NULL AND {validate.ident(a.name)} "
+                f"NOT IN (SELECT user_id FROM {USERS}))"
+                for a in references
+            )
+            + f" FROM {USERS}"
+        ).fetchone()
+        self.facts["unknown_referenced_users"] = {
+            a.name: int(n) for a, n in zip(references, counts, strict=True)
+        }
 
     def _write_accepted(self, table: str, columns: list[str], order_by: str = "") -> None:
         """Mark the (few) cross-row rejects in the stage, then keep the rows with no reason.

@@ -35,6 +35,9 @@ list of source columns compares only those; `false` keeps every row.
 
 A sentinel id (rules.sentinel_ids) in user_id/item_id of a row quarantines the row; in an
 optional id of an event (session_id, item_id) it means "no id" and is stored as NULL.
+A `user_id` attribute (another user's id, e.g. an inviter) is read like the users' id column
+(trimmed, "12.0" -> "12") and a sentinel in it means "no user" (NULL); an id that is not in the
+users table is kept, never a reason: the referenced user may lie outside the export.
 """
 
 from __future__ import annotations
@@ -71,7 +74,12 @@ DEDUPE_HASH = "dedupe_hash"
 DEDUPE_KEY = "dedupe_key"
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 
-ATTRIBUTE_SQL_TYPES = {"categorical": "VARCHAR", "numeric": "DOUBLE", "timestamp": "TIMESTAMP"}
+ATTRIBUTE_SQL_TYPES = {
+    "categorical": "VARCHAR",
+    "numeric": "DOUBLE",
+    "timestamp": "TIMESTAMP",
+    "user_id": "VARCHAR",
+}
 CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 NUMBER_PATTERN = "[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?"
 ISO_PATTERN = (
@@ -586,15 +594,17 @@ def stage_events_sql(
         for attribute in user_attributes:
             text[f"{attribute.name}_text"] = _field(staged, columns.get(attribute.name))
         parsed += "".join(
-            ", " + _attribute_parse(a, source.timestamp_formats) for a in user_attributes
+            ", " + _attribute_parse(a, source.timestamp_formats, rules) for a in user_attributes
         )
         checks += _attribute_checks(user_attributes, source.timestamp_formats)
     extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
     return _staged_sql(staged, text, parsed, checks, extra, computed)
 
 
-def _attribute_parse(attribute: Attribute, formats: Sequence[str]) -> str:
+def _attribute_parse(attribute: Attribute, formats: Sequence[str], rules: Rules) -> str:
     text = ident(f"{attribute.name}_text")
+    if attribute.dtype == "user_id":
+        return f"{optional_id_sql(normalised_id(text), rules)} AS {ident(attribute.name)}"
     if attribute.dtype == "numeric":
         return f"{number_sql(text)} AS {ident(attribute.name)}"
     if attribute.dtype == "timestamp":
@@ -617,7 +627,7 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         required.append("signup_time_text")
     for attribute in source.attributes:
         text[f"{attribute.name}_text"] = _field(staged, attribute.column)
-        parsed.append(_attribute_parse(attribute, source.timestamp_formats))
+        parsed.append(_attribute_parse(attribute, source.timestamp_formats, rules))
     checks = [_derived_check()] if extra else []
     checks += entity_checks(id_column, required, rules, source)
     computed = [
@@ -701,7 +711,7 @@ def source_file_sql(displays: Sequence[str]) -> str:
 
 
 def optional_id_sql(column: str, rules: Rules) -> str:
-    """An optional event id with sentinel ids turned into NULL."""
+    """An optional id (of an event, or a `user_id` attribute) with sentinel ids as NULL."""
     if not rules.sentinel_ids:
         return column
     return f"CASE WHEN {column} IN {sql_list(rules.sentinel_ids)} THEN NULL ELSE {column} END"

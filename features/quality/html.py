@@ -24,6 +24,7 @@ from features.quality.render import (
     count_rows,
     number,
     sentinel_rows,
+    unknown_reference_text,
 )
 
 STYLE = (
@@ -89,6 +90,8 @@ def render_html(report: dict) -> str:
         facts.insert(0, f"<strong>Refused</strong>: {_text(report['refused'])}.")
     if report.get("user_attribute_conflicts"):
         facts.append(_text(conflict_text(report["user_attribute_conflicts"])))
+    if report.get("unknown_referenced_users"):
+        facts.append(_text(unknown_reference_text(report["unknown_referenced_users"])))
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -51,9 +51,16 @@ def conflict_text(conflicts: dict[str, int]) -> str:
     return f"users with conflicting attribute values (first event's value kept): {counts}"
 
 
+def unknown_reference_text(unknown: dict[str, int]) -> str:
+    """Users whose `user_id` attribute names a user the users table lacks (kept as is)."""
+    counts = ", ".join(f"{name} {n:,}" for name, n in unknown.items())
+    return f"unknown referenced users (kept; not in the users table): {counts}"
+
+
 def render_markdown(report: dict) -> str:
     """The full human-readable report page."""
     conflicts = report.get("user_attribute_conflicts", {})
+    unknown = report.get("unknown_referenced_users", {})
     out = [
         f"# Data quality: {report['dataset']}",
         "",
@@ -64,6 +71,7 @@ def render_markdown(report: dict) -> str:
         f"event time granularity: {report.get('granularity', 'timestamp')}; users from: "
         f"{report.get('users_from', 'users table')}",
         *(["", conflict_text(conflicts)] if conflicts else []),
+        *(["", unknown_reference_text(unknown)] if unknown else []),
         "",
         "## Rows per table",
         "",

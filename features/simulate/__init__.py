@@ -8,9 +8,13 @@ and simulation.json (the config; `load_simulation_config(dir or dataset.yaml)` r
 Behaviour comes from latent per-user traits (traits.py) and platform levers (config.Levers)
 through a day-by-day Markov process (process.py). Because the simulator knows the process,
 it also knows the truth: `true_purchase_probability` (oracle 30-day purchase probability per
-user and date), `true_purchase_rate_under` (expected purchase rate under changed levers: the
-true effect of a what-if) and `simulate_cohort` (a realised re-run with changed levers, same
-seed). See truth.py for the method.
+user and date), `true_adoption_probability` (the same for the adoption label),
+`true_purchase_rate_under` (expected purchase rate under changed levers: the true effect of a
+what-if) and `simulate_cohort` (a realised re-run with changed levers, same seed). See
+truth.py for the method.
+
+Users belong to organisations and teams and some were invited by an earlier user (orgs.py);
+shared organisation and team latents and inherited engagement make them alike (traits.py).
 
 `SimulationConfig(drift=(Drift("channel_mix" | "lever_effect" | "tracking_bug", date),))`
 plants drift from a date (config.Drift); faults.json `drift` records what and from when.
@@ -20,6 +24,7 @@ from features.simulate.config import CHANNELS, CITIES, GENRES, Drift, Levers, Si
 from features.simulate.truth import (
     CohortOutcome,
     simulate_cohort,
+    true_adoption_probability,
     true_purchase_probability,
     true_purchase_rate_under,
 )
@@ -37,6 +42,7 @@ __all__ = [
     "load_simulation_config",
     "simulate_cohort",
     "simulate_to_dir",
+    "true_adoption_probability",
     "true_purchase_probability",
     "true_purchase_rate_under",
 ]

@@ -5,8 +5,9 @@ The files imitate real exports on purpose, to exercise every ingest feature:
   PLAY spelled `NextSong` (renamed on ingest), `Help` page views (dropped on purpose);
 - purchases.jsonl: BUY_PREMIUM with epoch-second timestamps and user ids as JSON strings;
 - logins.csv: only user id + time, the event type is the constant LOGIN;
-- users.csv (latin-1): day-first signup dates, static attributes and two snapshot ones read at
-  export time (last login, plan) that would leak the future if used as features;
+- users.csv (latin-1): day-first signup dates, static attributes (organisation, team and
+  inviter blank where there is none) and two snapshot ones read at export time (last login,
+  plan) that would leak the future if used as features;
 - tracks.csv / artists.csv: the catalog (tracks are the items).
 """
 
@@ -56,6 +57,9 @@ USER_ATTRIBUTES = {
     "channel": {"column": "channel", "kind": "static", "dtype": "categorical"},
     "age": {"column": "age", "kind": "static", "dtype": "numeric"},
     "favourite_genres": {"column": "genres", "kind": "static", "dtype": "categorical"},
+    "org_id": {"column": "organisation", "kind": "static", "dtype": "categorical"},
+    "team_id": {"column": "team", "kind": "static", "dtype": "categorical"},
+    "invited_by": {"column": "invitedBy", "kind": "static", "dtype": "user_id"},
     "last_login": {"column": "lastLogin", "kind": "snapshot", "dtype": "timestamp"},
     "plan": {"column": "plan", "kind": "snapshot", "dtype": "categorical"},
 }

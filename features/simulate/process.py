@@ -17,15 +17,17 @@ One day for each signed-up, not-churned user:
    + PURCHASE_LIKES * log1p(recent likes)
    + PURCHASE_PLAYS * log1p(recent plays)
    + PURCHASE_SKIP_LIMIT * sigmoid((recent skips - SKIP_FRUSTRATION) / 2)
-   - PURCHASE_PRICE * price_sensitivity * price / 9.99). The skip term is a threshold: heavy
-   skippers keep hitting the free tier's skip limit.
+   - PURCHASE_PRICE * price_sensitivity * price / 9.99
+   + purchase_shift). The skip term is a threshold: heavy skippers keep hitting the free
+   tier's skip limit; purchase_shift is the pull of the user's organisation (traits.py).
    enjoyment = clip(recent likes / (recent plays + 5) / LIKES_PER_PLAY_TYPICAL, 0, 2): users
    who like what they hear pay to get rid of the ads (an ads x likes-per-play interaction).
    A buyer is premium from the next day on (no more ads) for the rest of the period.
 6. Churn (any live user): daily hazard sigmoid(CHURN_BASE + CHURN_ADS * ad_sensitivity *
    log1p(recent ads) * (2 - enjoyment) - CHURN_PLAYS * log1p(recent plays)
-   - CHURN_LIKES * log1p(recent likes) - CHURN_PREMIUM * premium): ads drive away the users
-   who do not enjoy the music. A churned user never comes back.
+   - CHURN_LIKES * log1p(recent likes) - CHURN_PREMIUM * premium + churn_shift): ads drive
+   away the users who do not enjoy the music; churn_shift is the hold of the user's
+   organisation (traits.py). A churned user never comes back.
 Causal reading of the ad lever: more ads per hour -> more recent ads -> higher purchase hazard
 for free users (and higher churn); over 30 days the purchase effect dominates.
 A `lever_effect` drift (config.Drift) is a product change from its date on: the ads term of
@@ -190,6 +192,7 @@ def step_day(
         + PURCHASE_PLAYS * np.log1p(recent_plays)
         + PURCHASE_SKIP_LIMIT * _sigmoid((recent_skips - SKIP_FRUSTRATION) / 2.0)
         - PURCHASE_PRICE * traits.price_sensitivity * levers.premium_price / REFERENCE_PRICE
+        + traits.purchase_shift
     )
     bought = active & ~state.premium & (rng(_PURCHASE).random(n) < _sigmoid(purchase_logit))
     premium = state.premium | bought
@@ -199,6 +202,7 @@ def step_day(
         - CHURN_PLAYS * np.log1p(recent_plays)
         - CHURN_LIKES * np.log1p(recent_likes)
         - CHURN_PREMIUM * premium
+        + traits.churn_shift
     )
     churned = live & (rng(_CHURN).random(n) < _sigmoid(churn_logit))
     new_state = UserState(

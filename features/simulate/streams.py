@@ -16,6 +16,7 @@ EVENTS = 4
 FAULTS = 5
 TRUTH = 6
 DRIFT = 7
+ORGS = 8
 
 
 def stream(seed: int, kind: int, *key: int) -> np.random.Generator:

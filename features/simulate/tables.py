@@ -30,6 +30,7 @@ from features.simulate.layout import (
     USER_ATTRIBUTES,
     USER_COLUMNS,
 )
+from features.simulate.orgs import NONE
 from features.simulate.traits import Catalog, UserTraits
 
 # Raw names by events.PLAY, SKIP, LIKE, ADVERTISEMENT, HELP codes.
@@ -82,11 +83,13 @@ def purchases_frame(log: ChunkLog, price: float) -> pd.DataFrame:
     return pd.DataFrame({PURCHASE_COLUMNS[name]: values for name, values in columns.items()})
 
 
-def users_frame(traits: UserTraits, log: ChunkLog, start_epoch: int) -> pd.DataFrame:
+def users_frame(traits: UserTraits, log: ChunkLog, start_epoch: int, chunk: int) -> pd.DataFrame:
     """Users with day-first signup times, static attributes and two snapshot attributes.
 
     last login and plan are read at export time (end of the period): they know the future of
     any earlier cutoff, which is why the dataset config declares them `snapshot`.
+    Organisation and team ids name the chunk (organisations never span chunks); organisation,
+    team and inviter are blank where there is none.
     """
     position = np.searchsorted(traits.user_id, log.login_user)
     last_login = np.full(len(traits), -1, np.int64)
@@ -101,6 +104,7 @@ def users_frame(traits: UserTraits, log: ChunkLog, start_epoch: int) -> pd.DataF
         "channel": np.array(CHANNELS)[traits.channel],
         "age": traits.age,
         "favourite_genres": genres,
+        **_memberships(traits, chunk),
         "last_login": _optional_iso_times(last_login),
         "plan": np.where(premium, "premium", "free"),
     }
@@ -113,6 +117,17 @@ def users_frame(traits: UserTraits, log: ChunkLog, start_epoch: int) -> pd.DataF
     for name, values in attributes.items():
         frame[USER_ATTRIBUTES[name]["column"]] = values
     return frame
+
+
+def _memberships(traits: UserTraits, chunk: int) -> dict[str, np.ndarray]:
+    """org_id, team_id and invited_by as text, blank where there is none."""
+    org = np.char.add(f"org-{chunk}-", traits.org.astype(str))
+    team = np.char.add(np.char.add(org, "-team-"), traits.team.astype(str))
+    return {
+        "org_id": np.where(traits.org == NONE, "", org),
+        "team_id": np.where(traits.team == NONE, "", team),
+        "invited_by": np.where(traits.inviter == 0, "", traits.inviter.astype(str)),
+    }
 
 
 def faulty_user_rows(users: pd.DataFrame, rows: dict[str, np.ndarray]) -> pd.DataFrame:

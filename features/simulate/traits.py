@@ -9,7 +9,27 @@ Latent traits (never written to disk; they drive behaviour in process.py):
 - price_sensitivity: in (0, 1), higher for younger users and some channels: lowers the
   purchase hazard, in proportion to the price.
 Static attributes (written, known at signup): signup time, city, channel, age, two favourite
-genres.
+genres, organisation, team and inviter (orgs.py draws who belongs with whom).
+
+Organisations, teams and invitations act through the traits (effect sizes below):
+- engagement = channel effect * exp(log-noise), log-noise ~ N(0, ENGAGEMENT_SD) for every
+  user. A member's log-noise is ORG_ENGAGEMENT * organisation latent + TEAM_ENGAGEMENT * team
+  latent + a personal part whose sd makes up the rest, so the spread of engagement over all
+  users is the same with or without organisations; members of one organisation (more so of
+  one team) are alike. An invitee's personal part is INHERITANCE * the inviter's personal
+  part (standardised; the inviter's own before any inheritance) + sqrt(1 - INHERITANCE^2) *
+  their own.
+- purchase_shift: ORG_PURCHASE * organisation latent - ORG_PURCHASE^2 / 2 added to a
+  member's daily purchase logit (process.py), and churn_shift: -ORG_RETENTION * organisation
+  latent - ORG_RETENTION^2 / 2 added to their daily churn logit: members of an organisation
+  that uses the product buy more and stay longer. An invitee's churn logit also gets
+  -INVITER_RETENTION * the inviter's personal part (standardised) - INVITER_RETENTION^2 / 2:
+  users brought in by an engaged user stay longer. The squared terms keep the average hazard
+  about the same. Each is 0 without an organisation / an inviter.
+So the latents are a real cause of the members' activity and purchases, and what an
+organisation's members or an inviter did before a cutoff tells something about a user that
+their own first days do not (an organisation's latent is shared, not observed: its members'
+activity is evidence of it).
 """
 
 from __future__ import annotations
@@ -18,7 +38,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from features.simulate import streams
+from features.simulate import orgs, streams
 from features.simulate.config import (
     CHANNEL_ENGAGEMENT,
     CHANNEL_PRICE_SHIFT,
@@ -30,6 +50,13 @@ from features.simulate.config import (
 )
 
 SIGNUP_SHARE_OF_PERIOD = 0.8  # users sign up during the first 80% of the period
+ENGAGEMENT_SD = 0.45  # sd of log engagement around the channel effect
+ORG_ENGAGEMENT = 0.25  # sd of the organisation's part of a member's log engagement
+TEAM_ENGAGEMENT = 0.1  # sd of the team's part
+INHERITANCE = 0.5  # weight of the inviter's personal engagement in the invitee's
+ORG_PURCHASE = 0.4  # organisation latent -> purchase logit
+ORG_RETENTION = 0.5  # organisation latent -> minus churn logit
+INVITER_RETENTION = 0.3  # inviter's personal engagement (standardised) -> minus churn logit
 
 
 @dataclass(frozen=True)
@@ -44,10 +71,15 @@ class UserTraits:
     age: np.ndarray  # int64
     genre_a: np.ndarray  # favourite genre indices
     genre_b: np.ndarray
+    org: np.ndarray  # int64 organisation index within the chunk, orgs.NONE without one
+    team: np.ndarray  # int64 team number within the organisation, orgs.NONE without one
+    inviter: np.ndarray  # int64 global user id of the inviter, 0 for an organic signup
     engagement: np.ndarray
     taste_match: np.ndarray
     ad_sensitivity: np.ndarray
     price_sensitivity: np.ndarray
+    purchase_shift: np.ndarray  # added to the daily purchase logit (the organisation's pull)
+    churn_shift: np.ndarray  # added to the daily churn logit
 
     def take(self, index: np.ndarray) -> UserTraits:
         """The traits of the users at `index` (repeats allowed: Monte Carlo replicas)."""
@@ -97,7 +129,7 @@ def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
     age = np.clip(np.rint(rng.normal(31.0, 9.0, n)), 16, 70).astype(np.int64)
     genre_a = rng.integers(0, len(GENRES), n)
     genre_b = (genre_a + rng.integers(1, len(GENRES), n)) % len(GENRES)
-    engagement_noise = np.exp(rng.normal(0.0, 0.45, n))
+    engagement_noise = rng.normal(0.0, ENGAGEMENT_SD, n)
     taste_match = rng.beta(4.0, 2.5, n)
     ad_sensitivity = rng.gamma(20.0, 1.0 / 20.0, n)
     price_noise = rng.normal(0.0, 0.35, n)
@@ -110,6 +142,10 @@ def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
         )
         channel = np.where(signup_day >= drift_day, drifted, channel)
     price_logit = price_noise + 0.06 * (30.0 - age) + np.array(CHANNEL_PRICE_SHIFT)[channel]
+    groups = orgs.draw_memberships(config, chunk, signup_day * 86_400 + signup_second)
+    personal = engagement_noise / ENGAGEMENT_SD  # standard normal
+    invited = groups.inviter != orgs.NONE
+    inviters = np.where(invited, personal[np.maximum(groups.inviter, 0)], 0.0)
     return UserTraits(
         user_id=np.arange(first + 1, last + 1, dtype=np.int64),
         signup_day=signup_day,
@@ -119,10 +155,42 @@ def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
         age=age,
         genre_a=genre_a,
         genre_b=genre_b,
-        engagement=engagement_noise * np.array(CHANNEL_ENGAGEMENT)[channel],
+        org=groups.org,
+        team=groups.team_number,
+        inviter=np.where(groups.inviter == orgs.NONE, 0, first + 1 + groups.inviter),
+        engagement=np.exp(_log_engagement(personal, inviters, groups))
+        * np.array(CHANNEL_ENGAGEMENT)[channel],
         taste_match=taste_match,
         ad_sensitivity=ad_sensitivity,
         price_sensitivity=1.0 / (1.0 + np.exp(-price_logit)),
+        purchase_shift=_shift(groups.org_latent, groups.org != orgs.NONE, ORG_PURCHASE),
+        churn_shift=_shift(groups.org_latent, groups.org != orgs.NONE, -ORG_RETENTION)
+        + _shift(inviters, invited, -INVITER_RETENTION),
+    )
+
+
+def _shift(latent: np.ndarray, present: np.ndarray, effect: float) -> np.ndarray:
+    """A logit shift `effect` * latent (standard normal), centred (- effect^2 / 2) so the
+    average hazard stays about the same; 0 where the latent is not `present`."""
+    return np.where(present, effect * latent - effect**2 / 2, 0.0)
+
+
+def _log_engagement(
+    personal: np.ndarray, inviters: np.ndarray, groups: orgs.Memberships
+) -> np.ndarray:
+    """Log engagement around the channel effect: organisation, team and personal parts, the
+    personal one partly inherited from the inviter (see the module docstring)."""
+    invited = groups.inviter != orgs.NONE
+    inherited = INHERITANCE * inviters + np.sqrt(1.0 - INHERITANCE**2) * personal
+    personal = np.where(invited, inherited, personal)
+    shared_variance = np.where(groups.org != orgs.NONE, ORG_ENGAGEMENT**2, 0.0) + np.where(
+        groups.team != orgs.NONE, TEAM_ENGAGEMENT**2, 0.0
+    )
+    personal_sd = np.sqrt(ENGAGEMENT_SD**2 - shared_variance)
+    return (
+        personal_sd * personal
+        + ORG_ENGAGEMENT * groups.org_latent
+        + TEAM_ENGAGEMENT * groups.team_latent
     )
 
 

@@ -7,20 +7,28 @@
   disk), then `replicas` futures are simulated from that state with a stream keyed by
   (seed, chunk, date). Users who are premium or churned at the date get 0. The Monte Carlo
   standard error is at most 0.5 / sqrt(replicas).
+- true_adoption_probability(config, user_ids, dates, horizon_days, min_days, window_days):
+  the same for the adoption label (feature sets' `active_days_in_window`): the probability
+  that the user is active (has any event) on at least min_days distinct days inside some
+  window_days-day window of [date, date + horizon). Churned users at the date get 0.
 - true_purchase_rate_under(config, user_ids, date, levers): the same expectation with other
   levers in force from the date on, averaged over the cohort: the true effect of a what-if
   is true_purchase_rate_under(..., changed) - true_purchase_rate_under(..., config.levers).
 - simulate_cohort(config, user_ids, from_date, levers): one realised re-run of the recorded
   history with the levers changed from from_date on (same seed: identical history before the
   date, common random numbers after). With unchanged levers it reproduces the files.
-All three follow the config's planted drift: a channel_mix changes who the users are, a
-lever_effect changes the purchase hazard from its date (tracking_bug changes only the files).
+All of them follow the config's planted drift: a channel_mix changes who the users are, a
+lever_effect changes the purchase hazard from its date (tracking_bug changes only the files),
+and the organisations, teams and inviters of traits.py (they are part of each user's traits).
+A date is a day boundary; a time of day before the first session a day can hold (06:00: the
+simulated users sign up before it) is the same as that day's midnight, so cutoffs anchored at
+a signup's timestamp have a truth too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +36,9 @@ import numpy as np
 from features.errors import UsagecastError
 from features.simulate import streams
 from features.simulate.config import Levers, SimulationConfig
+from features.simulate.events import EARLIEST_SESSION
 from features.simulate.process import (
+    DayActivity,
     LeverSchedule,
     UserState,
     chunk_key,
@@ -57,6 +67,38 @@ class CohortOutcome:
         return float(self.bought.mean()) if len(self.bought) else 0.0
 
 
+@dataclass(frozen=True)
+class _Purchase:
+    """The outcome "bought premium in the horizon": only free, alive users can."""
+
+    def eligible(self, state: UserState) -> np.ndarray:
+        return state.alive & ~state.premium
+
+    def happened(self, run: Iterator[tuple[int, UserState, DayActivity]]) -> np.ndarray:
+        final = None
+        for _, day_end, _ in run:
+            final = day_end
+        return final.premium
+
+
+@dataclass(frozen=True)
+class _Adoption:
+    """The outcome "active on min_days distinct days inside some window_days-day window"."""
+
+    min_days: int
+    window_days: int
+
+    def eligible(self, state: UserState) -> np.ndarray:
+        return state.alive
+
+    def happened(self, run: Iterator[tuple[int, UserState, DayActivity]]) -> np.ndarray:
+        active = np.stack([activity.sessions > 0 for _, _, activity in run]).astype(np.int32)
+        width = min(self.window_days, len(active))
+        running = np.concatenate([np.zeros((1, active.shape[1]), np.int32), active.cumsum(0)])
+        in_window = running[width:] - running[:-width]
+        return (in_window >= self.min_days).any(axis=0)
+
+
 def true_purchase_probability(
     config: SimulationConfig,
     user_ids: Sequence[int] | np.ndarray,
@@ -67,11 +109,50 @@ def true_purchase_probability(
     levers: Levers | None = None,
 ) -> np.ndarray:
     """P(buy premium in [date, date + horizon)) per (user, date); `levers` from date on."""
+    return _true_probability(
+        config, user_ids, dates, horizon_days, replicas, levers or config.levers, _Purchase()
+    )
+
+
+def true_adoption_probability(
+    config: SimulationConfig,
+    user_ids: Sequence[int] | np.ndarray,
+    dates: Sequence[DateLike] | np.ndarray | DateLike,
+    *,
+    horizon_days: int,
+    min_days: int,
+    window_days: int,
+    replicas: int = 256,
+) -> np.ndarray:
+    """P(active on >= min_days distinct days inside some window_days-day window of
+    [date, date + horizon)) per (user, date)."""
+    if min_days < 1 or window_days < 1:
+        raise UsagecastError("min_days and window_days must be >= 1")
+    return _true_probability(
+        config,
+        user_ids,
+        dates,
+        horizon_days,
+        replicas,
+        config.levers,
+        _Adoption(min_days, window_days),
+    )
+
+
+def _true_probability(
+    config: SimulationConfig,
+    user_ids: Sequence[int] | np.ndarray,
+    dates: Sequence[DateLike] | np.ndarray | DateLike,
+    horizon_days: int,
+    replicas: int,
+    future: Levers,
+    outcome: _Purchase | _Adoption,
+) -> np.ndarray:
+    """P(outcome in [date, date + horizon)) per (user, date), `future` levers from date on."""
     index = _user_index(config, user_ids)
     days = np.broadcast_to(_day_indices(config, dates), index.shape)
     if replicas < 1 or horizon_days < 1:
         raise UsagecastError("replicas and horizon_days must be >= 1")
-    future = levers or config.levers
     probability = np.zeros(len(index))
     for chunk in np.unique(index // config.chunk_size):
         in_chunk = np.flatnonzero(index // config.chunk_size == chunk)
@@ -80,7 +161,7 @@ def true_purchase_probability(
         states = _states_at(config, traits, int(chunk), days[in_chunk])
         for day in np.unique(days[in_chunk]):
             rows = np.flatnonzero(days[in_chunk] == day)
-            probability[in_chunk[rows]] = _monte_carlo_purchase(
+            probability[in_chunk[rows]] = _monte_carlo(
                 traits.take(local[rows]),
                 states[int(day)].take(local[rows]),
                 int(day),
@@ -88,6 +169,7 @@ def true_purchase_probability(
                 LeverSchedule(config.levers, future, int(day), config.drift_day("lever_effect")),
                 replicas,
                 (config.seed, streams.TRUTH, int(chunk), int(day)),
+                outcome,
             )
     return probability
 
@@ -140,7 +222,7 @@ def simulate_cohort(
     return CohortOutcome(index + 1, bought, churned, ads)
 
 
-def _monte_carlo_purchase(
+def _monte_carlo(
     traits: UserTraits,
     state: UserState,
     start_day: int,
@@ -148,26 +230,25 @@ def _monte_carlo_purchase(
     schedule: LeverSchedule,
     replicas: int,
     key: tuple[int, ...],
+    outcome: _Purchase | _Adoption,
 ) -> np.ndarray:
-    """Share of replicas in which each (free, alive) user buys within the horizon.
+    """Share of replicas in which each eligible user's outcome happens within the horizon.
 
-    Only free, alive users are simulated (the others cannot buy: 0). Results are
+    Only eligible users are simulated (for the others it cannot happen: 0). Results are
     deterministic for the same request; a user's estimate depends on which users are
     simulated alongside (they share the stream), not on anything else.
     """
     share = np.zeros(len(traits))
-    eligible = np.flatnonzero(state.alive & ~state.premium)
+    eligible = np.flatnonzero(outcome.eligible(state))
     users_per_batch = max(1, MAX_REPLICA_ROWS // replicas)
     days = range(start_day, start_day + horizon_days)
     for batch_number, first in enumerate(range(0, len(eligible), users_per_batch)):
         users = eligible[first : first + users_per_batch]
         replicated = np.repeat(users, replicas)
-        final = state.take(replicated)
-        for _, day_end, _ in run_days(
-            traits.take(replicated), final, days, schedule, (*key, batch_number)
-        ):
-            final = day_end
-        share[users] = final.premium.reshape(len(users), replicas).mean(axis=1)
+        run = run_days(
+            traits.take(replicated), state.take(replicated), days, schedule, (*key, batch_number)
+        )
+        share[users] = outcome.happened(run).reshape(len(users), replicas).mean(axis=1)
     return share
 
 
@@ -199,11 +280,15 @@ def _user_index(config: SimulationConfig, user_ids: Sequence[int] | np.ndarray) 
 
 
 def _day_indices(config: SimulationConfig, dates: object) -> np.ndarray:
-    """Day numbers (0 = start_date) of midnight dates; times of day and early dates refused."""
+    """Day numbers (0 = start_date) of dates; a time of day from the day's first possible
+    session on (EARLIEST_SESSION) and dates before the start are refused."""
     stamps = np.asarray(dates, dtype="datetime64[s]")
     days = stamps.astype("datetime64[D]")
-    if np.any(stamps != days):
-        raise UsagecastError("dates must be day boundaries (midnight); got a time of day")
+    if np.any(stamps - days >= np.timedelta64(EARLIEST_SESSION, "s")):
+        raise UsagecastError(
+            "dates must be day boundaries (midnight, or a time before 06:00, when no "
+            "simulated event happens); got a later time of day"
+        )
     index = (days - np.datetime64(config.start_date, "D")).astype(np.int64)
     if np.any(index < 0):
         raise UsagecastError(f"dates must be on or after the simulation start {config.start_date}")

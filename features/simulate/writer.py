@@ -145,7 +145,7 @@ def simulate_to_dir(
                     include_header=chunk == 0, quoting_style="needed"
                 ),
             )
-            users = tables.users_frame(traits, log, start_epoch)
+            users = tables.users_frame(traits, log, start_epoch, chunk)
             user_faults = faults.user_fault_rows(len(users), config.fault_rate, fault_rng)
             extra = [tables.faulty_user_rows(users, user_faults)]
             quarantine["users"].update({k: len(v) for k, v in user_faults.items()})

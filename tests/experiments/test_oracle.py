@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.oracle import lift_ratio, oracle_from_truth, oracle_metrics
+from experiments.oracle import ORACLE_REPLICAS, lift_ratio, oracle_from_truth, oracle_metrics
+from features.ingest import ingest_dataset
+from features.simulate import SimulationConfig, simulate_to_dir, true_adoption_probability
 
 PURCHASE_LABEL = {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30}
 ROWS = pd.DataFrame(
@@ -35,3 +38,36 @@ def test_data_without_an_ingest_record_is_skipped_with_a_reason(tmp_path):
     manifest = {"label": PURCHASE_LABEL, "data_digest": "d"}
     result = oracle_metrics(manifest, ROWS, 0.7, tmp_path / "events.duckdb")
     assert result.metrics == {} and "no ingest record" in result.note
+
+
+def test_adoption_labels_get_the_oracle_from_the_simulators_truth(tmp_path):
+    """An active_days_in_window label on simulated data: the oracle ranks by the true adoption
+    probability at cutoffs anchored at the signup's timestamp (a time of day before 06:00)."""
+    config = SimulationConfig(n_users=200, seed=2, months=4)
+    simulate_to_dir(tmp_path / "data", config, progress=False)
+    store = tmp_path / "events.duckdb"
+    summary = ingest_dataset(tmp_path / "data" / "dataset.yaml", store, progress=False)
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        users = con.execute("SELECT user_id, signup_time FROM users").df()
+    finally:
+        con.close()
+    rows = pd.DataFrame(
+        {"user_id": users["user_id"], "cutoff": users["signup_time"] + pd.Timedelta(days=14)}
+    )
+    label = {"kind": "active_days_in_window", "horizon_days": 30, "min_days": 3, "window_days": 7}
+    truth = true_adoption_probability(
+        config,
+        rows["user_id"].astype(int).to_numpy(),
+        rows["cutoff"].to_numpy(dtype="datetime64[s]"),
+        horizon_days=30,
+        min_days=3,
+        window_days=7,
+        replicas=ORACLE_REPLICAS,
+    )
+    rows["label"] = (truth > np.median(truth)).astype(int)  # labels the truth ranks perfectly
+    manifest = {"label": label, "data_digest": summary.dataset_digest}
+    result = oracle_metrics(manifest, rows, 0.75, store)
+    assert result.metrics["oracle_auc"] == pytest.approx(1.0)
+    assert result.metrics["oracle_lift_ratio"] == pytest.approx(0.5)
+    assert "true" in result.note
