@@ -25,7 +25,7 @@ print("workspace:", workspace)
 import usagecast  # noqa: E402  (after USAGECAST_HOME, as a notebook would run it)
 
 FEATURE_SET = "premium_30d@v1"
-SEED = 1
+SEED = 3
 
 # %% Simulate a small music-streaming product: events, users, tracks and a dataset.yaml
 data = workspace / "walkthrough_data"
