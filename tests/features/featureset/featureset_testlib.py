@@ -97,7 +97,12 @@ def fill_store(
 ) -> None:
     """Create the canonical tables in an open (e.g. in-memory) connection."""
     attributes = attributes or {"channel": ("static", "categorical")}
-    sql_types = {"categorical": "VARCHAR", "numeric": "DOUBLE", "timestamp": "TIMESTAMP"}
+    sql_types = {
+        "categorical": "VARCHAR",
+        "numeric": "DOUBLE",
+        "timestamp": "TIMESTAMP",
+        "user_id": "VARCHAR",
+    }
     columns = ", ".join(f"{name} {kind}" for name, kind in EVENT_COLUMNS.items())
     con.execute(f"CREATE TABLE events ({columns})")
     rows = []
@@ -174,11 +179,13 @@ def duckdb_rows(
     *,
     items: dict[str, float] | None = None,
     sample: tuple[float, int] | None = None,
+    attributes: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Rows and {status: count} of a spec over a fresh in-memory store."""
+    """Rows and {status: count} of a spec over a fresh in-memory store (`attributes` as in
+    write_store; channel by default)."""
     con = duckdb.connect()
     try:
-        fill_store(con, events, users, items=items)
+        fill_store(con, events, users, items=items, attributes=attributes)
         frame, statuses = compute_rows(
             DuckDBEngine(connection=con), spec, sample, {"channel": "categorical"}
         )
