@@ -18,11 +18,20 @@ from featureset_cases import (
     to_related_users,
 )
 from featureset_reference import reference_feature_set
-from featureset_testlib import duckdb_rows, spec_from, ts, write_spec, write_store
+from featureset_testlib import (
+    TINY_ATTRIBUTES,
+    TINY_EVENTS,
+    TINY_SPEC,
+    TINY_USERS,
+    duckdb_rows,
+    spec_from,
+    write_spec,
+    write_store,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.featureset import build_feature_set, load_feature_set
+from features.featureset import build_feature_set, build_scoring_rows, load_feature_set
 from features.featureset.spec import SpecError, expand_features, natural_bounds
 from features.workspace import event_store_path
 
@@ -154,56 +163,6 @@ def test_related_features_equal_the_pandas_reference(
     assert {k: v for k, v in expected_counts.items() if v} == actual_counts
 
 
-# A tiny organisation: u1 invited u2, u3 invited itself, u4's inviter is not a user, u5 has no
-# organisation. Calendar cutoffs 2024-01-05 and 2024-01-10; labels: a B within 3 days.
-TINY_ATTRIBUTES = {
-    "org_id": ("static", "categorical"),
-    "invited_by": ("static", "user_id"),
-    "last_org": ("snapshot", "categorical"),
-}
-TINY_USERS = [
-    ("u1", ts("2024-01-01 00:00"), {"org_id": "o1", "invited_by": None}),
-    ("u2", ts("2024-01-02 09:00"), {"org_id": "o1", "invited_by": "u1"}),
-    ("u3", ts("2024-01-01 00:00"), {"org_id": "o2", "invited_by": "u3"}),
-    ("u4", ts("2024-01-06 00:00"), {"org_id": "o1", "invited_by": "u9"}),
-    ("u5", ts("2024-01-01 00:00"), {"org_id": "", "invited_by": "u1"}),
-]
-TINY_EVENTS = [
-    ("u1", ts("2024-01-03 10:00"), "A", "s1"),
-    ("u1", ts("2024-01-03 11:00"), "A", "s1"),
-    ("u1", ts("2024-01-06 12:00"), "B", None),
-    ("u1", ts("2024-01-05 00:00"), "A", "s2"),  # at the first cutoff: label side only
-    ("u2", ts("2024-01-04 08:00"), "A", "s1"),  # the same session id as u1's: another session
-    ("u3", ts("2024-01-04 12:00"), "A", "s1"),
-    ("u4", ts("2024-01-07 12:00"), "B", "s1"),
-    ("u5", ts("2024-01-09 12:00"), "A", "s1"),
-    ("u5", ts("2024-01-20 12:00"), "A", "s1"),  # the end of the data: no row is censored
-]
-TINY_SPEC = """
-name: related_tiny
-version: 1
-dataset: test
-cutoffs:
-  calendar: {start: 2024-01-05, end: 2024-01-10, every: 5}
-label: {kind: event_within, event_type: B, horizon_days: 3}
-features:
-  - kind: related
-    via: org_id
-    relation: group
-    prefix: org
-    aggregates: [count, active_days, sessions, users, label_rate]
-    event_types: [A]
-    windows: [7]
-  - kind: related
-    via: invited_by
-    relation: reference
-    prefix: inviter
-    aggregates: [count, users]
-    event_types: [A]
-    windows: [7]
-"""
-
-
 def test_a_tiny_organisation_by_hand(sets_dir):
     event_store_path().parent.mkdir(parents=True)
     write_store(event_store_path(), TINY_EVENTS, TINY_USERS, attributes=TINY_ATTRIBUTES)
@@ -269,3 +228,12 @@ def test_the_build_refuses_a_via_attribute_it_cannot_read(sets_dir, via, relatio
     write_spec(sets_dir, TINY_SPEC.split("features:")[0] + f"features:\n  - {entry}\n")
     with pytest.raises(SpecError, match=message):
         build_feature_set("related_tiny@v1", sets_dir=sets_dir)
+
+
+def test_scoring_a_calendar_spec_with_label_rate_is_refused(sets_dir):
+    """One scoring cutoff has no earlier rows whose labels the rate could read."""
+    event_store_path().parent.mkdir(parents=True)
+    write_store(event_store_path(), TINY_EVENTS, TINY_USERS, attributes=TINY_ATTRIBUTES)
+    write_spec(sets_dir, TINY_SPEC)
+    with pytest.raises(SpecError, match=r"related_tiny@v1: scoring rows .* org_label_rate"):
+        build_scoring_rows("related_tiny@v1", "2024-01-10", sets_dir=sets_dir)
