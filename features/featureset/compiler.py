@@ -1141,8 +1141,10 @@ def compile_feature_query(
     entries = related_entries(features)
     if entries:
         ctes.append((ROWS_BEFORE_RELATED, final))
+        calendar = spec.cutoffs.calendar
+        dates = calendar_cutoff_dates(calendar) if _calendar_only(spec) and calendar else None
         for prefix, defs in entries.items():
-            ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED)
+            ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED, dates)
         final = _with_related_select(features, tuple(entries))
     final = final.order_by(_col("cutoff", "s"), _col("user_id", "s"))
     return _with_ctes(final, ctes)

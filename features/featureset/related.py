@@ -27,6 +27,8 @@ related_P_sole | related_P_labels -> related_P_parts -> related_P_totals -> rela
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlglot.expressions as exp
 
 from features.event_store import EVENTS, USERS
@@ -125,23 +127,60 @@ def _slots_select(via: str, relation: str, keys: str) -> exp.Select:
     )
 
 
-def _events_select(slots: str, lookback: int) -> exp.Select:
-    """Each slot's member's events in [cutoff - longest window, cutoff)."""
-    time = exp.column("event_time", "e")
-    cutoff = exp.column("cutoff", "s")
-    on = exp.and_(
-        exp.column("user_id", "e").eq(exp.column("member_id", "s")),
-        time >= _back(cutoff, lookback),
-        time.copy() < cutoff.copy(),
+def _events_select(slots: str, lookback: int, calendar: tuple[dt.date, ...] | None) -> exp.Select:
+    """Each slot's member's events in [cutoff - longest window, cutoff).
+
+    Calendar cutoffs are midnights, so an event lies in a cutoff's look-back exactly when its
+    date is one of the lookback days before the cutoff's date: events are paired with the
+    cutoffs through an equi-join on the date (a small VALUES list), then with the slots on
+    (member, cutoff), instead of comparing each slot with every event of its member.
+    """
+    columns = [
+        *(exp.column(key, "s") for key in _SLOT),
+        *(exp.column(name, "e") for name in ("event_time", "event_date", "event_type")),
+        exp.column("session_id", "e"),
+    ]
+    if calendar is None:
+        time = exp.column("event_time", "e")
+        cutoff = exp.column("cutoff", "s")
+        on = exp.and_(
+            exp.column("user_id", "e").eq(exp.column("member_id", "s")),
+            time >= _back(cutoff, lookback),
+            time.copy() < cutoff.copy(),
+        )
+        return (
+            exp.select(*columns)
+            .from_(exp.to_table(slots).as_("s"))
+            .join(exp.to_table(EVENTS).as_("e"), on=on)
+        )
+    days = exp.values(
+        [
+            (
+                exp.cast(exp.Literal.string(cutoff.isoformat()), "TIMESTAMP"),
+                exp.cast(
+                    exp.Literal.string((cutoff - dt.timedelta(days=back)).isoformat()), "DATE"
+                ),
+            )
+            for cutoff in calendar
+            for back in range(1, lookback + 1)
+        ],
+        alias="lookback_days",
+        columns=["cutoff", "event_day"],
     )
     return (
-        exp.select(
-            *(exp.column(key, "s") for key in _SLOT),
-            *(exp.column(name, "e") for name in ("event_time", "event_date", "event_type")),
-            exp.column("session_id", "e"),
+        exp.select(*columns)
+        .from_(exp.to_table(EVENTS).as_("e"))
+        .join(
+            exp.Subquery(this=exp.select("*").from_(days), alias="c"),
+            on=exp.column("event_date", "e").eq(exp.column("event_day", "c")),
         )
-        .from_(exp.to_table(slots).as_("s"))
-        .join(exp.to_table(EVENTS).as_("e"), on=on)
+        .join(
+            exp.to_table(slots).as_("s"),
+            on=exp.and_(
+                exp.column("member_id", "s").eq(exp.column("user_id", "e")),
+                exp.column("cutoff", "s").eq(exp.column("cutoff", "c")),
+            ),
+        )
     )
 
 
@@ -349,10 +388,15 @@ def _values_select(prefix: str, defs: tuple[FeatureDef, ...]) -> exp.Select:
 
 
 def related_ctes(
-    spec: FeatureSetSpec, prefix: str, defs: tuple[FeatureDef, ...], rows: str
+    spec: FeatureSetSpec,
+    prefix: str,
+    defs: tuple[FeatureDef, ...],
+    rows: str,
+    calendar: tuple[dt.date, ...] | None,
 ) -> list[tuple[str, exp.Select]]:
     """The CTEs of one `related` entry, ending in values_table(prefix); `rows` is the CTE of
-    the query's rows (user_id, cutoff, label, status) before related features."""
+    the query's rows (user_id, cutoff, label, status) before related features, `calendar`
+    the cutoff dates when every cutoff is one of them (calendar-only specs), else None."""
     via, relation = defs[0].via, defs[0].relation
     assert via is not None and relation is not None  # set by spec.py's expansion
     name = f"related_{prefix}"
@@ -364,7 +408,7 @@ def related_ctes(
     windowed = [f for f in defs if f.window_days is not None]
     if windowed:
         lookback = max(f.window_days or 0 for f in windowed)
-        ctes.append((f"{name}_events", _events_select(f"{name}_slots", lookback)))
+        ctes.append((f"{name}_events", _events_select(f"{name}_slots", lookback, calendar)))
     counted = tuple(f for f in windowed if f.kind in ("related_count", "related_sessions"))
     if counted:
         ctes.append((f"{name}_counts", _counts_select(f"{name}_events", counted)))
