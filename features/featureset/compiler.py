@@ -1141,10 +1141,10 @@ def compile_feature_query(
     entries = related_entries(features)
     if entries:
         ctes.append((ROWS_BEFORE_RELATED, final))
-        calendar = spec.cutoffs.calendar
-        dates = calendar_cutoff_dates(calendar) if _calendar_only(spec) and calendar else None
+        after_signup = spec.cutoffs.after_signup
+        midnight = after_signup is None or after_signup.anchor == "date"
         for prefix, defs in entries.items():
-            ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED, dates)
+            ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED, midnight)
         final = _with_related_select(features, tuple(entries))
     final = final.order_by(_col("cutoff", "s"), _col("user_id", "s"))
     return _with_ctes(final, ctes)

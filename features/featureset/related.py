@@ -13,21 +13,27 @@ feature set whose window [their cutoff, their cutoff + horizon) had closed by th
 cutoff.
 
 Cost: aggregating each row's related users' events per row would pair every row with every
-event of its group. Instead each distinct (key, cutoff) -- a group value or a referenced id,
-at a cutoff one of its rows has -- is paired once with its members' events in the longest
-window, and every member's contribution is kept apart (`parts`). A row's value is the
-key's total minus its own user's part: exact for counts, sessions (distinct (member,
-session) pairs, so each belongs to one member), users and label sums. Distinct active days
-do not add up over members: a date counts for a row when another member was active on it,
-that is, every date with an active member minus the dates on which the row's user was the
-only one (`sole_<w>d`). CTEs per entry, prefix P: related_P_keys -> related_P_slots ->
-related_P_events -> related_P_counts | related_P_member_days -> related_P_days ->
-related_P_sole | related_P_labels -> related_P_parts -> related_P_totals -> related_P_values.
+event of its group. A row's value is instead its key's total (a group value or a referenced
+id, at the row's cutoff) less its own user's part. That is exact for counts, sessions
+(distinct (member, session) pairs: each belongs to one member), users and label sums.
+Distinct active dates do not add up over members: a date counts for a row when another
+member was active on it, i.e. every date with an active member less the dates on which the
+row's user was the only one (`sole_<w>d`). Two plans for the windowed aggregates:
+- midnight cutoffs (calendar, `anchor: date`), `_day_plan_ctes`: windows hold whole dates,
+  so the members' events are rolled up once per (key, member, date) and (key, date), and a
+  (key, cutoff) or a row reads the rollup rows of its lookback dates, whatever the number of
+  members. A session counts on its first date in the window: its dates are rolled up with
+  the gap to the same session's previous date (`gaps`), and a date counts it when that gap
+  reaches back before the window.
+- cutoffs at a time of day (`anchor: timestamp`): each distinct (key, cutoff) is paired
+  once with its members' events in the longest window (`events`) and every member's part
+  kept apart (`parts`); cutoffs that members share are paired once, but a group whose
+  members all have their own cutoff pairs each member's events once per member.
+Users and label rates always come from `slots` (each (key, cutoff) with its members) and
+`parts`; every CTE of an entry is named `related_<prefix>_...`.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 import sqlglot.expressions as exp
 
@@ -106,81 +112,50 @@ def _keys_select(via: str, rows: str) -> exp.Select:
     )
 
 
-def _slots_select(via: str, relation: str, keys: str) -> exp.Select:
-    """Each distinct (key, cutoff) of the rows with every member of the key: the users with
-    that value (group) or the user with that id (reference)."""
-    if relation == "group":
-        key = _text(exp.column(via, "m"))
-        members = exp.and_(key.eq(exp.column("rel_key", "k")), _not_blank(exp.column(via, "m")))
-    else:
-        members = exp.column("user_id", "m").eq(exp.column("rel_key", "k"))
+def _members_select(via: str, relation: str, keys: str) -> exp.Select:
+    """(key, member, signup_time) for the keys the rows have: each user with a non-blank
+    value under that value (group), or each referenced user under their own id (reference)."""
+    key = exp.column("user_id") if relation == "reference" else _text(exp.column(via))
+    wanted = key.copy().isin(query=exp.select("rel_key").from_(keys))
+    return (
+        exp.select(key.as_("rel_key"), exp.column("user_id").as_("member_id"), "signup_time")
+        .from_(USERS)
+        .where(wanted)
+    )
+
+
+def _slots_select(keys: str, members: str) -> exp.Select:
+    """Each distinct (key, cutoff) of the rows with every member of the key."""
     distinct = exp.select("rel_key", "cutoff").distinct().from_(keys)
     return (
         exp.select(
             exp.column("rel_key", "k"),
             exp.column("cutoff", "k"),
-            exp.column("user_id", "m").as_("member_id"),
+            exp.column("member_id", "m"),
             exp.column("signup_time", "m"),
         )
         .from_(exp.Subquery(this=distinct, alias="k"))
-        .join(exp.to_table(USERS).as_("m"), on=members)
+        .join(exp.to_table(members).as_("m"), on=_on("m", "k", ("rel_key",)))
     )
 
 
-def _events_select(slots: str, lookback: int, calendar: tuple[dt.date, ...] | None) -> exp.Select:
-    """Each slot's member's events in [cutoff - longest window, cutoff).
-
-    Calendar cutoffs are midnights, so an event lies in a cutoff's look-back exactly when its
-    date is one of the lookback days before the cutoff's date: events are paired with the
-    cutoffs through an equi-join on the date (a small VALUES list), then with the slots on
-    (member, cutoff), instead of comparing each slot with every event of its member.
-    """
-    columns = [
-        *(exp.column(key, "s") for key in _SLOT),
-        *(exp.column(name, "e") for name in ("event_time", "event_date", "event_type")),
-        exp.column("session_id", "e"),
-    ]
-    if calendar is None:
-        time = exp.column("event_time", "e")
-        cutoff = exp.column("cutoff", "s")
-        on = exp.and_(
-            exp.column("user_id", "e").eq(exp.column("member_id", "s")),
-            time >= _back(cutoff, lookback),
-            time.copy() < cutoff.copy(),
-        )
-        return (
-            exp.select(*columns)
-            .from_(exp.to_table(slots).as_("s"))
-            .join(exp.to_table(EVENTS).as_("e"), on=on)
-        )
-    days = exp.values(
-        [
-            (
-                exp.cast(exp.Literal.string(cutoff.isoformat()), "TIMESTAMP"),
-                exp.cast(
-                    exp.Literal.string((cutoff - dt.timedelta(days=back)).isoformat()), "DATE"
-                ),
-            )
-            for cutoff in calendar
-            for back in range(1, lookback + 1)
-        ],
-        alias="lookback_days",
-        columns=["cutoff", "event_day"],
+def _events_select(slots: str, lookback: int) -> exp.Select:
+    """Each slot's member's events in [cutoff - longest window, cutoff)."""
+    time = exp.column("event_time", "e")
+    cutoff = exp.column("cutoff", "s")
+    on = exp.and_(
+        exp.column("user_id", "e").eq(exp.column("member_id", "s")),
+        time >= _back(cutoff, lookback),
+        time.copy() < cutoff.copy(),
     )
     return (
-        exp.select(*columns)
-        .from_(exp.to_table(EVENTS).as_("e"))
-        .join(
-            exp.Subquery(this=exp.select("*").from_(days), alias="c"),
-            on=exp.column("event_date", "e").eq(exp.column("event_day", "c")),
+        exp.select(
+            *(exp.column(key, "s") for key in _SLOT),
+            *(exp.column(name, "e") for name in ("event_time", "event_date", "event_type")),
+            exp.column("session_id", "e"),
         )
-        .join(
-            exp.to_table(slots).as_("s"),
-            on=exp.and_(
-                exp.column("member_id", "s").eq(exp.column("user_id", "e")),
-                exp.column("cutoff", "s").eq(exp.column("cutoff", "c")),
-            ),
-        )
+        .from_(exp.to_table(slots).as_("s"))
+        .join(exp.to_table(EVENTS).as_("e"), on=on)
     )
 
 
@@ -346,6 +321,312 @@ def _totals_select(prefix: str, defs: tuple[FeatureDef, ...]) -> exp.Select:
     )
 
 
+# The plan for midnight cutoffs: per-(key, date) rollups ------------------------------------
+
+
+def _type_column(event_type: str | None) -> str:
+    return f"n_{event_type}"
+
+
+def _day_offsets(lookback: int) -> exp.Subquery:
+    """day_offset -lookback .. -1: the dates of the longest window before a midnight cutoff."""
+    values = exp.values(
+        [(_num(-back),) for back in range(lookback, 0, -1)], alias="o", columns=["day_offset"]
+    )
+    return exp.Subquery(this=exp.select("*").from_(values), alias="o")
+
+
+def _offset_date(cutoff: exp.Expression) -> exp.Expression:
+    day = exp.DateAdd(
+        this=exp.cast(cutoff, "DATE"),
+        expression=exp.column("day_offset", "o"),
+        unit=exp.var("DAY"),
+    )
+    return exp.cast(day, "DATE")
+
+
+def _rollup_ctes(
+    name: str, members: str, types: tuple[str, ...], sessions: bool, lookback: int
+) -> list[tuple[str, exp.Select]]:
+    """Members' events rolled up per (key, member, date) with a count per type, per (key,
+    date) with the number of active members, and, for sessions, per (key[, member], date,
+    gap): the sessions whose previous date is `gap` days earlier (capped at the lookback:
+    none earlier, or too early to matter)."""
+    counts = [
+        exp.Count(
+            this=exp.Case().when(exp.column("event_type", "e").eq(exp.Literal.string(t)), _num(1))
+        )
+        for t in types
+    ]
+    keys = [
+        exp.column("rel_key", "m"),
+        exp.column("member_id", "m"),
+        exp.column("event_date", "e"),
+    ]
+    if sessions:
+        keys.append(exp.column("session_id", "e"))
+    grouped = (
+        exp.select(*keys, *(c.as_(_type_column(t)) for c, t in zip(counts, types, strict=True)))
+        .from_(exp.to_table(EVENTS).as_("e"))
+        .join(
+            exp.to_table(members).as_("m"),
+            on=exp.column("member_id", "m").eq(exp.column("user_id", "e")),
+        )
+        .group_by(*(k.copy() for k in keys))
+    )
+    day_keys = ("rel_key", "member_id", "event_date")
+    ctes: list[tuple[str, exp.Select]] = []
+    if sessions:
+        ctes.append((f"{name}_member_sessions", grouped))
+        grouped = (
+            exp.select(
+                *day_keys,
+                *(exp.Sum(this=exp.column(_type_column(t))).as_(_type_column(t)) for t in types),
+            )
+            .from_(f"{name}_member_sessions")
+            .group_by(*day_keys)
+        )
+    ctes.append((f"{name}_member_days", grouped))
+    ctes.append(
+        (
+            f"{name}_key_days",
+            exp.select(
+                "rel_key",
+                "event_date",
+                exp.Count(this=exp.Star()).as_("active_members"),
+                *(exp.Sum(this=exp.column(_type_column(t))).as_(_type_column(t)) for t in types),
+            )
+            .from_(f"{name}_member_days")
+            .group_by("rel_key", "event_date"),
+        )
+    )
+    if not sessions:
+        return ctes
+    previous = exp.Window(
+        this=exp.Anonymous(this="LAG", expressions=[exp.column("event_date")]),
+        partition_by=[exp.column("rel_key"), exp.column("member_id"), exp.column("session_id")],
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("event_date"))]),
+    )
+    gap = exp.DateDiff(this=exp.column("event_date"), expression=previous, unit=exp.var("DAY"))
+    capped = exp.Least(
+        this=exp.Coalesce(this=gap, expressions=[_num(lookback)]), expressions=[_num(lookback)]
+    )
+    dated = (
+        exp.select("rel_key", "member_id", "event_date", capped.as_("gap"))
+        .from_(f"{name}_member_sessions")
+        .where(exp.column("session_id").is_(exp.null()).not_())
+    )
+    gap_keys = ("rel_key", "member_id", "event_date", "gap")
+    ctes.append(
+        (
+            f"{name}_member_gaps",
+            exp.select(*gap_keys, exp.Count(this=exp.Star()).as_("sessions"))
+            .from_(exp.Subquery(this=dated, alias="g"))
+            .group_by(*gap_keys),
+        )
+    )
+    ctes.append(
+        (
+            f"{name}_key_gaps",
+            exp.select(
+                "rel_key",
+                "event_date",
+                "gap",
+                exp.Sum(this=exp.column("sessions")).as_("sessions"),
+            )
+            .from_(f"{name}_member_gaps")
+            .group_by("rel_key", "event_date", "gap"),
+        )
+    )
+    return ctes
+
+
+def _in_days(window: int) -> exp.Expression:
+    return exp.column("day_offset", "o") >= _num(-window)
+
+
+def _first_in_window(window: int) -> exp.Expression:
+    """A session's first date in the window: its previous date lies before the window start,
+    gap > window + day_offset (day_offset < 0 is the date's place before the cutoff)."""
+    return exp.and_(
+        _in_days(window),
+        exp.column("gap", "g")
+        > exp.paren(
+            exp.Add(this=_num(window), expression=exp.column("day_offset", "o")), copy=False
+        ),
+    )
+
+
+def _day_aggregates(
+    defs: tuple[FeatureDef, ...], *, own: bool
+) -> tuple[list[exp.Expression], list[exp.Expression]]:
+    """Over (offset o, rollup d) pairs: the count and active-day columns (from the days
+    rollup) and the session columns (from the gaps rollup), of a key or (own) of a user."""
+    days, sessions = [], []
+    for feature in defs:
+        window = feature.window_days or 0
+        if feature.kind == "related_count":
+            value = exp.Case().when(
+                _in_days(window), exp.column(_type_column(feature.event_type), "d")
+            )
+            days.append(_zero(exp.Sum(this=value)).as_(feature.name))
+        elif feature.kind == "related_active_days":
+            # a key: dates with an active member; a user: dates on which it was the only one
+            condition = _in_days(window)
+            if own:
+                condition = exp.and_(condition, exp.column("active_members", "kd").eq(_num(1)))
+            days.append(
+                exp.Count(this=exp.Case().when(condition, _num(1))).as_(
+                    _part_name(feature) if own else f"days_{window}d"
+                )
+            )
+        elif feature.kind == "related_sessions":
+            value = exp.Case().when(_first_in_window(window), exp.column("sessions", "g"))
+            sessions.append(_zero(exp.Sum(this=value)).as_(feature.name))
+    return days, sessions
+
+
+def _dated_select(
+    source: exp.Expression,
+    keys: list[str],
+    columns: list[exp.Expression],
+    joins: list[tuple[str, str, exp.Expression]],
+) -> exp.Select:
+    select = exp.select(*(exp.column(k, "o") for k in keys), *columns).from_(source)
+    for table, alias, on in joins:
+        select = select.join(exp.to_table(table).as_(alias), on=on)
+    return select.group_by(*(exp.column(k, "o") for k in keys))
+
+
+def _day_plan_ctes(
+    name: str, defs: tuple[FeatureDef, ...], members: str
+) -> list[tuple[str, exp.Select]]:
+    """Windowed related features for midnight cutoffs, from per-(key, date) rollups.
+
+    A key's total at a cutoff reads its rollup rows of the lookback dates (a few rows per
+    (key, cutoff), whatever the number of members); the row's own part reads its user's
+    rows the same way. Windows hold whole dates, so counts and active dates add up over
+    dates; a session counts once, on its first date in the window (gap rollup).
+    """
+    lookback = max(f.window_days or 0 for f in defs)
+    types = tuple(
+        dict.fromkeys(f.event_type for f in defs if f.kind == "related_count" and f.event_type)
+    )
+    sessions = any(f.kind == "related_sessions" for f in defs)
+    ctes = _rollup_ctes(name, members, types, sessions, lookback)
+    slots = exp.select("rel_key", "cutoff").distinct().from_(f"{name}_keys")
+    key_offsets = (
+        exp.select(
+            "k.rel_key",
+            "k.cutoff",
+            "o.day_offset",
+            _offset_date(exp.column("cutoff", "k")).as_("event_date"),
+        )
+        .from_(exp.Subquery(this=slots, alias="k"))
+        .join(_day_offsets(lookback), join_type="cross")
+    )
+    row_offsets = (
+        exp.select(
+            "k.user_id",
+            "k.cutoff",
+            "k.rel_key",
+            "o.day_offset",
+            _offset_date(exp.column("cutoff", "k")).as_("event_date"),
+        )
+        .from_(exp.to_table(f"{name}_keys").as_("k"))
+        .join(_day_offsets(lookback), join_type="cross")
+    )
+    ctes += [(f"{name}_key_offsets", key_offsets), (f"{name}_row_offsets", row_offsets)]
+    key_days, key_sessions = _day_aggregates(defs, own=False)
+    own_days, own_sessions = _day_aggregates(defs, own=True)
+    on_key_date = _on("d", "o", ("rel_key", "event_date"))
+    sides = []  # (cte, columns, key columns)
+    if key_days:
+        ctes.append(
+            (
+                f"{name}_key_totals",
+                _dated_select(
+                    exp.to_table(f"{name}_key_offsets").as_("o"),
+                    ["rel_key", "cutoff"],
+                    key_days,
+                    [(f"{name}_key_days", "d", on_key_date)],
+                ),
+            )
+        )
+        own_on = exp.and_(
+            _on("d", "o", ("rel_key", "event_date")),
+            exp.column("member_id", "d").eq(exp.column("user_id", "o")),
+        )
+        joins = [(f"{name}_member_days", "d", own_on)]
+        if any(f.kind == "related_active_days" for f in defs):
+            joins.append((f"{name}_key_days", "kd", _on("kd", "o", ("rel_key", "event_date"))))
+        ctes.append(
+            (
+                f"{name}_own_totals",
+                _dated_select(
+                    exp.to_table(f"{name}_row_offsets").as_("o"),
+                    ["user_id", "cutoff"],
+                    own_days,
+                    joins,
+                ),
+            )
+        )
+        sides.append((f"{name}_key_totals", f"{name}_own_totals"))
+    if key_sessions:
+        ctes.append(
+            (
+                f"{name}_key_sessions",
+                _dated_select(
+                    exp.to_table(f"{name}_key_offsets").as_("o"),
+                    ["rel_key", "cutoff"],
+                    key_sessions,
+                    [(f"{name}_key_gaps", "g", _on("g", "o", ("rel_key", "event_date")))],
+                ),
+            )
+        )
+        own_on = exp.and_(
+            _on("g", "o", ("rel_key", "event_date")),
+            exp.column("member_id", "g").eq(exp.column("user_id", "o")),
+        )
+        ctes.append(
+            (
+                f"{name}_own_sessions",
+                _dated_select(
+                    exp.to_table(f"{name}_row_offsets").as_("o"),
+                    ["user_id", "cutoff"],
+                    own_sessions,
+                    [(f"{name}_member_gaps", "g", own_on)],
+                ),
+            )
+        )
+        sides.append((f"{name}_key_sessions", f"{name}_own_sessions"))
+    select = exp.select(exp.column("user_id", "k"), exp.column("cutoff", "k")).from_(
+        exp.to_table(f"{name}_keys").as_("k")
+    )
+    for index, (total, own) in enumerate(sides):
+        t, o = f"t{index}", f"o{index}"
+        select = select.join(
+            exp.to_table(total).as_(t), on=_on(t, "k", ("rel_key", "cutoff")), join_type="left"
+        )
+        select = select.join(
+            exp.to_table(own).as_(o), on=_on(o, "k", ("user_id", "cutoff")), join_type="left"
+        )
+    for feature in defs:
+        index = 1 if feature.kind == "related_sessions" and key_days else 0
+        total = (
+            f"days_{feature.window_days}d"
+            if feature.kind == "related_active_days"
+            else feature.name
+        )
+        value = exp.Sub(
+            this=_zero(exp.column(total, f"t{index}")),
+            expression=_zero(exp.column(_part_name(feature), f"o{index}")),
+        )
+        select = select.select(exp.cast(value, "DOUBLE").as_(feature.name))
+    ctes.append((f"{name}_windowed", select))
+    return ctes
+
+
 def _value(feature: FeatureDef) -> exp.Expression:
     """A row's value: the key's total less the row user's own part, as DOUBLE."""
 
@@ -365,26 +646,34 @@ def _value(feature: FeatureDef) -> exp.Expression:
     return exp.cast(others(feature.name, feature.name), "DOUBLE")
 
 
-def _values_select(prefix: str, defs: tuple[FeatureDef, ...]) -> exp.Select:
-    """Per row with a key: each feature of the entry (rows without a key get no row: NULL)."""
-    own = exp.and_(
-        _on("o", "k", ("rel_key", "cutoff")),
-        exp.column("member_id", "o").eq(exp.column("user_id", "k")),
-    )
-    return (
-        exp.select(
-            exp.column("user_id", "k"),
-            exp.column("cutoff", "k"),
-            *(_value(f).as_(f.name) for f in defs),
+def _values_select(
+    prefix: str, defs: tuple[FeatureDef, ...], parts: bool, windowed: tuple[FeatureDef, ...]
+) -> exp.Select:
+    """Per row with a key: each feature of the entry (rows without a key get no row: NULL).
+    `parts`: the per-member parts exist; `windowed`: the features read from the day plan."""
+    name = f"related_{prefix}"
+    select = exp.select(
+        exp.column("user_id", "k"),
+        exp.column("cutoff", "k"),
+        *((exp.column(f.name, "w") if f in windowed else _value(f)).as_(f.name) for f in defs),
+    ).from_(exp.to_table(f"{name}_keys").as_("k"))
+    if parts:
+        own = exp.and_(
+            _on("o", "k", ("rel_key", "cutoff")),
+            exp.column("member_id", "o").eq(exp.column("user_id", "k")),
         )
-        .from_(exp.to_table(f"related_{prefix}_keys").as_("k"))
-        .join(
-            exp.to_table(f"related_{prefix}_totals").as_("t"),
+        select = select.join(
+            exp.to_table(f"{name}_totals").as_("t"),
             on=_on("t", "k", ("rel_key", "cutoff")),
             join_type="left",
+        ).join(exp.to_table(f"{name}_parts").as_("o"), on=own, join_type="left")
+    if windowed:
+        select = select.join(
+            exp.to_table(f"{name}_windowed").as_("w"),
+            on=_on("w", "k", ("user_id", "cutoff")),
+            join_type="left",
         )
-        .join(exp.to_table(f"related_{prefix}_parts").as_("o"), on=own, join_type="left")
-    )
+    return select
 
 
 def related_ctes(
@@ -392,28 +681,36 @@ def related_ctes(
     prefix: str,
     defs: tuple[FeatureDef, ...],
     rows: str,
-    calendar: tuple[dt.date, ...] | None,
+    midnight: bool,
 ) -> list[tuple[str, exp.Select]]:
     """The CTEs of one `related` entry, ending in values_table(prefix); `rows` is the CTE of
-    the query's rows (user_id, cutoff, label, status) before related features, `calendar`
-    the cutoff dates when every cutoff is one of them (calendar-only specs), else None."""
+    the query's rows (user_id, cutoff, label, status) before related features; `midnight`:
+    every cutoff is a midnight (calendar and date-anchored cutoffs), so windows hold whole
+    dates and the windowed features come from per-(key, date) rollups (_day_plan_ctes)."""
     via, relation = defs[0].via, defs[0].relation
     assert via is not None and relation is not None  # set by spec.py's expansion
     name = f"related_{prefix}"
     ctes: list[tuple[str, exp.Select]] = [
         (f"{name}_keys", _keys_select(via, rows)),
-        (f"{name}_slots", _slots_select(via, relation, f"{name}_keys")),
+        (f"{name}_members", _members_select(via, relation, f"{name}_keys")),
     ]
+    windowed = tuple(f for f in defs if f.window_days is not None)
+    by_day = windowed if midnight else ()
+    if by_day:
+        ctes += _day_plan_ctes(name, by_day, f"{name}_members")
+    part_defs = tuple(f for f in defs if f not in by_day)
+    if not part_defs:
+        return [*ctes, (values_table(prefix), _values_select(prefix, defs, False, by_day))]
+    ctes.append((f"{name}_slots", _slots_select(f"{name}_keys", f"{name}_members")))
     sides: list[tuple[str, list[str]]] = []
-    windowed = [f for f in defs if f.window_days is not None]
-    if windowed:
+    if windowed and not by_day:
         lookback = max(f.window_days or 0 for f in windowed)
-        ctes.append((f"{name}_events", _events_select(f"{name}_slots", lookback, calendar)))
-    counted = tuple(f for f in windowed if f.kind in ("related_count", "related_sessions"))
+        ctes.append((f"{name}_events", _events_select(f"{name}_slots", lookback)))
+    counted = tuple(f for f in part_defs if f.kind in ("related_count", "related_sessions"))
     if counted:
         ctes.append((f"{name}_counts", _counts_select(f"{name}_events", counted)))
         sides.append((f"{name}_counts", [f.name for f in counted]))
-    windows = tuple(f.window_days or 0 for f in windowed if f.kind == "related_active_days")
+    windows = tuple(f.window_days or 0 for f in part_defs if f.kind == "related_active_days")
     if windows:
         ctes += _day_ctes(prefix, f"{name}_events", windows)
         sides.append((f"{name}_sole", [f"sole_{w}d" for w in windows]))
@@ -421,8 +718,8 @@ def related_ctes(
         ctes.append((f"{name}_labels", _labels_select(spec, f"{name}_slots", rows)))
         sides.append((f"{name}_labels", [_LABEL_SUM, _LABEL_ROWS]))
     ctes += [
-        (f"{name}_parts", _parts_select(prefix, defs, sides)),
-        (f"{name}_totals", _totals_select(prefix, defs)),
-        (values_table(prefix), _values_select(prefix, defs)),
+        (f"{name}_parts", _parts_select(prefix, part_defs, sides)),
+        (f"{name}_totals", _totals_select(prefix, part_defs)),
+        (values_table(prefix), _values_select(prefix, defs, True, by_day)),
     ]
     return ctes

@@ -175,11 +175,273 @@ WITH candidates AS (
     ON u.user_id = f.user_id
   WHERE
     CAST(u.org_id AS STRING) <> ''
+), related_org_members AS (
+  SELECT
+    CAST(org_id AS STRING) AS rel_key,
+    user_id AS member_id,
+    signup_time
+  FROM users
+  WHERE
+    CAST(org_id AS STRING) IN (
+      SELECT
+        rel_key
+      FROM related_org_keys
+    )
+), related_org_member_sessions AS (
+  SELECT
+    m.rel_key,
+    m.member_id,
+    e.event_date,
+    e.session_id,
+    COUNT(CASE WHEN e.event_type = 'PLAY' THEN 1 END) AS n_PLAY
+  FROM events AS e
+  JOIN related_org_members AS m
+    ON m.member_id = e.user_id
+  GROUP BY
+    m.rel_key,
+    m.member_id,
+    e.event_date,
+    e.session_id
+), related_org_member_days AS (
+  SELECT
+    rel_key,
+    member_id,
+    event_date,
+    SUM(n_PLAY) AS n_PLAY
+  FROM related_org_member_sessions
+  GROUP BY
+    rel_key,
+    member_id,
+    event_date
+), related_org_key_days AS (
+  SELECT
+    rel_key,
+    event_date,
+    COUNT(*) AS active_members,
+    SUM(n_PLAY) AS n_PLAY
+  FROM related_org_member_days
+  GROUP BY
+    rel_key,
+    event_date
+), related_org_member_gaps AS (
+  SELECT
+    rel_key,
+    member_id,
+    event_date,
+    gap,
+    COUNT(*) AS sessions
+  FROM (
+    SELECT
+      rel_key,
+      member_id,
+      event_date,
+      LEAST(
+        COALESCE(
+          DATEDIFF(
+            DAY,
+            LAG(event_date) OVER (PARTITION BY rel_key, member_id, session_id ORDER BY event_date NULLS LAST),
+            event_date
+          ),
+          14
+        ),
+        14
+      ) AS gap
+    FROM related_org_member_sessions
+    WHERE
+      NOT session_id IS NULL
+  ) AS g
+  GROUP BY
+    rel_key,
+    member_id,
+    event_date,
+    gap
+), related_org_key_gaps AS (
+  SELECT
+    rel_key,
+    event_date,
+    gap,
+    SUM(sessions) AS sessions
+  FROM related_org_member_gaps
+  GROUP BY
+    rel_key,
+    event_date,
+    gap
+), related_org_key_offsets AS (
+  SELECT
+    k.rel_key,
+    k.cutoff,
+    o.day_offset,
+    CAST(DATE_ADD(CAST(k.cutoff AS DATE), o.day_offset) AS DATE) AS event_date
+  FROM (
+    SELECT DISTINCT
+      rel_key,
+      cutoff
+    FROM related_org_keys
+  ) AS k
+  CROSS JOIN (
+    SELECT
+      *
+    FROM VALUES
+      (-14),
+      (-13),
+      (-12),
+      (-11),
+      (-10),
+      (-9),
+      (-8),
+      (-7),
+      (-6),
+      (-5),
+      (-4),
+      (-3),
+      (-2),
+      (-1) AS o(day_offset)
+  ) AS o
+), related_org_row_offsets AS (
+  SELECT
+    k.user_id,
+    k.cutoff,
+    k.rel_key,
+    o.day_offset,
+    CAST(DATE_ADD(CAST(k.cutoff AS DATE), o.day_offset) AS DATE) AS event_date
+  FROM related_org_keys AS k
+  CROSS JOIN (
+    SELECT
+      *
+    FROM VALUES
+      (-14),
+      (-13),
+      (-12),
+      (-11),
+      (-10),
+      (-9),
+      (-8),
+      (-7),
+      (-6),
+      (-5),
+      (-4),
+      (-3),
+      (-2),
+      (-1) AS o(day_offset)
+  ) AS o
+), related_org_key_totals AS (
+  SELECT
+    o.rel_key,
+    o.cutoff,
+    COALESCE(SUM(CASE WHEN o.day_offset >= -7 THEN d.n_PLAY END), 0) AS org_count_PLAY_7d,
+    COALESCE(SUM(CASE WHEN o.day_offset >= -14 THEN d.n_PLAY END), 0) AS org_count_PLAY_14d,
+    COUNT(CASE WHEN o.day_offset >= -7 THEN 1 END) AS days_7d,
+    COUNT(CASE WHEN o.day_offset >= -14 THEN 1 END) AS days_14d
+  FROM related_org_key_offsets AS o
+  JOIN related_org_key_days AS d
+    ON d.rel_key = o.rel_key AND d.event_date = o.event_date
+  GROUP BY
+    o.rel_key,
+    o.cutoff
+), related_org_own_totals AS (
+  SELECT
+    o.user_id,
+    o.cutoff,
+    COALESCE(SUM(CASE WHEN o.day_offset >= -7 THEN d.n_PLAY END), 0) AS org_count_PLAY_7d,
+    COALESCE(SUM(CASE WHEN o.day_offset >= -14 THEN d.n_PLAY END), 0) AS org_count_PLAY_14d,
+    COUNT(CASE WHEN o.day_offset >= -7 AND kd.active_members = 1 THEN 1 END) AS sole_7d,
+    COUNT(CASE WHEN o.day_offset >= -14 AND kd.active_members = 1 THEN 1 END) AS sole_14d
+  FROM related_org_row_offsets AS o
+  JOIN related_org_member_days AS d
+    ON (
+      d.rel_key = o.rel_key AND d.event_date = o.event_date
+    )
+    AND d.member_id = o.user_id
+  JOIN related_org_key_days AS kd
+    ON kd.rel_key = o.rel_key AND kd.event_date = o.event_date
+  GROUP BY
+    o.user_id,
+    o.cutoff
+), related_org_key_sessions AS (
+  SELECT
+    o.rel_key,
+    o.cutoff,
+    COALESCE(
+      SUM(
+        CASE WHEN o.day_offset >= -7 AND g.gap > (
+          7 + o.day_offset
+        ) THEN g.sessions END
+      ),
+      0
+    ) AS org_sessions_7d,
+    COALESCE(
+      SUM(
+        CASE
+          WHEN o.day_offset >= -14 AND g.gap > (
+            14 + o.day_offset
+          )
+          THEN g.sessions
+        END
+      ),
+      0
+    ) AS org_sessions_14d
+  FROM related_org_key_offsets AS o
+  JOIN related_org_key_gaps AS g
+    ON g.rel_key = o.rel_key AND g.event_date = o.event_date
+  GROUP BY
+    o.rel_key,
+    o.cutoff
+), related_org_own_sessions AS (
+  SELECT
+    o.user_id,
+    o.cutoff,
+    COALESCE(
+      SUM(
+        CASE WHEN o.day_offset >= -7 AND g.gap > (
+          7 + o.day_offset
+        ) THEN g.sessions END
+      ),
+      0
+    ) AS org_sessions_7d,
+    COALESCE(
+      SUM(
+        CASE
+          WHEN o.day_offset >= -14 AND g.gap > (
+            14 + o.day_offset
+          )
+          THEN g.sessions
+        END
+      ),
+      0
+    ) AS org_sessions_14d
+  FROM related_org_row_offsets AS o
+  JOIN related_org_member_gaps AS g
+    ON (
+      g.rel_key = o.rel_key AND g.event_date = o.event_date
+    )
+    AND g.member_id = o.user_id
+  GROUP BY
+    o.user_id,
+    o.cutoff
+), related_org_windowed AS (
+  SELECT
+    k.user_id,
+    k.cutoff,
+    CAST(COALESCE(t0.org_count_PLAY_7d, 0) - COALESCE(o0.org_count_PLAY_7d, 0) AS DOUBLE) AS org_count_PLAY_7d,
+    CAST(COALESCE(t0.org_count_PLAY_14d, 0) - COALESCE(o0.org_count_PLAY_14d, 0) AS DOUBLE) AS org_count_PLAY_14d,
+    CAST(COALESCE(t0.days_7d, 0) - COALESCE(o0.sole_7d, 0) AS DOUBLE) AS org_active_days_7d,
+    CAST(COALESCE(t0.days_14d, 0) - COALESCE(o0.sole_14d, 0) AS DOUBLE) AS org_active_days_14d,
+    CAST(COALESCE(t1.org_sessions_7d, 0) - COALESCE(o1.org_sessions_7d, 0) AS DOUBLE) AS org_sessions_7d,
+    CAST(COALESCE(t1.org_sessions_14d, 0) - COALESCE(o1.org_sessions_14d, 0) AS DOUBLE) AS org_sessions_14d
+  FROM related_org_keys AS k
+  LEFT JOIN related_org_key_totals AS t0
+    ON t0.rel_key = k.rel_key AND t0.cutoff = k.cutoff
+  LEFT JOIN related_org_own_totals AS o0
+    ON o0.user_id = k.user_id AND o0.cutoff = k.cutoff
+  LEFT JOIN related_org_key_sessions AS t1
+    ON t1.rel_key = k.rel_key AND t1.cutoff = k.cutoff
+  LEFT JOIN related_org_own_sessions AS o1
+    ON o1.user_id = k.user_id AND o1.cutoff = k.cutoff
 ), related_org_slots AS (
   SELECT
     k.rel_key,
     k.cutoff,
-    m.user_id AS member_id,
+    m.member_id,
     m.signup_time
   FROM (
     SELECT DISTINCT
@@ -187,104 +449,8 @@ WITH candidates AS (
       cutoff
     FROM related_org_keys
   ) AS k
-  JOIN users AS m
-    ON CAST(m.org_id AS STRING) = k.rel_key AND CAST(m.org_id AS STRING) <> ''
-), related_org_events AS (
-  SELECT
-    s.rel_key,
-    s.cutoff,
-    s.member_id,
-    e.event_time,
-    e.event_date,
-    e.event_type,
-    e.session_id
-  FROM related_org_slots AS s
-  JOIN events AS e
-    ON e.user_id = s.member_id
-    AND e.event_time >= (
-      s.cutoff - INTERVAL '14' DAY
-    )
-    AND e.event_time < s.cutoff
-), related_org_counts AS (
-  SELECT
-    rel_key,
-    cutoff,
-    member_id,
-    COUNT(
-      CASE
-        WHEN event_time >= (
-          cutoff - INTERVAL '7' DAY
-        ) AND event_type = 'PLAY'
-        THEN 1
-      END
-    ) AS org_count_PLAY_7d,
-    COUNT(
-      CASE
-        WHEN event_time >= (
-          cutoff - INTERVAL '14' DAY
-        ) AND event_type = 'PLAY'
-        THEN 1
-      END
-    ) AS org_count_PLAY_14d,
-    COUNT(
-      DISTINCT CASE WHEN event_time >= (
-        cutoff - INTERVAL '7' DAY
-      ) THEN session_id END
-    ) AS org_sessions_7d,
-    COUNT(
-      DISTINCT CASE WHEN event_time >= (
-        cutoff - INTERVAL '14' DAY
-      ) THEN session_id END
-    ) AS org_sessions_14d
-  FROM related_org_events
-  GROUP BY
-    rel_key,
-    cutoff,
-    member_id
-), related_org_member_days AS (
-  SELECT
-    rel_key,
-    cutoff,
-    member_id,
-    event_date,
-    MAX(CASE WHEN event_time >= (
-      cutoff - INTERVAL '7' DAY
-    ) THEN 1 ELSE 0 END) AS in_7d,
-    MAX(CASE WHEN event_time >= (
-      cutoff - INTERVAL '14' DAY
-    ) THEN 1 ELSE 0 END) AS in_14d
-  FROM related_org_events
-  GROUP BY
-    rel_key,
-    cutoff,
-    member_id,
-    event_date
-), related_org_days AS (
-  SELECT
-    rel_key,
-    cutoff,
-    event_date,
-    SUM(in_7d) AS active_7d,
-    SUM(in_14d) AS active_14d
-  FROM related_org_member_days
-  GROUP BY
-    rel_key,
-    cutoff,
-    event_date
-), related_org_sole AS (
-  SELECT
-    md.rel_key,
-    md.cutoff,
-    md.member_id,
-    SUM(CASE WHEN md.in_7d = 1 AND d.active_7d = 1 THEN 1 ELSE 0 END) AS sole_7d,
-    SUM(CASE WHEN md.in_14d = 1 AND d.active_14d = 1 THEN 1 ELSE 0 END) AS sole_14d
-  FROM related_org_member_days AS md
-  JOIN related_org_days AS d
-    ON md.rel_key = d.rel_key AND md.cutoff = d.cutoff AND md.event_date = d.event_date
-  GROUP BY
-    md.rel_key,
-    md.cutoff,
-    md.member_id
+  JOIN related_org_members AS m
+    ON m.rel_key = k.rel_key
 ), related_org_labels AS (
   SELECT
     s.rel_key,
@@ -309,64 +475,32 @@ WITH candidates AS (
     s.cutoff,
     s.member_id,
     CASE WHEN s.signup_time < s.cutoff THEN 1 ELSE 0 END AS signed_up,
-    COALESCE(p0.org_count_PLAY_7d, 0) AS org_count_PLAY_7d,
-    COALESCE(p0.org_count_PLAY_14d, 0) AS org_count_PLAY_14d,
-    COALESCE(p0.org_sessions_7d, 0) AS org_sessions_7d,
-    COALESCE(p0.org_sessions_14d, 0) AS org_sessions_14d,
-    COALESCE(p1.sole_7d, 0) AS sole_7d,
-    COALESCE(p1.sole_14d, 0) AS sole_14d,
-    COALESCE(p2.label_sum, 0) AS label_sum,
-    COALESCE(p2.label_rows, 0) AS label_rows
+    COALESCE(p0.label_sum, 0) AS label_sum,
+    COALESCE(p0.label_rows, 0) AS label_rows
   FROM related_org_slots AS s
-  LEFT JOIN related_org_counts AS p0
+  LEFT JOIN related_org_labels AS p0
     ON p0.rel_key = s.rel_key AND p0.cutoff = s.cutoff AND p0.member_id = s.member_id
-  LEFT JOIN related_org_sole AS p1
-    ON p1.rel_key = s.rel_key AND p1.cutoff = s.cutoff AND p1.member_id = s.member_id
-  LEFT JOIN related_org_labels AS p2
-    ON p2.rel_key = s.rel_key AND p2.cutoff = s.cutoff AND p2.member_id = s.member_id
 ), related_org_totals AS (
   SELECT
-    t.*,
-    COALESCE(dd.days_7d, 0) AS days_7d,
-    COALESCE(dd.days_14d, 0) AS days_14d
-  FROM (
-    SELECT
-      rel_key,
-      cutoff,
-      SUM(org_count_PLAY_7d) AS org_count_PLAY_7d,
-      SUM(org_count_PLAY_14d) AS org_count_PLAY_14d,
-      SUM(org_sessions_7d) AS org_sessions_7d,
-      SUM(org_sessions_14d) AS org_sessions_14d,
-      SUM(signed_up) AS signed_up,
-      SUM(label_sum) AS label_sum,
-      SUM(label_rows) AS label_rows
-    FROM related_org_parts
-    GROUP BY
-      rel_key,
-      cutoff
-  ) AS t
-  LEFT JOIN (
-    SELECT
-      rel_key,
-      cutoff,
-      SUM(CASE WHEN active_7d >= 1 THEN 1 ELSE 0 END) AS days_7d,
-      SUM(CASE WHEN active_14d >= 1 THEN 1 ELSE 0 END) AS days_14d
-    FROM related_org_days
-    GROUP BY
-      rel_key,
-      cutoff
-  ) AS dd
-    ON dd.rel_key = t.rel_key AND dd.cutoff = t.cutoff
+    rel_key,
+    cutoff,
+    SUM(signed_up) AS signed_up,
+    SUM(label_sum) AS label_sum,
+    SUM(label_rows) AS label_rows
+  FROM related_org_parts
+  GROUP BY
+    rel_key,
+    cutoff
 ), related_org_values AS (
   SELECT
     k.user_id,
     k.cutoff,
-    CAST(COALESCE(t.org_count_PLAY_7d, 0) - COALESCE(o.org_count_PLAY_7d, 0) AS DOUBLE) AS org_count_PLAY_7d,
-    CAST(COALESCE(t.org_count_PLAY_14d, 0) - COALESCE(o.org_count_PLAY_14d, 0) AS DOUBLE) AS org_count_PLAY_14d,
-    CAST(COALESCE(t.days_7d, 0) - COALESCE(o.sole_7d, 0) AS DOUBLE) AS org_active_days_7d,
-    CAST(COALESCE(t.days_14d, 0) - COALESCE(o.sole_14d, 0) AS DOUBLE) AS org_active_days_14d,
-    CAST(COALESCE(t.org_sessions_7d, 0) - COALESCE(o.org_sessions_7d, 0) AS DOUBLE) AS org_sessions_7d,
-    CAST(COALESCE(t.org_sessions_14d, 0) - COALESCE(o.org_sessions_14d, 0) AS DOUBLE) AS org_sessions_14d,
+    w.org_count_PLAY_7d AS org_count_PLAY_7d,
+    w.org_count_PLAY_14d AS org_count_PLAY_14d,
+    w.org_active_days_7d AS org_active_days_7d,
+    w.org_active_days_14d AS org_active_days_14d,
+    w.org_sessions_7d AS org_sessions_7d,
+    w.org_sessions_14d AS org_sessions_14d,
     CAST(COALESCE(t.signed_up, 0) - COALESCE(o.signed_up, 0) AS DOUBLE) AS org_users,
     CAST(COALESCE(t.label_sum, 0) - COALESCE(o.label_sum, 0) AS DOUBLE) / NULLIF(CAST(COALESCE(t.label_rows, 0) - COALESCE(o.label_rows, 0) AS DOUBLE), 0) AS org_label_rate
   FROM related_org_keys AS k
@@ -376,6 +510,8 @@ WITH candidates AS (
     ON (
       o.rel_key = k.rel_key AND o.cutoff = k.cutoff
     ) AND o.member_id = k.user_id
+  LEFT JOIN related_org_windowed AS w
+    ON w.user_id = k.user_id AND w.cutoff = k.cutoff
 ), related_inviter_keys AS (
   SELECT
     f.user_id,
@@ -386,11 +522,144 @@ WITH candidates AS (
     ON u.user_id = f.user_id
   WHERE
     CAST(u.invited_by AS STRING) <> ''
+), related_inviter_members AS (
+  SELECT
+    user_id AS rel_key,
+    user_id AS member_id,
+    signup_time
+  FROM users
+  WHERE
+    user_id IN (
+      SELECT
+        rel_key
+      FROM related_inviter_keys
+    )
+), related_inviter_member_days AS (
+  SELECT
+    m.rel_key,
+    m.member_id,
+    e.event_date,
+    COUNT(CASE WHEN e.event_type = 'PLAY' THEN 1 END) AS n_PLAY
+  FROM events AS e
+  JOIN related_inviter_members AS m
+    ON m.member_id = e.user_id
+  GROUP BY
+    m.rel_key,
+    m.member_id,
+    e.event_date
+), related_inviter_key_days AS (
+  SELECT
+    rel_key,
+    event_date,
+    COUNT(*) AS active_members,
+    SUM(n_PLAY) AS n_PLAY
+  FROM related_inviter_member_days
+  GROUP BY
+    rel_key,
+    event_date
+), related_inviter_key_offsets AS (
+  SELECT
+    k.rel_key,
+    k.cutoff,
+    o.day_offset,
+    CAST(DATE_ADD(CAST(k.cutoff AS DATE), o.day_offset) AS DATE) AS event_date
+  FROM (
+    SELECT DISTINCT
+      rel_key,
+      cutoff
+    FROM related_inviter_keys
+  ) AS k
+  CROSS JOIN (
+    SELECT
+      *
+    FROM VALUES
+      (-14),
+      (-13),
+      (-12),
+      (-11),
+      (-10),
+      (-9),
+      (-8),
+      (-7),
+      (-6),
+      (-5),
+      (-4),
+      (-3),
+      (-2),
+      (-1) AS o(day_offset)
+  ) AS o
+), related_inviter_row_offsets AS (
+  SELECT
+    k.user_id,
+    k.cutoff,
+    k.rel_key,
+    o.day_offset,
+    CAST(DATE_ADD(CAST(k.cutoff AS DATE), o.day_offset) AS DATE) AS event_date
+  FROM related_inviter_keys AS k
+  CROSS JOIN (
+    SELECT
+      *
+    FROM VALUES
+      (-14),
+      (-13),
+      (-12),
+      (-11),
+      (-10),
+      (-9),
+      (-8),
+      (-7),
+      (-6),
+      (-5),
+      (-4),
+      (-3),
+      (-2),
+      (-1) AS o(day_offset)
+  ) AS o
+), related_inviter_key_totals AS (
+  SELECT
+    o.rel_key,
+    o.cutoff,
+    COALESCE(SUM(CASE WHEN o.day_offset >= -14 THEN d.n_PLAY END), 0) AS inviter_count_PLAY_14d,
+    COUNT(CASE WHEN o.day_offset >= -14 THEN 1 END) AS days_14d
+  FROM related_inviter_key_offsets AS o
+  JOIN related_inviter_key_days AS d
+    ON d.rel_key = o.rel_key AND d.event_date = o.event_date
+  GROUP BY
+    o.rel_key,
+    o.cutoff
+), related_inviter_own_totals AS (
+  SELECT
+    o.user_id,
+    o.cutoff,
+    COALESCE(SUM(CASE WHEN o.day_offset >= -14 THEN d.n_PLAY END), 0) AS inviter_count_PLAY_14d,
+    COUNT(CASE WHEN o.day_offset >= -14 AND kd.active_members = 1 THEN 1 END) AS sole_14d
+  FROM related_inviter_row_offsets AS o
+  JOIN related_inviter_member_days AS d
+    ON (
+      d.rel_key = o.rel_key AND d.event_date = o.event_date
+    )
+    AND d.member_id = o.user_id
+  JOIN related_inviter_key_days AS kd
+    ON kd.rel_key = o.rel_key AND kd.event_date = o.event_date
+  GROUP BY
+    o.user_id,
+    o.cutoff
+), related_inviter_windowed AS (
+  SELECT
+    k.user_id,
+    k.cutoff,
+    CAST(COALESCE(t0.inviter_count_PLAY_14d, 0) - COALESCE(o0.inviter_count_PLAY_14d, 0) AS DOUBLE) AS inviter_count_PLAY_14d,
+    CAST(COALESCE(t0.days_14d, 0) - COALESCE(o0.sole_14d, 0) AS DOUBLE) AS inviter_active_days_14d
+  FROM related_inviter_keys AS k
+  LEFT JOIN related_inviter_key_totals AS t0
+    ON t0.rel_key = k.rel_key AND t0.cutoff = k.cutoff
+  LEFT JOIN related_inviter_own_totals AS o0
+    ON o0.user_id = k.user_id AND o0.cutoff = k.cutoff
 ), related_inviter_slots AS (
   SELECT
     k.rel_key,
     k.cutoff,
-    m.user_id AS member_id,
+    m.member_id,
     m.signup_time
   FROM (
     SELECT DISTINCT
@@ -398,81 +667,8 @@ WITH candidates AS (
       cutoff
     FROM related_inviter_keys
   ) AS k
-  JOIN users AS m
-    ON m.user_id = k.rel_key
-), related_inviter_events AS (
-  SELECT
-    s.rel_key,
-    s.cutoff,
-    s.member_id,
-    e.event_time,
-    e.event_date,
-    e.event_type,
-    e.session_id
-  FROM related_inviter_slots AS s
-  JOIN events AS e
-    ON e.user_id = s.member_id
-    AND e.event_time >= (
-      s.cutoff - INTERVAL '14' DAY
-    )
-    AND e.event_time < s.cutoff
-), related_inviter_counts AS (
-  SELECT
-    rel_key,
-    cutoff,
-    member_id,
-    COUNT(
-      CASE
-        WHEN event_time >= (
-          cutoff - INTERVAL '14' DAY
-        ) AND event_type = 'PLAY'
-        THEN 1
-      END
-    ) AS inviter_count_PLAY_14d
-  FROM related_inviter_events
-  GROUP BY
-    rel_key,
-    cutoff,
-    member_id
-), related_inviter_member_days AS (
-  SELECT
-    rel_key,
-    cutoff,
-    member_id,
-    event_date,
-    MAX(CASE WHEN event_time >= (
-      cutoff - INTERVAL '14' DAY
-    ) THEN 1 ELSE 0 END) AS in_14d
-  FROM related_inviter_events
-  GROUP BY
-    rel_key,
-    cutoff,
-    member_id,
-    event_date
-), related_inviter_days AS (
-  SELECT
-    rel_key,
-    cutoff,
-    event_date,
-    SUM(in_14d) AS active_14d
-  FROM related_inviter_member_days
-  GROUP BY
-    rel_key,
-    cutoff,
-    event_date
-), related_inviter_sole AS (
-  SELECT
-    md.rel_key,
-    md.cutoff,
-    md.member_id,
-    SUM(CASE WHEN md.in_14d = 1 AND d.active_14d = 1 THEN 1 ELSE 0 END) AS sole_14d
-  FROM related_inviter_member_days AS md
-  JOIN related_inviter_days AS d
-    ON md.rel_key = d.rel_key AND md.cutoff = d.cutoff AND md.event_date = d.event_date
-  GROUP BY
-    md.rel_key,
-    md.cutoff,
-    md.member_id
+  JOIN related_inviter_members AS m
+    ON m.rel_key = k.rel_key
 ), related_inviter_labels AS (
   SELECT
     s.rel_key,
@@ -497,51 +693,28 @@ WITH candidates AS (
     s.cutoff,
     s.member_id,
     CASE WHEN s.signup_time < s.cutoff THEN 1 ELSE 0 END AS signed_up,
-    COALESCE(p0.inviter_count_PLAY_14d, 0) AS inviter_count_PLAY_14d,
-    COALESCE(p1.sole_14d, 0) AS sole_14d,
-    COALESCE(p2.label_sum, 0) AS label_sum,
-    COALESCE(p2.label_rows, 0) AS label_rows
+    COALESCE(p0.label_sum, 0) AS label_sum,
+    COALESCE(p0.label_rows, 0) AS label_rows
   FROM related_inviter_slots AS s
-  LEFT JOIN related_inviter_counts AS p0
+  LEFT JOIN related_inviter_labels AS p0
     ON p0.rel_key = s.rel_key AND p0.cutoff = s.cutoff AND p0.member_id = s.member_id
-  LEFT JOIN related_inviter_sole AS p1
-    ON p1.rel_key = s.rel_key AND p1.cutoff = s.cutoff AND p1.member_id = s.member_id
-  LEFT JOIN related_inviter_labels AS p2
-    ON p2.rel_key = s.rel_key AND p2.cutoff = s.cutoff AND p2.member_id = s.member_id
 ), related_inviter_totals AS (
   SELECT
-    t.*,
-    COALESCE(dd.days_14d, 0) AS days_14d
-  FROM (
-    SELECT
-      rel_key,
-      cutoff,
-      SUM(inviter_count_PLAY_14d) AS inviter_count_PLAY_14d,
-      SUM(signed_up) AS signed_up,
-      SUM(label_sum) AS label_sum,
-      SUM(label_rows) AS label_rows
-    FROM related_inviter_parts
-    GROUP BY
-      rel_key,
-      cutoff
-  ) AS t
-  LEFT JOIN (
-    SELECT
-      rel_key,
-      cutoff,
-      SUM(CASE WHEN active_14d >= 1 THEN 1 ELSE 0 END) AS days_14d
-    FROM related_inviter_days
-    GROUP BY
-      rel_key,
-      cutoff
-  ) AS dd
-    ON dd.rel_key = t.rel_key AND dd.cutoff = t.cutoff
+    rel_key,
+    cutoff,
+    SUM(signed_up) AS signed_up,
+    SUM(label_sum) AS label_sum,
+    SUM(label_rows) AS label_rows
+  FROM related_inviter_parts
+  GROUP BY
+    rel_key,
+    cutoff
 ), related_inviter_values AS (
   SELECT
     k.user_id,
     k.cutoff,
-    CAST(COALESCE(t.inviter_count_PLAY_14d, 0) - COALESCE(o.inviter_count_PLAY_14d, 0) AS DOUBLE) AS inviter_count_PLAY_14d,
-    CAST(COALESCE(t.days_14d, 0) - COALESCE(o.sole_14d, 0) AS DOUBLE) AS inviter_active_days_14d,
+    w.inviter_count_PLAY_14d AS inviter_count_PLAY_14d,
+    w.inviter_active_days_14d AS inviter_active_days_14d,
     CAST(COALESCE(t.signed_up, 0) - COALESCE(o.signed_up, 0) AS DOUBLE) AS inviter_users,
     CAST(COALESCE(t.label_sum, 0) - COALESCE(o.label_sum, 0) AS DOUBLE) / NULLIF(CAST(COALESCE(t.label_rows, 0) - COALESCE(o.label_rows, 0) AS DOUBLE), 0) AS inviter_label_rate
   FROM related_inviter_keys AS k
@@ -551,6 +724,8 @@ WITH candidates AS (
     ON (
       o.rel_key = k.rel_key AND o.cutoff = k.cutoff
     ) AND o.member_id = k.user_id
+  LEFT JOIN related_inviter_windowed AS w
+    ON w.user_id = k.user_id AND w.cutoff = k.cutoff
 )
 SELECT
   s.user_id,
