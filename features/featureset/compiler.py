@@ -34,7 +34,12 @@ from features.engines.spark import to_spark_sql
 from features.event_store import EVENTS, ITEMS, USERS
 from features.featureset.derived import compile_expression
 from features.featureset.gaps import gap_ctes
-from features.featureset.related import related_ctes, related_entries, values_table
+from features.featureset.related import (
+    related_ctes,
+    related_entries,
+    user_rollup_ctes,
+    values_table,
+)
 from features.featureset.spec import (
     GAP_KINDS,
     RELATED_KINDS,
@@ -1143,6 +1148,8 @@ def compile_feature_query(
         ctes.append((ROWS_BEFORE_RELATED, final))
         after_signup = spec.cutoffs.after_signup
         midnight = after_signup is None or after_signup.anchor == "date"
+        if midnight:
+            ctes += user_rollup_ctes(features)
         for prefix, defs in entries.items():
             ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED, midnight)
         final = _with_related_select(features, tuple(entries))

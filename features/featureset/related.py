@@ -20,11 +20,11 @@ Distinct active dates do not add up over members: a date counts for a row when a
 member was active on it, i.e. every date with an active member less the dates on which the
 row's user was the only one (`sole_<w>d`). Two plans for the windowed aggregates:
 - midnight cutoffs (calendar, `anchor: date`), `_day_plan_ctes`: windows hold whole dates,
-  so the members' events are rolled up once per (key, member, date) and (key, date), and a
-  (key, cutoff) or a row reads the rollup rows of its lookback dates, whatever the number of
-  members. A session counts on its first date in the window: its dates are rolled up with
-  the gap to the same session's previous date (`gaps`), and a date counts it when that gap
-  reaches back before the window.
+  so the events are rolled up once per (user, date) for every entry (`user_rollup_ctes`),
+  then per (key, member, date) and (key, date), and a (key, cutoff) or a row reads the rollup
+  rows of its lookback dates, whatever the number of members. A session counts on its first
+  date in the window: its dates are rolled up with the gap to the same session's previous
+  date (`gaps`), and a date counts it when that gap reaches back before the window.
 - cutoffs at a time of day (`anchor: timestamp`): each distinct (key, cutoff) is paired
   once with its members' events in the longest window (`events`) and every member's part
   kept apart (`parts`); cutoffs that members share are paired once, but a group whose
@@ -345,99 +345,119 @@ def _offset_date(cutoff: exp.Expression) -> exp.Expression:
     return exp.cast(day, "DATE")
 
 
-def _rollup_ctes(
-    name: str, members: str, types: tuple[str, ...], sessions: bool, lookback: int
-) -> list[tuple[str, exp.Select]]:
-    """Members' events rolled up per (key, member, date) with a count per type, per (key,
-    date) with the number of active members, and, for sessions, per (key[, member], date,
-    gap): the sessions whose previous date is `gap` days earlier (capped at the lookback:
-    none earlier, or too early to matter)."""
-    counts = [
-        exp.Count(
-            this=exp.Case().when(exp.column("event_type", "e").eq(exp.Literal.string(t)), _num(1))
-        )
-        for t in types
-    ]
-    keys = [
-        exp.column("rel_key", "m"),
-        exp.column("member_id", "m"),
-        exp.column("event_date", "e"),
-    ]
-    if sessions:
-        keys.append(exp.column("session_id", "e"))
-    grouped = (
-        exp.select(*keys, *(c.as_(_type_column(t)) for c, t in zip(counts, types, strict=True)))
-        .from_(exp.to_table(EVENTS).as_("e"))
-        .join(
-            exp.to_table(members).as_("m"),
-            on=exp.column("member_id", "m").eq(exp.column("user_id", "e")),
-        )
-        .group_by(*(k.copy() for k in keys))
-    )
-    day_keys = ("rel_key", "member_id", "event_date")
+# The per-user rollups every entry of the day plan reads (one pass over the events each).
+USER_DAYS = "related_user_days"
+USER_GAPS = "related_user_gaps"
+_DAY_KINDS = ("related_count", "related_active_days")
+
+
+def user_rollup_ctes(features: tuple[FeatureDef, ...]) -> list[tuple[str, exp.Select]]:
+    """Events per (user, date) with a count per type any entry counts, and, for sessions,
+    session dates per (user, date, gap): the sessions whose previous date is `gap` days
+    earlier (capped at the longest session window: none earlier, or too early to matter).
+    For the day plan (midnight cutoffs) of every entry; independent of the keys."""
+    windowed = [f for f in features if f.kind in RELATED_KINDS and f.window_days is not None]
+    types = tuple(dict.fromkeys(f.event_type for f in windowed if f.kind == "related_count"))
     ctes: list[tuple[str, exp.Select]] = []
-    if sessions:
-        ctes.append((f"{name}_member_sessions", grouped))
-        grouped = (
-            exp.select(
-                *day_keys,
-                *(exp.Sum(this=exp.column(_type_column(t))).as_(_type_column(t)) for t in types),
-            )
-            .from_(f"{name}_member_sessions")
-            .group_by(*day_keys)
+    if any(f.kind in _DAY_KINDS for f in windowed):
+        counts = [
+            exp.Count(
+                this=exp.Case().when(
+                    exp.column("event_type").eq(exp.Literal.string(t or "")), _num(1)
+                )
+            ).as_(_type_column(t))
+            for t in types
+        ]
+        days = (
+            exp.select("user_id", "event_date", *counts)
+            .from_(EVENTS)
+            .group_by("user_id", "event_date")
         )
-    ctes.append((f"{name}_member_days", grouped))
-    ctes.append(
-        (
-            f"{name}_key_days",
-            exp.select(
-                "rel_key",
-                "event_date",
-                exp.Count(this=exp.Star()).as_("active_members"),
-                *(exp.Sum(this=exp.column(_type_column(t))).as_(_type_column(t)) for t in types),
-            )
-            .from_(f"{name}_member_days")
-            .group_by("rel_key", "event_date"),
-        )
-    )
-    if not sessions:
+        ctes.append((USER_DAYS, days))
+    session_windows = [f.window_days or 0 for f in windowed if f.kind == "related_sessions"]
+    if not session_windows:
         return ctes
+    lookback = max(session_windows)
+    dates = (
+        exp.select("user_id", "session_id", "event_date")
+        .distinct()
+        .from_(EVENTS)
+        .where(exp.column("session_id").is_(exp.null()).not_())
+    )
     previous = exp.Window(
         this=exp.Anonymous(this="LAG", expressions=[exp.column("event_date")]),
-        partition_by=[exp.column("rel_key"), exp.column("member_id"), exp.column("session_id")],
+        partition_by=[exp.column("user_id"), exp.column("session_id")],
         order=exp.Order(expressions=[exp.Ordered(this=exp.column("event_date"))]),
     )
     gap = exp.DateDiff(this=exp.column("event_date"), expression=previous, unit=exp.var("DAY"))
     capped = exp.Least(
         this=exp.Coalesce(this=gap, expressions=[_num(lookback)]), expressions=[_num(lookback)]
     )
-    dated = (
-        exp.select("rel_key", "member_id", "event_date", capped.as_("gap"))
-        .from_(f"{name}_member_sessions")
-        .where(exp.column("session_id").is_(exp.null()).not_())
+    gapped = exp.select("user_id", "event_date", capped.as_("gap")).from_(
+        exp.Subquery(this=dates, alias="d")
     )
-    gap_keys = ("rel_key", "member_id", "event_date", "gap")
-    ctes.append(
-        (
-            f"{name}_member_gaps",
-            exp.select(*gap_keys, exp.Count(this=exp.Star()).as_("sessions"))
-            .from_(exp.Subquery(this=dated, alias="g"))
-            .group_by(*gap_keys),
-        )
+    keys = ("user_id", "event_date", "gap")
+    gaps = (
+        exp.select(*keys, exp.Count(this=exp.Star()).as_("sessions"))
+        .from_(exp.Subquery(this=gapped, alias="g"))
+        .group_by(*keys)
     )
-    ctes.append(
-        (
-            f"{name}_key_gaps",
-            exp.select(
-                "rel_key",
-                "event_date",
-                "gap",
-                exp.Sum(this=exp.column("sessions")).as_("sessions"),
-            )
-            .from_(f"{name}_member_gaps")
-            .group_by("rel_key", "event_date", "gap"),
-        )
-    )
+    return [*ctes, (USER_GAPS, gaps)]
+
+
+def _rollup_ctes(
+    name: str, members: str, types: tuple[str, ...], days: bool, sessions: bool
+) -> list[tuple[str, exp.Select]]:
+    """The per-user rollups under each member's key: per (key, member, date) and per (key,
+    date) with the number of active members; per (key[, member], date, gap) for sessions."""
+    on = exp.column("member_id", "m").eq(exp.column("user_id", "r"))
+    member = [exp.column("rel_key", "m"), exp.column("member_id", "m")]
+    ctes: list[tuple[str, exp.Select]] = []
+    if days:
+        columns = [_type_column(t) for t in types]
+        ctes += [
+            (
+                f"{name}_member_days",
+                exp.select(
+                    *member, exp.column("event_date", "r"), *(exp.column(c, "r") for c in columns)
+                )
+                .from_(exp.to_table(USER_DAYS).as_("r"))
+                .join(exp.to_table(members).as_("m"), on=on),
+            ),
+            (
+                f"{name}_key_days",
+                exp.select(
+                    "rel_key",
+                    "event_date",
+                    exp.Count(this=exp.Star()).as_("active_members"),
+                    *(exp.Sum(this=exp.column(c)).as_(c) for c in columns),
+                )
+                .from_(f"{name}_member_days")
+                .group_by("rel_key", "event_date"),
+            ),
+        ]
+    if sessions:
+        ctes += [
+            (
+                f"{name}_member_gaps",
+                exp.select(
+                    *member, *(exp.column(c, "r") for c in ("event_date", "gap", "sessions"))
+                )
+                .from_(exp.to_table(USER_GAPS).as_("r"))
+                .join(exp.to_table(members).as_("m"), on=on.copy()),
+            ),
+            (
+                f"{name}_key_gaps",
+                exp.select(
+                    "rel_key",
+                    "event_date",
+                    "gap",
+                    exp.Sum(this=exp.column("sessions")).as_("sessions"),
+                )
+                .from_(f"{name}_member_gaps")
+                .group_by("rel_key", "event_date", "gap"),
+            ),
+        ]
     return ctes
 
 
@@ -513,7 +533,8 @@ def _day_plan_ctes(
         dict.fromkeys(f.event_type for f in defs if f.kind == "related_count" and f.event_type)
     )
     sessions = any(f.kind == "related_sessions" for f in defs)
-    ctes = _rollup_ctes(name, members, types, sessions, lookback)
+    days = any(f.kind in _DAY_KINDS for f in defs)
+    ctes = _rollup_ctes(name, members, types, days, sessions)
     slots = exp.select("rel_key", "cutoff").distinct().from_(f"{name}_keys")
     key_offsets = (
         exp.select(
@@ -536,6 +557,8 @@ def _day_plan_ctes(
         .from_(exp.to_table(f"{name}_keys").as_("k"))
         .join(_day_offsets(lookback), join_type="cross")
     )
+    if defs[0].relation == "reference":  # only a self-reference has an own part
+        row_offsets = row_offsets.where(exp.column("rel_key", "k").eq(exp.column("user_id", "k")))
     ctes += [(f"{name}_key_offsets", key_offsets), (f"{name}_row_offsets", row_offsets)]
     key_days, key_sessions = _day_aggregates(defs, own=False)
     own_days, own_sessions = _day_aggregates(defs, own=True)

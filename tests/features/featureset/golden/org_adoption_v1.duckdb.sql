@@ -164,6 +164,62 @@ WITH candidates AS (
     ON u.user_id = s.user_id
   LEFT JOIN label_hits AS h
     ON h.user_id = s.user_id AND h.cutoff = s.cutoff
+), related_user_days AS (
+  SELECT
+    user_id,
+    event_date,
+    COUNT(CASE WHEN event_type = 'PLAY' THEN 1 END) AS n_PLAY
+  FROM events
+  GROUP BY
+    user_id,
+    event_date
+), related_user_gaps AS (
+  SELECT
+    user_id,
+    event_date,
+    gap,
+    COUNT(*) AS sessions
+  FROM (
+    SELECT
+      user_id,
+      event_date,
+      CASE
+        WHEN COALESCE(
+          DATE_DIFF(
+            'DAY',
+            LAG(event_date) OVER (PARTITION BY user_id, session_id ORDER BY event_date),
+            event_date
+          ),
+          14
+        ) IS NULL
+        OR 14 IS NULL
+        THEN NULL
+        ELSE LEAST(
+          COALESCE(
+            DATE_DIFF(
+              'DAY',
+              LAG(event_date) OVER (PARTITION BY user_id, session_id ORDER BY event_date),
+              event_date
+            ),
+            14
+          ),
+          14
+        )
+      END AS gap
+    FROM (
+      SELECT DISTINCT
+        user_id,
+        session_id,
+        event_date
+      FROM events
+      WHERE
+        NOT session_id IS NULL
+    ) AS d
+  ) AS g
+  GROUP BY
+    user_id,
+    event_date,
+    gap
 ), related_org_keys AS (
   SELECT
     f.user_id,
@@ -186,32 +242,15 @@ WITH candidates AS (
         rel_key
       FROM related_org_keys
     )
-), related_org_member_sessions AS (
-  SELECT
-    m.rel_key,
-    m.member_id,
-    e.event_date,
-    e.session_id,
-    COUNT(CASE WHEN e.event_type = 'PLAY' THEN 1 END) AS n_PLAY
-  FROM events AS e
-  JOIN related_org_members AS m
-    ON m.member_id = e.user_id
-  GROUP BY
-    m.rel_key,
-    m.member_id,
-    e.event_date,
-    e.session_id
 ), related_org_member_days AS (
   SELECT
-    rel_key,
-    member_id,
-    event_date,
-    SUM(n_PLAY) AS n_PLAY
-  FROM related_org_member_sessions
-  GROUP BY
-    rel_key,
-    member_id,
-    event_date
+    m.rel_key,
+    m.member_id,
+    r.event_date,
+    r.n_PLAY
+  FROM related_user_days AS r
+  JOIN related_org_members AS m
+    ON m.member_id = r.user_id
 ), related_org_key_days AS (
   SELECT
     rel_key,
@@ -224,48 +263,14 @@ WITH candidates AS (
     event_date
 ), related_org_member_gaps AS (
   SELECT
-    rel_key,
-    member_id,
-    event_date,
-    gap,
-    COUNT(*) AS sessions
-  FROM (
-    SELECT
-      rel_key,
-      member_id,
-      event_date,
-      CASE
-        WHEN COALESCE(
-          DATE_DIFF(
-            'DAY',
-            LAG(event_date) OVER (PARTITION BY rel_key, member_id, session_id ORDER BY event_date),
-            event_date
-          ),
-          14
-        ) IS NULL
-        OR 14 IS NULL
-        THEN NULL
-        ELSE LEAST(
-          COALESCE(
-            DATE_DIFF(
-              'DAY',
-              LAG(event_date) OVER (PARTITION BY rel_key, member_id, session_id ORDER BY event_date),
-              event_date
-            ),
-            14
-          ),
-          14
-        )
-      END AS gap
-    FROM related_org_member_sessions
-    WHERE
-      NOT session_id IS NULL
-  ) AS g
-  GROUP BY
-    rel_key,
-    member_id,
-    event_date,
-    gap
+    m.rel_key,
+    m.member_id,
+    r.event_date,
+    r.gap,
+    r.sessions
+  FROM related_user_gaps AS r
+  JOIN related_org_members AS m
+    ON m.member_id = r.user_id
 ), related_org_key_gaps AS (
   SELECT
     rel_key,
@@ -549,15 +554,11 @@ WITH candidates AS (
   SELECT
     m.rel_key,
     m.member_id,
-    e.event_date,
-    COUNT(CASE WHEN e.event_type = 'PLAY' THEN 1 END) AS n_PLAY
-  FROM events AS e
+    r.event_date,
+    r.n_PLAY
+  FROM related_user_days AS r
   JOIN related_inviter_members AS m
-    ON m.member_id = e.user_id
-  GROUP BY
-    m.rel_key,
-    m.member_id,
-    e.event_date
+    ON m.member_id = r.user_id
 ), related_inviter_key_days AS (
   SELECT
     rel_key,
@@ -626,6 +627,8 @@ WITH candidates AS (
       (-2),
       (-1)) AS o(day_offset)
   ) AS o
+  WHERE
+    k.rel_key = k.user_id
 ), related_inviter_key_totals AS (
   SELECT
     o.rel_key,
