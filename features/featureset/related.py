@@ -512,6 +512,8 @@ def _dated_select(
     columns: list[exp.Expression],
     joins: list[tuple[str, str, exp.Expression]],
 ) -> exp.Select:
+    """`columns` over the offsets `source` (alias o) inner-joined with rollups (table, alias,
+    condition): only the dates with a rollup row count, grouped by o's `keys`."""
     select = exp.select(*(exp.column(k, "o") for k in keys), *columns).from_(source)
     for table, alias, on in joins:
         select = select.join(exp.to_table(table).as_(alias), on=on)
