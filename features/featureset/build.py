@@ -206,6 +206,7 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
                 "read it: derived_attributes)"
             )
         dtypes[feature.name] = dtype
+    _check_related_via(declared, spec)
     item_attributes = {f.attribute for f in features if f.kind == "item_mean"}
     if item_attributes:
         item_dtypes = dict(con.execute(f"SELECT name, dtype FROM {ITEM_ATTRIBUTES}").fetchall())
@@ -217,6 +218,35 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
                 f"are not (numeric: {', '.join(numeric) or 'none'})"
             )
     return dtypes
+
+
+# The dtypes a `related` entry's `via` attribute may have, per relation: a group gathers the
+# users sharing a value, a reference names one user by id.
+RELATED_VIA_DTYPES: dict[str, tuple[str, ...]] = {
+    "group": ("categorical", "numeric", "user_id"),
+    "reference": ("user_id",),
+}
+
+
+def _check_related_via(declared: dict[str, tuple[str, str]], spec: FeatureSetSpec) -> None:
+    """Each `related` entry's `via` is a stored static users attribute of a dtype its relation
+    can read (a snapshot one would relate users by what was known only at export time)."""
+    for i, group in enumerate(spec.features):
+        if group.kind != "related" or group.via is None or group.relation is None:
+            continue
+        reader = f"features[{i}].via: "
+        dtype = _stored_attribute(declared, group.via, spec, reader)
+        allowed = RELATED_VIA_DTYPES[group.relation]
+        if dtype not in allowed:
+            raise SpecError(
+                f"{spec.ref}: {reader}user attribute {group.via!r} has dtype {dtype}; "
+                f"relation {group.relation} needs {' or '.join(allowed)}"
+                + (
+                    " (declare it `dtype: user_id` in the dataset config and ingest again)"
+                    if group.relation == "reference"
+                    else ""
+                )
+            )
 
 
 def _numeric_columns_read(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> list:

@@ -34,8 +34,15 @@ from features.engines.spark import to_spark_sql
 from features.event_store import EVENTS, ITEMS, USERS
 from features.featureset.derived import compile_expression
 from features.featureset.gaps import gap_ctes
+from features.featureset.related import (
+    related_ctes,
+    related_entries,
+    user_rollup_ctes,
+    values_table,
+)
 from features.featureset.spec import (
     GAP_KINDS,
+    RELATED_KINDS,
     CalendarCutoffs,
     DerivedAttribute,
     FeatureDef,
@@ -510,7 +517,7 @@ def _lookback_days(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> in
     windows = [
         f.window_days * (2 if f.kind == "trend" else 1)
         for f in features
-        if f.window_days is not None
+        if f.window_days is not None and f.kind not in RELATED_KINDS
     ]
     if spec.eligibility.active_within_days is not None:
         windows.append(spec.eligibility.active_within_days)
@@ -1112,6 +1119,8 @@ def compile_feature_query(
     ]
     derived = {attribute.name: attribute for attribute in spec.derived_attributes}
     for feature in features:
+        if feature.kind in RELATED_KINDS:
+            continue  # read from the rows below (features/featureset/related.py)
         if feature.kind in AGGREGATE_FEATURES or feature.kind in ("recency", *GAP_KINDS):
             columns.append(_col(feature.name, "s").as_(feature.name))
         else:
@@ -1134,8 +1143,46 @@ def compile_feature_query(
             ),
             join_type="left",
         )
+    entries = related_entries(features)
+    if entries:
+        ctes.append((ROWS_BEFORE_RELATED, final))
+        after_signup = spec.cutoffs.after_signup
+        midnight = after_signup is None or after_signup.anchor == "date"
+        if midnight:
+            ctes += user_rollup_ctes(features)
+        for prefix, defs in entries.items():
+            ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED, midnight)
+        final = _with_related_select(features, tuple(entries))
     final = final.order_by(_col("cutoff", "s"), _col("user_id", "s"))
     return _with_ctes(final, ctes)
+
+
+# The query's rows with every column but the related features, which read its labels.
+ROWS_BEFORE_RELATED = "feature_rows"
+
+
+def _with_related_select(
+    features: tuple[FeatureDef, ...], prefixes: tuple[str, ...]
+) -> exp.Select:
+    """The rows with the related features put in their spec places (NULL without a key)."""
+    columns = [_col(name, "s") for name in ("user_id", "cutoff", "label")]
+    columns += [
+        _col(f.name, values_table(f.prefix) if f.kind in RELATED_KINDS and f.prefix else "s")
+        for f in features
+    ]
+    columns += [_col(name, "s") for name in ("status", "end_of_data")]
+    select = exp.select(*columns).from_(exp.to_table(ROWS_BEFORE_RELATED).as_("s"))
+    for prefix in prefixes:
+        table = values_table(prefix)
+        select = select.join(
+            exp.to_table(table),
+            on=exp.and_(
+                _col("user_id", table).eq(_col("user_id", "s")),
+                _col("cutoff", table).eq(_col("cutoff", "s")),
+            ),
+            join_type="left",
+        )
+    return select
 
 
 def render(query: exp.Expression, dialect: Dialect) -> str:

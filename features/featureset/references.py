@@ -54,6 +54,8 @@ def spec_references(spec: FeatureSetSpec) -> tuple[Reference, ...]:
             for name in group.names
             if name not in derived
         )
+        if group.via is not None:
+            refs.append(Reference("user attribute", group.via, f"{key}.via"))
     for attribute in spec.derived_attributes:
         key = f"derived_attributes.{attribute.name}.expression"
         refs.extend(Reference("user attribute", column, key) for column in attribute.columns)

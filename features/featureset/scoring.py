@@ -51,6 +51,7 @@ from features.featureset.spec import (
     CalendarCutoffs,
     Cutoffs,
     FeatureSetSpec,
+    SpecError,
     expand_features,
     spec_hash,
 )
@@ -105,6 +106,15 @@ def scoring_spec(spec: FeatureSetSpec, day: dt.date) -> FeatureSetSpec:
     """
     if spec.cutoffs.calendar is None:
         return spec
+    rates = [f.name for f in expand_features(spec) if f.kind == "related_label_rate"]
+    if rates:
+        # The rate reads the labels of earlier calendar cutoffs' rows, which this one-cutoff
+        # query does not have: it would differ from what the model learnt from.
+        raise SpecError(
+            f"{spec.ref}: scoring rows of a spec with calendar cutoffs cannot compute "
+            f"{', '.join(rates)} (related users' labels at earlier cutoffs); use a version "
+            "without label_rate, or signup-relative cutoffs only"
+        )
     single = CalendarCutoffs(start=day, end=day, every_days=1)
     return replace(spec, cutoffs=Cutoffs(single, spec.cutoffs.after_signup))
 

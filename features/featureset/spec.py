@@ -32,6 +32,18 @@ events strictly before its cutoff). Feature names follow one fixed scheme, so do
                                  an SQL expression over user columns, features/featureset/
                                  derived.py)
 
+Related-entity features (`kind: related`, `via` a static user attribute, `prefix` P) read the
+users related to the row's user through `via`: `relation: group` the other users with the
+same value, `relation: reference` the one user whose id is the value; the row's own user is
+never one of them. Empty for every row whose `via` value is blank:
+    P_count_<TYPE>_<w>d          events of TYPE by the related users in the window
+    P_active_days_<w>d           distinct dates in the window with a related user's event
+    P_sessions_<w>d              distinct (related user, session id) pairs in the window
+    P_users                      related users signed up before the cutoff
+    P_label_rate                 share of label 1 among the related users' rows of this
+                                 feature set whose label window closed by the cutoff
+                                 (cutoff + horizon <= this row's cutoff; empty when none)
+
 Signup-relative cutoffs (`after_signup: {offset_days: N, anchor: date | timestamp}`) sit N
 days after the signup's calendar date at 00:00 UTC (`anchor: date`, the default) or N days
 after the signup instant (`anchor: timestamp`). Exports often log events as dates only (at
@@ -78,11 +90,19 @@ FeatureKind = Literal[
     "trend",
     "distinct_items",
     "value_mean",
+    "related",
     # The columns a `gaps` entry expands to (FeatureDef kinds only, not spec `kind:` values).
     "gap_mean",
     "gap_last",
     "gap_ratio",
+    # The columns a `related` entry expands to (FeatureDef kinds only).
+    "related_count",
+    "related_active_days",
+    "related_sessions",
+    "related_users",
+    "related_label_rate",
 ]
+Relation = Literal["group", "reference"]
 Direction = Literal["increase", "decrease", "both"]
 SignupAnchor = Literal["date", "timestamp"]
 
@@ -102,6 +122,7 @@ FEATURE_KINDS: tuple[str, ...] = (
     "trend",
     "distinct_items",
     "value_mean",
+    "related",
 )
 # Kinds whose `event_types` key is required (it is optional for recency, item_mean and
 # distinct_items: without it they read events of any type).
@@ -113,6 +134,15 @@ GAP_NAMES: tuple[tuple[str, str], ...] = (
     ("gap_ratio", "days_since_last_per_mean_gap_{}"),
 )
 GAP_KINDS: tuple[str, ...] = tuple(kind for kind, _ in GAP_NAMES)
+RELATIONS: tuple[str, ...] = ("group", "reference")
+# A `related` entry's aggregates: the ones read over a window of the related users' events,
+# and the others.
+RELATED_WINDOWED: tuple[str, ...] = ("count", "active_days", "sessions")
+RELATED_AGGREGATES: tuple[str, ...] = (*RELATED_WINDOWED, "users", "label_rate")
+RELATED_KINDS: tuple[str, ...] = tuple(f"related_{name}" for name in RELATED_AGGREGATES)
+# FeatureGroup fields only a `related` entry sets: left out of other entries' canonical form,
+# so the specs released before related entries existed keep their hash.
+RELATED_FIELDS: tuple[str, ...] = ("via", "relation", "prefix", "aggregates")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "both")
 SIGNUP_ANCHORS: tuple[str, ...] = ("date", "timestamp")
 DEFAULT_SIGNUP_ANCHOR: SignupAnchor = "date"
@@ -188,6 +218,10 @@ class FeatureGroup:
     numerator: str | None = None
     denominator: str | None = None
     names: tuple[str, ...] = ()
+    via: str | None = None
+    relation: Relation | None = None
+    prefix: str | None = None
+    aggregates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,6 +282,9 @@ class FeatureDef:
     attribute: str | None = None
     numerator: str | None = None
     denominator: str | None = None
+    via: str | None = None
+    relation: Relation | None = None
+    prefix: str | None = None
 
 
 # Allowed keys per kind of `features:` entry ("kind" is always allowed and required).
@@ -266,6 +303,7 @@ FEATURE_KEYS: dict[str, tuple[str, ...]] = {
     "trend": ("windows", "event_types"),
     "distinct_items": ("windows", "event_types"),
     "value_mean": ("windows", "event_types"),
+    "related": ("via", "relation", "prefix", "aggregates", "event_types", "windows"),
 }
 LABEL_KEYS: dict[str, tuple[str, ...]] = {
     "event_within": ("event_type", "horizon_days"),
@@ -436,6 +474,8 @@ def _parse_feature_group(raw: Any, path: str) -> FeatureGroup:
             f"{path}: expected a mapping with `kind` (one of {', '.join(FEATURE_KINDS)})"
         )
     kind = _choice(raw["kind"], f"{path}.kind", FEATURE_KINDS)
+    if kind == "related":
+        return _parse_related(raw, path)
     allowed = FEATURE_KEYS[kind]
     required = tuple(key for key in allowed if key != "event_types" or kind in TYPED_KINDS)
     data = _check_keys(raw, path, ("kind", *allowed), ("kind", *required))
@@ -456,6 +496,52 @@ def _parse_feature_group(raw: Any, path: str) -> FeatureGroup:
         if "denominator" in data
         else None,
         names=_identifiers(data["names"], f"{path}.names") if "names" in data else (),
+    )
+
+
+def _parse_related(raw: Mapping[str, Any], path: str) -> FeatureGroup:
+    """`{kind: related, via, relation, prefix, aggregates[, event_types][, windows]}`:
+    `event_types` exactly when `count` is asked for, `windows` exactly when a windowed
+    aggregate is."""
+    data = _check_keys(
+        raw,
+        path,
+        ("kind", *FEATURE_KEYS["related"]),
+        ("kind", "via", "relation", "prefix", "aggregates"),
+    )
+    aggregates = data["aggregates"]
+    if not isinstance(aggregates, list) or not aggregates:
+        raise SpecError(
+            f"{path}.aggregates: expected a non-empty list of: {', '.join(RELATED_AGGREGATES)}"
+        )
+    chosen = tuple(
+        _choice(item, f"{path}.aggregates[{i}]", RELATED_AGGREGATES)
+        for i, item in enumerate(aggregates)
+    )
+    if len(set(chosen)) != len(chosen):
+        raise SpecError(f"{path}.aggregates: duplicate entries in {list(chosen)}")
+    windowed = [name for name in chosen if name in RELATED_WINDOWED]
+    for key, needed, reader in (
+        ("event_types", "count" in chosen, "`count`"),
+        ("windows", bool(windowed), f"a windowed aggregate ({', '.join(RELATED_WINDOWED)})"),
+    ):
+        if needed and key not in data:
+            raise SpecError(f"{path}.{key}: required when {reader} is among the aggregates")
+        if not needed and key in data:
+            raise SpecError(
+                f"{path}.{key}: read only by {reader}, which is not among the aggregates; "
+                "remove it"
+            )
+    return FeatureGroup(
+        kind="related",
+        windows=_windows(data["windows"], f"{path}.windows") if windowed else (),
+        event_types=_identifiers(data["event_types"], f"{path}.event_types")
+        if "count" in chosen
+        else (),
+        via=_identifier(data["via"], f"{path}.via"),
+        relation=_choice(data["relation"], f"{path}.relation", RELATIONS),  # type: ignore[arg-type]
+        prefix=_identifier(data["prefix"], f"{path}.prefix"),
+        aggregates=chosen,
     )
 
 
@@ -588,6 +674,7 @@ def _check_consistency(spec: FeatureSetSpec, source: str) -> None:
         if action.feature in seen:
             raise SpecError(f"{source}.actionable[{i}].feature: {action.feature!r} listed twice")
         seen.add(action.feature)
+    _check_related(spec, source)
     attributes = {f.attribute for f in expand_features(spec) if f.kind == "attribute"}
     for attribute in spec.derived_attributes:
         if attribute.name not in attributes:
@@ -598,12 +685,42 @@ def _check_consistency(spec: FeatureSetSpec, source: str) -> None:
             )
 
 
+def _check_related(spec: FeatureSetSpec, source: str) -> None:
+    """`related` entries: one prefix each, and `label_rate` only for a 0/1 label whose window
+    closes (a bounded horizon)."""
+    prefixes: dict[str, int] = {}
+    for i, group in enumerate(spec.features):
+        if group.kind != "related" or group.prefix is None:
+            continue
+        path = f"{source}.features[{i}]"
+        if group.prefix in prefixes:
+            raise SpecError(
+                f"{path}.prefix: {group.prefix!r} is already the prefix of "
+                f"features[{prefixes[group.prefix]}]; give each related entry its own"
+            )
+        prefixes[group.prefix] = i
+        if "label_rate" not in group.aggregates:
+            continue
+        if spec.label.is_regression:
+            raise SpecError(
+                f"{path}.aggregates: label_rate is a share of 0/1 labels; the label "
+                f"{spec.label.kind} is a value, so remove label_rate"
+            )
+        if spec.label.horizon_days is None:
+            raise SpecError(
+                f"{path}.aggregates: label_rate reads related users' labels whose window has "
+                "closed, and a label with horizon_days: ever never closes; remove label_rate "
+                "or give the label a horizon in days"
+            )
+
+
 def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
     """The spec as plain JSON-able data (dates as ISO text): the canonical form we hash.
 
     `anchor: timestamp` is left out: it is what every signup-relative spec meant before
     anchors existed, so those specs keep the hash they were released with. A spec without
-    derived attributes leaves that key out too, for the same reason.
+    derived attributes leaves that key out too, and so does every entry other than `related`
+    with that entry's keys (RELATED_FIELDS), for the same reason.
     """
     data = json.loads(json.dumps(asdict(spec), default=str))
     after_signup = data["cutoffs"]["after_signup"]
@@ -611,6 +728,10 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
         del after_signup["anchor"]
     if not spec.derived_attributes:
         del data["derived_attributes"]
+    for group in data["features"]:
+        if group["kind"] != "related":
+            for key in RELATED_FIELDS:
+                del group[key]
     return data
 
 
@@ -625,8 +746,36 @@ def expand_features(spec: FeatureSetSpec) -> tuple[FeatureDef, ...]:
     return tuple(feature for group in spec.features for feature in _expand_group(group))
 
 
+def _expand_related(group: FeatureGroup) -> tuple[FeatureDef, ...]:
+    """A `related` entry's columns, in the order of its aggregates: `<prefix>_<name>`."""
+    defs = []
+    for aggregate in group.aggregates:
+        kind = f"related_{aggregate}"
+        if aggregate == "count":
+            named = [(f"count_{t}_{w}d", w, t) for t in group.event_types for w in group.windows]
+        elif aggregate in RELATED_WINDOWED:
+            named = [(f"{aggregate}_{w}d", w, None) for w in group.windows]
+        else:
+            named = [(aggregate, None, None)]
+        defs += [
+            FeatureDef(
+                f"{group.prefix}_{name}",
+                kind,  # type: ignore[arg-type]
+                window_days=window,
+                event_type=event_type,
+                via=group.via,
+                relation=group.relation,
+                prefix=group.prefix,
+            )
+            for name, window, event_type in named
+        ]
+    return tuple(defs)
+
+
 def _expand_group(group: FeatureGroup) -> tuple[FeatureDef, ...]:
     kind = group.kind
+    if kind == "related":
+        return _expand_related(group)
     if kind == "count":
         return tuple(
             FeatureDef(f"count_{t}_{w}d", kind, window_days=w, event_type=t)
@@ -724,12 +873,15 @@ NON_NEGATIVE_KINDS = (
     "trend",
     "value_mean",
     *GAP_KINDS,
+    *RELATED_KINDS,
 )
 
 
 def natural_bounds(feature: FeatureDef) -> tuple[float | None, float | None]:
     """Bounds a feature can never leave (active days over w days lie in [0, w])."""
-    if feature.kind == "active_days":
+    if feature.kind == "related_label_rate":
+        return 0.0, 1.0
+    if feature.kind in ("active_days", "related_active_days"):
         return 0.0, float(feature.window_days or 0)
     if feature.kind in NON_NEGATIVE_KINDS:
         return 0.0, None

@@ -123,3 +123,98 @@ def to_users(raw) -> list[tuple]:
         (f"u{k + 1}", BASE + dt.timedelta(minutes=m), {"channel": channels[k]})
         for k, m in enumerate(raw)
     ]
+
+
+# Related-entity features over random organisations and invitations (featureset_reference).
+RELATED_USERS = ("u1", "u2", "u3", "u4", "u5")
+RELATED_ATTRIBUTES = {
+    "channel": ("static", "categorical"),
+    "org_id": ("static", "categorical"),
+    "invited_by": ("static", "user_id"),
+}
+
+
+def related_features(label: dict) -> list[dict]:
+    """A group entry and a reference entry, with label_rate where the label allows it."""
+    rate = (
+        ["label_rate"]
+        if label["kind"] != "value_within" and label["horizon_days"] != "ever"
+        else []
+    )
+    return [
+        {"kind": "count", "event_types": ["A"], "windows": [3]},
+        {
+            "kind": "related",
+            "via": "org_id",
+            "relation": "group",
+            "prefix": "org",
+            "aggregates": ["count", "active_days", "sessions", "users", *rate],
+            "event_types": ["A", "B"],
+            "windows": [3, 10],
+        },
+        {
+            "kind": "related",
+            "via": "invited_by",
+            "relation": "reference",
+            "prefix": "inviter",
+            "aggregates": [*rate, "users", "sessions", "active_days", "count"],
+            "event_types": ["C"],
+            "windows": [10],
+        },
+    ]
+
+
+def make_related_spec(
+    label: dict, eligibility: dict | None, cutoffs: str, *, anchor: str, offset_days: int
+):
+    """make_spec's cutoffs and label with related_features instead of FEATURES."""
+    raw = {
+        "name": "prop",
+        "version": 1,
+        "dataset": "test",
+        "cutoffs": {
+            key: value
+            for key, value in {
+                "calendar": {"start": "2024-01-05", "end": "2024-01-25", "every": 5},
+                "after_signup": {"offset_days": offset_days, "anchor": anchor},
+            }.items()
+            if cutoffs in (key, "both")
+        },
+        "eligibility": eligibility or {},
+        "label": label,
+        "features": related_features(label),
+    }
+    return parse_spec(raw, "prop")
+
+
+related_events_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(RELATED_USERS),
+        minutes,
+        st.sampled_from(EVENT_TYPES),
+        st.sampled_from(["s1", "s2", None]),
+        st.none(),
+        st.none(),
+        st.none(),
+    ),
+    min_size=1,
+    max_size=50,
+)
+# Organisations with blanks (None, ''); inviters with blanks, an unknown id (u9) and, since
+# every user may draw their own id, self-references.
+related_users_strategy = st.lists(
+    st.tuples(
+        st.one_of(st.integers(0, 12 * 24 * 60), special_signups),
+        st.sampled_from(["o1", "o2", "", None]),
+        st.sampled_from([*RELATED_USERS, "u9", "", None]),
+    ),
+    min_size=len(RELATED_USERS),
+    max_size=len(RELATED_USERS),
+)
+
+
+def to_related_users(raw) -> list[tuple]:
+    return [
+        (user_id, BASE + dt.timedelta(minutes=m), {"channel": "web", "org_id": o, "invited_by": i})
+        for user_id, (m, o, i) in zip(RELATED_USERS, raw, strict=True)
+    ]

@@ -182,7 +182,60 @@ def reference_feature_set(
         user = user_rows[user_id]
         row = {"user_id": user_id, "cutoff": cutoff, "label": _label(spec, future)}
         for feature in features:
-            row[feature.name] = _feature(feature, past, cutoff, user, items or {})
+            if not feature.kind.startswith("related_"):  # they read other rows: below
+                row[feature.name] = _feature(feature, past, cutoff, user, items or {})
         rows.append(row)
     columns = ["user_id", "cutoff", "label", *(f.name for f in features)]
-    return pd.DataFrame(rows, columns=columns), counts
+    frame = pd.DataFrame(rows, columns=columns)
+    for feature in features:
+        if feature.kind.startswith("related_"):
+            frame[feature.name] = [
+                _related(spec, feature, row, frame, events, user_rows)
+                for row in frame.itertuples(index=False)
+            ]
+    return frame, counts
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+def _related_users(feature: FeatureDef, user_id: str, user_rows: dict) -> list | None:
+    """The users related to `user_id` through the feature's `via` (None: a blank value)."""
+    value = getattr(user_rows[user_id], feature.via)
+    if _is_blank(value):
+        return None
+    if feature.relation == "group":
+        related = [u for u, row in user_rows.items() if getattr(row, feature.via) == value]
+    else:
+        related = [u for u in user_rows if u == value]
+    return [u for u in related if u != user_id]
+
+
+def _related(spec: FeatureSetSpec, feature: FeatureDef, row, frame, events, user_rows):
+    """One related feature of one row, from the related users' events, signups and rows."""
+    related = _related_users(feature, row.user_id, user_rows)
+    if related is None:
+        return np.nan
+    cutoff = row.cutoff
+    aggregate = feature.kind.removeprefix("related_")
+    if aggregate == "users":
+        return float(sum(user_rows[u].signup_time < cutoff for u in related))
+    if aggregate == "label_rate":
+        closed = frame[
+            frame["user_id"].isin(related)
+            & (frame["cutoff"] + pd.Timedelta(days=spec.label.horizon_days) <= cutoff)
+        ]
+        return np.nan if closed.empty else float(closed["label"].mean())
+    start = cutoff - pd.Timedelta(days=feature.window_days)
+    window = events[
+        events["user_id"].isin(related)
+        & (events["event_time"] >= start)
+        & (events["event_time"] < cutoff)
+    ]
+    if aggregate == "count":
+        return float((window["event_type"] == feature.event_type).sum())
+    if aggregate == "active_days":
+        return float(window["event_time"].dt.date.nunique())
+    sessions = window.dropna(subset=["session_id"])
+    return float(len(set(zip(sessions["user_id"], sessions["session_id"], strict=True))))

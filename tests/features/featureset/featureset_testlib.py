@@ -97,7 +97,12 @@ def fill_store(
 ) -> None:
     """Create the canonical tables in an open (e.g. in-memory) connection."""
     attributes = attributes or {"channel": ("static", "categorical")}
-    sql_types = {"categorical": "VARCHAR", "numeric": "DOUBLE", "timestamp": "TIMESTAMP"}
+    sql_types = {
+        "categorical": "VARCHAR",
+        "numeric": "DOUBLE",
+        "timestamp": "TIMESTAMP",
+        "user_id": "VARCHAR",
+    }
     columns = ", ".join(f"{name} {kind}" for name, kind in EVENT_COLUMNS.items())
     con.execute(f"CREATE TABLE events ({columns})")
     rows = []
@@ -174,11 +179,13 @@ def duckdb_rows(
     *,
     items: dict[str, float] | None = None,
     sample: tuple[float, int] | None = None,
+    attributes: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Rows and {status: count} of a spec over a fresh in-memory store."""
+    """Rows and {status: count} of a spec over a fresh in-memory store (`attributes` as in
+    write_store; channel by default)."""
     con = duckdb.connect()
     try:
-        fill_store(con, events, users, items=items)
+        fill_store(con, events, users, items=items, attributes=attributes)
         frame, statuses = compute_rows(
             DuckDBEngine(connection=con), spec, sample, {"channel": "categorical"}
         )
@@ -260,6 +267,56 @@ def demo_like_log(n_users: int = 40) -> tuple[list, list]:
                 )
             )
     return events, users
+
+
+# A tiny organisation: u1 invited u2, u3 invited itself, u4's inviter is not a user, u5 has no
+# organisation. Calendar cutoffs 2024-01-05 and 2024-01-10; labels: a B within 3 days.
+TINY_ATTRIBUTES = {
+    "org_id": ("static", "categorical"),
+    "invited_by": ("static", "user_id"),
+    "last_org": ("snapshot", "categorical"),
+}
+TINY_USERS = [
+    ("u1", ts("2024-01-01 00:00"), {"org_id": "o1", "invited_by": None}),
+    ("u2", ts("2024-01-02 09:00"), {"org_id": "o1", "invited_by": "u1"}),
+    ("u3", ts("2024-01-01 00:00"), {"org_id": "o2", "invited_by": "u3"}),
+    ("u4", ts("2024-01-06 00:00"), {"org_id": "o1", "invited_by": "u9"}),
+    ("u5", ts("2024-01-01 00:00"), {"org_id": "", "invited_by": "u1"}),
+]
+TINY_EVENTS = [
+    ("u1", ts("2024-01-03 10:00"), "A", "s1"),
+    ("u1", ts("2024-01-03 11:00"), "A", "s1"),
+    ("u1", ts("2024-01-06 12:00"), "B", None),
+    ("u1", ts("2024-01-05 00:00"), "A", "s2"),  # at the first cutoff: label side only
+    ("u2", ts("2024-01-04 08:00"), "A", "s1"),  # the same session id as u1's: another session
+    ("u3", ts("2024-01-04 12:00"), "A", "s1"),
+    ("u4", ts("2024-01-07 12:00"), "B", "s1"),
+    ("u5", ts("2024-01-09 12:00"), "A", "s1"),
+    ("u5", ts("2024-01-20 12:00"), "A", "s1"),  # the end of the data: no row is censored
+]
+TINY_SPEC = """
+name: related_tiny
+version: 1
+dataset: test
+cutoffs:
+  calendar: {start: 2024-01-05, end: 2024-01-10, every: 5}
+label: {kind: event_within, event_type: B, horizon_days: 3}
+features:
+  - kind: related
+    via: org_id
+    relation: group
+    prefix: org
+    aggregates: [count, active_days, sessions, users, label_rate]
+    event_types: [A]
+    windows: [7]
+  - kind: related
+    via: invited_by
+    relation: reference
+    prefix: inviter
+    aggregates: [count, users]
+    event_types: [A]
+    windows: [7]
+"""
 
 
 def spark_cli_build_equals_duckdb(sets_dir: Path, argv: Sequence[str], env: dict) -> None:

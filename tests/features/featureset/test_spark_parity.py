@@ -11,18 +11,27 @@ import pytest
 from featureset_cases import (
     CUTOFF_MODES,
     LABELS,
+    RELATED_ATTRIBUTES,
     SIGNUP_ANCHORS,
     SIGNUP_OFFSETS,
     events_strategy,
+    make_related_spec,
     make_spec,
+    related_events_strategy,
+    related_users_strategy,
     signups,
     to_events,
+    to_related_users,
     to_users,
 )
 from featureset_cases import ITEMS as PROPERTY_ITEMS
 from featureset_testlib import (
     DEMO_LIKE,
     ITEMS,
+    TINY_ATTRIBUTES,
+    TINY_EVENTS,
+    TINY_SPEC,
+    TINY_USERS,
     demo_like_log,
     duckdb_rows,
     next_cutoffs_query,
@@ -161,6 +170,54 @@ def test_spark_equals_duckdb_on_property_logs(spark_session, tmp_path_factory, d
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
     spark_counts = statuses.groupby("status")["rows"].sum().to_dict()
     assert {k: int(v) for k, v in spark_counts.items()} == duck_counts
+
+
+def test_spark_build_equals_duckdb_build_with_related_features(spark_session, sets_dir):
+    event_store_path().parent.mkdir(parents=True)
+    write_store(event_store_path(), TINY_EVENTS, TINY_USERS, attributes=TINY_ATTRIBUTES)
+    write_spec(sets_dir, TINY_SPEC)
+    build_feature_set("related_tiny@v1", sets_dir=sets_dir)
+    duck_rows, _ = load_feature_set("related_tiny@v1")
+    build_feature_set("related_tiny@v1", engine="spark", sets_dir=sets_dir, force=True)
+    spark_rows, spark_manifest = load_feature_set("related_tiny@v1")
+    assert spark_manifest["engine"] == "spark" and duck_rows["org_label_rate"].notna().any()
+    pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
+
+
+@pytest.mark.parametrize("anchor", SIGNUP_ANCHORS)
+@settings(
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_spark_equals_duckdb_on_related_property_logs(
+    spark_session, tmp_path_factory, anchor, data
+):
+    """Related-entity features (groups with blanks, unknown and self references), with
+    midnight cutoffs (date anchor: the rollup plan) and cutoffs at the signup instant."""
+    label = data.draw(st.sampled_from(sorted(LABELS)))
+    events = to_events(data.draw(related_events_strategy), date_only=data.draw(st.booleans()))
+    users = to_related_users(data.draw(related_users_strategy))
+    spec = make_related_spec(
+        LABELS[label],
+        {"active_within_days": 6} if label == "churn" else None,
+        data.draw(st.sampled_from(("after_signup", "both"))),
+        anchor=anchor,
+        offset_days=data.draw(st.sampled_from(SIGNUP_OFFSETS)),
+    )
+    digest = hashlib.sha256(repr((events, users)).encode()).hexdigest()
+    store = write_store(
+        tmp_path_factory.mktemp("store") / "events.duckdb",
+        events,
+        users,
+        attributes=RELATED_ATTRIBUTES,
+        digest=digest,
+    )
+    engine = SparkEngine(store, session=spark_session)
+    spark_rows, _ = compute_rows(engine, spec, None, {"channel": "categorical"})
+    duck_rows, _ = duckdb_rows(spec, events, users, attributes=RELATED_ATTRIBUTES)
+    pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
 
 
 @pytest.mark.parametrize(
