@@ -103,7 +103,7 @@ def log_tuning_run(
     with mlflow.start_run() as run:
         mlflow.set_tags(tags)
         mlflow.log_metric("test_ece", ece)
-        log_serving_model(tiny.booster, tiny.metadata, tiny.rows.head(2))
+        log_serving_model(tiny.model, tiny.metadata, tiny.rows.head(2))
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "test_set.parquet"
             test_set.to_parquet(path, index=False)

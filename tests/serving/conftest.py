@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving import Calibration, ModelMetadata, encode_features
+from serving import Calibration, LightGBMModel, ModelMetadata, encode_features
 
 # --import-mode=importlib does not put test folders on sys.path; fuzz_requests is a unique name.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -30,6 +30,11 @@ class TinyModel:
     metadata: ModelMetadata
     rows: pd.DataFrame
     labels: np.ndarray
+
+    @property
+    def model(self) -> LightGBMModel:
+        """The booster as the served model's fitted model."""
+        return LightGBMModel(self.booster)
 
     def probabilities(self, rows: pd.DataFrame) -> np.ndarray:
         """The served (calibrated) probability of raw feature rows."""
