@@ -52,24 +52,23 @@ def l1_logistic(
     """
     family = L1LogisticFamily()
     validation_x = encode_matrix(rows.validation, rows.metadata)
-    best: tuple[float, dict[str, object], FittedModel] | None = None
+    best: tuple[float, dict[str, object], FittedModel, np.ndarray] | None = None
     for c in L1_C_GRID:
         params = family.search_space(FixedTrial({"C": c}), rows.train_y)
         model = family.fit(rows, params, seed)
-        value = score(
-            metric, rows.validation_y, UNCALIBRATED.apply(model.raw_scores(validation_x))
-        )
+        probabilities = UNCALIBRATED.apply(model.raw_scores(validation_x))
+        value = score(metric, rows.validation_y, probabilities)
         better = best is None or (
             value > best[0] if greater_is_better(metric) else value < best[0]
         )
         if better:
-            best = (value, params, model)
+            best = (value, params, model, probabilities)
     assert best is not None  # the grid is never empty
-    _, params, model = best
+    _, params, model, validation_probabilities = best
     return BaselineResult(
         name=family.name,
         params={**params, "penalty": "l1", "solver": "liblinear"},
-        validation_probabilities=UNCALIBRATED.apply(model.raw_scores(validation_x)),
+        validation_probabilities=validation_probabilities,
         test_probabilities=UNCALIBRATED.apply(
             model.raw_scores(encode_matrix(test_x, rows.metadata))
         ),

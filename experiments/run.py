@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -510,7 +511,9 @@ def _baseline_runs(
     return scored
 
 
-def _servable(model: FittedModel, metadata: ModelMetadata, test_set: pd.DataFrame):
+def _servable(
+    model: FittedModel, metadata: ModelMetadata, test_set: pd.DataFrame
+) -> Callable[[], None]:
     """What makes a run promotable: its test rows and the serving pyfunc (logged into the
     active run)."""
 
