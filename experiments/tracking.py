@@ -337,7 +337,17 @@ def log_params_and_metrics(params: Mapping[str, object], metrics: Mapping[str, f
 
 
 def log_feature_set_input(ref: str, fingerprint: str) -> None:
-    """The exact feature-set build as the run's mlflow.data input (digest = fingerprint)."""
+    """The exact feature-set build as the run's mlflow.data input (digest = fingerprint).
+
+    MLflow looks the dataset up, then inserts it: two runs logging the same new build at once
+    can both miss it, and the second insert fails on the store's unique constraint (its
+    transaction rolled back). That run logs again once and finds the first run's dataset.
+    """
     from features.featureset import log_feature_set_to_mlflow
 
-    log_feature_set_to_mlflow(f"{ref}/{fingerprint}")
+    try:
+        log_feature_set_to_mlflow(f"{ref}/{fingerprint}")
+    except MlflowException as error:
+        if "unique constraint" not in str(error).lower():
+            raise
+        log_feature_set_to_mlflow(f"{ref}/{fingerprint}")
