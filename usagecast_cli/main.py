@@ -30,6 +30,7 @@ from usagecast_cli import (
     features_commands,
     ingest_commands,
     monitor_commands,
+    recommend_commands,
     registry_commands,
     serve_commands,
     server_commands,
@@ -50,6 +51,7 @@ COMMAND_MODULES: tuple = (
     analytics_commands,
     whatif_commands,
     monitor_commands,
+    recommend_commands,
 )
 
 

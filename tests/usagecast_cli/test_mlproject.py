@@ -142,6 +142,12 @@ CASES = [
         {"feature_set": "premium_30d@v1", "capacity": "0.05"},
         "tune premium_30d@v1 --capacity 0.05",
     ),
+    ("recommend", {}, "recommend train --window-days 30 --trials 20 --seed 0 --k 10"),
+    (
+        "recommend",
+        {"cutoff": "2024-09-01", "trials": "5", "seed": "3", "register": "tracks"},
+        "recommend train --cutoff 2024-09-01 --trials 5 --seed 3 --register tracks",
+    ),
 ]
 
 
@@ -157,4 +163,11 @@ def test_an_entry_point_is_the_cli_command(tmp_path, entry_point, parameters, ty
 
 def test_every_pipeline_step_has_an_entry_point():
     entry_points = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]
-    assert set(entry_points) == {"ingest", "build", "tune", "promote", "score"}
+    assert set(entry_points) == {
+        "ingest",
+        "build",
+        "tune",
+        "promote",
+        "score",
+        "recommend",
+    }

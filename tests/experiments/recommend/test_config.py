@@ -1,0 +1,46 @@
+"""Bad input to `recommend train` is refused with one line (exit 2) before any run starts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+from mlflow.tracking import MlflowClient
+
+from experiments.recommend import RecommendConfig, train_recommender
+from features.errors import UsagecastError
+from usagecast_cli.main import main as usagecast
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"trials": 0}, "trials must be >= 1"),
+        ({"window_days": 0}, "window_days must be >= 1"),
+        ({"k": 0}, "k must be >= 1"),
+        ({"seed": -1}, "seed must be >= 0"),
+        ({"register": "../etc"}, "model name"),
+    ],
+)
+def test_bad_options_are_refused(values, message):
+    with pytest.raises(UsagecastError, match=message):
+        RecommendConfig(**values)
+
+
+def test_a_cutoff_before_any_interaction_is_refused_before_a_run(tmp_path, capsys):
+    store = tmp_path / "events.duckdb"
+    con = duckdb.connect(str(store))
+    con.execute(
+        "CREATE TABLE events (user_id VARCHAR, item_id VARCHAR, event_time TIMESTAMP, "
+        "event_type VARCHAR)"
+    )
+    con.execute("INSERT INTO events VALUES ('u1', 'a', '2024-02-01', 'PLAY')")
+    con.close()
+    config = RecommendConfig(cutoff=dt.datetime(2023, 1, 1), store=store)
+    with pytest.raises(UsagecastError, match="no interactions before 2023-01-01"):
+        train_recommender(config)
+    code = usagecast(["recommend", "train", "--store", str(tmp_path / "absent.duckdb")])
+    assert code == 2
+    assert "run `usagecast ingest" in capsys.readouterr().err
+    assert MlflowClient().get_experiment_by_name("recommend") is None
