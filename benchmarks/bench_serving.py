@@ -44,7 +44,14 @@ from mlflow.models import infer_signature
 from mlflow.models.utils import _enforce_schema
 
 from front_door import Limits
-from serving import ModelMetadata, Scorer, encode_features, log_serving_model, parse_params
+from serving import (
+    LightGBMModel,
+    ModelMetadata,
+    Scorer,
+    encode_features,
+    log_serving_model,
+    parse_params,
+)
 from serving.local_server import SERVER_KINDS, FrontDoorUnavailable, running
 
 CITIES = tuple(f"city_{i}" for i in range(12))
@@ -301,7 +308,7 @@ def main() -> None:
         lightgbm.Dataset(encoded, label, categorical_feature=["city", "channel"]),
         num_boost_round=args.trees,
     )
-    scorer = Scorer(booster, metadata)
+    scorer = Scorer(LightGBMModel(booster), metadata)
     rng = np.random.default_rng(args.seed + 1)
     picks = rng.integers(0, len(frame), args.requests)
     row_frames = [frame.iloc[[i]].reset_index(drop=True) for i in picks]
@@ -351,7 +358,7 @@ def main() -> None:
         os.environ["MLFLOW_TRACKING_URI"] = tracking
         os.chdir(root)  # the SQLite store's default artifact root is ./mlruns
         with mlflow.start_run():
-            info = log_serving_model(booster, metadata, frame.head(2))
+            info = log_serving_model(LightGBMModel(booster), metadata, frame.head(2))
         pyfunc = mlflow.pyfunc.load_model(info.model_uri)
         wrapped = timings(lambda: pyfunc.predict(row_frames[next_index()]), n)
         print(describe("MLflow pyfunc.predict (params schema)", wrapped, raw))

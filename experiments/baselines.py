@@ -1,40 +1,34 @@
 """Baselines every tuned model is compared with, fitted on the same split.
 
 - majority class: predicts the training positive rate for everyone (AUC 0.5, the floor);
-- L1 logistic regression on scaled numerics (median-imputed, with missing indicators) and
-  one-hot categoricals (the training levels, rare ones grouped as the tuned model groups them:
-  features/categories.py; unseen or missing levels are all-zero), with
-  C chosen on validation: what a careful notebook would have done.
+- the L1 logistic family (experiments/families/l1_logistic.py) with C chosen on validation:
+  what a careful notebook would have done. Its fitted model is servable like the tuned one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from optuna.trial import FixedTrial
 
+from experiments.families import L1LogisticFamily, TrainingRows
+from experiments.families.l1_logistic import L1_C_GRID
 from experiments.metrics import MetricName, greater_is_better, score
-from features.categories import group_values
-
-L1_C_GRID: tuple[float, ...] = (0.01, 0.1, 1.0)
-MISSING_LEVEL = "__missing__"
+from serving import UNCALIBRATED, FittedModel, encode_matrix
 
 
 @dataclass(frozen=True)
 class BaselineResult:
-    """A fitted baseline's chosen parameters and its validation/test probabilities."""
+    """A fitted baseline's chosen parameters and its validation/test probabilities; `model`
+    is its fitted model when it is servable (None for the majority class)."""
 
     name: str
     params: dict[str, object]
     validation_probabilities: np.ndarray
     test_probabilities: np.ndarray
+    model: FittedModel | None = None
 
 
 def majority_class(train_y: np.ndarray, validation_rows: int, test_rows: int) -> BaselineResult:
@@ -48,91 +42,35 @@ def majority_class(train_y: np.ndarray, validation_rows: int, test_rows: int) ->
     )
 
 
-def l1_logistic_pipeline(
-    numeric: Sequence[str], categorical_levels: Mapping[str, Sequence[str]], c: float, seed: int
-) -> Pipeline:
-    """Scaled numerics + one-hot categoricals into an L1-penalised logistic regression."""
-    categorical = list(categorical_levels)
-    transformers: list[tuple] = []
-    if numeric:
-        transformers.append(
-            (
-                "numeric",
-                make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                    StandardScaler(),
-                ),
-                list(numeric),
-            )
-        )
-    if categorical:
-        transformers.append(
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL),
-                    OneHotEncoder(
-                        categories=[list(categorical_levels[name]) for name in categorical],
-                        handle_unknown="ignore",
-                    ),
-                ),
-                categorical,
-            )
-        )
-    return Pipeline(
-        [
-            ("prepare", ColumnTransformer(transformers)),
-            (
-                "model",
-                LogisticRegression(
-                    C=c, l1_ratio=1.0, solver="liblinear", max_iter=1000, random_state=seed
-                ),
-            ),
-        ]
-    )
-
-
-def _as_model_input(
-    frame: pd.DataFrame, categorical_levels: Mapping[str, Sequence[str]]
-) -> pd.DataFrame:
-    """Categoricals as plain object columns of str (missing stays missing), rare levels
-    grouped like the tuned model's, for sklearn."""
-    converted = frame.copy()
-    for name, levels in categorical_levels.items():
-        column = group_values(converted[name], levels)
-        converted[name] = column.astype(object).where(column.notna(), np.nan)
-    return converted
-
-
 def l1_logistic(
-    train: tuple[pd.DataFrame, np.ndarray],
-    validation: tuple[pd.DataFrame, np.ndarray],
-    test_x: pd.DataFrame,
-    numeric: Sequence[str],
-    categorical_levels: Mapping[str, Sequence[str]],
-    metric: MetricName,
-    seed: int,
+    rows: TrainingRows, test_x: pd.DataFrame, metric: MetricName, seed: int
 ) -> BaselineResult:
-    """Fit one pipeline per C in the grid, keep the best on validation."""
-    train_x, train_y = _as_model_input(train[0], categorical_levels), train[1]
-    validation_x, validation_y = _as_model_input(validation[0], categorical_levels), validation[1]
-    best: tuple[float, float, Pipeline] | None = None
+    """Fit one model per C in the grid (in grid order), keep the best on validation.
+
+    Probabilities are the fitted model's own (its log-odds through the identity calibration):
+    exactly what the served model answers.
+    """
+    family = L1LogisticFamily()
+    validation_x = encode_matrix(rows.validation, rows.metadata)
+    best: tuple[float, dict[str, object], FittedModel, np.ndarray] | None = None
     for c in L1_C_GRID:
-        pipeline = l1_logistic_pipeline(numeric, categorical_levels, c, seed)
-        pipeline.fit(train_x, train_y)
-        value = score(metric, validation_y, pipeline.predict_proba(validation_x)[:, 1])
+        params = family.search_space(FixedTrial({"C": c}), rows.train_y)
+        model = family.fit(rows, params, seed)
+        probabilities = UNCALIBRATED.apply(model.raw_scores(validation_x))
+        value = score(metric, rows.validation_y, probabilities)
         better = best is None or (
             value > best[0] if greater_is_better(metric) else value < best[0]
         )
         if better:
-            best = (value, c, pipeline)
+            best = (value, params, model, probabilities)
     assert best is not None  # the grid is never empty
-    _, c, pipeline = best
+    _, params, model, validation_probabilities = best
     return BaselineResult(
-        name="l1_logistic",
-        params={"C": c, "penalty": "l1", "solver": "liblinear"},
-        validation_probabilities=pipeline.predict_proba(validation_x)[:, 1],
-        test_probabilities=pipeline.predict_proba(_as_model_input(test_x, categorical_levels))[
-            :, 1
-        ],
+        name=family.name,
+        params={**params, "penalty": "l1", "solver": "liblinear"},
+        validation_probabilities=validation_probabilities,
+        test_probabilities=UNCALIBRATED.apply(
+            model.raw_scores(encode_matrix(test_x, rows.metadata))
+        ),
+        model=model,
     )

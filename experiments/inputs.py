@@ -55,9 +55,12 @@ class FeatureSetInputs:
         )
 
     def model_metadata(
-        self, threshold: float, calibration: Calibration = UNCALIBRATED
+        self,
+        threshold: float,
+        calibration: Calibration = UNCALIBRATED,
+        family: str = "lightgbm",
     ) -> ModelMetadata:
-        """The served model's metadata for a booster trained on these features."""
+        """The served model's metadata for a model of `family` trained on these features."""
         return ModelMetadata(
             feature_names=self.feature_names,
             categorical_levels=self.categorical_levels,
@@ -68,6 +71,7 @@ class FeatureSetInputs:
             actionable=self.actionable,
             couplings=self.couplings,
             calibration=calibration,
+            family=family,
         )
 
 

@@ -80,9 +80,15 @@ def build_study_data(
         _fold_data(*rows, categorical)
         for rows in (*earlier_folds, (train_x, train_y, validation_x, validation_y))
     )
+    return StudyData(folds, negative_to_positive(train_y))
+
+
+def negative_to_positive(train_y: np.ndarray) -> float:
+    """Negatives per positive in 0/1 labels (1.0 without positives): the upper bound of
+    scale_pos_weight's search range."""
     positives = float(np.sum(train_y))
     negatives = float(len(train_y) - positives)
-    return StudyData(folds, negatives / positives if positives else 1.0)
+    return negatives / positives if positives else 1.0
 
 
 def _fold_data(

@@ -21,11 +21,11 @@ import multiprocessing
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
@@ -35,6 +35,8 @@ import features
 from experiments import baselines, oracle, plots, tracking
 from experiments.business import BusinessOptions, business_metrics, profit_at_threshold
 from experiments.calibration import fit_calibration
+from experiments.families import LightGBMFamily, TrainingRows
+from experiments.families.lightgbm_family import NUM_BOOST_ROUND
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
 from experiments.interrupts import StopRequest, deferred_stop, quiet_stop_tracebacks
 from experiments.metrics import (
@@ -51,7 +53,6 @@ from experiments.objective import (
     FoldRows,
     StudyData,
     build_study_data,
-    fit_booster,
     fold_metrics,
     make_objective,
 )
@@ -92,7 +93,14 @@ from features.mlflow_links import (
     ui_command,
 )
 from registry import names
-from serving import UNCALIBRATED, Calibration, encode_features, log_serving_model
+from serving import (
+    UNCALIBRATED,
+    Calibration,
+    FittedModel,
+    ModelMetadata,
+    encode_features,
+    log_serving_model,
+)
 
 SEARCH_SPACE_VERSION = 1
 SHAP_SAMPLE_ROWS = 2000
@@ -156,6 +164,16 @@ class Prepared:
     def labels(self, part: str) -> np.ndarray:
         """0/1 labels of `train`, `validation` or `test`."""
         return getattr(self.parts, part)["label"].to_numpy(dtype=float)
+
+    def training_rows(self) -> TrainingRows:
+        """The split's train/validation rows as every model family fits on them."""
+        return TrainingRows(
+            self.parts.train,
+            self.labels("train"),
+            self.parts.validation,
+            self.labels("validation"),
+            self.inputs.model_metadata(threshold=0.5),
+        )
 
 
 @dataclass(frozen=True)
@@ -405,7 +423,7 @@ def run_study(jobs: list[WorkerJob], data: StudyData, progress: tqdm, stop: Stop
 
 def _figures(
     prepared: Prepared,
-    booster: lgb.Booster,
+    model: FittedModel,
     study: optuna.Study,
     test_scores: dict[str, np.ndarray],
     test_raw_probabilities: np.ndarray,
@@ -420,7 +438,7 @@ def _figures(
         rng.choice(len(test_x), size=min(SHAP_SAMPLE_ROWS, len(test_x)), replace=False)
     )
     sample_x = test_x.iloc[sample]
-    contributions = booster.predict(sample_x, pred_contrib=True)
+    contributions = model.contributions(sample_x)
     return {
         "roc": plots.roc_figure(labels, test_scores),
         "precision_recall": plots.precision_recall_figure(labels, test_scores),
@@ -440,38 +458,70 @@ def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _baseline_runs(
-    config: TuneConfig, prepared: Prepared, tracking_uri: str, experiment_id: str, parent: str
+    config: TuneConfig,
+    prepared: Prepared,
+    tracking_uri: str,
+    experiment_id: str,
+    parent: str,
+    lineage: dict[str, str],
 ) -> dict[str, tuple[np.ndarray, dict[str, float]]]:
-    """Fit and log both baselines as child runs; returns {name: (test probabilities, metrics)}."""
+    """Fit and log both baselines as child runs; returns {name: (test probabilities, metrics)}.
+
+    A baseline with a fitted model (the L1 logistic) is logged as the serving pyfunc with its
+    label threshold (max F1 on validation), the run's test rows and `lineage` tags, so
+    `usagecast promote CHILD_RUN_ID` gates and registers it like a tuning run.
+    """
     inputs = prepared.inputs
     parts = prepared.parts
     results = [
         baselines.majority_class(prepared.labels("train"), len(parts.validation), len(parts.test)),
-        baselines.l1_logistic(
-            (parts.train, prepared.labels("train")),
-            (parts.validation, prepared.labels("validation")),
-            parts.test,
-            inputs.numeric_features,
-            inputs.categorical_levels,
-            config.metric,
-            config.seed,
-        ),
+        baselines.l1_logistic(prepared.training_rows(), parts.test, config.metric, config.seed),
     ]
     scored = {}
     for result in results:
         validation = evaluate(prepared.labels("validation"), result.validation_probabilities)
         test = evaluate(prepared.labels("test"), result.test_probabilities)
+        params: dict[str, object] = dict(result.params)
+        metrics = {**_prefixed("val", validation), **_prefixed("test", test)}
+        tags = {"baseline": result.name, "feature_set": inputs.ref}
+        log_model = None
+        if result.model is not None:
+            threshold = max_f1_threshold(
+                prepared.labels("validation"), result.validation_probabilities
+            )
+            params["threshold"] = threshold
+            metrics["test_ece_noise95"] = calibration_noise(result.test_probabilities, config.seed)
+            tags = {**lineage, **tags}
+            log_model = _servable(
+                result.model,
+                inputs.model_metadata(threshold, UNCALIBRATED, family=result.name),
+                prepared.parts.test,
+            )
         tracking.log_child_run(
             tracking_uri,
             experiment_id,
             parent,
             f"baseline-{result.name}",
-            params=result.params,
-            metrics={**_prefixed("val", validation), **_prefixed("test", test)},
-            tags={"baseline": result.name, "feature_set": inputs.ref},
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            log_artifacts=log_model,
         )
         scored[result.name] = (result.test_probabilities, test)
     return scored
+
+
+def _servable(
+    model: FittedModel, metadata: ModelMetadata, test_set: pd.DataFrame
+) -> Callable[[], None]:
+    """What makes a run promotable: its test rows and the serving pyfunc (logged into the
+    active run)."""
+
+    def log() -> None:
+        tracking.log_test_set(test_set)
+        log_serving_model(model, metadata, test_set.head(INPUT_EXAMPLE_ROWS))
+
+    return log
 
 
 def open_tuning_study(
@@ -504,8 +554,8 @@ def open_tuning_study(
 
 
 def refit_best(
-    study: optuna.Study, data: StudyData, config: TuneConfig
-) -> tuple[optuna.trial.FrozenTrial, lgb.Booster]:
+    study: optuna.Study, prepared: Prepared, config: TuneConfig
+) -> tuple[optuna.trial.FrozenTrial, FittedModel]:
     """The best trial's final model again: its params, its last fold's best iteration, the
     training rows (the last fold's, the split's own)."""
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -515,9 +565,9 @@ def refit_best(
             "out); give it more --trials or a longer --timeout"
         )
     best = study.best_trial
-    params = {**fixed_params(config.metric, config.seed, config.threads), **best.params}
-    rounds = int(best.user_attrs[BEST_ITERATION_ATTR])
-    return best, fit_booster(data.final, params, num_boost_round=rounds)
+    params = {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
+    family = LightGBMFamily(config.metric, config.threads)
+    return best, family.fit(prepared.training_rows(), params, config.seed)
 
 
 def calibration_rows(prepared: Prepared) -> tuple[pd.DataFrame, np.ndarray]:
@@ -526,10 +576,10 @@ def calibration_rows(prepared: Prepared) -> tuple[pd.DataFrame, np.ndarray]:
     return prepared.encoded["validation"], prepared.labels("validation")
 
 
-def calibrate(booster: lgb.Booster, prepared: Prepared) -> Calibration:
-    """Platt scaling of the booster's raw score on `calibration_rows`."""
+def calibrate(model: FittedModel, prepared: Prepared) -> Calibration:
+    """Platt scaling of the model's raw score on `calibration_rows`."""
     encoded, labels = calibration_rows(prepared)
-    return fit_calibration(labels, booster.predict(encoded, raw_score=True))
+    return fit_calibration(labels, model.raw_scores(encoded))
 
 
 def tune(config: TuneConfig) -> TuneResult:
@@ -554,18 +604,17 @@ def tune(config: TuneConfig) -> TuneResult:
     )
 
     settings = resolved_config(config, prepared, study_name, storage_url)
-    tags = {
+    lineage = {
         "feature_set": inputs.ref,
         "feature_set_fingerprint": inputs.fingerprint,
         "config_hash": config_hash(config, prepared),
         "git_commit": git_commit(),
         "seed": str(config.seed),
-        "optuna_study": study_name,
         "leakage_scan": inputs.leakage_scan,
         names.RUN_LEAKAGE_FLAGGED: ",".join(inputs.leakage_flagged),
         names.RUN_LEAKAGE_WARNED: ",".join(inputs.leakage_warned),
-        "resumed": str(config.resume).lower(),
     }
+    tags = {**lineage, "optuna_study": study_name, "resumed": str(config.resume).lower()}
     with (
         deferred_stop() as stop,
         tracking.parent_run(experiment_id, study_name, tags, stop) as parent,
@@ -578,9 +627,9 @@ def tune(config: TuneConfig) -> TuneResult:
             {**prepared.plan.params(), **prepared.folds.params()},
             {**prepared.plan.metrics(), **prepared.folds.metrics()},
         )
-        baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent)
+        baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent, lineage)
         stop.check()
-        data = study_data(prepared)  # once for this process's trials and the refit
+        data = study_data(prepared)  # once for this process's trials
         baseline_test_auc = {name: test["roc_auc"] for name, (_, test) in baseline.items()}
         # Workers of one --study on several hosts would share seeds: offset them by the pid.
         first = 0 if config.study is None else os.getpid() * config.workers
@@ -597,12 +646,9 @@ def tune(config: TuneConfig) -> TuneResult:
         study = load_study(
             open_storage(storage_url), study_name, config.metric, config.seed, worker_index=0
         )
-        best, booster = refit_best(study, data, config)
-        calibration = calibrate(booster, prepared)
-        raw = {
-            part: booster.predict(prepared.encoded[part], raw_score=True)
-            for part in ("validation", "test")
-        }
+        best, model = refit_best(study, prepared, config)
+        calibration = calibrate(model, prepared)
+        raw = {part: model.raw_scores(prepared.encoded[part]) for part in ("validation", "test")}
         validation_p = calibration.apply(raw["validation"])
         test_p = calibration.apply(raw["test"])
         test_raw_p = UNCALIBRATED.apply(raw["test"])
@@ -636,7 +682,7 @@ def tune(config: TuneConfig) -> TuneResult:
         )
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
         figures = {
-            **_figures(prepared, booster, study, test_scores, test_raw_p, config.seed),
+            **_figures(prepared, model, study, test_scores, test_raw_p, config.seed),
             **plots.business_figures(prepared.labels("test"), test_p, config.business),
         }
         stop.check()
@@ -687,7 +733,7 @@ def tune(config: TuneConfig) -> TuneResult:
         )
         stop.check()
         log_serving_model(
-            booster,
+            model,
             inputs.model_metadata(threshold, calibration),
             prepared.parts.test.head(INPUT_EXAMPLE_ROWS),
         )

@@ -22,7 +22,7 @@ import math
 import os
 import socket
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,8 +227,12 @@ def log_child_run(
     metrics: Mapping[str, float],
     tags: Mapping[str, str],
     status: str = "FINISHED",
+    log_artifacts: Callable[[], None] | None = None,
 ) -> str:
-    """One finished nested run holding params, metrics and tags; returns its id."""
+    """One finished nested run holding params, metrics and tags; returns its id.
+
+    `log_artifacts` logs into the run (made the active run while it runs) before it ends.
+    """
     values = require_finite(metrics, f"run {name}")
     client = MlflowClient(tracking_uri)
     run = client.create_run(
@@ -247,6 +251,9 @@ def log_child_run(
         params=[Param(key, str(value)) for key, value in params.items()],
         tags=[RunTag(key, str(value)) for key, value in tags.items()],
     )
+    if log_artifacts is not None:
+        with mlflow.start_run(run_id=run.info.run_id, nested=True):
+            log_artifacts()
     client.set_terminated(run.info.run_id, status=status)
     return run.info.run_id
 
@@ -310,11 +317,16 @@ def log_parent_results(
         mlflow.log_figure(figure, f"{PLOTS_FOLDER}/{name}.png")
     for name, payload in json_artifacts.items():
         mlflow.log_text(json.dumps(payload, indent=2, sort_keys=True, default=str), name)
+    log_test_set(test_set)
+    return mlflow.get_artifact_uri(PLOTS_FOLDER)
+
+
+def log_test_set(test_set: pd.DataFrame) -> None:
+    """The run's held-out rows as `test_set.parquet`: promotion scores the model on them."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "test_set.parquet"
         test_set.to_parquet(path, index=False)
         mlflow.log_artifact(str(path))
-    return mlflow.get_artifact_uri(PLOTS_FOLDER)
 
 
 def log_params_and_metrics(params: Mapping[str, object], metrics: Mapping[str, float]) -> None:
@@ -325,7 +337,17 @@ def log_params_and_metrics(params: Mapping[str, object], metrics: Mapping[str, f
 
 
 def log_feature_set_input(ref: str, fingerprint: str) -> None:
-    """The exact feature-set build as the run's mlflow.data input (digest = fingerprint)."""
+    """The exact feature-set build as the run's mlflow.data input (digest = fingerprint).
+
+    MLflow looks the dataset up, then inserts it: two runs logging the same new build at once
+    can both miss it, and the second insert fails on the store's unique constraint (its
+    transaction rolled back). That run logs again once and finds the first run's dataset.
+    """
     from features.featureset import log_feature_set_to_mlflow
 
-    log_feature_set_to_mlflow(f"{ref}/{fingerprint}")
+    try:
+        log_feature_set_to_mlflow(f"{ref}/{fingerprint}")
+    except MlflowException as error:
+        if "unique constraint" not in str(error).lower():
+            raise
+        log_feature_set_to_mlflow(f"{ref}/{fingerprint}")

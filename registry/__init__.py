@@ -1,4 +1,5 @@
-"""Model registry: model names, the pure promotion policy, and MLflow registry IO."""
+"""Model registry: model names, the pure promotion policy, MLflow registry IO, and batch
+scoring through a registered model."""
 
 from registry.names import CHAMPION, PREVIOUS, champion_uri, model_name
 from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
@@ -8,11 +9,10 @@ from registry.promote import (
     latest_run_id,
     list_models,
     load_registered,
-    model_version,
     promote_run,
     rollback,
-    rows_at_cutoff,
 )
+from registry.scoring import ScoreSummary, model_version, rows_at_cutoff, score_feature_set
 
 __all__ = [
     "CHAMPION",
@@ -22,6 +22,7 @@ __all__ = [
     "Decision",
     "PolicyConfig",
     "PromotionResult",
+    "ScoreSummary",
     "VersionSummary",
     "champion_uri",
     "decide",
@@ -33,4 +34,5 @@ __all__ = [
     "promote_run",
     "rollback",
     "rows_at_cutoff",
+    "score_feature_set",
 ]

@@ -1,6 +1,7 @@
 """MLflow registry IO: register a run's model, gate it, move aliases, roll back, list.
 
-The one module in registry/ that talks to MLflow. Every promotion (and rollback) runs under
+Batch scoring, which downloads and loads registered models the same way
+(`load_registered`), is registry/scoring.py. Every promotion (and rollback) runs under
 an exclusive lock per registered model, so concurrent `usagecast promote` processes are applied
 one after another against the champion of the moment, and each leaves exactly one audit
 record: tags on its model version plus one line in the workspace's `registry/audit.jsonl`.
@@ -30,12 +31,9 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
-from tqdm import tqdm
 
 from features.errors import UsagecastError
 from features.locks import OwnedLock, advisory_lock, is_postgres_url
@@ -442,133 +440,3 @@ def list_models(name: str) -> list[VersionSummary]:
         for v in versions
     ]
     return sorted(rows, key=lambda row: int(row.version), reverse=True)
-
-
-@dataclass(frozen=True)
-class ScoreSummary:
-    """What `usagecast score` wrote."""
-
-    out: Path
-    rows: int
-    cutoff: str
-    model_uri: str
-    model_version: str
-    rows_from: str  # "scoring rows <fingerprint> (built|reused)" or "training build <fp>"
-
-    def summary(self) -> str:
-        return (
-            f"scored {self.rows} eligible users at cutoff {self.cutoff} ({self.rows_from}) "
-            f"with {self.model_uri} (version {self.model_version}) -> {self.out}"
-        )
-
-
-def model_version(client: MlflowClient, model_uri: str) -> str:
-    """The registry version behind models:/NAME@alias or models:/NAME/N, else "unregistered"."""
-    if not model_uri.startswith("models:/"):
-        return "unregistered"
-    name, at, alias = model_uri.removeprefix("models:/").partition("@")
-    if at:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    name, _, version = name.partition("/")
-    return version if version.isdigit() else "unregistered"
-
-
-def rows_at_cutoff(frame: pd.DataFrame, ref: str, cutoff: str | None) -> pd.DataFrame:
-    """A built feature set's rows at one of its cutoffs (default: its latest)."""
-    cutoffs = pd.to_datetime(frame["cutoff"])
-    try:
-        chosen = cutoffs.max() if cutoff is None else pd.Timestamp(cutoff)
-    except ValueError as error:
-        raise UsagecastError(f"--cutoff {cutoff!r}: not a date (use YYYY-MM-DD)") from error
-    rows = frame[cutoffs == chosen]
-    if rows.empty:
-        available = sorted({c.date().isoformat() for c in cutoffs})
-        raise UsagecastError(
-            f"feature set {ref} has no rows at cutoff {cutoff}; cutoffs: {available}"
-        )
-    return rows
-
-
-def score_feature_set(
-    feature_set_ref: str,
-    model_uri: str,
-    out: Path,
-    cutoff: str | None = None,
-    chunk_rows: int = 100_000,
-) -> ScoreSummary:
-    """Score every eligible user of a feature set at one cutoff.
-
-    `NAME@vN`: the scoring rows at `cutoff` (default: the latest, the day after the last
-    event), built from the event store unless a build with their fingerprint exists.
-    `NAME@vN/FINGERPRINT`: that build's rows at one of its cutoffs (default: its latest).
-    Writes user_id, cutoff (the row's own: a signup-relative spec's features are at each
-    user's cutoff), probability, label (the model's) and rank (1 = most likely) to Parquet,
-    with the model URI and version, the rows' kind (scoring | training), the cutoff and both
-    fingerprints (the scored rows' and the model's training rows') in the file's metadata
-    under the key `usagecast`.
-    """
-    rows, manifest, at = _rows_to_score(feature_set_ref, cutoff)
-    kind = manifest.get("kind", "training")
-    if kind == "scoring":
-        how = "reused" if manifest.get("reused") else "built"
-        rows_from = f"scoring rows {manifest.get('fingerprint', '')}, {how}"
-    else:
-        rows_from = f"{kind} build {manifest.get('fingerprint', '')}"
-    client = _client()
-    with tempfile.TemporaryDirectory(prefix="usagecast-score-") as tmp:
-        model, feature_names = load_registered(model_uri, Path(tmp))
-        trained_on = json.loads((Path(tmp) / METADATA_ARTIFACT).read_text()).get(
-            "feature_set_fingerprint", ""
-        )
-        parts = [
-            model.predict(rows.iloc[start : start + chunk_rows][feature_names])
-            for start in tqdm(range(0, len(rows), chunk_rows), desc="scoring", unit="chunk")
-        ]
-    scored = pd.concat(parts, ignore_index=True)
-    result = pd.DataFrame(
-        {
-            "user_id": rows["user_id"].to_numpy(),
-            "cutoff": rows["cutoff"].to_numpy(),
-            "probability": scored["probability"].to_numpy(),
-            "label": scored["label"].to_numpy(),
-        }
-    )
-    result["rank"] = result["probability"].rank(method="first", ascending=False).astype("int64")
-    result = result.sort_values("rank", kind="stable").reset_index(drop=True)
-    chosen_cutoff = at.isoformat()
-    version = model_version(client, model_uri)
-    provenance = {
-        "model_uri": model_uri,
-        "model_version": version,
-        "feature_set": feature_set_ref,
-        "feature_set_fingerprint": manifest.get("fingerprint", ""),
-        "model_feature_set_fingerprint": trained_on,
-        "kind": kind,
-        "cutoff": chosen_cutoff,
-        "scored_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-    table = pa.Table.from_pandas(result, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}), b"usagecast": json.dumps(provenance).encode()}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.replace_schema_metadata(metadata), out)
-    return ScoreSummary(out, len(result), chosen_cutoff, model_uri, version, rows_from)
-
-
-def _rows_to_score(ref: str, cutoff: str | None) -> tuple[pd.DataFrame, dict, pd.Timestamp]:
-    """(rows, manifest, cutoff) for score_feature_set: scoring rows, or one named build's."""
-    # lazily: the feature-set stack is heavy
-    from features.featureset import load_feature_set, load_scoring_rows
-
-    if "/" in ref:
-        frame, manifest = load_feature_set(ref)
-        rows = rows_at_cutoff(frame, ref, cutoff)
-        return rows, manifest, pd.Timestamp(rows["cutoff"].iloc[0])
-    rows, manifest = load_scoring_rows(ref, cutoff)
-    at = pd.Timestamp(manifest["cutoff"])
-    if rows.empty:
-        raise UsagecastError(
-            f"feature set {ref} has no eligible user to score at cutoff {at.date()} "
-            f"(scoring rows {manifest['fingerprint']})"
-        )
-    return rows, manifest, at

@@ -97,7 +97,7 @@ def _fuzz_started(kind: str, requests: int, seed: int) -> Tally:
         os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
         os.chdir(root)  # the SQLite store's default artifact root is ./mlruns
         with mlflow.start_run():
-            info = log_serving_model(model.booster, model.metadata, model.rows)
+            info = log_serving_model(model.model, model.metadata, model.rows)
         with running(kind, info.model_uri, "fuzz", root / "server.log", env) as base:
             return fuzz(base, requests, seed, kind == "stock")
 

@@ -1,7 +1,7 @@
-"""What the booster expects, and the one encoding shared by training and serving.
+"""What a fitted model expects, and the one encoding shared by training and serving.
 
 `ModelMetadata` travels with every model as `metadata.json`; `encode_features` turns raw
-feature rows (numbers, category strings) into the float matrix LightGBM was trained on.
+feature rows (numbers, category strings) into the float matrix every model family reads.
 Training (experiments/) and serving call the same function, so they cannot drift apart.
 
 Decisions:
@@ -38,6 +38,7 @@ import pandas as pd
 from features.categories import OTHER_LEVEL
 from features.errors import UsagecastError
 from serving.calibration import UNCALIBRATED, Calibration
+from serving.families import FITTED_MODELS, OUTPUTS, Output
 
 METADATA_FORMAT_VERSION = 1
 # Up to this many rows, plain loops over an object matrix beat per-column pandas calls.
@@ -66,14 +67,15 @@ def shown(value: Any) -> str:
 
 @dataclass(frozen=True)
 class ModelMetadata:
-    """Everything besides the booster that scoring needs, stored as metadata.json.
+    """Everything besides the fitted model that scoring needs, stored as metadata.json.
 
     `threshold` turns a probability into the served label; the trainer chooses it on the
     validation rows (never on the test rows) and records how in its run. `model_sha256` lets
-    the loader refuse a damaged model.txt before LightGBM parses it (a truncated file can abort
+    the loader refuse a damaged model file before it is parsed (a truncated file can abort
     the whole process inside LightGBM's parser). `calibration` maps the raw score to the served
     probability (serving/calibration.py); a model saved without one serves the booster's own
-    probability.
+    probability. `family` names the model family whose file holds the model
+    (serving/families.py); `output` says whether its score is a probability or a value.
     """
 
     feature_names: tuple[str, ...]
@@ -84,8 +86,10 @@ class ModelMetadata:
     label_kind: str
     actionable: tuple[Mapping[str, Any], ...] = ()
     couplings: tuple[Mapping[str, Any], ...] = ()
-    model_sha256: str = ""  # of model.txt, filled in by save_model_files
+    model_sha256: str = ""  # of the model file, filled in by save_model_files
     calibration: Calibration = UNCALIBRATED
+    family: str = "lightgbm"
+    output: Output = "probability"
     format_version: int = field(default=METADATA_FORMAT_VERSION)
 
     def __post_init__(self) -> None:
@@ -100,6 +104,15 @@ class ModelMetadata:
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise FeatureEncodingError(
                 f"metadata: threshold must be within [0, 1], got {self.threshold}"
+            )
+        if self.family not in FITTED_MODELS:
+            raise FeatureEncodingError(
+                f"metadata: family {self.family!r} is not known; known families: "
+                f"{sorted(FITTED_MODELS)}"
+            )
+        if self.output not in OUTPUTS:
+            raise FeatureEncodingError(
+                f"metadata: output {self.output!r} is not one of {list(OUTPUTS)}"
             )
         object.__setattr__(self, "feature_names", names)
         object.__setattr__(

@@ -1,7 +1,8 @@
-"""SHAP explanations from LightGBM's exact TreeSHAP (`pred_contrib`), reduced to top-k.
+"""Explanations from a fitted model's contributions (serving/families.py), reduced to top-k.
 
-`Booster.predict(X, pred_contrib=True)` returns one column per feature plus a last column
-holding the base value (the expected raw score); each row sums exactly to the raw score.
+A contribution matrix has one column per feature plus a last column holding the base value
+(the expected raw score); each row sums to the raw score. LightGBM's is its exact TreeSHAP
+(`Booster.predict(X, pred_contrib=True)`), a linear model's weight x (term - training mean).
 We keep the k largest contributions by magnitude and report the rest as one number, so
 base_value + sum(top-k) + other_contribution == raw_score holds for every row.
 """
@@ -43,7 +44,7 @@ def top_k_contributions(
     raw_values: Sequence[Sequence[Any]],
     k: int,
 ) -> list[RowExplanation]:
-    """Top-k contributions per row from a `pred_contrib` matrix (rows x (features + 1)).
+    """Top-k contributions per row from a contribution matrix (rows x (features + 1)).
 
     `raw_values[row][j]` is the value the caller sent for feature j (a level string for a
     categorical), reported next to its contribution.

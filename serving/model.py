@@ -1,13 +1,16 @@
-"""The served pyfunc: probabilities, labels at the stored threshold, and SHAP explanations.
+"""The served pyfunc: probabilities (or values), labels at the stored threshold, explanations.
 
-Every probability it returns (predict, explain, what-if, and batch scoring, which calls the
-same pyfunc) is the calibrated one: the booster's raw score through `metadata.calibration`.
-Explanations are in raw-score (log-odds) units: `raw_score` is reported beside `probability`
-and the SHAP terms sum to it.
+Any model family of serving/families.py serves through it: the fitted model gives raw scores
+and per-feature contributions, this module does the rest. Every probability it returns
+(predict, explain, what-if, and batch scoring, which calls the same pyfunc) is the calibrated
+one: the raw score through `metadata.calibration`. Explanations are in raw-score units
+(log-odds for a probability): `raw_score` is reported beside `probability` and the
+contributions sum to it. A family whose output is a value answers `value` instead of
+`probability` and `label`, and has no what-if (its target is a probability).
 
-Loaded by MLflow from code (serving/model_entry.py) around two files: `model.txt` (LightGBM
-text model) and `metadata.json`; nothing is unpickled, so it serves with
-MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
+Loaded by MLflow from code (serving/model_entry.py) around two files: the family's model file
+(LightGBM text model, or a linear model's JSON) and `metadata.json`; nothing is unpickled, so
+it serves with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
 
 With `USAGECAST_PREDICTION_LOG=DIR` set where the pyfunc loads, every answered row is also
 appended to the prediction log in DIR (serving/prediction_log.py), off the request path.
@@ -21,7 +24,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import lightgbm
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ from mlflow.models import Model
 
 from serving.encoding import ModelMetadata
 from serving.explain import top_k_contributions
+from serving.families import FittedModel, fitted_model_class
 from serving.prediction_log import (
     LoggedModel,
     PredictionLog,
@@ -50,7 +53,6 @@ from serving.whatif import (
     suggestions_to_json,
 )
 
-MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
 # One thread is fastest for the small requests a server sees (no OpenMP fork/join per call);
 # batch scoring uses all cores.
@@ -75,46 +77,48 @@ def _action_space(metadata: ModelMetadata) -> tuple[ActionSpace | None, str]:
 
 
 class Scorer:
-    """A loaded booster with its metadata; the scoring logic shared by the pyfunc and CLI."""
+    """A fitted model with its metadata; the scoring logic shared by the pyfunc and CLI."""
 
     def __init__(
         self,
-        booster: lightgbm.Booster,
+        model: FittedModel,
         metadata: ModelMetadata,
         prediction_log: PredictionLog | None = None,
     ) -> None:
-        if booster.num_feature() != len(metadata.feature_names):
+        if model.num_features != len(metadata.feature_names):
             raise ValueError(
-                f"model.txt has {booster.num_feature()} features, metadata.json lists "
+                f"{model.file_name} has {model.num_features} features, metadata.json lists "
                 f"{len(metadata.feature_names)}"
             )
-        self.booster = booster
+        self.model = model
         self.metadata = metadata
         self.prediction_log = prediction_log
         self.action_space, self.whatif_unavailable = _action_space(metadata)
 
     @classmethod
     def from_files(cls, model_file: str | Path, metadata_file: str | Path) -> Scorer:
-        """Load model.txt and metadata.json (the files `save_model_files` writes).
+        """Load the model file and metadata.json (the files `save_model_files` writes), the
+        model file read by the class of the family metadata.json names.
 
-        Raises ValueError when model.txt does not match the checksum in metadata.json.
+        Raises ValueError when the model file does not match the checksum in metadata.json.
         """
         metadata = ModelMetadata.from_json(Path(metadata_file).read_text(encoding="utf-8"))
+        model_class = fitted_model_class(metadata.family)
         actual = file_sha256(Path(model_file))
         if metadata.model_sha256 and actual != metadata.model_sha256:
             raise ValueError(
-                f"{MODEL_FILE} is damaged: sha256 {actual} != {metadata.model_sha256} "
-                f"recorded in {METADATA_FILE}"
+                f"{model_class.file_name} is damaged: sha256 {actual} != "
+                f"{metadata.model_sha256} recorded in {METADATA_FILE}"
             )
-        return cls(lightgbm.Booster(model_file=str(model_file)), metadata)
+        return cls(model_class.load(Path(model_file)), metadata)
 
     def _threads(self, rows: int) -> int:
         return 1 if rows <= SINGLE_THREAD_MAX_ROWS else 0
 
     def raw_scores(self, encoded: np.ndarray, num_threads: int | None = None) -> np.ndarray:
-        """The booster's raw score (log-odds) per row of an encoded matrix."""
+        """The model's raw score (log-odds, or the value) per row of an encoded matrix."""
         threads = self._threads(len(encoded)) if num_threads is None else num_threads
-        return self.booster.predict(encoded, raw_score=True, num_threads=threads)
+        return self.model.raw_scores(encoded, num_threads=threads)
 
     def probabilities(self, encoded: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Calibrated P(label = 1) per row of an encoded matrix."""
@@ -126,20 +130,28 @@ class Scorer:
         checked = check_request(frame, self.metadata)
         encoded = checked.encoded
         raw = self.raw_scores(encoded)
-        probability = self.metadata.calibration.apply(raw)
-        columns: dict[str, Any] = {
-            "probability": probability,
-            "label": (probability >= self.metadata.threshold).astype("int64"),
-        }
+        if self.metadata.output == "value":
+            score = raw
+            columns: dict[str, Any] = {"value": raw}
+        else:
+            score = self.metadata.calibration.apply(raw)
+            columns = {
+                "probability": score,
+                "label": (score >= self.metadata.threshold).astype("int64"),
+            }
         if params.mode == "explain":
             columns.update(self._explanations(frame, encoded, params.k))
         elif params.mode == "whatif":
             columns["whatif"] = self._whatif(encoded, params)
         if self.prediction_log is not None:
             try:
+                # A value output has no probability: its value is the raw score.
+                probability = (
+                    score if self.metadata.output == "probability" else np.full(len(raw), np.nan)
+                )
                 self._log(frame, checked, params.mode, probability, raw)
             except Exception as error:  # a failing log never fails the answer it would record
-                self.prediction_log.count_failed(len(probability), error)
+                self.prediction_log.count_failed(len(score), error)
         return pd.DataFrame(columns)
 
     def _log(
@@ -173,14 +185,12 @@ class Scorer:
         self.prediction_log.append(columns, len(probability))
 
     def _explanations(self, frame: pd.DataFrame, encoded: np.ndarray, k: int) -> dict:
-        contrib = self.booster.predict(
-            encoded, pred_contrib=True, num_threads=self._threads(len(encoded))
-        )
+        contrib = self.model.contributions(encoded, num_threads=self._threads(len(encoded)))
         names = self.metadata.feature_names
         # One object matrix, then numpy indexing: cheaper than frame[list(names)].
         position = {name: i for i, name in enumerate(frame.columns.tolist())}
         raw_values = frame.to_numpy(dtype=object)[:, [position[name] for name in names]]
-        rows = top_k_contributions(np.asarray(contrib), names, raw_values, k)
+        rows = top_k_contributions(contrib, names, raw_values, k)
         return {
             "raw_score": [r.raw_score for r in rows],
             "base_value": [r.base_value for r in rows],
@@ -190,6 +200,12 @@ class Scorer:
 
     def _whatif(self, encoded: np.ndarray, params: ServingParams) -> list[dict]:
         """Counterfactual suggestions per row from the GA in serving/whatif/."""
+        if self.metadata.output != "probability":
+            raise ServingInputError(
+                f"param 'mode': 'whatif' is not available in this model version: its "
+                f"{self.metadata.family} model outputs a {self.metadata.output}, and what-if "
+                "searches for a target probability"
+            )
         if self.action_space is None:
             raise ServingInputError(
                 f"param 'mode': 'whatif' is not available in this model version: "
@@ -211,7 +227,8 @@ class Scorer:
 
     def _single_thread_probabilities(self, matrix: np.ndarray) -> np.ndarray:
         # The GA scores one population (a few thousand rows) per call: one thread avoids
-        # OpenMP start-up per generation. Calibrated, so `target` is on the served scale.
+        # OpenMP start-up per generation (LightGBM). Calibrated, so `target` is on the
+        # served scale.
         return self.probabilities(matrix, num_threads=1)
 
 
@@ -226,7 +243,7 @@ class UsagecastModel(mlflow.pyfunc.PythonModel):
     """The pyfunc `mlflow models serve` runs; `predict` answers params.mode."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        """Load the booster and metadata from the model's artifacts."""
+        """Load the fitted model and metadata from the model's artifacts."""
         scorer = Scorer.from_files(context.artifacts["model"], context.artifacts["metadata"])
         logged = LoggedModel(
             feature_set=scorer.metadata.feature_set,
@@ -242,5 +259,6 @@ class UsagecastModel(mlflow.pyfunc.PythonModel):
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
-        """Probability and label per row; with mode=explain also the top-k SHAP terms."""
+        """Probability and label (or value) per row; with mode=explain also the top-k
+        contributions."""
         return self.scorer.respond(model_input, parse_params(params))

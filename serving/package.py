@@ -1,8 +1,8 @@
 """Packaging the served model: files on disk and the MLflow models-from-code pyfunc.
 
 This is the one module in serving/ that writes (files, MLflow artifacts). The trainer calls
-`log_serving_model` inside its run; everything it logs is text (LightGBM model, JSON), so
-the model loads with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
+`log_serving_model` inside its run; everything it logs is text (the family's model file,
+serving/families.py, and JSON), so the model loads with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
-import lightgbm
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
@@ -22,7 +21,8 @@ from mlflow.types import ParamSchema, ParamSpec
 import features
 import serving
 from serving.encoding import ModelMetadata
-from serving.model import METADATA_FILE, MODEL_FILE, file_sha256
+from serving.families import FittedModel, fitted_model_class
+from serving.model import METADATA_FILE, file_sha256
 from serving.validation import ServingParams
 
 ENTRY_POINT = Path(serving.__file__).parent / "model_entry.py"
@@ -55,22 +55,29 @@ def serving_signature() -> ModelSignature:
     )
 
 
-def save_model_files(booster: lightgbm.Booster, metadata: ModelMetadata, directory: Path) -> Path:
-    """Write model.txt (LightGBM text, never pickle) and metadata.json into `directory`.
+def save_model_files(model: FittedModel, metadata: ModelMetadata, directory: Path) -> Path:
+    """Write the model's file (text, never pickle) and metadata.json into `directory`.
 
-    metadata.json records model.txt's sha256, checked every time the model is loaded.
+    metadata.json records the model file's sha256, checked every time the model is loaded.
+    Raises ValueError when the model is not of the family metadata.json names.
     """
+    expected = fitted_model_class(metadata.family)
+    if not isinstance(model, expected):
+        raise ValueError(
+            f"metadata names family {metadata.family!r} ({expected.__name__}), but the model "
+            f"is a {type(model).__name__}"
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model_file = directory / MODEL_FILE
-    booster.save_model(str(model_file))
+    model_file = directory / model.file_name
+    model.save(model_file)
     sealed = replace(metadata, model_sha256=file_sha256(model_file))
     (directory / METADATA_FILE).write_text(sealed.to_json(), encoding="utf-8")
     return directory
 
 
 def log_serving_model(
-    booster: lightgbm.Booster,
+    model: FittedModel,
     metadata: ModelMetadata,
     input_example: pd.DataFrame,
     name: str = "model",
@@ -82,11 +89,14 @@ def log_serving_model(
     """
     example = input_example.loc[:, list(metadata.feature_names)]
     with tempfile.TemporaryDirectory(prefix="usagecast-model-") as tmp:
-        files = save_model_files(booster, metadata, Path(tmp))
+        files = save_model_files(model, metadata, Path(tmp))
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=str(ENTRY_POINT),
-            artifacts={"model": str(files / MODEL_FILE), "metadata": str(files / METADATA_FILE)},
+            artifacts={
+                "model": str(files / model.file_name),
+                "metadata": str(files / METADATA_FILE),
+            },
             code_paths=[str(path) for path in CODE_PATHS],
             signature=serving_signature(),
             input_example=example,

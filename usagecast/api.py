@@ -201,7 +201,7 @@ def score(
     rank (1 = most likely). Also kept as Parquet at `out` when given."""
     import pandas as pd
 
-    from registry.promote import score_feature_set
+    from registry import score_feature_set
 
     if out is not None:
         return pd.read_parquet(score_feature_set(ref, model, Path(out), cutoff).out)

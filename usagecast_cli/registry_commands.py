@@ -60,7 +60,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from registry.promote import score_feature_set
+    from registry import score_feature_set
 
     business = parse_business_options(args)  # refused before any work
     summary = score_feature_set(args.feature_set, args.model, args.out, args.cutoff)

@@ -21,6 +21,7 @@ from experiments.objective import WORKER_PID_ATTR
 from experiments.split import DEFAULT_FOLDS
 from experiments.study import load_study, open_storage
 from features import workspace
+from registry import promote_run
 from usagecast_cli.main import build_parser, main
 
 PLOTS = {
@@ -122,6 +123,33 @@ def test_a_run_records_trials_baselines_lineage_plots_and_a_servable_model(
     assert evaluate(labels, served["probability"].to_numpy())["ece"] == pytest.approx(
         run.data.metrics["test_ece"], abs=1e-12
     )
+
+
+@pytest.mark.slow
+def test_the_logistic_baseline_logs_a_servable_model_that_promotes_like_a_tuning_run(
+    synthetic_ref,
+):
+    result = tune(TuneConfig(feature_set=synthetic_ref, trials=2, seed=3))
+    client = MlflowClient(result.tracking_uri)
+    parent = client.get_run(result.parent_run_id)
+    (child,) = [
+        c for c in _children(client, parent) if c.data.tags.get("baseline") == "l1_logistic"
+    ]
+    assert set(child.data.tags) >= REQUIRED_TAGS - {"optuna_study"}
+    assert {"C", "threshold"} <= set(child.data.params)
+    test_rows = pd.read_parquet(
+        mlflow.artifacts.download_artifacts(
+            run_id=child.info.run_id, artifact_path="test_set.parquet"
+        )
+    )
+    model = mlflow.pyfunc.load_model(f"runs:/{child.info.run_id}/model")
+    served = model.predict(test_rows.drop(columns=["user_id", "cutoff", "label"]))
+    # The logged metrics are the served model's.
+    metrics = evaluate(test_rows["label"].to_numpy(dtype=float), served["probability"])
+    for name in ("roc_auc", "ece", "logloss"):
+        assert metrics[name] == pytest.approx(child.data.metrics[f"test_{name}"], abs=1e-12)
+    promoted = promote_run(child.info.run_id)
+    assert promoted.promoted and promoted.champion == "1", promoted.reason
 
 
 @pytest.mark.slow

@@ -88,13 +88,17 @@ def log_tuning_run(
     leakage_warned: str = "",
     feature_set: str = "premium_30d@v1",
     spec_model: bool = False,
+    family: str = "lightgbm",
 ) -> str:
     """Log a finished run the way the trainer does; return its run id.
 
     `spec_model`: the model reads premium_30d@v1's column names (SPEC_NAMES).
+    `family`: the model family ("l1_logistic": as the trainer logs its logistic baseline).
     """
     names = SPEC_NAMES if spec_model else None
-    tiny = make_tiny_model(seed=seed, label_noise=label_noise, with_likes=with_likes, names=names)
+    tiny = make_tiny_model(
+        seed=seed, label_noise=label_noise, with_likes=with_likes, names=names, family=family
+    )
     test_set = held_out_rows(with_likes, names) if test_set is None else test_set
     tags = {"feature_set": feature_set, "feature_set_fingerprint": f"fp-{feature_set}"}
     if leakage_flagged is not None:
@@ -103,7 +107,7 @@ def log_tuning_run(
     with mlflow.start_run() as run:
         mlflow.set_tags(tags)
         mlflow.log_metric("test_ece", ece)
-        log_serving_model(tiny.booster, tiny.metadata, tiny.rows.head(2))
+        log_serving_model(tiny.model, tiny.metadata, tiny.rows.head(2))
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "test_set.parquet"
             test_set.to_parquet(path, index=False)

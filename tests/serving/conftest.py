@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lightgbm
@@ -12,7 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving import Calibration, ModelMetadata, encode_features
+from experiments.families import L1LogisticFamily, TrainingRows
+from serving import (
+    UNCALIBRATED,
+    Calibration,
+    FittedModel,
+    LightGBMModel,
+    ModelMetadata,
+    encode_features,
+    encode_matrix,
+)
 
 # --import-mode=importlib does not put test folders on sys.path; fuzz_requests is a unique name.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -24,16 +33,22 @@ TINY_CALIBRATION = Calibration(slope=0.8, intercept=-0.3, rows=400, positives=18
 
 @dataclass(frozen=True)
 class TinyModel:
-    """A booster, its metadata, and the raw feature rows and labels it was trained on."""
+    """A fitted model, its metadata, and the raw feature rows and labels it was trained on."""
 
-    booster: lightgbm.Booster
+    model: FittedModel
     metadata: ModelMetadata
     rows: pd.DataFrame
     labels: np.ndarray
 
+    @property
+    def booster(self) -> lightgbm.Booster:
+        """The LightGBM family's booster."""
+        assert isinstance(self.model, LightGBMModel), self.metadata.family
+        return self.model.booster
+
     def probabilities(self, rows: pd.DataFrame) -> np.ndarray:
         """The served (calibrated) probability of raw feature rows."""
-        raw = self.booster.predict(encode_features(rows, self.metadata), raw_score=True)
+        raw = self.model.raw_scores(encode_matrix(rows, self.metadata))
         return self.metadata.calibration.apply(raw)
 
 
@@ -43,8 +58,10 @@ def make_tiny_model(
     label_noise: float = 0.0,
     with_likes: bool = False,
     names: Mapping[str, str] | None = None,
+    family: str = "lightgbm",
 ) -> TinyModel:
-    """A LightGBM binary model on two numeric features and one categorical.
+    """A binary model on two numeric features and one categorical: LightGBM, or with
+    `family="l1_logistic"` the L1 logistic (served as the trainer serves it: uncalibrated).
 
     `label_noise` flips that share of the training labels: a worse model on the same task.
     `with_likes` adds a fourth (numeric) feature: a model with different feature columns.
@@ -87,6 +104,11 @@ def make_tiny_model(
             },
         ),
     )
+    if family == "l1_logistic":
+        metadata = replace(metadata, family=family, calibration=UNCALIBRATED)
+        training = TrainingRows(rows, noisy, rows, noisy, metadata)
+        logistic = L1LogisticFamily().fit(training, {"C": 1.0}, seed)
+        return TinyModel(model=logistic, metadata=metadata, rows=rows, labels=label)
     dataset = lightgbm.Dataset(
         encode_features(rows, metadata),
         label=noisy,
@@ -94,12 +116,17 @@ def make_tiny_model(
     )
     params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": seed}
     booster = lightgbm.train(params, dataset, num_boost_round=15)
-    return TinyModel(booster=booster, metadata=metadata, rows=rows, labels=label)
+    return TinyModel(model=LightGBMModel(booster), metadata=metadata, rows=rows, labels=label)
 
 
 @pytest.fixture(scope="session")
 def tiny_model() -> TinyModel:
     return make_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_logistic() -> TinyModel:
+    return make_tiny_model(family="l1_logistic")
 
 
 @pytest.fixture(autouse=True)

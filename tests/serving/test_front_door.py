@@ -68,7 +68,7 @@ def registry(tiny_model, tmp_path_factory) -> Registry:
         client.create_registered_model(NAME)
         for alias, model in (("champion", tiny_model), ("challenger", challenger)):
             with mlflow.start_run():
-                info = log_serving_model(model.booster, model.metadata, model.rows)
+                info = log_serving_model(model.model, model.metadata, model.rows)
             version = client.create_model_version(NAME, info.model_uri, run_id=info.run_id)
             client.set_registered_model_alias(NAME, alias, version.version)
     return Registry(root, uri)

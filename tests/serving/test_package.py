@@ -22,7 +22,7 @@ def test_logged_model_loads_without_pickle_and_predicts(tiny_model, monkeypatch)
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     rows = tiny_model.rows.head(5)
     with mlflow.start_run():
-        info = log_serving_model(tiny_model.booster, tiny_model.metadata, rows.head(2))
+        info = log_serving_model(tiny_model.model, tiny_model.metadata, rows.head(2))
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     result = loaded.predict(rows)
     expected = tiny_model.probabilities(rows)
@@ -40,7 +40,7 @@ def test_logged_model_loads_without_pickle_and_predicts(tiny_model, monkeypatch)
 
 
 def test_model_files_round_trip(tiny_model, tmp_path):
-    directory = save_model_files(tiny_model.booster, tiny_model.metadata, tmp_path / "m")
+    directory = save_model_files(tiny_model.model, tiny_model.metadata, tmp_path / "m")
     assert sorted(p.name for p in directory.iterdir()) == ["metadata.json", "model.txt"]
     assert b"\x80" not in (directory / "model.txt").read_bytes()[:2]  # text, not pickle
     loaded = ModelMetadata.from_json((directory / "metadata.json").read_text())
@@ -49,7 +49,7 @@ def test_model_files_round_trip(tiny_model, tmp_path):
 
 
 def test_damaged_model_file_is_refused_before_lightgbm_parses_it(tiny_model, tmp_path):
-    directory = save_model_files(tiny_model.booster, tiny_model.metadata, tmp_path / "m")
+    directory = save_model_files(tiny_model.model, tiny_model.metadata, tmp_path / "m")
     model_file = directory / "model.txt"
     model_file.write_text(model_file.read_text()[:200])
     with pytest.raises(ValueError, match=r"model\.txt is damaged"):
@@ -58,7 +58,7 @@ def test_damaged_model_file_is_refused_before_lightgbm_parses_it(tiny_model, tmp
 
 def test_invalid_actionable_list_disables_only_whatif(tiny_model):
     entry = {**tiny_model.metadata.actionable[0], "unit_price": 1.0}
-    scorer = Scorer(tiny_model.booster, replace(tiny_model.metadata, actionable=(entry,)))
+    scorer = Scorer(tiny_model.model, replace(tiny_model.metadata, actionable=(entry,)))
     rows = tiny_model.rows.head(2)
     assert len(scorer.respond(rows, parse_params({"mode": "explain"}))) == 2
     with pytest.raises(ServingInputError, match="not available in this model version") as error:

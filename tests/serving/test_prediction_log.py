@@ -130,7 +130,7 @@ def test_reading_a_missing_log_says_how_to_write_one(tmp_path):
 
 def test_scorer_logs_answered_rows_only(tiny_model, tmp_path):
     log = PredictionLog(tmp_path, MODEL)
-    scorer = Scorer(tiny_model.booster, tiny_model.metadata, prediction_log=log)
+    scorer = Scorer(tiny_model.model, tiny_model.metadata, prediction_log=log)
     rows = tiny_model.rows.head(3).assign(user_id=["7.0", "8.0", "9.0"], cutoff="2024-03-01")
     rows.loc[1, "city"] = "tokyo"  # an unknown level is logged as sent
     answered = scorer.respond(rows, parse_params({"mode": "explain", "k": 1}))
@@ -154,7 +154,7 @@ def test_a_log_whose_columns_fail_to_form_never_fails_the_answer(
 
     monkeypatch.setattr("serving.model.request_columns", broken_columns)
     log = PredictionLog(tmp_path, MODEL)
-    scorer = Scorer(tiny_model.booster, tiny_model.metadata, prediction_log=log)
+    scorer = Scorer(tiny_model.model, tiny_model.metadata, prediction_log=log)
     rows = tiny_model.rows.head(3).assign(user_id=["7", "8", "9"], cutoff="2024-03-01")
     answered = scorer.respond(rows, parse_params(None))
     log.close()
@@ -182,7 +182,7 @@ def test_served_model_logs_what_it_answered(tiny_model, tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         with mlflow.start_run() as run:
-            info = log_serving_model(tiny_model.booster, tiny_model.metadata, tiny_model.rows)
+            info = log_serving_model(tiny_model.model, tiny_model.metadata, tiny_model.rows)
     rows = tiny_model.rows.head(5).assign(
         user_id=[f"{i}.0" for i in range(5)],
         cutoff=["2024-03-01", "2024-03-01", "2024-03-01T00:00:00", "2024-04-01", "2024-04-01"],

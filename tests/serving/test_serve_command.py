@@ -22,7 +22,7 @@ BARE_PATH = "/usr/bin:/bin"  # no virtualenv: `uvicorn` and `mlflow` are not fou
 def test_the_printed_serve_line_answers_ping_without_an_activated_venv(tiny_model, tmp_path):
     uri = os.environ["MLFLOW_TRACKING_URI"]
     with mlflow.start_run():
-        info = log_serving_model(tiny_model.booster, tiny_model.metadata, tiny_model.rows)
+        info = log_serving_model(tiny_model.model, tiny_model.metadata, tiny_model.rows)
     client = MlflowClient(uri)
     client.create_registered_model("tiny")
     version = client.create_model_version("tiny", info.model_uri, run_id=info.run_id)

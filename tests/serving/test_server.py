@@ -59,7 +59,7 @@ def served(tiny_model, tmp_path_factory) -> Iterator[Served]:
         patch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         patch.chdir(root)
         with mlflow.start_run():
-            info = log_serving_model(tiny_model.booster, tiny_model.metadata, tiny_model.rows)
+            info = log_serving_model(tiny_model.model, tiny_model.metadata, tiny_model.rows)
     with running_server(info.model_uri, root / "server.log", env) as base:
         yield Served(base, info.model_uri, env["MLFLOW_TRACKING_URI"])
 

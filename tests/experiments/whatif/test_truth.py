@@ -14,7 +14,7 @@ from experiments.whatif.truth import ad_lever_factor, label_note, simulator_user
 from features import load_feature_set
 from features.featureset.spec import FeatureDef
 from features.workspace import activate_mlflow_tracking
-from serving import encode_features, log_serving_model
+from serving import LightGBMModel, encode_features, log_serving_model
 from serving.whatif import parse_change
 from usagecast_cli.main import main
 
@@ -75,7 +75,9 @@ def _fit_and_register(ref: str) -> str:
     activate_mlflow_tracking()
     with mlflow.start_run() as run:
         mlflow.set_tag("feature_set", ref)
-        log_serving_model(booster, metadata, train[list(metadata.feature_names)].head(2))
+        log_serving_model(
+            LightGBMModel(booster), metadata, train[list(metadata.feature_names)].head(2)
+        )
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "premium_30d").version
     mlflow.MlflowClient().set_registered_model_alias("premium_30d", "champion", version)
     return "models:/premium_30d@champion"
