@@ -22,6 +22,10 @@ benchmarks/peak_memory.py):
   reported as a multiple of it.
 - adoption label alone (3 distinct active days within some 7-day window in the 60 days after
   signup + 14 days): usagecast's day bitmask rule vs pandas `rolling('7D')`.
+- related (issue 14): building adoption_14d@v2 (organisation, team and inviter features) vs the
+  same spec without its `related` entries; the ratio is the cost of the related features,
+  and the shared columns must be equal. Users get an organisation (3 in 4, about 9 members),
+  a team inside it and an inviter (3 in 10), drawn like the rest.
 
 Each side runs --repeats times (default 3), alternating, and the median time is reported
 with the range: identical runs vary by about 20% on a shared 2-core machine.
@@ -31,6 +35,7 @@ with the range: identical runs vary by about 20% on a shared 2-core machine.
     .venv/bin/python benchmarks/bench_features.py --pandas-max-events 10000000
     .venv/bin/python benchmarks/bench_features.py --repeats 1     # one run per side
     .venv/bin/python benchmarks/bench_features.py --events 10000000 --tasks features
+    .venv/bin/python benchmarks/bench_features.py --events 10000000 --tasks related
 
 polars is a dev extra (pinned in constraints.txt), used by this script only.
 """
@@ -51,6 +56,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import yaml
 from peak_memory import peak_rss_mib  # benchmarks/peak_memory.py
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,6 +65,7 @@ if str(REPO) not in sys.path:
 
 # Imported here, outside the timed calls, as pandas is for the pandas peer.
 from features.featureset import build_feature_set, load_feature_set  # noqa: E402
+from features.featureset.catalog import locate_spec  # noqa: E402
 
 START = pd.Timestamp("2024-01-01")
 DAYS = 182  # to 2024-07-01
@@ -78,6 +85,8 @@ TYPE_CUTS = [53800, 75700, 86600, 94200, 99940, 100000]
 AREAS = ["home", "search", "playlist", "radio", "browse", "settings"]
 CHANNELS = ["facebook", "twitter", "reddit", "pinterest"]
 CITIES = ["London", "Berlin", "Zürich", "São Paulo", "Paris", "Madrid"]
+RELATED_SPEC = "adoption_14d@v2"
+ORG_MEMBERS = 12  # organisations are drawn for every user; 3 in 4 keep theirs
 ADOPTION_SPEC = """
 name: adoption_label
 version: 1
@@ -108,16 +117,28 @@ def generate_store(path: Path, n_events: int, seed: int) -> None:
         con.execute(
             f"""
             CREATE TABLE users AS
-            SELECT 'u' || i AS user_id,
+            SELECT *, CASE WHEN org_id IS NOT NULL
+                           THEN org_id || '-t' || CAST(hash(i, 'team{seed}') % 3 AS VARCHAR)
+                      END AS team_id
+            FROM (
+            SELECT i, 'u' || i AS user_id,
                    TIMESTAMP '{START}' + to_seconds(CAST(
                        {_uniform(f"signup{seed}")} * 150 * 86400 AS BIGINT)) AS signup_time,
                    list_extract({CHANNELS}, 1 + CAST(hash(i, 'ch{seed}') % 4 AS INTEGER))
                        AS channel,
                    list_extract({CITIES}, 1 + CAST(hash(i, 'city{seed}') % 6 AS INTEGER)) AS city,
-                   CAST(18 + hash(i, 'age{seed}') % 50 AS DOUBLE) AS age
+                   CAST(18 + hash(i, 'age{seed}') % 50 AS DOUBLE) AS age,
+                   CASE WHEN hash(i, 'inorg{seed}') % 4 <> 0 THEN 'o' || CAST(
+                       hash(i, 'org{seed}') % {max(n_users // ORG_MEMBERS, 1)} AS VARCHAR)
+                   END AS org_id,
+                   CASE WHEN hash(i, 'invited{seed}') % 10 < 3 THEN 'u' || CAST(
+                       hash(i, 'inviter{seed}') % {n_users} AS VARCHAR)
+                   END AS invited_by
             FROM range({n_users}) t(i)
+            )
             """
         )
+        con.execute("ALTER TABLE users DROP COLUMN i")
         con.execute(
             f"""
             CREATE TABLE items AS
@@ -164,8 +185,9 @@ def generate_store(path: Path, n_events: int, seed: int) -> None:
         )
         con.execute(
             "CREATE TABLE user_attributes AS SELECT * FROM (VALUES ('channel', 'static', "
-            "'categorical'), ('city', 'static', 'categorical'), ('age', 'static', 'numeric')) "
-            "t(name, kind, dtype)"
+            "'categorical'), ('city', 'static', 'categorical'), ('age', 'static', 'numeric'), "
+            "('org_id', 'static', 'categorical'), ('team_id', 'static', 'categorical'), "
+            "('invited_by', 'static', 'user_id')) t(name, kind, dtype)"
         )
         con.execute(
             "CREATE TABLE item_attributes AS SELECT 'popularity' AS name, 'numeric' AS dtype"
@@ -365,6 +387,23 @@ def usagecast_adoption(store: Path) -> pd.DataFrame:
     return load_feature_set("adoption_label@v1")[0][["user_id", "label"]]
 
 
+def usagecast_related(store: Path) -> pd.DataFrame:
+    build_feature_set(RELATED_SPEC, store_path=store, force=True)
+    return load_feature_set(RELATED_SPEC)[0]
+
+
+def usagecast_without_related(store: Path) -> pd.DataFrame:
+    """RELATED_SPEC without its `related` entries, as a project spec of its own name."""
+    spec = yaml.safe_load(locate_spec(RELATED_SPEC).path.read_text())
+    spec["name"], spec["version"] = "without_related", 1
+    spec["features"] = [entry for entry in spec["features"] if entry["kind"] != "related"]
+    sets = Path(os.environ["USAGECAST_HOME"]) / "sets"
+    (sets / "without_related").mkdir(parents=True, exist_ok=True)
+    (sets / "without_related" / "v1.yaml").write_text(yaml.safe_dump(spec))
+    build_feature_set("without_related@v1", store_path=store, sets_dir=sets, force=True)
+    return load_feature_set("without_related@v1")[0]
+
+
 # The floor: the least work any premium_30d@v1 build must do. One hash aggregate by user over
 # every event column the feature set reads, with the cheapest aggregate of each: no cutoffs,
 # windows, distinct counts or joins.
@@ -390,9 +429,11 @@ TASKS = {
     ("floor", "features"): duckdb_floor,
     ("usagecast", "adoption"): usagecast_adoption,
     ("pandas", "adoption"): pandas_adoption,
+    ("usagecast", "related"): usagecast_related,
+    ("without", "related"): usagecast_without_related,
 }
 # Sides that read the DuckDB store; the others read its Parquet export.
-STORE_SIDES = ("usagecast", "floor")
+STORE_SIDES = ("usagecast", "floor", "without")
 
 
 def child(side: str, task: str, store: Path, output: Path) -> None:
@@ -455,10 +496,13 @@ def combine_runs(runs: list[dict]) -> dict:
 
 
 def same_rows(task: str, ours: Path, theirs: Path) -> bool:
-    """Check the two sides computed the same table (sorted, same columns and types)."""
+    """Check the two sides computed the same table (sorted, same columns and types); for
+    `related`, the columns the build without related features has."""
+    b = pd.read_parquet(theirs)
     a = pd.read_parquet(ours)
-    b = pd.read_parquet(theirs)[a.columns]
-    keys = ["cutoff", "user_id"] if task == "features" else ["user_id"]
+    a = a[b.columns] if task == "related" else a
+    b = b[a.columns]
+    keys = ["cutoff", "user_id"] if task in ("features", "related") else ["user_id"]
     a = a.sort_values(keys).reset_index(drop=True)
     b = b.sort_values(keys).reset_index(drop=True).astype(a.dtypes.to_dict())
     try:
@@ -496,6 +540,13 @@ def report(task: str, n_events: int, results: dict[str, dict]) -> None:
         memory = ours["peak_mib"] / theirs["peak_mib"]
         if side == "floor":  # a bound, not a peer: it computes other rows
             print(f"    usagecast / floor: time x{1 / speed:.2f}   memory x{memory:.2f}")
+            continue
+        if side == "without":  # the same build less its related features
+            equal = same_rows(task, ours["output"], theirs["output"])
+            print(
+                f"    with related / without: time x{1 / speed:.2f} (issue 14: <= 2)   "
+                f"memory x{memory:.2f}   shared columns equal: {'yes' if equal else 'NO'}"
+            )
             continue
         equal = same_rows(task, ours["output"], theirs["output"])
         print(
