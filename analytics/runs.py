@@ -453,6 +453,15 @@ def _experiment_and_groups(
     return ab.logged_experiment(name, logged, split), logged, source
 
 
+def experiment_groups(engine: Engine, name: str, user_ids: pd.Series) -> pd.DataFrame:
+    """user_id, group of the users of experiment `name` (saved: hashed; logged: as logged)
+    among `user_ids`."""
+    experiment, logged, _ = _experiment_and_groups(engine, name, None)
+    if logged is None:
+        return ab.assign(user_ids.astype(str), experiment)[["user_id", "group"]]
+    return logged[logged["user_id"].isin(user_ids.astype(str))][["user_id", "group"]]
+
+
 @dataclass(frozen=True)
 class ABAnalysis:
     """An experiment's analysis, where its groups came from and whether its sample ratio
