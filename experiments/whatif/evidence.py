@@ -27,10 +27,9 @@ from lightgbm import LGBMClassifier
 from analytics.runs import ab_result, experiment_groups, opened_engine
 from experiments.whatif import sources, truth
 from features.errors import UsagecastError
+from registry.names import LABEL_COLUMN
 from serving import ModelMetadata, encode_matrix
 from serving.whatif import LeverChange
-
-LABEL_COLUMN = "label"
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,10 @@ def two_model_uplift(
         in_arm = treated == arm
         if len(np.unique(label[in_arm])) < 2:
             name = "treatment" if arm else "control"
-            raise UsagecastError(f"the {name} arm's rows have a single outcome; nothing to fit")
+            raise UsagecastError(
+                f"the {name} arm's {int(in_arm.sum())} rows do not hold both outcomes; "
+                "nothing to fit"
+            )
         model = LGBMClassifier(
             n_estimators=200,
             learning_rate=0.05,
@@ -177,7 +179,7 @@ def experiment_evidence(
             treated,
             rows[LABEL_COLUMN].to_numpy(int),
             seed,
-            tuple(metadata.feature_names.index(name) for name in metadata.categorical_features),
+            tuple(metadata.feature_names.index(c) for c in metadata.categorical_features),
         )
     except UsagecastError as error:
         return _without_uplift(found, str(error))
