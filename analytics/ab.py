@@ -178,10 +178,10 @@ GROUP BY en.user_id, en.entered_at
 """
 
 
-_LOGGED = f"""
+_LOGGED = """
 SELECT user_id, MIN(area) AS arm, MAX(area) AS other_arm, MIN(event_time) AS exposed_at
 FROM events
-WHERE event_type = '{EXPERIMENT_ASSIGNED}' AND item_id = :name
+WHERE event_type = :event AND item_id = :name
 GROUP BY user_id
 """
 
@@ -189,7 +189,7 @@ GROUP BY user_id
 def logged_assignment(engine: Engine, name: str) -> pd.DataFrame:
     """user_id, group, exposed_at of a logged experiment (empty when none is in the store);
     a user logged in two arms is an error (the randomization is broken)."""
-    rows = engine.query(render(_LOGGED, name=name))
+    rows = engine.query(render(_LOGGED, event=EXPERIMENT_ASSIGNED, name=name))
     mixed = rows[rows["arm"] != rows["other_arm"]]
     if len(mixed):
         raise UsagecastError(
