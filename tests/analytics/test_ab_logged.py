@@ -13,6 +13,7 @@ import pytest
 
 from analytics import ab
 from analytics.runs import ab_result, opened_engine
+from features.engines.spark import SparkEngine
 from features.errors import UsagecastError
 from features.simulate import (
     LeverExperiment,
@@ -101,3 +102,21 @@ def test_a_user_logged_in_two_arms_is_refused(tmp_path: Path) -> None:
     con.close()
     with opened_engine() as engine, pytest.raises(UsagecastError, match="two arms"):
         ab.logged_assignment(engine, "ads_x0")
+
+
+@pytest.mark.spark
+def test_spark_reads_the_same_logged_assignment(tmp_path: Path) -> None:
+    _ingested(tmp_path, dataclasses.replace(CONFIG, n_users=60))
+    with opened_engine() as duck:
+        expected = ab.logged_assignment(duck, "ads_x0")
+    spark = SparkEngine(event_store_path())
+    try:
+        found = ab.logged_assignment(spark, "ads_x0")
+    finally:
+        spark.close()
+    assert len(expected) > 20
+    pd.testing.assert_frame_equal(
+        found.sort_values("user_id").reset_index(drop=True),
+        expected.sort_values("user_id").reset_index(drop=True),
+        check_dtype=False,
+    )
