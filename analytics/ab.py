@@ -4,6 +4,10 @@ Assignment: bucket = first 8 bytes of sha256("<salt>:<user_id>") modulo 10,000; 
 as 10/45/45 maps bucket ranges to groups. The same user, salt and split give the same group in
 any process, forever; different salts give independent assignments.
 
+Logged experiments: an experiment run outside usagecast (an experiment platform, the
+simulator's `--experiment`) is read from the store's EXPERIMENT_ASSIGNED events (item_id = the
+experiment, area = the user's arm); its start is the midnight before the first exposure.
+
 Analysis of "event_within EVENT Nd": a user enters the experiment at their first event on or
 after the start date; they convert if they do EVENT within N days of entering. Users whose
 N days run past the end of the data are censored (counted, not labelled). Each later group is
@@ -33,6 +37,7 @@ from analytics.scope import (
 )
 from features.engines import Engine
 from features.errors import UsagecastError
+from features.event_store import EXPERIMENT_ASSIGNED
 
 BUCKETS = 10_000
 _SPLIT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?(/\d+(\.\d{1,2})?)+$")
@@ -171,6 +176,53 @@ SELECT en.user_id, en.entered_at,
 FROM entries AS en JOIN events AS e ON e.user_id = en.user_id
 GROUP BY en.user_id, en.entered_at
 """
+
+
+_LOGGED = """
+SELECT user_id, MIN(area) AS arm, MAX(area) AS other_arm, MIN(event_time) AS exposed_at
+FROM events
+WHERE event_type = :event AND item_id = :name
+GROUP BY user_id
+"""
+
+
+def logged_assignment(engine: Engine, name: str) -> pd.DataFrame:
+    """user_id, group, exposed_at of a logged experiment (empty when none is in the store);
+    a user logged in two arms is an error (the randomization is broken)."""
+    rows = engine.query(render(_LOGGED, event=EXPERIMENT_ASSIGNED, name=name))
+    mixed = rows[rows["arm"] != rows["other_arm"]]
+    if len(mixed):
+        raise UsagecastError(
+            f"experiment {name!r}: {len(mixed)} users are logged in two arms (e.g. user "
+            f"{mixed['user_id'].iloc[0]!r}); fix the assignment export before analysing it"
+        )
+    return pd.DataFrame(
+        {
+            "user_id": rows["user_id"].astype(str),
+            "group": rows["arm"].astype(str),
+            "exposed_at": rows["exposed_at"],
+        }
+    )
+
+
+def logged_experiment(name: str, assignment: pd.DataFrame, split: str | None) -> Experiment:
+    """The Experiment of logged assignments: control first when an arm is called so, the
+    planned split from `split` (else the observed shares: the sample-ratio check then has
+    nothing to test), no salt (nothing is hashed), start at the midnight of the first exposure."""
+    arms = sorted(set(assignment["group"]), key=lambda arm: (arm != "control", arm))
+    if len(arms) < 2:
+        raise UsagecastError(f"experiment {name!r}: the store logs one arm only ({arms})")
+    if split is None:
+        counts = assignment["group"].value_counts()
+        percents = tuple(100 * counts[arm] / len(assignment) for arm in arms)
+    else:
+        percents = parse_split(split)
+        if len(percents) != len(arms):
+            raise UsagecastError(
+                f"split {split!r}: the store logs {len(arms)} arms ({', '.join(arms)})"
+            )
+    start = pd.Timestamp(assignment["exposed_at"].min()).normalize().to_pydatetime()
+    return Experiment(name, tuple(arms), percents, "", start)
 
 
 def user_outcomes(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -30,6 +30,8 @@ from analytics.retention import (
 from analytics.segments import segments
 from analytics.usage import before_conversion, top_features
 from features.engines import Engine
+from features.errors import UsagecastError
+from features.event_store import EXPERIMENT_ASSIGNED
 from features.mlflow_links import describe_run_artifacts
 
 FigureMaker = Callable[[], Mapping[str, Figure]]
@@ -430,38 +432,99 @@ def run_ab_assign(
     return _with_engine(engine_name, compute)
 
 
+def _experiment_and_groups(
+    engine: Engine, name: str, split: str | None
+) -> tuple[ab.Experiment, pd.DataFrame | None, str]:
+    """(experiment, logged assignment or None for a hashed one, where it came from).
+
+    An experiment saved by `ab assign` wins; otherwise the store's logged assignments."""
+    if io.experiment_file(name, ".json").exists():
+        if split is not None:
+            raise UsagecastError("--split applies to logged experiments; a saved one has its own")
+        return io.load_experiment(name), None, "assigned by `usagecast ab assign` (sticky hash)"
+    logged = ab.logged_assignment(engine, name)
+    if logged.empty:
+        raise UsagecastError(
+            f"no experiment {name!r}: none saved by `usagecast ab assign` and no "
+            f"{EXPERIMENT_ASSIGNED} events with item_id {name!r} in the event store"
+        )
+    planned = f"planned split {split}" if split else "no --split: sample ratio not tested"
+    source = f"logged in the event store ({len(logged):,} assignments; {planned})"
+    return ab.logged_experiment(name, logged, split), logged, source
+
+
+def experiment_groups(engine: Engine, name: str, user_ids: pd.Series) -> pd.DataFrame:
+    """user_id, group of the users of experiment `name` (saved: hashed; logged: as logged)
+    among `user_ids`."""
+    experiment, logged, _ = _experiment_and_groups(engine, name, None)
+    if logged is None:
+        return ab.assign(user_ids.astype(str), experiment)[["user_id", "group"]]
+    return logged[logged["user_id"].isin(user_ids.astype(str))][["user_id", "group"]]
+
+
+@dataclass(frozen=True)
+class ABAnalysis:
+    """An experiment's analysis, where its groups came from and whether its sample ratio
+    was tested against a planned split."""
+
+    result: ab.ABResult
+    experiment: ab.Experiment
+    source: str
+    ratio_tested: bool
+
+
+def ab_result(
+    engine: Engine,
+    name: str,
+    metric: str,
+    filters: Filters = NO_FILTERS,
+    *,
+    alpha: float = 0.05,
+    split: str | None = None,
+) -> ABAnalysis:
+    """The analysis of experiment `name` (saved or logged) on `metric`."""
+    experiment, logged, source = _experiment_and_groups(engine, name, split)
+    parsed = ab.parse_metric(metric)
+    resolve_event_types(
+        store_event_types(engine), (parsed.event,), command="ab analyze", flag="--metric"
+    )
+    outcomes = ab.user_outcomes(engine, experiment, parsed, filters)
+    assignment = ab.assign(outcomes["user_id"], experiment) if logged is None else logged
+    return ABAnalysis(
+        ab.analyze(outcomes, assignment, experiment, alpha),
+        experiment,
+        source,
+        ratio_tested=logged is None or split is not None,
+    )
+
+
 def run_ab_analyze(
     name: str,
     metric: str,
     filters: Filters = NO_FILTERS,
     *,
     alpha: float = 0.05,
+    split: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast ab analyze`: rates, tests and SRM for a stored experiment.
+    """`usagecast ab analyze`: rates, tests and SRM for a saved or a logged experiment.
 
-    Groups come from the stored definition (salt + split) through the same hash, so users
-    who appeared after `ab assign` get the group they will always have.
+    A saved experiment's groups come from its definition (salt + split) through the same
+    hash, so users who appeared after `ab assign` get the group they will always have; a
+    logged one's from the store's EXPERIMENT_ASSIGNED events.
     """
 
     def compute(engine: Engine) -> str:
-        experiment = io.load_experiment(name)
-        parsed = ab.parse_metric(metric)
-        resolve_event_types(
-            store_event_types(engine), (parsed.event,), command="ab analyze", flag="--metric"
-        )
-        outcomes = ab.user_outcomes(engine, experiment, parsed, filters)
-        assignment = ab.assign(outcomes["user_id"], experiment)
-        result = ab.analyze(outcomes, assignment, experiment, alpha)
+        analysis = ab_result(engine, name, metric, filters, alpha=alpha, split=split)
+        result, experiment = analysis.result, analysis.experiment
+        tables = {"rates_by_month": result.by_month, "comparison": result.comparison}
+        if analysis.ratio_tested:
+            tables["sample_ratio"] = result.sample_ratio
         text = _finish(
             "ab-analyze",
-            {
-                "rates_by_month": result.by_month,
-                "comparison": result.comparison,
-                "sample_ratio": result.sample_ratio,
-            },
+            tables,
             lambda: {
                 "rates_by_month": plots.lines(
                     result.by_month, "month", "rate", "group", f"{metric} by month since start"
@@ -473,13 +536,18 @@ def run_ab_analyze(
                 "metric": metric,
                 "alpha": alpha,
                 "salt": experiment.salt,
+                "split": "/".join(f"{p:g}" for p in experiment.percents),
+                "assignment": analysis.source,
                 "start": experiment.start.isoformat(),
                 "engine": engine_name,
             },
             log=log,
             limit=_limit(limit),
         )
-        return f"{text}\n\ncensored users (window runs past the data): {result.censored_users}"
+        return (
+            f"experiment {name}: {analysis.source}\n{text}\n\n"
+            f"censored users (window runs past the data): {result.censored_users}"
+        )
 
     return _with_engine(engine_name, compute)
 

@@ -47,6 +47,9 @@ ITEMS = "items"
 ITEM_ATTRIBUTES = "item_attributes"
 QUARANTINE = "quarantine"
 INGESTS = "ingests"
+# A randomized experiment's logged assignment: one event per user at exposure, the
+# experiment's id in item_id and the user's arm in area (`usagecast ab analyze` reads them).
+EXPERIMENT_ASSIGNED = "EXPERIMENT_ASSIGNED"
 
 EVENT_COLUMNS: dict[str, str] = {
     "event_id": "BIGINT",

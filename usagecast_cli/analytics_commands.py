@@ -123,7 +123,12 @@ def _ab_analyze(args: argparse.Namespace) -> int:
 
     print(
         run_ab_analyze(
-            args.experiment, args.metric, _filters(args), alpha=args.alpha, **_common(args)
+            args.experiment,
+            args.metric,
+            _filters(args),
+            alpha=args.alpha,
+            split=args.split,
+            **_common(args),
         )
     )
     return 0
@@ -230,5 +235,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze.add_argument("--experiment", required=True)
     analyze.add_argument("--metric", required=True, help="e.g. 'event_within BUY_PREMIUM 30d'")
     analyze.add_argument("--alpha", type=float, default=0.05)
+    analyze.add_argument(
+        "--split",
+        help="planned percents of a logged experiment (EXPERIMENT_ASSIGNED events), e.g. "
+        "50/50, for the sample-ratio check (default: not tested)",
+    )
     _add_model_options(analyze)
     analyze.set_defaults(handler=_ab_analyze)

@@ -1,5 +1,6 @@
 """`usagecast simulate --users N --seed S --out DIR [--months M] [--fault-rate R]
-[--drift KIND ... --drift-from DATE [--drift-event-type TYPE]]`."""
+[--drift KIND ... --drift-from DATE [--drift-event-type TYPE]]
+[--experiment ads=F,share=S,from=DATE]`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from features.simulate import Drift, SimulationConfig, simulate_to_dir
+    from features.simulate import Drift, LeverExperiment, SimulationConfig, simulate_to_dir
 
     _check_drift_arguments(args)
     config = SimulationConfig(
@@ -21,6 +22,7 @@ def _simulate(args: argparse.Namespace) -> int:
             Drift(kind, args.drift_from, args.drift_event_type if kind == "tracking_bug" else None)
             for kind in args.drift or ()
         ),
+        experiment=None if args.experiment is None else LeverExperiment.parse(args.experiment),
     )
     summary = simulate_to_dir(args.out, config, progress=not args.no_progress)
     print(summary.describe())
@@ -79,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--drift-event-type",
         metavar="TYPE",
         help="event type a tracking_bug stops recording (LIKE)",
+    )
+    simulate.add_argument(
+        "--experiment",
+        metavar="SPEC",
+        help="run a randomized ad experiment, e.g. ads=0.5,share=0.5,from=2024-06-01: a seeded "
+        "random share of users hears ads per hour x ads from the date on; each user's arm is "
+        "logged at exposure in experiment_assignments.csv (none)",
     )
     simulate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     simulate.set_defaults(handler=_simulate)

@@ -43,6 +43,7 @@ def _policy(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_bootstrap=args.bootstrap,
         truth_replicas=args.truth_replicas,
+        experiment=args.experiment,
     )
     print(report.summary())
     return 0
@@ -98,6 +99,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "e.g. \"channel = 'reddit'\" (default: every row)",
     )
     policy.add_argument("--cutoff", help="YYYY-MM-DD (default: the latest cutoff)")
+    policy.add_argument(
+        "--experiment",
+        help="a saved or logged experiment that tested this lever, for its estimate and a "
+        "two-model uplift (default: the simulated data's ad experiment, when the change is "
+        "the ad lever)",
+    )
     policy.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     policy.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)"

@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from analytics.filters import parse_segment
 from analytics.io import log_run
-from experiments.whatif import report, sources, truth
+from experiments.whatif import evidence, report, sources, truth
 from features.errors import UsagecastError
 from features.mlflow_links import describe_run_artifacts
 from serving import encode_matrix
@@ -245,6 +245,7 @@ class PolicyReport:
     cutoff: str
     result: PolicyResult
     comparison: TruthComparison
+    experiment: evidence.ExperimentEvidence
     table: pd.DataFrame
     run_id: str
     artifacts: str  # where the run's table and plot are (features.mlflow_links)
@@ -269,6 +270,7 @@ class PolicyReport:
                 f"gap (predicted - true): {gap:+.2f}; "
                 f"same direction: {_same_direction(r.expected_extra, effect.extra)}",
             ]
+        lines += self.experiment.lines(r.n_rows)
         lines += [f"truth: {self.comparison.note}", f"note: {r.note}", f"run: {self.run_id}"]
         lines.append(self.artifacts)
         return "\n".join(lines)
@@ -305,8 +307,10 @@ def whatif_policy(
     seed: int = 0,
     n_bootstrap: int = 1000,
     truth_replicas: int = truth.TRUTH_REPLICAS,
+    experiment: str | None = None,
 ) -> PolicyReport:
-    """Apply one lever change to a segment's rows; predicted vs (when simulated) true effect."""
+    """Apply one lever change to a segment's rows; predicted vs (when simulated) true effect,
+    and an experiment's estimates when one tested the lever (evidence.py)."""
     lever = parse_change(change)
     model = sources.load_model(model_uri)
     space = model.scorer.action_space
@@ -316,6 +320,7 @@ def whatif_policy(
         )
     rows, manifest = sources.feature_rows(feature_set, cutoff)
     at = _cutoff(rows).date().isoformat()
+    every_row = rows
     rows = select_segment(rows, segment)
     if rows.empty:
         raise UsagecastError(f"segment {segment!r} matches no row of {feature_set} at {at}")
@@ -327,6 +332,11 @@ def whatif_policy(
     _, moved = apply_change(encoded, space, lever)
     comparison = compare_with_truth(rows, manifest, feature_set, lever, truth_replicas)
     effect = comparison.effect
+    tested, tested_note = evidence.experiment_for_lever(manifest, lever, feature_set, experiment)
+    scopes = {"segment": rows, "all": every_row} if segment else {"all": every_row}
+    found = evidence.experiment_evidence(
+        tested, tested_note, manifest, feature_set, model.scorer.metadata, scopes, seed
+    )
     table = _policy_table(rows, result, effect, moved)
     metrics = {
         "n_rows": result.n_rows,
@@ -344,6 +354,7 @@ def whatif_policy(
             "true_rate_after": float(effect.after.mean()),
             "gap_predicted_minus_true": result.expected_extra - effect.extra,
         }
+    metrics |= found.metrics()
     params = {
         "model_uri": model_uri,
         "model_version": model.version,
@@ -359,6 +370,9 @@ def whatif_policy(
         "truth": comparison.note,
         "truth_replicas": truth_replicas if effect is not None else "",
         "causal_note": CAUSAL_NOTE,
+        "experiment": found.name or "",
+        "experiment_note": found.note,
+        "uplift_note": found.uplift_note,
     }
     figure = report.policy_figure(result, None if effect is None else effect.extra)
     run_id = log_run(
@@ -377,6 +391,7 @@ def whatif_policy(
         at,
         result,
         comparison,
+        found,
         table,
         run_id,
         describe_run_artifacts("table and plot", run_id),

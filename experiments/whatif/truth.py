@@ -6,7 +6,9 @@ simulator can instead apply the intervention the feature stands for: ads per hou
 the same factor from the cutoff on, for the label horizon, and compute each user's true
 purchase probability under both lever settings (`true_purchase_probability`, Monte Carlo with
 the same random streams for both, so their difference is precise). true extra conversions =
-sum over the segment's rows of p_true(changed) - p_true(as recorded).
+sum over the segment's rows of p_true(changed) - p_true(as recorded). Both lever settings
+hold for everyone from the cutoff: a randomized experiment running in the data ends there
+(the policy is compared with "no change for anyone", as the experiment's control arm is).
 
 Only a proportional change (`*=`, `/=`, or `= 0`) of a count of ADVERTISEMENT events maps
 onto the simulator's ad lever; anything else is reported as not comparable, with the reason.
@@ -100,13 +102,13 @@ def true_effect(
     changed = dataclasses.replace(config.levers, ads_per_hour=config.levers.ads_per_hour * factor)
     date = np.datetime64(pd.Timestamp(cutoff).to_pydatetime(), "s")
 
-    def truth(levers: Levers | None) -> np.ndarray:
+    def truth(levers: Levers) -> np.ndarray:
         return true_purchase_probability(
             config, user_ids, date, horizon_days=horizon_days, replicas=replicas, levers=levers
         )
 
     before, after = (
         truth(levers)
-        for levers in tqdm([None, changed], desc="simulator truth", unit="lever setting")
+        for levers in tqdm([config.levers, changed], desc="simulator truth", unit="lever setting")
     )
     return TrueEffect(config.levers.ads_per_hour, changed.ads_per_hour, before, after, replicas)

@@ -18,13 +18,25 @@ shared organisation and team latents and inherited engagement make them alike (t
 
 `SimulationConfig(drift=(Drift("channel_mix" | "lever_effect" | "tracking_bug", date),))`
 plants drift from a date (config.Drift); faults.json `drift` records what and from when.
+`SimulationConfig(experiment=LeverExperiment(ads=0.5, share=0.5, from_date=date))` runs a
+randomized ad-lever experiment: experiment_assignments.csv logs each user's arm at exposure
+(EXPERIMENT_ASSIGNED events once ingested), and the truth functions follow the arms.
 """
 
-from features.simulate.config import CHANNELS, CITIES, GENRES, Drift, Levers, SimulationConfig
+from features.simulate.config import (
+    CHANNELS,
+    CITIES,
+    GENRES,
+    Drift,
+    LeverExperiment,
+    Levers,
+    SimulationConfig,
+)
 from features.simulate.truth import (
     CohortOutcome,
     simulate_cohort,
     true_adoption_probability,
+    true_arm_probabilities,
     true_purchase_probability,
     true_purchase_rate_under,
 )
@@ -36,6 +48,7 @@ __all__ = [
     "GENRES",
     "CohortOutcome",
     "Drift",
+    "LeverExperiment",
     "Levers",
     "SimulationConfig",
     "SimulationSummary",
@@ -43,6 +56,7 @@ __all__ = [
     "simulate_cohort",
     "simulate_to_dir",
     "true_adoption_probability",
+    "true_arm_probabilities",
     "true_purchase_probability",
     "true_purchase_rate_under",
 ]

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from features.errors import UsagecastError
+from features.event_store import EXPERIMENT_ASSIGNED
 
 CHANNELS: tuple[str, ...] = ("facebook", "twitter", "reddit", "pinterest")
 CHANNEL_SHARES: tuple[float, ...] = (0.40, 0.20, 0.25, 0.15)
@@ -142,6 +143,55 @@ class Drift:
             )
 
 
+EXPERIMENT_LEVERS: tuple[str, ...] = ("ads",)
+EXPERIMENT_EVENT = EXPERIMENT_ASSIGNED
+EXPERIMENT_ARMS: tuple[str, str] = ("control", "treatment")
+
+
+@dataclass(frozen=True)
+class LeverExperiment:
+    """A randomized lever experiment: a seeded random `share` of all users (the treatment
+    arm) hear ads_per_hour x `ads` from `from_date` (midnight) on; the others (control) keep
+    the config's levers. `--experiment "ads=0.5,share=0.5,from=2024-06-01"` on the CLI.
+    """
+
+    ads: float
+    share: float
+    from_date: dt.date
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ads <= 15.0:
+            raise UsagecastError(f"experiment: ads must be a factor in [0, 15], got {self.ads}")
+        if not 0.0 < self.share < 1.0:
+            raise UsagecastError(f"experiment: share must be in (0, 1), got {self.share}")
+
+    @property
+    def name(self) -> str:
+        """The experiment's id in the export (the item_id of its assignment events)."""
+        return f"ads_x{self.ads:g}"
+
+    @classmethod
+    def parse(cls, text: str) -> LeverExperiment:
+        """'ads=0.5,share=0.5,from=2024-06-01' -> LeverExperiment (every key required)."""
+        keys = {"ads", "share", "from"}
+        try:
+            pairs = dict(part.split("=", 1) for part in text.replace(" ", "").split(","))
+        except ValueError:
+            pairs = {}
+        if set(pairs) != keys:
+            raise UsagecastError(
+                f"experiment {text!r}: write ads=FACTOR,share=S,from=YYYY-MM-DD "
+                "(e.g. ads=0.5,share=0.5,from=2024-06-01); the lever is ads (ads per hour x "
+                "FACTOR for the treatment arm)"
+            )
+        try:
+            return cls(
+                float(pairs["ads"]), float(pairs["share"]), dt.date.fromisoformat(pairs["from"])
+            )
+        except ValueError as error:
+            raise UsagecastError(f"experiment {text!r}: {error}") from None
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     """One reproducible simulated dataset: same config -> same bytes on disk.
@@ -161,6 +211,7 @@ class SimulationConfig:
     n_artists: int = 600
     levers: Levers = field(default_factory=Levers)
     drift: tuple[Drift, ...] = ()
+    experiment: LeverExperiment | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -195,6 +246,25 @@ class SimulationConfig:
                     f"simulation config: drift {drift.kind} from {drift.from_date} must fall "
                     f"inside the simulated period ({self.start_date} < date < {self.end_date})"
                 )
+        if self.experiment is not None:
+            if not self.start_date < self.experiment.from_date < self.end_date:
+                raise UsagecastError(
+                    f"simulation config: experiment from {self.experiment.from_date} must fall "
+                    f"inside the simulated period ({self.start_date} < date < {self.end_date})"
+                )
+            Levers(self.treated_ads_per_hour, self.levers.premium_price)
+
+    @property
+    def treated_ads_per_hour(self) -> float:
+        """Ads per hour of the experiment's treatment arm (the levers' without one)."""
+        factor = 1.0 if self.experiment is None else self.experiment.ads
+        return self.levers.ads_per_hour * factor
+
+    def experiment_day(self) -> int | None:
+        """Day index from which the experiment runs, or None without one."""
+        if self.experiment is None:
+            return None
+        return (self.experiment.from_date - self.start_date).days
 
     def drift_of(self, kind: str) -> Drift | None:
         """The planted drift of `kind`, or None."""

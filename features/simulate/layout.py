@@ -18,6 +18,7 @@ import datetime as dt
 from features.simulate.config import (
     DROPPED_EVENT_NAME,
     EVENT_TYPES,
+    EXPERIMENT_EVENT,
     RAW_PLAY_NAME,
     SimulationConfig,
 )
@@ -26,6 +27,7 @@ EVENTS_GLOB = "events/*.csv"
 PURCHASES_FILE = "purchases.jsonl"
 LOGINS_FILE = "logins.csv"
 USERS_FILE = "users.csv"
+EXPERIMENT_FILE = "experiment_assignments.csv"  # written only when an experiment runs
 TRACKS_FILE = "tracks.csv"
 ARTISTS_FILE = "artists.csv"
 DATASET_FILE = "dataset.yaml"
@@ -51,6 +53,14 @@ PURCHASE_COLUMNS = {
     "area": "area",
 }
 LOGIN_COLUMNS = {"user_id": "uid", "timestamp": "login_at"}
+# An experiment platform's export: one row per user at exposure (their first session from
+# the experiment's start), the experiment's id as the item and the arm as the area.
+EXPERIMENT_COLUMNS = {
+    "user_id": "user",
+    "timestamp": "exposed_at",
+    "item_id": "experiment",
+    "area": "arm",
+}
 USER_COLUMNS = {"user_id": "id", "signup_time": "registration"}
 USER_ATTRIBUTES = {
     "city": {"column": "location", "kind": "static", "dtype": "categorical"},
@@ -113,6 +123,7 @@ def dataset_config(config: SimulationConfig, name: str) -> dict:
                 "columns": dict(LOGIN_COLUMNS),
                 "timestamp_formats": ["iso"],
             },
+            *_experiment_source(config),
         ],
         "users": {
             "files": USERS_FILE,
@@ -132,7 +143,7 @@ def dataset_config(config: SimulationConfig, name: str) -> dict:
         },
         "rules": {
             "event_types": {
-                "allowed": list(EVENT_TYPES),
+                "allowed": [*EVENT_TYPES, *([EXPERIMENT_EVENT] if config.experiment else [])],
                 "rename": {RAW_PLAY_NAME: "PLAY"},
                 "drop": [DROPPED_EVENT_NAME],
             },
@@ -141,3 +152,18 @@ def dataset_config(config: SimulationConfig, name: str) -> dict:
             "value_range": {"min": VALUE_RANGE[0], "max": VALUE_RANGE[1]},
         },
     }
+
+
+def _experiment_source(config: SimulationConfig) -> list[dict]:
+    """The assignment events' source, when the config runs an experiment."""
+    if config.experiment is None:
+        return []
+    return [
+        {
+            "files": EXPERIMENT_FILE,
+            "format": "csv",
+            "event_type": EXPERIMENT_EVENT,
+            "columns": dict(EXPERIMENT_COLUMNS),
+            "timestamp_formats": ["iso"],
+        }
+    ]

@@ -30,6 +30,9 @@ One day for each signed-up, not-churned user:
    organisation (traits.py). A churned user never comes back.
 Causal reading of the ad lever: more ads per hour -> more recent ads -> higher purchase hazard
 for free users (and higher churn); over 30 days the purchase effect dominates.
+A randomized experiment (config.LeverExperiment) gives the treated users (traits.treated) its
+ads per hour from its date on (LeverSchedule.arm); an intervention for everyone from a later
+date ends it there.
 A `lever_effect` drift (config.Drift) is a product change from its date on: the ads term of
 the purchase hazard uses DRIFTED_PURCHASE_ADS instead of PURCHASE_ADS, so from then on more
 ads mean fewer purchases. It lives in the LeverSchedule, so the truth follows it.
@@ -43,7 +46,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from features.simulate import streams
-from features.simulate.config import Levers
+from features.simulate.config import Levers, SimulationConfig
 from features.simulate.traits import UserTraits
 
 DECAY = float(np.exp(-1.0 / 10.0))
@@ -116,28 +119,69 @@ class DailyCounts:
 
 
 @dataclass(frozen=True)
+class ArmLevers:
+    """A randomized experiment's treatment: treated users hear ads_per_hour from from_day on
+    until until_day (exclusive; None: to the end), when an intervention for everyone starts."""
+
+    ads_per_hour: float
+    from_day: int
+    until_day: int | None = None
+
+
+@dataclass(frozen=True)
 class LeverSchedule:
     """Levers in force each day: `before` until from_day, `after` from it on; the ads'
-    purchase coefficient changes at ads_effect_day (a lever_effect drift; None: never)."""
+    purchase coefficient changes at ads_effect_day (a lever_effect drift; None: never);
+    `arm` gives the treated users (UserTraits.treated) of an experiment their ads per hour."""
 
     before: Levers
     after: Levers
     from_day: int
     ads_effect_day: int | None = None
+    arm: ArmLevers | None = None
 
     @classmethod
-    def constant(cls, levers: Levers, ads_effect_day: int | None = None) -> LeverSchedule:
+    def constant(
+        cls, levers: Levers, ads_effect_day: int | None = None, arm: ArmLevers | None = None
+    ) -> LeverSchedule:
         """The same levers every day."""
-        return cls(levers, levers, 0, ads_effect_day)
+        return cls(levers, levers, 0, ads_effect_day, arm)
 
     def on(self, day: int) -> Levers:
         """Levers in force on `day`."""
         return self.after if day >= self.from_day else self.before
 
+    def ads_per_hour_on(self, day: int, treated: np.ndarray) -> float | np.ndarray:
+        """Ads per hour on `day`: one number, or one per user while the experiment runs."""
+        everyone = self.on(day).ads_per_hour
+        arm = self.arm
+        if (
+            arm is None
+            or day < arm.from_day
+            or (arm.until_day is not None and day >= arm.until_day)
+        ):
+            return everyone
+        return np.where(treated, arm.ads_per_hour, everyone)
+
     def purchase_ads_on(self, day: int) -> float:
         """Coefficient of the ads term of the purchase hazard on `day`."""
         drifted = self.ads_effect_day is not None and day >= self.ads_effect_day
         return DRIFTED_PURCHASE_ADS if drifted else PURCHASE_ADS
+
+
+def experiment_arm(config: SimulationConfig, until_day: int | None = None) -> ArmLevers | None:
+    """The treatment of the config's experiment (None without one), ending at until_day."""
+    start = config.experiment_day()
+    if start is None:
+        return None
+    return ArmLevers(config.treated_ads_per_hour, start, until_day)
+
+
+def recorded_schedule(config: SimulationConfig) -> LeverSchedule:
+    """The levers of the recorded run: the config's, its lever_effect drift and experiment."""
+    return LeverSchedule.constant(
+        config.levers, config.drift_day("lever_effect"), experiment_arm(config)
+    )
 
 
 def initial_state(n: int) -> UserState:
@@ -153,8 +197,11 @@ def step_day(
     levers: Levers,
     key: tuple[int, ...],
     purchase_ads: float,
+    ads_per_hour: float | np.ndarray,
 ) -> tuple[UserState, DayActivity]:
-    """Simulate one day for all users; draws come from stream(*key, day, quantity)."""
+    """Simulate one day for all users; draws come from stream(*key, day, quantity).
+
+    `levers` give the price; ads_per_hour (per user in an experiment) the ad rate."""
     n = len(traits)
 
     def rng(quantity: int) -> np.random.Generator:
@@ -175,7 +222,7 @@ def step_day(
     plays = tracks - skips
     likes = rng(_LIKES).binomial(plays, 0.02 + 0.2 * traits.taste_match**2)
     hours = (plays * PLAY_SECONDS + skips * SKIP_SECONDS) / 3600.0
-    ads = np.where(state.premium, 0, rng(_ADS).poisson(levers.ads_per_hour * hours))
+    ads = np.where(state.premium, 0, rng(_ADS).poisson(ads_per_hour * hours))
 
     recent_ads = DECAY * state.recent_ads + ads
     recent_plays = DECAY * state.recent_plays + plays
@@ -222,7 +269,13 @@ def run_days(
     """Yield (day, state at the end of the day, activity) for each day in order."""
     for day in days:
         state, activity = step_day(
-            traits, state, day, schedule.on(day), key, schedule.purchase_ads_on(day)
+            traits,
+            state,
+            day,
+            schedule.on(day),
+            key,
+            schedule.purchase_ads_on(day),
+            schedule.ads_per_hour_on(day, traits.treated),
         )
         yield day, state, activity
 

@@ -17,6 +17,7 @@ FAULTS = 5
 TRUTH = 6
 DRIFT = 7
 ORGS = 8
+EXPERIMENT = 9
 
 
 def stream(seed: int, kind: int, *key: int) -> np.random.Generator:

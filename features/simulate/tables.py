@@ -15,6 +15,7 @@ from features.simulate.config import (
     CHANNELS,
     CITIES,
     DROPPED_EVENT_NAME,
+    EXPERIMENT_ARMS,
     GENRES,
     LISTENING_AREAS,
     RAW_PLAY_NAME,
@@ -23,6 +24,7 @@ from features.simulate.config import (
 from features.simulate.events import NO_VALUE, ChunkLog
 from features.simulate.layout import (
     EVENT_COLUMNS,
+    EXPERIMENT_COLUMNS,
     LOGIN_COLUMNS,
     PURCHASE_COLUMNS,
     SENTINEL_ID,
@@ -67,6 +69,25 @@ def logins_table(log: ChunkLog) -> pa.Table:
             LOGIN_COLUMNS["timestamp"]: pc.replace_substring(_iso_times(log.login_time), " ", "T"),
         }
     )
+
+
+def experiment_frame(
+    log: ChunkLog, traits: UserTraits, experiment: str, from_epoch: int
+) -> pd.DataFrame:
+    """One assignment row per user at their first login from from_epoch on (users never
+    active after the start are never exposed, as in a product that assigns on arrival)."""
+    after = log.login_time >= from_epoch
+    order = np.lexsort((log.login_time[after], log.login_user[after]))
+    user, time = log.login_user[after][order], log.login_time[after][order]
+    users, first = np.unique(user, return_index=True)
+    arm = traits.treated[np.searchsorted(traits.user_id, users)]
+    columns = {
+        "user_id": users.astype(str),
+        "timestamp": _iso_times(time[first]).to_pylist(),
+        "item_id": np.full(len(users), experiment),
+        "area": np.array(EXPERIMENT_ARMS)[arm.astype(np.int64)],
+    }
+    return pd.DataFrame({EXPERIMENT_COLUMNS[name]: values for name, values in columns.items()})
 
 
 def purchases_frame(log: ChunkLog, price: float) -> pd.DataFrame:

@@ -8,6 +8,9 @@ Latent traits (never written to disk; they drive behaviour in process.py):
   towards premium and towards churn.
 - price_sensitivity: in (0, 1), higher for younger users and some channels: lowers the
   purchase hazard, in proportion to the price.
+- treated: in the treatment arm of the config's randomized experiment (config.LeverExperiment),
+  drawn independently of everything else with probability `share`; never written as an
+  attribute (the export logs it as an assignment event, writer.py).
 Static attributes (written, known at signup): signup time, city, channel, age, two favourite
 genres, organisation, team and inviter (orgs.py draws who belongs with whom).
 
@@ -80,6 +83,7 @@ class UserTraits:
     price_sensitivity: np.ndarray
     purchase_shift: np.ndarray  # added to the daily purchase logit (the organisation's pull)
     churn_shift: np.ndarray  # added to the daily churn logit
+    treated: np.ndarray  # bool: in the treatment arm of the config's experiment
 
     def take(self, index: np.ndarray) -> UserTraits:
         """The traits of the users at `index` (repeats allowed: Monte Carlo replicas)."""
@@ -166,6 +170,16 @@ def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
         purchase_shift=_shift(groups.org_latent, groups.org != orgs.NONE, ORG_PURCHASE),
         churn_shift=_shift(groups.org_latent, groups.org != orgs.NONE, -ORG_RETENTION)
         + _shift(inviters, invited, -INVITER_RETENTION),
+        treated=_experiment_arm(config, chunk, n),
+    )
+
+
+def _experiment_arm(config: SimulationConfig, chunk: int, n: int) -> np.ndarray:
+    """Treatment arm membership (seeded, its own stream: no other draw moves)."""
+    if config.experiment is None:
+        return np.zeros(n, bool)
+    return (
+        streams.stream(config.seed, streams.EXPERIMENT, chunk).random(n) < config.experiment.share
     )
 
 

@@ -14,6 +14,11 @@
 - true_purchase_rate_under(config, user_ids, date, levers): the same expectation with other
   levers in force from the date on, averaged over the cohort: the true effect of a what-if
   is true_purchase_rate_under(..., changed) - true_purchase_rate_under(..., config.levers).
+- A randomized experiment (config.LeverExperiment) is part of the recorded history: without
+  `levers` each function follows its arms; with `levers` they hold for everyone from the date
+  (the experiment ends there), so the experiment's true effect on a cohort at its start is
+  true_purchase_rate_under(..., treated levers) - true_purchase_rate_under(..., config.levers);
+  true_arm_probabilities(config, user_ids, dates) gives both per user.
 - simulate_cohort(config, user_ids, from_date, levers): one realised re-run of the recorded
   history with the levers changed from from_date on (same seed: identical history before the
   date, common random numbers after). With unchanged levers it reproduces the files.
@@ -27,6 +32,7 @@ a signup's timestamp have a truth too.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,7 +48,9 @@ from features.simulate.process import (
     LeverSchedule,
     UserState,
     chunk_key,
+    experiment_arm,
     initial_state,
+    recorded_schedule,
     run_days,
 )
 from features.simulate.traits import UserTraits, draw_user_traits
@@ -108,10 +116,9 @@ def true_purchase_probability(
     replicas: int = 256,
     levers: Levers | None = None,
 ) -> np.ndarray:
-    """P(buy premium in [date, date + horizon)) per (user, date); `levers` from date on."""
-    return _true_probability(
-        config, user_ids, dates, horizon_days, replicas, levers or config.levers, _Purchase()
-    )
+    """P(buy premium in [date, date + horizon)) per (user, date); `levers` from date on
+    for everyone (None: as recorded, the experiment's arms included)."""
+    return _true_probability(config, user_ids, dates, horizon_days, replicas, levers, _Purchase())
 
 
 def true_adoption_probability(
@@ -134,7 +141,7 @@ def true_adoption_probability(
         dates,
         horizon_days,
         replicas,
-        config.levers,
+        None,
         _Adoption(min_days, window_days),
     )
 
@@ -145,10 +152,11 @@ def _true_probability(
     dates: Sequence[DateLike] | np.ndarray | DateLike,
     horizon_days: int,
     replicas: int,
-    future: Levers,
+    future: Levers | None,
     outcome: _Purchase | _Adoption,
 ) -> np.ndarray:
-    """P(outcome in [date, date + horizon)) per (user, date), `future` levers from date on."""
+    """P(outcome in [date, date + horizon)) per (user, date), `future` levers from date on
+    for everyone (None: the recorded levers and experiment)."""
     index = _user_index(config, user_ids)
     days = np.broadcast_to(_day_indices(config, dates), index.shape)
     if replicas < 1 or horizon_days < 1:
@@ -166,7 +174,7 @@ def _true_probability(
                 states[int(day)].take(local[rows]),
                 int(day),
                 horizon_days,
-                LeverSchedule(config.levers, future, int(day), config.drift_day("lever_effect")),
+                _schedule_from(config, int(day), future),
                 replicas,
                 (config.seed, streams.TRUTH, int(chunk), int(day)),
                 outcome,
@@ -190,6 +198,27 @@ def true_purchase_rate_under(
     return float(probability.mean())
 
 
+def true_arm_probabilities(
+    config: SimulationConfig,
+    user_ids: Sequence[int] | np.ndarray,
+    dates: Sequence[DateLike] | np.ndarray | DateLike,
+    *,
+    horizon_days: int = 30,
+    replicas: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(P(buy) with the control arm's levers, with the treatment arm's) from each date on, for
+    everyone: per-user true effects of the config's experiment (same streams: precise)."""
+    if config.experiment is None:
+        raise UsagecastError("the simulation ran no experiment; there are no arms")
+    treated = dataclasses.replace(config.levers, ads_per_hour=config.treated_ads_per_hour)
+    return tuple(
+        true_purchase_probability(
+            config, user_ids, dates, horizon_days=horizon_days, replicas=replicas, levers=levers
+        )
+        for levers in (config.levers, treated)
+    )
+
+
 def simulate_cohort(
     config: SimulationConfig,
     user_ids: Sequence[int] | np.ndarray,
@@ -201,9 +230,7 @@ def simulate_cohort(
     """Re-run the recorded history with `levers` from from_date on; outcomes in the horizon."""
     index = _user_index(config, user_ids)
     start = int(_day_indices(config, from_date))
-    schedule = LeverSchedule(
-        config.levers, levers or config.levers, start, config.drift_day("lever_effect")
-    )
+    schedule = _schedule_from(config, start, levers)
     bought = np.zeros(len(index), bool)
     churned = np.zeros(len(index), bool)
     ads = np.zeros(len(index), np.int64)
@@ -220,6 +247,19 @@ def simulate_cohort(
                 churned[in_chunk] |= activity.churned[local]
                 ads[in_chunk] += activity.ads[local]
     return CohortOutcome(index + 1, bought, churned, ads)
+
+
+def _schedule_from(config: SimulationConfig, day: int, levers: Levers | None) -> LeverSchedule:
+    """The recorded levers until `day`, then `levers` for everyone (None: as recorded)."""
+    if levers is None:
+        return recorded_schedule(config)
+    return LeverSchedule(
+        config.levers,
+        levers,
+        day,
+        config.drift_day("lever_effect"),
+        experiment_arm(config, until_day=day),
+    )
 
 
 def _monte_carlo(
@@ -259,7 +299,7 @@ def _states_at(
     wanted = {int(day) for day in np.unique(days)}
     start = initial_state(len(traits))
     states = {0: start} if 0 in wanted else {}
-    schedule = LeverSchedule.constant(config.levers, config.drift_day("lever_effect"))
+    schedule = recorded_schedule(config)
     for day, day_end, _ in run_days(
         traits, start, range(max(wanted)), schedule, chunk_key(config.seed, chunk)
     ):

@@ -23,13 +23,20 @@ from tqdm import tqdm
 
 from features.errors import UsagecastError
 from features.simulate import drift, faults, streams, tables
-from features.simulate.config import DROPPED_EVENT_NAME, Drift, Levers, SimulationConfig
+from features.simulate.config import (
+    DROPPED_EVENT_NAME,
+    Drift,
+    LeverExperiment,
+    Levers,
+    SimulationConfig,
+)
 from features.simulate.events import expand_chunk
 from features.simulate.layout import (
     ARTISTS_FILE,
     DATASET_FILE,
     EVENT_COLUMNS,
     EVENTS_GLOB,
+    EXPERIMENT_FILE,
     FAULTS_FILE,
     LOGINS_FILE,
     PURCHASES_FILE,
@@ -39,7 +46,7 @@ from features.simulate.layout import (
     USERS_FILE,
     dataset_config,
 )
-from features.simulate.process import LeverSchedule, chunk_key, record_days
+from features.simulate.process import chunk_key, record_days, recorded_schedule
 from features.simulate.traits import draw_catalog, draw_user_traits
 
 _CSV_OPTIONS = pa_csv.WriteOptions(quoting_style="needed")
@@ -74,6 +81,11 @@ class SimulationSummary:
                 f"rows: {written}",
                 f"rows ingest must quarantine: {quarantined:,} (see faults.json)",
                 *(f"planted drift: {d['kind']} from {d['from_date']}" for d in self.drift),
+                *(
+                    [f"experiment assignments: {self.rows['experiment_assignments']:,} users"]
+                    if "experiment_assignments" in self.rows
+                    else []
+                ),
                 f"next: usagecast ingest {Path(self.out_dir) / DATASET_FILE}",
             ]
         )
@@ -102,7 +114,7 @@ def simulate_to_dir(
     reformatted_total = 0
     not_recorded = 0
     quarantine = {"events": Counter(), "users": Counter()}
-    schedule = LeverSchedule.constant(config.levers, config.drift_day("lever_effect"))
+    schedule = recorded_schedule(config)
     chunks = tqdm(range(config.n_chunks), desc="simulate", unit="chunk", disable=not progress)
     with (
         open(out / PURCHASES_FILE, "w", encoding="utf-8", newline="") as purchases_file,
@@ -158,6 +170,15 @@ def simulate_to_dir(
             rows["events"] += events.num_rows
             rows["purchases"] += len(purchases)
             rows["logins"] += logins.num_rows
+            if config.experiment is not None:
+                assignments = tables.experiment_frame(
+                    log,
+                    traits,
+                    config.experiment.name,
+                    calendar.timegm(config.experiment.from_date.timetuple()),
+                )
+                assignments.to_csv(out / EXPERIMENT_FILE, mode="a", index=False, header=chunk == 0)
+                rows["experiment_assignments"] += len(assignments)
 
     with open(out / DATASET_FILE, "w", encoding="utf-8") as handle:
         yaml.safe_dump(dataset_config(config, name), handle, sort_keys=False, allow_unicode=True)
@@ -211,8 +232,20 @@ def load_simulation_config(path: Path | str) -> SimulationConfig:
             "start_date": dt.date.fromisoformat(values["start_date"]),
             "levers": Levers(**levers),
             "drift": tuple(_drift_from_json(document, d) for d in values.get("drift", [])),
+            "experiment": _experiment_from_json(document, values.get("experiment")),
         }
     )
+
+
+def _experiment_from_json(document: Path, values: dict | None) -> LeverExperiment | None:
+    if values is None:
+        return None
+    allowed = {f.name for f in fields(LeverExperiment)}
+    if set(values) != allowed:
+        raise UsagecastError(
+            f"{document}: experiment: keys {sorted(values)}; expected {sorted(allowed)}"
+        )
+    return LeverExperiment(**{**values, "from_date": dt.date.fromisoformat(values["from_date"])})
 
 
 def _drift_from_json(document: Path, values: dict) -> Drift:
@@ -232,6 +265,7 @@ def _config_to_json(config: SimulationConfig) -> dict:
     before drift existed)."""
     document = {**asdict(config), "start_date": config.start_date.isoformat()}
     document.pop("drift")
+    document.pop("experiment")
     if config.drift:
         document["drift"] = [
             {
@@ -240,6 +274,11 @@ def _config_to_json(config: SimulationConfig) -> dict:
             }
             for d in config.drift
         ]
+    if config.experiment is not None:
+        document["experiment"] = {
+            **asdict(config.experiment),
+            "from_date": config.experiment.from_date.isoformat(),
+        }
     return document
 
 
@@ -255,7 +294,10 @@ def _write_faults_file(path: Path, config: SimulationConfig, summary: Simulation
         "levers": asdict(config.levers),
         # Rows the ingest reads per canonical table: events = events files + purchases + logins.
         "rows_written": {
-            "events": summary.rows["events"] + summary.rows["purchases"] + summary.rows["logins"],
+            "events": summary.rows["events"]
+            + summary.rows["purchases"]
+            + summary.rows["logins"]
+            + summary.rows.get("experiment_assignments", 0),
             "users": summary.rows["users"],
         },
         "expected_quarantine": summary.expected_quarantine,
@@ -264,4 +306,13 @@ def _write_faults_file(path: Path, config: SimulationConfig, summary: Simulation
     }
     if summary.drift:
         document["drift"] = list(summary.drift)
+    if config.experiment is not None:
+        document["experiment"] = {
+            "name": config.experiment.name,
+            "lever": "ads_per_hour",
+            "ads_per_hour_control": config.levers.ads_per_hour,
+            "ads_per_hour_treatment": config.treated_ads_per_hour,
+            "share": config.experiment.share,
+            "from_date": config.experiment.from_date.isoformat(),
+        }
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")

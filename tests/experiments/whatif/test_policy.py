@@ -36,6 +36,7 @@ def test_policy_run_logs_table_plot_and_params(champion, capsys, tmp_path):
     segment = champion[(champion["cutoff"] == LATEST) & (champion["city"] == "lagos")]
     assert f"on {len(segment)} rows of premium_30d@v1 at cutoff 2026-02-01" in output
     assert "true effect not computed: no ingest record" in output
+    assert "experiment: none exists for this lever" in output
     assert f"note: {CAUSAL_NOTE}" in output
 
     client = mlflow.MlflowClient()

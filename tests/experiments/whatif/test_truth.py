@@ -114,3 +114,46 @@ def test_predicted_and_true_effect_of_fewer_ads_agree_in_direction(tmp_path, cap
     assert metrics["gap_predicted_minus_true"] == pytest.approx(predicted - effect.extra)
     assert metrics["true_extra"] == pytest.approx(effect.extra)
     print(summary)  # the numbers, for whoever runs the test with -s
+
+
+@pytest.mark.slow
+def test_policy_prints_the_experiment_beside_the_model(tmp_path, capsys):
+    """A simulated ad experiment (no ads for half the users from 2024-05-01): the policy
+    for the same lever prints the experiment's estimate and a two-model uplift per segment
+    and logs them; the experiment's sign is the truth's."""
+    data = tmp_path / "data"
+    simulate = ["simulate", "--users", "1200", "--months", "6", "--seed", "2"]
+    experiment = ["--experiment", "ads=0,share=0.5,from=2024-05-01"]
+    assert main([*simulate, *experiment, "--out", str(data), "--no-progress"]) == 0
+    assert main(["ingest", str(data / "dataset.yaml")]) == 0
+    assert main(["features", "build", "premium_30d@v1"]) == 0
+    model = _fit_and_register("premium_30d@v1")
+    capsys.readouterr()
+
+    report = whatif_policy(
+        model,
+        "premium_30d@v1",
+        "count_ADVERTISEMENT_30d *= 0",
+        segment="channel = 'reddit'",
+        seed=0,
+        n_bootstrap=200,
+        truth_replicas=32,
+    )
+    found = report.experiment
+    assert found.name == "ads_x0", found.note
+    assert found.comparison["ci_high"] < 0  # no ads: fewer purchases, as the truth says
+    assert report.comparison.effect is not None and report.comparison.effect.extra < 0
+    assert list(found.uplift["scope"]) == ["segment", "all"]
+    assert found.uplift["rows"].iloc[0] == report.result.n_rows
+    summary = report.summary()
+    assert "experiment ads_x0: ads per hour x 0 for 50% of users from 2024-05-01" in summary
+    assert "experiment estimate (treatment - control conversion)" in summary
+    assert "uplift (two-model, trained on" in summary
+    metrics = mlflow.MlflowClient().get_run(report.run_id).data.metrics
+    assert metrics["experiment_difference"] == pytest.approx(found.comparison["difference"])
+    assert "uplift_segment_extra" in metrics and "uplift_all_per_row" in metrics
+    print(summary)  # the numbers, for whoever runs the test with -s
+
+    other = whatif_policy(model, "premium_30d@v1", "count_LIKE_30d *= 2", seed=0, n_bootstrap=50)
+    assert other.experiment.name is None
+    assert "experiment: none exists for this lever" in other.summary()
