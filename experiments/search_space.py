@@ -8,9 +8,13 @@ trial, which is only allowed when trials do not change them.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
 import optuna
 
 from experiments.metrics import MetricName
+from features.errors import UsagecastError
 
 LIGHTGBM_METRIC: dict[MetricName, str] = {
     "roc_auc": "auc",
@@ -29,9 +33,17 @@ MAX_BOOST_ROUNDS = 1000
 EARLY_STOPPING_ROUNDS = 50
 
 
-def fixed_params(metric: MetricName, seed: int, num_threads: int) -> dict[str, object]:
-    """Parameters every trial and the refit share: objective, metric, determinism, seeds."""
+# A causal prior (the spec's actionable `causal`) as a LightGBM monotone constraint sign.
+CAUSAL_SIGNS: dict[str, int] = {"increases": 1, "decreases": -1}
+
+
+def fixed_params(
+    metric: MetricName, seed: int, num_threads: int, monotone: Sequence[int] = ()
+) -> dict[str, object]:
+    """Parameters every trial and the refit share: objective, metric, determinism, seeds,
+    and the monotone constraints when given (one sign per model column)."""
     return {
+        **({"monotone_constraints": list(monotone)} if monotone else {}),
         **DATASET_PARAMS,
         "objective": "binary",
         "metric": LIGHTGBM_METRIC[metric],
@@ -64,3 +76,39 @@ def suggest_params(trial: optuna.Trial, negative_to_positive: float) -> dict[str
             "scale_pos_weight", 1.0, negative_to_positive, log=True
         )
     return params
+
+
+def monotone_constraints(
+    feature_names: Sequence[str],
+    categorical: Collection[str],
+    actionable: Sequence[Mapping[str, Any]],
+) -> tuple[int, ...]:
+    """LightGBM `monotone_constraints` in model column order from the manifest's causal priors:
+    +1 where raising the feature `increases` the label's probability, -1 where it `decreases`
+    it, 0 elsewhere (categorical features always). Asked for without any prior, it refuses:
+    a run logged as constrained must be constrained."""
+    signs = dict.fromkeys(feature_names, 0)
+    for i, entry in enumerate(actionable):
+        causal = entry.get("causal")
+        if causal is None:
+            continue
+        name = entry.get("name")
+        path = f"manifest actionable[{i}]"
+        if causal not in CAUSAL_SIGNS:
+            raise UsagecastError(
+                f"{path}.causal: {causal!r} is not one of {', '.join(CAUSAL_SIGNS)}"
+            )
+        if name not in signs:
+            raise UsagecastError(f"{path}.name: {name!r} is not one of the model's features")
+        if name in categorical:
+            raise UsagecastError(
+                f"{path}: {name!r} is categorical; a causal prior needs a numeric feature"
+            )
+        signs[name] = CAUSAL_SIGNS[causal]
+    if not any(signs.values()):
+        raise UsagecastError(
+            "monotone constraints asked for, but no actionable feature declares a causal prior; "
+            "add `causal: increases | decreases` to an actionable entry of the spec (a new "
+            "version) or tune without --monotone"
+        )
+    return tuple(signs.values())

@@ -104,6 +104,7 @@ FeatureKind = Literal[
 ]
 Relation = Literal["group", "reference"]
 Direction = Literal["increase", "decrease", "both"]
+Causal = Literal["increases", "decreases"]
 SignupAnchor = Literal["date", "timestamp"]
 
 LABEL_KINDS: tuple[str, ...] = ("event_within", "active_days_in_window", "churn", "value_within")
@@ -144,6 +145,7 @@ RELATED_KINDS: tuple[str, ...] = tuple(f"related_{name}" for name in RELATED_AGG
 # so the specs released before related entries existed keep their hash.
 RELATED_FIELDS: tuple[str, ...] = ("via", "relation", "prefix", "aggregates")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "both")
+CAUSAL_EFFECTS: tuple[str, ...] = ("increases", "decreases")
 SIGNUP_ANCHORS: tuple[str, ...] = ("date", "timestamp")
 DEFAULT_SIGNUP_ANCHOR: SignupAnchor = "date"
 EVER = "ever"
@@ -226,7 +228,13 @@ class FeatureGroup:
 
 @dataclass(frozen=True)
 class Actionable:
-    """A feature the business can move, for the what-if search; all others are immutable."""
+    """A feature the business can move, for the what-if search; all others are immutable.
+
+    `causal` is a known causal prior: raising the feature `increases` or `decreases` the
+    label's probability, all else equal (None: unknown). Training may turn it into a
+    monotone constraint (`usagecast tune --monotone true`); `direction` is only which way the
+    business may move the feature.
+    """
 
     feature: str
     direction: Direction
@@ -234,6 +242,7 @@ class Actionable:
     upper: float | None
     integer: bool
     cost_per_unit: float
+    causal: Causal | None = None
 
 
 @dataclass(frozen=True)
@@ -549,7 +558,7 @@ def _parse_actionable(raw: Any, path: str) -> Actionable:
     data = _check_keys(
         raw,
         path,
-        ("feature", "direction", "lower", "upper", "integer", "cost_per_unit"),
+        ("feature", "direction", "lower", "upper", "integer", "cost_per_unit", "causal"),
         ("feature", "direction"),
     )
     lower = None if data.get("lower") is None else _number(data["lower"], f"{path}.lower")
@@ -569,6 +578,9 @@ def _parse_actionable(raw: Any, path: str) -> Actionable:
         upper=upper,
         integer=integer,
         cost_per_unit=cost,
+        causal=None
+        if data.get("causal") is None
+        else _choice(data["causal"], f"{path}.causal", CAUSAL_EFFECTS),  # type: ignore[arg-type]
     )
 
 
@@ -720,7 +732,8 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
     `anchor: timestamp` is left out: it is what every signup-relative spec meant before
     anchors existed, so those specs keep the hash they were released with. A spec without
     derived attributes leaves that key out too, and so does every entry other than `related`
-    with that entry's keys (RELATED_FIELDS), for the same reason.
+    with that entry's keys (RELATED_FIELDS), and every actionable entry without a causal
+    prior its `causal` key, for the same reason.
     """
     data = json.loads(json.dumps(asdict(spec), default=str))
     after_signup = data["cutoffs"]["after_signup"]
@@ -732,6 +745,9 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
         if group["kind"] != "related":
             for key in RELATED_FIELDS:
                 del group[key]
+    for action in data["actionable"]:
+        if action["causal"] is None:
+            del action["causal"]
     return data
 
 

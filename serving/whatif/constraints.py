@@ -2,14 +2,16 @@
 
 Built from the feature-set manifest's `actionable` and `couplings` lists (docs/architecture.md):
 
-    actionable: [{name, direction: increase|decrease|both, lower, upper, integer, cost}, ...]
+    actionable: [{name, direction: increase|decrease|both, lower, upper, integer, cost,
+                  causal: increases|decreases (optional)}, ...]
     couplings:  [{kind: order, smaller: count_X_7d, larger: count_X_30d},
                  {kind: ratio, feature: share_X_30d, numerator: count_X_30d,
                   denominator: count_events_30d, on_zero: 0.0}]
 
 Every feature that is not actionable is immutable. `lower`/`upper` bound the values a change
 may reach (for integer genes they are tightened to whole numbers); `cost` is the price of one
-unit of change (default 1.0). An `order` coupling says `smaller <= larger` must hold in every
+unit of change (default 1.0); `causal` is the spec's causal prior, read by training (monotone
+constraints), not by the search. An `order` coupling says `smaller <= larger` must hold in every
 suggestion. A `ratio` coupling says the feature is derived from its parts: it is never
 actionable itself and is recomputed as numerator / denominator whenever a part moves
 (`on_zero` when the denominator is 0), and left exactly as it was otherwise.
@@ -28,7 +30,7 @@ import pandas as pd
 from features.errors import UsagecastError
 
 DIRECTIONS = ("increase", "decrease", "both")
-ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost")
+ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost", "causal")
 ORDER_KEYS = ("kind", "smaller", "larger")
 RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
 COUPLING_KINDS = ("order", "ratio")

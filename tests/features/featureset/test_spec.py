@@ -85,6 +85,12 @@ def with_features(features: list) -> dict:
         (["actionable", 0, "direction"], "up", "spec.actionable[0].direction: 'up' is not"),
         (["actionable", 0, "feature"], "count_LIKE_30d", "'count_LIKE_30d' is not a feature"),
         (["actionable", 0, "lower"], "zero", "spec.actionable[0].lower: expected a number"),
+        (
+            ["actionable", 0, "causal"],
+            "decrease",
+            "spec.actionable[0].causal: 'decrease' is not allowed; use one of: increases, "
+            "decreases",
+        ),
     ],
 )
 def test_bad_specs_name_the_key_and_the_allowed_values(path, value, message):
@@ -124,6 +130,17 @@ def test_signup_anchor_defaults_to_the_date_and_timestamp_keeps_the_old_canonica
     assert spec_to_dict(stamped)["cutoffs"]["after_signup"] == {"offset_days": 14}
     assert spec_to_dict(dated)["cutoffs"]["after_signup"] == {"offset_days": 14, "anchor": "date"}
     assert len({spec_hash(dated), spec_hash(stamped)}) == 2
+
+
+def test_a_causal_prior_is_optional_and_absent_from_the_canonical_form_when_not_declared():
+    plain = parse_spec(VALID, "spec")
+    declared = parse_spec(with_change(["actionable", 0, "causal"], "decreases"), "spec")
+    assert plain.actionable[0].causal is None
+    assert declared.actionable[0].causal == "decreases"
+    # Specs released before priors existed keep their canonical form, and so their hash.
+    assert "causal" not in spec_to_dict(plain)["actionable"][0]
+    assert spec_to_dict(declared)["actionable"][0]["causal"] == "decreases"
+    assert spec_hash(plain) != spec_hash(declared)
 
 
 def test_feature_names_follow_the_scheme_and_couplings_are_derived():
