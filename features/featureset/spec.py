@@ -881,6 +881,9 @@ NESTED_WINDOW_KINDS = (
     "area_count",
     "distinct_items",
 )
+# Nested-window kinds that add up over the events of their window: a change to one window's
+# value carries over to the other windows of the same feature (`window` couplings).
+ADDITIVE_WINDOW_KINDS = ("count", "active_days", "sessions", "value_sum", "area_count")
 NON_NEGATIVE_KINDS = (
     *NESTED_WINDOW_KINDS,
     "recency",
@@ -904,15 +907,18 @@ def natural_bounds(feature: FeatureDef) -> tuple[float | None, float | None]:
     return None, None
 
 
-def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, str], ...]:
+def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object], ...]:
     """Constraints tying features together, for what-if search to keep suggestions coherent.
 
     `order`: smaller <= larger always holds (a 7-day count inside a 30-day count; the last
     PLAY is never more recent than the last event). `ratio`: the feature equals numerator /
     denominator counts over the same window, so it moves only when they do (listed when both
     counts are features of the set; the ratio is empty, not 0, when the denominator is 0).
+    `window`: adjacent windows of an additive feature (ADDITIVE_WINDOW_KINDS) move together
+    when a what-if changes one of them (serving/whatif/constraints.py says how); for active
+    days `shorter_days`/`longer_days` bound them: at most one active day per day.
     """
-    couplings: list[dict[str, str]] = []
+    couplings: list[dict[str, object]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
     for feature in features:
         if feature.kind in NESTED_WINDOW_KINDS:
@@ -922,6 +928,16 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, str], 
         ordered = sorted(group, key=lambda f: f.window_days or 0)
         for shorter, longer in itertools.pairwise(ordered):
             couplings.append({"kind": "order", "smaller": shorter.name, "larger": longer.name})
+            if shorter.kind in ADDITIVE_WINDOW_KINDS:
+                window: dict[str, object] = {
+                    "kind": "window",
+                    "shorter": shorter.name,
+                    "longer": longer.name,
+                }
+                if shorter.kind == "active_days":
+                    window["shorter_days"] = shorter.window_days
+                    window["longer_days"] = longer.window_days
+                couplings.append(window)
     names = {feature.name for feature in features}
     for feature in features:
         if feature.kind == "recency" and feature.event_type and "days_since_last_event" in names:

@@ -158,6 +158,14 @@ def test_feature_names_follow_the_scheme_and_couplings_are_derived():
     ]
     couplings = derive_couplings(expand_features(spec))
     assert {"kind": "order", "smaller": "count_SKIP_7d", "larger": "count_SKIP_30d"} in couplings
+    assert {"kind": "window", "shorter": "count_SKIP_7d", "longer": "count_SKIP_30d"} in couplings
+    assert {
+        "kind": "window",
+        "shorter": "active_days_7d",
+        "longer": "active_days_30d",
+        "shorter_days": 7,
+        "longer_days": 30,
+    } in couplings
     assert {"kind": "order", "smaller": "active_days_7d", "larger": "active_days_30d"} in couplings
     assert {
         "kind": "order",
