@@ -590,9 +590,13 @@ def refit_best(
             "out); give it more --trials or a longer --timeout"
         )
     best = study.best_trial
-    params = {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
     family = LightGBMFamily(config.metric, config.threads, prepared.monotone)
-    return best, family.fit(prepared.training_rows(), params, config.seed)
+    return best, family.fit(prepared.training_rows(), _refit_params(best), config.seed)
+
+
+def _refit_params(best: optuna.trial.FrozenTrial) -> dict[str, object]:
+    """The trial's params plus its last fold's best iteration as the number of rounds."""
+    return {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
 
 
 def unconstrained_test_auc(
@@ -600,9 +604,8 @@ def unconstrained_test_auc(
 ) -> float:
     """Test AUC of the best trial's params refit without monotone constraints on the same
     rows: what the causal priors cost (AUC is rank-based, so no calibration is needed)."""
-    params = {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
     model = LightGBMFamily(config.metric, config.threads).fit(
-        prepared.training_rows(), params, config.seed
+        prepared.training_rows(), _refit_params(best), config.seed
     )
     raw = UNCALIBRATED.apply(model.raw_scores(prepared.encoded["test"]))
     return evaluate(prepared.labels("test"), raw)["roc_auc"]
