@@ -235,7 +235,12 @@ def prepare(config: TuneConfig) -> Prepared:
         )
     )
     monotone = (
-        monotone_constraints(metadata.feature_names, inputs.categorical_levels, inputs.actionable)
+        monotone_constraints(
+            metadata.feature_names,
+            inputs.categorical_levels,
+            inputs.actionable,
+            inputs.couplings,
+        )
         if config.monotone
         else ()
     )

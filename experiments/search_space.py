@@ -82,12 +82,20 @@ def monotone_constraints(
     feature_names: Sequence[str],
     categorical: Collection[str],
     actionable: Sequence[Mapping[str, Any]],
+    couplings: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[int, ...]:
     """LightGBM `monotone_constraints` in model column order from the manifest's causal priors:
     +1 where raising the feature `increases` the label's probability, -1 where it `decreases`
-    it, 0 elsewhere (categorical features always). Asked for without any prior, it refuses:
-    a run logged as constrained must be constrained."""
+    it, 0 elsewhere (categorical features always).
+
+    A prior covers the features a what-if moves with it (the manifest's couplings): its other
+    windows (`window`) take its sign, a ratio it is the numerator of takes its sign and one it
+    is the denominator of the opposite sign. So a lever moving them together is predicted in
+    the prior's direction. Conflicting signs, and constraints asked for without any prior, are
+    refused: a run logged as constrained must be constrained as stated.
+    """
     signs = dict.fromkeys(feature_names, 0)
+    source: dict[str, str] = {}
     for i, entry in enumerate(actionable):
         causal = entry.get("causal")
         if causal is None:
@@ -104,7 +112,7 @@ def monotone_constraints(
             raise UsagecastError(
                 f"{path}: {name!r} is categorical; a causal prior needs a numeric feature"
             )
-        signs[name] = CAUSAL_SIGNS[causal]
+        _spread(str(name), CAUSAL_SIGNS[causal], signs, source, str(name), couplings)
     if not any(signs.values()):
         raise UsagecastError(
             "monotone constraints asked for, but no actionable feature declares a causal prior; "
@@ -112,3 +120,43 @@ def monotone_constraints(
             "version) or tune without --monotone"
         )
     return tuple(signs.values())
+
+
+def _coupled_signs(
+    name: str, sign: int, couplings: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, int]]:
+    """The features a change to `name` moves directly, with the sign they move by."""
+    moved = []
+    for coupling in couplings:
+        if coupling.get("kind") == "window" and name in (coupling["shorter"], coupling["longer"]):
+            other = coupling["longer"] if name == coupling["shorter"] else coupling["shorter"]
+            moved.append((other, sign))
+        if coupling.get("kind") == "ratio" and name == coupling["numerator"]:
+            moved.append((coupling["feature"], sign))
+        if coupling.get("kind") == "ratio" and name == coupling["denominator"]:
+            moved.append((coupling["feature"], -sign))
+    return moved
+
+
+def _spread(
+    name: str,
+    sign: int,
+    signs: dict[str, int],
+    source: dict[str, str],
+    prior: str,
+    couplings: Sequence[Mapping[str, Any]],
+) -> None:
+    """Give `name` the sign and pass it along its couplings (features absent from the model,
+    such as an unused window, are skipped)."""
+    if name not in signs:
+        return
+    if signs[name] == sign:
+        return
+    if signs[name] != 0:
+        raise UsagecastError(
+            f"causal priors conflict on {name!r}: the prior on {source[name]!r} gives it "
+            f"{signs[name]:+d}, the prior on {prior!r} {sign:+d}; drop or change one of them"
+        )
+    signs[name], source[name] = sign, prior
+    for other, other_sign in _coupled_signs(name, sign, couplings):
+        _spread(other, other_sign, signs, source, prior, couplings)

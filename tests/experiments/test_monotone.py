@@ -40,6 +40,37 @@ def test_priors_become_signs_in_model_column_order_and_categoricals_stay_free():
     assert vector == (-1, 0, 0, 1)
 
 
+COUPLED = ("ads_7d", "ads_30d", "plays_30d", "ads_per_play_30d", "plays_per_ad_30d")
+COUPLINGS = [
+    {"kind": "order", "smaller": "ads_7d", "larger": "ads_30d"},
+    {"kind": "window", "shorter": "ads_7d", "longer": "ads_30d"},
+    {"kind": "window", "shorter": "ads_30d", "longer": "ads_90d"},  # not a model feature
+    {
+        "kind": "ratio",
+        "feature": "ads_per_play_30d",
+        "numerator": "ads_30d",
+        "denominator": "plays_30d",
+    },
+    {
+        "kind": "ratio",
+        "feature": "plays_per_ad_30d",
+        "numerator": "plays_30d",
+        "denominator": "ads_30d",
+    },
+]
+
+
+def test_a_prior_covers_the_windows_and_ratios_a_change_moves_with_it():
+    vector = monotone_constraints(COUPLED, (), [_action("ads_30d", "decreases")], COUPLINGS)
+    assert vector == (-1, -1, 0, -1, 1)
+
+
+def test_priors_that_disagree_through_a_coupling_are_refused():
+    priors = [_action("ads_30d", "increases"), _action("ads_7d", "decreases")]
+    with pytest.raises(UsagecastError, match="causal priors conflict on 'ads_7d'"):
+        monotone_constraints(COUPLED, (), priors, COUPLINGS)
+
+
 @pytest.mark.parametrize(
     ("actionable", "message"),
     [
