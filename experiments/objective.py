@@ -155,14 +155,16 @@ def make_objective(
     num_threads: int,
     *,
     checkpoint: Callable[[], None] | None = None,
+    monotone: Sequence[int] = (),
 ) -> Callable[[optuna.Trial], float]:
     """The function Optuna minimises/maximises: the mean over folds of each fit's best
     validation score (see the module docstring for the order and the pruning).
 
-    `checkpoint` runs every boosting iteration (a safe point to act on Ctrl-C/SIGTERM).
+    `checkpoint` runs every boosting iteration (a safe point to act on Ctrl-C/SIGTERM);
+    `monotone` constrains every fit (search_space.monotone_constraints).
     """
     lightgbm_metric = LIGHTGBM_METRIC[metric]
-    base = fixed_params(metric, seed, num_threads)
+    base = fixed_params(metric, seed, num_threads, monotone)
     checkpoints = [] if checkpoint is None else [lambda env: checkpoint()]
 
     def fit(fold: FoldData, params: dict[str, object], pruning: list[Callable]) -> lgb.Booster:

@@ -56,7 +56,7 @@ from experiments.objective import (
     fold_metrics,
     make_objective,
 )
-from experiments.search_space import fixed_params
+from experiments.search_space import fixed_params, monotone_constraints
 from experiments.split import (
     DEFAULT_FOLDS,
     FoldPlan,
@@ -135,6 +135,10 @@ class TuneConfig:
     # Capacity and contact economics: business metrics on validation and test, and a profit
     # curve (experiments/business.py); they change no model and no threshold.
     business: BusinessOptions = dataclasses.field(default_factory=BusinessOptions)
+    # Turn the spec's causal priors (actionable `causal`) into LightGBM monotone constraints
+    # for every trial and the refit; the run then also fits the best params unconstrained and
+    # reports the difference in test AUC. Off by default: priors are a claim the user opts in.
+    monotone: bool = False
 
     def __post_init__(self) -> None:
         if self.metric not in METRIC_NAMES:
@@ -160,6 +164,7 @@ class Prepared:
     encoded: dict[str, pd.DataFrame]
     folds: FoldPlan
     earlier_folds: tuple[FoldRows, ...]  # encoded rows of every fold but the last (= parts)
+    monotone: tuple[int, ...]  # LightGBM monotone constraints, model column order; () = none
 
     def labels(self, part: str) -> np.ndarray:
         """0/1 labels of `train`, `validation` or `test`."""
@@ -194,6 +199,9 @@ class TuneResult:
     plots_uri: str  # artifact URI of the run's plots folder
     business: BusinessOptions = dataclasses.field(default_factory=BusinessOptions)
     business_metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # test rows
+    # Constrained features (name -> +1/-1) and the test AUC of the same params unconstrained.
+    monotone: dict[str, int] = dataclasses.field(default_factory=dict)
+    test_roc_auc_unconstrained: float | None = None
 
 
 def prepare(config: TuneConfig) -> Prepared:
@@ -226,7 +234,17 @@ def prepare(config: TuneConfig) -> Prepared:
             fold_frames(frame, fold, plan.horizon_days) for fold in folds.folds[:-1]
         )
     )
-    return Prepared(inputs, manifest, frame, plan, parts, encoded, folds, earlier_folds)
+    monotone = (
+        monotone_constraints(
+            metadata.feature_names,
+            inputs.categorical_levels,
+            inputs.actionable,
+            inputs.couplings,
+        )
+        if config.monotone
+        else ()
+    )
+    return Prepared(inputs, manifest, frame, plan, parts, encoded, folds, earlier_folds, monotone)
 
 
 def study_data(prepared: Prepared) -> StudyData:
@@ -261,7 +279,9 @@ def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, sto
             "folds_requested": prepared.folds.requested,
             "folds": [dataclasses.asdict(fold) for fold in prepared.folds.folds],
         },
-        "lightgbm_fixed": fixed_params(config.metric, config.seed, config.threads),
+        "lightgbm_fixed": fixed_params(
+            config.metric, config.seed, config.threads, prepared.monotone
+        ),
     }
 
 
@@ -287,6 +307,7 @@ def config_hash(config: TuneConfig, prepared: Prepared) -> str:
             "split": split_key(prepared.folds),
             "threads": config.threads,
             "search_space_version": SEARCH_SPACE_VERSION,
+            **_monotone_key(prepared),
         }
     )
 
@@ -300,9 +321,16 @@ def study_base_name(config: TuneConfig, prepared: Prepared) -> str:
             "metric": config.metric,
             "split": split_key(prepared.folds),
             "search_space_version": SEARCH_SPACE_VERSION,
+            **_monotone_key(prepared),
         }
     )
     return f"{prepared.inputs.ref}-{key[:10]}"
+
+
+def _monotone_key(prepared: Prepared) -> dict[str, object]:
+    """Constraints change the search: they key the study and config hash (only when on, so
+    unconstrained runs keep the keys they had and --resume still finds their studies)."""
+    return {"monotone": list(prepared.monotone)} if prepared.monotone else {}
 
 
 def git_commit() -> str:
@@ -336,6 +364,7 @@ class WorkerJob:
     parent_run_id: str
     worker_index: int
     trials: int | None  # None: queued trials until none is left (`--study`)
+    monotone: tuple[int, ...]  # Prepared.monotone
 
 
 def _run_trials(
@@ -359,6 +388,7 @@ def _run_trials(
         job.config.seed,
         job.config.threads,
         checkpoint=None if stop is None else stop.check,
+        monotone=job.monotone,
     )
     with quiet_stop_tracebacks(OPTUNA_TRIAL_LOGGER):
         if job.trials is not None:
@@ -565,9 +595,25 @@ def refit_best(
             "out); give it more --trials or a longer --timeout"
         )
     best = study.best_trial
-    params = {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
-    family = LightGBMFamily(config.metric, config.threads)
-    return best, family.fit(prepared.training_rows(), params, config.seed)
+    family = LightGBMFamily(config.metric, config.threads, prepared.monotone)
+    return best, family.fit(prepared.training_rows(), _refit_params(best), config.seed)
+
+
+def _refit_params(best: optuna.trial.FrozenTrial) -> dict[str, object]:
+    """The trial's params plus its last fold's best iteration as the number of rounds."""
+    return {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
+
+
+def unconstrained_test_auc(
+    best: optuna.trial.FrozenTrial, prepared: Prepared, config: TuneConfig
+) -> float:
+    """Test AUC of the best trial's params refit without monotone constraints on the same
+    rows: what the causal priors cost (AUC is rank-based, so no calibration is needed)."""
+    model = LightGBMFamily(config.metric, config.threads).fit(
+        prepared.training_rows(), _refit_params(best), config.seed
+    )
+    raw = UNCALIBRATED.apply(model.raw_scores(prepared.encoded["test"]))
+    return evaluate(prepared.labels("test"), raw)["roc_auc"]
 
 
 def calibration_rows(prepared: Prepared) -> tuple[pd.DataFrame, np.ndarray]:
@@ -635,7 +681,15 @@ def tune(config: TuneConfig) -> TuneResult:
         first = 0 if config.study is None else os.getpid() * config.workers
         jobs = [
             WorkerJob(
-                config, storage_url, study_name, tracking_uri, experiment_id, parent, first + i, n
+                config,
+                storage_url,
+                study_name,
+                tracking_uri,
+                experiment_id,
+                parent,
+                first + i,
+                n,
+                prepared.monotone,
             )
             for i, n in enumerate(budget)
         ]
@@ -655,6 +709,13 @@ def tune(config: TuneConfig) -> TuneResult:
         threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
         validation_metrics = evaluate(prepared.labels("validation"), validation_p)
         test_metrics = evaluate(prepared.labels("test"), test_p)
+        monotone_metrics = {}
+        if prepared.monotone:
+            unconstrained = unconstrained_test_auc(best, prepared, config)
+            monotone_metrics = {
+                "test_roc_auc_unconstrained": unconstrained,
+                "test_roc_auc_monotone_cost": unconstrained - test_metrics["roc_auc"],
+            }
         business = {
             "val": business_metrics(prepared.labels("validation"), validation_p, config.business),
             "test": business_metrics(prepared.labels("test"), test_p, config.business),
@@ -696,6 +757,12 @@ def tune(config: TuneConfig) -> TuneResult:
                 "calibration_slope": calibration.slope,
                 "calibration_intercept": calibration.intercept,
                 **config.business.params(),
+                "monotone": str(config.monotone).lower(),
+                **(
+                    {"monotone_constraints": json.dumps(list(prepared.monotone))}
+                    if prepared.monotone
+                    else {}
+                ),
             },
             metrics={
                 **_prefixed("val", validation_metrics),
@@ -703,6 +770,7 @@ def tune(config: TuneConfig) -> TuneResult:
                 **_prefixed("val", business["val"]),
                 **_prefixed("test", business["test"]),
                 **uncalibrated_ece,
+                **monotone_metrics,
                 **{
                     f"baseline_{name}_test_roc_auc": auc for name, auc in baseline_test_auc.items()
                 },
@@ -752,6 +820,12 @@ def tune(config: TuneConfig) -> TuneResult:
         plots_uri=plots_uri,
         business=config.business,
         business_metrics=business["test"],
+        monotone={
+            name: sign
+            for name, sign in zip(inputs.feature_names, prepared.monotone, strict=False)
+            if sign
+        },
+        test_roc_auc_unconstrained=monotone_metrics.get("test_roc_auc_unconstrained"),
     )
 
 
@@ -800,6 +874,15 @@ def format_summary(result: TuneResult) -> str:
     ]
     if result.business.requested:
         lines.append("business:    " + business_line(result.business, result.business_metrics))
+    if result.test_roc_auc_unconstrained is not None:
+        constrained = result.test_metrics["roc_auc"]
+        lines.append(
+            "monotone:    "
+            + " ".join(f"{name}{sign:+d}" for name, sign in result.monotone.items())
+            + f"; test roc_auc {constrained:.4f} constrained, "
+            f"{result.test_roc_auc_unconstrained:.4f} without (cost "
+            f"{result.test_roc_auc_unconstrained - constrained:+.4f})"
+        )
     if result.oracle:
         lines.append("oracle:      " + "  ".join(f"{k}={v:.4f}" for k, v in result.oracle.items()))
     lines.append(

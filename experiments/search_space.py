@@ -8,9 +8,13 @@ trial, which is only allowed when trials do not change them.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
 import optuna
 
 from experiments.metrics import MetricName
+from features.errors import UsagecastError
 
 LIGHTGBM_METRIC: dict[MetricName, str] = {
     "roc_auc": "auc",
@@ -29,9 +33,17 @@ MAX_BOOST_ROUNDS = 1000
 EARLY_STOPPING_ROUNDS = 50
 
 
-def fixed_params(metric: MetricName, seed: int, num_threads: int) -> dict[str, object]:
-    """Parameters every trial and the refit share: objective, metric, determinism, seeds."""
+# A causal prior (the spec's actionable `causal`) as a LightGBM monotone constraint sign.
+CAUSAL_SIGNS: dict[str, int] = {"increases": 1, "decreases": -1}
+
+
+def fixed_params(
+    metric: MetricName, seed: int, num_threads: int, monotone: Sequence[int] = ()
+) -> dict[str, object]:
+    """Parameters every trial and the refit share: objective, metric, determinism, seeds,
+    and the monotone constraints when given (one sign per model column)."""
     return {
+        **({"monotone_constraints": list(monotone)} if monotone else {}),
         **DATASET_PARAMS,
         "objective": "binary",
         "metric": LIGHTGBM_METRIC[metric],
@@ -64,3 +76,87 @@ def suggest_params(trial: optuna.Trial, negative_to_positive: float) -> dict[str
             "scale_pos_weight", 1.0, negative_to_positive, log=True
         )
     return params
+
+
+def monotone_constraints(
+    feature_names: Sequence[str],
+    categorical: Collection[str],
+    actionable: Sequence[Mapping[str, Any]],
+    couplings: Sequence[Mapping[str, Any]] = (),
+) -> tuple[int, ...]:
+    """LightGBM `monotone_constraints` in model column order from the manifest's causal priors:
+    +1 where raising the feature `increases` the label's probability, -1 where it `decreases`
+    it, 0 elsewhere (categorical features always).
+
+    A prior covers the features a what-if moves with it (the manifest's couplings): its other
+    windows (`window`) take its sign, a ratio it is the numerator of takes its sign and one it
+    is the denominator of the opposite sign. So a lever moving them together is predicted in
+    the prior's direction. Conflicting signs, and constraints asked for without any prior, are
+    refused: a run logged as constrained must be constrained as stated.
+    """
+    signs = dict.fromkeys(feature_names, 0)
+    source: dict[str, str] = {}
+    for i, entry in enumerate(actionable):
+        causal = entry.get("causal")
+        if causal is None:
+            continue
+        name = entry.get("name")
+        path = f"manifest actionable[{i}]"
+        if causal not in CAUSAL_SIGNS:
+            raise UsagecastError(
+                f"{path}.causal: {causal!r} is not one of {', '.join(CAUSAL_SIGNS)}"
+            )
+        if name not in signs:
+            raise UsagecastError(f"{path}.name: {name!r} is not one of the model's features")
+        if name in categorical:
+            raise UsagecastError(
+                f"{path}: {name!r} is categorical; a causal prior needs a numeric feature"
+            )
+        _spread(str(name), CAUSAL_SIGNS[causal], signs, source, str(name), couplings)
+    if not any(signs.values()):
+        raise UsagecastError(
+            "monotone constraints asked for, but no actionable feature declares a causal prior; "
+            "add `causal: increases | decreases` to an actionable entry of the spec (a new "
+            "version) or tune without --monotone"
+        )
+    return tuple(signs.values())
+
+
+def _coupled_signs(
+    name: str, sign: int, couplings: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, int]]:
+    """The features a change to `name` moves directly, with the sign they move by."""
+    moved = []
+    for coupling in couplings:
+        if coupling.get("kind") == "window" and name in (coupling["shorter"], coupling["longer"]):
+            other = coupling["longer"] if name == coupling["shorter"] else coupling["shorter"]
+            moved.append((other, sign))
+        if coupling.get("kind") == "ratio" and name == coupling["numerator"]:
+            moved.append((coupling["feature"], sign))
+        if coupling.get("kind") == "ratio" and name == coupling["denominator"]:
+            moved.append((coupling["feature"], -sign))
+    return moved
+
+
+def _spread(
+    name: str,
+    sign: int,
+    signs: dict[str, int],
+    source: dict[str, str],
+    prior: str,
+    couplings: Sequence[Mapping[str, Any]],
+) -> None:
+    """Give `name` the sign and pass it along its couplings (features absent from the model,
+    such as an unused window, are skipped)."""
+    if name not in signs:
+        return
+    if signs[name] == sign:
+        return
+    if signs[name] != 0:
+        raise UsagecastError(
+            f"causal priors conflict on {name!r}: the prior on {source[name]!r} gives it "
+            f"{signs[name]:+d}, the prior on {prior!r} {sign:+d}; drop or change one of them"
+        )
+    signs[name], source[name] = sign, prior
+    for other, other_sign in _coupled_signs(name, sign, couplings):
+        _spread(other, other_sign, signs, source, prior, couplings)

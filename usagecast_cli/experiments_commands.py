@@ -60,6 +60,7 @@ def _tune(args: argparse.Namespace) -> int:
             # Left out: the library's default (experiments.split.DEFAULT_FOLDS).
             **({} if args.folds is None else {"folds": args.folds}),
             business=business,
+            monotone=args.monotone,
         )
     )
     print(format_summary(result))
@@ -128,6 +129,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="rolling-origin validation folds each trial is scored on; selection takes their "
         "mean (default 3, fewer when the data allow fewer; 1: the single validation block)",
+    )
+    tune.add_argument(
+        "--monotone",
+        type=_flag,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="true|false",
+        help="constrain LightGBM to the spec's causal priors (actionable `causal: increases | "
+        "decreases`) and report the test AUC the constraints cost (default false)",
     )
     add_specs_option(tune)
     add_business_options(tune)

@@ -24,10 +24,12 @@ NUM_BOOST_ROUND = "num_boost_round"
 
 @dataclass(frozen=True)
 class LightGBMFamily:
-    """LightGBM on the encoded matrix; `metric` and `threads` fix its evaluation and threads."""
+    """LightGBM on the encoded matrix; `metric` and `threads` fix its evaluation and threads,
+    `monotone` its monotone constraints (one sign per model column; empty: none)."""
 
     metric: MetricName
     threads: int = 1
+    monotone: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -55,7 +57,7 @@ class LightGBMFamily:
         )
         booster = fit_booster(
             data.final,
-            {**fixed_params(self.metric, seed, self.threads), **tuned},
+            {**fixed_params(self.metric, seed, self.threads, self.monotone), **tuned},
             num_boost_round=rounds,
         )
         return LightGBMModel(booster)

@@ -406,6 +406,8 @@ def _actionable_entries(
                 "upper": max(upper, lower),
                 "integer": action.integer,
                 "cost": action.cost_per_unit,
+                # Only when declared: manifests of specs without priors stay as they were.
+                **({} if action.causal is None else {"causal": action.causal}),
             }
         )
     return entries

@@ -104,6 +104,7 @@ FeatureKind = Literal[
 ]
 Relation = Literal["group", "reference"]
 Direction = Literal["increase", "decrease", "both"]
+Causal = Literal["increases", "decreases"]
 SignupAnchor = Literal["date", "timestamp"]
 
 LABEL_KINDS: tuple[str, ...] = ("event_within", "active_days_in_window", "churn", "value_within")
@@ -144,6 +145,7 @@ RELATED_KINDS: tuple[str, ...] = tuple(f"related_{name}" for name in RELATED_AGG
 # so the specs released before related entries existed keep their hash.
 RELATED_FIELDS: tuple[str, ...] = ("via", "relation", "prefix", "aggregates")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "both")
+CAUSAL_EFFECTS: tuple[str, ...] = ("increases", "decreases")
 SIGNUP_ANCHORS: tuple[str, ...] = ("date", "timestamp")
 DEFAULT_SIGNUP_ANCHOR: SignupAnchor = "date"
 EVER = "ever"
@@ -226,7 +228,13 @@ class FeatureGroup:
 
 @dataclass(frozen=True)
 class Actionable:
-    """A feature the business can move, for the what-if search; all others are immutable."""
+    """A feature the business can move, for the what-if search; all others are immutable.
+
+    `causal` is a known causal prior: raising the feature `increases` or `decreases` the
+    label's probability, all else equal (None: unknown). Training may turn it into a
+    monotone constraint (`usagecast tune --monotone true`); `direction` is only which way the
+    business may move the feature.
+    """
 
     feature: str
     direction: Direction
@@ -234,6 +242,7 @@ class Actionable:
     upper: float | None
     integer: bool
     cost_per_unit: float
+    causal: Causal | None = None
 
 
 @dataclass(frozen=True)
@@ -549,7 +558,7 @@ def _parse_actionable(raw: Any, path: str) -> Actionable:
     data = _check_keys(
         raw,
         path,
-        ("feature", "direction", "lower", "upper", "integer", "cost_per_unit"),
+        ("feature", "direction", "lower", "upper", "integer", "cost_per_unit", "causal"),
         ("feature", "direction"),
     )
     lower = None if data.get("lower") is None else _number(data["lower"], f"{path}.lower")
@@ -569,6 +578,9 @@ def _parse_actionable(raw: Any, path: str) -> Actionable:
         upper=upper,
         integer=integer,
         cost_per_unit=cost,
+        causal=None
+        if data.get("causal") is None
+        else _choice(data["causal"], f"{path}.causal", CAUSAL_EFFECTS),  # type: ignore[arg-type]
     )
 
 
@@ -720,7 +732,8 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
     `anchor: timestamp` is left out: it is what every signup-relative spec meant before
     anchors existed, so those specs keep the hash they were released with. A spec without
     derived attributes leaves that key out too, and so does every entry other than `related`
-    with that entry's keys (RELATED_FIELDS), for the same reason.
+    with that entry's keys (RELATED_FIELDS), and every actionable entry without a causal
+    prior its `causal` key, for the same reason.
     """
     data = json.loads(json.dumps(asdict(spec), default=str))
     after_signup = data["cutoffs"]["after_signup"]
@@ -732,6 +745,9 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
         if group["kind"] != "related":
             for key in RELATED_FIELDS:
                 del group[key]
+    for action in data["actionable"]:
+        if action["causal"] is None:
+            del action["causal"]
     return data
 
 
@@ -865,6 +881,9 @@ NESTED_WINDOW_KINDS = (
     "area_count",
     "distinct_items",
 )
+# Nested-window kinds that add up over the events of their window: a change to one window's
+# value carries over to the other windows of the same feature (`window` couplings).
+ADDITIVE_WINDOW_KINDS = ("count", "active_days", "sessions", "value_sum", "area_count")
 NON_NEGATIVE_KINDS = (
     *NESTED_WINDOW_KINDS,
     "recency",
@@ -888,15 +907,18 @@ def natural_bounds(feature: FeatureDef) -> tuple[float | None, float | None]:
     return None, None
 
 
-def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, str], ...]:
+def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object], ...]:
     """Constraints tying features together, for what-if search to keep suggestions coherent.
 
     `order`: smaller <= larger always holds (a 7-day count inside a 30-day count; the last
     PLAY is never more recent than the last event). `ratio`: the feature equals numerator /
     denominator counts over the same window, so it moves only when they do (listed when both
     counts are features of the set; the ratio is empty, not 0, when the denominator is 0).
+    `window`: adjacent windows of an additive feature (ADDITIVE_WINDOW_KINDS) move together
+    when a what-if changes one of them (serving/whatif/constraints.py says how); for active
+    days `shorter_days`/`longer_days` bound them: at most one active day per day.
     """
-    couplings: list[dict[str, str]] = []
+    couplings: list[dict[str, object]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
     for feature in features:
         if feature.kind in NESTED_WINDOW_KINDS:
@@ -906,6 +928,16 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, str], 
         ordered = sorted(group, key=lambda f: f.window_days or 0)
         for shorter, longer in itertools.pairwise(ordered):
             couplings.append({"kind": "order", "smaller": shorter.name, "larger": longer.name})
+            if shorter.kind in ADDITIVE_WINDOW_KINDS:
+                window: dict[str, object] = {
+                    "kind": "window",
+                    "shorter": shorter.name,
+                    "longer": longer.name,
+                }
+                if shorter.kind == "active_days":
+                    window["shorter_days"] = shorter.window_days
+                    window["longer_days"] = longer.window_days
+                couplings.append(window)
     names = {feature.name for feature in features}
     for feature in features:
         if feature.kind == "recency" and feature.event_type and "days_since_last_event" in names:

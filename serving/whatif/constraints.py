@@ -2,17 +2,30 @@
 
 Built from the feature-set manifest's `actionable` and `couplings` lists (docs/architecture.md):
 
-    actionable: [{name, direction: increase|decrease|both, lower, upper, integer, cost}, ...]
+    actionable: [{name, direction: increase|decrease|both, lower, upper, integer, cost,
+                  causal: increases|decreases (optional)}, ...]
     couplings:  [{kind: order, smaller: count_X_7d, larger: count_X_30d},
                  {kind: ratio, feature: share_X_30d, numerator: count_X_30d,
-                  denominator: count_events_30d, on_zero: 0.0}]
+                  denominator: count_events_30d, on_zero: 0.0},
+                 {kind: window, shorter: active_days_7d, longer: active_days_30d,
+                  shorter_days: 7, longer_days: 30}]
 
 Every feature that is not actionable is immutable. `lower`/`upper` bound the values a change
 may reach (for integer genes they are tightened to whole numbers); `cost` is the price of one
-unit of change (default 1.0). An `order` coupling says `smaller <= larger` must hold in every
+unit of change (default 1.0); `causal` is the spec's causal prior, read by training (monotone
+constraints), not by the search. An `order` coupling says `smaller <= larger` must hold in every
 suggestion. A `ratio` coupling says the feature is derived from its parts: it is never
 actionable itself and is recomputed as numerator / denominator whenever a part moves
 (`on_zero` when the denominator is 0), and left exactly as it was otherwise.
+
+A `window` coupling says two windows of one additive feature share events: when a what-if
+moves one of them and the other is not itself actionable, the other follows (`Follow`) instead
+of blocking the change. A longer window scaled by a factor scales its shorter window by the
+same factor (the change acts on the window's events alike); a shorter window's change adds the
+same amount to the longer one. Integer followers round toward the row's value. With
+`shorter_days`/`longer_days` (distinct active days) the follower also stays within the day
+bounds: shorter <= shorter_days and longer - shorter <= longer_days - shorter_days. Followers
+follow followers along chains (7d -> 30d -> 90d); a feature may follow only one gene.
 """
 
 from __future__ import annotations
@@ -28,10 +41,11 @@ import pandas as pd
 from features.errors import UsagecastError
 
 DIRECTIONS = ("increase", "decrease", "both")
-ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost")
+ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost", "causal")
 ORDER_KEYS = ("kind", "smaller", "larger")
 RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
-COUPLING_KINDS = ("order", "ratio")
+WINDOW_KEYS = ("kind", "shorter", "longer", "shorter_days", "longer_days")
+COUPLING_KINDS = ("order", "ratio", "window")
 
 
 class ActionSpaceError(UsagecastError):
@@ -75,6 +89,33 @@ class RatioCoupling:
 
 
 @dataclass(frozen=True)
+class WindowCoupling:
+    """Two windows of one additive feature; day bounds for distinct active days (else None)."""
+
+    shorter: str
+    longer: str
+    shorter_column: int
+    longer_column: int
+    shorter_days: float | None = None
+    longer_days: float | None = None
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Column `column` follows column `driver` (through `window`) when a what-if moves it;
+    `integer` when the gene the chain starts from is integer. Applied in tuple order."""
+
+    column: int
+    driver: int
+    window: WindowCoupling
+    integer: bool
+
+    @property
+    def driver_is_longer(self) -> bool:
+        return self.driver == self.window.longer_column
+
+
+@dataclass(frozen=True)
 class ActionSpace:
     """The model's feature order, its actionable genes and the couplings between features."""
 
@@ -82,6 +123,12 @@ class ActionSpace:
     genes: tuple[GeneSpec, ...]
     orders: tuple[OrderCoupling, ...]
     ratios: tuple[RatioCoupling, ...]
+    windows: tuple[WindowCoupling, ...] = ()
+    follows: tuple[Follow, ...] = ()
+
+    @property
+    def follower_columns(self) -> frozenset[int]:
+        return frozenset(f.column for f in self.follows)
 
     @property
     def gene_columns(self) -> np.ndarray:
@@ -181,8 +228,27 @@ def _gene(entry: Any, path: str, columns: Mapping[str, int]) -> GeneSpec:
     return GeneSpec(str(name), column, direction, lower, upper, integer, cost)
 
 
-def _coupling(entry: Any, path: str, columns: Mapping[str, int]) -> OrderCoupling | RatioCoupling:
+def _coupling(
+    entry: Any, path: str, columns: Mapping[str, int]
+) -> OrderCoupling | RatioCoupling | WindowCoupling:
     kind = entry.get("kind") if isinstance(entry, Mapping) else None
+    if kind == "window":
+        _check_keys(entry, path, WINDOW_KEYS, ("kind", "shorter", "longer"))
+        if ("shorter_days" in entry) != ("longer_days" in entry):
+            raise ActionSpaceError(f"{path}: give both shorter_days and longer_days, or neither")
+        days = [
+            _number(entry[key], f"{path}.{key}") if key in entry else None
+            for key in ("shorter_days", "longer_days")
+        ]
+        if days[0] is not None and not 0 < days[0] < days[1]:
+            raise ActionSpaceError(f"{path}: expected 0 < shorter_days < longer_days")
+        return WindowCoupling(
+            entry["shorter"],
+            entry["longer"],
+            _column(entry["shorter"], f"{path}.shorter", columns),
+            _column(entry["longer"], f"{path}.longer", columns),
+            *days,
+        )
     if kind == "order":
         _check_keys(entry, path, ORDER_KEYS, ORDER_KEYS)
         smaller, larger = entry["smaller"], entry["larger"]
@@ -240,7 +306,60 @@ def build_action_space(
                 f"couplings[{i}]: order couplings between derived ratio features are not supported"
             )
     orders = tuple(c for c in parsed if isinstance(c, OrderCoupling))
-    return ActionSpace(names, genes, orders, ratios)
+    windows = tuple(c for c in parsed if isinstance(c, WindowCoupling))
+    return ActionSpace(names, genes, orders, ratios, windows, _follows(genes, windows, names))
+
+
+def _follows(
+    genes: Sequence[GeneSpec], windows: Sequence[WindowCoupling], names: Sequence[str]
+) -> tuple[Follow, ...]:
+    """Which non-gene columns follow which column, outward from each gene along windows."""
+    gene_columns = {g.column for g in genes}
+    origin: dict[int, str] = {}
+    follows: list[Follow] = []
+    for gene in genes:
+        frontier = [gene.column]
+        while frontier:
+            driver = frontier.pop(0)
+            for window in windows:
+                ends = (window.shorter_column, window.longer_column)
+                if driver not in ends:
+                    continue
+                column = ends[1] if driver == ends[0] else ends[0]
+                if column in gene_columns or origin.get(column) == gene.name:
+                    continue
+                if column in origin:
+                    raise ActionSpaceError(
+                        f"couplings: {names[column]!r} would follow both {origin[column]!r} and "
+                        f"{gene.name!r}; make it actionable too, or only one of them"
+                    )
+                origin[column] = gene.name
+                follows.append(Follow(column, driver, window, gene.integer))
+                frontier.append(column)
+    return tuple(follows)
+
+
+def follow(
+    follower: np.ndarray, driver_before: np.ndarray, driver_after: np.ndarray, rule: Follow
+) -> np.ndarray:
+    """A follower's new values once its driver moved (the `window` rule, module docstring)."""
+    window = rule.window
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if rule.driver_is_longer:
+            wanted = np.where(driver_before > 0, follower * driver_after / driver_before, follower)
+        else:
+            wanted = follower + (driver_after - driver_before)
+    if rule.integer:
+        wanted = follower + np.trunc(wanted - follower)
+    gap = np.inf if window.shorter_days is None else window.longer_days - window.shorter_days
+    cap = np.inf if window.shorter_days is None else window.shorter_days
+    if rule.driver_is_longer:  # follower is the shorter window
+        lo, hi = np.maximum(driver_after - gap, 0.0), np.minimum(driver_after, cap)
+    else:
+        lo, hi = driver_after, driver_after + gap
+    moved = driver_after != driver_before
+    keep = np.isnan(follower) | np.isnan(driver_before) | np.isnan(driver_after) | ~moved
+    return np.where(keep, follower, np.clip(wanted, lo, np.maximum(lo, hi)))
 
 
 def action_space_from_manifest(
@@ -317,7 +436,10 @@ def row_bounds(space: ActionSpace, x0: np.ndarray) -> tuple[np.ndarray, np.ndarr
         | (space.integer & (values != np.round(values)))
     )
     gene_of = {g.column: i for i, g in enumerate(space.genes)}
+    followers = space.follower_columns
     for coupling in space.orders:
+        if {coupling.smaller_column, coupling.larger_column} & followers:
+            continue  # the partner follows the change (a window coupling), it never blocks it
         small_gene = gene_of.get(coupling.smaller_column)
         large_gene = gene_of.get(coupling.larger_column)
         if small_gene is not None and large_gene is None:
@@ -352,7 +474,7 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
     problems = []
     lo, hi = row_bounds(space, before[None, :])
     genes = set(space.gene_columns.tolist())
-    derived = {r.column for r in space.ratios}
+    derived = {r.column for r in space.ratios} | space.follower_columns
     moved = (after != before) & ~(np.isnan(after) & np.isnan(before))
     for column in np.flatnonzero(moved):
         if column not in genes and column not in derived:
@@ -367,6 +489,16 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
             )
         if moved[gene.column] and gene.integer and value != np.round(value):
             problems.append(f"{gene.name}: integer feature set to {float(value)!r}")
+    for rule in space.follows:
+        driver = rule.driver
+        expected = follow(
+            before[None, rule.column], before[None, driver], after[None, driver], rule
+        )[0]
+        if not np.isclose(after[rule.column], expected, equal_nan=True):
+            problems.append(
+                f"{space.feature_names[rule.column]}: {float(after[rule.column])!r} does not "
+                f"follow {space.feature_names[driver]} (window coupling)"
+            )
     for order in space.orders:
         if after[order.smaller_column] > after[order.larger_column]:
             problems.append(f"coupling {order.smaller} <= {order.larger} broken")

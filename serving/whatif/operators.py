@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from serving.whatif.constraints import ActionSpace
+from serving.whatif.constraints import ActionSpace, follow
 
 ORDER_PASSES = 4
 RESET_SHARE = 0.35
@@ -235,23 +235,23 @@ def repair(
 
 
 def materialize(x0: np.ndarray, pop: np.ndarray, space: ActionSpace) -> np.ndarray:
-    """Full model rows (rows * candidates, features) for a population, ratios recomputed.
+    """Full model rows (rows * candidates, features) for a population, followers moved with
+    their genes (window couplings) and ratios recomputed.
 
     A ratio is recomputed from its parts only where a part moved; elsewhere it keeps the row's
     value exactly, so an unchanged candidate scores exactly like its row.
     """
     rows, size, _ = pop.shape
-    full = np.repeat(x0, size, axis=0)
+    before = np.repeat(x0, size, axis=0)
+    full = before.copy()
     full[:, space.gene_columns] = pop.reshape(rows * size, -1)
-    gene_of = {column: i for i, column in enumerate(space.gene_columns.tolist())}
+    for rule in space.follows:
+        full[:, rule.column] = follow(
+            before[:, rule.column], before[:, rule.driver], full[:, rule.driver], rule
+        )
     for ratio in space.ratios:
-        parts = [
-            gene_of[c] for c in (ratio.numerator_column, ratio.denominator_column) if c in gene_of
-        ]
-        if not parts:
-            continue
-        base = x0[:, space.gene_columns[parts]]
-        moved = changed(pop[..., parts], base).any(axis=2).reshape(-1)
+        parts = [ratio.numerator_column, ratio.denominator_column]
+        moved = changed(full[:, parts], before[:, parts]).any(axis=1)
         num = full[:, ratio.numerator_column]
         den = full[:, ratio.denominator_column]
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -4,9 +4,11 @@ A change is `FEATURE OP NUMBER` with OP one of `= += -= *= /=` (e.g.
 `count_ADVERTISEMENT_30d *= 0.5`); it is parsed, never evaluated. The feature must be
 actionable. Per row the new value is clipped to what the row may reach (direction and bounds,
 see `constraints.row_bounds`), integer features round toward the row's value (a lever is
-never over-applied), coupled features follow (a 7-day count drops with its 30-day count) and
-ratios are recomputed from their parts. Rows where the lever cannot move are kept and counted
-as unchanged: their predicted effect is 0.
+never over-applied), the other windows of the lever follow by the manifest's `window`
+couplings (a halved 30-day count halves its 7-day count and lowers its 90-day count by as
+much; active days stay within their day bounds) and ratios are recomputed from their
+parts. Rows where the lever cannot move are kept and counted as unchanged: their predicted
+effect is 0.
 
 The expected number of extra conversions is the sum over rows of p_after - p_before; its
 interval is a percentile bootstrap over rows with a seeded Generator.

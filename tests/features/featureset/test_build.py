@@ -137,18 +137,22 @@ def test_manifest_actionable_and_couplings_satisfy_the_whatif_contract(demo):
 
     write_spec(
         demo,
-        SPEC.replace("version: 1", "version: 6").replace(
+        SPEC.replace("version: 1", "version: 6")
+        .replace(
             "  - {kind: active_days, windows: [30]}",
             "  - {kind: active_days, windows: [30]}\n"
             "  - {kind: ratio, numerator: AD, denominator: PLAY, windows: [7, 30]}",
-        ),
+        )
+        .replace("cost_per_unit: 0.5}", "cost_per_unit: 0.5, causal: increases}"),
     )
     manifest = build_feature_set("buyers@v6", sets_dir=demo).manifest
     names = [feature["name"] for feature in manifest["features"]]
     space = build_action_space(names, manifest["actionable"], manifest["couplings"])
     assert {gene.name for gene in space.genes} == {"count_AD_30d", "active_days_30d"}
     kinds = sorted({coupling["kind"] for coupling in manifest["couplings"]})
-    assert kinds == ["order", "ratio"]
+    assert kinds == ["order", "ratio", "window"]
+    # A causal prior reaches the manifest only where the spec declares one.
+    assert [entry.get("causal") for entry in manifest["actionable"]] == ["increases", None]
 
 
 def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path, caplog):

@@ -85,6 +85,12 @@ def with_features(features: list) -> dict:
         (["actionable", 0, "direction"], "up", "spec.actionable[0].direction: 'up' is not"),
         (["actionable", 0, "feature"], "count_LIKE_30d", "'count_LIKE_30d' is not a feature"),
         (["actionable", 0, "lower"], "zero", "spec.actionable[0].lower: expected a number"),
+        (
+            ["actionable", 0, "causal"],
+            "decrease",
+            "spec.actionable[0].causal: 'decrease' is not allowed; use one of: increases, "
+            "decreases",
+        ),
     ],
 )
 def test_bad_specs_name_the_key_and_the_allowed_values(path, value, message):
@@ -126,6 +132,17 @@ def test_signup_anchor_defaults_to_the_date_and_timestamp_keeps_the_old_canonica
     assert len({spec_hash(dated), spec_hash(stamped)}) == 2
 
 
+def test_a_causal_prior_is_optional_and_absent_from_the_canonical_form_when_not_declared():
+    plain = parse_spec(VALID, "spec")
+    declared = parse_spec(with_change(["actionable", 0, "causal"], "decreases"), "spec")
+    assert plain.actionable[0].causal is None
+    assert declared.actionable[0].causal == "decreases"
+    # Specs released before priors existed keep their canonical form, and so their hash.
+    assert "causal" not in spec_to_dict(plain)["actionable"][0]
+    assert spec_to_dict(declared)["actionable"][0]["causal"] == "decreases"
+    assert spec_hash(plain) != spec_hash(declared)
+
+
 def test_feature_names_follow_the_scheme_and_couplings_are_derived():
     spec = parse_spec(VALID, "spec")
     assert [f.name for f in expand_features(spec)] == [
@@ -141,6 +158,14 @@ def test_feature_names_follow_the_scheme_and_couplings_are_derived():
     ]
     couplings = derive_couplings(expand_features(spec))
     assert {"kind": "order", "smaller": "count_SKIP_7d", "larger": "count_SKIP_30d"} in couplings
+    assert {"kind": "window", "shorter": "count_SKIP_7d", "longer": "count_SKIP_30d"} in couplings
+    assert {
+        "kind": "window",
+        "shorter": "active_days_7d",
+        "longer": "active_days_30d",
+        "shorter_days": 7,
+        "longer_days": 30,
+    } in couplings
     assert {"kind": "order", "smaller": "active_days_7d", "larger": "active_days_30d"} in couplings
     assert {
         "kind": "order",

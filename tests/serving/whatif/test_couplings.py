@@ -1,0 +1,183 @@
+"""A lever change moves every feature coupled to it, one test per coupling kind: order,
+ratio, window (shorter and longer windows of a count) and the active-day bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from serving.whatif import ActionSpaceError, apply_change, build_action_space, parse_change
+from serving.whatif.constraints import violations
+
+FEATURES = (
+    "count_AD_7d",
+    "count_AD_30d",
+    "count_AD_90d",
+    "count_PLAY_30d",
+    "ratio_AD_per_PLAY_30d",
+    "active_days_7d",
+    "active_days_30d",
+)
+COLUMN = {name: i for i, name in enumerate(FEATURES)}
+ACTIONABLE = [
+    {"name": "count_AD_30d", "direction": "both", "lower": 0, "upper": 1000, "integer": True},
+    {"name": "active_days_30d", "direction": "both", "lower": 0, "upper": 30, "integer": True},
+]
+COUPLINGS = [
+    {"kind": "order", "smaller": "count_AD_7d", "larger": "count_AD_30d"},
+    {"kind": "order", "smaller": "count_AD_30d", "larger": "count_AD_90d"},
+    {"kind": "order", "smaller": "active_days_7d", "larger": "active_days_30d"},
+    {"kind": "window", "shorter": "count_AD_7d", "longer": "count_AD_30d"},
+    {"kind": "window", "shorter": "count_AD_30d", "longer": "count_AD_90d"},
+    {
+        "kind": "window",
+        "shorter": "active_days_7d",
+        "longer": "active_days_30d",
+        "shorter_days": 7,
+        "longer_days": 30,
+    },
+    {
+        "kind": "ratio",
+        "feature": "ratio_AD_per_PLAY_30d",
+        "numerator": "count_AD_30d",
+        "denominator": "count_PLAY_30d",
+    },
+]
+SPACE = build_action_space(FEATURES, ACTIONABLE, COUPLINGS)
+
+
+def _row(**values: float) -> np.ndarray:
+    row = np.zeros(len(FEATURES))
+    for name, value in values.items():
+        row[COLUMN[name]] = value
+    return row[None, :]
+
+
+def _changed(row: np.ndarray, expression: str) -> dict[str, float]:
+    after, _ = apply_change(row, SPACE, parse_change(expression))
+    return {name: float(after[0, i]) for i, name in enumerate(FEATURES)}
+
+
+ADS = {"count_AD_7d": 6, "count_AD_30d": 10, "count_AD_90d": 25, "count_PLAY_30d": 20}
+
+
+def test_window_a_halved_count_halves_its_shorter_window_and_lowers_the_longer_one():
+    after = _changed(_row(**ADS, ratio_AD_per_PLAY_30d=0.5), "count_AD_30d *= 0.5")
+    # Before window couplings, the 7-day count (6) blocked the 30-day one at 6.
+    assert after["count_AD_30d"] == 5
+    assert after["count_AD_7d"] == 3  # the same factor
+    assert after["count_AD_90d"] == 20  # the same five ads fewer
+
+
+def test_window_integer_followers_round_toward_the_row():
+    after = _changed(_row(**{**ADS, "count_AD_7d": 5}), "count_AD_30d *= 0.5")
+    assert after["count_AD_7d"] == 3  # 2.5 rounds toward 5, never over-applying the lever
+
+
+def test_ratio_is_recomputed_from_its_moved_part():
+    after = _changed(_row(**ADS, ratio_AD_per_PLAY_30d=0.5), "count_AD_30d *= 0.5")
+    assert after["ratio_AD_per_PLAY_30d"] == 0.25
+
+
+def test_order_holds_when_the_longer_window_is_raised_past_nothing_and_lowered_to_zero():
+    after = _changed(_row(**ADS), "count_AD_30d = 0")
+    assert after["count_AD_7d"] == 0 and after["count_AD_90d"] == 15
+    after = _changed(_row(**ADS), "count_AD_30d = 100")
+    assert after["count_AD_7d"] <= after["count_AD_30d"] <= after["count_AD_90d"] == 115
+
+
+@pytest.mark.parametrize(
+    ("days_7d", "days_30d", "expression", "expected_7d"),
+    [
+        (0, 5, "active_days_30d += 20", 2),  # 25 days in 30 need >= 2 of the last 7
+        (6, 8, "active_days_30d = 30", 7),  # at most 7 active days in 7 days
+        (4, 8, "active_days_30d = 4", 2),  # proportional inside the bounds
+        (7, 30, "active_days_30d = 23", 6),  # 7 * 23/30, rounded toward the row
+    ],
+)
+def test_active_day_bounds_hold_for_the_following_shorter_window(
+    days_7d, days_30d, expression, expected_7d
+):
+    after = _changed(_row(active_days_7d=days_7d, active_days_30d=days_30d), expression)
+    assert after["active_days_7d"] == expected_7d
+    assert 0 <= after["active_days_7d"] <= 7
+    assert after["active_days_30d"] - after["active_days_7d"] <= 23
+
+
+def test_a_feature_may_follow_only_one_gene():
+    both = [*ACTIONABLE, {**ACTIONABLE[0], "name": "count_AD_90d"}]
+    space = build_action_space(FEATURES, both, COUPLINGS)
+    assert COLUMN["count_AD_7d"] in space.follower_columns  # 30d is still its only gene
+    genes = [
+        {"name": name, "direction": "both", "lower": 0, "upper": 9} for name in ("b", "a_30d")
+    ]
+    windows = [
+        {"kind": "window", "shorter": "a_7d", "longer": "a_30d"},
+        {"kind": "window", "shorter": "a_7d", "longer": "b"},
+    ]
+    with pytest.raises(ActionSpaceError, match="'a_7d' would follow both 'b' and 'a_30d'"):
+        build_action_space(("a_7d", "a_30d", "b"), genes, windows)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"shorter_days": 7}, "give both shorter_days and longer_days"),
+        ({"shorter_days": 30, "longer_days": 7}, "0 < shorter_days < longer_days"),
+        ({"days": 7}, r"unknown key\(s\) \['days'\]"),
+    ],
+)
+def test_bad_window_couplings_are_refused(entry, message):
+    coupling = {"kind": "window", "shorter": "count_AD_7d", "longer": "count_AD_30d", **entry}
+    with pytest.raises(ActionSpaceError, match=message):
+        build_action_space(FEATURES, ACTIONABLE, [coupling])
+
+
+@st.composite
+def _consistent_rows(draw) -> np.ndarray:
+    """Rows as a feature build makes them: nested counts, ratio of parts, day bounds."""
+    ad7 = draw(st.integers(0, 50))
+    ad30 = ad7 + draw(st.integers(0, 100))
+    ad90 = ad30 + draw(st.integers(0, 100))
+    plays = draw(st.integers(0, 200))
+    days7 = draw(st.integers(0, 7))
+    days30 = days7 + draw(st.integers(0, 23))
+    ratio = ad30 / plays if plays else 0.0
+    return _row(
+        count_AD_7d=ad7,
+        count_AD_30d=ad30,
+        count_AD_90d=ad90,
+        count_PLAY_30d=plays,
+        ratio_AD_per_PLAY_30d=ratio,
+        active_days_7d=days7,
+        active_days_30d=days30,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    row=_consistent_rows(),
+    expression=st.sampled_from(
+        [
+            "count_AD_30d *= 0.5",
+            "count_AD_30d *= 3",
+            "count_AD_30d = 0",
+            "count_AD_30d += 7",
+            "active_days_30d += 10",
+            "active_days_30d -= 4",
+            "active_days_30d = 30",
+        ]
+    ),
+)
+def test_every_change_leaves_a_row_a_feature_build_could_make(row, expression):
+    after, _ = apply_change(row, SPACE, parse_change(expression))
+    assert violations(row[0], after[0], SPACE) == []
+    a = dict(zip(FEATURES, after[0], strict=True))
+    assert 0 <= a["count_AD_7d"] <= a["count_AD_30d"] <= a["count_AD_90d"]
+    assert a["count_AD_90d"] - a["count_AD_30d"] == row[0, 2] - row[0, 1]  # older ads stay
+    assert 0 <= a["active_days_7d"] <= 7
+    assert 0 <= a["active_days_30d"] - a["active_days_7d"] <= 23
+    if a["count_PLAY_30d"]:
+        assert a["ratio_AD_per_PLAY_30d"] == pytest.approx(a["count_AD_30d"] / a["count_PLAY_30d"])
