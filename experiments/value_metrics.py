@@ -2,10 +2,8 @@
 
 All functions are pure: realised values and predicted values in, numbers out.
 - RMSE and MAE: the error in the label's own unit (money for an LTV label);
-- normalised Gini: how well the predictions rank the value (1 = perfect order, 0 = random),
-  the area between the cumulative share of realised value taken in predicted order and the
-  diagonal, divided by the same area in the realised order itself; ties in the prediction are
-  taken in row order, as the common (Kaggle) definition does;
+- normalised Gini (registry/policy.py, the value gate's measure): how well the predictions
+  rank the value (1 = perfect order, 0 = random);
 - calibration by decile: rows in ascending predicted order cut into ten groups of equal size
   (the first groups one row larger when the count does not divide), each group's predicted
   mean beside its realised mean; `decile_mae` is the mean absolute gap over the groups;
@@ -17,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from registry.policy import normalised_gini
+
 DECILES = 10
 
 
@@ -26,27 +26,6 @@ def rmse(realised: np.ndarray, predicted: np.ndarray) -> float:
 
 def mae(realised: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(predicted) - np.asarray(realised))))
-
-
-def _gini(realised: np.ndarray, order_by: np.ndarray) -> float:
-    """Unnormalised Gini of `realised` taken in descending `order_by` (ties: row order)."""
-    n = len(realised)
-    order = np.lexsort((np.arange(n), -np.asarray(order_by, dtype="float64")))
-    taken = np.asarray(realised, dtype="float64")[order]
-    cumulative = np.cumsum(taken) / taken.sum()
-    return float(cumulative.sum() / n - (n + 1) / (2 * n))
-
-
-def normalised_gini(realised: np.ndarray, predicted: np.ndarray) -> float:
-    """Gini of the predicted order over the Gini of the perfect order; NaN when the realised
-    values are all equal (nothing to rank) or sum to zero."""
-    realised = np.asarray(realised, dtype="float64")
-    if len(realised) == 0 or realised.sum() == 0:
-        return float("nan")
-    perfect = _gini(realised, realised)
-    if perfect == 0:
-        return float("nan")
-    return _gini(realised, predicted) / perfect
 
 
 def decile_calibration(

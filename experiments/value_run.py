@@ -11,6 +11,11 @@ differs:
   it needs the store, not only the feature set's rows, and is skipped with a note when the
   store or the label's event type is not there). Its metrics are on the rows it predicts
   (`test_rows_predicted`);
+- the served model is refit on the training and validation rows together with the best
+  trial's parameters and last-fold best iteration (every label window of both ends by
+  test_from): a value label drifts with the population's age (more users have already bought),
+  and the latest labelled cutoffs carry it; validation metrics are those of the refit on the
+  training rows alone (the model the selection scored), test metrics the served model's;
 - metrics (experiments/value_metrics.py): RMSE, MAE, normalised Gini, calibration by decile,
   predicted/realised totals, on validation and test; no calibration step and no threshold
   (a value is served as predicted);
@@ -26,7 +31,7 @@ classifier options and are refused here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import optuna
@@ -34,7 +39,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from experiments import tracking
-from experiments.families import LightGBMRegressionFamily
+from experiments.families import LightGBMRegressionFamily, TrainingRows
 from experiments.families.lightgbm_regression import (
     NUM_BOOST_ROUND,
     SELECTION_METRIC,
@@ -58,6 +63,7 @@ from experiments.value_plots import decile_calibration_figure, predicted_vs_real
 from features import workspace
 from features.errors import UsagecastError
 from features.mlflow_links import artifacts_location, is_tracking_server, ui_command
+from registry import names
 from serving import log_serving_model
 
 CHANNEL_FEATURE = "channel"
@@ -140,6 +146,17 @@ def per_channel_table(
     table["predicted_rank"] = table["predicted_total"].rank(ascending=False, method="first")
     table["realised_rank"] = table["realised_total"].rank(ascending=False, method="first")
     return table.sort_values("realised_total", ascending=False).reset_index()
+
+
+def training_and_validation(prepared: Prepared) -> TrainingRows:
+    """The rows the served model is fitted on: training and validation together (every label
+    window of both ends by test_from, so nothing of the test period is seen)."""
+    rows = prepared.training_rows()
+    return replace(
+        rows,
+        train=pd.concat([rows.train, rows.validation], ignore_index=True),
+        train_y=np.concatenate([rows.train_y, rows.validation_y]),
+    )
 
 
 def _check_options(config: TuneConfig) -> None:
@@ -227,7 +244,9 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
     labels = {part: prepared.labels(part) for part in ("validation", "test")}
     with (
         deferred_stop() as stop,
-        tracking.parent_run(experiment_id, study_name, {**lineage}, stop) as parent,
+        tracking.parent_run(
+            experiment_id, study_name, {**lineage, names.RUN_MODEL_OUTPUT: "value"}, stop
+        ) as parent,
     ):
         tracking.log_feature_set_input(inputs.ref, inputs.fingerprint)
         tracking.log_params_and_metrics(
@@ -284,9 +303,11 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
             )
         best = study.best_trial
         params = {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
-        model = family.fit(prepared.training_rows(), params, config.seed)
+        selected = family.fit(prepared.training_rows(), params, config.seed)
+        model = family.fit(training_and_validation(prepared), params, config.seed)
         predicted = {
-            part: model.raw_scores(prepared.encoded[part]) for part in ("validation", "test")
+            "validation": selected.raw_scores(prepared.encoded["validation"]),
+            "test": model.raw_scores(prepared.encoded["test"]),
         }
         validation_metrics = evaluate_value(labels["validation"], predicted["validation"])
         test_metrics = evaluate_value(labels["test"], predicted["test"])
