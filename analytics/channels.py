@@ -276,15 +276,19 @@ def ltv_backtest(
     filters: Filters = NO_FILTERS,
     *,
     channel: str = "channel",
+    model_values: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Mean predicted vs realised value per channel over a built value_within feature set.
 
     "Predicted" is the LTV formula backtested point in time (`ltv_formula_rows`); "realised"
     is the row's value_within label (value of the label's event type, or of
     `purchase_events`, in (t, t + H]). Rows of a channel without retention history before t
-    are counted in `rows` but not in `rows_predicted`.
+    are counted in `rows` but not in `rows_predicted`. `model_values` (a value model's
+    prediction per row, indexed like `frame`) adds `model_mean` and `model_over_realised`.
     """
     rows = ltv_formula_rows(engine, frame, manifest, purchase_events, filters, channel=channel)
+    if model_values is not None:
+        rows["model"] = model_values.reindex(rows.index)
     rows = rows.dropna(subset=["channel"])  # users outside the segment filter
     grouped = rows.groupby("channel")
     table = pd.DataFrame(
@@ -295,7 +299,9 @@ def ltv_backtest(
             "realised_mean": grouped["label"].mean(),
         }
     )
-    table["predicted_over_realised"] = table["predicted_mean"] / table["realised_mean"].where(
-        table["realised_mean"] > 0
-    )
+    realised = table["realised_mean"].where(table["realised_mean"] > 0)
+    table["predicted_over_realised"] = table["predicted_mean"] / realised
+    if model_values is not None:
+        table["model_mean"] = grouped["model"].mean()
+        table["model_over_realised"] = table["model_mean"] / realised
     return table.rename_axis("channel").reset_index()
