@@ -166,7 +166,7 @@ class Prepared:
     earlier_folds: tuple[FoldRows, ...]  # encoded rows of every fold but the last (= parts)
 
     def labels(self, part: str) -> np.ndarray:
-        """0/1 labels of `train`, `validation` or `test`."""
+        """Labels of `train`, `validation` or `test` (0/1, or values for a value label)."""
         return getattr(self.parts, part)["label"].to_numpy(dtype=float)
 
     def training_rows(self) -> TrainingRows:

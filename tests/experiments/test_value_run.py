@@ -126,6 +126,12 @@ def test_value_label_tunes_promotes_and_serves(tmp_path, capsys):
     )
     assert "model_mean" in printed and "model_over_realised" in printed
 
+    scored_file = tmp_path / "scored.parquet"
+    assert main(["score", REF, "--model", CHAMPION, "--out", str(scored_file)]) == 0
+    scored = pd.read_parquet(scored_file)
+    assert {"value", "rank"} <= set(scored.columns) and "probability" not in scored.columns
+    assert scored["value"].is_monotonic_decreasing and (scored["value"] > 0).all()
+
     env = {"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()}
     head = test_rows.head(3)
     features = json.loads(
