@@ -13,15 +13,19 @@ from experiments.value_metrics import decile_calibration
 def decile_calibration_figure(
     realised: np.ndarray, predictions: Mapping[str, np.ndarray]
 ) -> Figure:
-    """Realised mean against predicted mean per decile of predictions, one line per model,
-    on the diagonal when calibrated."""
+    """Realised mean against predicted mean per decile of predictions, one line per model
+    (over the rows it predicts: NaN is no prediction), on the diagonal when calibrated."""
     figure = Figure(figsize=(5, 5))
     axes = figure.subplots()
-    top = float(np.max(realised)) if len(realised) else 1.0
+    top = 0.0
     for name, predicted in predictions.items():
-        table = decile_calibration(realised, predicted)
+        known = ~np.isnan(predicted)
+        if not known.any():
+            continue
+        table = decile_calibration(realised[known], predicted[known])
         axes.plot(table["predicted_mean"], table["realised_mean"], marker="o", label=name)
         top = max(top, float(table["predicted_mean"].max()), float(table["realised_mean"].max()))
+    top = top or 1.0
     axes.plot([0, top], [0, top], linestyle="--", color="grey", label="perfect")
     axes.set(
         xlabel="mean predicted value per decile",

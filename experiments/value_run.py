@@ -199,8 +199,11 @@ def formula_predictions(prepared: Prepared) -> tuple[np.ndarray, np.ndarray] | s
         engine.close()
 
 
-def _metrics_where_predicted(realised: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+def metrics_where_predicted(realised: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """The value metrics over the rows with a prediction, and their count."""
     known = ~np.isnan(predicted)
+    if not known.any():
+        return {"rows_predicted": 0.0}
     return {
         **evaluate_value(realised[known], predicted[known]),
         "rows_predicted": float(known.sum()),
@@ -257,10 +260,10 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
         baseline_test = {}
         for name, (validation_p, test_p) in baselines.items():
             metrics = {
-                **_prefixed("val", _metrics_where_predicted(labels["validation"], validation_p)),
-                **_prefixed("test", _metrics_where_predicted(labels["test"], test_p)),
+                **_prefixed("val", metrics_where_predicted(labels["validation"], validation_p)),
+                **_prefixed("test", metrics_where_predicted(labels["test"], test_p)),
             }
-            baseline_test[name] = _metrics_where_predicted(labels["test"], test_p)
+            baseline_test[name] = metrics_where_predicted(labels["test"], test_p)
             kept, undefined = _finite(metrics)
             tracking.log_child_run(
                 tracking_uri,
@@ -328,8 +331,8 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
                 {
                     "lightgbm_regression": predicted["test"],
                     **{
-                        name: np.nan_to_num(p[1], nan=0.0)
-                        for name, p in baselines.items()
+                        name: test_p
+                        for name, (_, test_p) in baselines.items()
                         if name != "training_mean"
                     },
                 },

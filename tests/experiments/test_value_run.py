@@ -17,7 +17,8 @@ from mlflow.tracking import MlflowClient
 from analytics.runs import model_values, run_ltv
 from experiments import TuneConfig, format_summary, tune
 from experiments.inputs import check_frame, read_inputs
-from experiments.value_run import ORACLE_NOTE, per_channel_table
+from experiments.value_plots import decile_calibration_figure
+from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_channel_table
 from features.errors import UsagecastError
 from features.featureset import load_feature_set, store
 from features.featureset.catalog import parse_ref
@@ -149,3 +150,13 @@ def test_value_label_tunes_promotes_and_serves(tmp_path, capsys):
         except urllib.error.HTTPError as error:
             pytest.fail(f"{error.code}: {error.read().decode()[:2000]}")
     np.testing.assert_allclose([row["value"] for row in answer], values.head(3), rtol=1e-9)
+
+
+def test_a_baseline_without_predictions_is_plotted_and_counted_where_it_predicts():
+    realised = np.array([0.0, 1.0, 3.0, 0.0])
+    formula = np.array([np.nan, 2.0, 2.0, np.nan])
+    figure = decile_calibration_figure(realised, {"model": realised + 1, "formula": formula})
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert list(lines["formula"].get_xdata()) == [2.0, 2.0]
+    assert metrics_where_predicted(realised, formula)["rows_predicted"] == 2.0
+    assert metrics_where_predicted(realised, np.full(4, np.nan)) == {"rows_predicted": 0.0}
