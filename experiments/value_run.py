@@ -38,6 +38,8 @@ import optuna
 import pandas as pd
 from tqdm import tqdm
 
+from analytics import ltv_formula_rows
+from analytics.io import open_engine
 from experiments import tracking
 from experiments.families import LightGBMRegressionFamily, TrainingRows
 from experiments.families.lightgbm_regression import (
@@ -177,22 +179,19 @@ def _check_options(config: TuneConfig) -> None:
 def formula_predictions(prepared: Prepared) -> tuple[np.ndarray, np.ndarray] | str:
     """The LTV formula's (validation, test) predictions, NaN where it has none, or why it
     cannot be computed here."""
-    from analytics import ltv_formula_rows
-    from analytics.io import open_engine
-
     label = prepared.manifest.get("label", {})
     if not label.get("event_type"):
         return "skipped: the label names no event type to take as purchases"
     if not workspace.event_store_path().exists():
         return "skipped: no event store in the workspace (the formula reads events before t)"
     engine = open_engine("duckdb")
+
+    def predicted(rows: pd.DataFrame) -> np.ndarray:
+        formula = ltv_formula_rows(engine, rows, prepared.manifest, ())
+        return formula["predicted"].to_numpy(dtype=float)
+
     try:
-        return tuple(  # type: ignore[return-value]
-            ltv_formula_rows(engine, getattr(prepared.parts, part), prepared.manifest, ())[
-                "predicted"
-            ].to_numpy(dtype=float)
-            for part in ("validation", "test")
-        )
+        return predicted(prepared.parts.validation), predicted(prepared.parts.test)
     except UsagecastError as error:
         return f"skipped: {error}"
     finally:
