@@ -15,7 +15,7 @@ from analytics.ab import (
     parse_split,
     user_outcomes,
 )
-from analytics.channels import channels, ltv, ltv_backtest
+from analytics.channels import channels, ltv, ltv_backtest, ltv_formula_rows
 from analytics.filters import NO_FILTERS, Filters, parse_segment
 from analytics.retention import retention
 from analytics.runs import demo_summary
@@ -36,6 +36,7 @@ __all__ = [
     "demo_summary",
     "ltv",
     "ltv_backtest",
+    "ltv_formula_rows",
     "make_experiment",
     "parse_metric",
     "parse_segment",

@@ -224,7 +224,7 @@ def expected_active_periods(retention: pd.Series, periods: float) -> pd.Series:
     return partial.where(retention < 1, float(periods))
 
 
-def ltv_backtest(
+def ltv_formula_rows(
     engine: Engine,
     frame: pd.DataFrame,
     manifest: dict,
@@ -233,14 +233,15 @@ def ltv_backtest(
     *,
     channel: str = "channel",
 ) -> pd.DataFrame:
-    """Mean predicted vs realised value per channel over a built value_within feature set.
+    """The LTV formula backtested point in time, one row per feature-set row (same index):
+    user_id, cutoff, label, channel, predicted.
 
-    "Predicted" is the LTV formula backtested point in time: at each cutoff t, the channel's
-    AOV x purchase frequency from events before t (see `ltv`), times the expected active
-    periods within the label horizon H (H / 30 periods, `expected_active_periods` with the
-    channel's retention before t). "Realised" is the row's value_within label (value of the
-    label's event type, or of `purchase_events`, in (t, t + H]). A channel without retention
-    history before t gets no prediction (NaN; counted in `rows_predicted`).
+    At each cutoff t, the channel's AOV x purchase frequency from events before t (see `ltv`),
+    times the expected active periods within the label horizon H (H / 30 periods,
+    `expected_active_periods` with the channel's retention before t). A channel without
+    retention history before t gets no prediction (NaN), a user outside the segment filter no
+    channel (NaN). It needs the event store: the channel's rates come from every user's events
+    before t, not from the feature set's rows.
     """
     label = manifest["label"]
     if label["kind"] != "value_within" or label["long_horizon"]:
@@ -260,12 +261,35 @@ def ltv_backtest(
         ].fillna(0.0)
         predicted = value_per_period * expected_active_periods(per_channel["retention"], periods)
         channels_of = per_user.set_index("user_id")["channel"]
-        part = rows[["user_id", "label"]].copy()
+        part = rows[["user_id", "cutoff", "label"]].copy()
         part["channel"] = part["user_id"].astype(str).map(channels_of)
-        part = part.dropna(subset=["channel"])  # users outside the segment filter
         part["predicted"] = part["channel"].map(predicted)
         parts.append(part)
-    rows = pd.concat(parts, ignore_index=True)
+    return pd.concat(parts).reindex(frame.index)
+
+
+def ltv_backtest(
+    engine: Engine,
+    frame: pd.DataFrame,
+    manifest: dict,
+    purchase_events: Sequence[str],
+    filters: Filters = NO_FILTERS,
+    *,
+    channel: str = "channel",
+    model_values: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Mean predicted vs realised value per channel over a built value_within feature set.
+
+    "Predicted" is the LTV formula backtested point in time (`ltv_formula_rows`); "realised"
+    is the row's value_within label (value of the label's event type, or of
+    `purchase_events`, in (t, t + H]). Rows of a channel without retention history before t
+    are counted in `rows` but not in `rows_predicted`. `model_values` (a value model's
+    prediction per row, indexed like `frame`) adds `model_mean` and `model_over_realised`.
+    """
+    rows = ltv_formula_rows(engine, frame, manifest, purchase_events, filters, channel=channel)
+    if model_values is not None:
+        rows["model"] = model_values.reindex(rows.index)
+    rows = rows.dropna(subset=["channel"])  # users outside the segment filter
     grouped = rows.groupby("channel")
     table = pd.DataFrame(
         {
@@ -275,7 +299,9 @@ def ltv_backtest(
             "realised_mean": grouped["label"].mean(),
         }
     )
-    table["predicted_over_realised"] = table["predicted_mean"] / table["realised_mean"].where(
-        table["realised_mean"] > 0
-    )
+    realised = table["realised_mean"].where(table["realised_mean"] > 0)
+    table["predicted_over_realised"] = table["predicted_mean"] / realised
+    if model_values is not None:
+        table["model_mean"] = grouped["model"].mean()
+        table["model_over_realised"] = table["model_mean"] / realised
     return table.rename_axis("channel").reset_index()

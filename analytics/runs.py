@@ -307,13 +307,19 @@ def run_ltv(
     *,
     channel: str = "channel",
     feature_set: str | None = None,
+    model: str | None = None,
+    cutoff_from: datetime | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
     """`usagecast analytics ltv`; with a value_within feature set `name@vN`, also the
-    formula's backtest (mean predicted vs realised value per channel, `ltv_backtest`).
+    formula's backtest (mean predicted vs realised value per channel, `ltv_backtest`), on
+    the rows at cutoffs from `cutoff_from` when given, and with `model` (a value model's
+    URI) that model's mean prediction per channel beside them.
     The purchase events default to BUY_PREMIUM when the store holds it."""
+    if feature_set is None and (model is not None or cutoff_from is not None):
+        raise UsagecastError("analytics ltv: --model and --cutoff-from need --feature-set")
 
     def compute(engine: Engine) -> str:
         purchases = resolve_event_types(
@@ -329,8 +335,15 @@ def run_ltv(
             from features.featureset import load_feature_set
 
             frame, manifest = load_feature_set(feature_set)
+            frame = rows_from_cutoff(frame, cutoff_from, feature_set)
             tables["ltv_predicted_vs_realised"] = ltv_backtest(
-                engine, frame, manifest, purchases, filters, channel=channel
+                engine,
+                frame,
+                manifest,
+                purchases,
+                filters,
+                channel=channel,
+                model_values=None if model is None else model_values(model, frame),
             )
 
         def figures() -> dict:
@@ -343,9 +356,10 @@ def run_ltv(
                 shown["ltv_predicted_vs_realised"] = plots.paired_bars(
                     tables["ltv_predicted_vs_realised"],
                     "channel",
-                    "predicted_mean",
+                    "model_mean" if model is not None else "predicted_mean",
                     "realised_mean",
-                    f"Predicted vs realised value per channel ({feature_set})",
+                    f"Predicted ({model or 'LTV formula'}) vs realised value per channel "
+                    f"({feature_set})",
                 )
             return shown
 
@@ -358,6 +372,8 @@ def run_ltv(
                 "purchase_events": ",".join(purchases),
                 "channel": channel,
                 "feature_set": feature_set or "",
+                "model": model or "",
+                "cutoff_from": "" if cutoff_from is None else cutoff_from.isoformat(),
                 "engine": engine_name,
             },
             log=log,
@@ -365,6 +381,60 @@ def run_ltv(
         )
 
     return _with_engine(engine_name, compute)
+
+
+MODEL_METADATA = "artifacts/metadata.json"  # inside a served model's folder
+
+
+def rows_from_cutoff(
+    frame: pd.DataFrame, cutoff_from: datetime | None, feature_set: str
+) -> pd.DataFrame:
+    """The feature set's rows at cutoffs from `cutoff_from` (all rows when None)."""
+    if cutoff_from is None:
+        return frame
+    kept = frame[pd.to_datetime(frame["cutoff"]) >= pd.Timestamp(cutoff_from)]
+    if kept.empty:
+        raise UsagecastError(
+            f"analytics ltv: {feature_set} has no rows at cutoffs from {cutoff_from} (its "
+            f"last cutoff is {pd.to_datetime(frame['cutoff']).max()})"
+        )
+    return kept
+
+
+def model_values(model_uri: str, frame: pd.DataFrame) -> pd.Series:
+    """A value model's prediction per feature-set row (same index), loaded through MLflow
+    like any served model; a model that answers no `value` is refused."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    from features.workspace import activate_mlflow_tracking
+
+    activate_mlflow_tracking()
+    with tempfile.TemporaryDirectory(prefix="usagecast-ltv-") as folder:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=folder))
+            loaded = mlflow.pyfunc.load_model(str(local))
+            metadata = json.loads((local / MODEL_METADATA).read_text(encoding="utf-8"))
+        except Exception as error:  # any failure to find or load is the user's model URI
+            raise UsagecastError(
+                f"analytics ltv --model {model_uri}: cannot load it ({error})"
+            ) from error
+    names = metadata["feature_names"]
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise UsagecastError(
+            f"analytics ltv --model {model_uri}: the feature set lacks its columns {missing}"
+        )
+    answer = loaded.predict(frame[names])
+    if "value" not in answer.columns:
+        raise UsagecastError(
+            f"analytics ltv --model {model_uri}: not a value model (it answers "
+            f"{sorted(answer.columns)}); tune a value_within feature set for one"
+        )
+    return pd.Series(answer["value"].to_numpy(dtype=float), index=frame.index)
 
 
 def run_segments(

@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.categories import grouped_levels
 from features.errors import UsagecastError
-from serving import UNCALIBRATED, Calibration, ModelMetadata
+from serving import UNCALIBRATED, Calibration, ModelMetadata, Output
 
 KEY_COLUMNS: tuple[str, ...] = ("user_id", "cutoff", "label")
+VALUE_LABEL = "value_within"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,11 @@ class FeatureSetInputs:
         return tuple(n for n in self.feature_names if n not in self.categorical_levels)
 
     @property
+    def is_value(self) -> bool:
+        """A value_within label: a regression target (experiments/value_run.py)."""
+        return self.label_kind == VALUE_LABEL
+
+    @property
     def leakage_scan(self) -> str:
         """`ok` or `flagged`: the status the registry's promotion gate reads."""
         return "flagged" if self.leakage_flagged else "ok"
@@ -59,6 +66,7 @@ class FeatureSetInputs:
         threshold: float,
         calibration: Calibration = UNCALIBRATED,
         family: str = "lightgbm",
+        output: Output = "probability",
     ) -> ModelMetadata:
         """The served model's metadata for a model of `family` trained on these features."""
         return ModelMetadata(
@@ -72,6 +80,7 @@ class FeatureSetInputs:
             couplings=self.couplings,
             calibration=calibration,
             family=family,
+            output=output,
         )
 
 
@@ -82,14 +91,9 @@ def _required(manifest: dict, key: str, ref: str) -> Any:
 
 
 def read_inputs(ref: str, manifest: dict) -> FeatureSetInputs:
-    """Typed view of a manifest; refuses non-binary labels (tuning here is classification)."""
+    """Typed view of a manifest (a value_within label is tuned as a regression)."""
     features = _required(manifest, "features", ref)
     label = _required(manifest, "label", ref)
-    if label.get("kind") == "value_within":
-        raise UsagecastError(
-            f"{ref}: label kind 'value_within' is a regression target; `usagecast tune` "
-            "trains binary classifiers (use an event_within/churn/adoption label)"
-        )
     horizon = label.get("horizon_days")
     leakage = manifest.get("leakage") or {}
     return FeatureSetInputs(
@@ -112,10 +116,20 @@ def read_inputs(ref: str, manifest: dict) -> FeatureSetInputs:
 
 
 def check_frame(ref: str, frame: pd.DataFrame, inputs: FeatureSetInputs) -> None:
-    """The rows hold the key columns and every manifest feature, and labels are 0/1."""
+    """The rows hold the key columns and every manifest feature; labels are 0/1, or finite
+    and not negative for a value label (Tweedie's support)."""
     missing = [c for c in (*KEY_COLUMNS, *inputs.feature_names) if c not in frame.columns]
     if missing:
         raise UsagecastError(f"{ref}: data.parquet lacks columns {missing} named by its manifest")
+    if inputs.is_value:
+        values = pd.to_numeric(frame["label"], errors="coerce")
+        bad = int((~np.isfinite(values.to_numpy(dtype=float)) | (values < 0)).sum())
+        if bad:
+            raise UsagecastError(
+                f"{ref}: column 'label' of a value label must be finite and not negative, "
+                f"{bad} row(s) are not"
+            )
+        return
     labels = set(pd.unique(frame["label"]).tolist())
     if not labels <= {0, 1}:
         raise UsagecastError(

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -102,6 +103,9 @@ from serving import (
     log_serving_model,
 )
 
+if TYPE_CHECKING:
+    from experiments.value_run import ValueTuneResult
+
 SEARCH_SPACE_VERSION = 1
 SHAP_SAMPLE_ROWS = 2000
 INPUT_EXAMPLE_ROWS = 5
@@ -167,7 +171,7 @@ class Prepared:
     monotone: tuple[int, ...]  # LightGBM monotone constraints, model column order; () = none
 
     def labels(self, part: str) -> np.ndarray:
-        """0/1 labels of `train`, `validation` or `test`."""
+        """Labels of `train`, `validation` or `test` (0/1, or values for a value label)."""
         return getattr(self.parts, part)["label"].to_numpy(dtype=float)
 
     def training_rows(self) -> TrainingRows:
@@ -331,6 +335,21 @@ def _monotone_key(prepared: Prepared) -> dict[str, object]:
     """Constraints change the search: they key the study and config hash (only when on, so
     unconstrained runs keep the keys they had and --resume still finds their studies)."""
     return {"monotone": list(prepared.monotone)} if prepared.monotone else {}
+
+
+def lineage_tags(config: TuneConfig, prepared: Prepared) -> dict[str, str]:
+    """The tags that trace a run (and the model versions registered from it) to its inputs."""
+    inputs = prepared.inputs
+    return {
+        "feature_set": inputs.ref,
+        "feature_set_fingerprint": inputs.fingerprint,
+        "config_hash": config_hash(config, prepared),
+        "git_commit": git_commit(),
+        "seed": str(config.seed),
+        "leakage_scan": inputs.leakage_scan,
+        names.RUN_LEAKAGE_FLAGGED: ",".join(inputs.leakage_flagged),
+        names.RUN_LEAKAGE_WARNED: ",".join(inputs.leakage_warned),
+    }
 
 
 def git_commit() -> str:
@@ -628,12 +647,17 @@ def calibrate(model: FittedModel, prepared: Prepared) -> Calibration:
     return fit_calibration(labels, model.raw_scores(encoded))
 
 
-def tune(config: TuneConfig) -> TuneResult:
-    """Run (or resume) a tuning study on a feature set and record everything in MLflow."""
+def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
+    """Run (or resume) a tuning study on a feature set and record everything in MLflow; a
+    value label (value_within) is tuned as a regression (experiments/value_run.py)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if config.storage:
         check_storage_url(config.storage)
     prepared = prepare(config)
+    if prepared.inputs.is_value:
+        from experiments.value_run import tune_value
+
+        return tune_value(config, prepared)
     inputs = prepared.inputs
     workspace.ensure_workspace()
     tracking_uri = workspace.activate_mlflow_tracking()
@@ -650,16 +674,7 @@ def tune(config: TuneConfig) -> TuneResult:
     )
 
     settings = resolved_config(config, prepared, study_name, storage_url)
-    lineage = {
-        "feature_set": inputs.ref,
-        "feature_set_fingerprint": inputs.fingerprint,
-        "config_hash": config_hash(config, prepared),
-        "git_commit": git_commit(),
-        "seed": str(config.seed),
-        "leakage_scan": inputs.leakage_scan,
-        names.RUN_LEAKAGE_FLAGGED: ",".join(inputs.leakage_flagged),
-        names.RUN_LEAKAGE_WARNED: ",".join(inputs.leakage_warned),
-    }
+    lineage = lineage_tags(config, prepared)
     tags = {**lineage, "optuna_study": study_name, "resumed": str(config.resume).lower()}
     with (
         deferred_stop() as stop,
@@ -854,8 +869,10 @@ def business_line(options: BusinessOptions, metrics: dict[str, float]) -> str:
     return "; ".join(parts)
 
 
-def format_summary(result: TuneResult) -> str:
+def format_summary(result: TuneResult | ValueTuneResult) -> str:
     """The text `usagecast tune` prints at the end: run id, params, metrics, how to look."""
+    if not isinstance(result, TuneResult):
+        return result.summary()
     shown = ("roc_auc", "pr_auc", "logloss", "brier", "ece", "lift_at_10pct")
 
     def line(metrics: dict[str, float]) -> str:

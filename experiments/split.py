@@ -144,7 +144,7 @@ def assign_parts(
 
 
 def _part_size(parts: np.ndarray, labels: np.ndarray, part: Part) -> PartSize:
-    return PartSize(int((parts == part).sum()), int(labels[parts == part].sum()))
+    return PartSize(int((parts == part).sum()), int((labels[parts == part] > 0).sum()))
 
 
 def _share(percent: int, rows: int) -> int:

@@ -2,7 +2,16 @@
 scoring through a registered model."""
 
 from registry.names import CHAMPION, PREVIOUS, champion_uri, model_name
-from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
+from registry.policy import (
+    Candidate,
+    Champion,
+    Decision,
+    PolicyConfig,
+    ValueCandidate,
+    ValueChampion,
+    decide,
+    decide_value,
+)
 from registry.promote import (
     PromotionResult,
     VersionSummary,
@@ -23,9 +32,12 @@ __all__ = [
     "PolicyConfig",
     "PromotionResult",
     "ScoreSummary",
+    "ValueCandidate",
+    "ValueChampion",
     "VersionSummary",
     "champion_uri",
     "decide",
+    "decide_value",
     "latest_run_id",
     "list_models",
     "load_registered",

@@ -14,6 +14,8 @@ RUN_FINGERPRINT = "feature_set_fingerprint"
 RUN_LEAKAGE_FLAGGED = "leakage_flagged"  # label-proxy AUC >= 0.95, allowed at build
 RUN_LEAKAGE_WARNED = "leakage_warned"  # label-proxy AUC from 0.90 to 0.95
 RUN_MODEL_ARTIFACT = "model"
+RUN_MODEL_OUTPUT = "model_output"  # "value" on a value model's run; absent: a probability
+RUN_BASELINE_RMSE = "baseline_training_mean_test_rmse"  # metric of a value model's run
 RUN_TEST_SET_ARTIFACT = "test_set.parquet"
 LABEL_COLUMN = "label"
 

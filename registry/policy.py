@@ -17,12 +17,42 @@ Order of the gates (the first that fails names the refusal):
 6. margin: candidate ROC-AUC - champion ROC-AUC must be >= `margin`.
 Whatever the verdict after gate 1, the reason ends by naming the allowed leak suspects and
 the warned features (AUC from 0.90 to 0.95), so the audit says what the model was trusted with.
+
+A value model (a regression, `decide_value`) has the same leakage and comparability gates; in
+place of calibration and ROC-AUC it must beat the training mean's RMSE and the champion's
+normalised Gini by `margin`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
+
+
+def _gini(realised: np.ndarray, order_by: np.ndarray) -> float:
+    """Unnormalised Gini of `realised` taken in descending `order_by` (ties: row order)."""
+    n = len(realised)
+    order = np.lexsort((np.arange(n), -np.asarray(order_by, dtype="float64")))
+    taken = np.asarray(realised, dtype="float64")[order]
+    cumulative = np.cumsum(taken) / taken.sum()
+    return float(cumulative.sum() / n - (n + 1) / (2 * n))
+
+
+def normalised_gini(realised: np.ndarray, predicted: np.ndarray) -> float:
+    """How well `predicted` ranks `realised`: the area between the cumulative share of realised
+    value taken in descending predicted order and the diagonal, over the same area in the
+    realised order itself (1 = perfect order, 0 = random; ties in the prediction in row order,
+    as the common Kaggle definition takes them); NaN when the realised
+    values are all equal (nothing to rank) or sum to zero."""
+    realised = np.asarray(realised, dtype="float64")
+    if len(realised) == 0 or realised.sum() == 0:
+        return float("nan")
+    perfect = _gini(realised, realised)
+    if perfect == 0:
+        return float("nan")
+    return _gini(realised, predicted) / perfect
 
 
 @dataclass(frozen=True)
@@ -78,8 +108,63 @@ class Decision:
     reason: str
 
 
+@dataclass(frozen=True)
+class ValueCandidate:
+    """A value model (regression) asking for promotion, measured on its own test rows;
+    `baseline_rmse` is the training-mean baseline's RMSE on the same rows (from its run)."""
+
+    version: str
+    normalised_gini: float
+    rmse: float
+    baseline_rmse: float
+    test_rows: int
+    leakage_flagged: tuple[str, ...] | None
+    leakage_warned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValueChampion:
+    """The current @champion of a value model; `rescored` as for `Champion`."""
+
+    version: str
+    normalised_gini: float
+    rescored: bool
+    missing_columns: tuple[str, ...] = ()
+    load_error: str | None = None
+
+
 def decide(candidate: Candidate, champion: Champion | None, config: PolicyConfig) -> Decision:
     """Apply the gates in the module docstring's order."""
+    refusal = _leakage_refusal(candidate, config)
+    if refusal is not None:
+        return refusal
+    decision = _gates_after_leakage(candidate, champion, config)
+    return Decision(decision.promote, decision.reason + _leakage_note(candidate))
+
+
+def decide_value(
+    candidate: ValueCandidate, champion: ValueChampion | None, config: PolicyConfig
+) -> Decision:
+    """The gate of a value model (a regression): leakage as for a classifier; then
+    2. a normalised Gini that could not be computed (no realised value, or all equal) refuses;
+    3. RMSE not below the training-mean baseline's on the same rows refuses (the model must
+       beat predicting the mean);
+    4-5. no champion / a champion that no longer loads / comparability as for a classifier;
+    6. margin: candidate normalised Gini - champion normalised Gini must be >= `margin`
+       (the ranking is what a channel or a target list relies on; RMSE is dominated by the few
+       largest values). No calibration gate: a value is not a probability."""
+    refusal = _leakage_refusal(candidate, config)
+    if refusal is not None:
+        return refusal
+    decision = _value_gates_after_leakage(candidate, champion, config)
+    return Decision(decision.promote, decision.reason + _leakage_note(candidate))
+
+
+def _leakage_refusal(
+    candidate: Candidate | ValueCandidate, config: PolicyConfig
+) -> Decision | None:
+    """Gate 1: the refusal when a flagged feature is not allowed or no scan was recorded
+    under `require_leakage_scan`; None when the candidate passes."""
     flagged = candidate.leakage_flagged or ()
     unexplained = [name for name in flagged if name not in config.allow_leaky]
     if unexplained:
@@ -91,11 +176,58 @@ def decide(candidate: Candidate, champion: Champion | None, config: PolicyConfig
         )
     if candidate.leakage_flagged is None and config.require_leakage_scan:
         return Decision(False, "no leakage scan recorded on the run (require_leakage_scan)")
-    decision = _gates_after_leakage(candidate, champion, config)
-    return Decision(decision.promote, decision.reason + _leakage_note(candidate))
+    return None
 
 
-def _leakage_note(candidate: Candidate) -> str:
+def _value_gates_after_leakage(
+    candidate: ValueCandidate, champion: ValueChampion | None, config: PolicyConfig
+) -> Decision:
+    """Gates 2-6 of `decide_value`."""
+    if math.isnan(candidate.normalised_gini):
+        return Decision(
+            False, "normalised Gini undefined: the test rows hold no (or one) realised value"
+        )
+    if not candidate.rmse < candidate.baseline_rmse:
+        return Decision(
+            False,
+            f"RMSE {candidate.rmse:.4f} does not beat the training mean's "
+            f"{candidate.baseline_rmse:.4f} on {candidate.test_rows} test rows",
+        )
+    summary = (
+        f"normalised Gini {candidate.normalised_gini:.4f}, RMSE {candidate.rmse:.4f} (training "
+        f"mean {candidate.baseline_rmse:.4f}) on {candidate.test_rows} test rows"
+    )
+    if champion is None:
+        return Decision(True, f"first model: {summary}")
+    if champion.load_error is not None:
+        return Decision(
+            True,
+            f"champion v{champion.version} no longer loads ({champion.load_error}); "
+            f"candidate passes the gates: {summary}",
+        )
+    if not champion.rescored and not config.allow_new_features:
+        return Decision(
+            False,
+            f"feature columns incompatible with champion v{champion.version} (candidate test "
+            f"set lacks {list(champion.missing_columns)}); pass --allow-new-features to "
+            "compare recorded test metrics instead",
+        )
+    basis = (
+        "on the same test rows"
+        if champion.rescored
+        else "on different test sets (allowed by --allow-new-features)"
+    )
+    gain = candidate.normalised_gini - champion.normalised_gini
+    comparison = (
+        f"normalised Gini {candidate.normalised_gini:.4f} vs champion v{champion.version} "
+        f"{champion.normalised_gini:.4f} {basis}: {gain:+.4f}"
+    )
+    if gain < config.margin:
+        return Decision(False, f"{comparison} < margin {config.margin:.4f}")
+    return Decision(True, f"{comparison} >= margin {config.margin:.4f}; {summary}")
+
+
+def _leakage_note(candidate: Candidate | ValueCandidate) -> str:
     """The leak suspects a decision was taken with, for its reason (empty when none)."""
     notes = []
     if candidate.leakage_flagged:

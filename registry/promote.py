@@ -41,7 +41,17 @@ from features.mlflow_links import hide_password, serve_command
 from features.names import check_name
 from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
-from registry.policy import Candidate, Champion, Decision, PolicyConfig, decide
+from registry.policy import (
+    Candidate,
+    Champion,
+    Decision,
+    PolicyConfig,
+    ValueCandidate,
+    ValueChampion,
+    decide,
+    decide_value,
+    normalised_gini,
+)
 
 METADATA_ARTIFACT = "artifacts/metadata.json"
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"  # MlflowException.error_code of a missing run or model
@@ -222,8 +232,11 @@ def load_registered(model_uri: str, folder: Path) -> tuple[mlflow.pyfunc.PyFuncM
     return mlflow.pyfunc.load_model(str(local)), feature_names
 
 
-def _score_registered(model_uri: str, test_set: pd.DataFrame, folder: Path) -> np.ndarray:
-    """Download, load and score a registered model on the test rows.
+def _score_registered(
+    model_uri: str, test_set: pd.DataFrame, folder: Path, column: str = "probability"
+) -> np.ndarray:
+    """Download, load and score a registered model on the test rows (its `column`:
+    probability, or value for a value model).
 
     Raises ModelLoadError when any step fails (truncated file, missing metadata, bad code),
     and _MissingColumns when the model needs feature columns the test set lacks.
@@ -234,13 +247,13 @@ def _score_registered(model_uri: str, test_set: pd.DataFrame, folder: Path) -> n
         if missing:
             raise _MissingColumns(missing)
         result = model.predict(test_set[feature_names])
-        probabilities = np.asarray(result["probability"], dtype="float64")
+        probabilities = np.asarray(result[column], dtype="float64")
     except _MissingColumns:
         raise
     except Exception as error:  # anything at all means "does not load": never promote it
         raise ModelLoadError(f"{type(error).__name__}: {error}") from error
     if probabilities.shape != (len(test_set),) or not np.isfinite(probabilities).all():
-        raise ModelLoadError("smoke prediction returned missing or non-finite probabilities")
+        raise ModelLoadError(f"smoke prediction returned missing or non-finite {column}s")
     return probabilities
 
 
@@ -255,10 +268,28 @@ def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
         return None
 
 
+def _value_champion_evidence(
+    client: MlflowClient, name: str, version: str, test_set: pd.DataFrame, folder: Path
+) -> ValueChampion:
+    """The value champion's normalised Gini on the candidate's test rows (or its recorded
+    one when its columns are missing there)."""
+    try:
+        values = _score_registered(f"models:/{name}/{version}", test_set, folder, "value")
+    except _MissingColumns as missing:
+        recorded = client.get_model_version(name, version).tags.get(names.TAG_METRIC, "nan")
+        return ValueChampion(
+            version, float(recorded), rescored=False, missing_columns=missing.columns
+        )
+    except ModelLoadError as error:
+        return ValueChampion(version, float("nan"), rescored=False, load_error=str(error))
+    return ValueChampion(
+        version, normalised_gini(test_set[names.LABEL_COLUMN].to_numpy(), values), rescored=True
+    )
+
+
 def _champion_evidence(
     client: MlflowClient, name: str, version: str, test_set: pd.DataFrame, folder: Path
 ) -> Champion:
-    labels = test_set[names.LABEL_COLUMN]
     try:
         scores = _score_registered(f"models:/{name}/{version}", test_set, folder)
     except _MissingColumns as missing:
@@ -266,7 +297,7 @@ def _champion_evidence(
         return Champion(version, float(recorded), rescored=False, missing_columns=missing.columns)
     except ModelLoadError as error:
         return Champion(version, float("nan"), rescored=False, load_error=str(error))
-    return Champion(version, _roc_auc(labels, scores), rescored=True)
+    return Champion(version, _roc_auc(test_set[names.LABEL_COLUMN], scores), rescored=True)
 
 
 def _leakage_names(tags: dict[str, str], key: str) -> tuple[str, ...] | None:
@@ -298,7 +329,8 @@ def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionRes
         raise UsagecastError(f"run {run_id} has no '{names.RUN_FEATURE_SET}' tag")
     name = names.model_name(feature_set)
     source = _run_model_uri(client, run_id)
-    calibration = _calibration_error(client, run_id)
+    value = tags.get(names.RUN_MODEL_OUTPUT) == "value"
+    calibration = _baseline_rmse(client, run_id) if value else _calibration_error(client, run_id)
     with tempfile.TemporaryDirectory(prefix="usagecast-promote-") as tmp:
         folder = Path(tmp)
         test_set = _test_set(client, run_id, folder / "test")
@@ -306,6 +338,82 @@ def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionRes
             return _promote_locked(
                 client, name, run_id, source, test_set, calibration, tags, config, folder
             )
+
+
+def _probability_decision(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    champion_before: str | None,
+    test_set: pd.DataFrame,
+    scores: np.ndarray,
+    calibration: tuple[float, float],
+    tags: dict[str, str],
+    config: PolicyConfig,
+    folder: Path,
+) -> tuple[float, Decision]:
+    """A classifier's gate: (its ROC-AUC on the test rows, the decision)."""
+    roc_auc = _roc_auc(test_set[names.LABEL_COLUMN], scores)
+    candidate = Candidate(
+        version=version,
+        roc_auc=roc_auc,
+        calibration_error=calibration[0],
+        calibration_noise=calibration[1],
+        test_rows=len(test_set),
+        leakage_flagged=_leakage_names(tags, names.RUN_LEAKAGE_FLAGGED),
+        leakage_warned=_leakage_names(tags, names.RUN_LEAKAGE_WARNED) or (),
+    )
+    champion = (
+        None
+        if champion_before is None
+        else _champion_evidence(client, name, champion_before, test_set, folder / "champion")
+    )
+    return roc_auc, decide(candidate, champion, config)
+
+
+def _value_decision(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    champion_before: str | None,
+    test_set: pd.DataFrame,
+    values: np.ndarray,
+    baseline: tuple[float, float],
+    tags: dict[str, str],
+    config: PolicyConfig,
+    folder: Path,
+) -> tuple[float, Decision]:
+    """A value model's gate: (its normalised Gini on the test rows, the decision); `baseline`
+    holds the training mean's test RMSE from the run. The version's metric tag then holds the
+    Gini and its calibration tag that baseline RMSE."""
+    realised = test_set[names.LABEL_COLUMN].to_numpy(dtype="float64")
+    gini = normalised_gini(realised, values)
+    candidate = ValueCandidate(
+        version=version,
+        normalised_gini=gini,
+        rmse=float(np.sqrt(np.mean((values - realised) ** 2))),
+        baseline_rmse=baseline[0],
+        test_rows=len(test_set),
+        leakage_flagged=_leakage_names(tags, names.RUN_LEAKAGE_FLAGGED),
+        leakage_warned=_leakage_names(tags, names.RUN_LEAKAGE_WARNED) or (),
+    )
+    champion = (
+        None
+        if champion_before is None
+        else _value_champion_evidence(client, name, champion_before, test_set, folder / "champion")
+    )
+    return gini, decide_value(candidate, champion, config)
+
+
+def _baseline_rmse(client: MlflowClient, run_id: str) -> tuple[float, float]:
+    """(the training mean's test RMSE, 0) of a value model's run."""
+    metrics = client.get_run(run_id).data.metrics
+    if names.RUN_BASELINE_RMSE not in metrics:
+        raise UsagecastError(
+            f"run {run_id} has no metric '{names.RUN_BASELINE_RMSE}' (the value gate compares "
+            "with the training mean)"
+        )
+    return float(metrics[names.RUN_BASELINE_RMSE]), 0.0
 
 
 def _promote_locked(
@@ -322,29 +430,31 @@ def _promote_locked(
     version = str(mlflow.register_model(source, name).version)
     champion_before = _alias_version(client, name, names.CHAMPION)
     previous_before = _alias_version(client, name, names.PREVIOUS)
-    labels = test_set[names.LABEL_COLUMN]
+    value = tags.get(names.RUN_MODEL_OUTPUT) == "value"
     try:
-        scores = _score_registered(f"models:/{name}/{version}", test_set, folder / "candidate")
+        scores = _score_registered(
+            f"models:/{name}/{version}",
+            test_set,
+            folder / "candidate",
+            "value" if value else "probability",
+        )
     except (ModelLoadError, _MissingColumns) as error:
         roc_auc = float("nan")
         decision = Decision(False, f"model does not load or score: {error}")
     else:
-        roc_auc = _roc_auc(labels, scores)
-        candidate = Candidate(
-            version=version,
-            roc_auc=roc_auc,
-            calibration_error=calibration[0],
-            calibration_noise=calibration[1],
-            test_rows=len(test_set),
-            leakage_flagged=_leakage_names(tags, names.RUN_LEAKAGE_FLAGGED),
-            leakage_warned=_leakage_names(tags, names.RUN_LEAKAGE_WARNED) or (),
+        gate = _value_decision if value else _probability_decision
+        roc_auc, decision = gate(
+            client,
+            name,
+            version,
+            champion_before,
+            test_set,
+            scores,
+            calibration,
+            tags,
+            config,
+            folder,
         )
-        champion = (
-            None
-            if champion_before is None
-            else _champion_evidence(client, name, champion_before, test_set, folder / "champion")
-        )
-        decision = decide(candidate, champion, config)
     version_tags = {
         names.TAG_DECISION: names.PROMOTED if decision.promote else names.REFUSED,
         names.TAG_REASON: decision.reason,

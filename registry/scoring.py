@@ -107,15 +107,16 @@ def score_feature_set(
             for start in tqdm(range(0, len(rows), chunk_rows), desc="scoring", unit="chunk")
         ]
     scored = pd.concat(parts, ignore_index=True)
+    # A value model answers `value` (no label): ranked by predicted value instead.
+    answer = ["value"] if "value" in scored.columns else ["probability", "label"]
     result = pd.DataFrame(
         {
             "user_id": rows["user_id"].to_numpy(),
             "cutoff": rows["cutoff"].to_numpy(),
-            "probability": scored["probability"].to_numpy(),
-            "label": scored["label"].to_numpy(),
+            **{column: scored[column].to_numpy() for column in answer},
         }
     )
-    result["rank"] = result["probability"].rank(method="first", ascending=False).astype("int64")
+    result["rank"] = result[answer[0]].rank(method="first", ascending=False).astype("int64")
     result = result.sort_values("rank", kind="stable").reset_index(drop=True)
     chosen_cutoff = at.isoformat()
     version = model_version(client, model_uri)

@@ -3,7 +3,8 @@ explanations and what-if search.
 
 Ships inside the model with features/; must never import experiments/ or registry/.
 Public API: Calibration, ModelMetadata, encode_features, save_model_files, log_serving_model,
-Scorer, and the fitted models: FittedModel, LightGBMModel, LinearModel, LinearTerm.
+Scorer, and the fitted models: FittedModel, LightGBMModel,
+LightGBMRegressionModel, LinearModel, LinearTerm.
 """
 
 from serving.calibration import UNCALIBRATED, Calibration, CalibrationError
@@ -12,6 +13,7 @@ from serving.families import (
     FITTED_MODELS,
     FittedModel,
     LightGBMModel,
+    LightGBMRegressionModel,
     LinearModel,
     LinearTerm,
     ModelFileError,
@@ -29,6 +31,7 @@ __all__ = [
     "FeatureEncodingError",
     "FittedModel",
     "LightGBMModel",
+    "LightGBMRegressionModel",
     "LinearModel",
     "LinearTerm",
     "ModelFileError",

@@ -15,6 +15,12 @@ file. The trainer's half (search space, fit) lives in experiments/families.py.
 
 Decisions:
 - LightGBM: the booster's own text file; contributions are its exact TreeSHAP (`pred_contrib`).
+- LightGBM regression (a value output): the booster's text file too, with a log-link objective
+  (Tweedie by default: experiments/families/lightgbm_regression.py). Its raw score is the
+  value itself, exp of the booster's log-scale score. TreeSHAP is exact on the log scale; each
+  row's log-scale contributions are rescaled by one factor, b (e^d - 1) / d (b the base value
+  exp(log base), d the row's log-scale sum), so they keep their signs and proportions and sum
+  to the value minus b, with b as the base value column.
 - L1 logistic: the fitted sklearn pipeline is exported as a list of linear terms over the
   encoded matrix (median fill, missing indicator, standard scaling, one column per category
   level), so serving needs numpy only and no sklearn. A term's contribution is
@@ -105,6 +111,50 @@ class LightGBMModel:
 
     @classmethod
     def load(cls, path: Path) -> LightGBMModel:
+        return cls(lightgbm.Booster(model_file=str(path)))
+
+
+LOG_LINK_OBJECTIVES: tuple[str, ...] = ("tweedie", "poisson", "gamma")
+
+
+@dataclass(frozen=True)
+class LightGBMRegressionModel:
+    """A LightGBM booster with a log-link objective whose raw score is the predicted value."""
+
+    booster: lightgbm.Booster
+    file_name: ClassVar[str] = "model.txt"
+
+    def __post_init__(self) -> None:
+        objective = str(self.booster.params.get("objective", "")).split(" ")[0]
+        if objective not in LOG_LINK_OBJECTIVES:
+            raise ModelFileError(
+                f"LightGBM regression model: objective {objective!r} is not one of the "
+                f"log-link objectives {list(LOG_LINK_OBJECTIVES)} this family serves"
+            )
+
+    @property
+    def num_features(self) -> int:
+        return self.booster.num_feature()
+
+    def raw_scores(self, encoded: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        return np.exp(self.booster.predict(encoded, raw_score=True, **_threads(num_threads)))
+
+    def contributions(self, encoded: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        log_scale = np.asarray(
+            self.booster.predict(encoded, pred_contrib=True, **_threads(num_threads))
+        )
+        log_base = log_scale[:, -1]
+        d = log_scale[:, :-1].sum(axis=1)
+        base = np.exp(log_base)
+        safe = np.where(d == 0.0, 1.0, d)
+        factor = np.where(d == 0.0, base, base * np.expm1(d) / safe)
+        return np.column_stack([log_scale[:, :-1] * factor[:, None], base])
+
+    def save(self, path: Path) -> None:
+        self.booster.save_model(str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> LightGBMRegressionModel:
         return cls(lightgbm.Booster(model_file=str(path)))
 
 
@@ -263,13 +313,15 @@ def _check_keys(
 
 
 # The family name metadata.json records -> the class that reads its model file.
-FITTED_MODELS: dict[str, type[LightGBMModel] | type[LinearModel]] = {
+FittedModelClass = type[LightGBMModel] | type[LightGBMRegressionModel] | type[LinearModel]
+FITTED_MODELS: dict[str, FittedModelClass] = {
     "lightgbm": LightGBMModel,
+    "lightgbm_regression": LightGBMRegressionModel,
     "l1_logistic": LinearModel,
 }
 
 
-def fitted_model_class(family: str) -> type[LightGBMModel] | type[LinearModel]:
+def fitted_model_class(family: str) -> FittedModelClass:
     """The class that loads a family's model file; an unknown family names the known ones."""
     if family not in FITTED_MODELS:
         raise ModelFileError(

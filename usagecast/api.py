@@ -26,7 +26,7 @@ from features.quiet import quiet_defaults
 if TYPE_CHECKING:
     import pandas as pd
 
-    from experiments import TuneResult
+    from experiments import TuneResult, ValueTuneResult
     from experiments.whatif import UserWhatIf
     from features.featureset import BuildResult
     from features.ingest import IngestSummary
@@ -161,9 +161,12 @@ def load(ref: str, *, scoring: bool = False, cutoff: str | None = None) -> pd.Da
 
 
 @_quiet
-def tune(ref: str, *, trials: int = 20, seed: int = 0, **options: Any) -> TuneResult:
+def tune(
+    ref: str, *, trials: int = 20, seed: int = 0, **options: Any
+) -> TuneResult | ValueTuneResult:
     """`usagecast tune NAME@vN`: time-ordered split, baselines and an Optuna study of LightGBM
-    logged to MLflow; `result.parent_run_id` is the run to promote. `options` holds the other
+    logged to MLflow (a regression for a value label: ValueTuneResult);
+    `result.parent_run_id` is the run to promote. `options` holds the other
     experiments.TuneConfig fields (metric, folds, timeout_s, workers, business, ...)."""
     from experiments import TuneConfig
     from experiments import tune as run_tuning

@@ -89,6 +89,8 @@ def _ltv(args: argparse.Namespace) -> int:
             _filters(args),
             channel=args.channel,
             feature_set=args.feature_set,
+            model=args.model,
+            cutoff_from=args.cutoff_from,
             **_common(args),
         )
     )
@@ -204,6 +206,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     value.add_argument("--channel", default="channel", help="user attribute of the channel")
     value.add_argument(
         "--feature-set", help="NAME@vN with a value_within label: predicted vs realised"
+    )
+    value.add_argument(
+        "--model",
+        help="with --feature-set: a value model (e.g. models:/ltv_90d@champion) whose mean "
+        "prediction per channel is shown beside the formula's and the realised value",
+    )
+    value.add_argument(
+        "--cutoff-from",
+        type=_timestamp,
+        help="with --feature-set: only rows at cutoffs from this date (e.g. a model's test rows)",
     )
     add_specs_option(value)
     value.set_defaults(handler=_ltv)

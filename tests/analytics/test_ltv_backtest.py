@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import ltv_backtest
+from analytics import ltv_backtest, ltv_formula_rows
 from analytics.channels import expected_active_periods
+from analytics.runs import rows_from_cutoff
 from features.engines.spark import SparkEngine
 from features.errors import UsagecastError
 from features.featureset import build_feature_set, load_feature_set
@@ -79,6 +81,31 @@ def test_backtest_matches_the_hand_computed_table(value_set, tiny_store):
     engine = tiny_store(USERS, EVENTS, name="copy.duckdb")
     table = ltv_backtest(engine, frame, manifest, ["BUY"])
     pd.testing.assert_frame_equal(table, EXPECTED, check_dtype=False)
+
+
+def test_a_models_values_are_averaged_per_channel_beside_the_formula(value_set, tiny_store):
+    frame, manifest = value_set
+    engine = tiny_store(USERS, EVENTS, name="copy.duckdb")
+    values = pd.Series(np.arange(len(frame), dtype=float), index=frame.index)
+    table = ltv_backtest(engine, frame, manifest, ["BUY"], model_values=values)
+    rows = ltv_formula_rows(engine, frame, manifest, ["BUY"])
+    assert rows.index.equals(frame.index)
+    expected = values.groupby(rows["channel"]).mean()
+    assert table.set_index("channel")["model_mean"].to_dict() == expected.to_dict()
+    np.testing.assert_allclose(
+        table["model_over_realised"], table["model_mean"] / table["realised_mean"]
+    )
+    pd.testing.assert_frame_equal(table[EXPECTED.columns], EXPECTED, check_dtype=False)
+
+
+def test_rows_from_cutoff_keeps_later_cutoffs_and_refuses_none(value_set):
+    frame, _ = value_set
+    last = pd.to_datetime(frame["cutoff"]).max()
+    kept = rows_from_cutoff(frame, last.to_pydatetime(), "value@v1")
+    assert (pd.to_datetime(kept["cutoff"]) == last).all() and len(kept) > 0
+    assert rows_from_cutoff(frame, None, "value@v1") is frame
+    with pytest.raises(UsagecastError, match="no rows at cutoffs from"):
+        rows_from_cutoff(frame, (last + pd.Timedelta(days=1)).to_pydatetime(), "value@v1")
 
 
 @pytest.mark.spark

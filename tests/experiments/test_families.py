@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from experiments.families import L1LogisticFamily, LightGBMFamily, ModelFamily, TrainingRows
+from experiments.families import (
+    L1LogisticFamily,
+    LightGBMFamily,
+    LightGBMRegressionFamily,
+    ModelFamily,
+    TrainingRows,
+)
 from experiments.families.l1_logistic import _as_model_input, l1_logistic_pipeline
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
 from experiments.inputs import read_inputs
@@ -23,6 +29,8 @@ from tests.experiments.conftest import synthetic_feature_set
 FAMILY_TABLE: list[tuple[ModelFamily, dict[str, object]]] = [
     (LightGBMFamily("roc_auc", threads=1), {NUM_BOOST_ROUND: 40}),
     (L1LogisticFamily(), {}),
+    # A 0/1 label is a value too (Tweedie's support): the same synthetic signal must rank.
+    (LightGBMRegressionFamily(threads=1), {NUM_BOOST_ROUND: 40}),
 ]
 
 
@@ -46,7 +54,9 @@ def synthetic():
     return synthetic_feature_set()
 
 
-@pytest.mark.parametrize(("family", "extra"), FAMILY_TABLE, ids=["lightgbm", "l1_logistic"])
+@pytest.mark.parametrize(
+    ("family", "extra"), FAMILY_TABLE, ids=["lightgbm", "l1_logistic", "lightgbm_regression"]
+)
 def test_a_family_samples_fits_and_scores_deterministically(family, extra, synthetic):
     assert family.name in FITTED_MODELS and family.output in OUTPUTS
     rows = training_rows(family.name, *synthetic)

@@ -16,7 +16,14 @@ import pytest
 from features.featureset import compile_sql
 
 GOLDEN = Path(__file__).parent / "golden"
-SHIPPED = ("premium_30d@v1", "churn_30d@v1", "adoption_14d@v1", "adoption_14d@v2", "ltv_90d@v1")
+SHIPPED = (
+    "premium_30d@v1",
+    "churn_30d@v1",
+    "adoption_14d@v1",
+    "adoption_14d@v2",
+    "ltv_90d@v1",
+    "ltv_90d@v2",
+)
 # Test specs (a project spec folder): kinds no shipped spec uses (behaviour, related).
 TEST_SPECS = ("repeat_buyers@v1", "org_adoption@v1", "org_adoption_timed@v1")
 

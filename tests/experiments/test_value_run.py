@@ -1,0 +1,162 @@
+"""A value label end to end on a small simulated product: simulate, ingest, build
+ltv_90d@v2, tune (LightGBM regression), promote, serve the champion, and read it back in
+`analytics ltv --model`."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from analytics.runs import model_values, run_ltv
+from experiments import TuneConfig, format_summary, tune
+from experiments.inputs import check_frame, read_inputs
+from experiments.value_plots import decile_calibration_figure
+from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_channel_table
+from features.errors import UsagecastError
+from features.featureset import load_feature_set, store
+from features.featureset.catalog import parse_ref
+from registry import names, promote_run
+from serving.local_server import running_server
+from usagecast_cli.main import main
+
+REF = "ltv_90d@v2"
+CHAMPION = "models:/ltv_90d@champion"
+
+
+def test_per_channel_table_ranks_by_totals():
+    table = per_channel_table(
+        pd.Series(["a", "b", "a", "c"]), np.array([1.0, 5.0, 1.0, 0.0]), np.array([2, 4, 1, 1.0])
+    )
+    assert table["channel"].tolist() == ["b", "a", "c"]
+    assert table["predicted_total"].tolist() == [4.0, 3.0, 1.0]
+    assert table["realised_rank"].tolist() == [1.0, 2.0, 3.0]
+    assert table["predicted_rank"].tolist() == [1.0, 2.0, 3.0]
+
+
+def _tiny_value_feature_set() -> str:
+    """A value label over five monthly cutoffs, written straight into the store."""
+    rng = np.random.default_rng(0)
+    cutoffs = [pd.Timestamp(f"2024-{month:02d}-01") for month in range(1, 6)]
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(50)] * 5,
+            "cutoff": np.repeat(cutoffs, 50),
+            "label": np.where(rng.random(250) < 0.3, 9.99, 0.0),
+            "plays_30d": rng.poisson(20, 250).astype(float),
+        }
+    )
+    manifest = {
+        "ref": "tiny_value@v1",
+        "name": "tiny_value",
+        "fingerprint": "fp-value",
+        "data_digest": "synthetic-in-test",
+        "label": {"kind": "value_within", "event_type": "BUY", "horizon_days": 30},
+        "features": [{"name": "plays_30d", "dtype": "numeric"}],
+    }
+    ref = parse_ref(manifest["ref"])
+    store.write_build(frame, manifest, store.build_dir(ref, manifest["fingerprint"]))
+    store.mark_latest(ref, manifest["fingerprint"])
+    return manifest["ref"]
+
+
+@pytest.mark.parametrize(
+    ("option", "flag"),
+    [({"workers": 2}, "--workers"), ({"resume": True}, "--resume"), ({"study": "s"}, "--study")],
+)
+def test_tuning_options_of_classifiers_are_refused_for_a_value_label(option, flag):
+    with pytest.raises(UsagecastError, match=flag):
+        tune(TuneConfig(_tiny_value_feature_set(), trials=1, **option))
+
+
+def test_negative_values_are_refused():
+    ref = _tiny_value_feature_set()
+    frame, manifest = load_feature_set(ref)
+    frame.loc[0, "label"] = -1.0
+    with pytest.raises(UsagecastError, match="not negative, 1 row"):
+        check_frame(ref, frame, read_inputs(ref, manifest))
+
+
+def _simulated_feature_set(tmp_path, users: int) -> None:
+    out = tmp_path / "export"
+    size = ["--users", str(users), "--months", "10", "--seed", "7"]
+    assert main(["simulate", *size, "--no-progress", "--out", str(out)]) == 0
+    assert main(["ingest", str(out / "dataset.yaml"), "--no-progress"]) == 0
+    assert main(["features", "build", REF, "--no-progress"]) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.serve
+def test_value_label_tunes_promotes_and_serves(tmp_path, capsys):
+    _simulated_feature_set(tmp_path, users=400)
+    result = tune(TuneConfig(REF, trials=3, seed=0))
+    summary = format_summary(result)
+    assert "LightGBM regression (Tweedie)" in summary and ORACLE_NOTE in summary
+
+    run = MlflowClient().get_run(result.parent_run_id)
+    metrics, params = run.data.metrics, run.data.params
+    for part in ("val", "test"):
+        for key in ("rmse", "mae", "normalised_gini", "decile_mae", "total_ratio"):
+            assert f"{part}_{key}" in metrics
+    assert names.RUN_BASELINE_RMSE in metrics
+    assert "baseline_ltv_formula_test_rmse" in metrics  # the formula had the event store
+    assert params["objective"] == "tweedie" and params["family"] == "lightgbm_regression"
+    assert run.data.tags[names.RUN_MODEL_OUTPUT] == "value"
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
+    assert {"plots/decile_calibration.png", "plots/predicted_vs_realised.png"} <= artifacts
+    assert metrics["test_rmse"] == pytest.approx(result.test_metrics["rmse"])
+
+    promotion = promote_run(result.parent_run_id)
+    assert promotion.promoted, promotion.reason
+    assert "normalised Gini" in promotion.reason
+    again = promote_run(result.parent_run_id)  # the same model against itself: no gain
+    assert not again.promoted and "+0.0000 < margin" in again.reason
+
+    frame, _ = load_feature_set(REF)
+    test_rows = frame[pd.to_datetime(frame["cutoff"]) == pd.to_datetime(frame["cutoff"]).max()]
+    values = model_values(CHAMPION, test_rows)
+    assert (values > 0).all() and values.index.equals(test_rows.index)
+    printed = run_ltv(
+        feature_set=REF, model=CHAMPION, cutoff_from=pd.to_datetime(frame["cutoff"]).max()
+    )
+    assert "model_mean" in printed and "model_over_realised" in printed
+
+    scored_file = tmp_path / "scored.parquet"
+    assert main(["score", REF, "--model", CHAMPION, "--out", str(scored_file)]) == 0
+    scored = pd.read_parquet(scored_file)
+    assert {"value", "rank"} <= set(scored.columns) and "probability" not in scored.columns
+    assert scored["value"].is_monotonic_decreasing and (scored["value"] > 0).all()
+
+    env = {"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()}
+    head = test_rows.head(3)
+    features = json.loads(
+        head.drop(columns=["label"]).to_json(orient="records", date_format="iso")
+    )
+    with running_server(CHAMPION, tmp_path / "server.log", env) as base:
+        request = urllib.request.Request(
+            f"{base}/invocations",
+            data=json.dumps({"dataframe_records": features}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer = json.loads(response.read())["predictions"]
+        except urllib.error.HTTPError as error:
+            pytest.fail(f"{error.code}: {error.read().decode()[:2000]}")
+    np.testing.assert_allclose([row["value"] for row in answer], values.head(3), rtol=1e-9)
+
+
+def test_a_baseline_without_predictions_is_plotted_and_counted_where_it_predicts():
+    realised = np.array([0.0, 1.0, 3.0, 0.0])
+    formula = np.array([np.nan, 2.0, 2.0, np.nan])
+    figure = decile_calibration_figure(realised, {"model": realised + 1, "formula": formula})
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert list(lines["formula"].get_xdata()) == [2.0, 2.0]
+    assert metrics_where_predicted(realised, formula)["rows_predicted"] == 2.0
+    assert metrics_where_predicted(realised, np.full(4, np.nan)) == {"rows_predicted": 0.0}
