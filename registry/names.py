@@ -24,6 +24,9 @@ TAG_DECISION = "usagecast.decision"  # promoted | refused
 TAG_REASON = "usagecast.reason"
 TAG_METRIC = "usagecast.test_roc_auc"  # on the version's own run's test set
 TAG_CALIBRATION = "usagecast.test_ece"
+# A value model version's gate inputs, in place of the two above.
+TAG_GINI = "usagecast.test_normalised_gini"  # on the version's own run's test set
+TAG_BASELINE_RMSE = "usagecast.baseline_rmse"  # the training mean's test RMSE on those rows
 TAG_COMPARED_WITH = "usagecast.compared_with"  # champion version or "none"
 TAG_ALLOW_NEW_FEATURES = "usagecast.allow_new_features"
 TAG_RUN_ID = "usagecast.run_id"

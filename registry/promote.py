@@ -97,6 +97,7 @@ class VersionSummary:
     feature_set: str
     roc_auc: str
     calibration_error: str
+    normalised_gini: str  # value models' test metric, in place of roc_auc and ece
     decision: str
     reason: str
 
@@ -276,7 +277,7 @@ def _value_champion_evidence(
     try:
         values = _score_registered(f"models:/{name}/{version}", test_set, folder, "value")
     except _MissingColumns as missing:
-        recorded = client.get_model_version(name, version).tags.get(names.TAG_METRIC, "nan")
+        recorded = client.get_model_version(name, version).tags.get(names.TAG_GINI, "nan")
         return ValueChampion(
             version, float(recorded), rescored=False, missing_columns=missing.columns
         )
@@ -384,8 +385,7 @@ def _value_decision(
     folder: Path,
 ) -> tuple[float, Decision]:
     """A value model's gate: (its normalised Gini on the test rows, the decision); `baseline`
-    holds the training mean's test RMSE from the run. The version's metric tag then holds the
-    Gini and its calibration tag that baseline RMSE."""
+    holds the training mean's test RMSE from the run."""
     realised = test_set[names.LABEL_COLUMN].to_numpy(dtype="float64")
     gini = normalised_gini(realised, values)
     candidate = ValueCandidate(
@@ -455,19 +455,24 @@ def _promote_locked(
             config,
             folder,
         )
+    metric_tag, calibration_tag = (
+        (names.TAG_GINI, names.TAG_BASELINE_RMSE)
+        if value
+        else (names.TAG_METRIC, names.TAG_CALIBRATION)
+    )
     version_tags = {
         names.TAG_DECISION: names.PROMOTED if decision.promote else names.REFUSED,
         names.TAG_REASON: decision.reason,
-        names.TAG_METRIC: f"{roc_auc:.6f}",
-        names.TAG_CALIBRATION: f"{calibration[0]:.6f}",
+        metric_tag: f"{roc_auc:.6f}",
+        calibration_tag: f"{calibration[0]:.6f}",
         names.TAG_COMPARED_WITH: champion_before or "none",
         names.TAG_ALLOW_NEW_FEATURES: str(config.allow_new_features).lower(),
         names.TAG_RUN_ID: run_id,
         names.RUN_FEATURE_SET: tags.get(names.RUN_FEATURE_SET, ""),
         names.RUN_FINGERPRINT: tags.get(names.RUN_FINGERPRINT, ""),
     }
-    for key, value in version_tags.items():
-        client.set_model_version_tag(name, version, key, value)
+    for key, tag in version_tags.items():
+        client.set_model_version_tag(name, version, key, tag)
     champion_after, previous_after = champion_before, previous_before
     if decision.promote:
         if champion_before is not None:
@@ -491,7 +496,7 @@ def _promote_locked(
             "champion_before": champion_before,
             "margin": config.margin,
             "allow_leaky": list(config.allow_leaky),
-            "roc_auc": None if math.isnan(roc_auc) else roc_auc,
+            ("normalised_gini" if value else "roc_auc"): None if math.isnan(roc_auc) else roc_auc,
             **asdict(result),
         }
     )
@@ -544,6 +549,7 @@ def list_models(name: str) -> list[VersionSummary]:
             feature_set=v.tags.get(names.RUN_FEATURE_SET, ""),
             roc_auc=v.tags.get(names.TAG_METRIC, ""),
             calibration_error=v.tags.get(names.TAG_CALIBRATION, ""),
+            normalised_gini=v.tags.get(names.TAG_GINI, ""),
             decision=v.tags.get(names.TAG_DECISION, ""),
             reason=v.tags.get(names.TAG_REASON, ""),
         )

@@ -39,7 +39,7 @@ def _rollback(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from registry import list_models
 
-    header = ("version", "aliases", "feature_set", "roc_auc", "ece", "decision", "reason")
+    header = ("version", "aliases", "feature_set", "roc_auc", "ece", "gini", "decision", "reason")
     rows = [
         (
             row.version,
@@ -47,6 +47,7 @@ def _models(args: argparse.Namespace) -> int:
             row.feature_set or "-",
             row.roc_auc or "-",
             row.calibration_error or "-",
+            row.normalised_gini or "-",
             row.decision or "-",
             row.reason or "-",
         )

@@ -22,7 +22,7 @@ from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_chan
 from features.errors import UsagecastError
 from features.featureset import load_feature_set, store
 from features.featureset.catalog import parse_ref
-from registry import names, promote_run
+from registry import list_models, names, promote_run
 from serving.local_server import running_server
 from usagecast_cli.main import main
 
@@ -117,6 +117,13 @@ def test_value_label_tunes_promotes_and_serves(tmp_path, capsys):
     assert "normalised Gini" in promotion.reason
     again = promote_run(result.parent_run_id)  # the same model against itself: no gain
     assert not again.promoted and "+0.0000 < margin" in again.reason
+    version_tags = MlflowClient().get_model_version(promotion.name, promotion.version).tags
+    assert float(version_tags[names.TAG_GINI]) == pytest.approx(
+        metrics["test_normalised_gini"], abs=1e-6
+    )
+    assert names.TAG_BASELINE_RMSE in version_tags and names.TAG_METRIC not in version_tags
+    [listed] = [row for row in list_models(promotion.name) if row.version == promotion.version]
+    assert listed.normalised_gini and not listed.roc_auc
 
     frame, _ = load_feature_set(REF)
     test_rows = frame[pd.to_datetime(frame["cutoff"]) == pd.to_datetime(frame["cutoff"]).max()]
