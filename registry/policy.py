@@ -197,34 +197,16 @@ def _value_gates_after_leakage(
         f"normalised Gini {candidate.normalised_gini:.4f}, RMSE {candidate.rmse:.4f} (training "
         f"mean {candidate.baseline_rmse:.4f}) on {candidate.test_rows} test rows"
     )
-    if champion is None:
-        return Decision(True, f"first model: {summary}")
-    if champion.load_error is not None:
-        return Decision(
-            True,
-            f"champion v{champion.version} no longer loads ({champion.load_error}); "
-            f"candidate passes the gates: {summary}",
-        )
-    if not champion.rescored and not config.allow_new_features:
-        return Decision(
-            False,
-            f"feature columns incompatible with champion v{champion.version} (candidate test "
-            f"set lacks {list(champion.missing_columns)}); pass --allow-new-features to "
-            "compare recorded test metrics instead",
-        )
-    basis = (
-        "on the same test rows"
-        if champion.rescored
-        else "on different test sets (allowed by --allow-new-features)"
+    champion_gini = None if champion is None else champion.normalised_gini
+    return _against_champion(
+        "normalised Gini",
+        candidate.normalised_gini,
+        champion,
+        champion_gini,
+        summary,
+        summary,
+        config,
     )
-    gain = candidate.normalised_gini - champion.normalised_gini
-    comparison = (
-        f"normalised Gini {candidate.normalised_gini:.4f} vs champion v{champion.version} "
-        f"{champion.normalised_gini:.4f} {basis}: {gain:+.4f}"
-    )
-    if gain < config.margin:
-        return Decision(False, f"{comparison} < margin {config.margin:.4f}")
-    return Decision(True, f"{comparison} >= margin {config.margin:.4f}; {summary}")
 
 
 def _leakage_note(candidate: Candidate | ValueCandidate) -> str:
@@ -266,7 +248,28 @@ def _gates_after_leakage(
         f"{candidate.calibration_error:.4f} on {candidate.test_rows} test rows"
         f"{_noise_note(candidate, config)}"
     )
-    if champion is None:
+    calibration = (
+        f"calibration error {candidate.calibration_error:.4f} over {candidate.test_rows} test rows"
+    )
+    champion_auc = None if champion is None else champion.roc_auc
+    return _against_champion(
+        "ROC-AUC", candidate.roc_auc, champion, champion_auc, summary, calibration, config
+    )
+
+
+def _against_champion(
+    metric: str,
+    value: float,
+    champion: Champion | ValueChampion | None,
+    champion_value: float | None,
+    summary: str,
+    promoted_note: str,
+    config: PolicyConfig,
+) -> Decision:
+    """The gates from the champion on, the same for both kinds of model: no champion, a
+    champion that no longer loads, comparable columns, then the gain in `metric` (the
+    candidate's `value` less the champion's `champion_value`) against the margin."""
+    if champion is None or champion_value is None:
         return Decision(True, f"first model: {summary}")
     if champion.load_error is not None:
         return Decision(
@@ -286,15 +289,11 @@ def _gates_after_leakage(
         if champion.rescored
         else "on different test sets (allowed by --allow-new-features)"
     )
-    gain = candidate.roc_auc - champion.roc_auc
+    gain = value - champion_value
     comparison = (
-        f"ROC-AUC {candidate.roc_auc:.4f} vs champion v{champion.version} "
-        f"{champion.roc_auc:.4f} {basis}: {gain:+.4f}"
+        f"{metric} {value:.4f} vs champion v{champion.version} {champion_value:.4f} "
+        f"{basis}: {gain:+.4f}"
     )
     if gain < config.margin:
         return Decision(False, f"{comparison} < margin {config.margin:.4f}")
-    return Decision(
-        True,
-        f"{comparison} >= margin {config.margin:.4f}; calibration error "
-        f"{candidate.calibration_error:.4f} over {candidate.test_rows} test rows",
-    )
+    return Decision(True, f"{comparison} >= margin {config.margin:.4f}; {promoted_note}")
