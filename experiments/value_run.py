@@ -42,11 +42,8 @@ from analytics import ltv_formula_rows
 from analytics.io import open_engine
 from experiments import tracking
 from experiments.families import LightGBMRegressionFamily, TrainingRows
-from experiments.families.lightgbm_regression import (
-    NUM_BOOST_ROUND,
-    SELECTION_METRIC,
-    fixed_value_params,
-)
+from experiments.families.lightgbm_family import NUM_BOOST_ROUND
+from experiments.families.lightgbm_regression import SELECTION_METRIC, fixed_value_params
 from experiments.interrupts import deferred_stop, quiet_stop_tracebacks
 from experiments.objective import BEST_ITERATION_ATTR, FOLD_SCORES_ATTR, fold_metrics
 from experiments.plots import optuna_figures, shap_figures

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import lightgbm as lgb
 import numpy as np
 import optuna
 
@@ -20,6 +21,25 @@ from experiments.search_space import fixed_params, suggest_params
 from serving import LightGBMModel, Output, encode_features
 
 NUM_BOOST_ROUND = "num_boost_round"
+
+
+def refit_booster(
+    rows: TrainingRows, fixed: Mapping[str, object], params: Mapping[str, object]
+) -> lgb.Booster:
+    """A chosen trial's refit on `rows.train`: its `params` (which must hold
+    `num_boost_round`, its best iteration) over a family's `fixed` ones."""
+    tuned = dict(params)
+    if NUM_BOOST_ROUND not in tuned:
+        raise ValueError(f"a LightGBM refit needs '{NUM_BOOST_ROUND}' in params")
+    rounds = int(tuned.pop(NUM_BOOST_ROUND))
+    data = build_study_data(
+        encode_features(rows.train, rows.metadata),
+        rows.train_y,
+        encode_features(rows.validation, rows.metadata),
+        rows.validation_y,
+        list(rows.metadata.categorical_features),
+    )
+    return fit_booster(data.final, {**fixed, **tuned}, num_boost_round=rounds)
 
 
 @dataclass(frozen=True)
@@ -44,20 +64,5 @@ class LightGBMFamily:
 
     def fit(self, rows: TrainingRows, params: Mapping[str, object], seed: int) -> LightGBMModel:
         """`params` must hold `num_boost_round` (the chosen trial's best iteration)."""
-        tuned = dict(params)
-        if NUM_BOOST_ROUND not in tuned:
-            raise ValueError(f"LightGBM fit needs '{NUM_BOOST_ROUND}' in params")
-        rounds = int(tuned.pop(NUM_BOOST_ROUND))
-        data = build_study_data(
-            encode_features(rows.train, rows.metadata),
-            rows.train_y,
-            encode_features(rows.validation, rows.metadata),
-            rows.validation_y,
-            list(rows.metadata.categorical_features),
-        )
-        booster = fit_booster(
-            data.final,
-            {**fixed_params(self.metric, seed, self.threads, self.monotone), **tuned},
-            num_boost_round=rounds,
-        )
-        return LightGBMModel(booster)
+        fixed = fixed_params(self.metric, seed, self.threads, self.monotone)
+        return LightGBMModel(refit_booster(rows, fixed, params))

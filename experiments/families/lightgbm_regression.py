@@ -24,6 +24,7 @@ import numpy as np
 import optuna
 
 from experiments.families.base import TrainingRows
+from experiments.families.lightgbm_family import refit_booster
 from experiments.objective import (
     BEST_ITERATION_ATTR,
     FOLD_ITERATIONS_ATTR,
@@ -33,14 +34,12 @@ from experiments.objective import (
     WORKER_PID_ATTR,
     FoldData,
     StudyData,
-    build_study_data,
     fit_booster,
     pruning_callback,
 )
 from experiments.search_space import DATASET_PARAMS, EARLY_STOPPING_ROUNDS, suggest_params
-from serving import LightGBMRegressionModel, Output, encode_features
+from serving import LightGBMRegressionModel, Output
 
-NUM_BOOST_ROUND = "num_boost_round"
 OBJECTIVE = "tweedie"
 SELECTION_METRIC = "rmse"  # LightGBM's metric name, also the run's `val_rmse`
 VARIANCE_POWER = (1.1, 1.9)
@@ -85,23 +84,8 @@ class LightGBMRegressionFamily:
         self, rows: TrainingRows, params: Mapping[str, object], seed: int
     ) -> LightGBMRegressionModel:
         """`params` must hold `num_boost_round` (the chosen trial's best iteration)."""
-        tuned = dict(params)
-        if NUM_BOOST_ROUND not in tuned:
-            raise ValueError(f"LightGBM regression fit needs '{NUM_BOOST_ROUND}' in params")
-        rounds = int(tuned.pop(NUM_BOOST_ROUND))
-        data = build_study_data(
-            encode_features(rows.train, rows.metadata),
-            rows.train_y,
-            encode_features(rows.validation, rows.metadata),
-            rows.validation_y,
-            list(rows.metadata.categorical_features),
-        )
-        booster = fit_booster(
-            data.final,
-            {**fixed_value_params(seed, self.threads), **tuned},
-            num_boost_round=rounds,
-        )
-        return LightGBMRegressionModel(booster)
+        fixed = fixed_value_params(seed, self.threads)
+        return LightGBMRegressionModel(refit_booster(rows, fixed, params))
 
     def objective(
         self,
