@@ -38,7 +38,7 @@ from scipy.sparse import csr_matrix
 
 from serving.encoding import shown
 from serving.package import CODE_PATHS, SERVED_REQUIREMENTS
-from serving.validation import ServingInputError, _int_param
+from serving.validation import ServingInputError, check_table, int_param
 
 MODE = "recommend"
 DEFAULT_K = 10
@@ -199,18 +199,12 @@ def parse_recommend_params(params: Mapping[str, Any] | None) -> int:
             f"param 'mode': this model recommends items and answers only {MODE!r}, "
             f"got {shown(mode)}"
         )
-    return _int_param(params, "k", DEFAULT_K, 1, MAX_ITEMS)
+    return int_param(params, "k", DEFAULT_K, 1, MAX_ITEMS)
 
 
 def check_users(frame: Any) -> list[str]:
     """The request's user ids: a table with exactly one column `user_id`, a string per row."""
-    if not isinstance(frame, pd.DataFrame):
-        raise ServingInputError(
-            f"rows must be a table (dataframe_records or dataframe_split), got "
-            f"{type(frame).__name__}"
-        )
-    if len(frame) == 0:
-        raise ServingInputError("empty batch: send at least one row")
+    frame = check_table(frame)
     columns = frame.columns.tolist()
     if columns != ["user_id"]:
         raise ServingInputError(

@@ -91,7 +91,7 @@ def _listed(values: list[Any], most: int = 5) -> str:
     return f"[{', '.join(shown(v) for v in values[:most])}]{more}"
 
 
-def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+def int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = params.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ServingInputError(f"param '{name}': must be an integer, got {shown(value)}")
@@ -144,11 +144,11 @@ def parse_params(params: Mapping[str, Any] | None) -> ServingParams:
     max_k = MAX_WHATIF_SUGGESTIONS if mode == "whatif" else MAX_INT_PARAM
     return ServingParams(
         mode=mode,
-        k=_int_param(params, "k", defaults.k, 1, max_k),
+        k=int_param(params, "k", defaults.k, 1, max_k),
         target=target,
-        max_changes=_int_param(params, "max_changes", defaults.max_changes, 1, MAX_INT_PARAM),
-        budget_ms=_int_param(params, "budget_ms", defaults.budget_ms, 1, MAX_BUDGET_MS),
-        seed=_int_param(params, "seed", defaults.seed, 0, MAX_INT_PARAM),
+        max_changes=int_param(params, "max_changes", defaults.max_changes, 1, MAX_INT_PARAM),
+        budget_ms=int_param(params, "budget_ms", defaults.budget_ms, 1, MAX_BUDGET_MS),
+        seed=int_param(params, "seed", defaults.seed, 0, MAX_INT_PARAM),
         max_cost=max_cost,
     )
 
@@ -199,8 +199,8 @@ def _cutoffs(frame: pd.DataFrame) -> np.ndarray:
     return np.array(parsed, dtype="datetime64[us]")
 
 
-def check_request(frame: Any, metadata: ModelMetadata) -> CheckedRequest:
-    """The checked rows of a request (booster input, identity), or a ServingInputError."""
+def check_table(frame: Any) -> pd.DataFrame:
+    """The request's rows as a non-empty table, or a ServingInputError saying what came."""
     if not isinstance(frame, pd.DataFrame):
         raise ServingInputError(
             f"rows must be a table (dataframe_records or dataframe_split), got "
@@ -208,6 +208,12 @@ def check_request(frame: Any, metadata: ModelMetadata) -> CheckedRequest:
         )
     if len(frame) == 0:
         raise ServingInputError("empty batch: send at least one row")
+    return frame
+
+
+def check_request(frame: Any, metadata: ModelMetadata) -> CheckedRequest:
+    """The checked rows of a request (booster input, identity), or a ServingInputError."""
+    frame = check_table(frame)
     columns = frame.columns.tolist()
     not_text = [c for c in columns if not isinstance(c, str)]
     if not_text:
