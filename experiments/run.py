@@ -82,7 +82,7 @@ from experiments.study import (
     load_study,
     open_storage,
     queued_only,
-    retry_orphans,
+    requeue_orphans,
     split_budget,
 )
 from features import workspace
@@ -590,8 +590,7 @@ def open_tuning_study(
             config_hash(config, prepared),
             config.trials,
         )
-        orphaned = fail_orphaned_trials(study)
-        retry_orphans(study, orphaned)
+        orphaned = requeue_orphans(study, storage_url)
         return config.study, orphaned, finished_trials(study)
     existing = [
         s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)

@@ -23,9 +23,11 @@ seed reproduces the same study whatever its name (Hyperband keys its brackets on
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -250,6 +252,25 @@ def drain_queue(
             time.sleep(1.0)
         else:
             return
+
+
+def orphan_lock(storage_url: str) -> OwnedLock:
+    """This host's lock around failing and re-queueing the orphaned trials of one storage.
+
+    Orphans are judged per host (their worker's pid), so a host-wide lock is enough. Without
+    it two workers starting together can both list the same orphan as RUNNING before either
+    fails it (SQLite has no row locks), and both queue it again: one trial too many.
+    """
+    digest = hashlib.sha256(storage_url.encode()).hexdigest()[:16]
+    return OwnedLock(Path(tempfile.gettempdir()) / f"usagecast-orphans-{digest}.lock")
+
+
+def requeue_orphans(study: optuna.Study, storage_url: str) -> list[int]:
+    """Fail this host's orphaned trials and queue each again once, under `orphan_lock`."""
+    with orphan_lock(storage_url).hold():
+        orphaned = fail_orphaned_trials(study)
+        retry_orphans(study, orphaned)
+    return orphaned
 
 
 def retry_orphans(study: optuna.Study, numbers: list[int]) -> None:

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import optuna
@@ -24,6 +26,7 @@ from experiments.study import (
     journal_lock,
     load_study,
     open_storage,
+    requeue_orphans,
     split_budget,
 )
 from features.errors import UsagecastError
@@ -60,6 +63,43 @@ def test_orphaned_trials_of_dead_workers_are_failed_live_ones_kept(tmp_path):
     assert states[orphan.number] == optuna.trial.TrialState.FAIL
     assert states[live.number] == optuna.trial.TrialState.RUNNING
     assert finished_trials(study) == 1
+
+
+def test_workers_starting_together_queue_an_orphan_again_once(tmp_path):
+    """Two workers of one host start together on a SQLite storage holding one orphaned
+    trial. Each lists the RUNNING trials slowly (the listing is held 0.5 s), so without the
+    host lock both would see the orphan before either failed it, and queue it twice."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = load_study(open_storage(url), "shared", "roc_auc", seed=0, worker_index=0)
+    orphan = study.ask()
+    orphan.suggest_float("x", 0, 1)
+    orphan.set_user_attr(WORKER_PID_ATTR, dead.pid)
+    answers: list[list[int]] = []
+
+    def worker() -> None:
+        own = load_study(open_storage(url), "shared", "roc_auc", seed=0, worker_index=0)
+        listing = own.get_trials
+
+        def slow_listing(*args, **kwargs):
+            trials = listing(*args, **kwargs)
+            time.sleep(0.5)
+            return trials
+
+        own.get_trials = slow_listing
+        answers.append(requeue_orphans(own, url))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == [[], [orphan.number]]
+    retries = [t for t in study.get_trials() if t.system_attrs.get("failed_trial") is not None]
+    assert [(t.system_attrs["failed_trial"], t.params) for t in retries] == [
+        (orphan.number, orphan.params)
+    ]
 
 
 def test_a_storage_that_is_not_a_url_is_refused():
