@@ -164,6 +164,7 @@ def _check_options(config: TuneConfig) -> None:
         "--study": config.study is not None,
         "--storage": config.storage is not None,
         "--resume": config.resume,
+        "--monotone true": config.monotone,
     }
     named = [flag for flag, given in refused.items() if given]
     if named:

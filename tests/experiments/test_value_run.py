@@ -59,6 +59,7 @@ def _tiny_value_feature_set() -> str:
         "data_digest": "synthetic-in-test",
         "label": {"kind": "value_within", "event_type": "BUY", "horizon_days": 30},
         "features": [{"name": "plays_30d", "dtype": "numeric"}],
+        "actionable": [{"name": "plays_30d", "causal": "increases"}],
     }
     ref = parse_ref(manifest["ref"])
     store.write_build(frame, manifest, store.build_dir(ref, manifest["fingerprint"]))
@@ -68,7 +69,12 @@ def _tiny_value_feature_set() -> str:
 
 @pytest.mark.parametrize(
     ("option", "flag"),
-    [({"workers": 2}, "--workers"), ({"resume": True}, "--resume"), ({"study": "s"}, "--study")],
+    [
+        ({"workers": 2}, "--workers"),
+        ({"resume": True}, "--resume"),
+        ({"study": "s"}, "--study"),
+        ({"monotone": True}, "--monotone true"),
+    ],
 )
 def test_tuning_options_of_classifiers_are_refused_for_a_value_label(option, flag):
     with pytest.raises(UsagecastError, match=flag):
