@@ -222,10 +222,14 @@ def assemble_before_conversion(
     table["lift"] = table["converter_share"] / table["comparison_share"].where(
         table["comparison_share"] > 0
     )
-    table = table.sort_values(
-        ["converters_using", "lift", "area"], ascending=[False, False, True], ignore_index=True
+    # Ordered on the lift rounded to 12 digits: DuckDB's parallel sums can differ in the last
+    # bits between two runs, which must not swap areas whose lifts are equal.
+    order = (
+        table.assign(lift_order=table["lift"].round(12))
+        .sort_values(["converters_using", "lift_order", "area"], ascending=[False, False, True])
+        .index
     )
-    return table[BEFORE_CONVERSION_COLUMNS]
+    return table.loc[order, BEFORE_CONVERSION_COLUMNS].reset_index(drop=True)
 
 
 def _comparison_shares(
