@@ -30,8 +30,8 @@ FROM = dt.date(2024, 2, 15)
 SMALL = SimulationConfig(n_users=400, seed=5, months=3, chunk_size=150)
 
 # Digest of the files of NO_DRIFT_CONFIG as the simulator writes them without drift: with no
-# drift planted the export must not change by a byte. It was taken before drift existed and
-# taken again when the simulated product itself changed (organisations, teams, invitations).
+# drift planted the export must not change by a byte. Take it again only when the simulated
+# product itself changes on purpose.
 NO_DRIFT_CONFIG = SimulationConfig(n_users=120, seed=11, months=2, fault_rate=0.02, chunk_size=50)
 NO_DRIFT_DIGEST = "975b362b0873b77f1e3c78f366c371557d5da23176b3614626f5ef4331350e2f"
 
