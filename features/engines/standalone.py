@@ -10,6 +10,7 @@ them with its own scripts.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -59,14 +60,15 @@ def spark_class() -> Path:
 
 
 def wait_until(condition, what: str, seconds: float, logs: tuple[Path, ...] = ()) -> None:
-    """Poll `condition()` each second (connection errors count as False) until it holds;
-    raise UsagecastError saying `what` and the logs' last lines when `seconds` pass."""
+    """Poll `condition()` each second until it holds; raise UsagecastError saying `what` and
+    the logs' last lines when `seconds` pass. Connection errors and a half-started server's
+    empty or cut reply (a JSON or HTTP error) count as False."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             if condition():
                 return
-        except OSError:
+        except (OSError, json.JSONDecodeError, http.client.HTTPException):
             pass
         time.sleep(1)
     tails = "".join(f"\n--- {log}\n{log.read_text()[-2000:]}" for log in logs if log.exists())
