@@ -325,13 +325,14 @@ def channel_ranking(backtest: pd.DataFrame) -> pd.DataFrame:
             continue
         both = backtest.dropna(subset=[column, "realised_mean"]).set_index("channel")
         realised, predicted = both["realised_mean"], both[column]
+        realised_order, predicted_order = _order(realised), _order(predicted)
         rows.append(
             {
                 "predictor": predictor,
                 "channels": len(both),
-                "realised_order": _order(realised),
-                "predicted_order": _order(predicted),
-                "same_order": _order(realised) == _order(predicted),
+                "realised_order": realised_order,
+                "predicted_order": predicted_order,
+                "same_order": realised_order == predicted_order,
                 "spearman": realised.rank().corr(predicted.rank()) if len(both) >= 2 else np.nan,
             }
         )
