@@ -15,7 +15,7 @@ from analytics.ab import (
     parse_split,
     user_outcomes,
 )
-from analytics.channels import channels, ltv, ltv_backtest, ltv_formula_rows
+from analytics.channels import channel_ranking, channels, ltv, ltv_backtest, ltv_formula_rows
 from analytics.filters import NO_FILTERS, Filters, parse_segment
 from analytics.retention import retention
 from analytics.runs import demo_summary
@@ -31,6 +31,7 @@ __all__ = [
     "analyze",
     "assign",
     "before_conversion",
+    "channel_ranking",
     "channels",
     "cluster_profiles",
     "demo_summary",

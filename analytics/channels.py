@@ -305,3 +305,42 @@ def ltv_backtest(
         table["model_mean"] = grouped["model"].mean()
         table["model_over_realised"] = table["model_mean"] / realised
     return table.rename_axis("channel").reset_index()
+
+
+RANKED_PREDICTORS: dict[str, str] = {"formula": "predicted_mean", "model": "model_mean"}
+
+
+def channel_ranking(backtest: pd.DataFrame) -> pd.DataFrame:
+    """How each predictor of an `ltv_backtest` table orders the channels by mean value per
+    row, beside the realised order: one row per predictor (the formula; the model when the
+    table has one) with both orders ("a > b > ...", ties by name), whether they are the same,
+    and the Spearman correlation of the two means over the channels both have (NaN with
+    fewer than two, or when either side ties every channel).
+
+    Per row, not per channel total: totals mostly order the channels by their size.
+    """
+    rows = []
+    for predictor, column in RANKED_PREDICTORS.items():
+        if column not in backtest.columns:
+            continue
+        both = backtest.dropna(subset=[column, "realised_mean"]).set_index("channel")
+        realised, predicted = both["realised_mean"], both[column]
+        realised_order, predicted_order = _order(realised), _order(predicted)
+        rows.append(
+            {
+                "predictor": predictor,
+                "channels": len(both),
+                "realised_order": realised_order,
+                "predicted_order": predicted_order,
+                "same_order": realised_order == predicted_order,
+                "spearman": realised.rank().corr(predicted.rank()) if len(both) >= 2 else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _order(values: pd.Series) -> str:
+    """Channels from the highest value down ("a > b > c"), ties by name."""
+    frame = values.rename("value").rename_axis("channel").reset_index()
+    ordered = frame.sort_values(["value", "channel"], ascending=[False, True])
+    return " > ".join(ordered["channel"])

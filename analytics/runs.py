@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analytics import ab, io, plots
-from analytics.channels import channels, ltv, ltv_backtest
+from analytics.channels import channel_ranking, channels, ltv, ltv_backtest
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
 from analytics.retention import (
@@ -316,7 +316,8 @@ def run_ltv(
     """`usagecast analytics ltv`; with a value_within feature set `name@vN`, also the
     formula's backtest (mean predicted vs realised value per channel, `ltv_backtest`), on
     the rows at cutoffs from `cutoff_from` when given, and with `model` (a value model's
-    URI) that model's mean prediction per channel beside them.
+    URI) that model's mean prediction per channel beside them; then how the formula and the
+    model order the channels by value per row against the realised order (`channel_ranking`).
     The purchase events default to BUY_PREMIUM when the store holds it."""
     if feature_set is None and (model is not None or cutoff_from is not None):
         raise UsagecastError("analytics ltv: --model and --cutoff-from need --feature-set")
@@ -345,6 +346,7 @@ def run_ltv(
                 channel=channel,
                 model_values=None if model is None else model_values(model, frame),
             )
+            tables["ltv_channel_ranking"] = channel_ranking(tables["ltv_predicted_vs_realised"])
 
         def figures() -> dict:
             shown = {

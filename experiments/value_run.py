@@ -20,8 +20,9 @@ differs:
   predicted/realised totals, on validation and test; no calibration step and no threshold
   (a value is served as predicted);
 - the per-channel table on test (`value_per_channel.json`: predicted and realised totals and
-  means, when the feature set has a `channel` feature) and plots: calibration by decile,
-  predicted vs realised, SHAP (in value units, serving/families.py) and Optuna's;
+  means, ranked by each, when the feature set has a `channel` feature) and plots:
+  calibration by decile, predicted vs realised, SHAP (in value units,
+  serving/families.py) and Optuna's;
 - the oracle is skipped: the simulator's truth covers purchase and adoption probabilities,
   not values.
 One process, one in-memory Optuna study: --workers, --study, --storage and --resume are
@@ -104,9 +105,10 @@ class ValueTuneResult:
             *(f"baseline {name} (test): {line(m)}" for name, m in self.baseline_test.items()),
         ]
         if self.per_channel is not None:
-            lines.append("test per channel (predicted vs realised total):")
+            lines.append("test per channel (predicted vs realised total; per row):")
             lines += [
-                f"  {row.channel}: {row.predicted_total:.2f} vs {row.realised_total:.2f}"
+                f"  {row.channel}: {row.predicted_total:.2f} vs {row.realised_total:.2f}; "
+                f"{row.predicted_mean:.3f} vs {row.realised_mean:.3f}"
                 for row in self.per_channel.itertuples()
             ]
         lines.append(f"oracle:      {ORACLE_NOTE}")
@@ -123,8 +125,9 @@ class ValueTuneResult:
 def per_channel_table(
     channels: pd.Series, realised: np.ndarray, predicted: np.ndarray
 ) -> pd.DataFrame:
-    """Per channel: rows, predicted and realised totals and means, ranks (1 = most value),
-    ordered by realised total."""
+    """Per channel: rows, predicted and realised totals and means, ranks (1 = most value) by
+    total and by mean per row, ordered by realised total. Totals mostly rank the channels by
+    size; the means rank the value of a channel's users."""
     table = (
         pd.DataFrame(
             {
@@ -144,6 +147,8 @@ def per_channel_table(
     )
     table["predicted_rank"] = table["predicted_total"].rank(ascending=False, method="first")
     table["realised_rank"] = table["realised_total"].rank(ascending=False, method="first")
+    table["predicted_mean_rank"] = table["predicted_mean"].rank(ascending=False, method="first")
+    table["realised_mean_rank"] = table["realised_mean"].rank(ascending=False, method="first")
     return table.sort_values("realised_total", ascending=False).reset_index()
 
 

@@ -19,6 +19,12 @@ CHANNEL_SHARES: tuple[float, ...] = (0.40, 0.20, 0.25, 0.15)
 # pinterest users are the most price sensitive.
 CHANNEL_ENGAGEMENT: tuple[float, ...] = (0.95, 1.0, 1.2, 0.85)
 CHANNEL_PRICE_SHIFT: tuple[float, ...] = (0.0, -0.2, 0.3, 0.5)
+# The plan a channel's campaigns sell: a purchase is worth premium_price x this factor (a
+# discounted plan on pinterest, the standard one on facebook, duo and family plans on reddit
+# and twitter). Behaviour does not depend on it, only the value written: the channels bring
+# users of about the same purchase rate but of different value per user, so "LTV by channel"
+# has an answer that the noise of a demo-size cohort does not hide.
+CHANNEL_PLAN_VALUE: tuple[float, ...] = (1.0, 2.0, 1.5, 0.5)
 # Channel mix of the users signing up from a `channel_mix` drift date on: facebook's share is
 # halved, pinterest's doubled, reddit takes the rest (so more price-sensitive, more engaged
 # users arrive).
@@ -86,7 +92,8 @@ class Levers:
         churn hazard of free users. Over a 30-day horizon the purchase effect dominates: more
         ads -> more purchases (and more churn). Premium users hear no ads.
     premium_price: monthly price of premium; higher prices lower the purchase hazard, more so
-        for price-sensitive users. It is also the value of BUY_PREMIUM events.
+        for price-sensitive users. A BUY_PREMIUM event's value is this price times the
+        buyer's channel's plan factor (CHANNEL_PLAN_VALUE).
     """
 
     ads_per_hour: float = 4.0

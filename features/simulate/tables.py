@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.simulate.config import (
+    CHANNEL_PLAN_VALUE,
     CHANNELS,
     CITIES,
     DROPPED_EVENT_NAME,
@@ -90,15 +91,17 @@ def experiment_frame(
     return pd.DataFrame({EXPERIMENT_COLUMNS[name]: values for name, values in columns.items()})
 
 
-def purchases_frame(log: ChunkLog, price: float) -> pd.DataFrame:
-    """BUY_PREMIUM rows with epoch-second times and user ids as text (JSON strings)."""
+def purchases_frame(log: ChunkLog, traits: UserTraits, price: float) -> pd.DataFrame:
+    """BUY_PREMIUM rows with epoch-second times and user ids as text (JSON strings); the
+    value is `price` times the buyer's channel's plan factor, rounded to cents."""
     n = len(log.purchase_user)
+    channel = traits.channel[np.searchsorted(traits.user_id, log.purchase_user)]
     columns = {
         "user_id": log.purchase_user.astype(str),
         "timestamp": log.purchase_time,
         "event_type": np.full(n, "BUY_PREMIUM"),
         "session_id": log.purchase_session,
-        "value": np.full(n, price),
+        "value": np.round(price * np.array(CHANNEL_PLAN_VALUE)[channel], 2),
         "area": np.full(n, SETTINGS_AREA),
     }
     return pd.DataFrame({PURCHASE_COLUMNS[name]: values for name, values in columns.items()})

@@ -122,7 +122,8 @@ def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
 
     Under a channel_mix drift, users signing up from its date take their channel from the
     chunk's drift stream instead (DRIFTED_CHANNEL_SHARES); the channel's effects on
-    engagement and price sensitivity follow, every other draw is the same.
+    engagement, price sensitivity and plan (tables.purchases_frame) follow, every other draw
+    is the same.
     """
     first, last = chunk_bounds(config, chunk)
     n = last - first

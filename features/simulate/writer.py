@@ -147,7 +147,7 @@ def simulate_to_dir(
             quarantine["events"]["dropped_event_type"] += int(dropped.as_py() or 0)
             reformatted_total += reformatted
 
-            purchases = tables.purchases_frame(recorded, config.levers.premium_price)
+            purchases = tables.purchases_frame(recorded, traits, config.levers.premium_price)
             purchases_file.write(purchases.to_json(orient="records", lines=True))
             logins = tables.logins_table(recorded)
             pa_csv.write_csv(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from analytics import ltv_backtest, ltv_formula_rows
+from analytics import channel_ranking, ltv_backtest, ltv_formula_rows
 from analytics.channels import expected_active_periods
 from analytics.runs import rows_from_cutoff
 from features.engines.spark import SparkEngine
@@ -124,6 +126,8 @@ def test_cli_prints_predicted_vs_realised(value_set, capsys):
     printed = capsys.readouterr().out
     block = printed.split("ltv_predicted_vs_realised")[1].splitlines()
     assert block[2].split()[:3] == ["A", "2", "2"] and float(block[2].split()[4]) == 6.0
+    ranking = printed.split("ltv_channel_ranking")[1].splitlines()
+    assert ranking[2].split() == ["formula", "2", "A", ">", "B", "A", ">", "B", "True", "1"]
     assert "logged MLflow run" in printed
 
 
@@ -137,3 +141,45 @@ def test_backtest_needs_a_value_label(tiny_store):
 def test_expected_active_periods_is_the_geometric_partial_sum():
     got = expected_active_periods(pd.Series([0.0, 0.5, 1.0]), 3)
     assert got.tolist() == [0.0, 0.5 + 0.25 + 0.125, 3.0]
+
+
+def _backtest(realised: list[float], **predicted: list[float]) -> pd.DataFrame:
+    table = pd.DataFrame({"channel": list("abcd"), "realised_mean": realised})
+    return table.assign(**predicted)
+
+
+def test_channel_ranking_puts_each_predictors_order_beside_the_realised_one():
+    table = _backtest(
+        [4.0, 3.0, 2.0, 1.0],
+        predicted_mean=[1.0, 2.0, np.nan, 4.0],  # no formula value for c: left out
+        model_mean=[2.0, 1.5, 1.0, 0.5],
+    )
+    ranking = channel_ranking(table).set_index("predictor")
+    assert ranking.loc["formula", "channels"] == 3
+    assert ranking.loc["formula", "realised_order"] == "a > b > d"
+    assert ranking.loc["formula", "predicted_order"] == "d > b > a"
+    assert not ranking.loc["formula", "same_order"]
+    assert ranking.loc["formula", "spearman"] == pytest.approx(-1.0)
+    assert ranking.loc["model", "predicted_order"] == "a > b > c > d"
+    assert ranking.loc["model", "same_order"] and ranking.loc["model", "spearman"] == 1.0
+
+
+def test_channel_ranking_without_a_model_ranks_the_formula_only_and_ties_by_name():
+    ranking = channel_ranking(_backtest([1.0, 1.0, 2.0, 0.5], predicted_mean=[3.0, 3.0, 3.0, 3.0]))
+    assert ranking["predictor"].tolist() == ["formula"]
+    assert ranking.loc[0, "realised_order"] == "c > a > b > d"
+    assert ranking.loc[0, "predicted_order"] == "a > b > c > d"
+    assert np.isnan(ranking.loc[0, "spearman"])  # a predictor that ties every channel
+
+
+@given(
+    st.lists(st.floats(0.0, 100.0), min_size=2, max_size=6, unique=True),
+    st.floats(0.1, 10.0),
+)
+def test_a_predictor_off_by_a_factor_orders_the_channels_as_realised(realised, factor):
+    table = pd.DataFrame({"channel": [f"c{i}" for i in range(len(realised))]})
+    table = table.assign(realised_mean=realised, model_mean=[factor * v for v in realised])
+    ranking = channel_ranking(table.assign(predicted_mean=np.nan)).set_index("predictor")
+    assert ranking.loc["model", "same_order"]
+    assert ranking.loc["model", "spearman"] == pytest.approx(1.0)
+    assert ranking.loc["formula", "channels"] == 0 and np.isnan(ranking.loc["formula", "spearman"])
