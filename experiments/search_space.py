@@ -36,10 +36,10 @@ EARLY_STOPPING_ROUNDS = 50
 # A causal prior (the spec's actionable `causal`) as a LightGBM monotone constraint sign.
 CAUSAL_SIGNS: dict[str, int] = {"increases": 1, "decreases": -1}
 
-# How LightGBM enforces the constraints. "basic" bounds a constrained split's whole subtrees by
-# the mean of its children, which often leaves a weak causal feature unsplit (a what-if on it
-# then predicts exactly 0); "advanced" bounds each leaf only by the leaves it borders, so the
-# feature keeps its splits. Slower to fit, and only used when constraints are given.
+# How LightGBM enforces the constraints. "basic" bounds both subtrees of a constrained split by
+# the midpoint of its children, which over-constrains: a weak causal feature loses splits and a
+# what-if on it shrinks toward 0. "advanced" bounds each leaf only by the leaves it borders, so
+# the feature keeps more of its effect. Slower to fit; only used when constraints are given.
 MONOTONE_METHOD = "advanced"
 
 
