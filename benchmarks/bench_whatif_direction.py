@@ -21,7 +21,7 @@ Simulated data are kept in the workdir and reused; the workspace (features, MLfl
 is made afresh on every run.
 
     .venv/bin/python benchmarks/bench_whatif_direction.py [--seeds 1-8] [--users 2000]
-        [--months 10] [--trials 12] [--replicas 64]
+        [--months 10] [--trials 12] [--metric roc_auc] [--replicas 64]
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ def run_seed(workdir: Path, seed: int, args: argparse.Namespace) -> SeedResult:
     fits = {}
     for name, monotone in (("ours", True), ("peer", False)):
         step(seed, f"tune ({'--monotone true' if monotone else 'free'}, {args.trials} trials)")
-        config = TuneConfig(FEATURE_SET, trials=args.trials, seed=seed, monotone=monotone)
+        config = TuneConfig(
+            FEATURE_SET, trials=args.trials, seed=seed, metric=args.metric, monotone=monotone
+        )
         fits[name] = tune(config)
     step(seed, "estimate and truth")
     rows, manifest = sources.feature_rows(FEATURE_SET, None)
@@ -156,7 +158,7 @@ def relative_error(predicted: float, true: float) -> float:
 def print_table(results: list[SeedResult], args: argparse.Namespace) -> None:
     print(
         f"{CHANGE} on every row of {FEATURE_SET} at the latest cutoff; {args.users} simulated "
-        f"users, {args.months} months, {args.trials} trials per tune, truth from "
+        f"users, {args.months} months, {args.trials} trials per tune ({args.metric}), truth from "
         f"{args.replicas} replicas"
     )
     print(
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--months", type=int, default=10)
     parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--metric", default="roc_auc", help="tune's --metric (both sides)")
     parser.add_argument("--replicas", type=int, default=64, help="simulator truth replicas")
     parser.add_argument("--workdir", type=Path, default=Path("bench_data/whatif_direction"))
     args = parser.parse_args(argv)
