@@ -51,6 +51,7 @@ FEATURE_SET = "premium_causal@v1"
 LEVER = "count_ADVERTISEMENT_30d"
 CHANGE = f"{LEVER} *= 0.5"
 BAR_SIGNS, BAR_ERROR = 7 / 8, 0.5
+STARTED = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ def write_causal_spec(specs: Path) -> None:
     folder = specs / "premium_causal"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "v1.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+
+
+def step(seed: int, what: str) -> None:
+    """Progress on stderr, with the seconds since the start."""
+    print(f"[{time.monotonic() - STARTED:6.0f}s] seed {seed}: {what}", file=sys.stderr, flush=True)
 
 
 def cli(*args: str) -> None:
@@ -137,13 +143,6 @@ def run_seed(workdir: Path, seed: int, args: argparse.Namespace) -> SeedResult:
         fits["ours"].test_metrics["roc_auc"],
         fits["peer"].test_metrics["roc_auc"],
     )
-
-
-STARTED = time.monotonic()
-
-
-def step(seed: int, what: str) -> None:
-    print(f"[{time.monotonic() - STARTED:6.0f}s] seed {seed}: {what}", file=sys.stderr, flush=True)
 
 
 def sign_ok(predicted: float, true: float) -> bool:
