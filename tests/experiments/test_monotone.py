@@ -17,7 +17,7 @@ from experiments import TuneConfig, format_summary, tune
 from experiments.families import LightGBMFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
 from experiments.inputs import read_inputs
-from experiments.search_space import monotone_constraints
+from experiments.search_space import MONOTONE_METHOD, fixed_params, monotone_constraints
 from features.errors import UsagecastError
 from serving import LightGBMModel, encode_features
 from tests.experiments.conftest import synthetic_feature_set, write_feature_set
@@ -38,6 +38,14 @@ def test_priors_become_signs_in_model_column_order_and_categoricals_stay_free():
         [_action("likes_30d", "increases"), _action("plays_30d"), _action("ads_30d", "decreases")],
     )
     assert vector == (-1, 0, 0, 1)
+
+
+def test_constraints_bring_their_method_and_a_run_without_them_has_neither():
+    constrained = fixed_params("roc_auc", 0, 1, (1, 0, -1))
+    assert constrained["monotone_constraints"] == [1, 0, -1]
+    assert constrained["monotone_constraints_method"] == MONOTONE_METHOD == "advanced"
+    free = fixed_params("roc_auc", 0, 1)
+    assert not {"monotone_constraints", "monotone_constraints_method"} & free.keys()
 
 
 COUPLED = ("ads_7d", "ads_30d", "plays_30d", "ads_per_play_30d", "plays_per_ad_30d")

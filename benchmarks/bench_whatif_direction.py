@@ -1,0 +1,210 @@
+"""Does the model-based what-if get the ad lever's sign and size right? Peer: the same estimate
+without causal priors and couplings, in the same run.
+
+Issue 21's bar: on >= 8 simulated datasets with fixed seeds, the policy estimate of a model
+tuned with causal priors (`usagecast tune REF --monotone true`) and applied with the manifest's
+couplings has the simulator's sign on >= 7 and a median relative size error
+|predicted - true| / |true| <= 0.5.
+
+Per seed: `usagecast simulate`, `ingest` and `features build` of premium_causal@v1, a copy of
+premium_30d@v1 whose ads entry declares `causal: increases` (the simulator's truth: more ads,
+more purchases); `tune` twice, with `--monotone true` and without (each its own study); then
+`count_ADVERTISEMENT_30d *= 0.5` on every row at the latest cutoff through the policy
+simulation (`whatif policy`'s estimate: the sum over rows of the calibrated probability's
+change), and the simulator's true extra conversions on the same rows (its oracle).
+
+- priors + couplings: the constrained model; the change moves the ads' other windows and the
+  ads-per-play ratio by the manifest's couplings (what `whatif policy` does);
+- peer: the free model, the change alone (no prior, no coupling).
+
+Simulated data are kept in the workdir and reused; the workspace (features, MLflow, studies)
+is made afresh on every run.
+
+    .venv/bin/python benchmarks/bench_whatif_direction.py [--seeds 1-8] [--users 2000]
+        [--months 10] [--trials 12] [--metric roc_auc] [--replicas 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from experiments import TuneConfig, tune
+from experiments.whatif import sources
+from experiments.whatif.run import compare_with_truth
+from serving import encode_matrix
+from serving.whatif import build_action_space, parse_change, simulate_policy
+from usagecast_cli.main import main as usagecast
+
+BASE_SPEC = Path(__file__).resolve().parent.parent / "features/sets/premium_30d/v1.yaml"
+FEATURE_SET = "premium_causal@v1"
+LEVER = "count_ADVERTISEMENT_30d"
+CHANGE = f"{LEVER} *= 0.5"
+BAR_SIGNS, BAR_ERROR = 7 / 8, 0.5
+STARTED = time.monotonic()
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    seed: int
+    rows: int
+    true: float
+    ours: float  # priors + couplings
+    peer: float  # free model, the change alone
+    auc_ours: float
+    auc_peer: float
+
+
+def seed_list(text: str) -> list[int]:
+    """'1-8' or '1,3,5' (or both, comma-separated)."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += list(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def write_causal_spec(specs: Path) -> None:
+    """premium_30d@v1 renamed, its ads entry declaring the simulator's causal direction."""
+    spec = yaml.safe_load(BASE_SPEC.read_text(encoding="utf-8"))
+    spec["name"] = "premium_causal"
+    (ads,) = [entry for entry in spec["actionable"] if entry["feature"] == LEVER]
+    ads["causal"] = "increases"
+    folder = specs / "premium_causal"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "v1.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+
+
+def step(seed: int, what: str) -> None:
+    """Progress on stderr, with the seconds since the start."""
+    print(f"[{time.monotonic() - STARTED:6.0f}s] seed {seed}: {what}", file=sys.stderr, flush=True)
+
+
+def cli(*args: str) -> None:
+    """A usagecast command, its report on stderr (stdout is the table's)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        code = usagecast(list(args))
+    if code != 0:
+        raise SystemExit(f"usagecast {' '.join(args)} failed")
+
+
+def run_seed(workdir: Path, seed: int, args: argparse.Namespace) -> SeedResult:
+    folder = workdir / f"u{args.users}-m{args.months}-s{seed}"
+    data, home = folder / "data", folder / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    os.environ["USAGECAST_HOME"] = str(home.resolve())
+    if not (data / "dataset.yaml").exists():
+        step(seed, "simulate")
+        cli("simulate", "--users", str(args.users), "--months", str(args.months),
+            "--seed", str(seed), "--out", str(data), "--no-progress")  # fmt: skip
+    step(seed, "ingest and build")
+    cli("ingest", str(data / "dataset.yaml"))
+    cli("features", "build", FEATURE_SET)
+    fits = {}
+    for name, monotone in (("ours", True), ("peer", False)):
+        step(seed, f"tune ({'--monotone true' if monotone else 'free'}, {args.trials} trials)")
+        config = TuneConfig(
+            FEATURE_SET, trials=args.trials, seed=seed, metric=args.metric, monotone=monotone
+        )
+        fits[name] = tune(config)
+    step(seed, "estimate and truth")
+    rows, manifest = sources.feature_rows(FEATURE_SET, None)
+    lever = parse_change(CHANGE)
+    estimates = {}
+    for name, fit in fits.items():
+        model = sources.load_model(f"runs:/{fit.parent_run_id}/model")
+        metadata = model.scorer.metadata
+        couplings = metadata.couplings if name == "ours" else ()
+        space = build_action_space(metadata.feature_names, metadata.actionable, couplings)
+        result = simulate_policy(
+            encode_matrix(rows, metadata), space, model.scorer.probabilities, lever, seed=0,
+            n_bootstrap=1,
+        )  # fmt: skip
+        estimates[name] = result.expected_extra
+    effect = compare_with_truth(rows, manifest, FEATURE_SET, lever, args.replicas).effect
+    if effect is None:
+        raise SystemExit(f"seed {seed}: no simulator truth for {CHANGE}")
+    return SeedResult(
+        seed,
+        len(rows),
+        effect.extra,
+        estimates["ours"],
+        estimates["peer"],
+        fits["ours"].test_metrics["roc_auc"],
+        fits["peer"].test_metrics["roc_auc"],
+    )
+
+
+def sign_ok(predicted: float, true: float) -> bool:
+    """Strictly the truth's sign: a prediction of exactly 0 does not count."""
+    return bool(np.sign(predicted) == np.sign(true) != 0)
+
+
+def relative_error(predicted: float, true: float) -> float:
+    return abs(predicted - true) / abs(true)
+
+
+def print_table(results: list[SeedResult], args: argparse.Namespace) -> None:
+    print(
+        f"{CHANGE} on every row of {FEATURE_SET} at the latest cutoff; {args.users} simulated "
+        f"users, {args.months} months, {args.trials} trials per tune ({args.metric}), truth from "
+        f"{args.replicas} replicas"
+    )
+    print(
+        f"{'seed':>4} {'rows':>5} {'true':>8} | {'priors+couplings':>16} {'sign':>4} "
+        f"{'rel err':>7} {'AUC':>6} | {'peer (neither)':>14} {'sign':>4} {'rel err':>7} {'AUC':>6}"
+    )
+    for r in results:
+        print(
+            f"{r.seed:>4} {r.rows:>5} {r.true:>+8.2f} | {r.ours:>+16.2f} "
+            f"{'ok' if sign_ok(r.ours, r.true) else 'NO':>4} "
+            f"{relative_error(r.ours, r.true):>7.2f} {r.auc_ours:>6.4f} | {r.peer:>+14.2f} "
+            f"{'ok' if sign_ok(r.peer, r.true) else 'NO':>4} "
+            f"{relative_error(r.peer, r.true):>7.2f} {r.auc_peer:>6.4f}"
+        )
+    n = len(results)
+    totals = {}
+    for name in ("ours", "peer"):
+        signs = sum(sign_ok(getattr(r, name), r.true) for r in results)
+        median = statistics.median(relative_error(getattr(r, name), r.true) for r in results)
+        totals[name] = (signs, median)
+    (signs, median), (peer_signs, peer_median) = totals["ours"], totals["peer"]
+    print(
+        f"priors+couplings: true sign {signs}/{n}, median relative error {median:.2f}; "
+        f"peer: true sign {peer_signs}/{n}, median relative error {peer_median:.2f}; "
+        f"median error peer / priors+couplings = {peer_median / median:.2f}"
+    )
+    met = n >= 8 and signs >= BAR_SIGNS * n and median <= BAR_ERROR
+    print(f"bar (issue 21): >= 8 seeds, true sign on >= 7 of 8, median error <= 0.50: {met}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=seed_list, default=seed_list("1-8"))
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--months", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--metric", default="roc_auc", help="tune's --metric (both sides)")
+    parser.add_argument("--replicas", type=int, default=64, help="simulator truth replicas")
+    parser.add_argument("--workdir", type=Path, default=Path("bench_data/whatif_direction"))
+    args = parser.parse_args(argv)
+    specs = args.workdir / "specs"
+    write_causal_spec(specs)
+    os.environ["USAGECAST_SPECS"] = str(specs.resolve())
+    results = [run_seed(args.workdir, seed, args) for seed in args.seeds]
+    print_table(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
