@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contracts.names import is_valid_name
 from features.errors import UsagecastError
-from features.names import is_valid_name
 
 CHAMPION = "champion"
 PREVIOUS = "previous"

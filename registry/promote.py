@@ -35,10 +35,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
+from contracts.names import check_name
 from features.errors import UsagecastError
 from features.locks import OwnedLock, advisory_lock, is_postgres_url
 from features.mlflow_links import hide_password, serve_command
-from features.names import check_name
 from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
 from registry.policy import (

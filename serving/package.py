@@ -18,6 +18,7 @@ from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
 from mlflow.types import ParamSchema, ParamSpec
 
+import contracts
 import features
 import serving
 from serving.encoding import ModelMetadata
@@ -26,8 +27,8 @@ from serving.model import METADATA_FILE, file_sha256
 from serving.validation import ServingParams
 
 ENTRY_POINT = Path(serving.__file__).parent / "model_entry.py"
-# Only these two packages ship inside the model (the import contract keeps it so).
-CODE_PATHS = (Path(serving.__file__).parent, Path(features.__file__).parent)
+# Only these packages ship inside the model (the import contract keeps it so).
+CODE_PATHS = tuple(Path(package.__file__).parent for package in (serving, features, contracts))
 SERVED_REQUIREMENTS = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import optuna
 from matplotlib.figure import Figure
 
+from contracts.names import check_name
 from experiments import plots
 from experiments.interrupts import deferred_stop
 from experiments.oracle import simulation_config_path
@@ -48,7 +49,6 @@ from experiments.tracking import (
 )
 from features.errors import UsagecastError
 from features.event_store import StoreMissingError, latest_dataset_digest, open_store
-from features.names import check_name
 from features.simulate import SimulationConfig, load_simulation_config
 from features.workspace import activate_mlflow_tracking, event_store_path
 from serving.recommend import log_recommender_model, top_k

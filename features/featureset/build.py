@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.refs import BuildRef, FeatureSetRef
 from features.engines import Engine, check_engine_name, open_engine
 from features.errors import UsagecastError
 from features.event_store import (
@@ -33,7 +34,7 @@ from features.event_store import (
     open_store,
 )
 from features.featureset import store
-from features.featureset.catalog import list_specs, load_spec, parse_ref
+from features.featureset.catalog import list_specs, load_spec
 from features.featureset.compiler import (
     STATUSES,
     Dialect,
@@ -616,7 +617,7 @@ def _build_feature_set(
     begin("checking the spec and the event store")
     engine = check_engine_name(engine)
     spec = load_spec(ref, sets_dir)
-    parsed = parse_ref(ref)
+    parsed = FeatureSetRef.of(ref)
     features = expand_features(spec)
     allowed = tuple(allow_leaky)
     unknown = sorted(set(allowed) - {f.name for f in features})
@@ -680,17 +681,17 @@ def _build_feature_set(
     )
 
 
-def load_feature_set(ref: str) -> tuple[pd.DataFrame, dict]:
+def load_feature_set(ref: str | FeatureSetRef | BuildRef) -> tuple[pd.DataFrame, dict]:
     """Rows and manifest of a built feature set: `name@vN` (latest build) or `name@vN/FP`."""
-    name_version, _, fingerprint = ref.partition("/")
+    build = BuildRef.of(ref)
     try:
-        path = store.resolve_build(parse_ref(name_version), fingerprint or None)
+        path = store.resolve_build(build.ref, build.fingerprint)
     except SpecError:
-        load_spec(name_version)  # no such spec: say that, not "build it first"
+        load_spec(build.ref)  # no such spec: say that, not "build it first"
         raise
     frame, manifest = store.read_build(path)
-    if not fingerprint and manifest.get("sample"):
-        logger.warning(sampled_latest_notice(name_version, manifest))
+    if build.fingerprint is None and manifest.get("sample"):
+        logger.warning(sampled_latest_notice(str(build.ref), manifest))
     return frame, manifest
 
 

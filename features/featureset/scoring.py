@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.refs import FeatureSetRef
 from features.engines import Engine, check_engine_name, open_engine
 from features.errors import UsagecastError
 from features.event_store import EVENTS, data_granularity
@@ -44,7 +45,7 @@ from features.featureset.build import (
     normalise_frame,
     open_checked_store,
 )
-from features.featureset.catalog import load_spec, parse_ref
+from features.featureset.catalog import load_spec
 from features.featureset.compiler import calendar_cutoff_dates, compile_feature_query
 from features.featureset.progress import stage_progress
 from features.featureset.spec import (
@@ -251,7 +252,7 @@ def _build_scoring_rows(
     begin("checking the spec and the event store")
     engine = check_engine_name(engine)
     spec = load_spec(ref, sets_dir)
-    parsed = parse_ref(ref)
+    parsed = FeatureSetRef.of(ref)
     sample_pair = _sample_pair(sample, seed)
     path = store_path or event_store_path()
     con, data_digest = open_checked_store(path, spec)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.featureset.catalog import SpecRef
+from contracts.refs import FeatureSetRef
 from features.featureset.spec import SpecError
 from features.workspace import feature_sets_dir
 
@@ -28,17 +28,17 @@ LATEST_FILE = "LATEST"
 SCORING_DIR = "scoring"
 
 
-def version_dir(ref: SpecRef, root: Path | None = None) -> Path:
+def version_dir(ref: FeatureSetRef, root: Path | None = None) -> Path:
     """<feature_sets>/<name>/v<N>."""
     return (root or feature_sets_dir()) / ref.name / f"v{ref.version}"
 
 
-def build_dir(ref: SpecRef, fingerprint: str, root: Path | None = None) -> Path:
+def build_dir(ref: FeatureSetRef, fingerprint: str, root: Path | None = None) -> Path:
     """Folder of one build."""
     return version_dir(ref, root) / fingerprint
 
 
-def scoring_build_dir(ref: SpecRef, fingerprint: str, root: Path | None = None) -> Path:
+def scoring_build_dir(ref: FeatureSetRef, fingerprint: str, root: Path | None = None) -> Path:
     """Folder of one scoring build, apart from the training builds."""
     return version_dir(ref, root) / SCORING_DIR / fingerprint
 
@@ -71,12 +71,14 @@ def write_build(frame: pd.DataFrame, manifest: dict, path: Path) -> Path:
     return path
 
 
-def mark_latest(ref: SpecRef, fingerprint: str, root: Path | None = None) -> None:
+def mark_latest(ref: FeatureSetRef, fingerprint: str, root: Path | None = None) -> None:
     """Record which build `name@vN` resolves to."""
     (version_dir(ref, root) / LATEST_FILE).write_text(fingerprint + "\n")
 
 
-def resolve_build(ref: SpecRef, fingerprint: str | None = None, root: Path | None = None) -> Path:
+def resolve_build(
+    ref: FeatureSetRef, fingerprint: str | None = None, root: Path | None = None
+) -> Path:
     """The build folder for a ref: the given fingerprint, else the latest build."""
     if fingerprint is None:
         latest = version_dir(ref, root) / LATEST_FILE

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.refs import FeatureSetRef
 from features.featureset import store
-from features.featureset.catalog import parse_ref
 
 CHANNELS = ("facebook", "reddit", "twitter")
 CUTOFFS = tuple(pd.Timestamp(f"2024-{month:02d}-01") for month in range(1, 6))
@@ -83,7 +83,7 @@ def signup_relative_feature_set(
 
 def write_feature_set(frame: pd.DataFrame, manifest: dict) -> str:
     """Store a build in the (test) workspace and return its `name@vN` ref."""
-    ref = parse_ref(manifest["ref"])
+    ref = FeatureSetRef.parse(manifest["ref"])
     store.write_build(frame, manifest, store.build_dir(ref, manifest["fingerprint"]))
     store.mark_latest(ref, manifest["fingerprint"])
     return manifest["ref"]

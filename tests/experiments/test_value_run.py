@@ -15,13 +15,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from analytics.runs import model_values, run_ltv
+from contracts.refs import FeatureSetRef
 from experiments import TuneConfig, format_summary, tune
 from experiments.inputs import check_frame, read_inputs
 from experiments.value_plots import decile_calibration_figure
 from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_channel_table
 from features.errors import UsagecastError
 from features.featureset import load_feature_set, store
-from features.featureset.catalog import parse_ref
 from registry import list_models, names, promote_run
 from serving.local_server import running_server
 from usagecast_cli.main import main
@@ -61,7 +61,7 @@ def _tiny_value_feature_set() -> str:
         "features": [{"name": "plays_30d", "dtype": "numeric"}],
         "actionable": [{"name": "plays_30d", "causal": "increases"}],
     }
-    ref = parse_ref(manifest["ref"])
+    ref = FeatureSetRef.parse(manifest["ref"])
     store.write_build(frame, manifest, store.build_dir(ref, manifest["fingerprint"]))
     store.mark_latest(ref, manifest["fingerprint"])
     return manifest["ref"]

@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from contracts.refs import FeatureSetRef
 from features.featureset import build_feature_set, load_scoring_rows
-from features.featureset.catalog import parse_ref
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
 from usagecast_cli.main import main
@@ -76,7 +76,7 @@ def test_scoring_rows_score_like_the_training_rows_at_a_labelled_cutoff(
 
 def _write_feature_set(rows: pd.DataFrame) -> None:
     """A built feature set in the workspace, through the feature store's own writer."""
-    ref = parse_ref("premium_30d@v1")
+    ref = FeatureSetRef.parse("premium_30d@v1")
     half = len(rows) // 2
     frame = rows.assign(
         user_id=[f"u{i}" for i in range(len(rows))],
