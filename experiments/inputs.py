@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.refs import BuildRef
 from features.categories import grouped_levels
 from features.errors import UsagecastError
 from serving import UNCALIBRATED, Calibration, ModelMetadata, Output
@@ -98,7 +99,7 @@ def read_inputs(ref: str, manifest: dict) -> FeatureSetInputs:
     leakage = manifest.get("leakage") or {}
     return FeatureSetInputs(
         ref=str(manifest.get("ref", ref)),
-        name=str(manifest.get("name", ref.split("@")[0])),
+        name=str(manifest.get("name", BuildRef.parse(ref).ref.name)),
         fingerprint=str(_required(manifest, "fingerprint", ref)),
         feature_names=tuple(f["name"] for f in features),
         categorical_levels={

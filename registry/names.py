@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.names import is_valid_name
-from features.errors import UsagecastError
+from contracts.refs import FeatureSetRef
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -38,19 +37,13 @@ PROMOTED = "promoted"
 REFUSED = "refused"
 
 
-def model_name(feature_set_ref: str) -> str:
+def model_name(feature_set_ref: str | FeatureSetRef) -> str:
     """Registered model name for a feature set: `premium_30d@v1` -> `premium_30d`.
 
     All versions of a feature set share one registered model, so `@champion` can move from a
     model trained on v1 to one trained on v2 (behind --allow-new-features when columns differ).
     """
-    name, _, version = feature_set_ref.partition("@")
-    versioned = version.startswith("v") and version[1:].isdigit()
-    if not is_valid_name(name) or (version and not versioned):
-        raise UsagecastError(
-            f"feature set reference {feature_set_ref!r}: expected NAME@vN (e.g. premium_30d@v1)"
-        )
-    return name
+    return FeatureSetRef.of(feature_set_ref).name
 
 
 def champion_uri(name: str) -> str:

@@ -36,6 +36,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from contracts.names import check_name
+from contracts.refs import FeatureSetRef
 from features.errors import UsagecastError
 from features.locks import OwnedLock, advisory_lock, is_postgres_url
 from features.mlflow_links import hide_password, serve_command
@@ -167,13 +168,12 @@ def _append_audit(record: dict) -> None:
 
 def latest_run_id(feature_set_ref: str) -> str:
     """The newest finished top-level run tagged with this feature set that logged a model."""
-    names.model_name(feature_set_ref)
+    ref = FeatureSetRef.of(feature_set_ref)
     _client()
     runs = mlflow.search_runs(
         search_all_experiments=True,
         filter_string=(
-            f"tags.{names.RUN_FEATURE_SET} = '{feature_set_ref}' "
-            "AND attributes.status = 'FINISHED'"
+            f"tags.{names.RUN_FEATURE_SET} = '{ref}' AND attributes.status = 'FINISHED'"
         ),
         order_by=["attributes.start_time DESC"],
         output_format="list",

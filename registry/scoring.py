@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 from tqdm import tqdm
 
+from contracts.refs import BuildRef
 from features.errors import UsagecastError
 from features.workspace import activate_mlflow_tracking
 from registry.promote import METADATA_ARTIFACT, load_registered
@@ -143,7 +144,7 @@ def _rows_to_score(ref: str, cutoff: str | None) -> tuple[pd.DataFrame, dict, pd
     # lazily: the feature-set stack is heavy
     from features.featureset import load_feature_set, load_scoring_rows
 
-    if "/" in ref:
+    if BuildRef.parse(ref).fingerprint is not None:
         frame, manifest = load_feature_set(ref)
         rows = rows_at_cutoff(frame, ref, cutoff)
         return rows, manifest, pd.Timestamp(rows["cutoff"].iloc[0])

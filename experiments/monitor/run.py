@@ -34,6 +34,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from analytics.io import log_run
+from contracts.names import check_name
 from experiments.business import BusinessOptions
 from experiments.monitor import checks, sections
 from experiments.monitor.config import Thresholds
@@ -423,7 +424,7 @@ def monitor(
     from features.featureset import load_scoring_rows, load_spec
 
     thresholds = thresholds or Thresholds()
-    names.model_name(name)
+    check_name(name, "model name")
     ensure_workspace()
     client = MlflowClient(activate_mlflow_tracking())
     champion = _champion(client, name)

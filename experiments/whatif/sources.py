@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 from mlflow.tracking import MlflowClient
 
+from contracts.refs import BuildRef
 from experiments.oracle import simulation_config_path
 from features.errors import UsagecastError
 from features.event_store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
@@ -84,7 +85,7 @@ def scoring_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, di
     last event), as `usagecast score` reads them, and their manifest."""
     from features.featureset import load_scoring_rows  # lazily: the feature-set stack is heavy
 
-    return load_scoring_rows(feature_set.partition("/")[0], cutoff)
+    return load_scoring_rows(BuildRef.parse(feature_set).ref, cutoff)
 
 
 def feature_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, dict]:
@@ -136,7 +137,7 @@ def feature_definition(feature_set: str, name: str) -> FeatureDef | None:
     from features.featureset import expand_features, load_spec
 
     try:
-        features = expand_features(load_spec(feature_set.partition("/")[0]))
+        features = expand_features(load_spec(BuildRef.parse(feature_set).ref))
     except UsagecastError:
         return None
     return next((feature for feature in features if feature.name == name), None)

@@ -583,7 +583,7 @@ def open_checked_store(path: Path, spec: FeatureSetSpec):
 
 
 def build_feature_set(
-    ref: str,
+    ref: str | FeatureSetRef,
     engine: str = "duckdb",
     sample: float | None = None,
     seed: int | None = None,
@@ -603,7 +603,7 @@ def build_feature_set(
 
 
 def _build_feature_set(
-    ref: str,
+    ref: str | FeatureSetRef,
     engine: str,
     sample: float | None,
     seed: int | None,

@@ -6,6 +6,7 @@ import json
 import warnings
 from pathlib import Path
 
+from contracts.refs import BuildRef, FeatureSetRef
 from features.errors import UsagecastError
 from features.featureset.build import BuildResult, load_feature_set
 
@@ -13,7 +14,9 @@ FEATURE_SET_TAG = "feature_set"
 FINGERPRINT_TAG = "feature_set_fingerprint"
 
 
-def log_feature_set_to_mlflow(ref_or_result: str | BuildResult, context: str = "training") -> None:
+def log_feature_set_to_mlflow(
+    ref_or_result: str | BuildRef | BuildResult, context: str = "training"
+) -> None:
     """Add the feature set as an mlflow.data input (digest = fingerprint) and tag the run."""
     import mlflow
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
@@ -21,7 +24,7 @@ def log_feature_set_to_mlflow(ref_or_result: str | BuildResult, context: str = "
     if mlflow.active_run() is None:
         raise UsagecastError("log_feature_set_to_mlflow needs an active MLflow run")
     if isinstance(ref_or_result, BuildResult):
-        ref = f"{ref_or_result.ref}/{ref_or_result.fingerprint}"
+        ref = BuildRef(FeatureSetRef.parse(ref_or_result.ref), ref_or_result.fingerprint)
     else:
         ref = ref_or_result
     frame, manifest = load_feature_set(ref)

@@ -215,7 +215,7 @@ def scoring_manifest(
 
 
 def build_scoring_rows(
-    ref: str,
+    ref: str | FeatureSetRef,
     cutoff: str | dt.date | None = None,
     engine: str = "duckdb",
     sample: float | None = None,
@@ -238,7 +238,7 @@ def build_scoring_rows(
 
 
 def _build_scoring_rows(
-    ref: str,
+    ref: str | FeatureSetRef,
     cutoff: str | dt.date | None,
     engine: str,
     sample: float | None,
@@ -297,7 +297,7 @@ def _build_scoring_rows(
 
 
 def load_scoring_rows(
-    ref: str, cutoff: str | dt.date | None = None, *, sets_dir: Path | None = None
+    ref: str | FeatureSetRef, cutoff: str | dt.date | None = None, *, sets_dir: Path | None = None
 ) -> tuple[pd.DataFrame, dict]:
     """Scoring rows and manifest of `name@vN` at a cutoff (default: the latest), built first
     when no build with their fingerprint exists; the manifest gains `reused`."""
