@@ -1,4 +1,4 @@
-"""Names shared by promotion, the CLI and the trainer: model names, aliases and tag keys."""
+"""Names shared by promotion, the CLI and the trainer: model names, aliases, version tags."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ from contracts.refs import FeatureSetRef
 CHAMPION = "champion"
 PREVIOUS = "previous"
 
-# Tags the trainer puts on its run (see docs/architecture.md, "Served model contract").
-RUN_FEATURE_SET = "feature_set"
-RUN_FINGERPRINT = "feature_set_fingerprint"
-RUN_LEAKAGE_FLAGGED = "leakage_flagged"  # label-proxy AUC >= 0.95, allowed at build
-RUN_LEAKAGE_WARNED = "leakage_warned"  # label-proxy AUC from 0.90 to 0.95
-RUN_MODEL_ARTIFACT = "model"
-RUN_MODEL_OUTPUT = "model_output"  # "value" on a value model's run; absent: a probability
-RUN_BASELINE_RMSE = "baseline_training_mean_test_rmse"  # metric of a value model's run
-RUN_TEST_SET_ARTIFACT = "test_set.parquet"
+# The tags the trainer puts on its run are contracts.lineage's.
 LABEL_COLUMN = "label"
 
 # Tags promotion writes on every model version it registers (the audit trail in MLflow).

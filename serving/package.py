@@ -21,6 +21,7 @@ from mlflow.types import ParamSchema, ParamSpec
 import contracts
 import features
 import serving
+from contracts.lineage import MODEL_ARTIFACT
 from serving.encoding import ModelMetadata
 from serving.families import FittedModel, fitted_model_class
 from serving.model import METADATA_FILE, file_sha256
@@ -81,7 +82,7 @@ def log_serving_model(
     model: FittedModel,
     metadata: ModelMetadata,
     input_example: pd.DataFrame,
-    name: str = "model",
+    name: str = MODEL_ARTIFACT,
 ) -> ModelInfo:
     """Log the serving pyfunc into the active MLflow run and return its ModelInfo.
 

@@ -17,6 +17,7 @@ import numpy as np
 import optuna
 from matplotlib.figure import Figure
 
+from contracts.lineage import GIT_COMMIT_TAG
 from contracts.names import check_name
 from experiments import plots
 from experiments.interrupts import deferred_stop
@@ -167,7 +168,7 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
     digest = _dataset_digest(store)
     tags = {
         "usagecast.model_kind": "recommender",
-        "git_commit": git_commit(),
+        GIT_COMMIT_TAG: git_commit(),
         "dataset_digest": digest or "unknown",
     }
     with (

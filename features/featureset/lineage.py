@@ -6,12 +6,10 @@ import json
 import warnings
 from pathlib import Path
 
+from contracts.lineage import RunLineage
 from contracts.refs import BuildRef, FeatureSetRef
 from features.errors import UsagecastError
 from features.featureset.build import BuildResult, load_feature_set
-
-FEATURE_SET_TAG = "feature_set"
-FINGERPRINT_TAG = "feature_set_fingerprint"
 
 
 def log_feature_set_to_mlflow(
@@ -31,10 +29,14 @@ def log_feature_set_to_mlflow(
     # A path string matches MLflow's two local source types (file: and no scheme) and warns
     # that it is ambiguous: name the type.
     source = get_dataset_source_from_json(
-        json.dumps({"uri": Path(manifest["path"]).as_uri()}), source_type="local"
+        json.dumps({"uri": Path(str(manifest.path)).as_uri()}), source_type="local"
     )
     dataset = mlflow.data.from_pandas(
-        frame, source=source, targets="label", name=manifest["ref"], digest=manifest["fingerprint"]
+        frame,
+        source=source,
+        targets="label",
+        name=str(manifest.feature_set),
+        digest=manifest.fingerprint,
     )
     with warnings.catch_warnings():
         # The schema recorded here describes the build; it is no model signature. The served
@@ -44,4 +46,5 @@ def log_feature_set_to_mlflow(
             "ignore", message="Hint: Inferred schema contains integer column", category=UserWarning
         )
         mlflow.log_input(dataset, context=context)
-    mlflow.set_tags({FEATURE_SET_TAG: manifest["ref"], FINGERPRINT_TAG: manifest["fingerprint"]})
+    lineage = RunLineage(manifest.feature_set, manifest.fingerprint)
+    mlflow.set_tags(lineage.identity_tags())

@@ -35,7 +35,7 @@ def test_score_defaults_to_todays_users_from_scoring_rows(
     assert set(scores["user_id"]) == set(rows["user_id"])
     provenance = json.loads(pq.read_schema(out).metadata[b"usagecast"])
     assert provenance["kind"] == "scoring" and provenance["cutoff"] == "2024-04-01T00:00:00"
-    assert provenance["feature_set_fingerprint"] == manifest["fingerprint"]
+    assert provenance["feature_set_fingerprint"] == manifest.fingerprint
     assert provenance["model_version"] == "1"
     assert main(args) == 0 and ", reused)" in capsys.readouterr().out
     assert main([*args, "--cutoff", "2024-03-01"]) == 0

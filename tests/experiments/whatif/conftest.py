@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
@@ -44,11 +45,13 @@ def write_feature_set() -> pd.DataFrame:
         cutoff=[CUTOFFS[0]] * half + [CUTOFFS[1]] * (len(rows) - half),
     )
     ref = FeatureSetRef.parse("premium_30d@v1")
-    manifest = {
-        "fingerprint": "fp-built",
-        "data_digest": "not-simulated",
-        "label": {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30},
-    }
+    manifest = FeatureSetManifest.from_dict(
+        {
+            "fingerprint": "fp-built",
+            "data_digest": "not-simulated",
+            "label": {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30},
+        }
+    )
     write_build(frame, manifest, build_dir(ref, "fp-built"))
     mark_latest(ref, "fp-built")
     return frame
