@@ -1,7 +1,8 @@
 """The bottom layer: typed values every stage passes, never raw str or dict; no I/O.
 
 FeatureSetRef / BuildRef (one parser, one str form), FeatureSetManifest (frozen, versioned
-JSON), RunLineage (tag keys, artifact names), the base error and the rule for workspace names.
+JSON), RunLineage (tag keys, artifact names), the base error, the rule for workspace names
+and the workspace's paths (contracts.workspace).
 """
 
 from contracts.errors import UsagecastError

@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
 from features.featureset import build_feature_set, load_scoring_rows
 from features.featureset.store import build_dir, mark_latest, write_build
@@ -83,7 +84,8 @@ def _write_feature_set(rows: pd.DataFrame) -> None:
         cutoff=[pd.Timestamp("2026-01-01")] * half
         + [pd.Timestamp("2026-02-01")] * (len(rows) - half),
     )
-    write_build(frame, {"fingerprint": "fp-built"}, build_dir(ref, "fp-built"))
+    manifest = FeatureSetManifest.from_dict({"fingerprint": "fp-built"})
+    write_build(frame, manifest, build_dir(ref, "fp-built"))
     mark_latest(ref, "fp-built")
 
 
