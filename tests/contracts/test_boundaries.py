@@ -1,6 +1,7 @@
 """The contracts are the only place that parses a feature-set reference or reads manifest keys.
 
-An AST scan over every package but contracts/ (and the tests): splitting or partitioning a
+An AST scan over every package but contracts/, and the benchmarks, scripts and examples that
+use them (not the tests): splitting or partitioning a
 ref-like value on "@" or "/", a regex on "@v", subscripting or `.get()` on a manifest, or
 `json.load` of one, is reported with its file:line. contracts/ itself imports only the
 standard library and itself: it is the bottom layer and does no I/O of its own.
@@ -24,6 +25,9 @@ STAGES = (
     "front_door",
     "usagecast_cli",
     "usagecast",
+    "benchmarks",
+    "scripts",
+    "examples",
 )
 # An identifier naming a reference: `ref`, `feature_set_ref`, `ref_or_result`, `feature_set`.
 REF_LIKE = re.compile(r"(^|_)ref(_|$)|feature_set", re.IGNORECASE)
