@@ -22,6 +22,7 @@ from analytics.scope import (
     scope_params,
     user_attribute_columns,
 )
+from contracts.manifest import FeatureSetManifest
 from features.engines import Engine
 from features.errors import UsagecastError
 
@@ -227,7 +228,7 @@ def expected_active_periods(retention: pd.Series, periods: float) -> pd.Series:
 def ltv_formula_rows(
     engine: Engine,
     frame: pd.DataFrame,
-    manifest: dict,
+    manifest: FeatureSetManifest,
     purchase_events: Sequence[str],
     filters: Filters = NO_FILTERS,
     *,
@@ -243,14 +244,14 @@ def ltv_formula_rows(
     channel (NaN). It needs the event store: the channel's rates come from every user's events
     before t, not from the feature set's rows.
     """
-    label = manifest["label"]
-    if label["kind"] != "value_within" or label["long_horizon"]:
+    label = manifest.label
+    if label.kind != "value_within" or label.long_horizon:
         raise UsagecastError(
-            f"ltv --feature-set {manifest['ref']}: needs a value_within label with a horizon, "
-            f"not {label['kind']}"
+            f"ltv --feature-set {manifest.feature_set}: needs a value_within label with a "
+            f"horizon, not {label.kind}"
         )
-    events = [label["event_type"]] if label["event_type"] else list(purchase_events)
-    periods = label["horizon_days"] / PERIOD_DAYS
+    events = [label.event_type] if label.event_type else list(purchase_events)
+    periods = label.horizon_days / PERIOD_DAYS
     parts = []
     for cutoff, rows in frame.groupby("cutoff", sort=True):
         before = Filters(end=pd.Timestamp(cutoff).to_pydatetime(), segment=filters.segment)
@@ -271,7 +272,7 @@ def ltv_formula_rows(
 def ltv_backtest(
     engine: Engine,
     frame: pd.DataFrame,
-    manifest: dict,
+    manifest: FeatureSetManifest,
     purchase_events: Sequence[str],
     filters: Filters = NO_FILTERS,
     *,

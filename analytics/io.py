@@ -16,11 +16,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analytics.ab import Experiment
+from contracts.names import check_name
 from features import engines
 from features.engines import Engine
 from features.errors import UsagecastError
 from features.event_store import StoreMissingError
-from features.names import check_name
 from features.workspace import (
     ensure_mlflow_store,
     ensure_workspace,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import render, segment_condition
+from contracts.manifest import FeatureSetManifest
 from features.engines import Engine
 from features.errors import UsagecastError
 
@@ -20,9 +21,9 @@ SELECT u.user_id FROM users AS u WHERE :segment
 """
 
 
-def numeric_features(manifest: dict) -> list[str]:
+def numeric_features(manifest: FeatureSetManifest) -> list[str]:
     """Names of the numeric features a feature-set manifest declares."""
-    return [f["name"] for f in manifest["features"] if f.get("dtype") == "numeric"]
+    return [f.name for f in manifest.features if f.dtype == "numeric"]
 
 
 def cluster_profiles(frame: pd.DataFrame, features: list[str], k: int, seed: int) -> pd.DataFrame:

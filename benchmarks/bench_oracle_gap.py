@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["USAGECAST_HOME"] = str((workdir / "home").resolve())
     config = load_simulation_config(prepare(workdir, args.users, args.seed))
     frame, manifest = load_feature_set(FEATURE_SET)
-    plan = plan_split(frame, int(manifest["label"]["horizon_days"]))
+    plan = plan_split(frame, int(manifest.label.horizon_days))
     split = apply_split(frame, plan)
     parts = {"train": split.train, "validation": split.validation, "test": split.test}
     truth, traits = {}, {}
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         traits[part] = true_traits(config, user_ids)
     labels = {part: rows["label"].to_numpy() for part, rows in parts.items()}
-    columns = [f["name"] for f in manifest["features"]]
-    categorical = [f["name"] for f in manifest["features"] if f["dtype"] == "categorical"]
+    columns = list(manifest.feature_names)
+    categorical = [f.name for f in manifest.features if f.dtype == "categorical"]
     with_traits = {part: rows.join(traits[part]) for part, rows in parts.items()}
 
     oracle_auc = roc_auc_score(labels["test"], truth["test"])

@@ -164,21 +164,22 @@ def main(argv: list[str] | None = None) -> int:
         usagecast("features", "build", FEATURE_SET)
     frame, manifest = load_feature_set(FEATURE_SET)
     frame = frame.merge(related_features(frame), on=["user_id", "cutoff"])
-    split = apply_split(frame, plan_split(frame, int(manifest["label"]["horizon_days"])))
+    target = manifest.label
+    split = apply_split(frame, plan_split(frame, int(target.horizon_days)))
     parts = {"train": split.train, "validation": split.validation, "test": split.test}
     test = parts["test"]
     truth = true_adoption_probability(
         config,
         test["user_id"].astype(np.int64).to_numpy(),
         pd.to_datetime(test["cutoff"]).to_numpy(dtype="datetime64[s]"),
-        horizon_days=int(manifest["label"]["horizon_days"]),
-        min_days=int(manifest["label"]["min_days"]),
-        window_days=int(manifest["label"]["window_days"]),
+        horizon_days=int(target.horizon_days),
+        min_days=int(target.min_days),
+        window_days=int(target.window_days),
         replicas=ORACLE_REPLICAS,
     )
     oracle_auc = roc_auc_score(test["label"], truth)
-    columns = [f["name"] for f in manifest["features"]]
-    categorical = [f["name"] for f in manifest["features"] if f["dtype"] == "categorical"]
+    columns = list(manifest.feature_names)
+    categorical = [f.name for f in manifest.features if f.dtype == "categorical"]
     print(
         f"{FEATURE_SET} on {args.users} simulated users, {args.months} months (seed "
         f"{args.seed}), {label} the organisations' effects: {len(frame)} rows, train "

@@ -30,7 +30,7 @@ from scripts.reliability.concurrent_first_use import (
     prepare_template,
     start_together,
 )
-from scripts.reliability.kill_tuning import FEATURE_SET, usagecast_command
+from scripts.reliability.kill_tuning import FEATURE_SET, FEATURE_SET_NAME, usagecast_command
 
 STUDY = "bench"
 
@@ -68,7 +68,7 @@ def run_side(
             lines = stderr.strip().splitlines()
             print(f"  {name}: exit {process.returncode}: {lines[-1] if lines else ''}")
     wall_s = time.monotonic() - started
-    url = storage or default_storage_url(home / "optuna", FEATURE_SET.split("@")[0])
+    url = storage or default_storage_url(home / "optuna", FEATURE_SET_NAME)
     study = optuna.load_study(study_name=STUDY, storage=open_storage(url))
     finished = study.get_trials(
         deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.manifest import FeatureSetManifest, plain_json
 from features.categories import grouped_levels
 from features.errors import UsagecastError
 from serving import UNCALIBRATED, Calibration, ModelMetadata, Output
@@ -30,7 +31,7 @@ class FeatureSetInputs:
     feature_names: tuple[str, ...]
     categorical_levels: dict[str, tuple[str, ...]]
     label_kind: str
-    horizon_days: object  # checked by split.require_horizon: `ever` labels cannot be split
+    horizon_days: int | None  # None: an `ever` label, which split.require_horizon refuses
     leakage_flagged: tuple[str, ...]
     leakage_warned: tuple[str, ...]
     actionable: tuple[dict[str, Any], ...]
@@ -84,34 +85,25 @@ class FeatureSetInputs:
         )
 
 
-def _required(manifest: dict, key: str, ref: str) -> Any:
-    if key not in manifest:
-        raise UsagecastError(f"{ref}: manifest has no '{key}' (keys: {sorted(manifest)})")
-    return manifest[key]
-
-
-def read_inputs(ref: str, manifest: dict) -> FeatureSetInputs:
-    """Typed view of a manifest (a value_within label is tuned as a regression)."""
-    features = _required(manifest, "features", ref)
-    label = _required(manifest, "label", ref)
-    horizon = label.get("horizon_days")
-    leakage = manifest.get("leakage") or {}
+def read_inputs(manifest: FeatureSetManifest) -> FeatureSetInputs:
+    """What tuning reads from a manifest (a value_within label is tuned as a regression)."""
+    features = manifest.features
+    label = manifest.label
+    ref = manifest.feature_set
+    if manifest.fingerprint is None:
+        raise UsagecastError(f"{ref}: its manifest has no 'fingerprint'")
     return FeatureSetInputs(
-        ref=str(manifest.get("ref", ref)),
-        name=str(manifest.get("name", ref.split("@")[0])),
-        fingerprint=str(_required(manifest, "fingerprint", ref)),
-        feature_names=tuple(f["name"] for f in features),
-        categorical_levels={
-            f["name"]: tuple(str(v) for v in f.get("levels") or ())
-            for f in features
-            if f["dtype"] == "categorical"
-        },
-        label_kind=str(label.get("kind")),
-        horizon_days=horizon,
-        leakage_flagged=tuple(leakage.get("flagged", ())),
-        leakage_warned=tuple(leakage.get("warned", ())),
-        actionable=tuple(manifest.get("actionable", ())),
-        couplings=tuple(manifest.get("couplings", ())),
+        ref=str(ref),
+        name=ref.name,
+        fingerprint=manifest.fingerprint,
+        feature_names=manifest.feature_names,
+        categorical_levels={f.name: f.levels for f in features if f.dtype == "categorical"},
+        label_kind=str(label.kind),
+        horizon_days=label.horizon_days,
+        leakage_flagged=manifest.leakage_flagged,
+        leakage_warned=manifest.leakage_warned,
+        actionable=tuple(plain_json(manifest.actionable)),
+        couplings=tuple(plain_json(manifest.couplings)),
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from contracts.manifest import FeatureSetManifest
 from features.errors import UsagecastError
 from features.event_store import INGESTS, open_store
 from features.simulate import (
@@ -76,18 +77,17 @@ def simulation_config_path(data_digest: str, store_path: Path) -> Path | None:
 
 
 def oracle_metrics(
-    manifest: dict, test_rows: pd.DataFrame, model_auc: float, store_path: Path
+    manifest: FeatureSetManifest, test_rows: pd.DataFrame, model_auc: float, store_path: Path
 ) -> OracleResult:
     """The oracle for the test rows, or a note explaining why it does not apply."""
-    label = manifest.get("label", {})
-    purchase = label.get("kind") == "event_within" and label.get("event_type") == PURCHASE_EVENT
-    if not purchase and label.get("kind") != ADOPTION_LABEL:
+    label = manifest.label
+    purchase = label.kind == "event_within" and label.event_type == PURCHASE_EVENT
+    if not purchase and label.kind != ADOPTION_LABEL:
         return OracleResult(
             note=f"skipped: the simulator's truth covers {PURCHASE_EVENT} and "
-            f"{ADOPTION_LABEL} labels, this label is {label.get('kind')}/"
-            f"{label.get('event_type')}"
+            f"{ADOPTION_LABEL} labels, this label is {label.kind}/{label.event_type}"
         )
-    config_path = simulation_config_path(str(manifest.get("data_digest")), store_path)
+    config_path = simulation_config_path(str(manifest.data_digest), store_path)
     if config_path is None:
         return OracleResult(
             note="skipped: no ingest record for the feature set's data digest in the event store"
@@ -101,7 +101,7 @@ def oracle_metrics(
         return OracleResult(note="skipped: test user ids are not simulator ids")
     users = user_ids.to_numpy(dtype=np.int64)
     cutoffs = pd.to_datetime(test_rows["cutoff"]).to_numpy(dtype="datetime64[s]")
-    horizon = int(label["horizon_days"])
+    horizon = int(label.horizon_days)
     try:
         if purchase:
             truth = true_purchase_probability(
@@ -113,8 +113,8 @@ def oracle_metrics(
                 users,
                 cutoffs,
                 horizon_days=horizon,
-                min_days=int(label["min_days"]),
-                window_days=int(label["window_days"]),
+                min_days=int(label.min_days),
+                window_days=int(label.window_days),
                 replicas=ORACLE_REPLICAS,
             )
     except UsagecastError as error:

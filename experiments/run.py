@@ -33,6 +33,9 @@ import pandas as pd
 from tqdm import tqdm
 
 import features
+from contracts.lineage import FEATURE_SET_TAG, RunLineage
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import FeatureSetRef
 from experiments import baselines, oracle, plots, tracking
 from experiments.business import BusinessOptions, business_metrics, profit_at_threshold
 from experiments.calibration import fit_calibration
@@ -93,7 +96,6 @@ from features.mlflow_links import (
     is_tracking_server,
     ui_command,
 )
-from registry import names
 from serving import (
     UNCALIBRATED,
     Calibration,
@@ -161,7 +163,7 @@ class Prepared:
     """A feature set split and encoded for training; identical in every worker."""
 
     inputs: FeatureSetInputs
-    manifest: dict
+    manifest: FeatureSetManifest
     frame: pd.DataFrame
     plan: SplitPlan
     parts: SplitFrames
@@ -211,7 +213,7 @@ class TuneResult:
 def prepare(config: TuneConfig) -> Prepared:
     """Load the feature set, check it, split it by time and encode it like serving does."""
     frame, manifest = features.load_feature_set(config.feature_set)
-    inputs = read_inputs(config.feature_set, manifest)
+    inputs = read_inputs(manifest)
     check_frame(config.feature_set, frame, inputs)
     plan = plan_split(
         frame,
@@ -340,16 +342,16 @@ def _monotone_key(prepared: Prepared) -> dict[str, object]:
 def lineage_tags(config: TuneConfig, prepared: Prepared) -> dict[str, str]:
     """The tags that trace a run (and the model versions registered from it) to its inputs."""
     inputs = prepared.inputs
-    return {
-        "feature_set": inputs.ref,
-        "feature_set_fingerprint": inputs.fingerprint,
-        "config_hash": config_hash(config, prepared),
-        "git_commit": git_commit(),
-        "seed": str(config.seed),
-        "leakage_scan": inputs.leakage_scan,
-        names.RUN_LEAKAGE_FLAGGED: ",".join(inputs.leakage_flagged),
-        names.RUN_LEAKAGE_WARNED: ",".join(inputs.leakage_warned),
-    }
+    return RunLineage(
+        feature_set=FeatureSetRef.parse(inputs.ref),
+        fingerprint=inputs.fingerprint,
+        config_hash=config_hash(config, prepared),
+        git_commit=git_commit(),
+        seed=config.seed,
+        leakage_scan=inputs.leakage_scan,
+        leakage_flagged=inputs.leakage_flagged,
+        leakage_warned=inputs.leakage_warned,
+    ).to_tags()
 
 
 def git_commit() -> str:
@@ -532,7 +534,7 @@ def _baseline_runs(
         test = evaluate(prepared.labels("test"), result.test_probabilities)
         params: dict[str, object] = dict(result.params)
         metrics = {**_prefixed("val", validation), **_prefixed("test", test)}
-        tags = {"baseline": result.name, "feature_set": inputs.ref}
+        tags = {"baseline": result.name, FEATURE_SET_TAG: inputs.ref}
         log_model = None
         if result.model is not None:
             threshold = max_f1_threshold(

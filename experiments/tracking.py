@@ -38,6 +38,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from contracts.lineage import TEST_SET_ARTIFACT
 from experiments.interrupts import StopRequest
 from experiments.objective import FOLD_SCORES_ATTR, fold_metrics
 from experiments.study import SURPLUS_ATTR
@@ -324,7 +325,7 @@ def log_parent_results(
 def log_test_set(test_set: pd.DataFrame) -> None:
     """The run's held-out rows as `test_set.parquet`: promotion scores the model on them."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "test_set.parquet"
+        path = Path(folder) / TEST_SET_ARTIFACT
         test_set.to_parquet(path, index=False)
         mlflow.log_artifact(str(path))
 

@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from analytics import ltv_formula_rows
 from analytics.io import open_engine
+from contracts.lineage import FEATURE_SET_TAG, MODEL_OUTPUT_TAG, VALUE_OUTPUT
 from experiments import tracking
 from experiments.families import LightGBMRegressionFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
@@ -63,7 +64,6 @@ from experiments.value_plots import decile_calibration_figure, predicted_vs_real
 from features import workspace
 from features.errors import UsagecastError
 from features.mlflow_links import artifacts_location, is_tracking_server, ui_command
-from registry import names
 from serving import log_serving_model
 
 CHANNEL_FEATURE = "channel"
@@ -182,8 +182,7 @@ def _check_options(config: TuneConfig) -> None:
 def formula_predictions(prepared: Prepared) -> tuple[np.ndarray, np.ndarray] | str:
     """The LTV formula's (validation, test) predictions, NaN where it has none, or why it
     cannot be computed here."""
-    label = prepared.manifest.get("label", {})
-    if not label.get("event_type"):
+    if not prepared.manifest.label.event_type:
         return "skipped: the label names no event type to take as purchases"
     if not workspace.event_store_path().exists():
         return "skipped: no event store in the workspace (the formula reads events before t)"
@@ -250,7 +249,7 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
     with (
         deferred_stop() as stop,
         tracking.parent_run(
-            experiment_id, study_name, {**lineage, names.RUN_MODEL_OUTPUT: "value"}, stop
+            experiment_id, study_name, {**lineage, MODEL_OUTPUT_TAG: VALUE_OUTPUT}, stop
         ) as parent,
     ):
         tracking.log_feature_set_input(inputs.ref, inputs.fingerprint)
@@ -276,7 +275,7 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
                 metrics=kept,
                 tags={
                     "baseline": name,
-                    "feature_set": inputs.ref,
+                    FEATURE_SET_TAG: inputs.ref,
                     "undefined_metrics": ",".join(undefined),
                 },
             )

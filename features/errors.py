@@ -1,12 +1,12 @@
-"""The error type users see as a clean one-line message, and the interrupt the CLI maps."""
+"""The interrupt the CLI maps, beside the base error users see (defined in contracts)."""
 
 from __future__ import annotations
 
 import signal
 
+from contracts.errors import UsagecastError
 
-class UsagecastError(Exception):
-    """A problem with the user's input or setup; the message names the file/column/row/key."""
+__all__ = ["Interrupted", "UsagecastError"]
 
 
 class Interrupted(KeyboardInterrupt):

@@ -1,10 +1,8 @@
-"""Where usagecast keeps its files: one workspace directory, nothing created at import time.
+"""Creating the workspace and its tracking store; nothing is created at import time.
 
-The workspace is `.usagecast/` under the current directory unless USAGECAST_HOME says
-otherwise. MLflow uses MLFLOW_TRACKING_URI when it is set, else a SQLite store inside the
-workspace with its artifacts beside it. These functions only compute paths, except
-`ensure_workspace()` and the tracking store's creation (`ensure_mlflow_store`), which callers
-that write call first.
+The paths themselves are computed in contracts.workspace (imported here, so callers may
+import either). `ensure_workspace()` and the tracking store's creation
+(`ensure_mlflow_store`) are what callers that write call first.
 """
 
 from __future__ import annotations
@@ -12,18 +10,44 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-WORKSPACE_ENV = "USAGECAST_HOME"
-DEFAULT_WORKSPACE = ".usagecast"
-# The project's feature-set specs (features.featureset.catalog searches it first).
-SPECS_ENV = "USAGECAST_SPECS"
-DEFAULT_PROJECT_SPECS = "specs"
-# The Spark master of `--engine spark` (features.engines.spark; the CLI's --spark-master).
-SPARK_MASTER_ENV = "USAGECAST_SPARK_MASTER"
+from contracts.workspace import (
+    DEFAULT_PROJECT_SPECS,
+    DEFAULT_WORKSPACE,
+    SPARK_MASTER_ENV,
+    SPECS_ENV,
+    WORKSPACE_ENV,
+    event_store_path,
+    feature_sets_dir,
+    mlflow_artifact_root,
+    mlflow_tracking_uri,
+    optuna_dir,
+    prediction_log_dir,
+    reports_dir,
+    schema_marker_path,
+    sqlite_store_path,
+    workspace_dir,
+)
 
-
-def workspace_dir() -> Path:
-    """The workspace directory (absolute), from USAGECAST_HOME or ./.usagecast."""
-    return Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE).resolve()
+__all__ = [
+    "DEFAULT_PROJECT_SPECS",
+    "DEFAULT_WORKSPACE",
+    "SPARK_MASTER_ENV",
+    "SPECS_ENV",
+    "WORKSPACE_ENV",
+    "activate_mlflow_tracking",
+    "ensure_mlflow_store",
+    "ensure_workspace",
+    "event_store_path",
+    "feature_sets_dir",
+    "mlflow_artifact_root",
+    "mlflow_tracking_uri",
+    "optuna_dir",
+    "prediction_log_dir",
+    "reports_dir",
+    "schema_marker_path",
+    "sqlite_store_path",
+    "workspace_dir",
+]
 
 
 def ensure_workspace() -> Path:
@@ -31,37 +55,6 @@ def ensure_workspace() -> Path:
     path = workspace_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def event_store_path() -> Path:
-    """The DuckDB event store that `usagecast ingest` writes."""
-    return workspace_dir() / "events.duckdb"
-
-
-def reports_dir() -> Path:
-    """Data-quality reports (JSON, Markdown, HTML), one set per ingest plus `latest`."""
-    return workspace_dir() / "reports"
-
-
-def feature_sets_dir() -> Path:
-    """Materialised feature sets: <name>/v<N>/<fingerprint>/{data.parquet, manifest.json}."""
-    return workspace_dir() / "feature_sets"
-
-
-def prediction_log_dir(model_name: str) -> Path:
-    """The prediction log of model `model_name`: `usagecast serve NAME` writes it here by
-    default and `usagecast monitor NAME` reads it from here without `--prediction-log`."""
-    return workspace_dir() / "prediction_log" / model_name
-
-
-def optuna_dir() -> Path:
-    """Optuna journal files, one per study."""
-    return workspace_dir() / "optuna"
-
-
-def mlflow_tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI when set, else the workspace's SQLite store."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{workspace_dir() / 'mlflow.db'}"
 
 
 def activate_mlflow_tracking() -> str:
@@ -78,17 +71,6 @@ def activate_mlflow_tracking() -> str:
 
         mlflow.set_tracking_uri(uri)
     return uri
-
-
-def sqlite_store_path(uri: str) -> Path | None:
-    """The database file of a `sqlite:///PATH` tracking URI; None for any other store."""
-    prefix = "sqlite:///"
-    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
-
-
-def schema_marker_path(store: Path) -> Path:
-    """The file beside a SQLite store naming the schema revision it was last brought to."""
-    return store.with_name(f"{store.name}.schema")
 
 
 def ensure_mlflow_store(uri: str) -> None:
@@ -192,8 +174,3 @@ def _is_older_revision(current: str | None, head: str) -> bool:
 
     scripts = ScriptDirectory.from_config(_get_alembic_config(db_url=""))
     return any(rev.revision == current for rev in scripts.walk_revisions("base", head))
-
-
-def mlflow_artifact_root() -> str:
-    """Artifact location for experiments created in the workspace's store."""
-    return (workspace_dir() / "mlartifacts").as_uri()

@@ -1,22 +1,13 @@
-"""Names shared by promotion, the CLI and the trainer: model names, aliases and tag keys."""
+"""Names shared by promotion, the CLI and the trainer: model names, aliases, version tags."""
 
 from __future__ import annotations
 
-from features.errors import UsagecastError
-from features.names import is_valid_name
+from contracts.refs import FeatureSetRef
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
 
-# Tags the trainer puts on its run (see docs/architecture.md, "Served model contract").
-RUN_FEATURE_SET = "feature_set"
-RUN_FINGERPRINT = "feature_set_fingerprint"
-RUN_LEAKAGE_FLAGGED = "leakage_flagged"  # label-proxy AUC >= 0.95, allowed at build
-RUN_LEAKAGE_WARNED = "leakage_warned"  # label-proxy AUC from 0.90 to 0.95
-RUN_MODEL_ARTIFACT = "model"
-RUN_MODEL_OUTPUT = "model_output"  # "value" on a value model's run; absent: a probability
-RUN_BASELINE_RMSE = "baseline_training_mean_test_rmse"  # metric of a value model's run
-RUN_TEST_SET_ARTIFACT = "test_set.parquet"
+# The tags the trainer puts on its run are contracts.lineage's.
 LABEL_COLUMN = "label"
 
 # Tags promotion writes on every model version it registers (the audit trail in MLflow).
@@ -38,19 +29,13 @@ PROMOTED = "promoted"
 REFUSED = "refused"
 
 
-def model_name(feature_set_ref: str) -> str:
+def model_name(feature_set_ref: str | FeatureSetRef) -> str:
     """Registered model name for a feature set: `premium_30d@v1` -> `premium_30d`.
 
     All versions of a feature set share one registered model, so `@champion` can move from a
     model trained on v1 to one trained on v2 (behind --allow-new-features when columns differ).
     """
-    name, _, version = feature_set_ref.partition("@")
-    versioned = version.startswith("v") and version[1:].isdigit()
-    if not is_valid_name(name) or (version and not versioned):
-        raise UsagecastError(
-            f"feature set reference {feature_set_ref!r}: expected NAME@vN (e.g. premium_30d@v1)"
-        )
-    return name
+    return FeatureSetRef.of(feature_set_ref).name
 
 
 def champion_uri(name: str) -> str:

@@ -35,10 +35,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
+from contracts.lineage import (
+    BASELINE_RMSE_METRIC,
+    FEATURE_SET_TAG,
+    MODEL_ARTIFACT,
+    TEST_SET_ARTIFACT,
+    RunLineage,
+)
+from contracts.names import check_name
+from contracts.refs import FeatureSetRef
 from features.errors import UsagecastError
 from features.locks import OwnedLock, advisory_lock, is_postgres_url
 from features.mlflow_links import hide_password, serve_command
-from features.names import check_name
 from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
 from registry.policy import (
@@ -167,14 +175,11 @@ def _append_audit(record: dict) -> None:
 
 def latest_run_id(feature_set_ref: str) -> str:
     """The newest finished top-level run tagged with this feature set that logged a model."""
-    names.model_name(feature_set_ref)
+    ref = FeatureSetRef.of(feature_set_ref)
     _client()
     runs = mlflow.search_runs(
         search_all_experiments=True,
-        filter_string=(
-            f"tags.{names.RUN_FEATURE_SET} = '{feature_set_ref}' "
-            "AND attributes.status = 'FINISHED'"
-        ),
+        filter_string=(f"tags.{FEATURE_SET_TAG} = '{ref}' AND attributes.status = 'FINISHED'"),
         order_by=["attributes.start_time DESC"],
         output_format="list",
     )
@@ -191,12 +196,12 @@ def _run_model_uri(client: MlflowClient, run_id: str) -> str:
     run = client.get_run(run_id)
     models = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id],
-        filter_string=f"source_run_id = '{run_id}' AND name = '{names.RUN_MODEL_ARTIFACT}'",
+        filter_string=f"source_run_id = '{run_id}' AND name = '{MODEL_ARTIFACT}'",
         output_format="list",
     )
     if not models:
         raise UsagecastError(
-            f"run {run_id} logged no model named '{names.RUN_MODEL_ARTIFACT}' "
+            f"run {run_id} logged no model named '{MODEL_ARTIFACT}' "
             "(log it with serving.log_serving_model)"
         )
     return f"models:/{models[0].model_id}"
@@ -204,16 +209,16 @@ def _run_model_uri(client: MlflowClient, run_id: str) -> str:
 
 def _test_set(client: MlflowClient, run_id: str, folder: Path) -> pd.DataFrame:
     try:
-        path = client.download_artifacts(run_id, names.RUN_TEST_SET_ARTIFACT, str(folder))
+        path = client.download_artifacts(run_id, TEST_SET_ARTIFACT, str(folder))
     except (MlflowException, OSError) as error:
         raise UsagecastError(
-            f"run {run_id} has no '{names.RUN_TEST_SET_ARTIFACT}' artifact: promotion compares "
+            f"run {run_id} has no '{TEST_SET_ARTIFACT}' artifact: promotion compares "
             f"models on the run's held-out test rows ({error})"
         ) from error
     frame = pd.read_parquet(path)
     if names.LABEL_COLUMN not in frame.columns:
         raise UsagecastError(
-            f"run {run_id}: {names.RUN_TEST_SET_ARTIFACT} has no '{names.LABEL_COLUMN}' column"
+            f"run {run_id}: {TEST_SET_ARTIFACT} has no '{names.LABEL_COLUMN}' column"
         )
     return frame
 
@@ -301,13 +306,6 @@ def _champion_evidence(
     return Champion(version, _roc_auc(test_set[names.LABEL_COLUMN], scores), rescored=True)
 
 
-def _leakage_names(tags: dict[str, str], key: str) -> tuple[str, ...] | None:
-    """The comma-separated feature names of a run's leakage tag; None when it is absent."""
-    if key not in tags:
-        return None
-    return tuple(part.strip() for part in tags[key].split(",") if part)
-
-
 def _calibration_error(client: MlflowClient, run_id: str) -> tuple[float, float]:
     """(test ECE, its chance level on the same rows; 0 for runs logged before it was)."""
     metrics = client.get_run(run_id).data.metrics
@@ -325,19 +323,20 @@ def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionRes
         "--feature-set NAME@vN` picks the newest tuning run"
     ):
         tags = client.get_run(run_id).data.tags
-    feature_set = tags.get(names.RUN_FEATURE_SET)
-    if not feature_set:
-        raise UsagecastError(f"run {run_id} has no '{names.RUN_FEATURE_SET}' tag")
-    name = names.model_name(feature_set)
+    lineage = RunLineage.from_tags(tags, f"run {run_id}")
+    name = names.model_name(lineage.feature_set)
     source = _run_model_uri(client, run_id)
-    value = tags.get(names.RUN_MODEL_OUTPUT) == "value"
-    calibration = _baseline_rmse(client, run_id) if value else _calibration_error(client, run_id)
+    calibration = (
+        _baseline_rmse(client, run_id)
+        if lineage.value_model
+        else _calibration_error(client, run_id)
+    )
     with tempfile.TemporaryDirectory(prefix="usagecast-promote-") as tmp:
         folder = Path(tmp)
         test_set = _test_set(client, run_id, folder / "test")
         with promotion_lock(name, mlflow.get_tracking_uri()):
             return _promote_locked(
-                client, name, run_id, source, test_set, calibration, tags, config, folder
+                client, name, run_id, source, test_set, calibration, lineage, config, folder
             )
 
 
@@ -349,7 +348,7 @@ def _probability_decision(
     test_set: pd.DataFrame,
     scores: np.ndarray,
     calibration: tuple[float, float],
-    tags: dict[str, str],
+    lineage: RunLineage,
     config: PolicyConfig,
     folder: Path,
 ) -> tuple[float, Decision]:
@@ -361,8 +360,8 @@ def _probability_decision(
         calibration_error=calibration[0],
         calibration_noise=calibration[1],
         test_rows=len(test_set),
-        leakage_flagged=_leakage_names(tags, names.RUN_LEAKAGE_FLAGGED),
-        leakage_warned=_leakage_names(tags, names.RUN_LEAKAGE_WARNED) or (),
+        leakage_flagged=lineage.leakage_flagged,
+        leakage_warned=lineage.leakage_warned or (),
     )
     champion = (
         None
@@ -380,7 +379,7 @@ def _value_decision(
     test_set: pd.DataFrame,
     values: np.ndarray,
     baseline: tuple[float, float],
-    tags: dict[str, str],
+    lineage: RunLineage,
     config: PolicyConfig,
     folder: Path,
 ) -> tuple[float, Decision]:
@@ -394,8 +393,8 @@ def _value_decision(
         rmse=float(np.sqrt(np.mean((values - realised) ** 2))),
         baseline_rmse=baseline[0],
         test_rows=len(test_set),
-        leakage_flagged=_leakage_names(tags, names.RUN_LEAKAGE_FLAGGED),
-        leakage_warned=_leakage_names(tags, names.RUN_LEAKAGE_WARNED) or (),
+        leakage_flagged=lineage.leakage_flagged,
+        leakage_warned=lineage.leakage_warned or (),
     )
     champion = (
         None
@@ -408,12 +407,12 @@ def _value_decision(
 def _baseline_rmse(client: MlflowClient, run_id: str) -> tuple[float, float]:
     """(the training mean's test RMSE, 0) of a value model's run."""
     metrics = client.get_run(run_id).data.metrics
-    if names.RUN_BASELINE_RMSE not in metrics:
+    if BASELINE_RMSE_METRIC not in metrics:
         raise UsagecastError(
-            f"run {run_id} has no metric '{names.RUN_BASELINE_RMSE}' (the value gate compares "
+            f"run {run_id} has no metric '{BASELINE_RMSE_METRIC}' (the value gate compares "
             "with the training mean)"
         )
-    return float(metrics[names.RUN_BASELINE_RMSE]), 0.0
+    return float(metrics[BASELINE_RMSE_METRIC]), 0.0
 
 
 def _promote_locked(
@@ -423,14 +422,14 @@ def _promote_locked(
     source: str,
     test_set: pd.DataFrame,
     calibration: tuple[float, float],
-    tags: dict[str, str],
+    lineage: RunLineage,
     config: PolicyConfig,
     folder: Path,
 ) -> PromotionResult:
     version = str(mlflow.register_model(source, name).version)
     champion_before = _alias_version(client, name, names.CHAMPION)
     previous_before = _alias_version(client, name, names.PREVIOUS)
-    value = tags.get(names.RUN_MODEL_OUTPUT) == "value"
+    value = lineage.value_model
     try:
         scores = _score_registered(
             f"models:/{name}/{version}",
@@ -451,7 +450,7 @@ def _promote_locked(
             test_set,
             scores,
             calibration,
-            tags,
+            lineage,
             config,
             folder,
         )
@@ -468,8 +467,7 @@ def _promote_locked(
         names.TAG_COMPARED_WITH: champion_before or "none",
         names.TAG_ALLOW_NEW_FEATURES: str(config.allow_new_features).lower(),
         names.TAG_RUN_ID: run_id,
-        names.RUN_FEATURE_SET: tags.get(names.RUN_FEATURE_SET, ""),
-        names.RUN_FINGERPRINT: tags.get(names.RUN_FINGERPRINT, ""),
+        **lineage.identity_tags(),
     }
     for key, tag in version_tags.items():
         client.set_model_version_tag(name, version, key, tag)
@@ -546,7 +544,7 @@ def list_models(name: str) -> list[VersionSummary]:
         VersionSummary(
             version=str(v.version),
             aliases=tuple(sorted(by_version.get(str(v.version), []))),
-            feature_set=v.tags.get(names.RUN_FEATURE_SET, ""),
+            feature_set=v.tags.get(FEATURE_SET_TAG, ""),
             roc_auc=v.tags.get(names.TAG_METRIC, ""),
             calibration_error=v.tags.get(names.TAG_CALIBRATION, ""),
             normalised_gini=v.tags.get(names.TAG_GINI, ""),

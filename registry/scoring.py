@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 from tqdm import tqdm
 
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import BuildRef
 from features.errors import UsagecastError
 from features.workspace import activate_mlflow_tracking
 from registry.promote import METADATA_ARTIFACT, load_registered
@@ -89,12 +91,13 @@ def score_feature_set(
     under the key `usagecast`.
     """
     rows, manifest, at = _rows_to_score(feature_set_ref, cutoff)
-    kind = manifest.get("kind", "training")
+    kind = manifest.kind
+    fingerprint = manifest.fingerprint or ""
     if kind == "scoring":
-        how = "reused" if manifest.get("reused") else "built"
-        rows_from = f"scoring rows {manifest.get('fingerprint', '')}, {how}"
+        how = "reused" if manifest.reused else "built"
+        rows_from = f"scoring rows {fingerprint}, {how}"
     else:
-        rows_from = f"{kind} build {manifest.get('fingerprint', '')}"
+        rows_from = f"{kind} build {fingerprint}"
     activate_mlflow_tracking()
     client = MlflowClient()
     with tempfile.TemporaryDirectory(prefix="usagecast-score-") as tmp:
@@ -124,7 +127,7 @@ def score_feature_set(
         "model_uri": model_uri,
         "model_version": version,
         "feature_set": feature_set_ref,
-        "feature_set_fingerprint": manifest.get("fingerprint", ""),
+        "feature_set_fingerprint": fingerprint,
         "model_feature_set_fingerprint": trained_on,
         "kind": kind,
         "cutoff": chosen_cutoff,
@@ -138,20 +141,22 @@ def score_feature_set(
     return ScoreSummary(out, len(result), chosen_cutoff, model_uri, version, rows_from)
 
 
-def _rows_to_score(ref: str, cutoff: str | None) -> tuple[pd.DataFrame, dict, pd.Timestamp]:
+def _rows_to_score(
+    ref: str, cutoff: str | None
+) -> tuple[pd.DataFrame, FeatureSetManifest, pd.Timestamp]:
     """(rows, manifest, cutoff) for score_feature_set: scoring rows, or one named build's."""
     # lazily: the feature-set stack is heavy
     from features.featureset import load_feature_set, load_scoring_rows
 
-    if "/" in ref:
+    if BuildRef.parse(ref).fingerprint is not None:
         frame, manifest = load_feature_set(ref)
         rows = rows_at_cutoff(frame, ref, cutoff)
         return rows, manifest, pd.Timestamp(rows["cutoff"].iloc[0])
     rows, manifest = load_scoring_rows(ref, cutoff)
-    at = pd.Timestamp(manifest["cutoff"])
+    at = pd.Timestamp(manifest.scoring_cutoff)
     if rows.empty:
         raise UsagecastError(
             f"feature set {ref} has no eligible user to score at cutoff {at.date()} "
-            f"(scoring rows {manifest['fingerprint']})"
+            f"(scoring rows {manifest.fingerprint})"
         )
     return rows, manifest, at

@@ -18,16 +18,18 @@ from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
 from mlflow.types import ParamSchema, ParamSpec
 
+import contracts
 import features
 import serving
+from contracts.lineage import MODEL_ARTIFACT
 from serving.encoding import ModelMetadata
 from serving.families import FittedModel, fitted_model_class
 from serving.model import METADATA_FILE, file_sha256
 from serving.validation import ServingParams
 
 ENTRY_POINT = Path(serving.__file__).parent / "model_entry.py"
-# Only these two packages ship inside the model (the import contract keeps it so).
-CODE_PATHS = (Path(serving.__file__).parent, Path(features.__file__).parent)
+# Only these packages ship inside the model (the import contract keeps it so).
+CODE_PATHS = tuple(Path(package.__file__).parent for package in (serving, features, contracts))
 SERVED_REQUIREMENTS = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow")
 
 
@@ -80,7 +82,7 @@ def log_serving_model(
     model: FittedModel,
     metadata: ModelMetadata,
     input_example: pd.DataFrame,
-    name: str = "model",
+    name: str = MODEL_ARTIFACT,
 ) -> ModelInfo:
     """Log the serving pyfunc into the active MLflow run and return its ModelInfo.
 

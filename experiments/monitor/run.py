@@ -34,6 +34,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from analytics.io import log_run
+from contracts.lineage import FEATURE_SET_TAG, FINGERPRINT_TAG, RunLineage
+from contracts.names import check_name
+from contracts.refs import BuildRef, FeatureSetRef
 from experiments.business import BusinessOptions
 from experiments.monitor import checks, sections
 from experiments.monitor.config import Thresholds
@@ -132,8 +135,8 @@ def _champion(client: MlflowClient, name: str) -> _Champion:
     missing = [
         key
         for key, present in (
-            (names.RUN_FEATURE_SET, tags),
-            (names.RUN_FINGERPRINT, tags),
+            (FEATURE_SET_TAG, tags),
+            (FINGERPRINT_TAG, tags),
             *((param, params) for param in SPLIT_PARAMS),
         )
         if not present.get(key)
@@ -143,12 +146,13 @@ def _champion(client: MlflowClient, name: str) -> _Champion:
             f"{name} v{version.version}: its run {run_id} lacks {', '.join(missing)}; the "
             "monitor compares with the rows the run trained on, which `usagecast tune` records"
         )
+    lineage = RunLineage.from_tags(tags, f"{name} v{version.version}'s run {run_id}")
     return _Champion(
         name=name,
         version=str(version.version),
         run_id=run_id,
-        feature_set=tags[names.RUN_FEATURE_SET],
-        fingerprint=tags[names.RUN_FINGERPRINT],
+        feature_set=str(lineage.feature_set),
+        fingerprint=str(lineage.fingerprint),
         split=(pd.Timestamp(params[SPLIT_PARAMS[0]]), pd.Timestamp(params[SPLIT_PARAMS[1]])),
         test_auc=float(run.data.metrics.get("test_roc_auc", float("nan"))),
     )
@@ -158,9 +162,9 @@ def _training_rows(champion: _Champion) -> _Training:
     """The run's training rows and its test part's labels."""
     from features.featureset import load_feature_set
 
-    build = f"{champion.feature_set}/{champion.fingerprint}"
+    build = BuildRef(FeatureSetRef.parse(champion.feature_set), champion.fingerprint)
     frame, manifest = load_feature_set(build)
-    horizon = int((manifest.get("label") or {}).get("horizon_days") or 0)
+    horizon = (manifest.label.horizon_days or 0) if manifest.has_label else 0
     parts = assign_parts(frame["cutoff"], *champion.split, horizon)
     train = frame[parts == "train"]
     if train.empty:
@@ -423,7 +427,7 @@ def monitor(
     from features.featureset import load_scoring_rows, load_spec
 
     thresholds = thresholds or Thresholds()
-    names.model_name(name)
+    check_name(name, "model name")
     ensure_workspace()
     client = MlflowClient(activate_mlflow_tracking())
     champion = _champion(client, name)
@@ -433,8 +437,8 @@ def monitor(
     training = _training_rows(champion)
     current, manifest = load_scoring_rows(ref, cutoff)
     if current.empty:
-        raise UsagecastError(f"{ref} has no eligible user at cutoff {manifest['cutoff']}")
-    day = pd.Timestamp(manifest["cutoff"]).normalize()
+        raise UsagecastError(f"{ref} has no eligible user at cutoff {manifest.scoring_cutoff}")
+    day = pd.Timestamp(manifest.scoring_cutoff).normalize()
     previous_day = _previous_cutoff(spec, day)
     previous, _ = load_scoring_rows(ref, previous_day.date())
     with tempfile.TemporaryDirectory(prefix="usagecast-monitor-") as tmp:
@@ -481,7 +485,7 @@ def monitor(
         feature_set=ref,
         training_rows=training.text,
         current_rows=f"{len(current)} scoring rows of {ref} at cutoff {day.date()} "
-        f"(build {manifest['fingerprint']})",
+        f"(build {manifest.fingerprint})",
         previous_rows=f"{len(previous)} scoring rows at the previous cutoff {previous_day.date()}",
         acquisition_rows=acquisition_text,
         performance_rows=later.text,

@@ -17,6 +17,8 @@ import numpy as np
 import optuna
 from matplotlib.figure import Figure
 
+from contracts.lineage import GIT_COMMIT_TAG
+from contracts.names import check_name
 from experiments import plots
 from experiments.interrupts import deferred_stop
 from experiments.oracle import simulation_config_path
@@ -48,7 +50,6 @@ from experiments.tracking import (
 )
 from features.errors import UsagecastError
 from features.event_store import StoreMissingError, latest_dataset_digest, open_store
-from features.names import check_name
 from features.simulate import SimulationConfig, load_simulation_config
 from features.workspace import activate_mlflow_tracking, event_store_path
 from serving.recommend import log_recommender_model, top_k
@@ -167,7 +168,7 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
     digest = _dataset_digest(store)
     tags = {
         "usagecast.model_kind": "recommender",
-        "git_commit": git_commit(),
+        GIT_COMMIT_TAG: git_commit(),
         "dataset_digest": digest or "unknown",
     }
     with (

@@ -25,6 +25,7 @@ import pandas as pd
 from lightgbm import LGBMClassifier
 
 from analytics.runs import ab_result, experiment_groups, opened_engine
+from contracts.manifest import FeatureSetManifest
 from experiments.whatif import sources, truth
 from features.errors import UsagecastError
 from registry.names import LABEL_COLUMN
@@ -81,7 +82,7 @@ class ExperimentEvidence:
 
 
 def experiment_for_lever(
-    manifest: dict, lever: LeverChange, feature_set: str, requested: str | None
+    manifest: FeatureSetManifest, lever: LeverChange, feature_set: str, requested: str | None
 ) -> tuple[str | None, str]:
     """(the experiment that tested the lever, what it tested) or (None, why there is none)."""
     if requested is not None:
@@ -144,7 +145,7 @@ def two_model_uplift(
 def experiment_evidence(
     name: str | None,
     note: str,
-    manifest: dict,
+    manifest: FeatureSetManifest,
     feature_set: str,
     metadata: ModelMetadata,
     scopes: dict[str, pd.DataFrame],
@@ -154,10 +155,10 @@ def experiment_evidence(
     (scope -> feature rows at the policy's cutoff: `segment` and `all`)."""
     if name is None:
         return ExperimentEvidence(note)
-    label = manifest.get("label", {})
-    if label.get("kind") != "event_within":
+    label = manifest.label
+    if label.kind != "event_within":
         return ExperimentEvidence(f"{name}: the feature set's label is not event_within")
-    metric = f"event_within {label['event_type']} {int(label['horizon_days'])}d"
+    metric = f"event_within {label.event_type} {int(label.horizon_days)}d"
     with opened_engine() as engine:
         analysis = ab_result(engine, name, metric)
         groups = analysis.experiment.groups

@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from analytics.filters import parse_segment
 from analytics.io import log_run
+from contracts.manifest import FeatureSetManifest
 from experiments.whatif import evidence, report, sources, truth
 from features.errors import UsagecastError
 from features.mlflow_links import describe_run_artifacts
@@ -120,7 +121,7 @@ def whatif_user(
     """k suggestions that raise one user's predicted probability to `target` (served GA)."""
     model = sources.load_model(model_uri)
     rows, manifest = sources.scoring_rows(model.feature_set, cutoff)
-    at = pd.Timestamp(manifest["cutoff"]).date().isoformat()
+    at = pd.Timestamp(manifest.scoring_cutoff).date().isoformat()
     row = rows[rows["user_id"].astype(str) == str(user_id)]
     if row.empty:
         raise UsagecastError(
@@ -200,7 +201,7 @@ class TruthComparison:
 
 def compare_with_truth(
     rows: pd.DataFrame,
-    manifest: dict,
+    manifest: FeatureSetManifest,
     feature_set: str,
     lever: LeverChange,
     replicas: int,
@@ -226,7 +227,7 @@ def compare_with_truth(
             user_ids,
             _cutoff(rows),
             factor,
-            int(manifest["label"]["horizon_days"]),
+            int(manifest.label.horizon_days),
             replicas,
         )
     except UsagecastError as error:  # e.g. more than 60 ads per hour, ids of another run
@@ -360,7 +361,7 @@ def whatif_policy(
         "model_version": model.version,
         "model_feature_set": model.feature_set,
         "feature_set": feature_set,
-        "feature_set_fingerprint": manifest.get("fingerprint", ""),
+        "feature_set_fingerprint": manifest.fingerprint or "",
         "cutoff": at,
         "segment": segment or "",
         "change": change,

@@ -18,6 +18,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 from mlflow.tracking import MlflowClient
 
+from contracts.lineage import feature_set_of
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import BuildRef
 from experiments.oracle import simulation_config_path
 from features.errors import UsagecastError
 from features.event_store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
@@ -26,8 +29,6 @@ from features.simulate import SimulationConfig, load_simulation_config
 from features.workspace import activate_mlflow_tracking, event_store_path
 from registry import load_registered, model_version, rows_at_cutoff
 from serving import Scorer
-
-FEATURE_SET_TAG = "feature_set"
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,10 @@ def _trained_on(client: MlflowClient, model_uri: str, version: str) -> str | Non
         return None
     name = model_uri.removeprefix("models:/").partition("@")[0].partition("/")[0]
     registered = client.get_model_version(name, version)
-    tag = registered.tags.get(FEATURE_SET_TAG)
-    if not tag and registered.run_id:
-        tag = client.get_run(registered.run_id).data.tags.get(FEATURE_SET_TAG)
-    return tag or None
+    trained_on = feature_set_of(registered.tags)
+    if trained_on is None and registered.run_id:
+        trained_on = feature_set_of(client.get_run(registered.run_id).data.tags)
+    return None if trained_on is None else str(trained_on)
 
 
 def load_model(model_uri: str) -> LoadedModel:
@@ -79,15 +80,15 @@ def load_model(model_uri: str) -> LoadedModel:
     )
 
 
-def scoring_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, dict]:
+def scoring_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, FeatureSetManifest]:
     """The feature set's scoring rows at the cutoff (default: the latest, the day after the
     last event), as `usagecast score` reads them, and their manifest."""
     from features.featureset import load_scoring_rows  # lazily: the feature-set stack is heavy
 
-    return load_scoring_rows(feature_set.partition("/")[0], cutoff)
+    return load_scoring_rows(BuildRef.parse(feature_set).ref, cutoff)
 
 
-def feature_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, dict]:
+def feature_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, FeatureSetManifest]:
     """The feature set's rows at the cutoff (default: the latest) and its manifest."""
     from features import load_feature_set  # lazily: the feature-set stack is heavy
 
@@ -120,9 +121,9 @@ def users(columns: tuple[str, ...]) -> pd.DataFrame:
         con.close()
 
 
-def simulation_config(manifest: dict) -> tuple[SimulationConfig | None, str]:
+def simulation_config(manifest: FeatureSetManifest) -> tuple[SimulationConfig | None, str]:
     """The config `usagecast simulate` recorded for the feature set's data, or why not."""
-    path = simulation_config_path(str(manifest.get("data_digest")), event_store_path())
+    path = simulation_config_path(str(manifest.data_digest), event_store_path())
     if path is None:
         return None, "no ingest record for the feature set's data in the event store"
     try:
@@ -136,7 +137,7 @@ def feature_definition(feature_set: str, name: str) -> FeatureDef | None:
     from features.featureset import expand_features, load_spec
 
     try:
-        features = expand_features(load_spec(feature_set.partition("/")[0]))
+        features = expand_features(load_spec(BuildRef.parse(feature_set).ref))
     except UsagecastError:
         return None
     return next((feature for feature in features if feature.name == name), None)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from contracts.manifest import FeatureSetManifest
 from experiments.oracle import PURCHASE_EVENT
 from features.featureset.spec import FeatureDef
 from features.simulate import Levers, SimulationConfig, true_purchase_probability
@@ -71,14 +72,14 @@ def ad_lever_factor(change: LeverChange, feature: FeatureDef | None) -> tuple[fl
     return factor, f"ads per hour x {factor:g} from the cutoff on, for the label horizon"
 
 
-def label_note(manifest: dict) -> str | None:
+def label_note(manifest: FeatureSetManifest) -> str | None:
     """Why the simulator's truth does not cover this feature set's label (None when it does)."""
-    label = manifest.get("label", {})
-    if label.get("kind") == "event_within" and label.get("event_type") == PURCHASE_EVENT:
+    label = manifest.label
+    if label.kind == "event_within" and label.event_type == PURCHASE_EVENT:
         return None
     return (
         f"the simulator's truth covers {PURCHASE_EVENT} labels, this label is "
-        f"{label.get('kind')}/{label.get('event_type')}"
+        f"{label.kind}/{label.event_type}"
     )
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import BuildRef, FeatureSetRef
 from features.engines import Engine, check_engine_name, open_engine
 from features.errors import UsagecastError
 from features.event_store import (
@@ -33,7 +35,7 @@ from features.event_store import (
     open_store,
 )
 from features.featureset import store
-from features.featureset.catalog import list_specs, load_spec, parse_ref
+from features.featureset.catalog import list_specs, load_spec
 from features.featureset.compiler import (
     STATUSES,
     Dialect,
@@ -80,7 +82,7 @@ class BuildResult:
     rows: int
     label_rate: float | None
     reused: bool
-    manifest: dict
+    manifest: FeatureSetManifest
 
 
 def fingerprint_of(
@@ -468,56 +470,58 @@ def build_manifest(
     leakage: dict,
     build_seconds: float,
     granularity: str = "timestamp",
-) -> dict:
-    """Everything downstream needs to trust and use the rows, as JSON-able data."""
+) -> FeatureSetManifest:
+    """Everything downstream needs to trust and use the rows."""
     features = expand_features(spec)
     label = spec.label
     eligibility = _eligibility(statuses)
-    return {
-        **manifest_header(
-            "training", spec, frame, fingerprint, data_digest, sample, engine, build_seconds
-        ),
-        "label": {
-            "kind": label.kind,
-            "horizon_days": "ever" if label.horizon_days is None else label.horizon_days,
-            "long_horizon": label.horizon_days is None,
-            "event_type": label.event_type,
-            "min_days": label.min_days,
-            "window_days": label.window_days,
-            "dtype": "float" if label.is_regression else "binary",
-        },
-        "label_rate": None if frame.empty else round(float(frame["label"].mean()), 6),
-        "positives": None if label.is_regression else int((frame["label"] == 1).sum()),
-        "cutoffs": {
-            **cutoff_span(frame),
-            "calendar": [d.isoformat() for d in calendar_cutoff_dates(spec.cutoffs.calendar)]
-            if spec.cutoffs.calendar
-            else [],
-            "after_signup_days": spec.cutoffs.after_signup.offset_days
-            if spec.cutoffs.after_signup
-            else None,
-            "after_signup_anchor": spec.cutoffs.after_signup.anchor
-            if spec.cutoffs.after_signup
-            else None,
-        },
-        "end_of_data": _iso(statuses["end_time"].max()) if len(statuses) else None,
-        "data_granularity": granularity,
-        "censored": {
-            "rows": eligibility["censored"],
-            "rule": "dropped when cutoff + horizon > end_of_data ("
-            + (
-                "the midnight after the last date: event times are dates only)"
-                if granularity == "date"
-                else "the latest event_time)"
+    return FeatureSetManifest.from_dict(
+        {
+            **manifest_header(
+                "training", spec, frame, fingerprint, data_digest, sample, engine, build_seconds
             ),
-        },
-        "eligibility": eligibility,
-        "leakage": leakage,
-        "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
-        "features": _feature_entries(frame, features, attribute_dtypes),
-        "actionable": _actionable_entries(spec, features, frame),
-        "couplings": list(derive_couplings(features)),
-    }
+            "label": {
+                "kind": label.kind,
+                "horizon_days": "ever" if label.horizon_days is None else label.horizon_days,
+                "long_horizon": label.horizon_days is None,
+                "event_type": label.event_type,
+                "min_days": label.min_days,
+                "window_days": label.window_days,
+                "dtype": "float" if label.is_regression else "binary",
+            },
+            "label_rate": None if frame.empty else round(float(frame["label"].mean()), 6),
+            "positives": None if label.is_regression else int((frame["label"] == 1).sum()),
+            "cutoffs": {
+                **cutoff_span(frame),
+                "calendar": [d.isoformat() for d in calendar_cutoff_dates(spec.cutoffs.calendar)]
+                if spec.cutoffs.calendar
+                else [],
+                "after_signup_days": spec.cutoffs.after_signup.offset_days
+                if spec.cutoffs.after_signup
+                else None,
+                "after_signup_anchor": spec.cutoffs.after_signup.anchor
+                if spec.cutoffs.after_signup
+                else None,
+            },
+            "end_of_data": _iso(statuses["end_time"].max()) if len(statuses) else None,
+            "data_granularity": granularity,
+            "censored": {
+                "rows": eligibility["censored"],
+                "rule": "dropped when cutoff + horizon > end_of_data ("
+                + (
+                    "the midnight after the last date: event times are dates only)"
+                    if granularity == "date"
+                    else "the latest event_time)"
+                ),
+            },
+            "eligibility": eligibility,
+            "leakage": leakage,
+            "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
+            "features": _feature_entries(frame, features, attribute_dtypes),
+            "actionable": _actionable_entries(spec, features, frame),
+            "couplings": list(derive_couplings(features)),
+        }
+    )
 
 
 def _scan(spec: FeatureSetSpec, frame: pd.DataFrame, dtypes: dict[str, str]) -> dict:
@@ -582,7 +586,7 @@ def open_checked_store(path: Path, spec: FeatureSetSpec):
 
 
 def build_feature_set(
-    ref: str,
+    ref: str | FeatureSetRef,
     engine: str = "duckdb",
     sample: float | None = None,
     seed: int | None = None,
@@ -602,7 +606,7 @@ def build_feature_set(
 
 
 def _build_feature_set(
-    ref: str,
+    ref: str | FeatureSetRef,
     engine: str,
     sample: float | None,
     seed: int | None,
@@ -616,7 +620,7 @@ def _build_feature_set(
     begin("checking the spec and the event store")
     engine = check_engine_name(engine)
     spec = load_spec(ref, sets_dir)
-    parsed = parse_ref(ref)
+    parsed = FeatureSetRef.of(ref)
     features = expand_features(spec)
     allowed = tuple(allow_leaky)
     unknown = sorted(set(allowed) - {f.name for f in features})
@@ -639,8 +643,8 @@ def _build_feature_set(
                 spec.ref,
                 fingerprint,
                 target,
-                existing["rows"],
-                existing["label_rate"],
+                existing.rows,
+                existing.label_rate,
                 True,
                 existing,
             )
@@ -676,30 +680,32 @@ def _build_feature_set(
     store.write_build(frame, manifest, target)
     store.mark_latest(parsed, fingerprint)
     return BuildResult(
-        spec.ref, fingerprint, target, len(frame), manifest["label_rate"], False, manifest
+        spec.ref, fingerprint, target, len(frame), manifest.label_rate, False, manifest
     )
 
 
-def load_feature_set(ref: str) -> tuple[pd.DataFrame, dict]:
+def load_feature_set(
+    ref: str | FeatureSetRef | BuildRef,
+) -> tuple[pd.DataFrame, FeatureSetManifest]:
     """Rows and manifest of a built feature set: `name@vN` (latest build) or `name@vN/FP`."""
-    name_version, _, fingerprint = ref.partition("/")
+    build = BuildRef.of(ref)
     try:
-        path = store.resolve_build(parse_ref(name_version), fingerprint or None)
+        path = store.resolve_build(build.ref, build.fingerprint)
     except SpecError:
-        load_spec(name_version)  # no such spec: say that, not "build it first"
+        load_spec(build.ref)  # no such spec: say that, not "build it first"
         raise
     frame, manifest = store.read_build(path)
-    if not fingerprint and manifest.get("sample"):
-        logger.warning(sampled_latest_notice(name_version, manifest))
+    if build.fingerprint is None and manifest.sample_fraction is not None:
+        logger.warning(sampled_latest_notice(str(build.ref), manifest))
     return frame, manifest
 
 
-def sampled_latest_notice(ref: str, manifest: dict) -> str:
+def sampled_latest_notice(ref: str, manifest: FeatureSetManifest) -> str:
     """Said when a bare NAME@vN resolves to a sample build: easy to miss after `--sample`."""
-    sample = manifest["sample"]
     return (
-        f"note: {ref} is its latest build {manifest['fingerprint']}, a "
-        f"{sample['fraction']:.0%} user sample (seed {sample['seed']}, {manifest['rows']} rows); "
+        f"note: {ref} is its latest build {manifest.fingerprint}, a "
+        f"{manifest.sample_fraction:.0%} user sample (seed {manifest.sample_seed}, "
+        f"{manifest.rows} rows); "
         f"`usagecast features build {ref}` makes the full build the latest, or name one "
         f"build as {ref}/FINGERPRINT"
     )
@@ -734,23 +740,21 @@ def format_build(result: BuildResult) -> str:
     """The few lines `features build` prints."""
     rate = "n/a" if result.label_rate is None else f"{result.label_rate:.4f}"
     manifest = result.manifest
-    positives = manifest.get("positives")
+    positives = manifest.positives
     counted = "" if positives is None else f"  positives {positives}"
-    eligibility = manifest["eligibility"]
     lines = [
         f"{result.ref}  fingerprint {result.fingerprint}"
         + ("  (reused)" if result.reused else ""),
-        f"rows {result.rows}{counted}  label rate {rate}  cutoffs {manifest['cutoffs']['min']} .. "
-        f"{manifest['cutoffs']['max']}",
-        f"dropped: inactive {eligibility['inactive']}  converted {eligibility['converted']}  "
-        f"censored {eligibility['censored']}",
+        f"rows {result.rows}{counted}  label rate {rate}  cutoffs {manifest.first_cutoff} .. "
+        f"{manifest.last_cutoff}",
+        f"dropped: inactive {manifest.count('inactive')}  converted "
+        f"{manifest.count('converted')}  censored {manifest.count('censored')}",
         f"written to {result.path}",
     ]
-    leakage = manifest["leakage"]
-    scores = leakage.get("scores", {})
+    scores = manifest.leakage_scores
     for title, names in (
-        ("allowed leak suspects", leakage.get("flagged", [])),
-        ("leak warnings (label-proxy AUC >= 0.90)", leakage.get("warned", [])),
+        ("allowed leak suspects", manifest.leakage_flagged),
+        ("leak warnings (label-proxy AUC >= 0.90)", manifest.leakage_warned),
     ):
         if names:
             lines.append(f"{title}: " + ", ".join(f"{n} (AUC {scores[n]:.3f})" for n in names))

@@ -17,46 +17,29 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
+from contracts.names import check_name
+from contracts.refs import FeatureSetRef, InvalidRefError
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
-from features.names import NAME_MAX_LENGTH, check_name
 from features.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "sets"
 LOCK_FILE = "LOCK.json"
 STARTER_FILE = Path(__file__).resolve().parent / "starter.yaml"
 STARTER_NAME = "__NAME__"
-# NAME is a valid features.names name (one file name) narrowed to an identifier: it becomes
-# SQL and column prefixes as well as folders.
-REF_PATTERN = re.compile(
-    rf"^(?P<name>[A-Za-z][A-Za-z0-9_]{{0,{NAME_MAX_LENGTH - 1}}})@v(?P<version>[1-9][0-9]*)$"
-)
-
 Origin = Literal["project", "shipped"]
-
-
-@dataclass(frozen=True)
-class SpecRef:
-    """A parsed `name@vN` reference."""
-
-    name: str
-    version: int
-
-    def __str__(self) -> str:
-        return f"{self.name}@v{self.version}"
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
     """Where one spec file lives: its ref, path, and whether the project or usagecast owns it."""
 
-    ref: SpecRef
+    ref: FeatureSetRef
     path: Path
     origin: Origin
 
@@ -66,22 +49,12 @@ class CatalogEntry:
         return self.path.parent.parent
 
 
-def parse_ref(ref: str) -> SpecRef:
-    """`premium_30d@v1` -> SpecRef; anything else is a clear error."""
-    match = REF_PATTERN.match(ref.strip())
-    if match is None:
-        raise SpecError(
-            f"{ref!r} is not a feature-set reference; write NAME@vN, e.g. premium_30d@v1"
-        )
-    return SpecRef(match["name"], int(match["version"]))
-
-
 def project_specs_dir() -> Path:
     """The project's spec folder (absolute): USAGECAST_SPECS, else ./specs."""
     return Path(os.environ.get(SPECS_ENV) or DEFAULT_PROJECT_SPECS).resolve()
 
 
-def spec_path(ref: SpecRef, folder: Path) -> Path:
+def spec_path(ref: FeatureSetRef, folder: Path) -> Path:
     """Where the YAML of a ref lives inside one spec folder."""
     return folder / ref.name / f"v{ref.version}.yaml"
 
@@ -102,9 +75,9 @@ def _refuse_clash(entries: list[CatalogEntry]) -> None:
         )
 
 
-def locate_spec(ref: str | SpecRef, sets_dir: Path | None = None) -> CatalogEntry:
+def locate_spec(ref: str | FeatureSetRef, sets_dir: Path | None = None) -> CatalogEntry:
     """The one file `name@vN` means: the project folder's (sets_dir) or a shipped example."""
-    parsed = parse_ref(ref) if isinstance(ref, str) else ref
+    parsed = FeatureSetRef.parse(ref) if isinstance(ref, str) else ref
     folders = _folders(sets_dir)
     found = [
         CatalogEntry(parsed, spec_path(parsed, folder), origin)
@@ -153,7 +126,7 @@ def _read_spec(entry: CatalogEntry) -> FeatureSetSpec:
     return spec
 
 
-def load_spec(ref: str | SpecRef, sets_dir: Path | None = None) -> FeatureSetSpec:
+def load_spec(ref: str | FeatureSetRef, sets_dir: Path | None = None) -> FeatureSetSpec:
     """Find, read, parse and lock-check one spec (sets_dir: the project folder to search)."""
     return _read_spec(locate_spec(ref, sets_dir))
 
@@ -178,7 +151,7 @@ def release_spec(ref: str, sets_dir: Path | None = None) -> tuple[CatalogEntry, 
 
 def new_spec(name: str, sets_dir: Path | None = None) -> Path:
     """Write a commented starter `name@v1` into the project folder; never overwrite a file."""
-    ref = parse_ref(f"{check_name(name, 'spec name')}@v1")
+    ref = FeatureSetRef(check_name(name, "spec name"), 1)
     folder = dict(_folders(sets_dir)).get("project")
     if folder is None:
         raise SpecError(f"{SHIPPED_DIR} holds the shipped examples; choose another spec folder")
@@ -197,13 +170,14 @@ def new_spec(name: str, sets_dir: Path | None = None) -> Path:
 
 def list_specs(sets_dir: Path | None = None) -> tuple[CatalogEntry, ...]:
     """Every spec file of both folders, sorted by name and version; a clash is an error."""
-    by_ref: dict[SpecRef, list[CatalogEntry]] = {}
+    by_ref: dict[FeatureSetRef, list[CatalogEntry]] = {}
     for origin, folder in _folders(sets_dir):
         for path in sorted(folder.glob("*/v*.yaml")):
-            match = REF_PATTERN.match(f"{path.parent.name}@{path.stem}")
-            if match:
-                ref = SpecRef(match["name"], int(match["version"]))
-                by_ref.setdefault(ref, []).append(CatalogEntry(ref, path, origin))
+            try:
+                ref = FeatureSetRef.parse(f"{path.parent.name}@{path.stem}")
+            except InvalidRefError:
+                continue  # not a spec file: another YAML lying in the folder
+            by_ref.setdefault(ref, []).append(CatalogEntry(ref, path, origin))
     for entries in by_ref.values():
         _refuse_clash(entries)
-    return tuple(by_ref[ref][0] for ref in sorted(by_ref, key=lambda r: (r.name, r.version)))
+    return tuple(by_ref[ref][0] for ref in sorted(by_ref))

@@ -6,14 +6,15 @@ import json
 import warnings
 from pathlib import Path
 
+from contracts.lineage import RunLineage
+from contracts.refs import BuildRef, FeatureSetRef
 from features.errors import UsagecastError
 from features.featureset.build import BuildResult, load_feature_set
 
-FEATURE_SET_TAG = "feature_set"
-FINGERPRINT_TAG = "feature_set_fingerprint"
 
-
-def log_feature_set_to_mlflow(ref_or_result: str | BuildResult, context: str = "training") -> None:
+def log_feature_set_to_mlflow(
+    ref_or_result: str | BuildRef | BuildResult, context: str = "training"
+) -> None:
     """Add the feature set as an mlflow.data input (digest = fingerprint) and tag the run."""
     import mlflow
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
@@ -21,17 +22,21 @@ def log_feature_set_to_mlflow(ref_or_result: str | BuildResult, context: str = "
     if mlflow.active_run() is None:
         raise UsagecastError("log_feature_set_to_mlflow needs an active MLflow run")
     if isinstance(ref_or_result, BuildResult):
-        ref = f"{ref_or_result.ref}/{ref_or_result.fingerprint}"
+        ref = BuildRef(FeatureSetRef.parse(ref_or_result.ref), ref_or_result.fingerprint)
     else:
         ref = ref_or_result
     frame, manifest = load_feature_set(ref)
     # A path string matches MLflow's two local source types (file: and no scheme) and warns
     # that it is ambiguous: name the type.
     source = get_dataset_source_from_json(
-        json.dumps({"uri": Path(manifest["path"]).as_uri()}), source_type="local"
+        json.dumps({"uri": Path(str(manifest.path)).as_uri()}), source_type="local"
     )
     dataset = mlflow.data.from_pandas(
-        frame, source=source, targets="label", name=manifest["ref"], digest=manifest["fingerprint"]
+        frame,
+        source=source,
+        targets="label",
+        name=str(manifest.feature_set),
+        digest=manifest.fingerprint,
     )
     with warnings.catch_warnings():
         # The schema recorded here describes the build; it is no model signature. The served
@@ -41,4 +46,5 @@ def log_feature_set_to_mlflow(ref_or_result: str | BuildResult, context: str = "
             "ignore", message="Hint: Inferred schema contains integer column", category=UserWarning
         )
         mlflow.log_input(dataset, context=context)
-    mlflow.set_tags({FEATURE_SET_TAG: manifest["ref"], FINGERPRINT_TAG: manifest["fingerprint"]})
+    lineage = RunLineage(manifest.feature_set, manifest.fingerprint)
+    mlflow.set_tags(lineage.identity_tags())

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import FeatureSetRef
 from features.engines import Engine, check_engine_name, open_engine
 from features.errors import UsagecastError
 from features.event_store import EVENTS, data_granularity
@@ -44,7 +46,7 @@ from features.featureset.build import (
     normalise_frame,
     open_checked_store,
 )
-from features.featureset.catalog import load_spec, parse_ref
+from features.featureset.catalog import load_spec
 from features.featureset.compiler import calendar_cutoff_dates, compile_feature_query
 from features.featureset.progress import stage_progress
 from features.featureset.spec import (
@@ -195,26 +197,28 @@ def scoring_manifest(
     engine: str,
     attribute_dtypes: dict[str, str],
     build_seconds: float,
-) -> dict:
+) -> FeatureSetManifest:
     """What a scoring build holds: kind=scoring, its cutoff, the population and its columns."""
     features = expand_features(spec)
-    return {
-        **manifest_header(
-            "scoring", spec, frame, fingerprint, data_digest, sample, engine, build_seconds
-        ),
-        "cutoff": pd.Timestamp(day).isoformat(),
-        "population": POPULATION_RULE,
-        "label_rate": None,
-        "feature_cutoffs": cutoff_span(frame),
-        "end_of_data": pd.Timestamp(end_of_data).isoformat(),
-        "eligibility": counts,
-        "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
-        "features": _feature_entries(frame, features, attribute_dtypes),
-    }
+    return FeatureSetManifest.from_dict(
+        {
+            **manifest_header(
+                "scoring", spec, frame, fingerprint, data_digest, sample, engine, build_seconds
+            ),
+            "cutoff": pd.Timestamp(day).isoformat(),
+            "population": POPULATION_RULE,
+            "label_rate": None,
+            "feature_cutoffs": cutoff_span(frame),
+            "end_of_data": pd.Timestamp(end_of_data).isoformat(),
+            "eligibility": counts,
+            "columns": ["user_id", "cutoff", "label", *(f.name for f in features)],
+            "features": _feature_entries(frame, features, attribute_dtypes),
+        }
+    )
 
 
 def build_scoring_rows(
-    ref: str,
+    ref: str | FeatureSetRef,
     cutoff: str | dt.date | None = None,
     engine: str = "duckdb",
     sample: float | None = None,
@@ -237,7 +241,7 @@ def build_scoring_rows(
 
 
 def _build_scoring_rows(
-    ref: str,
+    ref: str | FeatureSetRef,
     cutoff: str | dt.date | None,
     engine: str,
     sample: float | None,
@@ -251,7 +255,7 @@ def _build_scoring_rows(
     begin("checking the spec and the event store")
     engine = check_engine_name(engine)
     spec = load_spec(ref, sets_dir)
-    parsed = parse_ref(ref)
+    parsed = FeatureSetRef.of(ref)
     sample_pair = _sample_pair(sample, seed)
     path = store_path or event_store_path()
     con, data_digest = open_checked_store(path, spec)
@@ -264,9 +268,7 @@ def _build_scoring_rows(
         target = store.scoring_build_dir(parsed, fingerprint)
         existing = store.read_manifest(target)
         if existing is not None and not force:
-            return BuildResult(
-                spec.ref, fingerprint, target, existing["rows"], None, True, existing
-            )
+            return BuildResult(spec.ref, fingerprint, target, existing.rows, None, True, existing)
         begin(f"computing rows on {engine}")
         runner = open_engine(engine, path, connection=con)
         try:
@@ -296,13 +298,13 @@ def _build_scoring_rows(
 
 
 def load_scoring_rows(
-    ref: str, cutoff: str | dt.date | None = None, *, sets_dir: Path | None = None
-) -> tuple[pd.DataFrame, dict]:
+    ref: str | FeatureSetRef, cutoff: str | dt.date | None = None, *, sets_dir: Path | None = None
+) -> tuple[pd.DataFrame, FeatureSetManifest]:
     """Scoring rows and manifest of `name@vN` at a cutoff (default: the latest), built first
     when no build with their fingerprint exists; the manifest gains `reused`."""
     result = build_scoring_rows(ref, cutoff, sets_dir=sets_dir)
     frame, manifest = store.read_build(result.path)
-    return frame, {**manifest, "reused": result.reused}
+    return frame, manifest.with_reused(result.reused)
 
 
 def later_spec(spec: FeatureSetSpec, after: dt.date, until: dt.date) -> FeatureSetSpec | None:
@@ -369,14 +371,13 @@ def labelled_rows_after(
 def format_scoring_build(result: BuildResult) -> str:
     """The few lines `features build --scoring` prints."""
     manifest = result.manifest
-    counts = manifest["eligibility"]
-    cutoffs = manifest["feature_cutoffs"]
     lines = [
-        f"{result.ref}  scoring rows at cutoff {manifest['cutoff']}  fingerprint "
+        f"{result.ref}  scoring rows at cutoff {manifest.scoring_cutoff}  fingerprint "
         f"{result.fingerprint}" + ("  (reused)" if result.reused else ""),
-        f"rows {result.rows}  unlabelled  features at {cutoffs['min']} .. {cutoffs['max']}  "
-        f"(data ends {manifest['end_of_data']})",
-        f"not eligible: inactive {counts['inactive']}  converted {counts['converted']}",
+        f"rows {result.rows}  unlabelled  features at {manifest.first_cutoff} .. "
+        f"{manifest.last_cutoff}  (data ends {manifest.end_of_data})",
+        f"not eligible: inactive {manifest.count('inactive')}  converted "
+        f"{manifest.count('converted')}",
         f"written to {result.path}",
     ]
     return "\n".join(lines)

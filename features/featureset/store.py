@@ -10,7 +10,6 @@ a feature set.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.featureset.catalog import SpecRef
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import FeatureSetRef
 from features.featureset.spec import SpecError
 from features.workspace import feature_sets_dir
 
@@ -28,36 +28,36 @@ LATEST_FILE = "LATEST"
 SCORING_DIR = "scoring"
 
 
-def version_dir(ref: SpecRef, root: Path | None = None) -> Path:
+def version_dir(ref: FeatureSetRef, root: Path | None = None) -> Path:
     """<feature_sets>/<name>/v<N>."""
     return (root or feature_sets_dir()) / ref.name / f"v{ref.version}"
 
 
-def build_dir(ref: SpecRef, fingerprint: str, root: Path | None = None) -> Path:
+def build_dir(ref: FeatureSetRef, fingerprint: str, root: Path | None = None) -> Path:
     """Folder of one build."""
     return version_dir(ref, root) / fingerprint
 
 
-def scoring_build_dir(ref: SpecRef, fingerprint: str, root: Path | None = None) -> Path:
+def scoring_build_dir(ref: FeatureSetRef, fingerprint: str, root: Path | None = None) -> Path:
     """Folder of one scoring build, apart from the training builds."""
     return version_dir(ref, root) / SCORING_DIR / fingerprint
 
 
-def read_manifest(path: Path) -> dict | None:
+def read_manifest(path: Path) -> FeatureSetManifest | None:
     """The manifest of a build folder, or None when there is no complete build there."""
     manifest = path / MANIFEST_FILE
     if not manifest.exists() or not (path / DATA_FILE).exists():
         return None
-    return json.loads(manifest.read_text())
+    return FeatureSetManifest.from_json(manifest.read_text(), where=str(manifest))
 
 
-def write_build(frame: pd.DataFrame, manifest: dict, path: Path) -> Path:
+def write_build(frame: pd.DataFrame, manifest: FeatureSetManifest, path: Path) -> Path:
     """Write data + manifest atomically into `path` (a build folder); return it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=path.parent))
     try:
         frame.to_parquet(staging / DATA_FILE, index=False)
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=False))
+        (staging / MANIFEST_FILE).write_text(manifest.to_json())
         if path.exists():  # a forced rebuild: move the old build aside, then swap
             retired = Path(tempfile.mkdtemp(prefix=".retired-", dir=path.parent))
             os.replace(path, retired / path.name)
@@ -71,12 +71,14 @@ def write_build(frame: pd.DataFrame, manifest: dict, path: Path) -> Path:
     return path
 
 
-def mark_latest(ref: SpecRef, fingerprint: str, root: Path | None = None) -> None:
+def mark_latest(ref: FeatureSetRef, fingerprint: str, root: Path | None = None) -> None:
     """Record which build `name@vN` resolves to."""
     (version_dir(ref, root) / LATEST_FILE).write_text(fingerprint + "\n")
 
 
-def resolve_build(ref: SpecRef, fingerprint: str | None = None, root: Path | None = None) -> Path:
+def resolve_build(
+    ref: FeatureSetRef, fingerprint: str | None = None, root: Path | None = None
+) -> Path:
     """The build folder for a ref: the given fingerprint, else the latest build."""
     if fingerprint is None:
         latest = version_dir(ref, root) / LATEST_FILE
@@ -92,12 +94,12 @@ def resolve_build(ref: SpecRef, fingerprint: str | None = None, root: Path | Non
     return path
 
 
-def read_build(path: Path) -> tuple[pd.DataFrame, dict]:
-    """Rows and manifest of a build folder (the manifest gains `path`, where it lies)."""
+def read_build(path: Path) -> tuple[pd.DataFrame, FeatureSetManifest]:
+    """Rows and manifest of a build folder (the manifest knows its `path`, where it lies)."""
     manifest = read_manifest(path)
     if manifest is None:
         raise SpecError(f"{path}: not a complete feature-set build")
-    return pd.read_parquet(path / DATA_FILE), {**manifest, "path": str(path)}
+    return pd.read_parquet(path / DATA_FILE), manifest.located(str(path))
 
 
 def list_builds(root: Path | None = None) -> list[dict]:
@@ -109,13 +111,13 @@ def list_builds(root: Path | None = None) -> list[dict]:
         if manifest is None:
             continue
         latest = manifest_path.parent.parent / LATEST_FILE
-        is_latest = latest.exists() and latest.read_text().strip() == manifest["fingerprint"]
+        is_latest = latest.exists() and latest.read_text().strip() == manifest.fingerprint
         builds.append(
             {
-                "ref": manifest["ref"],
-                "fingerprint": manifest["fingerprint"],
-                "rows": manifest["rows"],
-                "built_at": manifest["built_at"],
+                "ref": str(manifest.feature_set),
+                "fingerprint": manifest.fingerprint,
+                "rows": manifest.rows,
+                "built_at": manifest.built_at,
                 "path": str(manifest_path.parent),
                 "latest": is_latest,
             }

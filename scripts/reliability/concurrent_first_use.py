@@ -24,7 +24,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.reliability.kill_tuning import FEATURE_SET, build_workspace, usagecast_command
+from scripts.reliability.kill_tuning import (
+    FEATURE_SET,
+    FEATURE_SET_NAME,
+    build_workspace,
+    usagecast_command,
+)
 
 # What a built workspace holds that a tuning run reads; the rest (stores) starts fresh.
 COPIED = ("events.duckdb", "feature_sets")
@@ -87,7 +92,7 @@ def check_store(home: Path, processes: int) -> list[str]:
     path = home / "mlflow.db"
     try:
         client = MlflowClient(f"sqlite:///{path}")
-        experiment = client.get_experiment_by_name(FEATURE_SET.split("@")[0])
+        experiment = client.get_experiment_by_name(FEATURE_SET_NAME)
         runs = client.search_runs(
             [experiment.experiment_id], filter_string="tags.`usagecast.kind` = 'tuning'"
         )

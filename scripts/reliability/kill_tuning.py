@@ -29,7 +29,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FEATURE_SET = "premium_30d@v1"
+FEATURE_SET_NAME = "premium_30d"  # its experiment and Optuna journal are named after it
+FEATURE_SET = f"{FEATURE_SET_NAME}@v1"
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 
 
@@ -76,7 +77,7 @@ def build_workspace(root: Path, env: dict[str, str], users: int, months: int, se
 
 def journal_path(root: Path) -> Path:
     """The Optuna journal `usagecast tune` keeps for the feature set (experiments/study.py)."""
-    return root / "home" / "optuna" / f"{FEATURE_SET.split('@')[0]}.journal"
+    return root / "home" / "optuna" / f"{FEATURE_SET_NAME}.journal"
 
 
 def trial_states(journal: Path) -> Counter:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.manifest import FeatureSetManifest, plain_json
 from features.errors import UsagecastError
 
 DIRECTIONS = ("increase", "decrease", "both")
@@ -363,21 +364,21 @@ def follow(
 
 
 def action_space_from_manifest(
-    manifest: Mapping[str, Any], feature_names: Sequence[str] | None = None
+    manifest: FeatureSetManifest, feature_names: Sequence[str] | None = None
 ) -> ActionSpace:
     """The action space a feature-set manifest declares (feature order from the manifest)."""
-    features = manifest.get("features", [])
+    features = manifest.features
     if feature_names is None:
-        feature_names = [f["name"] for f in features]
-    categorical = {f["name"] for f in features if f.get("dtype") == "categorical"}
-    actionable = manifest.get("actionable", [])
+        feature_names = [f.name for f in features]
+    categorical = {f.name for f in features if f.dtype == "categorical"}
+    actionable = plain_json(manifest.actionable)
     for i, entry in enumerate(actionable):
         if isinstance(entry, Mapping) and entry.get("name") in categorical:
             raise ActionSpaceError(
                 f"manifest actionable[{i}].name: {entry['name']!r} is categorical; "
                 "only numeric features can be actionable"
             )
-    return build_action_space(feature_names, actionable, manifest.get("couplings", []))
+    return build_action_space(feature_names, actionable, plain_json(manifest.couplings))
 
 
 def as_matrix(rows: Any, space: ActionSpace) -> np.ndarray:

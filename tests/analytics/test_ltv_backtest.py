@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from analytics import channel_ranking, ltv_backtest, ltv_formula_rows
 from analytics.channels import expected_active_periods
 from analytics.runs import rows_from_cutoff
+from contracts.manifest import FeatureSetManifest
 from features.engines.spark import SparkEngine
 from features.errors import UsagecastError
 from features.featureset import build_feature_set, load_feature_set
@@ -133,7 +134,9 @@ def test_cli_prints_predicted_vs_realised(value_set, capsys):
 
 def test_backtest_needs_a_value_label(tiny_store):
     engine = tiny_store(USERS, EVENTS)
-    manifest = {"ref": "churn@v1", "label": {"kind": "churn", "long_horizon": False}}
+    manifest = FeatureSetManifest.from_dict(
+        {"ref": "churn@v1", "label": {"kind": "churn", "long_horizon": False}}
+    )
     with pytest.raises(UsagecastError, match="needs a value_within label"):
         ltv_backtest(engine, pd.DataFrame(), manifest, ["BUY"])
 

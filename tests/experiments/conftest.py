@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.manifest import FeatureSetManifest
 from features.featureset import store
-from features.featureset.catalog import parse_ref
 
 CHANNELS = ("facebook", "reddit", "twitter")
 CUTOFFS = tuple(pd.Timestamp(f"2024-{month:02d}-01") for month in range(1, 6))
@@ -33,35 +33,39 @@ def _labelled_rows(rng: np.random.Generator, cutoffs: object, users: int) -> pd.
     )
 
 
-def _manifest(name: str, fingerprint: str, horizon_days: int) -> dict:
-    return {
-        "ref": f"{name}@v1",
-        "name": name,
-        "version": 1,
-        "fingerprint": fingerprint,
-        "data_digest": "synthetic-in-test",
-        "label": {"kind": "event_within", "event_type": "BUY", "horizon_days": horizon_days},
-        "features": [
-            {"name": "activity_30d", "dtype": "numeric"},
-            {"name": "noise", "dtype": "numeric"},
-            {"name": "channel", "dtype": "categorical", "levels": list(CHANNELS)},
-        ],
-        "actionable": [
-            {
-                "feature": "activity_30d",
-                "direction": "increase",
-                "lower": 0,
-                "upper": 100,
-                "integer": False,
-                "cost": 1.0,
-            }
-        ],
-        "couplings": [],
-        "leakage": {"flagged": []},
-    }
+def _manifest(name: str, fingerprint: str, horizon_days: int) -> FeatureSetManifest:
+    return FeatureSetManifest.from_dict(
+        {
+            "ref": f"{name}@v1",
+            "name": name,
+            "version": 1,
+            "fingerprint": fingerprint,
+            "data_digest": "synthetic-in-test",
+            "label": {"kind": "event_within", "event_type": "BUY", "horizon_days": horizon_days},
+            "features": [
+                {"name": "activity_30d", "dtype": "numeric"},
+                {"name": "noise", "dtype": "numeric"},
+                {"name": "channel", "dtype": "categorical", "levels": list(CHANNELS)},
+            ],
+            "actionable": [
+                {
+                    "feature": "activity_30d",
+                    "direction": "increase",
+                    "lower": 0,
+                    "upper": 100,
+                    "integer": False,
+                    "cost": 1.0,
+                }
+            ],
+            "couplings": [],
+            "leakage": {"flagged": []},
+        }
+    )
 
 
-def synthetic_feature_set(users: int = 300, seed: int = 7) -> tuple[pd.DataFrame, dict]:
+def synthetic_feature_set(
+    users: int = 300, seed: int = 7
+) -> tuple[pd.DataFrame, FeatureSetManifest]:
     """Rows per (user, monthly cutoff) with a 30-day label (see `_labelled_rows`)."""
     rng = np.random.default_rng(seed)
     frame = pd.concat(
@@ -72,7 +76,7 @@ def synthetic_feature_set(users: int = 300, seed: int = 7) -> tuple[pd.DataFrame
 
 def signup_relative_feature_set(
     users: int = 400, days: int = 150, seed: int = 7
-) -> tuple[pd.DataFrame, dict]:
+) -> tuple[pd.DataFrame, FeatureSetManifest]:
     """One row per user at its own minute-level cutoff (like `after_signup`), 14-day label."""
     rng = np.random.default_rng(seed)
     minutes = np.sort(rng.choice(days * 24 * 60, size=users, replace=False))
@@ -81,12 +85,12 @@ def signup_relative_feature_set(
     return frame, _manifest("signup_synthetic", f"su{seed:04d}{users:06d}", 14)
 
 
-def write_feature_set(frame: pd.DataFrame, manifest: dict) -> str:
+def write_feature_set(frame: pd.DataFrame, manifest: FeatureSetManifest) -> str:
     """Store a build in the (test) workspace and return its `name@vN` ref."""
-    ref = parse_ref(manifest["ref"])
-    store.write_build(frame, manifest, store.build_dir(ref, manifest["fingerprint"]))
-    store.mark_latest(ref, manifest["fingerprint"])
-    return manifest["ref"]
+    ref = manifest.feature_set
+    store.write_build(frame, manifest, store.build_dir(ref, manifest.fingerprint))
+    store.mark_latest(ref, manifest.fingerprint)
+    return str(ref)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from contracts.manifest import FeatureSetManifest
 from experiments.families import (
     L1LogisticFamily,
     LightGBMFamily,
@@ -34,12 +35,12 @@ FAMILY_TABLE: list[tuple[ModelFamily, dict[str, object]]] = [
 ]
 
 
-def training_rows(family: str, frame: pd.DataFrame, manifest: dict) -> TrainingRows:
+def training_rows(family: str, frame: pd.DataFrame, manifest: FeatureSetManifest) -> TrainingRows:
     """The first three cutoffs train, the fourth validates (the tuning run's split, small)."""
     cutoffs = sorted(frame["cutoff"].unique())
     train = frame[frame["cutoff"].isin(cutoffs[:3])].reset_index(drop=True)
     validation = frame[frame["cutoff"] == cutoffs[3]].reset_index(drop=True)
-    inputs = read_inputs(manifest["ref"], manifest).with_training_levels(train)
+    inputs = read_inputs(manifest).with_training_levels(train)
     return TrainingRows(
         train,
         train["label"].to_numpy(dtype=float),

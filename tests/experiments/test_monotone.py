@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 
+from contracts.manifest import FeatureSetManifest
 from experiments import TuneConfig, format_summary, tune
 from experiments.families import LightGBMFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
@@ -94,18 +95,20 @@ def test_constraints_asked_for_without_a_usable_prior_are_refused(actionable, me
         monotone_constraints(("ads_30d", "channel"), {"channel"}, actionable)
 
 
-def _manifest() -> dict:
-    return {
-        "ref": "bumpy@v1",
-        "fingerprint": "fp-bumpy",
-        "label": {"kind": "event_within", "event_type": "BUY", "horizon_days": 30},
-        "features": [
-            {"name": "x", "dtype": "numeric"},
-            {"name": "z", "dtype": "numeric"},
-            {"name": "channel", "dtype": "categorical", "levels": list(CHANNELS)},
-        ],
-        "actionable": [_action("x", "increases")],
-    }
+def _manifest() -> FeatureSetManifest:
+    return FeatureSetManifest.from_dict(
+        {
+            "ref": "bumpy@v1",
+            "fingerprint": "fp-bumpy",
+            "label": {"kind": "event_within", "event_type": "BUY", "horizon_days": 30},
+            "features": [
+                {"name": "x", "dtype": "numeric"},
+                {"name": "z", "dtype": "numeric"},
+                {"name": "channel", "dtype": "categorical", "levels": list(CHANNELS)},
+            ],
+            "actionable": [_action("x", "increases")],
+        }
+    )
 
 
 def _rows(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -124,7 +127,7 @@ def _fitted(constrained: bool) -> tuple[LightGBMModel, object]:
     rng = np.random.default_rng(11)
     train, train_y = _rows(rng, 3000)
     validation, validation_y = _rows(rng, 500)
-    inputs = read_inputs("bumpy@v1", _manifest()).with_training_levels(train)
+    inputs = read_inputs(_manifest()).with_training_levels(train)
     metadata = inputs.model_metadata(threshold=0.5)
     monotone = (
         monotone_constraints(metadata.feature_names, inputs.categorical_levels, inputs.actionable)
@@ -160,22 +163,24 @@ def test_a_constrained_model_never_scores_lower_when_its_increasing_feature_rise
     assert np.all(np.diff(scores) >= -1e-12)
 
 
-def _with_prior(manifest: dict) -> dict:
+def _with_prior(manifest: FeatureSetManifest) -> FeatureSetManifest:
     """The synthetic manifest with activity_30d declared to increase the label."""
-    return {
-        **manifest,
-        "actionable": [
-            {
-                "name": "activity_30d",
-                "direction": "increase",
-                "lower": 0,
-                "upper": 100,
-                "integer": False,
-                "cost": 1.0,
-                "causal": "increases",
-            }
-        ],
-    }
+    return FeatureSetManifest.from_dict(
+        {
+            **manifest.to_dict(),
+            "actionable": [
+                {
+                    "name": "activity_30d",
+                    "direction": "increase",
+                    "lower": 0,
+                    "upper": 100,
+                    "integer": False,
+                    "cost": 1.0,
+                    "causal": "increases",
+                }
+            ],
+        }
+    )
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.manifest import FeatureSetManifest
 from experiments.oracle import ORACLE_REPLICAS, lift_ratio, oracle_from_truth, oracle_metrics
 from features.ingest import ingest_dataset
 from features.simulate import SimulationConfig, simulate_to_dir, true_adoption_probability
@@ -29,13 +30,15 @@ def test_oracle_from_truth_ranks_by_the_true_probabilities():
 
 
 def test_other_labels_are_skipped_with_a_reason(tmp_path):
-    manifest = {"label": {"kind": "churn", "horizon_days": 30}, "data_digest": "d"}
+    manifest = FeatureSetManifest.from_dict(
+        {"label": {"kind": "churn", "horizon_days": 30}, "data_digest": "d"}
+    )
     result = oracle_metrics(manifest, ROWS, 0.7, tmp_path / "events.duckdb")
     assert result.metrics == {} and "churn" in result.note
 
 
 def test_data_without_an_ingest_record_is_skipped_with_a_reason(tmp_path):
-    manifest = {"label": PURCHASE_LABEL, "data_digest": "d"}
+    manifest = FeatureSetManifest.from_dict({"label": PURCHASE_LABEL, "data_digest": "d"})
     result = oracle_metrics(manifest, ROWS, 0.7, tmp_path / "events.duckdb")
     assert result.metrics == {} and "no ingest record" in result.note
 
@@ -66,7 +69,9 @@ def test_adoption_labels_get_the_oracle_from_the_simulators_truth(tmp_path):
         replicas=ORACLE_REPLICAS,
     )
     rows["label"] = (truth > np.median(truth)).astype(int)  # labels the truth ranks perfectly
-    manifest = {"label": label, "data_digest": summary.dataset_digest}
+    manifest = FeatureSetManifest.from_dict(
+        {"label": label, "data_digest": summary.dataset_digest}
+    )
     result = oracle_metrics(manifest, rows, 0.75, store)
     assert result.metrics["oracle_auc"] == pytest.approx(1.0)
     assert result.metrics["oracle_lift_ratio"] == pytest.approx(0.5)

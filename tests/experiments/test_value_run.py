@@ -16,13 +16,14 @@ from mlflow.tracking import MlflowClient
 
 from analytics import channel_ranking, ltv_backtest
 from analytics.runs import model_values, opened_engine, run_ltv
+from contracts.lineage import BASELINE_RMSE_METRIC, MODEL_OUTPUT_TAG, VALUE_OUTPUT
+from contracts.manifest import FeatureSetManifest
 from experiments import TuneConfig, format_summary, tune
 from experiments.inputs import check_frame, read_inputs
 from experiments.value_plots import decile_calibration_figure
 from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_channel_table
 from features.errors import UsagecastError
 from features.featureset import load_feature_set, store
-from features.featureset.catalog import parse_ref
 from features.simulate.config import CHANNEL_PLAN_VALUE, CHANNELS
 from registry import list_models, names, promote_run
 from serving.local_server import running_server
@@ -70,19 +71,21 @@ def _tiny_value_feature_set() -> str:
             "plays_30d": rng.poisson(20, 250).astype(float),
         }
     )
-    manifest = {
-        "ref": "tiny_value@v1",
-        "name": "tiny_value",
-        "fingerprint": "fp-value",
-        "data_digest": "synthetic-in-test",
-        "label": {"kind": "value_within", "event_type": "BUY", "horizon_days": 30},
-        "features": [{"name": "plays_30d", "dtype": "numeric"}],
-        "actionable": [{"name": "plays_30d", "causal": "increases"}],
-    }
-    ref = parse_ref(manifest["ref"])
-    store.write_build(frame, manifest, store.build_dir(ref, manifest["fingerprint"]))
-    store.mark_latest(ref, manifest["fingerprint"])
-    return manifest["ref"]
+    manifest = FeatureSetManifest.from_dict(
+        {
+            "ref": "tiny_value@v1",
+            "name": "tiny_value",
+            "fingerprint": "fp-value",
+            "data_digest": "synthetic-in-test",
+            "label": {"kind": "value_within", "event_type": "BUY", "horizon_days": 30},
+            "features": [{"name": "plays_30d", "dtype": "numeric"}],
+            "actionable": [{"name": "plays_30d", "causal": "increases"}],
+        }
+    )
+    ref = manifest.feature_set
+    store.write_build(frame, manifest, store.build_dir(ref, manifest.fingerprint))
+    store.mark_latest(ref, manifest.fingerprint)
+    return str(ref)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +107,7 @@ def test_negative_values_are_refused():
     frame, manifest = load_feature_set(ref)
     frame.loc[0, "label"] = -1.0
     with pytest.raises(UsagecastError, match="not negative, 1 row"):
-        check_frame(ref, frame, read_inputs(ref, manifest))
+        check_frame(ref, frame, read_inputs(manifest))
 
 
 def _simulated_feature_set(tmp_path, users: int) -> None:
@@ -128,10 +131,10 @@ def test_value_label_tunes_promotes_and_serves(tmp_path, capsys):
     for part in ("val", "test"):
         for key in ("rmse", "mae", "normalised_gini", "decile_mae", "total_ratio"):
             assert f"{part}_{key}" in metrics
-    assert names.RUN_BASELINE_RMSE in metrics
+    assert BASELINE_RMSE_METRIC in metrics
     assert "baseline_ltv_formula_test_rmse" in metrics  # the formula had the event store
     assert params["objective"] == "tweedie" and params["family"] == "lightgbm_regression"
-    assert run.data.tags[names.RUN_MODEL_OUTPUT] == "value"
+    assert run.data.tags[MODEL_OUTPUT_TAG] == VALUE_OUTPUT
     artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
     assert {"plots/decile_calibration.png", "plots/predicted_vs_realised.png"} <= artifacts
     assert metrics["test_rmse"] == pytest.approx(result.test_metrics["rmse"])

@@ -8,8 +8,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import FeatureSetRef
 from features.featureset import build_feature_set, load_scoring_rows
-from features.featureset.catalog import parse_ref
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
 from usagecast_cli.main import main
@@ -35,7 +36,7 @@ def test_score_defaults_to_todays_users_from_scoring_rows(
     assert set(scores["user_id"]) == set(rows["user_id"])
     provenance = json.loads(pq.read_schema(out).metadata[b"usagecast"])
     assert provenance["kind"] == "scoring" and provenance["cutoff"] == "2024-04-01T00:00:00"
-    assert provenance["feature_set_fingerprint"] == manifest["fingerprint"]
+    assert provenance["feature_set_fingerprint"] == manifest.fingerprint
     assert provenance["model_version"] == "1"
     assert main(args) == 0 and ", reused)" in capsys.readouterr().out
     assert main([*args, "--cutoff", "2024-03-01"]) == 0
@@ -76,14 +77,15 @@ def test_scoring_rows_score_like_the_training_rows_at_a_labelled_cutoff(
 
 def _write_feature_set(rows: pd.DataFrame) -> None:
     """A built feature set in the workspace, through the feature store's own writer."""
-    ref = parse_ref("premium_30d@v1")
+    ref = FeatureSetRef.parse("premium_30d@v1")
     half = len(rows) // 2
     frame = rows.assign(
         user_id=[f"u{i}" for i in range(len(rows))],
         cutoff=[pd.Timestamp("2026-01-01")] * half
         + [pd.Timestamp("2026-02-01")] * (len(rows) - half),
     )
-    write_build(frame, {"fingerprint": "fp-built"}, build_dir(ref, "fp-built"))
+    manifest = FeatureSetManifest.from_dict({"fingerprint": "fp-built"})
+    write_build(frame, manifest, build_dir(ref, "fp-built"))
     mark_latest(ref, "fp-built")
 
 

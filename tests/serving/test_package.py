@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import mlflow
@@ -37,6 +41,43 @@ def test_logged_model_loads_without_pickle_and_predicts(tiny_model, monkeypatch)
             + row["other_contribution"]
         )
         assert total == pytest.approx(row["raw_score"], abs=1e-9)
+
+
+LOAD_IN_FRESH_PROCESS = """
+import json, sys
+import mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+rows = pd.DataFrame(json.loads(sys.argv[2]))
+import contracts, features, serving
+print(json.dumps({
+    "probability": model.predict(rows)["probability"].tolist(),
+    "packages": {m.__name__: m.__file__ for m in (contracts, features, serving)},
+}))
+"""
+
+
+@pytest.mark.slow
+def test_a_fresh_process_loads_the_model_from_the_code_it_ships(tiny_model, tmp_path):
+    """Without this checkout on its path, the model imports serving/, features/ and
+    contracts/ from the copies logged beside it."""
+    rows = tiny_model.rows.head(3)
+    with mlflow.start_run():
+        info = log_serving_model(tiny_model.model, tiny_model.metadata, rows)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_IN_FRESH_PROCESS, info.model_uri, rows.to_json()],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(answer["probability"], tiny_model.probabilities(rows), atol=1e-12)
+    for package, path in answer["packages"].items():
+        assert "code" in path.split(os.sep), f"{package} was imported from {path}, not the model"
 
 
 def test_model_files_round_trip(tiny_model, tmp_path):

@@ -19,6 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = (
+    "contracts",
     "features",
     "experiments",
     "registry",

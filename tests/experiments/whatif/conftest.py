@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.featureset.catalog import parse_ref
+from contracts.manifest import FeatureSetManifest
+from contracts.refs import FeatureSetRef
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
 
@@ -43,12 +44,14 @@ def write_feature_set() -> pd.DataFrame:
         user_id=[f"u{i % half}" for i in range(len(rows))],
         cutoff=[CUTOFFS[0]] * half + [CUTOFFS[1]] * (len(rows) - half),
     )
-    ref = parse_ref("premium_30d@v1")
-    manifest = {
-        "fingerprint": "fp-built",
-        "data_digest": "not-simulated",
-        "label": {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30},
-    }
+    ref = FeatureSetRef.parse("premium_30d@v1")
+    manifest = FeatureSetManifest.from_dict(
+        {
+            "fingerprint": "fp-built",
+            "data_digest": "not-simulated",
+            "label": {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30},
+        }
+    )
     write_build(frame, manifest, build_dir(ref, "fp-built"))
     mark_latest(ref, "fp-built")
     return frame

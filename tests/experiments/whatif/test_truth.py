@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.manifest import FeatureSetManifest
 from experiments.inputs import read_inputs
 from experiments.whatif import whatif_policy
 from experiments.whatif.truth import ad_lever_factor, label_note, simulator_user_ids
@@ -52,9 +53,13 @@ def test_other_changes_have_no_simulator_lever(expression, feature, why):
     assert factor is None and why in note
 
 
+def _labelled(label: dict) -> FeatureSetManifest:
+    return FeatureSetManifest.from_dict({"label": label})
+
+
 def test_only_purchase_labels_and_simulator_ids_are_comparable():
-    assert label_note({"label": {"kind": "event_within", "event_type": "BUY_PREMIUM"}}) is None
-    assert "churn" in label_note({"label": {"kind": "churn", "event_type": None}})
+    assert label_note(_labelled({"kind": "event_within", "event_type": "BUY_PREMIUM"})) is None
+    assert "churn" in label_note(_labelled({"kind": "churn", "event_type": None}))
     assert simulator_user_ids(pd.Series(["3", "12"])).tolist() == [3, 12]
     assert simulator_user_ids(pd.Series(["3", "u12"])) is None
 
@@ -63,7 +68,7 @@ def _fit_and_register(ref: str) -> str:
     """A LightGBM model fitted directly on the feature set's earlier cutoffs, registered as
     @champion (the tuning run's Optuna search is not what this test is about)."""
     frame, manifest = load_feature_set(ref)
-    metadata = read_inputs(ref, manifest).model_metadata(threshold=0.3)
+    metadata = read_inputs(manifest).model_metadata(threshold=0.3)
     train = frame[frame["cutoff"] < frame["cutoff"].max()]
     dataset = lightgbm.Dataset(
         encode_features(train, metadata),

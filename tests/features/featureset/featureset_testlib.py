@@ -345,11 +345,11 @@ def spark_cli_build_equals_duckdb(sets_dir: Path, argv: Sequence[str], env: dict
     )
     assert built.returncode == 0, built.stderr[-3000:]
     spark_rows, spark_manifest = load_feature_set("demo_like@v1")
-    assert spark_manifest["engine"] == "spark"
+    assert spark_manifest.to_dict()["engine"] == "spark"
 
     duck = build_feature_set("demo_like@v1", sets_dir=sets_dir, force=True)
     duck_rows, _ = load_feature_set("demo_like@v1")
-    assert duck.fingerprint == spark_manifest["fingerprint"]
+    assert duck.fingerprint == spark_manifest.to_dict()["fingerprint"]
     assert len(duck_rows) > 10 and 0 < duck_rows["label"].mean() < 1
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
-    assert spark_manifest["eligibility"] == duck.manifest["eligibility"]
+    assert spark_manifest.to_dict()["eligibility"] == duck.manifest.to_dict()["eligibility"]

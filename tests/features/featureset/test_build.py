@@ -94,26 +94,29 @@ def test_build_writes_parquet_and_manifest_and_reuses_same_fingerprint(demo):
     assert {p.name for p in first.path.iterdir()} == {"data.parquet", "manifest.json"}
     again = build_feature_set("buyers@v1", sets_dir=demo)
     assert again.reused and again.fingerprint == first.fingerprint
-    assert again.manifest["built_at"] == first.manifest["built_at"]
+    assert again.manifest.to_dict()["built_at"] == first.manifest.to_dict()["built_at"]
 
     frame, manifest = load_feature_set("buyers@v1")
     assert frame.columns[:3].tolist() == ["user_id", "cutoff", "label"]
-    assert len(frame) == manifest["rows"] == first.rows > 0
-    assert manifest["label_rate"] == pytest.approx(frame["label"].mean(), abs=1e-6)
-    assert manifest["data_digest"] == "digest-1"
-    assert manifest["spec"]["name"] == "buyers" and len(manifest["spec_hash"]) == 64
-    assert manifest["engine"] == "duckdb" and manifest["sample"] is None
-    eligibility = manifest["eligibility"]
+    assert len(frame) == manifest.to_dict()["rows"] == first.rows > 0
+    assert manifest.to_dict()["label_rate"] == pytest.approx(frame["label"].mean(), abs=1e-6)
+    assert manifest.to_dict()["data_digest"] == "digest-1"
+    assert (
+        manifest.to_dict()["spec"]["name"] == "buyers"
+        and len(manifest.to_dict()["spec_hash"]) == 64
+    )
+    assert manifest.to_dict()["engine"] == "duckdb" and manifest.to_dict()["sample"] is None
+    eligibility = manifest.to_dict()["eligibility"]
     assert eligibility["kept"] == len(frame)
     assert eligibility["converted"] > 0  # March: February's buyers are excluded
     assert eligibility["candidates"] == sum(
         eligibility[s] for s in ("kept", "inactive", "converted", "censored")
     )
-    assert manifest["cutoffs"]["min"] == "2024-02-01T00:00:00"
-    assert manifest["end_of_data"] == "2024-04-15T00:00:00"
-    channel = next(f for f in manifest["features"] if f["name"] == "channel")
+    assert manifest.to_dict()["cutoffs"]["min"] == "2024-02-01T00:00:00"
+    assert manifest.to_dict()["end_of_data"] == "2024-04-15T00:00:00"
+    channel = next(f for f in manifest.to_dict()["features"] if f["name"] == "channel")
     assert channel == {**channel, "dtype": "categorical", "levels": ["ads", "app", "web"]}
-    ads = next(a for a in manifest["actionable"] if a["name"] == "count_AD_30d")
+    ads = next(a for a in manifest.to_dict()["actionable"] if a["name"] == "count_AD_30d")
     assert ads == {
         "name": "count_AD_30d",
         "direction": "decrease",
@@ -122,12 +125,14 @@ def test_build_writes_parquet_and_manifest_and_reuses_same_fingerprint(demo):
         "integer": True,
         "cost": 0.5,
     }
-    active = next(a for a in manifest["actionable"] if a["name"] == "active_days_30d")
+    active = next(a for a in manifest.to_dict()["actionable"] if a["name"] == "active_days_30d")
     assert (active["lower"], active["upper"]) == (0.0, 30.0)
-    assert {"kind": "order", "smaller": "count_AD_7d", "larger": "count_AD_30d"} in manifest[
-        "couplings"
-    ]
-    assert manifest["leakage"]["flagged"] == []
+    assert {
+        "kind": "order",
+        "smaller": "count_AD_7d",
+        "larger": "count_AD_30d",
+    } in manifest.to_dict()["couplings"]
+    assert manifest.to_dict()["leakage"]["flagged"] == []
     assert features.load_feature_set is load_feature_set
 
 
@@ -146,13 +151,18 @@ def test_manifest_actionable_and_couplings_satisfy_the_whatif_contract(demo):
         .replace("cost_per_unit: 0.5}", "cost_per_unit: 0.5, causal: increases}"),
     )
     manifest = build_feature_set("buyers@v6", sets_dir=demo).manifest
-    names = [feature["name"] for feature in manifest["features"]]
-    space = build_action_space(names, manifest["actionable"], manifest["couplings"])
+    names = [feature["name"] for feature in manifest.to_dict()["features"]]
+    space = build_action_space(
+        names, manifest.to_dict()["actionable"], manifest.to_dict()["couplings"]
+    )
     assert {gene.name for gene in space.genes} == {"count_AD_30d", "active_days_30d"}
-    kinds = sorted({coupling["kind"] for coupling in manifest["couplings"]})
+    kinds = sorted({coupling["kind"] for coupling in manifest.to_dict()["couplings"]})
     assert kinds == ["order", "ratio", "window"]
     # A causal prior reaches the manifest only where the spec declares one.
-    assert [entry.get("causal") for entry in manifest["actionable"]] == ["increases", None]
+    assert [entry.get("causal") for entry in manifest.to_dict()["actionable"]] == [
+        "increases",
+        None,
+    ]
 
 
 def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path, caplog):
@@ -162,10 +172,10 @@ def test_fingerprint_follows_spec_data_and_sample(demo, tmp_path, caplog):
     assert sample.fingerprint != full.fingerprint
     assert same_sample.reused and same_sample.fingerprint == sample.fingerprint
     assert 0 < sample.rows < full.rows
-    assert sample.manifest["sample"] == {"fraction": 0.5, "seed": 3}
+    assert sample.manifest.to_dict()["sample"] == {"fraction": 0.5, "seed": 3}
     # `name@vN` loads the latest build, saying so when it is a sample; `name@vN/FP` pins one.
     with caplog.at_level(logging.WARNING, logger="features.featureset.build"):
-        assert load_feature_set("buyers@v1")[1]["fingerprint"] == sample.fingerprint
+        assert load_feature_set("buyers@v1")[1].fingerprint == sample.fingerprint
         assert len(load_feature_set(f"buyers@v1/{full.fingerprint}")[0]) == full.rows
     assert [r.getMessage() for r in caplog.records] == [
         f"note: buyers@v1 is its latest build {sample.fingerprint}, a 50% user sample (seed 3, "
@@ -224,7 +234,7 @@ def test_label_proxy_scan_catches_a_planted_leak(demo):
     with pytest.raises(SpecError):
         load_feature_set("buyers@v5")  # nothing was written
     allowed = build_feature_set("buyers@v5", allow_leaky=["bought_flag"], sets_dir=demo)
-    leakage = allowed.manifest["leakage"]
+    leakage = allowed.manifest.to_dict()["leakage"]
     assert leakage["flagged"] == ["bought_flag"] and leakage["allowed"] == ["bought_flag"]
     assert leakage["scores"]["bought_flag"] == 1.0
     assert max(v for k, v in leakage["scores"].items() if k != "bought_flag") < 0.95
@@ -360,10 +370,10 @@ def test_derived_attributes_are_computed_in_the_feature_query(rich):
     assert frame["invited"].dtype == "float64" and 0 < frame["invited"].mean() < 1
     expected_group = frame["channel"].map(lambda c: "web" if c == "web" else "other")
     assert frame["channel_group"].tolist() == expected_group.tolist()
-    entries = {f["name"]: f for f in manifest["features"]}
+    entries = {f["name"]: f for f in manifest.to_dict()["features"]}
     assert entries["invited"]["dtype"] == "numeric"
     assert entries["channel_group"]["levels"] == ["other", "web"]
-    assert result.manifest["spec"]["derived_attributes"][0]["columns"] == ["invited_by"]
+    assert result.manifest.to_dict()["spec"]["derived_attributes"][0]["columns"] == ["invited_by"]
 
 
 @pytest.mark.parametrize(
@@ -408,11 +418,11 @@ def test_an_epoch_seconds_attribute_declared_static_is_refused_as_snapshot_like(
 def test_a_warn_level_feature_is_printed_and_recorded_in_the_manifest(rich):
     write_spec(rich, SPEC.replace("version: 1", "version: 10").replace("[channel]", "[hint]"))
     result = build_feature_set("buyers@v10", sets_dir=rich)
-    leakage = result.manifest["leakage"]
+    leakage = result.manifest.to_dict()["leakage"]
     assert 0.90 <= leakage["scores"]["hint"] < 0.95, leakage["scores"]
     assert leakage["warned"] == ["hint"] and leakage["flagged"] == []
     assert leakage["warn_threshold"] == 0.90
-    assert load_feature_set("buyers@v10")[1]["leakage"]["warned"] == ["hint"]
+    assert load_feature_set("buyers@v10")[1].leakage_warned == ("hint",)
     assert "leak warnings (label-proxy AUC >= 0.90): hint (AUC 0.9" in format_build(result)
 
 

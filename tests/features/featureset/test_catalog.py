@@ -6,6 +6,7 @@ import pytest
 import yaml
 from featureset_testlib import write_spec
 
+from contracts.refs import InvalidRefError
 from features.featureset.catalog import (
     SHIPPED_DIR,
     list_specs,
@@ -77,7 +78,7 @@ def test_a_starter_spec_loads_and_is_never_written_over(sets_dir):
     assert yaml.safe_load(path.read_text())["dataset"] == "shop"
     with pytest.raises(SpecError, match=r"premium_30d/v1\.yaml already exists \(shipped\)"):
         new_spec("premium_30d", sets_dir)
-    with pytest.raises(SpecError, match="is not a feature-set reference"):
+    with pytest.raises(InvalidRefError, match="is not a feature-set reference"):
         new_spec("2fast", sets_dir)
 
 

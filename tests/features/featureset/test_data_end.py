@@ -54,18 +54,18 @@ def store_of(tmp_path, sets_dir):
 def test_date_only_data_counts_its_last_day_as_complete(store_of, sets_dir):
     store = store_of(ts("2024-01-31 00:00"), "date")
     built = build_feature_set("buyers@v1", store_path=store, sets_dir=sets_dir)
-    assert built.manifest["eligibility"]["censored"] == 0
-    assert built.rows == 4 and built.manifest["positives"] == 1
-    assert built.manifest["end_of_data"] == "2024-02-01T00:00:00"
-    assert built.manifest["data_granularity"] == "date"
-    assert "midnight after the last date" in built.manifest["censored"]["rule"]
+    assert built.manifest.to_dict()["eligibility"]["censored"] == 0
+    assert built.rows == 4 and built.manifest.to_dict()["positives"] == 1
+    assert built.manifest.to_dict()["end_of_data"] == "2024-02-01T00:00:00"
+    assert built.manifest.to_dict()["data_granularity"] == "date"
+    assert "midnight after the last date" in built.manifest.to_dict()["censored"]["rule"]
 
 
 def test_timestamp_data_ending_that_day_at_noon_is_still_censored(store_of, sets_dir):
     store = store_of(ts("2024-01-31 12:00"), "timestamp")
     built = build_feature_set("buyers@v1", store_path=store, sets_dir=sets_dir)
-    assert built.manifest["eligibility"]["censored"] == 4 and built.rows == 0
-    assert built.manifest["end_of_data"] == "2024-01-31T12:00:00"
+    assert built.manifest.to_dict()["eligibility"]["censored"] == 4 and built.rows == 0
+    assert built.manifest.to_dict()["end_of_data"] == "2024-01-31T12:00:00"
 
 
 def test_date_and_timestamp_builds_of_one_digest_do_not_share_a_fingerprint(store_of, sets_dir):
@@ -83,8 +83,8 @@ def test_scoring_on_date_only_data_defaults_to_the_midnight_after_the_last_date(
 ):
     store = store_of(ts("2024-01-31 00:00"), "date")
     scored = build_scoring_rows("buyers@v1", store_path=store, sets_dir=sets_dir)
-    assert scored.manifest["cutoff"] == "2024-02-01T00:00:00"
-    assert scored.manifest["end_of_data"] == "2024-02-01T00:00:00"
+    assert scored.manifest.to_dict()["cutoff"] == "2024-02-01T00:00:00"
+    assert scored.manifest.to_dict()["end_of_data"] == "2024-02-01T00:00:00"
     with pytest.raises(ScoringCutoffError, match=r"up to 2024-02-01 .*last event, 2024-01-31"):
         build_scoring_rows("buyers@v1", "2024-02-02", store_path=store, sets_dir=sets_dir)
 
@@ -154,9 +154,9 @@ def test_a_feature_set_builds_on_a_store_without_a_users_table(tmp_path, sets_di
     ingest_dataset(folder / "shop.yaml", store, progress=False)
     write_spec(sets_dir, SHOP_SPEC)
     built = build_feature_set("cancels@v1", store_path=store, sets_dir=sets_dir)
-    assert built.manifest["data_granularity"] == "date"
+    assert built.manifest.to_dict()["data_granularity"] == "date"
     # [Jan 22, Jan 29) ends at the midnight after the last date: complete, not censored.
-    assert built.manifest["eligibility"]["censored"] == 0
-    assert built.rows == 3 and built.manifest["positives"] == 1
-    country = next(f for f in built.manifest["features"] if f["name"] == "country")
+    assert built.manifest.to_dict()["eligibility"]["censored"] == 0
+    assert built.rows == 3 and built.manifest.to_dict()["positives"] == 1
+    country = next(f for f in built.manifest.to_dict()["features"] if f["name"] == "country")
     assert country["levels"] == ["France", "Norway", "UK"]

@@ -197,8 +197,10 @@ def test_a_tiny_organisation_by_hand(sets_dir):
     assert {key: list(values) for key, values in table.iterrows()}.keys() == expected.keys()
     for key, values in expected.items():
         assert table.loc[key].tolist() == pytest.approx(values, nan_ok=True), key
-    assert {f["name"]: f["dtype"] for f in manifest["features"]}["org_users"] == "numeric"
-    assert result.manifest["spec"]["features"][0]["via"] == "org_id"
+    assert {f["name"]: f["dtype"] for f in manifest.to_dict()["features"]}[
+        "org_users"
+    ] == "numeric"
+    assert result.manifest.to_dict()["spec"]["features"][0]["via"] == "org_id"
 
 
 @pytest.mark.parametrize(

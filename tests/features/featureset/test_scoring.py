@@ -97,11 +97,14 @@ def test_calendar_scoring_rows_equal_training_rows_at_a_labelled_cutoff(specs):
     at = pd.Timestamp("2024-02-15")
     expected = training[training["cutoff"] == at]
     scoring, manifest = load_scoring_rows("weekly@v1", "2024-02-15", sets_dir=specs)
-    assert len(expected) >= 10 and manifest["rows"] == len(scoring)
+    assert len(expected) >= 10 and manifest.to_dict()["rows"] == len(scoring)
     assert scoring["label"].isna().all()
     assert list(scoring.columns) == list(training.columns)
     pd.testing.assert_frame_equal(_without_label(scoring), _without_label(expected))
-    assert manifest["kind"] == "scoring" and manifest["cutoff"] == "2024-02-15T00:00:00"
+    assert (
+        manifest.to_dict()["kind"] == "scoring"
+        and manifest.to_dict()["cutoff"] == "2024-02-15T00:00:00"
+    )
 
 
 def test_signup_scoring_rows_are_the_open_windows_with_training_features(specs):
@@ -114,20 +117,20 @@ def test_signup_scoring_rows_are_the_open_windows_with_training_features(specs):
     scoring, manifest = load_scoring_rows("first_week@v1", "2024-02-10", sets_dir=specs)
     assert len(expected) >= 5 and expected["cutoff"].nunique() == len(expected)
     pd.testing.assert_frame_equal(_without_label(scoring), _without_label(expected))
-    assert manifest["feature_cutoffs"]["max"] <= "2024-02-10T00:00:00"
+    assert manifest.to_dict()["feature_cutoffs"]["max"] <= "2024-02-10T00:00:00"
 
 
 def test_latest_cutoff_scores_users_whose_window_is_still_open(specs):
     training = build_feature_set("first_week@v1", sets_dir=specs)
     result = build_scoring_rows("first_week@v1", sets_dir=specs)
-    assert result.manifest["cutoff"] == "2024-04-01T00:00:00"
+    assert result.manifest.to_dict()["cutoff"] == "2024-04-01T00:00:00"
     scoring, _ = load_scoring_rows("first_week@v1", sets_dir=specs)
     rows, _ = load_feature_set("first_week@v1")
     assert len(scoring) > 0
     assert set(scoring["user_id"]).isdisjoint(rows["user_id"])  # censored in training
     assert (scoring["cutoff"] + pd.Timedelta(days=14) > pd.Timestamp("2024-04-01")).all()
     # Stored apart: `first_week@v1` still loads the training build, `features list` shows it.
-    assert load_feature_set("first_week@v1")[1]["fingerprint"] == training.fingerprint
+    assert load_feature_set("first_week@v1")[1].fingerprint == training.fingerprint
     assert result.path.parent.name == "scoring"
     listed = next(e for e in list_feature_sets(specs) if e["ref"] == "first_week@v1")
     assert [b["fingerprint"] for b in listed["builds"]] == [training.fingerprint]
@@ -139,7 +142,7 @@ def test_scoring_builds_are_reused_and_fingerprinted_by_cutoff(specs):
     earlier = build_scoring_rows("weekly@v1", "2024-03-20", sets_dir=specs)
     assert again.reused and again.fingerprint == first.fingerprint
     assert not earlier.reused and earlier.fingerprint != first.fingerprint
-    assert earlier.manifest["eligibility"]["scored"] == earlier.rows
+    assert earlier.manifest.to_dict()["eligibility"]["scored"] == earlier.rows
 
 
 def test_a_cutoff_after_the_data_is_refused_with_the_range(specs):

@@ -95,11 +95,11 @@ def test_spark_build_equals_duckdb_build_on_a_demo_like_spec(spark_session, sets
     duck_rows, duck_manifest = load_feature_set(ref)
     spark = build_feature_set(ref, engine="spark", sets_dir=sets_dir, force=True)
     spark_rows, spark_manifest = load_feature_set(ref)
-    assert spark.fingerprint == duck.fingerprint and spark_manifest["engine"] == "spark"
+    assert spark.fingerprint == duck.fingerprint and spark_manifest.to_dict()["engine"] == "spark"
     assert len(duck_rows) > 50 and 0 < duck_rows["label"].mean() < 1
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
-    assert spark_manifest["eligibility"] == duck_manifest["eligibility"]
-    assert spark_manifest["end_of_data"] == duck_manifest["end_of_data"]
+    assert spark_manifest.to_dict()["eligibility"] == duck_manifest.to_dict()["eligibility"]
+    assert spark_manifest.to_dict()["end_of_data"] == duck_manifest.to_dict()["end_of_data"]
 
 
 def test_spark_build_equals_duckdb_build_on_date_only_data(spark_session, sets_dir):
@@ -114,9 +114,9 @@ def test_spark_build_equals_duckdb_build_on_date_only_data(spark_session, sets_d
     spark = build_feature_set("calendar_like@v1", engine="spark", sets_dir=sets_dir, force=True)
     spark_rows, _ = load_feature_set("calendar_like@v1")
     last_day = max(when for _, when, *_ in dated)
-    assert duck.manifest["end_of_data"] == (last_day + dt.timedelta(days=1)).isoformat()
-    assert spark.manifest["end_of_data"] == duck.manifest["end_of_data"]
-    assert spark.manifest["eligibility"] == duck.manifest["eligibility"]
+    assert duck.manifest.to_dict()["end_of_data"] == (last_day + dt.timedelta(days=1)).isoformat()
+    assert spark.manifest.to_dict()["end_of_data"] == duck.manifest.to_dict()["end_of_data"]
+    assert spark.manifest.to_dict()["eligibility"] == duck.manifest.to_dict()["eligibility"]
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
 
 
@@ -132,10 +132,10 @@ def test_spark_scoring_rows_equal_duckdb_scoring_rows(spark_session, sets_dir):
         "demo_like@v1", "2024-01-15", engine="spark", sets_dir=sets_dir, force=True
     )
     spark_rows, _ = load_scoring_rows("demo_like@v1", "2024-01-15", sets_dir=sets_dir)
-    assert spark.fingerprint == duck.fingerprint and spark.manifest["engine"] == "spark"
+    assert spark.fingerprint == duck.fingerprint and spark.manifest.to_dict()["engine"] == "spark"
     assert duck_rows["cutoff"].nunique() > 1 and len(duck_rows) > 10
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
-    assert spark.manifest["eligibility"] == duck.manifest["eligibility"]
+    assert spark.manifest.to_dict()["eligibility"] == duck.manifest.to_dict()["eligibility"]
 
 
 @settings(
@@ -180,7 +180,9 @@ def test_spark_build_equals_duckdb_build_with_related_features(spark_session, se
     duck_rows, _ = load_feature_set("related_tiny@v1")
     build_feature_set("related_tiny@v1", engine="spark", sets_dir=sets_dir, force=True)
     spark_rows, spark_manifest = load_feature_set("related_tiny@v1")
-    assert spark_manifest["engine"] == "spark" and duck_rows["org_label_rate"].notna().any()
+    assert (
+        spark_manifest.to_dict()["engine"] == "spark" and duck_rows["org_label_rate"].notna().any()
+    )
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.manifest import FeatureSetManifest
 from serving.whatif import (
     ActionSpaceError,
     Goal,
@@ -57,7 +58,7 @@ def test_manifest_categorical_cannot_be_actionable():
         "actionable": [{**GOOD, "name": "plan"}],
     }
     with pytest.raises(ActionSpaceError, match="'plan' is categorical"):
-        action_space_from_manifest(manifest)
+        action_space_from_manifest(FeatureSetManifest.from_dict(manifest))
 
 
 def test_manifest_builds_genes_in_model_order():
@@ -66,7 +67,7 @@ def test_manifest_builds_genes_in_model_order():
         "actionable": [GOOD, {"name": "a7", "direction": "increase", "lower": 0, "upper": 5}],
         "couplings": [{"kind": "order", "smaller": "a7", "larger": "a30"}],
     }
-    space = action_space_from_manifest(manifest)
+    space = action_space_from_manifest(FeatureSetManifest.from_dict(manifest))
     assert space.gene_names == ("a30", "a7")
     assert list(space.gene_columns) == [1, 0]
     assert space.gene_pairs() == ((1, 0),)

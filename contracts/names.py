@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 NAME_MAX_LENGTH = 128
 NAME_PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{NAME_MAX_LENGTH - 1}}}$")

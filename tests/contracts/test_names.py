@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.errors import UsagecastError
-from features.featureset.catalog import REF_PATTERN
-from features.names import NAME_MAX_LENGTH, InvalidNameError, check_name, is_valid_name
+from contracts.errors import UsagecastError
+from contracts.names import NAME_MAX_LENGTH, InvalidNameError, check_name, is_valid_name
+from contracts.refs import REF_PATTERN
 
 ACCEPTED = [
     "paywall",
