@@ -35,8 +35,8 @@ from analytics.scope import (
     render,
     segment_condition,
 )
+from contracts.errors import UsagecastError
 from features.engines import Engine
-from features.errors import UsagecastError
 from features.event_store import EXPERIMENT_ASSIGNED
 
 BUCKETS = 10_000

@@ -22,9 +22,9 @@ from analytics.scope import (
     scope_params,
     user_attribute_columns,
 )
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from features.engines import Engine
-from features.errors import UsagecastError
 
 MISSING_CHANNEL = "(missing)"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from contracts.errors import UsagecastError
 from features.engines import Engine
-from features.errors import UsagecastError
 
 DEMO_CONVERSION = "BUY_PREMIUM"
 

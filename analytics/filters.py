@@ -13,7 +13,7 @@ import sqlglot
 import sqlglot.expressions as exp
 from sqlglot.errors import ParseError
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.featureset.derived import SCALAR_NODES
 
 # Node types a segment predicate may contain: comparisons, boolean logic, literals, columns

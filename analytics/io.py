@@ -16,19 +16,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analytics.ab import Experiment
+from contracts.errors import UsagecastError
 from contracts.names import check_name
-from features import engines
-from features.engines import Engine
-from features.errors import UsagecastError
-from features.event_store import StoreMissingError
-from features.workspace import (
-    ensure_mlflow_store,
-    ensure_workspace,
+from contracts.workspace import (
     event_store_path,
     mlflow_artifact_root,
     mlflow_tracking_uri,
     workspace_dir,
 )
+from features import engines
+from features.engines import Engine
+from features.event_store import StoreMissingError
+from features.workspace import ensure_mlflow_store, ensure_workspace
 
 MLFLOW_EXPERIMENT = "analytics"
 

@@ -23,8 +23,8 @@ import sqlglot.expressions as exp
 
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import SCOPED_USERS, data_end_seconds, render, scope_params
+from contracts.errors import UsagecastError
 from features.engines import Engine
-from features.errors import UsagecastError
 
 Period = Literal["week", "month"]
 

@@ -29,8 +29,8 @@ from analytics.retention import (
 )
 from analytics.segments import segments
 from analytics.usage import before_conversion, top_features
+from contracts.errors import UsagecastError
 from features.engines import Engine
-from features.errors import UsagecastError
 from features.event_store import EXPERIMENT_ASSIGNED
 from features.mlflow_links import describe_run_artifacts
 

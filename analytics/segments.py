@@ -12,9 +12,9 @@ import pandas as pd
 
 from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import render, segment_condition
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from features.engines import Engine
-from features.errors import UsagecastError
 
 _SEGMENT_USERS = """
 SELECT u.user_id FROM users AS u WHERE :segment

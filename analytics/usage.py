@@ -20,8 +20,8 @@ from analytics.scope import (
     render,
     scope_params,
 )
+from contracts.errors import UsagecastError
 from features.engines import Engine
-from features.errors import UsagecastError
 
 _TOP_FEATURES = f"""
 WITH {SCOPED_USERS}, {SCOPED_EVENTS}

@@ -34,11 +34,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from contracts.workspace import event_store_path
 from experiments.oracle import ORACLE_REPLICAS, lift_ratio
 from experiments.split import apply_split, plan_split
 from features import load_feature_set
 from features.simulate import SimulationConfig, simulate_to_dir, traits, true_adoption_probability
-from features.workspace import event_store_path
 
 FEATURE_SET = "adoption_14d@v1"
 EFFECTS = (

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from serving.calibration import Calibration
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest, plain_json
 from features.categories import grouped_levels
-from features.errors import UsagecastError
 from serving import UNCALIBRATED, Calibration, ModelMetadata, Output
 
 KEY_COLUMNS: tuple[str, ...] = ("user_id", "cutoff", "label")

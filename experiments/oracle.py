@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
-from features.errors import UsagecastError
 from features.event_store import INGESTS, open_store
 from features.simulate import (
     load_simulation_config,

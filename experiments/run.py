@@ -33,6 +33,7 @@ import pandas as pd
 from tqdm import tqdm
 
 import features
+from contracts.errors import UsagecastError
 from contracts.lineage import FEATURE_SET_TAG, RunLineage
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
@@ -89,7 +90,6 @@ from experiments.study import (
     split_budget,
 )
 from features import workspace
-from features.errors import UsagecastError
 from features.mlflow_links import (
     artifacts_location,
     hide_password,

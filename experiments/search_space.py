@@ -13,8 +13,8 @@ from typing import Any
 
 import optuna
 
+from contracts.errors import UsagecastError
 from experiments.metrics import MetricName
-from features.errors import UsagecastError
 
 LIGHTGBM_METRIC: dict[MetricName, str] = {
     "roc_auc": "auc",

@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 VALIDATION_PERCENT = 20
 TEST_PERCENT = 20

@@ -46,9 +46,9 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from contracts.errors import UsagecastError
 from experiments.metrics import MetricName
 from experiments.objective import WORKER_HOST_ATTR, WORKER_PID_ATTR, study_direction
-from features.errors import UsagecastError
 from features.locks import OwnedLock
 
 JOURNAL_SCHEME = "journal://"

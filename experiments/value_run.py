@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from analytics import ltv_formula_rows
 from analytics.io import open_engine
+from contracts.errors import UsagecastError
 from contracts.lineage import FEATURE_SET_TAG, MODEL_OUTPUT_TAG, VALUE_OUTPUT
 from experiments import tracking
 from experiments.families import LightGBMRegressionFamily, TrainingRows
@@ -62,7 +63,6 @@ from experiments.study import finished_trials, make_pruner, make_sampler
 from experiments.value_metrics import decile_calibration, evaluate_value
 from experiments.value_plots import decile_calibration_figure, predicted_vs_realised_figure
 from features import workspace
-from features.errors import UsagecastError
 from features.mlflow_links import artifacts_location, is_tracking_server, ui_command
 from serving import log_serving_model
 

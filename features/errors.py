@@ -1,12 +1,11 @@
-"""The interrupt the CLI maps, beside the base error users see (defined in contracts)."""
+"""The interrupt the CLI maps to the shell's exit code for the signal (the base error users
+see is contracts.errors.UsagecastError)."""
 
 from __future__ import annotations
 
 import signal
 
-from contracts.errors import UsagecastError
-
-__all__ = ["Interrupted", "UsagecastError"]
+__all__ = ["Interrupted"]
 
 
 class Interrupted(KeyboardInterrupt):

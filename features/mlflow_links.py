@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse, urlsplit
 
-from features.workspace import mlflow_tracking_uri
+from contracts.workspace import mlflow_tracking_uri
 
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 5001

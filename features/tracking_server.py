@@ -24,9 +24,10 @@ import shlex
 from dataclasses import dataclass
 from typing import NoReturn
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
+from contracts.workspace import mlflow_artifact_root, mlflow_tracking_uri
 from features.mlflow_links import is_tracking_server, python_bin_dir
-from features.workspace import ensure_mlflow_store, mlflow_artifact_root, mlflow_tracking_uri
+from features.workspace import ensure_mlflow_store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000

@@ -1,8 +1,7 @@
 """Creating the workspace and its tracking store; nothing is created at import time.
 
-The paths themselves are computed in contracts.workspace (imported here, so callers may
-import either). `ensure_workspace()` and the tracking store's creation
-(`ensure_mlflow_store`) are what callers that write call first.
+The paths themselves are computed in contracts.workspace. `ensure_workspace()` and the
+tracking store's creation (`ensure_mlflow_store`) are what callers that write call first.
 """
 
 from __future__ import annotations
@@ -11,43 +10,13 @@ import os
 from pathlib import Path
 
 from contracts.workspace import (
-    DEFAULT_PROJECT_SPECS,
-    DEFAULT_WORKSPACE,
-    SPARK_MASTER_ENV,
-    SPECS_ENV,
-    WORKSPACE_ENV,
-    event_store_path,
-    feature_sets_dir,
-    mlflow_artifact_root,
     mlflow_tracking_uri,
-    optuna_dir,
-    prediction_log_dir,
-    reports_dir,
     schema_marker_path,
     sqlite_store_path,
     workspace_dir,
 )
 
-__all__ = [
-    "DEFAULT_PROJECT_SPECS",
-    "DEFAULT_WORKSPACE",
-    "SPARK_MASTER_ENV",
-    "SPECS_ENV",
-    "WORKSPACE_ENV",
-    "activate_mlflow_tracking",
-    "ensure_mlflow_store",
-    "ensure_workspace",
-    "event_store_path",
-    "feature_sets_dir",
-    "mlflow_artifact_root",
-    "mlflow_tracking_uri",
-    "optuna_dir",
-    "prediction_log_dir",
-    "reports_dir",
-    "schema_marker_path",
-    "sqlite_store_path",
-    "workspace_dir",
-]
+__all__ = ["activate_mlflow_tracking", "ensure_mlflow_store", "ensure_workspace"]
 
 
 def ensure_workspace() -> Path:

@@ -63,7 +63,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from analytics.ab import Experiment, bucket_groups, buckets, make_experiment
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.workspace import activate_mlflow_tracking
 from front_door.limits import Limits, RequestRefused, check_payload, parse_body
 from front_door.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE

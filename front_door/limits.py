@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 # The body formats of `mlflow models serve` (mlflow.pyfunc.scoring_server.SUPPORTED_FORMATS).
 RECORDS, SPLIT, INSTANCES, INPUTS = "dataframe_records", "dataframe_split", "instances", "inputs"

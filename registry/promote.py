@@ -35,6 +35,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
+from contracts.errors import UsagecastError
 from contracts.lineage import (
     BASELINE_RMSE_METRIC,
     FEATURE_SET_TAG,
@@ -44,7 +45,6 @@ from contracts.lineage import (
 )
 from contracts.names import check_name
 from contracts.refs import FeatureSetRef
-from features.errors import UsagecastError
 from features.locks import OwnedLock, advisory_lock, is_postgres_url
 from features.mlflow_links import hide_password, serve_command
 from features.workspace import activate_mlflow_tracking, ensure_workspace

@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 from tqdm import tqdm
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef
-from features.errors import UsagecastError
 from features.workspace import activate_mlflow_tracking
 from registry.promote import METADATA_ARTIFACT, load_registered
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 
 class CalibrationError(UsagecastError):

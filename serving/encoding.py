@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.errors import UsagecastError
 from features.categories import OTHER_LEVEL
-from features.errors import UsagecastError
 from serving.calibration import UNCALIBRATED, Calibration
 from serving.families import FITTED_MODELS, OUTPUTS, Output
 

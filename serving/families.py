@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import lightgbm
 import numpy as np
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 Output = Literal["probability", "value"]
 OUTPUTS: tuple[str, ...] = ("probability", "value")

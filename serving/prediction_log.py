@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 PREDICTION_LOG_ENV = "USAGECAST_PREDICTION_LOG"
 ROTATE_ROWS = 10_000

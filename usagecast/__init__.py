@@ -18,7 +18,7 @@ Errors are features.errors.UsagecastError (re-exported here), with the CLI's one
 examples/notebook_walkthrough.py runs every step on simulated data.
 """
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from usagecast import analytics
 from usagecast.api import (
     build,

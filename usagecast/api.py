@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.quiet import quiet_defaults
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.workspace import mlflow_tracking_uri
 from features.mlflow_links import SERVE_HOST, SERVE_PORT, serve_command, ui_command
-from features.workspace import ensure_workspace, mlflow_tracking_uri
+from features.workspace import ensure_workspace
 from usagecast_cli.main import main as usagecast
 
 FEATURE_SET = "premium_30d@v1"

@@ -15,7 +15,7 @@ def _fraction(value: str) -> float:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from features.errors import UsagecastError
+    from contracts.errors import UsagecastError
     from features.featureset import build_feature_set, format_build
 
     if args.scoring:
@@ -37,7 +37,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _build_scoring(args: argparse.Namespace) -> int:
-    from features.errors import UsagecastError
+    from contracts.errors import UsagecastError
     from features.featureset import build_scoring_rows, format_scoring_build
 
     if args.allow_leaky:

@@ -22,7 +22,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from features.errors import Interrupted, UsagecastError
+from contracts.errors import UsagecastError
+from features.errors import Interrupted
 from features.quiet import quiet_defaults
 from usagecast_cli import (
     analytics_commands,

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from features.workspace import SPARK_MASTER_ENV, SPECS_ENV
+from contracts.workspace import SPARK_MASTER_ENV, SPECS_ENV
 
 if TYPE_CHECKING:  # imported when used: experiments is heavy for `usagecast --help`
     from experiments.business import BusinessOptions, Capacity
@@ -58,8 +58,8 @@ def apply_specs_option(args: argparse.Namespace) -> None:
 
 def _capacity(text: str) -> Capacity:
     """`--capacity`: experiments.business.parse_capacity, its refusal as argparse's."""
+    from contracts.errors import UsagecastError
     from experiments.business import parse_capacity
-    from features.errors import UsagecastError
 
     try:
         return parse_capacity(text)

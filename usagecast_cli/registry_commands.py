@@ -9,7 +9,7 @@ from usagecast_cli.options import add_business_options, add_specs_option, parse_
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from features.errors import UsagecastError
+    from contracts.errors import UsagecastError
     from registry import PolicyConfig, latest_run_id, promote_run
 
     if bool(args.run_id) == bool(args.latest):

@@ -11,8 +11,8 @@ DEFAULT_PORT = 5001
 def _serve(args: argparse.Namespace) -> int:
     import os
 
-    from features.errors import UsagecastError
-    from features.workspace import prediction_log_dir
+    from contracts.errors import UsagecastError
+    from contracts.workspace import prediction_log_dir
     from front_door.app import ServeConfig, serve
     from front_door.limits import Limits
     from serving.prediction_log import PREDICTION_LOG_ENV

@@ -31,7 +31,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _check_drift_arguments(args: argparse.Namespace) -> None:
     """--drift and --drift-from go together; --drift-event-type needs a tracking_bug."""
-    from features.errors import UsagecastError
+    from contracts.errors import UsagecastError
 
     if args.drift and args.drift_from is None:
         raise UsagecastError("--drift needs --drift-from DATE (e.g. --drift-from 2024-05-01)")

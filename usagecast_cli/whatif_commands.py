@@ -9,7 +9,7 @@ from usagecast_cli.options import add_specs_option
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from features.errors import UsagecastError
+    from contracts.errors import UsagecastError
 
     if not args.model or not args.user:
         raise UsagecastError(

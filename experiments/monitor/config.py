@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 
 class MonitorConfigError(UsagecastError):

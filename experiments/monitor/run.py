@@ -34,9 +34,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from analytics.io import log_run
+from contracts.errors import UsagecastError
 from contracts.lineage import FEATURE_SET_TAG, FINGERPRINT_TAG, RunLineage
 from contracts.names import check_name
 from contracts.refs import BuildRef, FeatureSetRef
+from contracts.workspace import prediction_log_dir, reports_dir
 from experiments.business import BusinessOptions
 from experiments.monitor import checks, sections
 from experiments.monitor.config import Thresholds
@@ -50,14 +52,8 @@ from experiments.monitor.report import (
 )
 from experiments.monitor.skew import training_serving_skew
 from experiments.split import assign_parts
-from features.errors import UsagecastError
 from features.mlflow_links import describe_run_artifacts
-from features.workspace import (
-    activate_mlflow_tracking,
-    ensure_workspace,
-    prediction_log_dir,
-    reports_dir,
-)
+from features.workspace import activate_mlflow_tracking, ensure_workspace
 from registry import names
 from registry.promote import load_registered
 from serving.prediction_log import PREDICTION_LOG_ENV, PredictionLogError, read_prediction_log
@@ -202,9 +198,9 @@ def _tenure_features(spec) -> tuple[str, ...]:
 
 def _static_attributes(spec) -> tuple[str, ...]:
     """The spec's attribute features that are static user attributes in the event store."""
+    from contracts.workspace import event_store_path
     from features.event_store import USER_ATTRIBUTES, open_store
     from features.featureset.spec import expand_features
-    from features.workspace import event_store_path
 
     with open_store(event_store_path()) as con:
         static = {
@@ -220,8 +216,8 @@ def _static_attributes(spec) -> tuple[str, ...]:
 
 def _signups(attributes: tuple[str, ...]) -> pd.DataFrame:
     """signup_time and the given static attributes of every user in the event store."""
+    from contracts.workspace import event_store_path
     from features.event_store import USERS, open_store
-    from features.workspace import event_store_path
 
     columns = ", ".join(f'"{name}"' for name in ("signup_time", *attributes))
     with open_store(event_store_path()) as con:

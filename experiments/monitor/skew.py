@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 RELATIVE_TOLERANCE = 1e-9
 KEYS = ("user_id", "cutoff")

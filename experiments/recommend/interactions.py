@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.event_store import EVENTS, ITEMS, StoreMissingError, open_store
 
 # A play or a like says the user wanted the item; a skip does not.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import GENRES, SimulationConfig
 from features.simulate.tables import track_ids
 from features.simulate.traits import draw_catalog, draw_user_traits

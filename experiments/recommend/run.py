@@ -17,8 +17,10 @@ import numpy as np
 import optuna
 from matplotlib.figure import Figure
 
+from contracts.errors import UsagecastError
 from contracts.lineage import GIT_COMMIT_TAG
 from contracts.names import check_name
+from contracts.workspace import event_store_path
 from experiments import plots
 from experiments.interrupts import deferred_stop
 from experiments.oracle import simulation_config_path
@@ -48,10 +50,9 @@ from experiments.tracking import (
     parent_run,
     prepare_experiment,
 )
-from features.errors import UsagecastError
 from features.event_store import StoreMissingError, latest_dataset_digest, open_store
 from features.simulate import SimulationConfig, load_simulation_config
-from features.workspace import activate_mlflow_tracking, event_store_path
+from features.workspace import activate_mlflow_tracking
 from serving.recommend import log_recommender_model, top_k
 
 EXPERIMENT = "recommend"

@@ -25,9 +25,9 @@ import pandas as pd
 from lightgbm import LGBMClassifier
 
 from analytics.runs import ab_result, experiment_groups, opened_engine
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from experiments.whatif import sources, truth
-from features.errors import UsagecastError
 from registry.names import LABEL_COLUMN
 from serving import ModelMetadata, encode_matrix
 from serving.whatif import LeverChange

@@ -22,9 +22,9 @@ from mlflow.exceptions import MlflowException
 
 from analytics.filters import parse_segment
 from analytics.io import log_run
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from experiments.whatif import evidence, report, sources, truth
-from features.errors import UsagecastError
 from features.mlflow_links import describe_run_artifacts
 from serving import encode_matrix
 from serving.validation import IDENTITY_COLUMNS

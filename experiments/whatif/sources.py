@@ -18,15 +18,16 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 from mlflow.tracking import MlflowClient
 
+from contracts.errors import UsagecastError
 from contracts.lineage import feature_set_of
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef
+from contracts.workspace import event_store_path
 from experiments.oracle import simulation_config_path
-from features.errors import UsagecastError
 from features.event_store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
 from features.featureset.spec import FeatureDef
 from features.simulate import SimulationConfig, load_simulation_config
-from features.workspace import activate_mlflow_tracking, event_store_path
+from features.workspace import activate_mlflow_tracking
 from registry import load_registered, model_version, rows_at_cutoff
 from serving import Scorer
 

@@ -23,9 +23,9 @@ import pandas as pd
 import sqlglot
 import sqlglot.expressions as exp
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
+from contracts.workspace import SPARK_MASTER_ENV as MASTER_ENV
 from features.event_store import latest_dataset_digest, open_store, parquet_copy_dir
-from features.workspace import SPARK_MASTER_ENV as MASTER_ENV
 
 REMOTE_ENV = "SPARK_REMOTE"
 DEFAULT_MASTER = "local[2]"

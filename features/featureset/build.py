@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef, FeatureSetRef
+from contracts.workspace import event_store_path
 from features.engines import Engine, check_engine_name, open_engine
-from features.errors import UsagecastError
 from features.event_store import (
     EVENTS,
     ITEM_ATTRIBUTES,
@@ -56,7 +57,6 @@ from features.featureset.spec import (
     spec_hash,
     spec_to_dict,
 )
-from features.workspace import event_store_path
 
 logger = logging.getLogger(__name__)
 # Stages of a training build: checks, the feature query, the leak scan, writing.

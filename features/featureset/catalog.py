@@ -25,8 +25,8 @@ import yaml
 
 from contracts.names import check_name
 from contracts.refs import FeatureSetRef, InvalidRefError
+from contracts.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
-from features.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "sets"
 LOCK_FILE = "LOCK.json"

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import sqlglot.expressions as exp
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
 from features.scalar_sql import SCALAR_NODES as SCALAR_NODES  # analytics segments use it
 

@@ -6,9 +6,9 @@ import json
 import warnings
 from pathlib import Path
 
+from contracts.errors import UsagecastError
 from contracts.lineage import RunLineage
 from contracts.refs import BuildRef, FeatureSetRef
-from features.errors import UsagecastError
 from features.featureset.build import BuildResult, load_feature_set
 
 

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
+from contracts.workspace import event_store_path
 from features.engines import Engine, check_engine_name, open_engine
-from features.errors import UsagecastError
 from features.event_store import EVENTS, data_granularity
 from features.featureset import store
 from features.featureset.build import (
@@ -57,7 +58,6 @@ from features.featureset.spec import (
     expand_features,
     spec_hash,
 )
-from features.workspace import event_store_path
 
 # Statuses a scoring row may have: `censored` only says the label window is still open.
 SCORED_STATUSES = ("kept", "censored")

@@ -66,7 +66,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.featureset.derived import (
     DERIVED_DTYPES,
     DerivedAttributeError,

@@ -19,8 +19,8 @@ import pandas as pd
 
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
+from contracts.workspace import feature_sets_dir
 from features.featureset.spec import SpecError
-from features.workspace import feature_sets_dir
 
 DATA_FILE = "data.parquet"
 MANIFEST_FILE = "manifest.json"

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlglot.expressions as exp
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
 
 FORMATS = ("csv", "jsonl", "parquet")

@@ -27,8 +27,9 @@ import duckdb
 import yaml
 from tqdm import tqdm
 
+from contracts.errors import UsagecastError
+from contracts.workspace import event_store_path
 from features import quality
-from features.errors import UsagecastError
 from features.event_store import (
     EVENT_COLUMNS,
     EVENTS,
@@ -64,7 +65,6 @@ from features.ingest.readers import (
     sql_string,
 )
 from features.ingest.summary import IngestSummary, TableCounts
-from features.workspace import event_store_path
 
 T = TypeVar("T")
 ENTITY_DUPLICATE_REASONS = {USERS: validate.DUPLICATE_USER, ITEMS: validate.DUPLICATE_ITEM}

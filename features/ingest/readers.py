@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.ingest.config import EXTENSION_FORMATS, WHITESPACE, Source
 
 # Python codec name -> the name DuckDB's CSV reader knows, for the codecs it decodes natively.

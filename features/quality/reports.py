@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
+from contracts.workspace import event_store_path, reports_dir
 from features.event_store import latest_ingest_value, open_store
 from features.quality.html import render_html
 from features.quality.profile import events_per_day
 from features.quality.render import render_markdown
-from features.workspace import event_store_path, reports_dir
 
 LATEST = "latest"
 

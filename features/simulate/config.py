@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.event_store import EXPERIMENT_ASSIGNED
 
 CHANNELS: tuple[str, ...] = ("facebook", "twitter", "reddit", "pinterest")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import streams
 from features.simulate.config import Levers, SimulationConfig
 from features.simulate.events import EARLIEST_SESSION

@@ -21,7 +21,7 @@ import pyarrow.csv as pa_csv
 import yaml
 from tqdm import tqdm
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import drift, faults, streams, tables
 from features.simulate.config import (
     DROPPED_EVENT_NAME,

@@ -87,7 +87,7 @@ def check_store(home: Path, processes: int) -> list[str]:
     from mlflow.store.db.utils import _get_latest_schema_revision
     from mlflow.tracking import MlflowClient
 
-    from features.workspace import schema_marker_path
+    from contracts.workspace import schema_marker_path
 
     path = home / "mlflow.db"
     try:

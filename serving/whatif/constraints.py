@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest, plain_json
-from features.errors import UsagecastError
 
 DIRECTIONS = ("increase", "decrease", "both")
 ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost", "causal")

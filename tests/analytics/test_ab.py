@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from analytics import analyze, assign, make_experiment, parse_metric, parse_split, user_outcomes
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 from .conftest import at
 

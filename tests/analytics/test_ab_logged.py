@@ -13,15 +13,15 @@ import pytest
 
 from analytics import ab
 from analytics.runs import ab_result, opened_engine
+from contracts.errors import UsagecastError
+from contracts.workspace import event_store_path
 from features.engines.spark import SparkEngine
-from features.errors import UsagecastError
 from features.simulate import (
     LeverExperiment,
     SimulationConfig,
     simulate_to_dir,
     true_arm_probabilities,
 )
-from features.workspace import event_store_path
 from usagecast_cli.main import main
 
 FROM = dt.date(2024, 2, 1)

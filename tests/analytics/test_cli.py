@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from features.workspace import event_store_path, workspace_dir
+from contracts.workspace import event_store_path, workspace_dir
 from usagecast_cli.main import main
 
 from .conftest import at, write_store

@@ -138,7 +138,7 @@ def test_channels_table_with_lift_and_gains(tiny_store):
 
 
 def test_channels_reject_an_unknown_channel_attribute(tiny_store):
-    from features.errors import UsagecastError
+    from contracts.errors import UsagecastError
 
     with pytest.raises(UsagecastError, match="'campaign' is not a user attribute"):
         channels(tiny_store(VALUE_USERS, VALUE_EVENTS), "BUY", channel="campaign")

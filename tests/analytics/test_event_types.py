@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
-from features.errors import UsagecastError
-from features.workspace import event_store_path
+from contracts.errors import UsagecastError
+from contracts.workspace import event_store_path
 from usagecast_cli.analytics_commands import DEMO_DEFAULT
 from usagecast_cli.main import main
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analytics.filters import Filters, area_condition, parse_segment
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 COLUMNS = frozenset({"channel", "city", "signup_time"})
 

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from analytics import channel_ranking, ltv_backtest, ltv_formula_rows
 from analytics.channels import expected_active_periods
 from analytics.runs import rows_from_cutoff
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
+from contracts.workspace import event_store_path
 from features.engines.spark import SparkEngine
-from features.errors import UsagecastError
 from features.featureset import build_feature_set, load_feature_set
-from features.workspace import event_store_path
 from usagecast_cli.main import main
 
 SPEC = """

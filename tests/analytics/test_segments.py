@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analytics import cluster_profiles
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 
 
 def two_groups(seed: int) -> pd.DataFrame:

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from contracts.workspace import event_store_path
 from features.featureset import build_feature_set, load_feature_set
-from features.workspace import event_store_path
 from usagecast_cli.main import main
 
 SPEC = """

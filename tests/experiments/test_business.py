@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.errors import UsagecastError
 from experiments.business import (
     BusinessOptions,
     Capacity,
@@ -23,7 +24,6 @@ from experiments.business import (
     profit_curve,
 )
 from experiments.plots import business_figures
-from features.errors import UsagecastError
 
 # Ranked by probability: rows 0, 3, 1, 4, 2 (rows 1 and 4 tie at 0.5; row order keeps 1 first).
 LABELS = np.array([1, 0, 0, 1, 1])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contracts.errors import UsagecastError
 from experiments.calibration import fit_calibration
 from experiments.metrics import expected_calibration_error
-from features.errors import UsagecastError
 
 
 def _rows(rng: np.random.Generator, n: int, slope: float, intercept: float):

@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from experiments import TuneConfig, format_summary, tune
 from experiments.families import LightGBMFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
 from experiments.inputs import read_inputs
 from experiments.search_space import MONOTONE_METHOD, fixed_params, monotone_constraints
-from features.errors import UsagecastError
 from serving import LightGBMModel, encode_features
 from tests.experiments.conftest import synthetic_feature_set, write_feature_set
 from usagecast_cli.main import build_parser

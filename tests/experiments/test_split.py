@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from contracts.errors import UsagecastError
 from experiments.split import (
     MIN_CLASS_ROWS,
     MIN_ROWS,
@@ -20,7 +21,6 @@ from experiments.split import (
     plan_split,
     require_horizon,
 )
-from features.errors import UsagecastError
 
 MONTHS = [f"2024-{m:02d}-01" for m in range(1, 6)]
 

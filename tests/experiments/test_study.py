@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.errors import UsagecastError
 from experiments.objective import WORKER_PID_ATTR
 from experiments.study import (
     choose_study_name,
@@ -29,7 +30,6 @@ from experiments.study import (
     requeue_orphans,
     split_budget,
 )
-from features.errors import UsagecastError
 
 
 def test_fresh_runs_get_new_names_and_resume_takes_the_newest():

@@ -16,13 +16,13 @@ from mlflow.tracking import MlflowClient
 
 from analytics import channel_ranking, ltv_backtest
 from analytics.runs import model_values, opened_engine, run_ltv
+from contracts.errors import UsagecastError
 from contracts.lineage import BASELINE_RMSE_METRIC, MODEL_OUTPUT_TAG, VALUE_OUTPUT
 from contracts.manifest import FeatureSetManifest
 from experiments import TuneConfig, format_summary, tune
 from experiments.inputs import check_frame, read_inputs
 from experiments.value_plots import decile_calibration_figure
 from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_channel_table
-from features.errors import UsagecastError
 from features.featureset import load_feature_set, store
 from features.simulate.config import CHANNEL_PLAN_VALUE, CHANNELS
 from registry import list_models, names, promote_run

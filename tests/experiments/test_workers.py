@@ -15,6 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from contracts.errors import UsagecastError
 from experiments import study as study_module
 from experiments.study import (
     QUEUE_SLOT_ATTR,
@@ -26,7 +27,6 @@ from experiments.study import (
     open_storage,
     queued_only,
 )
-from features.errors import UsagecastError
 from tests.experiments.conftest import synthetic_feature_set, write_feature_set
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
+from contracts.workspace import reports_dir
 from features.ingest import ingest_dataset
 from features.quality import NoReportError, load_latest_report, show_latest_report
-from features.workspace import reports_dir
 
 USERS = "id,registration,country\n1,2014-01-02,FR\n2,2014-01-03,\n3,2014-01-04,NO\n"
 

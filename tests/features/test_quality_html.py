@@ -10,11 +10,11 @@ import duckdb
 import pytest
 import yaml
 
+from contracts.workspace import reports_dir
 from features.ingest import ingest_dataset
 from features.quality import latest_report_files, load_latest_report, render_html
 from features.quality.plots import daily_events, null_shares, quarantine_reasons
 from features.quality.profile import PLOTTED_EVENT_TYPES, events_per_day
-from features.workspace import reports_dir
 from usagecast_cli.main import main
 
 USERS = "id,registration,country\n1,2014-01-02,FR\n2,2014-01-03,\n3,2014-01-04,NO\n"

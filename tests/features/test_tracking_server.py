@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.tracking_server import (
     ServerConfig,
     backend_store,

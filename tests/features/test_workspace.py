@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from features.workspace import ensure_mlflow_store, sqlite_store_path
+from contracts.workspace import sqlite_store_path
+from features.workspace import ensure_mlflow_store
 
 CREATE = "import sys; from features.workspace import ensure_mlflow_store as e; e(sys.argv[1])"
 

@@ -45,7 +45,7 @@ def write_premium_store() -> pd.Timestamp:
     spec = importlib.util.spec_from_file_location("usagecast_tests_featureset_testlib", path)
     testlib = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(testlib)
-    from features.workspace import event_store_path
+    from contracts.workspace import event_store_path
 
     cities = _load_serving_conftest().CITIES
     events, users = [], []

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from features.workspace import workspace_dir
+from contracts.workspace import workspace_dir
 from scripts.reliability import promotion_storm
 
 RUNS = 3  # run 0 fails the calibration gate

@@ -9,8 +9,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from features.errors import UsagecastError
-from features.workspace import workspace_dir
+from contracts.errors import UsagecastError
+from contracts.workspace import workspace_dir
 from registry import PolicyConfig, latest_run_id, list_models, names, promote_run, rollback
 from usagecast_cli.main import main
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from features.errors import UsagecastError
-from features.workspace import workspace_dir
+from contracts.errors import UsagecastError
+from contracts.workspace import workspace_dir
 from registry.promote import LOCK_URL_ENV, PROMOTION_LOCK_PREFIX, lock_database, promotion_lock
 from scripts.local_postgres import advisory_lock_is_free
 

@@ -15,10 +15,10 @@ from pandas.testing import assert_frame_equal
 
 import analytics
 import usagecast
+from contracts.errors import UsagecastError
+from contracts.workspace import mlflow_tracking_uri
 from experiments import TuneConfig
-from features.errors import UsagecastError
 from features.simulate import SimulationConfig, simulate_to_dir
-from features.workspace import mlflow_tracking_uri
 from usagecast.api import config_of
 
 ROOT = Path(__file__).resolve().parents[2]

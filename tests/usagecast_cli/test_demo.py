@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from features.workspace import mlflow_tracking_uri
+from contracts.workspace import mlflow_tracking_uri
 from usagecast_cli.demo import MODEL_NAME, DemoConfig, demo_steps, step_failed
 
 

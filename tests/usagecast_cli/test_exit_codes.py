@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import Interrupted, UsagecastError
+from contracts.errors import UsagecastError
+from features.errors import Interrupted
 from usagecast_cli import features_commands
 from usagecast_cli.main import main
 

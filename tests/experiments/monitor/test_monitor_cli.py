@@ -75,8 +75,8 @@ def _events(seed: int = 3) -> tuple[list, list]:
 
 
 def _write_store(events: list, users: list, before: dt.datetime) -> None:
+    from contracts.workspace import event_store_path
     from features.featureset import load_spec
-    from features.workspace import event_store_path
 
     vocabulary, filler = testlib.spec_vocabulary(
         load_spec("premium_30d@v1"), dt.datetime(2023, 10, 1)

@@ -87,8 +87,8 @@ def test_the_business_section_holds_tunes_metrics_prefixed():
 
 
 def test_monitor_reads_by_default_the_log_usagecast_serve_writes_by_default(monkeypatch):
+    from contracts.workspace import workspace_dir
     from experiments.monitor.run import default_prediction_log
-    from features.workspace import workspace_dir
 
     monkeypatch.delenv(PREDICTION_LOG_ENV, raising=False)
     assert (

@@ -8,8 +8,8 @@ import duckdb
 import pytest
 from mlflow.tracking import MlflowClient
 
+from contracts.errors import UsagecastError
 from experiments.recommend import RecommendConfig, train_recommender
-from features.errors import UsagecastError
 from usagecast_cli.main import main as usagecast
 
 

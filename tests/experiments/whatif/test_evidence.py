@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contracts.errors import UsagecastError
 from experiments.whatif.evidence import two_model_uplift
-from features.errors import UsagecastError
 
 
 def _experiment(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

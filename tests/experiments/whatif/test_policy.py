@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.errors import UsagecastError
+from contracts.workspace import event_store_path
 from experiments.whatif import whatif_policy
-from features.errors import UsagecastError
 from features.event_store import INGEST_COLUMNS, INGESTS, open_store
-from features.workspace import ensure_workspace, event_store_path
+from features.workspace import ensure_workspace
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main
 

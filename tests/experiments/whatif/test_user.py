@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.errors import UsagecastError
 from experiments.whatif import explain_rows, sources
-from features.errors import UsagecastError
 from features.featureset import load_scoring_rows
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from contracts.errors import UsagecastError
 from features.engines.standalone import wait_until
-from features.errors import UsagecastError
 
 
 def test_an_empty_reply_from_a_half_started_server_counts_as_not_ready():

@@ -12,13 +12,13 @@ import duckdb
 import pandas as pd
 import sqlglot.expressions as exp
 
+from contracts.workspace import event_store_path
 from features.engines.duckdb import DuckDBEngine
 from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 from features.featureset import build_feature_set, load_feature_set
 from features.featureset.build import compute_rows
 from features.featureset.compiler import cutoff_period, next_cutoff_day
 from features.featureset.spec import CalendarCutoffs, FeatureSetSpec, parse_spec
-from features.workspace import event_store_path
 
 # (user_id, event_time, event_type[, session_id, item_id, value, area])
 Event = tuple

@@ -13,6 +13,7 @@ import pytest
 from featureset_testlib import ts, write_spec, write_store
 
 import features
+from contracts.workspace import event_store_path
 from features.featureset import (
     LeakageError,
     SpecError,
@@ -22,7 +23,6 @@ from features.featureset import (
     load_feature_set,
     log_feature_set_to_mlflow,
 )
-from features.workspace import event_store_path
 from usagecast_cli.main import main
 
 SPEC = """

@@ -31,9 +31,9 @@ from featureset_testlib import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.workspace import event_store_path
 from features.featureset import build_feature_set, build_scoring_rows, load_feature_set
 from features.featureset.spec import SpecError, expand_features, natural_bounds
-from features.workspace import event_store_path
 
 EVENT_LABEL = {"kind": "event_within", "event_type": "B", "horizon_days": 3}
 

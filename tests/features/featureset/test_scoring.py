@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from featureset_testlib import spec_vocabulary, ts, write_spec, write_store
 
+from contracts.workspace import event_store_path
 from features.featureset import (
     ScoringCutoffError,
     build_feature_set,
@@ -15,7 +16,6 @@ from features.featureset import (
     load_scoring_rows,
     load_spec,
 )
-from features.workspace import event_store_path
 from usagecast_cli.main import main
 
 FEATURES = """

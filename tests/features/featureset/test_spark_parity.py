@@ -41,6 +41,7 @@ from featureset_testlib import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.workspace import event_store_path
 from features.engines.spark import SparkEngine, to_spark_sql
 from features.featureset import (
     build_feature_set,
@@ -51,7 +52,6 @@ from features.featureset import (
 from features.featureset.build import compute_rows
 from features.featureset.compiler import calendar_cutoff_dates
 from features.featureset.spec import CalendarCutoffs
-from features.workspace import event_store_path
 
 pytestmark = pytest.mark.spark
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.ingest import ingest_dataset, validate
 
 FORMATS = ("csv", "jsonl", "parquet")

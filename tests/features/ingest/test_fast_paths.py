@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from messy_exports import FORMATS, MessyDataset, refusal_kind, write_messy_dataset
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.ingest import ingest_dataset, read_config, readers, validate
 from features.ingest.readers import InputFile, control_free, reader_sql
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.ingest import ConfigError, SourceFileError, ingest_dataset
 from usagecast_cli.main import main
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.workspace import event_store_path, reports_dir
 from features.ingest import ConfigError, ingest_dataset
 from features.ingest.load import PartialIngestError
 from features.quality import load_latest_report
-from features.workspace import event_store_path, reports_dir
 from usagecast_cli.main import main
 
 GOOD = "uid,ts,page,length\n1,2014-04-22 03:53,PLAY,10\n2,2014-04-23,SKIP,3.5\n"

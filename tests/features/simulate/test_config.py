@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import Levers, SimulationConfig
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.ingest import read_config
 from features.simulate import CITIES, load_simulation_config
 

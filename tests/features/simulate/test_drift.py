@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import (
     Drift,
     Levers,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import (
     LeverExperiment,
     SimulationConfig,

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import SimulationConfig, simulate_to_dir, traits, true_adoption_probability
 from features.simulate.config import CHANNEL_ENGAGEMENT
 from features.simulate.orgs import NONE, ORG_SHARE, draw_memberships

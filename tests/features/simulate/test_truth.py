@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from features.errors import UsagecastError
+from contracts.errors import UsagecastError
 from features.simulate import (
     Levers,
     SimulationConfig,
