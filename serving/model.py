@@ -165,13 +165,12 @@ class Scorer:
         """Hand one answered request to the prediction log: numeric features as checked and
         encoded (float64), categorical ones as the strings sent (an unknown level stays
         readable), None for missing."""
-        features: dict[str, np.ndarray] = {}
-        for i, name in enumerate(self.metadata.feature_names):
-            if name in self.metadata.categorical_levels:
-                sent = frame[name].to_numpy(dtype=object)
-                features[name] = np.where(pd.isna(sent), None, sent)
-            else:
-                features[name] = checked.encoded[:, i].copy()
+        # One copy of the matrix, one column view per feature (in feature order); the
+        # categorical ones then replaced by what was sent.
+        features = dict(zip(self.metadata.feature_names, checked.encoded.T.copy(), strict=True))
+        for name in self.metadata.categorical_levels:
+            sent = frame[name].to_numpy(dtype=object)
+            features[name] = np.where(pd.isna(sent), None, sent)
         columns = request_columns(
             request_id=str(uuid.uuid4()),
             logged_at=dt.datetime.now(dt.UTC),
