@@ -14,7 +14,7 @@ return objects and DataFrames instead of printing.
     usagecast.whatif(scores.user_id[0], model=model, seed=0)     # -> UserWhatIf
     usagecast.analytics.top_features()                     # -> DataFrame
 
-Errors are features.errors.UsagecastError (re-exported here), with the CLI's one-line message.
+Errors are contracts.errors.UsagecastError (re-exported here), with the CLI's one-line message.
 examples/notebook_walkthrough.py runs every step on simulated data.
 """
 

@@ -3,7 +3,7 @@ printing.
 
 Each function calls the library function its `usagecast` command calls and returns that
 function's result object (or a DataFrame) instead of printing it. Bad input raises
-features.errors.UsagecastError, whose message is the CLI's one-line error. Stores come from
+contracts.errors.UsagecastError, whose message is the CLI's one-line error. Stores come from
 the workspace (USAGECAST_HOME, else ./.usagecast; MLflow from MLFLOW_TRACKING_URI, else the
 workspace's SQLite store), specs from USAGECAST_SPECS (else ./specs), then the shipped ones.
 Libraries are imported inside the functions: `import usagecast` stays quick. Each call starts

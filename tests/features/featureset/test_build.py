@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from featureset_testlib import ts, write_spec, write_store
 
+import contracts.errors
 import features
 from contracts.workspace import event_store_path
 from features.featureset import (
@@ -244,7 +245,7 @@ def test_a_store_from_an_older_ingest_is_refused_with_what_to_do(demo):
     con = duckdb.connect(str(event_store_path()))
     con.execute("ALTER TABLE events DROP COLUMN event_date")
     con.close()
-    with pytest.raises(features.errors.UsagecastError, match=r"no column event_date.*ingest"):
+    with pytest.raises(contracts.errors.UsagecastError, match=r"no column event_date.*ingest"):
         build_feature_set("buyers@v1", sets_dir=demo)
 
 
