@@ -36,8 +36,8 @@ from analytics.scope import (
     segment_condition,
 )
 from contracts.errors import UsagecastError
+from events.store import EXPERIMENT_ASSIGNED
 from features.engines import Engine
-from features.event_store import EXPERIMENT_ASSIGNED
 
 BUCKETS = 10_000
 _SPLIT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?(/\d+(\.\d{1,2})?)+$")

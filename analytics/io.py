@@ -24,9 +24,9 @@ from contracts.workspace import (
     mlflow_tracking_uri,
     workspace_dir,
 )
+from events.store import StoreMissingError
 from features import engines
 from features.engines import Engine
-from features.event_store import StoreMissingError
 from features.workspace import ensure_mlflow_store, ensure_workspace
 
 MLFLOW_EXPERIMENT = "analytics"

@@ -30,8 +30,8 @@ from analytics.retention import (
 from analytics.segments import segments
 from analytics.usage import before_conversion, top_features
 from contracts.errors import UsagecastError
+from events.store import EXPERIMENT_ASSIGNED
 from features.engines import Engine
-from features.event_store import EXPERIMENT_ASSIGNED
 from features.mlflow_links import describe_run_artifacts
 
 FigureMaker = Callable[[], Mapping[str, Figure]]

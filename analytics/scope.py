@@ -15,8 +15,8 @@ import sqlglot.expressions as exp
 
 from analytics.filters import Filters, area_condition, combine, parse_segment, time_range_condition
 from contracts.errors import UsagecastError
+from events.store import USER_ATTRIBUTES
 from features.engines import Engine
-from features.event_store import USER_ATTRIBUTES
 
 SECONDS_PER_DAY = 86_400
 

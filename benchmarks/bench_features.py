@@ -104,7 +104,7 @@ def _uniform(salt: str) -> str:
 
 
 def generate_store(path: Path, n_events: int, seed: int) -> None:
-    """Write the canonical tables (features/event_store.py) for n_events into a new store."""
+    """Write the canonical tables (events/store.py) for n_events into a new store."""
     n_users = max(n_events // EVENTS_PER_USER, 10)
     type_case = " ".join(
         f"WHEN r_type < {cut} THEN '{name}'" for cut, name in zip(TYPE_CUTS, TYPES, strict=True)

@@ -1,6 +1,6 @@
 """Ingest throughput vs DuckDB's plain read (the floor) and pandas on the same files, one run.
 
-Simulates a music-streaming export of about --events event rows (features.simulate, reused
+Simulates a music-streaming export of about --events event rows (simulator, reused
 from --data-dir when already there), then measures in three fresh subprocesses:
 
 - usagecast: `ingest_dataset` of its dataset.yaml into an empty store (reading, validating,
@@ -35,7 +35,7 @@ PILOT_USERS = 300
 
 
 def _child_ingest(dataset_yaml: Path, work: Path) -> dict:
-    from features.ingest import ingest_dataset
+    from events.ingest import ingest_dataset
 
     os.environ["USAGECAST_HOME"] = str(work)
     started = time.perf_counter()
@@ -46,7 +46,7 @@ def _child_ingest(dataset_yaml: Path, work: Path) -> dict:
 
 def _source_files(dataset_yaml: Path) -> list[tuple[str, str]]:
     """(file name, encoding) of every file the config names: users, events, items."""
-    from features.ingest import read_config
+    from events.ingest import read_config
 
     config = read_config(dataset_yaml)
     sources = [config.users, *config.events] + ([config.items] if config.items else [])
@@ -75,7 +75,7 @@ def _child_pandas(dataset_yaml: Path, work: Path) -> dict:
 def _child_duckdb(dataset_yaml: Path, work: Path) -> dict:
     import duckdb
 
-    from features.ingest.readers import DUCKDB_CSV_ENCODINGS, sql_string, text_encoding
+    from events.ingest.readers import DUCKDB_CSV_ENCODINGS, sql_string, text_encoding
 
     files = _source_files(dataset_yaml)
     started = time.perf_counter()
@@ -115,7 +115,7 @@ def _measure(kind: str, dataset_yaml: Path) -> dict:
 
 def _simulated_dataset(events: int, seed: int, fault_rate: float, data_dir: Path) -> Path:
     """dataset.yaml of a simulated export with about `events` event rows (cached on disk)."""
-    from features.simulate import SimulationConfig, simulate_to_dir
+    from simulator import SimulationConfig, simulate_to_dir
 
     with tempfile.TemporaryDirectory() as pilot_dir:
         pilot = simulate_to_dir(

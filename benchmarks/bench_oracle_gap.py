@@ -33,8 +33,8 @@ from sklearn.metrics import roc_auc_score
 from experiments.oracle import ORACLE_REPLICAS, lift_ratio
 from experiments.split import apply_split, plan_split
 from features import load_feature_set
-from features.simulate import load_simulation_config, true_purchase_probability
-from features.simulate.traits import draw_user_traits
+from simulator import load_simulation_config, true_purchase_probability
+from simulator.traits import draw_user_traits
 
 FEATURE_SET = "premium_30d@v1"
 TRAITS = ("engagement", "taste_match")

@@ -2,7 +2,7 @@
 same simulation with the organisations' effects switched off.
 
 The simulator gives users organisations, teams and inviters whose shared latents cause their
-behaviour (features/simulate/traits.py). This script measures the size of that effect on the
+behaviour (simulator/traits.py). This script measures the size of that effect on the
 adoption label at the demo's size, with the production split (experiments.split):
 
 1. adoption rate by tercile of the organisation's activity before the cutoff (the share of
@@ -38,7 +38,7 @@ from contracts.workspace import event_store_path
 from experiments.oracle import ORACLE_REPLICAS, lift_ratio
 from experiments.split import apply_split, plan_split
 from features import load_feature_set
-from features.simulate import SimulationConfig, simulate_to_dir, traits, true_adoption_probability
+from simulator import SimulationConfig, simulate_to_dir, traits, true_adoption_probability
 
 FEATURE_SET = "adoption_14d@v1"
 EFFECTS = (

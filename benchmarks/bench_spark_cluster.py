@@ -2,7 +2,7 @@
 
 Data: the seeded event store of benchmarks/bench_features.py (`generate_store`, canonical
 tables laid out as `usagecast ingest` stores them), plus the Parquet copy an ingest writes for
-Spark (features.event_store.write_parquet_copy; its time is reported as the ingest's added
+Spark (events.store.write_parquet_copy; its time is reported as the ingest's added
 cost). The cluster is a master and one worker on this machine, started with pyspark's
 spark-class (features.engines.standalone); the Spark side builds with
 `--spark-master spark://127.0.0.1:PORT`, so its SQL runs in the worker's executor.
@@ -40,9 +40,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from events.store import write_parquet_copy  # noqa: E402
 from features.engines.spark import MASTER_ENV  # noqa: E402
 from features.engines.standalone import standalone_cluster  # noqa: E402
-from features.event_store import write_parquet_copy  # noqa: E402
 from features.featureset import build_feature_set, load_feature_set  # noqa: E402
 
 REF = "premium_30d@v1"

@@ -2,7 +2,7 @@
 the same simulation with every channel on the standard plan.
 
 The simulator makes a purchase worth the price times the plan factor of the buyer's channel
-(features/simulate/config.py CHANNEL_PLAN_VALUE), so the channels' value per user differs by a
+(simulator/config.py CHANNEL_PLAN_VALUE), so the channels' value per user differs by a
 known amount while their behaviour does not. At the demo's size this script simulates,
 ingests and builds ltv_90d@v2, tunes the value model once per tuning seed (registering each
 as a version of ltv_90d), and prints, for each, the test total ratio and what
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.simulate import SimulationConfig, simulate_to_dir, tables
+from simulator import SimulationConfig, simulate_to_dir, tables
 
 FEATURE_SET = "ltv_90d@v2"
 

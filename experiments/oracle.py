@@ -22,8 +22,8 @@ from sklearn.metrics import roc_auc_score
 
 from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
-from features.event_store import INGESTS, open_store
-from features.simulate import (
+from events.store import INGESTS, open_store
+from simulator import (
     load_simulation_config,
     true_adoption_probability,
     true_purchase_probability,

@@ -1,7 +1,5 @@
-"""Bottom layer: ingestion, data quality, the simulator, feature-set specs, engines and store.
-
-Imports no other usagecast package.
-"""
+"""Feature sets: specs, the compiler, engines, builds and their store, over the event store
+(`events`). Imports only `events` and `contracts`."""
 
 
 def __getattr__(name: str):

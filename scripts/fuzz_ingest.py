@@ -1,7 +1,7 @@
 """Ingest many generated messy exports and count what happened (the full run of the fuzz test).
 
 Each case writes a messy users.csv and one messy events file (csv, jsonl, parquet in turn; see
-tests/features/ingest/messy_exports.py) and ingests them into a fresh store. Prints files
+tests/events/ingest/messy_exports.py) and ingests them into a fresh store. Prints files
 generated, datasets ingested, refusals by kind, and failures (an accounting invariant broken,
 or an exception other than a UsagecastError); exits 1 if there is any failure.
 Usage: .venv/bin/python scripts/fuzz_ingest.py [--files 1000] [--seed 0]

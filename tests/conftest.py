@@ -161,3 +161,13 @@ def postgres_server() -> Iterator[LocalPostgres]:
         pytest.skip("PostgreSQL server programs (initdb, pg_ctl) not found; .ci/run installs them")
     with running_postgres(bin_dir) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the whole test session (its startup is slow)."""
+    from features.engines.spark import DEFAULT_MASTER, spark_session
+
+    session = spark_session(DEFAULT_MASTER)
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -26,12 +26,12 @@ from features.quiet import quiet_defaults
 if TYPE_CHECKING:
     import pandas as pd
 
+    from events.ingest import IngestSummary
     from experiments import TuneResult, ValueTuneResult
     from experiments.whatif import UserWhatIf
     from features.featureset import BuildResult
-    from features.ingest import IngestSummary
-    from features.simulate import SimulationSummary
     from registry import PolicyConfig, PromotionResult
+    from simulator import SimulationSummary
 
 
 P = ParamSpec("P")
@@ -70,9 +70,9 @@ def simulate(
     out: str | Path, *, seed: int = 0, progress: bool = False, **config: Any
 ) -> SimulationSummary:
     """`usagecast simulate`: write a seeded, simulated product export and its dataset.yaml
-    into the new or empty folder `out`. `config` holds features.simulate.SimulationConfig
+    into the new or empty folder `out`. `config` holds simulator.SimulationConfig
     fields (n_users, months, fault_rate, ...)."""
-    from features.simulate import SimulationConfig, simulate_to_dir
+    from simulator import SimulationConfig, simulate_to_dir
 
     settings = config_of(SimulationConfig, {"seed": seed}, config, "simulate")
     return simulate_to_dir(out, settings, progress=progress)
@@ -88,7 +88,7 @@ def ingest(
 ) -> IngestSummary:
     """`usagecast ingest`: validate a dataset config's files into the workspace event store;
     bad rows go to quarantine with a reason (counts per table in the summary)."""
-    from features.ingest import ingest_dataset
+    from events.ingest import ingest_dataset
 
     return ingest_dataset(
         Path(config_path),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from features.ingest import ingest_dataset
+    from events.ingest import ingest_dataset
 
     summary = ingest_dataset(
         args.dataset,
@@ -20,7 +20,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from features.quality import latest_report_files, show_latest_report
+    from events.quality import latest_report_files, show_latest_report
 
     print(show_latest_report(), end="")
     print(latest_report_files().describe())

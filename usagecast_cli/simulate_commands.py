@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from features.simulate import Drift, LeverExperiment, SimulationConfig, simulate_to_dir
+    from simulator import Drift, LeverExperiment, SimulationConfig, simulate_to_dir
 
     _check_drift_arguments(args)
     config = SimulationConfig(

@@ -199,7 +199,7 @@ def _tenure_features(spec) -> tuple[str, ...]:
 def _static_attributes(spec) -> tuple[str, ...]:
     """The spec's attribute features that are static user attributes in the event store."""
     from contracts.workspace import event_store_path
-    from features.event_store import USER_ATTRIBUTES, open_store
+    from events.store import USER_ATTRIBUTES, open_store
     from features.featureset.spec import expand_features
 
     with open_store(event_store_path()) as con:
@@ -217,7 +217,7 @@ def _static_attributes(spec) -> tuple[str, ...]:
 def _signups(attributes: tuple[str, ...]) -> pd.DataFrame:
     """signup_time and the given static attributes of every user in the event store."""
     from contracts.workspace import event_store_path
-    from features.event_store import USERS, open_store
+    from events.store import USERS, open_store
 
     columns = ", ".join(f'"{name}"' for name in ("signup_time", *attributes))
     with open_store(event_store_path()) as con:

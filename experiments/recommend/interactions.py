@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from contracts.errors import UsagecastError
-from features.event_store import EVENTS, ITEMS, StoreMissingError, open_store
+from events.store import EVENTS, ITEMS, StoreMissingError, open_store
 
 # A play or a like says the user wanted the item; a skip does not.
 INTERACTION_EVENTS = ("PLAY", "LIKE")

@@ -1,7 +1,7 @@
 """The recommender's oracle: each user's true taste in the simulator, ranked like the models.
 
 The simulator draws a played track by genre, then by popularity within the genre
-(features/simulate/events.py): a favourite genre with probability 0.35 + 0.5 x taste_match
+(simulator/events.py): a favourite genre with probability 0.35 + 0.5 x taste_match
 (the first favourite 60% of those times, the second 40%), else any genre uniformly; within a
 genre, a track in proportion to its popularity. The true score of (user, track) is that
 probability. Ranked with the user's consumed items removed, it is the best any recommender of
@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from contracts.errors import UsagecastError
-from features.simulate import GENRES, SimulationConfig
-from features.simulate.tables import track_ids
-from features.simulate.traits import draw_catalog, draw_user_traits
+from simulator import GENRES, SimulationConfig
+from simulator.tables import track_ids
+from simulator.traits import draw_catalog, draw_user_traits
 
 FAVOURITE_BASE, FAVOURITE_TASTE, FIRST_FAVOURITE = 0.35, 0.5, 0.6
 

@@ -21,6 +21,7 @@ from contracts.errors import UsagecastError
 from contracts.lineage import GIT_COMMIT_TAG
 from contracts.names import check_name
 from contracts.workspace import event_store_path
+from events.store import StoreMissingError, latest_dataset_digest, open_store
 from experiments import plots
 from experiments.interrupts import deferred_stop
 from experiments.oracle import simulation_config_path
@@ -50,10 +51,9 @@ from experiments.tracking import (
     parent_run,
     prepare_experiment,
 )
-from features.event_store import StoreMissingError, latest_dataset_digest, open_store
-from features.simulate import SimulationConfig, load_simulation_config
 from features.workspace import activate_mlflow_tracking
 from serving.recommend import log_recommender_model, top_k
+from simulator import SimulationConfig, load_simulation_config
 
 EXPERIMENT = "recommend"
 MODEL = "als"

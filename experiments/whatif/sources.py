@@ -23,13 +23,13 @@ from contracts.lineage import feature_set_of
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef
 from contracts.workspace import event_store_path
+from events.store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
 from experiments.oracle import simulation_config_path
-from features.event_store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
 from features.featureset.spec import FeatureDef
-from features.simulate import SimulationConfig, load_simulation_config
 from features.workspace import activate_mlflow_tracking
 from registry import load_registered, model_version, rows_at_cutoff
 from serving import Scorer
+from simulator import SimulationConfig, load_simulation_config
 
 
 @dataclass(frozen=True)

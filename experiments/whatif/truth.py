@@ -26,8 +26,8 @@ from tqdm import tqdm
 from contracts.manifest import FeatureSetManifest
 from experiments.oracle import PURCHASE_EVENT
 from features.featureset.spec import FeatureDef
-from features.simulate import Levers, SimulationConfig, true_purchase_probability
 from serving.whatif import LeverChange
+from simulator import Levers, SimulationConfig, true_purchase_probability
 
 AD_EVENT = "ADVERTISEMENT"
 TRUTH_REPLICAS = 128

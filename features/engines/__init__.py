@@ -2,7 +2,7 @@
 
 SQL is written once (as sqlglot trees in the DuckDB dialect) and executed by DuckDB, the
 embedded default, or by Spark for data that outgrows one machine. Both engines read the same
-canonical tables of the event store (features.event_store).
+canonical tables of the event store (events.store).
 """
 
 from __future__ import annotations

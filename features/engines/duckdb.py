@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import sqlglot.expressions as exp
 
-from features.event_store import open_store
+from events.store import open_store
 
 
 class DuckDBEngine:

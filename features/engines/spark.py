@@ -1,7 +1,7 @@
 """The Spark engine: the same SQL, transpiled by sqlglot, on a Spark session.
 
 pyspark is imported lazily so the default install path never needs Java. Spark reads the
-Parquet copy that `usagecast ingest` writes per dataset digest (features.event_store): the
+Parquet copy that `usagecast ingest` writes per dataset digest (events.store): the
 accepted rows only, so the ingest's accounting (rows read = accepted + quarantined) stays the
 one place rows are kept or rejected. Where the session runs:
 
@@ -25,7 +25,7 @@ import sqlglot.expressions as exp
 
 from contracts.errors import UsagecastError
 from contracts.workspace import SPARK_MASTER_ENV as MASTER_ENV
-from features.event_store import latest_dataset_digest, open_store, parquet_copy_dir
+from events.store import latest_dataset_digest, open_store, parquet_copy_dir
 
 REMOTE_ENV = "SPARK_REMOTE"
 DEFAULT_MASTER = "local[2]"

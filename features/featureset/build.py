@@ -22,8 +22,7 @@ from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef, FeatureSetRef
 from contracts.workspace import event_store_path
-from features.engines import Engine, check_engine_name, open_engine
-from features.event_store import (
+from events.store import (
     EVENTS,
     ITEM_ATTRIBUTES,
     USER_ATTRIBUTES,
@@ -35,6 +34,7 @@ from features.event_store import (
     latest_ingest_value,
     open_store,
 )
+from features.engines import Engine, check_engine_name, open_engine
 from features.featureset import store
 from features.featureset.catalog import list_specs, load_spec
 from features.featureset.compiler import (

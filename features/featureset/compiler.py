@@ -30,8 +30,8 @@ from typing import Literal
 
 import sqlglot.expressions as exp
 
+from events.store import EVENTS, ITEMS, USERS
 from features.engines.spark import to_spark_sql
-from features.event_store import EVENTS, ITEMS, USERS
 from features.featureset.derived import compile_expression
 from features.featureset.gaps import gap_ctes
 from features.featureset.related import (
@@ -159,7 +159,7 @@ def _event_time() -> exp.Column:
 
 
 def _event_date() -> exp.Column:
-    """The event's UTC calendar date, stored beside event_time (features/event_store.py)."""
+    """The event's UTC calendar date, stored beside event_time (events/store.py)."""
     return _col("event_date", _EVENT)
 
 
@@ -1045,7 +1045,7 @@ def _with_ctes(final: exp.Select, ctes: list[tuple[str, exp.Expression]]) -> exp
 
 def _data_end_select(granularity: str) -> exp.Select:
     """End of data: the last event time; for date-only data (every event time at midnight,
-    features/event_store.py) the midnight after the last date, so the last day is complete."""
+    events/store.py) the midnight after the last date, so the last day is complete."""
     if granularity == "date":
         end = _shift(exp.cast(exp.Max(this=exp.column("event_date")), "TIMESTAMP"), 1)
     else:

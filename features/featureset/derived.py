@@ -19,8 +19,8 @@ from functools import lru_cache
 import sqlglot.expressions as exp
 
 from contracts.errors import UsagecastError
-from features.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
-from features.scalar_sql import SCALAR_NODES as SCALAR_NODES  # analytics segments use it
+from events.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
+from events.scalar_sql import SCALAR_NODES as SCALAR_NODES  # analytics segments use it
 
 DERIVED_DTYPES: tuple[str, ...] = ("numeric", "categorical")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlglot.expressions as exp
 
-from features.event_store import EVENTS
+from events.store import EVENTS
 from features.featureset.spec import GAP_KINDS, FeatureDef
 
 _CANDIDATE = "r"

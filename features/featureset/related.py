@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import sqlglot.expressions as exp
 
-from features.event_store import EVENTS, USERS
+from events.store import EVENTS, USERS
 from features.featureset.spec import RELATED_KINDS, FeatureDef, FeatureSetSpec
 
 # Keys of a pairing of a (key, cutoff) with one member.

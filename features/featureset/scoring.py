@@ -32,8 +32,8 @@ from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
 from contracts.workspace import event_store_path
+from events.store import EVENTS, data_granularity
 from features.engines import Engine, check_engine_name, open_engine
-from features.event_store import EVENTS, data_granularity
 from features.featureset import store
 from features.featureset.build import (
     BuildResult,

@@ -10,8 +10,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from events.store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 from features.engines.duckdb import DuckDBEngine
-from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 
 DAY0 = datetime(2024, 1, 1)
 

@@ -16,7 +16,7 @@ from analytics.runs import ab_result, opened_engine
 from contracts.errors import UsagecastError
 from contracts.workspace import event_store_path
 from features.engines.spark import SparkEngine
-from features.simulate import (
+from simulator import (
     LeverExperiment,
     SimulationConfig,
     simulate_to_dir,

@@ -17,6 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = (
+    "events",
+    "simulator",
     "features",
     "experiments",
     "registry",

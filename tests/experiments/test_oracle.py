@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from contracts.manifest import FeatureSetManifest
+from events.ingest import ingest_dataset
 from experiments.oracle import ORACLE_REPLICAS, lift_ratio, oracle_from_truth, oracle_metrics
-from features.ingest import ingest_dataset
-from features.simulate import SimulationConfig, simulate_to_dir, true_adoption_probability
+from simulator import SimulationConfig, simulate_to_dir, true_adoption_probability
 
 PURCHASE_LABEL = {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30}
 ROWS = pd.DataFrame(

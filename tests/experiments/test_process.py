@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from experiments import tracking
 from features import workspace
 from features.featureset.store import list_builds
-from features.simulate import SimulationConfig, simulate_to_dir
+from simulator import SimulationConfig, simulate_to_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

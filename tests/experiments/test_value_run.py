@@ -24,9 +24,9 @@ from experiments.inputs import check_frame, read_inputs
 from experiments.value_plots import decile_calibration_figure
 from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_channel_table
 from features.featureset import load_feature_set, store
-from features.simulate.config import CHANNEL_PLAN_VALUE, CHANNELS
 from registry import list_models, names, promote_run
 from serving.local_server import running_server
+from simulator.config import CHANNEL_PLAN_VALUE, CHANNELS
 from usagecast_cli.main import main
 
 REF = "ltv_90d@v2"

@@ -18,7 +18,7 @@ import usagecast
 from contracts.errors import UsagecastError
 from contracts.workspace import mlflow_tracking_uri
 from experiments import TuneConfig
-from features.simulate import SimulationConfig, simulate_to_dir
+from simulator import SimulationConfig, simulate_to_dir
 from usagecast.api import config_of
 
 ROOT = Path(__file__).resolve().parents[2]

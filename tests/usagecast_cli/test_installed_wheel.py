@@ -20,6 +20,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = (
     "contracts",
+    "events",
+    "simulator",
     "features",
     "experiments",
     "registry",

@@ -18,8 +18,8 @@ from experiments.recommend.models import (
 )
 from experiments.recommend.oracle import genre_probabilities, true_item_scores, within_genre_share
 from experiments.recommend.register import decide
-from features.simulate import GENRES, SimulationConfig
-from features.simulate.traits import draw_catalog
+from simulator import GENRES, SimulationConfig
+from simulator.traits import draw_catalog
 
 CUTOFF = dt.datetime(2024, 3, 1)
 
@@ -107,8 +107,8 @@ def test_gate_promotes_only_a_model_above_popularity(model_ndcg, promoted):
 
 
 def test_true_taste_matches_the_simulators_own_draws():
-    from features.simulate.events import _draw_tracks
-    from features.simulate.traits import draw_user_traits
+    from simulator.events import _draw_tracks
+    from simulator.traits import draw_user_traits
 
     config = SimulationConfig(n_users=5, seed=11, months=1, n_tracks=300, n_artists=40)
     catalog, traits = draw_catalog(config), draw_user_traits(config, 0)

@@ -11,8 +11,8 @@ import pytest
 
 from contracts.errors import UsagecastError
 from contracts.workspace import event_store_path
+from events.store import INGEST_COLUMNS, INGESTS, open_store
 from experiments.whatif import whatif_policy
-from features.event_store import INGEST_COLUMNS, INGESTS, open_store
 from features.workspace import ensure_workspace
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from events.store import INGEST_COLUMNS, INGESTS, write_parquet_copy
 from features.engines import spark as spark_engine
 from features.engines.spark import (
     DEFAULT_MASTER,
@@ -15,7 +16,6 @@ from features.engines.spark import (
     spark_master,
     spark_session,
 )
-from features.event_store import INGEST_COLUMNS, INGESTS, write_parquet_copy
 from usagecast_cli.main import main
 
 

@@ -1,4 +1,4 @@
-"""Test helpers: tiny event stores made in code (features/event_store.py's contract)."""
+"""Test helpers: tiny event stores made in code (events/store.py's contract)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pandas as pd
 import sqlglot.expressions as exp
 
 from contracts.workspace import event_store_path
+from events.store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 from features.engines.duckdb import DuckDBEngine
-from features.event_store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 from features.featureset import build_feature_set, load_feature_set
 from features.featureset.build import compute_rows
 from features.featureset.compiler import cutoff_period, next_cutoff_day

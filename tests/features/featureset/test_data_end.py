@@ -10,12 +10,12 @@ import yaml
 from featureset_testlib import ts, write_spec, write_store
 
 from contracts.workspace import event_store_path
+from events.ingest import ingest_dataset
 from features.featureset import build_feature_set
 from features.featureset.build import DatasetMismatchError
 from features.featureset.compiler import compile_feature_query, render
 from features.featureset.scoring import ScoringCutoffError, build_scoring_rows
 from features.featureset.spec import parse_spec
-from features.ingest import ingest_dataset
 from usagecast_cli.main import main
 
 # A 7-day label window from 2024-01-25 ends at 2024-02-01 00:00, the midnight after the data's

@@ -1,0 +1,515 @@
+"""The dataset config (YAML) as frozen dataclasses; unknown keys are errors.
+
+The schema is the one in docs/reference/data.md ("Dataset config"). Parsing is pure: it takes
+the loaded YAML mapping and the config file's path (for messages and relative file paths) and
+either returns a `DatasetConfig` or raises `ConfigError` naming the key path and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlglot.expressions as exp
+
+from contracts.errors import UsagecastError
+from events.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
+
+FORMATS = ("csv", "jsonl", "parquet")
+EXTENSION_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms")
+EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
+EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties")
+USER_COLUMNS = ("user_id", "signup_time")
+ITEM_COLUMNS = ("item_id",)
+ATTRIBUTE_KINDS = ("static", "snapshot")
+# `user_id`: another user's id (e.g. who invited this one), normalised like the id column.
+ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp", "user_id")
+ITEM_ATTRIBUTE_DTYPES = ("categorical", "numeric")
+DEFAULT_TIMESTAMP_FORMATS = ("iso",)
+# `delimiter:` words: a tab, and runs of blanks/tabs (a whitespace-separated file, not CSV).
+WHITESPACE = "whitespace"
+DELIMITER_WORDS = {"tab": "\t", WHITESPACE: WHITESPACE}
+# Derived columns: the shared scalar allowlist plus a few text functions for source rows.
+DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
+    **ALLOWED_FUNCTIONS,
+    exp.StartsWith: "STARTS_WITH",
+    exp.Substring: "SUBSTRING",
+}
+DERIVED_NODES: tuple[type[exp.Expression], ...] = (*ALLOWED_NODES, *DERIVED_FUNCTIONS, exp.DPipe)
+# Names the ingest's staging queries use for their own columns; attributes may not take them.
+RESERVED_ATTRIBUTE_NAMES = ("seq", "file_key", "source_row", "reason", "detail", "failed")
+# User attributes read from event rows share the events' staging table: not these names either.
+EVENT_STAGE_NAMES = ("event_time", "event_date", "event_id")
+DEFAULT_MIN_ACCEPTED_SHARE = 0.5
+
+
+class ConfigError(UsagecastError):
+    """The dataset config is malformed: the message names the file and key path."""
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A user or item attribute: canonical name, source column, kind and dtype."""
+
+    name: str
+    column: str
+    dtype: str
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file or glob and how its columns map onto a canonical table.
+
+    `columns` maps canonical name -> column in the file and `derived` canonical name -> SQL
+    expression over the file's columns (DuckDB dialect, checked); `event_type` is the constant
+    event type of a file that holds one kind of event (then no event_type column is mapped).
+    `delimiter` is one character or WHITESPACE; `names` are the columns of a file without a
+    header line. `dedupe` (events): True (a duplicate repeats every source column), False
+    (none) or the source columns that make the key; parse_config fills in `rules.dedupe`.
+    """
+
+    files: str
+    format: str | None
+    encoding: str
+    columns: Mapping[str, str]
+    timestamp_formats: tuple[str, ...]
+    event_type: str | None = None
+    attributes: tuple[Attribute, ...] = ()
+    delimiter: str = ","
+    derived: Mapping[str, str] = field(default_factory=dict)
+    header: bool = True
+    names: tuple[str, ...] | None = None
+    dedupe: bool | tuple[str, ...] | None = None
+    user_attributes: tuple[Attribute, ...] = ()
+
+
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds; either side may be open."""
+
+    min: Any = None
+    max: Any = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Validation rules applied to every source."""
+
+    allowed_event_types: tuple[str, ...] | None = None
+    rename_event_types: Mapping[str, str] | None = None
+    drop_event_types: tuple[str, ...] = ()
+    sentinel_ids: tuple[str, ...] = ()
+    timestamp_range: Range = Range()
+    value_range: Range = Range()
+    dedupe: bool | tuple[str, ...] = True
+    min_accepted_share: float = DEFAULT_MIN_ACCEPTED_SHARE
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A parsed dataset config; `base_dir` resolves the relative file paths.
+
+    `users` is None when the config has no users table: users then come from the events.
+    """
+
+    name: str
+    path: Path
+    base_dir: Path
+    events: tuple[Source, ...]
+    users: Source | None
+    items: Source | None
+    rules: Rules
+    canonical: str
+
+
+def _fail(path: Path, key: str, why: str) -> ConfigError:
+    return ConfigError(f"{path}: `{key}` {why}")
+
+
+def _check_keys(
+    path: Path, where: str, mapping: Any, allowed: tuple[str, ...], required: tuple[str, ...]
+) -> Mapping[str, Any]:
+    """Refuse non-mappings, unknown keys and missing required keys at key path `where`."""
+    if not isinstance(mapping, Mapping):
+        raise _fail(path, where, f"must be a mapping with keys: {', '.join(allowed)}")
+    for key in mapping:
+        if key not in allowed:
+            raise _fail(
+                path, f"{where}.{key}", f"is not a known key; allowed: {', '.join(allowed)}"
+            )
+    for key in required:
+        if key not in mapping:
+            raise _fail(path, f"{where}.{key}", "is required")
+    return mapping
+
+
+def _text(path: Path, where: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        raise _fail(path, where, f"must be a non-empty string, got {value!r}")
+    return str(value)
+
+
+def _text_list(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list):
+        raise _fail(path, where, f"must be a list of strings, got {value!r}")
+    return tuple(_text(path, f"{where}[{i}]", item) for i, item in enumerate(value))
+
+
+def _encoding(path: Path, where: str, value: Any) -> str:
+    name = _text(path, where, value)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise _fail(path, where, f"names an unknown text encoding {name!r}") from None
+
+
+def _timestamp_formats(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    formats = _text_list(path, where, value)
+    if not formats:
+        raise _fail(path, where, "must list at least one format")
+    for i, fmt in enumerate(formats):
+        if fmt not in NAMED_TIMESTAMP_FORMATS and "%" not in fmt:
+            raise _fail(
+                path,
+                f"{where}[{i}]",
+                f"is {fmt!r}: use a strptime pattern or one of "
+                f"{', '.join(NAMED_TIMESTAMP_FORMATS)}",
+            )
+    return formats
+
+
+def derived_tree(text: str) -> exp.Expression:
+    """The checked syntax tree of a derived column's expression; ValueError says why not."""
+    return checked_tree(
+        text,
+        DERIVED_NODES,
+        tuple(sorted(DERIVED_FUNCTIONS.values())),
+        "a derived column is computed from one row of the file",
+    )
+
+
+def derived_columns(text: str) -> tuple[str, ...]:
+    """The source columns a derived column's expression reads, sorted."""
+    return tuple(sorted({column.name for column in derived_tree(text).find_all(exp.Column)}))
+
+
+def _derived(path: Path, where: str, value: Any) -> str:
+    """`{expr: SQL}`: the expression in sqlglot's DuckDB spelling, checked once here."""
+    spec = _check_keys(path, where, value, ("expr",), ("expr",))
+    text = _text(path, f"{where}.expr", spec["expr"])
+    try:
+        return derived_tree(text).sql(dialect="duckdb")
+    except ValueError as error:
+        raise _fail(path, f"{where}.expr", f"{text!r}: {error}") from None
+
+
+def _columns(
+    path: Path, where: str, value: Any, allowed: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(canonical -> column name, canonical -> derived expression)."""
+    mapping = _check_keys(path, where, value, allowed, required)
+    columns, derived = {}, {}
+    for key, column in mapping.items():
+        if isinstance(column, Mapping):
+            derived[key] = _derived(path, f"{where}.{key}", column)
+        else:
+            columns[key] = _text(path, f"{where}.{key}", column)
+    return columns, derived
+
+
+def _delimiter(path: Path, where: str, value: Any) -> str:
+    delimiter = _text(path, where, value)
+    delimiter = DELIMITER_WORDS.get(delimiter, delimiter)
+    if delimiter != WHITESPACE and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise _fail(
+            path,
+            where,
+            f"must be one character other than a quote or a line break, `tab` or "
+            f"`{WHITESPACE}` (runs of blanks and tabs), got {delimiter!r}",
+        )
+    return delimiter
+
+
+def _dedupe(path: Path, where: str, value: Any) -> bool | tuple[str, ...]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list) and value:
+        return _text_list(path, where, value)
+    raise _fail(
+        path, where, f"must be true, false or a non-empty list of source columns, got {value!r}"
+    )
+
+
+def _names(path: Path, where: str, spec: Mapping[str, Any]) -> tuple[bool, tuple[str, ...] | None]:
+    """(header, names): a file without a header line (`header: false`) lists its `names`."""
+    header = spec.get("header", True)
+    if not isinstance(header, bool):
+        raise _fail(path, f"{where}.header", f"must be true or false, got {header!r}")
+    if "names" not in spec:
+        if not header:
+            raise _fail(path, f"{where}.names", "is required with `header: false`")
+        return header, None
+    if header:
+        raise _fail(path, f"{where}.names", "is only for a file without a header (header: false)")
+    names = _text_list(path, f"{where}.names", spec["names"])
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if not names or repeated:
+        raise _fail(path, f"{where}.names", f"must list distinct column names, got {names!r}")
+    return header, names
+
+
+def _check_derived_columns(
+    path: Path, where: str, derived: Mapping[str, str], names: tuple[str, ...]
+) -> None:
+    """With `names:` the columns are known at load: each expression must read only them."""
+    for key, text in derived.items():
+        message = unknown_derived_columns(key, text, names)
+        if message:
+            raise _fail(path, f"{where}.columns.{key}", message)
+
+
+def unknown_derived_columns(key: str, text: str, available: Sequence[str]) -> str | None:
+    """Why a derived column's expression reads columns the file lacks, or None."""
+    unknown = [name for name in derived_columns(text) if name not in available]
+    if not unknown:
+        return None
+    return (
+        f"{key} = {text} reads {', '.join(map(repr, unknown))}, not a column of the file; "
+        f"its columns: {', '.join(available)}"
+    )
+
+
+def _attributes(
+    path: Path, where: str, value: Any, with_kind: bool, reserved: tuple[str, ...] = ()
+) -> tuple[Attribute, ...]:
+    if not isinstance(value, Mapping):
+        raise _fail(path, where, "must map attribute names to {column, dtype, ...}")
+    allowed = ("column", "kind", "dtype") if with_kind else ("column", "dtype")
+    attributes = []
+    for name, spec in value.items():
+        at = f"{where}.{name}"
+        spec = _check_keys(path, at, spec, allowed, allowed)
+        dtype = _text(path, f"{at}.dtype", spec["dtype"])
+        dtypes = ATTRIBUTE_DTYPES if with_kind else ITEM_ATTRIBUTE_DTYPES
+        if dtype not in dtypes:
+            raise _fail(path, f"{at}.dtype", f"is {dtype!r}; allowed: {', '.join(dtypes)}")
+        kind = None
+        if with_kind:
+            kind = _text(path, f"{at}.kind", spec["kind"])
+            if kind not in ATTRIBUTE_KINDS:
+                raise _fail(
+                    path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}"
+                )
+        if name in USER_COLUMNS + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES + reserved:
+            raise _fail(path, at, "is a reserved column name; choose another name")
+        attributes.append(
+            Attribute(str(name), _text(path, f"{at}.column", spec["column"]), dtype, kind)
+        )
+    return tuple(attributes)
+
+
+def _source(path: Path, where: str, value: Any, table: str) -> Source:
+    """Parse one source of the `events`, `users` or `items` section."""
+    common = (
+        "files",
+        "format",
+        "encoding",
+        "delimiter",
+        "header",
+        "names",
+        "columns",
+        "timestamp_formats",
+    )
+    extra = {
+        "events": ("event_type", "dedupe", "user_attributes"),
+        "users": ("attributes",),
+        "items": ("attributes",),
+    }
+    spec = _check_keys(path, where, value, common + extra[table], ("files", "columns"))
+    constant = spec.get("event_type")
+    if table == "events":
+        required = ("user_id", "timestamp") if constant is not None else EVENT_REQUIRED
+        allowed = EVENT_REQUIRED + EVENT_OPTIONAL
+    else:
+        allowed = USER_COLUMNS if table == "users" else ITEM_COLUMNS
+        required = allowed
+    columns, derived = _columns(path, f"{where}.columns", spec["columns"], allowed, required)
+    if constant is not None and "event_type" in {**columns, **derived}:
+        raise _fail(
+            path, f"{where}.event_type", "is a constant; do not also map columns.event_type"
+        )
+    fmt = spec.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise _fail(path, f"{where}.format", f"is {fmt!r}; allowed: {', '.join(FORMATS)}")
+    header, names = _names(path, where, spec)
+    if names is not None:
+        _check_derived_columns(path, where, derived, names)
+    dedupe = spec.get("dedupe")
+    return Source(
+        files=_text(path, f"{where}.files", spec["files"]),
+        delimiter=_delimiter(path, f"{where}.delimiter", spec.get("delimiter", ",")),
+        derived=derived,
+        header=header,
+        names=names,
+        dedupe=None if dedupe is None else _dedupe(path, f"{where}.dedupe", dedupe),
+        format=fmt,
+        encoding=_encoding(path, f"{where}.encoding", spec.get("encoding", "utf-8")),
+        columns=columns,
+        timestamp_formats=_timestamp_formats(
+            path,
+            f"{where}.timestamp_formats",
+            spec.get("timestamp_formats", list(DEFAULT_TIMESTAMP_FORMATS)),
+        ),
+        event_type=None if constant is None else _text(path, f"{where}.event_type", constant),
+        attributes=_attributes(
+            path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
+        ),
+        user_attributes=_attributes(
+            path,
+            f"{where}.user_attributes",
+            spec.get("user_attributes", {}),
+            True,
+            EVENT_REQUIRED + EVENT_OPTIONAL + EVENT_STAGE_NAMES,
+        ),
+    )
+
+
+def _range(path: Path, where: str, value: Any, timestamps: bool) -> Range:
+    spec = _check_keys(path, where, value, ("min", "max"), ())
+    bounds = {}
+    for key in ("min", "max"):
+        bound = spec.get(key)
+        if bound is None:
+            bounds[key] = None
+        elif timestamps:
+            try:
+                bounds[key] = datetime.fromisoformat(str(bound))
+            except ValueError:
+                raise _fail(path, f"{where}.{key}", f"is {bound!r}, not an ISO date") from None
+        elif isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise _fail(path, f"{where}.{key}", f"is {bound!r}, not a number")
+        else:
+            bounds[key] = float(bound)
+    return Range(**bounds)
+
+
+def _rules(path: Path, value: Any) -> Rules:
+    spec = _check_keys(
+        path,
+        "rules",
+        value,
+        (
+            "event_types",
+            "sentinel_ids",
+            "timestamp_range",
+            "value_range",
+            "dedupe",
+            "min_accepted_share",
+        ),
+        (),
+    )
+    types = _check_keys(
+        path, "rules.event_types", spec.get("event_types", {}), ("allowed", "rename", "drop"), ()
+    )
+    rename = types.get("rename", {})
+    if not isinstance(rename, Mapping):
+        raise _fail(path, "rules.event_types.rename", "must map old names to new names")
+    allowed = types.get("allowed")
+    return Rules(
+        allowed_event_types=None
+        if allowed is None
+        else _text_list(path, "rules.event_types.allowed", allowed),
+        rename_event_types={
+            str(old): _text(path, f"rules.event_types.rename.{old}", new)
+            for old, new in rename.items()
+        },
+        drop_event_types=_text_list(path, "rules.event_types.drop", types.get("drop", [])),
+        sentinel_ids=_text_list(path, "rules.sentinel_ids", spec.get("sentinel_ids", [])),
+        timestamp_range=_range(
+            path, "rules.timestamp_range", spec.get("timestamp_range", {}), True
+        ),
+        value_range=_range(path, "rules.value_range", spec.get("value_range", {}), False),
+        dedupe=_dedupe(path, "rules.dedupe", spec.get("dedupe", True)),
+        min_accepted_share=_share(
+            path,
+            "rules.min_accepted_share",
+            spec.get("min_accepted_share", DEFAULT_MIN_ACCEPTED_SHARE),
+        ),
+    )
+
+
+def _with_dedupe(source: Source, rules: Rules) -> Source:
+    """An events source without its own `dedupe:` follows `rules.dedupe`."""
+    return source if source.dedupe is not None else replace(source, dedupe=rules.dedupe)
+
+
+def _share(path: Path, where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _fail(path, where, f"must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def event_user_attributes(path: Path, events: tuple[Source, ...]) -> tuple[Attribute, ...]:
+    """The user attributes the event sources declare, one per name in first-declared order.
+
+    Sources may read one attribute from columns of different names, but must agree on its
+    kind and dtype.
+    """
+    merged: dict[str, Attribute] = {}
+    for i, source in enumerate(events):
+        for attribute in source.user_attributes:
+            first = merged.setdefault(attribute.name, attribute)
+            if (first.kind, first.dtype) != (attribute.kind, attribute.dtype):
+                raise _fail(
+                    path,
+                    f"events[{i}].user_attributes.{attribute.name}",
+                    f"is {attribute.kind}/{attribute.dtype} here but {first.kind}/{first.dtype} "
+                    "in an earlier source; declare it the same way in every source",
+                )
+    return tuple(merged.values())
+
+
+def parse_config(raw: Any, path: Path) -> DatasetConfig:
+    """Validate a loaded YAML mapping into a DatasetConfig (pure)."""
+    spec = _check_keys(
+        path, "<top>", raw, ("name", "events", "users", "items", "rules"), ("events",)
+    )
+    events = spec["events"]
+    if isinstance(events, Mapping):
+        events = [events]
+    if not isinstance(events, list) or not events:
+        raise _fail(path, "events", "must be a source or a non-empty list of sources")
+    items, users = spec.get("items"), spec.get("users")
+    rules = _rules(path, spec.get("rules", {}))
+    sources = tuple(
+        _with_dedupe(_source(path, f"events[{i}]", source, "events"), rules)
+        for i, source in enumerate(events)
+    )
+    if users is not None:
+        for i, source in enumerate(sources):
+            if source.user_attributes:
+                raise _fail(
+                    path,
+                    f"events[{i}].user_attributes",
+                    "reads user attributes from events, which only a config without a `users:` "
+                    "table does; declare them under users.attributes instead",
+                )
+    event_user_attributes(path, sources)
+    return DatasetConfig(
+        name=_text(path, "name", spec.get("name", path.stem)),
+        path=path,
+        base_dir=path.parent,
+        events=sources,
+        users=None if users is None else _source(path, "users", users, "users"),
+        items=None if items is None else _source(path, "items", items, "items"),
+        rules=rules,
+        canonical=json.dumps(raw, sort_keys=True, default=str),
+    )

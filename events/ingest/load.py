@@ -1,0 +1,755 @@
+"""The one module of events.ingest that does store IO: read files, build tables, swap.
+
+An ingest builds every table in a new DuckDB file beside the store and replaces the store
+with it only when everything succeeded, so a fatal error leaves the store exactly as it was;
+then it writes the store's Parquet copy for Spark (events.store.write_parquet_copy).
+Each file is read once into a staging table (text, parsed values, row-level reason), its rows
+numbered by DuckDB's `WITH ORDINALITY` (the exact 1-based data row number: header excluded,
+blank lines are not rows); only rejected rows and events sharing a dedupe hash are read a
+second time, for their raw row and their dedupe fields.
+Parsing and validation run as SQL (validate.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import yaml
+from tqdm import tqdm
+
+from contracts.errors import UsagecastError
+from contracts.workspace import event_store_path
+from events import quality
+from events.ingest import validate
+from events.ingest.config import (
+    Attribute,
+    ConfigError,
+    DatasetConfig,
+    Source,
+    event_user_attributes,
+    parse_config,
+    unknown_derived_columns,
+)
+from events.ingest.readers import (
+    InputFile,
+    SourceFileError,
+    read_error_summary,
+    reader_sql,
+    resolve_files,
+    sql_string,
+)
+from events.ingest.summary import IngestSummary, TableCounts
+from events.store import (
+    EVENT_COLUMNS,
+    EVENTS,
+    INGEST_COLUMNS,
+    INGESTS,
+    ITEM_ATTRIBUTES,
+    ITEMS,
+    QUARANTINE,
+    QUARANTINE_COLUMNS,
+    USER_ATTRIBUTES,
+    USERS,
+    StoreMissingError,
+    check_event_columns,
+    latest_ingest_value,
+    write_parquet_copy,
+)
+
+T = TypeVar("T")
+ENTITY_DUPLICATE_REASONS = {USERS: validate.DUPLICATE_USER, ITEMS: validate.DUPLICATE_ITEM}
+# DuckDB's memory limit for an ingest (its `memory_limit` syntax, e.g. 2GB).
+MEMORY_ENV = "USAGECAST_INGEST_MEMORY"
+DEFAULT_MEMORY = "512MB"
+
+
+class StoreBusyError(UsagecastError):
+    """The event store is locked by another writer."""
+
+
+class IngestMemoryError(UsagecastError):
+    """The ingest needed more memory than its limit and could not spill to disk."""
+
+
+def memory_limit() -> str:
+    """The ingest's memory limit: $USAGECAST_INGEST_MEMORY, else DEFAULT_MEMORY.
+
+    Past it DuckDB spills staged rows, hash tables and sorts to the ingest's scratch folder,
+    so an export of any size is read in bounded memory.
+    """
+    return os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY
+
+
+def _out_of_memory(error: duckdb.Error) -> IngestMemoryError:
+    return IngestMemoryError(
+        f"the ingest ran out of memory within its limit {memory_limit()} ({MEMORY_ENV}): "
+        f"{_error_summary(error)}; set {MEMORY_ENV} higher (e.g. 4GB)"
+    )
+
+
+class PartialIngestError(UsagecastError):
+    """Too few rows of a table were accepted; the previous store was kept."""
+
+
+def read_config(config_path: Path) -> DatasetConfig:
+    """Load and validate a dataset YAML file."""
+    path = Path(config_path).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{path}: dataset config does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML: {first}") from None
+    return parse_config(raw, path)
+
+
+def _sources(config: DatasetConfig) -> list[tuple[str, str, Source]]:
+    """(table, key path, source) in load order: users first, since events need them.
+
+    Without a users table, the users are derived from the accepted events instead.
+    """
+    sources = [] if config.users is None else [(USERS, "users", config.users)]
+    if config.items is not None:
+        sources.append((ITEMS, "items", config.items))
+    sources += [(EVENTS, f"events[{i}]", s) for i, s in enumerate(config.events)]
+    return sources
+
+
+def dataset_digest(config: DatasetConfig, files: Sequence[Sequence[InputFile]]) -> str:
+    """sha256 over the config's canonical form and every input file's name and sha256."""
+    digest = hashlib.sha256(config.canonical.encode())
+    for group in files:
+        for file in group:
+            digest.update(f"\n{file.display}\0{file.sha256}".encode())
+    return digest.hexdigest()
+
+
+def _latest_ingest(store: Path) -> tuple[str, str, dict] | None:
+    """(ingest_id, digest, counts) of the store's newest ingest, or None.
+
+    None as well for a store an older usagecast wrote (a canonical column of events, or the
+    ingests' granularity, missing): the same dataset is then loaded again instead of reported
+    unchanged.
+    """
+    if not store.exists():
+        return None
+    try:
+        con = duckdb.connect(str(store), read_only=True)
+    except duckdb.IOException as error:
+        raise StoreBusyError(f"{store}: cannot open the event store: {error}") from None
+    try:
+        if not con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [INGESTS]
+        ).fetchone()[0]:
+            return None
+        row = con.execute(
+            f"SELECT ingest_id, dataset_digest, counts FROM {INGESTS} "
+            "ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+        check_event_columns(con)
+        if latest_ingest_value(con, "granularity") is None:
+            return None
+    except StoreMissingError:
+        return None
+    finally:
+        con.close()
+    return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+
+def _columns_sql(columns: dict[str, str]) -> str:
+    return ", ".join(f"{validate.ident(name)} {sql_type}" for name, sql_type in columns.items())
+
+
+# DuckDB error lines that quote the file's contents: never shown (the line number is).
+QUOTING_LINES = ("Original Line",)
+
+
+def _error_summary(error: Exception) -> str:
+    """DuckDB's explanation on one line: the lines before its list of possible fixes, without
+    the lines that quote the file (an error must not print a file's contents)."""
+    lines = []
+    for line in str(error).strip().splitlines():
+        if line.startswith(("Possible", "The search space")):
+            break
+        if line.strip() and not line.strip().startswith(QUOTING_LINES):
+            lines.append(line.strip())
+    return "; ".join(lines)[:400]
+
+
+def refuse_outside_files(config: DatasetConfig, where: str, files: list[InputFile]) -> None:
+    """Files of a dataset must lie in its config's folder (symlinks resolved) unless the user
+    passed --allow-outside-files: a config cannot quietly read any file on disk."""
+    base = config.base_dir.resolve()
+    for file in files:
+        if not file.path.resolve().is_relative_to(base):
+            raise ConfigError(
+                f"{config.path}: {where}.files: {file.path} is outside the config's folder "
+                f"{base}; move it there, or pass --allow-outside-files to read it anyway"
+            )
+
+
+class _Builder:
+    """Builds one dataset into a fresh DuckDB file (the scratch DB for a swap)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, config: DatasetConfig, scratch: Path):
+        self.con = con
+        self.config = config
+        self.scratch = scratch
+        self.staged: dict[str, list[validate.StagedFile]] = {}
+        self.read: dict[str, int] = {}
+        self.files: list[dict] = []
+        self.file_count = 0
+        self.user_attributes = event_user_attributes(config.path, config.events)
+        self.facts: dict = {}
+
+    def stage_file(self, table: str, where: str, source: Source, file: InputFile) -> None:
+        """Stage one file's rows (text, parsed values, row-level reason) in one pass."""
+        if file.path.stat().st_size == 0:
+            raise SourceFileError(f"{file.path}: the file is empty (not even a header)")
+        key = self.file_count
+        self.file_count += 1
+        reader = reader_sql(file, source, self.scratch, key)
+        types = self._read(file, source, lambda: self._column_types(reader.sql, file.format))
+        if validate.ROW_NUMBER_COLUMN in (name.lower() for name in types):
+            raise SourceFileError(
+                f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
+                "(the ingest numbers rows under that name); rename it in the file"
+            )
+        recordless_jsonl = file.format == "jsonl" and not types
+        for column in validate.mapped_columns(source):
+            if column not in types and not recordless_jsonl:
+                raise SourceFileError(
+                    f"{file.path}: column {column!r} mapped in {where} is not in the file "
+                    f"({len(types)} columns in its header line); check {where}.columns"
+                )
+        for name, expression in source.derived.items():
+            unknown = unknown_derived_columns(name, expression, list(types))
+            if unknown and not recordless_jsonl:
+                raise SourceFileError(f"{file.path}: {where}.columns.{name}: {unknown}")
+        staged = validate.StagedFile(
+            reader.sql,
+            key,
+            file.display,
+            file.format,
+            types,
+            self.read.get(table, 0),
+            dedupe=self._dedupe(table, source),
+            control_free=reader.control_free,
+        )
+        if table == EVENTS:
+            select = validate.stage_events_sql(
+                staged, source, self.config.rules, self.user_attributes
+            )
+        else:
+            select = validate.stage_entities_sql(staged, source, self.config.rules, table)
+        stage = f"stage_{table}"
+        if table in self.staged:
+            statement = f"INSERT INTO {stage} BY NAME {select}"
+        else:
+            statement = f"CREATE TEMP TABLE {stage} AS {select}"
+        rows = self._read(file, source, lambda: self.con.execute(statement).fetchone()[0])
+        self.staged.setdefault(table, []).append(staged)
+        self.read[table] = self.read.get(table, 0) + rows
+        self.files.append(
+            {"table": table, "path": file.display, "sha256": file.sha256, "rows": rows}
+        )
+
+    @staticmethod
+    def _dedupe(table: str, source: Source) -> bool | tuple[str, ...]:
+        """The duplicate rule of a staged file: events follow their source, users and items
+        have none (their duplicates are repeated ids)."""
+        if table != EVENTS:
+            return False
+        return True if source.dedupe is None else source.dedupe
+
+    @staticmethod
+    def _read(file: InputFile, source: Source, query: Callable[[], T]) -> T:
+        """Run a query that reads a file; DuckDB's complaint becomes a one-line fatal error."""
+        try:
+            return query()
+        except duckdb.OutOfMemoryException as error:
+            raise _out_of_memory(error) from None
+        except duckdb.Error as error:
+            summary = read_error_summary(str(error)) or _error_summary(error)
+            raise SourceFileError(
+                f"{file.path}: cannot read as {file.format} ({source.encoding}): {summary}"
+            ) from None
+
+    def _column_types(self, reader: str, file_format: str) -> dict[str, str]:
+        """File columns in file order with their DuckDB types.
+
+        JSONL: every key seen in any record; a file without records (only blank lines) has
+        none, and then no mapped key can be checked.
+        """
+        if file_format == "jsonl":
+            keys = self.con.execute(
+                f"SELECT DISTINCT unnest(json_keys(json)) AS key FROM {reader} ORDER BY key"
+            ).fetchall()
+            return {key: "JSON" for (key,) in keys}
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        return {name: sql_type for name, sql_type, *_ in described}
+
+    def finish_entities(self, table: str, source: Source) -> None:
+        """Quarantine duplicate ids, then write the accepted users/items and their catalog."""
+        id_column = "user_id" if table == USERS else "item_id"
+        self.con.execute(
+            f"CREATE TEMP TABLE late_{table} AS "
+            + validate.entities_late_sql(
+                f"stage_{table}", id_column, ENTITY_DUPLICATE_REASONS[table]
+            )
+        )
+        self._read_raw(
+            table,
+            f"(SELECT file_key, source_row FROM stage_{table} WHERE reason "
+            f"IS NOT NULL UNION ALL SELECT file_key, source_row FROM stage_{table} "
+            f"SEMI JOIN late_{table} USING (seq))",
+        )
+        columns = [f"{id_column}::VARCHAR AS {id_column}"]
+        if table == USERS:
+            columns.append("signup_time::TIMESTAMP AS signup_time")
+        columns += [
+            f"{validate.ident(a.name)}::{validate.attribute_sql_type(a)} "
+            f"AS {validate.ident(a.name)}"
+            for a in source.attributes
+        ]
+        self._write_accepted(table, columns)
+        if table == USERS:
+            self._count_unknown_references(source.attributes)
+        catalog = USER_ATTRIBUTES if table == USERS else ITEM_ATTRIBUTES
+        kind = "kind VARCHAR, " if table == USERS else ""
+        self.con.execute(f"CREATE TABLE {catalog} (name VARCHAR, {kind}dtype VARCHAR)")
+        for a in source.attributes:
+            values = [a.name, a.kind, a.dtype] if table == USERS else [a.name, a.dtype]
+            self.con.execute(
+                f"INSERT INTO {catalog} VALUES ({', '.join('?' * len(values))})", values
+            )
+        self._quarantine(table)
+
+    def finish_events(self) -> None:
+        """Quarantine unknown users and duplicates, then write the accepted events.
+
+        Without a users table every user of an event passing the row-level rules is known, and
+        the users table is derived from the accepted events afterwards.
+        """
+        rules = self.config.rules
+        known = USERS
+        if self.config.users is None:
+            known = "event_users"
+            self.con.execute(
+                f"CREATE TEMP VIEW {known} AS SELECT DISTINCT user_id FROM stage_{EVENTS} "
+                "WHERE reason IS NULL"
+            )
+        stage, late = f"stage_{EVENTS}", f"late_{EVENTS}"
+        self.con.execute(
+            f"CREATE TEMP TABLE {late} AS " + validate.unknown_users_sql(stage, known)
+        )
+        self.con.execute(
+            "CREATE TEMP TABLE candidates AS " + validate.duplicate_candidates_sql(stage, late)
+        )
+        self._read_raw(
+            EVENTS,
+            f"(SELECT file_key, source_row FROM {stage} WHERE reason IS NOT NULL "
+            f"UNION ALL SELECT file_key, source_row FROM {stage} SEMI JOIN {late} USING (seq) "
+            "UNION ALL SELECT file_key, source_row FROM candidates)",
+        )
+        self.con.execute(
+            f"INSERT INTO {late} " + validate.duplicates_sql("candidates", f"raw_{EVENTS}")
+        )
+        expressions = {
+            "event_id": "seq",
+            "source_file": self._source_file_sql(),
+            "session_id": validate.optional_id_sql("session_id", rules),
+            "item_id": validate.optional_id_sql("item_id", rules),
+            "event_date": "CAST(event_time AS DATE)",
+        }
+        self._write_accepted(
+            EVENTS,
+            [
+                f"({expressions.get(name, name)})::{sql_type} AS {name}"
+                for name, sql_type in EVENT_COLUMNS.items()
+            ],
+            order_by="user_id, event_time, event_id",
+        )
+        self._quarantine(EVENTS)
+        if self.config.users is None:
+            self._derive_users()
+        self.facts["granularity"] = self.con.execute(
+            f"SELECT CASE WHEN count(*) > 0 AND bool_and(event_time = event_date::TIMESTAMP) "
+            f"THEN 'date' ELSE 'timestamp' END FROM {EVENTS}"
+        ).fetchone()[0]
+
+    def _derive_users(self) -> None:
+        """users from the accepted events: one per user_id, signed up at their first event.
+
+        A user-level attribute takes its value from the user's first event (by time, then
+        read order) that has one; users whose events disagree are counted per attribute.
+        """
+        stage = f"stage_{EVENTS}"
+        columns = ["user_id::VARCHAR AS user_id", "min(event_time)::TIMESTAMP AS signup_time"]
+        flags, totals = [], []
+        for a in self.user_attributes:
+            name, sql_type = validate.ident(a.name), validate.attribute_sql_type(a)
+            columns.append(
+                f"first({name} ORDER BY event_time, seq) FILTER (WHERE {name} IS NOT NULL)"
+                f"::{sql_type} AS {name}"
+            )
+            flags.append(f"count(DISTINCT {name}) > 1 AS {name}")
+            totals.append(f"count_if({name})")
+        self.con.execute(
+            f"CREATE TABLE {USERS} AS SELECT {', '.join(columns)} FROM {stage} "
+            "WHERE reason IS NULL GROUP BY user_id ORDER BY user_id"
+        )
+        self.con.execute(
+            f"CREATE TABLE {USER_ATTRIBUTES} (name VARCHAR, kind VARCHAR, dtype VARCHAR)"
+        )
+        for a in self.user_attributes:
+            self.con.execute(
+                f"INSERT INTO {USER_ATTRIBUTES} VALUES (?, ?, ?)", [a.name, a.kind, a.dtype]
+            )
+        conflicts = (
+            self.con.execute(
+                f"SELECT {', '.join(totals)} FROM (SELECT {', '.join(flags)} FROM {stage} "
+                "WHERE reason IS NULL GROUP BY user_id)"
+            ).fetchone()
+            if totals
+            else ()
+        )
+        self.facts["user_attribute_conflicts"] = {
+            a.name: int(n or 0) for a, n in zip(self.user_attributes, conflicts, strict=True)
+        }
+        self.facts["users_from"] = "events"
+        self._count_unknown_references(self.user_attributes)
+
+    def _count_unknown_references(self, attributes: Sequence[Attribute]) -> None:
+        """Users whose `user_id` attribute names no user of the table: kept, and counted per
+        attribute (an "unknown referenced user", e.g. an inviter outside the export)."""
+        references = [a for a in attributes if a.dtype == "user_id"]
+        if not references:
+            return
+        counts = self.con.execute(
+            "SELECT "
+            + ", ".join(
+                f"count_if({validate.ident(a.name)} IS NOT NULL AND {validate.ident(a.name)} "
+                f"NOT IN (SELECT user_id FROM {USERS}))"
+                for a in references
+            )
+            + f" FROM {USERS}"
+        ).fetchone()
+        self.facts["unknown_referenced_users"] = {
+            a.name: int(n) for a, n in zip(references, counts, strict=True)
+        }
+
+    def _write_accepted(self, table: str, columns: list[str], order_by: str = "") -> None:
+        """Mark the (few) cross-row rejects in the stage, then keep the rows with no reason.
+
+        A filter over the stage keeps read order (DuckDB preserves insertion order): users and
+        items come out ordered by seq without a sort. Events are sorted (`order_by`) so the
+        store holds each user's events together, which every per-user query reads faster.
+        """
+        stage, late = f"stage_{table}", f"late_{table}"
+        self.con.execute(
+            f"UPDATE {stage} SET reason = l.reason, detail = l.detail FROM {late} l "
+            f"WHERE {stage}.seq = l.seq"
+        )
+        order = f" ORDER BY {order_by}" if order_by else ""
+        self.con.execute(
+            f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM {stage} "
+            f"WHERE reason IS NULL{order}"
+        )
+
+    def _source_file_sql(self) -> str:
+        """A row's source file name from its file_key, for every file staged so far."""
+        by_key = {f.file_key: f.display for files in self.staged.values() for f in files}
+        return validate.source_file_sql([by_key[k] for k in range(len(by_key))])
+
+    def _read_raw(self, table: str, wanted: str) -> None:
+        """raw_<table>: the rows listed by `wanted` (file_key, source_row) read again as
+        written, from only the files that have such rows.
+
+        Only these rows (rejected ones, and duplicate candidates) are turned into JSON, so
+        the common case stays cheap.
+        """
+        self.con.execute(f"CREATE TEMP TABLE wanted_{table} AS SELECT * FROM {wanted}")
+        keys = {
+            key
+            for (key,) in self.con.execute(
+                f"SELECT DISTINCT file_key FROM wanted_{table}"
+            ).fetchall()
+        }
+        self.con.execute(
+            f"CREATE TEMP TABLE raw_{table} (file_key INTEGER, source_row BIGINT, raw VARCHAR, "
+            f"{validate.DEDUPE_KEY} VARCHAR[])"
+        )
+        for staged in self.staged[table]:
+            if staged.file_key in keys:
+                self.con.execute(
+                    f"INSERT INTO raw_{table} " + validate.raw_rows_sql(staged, f"wanted_{table}")
+                )
+
+    def _quarantine(self, table: str) -> None:
+        """Copy every rejected row with its reason and raw row, in file and row order."""
+        self.con.execute(
+            f"INSERT INTO {QUARANTINE} SELECT '{table}', "
+            f"{self._source_file_sql()}, q.source_row, "
+            f"q.reason, q.detail, r.raw "
+            f"FROM stage_{table} q JOIN raw_{table} r USING (file_key, source_row) "
+            "WHERE q.reason IS NOT NULL ORDER BY q.file_key, q.source_row"
+        )
+
+    def counts(self) -> dict[str, TableCounts]:
+        """Per table accounting; read = accepted + quarantined is checked, never assumed."""
+        quarantined: dict[str, dict[str, int]] = {}
+        for table, reason, n in self.con.execute(
+            f"SELECT table_name, reason, count(*) FROM {QUARANTINE} GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            quarantined.setdefault(table, {})[reason] = int(n)
+        counts = {}
+        for table, read in self.read.items():
+            accepted = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            counts[table] = TableCounts(read, int(accepted), quarantined.get(table, {}))
+            if counts[table].accepted + counts[table].quarantined_total != read:
+                raise RuntimeError(f"ingest accounting broke for {table}: {counts[table]}")
+        return counts
+
+    def sentinels(self) -> dict[str, dict[str, int]]:
+        """Raw sentinel-id counts per id column of each table (for the quality report)."""
+        ids = {
+            USERS: ["user_id"],
+            ITEMS: ["item_id"],
+            EVENTS: ["user_id", "session_id", "item_id"],
+        }
+        return {
+            table: quality.sentinel_counts(
+                self.con, f"stage_{table}", ids[table], self.config.rules.sentinel_ids
+            )
+            for table in self.read
+        }
+
+
+def _copy_ingest_history(con: duckdb.DuckDBPyConnection, previous_store: Path) -> None:
+    """Carry the `ingests` records of the store being replaced into the new file."""
+    if not previous_store.exists():
+        return
+    try:
+        con.execute(f"ATTACH {sql_string(str(previous_store))} AS previous (READ_ONLY)")
+    except duckdb.Error as error:
+        raise StoreBusyError(
+            f"{previous_store}: cannot open the event store: {_error_summary(error)}"
+        ) from None
+    has_ingests = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'previous' AND table_name = ?",
+        [INGESTS],
+    ).fetchone()[0]
+    if has_ingests:  # BY NAME: records of older stores lack the newer columns (NULL)
+        con.execute(f"INSERT INTO {INGESTS} BY NAME SELECT * FROM previous.{INGESTS}")
+    con.execute("DETACH previous")
+
+
+def _build(
+    target: Path,
+    previous_store: Path,
+    config: DatasetConfig,
+    resolved: list[tuple[str, str, Source, list[InputFile]]],
+    record: dict,
+    progress: bool,
+) -> tuple[dict[str, TableCounts], dict]:
+    """Build the whole dataset into `target`; return counts and the quality report body."""
+    with tempfile.TemporaryDirectory(prefix="usagecast-ingest-") as scratch:
+        con = duckdb.connect(str(target))
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"SET temp_directory = {sql_string(scratch)}")
+            try:
+                con.execute(f"SET memory_limit = {sql_string(memory_limit())}")
+            except duckdb.Error as error:
+                raise IngestMemoryError(
+                    f"{MEMORY_ENV}={memory_limit()!r} is not a memory size DuckDB reads "
+                    f"({_error_summary(error)}); write it like 512MB or 4GB"
+                ) from None
+            con.execute(f"CREATE TABLE {QUARANTINE} ({_columns_sql(QUARANTINE_COLUMNS)})")
+            con.execute(f"CREATE TABLE {INGESTS} ({_columns_sql(INGEST_COLUMNS)})")
+            builder = _Builder(con, config, Path(scratch))
+            # One step per file, one per table's cross-row checks, one for the report.
+            tables = list(dict.fromkeys(table for table, *_ in resolved))
+            total = sum(len(files) for *_, files in resolved) + len(tables) + 1
+            with tqdm(total=total, desc="ingest", unit="step", disable=not progress) as bar:
+                for index, (table, where, source, files) in enumerate(resolved):
+                    for file in files:
+                        bar.set_postfix_str(f"reading {file.display}")
+                        builder.stage_file(table, where, source, file)
+                        bar.update()
+                    next_table = resolved[index + 1][0] if index + 1 < len(resolved) else None
+                    if table != next_table:
+                        bar.set_postfix_str(f"checking and writing {table}")
+                        if table == EVENTS:
+                            builder.finish_events()
+                        else:
+                            builder.finish_entities(table, source)
+                        bar.update()
+                bar.set_postfix_str("quality report")
+                counts = builder.counts()
+                json_counts = {table: c.to_json() for table, c in counts.items()}
+                _copy_ingest_history(con, previous_store)
+                profiled = list(counts) + ([USERS] if config.users is None else [])
+                report = quality.profile_store(con, profiled, json_counts, builder.sentinels())
+                report.update({"users_from": "users table", **builder.facts})
+                bar.update()
+            for table in list(counts):
+                con.execute(f"DROP TABLE IF EXISTS stage_{table}")
+            record = {
+                **record,
+                "finished_at": datetime.now(UTC).replace(tzinfo=None),
+                "files": json.dumps(builder.files),
+                "counts": json.dumps(json_counts),
+                "dataset": config.name,
+                "granularity": builder.facts["granularity"],
+            }
+            con.execute(
+                f"INSERT INTO {INGESTS} VALUES ({', '.join('?' * len(INGEST_COLUMNS))})",
+                [record[name] for name in INGEST_COLUMNS],
+            )
+            con.execute("CHECKPOINT")
+        except duckdb.OutOfMemoryException as error:
+            raise _out_of_memory(error) from None
+        finally:
+            con.close()
+    return counts, report
+
+
+def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
+    """Tables that had rows but kept none, or fewer than `min_share` of them."""
+    return [
+        table
+        for table, c in counts.items()
+        if c.read > 0 and (c.accepted == 0 or c.accepted < min_share * c.read)
+    ]
+
+
+def partial_message(
+    config: DatasetConfig, counts: dict[str, TableCounts], tables: list[str], report: Path
+) -> str:
+    """One line: each short table with its counts and top quarantine reasons, and the way out."""
+    parts = []
+    for table in tables:
+        c = counts[table]
+        top = sorted(c.quarantined.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in top)
+        parts.append(
+            f"{table}: {c.accepted:,} of {c.read:,} rows accepted ({c.accepted / c.read:.1%}; "
+            f"quarantined: {reasons})"
+        )
+    return (
+        f"{config.path}: {'; '.join(parts)}, below rules.min_accepted_share "
+        f"{config.rules.min_accepted_share:.0%}; the event store was left unchanged (quality "
+        f"report of this attempt: {report}); fix the config, or pass --allow-partial to "
+        "replace the store anyway"
+    )
+
+
+def _report(
+    config: DatasetConfig, ingest_id: str, digest: str, started_at: datetime, body: dict
+) -> dict:
+    return {
+        "dataset": config.name,
+        "ingest_id": ingest_id,
+        "dataset_digest": digest,
+        "created_at": started_at.isoformat(),
+        **body,
+    }
+
+
+def ingest_dataset(
+    config_path: Path,
+    store_path: Path | None = None,
+    progress: bool = True,
+    allow_outside_files: bool = False,
+    allow_partial: bool = False,
+) -> IngestSummary:
+    """Load a dataset config's files into the event store, quarantining bad rows.
+
+    Replaces the store's dataset atomically, then writes its Parquet copy for Spark; does
+    nothing when the same dataset digest is already loaded (but write a missing copy). Writes
+    a data-quality report (JSON, Markdown, HTML) to the workspace. Files outside the config's
+    folder are refused unless `allow_outside_files`. A table of which fewer than
+    rules.min_accepted_share of the rows (or none) were accepted keeps the previous store
+    (PartialIngestError) unless `allow_partial`.
+    """
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    config = read_config(Path(config_path))
+    store = Path(store_path) if store_path is not None else event_store_path()
+    resolved = [
+        (table, where, source, resolve_files(source, config.base_dir, config.path, where))
+        for table, where, source in _sources(config)
+    ]
+    if not allow_outside_files:
+        for _, where, _, files in resolved:
+            refuse_outside_files(config, where, files)
+    digest = dataset_digest(config, [files for *_, files in resolved])
+    latest = _latest_ingest(store)
+    if latest is not None and latest[1] == digest:
+        write_parquet_copy(store, replace=False, memory_limit=memory_limit())
+        return IngestSummary(
+            dataset=config.name,
+            config_path=config.path,
+            store_path=store,
+            dataset_digest=digest,
+            ingest_id=latest[0],
+            reloaded=False,
+            tables={t: TableCounts.from_json(c) for t, c in latest[2].items()},
+            seconds=time.perf_counter() - started,
+        )
+    ingest_id = f"{started_at:%Y%m%dT%H%M%S}-{digest[:8]}"
+    record = {
+        "ingest_id": ingest_id,
+        "started_at": started_at,
+        "config_path": str(config.path),
+        "dataset_digest": digest,
+    }
+    store.parent.mkdir(parents=True, exist_ok=True)
+    target = store.with_name(f"{store.name}.{ingest_id}.building")
+    try:
+        counts, body = _build(target, store, config, resolved, record, progress)
+        short = [] if allow_partial else short_tables(counts, config.rules.min_accepted_share)
+        if short:
+            report = {
+                **_report(config, ingest_id, digest, started_at, body),
+                "refused": f"too few rows accepted in {', '.join(short)} (rules."
+                f"min_accepted_share {config.rules.min_accepted_share:.0%}): the previous "
+                "event store was kept",
+            }
+            files = quality.write_report(report, latest=False)
+            raise PartialIngestError(partial_message(config, counts, short, files.markdown))
+        with contextlib.suppress(FileNotFoundError):
+            # A stale write-ahead log of the old file must not be replayed onto the new one.
+            os.remove(f"{store}.wal")
+        os.replace(target, store)
+    finally:
+        for leftover in (target, Path(f"{target}.wal")):
+            leftover.unlink(missing_ok=True)
+    write_parquet_copy(store, replace=True, memory_limit=memory_limit())
+    report = _report(config, ingest_id, digest, started_at, body)
+    report_files = quality.write_report(report)
+    return IngestSummary(
+        dataset=config.name,
+        config_path=config.path,
+        store_path=store,
+        dataset_digest=digest,
+        ingest_id=ingest_id,
+        reloaded=True,
+        tables=counts,
+        seconds=time.perf_counter() - started,
+        report_files=report_files,
+        quality_text=quality.render_short(report),
+    )

@@ -1,0 +1,354 @@
+"""Input files: resolve globs, hash them, and say how DuckDB reads each one as text.
+
+Every file is read with all columns as text so nothing is coerced before validation; the
+typed parsing happens in SQL (validate.py). DuckDB decodes UTF-8 and Latin-1 CSV itself; any
+other Python codec, every non-UTF-8 JSONL file and a JSONL file starting with a UTF-8 BOM is
+first transcoded to a UTF-8 copy in a scratch folder so one reader handles all of them.
+
+CSV is read as RFC 4180 with every dialect option pinned (no sniffing): the header is parsed
+here (a repeated column name is fatal), and a CSV that mixes CRLF and LF line endings or holds
+whitespace-only lines is first copied with LF endings and those lines emptied (so they are
+blank lines, not rows), keeping every line number. A line longer than MAX_LINE_BYTES is fatal.
+A file without a header line (`header: false`) takes its column names from `names:`.
+A whitespace-separated file (`delimiter: whitespace`) is split here, line by line, on runs of
+blanks and tabs (leading and trailing ones ignored, no quoting) into a scratch CSV with the
+same line numbers; a line with the wrong number of fields is fatal like a broken CSV line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.errors import UsagecastError
+from events.ingest.config import EXTENSION_FORMATS, WHITESPACE, Source
+
+# Python codec name -> the name DuckDB's CSV reader knows, for the codecs it decodes natively.
+DUCKDB_CSV_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "latin-1"}
+HASH_CHUNK = 1 << 20
+# The longest CSV line / JSONL record read; DuckDB's reader buffer is twice that.
+MAX_LINE_BYTES = 16 << 20
+UTF8_BOM = codecs.BOM_UTF8
+WHITESPACE_LINE = re.compile(rb"^[ \t]+(?=\r?$)", re.MULTILINE)
+FIELD_SEPARATOR = re.compile(r"[ \t]+")
+CSV_ERROR_LINE = re.compile(r"CSV Error on Line: (\d+)")
+# Bytes that are control characters (validate.CONTROL_PATTERN) in UTF-8 and Latin-1 text.
+CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# A JSON escape that may spell one: \u0000-\u001f or \u007f (any hex case).
+CONTROL_ESCAPE = re.compile(rb"\\u00[01][0-9a-fA-F]|\\u007[fF]")
+CSV_ERROR_KINDS = (
+    ("unterminated quote", "a quoted field is not closed (the file may be cut off)"),
+    ("Maximum line size", f"a line is longer than the {MAX_LINE_BYTES >> 20} MiB limit"),
+    ("Expected Number of Columns", None),
+)
+
+
+class SourceFileError(UsagecastError):
+    """A source file is missing, matches nothing, cannot be decoded or lacks a column."""
+
+
+@dataclass(frozen=True)
+class FileReader:
+    """How DuckDB reads one file (a table function), and whether the text it reads holds no
+    control character at all (then the per-row check need not run on its fields)."""
+
+    sql: str
+    control_free: bool
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to read: its absolute path, its name as shown to users, format and digest."""
+
+    path: Path
+    display: str
+    format: str
+    sha256: str
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _format_of(source: Source, path: Path, config_path: Path, where: str) -> str:
+    if source.format is not None:
+        return source.format
+    suffix = path.suffix.lower()
+    if suffix not in EXTENSION_FORMATS:
+        raise SourceFileError(
+            f"{config_path}: {where}.files: cannot tell the format of {path.name} from its "
+            f"extension; set `format:` to one of csv, jsonl, parquet"
+        )
+    return EXTENSION_FORMATS[suffix]
+
+
+def resolve_files(
+    source: Source, base_dir: Path, config_path: Path, where: str
+) -> list[InputFile]:
+    """Expand a source's file or glob (relative to the config's folder), sorted by name."""
+    pattern = Path(source.files)
+    full = pattern if pattern.is_absolute() else base_dir / pattern
+    if glob.has_magic(str(full)):
+        paths = sorted(Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file())
+        if not paths:
+            raise SourceFileError(f"{config_path}: {where}.files: no file matches {full}")
+    else:
+        if not full.is_file():
+            raise SourceFileError(f"{config_path}: {where}.files: file {full} does not exist")
+        paths = [full]
+    files = []
+    for path in paths:
+        try:
+            display = path.relative_to(base_dir).as_posix()
+        except ValueError:
+            display = str(path)
+        files.append(
+            InputFile(path, display, _format_of(source, path, config_path, where), sha256_of(path))
+        )
+    return files
+
+
+def transcode_to_utf8(path: Path, encoding: str, target: Path) -> Path:
+    """Write a UTF-8 copy of a text file; a byte the codec cannot decode is a fatal error."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
+        while chunk := source.read(HASH_CHUNK):
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                bad_line = line + chunk[: error.start].count(b"\n")
+                raise SourceFileError(
+                    f"{path}: not readable as {encoding} near line {bad_line}: {error.reason}; "
+                    "set `encoding:` in the dataset config"
+                ) from None
+            line += chunk.count(b"\n")
+            out.write(text)
+        out.write(decoder.decode(b"", final=True))
+    return target
+
+
+def text_encoding(path: Path, encoding: str) -> str:
+    """The codec to decode a file with: a declared utf-8 file starting with a BOM is utf-8-sig."""
+    if encoding == "utf-8":
+        with path.open("rb") as handle:
+            if handle.read(len(UTF8_BOM)) == UTF8_BOM:
+                return "utf-8-sig"
+    return encoding
+
+
+def control_free(path: Path, file_format: str) -> bool:
+    """True when a UTF-8 or Latin-1 text file holds no control character: no such byte, and
+    in JSONL no escape that may spell one (an escaped backslash before `u00..` counts too,
+    which only costs the fast path)."""
+    with path.open("rb") as handle:
+        tail = b""
+        while chunk := handle.read(HASH_CHUNK):
+            if len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
+                return False
+            if file_format == "jsonl" and CONTROL_ESCAPE.search(tail + chunk):
+                return False
+            tail = chunk[-5:]
+    return True
+
+
+def _csv_line_fixes(path: Path) -> tuple[bool, bool]:
+    """(mixes CRLF with LF endings, has a whitespace-only line): the cases DuckDB refuses.
+
+    Scanned in chunks cut after a newline; a whitespace-only line starts with a blank after a
+    newline, so the regular expression only runs on chunks that hold one. Line endings are
+    counted only until both kinds were seen (a file with one kind is searched, not counted).
+    """
+    crlf = bare_lf = whitespace = False
+    with path.open("rb") as handle:
+        rest = b""
+        while chunk := handle.read(HASH_CHUNK):
+            block, _, rest = (rest + chunk).rpartition(b"\n")
+            block += b"\n" if _ else b""
+            crlf = crlf or b"\r\n" in block
+            bare_lf = bare_lf or block.count(b"\n") > block.count(b"\r\n")
+            if not whitespace and (b"\n " in block or b"\n\t" in block):
+                whitespace = WHITESPACE_LINE.search(block) is not None
+        crlf = crlf or b"\r\n" in rest
+        bare_lf = bare_lf or rest.count(b"\n") > rest.count(b"\r\n")
+        whitespace = whitespace or WHITESPACE_LINE.search(rest) is not None
+    return crlf and bare_lf, whitespace
+
+
+def _normalised_block(block: bytes, quotes: int, mixed: bool) -> tuple[bytes, int]:
+    """One block of whole lines with LF endings (when mixed) and whitespace lines emptied.
+
+    A whitespace-only line inside a quoted field (an odd number of quote characters before
+    it) is field content and kept. Returns the block and the running quote count.
+    """
+    if mixed:
+        block = block.replace(b"\r\n", b"\n")
+    parts, start = [], 0
+    for match in WHITESPACE_LINE.finditer(block):
+        quotes += block.count(b'"', start, match.start())
+        parts.append(block[start : match.start()])
+        if quotes % 2:
+            parts.append(match.group())
+        start = match.end()
+    quotes += block.count(b'"', start)
+    parts.append(block[start:])
+    return b"".join(parts), quotes
+
+
+def normalise_csv(path: Path, target: Path) -> Path:
+    """The CSV itself, or a copy in LF line endings with whitespace-only lines emptied."""
+    mixed, whitespace = _csv_line_fixes(path)
+    if not (mixed or whitespace):
+        return path
+    quotes = 0
+    with path.open("rb") as source, target.open("wb") as out:
+        rest = b""
+        while chunk := source.read(HASH_CHUNK):
+            block, newline, rest = (rest + chunk).rpartition(b"\n")
+            normalised, quotes = _normalised_block(block + newline, quotes, mixed)
+            out.write(normalised)
+        out.write(_normalised_block(rest, quotes, mixed)[0])
+    return target
+
+
+def csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    """The header's column names (trimmed; an empty one is `column<i>`, as DuckDB names it).
+
+    A name given twice is fatal: one of the two columns would be read silently.
+    """
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter, strict=True), [])
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise SourceFileError(f"{path}: line 1: the header is not readable: {error}") from None
+    names = [name.strip() or f"column{i}" for i, name in enumerate(header)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SourceFileError(
+            f"{path}: line 1: the header names column {', '.join(map(repr, repeated))} more "
+            "than once; rename or drop the repeated column"
+        )
+    return names
+
+
+def whitespace_to_csv(
+    path: Path, encoding: str, names: tuple[str, ...] | None, target: Path
+) -> tuple[Path, list[str]]:
+    """A whitespace-separated file as a UTF-8 CSV (same line numbers) and its column names.
+
+    Fields are split on runs of blanks/tabs; a line of only blanks is a blank line. The first
+    non-blank line is the header unless `names` are given. A line whose field count differs
+    from the header's, or longer than MAX_LINE_BYTES, is fatal with its line number.
+    """
+    header = list(names) if names is not None else None
+    try:
+        with (
+            path.open(encoding=encoding, newline="\n") as source,
+            target.open("w", encoding="utf-8", newline="") as out,
+        ):
+            writer = csv.writer(out, lineterminator="\n")
+            for number, line in enumerate(source, start=1):
+                if len(line) > MAX_LINE_BYTES:
+                    raise SourceFileError(
+                        f"{path}: line {number}: longer than the {MAX_LINE_BYTES >> 20} MiB limit"
+                    )
+                fields = FIELD_SEPARATOR.split(line.rstrip("\n").rstrip("\r").strip(" \t"))
+                if fields == [""]:
+                    out.write("\n")
+                    continue
+                if header is None:
+                    header = fields
+                elif len(fields) != len(header):
+                    raise SourceFileError(
+                        f"{path}: line {number}: {len(fields)} whitespace-separated fields, "
+                        f"expected {len(header)} (the columns: {', '.join(header)})"
+                    )
+                writer.writerow(fields)
+    except UnicodeDecodeError as error:
+        raise SourceFileError(
+            f"{path}: not readable as {encoding}: {error.reason}; set `encoding:` in the "
+            "dataset config"
+        ) from None
+    return target, header or []
+
+
+def read_error_summary(text: str) -> str | None:
+    """DuckDB's CSV parse error as `line N: what`, without the line's content; None if not one."""
+    found = CSV_ERROR_LINE.search(text)
+    if found is None:
+        return None
+    for marker, explanation in CSV_ERROR_KINDS:
+        if marker in text:
+            if explanation is None:
+                start = text.index(marker)
+                explanation = text[start : text.index("\n", start)].strip()
+            return f"line {found.group(1)}: {explanation}"
+    return f"line {found.group(1)}: not a well-formed CSV line"
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> FileReader:
+    """The DuckDB table function that reads one file with every field as text.
+
+    CSV options are pinned (delimiter, double quote as quote and escape, header, no skipped
+    lines, no comment character, the columns from our own header parse) so nothing is guessed
+    and nothing is dropped silently; a structurally broken line stops the ingest. Text files
+    are scanned for control characters in the form DuckDB reads (UTF-8 or Latin-1).
+    """
+    path = file.path
+    if file.format == "parquet":
+        return FileReader(f"read_parquet({sql_string(str(path))})", control_free=False)
+    if file.format != "csv" and (not source.header or source.delimiter == WHITESPACE):
+        raise SourceFileError(
+            f"{path}: `header: false` and `delimiter: {WHITESPACE}` are for text tables "
+            f"(csv), not {file.format}"
+        )
+    encoding = text_encoding(path, source.encoding)
+    if file.format == "csv" and source.delimiter == WHITESPACE:
+        path, names = whitespace_to_csv(
+            path, encoding, source.names, scratch / f"split_{index}.csv"
+        )
+        sql = csv_reader_sql(path, names, ",", source.header, "utf-8")
+        return FileReader(sql, control_free(path, file.format))
+    native = DUCKDB_CSV_ENCODINGS.get(encoding) if file.format == "csv" else None
+    if native is None and encoding != "utf-8":
+        path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}")
+        encoding = "utf-8"
+    if file.format == "jsonl":
+        sql = f"read_ndjson_objects({sql_string(str(path))}, maximum_object_size={MAX_LINE_BYTES})"
+        return FileReader(sql, control_free(path, file.format))
+    path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")
+    names = (
+        list(source.names)
+        if source.names is not None
+        else csv_header(path, encoding, source.delimiter)
+    )
+    sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8")
+    return FileReader(sql, control_free(path, file.format))
+
+
+def csv_reader_sql(
+    path: Path, names: list[str], delimiter: str, header: bool, encoding: str
+) -> str:
+    """read_csv with every dialect option pinned and the given column names, all as text."""
+    columns = "{" + ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names) + "}"
+    return (
+        f"read_csv({sql_string(str(path))}, all_varchar=true, header={str(header).lower()}, "
+        f"skip=0, comment='', delim={sql_string(delimiter)}, quote='\"', escape='\"', "
+        f"auto_detect=false, columns={columns}, max_line_size={MAX_LINE_BYTES}, "
+        f"buffer_size={2 * MAX_LINE_BYTES}, encoding={sql_string(encoding)})"
+    )

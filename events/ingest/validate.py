@@ -1,0 +1,722 @@
+"""Validation rules as SQL: text -> typed columns plus exactly one quarantine reason per row.
+
+Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is staged as
+text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
+first reason that applies, in this fixed precedence (first match wins):
+
+events: control_characters, derived_value_error, missing_required_field, sentinel_id,
+        unparseable_timestamp, timestamp_out_of_range, dropped_event_type, unknown_event_type,
+        unparseable_value
+        (value, or properties that are not JSON), value_out_of_range, then (across rows)
+        unknown_user, duplicate_event.
+users:  control_characters, derived_value_error, missing_required_field, sentinel_id,
+        unparseable_timestamp, unparseable_value, then duplicate_user.
+items:  control_characters, derived_value_error, missing_required_field, sentinel_id,
+        unparseable_timestamp, unparseable_value, then duplicate_item.
+
+control_characters: a field read from the file holds a NUL or another control character
+(U+0000-U+001F other than tab, LF and CR, or U+007F); such text is never stored.
+Numbers (values, numeric attributes, epoch timestamps) must be plain decimals: optional sign,
+digits, optional fraction, optional exponent (no `1_000`, `inf`, `nan`, inner blanks).
+`iso` accepts only YYYY-MM-DD[(T| )HH:MM[:SS[.f]][Z|+hh[:mm]|-hh[:mm]]].
+
+Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
+passed through a float column do) is normalised to its integer text ("12") so that it joins
+with "12" from another file; any other text is kept exactly (after trimming blanks).
+A derived column (`columns: {value: {expr: "Quantity * UnitPrice"}}`) is computed from the
+row's fields as text (trimmed, empty -> NULL); a column that is an operand of + - * / % is
+read as a number (the plain-decimal rule) and every CAST is a TRY_CAST, so text that does not
+convert quarantines the row as derived_value_error. The result, as text, is then parsed and
+checked like a column value.
+
+Duplicate events (events.dedupe / rules.dedupe): by default a row repeats an earlier one when
+every source field as read is equal (the raw row, across files with the same columns); a
+list of source columns compares only those; `false` keeps every row.
+
+A sentinel id (rules.sentinel_ids) in user_id/item_id of a row quarantines the row; in an
+optional id of an event (session_id, item_id) it means "no id" and is stored as NULL.
+A `user_id` attribute (another user's id, e.g. an inviter) is read like the users' id column
+(trimmed, "12.0" -> "12") and a sentinel in it means "no user" (NULL); an id that is not in the
+users table is kept, never a reason: the referenced user may lie outside the export.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlglot.expressions as exp
+
+from events.ingest.config import Attribute, Range, Rules, Source, derived_tree
+from events.ingest.readers import sql_string
+
+CONTROL_CHARACTERS = "control_characters"
+MISSING_REQUIRED_FIELD = "missing_required_field"
+UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+SENTINEL_ID = "sentinel_id"
+UNKNOWN_USER = "unknown_user"
+DUPLICATE_EVENT = "duplicate_event"
+VALUE_OUT_OF_RANGE = "value_out_of_range"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+DROPPED_EVENT_TYPE = "dropped_event_type"
+UNPARSEABLE_VALUE = "unparseable_value"
+DUPLICATE_USER = "duplicate_user"
+DUPLICATE_ITEM = "duplicate_item"
+DERIVED_VALUE_ERROR = "derived_value_error"
+# Stage column: the text explaining why a derived column failed (NULL when none did).
+DERIVED_ERROR = "derived_error_text"
+# Stage column: the hash of what a duplicate event repeats (NULL: never a duplicate); the
+# compared fields themselves are read again only for rows sharing a hash.
+DEDUPE_HASH = "dedupe_hash"
+# Column of the rows read again: the compared fields.
+DEDUPE_KEY = "dedupe_key"
+ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
+
+ATTRIBUTE_SQL_TYPES = {
+    "categorical": "VARCHAR",
+    "numeric": "DOUBLE",
+    "timestamp": "TIMESTAMP",
+    "user_id": "VARCHAR",
+}
+CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+NUMBER_PATTERN = "[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?"
+ISO_PATTERN = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_list(values: Sequence[str]) -> str:
+    """A parenthesised list of SQL string literals."""
+    return "(" + ", ".join(sql_string(v) for v in values) + ")"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One quarantine rule: the reason, a SQL condition, and a SQL text explaining it."""
+
+    reason: str
+    condition: str
+    detail: str
+
+
+def raw_text(file_format: str, column: str, column_type: str | None, as_json: bool) -> str:
+    """SQL for one raw field as text: JSONL fields by key, typed Parquet columns cast.
+
+    `as_json` keeps a nested value as JSON text (for `properties`).
+    """
+    if file_format == "jsonl":
+        path = sql_string('$."' + column.replace('"', '\\"') + '"')
+        if as_json:
+            return (
+                f"CASE json_type(json, {path}) WHEN 'VARCHAR' THEN json_extract_string(json, "
+                f"{path}) WHEN 'NULL' THEN NULL ELSE json_extract(json, {path})::VARCHAR END"
+            )
+        return f"json_extract_string(json, {path})"
+    if column_type == "VARCHAR":
+        return ident(column)
+    if as_json:
+        return f"to_json({ident(column)})::VARCHAR"
+    return f"CAST({ident(column)} AS VARCHAR)"
+
+
+def cleaned(text_sql: str) -> str:
+    """Trim blanks; an empty field is a missing one.
+
+    trim() copies every string, so it only runs on values that start or end with a blank
+    (on clean exports that is almost none).
+    """
+    return (
+        f"CASE WHEN {text_sql} = '' THEN NULL "
+        f"WHEN prefix({text_sql}, ' ') OR suffix({text_sql}, ' ') "
+        f"THEN NULLIF(trim({text_sql}), '') ELSE {text_sql} END"
+    )
+
+
+def normalised_id(text_sql: str) -> str:
+    """Id text with a float-style zero fraction removed ("12.0" -> "12")."""
+    return (
+        f"CASE WHEN {text_sql} LIKE '%.0%' THEN regexp_replace({text_sql}, "
+        f"'^(-?[0-9]+)\\.0+$', '\\1') ELSE {text_sql} END"
+    )
+
+
+def iso_timestamp_sql(text_sql: str) -> str:
+    """ISO 8601 date/datetime text -> naive UTC; an explicit offset (Z, +hh:mm) is applied.
+
+    Text that is not ISO_PATTERN is NULL (DuckDB's cast would also read `2024/02/01`).
+
+    The cheap TIMESTAMP cast would silently ignore an offset, so text that may carry one
+    (a Z, a '+', or a third '-' after the date's two) goes through TIMESTAMPTZ instead.
+    """
+    offset = (
+        f"{text_sql} LIKE '%-%-%-%' OR contains({text_sql}, '+') "
+        f"OR suffix({text_sql}, 'Z') OR suffix({text_sql}, 'z')"
+    )
+    return (
+        f"CASE WHEN NOT regexp_full_match({text_sql}, {sql_string(ISO_PATTERN)}) THEN NULL "
+        f"WHEN {offset} THEN timezone('UTC', try_cast({text_sql} AS TIMESTAMPTZ)) "
+        f"ELSE try_cast({text_sql} AS TIMESTAMP) END"
+    )
+
+
+def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
+    """Parse text with each declared format in order; NULL when none matches.
+
+    iso accepts dates, datetimes and UTC offsets (converted to naive UTC); epoch_s/epoch_ms
+    are seconds/milliseconds since 1970-01-01 UTC; anything else is a strptime pattern.
+    """
+    parts = []
+    for fmt in formats:
+        if fmt == "iso":
+            parts.append(iso_timestamp_sql(text_sql))
+        elif fmt in ("epoch_s", "epoch_ms"):
+            scale = "1000000" if fmt == "epoch_s" else "1000"
+            parts.append(
+                f"try(make_timestamp(try_cast({number_sql(text_sql)} * {scale} AS BIGINT)))"
+            )
+        else:
+            parts.append(f"try_strptime({text_sql}, {sql_string(fmt)})")
+    return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"
+
+
+def number_sql(text_sql: str) -> str:
+    """Text -> DOUBLE, NULL unless a plain decimal number (NUMBER_PATTERN) that is finite.
+
+    DuckDB's cast alone would also read `1_000`, `inf` and `nan`.
+    """
+    return (
+        f"CASE WHEN regexp_full_match({text_sql}, {sql_string(NUMBER_PATTERN)}) "
+        f"AND isfinite(try_cast({text_sql} AS DOUBLE)) THEN try_cast({text_sql} AS DOUBLE) END"
+    )
+
+
+def range_condition(column: str, bounds: Range, literal) -> str | None:
+    """SQL true when the column lies outside inclusive bounds (None when unbounded)."""
+    parts = []
+    if bounds.min is not None:
+        parts.append(f"{column} < {literal(bounds.min)}")
+    if bounds.max is not None:
+        parts.append(f"{column} > {literal(bounds.max)}")
+    return " OR ".join(parts) or None
+
+
+def _timestamp_literal(value) -> str:
+    return f"TIMESTAMP {sql_string(value.isoformat(sep=' '))}"
+
+
+def _bounds_text(bounds: Range) -> str:
+    low = "-inf" if bounds.min is None else str(bounds.min)
+    high = "inf" if bounds.max is None else str(bounds.max)
+    return f"[{low}, {high}]"
+
+
+def _control_check(names: Sequence[str]) -> Check:
+    """Any of the row's text fields holding a control character (CONTROL_PATTERN)."""
+    pattern = sql_string(CONTROL_PATTERN)
+    condition = f"regexp_matches(concat({', '.join(ident(n) for n in names)}), {pattern})"
+    culprits = ", ".join(
+        f"CASE WHEN regexp_matches({ident(n)}, {pattern}) THEN '{n.removesuffix('_text')}' END"
+        for n in names
+    )
+    return Check(
+        CONTROL_CHARACTERS,
+        condition,
+        f"concat_ws(', ', {culprits}) || ' holds a control character (NUL, U+0001-U+001F "
+        "other than tab/LF/CR, or U+007F)'",
+    )
+
+
+def _missing_check(required: Sequence[str]) -> Check:
+    """Required columns are named without their `_text` suffix in the explanation."""
+    condition = " OR ".join(f"{name} IS NULL" for name in required)
+    names = ", ".join(
+        f"CASE WHEN {name} IS NULL THEN '{name.removesuffix('_text')}' END" for name in required
+    )
+    return Check(MISSING_REQUIRED_FIELD, condition, f"concat_ws(', ', {names}) || ' is empty'")
+
+
+def _sentinel_check(id_column: str, rules: Rules) -> list[Check]:
+    if not rules.sentinel_ids:
+        return []
+    return [
+        Check(
+            SENTINEL_ID,
+            f"{id_column} IN {sql_list(rules.sentinel_ids)}",
+            f"'{id_column} ' || {id_column} || ' is a sentinel id (rules.sentinel_ids)'",
+        )
+    ]
+
+
+def _timestamp_check(name: str, formats: Sequence[str]) -> Check:
+    column, text = ident(name), ident(f"{name}_text")
+    return Check(
+        UNPARSEABLE_TIMESTAMP,
+        f"{text} IS NOT NULL AND {column} IS NULL",
+        f"{sql_string(name + ' ')} || {text} || "
+        f"{sql_string(' matches none of ' + ', '.join(formats))}",
+    )
+
+
+def _number_check(name: str) -> Check:
+    column, text = ident(name), ident(f"{name}_text")
+    return Check(
+        UNPARSEABLE_VALUE,
+        f"{text} IS NOT NULL AND {column} IS NULL",
+        f"{sql_string(name + ' ')} || {text} || ' is not a finite number'",
+    )
+
+
+def event_checks(rules: Rules, formats: Sequence[str]) -> list[Check]:
+    """Row-level event rules in precedence order (unknown_user/duplicates come later)."""
+    checks = [_missing_check(("user_id", "event_time_text", "event_type_text"))]
+    checks += _sentinel_check("user_id", rules)
+    checks.append(_timestamp_check("event_time", formats))
+    outside = range_condition("event_time", rules.timestamp_range, _timestamp_literal)
+    if outside:
+        checks.append(
+            Check(
+                TIMESTAMP_OUT_OF_RANGE,
+                outside,
+                f"'event_time ' || event_time || ' outside rules.timestamp_range "
+                f"{_bounds_text(rules.timestamp_range)}'",
+            )
+        )
+    if rules.drop_event_types:
+        dropped = sql_list(rules.drop_event_types)
+        checks.append(
+            Check(
+                DROPPED_EVENT_TYPE,
+                f"event_type_text IN {dropped} OR event_type IN {dropped}",
+                "'event type ' || event_type_text || ' dropped by rules.event_types.drop'",
+            )
+        )
+    if rules.allowed_event_types is not None:
+        checks.append(
+            Check(
+                UNKNOWN_EVENT_TYPE,
+                f"event_type NOT IN {sql_list(rules.allowed_event_types)}",
+                "'event type ' || event_type || ' is not in rules.event_types.allowed'",
+            )
+        )
+    checks.append(_number_check("value"))
+    checks.append(
+        Check(
+            UNPARSEABLE_VALUE,
+            "properties IS NOT NULL AND NOT json_valid(properties)",
+            "'properties is not valid JSON'",
+        )
+    )
+    outside = range_condition("value", rules.value_range, repr)
+    if outside:
+        checks.append(
+            Check(
+                VALUE_OUT_OF_RANGE,
+                outside,
+                f"'value ' || value || ' outside rules.value_range "
+                f"{_bounds_text(rules.value_range)}'",
+            )
+        )
+    return checks
+
+
+def entity_checks(
+    id_column: str, required: Sequence[str], rules: Rules, source: Source
+) -> list[Check]:
+    """Row-level rules for users or items (duplicates come later)."""
+    checks = [_missing_check(required)]
+    checks += _sentinel_check(id_column, rules)
+    if "signup_time_text" in required:
+        checks.append(_timestamp_check("signup_time", source.timestamp_formats))
+    return checks + _attribute_checks(source.attributes, source.timestamp_formats)
+
+
+def _attribute_checks(attributes: Sequence[Attribute], formats: Sequence[str]) -> list[Check]:
+    """Timestamp attributes, then numeric ones, must parse."""
+    checks = [_timestamp_check(a.name, formats) for a in attributes if a.dtype == "timestamp"]
+    return checks + [_number_check(a.name) for a in attributes if a.dtype == "numeric"]
+
+
+def failed_check_sql(checks: Sequence[Check]) -> str:
+    """A CASE giving {reason, detail} of the first failing check, NULL when all pass."""
+    whens = " ".join(
+        f"WHEN {c.condition} THEN struct_pack(reason := {sql_string(c.reason)}, "
+        f"detail := {c.detail})"
+        for c in checks
+    )
+    return f"CASE {whens} END"
+
+
+def rename_sql(text_sql: str, rename: Mapping[str, str] | None) -> str:
+    """Event type after rules.event_types.rename."""
+    if not rename:
+        return text_sql
+    whens = " ".join(
+        f"WHEN {sql_string(old)} THEN {sql_string(new)}" for old, new in rename.items()
+    )
+    return f"CASE {text_sql} {whens} ELSE {text_sql} END"
+
+
+ROW_NUMBER_COLUMN = "ordinality"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One input file as the staging queries see it: a DuckDB reader and how to number rows.
+
+    `reader` is a table function (read_csv, read_ndjson_objects, read_parquet); `WITH
+    ORDINALITY` numbers its rows 1.. in file order, exactly, also under parallel scans.
+    `dedupe` is the events source's duplicate rule (False for users and items);
+    `control_free` says the file read holds no control character at all
+    (readers.control_free), so only the fields not read from it are checked for one.
+    """
+
+    reader: str
+    file_key: int
+    display: str
+    format: str
+    column_types: Mapping[str, str]
+    seq_offset: int
+    dedupe: bool | tuple[str, ...] = False
+    control_free: bool = False
+
+
+def numbered_rows_sql(reader: str) -> str:
+    """The file's rows with their 1-based row number as column `ordinality`."""
+    return f"(SELECT * FROM {reader} WITH ORDINALITY)"
+
+
+def raw_json_sql(staged: StagedFile, alias: str) -> str:
+    """The raw row as JSON text, every field as read (the JSONL line itself)."""
+    if staged.format == "jsonl":
+        return f"{alias}.json"
+    pairs = ", ".join(f"{sql_string(name)}, {alias}.{ident(name)}" for name in staged.column_types)
+    return f"json_object({pairs})::VARCHAR"
+
+
+def _staged_sql(
+    staged: StagedFile,
+    text: Mapping[str, str],
+    parsed: str,
+    checks: Sequence[Check],
+    extra: Mapping[str, str],
+    computed: Collection[str],
+) -> str:
+    """file rows -> (text and `extra` columns) -> (parsed columns) -> (first failing check).
+
+    `extra` columns (DERIVED_ERROR, DEDUPE_HASH) are not checked for control characters;
+    of a control-free file only the `computed` text columns (derived, constant) are.
+    """
+    checked = [name for name in text if not staged.control_free or name in computed]
+    control = [_control_check(checked)] if checked else []
+    select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in {**text, **extra}.items())
+    # Text kept only to explain a failure is not stored: parsed columns carry the data on.
+    dropped = ", ".join(
+        ["failed", *(ident(name) for name in {**text, **extra} if name.endswith("_text"))]
+    )
+    return (
+        f"SELECT * EXCLUDE ({dropped}), failed.reason AS reason, failed.detail AS detail FROM ("
+        f"SELECT *, {failed_check_sql([*control, *checks])} AS failed FROM ("
+        f"SELECT *{', ' + parsed if parsed else ''} FROM ("
+        f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
+        f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {select} "
+        f"FROM {numbered_rows_sql(staged.reader)})))"
+    )
+
+
+def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str:
+    if column is None:
+        return "NULL::VARCHAR"
+    return cleaned(
+        raw_text(staged.format, column, staged.column_types.get(column), as_json=as_json)
+    )
+
+
+def derived_sql(
+    text: str,
+    field: Callable[[str], str],
+    number: Callable[[str], str],
+    dialect: str = "duckdb",
+) -> tuple[str, list[tuple[str, str]]]:
+    """A derived column's expression in `dialect`, and its (input, converted) SQL pairs.
+
+    `field(name)` is the SQL of a source field as text and `number(sql)` that text read as a
+    number. An operand of arithmetic is read with `number`, every CAST becomes a TRY_CAST;
+    a pair whose input is not NULL while its conversion is NULL is a value that failed.
+    Source fields are bound after rendering, since `field` returns SQL that sqlglot need not
+    parse: every column becomes a quoted placeholder `"usagecast_bound_N"` (a string literal
+    spelling one, quotes included, would be bound too).
+    """
+    tree = derived_tree(text).copy()
+    bound: list[str] = []
+    quote = '"' if dialect == "duckdb" else "`"
+
+    def placeholder(sql: str) -> exp.Expression:
+        bound.append(sql)
+        return exp.column(f"usagecast_bound_{len(bound) - 1}", quoted=True)
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Cast):
+            # safe: a TRY_CAST in every dialect (Spark's ANSI CAST raises on bad text)
+            return exp.TryCast(this=node.this, to=node.args["to"], safe=True)
+        if not isinstance(node, exp.Column):
+            return node
+        parent = node.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        text_sql = field(node.name)
+        if isinstance(parent, ARITHMETIC):
+            operand = placeholder(number(text_sql))
+            pairs.append((placeholder(text_sql), operand))
+            return operand
+        return placeholder(text_sql)
+
+    def bind(sql: str) -> str:
+        for i in reversed(range(len(bound))):
+            sql = sql.replace(f"{quote}usagecast_bound_{i}{quote}", f"({bound[i]})")
+        return sql
+
+    pairs: list[tuple[exp.Expression, exp.Expression]] = []
+    tree = tree.transform(convert, copy=False)
+    pairs += [(node.this, node) for node in tree.find_all(exp.TryCast)]
+    return bind(tree.sql(dialect=dialect)), [
+        (bind(given.sql(dialect=dialect)), bind(converted.sql(dialect=dialect)))
+        for given, converted in pairs
+    ]
+
+
+def _derived_fields(staged: StagedFile, source: Source) -> tuple[dict[str, str], str]:
+    """Derived canonical fields as text SQL, and the SQL of DERIVED_ERROR (NULL if none)."""
+    fields, whens = {}, []
+    for key, text in source.derived.items():
+        value, pairs = derived_sql(text, lambda name: _field(staged, name), number_sql)
+        fields[key] = cleaned(f"CAST(({value}) AS VARCHAR)")
+        whens += [
+            f"WHEN ({given}) IS NOT NULL AND ({converted}) IS NULL THEN "
+            f"{sql_string(f'{key} = {text}: ')} || CAST(({given}) AS VARCHAR) || "
+            "' does not convert'"
+            for given, converted in pairs
+        ]
+    return fields, f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
+
+
+def _derived_check() -> Check:
+    return Check(DERIVED_VALUE_ERROR, f"{DERIVED_ERROR} IS NOT NULL", DERIVED_ERROR)
+
+
+def _dedupe_fields(staged: StagedFile) -> list[str] | None:
+    """The file's column names (as JSON text), then the compared source fields as read.
+
+    staged.dedupe True compares every field (a JSONL line as written), a tuple the listed
+    columns; False gives None (never a duplicate).
+    """
+    if staged.dedupe is False:
+        return None
+    if staged.dedupe is True and staged.format == "jsonl":
+        names, fields = ["<jsonl line>"], ["json::VARCHAR"]
+    else:
+        names = list(staged.column_types) if staged.dedupe is True else list(staged.dedupe)
+        fields = [raw_text(staged.format, n, staged.column_types.get(n), False) for n in names]
+    return [sql_string(json.dumps(names)), *fields]
+
+
+def dedupe_key_sql(staged: StagedFile) -> str:
+    """DEDUPE_KEY: the compared fields as a list (NULL: never a duplicate)."""
+    fields = _dedupe_fields(staged)
+    return "NULL::VARCHAR[]" if fields is None else f"list_value({', '.join(fields)})"
+
+
+def dedupe_hash_sql(staged: StagedFile) -> str:
+    """DEDUPE_HASH: a hash of the compared fields; equal keys give equal hashes."""
+    fields = _dedupe_fields(staged)
+    return "NULL::UBIGINT" if fields is None else f"hash({', '.join(fields)})"
+
+
+def _source_fields(
+    staged: StagedFile, source: Source
+) -> tuple[Callable[[str], str], dict[str, str]]:
+    """(canonical name -> its text SQL, mapped or derived; the extra DERIVED_ERROR column)."""
+    derived, error = _derived_fields(staged, source)
+
+    def text_of(key: str, as_json: bool = False) -> str:
+        if key in derived:
+            return derived[key]
+        return _field(staged, source.columns.get(key), as_json=as_json)
+
+    return text_of, {DERIVED_ERROR: error} if source.derived else {}
+
+
+EVENT_TEXT = {
+    "user_id": "user_id",
+    "event_time_text": "timestamp",
+    "event_type_text": "event_type",
+    "session_id": "session_id",
+    "item_id": "item_id",
+    "value_text": "value",
+    "area": "area",
+    "properties": "properties",
+}
+"""Stage text column -> the canonical field it holds."""
+EVENT_IDS = ("user_id", "session_id", "item_id")
+
+
+def stage_events_sql(
+    staged: StagedFile, source: Source, rules: Rules, user_attributes: Sequence[Attribute] = ()
+) -> str:
+    """SELECT staging one raw events file: text, parsed columns and its row-level reason.
+
+    `user_attributes` are every events source's user-level attributes (one staging table holds
+    all files): this source's columns are read, the others are NULL.
+    """
+    field, extra = _source_fields(staged, source)
+    text = {name: field(key, as_json=key == "properties") for name, key in EVENT_TEXT.items()}
+    text.update({name: normalised_id(text[name]) for name in EVENT_IDS})
+    computed = [name for name, key in EVENT_TEXT.items() if key in source.derived]
+    if source.event_type is not None:
+        text["event_type_text"] = sql_string(source.event_type)
+        computed.append("event_type_text")
+    parsed = (
+        f"{timestamp_sql('event_time_text', source.timestamp_formats)} AS event_time, "
+        f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
+        f"{number_sql('value_text')} AS value"
+    )
+    checks = [_derived_check()] if extra else []
+    checks += event_checks(rules, source.timestamp_formats)
+    if user_attributes:
+        columns = {a.name: a.column for a in source.user_attributes}
+        for attribute in user_attributes:
+            text[f"{attribute.name}_text"] = _field(staged, columns.get(attribute.name))
+        parsed += "".join(
+            ", " + _attribute_parse(a, source.timestamp_formats, rules) for a in user_attributes
+        )
+        checks += _attribute_checks(user_attributes, source.timestamp_formats)
+    extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
+    return _staged_sql(staged, text, parsed, checks, extra, computed)
+
+
+def _attribute_parse(attribute: Attribute, formats: Sequence[str], rules: Rules) -> str:
+    text = ident(f"{attribute.name}_text")
+    if attribute.dtype == "user_id":
+        return f"{optional_id_sql(normalised_id(text), rules)} AS {ident(attribute.name)}"
+    if attribute.dtype == "numeric":
+        return f"{number_sql(text)} AS {ident(attribute.name)}"
+    if attribute.dtype == "timestamp":
+        return f"{timestamp_sql(text, formats)} AS {ident(attribute.name)}"
+    return f"{text} AS {ident(attribute.name)}"
+
+
+def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: str) -> str:
+    """SELECT staging one raw users or items file."""
+    id_column = "user_id" if table == "users" else "item_id"
+    field, extra = _source_fields(staged, source)
+    text = {id_column: normalised_id(field(id_column))}
+    parsed: list[str] = []
+    required: list[str] = [id_column]
+    if table == "users":
+        text["signup_time_text"] = field("signup_time")
+        parsed.append(
+            f"{timestamp_sql('signup_time_text', source.timestamp_formats)} AS signup_time"
+        )
+        required.append("signup_time_text")
+    for attribute in source.attributes:
+        text[f"{attribute.name}_text"] = _field(staged, attribute.column)
+        parsed.append(_attribute_parse(attribute, source.timestamp_formats, rules))
+    checks = [_derived_check()] if extra else []
+    checks += entity_checks(id_column, required, rules, source)
+    computed = [
+        name
+        for name, key in ((id_column, id_column), ("signup_time_text", "signup_time"))
+        if key in source.derived
+    ]
+    return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed)
+
+
+def mapped_columns(source: Source) -> list[str]:
+    """Every file column the source reads by name (mapped columns, attributes, user-level
+    attributes, dedupe key). The columns derived columns read are checked apart
+    (unknown_derived_columns).
+    """
+    keys = list(source.dedupe) if isinstance(source.dedupe, tuple) else []
+    attributes = (*source.attributes, *source.user_attributes)
+    return [*source.columns.values(), *(a.column for a in attributes), *keys]
+
+
+def unknown_users_sql(stage: str, users: str) -> str:
+    """Rows that passed the row-level rules but whose user is not in `users`."""
+    return (
+        f"SELECT s.seq, '{UNKNOWN_USER}' AS reason, "
+        "'user_id ' || s.user_id || ' is not in the users table' AS detail "
+        f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id WHERE s.reason IS NULL"
+    )
+
+
+def duplicate_candidates_sql(stage: str, late: str) -> str:
+    """Rows that may repeat another: no reason yet (not in `late`) and a DEDUPE_HASH that two
+    or more such rows share. A hash group is far smaller than the stage, so the fields
+    themselves are compared (duplicates_sql) only there."""
+    return (
+        f"WITH repeated AS (SELECT {DEDUPE_HASH} FROM {stage} WHERE reason IS NULL "
+        f"AND {DEDUPE_HASH} IS NOT NULL GROUP BY ALL HAVING count(*) > 1) "
+        f"SELECT s.seq, s.file_key, s.source_row FROM {stage} s SEMI JOIN repeated "
+        f"USING ({DEDUPE_HASH}) WHERE s.reason IS NULL AND s.seq NOT IN (SELECT seq FROM {late})"
+    )
+
+
+def duplicates_sql(candidates: str, raw: str) -> str:
+    """duplicate_event: a candidate whose DEDUPE_KEY equals that of an earlier one (by read
+    order, the first is kept)."""
+    return (
+        f"SELECT seq, '{DUPLICATE_EVENT}' AS reason, 'the same source fields as an earlier "
+        "row (every field as read, or the dedupe columns)' AS detail FROM ("
+        f"SELECT c.seq, row_number() OVER (PARTITION BY r.{DEDUPE_KEY} ORDER BY c.seq) AS k "
+        f"FROM {candidates} c JOIN {raw} r USING (file_key, source_row)) WHERE k > 1"
+    )
+
+
+def raw_rows_sql(staged: StagedFile, wanted: str) -> str:
+    """The file's rows listed in `wanted` (file_key, source_row), read again as written: the
+    raw row as JSON text and DEDUPE_KEY."""
+    return (
+        f"SELECT {staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, "
+        f"({raw_json_sql(staged, 'r')})::VARCHAR AS raw, "
+        f"{dedupe_key_sql(staged)} AS {DEDUPE_KEY} FROM {numbered_rows_sql(staged.reader)} r "
+        f"WHERE {ROW_NUMBER_COLUMN} IN (SELECT source_row FROM {wanted} "
+        f"WHERE file_key = {staged.file_key})"
+    )
+
+
+def entities_late_sql(stage: str, id_column: str, reason: str) -> str:
+    """Rows repeating an id already accepted earlier in read order (users or items)."""
+    return (
+        f"SELECT seq, '{reason}' AS reason, "
+        f"'{id_column} ' || {id_column} || ' already seen' AS detail FROM ("
+        f"SELECT *, row_number() OVER (PARTITION BY {id_column} ORDER BY seq) AS k "
+        f"FROM {stage} WHERE reason IS NULL) WHERE k > 1"
+    )
+
+
+def source_file_sql(displays: Sequence[str]) -> str:
+    """A row's source file from its file_key (index into the ingest's file list).
+
+    The stage stores only the small integer key; the name is looked up when a row is written.
+    """
+    return f"[{', '.join(sql_string(d) for d in displays)}][file_key + 1]"
+
+
+def optional_id_sql(column: str, rules: Rules) -> str:
+    """An optional id (of an event, or a `user_id` attribute) with sentinel ids as NULL."""
+    if not rules.sentinel_ids:
+        return column
+    return f"CASE WHEN {column} IN {sql_list(rules.sentinel_ids)} THEN NULL ELSE {column} END"
+
+
+def attribute_sql_type(attribute: Attribute) -> str:
+    """The DuckDB column type of an attribute."""
+    return ATTRIBUTE_SQL_TYPES[attribute.dtype]

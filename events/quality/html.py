@@ -1,0 +1,145 @@
+"""Turn a quality report dict into one self-contained HTML page: the plots and the tables.
+
+Every value taken from the data (dataset, event type, file, column names, raw rows) is escaped;
+the plots are PNG data URIs, so the page has no external reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from events.quality.plots import (
+    daily_events,
+    events_figure,
+    null_share_figure,
+    null_shares,
+    png_data_uri,
+    quarantine_figure,
+    quarantine_reasons,
+)
+from events.quality.render import (
+    COUNT_HEADER,
+    conflict_text,
+    count_rows,
+    number,
+    sentinel_rows,
+    unknown_reference_text,
+)
+
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:70em}"
+    "table{border-collapse:collapse;margin:.5em 0}"
+    "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
+    "img{max-width:100%}"
+)
+CELL_WIDTH = 120
+
+
+def _text(value) -> str:
+    return "" if value is None else escape(str(value))
+
+
+def _short(value: str | None) -> str:
+    """A long free-text value (detail, raw row) shortened to one readable cell."""
+    if value is None:
+        return ""
+    flat = value.replace("\n", " ")
+    return flat if len(flat) <= CELL_WIDTH else flat[: CELL_WIDTH - 1] + "…"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    head = "".join(f"<th>{_text(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_text(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _section(title: str, *parts: str, level: int = 2) -> list[str]:
+    return [f"<h{level}>{_text(title)}</h{level}>", *parts]
+
+
+def _plots(report: dict) -> list[str]:
+    """The three plots; events per day only when the report carries them."""
+    out = ["<h2>Plots</h2>"]
+    if report.get("events_per_day") is None:
+        out.append(
+            "<p>events per day: not in this report (written before the report had them, and "
+            "the event store no longer holds this ingest)</p>"
+        )
+    else:
+        uri = png_data_uri(events_figure(daily_events(report["events_per_day"])))
+        out.append(f'<img alt="events per day by event type" src="{uri}">')
+    uri = png_data_uri(quarantine_figure(quarantine_reasons(report)))
+    out.append(f'<img alt="quarantined rows by table and reason" src="{uri}">')
+    uri = png_data_uri(null_share_figure(null_shares(report)))
+    out.append(f'<img alt="null share per column" src="{uri}">')
+    return out
+
+
+def render_html(report: dict) -> str:
+    """The full report page as HTML, plots first, then the tables of the Markdown page."""
+    title = f"Data quality: {report['dataset']}"
+    facts = [
+        f"ingest <code>{_text(report['ingest_id'])}</code>, dataset digest "
+        f"<code>{_text(report['dataset_digest'][:16])}</code>, written "
+        f"{_text(report['created_at'])}",
+        f"event time granularity: {_text(report.get('granularity', 'timestamp'))}; users from: "
+        f"{_text(report.get('users_from', 'users table'))}",
+    ]
+    if "refused" in report:
+        facts.insert(0, f"<strong>Refused</strong>: {_text(report['refused'])}.")
+    if report.get("user_attribute_conflicts"):
+        facts.append(_text(conflict_text(report["user_attribute_conflicts"])))
+    if report.get("unknown_referenced_users"):
+        facts.append(_text(unknown_reference_text(report["unknown_referenced_users"])))
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_text(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_text(title)}</h1>",
+        *[f"<p>{fact}</p>" for fact in facts],
+        *_plots(report),
+        *_section("Rows per table", _table(COUNT_HEADER, count_rows(report))),
+    ]
+    for table, profile in report["columns"].items():
+        exact = "exact" if profile["distinct_is_exact"] else "approximate (HyperLogLog)"
+        rows = [
+            [name, f"{p['null_rate']:.2%}", p["distinct"], p["min"], p["max"]]
+            for name, p in profile["columns"].items()
+        ]
+        out += _section(
+            f"Columns of {table} ({profile['rows']} rows, distinct {exact})",
+            _table(["column", "null rate", "distinct", "min", "max"], rows),
+        )
+    out += _section(
+        "Sentinel ids and out-of-range values",
+        _table(["id column", "sentinel values"], sentinel_rows(report)),
+        _table(["reason", "rows"], list(report["out_of_range_counts"].items())),
+    )
+    out += _section(
+        "Events per month",
+        _table(
+            ["month", "events"], [[m["month"], m["events"]] for m in report["timestamp_coverage"]]
+        ),
+    )
+    out += _section(
+        "Event types",
+        _table(
+            ["event type", "events"],
+            [[t["event_type"], t["events"]] for t in report["event_types"]],
+        ),
+    )
+    per_user = report["events_per_user"]
+    out += _section(
+        "Users and their events",
+        f"<p>users without events: {report['users_without_events']} of {per_user['users']}</p>",
+        _table(list(per_user), [[number(v) for v in per_user.values()]]),
+    )
+    out += _section("Quarantine examples (up to 20 per reason)")
+    for reason, examples in report["quarantine_examples"].items():
+        rows = [
+            [e["table"], e["source_file"], e["source_row"], _short(e["detail"]), _short(e["raw"])]
+            for e in examples
+        ]
+        out += _section(reason, _table(["table", "file", "row", "detail", "raw"], rows), level=3)
+    return "\n".join([*out, "</body></html>"]) + "\n"

@@ -1,0 +1,100 @@
+"""Parsing the dataset YAML: defaults, and errors that name the key path and allowed keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from events.ingest import ConfigError, parse_config
+
+PATH = Path("/data/dataset.yaml")
+
+
+def _minimal(**extra) -> dict:
+    return {
+        "events": {
+            "files": "e.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+        "users": {"files": "u.csv", "columns": {"user_id": "id", "signup_time": "s"}},
+        **extra,
+    }
+
+
+def test_defaults():
+    config = parse_config(_minimal(), PATH)
+    assert config.name == "dataset"
+    (events,) = config.events
+    assert (events.encoding, events.delimiter, events.timestamp_formats) == (
+        "utf-8",
+        ",",
+        ("iso",),
+    )
+    assert config.items is None
+    assert config.rules.allowed_event_types is None
+    assert config.base_dir == Path("/data")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragments"),
+    [
+        (lambda c: c.update(extra=1), ["`<top>.extra`", "allowed: name, events, users"]),
+        (lambda c: c["events"]["columns"].update(colour="c"), ["events[0].columns.colour"]),
+        (
+            lambda c: c["events"]["columns"].pop("event_type"),
+            ["events[0].columns.event_type", "required"],
+        ),
+        (lambda c: c["events"].update(encoding="klingon"), ["unknown text encoding"]),
+        (lambda c: c["events"].update(timestamp_formats=["dd/mm"]), ["strptime pattern"]),
+        (lambda c: c["events"].update(delimiter=";;"), ["one character"]),
+        (lambda c: c["events"].update(event_type="LOGIN"), ["do not also map"]),
+        (
+            lambda c: c["users"].update(attributes={"x": {"column": "x", "kind": "static"}}),
+            ["users.attributes.x.dtype", "required"],
+        ),
+        (
+            lambda c: c["users"].update(
+                attributes={"x": {"column": "x", "kind": "sometimes", "dtype": "numeric"}}
+            ),
+            ["allowed: static, snapshot"],
+        ),
+        (
+            lambda c: c["users"].update(
+                attributes={"reason": {"column": "r", "kind": "static", "dtype": "numeric"}}
+            ),
+            ["reserved"],
+        ),
+        (
+            lambda c: c.update(rules={"timestamp_range": {"min": "soon"}}),
+            ["rules.timestamp_range.min", "not an ISO date"],
+        ),
+        (
+            lambda c: c.update(rules={"value_range": {"max": "big"}}),
+            ["rules.value_range.max", "not a number"],
+        ),
+        (
+            lambda c: c.update(rules={"sentinel_ids": "-1"}),
+            ["rules.sentinel_ids", "list of strings"],
+        ),
+    ],
+)
+def test_errors_name_the_key_path(mutate, fragments):
+    raw = _minimal()
+    mutate(raw)
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, PATH)
+    message = str(raised.value)
+    assert message.startswith(str(PATH))
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_events_as_list_and_constant_type():
+    raw = _minimal()
+    raw["events"] = [
+        raw["events"],
+        {"files": "l.csv", "event_type": "LOGIN", "columns": {"user_id": "u", "timestamp": "t"}},
+    ]
+    config = parse_config(raw, PATH)
+    assert [s.event_type for s in config.events] == [None, "LOGIN"]

@@ -1,0 +1,114 @@
+"""The data-quality report written by each ingest, and `show_latest_report`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from contracts.workspace import reports_dir
+from events.ingest import ingest_dataset
+from events.quality import NoReportError, load_latest_report, show_latest_report
+
+USERS = "id,registration,country\n1,2014-01-02,FR\n2,2014-01-03,\n3,2014-01-04,NO\n"
+
+
+def _write(folder, events: str):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "users.csv").write_text(USERS)
+    (folder / "events.csv").write_text(events)
+    config = {
+        "name": "quality_case",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e", "item_id": "i"},
+        },
+        "users": {
+            "files": "users.csv",
+            "columns": {"user_id": "id", "signup_time": "registration"},
+            "attributes": {
+                "country": {"column": "country", "kind": "static", "dtype": "categorical"}
+            },
+        },
+        "rules": {
+            "sentinel_ids": ["-1"],
+            "event_types": {"allowed": ["PLAY", "SKIP"]},
+            "timestamp_range": {"min": "2014-01-01"},
+        },
+    }
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
+    return folder / "dataset.yaml"
+
+
+def test_report_figures(tmp_path):
+    events = "u,t,e,i\n" + "".join(
+        [
+            "1,2014-04-22,PLAY,a\n",
+            "1,2014-04-23,PLAY,-1\n",
+            "1,2014-05-01,SKIP,b\n",
+            "2,2014-05-02,PLAY,a\n",
+            "2,2013-05-02,PLAY,a\n",
+            "-1,2014-05-02,PLAY,a\n",
+        ]
+        + [f"1,2014-06-01,BAD{i},a\n" for i in range(25)]
+    )
+    ingest_dataset(
+        _write(tmp_path / "d", events), tmp_path / "s.duckdb", progress=False, allow_partial=True
+    )
+    report = load_latest_report()
+
+    assert report["dataset"] == "quality_case"
+    assert report["counts"]["events"]["quarantined"] == {
+        "unknown_event_type": 25,
+        "timestamp_out_of_range": 1,
+        "sentinel_id": 1,
+    }
+    assert report["timestamp_coverage"] == [
+        {"month": "2014-04", "events": 2},
+        {"month": "2014-05", "events": 2},
+    ]
+    assert report["event_types"] == [
+        {"event_type": "PLAY", "events": 3},
+        {"event_type": "SKIP", "events": 1},
+    ]
+    assert report["users_without_events"] == 1
+    per_user = report["events_per_user"]
+    assert (per_user["users"], per_user["min"], per_user["max"], per_user["p50"]) == (3, 0, 3, 1)
+    assert report["sentinel_counts"]["events"] == {"user_id": 1, "session_id": 0, "item_id": 1}
+    assert report["out_of_range_counts"] == {"timestamp_out_of_range": 1, "value_out_of_range": 0}
+    country = report["columns"]["users"]["columns"]["country"]
+    assert country == {
+        "null_rate": pytest.approx(1 / 3, abs=1e-5),
+        "distinct": 2,
+        "min": "FR",
+        "max": "NO",
+    }
+    examples = report["quarantine_examples"]["unknown_event_type"]
+    assert len(examples) == 20
+    assert examples[0]["source_row"] == 7
+    assert json.loads(examples[0]["raw"]) == {"u": "1", "t": "2014-06-01", "e": "BAD0", "i": "a"}
+
+
+def test_files_and_latest(tmp_path):
+    with pytest.raises(NoReportError):
+        show_latest_report()
+    first = ingest_dataset(
+        _write(tmp_path / "a", "u,t,e,i\n1,2014-04-22,PLAY,a\n"),
+        tmp_path / "s.duckdb",
+        progress=False,
+    )
+    second = ingest_dataset(
+        _write(tmp_path / "b", "u,t,e,i\n2,2014-04-22,SKIP,a\n"),
+        tmp_path / "s.duckdb",
+        progress=False,
+    )
+    names = sorted(p.name for p in reports_dir().iterdir())
+    assert names == sorted(
+        [f"{s.ingest_id}.{ext}" for s in (first, second) for ext in ("json", "md", "html")]
+        + ["latest.json", "latest.md", "latest.html"]
+    )
+    page = show_latest_report()
+    assert page == (reports_dir() / "latest.md").read_text()
+    assert second.ingest_id in page and first.ingest_id not in page
+    assert "users without events: 2 of 3" in page
