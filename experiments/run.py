@@ -37,6 +37,7 @@ from contracts.errors import UsagecastError
 from contracts.lineage import FEATURE_SET_TAG, RunLineage
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
+from contracts.workspace import event_store_path, optuna_dir
 from experiments import baselines, oracle, plots, tracking
 from experiments.business import BusinessOptions, business_metrics, profit_at_threshold
 from experiments.calibration import fit_calibration
@@ -665,7 +666,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
     experiment_id = tracking.prepare_experiment(tracking_uri, inputs.name)
     tracking.end_stale_runs(tracking_uri, experiment_id)
 
-    storage_url = config.storage or default_storage_url(workspace.optuna_dir(), inputs.name)
+    storage_url = config.storage or default_storage_url(optuna_dir(), inputs.name)
     study_name, orphaned, done = open_tuning_study(config, prepared, storage_url)
     # --study: each worker takes queued trials until none is left (the queue is the budget).
     budget = (
@@ -755,7 +756,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
             prepared.manifest,
             prepared.parts.test,
             test_metrics["roc_auc"],
-            workspace.event_store_path(),
+            event_store_path(),
         )
         test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
         figures = {

@@ -43,6 +43,7 @@ from analytics import ltv_formula_rows
 from analytics.io import open_engine
 from contracts.errors import UsagecastError
 from contracts.lineage import FEATURE_SET_TAG, MODEL_OUTPUT_TAG, VALUE_OUTPUT
+from contracts.workspace import event_store_path
 from experiments import tracking
 from experiments.families import LightGBMRegressionFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
@@ -184,7 +185,7 @@ def formula_predictions(prepared: Prepared) -> tuple[np.ndarray, np.ndarray] | s
     cannot be computed here."""
     if not prepared.manifest.label.event_type:
         return "skipped: the label names no event type to take as purchases"
-    if not workspace.event_store_path().exists():
+    if not event_store_path().exists():
         return "skipped: no event store in the workspace (the formula reads events before t)"
     engine = open_engine("duckdb")
 

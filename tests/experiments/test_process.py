@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from contracts.workspace import event_store_path, mlflow_tracking_uri
 from experiments import tracking
-from features import workspace
 from features.featureset.store import list_builds
 from simulator import SimulationConfig, simulate_to_dir
 
@@ -44,13 +44,13 @@ def _mlflow_run(entry_point: str, **parameters: object) -> subprocess.CompletedP
 def test_the_pipeline_through_mlflow_run_entry_points(tmp_path):
     simulate_to_dir(tmp_path / "data", SimulationConfig(n_users=300, seed=1))
     _mlflow_run("ingest", dataset=tmp_path / "data" / "dataset.yaml", no_progress="true")
-    assert workspace.event_store_path().is_file()
+    assert event_store_path().is_file()
     _mlflow_run("build", feature_set="premium_30d@v1")
     assert [build["ref"] for build in list_builds()] == ["premium_30d@v1"]
 
     completed = _mlflow_run("tune", feature_set="premium_30d@v1", trials=3, seed=4)
     assert "parent run:" in completed.stdout
-    client = MlflowClient(workspace.mlflow_tracking_uri())
+    client = MlflowClient(mlflow_tracking_uri())
     # No --experiment-name: `mlflow run` opened its run in Default; tuning went where
     # `usagecast tune` puts it, the feature set's experiment, and the two runs name each other.
     experiment = client.get_experiment_by_name("premium_30d")
@@ -113,7 +113,7 @@ def _tune_then_sigterm(client: MlflowClient, ref: str):
 
 @pytest.mark.slow
 def test_sigterm_ends_the_run_as_killed(synthetic_ref):
-    client = MlflowClient(workspace.mlflow_tracking_uri())
+    client = MlflowClient(mlflow_tracking_uri())
     client.search_experiments()  # the store exists before the tuning process opens it
     parent, stderr, code = _tune_then_sigterm(client, synthetic_ref)
     assert parent.info.status == "KILLED", (parent.data.tags.get("ended_by"), stderr[-3000:])

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from contracts.workspace import optuna_dir
 from experiments import TuneConfig, format_summary, tune
 from experiments.metrics import evaluate
 from experiments.objective import WORKER_PID_ATTR
@@ -166,7 +167,7 @@ def test_resume_continues_a_killed_run_and_leaves_nothing_running(synthetic_ref)
     first = tune(TuneConfig(feature_set=synthetic_ref, trials=3, seed=5))
     # What a SIGKILL mid-run leaves behind: a RUNNING trial and a RUNNING parent run whose
     # process is gone.
-    storage = open_storage(f"journal://{workspace.optuna_dir() / 'synthetic.journal'}")
+    storage = open_storage(f"journal://{optuna_dir() / 'synthetic.journal'}")
     study = load_study(storage, first.study_name, "roc_auc", seed=5, worker_index=0)
     orphan = study.ask()
     orphan.set_user_attr(WORKER_PID_ATTR, _dead_pid())
@@ -212,7 +213,7 @@ def test_resume_continues_a_killed_run_and_leaves_nothing_running(synthetic_ref)
 @pytest.mark.slow
 def test_two_workers_complete_exactly_the_requested_trials(synthetic_ref):
     result = tune(TuneConfig(feature_set=synthetic_ref, trials=7, workers=2, seed=2))
-    storage = open_storage(f"journal://{workspace.optuna_dir() / 'synthetic.journal'}")
+    storage = open_storage(f"journal://{optuna_dir() / 'synthetic.journal'}")
     trials = load_study(storage, result.study_name, "roc_auc", 2, 0).trials
     assert len(trials) == 7
     assert all(t.state.is_finished() and t.state.name != "FAIL" for t in trials)
