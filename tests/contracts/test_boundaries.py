@@ -12,21 +12,15 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every package but contracts itself (as the import-direction rules list them), and the scripts.
+IMPORT_RULES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
 STAGES = (
-    "events",
-    "simulator",
-    "features",
-    "experiments",
-    "registry",
-    "serving",
-    "analytics",
-    "front_door",
-    "usagecast_cli",
-    "usagecast",
+    *(package for package in IMPORT_RULES["root_packages"] if package != "contracts"),
     "benchmarks",
     "scripts",
     "examples",

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -18,18 +19,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "contracts",
-    "events",
-    "simulator",
-    "features",
-    "experiments",
-    "registry",
-    "serving",
-    "analytics",
-    "front_door",
-    "usagecast_cli",
-    "usagecast",
+# Every package of the project, as the import-direction rules list them.
+PACKAGES = tuple(
+    tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
 )
 
 
