@@ -1,4 +1,5 @@
-"""The demo's step list and when a non-zero exit stops it (real MLflow registry in tmp_path)."""
+"""The demo's step list, when a non-zero exit stops it, and the whole demo as `make demo` runs
+it (real MLflow registry in tmp_path)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from contracts.workspace import mlflow_tracking_uri
-from usagecast_cli.demo import MODEL_NAME, DemoConfig, demo_steps, step_failed
+from usagecast_cli.demo import MODEL_NAME, DemoConfig, demo_steps, run_demo, step_failed
 
 
 def test_simulate_runs_only_when_the_demo_data_is_absent(tmp_path: Path) -> None:
@@ -31,3 +32,17 @@ def test_refused_promotion_stops_the_demo_only_without_a_champion(tmp_path: Path
     assert step_failed(promote, 2)
     assert step_failed(["tune", "premium_30d@v1"], 1)
     assert not step_failed(["ingest", "x"], 0)
+
+
+@pytest.mark.slow
+def test_the_demo_promotes_a_champion_and_says_where_to_look(capsys) -> None:
+    """`make demo` end to end on its default data: every step exits 0, the gate promotes the
+    tuned model (test calibration within the gate's limit) and the demo says where to look."""
+    assert run_demo() == 0
+    printed = capsys.readouterr().out
+    assert "PROMOTED to @champion" in printed
+    assert "Where to look:" in printed and f"models:/{MODEL_NAME}@champion" in printed
+    champion = MlflowClient(mlflow_tracking_uri()).get_model_version_by_alias(
+        MODEL_NAME, "champion"
+    )
+    assert str(champion.version) == "1"
