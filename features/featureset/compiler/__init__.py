@@ -42,14 +42,7 @@ from features.featureset.compiler.cutoffs import (
 from features.featureset.compiler.features_sql import AGGREGATE_FEATURES, _row_feature
 from features.featureset.compiler.history import _history_ctes
 from features.featureset.compiler.labels import _adoption_label_ctes
-from features.featureset.compiler.plan import (
-    _calendar_only,
-    _needs_combined,
-    _needs_history,
-    _reads_events_in_span,
-    _uses_gaps,
-    _uses_session_rollup,
-)
+from features.featureset.compiler.plan import QueryPlan, plan_query
 from features.featureset.compiler.sqlbits import _USER, _col, _num, _shift, _str
 from features.featureset.compiler.windowed import (
     _aggregates_select,
@@ -95,20 +88,21 @@ DIALECTS: tuple[Dialect, ...] = ("duckdb", "spark")
 STATUSES: tuple[str, ...] = ("kept", "inactive", "converted", "censored")
 
 
-def _combined_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+def _combined_select(plan: QueryPlan) -> exp.Select:
     """Windowed aggregates beside the history and session columns, one row per candidate."""
     select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("w"))).from_(
         exp.to_table("aggregates").as_("w")
     )
     sides: list[tuple[str, str, list[str]]] = []
-    if _needs_history(spec, features):
+    features = plan.features
+    if plan.history is not None:
         history = [f.name for f in features if f.kind == "recency"]
-        if spec.eligibility.not_converted is not None:
+        if plan.spec.eligibility.not_converted is not None:
             history.append("has_converted")
         sides.append(("history", "h", history))
-    if _uses_session_rollup(spec, features):
+    if plan.session_rollup:
         sides.append(("session_counts", "sc", [f.name for f in features if f.kind == "sessions"]))
-    if _uses_gaps(features):
+    if plan.gaps:
         sides.append(("gaps", "gp", [f.name for f in features if f.kind in GAP_KINDS]))
     for table, alias, names in sides:
         for name in names:
@@ -168,35 +162,33 @@ def _data_end_select(granularity: str) -> exp.Select:
 
 
 def _base_ctes(
-    spec: FeatureSetSpec,
-    sample: tuple[float, int] | None,
-    features: tuple[FeatureDef, ...],
-    granularity: str,
+    plan: QueryPlan, sample: tuple[float, int] | None, granularity: str
 ) -> list[tuple[str, exp.Expression]]:
+    spec = plan.spec
     ctes: list[tuple[str, exp.Expression]] = []
-    aggregates = _span_aggregates(spec, features)
+    aggregates = _span_aggregates(plan)
     if spec.cutoffs.calendar is not None:
         ctes.append(("cutoffs", _cutoffs_select(calendar_cutoff_dates(spec.cutoffs.calendar))))
     ctes += [
         ("candidates", _candidates_select(spec, sample)),
         ("data_end", _data_end_select(granularity)),
     ]
-    if _calendar_only(spec) and _reads_events_in_span(spec, features):
-        if spec.label.horizon_days is not None:
-            ctes.append(("cutoff_days", _cutoff_days_select(spec, features)))
-        ctes.append(("windowed_events", _windowed_events_select(spec, features)))
+    if plan.pairs_events:
+        if plan.bounded:
+            ctes.append(("cutoff_days", _cutoff_days_select(plan)))
+        ctes.append(("windowed_events", _windowed_events_select(plan)))
         if aggregates:
-            ctes.append(("event_aggregates", _event_aggregates_select(spec, features, aggregates)))
-    ctes.append(("aggregates", _aggregates_select(spec, features, aggregates)))
-    if _needs_history(spec, features):
-        ctes += _history_ctes(spec, features)
-    if _uses_session_rollup(spec, features):
-        ctes += _session_ctes(spec, features)
-    if _uses_gaps(features):
-        ctes += gap_ctes(features)
-    if _needs_combined(spec, features):
+            ctes.append(("event_aggregates", _event_aggregates_select(plan, aggregates)))
+    ctes.append(("aggregates", _aggregates_select(plan, aggregates)))
+    if plan.history is not None:
+        ctes += _history_ctes(plan, plan.history)
+    if plan.session_rollup:
+        ctes += _session_ctes(plan)
+    if plan.gaps:
+        ctes += gap_ctes(plan.features)
+    if plan.combined:
         ctes += [
-            ("combined", _combined_select(spec, features)),
+            ("combined", _combined_select(plan)),
             ("statuses", _statuses_select(spec, "combined")),
         ]
     else:
@@ -218,8 +210,9 @@ def compile_feature_query(
     eligibility and censoring counts.
     """
     features = expand_features(spec)
-    ctes = _base_ctes(spec, sample, features, granularity)
-    if spec.label.kind == "active_days_in_window":
+    plan = plan_query(spec, features)
+    ctes = _base_ctes(plan, sample, granularity)
+    if plan.adoption_label:
         kept = exp.select("*").from_("statuses").where(exp.column("status").eq(_str("kept")))
         ctes.append(("kept", kept))
         ctes += _adoption_label_ctes(spec.label)
@@ -248,7 +241,7 @@ def compile_feature_query(
             on=_col("user_id", _USER).eq(_col("user_id", "s")),
         )
     )
-    if spec.label.kind == "active_days_in_window":
+    if plan.adoption_label:
         final = final.join(
             exp.to_table("label_hits").as_("h"),
             on=exp.and_(
@@ -260,12 +253,10 @@ def compile_feature_query(
     entries = related_entries(features)
     if entries:
         ctes.append((ROWS_BEFORE_RELATED, final))
-        after_signup = spec.cutoffs.after_signup
-        midnight = after_signup is None or after_signup.anchor == "date"
-        if midnight:
+        if plan.midnight_cutoffs:
             ctes += user_rollup_ctes(features)
         for prefix, defs in entries.items():
-            ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED, midnight)
+            ctes += related_ctes(spec, prefix, defs, ROWS_BEFORE_RELATED, plan.midnight_cutoffs)
         final = _with_related_select(features, tuple(entries))
     final = final.order_by(_col("cutoff", "s"), _col("user_id", "s"))
     return _with_ctes(final, ctes)

@@ -14,7 +14,7 @@ from features.featureset.compiler.cutoffs import (
     next_cutoff_day,
 )
 from features.featureset.compiler.features_sql import _last_day_before_cutoff, _recency_feature
-from features.featureset.compiler.plan import _calendar_only
+from features.featureset.compiler.plan import HistoryRollup, QueryPlan
 from features.featureset.compiler.sqlbits import (
     _PAST,
     _ROW,
@@ -27,17 +27,7 @@ from features.featureset.compiler.sqlbits import (
 )
 from features.featureset.spec import (
     CalendarCutoffs,
-    FeatureDef,
-    FeatureSetSpec,
 )
-
-
-def _history_types(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> tuple[str, ...]:
-    """Event types whose unbounded history is read: typed recency and "not converted"."""
-    types = [f.event_type for f in features if f.kind == "recency" and f.event_type]
-    if spec.eligibility.not_converted is not None:
-        types.append(spec.eligibility.not_converted)
-    return tuple(dict.fromkeys(types))
 
 
 def _past_days_select(event_types: tuple[str, ...]) -> exp.Select:
@@ -99,22 +89,23 @@ def _past_slots_select(calendar: CalendarCutoffs, event_types: tuple[str, ...]) 
     )
 
 
-def _history_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+def _history_select(plan: QueryPlan, rollup: HistoryRollup) -> exp.Select:
     """Per candidate: recency features and the not-converted flag, from the history rollup."""
-    slots = _calendar_only(spec)
+    slots = rollup == "past_slots"
     columns: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
     columns += [
-        _recency_feature(f, slots=slots).as_(f.name) for f in features if f.kind == "recency"
+        _recency_feature(f, slots=slots).as_(f.name) for f in plan.features if f.kind == "recency"
     ]
-    if spec.eligibility.not_converted is not None:
-        last = _last_day_before_cutoff(spec.eligibility.not_converted, slots=slots)
+    not_converted = plan.spec.eligibility.not_converted
+    if not_converted is not None:
+        last = _last_day_before_cutoff(not_converted, slots=slots)
         columns.append(_flag(exp.Not(this=last.is_(exp.null()))).as_("has_converted"))
     before = _col("slot", _PAST) <= _cutoff() if slots else _col("first_time", _PAST) < _cutoff()
     return (
         exp.select(*columns)
         .from_(exp.to_table("candidates").as_(_ROW))
         .join(
-            exp.to_table(_history_rollup(spec)).as_(_PAST),
+            exp.to_table(rollup).as_(_PAST),
             on=exp.and_(_col("user_id", _PAST).eq(_col("user_id", _ROW)), before),
             join_type="left",
         )
@@ -122,19 +113,11 @@ def _history_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> e
     )
 
 
-def _history_rollup(spec: FeatureSetSpec) -> str:
-    return "past_slots" if _calendar_only(spec) else "past_days"
-
-
-def _history_ctes(
-    spec: FeatureSetSpec, features: tuple[FeatureDef, ...]
-) -> list[tuple[str, exp.Select]]:
+def _history_ctes(plan: QueryPlan, rollup: HistoryRollup) -> list[tuple[str, exp.Select]]:
     """The history rollup (`past_slots` for calendar-only specs, else `past_days`) and
     `history`, the per-candidate look-back read from it."""
-    types = _history_types(spec, features)
-    calendar = spec.cutoffs.calendar
-    if _calendar_only(spec) and calendar is not None:
-        rollup = _past_slots_select(calendar, types)
+    if plan.calendar_only is not None:
+        table = _past_slots_select(plan.calendar_only, plan.history_types)
     else:
-        rollup = _past_days_select(types)
-    return [(_history_rollup(spec), rollup), ("history", _history_select(spec, features))]
+        table = _past_days_select(plan.history_types)
+    return [(rollup, table), ("history", _history_select(plan, rollup))]

@@ -17,7 +17,7 @@ from features.featureset.compiler.features_sql import (
     ROLLED_UP_KINDS,
 )
 from features.featureset.compiler.labels import AGGREGATE_LABELS, EMPTY_LABELS
-from features.featureset.compiler.plan import _calendar_only, _lookback_days, _uses_items
+from features.featureset.compiler.plan import QueryPlan
 from features.featureset.compiler.sqlbits import (
     _EVENT,
     _ITEM,
@@ -35,10 +35,6 @@ from features.featureset.compiler.sqlbits import (
     _of_type,
     _shift,
 )
-from features.featureset.spec import (
-    FeatureDef,
-    FeatureSetSpec,
-)
 
 # The event columns features and labels read (not source_file, properties, ...).
 WINDOWED_COLUMNS = (
@@ -53,21 +49,23 @@ WINDOWED_COLUMNS = (
 )
 
 
-def _in_span(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Expression:
+def _in_span(plan: QueryPlan) -> exp.Expression:
     """cutoff - longest window <= event_time < cutoff + horizon: all the windowed pass reads."""
-    condition = _event_time() >= _shift(_cutoff(), _lookback_days(spec, features), back=True)
-    if spec.label.horizon_days is not None:
-        condition = exp.and_(condition, _event_time() < _shift(_cutoff(), spec.label.horizon_days))
+    condition = _event_time() >= _shift(_cutoff(), plan.lookback_days, back=True)
+    horizon = plan.spec.label.horizon_days
+    if horizon is not None:
+        condition = exp.and_(condition, _event_time() < _shift(_cutoff(), horizon))
     return condition
 
 
-def _label_side_days(spec: FeatureSetSpec) -> int:
+def _label_side_days(plan: QueryPlan) -> int:
     """Days after a cutoff the windowed pass reads: the horizon when it computes the label."""
-    assert spec.label.horizon_days is not None  # bounded spans only (see _windowed_events)
-    return spec.label.horizon_days if spec.label.kind in AGGREGATE_LABELS else 0
+    horizon = plan.spec.label.horizon_days
+    assert horizon is not None  # bounded spans only (see _windowed_events)
+    return horizon if plan.aggregate_label else 0
 
 
-def _cutoff_days_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+def _cutoff_days_select(plan: QueryPlan) -> exp.Select:
     """(cutoff, event_day, day_offset) for every calendar day of each cutoff's span.
 
     Calendar cutoffs are midnights and windows whole days, so an event lies in a cutoff's
@@ -75,7 +73,7 @@ def _cutoff_days_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) 
     day_offset < 0 is the feature side, >= 0 the label side.
     """
     offsets = exp.values(
-        [(_num(day),) for day in range(-_lookback_days(spec, features), _label_side_days(spec))],
+        [(_num(day),) for day in range(-plan.lookback_days, _label_side_days(plan))],
         alias="span",
         columns=["day_offset"],
     )
@@ -89,7 +87,7 @@ def _cutoff_days_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) 
     )
 
 
-def _windowed_events_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> exp.Select:
+def _windowed_events_select(plan: QueryPlan) -> exp.Select:
     """Each event with every calendar cutoff whose span contains it.
 
     With a bounded label horizon, an equi-join on the event's date against `cutoff_days` (a
@@ -101,12 +99,12 @@ def _windowed_events_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ..
     select = exp.select(*(_col(name, _EVENT) for name in WINDOWED_COLUMNS), _cutoff()).from_(
         exp.to_table(EVENTS).as_(_EVENT)
     )
-    if spec.label.horizon_days is None:
-        return select.join(exp.to_table("cutoffs").as_(_ROW), on=_in_span(spec, features))
+    if not plan.bounded:
+        return select.join(exp.to_table("cutoffs").as_(_ROW), on=_in_span(plan))
     select = select.select(_col("day_offset", _ROW))
     on = _event_date().eq(_col("event_day", _ROW))
-    label_type = spec.label.event_type if spec.label.kind in AGGREGATE_LABELS else None
-    if label_type is not None and _label_side_days(spec) > 0:
+    label_type = plan.spec.label.event_type if plan.aggregate_label else None
+    if label_type is not None and _label_side_days(plan) > 0:
         feature_side = _col("day_offset", _ROW) < _num(0)
         on = exp.and_(on, exp.paren(exp.or_(feature_side, _of_type(label_type)), copy=False))
     return select.join(exp.to_table("cutoff_days").as_(_ROW), on=on)
@@ -116,17 +114,15 @@ def _windowed_events_select(spec: FeatureSetSpec, features: tuple[FeatureDef, ..
 SpanAggregate = tuple[str, exp.Expression, int | float | None]
 
 
-def _span_aggregates(
-    spec: FeatureSetSpec, features: tuple[FeatureDef, ...]
-) -> list[SpanAggregate]:
+def _span_aggregates(plan: QueryPlan) -> list[SpanAggregate]:
     """(name, aggregate, value without events) of each column the windowed pass computes."""
     columns = [
         (f.name, AGGREGATE_FEATURES[f.kind](f), EMPTY_AGGREGATES.get(f.kind))
-        for f in features
-        if f.kind in AGGREGATE_FEATURES
-        and not (f.kind in ROLLED_UP_KINDS and _calendar_only(spec))
+        for f in plan.features
+        if f.kind in AGGREGATE_FEATURES and not (f.kind in ROLLED_UP_KINDS and plan.session_rollup)
     ]
-    if spec.label.kind in AGGREGATE_LABELS:
+    spec = plan.spec
+    if plan.aggregate_label:
         label = AGGREGATE_LABELS[spec.label.kind](spec.label)
         columns.append(("label", label, EMPTY_LABELS[spec.label.kind]))
     if spec.eligibility.active_within_days is not None:
@@ -183,7 +179,7 @@ def _is_days_to_cutoff(node: exp.Expression) -> bool:
     )
 
 
-def _on_paired_events(spec: FeatureSetSpec, expression: exp.Expression) -> exp.Expression:
+def _on_paired_events(plan: QueryPlan, expression: exp.Expression) -> exp.Expression:
     """An aggregate written against (r.cutoff, e.*) read over `windowed_events` instead.
 
     The candidate's cutoff becomes the paired event's; with a bounded horizon (events paired
@@ -196,14 +192,12 @@ def _on_paired_events(spec: FeatureSetSpec, expression: exp.Expression) -> exp.E
         return node
 
     paired = expression.transform(on_events)
-    if spec.label.horizon_days is None:
+    if not plan.bounded:
         return paired
     return paired.transform(_on_day_offsets, copy=False)
 
 
-def _event_aggregates_select(
-    spec: FeatureSetSpec, features: tuple[FeatureDef, ...], aggregates: list[SpanAggregate]
-) -> exp.Select:
+def _event_aggregates_select(plan: QueryPlan, aggregates: list[SpanAggregate]) -> exp.Select:
     """Calendar-only specs: the windowed aggregates per (user, cutoff) of the paired events.
 
     Grouping the paired events first and attaching the few result rows to the candidates
@@ -213,7 +207,7 @@ def _event_aggregates_select(
     would build its hash table on the paired events.
     """
     columns = [
-        _on_paired_events(spec, expression).as_(name, copy=False)
+        _on_paired_events(plan, expression).as_(name, copy=False)
         for name, expression, _ in aggregates
     ]
     select = (
@@ -221,7 +215,7 @@ def _event_aggregates_select(
         .from_(exp.to_table("windowed_events").as_(_EVENT))
         .group_by(_col("user_id", _EVENT), _col("cutoff", _EVENT))
     )
-    if _uses_items(features):
+    if plan.uses_items:
         select = select.join(
             exp.to_table(ITEMS).as_(_ITEM),
             on=_col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
@@ -230,15 +224,13 @@ def _event_aggregates_select(
     return select
 
 
-def _aggregates_select(
-    spec: FeatureSetSpec, features: tuple[FeatureDef, ...], aggregates: list[SpanAggregate]
-) -> exp.Select:
+def _aggregates_select(plan: QueryPlan, aggregates: list[SpanAggregate]) -> exp.Select:
     """One grouped pass over each candidate's events from cutoff - lookback to horizon end."""
     keys: list[exp.Expression] = [_col("user_id", _ROW), _col("cutoff", _ROW)]
     candidates = exp.select(*keys).from_(exp.to_table("candidates").as_(_ROW))
     if not aggregates:  # nothing to aggregate (e.g. a label-only spec): skip the events
         return candidates
-    if _calendar_only(spec):
+    if plan.pairs_events:
         # Events were paired with the few calendar cutoffs whose span they fall in and
         # grouped per (user, cutoff): attach those rows, filling candidates without events.
         for name, _, empty in aggregates:
@@ -254,10 +246,10 @@ def _aggregates_select(
             ),
             join_type="left",
         )
-    on = exp.and_(_col("user_id", _EVENT).eq(_col("user_id", _ROW)), _in_span(spec, features))
+    on = exp.and_(_col("user_id", _EVENT).eq(_col("user_id", _ROW)), _in_span(plan))
     select = candidates.select(*(expression.as_(name) for name, expression, _ in aggregates))
     select = select.join(exp.to_table(EVENTS).as_(_EVENT), on=on, join_type="left")
-    if _uses_items(features):
+    if plan.uses_items:
         select = select.join(
             exp.to_table(ITEMS).as_(_ITEM),
             on=_col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
@@ -266,23 +258,21 @@ def _aggregates_select(
     return select.group_by(*keys)
 
 
-def _session_ctes(
-    spec: FeatureSetSpec, features: tuple[FeatureDef, ...]
-) -> list[tuple[str, exp.Select]]:
+def _session_ctes(plan: QueryPlan) -> list[tuple[str, exp.Select]]:
     """Distinct sessions per window for calendar-only specs, as two plain GROUP BYs.
 
     A session counts in a window when any of its events does: flag each (user, cutoff,
     session) per window with MAX, then add the flags up. Same numbers as COUNT(DISTINCT
     session_id), without the per-group distinct sets that dominate the query's cost.
     """
-    windows = [f for f in features if f.kind == "sessions"]
+    windows = [f for f in plan.features if f.kind == "sessions"]
     flags = (
         exp.select(
             "user_id",
             "cutoff",
             "session_id",
             *(
-                _on_paired_events(spec, exp.Max(this=_flag(_in_window(f.window_days)))).as_(f.name)
+                _on_paired_events(plan, exp.Max(this=_flag(_in_window(f.window_days)))).as_(f.name)
                 for f in windows
             ),
         )
