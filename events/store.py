@@ -1,7 +1,8 @@
 """The canonical event store: table names and columns every other part reads.
 
-`usagecast ingest` writes these tables into one DuckDB file (see workspace.event_store_path);
-feature sets and analytics read them through an engine. Column names are the contract:
+`usagecast ingest` writes these tables into one DuckDB file (see
+contracts.workspace.event_store_path); feature sets and analytics read them through an engine.
+Column names are the contract:
 
 events       event_id BIGINT, user_id VARCHAR, event_time TIMESTAMP, event_date DATE,
              event_type VARCHAR, session_id VARCHAR, item_id VARCHAR, value DOUBLE,

@@ -136,7 +136,7 @@ def test_a_causal_prior_is_optional_and_absent_from_the_canonical_form_when_not_
     declared = parse_spec(with_change(["actionable", 0, "causal"], "decreases"), "spec")
     assert plain.actionable[0].causal is None
     assert declared.actionable[0].causal == "decreases"
-    # Specs released before priors existed keep their canonical form, and so their hash.
+    # A spec without priors keeps its canonical form, and so its hash.
     assert "causal" not in spec_to_dict(plain)["actionable"][0]
     assert spec_to_dict(declared)["actionable"][0]["causal"] == "decreases"
     assert spec_hash(plain) != spec_hash(declared)

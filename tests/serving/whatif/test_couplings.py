@@ -65,7 +65,7 @@ ADS = {"count_AD_7d": 6, "count_AD_30d": 10, "count_AD_90d": 25, "count_PLAY_30d
 
 def test_window_a_halved_count_halves_its_shorter_window_and_lowers_the_longer_one():
     after = _changed(_row(**ADS, ratio_AD_per_PLAY_30d=0.5), "count_AD_30d *= 0.5")
-    # Before window couplings, the 7-day count (6) blocked the 30-day one at 6.
+    # Without the window coupling, the 7-day count (6) would hold the 30-day one at 6.
     assert after["count_AD_30d"] == 5
     assert after["count_AD_7d"] == 3  # the same factor
     assert after["count_AD_90d"] == 20  # the same five ads fewer
