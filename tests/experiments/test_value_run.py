@@ -124,7 +124,7 @@ def test_value_label_tunes_promotes_and_serves(tmp_path, capsys):
     _simulated_feature_set(tmp_path, users=400)
     result = tune(TuneConfig(REF, trials=3, seed=0))
     summary = format_summary(result)
-    assert "LightGBM regression (Tweedie)" in summary and ORACLE_NOTE in summary
+    assert "LightGBM regression (poisson)" in summary and ORACLE_NOTE in summary
 
     run = MlflowClient().get_run(result.parent_run_id)
     metrics, params = run.data.metrics, run.data.params
@@ -133,7 +133,10 @@ def test_value_label_tunes_promotes_and_serves(tmp_path, capsys):
             assert f"{part}_{key}" in metrics
     assert BASELINE_RMSE_METRIC in metrics
     assert "baseline_ltv_formula_test_rmse" in metrics  # the formula had the event store
-    assert params["objective"] == "tweedie" and params["family"] == "lightgbm_regression"
+    assert params["objective"] == "poisson" and params["family"] == "lightgbm_regression"
+    # The served model carries the validation rows' total calibration (one multiplier).
+    assert float(params["total_calibration"]) == pytest.approx(result.total_calibration)
+    assert f"total calibrated x{result.total_calibration:.3f}" in summary
     assert run.data.tags[MODEL_OUTPUT_TAG] == VALUE_OUTPUT
     artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
     assert {"plots/decile_calibration.png", "plots/predicted_vs_realised.png"} <= artifacts
