@@ -109,7 +109,7 @@ def read_inputs(manifest: FeatureSetManifest) -> FeatureSetInputs:
 
 def check_frame(ref: str, frame: pd.DataFrame, inputs: FeatureSetInputs) -> None:
     """The rows hold the key columns and every manifest feature; labels are 0/1, or finite
-    and not negative for a value label (Tweedie's support)."""
+    and not negative for a value label (the Poisson deviance's support)."""
     missing = [c for c in (*KEY_COLUMNS, *inputs.feature_names) if c not in frame.columns]
     if missing:
         raise UsagecastError(f"{ref}: data.parquet lacks columns {missing} named by its manifest")

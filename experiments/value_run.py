@@ -3,8 +3,9 @@
 `tune_value` is what `usagecast tune` runs for a value label (experiments/run.py dispatches on
 the label kind). The same split, folds, lineage tags and serving pyfunc as a classifier; what
 differs:
-- the family is LightGBM regression (Tweedie, experiments/families/lightgbm_regression.py),
-  selected on the mean validation RMSE over the rolling-origin folds;
+- the family is LightGBM regression (Poisson deviance, log link,
+  experiments/families/lightgbm_regression.py), selected on the mean validation RMSE over the
+  rolling-origin folds;
 - baselines: the training mean for every row, and the LTV formula of `usagecast analytics ltv`
   backtested point in time (analytics.ltv_formula_rows: the channel's AOV x frequency x
   expected active periods in the horizon, from the event store's events before each cutoff;
@@ -16,9 +17,15 @@ differs:
   test_from): a value label drifts with the population's age (more users have already bought),
   and the latest labelled cutoffs carry it; validation metrics are those of the refit on the
   training rows alone (the model the selection scored), test metrics the served model's;
+- total calibration: the served model's predictions are multiplied by one factor (param
+  `total_calibration`), the validation rows' realised total over the selected model's
+  predicted total there: what the model fitted on the rows labelled before a boundary misses
+  of the total at the next cutoff (the population ages between cutoffs), carried one step on
+  to the served model, fitted on the rows labelled before test_from. Applied inside the
+  served model (lightgbm_regression.scaled), so serving needs no step of its own;
 - metrics (experiments/value_metrics.py): RMSE, MAE, normalised Gini, calibration by decile,
-  predicted/realised totals, on validation and test; no calibration step and no threshold
-  (a value is served as predicted);
+  predicted/realised totals, on validation (before the total calibration, which makes its
+  total ratio 1 by construction) and test (the served, calibrated model); no threshold;
 - the per-channel table on test (`value_per_channel.json`: predicted and realised totals and
   means, ranked by each, when the feature set has a `channel` feature) and plots:
   calibration by decile, predicted vs realised, SHAP (in value units,
@@ -47,7 +54,13 @@ from contracts.workspace import event_store_path
 from experiments import tracking
 from experiments.families import LightGBMRegressionFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
-from experiments.families.lightgbm_regression import SELECTION_METRIC, fixed_value_params
+from experiments.families.lightgbm_regression import (
+    OBJECTIVE,
+    SELECTION_METRIC,
+    fixed_value_params,
+    scaled,
+    total_calibration,
+)
 from experiments.interrupts import deferred_stop, quiet_stop_tracebacks
 from experiments.objective import BEST_ITERATION_ATTR, FOLD_SCORES_ATTR, fold_metrics
 from experiments.plots import optuna_figures, shap_figures
@@ -89,6 +102,7 @@ class ValueTuneResult:
     per_channel: pd.DataFrame | None
     tracking_uri: str
     plots_uri: str
+    total_calibration: float
 
     def summary(self) -> str:
         """Run id, params, metrics of the model and baselines, per-channel totals, links."""
@@ -99,7 +113,8 @@ class ValueTuneResult:
         lines = [
             f"parent run: {self.parent_run_id} (experiment {self.experiment_id}, "
             f"study {self.study_name})",
-            "model: LightGBM regression (Tweedie), selected on mean validation RMSE",
+            f"model: LightGBM regression ({OBJECTIVE}), selected on mean validation RMSE, "
+            f"total calibrated x{self.total_calibration:.3f} on validation",
             "best params: " + json.dumps(self.best_params, sort_keys=True),
             "validation:  " + line(self.validation_metrics),
             "test:        " + line(self.test_metrics),
@@ -309,9 +324,13 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
         best = study.best_trial
         params = {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
         selected = family.fit(prepared.training_rows(), params, config.seed)
-        model = family.fit(training_and_validation(prepared), params, config.seed)
+        validation_predicted = selected.raw_scores(prepared.encoded["validation"])
+        calibration = total_calibration(labels["validation"], validation_predicted)
+        model = scaled(
+            family.fit(training_and_validation(prepared), params, config.seed), calibration
+        )
         predicted = {
-            "validation": selected.raw_scores(prepared.encoded["validation"]),
+            "validation": validation_predicted,
             "test": model.raw_scores(prepared.encoded["test"]),
         }
         validation_metrics = evaluate_value(labels["validation"], predicted["validation"])
@@ -373,8 +392,9 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
                 "best_iteration": best.user_attrs[BEST_ITERATION_ATTR],
                 "best_trial": best.number,
                 "family": family.name,
-                "objective": "tweedie",
+                "objective": OBJECTIVE,
                 "selection_metric": SELECTION_METRIC,
+                "total_calibration": calibration,
             },
             metrics=kept,
             tags={
@@ -422,4 +442,5 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
         per_channel=per_channel,
         tracking_uri=tracking_uri,
         plots_uri=plots_uri,
+        total_calibration=calibration,
     )

@@ -16,7 +16,7 @@ file. The trainer's half (search space, fit) lives in experiments/families.py.
 Decisions:
 - LightGBM: the booster's own text file; contributions are its exact TreeSHAP (`pred_contrib`).
 - LightGBM regression (a value output): the booster's text file too, with a log-link objective
-  (Tweedie by default: experiments/families/lightgbm_regression.py). Its raw score is the
+  (Poisson: experiments/families/lightgbm_regression.py). Its raw score is the
   value itself, exp of the booster's log-scale score. TreeSHAP is exact on the log scale; each
   row's log-scale contributions are rescaled by one factor, b (e^d - 1) / d (b the base value
   exp(log base), d the row's log-scale sum), so they keep their signs and proportions and sum

@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "baselines, an Optuna study (each trial a nested MLflow run), the refit best model "
         "logged as the serving pyfunc, and test metrics and plots on the parent run. The "
         "experiment is named after the set. A value_within label is tuned as a LightGBM "
-        "regression (Tweedie) selected on validation RMSE, in one process.",
+        "regression (Poisson) selected on validation RMSE, in one process.",
     )
     tune.add_argument("feature_set", metavar="NAME@vN", help="a built feature set")
     tune.add_argument("--trials", type=int, default=20, help="trials in the study (total)")

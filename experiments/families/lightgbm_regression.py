@@ -1,15 +1,27 @@
 """LightGBM regression as a model family: the tuned model of a value label (value_within).
 
-Objective: Tweedie (log link). A value label such as 90-day revenue is zero for most rows and
-right-skewed for the rest; Tweedie with a variance power between 1 (Poisson) and 2 (gamma) is
-a compound Poisson-gamma distribution with a point mass at zero, and its log link keeps every
-prediction positive. The variance power is tuned (1.1 to 1.9) with the tree parameters of
-experiments/search_space.py (no scale_pos_weight: there are no classes).
+Objective: Poisson deviance with a log link (LightGBM's `poisson`, which takes any
+non-negative label, money included). A value label such as 90-day revenue is zero for most
+rows and right-skewed for the rest; the log link keeps every prediction positive, and with
+the Poisson deviance (the log link's canonical pair) every Newton step balances the fitted
+total against the realised total of the rows it fits, so a budget summed over users starts
+from the right level. Tweedie objectives with a variance power above 1 weight each row's
+error by prediction^(1 - power) and lose that balance: the fitted total falls below the
+realised one, the more so the higher the power (docs/decisions/value-model.md).
 
-Selection: validation RMSE (the mean over the rolling-origin folds, like the classifiers), not
-the Tweedie deviance: the deviance depends on the variance power, so trials with different
-powers would not be compared on one scale; RMSE is in the label's unit. Early stopping and
-pruning watch the same RMSE.
+Categorical features with at most ONE_VS_REST_LEVELS levels split one level against the rest,
+bounded by the searched min_data_in_leaf and lambda_l2 like any split: LightGBM's grouping of
+levels adds its own fixed regularisation (cat_l2, cat_smooth, min_data_per_group = 100 rows
+per side), which on a few hundred rows cannot isolate a small level such as an acquisition
+channel with a fraction of the users.
+
+Selection: validation RMSE (the mean over the rolling-origin folds, like the classifiers), in
+the label's unit; early stopping and pruning watch the same RMSE.
+
+Total calibration (`total_calibration`, `scaled`): one multiplier, the validation rows'
+realised total over the selected model's predicted total, applied to the served model as a
+shift of its log-scale score (every leaf of its first tree), so every prediction, batch score
+and explanation base carries it without a separate step at serving.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 
+from contracts.errors import UsagecastError
 from experiments.families.base import TrainingRows
 from experiments.families.lightgbm_family import refit_booster
 from experiments.objective import (
@@ -40,9 +53,9 @@ from experiments.objective import (
 from experiments.search_space import DATASET_PARAMS, EARLY_STOPPING_ROUNDS, suggest_params
 from serving import LightGBMRegressionModel, Output
 
-OBJECTIVE = "tweedie"
+OBJECTIVE = "poisson"
 SELECTION_METRIC = "rmse"  # LightGBM's metric name, also the run's `val_rmse`
-VARIANCE_POWER = (1.1, 1.9)
+ONE_VS_REST_LEVELS = 32
 
 
 def fixed_value_params(seed: int, num_threads: int) -> dict[str, object]:
@@ -51,6 +64,7 @@ def fixed_value_params(seed: int, num_threads: int) -> dict[str, object]:
         **DATASET_PARAMS,
         "objective": OBJECTIVE,
         "metric": SELECTION_METRIC,
+        "max_cat_to_onehot": ONE_VS_REST_LEVELS,
         "deterministic": True,
         "force_row_wise": True,
         "num_threads": num_threads,
@@ -60,7 +74,7 @@ def fixed_value_params(seed: int, num_threads: int) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class LightGBMRegressionFamily:
-    """Tweedie LightGBM on the encoded matrix; `threads` fixes its threads."""
+    """Poisson LightGBM on the encoded matrix; `threads` fixes its threads."""
 
     threads: int = 1
 
@@ -73,12 +87,7 @@ class LightGBMRegressionFamily:
         return "value"
 
     def search_space(self, trial: optuna.Trial, train_y: np.ndarray) -> dict[str, object]:
-        return {
-            **suggest_params(trial, negative_to_positive=1.0),
-            "tweedie_variance_power": trial.suggest_float(
-                "tweedie_variance_power", *VARIANCE_POWER
-            ),
-        }
+        return suggest_params(trial, negative_to_positive=1.0)
 
     def fit(
         self, rows: TrainingRows, params: Mapping[str, object], seed: int
@@ -123,3 +132,30 @@ class LightGBMRegressionFamily:
             return sum(scores) / len(scores)
 
         return objective
+
+
+def total_calibration(realised: np.ndarray, predicted: np.ndarray) -> float:
+    """The multiplier that makes the predicted total equal the realised total of the same
+    rows. Raises UsagecastError when either total is not positive (nothing to scale by)."""
+    realised_total = float(np.sum(realised))
+    predicted_total = float(np.sum(predicted))
+    if not (realised_total > 0 and predicted_total > 0):
+        raise UsagecastError(
+            f"cannot calibrate the predicted total on {len(realised)} validation rows: "
+            f"realised total {realised_total:g}, predicted {predicted_total:g}; both must be "
+            "positive (move the validation boundary, --validation-from, to rows with value)"
+        )
+    return realised_total / predicted_total
+
+
+def scaled(model: LightGBMRegressionModel, factor: float) -> LightGBMRegressionModel:
+    """A copy of `model` whose every prediction is `factor` times the original: log(factor)
+    added to every leaf of the first tree (a log link's multiplier is a shift of the score)."""
+    if not (np.isfinite(factor) and factor > 0):
+        raise ValueError(f"a value model's scale must be finite and positive, got {factor}")
+    booster = lgb.Booster(model_str=model.booster.model_to_string())
+    shift = float(np.log(factor))
+    leaves = booster.dump_model(num_iteration=1)["tree_info"][0]["num_leaves"]
+    for leaf in range(leaves):
+        booster.set_leaf_output(0, leaf, booster.get_leaf_output(0, leaf) + shift)
+    return LightGBMRegressionModel(booster)

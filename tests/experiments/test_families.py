@@ -30,7 +30,7 @@ from tests.experiments.conftest import synthetic_feature_set
 FAMILY_TABLE: list[tuple[ModelFamily, dict[str, object]]] = [
     (LightGBMFamily("roc_auc", threads=1), {NUM_BOOST_ROUND: 40}),
     (L1LogisticFamily(), {}),
-    # A 0/1 label is a value too (Tweedie's support): the same synthetic signal must rank.
+    # A 0/1 label is a value too (a non-negative label): the same synthetic signal must rank.
     (LightGBMRegressionFamily(threads=1), {NUM_BOOST_ROUND: 40}),
 ]
 
