@@ -152,10 +152,12 @@ MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # durations and memory, also as ranges: "2.12 s", "148 MiB", "(median of 3: 1.9-2.4 s)"
     (re.compile(rf"{NUMBER}(?:\s*-\s*{NUMBER})?\s*{TIME}(?![\w/])"), "<T>"),
     # throughput: "126,586 rows/s", "0.14 M events/s", "55.3 trials/min"
-    (re.compile(rf"{NUMBER}\s*(?:[A-Za-z-]+\s+){{0,2}}[A-Za-z-]+/(?:s|min)\b"), "<T>"),
+    (re.compile(rf"{NUMBER}\s*(?:[A-Za-z-]+\s+){{0,2}}[A-Za-z-]*/(?:s|min)\b"), "<T>"),
     # time and memory ratios: "x1.23", "1.30x", "memory ratio 0.76"
     (re.compile(rf"(?<![\w.])x{NUMBER}|{NUMBER}x(?!\w)"), "<R>"),
     (re.compile(rf"(memory ratio|speed-up)\s+{NUMBER}"), r"\1 <R>"),
+    # a server's port
+    (re.compile(r"(127\.0\.0\.1|localhost):\d+"), r"\1:<PORT>"),
     # MLflow's run and model ids
     (RUN_ID, "<ID>"),
     # the time stamp in a quality report's file name: "reports/20261205T013031-8f0a463f.md"
@@ -163,6 +165,17 @@ MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # Per benchmark, masks of speeds printed without a unit, applied before MASKS.
 OWN_MASKS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    # the table's last column: test ROC-AUC, seconds
+    "cdnow": ((re.compile(r"^((?:usagecast \(CLI|plain pandas).*\d\.\d{4})\s+\S+$"), r"\1 <T>"),),
+    # all timing but the servers' names and the whatif's status codes
+    "serving": (
+        (re.compile(r"^(\w+)\s+[\d.]+ ms\s+[\d.]+ ms\s+[\d.]+ ms\s.*$"), r"\1 <T>"),
+        (re.compile(rf"\bx\s+{NUMBER}"), "<R>"),
+        (re.compile(rf"\({NUMBER} vs"), "(<T> vs"),
+        (re.compile(r"\b(?:MISSES|meets)\b"), "<VERDICT>"),
+        (re.compile(r"(\d{3}): \d+"), r"\1: <N>"),
+    ),
+    "tuning_workers": ((re.compile(rf"(trials per minute: ){NUMBER}"), r"\1<R>"),),
     # the study table's columns: seed, pruner, wall s, trials/min, to best s, CPU s, AUC, pruned
     "tuning": (
         (re.compile(r"^(\s*\d+\s+(?:none|yes))(?:\s+\S+){4}(?=\s+\S+\s+\S+$)"), r"\1 <T>"),
@@ -183,12 +196,13 @@ FLOAT_DIGITS = 12
 
 
 def mask_line(name: str, line: str, replacements: dict[str, str]) -> str:
-    """`line` of benchmark `name` with the run's folders named and speeds and sizes masked."""
+    """`line` of benchmark `name` with the run's folders named, speeds and sizes masked, and
+    runs of blanks made one (a column's width follows the masked number's)."""
     for path, placeholder in replacements.items():
         line = line.replace(path, placeholder)
     for pattern, mask in (*OWN_MASKS.get(name, ()), *MASKS):
         line = pattern.sub(mask, line)
-    return line
+    return " ".join(line.split())
 
 
 def run_tree(tree: Path, out: Path, names: list[str]) -> None:
