@@ -58,10 +58,13 @@ CHUNK = 5_000_000
 CONVERSION = "BUY_PREMIUM"
 LOOKBACK = 30
 DUCKDB_MEMORY_GIB = 8
+# An event's time, from its seconds after the log's start (the generated frames' at_s).
+AT = "TIMESTAMP '2024-01-01' + to_seconds(at_s)"
 
 
 def generate(path: Path, events: int, seed: int) -> None:
-    """Write users/user_attributes/events into a fresh DuckDB file."""
+    """Write users/user_attributes/events into a fresh DuckDB file, laid out as the event
+    store has them (events.store: event_date beside event_time)."""
     rng = np.random.default_rng(seed)
     users = max(events // 100, 10)
     con = duckdb.connect(str(path))
@@ -82,7 +85,7 @@ def generate(path: Path, events: int, seed: int) -> None:
     con.execute("INSERT INTO user_attributes VALUES ('channel', 'static', 'categorical')")
     con.execute(
         "CREATE TABLE events (event_id BIGINT, user_id VARCHAR, event_time TIMESTAMP, "
-        "event_type VARCHAR, area VARCHAR, value DOUBLE)"
+        "event_date DATE, event_type VARCHAR, area VARCHAR, value DOUBLE)"
     )
     buyers = rng.random(users) < 0.2
     conversions = int(buyers.sum())
@@ -109,9 +112,9 @@ def generate(path: Path, events: int, seed: int) -> None:
             )
             con.register("chunk", chunk)
             con.execute(
-                "INSERT INTO events SELECT event_id, CAST(uid AS VARCHAR), "
-                "TIMESTAMP '2024-01-01' + to_seconds(at_s), CAST(event_type AS VARCHAR), "
-                "CAST(area AS VARCHAR), NULL FROM chunk"
+                f"INSERT INTO events SELECT event_id, CAST(uid AS VARCHAR), {AT}, "
+                f"CAST({AT} AS DATE), CAST(event_type AS VARCHAR), CAST(area AS VARCHAR), NULL "
+                "FROM chunk"
             )
             con.unregister("chunk")
             written += size
@@ -124,9 +127,8 @@ def generate(path: Path, events: int, seed: int) -> None:
         )
         con.register("purchases", purchases)
         con.execute(
-            "INSERT INTO events SELECT event_id, CAST(uid AS VARCHAR), "
-            "TIMESTAMP '2024-01-01' + to_seconds(at_s), 'BUY_PREMIUM', 'shop', 9.99 "
-            "FROM purchases"
+            f"INSERT INTO events SELECT event_id, CAST(uid AS VARCHAR), {AT}, "
+            f"CAST({AT} AS DATE), 'BUY_PREMIUM', 'shop', 9.99 FROM purchases"
         )
         progress.update(conversions)
     con.close()
