@@ -26,11 +26,18 @@ Two checks of where the size error comes from, in the same run:
   skips and ads over 7 and 30 days, seconds played) is halved at once, the ratios kept: the
   effect of listening, which the model may split between the ads and the other counts.
 
+With `--experiment SPEC` (simulate's, e.g. `ads=0.5,share=0.5,from=2024-01-02`) the data hold
+a randomized ad experiment: a share of users hears fewer ads from the date on, so the training
+rows see the ads per hour vary, which the observational data never do. The rows compared are
+then the control arm's: their recorded ads per hour is the one the truth's "as recorded"
+setting gives everyone from the cutoff, while a treated row's halved ads would be halved again.
+
 Simulated data are kept in the workdir and reused; the workspace (features, MLflow, studies)
 is made afresh on every run.
 
     .venv/bin/python benchmarks/bench_whatif_direction.py [--seeds 1-8] [--users 2000]
         [--months 10] [--trials 12] [--metric roc_auc] [--replicas 64] [--refits 1]
+        [--experiment SPEC]
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from contracts.workspace import optuna_dir
@@ -64,6 +72,8 @@ from serving.whatif import (
     simulate_policy,
 )
 from serving.whatif.search import ScoreFn
+from simulator.config import EXPERIMENT_ARMS
+from simulator.layout import EXPERIMENT_FILE
 from usagecast_cli.main import main as usagecast
 
 BASE_SPEC = Path(__file__).resolve().parent.parent / "features/sets/premium_30d/v1.yaml"
@@ -72,6 +82,7 @@ LEVER = "count_ADVERTISEMENT_30d"
 CHANGE = f"{LEVER} *= 0.5"
 # Model columns halved together for the `listening` column (ratios of two of them unchanged).
 LISTENING = ("count_PLAY_", "count_SKIP_", "count_ADVERTISEMENT_", "value_sum_PLAY_")
+CONTROL_ARM = EXPERIMENT_ARMS[0]  # the arm that keeps the config's levers
 BAR_SIGNS, BAR_ERROR = 7 / 8, 0.5
 STARTED = time.monotonic()
 
@@ -122,14 +133,15 @@ def cli(*args: str) -> None:
 
 
 def run_seed(workdir: Path, seed: int, args: argparse.Namespace) -> SeedResult:
-    folder = workdir / f"u{args.users}-m{args.months}-s{seed}"
+    folder = workdir / f"u{args.users}-m{args.months}-s{seed}{experiment_suffix(args.experiment)}"
     data, home = folder / "data", folder / "home"
     shutil.rmtree(home, ignore_errors=True)
     os.environ["USAGECAST_HOME"] = str(home.resolve())
     if not (data / "dataset.yaml").exists():
         step(seed, "simulate")
+        experiment = () if args.experiment is None else ("--experiment", args.experiment)
         cli("simulate", "--users", str(args.users), "--months", str(args.months),
-            "--seed", str(seed), "--out", str(data), "--no-progress")  # fmt: skip
+            "--seed", str(seed), "--out", str(data), "--no-progress", *experiment)  # fmt: skip
     step(seed, "ingest and build")
     cli("ingest", str(data / "dataset.yaml"))
     cli("features", "build", FEATURE_SET)
@@ -142,6 +154,8 @@ def run_seed(workdir: Path, seed: int, args: argparse.Namespace) -> SeedResult:
         fits[name] = tune(config)
     step(seed, "estimate and truth")
     rows, manifest = sources.feature_rows(FEATURE_SET, None)
+    if args.experiment is not None:
+        rows = control_rows(rows, data / EXPERIMENT_FILE)
     lever = parse_change(CHANGE)
     ours = sources.load_model(f"runs:/{fits['ours'].parent_run_id}/model").scorer
     peer = sources.load_model(f"runs:/{fits['peer'].parent_run_id}/model").scorer
@@ -168,6 +182,21 @@ def run_seed(workdir: Path, seed: int, args: argparse.Namespace) -> SeedResult:
         fits["peer"].test_metrics["roc_auc"],
         listening_extra(encoded, list(ours.metadata.feature_names), ours.probabilities),
     )
+
+
+def experiment_suffix(experiment: str | None) -> str:
+    """The data folder's suffix for simulate's --experiment (none without one)."""
+    if experiment is None:
+        return ""
+    return "-exp-" + experiment.replace(",", "_").replace("=", "")
+
+
+def control_rows(rows: pd.DataFrame, assignments: Path) -> pd.DataFrame:
+    """The rows of users outside the experiment's treatment arm (never exposed included)."""
+    arms = pd.read_csv(assignments)
+    treated = pd.to_numeric(arms.loc[arms["arm"] != CONTROL_ARM, "user"])
+    keep = ~pd.to_numeric(rows["user_id"]).isin(treated)
+    return rows[keep.to_numpy()].reset_index(drop=True)
 
 
 def policy_extra(
@@ -218,6 +247,7 @@ def print_table(results: list[SeedResult], args: argparse.Namespace) -> None:
         f"{CHANGE} on every row of {FEATURE_SET} at the latest cutoff; {args.users} simulated "
         f"users, {args.months} months, {args.trials} trials per tune ({args.metric}), truth from "
         f"{args.replicas} replicas; priors+couplings averaged over {args.refits} fit(s)"
+        + ("" if args.experiment is None else f"; experiment {args.experiment}, control arm rows")
     )
     print(
         f"{'seed':>4} {'rows':>5} {'true':>8} | {'priors+couplings':>16} {'sign':>4} "
@@ -258,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=64, help="simulator truth replicas")
     parser.add_argument(
         "--refits", type=int, default=1, help="fits the priors+couplings estimate averages"
+    )
+    parser.add_argument(
+        "--experiment", default=None, help="simulate's --experiment; compares control-arm rows"
     )
     parser.add_argument("--workdir", type=Path, default=Path("bench_data/whatif_direction"))
     args = parser.parse_args(argv)
