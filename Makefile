@@ -32,11 +32,12 @@ audit: $(STAMP) ## pip-audit the locked versions (AUDIT_STRICT=1: fail when offl
 	$(PY) scripts/audit_dependencies.py $(if $(AUDIT_STRICT),--strict)
 
 # Test processes (pytest-xdist), a test file to a process; WORKERS=0 runs in this process.
+# `make test` keeps the collection order (tests/conftest.py puts the expensive files first).
 WORKERS ?= auto
 PYTEST := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -n $(WORKERS) --dist loadfile
 
 test: lint importlint audit ## install what the tests need, lint, and run every test (10 slowest listed)
-	$(PYTEST) --durations=10
+	$(PYTEST) --no-loadscope-reorder --durations=10
 
 FAST := not slow and not spark and not spark_cluster and not serve and not postgres
 test-fast: $(STAMP) ## every test but those marked slow, spark, spark_cluster, serve or postgres
