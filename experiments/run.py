@@ -10,8 +10,9 @@ point. The order matters for honesty and for concurrency:
    calibration and threshold are chosen on validation, and only then is the test set used
    (test metrics are on the calibrated probabilities, `test_ece_raw` on the booster's own);
    with `refit="train+validation"` the served model is that trial's params and rounds fitted
-   again on every row labelled by test_from, with the training-rows fit's calibration and
-   threshold (no row it learned from scores its own calibration).
+   again on every row labelled by test_from, with the training-rows fit's calibration (moved
+   by the change in the training log-odds) and threshold: no row it learned from scores its
+   own calibration.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from contracts.refs import FeatureSetRef
 from contracts.workspace import event_store_path, optuna_dir
 from experiments import baselines, oracle, plots, tracking
 from experiments.business import BusinessOptions, business_metrics, profit_at_threshold
-from experiments.calibration import fit_calibration
+from experiments.calibration import fit_calibration, shifted_for_refit
 from experiments.families import LightGBMFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
@@ -689,6 +690,15 @@ def calibrate(model: FittedModel, prepared: Prepared) -> Calibration:
     return fit_calibration(labels, model.raw_scores(encoded))
 
 
+def served_calibration(calibration: Calibration, prepared: Prepared, refit: Refit) -> Calibration:
+    """The training-rows fit's `calibration` for the model fitted on `final_rows(refit)`."""
+    if refit == "train":
+        return calibration
+    return shifted_for_refit(
+        calibration, prepared.labels("train"), prepared.final_rows(refit).train_y
+    )
+
+
 def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
     """Run (or resume) a tuning study on a feature set and record everything in MLflow; a
     value label (value_within) is tuned as a regression (experiments/value_run.py)."""
@@ -758,15 +768,16 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
             open_storage(storage_url), study_name, config.metric, config.seed, worker_index=0
         )
         best, selected = refit_best(study, prepared, config)
-        calibration = calibrate(selected, prepared)
+        selected_calibration = calibrate(selected, prepared)
         model = final_model(best, selected, prepared, config)
+        calibration = served_calibration(selected_calibration, prepared, config.refit)
         refit_rows = len(prepared.final_rows(config.refit).train)
         # Validation numbers are the best trial's model's (out of sample), test the served one's.
         raw = {
             "validation": selected.raw_scores(prepared.encoded["validation"]),
             "test": model.raw_scores(prepared.encoded["test"]),
         }
-        validation_p = calibration.apply(raw["validation"])
+        validation_p = selected_calibration.apply(raw["validation"])
         test_p = calibration.apply(raw["test"])
         test_raw_p = UNCALIBRATED.apply(raw["test"])
         threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
@@ -859,7 +870,8 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
                 + (
                     ""
                     if config.refit == "train"
-                    else " (the training-rows fit's score, applied to the refit's)"
+                    else " (the training-rows fit's score; the intercept moved by the change "
+                    "in the training log-odds, applied to the refit's)"
                 ),
                 "oracle": oracle_result.note,
                 "selection": f"mean val_{config.metric} over {len(prepared.folds.folds)} "

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from scipy.special import logit
 
 from contracts.errors import UsagecastError
 from experiments import TuneConfig, format_summary, tune
@@ -81,16 +82,24 @@ def test_the_refit_keeps_the_selection_fit_s_validation_numbers_and_serves_the_r
     assert (base_run.data.metrics["refit_rows"], metrics["refit_rows"]) == (900, 1200)
     assert base_run.data.tags["config_hash"] != run.data.tags["config_hash"]
     # Same study, same best trial: validation metrics, calibration and threshold all come from
-    # the training-rows fit (out of sample), whatever the served model's rows.
+    # the training-rows fit (out of sample), whatever the served model's rows; the served map's
+    # intercept moves by the change in the training log-odds (Jan..Mar -> Jan..Apr).
     assert refit.best_params == base.best_params
     assert refit.validation_metrics == base.validation_metrics
-    for name in ("threshold", "calibration_slope", "calibration_intercept", "best_iteration"):
+    for name in ("threshold", "calibration_slope", "best_iteration"):
         assert params[name] == base_run.data.params[name], name
+    prepared = prepare(config)
+    shift = logit(prepared.final_rows(config.refit).train_y.mean()) - logit(
+        prepared.labels("train").mean()
+    )
+    assert float(params["calibration_intercept"]) == pytest.approx(
+        float(base_run.data.params["calibration_intercept"])
+        - float(params["calibration_slope"]) * shift
+    )
     assert refit.test_metrics != base.test_metrics
     assert again.test_metrics == refit.test_metrics  # same seed, same served model
 
     # The served model is the best params and rounds fitted on Jan..Apr, with that calibration.
-    prepared = prepare(config)
     assert months(prepared.final_rows(config.refit).train) == [f"2024-0{m}" for m in (1, 2, 3, 4)]
     expected = LightGBMFamily(config.metric).fit(
         prepared.final_rows(config.refit),
