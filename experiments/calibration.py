@@ -4,12 +4,16 @@ The tuned booster's probabilities are not calibrated (scale_pos_weight is search
 early-stopped boosting over- or under-shoots), so the trainer fits Platt scaling (a logistic
 regression on the raw score) on rows the booster was not trained on, and serves that.
 A raw score that ranks worse than chance there gets slope 0 (every row the observed rate)
-rather than a decreasing map.
+rather than a decreasing map. A model refit on more rows (`tune --refit train+validation`) has
+no rows of its own left to calibrate on: it takes that fit's map, moved by `shifted_for_refit`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+from scipy.special import logit
 from sklearn.linear_model import LogisticRegression
 
 from contracts.errors import UsagecastError
@@ -37,3 +41,19 @@ def fit_calibration(labels: np.ndarray, raw_scores: np.ndarray) -> Calibration:
         rate = positives / len(y)
         slope, intercept = 0.0, float(np.log(rate / (1 - rate)))
     return Calibration(slope=slope, intercept=intercept, rows=len(y), positives=positives)
+
+
+def shifted_for_refit(
+    calibration: Calibration, fitted_labels: np.ndarray, refit_labels: np.ndarray
+) -> Calibration:
+    """`calibration`, fitted on the scores of a booster trained on `fitted_labels`, for the same
+    configuration refit on `refit_labels` (0/1, both classes present).
+
+    LightGBM boosts from its training rows' log-odds (scale_pos_weight cancels out of the
+    difference), so the refit's raw score moves by the change in that log-odds; the intercept
+    takes the move out, and the map keeps the level it learned on validation rows.
+    """
+    shift = float(logit(np.mean(refit_labels)) - logit(np.mean(fitted_labels)))
+    return dataclasses.replace(
+        calibration, intercept=calibration.intercept - calibration.slope * shift
+    )

@@ -8,7 +8,11 @@ point. The order matters for honesty and for concurrency:
 4. the best trial (best mean over the rolling-origin folds) is refit on the training rows with
    its last fold's best iteration (the exact final-fold model the trial scored), its
    calibration and threshold are chosen on validation, and only then is the test set used
-   (test metrics are on the calibrated probabilities, `test_ece_raw` on the booster's own).
+   (test metrics are on the calibrated probabilities, `test_ece_raw` on the booster's own);
+   with `refit="train+validation"` the served model is that trial's params and rounds fitted
+   again on every row labelled by test_from, with the training-rows fit's calibration (moved
+   by the change in the training log-odds) and threshold: no row it learned from scores its
+   own calibration.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import optuna
@@ -40,7 +44,7 @@ from contracts.refs import FeatureSetRef
 from contracts.workspace import event_store_path, optuna_dir
 from experiments import baselines, oracle, plots, tracking
 from experiments.business import BusinessOptions, business_metrics, profit_at_threshold
-from experiments.calibration import fit_calibration
+from experiments.calibration import fit_calibration, shifted_for_refit
 from experiments.families import LightGBMFamily, TrainingRows
 from experiments.families.lightgbm_family import NUM_BOOST_ROUND
 from experiments.inputs import FeatureSetInputs, check_frame, read_inputs
@@ -70,6 +74,7 @@ from experiments.split import (
     SplitPlan,
     apply_split,
     fold_frames,
+    labelled_by,
     plan_folds,
     plan_split,
     require_horizon,
@@ -113,6 +118,10 @@ SEARCH_SPACE_VERSION = 1
 SHAP_SAMPLE_ROWS = 2000
 INPUT_EXAMPLE_ROWS = 5
 OPTUNA_TRIAL_LOGGER = "optuna.study._optimize"  # logs each failed trial, with its traceback
+# The rows the served model is fitted on: the training rows (the model the best trial scored),
+# or every row labelled by test_from (train, embargoed and validation rows).
+Refit = Literal["train", "train+validation"]
+REFITS: tuple[Refit, ...] = get_args(Refit)
 
 
 @dataclass(frozen=True)
@@ -146,11 +155,18 @@ class TuneConfig:
     # for every trial and the refit; the run then also fits the best params unconstrained and
     # reports the difference in test AUC. Off by default: priors are a claim the user opts in.
     monotone: bool = False
+    # The served model's rows (Refit). "train" by default: the served model is the one the
+    # best trial scored, and every validation number is out of sample.
+    refit: Refit = "train"
 
     def __post_init__(self) -> None:
         if self.metric not in METRIC_NAMES:
             raise UsagecastError(
                 f"metric {self.metric!r} is not known; use one of: {', '.join(METRIC_NAMES)}"
+            )
+        if self.refit not in REFITS:
+            raise UsagecastError(
+                f"refit {self.refit!r} is not known; use one of: {', '.join(REFITS)}"
             )
         for name in ("trials", "workers", "threads", "folds"):
             if getattr(self, name) < 1:
@@ -187,6 +203,15 @@ class Prepared:
             self.inputs.model_metadata(threshold=0.5),
         )
 
+    def final_rows(self, refit: Refit) -> TrainingRows:
+        """The rows the served model is fitted on: `training_rows`, or with "train+validation"
+        every row whose label window ends by test_from (never a test row)."""
+        rows = self.training_rows()
+        if refit == "train":
+            return rows
+        known = labelled_by(self.frame, self.plan.test_from, self.plan.horizon_days)
+        return dataclasses.replace(rows, train=known, train_y=known["label"].to_numpy(dtype=float))
+
 
 @dataclass(frozen=True)
 class TuneResult:
@@ -209,6 +234,8 @@ class TuneResult:
     # Constrained features (name -> +1/-1) and the test AUC of the same params unconstrained.
     monotone: dict[str, int] = dataclasses.field(default_factory=dict)
     test_roc_auc_unconstrained: float | None = None
+    refit: Refit = "train"
+    refit_rows: int = 0  # rows the served model was fitted on
 
 
 def prepare(config: TuneConfig) -> Prepared:
@@ -315,6 +342,8 @@ def config_hash(config: TuneConfig, prepared: Prepared) -> str:
             "threads": config.threads,
             "search_space_version": SEARCH_SPACE_VERSION,
             **_monotone_key(prepared),
+            # Only when not the default, so default runs keep the hash they had.
+            **({"refit": config.refit} if config.refit != "train" else {}),
         }
     )
 
@@ -607,8 +636,8 @@ def open_tuning_study(
 def refit_best(
     study: optuna.Study, prepared: Prepared, config: TuneConfig
 ) -> tuple[optuna.trial.FrozenTrial, FittedModel]:
-    """The best trial's final model again: its params, its last fold's best iteration, the
-    training rows (the last fold's, the split's own)."""
+    """The best trial's model again: its params, its last fold's best iteration, the training
+    rows (the last fold's, the split's own). Its validation scores give the calibration."""
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:
         raise UsagecastError(
@@ -620,6 +649,17 @@ def refit_best(
     return best, family.fit(prepared.training_rows(), _refit_params(best), config.seed)
 
 
+def final_model(
+    best: optuna.trial.FrozenTrial, selected: FittedModel, prepared: Prepared, config: TuneConfig
+) -> FittedModel:
+    """The served model: `selected` (the best trial's model, refit "train"), or its params and
+    rounds fitted on `Prepared.final_rows` (refit "train+validation")."""
+    if config.refit == "train":
+        return selected
+    family = LightGBMFamily(config.metric, config.threads, prepared.monotone)
+    return family.fit(prepared.final_rows(config.refit), _refit_params(best), config.seed)
+
+
 def _refit_params(best: optuna.trial.FrozenTrial) -> dict[str, object]:
     """The trial's params plus its last fold's best iteration as the number of rounds."""
     return {**best.params, NUM_BOOST_ROUND: int(best.user_attrs[BEST_ITERATION_ATTR])}
@@ -628,18 +668,19 @@ def _refit_params(best: optuna.trial.FrozenTrial) -> dict[str, object]:
 def unconstrained_test_auc(
     best: optuna.trial.FrozenTrial, prepared: Prepared, config: TuneConfig
 ) -> float:
-    """Test AUC of the best trial's params refit without monotone constraints on the same
-    rows: what the causal priors cost (AUC is rank-based, so no calibration is needed)."""
+    """Test AUC of the best trial's params refit without monotone constraints on the served
+    model's rows: what the causal priors cost (AUC is rank-based, so no calibration is
+    needed)."""
     model = LightGBMFamily(config.metric, config.threads).fit(
-        prepared.training_rows(), _refit_params(best), config.seed
+        prepared.final_rows(config.refit), _refit_params(best), config.seed
     )
     raw = UNCALIBRATED.apply(model.raw_scores(prepared.encoded["test"]))
     return evaluate(prepared.labels("test"), raw)["roc_auc"]
 
 
 def calibration_rows(prepared: Prepared) -> tuple[pd.DataFrame, np.ndarray]:
-    """(encoded features, labels) of the validation rows the final model is evaluated on:
-    the rows its calibration is fitted on."""
+    """(encoded features, labels) of the validation rows the best trial's model is evaluated
+    on: the rows its calibration is fitted on (none of them trained that model)."""
     return prepared.encoded["validation"], prepared.labels("validation")
 
 
@@ -647,6 +688,15 @@ def calibrate(model: FittedModel, prepared: Prepared) -> Calibration:
     """Platt scaling of the model's raw score on `calibration_rows`."""
     encoded, labels = calibration_rows(prepared)
     return fit_calibration(labels, model.raw_scores(encoded))
+
+
+def served_calibration(calibration: Calibration, prepared: Prepared, refit: Refit) -> Calibration:
+    """The training-rows fit's `calibration` for the model fitted on `final_rows(refit)`."""
+    if refit == "train":
+        return calibration
+    return shifted_for_refit(
+        calibration, prepared.labels("train"), prepared.final_rows(refit).train_y
+    )
 
 
 def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
@@ -717,10 +767,17 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
         study = load_study(
             open_storage(storage_url), study_name, config.metric, config.seed, worker_index=0
         )
-        best, model = refit_best(study, prepared, config)
-        calibration = calibrate(model, prepared)
-        raw = {part: model.raw_scores(prepared.encoded[part]) for part in ("validation", "test")}
-        validation_p = calibration.apply(raw["validation"])
+        best, selected = refit_best(study, prepared, config)
+        selected_calibration = calibrate(selected, prepared)
+        model = final_model(best, selected, prepared, config)
+        calibration = served_calibration(selected_calibration, prepared, config.refit)
+        refit_rows = len(prepared.final_rows(config.refit).train)
+        # Validation numbers are the best trial's model's (out of sample), test the served one's.
+        raw = {
+            "validation": selected.raw_scores(prepared.encoded["validation"]),
+            "test": model.raw_scores(prepared.encoded["test"]),
+        }
+        validation_p = selected_calibration.apply(raw["validation"])
         test_p = calibration.apply(raw["test"])
         test_raw_p = UNCALIBRATED.apply(raw["test"])
         threshold = max_f1_threshold(prepared.labels("validation"), validation_p)
@@ -773,6 +830,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
                 "calibration": calibration.method,
                 "calibration_slope": calibration.slope,
                 "calibration_intercept": calibration.intercept,
+                "refit": config.refit,
                 **config.business.params(),
                 "monotone": str(config.monotone).lower(),
                 **(
@@ -802,12 +860,19 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
                         ),
                     },
                 ),
+                "refit_rows": refit_rows,
                 "trials_finished": finished_trials(study),
                 "trials_orphaned_failed": len(orphaned),
             },
             tags={
                 "threshold_rule": "max F1 on validation (calibrated probabilities)",
-                "calibration_rule": "Platt scaling of the raw score on the validation rows",
+                "calibration_rule": "Platt scaling of the raw score on the validation rows"
+                + (
+                    ""
+                    if config.refit == "train"
+                    else " (the training-rows fit's score; the intercept moved by the change "
+                    "in the training log-odds, applied to the refit's)"
+                ),
                 "oracle": oracle_result.note,
                 "selection": f"mean val_{config.metric} over {len(prepared.folds.folds)} "
                 "rolling-origin fold(s)",
@@ -843,6 +908,8 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
             if sign
         },
         test_roc_auc_unconstrained=monotone_metrics.get("test_roc_auc_unconstrained"),
+        refit=config.refit,
+        refit_rows=refit_rows,
     )
 
 
@@ -886,6 +953,14 @@ def format_summary(result: TuneResult | ValueTuneResult) -> str:
         *([f"note: {result.folds_note}"] if result.folds_note else []),
         f"selection: mean validation score over {result.folds} rolling-origin fold(s)",
         "best params: " + json.dumps(result.best_params, sort_keys=True),
+        *(
+            [
+                f"refit:       {result.refit} ({result.refit_rows} rows; validation metrics, "
+                "calibration and threshold are the training-rows fit's)"
+            ]
+            if result.refit != "train"
+            else []
+        ),
         "validation:  " + line(result.validation_metrics),
         "test:        " + line(result.test_metrics),
         "baselines (test roc_auc): "

@@ -281,6 +281,12 @@ def apply_split(frame: pd.DataFrame, plan: SplitPlan) -> SplitFrames:
     )
 
 
+def labelled_by(frame: pd.DataFrame, end: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+    """Every row whose label window ends by `end` (new frame): at `end` = test_from, the
+    train, embargoed and validation rows, all a model deployed at test_from could learn from."""
+    return _rows(frame, assign_parts(frame["cutoff"], end, end, horizon_days), "train")
+
+
 def _rows(frame: pd.DataFrame, parts: np.ndarray, part: Part) -> pd.DataFrame:
     return frame.loc[parts == part].reset_index(drop=True)
 

@@ -61,6 +61,7 @@ def _tune(args: argparse.Namespace) -> int:
             **({} if args.folds is None else {"folds": args.folds}),
             business=business,
             monotone=args.monotone,
+            refit=args.refit,
         )
     )
     print(format_summary(result))
@@ -140,6 +141,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="true|false",
         help="constrain LightGBM to the spec's causal priors (actionable `causal: increases | "
         "decreases`) and report the test AUC the constraints cost (default false)",
+    )
+    tune.add_argument(
+        "--refit",
+        choices=("train", "train+validation"),
+        default="train",
+        help="rows the served model is fitted on: the training rows (default: the model the "
+        "best trial scored) or every row labelled before the test part, with the same params, "
+        "rounds, calibration and threshold",
     )
     add_specs_option(tune)
     add_business_options(tune)

@@ -17,6 +17,7 @@ from experiments.split import (
     apply_split,
     assign_parts,
     fold_frames,
+    labelled_by,
     plan_folds,
     plan_split,
     require_horizon,
@@ -392,3 +393,39 @@ def test_every_fold_trains_before_its_embargo_and_never_touches_test(
         if previous_validation_end is not None:  # ordered, disjoint blocks
             assert validation["cutoff"].min() > previous_validation_end
         previous_validation_end = validation["cutoff"].max()
+
+
+@given(
+    days=st.lists(st.integers(min_value=0, max_value=365), min_size=60, max_size=300),
+    minutes=st.integers(min_value=0, max_value=24 * 60 - 1),
+    positives=st.lists(st.booleans(), min_size=300, max_size=300),
+    horizon=st.integers(min_value=1, max_value=45),
+)
+def test_rows_labelled_by_test_from_are_train_embargoed_and_validation_never_test(
+    days, minutes, positives, horizon
+):
+    """The rows a refit at test_from learns from: every row whose label is known by then (train,
+    validation and the embargo between them, not the one before test), in the frame's order."""
+    cutoffs = [
+        pd.Timestamp("2024-01-01") + pd.Timedelta(days=d, minutes=(minutes * i) % 1440)
+        for i, d in enumerate(days)
+    ]
+    frame = pd.DataFrame(
+        {
+            "row": range(len(days)),
+            "cutoff": pd.to_datetime(cutoffs),
+            "label": [int(p) for p in positives[: len(days)]],
+        }
+    )
+    try:
+        plan = plan_split(frame, horizon)
+    except UsagecastError:
+        assume(False)
+    known = labelled_by(frame, plan.test_from, horizon)
+    parts = assign_parts(frame["cutoff"], plan.validation_from, plan.test_from, horizon)
+    in_time = frame["cutoff"] + pd.Timedelta(days=horizon) <= plan.test_from
+    assert known["row"].tolist() == frame["row"][in_time].tolist()
+    assert set(parts[in_time]) <= {"train", "embargoed", "validation"}
+    split = apply_split(frame, plan)
+    assert set(split.train["row"]) | set(split.validation["row"]) <= set(known["row"])
+    assert not set(split.test["row"]) & set(known["row"])

@@ -142,6 +142,11 @@ CASES = [
         {"feature_set": "premium_30d@v1", "capacity": "0.05"},
         "tune premium_30d@v1 --capacity 0.05",
     ),
+    (
+        "tune",
+        {"feature_set": "premium_30d@v1", "refit": "train+validation"},
+        "tune premium_30d@v1 --refit train+validation",
+    ),
     ("recommend", {}, "recommend train --window-days 30 --trials 20 --seed 0 --k 10"),
     (
         "recommend",
