@@ -186,12 +186,14 @@ def _check_options(config: TuneConfig) -> None:
         "--storage": config.storage is not None,
         "--resume": config.resume,
         "--monotone true": config.monotone,
+        f"--refit {config.refit}": config.refit != "train",
     }
     named = [flag for flag, given in refused.items() if given]
     if named:
         raise UsagecastError(
             f"{config.feature_set}: a value label is tuned in one process with an in-memory "
-            f"study; {', '.join(named)} apply to classifier labels only"
+            f"study and its served model always refit on the training and validation rows; "
+            f"{', '.join(named)} apply to classifier labels only"
         )
 
 

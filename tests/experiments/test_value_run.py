@@ -95,6 +95,7 @@ def _tiny_value_feature_set() -> str:
         ({"resume": True}, "--resume"),
         ({"study": "s"}, "--study"),
         ({"monotone": True}, "--monotone true"),
+        ({"refit": "train+validation"}, "--refit train"),
     ],
 )
 def test_tuning_options_of_classifiers_are_refused_for_a_value_label(option, flag):
