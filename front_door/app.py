@@ -430,8 +430,11 @@ class FrontDoor:
                 outcome = self.searches.run(search, deadline)
             except SearchLate:
                 raise _late(self.limits.whatif_deadline_ms) from None
-            except WorkerUnavailable as error:
-                raise RequestRefused(503, f"{error}; retry") from None
+            except WorkerUnavailable as error:  # its detail may name files: logged, not sent
+                _logger.warning("request %s: %s", request_id, error)
+                raise RequestRefused(
+                    503, "the whatif worker stopped or could not load the models; retry"
+                ) from None
             for call in outcome.log_calls:
                 log = self.variants[call.variant].log
                 if log is None:
