@@ -9,7 +9,9 @@ Peers, measured in the same run on the same rows:
   skipped with a message where this checkout has none; `--url` adds a running server that
   serves a model this benchmark trained, same --seed/--features/--trees);
 - per server: p99 of single predicts while a large whatif runs beside them vs idle (the
-  front door gets as many whatif rows as its default cap accepts, stock `--whatif-rows`), and
+  front door gets as many whatif rows as its default cap accepts, stock `--whatif-rows`;
+  `--whatif-windows W` alternates W loaded and W idle windows and takes the idle p99 from
+  those, so that on a shared machine load that comes and goes weighs on both sides), and
   throughput with 16 concurrent keep-alive clients (client threads share one interpreter:
   compare servers with each other, not with other tools);
 - the cost of a column-schema signature check on one row (what we chose not to declare);
@@ -20,6 +22,7 @@ predict p99 <= 5 ms, explain p99 <= 8 ms, p99 under a large whatif <= 3x idle (i
     .venv/bin/python benchmarks/bench_serving.py            # defaults
     .venv/bin/python benchmarks/bench_serving.py --rows 5000 --requests 100   # quick
     .venv/bin/python benchmarks/bench_serving.py --servers stock               # stock only
+    .venv/bin/python benchmarks/bench_serving.py --servers front --whatif-windows 10  # shared box
 """
 
 from __future__ import annotations
@@ -175,6 +178,23 @@ def predicts_beside_whatif(
     return seconds, statuses
 
 
+def alternated_windows(
+    base: str, bodies: list[dict], whatif: dict, n: int, windows: int
+) -> tuple[np.ndarray, np.ndarray, Counter]:
+    """Single predicts beside the whatif, and (for windows > 1) idle ones, measured in
+    `windows` alternating pairs of windows of n // windows calls each, so that on a shared
+    machine both see the same background load; returns (loaded, idle, whatif statuses)."""
+    size = n // windows
+    loaded, idle, statuses = [], [], Counter()
+    for _ in range(windows):
+        seconds, answered = predicts_beside_whatif(base, bodies, whatif, size)
+        loaded.append(seconds)
+        statuses.update(answered)
+        if windows > 1:
+            idle.append(timings(http_caller(base, bodies), size))
+    return np.concatenate(loaded), np.concatenate(idle or [np.empty(0)]), statuses
+
+
 def concurrent_throughput(base: str, bodies: list[dict], clients: int, per_client: int) -> float:
     """Single-row predicts per second with `clients` keep-alive clients at once."""
     payloads = [json.dumps(b).encode() for b in bodies]
@@ -211,6 +231,7 @@ def measure_server(
     n: int,
     clients: int,
     peers: dict[str, np.ndarray],
+    windows: int = 1,
 ) -> dict[str, float]:
     """The HTTP measurements of one server; prints them and returns the headline numbers."""
     print(f"\n== {label} over HTTP ({base}, keep-alive) ==")
@@ -225,8 +246,11 @@ def measure_server(
         result[f"{mode}_p99_ms"] = p99_ms(seconds)
         if mode == "predict":
             result["idle_predict_p99_ms"] = result["predict_p99_ms"]
-    loaded, statuses = predicts_beside_whatif(base, bodies["predict"], whatif, n)
+    loaded, idle, statuses = alternated_windows(base, bodies["predict"], whatif, n, windows)
     print(describe("HTTP predict beside a large whatif", loaded, peers["predict"]))
+    if windows > 1:
+        print(describe(f"HTTP predict idle, alternated x{windows}", idle, peers["predict"]))
+        result["idle_predict_p99_ms"] = p99_ms(idle)
     print(f"  whatif of {len(whatif['dataframe_records'])} rows answered {dict(statuses)}")
     result["loaded_predict_p99_ms"] = p99_ms(loaded)
     per_client = max(10, n // clients)
@@ -286,6 +310,14 @@ def main() -> None:
     parser.add_argument("--url", help="also measure this running server (see the docstring)")
     parser.add_argument("--whatif-rows", type=int, default=2_000, help="the large whatif")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument(
+        "--whatif-windows",
+        type=int,
+        default=1,
+        help="measure predicts beside the whatif in this many windows, each followed by an "
+        "idle window that gives the 'x idle' ratio its idle p99 (a shared machine's load "
+        "then weighs on both alike); 1: the idle p99 is the HTTP predict line's",
+    )
     args = parser.parse_args()
 
     frame, label = make_data(args.rows, args.features, args.seed)
@@ -386,7 +418,7 @@ def main() -> None:
                     print(f"\n== {kind}: skipped: {error} ==")
                     continue
                 results[kind] = measure_server(
-                    kind, base, records, whatifs[kind], n, args.clients, peers
+                    kind, base, records, whatifs[kind], n, args.clients, peers, args.whatif_windows
                 )
                 if kind == "stock":
                     batch = frame.head(10_000)
@@ -399,7 +431,7 @@ def main() -> None:
         if args.url:
             url = args.url.rstrip("/")
             results["url"] = measure_server(
-                url, url, records, whatifs["url"], n, args.clients, peers
+                url, url, records, whatifs["url"], n, args.clients, peers, args.whatif_windows
             )
         if results:
             compare_servers(results, args.clients)

@@ -14,15 +14,21 @@ Decisions (docs/architecture.md, "Front door"):
   its model, the answers put back in the request's order (an error from one part names the
   variant; its row numbers count that part's rows).
 - Predict/explain requests of up to INLINE_ROWS rows run on the event loop (no thread hop),
-  larger ones on a thread. Whatif runs on its own small pool: at most
-  `whatif_concurrency` searches at once (also those past their deadline, still finishing),
-  else 503; the search's budget_ms is capped at half the deadline; at the deadline the door
-  answers 504 whatever the search is doing.
-- Latency tails: the whatif threads run WHATIF_NICE_STEP nice levels below the server
-  (Linux), so a search computing on a busy machine yields the CPU to the event loop's single
-  predicts; its own time stays bounded by budget_ms and the deadline. Once the models are
-  loaded, the loaded objects are moved out of the garbage collector's reach (`gc.freeze`),
-  so a full collection scans what requests allocate, not the libraries.
+  larger ones on a thread. Whatif searches run in worker processes
+  (front_door/whatif_worker.py), one per allowed concurrent search (`whatif_concurrency`):
+  the genetic search is Python, and on a thread of the server it would hold the GIL that the
+  event loop's single predicts need. A worker loads the same pyfuncs from the local model
+  folders the server loaded, runs WHATIF_NICE_STEP nice levels below the server (so a search
+  on a busy machine also yields the CPU), and scores each search as the server would (the
+  same routing split, num_threads=1 in the search's LightGBM calls); its answer, its errors
+  and its prediction-log rows come back to the server, which answers and logs them as for any
+  request. A thread of the server waits on each search: at most `whatif_concurrency` at once
+  (also those past their deadline, until their worker is stopped), else 503; the search's
+  budget_ms is capped at half the deadline; at the deadline the door answers 504 and the
+  worker is killed and restarted, so the deadline bounds whatif time too.
+- Latency tails: once the models are loaded, the loaded objects are moved out of the garbage
+  collector's reach (`gc.freeze`), so a full collection scans what requests allocate, not the
+  libraries.
 """
 
 from __future__ import annotations
@@ -68,13 +74,21 @@ from features.workspace import activate_mlflow_tracking
 from front_door.limits import Limits, RequestRefused, check_payload, parse_body
 from front_door.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from front_door.metrics import Metrics
+from front_door.whatif_worker import (
+    Search,
+    SearchLate,
+    SearchWorkers,
+    WorkerModel,
+    WorkerUnavailable,
+    score,
+)
 from serving.prediction_log import PREDICTION_LOG_ENV, LoggedModel, PredictionLog
 from serving.validation import ServingParams
 
 CHAMPION = "champion"
 INLINE_ROWS = 64
-# The whatif threads' nice value is the server's plus this (at most 19, the lowest priority).
-WHATIF_NICE_STEP = 10
+# How long `serve` waits for the whatif workers to load the models before it gives up.
+WORKER_START_SECONDS = 120.0
 MAX_MESSAGE_CHARS = 500
 # Answered before the body is read (auth, content type, size). The server then discards the
 # rest of a body declared at most DRAIN_FACTOR times the body cap and keeps the connection: a
@@ -110,6 +124,7 @@ class Variant:
     model: PyFuncModel
     param_names: tuple[str, ...]
     log: PredictionLog | None
+    path: str = ""  # the local model folder it was loaded from (whatif workers load it too)
 
 
 class _StampedLog:
@@ -160,11 +175,12 @@ def load_variant(client: MlflowClient, name: str, alias: str, log_dir: Path | No
             f"models:/{name}@{alias} does not exist in {mlflow.get_tracking_uri()}: promote a "
             f"model (usagecast promote) or set the alias first"
         ) from None
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    path = mlflow.artifacts.download_artifacts(f"models:/{name}/{version.version}")
+    model = mlflow.pyfunc.load_model(path)
     schema = model.metadata.get_params_schema()
     params = tuple(p.name for p in schema.params) if schema is not None else ()
     log = _attach_log(model, log_dir, name, version.version, alias, version.run_id)
-    return Variant(alias, str(version.version), version.run_id, model, params, log)
+    return Variant(alias, str(version.version), version.run_id, model, params, log, path)
 
 
 def _attach_log(
@@ -202,7 +218,8 @@ def _error(status: int, message: str, error_code: str = "BAD_REQUEST", **headers
 
 
 class FrontDoor:
-    """The app's state: variants, limits, metrics, the whatif pool."""
+    """The app's state: variants, limits, metrics, the whatif threads and workers (the
+    workers start with `searches.start`, or on the first whatif)."""
 
     def __init__(self, config: ServeConfig, variants: list[Variant]) -> None:
         self.config = config
@@ -212,9 +229,11 @@ class FrontDoor:
         self.metrics = Metrics()
         self.whatif_slots = threading.BoundedSemaphore(config.limits.whatif_concurrency)
         self.whatif_pool = ThreadPoolExecutor(
+            config.limits.whatif_concurrency, thread_name_prefix="whatif"
+        )
+        self.searches = SearchWorkers(
+            tuple(WorkerModel(v.variant, v.path, v.log is not None) for v in variants),
             config.limits.whatif_concurrency,
-            thread_name_prefix="whatif",
-            initializer=_lower_thread_priority,
         )
         self.token = config.token.encode() if config.token else None
 
@@ -235,6 +254,7 @@ class FrontDoor:
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
         self.whatif_pool.shutdown(wait=False, cancel_futures=True)
+        self.searches.close()
         for variant in self.variants:
             if variant.log is not None:
                 variant.log.close()
@@ -366,12 +386,11 @@ class FrontDoor:
         whatif = params is not None and params.get("mode") == "whatif"
         if whatif:
             _cap_budget(params, self.limits.whatif_deadline_ms)
-        job = self._job(frame, params, plan, request_id)
-        if whatif:
-            predictions = await self._whatif(job)
+            predictions = await self._whatif(self._search(Search(frame, params, plan), request_id))
         elif checked.rows <= INLINE_ROWS:
-            predictions = job()
+            predictions = self._job(frame, params, plan, request_id)()
         else:
+            job = self._job(frame, params, plan, request_id)
             predictions = await asyncio.get_running_loop().run_in_executor(None, job)
         used = [self.variants[i] for i in plan]
         body = predictions_json(
@@ -394,26 +413,37 @@ class FrontDoor:
 
         def run() -> Any:
             REQUEST_ID.set(request_id)
-            parts = dict.fromkeys(plan.tolist())
-            if len(parts) <= 1:  # one variant (or no rows, which the champion refuses)
-                index = plan[0] if len(plan) else 0
-                return self.variants[index].model.predict(frame, params=params)
-            answers = []
-            for index in parts:
-                rows = np.flatnonzero(plan == index)
-                variant = self.variants[index]
-                try:
-                    answer = variant.model.predict(
-                        frame.iloc[rows].reset_index(drop=True), params=params
-                    )
-                except MlflowException as error:
-                    error.message = (
-                        f"in the rows routed to {variant.variant} (row numbers count those rows "
-                        f"only): {error.message}"
-                    )
-                    raise
-                answers.append(answer.set_axis(rows))
-            return pd.concat(answers).sort_index().reset_index(drop=True)
+            models = [v.model for v in self.variants]
+            return score(models, [v.variant for v in self.variants], frame, params, plan)
+
+        return lambda: contextvars.copy_context().run(run)
+
+    def _search(self, search: Search, request_id: str) -> Callable[[], Any]:
+        """A whatif request's job, to run on a whatif thread: the search on a worker process
+        until the deadline, its prediction-log calls replayed into the variants' logs under
+        this request's id, then its predictions (or its error) as the model call's."""
+        deadline = time.monotonic() + self.limits.whatif_deadline_ms / 1000
+
+        def run() -> Any:
+            REQUEST_ID.set(request_id)
+            try:
+                outcome = self.searches.run(search, deadline)
+            except SearchLate:
+                raise _late(self.limits.whatif_deadline_ms) from None
+            except WorkerUnavailable as error:  # its detail may name files: logged, not sent
+                _logger.warning("request %s: %s", request_id, error)
+                raise RequestRefused(
+                    503, "the whatif worker stopped or could not load the models; retry"
+                ) from None
+            for call in outcome.log_calls:
+                log = self.variants[call.variant].log
+                if log is None:
+                    continue
+                if call.error is not None:
+                    log.count_failed(call.rows, call.error)
+                elif call.columns is not None:
+                    _StampedLog(log).append(call.columns, call.rows)
+            return outcome.result()
 
         return lambda: contextvars.copy_context().run(run)
 
@@ -435,9 +465,11 @@ class FrontDoor:
                 asyncio.wrap_future(future), self.limits.whatif_deadline_ms / 1000
             )
         except TimeoutError:
-            raise RequestRefused(
-                504, f"whatif took longer than the {self.limits.whatif_deadline_ms} ms deadline"
-            ) from None
+            raise _late(self.limits.whatif_deadline_ms) from None
+
+
+def _late(deadline_ms: int) -> RequestRefused:
+    return RequestRefused(504, f"whatif took longer than the {deadline_ms} ms deadline")
 
 
 def predictions_json(predictions: Any, metadata: dict[str, list[str]]) -> bytes:
@@ -452,17 +484,6 @@ def predictions_json(predictions: Any, metadata: dict[str, list[str]]) -> bytes:
     columns = [predictions[name].tolist() for name in names]
     records = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
     return json.dumps({"predictions": records, **metadata}, cls=NumpyEncoder).encode()
-
-
-def _lower_thread_priority() -> None:
-    """Lower the calling thread's priority by WHATIF_NICE_STEP (Linux schedules threads one by
-    one; elsewhere the call would name a process, so it is skipped). A refusal only leaves
-    the priority as it was: the pool must start either way."""
-    if sys.platform.startswith("linux"):
-        thread = threading.get_native_id()
-        with contextlib.suppress(OSError):
-            nice = os.getpriority(os.PRIO_PROCESS, thread)
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + WHATIF_NICE_STEP))
 
 
 def _cap_budget(params: dict[str, Any], deadline_ms: int) -> None:
@@ -550,6 +571,7 @@ def serve(config: ServeConfig, host: str, port: int) -> None:
     aliases = [CHAMPION, *([config.challenger] if config.challenger else [])]
     variants = [load_variant(client, config.name, a, config.prediction_log) for a in aliases]
     door = FrontDoor(config, variants)
+    door.searches.start(WORKER_START_SECONDS)
     gc.collect()
     gc.freeze()
     served = ", ".join(f"{v.variant} = version {v.version}" for v in variants)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import sys
 import threading
 import time
 
@@ -17,7 +15,6 @@ from mlflow.pyfunc.scoring_server import predictions_to_json
 from analytics.ab import assign
 from front_door import Limits, RequestRefused
 from front_door.app import (
-    WHATIF_NICE_STEP,
     FrontDoor,
     ServeConfig,
     Variant,
@@ -110,18 +107,6 @@ def test_whatif_past_its_deadline_is_a_504_and_holds_its_slot_until_it_ends():
             time.sleep(0.02)
     else:
         raise AssertionError("the whatif slot was never released")
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads' nice is Linux's")
-def test_whatif_searches_run_below_the_event_loops_priority():
-    door = FrontDoor(ServeConfig(name="tiny"), [])
-    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    theirs = asyncio.run(
-        door._whatif(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-    )
-    assert theirs == min(19, mine + WHATIF_NICE_STEP)
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
-    door.whatif_pool.shutdown()
 
 
 @pytest.mark.parametrize(
