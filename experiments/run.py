@@ -650,14 +650,18 @@ def refit_best(
 
 
 def final_model(
-    best: optuna.trial.FrozenTrial, selected: FittedModel, prepared: Prepared, config: TuneConfig
+    best: optuna.trial.FrozenTrial,
+    selected: FittedModel,
+    final: TrainingRows,
+    prepared: Prepared,
+    config: TuneConfig,
 ) -> FittedModel:
     """The served model: `selected` (the best trial's model, refit "train"), or its params and
-    rounds fitted on `Prepared.final_rows` (refit "train+validation")."""
+    rounds fitted on `final`, the rows of `Prepared.final_rows` (refit "train+validation")."""
     if config.refit == "train":
         return selected
     family = LightGBMFamily(config.metric, config.threads, prepared.monotone)
-    return family.fit(prepared.final_rows(config.refit), _refit_params(best), config.seed)
+    return family.fit(final, _refit_params(best), config.seed)
 
 
 def _refit_params(best: optuna.trial.FrozenTrial) -> dict[str, object]:
@@ -666,13 +670,13 @@ def _refit_params(best: optuna.trial.FrozenTrial) -> dict[str, object]:
 
 
 def unconstrained_test_auc(
-    best: optuna.trial.FrozenTrial, prepared: Prepared, config: TuneConfig
+    best: optuna.trial.FrozenTrial, final: TrainingRows, prepared: Prepared, config: TuneConfig
 ) -> float:
     """Test AUC of the best trial's params refit without monotone constraints on the served
-    model's rows: what the causal priors cost (AUC is rank-based, so no calibration is
-    needed)."""
+    model's rows (`final`): what the causal priors cost (AUC is rank-based, so no calibration
+    is needed)."""
     model = LightGBMFamily(config.metric, config.threads).fit(
-        prepared.final_rows(config.refit), _refit_params(best), config.seed
+        final, _refit_params(best), config.seed
     )
     raw = UNCALIBRATED.apply(model.raw_scores(prepared.encoded["test"]))
     return evaluate(prepared.labels("test"), raw)["roc_auc"]
@@ -690,13 +694,14 @@ def calibrate(model: FittedModel, prepared: Prepared) -> Calibration:
     return fit_calibration(labels, model.raw_scores(encoded))
 
 
-def served_calibration(calibration: Calibration, prepared: Prepared, refit: Refit) -> Calibration:
-    """The training-rows fit's `calibration` for the model fitted on `final_rows(refit)`."""
+def served_calibration(
+    calibration: Calibration, final: TrainingRows, prepared: Prepared, refit: Refit
+) -> Calibration:
+    """The training-rows fit's `calibration` for the model fitted on `final`, the rows of
+    `Prepared.final_rows(refit)`."""
     if refit == "train":
         return calibration
-    return shifted_for_refit(
-        calibration, prepared.labels("train"), prepared.final_rows(refit).train_y
-    )
+    return shifted_for_refit(calibration, prepared.labels("train"), final.train_y)
 
 
 def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
@@ -769,9 +774,10 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
         )
         best, selected = refit_best(study, prepared, config)
         selected_calibration = calibrate(selected, prepared)
-        model = final_model(best, selected, prepared, config)
-        calibration = served_calibration(selected_calibration, prepared, config.refit)
-        refit_rows = len(prepared.final_rows(config.refit).train)
+        final = prepared.final_rows(config.refit)
+        model = final_model(best, selected, final, prepared, config)
+        calibration = served_calibration(selected_calibration, final, prepared, config.refit)
+        refit_rows = len(final.train)
         # Validation numbers are the best trial's model's (out of sample), test the served one's.
         raw = {
             "validation": selected.raw_scores(prepared.encoded["validation"]),
@@ -785,7 +791,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
         test_metrics = evaluate(prepared.labels("test"), test_p)
         monotone_metrics = {}
         if prepared.monotone:
-            unconstrained = unconstrained_test_auc(best, prepared, config)
+            unconstrained = unconstrained_test_auc(best, final, prepared, config)
             monotone_metrics = {
                 "test_roc_auc_unconstrained": unconstrained,
                 "test_roc_auc_monotone_cost": unconstrained - test_metrics["roc_auc"],

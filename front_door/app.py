@@ -225,6 +225,8 @@ class FrontDoor:
         self.config = config
         self.limits = config.limits
         self.variants = variants
+        self.models = tuple(v.model for v in variants)
+        self.variant_names = tuple(v.variant for v in variants)
         self.experiment = experiment_for(config)
         self.metrics = Metrics()
         self.whatif_slots = threading.BoundedSemaphore(config.limits.whatif_concurrency)
@@ -413,8 +415,7 @@ class FrontDoor:
 
         def run() -> Any:
             REQUEST_ID.set(request_id)
-            models = [v.model for v in self.variants]
-            return score(models, [v.variant for v in self.variants], frame, params, plan)
+            return score(self.models, self.variant_names, frame, params, plan)
 
         return lambda: contextvars.copy_context().run(run)
 
