@@ -21,6 +21,8 @@ plants drift from a date (config.Drift); faults.json `drift` records what and fr
 `SimulationConfig(experiment=LeverExperiment(ads=0.5, share=0.5, from_date=date))` runs a
 randomized ad-lever experiment: experiment_assignments.csv logs each user's arm at exposure
 (EXPERIMENT_ASSIGNED events once ingested), and the truth functions follow the arms.
+`SimulationConfig(ad_load_spread=0.5)` serves each user their own ad load (a seeded
+log-normal multiplier of ads per hour with mean 1, traits.py) instead of one rate for all.
 """
 
 from simulator.config import (

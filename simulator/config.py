@@ -150,6 +150,10 @@ class Drift:
             )
 
 
+# Largest sigma of the per-user ad-load multiplier: at 2 the middle 90% of users already span
+# a factor of about 700 in ads per hour.
+MAX_AD_LOAD_SPREAD = 2.0
+
 EXPERIMENT_LEVERS: tuple[str, ...] = ("ads",)
 EXPERIMENT_EVENT = EXPERIMENT_ASSIGNED
 EXPERIMENT_ARMS: tuple[str, str] = ("control", "treatment")
@@ -206,6 +210,10 @@ class SimulationConfig:
     chunk_size is part of the dataset's identity (each chunk of users draws from its own
     random streams keyed by (seed, chunk index)); it is fixed so the output never depends on
     how much memory the machine has.
+
+    ad_load_spread: how unevenly the product serves ads (ad inventory by market, frequency
+    caps, ad-supported tiers): each user hears ads_per_hour x their own ad-load multiplier,
+    log-normal with mean 1 and this sigma (traits.py). 0: everyone hears the same rate.
     """
 
     n_users: int = 3000
@@ -219,6 +227,7 @@ class SimulationConfig:
     levers: Levers = field(default_factory=Levers)
     drift: tuple[Drift, ...] = ()
     experiment: LeverExperiment | None = None
+    ad_load_spread: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -229,6 +238,7 @@ class SimulationConfig:
             "chunk_size": self.chunk_size >= 1,
             "n_tracks": self.n_tracks >= len(GENRES),
             "n_artists": 1 <= self.n_artists <= self.n_tracks,
+            "ad_load_spread": 0.0 <= self.ad_load_spread <= MAX_AD_LOAD_SPREAD,
         }
         rules = {
             "n_users": ">= 1",
@@ -238,6 +248,7 @@ class SimulationConfig:
             "chunk_size": ">= 1",
             "n_tracks": f">= {len(GENRES)} (one per genre)",
             "n_artists": "in [1, n_tracks]",
+            "ad_load_spread": f"in [0, {MAX_AD_LOAD_SPREAD:g}]",
         }
         for name, ok in checks.items():
             if not ok:

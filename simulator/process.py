@@ -10,7 +10,10 @@ One day for each signed-up, not-churned user:
    Poisson(5 * sessions * (0.6 + 0.4 * engagement)) (at most 120); each track is skipped with
    probability 0.6 - 0.5 * taste_match, else played; each play is liked with probability
    0.02 + 0.2 * taste_match^2.
-3. Free users hear Poisson(ads_per_hour * listening hours) ads; premium users hear none.
+3. Free users hear Poisson(ads_per_hour * ad_load * listening hours) ads; premium users hear
+   none. ad_load is the user's own ad-load multiplier (traits.py, mean 1; exactly 1 for
+   everyone unless config.ad_load_spread > 0): the lever sets ads_per_hour, the multiplier
+   stays, so "ads_per_hour x 0.5" halves every free user's rate.
 4. Recent behaviour decays with a 10-day time constant: recent = decay * recent + today.
 5. Purchase (free and active today): daily hazard sigmoid(PURCHASE_BASE
    + PURCHASE_ADS * ad_sensitivity * log1p(recent ads) * enjoyment
@@ -201,7 +204,8 @@ def step_day(
 ) -> tuple[UserState, DayActivity]:
     """Simulate one day for all users; draws come from stream(*key, day, quantity).
 
-    `levers` give the price; ads_per_hour (per user in an experiment) the ad rate."""
+    `levers` give the price; ads_per_hour (per user in an experiment) the ad rate, which
+    each user hears times their traits.ad_load."""
     n = len(traits)
 
     def rng(quantity: int) -> np.random.Generator:
@@ -222,7 +226,7 @@ def step_day(
     plays = tracks - skips
     likes = rng(_LIKES).binomial(plays, 0.02 + 0.2 * traits.taste_match**2)
     hours = (plays * PLAY_SECONDS + skips * SKIP_SECONDS) / 3600.0
-    ads = np.where(state.premium, 0, rng(_ADS).poisson(ads_per_hour * hours))
+    ads = np.where(state.premium, 0, rng(_ADS).poisson(ads_per_hour * traits.ad_load * hours))
 
     recent_ads = DECAY * state.recent_ads + ads
     recent_plays = DECAY * state.recent_plays + plays

@@ -18,6 +18,7 @@ TRUTH = 6
 DRIFT = 7
 ORGS = 8
 EXPERIMENT = 9
+AD_LOAD = 10
 
 
 def stream(seed: int, kind: int, *key: int) -> np.random.Generator:

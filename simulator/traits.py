@@ -8,6 +8,10 @@ Latent traits (never written to disk; they drive behaviour in process.py):
   towards premium and towards churn.
 - price_sensitivity: in (0, 1), higher for younger users and some channels: lowers the
   purchase hazard, in proportion to the price.
+- ad_load: the user's ad-load multiplier (ad inventory of their market, frequency caps, an
+  ad-supported tier): a free user hears ads_per_hour x ad_load ads per hour of listening.
+  exp(spread * z - spread^2 / 2), z standard normal, spread = config.ad_load_spread (mean 1),
+  drawn once from its own stream (no other draw moves); exactly 1 with spread 0. Never written.
 - treated: in the treatment arm of the config's randomized experiment (config.LeverExperiment),
   drawn independently of everything else with probability `share`; never written as an
   attribute (the export logs it as an assignment event, writer.py).
@@ -84,6 +88,7 @@ class UserTraits:
     purchase_shift: np.ndarray  # added to the daily purchase logit (the organisation's pull)
     churn_shift: np.ndarray  # added to the daily churn logit
     treated: np.ndarray  # bool: in the treatment arm of the config's experiment
+    ad_load: np.ndarray  # float: multiplier of the ads per hour this user hears (mean 1)
 
     def take(self, index: np.ndarray) -> UserTraits:
         """The traits of the users at `index` (repeats allowed: Monte Carlo replicas)."""
@@ -172,6 +177,7 @@ def draw_user_traits(config: SimulationConfig, chunk: int) -> UserTraits:
         churn_shift=_shift(groups.org_latent, groups.org != orgs.NONE, -ORG_RETENTION)
         + _shift(inviters, invited, -INVITER_RETENTION),
         treated=_experiment_arm(config, chunk, n),
+        ad_load=_ad_load(config, chunk, n),
     )
 
 
@@ -182,6 +188,16 @@ def _experiment_arm(config: SimulationConfig, chunk: int, n: int) -> np.ndarray:
     return (
         streams.stream(config.seed, streams.EXPERIMENT, chunk).random(n) < config.experiment.share
     )
+
+
+def _ad_load(config: SimulationConfig, chunk: int, n: int) -> np.ndarray:
+    """Per-user ad-load multiplier, log-normal with mean 1 (seeded, its own stream: no other
+    draw moves); exactly 1 for everyone with spread 0."""
+    spread = config.ad_load_spread
+    if spread == 0.0:
+        return np.ones(n)
+    z = streams.stream(config.seed, streams.AD_LOAD, chunk).standard_normal(n)
+    return np.exp(spread * z - spread**2 / 2.0)
 
 
 def _shift(latent: np.ndarray, present: np.ndarray, effect: float) -> np.ndarray:

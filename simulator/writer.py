@@ -261,11 +261,13 @@ def _drift_from_json(document: Path, values: dict) -> Drift:
 
 
 def _config_to_json(config: SimulationConfig) -> dict:
-    """The config as JSON; `drift` only when some is planted (no drift: the same bytes as
-    before drift existed)."""
+    """The config as JSON; `drift`, `experiment` and `ad_load_spread` only when set (none of
+    them: the same bytes as before they existed)."""
     document = {**asdict(config), "start_date": config.start_date.isoformat()}
     document.pop("drift")
     document.pop("experiment")
+    if config.ad_load_spread == 0.0:
+        document.pop("ad_load_spread")
     if config.drift:
         document["drift"] = [
             {

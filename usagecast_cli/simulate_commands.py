@@ -1,6 +1,6 @@
 """`usagecast simulate --users N --seed S --out DIR [--months M] [--fault-rate R]
 [--drift KIND ... --drift-from DATE [--drift-event-type TYPE]]
-[--experiment ads=F,share=S,from=DATE]`."""
+[--experiment ads=F,share=S,from=DATE] [--ad-load-spread S]`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def _simulate(args: argparse.Namespace) -> int:
             for kind in args.drift or ()
         ),
         experiment=None if args.experiment is None else LeverExperiment.parse(args.experiment),
+        ad_load_spread=args.ad_load_spread,
     )
     summary = simulate_to_dir(args.out, config, progress=not args.no_progress)
     print(summary.describe())
@@ -88,6 +89,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run a randomized ad experiment, e.g. ads=0.5,share=0.5,from=2024-06-01: a seeded "
         "random share of users hears ads per hour x ads from the date on; each user's arm is "
         "logged at exposure in experiment_assignments.csv (none)",
+    )
+    simulate.add_argument(
+        "--ad-load-spread",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="serve users uneven ad loads (markets, frequency caps): each user hears ads per "
+        "hour x a seeded multiplier of their own, log-normal with mean 1 and sigma S, e.g. 0.5 "
+        "(0: the same ads per hour for everyone)",
     )
     simulate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     simulate.set_defaults(handler=_simulate)

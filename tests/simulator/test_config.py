@@ -12,7 +12,16 @@ from simulator import Levers, SimulationConfig
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("n_users", 0), ("months", 0), ("fault_rate", 0.9), ("chunk_size", 0), ("seed", -1)],
+    [
+        ("n_users", 0),
+        ("months", 0),
+        ("fault_rate", 0.9),
+        ("chunk_size", 0),
+        ("seed", -1),
+        ("ad_load_spread", -0.1),
+        ("ad_load_spread", 2.5),
+        ("ad_load_spread", float("nan")),
+    ],
 )
 def test_bad_config_values_name_the_field(field, value):
     with pytest.raises(UsagecastError, match=field):
