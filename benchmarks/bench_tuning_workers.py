@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,14 +24,22 @@ from pathlib import Path
 
 import optuna
 
-from experiments.study import default_storage_url, open_storage
-from scripts.reliability.concurrent_first_use import (
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # scripts/ is the repository's, not an installed package
+    sys.path.insert(0, str(REPO))
+
+from experiments.study import default_storage_url, open_storage  # noqa: E402
+from scripts.reliability.concurrent_first_use import (  # noqa: E402
     copy_workspace,
     fresh_env,
     prepare_template,
     start_together,
 )
-from scripts.reliability.kill_tuning import FEATURE_SET, FEATURE_SET_NAME, usagecast_command
+from scripts.reliability.kill_tuning import (  # noqa: E402
+    FEATURE_SET,
+    FEATURE_SET_NAME,
+    usagecast_command,
+)
 
 STUDY = "bench"
 

@@ -12,6 +12,7 @@ packages whose pinned version the service cannot audit (pip-audit skips those). 
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -84,7 +85,11 @@ def run_pip_audit(exceptions: Exceptions) -> tuple[dict | None, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    strict = "--strict" in (sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--strict", action="store_true", help="fail when the audit cannot run (offline)"
+    )
+    strict = parser.parse_args(argv).strict
     exceptions = parse_exceptions(EXCEPTIONS.read_text(encoding="utf-8"))
     report, stderr = run_pip_audit(exceptions)
     if report is None:

@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-for folder in (REPO, REPO / "tests" / "features" / "ingest"):
+for folder in (REPO, REPO / "tests" / "events" / "ingest"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
