@@ -59,6 +59,7 @@ PRUNER_WARMUP_STEPS = 20
 # RDB heartbeats: a trial whose worker stopped beating for the grace period is failed.
 HEARTBEAT_INTERVAL_S = 10
 HEARTBEAT_GRACE_S = 60
+SQLITE_BUSY_TIMEOUT_S = 60  # how long a SQLite storage write waits for another's lock
 MAX_RETRY = 3  # times one trial is queued again after its worker died
 QUEUE_SLOT_ATTR = "queue_slot"  # a user attr of every queued trial (and of its retries)
 SURPLUS_ATTR = "surplus"
@@ -126,14 +127,39 @@ def open_storage(url: str) -> BaseStorage:
         path = Path(url.removeprefix(JOURNAL_SCHEME))
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path), lock_obj=journal_lock(path)))
+    sqlite = sqlalchemy.engine.make_url(url).get_backend_name() == "sqlite"
     with warnings.catch_warnings():  # heartbeats are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(
+        storage = RDBStorage(
             url,
+            engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if sqlite else None,
             heartbeat_interval=HEARTBEAT_INTERVAL_S,
             grace_period=HEARTBEAT_GRACE_S,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
         )
+    if sqlite:
+        serialise_sqlite_transactions(storage.engine)
+    return storage
+
+
+def serialise_sqlite_transactions(engine: sqlalchemy.engine.Engine) -> None:
+    """Start every transaction on `engine` with BEGIN IMMEDIATE (SQLAlchemy's pysqlite recipe).
+
+    pysqlite opens a transaction only at the first write, so Optuna's read-check-write of a
+    trial's state (taking a queued trial: WAITING -> RUNNING) interleaves between processes,
+    and two workers on one SQLite storage ran the same trial. A write lock from the start of
+    each transaction makes that step atomic; PostgreSQL's row locks already do.
+    """
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin_immediate(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the hooks reconnect with them
 
 
 def has_heartbeats(storage: BaseStorage) -> bool:
