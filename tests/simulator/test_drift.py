@@ -29,9 +29,9 @@ from usagecast_cli.main import main
 FROM = dt.date(2024, 2, 15)
 SMALL = SimulationConfig(n_users=400, seed=5, months=3, chunk_size=150)
 
-# Digest of the files of NO_DRIFT_CONFIG as the simulator writes them without drift (taken
-# before per-user ad loads existed): with no drift and ad_load_spread 0 the export must not
-# change by a byte. Take it again only when the simulated product itself changes on purpose.
+# Digest of the files of NO_DRIFT_CONFIG as the simulator writes them without drift and with
+# ad_load_spread 0: neither option may change the export by a byte when unused. Take it again
+# only when the simulated product itself changes on purpose.
 NO_DRIFT_CONFIG = SimulationConfig(n_users=120, seed=11, months=2, fault_rate=0.02, chunk_size=50)
 NO_DRIFT_DIGEST = "95efab4faf195711b087efcc6423e43a6036c36dbd3781eda0cf75920587217d"
 
