@@ -146,8 +146,8 @@ def serialise_sqlite_transactions(engine: sqlalchemy.engine.Engine) -> None:
     """Start every transaction on `engine` with BEGIN IMMEDIATE (SQLAlchemy's pysqlite recipe).
 
     pysqlite opens a transaction only at the first write, so Optuna's read-check-write of a
-    trial's state (taking a queued trial: WAITING -> RUNNING) interleaves between processes,
-    and two workers on one SQLite storage ran the same trial. A write lock from the start of
+    trial's state (taking a queued trial: WAITING -> RUNNING) can interleave between processes,
+    and two workers on one SQLite storage then run the same trial. A write lock from the start of
     each transaction makes that step atomic; PostgreSQL's row locks already do.
     """
 

@@ -117,8 +117,8 @@ while (trial := study.ask()).number < {QUEUED}:  # a higher number: a new trial,
 @pytest.mark.slow
 def test_workers_on_one_sqlite_storage_never_take_the_same_queued_trial(tmp_path):
     """Four processes take queued trials from one SQLite storage as fast as they can (`ask`,
-    which `optimize` uses): each queued trial is taken exactly once. Without a write lock
-    from each transaction's start, about one take in ten was a trial another had taken."""
+    which `optimize` uses): each queued trial is taken exactly once, which needs a write lock
+    from each transaction's start (experiments.study.serialise_sqlite_transactions)."""
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     study = optuna.create_study(study_name="queue", storage=open_storage(url))
     for _ in range(QUEUED):
