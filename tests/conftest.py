@@ -77,7 +77,11 @@ def _mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from features.workspace import ensure_mlflow_store
 
     folder = tmp_path_factory.mktemp("mlflow_store")
-    ensure_mlflow_store(f"sqlite:///{folder / 'mlflow.db'}")
+    # MLflow records the Default experiment's artifact folder as ./mlruns/0 under the working
+    # directory of the store's creation: this folder, not the checkout pytest started in.
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(folder)
+        ensure_mlflow_store(f"sqlite:///{folder / 'mlflow.db'}")
     return folder
 
 
@@ -85,9 +89,11 @@ def _mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mlflow_store(_mlflow_store_template: Path, tmp_path: Path) -> None:
     """This test's SQLite MLflow store (MLFLOW_TRACKING_URI) made before the test: a copy of an
     empty store at this MLflow's schema head, with its marker, created once per session rather
-    than by each test's first MLflow call. Tests of a store's first use do not take it."""
+    than by each test's first MLflow call, its Default experiment's artifacts in this test's
+    folder. Tests of a store's first use do not take it."""
     for name in ("mlflow.db", "mlflow.db.schema"):
         shutil.copy2(_mlflow_store_template / name, tmp_path / name)
+    _relocate(tmp_path, str(_mlflow_store_template), str(tmp_path))
 
 
 RELOCATED = ("mlflow.db", "MLmodel")
