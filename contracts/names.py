@@ -1,8 +1,13 @@
-"""The one rule for user-given names that become file names in the workspace.
+"""The rules for user-given names: those that become file names in the workspace, and those
+a feature-set spec gives to the data.
 
 Experiment names (`ab --experiment`), model names (`rollback`, `models`, promotion locks),
 feature-set and spec names all end up as `<folder>/<name>...`. One pattern keeps every such
 name a single plain path component: no separator, no `..`, not absolute, not empty.
+
+Event types, areas, attributes and features named in a spec end up as column names and SQL
+literals: they are plain identifiers (SPEC_NAME_PATTERN). Data whose event types are not (an
+export's "Add to Cart") is renamed at ingest; `plain_name_for` proposes the new name.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ NAME_RULE = (
     f"1-{NAME_MAX_LENGTH} letters, digits, '_', '.' or '-', starting with a letter or digit, "
     "without '..'"
 )
+
+SPEC_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+SPEC_NAME_RULE = "letters, digits, _; starting with a letter"
 
 
 class InvalidNameError(UsagecastError):
@@ -33,3 +41,18 @@ def check_name(name: str, what: str) -> str:
     if not is_valid_name(name):
         raise InvalidNameError(f"{what} {name!r} is not allowed: use {NAME_RULE}")
     return name
+
+
+def is_spec_name(name: str) -> bool:
+    """True when a spec can name `name` (SPEC_NAME_PATTERN)."""
+    return SPEC_NAME_PATTERN.fullmatch(name) is not None
+
+
+def plain_name_for(name: str) -> str:
+    """`name` when a spec can name it; else each run of other characters becomes one `_`, and
+    a name that would not start with a letter gets an `e_` prefix ("Add to Cart" ->
+    "Add_to_Cart")."""
+    if is_spec_name(name):
+        return name
+    plain = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")
+    return plain if is_spec_name(plain) else f"e_{plain}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from contracts.names import SPEC_NAME_RULE, is_spec_name, plain_name_for
+
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -153,5 +155,20 @@ def render_short(report: dict) -> str:
             f"p90 {number(per_user['p90'])}, max {number(per_user['max'])}",
             f"  sentinel ids seen: {sentinels:,}; out of range: "
             + json.dumps(report["out_of_range_counts"]),
+            *_unnameable_event_types([t["event_type"] for t in report["event_types"]]),
         ]
     )
+
+
+def _unnameable_event_types(event_types: list[str], shown: int = 5) -> list[str]:
+    """A line naming the event types a feature-set spec cannot refer to, with the rename
+    that fixes them (rules.event_types.rename in the dataset config); none when all can."""
+    unnameable = [t for t in event_types if not is_spec_name(t)]
+    if not unnameable:
+        return []
+    renames = ", ".join(f"{json.dumps(t)}: {plain_name_for(t)}" for t in unnameable[:shown])
+    more = f" (and {len(unnameable) - shown} more)" if len(unnameable) > shown else ""
+    return [
+        f"  event types a spec cannot name ({SPEC_NAME_RULE}): {len(unnameable)}; rename "
+        f"them in the dataset config: rules: {{event_types: {{rename: {{{renames}}}}}}}{more}"
+    ]

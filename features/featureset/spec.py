@@ -61,12 +61,12 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from contracts.errors import UsagecastError
+from contracts.names import SPEC_NAME_RULE, is_spec_name, plain_name_for
 from features.featureset.derived import (
     DERIVED_DTYPES,
     DerivedAttributeError,
@@ -149,8 +149,6 @@ CAUSAL_EFFECTS: tuple[str, ...] = ("increases", "decreases")
 SIGNUP_ANCHORS: tuple[str, ...] = ("date", "timestamp")
 DEFAULT_SIGNUP_ANCHOR: SignupAnchor = "date"
 EVER = "ever"
-# Names end up as column names and SQL literals: keep them plain identifiers.
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 class SpecError(UsagecastError):
@@ -352,18 +350,28 @@ def _number(raw: Any, path: str) -> float:
 
 
 def _identifier(raw: Any, path: str) -> str:
-    if not isinstance(raw, str) or not NAME_PATTERN.match(raw):
-        raise SpecError(
-            f"{path}: expected a plain name (letters, digits, _; starting with a letter), "
-            f"got {raw!r}"
-        )
+    if not isinstance(raw, str) or not is_spec_name(raw):
+        raise SpecError(f"{path}: expected a plain name ({SPEC_NAME_RULE}), got {raw!r}")
     return raw
 
 
-def _identifiers(raw: Any, path: str) -> tuple[str, ...]:
+def _event_type(raw: Any, path: str) -> str:
+    """An event type: a plain name; one the data spells otherwise is renamed at ingest."""
+    if isinstance(raw, str) and not is_spec_name(raw):
+        raise SpecError(
+            f"{path}: expected a plain name ({SPEC_NAME_RULE}), got {raw!r}; rename it at "
+            f"ingest in the dataset config: rules: {{event_types: {{rename: "
+            f"{{{json.dumps(raw)}: {plain_name_for(raw)}}}}}}}"
+        )
+    return _identifier(raw, path)
+
+
+def _identifiers(
+    raw: Any, path: str, check: Callable[[Any, str], str] = _identifier
+) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw:
         raise SpecError(f"{path}: expected a non-empty list, got {raw!r}")
-    names = tuple(_identifier(item, f"{path}[{i}]") for i, item in enumerate(raw))
+    names = tuple(check(item, f"{path}[{i}]") for i, item in enumerate(raw))
     if len(set(names)) != len(names):
         raise SpecError(f"{path}: duplicate entries in {list(names)}")
     return names
@@ -439,7 +447,7 @@ def _parse_eligibility(raw: Any, path: str) -> Eligibility:
         active_within_days=None if active is None else _int(active, f"{path}.active_within_days"),
         not_converted=None
         if converted is None
-        else _identifier(converted, f"{path}.not_converted"),
+        else _event_type(converted, f"{path}.not_converted"),
     )
 
 
@@ -463,7 +471,7 @@ def _parse_label(raw: Any, path: str) -> Label:
     label = Label(
         kind=kind,  # type: ignore[arg-type]
         horizon_days=_parse_horizon(data["horizon_days"], f"{path}.horizon_days"),
-        event_type=None if event_type is None else _identifier(event_type, f"{path}.event_type"),
+        event_type=None if event_type is None else _event_type(event_type, f"{path}.event_type"),
         min_days=None if "min_days" not in data else _int(data["min_days"], f"{path}.min_days"),
         window_days=None
         if "window_days" not in data
@@ -491,17 +499,17 @@ def _parse_feature_group(raw: Any, path: str) -> FeatureGroup:
     return FeatureGroup(
         kind=kind,  # type: ignore[arg-type]
         windows=_windows(data["windows"], f"{path}.windows") if "windows" in data else (),
-        event_types=_identifiers(data["event_types"], f"{path}.event_types")
+        event_types=_identifiers(data["event_types"], f"{path}.event_types", _event_type)
         if "event_types" in data
         else (),
         areas=_identifiers(data["areas"], f"{path}.areas") if "areas" in data else (),
         attribute=_identifier(data["attribute"], f"{path}.attribute")
         if "attribute" in data
         else None,
-        numerator=_identifier(data["numerator"], f"{path}.numerator")
+        numerator=_event_type(data["numerator"], f"{path}.numerator")
         if "numerator" in data
         else None,
-        denominator=_identifier(data["denominator"], f"{path}.denominator")
+        denominator=_event_type(data["denominator"], f"{path}.denominator")
         if "denominator" in data
         else None,
         names=_identifiers(data["names"], f"{path}.names") if "names" in data else (),
@@ -544,7 +552,7 @@ def _parse_related(raw: Mapping[str, Any], path: str) -> FeatureGroup:
     return FeatureGroup(
         kind="related",
         windows=_windows(data["windows"], f"{path}.windows") if windowed else (),
-        event_types=_identifiers(data["event_types"], f"{path}.event_types")
+        event_types=_identifiers(data["event_types"], f"{path}.event_types", _event_type)
         if "count" in chosen
         else (),
         via=_identifier(data["via"], f"{path}.via"),

@@ -1,4 +1,5 @@
-"""The one rule for user-given names that become file names: a table of accepted and refused."""
+"""The rules for user-given names: those that become file names (a table of accepted and
+refused), and the plain names a feature-set spec gives to the data."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.errors import UsagecastError
-from contracts.names import NAME_MAX_LENGTH, InvalidNameError, check_name, is_valid_name
+from contracts.names import (
+    NAME_MAX_LENGTH,
+    InvalidNameError,
+    check_name,
+    is_spec_name,
+    is_valid_name,
+    plain_name_for,
+)
 from contracts.refs import REF_PATTERN
 
 ACCEPTED = [
@@ -72,3 +80,29 @@ def test_a_valid_name_is_one_plain_path_component(name):
     if is_valid_name(name):
         assert "/" not in name and "\\" not in name and ".." not in name
         assert name not in (".", "..") and not name.startswith((".", "-"))
+
+
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("PLAY", "PLAY"),
+        ("song_play", "song_play"),
+        ("Add to Cart", "Add_to_Cart"),
+        ("[Amplitude] Page Viewed", "Amplitude_Page_Viewed"),
+        ("page-view", "page_view"),
+        ("2FA done", "e_2FA_done"),
+        ("_private", "private"),
+        ("café", "caf"),
+        ("***", "e_"),
+    ],
+)
+def test_plain_name_for_proposes_a_spec_name(name, plain):
+    assert plain_name_for(name) == plain
+
+
+@given(st.text(max_size=30))
+def test_a_proposed_name_is_a_spec_name_and_a_spec_name_is_kept(name):
+    plain = plain_name_for(name)
+    assert is_spec_name(plain)
+    if is_spec_name(name):
+        assert plain == name

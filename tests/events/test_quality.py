@@ -112,3 +112,21 @@ def test_files_and_latest(tmp_path):
     assert page == (reports_dir() / "latest.md").read_text()
     assert second.ingest_id in page and first.ingest_id not in page
     assert "users without events: 2 of 3" in page
+
+
+def test_event_types_a_spec_cannot_name_are_listed_with_their_rename(tmp_path):
+    plain = "u,t,e,i\n1,2014-04-22,PLAY,a\n2,2014-04-23,SKIP,b\n"
+    summary = ingest_dataset(
+        _write(tmp_path / "plain", plain), tmp_path / "a.duckdb", progress=False
+    )
+    assert "a spec cannot name" not in summary.quality_text
+
+    path = _write(tmp_path / "spaced", "u,t,e,i\n1,2014-04-22,Add to Cart,a\n")
+    config = yaml.safe_load(path.read_text())
+    config["rules"]["event_types"]["allowed"].append("Add to Cart")
+    path.write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(path, tmp_path / "b.duckdb", progress=False)
+    assert (
+        "event types a spec cannot name (letters, digits, _; starting with a letter): 1; rename "
+        'them in the dataset config: rules: {event_types: {rename: {"Add to Cart": Add_to_Cart}}}'
+    ) in summary.quality_text.splitlines()[-1]

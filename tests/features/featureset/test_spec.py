@@ -66,6 +66,14 @@ def with_features(features: list) -> dict:
         (["features", 0, "windows"], [7, 7], "spec.features[0].windows: duplicate windows"),
         (["features", 0, "windows"], [0], "spec.features[0].windows[0]: expected an integer >= 1"),
         (["features", 0, "event_types"], ["bad-name"], "spec.features[0].event_types[0]"),
+        (
+            ["features", 0, "event_types"],
+            ["Add to Cart"],
+            "got 'Add to Cart'; rename it at ingest in the dataset config: rules: {event_types: "
+            '{rename: {"Add to Cart": Add_to_Cart}}}',
+        ),
+        (["label", "event_type"], "2FA done", '{rename: {"2FA done": e_2FA_done}}'),
+        (["features", 1, "denominator"], "song play", '{rename: {"song play": song_play}}'),
         (["cutoffs", "calendar", "every"], "week", "spec.cutoffs.calendar.every: expected"),
         (["cutoffs", "calendar", "end"], "2023-01-01", "spec.cutoffs.calendar.end: 2023-01-01"),
         (["cutoffs", "weekly"], {}, "spec.cutoffs.weekly: unknown key 'weekly'; allowed keys: "),
