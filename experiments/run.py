@@ -228,6 +228,7 @@ class TuneResult:
     tracking_uri: str
     folds: int
     folds_note: str | None
+    split_note: str | None
     plots_uri: str  # artifact URI of the run's plots folder
     business: BusinessOptions = dataclasses.field(default_factory=BusinessOptions)
     business_metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # test rows
@@ -309,6 +310,7 @@ def resolved_config(config: TuneConfig, prepared: Prepared, study_name: str, sto
             "validation_from": plan.validation_from.isoformat(),
             "test_from": plan.test_from.isoformat(),
             "automatic": list(plan.automatic),
+            "note": plan.note,
             "sizes": {part: dataclasses.asdict(size) for part, size in plan.sizes},
             "folds_requested": prepared.folds.requested,
             "folds": [dataclasses.asdict(fold) for fold in prepared.folds.folds],
@@ -905,6 +907,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
         tracking_uri=tracking_uri,
         folds=len(prepared.folds.folds),
         folds_note=prepared.folds.note(),
+        split_note=prepared.plan.note,
         plots_uri=plots_uri,
         business=config.business,
         business_metrics=business["test"],
@@ -956,6 +959,7 @@ def format_summary(result: TuneResult | ValueTuneResult) -> str:
     lines = [
         f"parent run: {result.parent_run_id} (experiment {result.experiment_id}, "
         f"study {result.study_name})",
+        *([f"note: {result.split_note}"] if result.split_note else []),
         *([f"note: {result.folds_note}"] if result.folds_note else []),
         f"selection: mean validation score over {result.folds} rolling-origin fold(s)",
         "best params: " + json.dumps(result.best_params, sort_keys=True),

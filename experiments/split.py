@@ -19,8 +19,13 @@ So per-user (signup-relative) cutoffs split by time like any others, and a few c
 of similar size give the last cutoff to test and the one before to validation.
 
 Each of train, validation and test must hold at least MIN_ROWS rows and MIN_CLASS_ROWS rows
-of each class; otherwise the split is refused with the sizes found and the option to change
-(metrics on a smaller or one-class part would be noise or undefined).
+of each class (metrics on a smaller or one-class part would be noise or undefined). When both
+boundaries are automatic and these shares leave a part below that (a short history: a few
+calendar cutoffs under a long label horizon), the boundaries become the pair of distinct
+cutoffs (at most BALANCED_CANDIDATES of them, spread evenly) whose smallest part is largest,
+the later test start and then the later validation start on ties, and the plan says so. A
+split no pair can make scorable, or one with a boundary given, is refused with the sizes
+found and the option to change.
 
 Rolling-origin folds (`plan_folds`), for selection on several validation blocks: fold k of K
 (oldest first) is the same rule with boundaries (start_k, start_k+1), start_K+1 = test_from:
@@ -34,6 +39,7 @@ whose training rows are too few (earlier ones only have fewer).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -48,6 +54,7 @@ TEST_PERCENT = 20
 DEFAULT_FOLDS = 3
 MIN_ROWS = 20
 MIN_CLASS_ROWS = 5
+BALANCED_CANDIDATES = 256
 
 Part = Literal["train", "validation", "test", "embargoed"]
 PARTS: tuple[Part, ...] = ("train", "validation", "test", "embargoed")
@@ -84,6 +91,7 @@ class SplitPlan:
     horizon_days: int
     automatic: tuple[str, ...]  # names of the boundaries the rule chose (not given)
     sizes: tuple[tuple[Part, PartSize], ...]
+    note: str | None = None  # why the boundaries are not the shares rule's, when they are not
 
     def size(self, part: Part) -> PartSize:
         return dict(self.sizes)[part]
@@ -95,6 +103,7 @@ class SplitPlan:
             "split_validation_from": self.validation_from.isoformat(),
             "split_test_from": self.test_from.isoformat(),
             "split_boundaries_given": ",".join(given) or "none",
+            "split_rule": "balanced" if self.note else "shares",
         }
 
     def metrics(self) -> dict[str, float]:
@@ -238,37 +247,111 @@ def plan_split(
             "between train, validation and test: no split can be honest; build the feature "
             "set over a longer period (more data) or with a shorter label horizon"
         )
-    chosen_test = (
-        _latest_holding(rows_by_cutoff, _share(TEST_PERCENT, len(frame)))
-        if given_test is None
-        else given_test
+    automatic = tuple(
+        name
+        for name, given in (("validation_from", given_validation), ("test_from", given_test))
+        if given is None
     )
-    chosen_validation = (
-        _automatic_validation_from(rows_by_cutoff, horizon_days, chosen_test, len(frame))
-        if given_validation is None
-        else given_validation
-    )
-    if chosen_validation >= chosen_test:
-        automatic = " (automatic)" if given_test is None else ""
-        raise UsagecastError(
-            f"validation must start before test: validation from {chosen_validation}, test "
-            f"from {chosen_test}{automatic}; give --validation-from earlier or --test-from later"
+    try:
+        chosen_test = (
+            _latest_holding(rows_by_cutoff, _share(TEST_PERCENT, len(frame)))
+            if given_test is None
+            else given_test
         )
-    parts = assign_parts(frame["cutoff"], chosen_validation, chosen_test, horizon_days)
+        chosen_validation = (
+            _automatic_validation_from(rows_by_cutoff, horizon_days, chosen_test, len(frame))
+            if given_validation is None
+            else given_validation
+        )
+        if chosen_validation >= chosen_test:
+            chosen = " (automatic)" if given_test is None else ""
+            raise UsagecastError(
+                f"validation must start before test: validation from {chosen_validation}, "
+                f"test from {chosen_test}{chosen}; give --validation-from earlier or "
+                "--test-from later"
+            )
+        plan = _plan(frame, chosen_validation, chosen_test, horizon_days, automatic)
+        _check_sizes(plan)
+        return plan
+    except UsagecastError:
+        balanced = _balanced_boundaries(frame, horizon_days) if len(automatic) == 2 else None
+        if balanced is None:
+            raise
+        plan = _plan(frame, *balanced, horizon_days, automatic)
+        sizes = ", ".join(f"{part} {plan.size(part).rows}" for part in PARTS[:3])
+        note = (
+            f"the default shares ({VALIDATION_PERCENT}% validation, {TEST_PERCENT}% test) leave "
+            f"a part too small to score; split at validation from {balanced[0]}, test from "
+            f"{balanced[1]} instead, where the smallest part is largest (rows: {sizes})"
+        )
+        return dataclasses.replace(plan, note=note)
+
+
+def _plan(
+    frame: pd.DataFrame,
+    validation_from: pd.Timestamp,
+    test_from: pd.Timestamp,
+    horizon_days: int,
+    automatic: tuple[str, ...],
+) -> SplitPlan:
+    parts = assign_parts(frame["cutoff"], validation_from, test_from, horizon_days)
     labels = frame["label"].to_numpy()
-    plan = SplitPlan(
-        validation_from=chosen_validation,
-        test_from=chosen_test,
+    return SplitPlan(
+        validation_from=validation_from,
+        test_from=test_from,
         horizon_days=horizon_days,
-        automatic=tuple(
-            name
-            for name, given in (("validation_from", given_validation), ("test_from", given_test))
-            if given is None
-        ),
+        automatic=automatic,
         sizes=tuple((part, _part_size(parts, labels, part)) for part in PARTS),
     )
-    _check_sizes(plan)
-    return plan
+
+
+def _balanced_boundaries(
+    frame: pd.DataFrame, horizon_days: int
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(validation_from, test_from) among the distinct cutoffs (BALANCED_CANDIDATES of them at
+    most, spread evenly) whose three parts are scorable and whose smallest part is largest;
+    ties go to the later test start, then the later validation start. None when no pair is.
+    """
+    by_cutoff = (
+        pd.DataFrame(
+            {"rows": 1, "positives": (frame["label"].to_numpy() > 0).astype("int64")},
+            index=pd.to_datetime(frame["cutoff"]).to_numpy(),
+        )
+        .groupby(level=0)
+        .sum()
+    )
+    times = by_cutoff.index.to_numpy()
+    rows = np.concatenate([[0], np.cumsum(by_cutoff["rows"].to_numpy())])
+    positives = np.concatenate([[0], np.cumsum(by_cutoff["positives"].to_numpy())])
+    picks = np.unique(np.linspace(0, len(times) - 1, BALANCED_CANDIDATES).round().astype(int))
+    candidates = times[picks]
+    horizon = np.timedelta64(horizon_days, "D")
+    # Row-count prefix indexes of each part for validation_from v (rows) x test_from t (cols).
+    v, t = candidates[:, None], candidates[None, :]
+    train_end = np.searchsorted(times, candidates - horizon, side="right")[:, None]
+    validation_start = np.searchsorted(times, candidates, side="left")[:, None]
+    validation_end = np.searchsorted(times, candidates - horizon, side="right")[None, :]
+    validation_end = np.maximum(validation_end, validation_start)
+    test_start = np.searchsorted(times, candidates, side="left")[None, :]
+    spans = {
+        "train": (np.zeros_like(train_end), train_end),
+        "validation": (validation_start, validation_end),
+        "test": (test_start, np.full_like(test_start, len(times))),
+    }
+    smallest = np.full((len(candidates), len(candidates)), np.iinfo(np.int64).max)
+    usable = np.broadcast_to(v < t, smallest.shape).copy()
+    for start, end in spans.values():
+        part_rows = rows[end] - rows[start]
+        part_positives = positives[end] - positives[start]
+        usable &= (part_rows >= MIN_ROWS) & (part_positives >= MIN_CLASS_ROWS)
+        usable &= part_rows - part_positives >= MIN_CLASS_ROWS
+        smallest = np.minimum(smallest, part_rows)
+    if not usable.any():
+        return None
+    score = np.where(usable, smallest, -1)
+    best_v, best_t = np.nonzero(score == score.max())
+    choice = np.lexsort((best_v, best_t))[-1]
+    return pd.Timestamp(candidates[best_v[choice]]), pd.Timestamp(candidates[best_t[choice]])
 
 
 def apply_split(frame: pd.DataFrame, plan: SplitPlan) -> SplitFrames:

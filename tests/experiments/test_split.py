@@ -14,6 +14,7 @@ from contracts.errors import UsagecastError
 from experiments.split import (
     MIN_CLASS_ROWS,
     MIN_ROWS,
+    PARTS,
     apply_split,
     assign_parts,
     fold_frames,
@@ -21,6 +22,7 @@ from experiments.split import (
     plan_folds,
     plan_split,
     require_horizon,
+    scorable,
 )
 
 MONTHS = [f"2024-{m:02d}-01" for m in range(1, 6)]
@@ -203,6 +205,84 @@ def test_a_part_too_small_or_one_class_is_refused_naming_the_option(given, label
     frame = rows_at(dict.fromkeys(MONTHS, 40), every=labels_every)
     with pytest.raises(UsagecastError, match=match):
         plan_split(frame, 30, **given)
+
+
+FORTNIGHTS = [str(d.date()) for d in pd.date_range("2024-02-01", "2024-05-09", freq="14D")]
+
+
+def test_a_short_history_splits_where_the_smallest_part_is_largest():
+    # Eight fortnightly cutoffs under a 30-day horizon: the shares rule (test from 04-25,
+    # validation from 02-29) leaves no row for training.
+    frame = rows_at(dict.fromkeys(FORTNIGHTS, 30))
+    with pytest.raises(UsagecastError, match="train part is too small"):
+        plan_split(
+            frame, 30, validation_from=datetime(2024, 2, 29), test_from=datetime(2024, 4, 25)
+        )
+    plan = plan_split(frame, 30)
+    assert (plan.validation_from, plan.test_from) == (
+        pd.Timestamp("2024-03-28"),
+        pd.Timestamp("2024-05-09"),
+    )
+    assert parts_by_cutoff(frame, plan) == {
+        "train": ["2024-02-01", "2024-02-15"],
+        "validation": ["2024-03-28"],
+        "test": ["2024-05-09"],
+    }
+    assert plan.note.startswith("the default shares (20% validation, 20% test) leave a part")
+    assert "(rows: train 60, validation 30, test 30)" in plan.note
+    assert plan.params()["split_rule"] == "balanced"
+
+
+def test_the_shares_rule_stands_when_it_can_split_and_a_given_boundary_is_kept():
+    plan = plan_split(rows_at(dict.fromkeys(MONTHS, 40)), 30)
+    assert plan.note is None and plan.params()["split_rule"] == "shares"
+    frame = rows_at(dict.fromkeys(FORTNIGHTS, 30))
+    with pytest.raises(UsagecastError, match="train part is too small"):
+        plan_split(frame, 30, test_from=datetime(2024, 4, 25))
+
+
+def _smallest_part(frame: pd.DataFrame, validation_from, test_from, horizon: int) -> int | None:
+    """The smallest part's rows when all three are scorable, else None (by assign_parts)."""
+    if validation_from >= test_from:
+        return None
+    parts = assign_parts(frame["cutoff"], validation_from, test_from, horizon)
+    labels = frame["label"].to_numpy()
+    sizes = []
+    for part in PARTS[:3]:
+        rows, positives = int((parts == part).sum()), int(labels[parts == part].sum())
+        if rows < MIN_ROWS or min(positives, rows - positives) < MIN_CLASS_ROWS:
+            return None
+        sizes.append(rows)
+    return min(sizes)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.integers(min_value=0, max_value=40), min_size=4, max_size=24),
+    every=st.integers(min_value=2, max_value=6),
+    step=st.integers(min_value=3, max_value=20),
+    horizon=st.integers(min_value=7, max_value=40),
+)
+def test_the_balanced_split_is_the_best_pair_of_cutoffs(rows, every, step, horizon):
+    days = pd.date_range("2024-01-01", periods=len(rows), freq=f"{step}D")
+    frame = rows_at({str(d.date()): n for d, n in zip(days, rows, strict=True) if n}, every)
+    assume(len(frame) > 0)
+    try:
+        plan = plan_split(frame, horizon)
+    except UsagecastError:
+        plan = None
+    cutoffs = sorted(set(frame["cutoff"]))
+    best = max(
+        (_smallest_part(frame, v, t, horizon) or -1 for v in cutoffs for t in cutoffs),
+        default=-1,
+    )
+    if plan is None or plan.note is None:
+        # Refused: only when no pair of cutoffs could split (or the span is too short).
+        assert plan is not None or best == -1 or (cutoffs[-1] - cutoffs[0]).days < 2 * horizon
+        return
+    assert all(scorable(plan.size(part)) for part in PARTS[:3])
+    assert _smallest_part(frame, plan.validation_from, plan.test_from, horizon) == best
 
 
 def test_the_refusal_says_the_sizes_found():

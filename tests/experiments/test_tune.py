@@ -310,6 +310,7 @@ def test_trials_are_scored_on_rolling_origin_folds_and_record_them(synthetic_ref
     run = client.get_run(result.parent_run_id)
     params, metrics = run.data.params, run.data.metrics
     assert (params["split_folds"], params["split_folds_requested"]) == ("2", "3")
+    assert result.split_note is None and params["split_rule"] == "shares"
     day = "T00:00:00"
     assert params["split_fold_1_train"] == f"2024-01-01{day}..2024-01-01{day}"
     assert params["split_fold_1_validation"] == f"2024-03-01{day}..2024-03-01{day}"
