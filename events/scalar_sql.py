@@ -82,11 +82,14 @@ def checked_tree(
     allowed: tuple[type[exp.Expression], ...],
     functions: tuple[str, ...],
     scope: str,
+    dotted_names: bool = False,
 ) -> exp.Expression:
     """The syntax tree of `text` if every node is in `allowed`, else ValueError saying why.
 
     `functions` are the function names the message offers; `scope` ends the refusal of a
     subquery, aggregate or window ("a derived attribute is one value per user ...").
+    `dotted_names`: a column name may hold dots (a JSONL path), so the refusal of a table
+    name (`properties.revenue`) says to quote the name whole instead.
     """
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
@@ -98,6 +101,12 @@ def checked_tree(
                 raise ValueError(
                     f"{words} are not allowed ({node.sql(dialect='duckdb')}): {scope}"
                 )
+        if isinstance(node, exp.Column) and node.table and dotted_names:
+            dotted = ".".join(part.name for part in node.parts)
+            raise ValueError(
+                f'quote a name holding dots whole: "{dotted}", not {node.sql()} (in a JSONL '
+                "source it is a path into nested objects)"
+            )
         if isinstance(node, exp.Column) and node.table:
             raise ValueError(
                 f"write the column without a table name: {node.name}, not {node.sql()}"

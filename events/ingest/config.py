@@ -193,6 +193,7 @@ def derived_tree(text: str) -> exp.Expression:
         DERIVED_NODES,
         tuple(sorted(DERIVED_FUNCTIONS.values())),
         "a derived column is computed from one row of the file",
+        dotted_names=True,
     )
 
 
@@ -276,9 +277,14 @@ def _check_derived_columns(
             raise _fail(path, f"{where}.columns.{key}", message)
 
 
-def unknown_derived_columns(key: str, text: str, available: Sequence[str]) -> str | None:
-    """Why a derived column's expression reads columns the file lacks, or None."""
-    unknown = [name for name in derived_columns(text) if name not in available]
+def unknown_derived_columns(
+    key: str, text: str, available: Sequence[str], paths: Sequence[str] = ()
+) -> str | None:
+    """Why a derived column's expression reads columns the file lacks, or None.
+
+    `paths` are other names the file holds (a JSONL file's dotted paths into nested objects).
+    """
+    unknown = [name for name in derived_columns(text) if name not in (*available, *paths)]
     if not unknown:
         return None
     return (

@@ -7,7 +7,8 @@ Each file is read once into a staging table (text, parsed values, row-level reas
 numbered by DuckDB's `WITH ORDINALITY` (the exact 1-based data row number: header excluded,
 blank lines are not rows); only rejected rows and events sharing a dedupe hash are read a
 second time, for their raw row and their dedupe fields.
-Parsing and validation run as SQL (validate.py).
+Parsing and validation run as SQL (validate.py). A file lacking a mapped column is fatal: for
+JSONL, one that no record has as a key and that is not a dotted path whose first part is one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -36,6 +37,7 @@ from events.ingest.config import (
     ConfigError,
     DatasetConfig,
     Source,
+    derived_columns,
     event_user_attributes,
     parse_config,
     unknown_derived_columns,
@@ -199,6 +201,23 @@ def refuse_outside_files(config: DatasetConfig, where: str, files: list[InputFil
             )
 
 
+def _in_file(column: str, types: Mapping[str, str], file_format: str) -> bool:
+    """A name the file holds: one of its columns, or in JSONL a dotted path whose first key is
+    a top-level key of the file (validate.jsonl_keys)."""
+    return column in types or (
+        file_format == "jsonl" and validate.jsonl_keys(column, False)[0] in types
+    )
+
+
+def _columns_read(column: str, types: Mapping[str, str], file_format: str) -> str:
+    """What a file that lacks `column` holds, counted (its contents are never quoted)."""
+    if file_format != "jsonl":
+        return f"{len(types)} columns in its header line"
+    first = validate.jsonl_keys(column, False)[0]
+    path = f"; as a path, its first key {first!r} is not one of them" if first != column else ""
+    return f"{len(types)} top-level keys in its records{path}"
+
+
 class _Builder:
     """Builds one dataset into a fresh DuckDB file (the scratch DB for a swap)."""
 
@@ -227,14 +246,15 @@ class _Builder:
                 "(the ingest numbers rows under that name); rename it in the file"
             )
         recordless_jsonl = file.format == "jsonl" and not types
-        for column in validate.mapped_columns(source):
-            if column not in types and not recordless_jsonl:
+        for at, column in validate.mapped_columns(source):
+            if not _in_file(column, types, file.format) and not recordless_jsonl:
                 raise SourceFileError(
-                    f"{file.path}: column {column!r} mapped in {where} is not in the file "
-                    f"({len(types)} columns in its header line); check {where}.columns"
+                    f"{file.path}: column {column!r} mapped in {where}.{at} is not in the file "
+                    f"({_columns_read(column, types, file.format)})"
                 )
         for name, expression in source.derived.items():
-            unknown = unknown_derived_columns(name, expression, list(types))
+            paths = [c for c in derived_columns(expression) if _in_file(c, types, file.format)]
+            unknown = unknown_derived_columns(name, expression, list(types), paths)
             if unknown and not recordless_jsonl:
                 raise SourceFileError(f"{file.path}: {where}.columns.{name}: {unknown}")
         staged = validate.StagedFile(

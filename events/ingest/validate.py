@@ -38,6 +38,12 @@ optional id of an event (session_id, item_id) it means "no id" and is stored as 
 A `user_id` attribute (another user's id, e.g. an inviter) is read like the users' id column
 (trimmed, "12.0" -> "12") and a sentinel in it means "no user" (NULL); an id that is not in the
 users table is kept, never a reason: the referenced user may lie outside the export.
+
+JSONL fields are read by key: a mapped name is the top-level key of that exact name when some
+record of the file has it (a key may hold dots), else a dotted name is a path into nested
+objects (`properties.revenue`; each part quoted, so blanks and quotes in keys work). A record
+without the path gives NULL like a missing key; a path ending on an object or array gives its
+JSON text, which the column's own rule then parses (never flattened).
 """
 
 from __future__ import annotations
@@ -107,13 +113,25 @@ class Check:
     detail: str
 
 
-def raw_text(file_format: str, column: str, column_type: str | None, as_json: bool) -> str:
-    """SQL for one raw field as text: JSONL fields by key, typed Parquet columns cast.
+def jsonl_keys(column: str, is_key: bool) -> list[str]:
+    """The JSON keys a JSONL source reads for a mapped name, outermost first.
 
-    `as_json` keeps a nested value as JSON text (for `properties`).
+    The top-level key of that exact name when some record of the file has it (`is_key`; a key
+    may hold dots), else a dotted name is a path into nested objects (`properties.revenue`).
+    """
+    return [column] if is_key or "." not in column else column.split(".")
+
+
+def raw_text(file_format: str, column: str, column_type: str | None, as_json: bool) -> str:
+    """SQL for one raw field as text: JSONL fields by key or path, typed Parquet columns cast.
+
+    A JSONL column's type is None when no record has it as a key (jsonl_keys: then a dotted
+    name is a path). A path missing in a record reads as NULL, like a missing key; a nested
+    value is its JSON text. `as_json` keeps a nested value as JSON text (for `properties`).
     """
     if file_format == "jsonl":
-        path = sql_string('$."' + column.replace('"', '\\"') + '"')
+        keys = jsonl_keys(column, column_type is not None)
+        path = sql_string("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
         if as_json:
             return (
                 f"CASE json_type(json, {path}) WHEN 'VARCHAR' THEN json_extract_string(json, "
@@ -638,14 +656,18 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed)
 
 
-def mapped_columns(source: Source) -> list[str]:
-    """Every file column the source reads by name (mapped columns, attributes, user-level
-    attributes, dedupe key). The columns derived columns read are checked apart
-    (unknown_derived_columns).
+def mapped_columns(source: Source) -> list[tuple[str, str]]:
+    """(config key under the source, file column) for every column the source reads by name:
+    mapped columns, attributes, user-level attributes, dedupe key. The columns derived
+    columns read are checked apart (unknown_derived_columns).
     """
     keys = list(source.dedupe) if isinstance(source.dedupe, tuple) else []
-    attributes = (*source.attributes, *source.user_attributes)
-    return [*source.columns.values(), *(a.column for a in attributes), *keys]
+    return [
+        *((f"columns.{key}", column) for key, column in source.columns.items()),
+        *((f"attributes.{a.name}.column", a.column) for a in source.attributes),
+        *((f"user_attributes.{a.name}.column", a.column) for a in source.user_attributes),
+        *(("dedupe", column) for column in keys),
+    ]
 
 
 def unknown_users_sql(stage: str, users: str) -> str:
