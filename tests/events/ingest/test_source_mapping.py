@@ -235,7 +235,7 @@ def test_derived_expressions_give_the_same_values_in_spark(spark_session):
     ]
     rows = [("C536379", "6", "2.55"), ("536365", "-2", "0.85"), (None, "x", None)]
     for text in expressions:
-        duck, _ = derived_sql(text, lambda name: f'"{name}"', number_sql)
+        duck, _ = derived_sql(text, lambda name: f'"{name}"', lambda sql: number_sql(sql, "."))
         values = "VALUES " + ", ".join(
             "(" + ", ".join("NULL" if v is None else f"'{v}'" for v in row) + ")" for row in rows
         )
