@@ -32,7 +32,8 @@ row's fields as text (trimmed, empty -> NULL); a column that is an operand of + 
 read as a number (the plain-decimal rule, with the source's `decimal`) and every CAST is a
 TRY_CAST (DuckDB's cast of the text, always with "."), so text that does not convert
 quarantines the row as derived_value_error. The result, as text, is then parsed and checked
-like a column value (its fraction written with ".", whatever the source's `decimal`).
+like a column value; a number the expression computed reads back as itself, whatever the
+source's `decimal` (derived_text_sql).
 
 Duplicate events (events.dedupe / rules.dedupe): by default a row repeats an earlier one when
 every source field as read is equal (the raw row, across files with the same columns); a
