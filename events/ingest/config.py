@@ -36,6 +36,8 @@ DEFAULT_TIMESTAMP_FORMATS = ("iso",)
 # `delimiter:` words: a tab, and runs of blanks/tabs (a whitespace-separated file, not CSV).
 WHITESPACE = "whitespace"
 DELIMITER_WORDS = {"tab": "\t", WHITESPACE: WHITESPACE}
+# `decimal:` the fraction separator of the numbers a source writes as text ("4.50" or "4,50").
+DECIMAL_SEPARATORS = (".", ",")
 # Derived columns: the shared scalar allowlist plus a few text functions for source rows.
 DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
     **ALLOWED_FUNCTIONS,
@@ -71,9 +73,11 @@ class Source:
     `columns` maps canonical name -> column in the file and `derived` canonical name -> SQL
     expression over the file's columns (DuckDB dialect, checked); `event_type` is the constant
     event type of a file that holds one kind of event (then no event_type column is mapped).
-    `delimiter` is one character or WHITESPACE; `names` are the columns of a file without a
-    header line. `dedupe` (events): True (a duplicate repeats every source column), False
-    (none) or the source columns that make the key; parse_config fills in `rules.dedupe`.
+    `delimiter` is one character or WHITESPACE; `decimal` (one of DECIMAL_SEPARATORS) is the
+    fraction separator of every number read from the source's fields; `names` are the columns
+    of a file without a header line. `dedupe` (events): True (a duplicate repeats every source
+    column), False (none) or the source columns that make the key; parse_config fills in
+    `rules.dedupe`.
     """
 
     files: str
@@ -84,6 +88,7 @@ class Source:
     event_type: str | None = None
     attributes: tuple[Attribute, ...] = ()
     delimiter: str = ","
+    decimal: str = "."
     derived: Mapping[str, str] = field(default_factory=dict)
     header: bool = True
     names: tuple[str, ...] | None = None
@@ -239,6 +244,17 @@ def _delimiter(path: Path, where: str, value: Any) -> str:
     return delimiter
 
 
+def _decimal(path: Path, where: str, value: Any) -> str:
+    if value not in DECIMAL_SEPARATORS:
+        raise _fail(
+            path,
+            where,
+            f"is {value!r}; allowed: {' or '.join(map(json.dumps, DECIMAL_SEPARATORS))} "
+            "(the fraction separator, as in 4.50 or 4,50)",
+        )
+    return value
+
+
 def _dedupe(path: Path, where: str, value: Any) -> bool | tuple[str, ...]:
     if isinstance(value, bool):
         return value
@@ -329,6 +345,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "format",
         "encoding",
         "delimiter",
+        "decimal",
         "header",
         "names",
         "columns",
@@ -362,6 +379,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
     return Source(
         files=_text(path, f"{where}.files", spec["files"]),
         delimiter=_delimiter(path, f"{where}.delimiter", spec.get("delimiter", ",")),
+        decimal=_decimal(path, f"{where}.decimal", spec.get("decimal", ".")),
         derived=derived,
         header=header,
         names=names,

@@ -17,7 +17,11 @@ items:  control_characters, derived_value_error, missing_required_field, sentine
 control_characters: a field read from the file holds a NUL or another control character
 (U+0000-U+001F other than tab, LF and CR, or U+007F); such text is never stored.
 Numbers (values, numeric attributes, epoch timestamps) must be plain decimals: optional sign,
-digits, optional fraction, optional exponent (no `1_000`, `inf`, `nan`, inner blanks).
+digits, optional fraction, optional exponent (no `1_000`, `inf`, `nan`, inner blanks). The
+fraction separator is the source's `decimal`: "." (default) or "," (then "4,50" is 4.5 and
+"4,5e2" is 450.0, while "4.50" is unparseable); there is never a thousands separator
+("1.234,50" is unparseable either way). On a "." source, an unparseable number that would
+read with a decimal comma says so in its detail (DECIMAL_COMMA_HINT).
 `iso` accepts only YYYY-MM-DD[(T| )HH:MM[:SS[.f]][Z|+hh[:mm]|-hh[:mm]]].
 
 Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
@@ -25,9 +29,11 @@ passed through a float column do) is normalised to its integer text ("12") so th
 with "12" from another file; any other text is kept exactly (after trimming blanks).
 A derived column (`columns: {value: {expr: "Quantity * UnitPrice"}}`) is computed from the
 row's fields as text (trimmed, empty -> NULL); a column that is an operand of + - * / % is
-read as a number (the plain-decimal rule) and every CAST is a TRY_CAST, so text that does not
-convert quarantines the row as derived_value_error. The result, as text, is then parsed and
-checked like a column value.
+read as a number (the plain-decimal rule, with the source's `decimal`) and every CAST is a
+TRY_CAST (DuckDB's cast of the text, always with "."), so text that does not convert
+quarantines the row as derived_value_error. The result, as text, is then parsed and checked
+like a column value; a number the expression computed reads back as itself, whatever the
+source's `decimal` (derived_text_sql).
 
 Duplicate events (events.dedupe / rules.dedupe): by default a row repeats an earlier one when
 every source field as read is equal (the raw row, across files with the same columns); a
@@ -49,6 +55,7 @@ JSON text, which the column's own rule then parses (never flattened).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -87,7 +94,10 @@ ATTRIBUTE_SQL_TYPES = {
     "user_id": "VARCHAR",
 }
 CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
-NUMBER_PATTERN = "[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?"
+# A plain decimal number; `{decimal}` is the source's fraction separator (number_pattern).
+NUMBER_PATTERN = "[+-]?([0-9]+({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
+# Added to an unparseable number's detail (default "." source) when text reads under ",".
+DECIMAL_COMMA_HINT = ' (a decimal comma? set decimal: "," on this source)'
 ISO_PATTERN = (
     "[0-9]{4}-[0-9]{2}-[0-9]{2}"
     "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
@@ -185,11 +195,12 @@ def iso_timestamp_sql(text_sql: str) -> str:
     )
 
 
-def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
+def timestamp_sql(text_sql: str, formats: Sequence[str], decimal: str) -> str:
     """Parse text with each declared format in order; NULL when none matches.
 
     iso accepts dates, datetimes and UTC offsets (converted to naive UTC); epoch_s/epoch_ms
-    are seconds/milliseconds since 1970-01-01 UTC; anything else is a strptime pattern.
+    are seconds/milliseconds since 1970-01-01 UTC, numbers with `decimal` as their fraction
+    separator; anything else is a strptime pattern.
     """
     parts = []
     for fmt in formats:
@@ -197,22 +208,28 @@ def timestamp_sql(text_sql: str, formats: Sequence[str]) -> str:
             parts.append(iso_timestamp_sql(text_sql))
         elif fmt in ("epoch_s", "epoch_ms"):
             scale = "1000000" if fmt == "epoch_s" else "1000"
-            parts.append(
-                f"try(make_timestamp(try_cast({number_sql(text_sql)} * {scale} AS BIGINT)))"
-            )
+            number = number_sql(text_sql, decimal)
+            parts.append(f"try(make_timestamp(try_cast({number} * {scale} AS BIGINT)))")
         else:
             parts.append(f"try_strptime({text_sql}, {sql_string(fmt)})")
     return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"
 
 
-def number_sql(text_sql: str) -> str:
-    """Text -> DOUBLE, NULL unless a plain decimal number (NUMBER_PATTERN) that is finite.
+def number_pattern(decimal: str) -> str:
+    """NUMBER_PATTERN (a regular expression) with `decimal` as the fraction separator."""
+    return NUMBER_PATTERN.format(decimal=re.escape(decimal))
 
+
+def number_sql(text_sql: str, decimal: str) -> str:
+    """Text -> DOUBLE, NULL unless a plain decimal number (number_pattern) that is finite.
+
+    `decimal` is the fraction separator ("." or ","); text with the other one is NULL.
     DuckDB's cast alone would also read `1_000`, `inf` and `nan`.
     """
+    point = text_sql if decimal == "." else f"replace({text_sql}, {sql_string(decimal)}, '.')"
     return (
-        f"CASE WHEN regexp_full_match({text_sql}, {sql_string(NUMBER_PATTERN)}) "
-        f"AND isfinite(try_cast({text_sql} AS DOUBLE)) THEN try_cast({text_sql} AS DOUBLE) END"
+        f"CASE WHEN regexp_full_match({text_sql}, {sql_string(number_pattern(decimal))}) "
+        f"AND isfinite(try_cast({point} AS DOUBLE)) THEN try_cast({point} AS DOUBLE) END"
     )
 
 
@@ -283,17 +300,22 @@ def _timestamp_check(name: str, formats: Sequence[str]) -> Check:
     )
 
 
-def _number_check(name: str) -> Check:
+def _number_check(name: str, decimal: str) -> Check:
+    """unparseable_value; on a "." source, text that reads as a decimal-comma number gets
+    DECIMAL_COMMA_HINT."""
     column, text = ident(name), ident(f"{name}_text")
-    return Check(
-        UNPARSEABLE_VALUE,
-        f"{text} IS NOT NULL AND {column} IS NULL",
-        f"{sql_string(name + ' ')} || {text} || ' is not a finite number'",
-    )
+    detail = f"{sql_string(name + ' ')} || {text} || ' is not a finite number'"
+    if decimal == ".":
+        detail += (
+            f" || CASE WHEN ({number_sql(text, ',')}) IS NOT NULL "
+            f"THEN {sql_string(DECIMAL_COMMA_HINT)} ELSE '' END"
+        )
+    return Check(UNPARSEABLE_VALUE, f"{text} IS NOT NULL AND {column} IS NULL", detail)
 
 
-def event_checks(rules: Rules, formats: Sequence[str]) -> list[Check]:
+def event_checks(rules: Rules, source: Source) -> list[Check]:
     """Row-level event rules in precedence order (unknown_user/duplicates come later)."""
+    formats = source.timestamp_formats
     checks = [_missing_check(("user_id", "event_time_text", "event_type_text"))]
     checks += _sentinel_check("user_id", rules)
     checks.append(_timestamp_check("event_time", formats))
@@ -324,7 +346,7 @@ def event_checks(rules: Rules, formats: Sequence[str]) -> list[Check]:
                 "'event type ' || event_type || ' is not in rules.event_types.allowed'",
             )
         )
-    checks.append(_number_check("value"))
+    checks.append(_number_check("value", source.decimal))
     checks.append(
         Check(
             UNPARSEABLE_VALUE,
@@ -353,13 +375,15 @@ def entity_checks(
     checks += _sentinel_check(id_column, rules)
     if "signup_time_text" in required:
         checks.append(_timestamp_check("signup_time", source.timestamp_formats))
-    return checks + _attribute_checks(source.attributes, source.timestamp_formats)
+    return checks + _attribute_checks(source.attributes, source)
 
 
-def _attribute_checks(attributes: Sequence[Attribute], formats: Sequence[str]) -> list[Check]:
-    """Timestamp attributes, then numeric ones, must parse."""
+def _attribute_checks(attributes: Sequence[Attribute], source: Source) -> list[Check]:
+    """Timestamp attributes, then numeric ones, must parse (as the source writes them)."""
+    formats = source.timestamp_formats
     checks = [_timestamp_check(a.name, formats) for a in attributes if a.dtype == "timestamp"]
-    return checks + [_number_check(a.name) for a in attributes if a.dtype == "numeric"]
+    numbers = [_number_check(a.name, source.decimal) for a in attributes if a.dtype == "numeric"]
+    return checks + numbers
 
 
 def failed_check_sql(checks: Sequence[Check]) -> str:
@@ -510,12 +534,32 @@ def derived_sql(
     ]
 
 
+def derived_text_sql(value_sql: str, decimal: str) -> str:
+    """A derived column's result as text, to be parsed like the source's own fields.
+
+    A result that is not text (a number computed by the expression) prints with ".", so with
+    a decimal comma its point becomes the comma and it reads back as the same number; text
+    (a source field passed on) is kept as written. typeof() is folded when DuckDB plans the
+    query, so only one branch runs.
+    """
+    text = f"CAST(({value_sql}) AS VARCHAR)"
+    if decimal == ".":
+        return text
+    point, separator = sql_string("^([+-]?[0-9]+)\\."), sql_string("\\1" + decimal)
+    return (
+        f"CASE WHEN typeof(({value_sql})) = 'VARCHAR' THEN {text} "
+        f"ELSE regexp_replace({text}, {point}, {separator}) END"
+    )
+
+
 def _derived_fields(staged: StagedFile, source: Source) -> tuple[dict[str, str], str]:
     """Derived canonical fields as text SQL, and the SQL of DERIVED_ERROR (NULL if none)."""
     fields, whens = {}, []
     for key, text in source.derived.items():
-        value, pairs = derived_sql(text, lambda name: _field(staged, name), number_sql)
-        fields[key] = cleaned(f"CAST(({value}) AS VARCHAR)")
+        value, pairs = derived_sql(
+            text, lambda name: _field(staged, name), lambda sql: number_sql(sql, source.decimal)
+        )
+        fields[key] = cleaned(derived_text_sql(value, source.decimal))
         whens += [
             f"WHEN ({given}) IS NOT NULL AND ({converted}) IS NULL THEN "
             f"{sql_string(f'{key} = {text}: ')} || CAST(({given}) AS VARCHAR) || "
@@ -601,32 +645,34 @@ def stage_events_sql(
         text["event_type_text"] = sql_string(source.event_type)
         computed.append("event_type_text")
     parsed = (
-        f"{timestamp_sql('event_time_text', source.timestamp_formats)} AS event_time, "
+        f"{timestamp_sql('event_time_text', source.timestamp_formats, source.decimal)} "
+        "AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
-        f"{number_sql('value_text')} AS value"
+        f"{number_sql('value_text', source.decimal)} AS value"
     )
     checks = [_derived_check()] if extra else []
-    checks += event_checks(rules, source.timestamp_formats)
+    checks += event_checks(rules, source)
     if user_attributes:
         columns = {a.name: a.column for a in source.user_attributes}
         for attribute in user_attributes:
             text[f"{attribute.name}_text"] = _field(staged, columns.get(attribute.name))
-        parsed += "".join(
-            ", " + _attribute_parse(a, source.timestamp_formats, rules) for a in user_attributes
-        )
-        checks += _attribute_checks(user_attributes, source.timestamp_formats)
+        parsed += "".join(", " + _attribute_parse(a, source, rules) for a in user_attributes)
+        checks += _attribute_checks(user_attributes, source)
     extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
     return _staged_sql(staged, text, parsed, checks, extra, computed)
 
 
-def _attribute_parse(attribute: Attribute, formats: Sequence[str], rules: Rules) -> str:
+def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
     text = ident(f"{attribute.name}_text")
     if attribute.dtype == "user_id":
         return f"{optional_id_sql(normalised_id(text), rules)} AS {ident(attribute.name)}"
     if attribute.dtype == "numeric":
-        return f"{number_sql(text)} AS {ident(attribute.name)}"
+        return f"{number_sql(text, source.decimal)} AS {ident(attribute.name)}"
     if attribute.dtype == "timestamp":
-        return f"{timestamp_sql(text, formats)} AS {ident(attribute.name)}"
+        return (
+            f"{timestamp_sql(text, source.timestamp_formats, source.decimal)} "
+            f"AS {ident(attribute.name)}"
+        )
     return f"{text} AS {ident(attribute.name)}"
 
 
@@ -639,13 +685,12 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     required: list[str] = [id_column]
     if table == "users":
         text["signup_time_text"] = field("signup_time")
-        parsed.append(
-            f"{timestamp_sql('signup_time_text', source.timestamp_formats)} AS signup_time"
-        )
+        signup = timestamp_sql("signup_time_text", source.timestamp_formats, source.decimal)
+        parsed.append(f"{signup} AS signup_time")
         required.append("signup_time_text")
     for attribute in source.attributes:
         text[f"{attribute.name}_text"] = _field(staged, attribute.column)
-        parsed.append(_attribute_parse(attribute, source.timestamp_formats, rules))
+        parsed.append(_attribute_parse(attribute, source, rules))
     checks = [_derived_check()] if extra else []
     checks += entity_checks(id_column, required, rules, source)
     computed = [

@@ -1,4 +1,5 @@
-"""Property: every row read is accepted or quarantined exactly once, whatever the mess."""
+"""Property: every row read is accepted or quarantined exactly once, whatever the mess, and
+an accepted value is the number its text spells with the source's decimal separator."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ TIMES = st.sampled_from(
     ["2014-04-22", "2014-04-22 03:53", "22-04-2014 03:53", "1398138780", "", "never", "1999-01-01"]
 )
 TYPES = st.sampled_from(["PLAY", "SKIP", "NextSong", "Help", "DANCE", "", "play"])
-VALUES = st.sampled_from(["1", "2.5", "", "nan", "-3", "1e9", "abc", "inf"])
+VALUES = st.sampled_from(
+    ["1", "2.5", "", "nan", "-3", "1e9", "abc", "inf", "2,5", "4,5e2", "1.234,50", ".5", ",5"]
+)
+# The values each separator reads (the others are unparseable_value, or out of range).
+NUMBERS = {
+    ".": {"1": 1.0, "2.5": 2.5, "-3": -3.0, "1e9": 1e9, ".5": 0.5},
+    ",": {"1": 1.0, "2,5": 2.5, "-3": -3.0, "1e9": 1e9, "4,5e2": 450.0, ",5": 0.5},
+}
 EVENT_ROWS = st.lists(st.tuples(IDS, TIMES, TYPES, VALUES), max_size=30)
 USER_ROWS = st.lists(st.tuples(IDS, TIMES, st.sampled_from(["Paris", "", "Zürich"])), max_size=8)
 
@@ -35,8 +43,14 @@ def _csv(header: list[str], rows: list[tuple]) -> str:
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(events=st.lists(EVENT_ROWS, min_size=1, max_size=3), users=USER_ROWS)
-def test_rows_read_equal_accepted_plus_quarantined(tmp_path, base_config, query, events, users):
+@given(
+    events=st.lists(EVENT_ROWS, min_size=1, max_size=3),
+    users=USER_ROWS,
+    decimal=st.sampled_from(list(NUMBERS)),
+)
+def test_rows_read_equal_accepted_plus_quarantined(
+    tmp_path, base_config, query, events, users, decimal
+):
     folder = tmp_path / "case"
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "parts").mkdir(parents=True)
@@ -45,7 +59,9 @@ def test_rows_read_equal_accepted_plus_quarantined(tmp_path, base_config, query,
         (folder / "parts" / f"p{i}.csv").write_text(_csv(["uid", "ts", "page", "length"], part))
     config = base_config()
     config["events"][0].update(
-        files="parts/*.csv", timestamp_formats=["%d-%m-%Y %H:%M", "iso", "epoch_s"]
+        files="parts/*.csv",
+        timestamp_formats=["%d-%m-%Y %H:%M", "iso", "epoch_s"],
+        decimal=decimal,
     )
     config["users"]["timestamp_formats"] = ["iso", "%d-%m-%Y %H:%M"]
     (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
@@ -67,3 +83,14 @@ def test_rows_read_equal_accepted_plus_quarantined(tmp_path, base_config, query,
         (f"parts/p{i}.csv", r + 1) for i, part in enumerate(events) for r in range(len(part))
     ]
     assert sorted(seen) == sorted(wanted)
+    # no value is read with the other separator, none coerced
+    texts = {
+        (f"parts/p{i}.csv", r + 1): row[3]
+        for i, part in enumerate(events)
+        for r, row in enumerate(part)
+    }
+    for source_file, source_row, value in query(
+        store, "SELECT source_file, source_row, value FROM events"
+    ):
+        text = texts[(source_file, source_row)]
+        assert value == (None if text == "" else NUMBERS[decimal][text])

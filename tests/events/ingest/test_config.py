@@ -26,9 +26,10 @@ def test_defaults():
     config = parse_config(_minimal(), PATH)
     assert config.name == "dataset"
     (events,) = config.events
-    assert (events.encoding, events.delimiter, events.timestamp_formats) == (
+    assert (events.encoding, events.delimiter, events.decimal, events.timestamp_formats) == (
         "utf-8",
         ",",
+        ".",
         ("iso",),
     )
     assert config.items is None
@@ -98,3 +99,23 @@ def test_events_as_list_and_constant_type():
     ]
     config = parse_config(raw, PATH)
     assert [s.event_type for s in config.events] == [None, "LOGIN"]
+
+
+def test_a_decimal_comma_per_source():
+    raw = _minimal(items={"files": "i.csv", "columns": {"item_id": "i"}, "decimal": ","})
+    raw["events"]["decimal"] = ","
+    config = parse_config(raw, PATH)
+    assert [s.decimal for s in (*config.events, config.users, config.items)] == [",", ".", ","]
+
+
+@pytest.mark.parametrize(("section", "value"), [("events", ";"), ("users", "comma"), ("users", 1)])
+def test_another_decimal_separator_is_refused(section, value):
+    raw = _minimal()
+    raw[section]["decimal"] = value
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, PATH)
+    where = "events[0]" if section == "events" else section
+    assert str(raised.value) == (
+        f'{PATH}: `{where}.decimal` is {value!r}; allowed: "." or "," (the fraction '
+        "separator, as in 4.50 or 4,50)"
+    )

@@ -3,12 +3,14 @@
 (a) an e-shop's invoice lines: "C" invoice numbers are cancellations (derived event_type),
 value = Quantity * UnitPrice (derived), float-like customer ids, blank customers, exact
 duplicate lines and lines that differ only in Quantity; (b) a retailer's header-less,
-whitespace-separated order file with zero-padded ids and YYYYMMDD dates. The expected
-counts are computed here with pandas over what the test wrote, not by the ingest's rules.
+whitespace-separated order file with zero-padded ids and YYYYMMDD dates; (c) a European
+shop's semicolon export with decimal commas (UTF-8 BOM, CRLF). The expected counts are
+computed here with pandas over what the test wrote, not by the ingest's rules.
 """
 
 from __future__ import annotations
 
+import io
 import random
 
 import pandas as pd
@@ -160,3 +162,70 @@ def test_whitespace_separated_headerless_orders(dataset, store, query):
     assert query(
         store, "SELECT source_row FROM quarantine WHERE reason = 'unparseable_timestamp'"
     ) == [(r,) for r in bad_row]
+
+
+def european_config() -> dict:
+    source = {"delimiter": ";", "decimal": ","}
+    return {
+        "name": "webshop_eu",
+        "events": {
+            "files": "bestellungen.csv",
+            **source,
+            "columns": {
+                "user_id": "Kundennr",
+                "timestamp": "Zeit_ms",
+                "event_type": "Ereignis",
+                "value": "Betrag",
+            },
+            "timestamp_formats": ["epoch_ms"],
+        },
+        "users": {
+            "files": "kunden.csv",
+            **source,
+            "columns": {"user_id": "Kundennr", "signup_time": "Seit"},
+            "attributes": {
+                "guthaben": {"column": "Guthaben", "kind": "static", "dtype": "numeric"}
+            },
+        },
+    }
+
+
+def _export(lines: list[str]) -> bytes:
+    """As a spreadsheet writes it: a UTF-8 byte order mark and CRLF line endings."""
+    return "\ufeff".encode() + "".join(line + "\r\n" for line in lines).encode()
+
+
+def test_semicolon_export_with_decimal_commas(dataset, store, query):
+    users = ["Kundennr;Seit;Guthaben", "1;2024-01-15;10,5", "2;2024-02-01;0", "3;2024-03-10;-2,25"]
+    amounts = ["9,99", "", "12,50", "0,5", "", "1.234,50", "1299,00", "", "4,75"]
+    events = ["Kundennr;Ereignis;Zeit_ms;Betrag"] + [
+        f"{1 + n % 3};{'Kauf' if amount else 'Ansicht'};{1717200000000 + n * 60000};{amount}"
+        for n, amount in enumerate(amounts)
+    ]
+    path = dataset(
+        files={"bestellungen.csv": _export(events), "kunden.csv": _export(users)},
+        config=european_config(),
+    )
+    summary = ingest_dataset(path, store, progress=False)
+
+    bad = amounts.index("1.234,50")
+    good = pd.read_csv(
+        io.StringIO("\n".join(events[: bad + 1] + events[bad + 2 :])), sep=";", decimal=","
+    )
+    counts = summary.tables["events"]
+    assert (counts.read, counts.accepted, counts.quarantined) == (
+        len(amounts),
+        len(amounts) - 1,
+        {"unparseable_value": 1},
+    )
+    assert counts.read == counts.accepted + counts.quarantined_total
+    stored = query(store, "SELECT value FROM events ORDER BY event_id")
+    assert [v for (v,) in stored] == [None if pd.isna(v) else v for v in good["Betrag"]]
+    assert query(store, "SELECT source_row, reason, detail FROM quarantine") == [
+        (bad + 1, "unparseable_value", "value 1.234,50 is not a finite number")
+    ]
+    kunden = pd.read_csv(io.StringIO("\n".join(users)), sep=";", decimal=",")
+    assert summary.tables["users"].accepted == summary.tables["users"].read == len(kunden)
+    assert query(store, "SELECT guthaben FROM users ORDER BY user_id") == [
+        (v,) for v in kunden["Guthaben"]
+    ]

@@ -41,6 +41,23 @@ def test_derived_columns_and_a_value_that_does_not_convert(dataset, base_config,
     assert summary.tables["events"].quarantined == {"derived_value_error": 1}
 
 
+def test_a_derived_value_over_decimal_commas(dataset, base_config, store, query):
+    lines = (
+        "inv;qty;price;uid;ts\nC1;2;1,5;1;2014-04-22\n7;3;0,25;2;2014-04-23\n"
+        "7;3;2.5;2;2014-04-24\n"
+    )
+    events = _events(delimiter=";", decimal=",")
+    path = dataset(
+        files={"users.csv": USERS, "events.csv": lines}, config=base_config(events=events)
+    )
+    ingest_dataset(path, store, progress=False)
+    # the product is a number, not text: it is stored as computed, whatever the separator
+    assert query(store, "SELECT value FROM events ORDER BY event_id") == [(3.0,), (0.75,)]
+    assert query(store, "SELECT source_row, reason, detail FROM quarantine") == [
+        (3, "derived_value_error", "value = qty * price: 2.5 does not convert")
+    ]
+
+
 def test_a_cast_that_fails_and_a_number_outside_the_plain_rule(dataset, base_config, store, query):
     events = _events()
     events[0]["columns"]["value"] = {"expr": "CAST(qty AS INTEGER) + price"}
@@ -235,7 +252,7 @@ def test_derived_expressions_give_the_same_values_in_spark(spark_session):
     ]
     rows = [("C536379", "6", "2.55"), ("536365", "-2", "0.85"), (None, "x", None)]
     for text in expressions:
-        duck, _ = derived_sql(text, lambda name: f'"{name}"', number_sql)
+        duck, _ = derived_sql(text, lambda name: f'"{name}"', lambda sql: number_sql(sql, "."))
         values = "VALUES " + ", ".join(
             "(" + ", ".join("NULL" if v is None else f"'{v}'" for v in row) + ")" for row in rows
         )

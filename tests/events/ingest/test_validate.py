@@ -1,0 +1,147 @@
+"""The number rule as SQL, run through an in-memory DuckDB, under both decimal separators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from events.ingest.config import Attribute, Rules, Source
+from events.ingest.validate import (
+    derived_sql,
+    derived_text_sql,
+    entity_checks,
+    failed_check_sql,
+    number_sql,
+    timestamp_sql,
+)
+
+HINT = ' (a decimal comma? set decimal: "," on this source)'
+
+
+def _one(sql: str, params: list):
+    """The single value `sql` gives in a fresh in-memory DuckDB."""
+    with duckdb.connect() as con:
+        return con.execute(sql, params).fetchone()[0]
+
+
+def _scalar(sql: str, text: str | None):
+    """`sql` over one row whose column `t` holds `text`."""
+    return _one(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS t)", [text])
+
+
+@pytest.mark.parametrize(
+    ("decimal", "text", "number"),
+    [
+        (",", "4,50", 4.5),
+        (",", "-0,5", -0.5),
+        (",", "12", 12.0),
+        (",", "4,5e2", 450.0),
+        (",", ",5", 0.5),
+        (".", "4.50", 4.5),
+        (".", "-0.5", -0.5),
+        (".", "4.5e2", 450.0),
+    ],
+)
+def test_a_plain_decimal_with_the_source_separator_is_read(decimal, text, number):
+    assert _scalar(number_sql("t", decimal), text) == number
+
+
+@given(
+    number=st.floats(allow_nan=False, allow_infinity=False), decimal=st.sampled_from([".", ","])
+)
+def test_a_float_written_with_either_separator_reads_back_only_with_it(number, decimal):
+    """repr() spells every finite float exactly (digits, a fraction, an exponent)."""
+    text = repr(number).replace(".", decimal)
+    other = "," if decimal == "." else "."
+    assert _scalar(number_sql("t", decimal), text) == number
+    assert _scalar(number_sql("t", other), text) == (None if decimal in text else number)
+
+
+@pytest.mark.parametrize(
+    ("decimal", "text"),
+    [
+        (",", "4.50"),
+        (",", "1.234,50"),
+        (".", "1.234,50"),
+        (".", "1,234.50"),
+        (",", "1,234.50"),
+        (".", "4,50"),
+        (",", "1,234,5"),
+        (",", "4, 5"),
+        (",", "1_000"),
+        (",", "inf"),
+        (",", "nan"),
+        (",", "1,5e999"),
+    ],
+)
+def test_other_text_is_not_a_number(decimal, text):
+    assert _scalar(number_sql("t", decimal), text) is None
+
+
+@pytest.mark.parametrize(
+    ("decimal", "text", "expected"),
+    [
+        (",", "1398138780,5", datetime(2014, 4, 22, 3, 53, 0, 500000)),
+        (",", "1398138780.5", None),
+        (".", "1398138780.5", datetime(2014, 4, 22, 3, 53, 0, 500000)),
+    ],
+)
+def test_epoch_seconds_follow_the_separator(decimal, text, expected):
+    assert _scalar(timestamp_sql("t", ["epoch_s"], decimal), text) == expected
+
+
+def _unparseable_detail(decimal: str, text: str) -> str | None:
+    """The quarantine detail of an item whose numeric attribute `price` is `text`."""
+    source = Source(
+        "i.csv",
+        None,
+        "utf-8",
+        {"item_id": "id"},
+        ("iso",),
+        attributes=(Attribute("price", "price", "numeric"),),
+        decimal=decimal,
+    )
+    failed = failed_check_sql(entity_checks("item_id", ["item_id"], Rules(), source))
+    row = "SELECT '7' AS item_id, ?::VARCHAR AS price_text"
+    parsed = f"SELECT *, {number_sql('price_text', decimal)} AS price FROM ({row})"
+    return _one(f"SELECT ({failed}).detail FROM ({parsed})", [text])
+
+
+@pytest.mark.parametrize(
+    ("decimal", "text", "detail"),
+    [
+        (".", "4,50", "price 4,50 is not a finite number" + HINT),
+        (".", "4,5e2", "price 4,5e2 is not a finite number" + HINT),
+        (".", "1.234,50", "price 1.234,50 is not a finite number"),
+        (".", "abc", "price abc is not a finite number"),
+        (",", "4.50", "price 4.50 is not a finite number"),
+        (",", "4,50", None),
+    ],
+)
+def test_a_decimal_comma_on_a_point_source_is_hinted_at(decimal, text, detail):
+    assert _unparseable_detail(decimal, text) == detail
+
+
+@pytest.mark.parametrize(
+    ("expression", "qty", "price", "value"),
+    [
+        ("qty * price", "2", "4,50", 9.0),
+        ("qty * price / 4", "-1", "0,5", -0.125),
+        ("qty * price * 1e20", "3", "1,5", 4.5e20),
+        ("COALESCE(price, qty)", None, "4,50", 4.5),
+        ("COALESCE(price, qty)", None, "4.50", None),
+        ("qty * price", "2", "4.50", None),
+    ],
+)
+def test_a_derived_value_reads_and_writes_a_decimal_comma(expression, qty, price, value):
+    """Operands read with the comma; a computed number and passed-on text read back alike."""
+    computed, _ = derived_sql(
+        expression, lambda name: f'"{name}"', lambda sql: number_sql(sql, ",")
+    )
+    text = derived_text_sql(computed, ",")
+    row = "SELECT ?::VARCHAR AS qty, ?::VARCHAR AS price"
+    assert _one(f"SELECT {number_sql(text, ',')} FROM ({row})", [qty, price]) == value
