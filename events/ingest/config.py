@@ -23,7 +23,7 @@ from events.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSION_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms")
+NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
 EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties")
 USER_COLUMNS = ("user_id", "signup_time")

@@ -94,6 +94,8 @@ ATTRIBUTE_SQL_TYPES = {
     "user_id": "VARCHAR",
 }
 CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+# Microseconds in one unit of each epoch format (BigQuery and GA4 export microseconds).
+EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 # A plain decimal number; `{decimal}` is the source's fraction separator (number_pattern).
 NUMBER_PATTERN = "[+-]?([0-9]+({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
 # Added to an unparseable number's detail (default "." source) when text reads under ",".
@@ -198,17 +200,17 @@ def iso_timestamp_sql(text_sql: str) -> str:
 def timestamp_sql(text_sql: str, formats: Sequence[str], decimal: str) -> str:
     """Parse text with each declared format in order; NULL when none matches.
 
-    iso accepts dates, datetimes and UTC offsets (converted to naive UTC); epoch_s/epoch_ms
-    are seconds/milliseconds since 1970-01-01 UTC, numbers with `decimal` as their fraction
-    separator; anything else is a strptime pattern.
+    iso accepts dates, datetimes and UTC offsets (converted to naive UTC); epoch_s/epoch_ms/
+    epoch_us are seconds/milliseconds/microseconds since 1970-01-01 UTC, numbers with `decimal`
+    as their fraction separator; anything else is a strptime pattern.
     """
     parts = []
     for fmt in formats:
         if fmt == "iso":
             parts.append(iso_timestamp_sql(text_sql))
-        elif fmt in ("epoch_s", "epoch_ms"):
-            scale = "1000000" if fmt == "epoch_s" else "1000"
+        elif fmt in EPOCH_MICROSECONDS:
             number = number_sql(text_sql, decimal)
+            scale = EPOCH_MICROSECONDS[fmt]
             parts.append(f"try(make_timestamp(try_cast({number} * {scale} AS BIGINT)))")
         else:
             parts.append(f"try_strptime({text_sql}, {sql_string(fmt)})")

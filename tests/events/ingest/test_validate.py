@@ -145,3 +145,19 @@ def test_a_derived_value_reads_and_writes_a_decimal_comma(expression, qty, price
     text = derived_text_sql(computed, ",")
     row = "SELECT ?::VARCHAR AS qty, ?::VARCHAR AS price"
     assert _one(f"SELECT {number_sql(text, ',')} FROM ({row})", [qty, price]) == value
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "expected"),
+    [
+        ("epoch_s", "1398138780", datetime(2014, 4, 22, 3, 53)),
+        ("epoch_ms", "1398138780123", datetime(2014, 4, 22, 3, 53, 0, 123000)),
+        ("epoch_us", "1398138780123456", datetime(2014, 4, 22, 3, 53, 0, 123456)),
+        ("epoch_us", "1398138780123456.0", datetime(2014, 4, 22, 3, 53, 0, 123456)),
+        ("epoch_us", "1398138780", datetime(1970, 1, 1, 0, 23, 18, 138780)),
+        ("epoch_us", "1e400", None),
+        ("epoch_us", "9999999999999999999999", None),
+    ],
+)
+def test_each_epoch_format_reads_its_unit(fmt, text, expected):
+    assert _scalar(timestamp_sql("t", [fmt], "."), text) == expected
