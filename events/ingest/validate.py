@@ -22,7 +22,7 @@ fraction separator is the source's `decimal`: "." (default) or "," (then "4,50" 
 "4,5e2" is 450.0, while "4.50" is unparseable); there is never a thousands separator
 ("1.234,50" is unparseable either way). On a "." source, an unparseable number that would
 read with a decimal comma says so in its detail (DECIMAL_COMMA_HINT).
-`iso` accepts only YYYY-MM-DD[(T| )HH:MM[:SS[.f]][Z|+hh[:mm]|-hh[:mm]]].
+`iso` accepts only YYYY-MM-DD[(T| )HH:MM[:SS[.f]][Z| UTC|+hh[:mm]|-hh[:mm]]].
 
 Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
 passed through a float column do) is normalised to its integer text ("12") so that it joins
@@ -102,7 +102,7 @@ NUMBER_PATTERN = "[+-]?([0-9]+({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]
 DECIMAL_COMMA_HINT = ' (a decimal comma? set decimal: "," on this source)'
 ISO_PATTERN = (
     "[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+    "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]| UTC|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
 )
 
 
@@ -181,14 +181,15 @@ def normalised_id(text_sql: str) -> str:
 def iso_timestamp_sql(text_sql: str) -> str:
     """ISO 8601 date/datetime text -> naive UTC; an explicit offset (Z, +hh:mm) is applied.
 
-    Text that is not ISO_PATTERN is NULL (DuckDB's cast would also read `2024/02/01`).
+    Text that is not ISO_PATTERN is NULL (DuckDB's cast would also read `2024/02/01`). A
+    trailing " UTC" (BigQuery's text form of a TIMESTAMP) is an offset of zero.
 
     The cheap TIMESTAMP cast would silently ignore an offset, so text that may carry one
-    (a Z, a '+', or a third '-' after the date's two) goes through TIMESTAMPTZ instead.
+    (a Z, " UTC", a '+', or a third '-' after the date's two) goes through TIMESTAMPTZ instead.
     """
     offset = (
         f"{text_sql} LIKE '%-%-%-%' OR contains({text_sql}, '+') "
-        f"OR suffix({text_sql}, 'Z') OR suffix({text_sql}, 'z')"
+        f"OR suffix({text_sql}, 'Z') OR suffix({text_sql}, 'z') OR suffix({text_sql}, ' UTC')"
     )
     return (
         f"CASE WHEN NOT regexp_full_match({text_sql}, {sql_string(ISO_PATTERN)}) THEN NULL "

@@ -161,3 +161,18 @@ def test_a_derived_value_reads_and_writes_a_decimal_comma(expression, qty, price
 )
 def test_each_epoch_format_reads_its_unit(fmt, text, expected):
     assert _scalar(timestamp_sql("t", [fmt], "."), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-03-05 10:00:00 UTC", datetime(2024, 3, 5, 10)),
+        ("2024-03-05 10:00:00.123456 UTC", datetime(2024, 3, 5, 10, 0, 0, 123456)),
+        ("2024-03-05T10:00:00+02:00", datetime(2024, 3, 5, 8)),
+        ("2024-03-05 10:00:00 utc", None),
+        ("2024-03-05 10:00:00 CET", None),
+        ("2024-03-05 UTC", None),
+    ],
+)
+def test_iso_reads_a_utc_suffix_as_offset_zero(text, expected):
+    assert _scalar(timestamp_sql("t", ["iso"], "."), text) == expected
