@@ -75,6 +75,7 @@ def test_iso_accepts_only_iso_8601_and_slashes_need_a_pattern(dataset, base_conf
             "2024/02/01",
             "2024-2-1",
             "20240201",
+            "2024-02-01 10:00 CET",
             "2024-02-01 10:00 UTC",
             "2024-02-01",
             "2024-02-01T10:00",
@@ -84,7 +85,7 @@ def test_iso_accepts_only_iso_8601_and_slashes_need_a_pattern(dataset, base_conf
     )
     summary = ingest_dataset(dataset(files={"events.csv": events}), store, progress=False)
     _accounted(summary)
-    assert summary.tables["events"].accepted == 4
+    assert summary.tables["events"].accepted == 5
     assert summary.tables["events"].quarantined == {"unparseable_timestamp": 4}
 
     config = base_config()
