@@ -8,8 +8,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 
-def bar_chart(labels: pd.Series, values: pd.Series, title: str, xlabel: str) -> Figure:
-    """Horizontal bars, largest on top (top features, before conversion)."""
+def bar_chart(
+    labels: pd.Series, values: pd.Series, title: str, xlabel: str, ylabel: str = ""
+) -> Figure:
+    """Horizontal bars, largest on top (top features, before conversion); `ylabel` names
+    what the labels are."""
     figure = Figure(figsize=(8, max(2.5, 0.35 * len(labels) + 1)))
     axes = figure.subplots()
     positions = np.arange(len(labels))
@@ -17,6 +20,7 @@ def bar_chart(labels: pd.Series, values: pd.Series, title: str, xlabel: str) -> 
     axes.set_yticks(positions, labels.astype(str).to_list())
     axes.invert_yaxis()
     axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
     axes.set_title(title)
     figure.tight_layout()
     return figure

@@ -28,7 +28,13 @@ from analytics.retention import (
     retention,
 )
 from analytics.segments import segments
-from analytics.usage import before_conversion, top_features
+from analytics.usage import (
+    Feature,
+    before_conversion,
+    converter_count,
+    feature_presence,
+    top_features,
+)
 from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
 from features.engines import Engine
@@ -99,7 +105,12 @@ def _limit(limit: int) -> int | None:
 
 
 def checked_before_conversion(
-    engine: Engine, event: str, filters: Filters = NO_FILTERS, *, lookback_days: int = 30
+    engine: Engine,
+    event: str,
+    filters: Filters = NO_FILTERS,
+    *,
+    lookback_days: int = 30,
+    by: Feature = "area",
 ) -> pd.DataFrame:
     """`before_conversion` once the store is known to hold `event` (else a UsagecastError
     naming the event types it holds)."""
@@ -109,7 +120,57 @@ def checked_before_conversion(
         command="analytics before-conversion",
         flag="--event",
     )
-    return before_conversion(engine, event, filters, lookback_days=lookback_days)
+    return before_conversion(engine, event, filters, lookback_days=lookback_days, by=by)
+
+
+FEATURE_LABELS: dict[Feature, str] = {"area": "product area", "event_type": "event type"}
+
+NO_AREA = (
+    "no event in scope has a product area (the dataset config maps no area column, or every "
+    "area is empty); rank event types with --by event_type"
+)
+
+
+def _area_prefix_words(filters: Filters) -> str:
+    """' with an area starting with 'x'' when an area prefix is set, else ''."""
+    prefix = filters.area_prefix
+    return "" if prefix is None else f" with an area starting with {prefix!r}"
+
+
+def _empty_top_features_reason(engine: Engine, filters: Filters, by: Feature) -> str:
+    """One line saying why top-features found no feature in scope."""
+    command = "analytics top-features"
+    presence = feature_presence(engine, filters, by)
+    if presence.events == 0:
+        return f"{command}: no event in scope (the time range and segment leave none)"
+    if presence.with_feature == 0:
+        return f"{command}: {NO_AREA}"
+    return f"{command}: no event in scope{_area_prefix_words(filters)}"
+
+
+def _empty_before_conversion_reason(
+    engine: Engine, event: str, filters: Filters, by: Feature, lookback_days: int
+) -> str:
+    """One line saying why before-conversion found no feature used."""
+    command = "analytics before-conversion"
+    presence = feature_presence(engine, filters, by, all_time=True)
+    if presence.events > 0 and presence.with_feature == 0:
+        return f"{command}: {NO_AREA}"
+    if converter_count(engine, event, filters) == 0:
+        return (
+            f"{command}: no segment user's first {event} falls in the time range; "
+            "no converter to describe"
+        )
+    which = _area_prefix_words(filters) or (" with a product area" if by == "area" else "")
+    return (
+        f"{command}: no event{which} lies in the {lookback_days} days before a converter's "
+        f"first {event}, nor in a comparable non-converter's window"
+    )
+
+
+def _empty(reason: str, *, log: bool) -> str:
+    """What an empty feature table prints: its reason (and that no run was logged)."""
+    return f"{reason}; no MLflow run logged" if log else reason
 
 
 def checked_retention(
@@ -134,28 +195,35 @@ def run_top_features(
     filters: Filters = NO_FILTERS,
     *,
     per_event_type: bool = False,
+    by: Feature = "area",
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics top-features`."""
+    """`usagecast analytics top-features`; an empty table prints why it is empty instead."""
 
     def compute(engine: Engine) -> str:
-        table = top_features(engine, filters, per_event_type=per_event_type)
+        table = top_features(engine, filters, per_event_type=per_event_type, by=by)
+        if table.empty:
+            return _empty(_empty_top_features_reason(engine, filters, by), log=log)
         return _finish(
             "top-features",
             {"top_features": table},
             lambda: {
                 "top_features": plots.bar_chart(
-                    table["area"]
-                    if not per_event_type
-                    else table["event_type"] + " " + table["area"],
+                    table[by] if not per_event_type else table["event_type"] + " " + table[by],
                     table["users"],
-                    "Top product features",
+                    "Top product features" if by == "area" else "Top event types",
                     "unique users",
+                    ylabel=FEATURE_LABELS[by],
                 )
             },
-            {**_filter_params(filters), "per_event_type": per_event_type, "engine": engine_name},
+            {
+                **_filter_params(filters),
+                "per_event_type": per_event_type,
+                "by": by,
+                "engine": engine_name,
+            },
             log=log,
             limit=_limit(limit),
         )
@@ -168,26 +236,42 @@ def run_before_conversion(
     filters: Filters = NO_FILTERS,
     *,
     lookback_days: int = 30,
+    by: Feature = "area",
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics before-conversion`."""
+    """`usagecast analytics before-conversion`; an empty table prints why it is empty
+    instead."""
 
     def compute(engine: Engine) -> str:
-        table = checked_before_conversion(engine, event, filters, lookback_days=lookback_days)
+        table = checked_before_conversion(
+            engine, event, filters, lookback_days=lookback_days, by=by
+        )
+        if table.empty:
+            return _empty(
+                _empty_before_conversion_reason(engine, event, filters, by, lookback_days),
+                log=log,
+            )
         return _finish(
             "before-conversion",
             {"before_conversion": table},
             lambda: {
                 "before_conversion": plots.bar_chart(
-                    table["area"], table["lift"].fillna(0), f"Lift before {event}", "lift"
+                    table[by],
+                    table["lift"].fillna(0),
+                    f"Lift before {event}"
+                    if by == "area"
+                    else f"Event types' lift before {event}",
+                    "lift",
+                    ylabel=FEATURE_LABELS[by],
                 )
             },
             {
                 **_filter_params(filters),
                 "event": event,
                 "lookback_days": lookback_days,
+                "by": by,
                 "engine": engine_name,
             },
             log=log,

@@ -1,16 +1,24 @@
 """What people use: top product features, and what converters used before converting.
 
-Features are product areas (the events' `area` column); events without an area are not a
-feature use and are left out of these two tables (they still count towards active users).
+A feature is a value of one grouping column of the events, chosen by `by`: a product area
+(`area`, the default; events without an area are not a feature use and are left out of these
+two tables, though they still count towards active users) or an event type (`event_type`,
+for stores whose events carry no area, such as a Segment-style export of page_viewed,
+product_added, ...). Both groupings share the SQL templates below: the grouping column is a
+placeholder, named `feature` in the results and renamed to `by` in the tables (a placeholder
+never opens a SELECT list: sqlglot reads `SELECT :x` as DuckDB's `alias: expression`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
 
-from analytics.filters import NO_FILTERS, Filters, area_condition, combine, time_range_condition
+from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_EVENTS,
     SCOPED_USERS,
@@ -23,13 +31,24 @@ from analytics.scope import (
 from contracts.errors import UsagecastError
 from features.engines import Engine
 
+Feature = Literal["area", "event_type"]
+FEATURES: tuple[Feature, ...] = get_args(Feature)
+
+
+def _feature_column(by: str, table: str | None = None) -> exp.Column:
+    """The grouping column `by` (one of FEATURES), qualified with `table` when given."""
+    if by not in FEATURES:
+        raise UsagecastError(f"by: must be one of {', '.join(FEATURES)}, got {by!r}")
+    return exp.column(by, table=table)
+
+
 _TOP_FEATURES = f"""
 WITH {SCOPED_USERS}, {SCOPED_EVENTS}
-SELECT area, :event_type_key AS event_type,
-       COUNT(DISTINCT user_id) AS users, COUNT(*) AS events
+SELECT COUNT(DISTINCT user_id) AS users, COUNT(*) AS events,
+       :feature AS feature, :event_group AS event_group
 FROM scoped_events
-WHERE area IS NOT NULL
-GROUP BY 1, 2
+WHERE :feature IS NOT NULL
+GROUP BY 3, 4
 """
 
 _ACTIVE_USERS = f"""
@@ -39,29 +58,70 @@ SELECT COUNT(DISTINCT user_id) AS active_users FROM scoped_events
 
 
 def top_features(
-    engine: Engine, filters: Filters = NO_FILTERS, *, per_event_type: bool = False
+    engine: Engine,
+    filters: Filters = NO_FILTERS,
+    *,
+    per_event_type: bool = False,
+    by: Feature = "area",
 ) -> pd.DataFrame:
-    """Product areas ranked by unique users, then events (optionally per event type).
+    """Features ranked by unique users, then events: product areas (`by="area"`, optionally
+    per event type) or event types (`by="event_type"`).
 
-    Columns: [event_type,] area, users, events, user_share (users / active users in scope),
-    rank (1 = most users; within each event type when per_event_type).
+    Columns: [event_type,] <by>, users, events, user_share (users / active users in scope),
+    rank (1 = most users; within each event type when per_event_type). per_event_type ranks
+    areas within each event type, so it is refused with by="event_type".
     """
+    feature = _feature_column(by)
+    if per_event_type and by == "event_type":
+        raise UsagecastError(
+            "top-features: --per-event-type ranks product areas within each event type and "
+            "cannot go with --by event_type, which ranks the event types themselves"
+        )
     params = scope_params(engine, filters)
-    keys = ["event_type", "area"] if per_event_type else ["area"]
+    keys = ["event_type", by] if per_event_type else [by]
     # One template for both shapes: overall, the event type is one constant group.
-    event_type_key = exp.column("event_type") if per_event_type else exp.Literal.string("*")
-    table = engine.query(render(_TOP_FEATURES, event_type_key=event_type_key, **params))
+    event_group = exp.column("event_type") if per_event_type else exp.Literal.string("*")
+    table = engine.query(render(_TOP_FEATURES, feature=feature, event_group=event_group, **params))
+    names = {"feature": by, "event_group": "event_type"} if per_event_type else {"feature": by}
+    table = table.rename(columns=names)
     active = int(engine.query(render(_ACTIVE_USERS, **params))["active_users"].iloc[0])
     table = table.astype({"users": "int64", "events": "int64"})
     table["user_share"] = table["users"] / active if active else np.nan
     table = table.sort_values(
-        [*keys[:-1], "users", "events", "area"],
+        [*keys[:-1], "users", "events", by],
         ascending=[True] * (len(keys) - 1) + [False, False, True],
         ignore_index=True,
     )
     ranks = table.groupby(keys[:-1]).cumcount() + 1 if per_event_type else table.index + 1
     table["rank"] = np.asarray(ranks, dtype="int64")
     return table[[*keys, "users", "events", "user_share", "rank"]]
+
+
+_FEATURE_PRESENCE = f"""
+WITH {SCOPED_USERS}, {SCOPED_EVENTS}
+SELECT COUNT(*) AS events, COUNT(:feature) AS with_feature FROM scoped_events
+"""
+
+
+@dataclass(frozen=True)
+class FeaturePresence:
+    """Events of segment users (in the time range, unless counted over all time; whatever
+    their area) and how many of them hold a value in the grouping column."""
+
+    events: int
+    with_feature: int
+
+
+def feature_presence(
+    engine: Engine, filters: Filters = NO_FILTERS, by: Feature = "area", *, all_time: bool = False
+) -> FeaturePresence:
+    """What tells the reasons for an empty feature table apart: no event in scope, no event
+    with a value of `by` (a store without areas), or else the area prefix (not applied here)."""
+    times = {"start": None, "end": None} if all_time else {}
+    scope = replace(filters, area_prefix=None, **times)
+    query = render(_FEATURE_PRESENCE, feature=_feature_column(by), **scope_params(engine, scope))
+    row = engine.query(query).iloc[0]
+    return FeaturePresence(events=int(row["events"]), with_feature=int(row["with_feature"]))
 
 
 # First conversion of each segment user (over all history: a user converts once), kept when
@@ -81,14 +141,17 @@ converters AS (
     WHERE :conversion_range
 )"""
 
+# The window ends strictly before the first conversion, so with by=event_type the conversion
+# event's own type is never a use (nor in the comparison windows, which end at the latest on
+# the day of the first conversion).
 _CONVERTER_USE = f"""
 WITH {SCOPED_USERS}, {_CONVERTERS}
-SELECT e.area, COUNT(DISTINCT c.user_id) AS converters_using
+SELECT COUNT(DISTINCT c.user_id) AS converters_using, :feature AS feature
 FROM converters AS c JOIN events AS e ON e.user_id = c.user_id
 WHERE e.event_time >= c.converted_at - :lookback
   AND e.event_time < c.converted_at
-  AND e.area IS NOT NULL AND :event_area
-GROUP BY e.area
+  AND :feature IS NOT NULL AND :event_area
+GROUP BY 2
 """
 
 _CONVERTER_TENURES = f"""
@@ -115,40 +178,62 @@ WITH {SCOPED_USERS}, {_CONVERTERS}, {_AT_RISK}
 SELECT d_lo, d_hi, COUNT(*) AS users FROM at_risk WHERE d_lo <= d_hi GROUP BY d_lo, d_hi
 """
 
-# Area use of at-risk users by tenure day t; an event on day t lies in the lookback window
+# Feature use of at-risk users by tenure day t; an event on day t lies in the lookback window
 # of anchors t+1 .. t+L. Merging each user's days into islands (gaps <= L) turns the
 # windows into disjoint anchor spans [first+1, last+L], clipped to the user's at-risk days.
 # The events kept (t in [d_lo - L, d_hi - 1]) make every clipped span non-empty, so a span
 # is fully described by its two edges: an island's first day opens it at
 # max(first+1, d_lo), its last day closes it at min(last+L, d_hi). Counting edges per
-# (area, day) needs one window pass and returns at most areas x days x 2 rows. Several
+# (feature, day) needs one window pass and returns at most features x days x 2 rows. Several
 # events on one day need no DISTINCT: only the first of them opens and the last closes.
 _COMPARISON_EDGES = f"""
 WITH {SCOPED_USERS}, {_CONVERTERS}, {_AT_RISK},
 usage AS (
-    SELECT e.user_id, e.area, r.d_lo, r.d_hi,
+    SELECT e.user_id, :feature AS feature, r.d_lo, r.d_hi,
            CAST(FLOOR((FLOOR(epoch(e.event_time)) - r.signup_s) / 86400) AS BIGINT) AS t
     FROM events AS e JOIN at_risk AS r ON e.user_id = r.user_id
-    WHERE r.d_lo <= r.d_hi AND e.area IS NOT NULL AND :event_area
+    WHERE r.d_lo <= r.d_hi AND :feature IS NOT NULL AND :event_area
       AND FLOOR(epoch(e.event_time)) >= r.signup_s + (r.d_lo - :lookback_days) * 86400
       AND FLOOR(epoch(e.event_time)) < r.signup_s + r.d_hi * 86400
 ),
 neighbours AS (
-    SELECT area, t, d_lo, d_hi,
-           LAG(t) OVER (PARTITION BY user_id, area ORDER BY t) AS previous_t,
-           LEAD(t) OVER (PARTITION BY user_id, area ORDER BY t) AS next_t
+    SELECT feature, t, d_lo, d_hi,
+           LAG(t) OVER (PARTITION BY user_id, feature ORDER BY t) AS previous_t,
+           LEAD(t) OVER (PARTITION BY user_id, feature ORDER BY t) AS next_t
     FROM usage
 )
-SELECT area, GREATEST(t + 1, d_lo) AS day, 'open' AS edge, COUNT(*) AS users
+SELECT feature, GREATEST(t + 1, d_lo) AS day, 'open' AS edge, COUNT(*) AS users
 FROM neighbours
 WHERE previous_t IS NULL OR t - previous_t > :lookback_days
 GROUP BY 1, 2, 3
 UNION ALL
-SELECT area, LEAST(t + :lookback_days, d_hi) AS day, 'close' AS edge, COUNT(*) AS users
+SELECT feature, LEAST(t + :lookback_days, d_hi) AS day, 'close' AS edge, COUNT(*) AS users
 FROM neighbours
 WHERE next_t IS NULL OR next_t - t > :lookback_days
 GROUP BY 1, 2, 3
 """
+
+
+def _conversion_params(engine: Engine, event: str, filters: Filters) -> dict[str, exp.Expression]:
+    """Placeholder values for the scope, the converters and the area prefix of `e`."""
+    converted_at = exp.column("converted_at", table="fc")
+    return {
+        **scope_params(engine, filters),
+        "conversion_range": combine(time_range_condition(converted_at, filters)),
+        "event": exp.Literal.string(event),
+    }
+
+
+def _converter_tenures(engine: Engine, params: dict[str, exp.Expression]) -> pd.DataFrame:
+    """tenure_day, converters: the converters counted per tenure day of first conversion."""
+    return engine.query(render(_CONVERTER_TENURES, **params)).astype("int64")
+
+
+def converter_count(engine: Engine, event: str, filters: Filters = NO_FILTERS) -> int:
+    """before_conversion's converters: segment users whose first-ever `event` falls in the
+    time range."""
+    tenures = _converter_tenures(engine, _conversion_params(engine, event, filters))
+    return int(tenures["converters"].sum())
 
 
 def before_conversion(
@@ -157,34 +242,34 @@ def before_conversion(
     filters: Filters = NO_FILTERS,
     *,
     lookback_days: int = 30,
+    by: Feature = "area",
 ) -> pd.DataFrame:
-    """Areas converters used in the `lookback_days` before their first `event`, with lift.
+    """Features (product areas, or event types with `by="event_type"`) converters used in
+    the `lookback_days` before their first `event`, with lift.
 
     Converters: segment users whose first-ever `event` falls in the time range. Their use of
-    an area counts when an event in that area lies in [first conversion - lookback, first
-    conversion). Comparable non-converters, defined per tenure: for a converter who converted
-    on tenure day d (whole days since signup), the comparison group is every segment user
-    who had not converted by signup + d days, with that anchor inside the time range; their
-    use counts in the window [signup + d - lookback days, signup + d days). The comparison
-    share is the average over converters of the share within their tenure day's group
-    (tenure days with nobody to compare with are left out of that average).
+    a feature counts when an event with that feature lies in [first conversion - lookback,
+    first conversion). Comparable non-converters, defined per tenure: for a converter who
+    converted on tenure day d (whole days since signup), the comparison group is every
+    segment user who had not converted by signup + d days, with that anchor inside the time
+    range; their use counts in the window [signup + d - lookback days, signup + d days). The
+    comparison share is the average over converters of the share within their tenure day's
+    group (tenure days with nobody to compare with are left out of that average). By event
+    type, `event` itself never appears: every window ends before the first conversion.
 
-    Columns: area, converters_using (unique users, the ranking), converter_share,
+    Columns: <by>, converters_using (unique users, the ranking), converter_share,
     comparison_share, lift (converter_share / comparison_share).
     """
     if lookback_days < 1:
         raise UsagecastError(f"lookback: must be at least 1 day, got {lookback_days}")
-    params = scope_params(engine, filters)
-    converted_at = exp.column("converted_at", table="fc")
-    params["conversion_range"] = combine(time_range_condition(converted_at, filters))
-    params["event"] = exp.Literal.string(event)
+    params = _conversion_params(engine, event, filters)
+    params["feature"] = _feature_column(by, table="e")
     params["lookback"] = days_interval(lookback_days)
     params["lookback_days"] = exp.Literal.number(lookback_days)
-    params["event_area"] = combine(area_condition(exp.column("area", table="e"), filters))
     used = engine.query(render(_CONVERTER_USE, **params))
-    tenures = engine.query(render(_CONVERTER_TENURES, **params)).astype("int64")
+    tenures = _converter_tenures(engine, params)
     if tenures.empty:
-        return pd.DataFrame(columns=BEFORE_CONVERSION_COLUMNS)
+        return pd.DataFrame(columns=[by, *BEFORE_CONVERSION_MEASURES])
     params["min_day"] = exp.Literal.number(int(tenures["tenure_day"].min()))
     params["max_day"] = exp.Literal.number(int(tenures["tenure_day"].max()))
     start_s = epoch_seconds(filters.start) if filters.start is not None else None
@@ -192,30 +277,33 @@ def before_conversion(
     params["end_s"] = exp.Literal.number(data_end_seconds(engine, filters))
     at_risk = engine.query(render(_AT_RISK_COUNTS, **params))
     edges = engine.query(render(_COMPARISON_EDGES, **params))
-    return assemble_before_conversion(used, tenures, at_risk, edges)
+    named = {"feature": by}
+    return assemble_before_conversion(
+        used.rename(columns=named), tenures, at_risk, edges.rename(columns=named), by=by
+    )
 
 
-BEFORE_CONVERSION_COLUMNS = [
-    "area",
-    "converters_using",
-    "converter_share",
-    "comparison_share",
-    "lift",
-]
+BEFORE_CONVERSION_MEASURES = ["converters_using", "converter_share", "comparison_share", "lift"]
 
 
 def assemble_before_conversion(
-    used: pd.DataFrame, tenures: pd.DataFrame, at_risk: pd.DataFrame, edges: pd.DataFrame
+    used: pd.DataFrame,
+    tenures: pd.DataFrame,
+    at_risk: pd.DataFrame,
+    edges: pd.DataFrame,
+    *,
+    by: str = "area",
 ) -> pd.DataFrame:
     """The before-conversion table from its four aggregates (see before_conversion).
 
-    used: area, converters_using; tenures: tenure_day, converters; at_risk: d_lo, d_hi,
-    users; edges: area, day, edge ('open' | 'close'), users.
+    used: <by>, converters_using; tenures: tenure_day, converters; at_risk: d_lo, d_hi,
+    users; edges: <by>, day, edge ('open' | 'close'), users.
     """
+    columns = [by, *BEFORE_CONVERSION_MEASURES]
     if tenures.empty:
-        return pd.DataFrame(columns=BEFORE_CONVERSION_COLUMNS)
-    comparison = _comparison_shares(tenures, at_risk, edges)
-    table = used.merge(comparison, on="area", how="outer")
+        return pd.DataFrame(columns=columns)
+    comparison = _comparison_shares(tenures, at_risk, edges, by)
+    table = used.merge(comparison, on=by, how="outer")
     table["converters_using"] = table["converters_using"].fillna(0).astype("int64")
     table["comparison_share"] = table["comparison_share"].fillna(0.0)
     table["converter_share"] = table["converters_using"] / int(tenures["converters"].sum())
@@ -223,22 +311,22 @@ def assemble_before_conversion(
         table["comparison_share"] > 0
     )
     # Ordered on the lift rounded to 12 digits: DuckDB's parallel sums can differ in the last
-    # bits between two runs, which must not swap areas whose lifts are equal.
+    # bits between two runs, which must not swap features whose lifts are equal.
     order = (
         table.assign(lift_order=table["lift"].round(12))
-        .sort_values(["converters_using", "lift_order", "area"], ascending=[False, False, True])
+        .sort_values(["converters_using", "lift_order", by], ascending=[False, False, True])
         .index
     )
-    return table.loc[order, BEFORE_CONVERSION_COLUMNS].reset_index(drop=True)
+    return table.loc[order, columns].reset_index(drop=True)
 
 
 def _comparison_shares(
-    tenures: pd.DataFrame, at_risk: pd.DataFrame, edges: pd.DataFrame
+    tenures: pd.DataFrame, at_risk: pd.DataFrame, edges: pd.DataFrame, by: str
 ) -> pd.DataFrame:
-    """Converter-weighted mean, over tenure days, of each area's share among at-risk users.
+    """Converter-weighted mean, over tenure days, of each feature's share among at-risk users.
 
     `at_risk` holds (d_lo, d_hi, users): users at risk on days d_lo..d_hi; `edges` holds
-    (area, day, edge, users): spans of days whose window contains the area open on day
+    (<by>, day, edge, users): spans of days whose window contains the feature open on day
     (edge 'open') and close after day (edge 'close'), counted per user.
     """
     first = int(tenures["tenure_day"].min())
@@ -258,12 +346,11 @@ def _comparison_shares(
     sign = np.where(closes, 1.0, -1.0)
     contribution = sign * edges["users"].to_numpy(dtype="float64") * cumulative[day]
     shares = (
-        pd.Series(contribution, index=edges["area"].to_numpy()).groupby(level=0).sum()
-        / total_weight
+        pd.Series(contribution, index=edges[by].to_numpy()).groupby(level=0).sum() / total_weight
         if total_weight > 0
         else pd.Series(dtype="float64")
     )
-    return shares.rename("comparison_share").rename_axis("area").reset_index()
+    return shares.rename("comparison_share").rename_axis(by).reset_index()
 
 
 def _interval_counts(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from analytics.filters import Filters
     from analytics.retention import Period
+    from analytics.usage import Feature
     from features.engines import Engine
 
 __all__ = ["before_conversion", "retention", "segments", "store", "top_features"]
@@ -36,25 +37,36 @@ def store(engine: str = "duckdb") -> AbstractContextManager[Engine]:
 
 
 def top_features(
-    filters: Filters | None = None, *, per_event_type: bool = False, engine: str = "duckdb"
+    filters: Filters | None = None,
+    *,
+    per_event_type: bool = False,
+    by: Feature = "area",
+    engine: str = "duckdb",
 ) -> pd.DataFrame:
-    """`usagecast analytics top-features`: the most used product areas, ranked by users."""
+    """`usagecast analytics top-features`: the most used product areas (`by="event_type"`:
+    event types), ranked by users; empty when no event in scope has one."""
     from analytics import top_features as compute
 
     with store(engine) as opened:
-        return compute(opened, _filters(filters), per_event_type=per_event_type)
+        return compute(opened, _filters(filters), per_event_type=per_event_type, by=by)
 
 
 def before_conversion(
-    event: str, filters: Filters | None = None, *, lookback_days: int = 30, engine: str = "duckdb"
+    event: str,
+    filters: Filters | None = None,
+    *,
+    lookback_days: int = 30,
+    by: Feature = "area",
+    engine: str = "duckdb",
 ) -> pd.DataFrame:
-    """`usagecast analytics before-conversion`: areas used in the `lookback_days` before a
-    user's first `event`, with their lift over non-converters."""
+    """`usagecast analytics before-conversion`: areas (`by="event_type"`: event types) used
+    in the `lookback_days` before a user's first `event`, with their lift over
+    non-converters."""
     from analytics.runs import checked_before_conversion
 
     with store(engine) as opened:
         return checked_before_conversion(
-            opened, event, _filters(filters), lookback_days=lookback_days
+            opened, event, _filters(filters), lookback_days=lookback_days, by=by
         )
 
 

@@ -36,7 +36,11 @@ def _common(args: argparse.Namespace) -> dict:
 def _top_features(args: argparse.Namespace) -> int:
     from analytics.runs import run_top_features
 
-    print(run_top_features(_filters(args), per_event_type=args.per_event_type, **_common(args)))
+    print(
+        run_top_features(
+            _filters(args), per_event_type=args.per_event_type, by=args.by, **_common(args)
+        )
+    )
     return 0
 
 
@@ -45,7 +49,11 @@ def _before_conversion(args: argparse.Namespace) -> int:
 
     print(
         run_before_conversion(
-            args.event, _filters(args), lookback_days=args.lookback_days, **_common(args)
+            args.event,
+            _filters(args),
+            lookback_days=args.lookback_days,
+            by=args.by,
+            **_common(args),
         )
     )
     return 0
@@ -149,6 +157,17 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=20, help="rows to print (0 = all)")
 
 
+def _add_by_option(parser: argparse.ArgumentParser) -> None:
+    """--by: what a feature is (analytics.usage.FEATURES)."""
+    parser.add_argument(
+        "--by",
+        choices=("area", "event_type"),
+        default="area",
+        help="what a feature is: a product area (the events' area; default) or an event type "
+        "(for stores whose events carry no area); --area still filters events by area",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `analytics` and `ab` command groups."""
     analytics = subparsers.add_parser(
@@ -160,17 +179,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     models = analytics.add_subparsers(dest="model", required=True, metavar="MODEL")
 
-    top = models.add_parser("top-features", help="most used product areas")
-    top.add_argument("--per-event-type", action="store_true", help="rank within event types")
+    top = models.add_parser("top-features", help="most used product areas (or event types)")
+    top.add_argument(
+        "--per-event-type",
+        action="store_true",
+        help="rank areas within each event type (not with --by event_type)",
+    )
+    _add_by_option(top)
     top.set_defaults(handler=_top_features)
 
     before = models.add_parser(
-        "before-conversion", help="areas used before a first conversion, with lift"
+        "before-conversion",
+        help="areas (or event types) used before a first conversion, with lift",
     )
     before.add_argument(
         "--event", required=True, help="conversion event type (one the store holds)"
     )
     before.add_argument("--lookback-days", type=int, default=30)
+    _add_by_option(before)
     before.set_defaults(handler=_before_conversion)
 
     cohort = models.add_parser(

@@ -1,14 +1,25 @@
-"""Top features and features-before-conversion on a hand-built log, answers worked by hand."""
+"""Top features and features-before-conversion on a hand-built log, answers worked by hand,
+by product area and by event type."""
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics import Filters, before_conversion, channels, retention, top_features
+from analytics.usage import FeaturePresence, converter_count, feature_presence
+from contracts.errors import UsagecastError
+from features.engines.duckdb import DuckDBEngine
 from features.engines.spark import SparkEngine
 
-from .conftest import at
+from .conftest import at, write_store
 
 USERS = [
     ("a", at(0), "ads"),
@@ -98,7 +109,141 @@ def test_before_conversion_lookback_shortens_the_window(tiny_store):
 
 
 def test_no_converters_gives_an_empty_table(tiny_store):
-    assert before_conversion(tiny_store(USERS, EVENTS), "NEVER_HAPPENS").empty
+    engine = tiny_store(USERS, EVENTS)
+    assert before_conversion(engine, "NEVER_HAPPENS").empty
+    by_type = before_conversion(engine, "NEVER_HAPPENS", by="event_type")
+    assert by_type.empty and by_type.columns[0] == "event_type"
+
+
+def test_top_features_by_event_type_ranks_every_event_type(tiny_store):
+    # LOGIN has no area: not an area feature, but an event type like any other.
+    expected = pd.DataFrame(
+        {
+            "event_type": ["PLAY", "BUY_PREMIUM", "LIKE", "LOGIN", "SKIP"],
+            "users": [4, 2, 1, 1, 1],
+            "events": [7, 2, 1, 1, 1],
+            "user_share": [1.0, 0.5, 0.25, 0.25, 0.25],
+            "rank": [1, 2, 3, 4, 5],
+        }
+    )
+    table = top_features(tiny_store(USERS, EVENTS), by="event_type")
+    pd.testing.assert_frame_equal(table, expected)
+
+
+def test_the_area_prefix_filters_events_when_ranking_event_types(tiny_store):
+    # Events in areas starting with "s" (search): PLAY by a, b, c (4 events), SKIP by d.
+    engine = tiny_store(USERS, EVENTS)
+    table = top_features(engine, Filters(area_prefix="s"), by="event_type")
+    assert table[["event_type", "users", "events"]].values.tolist() == [
+        ["PLAY", 3, 4],
+        ["SKIP", 1, 1],
+    ]
+    assert table["user_share"].tolist() == [0.75, 0.25]
+    # Converters a and b both played in search before converting. Day 5: a, b, c played in
+    # search, d skipped there: PLAY 3/4, SKIP 1/4; day 12: b and c played: PLAY 2/2.
+    before = before_conversion(engine, "BUY_PREMIUM", Filters(area_prefix="s"), by="event_type")
+    assert before["event_type"].tolist() == ["PLAY", "SKIP"]
+    assert before["converters_using"].tolist() == [2, 0]
+    assert before["comparison_share"].tolist() == pytest.approx([0.875, 0.125])
+    assert before["lift"].tolist() == pytest.approx([1 / 0.875, 0.0])
+
+
+def test_before_conversion_by_event_type_matches_the_hand_computed_lift(tiny_store):
+    # Converters a (day 5, 10:00) and b (day 12, 00:00). a's window: PLAY; b's: PLAY, LIKE.
+    # Day-5 group (a, b, c, d): PLAY 4/4, LIKE 1/4 (b), SKIP 1/4 (d on day 14 = its day 4).
+    # Day-12 group (b, c): PLAY 2/2, LIKE 1/2. So PLAY 1, LIKE 3/8, SKIP 1/8. d's LOGIN on
+    # its day 5 lies in windows of its days 6..10 only, where no converter converted: 0.
+    # BUY_PREMIUM itself is absent: every window ends before the first conversion (b's
+    # converter window and day-12 comparison window both end at exactly its conversion).
+    expected = pd.DataFrame(
+        {
+            "event_type": ["PLAY", "LIKE", "SKIP", "LOGIN"],
+            "converters_using": [2, 1, 0, 0],
+            "converter_share": [1.0, 0.5, 0.0, 0.0],
+            "comparison_share": [1.0, 0.375, 0.125, 0.0],
+            "lift": [1.0, 0.5 / 0.375, 0.0, np.nan],
+        }
+    )
+    table = before_conversion(tiny_store(USERS, EVENTS), "BUY_PREMIUM", by="event_type")
+    pd.testing.assert_frame_equal(table, expected, rtol=1e-12)
+
+
+def test_a_later_conversion_event_is_not_a_use_before_the_first(tiny_store):
+    # a buys twice; the second purchase lies in nobody's window before a first purchase.
+    events = [*EVENTS, ("a", at(5, hour=12), "BUY_PREMIUM", "premium", 9.99)]
+    table = before_conversion(tiny_store(USERS, events), "BUY_PREMIUM", by="event_type")
+    assert "BUY_PREMIUM" not in table["event_type"].tolist()
+    assert table["event_type"].tolist() == ["PLAY", "LIKE", "SKIP", "LOGIN"]
+
+
+def test_presence_and_converters_tell_why_a_table_is_empty(tiny_store):
+    # From day 6: a's search, b's purchase, c's library, d's radio, search and LOGIN (no area).
+    engine = tiny_store(USERS, EVENTS)
+    late = Filters(start=at(6), area_prefix="zzz")
+    assert feature_presence(engine, late) == FeaturePresence(events=6, with_feature=5)
+    assert feature_presence(engine, late, "event_type") == FeaturePresence(6, 6)
+    assert feature_presence(engine, late, all_time=True) == FeaturePresence(12, 11)
+    # a's first purchase (day 5) falls before day 6: only b converts in the range.
+    assert converter_count(engine, "BUY_PREMIUM", late) == 1
+    assert converter_count(engine, "BUY_PREMIUM") == 2
+
+
+def test_ranking_event_types_within_event_types_is_refused(tiny_store):
+    with pytest.raises(UsagecastError) as raised:
+        top_features(tiny_store(USERS, EVENTS), per_event_type=True, by="event_type")
+    assert str(raised.value) == (
+        "top-features: --per-event-type ranks product areas within each event type and "
+        "cannot go with --by event_type, which ranks the event types themselves"
+    )
+
+
+def test_an_unknown_grouping_column_is_refused(tiny_store):
+    engine = tiny_store(USERS, EVENTS)
+    for compute in (
+        lambda: top_features(engine, by="user_id"),
+        lambda: before_conversion(engine, "BUY_PREMIUM", by="user_id"),
+    ):
+        with pytest.raises(
+            UsagecastError, match="by: must be one of area, event_type, got 'user_id'"
+        ):
+            compute()
+
+
+TYPES = ("A", "B", "C", "BUY")
+random_events = st.lists(
+    st.tuples(st.sampled_from("uvwxy"), st.integers(0, 40), st.sampled_from(TYPES)),
+    max_size=30,
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    raw=random_events,
+    prefix=st.sampled_from([None, "A", "B", "BU"]),
+    start=st.sampled_from([None, 10]),
+    lookback_days=st.integers(1, 15),
+)
+def test_areas_named_after_event_types_rank_like_the_event_types(
+    raw, prefix, start, lookback_days
+):
+    """With every event's area set to its event type, by area and by event type are one
+    table (up to the first column's name), whatever the filters."""
+    users = [(user, at(index), "ads") for index, user in enumerate("uvwxy")]
+    events = [(user, at(day, hour=day % 24), kind, kind, None) for user, day, kind in raw]
+    filters = Filters(start=None if start is None else at(start), area_prefix=prefix)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = DuckDBEngine(write_store(Path(folder) / "events.duckdb", users, events))
+        try:
+            for compute in (
+                lambda by: top_features(engine, filters, by=by),
+                lambda by: before_conversion(
+                    engine, "BUY", filters, lookback_days=lookback_days, by=by
+                ),
+            ):
+                by_area = compute("area").rename(columns={"area": "event_type"})
+                pd.testing.assert_frame_equal(by_area, compute("event_type"), rtol=1e-12)
+        finally:
+            engine.close()
 
 
 @pytest.mark.spark
@@ -107,7 +252,17 @@ def test_duckdb_and_spark_give_the_same_tables(tiny_store, tmp_path):
     spark = SparkEngine(tmp_path / "events.duckdb")
     for compute in (
         lambda engine: top_features(engine, per_event_type=True),
+        lambda engine: top_features(engine, Filters(area_prefix="s"), by="event_type"),
         lambda engine: before_conversion(engine, "BUY_PREMIUM"),
+        lambda engine: before_conversion(engine, "BUY_PREMIUM", by="event_type"),
+        lambda engine: pd.DataFrame(
+            [
+                {
+                    **asdict(feature_presence(engine, Filters(start=at(6)))),
+                    "converters": converter_count(engine, "BUY_PREMIUM", Filters(start=at(6))),
+                }
+            ]
+        ),
         lambda engine: retention(engine),
         lambda engine: retention(engine, period="month", activity_events=["PLAY", "LIKE"]),
         lambda engine: channels(engine, "BUY_PREMIUM"),

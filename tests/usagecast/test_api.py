@@ -99,14 +99,28 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
     with usagecast.analytics.store() as engine:
         expected = analytics.top_features(engine)
         before = analytics.before_conversion(engine, "BUY_PREMIUM", lookback_days=14)
+        types = analytics.top_features(engine, by="event_type")
+        types_before = analytics.before_conversion(
+            engine, "BUY_PREMIUM", lookback_days=14, by="event_type"
+        )
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
     assert_frame_equal(
         usagecast.analytics.before_conversion("BUY_PREMIUM", lookback_days=14), before, rtol=1e-12
     )
+    assert_frame_equal(usagecast.analytics.top_features(by="event_type"), types, rtol=1e-12)
+    assert_frame_equal(
+        usagecast.analytics.before_conversion("BUY_PREMIUM", lookback_days=14, by="event_type"),
+        types_before,
+        rtol=1e-12,
+    )
+    assert types.columns[0] == "event_type" and "PLAY" in set(types["event_type"])
+    assert len(types_before) > 0 and "BUY_PREMIUM" not in set(types_before["event_type"])
     assert not usagecast.analytics.retention(period="month").empty
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):
         usagecast.analytics.before_conversion("NOT_AN_EVENT")
+    with pytest.raises(UsagecastError, match="cannot go with --by event_type"):
+        usagecast.analytics.top_features(per_event_type=True, by="event_type")
 
 
 @pytest.mark.slow
