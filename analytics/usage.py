@@ -125,7 +125,11 @@ def feature_presence(
 
 
 # First conversion of each segment user (over all history: a user converts once), kept when
-# it falls in the time range; tenure counted in whole days since signup.
+# it falls in the time range. Its tenure day, the comparison's anchor, is the first whole day
+# since signup at or after the conversion (CEIL, on whole seconds): a comparison window
+# [signup + d - lookback, signup + d) then ends at or after the converter's own, less than a
+# day later. (FLOOR would end it up to a day earlier: for a conversion hours after signup, at
+# signup, before any use.) A conversion at a whole day after signup has that day.
 _CONVERTERS = """
 first_conversion AS (
     SELECT e.user_id, MIN(e.event_time) AS converted_at
@@ -135,15 +139,15 @@ first_conversion AS (
 ),
 converters AS (
     SELECT fc.user_id, fc.converted_at,
-           CAST(FLOOR((FLOOR(epoch(fc.converted_at)) - su.signup_s) / 86400) AS BIGINT)
+           CAST(CEIL((FLOOR(epoch(fc.converted_at)) - su.signup_s) / 86400) AS BIGINT)
                AS tenure_day
     FROM first_conversion AS fc JOIN scoped_users AS su ON fc.user_id = su.user_id
     WHERE :conversion_range
 )"""
 
 # The window ends strictly before the first conversion, so with by=event_type the conversion
-# event's own type is never a use (nor in the comparison windows, which end at the latest on
-# the day of the first conversion).
+# event's own type is never a use (nor in the comparison windows, which end at the latest at
+# the user's first conversion: see _AT_RISK).
 _CONVERTER_USE = f"""
 WITH {SCOPED_USERS}, {_CONVERTERS}
 SELECT COUNT(DISTINCT c.user_id) AS converters_using, :feature AS feature
@@ -160,7 +164,9 @@ SELECT tenure_day, COUNT(*) AS converters FROM converters GROUP BY tenure_day
 """
 
 # For every segment user, the tenure days d at which they are a comparable non-converter:
-# the anchor signup + d days lies in the range and is not after their first conversion.
+# the anchor signup + d days lies in the range and is not after their first conversion
+# (d <= FLOOR of their conversion's tenure, so a converter at a whole day is in the group of
+# that day, one converting hours into a day is not in the group of the next).
 _AT_RISK = """
 at_risk AS (
     SELECT su.user_id, su.signup_s,
@@ -249,13 +255,17 @@ def before_conversion(
 
     Converters: segment users whose first-ever `event` falls in the time range. Their use of
     a feature counts when an event with that feature lies in [first conversion - lookback,
-    first conversion). Comparable non-converters, defined per tenure: for a converter who
-    converted on tenure day d (whole days since signup), the comparison group is every
-    segment user who had not converted by signup + d days, with that anchor inside the time
-    range; their use counts in the window [signup + d - lookback days, signup + d days). The
-    comparison share is the average over converters of the share within their tenure day's
-    group (tenure days with nobody to compare with are left out of that average). By event
-    type, `event` itself never appears: every window ends before the first conversion.
+    first conversion). Comparable non-converters, defined per tenure: a converter's tenure
+    day d is the first whole day since signup at or after the first conversion, d = ceil of
+    (conversion - signup) in days, on whole epoch seconds (a conversion hours after signup
+    has d = 1; one exactly k days after signup, as in date-only data, d = k). The comparison
+    group at d is every segment user who had not converted before signup + d days, with that
+    anchor inside the time range; their use counts in the window [signup + d - lookback days,
+    signup + d days), which ends at the end of the converter's own window or less than a day
+    after it. The comparison share is the average over converters of the share within their
+    tenure day's group (tenure days with nobody to compare with are left out of that
+    average). By event type, `event` itself never appears: every window ends before the
+    first conversion.
 
     Columns: <by>, converters_using (unique users, the ranking), converter_share,
     comparison_share, lift (converter_share / comparison_share).

@@ -174,7 +174,7 @@ def pandas_before_conversion(events: pd.DataFrame, users: pd.DataFrame) -> pd.Da
     is_conversion = events["event_type"] == CONVERSION
     first = event_s[is_conversion].groupby(events.loc[is_conversion, "user_id"]).min()
     first_signup = signup.reindex(first.index).to_numpy()
-    tenure = np.floor((first.to_numpy() - first_signup) / day).astype("int64")
+    tenure = np.ceil((first.to_numpy() - first_signup) / day).astype("int64")
     tenures = (
         pd.Series(tenure).value_counts().rename_axis("tenure_day").rename("converters")
     ).reset_index()

@@ -79,22 +79,25 @@ def test_top_features_with_segment_area_prefix_and_time_range(tiny_store):
 
 
 def test_before_conversion_matches_the_hand_computed_lift(tiny_store):
-    # Converters: a (tenure day 5), b (tenure day 12). At day 5 all four users are at risk;
-    # at day 12 only b and c (a converted, d's anchor is past the end of the data).
-    # search: (4/4 + 2/2) / 2 = 1; radio: (2/4 + 0/2) / 2; library: (1/4 + 1/2) / 2.
+    # Converters: a (day 5 10:00: tenure day 6, the first whole day after it), b (day 12
+    # 00:00: tenure day 12). At day 6 b, c and d are at risk (a converted on day 5), windows
+    # ending at day 6 (b, c) and day 16 (d, signed up on day 10); at day 12 only b and c (d's
+    # anchor is past the end of the data). search: (3/3 + 2/2) / 2 = 1; radio (d):
+    # (1/3 + 0/2) / 2 = 1/6; library (b): (1/3 + 1/2) / 2 = 5/12.
     table = before_conversion(tiny_store(USERS, EVENTS), "BUY_PREMIUM")
     assert table["area"].tolist() == ["search", "radio", "library"]
     assert table["converters_using"].tolist() == [2, 1, 1]
     assert table["converter_share"].tolist() == [1.0, 0.5, 0.5]
-    assert table["comparison_share"].tolist() == pytest.approx([1.0, 0.25, 0.375])
-    assert table["lift"].tolist() == pytest.approx([1.0, 2.0, 0.5 / 0.375])
+    assert table["comparison_share"].tolist() == pytest.approx([1.0, 1 / 6, 5 / 12])
+    assert table["lift"].tolist() == pytest.approx([1.0, 3.0, 1.2])
 
 
 def test_before_conversion_respects_segment_and_time_range(tiny_store):
     engine = tiny_store(USERS, EVENTS)
+    # Ads users: a converts (tenure day 6); at day 6 c (search) and d (radio, search).
     ads = before_conversion(engine, "BUY_PREMIUM", Filters(segment="channel = 'ads'"))
     assert ads[["area", "converters_using"]].values.tolist() == [["radio", 1], ["search", 1]]
-    assert ads["comparison_share"].tolist() == pytest.approx([2 / 3, 1.0])
+    assert ads["comparison_share"].tolist() == pytest.approx([0.5, 1.0])
     late = before_conversion(engine, "BUY_PREMIUM", Filters(start=at(6)))
     assert late["area"].tolist() == ["library", "search"]
     assert late["lift"].tolist() == pytest.approx([2.0, 1.0])
@@ -139,29 +142,29 @@ def test_the_area_prefix_filters_events_when_ranking_event_types(tiny_store):
         ["SKIP", 1, 1],
     ]
     assert table["user_share"].tolist() == [0.75, 0.25]
-    # Converters a and b both played in search before converting. Day 5: a, b, c played in
-    # search, d skipped there: PLAY 3/4, SKIP 1/4; day 12: b and c played: PLAY 2/2.
+    # Converters a and b both played in search before converting. Day 6 (b, c, d): b and c
+    # played in search, d skipped there: PLAY 2/3, SKIP 1/3; day 12: b and c played: PLAY 2/2.
     before = before_conversion(engine, "BUY_PREMIUM", Filters(area_prefix="s"), by="event_type")
     assert before["event_type"].tolist() == ["PLAY", "SKIP"]
     assert before["converters_using"].tolist() == [2, 0]
-    assert before["comparison_share"].tolist() == pytest.approx([0.875, 0.125])
-    assert before["lift"].tolist() == pytest.approx([1 / 0.875, 0.0])
+    assert before["comparison_share"].tolist() == pytest.approx([5 / 6, 1 / 6])
+    assert before["lift"].tolist() == pytest.approx([1.2, 0.0])
 
 
 def test_before_conversion_by_event_type_matches_the_hand_computed_lift(tiny_store):
-    # Converters a (day 5, 10:00) and b (day 12, 00:00). a's window: PLAY; b's: PLAY, LIKE.
-    # Day-5 group (a, b, c, d): PLAY 4/4, LIKE 1/4 (b), SKIP 1/4 (d on day 14 = its day 4).
-    # Day-12 group (b, c): PLAY 2/2, LIKE 1/2. So PLAY 1, LIKE 3/8, SKIP 1/8. d's LOGIN on
-    # its day 5 lies in windows of its days 6..10 only, where no converter converted: 0.
+    # Converters a (day 5 10:00: tenure day 6) and b (day 12 00:00: tenure day 12). a's
+    # window: PLAY; b's: PLAY, LIKE. Day-6 group (b, c, d; d's window is its days -24..5):
+    # PLAY 3/3, LIKE 1/3 (b), SKIP 1/3 and LOGIN 1/3 (d on its days 4 and 5). Day-12 group
+    # (b, c): PLAY 2/2, LIKE 1/2. So PLAY 1, LIKE 5/12, SKIP and LOGIN 1/6 (ties by name).
     # BUY_PREMIUM itself is absent: every window ends before the first conversion (b's
     # converter window and day-12 comparison window both end at exactly its conversion).
     expected = pd.DataFrame(
         {
-            "event_type": ["PLAY", "LIKE", "SKIP", "LOGIN"],
+            "event_type": ["PLAY", "LIKE", "LOGIN", "SKIP"],
             "converters_using": [2, 1, 0, 0],
             "converter_share": [1.0, 0.5, 0.0, 0.0],
-            "comparison_share": [1.0, 0.375, 0.125, 0.0],
-            "lift": [1.0, 0.5 / 0.375, 0.0, np.nan],
+            "comparison_share": [1.0, 5 / 12, 1 / 6, 1 / 6],
+            "lift": [1.0, 1.2, 0.0, 0.0],
         }
     )
     table = before_conversion(tiny_store(USERS, EVENTS), "BUY_PREMIUM", by="event_type")
@@ -173,7 +176,109 @@ def test_a_later_conversion_event_is_not_a_use_before_the_first(tiny_store):
     events = [*EVENTS, ("a", at(5, hour=12), "BUY_PREMIUM", "premium", 9.99)]
     table = before_conversion(tiny_store(USERS, events), "BUY_PREMIUM", by="event_type")
     assert "BUY_PREMIUM" not in table["event_type"].tolist()
-    assert table["event_type"].tolist() == ["PLAY", "LIKE", "SKIP", "LOGIN"]
+    assert table["event_type"].tolist() == ["PLAY", "LIKE", "LOGIN", "SKIP"]
+
+
+@pytest.mark.parametrize("lookback_days", [1, 30])
+def test_first_day_converters_are_compared_with_the_first_hours_of_the_others(
+    tiny_store, lookback_days
+):
+    # Segment-like: no areas, signup = first event, every user views a page then. c1..c3
+    # order 4 hours after signup: tenure day 1, whose group (n1..n3; the converters bought
+    # before it) viewed a page in [signup + 1 - lookback, signup + 1 day). Anchored at day 0,
+    # the comparison windows would end at signup, before any use: share 0, no lift.
+    signups = {
+        "c1": at(0, hour=9),
+        "c2": at(1, hour=14),
+        "c3": at(2, hour=20),
+        "n1": at(0, hour=11),
+        "n2": at(1, hour=8),
+        "n3": at(3, hour=2),
+    }
+    users = [(user, signup, "ads") for user, signup in signups.items()]
+    hours = pd.Timedelta(hours=1)
+    events = [
+        (user, signup + offset * hours, "page_viewed", None, None)
+        for user, signup in signups.items()
+        for offset in (0, 1)
+    ]
+    events += [
+        (user, signups[user] + 4 * hours, "order_completed", None, 20.0)
+        for user in ("c1", "c2", "c3")
+    ]
+    events.append(("n1", at(6), "product_added", None, None))  # the data end, past day 1
+    table = before_conversion(
+        tiny_store(users, events), "order_completed", lookback_days=lookback_days, by="event_type"
+    )
+    assert table.to_dict("list") == {
+        "event_type": ["page_viewed"],
+        "converters_using": [3],
+        "converter_share": [1.0],
+        "comparison_share": [1.0],
+        "lift": [1.0],
+    }
+
+
+# A date-only store (every time at 00:00): conversions lie whole days after signup (p and t
+# on tenure day 3, q on day 7), so the tenure day is the same whether it is counted by floor
+# or ceiling. The tables below were computed by the floor-anchored implementation and must
+# not change. r's charts on its day 4 lies only in windows of days 5 and 6 (lookback 2),
+# where nobody converted: listed with comparison share 0 and no lift.
+DATE_USERS = [
+    ("p", at(0), "ads"),
+    ("q", at(1), "seo"),
+    ("r", at(2), "ads"),
+    ("s", at(0), "seo"),
+    ("t", at(4), "ads"),
+]
+DATE_EVENTS = [
+    ("p", at(0), "PLAY", "home", None),
+    ("p", at(1), "PLAY", "search", None),
+    ("p", at(3), "BUY_PREMIUM", "shop", 9.99),
+    ("q", at(1), "PLAY", "home", None),
+    ("q", at(2), "LIKE", "library", None),
+    ("q", at(4), "PLAY", "search", None),
+    ("q", at(8), "BUY_PREMIUM", "shop", 9.99),
+    ("r", at(2), "PLAY", "home", None),
+    ("r", at(3), "PLAY", "search", None),
+    ("r", at(5), "LIKE", "library", None),
+    ("r", at(6), "PLAY", "charts", None),
+    ("s", at(0), "PLAY", "search", None),
+    ("s", at(2), "SKIP", "radio", None),
+    ("s", at(6), "PLAY", "home", None),
+    ("t", at(4), "PLAY", "home", None),
+    ("t", at(5), "LIKE", "library", None),
+    ("t", at(7), "BUY_PREMIUM", "shop", 9.99),
+    ("t", at(9), "PLAY", "radio", None),
+]
+
+
+def test_a_date_only_store_keeps_its_before_conversion_tables(tiny_store):
+    engine = tiny_store(DATE_USERS, DATE_EVENTS)
+    by_area = pd.DataFrame(
+        {
+            "area": ["library", "search", "home", "radio", "charts"],
+            "converters_using": [1, 1, 0, 0, 0],
+            "converter_share": [1 / 3, 1 / 3, 0.0, 0.0, 0.0],
+            "comparison_share": [4 / 15, 4 / 15, 1 / 9, 2 / 15, 0.0],
+            "lift": [1.25, 1.25, 0.0, 0.0, np.nan],
+        }
+    )
+    by_type = pd.DataFrame(
+        {
+            "event_type": ["PLAY", "LIKE", "SKIP"],
+            "converters_using": [3, 2, 0],
+            "converter_share": [1.0, 2 / 3, 0.0],
+            "comparison_share": [1.0, 22 / 45, 11 / 45],
+            "lift": [1.0, 15 / 11, 0.0],
+        }
+    )
+    pd.testing.assert_frame_equal(
+        before_conversion(engine, "BUY_PREMIUM", lookback_days=2), by_area, rtol=1e-12
+    )
+    pd.testing.assert_frame_equal(
+        before_conversion(engine, "BUY_PREMIUM", by="event_type"), by_type, rtol=1e-12
+    )
 
 
 def test_presence_and_converters_tell_why_a_table_is_empty(tiny_store):
