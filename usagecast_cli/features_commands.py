@@ -71,10 +71,17 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
+    from events.quality import NoReportError, load_latest_report, render_for_spec
     from features.featureset import new_spec
 
-    path = new_spec(args.name)
+    try:
+        report = load_latest_report()
+    except NoReportError:
+        report = None
+    path = new_spec(args.name, dataset=None if report is None else report["dataset"])
     print(f"wrote {path}")
+    if report is not None:
+        print(render_for_spec(report))
     print(
         f"next: edit it (dataset, cutoffs, label, event types), then\n"
         f"  usagecast features sql {args.name}@v1\n"

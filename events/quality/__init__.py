@@ -2,7 +2,7 @@
 
 from events.quality.html import render_html
 from events.quality.profile import profile_store, sentinel_counts
-from events.quality.render import render_markdown, render_short
+from events.quality.render import render_for_spec, render_markdown, render_short
 from events.quality.reports import (
     NoReportError,
     ReportFiles,
@@ -18,6 +18,7 @@ __all__ = [
     "latest_report_files",
     "load_latest_report",
     "profile_store",
+    "render_for_spec",
     "render_html",
     "render_markdown",
     "render_short",

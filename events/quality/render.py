@@ -172,3 +172,24 @@ def _unnameable_event_types(event_types: list[str], shown: int = 5) -> list[str]
         f"  event types a spec cannot name ({SPEC_NAME_RULE}): {len(unnameable)}; rename "
         f"them in the dataset config: rules: {{event_types: {{rename: {{{renames}}}}}}}{more}"
     ]
+
+
+def render_for_spec(report: dict, shown: int = 20) -> str:
+    """What a spec can name in the store the report describes: its dataset, event time span,
+    event types (with counts, and the rename line for those a spec cannot name) and user
+    attributes; printed by `features new` so the starter can be filled in."""
+    months = report["timestamp_coverage"]
+    span = f"{months[0]['month']} .. {months[-1]['month']}" if months else "no events"
+    types = report["event_types"]
+    listed = ", ".join(f"{t['event_type']} {t['events']:,}" for t in types[:shown])
+    more = f" (and {len(types) - shown} more)" if len(types) > shown else ""
+    user_columns = report["columns"].get("users", {}).get("columns", {})
+    attributes = [name for name in user_columns if name not in ("user_id", "signup_time")]
+    return "\n".join(
+        [
+            f"your event store (dataset {report['dataset']}, event months {span}):",
+            f"  event types: {listed or 'none'}{more}",
+            *_unnameable_event_types([t["event_type"] for t in types]),
+            f"  user attributes: {', '.join(attributes) or 'none'}",
+        ]
+    )

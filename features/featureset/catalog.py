@@ -32,6 +32,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "sets"
 LOCK_FILE = "LOCK.json"
 STARTER_FILE = Path(__file__).resolve().parent / "starter.yaml"
 STARTER_NAME = "__NAME__"
+STARTER_DATASET = "my_dataset"
 Origin = Literal["project", "shipped"]
 
 
@@ -149,8 +150,11 @@ def release_spec(ref: str, sets_dir: Path | None = None) -> tuple[CatalogEntry, 
     return entry, digest
 
 
-def new_spec(name: str, sets_dir: Path | None = None) -> Path:
-    """Write a commented starter `name@v1` into the project folder; never overwrite a file."""
+def new_spec(name: str, sets_dir: Path | None = None, dataset: str | None = None) -> Path:
+    """Write a commented starter `name@v1` into the project folder; never overwrite a file.
+
+    `dataset` (the ingested dataset's name, when a store exists) replaces the placeholder.
+    """
     ref = FeatureSetRef(check_name(name, "spec name"), 1)
     folder = dict(_folders(sets_dir)).get("project")
     if folder is None:
@@ -164,7 +168,10 @@ def new_spec(name: str, sets_dir: Path | None = None) -> Path:
             )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x") as handle:
-        handle.write(STARTER_FILE.read_text().replace(STARTER_NAME, name))
+        text = STARTER_FILE.read_text().replace(STARTER_NAME, name)
+        if dataset is not None:
+            text = text.replace(f"dataset: {STARTER_DATASET}", f"dataset: {dataset}")
+        handle.write(text)
     return path
 
 

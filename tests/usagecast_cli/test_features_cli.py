@@ -88,3 +88,43 @@ def test_new_refuses_a_spec_name_that_is_not_one_file_name(tmp_path, capsys, nam
     assert {path for path in tmp_path.rglob("*")} == before
     assert main(["features", "build", f"{name}@v1"]) == 2
     assert "is not a feature-set reference" in capsys.readouterr().err
+
+
+def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys):
+    import yaml
+
+    from contracts.workspace import event_store_path
+    from events.ingest import ingest_dataset
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "users.csv").write_text("id,joined,plan\n1,2024-01-02,pro\n2,2024-01-03,free\n")
+    (export / "events.csv").write_text(
+        "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,Add to Cart\n2,2024-02-07,PLAY\n"
+    )
+    config = {
+        "name": "shop",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+        "users": {
+            "files": "users.csv",
+            "columns": {"user_id": "id", "signup_time": "joined"},
+            "attributes": {"plan": {"column": "plan", "kind": "static", "dtype": "categorical"}},
+        },
+    }
+    (export / "dataset.yaml").write_text(yaml.safe_dump(config))
+    ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
+    assert main(["features", "new", "trial"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:5] == [
+        "your event store (dataset shop, event months 2024-01 .. 2024-02):",
+        "  event types: PLAY 2, Add to Cart 1",
+        "  event types a spec cannot name (letters, digits, _; starting with a letter): 1; "
+        'rename them in the dataset config: rules: {event_types: {rename: {"Add to Cart": '
+        "Add_to_Cart}}}",
+        "  user attributes: plan",
+    ]
+    spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
+    assert spec["dataset"] == "shop"
