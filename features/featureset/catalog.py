@@ -170,7 +170,8 @@ def new_spec(name: str, sets_dir: Path | None = None, dataset: str | None = None
     with path.open("x") as handle:
         text = STARTER_FILE.read_text().replace(STARTER_NAME, name)
         if dataset is not None:
-            text = text.replace(f"dataset: {STARTER_DATASET}", f"dataset: {dataset}")
+            # JSON quoting keeps any dataset name one YAML string ("shop: EU" included).
+            text = text.replace(f"dataset: {STARTER_DATASET}", f"dataset: {json.dumps(dataset)}")
         handle.write(text)
     return path
 

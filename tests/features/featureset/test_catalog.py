@@ -92,3 +92,10 @@ def test_releasing_locks_a_project_spec_but_never_a_shipped_one(sets_dir):
         load_spec("mine@v1", sets_dir)
     with pytest.raises(SpecError, match=r"premium_30d@v1 is a shipped example .*already locked"):
         release_spec("premium_30d@v1", sets_dir)
+
+
+@pytest.mark.parametrize("dataset", ["shop", "shop: EU #1", 'say "hi"'])
+def test_a_starter_takes_the_dataset_name_as_one_yaml_string(sets_dir, dataset):
+    path = new_spec("trial", sets_dir, dataset=dataset)
+    assert yaml.safe_load(path.read_text())["dataset"] == dataset
+    assert load_spec("trial@v1", sets_dir).dataset == dataset
