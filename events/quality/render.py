@@ -135,11 +135,16 @@ def render_markdown(report: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _month_span(months: list[dict]) -> str:
+    """The first and last month that hold events ("2024-01 .. 2024-06"), or "no events"."""
+    return f"{months[0]['month']} .. {months[-1]['month']}" if months else "no events"
+
+
 def render_short(report: dict) -> str:
     """A few lines for the terminal after an ingest."""
     per_user = report["events_per_user"]
     months = report["timestamp_coverage"]
-    span = f"{months[0]['month']} .. {months[-1]['month']}" if months else "no events"
+    span = _month_span(months)
     types = ", ".join(f"{t['event_type']} {t['events']:,}" for t in report["event_types"][:8])
     sentinels = sum(
         n for by_column in report["sentinel_counts"].values() for n in by_column.values()
@@ -178,8 +183,7 @@ def render_for_spec(report: dict, shown: int = 20) -> str:
     """What a spec can name in the store the report describes: its dataset, event time span,
     event types (with counts, and the rename line for those a spec cannot name) and user
     attributes; printed by `features new` so the starter can be filled in."""
-    months = report["timestamp_coverage"]
-    span = f"{months[0]['month']} .. {months[-1]['month']}" if months else "no events"
+    span = _month_span(report["timestamp_coverage"])
     types = report["event_types"]
     listed = ", ".join(f"{t['event_type']} {t['events']:,}" for t in types[:shown])
     more = f" (and {len(types) - shown} more)" if len(types) > shown else ""
