@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 
+from events.store import USER_ATTRIBUTES
+
 EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
 EVENTS_PER_USER_QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.99)
@@ -133,4 +135,16 @@ def profile_store(
         **_events_profile(con),
         "events_per_day": events_per_day(con),
         "quarantine_examples": _quarantine_examples(con),
+        "user_attribute_kinds": _user_attribute_kinds(con),
     }
+
+
+def _user_attribute_kinds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each user attribute's kind (static | snapshot), from the store's catalog of them."""
+    tables = {
+        row[0]
+        for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    if USER_ATTRIBUTES not in tables:
+        return {}
+    return dict(con.execute(f"SELECT name, kind FROM {USER_ATTRIBUTES} ORDER BY name").fetchall())

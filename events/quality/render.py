@@ -188,7 +188,12 @@ def render_for_spec(report: dict, shown: int = 20) -> str:
     listed = ", ".join(f"{t['event_type']} {t['events']:,}" for t in types[:shown])
     more = f" (and {len(types) - shown} more)" if len(types) > shown else ""
     user_columns = report["columns"].get("users", {}).get("columns", {})
-    attributes = [name for name in user_columns if name not in ("user_id", "signup_time")]
+    kinds = report.get("user_attribute_kinds", {})
+    attributes = [
+        f"{name} (snapshot: not a feature)" if kinds.get(name) == "snapshot" else name
+        for name in user_columns
+        if name not in ("user_id", "signup_time")
+    ]
     return "\n".join(
         [
             f"your event store (dataset {report['dataset']}, event months {span}):",

@@ -98,7 +98,9 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
 
     export = tmp_path / "export"
     export.mkdir()
-    (export / "users.csv").write_text("id,joined,plan\n1,2024-01-02,pro\n2,2024-01-03,free\n")
+    (export / "users.csv").write_text(
+        "id,joined,plan,seen\n1,2024-01-02,pro,17\n2,2024-01-03,free,3\n"
+    )
     (export / "events.csv").write_text(
         "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,Add to Cart\n2,2024-02-07,PLAY\n"
     )
@@ -111,7 +113,10 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
         "users": {
             "files": "users.csv",
             "columns": {"user_id": "id", "signup_time": "joined"},
-            "attributes": {"plan": {"column": "plan", "kind": "static", "dtype": "categorical"}},
+            "attributes": {
+                "plan": {"column": "plan", "kind": "static", "dtype": "categorical"},
+                "seen": {"column": "seen", "kind": "snapshot", "dtype": "numeric"},
+            },
         },
     }
     (export / "dataset.yaml").write_text(yaml.safe_dump(config))
@@ -124,7 +129,7 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
         "  event types a spec cannot name (letters, digits, _; starting with a letter): 1; "
         'rename them in the dataset config: rules: {event_types: {rename: {"Add to Cart": '
         "Add_to_Cart}}}",
-        "  user attributes: plan",
+        "  user attributes: plan, seen (snapshot: not a feature)",
     ]
     spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
     assert spec["dataset"] == "shop"
