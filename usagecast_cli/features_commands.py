@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from usagecast_cli.options import add_engine_options, add_specs_option
+
+if TYPE_CHECKING:
+    from features.featureset import Starter, StoreFacts
 
 
 def _fraction(value: str) -> float:
@@ -70,6 +74,30 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_facts(report: dict) -> StoreFacts:
+    """The quality report's facts a starter spec can use."""
+    from features.featureset import StoreFacts
+
+    return StoreFacts(
+        dataset=report["dataset"],
+        months=tuple(month["month"] for month in report["timestamp_coverage"]),
+        event_types=tuple(t["event_type"] for t in report["event_types"]),
+    )
+
+
+def _format_filled(starter: Starter) -> str:
+    """What `features new` took from the store, and what is left to the user."""
+    filled = ["dataset"]
+    if starter.calendar is not None:
+        filled.append(f"cutoffs ({starter.calendar})")
+    if starter.counted:
+        filled.append(f"counted event types ({', '.join(starter.counted)})")
+    left = "the label's event type" + ("" if starter.counted else " and the counted ones")
+    if starter.calendar is None:
+        left += " and the cutoffs (under three months of events: set calendar dates by hand)"
+    return f"filled in from your store: {'; '.join(filled)}\nstill placeholders: {left}"
+
+
 def _new(args: argparse.Namespace) -> int:
     from events.quality import NoReportError, load_latest_report, render_for_spec
     from features.featureset import new_spec
@@ -78,10 +106,12 @@ def _new(args: argparse.Namespace) -> int:
         report = load_latest_report()
     except NoReportError:
         report = None
-    path = new_spec(args.name, dataset=None if report is None else report["dataset"])
-    print(f"wrote {path}")
+    store = None if report is None else _store_facts(report)
+    starter = new_spec(args.name, store=store)
+    print(f"wrote {starter.path}")
     if report is not None:
         print(render_for_spec(report))
+        print(_format_filled(starter))
     print(
         f"next: edit it (dataset, cutoffs, label, event types), then\n"
         f"  usagecast features sql {args.name}@v1\n"

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
-from contracts.names import check_name
+from contracts.names import check_name, is_spec_name
 from contracts.refs import FeatureSetRef, InvalidRefError
 from contracts.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
@@ -150,10 +151,98 @@ def release_spec(ref: str, sets_dir: Path | None = None) -> tuple[CatalogEntry, 
     return entry, digest
 
 
-def new_spec(name: str, sets_dir: Path | None = None, dataset: str | None = None) -> Path:
+@dataclass(frozen=True)
+class StoreFacts:
+    """What `features new` knows of the ingested event store, to fill the starter in."""
+
+    dataset: str
+    months: tuple[str, ...]  # months holding events, "YYYY-MM", ascending
+    event_types: tuple[str, ...]  # most frequent first
+
+
+@dataclass(frozen=True)
+class Starter:
+    """A starter spec's text, what of it came from the store (empty: placeholders) and, once
+    written, its file."""
+
+    text: str
+    calendar: str | None = None
+    counted: tuple[str, ...] = ()
+    path: Path | None = None
+
+
+# The starter's placeholder lines that the store's facts replace.
+_PLACEHOLDER_NOTE = (
+    "# It loads as written, but its event types (LOGIN, PURCHASE) are placeholders: replace them\n"
+    "# with the event types of your data. `usagecast features build __NAME__@v1` refuses a name\n"
+    "# the event store does not hold and lists the ones it does."
+)
+_PLACEHOLDER_CALENDAR = "calendar: {start: 2024-02-01, end: 2024-06-01, every: month}"
+_PLACEHOLDER_COUNTED = "event_types: [LOGIN, PURCHASE]"
+COUNTED_FROM_STORE = 3
+
+
+def _month_start(month: str, shift: int) -> date:
+    year, number = (int(part) for part in month.split("-"))
+    index = year * 12 + number - 1 + shift
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def starter_calendar(months: tuple[str, ...]) -> str | None:
+    """Monthly cutoffs inside the store's span: from the month after the first event month (a
+    month of history) to the month before the last (room for a 30-day label); None when the
+    span is under three months."""
+    if not months:
+        return None
+    start, end = _month_start(months[0], 1), _month_start(months[-1], -1)
+    if start > end:
+        return None
+    return f"calendar: {{start: {start.isoformat()}, end: {end.isoformat()}, every: month}}"
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    if text.count(old) != 1:
+        raise RuntimeError(f"{STARTER_FILE} lost its placeholder {old!r}")
+    return text.replace(old, new)
+
+
+def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
+    """The starter spec for `name`; with `store`, its dataset, cutoffs and counted event types
+    are the store's, and only the label's event type stays a placeholder."""
+    text = STARTER_FILE.read_text()
+    if store is None:
+        return Starter(text.replace(STARTER_NAME, name))
+    # JSON quoting keeps any dataset name one YAML string ("shop: EU" included).
+    text = _replace_once(
+        text, f"dataset: {STARTER_DATASET}", f"dataset: {json.dumps(store.dataset)}"
+    )
+    calendar = starter_calendar(store.months)
+    if calendar is not None:
+        text = _replace_once(text, _PLACEHOLDER_CALENDAR, calendar)
+    counted = tuple(t for t in store.event_types if is_spec_name(t))[:COUNTED_FROM_STORE]
+    if counted:
+        # JSON-quoted: an event type such as `yes` or `null` stays a string in YAML.
+        listed = ", ".join(json.dumps(t) for t in counted)
+        text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
+    filled = [
+        *(["cutoffs"] if calendar else []),
+        *(["counted event types"] if counted else []),
+    ]
+    if filled:
+        text = _replace_once(
+            text,
+            _PLACEHOLDER_NOTE,
+            f"# Its {' and '.join(filled)} come from your event store (dataset {store.dataset}).\n"
+            "# Its other event types (PURCHASE) are placeholders: replace them with yours;\n"
+            "# `usagecast features build __NAME__@v1` lists the ones the event store holds.",
+        )
+    return Starter(text.replace(STARTER_NAME, name), calendar, counted)
+
+
+def new_spec(name: str, sets_dir: Path | None = None, store: StoreFacts | None = None) -> Starter:
     """Write a commented starter `name@v1` into the project folder; never overwrite a file.
 
-    `dataset` (the ingested dataset's name, when a store exists) replaces the placeholder.
+    `store` (the ingested store's facts, when one exists) fills in what it can.
     """
     ref = FeatureSetRef(check_name(name, "spec name"), 1)
     folder = dict(_folders(sets_dir)).get("project")
@@ -166,14 +255,11 @@ def new_spec(name: str, sets_dir: Path | None = None, dataset: str | None = None
                 f"{spec_path(ref, other)} already exists ({origin}); edit it, or choose "
                 "another name"
             )
+    starter = starter_text(name, store)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x") as handle:
-        text = STARTER_FILE.read_text().replace(STARTER_NAME, name)
-        if dataset is not None:
-            # JSON quoting keeps any dataset name one YAML string ("shop: EU" included).
-            text = text.replace(f"dataset: {STARTER_DATASET}", f"dataset: {json.dumps(dataset)}")
-        handle.write(text)
-    return path
+        handle.write(starter.text)
+    return replace(starter, path=path)
 
 
 def list_specs(sets_dir: Path | None = None) -> tuple[CatalogEntry, ...]:

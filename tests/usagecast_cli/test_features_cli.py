@@ -123,13 +123,16 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
     ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
     assert main(["features", "new", "trial"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1:5] == [
+    assert lines[1:7] == [
         "your event store (dataset shop, event months 2024-01 .. 2024-02):",
         "  event types: PLAY 2, Add to Cart 1",
         "  event types a spec cannot name (letters, digits, _; starting with a letter): 1; "
         'rename them in the dataset config: rules: {event_types: {rename: {"Add to Cart": '
         "Add_to_Cart}}}",
         "  user attributes: plan, seen (snapshot: not a feature)",
+        "filled in from your store: dataset; counted event types (PLAY)",
+        "still placeholders: the label's event type and the cutoffs (under three months of "
+        "events: set calendar dates by hand)",
     ]
     spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
     assert spec["dataset"] == "shop"

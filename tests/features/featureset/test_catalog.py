@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import yaml
 from featureset_testlib import write_spec
@@ -9,13 +11,16 @@ from featureset_testlib import write_spec
 from contracts.refs import InvalidRefError
 from features.featureset.catalog import (
     SHIPPED_DIR,
+    StoreFacts,
     list_specs,
     load_spec,
     locate_spec,
     new_spec,
     project_specs_dir,
     release_spec,
+    starter_calendar,
 )
+from features.featureset.compiler.cutoffs import calendar_cutoff_dates
 from features.featureset.spec import SpecError, expand_features
 
 OWN = """
@@ -64,7 +69,7 @@ def test_the_same_ref_in_both_folders_is_an_error_naming_both_files(sets_dir):
 
 
 def test_a_starter_spec_loads_and_is_never_written_over(sets_dir):
-    path = new_spec("trial", sets_dir)
+    path = new_spec("trial", sets_dir).path
     assert path == sets_dir / "trial" / "v1.yaml"
     text = path.read_text()
     for topic in ("after_signup", "event_within", "item_mean", "not_converted", "actionable"):
@@ -96,6 +101,56 @@ def test_releasing_locks_a_project_spec_but_never_a_shipped_one(sets_dir):
 
 @pytest.mark.parametrize("dataset", ["shop", "shop: EU #1", 'say "hi"'])
 def test_a_starter_takes_the_dataset_name_as_one_yaml_string(sets_dir, dataset):
-    path = new_spec("trial", sets_dir, dataset=dataset)
+    path = new_spec("trial", sets_dir, store=StoreFacts(dataset, (), ())).path
     assert yaml.safe_load(path.read_text())["dataset"] == dataset
     assert load_spec("trial@v1", sets_dir).dataset == dataset
+
+
+@pytest.mark.parametrize(
+    ("months", "calendar"),
+    [
+        (("2024-05", "2024-06", "2024-07"), (date(2024, 6, 1), date(2024, 6, 1))),
+        (("2024-05", "2025-02"), (date(2024, 6, 1), date(2025, 1, 1))),
+        (("2023-11", "2024-12", "2025-01"), (date(2023, 12, 1), date(2024, 12, 1))),
+        (("2024-05", "2024-06"), None),
+        (("2024-05",), None),
+        ((), None),
+    ],
+)
+def test_starter_cutoffs_leave_a_month_of_history_and_of_label_inside_the_store(months, calendar):
+    written = starter_calendar(months)
+    if calendar is None:
+        assert written is None
+    else:
+        start, end = calendar
+        assert yaml.safe_load(written)["calendar"] == {
+            "start": start,
+            "end": end,
+            "every": "month",
+        }
+
+
+def test_a_starter_from_a_store_counts_its_nameable_event_types_and_builds_its_cutoffs(sets_dir):
+    store = StoreFacts(
+        "shop",
+        ("2024-01", "2024-02", "2024-03", "2024-04"),
+        ("page view", "yes", "PLAY", "Add_to_Cart", "LIKE", "SKIP"),
+    )
+    starter = new_spec("trial", sets_dir, store=store)
+    assert starter.counted == ("yes", "PLAY", "Add_to_Cart")
+    spec = load_spec("trial@v1", sets_dir)
+    assert spec.dataset == "shop"
+    assert [str(d) for d in calendar_cutoff_dates(spec.cutoffs.calendar)] == [
+        "2024-02-01",
+        "2024-03-01",
+    ]
+    assert {f.name for f in expand_features(spec)} >= {"count_yes_7d", "count_PLAY_30d"}
+    text = starter.path.read_text()
+    assert "come from your event store (dataset shop)" in text and "LOGIN" not in text
+    assert spec.label.event_type == "PURCHASE"  # the one placeholder left
+
+
+def test_a_starter_from_a_short_store_keeps_the_placeholder_cutoffs(sets_dir):
+    starter = new_spec("trial", sets_dir, store=StoreFacts("shop", ("2024-01",), ("page view",)))
+    assert (starter.calendar, starter.counted) == (None, ())
+    assert "placeholders: replace them\n# with the event types" in starter.path.read_text()
