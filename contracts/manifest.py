@@ -331,6 +331,15 @@ class FeatureSetManifest:
         """The latest row cutoff (ISO), None when there are no rows."""
         return self._cutoff_span().get("max")
 
+    @property
+    def calendar_without_rows(self) -> Mapping[str, tuple[str, ...]]:
+        """Calendar cutoffs that gave no row, by why (`no_candidates`, `all_dropped`); empty
+        for a scoring build and for manifests written before it was recorded."""
+        if self.kind == "scoring":
+            return {}
+        recorded = self._cutoff_span().get("calendar_without_rows", {})
+        return {why: tuple(dates) for why, dates in recorded.items()}
+
     def _cutoff_span(self) -> Mapping[str, Any]:
         return self._required("feature_cutoffs" if self.kind == "scoring" else "cutoffs")
 

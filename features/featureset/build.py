@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +66,7 @@ INTEGER_KINDS = ("count", "active_days", "sessions", "area_count", "tenure", "di
 # Above this many distinct cutoffs (signup-relative ones are per user) the manifest keeps
 # eligibility totals only.
 MAX_CUTOFFS_LISTED = 60
+MAX_DATES_SHOWN = 4  # of the calendar cutoffs without rows, in `features build`'s summary
 
 
 class LeakageError(UsagecastError):
@@ -457,6 +458,20 @@ def cutoff_span(frame: pd.DataFrame) -> dict:
     }
 
 
+def calendar_cutoffs_without_rows(
+    calendar: tuple[dt.date, ...], statuses: pd.DataFrame
+) -> dict[str, list[str]]:
+    """The calendar cutoffs that gave no row, by why: no user had signed up before them
+    (`no_candidates`), or every candidate was dropped as inactive, converted or censored."""
+    candidates = pd.to_datetime(statuses["cutoff"]).dt.date
+    kept = set(candidates[statuses["status"] == "kept"])
+    seen = set(candidates)
+    return {
+        "no_candidates": [d.isoformat() for d in calendar if d not in seen],
+        "all_dropped": [d.isoformat() for d in calendar if d in seen and d not in kept],
+    }
+
+
 def build_manifest(
     spec: FeatureSetSpec,
     frame: pd.DataFrame,
@@ -475,6 +490,7 @@ def build_manifest(
     features = expand_features(spec)
     label = spec.label
     eligibility = _eligibility(statuses)
+    calendar = calendar_cutoff_dates(spec.cutoffs.calendar) if spec.cutoffs.calendar else ()
     return FeatureSetManifest.from_dict(
         {
             **manifest_header(
@@ -493,9 +509,8 @@ def build_manifest(
             "positives": None if label.is_regression else int((frame["label"] == 1).sum()),
             "cutoffs": {
                 **cutoff_span(frame),
-                "calendar": [d.isoformat() for d in calendar_cutoff_dates(spec.cutoffs.calendar)]
-                if spec.cutoffs.calendar
-                else [],
+                "calendar": [d.isoformat() for d in calendar],
+                "calendar_without_rows": calendar_cutoffs_without_rows(calendar, statuses),
                 "after_signup_days": spec.cutoffs.after_signup.offset_days
                 if spec.cutoffs.after_signup
                 else None,
@@ -751,6 +766,7 @@ def format_build(result: BuildResult) -> str:
         f"{manifest.count('converted')}  censored {manifest.count('censored')}",
         f"written to {result.path}",
     ]
+    lines.extend(_cutoffs_without_rows_lines(manifest.calendar_without_rows))
     scores = manifest.leakage_scores
     for title, names in (
         ("allowed leak suspects", manifest.leakage_flagged),
@@ -759,6 +775,22 @@ def format_build(result: BuildResult) -> str:
         if names:
             lines.append(f"{title}: " + ", ".join(f"{n} (AUC {scores[n]:.3f})" for n in names))
     return "\n".join(lines)
+
+
+def _cutoffs_without_rows_lines(without_rows: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """One line per reason a calendar cutoff gave no row, listing a few of its dates."""
+    reasons = {
+        "no_candidates": "no user had signed up before them",
+        "all_dropped": "every candidate was dropped (see dropped:)",
+    }
+    lines = []
+    for why, dates in without_rows.items():
+        if dates:
+            shown = ", ".join(dates[:MAX_DATES_SHOWN]) + (
+                " ..." if len(dates) > MAX_DATES_SHOWN else ""
+            )
+            lines.append(f"calendar cutoffs without rows: {len(dates)} ({shown}): {reasons[why]}")
+    return lines
 
 
 def format_listing(entries: list[dict]) -> str:

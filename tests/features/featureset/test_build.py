@@ -434,3 +434,36 @@ def test_loading_names_a_missing_spec_before_a_missing_build(demo, monkeypatch):
         load_feature_set("buyers@v7")
     with pytest.raises(SpecError, match=r"buyers@v1 has not been built .* features build"):
         load_feature_set("buyers@v1")
+
+
+def test_calendar_cutoffs_without_rows_are_recorded_and_printed_with_why(demo):
+    """Users sign up at 2023-12-01 00:00, play from 2024-01-01 09:00 and the data ends on
+    2024-04-15: cutoffs up to the signups have no candidate, January's are all inactive, and
+    the last two cannot see a whole 30-day label window (censored)."""
+    spec = SPEC.replace("version: 1", "version: 11").replace(
+        "{start: 2024-02-01, end: 2024-03-01, every: month}",
+        "{start: 2023-11-01, end: 2024-05-01, every: month}",
+    )
+    write_spec(demo, spec)
+    result = build_feature_set("buyers@v11", sets_dir=demo)
+    assert result.manifest.calendar_without_rows == {
+        "no_candidates": ("2023-11-01", "2023-12-01"),
+        "all_dropped": ("2024-01-01", "2024-04-01", "2024-05-01"),
+    }
+    printed = format_build(result).splitlines()
+    assert printed[-2:] == [
+        "calendar cutoffs without rows: 2 (2023-11-01, 2023-12-01): no user had signed up "
+        "before them",
+        "calendar cutoffs without rows: 3 (2024-01-01, 2024-04-01, 2024-05-01): every "
+        "candidate was dropped (see dropped:)",
+    ]
+    assert (result.manifest.first_cutoff, result.manifest.last_cutoff) == (
+        "2024-02-01T00:00:00",
+        "2024-03-01T00:00:00",
+    )
+
+
+def test_a_build_with_a_row_at_every_calendar_cutoff_prints_no_such_line(demo):
+    result = build_feature_set("buyers@v1", sets_dir=demo)
+    assert result.manifest.calendar_without_rows == {"no_candidates": (), "all_dropped": ()}
+    assert "without rows" not in format_build(result)
