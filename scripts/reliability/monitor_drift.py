@@ -20,7 +20,6 @@ control's false-alarm rate exceeds --max-false-alarm-rate.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.monitor.checks import ACQUISITION, AUC_DROP, ECE, SINCE_PREVIOUS
-from scripts.reliability.kill_tuning import usagecast_command, workspace_env
+from scripts.reliability.cli_batch import Step, run_steps
+from scripts.reliability.kill_tuning import workspace_env
 
 FEATURE_SET = "premium_30d@v1"
 MODEL_NAME = "premium_30d"
@@ -104,18 +104,12 @@ def parse_alerts(output: str) -> tuple[Alert, ...]:
     return tuple(alerts)
 
 
-def _run(root: Path, step: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        usagecast_command() + step,
-        cwd=root,
-        env=workspace_env(root),
-        capture_output=True,
-        text=True,
-    )
-
-
 def run_kind(kind: Kind, seed: int, root: Path, users: int, months: int, trials: int) -> Outcome:
-    """Simulate with the kind's drift, train and promote a champion, monitor it."""
+    """Simulate with the kind's drift, train and promote a champion, monitor it.
+
+    The steps run as `usagecast` command lines in one process of their own (cli_batch), so
+    the heavy imports are paid once per kind, not once per command.
+    """
     root.mkdir(parents=True, exist_ok=True)
     data = root / "data"
     drift = [] if kind is CONTROL else ["--drift", kind.name, "--drift-from", DRIFT_FROM]
@@ -130,15 +124,15 @@ def run_kind(kind: Kind, seed: int, root: Path, users: int, months: int, trials:
         # The monitor watches whatever was promoted; the calibration gate is not under test.
         ["promote", "--latest", "--feature-set", FEATURE_SET, "--max-calibration-error", "1"],
     ]
-    for step in steps:
-        done = _run(root, step)
-        if done.returncode != 0:
-            raise RuntimeError(f"usagecast {' '.join(step)} failed:\n{done.stderr[-2000:]}")
+    monitors = [
+        Step(("monitor", MODEL_NAME, *(["--cutoff", cutoff] if cutoff else [])), accepts=(0, 1))
+        for cutoff in kind.cutoffs
+    ]
+    results = run_steps([*(Step(tuple(s)) for s in steps), *monitors], root, workspace_env(root))
     alerts = {}
-    for cutoff in kind.cutoffs:
-        done = _run(root, ["monitor", MODEL_NAME, *(["--cutoff", cutoff] if cutoff else [])])
-        if done.returncode not in (0, 1) or not done.stdout.startswith(f"monitor {MODEL_NAME}"):
-            raise RuntimeError(f"usagecast monitor failed:\n{done.stderr[-2000:]}")
+    for cutoff, done in zip(kind.cutoffs, results[len(steps) :], strict=True):
+        if not done.stdout.startswith(f"monitor {MODEL_NAME}"):
+            raise RuntimeError(f"{' '.join(done.args)} failed:\n{done.stderr[-2000:]}")
         alerts[cutoff or "latest"] = parse_alerts(done.stdout)
     return Outcome(kind.name, seed, alerts)
 
