@@ -19,6 +19,9 @@ from features.quiet import QUIET_ENV
 from scripts.local_postgres import LocalPostgres, running_postgres, server_bin_dir
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Every Spark JVM the tests start (in-process sessions, CLI processes, the standalone master and
+# worker, the Connect server) reads the tests' own Spark configuration, not the developer's.
+os.environ["SPARK_CONF_DIR"] = str(Path(__file__).parent / "spark_conf")
 
 # No per-example deadline: on a shared or busy machine (or beside a second test process) an
 # example's first run can take longer than its rerun, and Hypothesis fails such a test as flaky.
@@ -189,11 +192,27 @@ def postgres_server() -> Iterator[LocalPostgres]:
         yield server
 
 
+# How the in-process local session executes the tests' tiny data: one shuffle partition (one
+# task per stage), no adaptive re-planning after each stage, expressions interpreted instead of
+# generated as Java and compiled. Each picks how Spark executes a query, not what it means; the
+# Spark Connect and standalone-cluster tests keep Spark's defaults (code generation, adaptive
+# execution), so Spark's usual execution is still compared with DuckDB's rows.
+TINY_DATA_SPARK = {
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+
+
 @pytest.fixture(scope="session")
 def spark_session():
-    """One local Spark session for the whole test session (its startup is slow)."""
+    """One local Spark session for the whole test session (its startup is slow), started with
+    TINY_DATA_SPARK, which later spark_session() calls (SparkEngine without a session) keep.
+    A test that starts Spark that way asks for this fixture too, so that every in-process Spark
+    test runs on the same settings whichever test comes first."""
     from features.engines.spark import DEFAULT_MASTER, spark_session
 
-    session = spark_session(DEFAULT_MASTER)
+    session = spark_session(DEFAULT_MASTER, TINY_DATA_SPARK)
     session.sparkContext.setLogLevel("ERROR")
     return session

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +30,10 @@ from events.store import latest_dataset_digest, open_store, parquet_copy_dir
 
 REMOTE_ENV = "SPARK_REMOTE"
 DEFAULT_MASTER = "local[2]"
+# A local session's shuffle partitions where Spark's configuration (spark-defaults.conf, --conf,
+# the builder that started a running session) names none; Spark's own default is 200.
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+LOCAL_SHUFFLE_PARTITIONS = "4"
 # The master URLs Spark accepts, spelled out so a typo is refused before a JVM starts.
 MASTER_PATTERN = re.compile(
     r"local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/:]+:\d+(,[^\s/:]+:\d+)*|yarn|k8s://\S+"
@@ -76,10 +81,14 @@ def spark_master(master: str | None = None) -> str | None:
     return chosen
 
 
-def spark_session(master: str | None = None):
+def spark_session(master: str | None = None, settings: Mapping[str, str] | None = None):
     """A Spark session with UTC session time: on `spark_master(master)`, or Spark Connect.
 
-    A session already running in this process is reused only when it has the same master.
+    `settings`: further Spark settings (name -> value) for the session; a session already
+    running takes only its runtime SQL ones. A session already running in this process is
+    reused only when it has the same master. A local session gets 4 shuffle partitions unless
+    Spark's configuration (spark-defaults.conf, --conf, `settings` when it started) names a
+    number.
     """
     from pyspark.sql import SparkSession
 
@@ -93,12 +102,13 @@ def spark_session(master: str | None = None):
                 f"{REMOTE_ENV} and use --spark-master"
             )
         remote = SparkSession.builder.remote(os.environ[REMOTE_ENV])
+        remote = remote.config(map=dict(settings or {}))
         return remote.config("spark.sql.session.timeZone", "UTC").getOrCreate()
-    builder = SparkSession.builder.appName("usagecast").master(chosen)
-    if chosen.startswith("local"):
-        builder = builder.config("spark.sql.shuffle.partitions", "4")
     session = (
-        builder.config("spark.sql.session.timeZone", "UTC")
+        SparkSession.builder.appName("usagecast")
+        .master(chosen)
+        .config(map=dict(settings or {}))
+        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -110,6 +120,9 @@ def spark_session(master: str | None = None):
             f"this process already runs a Spark session on {running!r}; it cannot also "
             f"use {chosen!r} (start a new process)"
         )
+    configured = session.sparkContext.getConf().contains(SHUFFLE_PARTITIONS)
+    if chosen.startswith("local") and not configured:
+        session.conf.set(SHUFFLE_PARTITIONS, LOCAL_SHUFFLE_PARTITIONS)
     return session
 
 

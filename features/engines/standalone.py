@@ -59,8 +59,12 @@ def spark_class() -> Path:
     return Path(pyspark.__file__).parent / "bin" / "spark-class"
 
 
+# How often wait_until asks: a daemon that is up is used within this much of its start.
+POLL_SECONDS = 0.2
+
+
 def wait_until(condition, what: str, seconds: float, logs: tuple[Path, ...] = ()) -> None:
-    """Poll `condition()` each second until it holds; raise UsagecastError saying `what` and
+    """Poll `condition()` every POLL_SECONDS until it holds; raise UsagecastError saying `what` and
     the logs' last lines when `seconds` pass. Connection errors and a half-started server's
     empty or cut reply (a JSON or HTTP error) count as False."""
     deadline = time.monotonic() + seconds
@@ -70,7 +74,7 @@ def wait_until(condition, what: str, seconds: float, logs: tuple[Path, ...] = ()
                 return
         except (OSError, json.JSONDecodeError, http.client.HTTPException):
             pass
-        time.sleep(1)
+        time.sleep(POLL_SECONDS)
     tails = "".join(f"\n--- {log}\n{log.read_text()[-2000:]}" for log in logs if log.exists())
     raise UsagecastError(f"{what} within {seconds:.0f} s{tails}")
 

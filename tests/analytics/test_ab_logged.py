@@ -105,6 +105,7 @@ def test_a_user_logged_in_two_arms_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.spark
+@pytest.mark.usefixtures("spark_session")
 def test_spark_reads_the_same_logged_assignment(tmp_path: Path) -> None:
     _ingested(tmp_path, dataclasses.replace(CONFIG, n_users=60))
     with opened_engine() as duck:

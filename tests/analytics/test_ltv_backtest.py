@@ -112,6 +112,7 @@ def test_rows_from_cutoff_keeps_later_cutoffs_and_refuses_none(value_set):
 
 
 @pytest.mark.spark
+@pytest.mark.usefixtures("spark_session")
 def test_spark_gives_the_same_backtest(value_set, tiny_store, tmp_path):
     frame, manifest = value_set
     tiny_store(USERS, EVENTS, name="copy.duckdb")

@@ -352,6 +352,7 @@ def test_areas_named_after_event_types_rank_like_the_event_types(
 
 
 @pytest.mark.spark
+@pytest.mark.usefixtures("spark_session")
 def test_duckdb_and_spark_give_the_same_tables(tiny_store, tmp_path):
     duck = tiny_store(USERS, EVENTS)
     spark = SparkEngine(tmp_path / "events.duckdb")
