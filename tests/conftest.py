@@ -5,6 +5,7 @@ server that the tests marked `postgres` share."""
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import shutil
 import sqlite3
@@ -88,15 +89,29 @@ def _mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def _copy_mlflow_store(template: Path, folder: Path) -> str:
+    """Copy the empty store in `template` to folder/mlflow.db, its Default experiment's
+    artifacts in `folder`; return its tracking URI."""
+    for name in ("mlflow.db", "mlflow.db.schema"):
+        shutil.copy2(template / name, folder / name)
+    _relocate(folder, str(template), str(folder))
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
 @pytest.fixture
 def mlflow_store(_mlflow_store_template: Path, tmp_path: Path) -> None:
     """This test's SQLite MLflow store (MLFLOW_TRACKING_URI) made before the test: a copy of an
     empty store at this MLflow's schema head, with its marker, created once per session rather
     than by each test's first MLflow call, its Default experiment's artifacts in this test's
     folder. Tests of a store's first use do not take it."""
-    for name in ("mlflow.db", "mlflow.db.schema"):
-        shutil.copy2(_mlflow_store_template / name, tmp_path / name)
-    _relocate(tmp_path, str(_mlflow_store_template), str(tmp_path))
+    _copy_mlflow_store(_mlflow_store_template, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def make_mlflow_store(_mlflow_store_template: Path) -> Callable[[Path], str]:
+    """`make_mlflow_store(folder)`: a store at folder/mlflow.db made as `mlflow_store` makes a
+    test's, for fixtures that outlive a test; returns its tracking URI."""
+    return functools.partial(_copy_mlflow_store, _mlflow_store_template)
 
 
 RELOCATED = ("mlflow.db", "MLmodel")

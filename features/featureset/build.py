@@ -340,6 +340,14 @@ def compute_rows(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the spec's query on an engine: (normalised kept rows, counts per cutoff/status)."""
     raw = runner.query(compile_feature_query(spec, sample, granularity))
+    return split_query_result(raw, spec, attribute_dtypes)
+
+
+def split_query_result(
+    raw: pd.DataFrame, spec: FeatureSetSpec, attribute_dtypes: dict[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The result of the spec's query (compile_feature_query's columns): (normalised kept
+    rows, counts per cutoff/status)."""
     statuses = (
         raw.groupby(["cutoff", "status"], as_index=False)
         .agg(rows=("user_id", "size"), end_time=("end_of_data", "max"))

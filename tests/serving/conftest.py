@@ -114,7 +114,15 @@ def make_tiny_model(
         label=noisy,
         categorical_feature=list(metadata.categorical_features),
     )
-    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": seed}
+    # One thread: OpenMP threads that wait for each other on a busy machine (or beside another
+    # test process) can stretch this 400-row training from milliseconds to seconds.
+    params = {
+        "objective": "binary",
+        "num_leaves": 7,
+        "verbose": -1,
+        "seed": seed,
+        "num_threads": 1,
+    }
     booster = lightgbm.train(params, dataset, num_boost_round=15)
     return TinyModel(model=LightGBMModel(booster), metadata=metadata, rows=rows, labels=label)
 

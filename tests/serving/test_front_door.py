@@ -57,9 +57,9 @@ class Answer:
 
 
 @pytest.fixture(scope="session")
-def registry(tiny_model, tmp_path_factory) -> Registry:
+def registry(tiny_model, tmp_path_factory, make_mlflow_store) -> Registry:
     root = tmp_path_factory.mktemp("front_door")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = make_mlflow_store(root)
     challenger = make_tiny_model(seed=1, label_noise=0.2)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -51,10 +51,10 @@ def test_judge_sorts_each_answer(case, status, body, stock, verdict):
 
 
 @pytest.fixture(scope="module")
-def logged(tiny_model, tmp_path_factory) -> Iterator[tuple[str, dict]]:
+def logged(tiny_model, tmp_path_factory, make_mlflow_store) -> Iterator[tuple[str, dict]]:
     """The tiny model logged in its own store: (model URI, server environment)."""
     root = tmp_path_factory.mktemp("fuzz")
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "USAGECAST_HOME": str(root)}
+    env = {"MLFLOW_TRACKING_URI": make_mlflow_store(root), "USAGECAST_HOME": str(root)}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         patch.chdir(root)

@@ -112,7 +112,7 @@ def test_a_damaged_array_is_refused(tmp_path):
         Recommender.load(files)
 
 
-def test_logged_model_loads_without_pickle_and_recommends(monkeypatch):
+def test_logged_model_loads_without_pickle_and_recommends(mlflow_store, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     with mlflow.start_run():
         info = log_recommender_model(_tiny())
@@ -135,7 +135,7 @@ def _post(base: str, body: dict) -> tuple[int, dict]:
 
 @pytest.mark.serve
 @pytest.mark.parametrize("kind", SERVER_KINDS)
-def test_served_recommender_answers_mode_recommend(tmp_path, kind):
+def test_served_recommender_answers_mode_recommend(mlflow_store, tmp_path, kind):
     with mlflow.start_run():
         info = log_recommender_model(_tiny())
     env = {

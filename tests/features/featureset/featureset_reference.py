@@ -1,7 +1,9 @@
-"""A plain-pandas reference for feature sets, written for clarity, not speed (tests only).
+"""A plain-Python reference for feature sets, written for clarity, not speed (tests only).
 
-It walks each (user, cutoff) candidate and filters that user's events with Python
-comparisons, so it shares no code and no SQL with the compiler it checks.
+It walks each (user, cutoff) candidate and filters that user's events (the rows of the
+events frame) with Python comparisons, so it shares no code and no SQL with the compiler it
+checks. Python lists, not pandas selections, hold the few events of a test's tiny log: a
+property test runs it once per example.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+from collections import defaultdict
 
 import numpy as np
 import pandas as pd
@@ -47,66 +50,76 @@ def candidates(spec: FeatureSetSpec, users: pd.DataFrame, sample=None) -> list[t
     return sorted(pairs, key=lambda pair: (pair[1], pair[0]))
 
 
-def _feature(feature: FeatureDef, past: pd.DataFrame, cutoff, user, items) -> object:
+def _of_type(events: list, event_type: str | None) -> list:
+    """The events of one type (all of them for None)."""
+    return [e for e in events if event_type is None or e.event_type == event_type]
+
+
+def _since(events: list, start: pd.Timestamp) -> list:
+    return [e for e in events if e.event_time >= start]
+
+
+def _present(values) -> list:
+    """The values that are not missing (None or NaN)."""
+    return [v for v in values if pd.notna(v)]
+
+
+def _mean(values: list[float]) -> float:
+    return np.nan if not values else float(np.mean(values))
+
+
+def _feature(feature: FeatureDef, past: list, cutoff, user, items) -> object:
     if feature.window_days is not None:
         start = cutoff - pd.Timedelta(days=feature.window_days)
-        window = past[past["event_time"] >= start]
+        window = _since(past, start)
     kind = feature.kind
     if kind == "count":
-        return int((window["event_type"] == feature.event_type).sum())
+        return len(_of_type(window, feature.event_type))
     if kind == "active_days":
-        return int(window["event_time"].dt.date.nunique())
+        return len({e.event_time.date() for e in window})
     if kind == "sessions":
-        return int(window["session_id"].dropna().nunique())
+        return len(set(_present(e.session_id for e in window)))
     if kind == "recency":
-        chosen = (
-            past if feature.event_type is None else past[past["event_type"] == feature.event_type]
-        )
-        return np.nan if chosen.empty else float(_days_between(chosen["event_time"].max(), cutoff))
+        chosen = _of_type(past, feature.event_type)
+        if not chosen:
+            return np.nan
+        return float(_days_between(max(e.event_time for e in chosen), cutoff))
     if kind == "tenure":
         return _days_between(pd.Timestamp(user.signup_time), cutoff)
     if kind == "value_sum":
-        return float(window.loc[window["event_type"] == feature.event_type, "value"].sum())
+        return float(sum(_present(e.value for e in _of_type(window, feature.event_type))))
     if kind == "ratio":
-        numerator = (window["event_type"] == feature.numerator).sum()
-        denominator = (window["event_type"] == feature.denominator).sum()
-        return np.nan if denominator == 0 else float(numerator / denominator)
+        numerator = len(_of_type(window, feature.numerator))
+        denominator = len(_of_type(window, feature.denominator))
+        return np.nan if denominator == 0 else numerator / denominator
     if kind == "area_count":
-        return int((window["area"] == feature.area).sum())
+        return sum(e.area == feature.area for e in window)
     if kind == "item_mean":
-        chosen = (
-            window
-            if feature.event_type is None
-            else window[window["event_type"] == feature.event_type]
-        )
-        values = chosen["item_id"].map(items).dropna()
-        return np.nan if values.empty else float(values.mean())
+        chosen = _of_type(window, feature.event_type)
+        return _mean([items[e.item_id] for e in chosen if e.item_id in items])
     if kind in ("gap_mean", "gap_last", "gap_ratio"):
-        return _gap(kind, past[past["event_type"] == feature.event_type], cutoff)
+        return _gap(kind, _of_type(past, feature.event_type), cutoff)
     if kind == "trend":
-        earlier = past[
-            (past["event_time"] >= start - pd.Timedelta(days=feature.window_days))
-            & (past["event_time"] < start)
+        earlier = [
+            e
+            for e in past
+            if start - pd.Timedelta(days=feature.window_days) <= e.event_time < start
         ]
-        current = (window["event_type"] == feature.event_type).sum()
-        before = (earlier["event_type"] == feature.event_type).sum()
-        return float((current + 1) / (before + 1))
+        current = len(_of_type(window, feature.event_type))
+        before = len(_of_type(earlier, feature.event_type))
+        return (current + 1) / (before + 1)
     if kind == "distinct_items":
-        chosen = (
-            window
-            if feature.event_type is None
-            else window[window["event_type"] == feature.event_type]
-        )
-        return int(chosen["item_id"].dropna().nunique())
+        chosen = _of_type(window, feature.event_type)
+        return len(set(_present(e.item_id for e in chosen)))
     if kind == "value_mean":
-        chosen = window[window["event_type"] == feature.event_type]
-        return np.nan if chosen.empty else float(chosen["value"].fillna(0.0).mean())
+        chosen = _of_type(window, feature.event_type)
+        return _mean([e.value if pd.notna(e.value) else 0.0 for e in chosen])
     return getattr(user, feature.name)
 
 
-def _gap(kind: str, chosen: pd.DataFrame, cutoff: pd.Timestamp) -> float:
+def _gap(kind: str, chosen: list, cutoff: pd.Timestamp) -> float:
     """Gaps in days between the distinct dates of `chosen` (events before the cutoff)."""
-    days = sorted(set(chosen["event_time"].dt.date))
+    days = sorted({e.event_time.date() for e in chosen})
     if len(days) < 2:
         return np.nan
     gaps = [(later - earlier).days for earlier, later in itertools.pairwise(days)]
@@ -118,20 +131,15 @@ def _gap(kind: str, chosen: pd.DataFrame, cutoff: pd.Timestamp) -> float:
     return (cutoff.date() - days[-1]).days / mean
 
 
-def _label(spec: FeatureSetSpec, future: pd.DataFrame) -> float:
+def _label(spec: FeatureSetSpec, future: list) -> float:
     label = spec.label
     if label.kind == "event_within":
-        return int((future["event_type"] == label.event_type).any())
+        return int(any(e.event_type == label.event_type for e in future))
     if label.kind == "churn":
-        return int(future.empty)
+        return int(not future)
     if label.kind == "value_within":
-        chosen = (
-            future
-            if label.event_type is None
-            else future[future["event_type"] == label.event_type]
-        )
-        return float(chosen["value"].sum())
-    days = sorted(set(future["event_time"].dt.date))
+        return float(sum(_present(e.value for e in _of_type(future, label.event_type))))
+    days = sorted({e.event_time.date() for e in future})
     for i in range(len(days)):
         # some window of window_days days starting at days[i] holds min_days active days
         inside = [d for d in days[i:] if (d - days[i]).days <= label.window_days - 1]
@@ -150,29 +158,25 @@ def reference_feature_set(
     """Rows (same columns as a build) and status counts, computed the slow obvious way."""
     features = expand_features(spec)
     end_of_data = events["event_time"].max()
-    by_user = {uid: frame for uid, frame in events.groupby("user_id")}
-    empty = events.iloc[0:0]
+    by_user = defaultdict(list)
+    for event in events.itertuples(index=False):
+        by_user[event.user_id].append(event)
     user_rows = {user.user_id: user for user in users.itertuples()}
     rows, counts = [], {"kept": 0, "inactive": 0, "converted": 0, "censored": 0}
     horizon = spec.label.horizon_days
     for user_id, cutoff in candidates(spec, users, sample):
-        mine = by_user.get(user_id, empty)
-        past = mine[mine["event_time"] < cutoff]
-        future = mine[mine["event_time"] >= cutoff]
+        mine = by_user[user_id]
+        past = [e for e in mine if e.event_time < cutoff]
+        future = [e for e in mine if e.event_time >= cutoff]
         if horizon is not None:
-            future = future[future["event_time"] < cutoff + pd.Timedelta(days=horizon)]
+            future = [e for e in future if e.event_time < cutoff + pd.Timedelta(days=horizon)]
         eligibility = spec.eligibility
         if eligibility.active_within_days is not None:
-            recent = past[
-                past["event_time"] >= cutoff - pd.Timedelta(days=eligibility.active_within_days)
-            ]
-            if recent.empty:
+            recent = _since(past, cutoff - pd.Timedelta(days=eligibility.active_within_days))
+            if not recent:
                 counts["inactive"] += 1
                 continue
-        if (
-            eligibility.not_converted is not None
-            and (past["event_type"] == eligibility.not_converted).any()
-        ):
+        if eligibility.not_converted is not None and _of_type(past, eligibility.not_converted):
             counts["converted"] += 1
             continue
         if horizon is not None and cutoff + pd.Timedelta(days=horizon) > end_of_data:
@@ -185,15 +189,13 @@ def reference_feature_set(
             if not feature.kind.startswith("related_"):  # they read other rows: below
                 row[feature.name] = _feature(feature, past, cutoff, user, items or {})
         rows.append(row)
-    columns = ["user_id", "cutoff", "label", *(f.name for f in features)]
-    frame = pd.DataFrame(rows, columns=columns)
     for feature in features:
         if feature.kind.startswith("related_"):
-            frame[feature.name] = [
-                _related(spec, feature, row, frame, events, user_rows)
-                for row in frame.itertuples(index=False)
-            ]
-    return frame, counts
+            values = [_related(spec, feature, row, rows, by_user, user_rows) for row in rows]
+            for row, value in zip(rows, values, strict=True):
+                row[feature.name] = value
+    columns = ["user_id", "cutoff", "label", *(f.name for f in features)]
+    return pd.DataFrame(rows, columns=columns), counts
 
 
 def _is_blank(value) -> bool:
@@ -212,30 +214,27 @@ def _related_users(feature: FeatureDef, user_id: str, user_rows: dict) -> list |
     return [u for u in related if u != user_id]
 
 
-def _related(spec: FeatureSetSpec, feature: FeatureDef, row, frame, events, user_rows):
+def _related(spec: FeatureSetSpec, feature: FeatureDef, row: dict, rows, by_user, user_rows):
     """One related feature of one row, from the related users' events, signups and rows."""
-    related = _related_users(feature, row.user_id, user_rows)
+    related = _related_users(feature, row["user_id"], user_rows)
     if related is None:
         return np.nan
-    cutoff = row.cutoff
+    cutoff = row["cutoff"]
     aggregate = feature.kind.removeprefix("related_")
     if aggregate == "users":
         return float(sum(user_rows[u].signup_time < cutoff for u in related))
     if aggregate == "label_rate":
-        closed = frame[
-            frame["user_id"].isin(related)
-            & (frame["cutoff"] + pd.Timedelta(days=spec.label.horizon_days) <= cutoff)
+        closed = [
+            other["label"]
+            for other in rows
+            if other["user_id"] in related
+            and other["cutoff"] + pd.Timedelta(days=spec.label.horizon_days) <= cutoff
         ]
-        return np.nan if closed.empty else float(closed["label"].mean())
+        return _mean(closed)
     start = cutoff - pd.Timedelta(days=feature.window_days)
-    window = events[
-        events["user_id"].isin(related)
-        & (events["event_time"] >= start)
-        & (events["event_time"] < cutoff)
-    ]
+    window = [e for u in related for e in by_user[u] if start <= e.event_time < cutoff]
     if aggregate == "count":
-        return float((window["event_type"] == feature.event_type).sum())
+        return float(len(_of_type(window, feature.event_type)))
     if aggregate == "active_days":
-        return float(window["event_time"].dt.date.nunique())
-    sessions = window.dropna(subset=["session_id"])
-    return float(len(set(zip(sessions["user_id"], sessions["session_id"], strict=True))))
+        return float(len({e.event_time.date() for e in window}))
+    return float(len({(e.user_id, e.session_id) for e in window if pd.notna(e.session_id)}))

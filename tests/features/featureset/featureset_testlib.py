@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import itertools
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -16,8 +19,8 @@ from contracts.workspace import event_store_path
 from events.store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 from features.engines.duckdb import DuckDBEngine
 from features.featureset import build_feature_set, load_feature_set
-from features.featureset.build import compute_rows
-from features.featureset.compiler import cutoff_period, next_cutoff_day
+from features.featureset.build import split_query_result
+from features.featureset.compiler import compile_feature_query, cutoff_period, next_cutoff_day
 from features.featureset.spec import CalendarCutoffs, FeatureSetSpec, parse_spec
 
 # (user_id, event_time, event_type[, session_id, item_id, value, area])
@@ -172,6 +175,39 @@ def spec_from(label: dict, features: list[dict], **sections) -> FeatureSetSpec:
     return parse_spec(raw, "test-spec")
 
 
+@functools.cache
+def feature_sql(spec: FeatureSetSpec, sample: tuple[float, int] | None = None) -> str:
+    """The spec's feature query (compute_rows's, on a timestamp store) as DuckDB SQL, compiled
+    once per test process: a property test draws the same few specs again and again, and
+    compiling one costs more than running it on a tiny store."""
+    return compile_feature_query(spec, sample).sql(dialect="duckdb")
+
+
+_SCRATCH_NAMES = itertools.count()
+
+
+@functools.cache
+def _scratch_connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB connection per test process: property tests build a store per
+    example, and a new connection (with its first query) costs more than the tiny query."""
+    return duckdb.connect()
+
+
+@contextlib.contextmanager
+def fresh_database() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The scratch connection, using a new empty in-memory database until the block ends
+    (then detached: nothing is left for the next caller)."""
+    con = _scratch_connection()
+    name = f"scratch_{next(_SCRATCH_NAMES)}"
+    con.execute(f"ATTACH ':memory:' AS {name}")
+    con.execute(f"USE {name}")
+    try:
+        yield con
+    finally:
+        con.execute("USE memory")
+        con.execute(f"DETACH {name}")
+
+
 def duckdb_rows(
     spec: FeatureSetSpec,
     events: Iterable[Event],
@@ -183,14 +219,10 @@ def duckdb_rows(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rows and {status: count} of a spec over a fresh in-memory store (`attributes` as in
     write_store; channel by default)."""
-    con = duckdb.connect()
-    try:
+    with fresh_database() as con:
         fill_store(con, events, users, items=items, attributes=attributes)
-        frame, statuses = compute_rows(
-            DuckDBEngine(connection=con), spec, sample, {"channel": "categorical"}
-        )
-    finally:
-        con.close()
+        raw = DuckDBEngine(connection=con).query(feature_sql(spec, sample))
+    frame, statuses = split_query_result(raw, spec, {"channel": "categorical"})
     counts = statuses.groupby("status")["rows"].sum().to_dict()
     return frame, {status: int(n) for status, n in counts.items()}
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from featureset_testlib import duckdb_rows, spec_from, write_store
 
+from events.store import PARQUET_ROOT_ENV
 from features.engines.spark import SparkEngine
 from features.featureset.build import compute_rows
 
@@ -100,17 +101,31 @@ def as_store_rows(events: pd.DataFrame, users: pd.DataFrame) -> tuple[list, list
     return event_rows, user_rows
 
 
+@pytest.fixture(scope="module")
+def log() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (events, users) that every engine case reads."""
+    return export_like_log(seed=13)
+
+
+@pytest.fixture(scope="module")
+def spark_engine(log, spark_session, tmp_path_factory) -> SparkEngine:
+    """A Spark engine over a store of `log`, written once for the module's Spark cases."""
+    store = tmp_path_factory.mktemp("export_like") / "events.duckdb"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv(PARQUET_ROOT_ENV, raising=False)  # the copy goes beside the store
+        write_store(store, *as_store_rows(*log))
+    return SparkEngine(store, session=spark_session)
+
+
 @pytest.fixture
-def build_rows(request, tmp_path):
-    """engine name -> a function (spec, events, users) -> (rows, {status: count})."""
+def build_rows(request, log):
+    """engine name -> a function spec -> (rows over `log`, {status: count})."""
 
-    def on_duckdb(spec, events, users):
-        return duckdb_rows(spec, *as_store_rows(events, users))
+    def on_duckdb(spec):
+        return duckdb_rows(spec, *as_store_rows(*log))
 
-    def on_spark(spec, events, users):
-        session = request.getfixturevalue("spark_session")
-        store = write_store(tmp_path / "events.duckdb", *as_store_rows(events, users))
-        engine = SparkEngine(store, session=session)
+    def on_spark(spec):
+        engine = request.getfixturevalue("spark_engine")
         rows, statuses = compute_rows(engine, spec, None, {})
         counts = statuses.groupby("status")["rows"].sum().to_dict()
         return rows, {status: int(n) for status, n in counts.items()}
@@ -123,10 +138,10 @@ def build_rows(request, tmp_path):
 @pytest.mark.parametrize("offset", [0, 3])
 @pytest.mark.parametrize("horizon", ["ever", 10, 70])
 def test_adoption_label_equals_pandas_on_date_only_events(
-    build_rows, engine, anchor, offset, horizon
+    build_rows, log, engine, anchor, offset, horizon
 ):
-    events, users = export_like_log(seed=13)
-    rows, counts = build_rows[engine](adoption_spec(anchor, offset, horizon), events, users)
+    events, users = log
+    rows, counts = build_rows[engine](adoption_spec(anchor, offset, horizon))
     expected = pandas_adoption(events, users, anchor, offset, horizon)
     assert counts == {"kept": len(users)}  # every user has a row, none censored
     got = rows[["user_id", "cutoff", "label", "tenure_days"]]
