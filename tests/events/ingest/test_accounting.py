@@ -39,14 +39,6 @@ def _csv(header: list[str], rows: list[tuple]) -> str:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def no_report_plots(monkeypatch):
-    """Leave the quality report's HTML page empty: its matplotlib plots cost most of an ingest
-    this small, and this property is the accounting (test_fuzz_ingest renders the pages of
-    messy exports)."""
-    monkeypatch.setattr("events.quality.reports.render_html", lambda report: "")
-
-
 @pytest.mark.slow
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -57,7 +49,7 @@ def no_report_plots(monkeypatch):
     decimal=st.sampled_from(list(NUMBERS)),
 )
 def test_rows_read_equal_accepted_plus_quarantined(
-    tmp_path, base_config, query, no_report_plots, events, users, decimal
+    tmp_path, base_config, query, events, users, decimal
 ):
     folder = tmp_path / "case"
     shutil.rmtree(folder, ignore_errors=True)
