@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -175,17 +176,20 @@ def _columns_sql(columns: dict[str, str]) -> str:
 
 # DuckDB error lines that quote the file's contents: never shown (the line number is).
 QUOTING_LINES = ("Original Line",)
+# DuckDB's name for the file it read, which may be a scratch copy: the message names the file.
+READ_FILE_NAME = re.compile(r' in file "[^"]*"')
 
 
 def _error_summary(error: Exception) -> str:
     """DuckDB's explanation on one line: the lines before its list of possible fixes, without
-    the lines that quote the file (an error must not print a file's contents)."""
+    the lines that quote the file (an error must not print a file's contents) and without
+    the path it read (a scratch copy when the file was decompressed or transcoded)."""
     lines = []
     for line in str(error).strip().splitlines():
         if line.startswith(("Possible", "The search space")):
             break
         if line.strip() and not line.strip().startswith(QUOTING_LINES):
-            lines.append(line.strip())
+            lines.append(READ_FILE_NAME.sub("", line.strip()))
     return "; ".join(lines)[:400]
 
 
@@ -234,8 +238,6 @@ class _Builder:
 
     def stage_file(self, table: str, where: str, source: Source, file: InputFile) -> None:
         """Stage one file's rows (text, parsed values, row-level reason) in one pass."""
-        if file.path.stat().st_size == 0:
-            raise SourceFileError(f"{file.path}: the file is empty (not even a header)")
         key = self.file_count
         self.file_count += 1
         reader = reader_sql(file, source, self.scratch, key)

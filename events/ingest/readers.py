@@ -13,6 +13,10 @@ A file without a header line (`header: false`) takes its column names from `name
 A whitespace-separated file (`delimiter: whitespace`) is split here, line by line, on runs of
 blanks and tabs (leading and trailing ones ignored, no quoting) into a scratch CSV with the
 same line numbers; a line with the wrong number of fields is fatal like a broken CSV line.
+A gzip-compressed file (told by its first bytes; `events.csv.gz` takes its format from
+`.csv`) is first decompressed into the scratch folder, so every step above reads plain text
+and line numbers count lines of the decompressed text. A zip archive is refused with what to
+do. Every message names the user's file, never a scratch copy.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from __future__ import annotations
 import codecs
 import csv
 import glob
+import gzip
 import hashlib
 import re
+import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +41,10 @@ HASH_CHUNK = 1 << 20
 # The longest CSV line / JSONL record read; DuckDB's reader buffer is twice that.
 MAX_LINE_BYTES = 16 << 20
 UTF8_BOM = codecs.BOM_UTF8
+NEWLINE = b"\n"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+GZIP_SUFFIX = ".gz"
 WHITESPACE_LINE = re.compile(rb"^[ \t]+(?=\r?$)", re.MULTILINE)
 FIELD_SEPARATOR = re.compile(r"[ \t]+")
 CSV_ERROR_LINE = re.compile(r"CSV Error on Line: (\d+)")
@@ -63,12 +74,14 @@ class FileReader:
 
 @dataclass(frozen=True)
 class InputFile:
-    """One file to read: its absolute path, its name as shown to users, format and digest."""
+    """One file to read: its absolute path, its name as shown to users, format, digest and
+    whether it is gzip-compressed (then it is decompressed before it is read)."""
 
     path: Path
     display: str
     format: str
     sha256: str
+    gzipped: bool = False
 
 
 def sha256_of(path: Path) -> str:
@@ -81,15 +94,44 @@ def sha256_of(path: Path) -> str:
 
 
 def _format_of(source: Source, path: Path, config_path: Path, where: str) -> str:
+    """The declared format, else the one the extension names (under a `.gz` suffix)."""
     if source.format is not None:
         return source.format
     suffix = path.suffix.lower()
+    if suffix == GZIP_SUFFIX:
+        suffix = path.with_suffix("").suffix.lower()
     if suffix not in EXTENSION_FORMATS:
         raise SourceFileError(
             f"{config_path}: {where}.files: cannot tell the format of {path.name} from its "
             f"extension; set `format:` to one of csv, jsonl, parquet"
         )
     return EXTENSION_FORMATS[suffix]
+
+
+def is_gzipped(path: Path) -> bool:
+    """True when the file starts with gzip's magic bytes; a zip archive is refused."""
+    with path.open("rb") as handle:
+        head = handle.read(len(ZIP_MAGIC))
+    if head == ZIP_MAGIC:
+        raise SourceFileError(
+            f"{path}: a zip archive, which the ingest does not open; extract it and name the "
+            "extracted files in `files:` (gzip-compressed files, such as .csv.gz or .jsonl.gz, "
+            "are read as they are)"
+        )
+    return head.startswith(GZIP_MAGIC)
+
+
+def decompress_gzip(path: Path, target: Path) -> Path:
+    """Write the decompressed bytes of a gzip file (every member); a damaged or cut-off
+    file is a fatal error."""
+    try:
+        with gzip.open(path, "rb") as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out, HASH_CHUNK)
+    except (OSError, EOFError, zlib.error) as error:
+        raise SourceFileError(
+            f"{path}: not a readable gzip file ({error}); the file may be cut off or damaged"
+        ) from None
+    return target
 
 
 def resolve_files(
@@ -112,29 +154,41 @@ def resolve_files(
             display = path.relative_to(base_dir).as_posix()
         except ValueError:
             display = str(path)
-        files.append(
-            InputFile(path, display, _format_of(source, path, config_path, where), sha256_of(path))
-        )
+        file_format = _format_of(source, path, config_path, where)
+        files.append(InputFile(path, display, file_format, sha256_of(path), is_gzipped(path)))
     return files
 
 
-def transcode_to_utf8(path: Path, encoding: str, target: Path) -> Path:
-    """Write a UTF-8 copy of a text file; a byte the codec cannot decode is a fatal error."""
+def _decode_reason(error: UnicodeError) -> str:
+    """Why a codec failed: a decode error's reason, else the codec's own message (a UTF-16
+    file without a byte-order mark fails before any byte is decoded)."""
+    return error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+
+
+def _near_line(error: UnicodeError, chunk: bytes, first_line: int) -> str:
+    """` near line N` for a decode error in a chunk that starts at first_line; "" otherwise."""
+    if not isinstance(error, UnicodeDecodeError):
+        return ""
+    return f" near line {first_line + chunk[: error.start].count(NEWLINE)}"
+
+
+def transcode_to_utf8(path: Path, encoding: str, target: Path, shown: Path) -> Path:
+    """Write a UTF-8 copy of a text file; a byte the codec cannot decode is a fatal error
+    (named after `shown`, the user's file)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    line = 1
-    with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
-        while chunk := source.read(HASH_CHUNK):
-            try:
+    line, chunk = 1, b""
+    try:
+        with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
+            while chunk := source.read(HASH_CHUNK):
                 text = decoder.decode(chunk)
-            except UnicodeDecodeError as error:
-                bad_line = line + chunk[: error.start].count(b"\n")
-                raise SourceFileError(
-                    f"{path}: not readable as {encoding} near line {bad_line}: {error.reason}; "
-                    "set `encoding:` in the dataset config"
-                ) from None
-            line += chunk.count(b"\n")
-            out.write(text)
-        out.write(decoder.decode(b"", final=True))
+                line += chunk.count(NEWLINE)
+                out.write(text)
+            out.write(decoder.decode(b"", final=True))
+    except UnicodeError as error:
+        raise SourceFileError(
+            f"{shown}: not readable as {encoding}{_near_line(error, chunk, line)}: "
+            f"{_decode_reason(error)}; set `encoding:` in the dataset config"
+        ) from None
     return target
 
 
@@ -221,34 +275,36 @@ def normalise_csv(path: Path, target: Path) -> Path:
     return target
 
 
-def csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
+def csv_header(path: Path, encoding: str, delimiter: str, shown: Path) -> list[str]:
     """The header's column names (trimmed; an empty one is `column<i>`, as DuckDB names it).
 
-    A name given twice is fatal: one of the two columns would be read silently.
+    A name given twice is fatal: one of the two columns would be read silently. Errors name
+    `shown`, the user's file.
     """
     try:
         with path.open(encoding=encoding, newline="") as handle:
             header = next(csv.reader(handle, delimiter=delimiter, strict=True), [])
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise SourceFileError(f"{path}: line 1: the header is not readable: {error}") from None
+    except (csv.Error, UnicodeError) as error:
+        raise SourceFileError(f"{shown}: line 1: the header is not readable: {error}") from None
     names = [name.strip() or f"column{i}" for i, name in enumerate(header)]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise SourceFileError(
-            f"{path}: line 1: the header names column {', '.join(map(repr, repeated))} more "
+            f"{shown}: line 1: the header names column {', '.join(map(repr, repeated))} more "
             "than once; rename or drop the repeated column"
         )
     return names
 
 
 def whitespace_to_csv(
-    path: Path, encoding: str, names: tuple[str, ...] | None, target: Path
+    path: Path, encoding: str, names: tuple[str, ...] | None, target: Path, shown: Path
 ) -> tuple[Path, list[str]]:
     """A whitespace-separated file as a UTF-8 CSV (same line numbers) and its column names.
 
     Fields are split on runs of blanks/tabs; a line of only blanks is a blank line. The first
     non-blank line is the header unless `names` are given. A line whose field count differs
-    from the header's, or longer than MAX_LINE_BYTES, is fatal with its line number.
+    from the header's, or longer than MAX_LINE_BYTES, is fatal with its line number (and
+    the name of `shown`, the user's file).
     """
     header = list(names) if names is not None else None
     try:
@@ -260,7 +316,7 @@ def whitespace_to_csv(
             for number, line in enumerate(source, start=1):
                 if len(line) > MAX_LINE_BYTES:
                     raise SourceFileError(
-                        f"{path}: line {number}: longer than the {MAX_LINE_BYTES >> 20} MiB limit"
+                        f"{shown}: line {number}: longer than the {MAX_LINE_BYTES >> 20} MiB limit"
                     )
                 fields = FIELD_SEPARATOR.split(line.rstrip("\n").rstrip("\r").strip(" \t"))
                 if fields == [""]:
@@ -270,14 +326,14 @@ def whitespace_to_csv(
                     header = fields
                 elif len(fields) != len(header):
                     raise SourceFileError(
-                        f"{path}: line {number}: {len(fields)} whitespace-separated fields, "
+                        f"{shown}: line {number}: {len(fields)} whitespace-separated fields, "
                         f"expected {len(header)} (the columns: {', '.join(header)})"
                     )
                 writer.writerow(fields)
-    except UnicodeDecodeError as error:
+    except UnicodeError as error:
         raise SourceFileError(
-            f"{path}: not readable as {encoding}: {error.reason}; set `encoding:` in the "
-            "dataset config"
+            f"{shown}: not readable as {encoding}: {_decode_reason(error)}; "
+            "set `encoding:` in the dataset config"
         ) from None
     return target, header or []
 
@@ -307,26 +363,34 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     CSV options are pinned (delimiter, double quote as quote and escape, header, no skipped
     lines, no comment character, the columns from our own header parse) so nothing is guessed
     and nothing is dropped silently; a structurally broken line stops the ingest. Text files
-    are scanned for control characters in the form DuckDB reads (UTF-8 or Latin-1).
+    are scanned for control characters in the form DuckDB reads (UTF-8 or Latin-1). A gzip
+    file is decompressed first; an empty file (after that) is fatal.
     """
+    shown = file.path
     path = file.path
+    if file.gzipped:
+        inner = path.with_suffix("") if path.suffix.lower() == GZIP_SUFFIX else path
+        path = decompress_gzip(path, scratch / f"gunzip_{index}{inner.suffix}")
+    if path.stat().st_size == 0:
+        emptied = " once decompressed" if file.gzipped else ""
+        raise SourceFileError(f"{shown}: the file is empty{emptied} (not even a header)")
     if file.format == "parquet":
         return FileReader(f"read_parquet({sql_string(str(path))})", control_free=False)
     if file.format != "csv" and (not source.header or source.delimiter == WHITESPACE):
         raise SourceFileError(
-            f"{path}: `header: false` and `delimiter: {WHITESPACE}` are for text tables "
+            f"{shown}: `header: false` and `delimiter: {WHITESPACE}` are for text tables "
             f"(csv), not {file.format}"
         )
     encoding = text_encoding(path, source.encoding)
     if file.format == "csv" and source.delimiter == WHITESPACE:
         path, names = whitespace_to_csv(
-            path, encoding, source.names, scratch / f"split_{index}.csv"
+            path, encoding, source.names, scratch / f"split_{index}.csv", shown
         )
         sql = csv_reader_sql(path, names, ",", source.header, "utf-8")
         return FileReader(sql, control_free(path, file.format))
     native = DUCKDB_CSV_ENCODINGS.get(encoding) if file.format == "csv" else None
     if native is None and encoding != "utf-8":
-        path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}")
+        path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}", shown)
         encoding = "utf-8"
     if file.format == "jsonl":
         sql = f"read_ndjson_objects({sql_string(str(path))}, maximum_object_size={MAX_LINE_BYTES})"
@@ -335,7 +399,7 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     names = (
         list(source.names)
         if source.names is not None
-        else csv_header(path, encoding, source.delimiter)
+        else csv_header(path, encoding, source.delimiter, shown)
     )
     sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8")
     return FileReader(sql, control_free(path, file.format))
