@@ -22,7 +22,14 @@ from contracts.errors import UsagecastError
 from events.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
 
 FORMATS = ("csv", "jsonl", "parquet")
-EXTENSION_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+# A .json file is read as JSON Lines or as one JSON array of records (readers.py tells which).
+EXTENSION_FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+}
 NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
 EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties")

@@ -13,6 +13,8 @@ A file without a header line (`header: false`) takes its column names from `name
 A whitespace-separated file (`delimiter: whitespace`) is split here, line by line, on runs of
 blanks and tabs (leading and trailing ones ignored, no quoting) into a scratch CSV with the
 same line numbers; a line with the wrong number of fields is fatal like a broken CSV line.
+JSONL is JSON Lines, or one JSON array of records when the file's first non-blank character
+is `[` (an API dump, `[{...}, {...}]`): then a record is an element, numbered from 1.
 A gzip-compressed file (told by its first bytes; `events.csv.gz` takes its format from
 `.csv`) is first decompressed into the scratch folder, so every step above reads plain text
 and line numbers count lines of the decompressed text. A zip archive is refused with what to
@@ -393,8 +395,7 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
         path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}", shown)
         encoding = "utf-8"
     if file.format == "jsonl":
-        sql = f"read_ndjson_objects({sql_string(str(path))}, maximum_object_size={MAX_LINE_BYTES})"
-        return FileReader(sql, control_free(path, file.format))
+        return FileReader(json_reader_sql(path), control_free(path, file.format))
     path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")
     names = (
         list(source.names)
@@ -403,6 +404,25 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     )
     sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8")
     return FileReader(sql, control_free(path, file.format))
+
+
+def is_json_array(path: Path) -> bool:
+    """True when a UTF-8 text file's first non-blank character is `[` (a JSON array)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            text = chunk.lstrip(b" \t\r\n")
+            if text:
+                return text.startswith(b"[")
+    return False
+
+
+def json_reader_sql(path: Path) -> str:
+    """read_json_objects over a UTF-8 file: one record a line, or the elements of one array."""
+    layout = "array" if is_json_array(path) else "newline_delimited"
+    return (
+        f"read_json_objects({sql_string(str(path))}, format='{layout}', "
+        f"maximum_object_size={MAX_LINE_BYTES})"
+    )
 
 
 def csv_reader_sql(
