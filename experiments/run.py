@@ -1000,4 +1000,5 @@ def format_summary(result: TuneResult | ValueTuneResult) -> str:
     )
     if not is_tracking_server(result.tracking_uri):
         lines.append(f"see it: {ui_command(result.tracking_uri)}")
+    lines.append(f"next: usagecast promote {result.parent_run_id}   # register it, gate it")
     return "\n".join(lines)

@@ -135,6 +135,7 @@ class ValueTuneResult:
         )
         if not is_tracking_server(self.tracking_uri):
             lines.append(f"see it: {ui_command(self.tracking_uri)}")
+        lines.append(f"next: usagecast promote {self.parent_run_id}   # register it, gate it")
         return "\n".join(lines)
 
 
