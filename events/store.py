@@ -20,8 +20,9 @@ ingests      ingest_id, started_at, finished_at, config_path, dataset_digest, fi
              every event time at midnight, a date-only export); both NULL in older stores
 
 Ids are always text: a file that stores them as integers and another as strings still join.
-Timestamps are naive UTC; event_date is the UTC calendar date of event_time, stored so that
-date joins and filters read a column with statistics of its own (DuckDB's join planner
+Timestamps are naive: wall-clock time in the dataset config's `timezone` (UTC by default),
+so days follow the business's calendar. event_date is the calendar date of event_time, stored
+so that date joins and filters read a column with statistics of its own (DuckDB's join planner
 estimates `CAST(event_time AS DATE)` as if it had event_time's millions of distinct values).
 Events are clustered by user and time: per-user work (every feature set, most analytics)
 then reads each user's events together instead of from all over the table.

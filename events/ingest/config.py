@@ -9,12 +9,14 @@ allowed.
 from __future__ import annotations
 
 import codecs
+import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlglot.expressions as exp
 
@@ -30,6 +32,7 @@ EXTENSION_FORMATS = {
     ".json": "jsonl",
     ".parquet": "parquet",
 }
+UTC_ZONE = "UTC"
 NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
 EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties")
@@ -74,6 +77,19 @@ class Attribute:
 
 
 @dataclass(frozen=True)
+class TimeZones:
+    """Where a source's times are: `written_in` is the IANA zone of its times that carry no
+    offset, `stored_in` the dataset's zone, whose wall-clock time the store keeps (so days,
+    windows and midnight cutoffs follow that zone's calendar)."""
+
+    written_in: str = UTC_ZONE
+    stored_in: str = UTC_ZONE
+
+
+UTC_TIMES = TimeZones()
+
+
+@dataclass(frozen=True)
 class Source:
     """One file or glob and how its columns map onto a canonical table.
 
@@ -84,7 +100,8 @@ class Source:
     fraction separator of every number read from the source's fields; `names` are the columns
     of a file without a header line. `dedupe` (events): True (a duplicate repeats every source
     column), False (none) or the source columns that make the key; parse_config fills in
-    `rules.dedupe`.
+    `rules.dedupe`. `times` says in which zone the source's times without an offset are
+    written and in which zone the store keeps every time (parse_config fills it in).
     """
 
     files: str
@@ -101,6 +118,7 @@ class Source:
     names: tuple[str, ...] | None = None
     dedupe: bool | tuple[str, ...] | None = None
     user_attributes: tuple[Attribute, ...] = ()
+    times: TimeZones = UTC_TIMES
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,7 @@ class DatasetConfig:
     """A parsed dataset config; `base_dir` resolves the relative file paths.
 
     `users` is None when the config has no users table: users then come from the events.
+    `timezone` is the zone whose wall-clock time the store keeps.
     """
 
     name: str
@@ -140,6 +159,7 @@ class DatasetConfig:
     items: Source | None
     rules: Rules
     canonical: str
+    timezone: str = UTC_ZONE
 
 
 def _fail(path: Path, key: str, why: str) -> ConfigError:
@@ -181,6 +201,18 @@ def _encoding(path: Path, where: str, value: Any) -> str:
         return codecs.lookup(name).name
     except LookupError:
         raise _fail(path, where, f"names an unknown text encoding {name!r}") from None
+
+
+def _zone(path: Path, where: str, value: Any) -> str:
+    """An IANA time zone name (`UTC`, `America/New_York`), else an error naming close ones."""
+    name = _text(path, where, value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(name, sorted(available_timezones()), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else " like UTC or Europe/Paris"
+        raise _fail(path, where, f"is {name!r}, not an IANA time zone name{hint}") from None
+    return name
 
 
 def _timestamp_formats(path: Path, where: str, value: Any) -> tuple[str, ...]:
@@ -357,6 +389,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "names",
         "columns",
         "timestamp_formats",
+        "timezone",
     )
     extra = {
         "events": ("event_type", "dedupe", "user_attributes"),
@@ -400,6 +433,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
             spec.get("timestamp_formats", list(DEFAULT_TIMESTAMP_FORMATS)),
         ),
         event_type=None if constant is None else _text(path, f"{where}.event_type", constant),
+        times=TimeZones(written_in=_zone(path, f"{where}.timezone", spec.get("timezone", "UTC"))),
         attributes=_attributes(
             path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
         ),
@@ -477,6 +511,13 @@ def _rules(path: Path, value: Any) -> Rules:
     )
 
 
+def _with_timezone(source: Source, spec: Any, zone: str) -> Source:
+    """A source's times are stored in the dataset's zone; those without an offset are
+    written in the source's own `timezone:`, else in the dataset's."""
+    written_in = source.times.written_in if "timezone" in spec else zone
+    return replace(source, times=TimeZones(written_in=written_in, stored_in=zone))
+
+
 def _with_dedupe(source: Source, rules: Rules) -> Source:
     """An events source without its own `dedupe:` follows `rules.dedupe`."""
     return source if source.dedupe is not None else replace(source, dedupe=rules.dedupe)
@@ -511,8 +552,9 @@ def event_user_attributes(path: Path, events: tuple[Source, ...]) -> tuple[Attri
 def parse_config(raw: Any, path: Path) -> DatasetConfig:
     """Validate a loaded YAML mapping into a DatasetConfig (pure)."""
     spec = _check_keys(
-        path, "<top>", raw, ("name", "events", "users", "items", "rules"), ("events",)
+        path, "<top>", raw, ("name", "events", "users", "items", "rules", "timezone"), ("events",)
     )
+    zone = _zone(path, "timezone", spec.get("timezone", UTC_ZONE))
     events = spec["events"]
     if isinstance(events, Mapping):
         events = [events]
@@ -521,7 +563,9 @@ def parse_config(raw: Any, path: Path) -> DatasetConfig:
     items, users = spec.get("items"), spec.get("users")
     rules = _rules(path, spec.get("rules", {}))
     sources = tuple(
-        _with_dedupe(_source(path, f"events[{i}]", source, "events"), rules)
+        _with_timezone(
+            _with_dedupe(_source(path, f"events[{i}]", source, "events"), rules), source, zone
+        )
         for i, source in enumerate(events)
     )
     if users is not None:
@@ -539,8 +583,13 @@ def parse_config(raw: Any, path: Path) -> DatasetConfig:
         path=path,
         base_dir=path.parent,
         events=sources,
-        users=None if users is None else _source(path, "users", users, "users"),
-        items=None if items is None else _source(path, "items", items, "items"),
+        users=None
+        if users is None
+        else _with_timezone(_source(path, "users", users, "users"), users, zone),
+        items=None
+        if items is None
+        else _with_timezone(_source(path, "items", items, "items"), items, zone),
         rules=rules,
         canonical=json.dumps(raw, sort_keys=True, default=str),
+        timezone=zone,
     )

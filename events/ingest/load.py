@@ -625,7 +625,9 @@ def _build(
                 _copy_ingest_history(con, previous_store)
                 profiled = list(counts) + ([USERS] if config.users is None else [])
                 report = quality.profile_store(con, profiled, json_counts, builder.sentinels())
-                report.update({"users_from": "users table", **builder.facts})
+                report.update(
+                    {"users_from": "users table", **builder.facts, "timezone": config.timezone}
+                )
                 bar.update()
             for table in list(counts):
                 con.execute(f"DROP TABLE IF EXISTS stage_{table}")

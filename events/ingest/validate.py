@@ -61,7 +61,15 @@ from dataclasses import dataclass
 
 import sqlglot.expressions as exp
 
-from events.ingest.config import Attribute, Range, Rules, Source, derived_tree
+from events.ingest.config import (
+    UTC_TIMES,
+    Attribute,
+    Range,
+    Rules,
+    Source,
+    TimeZones,
+    derived_tree,
+)
 from events.ingest.readers import sql_string
 
 CONTROL_CHARACTERS = "control_characters"
@@ -96,6 +104,10 @@ ATTRIBUTE_SQL_TYPES = {
 CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 # Microseconds in one unit of each epoch format (BigQuery and GA4 export microseconds).
 EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
+# strptime directives of a time of day; a pattern without any reads calendar days.
+TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%g", "%n", "%p", "%X", "%c", "%T", "%R", "%s")
+ZONE_DIRECTIVES = ("%z", "%Z")
+ISO_DATE_LENGTH = len("2024-01-31")
 # A plain decimal number; `{decimal}` is the source's fraction separator (number_pattern).
 NUMBER_PATTERN = "[+-]?([0-9]+({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
 # Added to an unparseable number's detail (default "." source) when text reads under ",".
@@ -178,11 +190,26 @@ def normalised_id(text_sql: str) -> str:
     )
 
 
-def iso_timestamp_sql(text_sql: str) -> str:
-    """ISO 8601 date/datetime text -> naive UTC; an explicit offset (Z, +hh:mm) is applied.
+def stored_instant_sql(instant_sql: str, times: TimeZones) -> str:
+    """A TIMESTAMPTZ -> the store's wall-clock time (naive, in `times.stored_in`)."""
+    return f"timezone({sql_string(times.stored_in)}, {instant_sql})"
+
+
+def stored_wall_time_sql(naive_sql: str, written_in: str, times: TimeZones) -> str:
+    """A naive time written in zone `written_in` -> the store's wall-clock time."""
+    if written_in == times.stored_in:
+        return naive_sql
+    return stored_instant_sql(f"timezone({sql_string(written_in)}, {naive_sql})", times)
+
+
+def iso_timestamp_sql(text_sql: str, times: TimeZones = UTC_TIMES) -> str:
+    """ISO 8601 date/datetime text -> the store's wall-clock time.
 
     Text that is not ISO_PATTERN is NULL (DuckDB's cast would also read `2024/02/01`). A
-    trailing " UTC" (BigQuery's text form of a TIMESTAMP) is an offset of zero.
+    trailing " UTC" (BigQuery's text form of a TIMESTAMP) is an offset of zero. Text with an
+    offset is an instant, shown in the store's zone; a datetime without one is written in
+    `times.written_in`; a date alone is a calendar day, midnight in the store whatever zone
+    it came from.
 
     The cheap TIMESTAMP cast would silently ignore an offset, so text that may carry one
     (a Z, " UTC", a '+', or a third '-' after the date's two) goes through TIMESTAMPTZ instead.
@@ -191,30 +218,51 @@ def iso_timestamp_sql(text_sql: str) -> str:
         f"{text_sql} LIKE '%-%-%-%' OR contains({text_sql}, '+') "
         f"OR suffix({text_sql}, 'Z') OR suffix({text_sql}, 'z') OR suffix({text_sql}, ' UTC')"
     )
+    naive = f"try_cast({text_sql} AS TIMESTAMP)"
+    day = (
+        f"WHEN length({text_sql}) = {ISO_DATE_LENGTH} THEN {naive} "
+        if times.written_in != times.stored_in
+        else ""
+    )
     return (
         f"CASE WHEN NOT regexp_full_match({text_sql}, {sql_string(ISO_PATTERN)}) THEN NULL "
-        f"WHEN {offset} THEN timezone('UTC', try_cast({text_sql} AS TIMESTAMPTZ)) "
-        f"ELSE try_cast({text_sql} AS TIMESTAMP) END"
+        f"WHEN {offset} THEN {stored_instant_sql(f'try_cast({text_sql} AS TIMESTAMPTZ)', times)} "
+        f"{day}ELSE {stored_wall_time_sql(naive, times.written_in, times)} END"
     )
 
 
-def timestamp_sql(text_sql: str, formats: Sequence[str], decimal: str) -> str:
+def strptime_sql(text_sql: str, pattern: str, times: TimeZones = UTC_TIMES) -> str:
+    """Text parsed by a strptime pattern -> the store's wall-clock time: with %z/%Z an
+    instant, with a time of day a time written in `times.written_in`, else a calendar day."""
+    parsed = f"try_strptime({text_sql}, {sql_string(pattern)})"
+    if any(directive in pattern for directive in ZONE_DIRECTIVES):
+        return stored_instant_sql(parsed, times)
+    if any(directive in pattern for directive in TIME_DIRECTIVES):
+        return stored_wall_time_sql(parsed, times.written_in, times)
+    return parsed
+
+
+def timestamp_sql(
+    text_sql: str, formats: Sequence[str], decimal: str, times: TimeZones = UTC_TIMES
+) -> str:
     """Parse text with each declared format in order; NULL when none matches.
 
-    iso accepts dates, datetimes and UTC offsets (converted to naive UTC); epoch_s/epoch_ms/
-    epoch_us are seconds/milliseconds/microseconds since 1970-01-01 UTC, numbers with `decimal`
-    as their fraction separator; anything else is a strptime pattern.
+    iso accepts dates, datetimes and UTC offsets; epoch_s/epoch_ms/epoch_us are
+    seconds/milliseconds/microseconds since 1970-01-01 UTC, numbers with `decimal` as their
+    fraction separator; anything else is a strptime pattern. The result is the store's
+    wall-clock time (`times`: iso_timestamp_sql, strptime_sql; an epoch is an instant).
     """
     parts = []
     for fmt in formats:
         if fmt == "iso":
-            parts.append(iso_timestamp_sql(text_sql))
+            parts.append(iso_timestamp_sql(text_sql, times))
         elif fmt in EPOCH_MICROSECONDS:
             number = number_sql(text_sql, decimal)
             scale = EPOCH_MICROSECONDS[fmt]
-            parts.append(f"try(make_timestamp(try_cast({number} * {scale} AS BIGINT)))")
+            utc = f"try(make_timestamp(try_cast({number} * {scale} AS BIGINT)))"
+            parts.append(stored_wall_time_sql(utc, "UTC", times))
         else:
-            parts.append(f"try_strptime({text_sql}, {sql_string(fmt)})")
+            parts.append(strptime_sql(text_sql, fmt, times))
     return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"
 
 
@@ -647,9 +695,11 @@ def stage_events_sql(
     if source.event_type is not None:
         text["event_type_text"] = sql_string(source.event_type)
         computed.append("event_type_text")
+    event_time = timestamp_sql(
+        "event_time_text", source.timestamp_formats, source.decimal, source.times
+    )
     parsed = (
-        f"{timestamp_sql('event_time_text', source.timestamp_formats, source.decimal)} "
-        "AS event_time, "
+        f"{event_time} AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
         f"{number_sql('value_text', source.decimal)} AS value"
     )
@@ -673,7 +723,7 @@ def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
         return f"{number_sql(text, source.decimal)} AS {ident(attribute.name)}"
     if attribute.dtype == "timestamp":
         return (
-            f"{timestamp_sql(text, source.timestamp_formats, source.decimal)} "
+            f"{timestamp_sql(text, source.timestamp_formats, source.decimal, source.times)} "
             f"AS {ident(attribute.name)}"
         )
     return f"{text} AS {ident(attribute.name)}"
@@ -688,7 +738,9 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     required: list[str] = [id_column]
     if table == "users":
         text["signup_time_text"] = field("signup_time")
-        signup = timestamp_sql("signup_time_text", source.timestamp_formats, source.decimal)
+        signup = timestamp_sql(
+            "signup_time_text", source.timestamp_formats, source.decimal, source.times
+        )
         parsed.append(f"{signup} AS signup_time")
         required.append("signup_time_text")
     for attribute in source.attributes:

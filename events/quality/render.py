@@ -153,7 +153,7 @@ def render_short(report: dict) -> str:
         [
             "quality:",
             f"  event months: {span} ({len(months)} months); event times: "
-            f"{report.get('granularity', 'timestamp')}",
+            f"{report.get('granularity', 'timestamp')}, {report.get('timezone', 'UTC')} time",
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
             f"{per_user['users']:,}; events per user median {number(per_user['p50'])}, "
