@@ -21,6 +21,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +35,7 @@ from contracts.workspace import event_store_path
 from events import quality
 from events.ingest import validate
 from events.ingest.config import (
+    EVENT_OPTIONAL,
     Attribute,
     ConfigError,
     DatasetConfig,
@@ -44,6 +46,7 @@ from events.ingest.config import (
     unknown_derived_columns,
 )
 from events.ingest.readers import (
+    FileReader,
     InputFile,
     SourceFileError,
     read_error_summary,
@@ -222,6 +225,70 @@ def _columns_read(column: str, types: Mapping[str, str], file_format: str) -> st
     return f"{len(types)} top-level keys in its records{path}"
 
 
+@dataclass(frozen=True)
+class OpenedFile:
+    """A file ready to stage: how DuckDB reads it, its columns (with types), its number."""
+
+    file: InputFile
+    reader: FileReader
+    types: dict[str, str]
+    key: int
+
+    def holds(self, column: str) -> bool:
+        """Whether the file has the column (a JSONL file without records has every one)."""
+        if self.file.format == "jsonl" and not self.types:
+            return True
+        return _in_file(column, self.types, self.file.format)
+
+
+def _may_be_absent(at: str) -> bool:
+    """A config key whose column a file may lack when another file of its source has it:
+    an optional event field or an attribute (not an id, a time, a type or a dedupe key)."""
+    if at.startswith(("attributes.", "user_attributes.")):
+        return True
+    return at.startswith("columns.") and at.removeprefix("columns.") in EVENT_OPTIONAL
+
+
+def absent_columns(
+    where: str, source: Source, opened: Sequence[OpenedFile]
+) -> list[frozenset[str]]:
+    """Per file, the mapped columns it lacks that are read as missing there: optional ones
+    (_may_be_absent) that another file of the same source holds, as when a later export
+    added a column. Any other mapped column a file lacks is fatal, named with the file."""
+    absent: list[set[str]] = [set() for _ in opened]
+    for at, column in validate.mapped_columns(source):
+        lacking = [i for i, one in enumerate(opened) if not one.holds(column)]
+        if not lacking:
+            continue
+        if _may_be_absent(at) and len(lacking) < len(opened):
+            for i in lacking:
+                absent[i].add(column)
+            continue
+        first = opened[lacking[0]]
+        others = (
+            f"; nor does any other of the source's {len(opened)} files"
+            if _may_be_absent(at) and len(opened) > 1
+            else ""
+        )
+        raise SourceFileError(
+            f"{first.file.path}: column {column!r} mapped in {where}.{at} is not in the file "
+            f"({_columns_read(column, first.types, first.file.format)}){others}"
+        )
+    return [frozenset(columns) for columns in absent]
+
+
+def absent_column_files(
+    where: str, source: Source, opened: Sequence[OpenedFile], absent: Sequence[frozenset[str]]
+) -> dict[str, list[str]]:
+    """Config key -> the files (as shown) that lack its column and read it as missing."""
+    shown = {}
+    for at, column in validate.mapped_columns(source):
+        pairs = zip(opened, absent, strict=True)
+        if files := [one.file.display for one, columns in pairs if column in columns]:
+            shown[f"{where}.{at}"] = files
+    return shown
+
+
 class _Builder:
     """Builds one dataset into a fresh DuckDB file (the scratch DB for a swap)."""
 
@@ -236,8 +303,8 @@ class _Builder:
         self.user_attributes = event_user_attributes(config.path, config.events)
         self.facts: dict = {}
 
-    def stage_file(self, table: str, where: str, source: Source, file: InputFile) -> None:
-        """Stage one file's rows (text, parsed values, row-level reason) in one pass."""
+    def open_file(self, source: Source, file: InputFile) -> OpenedFile:
+        """How DuckDB reads one file, and the columns it holds."""
         key = self.file_count
         self.file_count += 1
         reader = reader_sql(file, source, self.scratch, key)
@@ -247,13 +314,30 @@ class _Builder:
                 f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
                 "(the ingest numbers rows under that name); rename it in the file"
             )
+        return OpenedFile(file, reader, types, key)
+
+    def absent_in(
+        self, where: str, source: Source, opened: list[OpenedFile]
+    ) -> list[frozenset[str]]:
+        """absent_columns of a source's files, recorded in the facts for the report."""
+        absent = absent_columns(where, source, opened)
+        self.facts.setdefault("absent_columns", []).extend(
+            {"key": key, "files": files, "of": len(opened)}
+            for key, files in absent_column_files(where, source, opened, absent).items()
+        )
+        return absent
+
+    def stage_file(
+        self,
+        table: str,
+        where: str,
+        source: Source,
+        opened: OpenedFile,
+        absent: frozenset[str],
+    ) -> None:
+        """Stage one file's rows (text, parsed values, row-level reason) in one pass."""
+        file, reader, types, key = opened.file, opened.reader, opened.types, opened.key
         recordless_jsonl = file.format == "jsonl" and not types
-        for at, column in validate.mapped_columns(source):
-            if not _in_file(column, types, file.format) and not recordless_jsonl:
-                raise SourceFileError(
-                    f"{file.path}: column {column!r} mapped in {where}.{at} is not in the file "
-                    f"({_columns_read(column, types, file.format)})"
-                )
         for name, expression in source.derived.items():
             paths = [c for c in derived_columns(expression) if _in_file(c, types, file.format)]
             unknown = unknown_derived_columns(name, expression, list(types), paths)
@@ -268,6 +352,7 @@ class _Builder:
             self.read.get(table, 0),
             dedupe=self._dedupe(table, source),
             control_free=reader.control_free,
+            absent=absent,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(
@@ -607,9 +692,12 @@ def _build(
             total = sum(len(files) for *_, files in resolved) + len(tables) + 1
             with tqdm(total=total, desc="ingest", unit="step", disable=not progress) as bar:
                 for index, (table, where, source, files) in enumerate(resolved):
-                    for file in files:
-                        bar.set_postfix_str(f"reading {file.display}")
-                        builder.stage_file(table, where, source, file)
+                    bar.set_postfix_str(f"reading the columns of {where}'s files")
+                    opened = [builder.open_file(source, file) for file in files]
+                    absent = builder.absent_in(where, source, opened)
+                    for one, lacking in zip(opened, absent, strict=True):
+                        bar.set_postfix_str(f"reading {one.file.display}")
+                        builder.stage_file(table, where, source, one, lacking)
                         bar.update()
                     next_table = resolved[index + 1][0] if index + 1 < len(resolved) else None
                     if table != next_table:

@@ -469,6 +469,7 @@ class StagedFile:
     `dedupe` is the events source's duplicate rule (False for users and items);
     `control_free` says the file read holds no control character at all
     (readers.control_free), so only the fields not read from it are checked for one.
+    `absent` are mapped columns this file lacks (others of its source hold them): missing.
     """
 
     reader: str
@@ -479,6 +480,7 @@ class StagedFile:
     seq_offset: int
     dedupe: bool | tuple[str, ...] = False
     control_free: bool = False
+    absent: frozenset[str] = frozenset()
 
 
 def numbered_rows_sql(reader: str) -> str:
@@ -525,7 +527,7 @@ def _staged_sql(
 
 
 def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str:
-    if column is None:
+    if column is None or column in staged.absent:
         return "NULL::VARCHAR"
     return cleaned(
         raw_text(staged.format, column, staged.column_types.get(column), as_json=as_json)

@@ -59,6 +59,19 @@ def unknown_reference_text(unknown: dict[str, int]) -> str:
     return f"unknown referenced users (kept; not in the users table): {counts}"
 
 
+def absent_column_lines(report: dict, shown: int = 3) -> list[str]:
+    """One line per mapped column that some files of its source lack (read as missing)."""
+    lines = []
+    for entry in report.get("absent_columns", []):
+        files = entry["files"]
+        more = f" and {len(files) - shown} more" if len(files) > shown else ""
+        lines.append(
+            f"{entry['key']}: not in {len(files)} of the source's {entry['of']} files, read as "
+            f"missing there ({', '.join(files[:shown])}{more})"
+        )
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     """The full human-readable report page."""
     conflicts = report.get("user_attribute_conflicts", {})
@@ -70,8 +83,10 @@ def render_markdown(report: dict) -> str:
         f"written {report['created_at']}",
         "",
         *([f"**Refused**: {report['refused']}.", ""] if "refused" in report else []),
-        f"event time granularity: {report.get('granularity', 'timestamp')}; users from: "
+        f"event time granularity: {report.get('granularity', 'timestamp')}; times: "
+        f"{report.get('timezone', 'UTC')} wall-clock time; users from: "
         f"{report.get('users_from', 'users table')}",
+        *(["", *absent_column_lines(report)] if report.get("absent_columns") else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
         "",
@@ -153,7 +168,8 @@ def render_short(report: dict) -> str:
         [
             "quality:",
             f"  event months: {span} ({len(months)} months); event times: "
-            f"{report.get('granularity', 'timestamp')}, {report.get('timezone', 'UTC')} time",
+            f"{report.get('granularity', 'timestamp')} ({report.get('timezone', 'UTC')})",
+            *(f"  {line}" for line in absent_column_lines(report)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
             f"{per_user['users']:,}; events per user median {number(per_user['p50'])}, "

@@ -61,11 +61,14 @@ def test_an_array_of_records_stores_what_json_lines_of_them_store(
 
         lines = _stored(dataset.config, Path(folder) / "lines" / "events.duckdb")
         elements = _stored(array_config, Path(folder) / "array" / "events.duckdb")
-        if isinstance(elements, dict):
-            elements["quarantine"] = [
-                (table, "events.jsonl" if name == "events.json" else name, *rest)
-                for table, name, *rest in elements["quarantine"]
-            ]
+        if isinstance(elements, dict):  # the stored file names: events.json for events.jsonl
+            elements = {
+                table: [
+                    tuple("events.jsonl" if field == "events.json" else field for field in row)
+                    for row in stored
+                ]
+                for table, stored in elements.items()
+            }
         assert elements == lines
 
 
