@@ -241,16 +241,17 @@ class OpenedFile:
         return _in_file(column, self.types, self.file.format)
 
 
-def _may_be_absent(at: str) -> bool:
+def _may_be_absent(table: str, at: str) -> bool:
     """A config key whose column a file may lack when another file of its source has it:
     an optional event field or an attribute (not an id, a time, a type or a dedupe key)."""
     if at.startswith(("attributes.", "user_attributes.")):
         return True
-    return at.startswith("columns.") and at.removeprefix("columns.") in EVENT_OPTIONAL
+    optional = at.startswith("columns.") and at.removeprefix("columns.") in EVENT_OPTIONAL
+    return table == EVENTS and optional
 
 
 def absent_columns(
-    where: str, source: Source, opened: Sequence[OpenedFile]
+    table: str, where: str, source: Source, opened: Sequence[OpenedFile]
 ) -> list[frozenset[str]]:
     """Per file, the mapped columns it lacks that are read as missing there: optional ones
     (_may_be_absent) that another file of the same source holds, as when a later export
@@ -260,14 +261,14 @@ def absent_columns(
         lacking = [i for i, one in enumerate(opened) if not one.holds(column)]
         if not lacking:
             continue
-        if _may_be_absent(at) and len(lacking) < len(opened):
+        if _may_be_absent(table, at) and len(lacking) < len(opened):
             for i in lacking:
                 absent[i].add(column)
             continue
         first = opened[lacking[0]]
         others = (
             f"; nor does any other of the source's {len(opened)} files"
-            if _may_be_absent(at) and len(opened) > 1
+            if _may_be_absent(table, at) and len(opened) > 1
             else ""
         )
         raise SourceFileError(
@@ -317,10 +318,10 @@ class _Builder:
         return OpenedFile(file, reader, types, key)
 
     def absent_in(
-        self, where: str, source: Source, opened: list[OpenedFile]
+        self, table: str, where: str, source: Source, opened: list[OpenedFile]
     ) -> list[frozenset[str]]:
         """absent_columns of a source's files, recorded in the facts for the report."""
-        absent = absent_columns(where, source, opened)
+        absent = absent_columns(table, where, source, opened)
         self.facts.setdefault("absent_columns", []).extend(
             {"key": key, "files": files, "of": len(opened)}
             for key, files in absent_column_files(where, source, opened, absent).items()
@@ -694,7 +695,7 @@ def _build(
                 for index, (table, where, source, files) in enumerate(resolved):
                     bar.set_postfix_str(f"reading the columns of {where}'s files")
                     opened = [builder.open_file(source, file) for file in files]
-                    absent = builder.absent_in(where, source, opened)
+                    absent = builder.absent_in(table, where, source, opened)
                     for one, lacking in zip(opened, absent, strict=True):
                         bar.set_postfix_str(f"reading {one.file.display}")
                         builder.stage_file(table, where, source, one, lacking)

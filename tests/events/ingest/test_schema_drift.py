@@ -107,6 +107,17 @@ def test_a_jsonl_key_no_record_of_a_file_has_is_missing_there(dataset, base_conf
     ]
 
 
+def test_an_items_file_without_the_item_id_column_is_fatal(dataset, base_config, store):
+    config = base_config(
+        items={"files": "items/*.csv", "columns": {"item_id": "track"}, "attributes": {}}
+    )
+    path = dataset(
+        files={"items/a.csv": "track\nt1\n", "items/b.csv": "song\nt2\n"}, config=config
+    )
+    with pytest.raises(SourceFileError, match=r"items/b\.csv: column 'track' mapped in items"):
+        ingest_dataset(path, store, progress=False)
+
+
 def _parquet(table: dict) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(pa.table(table), buffer)
