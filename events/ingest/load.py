@@ -451,16 +451,18 @@ class _Builder:
         the users table is derived from the accepted events afterwards.
         """
         rules = self.config.rules
-        known = USERS
+        known, user_stage = USERS, f"stage_{USERS}"
         if self.config.users is None:
             known = "event_users"
             self.con.execute(
                 f"CREATE TEMP VIEW {known} AS SELECT DISTINCT user_id FROM stage_{EVENTS} "
                 "WHERE reason IS NULL"
             )
+            user_stage = None
         stage, late = f"stage_{EVENTS}", f"late_{EVENTS}"
         self.con.execute(
-            f"CREATE TEMP TABLE {late} AS " + validate.unknown_users_sql(stage, known)
+            f"CREATE TEMP TABLE {late} AS "
+            + validate.unknown_users_sql(stage, known, user_stage, self._source_file_sql())
         )
         self.con.execute(
             "CREATE TEMP TABLE candidates AS " + validate.duplicate_candidates_sql(stage, late)

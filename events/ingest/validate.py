@@ -772,12 +772,32 @@ def mapped_columns(source: Source) -> list[tuple[str, str]]:
     ]
 
 
-def unknown_users_sql(stage: str, users: str) -> str:
-    """Rows that passed the row-level rules but whose user is not in `users`."""
+def unknown_users_sql(
+    stage: str, users: str, user_stage: str | None = None, source_file: str = ""
+) -> str:
+    """Rows that passed the row-level rules but whose user is not in `users`.
+
+    With `user_stage` (the staged users file rows; `source_file` names a row's file from its
+    file_key), an id that the users file has only on quarantined rows says so in the detail:
+    the user is unknown because their row was rejected, not because the file lacks them.
+    """
+    detail = "'user_id ' || s.user_id || ' is not in the users table'"
+    rejected, joined = "", ""
+    if user_stage is not None:
+        rejected = (
+            f"WITH rejected AS (SELECT DISTINCT ON (user_id) user_id, {source_file} AS file, "
+            f"source_row, reason FROM {user_stage} WHERE reason IS NOT NULL "
+            "AND user_id IS NOT NULL ORDER BY user_id, file_key, source_row) "
+        )
+        detail += (
+            " || COALESCE(': its row in ' || r.file || ' (row ' || r.source_row || ') was "
+            "quarantined as ' || r.reason, '')"
+        )
+        joined = "LEFT JOIN rejected r ON s.user_id = r.user_id "
     return (
-        f"SELECT s.seq, '{UNKNOWN_USER}' AS reason, "
-        "'user_id ' || s.user_id || ' is not in the users table' AS detail "
-        f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id WHERE s.reason IS NULL"
+        f"{rejected}SELECT s.seq, '{UNKNOWN_USER}' AS reason, {detail} AS detail "
+        f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id {joined}"
+        "WHERE s.reason IS NULL"
     )
 
 

@@ -74,6 +74,20 @@ def test_user_reason(dataset, store, query, reason, bad_row):
     assert query(store, "SELECT city FROM users WHERE user_id = '1'") == [("Paris",)]
 
 
+def test_events_of_a_user_whose_users_row_was_quarantined_say_so(dataset, store, query):
+    users = "id,registration,city\n1,2014-01-02,Paris\n2,,Oslo\n2.0,someday,Oslo\n"
+    events = "uid,ts,page,length\n2,2014-04-22,PLAY,1\n42,2014-04-22,PLAY,1\n"
+    path = dataset(files={"users.csv": users, "events.csv": events})
+    ingest_dataset(path, store, progress=False, allow_partial=True)
+    assert query(store, "SELECT detail FROM quarantine WHERE table_name = 'events'") == [
+        (
+            "user_id 2 is not in the users table: its row in users.csv (row 2) was quarantined "
+            "as missing_required_field",
+        ),
+        ("user_id 42 is not in the users table",),
+    ]
+
+
 def test_numeric_item_attribute_and_duplicate_item(dataset, base_config, store, query):
     config = base_config(
         items={
