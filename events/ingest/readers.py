@@ -6,7 +6,8 @@ other Python codec, every non-UTF-8 JSONL file and a JSONL file starting with a 
 first transcoded to a UTF-8 copy in a scratch folder so one reader handles all of them.
 
 CSV is read as RFC 4180 with every dialect option pinned (no sniffing): the header is parsed
-here (a repeated column name is fatal), and a CSV that mixes CRLF and LF line endings or holds
+here (a repeated column name is fatal; an Excel `sep=;` first line is skipped and must agree
+with the declared delimiter), and a CSV that mixes CRLF and LF line endings or holds
 whitespace-only lines is first copied with LF endings and those lines emptied (so they are
 blank lines, not rows), keeping every line number. A line longer than MAX_LINE_BYTES is fatal.
 A file without a header line (`header: false`) takes its column names from `names:`.
@@ -44,6 +45,8 @@ HASH_CHUNK = 1 << 20
 MAX_LINE_BYTES = 16 << 20
 UTF8_BOM = codecs.BOM_UTF8
 NEWLINE = b"\n"
+# Excel's first-line dialect declaration, `sep=;`: not the header, skipped.
+EXCEL_SEPARATOR_LINE = re.compile(rb"sep=([^\r\n])\r?\n")
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_SUFFIX = ".gz"
@@ -277,23 +280,37 @@ def normalise_csv(path: Path, target: Path) -> Path:
     return target
 
 
-def csv_header(path: Path, encoding: str, delimiter: str, shown: Path) -> list[str]:
-    """The header's column names (trimmed; an empty one is `column<i>`, as DuckDB names it).
+def excel_separator(path: Path) -> str | None:
+    """The delimiter an Excel `sep=X` first line declares, else None."""
+    with path.open("rb") as handle:
+        head = handle.read(len(UTF8_BOM) + 8).removeprefix(UTF8_BOM)
+    found = EXCEL_SEPARATOR_LINE.match(head)
+    return None if found is None else found.group(1).decode("latin-1")
+
+
+def csv_header(path: Path, encoding: str, delimiter: str, shown: Path, skip: int = 0) -> list[str]:
+    """The header's column names (trimmed; an empty one is `column<i>`, as DuckDB names it),
+    after `skip` lines.
 
     A name given twice is fatal: one of the two columns would be read silently. Errors name
     `shown`, the user's file.
     """
     try:
         with path.open(encoding=encoding, newline="") as handle:
+            for _ in range(skip):
+                handle.readline()
             header = next(csv.reader(handle, delimiter=delimiter, strict=True), [])
     except (csv.Error, UnicodeError) as error:
-        raise SourceFileError(f"{shown}: line 1: the header is not readable: {error}") from None
+        raise SourceFileError(
+            f"{shown}: line {skip + 1}: the header is not readable: {error}"
+        ) from None
     names = [name.strip() or f"column{i}" for i, name in enumerate(header)]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
+        columns = ", ".join(map(repr, repeated))
         raise SourceFileError(
-            f"{shown}: line 1: the header names column {', '.join(map(repr, repeated))} more "
-            "than once; rename or drop the repeated column"
+            f"{shown}: line {skip + 1}: the header names column {columns} more than once; "
+            "rename or drop the repeated column"
         )
     return names
 
@@ -397,12 +414,19 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     if file.format == "jsonl":
         return FileReader(json_reader_sql(path), control_free(path, file.format))
     path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")
+    declared = excel_separator(path)
+    if declared is not None and declared != source.delimiter:
+        raise SourceFileError(
+            f"{shown}: line 1: Excel's `sep={declared}` line declares the delimiter "
+            f"{declared!r}, the config {source.delimiter!r}; set `delimiter: {declared!r}`"
+        )
+    skip = 0 if declared is None else 1
     names = (
         list(source.names)
         if source.names is not None
-        else csv_header(path, encoding, source.delimiter, shown)
+        else csv_header(path, encoding, source.delimiter, shown, skip)
     )
-    sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8")
+    sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8", skip)
     return FileReader(sql, control_free(path, file.format))
 
 
@@ -426,13 +450,14 @@ def json_reader_sql(path: Path) -> str:
 
 
 def csv_reader_sql(
-    path: Path, names: list[str], delimiter: str, header: bool, encoding: str
+    path: Path, names: list[str], delimiter: str, header: bool, encoding: str, skip: int = 0
 ) -> str:
-    """read_csv with every dialect option pinned and the given column names, all as text."""
+    """read_csv with every dialect option pinned and the given column names, all as text;
+    `skip` lines (an Excel `sep=` line) come before the header or the first row."""
     columns = "{" + ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names) + "}"
     return (
         f"read_csv({sql_string(str(path))}, all_varchar=true, header={str(header).lower()}, "
-        f"skip=0, comment='', delim={sql_string(delimiter)}, quote='\"', escape='\"', "
+        f"skip={skip}, comment='', delim={sql_string(delimiter)}, quote='\"', escape='\"', "
         f"auto_detect=false, columns={columns}, max_line_size={MAX_LINE_BYTES}, "
         f"buffer_size={2 * MAX_LINE_BYTES}, encoding={sql_string(encoding)})"
     )

@@ -6,8 +6,10 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from events.ingest import ingest_dataset
+from events.ingest.readers import SourceFileError
 
 
 def test_latin1_day_first_dates_and_epoch_seconds(dataset, base_config, store, query):
@@ -160,3 +162,37 @@ def test_jsonl_without_records_reads_zero_rows(dataset, base_config, store):
     )
     summary = ingest_dataset(dataset(files={"buys.jsonl": "\n\n"}, config=config), store, False)
     assert summary.tables["events"].read == 2
+
+
+def test_an_excel_sep_line_is_skipped_and_counts_as_a_line(dataset, base_config, store, query):
+    config = base_config()
+    config["events"][0]["delimiter"] = ";"
+    events = "\ufeffsep=;\r\nuid;ts;page;length\r\n1;2014-04-22;PLAY;1\r\n2;someday;PLAY;1\r\n"
+    path = dataset(files={"events.csv": events}, config=config)
+    ingest_dataset(path, store, progress=False, allow_partial=True)
+    assert query(store, "SELECT user_id FROM events") == [("1",)]
+    assert query(store, "SELECT source_row, reason FROM quarantine") == [
+        (2, "unparseable_timestamp")
+    ]
+
+    broken = dataset(
+        files={"events.csv": "sep=;\nuid;ts;page;length\n1;2014-04-22\n"}, config=config
+    )
+    with pytest.raises(SourceFileError, match=r"events\.csv: cannot read as csv .*line 3:"):
+        ingest_dataset(broken, store, progress=False)
+
+
+def test_an_excel_sep_line_must_agree_with_the_delimiter(dataset, store):
+    path = dataset(files={"events.csv": "sep=;\nuid;ts;page;length\n1;2014-04-22;PLAY;1\n"})
+    with pytest.raises(SourceFileError, match="line 1: Excel's `sep=;` line declares"):
+        ingest_dataset(path, store, progress=False)
+
+
+def test_a_header_that_starts_like_a_sep_line_is_a_header(dataset, base_config, store, query):
+    config = base_config()
+    config["events"][0]["columns"]["user_id"] = "sep=u"
+    path = dataset(
+        files={"events.csv": "sep=u,ts,page,length\n1,2014-04-22,PLAY,1\n"}, config=config
+    )
+    ingest_dataset(path, store, progress=False)
+    assert query(store, "SELECT user_id FROM events") == [("1",)]
