@@ -265,6 +265,23 @@ def write_messy_dataset(rng: random.Random, folder: Path, events_format: str) ->
     return MessyDataset(path, events_format, rows)
 
 
+STORED_TABLES = ("events", "users", "user_attributes", "quarantine")
+
+
+def stored_tables(config: Path, store: Path) -> dict[str, list[tuple]] | str:
+    """Ingest (a partial ingest allowed); every stored table's rows in stored order, or the
+    kind of refusal (refusal_kind)."""
+    try:
+        ingest_dataset(config, store, progress=False, allow_partial=True)
+    except UsagecastError as error:
+        return refusal_kind(error)
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return {table: con.execute(f"SELECT * FROM {table}").fetchall() for table in STORED_TABLES}
+    finally:
+        con.close()
+
+
 def refusal_kind(error: UsagecastError) -> str:
     """A short, stable label for a refusal: the error type and the message without paths."""
     message = str(error).split(": ", 1)[-1]

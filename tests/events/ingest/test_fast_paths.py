@@ -17,26 +17,10 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from messy_exports import FORMATS, MessyDataset, refusal_kind, write_messy_dataset
+from messy_exports import FORMATS, MessyDataset, stored_tables, write_messy_dataset
 
-from contracts.errors import UsagecastError
-from events.ingest import ingest_dataset, read_config, readers, validate
+from events.ingest import read_config, readers, validate
 from events.ingest.readers import InputFile, control_free, reader_sql
-
-TABLES = ("events", "users", "user_attributes", "quarantine")
-
-
-def _ingest(dataset: MessyDataset, store: Path) -> dict[str, list[tuple]] | str:
-    """Every stored table's rows in stored order, or the kind of refusal."""
-    try:
-        ingest_dataset(dataset.config, store, progress=False, allow_partial=True)
-    except UsagecastError as error:
-        return refusal_kind(error)
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return {table: con.execute(f"SELECT * FROM {table}").fetchall() for table in TABLES}
-    finally:
-        con.close()
 
 
 def _rows_as_read(dataset: MessyDataset, scratch: Path) -> list[tuple]:
@@ -74,10 +58,10 @@ def _expected_duplicates(rows: list[tuple], reasons: dict[int, str]) -> set[int]
 def test_fast_paths_equal_their_reference_on_messy_exports(rng: random.Random, events_format: str):
     with tempfile.TemporaryDirectory() as folder:
         dataset = write_messy_dataset(rng, Path(folder) / "data", events_format)
-        fast = _ingest(dataset, Path(folder) / "fast" / "events.duckdb")
+        fast = stored_tables(dataset.config, Path(folder) / "fast" / "events.duckdb")
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(readers, "control_free", lambda path, file_format: False)
-            reference = _ingest(dataset, Path(folder) / "reference" / "events.duckdb")
+            reference = stored_tables(dataset.config, Path(folder) / "reference" / "events.duckdb")
         assert fast == reference
         if isinstance(fast, str):
             return

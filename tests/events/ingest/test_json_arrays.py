@@ -8,29 +8,13 @@ import random
 import tempfile
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from messy_exports import refusal_kind, write_messy_dataset
+from messy_exports import stored_tables, write_messy_dataset
 
-from contracts.errors import UsagecastError
 from events.ingest import ingest_dataset
-
-TABLES = ("events", "users", "user_attributes", "quarantine")
-
-
-def _stored(config: Path, store: Path) -> dict[str, list[tuple]] | str:
-    try:
-        ingest_dataset(config, store, progress=False, allow_partial=True)
-    except UsagecastError as error:
-        return refusal_kind(error)
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return {table: con.execute(f"SELECT * FROM {table}").fetchall() for table in TABLES}
-    finally:
-        con.close()
 
 
 def _records(jsonl: bytes) -> list[str]:
@@ -59,8 +43,8 @@ def test_an_array_of_records_stores_what_json_lines_of_them_store(
         array_config = dataset.config.with_name("array.yaml")
         array_config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
-        lines = _stored(dataset.config, Path(folder) / "lines" / "events.duckdb")
-        elements = _stored(array_config, Path(folder) / "array" / "events.duckdb")
+        lines = stored_tables(dataset.config, Path(folder) / "lines" / "events.duckdb")
+        elements = stored_tables(array_config, Path(folder) / "array" / "events.duckdb")
         if isinstance(elements, dict):  # the stored file names: events.json for events.jsonl
             elements = {
                 table: [
