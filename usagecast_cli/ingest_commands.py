@@ -1,4 +1,4 @@
-"""`usagecast ingest DATASET.yaml` and `usagecast quality`."""
+"""`usagecast dataset new`, `usagecast ingest DATASET.yaml` and `usagecast quality`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_new(args: argparse.Namespace) -> int:
+    from events.ingest.starter import write_starter
+
+    out, starter = write_starter(args.paths, args.out, args.name)
+    print(f"wrote {out}, guessed from the files' columns and values:")
+    print("\n".join(f"  {line}" for line in starter.mapped))
+    if starter.checks:
+        print("check:")
+        print("\n".join(f"  {line}" for line in starter.checks))
+    print(f"next: edit it if a guess is wrong, then\n  usagecast ingest {out}")
+    return 0
+
+
 def _quality(args: argparse.Namespace) -> int:
     from events.quality import latest_report_files, show_latest_report
 
@@ -28,7 +41,29 @@ def _quality(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `ingest` and `quality` subcommands."""
+    """Add the `dataset new`, `ingest` and `quality` subcommands."""
+    dataset = subparsers.add_parser(
+        "dataset", help="write a starter dataset config from an export's files"
+    )
+    dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True)
+    new = dataset_commands.add_parser(
+        "new",
+        help="a dataset config guessed from the files' headers and values, to check and edit",
+        description="Reads each export file's header and a sample of its values (csv, jsonl, "
+        "json, parquet, gzip'd or not) and writes a dataset config: which file is the users "
+        "table, which columns hold the user id, time, event type and optional fields (by "
+        "their names), encodings, delimiters and time formats. It prints what it guessed "
+        "and what to check; it never overwrites a file.",
+    )
+    new.add_argument("paths", type=Path, nargs="+", help="export files or folders")
+    new.add_argument(
+        "--out",
+        type=Path,
+        help="the config to write (default: dataset.yaml in the folder given, else beside the "
+        "files); every file must lie under its folder",
+    )
+    new.add_argument("--name", help="the dataset's name (default: the config's folder name)")
+    new.set_defaults(handler=_dataset_new)
     ingest = subparsers.add_parser(
         "ingest",
         help="load a dataset (YAML config) into the workspace event store",

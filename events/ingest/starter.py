@@ -1,0 +1,579 @@
+"""A starter dataset config written from the export's own files (`usagecast dataset new`).
+
+Reading the files is at the edge (`sample_files`); guessing is pure (`starter_config`): each
+file's format, encoding, delimiter and columns, which columns hold the user id, the time,
+the event type and the optional fields (by their names, the way exports name them), which
+file is the users table, and the time formats the sampled values fit. Everything guessed is
+written with a comment saying so, and what the samples cannot tell (day-first or
+month-first dates, static or snapshot attributes, the time zone) is named for the user to
+check: the starter is a first draft the ingest then validates, never used unseen.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from contracts.errors import UsagecastError
+from events.ingest.config import EXTENSION_FORMATS
+from events.ingest.readers import GZIP_MAGIC, GZIP_SUFFIX, UTF8_BOM, sql_string
+from events.ingest.validate import ISO_PATTERN
+
+SAMPLE_BYTES = 1 << 20
+SAMPLE_ROWS = 200
+# Column names as exports write them, compared lower-case without separators, best first.
+USER_ID_NAMES = (
+    "userid", "user", "uid", "customerid", "customer", "distinctid", "accountid", "memberid",
+    "clientid", "playerid", "visitorid", "personid",
+)  # fmt: skip
+TIME_NAMES = (
+    "timestamp", "eventtime", "eventtimestamp", "time", "ts", "datetime", "occurredat",
+    "createdat", "eventdate", "date", "day", "invoicedate", "orderdate", "loggedat", "at",
+)  # fmt: skip
+EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity", "name")
+# Endings of a time column's name (`login_at`, `purchase_date`) when no name above matches.
+TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts")
+SIGNUP_NAMES = (
+    "signuptime", "signupdate", "signupat", "signup", "registeredat", "registrationdate",
+    "registration", "registered", "createdat", "created", "joinedat", "joined", "firstseen",
+)  # fmt: skip
+OPTIONAL_NAMES = {
+    "session_id": ("sessionid", "session"),
+    "item_id": ("itemid", "productid", "sku", "trackid", "songid", "contentid", "item"),
+    "value": ("revenue", "value", "amount", "price", "total", "sales"),
+    "area": ("area", "section", "screen", "feature", "module"),
+    "properties": ("properties", "eventproperties", "props", "params"),
+}
+USERS_FILE_WORDS = ("user", "customer", "account", "member", "client", "people", "person")
+# An attribute whose name says it was read when the file was exported (it leaks the future).
+SNAPSHOT_WORDS = ("last", "current", "total", "lifetime", "status", "count", "latest", "now")
+STRPTIME_CANDIDATES = (
+    "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M",
+    "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
+    "%Y-%m-%d %H:%M:%S %z",
+)  # fmt: skip
+EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
+DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
+NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+
+
+class StarterError(UsagecastError):
+    """The files cannot be sampled (none found, unreadable, an unknown kind)."""
+
+
+@dataclass(frozen=True)
+class FileSample:
+    """What the starter knows of one file: how it reads and some values of each column."""
+
+    path: Path
+    format: str
+    encoding: str
+    delimiter: str
+    columns: tuple[str, ...]
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Starter:
+    """The starter's YAML text, a line per source it mapped, and what to check."""
+
+    text: str
+    mapped: tuple[str, ...]
+    checks: tuple[str, ...]
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _words(name: str) -> list[str]:
+    """A column name's words, lower-case: `LastSeen`, `last_seen` and `last seen` alike."""
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)]
+
+
+def _find(columns: Iterable[str], names: Sequence[str], taken: set[str]) -> str | None:
+    """The first column (by the order of `names`) whose key is one of `names`."""
+    by_key = {_key(c): c for c in columns if c not in taken}
+    return next((by_key[n] for n in names if n in by_key), None)
+
+
+def _head(path: Path) -> bytes:
+    """The file's first bytes, decompressed when gzip."""
+    with path.open("rb") as handle:
+        magic = handle.read(len(GZIP_MAGIC))
+    opener = gzip.open if magic == GZIP_MAGIC else open
+    try:
+        with opener(path, "rb") as handle:
+            return handle.read(SAMPLE_BYTES)
+    except (OSError, EOFError) as error:
+        raise StarterError(f"{path}: not readable ({error})") from None
+
+
+def _encoding(head: bytes) -> str:
+    """utf-8 when the bytes decode so (a cut last character allowed), else cp1252 when they
+    hold its printable 0x80-0x9f, else latin-1."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head.removeprefix(UTF8_BOM))
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252" if re.search(rb"[\x80-\x9f]", head) else "latin-1"
+
+
+def _text_rows(head: bytes, encoding: str) -> list[str]:
+    text = head.removeprefix(UTF8_BOM).decode(encoding, errors="replace")
+    lines = text.splitlines()
+    return lines[:-1] if len(head) == SAMPLE_BYTES and len(lines) > 1 else lines
+
+
+def _csv_sample(path: Path, head: bytes) -> FileSample:
+    encoding = _encoding(head)
+    lines = [line for line in _text_rows(head, encoding) if line.strip()]
+    declared = re.fullmatch(r"sep=(.)", lines[0]) if lines else None
+    if declared:
+        lines = lines[1:]
+    if not lines:
+        raise StarterError(f"{path}: no header line to read columns from")
+    if declared:
+        delimiter = declared.group(1)
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    rows = list(csv.reader(lines[: SAMPLE_ROWS + 1], delimiter=delimiter))
+    header = tuple(name.strip() for name in rows[0])
+    values = {
+        name: tuple(r[i].strip() for r in rows[1:] if i < len(r) and r[i].strip())
+        for i, name in enumerate(header)
+    }
+    return FileSample(path, "csv", encoding, delimiter, header, values)
+
+
+def _flatten(record: Mapping, prefix: str = "") -> dict[str, object]:
+    """Top-level keys, and one level of keys inside objects as dotted paths."""
+    flat: dict[str, object] = {}
+    for key, value in record.items():
+        flat[prefix + key] = value
+        if isinstance(value, Mapping) and not prefix:
+            flat.update(_flatten(value, f"{key}."))
+    return flat
+
+
+def _json_sample(path: Path, head: bytes) -> FileSample:
+    encoding = _encoding(head)
+    text = "\n".join(_text_rows(head, encoding)).strip()
+    if text.startswith("["):
+        records = _array_records(text)
+    else:
+        records = []
+        for line in text.splitlines()[:SAMPLE_ROWS]:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    columns: dict[str, list[str]] = {}
+    for record in (r for r in records if isinstance(r, Mapping)):
+        for key, value in _flatten(record).items():
+            texts = columns.setdefault(key, [])
+            if value is not None and not isinstance(value, dict | list):
+                texts.append(str(value).strip())
+    values = {k: tuple(v for v in texts if v) for k, texts in columns.items()}
+    return FileSample(path, "jsonl", encoding, ",", tuple(columns), values)
+
+
+def _array_records(text: str) -> list:
+    """The first records of a JSON array, read element by element (the sample may be cut)."""
+    decoder, records, at = json.JSONDecoder(), [], 1
+    while len(records) < SAMPLE_ROWS:
+        while at < len(text) and text[at] in " \t\r\n,":
+            at += 1
+        try:
+            record, at = decoder.raw_decode(text, at)
+        except ValueError:
+            break
+        records.append(record)
+    return records
+
+
+def _parquet_sample(path: Path) -> FileSample:
+    con = duckdb.connect()
+    try:
+        relation = con.sql(
+            f"SELECT * FROM read_parquet({sql_string(str(path))}) LIMIT {SAMPLE_ROWS}"
+        )
+        columns = tuple(relation.columns)
+        rows = relation.fetchall()
+    except duckdb.Error as error:
+        raise StarterError(f"{path}: not readable as parquet ({error})") from None
+    finally:
+        con.close()
+    values = {
+        name: tuple(str(row[i]) for row in rows if row[i] is not None)
+        for i, name in enumerate(columns)
+    }
+    return FileSample(path, "parquet", "utf-8", ",", columns, values)
+
+
+def data_files(paths: Sequence[Path]) -> list[Path]:
+    """The files named, and the export files (csv, jsonl, json, parquet, gzip'd) in folders."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise StarterError(f"{path}: no such file or folder")
+    if not found:
+        raise StarterError(
+            "no csv, jsonl, json or parquet file (nor a .gz of one) in "
+            + ", ".join(map(str, paths))
+        )
+    return found
+
+
+def _format_of(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix == GZIP_SUFFIX:
+        suffix = path.with_suffix("").suffix.lower()
+    return EXTENSION_FORMATS.get(suffix)
+
+
+def write_starter(
+    paths: Sequence[Path], out: Path | None, name: str | None
+) -> tuple[Path, Starter]:
+    """Sample the export files under `paths` and write the starter config to `out` (default:
+    dataset.yaml in the one folder given, else beside the files); never over a file."""
+    files = [p.resolve() for p in data_files(paths)]
+    if out is None:
+        folders = [p for p in paths if p.is_dir()]
+        parent = (
+            folders[0]
+            if len(folders) == 1
+            else Path(os.path.commonpath([f.parent for f in files]))
+        )
+        out = parent / "dataset.yaml"
+    out = out.resolve()
+    if out.exists():
+        raise StarterError(f"{out} exists; move it away or name another file with --out")
+    outside = [f for f in files if not f.is_relative_to(out.parent)]
+    if outside:
+        raise StarterError(
+            f"{outside[0]} is outside {out.parent}, the config's folder, where the ingest reads "
+            "from; write the config higher up with --out"
+        )
+    files = [f for f in files if f != out]
+    starter = starter_config(sample_files(files), out.parent, name or out.parent.name, str(out))
+    out.write_text(starter.text, encoding="utf-8")
+    return out, starter
+
+
+def sample_files(paths: Sequence[Path]) -> list[FileSample]:
+    """Sample every export file (I/O): header, encoding, delimiter, a few values a column."""
+    samples = []
+    for path in paths:
+        file_format = _format_of(path)
+        if file_format is None:
+            raise StarterError(f"{path}: cannot tell the format (csv, jsonl, json, parquet)")
+        if file_format == "parquet":
+            samples.append(_parquet_sample(path))
+        elif file_format == "csv":
+            samples.append(_csv_sample(path, _head(path)))
+        else:
+            samples.append(_json_sample(path, _head(path)))
+    return samples
+
+
+def _fits(value: str, fmt: str) -> bool:
+    """Whether a value reads with one of usagecast's formats or a strptime pattern."""
+    if fmt == "iso":
+        return re.fullmatch(ISO_PATTERN, value) is not None
+    if fmt in EPOCH_DIGITS.values():
+        digits = value.split(".")[0].lstrip("-")
+        return NUMBER.fullmatch(value) is not None and EPOCH_DIGITS.get(len(digits)) == fmt
+    return _parses(value, fmt)
+
+
+def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
+    """The formats (usagecast's names or strptime patterns, tried in order) that together
+    read every sampled value, and a check for the user when the samples cannot decide."""
+    if not values:
+        return ["iso"], "no value sampled: the format is a guess"
+    candidates = ["iso", *EPOCH_DIGITS.values(), *STRPTIME_CANDIDATES]
+    formats: list[str] = []
+    left = list(values)
+    while left and len(formats) < 3:
+        best = max(candidates, key=lambda fmt: sum(_fits(v, fmt) for v in left))
+        if not any(_fits(v, best) for v in left):
+            break
+        formats.append(best)
+        left = [v for v in left if not _fits(v, best)]
+    if not formats:
+        return ["iso"], f"no known format fits values like {values[0]!r}: write one"
+    check = f"values like {left[0]!r} fit none of {formats}: add a format" if left else None
+    day_first = next((f for f in formats if f.startswith("%d")), None)
+    month_first = day_first and day_first.replace("%d/%m", "%m/%d").replace("%d.%m", "%m.%d")
+    month_first = month_first if month_first != day_first else None
+    if (
+        day_first
+        and month_first
+        and all(_parses(v, month_first) for v in values if _parses(v, day_first))
+    ):
+        check = (
+            f"values like {values[0]!r} read day-first or month-first: check {day_first!r} "
+            f"against {month_first!r}"
+        )
+    return formats, check
+
+
+def _parses(value: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
+    """A column named like a time (`login_at`) whose sampled values all read as one."""
+    for column in sample.columns:
+        words = _words(column)
+        values = sample.values.get(column, ())
+        if column in taken or not words or words[-1] not in TIME_ENDINGS or not values:
+            continue
+        if timestamp_formats(values)[1] is None:
+            return column
+    return None
+
+
+def _is_users_file(sample: FileSample) -> bool:
+    taken: set[str] = set()
+    named = any(word in sample.path.stem.lower() for word in USERS_FILE_WORDS)
+    has_signup = _find(sample.columns, SIGNUP_NAMES, taken) is not None
+    has_event = _find(sample.columns, EVENT_NAMES, taken) is not None
+    return has_signup and (named or not has_event)
+
+
+def _attribute(sample: FileSample, column: str, formats: list[str]) -> tuple[dict, str]:
+    """An attribute's config and its comment: dtype from the values, kind from the name."""
+    values = sample.values.get(column, ())
+    if values and all(NUMBER.fullmatch(v) for v in values):
+        dtype = "numeric"
+    elif values and all(
+        re.fullmatch(ISO_PATTERN, v) or any(_parses(v, f) for f in formats if "%" in f)
+        for v in values
+    ):
+        dtype = "timestamp"
+    else:
+        dtype = "categorical"
+    snapshot = any(word in SNAPSHOT_WORDS for word in _words(column))
+    kind = "snapshot" if snapshot else "static"
+    why = "its name reads as a value at export time" if snapshot else "known from signup on?"
+    return {"column": column, "kind": kind, "dtype": dtype}, why
+
+
+def _attribute_name(column: str) -> str:
+    name = "_".join(_words(column)) or "attribute"
+    return name if name[0].isalpha() else f"a_{name}"
+
+
+def _event_type_constant(path: Path) -> str:
+    stem = path.name.split(".")[0]
+    word = re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_").upper() or "EVENT"
+    word = word if word[0].isalpha() else f"E_{word}"
+    return word[:-1] if word.endswith("S") and len(word) > 3 else word
+
+
+def _suffix(path: Path) -> str:
+    """`.csv`, or `.csv.gz` for a compressed file."""
+    return "".join(
+        path.suffixes[-2:] if path.suffix.lower() == GZIP_SUFFIX else path.suffixes[-1:]
+    )
+
+
+def _sources_of(
+    group: Sequence[FileSample], base: Path, all_samples: Sequence[FileSample]
+) -> list[tuple[list[FileSample], str]]:
+    """(files, `files:` value) per source: a glob over the group's folder when the group is
+    every such file there, else each file a source of its own."""
+    first = group[0].path
+    suffix = _suffix(first)
+    matching = {s.path for s in all_samples if s.path.parent == first.parent}
+    if len(group) > 1 and {p for p in matching if p.name.endswith(suffix)} == {
+        s.path for s in group
+    }:
+        return [(list(group), (first.parent.relative_to(base) / f"*{suffix}").as_posix())]
+    return [([s], s.path.relative_to(base).as_posix()) for s in group]
+
+
+def _roles(sample: FileSample) -> tuple:
+    """The columns a sample's roles fall on (its grouping signature)."""
+    taken: set[str] = set()
+    return (
+        _is_users_file(sample),
+        _find(sample.columns, (*USER_ID_NAMES, "id"), taken),
+        _find(sample.columns, TIME_NAMES, taken),
+        _find(sample.columns, EVENT_NAMES, taken),
+        _find(sample.columns, SIGNUP_NAMES, taken),
+    )
+
+
+def _groups(samples: Sequence[FileSample]) -> list[list[FileSample]]:
+    """Files of one folder, format, encoding and delimiter whose roles fall on the same
+    columns (other columns may come and go between them: the ingest reads a column some
+    files lack as missing there)."""
+    groups: dict[tuple, list[FileSample]] = {}
+    for sample in samples:
+        key = (sample.path.parent, _suffix(sample.path), sample.format, sample.encoding)
+        groups.setdefault((*key, sample.delimiter, _roles(sample)), []).append(sample)
+    return list(groups.values())
+
+
+def _merged(group: Sequence[FileSample]) -> FileSample:
+    """One sample of a group: every column any file has (in order of appearance), and the
+    values of all."""
+    values: dict[str, tuple[str, ...]] = {}
+    for sample in group:
+        for column in sample.columns:
+            values[column] = values.get(column, ()) + sample.values.get(column, ())
+    first = group[0]
+    return FileSample(
+        first.path, first.format, first.encoding, first.delimiter, tuple(values), values
+    )
+
+
+def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: str) -> Starter:
+    """The dataset config for the sampled files (relative to `base`, the folder of the
+    config, shown as `out`), with comments."""
+    events, mapped, checks = [], [], []
+    users: dict | None = None
+    sources = [one for group in _groups(samples) for one in _sources_of(group, base, samples)]
+    for group, files in sources:
+        sample = _merged(group)
+        source: dict = {"files": files}
+        if sample.format == "csv":
+            if sample.encoding != "utf-8":
+                source["encoding"] = sample.encoding
+                checks.append(f"{files}: not UTF-8; read as {sample.encoding}")
+            if sample.delimiter != ",":
+                source["delimiter"] = sample.delimiter
+        taken: set[str] = set()
+        if users is None and _is_users_file(sample):
+            user_id = _find(sample.columns, (*USER_ID_NAMES, "id"), taken)
+            signup = _find(sample.columns, SIGNUP_NAMES, taken | {user_id or ""})
+            if user_id is None:
+                checks.append(f"{files}: no user id column found; users table left out")
+                continue
+            taken |= {user_id, signup or ""}
+            formats, check = timestamp_formats(sample.values.get(signup or "", ()))
+            source["columns"] = {"user_id": user_id, "signup_time": signup}
+            source["timestamp_formats"] = formats
+            if check:
+                checks.append(f"{files}: {signup}: {check}")
+            attributes, notes = {}, []
+            for column in sample.columns:
+                if column in taken:
+                    continue
+                attribute, why = _attribute(sample, column, formats)
+                attributes[_attribute_name(column)] = attribute
+                notes.append(f"{column} as {attribute['kind']} ({why})")
+                if attribute["dtype"] == "timestamp":  # read with the source's formats too
+                    own = timestamp_formats(sample.values.get(column, ()))[0]
+                    formats += [fmt for fmt in own if fmt not in formats]
+            if attributes:
+                source["attributes"] = attributes
+                checks.append(
+                    f"{files}: attributes "
+                    + "; ".join(notes)
+                    + ": a snapshot (read at export time) is never a feature"
+                )
+            users = source
+            mapped.append(f"users: {files}: user_id={user_id}, signup_time={signup}")
+            continue
+        user_id = _find(sample.columns, USER_ID_NAMES, taken)
+        time = _find(sample.columns, TIME_NAMES, taken | {user_id or ""}) or _time_by_ending(
+            sample, taken | {user_id or ""}
+        )
+        if user_id is None or time is None:
+            missing = "a user id" if user_id is None else "a time"
+            checks.append(f"{files}: left out: no column reads as {missing}")
+            continue
+        taken |= {user_id, time}
+        columns = {"user_id": user_id, "timestamp": time}
+        event = _find(sample.columns, EVENT_NAMES, taken)
+        if event is None:
+            source["event_type"] = _event_type_constant(group[0].path)
+            checks.append(f"{files}: no event-type column; every row is {source['event_type']!r}")
+        else:
+            columns["event_type"] = event
+            taken.add(event)
+        for canonical, names in OPTIONAL_NAMES.items():
+            found = _find(sample.columns, names, taken) or _find(
+                [c for c in sample.columns if "." in c],
+                [f"{p}{n}" for p in ("properties", "eventproperties") for n in names],
+                taken,
+            )
+            if found:
+                columns[canonical] = found
+                taken.add(found)
+        source["columns"] = columns
+        numbers = sample.values.get(columns.get("value", ""), ())
+        if sample.delimiter != "," and any(DECIMAL_COMMA.fullmatch(v) for v in numbers):
+            source["decimal"] = ","
+        unmapped = [c for c in sample.columns if c not in taken and "." not in c]
+        if unmapped:
+            checks.append(
+                f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be "
+                "a user attribute, see docs/reference/data.md)"
+            )
+        formats, check = timestamp_formats(sample.values.get(time, ()))
+        source["timestamp_formats"] = formats
+        if check:
+            checks.append(f"{files}: {time}: {check}")
+        events.append(source)
+        mapped.append(
+            f"events[{len(events) - 1}]: {files}: "
+            + ", ".join(f"{k}={v}" for k, v in columns.items())
+            + (
+                f", event_type {source['event_type']!r} (constant)"
+                if "event_type" in source
+                else ""
+            )
+            + f"; times {', '.join(formats)}"
+        )
+    if not events:
+        raise StarterError(
+            "no file reads as events (a user id column and a time column, by their names): "
+            + "; ".join(checks)
+        )
+    config: dict = {"name": name, "events": events}
+    if users is not None:
+        config["users"] = users
+    body = yaml.safe_dump(
+        config, sort_keys=False, allow_unicode=True, width=99, default_flow_style=None
+    )
+    return Starter(HEADER.format(path=out) + "\n" + body, tuple(mapped), tuple(checks))
+
+
+HEADER = """\
+# Dataset config written by `usagecast dataset new` from the files' headers and a sample of
+# their values. Every mapping below is a guess by column name: check it, then
+#   usagecast ingest {path}
+# Keys: docs/reference/data.md ("Dataset config"). Not guessed, set them if they apply:
+#   timezone: America/New_York   # the zone your days are counted in (default UTC); a
+#                                # source's `timezone:` says in which zone its times
+#                                # without an offset are written
+#   rules: {{event_types: {{allowed: [..], rename: {{"Add to Cart": Add_to_Cart}}}}}}
+"""

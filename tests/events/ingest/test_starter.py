@@ -1,0 +1,166 @@
+"""`usagecast dataset new`: a dataset config guessed from an export's files, which the ingest
+then reads (the guesses are checked against configs written by hand)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from events.ingest import ingest_dataset, read_config
+from events.ingest.starter import StarterError, timestamp_formats, write_starter
+from usagecast_cli.main import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "usagecast_cli"))
+from real_export import write_export  # tests/usagecast_cli/real_export.py
+
+WALKTHROUGH = Path(__file__).resolve().parents[3] / "docs" / "bring-your-own-data.md"
+TABLES = ("events", "users", "user_attributes", "quarantine")
+
+
+def _stored(config: Path, store: Path) -> dict[str, list[tuple]]:
+    ingest_dataset(config, store, progress=False)
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def test_the_walkthroughs_export_gets_the_walkthroughs_config(tmp_path):
+    export = tmp_path / "export"
+    write_export(export, users=200)
+    out, starter = write_starter([export], None, "trial_app")
+    doc = re.search(
+        r"```yaml\n# file: export/dataset.yaml\n(.*?)```", WALKTHROUGH.read_text(), re.S
+    )
+    by_hand = tmp_path / "by_hand" / "dataset.yaml"
+    by_hand.parent.mkdir()
+    by_hand.write_text(doc.group(1), encoding="utf-8")
+
+    guessed, written = read_config(out), read_config(by_hand)
+    assert (guessed.name, guessed.events, guessed.users) == (
+        written.name,
+        written.events,
+        written.users,
+    )
+    for name in ("users.csv", "logins.csv"):
+        (by_hand.parent / name).write_bytes((export / name).read_bytes())
+    assert _stored(out, tmp_path / "a.duckdb") == _stored(by_hand, tmp_path / "b.duckdb")
+    assert any("LastSeen as snapshot" in check for check in starter.checks)
+
+
+def test_hourly_gzipped_json_files_with_a_key_added_later(tmp_path, monkeypatch):
+    export = tmp_path / "export"
+    export.mkdir()
+    for hour in range(3):
+        records = [
+            {
+                "user_id": None if n == 0 else str(n),
+                "device_id": f"d{n}",
+                "event_time": f"2024-07-01 0{hour}:0{n}:00.123000",
+                "event_type": "Play Song",
+                "event_properties": {"genre": "pop"},
+                **({"revenue": 9.99} if hour == 2 else {}),
+            }
+            for n in range(4)
+        ]
+        lines = "\n".join(json.dumps(r) for r in records) + "\n"
+        (export / f"1_2024070100_{hour}.json.gz").write_bytes(gzip.compress(lines.encode()))
+    out, starter = write_starter([export], None, None)
+
+    config = read_config(out)
+    (source,) = config.events
+    assert source.files == "*.json.gz"
+    assert dict(source.columns) == {
+        "user_id": "user_id",
+        "timestamp": "event_time",
+        "event_type": "event_type",
+        "value": "revenue",
+        "properties": "event_properties",
+    }
+    monkeypatch.setenv("USAGECAST_HOME", str(tmp_path / "home"))
+    summary = ingest_dataset(out, tmp_path / "store.duckdb", progress=False, allow_partial=True)
+    assert summary.tables["events"].accepted == 9
+    assert summary.tables["events"].quarantined == {"missing_required_field": 3}
+    assert any("not mapped: device_id" in check for check in starter.checks)
+
+
+def test_semicolons_month_first_dates_a_json_array_and_parquet(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    orders = (
+        "sep=;\nCustomerID;OrderDate;Amount\n17;03/04/2024 10:15;4,50\n18;03/05/2024 11:00;3\n"
+    )
+    (export / "orders.csv").write_bytes(orders.encode("cp1252"))
+    (export / "api.json").write_text(
+        json.dumps([{"uid": "17", "at": 1711929600123, "action": "open"}], indent=2)
+    )
+    table = pa.table({"member_id": ["18"], "ts": ["2024-04-02T10:00:00Z"], "type": ["x"]})
+    pq.write_table(table, export / "clicks.parquet")
+    out, starter = write_starter([export], None, "shop")
+
+    sources = {s.files: s for s in read_config(out).events}
+    orders = sources["orders.csv"]
+    assert (orders.delimiter, dict(orders.columns)) == (
+        ";",
+        {"user_id": "CustomerID", "timestamp": "OrderDate", "value": "Amount"},
+    )
+    assert orders.event_type == "ORDER" and orders.timestamp_formats == ("%d/%m/%Y %H:%M",)
+    assert orders.decimal == ","
+    assert any("day-first or month-first" in check for check in starter.checks)
+    assert sources["api.json"].timestamp_formats == ("epoch_ms",)
+    assert dict(sources["api.json"].columns)["event_type"] == "action"
+    assert dict(sources["clicks.parquet"].columns)["user_id"] == "member_id"
+
+
+@pytest.mark.parametrize(
+    ("values", "formats", "check"),
+    [
+        (["2024-01-02", "2024-01-03 10:00:00Z"], ["iso"], None),
+        (["1704067200", "1704153600"], ["epoch_s"], None),
+        (["1704067200000"], ["epoch_ms"], None),
+        (["23/01/2024 16:31", "01/02/2024 10:00"], ["%d/%m/%Y %H:%M"], None),
+        (["01/02/2024", "03/04/2024"], ["%d/%m/%Y"], "day-first or month-first"),
+        (["2024-01-02 10:00", "05-01-2024 10:00"], ["iso", "%d-%m-%Y %H:%M"], None),
+        (["yesterday"], ["iso"], "no known format fits"),
+        ([], ["iso"], "no value sampled"),
+    ],
+)
+def test_timestamp_formats_read_every_sampled_value(values, formats, check):
+    found, note = timestamp_formats(values)
+    assert found == formats
+    assert (note is None) if check is None else (check in note)
+
+
+def test_the_command_never_overwrites_and_keeps_files_under_the_config(tmp_path, capsys):
+    export = tmp_path / "export"
+    write_export(export, users=20)
+    assert main(["dataset", "new", str(export)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {export / 'dataset.yaml'}") and "next:" in out
+    assert main(["dataset", "new", str(export)]) == 2
+    assert "exists" in capsys.readouterr().err
+    with pytest.raises(StarterError, match="outside"):
+        write_starter([export], tmp_path / "elsewhere" / "dataset.yaml", None)
+
+
+def test_files_without_a_user_or_a_time_are_left_out_or_refused(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "items.csv").write_text("track_id,title\nt1,Song\n")
+    with pytest.raises(StarterError, match="no file reads as events"):
+        write_starter([export], None, None)
+    (export / "plays.csv").write_text("uid,played_at\n1,2024-01-01T10:00:00\n")
+    out, starter = write_starter([export], None, None)
+    assert [s.files for s in read_config(out).events] == ["plays.csv"]
+    assert "items.csv: left out: no column reads as a user id" in starter.checks
+    assert yaml.safe_load(out.read_text())["events"][0]["event_type"] == "PLAY"
