@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_config, rows, write_dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_datasets import make_config, rows, write_dataset
 
 from events.ingest import ConfigError, ingest_dataset
 

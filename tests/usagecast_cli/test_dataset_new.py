@@ -1,12 +1,12 @@
-"""`usagecast dataset new`: a dataset config guessed from an export's files, which the ingest
-then reads (the guesses are checked against configs written by hand)."""
+"""`usagecast dataset new` (events/ingest/starter.py): a dataset config guessed from an
+export's files, which the ingest then reads (the guesses are checked against configs written
+by hand, among them the walkthrough's for the export real_export writes)."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import re
-import sys
 from pathlib import Path
 
 import duckdb
@@ -14,15 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from real_export import write_export
 
 from events.ingest import ingest_dataset, read_config
 from events.ingest.starter import StarterError, timestamp_formats, write_starter
 from usagecast_cli.main import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "usagecast_cli"))
-from real_export import write_export  # tests/usagecast_cli/real_export.py
-
-WALKTHROUGH = Path(__file__).resolve().parents[3] / "docs" / "bring-your-own-data.md"
+WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own-data.md"
 TABLES = ("events", "users", "user_attributes", "quarantine")
 
 
