@@ -98,19 +98,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _format_of(source: Source, path: Path, config_path: Path, where: str) -> str:
-    """The declared format, else the one the extension names (under a `.gz` suffix)."""
-    if source.format is not None:
-        return source.format
+def format_from_name(path: Path) -> str | None:
+    """The format a file's extension names (under a `.gz` suffix), None when unknown."""
     suffix = path.suffix.lower()
     if suffix == GZIP_SUFFIX:
         suffix = path.with_suffix("").suffix.lower()
-    if suffix not in EXTENSION_FORMATS:
+    return EXTENSION_FORMATS.get(suffix)
+
+
+def _format_of(source: Source, path: Path, config_path: Path, where: str) -> str:
+    """The declared format, else the one the extension names."""
+    if source.format is not None:
+        return source.format
+    named = format_from_name(path)
+    if named is None:
         raise SourceFileError(
             f"{config_path}: {where}.files: cannot tell the format of {path.name} from its "
             f"extension; set `format:` to one of csv, jsonl, parquet"
         )
-    return EXTENSION_FORMATS[suffix]
+    return named
 
 
 def is_gzipped(path: Path) -> bool:

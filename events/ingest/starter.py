@@ -3,10 +3,10 @@
 Reading the files is at the edge (`sample_files`); guessing is pure (`starter_config`): each
 file's format, encoding, delimiter and columns, which columns hold the user id, the time,
 the event type and the optional fields (by their names, the way exports name them), which
-file is the users table, and the time formats the sampled values fit. Everything guessed is
-written with a comment saying so, and what the samples cannot tell (day-first or
-month-first dates, static or snapshot attributes, the time zone) is named for the user to
-check: the starter is a first draft the ingest then validates, never used unseen.
+file is the users table, and the time formats the sampled values fit. The config's header
+says its mappings are guesses; the command prints each one, and what the samples cannot
+tell (day-first or month-first dates, static or snapshot attributes) as checks. The time
+zone and the rules are not guessed. The starter is a first draft the ingest then validates.
 """
 
 from __future__ import annotations
@@ -26,12 +26,18 @@ import duckdb
 import yaml
 
 from contracts.errors import UsagecastError
-from events.ingest.config import EXTENSION_FORMATS
-from events.ingest.readers import GZIP_MAGIC, GZIP_SUFFIX, UTF8_BOM, sql_string
+from events.ingest.readers import (
+    GZIP_MAGIC,
+    GZIP_SUFFIX,
+    UTF8_BOM,
+    format_from_name,
+    sql_string,
+)
 from events.ingest.validate import ISO_PATTERN
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 200
+MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "distinctid", "accountid", "memberid",
@@ -231,7 +237,7 @@ def data_files(paths: Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
+            found += sorted(p for p in path.rglob("*") if p.is_file() and format_from_name(p))
         elif path.is_file():
             found.append(path)
         else:
@@ -242,13 +248,6 @@ def data_files(paths: Sequence[Path]) -> list[Path]:
             + ", ".join(map(str, paths))
         )
     return found
-
-
-def _format_of(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    if suffix == GZIP_SUFFIX:
-        suffix = path.with_suffix("").suffix.lower()
-    return EXTENSION_FORMATS.get(suffix)
 
 
 def write_starter(
@@ -284,7 +283,7 @@ def sample_files(paths: Sequence[Path]) -> list[FileSample]:
     """Sample every export file (I/O): header, encoding, delimiter, a few values a column."""
     samples = []
     for path in paths:
-        file_format = _format_of(path)
+        file_format = format_from_name(path)
         if file_format is None:
             raise StarterError(f"{path}: cannot tell the format (csv, jsonl, json, parquet)")
         if file_format == "parquet":
@@ -311,6 +310,7 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
     read every sampled value, and a check for the user when the samples cannot decide."""
     if not values:
         return ["iso"], "no value sampled: the format is a guess"
+    values = values[:MAX_FORMAT_VALUES]
     candidates = ["iso", *EPOCH_DIGITS.values(), *STRPTIME_CANDIDATES]
     formats: list[str] = []
     left = list(values)

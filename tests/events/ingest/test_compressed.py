@@ -39,12 +39,22 @@ def _gzipped_copy(dataset: MessyDataset, folder: Path) -> tuple[Path, dict[str, 
     return path, renamed
 
 
+def _renamed(field, renamed: dict[str, str]):
+    """A stored value with each compressed file's name (also inside a detail) replaced."""
+    if not isinstance(field, str):
+        return field
+    for compressed, original in renamed.items():
+        field = field.replace(compressed, original)
+    return field
+
+
 def _named_as(stored: dict[str, list[tuple]] | str, renamed: dict[str, str]):
-    """The stored rows with each compressed file's name replaced by its original's."""
+    """The stored rows with each compressed file's name replaced by its original's; a refusal
+    as the plain file's (an empty file's says it was empty "once decompressed")."""
     if isinstance(stored, str):
-        return stored
+        return stored.replace(" once decompressed", "")
     return {
-        table: [tuple(renamed.get(field, field) for field in row) for row in rows]
+        table: [tuple(_renamed(field, renamed) for field in row) for row in rows]
         for table, rows in stored.items()
     }
 
