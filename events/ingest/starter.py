@@ -454,105 +454,110 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
     )
 
 
+def _users_source(sample: FileSample, source: dict, checks: list[str]) -> str | None:
+    """Fill in a users table's columns, formats and attributes; None without an id column."""
+    files = source["files"]
+    user_id = _find(sample.columns, (*USER_ID_NAMES, "id"), set())
+    if user_id is None:
+        checks.append(f"{files}: no user id column found; users table left out")
+        return None
+    signup = _find(sample.columns, SIGNUP_NAMES, {user_id})
+    formats, check = timestamp_formats(sample.values.get(signup or "", ()))
+    source["columns"] = {"user_id": user_id, "signup_time": signup}
+    source["timestamp_formats"] = formats
+    if check:
+        checks.append(f"{files}: {signup}: {check}")
+    attributes, notes = {}, []
+    for column in (c for c in sample.columns if c not in (user_id, signup)):
+        attribute, why = _attribute(sample, column, formats)
+        attributes[_attribute_name(column)] = attribute
+        notes.append(f"{column} as {attribute['kind']} ({why})")
+        if attribute["dtype"] == "timestamp":  # read with the source's formats too
+            own = timestamp_formats(sample.values.get(column, ()))[0]
+            formats += [fmt for fmt in own if fmt not in formats]
+    if attributes:
+        source["attributes"] = attributes
+        checks.append(
+            f"{files}: attributes {'; '.join(notes)}: a snapshot (read at export time) is never "
+            "a feature"
+        )
+    return f"users: {files}: user_id={user_id}, signup_time={signup}"
+
+
+def _events_source(sample: FileSample, first: Path, source: dict, checks: list[str]) -> str | None:
+    """Fill in an events source's columns and formats; None without a user id or a time."""
+    files = source["files"]
+    user_id = _find(sample.columns, USER_ID_NAMES, set())
+    taken = {user_id or ""}
+    time = _find(sample.columns, TIME_NAMES, taken) or _time_by_ending(sample, taken)
+    if user_id is None or time is None:
+        missing = "a user id" if user_id is None else "a time"
+        checks.append(f"{files}: left out: no column reads as {missing}")
+        return None
+    taken |= {user_id, time}
+    columns = {"user_id": user_id, "timestamp": time}
+    event = _find(sample.columns, EVENT_NAMES, taken)
+    if event is None:
+        source["event_type"] = _event_type_constant(first)
+        checks.append(f"{files}: no event-type column; every row is {source['event_type']!r}")
+    else:
+        columns["event_type"] = event
+        taken.add(event)
+    nested = [c for c in sample.columns if "." in c]
+    for canonical, names in OPTIONAL_NAMES.items():
+        paths = [f"{p}{n}" for p in ("properties", "eventproperties") for n in names]
+        found = _find(sample.columns, names, taken) or _find(nested, paths, taken)
+        if found:
+            columns[canonical] = found
+            taken.add(found)
+    source["columns"] = columns
+    numbers = sample.values.get(columns.get("value", ""), ())
+    if sample.delimiter != "," and any(DECIMAL_COMMA.fullmatch(v) for v in numbers):
+        source["decimal"] = ","
+    unmapped = [c for c in sample.columns if c not in taken and "." not in c]
+    if unmapped:
+        checks.append(
+            f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be a "
+            "user attribute, see docs/reference/data.md)"
+        )
+    formats, check = timestamp_formats(sample.values.get(time, ()))
+    source["timestamp_formats"] = formats
+    if check:
+        checks.append(f"{files}: {time}: {check}")
+    constant = source.get("event_type")
+    return (
+        f"{files}: "
+        + ", ".join(f"{k}={v}" for k, v in columns.items())
+        + (f", event_type {constant!r} (constant)" if constant else "")
+        + f"; times {', '.join(formats)}"
+    )
+
+
 def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: str) -> Starter:
     """The dataset config for the sampled files (relative to `base`, the folder of the
-    config, shown as `out`), with comments."""
+    config, shown as `out`): the first users-like file is the users table, every file with
+    a user id and a time an events source; the others are left out, named in the checks."""
     events, mapped, checks = [], [], []
     users: dict | None = None
     sources = [one for group in _groups(samples) for one in _sources_of(group, base, samples)]
     for group, files in sources:
         sample = _merged(group)
         source: dict = {"files": files}
-        if sample.format == "csv":
-            if sample.encoding != "utf-8":
-                source["encoding"] = sample.encoding
-                checks.append(f"{files}: not UTF-8; read as {sample.encoding}")
-            if sample.delimiter != ",":
-                source["delimiter"] = sample.delimiter
-        taken: set[str] = set()
+        if sample.format != "parquet" and sample.encoding != "utf-8":
+            source["encoding"] = sample.encoding
+            checks.append(f"{files}: not UTF-8; read as {sample.encoding}")
+        if sample.format == "csv" and sample.delimiter != ",":
+            source["delimiter"] = sample.delimiter
         if users is None and _is_users_file(sample):
-            user_id = _find(sample.columns, (*USER_ID_NAMES, "id"), taken)
-            signup = _find(sample.columns, SIGNUP_NAMES, taken | {user_id or ""})
-            if user_id is None:
-                checks.append(f"{files}: no user id column found; users table left out")
-                continue
-            taken |= {user_id, signup or ""}
-            formats, check = timestamp_formats(sample.values.get(signup or "", ()))
-            source["columns"] = {"user_id": user_id, "signup_time": signup}
-            source["timestamp_formats"] = formats
-            if check:
-                checks.append(f"{files}: {signup}: {check}")
-            attributes, notes = {}, []
-            for column in sample.columns:
-                if column in taken:
-                    continue
-                attribute, why = _attribute(sample, column, formats)
-                attributes[_attribute_name(column)] = attribute
-                notes.append(f"{column} as {attribute['kind']} ({why})")
-                if attribute["dtype"] == "timestamp":  # read with the source's formats too
-                    own = timestamp_formats(sample.values.get(column, ()))[0]
-                    formats += [fmt for fmt in own if fmt not in formats]
-            if attributes:
-                source["attributes"] = attributes
-                checks.append(
-                    f"{files}: attributes "
-                    + "; ".join(notes)
-                    + ": a snapshot (read at export time) is never a feature"
-                )
-            users = source
-            mapped.append(f"users: {files}: user_id={user_id}, signup_time={signup}")
+            line = _users_source(sample, source, checks)
+            if line is not None:
+                users = source
+                mapped.append(line)
             continue
-        user_id = _find(sample.columns, USER_ID_NAMES, taken)
-        time = _find(sample.columns, TIME_NAMES, taken | {user_id or ""}) or _time_by_ending(
-            sample, taken | {user_id or ""}
-        )
-        if user_id is None or time is None:
-            missing = "a user id" if user_id is None else "a time"
-            checks.append(f"{files}: left out: no column reads as {missing}")
-            continue
-        taken |= {user_id, time}
-        columns = {"user_id": user_id, "timestamp": time}
-        event = _find(sample.columns, EVENT_NAMES, taken)
-        if event is None:
-            source["event_type"] = _event_type_constant(group[0].path)
-            checks.append(f"{files}: no event-type column; every row is {source['event_type']!r}")
-        else:
-            columns["event_type"] = event
-            taken.add(event)
-        for canonical, names in OPTIONAL_NAMES.items():
-            found = _find(sample.columns, names, taken) or _find(
-                [c for c in sample.columns if "." in c],
-                [f"{p}{n}" for p in ("properties", "eventproperties") for n in names],
-                taken,
-            )
-            if found:
-                columns[canonical] = found
-                taken.add(found)
-        source["columns"] = columns
-        numbers = sample.values.get(columns.get("value", ""), ())
-        if sample.delimiter != "," and any(DECIMAL_COMMA.fullmatch(v) for v in numbers):
-            source["decimal"] = ","
-        unmapped = [c for c in sample.columns if c not in taken and "." not in c]
-        if unmapped:
-            checks.append(
-                f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be "
-                "a user attribute, see docs/reference/data.md)"
-            )
-        formats, check = timestamp_formats(sample.values.get(time, ()))
-        source["timestamp_formats"] = formats
-        if check:
-            checks.append(f"{files}: {time}: {check}")
-        events.append(source)
-        mapped.append(
-            f"events[{len(events) - 1}]: {files}: "
-            + ", ".join(f"{k}={v}" for k, v in columns.items())
-            + (
-                f", event_type {source['event_type']!r} (constant)"
-                if "event_type" in source
-                else ""
-            )
-            + f"; times {', '.join(formats)}"
-        )
+        line = _events_source(sample, group[0].path, source, checks)
+        if line is not None:
+            events.append(source)
+            mapped.append(f"events[{len(events) - 1}]: {line}")
     if not events:
         raise StarterError(
             "no file reads as events (a user id column and a time column, by their names): "
