@@ -695,7 +695,7 @@ def _build(
             total = sum(len(files) for *_, files in resolved) + len(tables) + 1
             with tqdm(total=total, desc="ingest", unit="step", disable=not progress) as bar:
                 for index, (table, where, source, files) in enumerate(resolved):
-                    bar.set_postfix_str(f"reading the columns of {where}'s files")
+                    bar.set_postfix_str(f"reading the columns of {where}")
                     opened = [builder.open_file(source, file) for file in files]
                     absent = builder.absent_in(table, where, source, opened)
                     for one, lacking in zip(opened, absent, strict=True):
