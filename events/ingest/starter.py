@@ -27,13 +27,14 @@ import yaml
 
 from contracts.errors import UsagecastError
 from events.ingest.readers import (
-    GZIP_MAGIC,
+    EXCEL_SEPARATOR_LINE,
     GZIP_SUFFIX,
     UTF8_BOM,
     format_from_name,
+    is_gzipped,
     sql_string,
 )
-from events.ingest.validate import ISO_PATTERN
+from events.ingest.validate import ISO_PATTERN, number_pattern
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 200
@@ -71,8 +72,9 @@ STRPTIME_CANDIDATES = (
     "%Y-%m-%d %H:%M:%S %z",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
-DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
-NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+# The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
+POINT_NUMBER = re.compile(number_pattern("."))
+COMMA_NUMBER = re.compile(number_pattern(","))
 
 
 class StarterError(UsagecastError):
@@ -116,10 +118,9 @@ def _find(columns: Iterable[str], names: Sequence[str], taken: set[str]) -> str 
 
 
 def _head(path: Path) -> bytes:
-    """The file's first bytes, decompressed when gzip."""
-    with path.open("rb") as handle:
-        magic = handle.read(len(GZIP_MAGIC))
-    opener = gzip.open if magic == GZIP_MAGIC else open
+    """The file's first bytes, decompressed when gzip (a zip archive is refused as the
+    ingest refuses it)."""
+    opener = gzip.open if is_gzipped(path) else open
     try:
         with opener(path, "rb") as handle:
             return handle.read(SAMPLE_BYTES)
@@ -146,13 +147,13 @@ def _text_rows(head: bytes, encoding: str) -> list[str]:
 def _csv_sample(path: Path, head: bytes) -> FileSample:
     encoding = _encoding(head)
     lines = [line for line in _text_rows(head, encoding) if line.strip()]
-    declared = re.fullmatch(r"sep=(.)", lines[0]) if lines else None
+    declared = EXCEL_SEPARATOR_LINE.match(head.removeprefix(UTF8_BOM))
     if declared:
         lines = lines[1:]
     if not lines:
         raise StarterError(f"{path}: no header line to read columns from")
     if declared:
-        delimiter = declared.group(1)
+        delimiter = declared.group(1).decode(encoding)
     else:
         try:
             delimiter = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
@@ -273,7 +274,6 @@ def write_starter(
             f"{outside[0]} is outside {out.parent}, the config's folder, where the ingest reads "
             "from; write the config higher up with --out"
         )
-    files = [f for f in files if f != out]
     starter = starter_config(sample_files(files), out.parent, name or out.parent.name, str(out))
     out.write_text(starter.text, encoding="utf-8")
     return out, starter
@@ -295,13 +295,18 @@ def sample_files(paths: Sequence[Path]) -> list[FileSample]:
     return samples
 
 
+def _is_number(value: str) -> bool:
+    """A plain decimal number under either fraction separator."""
+    return bool(POINT_NUMBER.fullmatch(value) or COMMA_NUMBER.fullmatch(value))
+
+
 def _fits(value: str, fmt: str) -> bool:
     """Whether a value reads with one of usagecast's formats or a strptime pattern."""
     if fmt == "iso":
         return re.fullmatch(ISO_PATTERN, value) is not None
     if fmt in EPOCH_DIGITS.values():
         digits = value.split(".")[0].lstrip("-")
-        return NUMBER.fullmatch(value) is not None and EPOCH_DIGITS.get(len(digits)) == fmt
+        return _is_number(value) and EPOCH_DIGITS.get(len(digits)) == fmt
     return _parses(value, fmt)
 
 
@@ -315,11 +320,13 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
     formats: list[str] = []
     left = list(values)
     while left and len(formats) < 3:
-        best = max(candidates, key=lambda fmt: sum(_fits(v, fmt) for v in left))
-        if not any(_fits(v, best) for v in left):
+        read = {fmt: [v for v in left if _fits(v, fmt)] for fmt in candidates}
+        best = max(candidates, key=lambda fmt: len(read[fmt]))
+        if not read[best]:
             break
         formats.append(best)
-        left = [v for v in left if not _fits(v, best)]
+        done = set(read[best])
+        left = [v for v in left if v not in done]
     if not formats:
         return ["iso"], f"no known format fits values like {values[0]!r}: write one"
     check = f"values like {left[0]!r} fit none of {formats}: add a format" if left else None
@@ -369,7 +376,7 @@ def _is_users_file(sample: FileSample) -> bool:
 def _attribute(sample: FileSample, column: str, formats: list[str]) -> tuple[dict, str]:
     """An attribute's config and its comment: dtype from the values, kind from the name."""
     values = sample.values.get(column, ())
-    if values and all(NUMBER.fullmatch(v) for v in values):
+    if values and all(_is_number(v) for v in values):
         dtype = "numeric"
     elif values and all(
         re.fullmatch(ISO_PATTERN, v) or any(_parses(v, f) for f in formats if "%" in f)
@@ -512,7 +519,8 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
             taken.add(found)
     source["columns"] = columns
     numbers = sample.values.get(columns.get("value", ""), ())
-    if sample.delimiter != "," and any(DECIMAL_COMMA.fullmatch(v) for v in numbers):
+    comma = [v for v in numbers if "," in v and COMMA_NUMBER.fullmatch(v)]
+    if sample.delimiter != "," and comma:
         source["decimal"] = ","
     unmapped = [c for c in sample.columns if c not in taken and "." not in c]
     if unmapped:
