@@ -18,8 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 OTHER_TYPES = "other types"
-# Margins set by rule instead of tight_layout (which measures every text, a quarter of a
-# plot's time): the bars' left margin grows with the longest label.
+# Margins set by rule instead of tight_layout (which draws to measure every text first):
+# the bars' left margin grows with the longest label.
 LABEL_POINTS_PER_CHAR = 4.6
 LABEL_FONT_POINTS = 8
 
