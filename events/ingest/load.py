@@ -8,7 +8,8 @@ numbered by DuckDB's `WITH ORDINALITY` (the exact 1-based data row number: heade
 blank lines are not rows); only rejected rows and events sharing a dedupe hash are read a
 second time, for their raw row and their dedupe fields.
 Parsing and validation run as SQL (validate.py). A file lacking a mapped column is fatal: for
-JSONL, one that no record has as a key and that is not a dotted path whose first part is one.
+JSONL, one that no record has as a key and that is not a dotted path whose first part is one;
+for Parquet, one that is neither a column nor a path through its struct columns.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,16 +209,29 @@ def refuse_outside_files(config: DatasetConfig, where: str, files: list[InputFil
             )
 
 
-def _in_file(column: str, types: Mapping[str, str], file_format: str) -> bool:
-    """A name the file holds: one of its columns, or in JSONL a dotted path whose first key is
-    a top-level key of the file (validate.jsonl_keys)."""
-    return column in types or (
-        file_format == "jsonl" and validate.jsonl_keys(column, False)[0] in types
+def _in_file(
+    column: str, types: Mapping[str, str], file_format: str, paths: Collection[str] = ()
+) -> bool:
+    """A name the file holds: one of its columns, in JSONL a dotted path whose first key is
+    a top-level key of the file (validate.jsonl_keys), in Parquet a path into its structs."""
+    return (
+        column in types
+        or column in paths
+        or (file_format == "jsonl" and validate.jsonl_keys(column, False)[0] in types)
     )
 
 
-def _columns_read(column: str, types: Mapping[str, str], file_format: str) -> str:
+def _columns_read(
+    column: str, types: Mapping[str, str], file_format: str, paths: Collection[str] = ()
+) -> str:
     """What a file that lacks `column` holds, counted (its contents are never quoted)."""
+    if file_format == "parquet":
+        parent = column.rpartition(".")[0]
+        fields = sorted(
+            p.removeprefix(f"{parent}.") for p in paths if p.rpartition(".")[0] == parent
+        )
+        inside = f"; its struct {parent!r} has fields {', '.join(fields)}" if fields else ""
+        return f"{len(types)} columns in its schema{inside}"
     if file_format != "jsonl":
         return f"{len(types)} columns in its header line"
     first = validate.jsonl_keys(column, False)[0]
@@ -233,12 +247,13 @@ class OpenedFile:
     reader: FileReader
     types: dict[str, str]
     key: int
+    paths: frozenset[str] = frozenset()  # Parquet: dotted paths into its struct columns
 
     def holds(self, column: str) -> bool:
         """Whether the file has the column (a JSONL file without records has every one)."""
         if self.file.format == "jsonl" and not self.types:
             return True
-        return _in_file(column, self.types, self.file.format)
+        return _in_file(column, self.types, self.file.format, self.paths)
 
 
 def _may_be_absent(table: str, at: str) -> bool:
@@ -273,7 +288,7 @@ def absent_columns(
         )
         raise SourceFileError(
             f"{first.file.path}: column {column!r} mapped in {where}.{at} is not in the file "
-            f"({_columns_read(column, first.types, first.file.format)}){others}"
+            f"({_columns_read(column, first.types, first.file.format, first.paths)}){others}"
         )
     return [frozenset(columns) for columns in absent]
 
@@ -315,7 +330,13 @@ class _Builder:
                 f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
                 "(the ingest numbers rows under that name); rename it in the file"
             )
-        return OpenedFile(file, reader, types, key)
+        paths = frozenset()
+        if file.format == "parquet":
+            relation = self.con.sql(f"SELECT * FROM {reader.sql} LIMIT 0")
+            paths = frozenset(
+                validate.struct_field_paths(zip(relation.columns, relation.types, strict=True))
+            )
+        return OpenedFile(file, reader, types, key, paths)
 
     def absent_in(
         self, table: str, where: str, source: Source, opened: list[OpenedFile]
@@ -340,7 +361,7 @@ class _Builder:
         file, reader, types, key = opened.file, opened.reader, opened.types, opened.key
         recordless_jsonl = file.format == "jsonl" and not types
         for name, expression in source.derived.items():
-            paths = [c for c in derived_columns(expression) if _in_file(c, types, file.format)]
+            paths = [c for c in derived_columns(expression) if opened.holds(c)]
             unknown = unknown_derived_columns(name, expression, list(types), paths)
             if unknown and not recordless_jsonl:
                 raise SourceFileError(f"{file.path}: {where}.columns.{name}: {unknown}")

@@ -34,7 +34,7 @@ from events.ingest.readers import (
     is_gzipped,
     sql_string,
 )
-from events.ingest.validate import ISO_PATTERN, number_pattern
+from events.ingest.validate import ISO_PATTERN, number_pattern, raw_text, struct_field_paths
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 200
@@ -217,11 +217,16 @@ def _array_records(text: str) -> list:
 def _parquet_sample(path: Path) -> FileSample:
     con = duckdb.connect()
     try:
-        relation = con.sql(
-            f"SELECT * FROM read_parquet({sql_string(str(path))}) LIMIT {SAMPLE_ROWS}"
-        )
-        columns = tuple(relation.columns)
-        rows = relation.fetchall()
+        con.execute("SET TimeZone = 'UTC'")
+        scan = f"read_parquet({sql_string(str(path))})"
+        relation = con.sql(f"SELECT * FROM {scan}")
+        typed = list(zip(relation.columns, relation.types, strict=True))
+        columns = (*relation.columns, *struct_field_paths(typed))
+        # As text in SQL, as the ingest reads them: typed values (zoned timestamps, decimals)
+        # never become Python objects, whose conversion needs optional modules (pytz).
+        types = {name: str(column_type) for name, column_type in typed}
+        texts = ", ".join(raw_text("parquet", c, types.get(c), as_json=False) for c in columns)
+        rows = con.sql(f"SELECT {texts} FROM {scan} LIMIT {SAMPLE_ROWS}").fetchall()
     except duckdb.Error as error:
         raise StarterError(f"{path}: not readable as parquet ({error})") from None
     finally:
@@ -234,11 +239,16 @@ def _parquet_sample(path: Path) -> FileSample:
 
 
 def data_files(paths: Sequence[Path]) -> list[Path]:
-    """The files named, and the export files (csv, jsonl, json, parquet, gzip'd) in folders."""
+    """The files named, and the export files (csv, jsonl, json, parquet, gzip'd) in folders
+    (dot folders left out)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and format_from_name(p))
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and format_from_name(p) and not _hidden(p.relative_to(path))
+            )
         elif path.is_file():
             found.append(path)
         else:
@@ -249,6 +259,12 @@ def data_files(paths: Sequence[Path]) -> list[Path]:
             + ", ".join(map(str, paths))
         )
     return found
+
+
+def _hidden(relative: Path) -> bool:
+    """Under a dot folder (a workspace's `.usagecast`, `.git`, notebook checkpoints) or a dot
+    file: not part of an export."""
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def write_starter(

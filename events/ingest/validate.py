@@ -56,8 +56,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlglot.expressions as exp
 
@@ -71,6 +72,9 @@ from events.ingest.config import (
     derived_tree,
 )
 from events.ingest.readers import sql_string
+
+if TYPE_CHECKING:
+    import duckdb
 
 CONTROL_CHARACTERS = "control_characters"
 MISSING_REQUIRED_FIELD = "missing_required_field"
@@ -147,7 +151,8 @@ def jsonl_keys(column: str, is_key: bool) -> list[str]:
 
 
 def raw_text(file_format: str, column: str, column_type: str | None, as_json: bool) -> str:
-    """SQL for one raw field as text: JSONL fields by key or path, typed Parquet columns cast.
+    """SQL for one raw field as text: JSONL fields by key or path, typed Parquet columns (or
+    fields of their struct columns, by a dotted path) cast.
 
     A JSONL column's type is None when no record has it as a key (jsonl_keys: then a dotted
     name is a path). A path missing in a record reads as NULL, like a missing key; a nested
@@ -164,9 +169,31 @@ def raw_text(file_format: str, column: str, column_type: str | None, as_json: bo
         return f"json_extract_string(json, {path})"
     if column_type == "VARCHAR":
         return ident(column)
+    first, *keys = [column] if column_type is not None else column.split(".")
+    value = ident(first)
+    for key in keys:  # a Parquet path through struct columns (load checked that it exists)
+        value = f"struct_extract({value}, {sql_string(key)})"
     if as_json:
-        return f"to_json({ident(column)})::VARCHAR"
-    return f"CAST({ident(column)} AS VARCHAR)"
+        return f"to_json({value})::VARCHAR"
+    return f"CAST({value} AS VARCHAR)"
+
+
+def struct_field_paths(columns: Iterable[tuple[str, duckdb.DuckDBPyType]]) -> Iterator[str]:
+    """Dotted paths to the fields of struct columns at any depth (`properties.revenue`):
+    what a Parquet source may map besides its columns. A name holding a dot is on no path
+    (a dotted path could not tell it apart)."""
+    for name, column_type in columns:
+        if "." not in name:
+            yield from _field_paths(name, column_type)
+
+
+def _field_paths(path: str, column_type: duckdb.DuckDBPyType) -> Iterator[str]:
+    if column_type.id != "struct":
+        return
+    for field_name, field_type in column_type.children:
+        if "." not in field_name:
+            yield f"{path}.{field_name}"
+            yield from _field_paths(f"{path}.{field_name}", field_type)
 
 
 def cleaned(text_sql: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -118,6 +119,44 @@ def test_semicolons_month_first_dates_a_json_array_and_parquet(tmp_path):
     assert sources["api.json"].timestamp_formats == ("epoch_ms",)
     assert dict(sources["api.json"].columns)["event_type"] == "action"
     assert dict(sources["clicks.parquet"].columns)["user_id"] == "member_id"
+
+
+def test_a_warehouse_parquet_with_zoned_times_and_structs_and_a_workspace_beside_it(tmp_path):
+    export = tmp_path / "export"
+    (export / ".usagecast" / "events_parquet").mkdir(parents=True)
+    zoned = pa.array([datetime(2024, 3, 5, 9, tzinfo=UTC)], type=pa.timestamp("us", tz="UTC"))
+    properties = pa.array([{"revenue": 9.99, "sku": "A-1"}])
+    pq.write_table(
+        pa.table(
+            {"user_id": [101], "event_ts": zoned, "event": ["buy"], "properties": properties}
+        ),
+        export / "events.parquet",
+    )
+    # a store's Parquet copy, as a workspace in the export's folder holds one: not the export
+    pq.write_table(
+        pa.table({"user_id": ["9"], "event_time": ["2024-01-01"], "event_type": ["x"]}),
+        export / ".usagecast" / "events_parquet" / "events.parquet",
+    )
+    out, _ = write_starter([export], None, None)
+
+    (source,) = read_config(out).events
+    assert source.files == "events.parquet"
+    assert dict(source.columns) == {
+        "user_id": "user_id",
+        "timestamp": "event_ts",
+        "event_type": "event",
+        "item_id": "properties.sku",
+        "value": "properties.revenue",
+        "properties": "properties",
+    }
+    assert source.timestamp_formats == ("iso",)
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    with duckdb.connect(str(store), read_only=True) as con:
+        stored = "SELECT user_id, event_time, event_type, value, item_id FROM events"
+        assert con.execute(stored).fetchall() == [
+            ("101", datetime(2024, 3, 5, 9), "buy", 9.99, "A-1")
+        ]
 
 
 @pytest.mark.parametrize(

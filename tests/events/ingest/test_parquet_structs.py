@@ -1,0 +1,139 @@
+"""Parquet columns mapped by a dotted path into struct columns (BigQuery / GA4 exports)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from events.ingest import SourceFileError, ingest_dataset
+from events.ingest.validate import raw_text, struct_field_paths
+
+# GA4's BigQuery export as Parquet: microsecond epochs, the revenue a decimal inside the
+# `ecommerce` struct, the device and the traffic source as structs (two levels deep for the
+# campaign), a row without an ecommerce struct, a blank id and an exact repeat of row 1.
+MICROS = int(datetime(2024, 3, 5, 10).timestamp()) * 1_000_000
+GA4 = {
+    "user_pseudo_id": ["1001.17", "1002.17", "1001.17", " ", "1001.17"],
+    "event_timestamp": [MICROS, MICROS + 60_000_000, MICROS + 120_000_000, MICROS, MICROS],
+    "event_name": ["purchase", "page_view", "purchase", "page_view", "purchase"],
+    "ecommerce": [
+        {"purchase_revenue": Decimal("19.99"), "transaction_id": "t1"},
+        None,
+        {"purchase_revenue": None, "transaction_id": "t2"},
+        None,
+        {"purchase_revenue": Decimal("19.99"), "transaction_id": "t1"},
+    ],
+    "device": [{"category": "mobile"}, {"category": "desktop"}, {"category": "mobile"}]
+    + [{"category": "mobile"}] * 2,
+    "traffic_source": [
+        {"medium": "cpc", "campaign": {"name": "spring"}},
+        {"medium": "organic", "campaign": {"name": None}},
+        {"medium": "email", "campaign": {"name": "x"}},
+    ]
+    + [{"medium": "cpc", "campaign": {"name": "spring"}}] * 2,
+}
+REVENUE = pa.struct([("purchase_revenue", pa.decimal128(18, 2)), ("transaction_id", pa.string())])
+
+
+def parquet_bytes(columns: dict, schema: dict | None = None) -> bytes:
+    arrays = {
+        name: pa.array(values, type=(schema or {}).get(name)) for name, values in columns.items()
+    }
+    sink = io.BytesIO()
+    pq.write_table(pa.table(arrays), sink)
+    return sink.getvalue()
+
+
+def ga4_config(**columns: str) -> dict:
+    return {
+        "name": "ga4",
+        "events": [
+            {
+                "files": "events_*.parquet",
+                "columns": {
+                    "user_id": "user_pseudo_id",
+                    "timestamp": "event_timestamp",
+                    "event_type": "event_name",
+                    "value": "ecommerce.purchase_revenue",
+                    "item_id": "ecommerce.transaction_id",
+                    "area": "device.category",
+                    **columns,
+                },
+                "timestamp_formats": ["epoch_us"],
+                "user_attributes": {
+                    "channel": {
+                        "column": "traffic_source.medium",
+                        "kind": "static",
+                        "dtype": "categorical",
+                    },
+                    "campaign": {
+                        "column": "traffic_source.campaign.name",
+                        "kind": "static",
+                        "dtype": "categorical",
+                    },
+                },
+            }
+        ],
+    }
+
+
+def test_struct_fields_ingest_by_path_with_their_values_as_text(dataset, store, query):
+    files = {"events_20240305.parquet": parquet_bytes(GA4, {"ecommerce": REVENUE})}
+    summary = ingest_dataset(dataset(files=files, config=ga4_config()), store, progress=False)
+
+    assert summary.tables["events"].read == 5
+    assert summary.tables["events"].quarantined == {
+        "missing_required_field": 1,
+        "duplicate_event": 1,
+    }
+    assert query(
+        store, "SELECT source_row, user_id, event_time, value, item_id, area FROM events"
+    ) == [
+        (1, "1001.17", datetime(2024, 3, 5, 10), 19.99, "t1", "mobile"),
+        (3, "1001.17", datetime(2024, 3, 5, 10, 2), None, "t2", "mobile"),
+        (2, "1002.17", datetime(2024, 3, 5, 10, 1), None, None, "desktop"),
+    ]
+    assert query(store, "SELECT user_id, channel, campaign FROM users ORDER BY user_id") == [
+        ("1001.17", "cpc", "spring"),
+        ("1002.17", "organic", None),
+    ]
+
+
+def test_a_path_that_is_not_in_the_struct_names_its_fields(dataset, store):
+    files = {"events_20240305.parquet": parquet_bytes(GA4, {"ecommerce": REVENUE})}
+    config = ga4_config(value="ecommerce.revenue")
+    with pytest.raises(SourceFileError) as error:
+        ingest_dataset(dataset(files=files, config=config), store, progress=False)
+    message = str(error.value)
+    assert "events_20240305.parquet: column 'ecommerce.revenue' mapped in events[0]" in message
+    assert "its struct 'ecommerce' has fields purchase_revenue, transaction_id" in message
+
+
+def test_a_column_holding_a_dot_wins_over_the_path_of_that_spelling(dataset, store, query):
+    columns = {**GA4, "device.category": ["top"] * 5}
+    files = {"events_20240305.parquet": parquet_bytes(columns, {"ecommerce": REVENUE})}
+    ingest_dataset(dataset(files=files, config=ga4_config()), store, progress=False)
+    assert query(store, "SELECT DISTINCT area FROM events") == [("top",)]
+
+
+def test_struct_paths_recurse_and_leave_out_lists_and_dotted_names():
+    con = duckdb.connect()
+    try:
+        relation = con.sql(
+            "SELECT {'a': {'b': 1, 'c.d': 2}, 'l': [{'x': 1}]} AS s, {'q': 1} AS \"t.u\", 3 AS n"
+        )
+        paths = list(struct_field_paths(zip(relation.columns, relation.types, strict=True)))
+        assert paths == ["s.a", "s.a.b", "s.l"]
+        read = raw_text("parquet", "s.a.b", None, as_json=False)
+        whole = raw_text("parquet", "s.a", None, as_json=True)
+        assert con.sql(f"SELECT {read}, {whole} FROM relation").fetchall() == [
+            ("1", '{"b":1,"c.d":2}')
+        ]
+    finally:
+        con.close()
