@@ -10,10 +10,13 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
+# uv installs the locked versions: from its cache alone when every wheel is there (seconds),
+# else from the package index; pip only installs uv itself.
+UV_INSTALL := $(PY) -m uv pip install --quiet --python $(PY) -c constraints.txt -e '.[dev]'
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt uv
+	$(UV_INSTALL) --offline 2>/dev/null || $(UV_INSTALL)
 	touch $(STAMP)
 
 venv: $(STAMP) ## create/refresh the virtualenv from constraints.txt

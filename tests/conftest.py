@@ -20,6 +20,12 @@ from features.quiet import QUIET_ENV
 from scripts.local_postgres import LocalPostgres, running_postgres, server_bin_dir
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One OpenMP and one OpenBLAS thread in the test processes and every process they start (set
+# before NumPy, scikit-learn or LightGBM is loaded): beside a second test process on two cores,
+# their idle threads spin-wait for work and take CPU from the other tests. LightGBM's
+# `num_threads`, where the code sets it, still wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Every Spark JVM the tests start (in-process sessions, CLI processes, the standalone master and
 # worker, the Connect server) reads the tests' own Spark configuration, not the developer's.
 os.environ["SPARK_CONF_DIR"] = str(Path(__file__).parent / "spark_conf")
