@@ -23,7 +23,7 @@ import sqlglot.expressions as exp
 from contracts.errors import UsagecastError
 from events.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 # A .json file is read as JSON Lines or as one JSON array of records (readers.py tells which).
 EXTENSION_FORMATS = {
     ".csv": "csv",
@@ -31,6 +31,9 @@ EXTENSION_FORMATS = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
     ".parquet": "parquet",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xlsx",  # refused when read, with what to do (excel.py)
 }
 UTC_ZONE = "UTC"
 NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
@@ -101,7 +104,8 @@ class Source:
     of a file without a header line. `dedupe` (events): True (a duplicate repeats every source
     column), False (none) or the source columns that make the key; parse_config fills in
     `rules.dedupe`. `times` says in which zone the source's times without an offset are
-    written and in which zone the store keeps every time (parse_config fills it in).
+    written and in which zone the store keeps every time (parse_config fills it in). `sheet`
+    names the sheet of an Excel workbook to read (needed when it holds several).
     """
 
     files: str
@@ -119,6 +123,7 @@ class Source:
     dedupe: bool | tuple[str, ...] | None = None
     user_attributes: tuple[Attribute, ...] = ()
     times: TimeZones = UTC_TIMES
+    sheet: str | None = None
 
 
 @dataclass(frozen=True)
@@ -390,6 +395,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "columns",
         "timestamp_formats",
         "timezone",
+        "sheet",
     )
     extra = {
         "events": ("event_type", "dedupe", "user_attributes"),
@@ -434,6 +440,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         ),
         event_type=None if constant is None else _text(path, f"{where}.event_type", constant),
         times=TimeZones(written_in=_zone(path, f"{where}.timezone", spec.get("timezone", "UTC"))),
+        sheet=None if spec.get("sheet") is None else _text(path, f"{where}.sheet", spec["sheet"]),
         attributes=_attributes(
             path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
         ),

@@ -16,6 +16,7 @@ blanks and tabs (leading and trailing ones ignored, no quoting) into a scratch C
 same line numbers; a line with the wrong number of fields is fatal like a broken CSV line.
 JSONL is JSON Lines, or one JSON array of records when the file's first non-blank character
 is `[` (an API dump, `[{...}, {...}]`): then a record is an element, numbered from 1.
+An Excel workbook's sheet is written as a Parquet file of text columns first (excel.py).
 A gzip-compressed file (told by its first bytes; `events.csv.gz` takes its format from
 `.csv`) is first decompressed into the scratch folder, so every step above reads plain text
 and line numbers count lines of the decompressed text. A zip archive is refused with what to
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.errors import UsagecastError
+from events.ingest import excel
 from events.ingest.config import EXTENSION_FORMATS, WHITESPACE, Source
 
 # Python codec name -> the name DuckDB's CSV reader knows, for the codecs it decodes natively.
@@ -50,6 +52,7 @@ EXCEL_SEPARATOR_LINE = re.compile(rb"sep=([^\r\n])\r?\n")
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_SUFFIX = ".gz"
+XLSX = "xlsx"
 WHITESPACE_LINE = re.compile(rb"^[ \t]+(?=\r?$)", re.MULTILINE)
 FIELD_SEPARATOR = re.compile(r"[ \t]+")
 CSV_ERROR_LINE = re.compile(r"CSV Error on Line: (\d+)")
@@ -114,7 +117,7 @@ def _format_of(source: Source, path: Path, config_path: Path, where: str) -> str
     if named is None:
         raise SourceFileError(
             f"{config_path}: {where}.files: cannot tell the format of {path.name} from its "
-            f"extension; set `format:` to one of csv, jsonl, parquet"
+            f"extension; set `format:` to one of csv, jsonl, parquet, xlsx"
         )
     return named
 
@@ -166,7 +169,13 @@ def resolve_files(
         except ValueError:
             display = str(path)
         file_format = _format_of(source, path, config_path, where)
-        files.append(InputFile(path, display, file_format, sha256_of(path), is_gzipped(path)))
+        if source.sheet is not None and file_format != XLSX:
+            raise SourceFileError(
+                f"{config_path}: {where}.sheet: {path.name} is {file_format}, not an Excel "
+                "workbook; `sheet:` names the sheet of an .xlsx file"
+            )
+        gzipped = file_format != XLSX and is_gzipped(path)  # an .xlsx file is a zip archive
+        files.append(InputFile(path, display, file_format, sha256_of(path), gzipped))
     return files
 
 
@@ -406,6 +415,13 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
             f"{shown}: `header: false` and `delimiter: {WHITESPACE}` are for text tables "
             f"(csv), not {file.format}"
         )
+    if file.format == XLSX:
+        target = scratch / f"sheet_{index}.parquet"
+        try:
+            path = excel.sheet_to_parquet(path, source.sheet, source.decimal, target, shown)
+        except excel.WorkbookError as error:
+            raise SourceFileError(str(error)) from None
+        return FileReader(f"read_parquet({sql_string(str(path))})", control_free=False)
     encoding = text_encoding(path, source.encoding)
     if file.format == "csv" and source.delimiter == WHITESPACE:
         path, names = whitespace_to_csv(

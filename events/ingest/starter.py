@@ -26,6 +26,7 @@ import duckdb
 import yaml
 
 from contracts.errors import UsagecastError
+from events.ingest import excel
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
     GZIP_SUFFIX,
@@ -91,6 +92,7 @@ class FileSample:
     delimiter: str
     columns: tuple[str, ...]
     values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sheets: tuple[str, ...] = ()  # an Excel workbook's sheets; the first one is sampled
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,20 @@ def _parquet_sample(path: Path) -> FileSample:
     return FileSample(path, "parquet", "utf-8", ",", columns, values)
 
 
+def _xlsx_sample(path: Path) -> FileSample:
+    """The first sheet's header and first rows, as the ingest reads them (excel.py)."""
+    try:
+        sheets = tuple(excel.sheet_names(path))
+        rows = excel.read_sheet_rows(path, sheets[0], path, limit=SAMPLE_ROWS + 1)
+        columns = excel.sheet_columns(rows, path, ".")
+    except excel.WorkbookError as error:
+        raise StarterError(str(error)) from None
+    values = {name: tuple(v for v in texts if v) for name, texts in columns.items()}
+    return FileSample(path, "xlsx", "utf-8", ",", tuple(columns), values, sheets)
+
+
 def data_files(paths: Sequence[Path]) -> list[Path]:
-    """The files named, and the export files (csv, jsonl, json, parquet, gzip'd) in folders
+    """The files named, and the export files (csv, jsonl, json, parquet, xlsx, gzip'd) in folders
     (dot folders left out)."""
     found: list[Path] = []
     for path in paths:
@@ -255,16 +269,16 @@ def data_files(paths: Sequence[Path]) -> list[Path]:
             raise StarterError(f"{path}: no such file or folder")
     if not found:
         raise StarterError(
-            "no csv, jsonl, json or parquet file (nor a .gz of one) in "
+            "no csv, jsonl, json, parquet or xlsx file (nor a .gz of one) in "
             + ", ".join(map(str, paths))
         )
     return found
 
 
 def _hidden(relative: Path) -> bool:
-    """Under a dot folder (a workspace's `.usagecast`, `.git`, notebook checkpoints) or a dot
-    file: not part of an export."""
-    return any(part.startswith(".") for part in relative.parts)
+    """Under a dot folder (a workspace's `.usagecast`, `.git`, notebook checkpoints), a dot
+    file or Excel's lock file of an open workbook (`~$users.xlsx`): not part of an export."""
+    return any(part.startswith((".", "~$")) for part in relative.parts)
 
 
 def write_starter(
@@ -301,9 +315,11 @@ def sample_files(paths: Sequence[Path]) -> list[FileSample]:
     for path in paths:
         file_format = format_from_name(path)
         if file_format is None:
-            raise StarterError(f"{path}: cannot tell the format (csv, jsonl, json, parquet)")
+            raise StarterError(f"{path}: cannot tell the format (csv, jsonl, json, parquet, xlsx)")
         if file_format == "parquet":
             samples.append(_parquet_sample(path))
+        elif file_format == "xlsx":
+            samples.append(_xlsx_sample(path))
         elif file_format == "csv":
             samples.append(_csv_sample(path, _head(path)))
         else:
@@ -460,6 +476,7 @@ def _groups(samples: Sequence[FileSample]) -> list[list[FileSample]]:
     groups: dict[tuple, list[FileSample]] = {}
     for sample in samples:
         key = (sample.path.parent, _suffix(sample.path), sample.format, sample.encoding)
+        key = (*key, sample.sheets[:1])
         groups.setdefault((*key, sample.delimiter, _roles(sample)), []).append(sample)
     return list(groups.values())
 
@@ -473,7 +490,13 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
             values[column] = values.get(column, ()) + sample.values.get(column, ())
     first = group[0]
     return FileSample(
-        first.path, first.format, first.encoding, first.delimiter, tuple(values), values
+        first.path,
+        first.format,
+        first.encoding,
+        first.delimiter,
+        tuple(values),
+        values,
+        first.sheets,
     )
 
 
@@ -572,6 +595,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             checks.append(f"{files}: not UTF-8; read as {sample.encoding}")
         if sample.format == "csv" and sample.delimiter != ",":
             source["delimiter"] = sample.delimiter
+        if len(sample.sheets) > 1:
+            source["sheet"] = sample.sheets[0]
+            checks.append(
+                f"{files}: sheet {sample.sheets[0]!r} read; the workbook's other sheets, "
+                f"{', '.join(sample.sheets[1:])}, are not (a source each if they hold data)"
+            )
         if users is None and _is_users_file(sample):
             line = _users_source(sample, source, checks)
             if line is not None:

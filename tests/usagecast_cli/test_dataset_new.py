@@ -7,10 +7,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -157,6 +158,38 @@ def test_a_warehouse_parquet_with_zoned_times_and_structs_and_a_workspace_beside
         assert con.execute(stored).fetchall() == [
             ("101", datetime(2024, 3, 5, 9), "buy", 9.99, "A-1")
         ]
+
+
+def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    customers = openpyxl.Workbook()
+    customers.active.title = "Customers"
+    customers.active.append(["Customer ID", "Signup Date", "Country"])
+    customers.active.append([17, date(2024, 3, 5), "DE"])
+    customers.create_sheet("Notes").append(["exported by the CRM"])
+    customers.save(export / "customers.xlsx")
+    orders = openpyxl.Workbook()
+    orders.active.append(["customer_id", "ordered_at", "total"])
+    orders.active.append([17, datetime(2024, 3, 8, 10, 15), 4.5])
+    orders.save(export / "orders.xlsx")
+    (export / "~$orders.xlsx").write_bytes(b"\x00" * 165)  # Excel's lock file: not a workbook
+    out, starter = write_starter([export], None, "crm")
+
+    config = read_config(out)
+    assert config.users.sheet == "Customers"
+    assert dict(config.users.columns) == {"user_id": "Customer ID", "signup_time": "Signup Date"}
+    (orders_source,) = config.events
+    assert (orders_source.files, orders_source.event_type) == ("orders.xlsx", "ORDER")
+    assert dict(orders_source.columns) == {
+        "user_id": "customer_id",
+        "timestamp": "ordered_at",
+        "value": "total",
+    }
+    assert any("other sheets, Notes, are not" in check for check in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (1, 1)
 
 
 @pytest.mark.parametrize(
