@@ -43,13 +43,16 @@ MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's fir
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "distinctid", "accountid", "memberid",
-    "clientid", "playerid", "visitorid", "personid",
+    "clientid", "playerid", "visitorid", "personid", "userpseudoid", "anonymousid",
 )  # fmt: skip
 TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "time", "ts", "datetime", "occurredat",
     "createdat", "eventdate", "date", "day", "invoicedate", "orderdate", "loggedat", "at",
 )  # fmt: skip
 EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity", "name")
+# Objects whose fields may be the optional ones (`properties.revenue`, GA4's
+# `ecommerce.purchase_revenue`), as their keys: the name without separators.
+NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce")
 # Endings of a time column's name (`login_at`, `purchase_date`) when no name above matches.
 TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts")
 SIGNUP_NAMES = (
@@ -59,7 +62,7 @@ SIGNUP_NAMES = (
 OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session"),
     "item_id": ("itemid", "productid", "sku", "trackid", "songid", "contentid", "item"),
-    "value": ("revenue", "value", "amount", "price", "total", "sales"),
+    "value": ("revenue", "value", "amount", "price", "total", "sales", "purchaserevenue"),
     "area": ("area", "section", "screen", "feature", "module"),
     "properties": ("properties", "eventproperties", "props", "params"),
 }
@@ -551,7 +554,7 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
         taken.add(event)
     nested = [c for c in sample.columns if "." in c]
     for canonical, names in OPTIONAL_NAMES.items():
-        paths = [f"{p}{n}" for p in ("properties", "eventproperties") for n in names]
+        paths = [f"{p}{n}" for p in NESTED_PREFIXES for n in names]
         found = _find(sample.columns, names, taken) or _find(nested, paths, taken)
         if found:
             columns[canonical] = found

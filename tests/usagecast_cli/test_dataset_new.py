@@ -160,6 +160,33 @@ def test_a_warehouse_parquet_with_zoned_times_and_structs_and_a_workspace_beside
         ]
 
 
+def test_ga4s_bigquery_export_as_parquet(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    ecommerce = pa.array([None, {"purchase_revenue": 9.99, "transaction_id": "t1"}])
+    table = pa.table(
+        {
+            "event_date": ["20240305", "20240305"],
+            "event_timestamp": [1709632800000000, 1709632900000000],
+            "event_name": ["page_view", "purchase"],
+            "user_pseudo_id": ["1001.17", "1001.17"],
+            "traffic_source": [{"medium": "cpc"}, {"medium": "cpc"}],
+            "ecommerce": ecommerce,
+        }
+    )
+    pq.write_table(table, export / "events_20240305.parquet")
+    out, _ = write_starter([export], None, "ga4")
+
+    (source,) = read_config(out).events
+    assert dict(source.columns) == {
+        "user_id": "user_pseudo_id",
+        "timestamp": "event_timestamp",
+        "event_type": "event_name",
+        "value": "ecommerce.purchase_revenue",
+    }
+    assert source.timestamp_formats == ("epoch_us",)
+
+
 def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
