@@ -50,6 +50,8 @@ TIME_NAMES = (
     "createdat", "eventdate", "date", "day", "invoicedate", "orderdate", "loggedat", "at",
 )  # fmt: skip
 EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity", "name")
+# How a header's empty name is shown: what `DataFrame.to_csv` writes above the index.
+UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves it out)"
 # Objects whose fields may be the optional ones (`properties.revenue`, GA4's
 # `ecommerce.purchase_revenue`), as their keys: the name without separators.
 NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce")
@@ -564,7 +566,7 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
     comma = [v for v in numbers if "," in v and COMMA_NUMBER.fullmatch(v)]
     if sample.delimiter != "," and comma:
         source["decimal"] = ","
-    unmapped = [c for c in sample.columns if c not in taken and "." not in c]
+    unmapped = [c or UNNAMED for c in sample.columns if c not in taken and "." not in c]
     if unmapped:
         checks.append(
             f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be a "

@@ -261,3 +261,13 @@ def test_files_without_a_user_or_a_time_are_left_out_or_refused(tmp_path):
     assert [s.files for s in read_config(out).events] == ["plays.csv"]
     assert "items.csv: left out: no column reads as a user id" in starter.checks
     assert yaml.safe_load(out.read_text())["events"][0]["event_type"] == "PLAY"
+
+
+def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "events.csv").write_text(",user_id,ts,event\n0,1,2024-03-05,a\n1,2,2024-03-06,b\n")
+    out, starter = write_starter([export], None, None)
+    assert any("not mapped: a column without a name (a pandas index?" in c for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 2
