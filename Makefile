@@ -11,8 +11,11 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
 # uv installs the locked versions: from its cache alone when every wheel is there (seconds),
-# else from the package index; pip only installs uv itself.
-UV_INSTALL := $(PY) -m uv pip install --quiet --python $(PY) -c constraints.txt -e '.[dev]'
+# else from the package index; pip only installs uv itself. Compiled to bytecode at install, as
+# pip does: else the first processes to import each library (the tests start many at once)
+# would all compile it.
+UV_INSTALL := $(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) \
+	-c constraints.txt -e '.[dev]'
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt uv
