@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -197,6 +198,10 @@ def _error_summary(error: Exception) -> str:
     return "; ".join(lines)[:400]
 
 
+# The keys of a key/value list an error names at most.
+MAX_KEYS_SHOWN = 20
+
+
 def refuse_outside_files(config: DatasetConfig, where: str, files: list[InputFile]) -> None:
     """Files of a dataset must lie in its config's folder (symlinks resolved) unless the user
     passed --allow-outside-files: a config cannot quietly read any file on disk."""
@@ -221,16 +226,26 @@ def _in_file(
     )
 
 
-def _columns_read(
-    column: str, types: Mapping[str, str], file_format: str, paths: Collection[str] = ()
-) -> str:
-    """What a file that lacks `column` holds, counted (its contents are never quoted)."""
+def _columns_read(column: str, opened: OpenedFile) -> str:
+    """What a file that lacks `column` holds, counted (its contents are never quoted; the
+    keys of a key/value list are names, as fields are)."""
+    types, file_format = opened.types, opened.file.format
     if file_format == "parquet":
         parent = column.rpartition(".")[0]
         fields = sorted(
-            p.removeprefix(f"{parent}.") for p in paths if p.rpartition(".")[0] == parent
+            p.removeprefix(f"{parent}.") for p in opened.paths if p.rpartition(".")[0] == parent
         )
         inside = f"; its struct {parent!r} has fields {', '.join(fields)}" if fields else ""
+        listed, _, key = column.partition(".")
+        if listed in opened.listed_keys:
+            keys = sorted(opened.listed_keys[listed])
+            shown = ", ".join(keys[:MAX_KEYS_SHOWN]) + (
+                ", ..." if len(keys) > MAX_KEYS_SHOWN else ""
+            )
+            inside = (
+                f"; no element of its list {listed!r} has the key {key!r} (its keys: "
+                f"{shown or 'none'})"
+            )
         return f"{len(types)} columns in its schema{inside}"
     if file_format != "jsonl":
         return f"{len(types)} columns in its header line"
@@ -248,12 +263,18 @@ class OpenedFile:
     types: dict[str, str]
     key: int
     paths: frozenset[str] = frozenset()  # Parquet: dotted paths into its struct columns
+    # Parquet: the key/value lists the source maps (validate.key_value_lists) -> their keys
+    listed_keys: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
 
     def holds(self, column: str) -> bool:
-        """Whether the file has the column (a JSONL file without records has every one)."""
+        """Whether the file has the column (a JSONL file without records has every one); a
+        `LIST.KEY` name when some element of the list holds the key."""
         if self.file.format == "jsonl" and not self.types:
             return True
-        return _in_file(column, self.types, self.file.format, self.paths)
+        first, _, key = column.partition(".")
+        return _in_file(column, self.types, self.file.format, self.paths) or (
+            key in self.listed_keys.get(first, ())
+        )
 
 
 def _may_be_absent(table: str, at: str) -> bool:
@@ -288,7 +309,7 @@ def absent_columns(
         )
         raise SourceFileError(
             f"{first.file.path}: column {column!r} mapped in {where}.{at} is not in the file "
-            f"({_columns_read(column, first.types, first.file.format, first.paths)}){others}"
+            f"({_columns_read(column, first)}){others}"
         )
     return [frozenset(columns) for columns in absent]
 
@@ -330,13 +351,28 @@ class _Builder:
                 f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
                 "(the ingest numbers rows under that name); rename it in the file"
             )
-        paths = frozenset()
-        if file.format == "parquet":
-            relation = self.con.sql(f"SELECT * FROM {reader.sql} LIMIT 0")
-            paths = frozenset(
-                validate.struct_field_paths(zip(relation.columns, relation.types, strict=True))
-            )
-        return OpenedFile(file, reader, types, key, paths)
+        if file.format != "parquet":
+            return OpenedFile(file, reader, types, key)
+        relation = self.con.sql(f"SELECT * FROM {reader.sql} LIMIT 0")
+        typed = list(zip(relation.columns, relation.types, strict=True))
+        paths = frozenset(validate.struct_field_paths(typed))
+        mapped = [c for _, c in validate.mapped_columns(source)]
+        mapped += [c for e in source.derived.values() for c in derived_columns(e)]
+        listed = {c.partition(".")[0] for c in mapped if c not in types and "." in c}
+        lists = listed.intersection(validate.key_value_lists(typed))
+        keys = {
+            name: self._read(file, source, lambda n=name: self._keys(reader.sql, n))
+            for name in lists
+        }
+        return OpenedFile(file, reader, types, key, paths, keys)
+
+    def _keys(self, reader: str, column: str) -> frozenset[str]:
+        """The keys the elements of a key/value list column hold in a file."""
+        rows = self.con.execute(
+            f"SELECT DISTINCT unnest(list_transform({validate.ident(column)}, lambda p: p.key)) "
+            f"FROM {reader}"
+        ).fetchall()
+        return frozenset(str(key) for (key,) in rows if key is not None)
 
     def absent_in(
         self, table: str, where: str, source: Source, opened: list[OpenedFile]
@@ -375,6 +411,7 @@ class _Builder:
             dedupe=self._dedupe(table, source),
             control_free=reader.control_free,
             absent=absent,
+            key_value_lists=frozenset(opened.listed_keys),
         )
         if table == EVENTS:
             select = validate.stage_events_sql(

@@ -150,14 +150,25 @@ def jsonl_keys(column: str, is_key: bool) -> list[str]:
     return [column] if is_key or "." not in column else column.split(".")
 
 
-def raw_text(file_format: str, column: str, column_type: str | None, as_json: bool) -> str:
+def raw_text(
+    file_format: str,
+    column: str,
+    column_type: str | None,
+    as_json: bool,
+    key_value_lists: Collection[str] = (),
+) -> str:
     """SQL for one raw field as text: JSONL fields by key or path, typed Parquet columns (or
     fields of their struct columns, by a dotted path) cast.
 
     A JSONL column's type is None when no record has it as a key (jsonl_keys: then a dotted
     name is a path). A path missing in a record reads as NULL, like a missing key; a nested
     value is its JSON text. `as_json` keeps a nested value as JSON text (for `properties`).
+    A Parquet name `LIST.KEY` whose LIST is one of the file's `key_value_lists` reads the
+    value of the list's element with that key (key_value_text).
     """
+    first, dot, key = column.partition(".")
+    if file_format != "jsonl" and column_type is None and dot and first in key_value_lists:
+        return key_value_text(first, key)
     if file_format == "jsonl":
         keys = jsonl_keys(column, column_type is not None)
         path = sql_string("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
@@ -176,6 +187,29 @@ def raw_text(file_format: str, column: str, column_type: str | None, as_json: bo
     if as_json:
         return f"to_json({value})::VARCHAR"
     return f"CAST({value} AS VARCHAR)"
+
+
+def key_value_text(column: str, key: str) -> str:
+    """The value of the first element of a key/value list column (GA4's `event_params`) whose
+    key is `key`, as text: a scalar value as it is, a struct of typed alternatives
+    (`string_value`, `int_value`, `double_value`, ...) as its first non-NULL field. No such
+    element, or a NULL list: NULL."""
+    found = f"to_json(list_filter({ident(column)}, lambda p: p.key = {sql_string(key)})[1].value)"
+    return (
+        f"CASE WHEN json_type({found}) = 'OBJECT' THEN list_filter(json_extract_string("
+        f"{found}, '$.*'), lambda x: x IS NOT NULL)[1] ELSE json_extract_string({found}, '$') END"
+    )
+
+
+def key_value_lists(columns: Iterable[tuple[str, duckdb.DuckDBPyType]]) -> Iterator[str]:
+    """The list columns whose elements are {key, value} structs (GA4's `event_params` and
+    `user_properties`): `LIST.KEY` names a value in them. A name holding a dot is left out."""
+    for name, column_type in columns:
+        if "." in name or column_type.id != "list":
+            continue
+        element = column_type.children[0][1]
+        if element.id == "struct" and [n for n, _ in element.children] == ["key", "value"]:
+            yield name
 
 
 def struct_field_paths(columns: Iterable[tuple[str, duckdb.DuckDBPyType]]) -> Iterator[str]:
@@ -497,6 +531,7 @@ class StagedFile:
     `control_free` says the file read holds no control character at all
     (readers.control_free), so only the fields not read from it are checked for one.
     `absent` are mapped columns this file lacks (others of its source hold them): missing.
+    `key_value_lists` are its Parquet key/value list columns (key_value_lists()).
     """
 
     reader: str
@@ -508,6 +543,7 @@ class StagedFile:
     dedupe: bool | tuple[str, ...] = False
     control_free: bool = False
     absent: frozenset[str] = frozenset()
+    key_value_lists: frozenset[str] = frozenset()
 
 
 def numbered_rows_sql(reader: str) -> str:
@@ -557,7 +593,13 @@ def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str
     if column is None or column in staged.absent:
         return "NULL::VARCHAR"
     return cleaned(
-        raw_text(staged.format, column, staged.column_types.get(column), as_json=as_json)
+        raw_text(
+            staged.format,
+            column,
+            staged.column_types.get(column),
+            as_json,
+            staged.key_value_lists,
+        )
     )
 
 
@@ -665,7 +707,10 @@ def _dedupe_fields(staged: StagedFile) -> list[str] | None:
         names, fields = ["<jsonl line>"], ["json::VARCHAR"]
     else:
         names = list(staged.column_types) if staged.dedupe is True else list(staged.dedupe)
-        fields = [raw_text(staged.format, n, staged.column_types.get(n), False) for n in names]
+        fields = [
+            raw_text(staged.format, n, staged.column_types.get(n), False, staged.key_value_lists)
+            for n in names
+        ]
     return [sql_string(json.dumps(names)), *fields]
 
 

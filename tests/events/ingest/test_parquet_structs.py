@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from events.ingest import SourceFileError, ingest_dataset
-from events.ingest.validate import raw_text, struct_field_paths
+from events.ingest.validate import key_value_lists, key_value_text, raw_text, struct_field_paths
 
 # GA4's BigQuery export as Parquet: microsecond epochs, the revenue a decimal inside the
 # `ecommerce` struct, the device and the traffic source as structs (two levels deep for the
@@ -135,5 +135,132 @@ def test_struct_paths_recurse_and_leave_out_lists_and_dotted_names():
         assert con.sql(f"SELECT {read}, {whole} FROM relation").fetchall() == [
             ("1", '{"b":1,"c.d":2}')
         ]
+    finally:
+        con.close()
+
+
+def params(**values) -> list[dict]:
+    """GA4's `event_params`: {key, value: {string_value, int_value, double_value}} elements."""
+    kinds = {str: "string_value", int: "int_value", float: "double_value"}
+    elements = []
+    for key, value in values.items():
+        typed = dict.fromkeys(kinds.values())
+        typed[kinds[type(value)]] = value
+        elements.append({"key": key, "value": typed})
+    return elements
+
+
+PARAMS = pa.list_(
+    pa.struct(
+        [
+            ("key", pa.string()),
+            (
+                "value",
+                pa.struct(
+                    [
+                        ("string_value", pa.string()),
+                        ("int_value", pa.int64()),
+                        ("double_value", pa.float64()),
+                    ]
+                ),
+            ),
+        ]
+    )
+)
+
+
+def ga4_params_file(*rows: tuple[str, str, list | None]) -> bytes:
+    columns = {
+        "user_pseudo_id": [user for user, _, _ in rows],
+        "event_timestamp": [MICROS + i * 60_000_000 for i in range(len(rows))],
+        "event_name": [name for _, name, _ in rows],
+        "event_params": [elements for _, _, elements in rows],
+    }
+    return parquet_bytes(columns, {"event_params": PARAMS})
+
+
+def params_config(**columns: str) -> dict:
+    return {
+        "name": "ga4",
+        "events": [
+            {
+                "files": "events_*.parquet",
+                "columns": {
+                    "user_id": "user_pseudo_id",
+                    "timestamp": "event_timestamp",
+                    "event_type": "event_name",
+                    "session_id": "event_params.ga_session_id",
+                    "value": "event_params.value",
+                    "area": "event_params.page_location",
+                    **columns,
+                },
+                "timestamp_formats": ["epoch_us"],
+            }
+        ],
+    }
+
+
+def test_a_key_value_list_is_read_by_key(dataset, store, query):
+    files = {
+        "events_20240305.parquet": ga4_params_file(
+            ("1.1", "page_view", params(ga_session_id=111, page_location="/home")),
+            ("1.1", "purchase", params(ga_session_id=111, value=9.99, currency="EUR")),
+            ("2.2", "page_view", None),
+            ("2.2", "page_view", []),
+        )
+    }
+    ingest_dataset(dataset(files=files, config=params_config()), store, progress=False)
+    assert query(store, "SELECT user_id, session_id, value, area FROM events") == [
+        ("1.1", "111", None, "/home"),
+        ("1.1", "111", 9.99, None),
+        ("2.2", None, None, None),
+        ("2.2", None, None, None),
+    ]
+
+
+def test_a_key_no_element_holds_is_missing_where_other_files_have_it(dataset, store, query):
+    files = {
+        "events_20240305.parquet": ga4_params_file(("1.1", "page_view", params(ga_session_id=1))),
+        "events_20240306.parquet": ga4_params_file(
+            ("1.1", "page_view", params(ga_session_id=2, page_location="/new"))
+        ),
+    }
+    config = params_config()
+    del config["events"][0]["columns"]["value"]  # in neither file: that would be fatal
+    ingest_dataset(dataset(files=files, config=config), store, progress=False)
+    assert query(store, "SELECT source_file, session_id, area FROM events") == [
+        ("events_20240305.parquet", "1", None),
+        ("events_20240306.parquet", "2", "/new"),
+    ]
+
+
+def test_a_misspelt_key_is_fatal_and_names_the_keys_there_are(dataset, store):
+    files = {
+        "events_20240305.parquet": ga4_params_file(
+            ("1.1", "page_view", params(ga_session_id=111, page_location="/home"))
+        )
+    }
+    config = params_config(session_id="event_params.ga_sesion_id")
+    with pytest.raises(SourceFileError) as error:
+        ingest_dataset(dataset(files=files, config=config), store, progress=False)
+    assert (
+        "column 'event_params.ga_sesion_id' mapped in events[0].columns.session_id is not in the "
+        "file (4 columns in its schema; no element of its list 'event_params' has the key "
+        "'ga_sesion_id' (its keys: ga_session_id, page_location))"
+    ) in str(error.value)
+
+
+def test_only_lists_of_key_and_value_structs_are_key_value_lists():
+    con = duckdb.connect()
+    try:
+        relation = con.sql(
+            "SELECT [{'key': 'a', 'value': 1}] AS kv, [{'k': 'a', 'v': 1}] AS other, "
+            "{'key': 'a', 'value': 1} AS one, [1, 2] AS numbers, "
+            "[{'key': 'a', 'value': 1}] AS \"x.y\""
+        )
+        typed = zip(relation.columns, relation.types, strict=True)
+        assert list(key_value_lists(typed)) == ["kv"]
+        read = key_value_text("kv", "a")
+        assert con.sql(f"SELECT {read} FROM relation").fetchall() == [("1",)]
     finally:
         con.close()
