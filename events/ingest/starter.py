@@ -35,7 +35,14 @@ from events.ingest.readers import (
     is_gzipped,
     sql_string,
 )
-from events.ingest.validate import ISO_PATTERN, number_pattern, raw_text, struct_field_paths
+from events.ingest.validate import (
+    ISO_PATTERN,
+    ident,
+    key_value_lists,
+    number_pattern,
+    raw_text,
+    struct_field_paths,
+)
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 200
@@ -53,8 +60,9 @@ EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "act
 # How a header's empty name is shown: what `DataFrame.to_csv` writes above the index.
 UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves it out)"
 # Objects whose fields may be the optional ones (`properties.revenue`, GA4's
-# `ecommerce.purchase_revenue`), as their keys: the name without separators.
-NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce")
+# `ecommerce.purchase_revenue` and `event_params.ga_session_id`), as their keys: the name
+# without separators.
+NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
 # Endings of a time column's name (`login_at`, `purchase_date`) when no name above matches.
 TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts")
 SIGNUP_NAMES = (
@@ -62,7 +70,7 @@ SIGNUP_NAMES = (
     "registration", "registered", "createdat", "created", "joinedat", "joined", "firstseen",
 )  # fmt: skip
 OPTIONAL_NAMES = {
-    "session_id": ("sessionid", "session"),
+    "session_id": ("sessionid", "session", "gasessionid"),
     "item_id": ("itemid", "productid", "sku", "trackid", "songid", "contentid", "item"),
     "value": ("revenue", "value", "amount", "price", "total", "sales", "purchaserevenue"),
     "area": ("area", "section", "screen", "feature", "module"),
@@ -228,11 +236,24 @@ def _parquet_sample(path: Path) -> FileSample:
         scan = f"read_parquet({sql_string(str(path))})"
         relation = con.sql(f"SELECT * FROM {scan}")
         typed = list(zip(relation.columns, relation.types, strict=True))
-        columns = (*relation.columns, *struct_field_paths(typed))
+        lists = list(key_value_lists(typed))
+        listed = [
+            f"{name}.{key}"
+            for name in lists
+            for (key,) in con.sql(
+                f"SELECT DISTINCT k FROM (SELECT unnest(list_transform({ident(name)}, "
+                f"lambda p: p.key)) AS k FROM (SELECT * FROM {scan} LIMIT {SAMPLE_ROWS})) "
+                "WHERE k IS NOT NULL ORDER BY k"
+            ).fetchall()
+        ]
+        columns = (*relation.columns, *struct_field_paths(typed), *listed)
         # As text in SQL, as the ingest reads them: typed values (zoned timestamps, decimals)
         # never become Python objects, whose conversion needs optional modules (pytz).
         types = {name: str(column_type) for name, column_type in typed}
-        texts = ", ".join(raw_text("parquet", c, types.get(c), as_json=False) for c in columns)
+        texts = ", ".join(
+            raw_text("parquet", c, types.get(c), as_json=False, key_value_lists=lists)
+            for c in columns
+        )
         rows = con.sql(f"SELECT {texts} FROM {scan} LIMIT {SAMPLE_ROWS}").fetchall()
     except duckdb.Error as error:
         raise StarterError(f"{path}: not readable as parquet ({error})") from None

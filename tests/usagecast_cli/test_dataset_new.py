@@ -172,6 +172,10 @@ def test_ga4s_bigquery_export_as_parquet(tmp_path):
             "user_pseudo_id": ["1001.17", "1001.17"],
             "traffic_source": [{"medium": "cpc"}, {"medium": "cpc"}],
             "ecommerce": ecommerce,
+            "event_params": [
+                [{"key": "ga_session_id", "value": {"string_value": None, "int_value": 7}}],
+                [{"key": "ga_session_id", "value": {"string_value": None, "int_value": 7}}],
+            ],
         }
     )
     pq.write_table(table, export / "events_20240305.parquet")
@@ -182,9 +186,12 @@ def test_ga4s_bigquery_export_as_parquet(tmp_path):
         "user_id": "user_pseudo_id",
         "timestamp": "event_timestamp",
         "event_type": "event_name",
+        "session_id": "event_params.ga_session_id",
         "value": "ecommerce.purchase_revenue",
     }
     assert source.timestamp_formats == ("epoch_us",)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 2
 
 
 def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
