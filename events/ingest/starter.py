@@ -496,14 +496,14 @@ def _roles(sample: FileSample) -> tuple:
 
 
 def _groups(samples: Sequence[FileSample]) -> list[list[FileSample]]:
-    """Files of one folder, format, encoding and delimiter whose roles fall on the same
+    """Files of one folder, format, encoding, delimiter and sheet whose roles fall on the same
     columns (other columns may come and go between them: the ingest reads a column some
     files lack as missing there)."""
     groups: dict[tuple, list[FileSample]] = {}
     for sample in samples:
-        key = (sample.path.parent, _suffix(sample.path), sample.format, sample.encoding)
-        key = (*key, sample.sheets[:1])
-        groups.setdefault((*key, sample.delimiter, _roles(sample)), []).append(sample)
+        read_as = (sample.format, sample.encoding, sample.delimiter, sample.sheets[:1])
+        key = (sample.path.parent, _suffix(sample.path), *read_as, _roles(sample))
+        groups.setdefault(key, []).append(sample)
     return list(groups.values())
 
 
