@@ -166,9 +166,6 @@ def raw_text(
     A Parquet name `LIST.KEY` whose LIST is one of the file's `key_value_lists` reads the
     value of the list's element with that key (key_value_text).
     """
-    first, dot, key = column.partition(".")
-    if file_format != "jsonl" and column_type is None and dot and first in key_value_lists:
-        return key_value_text(first, key)
     if file_format == "jsonl":
         keys = jsonl_keys(column, column_type is not None)
         path = sql_string("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
@@ -180,6 +177,9 @@ def raw_text(
         return f"json_extract_string(json, {path})"
     if column_type == "VARCHAR":
         return ident(column)
+    listed, dot, list_key = column.partition(".")
+    if column_type is None and dot and listed in key_value_lists:
+        return key_value_text(listed, list_key)
     first, *keys = [column] if column_type is not None else column.split(".")
     value = ident(first)
     for key in keys:  # a Parquet path through struct columns (load checked that it exists)
