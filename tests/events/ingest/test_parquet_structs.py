@@ -50,42 +50,48 @@ def parquet_bytes(columns: dict, schema: dict | None = None) -> bytes:
     return sink.getvalue()
 
 
-def ga4_config(**columns: str) -> dict:
+def ga4_config(columns: dict[str, str], **source) -> dict:
+    """A dataset over `events_*.parquet` with GA4's id, time and name, plus `columns`."""
+    required = {
+        "user_id": "user_pseudo_id",
+        "timestamp": "event_timestamp",
+        "event_type": "event_name",
+    }
     return {
         "name": "ga4",
         "events": [
             {
                 "files": "events_*.parquet",
-                "columns": {
-                    "user_id": "user_pseudo_id",
-                    "timestamp": "event_timestamp",
-                    "event_type": "event_name",
-                    "value": "ecommerce.purchase_revenue",
-                    "item_id": "ecommerce.transaction_id",
-                    "area": "device.category",
-                    **columns,
-                },
+                "columns": {**required, **columns},
                 "timestamp_formats": ["epoch_us"],
-                "user_attributes": {
-                    "channel": {
-                        "column": "traffic_source.medium",
-                        "kind": "static",
-                        "dtype": "categorical",
-                    },
-                    "campaign": {
-                        "column": "traffic_source.campaign.name",
-                        "kind": "static",
-                        "dtype": "categorical",
-                    },
-                },
+                **source,
             }
         ],
     }
 
 
+STRUCT_COLUMNS = {
+    "value": "ecommerce.purchase_revenue",
+    "item_id": "ecommerce.transaction_id",
+    "area": "device.category",
+}
+USER_ATTRIBUTES = {
+    "channel": {"column": "traffic_source.medium", "kind": "static", "dtype": "categorical"},
+    "campaign": {
+        "column": "traffic_source.campaign.name",
+        "kind": "static",
+        "dtype": "categorical",
+    },
+}
+
+
+def struct_config(**columns: str) -> dict:
+    return ga4_config({**STRUCT_COLUMNS, **columns}, user_attributes=USER_ATTRIBUTES)
+
+
 def test_struct_fields_ingest_by_path_with_their_values_as_text(dataset, store, query):
     files = {"events_20240305.parquet": parquet_bytes(GA4, {"ecommerce": REVENUE})}
-    summary = ingest_dataset(dataset(files=files, config=ga4_config()), store, progress=False)
+    summary = ingest_dataset(dataset(files=files, config=struct_config()), store, progress=False)
 
     assert summary.tables["events"].read == 5
     assert summary.tables["events"].quarantined == {
@@ -107,7 +113,7 @@ def test_struct_fields_ingest_by_path_with_their_values_as_text(dataset, store, 
 
 def test_a_path_that_is_not_in_the_struct_names_its_fields(dataset, store):
     files = {"events_20240305.parquet": parquet_bytes(GA4, {"ecommerce": REVENUE})}
-    config = ga4_config(value="ecommerce.revenue")
+    config = struct_config(value="ecommerce.revenue")
     with pytest.raises(SourceFileError) as error:
         ingest_dataset(dataset(files=files, config=config), store, progress=False)
     message = str(error.value)
@@ -118,7 +124,7 @@ def test_a_path_that_is_not_in_the_struct_names_its_fields(dataset, store):
 def test_a_column_holding_a_dot_wins_over_the_path_of_that_spelling(dataset, store, query):
     columns = {**GA4, "device.category": ["top"] * 5}
     files = {"events_20240305.parquet": parquet_bytes(columns, {"ecommerce": REVENUE})}
-    ingest_dataset(dataset(files=files, config=ga4_config()), store, progress=False)
+    ingest_dataset(dataset(files=files, config=struct_config()), store, progress=False)
     assert query(store, "SELECT DISTINCT area FROM events") == [("top",)]
 
 
@@ -179,25 +185,15 @@ def ga4_params_file(*rows: tuple[str, str, list | None]) -> bytes:
     return parquet_bytes(columns, {"event_params": PARAMS})
 
 
+PARAM_COLUMNS = {
+    "session_id": "event_params.ga_session_id",
+    "value": "event_params.value",
+    "area": "event_params.page_location",
+}
+
+
 def params_config(**columns: str) -> dict:
-    return {
-        "name": "ga4",
-        "events": [
-            {
-                "files": "events_*.parquet",
-                "columns": {
-                    "user_id": "user_pseudo_id",
-                    "timestamp": "event_timestamp",
-                    "event_type": "event_name",
-                    "session_id": "event_params.ga_session_id",
-                    "value": "event_params.value",
-                    "area": "event_params.page_location",
-                    **columns,
-                },
-                "timestamp_formats": ["epoch_us"],
-            }
-        ],
-    }
+    return ga4_config({**PARAM_COLUMNS, **columns})
 
 
 def test_a_key_value_list_is_read_by_key(dataset, store, query):
