@@ -345,7 +345,9 @@ class _Builder:
         key = self.file_count
         self.file_count += 1
         reader = reader_sql(file, source, self.scratch, key)
-        types = self._read(file, source, lambda: self._column_types(reader.sql, file.format))
+        types, typed = self._read(
+            file, source, lambda: self._column_types(reader.sql, file.format)
+        )
         if validate.ROW_NUMBER_COLUMN in (name.lower() for name in types):
             raise SourceFileError(
                 f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
@@ -353,8 +355,6 @@ class _Builder:
             )
         if file.format != "parquet":
             return OpenedFile(file, reader, types, key)
-        relation = self.con.sql(f"SELECT * FROM {reader.sql} LIMIT 0")
-        typed = list(zip(relation.columns, relation.types, strict=True))
         paths = frozenset(validate.struct_field_paths(typed))
         mapped = [c for _, c in validate.mapped_columns(source)]
         mapped += [c for e in source.derived.values() for c in derived_columns(e)]
@@ -452,8 +452,11 @@ class _Builder:
                 f"{file.path}: cannot read as {file.format} ({source.encoding}): {summary}"
             ) from None
 
-    def _column_types(self, reader: str, file_format: str) -> dict[str, str]:
-        """File columns in file order with their DuckDB types.
+    def _column_types(
+        self, reader: str, file_format: str
+    ) -> tuple[dict[str, str], list[tuple[str, duckdb.DuckDBPyType]]]:
+        """File columns in file order with their DuckDB types, as text and as type objects
+        (whose children name a struct's fields; none for JSONL).
 
         JSONL: every key seen in any record; a file without records (only blank lines) has
         none, and then no mapped key can be checked.
@@ -462,9 +465,10 @@ class _Builder:
             keys = self.con.execute(
                 f"SELECT DISTINCT unnest(json_keys(json)) AS key FROM {reader} ORDER BY key"
             ).fetchall()
-            return {key: "JSON" for (key,) in keys}
-        described = self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-        return {name: sql_type for name, sql_type, *_ in described}
+            return {key: "JSON" for (key,) in keys}, []
+        relation = self.con.sql(f"SELECT * FROM {reader} LIMIT 0")
+        typed = list(zip(relation.columns, relation.types, strict=True))
+        return {name: str(column_type) for name, column_type in typed}, typed
 
     def finish_entities(self, table: str, source: Source) -> None:
         """Quarantine duplicate ids, then write the accepted users/items and their catalog."""
