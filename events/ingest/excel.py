@@ -106,15 +106,16 @@ def sheet_columns(
     return columns
 
 
-def read_sheet_rows(
-    path: Path, sheet: str | None, shown: Path, limit: int | None = None
-) -> list[list[tuple]]:
-    """The chosen sheet's rows (the first `limit` of them) as (value, number format) cells
-    (I/O). Without `sheet`, the workbook must hold one sheet."""
+def read_sheet(
+    path: Path, sheet: str | None, shown: Path, limit: int | None = None, any_count: bool = False
+) -> tuple[tuple[str, ...], list[list[tuple]]]:
+    """The workbook's sheet names and the chosen sheet's rows (the first `limit` of them) as
+    (value, number format) cells (I/O). Without `sheet`, the first sheet, which must be the
+    only one unless `any_count` (the starter samples the first of several)."""
     workbook = _open(path, shown)
     try:
-        names = workbook.sheetnames
-        if sheet is None and len(names) > 1:
+        names = tuple(workbook.sheetnames)
+        if sheet is None and len(names) > 1 and not any_count:
             raise WorkbookError(
                 f"{shown}: the workbook holds {len(names)} sheets ({', '.join(names)}); "
                 "set `sheet:` on the source to the one to read"
@@ -126,19 +127,10 @@ def read_sheet_rows(
             )
         worksheet = workbook[chosen]
         worksheet.reset_dimensions()  # some writers record no size or a wrong one: read all
-        return [
+        return names, [
             [(cell.value, getattr(cell, "number_format", None)) for cell in row]
             for row in itertools.islice(worksheet.iter_rows(), limit)
         ]
-    finally:
-        workbook.close()
-
-
-def sheet_names(path: Path) -> list[str]:
-    """The workbook's sheets, in order (I/O)."""
-    workbook = _open(path, path)
-    try:
-        return list(workbook.sheetnames)
     finally:
         workbook.close()
 
@@ -160,7 +152,8 @@ def sheet_to_parquet(
     path: Path, sheet: str | None, decimal: str, target: Path, shown: Path
 ) -> Path:
     """Write one sheet as a Parquet file of text columns (see the module docstring)."""
-    columns = sheet_columns(read_sheet_rows(path, sheet, shown), shown, decimal)
+    _, rows = read_sheet(path, sheet, shown)
+    columns = sheet_columns(rows, shown, decimal)
     table = pa.table(
         {name: pa.array(values, type=pa.string()) for name, values in columns.items()}
     )

@@ -269,8 +269,7 @@ def _parquet_sample(path: Path) -> FileSample:
 def _xlsx_sample(path: Path) -> FileSample:
     """The first sheet's header and first rows, as the ingest reads them (excel.py)."""
     try:
-        sheets = tuple(excel.sheet_names(path))
-        rows = excel.read_sheet_rows(path, sheets[0], path, limit=SAMPLE_ROWS + 1)
+        sheets, rows = excel.read_sheet(path, None, path, SAMPLE_ROWS + 1, any_count=True)
         columns = excel.sheet_columns(rows, path, ".")
     except excel.WorkbookError as error:
         raise StarterError(str(error)) from None
