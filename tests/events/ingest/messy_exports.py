@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from tiny_datasets import make_config
 
 from contracts.errors import UsagecastError
 from events.ingest import ingest_dataset, validate
@@ -224,38 +225,10 @@ def write_messy_dataset(rng: random.Random, folder: Path, events_format: str) ->
         events_bytes, events_broken = _parquet_file(rng, events), False
     (folder / events_name).write_bytes(events_bytes)
     formats = rng.sample(["iso", "epoch_s", "%d-%m-%Y %H:%M", "%Y/%m/%d"], rng.randrange(1, 4))
-    config = {
-        "name": "messy",
-        "events": [
-            {
-                "files": events_name,
-                "columns": {
-                    "user_id": "uid",
-                    "timestamp": "ts",
-                    "event_type": "page",
-                    "value": "length",
-                    "area": "area",
-                },
-                "timestamp_formats": formats,
-            }
-        ],
-        "users": {
-            "files": "users.csv",
-            "columns": {"user_id": "id", "signup_time": "registration"},
-            "timestamp_formats": formats,
-            "attributes": {"city": {"column": "city", "kind": "static", "dtype": "categorical"}},
-        },
-        "rules": {
-            "event_types": {
-                "allowed": ["PLAY", "SKIP", "LOGIN"],
-                "rename": {"NextSong": "PLAY"},
-                "drop": ["Help"],
-            },
-            "sentinel_ids": ["-1"],
-            "timestamp_range": {"min": "2010-01-01", "max": "2030-01-01"},
-            "value_range": {"min": 0, "max": 1000},
-        },
-    }
+    config = make_config(name="messy")
+    config["events"][0].update(files=events_name, timestamp_formats=formats)
+    config["events"][0]["columns"]["area"] = "area"
+    config["users"]["timestamp_formats"] = formats
     path = folder / "dataset.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     rows = {
