@@ -218,7 +218,7 @@ def postgres_server() -> Iterator[LocalPostgres]:
 # picks how Spark executes a query, not what it means; the Spark Connect and standalone-cluster
 # tests keep Spark's defaults (code generation), so Spark's usual execution is still compared
 # with DuckDB's rows. Adaptive execution stays on, as in the product: without it, Spark's
-# reuse of broadcast exchanges duplicated a row of a related-features query
+# reuse of broadcast exchanges can return a related-features row twice
 # (docs/decisions/point-in-time-engine.md).
 TINY_DATA_SPARK = {
     "spark.sql.shuffle.partitions": "1",
