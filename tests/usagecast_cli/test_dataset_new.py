@@ -74,7 +74,9 @@ def test_hourly_gzipped_json_files_with_a_key_added_later(tmp_path, monkeypatch)
             for n in range(4)
         ]
         lines = "\n".join(json.dumps(r) for r in records) + "\n"
-        (export / f"1_2024070100_{hour}.json.gz").write_bytes(gzip.compress(lines.encode()))
+        (export / f"1_2024070100_{hour}.json.gz").write_bytes(
+            gzip.compress(lines.encode(), mtime=0)
+        )
     out, starter = write_starter([export], None, None)
 
     config = read_config(out)

@@ -19,6 +19,12 @@ from events.ingest import ingest_dataset
 from events.ingest.readers import SourceFileError
 
 
+def _gzipped(data: bytes) -> bytes:
+    """`data` gzip-compressed with a fixed header time, so the same bytes come out on every
+    run and every pytest-xdist worker collects the same parameter ids."""
+    return gzip.compress(data, mtime=0)
+
+
 def _gzipped_copy(dataset: MessyDataset, folder: Path) -> tuple[Path, dict[str, str]]:
     """The dataset with every text file gzip-compressed under a `.gz` name; returns the new
     config and {compressed name: original name}."""
@@ -31,7 +37,7 @@ def _gzipped_copy(dataset: MessyDataset, folder: Path) -> tuple[Path, dict[str, 
             (folder / original.name).write_bytes(original.read_bytes())
             continue
         compressed = f"{original.name}.gz"
-        (folder / compressed).write_bytes(gzip.compress(original.read_bytes(), mtime=0))
+        (folder / compressed).write_bytes(_gzipped(original.read_bytes()))
         renamed[compressed] = original.name
         source["files"] = compressed
     path = folder / "dataset.yaml"
@@ -97,9 +103,9 @@ def test_compressed_csv_and_jsonl_with_their_line_numbers(dataset, base_config, 
     config["users"]["encoding"] = "latin-1"
     path = dataset(
         files={
-            "events.csv.gz": gzip.compress(events.encode()),
-            "orders.jsonl.gz": gzip.compress(orders.encode()),
-            "users.csv.gz": gzip.compress(users.encode("latin-1")),
+            "events.csv.gz": _gzipped(events.encode()),
+            "orders.jsonl.gz": _gzipped(orders.encode()),
+            "users.csv.gz": _gzipped(users.encode("latin-1")),
         },
         config=config,
     )
@@ -120,8 +126,8 @@ def test_compressed_csv_and_jsonl_with_their_line_numbers(dataset, base_config, 
 
 
 def test_a_file_of_several_gzip_members_is_read_whole(dataset, base_config, store, query):
-    first = gzip.compress(b"uid,ts,page,length\n1,2014-04-22,PLAY,1\n")
-    second = gzip.compress(b"2,2014-04-23,SKIP,2\n")
+    first = _gzipped(b"uid,ts,page,length\n1,2014-04-22,PLAY,1\n")
+    second = _gzipped(b"2,2014-04-23,SKIP,2\n")
     config = base_config()
     config["events"][0]["files"] = "events.csv.gz"
     path = dataset(files={"events.csv.gz": first + second}, config=config)
@@ -139,7 +145,7 @@ def _refusal(dataset, base_config, store, name: str, content: bytes, **source) -
 
 
 def test_a_cut_off_gzip_file_is_fatal_and_named(dataset, base_config, store):
-    whole = gzip.compress(b"uid,ts,page,length\n" + b"1,2014-04-22,PLAY,1\n" * 1000)
+    whole = _gzipped(b"uid,ts,page,length\n" + b"1,2014-04-22,PLAY,1\n" * 1000)
     message = _refusal(dataset, base_config, store, "events.csv.gz", whole[: len(whole) // 2])
     assert message.startswith(str(store.parents[1] / "data" / "events.csv.gz") + ": ")
     assert "not a readable gzip file" in message and "cut off" in message
@@ -157,14 +163,14 @@ def test_a_zip_archive_is_refused_with_what_to_do(tmp_path, dataset, base_config
 
 
 def test_an_empty_gzip_file_is_fatal(dataset, base_config, store):
-    message = _refusal(dataset, base_config, store, "events.csv.gz", gzip.compress(b""))
+    message = _refusal(dataset, base_config, store, "events.csv.gz", _gzipped(b""))
     assert message.endswith(
         "events.csv.gz: the file is empty once decompressed (not even a header)"
     )
 
 
 def test_a_gz_name_without_a_known_format_asks_for_one(dataset, base_config, store):
-    message = _refusal(dataset, base_config, store, "events.gz", gzip.compress(b"uid\n"))
+    message = _refusal(dataset, base_config, store, "events.gz", _gzipped(b"uid\n"))
     assert "cannot tell the format of events.gz" in message and "`format:`" in message
 
 
@@ -185,19 +191,19 @@ def test_a_gz_name_without_a_known_format_asks_for_one(dataset, base_config, sto
         ),
         (
             "events.csv.gz",
-            gzip.compress(b"uid,ts,uid\n1,2014-04-22,1\n"),
+            _gzipped(b"uid,ts,uid\n1,2014-04-22,1\n"),
             {},
             "line 1: the header names column 'uid' more than once",
         ),
         (
             "events.txt.gz",
-            gzip.compress(b"uid ts page length\n1 2014-04-22 PLAY\n"),
+            _gzipped(b"uid ts page length\n1 2014-04-22 PLAY\n"),
             {"format": "csv", "delimiter": "whitespace"},
             "line 2: 3 whitespace-separated fields, expected 4",
         ),
         (
             "events.csv.gz",
-            gzip.compress("uid,ts,page,length\n1,2014-04-22,PLAY,caf\xe9\n".encode("latin-1")),
+            _gzipped("uid,ts,page,length\n1,2014-04-22,PLAY,caf\xe9\n".encode("latin-1")),
             {"encoding": "utf-16"},
             "not readable as utf-16",
         ),
@@ -209,7 +215,7 @@ def test_a_gz_name_without_a_known_format_asks_for_one(dataset, base_config, sto
         ),
         (
             "events.jsonl.gz",
-            gzip.compress(b'{"uid": "1", "ts": "2014-04-22", "page": "PLAY"}\n{"uid": \n'),
+            _gzipped(b'{"uid": "1", "ts": "2014-04-22", "page": "PLAY"}\n{"uid": \n'),
             {},
             "cannot read as jsonl",
         ),
