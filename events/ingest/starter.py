@@ -46,6 +46,7 @@ from events.ingest.validate import (
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 200
+KEY_SCAN_ROWS = 5_000  # JSON records read for their keys: a rare event's fields show up
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
@@ -56,6 +57,9 @@ TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "time", "ts", "datetime", "occurredat",
     "createdat", "eventdate", "date", "day", "invoicedate", "orderdate", "loggedat", "at",
 )  # fmt: skip
+# An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
+# `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
+EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
 EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity", "name")
 # How a header's empty name is shown: what `DataFrame.to_csv` writes above the index.
 UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves it out)"
@@ -126,10 +130,40 @@ def _words(name: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)]
 
 
+def _matches(columns: Iterable[str], names: Sequence[str], taken: set[str]) -> list[str]:
+    """The columns whose key is one of `names`, in the order of `names`."""
+    by_key = {_key(c): c for c in columns if c not in taken}
+    return [by_key[n] for n in names if n in by_key]
+
+
 def _find(columns: Iterable[str], names: Sequence[str], taken: set[str]) -> str | None:
     """The first column (by the order of `names`) whose key is one of `names`."""
-    by_key = {_key(c): c for c in columns if c not in taken}
-    return next((by_key[n] for n in names if n in by_key), None)
+    return next(iter(_matches(columns, names, taken)), None)
+
+
+def _field_matches(sample: FileSample, names: Sequence[str], taken: set[str]) -> list[str]:
+    """Top-level columns by `names`, then the same names inside the objects named in
+    NESTED_PREFIXES: Mixpanel's export keeps even the user id and the time in `properties`."""
+    nested = [c for c in sample.columns if "." in c]
+    paths = [f"{prefix}{name}" for prefix in NESTED_PREFIXES for name in names]
+    return _matches(sample.columns, names, taken) + _matches(nested, paths, taken)
+
+
+def _find_field(sample: FileSample, names: Sequence[str], taken: set[str]) -> str | None:
+    return next(iter(_field_matches(sample, names, taken)), None)
+
+
+def _user_id_fields(sample: FileSample) -> list[str]:
+    """The columns named like an event's user id, the chosen one first: by name order the
+    first that holds a value in at least half the sampled rows, else the most filled
+    (GA4's `user_id` is blank until a site sets it, its `user_pseudo_id` never is; Segment's
+    `userId` is blank only before a login, so it stays ahead of `anonymousId`)."""
+    found = _field_matches(sample, USER_ID_NAMES, set())
+    filled = {column: len(sample.values.get(column, ())) for column in found}
+    rows = max(map(len, sample.values.values()), default=0)
+    half = [column for column in found if 2 * filled[column] >= rows]
+    chosen = half[0] if half else max(found, key=filled.__getitem__, default=None)
+    return [chosen, *(c for c in found if c != chosen)] if chosen else []
 
 
 def _head(path: Path) -> bytes:
@@ -200,25 +234,38 @@ def _json_sample(path: Path, head: bytes) -> FileSample:
         records = _array_records(text)
     else:
         records = []
-        for line in text.splitlines()[:SAMPLE_ROWS]:
+        for line in text.splitlines()[:KEY_SCAN_ROWS]:
             try:
                 records.append(json.loads(line))
             except ValueError:
                 continue
-    columns: dict[str, list[str]] = {}
-    for record in (r for r in records if isinstance(r, Mapping)):
+    columns = _json_columns([r for r in records if isinstance(r, Mapping)])
+    return FileSample(path, "jsonl", encoding, ",", tuple(columns), columns)
+
+
+def _json_columns(records: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
+    """Each key's (and each nested key's) non-blank texts in the first SAMPLE_ROWS records;
+    a key first met later (a purchase's `properties.revenue` among thousands of plays) gets
+    those of the first SAMPLE_ROWS records that hold it."""
+    texts: dict[str, list[str]] = {}
+    sampled: set[str] = set()
+    for n, record in enumerate(records):
+        if n == SAMPLE_ROWS:
+            sampled = set(texts)
         for key, value in _flatten(record).items():
-            texts = columns.setdefault(key, [])
-            if value is not None and not isinstance(value, dict | list):
-                texts.append(str(value).strip())
-    values = {k: tuple(v for v in texts if v) for k, texts in columns.items()}
-    return FileSample(path, "jsonl", encoding, ",", tuple(columns), values)
+            column = texts.setdefault(key, [])
+            if key in sampled or len(column) >= SAMPLE_ROWS:
+                continue
+            text = "" if value is None or isinstance(value, dict | list) else str(value).strip()
+            if text:
+                column.append(text)
+    return {key: tuple(column) for key, column in texts.items()}
 
 
 def _array_records(text: str) -> list:
     """The first records of a JSON array, read element by element (the sample may be cut)."""
     decoder, records, at = json.JSONDecoder(), [], 1
-    while len(records) < SAMPLE_ROWS:
+    while len(records) < KEY_SCAN_ROWS:
         while at < len(text) and text[at] in " \t\r\n,":
             at += 1
         try:
@@ -488,8 +535,8 @@ def _roles(sample: FileSample) -> tuple:
     return (
         _is_users_file(sample),
         _find(sample.columns, (*USER_ID_NAMES, "id"), taken),
-        _find(sample.columns, TIME_NAMES, taken),
-        _find(sample.columns, EVENT_NAMES, taken),
+        _find_field(sample, TIME_NAMES, taken),
+        _find_field(sample, EVENT_NAMES, taken),
         _find(sample.columns, SIGNUP_NAMES, taken),
     )
 
@@ -558,30 +605,46 @@ def _users_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
 def _events_source(sample: FileSample, first: Path, source: dict, checks: list[str]) -> str | None:
     """Fill in an events source's columns and formats; None without a user id or a time."""
     files = source["files"]
-    user_id = _find(sample.columns, USER_ID_NAMES, set())
+    user_id, *other_ids = _user_id_fields(sample) or [None]
     taken = {user_id or ""}
-    time = _find(sample.columns, TIME_NAMES, taken) or _time_by_ending(sample, taken)
+    time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
     if user_id is None or time is None:
         missing = "a user id" if user_id is None else "a time"
         checks.append(f"{files}: left out: no column reads as {missing}")
         return None
+    if other_ids:
+        rows = max(map(len, sample.values.values()))
+        filled = ", ".join(
+            f"{c} in {len(sample.values.get(c, ()))}" for c in (user_id, *other_ids)
+        )
+        checks.append(
+            f"{files}: user id {user_id} of the columns named like one (a value in how many "
+            f"of {rows} sampled rows: {filled}); columns.user_id chooses"
+        )
     taken |= {user_id, time}
     columns = {"user_id": user_id, "timestamp": time}
-    event = _find(sample.columns, EVENT_NAMES, taken)
+    event = _find_field(sample, EVENT_NAMES, taken)
     if event is None:
         source["event_type"] = _event_type_constant(first)
         checks.append(f"{files}: no event-type column; every row is {source['event_type']!r}")
     else:
         columns["event_type"] = event
         taken.add(event)
-    nested = [c for c in sample.columns if "." in c]
     for canonical, names in OPTIONAL_NAMES.items():
-        paths = [f"{p}{n}" for p in NESTED_PREFIXES for n in names]
-        found = _find(sample.columns, names, taken) or _find(nested, paths, taken)
+        found = _find_field(sample, names, taken)
         if found:
             columns[canonical] = found
             taken.add(found)
     source["columns"] = columns
+    event_id = _find_field(sample, EVENT_ID_NAMES, taken)
+    if event_id is not None:
+        source["dedupe"] = [c for c in (event, user_id, time, event_id) if c is not None]
+        checks.append(
+            f"{files}: duplicates are rows with the same {', '.join(source['dedupe'])}: an "
+            f"event sent twice keeps its {event_id} whatever else changed (dedupe: true "
+            "compares whole rows instead)"
+        )
+        taken.add(event_id)
     numbers = sample.values.get(columns.get("value", ""), ())
     comma = [v for v in numbers if "," in v and COMMA_NUMBER.fullmatch(v)]
     if sample.delimiter != "," and comma:

@@ -96,6 +96,91 @@ def test_hourly_gzipped_json_files_with_a_key_added_later(tmp_path, monkeypatch)
     assert any("not mapped: device_id" in check for check in starter.checks)
 
 
+def _mixpanel_record(n: int, event: str, **extra: object) -> dict:
+    """A line of Mixpanel's raw export: the user id and the time inside `properties`."""
+    identified = n % 3 == 0  # `$user_id` only once the user logged in
+    return {
+        "event": event,
+        "properties": {
+            "time": 1709632800 + 60 * n,
+            "distinct_id": f"u{n % 7}",
+            "$insert_id": f"i{n}",
+            **({"$user_id": f"u{n % 7}"} if identified else {}),
+            "mp_processing_time_ms": 1709632900000 + n,
+            **extra,
+        },
+    }
+
+
+def test_mixpanels_export_keeps_ids_times_and_revenue_in_properties(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    records = [_mixpanel_record(n, "Song Played") for n in range(300)]
+    records += [_mixpanel_record(300 + n, "Subscribed", amount=9.99) for n in range(2)]
+    resent = [
+        {**r, "properties": {**r["properties"], "mp_processing_time_ms": 1}} for r in records[-3:]
+    ]
+    lines = [json.dumps(r) for r in records + resent]
+    (export / "export.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, starter = write_starter([export], None, "mixpanel")
+
+    (source,) = read_config(out).events
+    assert dict(source.columns) == {
+        "user_id": "properties.distinct_id",
+        "timestamp": "properties.time",
+        "event_type": "event",
+        "value": "properties.amount",  # first met in line 301, after the first 200 lines
+        "properties": "properties",
+    }
+    assert source.timestamp_formats == ("epoch_s",)
+    assert source.dedupe == (
+        "event",
+        "properties.distinct_id",
+        "properties.time",
+        "properties.$insert_id",
+    )
+    assert any(
+        "user id properties.distinct_id of the columns named like one" in check
+        and "properties.$user_id in 67" in check
+        for check in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 302
+    assert summary.tables["events"].quarantined == {"duplicate_event": 3}
+
+
+def test_segments_user_id_stays_ahead_of_the_anonymous_id_it_fills_most(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    records = [
+        {
+            "messageId": f"m{n}",
+            "anonymousId": f"a{n % 5}",
+            "userId": None if n % 4 == 0 else f"u{n % 5}",
+            "event": "Order Completed",
+            "timestamp": f"2024-03-05T09:{n:02d}:00.000Z",
+            "properties": {"revenue": 9.99},
+        }
+        for n in range(40)
+    ]
+    lines = [json.dumps(r) for r in [*records, records[5]]]
+    (export / "tracks.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, starter = write_starter([export], None, "segment")
+
+    (source,) = read_config(out).events
+    assert (source.columns["user_id"], source.columns["value"]) == ("userId", "properties.revenue")
+    assert source.dedupe == ("event", "userId", "timestamp", "messageId")
+    assert any(
+        "of 41 sampled rows: userId in 31, anonymousId in 41)" in check for check in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 30
+    assert summary.tables["events"].quarantined == {
+        "missing_required_field": 10,
+        "duplicate_event": 1,
+    }
+
+
 def test_semicolons_month_first_dates_a_json_array_and_parquet(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
@@ -172,6 +257,7 @@ def test_ga4s_bigquery_export_as_parquet(tmp_path):
             "event_timestamp": [1709632800000000, 1709632900000000],
             "event_name": ["page_view", "purchase"],
             "user_pseudo_id": ["1001.17", "1001.17"],
+            "user_id": pa.array([None, None], pa.string()),  # blank until a site sets it
             "traffic_source": [{"medium": "cpc"}, {"medium": "cpc"}],
             "ecommerce": ecommerce,
             "event_params": [
