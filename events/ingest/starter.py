@@ -26,6 +26,7 @@ import duckdb
 import yaml
 
 from contracts.errors import UsagecastError
+from contracts.names import SPEC_NAME_RULE, is_spec_name, plain_name_for
 from events.ingest import excel
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
@@ -673,6 +674,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     config, shown as `out`): the first users-like file is the users table, every file with
     a user id and a time an events source; the others are left out, named in the checks."""
     events, mapped, checks = [], [], []
+    renames: dict[str, str] = {}
     users: dict | None = None
     sources = [one for group in _groups(samples) for one in _sources_of(group, base, samples)]
     for group, files in sources:
@@ -699,6 +701,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         if line is not None:
             events.append(source)
             mapped.append(f"events[{len(events) - 1}]: {line}")
+            event_column = source["columns"].get("event_type", "")
+            renames.update(
+                (name, plain_name_for(name))
+                for name in sample.values.get(event_column, ())
+                if not is_spec_name(name)
+            )
     if not events:
         raise StarterError(
             "no file reads as events (a user id column and a time column, by their names): "
@@ -707,6 +715,13 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     config: dict = {"name": name, "events": events}
     if users is not None:
         config["users"] = users
+    if renames:
+        config["rules"] = {"event_types": {"rename": renames}}
+        checks.append(
+            f"rules.event_types.rename: {len(renames)} event name(s) of the sampled rows that "
+            f"a spec cannot name ({SPEC_NAME_RULE}) get a plain name; the ingest names any "
+            "other it reads"
+        )
     body = yaml.safe_dump(
         config, sort_keys=False, allow_unicode=True, width=99, default_flow_style=None
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from contracts.names import SPEC_NAME_RULE, is_spec_name, plain_name_for
 
 
@@ -122,6 +124,7 @@ def render_markdown(report: dict) -> str:
     out += _table(
         ["event type", "events"], [[t["event_type"], t["events"]] for t in report["event_types"]]
     )
+    out += _rename_block([t["event_type"] for t in report["event_types"]])
     per_user = report["events_per_user"]
     out += [
         "",
@@ -187,11 +190,47 @@ def _unnameable_event_types(event_types: list[str], shown: int = 5) -> list[str]
     unnameable = [t for t in event_types if not is_spec_name(t)]
     if not unnameable:
         return []
-    renames = ", ".join(f"{json.dumps(t)}: {plain_name_for(t)}" for t in unnameable[:shown])
-    more = f" (and {len(unnameable) - shown} more)" if len(unnameable) > shown else ""
+    renames = ", ".join(_renames(unnameable[:shown]))
+    more = (
+        f" (and {len(unnameable) - shown} more: the quality report lists every rename)"
+        if len(unnameable) > shown
+        else ""
+    )
     return [
         f"  event types a spec cannot name ({SPEC_NAME_RULE}): {len(unnameable)}; rename "
         f"them in the dataset config: rules: {{event_types: {{rename: {{{renames}}}}}}}{more}"
+    ]
+
+
+def _yaml_text(name: str) -> str:
+    """`name` as YAML that reads back as that text: bare, or quoted where YAML would read a
+    boolean, a number or null (an event "On!" becomes `On`, which YAML reads as true)."""
+    return name if yaml.safe_load(name) == name else json.dumps(name)
+
+
+def _renames(event_types: list[str]) -> list[str]:
+    """`"Add to Cart": Add_to_Cart`: each type's rename as a YAML mapping entry."""
+    return [f"{json.dumps(t)}: {_yaml_text(plain_name_for(t))}" for t in event_types]
+
+
+def _rename_block(event_types: list[str]) -> list[str]:
+    """The report's rename of every event type a spec cannot name, as the YAML to paste into
+    the dataset config (an export's dozens of "Order Completed"-style names); none when all
+    can be named."""
+    unnameable = [t for t in event_types if not is_spec_name(t)]
+    if not unnameable:
+        return []
+    return [
+        "",
+        f"Event types a spec cannot name ({SPEC_NAME_RULE}): {len(unnameable)}. Their rename, "
+        "for the dataset config (then ingest again):",
+        "",
+        "```yaml",
+        "rules:",
+        "  event_types:",
+        "    rename:",
+        *(f"      {rename}" for rename in _renames(unnameable)),
+        "```",
     ]
 
 

@@ -130,3 +130,30 @@ def test_event_types_a_spec_cannot_name_are_listed_with_their_rename(tmp_path):
         "event types a spec cannot name (letters, digits, _; starting with a letter): 1; rename "
         'them in the dataset config: rules: {event_types: {rename: {"Add to Cart": Add_to_Cart}}}'
     ) in summary.quality_text.splitlines()[-1]
+
+
+def test_the_reports_rename_block_pasted_into_the_config_leaves_no_unnameable_type(tmp_path):
+    names = ["Add to Cart", "Song Played", "On!", "12 months", "Sign-Up", "Café visit", "PLAY"]
+    events = "u,t,e,i\n" + "".join(f"1,2014-04-2{n},{name},a\n" for n, name in enumerate(names))
+    path = _write(tmp_path / "spaced", events)
+    config = yaml.safe_load(path.read_text())
+    del config["rules"]["event_types"]
+    path.write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(path, tmp_path / "a.duckdb", progress=False)
+    assert "(and 1 more: the quality report lists every rename)" in summary.quality_text
+
+    page = summary.report_files.markdown.read_text(encoding="utf-8")
+    block = yaml.safe_load(page.split("```yaml\n")[1].split("```")[0])
+    assert block["rules"]["event_types"]["rename"] == {
+        "Add to Cart": "Add_to_Cart",
+        "Song Played": "Song_Played",
+        "On!": "On",  # quoted in the block: bare, YAML would read a boolean
+        "12 months": "e_12_months",
+        "Sign-Up": "Sign_Up",
+        "Café visit": "Caf_visit",
+    }
+    config["rules"].update(block["rules"])
+    path.write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(path, tmp_path / "b.duckdb", progress=False)
+    assert "a spec cannot name" not in summary.quality_text
+    assert summary.tables["events"].accepted == len(names)

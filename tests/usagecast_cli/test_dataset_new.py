@@ -133,6 +133,7 @@ def test_mixpanels_export_keeps_ids_times_and_revenue_in_properties(tmp_path):
         "properties": "properties",
     }
     assert source.timestamp_formats == ("epoch_s",)
+    assert read_config(out).rules.rename_event_types == {"Song Played": "Song_Played"}
     assert source.dedupe == (
         "event",
         "properties.distinct_id",
