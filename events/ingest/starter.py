@@ -48,6 +48,7 @@ from events.ingest.validate import (
 SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 200
 KEY_SCAN_ROWS = 5_000  # JSON records read for their keys: a rare event's fields show up
+MAX_NAMES = 1_000  # distinct texts kept per JSON key (FileSample.names)
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
@@ -111,6 +112,9 @@ class FileSample:
     columns: tuple[str, ...]
     values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sheets: tuple[str, ...] = ()  # an Excel workbook's sheets; the first one is sampled
+    # JSON: each top-level text key's distinct texts over every record read for keys (up to
+    # MAX_NAMES): the rare event names, a conversion among them, that 200 rows miss.
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,8 +244,22 @@ def _json_sample(path: Path, head: bytes) -> FileSample:
                 records.append(json.loads(line))
             except ValueError:
                 continue
-    columns = _json_columns([r for r in records if isinstance(r, Mapping)])
-    return FileSample(path, "jsonl", encoding, ",", tuple(columns), columns)
+    objects = [r for r in records if isinstance(r, Mapping)]
+    columns = _json_columns(objects)
+    return FileSample(
+        path, "jsonl", encoding, ",", tuple(columns), columns, names=_json_names(objects)
+    )
+
+
+def _json_names(records: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
+    """Each top-level text key's distinct non-blank texts, in order of appearance."""
+    names: dict[str, dict[str, None]] = {}
+    for record in records:
+        for key, value in record.items():
+            seen = names.setdefault(key, {})
+            if isinstance(value, str) and value.strip() and len(seen) < MAX_NAMES:
+                seen[value.strip()] = None
+    return {key: tuple(seen) for key, seen in names.items() if seen}
 
 
 def _json_columns(records: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
@@ -473,8 +491,8 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
 def _is_users_file(sample: FileSample) -> bool:
     taken: set[str] = set()
     named = any(word in sample.path.stem.lower() for word in USERS_FILE_WORDS)
-    has_signup = _find(sample.columns, SIGNUP_NAMES, taken) is not None
-    has_event = _find(sample.columns, EVENT_NAMES, taken) is not None
+    has_signup = _find_field(sample, SIGNUP_NAMES, taken) is not None
+    has_event = _find_field(sample, EVENT_NAMES, taken) is not None
     return has_signup and (named or not has_event)
 
 
@@ -538,7 +556,7 @@ def _roles(sample: FileSample) -> tuple:
         _find(sample.columns, (*USER_ID_NAMES, "id"), taken),
         _find_field(sample, TIME_NAMES, taken),
         _find_field(sample, EVENT_NAMES, taken),
-        _find(sample.columns, SIGNUP_NAMES, taken),
+        _find_field(sample, SIGNUP_NAMES, taken),
     )
 
 
@@ -556,11 +574,14 @@ def _groups(samples: Sequence[FileSample]) -> list[list[FileSample]]:
 
 def _merged(group: Sequence[FileSample]) -> FileSample:
     """One sample of a group: every column any file has (in order of appearance), and the
-    values of all."""
+    values and distinct names of all."""
     values: dict[str, tuple[str, ...]] = {}
+    names: dict[str, dict[str, None]] = {}
     for sample in group:
         for column in sample.columns:
             values[column] = values.get(column, ()) + sample.values.get(column, ())
+        for key, texts in sample.names.items():
+            names.setdefault(key, {}).update(dict.fromkeys(texts))
     first = group[0]
     return FileSample(
         first.path,
@@ -570,6 +591,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         tuple(values),
         values,
         first.sheets,
+        {key: tuple(texts) for key, texts in names.items()},
     )
 
 
@@ -580,16 +602,18 @@ def _users_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
     if user_id is None:
         checks.append(f"{files}: no user id column found; users table left out")
         return None
-    signup = _find(sample.columns, SIGNUP_NAMES, {user_id})
+    signup = _find_field(sample, SIGNUP_NAMES, {user_id})
     formats, check = timestamp_formats(sample.values.get(signup or "", ()))
     source["columns"] = {"user_id": user_id, "signup_time": signup}
     source["timestamp_formats"] = formats
     if check:
         checks.append(f"{files}: {signup}: {check}")
     attributes, notes = {}, []
-    for column in (c for c in sample.columns if c not in (user_id, signup)):
+    objects = {c.rsplit(".", 1)[0] for c in sample.columns if "." in c}  # read by their paths
+    for column in (c for c in sample.columns if c not in (user_id, signup, *objects)):
         attribute, why = _attribute(sample, column, formats)
-        attributes[_attribute_name(column)] = attribute
+        short = _attribute_name(column.rsplit(".", 1)[-1])  # `$properties.$email` -> email
+        attributes[short if short not in attributes else _attribute_name(column)] = attribute
         notes.append(f"{column} as {attribute['kind']} ({why})")
         if attribute["dtype"] == "timestamp":  # read with the source's formats too
             own = timestamp_formats(sample.values.get(column, ()))[0]
@@ -702,10 +726,9 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             events.append(source)
             mapped.append(f"events[{len(events) - 1}]: {line}")
             event_column = source["columns"].get("event_type", "")
+            sampled = sample.names.get(event_column) or sample.values.get(event_column, ())
             renames.update(
-                (name, plain_name_for(name))
-                for name in sample.values.get(event_column, ())
-                if not is_spec_name(name)
+                (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
             )
     if not events:
         raise StarterError(

@@ -116,12 +116,17 @@ def test_mixpanels_export_keeps_ids_times_and_revenue_in_properties(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
     records = [_mixpanel_record(n, "Song Played") for n in range(300)]
-    records += [_mixpanel_record(300 + n, "Subscribed", amount=9.99) for n in range(2)]
+    records += [_mixpanel_record(300 + n, "Plan Purchased", amount=9.99) for n in range(2)]
     resent = [
         {**r, "properties": {**r["properties"], "mp_processing_time_ms": 1}} for r in records[-3:]
     ]
     lines = [json.dumps(r) for r in records + resent]
     (export / "export.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    people = [
+        {"$distinct_id": f"u{n}", "$properties": {"$created": "2024-03-01T08:00:00", "plan": "x"}}
+        for n in range(7)
+    ]
+    (export / "people.json").write_text("\n".join(map(json.dumps, people)), encoding="utf-8")
     out, starter = write_starter([export], None, "mixpanel")
 
     (source,) = read_config(out).events
@@ -133,7 +138,16 @@ def test_mixpanels_export_keeps_ids_times_and_revenue_in_properties(tmp_path):
         "properties": "properties",
     }
     assert source.timestamp_formats == ("epoch_s",)
-    assert read_config(out).rules.rename_event_types == {"Song Played": "Song_Played"}
+    config = read_config(out)
+    assert config.rules.rename_event_types == {  # the second first met in line 301
+        "Song Played": "Song_Played",
+        "Plan Purchased": "Plan_Purchased",
+    }
+    assert dict(config.users.columns) == {
+        "user_id": "$distinct_id",
+        "signup_time": "$properties.$created",
+    }
+    assert [(a.name, a.column) for a in config.users.attributes] == [("plan", "$properties.plan")]
     assert source.dedupe == (
         "event",
         "properties.distinct_id",
@@ -148,6 +162,8 @@ def test_mixpanels_export_keeps_ids_times_and_revenue_in_properties(tmp_path):
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 302
     assert summary.tables["events"].quarantined == {"duplicate_event": 3}
+    assert summary.tables["users"].accepted == 7
+    assert "a spec cannot name" not in summary.quality_text
 
 
 def test_segments_user_id_stays_ahead_of_the_anonymous_id_it_fills_most(tmp_path):
