@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from usagecast_cli.options import add_engine_options, add_specs_option
+from usagecast_cli.options import add_engine_options, add_specs_option, warn_of_stray_months
 
 if TYPE_CHECKING:
     from features.featureset import Starter, StoreFacts
@@ -37,6 +37,7 @@ def _build(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(format_build(result))
+    warn_of_stray_months()
     return 0
 
 
@@ -57,6 +58,7 @@ def _build_scoring(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(format_scoring_build(result))
+    warn_of_stray_months()
     return 0
 
 
@@ -76,11 +78,12 @@ def _list(args: argparse.Namespace) -> int:
 
 def _store_facts(report: dict) -> StoreFacts:
     """The quality report's facts a starter spec can use."""
+    from events.quality.timeline import main_months
     from features.featureset import StoreFacts
 
     return StoreFacts(
         dataset=report["dataset"],
-        months=tuple(month["month"] for month in report["timestamp_coverage"]),
+        months=main_months(report["timestamp_coverage"]),
         event_types=tuple(t["event_type"] for t in report["event_types"]),
     )
 

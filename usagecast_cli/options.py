@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,3 +120,12 @@ def parse_business_options(args: argparse.Namespace) -> BusinessOptions:
     from experiments.business import business_options
 
     return business_options(args.capacity, args.contact_cost, args.conversion_value)
+
+
+def warn_of_stray_months() -> None:
+    """The latest ingest's far-off event months, on stderr, after a build or a scoring whose
+    cutoffs and labels they move."""
+    from events.quality import latest_stray_warnings
+
+    for line in latest_stray_warnings():
+        print(line, file=sys.stderr)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from usagecast_cli.options import add_business_options, add_specs_option, parse_business_options
+from usagecast_cli.options import (
+    add_business_options,
+    add_specs_option,
+    parse_business_options,
+    warn_of_stray_months,
+)
 
 
 def _promote(args: argparse.Namespace) -> int:
@@ -66,6 +71,7 @@ def _score(args: argparse.Namespace) -> int:
     business = parse_business_options(args)  # refused before any work
     summary = score_feature_set(args.feature_set, args.model, args.out, args.cutoff)
     print(summary.summary())
+    warn_of_stray_months()
     if business.requested:
         from experiments.business_report import write_score_business
 

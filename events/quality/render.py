@@ -7,6 +7,7 @@ import json
 import yaml
 
 from contracts.names import SPEC_NAME_RULE, is_spec_name, plain_name_for
+from events.quality.timeline import stray_lines
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -120,6 +121,8 @@ def render_markdown(report: dict) -> str:
     out += _table(
         ["month", "events"], [[m["month"], m["events"]] for m in report["timestamp_coverage"]]
     )
+    strays = stray_lines(report["timestamp_coverage"])
+    out += ["", *strays] if strays else []
     out += ["", "## Event types", ""]
     out += _table(
         ["event type", "events"], [[t["event_type"], t["events"]] for t in report["event_types"]]
@@ -179,6 +182,7 @@ def render_short(report: dict) -> str:
             f"p90 {number(per_user['p90'])}, max {number(per_user['max'])}",
             f"  sentinel ids seen: {sentinels:,}; out of range: "
             + json.dumps(report["out_of_range_counts"]),
+            *(f"  {line}" for line in stray_lines(months)),
             *_unnameable_event_types([t["event_type"] for t in report["event_types"]]),
         ]
     )
@@ -253,6 +257,7 @@ def render_for_spec(report: dict, shown: int = 20) -> str:
         [
             f"your event store (dataset {report['dataset']}, event months {span}):",
             f"  event types: {listed or 'none'}{more}",
+            *(f"  {line}" for line in stray_lines(report["timestamp_coverage"])),
             *_unnameable_event_types([t["event_type"] for t in types]),
             f"  user attributes: {', '.join(attributes) or 'none'}",
         ]

@@ -15,6 +15,7 @@ from contracts.workspace import event_store_path, reports_dir
 from events.quality.html import render_html
 from events.quality.profile import events_per_day
 from events.quality.render import render_markdown
+from events.quality.timeline import stray_lines
 from events.store import latest_ingest_value, open_store
 
 LATEST = "latest"
@@ -69,6 +70,16 @@ def load_latest_report(directory: Path | None = None) -> dict:
     if not path.exists():
         raise NoReportError(f"{path}: no quality report yet; run `usagecast ingest DATASET.yaml`")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def latest_stray_warnings(directory: Path | None = None) -> list[str]:
+    """`warning:` lines for event months far from the others in the latest ingest (none
+    without a report): printed where they change a result, by builds and scoring."""
+    try:
+        coverage = load_latest_report(directory)["timestamp_coverage"]
+    except NoReportError:
+        return []
+    return [f"warning: {line}" for line in stray_lines(coverage)]
 
 
 def show_latest_report(directory: Path | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 
 import pytest
 
@@ -136,3 +137,63 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
     ]
     spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
     assert spec["dataset"] == "shop"
+
+
+def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warned_of(
+    tmp_path, capsys
+):
+    import yaml
+
+    from contracts.workspace import event_store_path
+    from events.ingest import ingest_dataset
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "users.csv").write_text(
+        "id,joined\n" + "".join(f"{u},2024-01-02\n" for u in range(50))
+    )
+    days = [f"2024-0{month}-{day:02d}" for month in range(1, 8) for day in range(3, 28, 4)]
+    rows = [f"{u},{day},PLAY" for u in range(50) for day in days]  # 2,450 events
+    rows += [f"{u},2024-0{u % 3 + 4}-15,BUY" for u in range(0, 50, 5)]
+    rows += ["7,2031-05-01,PLAY", "8,2031-05-02,PLAY", "9,1970-01-01,PLAY"]
+    (export / "events.csv").write_text("u,t,e\n" + "\n".join(rows) + "\n")
+    config = {
+        "name": "clocks",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+        "users": {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "joined"}},
+    }
+    (export / "dataset.yaml").write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
+    after = (
+        "event times: 2 event(s) in 2031-05, 82 months after the other events "
+        "(2024-01 .. 2024-07): a device clock set ahead?"
+    )
+    before = "event times: 1 event(s) in 1970-01, 648 months before the other events"
+    rule = 'rules: {timestamp_range: {min: "2024-01-01", max: "2024-08-01"}}'
+    quality = summary.quality_text
+    assert after in quality and before in quality and rule in quality
+
+    assert main(["features", "new", "trial"]) == 0
+    assert after in capsys.readouterr().out
+    path = tmp_path / "specs" / "trial" / "v1.yaml"
+    spec = yaml.safe_load(path.read_text())
+    assert spec["cutoffs"]["calendar"] == {  # within 2024-01 .. 2024-07, not to 2031
+        "start": date(2024, 2, 1),
+        "end": date(2024, 6, 1),
+        "every": "month",
+    }
+    path.write_text(path.read_text().replace("PURCHASE", "BUY"))
+    assert main(["features", "build", "trial@v1", "--no-progress"]) == 0
+    warnings = capsys.readouterr().err.splitlines()
+    assert f"warning: {after}" in "\n".join(warnings) and rule in warnings[-1]
+
+    config["rules"] = yaml.safe_load(rule.removeprefix("rules: "))  # the line, as pasted
+    (export / "dataset.yaml").write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
+    assert summary.tables["events"].quarantined == {"timestamp_out_of_range": 3}
+    assert "months after the other events" not in summary.quality_text
+    assert main(["features", "build", "trial@v1", "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err
