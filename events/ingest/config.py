@@ -51,6 +51,9 @@ WHITESPACE = "whitespace"
 DELIMITER_WORDS = {"tab": "\t", WHITESPACE: WHITESPACE}
 # `decimal:` the fraction separator of the numbers a source writes as text ("4.50" or "4,50").
 DECIMAL_SEPARATORS = (".", ",")
+# `thousands:` the digit-group separator some exports write in numbers ("1,234.50"); read
+# only between groups of three digits of the whole part, so "1,5" never becomes 15.
+THOUSANDS_SEPARATORS = (",", ".", "'", " ")
 # Derived columns: the shared scalar allowlist plus a few text functions for source rows.
 DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
     **ALLOWED_FUNCTIONS,
@@ -100,7 +103,8 @@ class Source:
     expression over the file's columns (DuckDB dialect, checked); `event_type` is the constant
     event type of a file that holds one kind of event (then no event_type column is mapped).
     `delimiter` is one character or WHITESPACE; `decimal` (one of DECIMAL_SEPARATORS) is the
-    fraction separator of every number read from the source's fields; `names` are the columns
+    fraction separator of every number read from the source's fields and `thousands` (one of
+    THOUSANDS_SEPARATORS, or None) their digit-group separator; `names` are the columns
     of a file without a header line. `dedupe` (events): True (a duplicate repeats every source
     column), False (none) or the source columns that make the key; parse_config fills in
     `rules.dedupe`. `times` says in which zone the source's times without an offset are
@@ -117,6 +121,7 @@ class Source:
     attributes: tuple[Attribute, ...] = ()
     delimiter: str = ","
     decimal: str = "."
+    thousands: str | None = None
     derived: Mapping[str, str] = field(default_factory=dict)
     header: bool = True
     names: tuple[str, ...] | None = None
@@ -382,6 +387,21 @@ def _attributes(
     return tuple(attributes)
 
 
+def _thousands(path: Path, where: str, value: Any, decimal: str) -> str | None:
+    if value is None:
+        return None
+    allowed = [t for t in THOUSANDS_SEPARATORS if t != decimal]
+    if value not in allowed:
+        raise _fail(
+            path,
+            where,
+            f"is {value!r}; allowed with decimal {decimal!r}: "
+            f"{', '.join(map(json.dumps, allowed))} (the digit-group separator, as in "
+            f"{'1,234.50' if decimal == '.' else '1.234,50'})",
+        )
+    return value
+
+
 def _source(path: Path, where: str, value: Any, table: str) -> Source:
     """Parse one source of the `events`, `users` or `items` section."""
     common = (
@@ -390,6 +410,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "encoding",
         "delimiter",
         "decimal",
+        "thousands",
         "header",
         "names",
         "columns",
@@ -422,10 +443,12 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
     if names is not None:
         _check_derived_columns(path, where, derived, names)
     dedupe = spec.get("dedupe")
+    decimal = _decimal(path, f"{where}.decimal", spec.get("decimal", "."))
     return Source(
         files=_text(path, f"{where}.files", spec["files"]),
         delimiter=_delimiter(path, f"{where}.delimiter", spec.get("delimiter", ",")),
-        decimal=_decimal(path, f"{where}.decimal", spec.get("decimal", ".")),
+        decimal=decimal,
+        thousands=_thousands(path, f"{where}.thousands", spec.get("thousands"), decimal),
         derived=derived,
         header=header,
         names=names,

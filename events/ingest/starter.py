@@ -55,6 +55,9 @@ USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "distinctid", "accountid", "memberid",
     "clientid", "playerid", "visitorid", "personid", "userpseudoid", "anonymousid",
 )  # fmt: skip
+# The last resort for a customer id (Shopify's orders export has only `Email`); read
+# lower-cased, as an address names one customer whatever its case.
+EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
 TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "time", "ts", "datetime", "occurredat",
     "createdat", "eventdate", "date", "day", "invoicedate", "orderdate", "loggedat", "at",
@@ -62,7 +65,7 @@ TIME_NAMES = (
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
 EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
-EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity", "name")
+EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity")
 # How a header's empty name is shown: what `DataFrame.to_csv` writes above the index.
 UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves it out)"
 # Objects whose fields may be the optional ones (`properties.revenue`, GA4's
@@ -95,6 +98,10 @@ EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
 # The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
 POINT_NUMBER = re.compile(number_pattern("."))
 COMMA_NUMBER = re.compile(number_pattern(","))
+GROUPED_NUMBERS = {  # decimal separator -> (its digit-group separator, the pattern with it)
+    ".": (",", re.compile(number_pattern(".", ","))),
+    ",": (".", re.compile(number_pattern(",", "."))),
+}
 
 
 class StarterError(UsagecastError):
@@ -163,12 +170,27 @@ def _user_id_fields(sample: FileSample) -> list[str]:
     first that holds a value in at least half the sampled rows, else the most filled
     (GA4's `user_id` is blank until a site sets it, its `user_pseudo_id` never is; Segment's
     `userId` is blank only before a login, so it stays ahead of `anonymousId`)."""
-    found = _field_matches(sample, USER_ID_NAMES, set())
+    found = _field_matches(sample, USER_ID_NAMES, set()) or _field_matches(
+        sample, EMAIL_NAMES, set()
+    )
     filled = {column: len(sample.values.get(column, ())) for column in found}
     rows = max(map(len, sample.values.values()), default=0)
     half = [column for column in found if 2 * filled[column] >= rows]
     chosen = half[0] if half else max(found, key=filled.__getitem__, default=None)
     return [chosen, *(c for c in found if c != chosen)] if chosen else []
+
+
+def _id_field(column: str, files: str, checks: list[str]) -> str | dict:
+    """The user id's mapping: the column, or for an email address its lower-cased text (a
+    derived column), said in the checks."""
+    if _key(column) not in EMAIL_NAMES:
+        return column
+    quoted = '"' + column.replace('"', '""') + '"'
+    checks.append(
+        f"{files}: user id from the email column {column}, lower-cased: Ann@Example.com and "
+        "ann@example.com are one customer"
+    )
+    return {"expr": f"lower({quoted})"}
 
 
 def _head(path: Path) -> bytes:
@@ -468,6 +490,23 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
     return formats, check
 
 
+def _grouped_number(numbers: Sequence[str], decimal: str) -> str | None:
+    """A sampled number that needs a digit-group separator: it reads with one and as a
+    plain number with neither separator (`1,234.50`, `1,234,567`; `1,234` alone could be a
+    decimal comma and decides nothing)."""
+    grouped = GROUPED_NUMBERS[decimal][1]
+    return next(
+        (
+            v
+            for v in numbers
+            if grouped.fullmatch(v)
+            and not POINT_NUMBER.fullmatch(v)
+            and not COMMA_NUMBER.fullmatch(v)
+        ),
+        None,
+    )
+
+
 def _parses(value: str, fmt: str) -> bool:
     try:
         datetime.strptime(value, fmt)
@@ -489,11 +528,14 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
 
 
 def _is_users_file(sample: FileSample) -> bool:
+    """A signup-like column, and a users-like file name or else a row per user: no event
+    type column and no sampled user id twice (an orders export has a `Created at` too)."""
     taken: set[str] = set()
     named = any(word in sample.path.stem.lower() for word in USERS_FILE_WORDS)
     has_signup = _find_field(sample, SIGNUP_NAMES, taken) is not None
     has_event = _find_field(sample, EVENT_NAMES, taken) is not None
-    return has_signup and (named or not has_event)
+    ids = sample.values.get(next(iter(_user_id_fields(sample)), ""), ())
+    return has_signup and (named or (not has_event and len(set(ids)) == len(ids)))
 
 
 def _attribute(sample: FileSample, column: str, formats: list[str]) -> tuple[dict, str]:
@@ -598,13 +640,13 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
 def _users_source(sample: FileSample, source: dict, checks: list[str]) -> str | None:
     """Fill in a users table's columns, formats and attributes; None without an id column."""
     files = source["files"]
-    user_id = _find(sample.columns, (*USER_ID_NAMES, "id"), set())
+    user_id = _find(sample.columns, (*USER_ID_NAMES, "id", *EMAIL_NAMES), set())
     if user_id is None:
         checks.append(f"{files}: no user id column found; users table left out")
         return None
     signup = _find_field(sample, SIGNUP_NAMES, {user_id})
     formats, check = timestamp_formats(sample.values.get(signup or "", ()))
-    source["columns"] = {"user_id": user_id, "signup_time": signup}
+    source["columns"] = {"user_id": _id_field(user_id, files, checks), "signup_time": signup}
     source["timestamp_formats"] = formats
     if check:
         checks.append(f"{files}: {signup}: {check}")
@@ -647,7 +689,7 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
             f"of {rows} sampled rows: {filled}); columns.user_id chooses"
         )
     taken |= {user_id, time}
-    columns = {"user_id": user_id, "timestamp": time}
+    columns = {"user_id": _id_field(user_id, files, checks), "timestamp": time}
     event = _find_field(sample, EVENT_NAMES, taken)
     if event is None:
         source["event_type"] = _event_type_constant(first)
@@ -674,6 +716,13 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
     comma = [v for v in numbers if "," in v and COMMA_NUMBER.fullmatch(v)]
     if sample.delimiter != "," and comma:
         source["decimal"] = ","
+    grouped = _grouped_number(numbers, source.get("decimal", "."))
+    if grouped is not None:
+        source["thousands"] = GROUPED_NUMBERS[source.get("decimal", ".")][0]
+        checks.append(
+            f"{files}: {columns['value']}: numbers with digit groups such as {grouped}: read "
+            f"with thousands {source['thousands']!r}"
+        )
     unmapped = [c or UNNAMED for c in sample.columns if c not in taken and "." not in c]
     if unmapped:
         checks.append(

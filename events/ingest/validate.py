@@ -116,6 +116,8 @@ ISO_DATE_LENGTH = len("2024-01-31")
 NUMBER_PATTERN = "[+-]?([0-9]+({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
 # Added to an unparseable number's detail (default "." source) when text reads under ",".
 DECIMAL_COMMA_HINT = ' (a decimal comma? set decimal: "," on this source)'
+# ... and when it reads with digit-group separators (`1,234.50`).
+THOUSANDS_HINT = ' (digit groups? set thousands: "{separator}" on this source)'
 ISO_PATTERN = (
     "[0-9]{4}-[0-9]{2}-[0-9]{2}"
     "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]| UTC|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
@@ -327,20 +329,32 @@ def timestamp_sql(
     return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"
 
 
-def number_pattern(decimal: str) -> str:
-    """NUMBER_PATTERN (a regular expression) with `decimal` as the fraction separator."""
-    return NUMBER_PATTERN.format(decimal=re.escape(decimal))
+def number_pattern(decimal: str, thousands: str | None = None) -> str:
+    """NUMBER_PATTERN (a regular expression) with `decimal` as the fraction separator; with
+    `thousands`, the whole part may also be digit groups of three after the first 1-3 digits
+    (`1,234,567.5`)."""
+    pattern = NUMBER_PATTERN.format(decimal=re.escape(decimal))
+    if thousands is None:
+        return pattern
+    grouped = f"[0-9]{{1,3}}({re.escape(thousands)}[0-9]{{3}})+"
+    return pattern.replace("([0-9]+(", f"(({grouped}|[0-9]+)(", 1)
 
 
-def number_sql(text_sql: str, decimal: str) -> str:
+def number_sql(text_sql: str, decimal: str, thousands: str | None = None) -> str:
     """Text -> DOUBLE, NULL unless a plain decimal number (number_pattern) that is finite.
 
-    `decimal` is the fraction separator ("." or ","); text with the other one is NULL.
-    DuckDB's cast alone would also read `1_000`, `inf` and `nan`.
+    `decimal` is the fraction separator ("." or ","); text with the other one is NULL unless
+    it is the `thousands` separator between digit groups. DuckDB's cast alone would also read
+    `1_000`, `inf` and `nan`.
     """
-    point = text_sql if decimal == "." else f"replace({text_sql}, {sql_string(decimal)}, '.')"
+    point = text_sql
+    if thousands is not None:
+        point = f"replace({point}, {sql_string(thousands)}, '')"
+    if decimal != ".":
+        point = f"replace({point}, {sql_string(decimal)}, '.')"
+    pattern = sql_string(number_pattern(decimal, thousands))
     return (
-        f"CASE WHEN regexp_full_match({text_sql}, {sql_string(number_pattern(decimal))}) "
+        f"CASE WHEN regexp_full_match({text_sql}, {pattern}) "
         f"AND isfinite(try_cast({point} AS DOUBLE)) THEN try_cast({point} AS DOUBLE) END"
     )
 
@@ -412,16 +426,25 @@ def _timestamp_check(name: str, formats: Sequence[str]) -> Check:
     )
 
 
-def _number_check(name: str, decimal: str) -> Check:
+def _number_check(name: str, source: Source) -> Check:
     """unparseable_value; on a "." source, text that reads as a decimal-comma number gets
-    DECIMAL_COMMA_HINT."""
+    DECIMAL_COMMA_HINT; on a source without `thousands`, text that reads with the other
+    separator between digit groups gets THOUSANDS_HINT."""
     column, text = ident(name), ident(f"{name}_text")
     detail = f"{sql_string(name + ' ')} || {text} || ' is not a finite number'"
-    if decimal == ".":
-        detail += (
-            f" || CASE WHEN ({number_sql(text, ',')}) IS NOT NULL "
-            f"THEN {sql_string(DECIMAL_COMMA_HINT)} ELSE '' END"
+    hints = []
+    if source.decimal == ".":
+        hints.append(
+            f"WHEN ({number_sql(text, ',')}) IS NOT NULL THEN {sql_string(DECIMAL_COMMA_HINT)}"
         )
+    if source.thousands is None:
+        other = "," if source.decimal == "." else "."
+        hint = THOUSANDS_HINT.format(separator=other)
+        hints.append(
+            f"WHEN ({number_sql(text, source.decimal, other)}) IS NOT NULL THEN {sql_string(hint)}"
+        )
+    if hints:
+        detail += f" || CASE {' '.join(hints)} ELSE '' END"
     return Check(UNPARSEABLE_VALUE, f"{text} IS NOT NULL AND {column} IS NULL", detail)
 
 
@@ -458,7 +481,7 @@ def event_checks(rules: Rules, source: Source) -> list[Check]:
                 "'event type ' || event_type || ' is not in rules.event_types.allowed'",
             )
         )
-    checks.append(_number_check("value", source.decimal))
+    checks.append(_number_check("value", source))
     checks.append(
         Check(
             UNPARSEABLE_VALUE,
@@ -494,7 +517,7 @@ def _attribute_checks(attributes: Sequence[Attribute], source: Source) -> list[C
     """Timestamp attributes, then numeric ones, must parse (as the source writes them)."""
     formats = source.timestamp_formats
     checks = [_timestamp_check(a.name, formats) for a in attributes if a.dtype == "timestamp"]
-    numbers = [_number_check(a.name, source.decimal) for a in attributes if a.dtype == "numeric"]
+    numbers = [_number_check(a.name, source) for a in attributes if a.dtype == "numeric"]
     return checks + numbers
 
 
@@ -679,7 +702,9 @@ def _derived_fields(staged: StagedFile, source: Source) -> tuple[dict[str, str],
     fields, whens = {}, []
     for key, text in source.derived.items():
         value, pairs = derived_sql(
-            text, lambda name: _field(staged, name), lambda sql: number_sql(sql, source.decimal)
+            text,
+            lambda name: _field(staged, name),
+            lambda sql: number_sql(sql, source.decimal, source.thousands),
         )
         fields[key] = cleaned(derived_text_sql(value, source.decimal))
         whens += [
@@ -775,7 +800,7 @@ def stage_events_sql(
     parsed = (
         f"{event_time} AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
-        f"{number_sql('value_text', source.decimal)} AS value"
+        f"{number_sql('value_text', source.decimal, source.thousands)} AS value"
     )
     checks = [_derived_check()] if extra else []
     checks += event_checks(rules, source)
@@ -794,7 +819,7 @@ def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
     if attribute.dtype == "user_id":
         return f"{optional_id_sql(normalised_id(text), rules)} AS {ident(attribute.name)}"
     if attribute.dtype == "numeric":
-        return f"{number_sql(text, source.decimal)} AS {ident(attribute.name)}"
+        return f"{number_sql(text, source.decimal, source.thousands)} AS {ident(attribute.name)}"
     if attribute.dtype == "timestamp":
         return (
             f"{timestamp_sql(text, source.timestamp_formats, source.decimal, source.times)} "

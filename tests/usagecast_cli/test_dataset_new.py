@@ -383,3 +383,42 @@ def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path)
     assert any("not mapped: a column without a name (a pandas index?" in c for c in starter.checks)
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 2
+
+
+def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "orders_export.csv").write_text(
+        "Name,Email,Financial Status,Total,Created at,Lineitem name,Id\n"
+        "#1001,ann@example.com,paid,48.20,2024-03-05 14:23:11 -0500,Blue Mug,5501\n"
+        "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,Tea,5501\n"
+        '#1002,bob@example.com,paid,"1,234.50",2024-03-06 08:59:40 -0500,Espresso,5502\n'
+        "#1003, Ann@Example.com ,paid,26.60,2024-04-01 09:58:00 -0400,Blue Mug,5503\n",
+        encoding="utf-8",
+    )
+    out, starter = write_starter([export], None, "shop")
+
+    config = read_config(out)
+    assert config.users is None  # a `Created at` per order, ann's twice: not a users table
+    (source,) = config.events
+    assert dict(source.columns) == {"timestamp": "Created at", "value": "Total"}
+    assert source.derived == {"user_id": 'LOWER("Email")'}  # normalised by sqlglot
+    assert source.event_type == "ORDERS_EXPORT"  # the order name `#1001` is no event type
+    assert (source.thousands, source.timestamp_formats) == (",", ("%Y-%m-%d %H:%M:%S %z",))
+    assert any("user id from the email column Email, lower-cased" in c for c in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["events"].accepted == 4
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        rows = con.execute("SELECT user_id, value FROM events ORDER BY event_time").fetchall()
+        users = con.execute("SELECT count(*) FROM users").fetchall()
+    finally:
+        con.close()
+    assert users == [(2,)]  # Ann@Example.com is ann@example.com
+    assert rows == [
+        ("ann@example.com", 48.2),
+        ("ann@example.com", None),
+        ("bob@example.com", 1234.5),
+        ("ann@example.com", 26.6),
+    ]

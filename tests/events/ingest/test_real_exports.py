@@ -222,10 +222,47 @@ def test_semicolon_export_with_decimal_commas(dataset, store, query):
     stored = query(store, "SELECT value FROM events ORDER BY event_id")
     assert [v for (v,) in stored] == [None if pd.isna(v) else v for v in good["Betrag"]]
     assert query(store, "SELECT source_row, reason, detail FROM quarantine") == [
-        (bad + 1, "unparseable_value", "value 1.234,50 is not a finite number")
+        (
+            bad + 1,
+            "unparseable_value",
+            'value 1.234,50 is not a finite number (digit groups? set thousands: "." on this '
+            "source)",
+        )
     ]
     kunden = pd.read_csv(io.StringIO("\n".join(users)), sep=";", decimal=",")
     assert summary.tables["users"].accepted == summary.tables["users"].read == len(kunden)
     assert query(store, "SELECT guthaben FROM users ORDER BY user_id") == [
         (v,) for v in kunden["Guthaben"]
     ]
+
+
+def test_digit_groups_read_as_pandas_reads_them_with_thousands(dataset, store, query):
+    amounts = ["9,99", "1.234,50", "1.234.567", "1299,00", "12.5", "1.2345", ".5", "-3.000,1"]
+    events = ["Kundennr;Ereignis;Zeit_ms;Betrag"] + [
+        f"1;Kauf;{1717200000000 + n * 60000};{amount}" for n, amount in enumerate(amounts)
+    ]
+    config = european_config()
+    config["events"]["thousands"] = config["users"]["thousands"] = "."
+    path = dataset(
+        files={
+            "bestellungen.csv": _export(events),
+            "kunden.csv": _export(["Kundennr;Seit;Guthaben", "1;2024-01-15;1.000,5"]),
+        },
+        config=config,
+    )
+    summary = ingest_dataset(path, store, progress=False)
+
+    # "12.5", "1.2345" and ".5" are not groups of three: quarantined, never read as 125
+    refused = {"12.5", "1.2345", ".5"}
+    assert summary.tables["events"].quarantined == {"unparseable_value": len(refused)}
+    kept = [a for a in amounts if a not in refused]
+    pandas = pd.read_csv(
+        io.StringIO("\n".join(["Betrag", *kept])), sep=";", decimal=",", thousands="."
+    )
+    assert query(store, "SELECT guthaben FROM users") == [(1000.5,)]  # attributes alike
+    stored = query(store, "SELECT value FROM events ORDER BY event_id")
+    assert (
+        [v for (v,) in stored]
+        == list(pandas["Betrag"])
+        == [9.99, 1234.5, 1234567.0, 1299.0, -3000.1]
+    )

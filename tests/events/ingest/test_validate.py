@@ -20,6 +20,7 @@ from events.ingest.validate import (
 )
 
 HINT = ' (a decimal comma? set decimal: "," on this source)'
+GROUPS_HINT = ' (digit groups? set thousands: "{}" on this source)'
 
 
 def _one(sql: str, params: list):
@@ -117,13 +118,35 @@ def _unparseable_detail(decimal: str, text: str) -> str | None:
         (".", "4,50", "price 4,50 is not a finite number" + HINT),
         (".", "4,5e2", "price 4,5e2 is not a finite number" + HINT),
         (".", "1.234,50", "price 1.234,50 is not a finite number"),
+        (".", "1,234.50", "price 1,234.50 is not a finite number" + GROUPS_HINT.format(",")),
+        (".", "1,234", "price 1,234 is not a finite number" + HINT),  # a comma first
         (".", "abc", "price abc is not a finite number"),
         (",", "4.50", "price 4.50 is not a finite number"),
+        (",", "1.234,50", "price 1.234,50 is not a finite number" + GROUPS_HINT.format(".")),
         (",", "4,50", None),
     ],
 )
-def test_a_decimal_comma_on_a_point_source_is_hinted_at(decimal, text, detail):
+def test_a_decimal_comma_or_digit_groups_are_hinted_at(decimal, text, detail):
     assert _unparseable_detail(decimal, text) == detail
+
+
+@given(
+    number=st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False),
+    separators=st.sampled_from([(".", ","), (".", "'"), (".", " "), (",", "."), (",", " ")]),
+)
+def test_a_number_written_with_digit_groups_reads_back_with_thousands(number, separators):
+    decimal, thousands = separators
+    grouped = f"{number:,.2f}".replace(",", "_").replace(".", decimal).replace("_", thousands)
+    assert _scalar(number_sql("t", decimal, thousands), grouped) == float(number)
+    plain = f"{number:.2f}".replace(".", decimal)
+    assert _scalar(number_sql("t", decimal, thousands), plain) == float(number)
+    if abs(number) >= 1000:  # never read without the separator declared
+        assert _scalar(number_sql("t", decimal), grouped) is None
+
+
+@pytest.mark.parametrize("text", ["1,2345", "12,34", ",123", "1,,234", "1,234,56", "1 234"])
+def test_a_separator_outside_groups_of_three_is_not_a_number(text):
+    assert _scalar(number_sql("t", ".", ","), text) is None
 
 
 @pytest.mark.parametrize(
