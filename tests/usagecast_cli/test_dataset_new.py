@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -16,10 +16,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from real_export import write_export
 
 from events.ingest import ingest_dataset, read_config
-from events.ingest.starter import StarterError, timestamp_formats, write_starter
+from events.ingest.starter import (
+    STRPTIME_CANDIDATES,
+    StarterError,
+    timestamp_formats,
+    write_starter,
+)
+from events.ingest.validate import timestamp_sql
 from usagecast_cli.main import main
 
 WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own-data.md"
@@ -340,6 +348,11 @@ def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
         (["23/01/2024 16:31", "01/02/2024 10:00"], ["%d/%m/%Y %H:%M"], None),
         (["01/02/2024", "03/04/2024"], ["%d/%m/%Y"], "day-first or month-first"),
         (["2024-01-02 10:00", "05-01-2024 10:00"], ["iso", "%d-%m-%Y %H:%M"], None),
+        (  # a warehouse's text: fraction, a blank, then the offset
+            ["2024-03-05 14:23:11.123 +0000", "2024-03-05 09:00:00.5 -0500"],
+            ["%Y-%m-%d %H:%M:%S.%f %z"],
+            None,
+        ),
         (["yesterday"], ["iso"], "no known format fits"),
         ([], ["iso"], "no value sampled"),
     ],
@@ -348,6 +361,27 @@ def test_timestamp_formats_read_every_sampled_value(values, formats, check):
     found, note = timestamp_formats(values)
     assert found == formats
     assert (note is None) if check is None else (check in note)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fmt=st.sampled_from(STRPTIME_CANDIDATES),
+    moment=st.datetimes(datetime(1971, 1, 1), datetime(2099, 12, 31)),
+    offset_minutes=st.integers(-12 * 60, 14 * 60),
+)
+def test_a_format_the_starter_proposes_reads_in_the_ingest_as_in_python(
+    fmt, moment, offset_minutes
+):
+    """Every strptime candidate, on a value Python writes with it: the ingest's SQL reads the
+    instant Python's strptime reads (in UTC when the value carries an offset)."""
+    zone = timezone(timedelta(minutes=offset_minutes))
+    text = moment.replace(tzinfo=zone).strftime(fmt)
+    expected = datetime.strptime(text, fmt)
+    if expected.tzinfo is not None:
+        expected = expected.astimezone(UTC).replace(tzinfo=None)
+    with duckdb.connect() as con:
+        read = con.execute(f"SELECT {timestamp_sql('?', [fmt], '.')}", [text]).fetchone()[0]
+    assert read == expected, text
 
 
 def test_the_command_never_overwrites_and_keeps_files_under_the_config(tmp_path, capsys):
