@@ -3,6 +3,7 @@ return objects and DataFrames instead of printing.
 
     import usagecast
 
+    path, starter = usagecast.dataset_new("export/")       # -> starter dataset.yaml, checks
     usagecast.ingest("data/dataset.yaml")                  # -> IngestSummary
     usagecast.build("premium_30d@v1")                      # -> BuildResult (fingerprint, path)
     rows = usagecast.load("premium_30d@v1")                # -> DataFrame of training rows
@@ -24,6 +25,7 @@ from usagecast.api import (
     build,
     build_scoring,
     champion_uri,
+    dataset_new,
     explain,
     ingest,
     load,
@@ -40,6 +42,7 @@ __all__ = [
     "build",
     "build_scoring",
     "champion_uri",
+    "dataset_new",
     "explain",
     "ingest",
     "load",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from events.ingest import IngestSummary
+    from events.ingest.starter import Starter
     from experiments import TuneResult, ValueTuneResult
     from experiments.whatif import UserWhatIf
     from features.featureset import BuildResult
@@ -76,6 +77,18 @@ def simulate(
 
     settings = config_of(SimulationConfig, {"seed": seed}, config, "simulate")
     return simulate_to_dir(out, settings, progress=progress)
+
+
+def dataset_new(
+    *paths: str | Path, out: str | Path | None = None, name: str | None = None
+) -> tuple[Path, Starter]:
+    """`usagecast dataset new`: write a starter dataset config guessed from the export files
+    or folders `paths` (default: dataset.yaml in the one folder given; never over a file).
+    Returns its path and the Starter: `text`, a line per source it `mapped`, the `checks`
+    to read before `ingest`."""
+    from events.ingest.starter import write_starter
+
+    return write_starter([Path(p) for p in paths], None if out is None else Path(out), name)
 
 
 @_quiet

@@ -152,3 +152,17 @@ def test_the_notebook_walkthrough_runs_in_a_fresh_workspace(
     assert (isolated_workspace / "walkthrough_data" / "dataset.yaml").is_file()
     # The CLI's quiet defaults apply to API calls too: no MLflow INFO lines.
     assert "Creating initial MLflow database tables" not in completed.stderr
+
+
+def test_dataset_new_writes_the_clis_starter_for_an_export(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "logins.csv").write_text("uid,login_at\n1,2024-01-05 10:00\n2,2024-01-06 11:00\n")
+    path, starter = usagecast.dataset_new(export, name="trial_app")
+    assert path == export / "dataset.yaml"
+    assert path.read_text(encoding="utf-8") == starter.text
+    assert starter.mapped and starter.checks
+    with pytest.raises(UsagecastError, match="exists"):
+        usagecast.dataset_new(export)
+    summary = usagecast.ingest(path)
+    assert summary.tables["events"].accepted == 2
