@@ -23,10 +23,12 @@ HINT = ' (a decimal comma? set decimal: "," on this source)'
 GROUPS_HINT = ' (digit groups? set thousands: "{}" on this source)'
 
 
-def _one(sql: str, params: list):
-    """The single value `sql` gives in a fresh in-memory DuckDB."""
+def _one(sql: str, params: list, *, row: bool = False):
+    """The single value (or with `row`, the one row) `sql` gives in a fresh in-memory
+    DuckDB."""
     with duckdb.connect() as con:
-        return con.execute(sql, params).fetchone()[0]
+        values = con.execute(sql, params).fetchone()
+    return values if row else values[0]
 
 
 def _scalar(sql: str, text: str | None):
@@ -58,8 +60,10 @@ def test_a_float_written_with_either_separator_reads_back_only_with_it(number, d
     """repr() spells every finite float exactly (digits, a fraction, an exponent)."""
     text = repr(number).replace(".", decimal)
     other = "," if decimal == "." else "."
-    assert _scalar(number_sql("t", decimal), text) == number
-    assert _scalar(number_sql("t", other), text) == (None if decimal in text else number)
+    read = f"SELECT {number_sql('t', decimal)}, {number_sql('t', other)} FROM (SELECT ? AS t)"
+    own, wrong = _one(read, [text], row=True)
+    assert own == number
+    assert wrong == (None if decimal in text else number)
 
 
 @pytest.mark.parametrize(
@@ -137,11 +141,15 @@ def test_a_decimal_comma_or_digit_groups_are_hinted_at(decimal, text, detail):
 def test_a_number_written_with_digit_groups_reads_back_with_thousands(number, separators):
     decimal, thousands = separators
     grouped = f"{number:,.2f}".replace(",", "_").replace(".", decimal).replace("_", thousands)
-    assert _scalar(number_sql("t", decimal, thousands), grouped) == float(number)
     plain = f"{number:.2f}".replace(".", decimal)
-    assert _scalar(number_sql("t", decimal, thousands), plain) == float(number)
-    if abs(number) >= 1000:  # never read without the separator declared
-        assert _scalar(number_sql("t", decimal), grouped) is None
+    with_groups, as_plain, undeclared = _one(
+        f"SELECT {number_sql('g', decimal, thousands)}, {number_sql('p', decimal, thousands)}, "
+        f"{number_sql('g', decimal)} FROM (SELECT ?::VARCHAR AS g, ?::VARCHAR AS p)",
+        [grouped, plain],
+        row=True,
+    )
+    assert with_groups == as_plain == float(number)
+    assert undeclared == (None if abs(number) >= 1000 else float(number))  # never guessed
 
 
 @pytest.mark.parametrize("text", ["1,2345", "12,34", ",123", "1,,234", "1,234,56", "1 234"])
