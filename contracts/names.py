@@ -56,3 +56,8 @@ def plain_name_for(name: str) -> str:
         return name
     plain = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")
     return plain if is_spec_name(plain) else f"e_{plain}"
+
+
+def name_words(name: str) -> list[str]:
+    """A name's words, lower-case: `LastSeen`, `last_seen`, `last seen` and `LAST_SEEN` alike."""
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)]

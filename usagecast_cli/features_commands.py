@@ -95,10 +95,21 @@ def _format_filled(starter: Starter) -> str:
         filled.append(f"cutoffs ({starter.calendar})")
     if starter.counted:
         filled.append(f"counted event types ({', '.join(starter.counted)})")
-    left = "the label's event type" + ("" if starter.counted else " and the counted ones")
-    if starter.calendar is None:
-        left += " and the cutoffs (under three months of events: set calendar dates by hand)"
-    return f"filled in from your store: {'; '.join(filled)}\nstill placeholders: {left}"
+    if starter.label:
+        filled.append(f"the label's event type ({starter.label}: a guess from its name, check it)")
+    left = [
+        *([] if starter.label else ["the label's event type"]),
+        *([] if starter.counted else ["the counted ones"]),
+        *(
+            []
+            if starter.calendar
+            else ["the cutoffs (under three months of events: set calendar dates by hand)"]
+        ),
+    ]
+    lines = [f"filled in from your store: {'; '.join(filled)}"]
+    if left:
+        lines.append(f"still placeholders: {' and '.join(left)}")
+    return "\n".join(lines)
 
 
 def _new(args: argparse.Namespace) -> int:

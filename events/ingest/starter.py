@@ -26,7 +26,7 @@ import duckdb
 import yaml
 
 from contracts.errors import UsagecastError
-from contracts.names import SPEC_NAME_RULE, is_spec_name, plain_name_for
+from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name_for
 from events.ingest import excel
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
@@ -135,11 +135,6 @@ class Starter:
 
 def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def _words(name: str) -> list[str]:
-    """A column name's words, lower-case: `LastSeen`, `last_seen` and `last seen` alike."""
-    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)]
 
 
 def _matches(columns: Iterable[str], names: Sequence[str], taken: set[str]) -> list[str]:
@@ -518,7 +513,7 @@ def _parses(value: str, fmt: str) -> bool:
 def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
     """A column named like a time (`login_at`) whose sampled values all read as one."""
     for column in sample.columns:
-        words = _words(column)
+        words = name_words(column)
         values = sample.values.get(column, ())
         if column in taken or not words or words[-1] not in TIME_ENDINGS or not values:
             continue
@@ -550,14 +545,14 @@ def _attribute(sample: FileSample, column: str, formats: list[str]) -> tuple[dic
         dtype = "timestamp"
     else:
         dtype = "categorical"
-    snapshot = any(word in SNAPSHOT_WORDS for word in _words(column))
+    snapshot = any(word in SNAPSHOT_WORDS for word in name_words(column))
     kind = "snapshot" if snapshot else "static"
     why = "its name reads as a value at export time" if snapshot else "known from signup on?"
     return {"column": column, "kind": kind, "dtype": dtype}, why
 
 
 def _attribute_name(column: str) -> str:
-    name = "_".join(_words(column)) or "attribute"
+    name = "_".join(name_words(column)) or "attribute"
     return name if name[0].isalpha() else f"a_{name}"
 
 

@@ -24,7 +24,7 @@ from typing import Literal
 
 import yaml
 
-from contracts.names import check_name, is_spec_name
+from contracts.names import check_name, is_spec_name, name_words
 from contracts.refs import FeatureSetRef, InvalidRefError
 from contracts.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
@@ -168,6 +168,7 @@ class Starter:
     text: str
     calendar: str | None = None
     counted: tuple[str, ...] = ()
+    label: str | None = None  # the label's event type, guessed from its name
     path: Path | None = None
 
 
@@ -179,7 +180,25 @@ _PLACEHOLDER_NOTE = (
 )
 _PLACEHOLDER_CALENDAR = "calendar: {start: 2024-02-01, end: 2024-06-01, every: month}"
 _PLACEHOLDER_COUNTED = "event_types: [LOGIN, PURCHASE]"
+_PLACEHOLDER_LABEL = "PURCHASE"
 COUNTED_FROM_STORE = 3
+# Words of an event type's name that read as a conversion, strongest first; a funnel step
+# such as `Checkout_Started` comes after every completed purchase or subscription.
+CONVERSION_WORDS = (
+    "purchase", "purchased", "buy", "bought", "subscribe", "subscribed", "subscription",
+    "upgrade", "upgraded", "converted", "conversion", "paid", "payment", "order", "checkout",
+)  # fmt: skip
+
+
+def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
+    """The event type (of those a spec can name, most frequent first) whose name holds the
+    strongest conversion word (`Subscription_Purchased`, `BUY_PREMIUM`); None without one."""
+    nameable = [t for t in event_types if is_spec_name(t)]
+    for word in CONVERSION_WORDS:
+        for event_type in nameable:
+            if word in name_words(event_type):
+                return event_type
+    return None
 
 
 def _month_start(month: str, shift: int) -> date:
@@ -224,19 +243,28 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         # JSON-quoted: an event type such as `yes` or `null` stays a string in YAML.
         listed = ", ".join(json.dumps(t) for t in counted)
         text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
+    label = conversion_event_type(store.event_types)
     filled = [
         *(["cutoffs"] if calendar else []),
         *(["counted event types"] if counted else []),
     ]
-    if filled:
+    if filled:  # a guessed label is a nameable type, so it comes with counted ones
+        label_note = (
+            f"# Its label's event type, {label}, is a guess from the name: check it;\n"
+            if label
+            else "# Its other event types (PURCHASE) are placeholders: replace them with yours;\n"
+        )
         text = _replace_once(
             text,
             _PLACEHOLDER_NOTE,
-            f"# Its {' and '.join(filled)} come from your event store (dataset {store.dataset}).\n"
-            "# Its other event types (PURCHASE) are placeholders: replace them with yours;\n"
+            f"# Its {' and '.join(filled)} come from your event store (dataset "
+            f"{store.dataset}).\n{label_note}"
             "# `usagecast features build __NAME__@v1` lists the ones the event store holds.",
         )
-    return Starter(text.replace(STARTER_NAME, name), calendar, counted)
+    if label:
+        text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"a {label} within")
+        text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
+    return Starter(text.replace(STARTER_NAME, name), calendar, counted, label)
 
 
 def new_spec(name: str, sets_dir: Path | None = None, store: StoreFacts | None = None) -> Starter:

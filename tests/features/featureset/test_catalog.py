@@ -12,6 +12,7 @@ from contracts.refs import InvalidRefError
 from features.featureset.catalog import (
     SHIPPED_DIR,
     StoreFacts,
+    conversion_event_type,
     list_specs,
     load_spec,
     locate_spec,
@@ -154,3 +155,32 @@ def test_a_starter_from_a_short_store_keeps_the_placeholder_cutoffs(sets_dir):
     starter = new_spec("trial", sets_dir, store=StoreFacts("shop", ("2024-01",), ("page view",)))
     assert (starter.calendar, starter.counted) == (None, ())
     assert "placeholders: replace them\n# with the event types" in starter.path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("event_types", "label"),
+    [
+        (("Song_Played", "Checkout_Started", "Subscription_Purchased"), "Subscription_Purchased"),
+        (("PLAY", "BUY_PREMIUM"), "BUY_PREMIUM"),
+        (("page_view", "orderCompleted"), "orderCompleted"),
+        (("Order Completed", "page_view"), None),  # a spec cannot name it yet
+        (("PLAY", "SKIP", "LIKE"), None),
+    ],
+)
+def test_the_label_is_the_type_with_the_strongest_conversion_word(event_types, label):
+    assert conversion_event_type(event_types) == label
+
+
+def test_a_starter_from_a_store_with_a_conversion_takes_it_as_label_and_says_so(sets_dir):
+    store = StoreFacts(
+        "app",
+        ("2024-01", "2024-02", "2024-03", "2024-04"),
+        ("Song_Played", "App_Open", "Checkout_Started", "Subscription_Purchased"),
+    )
+    starter = new_spec("trial", sets_dir, store=store)
+    assert starter.label == "Subscription_Purchased"
+    spec = load_spec("trial@v1", sets_dir)
+    assert spec.label.event_type == spec.eligibility.not_converted == "Subscription_Purchased"
+    text = starter.path.read_text()
+    assert "PURCHASE" not in text
+    assert "label's event type, Subscription_Purchased, is a guess from the name" in text
