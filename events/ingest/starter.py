@@ -72,8 +72,10 @@ UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves i
 # `ecommerce.purchase_revenue` and `event_params.ga_session_id`), as their keys: the name
 # without separators.
 NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
-# Endings of a time column's name (`login_at`, `purchase_date`) when no name above matches.
-TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts")
+# Endings of a time column's name (`login_at`, `purchase_date`, Stripe's `Created (UTC)`)
+# when no name above matches; a zone word after them is not part of the ending.
+TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts", "created")
+ZONE_WORDS = ("utc", "gmt", "local", "tz")
 SIGNUP_NAMES = (
     "signuptime", "signupdate", "signupat", "signup", "registeredat", "registrationdate",
     "registration", "registered", "createdat", "created", "joinedat", "joined", "firstseen",
@@ -514,6 +516,8 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
     """A column named like a time (`login_at`) whose sampled values all read as one."""
     for column in sample.columns:
         words = name_words(column)
+        while words and words[-1] in ZONE_WORDS:
+            words.pop()
         values = sample.values.get(column, ())
         if column in taken or not words or words[-1] not in TIME_ENDINGS or not values:
             continue

@@ -456,3 +456,26 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
         ("bob@example.com", 1234.5),
         ("ann@example.com", 26.6),
     ]
+
+
+def test_stripes_charges_with_a_created_utc_column(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "charges.csv").write_text(
+        "id,Created (UTC),Amount,Status,Customer ID\n"
+        'ch_1,2024-03-05 14:23:11,"1,020.00",Paid,cus_A\n'
+        "ch_2,2024-04-05 14:23:11,20.00,Paid,cus_A\n"
+        "ch_3,2024-04-06 09:00:00,15.00,Refunded,cus_B\n",
+        encoding="utf-8",
+    )
+    out, _ = write_starter([export], None, "billing")
+
+    (source,) = read_config(out).events
+    assert dict(source.columns) == {
+        "user_id": "Customer ID",
+        "timestamp": "Created (UTC)",  # `created`, then a zone word
+        "value": "Amount",
+    }
+    assert (source.event_type, source.thousands) == ("CHARGE", ",")
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 3
