@@ -23,9 +23,12 @@ from events.quality.render import (
     conflict_text,
     count_rows,
     number,
+    rename_heading,
+    rename_yaml,
     sentinel_rows,
     unknown_reference_text,
 )
+from events.quality.timeline import stray_lines
 
 STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:70em}"
@@ -116,17 +119,27 @@ def render_html(report: dict) -> str:
         _table(["id column", "sentinel values"], sentinel_rows(report)),
         _table(["reason", "rows"], list(report["out_of_range_counts"].items())),
     )
+    coverage = report["timestamp_coverage"]
     out += _section(
         "Events per month",
-        _table(
-            ["month", "events"], [[m["month"], m["events"]] for m in report["timestamp_coverage"]]
-        ),
+        _table(["month", "events"], [[m["month"], m["events"]] for m in coverage]),
+        *(f"<p>{_text(line)}</p>" for line in stray_lines(coverage)),
     )
+    types = [t["event_type"] for t in report["event_types"]]
+    renames = rename_yaml(types)
     out += _section(
         "Event types",
         _table(
             ["event type", "events"],
             [[t["event_type"], t["events"]] for t in report["event_types"]],
+        ),
+        *(
+            [
+                f"<p>{_text(rename_heading(types))}</p>",
+                f"<pre>{_text(chr(10).join(renames))}</pre>",
+            ]
+            if renames
+            else []
         ),
     )
     per_user = report["events_per_user"]

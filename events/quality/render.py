@@ -217,25 +217,32 @@ def _renames(event_types: list[str]) -> list[str]:
     return [f"{json.dumps(t)}: {_yaml_text(plain_name_for(t))}" for t in event_types]
 
 
-def _rename_block(event_types: list[str]) -> list[str]:
-    """The report's rename of every event type a spec cannot name, as the YAML to paste into
-    the dataset config (an export's dozens of "Order Completed"-style names); none when all
-    can be named."""
+def rename_yaml(event_types: list[str]) -> list[str]:
+    """The rename of every event type a spec cannot name, as YAML lines to paste into the
+    dataset config (an export's dozens of "Order Completed"-style names); none when all can
+    be named."""
     unnameable = [t for t in event_types if not is_spec_name(t)]
     if not unnameable:
         return []
-    return [
-        "",
-        f"Event types a spec cannot name ({SPEC_NAME_RULE}): {len(unnameable)}. Their rename, "
-        "for the dataset config (then ingest again):",
-        "",
-        "```yaml",
-        "rules:",
-        "  event_types:",
-        "    rename:",
-        *(f"      {rename}" for rename in _renames(unnameable)),
-        "```",
-    ]
+    entries = (f"      {rename}" for rename in _renames(unnameable))
+    return ["rules:", "  event_types:", "    rename:", *entries]
+
+
+def rename_heading(event_types: list[str]) -> str:
+    """The sentence above rename_yaml's lines."""
+    unnameable = sum(not is_spec_name(t) for t in event_types)
+    return (
+        f"Event types a spec cannot name ({SPEC_NAME_RULE}): {unnameable}. Their rename, for "
+        "the dataset config (then ingest again):"
+    )
+
+
+def _rename_block(event_types: list[str]) -> list[str]:
+    """rename_yaml as a Markdown code block under its heading; none when all can be named."""
+    lines = rename_yaml(event_types)
+    if not lines:
+        return []
+    return ["", rename_heading(event_types), "", "```yaml", *lines, "```"]
 
 
 def render_for_spec(report: dict, shown: int = 20) -> str:

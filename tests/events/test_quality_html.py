@@ -176,3 +176,22 @@ def test_quality_writes_a_missing_html_and_prints_both_paths(ingested, capsys):
     page = files.html.read_text()
     assert "events per day: not in this report" in page
     assert len(PNG.findall(page)) == 2
+
+
+def test_the_page_names_stray_months_and_gives_every_rename(ingested):
+    _, report, _ = ingested
+    changed = {
+        **report,
+        "timestamp_coverage": [
+            {"month": "1970-01", "events": 1},
+            *({"month": f"2024-0{m}", "events": 100} for m in range(1, 7)),
+        ],
+        "event_types": [{"event_type": f"Song {n}", "events": 10} for n in range(7)],
+    }
+    page = render_html(changed)
+    assert "1 event(s) in 1970-01, 648 months before the other events" in page
+    assert "timestamp_range: {min: &quot;2024-01-01&quot;, max: &quot;2024-07-01&quot;}" in page
+    block = re.search(r"<pre>(.*?)</pre>", page, re.S).group(1).replace("&quot;", '"')
+    assert yaml.safe_load(block)["rules"]["event_types"]["rename"] == {
+        f"Song {n}": f"Song_{n}" for n in range(7)
+    }
