@@ -47,7 +47,10 @@ from events.ingest.validate import (
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 200
-KEY_SCAN_ROWS = 5_000  # JSON records read for their keys: a rare event's fields show up
+# JSON records read for their keys, over all the JSON files (each file at least
+# SAMPLE_ROWS): a rare event's fields show up, and thousands of hourly files cost no more
+# than 200 records each.
+KEY_SCAN_ROWS = 5_000
 MAX_NAMES = 1_000  # distinct texts kept per JSON key (FileSample.names)
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
@@ -251,14 +254,15 @@ def _flatten(record: Mapping, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def _json_sample(path: Path, head: bytes) -> FileSample:
+def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
+    """The file's keys from its first `scan_rows` records; values per _json_columns."""
     encoding = _encoding(head)
     text = "\n".join(_text_rows(head, encoding)).strip()
     if text.startswith("["):
-        records = _array_records(text)
+        records = _array_records(text, scan_rows)
     else:
         records = []
-        for line in text.splitlines()[:KEY_SCAN_ROWS]:
+        for line in text.splitlines()[:scan_rows]:
             try:
                 records.append(json.loads(line))
             except ValueError:
@@ -300,10 +304,11 @@ def _json_columns(records: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(column) for key, column in texts.items()}
 
 
-def _array_records(text: str) -> list:
-    """The first records of a JSON array, read element by element (the sample may be cut)."""
+def _array_records(text: str, limit: int) -> list:
+    """The first `limit` records of a JSON array, read element by element (the sample may be
+    cut)."""
     decoder, records, at = json.JSONDecoder(), [], 1
-    while len(records) < KEY_SCAN_ROWS:
+    while len(records) < limit:
         while at < len(text) and text[at] in " \t\r\n,":
             at += 1
         try:
@@ -422,8 +427,11 @@ def write_starter(
 def sample_files(paths: Sequence[Path]) -> list[FileSample]:
     """Sample every export file (I/O): header, encoding, delimiter, a few values a column."""
     samples = []
+    formats = {path: format_from_name(path) for path in paths}
+    json_files = sum(f not in ("csv", "parquet", "xlsx", None) for f in formats.values())
+    scan_rows = max(SAMPLE_ROWS, KEY_SCAN_ROWS // max(json_files, 1))
     for path in paths:
-        file_format = format_from_name(path)
+        file_format = formats[path]
         if file_format is None:
             raise StarterError(f"{path}: cannot tell the format (csv, jsonl, json, parquet, xlsx)")
         if file_format == "parquet":
@@ -433,7 +441,7 @@ def sample_files(paths: Sequence[Path]) -> list[FileSample]:
         elif file_format == "csv":
             samples.append(_csv_sample(path, _head(path)))
         else:
-            samples.append(_json_sample(path, _head(path)))
+            samples.append(_json_sample(path, _head(path), scan_rows))
     return samples
 
 
