@@ -740,6 +740,12 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
     source["timestamp_formats"] = formats
     if check:
         checks.append(f"{files}: {time}: {check}")
+    if {"utc", "gmt"} & set(name_words(time)):
+        source["timezone"] = "UTC"
+        checks.append(
+            f"{files}: {time}: times without an offset read as UTC, as the name says, whatever "
+            "the dataset's timezone"
+        )
     constant = source.get("event_type")
     return (
         f"{files}: "

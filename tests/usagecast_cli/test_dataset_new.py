@@ -477,5 +477,7 @@ def test_stripes_charges_with_a_created_utc_column(tmp_path):
         "value": "Amount",
     }
     assert (source.event_type, source.thousands) == ("CHARGE", ",")
+    # the name says UTC: the source says so too, whatever zone the dataset is given later
+    assert yaml.safe_load(out.read_text())["events"][0]["timezone"] == "UTC"
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 3
