@@ -1,5 +1,5 @@
 """The business summary `usagecast score --capacity/--contact-cost/--conversion-value` writes
-beside its Parquet file: `<stem>.business.json`, and `<stem>.profit_curve.png` with a cost and
+beside its scores file: `<stem>.business.json`, and `<stem>.profit_curve.png` with a cost and
 value. Scores carry no labels, so profits are expected ones (experiments.business)."""
 
 from __future__ import annotations
@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from experiments import plots
 from experiments.business import BusinessOptions, expected_business
+from registry import read_scores
 
 EXPECTED_NOTE = (
     "expected values: each user's calibrated probability counts as its expected conversions; "
@@ -49,7 +48,7 @@ def format_business(summary: dict[str, float]) -> str:
 def write_score_business(scores: Path, options: BusinessOptions) -> str:
     """Compute the summary on the scores file's probabilities, write it (and the plot) beside
     it, and return the lines to print."""
-    probabilities = pq.read_table(scores, columns=["probability"])["probability"].to_numpy()
+    probabilities = read_scores(scores)["probability"].to_numpy()
     summary = expected_business(probabilities, options)
     summary_path, plot_path = business_paths(scores)
     payload = {"scores": scores.name, **options.params(), "note": EXPECTED_NOTE, **summary}

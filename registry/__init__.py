@@ -21,7 +21,14 @@ from registry.promote import (
     promote_run,
     rollback,
 )
-from registry.scoring import ScoreSummary, model_version, rows_at_cutoff, score_feature_set
+from registry.scoring import (
+    ScoreSummary,
+    checked_scores_path,
+    model_version,
+    read_scores,
+    rows_at_cutoff,
+    score_feature_set,
+)
 
 __all__ = [
     "CHAMPION",
@@ -36,6 +43,7 @@ __all__ = [
     "ValueChampion",
     "VersionSummary",
     "champion_uri",
+    "checked_scores_path",
     "decide",
     "decide_value",
     "latest_run_id",
@@ -44,6 +52,7 @@ __all__ = [
     "model_name",
     "model_version",
     "promote_run",
+    "read_scores",
     "rollback",
     "rows_at_cutoff",
     "score_feature_set",

@@ -1,5 +1,6 @@
 """Batch scoring: every eligible user of a feature set at one cutoff, through a registered
-model, ranked, with provenance in the Parquet file's metadata (`usagecast score`).
+model, ranked, with provenance in the Parquet file's metadata, or beside a CSV file for the
+CRM a team imports scores into (`usagecast score`).
 
 The scored rows come from the same compiled query as training rows (scoring rows at any
 cutoff, or a named build's rows), and the model is the served pyfunc itself, downloaded and
@@ -25,6 +26,32 @@ from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef
 from features.workspace import activate_mlflow_tracking
 from registry.promote import METADATA_ARTIFACT, load_registered
+
+SCORE_SUFFIXES = (".parquet", ".csv")
+
+
+def provenance_path(scores: Path) -> Path:
+    """Where a CSV scores file's provenance is written: `scores.provenance.json` beside it."""
+    return scores.with_suffix(".provenance.json")
+
+
+def checked_scores_path(out: str | Path) -> Path:
+    """`out` when it names a file scores can be written to (SCORE_SUFFIXES), else a
+    UsagecastError before any work."""
+    path = Path(out)
+    if path.suffix.lower() not in SCORE_SUFFIXES:
+        raise UsagecastError(
+            f"{path}: scores are written as {' or '.join(SCORE_SUFFIXES)} (the file's "
+            f"suffix says which), got {path.suffix or 'no suffix'!r}"
+        )
+    return path
+
+
+def read_scores(path: Path) -> pd.DataFrame:
+    """A scores file written by score_feature_set, Parquet or CSV, as a DataFrame."""
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path, dtype={"user_id": str}, parse_dates=["cutoff"])
+    return pd.read_parquet(path)
 
 
 @dataclass(frozen=True)
@@ -85,11 +112,13 @@ def score_feature_set(
     event), built from the event store unless a build with their fingerprint exists.
     `NAME@vN/FINGERPRINT`: that build's rows at one of its cutoffs (default: its latest).
     Writes user_id, cutoff (the row's own: a signup-relative spec's features are at each
-    user's cutoff), probability, label (the model's) and rank (1 = most likely) to Parquet,
-    with the model URI and version, the rows' kind (scoring | training), the cutoff and both
-    fingerprints (the scored rows' and the model's training rows') in the file's metadata
-    under the key `usagecast`.
+    user's cutoff), probability, label (the model's) and rank (1 = most likely) to Parquet or
+    CSV (by `out`'s suffix), with the model URI and version, the rows' kind (scoring |
+    training), the cutoff and both fingerprints (the scored rows' and the model's training
+    rows'): in a Parquet file's metadata under the key `usagecast`, beside a CSV file in
+    provenance_path.
     """
+    out = checked_scores_path(out)
     rows, manifest, at = _rows_to_score(feature_set_ref, cutoff)
     kind = manifest.kind
     fingerprint = manifest.fingerprint or ""
@@ -133,11 +162,14 @@ def score_feature_set(
         "cutoff": chosen_cutoff,
         "scored_at": dt.datetime.now(dt.UTC).isoformat(),
     }
-    table = pa.Table.from_pandas(result, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}), b"usagecast": json.dumps(provenance).encode()}
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.replace_schema_metadata(metadata), out)
+    if out.suffix.lower() == ".csv":
+        result.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+        provenance_path(out).write_text(json.dumps(provenance, indent=2) + "\n")
+    else:
+        table = pa.Table.from_pandas(result, preserve_index=False)
+        metadata = {**(table.schema.metadata or {}), b"usagecast": json.dumps(provenance).encode()}
+        pq.write_table(table.replace_schema_metadata(metadata), out)
     return ScoreSummary(out, len(result), chosen_cutoff, model_uri, version, rows_from)
 
 

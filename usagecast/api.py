@@ -214,16 +214,14 @@ def score(
 ) -> pd.DataFrame:
     """`usagecast score`: every eligible user of `ref` at `cutoff` (default the latest) scored
     by `model` (e.g. models:/premium_30d@champion): user_id, cutoff, probability, label,
-    rank (1 = most likely). Also kept as Parquet at `out` when given."""
-    import pandas as pd
-
-    from registry import score_feature_set
+    rank (1 = most likely). Also kept at `out` (.parquet or .csv) when given."""
+    from registry import read_scores, score_feature_set
 
     if out is not None:
-        return pd.read_parquet(score_feature_set(ref, model, Path(out), cutoff).out)
+        return read_scores(score_feature_set(ref, model, Path(out), cutoff).out)
     with tempfile.TemporaryDirectory(prefix="usagecast-score-") as folder:
         summary = score_feature_set(ref, model, Path(folder) / "scores.parquet", cutoff)
-        return pd.read_parquet(summary.out)
+        return read_scores(summary.out)
 
 
 def champion_uri(name: str) -> str:

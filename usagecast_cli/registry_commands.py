@@ -142,7 +142,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     score.add_argument("feature_set", help="NAME@vN, or NAME@vN/FINGERPRINT for one build")
     score.add_argument("--model", required=True, help="e.g. models:/premium_30d@champion")
-    score.add_argument("--out", required=True, type=Path, help="output .parquet file")
+    score.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output .parquet file, or .csv for a CRM (provenance then in "
+        "<stem>.provenance.json beside it)",
+    )
     score.add_argument(
         "--cutoff",
         help="YYYY-MM-DD (default: the latest, the day after the last event; with "

@@ -159,3 +159,32 @@ def test_score_writes_expected_business_numbers_beside_the_scores(
     assert main([*args, "--capacity", "15"]) == 0  # no cost and value: no profit, no plot
     assert "best_k" not in json.loads((tmp_path / "scores.business.json").read_text())
     assert not (tmp_path / "scores.profit_curve.png").exists()
+
+
+@pytest.mark.slow
+def test_scores_as_csv_for_a_crm_hold_the_parquets_rows_and_its_provenance_beside(
+    log_run, held_out, tmp_path
+):
+    _write_feature_set(held_out())
+    promote_run(log_run())
+    args = ["score", "premium_30d@v1/fp-built", "--model", MODEL, "--capacity", "15", "--out"]
+    assert main([*args, str(tmp_path / "scores.parquet")]) == 0
+    assert main([*args, str(tmp_path / "scores.csv")]) == 0
+    parquet = pd.read_parquet(tmp_path / "scores.parquet")
+    csv = pd.read_csv(tmp_path / "scores.csv", dtype={"user_id": str}, parse_dates=["cutoff"])
+    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False)
+    beside = json.loads((tmp_path / "scores.provenance.json").read_text())
+    inside = json.loads(pq.read_schema(tmp_path / "scores.parquet").metadata[b"usagecast"])
+    assert {k: v for k, v in beside.items() if k != "scored_at"} == {
+        k: v for k, v in inside.items() if k != "scored_at"
+    }
+    business = json.loads((tmp_path / "scores.business.json").read_text())
+    assert business["scores"] == "scores.csv" and business["capacity_users"] == 15
+
+
+@pytest.mark.parametrize("name", ["scores.xlsx", "scores"])
+def test_scores_are_refused_before_any_work_for_another_file_kind(tmp_path, capsys, name):
+    out = tmp_path / name
+    assert main(["score", "premium_30d@v1", "--model", MODEL, "--out", str(out)]) == 2
+    assert "scores are written as .parquet or .csv" in capsys.readouterr().err
+    assert not out.exists()
