@@ -90,7 +90,9 @@ OPTIONAL_NAMES = {
     "area": ("area", "section", "screen", "feature", "module"),
     "properties": ("properties", "eventproperties", "props", "params"),
 }
-USERS_FILE_WORDS = ("user", "customer", "account", "member", "client", "people", "person")
+USERS_FILE_WORDS = (
+    "user", "customer", "account", "member", "client", "people", "person", "contact",
+)  # fmt: skip
 # An attribute whose name says it was read when the file was exported (it leaks the future).
 SNAPSHOT_WORDS = ("last", "current", "total", "lifetime", "status", "count", "latest", "now")
 STRPTIME_CANDIDATES = (
@@ -446,8 +448,29 @@ def sample_files(paths: Sequence[Path]) -> list[FileSample]:
 
 
 def _is_number(value: str) -> bool:
-    """A plain decimal number under either fraction separator."""
-    return bool(POINT_NUMBER.fullmatch(value) or COMMA_NUMBER.fullmatch(value))
+    """A plain decimal number under either fraction separator, digit groups allowed."""
+    return any(
+        pattern.fullmatch(value)
+        for pattern in (POINT_NUMBER, COMMA_NUMBER, *(p for _, p in GROUPED_NUMBERS.values()))
+    )
+
+
+def _set_number_format(
+    sample: FileSample, columns: Sequence[str], source: dict, checks: list[str]
+) -> None:
+    """The source's `decimal` (a comma, when some sampled number of `columns` has one and
+    the file is not comma-delimited) and `thousands` (when one needs digit groups)."""
+    numbers = [v for column in columns for v in sample.values.get(column, ())]
+    comma = [v for v in numbers if "," in v and COMMA_NUMBER.fullmatch(v)]
+    if sample.delimiter != "," and comma:
+        source["decimal"] = ","
+    grouped = _grouped_number(numbers, source.get("decimal", "."))
+    if grouped is not None:
+        source["thousands"] = GROUPED_NUMBERS[source.get("decimal", ".")][0]
+        checks.append(
+            f"{source['files']}: {', '.join(columns)}: numbers with digit groups such as "
+            f"{grouped}: read with thousands {source['thousands']!r}"
+        )
 
 
 def _fits(value: str, fmt: str) -> bool:
@@ -644,10 +667,17 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
     )
 
 
-def _users_source(sample: FileSample, source: dict, checks: list[str]) -> str | None:
-    """Fill in a users table's columns, formats and attributes; None without an id column."""
+def _users_source(
+    sample: FileSample, source: dict, checks: list[str], keyed_by_email: bool
+) -> str | None:
+    """Fill in a users table's columns, formats and attributes; None without an id column.
+    When the events are keyed by email (Shopify's orders), so is the users table if it has
+    an email column (its customer id would match no event)."""
     files = source["files"]
-    user_id = _find(sample.columns, (*USER_ID_NAMES, "id", *EMAIL_NAMES), set())
+    names = (*EMAIL_NAMES,) if keyed_by_email else ()
+    user_id = _find(sample.columns, (*names, *USER_ID_NAMES, "id", *EMAIL_NAMES), set())
+    if keyed_by_email and _key(user_id or "") in EMAIL_NAMES:
+        checks.append(f"{files}: keyed by {user_id}, as the events are by email")
     if user_id is None:
         checks.append(f"{files}: no user id column found; users table left out")
         return None
@@ -667,6 +697,8 @@ def _users_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
         if attribute["dtype"] == "timestamp":  # read with the source's formats too
             own = timestamp_formats(sample.values.get(column, ()))[0]
             formats += [fmt for fmt in own if fmt not in formats]
+    numeric = [a["column"] for a in attributes.values() if a["dtype"] == "numeric"]
+    _set_number_format(sample, numeric, source, checks)
     if attributes:
         source["attributes"] = attributes
         checks.append(
@@ -719,17 +751,8 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
             "compares whole rows instead)"
         )
         taken.add(event_id)
-    numbers = sample.values.get(columns.get("value", ""), ())
-    comma = [v for v in numbers if "," in v and COMMA_NUMBER.fullmatch(v)]
-    if sample.delimiter != "," and comma:
-        source["decimal"] = ","
-    grouped = _grouped_number(numbers, source.get("decimal", "."))
-    if grouped is not None:
-        source["thousands"] = GROUPED_NUMBERS[source.get("decimal", ".")][0]
-        checks.append(
-            f"{files}: {columns['value']}: numbers with digit groups such as {grouped}: read "
-            f"with thousands {source['thousands']!r}"
-        )
+    if "value" in columns:
+        _set_number_format(sample, [columns["value"]], source, checks)
     unmapped = [c or UNNAMED for c in sample.columns if c not in taken and "." not in c]
     if unmapped:
         checks.append(
@@ -763,6 +786,11 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     renames: dict[str, str] = {}
     users: dict | None = None
     sources = [one for group in _groups(samples) for one in _sources_of(group, base, samples)]
+    keyed_by_email = any(
+        _key(next(iter(_user_id_fields(sample)), "")) in EMAIL_NAMES
+        for sample in samples
+        if not _is_users_file(sample)
+    )
     for group, files in sources:
         sample = _merged(group)
         source: dict = {"files": files}
@@ -778,7 +806,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"{', '.join(sample.sheets[1:])}, are not (a source each if they hold data)"
             )
         if users is None and _is_users_file(sample):
-            line = _users_source(sample, source, checks)
+            line = _users_source(sample, source, checks, keyed_by_email)
             if line is not None:
                 users = source
                 mapped.append(line)

@@ -419,17 +419,19 @@ def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path)
     assert summary.tables["events"].accepted == 2
 
 
+SHOPIFY_ORDERS = (
+    "Name,Email,Financial Status,Total,Created at,Lineitem name,Id\n"
+    "#1001,ann@example.com,paid,48.20,2024-03-05 14:23:11 -0500,Blue Mug,5501\n"
+    "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,Tea,5501\n"
+    '#1002,bob@example.com,paid,"1,234.50",2024-03-06 08:59:40 -0500,Espresso,5502\n'
+    "#1003, Ann@Example.com ,paid,26.60,2024-04-01 09:58:00 -0400,Blue Mug,5503\n"
+)
+
+
 def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
-    (export / "orders_export.csv").write_text(
-        "Name,Email,Financial Status,Total,Created at,Lineitem name,Id\n"
-        "#1001,ann@example.com,paid,48.20,2024-03-05 14:23:11 -0500,Blue Mug,5501\n"
-        "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,Tea,5501\n"
-        '#1002,bob@example.com,paid,"1,234.50",2024-03-06 08:59:40 -0500,Espresso,5502\n'
-        "#1003, Ann@Example.com ,paid,26.60,2024-04-01 09:58:00 -0400,Blue Mug,5503\n",
-        encoding="utf-8",
-    )
+    (export / "orders_export.csv").write_text(SHOPIFY_ORDERS, encoding="utf-8")
     out, starter = write_starter([export], None, "shop")
 
     config = read_config(out)
@@ -481,3 +483,27 @@ def test_stripes_charges_with_a_created_utc_column(tmp_path):
     assert yaml.safe_load(out.read_text())["events"][0]["timezone"] == "UTC"
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 3
+
+
+def test_shopify_customers_are_keyed_by_email_as_the_orders_are(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "orders_export.csv").write_text(SHOPIFY_ORDERS, encoding="utf-8")
+    (export / "customers_export.csv").write_text(
+        "Customer ID,Email,Total Spent,Created at\n"
+        '7001,ann@example.com,"1,274.80",2024-03-01 10:00:00 -0500\n'
+        '7002,Bob@Example.com,"1,234.50",2024-03-02 10:00:00 -0500\n',
+        encoding="utf-8",
+    )
+    out, starter = write_starter([export], None, "shop")
+
+    users = read_config(out).users
+    assert users.derived == {"user_id": 'LOWER("Email")'}  # the customer id matches no order
+    assert users.thousands == ","
+    spent = {a.name: a for a in users.attributes}["total_spent"]
+    assert (spent.dtype, spent.kind) == ("numeric", "snapshot")
+    assert "customers_export.csv: keyed by Email, as the events are by email" in starter.checks
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (2, 4)
+    assert summary.tables["events"].quarantined == {}
