@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.months import month_index, month_text
+
 # Months without events that separate a block of months from the next one.
 GAP_MONTHS = 3
 # The largest share of all events a block may hold to be named as stray.
@@ -31,21 +33,12 @@ class Timeline:
     strays: tuple[MonthBlock, ...]
 
 
-def _index(month: str) -> int:
-    year, number = month.split("-")
-    return int(year) * 12 + int(number) - 1
-
-
-def _month(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
 def month_blocks(coverage: list[dict]) -> list[MonthBlock]:
     """The report's `timestamp_coverage` ({month, events}, ascending) as blocks."""
     blocks: list[MonthBlock] = []
     for row in coverage:
         month, events = row["month"], row["events"]
-        if blocks and _index(month) - _index(blocks[-1].last) <= GAP_MONTHS:
+        if blocks and month_index(month) - month_index(blocks[-1].last) <= GAP_MONTHS:
             last = blocks[-1]
             blocks[-1] = MonthBlock(last.first, month, last.events + events)
         else:
@@ -74,11 +67,11 @@ def stray_lines(coverage: list[dict]) -> list[str]:
     main = found.main
     lines = []
     for stray in found.strays:
-        after = _index(stray.first) > _index(main.last)
+        after = month_index(stray.first) > month_index(main.last)
         months = (
-            _index(stray.first) - _index(main.last)
+            month_index(stray.first) - month_index(main.last)
             if after
-            else _index(main.first) - _index(stray.last)
+            else month_index(main.first) - month_index(stray.last)
         )
         span = stray.first if stray.first == stray.last else f"{stray.first} .. {stray.last}"
         lines.append(
@@ -91,7 +84,7 @@ def stray_lines(coverage: list[dict]) -> list[str]:
                 else "a zero epoch or a device clock? They move the data's start"
             )
         )
-    end = _month(_index(main.last) + 1)
+    end = month_text(month_index(main.last) + 1)
     lines.append(
         "to quarantine them, in the dataset config: rules: {timestamp_range: "
         f'{{min: "{main.first}-01", max: "{end}-01"}}}}'
@@ -105,5 +98,5 @@ def main_months(coverage: list[dict]) -> tuple[str, ...]:
     found = timeline(coverage)
     if found is None:
         return ()
-    first, last = _index(found.main.first), _index(found.main.last)
-    return tuple(row["month"] for row in coverage if first <= _index(row["month"]) <= last)
+    first, last = month_index(found.main.first), month_index(found.main.last)
+    return tuple(row["month"] for row in coverage if first <= month_index(row["month"]) <= last)

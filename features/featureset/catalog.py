@@ -24,6 +24,7 @@ from typing import Literal
 
 import yaml
 
+from contracts.months import month_index
 from contracts.names import check_name, is_spec_name, name_words
 from contracts.refs import FeatureSetRef, InvalidRefError
 from contracts.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
@@ -202,8 +203,7 @@ def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
 
 
 def _month_start(month: str, shift: int) -> date:
-    year, number = (int(part) for part in month.split("-"))
-    index = year * 12 + number - 1 + shift
+    index = month_index(month) + shift
     return date(index // 12, index % 12 + 1, 1)
 
 
