@@ -109,7 +109,9 @@ class Source:
     column), False (none) or the source columns that make the key; parse_config fills in
     `rules.dedupe`. `times` says in which zone the source's times without an offset are
     written and in which zone the store keeps every time (parse_config fills it in). `sheet`
-    names the sheet of an Excel workbook to read (needed when it holds several).
+    names the sheet of an Excel workbook to read (needed when it holds several). `members`
+    is a glob over the member paths of the zip archives `files` names (readers.py reads every
+    member without it).
     """
 
     files: str
@@ -129,6 +131,7 @@ class Source:
     user_attributes: tuple[Attribute, ...] = ()
     times: TimeZones = UTC_TIMES
     sheet: str | None = None
+    members: str | None = None
 
 
 @dataclass(frozen=True)
@@ -417,6 +420,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "timestamp_formats",
         "timezone",
         "sheet",
+        "members",
     )
     extra = {
         "events": ("event_type", "dedupe", "user_attributes"),
@@ -464,6 +468,9 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         event_type=None if constant is None else _text(path, f"{where}.event_type", constant),
         times=TimeZones(written_in=_zone(path, f"{where}.timezone", spec.get("timezone", "UTC"))),
         sheet=None if spec.get("sheet") is None else _text(path, f"{where}.sheet", spec["sheet"]),
+        members=None
+        if spec.get("members") is None
+        else _text(path, f"{where}.members", spec["members"]),
         attributes=_attributes(
             path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
         ),

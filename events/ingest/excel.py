@@ -65,7 +65,7 @@ def cell_text(value: object, number_format: str | None, decimal: str = ".") -> s
 
 
 def sheet_columns(
-    rows: Sequence[Sequence[tuple[object, str | None]]], shown: Path, decimal: str
+    rows: Sequence[Sequence[tuple[object, str | None]]], shown: str | Path, decimal: str
 ) -> dict[str, list[str | None]]:
     """Header name -> the column's cell texts, from (value, number format) rows.
 
@@ -107,7 +107,11 @@ def sheet_columns(
 
 
 def read_sheet(
-    path: Path, sheet: str | None, shown: Path, limit: int | None = None, any_count: bool = False
+    path: Path,
+    sheet: str | None,
+    shown: str | Path,
+    limit: int | None = None,
+    any_count: bool = False,
 ) -> tuple[tuple[str, ...], list[list[tuple]]]:
     """The workbook's sheet names and the chosen sheet's rows (the first `limit` of them) as
     (value, number format) cells (I/O). Without `sheet`, the first sheet, which must be the
@@ -135,7 +139,7 @@ def read_sheet(
         workbook.close()
 
 
-def _open(path: Path, shown: Path) -> openpyxl.Workbook:
+def _open(path: Path, shown: str | Path) -> openpyxl.Workbook:
     with path.open("rb") as handle:
         if handle.read(len(OLE2_MAGIC)) == OLE2_MAGIC:
             raise WorkbookError(
@@ -149,7 +153,7 @@ def _open(path: Path, shown: Path) -> openpyxl.Workbook:
 
 
 def sheet_to_parquet(
-    path: Path, sheet: str | None, decimal: str, target: Path, shown: Path
+    path: Path, sheet: str | None, decimal: str, target: Path, shown: str | Path
 ) -> Path:
     """Write one sheet as a Parquet file of text columns (see the module docstring)."""
     _, rows = read_sheet(path, sheet, shown)

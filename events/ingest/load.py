@@ -308,7 +308,7 @@ def absent_columns(
             else ""
         )
         raise SourceFileError(
-            f"{first.file.path}: column {column!r} mapped in {where}.{at} is not in the file "
+            f"{first.file.shown}: column {column!r} mapped in {where}.{at} is not in the file "
             f"({_columns_read(column, first)}){others}"
         )
     return [frozenset(columns) for columns in absent]
@@ -350,7 +350,7 @@ class _Builder:
         )
         if validate.ROW_NUMBER_COLUMN in (name.lower() for name in types):
             raise SourceFileError(
-                f"{file.path}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
+                f"{file.shown}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
                 "(the ingest numbers rows under that name); rename it in the file"
             )
         if file.format != "parquet":
@@ -400,7 +400,7 @@ class _Builder:
             paths = [c for c in derived_columns(expression) if opened.holds(c)]
             unknown = unknown_derived_columns(name, expression, list(types), paths)
             if unknown and not recordless_jsonl:
-                raise SourceFileError(f"{file.path}: {where}.columns.{name}: {unknown}")
+                raise SourceFileError(f"{file.shown}: {where}.columns.{name}: {unknown}")
         staged = validate.StagedFile(
             reader.sql,
             key,
@@ -449,7 +449,7 @@ class _Builder:
         except duckdb.Error as error:
             summary = read_error_summary(str(error)) or _error_summary(error)
             raise SourceFileError(
-                f"{file.path}: cannot read as {file.format} ({source.encoding}): {summary}"
+                f"{file.shown}: cannot read as {file.format} ({source.encoding}): {summary}"
             ) from None
 
     def _column_types(

@@ -19,8 +19,9 @@ is `[` (an API dump, `[{...}, {...}]`): then a record is an element, numbered fr
 An Excel workbook's sheet is written as a Parquet file of text columns first (excel.py).
 A gzip-compressed file (told by its first bytes; `events.csv.gz` takes its format from
 `.csv`) is first decompressed into the scratch folder, so every step above reads plain text
-and line numbers count lines of the decompressed text. A zip archive is refused with what to
-do. Every message names the user's file, never a scratch copy.
+and line numbers count lines of the decompressed text. A zip archive in `files:` stands for its
+members (archives.py): each is extracted into the scratch folder and read as a file of its own,
+named `archive.zip:member`. Every message names the user's file, never a scratch copy.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from contracts.errors import UsagecastError
-from events.ingest import excel
+from events.ingest import archives, excel
 from events.ingest.config import EXTENSION_FORMATS, WHITESPACE, Source
+from events.ingest.errors import SourceFileError
 
 # Python codec name -> the name DuckDB's CSV reader knows, for the codecs it decodes natively.
 DUCKDB_CSV_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "iso8859-1": "latin-1"}
@@ -50,7 +52,6 @@ NEWLINE = b"\n"
 # Excel's first-line dialect declaration, `sep=;`: not the header, skipped.
 EXCEL_SEPARATOR_LINE = re.compile(rb"sep=([^\r\n])\r?\n")
 GZIP_MAGIC = b"\x1f\x8b"
-ZIP_MAGIC = b"PK\x03\x04"
 GZIP_SUFFIX = ".gz"
 XLSX = "xlsx"
 WHITESPACE_LINE = re.compile(rb"^[ \t]+(?=\r?$)", re.MULTILINE)
@@ -67,10 +68,6 @@ CSV_ERROR_KINDS = (
 )
 
 
-class SourceFileError(UsagecastError):
-    """A source file is missing, matches nothing, cannot be decoded or lacks a column."""
-
-
 @dataclass(frozen=True)
 class FileReader:
     """How DuckDB reads one file (a table function), and whether the text it reads holds no
@@ -82,23 +79,47 @@ class FileReader:
 
 @dataclass(frozen=True)
 class InputFile:
-    """One file to read: its absolute path, its name as shown to users, format, digest and
-    whether it is gzip-compressed (then it is decompressed before it is read)."""
+    """One file to read: its absolute path (a zip archive's, with `member` the path of the
+    file inside it), its name as shown in the store (relative to the config), format, digest
+    and whether it is gzip-compressed (then it is decompressed before it is read)."""
 
     path: Path
     display: str
     format: str
     sha256: str
     gzipped: bool = False
+    member: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The file as error messages name it: its full path, `archive.zip:member` for a
+        member."""
+        return str(self.path) if self.member is None else archives.member_name(*self.location)
+
+    @property
+    def location(self) -> tuple[Path, str]:
+        """(archive, member) of a member."""
+        assert self.member is not None
+        return self.path, self.member
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
+def _sha256_of_stream(handle: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
+    while chunk := handle.read(HASH_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_of(path: Path, member: str | None = None) -> str:
+    """Hex sha256 of a file's bytes (or of an archive member's), read in chunks."""
+    if member is None:
+        with path.open("rb") as handle:
+            return _sha256_of_stream(handle)
+    with archives.open_member(path, member) as stream:
+        try:
+            return _sha256_of_stream(stream)
+        except archives.READ_ERRORS as error:
+            raise archives.member_error(path, member, error) from None
 
 
 def format_from_name(path: Path) -> str | None:
@@ -122,28 +143,34 @@ def _format_of(source: Source, path: Path, config_path: Path, where: str) -> str
     return named
 
 
-def is_gzipped(path: Path) -> bool:
-    """True when the file starts with gzip's magic bytes; a zip archive is refused."""
-    with path.open("rb") as handle:
-        head = handle.read(len(ZIP_MAGIC))
-    if head == ZIP_MAGIC:
+def is_gzipped(head: bytes, shown: str) -> bool:
+    """True when a file's first bytes are gzip's magic; a zip archive (inside a zip
+    archive: only a file named in `files:` is opened as one) is refused."""
+    if head.startswith(archives.ZIP_MAGIC):
         raise SourceFileError(
-            f"{path}: a zip archive, which the ingest does not open; extract it and name the "
-            "extracted files in `files:` (gzip-compressed files, such as .csv.gz or .jsonl.gz, "
-            "are read as they are)"
+            f"{shown}: a zip archive inside a zip archive, which the ingest does not open; "
+            "extract it and name the extracted files in `files:`"
         )
     return head.startswith(GZIP_MAGIC)
 
 
-def decompress_gzip(path: Path, target: Path) -> Path:
+def file_head(path: Path, member: str | None = None, size: int = len(archives.ZIP_MAGIC)) -> bytes:
+    """A file's (or an archive member's) first bytes."""
+    if member is not None:
+        return archives.read_member(path, member, size)
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+def decompress_gzip(path: Path, target: Path, shown: str | Path) -> Path:
     """Write the decompressed bytes of a gzip file (every member); a damaged or cut-off
-    file is a fatal error."""
+    file is a fatal error, named as `shown`."""
     try:
         with gzip.open(path, "rb") as source, target.open("wb") as out:
             shutil.copyfileobj(source, out, HASH_CHUNK)
     except (OSError, EOFError, zlib.error) as error:
         raise SourceFileError(
-            f"{path}: not a readable gzip file ({error}); the file may be cut off or damaged"
+            f"{shown}: not a readable gzip file ({error}); the file may be cut off or damaged"
         ) from None
     return target
 
@@ -168,14 +195,56 @@ def resolve_files(
             display = path.relative_to(base_dir).as_posix()
         except ValueError:
             display = str(path)
-        file_format = _format_of(source, path, config_path, where)
-        if source.sheet is not None and file_format != XLSX:
+        # An .xlsx workbook is a zip archive too: it is read as a workbook.
+        if source.format != XLSX and format_from_name(path) != XLSX and archives.is_zip(path):
+            files += _archive_files(source, path, display, config_path, where)
+            continue
+        if source.members is not None:
             raise SourceFileError(
-                f"{config_path}: {where}.sheet: {path.name} is {file_format}, not an Excel "
-                "workbook; `sheet:` names the sheet of an .xlsx file"
+                f"{config_path}: {where}.members: {path} is not a zip archive; `members:` "
+                "picks the files of the zip archives `files:` names"
             )
-        gzipped = file_format != XLSX and is_gzipped(path)  # an .xlsx file is a zip archive
-        files.append(InputFile(path, display, file_format, sha256_of(path), gzipped))
+        files.append(_input_file(source, path, display, config_path, where))
+    return files
+
+
+def _input_file(
+    source: Source,
+    path: Path,
+    display: str,
+    config_path: Path,
+    where: str,
+    member: str | None = None,
+) -> InputFile:
+    """One file (or archive member) to read, with its format, digest and compression."""
+    name = path if member is None else Path(member)
+    file_format = _format_of(source, name, config_path, where)
+    if source.sheet is not None and file_format != XLSX:
+        raise SourceFileError(
+            f"{config_path}: {where}.sheet: {name.name} is {file_format}, not an Excel "
+            "workbook; `sheet:` names the sheet of an .xlsx file"
+        )
+    shown = str(path) if member is None else archives.member_name(path, member)
+    gzipped = file_format != XLSX and is_gzipped(file_head(path, member), shown)
+    sha256 = sha256_of(path, member)
+    return InputFile(path, display, file_format, sha256, gzipped, member)
+
+
+def _archive_files(
+    source: Source, path: Path, display: str, config_path: Path, where: str
+) -> list[InputFile]:
+    """A zip archive's members (those `members:` picks) as files to read."""
+    members = archives.archive_members(path, source.members)
+    files = []
+    for member in members:
+        if source.format is None and format_from_name(Path(member)) is None:
+            raise SourceFileError(
+                f"{config_path}: {where}.files: cannot tell the format of "
+                f"{archives.member_name(path, member)} from its extension; set `members:` to "
+                "a glob that leaves it out (as `*.json.gz`), or `format:`"
+            )
+        shown = archives.member_name(display, member)
+        files.append(_input_file(source, path, shown, config_path, where, member))
     return files
 
 
@@ -192,7 +261,7 @@ def _near_line(error: UnicodeError, chunk: bytes, first_line: int) -> str:
     return f" near line {first_line + chunk[: error.start].count(NEWLINE)}"
 
 
-def transcode_to_utf8(path: Path, encoding: str, target: Path, shown: Path) -> Path:
+def transcode_to_utf8(path: Path, encoding: str, target: Path, shown: str | Path) -> Path:
     """Write a UTF-8 copy of a text file; a byte the codec cannot decode is a fatal error
     (named after `shown`, the user's file)."""
     decoder = codecs.getincrementaldecoder(encoding)()
@@ -303,7 +372,9 @@ def excel_separator(path: Path) -> str | None:
     return None if found is None else found.group(1).decode("latin-1")
 
 
-def csv_header(path: Path, encoding: str, delimiter: str, shown: Path, skip: int = 0) -> list[str]:
+def csv_header(
+    path: Path, encoding: str, delimiter: str, shown: str | Path, skip: int = 0
+) -> list[str]:
     """The header's column names (trimmed; an empty one is `column<i>`, as DuckDB names it),
     after `skip` lines.
 
@@ -331,7 +402,7 @@ def csv_header(path: Path, encoding: str, delimiter: str, shown: Path, skip: int
 
 
 def whitespace_to_csv(
-    path: Path, encoding: str, names: tuple[str, ...] | None, target: Path, shown: Path
+    path: Path, encoding: str, names: tuple[str, ...] | None, target: Path, shown: str | Path
 ) -> tuple[Path, list[str]]:
     """A whitespace-separated file as a UTF-8 CSV (same line numbers) and its column names.
 
@@ -400,11 +471,15 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     are scanned for control characters in the form DuckDB reads (UTF-8 or Latin-1). A gzip
     file is decompressed first; an empty file (after that) is fatal.
     """
-    shown = file.path
+    shown = file.shown
     path = file.path
+    if file.member is not None:
+        path = archives.extract_member(
+            *file.location, scratch / f"member_{index}{_suffixes(Path(file.member))}"
+        )
     if file.gzipped:
         inner = path.with_suffix("") if path.suffix.lower() == GZIP_SUFFIX else path
-        path = decompress_gzip(path, scratch / f"gunzip_{index}{inner.suffix}")
+        path = decompress_gzip(path, scratch / f"gunzip_{index}{inner.suffix}", shown)
     if path.stat().st_size == 0:
         emptied = " once decompressed" if file.gzipped else ""
         raise SourceFileError(f"{shown}: the file is empty{emptied} (not even a header)")
@@ -450,6 +525,12 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     )
     sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8", skip)
     return FileReader(sql, control_free(path, file.format))
+
+
+def _suffixes(path: Path) -> str:
+    """`.csv`, or `.csv.gz` for a compressed file: the suffixes a copy keeps."""
+    kept = path.suffixes[-2:] if path.suffix.lower() == GZIP_SUFFIX else path.suffixes[-1:]
+    return "".join(kept)
 
 
 def is_json_array(path: Path) -> bool:

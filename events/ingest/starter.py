@@ -12,26 +12,32 @@ zone and the rules are not guessed. The starter is a first draft the ingest then
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import yaml
 
 from contracts.errors import UsagecastError
 from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name_for
-from events.ingest import excel
+from events.ingest import archives, excel
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
     GZIP_SUFFIX,
     UTF8_BOM,
+    XLSX,
+    SourceFileError,
+    file_head,
     format_from_name,
     is_gzipped,
     sql_string,
@@ -52,6 +58,7 @@ SAMPLE_ROWS = 200
 # than 200 records each.
 KEY_SCAN_ROWS = 5_000
 MAX_NAMES = 1_000  # distinct texts kept per JSON key (FileSample.names)
+ZIP_SUFFIX = ".zip"
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
@@ -79,6 +86,9 @@ NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
 # when no name above matches; a zone word after them is not part of the ending.
 TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts", "created")
 ZONE_WORDS = ("utc", "gmt", "local", "tz")
+# Amplitude's export writes these times in UTC without an offset; its rows carry amplitude_id.
+AMPLITUDE_UTC_TIMES = ("eventtime", "clienteventtime", "serveruploadtime", "servereventtime")
+AMPLITUDE_KEYS = ("amplitudeid",)
 SIGNUP_NAMES = (
     "signuptime", "signupdate", "signupat", "signup", "registeredat", "registrationdate",
     "registration", "registered", "createdat", "created", "joinedat", "joined", "firstseen",
@@ -129,6 +139,26 @@ class FileSample:
     # JSON: each top-level text key's distinct texts over every record read for keys (up to
     # MAX_NAMES): the rare event names, a conversion among them, that 200 rows miss.
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    archive: Path | None = None  # the zip archive holding the file (`path` is archive/member)
+    archive_files: int = 0  # how many files that archive holds (export files or not)
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A file of the export: on disk, or a member of a zip archive (then `path` is where it
+    would be if the archive were a folder, archive/member, as the starter groups files)."""
+
+    path: Path
+    archive: Path | None = None
+    member: str | None = None
+    archive_files: int = 0  # how many files the archive holds (export files or not)
+
+    @property
+    def shown(self) -> str:
+        """As messages name it: its path, `export.zip:member` for a member."""
+        if self.archive is None or self.member is None:
+            return str(self.path)
+        return archives.member_name(self.archive, self.member)
 
 
 @dataclass(frozen=True)
@@ -195,15 +225,32 @@ def _id_field(column: str, files: str, checks: list[str]) -> str | dict:
     return {"expr": f"lower({quoted})"}
 
 
-def _head(path: Path) -> bytes:
-    """The file's first bytes, decompressed when gzip (a zip archive is refused as the
+@contextlib.contextmanager
+def _opened(file: ExportFile) -> Iterator[IO[bytes]]:
+    """The file's bytes as a stream: from disk, or from its archive."""
+    if file.archive is None:
+        with file.path.open("rb") as handle:
+            yield handle
+    else:
+        assert file.member is not None
+        with archives.open_member(file.archive, file.member) as handle:
+            yield handle
+
+
+def _head(file: ExportFile) -> bytes:
+    """The file's first bytes, decompressed when gzip (a zip inside a zip is refused as the
     ingest refuses it)."""
-    opener = gzip.open if is_gzipped(path) else open
     try:
-        with opener(path, "rb") as handle:
-            return handle.read(SAMPLE_BYTES)
-    except (OSError, EOFError) as error:
-        raise StarterError(f"{path}: not readable ({error})") from None
+        gzipped = is_gzipped(file_head(file.archive or file.path, file.member), file.shown)
+        with _opened(file) as raw:
+            if not gzipped:
+                return raw.read(SAMPLE_BYTES)
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                return unzipped.read(SAMPLE_BYTES)
+    except SourceFileError as error:
+        raise StarterError(str(error)) from None
+    except archives.READ_ERRORS as error:
+        raise StarterError(f"{file.shown}: not readable ({error})") from None
 
 
 def _encoding(head: bytes) -> str:
@@ -321,7 +368,7 @@ def _array_records(text: str, limit: int) -> list:
     return records
 
 
-def _parquet_sample(path: Path) -> FileSample:
+def _parquet_sample(path: Path, shown: Path) -> FileSample:
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -348,54 +395,64 @@ def _parquet_sample(path: Path) -> FileSample:
         )
         rows = con.sql(f"SELECT {texts} FROM {scan} LIMIT {SAMPLE_ROWS}").fetchall()
     except duckdb.Error as error:
-        raise StarterError(f"{path}: not readable as parquet ({error})") from None
+        raise StarterError(f"{shown}: not readable as parquet ({error})") from None
     finally:
         con.close()
     values = {
         name: tuple(str(row[i]) for row in rows if row[i] is not None)
         for i, name in enumerate(columns)
     }
-    return FileSample(path, "parquet", "utf-8", ",", columns, values)
+    return FileSample(shown, "parquet", "utf-8", ",", columns, values)
 
 
-def _xlsx_sample(path: Path) -> FileSample:
+def _xlsx_sample(path: Path, shown: Path) -> FileSample:
     """The first sheet's header and first rows, as the ingest reads them (excel.py)."""
     try:
-        sheets, rows = excel.read_sheet(path, None, path, SAMPLE_ROWS + 1, any_count=True)
-        columns = excel.sheet_columns(rows, path, ".")
+        sheets, rows = excel.read_sheet(path, None, shown, SAMPLE_ROWS + 1, any_count=True)
+        columns = excel.sheet_columns(rows, shown, ".")
     except excel.WorkbookError as error:
         raise StarterError(str(error)) from None
     values = {name: tuple(v for v in texts if v) for name, texts in columns.items()}
-    return FileSample(path, "xlsx", "utf-8", ",", tuple(columns), values, sheets)
+    return FileSample(shown, "xlsx", "utf-8", ",", tuple(columns), values, sheets)
 
 
-def data_files(paths: Sequence[Path]) -> list[Path]:
+def data_files(paths: Sequence[Path]) -> list[ExportFile]:
     """The files named, and the export files (csv, jsonl, json, parquet, xlsx, gzip'd) in folders
-    (dot folders left out)."""
+    (dot folders left out); a zip archive, named or in a folder, stands for its members."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found += sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and format_from_name(p) and not _hidden(p.relative_to(path))
+                if p.is_file()
+                and (format_from_name(p) or p.suffix.lower() == ZIP_SUFFIX)
+                and not archives.is_hidden(p.relative_to(path).parts)
             )
         elif path.is_file():
             found.append(path)
         else:
             raise StarterError(f"{path}: no such file or folder")
-    if not found:
+    files = [one for path in found for one in _export_files(path.resolve())]
+    if not files:
         raise StarterError(
-            "no csv, jsonl, json, parquet or xlsx file (nor a .gz of one) in "
+            "no csv, jsonl, json, parquet or xlsx file (nor a .gz or .zip of them) in "
             + ", ".join(map(str, paths))
         )
-    return found
+    return files
 
 
-def _hidden(relative: Path) -> bool:
-    """Under a dot folder (a workspace's `.usagecast`, `.git`, notebook checkpoints), a dot
-    file or Excel's lock file of an open workbook (`~$users.xlsx`): not part of an export."""
-    return any(part.startswith((".", "~$")) for part in relative.parts)
+def _export_files(path: Path) -> list[ExportFile]:
+    """A file, or the export files of a zip archive (not an .xlsx workbook, also a zip)."""
+    if format_from_name(path) == XLSX or not archives.is_zip(path):
+        return [ExportFile(path)]
+    try:
+        members = archives.archive_members(path, None)
+    except SourceFileError as error:
+        raise StarterError(str(error)) from None
+    return [
+        ExportFile(path / m, path, m, len(members)) for m in members if format_from_name(Path(m))
+    ]
 
 
 def write_starter(
@@ -403,19 +460,19 @@ def write_starter(
 ) -> tuple[Path, Starter]:
     """Sample the export files under `paths` and write the starter config to `out` (default:
     dataset.yaml in the one folder given, else beside the files); never over a file."""
-    files = [p.resolve() for p in data_files(paths)]
+    files = data_files(paths)
     if out is None:
         folders = [p for p in paths if p.is_dir()]
         parent = (
             folders[0]
             if len(folders) == 1
-            else Path(os.path.commonpath([f.parent for f in files]))
+            else Path(os.path.commonpath([(f.archive or f.path).parent for f in files]))
         )
         out = parent / "dataset.yaml"
     out = out.resolve()
     if out.exists():
         raise StarterError(f"{out} exists; move it away or name another file with --out")
-    outside = [f for f in files if not f.is_relative_to(out.parent)]
+    outside = [f.path for f in files if not f.path.is_relative_to(out.parent)]
     if outside:
         raise StarterError(
             f"{outside[0]} is outside {out.parent}, the config's folder, where the ingest reads "
@@ -426,25 +483,45 @@ def write_starter(
     return out, starter
 
 
-def sample_files(paths: Sequence[Path]) -> list[FileSample]:
+def sample_files(files: Sequence[ExportFile]) -> list[FileSample]:
     """Sample every export file (I/O): header, encoding, delimiter, a few values a column."""
     samples = []
-    formats = {path: format_from_name(path) for path in paths}
+    formats = {file: format_from_name(file.path) for file in files}
     json_files = sum(f not in ("csv", "parquet", "xlsx", None) for f in formats.values())
     scan_rows = max(SAMPLE_ROWS, KEY_SCAN_ROWS // max(json_files, 1))
-    for path in paths:
-        file_format = formats[path]
+    for file in files:
+        file_format = formats[file]
         if file_format is None:
-            raise StarterError(f"{path}: cannot tell the format (csv, jsonl, json, parquet, xlsx)")
-        if file_format == "parquet":
-            samples.append(_parquet_sample(path))
-        elif file_format == "xlsx":
-            samples.append(_xlsx_sample(path))
+            raise StarterError(
+                f"{file.shown}: cannot tell the format (csv, jsonl, json, parquet, xlsx)"
+            )
+        if file_format in ("parquet", XLSX):
+            read = _parquet_sample if file_format == "parquet" else _xlsx_sample
+            with _on_disk(file) as local:
+                sample = read(local, file.path)
         elif file_format == "csv":
-            samples.append(_csv_sample(path, _head(path)))
+            sample = _csv_sample(file.path, _head(file))
         else:
-            samples.append(_json_sample(path, _head(path), scan_rows))
+            sample = _json_sample(file.path, _head(file), scan_rows)
+        samples.append(replace(sample, archive=file.archive, archive_files=file.archive_files))
     return samples
+
+
+@contextlib.contextmanager
+def _on_disk(file: ExportFile) -> Iterator[Path]:
+    """The file's path; an archive member's extracted copy (Parquet and workbooks are read
+    by seeking) in a temporary folder, removed after."""
+    if file.archive is None:
+        yield file.path
+        return
+    assert file.member is not None
+    with tempfile.TemporaryDirectory(prefix="usagecast-starter-") as folder:
+        target = Path(folder) / Path(file.member).name
+        try:
+            archives.extract_member(file.archive, file.member, target)
+        except SourceFileError as error:
+            raise StarterError(str(error)) from None
+        yield target
 
 
 def _is_number(value: str) -> bool:
@@ -607,17 +684,39 @@ def _suffix(path: Path) -> str:
 
 def _sources_of(
     group: Sequence[FileSample], base: Path, all_samples: Sequence[FileSample]
-) -> list[tuple[list[FileSample], str]]:
-    """(files, `files:` value) per source: a glob over the group's folder when the group is
-    every such file there, else each file a source of its own."""
+) -> list[tuple[list[FileSample], dict[str, str]]]:
+    """(files, their `files:` and `members:` keys) per source: a glob over the group's
+    folder when the group is every such file there, else each file a source of its own.
+    An archive's members take the archive as `files:` and the glob or member as `members:`,
+    which is left out when they are all of the archive's files."""
     first = group[0].path
     suffix = _suffix(first)
     matching = {s.path for s in all_samples if s.path.parent == first.parent}
     if len(group) > 1 and {p for p in matching if p.name.endswith(suffix)} == {
         s.path for s in group
     }:
-        return [(list(group), (first.parent.relative_to(base) / f"*{suffix}").as_posix())]
-    return [([s], s.path.relative_to(base).as_posix()) for s in group]
+        where = _location(first.parent / f"*{suffix}", group[0].archive, base)
+        if group[0].archive is not None and len(group) == group[0].archive_files:
+            where.pop("members")
+        return [(list(group), where)]
+    return [([s], _location(s.path, s.archive, base)) for s in group]
+
+
+def _location(path: Path, archive: Path | None, base: Path) -> dict[str, str]:
+    """`files:` (and `members:`, for a path inside a zip archive) naming `path`."""
+    if archive is None:
+        return {"files": path.relative_to(base).as_posix()}
+    return {
+        "files": archive.relative_to(base).as_posix(),
+        "members": path.relative_to(archive).as_posix(),
+    }
+
+
+def _label(source: Mapping) -> str:
+    """A source as the checks name it: its files, `export.zip:members` for members."""
+    members = source.get("members")
+    files = source["files"]
+    return files if members is None else archives.member_name(files, members)
 
 
 def _roles(sample: FileSample) -> tuple:
@@ -664,6 +763,8 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         values,
         first.sheets,
         {key: tuple(texts) for key, texts in names.items()},
+        first.archive,
+        first.archive_files,
     )
 
 
@@ -673,7 +774,7 @@ def _users_source(
     """Fill in a users table's columns, formats and attributes; None without an id column.
     When the events are keyed by email (Shopify's orders), so is the users table if it has
     an email column (its customer id would match no event)."""
-    files = source["files"]
+    files = _label(source)
     names = (*EMAIL_NAMES,) if keyed_by_email else ()
     user_id = _find(sample.columns, (*names, *USER_ID_NAMES, "id", *EMAIL_NAMES), set())
     if keyed_by_email and _key(user_id or "") in EMAIL_NAMES:
@@ -710,7 +811,7 @@ def _users_source(
 
 def _events_source(sample: FileSample, first: Path, source: dict, checks: list[str]) -> str | None:
     """Fill in an events source's columns and formats; None without a user id or a time."""
-    files = source["files"]
+    files = _label(source)
     user_id, *other_ids = _user_id_fields(sample) or [None]
     taken = {user_id or ""}
     time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
@@ -769,6 +870,12 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
             f"{files}: {time}: times without an offset read as UTC, as the name says, whatever "
             "the dataset's timezone"
         )
+    elif _key(time) in AMPLITUDE_UTC_TIMES and _find(sample.columns, AMPLITUDE_KEYS, set()):
+        source["timezone"] = "UTC"
+        checks.append(
+            f"{files}: {time}: read as UTC, whatever the dataset's timezone: an Amplitude export "
+            "(it has amplitude_id) writes its times in UTC without saying so"
+        )
     constant = source.get("event_type")
     return (
         f"{files}: "
@@ -791,9 +898,10 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         for sample in samples
         if not _is_users_file(sample)
     )
-    for group, files in sources:
+    for group, where in sources:
         sample = _merged(group)
-        source: dict = {"files": files}
+        source: dict = dict(where)
+        files = _label(source)
         if sample.format != "parquet" and sample.encoding != "utf-8":
             source["encoding"] = sample.encoding
             checks.append(f"{files}: not UTF-8; read as {sample.encoding}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zipfile
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -507,3 +508,83 @@ def test_shopify_customers_are_keyed_by_email_as_the_orders_are(tmp_path):
     summary = ingest_dataset(out, store, progress=False)
     assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (2, 4)
     assert summary.tables["events"].quarantined == {}
+
+
+def _zip_of(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_amplitudes_export_zip_of_hourly_gzipped_json(tmp_path, capsys):
+    events = [
+        {
+            "amplitude_id": 9000 + n,
+            "user_id": None if n % 5 == 0 else f"u{n % 7}",
+            "device_id": f"d{n % 9}",
+            "event_time": f"2024-03-0{1 + n // 24} {n % 24:02d}:15:00.250000",
+            "event_type": "Upgrade Premium" if n % 11 == 0 else "play song",
+            "$insert_id": f"i{n}",
+            "event_properties": {"genre": "jazz"},
+        }
+        for n in range(48)
+    ]
+    members = {
+        f"187520/187520_2024-03-0{1 + h // 24}_{h % 24}#0.json.gz": gzip.compress(
+            (json.dumps(events[h]) + "\n").encode(), mtime=0
+        )
+        for h in range(48)
+    }
+    members["__MACOSX/187520/._187520_2024-03-01_0#0.json.gz"] = b"\0\5\26\7 Finder"
+    export = tmp_path / "export"
+    export.mkdir()
+    _zip_of(export / "export.zip", members)
+
+    assert main(["dataset", "new", str(export / "export.zip")]) == 0
+    printed = capsys.readouterr().out
+    assert "an Amplitude export (it has amplitude_id) writes its times in UTC" in printed
+    config = yaml.safe_load((export / "dataset.yaml").read_text())
+    (source,) = config["events"]
+    assert (source["files"], "members" in source) == ("export.zip", False)
+    assert (source["timezone"], source["dedupe"]) == (
+        "UTC",
+        ["event_type", "user_id", "event_time", "$insert_id"],
+    )
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(export / "dataset.yaml", store, progress=False)
+    assert summary.tables["events"].accepted == 38
+    assert summary.tables["events"].quarantined == {"missing_required_field": 10}
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT min(source_file), min(event_time) FROM events").fetchone() == (
+            "export.zip:187520/187520_2024-03-01_1#0.json.gz",
+            datetime(2024, 3, 1, 1, 15, 0, 250000),
+        )
+
+
+def test_a_zip_of_a_users_table_event_files_and_a_readme_names_its_members(tmp_path):
+    table = pa.table({"uid": ["1", "2"], "ts": ["2024-03-05 10:00", "2024-03-06 11:00"]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    export = tmp_path / "export"
+    export.mkdir()
+    _zip_of(
+        export / "crm.zip",
+        {
+            "README.txt": b"Exported from the CRM",
+            "users.csv": b"customer_id,signup_date\n1,2024-01-02\n2,2024-01-03\n",
+            "events/page_views.csv": b"customer_id,viewed_at,page\n1,2024-03-01 09:00,home\n",
+            "events/more_views.csv": b"customer_id,viewed_at,page\n2,2024-03-02 09:30,pricing\n",
+            "logins.parquet": sink.getvalue().to_pybytes(),
+        },
+    )
+    out, _ = write_starter([export], None, "crm")
+
+    config = yaml.safe_load(out.read_text())
+    assert [(s["files"], s["members"]) for s in config["events"]] == [
+        ("crm.zip", "events/*.csv"),
+        ("crm.zip", "logins.parquet"),
+    ]
+    assert (config["users"]["files"], config["users"]["members"]) == ("crm.zip", "users.csv")
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert (summary.tables["events"].accepted, summary.tables["users"].accepted) == (4, 2)

@@ -1,5 +1,5 @@
-"""Gzip-compressed exports (.csv.gz, .jsonl.gz) are read as they are, and every message about
-a file names the user's file, never a scratch copy the ingest made of it."""
+"""Gzip-compressed exports (.csv.gz, .jsonl.gz) and zip archives are read as they are, and
+every message about a file names the user's file, never a scratch copy the ingest made of it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import gzip
 import random
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,24 +26,53 @@ def _gzipped(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
-def _gzipped_copy(dataset: MessyDataset, folder: Path) -> tuple[Path, dict[str, str]]:
-    """The dataset with every text file gzip-compressed under a `.gz` name; returns the new
-    config and {compressed name: original name}."""
-    folder.mkdir(parents=True)
+def _copy(
+    dataset: MessyDataset, folder: Path, pack: Callable[[Path, dict], str | None]
+) -> tuple[Path, dict[str, str]]:
+    """The dataset with each data file packed by `pack(file, its source)`, which updates the
+    source and returns the name the store will show for the file (None: left as it is);
+    returns the new config and {shown name: original name}."""
+    folder.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(dataset.config.read_text(encoding="utf-8"))
     renamed = {}
     for source in [*config["events"], config["users"]]:
         original = dataset.config.parent / source["files"]
-        if original.suffix == ".parquet":
-            (folder / original.name).write_bytes(original.read_bytes())
-            continue
-        compressed = f"{original.name}.gz"
-        (folder / compressed).write_bytes(_gzipped(original.read_bytes()))
-        renamed[compressed] = original.name
-        source["files"] = compressed
+        shown = pack(original, source)
+        if shown is not None:
+            renamed[shown] = original.name
     path = folder / "dataset.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path, renamed
+
+
+def _gzipped_copy(dataset: MessyDataset, folder: Path) -> tuple[Path, dict[str, str]]:
+    """The dataset with every text file gzip-compressed under a `.gz` name."""
+
+    def pack(original: Path, source: dict) -> str | None:
+        if original.suffix == ".parquet":
+            (folder / original.name).write_bytes(original.read_bytes())
+            return None
+        compressed = f"{original.name}.gz"
+        (folder / compressed).write_bytes(_gzipped(original.read_bytes()))
+        source["files"] = compressed
+        return compressed
+
+    return _copy(dataset, folder, pack)
+
+
+def _zipped_copy(dataset: MessyDataset, folder: Path) -> tuple[Path, dict[str, str]]:
+    """The dataset with every file a member of one deflated zip archive (in a folder of
+    it), each source naming its member."""
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "export.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+
+        def pack(original: Path, source: dict) -> str:
+            member = f"export/{original.name}"
+            archive.writestr(member, original.read_bytes())
+            source.update(files="export.zip", members=member)
+            return f"export.zip:{member}"
+
+        return _copy(dataset, folder, pack)
 
 
 def _renamed(field, renamed: dict[str, str]):
@@ -77,6 +107,20 @@ def test_gzipped_messy_exports_store_what_their_plain_files_store(
         plain = stored_tables(dataset.config, Path(folder) / "plain_store" / "events.duckdb")
         compressed = stored_tables(config, Path(folder) / "gz_store" / "events.duckdb")
         assert _named_as(compressed, renamed) == plain
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rng=st.randoms(use_true_random=False), events_format=st.sampled_from(FORMATS))
+def test_zipped_messy_exports_store_what_their_plain_files_store(
+    rng: random.Random, events_format: str
+):
+    with tempfile.TemporaryDirectory() as folder:
+        dataset = write_messy_dataset(rng, Path(folder) / "plain", events_format)
+        config, renamed = _zipped_copy(dataset, Path(folder) / "zip")
+        plain = stored_tables(dataset.config, Path(folder) / "plain_store" / "events.duckdb")
+        zipped = stored_tables(config, Path(folder) / "zip_store" / "events.duckdb")
+        assert _named_as(zipped, renamed) == plain
 
 
 def test_compressed_csv_and_jsonl_with_their_line_numbers(dataset, base_config, store, query):
@@ -149,17 +193,6 @@ def test_a_cut_off_gzip_file_is_fatal_and_named(dataset, base_config, store):
     message = _refusal(dataset, base_config, store, "events.csv.gz", whole[: len(whole) // 2])
     assert message.startswith(str(store.parents[1] / "data" / "events.csv.gz") + ": ")
     assert "not a readable gzip file" in message and "cut off" in message
-
-
-def test_a_zip_archive_is_refused_with_what_to_do(tmp_path, dataset, base_config, store):
-    archive = tmp_path / "export.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("events.csv", "uid,ts,page,length\n1,2014-04-22,PLAY,1\n")
-    message = _refusal(
-        dataset, base_config, store, "export.zip", archive.read_bytes(), format="csv"
-    )
-    assert message.startswith(str(tmp_path / "data" / "export.zip") + ": a zip archive")
-    assert "extract it" in message
 
 
 def test_an_empty_gzip_file_is_fatal(dataset, base_config, store):
