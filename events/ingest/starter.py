@@ -65,11 +65,18 @@ USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "distinctid", "accountid", "memberid",
     "clientid", "playerid", "visitorid", "personid", "userpseudoid", "anonymousid",
 )  # fmt: skip
+# Whose id a column ending in `id` holds when its name is none of the above
+# (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`).
+ID_OWNERS = (
+    "user", "customer", "account", "member", "client", "player", "visitor", "person",
+    "subscriber", "buyer", "shopper", "profile",
+)  # fmt: skip
 # The last resort for a customer id (Shopify's orders export has only `Email`); read
 # lower-cased, as an address names one customer whatever its case.
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
 TIME_NAMES = (
-    "timestamp", "eventtime", "eventtimestamp", "time", "ts", "datetime", "occurredat",
+    "timestamp", "eventtime", "eventtimestamp", "derivedtstamp", "time", "ts", "datetime",
+    "occurredat",
     "createdat", "eventdate", "date", "day", "invoicedate", "orderdate", "loggedat", "at",
 )  # fmt: skip
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
@@ -84,14 +91,15 @@ UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves i
 NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
 # Endings of a time column's name (`login_at`, `purchase_date`, Stripe's `Created (UTC)`)
 # when no name above matches; a zone word after them is not part of the ending.
-TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts", "created")
+TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts", "tstamp", "created")
 ZONE_WORDS = ("utc", "gmt", "local", "tz")
 # Amplitude's export writes these times in UTC without an offset; its rows carry amplitude_id.
 AMPLITUDE_UTC_TIMES = ("eventtime", "clienteventtime", "serveruploadtime", "servereventtime")
 AMPLITUDE_KEYS = ("amplitudeid",)
 SIGNUP_NAMES = (
     "signuptime", "signupdate", "signupat", "signup", "registeredat", "registrationdate",
-    "registration", "registered", "createdat", "created", "joinedat", "joined", "firstseen",
+    "registration", "registered", "createdat", "created", "createdate", "joinedat", "joined",
+    "firstseen",
 )  # fmt: skip
 OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),
@@ -100,6 +108,9 @@ OPTIONAL_NAMES = {
     "area": ("area", "section", "screen", "feature", "module"),
     "properties": ("properties", "eventproperties", "props", "params"),
 }
+# The first word of a value column named otherwise (RevenueCat's `price_in_usd`, `Amount
+# (USD)`), read as the value when its sampled values are numbers.
+VALUE_WORDS = ("revenue", "amount", "price")
 USERS_FILE_WORDS = (
     "user", "customer", "account", "member", "client", "people", "person", "contact",
 )  # fmt: skip
@@ -202,14 +213,38 @@ def _user_id_fields(sample: FileSample) -> list[str]:
     first that holds a value in at least half the sampled rows, else the most filled
     (GA4's `user_id` is blank until a site sets it, its `user_pseudo_id` never is; Segment's
     `userId` is blank only before a login, so it stays ahead of `anonymousId`)."""
-    found = _field_matches(sample, USER_ID_NAMES, set()) or _field_matches(
-        sample, EMAIL_NAMES, set()
+    named = _field_matches(sample, USER_ID_NAMES, set())
+    found = [*named, *(c for c in _owned_ids(sample.columns) if c not in named)] or (
+        _field_matches(sample, EMAIL_NAMES, set())
     )
     filled = {column: len(sample.values.get(column, ())) for column in found}
     rows = max(map(len, sample.values.values()), default=0)
     half = [column for column in found if 2 * filled[column] >= rows]
     chosen = half[0] if half else max(found, key=filled.__getitem__, default=None)
     return [chosen, *(c for c in found if c != chosen)] if chosen else []
+
+
+def _owned_ids(columns: Iterable[str]) -> list[str]:
+    """Top-level columns whose name ends in a user's id by another name: `app_user_id`,
+    `domain_userid`, `subscriberId` (ID_OWNERS before `id`)."""
+    found = []
+    for column in (c for c in columns if "." not in c):
+        *before, last = name_words(column) or [""]
+        owner = last[:-2] or (before[-1] if before else "")  # `userid`, or `user` + `id`
+        if last.endswith("id") and owner in ID_OWNERS:
+            found.append(column)
+    return found
+
+
+def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
+    """A top-level column whose first word is a value's (VALUE_WORDS) and whose sampled
+    values are all numbers."""
+    for column in (c for c in sample.columns if c not in taken and "." not in c):
+        words = name_words(column)
+        values = sample.values.get(column, ())
+        if words and words[0] in VALUE_WORDS and values and all(map(_is_number, values)):
+            return column
+    return None
 
 
 def _id_field(column: str, files: str, checks: list[str]) -> str | dict:
@@ -839,6 +874,8 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
         taken.add(event)
     for canonical, names in OPTIONAL_NAMES.items():
         found = _find_field(sample, names, taken)
+        if found is None and canonical == "value":
+            found = _value_by_word(sample, taken)
         if found:
             columns[canonical] = found
             taken.add(found)

@@ -588,3 +588,51 @@ def test_a_zip_of_a_users_table_event_files_and_a_readme_names_its_members(tmp_p
     assert (config["users"]["files"], config["users"]["members"]) == ("crm.zip", "users.csv")
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert (summary.tables["events"].accepted, summary.tables["users"].accepted) == (4, 2)
+
+
+def test_revenuecats_transactions_with_a_prefixed_user_id_and_a_usd_price(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    lines = [
+        "rc_original_app_user_id,product_identifier,start_time,store,price_in_usd,"
+        "price_in_purchased_currency,is_trial_period"
+    ]
+    lines += [
+        f"$RCAnonymousID:{n % 4},premium_monthly,2024-03-{1 + n:02d} 08:00:00,app_store,"
+        f"{0 if n % 3 == 0 else 9.99},{0 if n % 3 == 0 else 8.99},{str(n % 3 == 0).lower()}"
+        for n in range(12)
+    ]
+    (export / "transactions.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, _ = write_starter([export], None, "revenuecat")
+
+    (source,) = read_config(out).events
+    assert source.event_type == "TRANSACTION"
+    assert dict(source.columns) == {
+        "user_id": "rc_original_app_user_id",
+        "timestamp": "start_time",
+        "value": "price_in_usd",
+    }
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 12
+
+
+def test_snowplows_enriched_events_take_the_derived_time_and_the_filled_domain_userid(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    lines = ["app_id,etl_tstamp,collector_tstamp,event,user_id,domain_userid,derived_tstamp"]
+    lines += [
+        f"web,2024-03-06 00:00:00.000,2024-03-05 10:{n:02d}:01.500,page_view,"
+        f"{'' if n % 3 else 'u7'},{'d' + str(n % 5)},2024-03-05 10:{n:02d}:00.900"
+        for n in range(30)
+    ]
+    (export / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, starter = write_starter([export], None, "snowplow")
+
+    (source,) = read_config(out).events
+    assert (source.columns["user_id"], source.columns["timestamp"]) == (
+        "domain_userid",
+        "derived_tstamp",
+    )
+    assert any("domain_userid in 30, user_id in 10" in check for check in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 30
