@@ -636,3 +636,27 @@ def test_snowplows_enriched_events_take_the_derived_time_and_the_filled_domain_u
     assert any("domain_userid in 30, user_id in 10" in check for check in starter.checks)
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 30
+
+
+def test_hubspots_contacts_export_is_the_users_table_with_its_create_date(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "hubspot-crm-exports-all-contacts-2024-03-05.csv").write_text(
+        "Record ID,Email,Create Date,Lifecycle Stage\n"
+        "101,Ann@Example.com,2024-01-02 09:00,lead\n"
+        "102,bo@example.com,2024-01-03 10:30,customer\n",
+        encoding="utf-8",
+    )
+    (export / "logins.csv").write_text(
+        "email,logged_in_at\nann@example.com,2024-03-01 08:00\nbo@example.com,2024-03-02 09:00\n",
+        encoding="utf-8",
+    )
+    out, _ = write_starter([export], None, "crm")
+
+    users = read_config(out).users
+    assert (users.derived["user_id"], users.columns["signup_time"]) == (
+        'LOWER("Email")',
+        "Create Date",
+    )
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (2, 2)
