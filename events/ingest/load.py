@@ -265,15 +265,20 @@ class OpenedFile:
     paths: frozenset[str] = frozenset()  # Parquet: dotted paths into its struct columns
     # Parquet: the key/value lists the source maps (validate.key_value_lists) -> their keys
     listed_keys: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
+    # Its text columns the source reads paths in (`properties.revenue` in a CSV)
+    json_text: frozenset[str] = frozenset()
 
     def holds(self, column: str) -> bool:
         """Whether the file has the column (a JSONL file without records has every one); a
-        `LIST.KEY` name when some element of the list holds the key."""
+        `LIST.KEY` name when some element of the list holds the key; a path in a text
+        column read as JSON."""
         if self.file.format == "jsonl" and not self.types:
             return True
         first, _, key = column.partition(".")
-        return _in_file(column, self.types, self.file.format, self.paths) or (
-            key in self.listed_keys.get(first, ())
+        return (
+            _in_file(column, self.types, self.file.format, self.paths)
+            or key in self.listed_keys.get(first, ())
+            or (bool(key) and first in self.json_text)
         )
 
 
@@ -353,18 +358,22 @@ class _Builder:
                 f"{file.shown}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
                 "(the ingest numbers rows under that name); rename it in the file"
             )
-        if file.format != "parquet":
+        if file.format == "jsonl":
             return OpenedFile(file, reader, types, key)
-        paths = frozenset(validate.struct_field_paths(typed))
         mapped = [c for _, c in validate.mapped_columns(source)]
         mapped += [c for e in source.derived.values() for c in derived_columns(e)]
-        listed = {c.partition(".")[0] for c in mapped if c not in types and "." in c}
-        lists = listed.intersection(validate.key_value_lists(typed))
+        # The first part of each dotted name the file lacks: a struct, list or text column.
+        outer = {c.partition(".")[0] for c in mapped if c not in types and "." in c}
+        json_text = frozenset(c for c in outer if types.get(c) == "VARCHAR")
+        if file.format != "parquet":
+            return OpenedFile(file, reader, types, key, json_text=json_text)
+        paths = frozenset(validate.struct_field_paths(typed))
+        lists = outer.intersection(validate.key_value_lists(typed))
         keys = {
             name: self._read(file, source, lambda n=name: self._keys(reader.sql, n))
             for name in lists
         }
-        return OpenedFile(file, reader, types, key, paths, keys)
+        return OpenedFile(file, reader, types, key, paths, keys, json_text)
 
     def _keys(self, reader: str, column: str) -> frozenset[str]:
         """The keys the elements of a key/value list column hold in a file."""
@@ -412,6 +421,7 @@ class _Builder:
             control_free=reader.control_free,
             absent=absent,
             key_value_lists=frozenset(opened.listed_keys),
+            json_text=opened.json_text,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(

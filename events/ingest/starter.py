@@ -538,8 +538,43 @@ def sample_files(files: Sequence[ExportFile]) -> list[FileSample]:
             sample = _csv_sample(file.path, _head(file))
         else:
             sample = _json_sample(file.path, _head(file), scan_rows)
+        if file_format != "jsonl":
+            sample = _with_json_text_fields(sample)
         samples.append(replace(sample, archive=file.archive, archive_files=file.archive_files))
     return samples
+
+
+def _with_json_text_fields(sample: FileSample) -> FileSample:
+    """The sample with the keys of its text columns that hold JSON objects (a warehouse
+    export's `properties`) as dotted columns, which the ingest reads by path."""
+    values = dict(sample.values)
+    added: list[str] = []
+    for column in sample.columns:
+        records = _json_objects(sample.values.get(column, ()))
+        if records is None:
+            continue
+        for key, texts in _json_columns(records).items():
+            name = f"{column}.{key}"
+            if name not in values:
+                added.append(name)
+                values[name] = texts
+    if not added:
+        return sample
+    return replace(sample, columns=(*sample.columns, *added), values=values)
+
+
+def _json_objects(texts: Sequence[str]) -> list[Mapping] | None:
+    """The texts that are JSON objects, when at least half are (the ingest quarantines the
+    others, named), else None."""
+    records = []
+    for text in texts:
+        if text.startswith("{"):
+            try:
+                records.append(json.loads(text))
+            except ValueError:
+                continue
+    objects = [r for r in records if isinstance(r, Mapping)]
+    return objects if objects and 2 * len(objects) >= len(texts) else None
 
 
 @contextlib.contextmanager

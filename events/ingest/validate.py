@@ -4,15 +4,16 @@ Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is 
 text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
 first reason that applies, in this fixed precedence (first match wins):
 
-events: control_characters, derived_value_error, missing_required_field, sentinel_id,
+events: control_characters, derived_value_error, unparseable_value (a text column read by
+        path that is not JSON), missing_required_field, sentinel_id,
         unparseable_timestamp, timestamp_out_of_range, dropped_event_type, unknown_event_type,
         unparseable_value
         (value, or properties that are not JSON), value_out_of_range, then (across rows)
         unknown_user, duplicate_event.
-users:  control_characters, derived_value_error, missing_required_field, sentinel_id,
-        unparseable_timestamp, unparseable_value, then duplicate_user.
-items:  control_characters, derived_value_error, missing_required_field, sentinel_id,
-        unparseable_timestamp, unparseable_value, then duplicate_item.
+users:  control_characters, derived_value_error, unparseable_value (JSON text, as above),
+        missing_required_field, sentinel_id, unparseable_timestamp, unparseable_value, then
+        duplicate_user.
+items:  as users, then duplicate_item.
 
 control_characters: a field read from the file holds a NUL or another control character
 (U+0000-U+001F other than tab, LF and CR, or U+007F); such text is never stored.
@@ -49,7 +50,10 @@ JSONL fields are read by key: a mapped name is the top-level key of that exact n
 record of the file has it (a key may hold dots), else a dotted name is a path into nested
 objects (`properties.revenue`; each part quoted, so blanks and quotes in keys work). A record
 without the path gives NULL like a missing key; a path ending on an object or array gives its
-JSON text, which the column's own rule then parses (never flattened).
+JSON text, which the column's own rule then parses (never flattened). A CSV's (or Parquet's)
+text column holding JSON, as a warehouse export's `properties`, is read by path the same way
+(`properties.revenue` when the file has no column of that exact name); a row whose column
+holds text that is not JSON is unparseable_value, before any other rule reads its fields.
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ DUPLICATE_ITEM = "duplicate_item"
 DERIVED_VALUE_ERROR = "derived_value_error"
 # Stage column: the text explaining why a derived column failed (NULL when none did).
 DERIVED_ERROR = "derived_error_text"
+# Stage column: the text columns read by path that do not hold JSON (NULL when none).
+JSON_ERROR = "json_error_text"
 # Stage column: the hash of what a duplicate event repeats (NULL: never a duplicate); the
 # compared fields themselves are read again only for rows sharing a hash.
 DEDUPE_HASH = "dedupe_hash"
@@ -158,6 +164,7 @@ def raw_text(
     column_type: str | None,
     as_json: bool,
     key_value_lists: Collection[str] = (),
+    json_text: Collection[str] = (),
 ) -> str:
     """SQL for one raw field as text: JSONL fields by key or path, typed Parquet columns (or
     fields of their struct columns, by a dotted path) cast.
@@ -166,22 +173,21 @@ def raw_text(
     name is a path). A path missing in a record reads as NULL, like a missing key; a nested
     value is its JSON text. `as_json` keeps a nested value as JSON text (for `properties`).
     A Parquet name `LIST.KEY` whose LIST is one of the file's `key_value_lists` reads the
-    value of the list's element with that key (key_value_text).
+    value of the list's element with that key (key_value_text). A name `COLUMN.KEY...` whose
+    COLUMN is one of `json_text`, text columns holding JSON (a CSV's `properties`), reads the
+    path inside it as in JSONL; text that is not JSON reads NULL (json_error_sql names it).
     """
     if file_format == "jsonl":
-        keys = jsonl_keys(column, column_type is not None)
-        path = sql_string("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
-        if as_json:
-            return (
-                f"CASE json_type(json, {path}) WHEN 'VARCHAR' THEN json_extract_string(json, "
-                f"{path}) WHEN 'NULL' THEN NULL ELSE json_extract(json, {path})::VARCHAR END"
-            )
-        return f"json_extract_string(json, {path})"
+        return _json_path_text("json", jsonl_keys(column, column_type is not None), as_json)
     if column_type == "VARCHAR":
         return ident(column)
     listed, dot, list_key = column.partition(".")
     if column_type is None and dot and listed in key_value_lists:
         return key_value_text(listed, list_key)
+    if column_type is None and dot and listed in json_text:
+        document = ident(listed)
+        inside = _json_path_text(document, list_key.split("."), as_json)
+        return f"CASE WHEN json_valid({document}) THEN {inside} END"
     first, *keys = [column] if column_type is not None else column.split(".")
     value = ident(first)
     for key in keys:  # a Parquet path through struct columns (load checked that it exists)
@@ -189,6 +195,29 @@ def raw_text(
     if as_json:
         return f"to_json({value})::VARCHAR"
     return f"CAST({value} AS VARCHAR)"
+
+
+def _json_path_text(document: str, keys: Sequence[str], as_json: bool) -> str:
+    """The text at a path of keys (each quoted) in a JSON document; `as_json`: a nested
+    value as its JSON text, a string as itself."""
+    path = sql_string("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
+    if as_json:
+        return (
+            f"CASE json_type({document}, {path}) WHEN 'VARCHAR' THEN json_extract_string("
+            f"{document}, {path}) WHEN 'NULL' THEN NULL ELSE json_extract({document}, {path})"
+            "::VARCHAR END"
+        )
+    return f"json_extract_string({document}, {path})"
+
+
+def json_error_sql(json_text: Collection[str]) -> str:
+    """JSON_ERROR: the text columns read by path (raw_text's `json_text`) that hold text
+    which is not JSON, comma-separated; NULL when every one is JSON or blank."""
+    culprits = ", ".join(
+        f"CASE WHEN trim({ident(c)}) <> '' AND NOT json_valid({ident(c)}) THEN {sql_string(c)} END"
+        for c in sorted(json_text)
+    )
+    return f"NULLIF(concat_ws(', ', {culprits}), '')"
 
 
 def key_value_text(column: str, key: str) -> str:
@@ -554,7 +583,8 @@ class StagedFile:
     `control_free` says the file read holds no control character at all
     (readers.control_free), so only the fields not read from it are checked for one.
     `absent` are mapped columns this file lacks (others of its source hold them): missing.
-    `key_value_lists` are its Parquet key/value list columns (key_value_lists()).
+    `key_value_lists` are its Parquet key/value list columns (key_value_lists()) and
+    `json_text` its text columns that mapped names read into by path (raw_text).
     """
 
     reader: str
@@ -567,6 +597,7 @@ class StagedFile:
     control_free: bool = False
     absent: frozenset[str] = frozenset()
     key_value_lists: frozenset[str] = frozenset()
+    json_text: frozenset[str] = frozenset()
 
 
 def numbered_rows_sql(reader: str) -> str:
@@ -615,14 +646,18 @@ def _staged_sql(
 def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str:
     if column is None or column in staged.absent:
         return "NULL::VARCHAR"
-    return cleaned(
-        raw_text(
-            staged.format,
-            column,
-            staged.column_types.get(column),
-            as_json,
-            staged.key_value_lists,
-        )
+    return cleaned(_raw_text(staged, column, as_json))
+
+
+def _raw_text(staged: StagedFile, column: str, as_json: bool = False) -> str:
+    """raw_text of one of the staged file's fields."""
+    return raw_text(
+        staged.format,
+        column,
+        staged.column_types.get(column),
+        as_json,
+        staged.key_value_lists,
+        staged.json_text,
     )
 
 
@@ -716,8 +751,21 @@ def _derived_fields(staged: StagedFile, source: Source) -> tuple[dict[str, str],
     return fields, f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
 
 
-def _derived_check() -> Check:
-    return Check(DERIVED_VALUE_ERROR, f"{DERIVED_ERROR} IS NOT NULL", DERIVED_ERROR)
+def _read_checks(extra: Mapping[str, str]) -> list[Check]:
+    """The checks on how the row's fields were read, first of all: a derived column that
+    failed, then a text column read by path that is not JSON."""
+    checks = []
+    if DERIVED_ERROR in extra:
+        checks.append(Check(DERIVED_VALUE_ERROR, f"{DERIVED_ERROR} IS NOT NULL", DERIVED_ERROR))
+    if JSON_ERROR in extra:
+        checks.append(
+            Check(
+                UNPARSEABLE_VALUE,
+                f"{JSON_ERROR} IS NOT NULL",
+                f"{JSON_ERROR} || ' is not JSON (fields are read from it by path)'",
+            )
+        )
+    return checks
 
 
 def _dedupe_fields(staged: StagedFile) -> list[str] | None:
@@ -732,10 +780,7 @@ def _dedupe_fields(staged: StagedFile) -> list[str] | None:
         names, fields = ["<jsonl line>"], ["json::VARCHAR"]
     else:
         names = list(staged.column_types) if staged.dedupe is True else list(staged.dedupe)
-        fields = [
-            raw_text(staged.format, n, staged.column_types.get(n), False, staged.key_value_lists)
-            for n in names
-        ]
+        fields = [_raw_text(staged, n) for n in names]
     return [sql_string(json.dumps(names)), *fields]
 
 
@@ -754,7 +799,8 @@ def dedupe_hash_sql(staged: StagedFile) -> str:
 def _source_fields(
     staged: StagedFile, source: Source
 ) -> tuple[Callable[[str], str], dict[str, str]]:
-    """(canonical name -> its text SQL, mapped or derived; the extra DERIVED_ERROR column)."""
+    """(canonical name -> its text SQL, mapped or derived; the extra DERIVED_ERROR and
+    JSON_ERROR columns, when the source derives columns or reads paths in text columns)."""
     derived, error = _derived_fields(staged, source)
 
     def text_of(key: str, as_json: bool = False) -> str:
@@ -762,7 +808,10 @@ def _source_fields(
             return derived[key]
         return _field(staged, source.columns.get(key), as_json=as_json)
 
-    return text_of, {DERIVED_ERROR: error} if source.derived else {}
+    extra = {DERIVED_ERROR: error} if source.derived else {}
+    if staged.json_text:
+        extra[JSON_ERROR] = json_error_sql(staged.json_text)
+    return text_of, extra
 
 
 EVENT_TEXT = {
@@ -802,7 +851,7 @@ def stage_events_sql(
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
         f"{number_sql('value_text', source.decimal, source.thousands)} AS value"
     )
-    checks = [_derived_check()] if extra else []
+    checks = _read_checks(extra)
     checks += event_checks(rules, source)
     if user_attributes:
         columns = {a.name: a.column for a in source.user_attributes}
@@ -845,7 +894,7 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     for attribute in source.attributes:
         text[f"{attribute.name}_text"] = _field(staged, attribute.column)
         parsed.append(_attribute_parse(attribute, source, rules))
-    checks = [_derived_check()] if extra else []
+    checks = _read_checks(extra)
     checks += entity_checks(id_column, required, rules, source)
     computed = [
         name

@@ -660,3 +660,30 @@ def test_hubspots_contacts_export_is_the_users_table_with_its_create_date(tmp_pa
     )
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (2, 2)
+
+
+def test_a_csv_whose_properties_column_holds_json_maps_paths_inside_it(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    rows = [
+        ("e1", "$pageview", {"$current_url": "/pricing"}, "d1"),
+        ("e2", "purchase", {"revenue": 29, "plan": "pro"}, "d1"),
+        ("e3", "$pageview", {"$current_url": "/"}, "d2"),
+    ]
+    lines = ["uuid,event,properties,timestamp,distinct_id"] + [
+        f'{uuid},{event},"{json.dumps(props).replace(chr(34), chr(34) * 2)}",'
+        f"2024-03-05T10:0{n}:00Z,{user}"
+        for n, (uuid, event, props, user) in enumerate(rows)
+    ]
+    (export / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, _ = write_starter([export], None, "posthog")
+
+    (source,) = read_config(out).events
+    assert (source.columns["value"], source.columns["properties"]) == (
+        "properties.revenue",
+        "properties",
+    )
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT sum(value), count(*) FROM events").fetchone() == (29.0, 3)
