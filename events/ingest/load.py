@@ -523,6 +523,8 @@ class _Builder:
         the users table is derived from the accepted events afterwards.
         """
         rules = self.config.rules
+        if any("anonymous_id" in {**s.columns, **s.derived} for s in self.config.events):
+            self._stitch_anonymous()
         known, user_stage = USERS, f"stage_{USERS}"
         if self.config.users is None:
             known = "event_users"
@@ -571,6 +573,35 @@ class _Builder:
             f"THEN 'date' ELSE 'timestamp' END FROM {EVENTS}"
         ).fetchone()[0]
 
+    def _stitch_anonymous(self) -> None:
+        """Give each event with only an anonymous id the user its id names, or its reason
+        (validate.anonymous_events_sql); counted in the facts for the report.
+
+        Signups are the users table's, else each user's first event with their own id.
+        """
+        stage = f"stage_{EVENTS}"
+        signups = (
+            f"(SELECT user_id, signup_time FROM {USERS})"
+            if self.config.users is not None
+            else f"(SELECT user_id, min(event_time) AS signup_time FROM {stage} "
+            "WHERE reason IS NULL AND user_id IS NOT NULL GROUP BY user_id)"
+        )
+        self.con.execute(
+            "CREATE TEMP TABLE anonymous_links AS " + validate.anonymous_links_sql(stage)
+        )
+        self.con.execute(
+            "CREATE TEMP TABLE anonymous_events AS "
+            + validate.anonymous_events_sql(stage, "anonymous_links", signups)
+        )
+        self.con.execute(
+            f"UPDATE {stage} SET user_id = CASE WHEN a.reason IS NULL THEN a.user_id END, "
+            f"{validate.STITCHED} = a.reason IS NULL, reason = a.reason, detail = a.detail "
+            f"FROM anonymous_events a WHERE {stage}.seq = a.seq"
+        )
+        self.facts["anonymous_events"] = int(
+            self.con.execute(f"SELECT count_if({validate.STITCHED}) FROM {stage}").fetchone()[0]
+        )
+
     def _derive_users(self) -> None:
         """users from the accepted events: one per user_id, signed up at their first event.
 
@@ -578,7 +609,11 @@ class _Builder:
         read order) that has one; users whose events disagree are counted per attribute.
         """
         stage = f"stage_{EVENTS}"
-        columns = ["user_id::VARCHAR AS user_id", "min(event_time)::TIMESTAMP AS signup_time"]
+        # Signed up at their first event with their own id, not at an anonymous one before
+        signup = (
+            f"coalesce(min(event_time) FILTER (WHERE NOT {validate.STITCHED}), min(event_time))"
+        )
+        columns = ["user_id::VARCHAR AS user_id", f"{signup}::TIMESTAMP AS signup_time"]
         flags, totals = [], []
         for a in self.user_attributes:
             name, sql_type = validate.ident(a.name), validate.attribute_sql_type(a)

@@ -71,6 +71,9 @@ ID_OWNERS = (
     "user", "customer", "account", "member", "client", "player", "visitor", "person",
     "subscriber", "buyer", "shopper", "profile",
 )  # fmt: skip
+# A device's or visitor's id beside the user id (Segment's `anonymousId`, Amplitude's and
+# Mixpanel's `device_id`): an event without a user id takes the user it is seen with.
+ANONYMOUS_ID_NAMES = ("anonymousid", "deviceid", "anonid", "userpseudoid")
 # The last resort for a customer id (Shopify's orders export has only `Email`); read
 # lower-cased, as an address names one customer whatever its case.
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
@@ -900,6 +903,14 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
         )
     taken |= {user_id, time}
     columns = {"user_id": _id_field(user_id, files, checks), "timestamp": time}
+    anonymous = _find_field(sample, ANONYMOUS_ID_NAMES, taken)
+    if anonymous is not None and _key(user_id.rpartition(".")[2]) not in ANONYMOUS_ID_NAMES:
+        columns["anonymous_id"] = anonymous
+        taken.add(anonymous)
+        checks.append(
+            f"{files}: an event without {user_id} takes the user its {anonymous} is seen with, "
+            "when that link was known in time (else it is quarantined with why)"
+        )
     event = _find_field(sample, EVENT_NAMES, taken)
     if event is None:
         source["event_type"] = _event_type_constant(first)

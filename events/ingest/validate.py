@@ -9,7 +9,8 @@ events: control_characters, derived_value_error, unparseable_value (a text colum
         unparseable_timestamp, timestamp_out_of_range, dropped_event_type, unknown_event_type,
         unparseable_value
         (value, or properties that are not JSON), value_out_of_range, then (across rows)
-        unknown_user, duplicate_event.
+        unidentified_anonymous_id, shared_anonymous_id, identified_later (an event with only
+        an anonymous_id: anonymous_events_sql), unknown_user, duplicate_event.
 users:  control_characters, derived_value_error, unparseable_value (JSON text, as above),
         missing_required_field, sentinel_id, unparseable_timestamp, unparseable_value, then
         duplicate_user.
@@ -94,6 +95,12 @@ UNPARSEABLE_VALUE = "unparseable_value"
 DUPLICATE_USER = "duplicate_user"
 DUPLICATE_ITEM = "duplicate_item"
 DERIVED_VALUE_ERROR = "derived_value_error"
+# An anonymous event (no user id, an `anonymous_id`) that names no one user in time.
+UNIDENTIFIED_ANONYMOUS_ID = "unidentified_anonymous_id"
+SHARED_ANONYMOUS_ID = "shared_anonymous_id"
+IDENTIFIED_LATER = "identified_later"
+# Stage column: the event's user id came from its anonymous id (stitch_anonymous_sql).
+STITCHED = "stitched"
 # Stage column: the text explaining why a derived column failed (NULL when none did).
 DERIVED_ERROR = "derived_error_text"
 # Stage column: the text columns read by path that do not hold JSON (NULL when none).
@@ -424,12 +431,22 @@ def _control_check(names: Sequence[str]) -> Check:
     )
 
 
-def _missing_check(required: Sequence[str]) -> Check:
-    """Required columns are named without their `_text` suffix in the explanation."""
-    condition = " OR ".join(f"{name} IS NULL" for name in required)
-    names = ", ".join(
-        f"CASE WHEN {name} IS NULL THEN '{name.removesuffix('_text')}' END" for name in required
+def _missing_check(required: Sequence[str], instead: Mapping[str, str] | None = None) -> Check:
+    """Required columns are named without their `_text` suffix in the explanation; a column
+    with a stand-in in `instead` (user_id: anonymous_id) is missing only when both are."""
+    instead = instead or {}
+    missing = {
+        name: f"{name} IS NULL" + (f" AND {instead[name]} IS NULL" if name in instead else "")
+        for name in required
+    }
+    condition = " OR ".join(
+        f"({sql})" if name in instead else sql for name, sql in missing.items()
     )
+    shown = {
+        name: ", ".join([name.removesuffix("_text"), *instead.get(name, "").split()])
+        for name in required
+    }
+    names = ", ".join(f"CASE WHEN {sql} THEN '{shown[name]}' END" for name, sql in missing.items())
     return Check(MISSING_REQUIRED_FIELD, condition, f"concat_ws(', ', {names}) || ' is empty'")
 
 
@@ -480,7 +497,9 @@ def _number_check(name: str, source: Source) -> Check:
 def event_checks(rules: Rules, source: Source) -> list[Check]:
     """Row-level event rules in precedence order (unknown_user/duplicates come later)."""
     formats = source.timestamp_formats
-    checks = [_missing_check(("user_id", "event_time_text", "event_type_text"))]
+    mapped = {**source.columns, **source.derived}
+    anonymous = {"user_id": "anonymous_id"} if "anonymous_id" in mapped else None
+    checks = [_missing_check(("user_id", "event_time_text", "event_type_text"), anonymous)]
     checks += _sentinel_check("user_id", rules)
     checks.append(_timestamp_check("event_time", formats))
     outside = range_condition("event_time", rules.timestamp_range, _timestamp_literal)
@@ -823,9 +842,10 @@ EVENT_TEXT = {
     "value_text": "value",
     "area": "area",
     "properties": "properties",
+    "anonymous_id": "anonymous_id",
 }
 """Stage text column -> the canonical field it holds."""
-EVENT_IDS = ("user_id", "session_id", "item_id")
+EVENT_IDS = ("user_id", "session_id", "item_id", "anonymous_id")
 
 
 def stage_events_sql(
@@ -849,7 +869,8 @@ def stage_events_sql(
     parsed = (
         f"{event_time} AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
-        f"{number_sql('value_text', source.decimal, source.thousands)} AS value"
+        f"{number_sql('value_text', source.decimal, source.thousands)} AS value, "
+        f"false AS {STITCHED}"
     )
     checks = _read_checks(extra)
     checks += event_checks(rules, source)
@@ -944,6 +965,52 @@ def unknown_users_sql(
         f"{rejected}SELECT s.seq, '{UNKNOWN_USER}' AS reason, {detail} AS detail "
         f"FROM {stage} s ANTI JOIN {users} u ON s.user_id = u.user_id {joined}"
         "WHERE s.reason IS NULL"
+    )
+
+
+def anonymous_links_sql(stage: str) -> str:
+    """Per anonymous id seen on a row with a user id (rows passing the row-level rules): how
+    many user ids, the first few, and when it was first seen with one."""
+    return (
+        "SELECT anonymous_id, count(DISTINCT user_id) AS users, "
+        "list(DISTINCT user_id ORDER BY user_id) AS user_ids, min(event_time) AS linked_at "
+        f"FROM {stage} WHERE reason IS NULL AND user_id IS NOT NULL "
+        "AND anonymous_id IS NOT NULL GROUP BY anonymous_id"
+    )
+
+
+def anonymous_events_sql(stage: str, links: str, signups: str) -> str:
+    """The rows passing the row-level rules that have only an anonymous id: the user it
+    names, or why it names none.
+
+    An anonymous id names a user when it is seen with exactly one user id, and an event of
+    it is that user's when the link was known by the event or by the user's signup (in
+    `signups`, user_id -> signup_time), whichever is later: a cutoff after both (every one
+    the user is in the population of) then saw the link. An event before a link made after
+    the signup (a new device identified later) is IDENTIFIED_LATER.
+    """
+    shown = "'anonymous_id ' || s.anonymous_id"
+    later = "l.linked_at > greatest(s.event_time, g.signup_time)"
+    reason = (
+        f"CASE WHEN l.users IS NULL THEN '{UNIDENTIFIED_ANONYMOUS_ID}' "
+        f"WHEN l.users > 1 THEN '{SHARED_ANONYMOUS_ID}' "
+        f"WHEN {later} THEN '{IDENTIFIED_LATER}' END"
+    )
+    detail = (
+        f"CASE WHEN l.users IS NULL THEN {shown} || ' is never seen with a user id' "
+        f"WHEN l.users > 1 THEN {shown} || ' is seen with ' || l.users || ' user ids (' || "
+        "array_to_string(l.user_ids[1:3], ', ') || CASE WHEN l.users > 3 THEN ', ...' ELSE '' "
+        "END || '): it names no one user' "
+        f"WHEN {later} THEN {shown} || ' is first seen with user ' || l.user_ids[1] || "
+        "' at ' || l.linked_at || ', after this event and after their signup' || "
+        "COALESCE(' at ' || g.signup_time, '') || ': a cutoff between would see the future' "
+        "END"
+    )
+    return (
+        f"SELECT s.seq, l.user_ids[1] AS user_id, {reason} AS reason, {detail} AS detail "
+        f"FROM {stage} s LEFT JOIN {links} l USING (anonymous_id) "
+        f"LEFT JOIN {signups} g ON g.user_id = l.user_ids[1] "
+        "WHERE s.reason IS NULL AND s.user_id IS NULL"
     )
 
 

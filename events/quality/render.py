@@ -62,6 +62,17 @@ def unknown_reference_text(unknown: dict[str, int]) -> str:
     return f"unknown referenced users (kept; not in the users table): {counts}"
 
 
+def anonymous_lines(report: dict) -> list[str]:
+    """A line counting the events whose user came from their anonymous id; none when no
+    source maps `anonymous_id`."""
+    if "anonymous_events" not in report:
+        return []
+    return [
+        f"events attributed to a user by their anonymous_id: {report['anonymous_events']:,} "
+        "(the others are quarantined with the reason)"
+    ]
+
+
 def absent_column_lines(report: dict, shown: int = 3) -> list[str]:
     """One line per mapped column that some files of its source lack (read as missing)."""
     lines = []
@@ -90,6 +101,7 @@ def render_markdown(report: dict) -> str:
         f"{report.get('timezone', 'UTC')} wall-clock time; users from: "
         f"{report.get('users_from', 'users table')}",
         *(["", *absent_column_lines(report)] if report.get("absent_columns") else []),
+        *(["", *anonymous_lines(report)] if "anonymous_events" in report else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
         "",
@@ -176,6 +188,7 @@ def render_short(report: dict) -> str:
             f"  event months: {span} ({len(months)} months); event times: "
             f"{report.get('granularity', 'timestamp')} ({report.get('timezone', 'UTC')})",
             *(f"  {line}" for line in absent_column_lines(report)),
+            *(f"  {line}" for line in anonymous_lines(report)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
             f"{per_user['users']:,}; events per user median {number(per_user['p50'])}, "

@@ -94,6 +94,7 @@ def test_hourly_gzipped_json_files_with_a_key_added_later(tmp_path, monkeypatch)
     assert dict(source.columns) == {
         "user_id": "user_id",
         "timestamp": "event_time",
+        "anonymous_id": "device_id",
         "event_type": "event_type",
         "value": "revenue",
         "properties": "event_properties",
@@ -101,8 +102,9 @@ def test_hourly_gzipped_json_files_with_a_key_added_later(tmp_path, monkeypatch)
     monkeypatch.setenv("USAGECAST_HOME", str(tmp_path / "home"))
     summary = ingest_dataset(out, tmp_path / "store.duckdb", progress=False, allow_partial=True)
     assert summary.tables["events"].accepted == 9
-    assert summary.tables["events"].quarantined == {"missing_required_field": 3}
-    assert any("not mapped: device_id" in check for check in starter.checks)
+    assert summary.tables["events"].quarantined == {"unidentified_anonymous_id": 3}
+    anonymous = "an event without user_id takes the user its device_id"
+    assert any(anonymous in check for check in starter.checks)
 
 
 def _mixpanel_record(n: int, event: str, **extra: object) -> dict:
@@ -199,12 +201,12 @@ def test_segments_user_id_stays_ahead_of_the_anonymous_id_it_fills_most(tmp_path
     assert any(
         "of 41 sampled rows: userId in 31, anonymousId in 41)" in check for check in starter.checks
     )
+    assert source.columns["anonymous_id"] == "anonymousId"
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
-    assert summary.tables["events"].accepted == 30
-    assert summary.tables["events"].quarantined == {
-        "missing_required_field": 10,
-        "duplicate_event": 1,
-    }
+    # each anonymousId is only ever seen with one userId, before or at its first event
+    assert summary.tables["events"].accepted == 40
+    assert summary.tables["events"].quarantined == {"duplicate_event": 1}
+    assert "attributed to a user by their anonymous_id: 10 " in summary.quality_text
 
 
 def test_semicolons_month_first_dates_a_json_array_and_parquet(tmp_path):
@@ -522,7 +524,7 @@ def test_amplitudes_export_zip_of_hourly_gzipped_json(tmp_path, capsys):
         {
             "amplitude_id": 9000 + n,
             "user_id": None if n % 5 == 0 else f"u{n % 7}",
-            "device_id": f"d{n % 9}",
+            "device_id": f"d{n % 7}",
             "event_time": f"2024-03-0{1 + n // 24} {n % 24:02d}:15:00.250000",
             "event_type": "Upgrade Premium" if n % 11 == 0 else "play song",
             "$insert_id": f"i{n}",
@@ -553,12 +555,13 @@ def test_amplitudes_export_zip_of_hourly_gzipped_json(tmp_path, capsys):
     )
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(export / "dataset.yaml", store, progress=False)
-    assert summary.tables["events"].accepted == 38
-    assert summary.tables["events"].quarantined == {"missing_required_field": 10}
+    assert summary.tables["events"].accepted == 48
+    assert summary.tables["events"].quarantined == {}
+    assert "attributed to a user by their anonymous_id: 10 " in summary.quality_text
     with duckdb.connect(str(store), read_only=True) as con:
         assert con.execute("SELECT min(source_file), min(event_time) FROM events").fetchone() == (
-            "export.zip:187520/187520_2024-03-01_1#0.json.gz",
-            datetime(2024, 3, 1, 1, 15, 0, 250000),
+            "export.zip:187520/187520_2024-03-01_0#0.json.gz",
+            datetime(2024, 3, 1, 0, 15, 0, 250000),
         )
 
 
