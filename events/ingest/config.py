@@ -37,6 +37,8 @@ EXTENSION_FORMATS = {
 }
 UTC_ZONE = "UTC"
 NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
+# The longest inactivity that rules.sessions may allow inside one session: a day.
+MAX_GAP = 24 * 60
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
 EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties", "anonymous_id")
 USER_COLUMNS = ("user_id", "signup_time")
@@ -154,6 +156,8 @@ class Rules:
     value_range: Range = Range()
     dedupe: bool | tuple[str, ...] = True
     min_accepted_share: float = DEFAULT_MIN_ACCEPTED_SHARE
+    # rules.sessions.inactivity_minutes: derive every event's session_id from the gaps
+    session_gap_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -515,8 +519,13 @@ def _rules(path: Path, value: Any) -> Rules:
             "value_range",
             "dedupe",
             "min_accepted_share",
+            "sessions",
         ),
         (),
+    )
+    gap = ("inactivity_minutes",)
+    sessions = _check_keys(
+        path, "rules.sessions", spec.get("sessions", {}), gap, gap if "sessions" in spec else ()
     )
     types = _check_keys(
         path, "rules.event_types", spec.get("event_types", {}), ("allowed", "rename", "drop"), ()
@@ -545,7 +554,18 @@ def _rules(path: Path, value: Any) -> Rules:
             "rules.min_accepted_share",
             spec.get("min_accepted_share", DEFAULT_MIN_ACCEPTED_SHARE),
         ),
+        session_gap_minutes=_minutes(
+            path, "rules.sessions.inactivity_minutes", sessions.get("inactivity_minutes")
+        ),
     )
+
+
+def _minutes(path: Path, where: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_GAP:
+        raise _fail(path, where, f"must be a whole number of minutes from 1 to {MAX_GAP}")
+    return value
 
 
 def _with_timezone(source: Source, spec: Any, zone: str) -> Source:
@@ -615,6 +635,15 @@ def parse_config(raw: Any, path: Path) -> DatasetConfig:
                     "table does; declare them under users.attributes instead",
                 )
     event_user_attributes(path, sources)
+    if rules.session_gap_minutes is not None:
+        for i, source in enumerate(sources):
+            if "session_id" in {**source.columns, **source.derived}:
+                raise _fail(
+                    path,
+                    f"events[{i}].columns.session_id",
+                    "is mapped while rules.sessions derives every event's session id from "
+                    "the gaps between a user's events; keep one of the two",
+                )
     return DatasetConfig(
         name=_text(path, "name", spec.get("name", path.stem)),
         path=path,

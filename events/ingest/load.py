@@ -550,6 +550,22 @@ class _Builder:
         self.con.execute(
             f"INSERT INTO {late} " + validate.duplicates_sql("candidates", f"raw_{EVENTS}")
         )
+        if rules.session_gap_minutes is not None:
+            self.con.execute(
+                f"UPDATE {stage} SET session_id = s.session_id FROM ("
+                + validate.sessions_sql(stage, late, rules.session_gap_minutes)
+                + f") s WHERE {stage}.seq = s.seq"
+            )
+            self.facts["sessions"] = {
+                "inactivity_minutes": rules.session_gap_minutes,
+                "sessions": int(
+                    self.con.execute(
+                        f"SELECT count(DISTINCT (user_id, session_id)) FROM {stage} "
+                        f"WHERE session_id IS NOT NULL AND reason IS NULL AND seq NOT IN "
+                        f"(SELECT seq FROM {late})"
+                    ).fetchone()[0]
+                ),
+            }
         expressions = {
             "event_id": "seq",
             "source_file": self._source_file_sql(),

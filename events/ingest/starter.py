@@ -1040,5 +1040,6 @@ HEADER = """\
 #   timezone: America/New_York   # the zone your days are counted in (default UTC); a
 #                                # source's `timezone:` says in which zone its times
 #                                # without an offset are written
-#   rules: {{event_types: {{allowed: [..], rename: {{"Add to Cart": Add_to_Cart}}}}}}
+#   rules: {{event_types: {{allowed: [..], rename: {{"Add to Cart": Add_to_Cart}}}},
+#           sessions: {{inactivity_minutes: 30}}}}   # session ids from gaps, when none mapped
 """

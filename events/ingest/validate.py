@@ -1014,6 +1014,24 @@ def anonymous_events_sql(stage: str, links: str, signups: str) -> str:
     )
 
 
+def sessions_sql(stage: str, late: str, gap_minutes: int) -> str:
+    """(seq, session_id) of every event to be stored (no reason, none in `late`): a user's
+    session starts at their first event and at every event more than `gap_minutes` after
+    the one before it, and its id is its start time (`2024-03-05T09:00:00`). Only earlier
+    events decide where a session starts, so no cutoff sees a later one."""
+    order = "PARTITION BY user_id ORDER BY event_time, seq"
+    return (
+        f"WITH kept AS (SELECT seq, user_id, event_time FROM {stage} WHERE reason IS NULL "
+        f"AND seq NOT IN (SELECT seq FROM {late})), "
+        "starts AS (SELECT *, CASE WHEN event_time - lag(event_time) OVER (ORDER_BY) <= "
+        f"INTERVAL {gap_minutes} MINUTE THEN 0 ELSE 1 END AS starts FROM kept), "
+        "numbered AS (SELECT *, sum(starts) OVER (ORDER_BY ROWS UNBOUNDED PRECEDING) AS n "
+        "FROM starts) "
+        "SELECT seq, strftime(min(event_time) OVER (PARTITION BY user_id, n), "
+        "'%Y-%m-%dT%H:%M:%S') AS session_id FROM numbered"
+    ).replace("ORDER_BY", order)
+
+
 def duplicate_candidates_sql(stage: str, late: str) -> str:
     """Rows that may repeat another: no reason yet (not in `late`) and a DEDUPE_HASH that two
     or more such rows share. A hash group is far smaller than the stage, so the fields

@@ -20,9 +20,9 @@ from events.quality.plots import (
 )
 from events.quality.render import (
     COUNT_HEADER,
-    anonymous_lines,
     conflict_text,
     count_rows,
+    derived_field_lines,
     number,
     rename_heading,
     rename_yaml,
@@ -92,7 +92,7 @@ def render_html(report: dict) -> str:
     ]
     if "refused" in report:
         facts.insert(0, f"<strong>Refused</strong>: {_text(report['refused'])}.")
-    facts += [_text(line) for line in anonymous_lines(report)]
+    facts += [_text(line) for line in derived_field_lines(report)]
     if report.get("user_attribute_conflicts"):
         facts.append(_text(conflict_text(report["user_attribute_conflicts"])))
     if report.get("unknown_referenced_users"):

@@ -62,15 +62,23 @@ def unknown_reference_text(unknown: dict[str, int]) -> str:
     return f"unknown referenced users (kept; not in the users table): {counts}"
 
 
-def anonymous_lines(report: dict) -> list[str]:
-    """A line counting the events whose user came from their anonymous id; none when no
-    source maps `anonymous_id`."""
-    if "anonymous_events" not in report:
-        return []
-    return [
-        f"events attributed to a user by their anonymous_id: {report['anonymous_events']:,} "
-        "(the others are quarantined with the reason)"
-    ]
+def derived_field_lines(report: dict) -> list[str]:
+    """Lines on fields the ingest derived: the events whose user came from their anonymous
+    id (when a source maps `anonymous_id`), the sessions cut from gaps (rules.sessions)."""
+    lines = []
+    if "anonymous_events" in report:
+        lines.append(
+            "events attributed to a user by their anonymous_id: "
+            f"{report['anonymous_events']:,} (the others are quarantined with the reason)"
+        )
+    if "sessions" in report:
+        sessions = report["sessions"]
+        lines.append(
+            f"session ids derived from the gaps between a user's events (over "
+            f"{sessions['inactivity_minutes']} minutes starts a session): "
+            f"{sessions['sessions']:,} sessions"
+        )
+    return lines
 
 
 def absent_column_lines(report: dict, shown: int = 3) -> list[str]:
@@ -101,7 +109,7 @@ def render_markdown(report: dict) -> str:
         f"{report.get('timezone', 'UTC')} wall-clock time; users from: "
         f"{report.get('users_from', 'users table')}",
         *(["", *absent_column_lines(report)] if report.get("absent_columns") else []),
-        *(["", *anonymous_lines(report)] if "anonymous_events" in report else []),
+        *(["", *derived_field_lines(report)] if derived_field_lines(report) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
         "",
@@ -188,7 +196,7 @@ def render_short(report: dict) -> str:
             f"  event months: {span} ({len(months)} months); event times: "
             f"{report.get('granularity', 'timestamp')} ({report.get('timezone', 'UTC')})",
             *(f"  {line}" for line in absent_column_lines(report)),
-            *(f"  {line}" for line in anonymous_lines(report)),
+            *(f"  {line}" for line in derived_field_lines(report)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
             f"{per_user['users']:,}; events per user median {number(per_user['p50'])}, "
