@@ -1,7 +1,7 @@
 """Turn a quality report dict into one self-contained HTML page: the plots and the tables.
 
 Every value taken from the data (dataset, event type, file, column names, raw rows) is escaped;
-the plots are PNG data URIs, so the page has no external reference.
+the plots are inline SVG, so the page has no external reference.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from html import escape
 
 from events.quality.plots import (
     daily_events,
-    events_figure,
-    null_share_figure,
+    events_chart,
+    null_share_chart,
     null_shares,
-    png_data_uri,
-    quarantine_figure,
+    quarantine_chart,
     quarantine_reasons,
 )
 from events.quality.render import (
@@ -35,7 +34,7 @@ STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:70em}"
     "table{border-collapse:collapse;margin:.5em 0}"
     "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
-    "img{max-width:100%}"
+    "figure{margin:1em 0}svg{max-width:100%;height:auto}"
 )
 CELL_WIDTH = 120
 
@@ -71,12 +70,9 @@ def _plots(report: dict) -> list[str]:
             "the event store no longer holds this ingest)</p>"
         )
     else:
-        uri = png_data_uri(events_figure(daily_events(report["events_per_day"])))
-        out.append(f'<img alt="events per day by event type" src="{uri}">')
-    uri = png_data_uri(quarantine_figure(quarantine_reasons(report)))
-    out.append(f'<img alt="quarantined rows by table and reason" src="{uri}">')
-    uri = png_data_uri(null_share_figure(null_shares(report)))
-    out.append(f'<img alt="null share per column" src="{uri}">')
+        out.append(f"<figure>{events_chart(daily_events(report['events_per_day']))}</figure>")
+    out.append(f"<figure>{quarantine_chart(quarantine_reasons(report))}</figure>")
+    out.append(f"<figure>{null_share_chart(null_shares(report))}</figure>")
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from contracts.errors import UsagecastError
 from contracts.workspace import event_store_path, reports_dir
+from events.quality.html import render_html
 from events.quality.profile import events_per_day
 from events.quality.render import render_markdown
 from events.quality.timeline import stray_lines
@@ -41,8 +42,6 @@ def _files(folder: Path, stem: str) -> ReportFiles:
 
 
 def _write_html(report: dict, folder: Path, stems: tuple[str, ...]) -> None:
-    from events.quality.html import render_html  # matplotlib: only when a page is written
-
     page = render_html(report)
     for stem in stems:
         _files(folder, stem).html.write_text(page, encoding="utf-8")

@@ -19,7 +19,7 @@ from usagecast_cli.main import main
 
 USERS = "id,registration,country\n1,2014-01-02,FR\n2,2014-01-03,\n3,2014-01-04,NO\n"
 SCRIPT = "<script>alert(1)</script>"
-PNG = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">')
+SVG = re.compile(r"<figure><svg [^>]*role=\"img\" aria-label=\"[^\"]*\".*?</svg></figure>", re.S)
 
 
 def _dataset(folder, events: str, allowed: list[str]):
@@ -133,7 +133,7 @@ def test_ingest_writes_the_html_next_to_the_markdown(ingested):
     assert files.html == files.markdown.with_suffix(".html")
     page = files.html.read_text()
     assert page == (reports_dir() / "latest.html").read_text() == render_html(report)
-    assert len(PNG.findall(page)) == 3
+    assert len(SVG.findall(page)) == 3
     assert "<h2>Rows per table</h2>" in page
     assert (
         "<td>events</td><td>7</td><td>4</td><td>3</td><td>sentinel_id: 1, unknown_event_type: 1, "
@@ -152,7 +152,7 @@ def test_data_values_are_escaped(tmp_path):
     text = page.read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<script" not in text and "<b>" not in text
-    assert len(PNG.findall(text)) == 3  # the type's name does not break the plot's legend
+    assert len(SVG.findall(text)) == 3  # the type's name does not break the plot's legend
 
 
 def test_quality_writes_a_missing_html_and_prints_both_paths(ingested, capsys):
@@ -175,7 +175,7 @@ def test_quality_writes_a_missing_html_and_prints_both_paths(ingested, capsys):
     )
     page = files.html.read_text()
     assert "events per day: not in this report" in page
-    assert len(PNG.findall(page)) == 2
+    assert len(SVG.findall(page)) == 2
 
 
 def test_the_page_names_stray_months_and_gives_every_rename(ingested):
