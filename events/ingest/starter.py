@@ -44,6 +44,7 @@ from events.ingest.readers import (
 )
 from events.ingest.validate import (
     ISO_PATTERN,
+    SCIENTIFIC_ID_PATTERN,
     ident,
     key_value_lists,
     number_pattern,
@@ -126,6 +127,7 @@ STRPTIME_CANDIDATES = (
     "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
+EXCEL_SCIENTIFIC = re.compile(SCIENTIFIC_ID_PATTERN)
 # The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
 POINT_NUMBER = re.compile(number_pattern("."))
 COMMA_NUMBER = re.compile(number_pattern(","))
@@ -248,6 +250,18 @@ def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
         if words and words[0] in VALUE_WORDS and values and all(map(_is_number, values)):
             return column
     return None
+
+
+def _scientific_ids(sample: FileSample, column: str, files: str, checks: list[str]) -> None:
+    """A check when sampled ids are in Excel's scientific notation (the ingest quarantines
+    them: scientific_notation_id)."""
+    mangled = [v for v in sample.values.get(column, ()) if EXCEL_SCIENTIFIC.fullmatch(v)]
+    if mangled:
+        checks.append(
+            f"{files}: {column}: {len(mangled)} sampled ids such as {mangled[0]} are numbers in "
+            "scientific notation, as Excel saves long ids (their digits are lost); export the "
+            "column as text, or the ingest quarantines those rows"
+        )
 
 
 def _id_field(column: str, files: str, checks: list[str]) -> str | dict:
@@ -855,6 +869,7 @@ def _users_source(
     if user_id is None:
         checks.append(f"{files}: no user id column found; users table left out")
         return None
+    _scientific_ids(sample, user_id, files, checks)
     signup = _find_field(sample, SIGNUP_NAMES, {user_id})
     formats, check = timestamp_formats(sample.values.get(signup or "", ()))
     source["columns"] = {"user_id": _id_field(user_id, files, checks), "signup_time": signup}
@@ -902,6 +917,7 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
             f"of {rows} sampled rows: {filled}); columns.user_id chooses"
         )
     taken |= {user_id, time}
+    _scientific_ids(sample, user_id, files, checks)
     columns = {"user_id": _id_field(user_id, files, checks), "timestamp": time}
     anonymous = _find_field(sample, ANONYMOUS_ID_NAMES, taken)
     if anonymous is not None and _key(user_id.rpartition(".")[2]) not in ANONYMOUS_ID_NAMES:

@@ -5,15 +5,15 @@ text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types)
 first reason that applies, in this fixed precedence (first match wins):
 
 events: control_characters, derived_value_error, unparseable_value (a text column read by
-        path that is not JSON), missing_required_field, sentinel_id,
+        path that is not JSON), missing_required_field, sentinel_id, scientific_notation_id,
         unparseable_timestamp, timestamp_out_of_range, dropped_event_type, unknown_event_type,
         unparseable_value
         (value, or properties that are not JSON), value_out_of_range, then (across rows)
         unidentified_anonymous_id, shared_anonymous_id, identified_later (an event with only
         an anonymous_id: anonymous_events_sql), unknown_user, duplicate_event.
 users:  control_characters, derived_value_error, unparseable_value (JSON text, as above),
-        missing_required_field, sentinel_id, unparseable_timestamp, unparseable_value, then
-        duplicate_user.
+        missing_required_field, sentinel_id, scientific_notation_id, unparseable_timestamp,
+        unparseable_value, then duplicate_user.
 items:  as users, then duplicate_item.
 
 control_characters: a field read from the file holds a NUL or another control character
@@ -28,7 +28,9 @@ read with a decimal comma says so in its detail (DECIMAL_COMMA_HINT).
 
 Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
 passed through a float column do) is normalised to its integer text ("12") so that it joins
-with "12" from another file; any other text is kept exactly (after trimming blanks).
+with "12" from another file; an id in Excel's scientific notation ("1.23457E+18": the digits
+are lost, so users would merge) is scientific_notation_id; any other text is kept exactly
+(after trimming blanks).
 A derived column (`columns: {value: {expr: "Quantity * UnitPrice"}}`) is computed from the
 row's fields as text (trimmed, empty -> NULL); a column that is an operand of + - * / % is
 read as a number (the plain-decimal rule, with the source's `decimal`) and every CAST is a
@@ -95,6 +97,10 @@ UNPARSEABLE_VALUE = "unparseable_value"
 DUPLICATE_USER = "duplicate_user"
 DUPLICATE_ITEM = "duplicate_item"
 DERIVED_VALUE_ERROR = "derived_value_error"
+SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
+# Excel's scientific notation of a number, as it saves one: `1.23457E+18`, `1E+11`.
+SCIENTIFIC_ID_PATTERN = r"-?[0-9](\.[0-9]+)?E\+[0-9]+"
+SCIENTIFIC_ID = sql_string(SCIENTIFIC_ID_PATTERN)
 # An anonymous event (no user id, an `anonymous_id`) that names no one user in time.
 UNIDENTIFIED_ANONYMOUS_ID = "unidentified_anonymous_id"
 SHARED_ANONYMOUS_ID = "shared_anonymous_id"
@@ -462,6 +468,27 @@ def _sentinel_check(id_column: str, rules: Rules) -> list[Check]:
     ]
 
 
+def _scientific_id_check(columns: Sequence[str]) -> list[Check]:
+    """An id written as a number in scientific notation (`1.23457E+18`): what Excel saves
+    for a long numeric id shown in a General cell, its digits lost, so several users
+    would share one id. Quarantined rather than kept."""
+    if not columns:
+        return []
+    found = [f"{c} LIKE '%E+%' AND regexp_full_match({c}, {SCIENTIFIC_ID})" for c in columns]
+    culprit = " ".join(
+        f"WHEN {condition} THEN '{column} ' || {column}"
+        for column, condition in zip(columns, found, strict=True)
+    )
+    return [
+        Check(
+            SCIENTIFIC_NOTATION_ID,
+            " OR ".join(f"({condition})" for condition in found),
+            f"CASE {culprit} END || ' is a number in scientific notation, as Excel saves a "
+            "long id it shortened (its digits are lost); export the column as text'",
+        )
+    ]
+
+
 def _timestamp_check(name: str, formats: Sequence[str]) -> Check:
     column, text = ident(name), ident(f"{name}_text")
     return Check(
@@ -501,6 +528,7 @@ def event_checks(rules: Rules, source: Source) -> list[Check]:
     anonymous = {"user_id": "anonymous_id"} if "anonymous_id" in mapped else None
     checks = [_missing_check(("user_id", "event_time_text", "event_type_text"), anonymous)]
     checks += _sentinel_check("user_id", rules)
+    checks += _scientific_id_check([c for c in EVENT_IDS if c in mapped])
     checks.append(_timestamp_check("event_time", formats))
     outside = range_condition("event_time", rules.timestamp_range, _timestamp_literal)
     if outside:
@@ -556,6 +584,7 @@ def entity_checks(
     """Row-level rules for users or items (duplicates come later)."""
     checks = [_missing_check(required)]
     checks += _sentinel_check(id_column, rules)
+    checks += _scientific_id_check([id_column])
     if "signup_time_text" in required:
         checks.append(_timestamp_check("signup_time", source.timestamp_formats))
     return checks + _attribute_checks(source.attributes, source)

@@ -690,3 +690,20 @@ def test_a_csv_whose_properties_column_holds_json_maps_paths_inside_it(tmp_path)
     ingest_dataset(out, store, progress=False)
     with duckdb.connect(str(store), read_only=True) as con:
         assert con.execute("SELECT sum(value), count(*) FROM events").fetchone() == (29.0, 3)
+
+
+def test_ids_excel_shortened_to_scientific_notation_are_named_and_quarantined(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "orders.csv").write_text(
+        "customer_id,order_date,amount\n"
+        "1.23457E+18,2024-03-01,10\n1.23457E+18,2024-03-02,12\n17,2024-03-03,9\n",
+        encoding="utf-8",
+    )
+    out, starter = write_starter([export], None, "excel")
+
+    assert any("2 sampled ids such as 1.23457E+18" in check for check in starter.checks)
+    summary = ingest_dataset(
+        out, tmp_path / "store" / "events.duckdb", progress=False, allow_partial=True
+    )
+    assert summary.tables["events"].quarantined == {"scientific_notation_id": 2}

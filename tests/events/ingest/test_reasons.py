@@ -14,6 +14,7 @@ EVENT_CASES = [
     ("missing_required_field", "1,,PLAY,10\n", "event_time is empty"),
     ("missing_required_field", " ,2014-04-22,PLAY,10\n", "user_id is empty"),
     ("sentinel_id", "-1,2014-04-22,PLAY,10\n", "sentinel"),
+    ("scientific_notation_id", "1.23457E+18,2014-04-22,PLAY,10\n", "as Excel saves a long id"),
     ("unparseable_timestamp", "1,yesterday,PLAY,10\n", "matches none of"),
     ("timestamp_out_of_range", "1,1999-01-01,PLAY,10\n", "outside rules.timestamp_range"),
     ("dropped_event_type", "1,2014-04-22,Help,10\n", "dropped"),
@@ -58,6 +59,7 @@ def test_properties_that_are_not_json_are_unparseable(dataset, base_config, stor
 USER_CASES = [
     ("missing_required_field", "4,,Oslo\n"),
     ("sentinel_id", "-1,2014-01-02,Oslo\n"),
+    ("scientific_notation_id", "1E+11,2014-01-02,Oslo\n"),
     ("unparseable_timestamp", "4,someday,Oslo\n"),
     ("duplicate_user", "1,2015-01-01,Lima\n"),
 ]
