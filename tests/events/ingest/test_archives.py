@@ -142,3 +142,18 @@ def test_members_on_a_plain_file_is_a_config_error(dataset, base_config, store):
     path = dataset(config=config)
     with pytest.raises(SourceFileError, match=r"events\[0\]\.members: .*not a zip archive"):
         ingest_dataset(path, store, progress=False)
+
+
+def test_a_glob_of_archives_reads_the_members_of_each(dataset, base_config, store, query):
+    march = _zip({"events.csv": (HEADER + "1,2014-04-22,PLAY,1\n").encode()})
+    april = _zip({"events.csv": (HEADER + "2,2014-04-23,SKIP,2\n").encode()})
+    config = base_config()
+    config["events"][0]["files"] = "exports/*.zip"
+    path = dataset(
+        files={"exports/2014-03.zip": march, "exports/2014-04.zip": april}, config=config
+    )
+    ingest_dataset(path, store, progress=False)
+    assert query(store, "SELECT source_file, user_id FROM events ORDER BY 1") == [
+        ("exports/2014-03.zip:events.csv", "1"),
+        ("exports/2014-04.zip:events.csv", "2"),
+    ]
