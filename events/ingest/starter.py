@@ -80,8 +80,8 @@ ANONYMOUS_ID_NAMES = ("anonymousid", "deviceid", "anonid", "userpseudoid")
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
 TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "derivedtstamp", "time", "ts", "datetime",
-    "occurredat",
-    "createdat", "eventdate", "date", "day", "invoicedate", "orderdate", "loggedat", "at",
+    "occurredat", "createdat", "eventdate", "date", "day", "invoicedate", "orderdate",
+    "loggedat", "at",
 )  # fmt: skip
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
