@@ -81,10 +81,12 @@ def _store_facts(report: dict) -> StoreFacts:
     from events.quality.timeline import main_months
     from features.featureset import StoreFacts
 
+    session_ids = report["columns"]["events"]["columns"].get("session_id", {})
     return StoreFacts(
         dataset=report["dataset"],
         months=main_months(report["timestamp_coverage"]),
         event_types=tuple(t["event_type"] for t in report["event_types"]),
+        sessions=session_ids.get("null_rate", 1.0) < 1.0,
     )
 
 
@@ -97,6 +99,8 @@ def _format_filled(starter: Starter) -> str:
         filled.append(f"counted event types ({', '.join(starter.counted)})")
     if starter.label:
         filled.append(f"the label's event type ({starter.label}: a guess from its name, check it)")
+    if starter.sessions:
+        filled.append("sessions features (your events carry session ids)")
     left = [
         *([] if starter.label else ["the label's event type"]),
         *([] if starter.counted else ["the counted ones"]),

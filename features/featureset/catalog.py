@@ -159,6 +159,7 @@ class StoreFacts:
     dataset: str
     months: tuple[str, ...]  # months holding events, "YYYY-MM", ascending
     event_types: tuple[str, ...]  # most frequent first
+    sessions: bool = False  # the events carry session ids (mapped or rules.sessions)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class Starter:
     calendar: str | None = None
     counted: tuple[str, ...] = ()
     label: str | None = None  # the label's event type, guessed from its name
+    sessions: bool = False  # it counts sessions (the store's events carry session ids)
     path: Path | None = None
 
 
@@ -182,6 +184,8 @@ _PLACEHOLDER_NOTE = (
 _PLACEHOLDER_CALENDAR = "calendar: {start: 2024-02-01, end: 2024-06-01, every: month}"
 _PLACEHOLDER_COUNTED = "event_types: [LOGIN, PURCHASE]"
 _PLACEHOLDER_LABEL = "PURCHASE"
+_ACTIVE_DAYS_GROUP = "  - kind: active_days\n    windows: [7, 30]\n"
+_SESSIONS_GROUP = "  - kind: sessions\n    windows: [7, 30]\n"
 COUNTED_FROM_STORE = 3
 # Words of an event type's name that read as a conversion, strongest first; a funnel step
 # such as `Checkout_Started` comes after every completed purchase or subscription.
@@ -244,9 +248,12 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         listed = ", ".join(json.dumps(t) for t in counted)
         text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
     label = conversion_event_type(store.event_types)
+    if store.sessions:
+        text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
     filled = [
         *(["cutoffs"] if calendar else []),
         *(["counted event types"] if counted else []),
+        *(["sessions features"] if store.sessions else []),
     ]
     if filled:  # a guessed label is a nameable type, so it comes with counted ones
         label_note = (
@@ -264,7 +271,7 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
     if label:
         text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"a {label} within")
         text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
-    return Starter(text.replace(STARTER_NAME, name), calendar, counted, label)
+    return Starter(text.replace(STARTER_NAME, name), calendar, counted, label, store.sessions)
 
 
 def new_spec(name: str, sets_dir: Path | None = None, store: StoreFacts | None = None) -> Starter:

@@ -197,3 +197,30 @@ def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warn
     assert "months after the other events" not in summary.quality_text
     assert main(["features", "build", "trial@v1", "--no-progress"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_new_counts_sessions_when_the_ingest_derived_session_ids(tmp_path, capsys):
+    import yaml
+
+    from contracts.workspace import event_store_path
+    from events.ingest import ingest_dataset
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "events.csv").write_text(
+        "u,t,e\n1,2024-01-05 10:00,PLAY\n1,2024-01-05 10:20,PLAY\n2,2024-02-07 09:00,PLAY\n"
+    )
+    config = {
+        "name": "app",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+        "rules": {"sessions": {"inactivity_minutes": 30}},
+    }
+    (export / "dataset.yaml").write_text(yaml.safe_dump(config))
+    ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
+    assert main(["features", "new", "trial"]) == 0
+    assert "; sessions features (your events carry session ids)" in capsys.readouterr().out
+    spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
+    assert {"kind": "sessions", "windows": [7, 30]} in spec["features"]

@@ -184,3 +184,16 @@ def test_a_starter_from_a_store_with_a_conversion_takes_it_as_label_and_says_so(
     text = starter.path.read_text()
     assert "PURCHASE" not in text
     assert "label's event type, Subscription_Purchased, is a guess from the name" in text
+
+
+def test_a_starter_from_a_store_with_session_ids_counts_sessions(sets_dir):
+    months = ("2024-01", "2024-02", "2024-03", "2024-04")
+    starter = new_spec("trial", sets_dir, store=StoreFacts("app", months, ("PLAY",), True))
+    spec = load_spec("trial@v1", sets_dir)
+    assert starter.sessions
+    assert {"sessions_7d", "sessions_30d"} <= {f.name for f in expand_features(spec)}
+    assert "cutoffs and counted event types and sessions features come from" in (
+        starter.path.read_text()
+    )
+    without = new_spec("plain", sets_dir, store=StoreFacts("app", months, ("PLAY",)))
+    assert "kind: sessions" not in without.path.read_text()
