@@ -231,9 +231,31 @@ class _MissingColumns(Exception):
         self.columns = columns
 
 
+def checked_model_uri(model_uri: str) -> str:
+    """The URI as given, unless it is a bare name that is no model folder (`premium_30d`):
+    refused with the URI it likely means."""
+    if ":/" not in model_uri and not Path(model_uri).exists():
+        raise UsagecastError(
+            f"model {model_uri!r} is not a model URI nor a model folder; a registered "
+            f"model's champion is {names.champion_uri(model_uri)}, a version "
+            f"models:/{model_uri}/1"
+        )
+    return model_uri
+
+
 def load_registered(model_uri: str, folder: Path) -> tuple[mlflow.pyfunc.PyFuncModel, list]:
-    """Download a served model and load it; its feature names come from metadata.json."""
-    local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder)))
+    """Download a served model and load it; its feature names come from metadata.json.
+
+    A bare name that is no model folder (`premium_30d`) is refused with the URI it likely
+    means, and a model MLflow cannot find is a one-line error, not MLflow's traceback.
+    """
+    checked_model_uri(model_uri)
+    try:
+        downloaded = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder))
+    except MlflowException as error:
+        first = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+        raise UsagecastError(f"model {model_uri!r}: cannot load it ({first})") from None
+    local = Path(downloaded)
     feature_names = json.loads((local / METADATA_ARTIFACT).read_text())["feature_names"]
     return mlflow.pyfunc.load_model(str(local)), feature_names
 

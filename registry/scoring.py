@@ -25,7 +25,7 @@ from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef
 from features.workspace import activate_mlflow_tracking
-from registry.promote import METADATA_ARTIFACT, load_registered
+from registry.promote import METADATA_ARTIFACT, checked_model_uri, load_registered
 
 SCORE_SUFFIXES = (".parquet", ".csv")
 
@@ -119,6 +119,7 @@ def score_feature_set(
     provenance_path.
     """
     out = checked_scores_path(out)
+    checked_model_uri(model_uri)
     rows, manifest, at = _rows_to_score(feature_set_ref, cutoff)
     kind = manifest.kind
     fingerprint = manifest.fingerprint or ""

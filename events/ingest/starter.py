@@ -60,6 +60,11 @@ SAMPLE_ROWS = 200
 KEY_SCAN_ROWS = 5_000
 MAX_NAMES = 1_000  # distinct texts kept per JSON key (FileSample.names)
 ZIP_SUFFIX = ".zip"
+# A folder name that partitions an export: a year, month, day or hour, a date, an epoch,
+# a `key=value` (Hive style). Files in such sibling folders are one source.
+PARTITION_PART = re.compile(
+    r"[0-9]{1,4}|[0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8}|[0-9]{10,13}|[A-Za-z_][\w.-]*=[^/]*"
+)
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
@@ -778,11 +783,12 @@ def _sources_of(
     which is left out when they are all of the archive's files."""
     first = group[0].path
     suffix = _suffix(first)
-    matching = {s.path for s in all_samples if s.path.parent == first.parent}
+    folder = _folder_pattern(first.parent, base)
+    matching = {s.path for s in all_samples if _folder_pattern(s.path.parent, base) == folder}
     if len(group) > 1 and {p for p in matching if p.name.endswith(suffix)} == {
         s.path for s in group
     }:
-        where = _location(first.parent / f"*{suffix}", group[0].archive, base)
+        where = _location(folder / f"*{suffix}", group[0].archive, base)
         if group[0].archive is not None and len(group) == group[0].archive_files:
             where.pop("members")
         return [(list(group), where)]
@@ -818,14 +824,25 @@ def _roles(sample: FileSample) -> tuple:
     )
 
 
-def _groups(samples: Sequence[FileSample]) -> list[list[FileSample]]:
-    """Files of one folder, format, encoding, delimiter and sheet whose roles fall on the same
-    columns (other columns may come and go between them: the ingest reads a column some
-    files lack as missing there)."""
+def _folder_pattern(folder: Path, base: Path) -> Path:
+    """The folder with each partition part (a date, an hour, a number, a `key=value`) as
+    `*`: the folders of one export split by day (Segment's `segment-logs/<id>/<date>/`,
+    a warehouse's `date=2024-01-02/`) share it."""
+    if not folder.is_relative_to(base):
+        return folder
+    parts = ("*" if PARTITION_PART.fullmatch(p) else p for p in folder.relative_to(base).parts)
+    return base.joinpath(*parts)
+
+
+def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]:
+    """Files of one folder (partition folders alike: _folder_pattern), format, encoding,
+    delimiter and sheet whose roles fall on the same columns (other columns may come and go
+    between them: the ingest reads a column some files lack as missing there)."""
     groups: dict[tuple, list[FileSample]] = {}
     for sample in samples:
         read_as = (sample.format, sample.encoding, sample.delimiter, sample.sheets[:1])
-        key = (sample.path.parent, _suffix(sample.path), *read_as, _roles(sample))
+        folder = _folder_pattern(sample.path.parent, base)
+        key = (folder, _suffix(sample.path), *read_as, _roles(sample))
         groups.setdefault(key, []).append(sample)
     return list(groups.values())
 
@@ -991,7 +1008,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     events, mapped, checks = [], [], []
     renames: dict[str, str] = {}
     users: dict | None = None
-    sources = [one for group in _groups(samples) for one in _sources_of(group, base, samples)]
+    groups = _groups(samples, base)
+    sources = [one for group in groups for one in _sources_of(group, base, samples)]
     keyed_by_email = any(
         _key(next(iter(_user_id_fields(sample)), "")) in EMAIL_NAMES
         for sample in samples

@@ -8,11 +8,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
 from features.featureset import build_feature_set, load_scoring_rows
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
+from registry.promote import load_registered
 from usagecast_cli.main import main
 
 MODEL = "models:/premium_30d@champion"
@@ -188,3 +190,22 @@ def test_scores_are_refused_before_any_work_for_another_file_kind(tmp_path, caps
     assert main(["score", "premium_30d@v1", "--model", MODEL, "--out", str(out)]) == 2
     assert "scores are written as .parquet or .csv" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_bare_model_name_is_refused_before_any_work_with_the_uri_it_means(tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    assert main(["score", "premium_30d@v1", "--model", "premium_30d", "--out", str(out)]) == 2
+    assert (
+        "model 'premium_30d' is not a model URI nor a model folder; a registered model's "
+        "champion is models:/premium_30d@champion"
+    ) in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_model_the_registry_lacks_is_a_one_line_error(mlflow_store, tmp_path):
+    with pytest.raises(UsagecastError) as error:
+        load_registered("models:/nosuch@champion", tmp_path)
+    assert str(error.value) == (
+        "model 'models:/nosuch@champion': cannot load it (Registered Model with name=nosuch "
+        "not found)"
+    )
