@@ -707,3 +707,35 @@ def test_ids_excel_shortened_to_scientific_notation_are_named_and_quarantined(tm
         out, tmp_path / "store" / "events.duckdb", progress=False, allow_partial=True
     )
     assert summary.tables["events"].quarantined == {"scientific_notation_id": 2}
+
+
+def test_files_split_into_date_folders_are_one_source_with_a_glob(tmp_path):
+    export = tmp_path / "export"
+    for day in (1, 2, 3):
+        folder = export / "segment-logs" / "src1" / f"2024-03-0{day}"
+        folder.mkdir(parents=True)
+        records = [
+            {"userId": f"u{day}", "event": "Song Played", "timestamp": f"2024-03-0{day}T10:00Z"}
+        ]
+        (folder / "tracks.json.gz").write_bytes(
+            gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode(), mtime=0)
+        )
+    hive = export / "warehouse" / "date=2024-03-01"
+    hive.mkdir(parents=True)
+    pq.write_table(
+        pa.table({"user_id": ["u1"], "event_time": ["2024-03-01 11:00"], "kind": ["LOGIN"]}),
+        hive / "part-0.parquet",
+    )
+    (export / "warehouse" / "date=2024-03-02").mkdir()
+    pq.write_table(
+        pa.table({"user_id": ["u2"], "event_time": ["2024-03-02 11:00"], "kind": ["LOGIN"]}),
+        export / "warehouse" / "date=2024-03-02" / "part-0.parquet",
+    )
+    out, _ = write_starter([export], None, None)
+
+    assert sorted(source.files for source in read_config(out).events) == [
+        "segment-logs/src1/*/*.json.gz",
+        "warehouse/*/*.parquet",
+    ]
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 5
