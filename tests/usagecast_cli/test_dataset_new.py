@@ -512,6 +512,15 @@ def test_shopify_customers_are_keyed_by_email_as_the_orders_are(tmp_path):
     assert summary.tables["events"].quarantined == {}
 
 
+def _starter_for(tmp_path: Path, files: dict[str, str], name: str | None = None):
+    """write_starter over an export folder holding `files` (name -> UTF-8 text)."""
+    export = tmp_path / "export"
+    export.mkdir()
+    for file_name, text in files.items():
+        (export / file_name).write_text(text, encoding="utf-8")
+    return write_starter([export], None, name)
+
+
 def _zip_of(path: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
@@ -594,8 +603,6 @@ def test_a_zip_of_a_users_table_event_files_and_a_readme_names_its_members(tmp_p
 
 
 def test_revenuecats_transactions_with_a_prefixed_user_id_and_a_usd_price(tmp_path):
-    export = tmp_path / "export"
-    export.mkdir()
     lines = [
         "rc_original_app_user_id,product_identifier,start_time,store,price_in_usd,"
         "price_in_purchased_currency,is_trial_period"
@@ -605,8 +612,7 @@ def test_revenuecats_transactions_with_a_prefixed_user_id_and_a_usd_price(tmp_pa
         f"{0 if n % 3 == 0 else 9.99},{0 if n % 3 == 0 else 8.99},{str(n % 3 == 0).lower()}"
         for n in range(12)
     ]
-    (export / "transactions.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out, _ = write_starter([export], None, "revenuecat")
+    out, _ = _starter_for(tmp_path, {"transactions.csv": "\n".join(lines) + "\n"})
 
     (source,) = read_config(out).events
     assert source.event_type == "TRANSACTION"
@@ -620,16 +626,13 @@ def test_revenuecats_transactions_with_a_prefixed_user_id_and_a_usd_price(tmp_pa
 
 
 def test_snowplows_enriched_events_take_the_derived_time_and_the_filled_domain_userid(tmp_path):
-    export = tmp_path / "export"
-    export.mkdir()
     lines = ["app_id,etl_tstamp,collector_tstamp,event,user_id,domain_userid,derived_tstamp"]
     lines += [
         f"web,2024-03-06 00:00:00.000,2024-03-05 10:{n:02d}:01.500,page_view,"
         f"{'' if n % 3 else 'u7'},{'d' + str(n % 5)},2024-03-05 10:{n:02d}:00.900"
         for n in range(30)
     ]
-    (export / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out, starter = write_starter([export], None, "snowplow")
+    out, starter = _starter_for(tmp_path, {"events.csv": "\n".join(lines) + "\n"})
 
     (source,) = read_config(out).events
     assert (source.columns["user_id"], source.columns["timestamp"]) == (
@@ -642,19 +645,14 @@ def test_snowplows_enriched_events_take_the_derived_time_and_the_filled_domain_u
 
 
 def test_hubspots_contacts_export_is_the_users_table_with_its_create_date(tmp_path):
-    export = tmp_path / "export"
-    export.mkdir()
-    (export / "hubspot-crm-exports-all-contacts-2024-03-05.csv").write_text(
-        "Record ID,Email,Create Date,Lifecycle Stage\n"
-        "101,Ann@Example.com,2024-01-02 09:00,lead\n"
+    files = {
+        "hubspot-crm-exports-all-contacts-2024-03-05.csv": "Record ID,Email,Create Date,"
+        "Lifecycle Stage\n101,Ann@Example.com,2024-01-02 09:00,lead\n"
         "102,bo@example.com,2024-01-03 10:30,customer\n",
-        encoding="utf-8",
-    )
-    (export / "logins.csv").write_text(
-        "email,logged_in_at\nann@example.com,2024-03-01 08:00\nbo@example.com,2024-03-02 09:00\n",
-        encoding="utf-8",
-    )
-    out, _ = write_starter([export], None, "crm")
+        "logins.csv": "email,logged_in_at\nann@example.com,2024-03-01 08:00\n"
+        "bo@example.com,2024-03-02 09:00\n",
+    }
+    out, _ = _starter_for(tmp_path, files, "crm")
 
     users = read_config(out).users
     assert (users.derived["user_id"], users.columns["signup_time"]) == (
@@ -666,8 +664,6 @@ def test_hubspots_contacts_export_is_the_users_table_with_its_create_date(tmp_pa
 
 
 def test_a_csv_whose_properties_column_holds_json_maps_paths_inside_it(tmp_path):
-    export = tmp_path / "export"
-    export.mkdir()
     rows = [
         ("e1", "$pageview", {"$current_url": "/pricing"}, "d1"),
         ("e2", "purchase", {"revenue": 29, "plan": "pro"}, "d1"),
@@ -678,8 +674,7 @@ def test_a_csv_whose_properties_column_holds_json_maps_paths_inside_it(tmp_path)
         f"2024-03-05T10:0{n}:00Z,{user}"
         for n, (uuid, event, props, user) in enumerate(rows)
     ]
-    (export / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out, _ = write_starter([export], None, "posthog")
+    out, _ = _starter_for(tmp_path, {"events.csv": "\n".join(lines) + "\n"})
 
     (source,) = read_config(out).events
     assert (source.columns["value"], source.columns["properties"]) == (
@@ -693,14 +688,11 @@ def test_a_csv_whose_properties_column_holds_json_maps_paths_inside_it(tmp_path)
 
 
 def test_ids_excel_shortened_to_scientific_notation_are_named_and_quarantined(tmp_path):
-    export = tmp_path / "export"
-    export.mkdir()
-    (export / "orders.csv").write_text(
+    orders = (
         "customer_id,order_date,amount\n"
-        "1.23457E+18,2024-03-01,10\n1.23457E+18,2024-03-02,12\n17,2024-03-03,9\n",
-        encoding="utf-8",
+        "1.23457E+18,2024-03-01,10\n1.23457E+18,2024-03-02,12\n17,2024-03-03,9\n"
     )
-    out, starter = write_starter([export], None, "excel")
+    out, starter = _starter_for(tmp_path, {"orders.csv": orders})
 
     assert any("2 sampled ids such as 1.23457E+18" in check for check in starter.checks)
     summary = ingest_dataset(

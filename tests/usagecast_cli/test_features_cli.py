@@ -91,7 +91,8 @@ def test_new_refuses_a_spec_name_that_is_not_one_file_name(tmp_path, capsys, nam
     assert "is not a feature-set reference" in capsys.readouterr().err
 
 
-def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys):
+def _ingest(tmp_path, files: dict[str, str], config: dict) -> None:
+    """Ingest an export of `files` with `config` into the workspace's event store."""
     import yaml
 
     from contracts.workspace import event_store_path
@@ -99,12 +100,19 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
 
     export = tmp_path / "export"
     export.mkdir()
-    (export / "users.csv").write_text(
-        "id,joined,plan,seen\n1,2024-01-02,pro,17\n2,2024-01-03,free,3\n"
-    )
-    (export / "events.csv").write_text(
-        "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,Add to Cart\n2,2024-02-07,PLAY\n"
-    )
+    for name, text in files.items():
+        (export / name).write_text(text)
+    (export / "dataset.yaml").write_text(yaml.safe_dump(config))
+    ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
+
+
+def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys):
+    import yaml
+
+    files = {
+        "users.csv": "id,joined,plan,seen\n1,2024-01-02,pro,17\n2,2024-01-03,free,3\n",
+        "events.csv": "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,Add to Cart\n2,2024-02-07,PLAY\n",
+    }
     config = {
         "name": "shop",
         "events": {
@@ -120,8 +128,7 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
             },
         },
     }
-    (export / "dataset.yaml").write_text(yaml.safe_dump(config))
-    ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
+    _ingest(tmp_path, files, config)
     assert main(["features", "new", "trial"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:7] == [
@@ -202,14 +209,7 @@ def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warn
 def test_new_counts_sessions_when_the_ingest_derived_session_ids(tmp_path, capsys):
     import yaml
 
-    from contracts.workspace import event_store_path
-    from events.ingest import ingest_dataset
-
-    export = tmp_path / "export"
-    export.mkdir()
-    (export / "events.csv").write_text(
-        "u,t,e\n1,2024-01-05 10:00,PLAY\n1,2024-01-05 10:20,PLAY\n2,2024-02-07 09:00,PLAY\n"
-    )
+    events = "u,t,e\n1,2024-01-05 10:00,PLAY\n1,2024-01-05 10:20,PLAY\n2,2024-02-07 09:00,PLAY\n"
     config = {
         "name": "app",
         "events": {
@@ -218,8 +218,7 @@ def test_new_counts_sessions_when_the_ingest_derived_session_ids(tmp_path, capsy
         },
         "rules": {"sessions": {"inactivity_minutes": 30}},
     }
-    (export / "dataset.yaml").write_text(yaml.safe_dump(config))
-    ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
+    _ingest(tmp_path, {"events.csv": events}, config)
     assert main(["features", "new", "trial"]) == 0
     assert "; sessions features (your events carry session ids)" in capsys.readouterr().out
     spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
