@@ -31,6 +31,7 @@ import yaml
 from contracts.errors import UsagecastError
 from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name_for
 from events.ingest import archives, excel
+from events.ingest.config import derived_columns
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
     GZIP_SUFFIX,
@@ -255,6 +256,25 @@ def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
         if words and words[0] in VALUE_WORDS and values and all(map(_is_number, values)):
             return column
     return None
+
+
+def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str | None:
+    """Another event-type column that holds a value in every sampled row, when `event` is
+    blank in some (Segment's `event` of track calls beside the `type` of every call)."""
+    rows = max(map(len, sample.values.values()), default=0)
+    if len(sample.values.get(event, ())) >= rows:
+        return None
+    filled = (c for c in _field_matches(sample, EVENT_NAMES, taken) if "." not in c)
+    return next((c for c in filled if len(sample.values.get(c, ())) >= rows), None)
+
+
+def _event_type_columns(columns: Mapping) -> tuple[str, ...]:
+    """The columns the event type is read from: the mapped one, or those its expression
+    reads (`coalesce("event", "type")`)."""
+    mapped = columns.get("event_type")
+    if isinstance(mapped, Mapping):
+        return derived_columns(mapped["expr"])
+    return () if mapped is None else (mapped,)
 
 
 def _scientific_ids(sample: FileSample, column: str, files: str, checks: list[str]) -> None:
@@ -951,6 +971,14 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
     else:
         columns["event_type"] = event
         taken.add(event)
+        fallback = _event_type_fallback(sample, event, taken)
+        if fallback is not None:
+            columns["event_type"] = {"expr": f"coalesce({ident(event)}, {ident(fallback)})"}
+            taken.add(fallback)
+            checks.append(
+                f"{files}: event type {event}, else {fallback} where {event} is blank (Segment's "
+                "page and identify calls have no event name, only a type)"
+            )
     for canonical, names in OPTIONAL_NAMES.items():
         found = _find_field(sample, names, taken)
         if found is None and canonical == "value":
@@ -1040,11 +1068,11 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         if line is not None:
             events.append(source)
             mapped.append(f"events[{len(events) - 1}]: {line}")
-            event_column = source["columns"].get("event_type", "")
-            sampled = sample.names.get(event_column) or sample.values.get(event_column, ())
-            renames.update(
-                (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
-            )
+            for column in _event_type_columns(source["columns"]):
+                sampled = sample.names.get(column) or sample.values.get(column, ())
+                renames.update(
+                    (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
+                )
     if not events:
         raise StarterError(
             "no file reads as events (a user id column and a time column, by their names): "

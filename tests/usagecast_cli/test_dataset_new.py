@@ -731,3 +731,30 @@ def test_files_split_into_date_folders_are_one_source_with_a_glob(tmp_path):
     ]
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 5
+
+
+def test_segments_page_and_identify_calls_take_their_type_as_event_type(tmp_path):
+    calls = [
+        {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
+        {"type": "page", "userId": "u1", "name": "Pricing"},
+        {"type": "track", "userId": "u1", "event": "Order Completed"},
+        {"type": "track", "userId": "u2", "event": "Song Played"},
+    ]
+    lines = "".join(
+        json.dumps({**call, "timestamp": f"2024-03-05T10:0{n}:00Z", "messageId": f"m{n}"}) + "\n"
+        for n, call in enumerate(calls)
+    )
+    out, starter = _starter_for(tmp_path, {"calls.jsonl": lines})
+
+    (source,) = read_config(out).events
+    assert source.derived["event_type"] == 'COALESCE("event", "type")'
+    assert any("event type event, else type where event is blank" in c for c in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT event_type FROM events ORDER BY event_time").fetchall() == [
+            ("identify",),
+            ("page",),
+            ("Order_Completed",),
+            ("Song_Played",),
+        ]
