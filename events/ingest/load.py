@@ -198,6 +198,8 @@ def _error_summary(error: Exception) -> str:
     return "; ".join(lines)[:400]
 
 
+# JSONL records read to tell whether a dotted name's first key holds {key, value} arrays.
+KEY_VALUE_PROBE_ROWS = 1_000
 # The keys of a key/value list an error names at most.
 MAX_KEYS_SHOWN = 20
 
@@ -230,28 +232,27 @@ def _columns_read(column: str, opened: OpenedFile) -> str:
     """What a file that lacks `column` holds, counted (its contents are never quoted; the
     keys of a key/value list are names, as fields are)."""
     types, file_format = opened.types, opened.file.format
+    listed, _, key = column.partition(".")
+    in_list = ""
+    if listed in opened.listed_keys:
+        keys = sorted(opened.listed_keys[listed])
+        shown = ", ".join(keys[:MAX_KEYS_SHOWN]) + (", ..." if len(keys) > MAX_KEYS_SHOWN else "")
+        in_list = (
+            f"; no element of its list {listed!r} has the key {key!r} (its keys: "
+            f"{shown or 'none'})"
+        )
     if file_format == "parquet":
         parent = column.rpartition(".")[0]
         fields = sorted(
             p.removeprefix(f"{parent}.") for p in opened.paths if p.rpartition(".")[0] == parent
         )
         inside = f"; its struct {parent!r} has fields {', '.join(fields)}" if fields else ""
-        listed, _, key = column.partition(".")
-        if listed in opened.listed_keys:
-            keys = sorted(opened.listed_keys[listed])
-            shown = ", ".join(keys[:MAX_KEYS_SHOWN]) + (
-                ", ..." if len(keys) > MAX_KEYS_SHOWN else ""
-            )
-            inside = (
-                f"; no element of its list {listed!r} has the key {key!r} (its keys: "
-                f"{shown or 'none'})"
-            )
-        return f"{len(types)} columns in its schema{inside}"
+        return f"{len(types)} columns in its schema{in_list or inside}"
     if file_format != "jsonl":
         return f"{len(types)} columns in its header line"
     first = validate.jsonl_keys(column, False)[0]
     path = f"; as a path, its first key {first!r} is not one of them" if first != column else ""
-    return f"{len(types)} top-level keys in its records{path}"
+    return f"{len(types)} top-level keys in its records{in_list or path}"
 
 
 @dataclass(frozen=True)
@@ -275,10 +276,10 @@ class OpenedFile:
         if self.file.format == "jsonl" and not self.types:
             return True
         first, _, key = column.partition(".")
-        return (
-            _in_file(column, self.types, self.file.format, self.paths)
-            or key in self.listed_keys.get(first, ())
-            or (bool(key) and first in self.json_text)
+        if key and first in self.listed_keys and column not in self.types:
+            return key in self.listed_keys[first]
+        return _in_file(column, self.types, self.file.format, self.paths) or (
+            bool(key) and first in self.json_text
         )
 
 
@@ -358,12 +359,17 @@ class _Builder:
                 f"{file.shown}: a column named {validate.ROW_NUMBER_COLUMN!r} is not supported "
                 "(the ingest numbers rows under that name); rename it in the file"
             )
-        if file.format == "jsonl":
-            return OpenedFile(file, reader, types, key)
         mapped = [c for _, c in validate.mapped_columns(source)]
         mapped += [c for e in source.derived.values() for c in derived_columns(e)]
         # The first part of each dotted name the file lacks: a struct, list or text column.
         outer = {c.partition(".")[0] for c in mapped if c not in types and "." in c}
+        if file.format == "jsonl":
+            keys = {
+                name: self._read(file, source, lambda n=name: self._json_keys(reader.sql, n))
+                for name in sorted(outer.intersection(types))
+            }
+            listed = {name: found for name, found in keys.items() if found is not None}
+            return OpenedFile(file, reader, types, key, listed_keys=listed)
         json_text = frozenset(c for c in outer if types.get(c) == "VARCHAR")
         if file.format != "parquet":
             return OpenedFile(file, reader, types, key, json_text=json_text)
@@ -374,6 +380,26 @@ class _Builder:
             for name in lists
         }
         return OpenedFile(file, reader, types, key, paths, keys, json_text)
+
+    def _json_keys(self, reader: str, name: str) -> frozenset[str] | None:
+        """The keys of a JSONL file's `name` when its first records hold it as an array of
+        {key, value} objects (GA4's `event_params` exported as JSON), else None; only then
+        is the whole file read for them."""
+        path = validate.json_path([name])
+        key, value = validate.json_path([name], "[0].key"), validate.json_path([name], "[0].value")
+        is_list = self.con.execute(
+            f"SELECT bool_or(json_type(json, {path}) = 'ARRAY' AND json_exists(json, {key}) "
+            f"AND json_exists(json, {value})) "
+            f"FROM (SELECT json FROM {reader} LIMIT {KEY_VALUE_PROBE_ROWS})"
+        ).fetchone()[0]
+        if not is_list:
+            return None
+        rows = self.con.execute(
+            f"SELECT DISTINCT json_extract_string(e, '$.key') FROM (SELECT unnest(CAST("
+            f"json_extract(json, {path}) AS JSON[])) AS e FROM {reader} "
+            f"WHERE json_type(json, {path}) = 'ARRAY')"
+        ).fetchall()
+        return frozenset(str(key) for (key,) in rows if key is not None)
 
     def _keys(self, reader: str, column: str) -> frozenset[str]:
         """The keys the elements of a key/value list column hold in a file."""

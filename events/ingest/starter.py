@@ -371,13 +371,32 @@ def _csv_sample(path: Path, head: bytes) -> FileSample:
 
 
 def _flatten(record: Mapping, prefix: str = "") -> dict[str, object]:
-    """Top-level keys, and one level of keys inside objects as dotted paths."""
+    """Top-level keys, and one level of keys inside objects as dotted paths, as well as the
+    keys of {key, value} arrays (GA4's `event_params`: `event_params.ga_session_id`, its
+    value the first non-null of GA4's typed alternatives), as the ingest reads them."""
     flat: dict[str, object] = {}
     for key, value in record.items():
         flat[prefix + key] = value
         if isinstance(value, Mapping) and not prefix:
             flat.update(_flatten(value, f"{key}."))
+        elif not prefix and _is_key_value_list(value):
+            flat.update({f"{key}.{e['key']}": _first_alternative(e["value"]) for e in value})
     return flat
+
+
+def _is_key_value_list(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(e, Mapping) and {"key", "value"} <= set(e) for e in value)
+    )
+
+
+def _first_alternative(value: object) -> object:
+    """GA4's typed value object as its first non-null field; any other value as it is."""
+    if isinstance(value, Mapping):
+        return next((v for v in value.values() if v is not None), None)
+    return value
 
 
 def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:

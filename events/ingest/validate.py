@@ -190,11 +190,13 @@ def raw_text(
     COLUMN is one of `json_text`, text columns holding JSON (a CSV's `properties`), reads the
     path inside it as in JSONL; text that is not JSON reads NULL (json_error_sql names it).
     """
+    listed, dot, list_key = column.partition(".")
     if file_format == "jsonl":
+        if column_type is None and dot and listed in key_value_lists:
+            return json_key_value_text(listed, list_key)
         return _json_path_text("json", jsonl_keys(column, column_type is not None), as_json)
     if column_type == "VARCHAR":
         return ident(column)
-    listed, dot, list_key = column.partition(".")
     if column_type is None and dot and listed in key_value_lists:
         return key_value_text(listed, list_key)
     if column_type is None and dot and listed in json_text:
@@ -210,10 +212,17 @@ def raw_text(
     return f"CAST({value} AS VARCHAR)"
 
 
+def json_path(keys: Sequence[str], then: str = "") -> str:
+    """A JSON path literal of keys, each quoted (blanks, dots and quotes in keys work), and
+    `then` after them (`[0].key`)."""
+    quoted = "".join('."' + key.replace('"', '\\"') + '"' for key in keys)
+    return sql_string("$" + quoted + then)
+
+
 def _json_path_text(document: str, keys: Sequence[str], as_json: bool) -> str:
-    """The text at a path of keys (each quoted) in a JSON document; `as_json`: a nested
-    value as its JSON text, a string as itself."""
-    path = sql_string("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
+    """The text at a path of keys in a JSON document; `as_json`: a nested value as its JSON
+    text, a string as itself."""
+    path = json_path(keys)
     if as_json:
         return (
             f"CASE json_type({document}, {path}) WHEN 'VARCHAR' THEN json_extract_string("
@@ -239,6 +248,26 @@ def key_value_text(column: str, key: str) -> str:
     (`string_value`, `int_value`, `double_value`, ...) as its first non-NULL field. No such
     element, or a NULL list: NULL."""
     found = f"to_json(list_filter({ident(column)}, lambda p: p.key = {sql_string(key)})[1].value)"
+    return _first_alternative_text(found)
+
+
+def json_key_value_text(column: str, key: str) -> str:
+    """key_value_text for a JSONL record's array of {key, value} objects (GA4's
+    `event_params` in a BigQuery JSON export); a record whose `column` is no array reads
+    NULL."""
+    path = json_path(jsonl_keys(column, True))
+    elements = f"CAST(json_extract(json, {path}) AS JSON[])"
+    element = (
+        f"list_filter({elements}, lambda p: json_extract_string(p, '$.key') = "
+        f"{sql_string(key)})[1]"
+    )
+    found = f"json_extract({element}, '$.value')"
+    return f"CASE WHEN json_type(json, {path}) = 'ARRAY' THEN {_first_alternative_text(found)} END"
+
+
+def _first_alternative_text(found: str) -> str:
+    """A key/value element's value (`found`, JSON) as text: a scalar as it is, an object of
+    typed alternatives (`string_value`, `int_value`, ...) as its first non-NULL field."""
     return (
         f"CASE WHEN json_type({found}) = 'OBJECT' THEN list_filter(json_extract_string("
         f"{found}, '$.*'), lambda x: x IS NOT NULL)[1] ELSE json_extract_string({found}, '$') END"

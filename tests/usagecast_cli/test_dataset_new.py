@@ -758,3 +758,40 @@ def test_segments_page_and_identify_calls_take_their_type_as_event_type(tmp_path
             ("Order_Completed",),
             ("Song_Played",),
         ]
+
+
+def test_ga4s_bigquery_export_as_json_lines(tmp_path):
+    def param(key: str, **typed: object) -> dict:
+        return {"key": key, "value": {"string_value": None, "int_value": None, **typed}}
+
+    records = [
+        {
+            "event_timestamp": f"17096328{n}0000000",
+            "event_name": "purchase" if n == 2 else "page_view",
+            "user_pseudo_id": "1001.17",
+            "user_id": None,
+            "event_params": [
+                param("ga_session_id", int_value="1709632800"),
+                *([param("value", double_value=9.99)] if n == 2 else []),
+            ],
+        }
+        for n in range(3)
+    ]
+    out, _ = _starter_for(
+        tmp_path, {"events.json": "".join(json.dumps(r) + "\n" for r in records)}
+    )
+
+    (source,) = read_config(out).events
+    assert (source.columns["session_id"], source.columns["value"]) == (
+        "event_params.ga_session_id",
+        "event_params.value",
+    )
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute(
+            "SELECT count(DISTINCT session_id), sum(value) FROM events"
+        ).fetchone() == (
+            1,
+            9.99,
+        )

@@ -292,3 +292,80 @@ def test_csv_maps_a_dotted_header_as_one_column(dataset, store, query):
     csv = "userId,timestamp,event,properties.revenue\nu1,2024-03-05,Order Completed,12.5\n"
     ingest_dataset(dataset(files={"events.csv": csv}, config=config), store, progress=False)
     assert query(store, "SELECT value FROM events") == [(12.5,)]
+
+
+def _ga4_param(key: str, **typed: object) -> dict:
+    """One element of GA4's `event_params` as BigQuery exports it to JSON (INT64 as text)."""
+    alternatives = {"string_value": None, "int_value": None, "double_value": None}
+    return {"key": key, "value": {**alternatives, **typed}}
+
+
+GA4_JSON = [
+    {
+        "user_pseudo_id": "1.1",
+        "event_timestamp": "1709632800000000",
+        "event_name": "page_view",
+        "event_params": [
+            _ga4_param("ga_session_id", int_value="1709632800"),
+            _ga4_param("page_title", string_value="Pricing"),
+        ],
+    },
+    {
+        "user_pseudo_id": "1.1",
+        "event_timestamp": "1709632860000000",
+        "event_name": "purchase",
+        "event_params": [_ga4_param("value", double_value=9.5)],
+    },
+    {"user_pseudo_id": "2.2", "event_timestamp": "1709632920000000", "event_name": "x"},
+    {
+        "user_pseudo_id": "2.2",
+        "event_timestamp": "1709632980000000",
+        "event_name": "y",
+        "event_params": {"not": "a list"},
+    },
+]
+
+
+def _ga4_config(**columns: str) -> dict:
+    return {
+        "name": "ga4",
+        "events": [
+            {
+                "files": "events.json",
+                "columns": {
+                    "user_id": "user_pseudo_id",
+                    "timestamp": "event_timestamp",
+                    "event_type": "event_name",
+                    **columns,
+                },
+                "timestamp_formats": ["epoch_us"],
+            }
+        ],
+    }
+
+
+def test_ga4s_json_export_reads_event_params_by_key(dataset, store, query):
+    config = _ga4_config(
+        session_id="event_params.ga_session_id",
+        value="event_params.value",
+        area="event_params.page_title",
+    )
+    files = {"events.json": jsonl(GA4_JSON)}
+    ingest_dataset(dataset(files=files, config=config), store, progress=False)
+    assert query(store, "SELECT session_id, value, area FROM events ORDER BY event_time") == [
+        ("1709632800", None, "Pricing"),
+        (None, 9.5, None),
+        (None, None, None),
+        (None, None, None),
+    ]
+
+
+def test_a_key_no_element_of_a_json_list_holds_is_fatal_and_names_the_keys(dataset, store):
+    files = {"events.json": jsonl(GA4_JSON)}
+    config = _ga4_config(session_id="event_params.ga_sesion_id")
+    with pytest.raises(SourceFileError) as error:
+        ingest_dataset(dataset(files=files, config=config), store, progress=False)
+    assert (
+        "no element of its list 'event_params' has the key 'ga_sesion_id' (its keys: "
+        "ga_session_id, page_title, value)"
+    ) in str(error.value)
