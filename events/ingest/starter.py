@@ -81,6 +81,7 @@ ID_OWNERS = (
 # A device's or visitor's id beside the user id (Segment's `anonymousId`, Amplitude's and
 # Mixpanel's `device_id`): an event without a user id takes the user it is seen with.
 ANONYMOUS_ID_NAMES = ("anonymousid", "deviceid", "anonid", "userpseudoid")
+DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 # The last resort for a customer id (Shopify's orders export has only `Email`); read
 # lower-cased, as an address names one customer whatever its case.
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
@@ -266,6 +267,27 @@ def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str
         return None
     filled = (c for c in _field_matches(sample, EVENT_NAMES, taken) if "." not in c)
     return next((c for c in filled if len(sample.values.get(c, ())) >= rows), None)
+
+
+def _device_ids_last(
+    sample: FileSample, ids: list[str], files: str, checks: list[str]
+) -> list[str]:
+    """The user id columns, the chosen one first, unless its values name anonymous devices
+    (Mixpanel's simplified ID merge writes `$device:<id>` as an anonymous event's
+    `distinct_id`): then the `$user_id` beside it comes first, so each device is not a user of
+    its own (its `$device_id` becomes the anonymous id). [None] without any."""
+    if not ids:
+        return [None]
+    chosen, *others = ids
+    devices = [v for v in sample.values.get(chosen, ()) if v.startswith(DEVICE_PREFIX)]
+    identified = next((c for c in others if _key(c.rpartition(".")[2]) == "userid"), None)
+    if not devices or identified is None:
+        return ids
+    checks.append(
+        f"{files}: user id {identified}, not {chosen}, whose values such as {devices[0]} name "
+        "anonymous devices (Mixpanel's simplified ID merge)"
+    )
+    return [identified, chosen, *(c for c in others if c != identified)]
 
 
 def _event_type_columns(columns: Mapping) -> tuple[str, ...]:
@@ -956,7 +978,7 @@ def _users_source(
 def _events_source(sample: FileSample, first: Path, source: dict, checks: list[str]) -> str | None:
     """Fill in an events source's columns and formats; None without a user id or a time."""
     files = _label(source)
-    user_id, *other_ids = _user_id_fields(sample) or [None]
+    user_id, *other_ids = _device_ids_last(sample, _user_id_fields(sample), files, checks)
     taken = {user_id or ""}
     time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
     if user_id is None or time is None:

@@ -795,3 +795,36 @@ def test_ga4s_bigquery_export_as_json_lines(tmp_path):
             1,
             9.99,
         )
+
+
+def test_mixpanels_device_distinct_ids_give_way_to_user_id_and_device_id(tmp_path):
+    def record(n: int, identified: bool) -> dict:
+        ids = (
+            {"distinct_id": "u1", "$user_id": "u1"}
+            if identified
+            else {"distinct_id": "$device:d1"}
+        )
+        properties = {
+            "time": 1709632800 + 60 * n,
+            "$device_id": "d1",
+            "$insert_id": f"i{n}",
+            **ids,
+        }
+        return {"event": "Signed Up" if n == 3 else "Page View", "properties": properties}
+
+    records = [record(n, identified=n >= 3) for n in range(5)]  # distinct_id fills more rows
+    out, starter = _starter_for(
+        tmp_path, {"export.json": "".join(json.dumps(r) + "\n" for r in records)}
+    )
+
+    (source,) = read_config(out).events
+    assert (source.columns["user_id"], source.columns["anonymous_id"]) == (
+        "properties.$user_id",
+        "properties.$device_id",
+    )
+    assert any("such as $device:d1 name anonymous devices" in check for check in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["events"].accepted == 5  # the three events before the login are u1's
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT user_id FROM events").fetchall() == [("u1",)]
