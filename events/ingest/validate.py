@@ -28,8 +28,9 @@ read with a decimal comma says so in its detail (DECIMAL_COMMA_HINT).
 
 Ids are text. A numeric id written as a float with a zero fraction ("12.0", as exports that
 passed through a float column do) is normalised to its integer text ("12") so that it joins
-with "12" from another file; an id in Excel's scientific notation ("1.23457E+18": the digits
-are lost, so users would merge) is scientific_notation_id; any other text is kept exactly
+with "12" from another file; an id in scientific notation (Excel's "1.23457E+18", pandas'
+"1.2345678901234568e+18": the digits are lost, so users would merge) is
+scientific_notation_id; any other text is kept exactly
 (after trimming blanks).
 A derived column (`columns: {value: {expr: "Quantity * UnitPrice"}}`) is computed from the
 row's fields as text (trimmed, empty -> NULL); a column that is an operand of + - * / % is
@@ -98,8 +99,9 @@ DUPLICATE_USER = "duplicate_user"
 DUPLICATE_ITEM = "duplicate_item"
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
-# Excel's scientific notation of a number, as it saves one: `1.23457E+18`, `1E+11`.
-SCIENTIFIC_ID_PATTERN = r"-?[0-9](\.[0-9]+)?E\+[0-9]+"
+# A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas
+# writes a float column (`1.2345678901234568e+18`).
+SCIENTIFIC_ID_PATTERN = r"-?[0-9](\.[0-9]+)?[eE]\+[0-9]+"
 SCIENTIFIC_ID = sql_string(SCIENTIFIC_ID_PATTERN)
 # An anonymous event (no user id, an `anonymous_id`) that names no one user in time.
 UNIDENTIFIED_ANONYMOUS_ID = "unidentified_anonymous_id"
@@ -499,11 +501,12 @@ def _sentinel_check(id_column: str, rules: Rules) -> list[Check]:
 
 def _scientific_id_check(columns: Sequence[str]) -> list[Check]:
     """An id written as a number in scientific notation (`1.23457E+18`): what Excel saves
-    for a long numeric id shown in a General cell, its digits lost, so several users
-    would share one id. Quarantined rather than kept."""
+    for a long numeric id shown in a General cell, or pandas writes for an id column read as
+    floats; its digits are lost, so several users would share one id. Quarantined rather
+    than kept."""
     if not columns:
         return []
-    found = [f"{c} LIKE '%E+%' AND regexp_full_match({c}, {SCIENTIFIC_ID})" for c in columns]
+    found = [f"{c} ILIKE '%E+%' AND regexp_full_match({c}, {SCIENTIFIC_ID})" for c in columns]
     culprit = " ".join(
         f"WHEN {condition} THEN '{column} ' || {column}"
         for column, condition in zip(columns, found, strict=True)
@@ -513,7 +516,8 @@ def _scientific_id_check(columns: Sequence[str]) -> list[Check]:
             SCIENTIFIC_NOTATION_ID,
             " OR ".join(f"({condition})" for condition in found),
             f"CASE {culprit} END || ' is a number in scientific notation, as Excel saves a "
-            "long id it shortened (its digits are lost); export the column as text'",
+            "long id it shortened or pandas a float column (its digits are lost); export the "
+            "column as text'",
         )
     ]
 

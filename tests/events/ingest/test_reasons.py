@@ -59,7 +59,7 @@ def test_properties_that_are_not_json_are_unparseable(dataset, base_config, stor
 USER_CASES = [
     ("missing_required_field", "4,,Oslo\n"),
     ("sentinel_id", "-1,2014-01-02,Oslo\n"),
-    ("scientific_notation_id", "1E+11,2014-01-02,Oslo\n"),
+    ("scientific_notation_id", "1.2345678901234568e+18,2014-01-02,Oslo\n"),
     ("unparseable_timestamp", "4,someday,Oslo\n"),
     ("duplicate_user", "1,2015-01-01,Lima\n"),
 ]
