@@ -134,7 +134,7 @@ STRPTIME_CANDIDATES = (
     "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
-SCIENTIFIC_ID = re.compile(SCIENTIFIC_ID_PATTERN)
+SCIENTIFIC_ID_RE = re.compile(SCIENTIFIC_ID_PATTERN)
 # The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
 POINT_NUMBER = re.compile(number_pattern("."))
 COMMA_NUMBER = re.compile(number_pattern(","))
@@ -302,7 +302,7 @@ def _event_type_columns(columns: Mapping) -> tuple[str, ...]:
 def _scientific_ids(sample: FileSample, column: str, files: str, checks: list[str]) -> None:
     """A check when sampled ids are in scientific notation (the ingest quarantines them:
     scientific_notation_id)."""
-    mangled = [v for v in sample.values.get(column, ()) if SCIENTIFIC_ID.fullmatch(v)]
+    mangled = [v for v in sample.values.get(column, ()) if SCIENTIFIC_ID_RE.fullmatch(v)]
     if mangled:
         checks.append(
             f"{files}: {column}: {len(mangled)} sampled ids such as {mangled[0]} are numbers in "
