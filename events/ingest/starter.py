@@ -61,6 +61,8 @@ SAMPLE_ROWS = 200
 KEY_SCAN_ROWS = 5_000
 MAX_NAMES = 1_000  # distinct texts kept per JSON key (FileSample.names)
 ZIP_SUFFIX = ".zip"
+# A date in a file's name (`export_2024-03.zip`).
+DATED_NAME = re.compile(r"(^|[^0-9])([0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8})($|[^0-9])")
 # A folder name that partitions an export: a year, month, day or hour, a date, an epoch,
 # a `key=value` (Hive style). Files in such sibling folders are one source.
 PARTITION_PART = re.compile(
@@ -850,20 +852,21 @@ def _sources_of(
         s.path for s in group
     }:
         where = _location(folder / f"*{suffix}", group[0].archive, base)
-        if group[0].archive is not None and len(group) == group[0].archive_files:
+        archives_files = {s.archive: s.archive_files for s in group if s.archive is not None}
+        if archives_files and len(group) == sum(archives_files.values()):
             where.pop("members")
         return [(list(group), where)]
     return [([s], _location(s.path, s.archive, base)) for s in group]
 
 
 def _location(path: Path, archive: Path | None, base: Path) -> dict[str, str]:
-    """`files:` (and `members:`, for a path inside a zip archive) naming `path`."""
+    """`files:` (and `members:`, for a path inside a zip archive) naming `path`, which may
+    be a pattern (`exports/*.zip/events/*.csv`: the archive's part is as deep as `archive`)."""
+    parts = path.relative_to(base).parts
     if archive is None:
-        return {"files": path.relative_to(base).as_posix()}
-    return {
-        "files": archive.relative_to(base).as_posix(),
-        "members": path.relative_to(archive).as_posix(),
-    }
+        return {"files": "/".join(parts)}
+    depth = len(archive.relative_to(base).parts)
+    return {"files": "/".join(parts[:depth]), "members": "/".join(parts[depth:])}
 
 
 def _label(source: Mapping) -> str:
@@ -891,8 +894,18 @@ def _folder_pattern(folder: Path, base: Path) -> Path:
     a warehouse's `date=2024-01-02/`) share it."""
     if not folder.is_relative_to(base):
         return folder
-    parts = ("*" if PARTITION_PART.fullmatch(p) else p for p in folder.relative_to(base).parts)
-    return base.joinpath(*parts)
+    return base.joinpath(*map(_part_pattern, folder.relative_to(base).parts))
+
+
+def _part_pattern(part: str) -> str:
+    """`*` for a partition folder, `*.zip` for an archive named by its date or number
+    (`2024-03.zip`, `export_2024-03-01.zip`: monthly exports), else the part itself."""
+    if PARTITION_PART.fullmatch(part):
+        return "*"
+    stem, zipped, _ = part.rpartition(ZIP_SUFFIX)
+    if zipped and DATED_NAME.search(stem):
+        return f"*{ZIP_SUFFIX}"
+    return part
 
 
 def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]:

@@ -828,3 +828,17 @@ def test_mixpanels_device_distinct_ids_give_way_to_user_id_and_device_id(tmp_pat
     assert summary.tables["events"].accepted == 5  # the three events before the login are u1's
     with duckdb.connect(str(store), read_only=True) as con:
         assert con.execute("SELECT DISTINCT user_id FROM events").fetchall() == [("u1",)]
+
+
+def test_monthly_zip_archives_of_one_shape_are_one_source(tmp_path):
+    export = tmp_path / "export" / "exports"
+    export.mkdir(parents=True)
+    for month, user in (("2024-03", "1"), ("2024-04", "2")):
+        rows = f"customer_id,viewed_at,page\n{user},{month}-05 09:00,home\n".encode()
+        _zip_of(export / f"export_{month}.zip", {"events/page_views.csv": rows})
+    out, _ = write_starter([tmp_path / "export"], None, None)
+
+    (source,) = read_config(out).events
+    assert (source.files, source.members) == ("exports/*.zip", None)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 2
