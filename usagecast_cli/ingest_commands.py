@@ -50,12 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "new",
         help="a dataset config guessed from the files' headers and values, to check and edit",
         description="Reads each export file's header and a sample of its values (csv, jsonl, "
-        "json, parquet, gzip'd or not) and writes a dataset config: which file is the users "
-        "table, which columns hold the user id, time, event type and optional fields (by "
-        "their names), encodings, delimiters and time formats. It prints what it guessed "
-        "and what to check; it never overwrites a file.",
+        "json, parquet, xlsx, gzip'd or not, loose or in zip archives) and writes a dataset "
+        "config: which file is the users table, which columns hold the user id, the device's "
+        "anonymous id, time, event type and optional fields (by their names), encodings, "
+        "delimiters and time formats. It prints what it guessed and what to check; it never "
+        "overwrites a file.",
     )
-    new.add_argument("paths", type=Path, nargs="+", help="export files or folders")
+    new.add_argument("paths", type=Path, nargs="+", help="export files, folders or zip archives")
     new.add_argument(
         "--out",
         type=Path,
