@@ -264,7 +264,8 @@ class OpenedFile:
     types: dict[str, str]
     key: int
     paths: frozenset[str] = frozenset()  # Parquet: dotted paths into its struct columns
-    # Parquet: the key/value lists the source maps (validate.key_value_lists) -> their keys
+    # The key/value lists the source maps (Parquet's validate.key_value_lists, JSONL's
+    # arrays of {key, value} objects) -> their keys
     listed_keys: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
     # Its text columns the source reads paths in (`properties.revenue` in a CSV)
     json_text: frozenset[str] = frozenset()

@@ -30,8 +30,7 @@ Ids are text. A numeric id written as a float with a zero fraction ("12.0", as e
 passed through a float column do) is normalised to its integer text ("12") so that it joins
 with "12" from another file; an id in scientific notation (Excel's "1.23457E+18", pandas'
 "1.2345678901234568e+18": the digits are lost, so users would merge) is
-scientific_notation_id; any other text is kept exactly
-(after trimming blanks).
+scientific_notation_id; any other text is kept exactly (after trimming blanks).
 A derived column (`columns: {value: {expr: "Quantity * UnitPrice"}}`) is computed from the
 row's fields as text (trimmed, empty -> NULL); a column that is an operand of + - * / % is
 read as a number (the plain-decimal rule, with the source's `decimal`) and every CAST is a
@@ -107,7 +106,7 @@ SCIENTIFIC_ID = sql_string(SCIENTIFIC_ID_PATTERN)
 UNIDENTIFIED_ANONYMOUS_ID = "unidentified_anonymous_id"
 SHARED_ANONYMOUS_ID = "shared_anonymous_id"
 IDENTIFIED_LATER = "identified_later"
-# Stage column: the event's user id came from its anonymous id (stitch_anonymous_sql).
+# Stage column: the event's user id came from its anonymous id (anonymous_events_sql).
 STITCHED = "stitched"
 # Stage column: the text explaining why a derived column failed (NULL when none did).
 DERIVED_ERROR = "derived_error_text"
@@ -480,7 +479,9 @@ def _missing_check(required: Sequence[str], instead: Mapping[str, str] | None = 
         f"({sql})" if name in instead else sql for name, sql in missing.items()
     )
     shown = {
-        name: ", ".join([name.removesuffix("_text"), *instead.get(name, "").split()])
+        name: ", ".join(
+            [name.removesuffix("_text"), *([instead[name]] if name in instead else [])]
+        )
         for name in required
     }
     names = ", ".join(f"CASE WHEN {sql} THEN '{shown[name]}' END" for name, sql in missing.items())
@@ -664,8 +665,9 @@ class StagedFile:
     `control_free` says the file read holds no control character at all
     (readers.control_free), so only the fields not read from it are checked for one.
     `absent` are mapped columns this file lacks (others of its source hold them): missing.
-    `key_value_lists` are its Parquet key/value list columns (key_value_lists()) and
-    `json_text` its text columns that mapped names read into by path (raw_text).
+    `key_value_lists` are its key/value list columns (Parquet's key_value_lists(), JSONL's
+    arrays of {key, value} objects) and `json_text` its text columns that mapped names read
+    into by path (raw_text).
     """
 
     reader: str
