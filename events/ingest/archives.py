@@ -12,6 +12,7 @@ fatal, named.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import shutil
 import zipfile
 import zlib
@@ -28,6 +29,7 @@ MACOS_FORKS = "__MACOSX"
 COPY_CHUNK = 1 << 20
 ENCRYPTED_FLAG = 0x1
 MEMBERS_SHOWN = 5
+OPEN_ARCHIVES = 4  # archives kept open between the reads of their members
 # What reading a member's bytes may raise: a bad checksum, damaged or cut data.
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
@@ -50,9 +52,18 @@ def member_name(archive: str | Path, member: str) -> str:
     return f"{archive}{MEMBER_SEPARATOR}{member}"
 
 
+@functools.lru_cache(maxsize=OPEN_ARCHIVES)
+def _archive(path: Path, mtime_ns: int, size: int) -> zipfile.ZipFile:
+    """An archive opened once for every member read from it (its directory of thousands of
+    hourly files is parsed once, not per member); a changed file is opened again."""
+    return zipfile.ZipFile(path)
+
+
 def _open_archive(path: Path) -> zipfile.ZipFile:
+    """The archive, opened (shared: never close it)."""
     try:
-        return zipfile.ZipFile(path)
+        stat = path.stat()
+        return _archive(path, stat.st_mtime_ns, stat.st_size)
     except (zipfile.BadZipFile, OSError) as error:
         raise SourceFileError(
             f"{path}: not a readable zip archive ({error}); it may be cut off or damaged"
@@ -62,12 +73,11 @@ def _open_archive(path: Path) -> zipfile.ZipFile:
 def archive_members(path: Path, pattern: str | None) -> list[str]:
     """The member paths of an archive that are export files, sorted, those matching
     `pattern` when given; none is a fatal error that lists some of the members."""
-    with _open_archive(path) as archive:
-        infos = [
-            info
-            for info in archive.infolist()
-            if not info.is_dir() and not is_hidden(PurePosixPath(info.filename).parts)
-        ]
+    infos = [
+        info
+        for info in _open_archive(path).infolist()
+        if not info.is_dir() and not is_hidden(PurePosixPath(info.filename).parts)
+    ]
     names = sorted(info.filename for info in infos)
     chosen = [n for n in names if pattern is None or fnmatch.fnmatchcase(n, pattern)]
     if not chosen:
@@ -75,8 +85,9 @@ def archive_members(path: Path, pattern: str | None) -> list[str]:
         held = f"its files: {listed}" if names else "it holds no file"
         matching = f" matches `members: {pattern}`" if pattern is not None else ""
         raise SourceFileError(f"{path}: no member{matching} ({held})")
+    picked = set(chosen)
     encrypted = [
-        i.filename for i in infos if i.filename in chosen and i.flag_bits & ENCRYPTED_FLAG
+        i.filename for i in infos if i.filename in picked and i.flag_bits & ENCRYPTED_FLAG
     ]
     if encrypted:
         raise SourceFileError(
@@ -87,15 +98,11 @@ def archive_members(path: Path, pattern: str | None) -> list[str]:
 
 
 def open_member(path: Path, member: str) -> IO[bytes]:
-    """A member's bytes as a stream (close it; it closes the archive too)."""
-    archive = _open_archive(path)
+    """A member's bytes as a stream (close it)."""
     try:
-        stream = archive.open(member)
+        return _open_archive(path).open(member)
     except (KeyError, NotImplementedError, zipfile.BadZipFile, OSError) as error:
-        archive.close()
         raise member_error(path, member, error) from None
-    archive.close()  # the member stream keeps its own handle on the file
-    return stream
 
 
 def read_member(path: Path, member: str, size: int = -1) -> bytes:

@@ -109,7 +109,7 @@ def render_markdown(report: dict) -> str:
         f"{report.get('timezone', 'UTC')} wall-clock time; users from: "
         f"{report.get('users_from', 'users table')}",
         *(["", *absent_column_lines(report)] if report.get("absent_columns") else []),
-        *(["", *derived_field_lines(report)] if derived_field_lines(report) else []),
+        *(["", *derived] if (derived := derived_field_lines(report)) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
         "",

@@ -10,6 +10,7 @@ from io import BytesIO
 import pytest
 
 from events.ingest import ingest_dataset
+from events.ingest.archives import archive_members, read_member
 from events.ingest.readers import SourceFileError
 
 HEADER = "uid,ts,page,length\n"
@@ -157,3 +158,15 @@ def test_a_glob_of_archives_reads_the_members_of_each(dataset, base_config, stor
         ("exports/2014-03.zip:events.csv", "1"),
         ("exports/2014-04.zip:events.csv", "2"),
     ]
+
+
+def test_an_archive_replaced_at_the_same_path_is_read_anew(tmp_path):
+    path = tmp_path / "export.zip"
+    path.write_bytes(_zip({"march.csv": b"uid\n1\n"}))
+    assert (archive_members(path, None), read_member(path, "march.csv")) == (
+        ["march.csv"],
+        b"uid\n1\n",
+    )
+    path.write_bytes(_zip({"april.csv": b"uid\n22\n", "may.csv": b"uid\n3\n"}))
+    assert archive_members(path, None) == ["april.csv", "may.csv"]
+    assert read_member(path, "april.csv") == b"uid\n22\n"
