@@ -3,7 +3,8 @@
 The lock is an exclusive `flock` on a file in the workspace. The kernel drops it when the
 holding process ends, however it ends (SIGKILL included), so a killed holder never leaves it
 held and the next process gets it without waiting. While held, the file records the holder
-(pid, host name, process start time); a clean release empties it. A process that takes the
+(pid, host name, process start time, as a date and as seconds since the boot, which a step of
+the wall clock leaves alone); a clean release empties it. A process that takes the
 lock and finds a record whose pid is no longer running on this host (or is running but was
 started later: a reused pid) logs a one-line notice naming it: the previous holder was killed.
 The file itself is never deleted: removing a flock file while others wait on it would let two
@@ -38,11 +39,15 @@ START_TIME_TOLERANCE_S = 1.0
 
 @dataclass(frozen=True)
 class LockOwner:
-    """Who holds a lock: process id, host name and process start time (seconds since epoch)."""
+    """Who holds a lock: process id, host name and process start time (seconds since epoch),
+    and since the machine's boot (`since_boot`: what tells a reused pid apart even when the
+    wall clock was stepped, which moves every start time read later; None in records
+    written before it was kept)."""
 
     pid: int
     host: str
     started: float
+    since_boot: float | None = None
 
     @classmethod
     def current(cls) -> LockOwner:
@@ -54,6 +59,8 @@ class LockOwner:
         if self.host != socket.gethostname():
             return False
         try:
+            if self.since_boot is not None:
+                return abs(_since_boot(self.pid) - self.since_boot) > START_TIME_TOLERANCE_S
             started = psutil.Process(self.pid).create_time()
         except psutil.NoSuchProcess:
             return True
@@ -63,17 +70,31 @@ class LockOwner:
         return f"pid {self.pid} on {self.host}"
 
 
+def _since_boot(pid: int) -> float:
+    """Seconds from the boot to the process's start (psutil adds the boot time it read last
+    to a start time, so both are read together)."""
+    boot = psutil.boot_time()
+    return psutil.Process(pid).create_time() - boot
+
+
 @functools.cache
 def _owner_of(pid: int) -> LockOwner:
-    return LockOwner(pid, socket.gethostname(), psutil.Process(pid).create_time())
+    started = psutil.Process(pid).create_time()
+    return LockOwner(pid, socket.gethostname(), started, _since_boot(pid))
 
 
 def parse_owner(text: str) -> LockOwner | None:
     """The owner recorded in a lock file's text; None when empty or not a record of ours."""
     try:
         data = json.loads(text)
-        return LockOwner(int(data["pid"]), str(data["host"]), float(data["started"]))
-    except (ValueError, TypeError, KeyError):
+        since_boot = data.get("since_boot")
+        return LockOwner(
+            int(data["pid"]),
+            str(data["host"]),
+            float(data["started"]),
+            None if since_boot is None else float(since_boot),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 
 import pytest
 
@@ -94,6 +96,15 @@ def test_a_reused_pid_or_another_host_is_judged_correctly():
     assert not me.is_gone()
     assert LockOwner(me.pid, me.host, me.started - 3600).is_gone()  # pid reused since
     assert not LockOwner(_dead_pid(), "some-other-host", 1.0).is_gone()  # cannot tell
+
+
+def test_a_wall_clock_step_after_the_record_does_not_make_its_holder_gone():
+    me = LockOwner.current()
+    assert me.since_boot is not None
+    stepped = LockOwner(me.pid, me.host, me.started - 600, me.since_boot)  # read before a step
+    assert not stepped.is_gone()
+    assert LockOwner(me.pid, me.host, me.started, me.since_boot - 3600).is_gone()  # reused
+    assert parse_owner(json.dumps(asdict(me))) == me
 
 
 @pytest.mark.parametrize("text", ["", "garbage", "{}", '{"pid": "x", "host": 1}', "[1]"])
