@@ -344,6 +344,7 @@ class _Builder:
         self.read: dict[str, int] = {}
         self.files: list[dict] = []
         self.file_count = 0
+        self.file_sources: dict[int, str] = {}  # file_key -> its source's key path
         self.user_attributes = event_user_attributes(config.path, config.events)
         self.facts: dict = {}
 
@@ -463,6 +464,7 @@ class _Builder:
             statement = f"CREATE TEMP TABLE {stage} AS {select}"
         rows = self._read(file, source, lambda: self.con.execute(statement).fetchone()[0])
         self.staged.setdefault(table, []).append(staged)
+        self.file_sources[key] = where
         self.read[table] = self.read.get(table, 0) + rows
         self.files.append(
             {"table": table, "path": file.display, "sha256": file.sha256, "rows": rows}
@@ -782,6 +784,31 @@ class _Builder:
                 raise RuntimeError(f"ingest accounting broke for {table}: {counts[table]}")
         return counts
 
+    def source_counts(self) -> dict[str, TableCounts]:
+        """Per events source (`events[1]`) accounting, when the config has several: a source
+        whose every row is quarantined (a payments export keyed by another id than the
+        product's) hides behind a table whose other sources are fine."""
+        if len(self.config.events) < 2:
+            return {}
+        read: dict[str, int] = {}
+        accepted: dict[str, int] = {}
+        quarantined: dict[str, dict[str, int]] = {}
+        for key, reason, n in self.con.execute(
+            f"SELECT file_key, reason, count(*) FROM stage_{EVENTS} GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            where = self.file_sources[key]
+            read[where] = read.get(where, 0) + int(n)
+            if reason is None:
+                accepted[where] = accepted.get(where, 0) + int(n)
+            else:
+                by_reason = quarantined.setdefault(where, {})
+                by_reason[reason] = by_reason.get(reason, 0) + int(n)
+        return {
+            where: TableCounts(read[where], accepted.get(where, 0), quarantined.get(where, {}))
+            for where in (f"events[{i}]" for i in range(len(self.config.events)))
+            if where in read
+        }
+
     def sentinels(self) -> dict[str, dict[str, int]]:
         """Raw sentinel-id counts per id column of each table (for the quality report)."""
         ids = {
@@ -861,7 +888,7 @@ def _build(
                             builder.finish_entities(table, source)
                         bar.update()
                 bar.set_postfix_str("quality report")
-                counts = builder.counts()
+                counts, sources = builder.counts(), builder.source_counts()
                 json_counts = {table: c.to_json() for table, c in counts.items()}
                 _copy_ingest_history(con, previous_store)
                 profiled = list(counts) + ([USERS] if config.users is None else [])
@@ -869,6 +896,12 @@ def _build(
                 report.update(
                     {"users_from": "users table", **builder.facts, "timezone": config.timezone}
                 )
+                if sources:
+                    files = {f"events[{i}]": s.files for i, s in enumerate(config.events)}
+                    report["source_counts"] = {
+                        where: {"files": files[where], **c.to_json()}
+                        for where, c in sources.items()
+                    }
                 bar.update()
             for table in list(counts):
                 con.execute(f"DROP TABLE IF EXISTS stage_{table}")
@@ -892,12 +925,27 @@ def _build(
     return counts, report
 
 
+def named_counts(counts: dict[str, TableCounts], report: dict) -> dict[str, TableCounts]:
+    """The tables' counts, then (with several events sources) each source's under its name
+    and files (`events[1] (payments.csv)`)."""
+    sources = report.get("source_counts", {})
+    return {
+        **counts,
+        **{f"{where} ({c['files']})": TableCounts.from_json(c) for where, c in sources.items()},
+    }
+
+
 def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
-    """Tables that had rows but kept none, or fewer than `min_share` of them."""
+    """Tables that had rows but kept none, or fewer than `min_share` of them, and events
+    sources (named `events[i] (...)`) that had rows but kept none: a payments export keyed
+    by the billing system's own ids matches no user while the other sources fill the table."""
     return [
-        table
-        for table, c in counts.items()
-        if c.read > 0 and (c.accepted == 0 or c.accepted < min_share * c.read)
+        name
+        for name, c in counts.items()
+        if c.read > 0
+        and (
+            c.accepted == 0 or (name in (EVENTS, USERS, ITEMS) and c.accepted < min_share * c.read)
+        )
     ]
 
 
@@ -986,7 +1034,8 @@ def ingest_dataset(
     target = store.with_name(f"{store.name}.{ingest_id}.building")
     try:
         counts, body = _build(target, store, config, resolved, record, progress)
-        short = [] if allow_partial else short_tables(counts, config.rules.min_accepted_share)
+        checked = named_counts(counts, body)
+        short = [] if allow_partial else short_tables(checked, config.rules.min_accepted_share)
         if short:
             report = {
                 **_report(config, ingest_id, digest, started_at, body),
@@ -995,7 +1044,7 @@ def ingest_dataset(
                 "event store was kept",
             }
             files = quality.write_report(report, latest=False)
-            raise PartialIngestError(partial_message(config, counts, short, files.markdown))
+            raise PartialIngestError(partial_message(config, checked, short, files.markdown))
         with contextlib.suppress(FileNotFoundError):
             # A stale write-ahead log of the old file must not be replayed onto the new one.
             os.remove(f"{store}.wal")

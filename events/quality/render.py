@@ -33,11 +33,16 @@ COUNT_HEADER = ["table", "read", "accepted", "quarantined", "by reason"]
 
 
 def count_rows(report: dict) -> list[list]:
-    """Rows per table: read, accepted, quarantined and the reasons (COUNT_HEADER)."""
+    """Rows per table, then per events source when there are several: read, accepted,
+    quarantined and the reasons (COUNT_HEADER)."""
+    named = [
+        *report["counts"].items(),
+        *((f"{where} ({c['files']})", c) for where, c in report.get("source_counts", {}).items()),
+    ]
     rows = []
-    for table, c in report["counts"].items():
+    for name, c in named:
         reasons = ", ".join(f"{r}: {n}" for r, n in sorted(c["quarantined"].items()))
-        rows.append([table, c["read"], c["accepted"], sum(c["quarantined"].values()), reasons])
+        rows.append([name, c["read"], c["accepted"], sum(c["quarantined"].values()), reasons])
     return rows
 
 

@@ -7,7 +7,9 @@ import pytest
 from contracts.workspace import event_store_path, reports_dir
 from events.ingest import ConfigError, ingest_dataset
 from events.ingest.load import PartialIngestError
+from events.ingest.summary import TableCounts
 from events.quality import load_latest_report
+from events.quality.render import render_markdown
 from usagecast_cli.main import main
 
 GOOD = "uid,ts,page,length\n1,2014-04-22 03:53,PLAY,10\n2,2014-04-23,SKIP,3.5\n"
@@ -65,3 +67,41 @@ def test_min_accepted_share_must_be_a_fraction(dataset, store, base_config, shar
         ingest_dataset(
             dataset(config=base_config(rules={"min_accepted_share": share})), store, False
         )
+
+
+def test_an_events_source_that_keeps_too_few_rows_is_refused_by_name(dataset, store, base_config):
+    """A payments export keyed by the billing system's customer id matches no user: the
+    events table as a whole keeps most rows, so a source that keeps none is refused."""
+    config = base_config()
+    config["events"].append(
+        {
+            "files": "payments.csv",
+            "event_type": "PLAY",
+            "columns": {"user_id": "customer", "timestamp": "paid_at"},
+        }
+    )
+    plays = "uid,ts,page,length\n" + "".join(f"{u},2014-04-2{u},PLAY,1\n" for u in (1, 2, 3))
+    files = {"events.csv": plays, "payments.csv": "customer,paid_at\ncus_1,2014-04-24\n"}
+    with pytest.raises(PartialIngestError) as refused:
+        ingest_dataset(dataset(files, config), store, progress=False)
+    assert str(refused.value).count(" rows accepted ") == 1  # the table keeps 3 of 4
+    assert (
+        "dataset.yaml: events[1] (payments.csv): 0 of 1 rows accepted (0.0%; quarantined: "
+        "unknown_user 1), below rules.min_accepted_share 50%"
+    ) in str(refused.value)
+    assert not store.exists()
+
+    summary = ingest_dataset(dataset(files, config), store, progress=False, allow_partial=True)
+    assert summary.tables["events"] == TableCounts(4, 3, {"unknown_user": 1})
+    report = load_latest_report()
+    assert report["source_counts"] == {
+        "events[0]": {"files": "events.csv", "read": 3, "accepted": 3, "quarantined": {}},
+        "events[1]": {
+            "files": "payments.csv",
+            "read": 1,
+            "accepted": 0,
+            "quarantined": {"unknown_user": 1},
+        },
+    }
+    page = render_markdown(report)
+    assert "| events[1] (payments.csv) | 1 | 0 | 1 | unknown_user: 1 |" in page
