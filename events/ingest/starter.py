@@ -68,6 +68,7 @@ DATED_NAME = re.compile(r"(^|[^0-9])([0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8})($|[
 PARTITION_PART = re.compile(
     r"[0-9]{1,4}|[0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8}|[0-9]{10,13}|[A-Za-z_][\w.-]*=[^/]*"
 )
+MAX_STATUSES = 10  # distinct sampled values of a status column read as event kinds
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
@@ -96,6 +97,11 @@ TIME_NAMES = (
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
 EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
 EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity")
+# A trailing qualifier in a column's name: `Created (UTC)`, Stripe's `user_id (metadata)`.
+QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
+UUID = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
 # How a header's empty name is shown: what `DataFrame.to_csv` writes above the index.
 UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves it out)"
 # Objects whose fields may be the optional ones (`properties.revenue`, GA4's
@@ -196,7 +202,30 @@ class Starter:
 
 
 def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    """A column name compared with the NAMES lists: lower-case, no separators, without a
+    trailing qualifier in parentheses (Stripe's `user_id (metadata)`, `Created (UTC)`)."""
+    return re.sub(r"[^a-z0-9]", "", QUALIFIER.sub("", name).lower())
+
+
+def id_shape(value: str) -> str:
+    """What kind of id a value is, to tell whether two columns' ids can match: a number
+    (`1003`, `1003.0`), an email address, a UUID, a prefixed id (`cus_...`) or other text."""
+    text = value.strip()
+    if re.fullmatch(r"[0-9]+(\.0*)?", text):
+        return "numbers"
+    if "@" in text:
+        return "email addresses"
+    if UUID.fullmatch(text):
+        return "UUIDs"
+    if prefix := re.match(r"[A-Za-z]+[_:-]", text):
+        return f"ids like {prefix.group()}..."
+    return "other text"
+
+
+def _ids_shape(values: Sequence[str]) -> str | None:
+    """The most common id_shape of sampled ids (None without any)."""
+    shapes = [id_shape(v) for v in values if v.strip()]
+    return max(set(shapes), key=shapes.count) if shapes else None
 
 
 def _matches(columns: Iterable[str], names: Sequence[str], taken: set[str]) -> list[str]:
@@ -222,11 +251,13 @@ def _find_field(sample: FileSample, names: Sequence[str], taken: set[str]) -> st
     return next(iter(_field_matches(sample, names, taken)), None)
 
 
-def _user_id_fields(sample: FileSample) -> list[str]:
+def _user_id_fields(sample: FileSample, users_shape: str | None = None) -> list[str]:
     """The columns named like an event's user id, the chosen one first: by name order the
     first that holds a value in at least half the sampled rows, else the most filled
     (GA4's `user_id` is blank until a site sets it, its `user_pseudo_id` never is; Segment's
-    `userId` is blank only before a login, so it stays ahead of `anonymousId`)."""
+    `userId` is blank only before a login, so it stays ahead of `anonymousId`). Given the
+    users table's id shape, a column of that shape goes first (Stripe's `Customer ID`,
+    `cus_...`, names no product user; its `user_id (metadata)` does)."""
     named = _field_matches(sample, USER_ID_NAMES, set())
     found = [*named, *(c for c in _owned_ids(sample.columns) if c not in named)] or (
         _field_matches(sample, EMAIL_NAMES, set())
@@ -234,6 +265,8 @@ def _user_id_fields(sample: FileSample) -> list[str]:
     filled = {column: len(sample.values.get(column, ())) for column in found}
     rows = max(map(len, sample.values.values()), default=0)
     half = [column for column in found if 2 * filled[column] >= rows]
+    if users_shape is not None:
+        half.sort(key=lambda c: _ids_shape(sample.values.get(c, ())) != users_shape)
     chosen = half[0] if half else max(found, key=filled.__getitem__, default=None)
     return [chosen, *(c for c in found if c != chosen)] if chosen else []
 
@@ -271,6 +304,25 @@ def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str
     return next((c for c in filled if len(sample.values.get(c, ())) >= rows), None)
 
 
+def _status_column(sample: FileSample, taken: set[str]) -> str | None:
+    """A top-level `...status` column with a value in every sampled row and at most
+    MAX_STATUSES distinct ones (Stripe's charges: Paid, Failed, Refunded); Shopify's
+    `Financial Status`, blank on an order's further line items, is not one."""
+    rows = max(map(len, sample.values.values()), default=0)
+    for column in (c for c in sample.columns if c not in taken and "." not in c):
+        values = sample.values.get(column, ())
+        words = name_words(QUALIFIER.sub("", column))
+        distinct = len(set(values))
+        if (
+            words
+            and words[-1] == "status"
+            and len(values) == rows
+            and 0 < distinct <= MAX_STATUSES
+        ):
+            return column
+    return None
+
+
 def _device_ids_last(
     sample: FileSample, ids: list[str], files: str, checks: list[str]
 ) -> list[str]:
@@ -292,13 +344,17 @@ def _device_ids_last(
     return [identified, chosen, *(c for c in others if c != identified)]
 
 
-def _event_type_columns(columns: Mapping) -> tuple[str, ...]:
-    """The columns the event type is read from: the mapped one, or those its expression
-    reads (`coalesce("event", "type")`)."""
+def _sampled_event_types(sample: FileSample, columns: Mapping) -> tuple[str, ...]:
+    """The event types of the sampled rows, read from the mapped column or from those its
+    expression reads (`coalesce("event", "type")`)."""
     mapped = columns.get("event_type")
-    if isinstance(mapped, Mapping):
-        return derived_columns(mapped["expr"])
-    return () if mapped is None else (mapped,)
+    read = derived_columns(mapped["expr"]) if isinstance(mapped, Mapping) else (mapped,)
+    return tuple(
+        name
+        for column in read
+        if column is not None
+        for name in (sample.names.get(column) or sample.values.get(column, ()))
+    )
 
 
 def _scientific_ids(sample: FileSample, column: str, files: str, checks: list[str]) -> None:
@@ -946,6 +1002,12 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
     )
 
 
+def _users_id_column(sample: FileSample, keyed_by_email: bool) -> str | None:
+    """A users table's id column (its email when the events are keyed by email)."""
+    names = (*EMAIL_NAMES,) if keyed_by_email else ()
+    return _find(sample.columns, (*names, *USER_ID_NAMES, "id", *EMAIL_NAMES), set())
+
+
 def _users_source(
     sample: FileSample, source: dict, checks: list[str], keyed_by_email: bool
 ) -> str | None:
@@ -953,8 +1015,7 @@ def _users_source(
     When the events are keyed by email (Shopify's orders), so is the users table if it has
     an email column (its customer id would match no event)."""
     files = _label(source)
-    names = (*EMAIL_NAMES,) if keyed_by_email else ()
-    user_id = _find(sample.columns, (*names, *USER_ID_NAMES, "id", *EMAIL_NAMES), set())
+    user_id = _users_id_column(sample, keyed_by_email)
     if keyed_by_email and _key(user_id or "") in EMAIL_NAMES:
         checks.append(f"{files}: keyed by {user_id}, as the events are by email")
     if user_id is None:
@@ -988,10 +1049,15 @@ def _users_source(
     return f"users: {files}: user_id={user_id}, signup_time={signup}"
 
 
-def _events_source(sample: FileSample, first: Path, source: dict, checks: list[str]) -> str | None:
-    """Fill in an events source's columns and formats; None without a user id or a time."""
+def _events_source(
+    sample: FileSample, first: Path, source: dict, checks: list[str], users_shape: str | None
+) -> tuple[str, tuple[str, ...]] | None:
+    """Fill in an events source's columns and formats; return its line for the summary and
+    the event types of its sampled rows, or None without a user id or a time. `users_shape`
+    is the id_shape of the users table's ids, when there is one."""
     files = _label(source)
-    user_id, *other_ids = _device_ids_last(sample, _user_id_fields(sample), files, checks)
+    ids = _user_id_fields(sample, users_shape)
+    user_id, *other_ids = _device_ids_last(sample, ids, files, checks)
     taken = {user_id or ""}
     time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
     if user_id is None or time is None:
@@ -1009,6 +1075,13 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
         )
     taken |= {user_id, time}
     _scientific_ids(sample, user_id, files, checks)
+    shape = _ids_shape(sample.values.get(user_id, ()))
+    if users_shape is not None and shape not in (None, users_shape):
+        checks.append(
+            f"{files}: {user_id} holds {shape}, the users table's ids are {users_shape}: an "
+            "event is kept only when its user id is in the users table, so map the column "
+            "that holds the product's user id (a source that keeps no row is refused)"
+        )
     columns = {"user_id": _id_field(user_id, files, checks), "timestamp": time}
     anonymous = _find_field(sample, ANONYMOUS_ID_NAMES, taken)
     if anonymous is not None and _key(user_id.rpartition(".")[2]) not in ANONYMOUS_ID_NAMES:
@@ -1019,7 +1092,18 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
             "when that link was known in time (else it is quarantined with why)"
         )
     event = _find_field(sample, EVENT_NAMES, taken)
-    if event is None:
+    status = None if event is not None else _status_column(sample, taken)
+    statuses: tuple[str, ...] = ()
+    if status is not None:
+        constant = _event_type_constant(first)
+        columns["event_type"] = {"expr": f"'{constant}_' || upper({ident(status)})"}
+        taken.add(status)
+        statuses = tuple(sorted({f"{constant}_{v.upper()}" for v in sample.values[status]}))
+        checks.append(
+            f"{files}: no event-type column; the event type is {constant}_ and the {status} "
+            f"({', '.join(statuses)} in the sample): a refunded or failed payment is no purchase"
+        )
+    elif event is None:
         source["event_type"] = _event_type_constant(first)
         checks.append(f"{files}: no event-type column; every row is {source['event_type']!r}")
     else:
@@ -1075,12 +1159,13 @@ def _events_source(sample: FileSample, first: Path, source: dict, checks: list[s
             "(it has amplitude_id) writes its times in UTC without saying so"
         )
     constant = source.get("event_type")
-    return (
+    line = (
         f"{files}: "
         + ", ".join(f"{k}={v}" for k, v in columns.items())
         + (f", event_type {constant!r} (constant)" if constant else "")
         + f"; times {', '.join(formats)}"
     )
+    return line, statuses or _sampled_event_types(sample, columns)
 
 
 def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: str) -> Starter:
@@ -1097,6 +1182,9 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         for sample in samples
         if not _is_users_file(sample)
     )
+    users_sample = next((s for s in map(_merged, groups) if _is_users_file(s)), None)
+    users_id = None if users_sample is None else _users_id_column(users_sample, keyed_by_email)
+    users_shape = None if users_id is None else _ids_shape(users_sample.values.get(users_id, ()))
     for group, where in sources:
         sample = _merged(group)
         source: dict = dict(where)
@@ -1118,15 +1206,14 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 users = source
                 mapped.append(line)
             continue
-        line = _events_source(sample, group[0].path, source, checks)
-        if line is not None:
+        found = _events_source(sample, group[0].path, source, checks, users_shape)
+        if found is not None:
+            line, sampled = found
             events.append(source)
             mapped.append(f"events[{len(events) - 1}]: {line}")
-            for column in _event_type_columns(source["columns"]):
-                sampled = sample.names.get(column) or sample.values.get(column, ())
-                renames.update(
-                    (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
-                )
+            renames.update(
+                (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
+            )
     if not events:
         raise StarterError(
             "no file reads as events (a user id column and a time column, by their names): "

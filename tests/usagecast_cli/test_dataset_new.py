@@ -25,9 +25,11 @@ from events.ingest import ingest_dataset, read_config
 from events.ingest.starter import (
     STRPTIME_CANDIDATES,
     StarterError,
+    id_shape,
     timestamp_formats,
     write_starter,
 )
+from events.ingest.summary import TableCounts
 from events.ingest.validate import timestamp_sql
 from usagecast_cli.main import main
 
@@ -481,11 +483,74 @@ def test_stripes_charges_with_a_created_utc_column(tmp_path):
         "timestamp": "Created (UTC)",  # `created`, then a zone word
         "value": "Amount",
     }
-    assert (source.event_type, source.thousands) == ("CHARGE", ",")
+    # a refund is no purchase: the status is part of the event type
+    assert (source.event_type, source.thousands) == (None, ",")
+    assert source.derived == {"event_type": "'CHARGE_' || UPPER(\"Status\")"}
     # the name says UTC: the source says so too, whatever zone the dataset is given later
     assert yaml.safe_load(out.read_text())["events"][0]["timezone"] == "UTC"
-    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"].accepted == 3
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        kinds = con.execute("SELECT event_type FROM events ORDER BY event_time").fetchall()
+    finally:
+        con.close()
+    assert kinds == [("CHARGE_PAID",), ("CHARGE_PAID",), ("CHARGE_REFUNDED",)]
+
+
+STRIPE_PAYMENTS = (
+    "id,Created (UTC),Amount,Status,Customer ID,user_id (metadata)\n"
+    "ch_1,2024-03-05 14:23:11,20.00,Paid,cus_NffrFeUfNV2Hib,1001\n"
+    "ch_2,2024-04-05 14:23:11,20.00,Partially refunded,cus_NffrFeUfNV2Hib,1001\n"
+    "ch_3,2024-04-06 09:00:00,15.00,Failed,cus_OyqfHnd5VZCRQe,1002\n"
+)
+PRODUCT_USERS = "id,created_at\n1001,2024-03-01T10:00:00Z\n1002.0,2024-03-02T10:00:00Z\n"
+
+
+def test_stripe_payments_are_keyed_by_the_id_shaped_like_the_users_tables(tmp_path):
+    """Stripe's `Customer ID` (cus_...) names no product user; the app's own id travels in
+    a metadata column, `user_id (metadata)`, whose numbers match the users table's."""
+    out, starter = _starter_for(
+        tmp_path, {"payments.csv": STRIPE_PAYMENTS, "users.csv": PRODUCT_USERS}
+    )
+    config = read_config(out)
+    (source,) = config.events
+    assert source.columns["user_id"] == "user_id (metadata)"
+    assert config.rules.rename_event_types == {
+        "PAYMENT_PARTIALLY REFUNDED": "PAYMENT_PARTIALLY_REFUNDED"
+    }
+    assert not any("users table's ids are" in c for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(3, 3, {})
+
+
+def test_an_events_id_unlike_the_users_tables_is_named_in_the_checks(tmp_path):
+    payments = "\n".join(
+        ",".join(row.split(",")[:5]) for row in STRIPE_PAYMENTS.splitlines()
+    )  # without the metadata column
+    _, starter = _starter_for(tmp_path, {"payments.csv": payments, "users.csv": PRODUCT_USERS})
+    assert (
+        "payments.csv: Customer ID holds ids like cus_..., the users table's ids are numbers: "
+        "an event is kept only when its user id is in the users table"
+    ) in "\n".join(starter.checks)
+
+
+@pytest.mark.parametrize(
+    ("value", "shape"),
+    [
+        ("1003", "numbers"),
+        ("1003.0", "numbers"),
+        (" Ann@Example.com ", "email addresses"),
+        ("8f14e45f-ceea-467f-a8ad-0d7c7e1f0b1e", "UUIDs"),
+        ("8f14e45fceea467fa8ad0d7c7e1f0b1e", "UUIDs"),
+        ("cus_NffrFeUfNV2Hib", "ids like cus_..."),
+        ("$device:18f2a", "other text"),
+        ("anna", "other text"),
+    ],
+)
+def test_id_shape(value, shape):
+    assert id_shape(value) == shape
 
 
 def test_shopify_customers_are_keyed_by_email_as_the_orders_are(tmp_path):
