@@ -113,7 +113,8 @@ class Source:
     written and in which zone the store keeps every time (parse_config fills it in). `sheet`
     names the sheet of an Excel workbook to read (needed when it holds several). `members`
     is a glob over the member paths of the zip archives `files` names (readers.py reads every
-    member without it).
+    member without it). `records` (JSON) is the key, or dotted path, of the array of records
+    inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`.
     """
 
     files: str
@@ -134,6 +135,7 @@ class Source:
     times: TimeZones = UTC_TIMES
     sheet: str | None = None
     members: str | None = None
+    records: str | None = None
 
 
 @dataclass(frozen=True)
@@ -409,6 +411,20 @@ def _thousands(path: Path, where: str, value: Any, decimal: str) -> str | None:
     return value
 
 
+def _records(path: Path, where: str, value: Any, fmt: str | None) -> str | None:
+    """`records:` a JSON key or dotted path (`results`, `data.events`), for JSON files."""
+    if value is None:
+        return None
+    if fmt not in (None, "jsonl"):
+        raise _fail(path, where, f"is for JSON files, not format {fmt}")
+    text = _text(path, where, value)
+    if not all(part.strip() == part and part for part in text.split(".")):
+        raise _fail(
+            path, where, f"is {text!r}: a key, or keys joined by dots (`results`, `data.events`)"
+        )
+    return text
+
+
 def _source(path: Path, where: str, value: Any, table: str) -> Source:
     """Parse one source of the `events`, `users` or `items` section."""
     common = (
@@ -425,6 +441,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "timezone",
         "sheet",
         "members",
+        "records",
     )
     extra = {
         "events": ("event_type", "dedupe", "user_attributes"),
@@ -475,6 +492,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         members=None
         if spec.get("members") is None
         else _text(path, f"{where}.members", spec["members"]),
+        records=_records(path, f"{where}.records", spec.get("records"), fmt),
         attributes=_attributes(
             path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
         ),

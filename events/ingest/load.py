@@ -51,6 +51,7 @@ from events.ingest.readers import (
     FileReader,
     InputFile,
     SourceFileError,
+    json_path,
     read_error_summary,
     reader_sql,
     resolve_files,
@@ -353,6 +354,9 @@ class _Builder:
         key = self.file_count
         self.file_count += 1
         reader = reader_sql(file, source, self.scratch, key)
+        if reader.pages is not None and source.records is not None:
+            pages, records = reader.pages, source.records
+            self._read(file, source, lambda: self._check_pages(file, pages, records))
         types, typed = self._read(
             file, source, lambda: self._column_types(reader.sql, file.format)
         )
@@ -382,6 +386,25 @@ class _Builder:
             for name in lists
         }
         return OpenedFile(file, reader, types, key, paths, keys, json_text)
+
+    def _check_pages(self, file: InputFile, pages: str, records: str) -> None:
+        """Every top-level object of a file of API pages holds its records at `records`,
+        else the file is refused: a page without them (an error reply saved with the
+        others) would otherwise add no row and no quarantine entry."""
+        at = json_path(records.split("."))
+        found = self.con.execute(
+            f"SELECT page, coalesce(json_type(json, {at}), 'nothing'), left(json, 121) "
+            f"FROM {pages} WHERE json_type(json, {at}) IS DISTINCT FROM 'ARRAY' "
+            "ORDER BY page LIMIT 1"
+        ).fetchone()
+        if found is not None:
+            page, kind, text = found
+            shown = text if len(text) <= 120 else f"{text[:120]}..."
+            raise SourceFileError(
+                f"{file.shown}: top-level object {page} holds {kind.lower()} at `records: "
+                f"{records}`, not an array of records: {shown}; remove that object (an API's "
+                "error reply?) or correct `records`"
+            )
 
     def _json_keys(self, reader: str, name: str) -> frozenset[str] | None:
         """The keys of a JSONL file's `name` when its first records hold it as an array of
@@ -450,6 +473,7 @@ class _Builder:
             absent=absent,
             key_value_lists=frozenset(opened.listed_keys),
             json_text=opened.json_text,
+            numbered=reader.numbered,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(

@@ -34,6 +34,7 @@ import hashlib
 import re
 import shutil
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -75,6 +76,8 @@ class FileReader:
 
     sql: str
     control_free: bool
+    numbered: bool = False  # `sql` numbers its rows itself (column `ordinality`)
+    pages: str | None = None  # JSON with `records:`: its top-level objects (json_pages_sql)
 
 
 @dataclass(frozen=True)
@@ -508,6 +511,12 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     if native is None and encoding != "utf-8":
         path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}", shown)
         encoding = "utf-8"
+    if source.records is not None and file.format != "jsonl":
+        raise SourceFileError(f"{shown}: `records:` is for JSON files, not {file.format}")
+    if source.records is not None:
+        sql = json_records_sql(path, source.records)
+        free = control_free(path, file.format)
+        return FileReader(sql, free, numbered=True, pages=json_pages_sql(path))
     if file.format == "jsonl":
         return FileReader(json_reader_sql(path), control_free(path, file.format))
     path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")
@@ -543,12 +552,42 @@ def is_json_array(path: Path) -> bool:
     return False
 
 
+def json_path(keys: Sequence[str], then: str = "") -> str:
+    """A JSON path literal of keys, each quoted (blanks, dots and quotes in keys work), and
+    `then` after them (`[0].key`)."""
+    quoted = "".join('."' + key.replace('"', '\\"') + '"' for key in keys)
+    return sql_string("$" + quoted + then)
+
+
 def json_reader_sql(path: Path) -> str:
     """read_json_objects over a UTF-8 file: one record a line, or the elements of one array."""
     layout = "array" if is_json_array(path) else "newline_delimited"
     return (
         f"read_json_objects({sql_string(str(path))}, format='{layout}', "
         f"maximum_object_size={MAX_LINE_BYTES})"
+    )
+
+
+def json_pages_sql(path: Path) -> str:
+    """The top-level objects of a JSON file of API pages (one object, pretty-printed or not,
+    or one a line), numbered; an object may be as large as the file."""
+    size = max(MAX_LINE_BYTES, path.stat().st_size + 1)
+    return (
+        f"read_json_objects({sql_string(str(path))}, format='auto', "
+        f"maximum_object_size={size}) WITH ORDINALITY AS page(json, page)"
+    )
+
+
+def json_records_sql(path: Path, records: str) -> str:
+    """The records of a JSON file of API pages, the elements of each object's `records`
+    array (`results`), as a `json` column with their 1-based number in the file (page by
+    page) as `ordinality`: the rows numbered as other readers' rows are."""
+    at = json_path(records.split("."))
+    return (
+        "(SELECT json, row_number() OVER (ORDER BY page, position) AS ordinality FROM ("
+        f"SELECT page, unnest(CAST(json_extract(json, {at}) AS JSON[])) AS json, "
+        f"unnest(range(1, CAST(json_array_length(json, {at}) AS BIGINT) + 1)) AS position "
+        f"FROM {json_pages_sql(path)} WHERE json_type(json, {at}) = 'ARRAY'))"
     )
 
 

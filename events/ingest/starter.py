@@ -172,6 +172,7 @@ class FileSample:
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     archive: Path | None = None  # the zip archive holding the file (`path` is archive/member)
     archive_files: int = 0  # how many files that archive holds (export files or not)
+    records: str | None = None  # JSON API pages: the key of the records' array (`results`)
 
 
 @dataclass(frozen=True)
@@ -480,7 +481,8 @@ def _first_alternative(value: object) -> object:
 
 
 def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
-    """The file's keys from its first `scan_rows` records; values per _json_columns."""
+    """The file's keys from its first `scan_rows` records; values per _json_columns. The
+    records of API pages (`{"results": [...], "next": ...}`) are their arrays' elements."""
     encoding = _encoding(head)
     text = "\n".join(_text_rows(head, encoding)).strip()
     if text.startswith("["):
@@ -492,11 +494,61 @@ def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
                 records.append(json.loads(line))
             except ValueError:
                 continue
-    objects = [r for r in records if isinstance(r, Mapping)]
+    key, objects = _page_records(text, [r for r in records if isinstance(r, Mapping)], scan_rows)
     columns = _json_columns(objects)
     return FileSample(
-        path, "jsonl", encoding, ",", tuple(columns), columns, names=_json_names(objects)
+        path,
+        "jsonl",
+        encoding,
+        ",",
+        tuple(columns),
+        columns,
+        names=_json_names(objects),
+        records=key,
     )
+
+
+def _records_key(page: Mapping) -> str | None:
+    """The key of an API page's array of records: a page has no time of its own and one
+    key holding a list of objects of which one has a time (`data` of Stripe's lists,
+    `results` of PostHog's and HubSpot's, `events` of Intercom's)."""
+    if any(_is_time_name(key) for key in page):
+        return None  # a record, perhaps with a list inside (an order's line items)
+    lists = [
+        key
+        for key, value in page.items()
+        if isinstance(value, list) and value and all(isinstance(e, Mapping) for e in value)
+    ]
+    if len(lists) != 1 or not any(map(_is_time_name, _flatten(page[lists[0]][0]))):
+        return None
+    return lists[0]
+
+
+def _is_time_name(name: str) -> bool:
+    words = name_words(name.rpartition(".")[2])
+    return _key(name.rpartition(".")[2]) in TIME_NAMES or bool(words and words[-1] in TIME_ENDINGS)
+
+
+def _page_records(
+    text: str, objects: list[Mapping], limit: int
+) -> tuple[str | None, list[Mapping]]:
+    """(the records' key, the first `limit` records) when the file holds API pages, one a
+    line or one pretty-printed (then read element by element from the key's array, so a
+    page cut by the sample still gives its first records); else (None, objects)."""
+    if objects:
+        key = _records_key(objects[0])
+        if key is None or any(_records_key(o) != key for o in objects):
+            return None, objects
+        elements = [e for o in objects for e in o[key] if isinstance(e, Mapping)]
+        return key, elements[:limit]
+    if not text.startswith("{"):
+        return None, objects
+    for found in re.finditer(r'"((?:[^"\\]|\\.)*)"\s*:\s*\[', text):
+        elements = _array_records(text[found.end() - 1 :], limit)
+        page = {found.group(1): elements}
+        if elements and _records_key(page) == found.group(1):
+            return found.group(1), [e for e in elements if isinstance(e, Mapping)]
+    return None, objects
 
 
 def _json_names(records: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
@@ -972,7 +1024,7 @@ def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]
     for sample in samples:
         read_as = (sample.format, sample.encoding, sample.delimiter, sample.sheets[:1])
         folder = _folder_pattern(sample.path.parent, base)
-        key = (folder, _suffix(sample.path), *read_as, _roles(sample))
+        key = (folder, _suffix(sample.path), *read_as, sample.records, _roles(sample))
         groups.setdefault(key, []).append(sample)
     return list(groups.values())
 
@@ -999,6 +1051,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         {key: tuple(texts) for key, texts in names.items()},
         first.archive,
         first.archive_files,
+        first.records,
     )
 
 
@@ -1194,6 +1247,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             checks.append(f"{files}: not UTF-8; read as {sample.encoding}")
         if sample.format == "csv" and sample.delimiter != ",":
             source["delimiter"] = sample.delimiter
+        if sample.records is not None:
+            source["records"] = sample.records
+            checks.append(
+                f"{files}: pages of an API's replies: the records are the elements of each "
+                f"page's {sample.records!r} array (a page without one stops the ingest)"
+            )
         if len(sample.sheets) > 1:
             source["sheet"] = sample.sheets[0]
             checks.append(

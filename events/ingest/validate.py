@@ -78,7 +78,7 @@ from events.ingest.config import (
     TimeZones,
     derived_tree,
 )
-from events.ingest.readers import sql_string
+from events.ingest.readers import json_path, sql_string
 
 if TYPE_CHECKING:
     import duckdb
@@ -211,13 +211,6 @@ def raw_text(
     if as_json:
         return f"to_json({value})::VARCHAR"
     return f"CAST({value} AS VARCHAR)"
-
-
-def json_path(keys: Sequence[str], then: str = "") -> str:
-    """A JSON path literal of keys, each quoted (blanks, dots and quotes in keys work), and
-    `then` after them (`[0].key`)."""
-    quoted = "".join('."' + key.replace('"', '\\"') + '"' for key in keys)
-    return sql_string("$" + quoted + then)
 
 
 def _json_path_text(document: str, keys: Sequence[str], as_json: bool) -> str:
@@ -681,11 +674,12 @@ class StagedFile:
     absent: frozenset[str] = frozenset()
     key_value_lists: frozenset[str] = frozenset()
     json_text: frozenset[str] = frozenset()
+    numbered: bool = False  # the reader numbers its rows itself (readers.FileReader)
 
 
-def numbered_rows_sql(reader: str) -> str:
+def numbered_rows_sql(staged: StagedFile) -> str:
     """The file's rows with their 1-based row number as column `ordinality`."""
-    return f"(SELECT * FROM {reader} WITH ORDINALITY)"
+    return staged.reader if staged.numbered else f"(SELECT * FROM {staged.reader} WITH ORDINALITY)"
 
 
 def raw_json_sql(staged: StagedFile, alias: str) -> str:
@@ -722,7 +716,7 @@ def _staged_sql(
         f"SELECT *{', ' + parsed if parsed else ''} FROM ("
         f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
         f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {select} "
-        f"FROM {numbered_rows_sql(staged.reader)})))"
+        f"FROM {numbered_rows_sql(staged)})))"
     )
 
 
@@ -1125,7 +1119,7 @@ def raw_rows_sql(staged: StagedFile, wanted: str) -> str:
     return (
         f"SELECT {staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, "
         f"({raw_json_sql(staged, 'r')})::VARCHAR AS raw, "
-        f"{dedupe_key_sql(staged)} AS {DEDUPE_KEY} FROM {numbered_rows_sql(staged.reader)} r "
+        f"{dedupe_key_sql(staged)} AS {DEDUPE_KEY} FROM {numbered_rows_sql(staged)} r "
         f"WHERE {ROW_NUMBER_COLUMN} IN (SELECT source_row FROM {wanted} "
         f"WHERE file_key = {staged.file_key})"
     )

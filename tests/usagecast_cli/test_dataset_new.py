@@ -907,3 +907,47 @@ def test_monthly_zip_archives_of_one_shape_are_one_source(tmp_path):
     assert (source.files, source.members) == ("exports/*.zip", None)
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 2
+
+
+def _posthog_event(n: int) -> dict:
+    return {
+        "uuid": f"0190{n:04d}",
+        "event": "$pageview" if n % 4 else "subscribed",
+        "distinct_id": f"user{n % 40}",
+        "timestamp": f"2024-03-{1 + n % 28:02d}T10:00:00.000000+00:00",
+        "properties": {"$current_url": "https://example.com/" + "x" * 150},
+    }
+
+
+def test_api_pages_are_read_from_their_records_array(tmp_path):
+    """PostHog's events API replies {"next": ..., "results": [...]}: saved pretty-printed
+    and larger than the starter's sample, the page is still read by its records."""
+    events = [_posthog_event(n) for n in range(5_000)]
+    page = {"next": "https://app.posthog.com/api/events?after=x", "results": events}
+    out, starter = _starter_for(tmp_path, {"events_page_001.json": json.dumps(page, indent=2)})
+    assert (tmp_path / "export" / "events_page_001.json").stat().st_size > (1 << 20)
+
+    (source,) = read_config(out).events
+    assert source.records == "results"
+    assert dict(source.columns) == {
+        "user_id": "distinct_id",
+        "timestamp": "timestamp",
+        "event_type": "event",
+        "properties": "properties",
+    }
+    assert any("the elements of each page's 'results' array" in c for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(5_000, 5_000, {})
+
+
+def test_a_record_with_a_list_inside_is_no_page(tmp_path):
+    """An order with its line items has a time of its own: a record, not a page."""
+    orders = [
+        {"id": n, "customer_id": n % 3, "created_at": "2024-03-05T10:00:00Z",
+         "line_items": [{"sku": "A", "updated_at": "2024-03-05T10:00:00Z"}]}
+        for n in range(4)
+    ]  # fmt: skip
+    out, _ = _starter_for(tmp_path, {"orders.jsonl": "\n".join(map(json.dumps, orders))})
+    (source,) = read_config(out).events
+    assert source.records is None
+    assert source.columns["user_id"] == "customer_id"
