@@ -139,7 +139,12 @@ STRPTIME_CANDIDATES = (
     "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M",
     "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
-    "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z",
+    "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z", "%Y/%m/%d %H:%M",
+    # Month names, in English: Oracle's 05-MAR-2024, a report's `5 Mar 2024`, a dashboard's
+    # `Mar 5, 2024, 2:23 PM`.
+    "%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M", "%d-%b-%Y", "%d %b %Y %H:%M", "%d %b %Y",
+    "%d %B %Y", "%b %d, %Y, %I:%M:%S %p", "%b %d, %Y, %I:%M %p", "%b %d, %Y %I:%M:%S %p",
+    "%b %d, %Y", "%B %d, %Y",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
 SCIENTIFIC_ID_RE = re.compile(SCIENTIFIC_ID_PATTERN)

@@ -358,6 +358,11 @@ def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
             ["%Y-%m-%d %H:%M:%S.%f %z"],
             None,
         ),
+        (["2024/03/05 14:23", "2024/12/31 09:05"], ["%Y/%m/%d %H:%M"], None),
+        (["05-MAR-2024", "17-Dec-2023"], ["%d-%b-%Y"], None),  # Oracle's DD-MON-YYYY
+        (["5 Mar 2024", "17 Dec 2023"], ["%d %b %Y"], None),
+        (["Mar 5, 2024, 2:23 PM", "Dec 17, 2023, 11:05 AM"], ["%b %d, %Y, %I:%M %p"], None),
+        (["March 5, 2024", "December 17, 2023"], ["%B %d, %Y"], None),
         (["yesterday"], ["iso"], "no known format fits"),
         ([], ["iso"], "no value sampled"),
     ],
@@ -366,6 +371,23 @@ def test_timestamp_formats_read_every_sampled_value(values, formats, check):
     found, note = timestamp_formats(values)
     assert found == formats
     assert (note is None) if check is None else (check in note)
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt"),
+    [
+        ("05-MAR-2024", "%d-%b-%Y"),
+        ("5 Mar 2024", "%d %b %Y"),
+        ("Mar 5, 2024, 2:23 PM", "%b %d, %Y, %I:%M %p"),
+        ("Mar 5, 2024 2:23:11 PM", "%b %d, %Y %I:%M:%S %p"),
+        ("March 5, 2024", "%B %d, %Y"),
+    ],
+)
+def test_a_month_name_or_an_unpadded_day_reads_in_the_ingest_as_in_python(value, fmt):
+    """The property test below writes padded days and title-case months only."""
+    with duckdb.connect() as con:
+        (read,) = con.execute(f"SELECT {timestamp_sql('?', [fmt], '.')}", [value]).fetchone()
+    assert read == datetime.strptime(value, fmt)
 
 
 @settings(max_examples=60, deadline=None)
