@@ -134,7 +134,10 @@ USERS_FILE_WORDS = (
     "user", "customer", "account", "member", "client", "people", "person", "contact",
 )  # fmt: skip
 # An attribute whose name says it was read when the file was exported (it leaks the future).
-SNAPSHOT_WORDS = ("last", "current", "total", "lifetime", "status", "count", "latest", "now")
+SNAPSHOT_WORDS = (
+    "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
+    "modified", "churned", "converted", "spent", "ltv",
+)  # fmt: skip
 STRPTIME_CANDIDATES = (
     "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M",
@@ -1080,6 +1083,15 @@ def _users_source(
         checks.append(f"{files}: no user id column found; users table left out")
         return None
     _scientific_ids(sample, user_id, files, checks)
+    ids = [v.strip() for v in sample.values.get(user_id, ())]
+    repeated = next((v for v in ids if ids.count(v) > 1), None)
+    if repeated is not None:
+        checks.append(
+            f"{files}: {user_id} {repeated} is on {ids.count(repeated)} of the sampled rows: the "
+            "ingest keeps a user's first valid row (in file order) and quarantines the others "
+            "as duplicate_user; for a history of attributes, put each user's row as of signup "
+            "first (a refusal follows when fewer than half the rows are kept)"
+        )
     signup = _find_field(sample, SIGNUP_NAMES, {user_id})
     formats, check = timestamp_formats(sample.values.get(signup or "", ()))
     source["columns"] = {"user_id": _id_field(user_id, files, checks), "signup_time": signup}

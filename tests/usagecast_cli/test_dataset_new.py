@@ -973,3 +973,23 @@ def test_a_record_with_a_list_inside_is_no_page(tmp_path):
     (source,) = read_config(out).events
     assert source.records is None
     assert source.columns["user_id"] == "customer_id"
+
+
+def test_a_users_history_is_named_and_its_update_time_is_a_snapshot(tmp_path):
+    users = (
+        "user_id,created_at,plan,updated_at\n"
+        "1,2024-01-02 10:00:00,free,2024-01-02 10:00:00\n"
+        "1,2024-01-02 10:00:00,pro,2024-02-01 09:00:00\n"
+        "2,2024-01-03 10:00:00,free,2024-01-03 10:00:00\n"
+    )
+    events = "user_id,event,ts\n1,open,2024-01-05 10:00:00\n2,open,2024-01-06 10:00:00\n"
+    out, starter = _starter_for(tmp_path, {"users.csv": users, "events.csv": events})
+    attributes = {a.name: a.kind for a in read_config(out).users.attributes}
+    assert attributes == {"plan": "static", "updated_at": "snapshot"}
+    assert any(
+        "users.csv: user_id 1 is on 2 of the sampled rows: the ingest keeps a user's first "
+        "valid row" in c
+        for c in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["users"] == TableCounts(3, 2, {"duplicate_user": 1})
