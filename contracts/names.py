@@ -13,6 +13,7 @@ export's "Add to Cart") is renamed at ingest; `plain_name_for` proposes the new 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from contracts.errors import UsagecastError
 
@@ -51,10 +52,13 @@ def is_spec_name(name: str) -> bool:
 def plain_name_for(name: str) -> str:
     """`name` when a spec can name it; else each run of other characters becomes one `_`, and
     a name that would not start with a letter gets an `e_` prefix ("Add to Cart" ->
-    "Add_to_Cart")."""
+    "Add_to_Cart"); accents are dropped first ("Öffnen" -> "Offnen")."""
     if is_spec_name(name):
         return name
-    plain = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")
+    unmarked = "".join(
+        c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
+    )  # "Öffnen" -> "Offnen", "café" -> "cafe"
+    plain = re.sub(r"[^A-Za-z0-9_]+", "_", unmarked).strip("_")
     return plain if is_spec_name(plain) else f"e_{plain}"
 
 

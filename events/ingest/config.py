@@ -27,6 +27,9 @@ FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 # A .json file is read as JSON Lines or as one JSON array of records (readers.py tells which).
 EXTENSION_FORMATS = {
     ".csv": "csv",
+    ".tsv": "csv",  # the delimiter is the source's `delimiter:` (the starter sniffs a tab)
+    ".tab": "csv",
+    ".txt": "csv",  # Excel's "Text (Tab delimited)" and "Unicode Text" (UTF-16) saves
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",

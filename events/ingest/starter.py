@@ -420,8 +420,11 @@ def _head(file: ExportFile) -> bytes:
 
 
 def _encoding(head: bytes) -> str:
-    """utf-8 when the bytes decode so (a cut last character allowed), else cp1252 when they
-    hold its printable 0x80-0x9f, else latin-1."""
+    """utf-16 after its byte-order mark (Excel's "Unicode Text"), utf-8 when the bytes decode
+    so (a cut last character allowed), else cp1252 when they hold its printable 0x80-0x9f,
+    else latin-1."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head.removeprefix(UTF8_BOM))
         return "utf-8"

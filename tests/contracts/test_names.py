@@ -92,7 +92,9 @@ def test_a_valid_name_is_one_plain_path_component(name):
         ("page-view", "page_view"),
         ("2FA done", "e_2FA_done"),
         ("_private", "private"),
-        ("café", "caf"),
+        ("café", "cafe"),
+        ("Öffnen", "Offnen"),
+        ("Straße öffnen", "Stra_e_offnen"),
         ("***", "e_"),
     ],
 )

@@ -150,7 +150,7 @@ def test_the_reports_rename_block_pasted_into_the_config_leaves_no_unnameable_ty
         "On!": "On",  # quoted in the block: bare, YAML would read a boolean
         "12 months": "e_12_months",
         "Sign-Up": "Sign_Up",
-        "Café visit": "Caf_visit",
+        "Café visit": "Cafe_visit",
     }
     config["rules"].update(block["rules"])
     path.write_text(yaml.safe_dump(config))

@@ -993,3 +993,33 @@ def test_a_users_history_is_named_and_its_update_time_is_a_snapshot(tmp_path):
     )
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["users"] == TableCounts(3, 2, {"duplicate_user": 1})
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "bom"),
+    [
+        ("events.txt", "utf-16-le", b"\xff\xfe"),  # Excel's "Unicode Text"
+        ("events.txt", "utf-16-be", b"\xfe\xff"),
+        ("events.tsv", "utf-8", b""),
+    ],
+)
+def test_tab_delimited_text_files_and_excels_utf16(tmp_path, name, encoding, bom):
+    text = (
+        "Customer\tAction\tTime\r\n"
+        "José\tÖffnen\t2024-03-05 10:00:00\r\n"
+        "Zoë\tKlick\t2024-03-06 11:00:00\r\n"
+    )
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / name).write_bytes(bom + text.encode(encoding))
+    (export / "README.md").write_text("not data")
+    out, _ = write_starter([export], None, "excel")
+
+    (source,) = read_config(out).events
+    assert (source.files, source.delimiter) == (name, "\t")
+    assert source.encoding == ("utf-16" if bom else "utf-8")
+    store = tmp_path / "store" / "events.duckdb"
+    assert ingest_dataset(out, store, progress=False).tables["events"] == TableCounts(2, 2, {})
+    with duckdb.connect(str(store), read_only=True) as con:
+        users = con.execute("SELECT user_id FROM users ORDER BY 1").fetchall()
+    assert users == [("José",), ("Zoë",)]

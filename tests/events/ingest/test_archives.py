@@ -90,9 +90,9 @@ def test_a_glob_that_picks_no_member_lists_the_archives_files(dataset, base_conf
 
 
 def test_a_member_of_unknown_format_asks_for_members_or_format(dataset, base_config, store):
-    archive = _zip({"events.csv": HEADER.encode(), "README.txt": b"notes"})
+    archive = _zip({"events.csv": HEADER.encode(), "README.md": b"notes"})
     message = _refusal(dataset, base_config, store, archive)
-    assert "cannot tell the format of " in message and "export.zip:README.txt" in message
+    assert "cannot tell the format of " in message and "export.zip:README.md" in message
     assert "`members:`" in message and "`format:`" in message
 
 
