@@ -1234,7 +1234,9 @@ def _events_source(
     constant = source.get("event_type")
     line = (
         f"{files}: "
-        + ", ".join(f"{k}={v}" for k, v in columns.items())
+        + ", ".join(
+            f"{k}={v['expr'] if isinstance(v, Mapping) else v}" for k, v in columns.items()
+        )
         + (f", event_type {constant!r} (constant)" if constant else "")
         + f"; times {', '.join(formats)}"
     )
