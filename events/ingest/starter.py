@@ -31,7 +31,7 @@ import yaml
 from contracts.errors import UsagecastError
 from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name_for
 from events.ingest import archives, excel
-from events.ingest.config import derived_columns
+from events.ingest.config import WHITESPACE, derived_columns
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
     GZIP_SUFFIX,
@@ -130,6 +130,7 @@ OPTIONAL_NAMES = {
 # The first word of a value column named otherwise (RevenueCat's `price_in_usd`, `Amount
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
+VALUE_ENDINGS = ("value", "revenue")  # `tax_amount` or `unit_price` is no event's value
 USERS_FILE_WORDS = (
     "user", "customer", "account", "member", "client", "people", "person", "contact",
 )  # fmt: skip
@@ -293,12 +294,14 @@ def _owned_ids(columns: Iterable[str]) -> list[str]:
 
 
 def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
-    """A top-level column whose first word is a value's (VALUE_WORDS) and whose sampled
-    values are all numbers."""
+    """A top-level column whose first word is a value's (VALUE_WORDS: `price_in_usd`) or
+    whose last is `value` or `revenue` (CDNOW's `dollar_value`, `net_revenue`), and whose
+    sampled values are all numbers."""
     for column in (c for c in sample.columns if c not in taken and "." not in c):
         words = name_words(column)
         values = sample.values.get(column, ())
-        if words and words[0] in VALUE_WORDS and values and all(map(_is_number, values)):
+        named = words and (words[0] in VALUE_WORDS or words[-1] in VALUE_ENDINGS)
+        if named and values and all(map(_is_number, values)):
             return column
     return None
 
@@ -438,6 +441,17 @@ def _text_rows(head: bytes, encoding: str) -> list[str]:
     return lines[:-1] if len(head) == SAMPLE_BYTES and len(lines) > 1 else lines
 
 
+def _sniffed_delimiter(lines: Sequence[str]) -> str:
+    """The delimiter of a text table's first lines: one of `,;\t|`, else WHITESPACE when
+    every line splits on runs of blanks into the same number (2 or more) of fields (CDNOW's
+    ` 00001 19970101  1   11.77`), else `,`."""
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        widths = {len(line.split()) for line in lines[:20]}
+        return WHITESPACE if len(widths) == 1 and min(widths) >= 2 else ","
+
+
 def _csv_sample(path: Path, head: bytes) -> FileSample:
     encoding = _encoding(head)
     lines = [line for line in _text_rows(head, encoding) if line.strip()]
@@ -446,14 +460,11 @@ def _csv_sample(path: Path, head: bytes) -> FileSample:
         lines = lines[1:]
     if not lines:
         raise StarterError(f"{path}: no header line to read columns from")
-    if declared:
-        delimiter = declared.group(1).decode(encoding)
+    delimiter = declared.group(1).decode(encoding) if declared else _sniffed_delimiter(lines)
+    if delimiter == WHITESPACE:
+        rows = [line.split() for line in lines[: SAMPLE_ROWS + 1]]
     else:
-        try:
-            delimiter = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    rows = list(csv.reader(lines[: SAMPLE_ROWS + 1], delimiter=delimiter))
+        rows = list(csv.reader(lines[: SAMPLE_ROWS + 1], delimiter=delimiter))
     header = tuple(name.strip() for name in rows[0])
     values = {
         name: tuple(r[i].strip() for r in rows[1:] if i < len(r) and r[i].strip())

@@ -1023,3 +1023,28 @@ def test_tab_delimited_text_files_and_excels_utf16(tmp_path, name, encoding, bom
     with duckdb.connect(str(store), read_only=True) as con:
         users = con.execute("SELECT user_id FROM users ORDER BY 1").fetchall()
     assert users == [("José",), ("Zoë",)]
+
+
+CDNOW_LINES = (  # CDNOW_master.txt as the lifetimes wheel ships it: blanks, CRLF, a header
+    " customer_id  date number_of_cds  dollar_value\r\n"
+    " 00001 19970101  1   11.77\r\n"
+    " 00002 19970112  1   12.00\r\n"
+    " 00002 19970112  5   77.00\r\n"
+    " 00003 19970102  2   20.76\r\n"
+)
+
+
+def test_a_whitespace_separated_text_table_such_as_cdnow(tmp_path):
+    out, _ = _starter_for(tmp_path, {"CDNOW_master.txt": CDNOW_LINES})
+    (source,) = read_config(out).events
+    assert (source.delimiter, source.timestamp_formats) == ("whitespace", ("%Y%m%d",))
+    assert dict(source.columns) == {
+        "user_id": "customer_id",
+        "timestamp": "date",
+        "value": "dollar_value",  # `number_of_cds` is a count, not the order's value
+    }
+    store = tmp_path / "store" / "events.duckdb"
+    assert ingest_dataset(out, store, progress=False).tables["events"] == TableCounts(4, 4, {})
+    with duckdb.connect(str(store), read_only=True) as con:
+        orders = con.execute("SELECT user_id, value FROM events ORDER BY ALL").fetchall()
+    assert orders == [("00001", 11.77), ("00002", 12.0), ("00002", 77.0), ("00003", 20.76)]
