@@ -98,7 +98,7 @@ def _format_filled(starter: Starter) -> str:
     if starter.counted:
         filled.append(f"counted event types ({', '.join(starter.counted)})")
     if starter.label:
-        filled.append(f"the label's event type ({starter.label}: a guess from its name, check it)")
+        filled.append(f"the label's event type ({starter.label}: {starter.label_why}, check it)")
     if starter.sessions:
         filled.append("sessions features (your events carry session ids)")
     left = [

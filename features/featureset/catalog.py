@@ -170,9 +170,10 @@ class Starter:
     text: str
     calendar: str | None = None
     counted: tuple[str, ...] = ()
-    label: str | None = None  # the label's event type, guessed from its name
+    label: str | None = None  # the label's event type, guessed (label_why says how)
     sessions: bool = False  # it counts sessions (the store's events carry session ids)
     path: Path | None = None
+    label_why: str = ""  # "a guess from its name", or "the store's only event type"
 
 
 # The starter's placeholder lines that the store's facts replace.
@@ -204,6 +205,19 @@ def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
             if word in name_words(event_type):
                 return event_type
     return None
+
+
+ONLY_TYPE = "the store's only event type: a repeat of it"
+
+
+def label_guess(event_types: tuple[str, ...]) -> tuple[str, str] | None:
+    """The label's event type and why: the store's only one, when a spec can name it (a
+    purchase log such as CDNOW: will they buy again, whatever it is called), else the one
+    with a conversion word (conversion_event_type)."""
+    if len(event_types) == 1 and is_spec_name(event_types[0]):
+        return event_types[0], ONLY_TYPE
+    named = conversion_event_type(event_types)
+    return None if named is None else (named, "a guess from its name")
 
 
 def _month_start(month: str, shift: int) -> date:
@@ -247,7 +261,9 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         # JSON-quoted: an event type such as `yes` or `null` stays a string in YAML.
         listed = ", ".join(json.dumps(t) for t in counted)
         text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
-    label = conversion_event_type(store.event_types)
+    label, label_why = label_guess(store.event_types) or (None, "")
+    if label_why == ONLY_TYPE:  # every user with a row has had one: not "not converted"
+        text = _replace_once(text, f"  not_converted: {_PLACEHOLDER_LABEL}\n", "")
     if store.sessions:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
     filled = [
@@ -257,7 +273,7 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
     ]
     if filled:  # a guessed label is a nameable type, so it comes with counted ones
         label_note = (
-            f"# Its label's event type, {label}, is a guess from the name: check it;\n"
+            f"# Its label's event type, {label}, is {label_why}: check it;\n"
             if label
             else "# Its other event types (PURCHASE) are placeholders: replace them with yours;\n"
         )
@@ -271,7 +287,9 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
     if label:
         text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"a {label} within")
         text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
-    return Starter(text.replace(STARTER_NAME, name), calendar, counted, label, store.sessions)
+    return Starter(
+        text.replace(STARTER_NAME, name), calendar, counted, label, store.sessions, None, label_why
+    )
 
 
 def new_spec(name: str, sets_dir: Path | None = None, store: StoreFacts | None = None) -> Starter:

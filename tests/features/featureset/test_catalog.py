@@ -183,7 +183,18 @@ def test_a_starter_from_a_store_with_a_conversion_takes_it_as_label_and_says_so(
     assert spec.label.event_type == spec.eligibility.not_converted == "Subscription_Purchased"
     text = starter.path.read_text()
     assert "PURCHASE" not in text
-    assert "label's event type, Subscription_Purchased, is a guess from the name" in text
+    assert "label's event type, Subscription_Purchased, is a guess from its name" in text
+
+
+def test_a_starter_from_a_store_of_one_event_type_predicts_a_repeat(sets_dir):
+    """A purchase log (CDNOW): will a buyer buy again? Not `not_converted`, which would
+    leave no row."""
+    store = StoreFacts("cdnow", ("1997-01", "1997-02", "1997-03", "1997-04"), ("ORDER",))
+    starter = new_spec("repeat", sets_dir, store=store)
+    spec = load_spec("repeat@v1", sets_dir)
+    assert (spec.label.event_type, spec.eligibility.not_converted) == ("ORDER", None)
+    assert starter.label_why == "the store's only event type: a repeat of it"
+    assert "label's event type, ORDER, is the store's only event type" in starter.path.read_text()
 
 
 def test_a_starter_from_a_store_with_session_ids_counts_sessions(sets_dir):
