@@ -97,6 +97,9 @@ TIME_NAMES = (
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
 EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
 EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity")
+# A time of day without a date (`14:23`, `14:23:11.5`, `2:23 PM`): half of an event time
+# whose date is in a column of its own.
+TIME_OF_DAY = re.compile(r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?( ?[AaPp][Mm])?")
 # A trailing qualifier in a column's name: `Created (UTC)`, Stripe's `user_id (metadata)`.
 QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
 UUID = re.compile(
@@ -919,6 +922,26 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
     return None
 
 
+def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str | None:
+    """When `time` holds only times of day (`14:23:11`, `2:23 PM`), the column beside it that
+    holds only dates (a `Date`, `day` or `*_date` first), to read the event time from both;
+    else None."""
+    values = sample.values.get(time, ())
+    if not values or not all(TIME_OF_DAY.fullmatch(v) for v in values):
+        return None
+    dated = [
+        column
+        for column in sample.columns
+        if column not in taken
+        and "." not in column
+        and len(sample.values.get(column, ())) == len(values)
+        and not timestamp_formats(sample.values[column])[1]
+        and all(not TIME_OF_DAY.search(v) and not _is_number(v) for v in sample.values[column])
+    ]
+    named = [c for c in dated if {"date", "day"} & set(name_words(c))]
+    return next(iter(named or dated), None)
+
+
 def _is_users_file(sample: FileSample) -> bool:
     """A signup-like column, and a users-like file name or else a row per user: no event
     type column and no sampled user id twice (an orders export has a `Created at` too)."""
@@ -1158,6 +1181,19 @@ def _events_source(
             f"of {rows} sampled rows: {filled}); columns.user_id chooses"
         )
     taken |= {user_id, time}
+    time_values = sample.values.get(time, ())
+    timestamp: str | dict = time
+    day = _day_of_time_of_day(sample, time, taken)
+    if day is not None:
+        timestamp = {"expr": f"{ident(day)} || ' ' || {ident(time)}"}
+        time_values = tuple(
+            f"{d} {t}" for d, t in zip(sample.values[day], time_values, strict=True)
+        )
+        taken.add(day)
+        checks.append(
+            f"{files}: {time} holds times of day, {day} the dates: the event time is both "
+            f"({time_values[0]})"
+        )
     _scientific_ids(sample, user_id, files, checks)
     shape = _ids_shape(sample.values.get(user_id, ()))
     if users_shape is not None and shape not in (None, users_shape):
@@ -1166,7 +1202,7 @@ def _events_source(
             "event is kept only when its user id is in the users table, so map the column "
             "that holds the product's user id (a source that keeps no row is refused)"
         )
-    columns = {"user_id": _id_field(user_id, files, checks), "timestamp": time}
+    columns = {"user_id": _id_field(user_id, files, checks), "timestamp": timestamp}
     anonymous = _find_field(sample, ANONYMOUS_ID_NAMES, taken)
     if anonymous is not None and _key(user_id.rpartition(".")[2]) not in ANONYMOUS_ID_NAMES:
         columns["anonymous_id"] = anonymous
@@ -1226,7 +1262,7 @@ def _events_source(
             f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be a "
             "user attribute, see docs/reference/data.md)"
         )
-    formats, check = timestamp_formats(sample.values.get(time, ()))
+    formats, check = timestamp_formats(time_values)
     source["timestamp_formats"] = formats
     if check:
         checks.append(f"{files}: {time}: {check}")

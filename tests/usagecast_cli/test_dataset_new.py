@@ -1048,3 +1048,40 @@ def test_a_whitespace_separated_text_table_such_as_cdnow(tmp_path):
     with duckdb.connect(str(store), read_only=True) as con:
         orders = con.execute("SELECT user_id, value FROM events ORDER BY ALL").fetchall()
     assert orders == [("00001", 11.77), ("00002", 12.0), ("00002", 77.0), ("00003", 20.76)]
+
+
+@pytest.mark.parametrize(
+    ("log", "formats", "first"),
+    [
+        (
+            "Date,Time,User,Action\n05/03/2024,14:23:11,1001,open\n17/03/2024,09:05:00,1002,click\n",
+            ("%d/%m/%Y %H:%M:%S",),
+            datetime(2024, 3, 5, 14, 23, 11),
+        ),
+        (
+            "user_id,event,event_time,event_date\n"
+            "1,open,2:23 PM,3/5/2024\n2,open,11:05 AM,3/17/2024\n",
+            ("%m/%d/%Y %I:%M %p",),
+            datetime(2024, 3, 5, 14, 23),
+        ),
+    ],
+)
+def test_a_date_and_a_time_of_day_in_two_columns_make_the_event_time(
+    tmp_path, log, formats, first
+):
+    out, starter = _starter_for(tmp_path, {"log.csv": log})
+    (source,) = read_config(out).events
+    assert "timestamp" in source.derived and source.timestamp_formats == formats
+    assert any("holds times of day" in c for c in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    assert ingest_dataset(out, store, progress=False).tables["events"] == TableCounts(2, 2, {})
+    with duckdb.connect(str(store), read_only=True) as con:
+        (earliest,) = con.execute("SELECT min(event_time) FROM events").fetchone()
+    assert earliest == first
+
+
+def test_a_time_column_of_whole_timestamps_is_read_alone(tmp_path):
+    log = "Date,Time,User,Action\n05/03/2024,2024-03-05 14:23:11,1001,open\n"
+    out, _ = _starter_for(tmp_path, {"log.csv": log})
+    (source,) = read_config(out).events
+    assert source.columns["timestamp"] == "Time" and "timestamp" not in source.derived
