@@ -68,6 +68,7 @@ DATED_NAME = re.compile(r"(^|[^0-9])([0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8})($|[
 PARTITION_PART = re.compile(
     r"[0-9]{1,4}|[0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8}|[0-9]{10,13}|[A-Za-z_][\w.-]*=[^/]*"
 )
+MAX_EVENT_TYPES = 50  # distinct sampled texts of a header-less file's event-type column
 MAX_STATUSES = 10  # distinct sampled values of a status column read as event kinds
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
@@ -185,6 +186,7 @@ class FileSample:
     archive: Path | None = None  # the zip archive holding the file (`path` is archive/member)
     archive_files: int = 0  # how many files that archive holds (export files or not)
     records: str | None = None  # JSON API pages: the key of the records' array (`results`)
+    header: bool = True  # False: a text table without a header line (columns column_1, ...)
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,15 @@ def id_shape(value: str) -> str:
     if prefix := re.match(r"[A-Za-z]+[_:-]", text):
         return f"ids like {prefix.group()}..."
     return "other text"
+
+
+def _is_id(value: str) -> bool:
+    """Whether a value reads as an id: a whole number, an email address, a UUID, or a
+    prefixed id with a digit (`cus_1a2b`; `page_view` is a name)."""
+    shape = id_shape(value)
+    return shape in ("numbers", "email addresses", "UUIDs") or (
+        shape.startswith("ids like") and any(ch.isdigit() for ch in value)
+    )
 
 
 def _ids_shape(values: Sequence[str]) -> str | None:
@@ -468,12 +479,16 @@ def _csv_sample(path: Path, head: bytes) -> FileSample:
         rows = [line.split() for line in lines[: SAMPLE_ROWS + 1]]
     else:
         rows = list(csv.reader(lines[: SAMPLE_ROWS + 1], delimiter=delimiter))
-    header = tuple(name.strip() for name in rows[0])
+    first = [name.strip() for name in rows[0]]
+    # A warehouse unload (Snowflake's and Redshift's default, psql's \copy) has no header:
+    # its first line holds data, a number or a time, which no column name is.
+    headed = not any(_is_number(f) or (f and timestamp_formats([f])[1] is None) for f in first)
+    header = tuple(first) if headed else tuple(f"column_{i + 1}" for i in range(len(first)))
     values = {
-        name: tuple(r[i].strip() for r in rows[1:] if i < len(r) and r[i].strip())
+        name: tuple(r[i].strip() for r in rows[int(headed) :] if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
     }
-    return FileSample(path, "csv", encoding, delimiter, header, values)
+    return FileSample(path, "csv", encoding, delimiter, header, values, header=headed)
 
 
 def _flatten(record: Mapping, prefix: str = "") -> dict[str, object]:
@@ -922,6 +937,76 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
     return None
 
 
+def _headerless_events_source(
+    sample: FileSample, first: Path, source: dict, checks: list[str]
+) -> tuple[str, tuple[str, ...]] | None:
+    """_events_source for a text table without a header: its roles from its values alone.
+    The time is the first column whose values all read as times (not numbers); the event
+    type the first other text column with at most MAX_EVENT_TYPES distinct sampled values;
+    the user id the first other column of ids (whole numbers, UUIDs, prefixed ids, email
+    addresses), one that repeats first; the value the first column of decimal numbers."""
+    files = _label(source)
+    sampled = {c: sample.values.get(c, ()) for c in sample.columns}
+    times = [
+        c
+        for c, vs in sampled.items()
+        if vs and not any(map(_is_number, vs)) and timestamp_formats(vs)[1] is None
+    ]
+    if not times:
+        checks.append(f"{files}: left out: no header line, and no column reads as a time")
+        return None
+    time = times[0]
+    names = [
+        c
+        for c, vs in sampled.items()
+        if c != time
+        and vs
+        and not any(map(_is_id, vs))
+        and not any(map(_is_number, vs))
+        and len(set(vs)) <= MAX_EVENT_TYPES
+    ]
+    event = min(names, key=lambda c: len(set(sampled[c])), default=None)
+    ids = [
+        c for c, vs in sampled.items() if c not in (time, event) and vs and all(map(_is_id, vs))
+    ]
+    if not ids:
+        checks.append(f"{files}: left out: no header line, and no column reads as a user id")
+        return None
+    user_id = next((c for c in ids if len(set(sampled[c])) < len(sampled[c])), ids[0])
+    columns: dict = {"user_id": user_id, "timestamp": time}
+    if event is None:
+        source["event_type"] = _event_type_constant(first)
+    else:
+        columns["event_type"] = event
+    value = next(
+        (
+            c
+            for c, vs in sampled.items()
+            if c not in columns.values()
+            and vs
+            and all(POINT_NUMBER.fullmatch(v) for v in vs)
+            and any("." in v for v in vs)
+        ),
+        None,
+    )
+    if value is not None:
+        columns["value"] = value
+    source["columns"] = columns
+    formats, check = timestamp_formats(sampled[time])
+    source["timestamp_formats"] = formats
+    roles = ", ".join(f"{k}={v}" for k, v in columns.items())
+    checks.append(
+        f"{files}: no header line (its first line holds data): columns named column_1.."
+        f"column_{len(sample.columns)} in `names:`, roles guessed from the values alone "
+        f"({roles}): check each, and rename them in `names:` if you like"
+    )
+    if check:
+        checks.append(f"{files}: {time}: {check}")
+    constant = source.get("event_type")
+    line = f"{files}: {roles}" + (f", event_type {constant!r} (constant)" if constant else "")
+    return f"{line}; times {', '.join(formats)}", tuple(sampled.get(event or "", ()))
+
+
 def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str | None:
     """When `time` holds only times of day (`14:23:11`, `2:23 PM`), the column beside it that
     holds only dates (a `Date`, `day` or `*_date` first), to read the event time from both;
@@ -1067,7 +1152,13 @@ def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]
     between them: the ingest reads a column some files lack as missing there)."""
     groups: dict[tuple, list[FileSample]] = {}
     for sample in samples:
-        read_as = (sample.format, sample.encoding, sample.delimiter, sample.sheets[:1])
+        read_as = (
+            sample.format,
+            sample.encoding,
+            sample.delimiter,
+            sample.sheets[:1],
+            sample.header,
+        )
         folder = _folder_pattern(sample.path.parent, base)
         key = (folder, _suffix(sample.path), *read_as, sample.records, _roles(sample))
         groups.setdefault(key, []).append(sample)
@@ -1097,6 +1188,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.archive,
         first.archive_files,
         first.records,
+        first.header,
     )
 
 
@@ -1163,6 +1255,8 @@ def _events_source(
     the event types of its sampled rows, or None without a user id or a time. `users_shape`
     is the id_shape of the users table's ids, when there is one."""
     files = _label(source)
+    if not sample.header:
+        return _headerless_events_source(sample, first, source, checks)
     ids = _user_id_fields(sample, users_shape)
     user_id, *other_ids = _device_ids_last(sample, ids, files, checks)
     taken = {user_id or ""}
@@ -1316,6 +1410,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             checks.append(f"{files}: not UTF-8; read as {sample.encoding}")
         if sample.format == "csv" and sample.delimiter != ",":
             source["delimiter"] = sample.delimiter
+        if not sample.header:
+            source.update(header=False, names=list(sample.columns))
         if sample.records is not None:
             source["records"] = sample.records
             checks.append(

@@ -1085,3 +1085,28 @@ def test_a_time_column_of_whole_timestamps_is_read_alone(tmp_path):
     out, _ = _starter_for(tmp_path, {"log.csv": log})
     (source,) = read_config(out).events
     assert source.columns["timestamp"] == "Time" and "timestamp" not in source.derived
+
+
+def test_a_warehouse_unload_without_a_header_gets_roles_from_its_values(tmp_path):
+    """Snowflake's and Redshift's unloads write no header by default."""
+    rows = [
+        "8f14e45f-ceea-467f-a8ad-0d7c7e1f0b1e,page_view,2024-03-05 14:23:11,,web",
+        "8f14e45f-ceea-467f-a8ad-0d7c7e1f0b1e,purchase,2024-03-05 14:25:00,29.90,android",
+        "0b7c7e1f-ceea-467f-a8ad-8f14e45f0d7c,page_view,2024-03-06 09:05:00,,ios",
+    ]
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "data_0_0_0.csv.gz").write_bytes(gzip.compress("\n".join(rows).encode(), mtime=0))
+    out, starter = write_starter([export], None, "unload")
+
+    (source,) = read_config(out).events
+    assert (source.header, source.names) == (False, tuple(f"column_{i}" for i in range(1, 6)))
+    assert dict(source.columns) == {
+        "user_id": "column_1",
+        "timestamp": "column_3",
+        "event_type": "column_2",  # fewer distinct names than column_5
+        "value": "column_4",
+    }
+    assert any("no header line (its first line holds data)" in c for c in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    assert ingest_dataset(out, store, progress=False).tables["events"] == TableCounts(3, 3, {})
