@@ -1038,6 +1038,24 @@ def _is_users_file(sample: FileSample) -> bool:
     return has_signup and (named or (not has_event and len(set(ids)) == len(ids)))
 
 
+def _signupless_users_file(sample: FileSample) -> bool:
+    """A users table without a signup time (Segment's warehouse `users`: an id, the last
+    identify's `received_at` and traits): named so (`users.csv`, `customers_export.csv`), no
+    event-type column, no sampled id twice. Read as events, each user would get one event at
+    export time, keyed by whatever id column it has."""
+    words = name_words(sample.path.stem.split(".")[0])
+    named = bool(words) and words[0].removesuffix("s") in USERS_FILE_WORDS
+    id_column = _find(sample.columns, (*USER_ID_NAMES, "id"), set())
+    ids = sample.values.get(id_column or "", ())
+    return (
+        named
+        and bool(ids)
+        and len(set(ids)) == len(ids)
+        and _find_field(sample, EVENT_NAMES, set()) is None
+        and _find_field(sample, SIGNUP_NAMES, set()) is None
+    )
+
+
 def _attribute(sample: FileSample, column: str, formats: list[str]) -> tuple[dict, str]:
     """An attribute's config and its comment: dtype from the values, kind from the name."""
     values = sample.values.get(column, ())
@@ -1062,9 +1080,13 @@ def _attribute_name(column: str) -> str:
 
 
 def _event_type_constant(path: Path) -> str:
+    """The file name's stem in capitals, singular: `logins.csv` -> LOGIN, Segment's
+    `identifies` -> IDENTIFY."""
     stem = path.name.split(".")[0]
     word = re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_").upper() or "EVENT"
     word = word if word[0].isalpha() else f"E_{word}"
+    if word.endswith("IES") and len(word) > 4:
+        return f"{word[:-3]}Y"
     return word[:-1] if word.endswith("S") and len(word) > 3 else word
 
 
@@ -1396,7 +1418,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     keyed_by_email = any(
         _key(next(iter(_user_id_fields(sample)), "")) in EMAIL_NAMES
         for sample in samples
-        if not _is_users_file(sample)
+        if not _is_users_file(sample) and not _signupless_users_file(sample)
     )
     users_sample = next((s for s in map(_merged, groups) if _is_users_file(s)), None)
     users_id = None if users_sample is None else _users_id_column(users_sample, keyed_by_email)
@@ -1429,6 +1451,13 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             if line is not None:
                 users = source
                 mapped.append(line)
+            continue
+        if _signupless_users_file(sample):
+            checks.append(
+                f"{files}: left out: a users table without a signup time (Segment's `users`?); "
+                "the users come from the events, each signed up at their first identified "
+                "event (a users table needs columns.signup_time: add one if the file has it)"
+            )
             continue
         found = _events_source(sample, group[0].path, source, checks, users_shape)
         if found is not None:

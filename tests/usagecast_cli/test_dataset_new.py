@@ -1110,3 +1110,24 @@ def test_a_warehouse_unload_without_a_header_gets_roles_from_its_values(tmp_path
     assert any("no header line (its first line holds data)" in c for c in starter.checks)
     store = tmp_path / "store" / "events.duckdb"
     assert ingest_dataset(out, store, progress=False).tables["events"] == TableCounts(3, 3, {})
+
+
+def test_segments_warehouse_tables_identifies_and_a_users_table_without_signups(tmp_path):
+    """Segment's warehouse sync: `identifies` are events (IDENTIFY), `users` has an id, the
+    last identify's `received_at` and traits, but no signup: left out, not USER events."""
+    identifies = (
+        "id,anonymous_id,user_id,received_at,timestamp,email\n"
+        "i1,a1,u1,2024-03-05 10:00:01,2024-03-05 10:00:00,u1@x.com\n"
+        "i2,a2,u2,2024-03-06 10:00:01,2024-03-06 10:00:00,u2@x.com\n"
+    )
+    users = (
+        "id,received_at,email,plan\n"
+        "u1,2024-05-01 00:00:00,u1@x.com,premium\nu2,2024-05-02 00:00:00,u2@x.com,free\n"
+    )
+    out, starter = _starter_for(tmp_path, {"identifies.csv": identifies, "users.csv": users})
+    config = read_config(out)
+    assert config.users is None
+    assert [(s.files, s.event_type) for s in config.events] == [("identifies.csv", "IDENTIFY")]
+    assert any(
+        c.startswith("users.csv: left out: a users table without a signup") for c in starter.checks
+    )
