@@ -97,7 +97,10 @@ TIME_NAMES = (
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
 EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
-EVENT_NAMES = ("eventtype", "event", "eventname", "type", "kind", "action", "activity")
+EVENT_NAMES = (
+    "eventtype", "event", "eventname", "type", "kind", "action", "activity",
+    "eventtablename",  # Heap Connect's all_events
+)  # fmt: skip
 # A time of day without a date (`14:23`, `14:23:11.5`, `2:23 PM`): half of an event time
 # whose date is in a column of its own.
 TIME_OF_DAY = re.compile(r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?( ?[AaPp][Mm])?")
@@ -122,7 +125,8 @@ AMPLITUDE_KEYS = ("amplitudeid",)
 SIGNUP_NAMES = (
     "signuptime", "signupdate", "signupat", "signup", "registeredat", "registrationdate",
     "registration", "registered", "createdat", "created", "createdate", "joinedat", "joined",
-    "firstseen",
+    "firstseen", "joindate", "datejoined", "joinedon", "createdon", "creationdate",
+    "installdate", "installedat", "firstopentime",  # Heap's users, mobile installs, Firebase
 )  # fmt: skip
 OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),

@@ -1131,3 +1131,21 @@ def test_segments_warehouse_tables_identifies_and_a_users_table_without_signups(
     assert any(
         c.startswith("users.csv: left out: a users table without a signup") for c in starter.checks
     )
+
+
+def test_heap_connects_all_events_and_users(tmp_path):
+    all_events = (
+        "user_id,event_id,session_id,time,event_table_name\n"
+        "8812,1,77,2024-03-05 10:00:00,app_signed_up\n"
+        "8812,2,77,2024-03-05 10:01:00,app_viewed_pricing\n"
+    )
+    users = (
+        "user_id,identity,joindate,last_modified\n"
+        "8812,ann@x.com,2024-03-05 09:59:00,2024-04-01 00:00:00\n"
+    )
+    out, _ = _starter_for(tmp_path, {"all_events.csv": all_events, "users.csv": users})
+    config = read_config(out)
+    assert config.users.columns == {"user_id": "user_id", "signup_time": "joindate"}
+    (source,) = config.events
+    assert source.columns["event_type"] == "event_table_name"
+    assert source.columns["session_id"] == "session_id"
