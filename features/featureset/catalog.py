@@ -207,7 +207,7 @@ def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
     return None
 
 
-ONLY_TYPE = "the store's only event type: a repeat of it"
+ONLY_TYPE = "the store's only event type, so a repeat"
 
 
 def label_guess(event_types: tuple[str, ...]) -> tuple[str, str] | None:
