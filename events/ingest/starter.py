@@ -125,8 +125,8 @@ AMPLITUDE_KEYS = ("amplitudeid",)
 SIGNUP_NAMES = (
     "signuptime", "signupdate", "signupat", "signup", "registeredat", "registrationdate",
     "registration", "registered", "createdat", "created", "createdate", "joinedat", "joined",
-    "firstseen", "joindate", "datejoined", "joinedon", "createdon", "creationdate",
-    "installdate", "installedat", "firstopentime",  # Heap's users, mobile installs, Firebase
+    "firstseen", "joindate", "datejoined", "joinedon", "createdon", "creationdate", "signedup",
+    "signedupat", "installdate", "installedat", "firstopentime",  # Heap, apps, Firebase
 )  # fmt: skip
 OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),
@@ -191,6 +191,7 @@ class FileSample:
     archive_files: int = 0  # how many files that archive holds (export files or not)
     records: str | None = None  # JSON API pages: the key of the records' array (`results`)
     header: bool = True  # False: a text table without a header line (columns column_1, ...)
+    sheet: str | None = None  # the sheet sampled, of an Excel workbook's `sheets`
 
 
 @dataclass(frozen=True)
@@ -677,15 +678,28 @@ def _parquet_sample(path: Path, shown: Path) -> FileSample:
     return FileSample(shown, "parquet", "utf-8", ",", columns, values)
 
 
-def _xlsx_sample(path: Path, shown: Path) -> FileSample:
-    """The first sheet's header and first rows, as the ingest reads them (excel.py)."""
+def _xlsx_samples(path: Path, shown: Path) -> list[FileSample]:
+    """Each sheet's header and first rows, as the ingest reads them (excel.py): a workbook
+    of a `Users` and an `Orders` sheet is two sources. A sheet of several that is no table
+    (a `Notes` sheet) is sampled without columns, so the checks name it as left out."""
     try:
-        sheets, rows = excel.read_sheet(path, None, shown, SAMPLE_ROWS + 1, any_count=True)
-        columns = excel.sheet_columns(rows, shown, ".")
+        sheets, _ = excel.read_sheet(path, None, shown, 0, any_count=True)
     except excel.WorkbookError as error:
         raise StarterError(str(error)) from None
-    values = {name: tuple(v for v in texts if v) for name, texts in columns.items()}
-    return FileSample(shown, "xlsx", "utf-8", ",", tuple(columns), values, sheets)
+    samples = []
+    for sheet in sheets:
+        try:
+            _, rows = excel.read_sheet(path, sheet, shown, SAMPLE_ROWS + 1)
+            columns = excel.sheet_columns(rows, shown, ".")
+        except excel.WorkbookError as error:
+            if len(sheets) == 1:
+                raise StarterError(str(error)) from None
+            columns = {}
+        values = {name: tuple(v for v in texts if v) for name, texts in columns.items()}
+        samples.append(
+            FileSample(shown, "xlsx", "utf-8", ",", tuple(columns), values, sheets, sheet=sheet)
+        )
+    return samples
 
 
 def data_files(paths: Sequence[Path]) -> list[ExportFile]:
@@ -768,16 +782,20 @@ def sample_files(files: Sequence[ExportFile]) -> list[FileSample]:
                 f"{file.shown}: cannot tell the format (csv, jsonl, json, parquet, xlsx)"
             )
         if file_format in ("parquet", XLSX):
-            read = _parquet_sample if file_format == "parquet" else _xlsx_sample
             with _on_disk(file) as local:
-                sample = read(local, file.path)
+                read = (
+                    [_parquet_sample(local, file.path)]
+                    if file_format == "parquet"
+                    else _xlsx_samples(local, file.path)
+                )
         elif file_format == "csv":
-            sample = _csv_sample(file.path, _head(file))
+            read = [_csv_sample(file.path, _head(file))]
         else:
-            sample = _json_sample(file.path, _head(file), scan_rows)
-        if file_format != "jsonl":
-            sample = _with_json_text_fields(sample)
-        samples.append(replace(sample, archive=file.archive, archive_files=file.archive_files))
+            read = [_json_sample(file.path, _head(file), scan_rows)]
+        for sample in read:
+            if file_format != "jsonl":
+                sample = _with_json_text_fields(sample)
+            samples.append(replace(sample, archive=file.archive, archive_files=file.archive_files))
     return samples
 
 
@@ -1035,11 +1053,17 @@ def _is_users_file(sample: FileSample) -> bool:
     """A signup-like column, and a users-like file name or else a row per user: no event
     type column and no sampled user id twice (an orders export has a `Created at` too)."""
     taken: set[str] = set()
-    named = any(word in sample.path.stem.lower() for word in USERS_FILE_WORDS)
+    named = any(word in _table_name(sample).lower() for word in USERS_FILE_WORDS)
     has_signup = _find_field(sample, SIGNUP_NAMES, taken) is not None
     has_event = _find_field(sample, EVENT_NAMES, taken) is not None
     ids = sample.values.get(next(iter(_user_id_fields(sample)), ""), ())
     return has_signup and (named or (not has_event and len(set(ids)) == len(ids)))
+
+
+def _table_name(sample: FileSample) -> str:
+    """The file's name without extensions, and its sheet's when it is a workbook's
+    (`export Customers`): what says a file is a users table."""
+    return f"{sample.path.name.split('.')[0]} {sample.sheet or ''}".strip()
 
 
 def _signupless_users_file(sample: FileSample) -> bool:
@@ -1047,8 +1071,10 @@ def _signupless_users_file(sample: FileSample) -> bool:
     identify's `received_at` and traits): named so (`users.csv`, `customers_export.csv`), no
     event-type column, no sampled id twice. Read as events, each user would get one event at
     export time, keyed by whatever id column it has."""
-    words = name_words(sample.path.stem.split(".")[0])
-    named = bool(words) and words[0].removesuffix("s") in USERS_FILE_WORDS
+    named = any(
+        bool(words) and words[0].removesuffix("s") in USERS_FILE_WORDS
+        for words in map(name_words, _table_name(sample).split(" "))
+    )
     id_column = _find(sample.columns, (*USER_ID_NAMES, "id"), set())
     ids = sample.values.get(id_column or "", ())
     return (
@@ -1134,10 +1160,12 @@ def _location(path: Path, archive: Path | None, base: Path) -> dict[str, str]:
 
 
 def _label(source: Mapping) -> str:
-    """A source as the checks name it: its files, `export.zip:members` for members."""
+    """A source as the checks name it: its files, `export.zip:members` for members, and a
+    workbook's sheet (`shop.xlsx[Orders]`)."""
     members = source.get("members")
     files = source["files"]
-    return files if members is None else archives.member_name(files, members)
+    label = files if members is None else archives.member_name(files, members)
+    return label if source.get("sheet") is None else f"{label}[{source['sheet']}]"
 
 
 def _roles(sample: FileSample) -> tuple:
@@ -1182,7 +1210,7 @@ def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]
             sample.format,
             sample.encoding,
             sample.delimiter,
-            sample.sheets[:1],
+            sample.sheet,
             sample.header,
         )
         folder = _folder_pattern(sample.path.parent, base)
@@ -1215,6 +1243,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.archive_files,
         first.records,
         first.header,
+        first.sheet,
     )
 
 
@@ -1445,11 +1474,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"page's {sample.records!r} array (a page without one stops the ingest)"
             )
         if len(sample.sheets) > 1:
-            source["sheet"] = sample.sheets[0]
-            checks.append(
-                f"{files}: sheet {sample.sheets[0]!r} read; the workbook's other sheets, "
-                f"{', '.join(sample.sheets[1:])}, are not (a source each if they hold data)"
-            )
+            source["sheet"] = sample.sheet
+            files = _label(source)
         if users is None and _is_users_file(sample):
             line = _users_source(sample, source, checks, keyed_by_email)
             if line is not None:
@@ -1463,7 +1489,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 "event (a users table needs columns.signup_time: add one if the file has it)"
             )
             continue
-        found = _events_source(sample, group[0].path, source, checks, users_shape)
+        named_by = Path(sample.sheet) if len(sample.sheets) > 1 else group[0].path
+        found = _events_source(sample, named_by, source, checks, users_shape)
         if found is not None:
             line, sampled = found
             events.append(source)

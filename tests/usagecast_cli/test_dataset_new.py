@@ -338,10 +338,38 @@ def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
         "timestamp": "ordered_at",
         "value": "total",
     }
-    assert any("other sheets, Notes, are not" in check for check in starter.checks)
+    assert "customers.xlsx[Notes]: left out: no column reads as a user id" in starter.checks
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (1, 1)
+
+
+def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    book = openpyxl.Workbook()
+    book.active.title = "Users"
+    book.active.append(["user_id", "signed_up"])
+    book.active.append([1, datetime(2024, 3, 1, 9, 0)])
+    book.active.append([2, datetime(2024, 3, 2, 9, 0)])
+    orders = book.create_sheet("Orders")
+    orders.append(["user_id", "ordered_at", "amount"])
+    orders.append([1, datetime(2024, 3, 8, 10, 15), 4.5])
+    logins = book.create_sheet("Logins")
+    logins.append(["user_id", "login_time"])
+    logins.append([2, datetime(2024, 3, 9, 8, 0)])
+    logins.append([1, datetime(2024, 3, 9, 8, 5)])
+    book.save(export / "shop.xlsx")
+    out, _ = write_starter([export], None, "shop")
+
+    config = read_config(out)
+    assert (config.users.files, config.users.sheet) == ("shop.xlsx", "Users")
+    assert [(s.sheet, s.event_type) for s in config.events] == [
+        ("Orders", "ORDER"),
+        ("Logins", "LOGIN"),
+    ]
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(3, 3, {})
 
 
 @pytest.mark.parametrize(
