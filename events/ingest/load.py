@@ -833,6 +833,24 @@ class _Builder:
             if where in read
         }
 
+    def unknown_user_ids(self) -> dict:
+        """An unknown user id of the events (`events`) and of each events source that has
+        one (`events[1]`), beside one of the users table's: a key that matches no user (a
+        billing id, zero-padded numbers) shows in two ids. Empty without unknown users."""
+        if self.config.users is None:
+            return {}
+        rows = self.con.execute(
+            f"SELECT file_key, min(user_id) FROM stage_{EVENTS} WHERE reason = 'unknown_user' "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        if not rows:
+            return {}
+        examples = {EVENTS: min(example for _, example in rows)}
+        for key, example in rows:
+            examples.setdefault(self.file_sources[key], example)
+        known = self.con.execute(f"SELECT min(user_id) FROM {USERS}").fetchone()[0]
+        return {"examples": examples, "users_table": known}
+
     def sentinels(self) -> dict[str, dict[str, int]]:
         """Raw sentinel-id counts per id column of each table (for the quality report)."""
         ids = {
@@ -920,6 +938,8 @@ def _build(
                 report.update(
                     {"users_from": "users table", **builder.facts, "timezone": config.timezone}
                 )
+                if unknown := builder.unknown_user_ids():
+                    report["unknown_user_ids"] = unknown
                 if sources:
                     files = {f"events[{i}]": s.files for i, s in enumerate(config.events)}
                     report["source_counts"] = {
@@ -973,18 +993,40 @@ def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
     ]
 
 
+def unknown_user_hints(report: dict) -> dict[str, str]:
+    """Per table or source name (as named_counts names them), what its unknown user ids
+    look like beside the users table's."""
+    found = report.get("unknown_user_ids")
+    if not found:
+        return {}
+    files = {where: c["files"] for where, c in report.get("source_counts", {}).items()}
+    return {
+        (f"{where} ({files[where]})" if where in files else where): (
+            f"user ids such as {example!r} are not in the users table, whose ids are such as "
+            f"{found['users_table']!r}"
+        )
+        for where, example in found["examples"].items()
+    }
+
+
 def partial_message(
-    config: DatasetConfig, counts: dict[str, TableCounts], tables: list[str], report: Path
+    config: DatasetConfig,
+    counts: dict[str, TableCounts],
+    tables: list[str],
+    report: Path,
+    hints: Mapping[str, str] | None = None,
 ) -> str:
-    """One line: each short table with its counts and top quarantine reasons, and the way out."""
+    """One line: each short table with its counts and top quarantine reasons (with `hints`,
+    what its unknown users' ids look like when that is the top reason), and the way out."""
     parts = []
     for table in tables:
         c = counts[table]
         top = sorted(c.quarantined.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in top)
+        hint = (hints or {}).get(table) if top and top[0][0] == "unknown_user" else None
         parts.append(
             f"{table}: {c.accepted:,} of {c.read:,} rows accepted ({c.accepted / c.read:.1%}; "
-            f"quarantined: {reasons})"
+            f"quarantined: {reasons}{f'; {hint}' if hint else ''})"
         )
     return (
         f"{config.path}: {'; '.join(parts)}, below rules.min_accepted_share "
@@ -1068,7 +1110,10 @@ def ingest_dataset(
                 "event store was kept",
             }
             files = quality.write_report(report, latest=False)
-            raise PartialIngestError(partial_message(config, checked, short, files.markdown))
+            hints = unknown_user_hints(body)
+            raise PartialIngestError(
+                partial_message(config, checked, short, files.markdown, hints)
+            )
         with contextlib.suppress(FileNotFoundError):
             # A stale write-ahead log of the old file must not be replayed onto the new one.
             os.remove(f"{store}.wal")

@@ -27,6 +27,7 @@ from events.quality.render import (
     rename_yaml,
     sentinel_rows,
     unknown_reference_text,
+    unknown_user_text,
 )
 from events.quality.timeline import stray_lines
 
@@ -93,6 +94,8 @@ def render_html(report: dict) -> str:
         facts.append(_text(conflict_text(report["user_attribute_conflicts"])))
     if report.get("unknown_referenced_users"):
         facts.append(_text(unknown_reference_text(report["unknown_referenced_users"])))
+    if report.get("unknown_user_ids"):
+        facts.append(_text(unknown_user_text(report["unknown_user_ids"])))
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -67,6 +67,15 @@ def unknown_reference_text(unknown: dict[str, int]) -> str:
     return f"unknown referenced users (kept; not in the users table): {counts}"
 
 
+def unknown_user_text(found: dict) -> str:
+    """What the quarantined unknown users' ids look like beside the users table's."""
+    examples = ", ".join(f"{where} {example!r}" for where, example in found["examples"].items())
+    return (
+        f"unknown users (quarantined as unknown_user): ids such as {examples}; the users "
+        f"table's ids are such as {found['users_table']!r}"
+    )
+
+
 def derived_field_lines(report: dict) -> list[str]:
     """Lines on fields the ingest derived: the events whose user came from their anonymous
     id (when a source maps `anonymous_id`), the sessions cut from gaps (rules.sessions)."""
@@ -117,6 +126,7 @@ def render_markdown(report: dict) -> str:
         *(["", *derived] if (derived := derived_field_lines(report)) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
+        *(["", unknown_user_text(ids)] if (ids := report.get("unknown_user_ids")) else []),
         "",
         "## Rows per table",
         "",

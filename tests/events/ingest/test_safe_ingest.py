@@ -87,7 +87,8 @@ def test_an_events_source_that_keeps_too_few_rows_is_refused_by_name(dataset, st
     assert str(refused.value).count(" rows accepted ") == 1  # the table keeps 3 of 4
     assert (
         "dataset.yaml: events[1] (payments.csv): 0 of 1 rows accepted (0.0%; quarantined: "
-        "unknown_user 1), below rules.min_accepted_share 50%"
+        "unknown_user 1; user ids such as 'cus_1' are not in the users table, whose ids are "
+        "such as '1'), below rules.min_accepted_share 50%"
     ) in str(refused.value)
     assert not store.exists()
 
@@ -105,3 +106,7 @@ def test_an_events_source_that_keeps_too_few_rows_is_refused_by_name(dataset, st
     }
     page = render_markdown(report)
     assert "| events[1] (payments.csv) | 1 | 0 | 1 | unknown_user: 1 |" in page
+    assert (
+        "unknown users (quarantined as unknown_user): ids such as events 'cus_1', events[1] "
+        "'cus_1'; the users table's ids are such as '1'"
+    ) in page
