@@ -73,9 +73,11 @@ MAX_STATUSES = 10  # distinct sampled values of a status column read as event ki
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
 USER_ID_NAMES = (
-    "userid", "user", "uid", "customerid", "customer", "distinctid", "accountid", "memberid",
-    "clientid", "playerid", "visitorid", "personid", "userpseudoid", "anonymousid",
+    "userid", "user", "uid", "customerid", "customer", "personid", "distinctid", "accountid",
+    "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
 )  # fmt: skip
+# PostHog's `person_id` comes before its `distinct_id`: a person merges a visitor's devices and
+# login ids, while each distinct id is one of them.
 # Whose id a column ending in `id` holds when its name is none of the above
 # (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`).
 ID_OWNERS = (

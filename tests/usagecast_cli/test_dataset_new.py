@@ -1177,3 +1177,14 @@ def test_heap_connects_all_events_and_users(tmp_path):
     (source,) = config.events
     assert source.columns["event_type"] == "event_table_name"
     assert source.columns["session_id"] == "session_id"
+
+
+def test_posthogs_person_id_keys_the_events_not_its_distinct_ids(tmp_path):
+    events = (
+        "uuid,event,distinct_id,person_id,timestamp\n"
+        "e1,$pageview,anon-7f3a,0190c2d1-aaaa-7000-8000-000000000001,2024-03-05T10:00:00Z\n"
+        "e2,signed_up,ann@x.com,0190c2d1-aaaa-7000-8000-000000000001,2024-03-05T10:02:00Z\n"
+    )
+    out, _ = _starter_for(tmp_path, {"posthog_events.csv": events})
+    (source,) = read_config(out).events
+    assert source.columns["user_id"] == "person_id"
