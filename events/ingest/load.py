@@ -1135,4 +1135,5 @@ def ingest_dataset(
         seconds=time.perf_counter() - started,
         report_files=report_files,
         quality_text=quality.render_short(report),
+        sources={name: c for name, c in checked.items() if name not in counts},
     )

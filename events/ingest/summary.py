@@ -50,6 +50,8 @@ class IngestSummary:
     seconds: float
     report_files: ReportFiles | None = None
     quality_text: str = ""
+    # With several events sources, each one's counts (`events[1] (payments.csv)`).
+    sources: Mapping[str, TableCounts] = field(default_factory=dict)
 
     def describe(self) -> str:
         """Human-readable summary: read / accepted / quarantined by reason, per table."""
@@ -68,6 +70,12 @@ class IngestSummary:
             )
             for reason, count in sorted(counts.quarantined.items()):
                 lines.append(f"    {reason}: {count:,}")
+            if table == "events":
+                lines += [
+                    f"    {name}: read {c.read:,}  accepted {c.accepted:,}  "
+                    f"quarantined {c.quarantined_total:,}"
+                    for name, c in self.sources.items()
+                ]
         if self.quality_text:
             lines += ["", self.quality_text]
         if self.report_files is not None:

@@ -94,6 +94,10 @@ def test_an_events_source_that_keeps_too_few_rows_is_refused_by_name(dataset, st
 
     summary = ingest_dataset(dataset(files, config), store, progress=False, allow_partial=True)
     assert summary.tables["events"] == TableCounts(4, 3, {"unknown_user": 1})
+    assert (
+        "    events[0] (events.csv): read 3  accepted 3  quarantined 0\n"
+        "    events[1] (payments.csv): read 1  accepted 0  quarantined 1\n"
+    ) in summary.describe()
     report = load_latest_report()
     assert report["source_counts"] == {
         "events[0]": {"files": "events.csv", "read": 3, "accepted": 3, "quarantined": {}},
