@@ -5,8 +5,11 @@ the ingest, named, rather than adding no row."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from events.ingest import ConfigError, ingest_dataset
 from events.ingest.readers import SourceFileError
@@ -89,3 +92,37 @@ def test_records_must_be_keys_joined_by_dots(dataset, store, base_config, record
         ingest_dataset(
             dataset(config=_config(base_config, {**SOURCE, "records": records})), store, False
         )
+
+
+ELEMENTS = st.one_of(
+    st.builds(_event, st.sampled_from(["1", "2", "3", None]), st.integers(1, 3)),
+    st.just({"event": "PLAY"}),  # no user id, no time
+    st.just("not an object"),
+    st.just(42),
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pages=st.lists(st.lists(ELEMENTS, max_size=4), min_size=1, max_size=4), pretty=st.booleans()
+)
+def test_every_record_of_every_page_is_accepted_or_quarantined_once(
+    dataset, store, base_config, query, pages, pretty
+):
+    pages[0].insert(0, _event("1", 1))  # a file whose records lack a mapped key is refused
+    text = (
+        json.dumps(_page(pages[0]), indent=2)
+        if pretty and len(pages) == 1
+        else "\n".join(json.dumps(_page(page)) for page in pages)
+    )
+    shutil.rmtree(store.parent, ignore_errors=True)
+    path = dataset({"pages/a.json": text}, _config(base_config, SOURCE))
+    summary = ingest_dataset(path, store, progress=False, allow_partial=True)
+    records = [element for page in pages for element in page]
+    counts = summary.tables["events"]
+    assert counts.read == len(records) == counts.accepted + counts.quarantined_total
+    quarantined = query(store, "SELECT source_row, raw FROM quarantine ORDER BY source_row")
+    for row, raw in quarantined:  # the row number is the record's place in the file
+        assert json.loads(raw) == records[row - 1]
