@@ -836,7 +836,8 @@ class _Builder:
     def unknown_user_ids(self) -> dict:
         """An unknown user id of the events (`events`) and of each events source that has
         one (`events[1]`), beside one of the users table's: a key that matches no user (a
-        billing id, zero-padded numbers) shows in two ids. Empty without unknown users."""
+        billing id, zero-padded numbers) shows in two ids. Empty without unknown users, or
+        when the users table kept none (its own refusal says why)."""
         if self.config.users is None:
             return {}
         rows = self.con.execute(
@@ -849,7 +850,7 @@ class _Builder:
         for key, example in rows:
             examples.setdefault(self.file_sources[key], example)
         known = self.con.execute(f"SELECT min(user_id) FROM {USERS}").fetchone()[0]
-        return {"examples": examples, "users_table": known}
+        return {} if known is None else {"examples": examples, "users_table": known}
 
     def sentinels(self) -> dict[str, dict[str, int]]:
         """Raw sentinel-id counts per id column of each table (for the quality report)."""
