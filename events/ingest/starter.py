@@ -68,6 +68,14 @@ DATED_NAME = re.compile(r"(^|[^0-9])([0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8})($|[
 PARTITION_PART = re.compile(
     r"[0-9]{1,4}|[0-9]{4}-[0-9]{2}(-[0-9]{2})?|[0-9]{8}|[0-9]{10,13}|[A-Za-z_][\w.-]*=[^/]*"
 )
+# Event columns that describe the user (compared as _key, the last name part or the last
+# two): without a users table, each user's value on their first event is a user attribute.
+USER_ATTRIBUTE_NAMES = (
+    "country", "countrycode", "mpcountrycode", "city", "region", "platform", "os", "osname",
+    "operatingsystem",
+    "devicetype", "devicecategory", "devicefamily", "language", "locale", "browser",
+    "channel", "acquisitionchannel", "utmsource", "utmmedium", "initialreferringdomain",
+)  # fmt: skip
 MAX_EVENT_TYPES = 50  # distinct sampled texts of a header-less file's event-type column
 MAX_STATUSES = 10  # distinct sampled values of a status column read as event kinds
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
@@ -1031,6 +1039,27 @@ def _headerless_events_source(
     return f"{line}; times {', '.join(formats)}", tuple(sampled.get(event or "", ()))
 
 
+def _event_user_attributes(sample: FileSample, taken: set[str]) -> dict[str, dict]:
+    """Columns of an events file that describe its user (USER_ATTRIBUTE_NAMES: country,
+    platform, os, `device.category`, a first `utm_source`), top-level or nested, as static
+    categorical user attributes by name: the ingest keeps each user's first event's value."""
+    found: dict[str, dict] = {}
+    for column in sample.columns:
+        parts = column.split(".")
+        last, pair = _key(parts[-1]), _key("".join(parts[-2:]))
+        if column in taken or not sample.values.get(column):
+            continue
+        if pair in USER_ATTRIBUTE_NAMES and len(parts) > 1 and last not in USER_ATTRIBUTE_NAMES:
+            name = _attribute_name("_".join(parts[-2:]))  # GA4's device.category
+        elif last in USER_ATTRIBUTE_NAMES:
+            name = _attribute_name(parts[-1])  # Mixpanel's properties.$os: os
+        else:
+            continue
+        if name not in found and not all(map(_is_number, sample.values[column])):
+            found[name] = {"column": column, "kind": "static", "dtype": "categorical"}
+    return found
+
+
 def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str | None:
     """When `time` holds only times of day (`14:23:11`, `2:23 PM`), the column beside it that
     holds only dates (a `Date`, `day` or `*_date` first), to read the event time from both;
@@ -1306,11 +1335,17 @@ def _users_source(
 
 
 def _events_source(
-    sample: FileSample, first: Path, source: dict, checks: list[str], users_shape: str | None
+    sample: FileSample,
+    first: Path,
+    source: dict,
+    checks: list[str],
+    users_shape: str | None,
+    users_table: bool = True,
 ) -> tuple[str, tuple[str, ...]] | None:
     """Fill in an events source's columns and formats; return its line for the summary and
     the event types of its sampled rows, or None without a user id or a time. `users_shape`
-    is the id_shape of the users table's ids, when there is one."""
+    is the id_shape of the users table's ids, when there is one; without a users table
+    (`users_table` False) columns that describe the user become its user attributes."""
     files = _label(source)
     if not sample.header:
         return _headerless_events_source(sample, first, source, checks)
@@ -1407,6 +1442,15 @@ def _events_source(
         taken.add(event_id)
     if "value" in columns:
         _set_number_format(sample, [columns["value"]], source, checks)
+    if not users_table:
+        attributes = _event_user_attributes(sample, taken)
+        if attributes:
+            source["user_attributes"] = attributes
+            taken.update(a["column"] for a in attributes.values())
+            checks.append(
+                f"{files}: user attributes {', '.join(attributes)}: each user's value on their "
+                "first event, static (there is no users table; they are known from signup on)"
+            )
     unmapped = [c or UNNAMED for c in sample.columns if c not in taken and "." not in c]
     if unmapped:
         checks.append(
@@ -1492,7 +1536,9 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             )
             continue
         named_by = Path(sample.sheet) if len(sample.sheets) > 1 else group[0].path
-        found = _events_source(sample, named_by, source, checks, users_shape)
+        found = _events_source(
+            sample, named_by, source, checks, users_shape, users_sample is not None
+        )
         if found is not None:
             line, sampled = found
             events.append(source)

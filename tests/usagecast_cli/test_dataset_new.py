@@ -1188,3 +1188,55 @@ def test_posthogs_person_id_keys_the_events_not_its_distinct_ids(tmp_path):
     out, _ = _starter_for(tmp_path, {"posthog_events.csv": events})
     (source,) = read_config(out).events
     assert source.columns["user_id"] == "person_id"
+
+
+def test_without_a_users_table_columns_that_describe_the_user_are_user_attributes(tmp_path):
+    """Online Retail's Country on every invoice line, GA4's nested geo and device: each
+    user's value on their first event."""
+    invoices = (
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,6,12/1/2010 8:26,2.55,17850.0,United Kingdom\n"
+        "536366,22633,6,12/1/2010 8:28,1.85,17850.0,United Kingdom\n"
+        "536367,84879,32,12/1/2010 8:34,1.69,13047.0,France\n"
+    )
+    ga4 = "\n".join(
+        json.dumps(
+            {
+                "event_name": "page_view",
+                "event_timestamp": 1709632800000000 + n,
+                "user_pseudo_id": f"p{n % 2}",
+                "geo": {"country": "Germany", "city": "Berlin"},
+                "device": {"category": "mobile", "operating_system": "Android"},
+            }
+        )
+        for n in range(3)
+    )
+    out, starter = _starter_for(tmp_path, {"invoices.csv": invoices, "ga4.jsonl": ga4})
+    by_file = {s.files: s for s in read_config(out).events}
+    assert {a.name: a.column for a in by_file["invoices.csv"].user_attributes} == {
+        "country": "Country"
+    }
+    assert {a.name: a.column for a in by_file["ga4.jsonl"].user_attributes} == {
+        "country": "geo.country",
+        "city": "geo.city",
+        "device_category": "device.category",
+        "operating_system": "device.operating_system",
+    }
+    assert all(
+        (a.kind, a.dtype) == ("static", "categorical")
+        for s in by_file.values()
+        for a in s.user_attributes
+    )
+    assert any(
+        "user attributes country: each user's value on their first" in c for c in starter.checks
+    )
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    with duckdb.connect(str(store), read_only=True) as con:
+        countries = con.execute("SELECT user_id, country FROM users ORDER BY 1").fetchall()
+    assert countries == [
+        ("13047", "France"),
+        ("17850", "United Kingdom"),
+        ("p0", "Germany"),
+        ("p1", "Germany"),
+    ]
