@@ -22,7 +22,7 @@ def _ingest(args: argparse.Namespace) -> int:
 def _dataset_new(args: argparse.Namespace) -> int:
     from events.ingest.starter import write_starter
 
-    out, starter = write_starter(args.paths, args.out, args.name)
+    out, starter = write_starter(args.paths, args.out, args.name, progress=not args.no_progress)
     print(f"wrote {out}, guessed from the files' columns and values:")
     print("\n".join(f"  {line}" for line in starter.mapped))
     if starter.checks:
@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "files); every file must lie under its folder",
     )
     new.add_argument("--name", help="the dataset's name (default: the config's folder name)")
+    new.add_argument(
+        "--no-progress", action="store_true", help="hide the bar of files sampled (shown from 50)"
+    )
     new.set_defaults(handler=_dataset_new)
     ingest = subparsers.add_parser(
         "ingest",

@@ -27,6 +27,7 @@ from typing import IO
 
 import duckdb
 import yaml
+from tqdm import tqdm
 
 from contracts.errors import UsagecastError
 from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name_for
@@ -77,6 +78,7 @@ USER_ATTRIBUTE_NAMES = (
     "channel", "acquisitionchannel", "utmsource", "utmmedium", "initialreferringdomain",
 )  # fmt: skip
 MAX_EVENT_TYPES = 50  # distinct sampled texts of a header-less file's event-type column
+PROGRESS_FROM = 50  # files: fewer are sampled within a second or two, without a bar
 MAX_STATUSES = 10  # distinct sampled values of a status column read as event kinds
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first.
@@ -752,10 +754,11 @@ def _export_files(path: Path) -> list[ExportFile]:
 
 
 def write_starter(
-    paths: Sequence[Path], out: Path | None, name: str | None
+    paths: Sequence[Path], out: Path | None, name: str | None, progress: bool = False
 ) -> tuple[Path, Starter]:
     """Sample the export files under `paths` and write the starter config to `out` (default:
-    dataset.yaml in the one folder given, else beside the files); never over a file."""
+    dataset.yaml in the one folder given, else beside the files); never over a file. With
+    `progress`, a bar counts the files sampled when there are PROGRESS_FROM or more."""
     files = data_files(paths)
     if out is None:
         folders = [p for p in paths if p.is_dir()]
@@ -774,18 +777,19 @@ def write_starter(
             f"{outside[0]} is outside {out.parent}, the config's folder, where the ingest reads "
             "from; write the config higher up with --out"
         )
-    starter = starter_config(sample_files(files), out.parent, name or out.parent.name, str(out))
+    samples = sample_files(files, progress and len(files) >= PROGRESS_FROM)
+    starter = starter_config(samples, out.parent, name or out.parent.name, str(out))
     out.write_text(starter.text, encoding="utf-8")
     return out, starter
 
 
-def sample_files(files: Sequence[ExportFile]) -> list[FileSample]:
+def sample_files(files: Sequence[ExportFile], progress: bool = False) -> list[FileSample]:
     """Sample every export file (I/O): header, encoding, delimiter, a few values a column."""
     samples = []
     formats = {file: format_from_name(file.path) for file in files}
     json_files = sum(f not in ("csv", "parquet", "xlsx", None) for f in formats.values())
     scan_rows = max(SAMPLE_ROWS, KEY_SCAN_ROWS // max(json_files, 1))
-    for file in files:
+    for file in tqdm(files, desc="sampling", unit="file", disable=not progress):
         file_format = formats[file]
         if file_format is None:
             raise StarterError(

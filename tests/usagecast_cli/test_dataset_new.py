@@ -1240,3 +1240,15 @@ def test_without_a_users_table_columns_that_describe_the_user_are_user_attribute
         ("p0", "Germany"),
         ("p1", "Germany"),
     ]
+
+
+def test_sampling_many_files_shows_a_bar_unless_asked_not_to(tmp_path, capsys):
+    export = tmp_path / "export"
+    export.mkdir()
+    for n in range(50):
+        (export / f"hour_{n:02d}.csv").write_text(f"user_id,event,ts\n{n},open,2024-03-05 10:00\n")
+    assert main(["dataset", "new", str(export), "--out", str(tmp_path / "a.yaml")]) == 0
+    assert "sampling: 100%" in capsys.readouterr().err
+    new = ["dataset", "new", str(export), "--out", str(tmp_path / "b.yaml"), "--no-progress"]
+    assert main(new) == 0
+    assert "sampling" not in capsys.readouterr().err
