@@ -1181,6 +1181,11 @@ def _sources_of(
         if archives_files and len(group) == sum(archives_files.values()):
             where.pop("members")
         return [(list(group), where)]
+    named = {p for p in matching if p.name == first.name}
+    if len(group) > 1 and named == {s.path for s in group} and group[0].archive is None:
+        # One file name in every partition folder (`2024-03-01/purchases.csv`, ...) beside
+        # others (`page_views.csv`): a glob on that name.
+        return [(list(group), _location(folder / first.name, None, base))]
     return [([s], _location(s.path, s.archive, base)) for s in group]
 
 
@@ -1235,6 +1240,15 @@ def _part_pattern(part: str) -> str:
     return part
 
 
+def _kind(sample: FileSample) -> str | None:
+    """What kind of event a file without an event-type column holds, by its name without
+    digits: `page_views.csv` and `purchases.csv` are two sources (each its own constant),
+    `hour_00.csv` and `hour_01.csv` one. None for a file with an event-type column."""
+    if _find_field(sample, EVENT_NAMES, set()) is not None:
+        return None
+    return re.sub(r"[0-9]+", "", _event_type_constant(sample.path))
+
+
 def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]:
     """Files of one folder (partition folders alike: _folder_pattern), format, encoding,
     delimiter and sheet whose roles fall on the same columns (other columns may come and go
@@ -1249,7 +1263,14 @@ def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]
             sample.header,
         )
         folder = _folder_pattern(sample.path.parent, base)
-        key = (folder, _suffix(sample.path), *read_as, sample.records, _roles(sample))
+        key = (
+            folder,
+            _suffix(sample.path),
+            *read_as,
+            sample.records,
+            _roles(sample),
+            _kind(sample),
+        )
         groups.setdefault(key, []).append(sample)
     return list(groups.values())
 

@@ -628,10 +628,11 @@ def test_shopify_customers_are_keyed_by_email_as_the_orders_are(tmp_path):
 
 
 def _starter_for(tmp_path: Path, files: dict[str, str], name: str | None = None):
-    """write_starter over an export folder holding `files` (name -> UTF-8 text)."""
+    """write_starter over an export folder holding `files` (relative path -> UTF-8 text)."""
     export = tmp_path / "export"
     export.mkdir()
     for file_name, text in files.items():
+        (export / file_name).parent.mkdir(parents=True, exist_ok=True)
         (export / file_name).write_text(text, encoding="utf-8")
     return write_starter([export], None, name)
 
@@ -708,9 +709,10 @@ def test_a_zip_of_a_users_table_event_files_and_a_readme_names_its_members(tmp_p
     out, _ = write_starter([export], None, "crm")
 
     config = yaml.safe_load(out.read_text())
-    assert [(s["files"], s["members"]) for s in config["events"]] == [
-        ("crm.zip", "events/*.csv"),
-        ("crm.zip", "logins.parquet"),
+    assert [(s["files"], s["members"], s["event_type"]) for s in config["events"]] == [
+        ("crm.zip", "events/more_views.csv", "MORE_VIEW"),  # a constant each: two kinds?
+        ("crm.zip", "events/page_views.csv", "PAGE_VIEW"),
+        ("crm.zip", "logins.parquet", "LOGIN"),
     ]
     assert (config["users"]["files"], config["users"]["members"]) == ("crm.zip", "users.csv")
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
@@ -1252,3 +1254,20 @@ def test_sampling_many_files_shows_a_bar_unless_asked_not_to(tmp_path, capsys):
     new = ["dataset", "new", str(export), "--out", str(tmp_path / "b.yaml"), "--no-progress"]
     assert main(new) == 0
     assert "sampling" not in capsys.readouterr().err
+
+
+def test_files_of_one_kind_each_are_sources_of_their_own_not_one_glob(tmp_path):
+    """An export split by event type with no event-type column: a glob over the folder would
+    give every purchase the first file's name. Partitions of one name stay one glob."""
+    files = {
+        f"{day}/{kind}.csv": f"user_id,ts\n{n},2024-03-0{n} 10:00\n"
+        for n, day in enumerate(["2024-03-01", "2024-03-02"], start=1)
+        for kind in ("page_views", "purchases")
+    }
+    files |= {f"hourly/hour_{h:02d}.csv": f"user_id,ts\n1,2024-03-05 {h:02d}:00\n" for h in (0, 1)}
+    out, _ = _starter_for(tmp_path, files)
+    assert [(s.files, s.event_type) for s in read_config(out).events] == [
+        ("*/page_views.csv", "PAGE_VIEW"),
+        ("*/purchases.csv", "PURCHASE"),
+        ("hourly/*.csv", "HOUR_00"),
+    ]
