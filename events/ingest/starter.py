@@ -1064,6 +1064,16 @@ def _event_user_attributes(sample: FileSample, taken: set[str]) -> dict[str, dic
     return found
 
 
+def _currencies(sample: FileSample) -> list[str]:
+    """The distinct codes of a currency column (`Currency`, `currency_code`), upper-cased."""
+    for column in sample.columns:
+        words = name_words(column)
+        values = sample.values.get(column, ())
+        if words and "currency" in words[-2:] and values and not any(map(_is_number, values)):
+            return sorted({v.upper() for v in values})
+    return []
+
+
 def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str | None:
     """When `time` holds only times of day (`14:23:11`, `2:23 PM`), the column beside it that
     holds only dates (a `Date`, `day` or `*_date` first), to read the event time from both;
@@ -1467,6 +1477,13 @@ def _events_source(
         taken.add(event_id)
     if "value" in columns:
         _set_number_format(sample, [columns["value"]], source, checks)
+        currencies = _currencies(sample)
+        if len(currencies) > 1:
+            checks.append(
+                f"{files}: {columns['value']} is in {', '.join(currencies)} (sampled): values "
+                "are summed as they are, so convert them to one currency first (a derived "
+                "value), or keep one currency's rows"
+            )
     if not users_table:
         attributes = _event_user_attributes(sample, taken)
         if attributes:

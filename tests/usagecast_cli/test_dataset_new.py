@@ -1271,3 +1271,16 @@ def test_files_of_one_kind_each_are_sources_of_their_own_not_one_glob(tmp_path):
         ("*/purchases.csv", "PURCHASE"),
         ("hourly/*.csv", "HOUR_00"),
     ]
+
+
+def test_values_in_several_currencies_are_named(tmp_path):
+    charges = (
+        "id,Created (UTC),Amount,Currency,Customer ID\n"
+        "ch_1,2024-03-05 14:23:11,20.00,usd,cus_A\nch_2,2024-03-06 09:00:00,15.00,eur,cus_B\n"
+        "ch_3,2024-03-07 09:00:00,15.00,usd,cus_A\n"  # a customer twice: charges, not users
+    )
+    _, starter = _starter_for(tmp_path, {"charges.csv": charges})
+    assert (
+        "charges.csv: Amount is in EUR, USD (sampled): values are summed as they are"
+        in "\n".join(starter.checks)
+    )
