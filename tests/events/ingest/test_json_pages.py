@@ -103,7 +103,7 @@ ELEMENTS = st.one_of(
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     pages=st.lists(st.lists(ELEMENTS, max_size=4), min_size=1, max_size=4), pretty=st.booleans()
