@@ -80,13 +80,20 @@ def _store_facts(report: dict) -> StoreFacts:
     """The quality report's facts a starter spec can use."""
     from events.quality.timeline import main_months
     from features.featureset import StoreFacts
+    from features.featureset.catalog import model_attributes
 
     session_ids = report["columns"]["events"]["columns"].get("session_id", {})
+    users = report["columns"].get("users", {}).get("columns", {})
     return StoreFacts(
         dataset=report["dataset"],
         months=main_months(report["timestamp_coverage"]),
         event_types=tuple(t["event_type"] for t in report["event_types"]),
         sessions=session_ids.get("null_rate", 1.0) < 1.0,
+        attributes=model_attributes(
+            report.get("user_attribute_kinds", {}),
+            report.get("user_attribute_dtypes", {}),
+            {name: profile["distinct"] for name, profile in users.items()},
+        ),
     )
 
 
@@ -101,6 +108,8 @@ def _format_filled(starter: Starter) -> str:
         filled.append(f"the label's event type ({starter.label}: {starter.label_why}, check it)")
     if starter.sessions:
         filled.append("sessions features (your events carry session ids)")
+    if starter.attributes:
+        filled.append(f"user attribute features ({', '.join(starter.attributes)})")
     left = [
         *([] if starter.label else ["the label's event type"]),
         *([] if starter.counted else ["the counted ones"]),

@@ -127,6 +127,7 @@ def profile_store(
         reason: sum(c["quarantined"].get(reason, 0) for c in counts.values())
         for reason in ("timestamp_out_of_range", "value_out_of_range")
     }
+    catalog = _user_attribute_catalog(con)
     return {
         "counts": dict(counts),
         "columns": {table: column_profile(con, table) for table in tables},
@@ -135,16 +136,17 @@ def profile_store(
         **_events_profile(con),
         "events_per_day": events_per_day(con),
         "quarantine_examples": _quarantine_examples(con),
-        "user_attribute_kinds": _user_attribute_kinds(con),
+        "user_attribute_kinds": {name: kind for name, kind, _ in catalog},
+        "user_attribute_dtypes": {name: dtype for name, _, dtype in catalog},
     }
 
 
-def _user_attribute_kinds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Each user attribute's kind (static | snapshot), from the store's catalog of them."""
+def _user_attribute_catalog(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """Each user attribute's (name, kind: static | snapshot, dtype), from the store's catalog."""
     tables = {
         row[0]
         for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
     if USER_ATTRIBUTES not in tables:
-        return {}
-    return dict(con.execute(f"SELECT name, kind FROM {USER_ATTRIBUTES} ORDER BY name").fetchall())
+        return []
+    return con.execute(f"SELECT name, kind, dtype FROM {USER_ATTRIBUTES} ORDER BY name").fetchall()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -160,6 +161,28 @@ class StoreFacts:
     months: tuple[str, ...]  # months holding events, "YYYY-MM", ascending
     event_types: tuple[str, ...]  # most frequent first
     sessions: bool = False  # the events carry session ids (mapped or rules.sessions)
+    attributes: tuple[str, ...] = ()  # static user attributes worth a feature (model_attributes)
+
+
+def model_attributes(
+    kinds: Mapping[str, str], dtypes: Mapping[str, str], distinct: Mapping[str, int]
+) -> tuple[str, ...]:
+    """The static user attributes a starter spec takes as features: numeric ones that vary,
+    categorical ones of 2 to MAX_ATTRIBUTE_LEVELS levels (not an email or a name); never a
+    snapshot (read at export time) or a timestamp."""
+    return tuple(
+        name
+        for name, kind in kinds.items()
+        if kind == "static"
+        and is_spec_name(name)
+        and (
+            (dtypes.get(name) == "numeric" and distinct.get(name, 0) >= 2)
+            or (
+                dtypes.get(name) == "categorical"
+                and 2 <= distinct.get(name, 0) <= MAX_ATTRIBUTE_LEVELS
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -173,7 +196,8 @@ class Starter:
     label: str | None = None  # the label's event type, guessed (label_why says how)
     sessions: bool = False  # it counts sessions (the store's events carry session ids)
     path: Path | None = None
-    label_why: str = ""  # "a guess from its name", or "the store's only event type"
+    label_why: str = ""  # "a guess from its name", or "the store's only event type, ..."
+    attributes: tuple[str, ...] = ()  # the static user attributes it takes as features
 
 
 # The starter's placeholder lines that the store's facts replace.
@@ -187,6 +211,8 @@ _PLACEHOLDER_COUNTED = "event_types: [LOGIN, PURCHASE]"
 _PLACEHOLDER_LABEL = "PURCHASE"
 _ACTIVE_DAYS_GROUP = "  - kind: active_days\n    windows: [7, 30]\n"
 _SESSIONS_GROUP = "  - kind: sessions\n    windows: [7, 30]\n"
+_TENURE_GROUP = "  - kind: tenure\n"
+MAX_ATTRIBUTE_LEVELS = 100
 COUNTED_FROM_STORE = 3
 # Words of an event type's name that read as a conversion, strongest first; a funnel step
 # such as `Checkout_Started` comes after every completed purchase or subscription.
@@ -266,10 +292,15 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         text = _replace_once(text, f"  not_converted: {_PLACEHOLDER_LABEL}\n", "")
     if store.sessions:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
+    if store.attributes:
+        names = ", ".join(json.dumps(name) for name in store.attributes)
+        attribute_group = f"  - kind: attribute\n    names: [{names}]\n"
+        text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + attribute_group)
     filled = [
         *(["cutoffs"] if calendar else []),
         *(["counted event types"] if counted else []),
         *(["sessions features"] if store.sessions else []),
+        *(["user attribute features"] if store.attributes else []),
     ]
     if filled:  # a guessed label is a nameable type, so it comes with counted ones
         label_note = (
@@ -288,7 +319,14 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"a {label} within")
         text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
     return Starter(
-        text.replace(STARTER_NAME, name), calendar, counted, label, store.sessions, None, label_why
+        text.replace(STARTER_NAME, name),
+        calendar,
+        counted,
+        label,
+        store.sessions,
+        None,
+        label_why,
+        store.attributes,
     )
 
 

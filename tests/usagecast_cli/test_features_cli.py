@@ -138,12 +138,14 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
         'rename them in the dataset config: rules: {event_types: {rename: {"Add to Cart": '
         "Add_to_Cart}}}",
         "  user attributes: plan, seen (snapshot: not a feature)",
-        "filled in from your store: dataset; counted event types (PLAY)",
+        "filled in from your store: dataset; counted event types (PLAY); user attribute "
+        "features (plan)",
         "still placeholders: the label's event type and the cutoffs (under three months of "
         "events: set calendar dates by hand)",
     ]
     spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
     assert spec["dataset"] == "shop"
+    assert {"kind": "attribute", "names": ["plan"]} in spec["features"]  # not the snapshot
 
 
 def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warned_of(

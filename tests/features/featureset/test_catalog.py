@@ -16,6 +16,7 @@ from features.featureset.catalog import (
     list_specs,
     load_spec,
     locate_spec,
+    model_attributes,
     new_spec,
     project_specs_dir,
     release_spec,
@@ -208,3 +209,36 @@ def test_a_starter_from_a_store_with_session_ids_counts_sessions(sets_dir):
     )
     without = new_spec("plain", sets_dir, store=StoreFacts("app", months, ("PLAY",)))
     assert "kind: sessions" not in without.path.read_text()
+
+
+def test_the_starter_takes_static_attributes_worth_a_feature():
+    kinds = {
+        "country": "static",
+        "plan": "static",
+        "email": "static",
+        "age": "static",
+        "born": "static",
+        "one": "static",
+        "last_seen": "snapshot",
+    }
+    dtypes = {
+        "country": "categorical",
+        "plan": "categorical",
+        "email": "categorical",
+        "age": "numeric",
+        "born": "timestamp",
+        "one": "categorical",
+        "last_seen": "numeric",
+    }
+    distinct = {"country": 40, "plan": 2, "email": 9000, "age": 60, "born": 500, "one": 1}
+    assert model_attributes(kinds, dtypes, distinct) == ("country", "plan", "age")
+
+
+def test_a_starter_with_attributes_builds_them_as_features(sets_dir):
+    months = ("2024-01", "2024-02", "2024-03", "2024-04")
+    store = StoreFacts("app", months, ("PLAY", "BUY"), attributes=("country", "age"))
+    starter = new_spec("trial", sets_dir, store=store)
+    spec = load_spec("trial@v1", sets_dir)
+    assert starter.attributes == ("country", "age")
+    assert {"country", "age"} <= {f.name for f in expand_features(spec)}
+    assert "and user attribute features come from your event store" in starter.path.read_text()
