@@ -73,21 +73,21 @@ PARTITION_PART = re.compile(
 # two): without a users table, each user's value on their first event is a user attribute.
 USER_ATTRIBUTE_NAMES = (
     "country", "countrycode", "mpcountrycode", "city", "region", "platform", "os", "osname",
-    "operatingsystem",
-    "devicetype", "devicecategory", "devicefamily", "language", "locale", "browser",
-    "channel", "acquisitionchannel", "utmsource", "utmmedium", "initialreferringdomain",
+    "operatingsystem", "devicetype", "devicecategory", "devicefamily", "language", "locale",
+    "browser", "channel", "acquisitionchannel", "utmsource", "utmmedium",
+    "initialreferringdomain",
 )  # fmt: skip
 MAX_EVENT_TYPES = 50  # distinct sampled texts of a header-less file's event-type column
 PROGRESS_FROM = 50  # files: fewer are sampled within a second or two, without a bar
 MAX_STATUSES = 10  # distinct sampled values of a status column read as event kinds
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
-# Column names as exports write them, compared lower-case without separators, best first.
+# Column names as exports write them, compared lower-case without separators, best first
+# (PostHog's `person_id` before its `distinct_id`: a person merges a visitor's devices and
+# login ids, each distinct id is one of them).
 USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "personid", "distinctid", "accountid",
     "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
 )  # fmt: skip
-# PostHog's `person_id` comes before its `distinct_id`: a person merges a visitor's devices and
-# login ids, while each distinct id is one of them.
 # Whose id a column ending in `id` holds when its name is none of the above
 # (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`).
 ID_OWNERS = (
@@ -582,6 +582,8 @@ def _records_key(page: Mapping) -> str | None:
 
 
 def _is_time_name(name: str) -> bool:
+    """Whether a (dotted) key's last part names a time: TIME_NAMES, or a TIME_ENDINGS word
+    last (`created`, `sent_at`)."""
     words = name_words(name.rpartition(".")[2])
     return _key(name.rpartition(".")[2]) in TIME_NAMES or bool(words and words[-1] in TIME_ENDINGS)
 
@@ -978,9 +980,10 @@ def _headerless_events_source(
 ) -> tuple[str, tuple[str, ...]] | None:
     """_events_source for a text table without a header: its roles from its values alone.
     The time is the first column whose values all read as times (not numbers); the event
-    type the first other text column with at most MAX_EVENT_TYPES distinct sampled values;
-    the user id the first other column of ids (whole numbers, UUIDs, prefixed ids, email
-    addresses), one that repeats first; the value the first column of decimal numbers."""
+    type the text column (no ids, no numbers, at most MAX_EVENT_TYPES names) with the fewest
+    distinct sampled values; the user id the first other column of ids (whole numbers,
+    UUIDs, prefixed ids with a digit, email addresses), one that repeats first; the value
+    the first column of decimal numbers."""
     files = _label(source)
     sampled = {c: sample.values.get(c, ()) for c in sample.columns}
     times = [
