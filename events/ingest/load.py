@@ -850,7 +850,20 @@ class _Builder:
         for key, example in rows:
             examples.setdefault(self.file_sources[key], example)
         known = self.con.execute(f"SELECT min(user_id) FROM {USERS}").fetchone()[0]
-        return {} if known is None else {"examples": examples, "users_table": known}
+        if known is None:
+            return {}
+        found = {"examples": examples, "users_table": known}
+        loose = "lower(ltrim({}, '0'))"  # `000042` and `42`, `ABC` and `abc`
+        near, unknown, user = self.con.execute(
+            f"WITH unknown AS (SELECT DISTINCT user_id FROM stage_{EVENTS} "
+            "WHERE reason = 'unknown_user') "
+            "SELECT count(*), min(u.user_id), arg_min(k.user_id, u.user_id) "
+            f"FROM unknown u JOIN {USERS} k ON {loose.format('u.user_id')} = "
+            f"{loose.format('k.user_id')}"
+        ).fetchone()
+        if near:
+            found["near"] = {"ids": int(near), "unknown": unknown, "known": user}
+        return found
 
     def sentinels(self) -> dict[str, dict[str, int]]:
         """Raw sentinel-id counts per id column of each table (for the quality report)."""
@@ -1001,10 +1014,17 @@ def unknown_user_hints(report: dict) -> dict[str, str]:
     if not found:
         return {}
     files = {where: c["files"] for where, c in report.get("source_counts", {}).items()}
+    near = found.get("near")
+    differently = (
+        f"; {near['ids']:,} of the unknown ids match a user's once leading zeros and case are "
+        f"ignored ({near['unknown']!r} and {near['known']!r}): the files write ids differently"
+        if near
+        else ""
+    )
     return {
         (f"{where} ({files[where]})" if where in files else where): (
             f"user ids such as {example!r} are not in the users table, whose ids are such as "
-            f"{found['users_table']!r}"
+            f"{found['users_table']!r}{differently}"
         )
         for where, example in found["examples"].items()
     }

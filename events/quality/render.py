@@ -70,9 +70,16 @@ def unknown_reference_text(unknown: dict[str, int]) -> str:
 def unknown_user_text(found: dict) -> str:
     """What the quarantined unknown users' ids look like beside the users table's."""
     examples = ", ".join(f"{where} {example!r}" for where, example in found["examples"].items())
+    near = found.get("near")
+    differently = (
+        f"; {near['ids']:,} of them match a user's once leading zeros and case are ignored "
+        f"({near['unknown']!r} and {near['known']!r})"
+        if near
+        else ""
+    )
     return (
         f"unknown users (quarantined as unknown_user): ids such as {examples}; the users "
-        f"table's ids are such as {found['users_table']!r}"
+        f"table's ids are such as {found['users_table']!r}{differently}"
     )
 
 

@@ -114,3 +114,17 @@ def test_an_events_source_that_keeps_too_few_rows_is_refused_by_name(dataset, st
         "unknown users (quarantined as unknown_user): ids such as events 'cus_1', events[1] "
         "'cus_1'; the users table's ids are such as '1'"
     ) in page
+
+
+def test_unknown_ids_that_differ_by_leading_zeros_or_case_are_said_to(dataset, store, base_config):
+    """A second export written by a tool that pads ids (`0001`) or upper-cases them."""
+    users = "id,registration,city\n1,2014-01-02,Paris\nab7,2014-01-03,Oslo\n"
+    events = (
+        "uid,ts,page,length\n0001,2014-04-22,PLAY,1\nAB7,2014-04-23,PLAY,1\n9,2014-04-24,PLAY,1\n"
+    )
+    with pytest.raises(PartialIngestError) as refused:
+        ingest_dataset(dataset({"users.csv": users, "events.csv": events}), store, progress=False)
+    assert (
+        "2 of the unknown ids match a user's once leading zeros and case are ignored ('0001' "
+        "and '1'): the files write ids differently"
+    ) in str(refused.value)
