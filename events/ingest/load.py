@@ -393,17 +393,16 @@ class _Builder:
         others) would otherwise add no row and no quarantine entry."""
         at = json_path(records.split("."))
         found = self.con.execute(
-            f"SELECT page, coalesce(json_type(json, {at}), 'nothing'), left(json, 121) "
+            f"SELECT page, coalesce(json_type(json, {at}), 'nothing'), json_keys(json) "
             f"FROM {pages} WHERE json_type(json, {at}) IS DISTINCT FROM 'ARRAY' "
             "ORDER BY page LIMIT 1"
         ).fetchone()
-        if found is not None:
-            page, kind, text = found
-            shown = text if len(text) <= 120 else f"{text[:120]}..."
+        if found is not None:  # its keys, not its values: errors quote no data
+            page, kind, keys = found
             raise SourceFileError(
                 f"{file.shown}: top-level object {page} holds {kind.lower()} at `records: "
-                f"{records}`, not an array of records: {shown}; remove that object (an API's "
-                "error reply?) or correct `records`"
+                f"{records}`, not an array of records (its keys: {', '.join(keys or [])}); "
+                "remove that object (an API's error reply?) or correct `records`"
             )
 
     def _json_keys(self, reader: str, name: str) -> frozenset[str] | None:
@@ -865,6 +864,30 @@ class _Builder:
             found["near"] = {"ids": int(near), "unknown": unknown, "known": user}
         return found
 
+    def events_before_signup(self) -> dict:
+        """With a users table: how many users' first event is over a day before their
+        `signup_time`, of how many with events, and one of them. Many such users say the
+        column is not the signup (an upgrade date, a last update, another zone)."""
+        if self.config.users is None:
+            return {}
+        early, users, example = self.con.execute(
+            f"WITH firsts AS (SELECT user_id, min(event_time) AS first FROM {EVENTS} "
+            f"GROUP BY ALL), paired AS (SELECT f.user_id, f.first, u.signup_time, "
+            f"f.first < u.signup_time - INTERVAL 1 DAY AS early FROM firsts f JOIN {USERS} u "
+            "USING (user_id)) SELECT count(*) FILTER (WHERE early), count(*), "
+            "arg_min([user_id, strftime(first, '%Y-%m-%d %H:%M:%S'), "
+            "strftime(signup_time, '%Y-%m-%d %H:%M:%S')], user_id) FILTER (WHERE early) "
+            "FROM paired"
+        ).fetchone()
+        if not early:
+            return {}
+        user, first, signup = example
+        return {
+            "users": int(early),
+            "of": int(users),
+            "example": {"user_id": user, "first_event": first, "signup_time": signup},
+        }
+
     def sentinels(self) -> dict[str, dict[str, int]]:
         """Raw sentinel-id counts per id column of each table (for the quality report)."""
         ids = {
@@ -954,6 +977,8 @@ def _build(
                 )
                 if unknown := builder.unknown_user_ids():
                     report["unknown_user_ids"] = unknown
+                if early := builder.events_before_signup():
+                    report["events_before_signup"] = early
                 if sources:
                     files = {f"events[{i}]": s.files for i, s in enumerate(config.events)}
                     report["source_counts"] = {
@@ -1017,16 +1042,15 @@ def unknown_user_hints(report: dict) -> dict[str, str]:
     near = found.get("near")
     differently = (
         f"; {near['ids']:,} of the unknown ids match a user's once leading zeros and case are "
-        f"ignored ({near['unknown']!r} and {near['known']!r}): the files write ids differently"
+        "ignored: the files write ids differently"
         if near
         else ""
     )
+    # Counts, not ids: errors quote no data (an id may be an email); the report shows them.
+    hint = f"the report shows an unknown id beside one of the users table's{differently}"
     return {
-        (f"{where} ({files[where]})" if where in files else where): (
-            f"user ids such as {example!r} are not in the users table, whose ids are such as "
-            f"{found['users_table']!r}{differently}"
-        )
-        for where, example in found["examples"].items()
+        (f"{where} ({files[where]})" if where in files else where): hint
+        for where in found["examples"]
     }
 
 

@@ -83,6 +83,25 @@ def unknown_user_text(found: dict) -> str:
     )
 
 
+def signup_lines(report: dict, example: bool = True) -> list[str]:
+    """A line when users of the users table have events over a day before their signup;
+    `example` names one of them (the report pages; the terminal's summary shows counts)."""
+    early = report.get("events_before_signup")
+    if not early:
+        return []
+    one = early["example"]
+    named = (
+        f" (user {one['user_id']}: first event {one['first_event']}, signup {one['signup_time']})"
+        if example
+        else ""
+    )
+    return [
+        f"users whose first event is over a day before their signup_time: {early['users']:,} "
+        f"of {early['of']:,}{named}; is that column the signup? Features count events before "
+        "a signup; rows start at it"
+    ]
+
+
 def derived_field_lines(report: dict) -> list[str]:
     """Lines on fields the ingest derived: the events whose user came from their anonymous
     id (when a source maps `anonymous_id`), the sessions cut from gaps (rules.sessions)."""
@@ -131,6 +150,7 @@ def render_markdown(report: dict) -> str:
         f"{report.get('users_from', 'users table')}",
         *(["", *absent_column_lines(report)] if report.get("absent_columns") else []),
         *(["", *derived] if (derived := derived_field_lines(report)) else []),
+        *(["", *early] if (early := signup_lines(report)) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
         *(["", unknown_user_text(ids)] if (ids := report.get("unknown_user_ids")) else []),
@@ -219,6 +239,7 @@ def render_short(report: dict) -> str:
             f"{report.get('granularity', 'timestamp')} ({report.get('timezone', 'UTC')})",
             *(f"  {line}" for line in absent_column_lines(report)),
             *(f"  {line}" for line in derived_field_lines(report)),
+            *(f"  {line}" for line in signup_lines(report, example=False)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
             f"{per_user['users']:,}; events per user median {number(per_user['p50'])}, "

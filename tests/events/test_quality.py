@@ -157,3 +157,33 @@ def test_the_reports_rename_block_pasted_into_the_config_leaves_no_unnameable_ty
     summary = ingest_dataset(path, tmp_path / "b.duckdb", progress=False)
     assert "a spec cannot name" not in summary.quality_text
     assert summary.tables["events"].accepted == len(names)
+
+
+def test_users_whose_events_start_long_before_their_signup_are_named(tmp_path):
+    """A `signup` column that is an upgrade date: user 1's events start two months earlier."""
+    config = {
+        "name": "early",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+        "users": {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "s"}},
+    }
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "users.csv").write_text("id,s\n1,2024-03-01 10:00\n2,2024-01-01\n")
+    (folder / "events.csv").write_text(
+        "u,t,e\n1,2024-01-05 09:00,PLAY\n1,2024-03-02,PLAY\n2,2024-01-01 12:00,PLAY\n"
+    )
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(folder / "dataset.yaml", tmp_path / "e.duckdb", progress=False)
+    line = (
+        "users whose first event is over a day before their signup_time: 1 of 2 (user 1: "
+        "first event 2024-01-05 09:00:00, signup 2024-03-01 10:00:00); is that column the signup?"
+    )
+    assert line in summary.report_files.markdown.read_text(encoding="utf-8")
+    assert (  # the terminal's summary counts them
+        "users whose first event is over a day before their signup_time: 1 of 2; is that"
+        in summary.quality_text
+    )
+    assert load_latest_report()["events_before_signup"]["users"] == 1

@@ -70,7 +70,7 @@ def test_a_page_without_its_records_stops_the_ingest_named(dataset, store, base_
         ingest_dataset(path, store, progress=False)
     assert (
         "pages/a.json: top-level object 2 holds nothing at `records: results`, not an array "
-        'of records: {"error": "rate limited", "retry_after": 30}; remove that object'
+        "of records (its keys: error, retry_after); remove that object"
     ) in str(failed.value)
     assert not store.exists()
 

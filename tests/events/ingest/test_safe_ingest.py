@@ -87,8 +87,8 @@ def test_an_events_source_that_keeps_too_few_rows_is_refused_by_name(dataset, st
     assert str(refused.value).count(" rows accepted ") == 1  # the table keeps 3 of 4
     assert (
         "dataset.yaml: events[1] (payments.csv): 0 of 1 rows accepted (0.0%; quarantined: "
-        "unknown_user 1; user ids such as 'cus_1' are not in the users table, whose ids are "
-        "such as '1'), below rules.min_accepted_share 50%"
+        "unknown_user 1; the report shows an unknown id beside one of the users table's), "
+        "below rules.min_accepted_share 50%"
     ) in str(refused.value)
     assert not store.exists()
 
@@ -125,6 +125,12 @@ def test_unknown_ids_that_differ_by_leading_zeros_or_case_are_said_to(dataset, s
     with pytest.raises(PartialIngestError) as refused:
         ingest_dataset(dataset({"users.csv": users, "events.csv": events}), store, progress=False)
     assert (
-        "2 of the unknown ids match a user's once leading zeros and case are ignored ('0001' "
-        "and '1'): the files write ids differently"
+        "2 of the unknown ids match a user's once leading zeros and case are ignored: the "
+        "files write ids differently"
     ) in str(refused.value)
+    assert "0001" not in str(refused.value)  # errors quote no data; the report does
+    report = next(p for p in reports_dir().glob("*.md") if "Refused" in p.read_text())
+    assert (
+        "2 of them match a user's once leading zeros and case are ignored ('0001' and '1')"
+        in report.read_text()
+    )
