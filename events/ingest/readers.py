@@ -76,8 +76,12 @@ class FileReader:
 
     sql: str
     control_free: bool
-    numbered: bool = False  # `sql` numbers its rows itself (column `ordinality`)
     pages: str | None = None  # JSON with `records:`: its top-level objects (json_pages_sql)
+
+    @property
+    def numbered(self) -> bool:
+        """`sql` numbers its rows itself (column `ordinality`): the records of API pages."""
+        return self.pages is not None
 
 
 @dataclass(frozen=True)
@@ -516,7 +520,7 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     if source.records is not None:
         sql = json_records_sql(path, source.records)
         free = control_free(path, file.format)
-        return FileReader(sql, free, numbered=True, pages=json_pages_sql(path))
+        return FileReader(sql, free, pages=json_pages_sql(path))
     if file.format == "jsonl":
         return FileReader(json_reader_sql(path), control_free(path, file.format))
     path = normalise_csv(path, scratch / f"lines_{index}{path.suffix}")

@@ -269,6 +269,11 @@ def _ids_shape(values: Sequence[str]) -> str | None:
     return max(set(shapes), key=shapes.count) if shapes else None
 
 
+def _sampled_rows(sample: FileSample) -> int:
+    """How many rows were sampled: the most values any column holds (blanks are left out)."""
+    return max(map(len, sample.values.values()), default=0)
+
+
 def _matches(columns: Iterable[str], names: Sequence[str], taken: set[str]) -> list[str]:
     """The columns whose key is one of `names`, in the order of `names`."""
     by_key = {_key(c): c for c in columns if c not in taken}
@@ -304,7 +309,7 @@ def _user_id_fields(sample: FileSample, users_shape: str | None = None) -> list[
         _field_matches(sample, EMAIL_NAMES, set())
     )
     filled = {column: len(sample.values.get(column, ())) for column in found}
-    rows = max(map(len, sample.values.values()), default=0)
+    rows = _sampled_rows(sample)
     half = [column for column in found if 2 * filled[column] >= rows]
     if users_shape is not None:
         half.sort(key=lambda c: _ids_shape(sample.values.get(c, ())) != users_shape)
@@ -340,7 +345,7 @@ def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
 def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str | None:
     """Another event-type column that holds a value in every sampled row, when `event` is
     blank in some (Segment's `event` of track calls beside the `type` of every call)."""
-    rows = max(map(len, sample.values.values()), default=0)
+    rows = _sampled_rows(sample)
     if len(sample.values.get(event, ())) >= rows:
         return None
     filled = (c for c in _field_matches(sample, EVENT_NAMES, taken) if "." not in c)
@@ -351,7 +356,7 @@ def _status_column(sample: FileSample, taken: set[str]) -> str | None:
     """A top-level `...status` column with a value in every sampled row and at most
     MAX_STATUSES distinct ones (Stripe's charges: Paid, Failed, Refunded); Shopify's
     `Financial Status`, blank on an order's further line items, is not one."""
-    rows = max(map(len, sample.values.values()), default=0)
+    rows = _sampled_rows(sample)
     for column in (c for c in sample.columns if c not in taken and "." not in c):
         values = sample.values.get(column, ())
         words = name_words(QUALIFIER.sub("", column))
@@ -1041,9 +1046,8 @@ def _headerless_events_source(
     )
     if check:
         checks.append(f"{files}: {time}: {check}")
-    constant = source.get("event_type")
-    line = f"{files}: {roles}" + (f", event_type {constant!r} (constant)" if constant else "")
-    return f"{line}; times {', '.join(formats)}", tuple(sampled.get(event or "", ()))
+    line = _source_line(files, columns, source.get("event_type"), formats)
+    return line, tuple(sampled.get(event or "", ()))
 
 
 def _event_user_attributes(sample: FileSample, taken: set[str]) -> dict[str, dict]:
@@ -1396,7 +1400,7 @@ def _events_source(
         checks.append(f"{files}: left out: no column reads as {missing}")
         return None
     if other_ids:
-        rows = max(map(len, sample.values.values()))
+        rows = _sampled_rows(sample)
         filled = ", ".join(
             f"{c} in {len(sample.values.get(c, ()))}" for c in (user_id, *other_ids)
         )
@@ -1518,16 +1522,20 @@ def _events_source(
             f"{files}: {time}: read as UTC, whatever the dataset's timezone: an Amplitude export "
             "(it has amplitude_id) writes its times in UTC without saying so"
         )
-    constant = source.get("event_type")
-    line = (
-        f"{files}: "
-        + ", ".join(
-            f"{k}={v['expr'] if isinstance(v, Mapping) else v}" for k, v in columns.items()
-        )
-        + (f", event_type {constant!r} (constant)" if constant else "")
-        + f"; times {', '.join(formats)}"
-    )
+    line = _source_line(files, columns, source.get("event_type"), formats)
     return line, statuses or _sampled_event_types(sample, columns)
+
+
+def _source_line(
+    files: str, columns: Mapping, constant: str | None, formats: Sequence[str]
+) -> str:
+    """An events source's line in the summary: its roles (a derived one as its expression),
+    its constant event type, its time formats."""
+    roles = ", ".join(
+        f"{k}={v['expr'] if isinstance(v, Mapping) else v}" for k, v in columns.items()
+    )
+    event_type = f", event_type {constant!r} (constant)" if constant else ""
+    return f"{files}: {roles}{event_type}; times {', '.join(formats)}"
 
 
 def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: str) -> Starter:
