@@ -78,7 +78,7 @@ USER_ATTRIBUTE_NAMES = (
     "initialreferringdomain",
 )  # fmt: skip
 MAX_EVENT_TYPES = 50  # distinct sampled texts of a header-less file's event-type column
-PROGRESS_FROM = 50  # files: fewer are sampled within a second or two, without a bar
+PROGRESS_FROM = 50  # files sampled from which `dataset new` shows a bar
 MAX_STATUSES = 10  # distinct sampled values of a status column read as event kinds
 MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's first ones)
 # Column names as exports write them, compared lower-case without separators, best first
