@@ -82,7 +82,8 @@ def _store_facts(report: dict) -> StoreFacts:
     from features.featureset import StoreFacts
     from features.featureset.catalog import model_attributes
 
-    session_ids = report["columns"]["events"]["columns"].get("session_id", {})
+    event_columns = report["columns"]["events"]["columns"]
+    session_ids = event_columns.get("session_id", {})
     users = report["columns"].get("users", {}).get("columns", {})
     return StoreFacts(
         dataset=report["dataset"],
@@ -94,6 +95,7 @@ def _store_facts(report: dict) -> StoreFacts:
             report.get("user_attribute_dtypes", {}),
             {name: profile["distinct"] for name, profile in users.items()},
         ),
+        areas=event_columns.get("area", {}).get("distinct", 0) >= 2,
     )
 
 
@@ -108,6 +110,8 @@ def _format_filled(starter: Starter) -> str:
         filled.append(f"the label's event type ({starter.label}: {starter.label_why}, check it)")
     if starter.sessions:
         filled.append("sessions features (your events carry session ids)")
+    if starter.areas:
+        filled.append("product-area breadth (distinct_areas: your events carry areas)")
     if starter.attributes:
         filled.append(f"user attribute features ({', '.join(starter.attributes)})")
     left = [

@@ -62,7 +62,15 @@ logger = logging.getLogger(__name__)
 # Stages of a training build: checks, the feature query, the leak scan, writing.
 BUILD_STAGES = 4
 
-INTEGER_KINDS = ("count", "active_days", "sessions", "area_count", "tenure", "distinct_items")
+INTEGER_KINDS = (
+    "count",
+    "active_days",
+    "sessions",
+    "area_count",
+    "tenure",
+    "distinct_items",
+    "distinct_areas",
+)
 # Above this many distinct cutoffs (signup-relative ones are per user) the manifest keeps
 # eligibility totals only.
 MAX_CUTOFFS_LISTED = 60

@@ -162,6 +162,7 @@ class StoreFacts:
     event_types: tuple[str, ...]  # most frequent first
     sessions: bool = False  # the events carry session ids (mapped or rules.sessions)
     attributes: tuple[str, ...] = ()  # static user attributes worth a feature (model_attributes)
+    areas: bool = False  # the events carry two or more product areas (`area` mapped)
 
 
 def model_attributes(
@@ -198,6 +199,7 @@ class Starter:
     path: Path | None = None
     label_why: str = ""  # "a guess from its name", or "the store's only event type, ..."
     attributes: tuple[str, ...] = ()  # the static user attributes it takes as features
+    areas: bool = False  # it counts distinct product areas (the store's events carry areas)
 
 
 # The starter's placeholder lines that the store's facts replace.
@@ -212,6 +214,7 @@ _PLACEHOLDER_LABEL = "PURCHASE"
 _ACTIVE_DAYS_GROUP = "  - kind: active_days\n    windows: [7, 30]\n"
 _SESSIONS_GROUP = "  - kind: sessions\n    windows: [7, 30]\n"
 _TENURE_GROUP = "  - kind: tenure\n"
+_AREAS_GROUP = "  - kind: distinct_areas\n    windows: [7, 30]\n"
 MAX_ATTRIBUTE_LEVELS = 100
 COUNTED_FROM_STORE = 3
 # Words of an event type's name that read as a conversion, strongest first; a funnel step
@@ -292,6 +295,8 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         text = _replace_once(text, f"  not_converted: {_PLACEHOLDER_LABEL}\n", "")
     if store.sessions:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
+    if store.areas:
+        text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _AREAS_GROUP)
     if store.attributes:
         names = ", ".join(json.dumps(name) for name in store.attributes)
         attribute_group = f"  - kind: attribute\n    names: [{names}]\n"
@@ -300,6 +305,7 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         *(["cutoffs"] if calendar else []),
         *(["counted event types"] if counted else []),
         *(["sessions features"] if store.sessions else []),
+        *(["product-area breadth features"] if store.areas else []),
         *(["user attribute features"] if store.attributes else []),
     ]
     if filled:  # a guessed label is a nameable type, so it comes with counted ones
@@ -327,6 +333,7 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         None,
         label_why,
         store.attributes,
+        store.areas,
     )
 
 

@@ -25,6 +25,9 @@ events strictly before its cutoff). Feature names follow one fixed scheme, so do
                                  (count in [cutoff - 2w, cutoff - w) + 1): 1 when both are 0
     distinct_items_<w>d          distinct item ids over the window's events (0 when none);
     distinct_items_<TYPE>_<w>d   the same over events of TYPE
+    distinct_areas_<w>d          distinct product areas over the window's events (0 when
+                                 none): how broadly the product is used
+    distinct_areas_<TYPE>_<w>d   the same over events of TYPE
     value_mean_<TYPE>_<w>d       value_sum_<TYPE>_<w>d / count_<TYPE>_<w>d (a missing value
                                  counts as 0, as in the sum; empty when there is no event)
     <attribute>                  a static user attribute, by its name (channel, city, ...),
@@ -89,6 +92,7 @@ FeatureKind = Literal[
     "gaps",
     "trend",
     "distinct_items",
+    "distinct_areas",
     "value_mean",
     "related",
     # The columns a `gaps` entry expands to (FeatureDef kinds only, not spec `kind:` values).
@@ -122,12 +126,15 @@ FEATURE_KINDS: tuple[str, ...] = (
     "gaps",
     "trend",
     "distinct_items",
+    "distinct_areas",
     "value_mean",
     "related",
 )
 # Kinds whose `event_types` key is required (it is optional for recency, item_mean and
-# distinct_items: without it they read events of any type).
+# distinct_items and distinct_areas: without it they read events of any type).
 TYPED_KINDS: tuple[str, ...] = ("count", "value_sum", "gaps", "trend", "value_mean")
+# The event column whose distinct values a `distinct_*` kind counts.
+DISTINCT_COLUMNS: dict[str, str] = {"distinct_items": "item_id", "distinct_areas": "area"}
 # The columns of a `gaps` entry: (FeatureDef kind, name pattern over the event type).
 GAP_NAMES: tuple[tuple[str, str], ...] = (
     ("gap_mean", "mean_gap_days_{}"),
@@ -309,6 +316,7 @@ FEATURE_KEYS: dict[str, tuple[str, ...]] = {
     "gaps": ("event_types",),
     "trend": ("windows", "event_types"),
     "distinct_items": ("windows", "event_types"),
+    "distinct_areas": ("windows", "event_types"),
     "value_mean": ("windows", "event_types"),
     "related": ("via", "relation", "prefix", "aggregates", "event_types", "windows"),
 }
@@ -864,10 +872,10 @@ def _expand_group(group: FeatureGroup) -> tuple[FeatureDef, ...]:
             for t in group.event_types
             for gap_kind, name in GAP_NAMES
         )
-    if kind == "distinct_items":
+    if kind in DISTINCT_COLUMNS:
         typed = tuple((f"{t}_", t) for t in group.event_types) or (("", None),)
         return tuple(
-            FeatureDef(f"distinct_items_{prefix}{w}d", kind, window_days=w, event_type=t)
+            FeatureDef(f"{kind}_{prefix}{w}d", kind, window_days=w, event_type=t)
             for prefix, t in typed
             for w in group.windows
         )
@@ -888,6 +896,7 @@ NESTED_WINDOW_KINDS = (
     "value_sum",
     "area_count",
     "distinct_items",
+    "distinct_areas",
 )
 # Nested-window kinds that add up over the events of their window: a change to one window's
 # value carries over to the other windows of the same feature (`window` couplings).

@@ -225,3 +225,24 @@ def test_new_counts_sessions_when_the_ingest_derived_session_ids(tmp_path, capsy
     assert "; sessions features (your events carry session ids)" in capsys.readouterr().out
     spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
     assert {"kind": "sessions", "windows": [7, 30]} in spec["features"]
+
+
+def test_new_counts_distinct_product_areas_when_the_events_carry_areas(tmp_path, capsys):
+    import yaml
+
+    events = (
+        "u,t,e,screen\n1,2024-01-05,PLAY,home\n1,2024-01-06,PLAY,search\n"
+        "2,2024-02-07,PLAY,home\n2,2024-03-08,PLAY,\n1,2024-04-02,PLAY,library\n"
+    )
+    config = {
+        "name": "app",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e", "area": "screen"},
+        },
+    }
+    _ingest(tmp_path, {"events.csv": events}, config)
+    assert main(["features", "new", "breadth"]) == 0
+    assert "product-area breadth (distinct_areas" in capsys.readouterr().out
+    spec = yaml.safe_load((tmp_path / "specs" / "breadth" / "v1.yaml").read_text())
+    assert {"kind": "distinct_areas", "windows": [7, 30]} in spec["features"]

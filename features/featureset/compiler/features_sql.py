@@ -27,6 +27,7 @@ from features.featureset.compiler.sqlbits import (
 )
 from features.featureset.derived import compile_expression
 from features.featureset.spec import (
+    DISTINCT_COLUMNS,
     DerivedAttribute,
     FeatureDef,
 )
@@ -116,11 +117,12 @@ def _trend_feature(feature: FeatureDef) -> exp.Expression:
     )
 
 
-def _distinct_items_feature(feature: FeatureDef) -> exp.Expression:
+def _distinct_feature(feature: FeatureDef) -> exp.Expression:
+    """Distinct item ids or product areas (DISTINCT_COLUMNS) over the window's events."""
     condition = _in_window(feature.window_days)
     if feature.event_type is not None:
         condition = exp.and_(condition, _of_type(feature.event_type))
-    return _count_distinct_if(condition, _col("item_id", _EVENT))
+    return _count_distinct_if(condition, _col(DISTINCT_COLUMNS[feature.kind], _EVENT))
 
 
 def _value_mean_feature(feature: FeatureDef) -> exp.Expression:
@@ -140,7 +142,8 @@ AGGREGATE_FEATURES = {
     "area_count": _area_count_feature,
     "item_mean": _item_mean_feature,
     "trend": _trend_feature,
-    "distinct_items": _distinct_items_feature,
+    "distinct_items": _distinct_feature,
+    "distinct_areas": _distinct_feature,
     "value_mean": _value_mean_feature,
 }
 
@@ -159,6 +162,7 @@ EMPTY_AGGREGATES: dict[str, int | float | None] = {
     "area_count": 0,
     "trend": 1.0,
     "distinct_items": 0,
+    "distinct_areas": 0,
 }
 
 

@@ -26,6 +26,8 @@ FEATURES = [
     {"kind": "trend", "event_types": ["A"], "windows": [3, 10]},
     {"kind": "distinct_items", "windows": [10]},
     {"kind": "distinct_items", "event_types": ["B"], "windows": [3]},
+    {"kind": "distinct_areas", "windows": [10]},
+    {"kind": "distinct_areas", "event_types": ["A"], "windows": [3]},
     {"kind": "value_mean", "event_types": ["A"], "windows": [3, 10]},
 ]
 LABELS = {

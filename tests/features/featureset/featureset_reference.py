@@ -111,6 +111,9 @@ def _feature(feature: FeatureDef, past: list, cutoff, user, items) -> object:
     if kind == "distinct_items":
         chosen = _of_type(window, feature.event_type)
         return len(set(_present(e.item_id for e in chosen)))
+    if kind == "distinct_areas":
+        chosen = _of_type(window, feature.event_type)
+        return len(set(_present(e.area for e in chosen)))
     if kind == "value_mean":
         chosen = _of_type(window, feature.event_type)
         return _mean([e.value if pd.notna(e.value) else 0.0 for e in chosen])

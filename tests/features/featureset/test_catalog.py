@@ -11,6 +11,7 @@ from featureset_testlib import write_spec
 from contracts.refs import InvalidRefError
 from features.featureset.catalog import (
     SHIPPED_DIR,
+    STARTER_FILE,
     StoreFacts,
     conversion_event_type,
     list_specs,
@@ -23,7 +24,7 @@ from features.featureset.catalog import (
     starter_calendar,
 )
 from features.featureset.compiler.cutoffs import calendar_cutoff_dates
-from features.featureset.spec import SpecError, expand_features
+from features.featureset.spec import FEATURE_KINDS, SpecError, expand_features
 
 OWN = """
 name: mine
@@ -209,6 +210,22 @@ def test_a_starter_from_a_store_with_session_ids_counts_sessions(sets_dir):
     )
     without = new_spec("plain", sets_dir, store=StoreFacts("app", months, ("PLAY",)))
     assert "kind: sessions" not in without.path.read_text()
+
+
+def test_a_starter_from_a_store_with_product_areas_counts_distinct_areas(sets_dir):
+    months = ("2024-01", "2024-02", "2024-03", "2024-04")
+    store = StoreFacts("app", months, ("PLAY",), areas=True)
+    starter = new_spec("breadth", sets_dir, store=store)
+    names = {f.name for f in expand_features(load_spec("breadth@v1", sets_dir))}
+    assert starter.areas and {"distinct_areas_7d", "distinct_areas_30d"} <= names
+    without = new_spec("plain", sets_dir, store=StoreFacts("app", months, ("PLAY",)))
+    assert "kind: distinct_areas" not in without.path.read_text()
+
+
+def test_the_starter_lists_every_feature_kind_a_spec_may_use():
+    comment = STARTER_FILE.read_text().split("\nfeatures:\n")[0]
+    listed = {line.split()[1] for line in comment.splitlines() if line.startswith("#   ")}
+    assert set(FEATURE_KINDS) <= listed
 
 
 def test_the_starter_takes_static_attributes_worth_a_feature():

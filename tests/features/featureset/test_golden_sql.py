@@ -24,8 +24,14 @@ SHIPPED = (
     "ltv_90d@v1",
     "ltv_90d@v2",
 )
-# Test specs (a project spec folder): kinds no shipped spec uses (behaviour, related).
-TEST_SPECS = ("repeat_buyers@v1", "org_adoption@v1", "org_adoption_timed@v1")
+# Test specs (a project spec folder): kinds no shipped spec uses (behaviour, related,
+# breadth).
+TEST_SPECS = (
+    "repeat_buyers@v1",
+    "org_adoption@v1",
+    "org_adoption_timed@v1",
+    "feature_breadth@v1",
+)
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "spark"])
