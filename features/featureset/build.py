@@ -304,6 +304,8 @@ def feature_dtype(feature: FeatureDef, attribute_dtypes: dict[str, str]) -> str:
     """numeric | categorical, as the manifest states it."""
     if feature.kind == "attribute":
         return attribute_dtypes[feature.name]
+    if feature.kind == "last" and feature.field != "value":
+        return "categorical"
     return "numeric"
 
 

@@ -30,6 +30,11 @@ events strictly before its cutoff). Feature names follow one fixed scheme, so do
     distinct_areas_<TYPE>_<w>d   the same over events of TYPE
     value_mean_<TYPE>_<w>d       value_sum_<TYPE>_<w>d / count_<TYPE>_<w>d (a missing value
                                  counts as 0, as in the sum; empty when there is no event)
+    last_<FIELD>                 the non-empty FIELD (area, item_id or value) of the latest
+                                 event strictly before the cutoff, over all history (the
+                                 greatest FIELD among events at that instant; empty when
+                                 none): a plan, tier or device as of the cutoff
+    last_<FIELD>_<TYPE>          the same over events of TYPE
     <attribute>                  a static user attribute, by its name (channel, city, ...),
                                  or a derived attribute of the spec (`derived_attributes`:
                                  an SQL expression over user columns, features/featureset/
@@ -94,6 +99,7 @@ FeatureKind = Literal[
     "distinct_items",
     "distinct_areas",
     "value_mean",
+    "last",
     "related",
     # The columns a `gaps` entry expands to (FeatureDef kinds only, not spec `kind:` values).
     "gap_mean",
@@ -128,13 +134,16 @@ FEATURE_KINDS: tuple[str, ...] = (
     "distinct_items",
     "distinct_areas",
     "value_mean",
+    "last",
     "related",
 )
-# Kinds whose `event_types` key is required (it is optional for recency, item_mean and
-# distinct_items and distinct_areas: without it they read events of any type).
+# Kinds whose `event_types` key is required (it is optional for recency, item_mean,
+# distinct_items, distinct_areas and last: without it they read events of any type).
 TYPED_KINDS: tuple[str, ...] = ("count", "value_sum", "gaps", "trend", "value_mean")
 # The event column whose distinct values a `distinct_*` kind counts.
 DISTINCT_COLUMNS: dict[str, str] = {"distinct_items": "item_id", "distinct_areas": "area"}
+# The event columns a `last` entry may read (its `field`); the first two are categorical.
+LAST_FIELDS: tuple[str, ...] = ("area", "item_id", "value")
 # The columns of a `gaps` entry: (FeatureDef kind, name pattern over the event type).
 GAP_NAMES: tuple[tuple[str, str], ...] = (
     ("gap_mean", "mean_gap_days_{}"),
@@ -229,6 +238,7 @@ class FeatureGroup:
     relation: Relation | None = None
     prefix: str | None = None
     aggregates: tuple[str, ...] = ()
+    field: str | None = None  # a `last` entry's event column (LAST_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -299,6 +309,7 @@ class FeatureDef:
     via: str | None = None
     relation: Relation | None = None
     prefix: str | None = None
+    field: str | None = None
 
 
 # Allowed keys per kind of `features:` entry ("kind" is always allowed and required).
@@ -318,6 +329,7 @@ FEATURE_KEYS: dict[str, tuple[str, ...]] = {
     "distinct_items": ("windows", "event_types"),
     "distinct_areas": ("windows", "event_types"),
     "value_mean": ("windows", "event_types"),
+    "last": ("field", "event_types"),
     "related": ("via", "relation", "prefix", "aggregates", "event_types", "windows"),
 }
 LABEL_KEYS: dict[str, tuple[str, ...]] = {
@@ -521,6 +533,7 @@ def _parse_feature_group(raw: Any, path: str) -> FeatureGroup:
         if "denominator" in data
         else None,
         names=_identifiers(data["names"], f"{path}.names") if "names" in data else (),
+        field=_choice(data["field"], f"{path}.field", LAST_FIELDS) if "field" in data else None,
     )
 
 
@@ -748,8 +761,8 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
     `anchor: timestamp` is left out: it is what every signup-relative spec meant before
     anchors existed, so those specs keep the hash they were released with. A spec without
     derived attributes leaves that key out too, and so does every entry other than `related`
-    with that entry's keys (RELATED_FIELDS), and every actionable entry without a causal
-    prior its `causal` key, for the same reason.
+    with that entry's keys (RELATED_FIELDS), every entry but `last` its `field`, and every
+    actionable entry without a causal prior its `causal` key, for the same reason.
     """
     data = json.loads(json.dumps(asdict(spec), default=str))
     after_signup = data["cutoffs"]["after_signup"]
@@ -761,6 +774,8 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
         if group["kind"] != "related":
             for key in RELATED_FIELDS:
                 del group[key]
+        if group["field"] is None:
+            del group["field"]
     for action in data["actionable"]:
         if action["causal"] is None:
             del action["causal"]
@@ -878,6 +893,12 @@ def _expand_group(group: FeatureGroup) -> tuple[FeatureDef, ...]:
             FeatureDef(f"{kind}_{prefix}{w}d", kind, window_days=w, event_type=t)
             for prefix, t in typed
             for w in group.windows
+        )
+    if kind == "last":
+        typed = tuple((f"_{t}", t) for t in group.event_types) or (("", None),)
+        return tuple(
+            FeatureDef(f"last_{group.field}{suffix}", kind, event_type=t, field=group.field)
+            for suffix, t in typed
         )
     if kind in ("trend", "value_mean"):
         return tuple(

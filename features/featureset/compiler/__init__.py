@@ -17,10 +17,10 @@ optionally a deterministic user sample) -> aggregates (one grouped pass over eac
 events from cutoff - longest window to horizon end: windowed features, the active flag,
 simple labels) -> past_days + history (unbounded look-backs: recency and "converted before
 the cutoff", read from a per (user, type, date) rollup instead of every past event) ->
-type_days + gaps (gap features, gaps.py) -> statuses (kept | inactive | converted |
-censored) -> the final rows. The adoption label adds a step over each kept row's
-label-window days: a date bitmask tested with a sliding W-bit mask when the horizon fits 62
-days, LAG over distinct days beyond that.
+type_days + gaps (gap features, gaps.py) -> last_values (`last` features, last.py) ->
+statuses (kept | inactive | converted | censored) -> the final rows. The adoption label
+adds a step over each kept row's label-window days: a date bitmask tested with a sliding
+W-bit mask when the horizon fits 62 days, LAG over distinct days beyond that.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from features.featureset.compiler.cutoffs import (
 from features.featureset.compiler.features_sql import AGGREGATE_FEATURES, _row_feature
 from features.featureset.compiler.history import _history_ctes
 from features.featureset.compiler.labels import _adoption_label_ctes
+from features.featureset.compiler.last import LAST_VALUES, last_values_select
 from features.featureset.compiler.plan import QueryPlan, plan_query
 from features.featureset.compiler.sqlbits import _USER, _col, _num, _shift, _str
 from features.featureset.compiler.windowed import (
@@ -104,6 +105,8 @@ def _combined_select(plan: QueryPlan) -> exp.Select:
         sides.append(("session_counts", "sc", [f.name for f in features if f.kind == "sessions"]))
     if plan.gaps:
         sides.append(("gaps", "gp", [f.name for f in features if f.kind in GAP_KINDS]))
+    if plan.last:
+        sides.append((LAST_VALUES, "lv", [f.name for f in features if f.kind == "last"]))
     for table, alias, names in sides:
         for name in names:
             value: exp.Expression = _col(name, alias)
@@ -186,6 +189,8 @@ def _base_ctes(
         ctes += _session_ctes(plan)
     if plan.gaps:
         ctes += gap_ctes(plan.features)
+    if plan.last:
+        ctes.append((LAST_VALUES, last_values_select(plan.features)))
     if plan.combined:
         ctes += [
             ("combined", _combined_select(plan)),
@@ -228,7 +233,7 @@ def compile_feature_query(
     for feature in features:
         if feature.kind in RELATED_KINDS:
             continue  # read from the rows below (features/featureset/related.py)
-        if feature.kind in AGGREGATE_FEATURES or feature.kind in ("recency", *GAP_KINDS):
+        if feature.kind in AGGREGATE_FEATURES or feature.kind in ("recency", "last", *GAP_KINDS):
             columns.append(_col(feature.name, "s").as_(feature.name))
         else:
             columns.append(_row_feature(feature, derived).as_(feature.name))

@@ -52,6 +52,8 @@ class QueryPlan:
     # Sessions counted in CTEs of their own beside `aggregates` (calendar-only specs).
     session_rollup: bool
     gaps: bool
+    # Any `last` feature (read from `last_values`, last.py).
+    last: bool
 
     @property
     def pairs_events(self) -> bool:
@@ -66,7 +68,7 @@ class QueryPlan:
     @property
     def combined(self) -> bool:
         """Whether columns from beside `aggregates` are joined to it in `combined`."""
-        return self.history is not None or self.session_rollup or self.gaps
+        return self.history is not None or self.session_rollup or self.gaps or self.last
 
 
 def plan_query(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> QueryPlan:
@@ -100,6 +102,7 @@ def plan_query(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> QueryP
         history_types=tuple(dict.fromkeys(history_types)),
         session_rollup=calendar_only is not None and "sessions" in kinds,
         gaps=any(kind in GAP_KINDS for kind in kinds),
+        last="last" in kinds,
     )
 
 

@@ -28,6 +28,9 @@ FEATURES = [
     {"kind": "distinct_items", "event_types": ["B"], "windows": [3]},
     {"kind": "distinct_areas", "windows": [10]},
     {"kind": "distinct_areas", "event_types": ["A"], "windows": [3]},
+    {"kind": "last", "field": "area"},
+    {"kind": "last", "field": "item_id", "event_types": ["B"]},
+    {"kind": "last", "field": "value", "event_types": ["A"]},
     {"kind": "value_mean", "event_types": ["A"], "windows": [3, 10]},
 ]
 LABELS = {

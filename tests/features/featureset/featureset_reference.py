@@ -117,6 +117,12 @@ def _feature(feature: FeatureDef, past: list, cutoff, user, items) -> object:
     if kind == "value_mean":
         chosen = _of_type(window, feature.event_type)
         return _mean([e.value if pd.notna(e.value) else 0.0 for e in chosen])
+    if kind == "last":
+        field = feature.field
+        chosen = [e for e in _of_type(past, feature.event_type) if pd.notna(getattr(e, field))]
+        if not chosen:
+            return None if field != "value" else np.nan
+        return max((e.event_time, getattr(e, field)) for e in chosen)[1]
     return getattr(user, feature.name)
 
 

@@ -34,6 +34,22 @@ def ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
+LAST_FEATURES = [
+    {"kind": "last", "field": "area", "event_types": ["PLAN"]},
+    {"kind": "last", "field": "value"},
+]
+# A plan history as events: PLAN events whose area is the plan the user moved to.
+PLAN_HISTORY = [
+    ("u1", ts("2023-06-01 10:00"), "PLAN", None, None, None, "free"),
+    ("u1", ts("2024-01-15 10:00"), "PLAN", None, None, 9.0, "pro"),
+    ("u1", ts("2024-01-20 10:00"), "PLAN", None, None, None, None),  # no plan: not a change
+    ("u1", ts("2024-02-01 00:00"), "PLAN", None, None, 1.0, "team"),  # at the cutoff: label side
+    ("u2", ts("2024-01-30 10:00"), "PLAN", None, None, 3.0, "basic"),
+    ("u2", ts("2024-01-30 10:00"), "PLAN", None, None, 5.0, "annual"),  # the same instant
+    ("nobody", ts("2024-02-10 00:00"), "VIEW"),  # the data reach past the label horizons
+]
+
+
 def spec_vocabulary(
     spec: FeatureSetSpec, when: dt.datetime, user_id: str = "vocabulary"
 ) -> tuple[list[Event], User]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from featureset_testlib import duckdb_rows, spec_from, ts
+import pandas as pd
+from featureset_testlib import LAST_FEATURES, PLAN_HISTORY, duckdb_rows, spec_from, ts
 
 FEATURES = [
     {"kind": "gaps", "event_types": ["BUY"]},
@@ -67,3 +68,14 @@ def test_value_mean_counts_a_missing_value_as_zero_like_the_sum():
     ]
     rows, _ = duckdb_rows(spec_from(LABEL, features), events, [("u1", ts("2024-01-01"), {})])
     assert rows.loc[0, "value_mean_BUY_10d"] == 3.0 and rows.loc[0, "value_sum_BUY_10d"] == 6.0
+
+
+def test_last_reads_the_latest_non_empty_field_before_the_cutoff():
+    users = [(u, ts("2023-01-01 00:00"), {}) for u in ("u1", "u2", "u3")]
+    rows, _ = duckdb_rows(spec_from(LABEL, LAST_FEATURES), PLAN_HISTORY, users)
+    u1, u2, u3 = (rows[rows["user_id"] == u].iloc[0] for u in ("u1", "u2", "u3"))
+    # The Jan 20 change has no plan; the Feb 1 one is at the cutoff, on the label side.
+    assert (u1["last_area_PLAN"], u1["last_value"]) == ("pro", 9.0)
+    # Two changes at one instant: the greatest field of each, in both engines.
+    assert (u2["last_area_PLAN"], u2["last_value"]) == ("basic", 5.0)
+    assert pd.isna(u3["last_area_PLAN"]) and math.isnan(u3["last_value"])

@@ -28,6 +28,8 @@ from featureset_cases import ITEMS as PROPERTY_ITEMS
 from featureset_testlib import (
     DEMO_LIKE,
     ITEMS,
+    LAST_FEATURES,
+    PLAN_HISTORY,
     TINY_ATTRIBUTES,
     TINY_EVENTS,
     TINY_SPEC,
@@ -35,6 +37,8 @@ from featureset_testlib import (
     demo_like_log,
     duckdb_rows,
     next_cutoffs_query,
+    spec_from,
+    ts,
     write_spec,
     write_store,
 )
@@ -170,6 +174,20 @@ def test_spark_equals_duckdb_on_property_logs(spark_session, tmp_path_factory, d
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
     spark_counts = statuses.groupby("status")["rows"].sum().to_dict()
     assert {k: int(v) for k, v in spark_counts.items()} == duck_counts
+
+
+def test_spark_reads_the_same_last_values_as_duckdb_ties_included(spark_session, tmp_path):
+    """`last` features, where two events at one instant hold different values."""
+    label = {"kind": "event_within", "event_type": "PLAN", "horizon_days": 3}
+    spec = spec_from(label, LAST_FEATURES)
+    users = [(u, ts("2023-01-01 00:00"), {}) for u in ("u1", "u2", "u3")]
+    engine = SparkEngine(
+        write_store(tmp_path / "events.duckdb", PLAN_HISTORY, users), session=spark_session
+    )
+    spark_rows, _ = compute_rows(engine, spec, None, {})
+    duck_rows, _ = duckdb_rows(spec, PLAN_HISTORY, users)
+    pd.testing.assert_frame_equal(spark_rows, duck_rows)
+    assert spark_rows["last_area_PLAN"].tolist()[:2] == ["pro", "basic"]
 
 
 def test_spark_build_equals_duckdb_build_with_related_features(spark_session, sets_dir):
