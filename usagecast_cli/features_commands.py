@@ -80,11 +80,14 @@ def _store_facts(report: dict) -> StoreFacts:
     """The quality report's facts a starter spec can use."""
     from events.quality.timeline import main_months
     from features.featureset import StoreFacts
-    from features.featureset.catalog import model_attributes
+    from features.featureset.catalog import area_use, model_attributes
 
     event_columns = report["columns"]["events"]["columns"]
     session_ids = event_columns.get("session_id", {})
     users = report["columns"].get("users", {}).get("columns", {})
+    areas, area_changes = area_use(
+        report["event_types"], event_columns.get("area", {}).get("distinct", 0)
+    )
     return StoreFacts(
         dataset=report["dataset"],
         months=main_months(report["timestamp_coverage"]),
@@ -95,7 +98,8 @@ def _store_facts(report: dict) -> StoreFacts:
             report.get("user_attribute_dtypes", {}),
             {name: profile["distinct"] for name, profile in users.items()},
         ),
-        areas=event_columns.get("area", {}).get("distinct", 0) >= 2,
+        areas=areas,
+        area_changes=area_changes,
     )
 
 
@@ -112,6 +116,9 @@ def _format_filled(starter: Starter) -> str:
         filled.append("sessions features (your events carry session ids)")
     if starter.areas:
         filled.append("product-area breadth (distinct_areas: your events carry areas)")
+    if starter.area_changes:
+        changes = ", ".join(starter.area_changes)
+        filled.append(f"the area each {changes} moved users to, as of the cutoff (last)")
     if starter.attributes:
         filled.append(f"user attribute features ({', '.join(starter.attributes)})")
     left = [

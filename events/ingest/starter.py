@@ -151,6 +151,9 @@ OPTIONAL_NAMES = {
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
 VALUE_ENDINGS = ("value", "revenue")  # `tax_amount` or `unit_price` is no event's value
+# Words naming what a change log's row moved a user to (`new_plan`, `tier`): in a file of one
+# event type, that column is the event's area, read as of a cutoff by a `last` feature.
+CHANGED_ATTRIBUTE_WORDS = ("plan", "tier", "level", "stage", "edition", "package", "role")
 USERS_FILE_WORDS = (
     "user", "customer", "account", "member", "client", "people", "person", "contact",
 )  # fmt: skip
@@ -338,6 +341,17 @@ def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
         values = sample.values.get(column, ())
         named = words and (words[0] in VALUE_WORDS or words[-1] in VALUE_ENDINGS)
         if named and values and all(map(_is_number, values)):
+            return column
+    return None
+
+
+def _changed_attribute(sample: FileSample, taken: set[str]) -> str | None:
+    """A top-level text column named like what a change moves a user to (`new_plan`,
+    CHANGED_ATTRIBUTE_WORDS), for a file whose rows are all one kind of event."""
+    for column in (c for c in sample.columns if c not in taken and "." not in c):
+        values = sample.values.get(column, ())
+        named = set(name_words(column)) & set(CHANGED_ATTRIBUTE_WORDS)
+        if named and values and not any(map(_is_number, values)):
             return column
     return None
 
@@ -1346,8 +1360,9 @@ def _users_source(
         checks.append(
             f"{files}: {user_id} {repeated} is on {ids.count(repeated)} of the sampled rows: the "
             "ingest keeps a user's first valid row (in file order) and quarantines the others "
-            "as duplicate_user; for a history of attributes, put each user's row as of signup "
-            "first (a refusal follows when fewer than half the rows are kept)"
+            "as duplicate_user (a refusal follows when fewer than half the rows are kept); a "
+            "history of changes is an events source read by a `last` feature "
+            '(docs/reference/data.md, "A history of attributes")'
         )
     signup = _find_field(sample, SIGNUP_NAMES, {user_id})
     formats, check = timestamp_formats(sample.values.get(signup or "", ()))
@@ -1472,6 +1487,15 @@ def _events_source(
         if found:
             columns[canonical] = found
             taken.add(found)
+    changed = None if "event_type" in columns else _changed_attribute(sample, taken)
+    if changed is not None and "area" not in columns:
+        columns["area"] = changed
+        taken.add(changed)
+        checks.append(
+            f"{files}: {changed} as area, what each {source['event_type']} moved the user to: "
+            f"{{kind: last, field: area, event_types: [{source['event_type']}]}} reads it as "
+            "of each cutoff"
+        )
     source["columns"] = columns
     event_id = _find_field(sample, EVENT_ID_NAMES, taken)
     if event_id is not None:

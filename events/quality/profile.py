@@ -67,7 +67,8 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
         "FROM events GROUP BY ALL ORDER BY month"
     ).fetchall()
     types = con.execute(
-        "SELECT event_type, count(*) AS n FROM events GROUP BY ALL ORDER BY n DESC, event_type"
+        "SELECT event_type, count(*) AS n, count(area) FROM events "
+        "GROUP BY ALL ORDER BY n DESC, event_type"
     ).fetchall()
     quantiles = ", ".join(f"quantile_cont(n, {q})" for q in EVENTS_PER_USER_QUANTILES)
     per_user = con.execute(
@@ -82,7 +83,9 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
     )
     return {
         "timestamp_coverage": [{"month": m, "events": int(n)} for m, n in coverage],
-        "event_types": [{"event_type": t, "events": int(n)} for t, n in types],
+        "event_types": [
+            {"event_type": t, "events": int(n), "with_area": int(a)} for t, n, a in types
+        ],
         "users_without_events": int(without),
         "events_per_user": distribution,
     }

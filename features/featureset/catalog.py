@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -162,7 +162,8 @@ class StoreFacts:
     event_types: tuple[str, ...]  # most frequent first
     sessions: bool = False  # the events carry session ids (mapped or rules.sessions)
     attributes: tuple[str, ...] = ()  # static user attributes worth a feature (model_attributes)
-    areas: bool = False  # the events carry two or more product areas (`area` mapped)
+    areas: bool = False  # the usage events carry two or more product areas (area_use)
+    area_changes: tuple[str, ...] = ()  # event types whose area is what they changed (area_use)
 
 
 def model_attributes(
@@ -200,6 +201,7 @@ class Starter:
     label_why: str = ""  # "a guess from its name", or "the store's only event type, ..."
     attributes: tuple[str, ...] = ()  # the static user attributes it takes as features
     areas: bool = False  # it counts distinct product areas (the store's events carry areas)
+    area_changes: tuple[str, ...] = ()  # event types whose last area it reads
 
 
 # The starter's placeholder lines that the store's facts replace.
@@ -215,6 +217,32 @@ _ACTIVE_DAYS_GROUP = "  - kind: active_days\n    windows: [7, 30]\n"
 _SESSIONS_GROUP = "  - kind: sessions\n    windows: [7, 30]\n"
 _TENURE_GROUP = "  - kind: tenure\n"
 _AREAS_GROUP = "  - kind: distinct_areas\n    windows: [7, 30]\n"
+
+
+def area_use(
+    event_types: Sequence[Mapping[str, Any]], distinct_areas: int
+) -> tuple[bool, tuple[str, ...]]:
+    """How a starter reads the store's areas, from the quality report's event types
+    (`events`, `with_area` each): (count distinct areas, the event types to read the last
+    area of).
+
+    Areas on most events describe where the product is used: the breadth of use
+    (distinct_areas) when there are two or more. Areas on few events, each on every event of
+    its types, are what those events changed (a plan-change log's new plan, a login's
+    device): a `last` feature per type reads them as of the cutoff.
+    """
+    events = sum(t["events"] for t in event_types)
+    with_area = sum(t.get("with_area", 0) for t in event_types)
+    if events and with_area * 2 >= events:
+        return distinct_areas >= 2, ()
+    changes = tuple(
+        t["event_type"]
+        for t in event_types
+        if t["events"] and t.get("with_area", 0) == t["events"] and is_spec_name(t["event_type"])
+    )
+    return False, changes
+
+
 MAX_ATTRIBUTE_LEVELS = 100
 COUNTED_FROM_STORE = 3
 # Words of an event type's name that read as a conversion, strongest first; a funnel step
@@ -297,6 +325,12 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
     if store.areas:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _AREAS_GROUP)
+    if store.area_changes:
+        changes = "".join(
+            f"  - kind: last\n    field: area\n    event_types: [{json.dumps(t)}]\n"
+            for t in store.area_changes
+        )
+        text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + changes)
     if store.attributes:
         names = ", ".join(json.dumps(name) for name in store.attributes)
         attribute_group = f"  - kind: attribute\n    names: [{names}]\n"
@@ -306,6 +340,7 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         *(["counted event types"] if counted else []),
         *(["sessions features"] if store.sessions else []),
         *(["product-area breadth features"] if store.areas else []),
+        *(["last-area features"] if store.area_changes else []),
         *(["user attribute features"] if store.attributes else []),
     ]
     if filled:  # a guessed label is a nameable type, so it comes with counted ones
@@ -334,6 +369,7 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         label_why,
         store.attributes,
         store.areas,
+        store.area_changes,
     )
 
 

@@ -69,8 +69,8 @@ def test_report_figures(tmp_path):
         {"month": "2014-05", "events": 2},
     ]
     assert report["event_types"] == [
-        {"event_type": "PLAY", "events": 3},
-        {"event_type": "SKIP", "events": 1},
+        {"event_type": "PLAY", "events": 3, "with_area": 0},
+        {"event_type": "SKIP", "events": 1, "with_area": 0},
     ]
     assert report["users_without_events"] == 1
     per_user = report["events_per_user"]

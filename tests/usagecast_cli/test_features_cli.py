@@ -246,3 +246,26 @@ def test_new_counts_distinct_product_areas_when_the_events_carry_areas(tmp_path,
     assert "product-area breadth (distinct_areas" in capsys.readouterr().out
     spec = yaml.safe_load((tmp_path / "specs" / "breadth" / "v1.yaml").read_text())
     assert {"kind": "distinct_areas", "windows": [7, 30]} in spec["features"]
+
+
+def test_new_reads_the_last_plan_of_a_plan_change_log(tmp_path, capsys):
+    import yaml
+
+    files = {
+        "events.csv": "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,PLAY\n2,2024-04-07,PLAY\n",
+        "plans.csv": "u,t,plan\n1,2024-01-05,free\n1,2024-02-01,pro\n",
+    }
+    columns = {"user_id": "u", "timestamp": "t"}
+    config = {
+        "name": "app",
+        "events": [
+            {"files": "events.csv", "columns": {**columns, "event_type": "e"}},
+            {"files": "plans.csv", "event_type": "PLAN", "columns": {**columns, "area": "plan"}},
+        ],
+    }
+    _ingest(tmp_path, files, config)
+    assert main(["features", "new", "plans"]) == 0
+    assert "the area each PLAN moved users to, as of the cutoff (last)" in capsys.readouterr().out
+    spec = yaml.safe_load((tmp_path / "specs" / "plans" / "v1.yaml").read_text())
+    assert {"kind": "last", "field": "area", "event_types": ["PLAN"]} in spec["features"]
+    assert not any(group["kind"] == "distinct_areas" for group in spec["features"])

@@ -13,6 +13,7 @@ from features.featureset.catalog import (
     SHIPPED_DIR,
     STARTER_FILE,
     StoreFacts,
+    area_use,
     conversion_event_type,
     list_specs,
     load_spec,
@@ -220,6 +221,34 @@ def test_a_starter_from_a_store_with_product_areas_counts_distinct_areas(sets_di
     assert starter.areas and {"distinct_areas_7d", "distinct_areas_30d"} <= names
     without = new_spec("plain", sets_dir, store=StoreFacts("app", months, ("PLAY",)))
     assert "kind: distinct_areas" not in without.path.read_text()
+
+
+def _types(*rows: tuple[str, int, int]) -> list[dict]:
+    return [{"event_type": t, "events": n, "with_area": a} for t, n, a in rows]
+
+
+@pytest.mark.parametrize(
+    ("event_types", "distinct", "expected"),
+    [
+        (_types(("PLAY", 90, 90), ("LOGIN", 30, 0)), 5, (True, ())),  # where the product is used
+        (_types(("PLAY", 90, 90)), 1, (False, ())),  # one area: no breadth to count
+        (_types(("PLAY", 90, 0), ("PLAN", 10, 10)), 3, (False, ("PLAN",))),  # a change log
+        (_types(("PLAY", 90, 0), ("PLAN", 10, 4)), 3, (False, ())),  # areas on some changes
+        (_types(("PLAY", 90, 0), ("Plan change", 10, 10)), 3, (False, ())),  # not nameable
+        (_types(("PLAY", 90, 0)), 0, (False, ())),
+        ([], 0, (False, ())),
+    ],
+)
+def test_area_use_tells_usage_areas_from_a_change_log(event_types, distinct, expected):
+    assert area_use(event_types, distinct) == expected
+
+
+def test_a_starter_reads_the_last_area_of_a_change_log(sets_dir):
+    months = ("2024-01", "2024-02", "2024-03", "2024-04")
+    store = StoreFacts("app", months, ("PLAY", "PLAN"), area_changes=("PLAN",))
+    starter = new_spec("plans", sets_dir, store=store)
+    names = {f.name for f in expand_features(load_spec("plans@v1", sets_dir))}
+    assert starter.area_changes == ("PLAN",) and "last_area_PLAN" in names
 
 
 def test_the_starter_lists_every_feature_kind_a_spec_may_use():
