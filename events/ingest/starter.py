@@ -86,7 +86,7 @@ MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's fir
 # login ids, each distinct id is one of them).
 USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "personid", "distinctid", "accountid",
-    "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
+    "account", "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
 )  # fmt: skip
 # Whose id a column ending in `id` holds when its name is none of the above
 # (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`).

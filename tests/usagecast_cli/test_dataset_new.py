@@ -587,11 +587,14 @@ def test_an_events_id_unlike_the_users_tables_is_named_in_the_checks(tmp_path):
 
 
 def test_a_plan_change_log_is_a_source_whose_area_is_the_new_plan(tmp_path):
-    changes = "account_id,changed_at,new_plan,seats\n7,2024-01-02,free,1\n7,2024-02-09,team,5\n"
+    changes = "account,changed_at,new_plan,seats\n7,2024-01-02,free,1\n7,2024-02-09,team,5\n"
     events = "account_id,ts,event\n7,2024-01-03 10:00,Login\n7,2024-02-10 11:00,Export\n"
     out, starter = _starter_for(tmp_path, {"plan_changes.csv": changes, "events.csv": events})
     changes_source = next(s for s in read_config(out).events if s.event_type == "PLAN_CHANGE")
-    assert changes_source.columns["area"] == "new_plan"
+    assert (changes_source.columns["user_id"], changes_source.columns["area"]) == (
+        "account",
+        "new_plan",
+    )
     assert (
         "plan_changes.csv: new_plan as area, what each PLAN_CHANGE moved the user to: "
         "{kind: last, field: area, event_types: [PLAN_CHANGE]} reads it as of each cutoff"
