@@ -5,6 +5,7 @@ return objects and DataFrames instead of printing.
 
     path, starter = usagecast.dataset_new("export/")       # -> starter dataset.yaml, checks
     usagecast.ingest("data/dataset.yaml")                  # -> IngestSummary
+    usagecast.spec_new("trial")                            # -> starter specs/trial/v1.yaml
     usagecast.build("premium_30d@v1")                      # -> BuildResult (fingerprint, path)
     rows = usagecast.load("premium_30d@v1")                # -> DataFrame of training rows
     run = usagecast.tune("premium_30d@v1", trials=20, seed=0)   # -> TuneResult
@@ -32,6 +33,7 @@ from usagecast.api import (
     promote,
     score,
     simulate,
+    spec_new,
     tune,
     whatif,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "promote",
     "score",
     "simulate",
+    "spec_new",
     "tune",
     "whatif",
 ]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from experiments import TuneResult, ValueTuneResult
     from experiments.whatif import UserWhatIf
     from features.featureset import BuildResult
+    from features.featureset import Starter as SpecStarter
     from registry import PolicyConfig, PromotionResult
     from simulator import SimulationSummary
 
@@ -109,6 +110,22 @@ def ingest(
         allow_outside_files=allow_outside_files,
         allow_partial=allow_partial,
     )
+
+
+def spec_new(name: str) -> SpecStarter:
+    """`usagecast features new`: write a commented starter spec NAME@v1 into the project's
+    spec folder (never over a file), its dataset, cutoffs, counted event types, label guess
+    and features filled in from the last ingest's quality report when there is one. Returns
+    the Starter: `path`, `text` and what came from the store."""
+    from events.quality import NoReportError, load_latest_report
+    from features.featureset import new_spec
+    from features.featureset.catalog import store_facts
+
+    try:
+        store = store_facts(load_latest_report())
+    except NoReportError:
+        store = None
+    return new_spec(name, store=store)
 
 
 @_quiet

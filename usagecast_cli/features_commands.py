@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from usagecast_cli.options import add_engine_options, add_specs_option, warn_of_stray_months
 
 if TYPE_CHECKING:
-    from features.featureset import Starter, StoreFacts
+    from features.featureset import Starter
 
 
 def _fraction(value: str) -> float:
@@ -76,33 +76,6 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store_facts(report: dict) -> StoreFacts:
-    """The quality report's facts a starter spec can use."""
-    from events.quality.timeline import main_months
-    from features.featureset import StoreFacts
-    from features.featureset.catalog import area_use, model_attributes
-
-    event_columns = report["columns"]["events"]["columns"]
-    session_ids = event_columns.get("session_id", {})
-    users = report["columns"].get("users", {}).get("columns", {})
-    areas, area_changes = area_use(
-        report["event_types"], event_columns.get("area", {}).get("distinct", 0)
-    )
-    return StoreFacts(
-        dataset=report["dataset"],
-        months=main_months(report["timestamp_coverage"]),
-        event_types=tuple(t["event_type"] for t in report["event_types"]),
-        sessions=session_ids.get("null_rate", 1.0) < 1.0,
-        attributes=model_attributes(
-            report.get("user_attribute_kinds", {}),
-            report.get("user_attribute_dtypes", {}),
-            {name: profile["distinct"] for name, profile in users.items()},
-        ),
-        areas=areas,
-        area_changes=area_changes,
-    )
-
-
 def _format_filled(starter: Starter) -> str:
     """What `features new` took from the store, and what is left to the user."""
     filled = ["dataset"]
@@ -139,12 +112,13 @@ def _format_filled(starter: Starter) -> str:
 def _new(args: argparse.Namespace) -> int:
     from events.quality import NoReportError, load_latest_report, render_for_spec
     from features.featureset import new_spec
+    from features.featureset.catalog import store_facts
 
     try:
         report = load_latest_report()
     except NoReportError:
         report = None
-    store = None if report is None else _store_facts(report)
+    store = None if report is None else store_facts(report)
     starter = new_spec(args.name, store=store)
     print(f"wrote {starter.path}")
     if report is not None:

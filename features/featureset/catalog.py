@@ -253,6 +253,31 @@ CONVERSION_WORDS = (
 )  # fmt: skip
 
 
+def store_facts(report: Mapping[str, Any]) -> StoreFacts:
+    """The facts of an ingest's quality report (events/quality) a starter spec can use."""
+    from events.quality.timeline import main_months
+
+    event_columns = report["columns"]["events"]["columns"]
+    session_ids = event_columns.get("session_id", {})
+    users = report["columns"].get("users", {}).get("columns", {})
+    areas, area_changes = area_use(
+        report["event_types"], event_columns.get("area", {}).get("distinct", 0)
+    )
+    return StoreFacts(
+        dataset=report["dataset"],
+        months=main_months(report["timestamp_coverage"]),
+        event_types=tuple(t["event_type"] for t in report["event_types"]),
+        sessions=session_ids.get("null_rate", 1.0) < 1.0,
+        attributes=model_attributes(
+            report.get("user_attribute_kinds", {}),
+            report.get("user_attribute_dtypes", {}),
+            {name: profile["distinct"] for name, profile in users.items()},
+        ),
+        areas=areas,
+        area_changes=area_changes,
+    )
+
+
 def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
     """The event type (of those a spec can name, most frequent first) whose name holds the
     strongest conversion word (`Subscription_Purchased`, `BUY_PREMIUM`); None without one."""

@@ -166,3 +166,6 @@ def test_dataset_new_writes_the_clis_starter_for_an_export(tmp_path: Path) -> No
         usagecast.dataset_new(export)
     summary = usagecast.ingest(path)
     assert summary.tables["events"].accepted == 2
+    spec = usagecast.spec_new("trial")  # filled in from the ingest's report
+    assert spec.path == tmp_path / "specs" / "trial" / "v1.yaml"
+    assert spec.counted == ("LOGIN",) and 'dataset: "trial_app"' in spec.path.read_text()
