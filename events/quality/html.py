@@ -22,6 +22,7 @@ from events.quality.render import (
     conflict_text,
     count_rows,
     derived_field_lines,
+    event_type_table,
     number,
     rename_heading,
     rename_yaml,
@@ -131,10 +132,7 @@ def render_html(report: dict) -> str:
     renames = rename_yaml(types)
     out += _section(
         "Event types",
-        _table(
-            ["event type", "events"],
-            [[t["event_type"], t["events"]] for t in report["event_types"]],
-        ),
+        _table(*event_type_table(report)),
         *(
             [
                 f"<p>{_text(rename_heading(types))}</p>",

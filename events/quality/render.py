@@ -46,6 +46,16 @@ def count_rows(report: dict) -> list[list]:
     return rows
 
 
+def event_type_table(report: dict) -> tuple[list[str], list[list]]:
+    """The event types' header and rows: each type's events, and how many carry a product
+    area when any does (what `features new` reads areas as: usage or a change log)."""
+    types = report["event_types"]
+    if not any(t.get("with_area") for t in types):
+        return ["event type", "events"], [[t["event_type"], t["events"]] for t in types]
+    rows = [[t["event_type"], t["events"], t["with_area"]] for t in types]
+    return ["event type", "events", "with an area"], rows
+
+
 def sentinel_rows(report: dict) -> list[list]:
     """[table.column, sentinel values seen] per id column."""
     return [
@@ -186,9 +196,7 @@ def render_markdown(report: dict) -> str:
     strays = stray_lines(report["timestamp_coverage"])
     out += ["", *strays] if strays else []
     out += ["", "## Event types", ""]
-    out += _table(
-        ["event type", "events"], [[t["event_type"], t["events"]] for t in report["event_types"]]
-    )
+    out += _table(*event_type_table(report))
     out += _rename_block([t["event_type"] for t in report["event_types"]])
     per_user = report["events_per_user"]
     out += [

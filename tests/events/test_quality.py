@@ -187,3 +187,21 @@ def test_users_whose_events_start_long_before_their_signup_are_named(tmp_path):
         in summary.quality_text
     )
     assert load_latest_report()["events_before_signup"]["users"] == 1
+
+
+def test_the_event_types_table_counts_areas_only_when_some_event_has_one():
+    from events.quality.render import event_type_table
+
+    types = [
+        {"event_type": "PLAY", "events": 5, "with_area": 0},
+        {"event_type": "PLAN", "events": 2, "with_area": 2},
+    ]
+    assert event_type_table({"event_types": types}) == (
+        ["event type", "events", "with an area"],
+        [["PLAY", 5, 0], ["PLAN", 2, 2]],
+    )
+    without = [{**t, "with_area": 0} for t in types]
+    assert event_type_table({"event_types": without}) == (
+        ["event type", "events"],
+        [["PLAY", 5], ["PLAN", 2]],
+    )
