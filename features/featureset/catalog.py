@@ -217,6 +217,14 @@ _ACTIVE_DAYS_GROUP = "  - kind: active_days\n    windows: [7, 30]\n"
 _SESSIONS_GROUP = "  - kind: sessions\n    windows: [7, 30]\n"
 _TENURE_GROUP = "  - kind: tenure\n"
 _AREAS_GROUP = "  - kind: distinct_areas\n    windows: [7, 30]\n"
+MAX_ATTRIBUTE_LEVELS = 100
+COUNTED_FROM_STORE = 3
+# Words of an event type's name that read as a conversion, strongest first; a funnel step
+# such as `Checkout_Started` comes after every completed purchase or subscription.
+CONVERSION_WORDS = (
+    "purchase", "purchased", "buy", "bought", "subscribe", "subscribed", "subscription",
+    "upgrade", "upgraded", "converted", "conversion", "paid", "payment", "order", "checkout",
+)  # fmt: skip
 
 
 def area_use(
@@ -241,16 +249,6 @@ def area_use(
         if t["events"] and t.get("with_area", 0) == t["events"] and is_spec_name(t["event_type"])
     )
     return False, changes
-
-
-MAX_ATTRIBUTE_LEVELS = 100
-COUNTED_FROM_STORE = 3
-# Words of an event type's name that read as a conversion, strongest first; a funnel step
-# such as `Checkout_Started` comes after every completed purchase or subscription.
-CONVERSION_WORDS = (
-    "purchase", "purchased", "buy", "bought", "subscribe", "subscribed", "subscription",
-    "upgrade", "upgraded", "converted", "conversion", "paid", "payment", "order", "checkout",
-)  # fmt: skip
 
 
 def store_facts(report: Mapping[str, Any]) -> StoreFacts:

@@ -18,9 +18,15 @@ from features.featureset.spec import FeatureDef
 LAST_VALUES = "last_values"
 
 
+def _field(feature: FeatureDef) -> exp.Column:
+    """The event column a `last` feature reads (spec.py sets it on every `last` feature)."""
+    assert feature.field is not None
+    return _col(feature.field, _EVENT)
+
+
 def _readable(feature: FeatureDef) -> exp.Expression:
     """Whether an event can be the feature's latest: of its type, with its field set."""
-    present = exp.Not(this=_col(feature.field or "", _EVENT).is_(exp.null()))
+    present = exp.Not(this=_field(feature).is_(exp.null()))
     if feature.event_type is None:
         return present
     return exp.and_(_of_type(feature.event_type), present)
@@ -31,7 +37,7 @@ def _latest(feature: FeatureDef) -> exp.Expression:
     pair = exp.Struct(
         expressions=[
             exp.PropertyEQ(this=exp.to_identifier("t"), expression=_col("event_time", _EVENT)),
-            exp.PropertyEQ(this=exp.to_identifier("v"), expression=_col(feature.field, _EVENT)),
+            exp.PropertyEQ(this=exp.to_identifier("v"), expression=_field(feature)),
         ]
     )
     return exp.Dot(
