@@ -45,6 +45,9 @@ MAX_GAP = 24 * 60
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
 EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties", "anonymous_id")
 USER_COLUMNS = ("user_id", "signup_time")
+# A users table of versions (a dbt snapshot, a history table): when each row's values
+# became valid. Each user's earliest version is theirs; the later ones are counted apart.
+USER_OPTIONAL = ("valid_from",)
 ITEM_COLUMNS = ("item_id",)
 ATTRIBUTE_KINDS = ("static", "snapshot")
 # `user_id`: another user's id (e.g. who invited this one), normalised like the id column.
@@ -391,7 +394,10 @@ def _attributes(
                 raise _fail(
                     path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}"
                 )
-        if name in USER_COLUMNS + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES + reserved:
+        if (
+            name
+            in USER_COLUMNS + USER_OPTIONAL + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES + reserved
+        ):
             raise _fail(path, at, "is a reserved column name; choose another name")
         attributes.append(
             Attribute(str(name), _text(path, f"{at}.column", spec["column"]), dtype, kind)
@@ -457,8 +463,8 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         required = ("user_id", "timestamp") if constant is not None else EVENT_REQUIRED
         allowed = EVENT_REQUIRED + EVENT_OPTIONAL
     else:
-        allowed = USER_COLUMNS if table == "users" else ITEM_COLUMNS
-        required = allowed
+        required = USER_COLUMNS if table == "users" else ITEM_COLUMNS
+        allowed = required + USER_OPTIONAL if table == "users" else required
     columns, derived = _columns(path, f"{where}.columns", spec["columns"], allowed, required)
     if constant is not None and "event_type" in {**columns, **derived}:
         raise _fail(

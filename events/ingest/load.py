@@ -538,7 +538,10 @@ class _Builder:
         self.con.execute(
             f"CREATE TEMP TABLE late_{table} AS "
             + validate.entities_late_sql(
-                f"stage_{table}", id_column, ENTITY_DUPLICATE_REASONS[table]
+                f"stage_{table}",
+                id_column,
+                ENTITY_DUPLICATE_REASONS[table],
+                versions="valid_from" in {**source.columns, **source.derived},
             )
         )
         self._read_raw(
@@ -1027,9 +1030,16 @@ def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
         for name, c in counts.items()
         if c.read > 0
         and (
-            c.accepted == 0 or (name in (EVENTS, USERS, ITEMS) and c.accepted < min_share * c.read)
+            c.accepted == 0
+            or (name in (EVENTS, USERS, ITEMS) and c.accepted < min_share * _versions_read(c))
         )
     ]
+
+
+def _versions_read(counts: TableCounts) -> int:
+    """Rows read, a user's later versions left out: a users table of versions (a snapshot's
+    history) keeps one row per user without being short of rows."""
+    return counts.read - counts.quarantined.get(validate.LATER_VERSION, 0)
 
 
 def unknown_user_hints(report: dict) -> dict[str, str]:

@@ -140,6 +140,17 @@ SIGNUP_NAMES = (
     "firstseen", "joindate", "datejoined", "joinedon", "createdon", "creationdate", "signedup",
     "signedupat", "installdate", "installedat", "firstopentime",  # Heap, apps, Firebase
 )  # fmt: skip
+# When a row of a users table of versions became valid (dbt snapshots' `dbt_valid_from`).
+VALID_FROM_NAMES = (
+    "dbtvalidfrom", "validfrom", "effectivefrom", "effectivedate", "effectiveat", "validat",
+    "versionat", "updatedat", "dbtupdatedat", "snapshotat", "snapshotdate",
+)  # fmt: skip
+# A version's bookkeeping beside it: when it ended (known only at the next change, so never
+# an attribute) and dbt's row ids.
+VERSION_COLUMN_NAMES = (
+    "dbtvalidto", "validto", "effectiveto", "validuntil", "dbtscdid", "dbtupdatedat",
+    "iscurrent", "current",
+)  # fmt: skip
 OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),
     "item_id": ("itemid", "productid", "sku", "trackid", "songid", "contentid", "item"),
@@ -1342,10 +1353,12 @@ def _users_id_column(sample: FileSample, keyed_by_email: bool) -> str | None:
 
 def _users_source(
     sample: FileSample, source: dict, checks: list[str], keyed_by_email: bool
-) -> str | None:
+) -> tuple[str, dict | None] | None:
     """Fill in a users table's columns, formats and attributes; None without an id column.
     When the events are keyed by email (Shopify's orders), so is the users table if it has
-    an email column (its customer id would match no event)."""
+    an email column (its customer id would match no event). A table of versions (ids that
+    repeat, a valid-from column) also gives the events source of its changes, when a column
+    is named like what changes (`plan`)."""
     files = _label(source)
     user_id = _users_id_column(sample, keyed_by_email)
     if keyed_by_email and _key(user_id or "") in EMAIL_NAMES:
@@ -1356,7 +1369,17 @@ def _users_source(
     _scientific_ids(sample, user_id, files, checks)
     ids = [v.strip() for v in sample.values.get(user_id, ())]
     repeated = next((v for v in ids if ids.count(v) > 1), None)
+    signup = _find_field(sample, SIGNUP_NAMES, {user_id})
+    valid_from = None
     if repeated is not None:
+        valid_from = _find_field(sample, VALID_FROM_NAMES, {user_id, signup or ""})
+    if valid_from is not None:
+        checks.append(
+            f"{files}: {user_id} repeats, {valid_from} dates each row: a table of versions; "
+            "each user's earliest version is theirs (its attributes known from signup on), the "
+            "later ones are counted as later_version"
+        )
+    elif repeated is not None:
         checks.append(
             f"{files}: {user_id} {repeated} is on {ids.count(repeated)} of the sampled rows: the "
             "ingest keeps a user's first valid row (in file order) and quarantines the others "
@@ -1364,15 +1387,27 @@ def _users_source(
             "history of changes is an events source read by a `last` feature "
             '(docs/reference/data.md, "A history of attributes")'
         )
-    signup = _find_field(sample, SIGNUP_NAMES, {user_id})
     formats, check = timestamp_formats(sample.values.get(signup or "", ()))
     source["columns"] = {"user_id": _id_field(user_id, files, checks), "signup_time": signup}
+    if valid_from is not None:
+        source["columns"]["valid_from"] = valid_from
+        own = timestamp_formats(sample.values.get(valid_from, ()))[0]
+        formats += [fmt for fmt in own if fmt not in formats]
     source["timestamp_formats"] = formats
     if check:
         checks.append(f"{files}: {signup}: {check}")
     attributes, notes = {}, []
     objects = {c.rsplit(".", 1)[0] for c in sample.columns if "." in c}  # read by their paths
-    for column in (c for c in sample.columns if c not in (user_id, signup, *objects)):
+    mapped = (user_id, signup, valid_from, *objects)
+    if valid_from is not None:
+        bookkeeping = [c for c in sample.columns if _key(c) in VERSION_COLUMN_NAMES]
+        mapped += tuple(bookkeeping)
+        if bookkeeping:
+            checks.append(
+                f"{files}: not attributes: {', '.join(bookkeeping)} (when a version ended is "
+                "known only at the next change)"
+            )
+    for column in (c for c in sample.columns if c not in mapped):
         attribute, why = _attribute(sample, column, formats)
         short = _attribute_name(column.rsplit(".", 1)[-1])  # `$properties.$email` -> email
         attributes[short if short not in attributes else _attribute_name(column)] = attribute
@@ -1388,7 +1423,40 @@ def _users_source(
             f"{files}: attributes {'; '.join(notes)}: a snapshot (read at export time) is never "
             "a feature"
         )
-    return f"users: {files}: user_id={user_id}, signup_time={signup}"
+    line = f"users: {files}: user_id={user_id}, signup_time={signup}"
+    if valid_from is None:
+        return line, None
+    return line, _versions_source(sample, source, valid_from, checks)
+
+
+def _versions_source(
+    sample: FileSample, users: dict, valid_from: str, checks: list[str]
+) -> dict | None:
+    """An events source over a users table of versions: one event per version, at its
+    valid-from time, whose area is the column named like what changes (`plan`); None
+    without such a column."""
+    changed = _changed_attribute(sample, {users["columns"]["user_id"], valid_from})
+    files = _label(users)
+    if changed is None:
+        checks.append(
+            f"{files}: no column named like what changes ({', '.join(CHANGED_ATTRIBUTE_WORDS)}); "
+            "to read one as of each cutoff, add an events source over this file "
+            '(docs/reference/data.md, "A history of attributes")'
+        )
+        return None
+    kept = ("files", "format", "encoding", "delimiter", "header", "names", "sheet", "records")
+    event_type = plain_name_for(changed).upper()
+    source = {key: users[key] for key in kept if key in users}
+    source["event_type"] = event_type
+    source["columns"] = {"user_id": users["columns"]["user_id"], "timestamp": valid_from}
+    source["columns"]["area"] = changed
+    source["timestamp_formats"] = list(users["timestamp_formats"])
+    checks.append(
+        f"{files}: its versions are {event_type} events too, at {valid_from}, each with its "
+        f"{changed} as area: {{kind: last, field: area, event_types: [{event_type}]}} reads "
+        "it as of each cutoff"
+    )
+    return source
 
 
 def _events_source(
@@ -1600,10 +1668,20 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             source["sheet"] = sample.sheet
             files = _label(source)
         if users is None and _is_users_file(sample):
-            line = _users_source(sample, source, checks, keyed_by_email)
-            if line is not None:
+            found_users = _users_source(sample, source, checks, keyed_by_email)
+            if found_users is not None:
                 users = source
+                line, versions = found_users
                 mapped.append(line)
+                if versions is not None:
+                    events.append(versions)
+                    summary = _source_line(
+                        files,
+                        versions["columns"],
+                        versions["event_type"],
+                        versions["timestamp_formats"],
+                    )
+                    mapped.append(f"events[{len(events) - 1}]: {summary}")
             continue
         if _signupless_users_file(sample):
             checks.append(

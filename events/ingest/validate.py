@@ -95,6 +95,9 @@ UNKNOWN_EVENT_TYPE = "unknown_event_type"
 DROPPED_EVENT_TYPE = "dropped_event_type"
 UNPARSEABLE_VALUE = "unparseable_value"
 DUPLICATE_USER = "duplicate_user"
+# A users row that is a later version of a user (users `columns.valid_from`): not an error,
+# and not counted against rules.min_accepted_share.
+LATER_VERSION = "later_version"
 DUPLICATE_ITEM = "duplicate_item"
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
@@ -612,8 +615,11 @@ def entity_checks(
     checks = [_missing_check(required)]
     checks += _sentinel_check(id_column, rules)
     checks += _scientific_id_check([id_column])
-    if "signup_time_text" in required:
-        checks.append(_timestamp_check("signup_time", source.timestamp_formats))
+    checks += [
+        _timestamp_check(name.removesuffix("_text"), source.timestamp_formats)
+        for name in required
+        if name in ("signup_time_text", "valid_from_text")
+    ]
     return checks + _attribute_checks(source.attributes, source)
 
 
@@ -970,6 +976,13 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         )
         parsed.append(f"{signup} AS signup_time")
         required.append("signup_time_text")
+        if "valid_from" in {**source.columns, **source.derived}:
+            text["valid_from_text"] = field("valid_from")
+            valid_from = timestamp_sql(
+                "valid_from_text", source.timestamp_formats, source.decimal, source.times
+            )
+            parsed.append(f"{valid_from} AS valid_from")
+            required.append("valid_from_text")
     for attribute in source.attributes:
         text[f"{attribute.name}_text"] = _field(staged, attribute.column)
         parsed.append(_attribute_parse(attribute, source, rules))
@@ -977,7 +990,11 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     checks += entity_checks(id_column, required, rules, source)
     computed = [
         name
-        for name, key in ((id_column, id_column), ("signup_time_text", "signup_time"))
+        for name, key in (
+            (id_column, id_column),
+            ("signup_time_text", "signup_time"),
+            ("valid_from_text", "valid_from"),
+        )
         if key in source.derived
     ]
     return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed)
@@ -1125,12 +1142,20 @@ def raw_rows_sql(staged: StagedFile, wanted: str) -> str:
     )
 
 
-def entities_late_sql(stage: str, id_column: str, reason: str) -> str:
-    """Rows repeating an id already accepted earlier in read order (users or items)."""
+def entities_late_sql(stage: str, id_column: str, reason: str, versions: bool = False) -> str:
+    """Rows repeating an id already accepted earlier in read order (users or items); with
+    `versions` (a users stage with valid_from), each user's rows after their earliest
+    version, as LATER_VERSION."""
+    order, detail = "seq", "' already seen'"
+    if versions:
+        order, reason = "valid_from, seq", LATER_VERSION
+        detail = (
+            "': a version valid from ' || strftime(valid_from, '%Y-%m-%d %H:%M:%S') || "
+            "', after the one kept'"
+        )
     return (
-        f"SELECT seq, '{reason}' AS reason, "
-        f"'{id_column} ' || {id_column} || ' already seen' AS detail FROM ("
-        f"SELECT *, row_number() OVER (PARTITION BY {id_column} ORDER BY seq) AS k "
+        f"SELECT seq, '{reason}' AS reason, '{id_column} ' || {id_column} || {detail} AS detail "
+        f"FROM (SELECT *, row_number() OVER (PARTITION BY {id_column} ORDER BY {order}) AS k "
         f"FROM {stage} WHERE reason IS NULL) WHERE k > 1"
     )
 

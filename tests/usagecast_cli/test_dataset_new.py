@@ -601,6 +601,34 @@ def test_a_plan_change_log_is_a_source_whose_area_is_the_new_plan(tmp_path):
     ) in starter.checks
 
 
+DBT_SNAPSHOT = """\
+id,created_at,plan,country,dbt_scd_id,dbt_updated_at,dbt_valid_from,dbt_valid_to
+1,2024-01-02 09:00,pro,DE,a1,2024-03-01 00:00,2024-03-01 00:00,
+1,2024-01-02 09:00,free,DE,a0,2024-01-02 09:00,2024-01-02 09:00,2024-03-01 00:00
+2,2024-01-05 10:00,free,US,b0,2024-01-05 10:00,2024-01-05 10:00,
+"""
+
+
+def test_a_dbt_snapshot_of_users_is_a_table_of_versions_and_its_plan_changes(tmp_path):
+    events = "user_id,ts,event\n1,2024-01-03 10:00,Login\n2,2024-03-06 10:00,Login\n"
+    out, starter = _starter_for(tmp_path, {"users.csv": DBT_SNAPSHOT, "events.csv": events})
+    config = read_config(out)
+    assert config.users.columns["valid_from"] == "dbt_valid_from"
+    assert [a.name for a in config.users.attributes] == ["plan", "country"]
+    plan = next(s for s in config.events if s.event_type == "PLAN")
+    assert (plan.files, plan.columns["timestamp"], plan.columns["area"]) == (
+        "users.csv",
+        "dbt_valid_from",
+        "plan",
+    )
+    assert any(
+        "not attributes: dbt_scd_id, dbt_updated_at, dbt_valid_to" in c for c in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["users"] == TableCounts(3, 2, {"later_version": 1})
+    assert summary.tables["events"].accepted == 5
+
+
 @pytest.mark.parametrize(
     ("value", "shape"),
     [
@@ -1020,24 +1048,28 @@ def test_a_record_with_a_list_inside_is_no_page(tmp_path):
     assert source.columns["user_id"] == "customer_id"
 
 
-def test_a_users_history_is_named_and_its_update_time_is_a_snapshot(tmp_path):
+def test_a_users_history_dated_by_its_update_time_is_a_table_of_versions(tmp_path):
     users = (
         "user_id,created_at,plan,updated_at\n"
-        "1,2024-01-02 10:00:00,free,2024-01-02 10:00:00\n"
         "1,2024-01-02 10:00:00,pro,2024-02-01 09:00:00\n"
+        "1,2024-01-02 10:00:00,free,2024-01-02 10:00:00\n"
         "2,2024-01-03 10:00:00,free,2024-01-03 10:00:00\n"
     )
     events = "user_id,event,ts\n1,open,2024-01-05 10:00:00\n2,open,2024-01-06 10:00:00\n"
     out, starter = _starter_for(tmp_path, {"users.csv": users, "events.csv": events})
-    attributes = {a.name: a.kind for a in read_config(out).users.attributes}
-    assert attributes == {"plan": "static", "updated_at": "snapshot"}
+    config = read_config(out)
+    assert {a.name: a.kind for a in config.users.attributes} == {"plan": "static"}
+    assert config.users.columns["valid_from"] == "updated_at"
     assert any(
-        "users.csv: user_id 1 is on 2 of the sampled rows: the ingest keeps a user's first "
-        "valid row" in c
-        for c in starter.checks
+        "users.csv: user_id repeats, updated_at dates each row" in c for c in starter.checks
     )
-    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
-    assert summary.tables["users"] == TableCounts(3, 2, {"duplicate_user": 1})
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["users"] == TableCounts(3, 2, {"later_version": 1})
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT plan FROM users WHERE user_id = '1'").fetchall() == [("free",)]
+        changes = "SELECT area FROM events WHERE event_type = 'PLAN' ORDER BY event_time"
+        assert con.execute(changes).fetchall() == [("free",), ("free",), ("pro",)]
 
 
 @pytest.mark.parametrize(

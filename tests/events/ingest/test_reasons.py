@@ -136,3 +136,38 @@ def test_sentinel_in_optional_id_means_no_id(dataset, base_config, store, query)
     )
     ingest_dataset(path, store, progress=False)
     assert query(store, "SELECT item_id FROM events ORDER BY event_id") == [(None,), ("s9",)]
+
+
+def test_a_users_table_of_versions_keeps_each_users_earliest_version(
+    dataset, base_config, store, query
+):
+    """A dbt snapshot: one row per version, not in time order; the earliest is the user's
+    (their city as of signup), the later ones are later_version, not a refusal although
+    they are most of the rows; blank or unreadable validity times are row errors."""
+    config = base_config()
+    config["users"]["columns"]["valid_from"] = "valid"
+    users = (
+        "id,registration,city,valid\n"
+        "1,2014-01-02,Lima,2014-03-01\n"  # moved later: listed first
+        "1,2014-01-02,Paris,2014-01-02\n"
+        "1,2014-01-02,Rome,2014-05-01\n"
+        "2,2014-01-03,Oslo,2014-01-03\n"
+        "2,2014-01-03,Bergen,2014-02-03\n"
+        "3,2014-01-04,Rome,\n"
+        "4,2014-01-04,Rome,someday\n"
+    )
+    path = dataset(files={"users.csv": users}, config=config)
+    summary = ingest_dataset(path, store, progress=False)
+    counts = summary.tables["users"]
+    assert (counts.read, counts.accepted) == (7, 2)
+    assert counts.quarantined == {
+        "later_version": 3,
+        "missing_required_field": 1,
+        "unparseable_timestamp": 1,
+    }
+    assert query(store, "SELECT user_id, city FROM users ORDER BY 1") == [
+        ("1", "Paris"),
+        ("2", "Oslo"),
+    ]
+    (detail,) = query(store, "SELECT detail FROM quarantine WHERE source_row = 1")
+    assert detail == ("user_id 1: a version valid from 2014-03-01 00:00:00, after the one kept",)
