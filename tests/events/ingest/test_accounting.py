@@ -28,7 +28,9 @@ NUMBERS = {
     ",": {"1": 1.0, "2,5": 2.5, "-3": -3.0, "1e9": 1e9, "4,5e2": 450.0, ",5": 0.5},
 }
 EVENT_ROWS = st.lists(st.tuples(IDS, TIMES, TYPES, VALUES), max_size=30)
-USER_ROWS = st.lists(st.tuples(IDS, TIMES, st.sampled_from(["Paris", "", "Zürich"])), max_size=8)
+USER_ROWS = st.lists(
+    st.tuples(IDS, TIMES, st.sampled_from(["Paris", "", "Zürich"]), TIMES), max_size=8
+)
 
 
 def _csv(header: list[str], rows: list[tuple]) -> str:
@@ -47,14 +49,16 @@ def _csv(header: list[str], rows: list[tuple]) -> str:
     events=st.lists(EVENT_ROWS, min_size=1, max_size=3),
     users=USER_ROWS,
     decimal=st.sampled_from(list(NUMBERS)),
+    versions=st.booleans(),
 )
 def test_rows_read_equal_accepted_plus_quarantined(
-    tmp_path, base_config, query, events, users, decimal
+    tmp_path, base_config, query, events, users, decimal, versions
 ):
+    """`versions`: the users file is a table of versions, dated by its `valid` column."""
     folder = tmp_path / "case"
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "parts").mkdir(parents=True)
-    (folder / "users.csv").write_text(_csv(["id", "registration", "city"], users))
+    (folder / "users.csv").write_text(_csv(["id", "registration", "city", "valid"], users))
     for i, part in enumerate(events):
         (folder / "parts" / f"p{i}.csv").write_text(_csv(["uid", "ts", "page", "length"], part))
     config = base_config()
@@ -64,6 +68,8 @@ def test_rows_read_equal_accepted_plus_quarantined(
         decimal=decimal,
     )
     config["users"]["timestamp_formats"] = ["iso", "%d-%m-%Y %H:%M"]
+    if versions:
+        config["users"]["columns"]["valid_from"] = "valid"
     (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
     store = folder / "events.duckdb"
 
