@@ -16,6 +16,8 @@ EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
 EVENTS_PER_USER_QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.99)
 PLOTTED_EVENT_TYPES = 8
+# The most frequent product areas the report lists, the names an `area_count` spec entry uses.
+LISTED_AREAS = 20
 
 
 def _quote(name: str) -> str:
@@ -70,6 +72,10 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
         "SELECT event_type, count(*) AS n, count(area) FROM events "
         "GROUP BY ALL ORDER BY n DESC, event_type"
     ).fetchall()
+    areas = con.execute(
+        "SELECT area, count(*) AS n FROM events WHERE area IS NOT NULL "
+        f"GROUP BY ALL ORDER BY n DESC, area LIMIT {LISTED_AREAS}"
+    ).fetchall()
     quantiles = ", ".join(f"quantile_cont(n, {q})" for q in EVENTS_PER_USER_QUANTILES)
     per_user = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE n = 0), min(n), avg(n), max(n), {quantiles} "
@@ -86,6 +92,7 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
         "event_types": [
             {"event_type": t, "events": int(n), "with_area": int(a)} for t, n, a in types
         ],
+        "areas": [{"area": a, "events": int(n)} for a, n in areas],
         "users_without_events": int(without),
         "events_per_user": distribution,
     }

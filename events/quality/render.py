@@ -319,8 +319,8 @@ def _rename_block(event_types: list[str]) -> list[str]:
 
 def render_for_spec(report: dict, shown: int = 20) -> str:
     """What a spec can name in the store the report describes: its dataset, event time span,
-    event types (with counts, and the rename line for those a spec cannot name) and user
-    attributes; printed by `features new` so the starter can be filled in."""
+    event types (with counts, and the rename line for those a spec cannot name), product
+    areas and user attributes; printed by `features new` so the starter can be filled in."""
     span = _month_span(report["timestamp_coverage"])
     types = report["event_types"]
     listed = ", ".join(f"{t['event_type']} {t['events']:,}" for t in types[:shown])
@@ -332,12 +332,14 @@ def render_for_spec(report: dict, shown: int = 20) -> str:
         for name in user_columns
         if name not in ("user_id", "signup_time")
     ]
+    areas = ", ".join(f"{a['area']} {a['events']:,}" for a in report.get("areas", []))
     return "\n".join(
         [
             f"your event store (dataset {report['dataset']}, event months {span}):",
             f"  event types: {listed or 'none'}{more}",
             *(f"  {line}" for line in stray_lines(report["timestamp_coverage"])),
             *_unnameable_event_types([t["event_type"] for t in types]),
+            *([f"  product areas (most events first): {areas}"] if areas else []),
             f"  user attributes: {', '.join(attributes) or 'none'}",
         ]
     )

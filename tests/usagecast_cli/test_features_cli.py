@@ -243,7 +243,9 @@ def test_new_counts_distinct_product_areas_when_the_events_carry_areas(tmp_path,
     }
     _ingest(tmp_path, {"events.csv": events}, config)
     assert main(["features", "new", "breadth"]) == 0
-    assert "product-area breadth (distinct_areas" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "product-area breadth (distinct_areas" in out
+    assert "  product areas (most events first): home 2, library 1, search 1\n" in out
     spec = yaml.safe_load((tmp_path / "specs" / "breadth" / "v1.yaml").read_text())
     assert {"kind": "distinct_areas", "windows": [7, 30]} in spec["features"]
 
