@@ -143,7 +143,7 @@ SIGNUP_NAMES = (
 # When a row of a users table of versions became valid (dbt snapshots' `dbt_valid_from`).
 VALID_FROM_NAMES = (
     "dbtvalidfrom", "validfrom", "effectivefrom", "effectivedate", "effectiveat", "validat",
-    "versionat", "updatedat", "dbtupdatedat", "snapshotat", "snapshotdate",
+    "versionat", "updatedat", "snapshotat", "snapshotdate",
 )  # fmt: skip
 # A version's bookkeeping beside it: when it ended (known only at the next change, so never
 # an attribute) and dbt's row ids.
@@ -365,6 +365,11 @@ def _changed_attribute(sample: FileSample, taken: set[str]) -> str | None:
         if named and values and not any(map(_is_number, values)):
             return column
     return None
+
+
+def _last_area_hint(event_type: str) -> str:
+    """The spec entry that reads an area of `event_type`'s events as of each cutoff."""
+    return f"{{kind: last, field: area, event_types: [{event_type}]}} reads it as of each cutoff"
 
 
 def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str | None:
@@ -1453,8 +1458,7 @@ def _versions_source(
     source["timestamp_formats"] = list(users["timestamp_formats"])
     checks.append(
         f"{files}: its versions are {event_type} events too, at {valid_from}, each with its "
-        f"{changed} as area: {{kind: last, field: area, event_types: [{event_type}]}} reads "
-        "it as of each cutoff"
+        f"{changed} as area: {_last_area_hint(event_type)}"
     )
     return source
 
@@ -1561,8 +1565,7 @@ def _events_source(
         taken.add(changed)
         checks.append(
             f"{files}: {changed} as area, what each {source['event_type']} moved the user to: "
-            f"{{kind: last, field: area, event_types: [{source['event_type']}]}} reads it as "
-            "of each cutoff"
+            f"{_last_area_hint(source['event_type'])}"
         )
     source["columns"] = columns
     event_id = _find_field(sample, EVENT_ID_NAMES, taken)
