@@ -143,6 +143,11 @@ class Source:
     members: str | None = None
     records: str | None = None
 
+    @property
+    def versioned(self) -> bool:
+        """A users table of versions: `valid_from` mapped or derived (USER_OPTIONAL)."""
+        return "valid_from" in self.columns or "valid_from" in self.derived
+
 
 @dataclass(frozen=True)
 class Range:

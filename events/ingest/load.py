@@ -541,7 +541,7 @@ class _Builder:
                 f"stage_{table}",
                 id_column,
                 ENTITY_DUPLICATE_REASONS[table],
-                versions="valid_from" in {**source.columns, **source.derived},
+                versions=source.versioned,
             )
         )
         self._read_raw(

@@ -976,7 +976,7 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         )
         parsed.append(f"{signup} AS signup_time")
         required.append("signup_time_text")
-        if "valid_from" in {**source.columns, **source.derived}:
+        if source.versioned:
             text["valid_from_text"] = field("valid_from")
             valid_from = timestamp_sql(
                 "valid_from_text", source.timestamp_formats, source.decimal, source.times
