@@ -978,6 +978,8 @@ def _build(
                 report.update(
                     {"users_from": "users table", **builder.facts, "timezone": config.timezone}
                 )
+                if changes := change_log_types(config):
+                    report["change_log_types"] = changes
                 if unknown := builder.unknown_user_ids():
                     report["unknown_user_ids"] = unknown
                 if early := builder.events_before_signup():
@@ -1019,6 +1021,18 @@ def named_counts(counts: dict[str, TableCounts], report: dict) -> dict[str, Tabl
         **counts,
         **{f"{where} ({c['files']})": TableCounts.from_json(c) for where, c in sources.items()},
     }
+
+
+def change_log_types(config: DatasetConfig) -> list[str]:
+    """The event types of the sources that log changes: a constant event type with an area
+    mapped (a plan-change log, a users table's versions), as stored (after renames)."""
+    renames = config.rules.rename_event_types or {}
+    found = [
+        renames.get(s.event_type, s.event_type)
+        for s in config.events
+        if s.event_type is not None and ("area" in s.columns or "area" in s.derived)
+    ]
+    return list(dict.fromkeys(found))
 
 
 def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -228,27 +228,36 @@ CONVERSION_WORDS = (
 
 
 def area_use(
-    event_types: Sequence[Mapping[str, Any]], distinct_areas: int
+    event_types: Sequence[Mapping[str, Any]],
+    distinct_areas: int,
+    change_logs: Collection[str] = (),
 ) -> tuple[bool, tuple[str, ...]]:
     """How a starter reads the store's areas, from the quality report's event types
-    (`events`, `with_area` each): (count distinct areas, the event types to read the last
-    area of).
+    (`events`, `with_area` each) and the types of its change-log sources (`change_logs`: a
+    constant event type with an area mapped): (count distinct areas, the event types to read
+    the last area of).
 
-    Areas on most events describe where the product is used: the breadth of use
-    (distinct_areas) when there are two or more. Areas on few events, each on every event of
-    its types, are what those events changed (a plan-change log's new plan, a login's
-    device): a `last` feature per type reads them as of the cutoff.
+    A change log's area is what each change moved the user to (a plan): a `last` feature per
+    type reads it as of the cutoff. Areas on most of the other events describe where the
+    product is used: the breadth of use (distinct_areas) when there are two or more. Else
+    areas on few events, each on every event of its types, are read as changes too (a
+    login's device).
     """
-    events = sum(t["events"] for t in event_types)
-    with_area = sum(t.get("with_area", 0) for t in event_types)
-    if events and with_area * 2 >= events:
-        return distinct_areas >= 2, ()
+    logs = {t["event_type"] for t in event_types if t["event_type"] in change_logs}
+    usage = [t for t in event_types if t["event_type"] not in logs]
+    events = sum(t["events"] for t in usage)
+    with_area = sum(t.get("with_area", 0) for t in usage)
+    breadth = bool(events) and with_area * 2 >= events
     changes = tuple(
         t["event_type"]
         for t in event_types
-        if t["events"] and t.get("with_area", 0) == t["events"] and is_spec_name(t["event_type"])
+        if is_spec_name(t["event_type"])
+        and (
+            t["event_type"] in logs
+            or (not breadth and t["events"] and t.get("with_area", 0) == t["events"])
+        )
     )
-    return False, changes
+    return breadth and distinct_areas >= 2, changes
 
 
 def store_facts(report: Mapping[str, Any]) -> StoreFacts:
@@ -259,7 +268,9 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
     session_ids = event_columns.get("session_id", {})
     users = report["columns"].get("users", {}).get("columns", {})
     areas, area_changes = area_use(
-        report["event_types"], event_columns.get("area", {}).get("distinct", 0)
+        report["event_types"],
+        event_columns.get("area", {}).get("distinct", 0),
+        report.get("change_log_types", ()),
     )
     return StoreFacts(
         dataset=report["dataset"],

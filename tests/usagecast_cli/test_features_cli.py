@@ -271,3 +271,39 @@ def test_new_reads_the_last_plan_of_a_plan_change_log(tmp_path, capsys):
     spec = yaml.safe_load((tmp_path / "specs" / "plans" / "v1.yaml").read_text())
     assert {"kind": "last", "field": "area", "event_types": ["PLAN"]} in spec["features"]
     assert not any(group["kind"] == "distinct_areas" for group in spec["features"])
+
+
+def test_new_reads_a_users_tables_versions_beside_the_products_areas(tmp_path, capsys):
+    import yaml
+
+    from events.quality import load_latest_report
+
+    users = "id,joined,plan,valid\n1,2024-01-02,free,2024-01-02\n1,2024-01-02,pro,2024-03-01\n"
+    users += "2,2024-01-03,free,2024-01-03\n"
+    events = "u,t,e,screen\n1,2024-01-05,PLAY,home\n1,2024-02-06,PLAY,search\n"
+    events += "2,2024-04-07,PLAY,home\n2,2024-04-08,PLAY,library\n"
+    config = {
+        "name": "app",
+        "events": [
+            {
+                "files": "events.csv",
+                "columns": {"user_id": "u", "timestamp": "t", "event_type": "e", "area": "screen"},
+            },
+            {
+                "files": "users.csv",
+                "event_type": "PLAN",
+                "columns": {"user_id": "id", "timestamp": "valid", "area": "plan"},
+            },
+        ],
+        "users": {
+            "files": "users.csv",
+            "columns": {"user_id": "id", "signup_time": "joined", "valid_from": "valid"},
+        },
+    }
+    _ingest(tmp_path, {"events.csv": events, "users.csv": users}, config)
+    assert load_latest_report()["change_log_types"] == ["PLAN"]
+    assert main(["features", "new", "plans"]) == 0
+    capsys.readouterr()
+    features = yaml.safe_load((tmp_path / "specs" / "plans" / "v1.yaml").read_text())["features"]
+    assert {"kind": "distinct_areas", "windows": [7, 30]} in features
+    assert {"kind": "last", "field": "area", "event_types": ["PLAN"]} in features

@@ -228,19 +228,22 @@ def _types(*rows: tuple[str, int, int]) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("event_types", "distinct", "expected"),
+    ("event_types", "distinct", "logs", "expected"),
     [
-        (_types(("PLAY", 90, 90), ("LOGIN", 30, 0)), 5, (True, ())),  # where the product is used
-        (_types(("PLAY", 90, 90)), 1, (False, ())),  # one area: no breadth to count
-        (_types(("PLAY", 90, 0), ("PLAN", 10, 10)), 3, (False, ("PLAN",))),  # a change log
-        (_types(("PLAY", 90, 0), ("PLAN", 10, 4)), 3, (False, ())),  # areas on some changes
-        (_types(("PLAY", 90, 0), ("Plan change", 10, 10)), 3, (False, ())),  # not nameable
-        (_types(("PLAY", 90, 0)), 0, (False, ())),
-        ([], 0, (False, ())),
+        (_types(("PLAY", 90, 90), ("LOGIN", 30, 0)), 5, (), (True, ())),  # where it is used
+        (_types(("PLAY", 90, 90)), 1, (), (False, ())),  # one area: no breadth to count
+        (_types(("PLAY", 90, 0), ("PLAN", 10, 10)), 3, (), (False, ("PLAN",))),  # a change log
+        (_types(("PLAY", 90, 0), ("PLAN", 10, 4)), 3, (), (False, ())),  # areas on some
+        (_types(("PLAY", 90, 0), ("Plan change", 10, 10)), 3, (), (False, ())),  # not nameable
+        (_types(("PLAY", 90, 0)), 0, (), (False, ())),
+        ([], 0, (), (False, ())),
+        # A users table's versions beside usage areas: both, each from its own events.
+        (_types(("PLAY", 90, 90), ("PLAN", 95, 95)), 6, ("PLAN",), (True, ("PLAN",))),
+        (_types(("PLAY", 90, 0), ("PLAN", 95, 95)), 2, ("PLAN", "GONE"), (False, ("PLAN",))),
     ],
 )
-def test_area_use_tells_usage_areas_from_a_change_log(event_types, distinct, expected):
-    assert area_use(event_types, distinct) == expected
+def test_area_use_tells_usage_areas_from_a_change_log(event_types, distinct, logs, expected):
+    assert area_use(event_types, distinct, logs) == expected
 
 
 def test_a_starter_reads_the_last_area_of_a_change_log(sets_dir):
