@@ -143,10 +143,14 @@ class Source:
     members: str | None = None
     records: str | None = None
 
+    def maps(self, name: str) -> bool:
+        """Whether the source reads the canonical column `name`, mapped or derived."""
+        return name in self.columns or name in self.derived
+
     @property
     def versioned(self) -> bool:
         """A users table of versions: `valid_from` mapped or derived (USER_OPTIONAL)."""
-        return "valid_from" in self.columns or "valid_from" in self.derived
+        return self.maps("valid_from")
 
 
 @dataclass(frozen=True)
@@ -669,7 +673,7 @@ def parse_config(raw: Any, path: Path) -> DatasetConfig:
     event_user_attributes(path, sources)
     if rules.session_gap_minutes is not None:
         for i, source in enumerate(sources):
-            if "session_id" in {**source.columns, **source.derived}:
+            if source.maps("session_id"):
                 raise _fail(
                     path,
                     f"events[{i}].columns.session_id",

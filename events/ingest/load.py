@@ -58,6 +58,7 @@ from events.ingest.readers import (
     sql_string,
 )
 from events.ingest.summary import IngestSummary, TableCounts
+from events.quality.render import source_names
 from events.store import (
     EVENT_COLUMNS,
     EVENTS,
@@ -578,7 +579,7 @@ class _Builder:
         the users table is derived from the accepted events afterwards.
         """
         rules = self.config.rules
-        if any("anonymous_id" in {**s.columns, **s.derived} for s in self.config.events):
+        if any(s.maps("anonymous_id") for s in self.config.events):
             self._stitch_anonymous()
         known, user_stage = USERS, f"stage_{USERS}"
         if self.config.users is None:
@@ -1016,11 +1017,9 @@ def _build(
 def named_counts(counts: dict[str, TableCounts], report: dict) -> dict[str, TableCounts]:
     """The tables' counts, then (with several events sources) each source's under its name
     and files (`events[1] (payments.csv)`)."""
+    names = source_names(report)
     sources = report.get("source_counts", {})
-    return {
-        **counts,
-        **{f"{where} ({c['files']})": TableCounts.from_json(c) for where, c in sources.items()},
-    }
+    return {**counts, **{names[where]: TableCounts.from_json(c) for where, c in sources.items()}}
 
 
 def change_log_types(config: DatasetConfig) -> list[str]:
@@ -1030,7 +1029,7 @@ def change_log_types(config: DatasetConfig) -> list[str]:
     found = [
         renames.get(s.event_type, s.event_type)
         for s in config.events
-        if s.event_type is not None and ("area" in s.columns or "area" in s.derived)
+        if s.event_type is not None and s.maps("area")
     ]
     return list(dict.fromkeys(found))
 
@@ -1062,7 +1061,7 @@ def unknown_user_hints(report: dict) -> dict[str, str]:
     found = report.get("unknown_user_ids")
     if not found:
         return {}
-    files = {where: c["files"] for where, c in report.get("source_counts", {}).items()}
+    names = source_names(report)
     near = found.get("near")
     differently = (
         f"; {near['ids']:,} of the unknown ids match a user's once leading zeros and case are "
@@ -1072,10 +1071,7 @@ def unknown_user_hints(report: dict) -> dict[str, str]:
     )
     # Counts, not ids: errors quote no data (an id may be an email); the report shows them.
     hint = f"the report shows an unknown id beside one of the users table's{differently}"
-    return {
-        (f"{where} ({files[where]})" if where in files else where): hint
-        for where in found["examples"]
-    }
+    return {names.get(where, where): hint for where in found["examples"]}
 
 
 def partial_message(

@@ -32,12 +32,20 @@ def number(value: float | None) -> str:
 COUNT_HEADER = ["table", "read", "accepted", "quarantined", "by reason"]
 
 
+def source_names(report: dict) -> dict[str, str]:
+    """With several events sources, each one's name in counts and messages by its key path:
+    `events[1]` -> `events[1] (payments.csv)`."""
+    sources = report.get("source_counts", {})
+    return {where: f"{where} ({c['files']})" for where, c in sources.items()}
+
+
 def count_rows(report: dict) -> list[list]:
     """Rows per table, then per events source when there are several: read, accepted,
     quarantined and the reasons (COUNT_HEADER)."""
+    names = source_names(report)
     named = [
         *report["counts"].items(),
-        *((f"{where} ({c['files']})", c) for where, c in report.get("source_counts", {}).items()),
+        *((names[where], c) for where, c in report.get("source_counts", {}).items()),
     ]
     rows = []
     for name, c in named:
