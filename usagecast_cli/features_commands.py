@@ -85,6 +85,12 @@ def _format_filled(starter: Starter) -> str:
         filled.append(f"counted event types ({', '.join(starter.counted)})")
     if starter.label:
         filled.append(f"the label's event type ({starter.label}: {starter.label_why}, check it)")
+    if starter.valued:
+        filled.append(f"value sums ({', '.join(starter.valued)}: their events carry a value)")
+    if starter.rhythm:
+        filled.append(f"the gaps between {starter.rhythm} events")
+    if starter.windows:
+        filled.append(f"windows of {', '.join(map(str, starter.windows))} days (the store's span)")
     if starter.sessions:
         filled.append("sessions features (your events carry session ids)")
     if starter.areas:

@@ -26,6 +26,7 @@ from events.quality.render import (
     number,
     rename_heading,
     rename_yaml,
+    same_day_duplicate_lines,
     sentinel_rows,
     signup_lines,
     unknown_reference_text,
@@ -91,7 +92,12 @@ def render_html(report: dict) -> str:
     ]
     if "refused" in report:
         facts.insert(0, f"<strong>Refused</strong>: {_text(report['refused'])}.")
-    facts += [_text(line) for line in derived_field_lines(report) + signup_lines(report)]
+    facts += [
+        _text(line)
+        for line in derived_field_lines(report)
+        + signup_lines(report)
+        + same_day_duplicate_lines(report)
+    ]
     if report.get("user_attribute_conflicts"):
         facts.append(_text(conflict_text(report["user_attribute_conflicts"])))
     if report.get("unknown_referenced_users"):

@@ -69,7 +69,7 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
         "FROM events GROUP BY ALL ORDER BY month"
     ).fetchall()
     types = con.execute(
-        "SELECT event_type, count(*) AS n, count(area) FROM events "
+        "SELECT event_type, count(*) AS n, count(area), count(value) FROM events "
         "GROUP BY ALL ORDER BY n DESC, event_type"
     ).fetchall()
     areas = con.execute(
@@ -90,7 +90,8 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
     return {
         "timestamp_coverage": [{"month": m, "events": int(n)} for m, n in coverage],
         "event_types": [
-            {"event_type": t, "events": int(n), "with_area": int(a)} for t, n, a in types
+            {"event_type": t, "events": int(n), "with_area": int(a), "with_value": int(v)}
+            for t, n, a, v in types
         ],
         "areas": [{"area": a, "events": int(n)} for a, n in areas],
         "users_without_events": int(without),

@@ -54,14 +54,18 @@ def count_rows(report: dict) -> list[list]:
     return rows
 
 
+# Per-type counts the event-type table shows when any type has one: (report key, header).
+EVENT_TYPE_COUNTS = (("with_area", "with an area"), ("with_value", "with a value"))
+
+
 def event_type_table(report: dict) -> tuple[list[str], list[list]]:
     """The event types' header and rows: each type's events, and how many carry a product
-    area when any does (what `features new` reads areas as: usage or a change log)."""
+    area or a value when any does (what `features new` reads areas as, usage or a change
+    log, and which types' values it sums)."""
     types = report["event_types"]
-    if not any(t.get("with_area") for t in types):
-        return ["event type", "events"], [[t["event_type"], t["events"]] for t in types]
-    rows = [[t["event_type"], t["events"], t["with_area"]] for t in types]
-    return ["event type", "events", "with an area"], rows
+    shown = [(key, header) for key, header in EVENT_TYPE_COUNTS if any(t.get(key) for t in types)]
+    rows = [[t["event_type"], t["events"], *(t.get(key, 0) for key, _ in shown)] for t in types]
+    return ["event type", "events", *(header for _, header in shown)], rows
 
 
 def sentinel_rows(report: dict) -> list[list]:
@@ -152,6 +156,20 @@ def absent_column_lines(report: dict, shown: int = 3) -> list[str]:
     return lines
 
 
+def same_day_duplicate_lines(report: dict) -> list[str]:
+    """With dates only, rows equal in every column may be two events of one day (two equal
+    orders): say so beside the duplicate_event count, and how to keep them."""
+    duplicates = report["counts"].get("events", {}).get("quarantined", {}).get("duplicate_event")
+    if report.get("granularity") != "date" or not duplicates:
+        return []
+    return [
+        f"{duplicates:,} {'event was' if duplicates == 1 else 'events were'} quarantined as "
+        "duplicate_event (equal in every column to "
+        "an earlier one); the times are dates only, so two such rows may be two events of one "
+        "day (two equal orders): if so, set `dedupe: false` on their events source"
+    ]
+
+
 def render_markdown(report: dict) -> str:
     """The full human-readable report page."""
     conflicts = report.get("user_attribute_conflicts", {})
@@ -169,6 +187,7 @@ def render_markdown(report: dict) -> str:
         *(["", *absent_column_lines(report)] if report.get("absent_columns") else []),
         *(["", *derived] if (derived := derived_field_lines(report)) else []),
         *(["", *early] if (early := signup_lines(report)) else []),
+        *(["", *same_day] if (same_day := same_day_duplicate_lines(report)) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
         *(["", unknown_user_text(ids)] if (ids := report.get("unknown_user_ids")) else []),
@@ -256,6 +275,7 @@ def render_short(report: dict) -> str:
             *(f"  {line}" for line in absent_column_lines(report)),
             *(f"  {line}" for line in derived_field_lines(report)),
             *(f"  {line}" for line in signup_lines(report, example=False)),
+            *(f"  {line}" for line in same_day_duplicate_lines(report)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "
             f"{per_user['users']:,}; events per user median {number(per_user['p50'])}, "

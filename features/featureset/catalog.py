@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -164,6 +165,7 @@ class StoreFacts:
     attributes: tuple[str, ...] = ()  # static user attributes worth a feature (model_attributes)
     areas: bool = False  # the usage events carry two or more product areas (area_use)
     area_changes: tuple[str, ...] = ()  # event types whose area is what they changed (area_use)
+    valued: tuple[str, ...] = ()  # event types whose events mostly carry a value (valued_types)
 
 
 def model_attributes(
@@ -202,6 +204,9 @@ class Starter:
     attributes: tuple[str, ...] = ()  # the static user attributes it takes as features
     areas: bool = False  # it counts distinct product areas (the store's events carry areas)
     area_changes: tuple[str, ...] = ()  # event types whose last area it reads
+    windows: tuple[int, ...] = ()  # its windows in days, when the store's span chose longer ones
+    valued: tuple[str, ...] = ()  # event types whose values it sums
+    rhythm: str | None = None  # the event type whose gaps it measures
 
 
 # The starter's placeholder lines that the store's facts replace.
@@ -217,6 +222,12 @@ _ACTIVE_DAYS_GROUP = "  - kind: active_days\n    windows: [7, 30]\n"
 _SESSIONS_GROUP = "  - kind: sessions\n    windows: [7, 30]\n"
 _TENURE_GROUP = "  - kind: tenure\n"
 _AREAS_GROUP = "  - kind: distinct_areas\n    windows: [7, 30]\n"
+_PLACEHOLDER_WINDOWS = "windows: [7, 30]"
+_PLACEHOLDER_ELIGIBILITY = "eligibility:\n  active_within_days: 30\n  not_converted: PURCHASE\n"
+_PLACEHOLDER_POPULATION = "Users active in the last 30 days"
+# Longer windows, each once the store holds at least this many months of events: a
+# purchase log's counts over 7 and 30 days are mostly zeros.
+LONGER_WINDOWS = ((90, 4), (365, 13))
 MAX_ATTRIBUTE_LEVELS = 100
 COUNTED_FROM_STORE = 3
 # Words of an event type's name that read as a conversion, strongest first; a funnel step
@@ -284,7 +295,21 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         ),
         areas=areas,
         area_changes=area_changes,
+        valued=valued_types(report["event_types"]),
     )
+
+
+def valued_types(event_types: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The event types (of those a spec can name, most frequent first) most of whose events
+    carry a value (`with_value` of the quality report's event types): an order's amount, a
+    play's seconds."""
+    return tuple(
+        t["event_type"]
+        for t in event_types
+        if is_spec_name(t["event_type"])
+        and t["events"]
+        and t.get("with_value", 0) * 2 >= t["events"]
+    )[:COUNTED_FROM_STORE]
 
 
 def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
@@ -328,6 +353,12 @@ def starter_calendar(months: tuple[str, ...]) -> str | None:
     return f"calendar: {{start: {start.isoformat()}, end: {end.isoformat()}, every: month}}"
 
 
+def starter_windows(months: tuple[str, ...]) -> tuple[int, ...]:
+    """The starter's windows in days: 7 and 30, and each of LONGER_WINDOWS the store's months
+    can fill."""
+    return (7, 30, *(days for days, needed in LONGER_WINDOWS if len(months) >= needed))
+
+
 def _replace_once(text: str, old: str, new: str) -> str:
     if text.count(old) != 1:
         raise RuntimeError(f"{STARTER_FILE} lost its placeholder {old!r}")
@@ -353,12 +384,34 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         listed = ", ".join(json.dumps(t) for t in counted)
         text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
     label, label_why = label_guess(store.event_types) or (None, "")
-    if label_why == ONLY_TYPE:  # every user with a row has had one: not "not converted"
-        text = _replace_once(text, f"  not_converted: {_PLACEHOLDER_LABEL}\n", "")
+    if label_why == ONLY_TYPE:
+        # Will a buyer buy again: every user, the dormant ones too (a repeat-purchase model
+        # scores the whole customer base), and not "not converted", which would leave no row.
+        text = _replace_once(
+            text,
+            _PLACEHOLDER_ELIGIBILITY,
+            "eligibility: {}   # every user who signed up before the cutoff, active or not\n",
+        )
+        text = _replace_once(text, _PLACEHOLDER_POPULATION, "Every user")
     if store.sessions:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
     if store.areas:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _AREAS_GROUP)
+    valued = tuple(t for t in store.valued if t in counted)
+    windows = starter_windows(store.months)
+    if valued:
+        listed = ", ".join(json.dumps(t) for t in valued)
+        value_windows = [w for w in windows if w >= 30]
+        text = _replace_once(
+            text,
+            _ACTIVE_DAYS_GROUP,
+            f"{_ACTIVE_DAYS_GROUP}  - kind: value_sum\n    event_types: [{listed}]\n"
+            f"    windows: {value_windows}\n",
+        )
+    rhythm = counted[0] if counted else None
+    if rhythm:
+        gaps = f"  - kind: gaps\n    event_types: [{json.dumps(rhythm)}]\n"
+        text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + gaps)
     if store.area_changes:
         changes = "".join(
             f"  - kind: last\n    field: area\n    event_types: [{json.dumps(t)}]\n"
@@ -369,9 +422,17 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         names = ", ".join(json.dumps(name) for name in store.attributes)
         attribute_group = f"  - kind: attribute\n    names: [{names}]\n"
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + attribute_group)
+    longer = windows[-1] > 30
+    if longer:  # the starter's groups, each still at its placeholder windows
+        head, groups = text.split("\nfeatures:\n")
+        groups = groups.replace(_PLACEHOLDER_WINDOWS, f"windows: {list(windows)}")
+        text = f"{head}\nfeatures:\n{groups}"
     filled = [
         *(["cutoffs"] if calendar else []),
         *(["counted event types"] if counted else []),
+        *(["value sums"] if valued else []),
+        *(["event gaps"] if rhythm else []),
+        *([f"windows up to {windows[-1]} days"] if longer else []),
         *(["sessions features"] if store.sessions else []),
         *(["product-area breadth features"] if store.areas else []),
         *(["last-area features"] if store.area_changes else []),
@@ -383,11 +444,14 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
             if label
             else "# Its other event types (PURCHASE) are placeholders: replace them with yours;\n"
         )
+        listed = ", ".join(filled[:-1]) + (" and " if len(filled) > 1 else "") + filled[-1]
+        origin = textwrap.wrap(
+            f"Its {listed} come from your event store (dataset {store.dataset}).", 90
+        )
         text = _replace_once(
             text,
             _PLACEHOLDER_NOTE,
-            f"# Its {' and '.join(filled)} come from your event store (dataset "
-            f"{store.dataset}).\n{label_note}"
+            "".join(f"# {line}\n" for line in origin) + f"{label_note}"
             "# `usagecast features build __NAME__@v1` lists the ones the event store holds.",
         )
     if label:
@@ -395,15 +459,17 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
     return Starter(
         text.replace(STARTER_NAME, name),
-        calendar,
-        counted,
-        label,
-        store.sessions,
-        None,
-        label_why,
-        store.attributes,
-        store.areas,
-        store.area_changes,
+        calendar=calendar,
+        counted=counted,
+        label=label,
+        sessions=store.sessions,
+        label_why=label_why,
+        attributes=store.attributes,
+        areas=store.areas,
+        area_changes=store.area_changes,
+        windows=windows if longer else (),
+        valued=valued,
+        rhythm=rhythm,
     )
 
 

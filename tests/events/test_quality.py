@@ -69,8 +69,8 @@ def test_report_figures(tmp_path):
         {"month": "2014-05", "events": 2},
     ]
     assert report["event_types"] == [
-        {"event_type": "PLAY", "events": 3, "with_area": 0},
-        {"event_type": "SKIP", "events": 1, "with_area": 0},
+        {"event_type": "PLAY", "events": 3, "with_area": 0, "with_value": 0},
+        {"event_type": "SKIP", "events": 1, "with_area": 0, "with_value": 0},
     ]
     assert report["users_without_events"] == 1
     per_user = report["events_per_user"]
@@ -189,12 +189,12 @@ def test_users_whose_events_start_long_before_their_signup_are_named(tmp_path):
     assert load_latest_report()["events_before_signup"]["users"] == 1
 
 
-def test_the_event_types_table_counts_areas_only_when_some_event_has_one():
+def test_the_event_types_table_counts_areas_and_values_only_when_some_event_has_one():
     from events.quality.render import event_type_table
 
     types = [
-        {"event_type": "PLAY", "events": 5, "with_area": 0},
-        {"event_type": "PLAN", "events": 2, "with_area": 2},
+        {"event_type": "PLAY", "events": 5, "with_area": 0, "with_value": 0},
+        {"event_type": "PLAN", "events": 2, "with_area": 2, "with_value": 0},
     ]
     assert event_type_table({"event_types": types}) == (
         ["event type", "events", "with an area"],
@@ -205,3 +205,32 @@ def test_the_event_types_table_counts_areas_only_when_some_event_has_one():
         ["event type", "events"],
         [["PLAY", 5], ["PLAN", 2]],
     )
+    valued = [{**types[0], "with_value": 4}, {"event_type": "OLD", "events": 1}]
+    assert event_type_table({"event_types": valued}) == (
+        ["event type", "events", "with a value"],
+        [["PLAY", 5, 4], ["OLD", 1, 0]],
+    )
+
+
+@pytest.mark.parametrize(
+    ("granularity", "quarantined", "said"),
+    [
+        ("date", {"duplicate_event": 255}, True),
+        ("timestamp", {"duplicate_event": 255}, False),  # equal to the second: a resend
+        ("date", {"unknown_user": 3}, False),
+        (None, {"duplicate_event": 1}, False),  # a report from before granularity
+    ],
+)
+def test_equal_rows_of_date_only_times_are_told_they_may_be_two_events(
+    granularity, quarantined, said
+):
+    from events.quality.render import same_day_duplicate_lines
+
+    report = {"counts": {"events": {"read": 300, "accepted": 45, "quarantined": quarantined}}}
+    if granularity:
+        report["granularity"] = granularity
+    lines = same_day_duplicate_lines(report)
+    assert bool(lines) == said
+    if said:
+        assert lines[0].startswith("255 events were quarantined as duplicate_event")
+        assert "set `dedupe: false`" in lines[0]

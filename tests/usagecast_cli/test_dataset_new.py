@@ -1127,6 +1127,21 @@ def test_a_whitespace_separated_text_table_such_as_cdnow(tmp_path):
     assert orders == [("00001", 11.77), ("00002", 12.0), ("00002", 77.0), ("00003", 20.76)]
 
 
+def test_an_order_line_repeated_on_a_day_is_quarantined_and_the_ingest_says_it_may_be_two(
+    tmp_path,
+):
+    """CDNOW holds 255 lines equal to an earlier one of the same customer and day: with dates
+    only, a resent line and a second equal order look the same, so the ingest says which
+    setting keeps them."""
+    out, _ = _starter_for(
+        tmp_path, {"CDNOW_master.txt": CDNOW_LINES + " 00003 19970102  2   20.76\r\n"}
+    )
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(5, 4, {"duplicate_event": 1})
+    assert "1 event was quarantined as duplicate_event" in summary.quality_text
+    assert "set `dedupe: false` on their events source" in summary.quality_text
+
+
 @pytest.mark.parametrize(
     ("log", "formats", "first"),
     [

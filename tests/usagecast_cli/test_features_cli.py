@@ -138,8 +138,8 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
         'rename them in the dataset config: rules: {event_types: {rename: {"Add to Cart": '
         "Add_to_Cart}}}",
         "  user attributes: plan, seen (snapshot: not a feature)",
-        "filled in from your store: dataset; counted event types (PLAY); user attribute "
-        "features (plan)",
+        "filled in from your store: dataset; counted event types (PLAY); the gaps between PLAY "
+        "events; user attribute features (plan)",
         "still placeholders: the label's event type and the cutoffs (under three months of "
         "events: set calendar dates by hand)",
     ]
@@ -247,7 +247,7 @@ def test_new_counts_distinct_product_areas_when_the_events_carry_areas(tmp_path,
     assert "product-area breadth (distinct_areas" in out
     assert "  product areas (most events first): home 2, library 1, search 1\n" in out
     spec = yaml.safe_load((tmp_path / "specs" / "breadth" / "v1.yaml").read_text())
-    assert {"kind": "distinct_areas", "windows": [7, 30]} in spec["features"]
+    assert {"kind": "distinct_areas", "windows": [7, 30, 90]} in spec["features"]
 
 
 def test_new_reads_the_last_plan_of_a_plan_change_log(tmp_path, capsys):
@@ -305,5 +305,5 @@ def test_new_reads_a_users_tables_versions_beside_the_products_areas(tmp_path, c
     assert main(["features", "new", "plans"]) == 0
     capsys.readouterr()
     features = yaml.safe_load((tmp_path / "specs" / "plans" / "v1.yaml").read_text())["features"]
-    assert {"kind": "distinct_areas", "windows": [7, 30]} in features
+    assert {"kind": "distinct_areas", "windows": [7, 30, 90]} in features
     assert {"kind": "last", "field": "area", "event_types": ["PLAN"]} in features

@@ -23,6 +23,8 @@ from features.featureset.catalog import (
     project_specs_dir,
     release_spec,
     starter_calendar,
+    starter_windows,
+    valued_types,
 )
 from features.featureset.compiler.cutoffs import calendar_cutoff_dates
 from features.featureset.spec import FEATURE_KINDS, SpecError, expand_features
@@ -103,6 +105,12 @@ def test_releasing_locks_a_project_spec_but_never_a_shipped_one(sets_dir):
         release_spec("premium_30d@v1", sets_dir)
 
 
+def _header(text: str) -> str:
+    """A starter's opening comment as one line (it is wrapped at 90 characters)."""
+    lines = text.split("\n\n")[0].splitlines()
+    return " ".join(line.removeprefix("#").strip() for line in lines)
+
+
 @pytest.mark.parametrize("dataset", ["shop", "shop: EU #1", 'say "hi"'])
 def test_a_starter_takes_the_dataset_name_as_one_yaml_string(sets_dir, dataset):
     path = new_spec("trial", sets_dir, store=StoreFacts(dataset, (), ())).path
@@ -150,7 +158,7 @@ def test_a_starter_from_a_store_counts_its_nameable_event_types_and_builds_its_c
     ]
     assert {f.name for f in expand_features(spec)} >= {"count_yes_7d", "count_PLAY_30d"}
     text = starter.path.read_text()
-    assert "come from your event store (dataset shop)" in text and "LOGIN" not in text
+    assert "come from your event store (dataset shop)" in _header(text) and "LOGIN" not in text
     assert spec.label.event_type == "PURCHASE"  # the one placeholder left
 
 
@@ -196,8 +204,61 @@ def test_a_starter_from_a_store_of_one_event_type_predicts_a_repeat(sets_dir):
     starter = new_spec("repeat", sets_dir, store=store)
     spec = load_spec("repeat@v1", sets_dir)
     assert (spec.label.event_type, spec.eligibility.not_converted) == ("ORDER", None)
+    assert spec.eligibility.active_within_days is None  # the dormant customers too
+    assert spec.description.startswith("Every user;")
     assert starter.label_why == "the store's only event type, so a repeat"
     assert "label's event type, ORDER, is the store's only event type" in starter.path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("months", "windows"),
+    [(3, (7, 30)), (4, (7, 30, 90)), (12, (7, 30, 90)), (13, (7, 30, 90, 365)), (0, (7, 30))],
+)
+def test_starter_windows_grow_with_the_months_the_store_holds(months, windows):
+    assert starter_windows(tuple(f"2024-{m:02d}" for m in range(1, months + 1))) == windows
+
+
+def _valued(*rows: tuple[str, int, int]) -> list[dict]:
+    return [{"event_type": t, "events": n, "with_value": v} for t, n, v in rows]
+
+
+@pytest.mark.parametrize(
+    ("event_types", "valued"),
+    [
+        (_valued(("PLAY", 90, 0), ("ORDER", 10, 10)), ("ORDER",)),
+        (_valued(("PLAY", 90, 45), ("ORDER", 10, 4)), ("PLAY",)),  # half of them is most
+        (_valued(("Order placed", 10, 10)), ()),  # a spec cannot name it
+        (_valued(("A", 1, 1), ("B", 1, 1), ("C", 1, 1), ("D", 1, 1)), ("A", "B", "C")),
+        ([{"event_type": "PLAY", "events": 5}], ()),  # a report from before with_value
+        (_valued(("EMPTY", 0, 0)), ()),
+    ],
+)
+def test_valued_types_are_those_whose_events_mostly_carry_a_value(event_types, valued):
+    assert valued_types(event_types) == valued
+
+
+def test_a_starter_from_a_long_purchase_log_sums_values_over_long_windows(sets_dir):
+    """CDNOW's shape: 18 months of one valued event type. Counts over 7 and 30 days are
+    mostly zeros there; value, the gaps between orders and a year's window carry the signal."""
+    months = tuple(f"{1997 + m // 12}-{m % 12 + 1:02d}" for m in range(18))
+    store = StoreFacts("cdnow", months, ("ORDER",), valued=("ORDER", "NOT_COUNTED"))
+    starter = new_spec("repeat", sets_dir, store=store)
+    names = {f.name for f in expand_features(load_spec("repeat@v1", sets_dir))}
+    assert (starter.valued, starter.rhythm, starter.windows) == (
+        ("ORDER",),
+        "ORDER",
+        (7, 30, 90, 365),
+    )
+    assert {
+        "count_ORDER_365d",
+        "active_days_90d",
+        "value_sum_ORDER_30d",
+        "value_sum_ORDER_365d",
+        "mean_gap_days_ORDER",
+        "days_since_last_per_mean_gap_ORDER",
+    } <= names
+    assert "value_sum_ORDER_7d" not in names
+    assert "value sums, event gaps and windows up to 365 days" in _header(starter.path.read_text())
 
 
 def test_a_starter_from_a_store_with_session_ids_counts_sessions(sets_dir):
@@ -206,7 +267,7 @@ def test_a_starter_from_a_store_with_session_ids_counts_sessions(sets_dir):
     spec = load_spec("trial@v1", sets_dir)
     assert starter.sessions
     assert {"sessions_7d", "sessions_30d"} <= {f.name for f in expand_features(spec)}
-    assert "cutoffs and counted event types and sessions features come from" in (
+    assert "event gaps, windows up to 90 days and sessions features come from" in _header(
         starter.path.read_text()
     )
     without = new_spec("plain", sets_dir, store=StoreFacts("app", months, ("PLAY",)))
@@ -290,4 +351,6 @@ def test_a_starter_with_attributes_builds_them_as_features(sets_dir):
     spec = load_spec("trial@v1", sets_dir)
     assert starter.attributes == ("country", "age")
     assert {"country", "age"} <= {f.name for f in expand_features(spec)}
-    assert "and user attribute features come from your event store" in starter.path.read_text()
+    assert "and user attribute features come from your event store" in _header(
+        starter.path.read_text()
+    )
