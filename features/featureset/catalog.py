@@ -20,7 +20,7 @@ import os
 import textwrap
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -166,6 +166,7 @@ class StoreFacts:
     areas: bool = False  # the usage events carry two or more product areas (area_use)
     area_changes: tuple[str, ...] = ()  # event types whose area is what they changed (area_use)
     valued: tuple[str, ...] = ()  # event types whose events mostly carry a value (valued_types)
+    data_end: datetime | None = None  # the end of data a build reads (store_data_end)
 
 
 def model_attributes(
@@ -225,6 +226,7 @@ _AREAS_GROUP = "  - kind: distinct_areas\n    windows: [7, 30]\n"
 _PLACEHOLDER_WINDOWS = "windows: [7, 30]"
 _PLACEHOLDER_ELIGIBILITY = "eligibility:\n  active_within_days: 30\n  not_converted: PURCHASE\n"
 _PLACEHOLDER_POPULATION = "Users active in the last 30 days"
+STARTER_HORIZON_DAYS = 30  # the starter label's horizon_days
 # Longer windows, each once the store holds at least this many months of events: a
 # purchase log's counts over 7 and 30 days are mostly zeros.
 LONGER_WINDOWS = ((90, 4), (365, 13))
@@ -296,7 +298,18 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         areas=areas,
         area_changes=area_changes,
         valued=valued_types(report["event_types"]),
+        data_end=store_data_end(report),
     )
+
+
+def store_data_end(report: Mapping[str, Any]) -> datetime | None:
+    """The end of data as a build reads it (compiler's data_end): the last event time, or for
+    date-only events the midnight after the last date, so the last day is complete."""
+    latest = report["columns"]["events"]["columns"].get("event_time", {}).get("max")
+    if latest is None:
+        return None
+    end = datetime.fromisoformat(latest)
+    return end + timedelta(days=1) if report.get("granularity") == "date" else end
 
 
 def valued_types(event_types: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -341,13 +354,20 @@ def _month_start(month: str, shift: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def starter_calendar(months: tuple[str, ...]) -> str | None:
+def starter_calendar(months: tuple[str, ...], data_end: datetime | None = None) -> str | None:
     """Monthly cutoffs inside the store's span: from the month after the first event month (a
-    month of history) to the month before the last (room for a 30-day label); None when the
-    span is under three months."""
+    month of history) to the month before the last (room for a 30-day label), or to the last
+    month itself when its events reach STARTER_HORIZON_DAYS past its first day (`data_end`:
+    the end of data as a build reads it; past the last month, a stray later event, it tells
+    nothing of where the last month's events end); None when the span is under three
+    months."""
     if not months:
         return None
     start, end = _month_start(months[0], 1), _month_start(months[-1], -1)
+    last = datetime.combine(_month_start(months[-1], 0), time())
+    after = datetime.combine(_month_start(months[-1], 1), time())
+    if data_end is not None and last + timedelta(days=STARTER_HORIZON_DAYS) <= data_end <= after:
+        end = last.date()
     if start > end:
         return None
     return f"calendar: {{start: {start.isoformat()}, end: {end.isoformat()}, every: month}}"
@@ -375,7 +395,7 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
     text = _replace_once(
         text, f"dataset: {STARTER_DATASET}", f"dataset: {json.dumps(store.dataset)}"
     )
-    calendar = starter_calendar(store.months)
+    calendar = starter_calendar(store.months, store.data_end)
     if calendar is not None:
         text = _replace_once(text, _PLACEHOLDER_CALENDAR, calendar)
     counted = tuple(t for t in store.event_types if is_spec_name(t))[:COUNTED_FROM_STORE]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 import yaml
@@ -24,6 +24,7 @@ from features.featureset.catalog import (
     release_spec,
     starter_calendar,
     starter_windows,
+    store_data_end,
     valued_types,
 )
 from features.featureset.compiler.cutoffs import calendar_cutoff_dates
@@ -142,6 +143,42 @@ def test_starter_cutoffs_leave_a_month_of_history_and_of_label_inside_the_store(
         }
 
 
+_CDNOW_MONTHS = tuple(f"{1997 + m // 12}-{m % 12 + 1:02d}" for m in range(18))
+
+
+@pytest.mark.parametrize(
+    ("months", "data_end", "last_cutoff"),
+    [
+        # CDNOW: date-only, last order 1998-06-30, so data ends at 1998-07-01 00:00.
+        (_CDNOW_MONTHS, datetime(1998, 7, 1), date(1998, 6, 1)),
+        (_CDNOW_MONTHS, datetime(1998, 6, 30, 23, 59), date(1998, 5, 1)),  # 29.99 days
+        (_CDNOW_MONTHS, datetime(1998, 6, 15), date(1998, 5, 1)),  # exported mid-month
+        (_CDNOW_MONTHS, None, date(1998, 5, 1)),  # a report without the column
+        (_CDNOW_MONTHS, datetime(2031, 5, 1), date(1998, 5, 1)),  # a stray: June's end unknown
+        (("2024-08", "2024-09", "2024-10"), datetime(2024, 10, 31), date(2024, 10, 1)),
+    ],
+)
+def test_the_last_cutoff_is_the_last_month_when_its_label_horizon_is_inside_the_data(
+    months, data_end, last_cutoff
+):
+    assert yaml.safe_load(starter_calendar(months, data_end))["calendar"]["end"] == last_cutoff
+
+
+@pytest.mark.parametrize(
+    ("granularity", "latest", "data_end"),
+    [
+        ("date", "1998-06-30 00:00:00", datetime(1998, 7, 1)),
+        ("timestamp", "2024-10-31 23:59:59.5", datetime(2024, 10, 31, 23, 59, 59, 500000)),
+        (None, "2024-10-31 08:00:00", datetime(2024, 10, 31, 8)),
+    ],
+)
+def test_the_store_data_end_is_read_as_a_build_reads_it(granularity, latest, data_end):
+    report = {"columns": {"events": {"columns": {"event_time": {"max": latest}}}}}
+    if granularity:
+        report["granularity"] = granularity
+    assert store_data_end(report) == data_end
+
+
 def test_a_starter_from_a_store_counts_its_nameable_event_types_and_builds_its_cutoffs(sets_dir):
     store = StoreFacts(
         "shop",
@@ -240,8 +277,7 @@ def test_valued_types_are_those_whose_events_mostly_carry_a_value(event_types, v
 def test_a_starter_from_a_long_purchase_log_sums_values_over_long_windows(sets_dir):
     """CDNOW's shape: 18 months of one valued event type. Counts over 7 and 30 days are
     mostly zeros there; value, the gaps between orders and a year's window carry the signal."""
-    months = tuple(f"{1997 + m // 12}-{m % 12 + 1:02d}" for m in range(18))
-    store = StoreFacts("cdnow", months, ("ORDER",), valued=("ORDER", "NOT_COUNTED"))
+    store = StoreFacts("cdnow", _CDNOW_MONTHS, ("ORDER",), valued=("ORDER", "NOT_COUNTED"))
     starter = new_spec("repeat", sets_dir, store=store)
     names = {f.name for f in expand_features(load_spec("repeat@v1", sets_dir))}
     assert (starter.valued, starter.rhythm, starter.windows) == (
