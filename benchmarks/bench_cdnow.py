@@ -21,8 +21,12 @@ every test row). No model can be trained on the test month's labels; this one se
 period it is scored on, so its AUC shows about how much better features of this kind can
 do on this cutoff.
 
+`--starter` adds what a new user gets without writing a config or a spec: `dataset new` on
+the file, `ingest`, `features new` and the starter spec as written (its cutoffs, population
+and features are the starter's own), tuned the same way on the same test cutoff.
+
 Run: .venv/bin/python benchmarks/bench_cdnow.py [--trials N] [--seed N] [--refit ROWS]
-     [--keep DIR] [--script-only]
+     [--keep DIR] [--script-only] [--starter]
 """
 
 from __future__ import annotations
@@ -105,22 +109,52 @@ def usagecast(env: dict[str, str], *argv: str) -> str:
     return done.stdout
 
 
-def run_usagecast(work: Path, trials: int, seed: int, refit: str) -> dict[str, float]:
-    """Ingest, build and tune through the CLI; test metrics of the tuned model and its L1."""
-    (work / "specs" / "cdnow_repeat").mkdir(parents=True)
-    (work / "specs" / "cdnow_repeat" / "v1.yaml").write_text(SPEC)
-    (work / "dataset.yaml").write_text(DATASET)
+def cli_env(work: Path) -> dict[str, str]:
+    """The CLI's environment for a workspace and spec folder under `work`."""
     env = {
         **os.environ,
         "USAGECAST_HOME": str(work / "workspace"),
         "USAGECAST_SPECS": str(work / "specs"),
     }
     env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def run_usagecast(work: Path, trials: int, seed: int, refit: str) -> dict[str, float]:
+    """Ingest, build and tune through the CLI; test metrics of the tuned model and its L1."""
+    (work / "specs" / "cdnow_repeat").mkdir(parents=True)
+    (work / "specs" / "cdnow_repeat" / "v1.yaml").write_text(SPEC)
+    (work / "dataset.yaml").write_text(DATASET)
+    env = cli_env(work)
     started = time.perf_counter()
     usagecast(env, "ingest", str(work / "dataset.yaml"), "--no-progress")
-    usagecast(env, "features", "build", "cdnow_repeat@v1", "--no-progress")
+    return build_and_tune(env, work, "cdnow_repeat@v1", (trials, seed, refit), started)
+
+
+def run_starter(path: Path, trials: int, seed: int, refit: str) -> dict[str, float]:
+    """What a new user gets with no spec or config of their own: `dataset new` on the file,
+    `ingest`, `features new` (the starter spec as written), build and tune, in a folder of
+    its own beside `path`."""
+    work = path.parent / "starter"
+    work.mkdir()
+    shutil.copyfile(path, work / path.name)
+    env = cli_env(work)
+    started = time.perf_counter()
+    usagecast(env, "dataset", "new", str(work / path.name), "--name", "cdnow")
+    usagecast(env, "ingest", str(work / "dataset.yaml"), "--no-progress")
+    usagecast(env, "features", "new", "cdnow_starter")
+    return build_and_tune(env, work, "cdnow_starter@v1", (trials, seed, refit), started)
+
+
+def build_and_tune(
+    env: dict[str, str], work: Path, ref: str, tuning: tuple[int, int, str], started: float
+) -> dict[str, float]:
+    """Build `ref`, tune it with the test set at TEST_CUTOFF; the test metrics of the tuned
+    model and its L1 baseline, and the seconds since `started`."""
+    trials, seed, refit = tuning
+    usagecast(env, "features", "build", ref, "--no-progress")
     out = usagecast(
-        env, "tune", "cdnow_repeat@v1", "--trials", str(trials), "--seed", str(seed),
+        env, "tune", ref, "--trials", str(trials), "--seed", str(seed),
         "--test-from", TEST_CUTOFF, "--refit", refit,
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -212,15 +246,22 @@ def main() -> None:
     parser.add_argument(
         "--script-only", action="store_true", help="the peers and headroom only (no usagecast)"
     )
+    parser.add_argument(
+        "--starter",
+        action="store_true",
+        help="also run the starter path: dataset new, features new, no edits",
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     work = args.keep or Path(tempfile.mkdtemp(prefix="usagecast-cdnow-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         path = fetch_cdnow(args.cache, work)
-        ours = None
+        ours = starter = None
         if not args.script_only:
             ours = run_usagecast(work, args.trials, args.seed, args.refit)
+            if args.starter:
+                starter = run_starter(path, args.trials, args.seed, args.refit)
         script = run_script(path, args.seed)
     finally:
         if args.keep is None:
@@ -237,6 +278,12 @@ def main() -> None:
         )
         print(f"  (served model refit on {args.refit} rows)")
         print(f"{'  its L1 logistic baseline':<48} {ours['l1_auc']:>12.4f}")
+    if starter is not None:
+        print(
+            f"{'usagecast starter (dataset new, features new)':<48} "
+            f"{starter['auc']:>12.4f} {starter['seconds']:>9.1f}"
+        )
+        print(f"{'  its L1 logistic baseline':<48} {starter['l1_auc']:>12.4f}")
     print(
         f"{'plain pandas + LightGBM script':<48} {script['auc']:>12.4f} {script['seconds']:>9.1f}"
     )
