@@ -167,6 +167,7 @@ class StoreFacts:
     area_changes: tuple[str, ...] = ()  # event types whose area is what they changed (area_use)
     valued: tuple[str, ...] = ()  # event types whose events mostly carry a value (valued_types)
     data_end: datetime | None = None  # the end of data a build reads (store_data_end)
+    main_type: str | None = None  # the event type of half or more of the events
 
 
 def model_attributes(
@@ -299,6 +300,7 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         area_changes=area_changes,
         valued=valued_types(report["event_types"]),
         data_end=store_data_end(report),
+        main_type=main_event_type(report["event_types"]),
     )
 
 
@@ -337,16 +339,30 @@ def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
 
 
 ONLY_TYPE = "the store's only event type, so a repeat"
+MAIN_TYPE = "a guess from its name, and half or more of the store's events, so a repeat"
+REPEATS = (ONLY_TYPE, MAIN_TYPE)  # the reasons that make the label a repeat, not a conversion
 
 
-def label_guess(event_types: tuple[str, ...]) -> tuple[str, str] | None:
+def label_guess(
+    event_types: tuple[str, ...], main_type: str | None = None
+) -> tuple[str, str] | None:
     """The label's event type and why: the store's only one, when a spec can name it (a
     purchase log such as CDNOW: will they buy again, whatever it is called), else the one
-    with a conversion word (conversion_event_type)."""
+    with a conversion word (conversion_event_type), a repeat too when it is `main_type`
+    (an order log with a few cancellations: most users have bought, so "has not bought yet"
+    would leave almost no row)."""
     if len(event_types) == 1 and is_spec_name(event_types[0]):
         return event_types[0], ONLY_TYPE
     named = conversion_event_type(event_types)
-    return None if named is None else (named, "a guess from its name")
+    if named is None:
+        return None
+    return named, MAIN_TYPE if named == main_type else "a guess from its name"
+
+
+def main_event_type(event_types: Sequence[Mapping[str, Any]]) -> str | None:
+    """The event type of half or more of the quality report's events, if one is."""
+    total = sum(t["events"] for t in event_types)
+    return next((t["event_type"] for t in event_types if t["events"] * 2 >= total > 0), None)
 
 
 def _month_start(month: str, shift: int) -> date:
@@ -403,8 +419,8 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         # JSON-quoted: an event type such as `yes` or `null` stays a string in YAML.
         listed = ", ".join(json.dumps(t) for t in counted)
         text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
-    label, label_why = label_guess(store.event_types) or (None, "")
-    if label_why == ONLY_TYPE:
+    label, label_why = label_guess(store.event_types, store.main_type) or (None, "")
+    if label_why in REPEATS:
         # Will a buyer buy again: every user, the dormant ones too (a repeat-purchase model
         # scores the whole customer base), and not "not converted", which would leave no row.
         text = _replace_once(

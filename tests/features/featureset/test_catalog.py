@@ -18,6 +18,7 @@ from features.featureset.catalog import (
     list_specs,
     load_spec,
     locate_spec,
+    main_event_type,
     model_attributes,
     new_spec,
     project_specs_dir,
@@ -245,6 +246,34 @@ def test_a_starter_from_a_store_of_one_event_type_predicts_a_repeat(sets_dir):
     assert spec.description.startswith("Every user;")
     assert starter.label_why == "the store's only event type, so a repeat"
     assert "label's event type, ORDER, is the store's only event type" in starter.path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("counts", "main"),
+    [
+        ((("PURCHASE", 95), ("CANCEL", 5)), "PURCHASE"),
+        ((("PLAY", 50), ("BUY", 50)), "PLAY"),  # half is enough; the more frequent first
+        ((("PLAY", 40), ("SKIP", 35), ("BUY", 25)), None),
+        ((), None),
+    ],
+)
+def test_the_main_event_type_holds_half_or_more_of_the_events(counts, main):
+    assert main_event_type([{"event_type": t, "events": n} for t, n in counts]) == main
+
+
+def test_an_order_log_with_a_few_cancellations_predicts_a_repeat_of_its_main_type(sets_dir):
+    """Online Retail with its cancellations as a type of their own: nearly every customer
+    has bought, so the label is buying again, asked of every customer."""
+    months = ("2010-12", "2011-01", "2011-02", "2011-03")
+    store = StoreFacts("retail", months, ("PURCHASE", "CANCEL"), main_type="PURCHASE")
+    starter = new_spec("repeat", sets_dir, store=store)
+    spec = load_spec("repeat@v1", sets_dir)
+    assert spec.label.event_type == "PURCHASE"
+    assert (spec.eligibility.not_converted, spec.eligibility.active_within_days) == (None, None)
+    assert starter.label_why.endswith("half or more of the store's events, so a repeat")
+    rare = StoreFacts("app", months, ("PLAY", "PURCHASE"), main_type="PLAY")
+    new_spec("conversion", sets_dir, store=rare)
+    assert load_spec("conversion@v1", sets_dir).eligibility.not_converted == "PURCHASE"
 
 
 @pytest.mark.parametrize(
