@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING
 
 from usagecast_cli.options import add_engine_options, add_specs_option, warn_of_stray_months
 
+# `features new --label`: catalog.LABEL_STARTER_KINDS, written out so that building the
+# parser imports no feature-set code (a test keeps the two equal).
+LABEL_CHOICES = ("event_within", "churn", "active_days_in_window", "value_within")
+
 if TYPE_CHECKING:
     from features.featureset import Starter
 
@@ -101,7 +105,11 @@ def _format_filled(starter: Starter) -> str:
     if starter.attributes:
         filled.append(f"user attribute features ({', '.join(starter.attributes)})")
     left = [
-        *([] if starter.label else ["the label's event type"]),
+        *(
+            []
+            if starter.label or starter.label_kind != "event_within"
+            else ["the label's event type"]
+        ),
         *([] if starter.counted else ["the counted ones"]),
         *(
             []
@@ -125,7 +133,7 @@ def _new(args: argparse.Namespace) -> int:
     except NoReportError:
         report = None
     store = None if report is None else store_facts(report)
-    starter = new_spec(args.name, store=store)
+    starter = new_spec(args.name, store=store, label_kind=args.label)
     print(f"wrote {starter.path}")
     if report is not None:
         print(render_for_spec(report))
@@ -205,6 +213,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "new", help="write a commented starter spec NAME@v1 into the project's spec folder"
     )
     new.add_argument("name", metavar="NAME")
+    new.add_argument(
+        "--label",
+        choices=LABEL_CHOICES,
+        default="event_within",
+        help="the question: event_within (will they convert or buy again; default), churn, "
+        "active_days_in_window (adoption: 3 active days in some 7-day window) or value_within "
+        "(what they will spend: a regression), each within 30 days",
+    )
     new.set_defaults(handler=_new)
 
     release = commands.add_parser(

@@ -209,6 +209,7 @@ class Starter:
     windows: tuple[int, ...] = ()  # its windows in days, when the store's span chose longer ones
     valued: tuple[str, ...] = ()  # event types whose values it sums
     rhythm: str | None = None  # the event type whose gaps it measures
+    label_kind: str = "event_within"  # the question it asks (LABEL_STARTER_KINDS)
 
 
 # The starter's placeholder lines that the store's facts replace.
@@ -401,12 +402,84 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
-    """The starter spec for `name`; with `store`, its dataset, cutoffs and counted event types
-    are the store's, and only the label's event type stays a placeholder."""
+_PLACEHOLDER_LABEL_BLOCK = (
+    "label:\n  kind: event_within\n  event_type: PURCHASE\n  horizon_days: 30\n"
+)
+_PLACEHOLDER_DESCRIPTION = "Users active in the last 30 days; label = a PURCHASE within 30 days."
+_ACTIVE_USERS = "eligibility:\n  active_within_days: 30\n"
+_EVERY_USER = "eligibility: {}   # every user who signed up before the cutoff, active or not\n"
+# The starters of the label kinds other than event_within: (label block, eligibility block,
+# description). Churn and adoption are asked of the users active in the last 30 days (a user
+# gone for months has churned already); a value of every user (the whole customer base's
+# worth). value_within's event type, when the store tells it, is added by value_label_type.
+QUESTIONS = {
+    "churn": (
+        "label:\n  kind: churn\n  horizon_days: 30\n",
+        _ACTIVE_USERS,
+        "Users active in the last 30 days; label = no event at all within 30 days.",
+    ),
+    "active_days_in_window": (
+        "label:\n  kind: active_days_in_window\n  horizon_days: 30\n  min_days: 3\n"
+        "  window_days: 7\n",
+        _ACTIVE_USERS,
+        "Users active in the last 30 days; label = active on 3 days within some 7-day window "
+        "in the next 30 days (adopted).",
+    ),
+    "value_within": (
+        "label:\n  kind: value_within\n  horizon_days: 30\n",
+        _EVERY_USER,
+        "Every user; label = the value of their events within 30 days (a regression).",
+    ),
+}
+LABEL_STARTER_KINDS = ("event_within", *QUESTIONS)
+
+
+def value_label_type(valued: tuple[str, ...]) -> tuple[str, str] | None:
+    """The event type whose values a value_within starter sums, and why: the one of the
+    valued types (valued_types) named like a conversion (an order's amount, not a play's
+    seconds), else the only valued one; None when neither tells it."""
+    named = conversion_event_type(valued)
+    if named is not None:
+        return named, "a guess from its name among the types whose events carry a value"
+    if len(valued) == 1:
+        return valued[0], "the only event type whose events carry a value"
+    return None
+
+
+def _question(
+    text: str, kind: str, store: StoreFacts | None
+) -> tuple[str, tuple[str, str] | None]:
+    """`text` with the label, eligibility and description of a QUESTIONS kind, and the
+    value label's event type and why when one is chosen (value_label_type)."""
+    label, eligibility, description = QUESTIONS[kind]
+    chosen = None
+    if kind == "value_within" and store is not None:
+        if not store.valued:
+            raise SpecError(
+                "--label value_within: the event store's events carry no value; map a "
+                "`value` column (an order's amount) in the dataset config and ingest again"
+            )
+        chosen = value_label_type(store.valued)
+        if chosen is not None:
+            label += f"  event_type: {json.dumps(chosen[0])}\n"
+            description = description.replace("their events", f"their {chosen[0]} events")
+    text = _replace_once(text, _PLACEHOLDER_LABEL_BLOCK, label)
+    text = _replace_once(text, _PLACEHOLDER_ELIGIBILITY, eligibility)
+    return _replace_once(text, _PLACEHOLDER_DESCRIPTION, description), chosen
+
+
+def starter_text(
+    name: str, store: StoreFacts | None = None, label_kind: str = "event_within"
+) -> Starter:
+    """The starter spec for `name` asking `label_kind`'s question (LABEL_STARTER_KINDS);
+    with `store`, its dataset, cutoffs and counted event types are the store's, and only
+    the label's event type may stay a placeholder."""
     text = STARTER_FILE.read_text()
+    value_label = None
+    if label_kind != "event_within":
+        text, value_label = _question(text, label_kind, store)
     if store is None:
-        return Starter(text.replace(STARTER_NAME, name))
+        return Starter(text.replace(STARTER_NAME, name), label_kind=label_kind)
     # JSON quoting keeps any dataset name one YAML string ("shop: EU" included).
     text = _replace_once(
         text, f"dataset: {STARTER_DATASET}", f"dataset: {json.dumps(store.dataset)}"
@@ -419,8 +492,9 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         # JSON-quoted: an event type such as `yes` or `null` stays a string in YAML.
         listed = ", ".join(json.dumps(t) for t in counted)
         text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
-    label, label_why = label_guess(store.event_types, store.main_type) or (None, "")
-    if label_why in REPEATS:
+    guess = label_guess(store.event_types, store.main_type)
+    label, label_why = (guess if label_kind == "event_within" else value_label) or (None, "")
+    if label_kind == "event_within" and label_why in REPEATS:
         # Will a buyer buy again: every user, the dormant ones too (a repeat-purchase model
         # scores the whole customer base), and not "not converted", which would leave no row.
         text = _replace_once(
@@ -478,6 +552,8 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         label_note = (
             f"# Its label's event type, {label}, is {label_why}: check it;\n"
             if label
+            else f"# Its label, {label_kind}, is the one asked for: check its horizon;\n"
+            if label_kind != "event_within"
             else "# Its other event types (PURCHASE) are placeholders: replace them with yours;\n"
         )
         listed = ", ".join(filled[:-1]) + (" and " if len(filled) > 1 else "") + filled[-1]
@@ -506,13 +582,20 @@ def starter_text(name: str, store: StoreFacts | None = None) -> Starter:
         windows=windows if longer else (),
         valued=valued,
         rhythm=rhythm,
+        label_kind=label_kind,
     )
 
 
-def new_spec(name: str, sets_dir: Path | None = None, store: StoreFacts | None = None) -> Starter:
+def new_spec(
+    name: str,
+    sets_dir: Path | None = None,
+    store: StoreFacts | None = None,
+    label_kind: str = "event_within",
+) -> Starter:
     """Write a commented starter `name@v1` into the project folder; never overwrite a file.
 
-    `store` (the ingested store's facts, when one exists) fills in what it can.
+    `store` (the ingested store's facts, when one exists) fills in what it can; `label_kind`
+    picks the question (starter_text).
     """
     ref = FeatureSetRef(check_name(name, "spec name"), 1)
     folder = dict(_folders(sets_dir)).get("project")
@@ -525,7 +608,7 @@ def new_spec(name: str, sets_dir: Path | None = None, store: StoreFacts | None =
                 f"{spec_path(ref, other)} already exists ({origin}); edit it, or choose "
                 "another name"
             )
-    starter = starter_text(name, store)
+    starter = starter_text(name, store, label_kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x") as handle:
         handle.write(starter.text)

@@ -147,6 +147,11 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
     assert spec["dataset"] == "shop"
     assert {"kind": "attribute", "names": ["plan"]} in spec["features"]  # not the snapshot
 
+    assert main(["features", "new", "gone", "--label", "churn"]) == 0
+    assert "still placeholders: the cutoffs" in capsys.readouterr().out  # no event type left
+    spec = yaml.safe_load((tmp_path / "specs" / "gone" / "v1.yaml").read_text())
+    assert spec["label"] == {"kind": "churn", "horizon_days": 30}
+
 
 def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warned_of(
     tmp_path, capsys
@@ -307,3 +312,10 @@ def test_new_reads_a_users_tables_versions_beside_the_products_areas(tmp_path, c
     features = yaml.safe_load((tmp_path / "specs" / "plans" / "v1.yaml").read_text())["features"]
     assert {"kind": "distinct_areas", "windows": [7, 30, 90]} in features
     assert {"kind": "last", "field": "area", "event_types": ["PLAN"]} in features
+
+
+def test_new_label_choices_are_the_catalogs_starter_kinds():
+    from features.featureset.catalog import LABEL_STARTER_KINDS
+    from usagecast_cli.features_commands import LABEL_CHOICES
+
+    assert LABEL_CHOICES == LABEL_STARTER_KINDS

@@ -419,3 +419,50 @@ def test_a_starter_with_attributes_builds_them_as_features(sets_dir):
     assert "and user attribute features come from your event store" in _header(
         starter.path.read_text()
     )
+
+
+_MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
+
+
+@pytest.mark.parametrize(
+    ("kind", "active_within_days"),
+    [("churn", 30), ("active_days_in_window", 30), ("value_within", None)],
+)
+@pytest.mark.parametrize("from_store", [True, False])
+def test_a_starter_asks_the_question_its_label_kind_names(
+    sets_dir, kind, active_within_days, from_store
+):
+    store = (
+        StoreFacts("app", _MONTHS, ("PLAY", "ORDER"), valued=("ORDER",)) if from_store else None
+    )
+    starter = new_spec("question", sets_dir, store=store, label_kind=kind)
+    spec = load_spec("question@v1", sets_dir)
+    assert (spec.label.kind, spec.label.horizon_days, starter.label_kind) == (kind, 30, kind)
+    assert spec.eligibility.active_within_days == active_within_days
+    assert spec.eligibility.not_converted is None
+    assert "PURCHASE" not in spec.description
+    if kind == "active_days_in_window":
+        assert (spec.label.min_days, spec.label.window_days) == (3, 7)
+    if kind == "value_within":
+        assert spec.label.event_type == ("ORDER" if from_store else None)
+
+
+@pytest.mark.parametrize(
+    ("valued", "summed"),
+    [
+        (("PLAY", "BUY_PREMIUM"), "BUY_PREMIUM"),  # the amount, not a play's seconds
+        (("ORDER",), "ORDER"),
+        (("PLAY", "SKIP"), None),  # seconds of two kinds: the user says which
+    ],
+)
+def test_a_value_starter_sums_the_conversion_or_the_only_valued_type(sets_dir, valued, summed):
+    store = StoreFacts("app", _MONTHS, ("PLAY", "SKIP", "BUY_PREMIUM"), valued=valued)
+    new_spec("worth", sets_dir, store=store, label_kind="value_within")
+    assert load_spec("worth@v1", sets_dir).label.event_type == summed
+
+
+def test_a_value_starter_over_a_store_without_values_is_refused(sets_dir):
+    store = StoreFacts("app", _MONTHS, ("PLAY",))
+    with pytest.raises(SpecError, match=r"events carry no value; map a `value` column"):
+        new_spec("worth", sets_dir, store=store, label_kind="value_within")
+    assert not (sets_dir / "worth").exists()
