@@ -112,11 +112,12 @@ def ingest(
     )
 
 
-def spec_new(name: str) -> SpecStarter:
+def spec_new(name: str, label: str = "event_within") -> SpecStarter:
     """`usagecast features new`: write a commented starter spec NAME@v1 into the project's
     spec folder (never over a file), its dataset, cutoffs, counted event types, label guess
-    and features filled in from the last ingest's quality report when there is one. Returns
-    the Starter: `path`, `text` and what came from the store."""
+    and features filled in from the last ingest's quality report when there is one. `label`
+    picks the question (`--label`: event_within, churn, active_days_in_window, value_within).
+    Returns the Starter: `path`, `text` and what came from the store."""
     from events.quality import NoReportError, load_latest_report
     from features.featureset import new_spec
     from features.featureset.catalog import store_facts
@@ -125,7 +126,7 @@ def spec_new(name: str) -> SpecStarter:
         store = store_facts(load_latest_report())
     except NoReportError:
         store = None
-    return new_spec(name, store=store)
+    return new_spec(name, store=store, label_kind=label)
 
 
 @_quiet

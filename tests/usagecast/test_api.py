@@ -169,3 +169,5 @@ def test_dataset_new_writes_the_clis_starter_for_an_export(tmp_path: Path) -> No
     spec = usagecast.spec_new("trial")  # filled in from the ingest's report
     assert spec.path == tmp_path / "specs" / "trial" / "v1.yaml"
     assert spec.counted == ("LOGIN",) and 'dataset: "trial_app"' in spec.path.read_text()
+    churn = usagecast.spec_new("leavers", label="churn")
+    assert churn.label_kind == "churn" and "kind: churn" in churn.path.read_text()
