@@ -507,7 +507,9 @@ def starter_text(
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
     if store.areas:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _AREAS_GROUP)
-    valued = tuple(t for t in store.valued if t in counted)
+    # The counted types' values, and a value label's own past values (the best guess of
+    # what a user will spend is what they spent).
+    valued = tuple(t for t in store.valued if t in counted or (value_label and t == label))
     windows = starter_windows(store.months)
     if valued:
         listed = ", ".join(json.dumps(t) for t in valued)

@@ -456,9 +456,11 @@ def test_a_starter_asks_the_question_its_label_kind_names(
     ],
 )
 def test_a_value_starter_sums_the_conversion_or_the_only_valued_type(sets_dir, valued, summed):
-    store = StoreFacts("app", _MONTHS, ("PLAY", "SKIP", "BUY_PREMIUM"), valued=valued)
-    new_spec("worth", sets_dir, store=store, label_kind="value_within")
+    store = StoreFacts("app", _MONTHS, ("PLAY", "SKIP", "LOGIN", "BUY_PREMIUM"), valued=valued)
+    starter = new_spec("worth", sets_dir, store=store, label_kind="value_within")
     assert load_spec("worth@v1", sets_dir).label.event_type == summed
+    # What they spent, beside the counted types' values: the label's type is not counted.
+    assert set(starter.valued) == {t for t in valued if t in ("PLAY", "SKIP", summed)}
 
 
 def test_a_value_starter_over_a_store_without_values_is_refused(sets_dir):
