@@ -153,7 +153,18 @@ VERSION_COLUMN_NAMES = (
 )  # fmt: skip
 OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),
-    "item_id": ("itemid", "productid", "sku", "trackid", "songid", "contentid", "item"),
+    "item_id": (
+        "itemid",
+        "productid",
+        "sku",
+        "trackid",
+        "songid",
+        "contentid",
+        "item",
+        "stockcode",
+        "productcode",
+        "itemcode",
+    ),
     "value": ("revenue", "value", "amount", "price", "total", "sales", "purchaserevenue"),
     "area": ("area", "section", "screen", "feature", "module"),
     "properties": ("properties", "eventproperties", "props", "params"),
@@ -162,6 +173,10 @@ OPTIONAL_NAMES = {
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
 VALUE_ENDINGS = ("value", "revenue")  # `tax_amount` or `unit_price` is no event's value
+# An order line's amount when no column holds it: its quantity times its unit price (Online
+# Retail's Quantity and UnitPrice).
+QUANTITY_NAMES = ("quantity", "qty", "units", "quantityordered")
+UNIT_PRICE_NAMES = ("unitprice", "priceeach", "priceperunit", "unitcost", "price")
 # Words naming what a change log's row moved a user to (`new_plan`, `tier`): in a file of one
 # event type, that column is the event's area, read as of a cutoff by a `last` feature.
 CHANGED_ATTRIBUTE_WORDS = ("plan", "tier", "level", "stage", "edition", "package", "role")
@@ -354,6 +369,18 @@ def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
         if named and values and all(map(_is_number, values)):
             return column
     return None
+
+
+def _line_amount(sample: FileSample, taken: set[str]) -> tuple[str, str] | None:
+    """An order line's quantity and unit price columns (QUANTITY_NAMES, UNIT_PRICE_NAMES),
+    when every sampled value of both is a plain number: their product is the line's value."""
+    quantity = _find_field(sample, QUANTITY_NAMES, taken)
+    price = _find_field(sample, UNIT_PRICE_NAMES, taken | {quantity or ""})
+    if quantity is None or price is None or "." in quantity + price:
+        return None
+    values = [*sample.values.get(quantity, ()), *sample.values.get(price, ())]
+    plain = values and all(POINT_NUMBER.fullmatch(v) for v in values)
+    return (quantity, price) if plain else None
 
 
 def _changed_attribute(sample: FileSample, taken: set[str]) -> str | None:
@@ -1552,13 +1579,32 @@ def _events_source(
                 f"{files}: event type {event}, else {fallback} where {event} is blank (Segment's "
                 "page and identify calls have no event name, only a type)"
             )
+    amount = None
     for canonical, names in OPTIONAL_NAMES.items():
         found = _find_field(sample, names, taken)
-        if found is None and canonical == "value":
-            found = _value_by_word(sample, taken)
+        if canonical == "value" and (found is None or _key(found) in UNIT_PRICE_NAMES):
+            # A line's total first; beside a quantity, a price is per unit.
+            total = [n for n in names if n not in UNIT_PRICE_NAMES]
+            amount = None if _find_field(sample, total, taken) else _line_amount(sample, taken)
+            found = None if amount else _find_field(sample, total, taken) or found
+            found = found or _value_by_word(sample, taken)
         if found:
             columns[canonical] = found
             taken.add(found)
+    quantity = _find_field(sample, QUANTITY_NAMES, taken)
+    if amount is None and quantity and _key(columns.get("value", "")) in UNIT_PRICE_NAMES:
+        checks.append(
+            f"{files}: value {columns['value']} may be a unit price beside {quantity}: the "
+            f"line's amount is then their product, a derived value (`value: {{expr: "
+            f"'{ident(quantity)} * {ident(columns['value'])}'}}`, with decimal points)"
+        )
+    if amount is not None:
+        columns["value"] = {"expr": f"{ident(amount[0])} * {ident(amount[1])}"}
+        taken.update(amount)
+        checks.append(
+            f"{files}: value = {amount[0]} × {amount[1]}, each line's amount (a negative "
+            "quantity, a return, gives a negative value: see rules.value_range)"
+        )
     changed = None if "event_type" in columns else _changed_attribute(sample, taken)
     if changed is not None and "area" not in columns:
         columns["area"] = changed
@@ -1577,7 +1623,7 @@ def _events_source(
             "compares whole rows instead)"
         )
         taken.add(event_id)
-    if "value" in columns:
+    if "value" in columns and amount is None:  # an amount's numbers are plain (_line_amount)
         _set_number_format(sample, [columns["value"]], source, checks)
         currencies = _currencies(sample)
         if len(currencies) > 1:

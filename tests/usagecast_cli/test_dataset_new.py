@@ -1346,3 +1346,47 @@ def test_values_in_several_currencies_are_named(tmp_path):
         "charges.csv: Amount is in EUR, USD (sampled): values are summed as they are"
         in "\n".join(starter.checks)
     )
+
+
+ONLINE_RETAIL = (  # UCI's Online Retail: order lines, a cancellation's quantity negative
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850.0,United "
+    "Kingdom\n"
+    "536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850.0,United Kingdom\n"
+    "C536379,D,Discount,-1,12/1/2010 9:41,27.50,14527.0,United Kingdom\n"
+    "536380,22961,JAM MAKING SET PRINTED,24,12/1/2010 9:41,1.45,,United Kingdom\n"
+)
+
+
+def test_an_order_lines_value_is_its_quantity_times_its_unit_price(tmp_path):
+    out, starter = _starter_for(tmp_path, {"Online Retail.csv": ONLINE_RETAIL})
+    (source,) = read_config(out).events
+    assert source.columns["item_id"] == "StockCode"
+    assert source.derived["value"] == '"Quantity" * "UnitPrice"'
+    assert any("value = Quantity × UnitPrice, each line's amount" in c for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(4, 3, {"missing_required_field": 1})
+    with duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True) as con:
+        values = con.execute("SELECT item_id, value FROM events ORDER BY value").fetchall()
+    assert [item for item, _ in values] == ["D", "85123A", "71053"]
+    assert [value for _, value in values] == pytest.approx([-27.5, 15.3, 20.34])
+
+
+@pytest.mark.parametrize(
+    ("header", "line", "value"),
+    [
+        ("user,time,Qty,Unit Price", "7,2024-03-05 10:00,2,9.5", '"Qty" * "Unit Price"'),
+        ("user,time,quantity,price,total", "7,2024-03-05 10:00,2,9.5,19", "total"),  # it says
+        # Decimal commas: no product is proposed; the price stays the guess, with a check.
+        ("user;time;quantity;price", "7;2024-03-05 10:00;2;9,5", "price"),
+        ("user,time,quantity", "7,2024-03-05 10:00,2", None),  # no price: a count is no value
+    ],
+)
+def test_a_line_amount_is_proposed_only_from_plain_quantities_and_prices(
+    tmp_path, header, line, value
+):
+    out, starter = _starter_for(tmp_path, {"orders.csv": f"{header}\n{line}\n{line}\n"})
+    (source,) = read_config(out).events
+    assert source.columns.get("value", source.derived.get("value")) == value
+    unit_price = any("may be a unit price beside quantity" in c for c in starter.checks)
+    assert unit_price == (value == "price")
