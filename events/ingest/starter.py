@@ -383,6 +383,36 @@ def _line_amount(sample: FileSample, taken: set[str]) -> tuple[str, str] | None:
     return (quantity, price) if plain else None
 
 
+def _value_field(
+    sample: FileSample, taken: set[str], files: str, checks: list[str]
+) -> tuple[str | dict | None, tuple[str, ...]]:
+    """The event's value, and the columns it reads: a line's total by name (OPTIONAL_NAMES),
+    else its quantity times its unit price (_line_amount), else a price by name or a column
+    named like a value (_value_by_word); a price beside a quantity gets a check."""
+    names = OPTIONAL_NAMES["value"]
+    total = _find_field(sample, [n for n in names if n not in UNIT_PRICE_NAMES], taken)
+    if total is not None:
+        return total, (total,)
+    amount = _line_amount(sample, taken)
+    if amount is not None:
+        checks.append(
+            f"{files}: value = {amount[0]} × {amount[1]}, each line's amount (a negative "
+            "quantity, a return, gives a negative value: see rules.value_range)"
+        )
+        return {"expr": f"{ident(amount[0])} * {ident(amount[1])}"}, amount
+    price = _find_field(sample, names, taken) or _value_by_word(sample, taken)
+    if price is None:
+        return None, ()
+    quantity = _find_field(sample, QUANTITY_NAMES, taken | {price})
+    if quantity is not None and _key(price) in UNIT_PRICE_NAMES:
+        checks.append(
+            f"{files}: value {price} may be a unit price beside {quantity}: the line's amount "
+            f"is then their product, a derived value (`value: {{expr: '{ident(quantity)} * "
+            f"{ident(price)}'}}`, with decimal points)"
+        )
+    return price, (price,)
+
+
 def _changed_attribute(sample: FileSample, taken: set[str]) -> str | None:
     """A top-level text column named like what a change moves a user to (`new_plan`,
     CHANGED_ATTRIBUTE_WORDS), for a file whose rows are all one kind of event."""
@@ -1579,32 +1609,16 @@ def _events_source(
                 f"{files}: event type {event}, else {fallback} where {event} is blank (Segment's "
                 "page and identify calls have no event name, only a type)"
             )
-    amount = None
     for canonical, names in OPTIONAL_NAMES.items():
-        found = _find_field(sample, names, taken)
-        if canonical == "value" and (found is None or _key(found) in UNIT_PRICE_NAMES):
-            # A line's total first; beside a quantity, a price is per unit.
-            total = [n for n in names if n not in UNIT_PRICE_NAMES]
-            amount = None if _find_field(sample, total, taken) else _line_amount(sample, taken)
-            found = None if amount else _find_field(sample, total, taken) or found
-            found = found or _value_by_word(sample, taken)
+        if canonical == "value":
+            found, read = _value_field(sample, taken, files, checks)
+        else:
+            found = _find_field(sample, names, taken)
+            read = (found,) if found else ()
         if found:
             columns[canonical] = found
-            taken.add(found)
-    quantity = _find_field(sample, QUANTITY_NAMES, taken)
-    if amount is None and quantity and _key(columns.get("value", "")) in UNIT_PRICE_NAMES:
-        checks.append(
-            f"{files}: value {columns['value']} may be a unit price beside {quantity}: the "
-            f"line's amount is then their product, a derived value (`value: {{expr: "
-            f"'{ident(quantity)} * {ident(columns['value'])}'}}`, with decimal points)"
-        )
-    if amount is not None:
-        columns["value"] = {"expr": f"{ident(amount[0])} * {ident(amount[1])}"}
-        taken.update(amount)
-        checks.append(
-            f"{files}: value = {amount[0]} × {amount[1]}, each line's amount (a negative "
-            "quantity, a return, gives a negative value: see rules.value_range)"
-        )
+            taken.update(read)
+    amount = isinstance(columns.get("value"), Mapping)
     changed = None if "event_type" in columns else _changed_attribute(sample, taken)
     if changed is not None and "area" not in columns:
         columns["area"] = changed
@@ -1623,7 +1637,7 @@ def _events_source(
             "compares whole rows instead)"
         )
         taken.add(event_id)
-    if "value" in columns and amount is None:  # an amount's numbers are plain (_line_amount)
+    if "value" in columns and not amount:  # an amount's numbers are plain (_line_amount)
         _set_number_format(sample, [columns["value"]], source, checks)
         currencies = _currencies(sample)
         if len(currencies) > 1:
