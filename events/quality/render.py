@@ -164,9 +164,9 @@ def same_day_duplicate_lines(report: dict) -> list[str]:
         return []
     return [
         f"{duplicates:,} {'event was' if duplicates == 1 else 'events were'} quarantined as "
-        "duplicate_event (equal in every column to "
-        "an earlier one); the times are dates only, so two such rows may be two events of one "
-        "day (two equal orders): if so, set `dedupe: false` on their events source"
+        "duplicate_event (equal in every column to an earlier one); the times are dates only, "
+        "so two such rows may be two events of one day (two equal orders): if so, set "
+        "`dedupe: false` on their events source"
     ]
 
 

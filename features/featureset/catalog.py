@@ -497,11 +497,7 @@ def starter_text(
     if label_kind == "event_within" and label_why in REPEATS:
         # Will a buyer buy again: every user, the dormant ones too (a repeat-purchase model
         # scores the whole customer base), and not "not converted", which would leave no row.
-        text = _replace_once(
-            text,
-            _PLACEHOLDER_ELIGIBILITY,
-            "eligibility: {}   # every user who signed up before the cutoff, active or not\n",
-        )
+        text = _replace_once(text, _PLACEHOLDER_ELIGIBILITY, _EVERY_USER)
         text = _replace_once(text, _PLACEHOLDER_POPULATION, "Every user")
     if store.sessions:
         text = _replace_once(text, _ACTIVE_DAYS_GROUP, _ACTIVE_DAYS_GROUP + _SESSIONS_GROUP)
