@@ -154,21 +154,13 @@ VERSION_COLUMN_NAMES = (
 OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),
     "item_id": (
-        "itemid",
-        "productid",
-        "sku",
-        "trackid",
-        "songid",
-        "contentid",
-        "item",
-        "stockcode",
-        "productcode",
-        "itemcode",
+        "itemid", "productid", "sku", "trackid", "songid", "contentid", "item", "stockcode",
+        "productcode", "itemcode",
     ),
     "value": ("revenue", "value", "amount", "price", "total", "sales", "purchaserevenue"),
     "area": ("area", "section", "screen", "feature", "module"),
     "properties": ("properties", "eventproperties", "props", "params"),
-}
+}  # fmt: skip
 # The first word of a value column named otherwise (RevenueCat's `price_in_usd`, `Amount
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
@@ -1618,7 +1610,6 @@ def _events_source(
         if found:
             columns[canonical] = found
             taken.update(read)
-    amount = isinstance(columns.get("value"), Mapping)
     changed = None if "event_type" in columns else _changed_attribute(sample, taken)
     if changed is not None and "area" not in columns:
         columns["area"] = changed
@@ -1637,7 +1628,7 @@ def _events_source(
             "compares whole rows instead)"
         )
         taken.add(event_id)
-    if "value" in columns and not amount:  # an amount's numbers are plain (_line_amount)
+    if isinstance(columns.get("value"), str):  # a derived amount's numbers are plain
         _set_number_format(sample, [columns["value"]], source, checks)
         currencies = _currencies(sample)
         if len(currencies) > 1:

@@ -227,7 +227,11 @@ _TENURE_GROUP = "  - kind: tenure\n"
 _AREAS_GROUP = "  - kind: distinct_areas\n    windows: [7, 30]\n"
 _PLACEHOLDER_WINDOWS = "windows: [7, 30]"
 _PLACEHOLDER_ELIGIBILITY = "eligibility:\n  active_within_days: 30\n  not_converted: PURCHASE\n"
-_PLACEHOLDER_POPULATION = "Users active in the last 30 days"
+_PLACEHOLDER_LABEL_BLOCK = (
+    "label:\n  kind: event_within\n  event_type: PURCHASE\n  horizon_days: 30\n"
+)
+_PLACEHOLDER_DESCRIPTION = "Users active in the last 30 days; label = a PURCHASE within 30 days."
+_PLACEHOLDER_POPULATION = _PLACEHOLDER_DESCRIPTION.split(";")[0]
 STARTER_HORIZON_DAYS = 30  # the starter label's horizon_days
 # Longer windows, each once the store holds at least this many months of events: a
 # purchase log's counts over 7 and 30 days are mostly zeros.
@@ -402,10 +406,6 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-_PLACEHOLDER_LABEL_BLOCK = (
-    "label:\n  kind: event_within\n  event_type: PURCHASE\n  horizon_days: 30\n"
-)
-_PLACEHOLDER_DESCRIPTION = "Users active in the last 30 days; label = a PURCHASE within 30 days."
 _ACTIVE_USERS = "eligibility:\n  active_within_days: 30\n"
 _EVERY_USER = "eligibility: {}   # every user who signed up before the cutoff, active or not\n"
 # The starters of the label kinds other than event_within: (label block, eligibility block,
