@@ -365,13 +365,17 @@ def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
 
 def _line_amount(sample: FileSample, taken: set[str]) -> tuple[str, str] | None:
     """An order line's quantity and unit price columns (QUANTITY_NAMES, UNIT_PRICE_NAMES),
-    when every sampled value of both is a plain number: their product is the line's value."""
+    when every sampled value of both reads as a number in one format (_number_format: a
+    decimal comma and digit groups are the source's, as the ingest reads the product's
+    operands with them): their product is the line's value."""
     quantity = _find_field(sample, QUANTITY_NAMES, taken)
     price = _find_field(sample, UNIT_PRICE_NAMES, taken | {quantity or ""})
     if quantity is None or price is None or "." in quantity + price:
         return None
+    decimal, thousands, _ = _number_format(sample, (quantity, price))
+    number = re.compile(number_pattern(decimal, thousands))
     values = [*sample.values.get(quantity, ()), *sample.values.get(price, ())]
-    plain = values and all(POINT_NUMBER.fullmatch(v) for v in values)
+    plain = values and all(number.fullmatch(v) for v in values)
     return (quantity, price) if plain else None
 
 
@@ -400,7 +404,7 @@ def _value_field(
         checks.append(
             f"{files}: value {price} may be a unit price beside {quantity}: the line's amount "
             f"is then their product, a derived value (`value: {{expr: '{ident(quantity)} * "
-            f"{ident(price)}'}}`, with decimal points)"
+            f"{ident(price)}'}}`) once both hold plain numbers"
         )
     return price, (price,)
 
@@ -957,18 +961,28 @@ def _is_number(value: str) -> bool:
     )
 
 
+def _number_format(
+    sample: FileSample, columns: Sequence[str]
+) -> tuple[str, str | None, str | None]:
+    """How the sampled numbers of `columns` read: the fraction separator (a comma, when some
+    number has one and the file is not comma-delimited), the digit-group separator when a
+    number needs one (else None), and the first such number."""
+    numbers = [v for column in columns for v in sample.values.get(column, ())]
+    comma = any("," in v and COMMA_NUMBER.fullmatch(v) for v in numbers)
+    decimal = "," if sample.delimiter != "," and comma else "."
+    grouped = _grouped_number(numbers, decimal)
+    return decimal, GROUPED_NUMBERS[decimal][0] if grouped else None, grouped
+
+
 def _set_number_format(
     sample: FileSample, columns: Sequence[str], source: dict, checks: list[str]
 ) -> None:
-    """The source's `decimal` (a comma, when some sampled number of `columns` has one and
-    the file is not comma-delimited) and `thousands` (when one needs digit groups)."""
-    numbers = [v for column in columns for v in sample.values.get(column, ())]
-    comma = [v for v in numbers if "," in v and COMMA_NUMBER.fullmatch(v)]
-    if sample.delimiter != "," and comma:
-        source["decimal"] = ","
-    grouped = _grouped_number(numbers, source.get("decimal", "."))
-    if grouped is not None:
-        source["thousands"] = GROUPED_NUMBERS[source.get("decimal", ".")][0]
+    """The source's `decimal` and `thousands` for the numbers of `columns` (_number_format)."""
+    decimal, thousands, grouped = _number_format(sample, columns)
+    if decimal != ".":
+        source["decimal"] = decimal
+    if thousands is not None:
+        source["thousands"] = thousands
         checks.append(
             f"{source['files']}: {', '.join(columns)}: numbers with digit groups such as "
             f"{grouped}: read with thousands {source['thousands']!r}"
@@ -1601,9 +1615,11 @@ def _events_source(
                 f"{files}: event type {event}, else {fallback} where {event} is blank (Segment's "
                 "page and identify calls have no event name, only a type)"
             )
+    value_columns: tuple[str, ...] = ()
     for canonical, names in OPTIONAL_NAMES.items():
         if canonical == "value":
             found, read = _value_field(sample, taken, files, checks)
+            value_columns = read
         else:
             found = _find_field(sample, names, taken)
             read = (found,) if found else ()
@@ -1628,13 +1644,13 @@ def _events_source(
             "compares whole rows instead)"
         )
         taken.add(event_id)
-    if isinstance(columns.get("value"), str):  # a derived amount's numbers are plain
-        _set_number_format(sample, [columns["value"]], source, checks)
+    if value_columns:
+        _set_number_format(sample, value_columns, source, checks)
         currencies = _currencies(sample)
         if len(currencies) > 1:
             checks.append(
-                f"{files}: {columns['value']} is in {', '.join(currencies)} (sampled): values "
-                "are summed as they are, so convert them to one currency first (a derived "
+                f"{files}: {' × '.join(value_columns)} is in {', '.join(currencies)} (sampled): "
+                "values are summed as they are, so convert them to one currency first (a derived "
                 "value), or keep one currency's rows"
             )
     if not users_table:

@@ -1372,13 +1372,32 @@ def test_an_order_lines_value_is_its_quantity_times_its_unit_price(tmp_path):
     assert [value for _, value in values] == pytest.approx([-27.5, 15.3, 20.34])
 
 
+def test_a_line_amount_with_decimal_commas_and_digit_groups_reads_in_the_ingest(tmp_path):
+    export = (
+        "Invoice;Customer;Date;Quantity;UnitPrice\n"
+        "A1;7;05.03.2024;2;9,50\n"
+        "A2;8;06.03.2024;-1;1.234,50\n"
+    )
+    out, starter = _starter_for(tmp_path, {"orders.csv": export})
+    (source,) = read_config(out).events
+    assert source.derived["value"] == '"Quantity" * "UnitPrice"'
+    assert (source.decimal, source.thousands) == (",", ".")
+    assert any("Quantity, UnitPrice: numbers with digit groups" in c for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(2, 2, {})
+    with duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True) as con:
+        values = con.execute("SELECT value FROM events ORDER BY value").fetchall()
+    assert [value for (value,) in values] == pytest.approx([-1234.5, 19.0])
+
+
 @pytest.mark.parametrize(
     ("header", "line", "value"),
     [
         ("user,time,Qty,Unit Price", "7,2024-03-05 10:00,2,9.5", '"Qty" * "Unit Price"'),
         ("user,time,quantity,price,total", "7,2024-03-05 10:00,2,9.5,19", "total"),  # it says
-        # Decimal commas: no product is proposed; the price stays the guess, with a check.
-        ("user;time;quantity;price", "7;2024-03-05 10:00;2;9,5", "price"),
+        ("user;time;quantity;price", "7;2024-03-05 10:00;2;9,5", '"quantity" * "price"'),
+        # A price that is no plain number stays the guess, with a check.
+        ("user,time,quantity,price", "7,2024-03-05 10:00,2,$9.50", "price"),
         ("user,time,quantity", "7,2024-03-05 10:00,2", None),  # no price: a count is no value
     ],
 )
