@@ -113,6 +113,10 @@ IDENTIFIED_LATER = "identified_later"
 STITCHED = "stitched"
 # Stage column: the text explaining why a derived column failed (NULL when none did).
 DERIVED_ERROR = "derived_error_text"
+# Column of the layer under the stage's text: a derived field's value, computed once there
+# because its text reads it several times and each text layer copies its input (in place,
+# the statement, and the time to plan it, would grow as the product of those copies).
+DERIVED_VALUE = "usagecast_derived_{}"
 # Stage column: the text columns read by path that do not hold JSON (NULL when none).
 JSON_ERROR = "json_error_text"
 # Stage column: the hash of what a duplicate event repeats (NULL: never a duplicate); the
@@ -703,8 +707,10 @@ def _staged_sql(
     checks: Sequence[Check],
     extra: Mapping[str, str],
     computed: Collection[str],
+    derived_values: Mapping[str, str],
 ) -> str:
-    """file rows -> (text and `extra` columns) -> (parsed columns) -> (first failing check).
+    """file rows (with `derived_values` columns) -> (text and `extra` columns) -> (parsed
+    columns) -> (first failing check).
 
     `extra` columns (DERIVED_ERROR, DEDUPE_HASH) are not checked for control characters;
     of a control-free file only the `computed` text columns (derived, constant) are.
@@ -716,13 +722,17 @@ def _staged_sql(
     dropped = ", ".join(
         ["failed", *(ident(name) for name in {**text, **extra} if name.endswith("_text"))]
     )
+    rows = numbered_rows_sql(staged)
+    if derived_values:
+        values = ", ".join(f"{sql} AS {ident(name)}" for name, sql in derived_values.items())
+        rows = f"(SELECT *, {values} FROM {rows})"
     return (
         f"SELECT * EXCLUDE ({dropped}), failed.reason AS reason, failed.detail AS detail FROM ("
         f"SELECT *, {failed_check_sql([*control, *checks])} AS failed FROM ("
         f"SELECT *{', ' + parsed if parsed else ''} FROM ("
         f"SELECT {staged.seq_offset} + {ROW_NUMBER_COLUMN} AS seq, "
         f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {select} "
-        f"FROM {numbered_rows_sql(staged)})))"
+        f"FROM {rows})))"
     )
 
 
@@ -815,23 +825,27 @@ def derived_text_sql(value_sql: str, decimal: str) -> str:
     )
 
 
-def _derived_fields(staged: StagedFile, source: Source) -> tuple[dict[str, str], str]:
-    """Derived canonical fields as text SQL, and the SQL of DERIVED_ERROR (NULL if none)."""
-    fields, whens = {}, []
+def _derived_fields(
+    staged: StagedFile, source: Source
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """Derived canonical fields as text SQL over their DERIVED_VALUE columns, those columns'
+    SQL, and the SQL of DERIVED_ERROR (NULL if none)."""
+    fields, values, whens = {}, {}, []
     for key, text in source.derived.items():
         value, pairs = derived_sql(
             text,
             lambda name: _field(staged, name),
             lambda sql: number_sql(sql, source.decimal, source.thousands),
         )
-        fields[key] = cleaned(derived_text_sql(value, source.decimal))
+        values[DERIVED_VALUE.format(key)] = value
+        fields[key] = cleaned(derived_text_sql(ident(DERIVED_VALUE.format(key)), source.decimal))
         whens += [
             f"WHEN ({given}) IS NOT NULL AND ({converted}) IS NULL THEN "
             f"{sql_string(f'{key} = {text}: ')} || CAST(({given}) AS VARCHAR) || "
             "' does not convert'"
             for given, converted in pairs
         ]
-    return fields, f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
+    return fields, values, f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
 
 
 def _read_checks(extra: Mapping[str, str]) -> list[Check]:
@@ -881,10 +895,11 @@ def dedupe_hash_sql(staged: StagedFile) -> str:
 
 def _source_fields(
     staged: StagedFile, source: Source
-) -> tuple[Callable[[str], str], dict[str, str]]:
+) -> tuple[Callable[[str], str], dict[str, str], dict[str, str]]:
     """(canonical name -> its text SQL, mapped or derived; the extra DERIVED_ERROR and
-    JSON_ERROR columns, when the source derives columns or reads paths in text columns)."""
-    derived, error = _derived_fields(staged, source)
+    JSON_ERROR columns, when the source derives columns or reads paths in text columns; the
+    derived values' columns, _derived_fields)."""
+    derived, values, error = _derived_fields(staged, source)
 
     def text_of(key: str, as_json: bool = False) -> str:
         if key in derived:
@@ -894,7 +909,7 @@ def _source_fields(
     extra = {DERIVED_ERROR: error} if source.derived else {}
     if staged.json_text:
         extra[JSON_ERROR] = json_error_sql(staged.json_text)
-    return text_of, extra
+    return text_of, extra, values
 
 
 EVENT_TEXT = {
@@ -920,7 +935,7 @@ def stage_events_sql(
     `user_attributes` are every events source's user-level attributes (one staging table holds
     all files): this source's columns are read, the others are NULL.
     """
-    field, extra = _source_fields(staged, source)
+    field, extra, derived_values = _source_fields(staged, source)
     text = {name: field(key, as_json=key == "properties") for name, key in EVENT_TEXT.items()}
     text.update({name: normalised_id(text[name]) for name in EVENT_IDS})
     computed = [name for name, key in EVENT_TEXT.items() if key in source.derived]
@@ -945,7 +960,7 @@ def stage_events_sql(
         parsed += "".join(", " + _attribute_parse(a, source, rules) for a in user_attributes)
         checks += _attribute_checks(user_attributes, source)
     extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
-    return _staged_sql(staged, text, parsed, checks, extra, computed)
+    return _staged_sql(staged, text, parsed, checks, extra, computed, derived_values)
 
 
 def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
@@ -965,7 +980,7 @@ def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
 def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: str) -> str:
     """SELECT staging one raw users or items file."""
     id_column = "user_id" if table == "users" else "item_id"
-    field, extra = _source_fields(staged, source)
+    field, extra, derived_values = _source_fields(staged, source)
     text = {id_column: normalised_id(field(id_column))}
     parsed: list[str] = []
     required: list[str] = [id_column]
@@ -997,7 +1012,7 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         )
         if key in source.derived
     ]
-    return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed)
+    return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed, derived_values)
 
 
 def mapped_columns(source: Source) -> list[tuple[str, str]]:

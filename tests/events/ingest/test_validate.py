@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from events.ingest import parse_config
 from events.ingest.config import Attribute, Rules, Source
 from events.ingest.validate import (
+    StagedFile,
+    cleaned,
     derived_sql,
     derived_text_sql,
     entity_checks,
     failed_check_sql,
     number_sql,
+    stage_events_sql,
     timestamp_sql,
 )
 
@@ -177,6 +182,22 @@ def test_a_derived_value_reads_and_writes_a_decimal_comma(expression, qty, price
     text = derived_text_sql(computed, ",")
     row = "SELECT ?::VARCHAR AS qty, ?::VARCHAR AS price"
     assert _one(f"SELECT {number_sql(text, ',')} FROM ({row})", [qty, price]) == value
+
+
+@pytest.mark.parametrize("expression", ["qty * price", "(qty * price - 1) / qty"])
+def test_a_derived_value_is_written_once_in_the_staging_sql(expression):
+    """Its text reads the value several times, each layer above copying its input: written
+    in place, the statement would grow as the product of those copies."""
+    columns = {"user_id": "u", "timestamp": "t", "event_type": "e", "value": {"expr": expression}}
+    config = parse_config({"events": {"files": "e.csv", "columns": columns}}, Path("/d/x.yaml"))
+    (source,) = config.events
+    names = ("u", "t", "e", "qty", "price")
+    staged = StagedFile("read_csv('e.csv')", 0, "e.csv", "csv", dict.fromkeys(names, "VARCHAR"), 0)
+    statement = stage_events_sql(staged, source, config.rules)
+    value, _ = derived_sql(
+        expression, lambda name: cleaned(f'"{name}"'), lambda sql: number_sql(sql, ".")
+    )
+    assert statement.count(value) == 1
 
 
 @pytest.mark.parametrize(
