@@ -192,6 +192,8 @@ STRPTIME_CANDIDATES = (
     "%b %d, %Y", "%B %d, %Y",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
+# A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name).
+TRAILING_NUMBERING = re.compile(r"(^|[-_. ]+)[0-9][-_. 0-9]*$")
 SCIENTIFIC_ID_RE = re.compile(SCIENTIFIC_ID_PATTERN)
 # The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
 POINT_NUMBER = re.compile(number_pattern("."))
@@ -1256,8 +1258,12 @@ def _attribute_name(column: str) -> str:
 
 def _event_type_constant(path: Path) -> str:
     """The file name's stem in capitals, singular: `logins.csv` -> LOGIN, Segment's
-    `identifies` -> IDENTIFY."""
-    stem = path.name.split(".")[0]
+    `identifies` -> IDENTIFY. A file's numbering or date is not its kind: `orders_000.csv`
+    and `orders-2024-03-05.csv` are ORDER events, `purchases/2024-03-05.csv` PURCHASE
+    events (the folder's name, when the file's is only a date or a number)."""
+    stem = TRAILING_NUMBERING.sub("", path.name.split(".")[0])
+    if not re.search("[A-Za-z]", stem):
+        stem = TRAILING_NUMBERING.sub("", path.parent.name)
     word = re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_").upper() or "EVENT"
     word = word if word[0].isalpha() else f"E_{word}"
     if word.endswith("IES") and len(word) > 4:

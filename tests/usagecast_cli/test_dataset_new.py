@@ -1327,11 +1327,13 @@ def test_files_of_one_kind_each_are_sources_of_their_own_not_one_glob(tmp_path):
         for kind in ("page_views", "purchases")
     }
     files |= {f"hourly/hour_{h:02d}.csv": f"user_id,ts\n1,2024-03-05 {h:02d}:00\n" for h in (0, 1)}
+    files |= {f"orders/2024-03-0{d}.csv": f"user_id,ts\n1,2024-03-0{d} 10:00\n" for d in (1, 2)}
     out, _ = _starter_for(tmp_path, files)
     assert [(s.files, s.event_type) for s in read_config(out).events] == [
         ("*/page_views.csv", "PAGE_VIEW"),
         ("*/purchases.csv", "PURCHASE"),
-        ("hourly/*.csv", "HOUR_00"),
+        ("hourly/*.csv", "HOUR"),
+        ("orders/*.csv", "ORDER"),
     ]
 
 
