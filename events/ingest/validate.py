@@ -113,10 +113,12 @@ IDENTIFIED_LATER = "identified_later"
 STITCHED = "stitched"
 # Stage column: the text explaining why a derived column failed (NULL when none did).
 DERIVED_ERROR = "derived_error_text"
-# Column of the layer under the stage's text: a derived field's value, computed once there
-# because its text reads it several times and each text layer copies its input (in place,
-# the statement, and the time to plan it, would grow as the product of those copies).
+# Columns of the layers under the stage's text: a derived field's value, and below it each
+# source field its expression reads (as text), computed once there because the layers above
+# read each several times and copy what they read (in place, the statement, and the time
+# to plan it, would grow as the product of those copies).
 DERIVED_VALUE = "usagecast_derived_{}"
+DERIVED_OPERAND = "usagecast_operand_{}"
 # Stage column: the text columns read by path that do not hold JSON (NULL when none).
 JSON_ERROR = "json_error_text"
 # Stage column: the hash of what a duplicate event repeats (NULL: never a duplicate); the
@@ -707,10 +709,10 @@ def _staged_sql(
     checks: Sequence[Check],
     extra: Mapping[str, str],
     computed: Collection[str],
-    derived_values: Mapping[str, str],
+    derived: Sequence[Mapping[str, str]],
 ) -> str:
-    """file rows (with `derived_values` columns) -> (text and `extra` columns) -> (parsed
-    columns) -> (first failing check).
+    """file rows (with the `derived` layers' columns, lowest first) -> (text and `extra`
+    columns) -> (parsed columns) -> (first failing check).
 
     `extra` columns (DERIVED_ERROR, DEDUPE_HASH) are not checked for control characters;
     of a control-free file only the `computed` text columns (derived, constant) are.
@@ -723,9 +725,9 @@ def _staged_sql(
         ["failed", *(ident(name) for name in {**text, **extra} if name.endswith("_text"))]
     )
     rows = numbered_rows_sql(staged)
-    if derived_values:
-        values = ", ".join(f"{sql} AS {ident(name)}" for name, sql in derived_values.items())
-        rows = f"(SELECT *, {values} FROM {rows})"
+    for layer in (layer for layer in derived if layer):
+        columns = ", ".join(f"{sql} AS {ident(name)}" for name, sql in layer.items())
+        rows = f"(SELECT *, {columns} FROM {rows})"
     return (
         f"SELECT * EXCLUDE ({dropped}), failed.reason AS reason, failed.detail AS detail FROM ("
         f"SELECT *, {failed_check_sql([*control, *checks])} AS failed FROM ("
@@ -827,15 +829,19 @@ def derived_text_sql(value_sql: str, decimal: str) -> str:
 
 def _derived_fields(
     staged: StagedFile, source: Source
-) -> tuple[dict[str, str], dict[str, str], str]:
-    """Derived canonical fields as text SQL over their DERIVED_VALUE columns, those columns'
-    SQL, and the SQL of DERIVED_ERROR (NULL if none)."""
+) -> tuple[dict[str, str], tuple[dict[str, str], dict[str, str]], str]:
+    """Derived canonical fields as text SQL over their DERIVED_VALUE columns; the layers
+    under the text (the DERIVED_OPERAND columns, then the DERIVED_VALUE ones, name -> SQL);
+    and the SQL of DERIVED_ERROR (NULL if none)."""
     fields, values, whens = {}, {}, []
+    operands: dict[str, str] = {}  # source column -> its DERIVED_OPERAND column
+
+    def operand(name: str) -> str:
+        return ident(operands.setdefault(name, DERIVED_OPERAND.format(len(operands))))
+
     for key, text in source.derived.items():
         value, pairs = derived_sql(
-            text,
-            lambda name: _field(staged, name),
-            lambda sql: number_sql(sql, source.decimal, source.thousands),
+            text, operand, lambda sql: number_sql(sql, source.decimal, source.thousands)
         )
         values[DERIVED_VALUE.format(key)] = value
         fields[key] = cleaned(derived_text_sql(ident(DERIVED_VALUE.format(key)), source.decimal))
@@ -845,7 +851,9 @@ def _derived_fields(
             "' does not convert'"
             for given, converted in pairs
         ]
-    return fields, values, f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
+    read = {column: _field(staged, name) for name, column in operands.items()}
+    error = f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
+    return fields, (read, values), error
 
 
 def _read_checks(extra: Mapping[str, str]) -> list[Check]:
@@ -895,11 +903,11 @@ def dedupe_hash_sql(staged: StagedFile) -> str:
 
 def _source_fields(
     staged: StagedFile, source: Source
-) -> tuple[Callable[[str], str], dict[str, str], dict[str, str]]:
+) -> tuple[Callable[[str], str], dict[str, str], tuple[dict[str, str], dict[str, str]]]:
     """(canonical name -> its text SQL, mapped or derived; the extra DERIVED_ERROR and
     JSON_ERROR columns, when the source derives columns or reads paths in text columns; the
-    derived values' columns, _derived_fields)."""
-    derived, values, error = _derived_fields(staged, source)
+    layers under the text, _derived_fields)."""
+    derived, layers, error = _derived_fields(staged, source)
 
     def text_of(key: str, as_json: bool = False) -> str:
         if key in derived:
@@ -909,7 +917,7 @@ def _source_fields(
     extra = {DERIVED_ERROR: error} if source.derived else {}
     if staged.json_text:
         extra[JSON_ERROR] = json_error_sql(staged.json_text)
-    return text_of, extra, values
+    return text_of, extra, layers
 
 
 EVENT_TEXT = {
@@ -935,7 +943,7 @@ def stage_events_sql(
     `user_attributes` are every events source's user-level attributes (one staging table holds
     all files): this source's columns are read, the others are NULL.
     """
-    field, extra, derived_values = _source_fields(staged, source)
+    field, extra, layers = _source_fields(staged, source)
     text = {name: field(key, as_json=key == "properties") for name, key in EVENT_TEXT.items()}
     text.update({name: normalised_id(text[name]) for name in EVENT_IDS})
     computed = [name for name, key in EVENT_TEXT.items() if key in source.derived]
@@ -960,7 +968,7 @@ def stage_events_sql(
         parsed += "".join(", " + _attribute_parse(a, source, rules) for a in user_attributes)
         checks += _attribute_checks(user_attributes, source)
     extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
-    return _staged_sql(staged, text, parsed, checks, extra, computed, derived_values)
+    return _staged_sql(staged, text, parsed, checks, extra, computed, layers)
 
 
 def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
@@ -980,7 +988,7 @@ def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
 def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: str) -> str:
     """SELECT staging one raw users or items file."""
     id_column = "user_id" if table == "users" else "item_id"
-    field, extra, derived_values = _source_fields(staged, source)
+    field, extra, layers = _source_fields(staged, source)
     text = {id_column: normalised_id(field(id_column))}
     parsed: list[str] = []
     required: list[str] = [id_column]
@@ -1012,7 +1020,7 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         )
         if key in source.derived
     ]
-    return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed, derived_values)
+    return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed, layers)
 
 
 def mapped_columns(source: Source) -> list[tuple[str, str]]:
