@@ -1,19 +1,22 @@
 """Ingest throughput vs DuckDB's plain read (the floor) and pandas on the same files, one run.
 
 Simulates a music-streaming export of about --events event rows (simulator, reused
-from --data-dir when already there), then measures in three fresh subprocesses:
+from --data-dir when already there), or takes a dataset config of your own (--dataset: an
+export of many small files shows the per-file cost), then measures in three fresh
+subprocesses:
 
 - usagecast: `ingest_dataset` of its dataset.yaml into an empty store (reading, validating,
   quarantining, deduplicating, storing and writing the quality report);
 - duckdb (the floor): DuckDB's own plain read of exactly the files the config names, with
   their encodings, each into an in-memory table (read_csv / read_json with its type
   detection, no validation), one file at a time like the pandas side;
-- pandas: `pd.read_csv` (and `pd.read_json(lines=True)` for the JSONL file) of the same
-  files, and nothing else.
+- pandas: `pd.read_csv` with the config's delimiter (and `pd.read_json(lines=True)` for
+  JSONL files) of the same files, and nothing else.
 
 Prints rows/s of each, the ingest's ratio to the floor and to pandas, and each process's
 peak RSS (VmHWM read in the child) with the ingest's ratio to pandas.
 Usage: .venv/bin/python benchmarks/bench_ingest.py [--events 10000000] [--seed 0]
+       .venv/bin/python benchmarks/bench_ingest.py --dataset my_export/dataset.yaml
 """
 
 from __future__ import annotations
@@ -44,14 +47,15 @@ def _child_ingest(dataset_yaml: Path, work: Path) -> dict:
     return {"seconds": seconds, "rows": sum(c.read for c in summary.tables.values())}
 
 
-def _source_files(dataset_yaml: Path) -> list[tuple[str, str]]:
-    """(file name, encoding) of every file the config names: users, events, items."""
+def _source_files(dataset_yaml: Path) -> list[tuple[str, str, str]]:
+    """(file name, encoding, delimiter) of every file the config names: users, events,
+    items."""
     from events.ingest import read_config
 
     config = read_config(dataset_yaml)
-    sources = [config.users, *config.events] + ([config.items] if config.items else [])
+    sources = [s for s in (config.users, *config.events, config.items) if s is not None]
     return [
-        (name, source.encoding)
+        (name, source.encoding, source.delimiter)
         for source in sources
         for name in sorted(glob.glob(str(config.base_dir / source.files)))
     ]
@@ -63,11 +67,11 @@ def _child_pandas(dataset_yaml: Path, work: Path) -> dict:
     files = _source_files(dataset_yaml)
     started = time.perf_counter()
     rows = 0
-    for name, encoding in files:
+    for name, encoding, delimiter in files:
         if name.endswith(".jsonl"):
             frame = pd.read_json(name, lines=True, encoding=encoding)
         else:
-            frame = pd.read_csv(name, encoding=encoding)
+            frame = pd.read_csv(name, encoding=encoding, sep=delimiter)
         rows += len(frame)
     return {"seconds": time.perf_counter() - started, "rows": rows}
 
@@ -82,7 +86,7 @@ def _child_duckdb(dataset_yaml: Path, work: Path) -> dict:
     con = duckdb.connect()
     con.execute(f"SET temp_directory = {sql_string(str(work))}")
     rows = 0
-    for name, encoding in files:
+    for name, encoding, _ in files:
         path = sql_string(name)
         if name.endswith(".jsonl"):
             reader = f"read_json({path}, format = 'newline_delimited')"
@@ -143,6 +147,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fault-rate", type=float, default=0.01)
     parser.add_argument(
+        "--dataset", type=Path, help="a dataset config to measure instead of a simulated one"
+    )
+    parser.add_argument(
         "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "usagecast_bench_ingest"
     )
     parser.add_argument(
@@ -155,7 +162,11 @@ def main() -> None:
         print(json.dumps({**result, "peak_rss_mib": peak_rss_mib()}))
         return
 
-    dataset_yaml = _simulated_dataset(args.events, args.seed, args.fault_rate, args.data_dir)
+    dataset_yaml = (
+        args.dataset.resolve()
+        if args.dataset
+        else _simulated_dataset(args.events, args.seed, args.fault_rate, args.data_dir)
+    )
     results = {kind: _measure(kind, dataset_yaml) for kind in ("duckdb", "pandas", "ingest")}
     print(f"\ndataset: {dataset_yaml}")
     for kind, r in results.items():
