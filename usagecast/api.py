@@ -112,12 +112,16 @@ def ingest(
     )
 
 
-def spec_new(name: str, label: str = "event_within") -> SpecStarter:
+def spec_new(
+    name: str, label: str = "event_within", after_signup: int | None = None
+) -> SpecStarter:
     """`usagecast features new`: write a commented starter spec NAME@v1 into the project's
     spec folder (never over a file), its dataset, cutoffs, counted event types, label guess
     and features filled in from the last ingest's quality report when there is one. `label`
-    picks the question (`--label`: event_within, churn, active_days_in_window, value_within).
-    Returns the Starter: `path`, `text` and what came from the store."""
+    picks the question (`--label`: event_within, churn, active_days_in_window, value_within);
+    `after_signup` asks it of each user at signup + that many days (`--after-signup`)
+    instead of at monthly cutoffs. Returns the Starter: `path`, `text` and what came from
+    the store."""
     from events.quality import NoReportError, load_latest_report
     from features.featureset import new_spec
     from features.featureset.catalog import store_facts
@@ -126,7 +130,7 @@ def spec_new(name: str, label: str = "event_within") -> SpecStarter:
         store = store_facts(load_latest_report())
     except NoReportError:
         store = None
-    return new_spec(name, store=store, label_kind=label)
+    return new_spec(name, store=store, label_kind=label, after_signup=after_signup)
 
 
 @_quiet

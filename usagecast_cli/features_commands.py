@@ -83,6 +83,8 @@ def _list(args: argparse.Namespace) -> int:
 def _format_filled(starter: Starter) -> str:
     """What `features new` took from the store, and what is left to the user."""
     filled = ["dataset"]
+    if starter.after_signup is not None:
+        filled.append(f"cutoffs at each user's signup + {starter.after_signup} days (asked)")
     if starter.calendar is not None:
         filled.append(f"cutoffs ({starter.calendar})")
     if starter.counted:
@@ -113,7 +115,7 @@ def _format_filled(starter: Starter) -> str:
         *([] if starter.counted else ["the counted ones"]),
         *(
             []
-            if starter.calendar
+            if starter.calendar or starter.after_signup
             else ["the cutoffs (under three months of events: set calendar dates by hand)"]
         ),
     ]
@@ -133,7 +135,9 @@ def _new(args: argparse.Namespace) -> int:
     except NoReportError:
         report = None
     store = None if report is None else store_facts(report)
-    starter = new_spec(args.name, store=store, label_kind=args.label)
+    starter = new_spec(
+        args.name, store=store, label_kind=args.label, after_signup=args.after_signup
+    )
     print(f"wrote {starter.path}")
     if report is not None:
         print(render_for_spec(report))
@@ -220,6 +224,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the question: event_within (will they convert or buy again; default), churn, "
         "active_days_in_window (adoption: 3 active days in some 7-day window) or value_within "
         "(what they will spend: a regression), each within 30 days",
+    )
+    new.add_argument(
+        "--after-signup",
+        type=int,
+        metavar="DAYS",
+        help="ask it of each user at signup + DAYS days (an onboarding question: will a new "
+        "user adopt, convert or churn, from their first DAYS days) instead of at monthly "
+        "cutoffs; windows stay inside those days",
     )
     new.set_defaults(handler=_new)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -210,6 +211,7 @@ class Starter:
     valued: tuple[str, ...] = ()  # event types whose values it sums
     rhythm: str | None = None  # the event type whose gaps it measures
     label_kind: str = "event_within"  # the question it asks (LABEL_STARTER_KINDS)
+    after_signup: int | None = None  # its cutoff's days after each user's signup, if so
 
 
 # The starter's placeholder lines that the store's facts replace.
@@ -400,13 +402,56 @@ def starter_windows(months: tuple[str, ...]) -> tuple[int, ...]:
     return (7, 30, *(days for days, needed in LONGER_WINDOWS if len(months) >= needed))
 
 
+def signup_windows(days: int) -> tuple[int, ...]:
+    """An after-signup starter's windows: 7 days when shorter than the user's `days`, and
+    `days` (all of the user's life so far)."""
+    return (7, days) if days > 7 else (days,)
+
+
+_ACTIONABLE_DAYS = "active_days_30d, direction: increase, lower: 0, upper: 30,"
+
+
+def _signup_relative(text: str, days: int) -> str:
+    """The starter `text` asked at each user's signup + `days` days: that one cutoff, every
+    user (activity before it is what the model reads, not a filter), windows inside the
+    user's life so far, and no tenure (the same for every row)."""
+    windows = list(signup_windows(days))
+    text = _replace_once(
+        text,
+        _PLACEHOLDER_CALENDAR,
+        f"after_signup: {{offset_days: {days}}}   # one row per user, at signup + {days} days",
+    )
+    if _PLACEHOLDER_ELIGIBILITY in text:  # will they convert: the not yet converted
+        text = _replace_once(
+            text, _PLACEHOLDER_ELIGIBILITY, _PLACEHOLDER_ELIGIBILITY.replace(_ACTIVE_WITHIN, "")
+        )
+    elif _ACTIVE_USERS in text:
+        text = _replace_once(text, _ACTIVE_USERS, _EVERY_USER)
+    population = re.search(r"^description: ([^;\n]*);", text, re.MULTILINE)
+    if population is None:
+        raise RuntimeError(f"{STARTER_FILE} lost its description's population")
+    text = text.replace(
+        population.group(0), f"description: Every user at signup + {days} days;", 1
+    )
+    head, groups = text.split("\nfeatures:\n")
+    groups = groups.replace(_PLACEHOLDER_WINDOWS, f"windows: {windows}")
+    groups = _replace_once(groups, _TENURE_GROUP, "")
+    groups = _replace_once(
+        groups,
+        _ACTIONABLE_DAYS,
+        f"active_days_{days}d, direction: increase, lower: 0, upper: {days},",
+    )
+    return f"{head}\nfeatures:\n{groups}"
+
+
 def _replace_once(text: str, old: str, new: str) -> str:
     if text.count(old) != 1:
         raise RuntimeError(f"{STARTER_FILE} lost its placeholder {old!r}")
     return text.replace(old, new)
 
 
-_ACTIVE_USERS = "eligibility:\n  active_within_days: 30\n"
+_ACTIVE_WITHIN = "  active_within_days: 30\n"
+_ACTIVE_USERS = f"eligibility:\n{_ACTIVE_WITHIN}"
 _EVERY_USER = "eligibility: {}   # every user who signed up before the cutoff, active or not\n"
 # The starters of the label kinds other than event_within: (label block, eligibility block,
 # description). Churn and adoption are asked of the users active in the last 30 days (a user
@@ -469,22 +514,35 @@ def _question(
 
 
 def starter_text(
-    name: str, store: StoreFacts | None = None, label_kind: str = "event_within"
+    name: str,
+    store: StoreFacts | None = None,
+    label_kind: str = "event_within",
+    after_signup: int | None = None,
 ) -> Starter:
-    """The starter spec for `name` asking `label_kind`'s question (LABEL_STARTER_KINDS);
-    with `store`, its dataset, cutoffs and counted event types are the store's, and only
-    the label's event type may stay a placeholder."""
+    """The starter spec for `name` asking `label_kind`'s question (LABEL_STARTER_KINDS),
+    at monthly cutoffs or, with `after_signup`, at each user's signup + that many days (an
+    onboarding question); with `store`, its dataset, cutoffs and counted event types are the
+    store's, and only the label's event type may stay a placeholder."""
+    if after_signup is not None and after_signup < 1:
+        raise SpecError(
+            f"--after-signup {after_signup}: the cutoff must come at least a day after signup, "
+            "so that the features see some of the user's events"
+        )
     text = STARTER_FILE.read_text()
     value_label = None
     if label_kind != "event_within":
         text, value_label = _question(text, label_kind, store)
     if store is None:
-        return Starter(text.replace(STARTER_NAME, name), label_kind=label_kind)
+        if after_signup is not None:
+            text = _signup_relative(text, after_signup)
+        return Starter(
+            text.replace(STARTER_NAME, name), label_kind=label_kind, after_signup=after_signup
+        )
     # JSON quoting keeps any dataset name one YAML string ("shop: EU" included).
     text = _replace_once(
         text, f"dataset: {STARTER_DATASET}", f"dataset: {json.dumps(store.dataset)}"
     )
-    calendar = starter_calendar(store.months, store.data_end)
+    calendar = None if after_signup else starter_calendar(store.months, store.data_end)
     if calendar is not None:
         text = _replace_once(text, _PLACEHOLDER_CALENDAR, calendar)
     counted = tuple(t for t in store.event_types if is_spec_name(t))[:COUNTED_FROM_STORE]
@@ -506,10 +564,10 @@ def starter_text(
     # The counted types' values, and a value label's own past values (the best guess of
     # what a user will spend is what they spent).
     valued = tuple(t for t in store.valued if t in counted or (value_label and t == label))
-    windows = starter_windows(store.months)
+    windows = signup_windows(after_signup) if after_signup else starter_windows(store.months)
     if valued:
         listed = ", ".join(json.dumps(t) for t in valued)
-        value_windows = [w for w in windows if w >= 30]
+        value_windows = [w for w in windows if w >= 30] or [windows[-1]]
         text = _replace_once(
             text,
             _ACTIVE_DAYS_GROUP,
@@ -530,7 +588,7 @@ def starter_text(
         names = ", ".join(json.dumps(name) for name in store.attributes)
         attribute_group = f"  - kind: attribute\n    names: [{names}]\n"
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + attribute_group)
-    longer = windows[-1] > 30
+    longer = windows[-1] > 30 and not after_signup
     if longer:  # the starter's groups, each still at its placeholder windows
         head, groups = text.split("\nfeatures:\n")
         groups = groups.replace(_PLACEHOLDER_WINDOWS, f"windows: {list(windows)}")
@@ -564,6 +622,8 @@ def starter_text(
             "".join(f"# {line}\n" for line in origin) + f"{label_note}"
             "# `usagecast features build __NAME__@v1` lists the ones the event store holds.",
         )
+    if after_signup is not None:
+        text = _signup_relative(text, after_signup)
     if label:
         text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"a {label} within")
         text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
@@ -581,6 +641,7 @@ def starter_text(
         valued=valued,
         rhythm=rhythm,
         label_kind=label_kind,
+        after_signup=after_signup,
     )
 
 
@@ -589,11 +650,12 @@ def new_spec(
     sets_dir: Path | None = None,
     store: StoreFacts | None = None,
     label_kind: str = "event_within",
+    after_signup: int | None = None,
 ) -> Starter:
     """Write a commented starter `name@v1` into the project folder; never overwrite a file.
 
     `store` (the ingested store's facts, when one exists) fills in what it can; `label_kind`
-    picks the question (starter_text).
+    picks the question and `after_signup` its cutoff (starter_text).
     """
     ref = FeatureSetRef(check_name(name, "spec name"), 1)
     folder = dict(_folders(sets_dir)).get("project")
@@ -606,7 +668,7 @@ def new_spec(
                 f"{spec_path(ref, other)} already exists ({origin}); edit it, or choose "
                 "another name"
             )
-    starter = starter_text(name, store, label_kind)
+    starter = starter_text(name, store, label_kind, after_signup)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x") as handle:
         handle.write(starter.text)

@@ -153,6 +153,36 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
     assert spec["label"] == {"kind": "churn", "horizon_days": 30}
 
 
+def test_new_after_signup_asks_each_user_once_at_signup_plus_the_days(tmp_path, capsys):
+    import yaml
+
+    signups = [f"2024-01-{day:02d}" for day in range(2, 8)]
+    days = [f"2024-{month:02d}-{day:02d}" for month in (1, 2, 3) for day in range(8, 29, 3)]
+    files = {
+        "users.csv": "id,joined\n" + "".join(f"{u},{d}\n" for u, d in enumerate(signups)),
+        "events.csv": "u,t,e\n"
+        + "".join(f"{u},{d},PLAY\n" for u in range(6) for d in days[: 2 + 4 * u]),
+    }
+    config = {
+        "name": "onboarding",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+        "users": {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "joined"}},
+    }
+    _ingest(tmp_path, files, config)
+    argv = ["features", "new", "onboard", "--label", "active_days_in_window"]
+    assert main([*argv, "--after-signup", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "cutoffs at each user's signup + 7 days (asked)" in out
+    assert "still placeholders" not in out
+    spec = yaml.safe_load((tmp_path / "specs" / "onboard" / "v1.yaml").read_text())
+    assert spec["cutoffs"] == {"after_signup": {"offset_days": 7}}
+    assert main(["features", "build", "onboard@v1", "--no-progress"]) == 0
+    assert "rows 6  positives 5" in capsys.readouterr().out  # u0 is active on 1 day after
+
+
 def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warned_of(
     tmp_path, capsys
 ):

@@ -23,6 +23,7 @@ from features.featureset.catalog import (
     new_spec,
     project_specs_dir,
     release_spec,
+    signup_windows,
     starter_calendar,
     starter_windows,
     store_data_end,
@@ -445,6 +446,44 @@ def test_a_starter_asks_the_question_its_label_kind_names(
         assert (spec.label.min_days, spec.label.window_days) == (3, 7)
     if kind == "value_within":
         assert spec.label.event_type == ("ORDER" if from_store else None)
+
+
+@pytest.mark.parametrize(
+    "kind", ["event_within", "churn", "active_days_in_window", "value_within"]
+)
+@pytest.mark.parametrize("from_store", [True, False])
+def test_an_after_signup_starter_asks_every_user_once_within_their_first_days(
+    sets_dir, kind, from_store
+):
+    store = (
+        StoreFacts("app", _MONTHS, ("PLAY", "ORDER"), valued=("ORDER",), sessions=True)
+        if from_store
+        else None
+    )
+    starter = new_spec("onboard", sets_dir, store=store, label_kind=kind, after_signup=14)
+    spec = load_spec("onboard@v1", sets_dir)
+    assert (spec.cutoffs.calendar, spec.cutoffs.after_signup.offset_days) == (None, 14)
+    assert (starter.after_signup, starter.calendar) == (14, None)
+    assert spec.eligibility.active_within_days is None  # the first days are the features
+    converts = {"event_within": "ORDER" if from_store else "PURCHASE"}.get(kind)
+    assert spec.eligibility.not_converted == converts
+    assert spec.description.startswith("Every user at signup + 14 days; label = ")
+    windows = {w for group in spec.features for w in getattr(group, "windows", ())}
+    assert windows <= {7, 14}
+    names = [f.name for f in expand_features(spec)]
+    assert "tenure_days" not in names  # 14 days for every row
+    assert {a.feature for a in spec.actionable} == {"active_days_14d"} <= set(names)
+
+
+@pytest.mark.parametrize(("days", "windows"), [(1, (1,)), (7, (7,)), (14, (7, 14)), (90, (7, 90))])
+def test_after_signup_windows_stay_inside_the_users_first_days(days, windows):
+    assert signup_windows(days) == windows
+
+
+def test_an_after_signup_starter_at_signup_itself_is_refused(sets_dir):
+    with pytest.raises(SpecError, match=r"--after-signup 0: the cutoff must come at least a day"):
+        new_spec("onboard", sets_dir, after_signup=0)
+    assert not (sets_dir / "onboard").exists()
 
 
 @pytest.mark.parametrize(
