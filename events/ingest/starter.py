@@ -192,8 +192,11 @@ STRPTIME_CANDIDATES = (
     "%b %d, %Y", "%B %d, %Y",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
-# A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name).
-TRAILING_NUMBERING = re.compile(r"(^|[-_. ]+)[0-9][-_. 0-9]*$")
+# A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name),
+# after a word that says it is an export (Shopify's `orders_export_1.csv`).
+TRAILING_NUMBERING = re.compile(
+    r"((^|[-_. ]+)(export|exports|dump|extract))?((^|[-_. ]+)[0-9][-_. 0-9]*)?$", re.IGNORECASE
+)
 SCIENTIFIC_ID_RE = re.compile(SCIENTIFIC_ID_PATTERN)
 # The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
 POINT_NUMBER = re.compile(number_pattern("."))
@@ -1258,9 +1261,10 @@ def _attribute_name(column: str) -> str:
 
 def _event_type_constant(path: Path) -> str:
     """The file name's stem in capitals, singular: `logins.csv` -> LOGIN, Segment's
-    `identifies` -> IDENTIFY. A file's numbering or date is not its kind: `orders_000.csv`
-    and `orders-2024-03-05.csv` are ORDER events, `purchases/2024-03-05.csv` PURCHASE
-    events (the folder's name, when the file's is only a date or a number)."""
+    `identifies` -> IDENTIFY. A file's numbering or date is not its kind: `orders_000.csv`,
+    `orders-2024-03-05.csv` and Shopify's `orders_export_1.csv` are ORDER events,
+    `purchases/2024-03-05.csv` PURCHASE events (the folder's name, when the file's is only
+    a date or a number)."""
     stem = TRAILING_NUMBERING.sub("", path.name.split(".")[0])
     if not re.search("[A-Za-z]", stem):
         stem = TRAILING_NUMBERING.sub("", path.parent.name)

@@ -494,7 +494,7 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     (source,) = config.events
     assert dict(source.columns) == {"timestamp": "Created at", "value": "Total"}
     assert source.derived == {"user_id": 'LOWER("Email")'}  # normalised by sqlglot
-    assert source.event_type == "ORDERS_EXPORT"  # the order name `#1001` is no event type
+    assert source.event_type == "ORDER"  # the order name `#1001` is no event type
     assert (source.thousands, source.timestamp_formats) == (",", ("%Y-%m-%d %H:%M:%S %z",))
     assert any("user id from the email column Email, lower-cased" in c for c in starter.checks)
     store = tmp_path / "store" / "events.duckdb"
@@ -1328,12 +1328,14 @@ def test_files_of_one_kind_each_are_sources_of_their_own_not_one_glob(tmp_path):
     }
     files |= {f"hourly/hour_{h:02d}.csv": f"user_id,ts\n1,2024-03-05 {h:02d}:00\n" for h in (0, 1)}
     files |= {f"orders/2024-03-0{d}.csv": f"user_id,ts\n1,2024-03-0{d} 10:00\n" for d in (1, 2)}
+    files["shop/orders_export_1.csv"] = "user_id,ts\n1,2024-03-05 10:00\n"  # Shopify's name
     out, _ = _starter_for(tmp_path, files)
     assert [(s.files, s.event_type) for s in read_config(out).events] == [
         ("*/page_views.csv", "PAGE_VIEW"),
         ("*/purchases.csv", "PURCHASE"),
         ("hourly/*.csv", "HOUR"),
         ("orders/*.csv", "ORDER"),
+        ("shop/orders_export_1.csv", "ORDER"),
     ]
 
 
