@@ -109,6 +109,8 @@ TIME_NAMES = (
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
 EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
+# The order a row is a line of, in exports with a row per line item (Shopify's `Id`).
+ORDER_ID_NAMES = ("orderid", "ordernumber", "id")
 EVENT_NAMES = (
     "eventtype", "event", "eventname", "type", "kind", "action", "activity",
     "eventtablename",  # Heap Connect's all_events
@@ -412,6 +414,20 @@ def _value_field(
             f"{ident(price)}'}}`) once both hold plain numbers"
         )
     return price, (price,)
+
+
+def _order_id(sample: FileSample, value: str, taken: set[str]) -> str | None:
+    """A column naming the order each row is a line of (ORDER_ID_NAMES), when the order's
+    `value` sits on one of its lines only: filled on every sampled row, repeated, and with
+    as many distinct ids as `value` has values (Shopify's orders export: an order's further
+    line items repeat its `Id`, their `Total` blank)."""
+    rows = _sampled_rows(sample)
+    for column in _field_matches(sample, ORDER_ID_NAMES, taken):
+        ids = sample.values.get(column, ())
+        repeated = len(ids) == rows and len(set(ids)) < rows
+        if repeated and len(set(ids)) == len(sample.values.get(value, ())):
+            return column
+    return None
 
 
 def _changed_attribute(sample: FileSample, taken: set[str]) -> str | None:
@@ -1654,6 +1670,18 @@ def _events_source(
             "compares whole rows instead)"
         )
         taken.add(event_id)
+    elif isinstance(columns.get("value"), str):
+        order = _order_id(sample, columns["value"], taken)
+        if order is not None:
+            per_order = [c for c in (event, user_id, time, order) if isinstance(c, str)]
+            checks.append(
+                f"{files}: {order} repeats on rows without a {columns['value']}, an order's "
+                f"further line items: each row is an event, so counts are of lines and only "
+                f"an order's first line carries its {columns['value']}; for one event per "
+                f"order set dedupe: {json.dumps(per_order)} (the other lines are then "
+                "quarantined as duplicate_event: below rules.min_accepted_share of the rows "
+                "kept, lower it)"
+            )
     if value_columns:
         _set_number_format(sample, value_columns, source, checks)
         currencies = _currencies(sample)

@@ -497,6 +497,12 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     assert source.event_type == "ORDER"  # the order name `#1001` is no event type
     assert (source.thousands, source.timestamp_formats) == (",", ("%Y-%m-%d %H:%M:%S %z",))
     assert any("user id from the email column Email, lower-cased" in c for c in starter.checks)
+    lines = (
+        "orders_export.csv: Id repeats on rows without a Total, an order's further line items: "
+        "each row is an event"
+    )
+    (check,) = [c for c in starter.checks if c.startswith(lines)]
+    assert 'set dedupe: ["Email", "Created at", "Id"]' in check
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"].accepted == 4
@@ -513,6 +519,12 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
         ("bob@example.com", 1234.5),
         ("ann@example.com", 26.6),
     ]
+    config_text = out.read_text()
+    out.write_text(
+        config_text.replace("  columns:", '  dedupe: ["Email", "Created at", "Id"]\n  columns:')
+    )
+    summary = ingest_dataset(out, store, progress=False)  # the check's advice, as written
+    assert summary.tables["events"] == TableCounts(4, 3, {"duplicate_event": 1})
 
 
 def test_stripes_charges_with_a_created_utc_column(tmp_path):
