@@ -157,7 +157,7 @@ OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),
     "item_id": (
         "itemid", "productid", "sku", "trackid", "songid", "contentid", "item", "stockcode",
-        "productcode", "itemcode",
+        "productcode", "itemcode", "lineitemsku",
     ),
     "value": ("revenue", "value", "amount", "price", "total", "sales", "purchaserevenue"),
     "area": ("area", "section", "screen", "feature", "module"),

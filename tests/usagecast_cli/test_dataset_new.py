@@ -475,11 +475,11 @@ def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path)
 
 
 SHOPIFY_ORDERS = (
-    "Name,Email,Financial Status,Total,Created at,Lineitem name,Id\n"
-    "#1001,ann@example.com,paid,48.20,2024-03-05 14:23:11 -0500,Blue Mug,5501\n"
-    "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,Tea,5501\n"
-    '#1002,bob@example.com,paid,"1,234.50",2024-03-06 08:59:40 -0500,Espresso,5502\n'
-    "#1003, Ann@Example.com ,paid,26.60,2024-04-01 09:58:00 -0400,Blue Mug,5503\n"
+    "Name,Email,Financial Status,Total,Created at,Lineitem name,Lineitem sku,Id\n"
+    "#1001,ann@example.com,paid,48.20,2024-03-05 14:23:11 -0500,Blue Mug,MUG-B,5501\n"
+    "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,Tea,TEA-1,5501\n"
+    '#1002,bob@example.com,paid,"1,234.50",2024-03-06 08:59:40 -0500,Espresso,ESP,5502\n'
+    "#1003, Ann@Example.com ,paid,26.60,2024-04-01 09:58:00 -0400,Blue Mug,MUG-B,5503\n"
 )
 
 
@@ -492,7 +492,11 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     config = read_config(out)
     assert config.users is None  # a `Created at` per order, ann's twice: not a users table
     (source,) = config.events
-    assert dict(source.columns) == {"timestamp": "Created at", "value": "Total"}
+    assert dict(source.columns) == {
+        "timestamp": "Created at",
+        "item_id": "Lineitem sku",
+        "value": "Total",
+    }
     assert source.derived == {"user_id": 'LOWER("Email")'}  # normalised by sqlglot
     assert source.event_type == "ORDER"  # the order name `#1001` is no event type
     assert (source.thousands, source.timestamp_formats) == (",", ("%Y-%m-%d %H:%M:%S %z",))
