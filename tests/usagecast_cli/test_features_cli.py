@@ -153,6 +153,18 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
     assert spec["label"] == {"kind": "churn", "horizon_days": 30}
 
 
+def _events_and_users(name: str) -> dict:
+    """A dataset config `name` of events.csv (u, t, e) and users.csv (id, joined)."""
+    return {
+        "name": name,
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+        "users": {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "joined"}},
+    }
+
+
 def test_new_after_signup_asks_each_user_once_at_signup_plus_the_days(tmp_path, capsys):
     import yaml
 
@@ -163,14 +175,7 @@ def test_new_after_signup_asks_each_user_once_at_signup_plus_the_days(tmp_path, 
         "events.csv": "u,t,e\n"
         + "".join(f"{u},{d},PLAY\n" for u in range(6) for d in days[: 2 + 4 * u]),
     }
-    config = {
-        "name": "onboarding",
-        "events": {
-            "files": "events.csv",
-            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
-        },
-        "users": {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "joined"}},
-    }
+    config = _events_and_users("onboarding")
     _ingest(tmp_path, files, config)
     argv = ["features", "new", "onboard", "--label", "active_days_in_window"]
     assert main([*argv, "--after-signup", "7"]) == 0
@@ -201,14 +206,7 @@ def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warn
     rows += [f"{u},2024-0{u % 3 + 4}-15,BUY" for u in range(0, 50, 5)]
     rows += ["7,2031-05-01,PLAY", "8,2031-05-02,PLAY", "9,1970-01-01,PLAY"]
     (export / "events.csv").write_text("u,t,e\n" + "\n".join(rows) + "\n")
-    config = {
-        "name": "clocks",
-        "events": {
-            "files": "events.csv",
-            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
-        },
-        "users": {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "joined"}},
-    }
+    config = _events_and_users("clocks")
     (export / "dataset.yaml").write_text(yaml.safe_dump(config))
     summary = ingest_dataset(export / "dataset.yaml", event_store_path(), progress=False)
     after = (
