@@ -25,17 +25,16 @@ DOCUMENTS = st.recursive(
 RECORDS = st.lists(st.dictionaries(KEYS, DOCUMENTS, max_size=4), min_size=1, max_size=6)
 
 
+# One in-memory DuckDB for the module (opening a database costs far more than these
+# queries); each _column call replaces its one table.
+CON = duckdb.connect()
+
+
 def _column(values: list[str], sql: str) -> list:
     """`sql` over a table whose `json` (JSON) and `doc` (text) columns hold each value."""
-    con = duckdb.connect()
-    try:
-        con.execute("CREATE TABLE t (n INTEGER, json JSON, doc VARCHAR)")
-        con.executemany(
-            "INSERT INTO t VALUES (?, ?, ?)", [(i, v, v) for i, v in enumerate(values)]
-        )
-        return [value for (value,) in con.execute(f"SELECT {sql} FROM t ORDER BY n").fetchall()]
-    finally:
-        con.close()
+    CON.execute("CREATE OR REPLACE TABLE t (n INTEGER, json JSON, doc VARCHAR)")
+    CON.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, v, v) for i, v in enumerate(values)])
+    return [value for (value,) in CON.execute(f"SELECT {sql} FROM t ORDER BY n").fetchall()]
 
 
 @settings(max_examples=40, deadline=None)

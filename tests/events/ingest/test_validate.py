@@ -29,11 +29,14 @@ HINT = ' (a decimal comma? set decimal: "," on this source)'
 GROUPS_HINT = ' (digit groups? set thousands: "{}" on this source)'
 
 
+# One in-memory DuckDB for the module: every query here reads only its parameters, and
+# opening a database costs far more than these queries.
+CON = duckdb.connect()
+
+
 def _one(sql: str, params: list, *, row: bool = False):
-    """The single value (or with `row`, the one row) `sql` gives in a fresh in-memory
-    DuckDB."""
-    with duckdb.connect() as con:
-        values = con.execute(sql, params).fetchone()
+    """The single value (or with `row`, the one row) `sql` gives in an in-memory DuckDB."""
+    values = CON.execute(sql, params).fetchone()
     return values if row else values[0]
 
 
