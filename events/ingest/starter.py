@@ -32,7 +32,7 @@ from tqdm import tqdm
 from contracts.errors import UsagecastError
 from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name_for
 from events.ingest import archives, excel
-from events.ingest.config import WHITESPACE, derived_columns
+from events.ingest.config import DEFAULT_MIN_ACCEPTED_SHARE, WHITESPACE, derived_columns
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
     GZIP_SUFFIX,
@@ -1674,13 +1674,19 @@ def _events_source(
         order = _order_id(sample, columns["value"], taken)
         if order is not None:
             per_order = [c for c in (event, user_id, time, order) if isinstance(c, str)]
+            kept = len(set(sample.values[order])) / _sampled_rows(sample)
+            share = (
+                f"; about {kept:.0%} of the sampled rows would be kept, under rules."
+                f"min_accepted_share {DEFAULT_MIN_ACCEPTED_SHARE}: lower it too"
+                if kept < DEFAULT_MIN_ACCEPTED_SHARE
+                else ""
+            )
             checks.append(
                 f"{files}: {order} repeats on rows without a {columns['value']}, an order's "
                 f"further line items: each row is an event, so counts are of lines and only "
                 f"an order's first line carries its {columns['value']}; for one event per "
                 f"order set dedupe: {json.dumps(per_order)} (the other lines are then "
-                "quarantined as duplicate_event: below rules.min_accepted_share of the rows "
-                "kept, lower it)"
+                f"quarantined as duplicate_event{share})"
             )
     if value_columns:
         _set_number_format(sample, value_columns, source, checks)

@@ -507,6 +507,7 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     )
     (check,) = [c for c in starter.checks if c.startswith(lines)]
     assert 'set dedupe: ["Email", "Created at", "Id"]' in check
+    assert "would be kept" not in check  # 3 of 4 rows
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"].accepted == 4
@@ -529,6 +530,21 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     )
     summary = ingest_dataset(out, store, progress=False)  # the check's advice, as written
     assert summary.tables["events"] == TableCounts(4, 3, {"duplicate_event": 1})
+
+
+def test_order_lines_mostly_without_the_orders_value_say_what_their_dedupe_would_keep(tmp_path):
+    lines = "".join(
+        f"{order},{user},2024-03-0{order} 10:00,{total},SKU{n}\n"
+        for order, user, totals in ((1, "ann", ("30.00", "", "")), (2, "bob", ("12.50", "")))
+        for n, total in enumerate(totals)
+    )
+    orders = "Id,Email,Created at,Total,Lineitem sku\n" + lines
+    _, starter = _starter_for(tmp_path, {"orders_export.csv": orders})
+    (check,) = [c for c in starter.checks if "an order's further line items" in c]
+    assert check.endswith(
+        "duplicate_event; about 40% of the sampled rows would be kept, under "
+        "rules.min_accepted_share 0.5: lower it too)"
+    )
 
 
 def test_stripes_charges_with_a_created_utc_column(tmp_path):
