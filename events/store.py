@@ -13,7 +13,8 @@ users        user_id VARCHAR, signup_time TIMESTAMP, then one column per declare
 user_attributes  name VARCHAR, kind VARCHAR ('static' | 'snapshot'), dtype VARCHAR
              ('categorical' | 'numeric' | 'timestamp')
 items        item_id VARCHAR, then one column per item attribute (optional table)
-item_attributes  name VARCHAR, dtype VARCHAR ('categorical' | 'numeric')
+item_attributes  name VARCHAR, kind VARCHAR ('static' | 'snapshot'; absent in stores written
+             before item attributes had kinds: static), dtype VARCHAR ('categorical' | 'numeric')
 quarantine   table_name, source_file, source_row, reason, detail, raw (JSON of the raw row)
 ingests      ingest_id, started_at, finished_at, config_path, dataset_digest, files (JSON),
              counts (JSON), dataset (the config's name), granularity ('timestamp' | 'date':

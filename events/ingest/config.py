@@ -87,7 +87,7 @@ class Attribute:
     name: str
     column: str
     dtype: str
-    kind: str | None = None
+    kind: str = "static"
 
 
 @dataclass(frozen=True)
@@ -383,26 +383,26 @@ def unknown_derived_columns(
 
 
 def _attributes(
-    path: Path, where: str, value: Any, with_kind: bool, reserved: tuple[str, ...] = ()
+    path: Path, where: str, value: Any, of_users: bool, reserved: tuple[str, ...] = ()
 ) -> tuple[Attribute, ...]:
+    """A users (`of_users`) or items table's attributes. A user attribute states its kind;
+    an item attribute is static unless it says `kind: snapshot` (a catalog's attributes
+    mostly describe the item, not what users did with it)."""
     if not isinstance(value, Mapping):
         raise _fail(path, where, "must map attribute names to {column, dtype, ...}")
-    allowed = ("column", "kind", "dtype") if with_kind else ("column", "dtype")
+    allowed = ("column", "kind", "dtype")
+    required = allowed if of_users else ("column", "dtype")
     attributes = []
     for name, spec in value.items():
         at = f"{where}.{name}"
-        spec = _check_keys(path, at, spec, allowed, allowed)
+        spec = _check_keys(path, at, spec, allowed, required)
         dtype = _text(path, f"{at}.dtype", spec["dtype"])
-        dtypes = ATTRIBUTE_DTYPES if with_kind else ITEM_ATTRIBUTE_DTYPES
+        dtypes = ATTRIBUTE_DTYPES if of_users else ITEM_ATTRIBUTE_DTYPES
         if dtype not in dtypes:
             raise _fail(path, f"{at}.dtype", f"is {dtype!r}; allowed: {', '.join(dtypes)}")
-        kind = None
-        if with_kind:
-            kind = _text(path, f"{at}.kind", spec["kind"])
-            if kind not in ATTRIBUTE_KINDS:
-                raise _fail(
-                    path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}"
-                )
+        kind = _text(path, f"{at}.kind", spec.get("kind", "static"))
+        if kind not in ATTRIBUTE_KINDS:
+            raise _fail(path, f"{at}.kind", f"is {kind!r}; allowed: {', '.join(ATTRIBUTE_KINDS)}")
         if (
             name
             in USER_COLUMNS + USER_OPTIONAL + ITEM_COLUMNS + RESERVED_ATTRIBUTE_NAMES + reserved

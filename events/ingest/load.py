@@ -563,13 +563,9 @@ class _Builder:
         if table == USERS:
             self._count_unknown_references(source.attributes)
         catalog = USER_ATTRIBUTES if table == USERS else ITEM_ATTRIBUTES
-        kind = "kind VARCHAR, " if table == USERS else ""
-        self.con.execute(f"CREATE TABLE {catalog} (name VARCHAR, {kind}dtype VARCHAR)")
+        self.con.execute(f"CREATE TABLE {catalog} (name VARCHAR, kind VARCHAR, dtype VARCHAR)")
         for a in source.attributes:
-            values = [a.name, a.kind, a.dtype] if table == USERS else [a.name, a.dtype]
-            self.con.execute(
-                f"INSERT INTO {catalog} VALUES ({', '.join('?' * len(values))})", values
-            )
+            self.con.execute(f"INSERT INTO {catalog} VALUES (?, ?, ?)", [a.name, a.kind, a.dtype])
         self._quarantine(table)
 
     def finish_events(self) -> None:

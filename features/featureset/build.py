@@ -220,15 +220,40 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
     _check_related_via(declared, spec)
     item_attributes = {f.attribute for f in features if f.kind == "item_mean"}
     if item_attributes:
-        item_dtypes = dict(con.execute(f"SELECT name, dtype FROM {ITEM_ATTRIBUTES}").fetchall())
-        not_numeric = sorted(a for a in item_attributes if item_dtypes[a] != "numeric")
-        if not_numeric:
-            numeric = sorted(name for name, dtype in item_dtypes.items() if dtype == "numeric")
-            raise SpecError(
-                f"{spec.ref}: item_mean needs numeric item attributes; {', '.join(not_numeric)} "
-                f"are not (numeric: {', '.join(numeric) or 'none'})"
-            )
+        _check_item_attributes(con, spec, item_attributes)
     return dtypes
+
+
+def _check_item_attributes(con, spec: FeatureSetSpec, names: set[str]) -> None:
+    """item_mean reads numeric, static item attributes: a snapshot one (a popularity counted
+    at export time) would carry plays after the cutoff into past rows. A store written before
+    item attributes had kinds holds static ones."""
+    kind = "kind" if "kind" in _table_columns(con, ITEM_ATTRIBUTES) else "'static'"
+    rows = con.execute(f"SELECT name, dtype, {kind} FROM {ITEM_ATTRIBUTES}").fetchall()
+    declared = {name: (dtype, kind) for name, dtype, kind in rows}
+    not_numeric = sorted(a for a in names if declared[a][0] != "numeric")
+    if not_numeric:
+        numeric = sorted(name for name, (dtype, _) in declared.items() if dtype == "numeric")
+        raise SpecError(
+            f"{spec.ref}: item_mean needs numeric item attributes; {', '.join(not_numeric)} "
+            f"are not (numeric: {', '.join(numeric) or 'none'})"
+        )
+    snapshots = sorted(a for a in names if declared[a][1] == "snapshot")
+    if snapshots:
+        raise SpecError(
+            f"{spec.ref}: item_mean reads item attribute(s) {', '.join(snapshots)}, a snapshot "
+            "(read when the data was exported, after every cutoff), so as a feature it would "
+            "leak the future into past rows; use static item attributes"
+        )
+
+
+def _table_columns(con, table: str) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    ]
 
 
 # The dtypes a `related` entry's `via` attribute may have, per relation: a group gathers the

@@ -430,6 +430,14 @@ def _parse_calendar(raw: Any, path: str) -> CalendarCutoffs:
         raise SpecError(f"{path}.end: {end} is before start {start}")
     every = data["every"]
     if every == "month":
+        first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4))
+        first = first.replace(day=1)
+        if first > end:
+            raise SpecError(
+                f"{path}: `every: month` puts a cutoff on the first day of each month, and "
+                f"none lies between {start} and {end} (the next is {first}); move start to a "
+                "first of the month or end past one"
+            )
         return CalendarCutoffs(start=start, end=end, every_month=True)
     if isinstance(every, int) and not isinstance(every, bool):
         return CalendarCutoffs(start=start, end=end, every_days=_int(every, f"{path}.every"))

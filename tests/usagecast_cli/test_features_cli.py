@@ -188,6 +188,39 @@ def test_new_after_signup_asks_each_user_once_at_signup_plus_the_days(tmp_path, 
     assert "rows 6  positives 5" in capsys.readouterr().out  # u0 is active on 1 day after
 
 
+@pytest.mark.parametrize("kind", ["static", "snapshot"])
+def test_item_mean_reads_static_item_attributes_and_refuses_a_snapshot(tmp_path, capsys, kind):
+    files = {
+        "users.csv": "id,joined\n1,2024-01-02\n2,2024-01-03\n",
+        "events.csv": "u,t,e,song\n1,2024-01-05,PLAY,s1\n2,2024-01-20,PLAY,s2\n"
+        "1,2024-03-10,PLAY,s1\n",
+        "songs.csv": "song,plays\ns1,120\ns2,7\n",
+    }
+    config = _events_and_users("music")
+    config["events"]["columns"]["item_id"] = "song"
+    config["items"] = {
+        "files": "songs.csv",
+        "columns": {"item_id": "song"},
+        "attributes": {"plays": {"column": "plays", "dtype": "numeric", "kind": kind}},
+    }
+    _ingest(tmp_path, files, config)
+    spec = tmp_path / "specs" / "listens" / "v1.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "name: listens\nversion: 1\ndataset: music\n"
+        "cutoffs: {calendar: {start: 2024-02-01, end: 2024-02-01, every: month}}\n"
+        "label: {kind: churn, horizon_days: 30}\n"
+        "features:\n  - {kind: item_mean, attribute: plays, windows: [30]}\n"
+    )
+    code = main(["features", "build", "listens@v1", "--no-progress"])
+    err = capsys.readouterr().err
+    if kind == "static":
+        assert code == 0, err
+    else:
+        assert code == 2
+        assert "item_mean reads item attribute(s) plays, a snapshot (read when the data" in err
+
+
 def test_events_years_from_the_others_are_named_kept_out_of_the_starter_and_warned_of(
     tmp_path, capsys
 ):

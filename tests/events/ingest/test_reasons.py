@@ -103,7 +103,7 @@ def test_numeric_item_attribute_and_duplicate_item(dataset, base_config, store, 
     summary = ingest_dataset(path, store, progress=False, allow_partial=True)
     assert summary.tables["items"].quarantined == {"unparseable_value": 1, "duplicate_item": 1}
     assert query(store, "SELECT item_id, popularity FROM items") == [("t1", 0.5)]
-    assert query(store, "SELECT * FROM item_attributes") == [("popularity", "numeric")]
+    assert query(store, "SELECT * FROM item_attributes") == [("popularity", "static", "numeric")]
 
 
 def test_precedence_first_rule_wins(dataset, store, query):

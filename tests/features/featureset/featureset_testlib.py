@@ -152,6 +152,7 @@ def fill_store(
     for name, (kind, dtype) in attributes.items():
         con.execute("INSERT INTO user_attributes VALUES (?, ?, ?)", [name, kind, dtype])
     con.execute("CREATE TABLE items (item_id VARCHAR, popularity DOUBLE)")
+    # No kind column: a store written before item attributes had kinds (read as static).
     con.execute("CREATE TABLE item_attributes (name VARCHAR, dtype VARCHAR)")
     con.execute("INSERT INTO item_attributes VALUES ('popularity', 'numeric')")
     for item_id, popularity in (items or {}).items():

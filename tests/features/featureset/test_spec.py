@@ -76,6 +76,12 @@ def with_features(features: list) -> dict:
         (["features", 1, "denominator"], "song play", '{rename: {"song play": song_play}}'),
         (["cutoffs", "calendar", "every"], "week", "spec.cutoffs.calendar.every: expected"),
         (["cutoffs", "calendar", "end"], "2023-01-01", "spec.cutoffs.calendar.end: 2023-01-01"),
+        (
+            ["cutoffs", "calendar"],
+            {"start": "2024-02-10", "end": "2024-02-29", "every": "month"},
+            "spec.cutoffs.calendar: `every: month` puts a cutoff on the first day of each month, "
+            "and none lies between 2024-02-10 and 2024-02-29 (the next is 2024-03-01)",
+        ),
         (["cutoffs", "weekly"], {}, "spec.cutoffs.weekly: unknown key 'weekly'; allowed keys: "),
         (
             ["cutoffs", "after_signup"],
