@@ -228,8 +228,8 @@ def _check_item_attributes(con, spec: FeatureSetSpec, names: set[str]) -> None:
     """item_mean reads numeric, static item attributes: a snapshot one (a popularity counted
     at export time) would carry plays after the cutoff into past rows. A store written before
     item attributes had kinds holds static ones."""
-    kind = "kind" if "kind" in _table_columns(con, ITEM_ATTRIBUTES) else "'static'"
-    rows = con.execute(f"SELECT name, dtype, {kind} FROM {ITEM_ATTRIBUTES}").fetchall()
+    kind_sql = "kind" if "kind" in _table_columns(con, ITEM_ATTRIBUTES) else "'static'"
+    rows = con.execute(f"SELECT name, dtype, {kind_sql} FROM {ITEM_ATTRIBUTES}").fetchall()
     declared = {name: (dtype, kind) for name, dtype, kind in rows}
     not_numeric = sorted(a for a in names if declared[a][0] != "numeric")
     if not_numeric:
@@ -248,6 +248,7 @@ def _check_item_attributes(con, spec: FeatureSetSpec, names: set[str]) -> None:
 
 
 def _table_columns(con, table: str) -> list[str]:
+    """The column names of one of the store's tables (older stores lack newer columns)."""
     return [
         row[0]
         for row in con.execute(
