@@ -415,7 +415,6 @@ def _signup_relative(text: str, days: int) -> str:
     """The starter `text` asked at each user's signup + `days` days: that one cutoff, every
     user (activity before it is what the model reads, not a filter), windows inside the
     user's life so far, and no tenure (the same for every row)."""
-    windows = list(signup_windows(days))
     text = _replace_once(
         text,
         _PLACEHOLDER_CALENDAR,
@@ -433,14 +432,18 @@ def _signup_relative(text: str, days: int) -> str:
     text = text.replace(
         population.group(0), f"description: Every user at signup + {days} days;", 1
     )
-    head, groups = text.split("\nfeatures:\n")
-    groups = groups.replace(_PLACEHOLDER_WINDOWS, f"windows: {windows}")
-    groups = _replace_once(groups, _TENURE_GROUP, "")
-    groups = _replace_once(
-        groups,
+    text = _replace_once(_with_windows(text, signup_windows(days)), _TENURE_GROUP, "")
+    return _replace_once(
+        text,
         _ACTIONABLE_DAYS,
         f"active_days_{days}d, direction: increase, lower: 0, upper: {days},",
     )
+
+
+def _with_windows(text: str, windows: Sequence[int]) -> str:
+    """`text` with each feature group still at the placeholder windows given `windows`."""
+    head, groups = text.split("\nfeatures:\n")
+    groups = groups.replace(_PLACEHOLDER_WINDOWS, f"windows: {list(windows)}")
     return f"{head}\nfeatures:\n{groups}"
 
 
@@ -589,10 +592,8 @@ def starter_text(
         attribute_group = f"  - kind: attribute\n    names: [{names}]\n"
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + attribute_group)
     longer = windows[-1] > 30 and not after_signup
-    if longer:  # the starter's groups, each still at its placeholder windows
-        head, groups = text.split("\nfeatures:\n")
-        groups = groups.replace(_PLACEHOLDER_WINDOWS, f"windows: {list(windows)}")
-        text = f"{head}\nfeatures:\n{groups}"
+    if longer:
+        text = _with_windows(text, windows)
     filled = [
         *(["cutoffs"] if calendar else []),
         *(["counted event types"] if counted else []),

@@ -171,6 +171,11 @@ class SpecError(UsagecastError):
     """A feature-set spec is malformed; the message names the file and key path."""
 
 
+def first_of_month_from(day: dt.date) -> dt.date:
+    """The first day of a month on or after `day`: where `every: month` puts a cutoff."""
+    return day if day.day == 1 else (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
 @dataclass(frozen=True)
 class CalendarCutoffs:
     """Cutoffs on the calendar: every `every_days` days, or every month start, start..end."""
@@ -430,8 +435,7 @@ def _parse_calendar(raw: Any, path: str) -> CalendarCutoffs:
         raise SpecError(f"{path}.end: {end} is before start {start}")
     every = data["every"]
     if every == "month":
-        first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4))
-        first = first.replace(day=1)
+        first = first_of_month_from(start)
         if first > end:
             raise SpecError(
                 f"{path}: `every: month` puts a cutoff on the first day of each month, and "

@@ -22,6 +22,7 @@ from features.featureset.spec import (
     CalendarCutoffs,
     FeatureSetSpec,
     SignupCutoffs,
+    first_of_month_from,
 )
 
 # Sampling compares the first 8 hex digits of md5(seed:user_id), identical in both engines.
@@ -31,17 +32,11 @@ SAMPLE_HEX_DIGITS = 8
 def calendar_cutoff_dates(calendar: CalendarCutoffs) -> tuple[dt.date, ...]:
     """The calendar cutoffs: start, start + n, ... (or each month's first day) up to end."""
     if calendar.every_month:
-        year, month = calendar.start.year, calendar.start.month
-        if calendar.start.day != 1:
-            month += 1
-        dates = []
-        while True:
-            year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-            day = dt.date(year, month, 1)
-            if day > calendar.end:
-                return tuple(dates)
+        day, dates = first_of_month_from(calendar.start), []
+        while day <= calendar.end:
             dates.append(day)
-            month += 1
+            day = first_of_month_from(day + dt.timedelta(days=1))
+        return tuple(dates)
     step = dt.timedelta(days=calendar.every_days or 1)
     count = (calendar.end - calendar.start) // step + 1
     return tuple(calendar.start + i * step for i in range(count))
