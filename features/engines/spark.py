@@ -15,6 +15,7 @@ executor sees at the same path (USAGECAST_PARQUET_ROOT).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import re
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ import sqlglot.expressions as exp
 from contracts.errors import UsagecastError
 from contracts.workspace import SPARK_MASTER_ENV as MASTER_ENV
 from events.store import latest_dataset_digest, open_store, parquet_copy_dir
+from features.engines.spark_steps import spark_steps
 
 REMOTE_ENV = "SPARK_REMOTE"
 DEFAULT_MASTER = "local[2]"
@@ -39,6 +41,10 @@ MASTER_PATTERN = re.compile(
     r"local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/:]+:\d+(,[^\s/:]+:\d+)*|yarn|k8s://\S+"
 )
 
+
+# Numbers the temp views of each query this process runs, so that two engines sharing a
+# session never drop each other's views.
+_QUERY_NUMBERS = itertools.count()
 
 # Modules the Spark Connect client imports (pyspark[connect]); pyspark's own check of them
 # can end the process instead of raising.
@@ -163,7 +169,20 @@ class SparkEngine:
             self.session.read.parquet(str(path)).createOrReplaceTempView(table)
 
     def query(self, sql: exp.Expression | str) -> pd.DataFrame:
-        return self.session.sql(to_spark_sql(sql)).toPandas()
+        """Run `sql` with its top-level CTEs as temp views (spark_steps): one read twice or
+        more is computed once (a local checkpoint, kept by the executors until the views go);
+        the others stay inlined as Spark would have them."""
+        plan = spark_steps(sql, f"usagecast_{next(_QUERY_NUMBERS)}_")
+        try:
+            for step in plan.steps:
+                rows = self.session.sql(to_spark_sql(step.query))
+                if step.materialize:
+                    rows = rows.localCheckpoint(eager=True)
+                rows.createOrReplaceTempView(step.view)
+            return self.session.sql(to_spark_sql(plan.final)).toPandas()
+        finally:
+            for step in plan.steps:
+                self.session.catalog.dropTempView(step.view)
 
     def close(self) -> None:
         """Leave the session running: tests and notebooks share one per process."""

@@ -238,6 +238,8 @@ def test_spark_equals_duckdb_on_related_property_logs(
     spark_rows, _ = compute_rows(engine, spec, None, {"channel": "categorical"})
     duck_rows, _ = duckdb_rows(spec, events, users, attributes=RELATED_ATTRIBUTES)
     pd.testing.assert_frame_equal(spark_rows, duck_rows, rtol=1e-12)
+    # The query's steps (features/engines/spark_steps.py) leave no view behind.
+    assert not spark_session.sql("SHOW TABLES LIKE 'usagecast_*'").collect()
 
 
 @pytest.mark.parametrize(
