@@ -1523,6 +1523,61 @@ def _users_source(
     return line, _versions_source(sample, source, valid_from, checks)
 
 
+# Sampled rows from which a category column with a distinct value on every row reads as a
+# text per item (a title), not a category.
+MIN_ROWS_FOR_TEXT = 10
+
+
+def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | None:
+    """Fill in an items table (a product catalogue, a track list) and return its summary
+    line: a file without a user id, keyed by a column named like an item id (OPTIONAL_NAMES)
+    whose sampled values are all set and distinct; None for any other file. Its numeric and
+    categorical columns are attributes, static unless named like a value at export time;
+    columns whose sampled values are all distinct texts (a title) are left out, as are times
+    (an item attribute is a number or a category)."""
+    files = _label(source)
+    rows = _sampled_rows(sample)
+    item_id = next(
+        (
+            column
+            for column in _matches(sample.columns, OPTIONAL_NAMES["item_id"], set())
+            if len(set(values := sample.values.get(column, ()))) == len(values) == rows > 0
+        ),
+        None,
+    )
+    if item_id is None:
+        return None
+    _scientific_ids(sample, item_id, files, checks)
+    source["columns"] = {"item_id": item_id}
+    attributes, notes, left = {}, [], []
+    for column in (c for c in sample.columns if c != item_id):
+        attribute, _ = _attribute(sample, column, [])
+        values = sample.values.get(column, ())
+        unique_text = (
+            attribute["dtype"] == "categorical"
+            and len(values) >= MIN_ROWS_FOR_TEXT
+            and len(set(values)) == len(values)
+        )
+        if attribute["dtype"] == "timestamp" or unique_text or not values:
+            left.append(column)
+            continue
+        if attribute["kind"] == "static":
+            del attribute["kind"]  # the items table's default
+        attributes[_attribute_name(column)] = attribute
+        notes.append(f"{column} as {attribute.get('kind', 'static')}")
+    numeric = [a["column"] for a in attributes.values() if a["dtype"] == "numeric"]
+    _set_number_format(sample, numeric, source, checks)
+    if attributes:
+        source["attributes"] = attributes
+    checks.append(
+        f"{files}: an items table keyed by {item_id} (distinct on the {rows} sampled rows); "
+        f"attributes {', '.join(notes) or 'none'}: static means known when the item was "
+        "first sold (a catalogue's current price is a snapshot, which item_mean refuses)"
+        + (f"; not attributes: {', '.join(left)} (a time, or a text per item)" if left else "")
+    )
+    return f"items: {files}: item_id={item_id}"
+
+
 def _versions_source(
     sample: FileSample, users: dict, valid_from: str, checks: list[str]
 ) -> dict | None:
@@ -1746,11 +1801,13 @@ def _source_line(
 
 def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: str) -> Starter:
     """The dataset config for the sampled files (relative to `base`, the folder of the
-    config, shown as `out`): the first users-like file is the users table, every file with
-    a user id and a time an events source; the others are left out, named in the checks."""
+    config, shown as `out`): the first users-like file is the users table, the first file
+    without a user id keyed by an item id the items table, every file with a user id and a
+    time an events source; the others are left out, named in the checks."""
     events, mapped, checks = [], [], []
     renames: dict[str, str] = {}
     users: dict | None = None
+    items: dict | None = None
     groups = _groups(samples, base)
     sources = [one for group in groups for one in _sources_of(group, base, samples)]
     keyed_by_email = any(
@@ -1797,6 +1854,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                     )
                     mapped.append(f"events[{len(events) - 1}]: {summary}")
             continue
+        if items is None and sample.header and not _user_id_fields(sample, users_shape):
+            line = _items_source(sample, source, checks)
+            if line is not None:
+                items = source
+                mapped.append(line)
+                continue
         if _signupless_users_file(sample):
             checks.append(
                 f"{files}: left out: a users table without a signup time (Segment's `users`?); "
@@ -1823,6 +1886,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     config: dict = {"name": name, "events": events}
     if users is not None:
         config["users"] = users
+    if items is not None:
+        config["items"] = items
     if renames:
         config["rules"] = {"event_types": {"rename": renames}}
         checks.append(

@@ -458,10 +458,54 @@ def test_files_without_a_user_or_a_time_are_left_out_or_refused(tmp_path):
     with pytest.raises(StarterError, match="no file reads as events"):
         write_starter([export], None, None)
     (export / "plays.csv").write_text("uid,played_at\n1,2024-01-01T10:00:00\n")
+    (export / "notes.csv").write_text("title,body\nHello,First note\n")
     out, starter = write_starter([export], None, None)
     assert [s.files for s in read_config(out).events] == ["plays.csv"]
-    assert "items.csv: left out: no column reads as a user id" in starter.checks
+    assert read_config(out).items.files == "items.csv"
+    assert "notes.csv: left out: no column reads as a user id" in starter.checks
     assert yaml.safe_load(out.read_text())["events"][0]["event_type"] == "PLAY"
+
+
+# A European shop's catalogue: semicolons, decimal commas.
+CATALOGUE = "product_id;title;price;category;added_at\n" + "".join(
+    f"p{k};Item number {k};{k},50;{('kitchen', 'garden')[k % 2]};2024-01-0{k % 9 + 1}\n"
+    for k in range(12)
+)
+
+
+def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_path):
+    out, starter = _starter_for(
+        tmp_path,
+        {
+            "orders.csv": "customer_id,created_at,product_id,amount\n"
+            "c1,2024-01-03 10:00:00,p1,1.50\nc2,2024-01-04 11:00:00,p2,2.50\n"
+            "c1,2024-02-03 10:00:00,p10,10.50\n",
+            "products.csv": CATALOGUE,
+            "reviews.csv": "product_id,stars\np1,5\np1,4\n",  # ids repeat: no catalogue
+        },
+    )
+    config = read_config(out)
+    assert config.items.files == "products.csv" and config.items.decimal == ","
+    attributes = {a.name: (a.column, a.kind, a.dtype) for a in config.items.attributes}
+    assert attributes == {
+        "price": ("price", "static", "numeric"),
+        "category": ("category", "static", "categorical"),
+    }
+    assert any(
+        c.startswith("products.csv: an items table keyed by product_id (distinct on the 12 ")
+        and c.endswith("not attributes: title, added_at (a time, or a text per item)")
+        for c in starter.checks
+    )
+    assert "reviews.csv: left out: no column reads as a user id" in starter.checks
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert (summary.tables["items"].accepted, summary.tables["events"].accepted) == (12, 3)
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        prices = con.execute("SELECT item_id, price FROM items ORDER BY item_id").fetchall()
+    finally:
+        con.close()
+    assert prices[:3] == [("p0", 0.5), ("p1", 1.5), ("p10", 10.5)]
 
 
 def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path):
