@@ -995,6 +995,17 @@ def _number_format(
     return decimal, GROUPED_NUMBERS[decimal][0] if grouped else None, grouped
 
 
+def _put_attributes(
+    sample: FileSample, attributes: dict[str, dict], source: dict, checks: list[str]
+) -> None:
+    """A users or items source's `attributes` (when any), and the number format their numeric
+    columns read with."""
+    numeric = [a["column"] for a in attributes.values() if a["dtype"] == "numeric"]
+    _set_number_format(sample, numeric, source, checks)
+    if attributes:
+        source["attributes"] = attributes
+
+
 def _set_number_format(
     sample: FileSample, columns: Sequence[str], source: dict, checks: list[str]
 ) -> None:
@@ -1509,10 +1520,8 @@ def _users_source(
         if attribute["dtype"] == "timestamp":  # read with the source's formats too
             own = timestamp_formats(sample.values.get(column, ()))[0]
             formats += [fmt for fmt in own if fmt not in formats]
-    numeric = [a["column"] for a in attributes.values() if a["dtype"] == "numeric"]
-    _set_number_format(sample, numeric, source, checks)
+    _put_attributes(sample, attributes, source, checks)
     if attributes:
-        source["attributes"] = attributes
         checks.append(
             f"{files}: attributes {'; '.join(notes)}: a snapshot (read at export time) is never "
             "a feature"
@@ -1565,10 +1574,7 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
             del attribute["kind"]  # the items table's default
         attributes[_attribute_name(column)] = attribute
         notes.append(f"{column} as {attribute.get('kind', 'static')}")
-    numeric = [a["column"] for a in attributes.values() if a["dtype"] == "numeric"]
-    _set_number_format(sample, numeric, source, checks)
-    if attributes:
-        source["attributes"] = attributes
+    _put_attributes(sample, attributes, source, checks)
     checks.append(
         f"{files}: an items table keyed by {item_id} (distinct on the {rows} sampled rows); "
         f"attributes {', '.join(notes) or 'none'}: static means known when the item was "

@@ -223,3 +223,19 @@ def to_related_users(raw) -> list[tuple]:
         (user_id, BASE + dt.timedelta(minutes=m), {"channel": "web", "org_id": o, "invited_by": i})
         for user_id, (m, o, i) in zip(RELATED_USERS, raw, strict=True)
     ]
+
+
+def draw_related_case(data: st.DataObject, anchor: str) -> tuple[list, list, object]:
+    """(events, users, spec) of one related-features example: a label, a log (date-only or
+    not), organisations and inviters, and cutoffs after signup (with `anchor`) or both."""
+    label = data.draw(st.sampled_from(sorted(LABELS)))
+    events = to_events(data.draw(related_events_strategy), date_only=data.draw(st.booleans()))
+    users = to_related_users(data.draw(related_users_strategy))
+    spec = make_related_spec(
+        LABELS[label],
+        {"active_within_days": 6} if label == "churn" else None,
+        data.draw(st.sampled_from(("after_signup", "both"))),
+        anchor=anchor,
+        offset_days=data.draw(st.sampled_from(SIGNUP_OFFSETS)),
+    )
+    return events, users, spec

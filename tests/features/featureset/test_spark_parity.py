@@ -14,14 +14,11 @@ from featureset_cases import (
     RELATED_ATTRIBUTES,
     SIGNUP_ANCHORS,
     SIGNUP_OFFSETS,
+    draw_related_case,
     events_strategy,
-    make_related_spec,
     make_spec,
-    related_events_strategy,
-    related_users_strategy,
     signups,
     to_events,
-    to_related_users,
     to_users,
 )
 from featureset_cases import ITEMS as PROPERTY_ITEMS
@@ -216,16 +213,7 @@ def test_spark_equals_duckdb_on_related_property_logs(
 ):
     """Related-entity features (groups with blanks, unknown and self references), with
     midnight cutoffs (date anchor: the rollup plan) and cutoffs at the signup instant."""
-    label = data.draw(st.sampled_from(sorted(LABELS)))
-    events = to_events(data.draw(related_events_strategy), date_only=data.draw(st.booleans()))
-    users = to_related_users(data.draw(related_users_strategy))
-    spec = make_related_spec(
-        LABELS[label],
-        {"active_within_days": 6} if label == "churn" else None,
-        data.draw(st.sampled_from(("after_signup", "both"))),
-        anchor=anchor,
-        offset_days=data.draw(st.sampled_from(SIGNUP_OFFSETS)),
-    )
+    events, users, spec = draw_related_case(data, anchor)
     digest = hashlib.sha256(repr((events, users)).encode()).hexdigest()
     store = write_store(
         tmp_path_factory.mktemp("store") / "events.duckdb",

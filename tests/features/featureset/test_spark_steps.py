@@ -13,17 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlglot
-from featureset_cases import (
-    LABELS,
-    RELATED_ATTRIBUTES,
-    SIGNUP_ANCHORS,
-    SIGNUP_OFFSETS,
-    make_related_spec,
-    related_events_strategy,
-    related_users_strategy,
-    to_events,
-    to_related_users,
-)
+from featureset_cases import RELATED_ATTRIBUTES, SIGNUP_ANCHORS, draw_related_case
 from featureset_testlib import (
     DEMO_LIKE,
     ITEMS,
@@ -104,16 +94,7 @@ def test_the_demo_like_spec_gives_the_same_rows_in_steps():
 )
 @given(data=st.data())
 def test_related_features_give_the_same_rows_in_steps(data):
-    label = data.draw(st.sampled_from(sorted(LABELS)))
-    events = to_events(data.draw(related_events_strategy), date_only=data.draw(st.booleans()))
-    users = to_related_users(data.draw(related_users_strategy))
-    spec = make_related_spec(
-        LABELS[label],
-        {"active_within_days": 6} if label == "churn" else None,
-        data.draw(st.sampled_from(("after_signup", "both"))),
-        anchor=data.draw(st.sampled_from(SIGNUP_ANCHORS)),
-        offset_days=data.draw(st.sampled_from(SIGNUP_OFFSETS)),
-    )
+    events, users, spec = draw_related_case(data, data.draw(st.sampled_from(SIGNUP_ANCHORS)))
     with fresh_database() as con:
         fill_store(con, events, users, attributes=RELATED_ATTRIBUTES)
         one, steps = _rows_both_ways(con, spec)
