@@ -106,6 +106,9 @@ def _format_filled(starter: Starter) -> str:
         filled.append(f"the area each {changes} moved users to, as of the cutoff (last)")
     if starter.attributes:
         filled.append(f"user attribute features ({', '.join(starter.attributes)})")
+    if starter.item_means:
+        means = ", ".join(starter.item_means)
+        filled.append(f"the mean {means} of the items in users' events (item_mean)")
     left = [
         *(
             []

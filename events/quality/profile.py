@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 
-from events.store import USER_ATTRIBUTES
+from events.store import ITEM_ATTRIBUTES, USER_ATTRIBUTES
 
 EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
@@ -138,7 +138,7 @@ def profile_store(
         reason: sum(c["quarantined"].get(reason, 0) for c in counts.values())
         for reason in ("timestamp_out_of_range", "value_out_of_range")
     }
-    catalog = _user_attribute_catalog(con)
+    catalog = _attribute_catalog(con, USER_ATTRIBUTES)
     return {
         "counts": dict(counts),
         "columns": {table: column_profile(con, table) for table in tables},
@@ -149,15 +149,20 @@ def profile_store(
         "quarantine_examples": _quarantine_examples(con),
         "user_attribute_kinds": {name: kind for name, kind, _ in catalog},
         "user_attribute_dtypes": {name: dtype for name, _, dtype in catalog},
+        "item_attributes": [
+            {"name": name, "kind": kind, "dtype": dtype}
+            for name, kind, dtype in _attribute_catalog(con, ITEM_ATTRIBUTES)
+        ],
     }
 
 
-def _user_attribute_catalog(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
-    """Each user attribute's (name, kind: static | snapshot, dtype), from the store's catalog."""
+def _attribute_catalog(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, str]]:
+    """Each attribute's (name, kind: static | snapshot, dtype) in the store's catalog `table`
+    (user_attributes or item_attributes; none without the table)."""
     tables = {
         row[0]
         for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
-    if USER_ATTRIBUTES not in tables:
+    if table not in tables:
         return []
-    return con.execute(f"SELECT name, kind, dtype FROM {USER_ATTRIBUTES} ORDER BY name").fetchall()
+    return con.execute(f"SELECT name, kind, dtype FROM {table} ORDER BY name").fetchall()

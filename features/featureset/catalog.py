@@ -169,6 +169,7 @@ class StoreFacts:
     valued: tuple[str, ...] = ()  # event types whose events mostly carry a value (valued_types)
     data_end: datetime | None = None  # the end of data a build reads (store_data_end)
     main_type: str | None = None  # the event type of half or more of the events
+    item_means: tuple[str, ...] = ()  # numeric static item attributes (mean_item_features)
 
 
 def model_attributes(
@@ -205,6 +206,7 @@ class Starter:
     path: Path | None = None
     label_why: str = ""  # "a guess from its name", or "the store's only event type, ..."
     attributes: tuple[str, ...] = ()  # the static user attributes it takes as features
+    item_means: tuple[str, ...] = ()  # the item attributes it averages (item_mean)
     areas: bool = False  # it counts distinct product areas (the store's events carry areas)
     area_changes: tuple[str, ...] = ()  # event types whose last area it reads
     windows: tuple[int, ...] = ()  # its windows in days, when the store's span chose longer ones
@@ -308,6 +310,18 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         valued=valued_types(report["event_types"]),
         data_end=store_data_end(report),
         main_type=main_event_type(report["event_types"]),
+        item_means=mean_item_features(report.get("item_attributes", ())),
+    )
+
+
+def mean_item_features(item_attributes: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
+    """The item attributes a starter spec averages over the items a user's events name
+    (item_mean): numeric and static ones; a snapshot (a catalogue's current price, read at
+    export time) would leak."""
+    return tuple(
+        a["name"]
+        for a in item_attributes
+        if a["kind"] == "static" and a["dtype"] == "numeric" and is_spec_name(a["name"])
     )
 
 
@@ -591,6 +605,13 @@ def starter_text(
         names = ", ".join(json.dumps(name) for name in store.attributes)
         attribute_group = f"  - kind: attribute\n    names: [{names}]\n"
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + attribute_group)
+    if store.item_means:
+        listed = ", ".join(map(str, windows))
+        item_means = "".join(
+            f"  - kind: item_mean\n    attribute: {json.dumps(name)}\n    windows: [{listed}]\n"
+            for name in store.item_means
+        )
+        text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + item_means)
     longer = windows[-1] > 30 and not after_signup
     if longer:
         text = _with_windows(text, windows)
@@ -604,6 +625,7 @@ def starter_text(
         *(["product-area breadth features"] if store.areas else []),
         *(["last-area features"] if store.area_changes else []),
         *(["user attribute features"] if store.attributes else []),
+        *(["item attribute means"] if store.item_means else []),
     ]
     if filled:  # a guessed label is a nameable type, so it comes with counted ones
         label_note = (
@@ -636,6 +658,7 @@ def starter_text(
         sessions=store.sessions,
         label_why=label_why,
         attributes=store.attributes,
+        item_means=store.item_means,
         areas=store.areas,
         area_changes=store.area_changes,
         windows=windows if longer else (),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -506,6 +507,35 @@ def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_p
     finally:
         con.close()
     assert prices[:3] == [("p0", 0.5), ("p1", 1.5), ("p10", 10.5)]
+
+
+def test_a_catalogues_price_is_averaged_over_the_items_of_a_starter_spec(tmp_path, capsys):
+    """dataset new, ingest, features new and features build: the catalogue's numeric static
+    attribute becomes item_mean features with values where users bought items."""
+    orders = "customer_id,created_at,product_id,amount\n" + "".join(
+        f"c{k % 6},2024-0{k % 6 + 1}-{k % 27 + 1:02d} 10:00:00,p{k % 12},{k}.00\n"
+        for k in range(60)
+    )
+    customers = "customer_id,signed_up_at\n" + "".join(
+        f"c{k},2023-12-0{k + 1}\n" for k in range(6)
+    )
+    out, _ = _starter_for(
+        tmp_path,
+        {"orders.csv": orders, "products.csv": CATALOGUE, "customers.csv": customers},
+        "shop",
+    )
+    assert main(["ingest", str(out), "--no-progress"]) == 0
+    assert main(["features", "new", "repeat"]) == 0
+    said = capsys.readouterr().out
+    assert "the mean price of the items in users' events (item_mean)" in said
+    spec = yaml.safe_load((tmp_path / "specs" / "repeat" / "v1.yaml").read_text())
+    item_means = [f for f in spec["features"] if f["kind"] == "item_mean"]
+    assert [(f["attribute"], f["windows"]) for f in item_means] == [("price", [7, 30, 90])]
+    assert main(["features", "build", "repeat@v1", "--no-progress"]) == 0
+    rows = pd.read_parquet(
+        next((tmp_path / "usagecast_home").glob("feature_sets/repeat/v1/*/data.parquet"))
+    )
+    assert rows["mean_item_price_30d"].notna().any()
 
 
 def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path):

@@ -19,6 +19,7 @@ from features.featureset.catalog import (
     load_spec,
     locate_spec,
     main_event_type,
+    mean_item_features,
     model_attributes,
     new_spec,
     project_specs_dir,
@@ -418,6 +419,30 @@ def test_a_starter_with_attributes_builds_them_as_features(sets_dir):
     assert starter.attributes == ("country", "age")
     assert {"country", "age"} <= {f.name for f in expand_features(spec)}
     assert "and user attribute features come from your event store" in _header(
+        starter.path.read_text()
+    )
+
+
+def test_the_starter_averages_numeric_static_item_attributes_only():
+    catalogue = [
+        {"name": "price", "kind": "static", "dtype": "numeric"},
+        {"name": "stock_now", "kind": "snapshot", "dtype": "numeric"},
+        {"name": "category", "kind": "static", "dtype": "categorical"},
+        {"name": "Weight (g)", "kind": "static", "dtype": "numeric"},
+    ]
+    assert mean_item_features(catalogue) == ("price",)
+
+
+@pytest.mark.parametrize("after_signup", [None, 14])
+def test_a_starter_with_item_means_builds_them_over_its_windows(sets_dir, after_signup):
+    months = ("2024-01", "2024-02", "2024-03", "2024-04")
+    store = StoreFacts("shop", months, ("ORDER",), item_means=("price", "weight"))
+    starter = new_spec("trial", sets_dir, store=store, after_signup=after_signup)
+    names = {f.name for f in expand_features(load_spec("trial@v1", sets_dir))}
+    windows = (7, 14) if after_signup else (7, 30, 90)
+    assert {f"mean_item_{a}_{w}d" for a in ("price", "weight") for w in windows} <= names
+    assert starter.item_means == ("price", "weight")
+    assert "and item attribute means come from your event store" in _header(
         starter.path.read_text()
     )
 
