@@ -1546,14 +1546,23 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
     (an item attribute is a number or a category)."""
     files = _label(source)
     rows = _sampled_rows(sample)
+    named = _matches(sample.columns, OPTIONAL_NAMES["item_id"], set())
     item_id = next(
         (
             column
-            for column in _matches(sample.columns, OPTIONAL_NAMES["item_id"], set())
+            for column in named
             if len(set(values := sample.values.get(column, ()))) == len(values) == rows > 0
         ),
         None,
     )
+    valid_from = _find_field(sample, VALID_FROM_NAMES, set(named))
+    if item_id is None and named and valid_from is not None:
+        checks.append(
+            f"{files}: {named[0]} repeats and {valid_from} dates each row: a catalogue of "
+            "versions, which an items table cannot hold (an item attribute has one value per "
+            "item); export the versions valid over your events' period, or the current one "
+            "with its changing attributes declared kind: snapshot"
+        )
     if item_id is None:
         return None
     _scientific_ids(sample, item_id, files, checks)

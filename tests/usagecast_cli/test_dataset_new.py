@@ -483,6 +483,8 @@ def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_p
             "c1,2024-02-03 10:00:00,p10,10.50\n",
             "products.csv": CATALOGUE,
             "reviews.csv": "product_id,stars\np1,5\np1,4\n",  # ids repeat: no catalogue
+            "prices.csv": "product_id,price,dbt_valid_from\np1,1.50,2024-01-01\n"
+            "p1,1.75,2024-02-01\n",
         },
     )
     config = read_config(out)
@@ -498,6 +500,10 @@ def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_p
         for c in starter.checks
     )
     assert "reviews.csv: left out: no column reads as a user id" in starter.checks
+    assert any(
+        c.startswith("prices.csv: product_id repeats and dbt_valid_from dates each row: a ")
+        for c in starter.checks
+    )
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert (summary.tables["items"].accepted, summary.tables["events"].accepted) == (12, 3)
