@@ -47,9 +47,12 @@ def spark_steps(sql: exp.Expression | str, view_prefix: str) -> SparkSteps:
     views = {cte.alias: f"{view_prefix}{cte.alias}" for cte in ctes}
     tree.set("with_", None)
     reads = Counter[str]()
-    for scope in [tree, *(cte.this for cte in ctes)]:
+    # A CTE's body sees the CTEs defined before it; a name defined later (or its own) is a
+    # table of the store there. The final statement sees them all.
+    scopes = [(cte.this, {c.alias for c in ctes[:index]}) for index, cte in enumerate(ctes)]
+    for scope, visible in [*scopes, (tree, set(views))]:
         for table in scope.find_all(exp.Table):
-            if table.name in views and not table.args.get("db"):
+            if table.name in visible and not table.args.get("db"):
                 reads[table.name] += 1
                 if not table.args.get("alias"):
                     table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))

@@ -126,6 +126,16 @@ def test_only_ctes_read_twice_are_materialised_unless_marked_not_materialized():
     assert "JOIN q_paired AS paired ON paired.x = twice.x" in final
 
 
+def test_a_cte_named_like_a_table_reads_the_table_in_its_own_body():
+    plan = spark_steps(
+        "WITH users AS (SELECT * FROM users WHERE signup_time > '2024-01-01') "
+        "SELECT count(*) FROM users",
+        "q_",
+    )
+    assert plan.steps[0].query.sql() == "SELECT * FROM users WHERE signup_time > '2024-01-01'"
+    assert plan.final.sql() == "SELECT COUNT(*) FROM q_users AS users"
+
+
 def test_a_query_without_ctes_is_its_own_final_statement():
     plan = spark_steps("SELECT count(*) FROM events", "q_")
     assert plan.steps == ()
