@@ -7,6 +7,7 @@ canonical tables of the event store (events.store).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -38,14 +39,20 @@ def check_engine_name(name: str) -> EngineName:
     return name  # type: ignore[return-value]
 
 
-def open_engine(name: str, store_path: Path, *, connection=None) -> Engine:
+def open_engine(
+    name: str,
+    store_path: Path,
+    *,
+    connection=None,
+    on_step: Callable[[str], None] | None = None,
+) -> Engine:
     """The engine `name` over the event store at `store_path`: DuckDB (on `connection` when
     given), or Spark over the store's Parquet copy (features.engines.spark says where the
-    session runs)."""
+    session runs), which calls `on_step` as each of a query's steps starts."""
     if check_engine_name(name) == "duckdb":
         from features.engines.duckdb import DuckDBEngine
 
         return DuckDBEngine(store_path, connection=connection)
     from features.engines.spark import SparkEngine
 
-    return SparkEngine(store_path)
+    return SparkEngine(store_path, on_step=on_step)

@@ -18,7 +18,7 @@ import importlib.util
 import itertools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -162,27 +162,42 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, store_path: Path, session=None) -> None:
+    def __init__(
+        self,
+        store_path: Path,
+        session=None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> None:
         tables = parquet_tables(store_path)
         self.session = session or spark_session()
+        self.on_step = on_step
         for table, path in tables.items():
             self.session.read.parquet(str(path)).createOrReplaceTempView(table)
 
     def query(self, sql: exp.Expression | str) -> pd.DataFrame:
         """Run `sql` with its top-level CTEs as temp views (spark_steps): one read twice or
         more is computed once (a local checkpoint, kept by the executors until the views go);
-        the others stay inlined as Spark would have them."""
+        the others stay inlined as Spark would have them. `on_step` hears of each checkpoint as
+        it starts, then of the final statement."""
         plan = spark_steps(sql, f"usagecast_{next(_QUERY_NUMBERS)}_")
+        shared = [step.cte for step in plan.steps if step.materialize]
         try:
             for step in plan.steps:
                 rows = self.session.sql(to_spark_sql(step.query))
                 if step.materialize:
+                    self._report(f"{step.cte} ({shared.index(step.cte) + 1} of {len(shared)})")
                     rows = rows.localCheckpoint(eager=True)
                 rows.createOrReplaceTempView(step.view)
+            if shared:
+                self._report("the rows")
             return self.session.sql(to_spark_sql(plan.final)).toPandas()
         finally:
             for step in plan.steps:
                 self.session.catalog.dropTempView(step.view)
+
+    def _report(self, part: str) -> None:
+        if self.on_step is not None:
+            self.on_step(f"computing {part}")
 
     def close(self) -> None:
         """Leave the session running: tests and notebooks share one per process."""

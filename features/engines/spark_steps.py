@@ -18,9 +18,11 @@ import sqlglot.expressions as exp
 
 @dataclass(frozen=True)
 class SparkStep:
-    """One CTE as a temp view: `view` holds `query`'s rows; `materialize` says to compute them
-    once (read twice or more, and not marked NOT MATERIALIZED) rather than inline the view."""
+    """One CTE (named `cte`) as a temp view: `view` holds `query`'s rows; `materialize` says
+    to compute them once (read twice or more, and not marked NOT MATERIALIZED) rather than
+    inline the view."""
 
+    cte: str
     view: str
     query: exp.Query
     materialize: bool
@@ -59,6 +61,7 @@ def spark_steps(sql: exp.Expression | str, view_prefix: str) -> SparkSteps:
                 table.set("this", exp.to_identifier(views[table.name]))
     steps = tuple(
         SparkStep(
+            cte=cte.alias,
             view=views[cte.alias],
             query=cte.this,
             materialize=reads[cte.alias] >= 2 and cte.args.get("materialized") is not False,

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from features.featureset.compiler import (
     render,
 )
 from features.featureset.leakage import scan_label_proxies, snapshot_like_unit
-from features.featureset.progress import stage_progress
+from features.featureset.progress import Stages, stage_progress
 from features.featureset.references import Category, check_references, spec_references
 from features.featureset.spec import (
     FeatureDef,
@@ -673,7 +673,7 @@ def _build_feature_set(
     store_path: Path | None,
     sets_dir: Path | None,
     force: bool,
-    begin: Callable[[str], None],
+    begin: Stages,
 ) -> BuildResult:
     started = time.perf_counter()
     begin("checking the spec and the event store")
@@ -708,7 +708,9 @@ def _build_feature_set(
                 existing,
             )
         begin(f"computing rows on {engine}")
-        runner = open_engine(engine, path, connection=con)
+        runner = open_engine(
+            engine, path, connection=con, on_step=lambda step: begin(step, within=True)
+        )
         try:
             frame, statuses = compute_rows(
                 runner, spec, sample_pair, attribute_dtypes, granularity

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from tqdm import tqdm
 
 TICK_SECONDS = 1.0
 
 
+class Stages(Protocol):
+    """Called as each stage starts; `within=True` names a step inside the current stage (a
+    Spark query's CTE) without counting a stage."""
+
+    def __call__(self, stage: str, *, within: bool = False) -> None: ...
+
+
 @contextmanager
-def stage_progress(label: str, total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
+def stage_progress(label: str, total: int, enabled: bool) -> Iterator[Stages]:
     """A bar of `total` stages on stderr; call the yielded function as each stage starts."""
     with tqdm(total=total, desc=label, unit="stage", disable=not enabled) as bar:
         done = threading.Event()
@@ -27,7 +35,10 @@ def stage_progress(label: str, total: int, enabled: bool) -> Iterator[Callable[[
 
         started: list[str] = []
 
-        def begin(stage: str) -> None:
+        def begin(stage: str, *, within: bool = False) -> None:
+            if within:
+                bar.set_postfix_str(f"{started[-1]}: {stage}")
+                return
             if started:
                 bar.update()
             started.append(stage)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -49,7 +48,7 @@ from features.featureset.build import (
 )
 from features.featureset.catalog import load_spec
 from features.featureset.compiler import calendar_cutoff_dates, compile_feature_query
-from features.featureset.progress import stage_progress
+from features.featureset.progress import Stages, stage_progress
 from features.featureset.spec import (
     CalendarCutoffs,
     Cutoffs,
@@ -249,7 +248,7 @@ def _build_scoring_rows(
     store_path: Path | None,
     sets_dir: Path | None,
     force: bool,
-    begin: Callable[[str], None],
+    begin: Stages,
 ) -> BuildResult:
     started = time.perf_counter()
     begin("checking the spec and the event store")
@@ -270,7 +269,9 @@ def _build_scoring_rows(
         if existing is not None and not force:
             return BuildResult(spec.ref, fingerprint, target, existing.rows, None, True, existing)
         begin(f"computing rows on {engine}")
-        runner = open_engine(engine, path, connection=con)
+        runner = open_engine(
+            engine, path, connection=con, on_step=lambda step: begin(step, within=True)
+        )
         try:
             frame, counts = compute_scoring_rows(
                 runner, spec, day, sample_pair, attribute_dtypes, granularity

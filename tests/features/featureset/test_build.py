@@ -24,6 +24,7 @@ from features.featureset import (
     load_feature_set,
     log_feature_set_to_mlflow,
 )
+from features.featureset.progress import stage_progress
 from usagecast_cli.main import main
 
 SPEC = """
@@ -467,3 +468,16 @@ def test_a_build_with_a_row_at_every_calendar_cutoff_prints_no_such_line(demo):
     result = build_feature_set("buyers@v1", sets_dir=demo)
     assert result.manifest.calendar_without_rows == {"no_candidates": (), "all_dropped": ()}
     assert "without rows" not in format_build(result)
+
+
+def test_a_step_within_a_stage_is_named_without_counting_a_stage(capsys):
+    with stage_progress("build x@v1", 2, enabled=True) as begin:
+        begin("computing rows on spark")
+        begin("computing org_keys (1 of 2)", within=True)
+        begin("writing")
+    bar = capsys.readouterr().err
+    # Still at 0 of 2 stages while the step inside the first one is named.
+    assert re.search(
+        r"\| 0/2 \[[^\r\n]*computing rows on spark: computing org_keys \(1 of 2\)", bar
+    )
+    assert "build x@v1: 100%" in bar

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 
 import duckdb
 import pandas as pd
@@ -187,13 +188,20 @@ def test_spark_reads_the_same_last_values_as_duckdb_ties_included(spark_session,
     assert spark_rows["last_area_PLAN"].tolist()[:2] == ["pro", "basic"]
 
 
-def test_spark_build_equals_duckdb_build_with_related_features(spark_session, sets_dir):
+def test_spark_build_equals_duckdb_build_with_related_features(spark_session, sets_dir, capsys):
     event_store_path().parent.mkdir(parents=True)
     write_store(event_store_path(), TINY_EVENTS, TINY_USERS, attributes=TINY_ATTRIBUTES)
     write_spec(sets_dir, TINY_SPEC)
     build_feature_set("related_tiny@v1", sets_dir=sets_dir)
     duck_rows, _ = load_feature_set("related_tiny@v1")
-    build_feature_set("related_tiny@v1", engine="spark", sets_dir=sets_dir, force=True)
+    capsys.readouterr()
+    build_feature_set(
+        "related_tiny@v1", engine="spark", sets_dir=sets_dir, force=True, progress=True
+    )
+    # The stage bar names each CTE the Spark engine computes once, within its stage.
+    bar = capsys.readouterr().err
+    assert re.search(r"computing rows on spark: computing related_org_keys \(\d+ of \d+\)", bar)
+    assert "computing rows on spark: computing the rows" in bar
     spark_rows, spark_manifest = load_feature_set("related_tiny@v1")
     assert (
         spark_manifest.to_dict()["engine"] == "spark" and duck_rows["org_label_rate"].notna().any()
