@@ -121,11 +121,7 @@ def latest_dataset_digest(con: duckdb.DuckDBPyConnection) -> str:
 def latest_ingest_value(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
     """One column of the newest ingest record; None when absent (a store written before the
     column existed) or never recorded."""
-    present = con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
-        [INGESTS, column],
-    ).fetchone()[0]
-    if not present:
+    if not _has_column(con, INGESTS, column):
         return None
     row = con.execute(
         f'SELECT "{column}" FROM {INGESTS} ORDER BY finished_at DESC LIMIT 1'
@@ -133,10 +129,39 @@ def latest_ingest_value(con: duckdb.DuckDBPyConnection, column: str) -> str | No
     return None if row is None or row[0] is None else str(row[0])
 
 
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether the store's `table` has `column` (a store written before it existed lacks it)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = ? AND column_name = ?",
+            [table, column],
+        ).fetchone()[0]
+    )
+
+
 def data_granularity(con: duckdb.DuckDBPyConnection) -> str:
     """'date' when the store's events carry no time of day, else 'timestamp' (also for stores
     that did not record it)."""
     return latest_ingest_value(con, "granularity") or "timestamp"
+
+
+def store_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The names of the store's tables (the optional ones only when the dataset has them)."""
+    return {
+        row[0]
+        for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+
+
+def attribute_catalog(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, str]]:
+    """Each attribute's (name, kind: static | snapshot, dtype) in the catalog `table`
+    (USER_ATTRIBUTES or ITEM_ATTRIBUTES), by name; none without the table. Item attributes
+    of a store written before they had kinds are static."""
+    if table not in store_tables(con):
+        return []
+    kind = "kind" if _has_column(con, table, "kind") else "'static'"
+    return con.execute(f"SELECT name, {kind}, dtype FROM {table} ORDER BY name").fetchall()
 
 
 def check_event_columns(con: duckdb.DuckDBPyConnection) -> None:
@@ -185,10 +210,7 @@ def write_parquet_copy(
         target = parquet_copy_dir(store_path, latest_dataset_digest(con))
         if target.exists() and not replace:
             return target
-        present = {
-            row[0]
-            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
+        present = store_tables(con)
         scratch = target.with_name(f".{target.name}.{os.getpid()}.writing")
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 
-from events.store import ITEM_ATTRIBUTES, USER_ATTRIBUTES
+from events.store import ITEM_ATTRIBUTES, USER_ATTRIBUTES, attribute_catalog
 
 EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
@@ -138,7 +138,7 @@ def profile_store(
         reason: sum(c["quarantined"].get(reason, 0) for c in counts.values())
         for reason in ("timestamp_out_of_range", "value_out_of_range")
     }
-    catalog = _attribute_catalog(con, USER_ATTRIBUTES)
+    catalog = attribute_catalog(con, USER_ATTRIBUTES)
     return {
         "counts": dict(counts),
         "columns": {table: column_profile(con, table) for table in tables},
@@ -151,18 +151,6 @@ def profile_store(
         "user_attribute_dtypes": {name: dtype for name, _, dtype in catalog},
         "item_attributes": [
             {"name": name, "kind": kind, "dtype": dtype}
-            for name, kind, dtype in _attribute_catalog(con, ITEM_ATTRIBUTES)
+            for name, kind, dtype in attribute_catalog(con, ITEM_ATTRIBUTES)
         ],
     }
-
-
-def _attribute_catalog(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, str]]:
-    """Each attribute's (name, kind: static | snapshot, dtype) in the store's catalog `table`
-    (user_attributes or item_attributes; none without the table)."""
-    tables = {
-        row[0]
-        for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if table not in tables:
-        return []
-    return con.execute(f"SELECT name, kind, dtype FROM {table} ORDER BY name").fetchall()

@@ -28,11 +28,13 @@ from events.store import (
     USER_ATTRIBUTES,
     USERS,
     StoreMissingError,
+    attribute_catalog,
     check_event_columns,
     data_granularity,
     latest_dataset_digest,
     latest_ingest_value,
     open_store,
+    store_tables,
 )
 from features.engines import Engine, check_engine_name, open_engine
 from features.featureset import store
@@ -139,10 +141,7 @@ STORE_NAMES: dict[Category, tuple[str, str]] = {
 
 def _store_names(con, spec: FeatureSetSpec) -> dict[Category, frozenset[str]]:
     """The store's values of each kind of name the spec refers to (only the kinds it uses)."""
-    tables = {
-        row[0]
-        for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
+    tables = store_tables(con)
     used = {ref.category for ref in spec_references(spec)}
     names: dict[Category, frozenset[str]] = {}
     for category in used:
@@ -154,12 +153,7 @@ def _store_names(con, spec: FeatureSetSpec) -> dict[Category, frozenset[str]]:
 
 def _declared_attributes(con) -> dict[str, tuple[str, str]]:
     """The store's user attributes: name -> (kind, dtype)."""
-    return {
-        name: (kind, dtype)
-        for name, kind, dtype in con.execute(
-            f"SELECT name, kind, dtype FROM {USER_ATTRIBUTES}"
-        ).fetchall()
-    }
+    return {name: (kind, dtype) for name, kind, dtype in attribute_catalog(con, USER_ATTRIBUTES)}
 
 
 def _stored_attribute(
@@ -226,11 +220,10 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
 
 def _check_item_attributes(con, spec: FeatureSetSpec, names: set[str]) -> None:
     """item_mean reads numeric, static item attributes: a snapshot one (a popularity counted
-    at export time) would carry plays after the cutoff into past rows. A store written before
-    item attributes had kinds holds static ones."""
-    kind_sql = "kind" if "kind" in _table_columns(con, ITEM_ATTRIBUTES) else "'static'"
-    rows = con.execute(f"SELECT name, dtype, {kind_sql} FROM {ITEM_ATTRIBUTES}").fetchall()
-    declared = {name: (dtype, kind) for name, dtype, kind in rows}
+    at export time) would carry plays after the cutoff into past rows."""
+    declared = {
+        name: (dtype, kind) for name, kind, dtype in attribute_catalog(con, ITEM_ATTRIBUTES)
+    }
     not_numeric = sorted(a for a in names if declared[a][0] != "numeric")
     if not_numeric:
         numeric = sorted(name for name, (dtype, _) in declared.items() if dtype == "numeric")
@@ -245,16 +238,6 @@ def _check_item_attributes(con, spec: FeatureSetSpec, names: set[str]) -> None:
             "(read when the data was exported, after every cutoff), so as a feature it would "
             "leak the future into past rows; use static item attributes"
         )
-
-
-def _table_columns(con, table: str) -> list[str]:
-    """The column names of one of the store's tables (older stores lack newer columns)."""
-    return [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-        ).fetchall()
-    ]
 
 
 # The dtypes a `related` entry's `via` attribute may have, per relation: a group gathers the
