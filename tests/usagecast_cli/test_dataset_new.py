@@ -515,22 +515,45 @@ def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_p
     assert prices[:3] == [("p0", 0.5), ("p1", 1.5), ("p10", 10.5)]
 
 
-def test_a_catalogues_price_is_averaged_over_the_items_of_a_starter_spec(tmp_path, capsys):
+def _catalogue_export(export: Path, messy: bool) -> None:
+    """Orders of six customers over six months, their products and the customers. Messy, as
+    exported by hand: the catalogue in latin-1 with accents and its ids as floats (`1001.0`),
+    date-only order days, one exact duplicate order line and one line without a customer."""
+    export.mkdir()
+    ids = [f"{1000 + k}" for k in range(12)]
+    lines = [
+        f"{k % 6 + 1},2024-0{k % 6 + 1}-{k % 27 + 1:02d}"
+        f"{'' if messy else ' 10:00:00'},{ids[k % 12]},{k}.00"
+        for k in range(60)
+    ]
+    if messy:
+        lines += [lines[0], f",2024-02-03,{ids[1]},5.00"]
+    (export / "orders.csv").write_text(
+        "customer_id,created_at,product_id,amount\n" + "".join(f"{line}\n" for line in lines)
+    )
+    catalogue = "product_id;title;price;category\n" + "".join(
+        f"{i}{'.0' if messy else ''};Tasse n°{k};{k},50;{('Küche', 'Garten')[k % 2]}\n"
+        for k, i in enumerate(ids)
+    )
+    (export / "products.csv").write_text(catalogue, encoding="latin-1" if messy else "utf-8")
+    (export / "customers.csv").write_text(
+        "customer_id,signed_up_at\n" + "".join(f"{k},2023-12-0{k}\n" for k in range(1, 7))
+    )
+
+
+@pytest.mark.parametrize("messy", [False, True], ids=["clean", "messy"])
+def test_a_catalogues_price_is_averaged_over_the_items_of_a_starter_spec(tmp_path, capsys, messy):
     """dataset new, ingest, features new and features build: the catalogue's numeric static
     attribute becomes item_mean features with values where users bought items."""
-    orders = "customer_id,created_at,product_id,amount\n" + "".join(
-        f"c{k % 6},2024-0{k % 6 + 1}-{k % 27 + 1:02d} 10:00:00,p{k % 12},{k}.00\n"
-        for k in range(60)
-    )
-    customers = "customer_id,signed_up_at\n" + "".join(
-        f"c{k},2023-12-0{k + 1}\n" for k in range(6)
-    )
-    out, _ = _starter_for(
-        tmp_path,
-        {"orders.csv": orders, "products.csv": CATALOGUE, "customers.csv": customers},
-        "shop",
-    )
+    _catalogue_export(tmp_path / "export", messy)
+    out, starter = write_starter([tmp_path / "export"], None, "shop")
+    assert ("products.csv: not UTF-8; read as latin-1" in starter.checks) == messy
     assert main(["ingest", str(out), "--no-progress"]) == 0
+    ingested = capsys.readouterr().out
+    assert "items: read 12  accepted 12  quarantined 0" in ingested
+    assert f"events: read {62 if messy else 60}  accepted 60  quarantined {2 if messy else 0}" in (
+        ingested
+    )
     assert main(["features", "new", "repeat"]) == 0
     said = capsys.readouterr().out
     assert "the mean price of the items in users' events (item_mean)" in said
