@@ -125,6 +125,8 @@ UUID = re.compile(
 )
 # How a header's empty name is shown: what `DataFrame.to_csv` writes above the index.
 UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves it out)"
+# The row index pandas writes into a Parquet file beside the data (`__index_level_0__`).
+PANDAS_PARQUET_INDEX = re.compile(r"__index_level_[0-9]+__")
 # Objects whose fields may be the optional ones (`properties.revenue`, GA4's
 # `ecommerce.purchase_revenue` and `event_params.ga_session_id`), as their keys: the name
 # without separators.
@@ -1537,6 +1539,15 @@ def _users_source(
 MIN_ROWS_FOR_TEXT = 10
 
 
+def _unmapped_name(column: str) -> str:
+    """A column left unmapped as the checks name it: pandas' saved indexes say what they are."""
+    if not column:
+        return UNNAMED
+    if PANDAS_PARQUET_INDEX.fullmatch(column):
+        return f"{column} (the row index pandas saved; to_parquet(index=False) leaves it out)"
+    return column
+
+
 def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | None:
     """Fill in an items table (a product catalogue, a track list) and return its summary
     line: a file without a user id, keyed by a column named like an item id (OPTIONAL_NAMES)
@@ -1776,7 +1787,7 @@ def _events_source(
                 f"{files}: user attributes {', '.join(attributes)}: each user's value on their "
                 "first event, static (there is no users table; they are known from signup on)"
             )
-    unmapped = [c or UNNAMED for c in sample.columns if c not in taken and "." not in c]
+    unmapped = [_unmapped_name(c) for c in sample.columns if c not in taken and "." not in c]
     if unmapped:
         checks.append(
             f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be a "

@@ -577,6 +577,25 @@ def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path)
     assert summary.tables["events"].accepted == 2
 
 
+def test_the_row_index_pandas_saved_in_parquet_is_named_as_such(tmp_path):
+    """A frame filtered before `to_parquet` keeps its index as `__index_level_0__`."""
+    export = tmp_path / "export"
+    export.mkdir()
+    frame = pd.DataFrame(
+        {
+            "user_id": ["1", "2", "3", "4"],
+            "ts": ["2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"],
+        }
+    ).assign(event=["a", "b", "a", "a"])
+    frame[frame["event"] == "a"].to_parquet(export / "events.parquet")
+    assert "__index_level_0__" in pq.read_schema(export / "events.parquet").names
+    out, starter = write_starter([export], None, None)
+    (check,) = [c for c in starter.checks if "not mapped" in c]
+    assert "__index_level_0__ (the row index pandas saved; to_parquet(index=False)" in check
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 3
+
+
 SHOPIFY_ORDERS = (
     "Name,Email,Financial Status,Total,Created at,Lineitem name,Lineitem sku,Id\n"
     "#1001,ann@example.com,paid,48.20,2024-03-05 14:23:11 -0500,Blue Mug,MUG-B,5501\n"
