@@ -12,7 +12,9 @@ users        user_id VARCHAR, signup_time TIMESTAMP, then one column per declare
              (from the users table, or, for a dataset without one, derived from the events)
 user_attributes  name VARCHAR, kind VARCHAR ('static' | 'snapshot'), dtype VARCHAR
              ('categorical' | 'numeric' | 'timestamp')
-items        item_id VARCHAR, then one column per item attribute (optional table)
+items        item_id VARCHAR, one column per item attribute, valid_from TIMESTAMP and
+             valid_to TIMESTAMP (optional table): a row per version of an item, valid in
+             [valid_from, valid_to); NULL is open (a catalogue without versions has NULL in both)
 item_attributes  name VARCHAR, kind VARCHAR ('static' | 'snapshot'; absent in stores written
              before item attributes had kinds: static), dtype VARCHAR ('categorical' | 'numeric')
 quarantine   table_name, source_file, source_row, reason, detail, raw (JSON of the raw row)
@@ -48,6 +50,8 @@ USERS = "users"
 USER_ATTRIBUTES = "user_attributes"
 ITEMS = "items"
 ITEM_ATTRIBUTES = "item_attributes"
+# When an item's row (one of its versions) holds: [valid_from, valid_to), NULL open.
+ITEM_VALIDITY_COLUMNS = ("valid_from", "valid_to")
 QUARANTINE = "quarantine"
 INGESTS = "ingests"
 # A randomized experiment's logged assignment: one event per user at exposure, the
@@ -166,16 +170,19 @@ def attribute_catalog(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[
 
 def check_event_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Raise StoreMissingError when `events` lacks canonical columns (an older ingest's store)."""
-    present = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [EVENTS]
-        ).fetchall()
-    }
-    missing = [name for name in EVENT_COLUMNS if name not in present]
+    _check_columns(con, EVENTS, tuple(EVENT_COLUMNS))
+
+
+def check_item_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise StoreMissingError when `items` lacks its versions' validity (an older store)."""
+    _check_columns(con, ITEMS, ITEM_VALIDITY_COLUMNS)
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, table: str, names: tuple[str, ...]) -> None:
+    missing = [name for name in names if not _has_column(con, table, name)]
     if missing:
         raise StoreMissingError(
-            f"the event store's events table has no column {', '.join(missing)}: it was "
+            f"the event store's {table} table has no column {', '.join(missing)}: it was "
             "written by an older usagecast; run `usagecast ingest DATASET.yaml` again"
         )
 

@@ -49,6 +49,9 @@ USER_COLUMNS = ("user_id", "signup_time")
 # became valid. Each user's earliest version is theirs; the later ones are counted apart.
 USER_OPTIONAL = ("valid_from",)
 ITEM_COLUMNS = ("item_id",)
+# A catalogue of versions (a product table's history): when each row's attributes became
+# valid. Every version is kept; an event reads the version valid at its time.
+ITEM_OPTIONAL = ("valid_from",)
 ATTRIBUTE_KINDS = ("static", "snapshot")
 # `user_id`: another user's id (e.g. who invited this one), normalised like the id column.
 ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp", "user_id")
@@ -149,7 +152,7 @@ class Source:
 
     @property
     def versioned(self) -> bool:
-        """A users table of versions: `valid_from` mapped or derived (USER_OPTIONAL)."""
+        """A users table or item catalogue of versions: `valid_from` mapped or derived."""
         return self.maps("valid_from")
 
 
@@ -473,7 +476,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         allowed = EVENT_REQUIRED + EVENT_OPTIONAL
     else:
         required = USER_COLUMNS if table == "users" else ITEM_COLUMNS
-        allowed = required + USER_OPTIONAL if table == "users" else required
+        allowed = required + (USER_OPTIONAL if table == "users" else ITEM_OPTIONAL)
     columns, derived = _columns(path, f"{where}.columns", spec["columns"], allowed, required)
     if constant is not None and "event_type" in {**columns, **derived}:
         raise _fail(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import duckdb
 import yaml
@@ -65,6 +65,7 @@ from events.store import (
     INGEST_COLUMNS,
     INGESTS,
     ITEM_ATTRIBUTES,
+    ITEM_VALIDITY_COLUMNS,
     ITEMS,
     QUARANTINE,
     QUARANTINE_COLUMNS,
@@ -542,7 +543,7 @@ class _Builder:
                 f"stage_{table}",
                 id_column,
                 ENTITY_DUPLICATE_REASONS[table],
-                versions=source.versioned,
+                versions=_versions_kept(table, source),
             )
         )
         self._read_raw(
@@ -559,7 +560,11 @@ class _Builder:
             f"AS {validate.ident(a.name)}"
             for a in source.attributes
         ]
-        self._write_accepted(table, columns)
+        order_by = ""
+        if table == ITEMS:
+            columns += _item_validity_sql(source.versioned)
+            order_by = "item_id, valid_from" if source.versioned else ""
+        self._write_accepted(table, columns, order_by)
         if table == USERS:
             self._count_unknown_references(source.attributes)
         catalog = USER_ATTRIBUTES if table == USERS else ITEM_ATTRIBUTES
@@ -901,6 +906,25 @@ class _Builder:
             )
             for table in self.read
         }
+
+
+def _versions_kept(table: str, source: Source) -> Literal["earliest", "every"] | None:
+    """Which versions of a table of versions are stored: a user's earliest (their attributes
+    from signup on), every version of an item (an event reads the one valid at its time)."""
+    if not source.versioned:
+        return None
+    return "earliest" if table == USERS else "every"
+
+
+def _item_validity_sql(versioned: bool) -> list[str]:
+    """The items table's valid_from and valid_to: each version valid until the item's next
+    one; open (NULL) in a catalogue without versions."""
+    if not versioned:
+        return [f"NULL::TIMESTAMP AS {name}" for name in ITEM_VALIDITY_COLUMNS]
+    return [
+        "valid_from::TIMESTAMP AS valid_from",
+        "lead(valid_from) OVER (PARTITION BY item_id ORDER BY valid_from)::TIMESTAMP AS valid_to",
+    ]
 
 
 def _copy_ingest_history(con: duckdb.DuckDBPyConnection, previous_store: Path) -> None:

@@ -1537,6 +1537,9 @@ def _users_source(
 # Sampled rows from which a category column with a distinct value on every row reads as a
 # text per item (a title), not a category.
 MIN_ROWS_FOR_TEXT = 10
+# The share of an items file's sampled rows that may repeat a key (rows exported twice,
+# quarantined by the ingest as duplicate_item) for the file to still read as a catalogue.
+MAX_REPEATED_KEY_SHARE = 0.05
 
 
 def _unmapped_name(column: str) -> str:
@@ -1551,35 +1554,37 @@ def _unmapped_name(column: str) -> str:
 def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | None:
     """Fill in an items table (a product catalogue, a track list) and return its summary
     line: a file without a user id, keyed by a column named like an item id (OPTIONAL_NAMES)
-    whose sampled values are all set and distinct; None for any other file. Its numeric and
+    whose sampled values are all set and distinct, or, in a catalogue of versions, distinct
+    with a column named like a valid-from time; None for any other file. Its numeric and
     categorical columns are attributes, static unless named like a value at export time;
     columns whose sampled values are all distinct texts (a title) are left out, as are times
-    (an item attribute is a number or a category)."""
+    (an item attribute is a number or a category) and a version's bookkeeping."""
     files = _label(source)
-    rows = _sampled_rows(sample)
     named = _matches(sample.columns, OPTIONAL_NAMES["item_id"], set())
-    item_id = next(
-        (
-            column
-            for column in named
-            if len(set(values := sample.values.get(column, ()))) == len(values) == rows > 0
-        ),
-        None,
-    )
     valid_from = _find_field(sample, VALID_FROM_NAMES, set(named))
-    if item_id is None and named and valid_from is not None:
-        checks.append(
-            f"{files}: {named[0]} repeats and {valid_from} dates each row: a catalogue of "
-            "versions, which an items table cannot hold (an item attribute has one value per "
-            "item); export the versions valid over your events' period, or the current one "
-            "with its changing attributes declared kind: snapshot"
-        )
-    if item_id is None:
+    item_id = _distinct_key(sample, named)
+    versions = None
+    if item_id is None and valid_from is not None:
+        versions = _distinct_key(sample, named, valid_from)
+    if versions is None and item_id is None:
         return None
+    item_id = item_id or versions
+    keys = _keys(sample, item_id, valid_from if versions else None)
+    if len(set(keys)) < len(keys):
+        checks.append(
+            f"{files}: {len(keys) - len(set(keys))} of the {len(keys)} sampled rows repeat "
+            f"a{' version of an' if versions else 'n'} item: the ingest keeps the first and "
+            "quarantines the others as duplicate_item"
+        )
     _scientific_ids(sample, item_id, files, checks)
     source["columns"] = {"item_id": item_id}
+    mapped = {item_id}
+    if versions is not None:
+        source["columns"]["valid_from"] = valid_from
+        source["timestamp_formats"] = timestamp_formats(sample.values.get(valid_from, ()))[0]
+        mapped |= {valid_from, *(c for c in sample.columns if _key(c) in VERSION_COLUMN_NAMES)}
     attributes, notes, left = {}, [], []
-    for column in (c for c in sample.columns if c != item_id):
+    for column in (c for c in sample.columns if c not in mapped):
         attribute, _ = _attribute(sample, column, [])
         values = sample.values.get(column, ())
         unique_text = (
@@ -1595,13 +1600,64 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
         attributes[_attribute_name(column)] = attribute
         notes.append(f"{column} as {attribute.get('kind', 'static')}")
     _put_attributes(sample, attributes, source, checks)
+    rows = _sampled_rows(sample)
+    keyed = (
+        f"an items table keyed by {item_id} (distinct on the {rows} sampled rows)"
+        if versions is None
+        else f"a catalogue of versions: {item_id} with {valid_from} (distinct on the {rows} "
+        "sampled rows); an event reads the version valid at its time, none before an item's "
+        "first"
+    )
     checks.append(
-        f"{files}: an items table keyed by {item_id} (distinct on the {rows} sampled rows); "
-        f"attributes {', '.join(notes) or 'none'}: static means known when the item was "
-        "first sold (a catalogue's current price is a snapshot, which item_mean refuses)"
+        f"{files}: {keyed}; attributes {', '.join(notes) or 'none'}: static means known when "
+        "the item (or its version) began (a catalogue's current price is a snapshot, which "
+        "item_mean refuses)"
         + (f"; not attributes: {', '.join(left)} (a time, or a text per item)" if left else "")
     )
-    return f"items: {files}: item_id={item_id}"
+    return f"items: {files}: item_id={item_id}" + (
+        f", valid_from={valid_from}" if versions else ""
+    )
+
+
+def _chosen_catalogue(
+    catalogues: Sequence[tuple[dict, str, list[str]]], mapped: list[str], checks: list[str]
+) -> dict:
+    """The items source of a dataset with several files that read as one: the first plain
+    catalogue, else the first of versions (a dataset has one items table); the others are
+    named in the checks."""
+    chosen = next((c for c in catalogues if "valid_from" not in c[0]["columns"]), catalogues[0])
+    source, line, found = chosen
+    mapped.append(line)
+    checks.extend(found)
+    for other, _, _ in (c for c in catalogues if c is not chosen):
+        checks.append(
+            f"{_label(other)}: left out: another items table (a dataset has one: "
+            f"{_label(source)}); point items: at it instead to read its attributes"
+        )
+    return source
+
+
+def _distinct_key(
+    sample: FileSample, named: Sequence[str], valid_from: str | None = None
+) -> str | None:
+    """The first of the `named` columns whose sampled values (with `valid_from`'s, when
+    given) are all set and distinct but for a few repeats (a row exported twice): an items
+    table's key."""
+    rows = _sampled_rows(sample)
+    for column in named:
+        keys = _keys(sample, column, valid_from)
+        if len(keys) == rows > 0 and rows - len(set(keys)) <= rows * MAX_REPEATED_KEY_SHARE:
+            return column
+    return None
+
+
+def _keys(sample: FileSample, column: str, valid_from: str | None) -> tuple:
+    """The sampled values of an items key (with the valid-from times of a catalogue of
+    versions); blanks shorten a column's values, so a key with blanks is short."""
+    keys = sample.values.get(column, ())
+    if valid_from is None:
+        return keys
+    return tuple(zip(keys, sample.values.get(valid_from, ()), strict=False))
 
 
 def _versions_source(
@@ -1834,6 +1890,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     renames: dict[str, str] = {}
     users: dict | None = None
     items: dict | None = None
+    catalogues: list[tuple[dict, str, list[str]]] = []  # (source, line, checks) of each
     groups = _groups(samples, base)
     sources = [one for group in groups for one in _sources_of(group, base, samples)]
     keyed_by_email = any(
@@ -1880,11 +1937,11 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                     )
                     mapped.append(f"events[{len(events) - 1}]: {summary}")
             continue
-        if items is None and sample.header and not _user_id_fields(sample, users_shape):
-            line = _items_source(sample, source, checks)
+        if sample.header and not _user_id_fields(sample, users_shape):
+            found: list[str] = []
+            line = _items_source(sample, source, found)
             if line is not None:
-                items = source
-                mapped.append(line)
+                catalogues.append((source, line, found))
                 continue
         if _signupless_users_file(sample):
             checks.append(
@@ -1904,6 +1961,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             renames.update(
                 (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
             )
+    if catalogues:
+        items = _chosen_catalogue(catalogues, mapped, checks)
     if not events:
         raise StarterError(
             "no file reads as events (a user id column and a time column, by their names): "

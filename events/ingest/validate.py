@@ -65,7 +65,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import sqlglot.expressions as exp
 
@@ -999,13 +999,13 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         )
         parsed.append(f"{signup} AS signup_time")
         required.append("signup_time_text")
-        if source.versioned:
-            text["valid_from_text"] = field("valid_from")
-            valid_from = timestamp_sql(
-                "valid_from_text", source.timestamp_formats, source.decimal, source.times
-            )
-            parsed.append(f"{valid_from} AS valid_from")
-            required.append("valid_from_text")
+    if source.versioned:
+        text["valid_from_text"] = field("valid_from")
+        valid_from = timestamp_sql(
+            "valid_from_text", source.timestamp_formats, source.decimal, source.times
+        )
+        parsed.append(f"{valid_from} AS valid_from")
+        required.append("valid_from_text")
     for attribute in source.attributes:
         text[f"{attribute.name}_text"] = _field(staged, attribute.column)
         parsed.append(_attribute_parse(attribute, source, rules))
@@ -1165,20 +1165,26 @@ def raw_rows_sql(staged: StagedFile, wanted: str) -> str:
     )
 
 
-def entities_late_sql(stage: str, id_column: str, reason: str, versions: bool = False) -> str:
-    """Rows repeating an id already accepted earlier in read order (users or items); with
-    `versions` (a users stage with valid_from), each user's rows after their earliest
-    version, as LATER_VERSION."""
-    order, detail = "seq", "' already seen'"
-    if versions:
+def entities_late_sql(
+    stage: str, id_column: str, reason: str, versions: Literal["earliest", "every"] | None = None
+) -> str:
+    """Rows repeating an id already accepted earlier in read order (users or items).
+
+    With `versions` (a stage with valid_from): "earliest" (a users table) keeps each user's
+    earliest version and counts the later ones as LATER_VERSION; "every" (an item catalogue)
+    keeps every version and counts a repeated (id, valid_from) as `reason`.
+    """
+    key, order, detail = id_column, "seq", "' already seen'"
+    valid_from = "strftime(valid_from, '%Y-%m-%d %H:%M:%S')"
+    if versions == "earliest":
         order, reason = "valid_from, seq", LATER_VERSION
-        detail = (
-            "': a version valid from ' || strftime(valid_from, '%Y-%m-%d %H:%M:%S') || "
-            "', after the one kept'"
-        )
+        detail = f"': a version valid from ' || {valid_from} || ', after the one kept'"
+    elif versions == "every":
+        key = f"{id_column}, valid_from"
+        detail = f"': its version valid from ' || {valid_from} || ' already seen'"
     return (
         f"SELECT seq, '{reason}' AS reason, '{id_column} ' || {id_column} || {detail} AS detail "
-        f"FROM (SELECT *, row_number() OVER (PARTITION BY {id_column} ORDER BY {order}) AS k "
+        f"FROM (SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {order}) AS k "
         f"FROM {stage} WHERE reason IS NULL) WHERE k > 1"
     )
 

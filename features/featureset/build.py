@@ -30,6 +30,7 @@ from events.store import (
     StoreMissingError,
     attribute_catalog,
     check_event_columns,
+    check_item_columns,
     data_granularity,
     latest_dataset_digest,
     latest_ingest_value,
@@ -618,6 +619,8 @@ def open_checked_store(path: Path, spec: FeatureSetSpec):
         check_event_columns(con)
         check_dataset(con, spec, path)
         check_references(spec, _store_names(con, spec))
+        if any(group.kind == "item_mean" for group in spec.features):
+            check_item_columns(con)  # an items table, read as of each event's time
     except StoreMissingError as error:
         con.close()
         raise UsagecastError(str(error)) from None

@@ -500,8 +500,8 @@ def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_p
         for c in starter.checks
     )
     assert "reviews.csv: left out: no column reads as a user id" in starter.checks
-    assert any(
-        c.startswith("prices.csv: product_id repeats and dbt_valid_from dates each row: a ")
+    assert any(  # a catalogue of versions too; a plain catalogue is preferred
+        c.startswith("prices.csv: left out: another items table (a dataset has one: products")
         for c in starter.checks
     )
     store = tmp_path / "store" / "events.duckdb"
@@ -565,6 +565,57 @@ def test_a_catalogues_price_is_averaged_over_the_items_of_a_starter_spec(tmp_pat
         next((tmp_path / "usagecast_home").glob("feature_sets/repeat/v1/*/data.parquet"))
     )
     assert rows["mean_item_price_30d"].notna().any()
+
+
+def test_a_catalogue_of_versions_gives_each_order_the_price_of_its_day(tmp_path, capsys):
+    """A dbt snapshot of the products (latin-1, ids as floats, one version exported twice)
+    beside the orders: dataset new maps it with its valid-from time, the ingest keeps every
+    version (the repeated one quarantined), and item_mean reads each order's price as it was
+    on the order's day, never a later one."""
+    export = tmp_path / "export"
+    _catalogue_export(export, messy=True)
+    (export / "products.csv").unlink()
+    versions = [
+        (f"{1000 + k}.0", f"Tasse n°{k}", price, valid_from, valid_to)
+        for k in range(12)
+        for price, valid_from, valid_to in (
+            (f"{k},50", "2024-01-01", "2024-03-15"),
+            (f"{k + 20},50", "2024-03-15", ""),
+        )
+    ]
+    rows = [*versions, versions[0]]
+    (export / "products.csv").write_text(
+        "product_id;title;price;dbt_valid_from;dbt_valid_to\n"
+        + "".join(";".join(row) + "\n" for row in rows),
+        encoding="latin-1",
+    )
+    out, starter = write_starter([export], None, "shop")
+    assert any(
+        c.startswith("products.csv: a catalogue of versions: product_id with dbt_valid_from")
+        for c in starter.checks
+    )
+    assert main(["ingest", str(out), "--no-progress"]) == 0
+    assert "items: read 25  accepted 24  quarantined 1" in capsys.readouterr().out
+    assert main(["features", "new", "repeat"]) == 0
+    assert main(["features", "build", "repeat@v1", "--no-progress"]) == 0
+    capsys.readouterr()
+    built = pd.read_parquet(
+        next((tmp_path / "usagecast_home").glob("feature_sets/repeat/v1/*/data.parquet"))
+    )
+    orders = pd.read_csv(export / "orders.csv", dtype=str).dropna().drop_duplicates()
+    orders["day"] = pd.to_datetime(orders["created_at"])
+    k = orders["product_id"].astype(int) - 1000
+    orders["price"] = k + 0.5 + 20 * (orders["day"] >= "2024-03-15")
+    for row in built.itertuples():
+        window = orders[
+            (orders["customer_id"] == row.user_id)
+            & (orders["day"] >= row.cutoff - pd.Timedelta(days=30))
+            & (orders["day"] < row.cutoff)
+        ]
+        expected = window["price"].mean() if len(window) else None
+        actual = row.mean_item_price_30d
+        assert (pd.isna(actual) and expected is None) or actual == pytest.approx(expected)
+    assert built["mean_item_price_30d"].gt(20).any() and built["mean_item_price_30d"].lt(20).any()
 
 
 def test_a_pandas_index_column_is_named_in_the_checks_and_read_as_data(tmp_path):

@@ -216,12 +216,20 @@ def _event_aggregates_select(plan: QueryPlan, aggregates: list[SpanAggregate]) -
         .group_by(_col("user_id", _EVENT), _col("cutoff", _EVENT))
     )
     if plan.uses_items:
-        select = select.join(
-            exp.to_table(ITEMS).as_(_ITEM),
-            on=_col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
-            join_type="left",
-        )
+        select = _join_items(select)
     return select
+
+
+def _join_items(select: exp.Select) -> exp.Select:
+    """Each event's item, in the version valid at the event's time ([valid_from, valid_to),
+    NULL open): a past event reads the attributes its item had then, never later ones."""
+    valid_from, valid_to = _col("valid_from", _ITEM), _col("valid_to", _ITEM)
+    on = exp.and_(
+        _col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
+        exp.paren(exp.or_(valid_from.is_(exp.null()), _event_time() >= valid_from)),
+        exp.paren(exp.or_(valid_to.is_(exp.null()), _event_time() < valid_to)),
+    )
+    return select.join(exp.to_table(ITEMS).as_(_ITEM), on=on, join_type="left")
 
 
 def _aggregates_select(plan: QueryPlan, aggregates: list[SpanAggregate]) -> exp.Select:
@@ -250,11 +258,7 @@ def _aggregates_select(plan: QueryPlan, aggregates: list[SpanAggregate]) -> exp.
     select = candidates.select(*(expression.as_(name) for name, expression, _ in aggregates))
     select = select.join(exp.to_table(EVENTS).as_(_EVENT), on=on, join_type="left")
     if plan.uses_items:
-        select = select.join(
-            exp.to_table(ITEMS).as_(_ITEM),
-            on=_col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
-            join_type="left",
-        )
+        select = _join_items(select)
     return select.group_by(*keys)
 
 

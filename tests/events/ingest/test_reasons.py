@@ -102,8 +102,52 @@ def test_numeric_item_attribute_and_duplicate_item(dataset, base_config, store, 
     path = dataset(files={"items.csv": items}, config=config)
     summary = ingest_dataset(path, store, progress=False, allow_partial=True)
     assert summary.tables["items"].quarantined == {"unparseable_value": 1, "duplicate_item": 1}
-    assert query(store, "SELECT item_id, popularity FROM items") == [("t1", 0.5)]
+    assert query(store, "SELECT item_id, popularity, valid_from, valid_to FROM items") == [
+        ("t1", 0.5, None, None)
+    ]
     assert query(store, "SELECT * FROM item_attributes") == [("popularity", "static", "numeric")]
+
+
+def test_a_catalogue_of_versions_keeps_every_version_valid_until_the_next(
+    dataset, base_config, store, query
+):
+    """A products table's history, out of time order: every version is stored, valid from
+    its time until the item's next version (the latest open); a version exported twice is a
+    duplicate_item, a blank validity time a row error. A catalogue without versions has
+    open validity (test_numeric_item_attribute_and_duplicate_item's store)."""
+    config = base_config(
+        items={
+            "files": "items.csv",
+            "columns": {"item_id": "track", "valid_from": "since"},
+            "attributes": {"popularity": {"column": "pop", "dtype": "numeric"}},
+        }
+    )
+    items = (
+        "track,pop,since\n"
+        "t1,0.7,2014-03-01\n"
+        "t1,0.5,2014-01-01\n"
+        "t2,0.9,2014-02-01\n"
+        "t1,0.6,2014-03-01\n"
+        "t2,0.1,\n"
+    )
+    path = dataset(files={"items.csv": items}, config=config)
+    summary = ingest_dataset(path, store, progress=False, allow_partial=True)
+    assert summary.tables["items"].quarantined == {
+        "duplicate_item": 1,
+        "missing_required_field": 1,
+    }
+    assert query(
+        store,
+        "SELECT item_id, popularity, strftime(valid_from, '%Y-%m-%d'), "
+        "strftime(valid_to, '%Y-%m-%d') "
+        "FROM items",
+    ) == [
+        ("t1", 0.5, "2014-01-01", "2014-03-01"),
+        ("t1", 0.7, "2014-03-01", None),
+        ("t2", 0.9, "2014-02-01", None),
+    ]
+    (detail,) = query(store, "SELECT detail FROM quarantine WHERE reason = 'duplicate_item'")
+    assert detail == ("item_id t1: its version valid from 2014-03-01 00:00:00 already seen",)
 
 
 def test_precedence_first_rule_wins(dataset, store, query):

@@ -45,7 +45,13 @@ LABELS = {
     },
     "ever": {"kind": "event_within", "event_type": "C", "horizon_days": "ever"},
 }
-ITEMS = {"i1": 1.0, "i2": 4.0}
+# i3 is a catalogue's item of versions: unknown before day 3, then 2.0, then 8.0 from day 9
+# (a calendar cutoff), so windows read each version and none.
+ITEMS = {
+    "i1": 1.0,
+    "i2": 4.0,
+    "i3": ((BASE + dt.timedelta(days=3), 2.0), (BASE + dt.timedelta(days=9), 8.0)),
+}
 
 
 CUTOFF_MODES = ("calendar", "after_signup", "both")
@@ -97,7 +103,7 @@ events_strategy = st.lists(
         minutes,
         st.sampled_from(EVENT_TYPES),
         st.sampled_from(["s1", "s2", None]),
-        st.sampled_from(["i1", "i2", "i9", None]),
+        st.sampled_from(["i1", "i2", "i3", "i9", None]),
         st.sampled_from([None, 0.5, 2.0]),
         st.sampled_from(["home", "search", None]),
     ),

@@ -59,6 +59,19 @@ def _since(events: list, start: pd.Timestamp) -> list:
     return [e for e in events if e.event_time >= start]
 
 
+# An item's popularity: one value, or its versions as (valid from, value), in time order.
+ItemPopularity = float | tuple[tuple[dt.datetime, float], ...]
+
+
+def item_value(items: dict[str, ItemPopularity], item_id, at: dt.datetime) -> float | None:
+    """The popularity of `item_id` in its version valid at `at`; None before its first one."""
+    popularity = items.get(item_id)
+    if not isinstance(popularity, tuple):
+        return popularity
+    valid = [value for start, value in popularity if start <= at]
+    return valid[-1] if valid else None
+
+
 def _present(values) -> list:
     """The values that are not missing (None or NaN)."""
     return [v for v in values if pd.notna(v)]
@@ -96,7 +109,8 @@ def _feature(feature: FeatureDef, past: list, cutoff, user, items) -> object:
         return sum(e.area == feature.area for e in window)
     if kind == "item_mean":
         chosen = _of_type(window, feature.event_type)
-        return _mean([items[e.item_id] for e in chosen if e.item_id in items])
+        values = [item_value(items, e.item_id, e.event_time) for e in chosen]
+        return _mean([value for value in values if value is not None])
     if kind in ("gap_mean", "gap_last", "gap_ratio"):
         return _gap(kind, _of_type(past, feature.event_type), cutoff)
     if kind == "trend":
@@ -161,7 +175,7 @@ def reference_feature_set(
     spec: FeatureSetSpec,
     events: pd.DataFrame,
     users: pd.DataFrame,
-    items: dict[str, float] | None = None,
+    items: dict[str, ItemPopularity] | None = None,
     sample=None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rows (same columns as a build) and status counts, computed the slow obvious way."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -22,6 +23,9 @@ from features.featureset import build_feature_set, load_feature_set
 from features.featureset.build import split_query_result
 from features.featureset.compiler import compile_feature_query, cutoff_period, next_cutoff_day
 from features.featureset.spec import CalendarCutoffs, FeatureSetSpec, parse_spec
+
+if TYPE_CHECKING:  # other test folders load this file by path, without its neighbours
+    from featureset_reference import ItemPopularity
 
 # (user_id, event_time, event_type[, session_id, item_id, value, area])
 Event = tuple
@@ -67,13 +71,27 @@ def spec_vocabulary(
     return events, (user_id, when - dt.timedelta(days=30), {})
 
 
+def item_rows(items: dict[str, ItemPopularity]) -> list[tuple]:
+    """(item_id, popularity, valid_from, valid_to) rows as an ingest stores them: each version
+    valid until the next one; NULL bounds for an item without versions."""
+    rows = []
+    for item_id, popularity in items.items():
+        if not isinstance(popularity, tuple):
+            rows.append((item_id, popularity, None, None))
+            continue
+        starts = [start for start, _ in popularity]
+        for (start, value), end in zip(popularity, [*starts[1:], None], strict=True):
+            rows.append((item_id, value, start, end))
+    return rows
+
+
 def write_store(
     path: Path,
     events: Iterable[Event],
     users: Sequence[User],
     *,
     attributes: dict[str, tuple[str, str]] | None = None,
-    items: dict[str, float] | None = None,
+    items: dict[str, ItemPopularity] | None = None,
     digest: str = "digest-1",
     dataset: str = "test",
     granularity: str = "timestamp",
@@ -82,8 +100,8 @@ def write_store(
     Parquet copy (as an ingest does).
 
     attributes: name -> (kind static|snapshot, dtype categorical|numeric|timestamp).
-    items: item_id -> popularity. dataset: the name the ingest record gives the data (a spec
-    must name the same one).
+    items: item_id -> popularity, or its versions (item_rows). dataset: the name the ingest
+    record gives the data (a spec must name the same one).
     """
     con = duckdb.connect(str(path))
     try:
@@ -109,7 +127,7 @@ def fill_store(
     users: Sequence[User],
     *,
     attributes: dict[str, tuple[str, str]] | None = None,
-    items: dict[str, float] | None = None,
+    items: dict[str, ItemPopularity] | None = None,
     digest: str = "digest-1",
     dataset: str = "test",
     granularity: str = "timestamp",
@@ -151,12 +169,15 @@ def fill_store(
     con.execute("CREATE TABLE user_attributes (name VARCHAR, kind VARCHAR, dtype VARCHAR)")
     for name, (kind, dtype) in attributes.items():
         con.execute("INSERT INTO user_attributes VALUES (?, ?, ?)", [name, kind, dtype])
-    con.execute("CREATE TABLE items (item_id VARCHAR, popularity DOUBLE)")
+    con.execute(
+        "CREATE TABLE items (item_id VARCHAR, popularity DOUBLE, valid_from TIMESTAMP, "
+        "valid_to TIMESTAMP)"
+    )
     # No kind column: a store written before item attributes had kinds (read as static).
     con.execute("CREATE TABLE item_attributes (name VARCHAR, dtype VARCHAR)")
     con.execute("INSERT INTO item_attributes VALUES ('popularity', 'numeric')")
-    for item_id, popularity in (items or {}).items():
-        con.execute("INSERT INTO items VALUES (?, ?)", [item_id, popularity])
+    for row in item_rows(items or {}):
+        con.execute("INSERT INTO items VALUES (?, ?, ?, ?)", list(row))
     ingest_columns = ", ".join(f"{name} {kind}" for name, kind in INGEST_COLUMNS.items())
     con.execute(f"CREATE TABLE ingests ({ingest_columns})")
     con.execute(
@@ -230,7 +251,7 @@ def duckdb_rows(
     events: Iterable[Event],
     users: Sequence[User],
     *,
-    items: dict[str, float] | None = None,
+    items: dict[str, ItemPopularity] | None = None,
     sample: tuple[float, int] | None = None,
     attributes: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -250,6 +250,26 @@ def test_a_store_from_an_older_ingest_is_refused_with_what_to_do(demo):
         build_feature_set("buyers@v1", sets_dir=demo)
 
 
+def test_an_items_table_without_versions_validity_is_refused_with_what_to_do(demo):
+    """A store written before item versions: item_mean cannot read its items as of time."""
+    con = duckdb.connect(str(event_store_path()))
+    con.execute("ALTER TABLE items DROP COLUMN valid_from")
+    con.execute("ALTER TABLE items DROP COLUMN valid_to")
+    con.close()
+    write_spec(
+        demo,
+        SPEC.replace("version: 1", "version: 2").replace(
+            "  - {kind: recency}",
+            "  - {kind: recency}\n  - {kind: item_mean, attribute: popularity, windows: [30]}",
+        ),
+    )
+    with pytest.raises(
+        contracts.errors.UsagecastError, match=r"items table has no column valid_from, valid_to.*"
+    ):
+        build_feature_set("buyers@v2", sets_dir=demo)
+    build_feature_set("buyers@v1", sets_dir=demo)  # a spec without item_mean still builds
+
+
 def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     """The CLI on premium_30d@v1 over a tiny store with the demo's attributes."""
     events, users = demo_log()

@@ -99,3 +99,26 @@ def test_changing_events_at_or_after_cutoff_leaves_features_unchanged(
         new = after.loc[after["cutoff"] == cutoff, feature_columns]
         common = old.merge(new[keys], on=keys)
         assert_same_rows(new.merge(common[keys], on=keys), common)
+
+
+@pytest.mark.parametrize("cutoffs", ["calendar", "after_signup"])
+def test_an_event_reads_its_items_version_valid_at_its_time(cutoffs):
+    """Item i3 is unknown before day 3, 2.0 until day 9, then 8.0: each window's mean reads
+    the versions of its events' times, whatever the item's later versions."""
+    day = 24 * 60
+    raw = [("u1", m, "A", "s1", "i3", None, None) for m in (1 * day, 5 * day, 10 * day)]
+    raw.append(("u2", 34 * day, "A", "s1", None, None, None))  # the data's end
+    spec = make_spec(LABELS["event_within"], cutoffs=cutoffs, offset_days=14)
+    rows, _ = duckdb_rows(spec, to_events(raw), to_users([0, 0, 0]), items=ITEMS)
+    means = rows[rows["user_id"] == "u1"].set_index("cutoff")["mean_item_popularity_10d"]
+    expected = {
+        "calendar": {
+            "2024-01-05": None,
+            "2024-01-10": 2.0,
+            "2024-01-15": 5.0,
+            "2024-01-20": 8.0,
+            "2024-01-25": None,
+        },
+        "after_signup": {"2024-01-15": 5.0},
+    }[cutoffs]
+    assert {str(c.date()): (None if pd.isna(v) else v) for c, v in means.items()} == expected

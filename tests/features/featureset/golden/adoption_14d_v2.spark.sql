@@ -209,6 +209,12 @@ WITH candidates AS (
     )
   LEFT JOIN items AS i
     ON i.item_id = e.item_id
+    AND (
+      i.valid_from IS NULL OR e.event_time >= i.valid_from
+    )
+    AND (
+      i.valid_to IS NULL OR e.event_time < i.valid_to
+    )
   GROUP BY
     r.user_id,
     r.cutoff

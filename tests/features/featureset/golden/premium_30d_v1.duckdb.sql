@@ -337,6 +337,12 @@ WITH cutoffs AS (
   FROM windowed_events AS e
   LEFT JOIN items AS i
     ON i.item_id = e.item_id
+    AND (
+      i.valid_from IS NULL OR e.event_time >= i.valid_from
+    )
+    AND (
+      i.valid_to IS NULL OR e.event_time < i.valid_to
+    )
   GROUP BY
     e.user_id,
     e.cutoff
