@@ -142,7 +142,8 @@ def generate_store(path: Path, n_events: int, seed: int) -> None:
         con.execute(
             f"""
             CREATE TABLE items AS
-            SELECT 't' || i AS item_id, {_uniform(f"pop{seed}")} AS popularity
+            SELECT 't' || i AS item_id, {_uniform(f"pop{seed}")} AS popularity,
+                   NULL::TIMESTAMP AS valid_from, NULL::TIMESTAMP AS valid_to
             FROM range({N_TRACKS}) t(i)
             """
         )
