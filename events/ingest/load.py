@@ -893,6 +893,23 @@ class _Builder:
             "example": {"user_id": user, "first_event": first, "signup_time": signup},
         }
 
+    def events_before_item_versions(self) -> dict:
+        """With a catalogue of versions: how many events naming one of its items come before
+        that item's first version, of how many name one, and when the catalogue's history
+        starts. Such events read no item attribute (item_mean); many of them say the
+        snapshots began after the events."""
+        if self.config.items is None or not self.config.items.versioned:
+            return {}
+        early, named, start = self.con.execute(
+            f"WITH firsts AS (SELECT item_id, min(valid_from) AS first FROM {ITEMS} GROUP BY ALL) "
+            f"SELECT count(*) FILTER (WHERE e.event_time < f.first), count(*), "
+            f"strftime(min(f.first), '%Y-%m-%d %H:%M:%S') FROM {EVENTS} e JOIN firsts f "
+            "USING (item_id)"
+        ).fetchone()
+        if not early:
+            return {}
+        return {"events": int(early), "of": int(named), "catalogue_from": start}
+
     def sentinels(self) -> dict[str, dict[str, int]]:
         """Raw sentinel-id counts per id column of each table (for the quality report)."""
         ids = {
@@ -1005,6 +1022,8 @@ def _build(
                     report["unknown_user_ids"] = unknown
                 if early := builder.events_before_signup():
                     report["events_before_signup"] = early
+                if before := builder.events_before_item_versions():
+                    report["events_before_item_versions"] = before
                 if sources:
                     files = {f"events[{i}]": s.files for i, s in enumerate(config.events)}
                     report["source_counts"] = {

@@ -23,6 +23,7 @@ from events.quality.render import (
     count_rows,
     derived_field_lines,
     event_type_table,
+    item_version_lines,
     number,
     rename_heading,
     rename_yaml,
@@ -96,6 +97,7 @@ def render_html(report: dict) -> str:
         _text(line)
         for line in derived_field_lines(report)
         + signup_lines(report)
+        + item_version_lines(report)
         + same_day_duplicate_lines(report)
     ]
     if report.get("user_attribute_conflicts"):

@@ -124,6 +124,19 @@ def signup_lines(report: dict, example: bool = True) -> list[str]:
     ]
 
 
+def item_version_lines(report: dict) -> list[str]:
+    """A line when events name catalogued items before the item's first version (a
+    catalogue of versions whose history starts after the events)."""
+    before = report.get("events_before_item_versions")
+    if not before:
+        return []
+    return [
+        f"events before their item's first version in the catalogue: {before['events']:,} of "
+        f"{before['of']:,} that name a catalogued item (its history starts "
+        f"{before['catalogue_from']}); item_mean reads no attribute for them"
+    ]
+
+
 def derived_field_lines(report: dict) -> list[str]:
     """Lines on fields the ingest derived: the events whose user came from their anonymous
     id (when a source maps `anonymous_id`), the sessions cut from gaps (rules.sessions)."""
@@ -187,6 +200,7 @@ def render_markdown(report: dict) -> str:
         *(["", *absent_column_lines(report)] if report.get("absent_columns") else []),
         *(["", *derived] if (derived := derived_field_lines(report)) else []),
         *(["", *early] if (early := signup_lines(report)) else []),
+        *(["", *before] if (before := item_version_lines(report)) else []),
         *(["", *same_day] if (same_day := same_day_duplicate_lines(report)) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
@@ -275,6 +289,7 @@ def render_short(report: dict) -> str:
             *(f"  {line}" for line in absent_column_lines(report)),
             *(f"  {line}" for line in derived_field_lines(report)),
             *(f"  {line}" for line in signup_lines(report, example=False)),
+            *(f"  {line}" for line in item_version_lines(report)),
             *(f"  {line}" for line in same_day_duplicate_lines(report)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "

@@ -189,6 +189,43 @@ def test_users_whose_events_start_long_before_their_signup_are_named(tmp_path):
     assert load_latest_report()["events_before_signup"]["users"] == 1
 
 
+def test_events_before_their_items_first_version_are_counted(tmp_path):
+    """A catalogue of versions whose snapshots began in March: the January orders of its
+    items read no price, and the report says how many and from when the history runs."""
+    config = {
+        "name": "shop",
+        "events": {
+            "files": "orders.csv",
+            "event_type": "ORDER",
+            "columns": {"user_id": "u", "timestamp": "t", "item_id": "sku"},
+        },
+        "items": {
+            "files": "prices.csv",
+            "columns": {"item_id": "sku", "valid_from": "since"},
+            "attributes": {"price": {"column": "price", "dtype": "numeric"}},
+        },
+    }
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "prices.csv").write_text("sku,price,since\na,1.5,2024-03-01\na,2.5,2024-04-01\n")
+    (folder / "orders.csv").write_text(
+        "u,t,sku\n1,2024-01-05,a\n1,2024-03-02,a\n2,2024-01-09,a\n2,2024-01-09 10:00,zz\n"
+    )
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(folder / "dataset.yaml", tmp_path / "e.duckdb", progress=False)
+    line = (
+        "events before their item's first version in the catalogue: 2 of 3 that name a "
+        "catalogued item (its history starts 2024-03-01 00:00:00); item_mean reads no attribute"
+    )
+    assert line in summary.quality_text
+    assert line in summary.report_files.markdown.read_text(encoding="utf-8")
+    assert load_latest_report()["events_before_item_versions"] == {
+        "events": 2,
+        "of": 3,
+        "catalogue_from": "2024-03-01 00:00:00",
+    }
+
+
 def test_the_event_types_table_counts_areas_and_values_only_when_some_event_has_one():
     from events.quality.render import event_type_table
 
