@@ -19,6 +19,7 @@ from events.quality.plots import (
 )
 from events.quality.render import (
     COUNT_HEADER,
+    case_variant_lines,
     conflict_text,
     count_rows,
     derived_field_lines,
@@ -98,6 +99,7 @@ def render_html(report: dict) -> str:
         for line in derived_field_lines(report)
         + signup_lines(report)
         + item_version_lines(report)
+        + case_variant_lines(report)
         + same_day_duplicate_lines(report)
     ]
     if report.get("user_attribute_conflicts"):

@@ -18,6 +18,8 @@ EVENTS_PER_USER_QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.99)
 PLOTTED_EVENT_TYPES = 8
 # The most frequent product areas the report lists, the names an `area_count` spec entry uses.
 LISTED_AREAS = 20
+# Groups of values differing only in letter case the report names per column.
+CASE_VARIANT_GROUPS = 5
 
 
 def _quote(name: str) -> str:
@@ -112,6 +114,41 @@ def events_per_day(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [{"day": day, "event_type": kind, "events": int(n)} for day, kind, n in rows]
 
 
+def _case_variant_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(table, column) of the text values features compare by equality: event types and
+    areas, categorical user and item attributes."""
+    columns = [("events", "event_type"), ("events", "area")]
+    for table, catalog in (("users", USER_ATTRIBUTES), ("items", ITEM_ATTRIBUTES)):
+        columns += [
+            (table, name)
+            for name, _, dtype in attribute_catalog(con, catalog)
+            if dtype == "categorical"
+        ]
+    return columns
+
+
+def case_variants(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[dict]]]:
+    """Per `table.column`, the groups of stored values that differ only in letter case
+    (`free` and `Free`), each value with its rows, most rows first; at most
+    CASE_VARIANT_GROUPS groups a column. Features count each spelling apart."""
+    found = {}
+    for table, column in _case_variant_columns(con):
+        c = _quote(column)
+        groups = con.execute(
+            f"WITH v AS (SELECT {c} AS value, count(*) AS n FROM {_quote(table)} "
+            f"WHERE {c} IS NOT NULL GROUP BY ALL) "
+            "SELECT list({'value': value, 'rows': n} ORDER BY n DESC, value) FROM v "
+            "GROUP BY lower(value) HAVING count(*) > 1 "
+            f"ORDER BY sum(n) DESC, lower(value) LIMIT {CASE_VARIANT_GROUPS}"
+        ).fetchall()
+        if groups:
+            found[f"{table}.{column}"] = [
+                [{"value": v["value"], "rows": int(v["rows"])} for v in group]
+                for (group,) in groups
+            ]
+    return found
+
+
 def _quarantine_examples(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
     rows = con.execute(
         "SELECT reason, table_name, source_file, source_row, detail, raw FROM ("
@@ -147,6 +184,7 @@ def profile_store(
         **_events_profile(con),
         "events_per_day": events_per_day(con),
         "quarantine_examples": _quarantine_examples(con),
+        "case_variants": case_variants(con),
         "user_attribute_kinds": {name: kind for name, kind, _ in catalog},
         "user_attribute_dtypes": {name: dtype for name, _, dtype in catalog},
         "item_attributes": [

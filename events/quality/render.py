@@ -137,6 +137,30 @@ def item_version_lines(report: dict) -> list[str]:
     ]
 
 
+def case_variant_lines(report: dict) -> list[str]:
+    """A line per column whose stored values differ only in letter case: features count
+    each spelling apart (event types merge with rules.event_types.rename)."""
+    lines = []
+    for column, groups in report.get("case_variants", {}).items():
+        spelled = "; ".join(
+            ", ".join(f"{v['value']!r} {v['rows']:,}" for v in group) for group in groups
+        )
+        table, name = column.split(".", 1)
+        merge = {
+            "events.event_type": "rules.event_types.rename merges them",
+            "events.area": "a derived area, columns.area: {expr: 'lower(...)'}, merges them",
+        }.get(column) or (
+            f"a spec's derived_attributes, lower({name}), merges them"
+            if table == "users"
+            else "one spelling in the export merges them"
+        )
+        lines.append(
+            f"{column}: values that differ only in letter case, counted apart by features: "
+            f"{spelled} ({merge})"
+        )
+    return lines
+
+
 def derived_field_lines(report: dict) -> list[str]:
     """Lines on fields the ingest derived: the events whose user came from their anonymous
     id (when a source maps `anonymous_id`), the sessions cut from gaps (rules.sessions)."""
@@ -201,6 +225,7 @@ def render_markdown(report: dict) -> str:
         *(["", *derived] if (derived := derived_field_lines(report)) else []),
         *(["", *early] if (early := signup_lines(report)) else []),
         *(["", *before] if (before := item_version_lines(report)) else []),
+        *(["", *cased] if (cased := case_variant_lines(report)) else []),
         *(["", *same_day] if (same_day := same_day_duplicate_lines(report)) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
@@ -290,6 +315,7 @@ def render_short(report: dict) -> str:
             *(f"  {line}" for line in derived_field_lines(report)),
             *(f"  {line}" for line in signup_lines(report, example=False)),
             *(f"  {line}" for line in item_version_lines(report)),
+            *(f"  {line}" for line in case_variant_lines(report)),
             *(f"  {line}" for line in same_day_duplicate_lines(report)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "

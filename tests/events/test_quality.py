@@ -226,6 +226,47 @@ def test_events_before_their_items_first_version_are_counted(tmp_path):
     }
 
 
+def test_values_that_differ_only_in_letter_case_are_named_with_their_rows(tmp_path):
+    """`Free` and `free` plans, `Home` and `home` areas and `play` beside `PLAY` are stored as
+    written (nothing is coerced) and named, each with how to merge them."""
+    config = {
+        "name": "cased",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e", "area": "a"},
+        },
+        "users": {
+            "files": "users.csv",
+            "columns": {"user_id": "id", "signup_time": "s"},
+            "attributes": {"plan": {"column": "plan", "kind": "static", "dtype": "categorical"}},
+        },
+    }
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "users.csv").write_text(
+        "id,s,plan\n1,2024-01-01,free\n2,2024-01-01,Free\n3,2024-01-01,free\n4,2024-01-01,Pro\n"
+    )
+    (folder / "events.csv").write_text(
+        "u,t,e,a\n1,2024-01-05,PLAY,home\n2,2024-01-06,play,Home\n3,2024-01-07,PLAY,search\n"
+    )
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(folder / "dataset.yaml", tmp_path / "e.duckdb", progress=False)
+    lines = [
+        "events.event_type: values that differ only in letter case, counted apart by features: "
+        "'PLAY' 2, 'play' 1 (rules.event_types.rename merges them)",
+        "events.area: values that differ only in letter case, counted apart by features: "
+        "'Home' 1, 'home' 1 (a derived area, columns.area: {expr: 'lower(...)'}, merges them)",
+        "users.plan: values that differ only in letter case, counted apart by features: "
+        "'free' 2, 'Free' 1 (a spec's derived_attributes, lower(plan), merges them)",
+    ]
+    for line in lines:
+        assert line in summary.quality_text
+        assert line in summary.report_files.markdown.read_text(encoding="utf-8")
+    assert load_latest_report()["case_variants"]["users.plan"] == [
+        [{"value": "free", "rows": 2}, {"value": "Free", "rows": 1}]
+    ]
+
+
 def test_the_event_types_table_counts_areas_and_values_only_when_some_event_has_one():
     from events.quality.render import event_type_table
 
