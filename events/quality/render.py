@@ -139,26 +139,30 @@ def item_version_lines(report: dict) -> list[str]:
 
 def case_variant_lines(report: dict) -> list[str]:
     """A line per column whose stored values differ only in letter case: features count
-    each spelling apart (event types merge with rules.event_types.rename)."""
+    each spelling apart."""
     lines = []
     for column, groups in report.get("case_variants", {}).items():
         spelled = "; ".join(
             ", ".join(f"{v['value']!r} {v['rows']:,}" for v in group) for group in groups
         )
-        table, name = column.split(".", 1)
-        merge = {
-            "events.event_type": "rules.event_types.rename merges them",
-            "events.area": "a derived area, columns.area: {expr: 'lower(...)'}, merges them",
-        }.get(column) or (
-            f"a spec's derived_attributes, lower({name}), merges them"
-            if table == "users"
-            else "one spelling in the export merges them"
-        )
         lines.append(
             f"{column}: values that differ only in letter case, counted apart by features: "
-            f"{spelled} ({merge})"
+            f"{spelled} ({_case_merge_hint(column)})"
         )
     return lines
+
+
+def _case_merge_hint(column: str) -> str:
+    """How the user merges the spellings of a `table.column`'s values (the ingest keeps them
+    as written)."""
+    table, name = column.split(".", 1)
+    if column == "events.event_type":
+        return "rules.event_types.rename merges them"
+    if column == "events.area":
+        return "a derived area, columns.area: {expr: 'lower(...)'}, merges them"
+    if table == "users":
+        return f"a spec's derived_attributes, lower({name}), merges them"
+    return "one spelling in the export merges them"
 
 
 def derived_field_lines(report: dict) -> list[str]:
