@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
 from contracts.workspace import reports_dir
 from events.ingest import ingest_dataset
+from events.ingest.summary import IngestSummary
 from events.quality import NoReportError, load_latest_report, show_latest_report
 
 USERS = "id,registration,country\n1,2014-01-02,FR\n2,2014-01-03,\n3,2014-01-04,NO\n"
@@ -159,24 +161,37 @@ def test_the_reports_rename_block_pasted_into_the_config_leaves_no_unnameable_ty
     assert summary.tables["events"].accepted == len(names)
 
 
-def test_users_whose_events_start_long_before_their_signup_are_named(tmp_path):
-    """A `signup` column that is an upgrade date: user 1's events start two months earlier."""
-    config = {
-        "name": "early",
-        "events": {
-            "files": "events.csv",
-            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
-        },
-        "users": {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "s"}},
+def _events_and_users(name: str, event_columns: dict, attributes: dict | None = None) -> dict:
+    """A dataset config over events.csv (`event_columns`) and users.csv (`id`, signup `s`)."""
+    users = {"files": "users.csv", "columns": {"user_id": "id", "signup_time": "s"}}
+    if attributes:
+        users["attributes"] = attributes
+    return {
+        "name": name,
+        "events": {"files": "events.csv", "columns": event_columns},
+        "users": users,
     }
+
+
+def _ingest(tmp_path: Path, config: dict, files: dict[str, str]) -> IngestSummary:
+    """Ingest `files` (name -> text) under `config` into a fresh store; the ingest's summary."""
     folder = tmp_path / "data"
     folder.mkdir()
-    (folder / "users.csv").write_text("id,s\n1,2024-03-01 10:00\n2,2024-01-01\n")
-    (folder / "events.csv").write_text(
-        "u,t,e\n1,2024-01-05 09:00,PLAY\n1,2024-03-02,PLAY\n2,2024-01-01 12:00,PLAY\n"
-    )
+    for name, text in files.items():
+        (folder / name).write_text(text)
     (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
-    summary = ingest_dataset(folder / "dataset.yaml", tmp_path / "e.duckdb", progress=False)
+    return ingest_dataset(folder / "dataset.yaml", tmp_path / "e.duckdb", progress=False)
+
+
+def test_users_whose_events_start_long_before_their_signup_are_named(tmp_path):
+    """A `signup` column that is an upgrade date: user 1's events start two months earlier."""
+    config = _events_and_users("early", {"user_id": "u", "timestamp": "t", "event_type": "e"})
+    files = {
+        "users.csv": "id,s\n1,2024-03-01 10:00\n2,2024-01-01\n",
+        "events.csv": "u,t,e\n1,2024-01-05 09:00,PLAY\n1,2024-03-02,PLAY\n"
+        "2,2024-01-01 12:00,PLAY\n",
+    }
+    summary = _ingest(tmp_path, config, files)
     line = (
         "users whose first event is over a day before their signup_time: 1 of 2 (user 1: "
         "first event 2024-01-05 09:00:00, signup 2024-03-01 10:00:00); is that column the signup?"
@@ -205,14 +220,12 @@ def test_events_before_their_items_first_version_are_counted(tmp_path):
             "attributes": {"price": {"column": "price", "dtype": "numeric"}},
         },
     }
-    folder = tmp_path / "data"
-    folder.mkdir()
-    (folder / "prices.csv").write_text("sku,price,since\na,1.5,2024-03-01\na,2.5,2024-04-01\n")
-    (folder / "orders.csv").write_text(
-        "u,t,sku\n1,2024-01-05,a\n1,2024-03-02,a\n2,2024-01-09,a\n2,2024-01-09 10:00,zz\n"
-    )
-    (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
-    summary = ingest_dataset(folder / "dataset.yaml", tmp_path / "e.duckdb", progress=False)
+    files = {
+        "prices.csv": "sku,price,since\na,1.5,2024-03-01\na,2.5,2024-04-01\n",
+        "orders.csv": "u,t,sku\n1,2024-01-05,a\n1,2024-03-02,a\n2,2024-01-09,a\n"
+        "2,2024-01-09 10:00,zz\n",
+    }
+    summary = _ingest(tmp_path, config, files)
     line = (
         "events before their item's first version in the catalogue: 2 of 3 that name a "
         "catalogued item (its history starts 2024-03-01 00:00:00); item_mean reads no attribute"
@@ -229,28 +242,18 @@ def test_events_before_their_items_first_version_are_counted(tmp_path):
 def test_values_that_differ_only_in_letter_case_are_named_with_their_rows(tmp_path):
     """`Free` and `free` plans, `Home` and `home` areas and `play` beside `PLAY` are stored as
     written (nothing is coerced) and named, each with how to merge them."""
-    config = {
-        "name": "cased",
-        "events": {
-            "files": "events.csv",
-            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e", "area": "a"},
-        },
-        "users": {
-            "files": "users.csv",
-            "columns": {"user_id": "id", "signup_time": "s"},
-            "attributes": {"plan": {"column": "plan", "kind": "static", "dtype": "categorical"}},
-        },
+    config = _events_and_users(
+        "cased",
+        {"user_id": "u", "timestamp": "t", "event_type": "e", "area": "a"},
+        {"plan": {"column": "plan", "kind": "static", "dtype": "categorical"}},
+    )
+    files = {
+        "users.csv": "id,s,plan\n1,2024-01-01,free\n2,2024-01-01,Free\n3,2024-01-01,free\n"
+        "4,2024-01-01,Pro\n",
+        "events.csv": "u,t,e,a\n1,2024-01-05,PLAY,home\n2,2024-01-06,play,Home\n"
+        "3,2024-01-07,PLAY,search\n",
     }
-    folder = tmp_path / "data"
-    folder.mkdir()
-    (folder / "users.csv").write_text(
-        "id,s,plan\n1,2024-01-01,free\n2,2024-01-01,Free\n3,2024-01-01,free\n4,2024-01-01,Pro\n"
-    )
-    (folder / "events.csv").write_text(
-        "u,t,e,a\n1,2024-01-05,PLAY,home\n2,2024-01-06,play,Home\n3,2024-01-07,PLAY,search\n"
-    )
-    (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
-    summary = ingest_dataset(folder / "dataset.yaml", tmp_path / "e.duckdb", progress=False)
+    summary = _ingest(tmp_path, config, files)
     lines = [
         "events.event_type: values that differ only in letter case, counted apart by features: "
         "'PLAY' 2, 'play' 1 (rules.event_types.rename merges them)",
