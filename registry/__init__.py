@@ -20,6 +20,7 @@ from registry.promote import (
     load_registered,
     promote_run,
     rollback,
+    tuned_feature_sets,
 )
 from registry.scoring import (
     ScoreSummary,
@@ -56,4 +57,5 @@ __all__ = [
     "rollback",
     "rows_at_cutoff",
     "score_feature_set",
+    "tuned_feature_sets",
 ]

@@ -173,19 +173,36 @@ def _append_audit(record: dict) -> None:
         os.fsync(handle.fileno())
 
 
-def latest_run_id(feature_set_ref: str) -> str:
-    """The newest finished top-level run tagged with this feature set that logged a model."""
-    ref = FeatureSetRef.of(feature_set_ref)
+def _model_runs(ref: FeatureSetRef | None = None) -> list:
+    """Finished top-level runs tagged with a feature set (`ref`, or any) that logged a
+    model, newest first."""
     _client()
+    tagged = f" AND tags.{FEATURE_SET_TAG} = '{ref}'" if ref is not None else ""
     runs = mlflow.search_runs(
         search_all_experiments=True,
-        filter_string=(f"tags.{FEATURE_SET_TAG} = '{ref}' AND attributes.status = 'FINISHED'"),
+        filter_string=f"attributes.status = 'FINISHED'{tagged}",
         order_by=["attributes.start_time DESC"],
         output_format="list",
     )
-    for run in runs:
-        if "mlflow.parentRunId" not in run.data.tags and run.outputs.model_outputs:
-            return run.info.run_id
+    return [
+        run
+        for run in runs
+        if FEATURE_SET_TAG in run.data.tags
+        and "mlflow.parentRunId" not in run.data.tags
+        and run.outputs.model_outputs
+    ]
+
+
+def tuned_feature_sets() -> list[str]:
+    """The feature sets (NAME@vN) with a finished tuning run that logged a model, by name:
+    what `promote --latest` can be given."""
+    return sorted({run.data.tags[FEATURE_SET_TAG] for run in _model_runs()})
+
+
+def latest_run_id(feature_set_ref: str) -> str:
+    """The newest finished top-level run tagged with this feature set that logged a model."""
+    for run in _model_runs(FeatureSetRef.of(feature_set_ref)):
+        return run.info.run_id
     raise UsagecastError(
         f"no finished tuning run with a model for feature set {feature_set_ref!r}; "
         f"run `usagecast tune {feature_set_ref}` first"

@@ -15,12 +15,20 @@ from usagecast_cli.options import (
 
 def _promote(args: argparse.Namespace) -> int:
     from contracts.errors import UsagecastError
-    from registry import PolicyConfig, latest_run_id, promote_run
+    from registry import PolicyConfig, latest_run_id, promote_run, tuned_feature_sets
 
     if bool(args.run_id) == bool(args.latest):
         raise UsagecastError("promote: give either RUN_ID or --latest --feature-set NAME@vN")
     if args.latest and not args.feature_set:
-        raise UsagecastError("promote --latest needs --feature-set NAME@vN")
+        tuned = tuned_feature_sets()
+        raise UsagecastError(
+            "promote --latest needs --feature-set NAME@vN "
+            + (
+                f"(tuned in this store: {', '.join(tuned)})"
+                if tuned
+                else "(no tuning run has logged a model in this store yet: usagecast tune first)"
+            )
+        )
     run_id = args.run_id or latest_run_id(args.feature_set)
     limits = {"margin": args.margin, "max_calibration_error": args.max_calibration_error}
     config = PolicyConfig(

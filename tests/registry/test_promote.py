@@ -125,6 +125,17 @@ def test_listing_and_latest_run_through_the_cli(log_run, capsys):
     assert main(["rollback", NAME]) == 2
     assert "no @previous" in capsys.readouterr().err
     assert main(["promote", "--latest"]) == 2
+    assert (
+        "promote --latest needs --feature-set NAME@vN (tuned in this store: premium_30d@v1)"
+        in capsys.readouterr().err
+    )
+
+
+def test_promote_latest_without_a_feature_set_in_an_empty_store_says_tune_first(capsys):
+    assert main(["promote", "--latest"]) == 2
+    assert "(no tuning run has logged a model in this store yet: usagecast tune first)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_run_without_test_set_is_a_user_error():
