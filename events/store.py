@@ -133,15 +133,19 @@ def latest_ingest_value(con: duckdb.DuckDBPyConnection, column: str) -> str | No
     return None if row is None or row[0] is None else str(row[0])
 
 
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The column names of the store's `table` (a store written before a column lacks it)."""
+    return {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    }
+
+
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
     """Whether the store's `table` has `column` (a store written before it existed lacks it)."""
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = ? AND column_name = ?",
-            [table, column],
-        ).fetchone()[0]
-    )
+    return column in _table_columns(con, table)
 
 
 def data_granularity(con: duckdb.DuckDBPyConnection) -> str:
@@ -179,7 +183,8 @@ def check_item_columns(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, table: str, names: tuple[str, ...]) -> None:
-    missing = [name for name in names if not _has_column(con, table, name)]
+    present = _table_columns(con, table)
+    missing = [name for name in names if name not in present]
     if missing:
         raise StoreMissingError(
             f"the event store's {table} table has no column {', '.join(missing)}: it was "

@@ -114,25 +114,25 @@ def events_per_day(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [{"day": day, "event_type": kind, "events": int(n)} for day, kind, n in rows]
 
 
-def _case_variant_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+def _case_variant_columns(
+    catalogs: Mapping[str, Sequence[tuple[str, str, str]]],
+) -> list[tuple[str, str]]:
     """(table, column) of the text values features compare by equality: event types and
-    areas, categorical user and item attributes."""
+    areas, and the categorical attributes of `catalogs` (table -> attribute_catalog rows)."""
     columns = [("events", "event_type"), ("events", "area")]
-    for table, catalog in (("users", USER_ATTRIBUTES), ("items", ITEM_ATTRIBUTES)):
-        columns += [
-            (table, name)
-            for name, _, dtype in attribute_catalog(con, catalog)
-            if dtype == "categorical"
-        ]
+    for table, catalog in catalogs.items():
+        columns += [(table, name) for name, _, dtype in catalog if dtype == "categorical"]
     return columns
 
 
-def case_variants(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[dict]]]:
+def case_variants(
+    con: duckdb.DuckDBPyConnection, catalogs: Mapping[str, Sequence[tuple[str, str, str]]]
+) -> dict[str, list[list[dict]]]:
     """Per `table.column`, the groups of stored values that differ only in letter case
     (`free` and `Free`), each value with its rows, most rows first; at most
     CASE_VARIANT_GROUPS groups a column. Features count each spelling apart."""
     found = {}
-    for table, column in _case_variant_columns(con):
+    for table, column in _case_variant_columns(catalogs):
         c = _quote(column)
         groups = con.execute(
             f"WITH v AS (SELECT {c} AS value, count(*) AS n FROM {_quote(table)} "
@@ -176,6 +176,7 @@ def profile_store(
         for reason in ("timestamp_out_of_range", "value_out_of_range")
     }
     catalog = attribute_catalog(con, USER_ATTRIBUTES)
+    items = attribute_catalog(con, ITEM_ATTRIBUTES)
     return {
         "counts": dict(counts),
         "columns": {table: column_profile(con, table) for table in tables},
@@ -184,11 +185,10 @@ def profile_store(
         **_events_profile(con),
         "events_per_day": events_per_day(con),
         "quarantine_examples": _quarantine_examples(con),
-        "case_variants": case_variants(con),
+        "case_variants": case_variants(con, {"users": catalog, "items": items}),
         "user_attribute_kinds": {name: kind for name, kind, _ in catalog},
         "user_attribute_dtypes": {name: dtype for name, _, dtype in catalog},
         "item_attributes": [
-            {"name": name, "kind": kind, "dtype": dtype}
-            for name, kind, dtype in attribute_catalog(con, ITEM_ATTRIBUTES)
+            {"name": name, "kind": kind, "dtype": dtype} for name, kind, dtype in items
         ],
     }
