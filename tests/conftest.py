@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gc
 import os
 import shutil
 import sqlite3
@@ -18,8 +19,11 @@ from hypothesis import settings
 
 from features.quiet import QUIET_ENV
 from scripts.local_postgres import LocalPostgres, running_postgres, server_bin_dir
+from usagecast_cli.main import COMMAND_GC_THRESHOLDS
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The test processes import what a command imports, and more: they collect garbage as one does.
+gc.set_threshold(*COMMAND_GC_THRESHOLDS)
 # One OpenMP and one OpenBLAS thread in the test processes and every process they start (set
 # before NumPy, scikit-learn or LightGBM is loaded): beside a second test process on two cores,
 # their idle threads spin-wait for work and take CPU from the other tests. LightGBM's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from contracts.errors import UsagecastError
 from features.errors import Interrupted
 from usagecast_cli import features_commands
-from usagecast_cli.main import main
+from usagecast_cli.main import COMMAND_GC_THRESHOLDS, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,18 @@ def test_refused_is_1_and_other_errors_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(features_commands, "_list", _raising(ValueError("a bug")))
     with pytest.raises(ValueError, match="a bug"):
         main(["features", "list"])
+
+
+def test_a_command_runs_with_the_commands_collector_thresholds(monkeypatch):
+    seen = []
+    monkeypatch.setattr(features_commands, "_list", lambda args: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert main(["features", "list"]) == 0
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [COMMAND_GC_THRESHOLDS]
 
 
 def test_sigterm_during_any_command_exits_143_after_cleanup(monkeypatch, capsys):
