@@ -1083,15 +1083,19 @@ def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
         if c.read > 0
         and (
             c.accepted == 0
-            or (name in (EVENTS, USERS, ITEMS) and c.accepted < min_share * _versions_read(c))
+            or (name in (EVENTS, USERS, ITEMS) and c.accepted < min_share * _rows_to_keep(c))
         )
     ]
 
 
-def _versions_read(counts: TableCounts) -> int:
-    """Rows read, a user's later versions left out: a users table of versions (a snapshot's
-    history) keeps one row per user without being short of rows."""
-    return counts.read - counts.quarantined.get(validate.LATER_VERSION, 0)
+# Quarantine reasons of rows that are not meant to be kept: a user's later versions (a users
+# table of versions keeps one row per user) and an items file's rows of no item.
+NOT_SHORT_REASONS = (validate.LATER_VERSION, validate.ITEM_WITHOUT_ID)
+
+
+def _rows_to_keep(counts: TableCounts) -> int:
+    """Rows read, less those the table is not meant to keep (NOT_SHORT_REASONS)."""
+    return counts.read - sum(counts.quarantined.get(r, 0) for r in NOT_SHORT_REASONS)
 
 
 def unknown_user_hints(report: dict) -> dict[str, str]:

@@ -159,7 +159,7 @@ OPTIONAL_NAMES = {
     "session_id": ("sessionid", "session", "gasessionid"),
     "item_id": (
         "itemid", "productid", "sku", "trackid", "songid", "contentid", "item", "stockcode",
-        "productcode", "itemcode", "lineitemsku",
+        "productcode", "itemcode", "lineitemsku", "variantsku",  # Shopify's orders, products
     ),
     "value": ("revenue", "value", "amount", "price", "total", "sales", "purchaserevenue"),
     "area": ("area", "section", "screen", "feature", "module"),
@@ -182,7 +182,7 @@ USERS_FILE_WORDS = (
 # An attribute whose name says it was read when the file was exported (it leaks the future).
 SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
-    "modified", "churned", "converted", "spent", "ltv",
+    "modified", "churned", "converted", "spent", "ltv", "inventory",
 )  # fmt: skip
 STRPTIME_CANDIDATES = (
     "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
@@ -1554,11 +1554,11 @@ def _unmapped_name(column: str) -> str:
 def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | None:
     """Fill in an items table (a product catalogue, a track list) and return its summary
     line: a file without a user id, keyed by a column named like an item id (OPTIONAL_NAMES)
-    whose sampled values are all set and distinct, or, in a catalogue of versions, distinct
-    with a column named like a valid-from time; None for any other file. Its numeric and
-    categorical columns are attributes, static unless named like a value at export time;
-    columns whose sampled values are all distinct texts (a title) are left out, as are times
-    (an item attribute is a number or a category) and a version's bookkeeping."""
+    whose sampled values are distinct (blank on rows of no item), or, in a catalogue of
+    versions, distinct with a column named like a valid-from time; None for any other file.
+    Its numeric and categorical columns are attributes, static unless named like a value at
+    export time; columns whose sampled values are all distinct texts (a title) are left out,
+    as are times (an item attribute is a number or a category) and a version's bookkeeping."""
     files = _label(source)
     named = _matches(sample.columns, OPTIONAL_NAMES["item_id"], set())
     valid_from = _find_field(sample, VALID_FROM_NAMES, set(named))
@@ -1575,6 +1575,13 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
             f"{files}: {len(keys) - len(set(keys))} of the {len(keys)} sampled rows repeat "
             f"a{' version of an' if versions else 'n'} item: the ingest keeps the first and "
             "quarantines the others as duplicate_item"
+        )
+    rows = _sampled_rows(sample)
+    if len(keys) < rows:
+        checks.append(
+            f"{files}: {rows - len(keys)} of the {rows} sampled rows have no {item_id}, rows of "
+            "no item (a products export's rows for further images, or items without one): the "
+            "ingest counts them as item_without_id, not as items"
         )
     _scientific_ids(sample, item_id, files, checks)
     source["columns"] = {"item_id": item_id}
@@ -1600,9 +1607,9 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
         attributes[_attribute_name(column)] = attribute
         notes.append(f"{column} as {attribute.get('kind', 'static')}")
     _put_attributes(sample, attributes, source, checks)
-    rows = _sampled_rows(sample)
+    with_one = f"{len(keys)} sampled rows{' with one' if len(keys) < rows else ''}"
     keyed = (
-        f"an items table keyed by {item_id} (distinct on the {rows} sampled rows)"
+        f"an items table keyed by {item_id} (distinct on the {with_one})"
         if versions is None
         else f"a catalogue of versions: {item_id} with {valid_from} (distinct on the {rows} "
         "sampled rows); an event reads the version valid at its time, none before an item's "
@@ -1640,13 +1647,15 @@ def _chosen_catalogue(
 def _distinct_key(
     sample: FileSample, named: Sequence[str], valid_from: str | None = None
 ) -> str | None:
-    """The first of the `named` columns whose sampled values (with `valid_from`'s, when
-    given) are all set and distinct but for a few repeats (a row exported twice): an items
-    table's key."""
+    """The first of the `named` columns whose sampled values are distinct but for a few
+    repeats (a row exported twice): an items table's key. It may be blank on some rows (rows
+    of no item: Shopify's products export adds one per further image, with no SKU); with
+    `valid_from` (a catalogue of versions) both are set on every row."""
     rows = _sampled_rows(sample)
     for column in named:
         keys = _keys(sample, column, valid_from)
-        if len(keys) == rows > 0 and rows - len(set(keys)) <= rows * MAX_REPEATED_KEY_SHARE:
+        enough = len(keys) == rows if valid_from is not None else len(keys) > 0
+        if enough and len(keys) - len(set(keys)) <= rows * MAX_REPEATED_KEY_SHARE:
             return column
     return None
 

@@ -99,6 +99,10 @@ DUPLICATE_USER = "duplicate_user"
 # and not counted against rules.min_accepted_share.
 LATER_VERSION = "later_version"
 DUPLICATE_ITEM = "duplicate_item"
+# An items row without an item id: no event can name it (Shopify's products export writes a
+# row per extra image, with the product's handle and no SKU). Not an error, and not counted
+# against rules.min_accepted_share.
+ITEM_WITHOUT_ID = "item_without_id"
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
 # A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas
@@ -618,7 +622,12 @@ def entity_checks(
     id_column: str, required: Sequence[str], rules: Rules, source: Source
 ) -> list[Check]:
     """Row-level rules for users or items (duplicates come later)."""
-    checks = [_missing_check(required)]
+    checks = []
+    if id_column == "item_id":
+        checks.append(
+            Check(ITEM_WITHOUT_ID, "item_id IS NULL", "'item_id is empty: a row of no item'")
+        )
+    checks.append(_missing_check(required))
     checks += _sentinel_check(id_column, rules)
     checks += _scientific_id_check([id_column])
     checks += [

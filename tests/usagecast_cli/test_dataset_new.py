@@ -875,6 +875,51 @@ def test_shopify_customers_are_keyed_by_email_as_the_orders_are(tmp_path):
     assert summary.tables["events"].quarantined == {}
 
 
+SHOPIFY_PRODUCTS = (
+    "Handle,Title,Vendor,Type,Option1 Name,Option1 Value,Variant SKU,Variant Inventory Qty,"
+    "Variant Price,Image Src,Image Position,Status\n"
+    "blue-mug,Blue Mug,Acme,Mugs,Size,Small,MUG-B,12,14.00,https://cdn.example/a.jpg,1,active\n"
+    "blue-mug,,,,,Large,MUG-B-L,3,18.00,,,\n"
+    "blue-mug,,,,,,,,,https://cdn.example/b.jpg,2,\n"
+    "tea,Tea,Leafco,Tea,Title,Default Title,TEA-1,40,6.00,https://cdn.example/t.jpg,1,active\n"
+    "tea,,,,,,,,,https://cdn.example/t2.jpg,2,\n"
+    'espresso,Espresso,Brewco,Machines,Title,Default Title,ESP,2,"1,234.50",'
+    "https://cdn.example/e.jpg,1,active\n"
+    "espresso,,,,,,,,,https://cdn.example/e2.jpg,2,\n"
+)
+
+
+def test_a_shopify_products_export_is_the_catalogue_its_image_rows_rows_of_no_item(tmp_path):
+    """Shopify's products export: a row per variant (keyed by Variant SKU, as the orders'
+    line items are) and one per further image, with the handle alone."""
+    out, starter = _starter_for(
+        tmp_path,
+        {"orders_export_1.csv": SHOPIFY_ORDERS, "products_export_1.csv": SHOPIFY_PRODUCTS},
+        "shop",
+    )
+    items = read_config(out).items
+    assert dict(items.columns) == {"item_id": "Variant SKU"}
+    attributes = {a.name: a for a in items.attributes}
+    assert attributes["variant_inventory_qty"].kind == "snapshot"  # stock at export time
+    assert (attributes["variant_price"].dtype, items.thousands) == ("numeric", ",")
+    assert (
+        "products_export_1.csv: 3 of the 7 sampled rows have no Variant SKU, rows of no item"
+        in "\n".join(starter.checks)
+    )
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["items"] == TableCounts(7, 4, {"item_without_id": 3})
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        prices = con.execute(
+            "SELECT e.item_id, i.variant_price FROM events e JOIN items i USING (item_id) "
+            "ORDER BY e.event_time"
+        ).fetchall()
+    finally:
+        con.close()
+    assert prices == [("MUG-B", 14.0), ("TEA-1", 6.0), ("ESP", 1234.5), ("MUG-B", 14.0)]
+
+
 def _starter_for(tmp_path: Path, files: dict[str, str], name: str | None = None):
     """write_starter over an export folder holding `files` (relative path -> UTF-8 text)."""
     export = tmp_path / "export"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from contracts.errors import UsagecastError
 from events.ingest import ingest_dataset
 
 GOOD = "1,2014-04-22 03:53,PLAY,10\n"
@@ -106,6 +107,38 @@ def test_numeric_item_attribute_and_duplicate_item(dataset, base_config, store, 
         ("t1", 0.5, None, None)
     ]
     assert query(store, "SELECT * FROM item_attributes") == [("popularity", "static", "numeric")]
+
+
+def test_items_rows_without_an_id_are_rows_of_no_item_and_leave_the_table_whole(
+    dataset, base_config, store, query
+):
+    """A products export with a row per extra image (the product's handle, no SKU): most
+    rows name no item, yet the catalogue is not short of rows; without allow_partial."""
+    config = base_config(
+        items={
+            "files": "items.csv",
+            "columns": {"item_id": "sku"},
+            "attributes": {"price": {"column": "price", "dtype": "numeric"}},
+        }
+    )
+    items = "handle,sku,price\nmug,M1,14\nmug,,\nmug,,\nmug,M2,18\ntea,,\ntea,T1,6\ntea,,\n"
+    path = dataset(files={"items.csv": items}, config=config)
+    summary = ingest_dataset(path, store, progress=False)
+    assert summary.tables["items"].quarantined == {"item_without_id": 4}
+    assert query(store, "SELECT item_id, price FROM items ORDER BY item_id") == [
+        ("M1", 14.0),
+        ("M2", 18.0),
+        ("T1", 6.0),
+    ]
+    details = query(store, "SELECT DISTINCT detail FROM quarantine")
+    assert details == [("item_id is empty: a row of no item",)]
+
+
+def test_a_catalogue_of_items_without_ids_is_still_refused(dataset, base_config, store):
+    config = base_config(items={"files": "items.csv", "columns": {"item_id": "sku"}})
+    path = dataset(files={"items.csv": "handle,sku\nmug,\ntea,\n"}, config=config)
+    with pytest.raises(UsagecastError, match="items"):
+        ingest_dataset(path, store, progress=False)
 
 
 def test_a_catalogue_of_versions_keeps_every_version_valid_until_the_next(
