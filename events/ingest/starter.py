@@ -173,6 +173,9 @@ VALUE_ENDINGS = ("value", "revenue")  # `tax_amount` or `unit_price` is no event
 # Retail's Quantity and UnitPrice).
 QUANTITY_NAMES = ("quantity", "qty", "units", "quantityordered")
 UNIT_PRICE_NAMES = ("unitprice", "priceeach", "priceperunit", "unitcost", "price")
+# Words of a column describing an item's picture (Shopify's `Image Src`, `Image Position`,
+# `Variant Image`): a picture's, not the item's behaviour, so never an item attribute.
+IMAGE_WORDS = ("image", "img", "photo", "picture", "thumbnail")
 # Words naming what a change log's row moved a user to (`new_plan`, `tier`): in a file of one
 # event type, that column is the event's area, read as of a cutoff by a `last` feature.
 CHANGED_ATTRIBUTE_WORDS = ("plan", "tier", "level", "stage", "edition", "package", "role")
@@ -1599,7 +1602,8 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
             and len(values) >= MIN_ROWS_FOR_TEXT
             and len(set(values)) == len(values)
         )
-        if attribute["dtype"] == "timestamp" or unique_text or not values:
+        picture = any(word in IMAGE_WORDS for word in name_words(column))
+        if attribute["dtype"] == "timestamp" or unique_text or picture or not values:
             left.append(column)
             continue
         if attribute["kind"] == "static":
@@ -1619,7 +1623,11 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
         f"{files}: {keyed}; attributes {', '.join(notes) or 'none'}: static means known when "
         "the item (or its version) began (a catalogue's current price is a snapshot, which "
         "item_mean refuses)"
-        + (f"; not attributes: {', '.join(left)} (a time, or a text per item)" if left else "")
+        + (
+            f"; not attributes: {', '.join(left)} (a time, a text per item, or a picture's)"
+            if left
+            else ""
+        )
     )
     return f"items: {files}: item_id={item_id}" + (
         f", valid_from={valid_from}" if versions else ""

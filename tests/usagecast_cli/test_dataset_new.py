@@ -496,7 +496,7 @@ def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_p
     }
     assert any(
         c.startswith("products.csv: an items table keyed by product_id (distinct on the 12 ")
-        and c.endswith("not attributes: title, added_at (a time, or a text per item)")
+        and c.endswith("not attributes: title, added_at (a time, a text per item, or a picture's)")
         for c in starter.checks
     )
     assert "reviews.csv: left out: no column reads as a user id" in starter.checks
@@ -901,6 +901,7 @@ def test_a_shopify_products_export_is_the_catalogue_its_image_rows_rows_of_no_it
     assert dict(items.columns) == {"item_id": "Variant SKU"}
     attributes = {a.name: a for a in items.attributes}
     assert attributes["variant_inventory_qty"].kind == "snapshot"  # stock at export time
+    assert not {"image_src", "image_position"} & set(attributes)  # the pictures' columns
     assert (attributes["variant_price"].dtype, items.thousands) == ("numeric", ",")
     assert (
         "products_export_1.csv: 3 of the 7 sampled rows have no Variant SKU, rows of no item"
