@@ -124,6 +124,8 @@ class Source:
     is a glob over the member paths of the zip archives `files` names (readers.py reads every
     member without it). `records` (JSON) is the key, or dotted path, of the array of records
     inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`.
+    `fill_down` (items) reads a product's fields, which an export writes on the product's
+    first row only (Shopify's `Title`, `Vendor`), for every row of the product.
     """
 
     files: str
@@ -145,6 +147,7 @@ class Source:
     sheet: str | None = None
     members: str | None = None
     records: str | None = None
+    fill_down: FillDown | None = None
 
     def maps(self, name: str) -> bool:
         """Whether the source reads the canonical column `name`, mapped or derived."""
@@ -154,6 +157,17 @@ class Source:
     def versioned(self) -> bool:
         """A users table or item catalogue of versions: `valid_from` mapped or derived."""
         return self.maps("valid_from")
+
+
+@dataclass(frozen=True)
+class FillDown:
+    """Items attributes written once per product: on a row where one is blank, it takes the
+    latest value above it in the file among the rows with the same `by` (the product's
+    handle); a row without one keeps its own. Per-variant attributes (a price) are not
+    listed: a blank there means none."""
+
+    by: str
+    attributes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -467,7 +481,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
     extra = {
         "events": ("event_type", "dedupe", "user_attributes"),
         "users": ("attributes",),
-        "items": ("attributes",),
+        "items": ("attributes", "fill_down"),
     }
     spec = _check_keys(path, where, value, common + extra[table], ("files", "columns"))
     constant = spec.get("event_type")
@@ -490,6 +504,9 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         _check_derived_columns(path, where, derived, names)
     dedupe = spec.get("dedupe")
     decimal = _decimal(path, f"{where}.decimal", spec.get("decimal", "."))
+    attributes = _attributes(
+        path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
+    )
     return Source(
         files=_text(path, f"{where}.files", spec["files"]),
         delimiter=_delimiter(path, f"{where}.delimiter", spec.get("delimiter", ",")),
@@ -514,9 +531,10 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         if spec.get("members") is None
         else _text(path, f"{where}.members", spec["members"]),
         records=_records(path, f"{where}.records", spec.get("records"), fmt),
-        attributes=_attributes(
-            path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
-        ),
+        attributes=attributes,
+        fill_down=None
+        if spec.get("fill_down") is None
+        else _fill_down(path, f"{where}.fill_down", spec["fill_down"], attributes),
         user_attributes=_attributes(
             path,
             f"{where}.user_attributes",
@@ -525,6 +543,22 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
             EVENT_REQUIRED + EVENT_OPTIONAL + EVENT_STAGE_NAMES,
         ),
     )
+
+
+def _fill_down(path: Path, where: str, value: Any, attributes: Sequence[Attribute]) -> FillDown:
+    """`{by: COLUMN, attributes: [NAME, ...]}`: the names are the source's attributes."""
+    spec = _check_keys(path, where, value, ("by", "attributes"), ("by", "attributes"))
+    names = _text_list(path, f"{where}.attributes", spec["attributes"])
+    known = [a.name for a in attributes]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise _fail(
+            path,
+            f"{where}.attributes",
+            f"names {', '.join(unknown) or 'nothing'}; the attributes of this source: "
+            + (", ".join(known) or "none"),
+        )
+    return FillDown(by=_text(path, f"{where}.by", spec["by"]), attributes=names)
 
 
 def _range(path: Path, where: str, value: Any, timestamps: bool) -> Range:

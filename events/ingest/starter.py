@@ -176,6 +176,8 @@ UNIT_PRICE_NAMES = ("unitprice", "priceeach", "priceperunit", "unitcost", "price
 # Words of a column describing an item's picture (Shopify's `Image Src`, `Image Position`,
 # `Variant Image`): a picture's, not the item's behaviour, so never an item attribute.
 IMAGE_WORDS = ("image", "img", "photo", "picture", "thumbnail")
+# Columns grouping a catalogue's rows under their product (Shopify's `Handle`).
+PRODUCT_GROUP_NAMES = ("handle", "producthandle", "parentsku", "parentid", "parentproductid")
 # Words naming what a change log's row moved a user to (`new_plan`, `tier`): in a file of one
 # event type, that column is the event's area, read as of a cutoff by a `last` feature.
 CHANGED_ATTRIBUTE_WORDS = ("plan", "tier", "level", "stage", "edition", "package", "role")
@@ -1611,6 +1613,15 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
         attributes[_attribute_name(column)] = attribute
         notes.append(f"{column} as {attribute.get('kind', 'static')}")
     _put_attributes(sample, attributes, source, checks)
+    product = None if versions else _product_fields(sample, attributes, item_id)
+    if product is not None:
+        group, names = product
+        source["fill_down"] = {"by": group, "attributes": names}
+        checks.append(
+            f"{files}: {', '.join(attributes[n]['column'] for n in names)} set on one row per "
+            f"{group} (a product's fields, written on its first row): fill_down gives them to "
+            "the product's other rows, its variants; take out a per-item one"
+        )
     with_one = f"{len(keys)} sampled rows{' with one' if len(keys) < rows else ''}"
     keyed = (
         f"an items table keyed by {item_id} (distinct on the {with_one})"
@@ -1632,6 +1643,29 @@ def _items_source(sample: FileSample, source: dict, checks: list[str]) -> str | 
     return f"items: {files}: item_id={item_id}" + (
         f", valid_from={valid_from}" if versions else ""
     )
+
+
+def _product_fields(
+    sample: FileSample, attributes: Mapping[str, dict], item_id: str
+) -> tuple[str, list[str]] | None:
+    """The column grouping an items file's rows under their product (PRODUCT_GROUP_NAMES) and
+    the categorical attributes set on as many sampled rows as there are products, when some
+    product has several items: Shopify writes a product's title, vendor and type on its first
+    row only. None when there is no such column or attribute."""
+    group = _find(sample.columns, PRODUCT_GROUP_NAMES, {item_id})
+    if group is None:
+        return None
+    products = len(set(sample.values.get(group, ())))
+    if not 0 < products < len(sample.values.get(item_id, ())):
+        return None
+    once = [
+        name
+        for name, attribute in attributes.items()
+        if attribute["dtype"] == "categorical"
+        and attribute["column"] != group
+        and len(sample.values.get(attribute["column"], ())) == products
+    ]
+    return (group, once) if once else None
 
 
 def _chosen_catalogue(

@@ -1015,8 +1015,12 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         )
         parsed.append(f"{valid_from} AS valid_from")
         required.append("valid_from_text")
+    fill = source.fill_down
     for attribute in source.attributes:
-        text[f"{attribute.name}_text"] = _field(staged, attribute.column)
+        value = _field(staged, attribute.column)
+        if fill is not None and attribute.name in fill.attributes:
+            value = filled_down(value, _field(staged, fill.by))
+        text[f"{attribute.name}_text"] = value
         parsed.append(_attribute_parse(attribute, source, rules))
     checks = _read_checks(extra)
     checks += entity_checks(id_column, required, rules, source)
@@ -1032,6 +1036,18 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     return _staged_sql(staged, text, ", ".join(parsed), checks, extra, computed, layers)
 
 
+def filled_down(value_sql: str, group_sql: str) -> str:
+    """A field blank on a row given the latest value above it in the file among the rows of
+    its group (items `fill_down`); a row without a group keeps its own."""
+    above = (
+        f"last_value({value_sql} IGNORE NULLS) OVER (PARTITION BY {group_sql} "
+        f"ORDER BY {ROW_NUMBER_COLUMN} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    )
+    return (
+        f"CASE WHEN {group_sql} IS NULL THEN {value_sql} ELSE COALESCE({value_sql}, {above}) END"
+    )
+
+
 def mapped_columns(source: Source) -> list[tuple[str, str]]:
     """(config key under the source, file column) for every column the source reads by name:
     mapped columns, attributes, user-level attributes, dedupe key. The columns derived
@@ -1043,6 +1059,7 @@ def mapped_columns(source: Source) -> list[tuple[str, str]]:
         *((f"attributes.{a.name}.column", a.column) for a in source.attributes),
         *((f"user_attributes.{a.name}.column", a.column) for a in source.user_attributes),
         *(("dedupe", column) for column in keys),
+        *((("fill_down.by", source.fill_down.by),) if source.fill_down else ()),
     ]
 
 

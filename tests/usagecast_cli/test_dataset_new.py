@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from real_export import write_export
 
 from events.ingest import ingest_dataset, read_config
+from events.ingest.config import FillDown
 from events.ingest.starter import (
     STRPTIME_CANDIDATES,
     StarterError,
@@ -902,6 +903,9 @@ def test_a_shopify_products_export_is_the_catalogue_its_image_rows_rows_of_no_it
     attributes = {a.name: a for a in items.attributes}
     assert attributes["variant_inventory_qty"].kind == "snapshot"  # stock at export time
     assert not {"image_src", "image_position"} & set(attributes)  # the pictures' columns
+    # Written on a product's first row only; Option1 Value is each variant's own.
+    fill = ("title", "vendor", "type", "option_1_name", "status")
+    assert items.fill_down == FillDown("Handle", fill)
     assert (attributes["variant_price"].dtype, items.thousands) == ("numeric", ",")
     assert (
         "products_export_1.csv: 3 of the 7 sampled rows have no Variant SKU, rows of no item"
@@ -916,9 +920,14 @@ def test_a_shopify_products_export_is_the_catalogue_its_image_rows_rows_of_no_it
             "SELECT e.item_id, i.variant_price FROM events e JOIN items i USING (item_id) "
             "ORDER BY e.event_time"
         ).fetchall()
+        variants = con.execute(
+            "SELECT item_id, vendor, option_1_value FROM items WHERE handle = 'blue-mug' "
+            "ORDER BY item_id"
+        ).fetchall()
     finally:
         con.close()
     assert prices == [("MUG-B", 14.0), ("TEA-1", 6.0), ("ESP", 1234.5), ("MUG-B", 14.0)]
+    assert variants == [("MUG-B", "Acme", "Small"), ("MUG-B-L", "Acme", "Large")]
 
 
 def _starter_for(tmp_path: Path, files: dict[str, str], name: str | None = None):

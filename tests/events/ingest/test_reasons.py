@@ -134,6 +134,71 @@ def test_items_rows_without_an_id_are_rows_of_no_item_and_leave_the_table_whole(
     assert details == [("item_id is empty: a row of no item",)]
 
 
+def test_fill_down_gives_a_products_variants_its_first_rows_fields(
+    dataset, base_config, store, query
+):
+    """Shopify writes a product's vendor once, on its first row: `fill_down` gives the rows
+    below it of the same handle the blank ones, never across handles or to a row without one;
+    a value a row has is its own, and an attribute not listed (a variant's price) is not
+    filled."""
+    config = base_config(
+        items={
+            "files": "items.csv",
+            "columns": {"item_id": "sku"},
+            "fill_down": {"by": "handle", "attributes": ["vendor"]},
+            "attributes": {
+                "vendor": {"column": "vendor", "dtype": "categorical"},
+                "price": {"column": "price", "dtype": "numeric"},
+            },
+        }
+    )
+    items = (
+        "handle,sku,vendor,price\n"
+        "mug,M1,Acme,14\n"
+        "tea,T1,Leafco,6\n"
+        "mug,M2,,18\n"
+        "mug,,,\n"
+        "mug,M3,Other,\n"
+        "mug,M4,,\n"
+        ",X1,,3\n"
+        "cup,C1,,5\n"
+    )
+    path = dataset(files={"items.csv": items}, config=config)
+    summary = ingest_dataset(path, store, progress=False)
+    assert summary.tables["items"].quarantined == {"item_without_id": 1}
+    assert query(store, "SELECT item_id, vendor, price FROM items ORDER BY item_id") == [
+        ("C1", None, 5.0),
+        ("M1", "Acme", 14.0),
+        ("M2", "Acme", 18.0),
+        ("M3", "Other", None),
+        ("M4", "Other", None),
+        ("T1", "Leafco", 6.0),
+        ("X1", None, 3.0),
+    ]
+
+
+def test_fill_down_names_a_column_of_the_file_and_the_sources_attributes(
+    dataset, base_config, store
+):
+    vendor = {"vendor": {"column": "vendor", "dtype": "categorical"}}
+    fill = {"by": "Handle", "attributes": ["vendor"]}
+    config = base_config(
+        items={
+            "files": "items.csv",
+            "columns": {"item_id": "sku"},
+            "attributes": vendor,
+            "fill_down": fill,
+        }
+    )
+    path = dataset(files={"items.csv": "sku,vendor\nM1,Acme\n"}, config=config)
+    with pytest.raises(UsagecastError, match=r"fill_down\.by"):
+        ingest_dataset(path, store, progress=False)
+    config["items"]["fill_down"] = {"by": "sku", "attributes": ["vendr"]}
+    path = dataset(files={"items.csv": "sku,vendor\nM1,Acme\n"}, config=config)
+    with pytest.raises(UsagecastError, match="names vendr; the attributes of this source: vendor"):
+        ingest_dataset(path, store, progress=False)
+
+
 def test_a_catalogue_of_items_without_ids_is_still_refused(dataset, base_config, store):
     config = base_config(items={"files": "items.csv", "columns": {"item_id": "sku"}})
     path = dataset(files={"items.csv": "handle,sku\nmug,\ntea,\n"}, config=config)
