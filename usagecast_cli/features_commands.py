@@ -109,6 +109,9 @@ def _format_filled(starter: Starter) -> str:
     if starter.item_means:
         means = ", ".join(starter.item_means)
         filled.append(f"the mean {means} of the items in users' events (item_mean)")
+    if starter.item_counts:
+        categories = ", ".join(starter.item_counts)
+        filled.append(f"users' events per item {categories}, its most common values (item_count)")
     left = [
         *(
             []

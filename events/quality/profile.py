@@ -20,6 +20,8 @@ PLOTTED_EVENT_TYPES = 8
 LISTED_AREAS = 20
 # Groups of values differing only in letter case the report names per column.
 CASE_VARIANT_GROUPS = 5
+# Of each categorical, static item attribute: its values most events name, listed.
+ITEM_VALUES_LISTED = 10
 
 
 def _quote(name: str) -> str:
@@ -149,6 +151,30 @@ def case_variants(
     return found
 
 
+def item_value_events(
+    con: duckdb.DuckDBPyConnection, items: Sequence[tuple[str, str, str]]
+) -> dict[str, dict]:
+    """Per categorical, static item attribute: how many values the events' items have, and
+    the ITEM_VALUES_LISTED values most events name (each event reading its item's version
+    valid at its time, as the feature query does): what `features new` counts per category."""
+    found = {}
+    for name, kind, dtype in items:
+        if kind != "static" or dtype != "categorical":
+            continue
+        c = _quote(name)
+        rows = con.execute(
+            f"SELECT i.{c}, count(*) AS n FROM events e JOIN items i ON e.item_id = i.item_id "
+            "AND (i.valid_from IS NULL OR e.event_time >= i.valid_from) "
+            "AND (i.valid_to IS NULL OR e.event_time < i.valid_to) "
+            f"WHERE i.{c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1"
+        ).fetchall()
+        found[name] = {
+            "values": len(rows),
+            "top": [{"value": v, "events": int(n)} for v, n in rows[:ITEM_VALUES_LISTED]],
+        }
+    return found
+
+
 def _quarantine_examples(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
     rows = con.execute(
         "SELECT reason, table_name, source_file, source_row, detail, raw FROM ("
@@ -191,4 +217,5 @@ def profile_store(
         "item_attributes": [
             {"name": name, "kind": kind, "dtype": dtype} for name, kind, dtype in items
         ],
+        "item_value_events": item_value_events(con, items),
     }

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,7 @@ from features.featureset.leakage import scan_label_proxies, snapshot_like_unit
 from features.featureset.progress import Stages, stage_progress
 from features.featureset.references import Category, check_references, spec_references
 from features.featureset.spec import (
+    ITEM_KINDS,
     FeatureDef,
     FeatureSetSpec,
     SpecError,
@@ -70,6 +71,7 @@ INTEGER_KINDS = (
     "active_days",
     "sessions",
     "area_count",
+    "item_count",
     "tenure",
     "distinct_items",
     "distinct_areas",
@@ -213,31 +215,63 @@ def _attribute_dtypes(con, spec: FeatureSetSpec, features: tuple[FeatureDef, ...
             )
         dtypes[feature.name] = dtype
     _check_related_via(declared, spec)
-    item_attributes = {f.attribute for f in features if f.kind == "item_mean"}
-    if item_attributes:
-        _check_item_attributes(con, spec, item_attributes)
+    if any(f.kind in ITEM_KINDS for f in features):
+        _check_item_attributes(con, spec, [f for f in features if f.kind in ITEM_KINDS])
     return dtypes
 
 
-def _check_item_attributes(con, spec: FeatureSetSpec, names: set[str]) -> None:
-    """item_mean reads numeric, static item attributes: a snapshot one (a popularity counted
-    at export time) would carry plays after the cutoff into past rows."""
+# The item attributes' dtype each kind reads: a mean of numbers, a count per category.
+ITEM_KIND_DTYPES = {"item_mean": "numeric", "item_count": "categorical"}
+MAX_VALUES_SHOWN = 20  # of an item attribute's values, when a spec names an unknown one
+
+
+def _check_item_attributes(con, spec: FeatureSetSpec, features: Sequence[FeatureDef]) -> None:
+    """item_mean reads numeric and item_count categorical item attributes, static ones: a
+    snapshot (a popularity counted at export time) would carry plays after the cutoff into
+    past rows. item_count's values must be among the attribute's stored values."""
     declared = {
         name: (dtype, kind) for name, kind, dtype in attribute_catalog(con, ITEM_ATTRIBUTES)
     }
-    not_numeric = sorted(a for a in names if declared[a][0] != "numeric")
-    if not_numeric:
-        numeric = sorted(name for name, (dtype, _) in declared.items() if dtype == "numeric")
+    for kind, dtype in ITEM_KIND_DTYPES.items():
+        names = sorted({f.attribute for f in features if f.kind == kind})
+        wrong = [a for a in names if declared[a][0] != dtype]
+        if wrong:
+            right = sorted(name for name, (d, _) in declared.items() if d == dtype)
+            raise SpecError(
+                f"{spec.ref}: {kind} needs {dtype} item attributes; {', '.join(wrong)} "
+                f"are not ({dtype}: {', '.join(right) or 'none'})"
+            )
+        snapshots = [a for a in names if declared[a][1] == "snapshot"]
+        if snapshots:
+            raise SpecError(
+                f"{spec.ref}: {kind} reads item attribute(s) {', '.join(snapshots)}, a "
+                "snapshot (read when the data was exported, after every cutoff), so as a "
+                "feature it would leak the future into past rows; use static item attributes"
+            )
+    for attribute in sorted({f.attribute for f in features if f.kind == "item_count"}):
+        _check_item_values(con, spec, attribute, features)
+
+
+def _check_item_values(
+    con, spec: FeatureSetSpec, attribute: str, features: Sequence[FeatureDef]
+) -> None:
+    """Each value an item_count entry counts is one the items table holds for `attribute`."""
+    counted = (f for f in features if f.kind == "item_count" and f.attribute == attribute)
+    wanted = {f.item_value for f in counted}
+    stored = [
+        value
+        for (value,) in con.execute(
+            f'SELECT DISTINCT "{attribute}" FROM items WHERE "{attribute}" IS NOT NULL ORDER BY 1'
+        ).fetchall()
+    ]
+    unknown = sorted(v for v in wanted if v not in set(stored))
+    if unknown:
+        shown = ", ".join(json.dumps(v) for v in stored[:MAX_VALUES_SHOWN])
+        hidden = len(stored) - MAX_VALUES_SHOWN
+        more = f" and {hidden} more" if hidden > 0 else ""
         raise SpecError(
-            f"{spec.ref}: item_mean needs numeric item attributes; {', '.join(not_numeric)} "
-            f"are not (numeric: {', '.join(numeric) or 'none'})"
-        )
-    snapshots = sorted(a for a in names if declared[a][1] == "snapshot")
-    if snapshots:
-        raise SpecError(
-            f"{spec.ref}: item_mean reads item attribute(s) {', '.join(snapshots)}, a snapshot "
-            "(read when the data was exported, after every cutoff), so as a feature it would "
-            "leak the future into past rows; use static item attributes"
+            f"{spec.ref}: item_count counts {attribute} {', '.join(map(json.dumps, unknown))}, "
+            f"which no item has (its values: {shown or 'none'}{more})"
         )
 
 
@@ -619,7 +653,7 @@ def open_checked_store(path: Path, spec: FeatureSetSpec):
         check_event_columns(con)
         check_dataset(con, spec, path)
         check_references(spec, _store_names(con, spec))
-        if any(group.kind == "item_mean" for group in spec.features):
+        if any(group.kind in ITEM_KINDS for group in spec.features):
             check_item_columns(con)  # an items table, read as of each event's time
     except StoreMissingError as error:
         con.close()

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from contracts.months import month_index
-from contracts.names import check_name, is_spec_name, name_words
+from contracts.names import check_name, is_spec_name, name_words, plain_name_for
 from contracts.refs import FeatureSetRef, InvalidRefError
 from contracts.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
@@ -170,6 +170,8 @@ class StoreFacts:
     data_end: datetime | None = None  # the end of data a build reads (store_data_end)
     main_type: str | None = None  # the event type of half or more of the events
     item_means: tuple[str, ...] = ()  # numeric static item attributes (mean_item_features)
+    # (attribute, ((name, value), ...)): the categories counted per value (item_categories)
+    item_counts: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
 
 def model_attributes(
@@ -207,6 +209,7 @@ class Starter:
     label_why: str = ""  # "a guess from its name", or "the store's only event type, ..."
     attributes: tuple[str, ...] = ()  # the static user attributes it takes as features
     item_means: tuple[str, ...] = ()  # the item attributes it averages (item_mean)
+    item_counts: tuple[str, ...] = ()  # the item categories it counts events of (item_count)
     areas: bool = False  # it counts distinct product areas (the store's events carry areas)
     area_changes: tuple[str, ...] = ()  # event types whose last area it reads
     windows: tuple[int, ...] = ()  # its windows in days, when the store's span chose longer ones
@@ -242,6 +245,14 @@ STARTER_HORIZON_DAYS = 30  # the starter label's horizon_days
 LONGER_WINDOWS = ((90, 4), (365, 13))
 MAX_ATTRIBUTE_LEVELS = 100
 COUNTED_FROM_STORE = 3
+# Words of an item attribute's name that read as a product's category, which a starter spec
+# counts the events of per value (item_count): a product type, a genre, a brand.
+CATEGORY_WORDS = (
+    "type", "category", "genre", "department", "collection", "brand", "vendor", "class",
+    "family", "segment", "format", "style",
+)  # fmt: skip
+MAX_CATEGORY_LEVELS = 20  # an attribute with more values is an item's name, not a category
+CATEGORY_VALUES_COUNTED = 3  # per category attribute: its values most events name
 # Words of an event type's name that read as a conversion, strongest first; a funnel step
 # such as `Checkout_Started` comes after every completed purchase or subscription.
 CONVERSION_WORDS = (
@@ -311,6 +322,7 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         data_end=store_data_end(report),
         main_type=main_event_type(report["event_types"]),
         item_means=mean_item_features(report.get("item_attributes", ())),
+        item_counts=item_categories(report.get("item_value_events", {})),
     )
 
 
@@ -323,6 +335,28 @@ def mean_item_features(item_attributes: Sequence[Mapping[str, str]]) -> tuple[st
         for a in item_attributes
         if a["kind"] == "static" and a["dtype"] == "numeric" and is_spec_name(a["name"])
     )
+
+
+def item_categories(
+    value_events: Mapping[str, Mapping[str, Any]],
+) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The categorical, static item attributes a starter spec counts events of per value
+    (item_count), with the values: those named like a category (CATEGORY_WORDS) with 2 to
+    MAX_CATEGORY_LEVELS values among the events' items, and their CATEGORY_VALUES_COUNTED
+    values most events name (the quality report's `item_value_events`), each under a plain
+    name (`Home > Kitchen` as Home_Kitchen)."""
+    chosen = []
+    for attribute, seen in sorted(value_events.items()):
+        words = name_words(attribute)
+        if not is_spec_name(attribute) or not any(w in CATEGORY_WORDS for w in words):
+            continue
+        if not 2 <= seen["values"] <= MAX_CATEGORY_LEVELS:
+            continue
+        named: dict[str, str] = {}
+        for entry in seen["top"][:CATEGORY_VALUES_COUNTED]:
+            named.setdefault(plain_name_for(entry["value"]), entry["value"])
+        chosen.append((attribute, tuple(named.items())))
+    return tuple(chosen)
 
 
 def store_data_end(report: Mapping[str, Any]) -> datetime | None:
@@ -459,6 +493,14 @@ def _with_windows(text: str, windows: Sequence[int]) -> str:
     head, groups = text.split("\nfeatures:\n")
     groups = groups.replace(_PLACEHOLDER_WINDOWS, f"windows: {list(windows)}")
     return f"{head}\nfeatures:\n{groups}"
+
+
+def _item_values_text(values: Sequence[tuple[str, str]]) -> str:
+    """An item_count entry's `values:` in the spec's YAML: a list when each value is its own
+    plain name, else a mapping of plain names to values."""
+    if all(name == value for name, value in values):
+        return "[" + ", ".join(json.dumps(name) for name, _ in values) + "]"
+    return "{" + ", ".join(f"{name}: {json.dumps(value)}" for name, value in values) + "}"
 
 
 def _replace_once(text: str, old: str, new: str) -> str:
@@ -612,6 +654,14 @@ def starter_text(
             for name in store.item_means
         )
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + item_means)
+    if store.item_counts:
+        listed = ", ".join(map(str, windows))
+        item_counts = "".join(
+            f"  - kind: item_count\n    attribute: {json.dumps(attribute)}\n"
+            f"    values: {_item_values_text(values)}\n    windows: [{listed}]\n"
+            for attribute, values in store.item_counts
+        )
+        text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + item_counts)
     longer = windows[-1] > 30 and not after_signup
     if longer:
         text = _with_windows(text, windows)
@@ -626,6 +676,7 @@ def starter_text(
         *(["last-area features"] if store.area_changes else []),
         *(["user attribute features"] if store.attributes else []),
         *(["item attribute means"] if store.item_means else []),
+        *(["item category counts"] if store.item_counts else []),
     ]
     if filled:  # a guessed label is a nameable type, so it comes with counted ones
         label_note = (
@@ -659,6 +710,7 @@ def starter_text(
         label_why=label_why,
         attributes=store.attributes,
         item_means=store.item_means,
+        item_counts=tuple(attribute for attribute, _ in store.item_counts),
         areas=store.areas,
         area_changes=store.area_changes,
         windows=windows if longer else (),

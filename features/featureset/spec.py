@@ -16,6 +16,9 @@ events strictly before its cutoff). Feature names follow one fixed scheme, so do
     ratio_<NUM>_per_<DEN>_<w>d   count_NUM / count_DEN in the window (empty when DEN is 0)
     area_<AREA>_<w>d             events in product area AREA in the window
     mean_item_<ATTR>_<w>d        mean item attribute ATTR over the window's events with an item
+    count_item_<ATTR>_<NAME>_<w>d
+                                 events in the window whose item's categorical attribute ATTR
+                                 is the value NAME stands for (a product type, a genre)
     mean_gap_days_<TYPE>         mean days between consecutive distinct dates with an event of
                                  TYPE, over all history before the cutoff (empty below 2 dates)
     last_gap_days_<TYPE>         days between the last two such dates (empty below 2 dates)
@@ -93,6 +96,7 @@ FeatureKind = Literal[
     "ratio",
     "area_count",
     "item_mean",
+    "item_count",
     "attribute",
     "gaps",
     "trend",
@@ -128,6 +132,7 @@ FEATURE_KINDS: tuple[str, ...] = (
     "ratio",
     "area_count",
     "item_mean",
+    "item_count",
     "attribute",
     "gaps",
     "trend",
@@ -138,8 +143,11 @@ FEATURE_KINDS: tuple[str, ...] = (
     "related",
 )
 # Kinds whose `event_types` key is required (it is optional for recency, item_mean,
-# distinct_items, distinct_areas and last: without it they read events of any type).
+# item_count, distinct_items, distinct_areas and last: without it they read events of any
+# type).
 TYPED_KINDS: tuple[str, ...] = ("count", "value_sum", "gaps", "trend", "value_mean")
+# Kinds reading the items table (an item's attributes, as of the event's time).
+ITEM_KINDS: frozenset[str] = frozenset({"item_mean", "item_count"})
 # The event column whose distinct values a `distinct_*` kind counts.
 DISTINCT_COLUMNS: dict[str, str] = {"distinct_items": "item_id", "distinct_areas": "area"}
 # The event columns a `last` entry may read (its `field`); the first two are categorical.
@@ -244,6 +252,9 @@ class FeatureGroup:
     prefix: str | None = None
     aggregates: tuple[str, ...] = ()
     field: str | None = None  # a `last` entry's event column (LAST_FIELDS)
+    # An item_count entry's (name, value) pairs: the value of the item attribute each counts
+    # and the plain name its columns carry.
+    values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -315,6 +326,7 @@ class FeatureDef:
     relation: Relation | None = None
     prefix: str | None = None
     field: str | None = None
+    item_value: str | None = None  # item_count: the item attribute's value counted
 
 
 # Allowed keys per kind of `features:` entry ("kind" is always allowed and required).
@@ -328,6 +340,7 @@ FEATURE_KEYS: dict[str, tuple[str, ...]] = {
     "ratio": ("windows", "numerator", "denominator"),
     "area_count": ("windows", "areas"),
     "item_mean": ("windows", "attribute", "event_types"),
+    "item_count": ("windows", "attribute", "values", "event_types"),
     "attribute": ("names",),
     "gaps": ("event_types",),
     "trend": ("windows", "event_types"),
@@ -546,7 +559,30 @@ def _parse_feature_group(raw: Any, path: str) -> FeatureGroup:
         else None,
         names=_identifiers(data["names"], f"{path}.names") if "names" in data else (),
         field=_choice(data["field"], f"{path}.field", LAST_FIELDS) if "field" in data else None,
+        values=_item_values(data["values"], f"{path}.values") if "values" in data else (),
     )
+
+
+def _item_values(raw: Any, path: str) -> tuple[tuple[str, str], ...]:
+    """An item_count entry's values: a list of plain names (each its own value), or a mapping
+    of plain names to the values they stand for (`{kitchen: "Home > Kitchen"}`)."""
+    if isinstance(raw, list):
+        return tuple((name, name) for name in _identifiers(raw, path))
+    if not isinstance(raw, Mapping) or not raw:
+        raise SpecError(
+            f"{path}: expected a non-empty list of values, or a mapping of plain names to "
+            f'values ({{kitchen: "Home > Kitchen"}}), got {raw!r}'
+        )
+    pairs = []
+    for name, value in raw.items():
+        _identifier(name, f"{path}.{name}")
+        if not isinstance(value, str | int | float) or isinstance(value, bool) or value == "":
+            raise SpecError(f"{path}.{name}: expected the attribute's value, got {value!r}")
+        pairs.append((name, str(value)))
+    texts = [value for _, value in pairs]
+    if len(set(texts)) != len(texts):
+        raise SpecError(f"{path}: a value is named twice in {dict(raw)}")
+    return tuple(pairs)
 
 
 def _parse_related(raw: Mapping[str, Any], path: str) -> FeatureGroup:
@@ -788,6 +824,8 @@ def spec_to_dict(spec: FeatureSetSpec) -> dict[str, Any]:
                 del group[key]
         if group["field"] is None:
             del group["field"]
+        if not group["values"]:
+            del group["values"]
     for action in data["actionable"]:
         if action["causal"] is None:
             del action["causal"]
@@ -876,13 +914,27 @@ def _expand_group(group: FeatureGroup) -> tuple[FeatureDef, ...]:
             for a in group.areas
             for w in group.windows
         )
-    if kind == "item_mean":
+    if kind in ("item_mean", "item_count"):
         event_type = group.event_types[0] if group.event_types else None
         if len(group.event_types) > 1:
             raise SpecError(
-                f"item_mean over {group.attribute!r}: give at most one event type "
+                f"{kind} over {group.attribute!r}: give at most one event type "
                 f"(got {list(group.event_types)}); add another entry for another type"
             )
+    if kind == "item_count":
+        return tuple(
+            FeatureDef(
+                f"count_item_{group.attribute}_{name}_{w}d",
+                kind,
+                window_days=w,
+                event_type=event_type,
+                attribute=group.attribute,
+                item_value=value,
+            )
+            for name, value in group.values
+            for w in group.windows
+        )
+    if kind == "item_mean":
         return tuple(
             FeatureDef(
                 f"mean_item_{group.attribute}_{w}d",

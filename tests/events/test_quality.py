@@ -239,6 +239,42 @@ def test_events_before_their_items_first_version_are_counted(tmp_path):
     }
 
 
+def test_the_events_per_value_of_each_categorical_item_attribute_read_as_of_time(tmp_path):
+    """What `features new` counts per category: events per value of a static categorical
+    item attribute, each event reading its item's version at its time (`a` was a tea in
+    January and a coffee from March); numeric and snapshot attributes are not listed."""
+    config = {
+        "name": "shop",
+        "events": {
+            "files": "orders.csv",
+            "event_type": "ORDER",
+            "columns": {"user_id": "u", "timestamp": "t", "item_id": "sku"},
+        },
+        "items": {
+            "files": "items.csv",
+            "columns": {"item_id": "sku", "valid_from": "since"},
+            "attributes": {
+                "type": {"column": "type", "dtype": "categorical"},
+                "status": {"column": "status", "dtype": "categorical", "kind": "snapshot"},
+                "price": {"column": "price", "dtype": "numeric"},
+            },
+        },
+    }
+    files = {
+        "items.csv": "sku,type,status,price,since\na,tea,on,1,2024-01-01\n"
+        "a,coffee,on,2,2024-03-01\nb,coffee,off,3,2024-01-01\n",
+        "orders.csv": "u,t,sku\n1,2024-01-05,a\n1,2024-03-02,a\n2,2024-01-09,b\n"
+        "2,2024-02-09,a\n2,2024-02-10,zz\n",
+    }
+    _ingest(tmp_path, config, files)
+    assert load_latest_report()["item_value_events"] == {
+        "type": {
+            "values": 2,
+            "top": [{"value": "coffee", "events": 2}, {"value": "tea", "events": 2}],
+        }
+    }
+
+
 def test_values_that_differ_only_in_letter_case_are_named_with_their_rows(tmp_path):
     """`Free` and `free` plans, `Home` and `home` areas and `play` beside `PLAY` are stored as
     written (nothing is coerced) and named, each with how to merge them."""

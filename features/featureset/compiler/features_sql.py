@@ -105,6 +105,17 @@ def _item_mean_feature(feature: FeatureDef) -> exp.Expression:
     return exp.Avg(this=_when(condition, value))
 
 
+def _item_count_feature(feature: FeatureDef) -> exp.Expression:
+    """Events in the window (of the type) whose item's attribute has the counted value."""
+    condition = exp.and_(
+        _in_window(feature.window_days),
+        _col(feature.attribute, _ITEM).eq(_str(feature.item_value)),
+    )
+    if feature.event_type is not None:
+        condition = exp.and_(condition, _of_type(feature.event_type))
+    return _count_if(condition)
+
+
 def _trend_feature(feature: FeatureDef) -> exp.Expression:
     """(count in the window + 1) / (count in the window before it + 1): 1 for a steady or
     empty past, defined when the earlier window is empty."""
@@ -141,6 +152,7 @@ AGGREGATE_FEATURES = {
     "ratio": _ratio_feature,
     "area_count": _area_count_feature,
     "item_mean": _item_mean_feature,
+    "item_count": _item_count_feature,
     "trend": _trend_feature,
     "distinct_items": _distinct_feature,
     "distinct_areas": _distinct_feature,
@@ -160,6 +172,7 @@ EMPTY_AGGREGATES: dict[str, int | float | None] = {
     "value_sum": 0.0,
     "ratio": None,
     "area_count": 0,
+    "item_count": 0,
     "trend": 1.0,
     "distinct_items": 0,
     "distinct_areas": 0,

@@ -17,6 +17,7 @@ from features.featureset.compiler.features_sql import AGGREGATE_FEATURES
 from features.featureset.compiler.labels import AGGREGATE_LABELS
 from features.featureset.spec import (
     GAP_KINDS,
+    ITEM_KINDS,
     RELATED_KINDS,
     CalendarCutoffs,
     FeatureDef,
@@ -97,7 +98,7 @@ def plan_query(spec: FeatureSetSpec, features: tuple[FeatureDef, ...]) -> QueryP
             or aggregate_label
             or spec.eligibility.active_within_days is not None
         ),
-        uses_items="item_mean" in kinds,
+        uses_items=bool(kinds & ITEM_KINDS),
         history=history,
         history_types=tuple(dict.fromkeys(history_types)),
         session_rollup=calendar_only is not None and "sessions" in kinds,

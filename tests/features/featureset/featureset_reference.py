@@ -15,6 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 import pandas as pd
+from featureset_testlib import item_tier
 
 from features.featureset.compiler import calendar_cutoff_dates, sample_threshold
 from features.featureset.spec import FeatureDef, FeatureSetSpec, expand_features
@@ -111,6 +112,10 @@ def _feature(feature: FeatureDef, past: list, cutoff, user, items) -> object:
         chosen = _of_type(window, feature.event_type)
         values = [item_value(items, e.item_id, e.event_time) for e in chosen]
         return _mean([value for value in values if value is not None])
+    if kind == "item_count":
+        chosen = _of_type(window, feature.event_type)
+        tiers = [item_tier(item_value(items, e.item_id, e.event_time)) for e in chosen]
+        return sum(tier == feature.item_value for tier in tiers)
     if kind in ("gap_mean", "gap_last", "gap_ratio"):
         return _gap(kind, _of_type(past, feature.event_type), cutoff)
     if kind == "trend":

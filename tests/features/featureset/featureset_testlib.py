@@ -71,17 +71,23 @@ def spec_vocabulary(
     return events, (user_id, when - dt.timedelta(days=30), {})
 
 
+def item_tier(popularity: float | None) -> str | None:
+    """The test stores' categorical item attribute, `tier`, from an item's popularity: a
+    catalogue of versions changes tier with its popularity."""
+    return None if popularity is None else ("high" if popularity >= 4 else "low")
+
+
 def item_rows(items: dict[str, ItemPopularity]) -> list[tuple]:
-    """(item_id, popularity, valid_from, valid_to) rows as an ingest stores them: each version
-    valid until the next one; NULL bounds for an item without versions."""
+    """(item_id, popularity, tier, valid_from, valid_to) rows as an ingest stores them: each
+    version valid until the next one; NULL bounds for an item without versions."""
     rows = []
     for item_id, popularity in items.items():
         if not isinstance(popularity, tuple):
-            rows.append((item_id, popularity, None, None))
+            rows.append((item_id, popularity, item_tier(popularity), None, None))
             continue
         starts = [start for start, _ in popularity]
         for (start, value), end in zip(popularity, [*starts[1:], None], strict=True):
-            rows.append((item_id, value, start, end))
+            rows.append((item_id, value, item_tier(value), start, end))
     return rows
 
 
@@ -170,14 +176,16 @@ def fill_store(
     for name, (kind, dtype) in attributes.items():
         con.execute("INSERT INTO user_attributes VALUES (?, ?, ?)", [name, kind, dtype])
     con.execute(
-        "CREATE TABLE items (item_id VARCHAR, popularity DOUBLE, valid_from TIMESTAMP, "
-        "valid_to TIMESTAMP)"
+        "CREATE TABLE items (item_id VARCHAR, popularity DOUBLE, tier VARCHAR, "
+        "valid_from TIMESTAMP, valid_to TIMESTAMP)"
     )
     # No kind column: a store written before item attributes had kinds (read as static).
     con.execute("CREATE TABLE item_attributes (name VARCHAR, dtype VARCHAR)")
-    con.execute("INSERT INTO item_attributes VALUES ('popularity', 'numeric')")
+    con.execute(
+        "INSERT INTO item_attributes VALUES ('popularity', 'numeric'), ('tier', 'categorical')"
+    )
     for row in item_rows(items or {}):
-        con.execute("INSERT INTO items VALUES (?, ?, ?, ?)", list(row))
+        con.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?)", list(row))
     ingest_columns = ", ".join(f"{name} {kind}" for name, kind in INGEST_COLUMNS.items())
     con.execute(f"CREATE TABLE ingests ({ingest_columns})")
     con.execute(

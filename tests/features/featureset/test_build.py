@@ -501,3 +501,58 @@ def test_a_step_within_a_stage_is_named_without_counting_a_stage(capsys):
         r"\| 0/2 \[[^\r\n]*computing rows on spark: computing org_keys \(1 of 2\)", bar
     )
     assert "build x@v1: 100%" in bar
+
+
+ITEM_COUNT_SPEC = """
+name: tiers
+version: 1
+dataset: test
+cutoffs: {calendar: {start: 2024-02-01, end: 2024-02-01, every: month}}
+eligibility: {}
+label: {kind: event_within, event_type: BUY, horizon_days: 30}
+features:
+  - {kind: item_count, attribute: ATTRIBUTE, values: VALUES, windows: [30]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("attribute", "values", "outcome"),
+    [
+        ("tier", "[high]", {"u1": 2, "u2": 0}),
+        ("tier", "{cheap: low}", {"u1": 1, "u2": 1}),
+        ("popularity", "[high]", "item_count needs categorical item attributes; popularity"),
+        (
+            "tier",
+            "[high, mid]",
+            r'counts tier "mid", which no item has \(its values: "high", "low"\)',
+        ),
+    ],
+)
+def test_item_count_counts_a_category_of_the_items_and_refuses_what_it_cannot(
+    sets_dir, attribute, values, outcome
+):
+    """i2's tier is high, i1's low (the test store's tier is read from the popularity)."""
+    events = [
+        ("u1", ts("2024-01-10 10:00"), "PLAY", None, "i2"),
+        ("u1", ts("2024-01-20 10:00"), "PLAY", None, "i2"),
+        ("u1", ts("2024-01-21 10:00"), "PLAY", None, "i1"),
+        ("u2", ts("2024-01-25 10:00"), "PLAY", None, "i1"),
+        ("u2", ts("2024-02-01 10:00"), "PLAY", None, "i2"),  # on the label side
+        ("u2", ts("2024-03-05 10:00"), "BUY"),
+    ]
+    users = [("u1", ts("2023-12-01"), {}), ("u2", ts("2023-12-01"), {})]
+    write_store(
+        event_store_path().parent.mkdir(parents=True) or event_store_path(),
+        events,
+        users,
+        items={"i1": 1.0, "i2": 4.0},
+    )
+    write_spec(sets_dir, ITEM_COUNT_SPEC.replace("ATTRIBUTE", attribute).replace("VALUES", values))
+    if isinstance(outcome, str):
+        with pytest.raises(SpecError, match=outcome):
+            build_feature_set("tiers@v1", sets_dir=sets_dir)
+        return
+    built = build_feature_set("tiers@v1", sets_dir=sets_dir)
+    frame, _ = load_feature_set(f"tiers@v1/{built.fingerprint}")
+    column = next(c for c in frame.columns if c.startswith("count_item_tier_"))
+    assert dict(zip(frame["user_id"], frame[column], strict=True)) == outcome

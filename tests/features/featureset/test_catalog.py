@@ -15,6 +15,7 @@ from features.featureset.catalog import (
     StoreFacts,
     area_use,
     conversion_event_type,
+    item_categories,
     list_specs,
     load_spec,
     locate_spec,
@@ -443,6 +444,43 @@ def test_a_starter_with_item_means_builds_them_over_its_windows(sets_dir, after_
     assert {f"mean_item_{a}_{w}d" for a in ("price", "weight") for w in windows} <= names
     assert starter.item_means == ("price", "weight")
     assert "and item attribute means come from your event store" in _header(
+        starter.path.read_text()
+    )
+
+
+def test_the_starter_counts_events_per_value_of_item_categories():
+    def seen(*values):
+        return {"values": len(values), "top": [{"value": v, "events": 9} for v in values]}
+
+    chosen = item_categories(
+        {
+            "type": seen("Coffee", "Mugs", "Home > Kitchen", "Tea"),
+            "genre": seen("rock"),  # one value: no contrast
+            "title": seen("Blue Mug", "Tea"),  # not named like a category
+            "brand": seen(*(f"b{n}" for n in range(21))),  # too many to be a category
+            "Product Type": seen("a", "b"),  # no plain name for a spec
+        }
+    )
+    assert chosen == (
+        ("type", (("Coffee", "Coffee"), ("Mugs", "Mugs"), ("Home_Kitchen", "Home > Kitchen"))),
+    )
+
+
+@pytest.mark.parametrize("after_signup", [None, 14])
+def test_a_starter_with_item_categories_counts_them_over_its_windows(sets_dir, after_signup):
+    categories = (("type", (("Coffee", "Coffee"), ("kitchen", "Home > Kitchen"))),)
+    store = StoreFacts("shop", _MONTHS, ("ORDER",), item_counts=categories)
+    starter = new_spec("trial", sets_dir, store=store, after_signup=after_signup)
+    features = expand_features(load_spec("trial@v1", sets_dir))
+    counted = {(f.name, f.item_value) for f in features if f.kind == "item_count"}
+    windows = (7, 14) if after_signup else (7, 30, 90)
+    assert counted == {
+        (f"count_item_type_{name}_{w}d", value)
+        for name, value in (("Coffee", "Coffee"), ("kitchen", "Home > Kitchen"))
+        for w in windows
+    }
+    assert starter.item_counts == ("type",)
+    assert "and item category counts come from your event store" in _header(
         starter.path.read_text()
     )
 

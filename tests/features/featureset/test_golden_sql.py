@@ -25,13 +25,14 @@ SHIPPED = (
     "ltv_90d@v2",
 )
 # Test specs (a project spec folder): kinds no shipped spec uses (behaviour, related,
-# breadth, last).
+# breadth, last, item counts).
 TEST_SPECS = (
     "repeat_buyers@v1",
     "org_adoption@v1",
     "org_adoption_timed@v1",
     "feature_breadth@v1",
     "plan_history@v1",
+    "product_mix@v1",
 )
 
 

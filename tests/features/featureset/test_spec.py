@@ -347,3 +347,42 @@ def test_behaviour_kinds_are_named_by_the_scheme_and_need_their_keys():
     ]:
         with pytest.raises(SpecError, match=message):
             parse_spec(with_features([entry]), "spec")
+
+
+def test_item_counts_are_named_by_the_values_names_and_check_their_values():
+    entries = [
+        {"kind": "item_count", "attribute": "genre", "values": ["rock"], "windows": [7, 30]},
+        {
+            "kind": "item_count",
+            "attribute": "category",
+            "values": {"kitchen": "Home > Kitchen", "y2024": 2024},
+            "event_types": ["PLAY"],
+            "windows": [30],
+        },
+    ]
+    spec = parse_spec(with_features(entries), "spec")
+    assert [(f.name, f.item_value, f.event_type) for f in expand_features(spec)] == [
+        ("count_item_genre_rock_7d", "rock", None),
+        ("count_item_genre_rock_30d", "rock", None),
+        ("count_item_category_kitchen_30d", "Home > Kitchen", "PLAY"),
+        ("count_item_category_y2024_30d", "2024", "PLAY"),
+    ]
+    without = parse_spec(
+        with_features([{"kind": "count", "event_types": ["PLAY"], "windows": [7]}]), "spec"
+    )
+    assert "values" not in spec_to_dict(without)["features"][0]  # older specs keep their hash
+    entry = {"kind": "item_count", "attribute": "genre", "windows": [7]}
+    for values, message in [
+        (None, r"features\[0\]\.values: required key is missing"),
+        ([], r"features\[0\]\.values: expected a non-empty list"),
+        (["Home > Kitchen"], r"features\[0\]\.values\[0\]: expected a plain name"),
+        ({"a b": "x"}, r"features\[0\]\.values\.a b: expected a plain name"),
+        ({"a": ""}, r"features\[0\]\.values\.a: expected the attribute's value"),
+        ({"a": "x", "b": "x"}, r"features\[0\]\.values: a value is named twice"),
+    ]:
+        raw = entry if values is None else {**entry, "values": values}
+        with pytest.raises(SpecError, match=message):
+            parse_spec(with_features([raw]), "spec")
+    two_types = {**entry, "values": ["rock"], "event_types": ["PLAY", "SKIP"]}
+    with pytest.raises(SpecError, match="item_count over 'genre': give at most one event type"):
+        expand_features(parse_spec(with_features([two_types]), "spec"))
