@@ -980,12 +980,20 @@ NESTED_WINDOW_KINDS = (
     "sessions",
     "value_sum",
     "area_count",
+    "item_count",
     "distinct_items",
     "distinct_areas",
 )
 # Nested-window kinds that add up over the events of their window: a change to one window's
 # value carries over to the other windows of the same feature (`window` couplings).
-ADDITIVE_WINDOW_KINDS = ("count", "active_days", "sessions", "value_sum", "area_count")
+ADDITIVE_WINDOW_KINDS = (
+    "count",
+    "active_days",
+    "sessions",
+    "value_sum",
+    "area_count",
+    "item_count",
+)
 NON_NEGATIVE_KINDS = (
     *NESTED_WINDOW_KINDS,
     "recency",
@@ -1024,7 +1032,13 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     by_key: dict[tuple, list[FeatureDef]] = {}
     for feature in features:
         if feature.kind in NESTED_WINDOW_KINDS:
-            key = (feature.kind, feature.event_type, feature.area)
+            key = (
+                feature.kind,
+                feature.event_type,
+                feature.area,
+                feature.attribute,
+                feature.item_value,
+            )
             by_key.setdefault(key, []).append(feature)
     for group in by_key.values():
         ordered = sorted(group, key=lambda f: f.window_days or 0)

@@ -367,6 +367,19 @@ def test_item_counts_are_named_by_the_values_names_and_check_their_values():
         ("count_item_category_kitchen_30d", "Home > Kitchen", "PLAY"),
         ("count_item_category_y2024_30d", "2024", "PLAY"),
     ]
+    couplings = derive_couplings(expand_features(spec))
+    assert couplings == (
+        {
+            "kind": "order",
+            "smaller": "count_item_genre_rock_7d",
+            "larger": "count_item_genre_rock_30d",
+        },
+        {
+            "kind": "window",
+            "shorter": "count_item_genre_rock_7d",
+            "longer": "count_item_genre_rock_30d",
+        },
+    )  # a value's windows nest; two values or two attributes do not
     without = parse_spec(
         with_features([{"kind": "count", "event_types": ["PLAY"], "windows": [7]}]), "spec"
     )
