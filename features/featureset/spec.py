@@ -984,16 +984,10 @@ NESTED_WINDOW_KINDS = (
     "distinct_items",
     "distinct_areas",
 )
-# Nested-window kinds that add up over the events of their window: a change to one window's
-# value carries over to the other windows of the same feature (`window` couplings).
-ADDITIVE_WINDOW_KINDS = (
-    "count",
-    "active_days",
-    "sessions",
-    "value_sum",
-    "area_count",
-    "item_count",
-)
+# Nested-window kinds that add up over the events of their window (not the distinct counts):
+# a change to one window's value carries over to the other windows of the same feature
+# (`window` couplings).
+ADDITIVE_WINDOW_KINDS = tuple(k for k in NESTED_WINDOW_KINDS if not k.startswith("distinct_"))
 NON_NEGATIVE_KINDS = (
     *NESTED_WINDOW_KINDS,
     "recency",

@@ -173,6 +173,24 @@ def _events_and_users(name: str, event_columns: dict, attributes: dict | None = 
     }
 
 
+def _orders_and_items(attributes: dict) -> dict:
+    """A dataset config over orders.csv (ORDER events: `u`, `t`, `sku`) and a catalogue of
+    versions, items.csv (`sku`, valid from `since`) with `attributes`."""
+    return {
+        "name": "shop",
+        "events": {
+            "files": "orders.csv",
+            "event_type": "ORDER",
+            "columns": {"user_id": "u", "timestamp": "t", "item_id": "sku"},
+        },
+        "items": {
+            "files": "items.csv",
+            "columns": {"item_id": "sku", "valid_from": "since"},
+            "attributes": attributes,
+        },
+    }
+
+
 def _ingest(tmp_path: Path, config: dict, files: dict[str, str]) -> IngestSummary:
     """Ingest `files` (name -> text) under `config` into a fresh store; the ingest's summary."""
     folder = tmp_path / "data"
@@ -207,21 +225,9 @@ def test_users_whose_events_start_long_before_their_signup_are_named(tmp_path):
 def test_events_before_their_items_first_version_are_counted(tmp_path):
     """A catalogue of versions whose snapshots began in March: the January orders of its
     items read no price, and the report says how many and from when the history runs."""
-    config = {
-        "name": "shop",
-        "events": {
-            "files": "orders.csv",
-            "event_type": "ORDER",
-            "columns": {"user_id": "u", "timestamp": "t", "item_id": "sku"},
-        },
-        "items": {
-            "files": "prices.csv",
-            "columns": {"item_id": "sku", "valid_from": "since"},
-            "attributes": {"price": {"column": "price", "dtype": "numeric"}},
-        },
-    }
+    config = _orders_and_items({"price": {"column": "price", "dtype": "numeric"}})
     files = {
-        "prices.csv": "sku,price,since\na,1.5,2024-03-01\na,2.5,2024-04-01\n",
+        "items.csv": "sku,price,since\na,1.5,2024-03-01\na,2.5,2024-04-01\n",
         "orders.csv": "u,t,sku\n1,2024-01-05,a\n1,2024-03-02,a\n2,2024-01-09,a\n"
         "2,2024-01-09 10:00,zz\n",
     }
@@ -243,23 +249,13 @@ def test_the_events_per_value_of_each_categorical_item_attribute_read_as_of_time
     """What `features new` counts per category: events per value of a static categorical
     item attribute, each event reading its item's version at its time (`a` was a tea in
     January and a coffee from March); numeric and snapshot attributes are not listed."""
-    config = {
-        "name": "shop",
-        "events": {
-            "files": "orders.csv",
-            "event_type": "ORDER",
-            "columns": {"user_id": "u", "timestamp": "t", "item_id": "sku"},
-        },
-        "items": {
-            "files": "items.csv",
-            "columns": {"item_id": "sku", "valid_from": "since"},
-            "attributes": {
-                "type": {"column": "type", "dtype": "categorical"},
-                "status": {"column": "status", "dtype": "categorical", "kind": "snapshot"},
-                "price": {"column": "price", "dtype": "numeric"},
-            },
-        },
-    }
+    config = _orders_and_items(
+        {
+            "type": {"column": "type", "dtype": "categorical"},
+            "status": {"column": "status", "dtype": "categorical", "kind": "snapshot"},
+            "price": {"column": "price", "dtype": "numeric"},
+        }
+    )
     files = {
         "items.csv": "sku,type,status,price,since\na,tea,on,1,2024-01-01\n"
         "a,coffee,on,2,2024-03-01\nb,coffee,off,3,2024-01-01\n",
