@@ -32,7 +32,9 @@ from analytics.usage import (
     Feature,
     before_conversion,
     converter_count,
+    feature_name,
     feature_presence,
+    item_attribute,
     top_features,
 )
 from contracts.errors import UsagecastError
@@ -131,6 +133,20 @@ NO_AREA = (
 )
 
 
+def feature_label(by: Feature) -> str:
+    """How a plot's axis names the features: a product area, an event type, an item's ATTR."""
+    attribute = item_attribute(by)
+    return FEATURE_LABELS[by] if attribute is None else f"item {attribute}"
+
+
+def _no_feature(by: Feature) -> str:
+    """Why no event in scope has a feature of `by`."""
+    attribute = item_attribute(by)
+    if attribute is None:
+        return NO_AREA
+    return f"no event in scope names an item with a {attribute} (events without an item id)"
+
+
 def _area_prefix_words(filters: Filters) -> str:
     """' with an area starting with 'x'' when an area prefix is set, else ''."""
     prefix = filters.area_prefix
@@ -144,7 +160,7 @@ def _empty_top_features_reason(engine: Engine, filters: Filters, by: Feature) ->
     if presence.events == 0:
         return f"{command}: no event in scope (the time range and segment leave none)"
     if presence.with_feature == 0:
-        return f"{command}: {NO_AREA}"
+        return f"{command}: {_no_feature(by)}"
     return f"{command}: no event in scope{_area_prefix_words(filters)}"
 
 
@@ -155,7 +171,7 @@ def _empty_before_conversion_reason(
     command = "analytics before-conversion"
     presence = feature_presence(engine, filters, by, all_time=True)
     if presence.events > 0 and presence.with_feature == 0:
-        return f"{command}: {NO_AREA}"
+        return f"{command}: {_no_feature(by)}"
     if converter_count(engine, event, filters) == 0:
         return (
             f"{command}: no segment user's first {event} falls in the time range; "
@@ -206,16 +222,17 @@ def run_top_features(
         table = top_features(engine, filters, per_event_type=per_event_type, by=by)
         if table.empty:
             return _empty(_empty_top_features_reason(engine, filters, by), log=log)
+        features = table[feature_name(by)]
         return _finish(
             "top-features",
             {"top_features": table},
             lambda: {
                 "top_features": plots.bar_chart(
-                    table[by] if not per_event_type else table["event_type"] + " " + table[by],
+                    features if not per_event_type else table["event_type"] + " " + features,
                     table["users"],
-                    "Top product features" if by == "area" else "Top event types",
+                    f"Top {feature_label(by)}s" if by != "area" else "Top product features",
                     "unique users",
-                    ylabel=FEATURE_LABELS[by],
+                    ylabel=feature_label(by),
                 )
             },
             {
@@ -258,13 +275,13 @@ def run_before_conversion(
             {"before_conversion": table},
             lambda: {
                 "before_conversion": plots.bar_chart(
-                    table[by],
+                    table[feature_name(by)],
                     table["lift"].fillna(0),
                     f"Lift before {event}"
                     if by == "area"
-                    else f"Event types' lift before {event}",
+                    else f"{feature_label(by).capitalize()}s' lift before {event}",
                     "lift",
-                    ylabel=FEATURE_LABELS[by],
+                    ylabel=feature_label(by),
                 )
             },
             {

@@ -2,17 +2,19 @@
 
 A feature is a value of one grouping column of the events, chosen by `by`: a product area
 (`area`, the default; events without an area are not a feature use and are left out of these
-two tables, though they still count towards active users) or an event type (`event_type`,
+two tables, though they still count towards active users), an event type (`event_type`,
 for stores whose events carry no area, such as a Segment-style export of page_viewed,
-product_added, ...). Both groupings share the SQL templates below: the grouping column is a
-placeholder, named `feature` in the results and renamed to `by` in the tables (a placeholder
-never opens a SELECT list: sqlglot reads `SELECT :x` as DuckDB's `alias: expression`).
+product_added, ...) or a categorical attribute of the event's item (`item:type`, a shop's
+product types; the item's version valid at the event's time, as feature sets read it). Every
+grouping shares the SQL templates below: the grouping column is a placeholder, named
+`feature` in the results and renamed to `feature_name(by)` in the tables (a placeholder never
+opens a SELECT list: sqlglot reads `SELECT :x` as DuckDB's `alias: expression`). An item
+attribute is joined onto the events where the templates read them (`_with_item_attribute`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -29,17 +31,84 @@ from analytics.scope import (
     scope_params,
 )
 from contracts.errors import UsagecastError
+from contracts.names import is_spec_name
+from events.store import ITEM_ATTRIBUTES
 from features.engines import Engine
 
-Feature = Literal["area", "event_type"]
-FEATURES: tuple[Feature, ...] = get_args(Feature)
+# What a feature is: "area", "event_type", or "item:ATTR" (ITEM_PREFIX).
+Feature = str
+FEATURES: tuple[str, ...] = ("area", "event_type")
+ITEM_PREFIX = "item:"
+# The events with their item's attribute (placeholder :attribute) as of the event's time.
+_EVENTS_WITH_ITEM = """
+SELECT ev.*, :attribute AS item_feature
+FROM events AS ev LEFT JOIN items AS it ON ev.item_id = it.item_id
+  AND (it.valid_from IS NULL OR ev.event_time >= it.valid_from)
+  AND (it.valid_to IS NULL OR ev.event_time < it.valid_to)
+"""
+
+
+def item_attribute(by: str) -> str | None:
+    """The item attribute `by` groups by (`item:type` -> type), None for an event column."""
+    return by.removeprefix(ITEM_PREFIX) if by.startswith(ITEM_PREFIX) else None
+
+
+def feature_name(by: str) -> str:
+    """The column a feature table names its features in: the event column, or item_ATTR."""
+    attribute = item_attribute(by)
+    return by if attribute is None else f"item_{attribute}"
 
 
 def _feature_column(by: str, table: str | None = None) -> exp.Column:
-    """The grouping column `by` (one of FEATURES), qualified with `table` when given."""
-    if by not in FEATURES:
-        raise UsagecastError(f"by: must be one of {', '.join(FEATURES)}, got {by!r}")
-    return exp.column(by, table=table)
+    """The grouping column of `by` (FEATURES or item:ATTR), qualified with `table` when given."""
+    if by not in FEATURES and not is_spec_name(item_attribute(by) or ""):
+        raise UsagecastError(
+            f"by: must be one of {', '.join(FEATURES)} or item:ATTR (a categorical item "
+            f"attribute), got {by!r}"
+        )
+    return exp.column("item_feature" if item_attribute(by) else by, table=table)
+
+
+def check_item_attribute(engine: Engine, by: str) -> None:
+    """`item:ATTR` names a categorical attribute of the store's items (else a UsagecastError
+    naming those it has)."""
+    attribute = item_attribute(by)
+    if attribute is None:
+        return
+    try:
+        catalog = engine.query(f"SELECT name, dtype FROM {ITEM_ATTRIBUTES}")
+    except Exception:  # a store without items has no catalog; each engine says so its own way
+        catalog = pd.DataFrame({"name": [], "dtype": []})
+    categorical = sorted(catalog.loc[catalog["dtype"] == "categorical", "name"].map(str))
+    if attribute not in categorical:
+        raise UsagecastError(
+            f"by: item:{attribute} is not a categorical attribute of the store's items "
+            f"(categorical item attributes: {', '.join(categorical) or 'none'})"
+        )
+
+
+def _query(engine: Engine, template: str, by: str, **params: object) -> pd.DataFrame:
+    """Run a template, the events carrying their item's attribute when `by` is item:ATTR."""
+    tree = render(template, **params)
+    attribute = item_attribute(by)
+    if attribute is not None:
+        tree = _with_item_attribute(tree, attribute)
+    return engine.query(tree)
+
+
+def _with_item_attribute(tree: exp.Expression, attribute: str) -> exp.Expression:
+    """`tree` reading `events` joined to its items (item_feature: `attribute` as of each
+    event's time), the scoped events carrying it on."""
+    joined = render(_EVENTS_WITH_ITEM, attribute=exp.column(attribute, table="it", quoted=True))
+    for table in [t for t in tree.find_all(exp.Table) if t.name == "events"]:
+        alias = table.alias or "events"
+        table.replace(
+            exp.Subquery(this=joined.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        )
+    for cte in tree.find_all(exp.CTE):
+        if cte.alias == "scoped_events":
+            cte.this.select(exp.column("item_feature", table="e"), copy=False)
+    return tree
 
 
 _TOP_FEATURES = f"""
@@ -72,23 +141,25 @@ def top_features(
     areas within each event type, so it is refused with by="event_type".
     """
     feature = _feature_column(by)
+    check_item_attribute(engine, by)
     if per_event_type and by == "event_type":
         raise UsagecastError(
             "top-features: --per-event-type ranks product areas within each event type and "
             "cannot go with --by event_type, which ranks the event types themselves"
         )
     params = scope_params(engine, filters)
-    keys = ["event_type", by] if per_event_type else [by]
+    name = feature_name(by)
+    keys = ["event_type", name] if per_event_type else [name]
     # One template for both shapes: overall, the event type is one constant group.
     event_group = exp.column("event_type") if per_event_type else exp.Literal.string("*")
-    table = engine.query(render(_TOP_FEATURES, feature=feature, event_group=event_group, **params))
-    names = {"feature": by, "event_group": "event_type"} if per_event_type else {"feature": by}
+    table = _query(engine, _TOP_FEATURES, by, feature=feature, event_group=event_group, **params)
+    names = {"feature": name, "event_group": "event_type"} if per_event_type else {"feature": name}
     table = table.rename(columns=names)
     active = int(engine.query(render(_ACTIVE_USERS, **params))["active_users"].iloc[0])
     table = table.astype({"users": "int64", "events": "int64"})
     table["user_share"] = table["users"] / active if active else np.nan
     table = table.sort_values(
-        [*keys[:-1], "users", "events", by],
+        [*keys[:-1], "users", "events", name],
         ascending=[True] * (len(keys) - 1) + [False, False, True],
         ignore_index=True,
     )
@@ -119,8 +190,9 @@ def feature_presence(
     with a value of `by` (a store without areas), or else the area prefix (not applied here)."""
     times = {"start": None, "end": None} if all_time else {}
     scope = replace(filters, area_prefix=None, **times)
-    query = render(_FEATURE_PRESENCE, feature=_feature_column(by), **scope_params(engine, scope))
-    row = engine.query(query).iloc[0]
+    feature = _feature_column(by)
+    row = _query(engine, _FEATURE_PRESENCE, by, feature=feature, **scope_params(engine, scope))
+    row = row.iloc[0]
     return FeaturePresence(events=int(row["events"]), with_feature=int(row["with_feature"]))
 
 
@@ -274,22 +346,24 @@ def before_conversion(
         raise UsagecastError(f"lookback: must be at least 1 day, got {lookback_days}")
     params = _conversion_params(engine, event, filters)
     params["feature"] = _feature_column(by, table="e")
+    check_item_attribute(engine, by)
+    name = feature_name(by)
     params["lookback"] = days_interval(lookback_days)
     params["lookback_days"] = exp.Literal.number(lookback_days)
-    used = engine.query(render(_CONVERTER_USE, **params))
+    used = _query(engine, _CONVERTER_USE, by, **params)
     tenures = _converter_tenures(engine, params)
     if tenures.empty:
-        return pd.DataFrame(columns=[by, *BEFORE_CONVERSION_MEASURES])
+        return pd.DataFrame(columns=[name, *BEFORE_CONVERSION_MEASURES])
     params["min_day"] = exp.Literal.number(int(tenures["tenure_day"].min()))
     params["max_day"] = exp.Literal.number(int(tenures["tenure_day"].max()))
     start_s = epoch_seconds(filters.start) if filters.start is not None else None
     params["start_s"] = exp.Literal.number(start_s) if start_s is not None else exp.null()
     params["end_s"] = exp.Literal.number(data_end_seconds(engine, filters))
     at_risk = engine.query(render(_AT_RISK_COUNTS, **params))
-    edges = engine.query(render(_COMPARISON_EDGES, **params))
-    named = {"feature": by}
+    edges = _query(engine, _COMPARISON_EDGES, by, **params)
+    named = {"feature": name}
     return assemble_before_conversion(
-        used.rename(columns=named), tenures, at_risk, edges.rename(columns=named), by=by
+        used.rename(columns=named), tenures, at_risk, edges.rename(columns=named), by=name
     )
 
 

@@ -44,7 +44,8 @@ def top_features(
     engine: str = "duckdb",
 ) -> pd.DataFrame:
     """`usagecast analytics top-features`: the most used product areas (`by="event_type"`:
-    event types), ranked by users; empty when no event in scope has one."""
+    event types; `by="item:type"`: the types of the events' items), ranked by users; empty
+    when no event in scope has one."""
     from analytics import top_features as compute
 
     with store(engine) as opened:

@@ -157,14 +157,26 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=20, help="rows to print (0 = all)")
 
 
+def _by(text: str) -> str:
+    """--by's value: area, event_type or item:ATTR (analytics.usage.FEATURES, ITEM_PREFIX)."""
+    if text in ("area", "event_type") or (text.startswith("item:") and len(text) > 5):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from area, event_type, item:ATTR)"
+    )
+
+
 def _add_by_option(parser: argparse.ArgumentParser) -> None:
-    """--by: what a feature is (analytics.usage.FEATURES)."""
+    """--by: what a feature is (analytics.usage.FEATURES, or an item attribute)."""
     parser.add_argument(
         "--by",
-        choices=("area", "event_type"),
+        type=_by,
         default="area",
-        help="what a feature is: a product area (the events' area; default) or an event type "
-        "(for stores whose events carry no area); --area still filters events by area",
+        metavar="{area,event_type,item:ATTR}",
+        help="what a feature is: a product area (the events' area; default), an event type "
+        "(for stores whose events carry no area) or a categorical attribute of the events' "
+        "items, as of each event (item:type: a shop's product types); --area still filters "
+        "events by area",
     )
 
 

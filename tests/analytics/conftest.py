@@ -21,28 +21,38 @@ def write_store(
     users: Sequence[tuple],
     events: Sequence[tuple],
     attributes: Sequence[str] = ("channel",),
+    items: Sequence[tuple] = (),
 ) -> Path:
     """Create events/users/user_attributes/ingests in a DuckDB file, and its Parquet copy
-    (as an ingest does).
+    (as an ingest does); with `items`, items and item_attributes too.
 
     users: (user_id, signup_time, *attribute values); events: (user_id, event_time,
-    event_type, area, value).
+    event_type, area, value[, item_id]); items: (item_id, genre, valid_from, valid_to).
     """
     con = duckdb.connect(str(path))
     try:
         columns = ", ".join(f"{name} {dtype}" for name, dtype in EVENT_COLUMNS.items())
         con.execute(f"CREATE TABLE events ({columns})")
         frame = pd.DataFrame(
-            events, columns=["user_id", "event_time", "event_type", "area", "value"]
+            [(*row, None)[:6] for row in events],
+            columns=["user_id", "event_time", "event_type", "area", "value", "item_id"],
         )
         frame.insert(0, "event_id", range(len(frame)))
         con.register("new_events", frame)
         con.execute(
             "INSERT INTO events (event_id, user_id, event_time, event_date, event_type, area, "
-            "value) SELECT event_id, user_id, CAST(event_time AS TIMESTAMP), "
+            "value, item_id) SELECT event_id, user_id, CAST(event_time AS TIMESTAMP), "
             "CAST(CAST(event_time AS TIMESTAMP) AS DATE), event_type, area, "
-            "CAST(value AS DOUBLE) FROM new_events"
+            "CAST(value AS DOUBLE), CAST(item_id AS VARCHAR) FROM new_events"
         )
+        if items:
+            con.execute(
+                "CREATE TABLE items (item_id VARCHAR, genre VARCHAR, valid_from TIMESTAMP, "
+                "valid_to TIMESTAMP)"
+            )
+            con.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", [list(row) for row in items])
+            con.execute("CREATE TABLE item_attributes (name VARCHAR, kind VARCHAR, dtype VARCHAR)")
+            con.execute("INSERT INTO item_attributes VALUES ('genre', 'static', 'categorical')")
         attribute_sql = "".join(f", {name} VARCHAR" for name in attributes)
         con.execute(f"CREATE TABLE users (user_id VARCHAR, signup_time TIMESTAMP{attribute_sql})")
         if users:
@@ -69,8 +79,10 @@ def tiny_store(tmp_path) -> Callable[..., DuckDBEngine]:
     """Build a store from rows and return a DuckDB engine on it (closed after the test)."""
     engines: list[DuckDBEngine] = []
 
-    def build(users, events, attributes=("channel",), name="events.duckdb") -> DuckDBEngine:
-        engine = DuckDBEngine(write_store(tmp_path / name, users, events, attributes))
+    def build(
+        users, events, attributes=("channel",), name="events.duckdb", items=()
+    ) -> DuckDBEngine:
+        engine = DuckDBEngine(write_store(tmp_path / name, users, events, attributes, items))
         engines.append(engine)
         return engine
 

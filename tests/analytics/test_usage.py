@@ -302,6 +302,63 @@ def test_ranking_event_types_within_event_types_is_refused(tiny_store):
     )
 
 
+# i3 was a jazz track until day 5 and rock from then on: an event reads the genre it had then.
+ITEMS = [
+    ("i1", "rock", None, None),
+    ("i2", "jazz", None, None),
+    ("i3", "jazz", at(0), at(5)),
+    ("i3", "rock", at(5), None),
+]
+ITEM_EVENTS = [
+    ("a", at(1), "PLAY", None, None, "i1"),
+    ("a", at(2), "PLAY", None, None, "i3"),
+    ("a", at(6), "PLAY", None, None, "i3"),
+    ("a", at(6, hour=12), "BUY_PREMIUM", None, 9.99),
+    ("b", at(2), "PLAY", None, None, "i2"),
+    ("b", at(3), "PLAY", None, None),
+    ("c", at(7), "PLAY", None, None, "i3"),
+    ("d", at(12), "PLAY", None, None, "i9"),  # an item the catalogue lacks: no genre
+]
+
+
+def test_features_by_an_item_attribute_read_each_items_version_at_the_event(tiny_store):
+    engine = tiny_store(USERS, ITEM_EVENTS, items=ITEMS)
+    table = top_features(engine, by="item:genre")
+    assert table.values.tolist() == [["rock", 2, 3, 0.5, 1], ["jazz", 2, 2, 0.5, 2]]
+    assert list(table.columns) == ["item_genre", "users", "events", "user_share", "rank"]
+    before = before_conversion(engine, "BUY_PREMIUM", by="item:genre")
+    assert before[["item_genre", "converters_using"]].values.tolist() == [
+        ["jazz", 1],
+        ["rock", 1],
+    ]
+    presence = feature_presence(engine, by="item:genre")
+    assert presence == FeaturePresence(events=8, with_feature=5)
+
+
+def test_an_item_attribute_the_store_lacks_is_refused_with_those_it_has(tiny_store):
+    with_items = tiny_store(USERS, ITEM_EVENTS, items=ITEMS)
+    with pytest.raises(
+        UsagecastError, match=r"item:mood .* \(categorical item attributes: genre\)"
+    ):
+        top_features(with_items, by="item:mood")
+    without = tiny_store(USERS, EVENTS, name="plain.duckdb")
+    with pytest.raises(UsagecastError, match=r"categorical item attributes: none"):
+        before_conversion(without, "BUY_PREMIUM", by="item:genre")
+
+
+@pytest.mark.spark
+@pytest.mark.usefixtures("spark_session")
+def test_duckdb_and_spark_give_the_same_tables_by_an_item_attribute(tiny_store, tmp_path):
+    duck = tiny_store(USERS, ITEM_EVENTS, items=ITEMS)
+    spark = SparkEngine(tmp_path / "events.duckdb")
+    for compute in (
+        lambda engine: top_features(engine, by="item:genre"),
+        lambda engine: top_features(engine, per_event_type=True, by="item:genre"),
+        lambda engine: before_conversion(engine, "BUY_PREMIUM", by="item:genre"),
+    ):
+        pd.testing.assert_frame_equal(compute(duck), compute(spark), check_dtype=False)
+
+
 def test_an_unknown_grouping_column_is_refused(tiny_store):
     engine = tiny_store(USERS, EVENTS)
     for compute in (
@@ -309,7 +366,9 @@ def test_an_unknown_grouping_column_is_refused(tiny_store):
         lambda: before_conversion(engine, "BUY_PREMIUM", by="user_id"),
     ):
         with pytest.raises(
-            UsagecastError, match="by: must be one of area, event_type, got 'user_id'"
+            UsagecastError,
+            match=r"by: must be one of area, event_type or item:ATTR \(a categorical item "
+            r"attribute\), got 'user_id'",
         ):
             compute()
 

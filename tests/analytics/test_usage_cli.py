@@ -149,12 +149,33 @@ def test_per_event_type_with_by_event_type_is_refused_in_one_line(segment_store,
     )
 
 
-def test_by_takes_area_or_event_type_only(segment_store, capsys):
+@pytest.mark.parametrize("by", ["user_id", "item:"])
+def test_by_takes_area_event_type_or_an_item_attribute_only(segment_store, capsys, by):
     with pytest.raises(SystemExit) as raised:
-        main(["analytics", "top-features", "--by", "user_id"])
+        main(["analytics", "top-features", "--by", by])
     assert raised.value.code == 2
     error = capsys.readouterr().err
-    assert "argument --by: invalid choice: 'user_id'" in error and "event_type" in error
+    assert f"argument --by: invalid choice: {by!r}" in error and "item:ATTR" in error
+
+
+def test_top_features_by_an_item_attribute_ranks_its_values(capsys):
+    """A shop's orders by product type: the items' genre as of each order."""
+    event_store_path().parent.mkdir(parents=True, exist_ok=True)
+    kinds = ["a", "b", "b", "a", "c", None, "c", None]
+    orders = [(*event, item) for event, item in zip(EVENTS, kinds, strict=True)]
+    items = [("a", "mugs", None, None), ("b", "tea", None, None), ("c", "tea", None, None)]
+    write_store(event_store_path(), USERS, orders, items=items)
+    assert main(["analytics", "top-features", "--by", "item:genre"]) == 0
+    assert _rows(capsys.readouterr().out) == [
+        ["item_genre", "users", "events", "user_share", "rank"],
+        ["tea", "3", "4", "1", "1"],
+        ["mugs", "2", "2", "0.6667", "2"],
+    ]
+    assert main(["analytics", "top-features", "--by", "item:colour"]) == 2
+    assert capsys.readouterr().err == (
+        "error: by: item:colour is not a categorical attribute of the store's items "
+        "(categorical item attributes: genre)\n"
+    )
 
 
 @pytest.mark.parametrize(
