@@ -1669,16 +1669,17 @@ def _product_fields(
 
 
 def _chosen_catalogue(
-    catalogues: Sequence[tuple[dict, str, list[str]]], mapped: list[str], checks: list[str]
+    catalogues: Sequence[tuple[dict, str, list[str], int]], mapped: list[str], checks: list[str]
 ) -> dict:
     """The items source of a dataset with several files that read as one: the first plain
-    catalogue, else the first of versions (a dataset has one items table); the others are
-    named in the checks."""
-    chosen = next((c for c in catalogues if "valid_from" not in c[0]["columns"]), catalogues[0])
-    source, line, found = chosen
+    catalogue whose key is set on every sampled row, else the first plain one (rows of no
+    item: a products export's image rows), else the first of versions (a dataset has one
+    items table); the others are named in the checks."""
+    chosen = min(catalogues, key=lambda c: ("valid_from" in c[0]["columns"], c[3] > 0))
+    source, line, found, _ = chosen
     mapped.append(line)
     checks.extend(found)
-    for other, _, _ in (c for c in catalogues if c is not chosen):
+    for other, _, _, _ in (c for c in catalogues if c is not chosen):
         checks.append(
             f"{_label(other)}: left out: another items table (a dataset has one: "
             f"{_label(source)}); point items: at it instead to read its attributes"
@@ -1941,7 +1942,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     renames: dict[str, str] = {}
     users: dict | None = None
     items: dict | None = None
-    catalogues: list[tuple[dict, str, list[str]]] = []  # (source, line, checks) of each
+    # (source, line, checks, sampled rows without a key) of each file that reads as items
+    catalogues: list[tuple[dict, str, list[str], int]] = []
     groups = _groups(samples, base)
     sources = [one for group in groups for one in _sources_of(group, base, samples)]
     keyed_by_email = any(
@@ -1992,7 +1994,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             found: list[str] = []
             line = _items_source(sample, source, found)
             if line is not None:
-                catalogues.append((source, line, found))
+                keys = sample.values.get(source["columns"]["item_id"], ())
+                catalogues.append((source, line, found, _sampled_rows(sample) - len(keys)))
                 continue
         if _signupless_users_file(sample):
             checks.append(

@@ -930,6 +930,19 @@ def test_a_shopify_products_export_is_the_catalogue_its_image_rows_rows_of_no_it
     assert variants == [("MUG-B", "Acme", "Small"), ("MUG-B-L", "Acme", "Large")]
 
 
+def test_a_catalogue_whose_key_is_always_set_is_preferred_to_one_with_rows_of_no_item(tmp_path):
+    """A stock sheet with a sparse sku column, named first, beside the product catalogue."""
+    sheet = "sku,shelf\nMUG-B,A1\n,A2\nTEA-1,B1\n"
+    catalogue = "sku,price\nMUG-B,14.00\nTEA-1,6.00\nESP,1234.50\n"
+    files = {"a_stock.csv": sheet, "orders_export.csv": SHOPIFY_ORDERS, "products.csv": catalogue}
+    out, starter = _starter_for(tmp_path, files, "shop")
+    assert read_config(out).items.files == "products.csv"
+    assert (
+        "a_stock.csv: left out: another items table (a dataset has one: "
+        "products.csv); point items: at it instead to read its attributes"
+    ) in starter.checks
+
+
 def _starter_for(tmp_path: Path, files: dict[str, str], name: str | None = None):
     """write_starter over an export folder holding `files` (relative path -> UTF-8 text)."""
     export = tmp_path / "export"
