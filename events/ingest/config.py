@@ -556,7 +556,7 @@ def _fill_down(path: Path, where: str, value: Any, attributes: Sequence[Attribut
             path,
             f"{where}.attributes",
             f"names {', '.join(unknown) or 'nothing'}; the attributes of this source: "
-            + (", ".join(known) or "none"),
+            + (", ".join(sorted(known)) or "none"),
         )
     return FillDown(by=_text(path, f"{where}.by", spec["by"]), attributes=names)
 

@@ -1,23 +1,82 @@
-"""Items `fill_down`: a product's fields, written on its first row only, read for each of its
-rows; checked against a plain-Python reading of the file, row by row."""
+"""Items `fill_down`: a product's fields, written on its first row only (Shopify's products
+export), read for each of its rows; refused when it names what the file or source lacks."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tiny_datasets import EVENTS_CSV, USERS_CSV, make_config, rows, write_dataset
 
+from contracts.errors import UsagecastError
 from events.ingest import ingest_dataset
 
+# items.csv: handle, sku, vendor (filled down by handle), price (a variant's own: never).
+ITEMS = {
+    "files": "items.csv",
+    "columns": {"item_id": "sku"},
+    "fill_down": {"by": "handle", "attributes": ["vendor"]},
+    "attributes": {
+        "vendor": {"column": "vendor", "dtype": "categorical"},
+        "price": {"column": "price", "dtype": "numeric"},
+    },
+}
 # (handle or "" for none, vendor or "" for blank, price or "" for blank); the sku is the row's.
 ROW = st.tuples(
     st.sampled_from(["mug", "tea", ""]),
     st.sampled_from(["Acme", "Leafco", ""]),
     st.sampled_from(["3", ""]),
 )
+
+
+def test_fill_down_gives_a_products_variants_its_first_rows_fields(dataset, store, query):
+    """Never across handles or to a row without one; a value a row has is its own; a row of
+    no item (no sku) still passes its vendor down."""
+    items = (
+        "handle,sku,vendor,price\n"
+        "mug,M1,Acme,14\n"
+        "tea,T1,Leafco,6\n"
+        "mug,M2,,18\n"
+        "mug,,,\n"
+        "mug,M3,Other,\n"
+        "mug,M4,,\n"
+        ",X1,,3\n"
+        "cup,C1,,5\n"
+    )
+    path = dataset(files={"items.csv": items}, config=make_config(items=ITEMS))
+    summary = ingest_dataset(path, store, progress=False)
+    assert summary.tables["items"].quarantined == {"item_without_id": 1}
+    assert query(store, "SELECT item_id, vendor, price FROM items ORDER BY item_id") == [
+        ("C1", None, 5.0),
+        ("M1", "Acme", 14.0),
+        ("M2", "Acme", 18.0),
+        ("M3", "Other", None),
+        ("M4", "Other", None),
+        ("T1", "Leafco", 6.0),
+        ("X1", None, 3.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fill", "message"),
+    [
+        ({"by": "Handle", "attributes": ["vendor"]}, r"fill_down\.by"),
+        (
+            {"by": "sku", "attributes": ["vendr"]},
+            "names vendr; the attributes of this source: price, vendor",
+        ),
+    ],
+)
+def test_fill_down_names_a_column_of_the_file_and_the_sources_attributes(
+    dataset, store, fill, message
+):
+    config = make_config(items={**ITEMS, "fill_down": fill})
+    path = dataset(files={"items.csv": "handle,sku,vendor,price\nmug,M1,Acme,1\n"}, config=config)
+    with pytest.raises(UsagecastError, match=message):
+        ingest_dataset(path, store, progress=False)
 
 
 def expected_items(drawn: list[tuple[str, str, str]]) -> list[tuple]:
@@ -37,24 +96,13 @@ def expected_items(drawn: list[tuple[str, str, str]]) -> list[tuple]:
 @given(st.lists(ROW, min_size=1, max_size=12))
 def test_fill_down_reads_each_blank_listed_attribute_from_the_latest_row_of_its_group(drawn):
     lines = "".join(f"{h},s{n:02d},{v},{p}\n" for n, (h, v, p) in enumerate(drawn))
-    config = make_config(
-        items={
-            "files": "items.csv",
-            "columns": {"item_id": "sku"},
-            "fill_down": {"by": "handle", "attributes": ["vendor"]},
-            "attributes": {
-                "vendor": {"column": "vendor", "dtype": "categorical"},
-                "price": {"column": "price", "dtype": "numeric"},
-            },
-        }
-    )
     files = {
         "users.csv": USERS_CSV,
         "events.csv": EVENTS_CSV,
         "items.csv": "handle,sku,vendor,price\n" + lines,
     }
     with tempfile.TemporaryDirectory() as folder:
-        path = write_dataset(Path(folder) / "data", files, config)
+        path = write_dataset(Path(folder) / "data", files, make_config(items=ITEMS))
         store = Path(folder) / "store" / "events.duckdb"
         summary = ingest_dataset(path, store, progress=False)
         stored = rows(store, "SELECT item_id, vendor, price FROM items ORDER BY item_id")
