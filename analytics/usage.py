@@ -32,7 +32,7 @@ from analytics.scope import (
 )
 from contracts.errors import UsagecastError
 from contracts.names import is_spec_name
-from events.store import ITEM_ATTRIBUTES
+from events.store import ITEM_ATTRIBUTES, item_version_at
 from features.engines import Engine
 
 # What a feature is: "area", "event_type", or "item:ATTR" (ITEM_PREFIX).
@@ -40,11 +40,10 @@ Feature = str
 FEATURES: tuple[str, ...] = ("area", "event_type")
 ITEM_PREFIX = "item:"
 # The events with their item's attribute (placeholder :attribute) as of the event's time.
-_EVENTS_WITH_ITEM = """
+_EVENTS_WITH_ITEM = f"""
 SELECT ev.*, :attribute AS item_feature
 FROM events AS ev LEFT JOIN items AS it ON ev.item_id = it.item_id
-  AND (it.valid_from IS NULL OR ev.event_time >= it.valid_from)
-  AND (it.valid_to IS NULL OR ev.event_time < it.valid_to)
+  AND {item_version_at("it", "ev.event_time")}
 """
 
 
@@ -100,14 +99,17 @@ def _with_item_attribute(tree: exp.Expression, attribute: str) -> exp.Expression
     """`tree` reading `events` joined to its items (item_feature: `attribute` as of each
     event's time), the scoped events carrying it on."""
     joined = render(_EVENTS_WITH_ITEM, attribute=exp.column(attribute, table="it", quoted=True))
+    for cte in tree.find_all(exp.CTE):
+        if cte.alias == "scoped_events":
+            cte.this.select(exp.column("item_feature", table="e"), copy=False)
     for table in [t for t in tree.find_all(exp.Table) if t.name == "events"]:
+        select = table.find_ancestor(exp.Select)
+        if not any(c.name == "item_feature" for c in select.find_all(exp.Column)):
+            continue  # a select that never reads the item (the first conversions)
         alias = table.alias or "events"
         table.replace(
             exp.Subquery(this=joined.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias)))
         )
-    for cte in tree.find_all(exp.CTE):
-        if cte.alias == "scoped_events":
-            cte.this.select(exp.column("item_feature", table="e"), copy=False)
     return tree
 
 

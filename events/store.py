@@ -52,6 +52,18 @@ ITEMS = "items"
 ITEM_ATTRIBUTES = "item_attributes"
 # When an item's row (one of its versions) holds: [valid_from, valid_to), NULL open.
 ITEM_VALIDITY_COLUMNS = ("valid_from", "valid_to")
+
+
+def item_version_at(item: str, event_time: str) -> str:
+    """SQL condition: the `item` row (an alias of `items`) is the version of its item valid
+    at `event_time`, in [valid_from, valid_to) with NULL bounds open; every reader of items
+    as of an event's time joins on it."""
+    return (
+        f"({item}.valid_from IS NULL OR {event_time} >= {item}.valid_from) "
+        f"AND ({item}.valid_to IS NULL OR {event_time} < {item}.valid_to)"
+    )
+
+
 QUARANTINE = "quarantine"
 INGESTS = "ingests"
 # A randomized experiment's logged assignment: one event per user at exposure, the

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 
-from events.store import ITEM_ATTRIBUTES, USER_ATTRIBUTES, attribute_catalog
+from events.store import ITEM_ATTRIBUTES, USER_ATTRIBUTES, attribute_catalog, item_version_at
 
 EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
@@ -164,8 +164,7 @@ def item_value_events(
         c = _quote(name)
         rows = con.execute(
             f"SELECT i.{c}, count(*) AS n FROM events e JOIN items i ON e.item_id = i.item_id "
-            "AND (i.valid_from IS NULL OR e.event_time >= i.valid_from) "
-            "AND (i.valid_to IS NULL OR e.event_time < i.valid_to) "
+            f"AND {item_version_at('i', 'e.event_time')} "
             f"WHERE i.{c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1"
         ).fetchall()
         found[name] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlglot.expressions as exp
 
-from events.store import EVENTS, ITEMS
+from events.store import EVENTS, ITEMS, item_version_at
 from features.featureset.compiler.features_sql import (
     AGGREGATE_FEATURES,
     EMPTY_AGGREGATES,
@@ -223,11 +223,9 @@ def _event_aggregates_select(plan: QueryPlan, aggregates: list[SpanAggregate]) -
 def _join_items(select: exp.Select) -> exp.Select:
     """Each event's item, in the version valid at the event's time ([valid_from, valid_to),
     NULL open): a past event reads the attributes its item had then, never later ones."""
-    valid_from, valid_to = _col("valid_from", _ITEM), _col("valid_to", _ITEM)
     on = exp.and_(
         _col("item_id", _ITEM).eq(_col("item_id", _EVENT)),
-        exp.paren(exp.or_(valid_from.is_(exp.null()), _event_time() >= valid_from)),
-        exp.paren(exp.or_(valid_to.is_(exp.null()), _event_time() < valid_to)),
+        *exp.condition(item_version_at(_ITEM, _event_time().sql())).flatten(),
     )
     return select.join(exp.to_table(ITEMS).as_(_ITEM), on=on, join_type="left")
 
