@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -124,8 +124,8 @@ class Source:
     is a glob over the member paths of the zip archives `files` names (readers.py reads every
     member without it). `records` (JSON) is the key, or dotted path, of the array of records
     inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`.
-    `fill_down` (items) reads a product's fields, which an export writes on the product's
-    first row only (Shopify's `Title`, `Vendor`), for every row of the product.
+    `fill_down` reads fields an export writes on the first of a group's rows only for every row
+    of the group: a product's (Shopify's `Title`, `Vendor`), an order's (`Financial Status`).
     """
 
     files: str
@@ -161,13 +161,15 @@ class Source:
 
 @dataclass(frozen=True)
 class FillDown:
-    """Items attributes written once per product: on a row where one is blank, it takes the
-    latest value above it in the file among the rows with the same `by` (the product's
-    handle); a row without one keeps its own. Per-variant attributes (a price) are not
-    listed: a blank there means none."""
+    """File columns written once per group of rows (a product's, an order's): on a row where
+    one is blank, it takes the latest value above it in the file among the rows with the same
+    `by` (the product's handle, the order's id); a row without one keeps its own. Per-row
+    fields (a variant's price, a line's quantity) are not listed: a blank there means none.
+    Items name their attributes (`attributes:`), parsed into their columns; events name the
+    columns (`columns:`)."""
 
     by: str
-    attributes: tuple[str, ...]
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -479,7 +481,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "records",
     )
     extra = {
-        "events": ("event_type", "dedupe", "user_attributes"),
+        "events": ("event_type", "dedupe", "user_attributes", "fill_down"),
         "users": ("attributes",),
         "items": ("attributes", "fill_down"),
     }
@@ -507,6 +509,22 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
     attributes = _attributes(
         path, f"{where}.attributes", spec.get("attributes", {}), table == "users"
     )
+    user_attributes = _attributes(
+        path,
+        f"{where}.user_attributes",
+        spec.get("user_attributes", {}),
+        True,
+        EVENT_REQUIRED + EVENT_OPTIONAL + EVENT_STAGE_NAMES,
+    )
+    fill = spec.get("fill_down")
+    if fill is None:
+        fill_down = None
+    elif table == "items":
+        fill_down = _filled_attributes(path, f"{where}.fill_down", fill, attributes)
+    else:
+        read = [*columns.values(), *(c for d in derived.values() for c in derived_columns(d))]
+        read += [a.column for a in user_attributes]
+        fill_down = _filled_columns(path, f"{where}.fill_down", fill, read)
     return Source(
         files=_text(path, f"{where}.files", spec["files"]),
         delimiter=_delimiter(path, f"{where}.delimiter", spec.get("delimiter", ",")),
@@ -532,33 +550,48 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         else _text(path, f"{where}.members", spec["members"]),
         records=_records(path, f"{where}.records", spec.get("records"), fmt),
         attributes=attributes,
-        fill_down=None
-        if spec.get("fill_down") is None
-        else _fill_down(path, f"{where}.fill_down", spec["fill_down"], attributes),
-        user_attributes=_attributes(
-            path,
-            f"{where}.user_attributes",
-            spec.get("user_attributes", {}),
-            True,
-            EVENT_REQUIRED + EVENT_OPTIONAL + EVENT_STAGE_NAMES,
-        ),
+        fill_down=fill_down,
+        user_attributes=user_attributes,
     )
 
 
-def _fill_down(path: Path, where: str, value: Any, attributes: Sequence[Attribute]) -> FillDown:
-    """`{by: COLUMN, attributes: [NAME, ...]}`: the names are the source's attributes."""
+def _filled_attributes(
+    path: Path, where: str, value: Any, attributes: Sequence[Attribute]
+) -> FillDown:
+    """Items' `{by: COLUMN, attributes: [NAME, ...]}`: the names are the source's
+    attributes, kept as their columns."""
     spec = _check_keys(path, where, value, ("by", "attributes"), ("by", "attributes"))
     names = _text_list(path, f"{where}.attributes", spec["attributes"])
-    known = [a.name for a in attributes]
-    unknown = [name for name in names if name not in known]
-    if unknown or not names:
+    column_of = {a.name: a.column for a in attributes}
+    _check_listed(path, f"{where}.attributes", names, column_of, "the attributes of this source")
+    return FillDown(
+        by=_text(path, f"{where}.by", spec["by"]),
+        columns=tuple(column_of[name] for name in names),
+    )
+
+
+def _filled_columns(path: Path, where: str, value: Any, read: Sequence[str]) -> FillDown:
+    """Events' `{by: COLUMN, columns: [COLUMN, ...]}`: columns the source reads (mapped,
+    in a derived expression, or a user attribute's); filling one it never reads would do
+    nothing."""
+    spec = _check_keys(path, where, value, ("by", "columns"), ("by", "columns"))
+    columns = _text_list(path, f"{where}.columns", spec["columns"])
+    _check_listed(path, f"{where}.columns", columns, read, "the columns this source reads")
+    return FillDown(by=_text(path, f"{where}.by", spec["by"]), columns=columns)
+
+
+def _check_listed(
+    path: Path, where: str, listed: Sequence[str], known: Collection[str], what: str
+) -> None:
+    """Raise naming the `listed` entries not in `known` (or nothing listed), and what is."""
+    unknown = [name for name in listed if name not in known]
+    if unknown or not listed:
         raise _fail(
             path,
-            f"{where}.attributes",
-            f"names {', '.join(unknown) or 'nothing'}; the attributes of this source: "
-            + (", ".join(sorted(known)) or "none"),
+            where,
+            f"names {', '.join(unknown) or 'nothing'}; {what}: "
+            + (", ".join(sorted(set(known))) or "none"),
         )
-    return FillDown(by=_text(path, f"{where}.by", spec["by"]), attributes=names)
 
 
 def _range(path: Path, where: str, value: Any, timestamps: bool) -> Range:

@@ -475,6 +475,7 @@ class _Builder:
             key_value_lists=frozenset(opened.listed_keys),
             json_text=opened.json_text,
             numbered=reader.numbered,
+            fill_down=source.fill_down,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(

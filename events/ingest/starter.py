@@ -109,8 +109,14 @@ TIME_NAMES = (
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
 EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
-# The order a row is a line of, in exports with a row per line item (Shopify's `Id`).
+# The order a row is a line of, in exports with a row per line item (Shopify's `Id`), and
+# the order's name where its values are all ORDER_NAME (Shopify's `Name`: #1001).
 ORDER_ID_NAMES = ("orderid", "ordernumber", "id")
+ORDER_NAME_NAMES = ("name", "ordername")
+ORDER_NAME = re.compile(r"#[0-9]+")
+# Words of a status column's name that say where goods are, not whether they were paid for
+# (Shopify's `Lineitem fulfillment status`): not an event type.
+DELIVERY_STATUS_WORDS = ("fulfillment", "fulfilment", "shipping", "shipment", "delivery")
 EVENT_NAMES = (
     "eventtype", "event", "eventname", "type", "kind", "action", "activity",
     "eventtablename",  # Heap Connect's all_events
@@ -423,16 +429,22 @@ def _value_field(
     return price, (price,)
 
 
-def _order_id(sample: FileSample, value: str, taken: set[str]) -> str | None:
-    """A column naming the order each row is a line of (ORDER_ID_NAMES), when the order's
-    `value` sits on one of its lines only: filled on every sampled row, repeated, and with
-    as many distinct ids as `value` has values (Shopify's orders export: an order's further
-    line items repeat its `Id`, their `Total` blank)."""
+def _order_lines(sample: FileSample, field: str, taken: set[str]) -> str | None:
+    """A column naming the order each row is a line of (ORDER_ID_NAMES, else an order's name
+    such as Shopify's `Name`, #1001), when the order's `field` sits on one of its lines only:
+    filled on every sampled row, repeated, and with as many distinct ids as `field` has
+    values (Shopify's orders export: an order's further line items repeat its `Name`, their
+    `Total` and `Financial Status` blank)."""
     rows = _sampled_rows(sample)
-    for column in _field_matches(sample, ORDER_ID_NAMES, taken):
+    names = [
+        c
+        for c in _field_matches(sample, ORDER_NAME_NAMES, taken)
+        if all(ORDER_NAME.fullmatch(v) for v in sample.values.get(c, ()))
+    ]
+    for column in [*_field_matches(sample, ORDER_ID_NAMES, taken), *names]:
         ids = sample.values.get(column, ())
         repeated = len(ids) == rows and len(set(ids)) < rows
-        if repeated and len(set(ids)) == len(sample.values.get(value, ())):
+        if repeated and len(set(ids)) == len(sample.values.get(field, ())):
             return column
     return None
 
@@ -463,22 +475,25 @@ def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str
     return next((c for c in filled if len(sample.values.get(c, ())) >= rows), None)
 
 
-def _status_column(sample: FileSample, taken: set[str]) -> str | None:
-    """A top-level `...status` column with a value in every sampled row and at most
-    MAX_STATUSES distinct ones (Stripe's charges: Paid, Failed, Refunded); Shopify's
-    `Financial Status`, blank on an order's further line items, is not one."""
+def _status_column(sample: FileSample, taken: set[str]) -> tuple[str, str | None] | None:
+    """A top-level `...status` column with at most MAX_STATUSES distinct values, not a
+    delivery's (DELIVERY_STATUS_WORDS), and the order column to fill it down by (None when it
+    needs none): set on every sampled row (Stripe's charges: Paid, Failed, Refunded), or on
+    one line per order, the rest blank (Shopify's `Financial Status`: _order_lines)."""
     rows = _sampled_rows(sample)
     for column in (c for c in sample.columns if c not in taken and "." not in c):
         values = sample.values.get(column, ())
         words = name_words(QUALIFIER.sub("", column))
-        distinct = len(set(values))
-        if (
-            words
-            and words[-1] == "status"
-            and len(values) == rows
-            and 0 < distinct <= MAX_STATUSES
-        ):
-            return column
+        named = bool(words) and words[-1] == "status"
+        if not named or set(words) & set(DELIVERY_STATUS_WORDS):
+            continue
+        if not 0 < len(set(values)) <= MAX_STATUSES:
+            continue
+        if len(values) == rows:
+            return column, None
+        order = _order_lines(sample, column, taken | {column})
+        if order is not None:
+            return column, order
     return None
 
 
@@ -1805,16 +1820,26 @@ def _events_source(
             "when that link was known in time (else it is quarantined with why)"
         )
     event = _find_field(sample, EVENT_NAMES, taken)
-    status = None if event is not None else _status_column(sample, taken)
+    found_status = None if event is not None else _status_column(sample, taken)
     statuses: tuple[str, ...] = ()
-    if status is not None:
+    fill_down = None
+    if found_status is not None:
+        status, order = found_status
         constant = _event_type_constant(first)
         columns["event_type"] = {"expr": f"'{constant}_' || upper({ident(status)})"}
         taken.add(status)
         statuses = tuple(sorted({f"{constant}_{v.upper()}" for v in sample.values[status]}))
+        filled = ""
+        if order is not None:
+            fill_down = {"by": order, "columns": [status]}
+            filled = (
+                f"; it is on an order's first line only, and fill_down by {order} gives it to "
+                "the order's further lines"
+            )
         checks.append(
             f"{files}: no event-type column; the event type is {constant}_ and the {status} "
             f"({', '.join(statuses)} in the sample): a refunded or failed payment is no purchase"
+            + filled
         )
     elif event is None:
         source["event_type"] = _event_type_constant(first)
@@ -1850,6 +1875,8 @@ def _events_source(
             f"{_last_area_hint(source['event_type'])}"
         )
     source["columns"] = columns
+    if fill_down is not None:
+        source["fill_down"] = fill_down
     event_id = _find_field(sample, EVENT_ID_NAMES, taken)
     if event_id is not None:
         source["dedupe"] = [c for c in (event, user_id, time, event_id) if c is not None]
@@ -1860,7 +1887,7 @@ def _events_source(
         )
         taken.add(event_id)
     elif isinstance(columns.get("value"), str):
-        order = _order_id(sample, columns["value"], taken)
+        order = _order_lines(sample, columns["value"], taken)
         if order is not None:
             per_order = [c for c in (event, user_id, time, order) if isinstance(c, str)]
             kept = len(set(sample.values[order])) / _sampled_rows(sample)
@@ -1895,7 +1922,8 @@ def _events_source(
                 f"{files}: user attributes {', '.join(attributes)}: each user's value on their "
                 "first event, static (there is no users table; they are known from signup on)"
             )
-    unmapped = [_unmapped_name(c) for c in sample.columns if c not in taken and "." not in c]
+    read = taken | ({fill_down["by"]} if fill_down else set())
+    unmapped = [_unmapped_name(c) for c in sample.columns if c not in read and "." not in c]
     if unmapped:
         checks.append(
             f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be a "

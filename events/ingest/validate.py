@@ -72,6 +72,7 @@ import sqlglot.expressions as exp
 from events.ingest.config import (
     UTC_TIMES,
     Attribute,
+    FillDown,
     Range,
     Rules,
     Source,
@@ -696,6 +697,7 @@ class StagedFile:
     key_value_lists: frozenset[str] = frozenset()
     json_text: frozenset[str] = frozenset()
     numbered: bool = False  # the reader numbers its rows itself (readers.FileReader)
+    fill_down: FillDown | None = None  # the source's columns written once per group of rows
 
 
 def numbered_rows_sql(staged: StagedFile) -> str:
@@ -748,9 +750,15 @@ def _staged_sql(
 
 
 def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str:
+    """A source column's text as every staged value reads it: cleaned, filled down when the
+    source's fill_down lists it."""
     if column is None or column in staged.absent:
         return "NULL::VARCHAR"
-    return cleaned(_raw_text(staged, column, as_json))
+    text = cleaned(_raw_text(staged, column, as_json))
+    fill = staged.fill_down
+    if fill is None or column not in fill.columns:
+        return text
+    return filled_down(text, cleaned(_raw_text(staged, fill.by)))
 
 
 def _raw_text(staged: StagedFile, column: str, as_json: bool = False) -> str:
@@ -1015,12 +1023,8 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
         )
         parsed.append(f"{valid_from} AS valid_from")
         required.append("valid_from_text")
-    fill = source.fill_down
     for attribute in source.attributes:
-        value = _field(staged, attribute.column)
-        if fill is not None and attribute.name in fill.attributes:
-            value = filled_down(value, _field(staged, fill.by))
-        text[f"{attribute.name}_text"] = value
+        text[f"{attribute.name}_text"] = _field(staged, attribute.column)
         parsed.append(_attribute_parse(attribute, source, rules))
     checks = _read_checks(extra)
     checks += entity_checks(id_column, required, rules, source)
@@ -1038,7 +1042,7 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
 
 def filled_down(value_sql: str, group_sql: str) -> str:
     """A field blank on a row given the latest value above it in the file among the rows of
-    its group (items `fill_down`); a row without a group keeps its own."""
+    its group (a source's `fill_down`); a row without a group keeps its own."""
     above = (
         f"last_value({value_sql} IGNORE NULLS) OVER (PARTITION BY {group_sql} "
         f"ORDER BY {ROW_NUMBER_COLUMN} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"

@@ -671,8 +671,13 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
         "item_id": "Lineitem sku",
         "value": "Total",
     }
-    assert source.derived == {"user_id": 'LOWER("Email")'}  # normalised by sqlglot
-    assert source.event_type == "ORDER"  # the order name `#1001` is no event type
+    # normalised by sqlglot; the order name `#1001` is no event type, its status makes one
+    assert source.derived == {
+        "user_id": 'LOWER("Email")',
+        "event_type": "'ORDER_' || UPPER(\"Financial Status\")",
+    }
+    # Financial Status is on an order's first line only: read for each of its lines
+    assert source.fill_down == FillDown("Id", ("Financial Status",))
     assert (source.thousands, source.timestamp_formats) == (",", ("%Y-%m-%d %H:%M:%S %z",))
     assert any("user id from the email column Email, lower-cased" in c for c in starter.checks)
     lines = (
@@ -687,23 +692,76 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     assert summary.tables["events"].accepted == 4
     con = duckdb.connect(str(store), read_only=True)
     try:
-        rows = con.execute("SELECT user_id, value FROM events ORDER BY event_time").fetchall()
+        rows = con.execute(
+            "SELECT user_id, event_type, value FROM events ORDER BY event_time, source_row"
+        ).fetchall()
         users = con.execute("SELECT count(*) FROM users").fetchall()
     finally:
         con.close()
     assert users == [(2,)]  # Ann@Example.com is ann@example.com
     assert rows == [
-        ("ann@example.com", 48.2),
-        ("ann@example.com", None),
-        ("bob@example.com", 1234.5),
-        ("ann@example.com", 26.6),
+        ("ann@example.com", "ORDER_PAID", 48.2),
+        ("ann@example.com", "ORDER_PAID", None),
+        ("bob@example.com", "ORDER_PAID", 1234.5),
+        ("ann@example.com", "ORDER_PAID", 26.6),
     ]
     config_text = out.read_text()
     out.write_text(
-        config_text.replace("  columns:", '  dedupe: ["Email", "Created at", "Id"]\n  columns:')
+        config_text.replace(
+            "\n  columns:", '\n  dedupe: ["Email", "Created at", "Id"]\n  columns:', 1
+        )
     )
     summary = ingest_dataset(out, store, progress=False)  # the check's advice, as written
     assert summary.tables["events"] == TableCounts(4, 3, {"duplicate_event": 1})
+
+
+# As Shopify writes it: the order's `Id` and `Financial Status` on its first line only, its
+# `Name` on every line, a delivery status on every line.
+SHOPIFY_ORDER_LINES = (
+    "Name,Email,Financial Status,Total,Created at,Lineitem sku,Lineitem fulfillment status,Id\n"
+    "#1001,ann@example.com,paid,20.00,2024-03-05 14:23:11 -0500,MUG,fulfilled,5501\n"
+    "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,TEA,fulfilled,\n"
+    "#1002,bob@example.com,refunded,9.00,2024-03-06 08:59:40 -0500,CUP,fulfilled,5502\n"
+    "#1002,bob@example.com,,,2024-03-06 08:59:40 -0500,TEA,pending,\n"
+    "#1002,bob@example.com,,,2024-03-06 08:59:40 -0500,MUG,fulfilled,\n"
+    "#1003,ann@example.com,voided,6.00,2024-04-01 09:58:00 -0400,TEA,pending,5503\n"
+)
+
+
+def test_an_orders_payment_status_on_its_first_line_is_each_lines_event_type(tmp_path):
+    out, starter = _starter_for(tmp_path, {"orders_export_1.csv": SHOPIFY_ORDER_LINES})
+    (source,) = read_config(out).events
+    # the payment's status, not the delivery's; its order by Name, as Id is on one line too
+    assert source.derived["event_type"] == "'ORDER_' || UPPER(\"Financial Status\")"
+    assert source.fill_down == FillDown("Name", ("Financial Status",))
+    checks = "\n".join(starter.checks)
+    assert "fill_down by Name gives it to the order's further lines" in checks
+    assert "Lineitem fulfillment status, Id" in checks  # not mapped; Name is read
+    assert "not mapped: Name" not in checks
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["events"].accepted == 6
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        kinds = con.execute(
+            "SELECT event_type, count(*) FROM events GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    assert kinds == [("ORDER_PAID", 2), ("ORDER_REFUNDED", 3), ("ORDER_VOIDED", 1)]
+
+
+def test_a_delivery_status_is_no_event_type(tmp_path):
+    orders = (
+        "Order ID,Email,Created at,Shipping Status,Total\n"
+        "1,ann@example.com,2024-03-05 14:23,shipped,20.00\n"
+        "2,bob@example.com,2024-03-06 08:59,delivered,9.00\n"
+        "3,ann@example.com,2024-03-07 10:00,shipped,4.00\n"
+    )
+    out, _ = _starter_for(tmp_path, {"orders.csv": orders})
+    (source,) = read_config(out).events
+    assert (source.event_type, source.fill_down) == ("ORDER", None)
+    assert "event_type" not in source.derived
 
 
 def test_order_lines_mostly_without_the_orders_value_say_what_their_dedupe_would_keep(tmp_path):
@@ -904,8 +962,8 @@ def test_a_shopify_products_export_is_the_catalogue_its_image_rows_rows_of_no_it
     assert attributes["variant_inventory_qty"].kind == "snapshot"  # stock at export time
     assert not {"image_src", "image_position"} & set(attributes)  # the pictures' columns
     # Written on a product's first row only; Option1 Value is each variant's own.
-    fill = ("title", "vendor", "type", "option_1_name", "status")
-    assert items.fill_down == FillDown("Handle", fill)
+    fill = ("Title", "Vendor", "Type", "Option1 Name", "Status")
+    assert items.fill_down == FillDown("Handle", fill)  # the attributes' columns
     assert (attributes["variant_price"].dtype, items.thousands) == ("numeric", ",")
     assert (
         "products_export_1.csv: 3 of the 7 sampled rows have no Variant SKU, rows of no item"

@@ -1,5 +1,6 @@
-"""Items `fill_down`: a product's fields, written on its first row only (Shopify's products
-export), read for each of its rows; refused when it names what the file or source lacks."""
+"""`fill_down`: a group's fields, written on its first row only, read for each of its rows: a
+product's in an items file (Shopify's products export), an order's in an events file (its
+orders export's `Financial Status`); refused when it names what the file or source lacks."""
 
 from __future__ import annotations
 
@@ -75,6 +76,63 @@ def test_fill_down_names_a_column_of_the_file_and_the_sources_attributes(
 ):
     config = make_config(items={**ITEMS, "fill_down": fill})
     path = dataset(files={"items.csv": "handle,sku,vendor,price\nmug,M1,Acme,1\n"}, config=config)
+    with pytest.raises(UsagecastError, match=message):
+        ingest_dataset(path, store, progress=False)
+
+
+# An orders export: the status (filled down by order) makes the event type, the total is the
+# order's first line's own.
+ORDERS = {
+    "files": "orders.csv",
+    "columns": {
+        "user_id": "uid",
+        "timestamp": "ts",
+        "event_type": {"expr": "'ORDER_' || upper(status)"},
+        "value": "total",
+        "item_id": "sku",
+    },
+    "fill_down": {"by": "order", "columns": ["status"]},
+}
+
+
+def test_fill_down_gives_an_orders_lines_its_first_lines_status(dataset, store, query):
+    """A later line of an order takes its first line's status wherever it sits in the file; the
+    total is not listed, so a further line has none; an order without a status at all has no
+    event type and is quarantined with why."""
+    orders = (
+        "order,uid,ts,status,total,sku\n"
+        "#1,1,2014-04-22 10:00,paid,30,A\n"
+        "#1,1,2014-04-22 10:00,,,B\n"
+        "#2,2,2014-04-23 09:00,refunded,12,A\n"
+        "#3,1,2014-05-01 08:00,paid,5,C\n"
+        "#2,2,2014-04-23 09:00,,,C\n"
+        "#4,2,2014-05-02 08:00,,7,A\n"
+    )
+    config = make_config(events=[ORDERS], rules={})
+    path = dataset(files={"orders.csv": orders}, config=config)
+    summary = ingest_dataset(path, store, progress=False)
+    assert summary.tables["events"].quarantined == {"missing_required_field": 1}
+    stored = query(
+        store,
+        "SELECT user_id, event_type, value, item_id FROM events ORDER BY event_time, source_row",
+    )
+    assert stored == [
+        ("1", "ORDER_PAID", 30.0, "A"),
+        ("1", "ORDER_PAID", None, "B"),
+        ("2", "ORDER_REFUNDED", 12.0, "A"),
+        ("2", "ORDER_REFUNDED", None, "C"),
+        ("1", "ORDER_PAID", 5.0, "C"),
+    ]
+
+
+def test_an_events_fill_down_names_columns_the_source_reads(dataset, store):
+    fill = {"by": "order", "columns": ["status", "Cancelled at"]}
+    config = make_config(events=[{**ORDERS, "fill_down": fill}], rules={})
+    path = dataset(files={"orders.csv": "order,uid,ts,status,total,sku\n"}, config=config)
+    message = (
+        r"events\[0\]\.fill_down\.columns.*names Cancelled at; the columns this source reads: "
+        "sku, status, total, ts, uid"
+    )
     with pytest.raises(UsagecastError, match=message):
         ingest_dataset(path, store, progress=False)
 
