@@ -44,10 +44,12 @@ NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 MAX_GAP = 24 * 60
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
 EVENT_OPTIONAL = ("session_id", "item_id", "value", "area", "properties", "anonymous_id")
-USER_COLUMNS = ("user_id", "signup_time")
-# A users table of versions (a dbt snapshot, a history table): when each row's values
-# became valid. Each user's earliest version is theirs; the later ones are counted apart.
-USER_OPTIONAL = ("valid_from",)
+USER_COLUMNS = ("user_id",)
+# `signup_time`: without it (Shopify's customers export has none) each user signed up at
+# their first event. `valid_from`, a users table of versions (a dbt snapshot, a history
+# table): when each row's values became valid. Each user's earliest version is theirs; the
+# later ones are counted apart.
+USER_OPTIONAL = ("signup_time", "valid_from")
 ITEM_COLUMNS = ("item_id",)
 # A catalogue of versions (a product table's history): when each row's attributes became
 # valid. Every version is kept; an event reads the version valid at its time.
@@ -213,6 +215,11 @@ class DatasetConfig:
     rules: Rules
     canonical: str
     timezone: str = UTC_ZONE
+
+    @property
+    def signups_from_events(self) -> bool:
+        """A users table without `signup_time`: each user signed up at their first event."""
+        return self.users is not None and not self.users.maps("signup_time")
 
 
 def _fail(path: Path, key: str, why: str) -> ConfigError:
@@ -494,6 +501,14 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         required = USER_COLUMNS if table == "users" else ITEM_COLUMNS
         allowed = required + (USER_OPTIONAL if table == "users" else ITEM_OPTIONAL)
     columns, derived = _columns(path, f"{where}.columns", spec["columns"], allowed, required)
+    mapped = {**columns, **derived}
+    if table == "users" and "valid_from" in mapped and "signup_time" not in mapped:
+        raise _fail(
+            path,
+            f"{where}.columns.signup_time",
+            "is required in a users table of versions (valid_from): each user's earliest "
+            "version is kept from their signup on",
+        )
     if constant is not None and "event_type" in {**columns, **derived}:
         raise _fail(
             path, f"{where}.event_type", "is a constant; do not also map columns.event_type"

@@ -79,6 +79,11 @@ from events.store import (
 
 T = TypeVar("T")
 ENTITY_DUPLICATE_REASONS = {USERS: validate.DUPLICATE_USER, ITEMS: validate.DUPLICATE_ITEM}
+# A signup taken from the events: the user's first event with their own id, not an anonymous
+# one stitched to them before it.
+FIRST_OWN_EVENT = (
+    f"coalesce(min(event_time) FILTER (WHERE NOT {validate.STITCHED}), min(event_time))"
+)
 # DuckDB's memory limit for an ingest (its `memory_limit` syntax, e.g. 2GB).
 MEMORY_ENV = "USAGECAST_INGEST_MEMORY"
 DEFAULT_MEMORY = "512MB"
@@ -547,6 +552,8 @@ class _Builder:
                 versions=_versions_kept(table, source),
             )
         )
+        if table == USERS and self.config.signups_from_events:
+            self._signups_from_events()
         self._read_raw(
             table,
             f"(SELECT file_key, source_row FROM stage_{table} WHERE reason "
@@ -574,11 +581,30 @@ class _Builder:
             self.con.execute(f"INSERT INTO {catalog} VALUES (?, ?, ?)", [a.name, a.kind, a.dtype])
         self._quarantine(table)
 
+    def _signups_from_events(self) -> None:
+        """A users table without signup times: each user signed up at their first accepted
+        event (FIRST_OWN_EVENT); a user without one is late as USER_WITHOUT_EVENTS."""
+        stage = f"stage_{USERS}"
+        self.con.execute(
+            f"UPDATE {stage} SET signup_time = f.first FROM (SELECT user_id, {FIRST_OWN_EVENT} "
+            f"AS first FROM stage_{EVENTS} WHERE reason IS NULL GROUP BY user_id) f "
+            f"WHERE {stage}.user_id = f.user_id"
+        )
+        self.con.execute(
+            f"INSERT INTO late_{USERS} SELECT seq, '{validate.USER_WITHOUT_EVENTS}', "
+            "'user_id ' || user_id || ' has no accepted event: without a signup time in the "
+            f"users table, a user signs up at their first event' FROM {stage} WHERE reason IS "
+            f"NULL AND signup_time IS NULL AND seq NOT IN (SELECT seq FROM late_{USERS})"
+        )
+        self.facts["users_from"] = "users table, each signed up at their first event"
+
     def finish_events(self) -> None:
         """Quarantine unknown users and duplicates, then write the accepted events.
 
         Without a users table every user of an event passing the row-level rules is known, and
-        the users table is derived from the accepted events afterwards.
+        the users table is derived from the accepted events afterwards. A users table without
+        signup times is finished after the events (its signups are their first events): its
+        staged rows that passed their checks are the known users.
         """
         rules = self.config.rules
         if any(s.maps("anonymous_id") for s in self.config.events):
@@ -591,6 +617,12 @@ class _Builder:
                 "WHERE reason IS NULL"
             )
             user_stage = None
+        elif self.config.signups_from_events:
+            known = "staged_users"
+            self.con.execute(
+                f"CREATE TEMP VIEW {known} AS SELECT DISTINCT user_id FROM {user_stage} "
+                "WHERE reason IS NULL"
+            )
         stage, late = f"stage_{EVENTS}", f"late_{EVENTS}"
         self.con.execute(
             f"CREATE TEMP TABLE {late} AS "
@@ -656,7 +688,7 @@ class _Builder:
         stage = f"stage_{EVENTS}"
         signups = (
             f"(SELECT user_id, signup_time FROM {USERS})"
-            if self.config.users is not None
+            if self.config.users is not None and not self.config.signups_from_events
             else f"(SELECT user_id, min(event_time) AS signup_time FROM {stage} "
             "WHERE reason IS NULL AND user_id IS NOT NULL GROUP BY user_id)"
         )
@@ -683,11 +715,7 @@ class _Builder:
         read order) that has one; users whose events disagree are counted per attribute.
         """
         stage = f"stage_{EVENTS}"
-        # Signed up at their first event with their own id, not at an anonymous one before
-        signup = (
-            f"coalesce(min(event_time) FILTER (WHERE NOT {validate.STITCHED}), min(event_time))"
-        )
-        columns = ["user_id::VARCHAR AS user_id", f"{signup}::TIMESTAMP AS signup_time"]
+        columns = ["user_id::VARCHAR AS user_id", f"{FIRST_OWN_EVENT}::TIMESTAMP AS signup_time"]
         flags, totals = [], []
         for a in self.user_attributes:
             name, sql_type = validate.ident(a.name), validate.attribute_sql_type(a)
@@ -1001,6 +1029,8 @@ def _build(
                         builder.stage_file(table, where, source, one, lacking)
                         bar.update()
                     next_table = resolved[index + 1][0] if index + 1 < len(resolved) else None
+                    if table == USERS and config.signups_from_events:
+                        continue  # finished after the events: their first events sign them up
                     if table != next_table:
                         bar.set_postfix_str(f"checking and writing {table}")
                         if table == EVENTS:
@@ -1008,6 +1038,10 @@ def _build(
                         else:
                             builder.finish_entities(table, source)
                         bar.update()
+                if config.users is not None and config.signups_from_events:
+                    bar.set_postfix_str(f"checking and writing {USERS}")
+                    builder.finish_entities(USERS, config.users)
+                    bar.update()
                 bar.set_postfix_str("quality report")
                 counts, sources = builder.counts(), builder.source_counts()
                 json_counts = {table: c.to_json() for table, c in counts.items()}
@@ -1090,8 +1124,13 @@ def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
 
 
 # Quarantine reasons of rows that are not meant to be kept: a user's later versions (a users
-# table of versions keeps one row per user) and an items file's rows of no item.
-NOT_SHORT_REASONS = (validate.LATER_VERSION, validate.ITEM_WITHOUT_ID)
+# table of versions keeps one row per user), an items file's rows of no item and, in a users
+# table without signup times, the users without events (a customers export lists them all).
+NOT_SHORT_REASONS = (
+    validate.LATER_VERSION,
+    validate.ITEM_WITHOUT_ID,
+    validate.USER_WITHOUT_EVENTS,
+)
 
 
 def _rows_to_keep(counts: TableCounts) -> int:

@@ -195,6 +195,12 @@ SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
     "modified", "churned", "converted", "spent", "ltv", "inventory",
 )  # fmt: skip
+# Words of a column's name that read as a trait a user has from signup on (where they are,
+# how they came): the static attributes of a users table without dates.
+TRAIT_WORDS = (
+    "country", "city", "region", "language", "locale", "timezone", "channel", "source",
+    "campaign", "medium", "referrer", "gender",
+)  # fmt: skip
 STRPTIME_CANDIDATES = (
     "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M",
@@ -1285,8 +1291,12 @@ def _signupless_users_file(sample: FileSample) -> bool:
     )
 
 
-def _attribute(sample: FileSample, column: str, formats: list[str]) -> tuple[dict, str]:
-    """An attribute's config and its comment: dtype from the values, kind from the name."""
+def _attribute(
+    sample: FileSample, column: str, formats: list[str], dated: bool = True
+) -> tuple[dict, str]:
+    """An attribute's config and its comment: dtype from the values, kind from the name. In a
+    table without dates (`dated` False: a users table without signup times) every value is
+    as of the export, so a snapshot, but for a fixed trait's (TRAIT_WORDS)."""
     values = sample.values.get(column, ())
     if values and all(_is_number(v) for v in values):
         dtype = "numeric"
@@ -1297,9 +1307,13 @@ def _attribute(sample: FileSample, column: str, formats: list[str]) -> tuple[dic
         dtype = "timestamp"
     else:
         dtype = "categorical"
-    snapshot = any(word in SNAPSHOT_WORDS for word in name_words(column))
-    kind = "snapshot" if snapshot else "static"
+    words = name_words(column)
+    snapshot = any(word in SNAPSHOT_WORDS for word in words)
     why = "its name reads as a value at export time" if snapshot else "known from signup on?"
+    if not dated and not snapshot:
+        snapshot = not any(word in TRAIT_WORDS for word in words)
+        why = "a value at export time" if snapshot else "a fixed trait, known from signup on?"
+    kind = "snapshot" if snapshot else "static"
     return {"column": column, "kind": kind, "dtype": dtype}, why
 
 
@@ -1515,13 +1529,22 @@ def _users_source(
             '(docs/reference/data.md, "A history of attributes")'
         )
     formats, check = timestamp_formats(sample.values.get(signup or "", ()))
-    source["columns"] = {"user_id": _id_field(user_id, files, checks), "signup_time": signup}
+    source["columns"] = {"user_id": _id_field(user_id, files, checks)}
+    if signup is not None:
+        source["columns"]["signup_time"] = signup
+    else:
+        checks.append(
+            f"{files}: a users table without a signup time: each user signs up at their first "
+            "event, and one without events is counted as user_without_events; its attributes "
+            "are as of the export (snapshot), but for those named like a fixed trait "
+            f"({', '.join(TRAIT_WORDS[:4])}, ...: static, known from signup on)"
+        )
     if valid_from is not None:
         source["columns"]["valid_from"] = valid_from
         own = timestamp_formats(sample.values.get(valid_from, ()))[0]
         formats += [fmt for fmt in own if fmt not in formats]
     source["timestamp_formats"] = formats
-    if check:
+    if check and signup is not None:
         checks.append(f"{files}: {signup}: {check}")
     attributes, notes = {}, []
     objects = {c.rsplit(".", 1)[0] for c in sample.columns if "." in c}  # read by their paths
@@ -1535,7 +1558,7 @@ def _users_source(
                 "known only at the next change)"
             )
     for column in (c for c in sample.columns if c not in mapped):
-        attribute, why = _attribute(sample, column, formats)
+        attribute, why = _attribute(sample, column, formats, dated=signup is not None)
         short = _attribute_name(column.rsplit(".", 1)[-1])  # `$properties.$email` -> email
         attributes[short if short not in attributes else _attribute_name(column)] = attribute
         notes.append(f"{column} as {attribute['kind']} ({why})")
@@ -1548,7 +1571,8 @@ def _users_source(
             f"{files}: attributes {'; '.join(notes)}: a snapshot (read at export time) is never "
             "a feature"
         )
-    line = f"users: {files}: user_id={user_id}, signup_time={signup}"
+    signed_up = signup or "each user's first event"
+    line = f"users: {files}: user_id={user_id}, signup_time={signed_up}"
     if valid_from is None:
         return line, None
     return line, _versions_source(sample, source, valid_from, checks)
@@ -1979,7 +2003,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         for sample in samples
         if not _is_users_file(sample) and not _signupless_users_file(sample)
     )
-    users_sample = next((s for s in map(_merged, groups) if _is_users_file(s)), None)
+    merged = [_merged(group) for group in groups]
+    users_sample = next((s for s in merged if _is_users_file(s)), None)
+    # A users table without signup times only when no users-like file has them.
+    undated_users = users_sample is None
+    if undated_users:
+        users_sample = next((s for s in merged if _signupless_users_file(s)), None)
     users_id = None if users_sample is None else _users_id_column(users_sample, keyed_by_email)
     users_shape = None if users_id is None else _ids_shape(users_sample.values.get(users_id, ()))
     for group, where in sources:
@@ -2026,11 +2055,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 catalogues.append((source, line, found, _sampled_rows(sample) - len(keys)))
                 continue
         if _signupless_users_file(sample):
-            checks.append(
-                f"{files}: left out: a users table without a signup time (Segment's `users`?); "
-                "the users come from the events, each signed up at their first identified "
-                "event (a users table needs columns.signup_time: add one if the file has it)"
-            )
+            found_users = _users_source(sample, source, checks, keyed_by_email)
+            if users is None and undated_users and found_users is not None:
+                users = source
+                mapped.append(found_users[0])
+            else:
+                checks.append(f"{files}: left out: another users table, without signup times")
             continue
         named_by = Path(sample.sheet) if len(sample.sheets) > 1 else group[0].path
         found = _events_source(

@@ -104,6 +104,9 @@ DUPLICATE_ITEM = "duplicate_item"
 # row per extra image, with the product's handle and no SKU). Not an error, and not counted
 # against rules.min_accepted_share.
 ITEM_WITHOUT_ID = "item_without_id"
+# A user of a users table without signup times who has no accepted event: no signup time, so
+# no cutoff they can be placed at.
+USER_WITHOUT_EVENTS = "user_without_events"
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
 # A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas
@@ -1009,13 +1012,15 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     text = {id_column: normalised_id(field(id_column))}
     parsed: list[str] = []
     required: list[str] = [id_column]
-    if table == "users":
+    if table == "users" and source.maps("signup_time"):
         text["signup_time_text"] = field("signup_time")
         signup = timestamp_sql(
             "signup_time_text", source.timestamp_formats, source.decimal, source.times
         )
         parsed.append(f"{signup} AS signup_time")
         required.append("signup_time_text")
+    elif table == "users":  # each user's first event, once the events are in (load.py)
+        parsed.append("NULL::TIMESTAMP AS signup_time")
     if source.versioned:
         text["valid_from_text"] = field("valid_from")
         valid_from = timestamp_sql(

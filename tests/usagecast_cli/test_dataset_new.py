@@ -751,6 +751,44 @@ def test_an_orders_payment_status_on_its_first_line_is_each_lines_event_type(tmp
     assert kinds == [("ORDER_PAID", 2), ("ORDER_REFUNDED", 3), ("ORDER_VOIDED", 1)]
 
 
+SHOPIFY_CUSTOMERS = (
+    "Customer ID,First Name,Email,Accepts Email Marketing,Default Address Country Code,"
+    "Total Spent,Total Orders\n"
+    "'7001,Ann,ann@example.com,yes,FR,20.00,1\n"
+    "'7002,Bob,BOB@example.com,no,DE,9.00,1\n"
+    "'7003,Cid,cid@example.com,no,FR,0.00,0\n"
+)
+
+
+def test_a_shops_customers_export_without_signups_is_the_users_table(tmp_path):
+    """Shopify's customers export has no creation date: its customers sign up at their first
+    order, a customer without one is counted apart; the country is a trait, the rest is
+    as of the export."""
+    files = {"customers_export.csv": SHOPIFY_CUSTOMERS, "orders_export_1.csv": SHOPIFY_ORDER_LINES}
+    out, _ = _starter_for(tmp_path, files)
+    users = read_config(out).users
+    assert dict(users.derived) == {"user_id": 'LOWER("Email")'}  # as the orders are keyed
+    assert "signup_time" not in users.columns
+    kinds = {a.name: a.kind for a in users.attributes}
+    assert kinds.pop("default_address_country_code") == "static"
+    assert set(kinds.values()) == {"snapshot"}
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["users"] == TableCounts(3, 2, {"user_without_events": 1})
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        signups = con.execute(
+            "SELECT user_id, strftime(signup_time, '%Y-%m-%d %H:%M') FROM users ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    # the store keeps UTC wall-clock times: 14:23 at -05:00
+    assert signups == [
+        ("ann@example.com", "2024-03-05 19:23"),
+        ("bob@example.com", "2024-03-06 13:59"),
+    ]
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"
@@ -1537,7 +1575,8 @@ def test_a_warehouse_unload_without_a_header_gets_roles_from_its_values(tmp_path
 
 def test_segments_warehouse_tables_identifies_and_a_users_table_without_signups(tmp_path):
     """Segment's warehouse sync: `identifies` are events (IDENTIFY), `users` has an id, the
-    last identify's `received_at` and traits, but no signup: left out, not USER events."""
+    last identify's `received_at` and traits, but no signup: the users table, not USER
+    events, each user signed up at their first event, every trait as of the export."""
     identifies = (
         "id,anonymous_id,user_id,received_at,timestamp,email\n"
         "i1,a1,u1,2024-03-05 10:00:01,2024-03-05 10:00:00,u1@x.com\n"
@@ -1549,10 +1588,16 @@ def test_segments_warehouse_tables_identifies_and_a_users_table_without_signups(
     )
     out, starter = _starter_for(tmp_path, {"identifies.csv": identifies, "users.csv": users})
     config = read_config(out)
-    assert config.users is None
+    assert dict(config.users.columns) == {"user_id": "id"}
+    assert {a.name: a.kind for a in config.users.attributes} == {
+        "received_at": "snapshot",
+        "email": "snapshot",
+        "plan": "snapshot",  # today's plan: at a past cutoff it would leak
+    }
     assert [(s.files, s.event_type) for s in config.events] == [("identifies.csv", "IDENTIFY")]
     assert any(
-        c.startswith("users.csv: left out: a users table without a signup") for c in starter.checks
+        c.startswith("users.csv: a users table without a signup time: each user signs up at")
+        for c in starter.checks
     )
 
 

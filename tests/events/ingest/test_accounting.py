@@ -49,12 +49,13 @@ def _csv(header: list[str], rows: list[tuple]) -> str:
     events=st.lists(EVENT_ROWS, min_size=1, max_size=3),
     users=USER_ROWS,
     decimal=st.sampled_from(list(NUMBERS)),
-    versions=st.booleans(),
+    signups=st.sampled_from(["column", "versions", "events"]),
 )
 def test_rows_read_equal_accepted_plus_quarantined(
-    tmp_path, base_config, query, events, users, decimal, versions
+    tmp_path, base_config, query, events, users, decimal, signups
 ):
-    """`versions`: the users file is a table of versions, dated by its `valid` column."""
+    """`signups`: the users file's `registration` column, the same in a table of versions
+    dated by its `valid` column, or none (each user signs up at their first event)."""
     folder = tmp_path / "case"
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "parts").mkdir(parents=True)
@@ -68,8 +69,10 @@ def test_rows_read_equal_accepted_plus_quarantined(
         decimal=decimal,
     )
     config["users"]["timestamp_formats"] = ["iso", "%d-%m-%Y %H:%M"]
-    if versions:
+    if signups == "versions":
         config["users"]["columns"]["valid_from"] = "valid"
+    if signups == "events":
+        del config["users"]["columns"]["signup_time"]
     (folder / "dataset.yaml").write_text(yaml.safe_dump(config))
     store = folder / "events.duckdb"
 
@@ -89,6 +92,14 @@ def test_rows_read_equal_accepted_plus_quarantined(
         (f"parts/p{i}.csv", r + 1) for i, part in enumerate(events) for r in range(len(part))
     ]
     assert sorted(seen) == sorted(wanted)
+    if signups == "events":  # each kept user signed up at their first event; none without
+        firsts = "SELECT user_id, min(event_time) AS first FROM events GROUP BY ALL"
+        kept = summary.tables["users"].accepted
+        assert query(
+            store,
+            f"SELECT count(*), count(*) FILTER (signup_time = first) FROM users JOIN ({firsts}) "
+            "USING (user_id)",
+        ) == [(kept, kept)]
     # no value is read with the other separator, none coerced
     texts = {
         (f"parts/p{i}.csv", r + 1): row[3]

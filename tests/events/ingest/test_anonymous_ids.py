@@ -26,9 +26,15 @@ COLUMNS = {
 }
 
 
-def _write(folder: Path, rows: list[tuple[str | None, str | None, int]], users: str = "") -> Path:
+def _write(
+    folder: Path,
+    rows: list[tuple[str | None, str | None, int]],
+    users: str = "",
+    signups: bool = True,
+) -> Path:
     """tracks.jsonl with one event per (user id, anonymous id, minutes after START), and its
-    config (a users.csv when `users` holds its lines)."""
+    config (a users.csv when `users` holds its lines; without `signups`, its signed_up
+    column is not mapped)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
         json.dumps(
@@ -52,6 +58,8 @@ def _write(folder: Path, rows: list[tuple[str | None, str | None, int]], users: 
             "files": "users.csv",
             "columns": {"user_id": "id", "signup_time": "signed_up"},
         }
+        if not signups:
+            del config["users"]["columns"]["signup_time"]
     path = folder / "dataset.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
@@ -68,20 +76,22 @@ def _outcomes(path: Path, store: Path) -> dict[int, str]:
     return dict(rows)
 
 
+VISITS = [
+    (None, "a1", 0),  # 1: before the signup that links a1: theirs
+    ("u1", "a1", 10),  # 2: the signup
+    (None, "a2", 20),  # 3: a2 never logs in
+    (None, "a3", 30),  # 4: a new device, linked only later (after u1's signup)
+    ("u1", "a3", 40),  # 5
+    (None, "a3", 50),  # 6: after the link: theirs
+    ("u1", "a4", 60),  # 7: a shared computer
+    ("u2", "a4", 70),  # 8
+    (None, "a4", 80),  # 9
+    (None, None, 90),  # 10
+]
+
+
 def test_a_visitors_events_before_signup_are_theirs_and_the_unclear_ones_say_why(tmp_path):
-    rows = [
-        (None, "a1", 0),  # 1: before the signup that links a1: theirs
-        ("u1", "a1", 10),  # 2: the signup
-        (None, "a2", 20),  # 3: a2 never logs in
-        (None, "a3", 30),  # 4: a new device, linked only later (after u1's signup)
-        ("u1", "a3", 40),  # 5
-        (None, "a3", 50),  # 6: after the link: theirs
-        ("u1", "a4", 60),  # 7: a shared computer
-        ("u2", "a4", 70),  # 8
-        (None, "a4", 80),  # 9
-        (None, None, 90),  # 10
-    ]
-    path = _write(tmp_path / "data", rows)
+    path = _write(tmp_path / "data", VISITS)
     store = tmp_path / "store" / "events.duckdb"
     assert _outcomes(path, store) == {
         1: "u1",
@@ -125,6 +135,19 @@ def test_a_users_tables_signup_decides_which_earlier_events_are_theirs(tmp_path)
         3: "identified_later",
         4: "u2",
     }
+
+
+def test_a_users_table_without_signups_links_devices_as_the_events_alone_do(tmp_path):
+    """Each user signs up at their first event with their own id, as without a users table."""
+    alone = _outcomes(_write(tmp_path / "alone", VISITS), tmp_path / "alone.duckdb")
+    path = _write(tmp_path / "data", VISITS, "u1,\nu2,\n", signups=False)
+    store = tmp_path / "store" / "events.duckdb"
+    assert _outcomes(path, store) == alone
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT user_id, signup_time FROM users ORDER BY 1").fetchall() == [
+            ("u1", START + timedelta(minutes=10)),
+            ("u2", START + timedelta(minutes=70)),
+        ]
 
 
 def _expected(rows: list[tuple[str | None, str | None, int]]) -> dict[int, str]:
