@@ -1864,6 +1864,8 @@ def _events_source(
             f"{files}: no event-type column; the event type is {constant}_ and the {status} "
             f"({', '.join(statuses)} in the sample): a refunded or failed payment is no purchase"
             + filled
+            + "; the status is as of the export, so a payment refunded after a cutoff already "
+            "reads as refunded at it (a look-ahead in features that count refunds)"
         )
     elif event is None:
         source["event_type"] = _event_type_constant(first)
