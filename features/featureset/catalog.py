@@ -699,7 +699,8 @@ def starter_text(
     if after_signup is not None:
         text = _signup_relative(text, after_signup)
     if label:
-        text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"a {label} within")
+        article = "an" if label[:1].lower() in "aeiou" else "a"  # an ORDER_PAID
+        text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"{article} {label} within")
         text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
     return Starter(
         text.replace(STARTER_NAME, name),

@@ -246,7 +246,7 @@ def test_a_starter_from_a_store_of_one_event_type_predicts_a_repeat(sets_dir):
     spec = load_spec("repeat@v1", sets_dir)
     assert (spec.label.event_type, spec.eligibility.not_converted) == ("ORDER", None)
     assert spec.eligibility.active_within_days is None  # the dormant customers too
-    assert spec.description.startswith("Every user;")
+    assert spec.description == "Every user; label = an ORDER within 30 days."
     assert starter.label_why == "the store's only event type, so a repeat"
     assert "label's event type, ORDER, is the store's only event type" in starter.path.read_text()
 
