@@ -55,6 +55,7 @@ ITEM_COLUMNS = ("item_id",)
 # valid. Every version is kept; an event reads the version valid at its time.
 ITEM_OPTIONAL = ("valid_from",)
 ATTRIBUTE_KINDS = ("static", "snapshot")
+BLANK_TIMES = ("error", "no_event")  # an events source's `blank_time`
 # `user_id`: another user's id (e.g. who invited this one), normalised like the id column.
 ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp", "user_id")
 ITEM_ATTRIBUTE_DTYPES = ("categorical", "numeric")
@@ -128,6 +129,9 @@ class Source:
     inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`.
     `fill_down` reads fields an export writes on the first of a group's rows only for every row
     of the group: a product's (Shopify's `Title`, `Vendor`), an order's (`Financial Status`).
+    `blank_time` (events, one of BLANK_TIMES) says what a blank event time is: an error
+    (missing_required_field), or, `no_event`, a row that holds no event of this source (a
+    subscription's blank `Canceled At`: never canceled), counted as no_event_time.
     """
 
     files: str
@@ -150,6 +154,7 @@ class Source:
     members: str | None = None
     records: str | None = None
     fill_down: FillDown | None = None
+    blank_time: str = "error"
 
     def maps(self, name: str) -> bool:
         """Whether the source reads the canonical column `name`, mapped or derived."""
@@ -241,6 +246,13 @@ def _check_keys(
         if key not in mapping:
             raise _fail(path, f"{where}.{key}", "is required")
     return mapping
+
+
+def _choice(path: Path, where: str, value: Any, allowed: Sequence[str]) -> str:
+    """One of `allowed`, else an error naming them."""
+    if value not in allowed:
+        raise _fail(path, where, f"is {value!r}; allowed: {', '.join(allowed)}")
+    return value
 
 
 def _text(path: Path, where: str, value: Any) -> str:
@@ -488,7 +500,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "records",
     )
     extra = {
-        "events": ("event_type", "dedupe", "user_attributes", "fill_down"),
+        "events": ("event_type", "dedupe", "user_attributes", "fill_down", "blank_time"),
         "users": ("attributes",),
         "items": ("attributes", "fill_down"),
     }
@@ -514,8 +526,8 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
             path, f"{where}.event_type", "is a constant; do not also map columns.event_type"
         )
     fmt = spec.get("format")
-    if fmt is not None and fmt not in FORMATS:
-        raise _fail(path, f"{where}.format", f"is {fmt!r}; allowed: {', '.join(FORMATS)}")
+    if fmt is not None:
+        _choice(path, f"{where}.format", fmt, FORMATS)
     header, names = _names(path, where, spec)
     if names is not None:
         _check_derived_columns(path, where, derived, names)
@@ -564,6 +576,9 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         if spec.get("members") is None
         else _text(path, f"{where}.members", spec["members"]),
         records=_records(path, f"{where}.records", spec.get("records"), fmt),
+        blank_time=_choice(
+            path, f"{where}.blank_time", spec.get("blank_time", "error"), BLANK_TIMES
+        ),
         attributes=attributes,
         fill_down=fill_down,
         user_attributes=user_attributes,

@@ -481,6 +481,7 @@ class _Builder:
             json_text=opened.json_text,
             numbered=reader.numbered,
             fill_down=source.fill_down,
+            event_type=source.event_type,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(
@@ -1111,25 +1112,29 @@ def change_log_types(config: DatasetConfig) -> list[str]:
 def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
     """Tables that had rows but kept none, or fewer than `min_share` of them, and events
     sources (named `events[i] (...)`) that had rows but kept none: a payments export keyed
-    by the billing system's own ids matches no user while the other sources fill the table."""
+    by the billing system's own ids matches no user while the other sources fill the table.
+    A source whose rows all hold no event (no_event_time: no subscription was canceled) is
+    not short."""
     return [
         name
         for name, c in counts.items()
         if c.read > 0
         and (
-            c.accepted == 0
+            (c.accepted == 0 and c.quarantined.get(validate.NO_EVENT_TIME, 0) < c.read)
             or (name in (EVENTS, USERS, ITEMS) and c.accepted < min_share * _rows_to_keep(c))
         )
     ]
 
 
 # Quarantine reasons of rows that are not meant to be kept: a user's later versions (a users
-# table of versions keeps one row per user), an items file's rows of no item and, in a users
-# table without signup times, the users without events (a customers export lists them all).
+# table of versions keeps one row per user), an items file's rows of no item, in a users
+# table without signup times the users without events (a customers export lists them all),
+# and the rows of a `blank_time: no_event` source without a time (subscriptions never canceled).
 NOT_SHORT_REASONS = (
     validate.LATER_VERSION,
     validate.ITEM_WITHOUT_ID,
     validate.USER_WITHOUT_EVENTS,
+    validate.NO_EVENT_TIME,
 )
 
 

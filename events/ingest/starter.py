@@ -114,6 +114,14 @@ EVENT_ID_NAMES = ("insertid", "messageid", "uuid", "eventuuid", "eventid")
 ORDER_ID_NAMES = ("orderid", "ordernumber", "id")
 ORDER_NAME_NAMES = ("name", "ordername")
 ORDER_NAME = re.compile(r"#[0-9]+")
+# First words of a time column's name that date a change of state (Stripe's `Canceled At
+# (UTC)`, `Ended At (UTC)`; Shopify's `Cancelled at`): its own events, of the file's constant
+# event type and the word (SUBSCRIPTION_CANCELED), a row with it blank holding none.
+LIFECYCLE_WORDS = (
+    "canceled", "cancelled", "ended", "churned", "paused", "expired", "closed", "deleted",
+    "deactivated", "unsubscribed",
+)  # fmt: skip
+LIFECYCLE_TAIL_WORDS = ("at", "on", "date", "time", "utc")
 # Words of a status column's name that say where goods are, not whether they were paid for
 # (Shopify's `Lineitem fulfillment status`): not an event type.
 DELIVERY_STATUS_WORDS = ("fulfillment", "fulfilment", "shipping", "shipment", "delivery")
@@ -433,6 +441,32 @@ def _value_field(
             f"{ident(price)}'}}`) once both hold plain numbers"
         )
     return price, (price,)
+
+
+def _lifecycle_columns(sample: FileSample, taken: set[str]) -> list[tuple[str, str]]:
+    """(column, its LIFECYCLE_WORDS word) of the top-level time columns that date a change of
+    state: named `<word> at`, `<word>_on`, `<word> date`, with sampled values that all read
+    as times, blank on some rows or none."""
+    found = []
+    for column in (c for c in sample.columns if c not in taken and "." not in c):
+        words = name_words(QUALIFIER.sub("", column))
+        values = sample.values.get(column, ())
+        named = bool(words) and words[0] in LIFECYCLE_WORDS
+        if named and all(w in LIFECYCLE_TAIL_WORDS for w in words[1:]) and _all_times(values):
+            found.append((column, words[0]))
+    return found
+
+
+def _all_times(values: Sequence[str]) -> bool:
+    """Every value reads as a time, ISO or in a format the starter would choose for them."""
+    formats = [f for f in timestamp_formats(values)[0] if "%" in f]
+    return all(re.fullmatch(ISO_PATTERN, v) or any(_parses(v, f) for f in formats) for v in values)
+
+
+def _same_state(word: str, status: str) -> bool:
+    """A status value (`canceled`, `Cancelled`) that a lifecycle column's word dates."""
+    spelled = {word, word.replace("ll", "l"), word.replace("celed", "celled")}
+    return status.strip().lower() in spelled
 
 
 def _order_lines(sample: FileSample, field: str, taken: set[str]) -> str | None:
@@ -1847,6 +1881,20 @@ def _events_source(
     found_status = None if event is not None else _status_column(sample, taken)
     statuses: tuple[str, ...] = ()
     fill_down = None
+    states = sorted(set(sample.values.get(found_status[0], ()))) if found_status else []
+    dated = [
+        (column, state)
+        for column, word in _lifecycle_columns(sample, taken)
+        for state in states
+        if _same_state(word, state)
+    ]
+    if dated:
+        checks.append(
+            f"{files}: {found_status[0]} is as of the export and its {dated[0][1]!r} is dated by "
+            f"{dated[0][0]}: not the event type, which would date each change at the row's "
+            f"{time} (a look-ahead); the change is an event of its own below"
+        )
+        found_status = None
     if found_status is not None:
         status, order = found_status
         constant = _event_type_constant(first)
@@ -1949,6 +1997,7 @@ def _events_source(
                 "first event, static (there is no users table; they are known from signup on)"
             )
     read = taken | ({fill_down["by"]} if fill_down else set())
+    read |= {column for column, _ in _lifecycle_columns(sample, taken)}  # sources of their own
     unmapped = [_unmapped_name(c) for c in sample.columns if c not in read and "." not in c]
     if unmapped:
         checks.append(
@@ -1973,6 +2022,39 @@ def _events_source(
         )
     line = _source_line(files, columns, source.get("event_type"), formats)
     return line, statuses or _sampled_event_types(sample, columns)
+
+
+# The keys of an events source that say how its files read, which a source of the same files
+# keeps (_lifecycle_sources).
+READ_KEYS = ("files", "format", "encoding", "delimiter", "header", "names", "sheet", "members")
+
+
+def _lifecycle_sources(
+    sample: FileSample, first: Path, source: Mapping, checks: list[str]
+) -> list[dict]:
+    """An events source of the same files per time column that dates a change of state
+    (_lifecycle_columns: Stripe's `Canceled At (UTC)`): its event type the file's constant and
+    the word (SUBSCRIPTION_CANCELED), `blank_time: no_event`, since a row without one holds
+    no such change."""
+    files = _label(source)
+    read = {v for v in source["columns"].values() if isinstance(v, str)}
+    constant = _event_type_constant(first)
+    found = []
+    for column, word in _lifecycle_columns(sample, read):
+        dated = {key: source[key] for key in READ_KEYS if key in source}
+        dated["event_type"] = f"{constant}_{word.upper()}"
+        dated["columns"] = {"user_id": source["columns"]["user_id"], "timestamp": column}
+        dated["blank_time"] = "no_event"
+        dated["timestamp_formats"] = timestamp_formats(sample.values.get(column, ()))[0]
+        if {"utc", "gmt"} & set(name_words(column)):
+            dated["timezone"] = "UTC"
+        found.append(dated)
+        checks.append(
+            f"{files}: {column} dates each change to {word}: {dated['event_type']} events of "
+            "their own, read from the same files (a row with it blank holds none: counted as "
+            "no_event_time)"
+        )
+    return found
 
 
 def _source_line(
@@ -2075,6 +2157,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             renames.update(
                 (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
             )
+            for dated in _lifecycle_sources(sample, named_by, source, checks):
+                events.append(dated)
+                summary = _source_line(
+                    files, dated["columns"], dated["event_type"], dated["timestamp_formats"]
+                )
+                mapped.append(f"events[{len(events) - 1}]: {summary}")
     if catalogues:
         items = _chosen_catalogue(catalogues, mapped, checks)
     if not events:

@@ -107,6 +107,9 @@ ITEM_WITHOUT_ID = "item_without_id"
 # A user of a users table without signup times who has no accepted event: no signup time, so
 # no cutoff they can be placed at.
 USER_WITHOUT_EVENTS = "user_without_events"
+# A row of an events source with `blank_time: no_event` whose time is blank: it holds no event
+# of that source (a subscription never canceled, in the source of cancellations).
+NO_EVENT_TIME = "no_event_time"
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
 # A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas
@@ -570,7 +573,12 @@ def event_checks(rules: Rules, source: Source) -> list[Check]:
     formats = source.timestamp_formats
     mapped = {**source.columns, **source.derived}
     anonymous = {"user_id": "anonymous_id"} if "anonymous_id" in mapped else None
-    checks = [_missing_check(("user_id", "event_time_text", "event_type_text"), anonymous)]
+    checks = []
+    if source.blank_time == "no_event":
+        time = source.columns.get("timestamp", "timestamp")
+        what = f"{time} is blank: no {source.event_type or 'event'} on this row"
+        checks.append(Check(NO_EVENT_TIME, "event_time_text IS NULL", sql_string(what)))
+    checks.append(_missing_check(("user_id", "event_time_text", "event_type_text"), anonymous))
     checks += _sentinel_check("user_id", rules)
     checks += _scientific_id_check([c for c in EVENT_IDS if c in mapped])
     checks.append(_timestamp_check("event_time", formats))
@@ -701,6 +709,7 @@ class StagedFile:
     json_text: frozenset[str] = frozenset()
     numbered: bool = False  # the reader numbers its rows itself (readers.FileReader)
     fill_down: FillDown | None = None  # the source's columns written once per group of rows
+    event_type: str | None = None  # an events source's constant event type
 
 
 def numbered_rows_sql(staged: StagedFile) -> str:
@@ -894,7 +903,9 @@ def _read_checks(extra: Mapping[str, str]) -> list[Check]:
 
 
 def _dedupe_fields(staged: StagedFile) -> list[str] | None:
-    """The file's column names (as JSON text), then the compared source fields as read.
+    """The file's column names (as JSON text), then the compared source fields as read, then
+    the source's constant event type, if any: one row read by two sources of different
+    constants (a subscription's start and its cancellation) is two events.
 
     staged.dedupe True compares every field (a JSONL line as written), a tuple the listed
     columns; False gives None (never a duplicate).
@@ -906,7 +917,8 @@ def _dedupe_fields(staged: StagedFile) -> list[str] | None:
     else:
         names = list(staged.column_types) if staged.dedupe is True else list(staged.dedupe)
         fields = [_raw_text(staged, n) for n in names]
-    return [sql_string(json.dumps(names)), *fields]
+    constant = [sql_string(staged.event_type)] if staged.event_type is not None else []
+    return [sql_string(json.dumps(names)), *fields, *constant]
 
 
 def dedupe_key_sql(staged: StagedFile) -> str:

@@ -715,32 +715,41 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     assert summary.tables["events"] == TableCounts(4, 3, {"duplicate_event": 1})
 
 
-# As Shopify writes it: the order's `Id` and `Financial Status` on its first line only, its
-# `Name` on every line, a delivery status on every line.
+# As Shopify writes it: the order's `Id`, `Financial Status` and `Cancelled at` on its first
+# line only, its `Name` on every line, a delivery status on every line.
 SHOPIFY_ORDER_LINES = (
-    "Name,Email,Financial Status,Total,Created at,Lineitem sku,Lineitem fulfillment status,Id\n"
-    "#1001,ann@example.com,paid,20.00,2024-03-05 14:23:11 -0500,MUG,fulfilled,5501\n"
-    "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,TEA,fulfilled,\n"
-    "#1002,bob@example.com,refunded,9.00,2024-03-06 08:59:40 -0500,CUP,fulfilled,5502\n"
-    "#1002,bob@example.com,,,2024-03-06 08:59:40 -0500,TEA,pending,\n"
-    "#1002,bob@example.com,,,2024-03-06 08:59:40 -0500,MUG,fulfilled,\n"
-    "#1003,ann@example.com,voided,6.00,2024-04-01 09:58:00 -0400,TEA,pending,5503\n"
+    "Name,Email,Financial Status,Total,Created at,Lineitem sku,Lineitem fulfillment status,"
+    "Cancelled at,Id\n"
+    "#1001,ann@example.com,paid,20.00,2024-03-05 14:23:11 -0500,MUG,fulfilled,,5501\n"
+    "#1001,ann@example.com,,,2024-03-05 14:23:11 -0500,TEA,fulfilled,,\n"
+    "#1002,bob@example.com,refunded,9.00,2024-03-06 08:59:40 -0500,CUP,fulfilled,,5502\n"
+    "#1002,bob@example.com,,,2024-03-06 08:59:40 -0500,TEA,pending,,\n"
+    "#1002,bob@example.com,,,2024-03-06 08:59:40 -0500,MUG,fulfilled,,\n"
+    "#1003,ann@example.com,voided,6.00,2024-04-01 09:58:00 -0400,TEA,pending,"
+    "2024-04-02 10:00:00 -0400,5503\n"
 )
 
 
 def test_an_orders_payment_status_on_its_first_line_is_each_lines_event_type(tmp_path):
     out, starter = _starter_for(tmp_path, {"orders_export_1.csv": SHOPIFY_ORDER_LINES})
-    (source,) = read_config(out).events
+    source, cancelled = read_config(out).events
     # the payment's status, not the delivery's; its order by Name, as Id is on one line too
     assert source.derived["event_type"] == "'ORDER_' || UPPER(\"Financial Status\")"
     assert source.fill_down == FillDown("Name", ("Financial Status",))
+    # a cancellation is dated: an event of its own (no status says `cancelled`, so the
+    # payment's status stays the event type)
+    assert (cancelled.event_type, cancelled.columns["timestamp"]) == (
+        "ORDER_CANCELLED",
+        "Cancelled at",
+    )
+    assert cancelled.blank_time == "no_event"
     checks = "\n".join(starter.checks)
     assert "fill_down by Name gives it to the order's further lines" in checks
     assert "Lineitem fulfillment status, Id" in checks  # not mapped; Name is read
     assert "not mapped: Name" not in checks
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
-    assert summary.tables["events"].accepted == 6
+    assert summary.tables["events"] == TableCounts(12, 7, {"no_event_time": 5})
     con = duckdb.connect(str(store), read_only=True)
     try:
         kinds = con.execute(
@@ -748,7 +757,12 @@ def test_an_orders_payment_status_on_its_first_line_is_each_lines_event_type(tmp
         ).fetchall()
     finally:
         con.close()
-    assert kinds == [("ORDER_PAID", 2), ("ORDER_REFUNDED", 3), ("ORDER_VOIDED", 1)]
+    assert kinds == [
+        ("ORDER_CANCELLED", 1),
+        ("ORDER_PAID", 2),
+        ("ORDER_REFUNDED", 3),
+        ("ORDER_VOIDED", 1),
+    ]
 
 
 SHOPIFY_CUSTOMERS = (
@@ -786,6 +800,50 @@ def test_a_shops_customers_export_without_signups_is_the_users_table(tmp_path):
     assert signups == [
         ("ann@example.com", "2024-03-05 19:23"),
         ("bob@example.com", "2024-03-06 13:59"),
+    ]
+
+
+STRIPE_SUBSCRIPTIONS = (
+    "id,Customer ID,Plan,Amount,Status,Created (UTC),Canceled At (UTC),Ended At (UTC)\n"
+    "sub_1,cus_A,basic,10.00,active,2024-01-05 10:00,,\n"
+    "sub_2,cus_B,pro,30.00,canceled,2024-01-07 11:00,2024-03-20 09:00,2024-04-07 11:00\n"
+    "sub_3,cus_A,pro,30.00,past_due,2024-02-01 08:00,,\n"
+)
+
+
+def test_a_subscriptions_status_dated_by_its_own_columns_is_no_event_type(tmp_path):
+    """Stripe's subscriptions export: `Status` canceled is as of the export; read as the event
+    type it would date the cancellation at the subscription's creation. The creation, the
+    cancellation and the end are events of their own, each at its time."""
+    out, starter = _starter_for(tmp_path, {"subscriptions.csv": STRIPE_SUBSCRIPTIONS})
+    created, canceled, ended = read_config(out).events
+    assert (created.event_type, created.columns["timestamp"]) == ("SUBSCRIPTION", "Created (UTC)")
+    assert "event_type" not in created.derived
+    assert [(s.event_type, s.columns["timestamp"], s.blank_time) for s in (canceled, ended)] == [
+        ("SUBSCRIPTION_CANCELED", "Canceled At (UTC)", "no_event"),
+        ("SUBSCRIPTION_ENDED", "Ended At (UTC)", "no_event"),
+    ]
+    assert any(
+        c.startswith("subscriptions.csv: Status is as of the export and its 'canceled' is dated")
+        for c in starter.checks
+    )
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["events"] == TableCounts(9, 5, {"no_event_time": 4})
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        events = con.execute(
+            "SELECT user_id, event_type, strftime(event_time, '%Y-%m-%d') FROM events "
+            "ORDER BY event_time"
+        ).fetchall()
+    finally:
+        con.close()
+    assert events == [
+        ("cus_A", "SUBSCRIPTION", "2024-01-05"),
+        ("cus_B", "SUBSCRIPTION", "2024-01-07"),
+        ("cus_A", "SUBSCRIPTION", "2024-02-01"),
+        ("cus_B", "SUBSCRIPTION_CANCELED", "2024-03-20"),
+        ("cus_B", "SUBSCRIPTION_ENDED", "2024-04-07"),
     ]
 
 

@@ -1,0 +1,85 @@
+"""An events source with `blank_time: no_event`: a row whose time is blank holds no event of
+that source (a subscription never canceled), counted as no_event_time, which no share counts;
+a time that is there but unreadable is still an error."""
+
+from __future__ import annotations
+
+import pytest
+from tiny_datasets import make_config
+
+from contracts.errors import UsagecastError
+from events.ingest import ingest_dataset
+
+SUBSCRIPTIONS = (
+    "id,customer,created,canceled_at\n"
+    "s1,1,2024-01-05 10:00,\n"
+    "s2,2,2024-01-07 11:00,2024-03-20 09:00\n"
+    "s3,3,2024-02-01 08:00,\n"
+    "s4,1,2024-02-02 08:00,soon\n"
+)
+CREATED = {
+    "files": "subscriptions.csv",
+    "event_type": "SUBSCRIPTION",
+    "columns": {"user_id": "customer", "timestamp": "created"},
+}
+CANCELED = {
+    "files": "subscriptions.csv",
+    "event_type": "SUBSCRIPTION_CANCELED",
+    "columns": {"user_id": "customer", "timestamp": "canceled_at"},
+    "blank_time": "no_event",
+}
+
+
+def _config(*sources: dict) -> dict:
+    return make_config(events=list(sources), users=None, rules={})
+
+
+def test_a_subscriptions_cancellations_are_dated_by_their_own_column(dataset, store, query):
+    path = dataset(files={"subscriptions.csv": SUBSCRIPTIONS}, config=_config(CREATED, CANCELED))
+    summary = ingest_dataset(path, store, progress=False)
+    # 3 of 8 rows read by the sources are kept: not refused, the blanks are no events
+    events = summary.tables["events"]
+    assert (events.read, events.accepted) == (8, 5)
+    assert events.quarantined == {"no_event_time": 2, "unparseable_timestamp": 1}
+    assert query(
+        store,
+        "SELECT user_id, event_type, strftime(event_time, '%Y-%m-%d %H:%M') FROM events "
+        "ORDER BY event_time",
+    ) == [
+        ("1", "SUBSCRIPTION", "2024-01-05 10:00"),
+        ("2", "SUBSCRIPTION", "2024-01-07 11:00"),
+        ("3", "SUBSCRIPTION", "2024-02-01 08:00"),
+        ("1", "SUBSCRIPTION", "2024-02-02 08:00"),
+        ("2", "SUBSCRIPTION_CANCELED", "2024-03-20 09:00"),
+    ]
+    assert query(
+        store,
+        "SELECT source_row, detail FROM quarantine WHERE reason = 'no_event_time' "
+        "ORDER BY source_row",
+    ) == [
+        (1, "canceled_at is blank: no SUBSCRIPTION_CANCELED on this row"),
+        (3, "canceled_at is blank: no SUBSCRIPTION_CANCELED on this row"),
+    ]
+
+
+def test_a_source_whose_every_row_holds_no_event_is_not_refused(dataset, store):
+    never = "id,customer,created,canceled_at\ns1,1,2024-01-05 10:00,\ns2,2,2024-01-07 11:00,\n"
+    path = dataset(files={"subscriptions.csv": never}, config=_config(CREATED, CANCELED))
+    summary = ingest_dataset(path, store, progress=False)
+    assert summary.tables["events"].accepted == 2
+    assert summary.tables["events"].quarantined == {"no_event_time": 2}
+
+
+def test_without_blank_time_a_blank_time_is_a_missing_field(dataset, store):
+    plain = {k: v for k, v in CANCELED.items() if k != "blank_time"}
+    path = dataset(files={"subscriptions.csv": SUBSCRIPTIONS}, config=_config(CREATED, plain))
+    summary = ingest_dataset(path, store, progress=False, allow_partial=True)
+    assert summary.tables["events"].quarantined["missing_required_field"] == 2
+
+
+def test_blank_time_names_its_choices(dataset, store):
+    config = _config(CREATED, {**CANCELED, "blank_time": "skip"})
+    path = dataset(files={"subscriptions.csv": SUBSCRIPTIONS}, config=config)
+    message = r"events\[1\]\.blank_time` is 'skip'; allowed: error, no_event"
+    with pytest.raises(UsagecastError, match=message):
+        ingest_dataset(path, store, progress=False)
