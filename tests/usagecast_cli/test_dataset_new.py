@@ -39,13 +39,15 @@ WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own-dat
 TABLES = ("events", "users", "user_attributes", "quarantine")
 
 
+def _query(store: Path, sql: str) -> list[tuple]:
+    """One query's rows, the store opened read-only."""
+    with duckdb.connect(str(store), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
 def _stored(config: Path, store: Path) -> dict[str, list[tuple]]:
     ingest_dataset(config, store, progress=False)
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-    finally:
-        con.close()
+    return {t: _query(store, f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES}
 
 
 def test_the_walkthroughs_export_gets_the_walkthroughs_config(tmp_path):
@@ -508,11 +510,7 @@ def test_a_product_catalogue_is_the_items_table_with_its_price_as_a_number(tmp_p
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert (summary.tables["items"].accepted, summary.tables["events"].accepted) == (12, 3)
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        prices = con.execute("SELECT item_id, price FROM items ORDER BY item_id").fetchall()
-    finally:
-        con.close()
+    prices = _query(store, "SELECT item_id, price FROM items ORDER BY item_id")
     assert prices[:3] == [("p0", 0.5), ("p1", 1.5), ("p10", 10.5)]
 
 
@@ -690,14 +688,10 @@ def test_a_shopify_orders_export_keyed_by_email_with_digit_grouped_totals(tmp_pa
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"].accepted == 4
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT user_id, event_type, value FROM events ORDER BY event_time, source_row"
-        ).fetchall()
-        users = con.execute("SELECT count(*) FROM users").fetchall()
-    finally:
-        con.close()
+    rows = _query(
+        store, "SELECT user_id, event_type, value FROM events ORDER BY event_time, source_row"
+    )
+    users = _query(store, "SELECT count(*) FROM users")
     assert users == [(2,)]  # Ann@Example.com is ann@example.com
     assert rows == [
         ("ann@example.com", "ORDER_PAID", 48.2),
@@ -750,13 +744,7 @@ def test_an_orders_payment_status_on_its_first_line_is_each_lines_event_type(tmp
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"] == TableCounts(12, 7, {"no_event_time": 5})
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        kinds = con.execute(
-            "SELECT event_type, count(*) FROM events GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
-    finally:
-        con.close()
+    kinds = _query(store, "SELECT event_type, count(*) FROM events GROUP BY ALL ORDER BY ALL")
     assert kinds == [
         ("ORDER_CANCELLED", 1),
         ("ORDER_PAID", 2),
@@ -789,13 +777,9 @@ def test_a_shops_customers_export_without_signups_is_the_users_table(tmp_path):
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["users"] == TableCounts(3, 2, {"user_without_events": 1})
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        signups = con.execute(
-            "SELECT user_id, strftime(signup_time, '%Y-%m-%d %H:%M') FROM users ORDER BY 1"
-        ).fetchall()
-    finally:
-        con.close()
+    signups = _query(
+        store, "SELECT user_id, strftime(signup_time, '%Y-%m-%d %H:%M') FROM users ORDER BY 1"
+    )
     # the store keeps UTC wall-clock times: 14:23 at -05:00
     assert signups == [
         ("ann@example.com", "2024-03-05 19:23"),
@@ -830,14 +814,11 @@ def test_a_subscriptions_status_dated_by_its_own_columns_is_no_event_type(tmp_pa
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"] == TableCounts(9, 5, {"no_event_time": 4})
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        events = con.execute(
-            "SELECT user_id, event_type, strftime(event_time, '%Y-%m-%d') FROM events "
-            "ORDER BY event_time"
-        ).fetchall()
-    finally:
-        con.close()
+    events = _query(
+        store,
+        "SELECT user_id, event_type, strftime(event_time, '%Y-%m-%d') FROM events "
+        "ORDER BY event_time",
+    )
     assert events == [
         ("cus_A", "SUBSCRIPTION", "2024-01-05"),
         ("cus_B", "SUBSCRIPTION", "2024-01-07"),
@@ -901,11 +882,7 @@ def test_stripes_charges_with_a_created_utc_column(tmp_path):
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"].accepted == 3
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        kinds = con.execute("SELECT event_type FROM events ORDER BY event_time").fetchall()
-    finally:
-        con.close()
+    kinds = _query(store, "SELECT event_type FROM events ORDER BY event_time")
     assert kinds == [("CHARGE_PAID",), ("CHARGE_PAID",), ("CHARGE_REFUNDED",)]
 
 
@@ -1068,18 +1045,16 @@ def test_a_shopify_products_export_is_the_catalogue_its_image_rows_rows_of_no_it
     store = tmp_path / "store" / "events.duckdb"
     summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["items"] == TableCounts(7, 4, {"item_without_id": 3})
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        prices = con.execute(
-            "SELECT e.item_id, i.variant_price FROM events e JOIN items i USING (item_id) "
-            "ORDER BY e.event_time"
-        ).fetchall()
-        variants = con.execute(
-            "SELECT item_id, vendor, option_1_value FROM items WHERE handle = 'blue-mug' "
-            "ORDER BY item_id"
-        ).fetchall()
-    finally:
-        con.close()
+    prices = _query(
+        store,
+        "SELECT e.item_id, i.variant_price FROM events e JOIN items i USING (item_id) "
+        "ORDER BY e.event_time",
+    )
+    variants = _query(
+        store,
+        "SELECT item_id, vendor, option_1_value FROM items WHERE handle = 'blue-mug' "
+        "ORDER BY item_id",
+    )
     assert prices == [("MUG-B", 14.0), ("TEA-1", 6.0), ("ESP", 1234.5), ("MUG-B", 14.0)]
     assert variants == [("MUG-B", "Acme", "Small"), ("MUG-B-L", "Acme", "Large")]
 
