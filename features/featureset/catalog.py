@@ -383,10 +383,16 @@ def valued_types(event_types: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
 
 
 def conversion_event_type(event_types: tuple[str, ...]) -> str | None:
+    """The event type whose name holds the strongest conversion word
+    (`Subscription_Purchased`, `BUY_PREMIUM`); None without one."""
+    return _named_event_type(event_types, CONVERSION_WORDS)
+
+
+def _named_event_type(event_types: tuple[str, ...], words: Sequence[str]) -> str | None:
     """The event type (of those a spec can name, most frequent first) whose name holds the
-    strongest conversion word (`Subscription_Purchased`, `BUY_PREMIUM`); None without one."""
+    first of `words` that any holds; None without one."""
     nameable = [t for t in event_types if is_spec_name(t)]
-    for word in CONVERSION_WORDS:
+    for word in words:
         for event_type in nameable:
             if word in name_words(event_type):
                 return event_type
@@ -536,6 +542,20 @@ QUESTIONS = {
     ),
 }
 LABEL_STARTER_KINDS = ("event_within", *QUESTIONS)
+# Words of an event type's name that read as a customer leaving (Stripe's subscriptions
+# read as SUBSCRIPTION_CANCELED), strongest first: where a store has one, churn is that event,
+# not silence (a subscriber pays without any event for months).
+CANCELLATION_WORDS = (
+    "canceled", "cancelled", "cancel", "cancellation", "churned", "churn", "unsubscribed",
+    "unsubscribe", "deactivated", "ended",
+)  # fmt: skip
+CANCELLATION_WHY = "a cancellation, by its name: churn is that event here, not a silence"
+
+
+def cancellation_event_type(event_types: tuple[str, ...]) -> str | None:
+    """The event type whose name holds the strongest cancellation word (CANCELLATION_WORDS);
+    None without one."""
+    return _named_event_type(event_types, CANCELLATION_WORDS)
 
 
 def value_label_type(valued: tuple[str, ...]) -> tuple[str, str] | None:
@@ -554,9 +574,22 @@ def _question(
     text: str, kind: str, store: StoreFacts | None
 ) -> tuple[str, tuple[str, str] | None]:
     """`text` with the label, eligibility and description of a QUESTIONS kind, and the
-    value label's event type and why when one is chosen (value_label_type)."""
+    label's event type and why when one is chosen: a value label's (value_label_type), or
+    churn's when the store has a cancellation (cancellation_event_type), which then asks
+    event_within of it."""
     label, eligibility, description = QUESTIONS[kind]
     chosen = None
+    cancellation = None
+    if kind == "churn" and store is not None:
+        cancellation = cancellation_event_type(store.event_types)
+    if cancellation is not None:
+        chosen = cancellation, CANCELLATION_WHY
+        named = json.dumps(cancellation)
+        label = f"label:\n  kind: event_within\n  event_type: {named}\n  horizon_days: 30\n"
+        eligibility = f"eligibility:\n  not_converted: {named}\n"
+        description = (
+            f"Users without a {cancellation} yet; label = a {cancellation} within 30 days (churn)."
+        )
     if kind == "value_within" and store is not None:
         if not store.valued:
             raise SpecError(

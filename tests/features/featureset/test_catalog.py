@@ -10,6 +10,7 @@ from featureset_testlib import write_spec
 
 from contracts.refs import InvalidRefError
 from features.featureset.catalog import (
+    CANCELLATION_WHY,
     SHIPPED_DIR,
     STARTER_FILE,
     StoreFacts,
@@ -509,6 +510,22 @@ def test_a_starter_asks_the_question_its_label_kind_names(
         assert (spec.label.min_days, spec.label.window_days) == (3, 7)
     if kind == "value_within":
         assert spec.label.event_type == ("ORDER" if from_store else None)
+
+
+@pytest.mark.parametrize("after_signup", [None, 14])
+def test_churn_of_a_store_with_cancellations_is_the_cancellation(sets_dir, after_signup):
+    """A subscriptions store (SUBSCRIPTION, SUBSCRIPTION_CANCELED): a subscriber has no
+    event for months and stays, so churn is the cancellation, asked of those without one."""
+    types = ("SUBSCRIPTION", "SUBSCRIPTION_ENDED", "SUBSCRIPTION_CANCELED")
+    store = StoreFacts("billing", _MONTHS, types)
+    starter = new_spec(
+        "churn", sets_dir, store=store, label_kind="churn", after_signup=after_signup
+    )
+    spec = load_spec("churn@v1", sets_dir)
+    assert (spec.label.kind, spec.label.event_type) == ("event_within", "SUBSCRIPTION_CANCELED")
+    assert spec.eligibility.not_converted == "SUBSCRIPTION_CANCELED"
+    assert (starter.label, starter.label_why) == ("SUBSCRIPTION_CANCELED", CANCELLATION_WHY)
+    assert spec.description.endswith("label = a SUBSCRIPTION_CANCELED within 30 days (churn).")
 
 
 @pytest.mark.parametrize(
