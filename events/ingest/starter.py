@@ -201,7 +201,7 @@ USERS_FILE_WORDS = (
 # An attribute whose name says it was read when the file was exported (it leaks the future).
 SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
-    "modified", "churned", "converted", "spent", "ltv", "inventory",
+    "modified", "churned", "converted", "spent", "ltv", "inventory", "stage", "lifecycle",
 )  # fmt: skip
 # Words of a column's name that read as a trait a user has from signup on (where they are,
 # how they came): the static attributes of a users table without dates.
@@ -449,12 +449,24 @@ def _lifecycle_columns(sample: FileSample, taken: set[str]) -> list[tuple[str, s
     as times, blank on some rows or none."""
     found = []
     for column in (c for c in sample.columns if c not in taken and "." not in c):
-        words = name_words(QUALIFIER.sub("", column))
+        change = _dated_change(column)
         values = sample.values.get(column, ())
-        named = bool(words) and words[0] in LIFECYCLE_WORDS
-        if named and all(w in LIFECYCLE_TAIL_WORDS for w in words[1:]) and _all_times(values):
-            found.append((column, words[0]))
+        if change is not None and change[0] == "lifecycle" and _all_times(values):
+            found.append((column, change[1].lower()))
     return found
+
+
+def _dated_change(column: str) -> tuple[str, str] | None:
+    """What a time column's name says it dates: ("lifecycle", CANCELED) for `Canceled At`
+    (LIFECYCLE_WORDS), ("became", BECAME_CUSTOMER) for HubSpot's `Became a Customer Date`;
+    None for any other name."""
+    words = [w for w in name_words(QUALIFIER.sub("", column)) if w not in ("a", "an")]
+    core = [w for w in words if w not in LIFECYCLE_TAIL_WORDS]
+    if len(core) == 1 and words[0] in LIFECYCLE_WORDS:
+        return "lifecycle", core[0].upper()
+    if len(core) > 1 and core[0] == "became" and words[-1] in LIFECYCLE_TAIL_WORDS:
+        return "became", "_".join(core).upper()
+    return None
 
 
 def _all_times(values: Sequence[str]) -> bool:
@@ -1528,12 +1540,14 @@ def _users_id_column(sample: FileSample, keyed_by_email: bool) -> str | None:
 
 def _users_source(
     sample: FileSample, source: dict, checks: list[str], keyed_by_email: bool
-) -> tuple[str, dict | None] | None:
-    """Fill in a users table's columns, formats and attributes; None without an id column.
-    When the events are keyed by email (Shopify's orders), so is the users table if it has
-    an email column (its customer id would match no event). A table of versions (ids that
-    repeat, a valid-from column) also gives the events source of its changes, when a column
-    is named like what changes (`plan`)."""
+) -> tuple[str, list[dict]] | None:
+    """Fill in a users table's columns, formats and attributes; return its summary line and
+    the events sources it also gives, or None without an id column. When the events are keyed
+    by email (Shopify's orders), so is the users table if it has an email column (its
+    customer id would match no event). A table of versions (ids that repeat, a valid-from
+    column) gives the events source of its changes, when a column is named like what changes
+    (`plan`); a time column that dates a change (HubSpot's `Became a Customer Date`,
+    _dated_change) gives a source of its own (_change_sources), not an attribute."""
     files = _label(source)
     user_id = _users_id_column(sample, keyed_by_email)
     if keyed_by_email and _key(user_id or "") in EMAIL_NAMES:
@@ -1582,7 +1596,8 @@ def _users_source(
         checks.append(f"{files}: {signup}: {check}")
     attributes, notes = {}, []
     objects = {c.rsplit(".", 1)[0] for c in sample.columns if "." in c}  # read by their paths
-    mapped = (user_id, signup, valid_from, *objects)
+    changes = _change_sources(sample, source, {user_id, signup or "", valid_from or ""}, checks)
+    mapped = (user_id, signup, valid_from, *objects, *(c["columns"]["timestamp"] for c in changes))
     if valid_from is not None:
         bookkeeping = [c for c in sample.columns if _key(c) in VERSION_COLUMN_NAMES]
         mapped += tuple(bookkeeping)
@@ -1607,9 +1622,45 @@ def _users_source(
         )
     signed_up = signup or "each user's first event"
     line = f"users: {files}: user_id={user_id}, signup_time={signed_up}"
-    if valid_from is None:
-        return line, None
-    return line, _versions_source(sample, source, valid_from, checks)
+    versions = None if valid_from is None else _versions_source(sample, source, valid_from, checks)
+    return line, [*([versions] if versions is not None else []), *changes]
+
+
+def _change_sources(
+    sample: FileSample, users: dict, taken: set[str], checks: list[str]
+) -> list[dict]:
+    """An events source over a users file per time column that dates a change of the user
+    (_dated_change): HubSpot's `Became a Customer Date` gives BECAME_CUSTOMER events, a
+    `Churned At` in customers.csv CUSTOMER_CHURNED ones; a user without one holds none."""
+    files = _label(users)
+    constant = _event_type_constant(sample.path)
+    found = []
+    for column in (c for c in sample.columns if c not in taken and "." not in c):
+        change = _dated_change(column)
+        values = sample.values.get(column, ())
+        if change is None or not _all_times(values):
+            continue
+        kind, name = change
+        event_type = name if kind == "became" else f"{constant}_{name}"
+        found.append(_dated_source(users, event_type, column, values))
+        checks.append(
+            f"{files}: {column} dates a change of each user: {event_type} events of their own, "
+            "not an attribute (a user without one holds none: counted as no_event_time)"
+        )
+    return found
+
+
+def _dated_source(read_from: Mapping, event_type: str, column: str, values: Sequence[str]) -> dict:
+    """An events source of `event_type` over `read_from`'s files, its user id, at `column`'s
+    time, a blank one no event (`blank_time: no_event`)."""
+    dated = {key: read_from[key] for key in READ_KEYS if key in read_from}
+    dated["event_type"] = event_type
+    dated["columns"] = {"user_id": read_from["columns"]["user_id"], "timestamp": column}
+    dated["blank_time"] = "no_event"
+    dated["timestamp_formats"] = timestamp_formats(values)[0]
+    if {"utc", "gmt"} & set(name_words(column)):
+        dated["timezone"] = "UTC"
+    return dated
 
 
 # Sampled rows from which a category column with a distinct value on every row reads as a
@@ -2024,6 +2075,16 @@ def _events_source(
     return line, statuses or _sampled_event_types(sample, columns)
 
 
+def _add_sources(events: list[dict], mapped: list[str], files: str, added: list[dict]) -> None:
+    """Append events sources another file's reading gave, each with its summary line."""
+    for source in added:
+        events.append(source)
+        summary = _source_line(
+            files, source["columns"], source["event_type"], source["timestamp_formats"]
+        )
+        mapped.append(f"events[{len(events) - 1}]: {summary}")
+
+
 # The keys of an events source that say how its files read, which a source of the same files
 # keeps (_lifecycle_sources).
 READ_KEYS = ("files", "format", "encoding", "delimiter", "header", "names", "sheet", "members")
@@ -2041,13 +2102,8 @@ def _lifecycle_sources(
     constant = _event_type_constant(first)
     found = []
     for column, word in _lifecycle_columns(sample, read):
-        dated = {key: source[key] for key in READ_KEYS if key in source}
-        dated["event_type"] = f"{constant}_{word.upper()}"
-        dated["columns"] = {"user_id": source["columns"]["user_id"], "timestamp": column}
-        dated["blank_time"] = "no_event"
-        dated["timestamp_formats"] = timestamp_formats(sample.values.get(column, ()))[0]
-        if {"utc", "gmt"} & set(name_words(column)):
-            dated["timezone"] = "UTC"
+        values = sample.values.get(column, ())
+        dated = _dated_source(source, f"{constant}_{word.upper()}", column, values)
         found.append(dated)
         checks.append(
             f"{files}: {column} dates each change to {word}: {dated['event_type']} events of "
@@ -2119,17 +2175,9 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             found_users = _users_source(sample, source, checks, keyed_by_email)
             if found_users is not None:
                 users = source
-                line, versions = found_users
+                line, given = found_users
                 mapped.append(line)
-                if versions is not None:
-                    events.append(versions)
-                    summary = _source_line(
-                        files,
-                        versions["columns"],
-                        versions["event_type"],
-                        versions["timestamp_formats"],
-                    )
-                    mapped.append(f"events[{len(events) - 1}]: {summary}")
+                _add_sources(events, mapped, files, given)
             continue
         if sample.header and not _user_id_fields(sample, users_shape):
             found: list[str] = []
@@ -2142,7 +2190,9 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             found_users = _users_source(sample, source, checks, keyed_by_email)
             if users is None and undated_users and found_users is not None:
                 users = source
-                mapped.append(found_users[0])
+                line, given = found_users
+                mapped.append(line)
+                _add_sources(events, mapped, files, given)
             else:
                 checks.append(f"{files}: left out: another users table, without signup times")
             continue
@@ -2157,12 +2207,9 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             renames.update(
                 (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
             )
-            for dated in _lifecycle_sources(sample, named_by, source, checks):
-                events.append(dated)
-                summary = _source_line(
-                    files, dated["columns"], dated["event_type"], dated["timestamp_formats"]
-                )
-                mapped.append(f"events[{len(events) - 1}]: {summary}")
+            _add_sources(
+                events, mapped, files, _lifecycle_sources(sample, named_by, source, checks)
+            )
     if catalogues:
         items = _chosen_catalogue(catalogues, mapped, checks)
     if not events:

@@ -177,16 +177,21 @@ class StoreFacts:
 def model_attributes(
     kinds: Mapping[str, str], dtypes: Mapping[str, str], distinct: Mapping[str, int]
 ) -> tuple[str, ...]:
-    """The static user attributes a starter spec takes as features: numeric ones that vary,
-    categorical ones of 2 to MAX_ATTRIBUTE_LEVELS levels (not an email or a name); never a
-    snapshot (read at export time) or a timestamp."""
+    """The static user attributes a starter spec takes as features: numeric ones that vary
+    and are not an id (a CRM's `record_id` counts signups, it measures nothing), categorical
+    ones of 2 to MAX_ATTRIBUTE_LEVELS levels (not an email or a name); never a snapshot (read
+    at export time) or a timestamp."""
     return tuple(
         name
         for name, kind in kinds.items()
         if kind == "static"
         and is_spec_name(name)
         and (
-            (dtypes.get(name) == "numeric" and distinct.get(name, 0) >= 2)
+            (
+                dtypes.get(name) == "numeric"
+                and distinct.get(name, 0) >= 2
+                and name_words(name)[-1:] != ["id"]
+            )
             or (
                 dtypes.get(name) == "categorical"
                 and 2 <= distinct.get(name, 0) <= MAX_ATTRIBUTE_LEVELS
@@ -258,6 +263,7 @@ CATEGORY_VALUES_COUNTED = 3  # per category attribute: its values most events na
 CONVERSION_WORDS = (
     "purchase", "purchased", "buy", "bought", "subscribe", "subscribed", "subscription",
     "upgrade", "upgraded", "converted", "conversion", "paid", "payment", "order", "checkout",
+    "customer",  # a CRM's BECAME_CUSTOMER
 )  # fmt: skip
 
 

@@ -828,6 +828,41 @@ def test_a_subscriptions_status_dated_by_its_own_columns_is_no_event_type(tmp_pa
     ]
 
 
+HUBSPOT_CONTACTS = (
+    "Record ID,Email,Create Date,Lifecycle Stage,Became a Customer Date,Became a Lead Date,"
+    "Country\n"
+    "101,ann@x.io,2024-01-05 10:00,customer,2024-03-01 09:00,2024-01-05 10:00,France\n"
+    "102,bob@x.io,2024-01-07 11:00,lead,,2024-01-07 11:00,Germany\n"
+)
+SITE_EVENTS = (
+    "email,timestamp,event\n"
+    "ann@x.io,2024-01-06 10:00,page_view\n"
+    "bob@x.io,2024-01-08 10:00,page_view\n"
+)
+
+
+def test_a_crms_dates_of_change_are_events_and_its_stage_a_snapshot(tmp_path):
+    """HubSpot's contacts: `Became a Customer Date` is when each contact converted, an event
+    of its own (the label a CRM asks about), not a static attribute known from signup on;
+    `Lifecycle Stage` is today's stage, a snapshot."""
+    files = {"contacts.csv": HUBSPOT_CONTACTS, "events.csv": SITE_EVENTS}
+    out, _ = _starter_for(tmp_path, files)
+    config = read_config(out)
+    kinds = {a.name: a.kind for a in config.users.attributes}
+    assert kinds == {"record_id": "static", "lifecycle_stage": "snapshot", "country": "static"}
+    became = [(s.event_type, s.columns["timestamp"], s.blank_time) for s in config.events[:2]]
+    assert became == [
+        ("BECAME_CUSTOMER", "Became a Customer Date", "no_event"),
+        ("BECAME_LEAD", "Became a Lead Date", "no_event"),
+    ]
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["events"] == TableCounts(6, 5, {"no_event_time": 1})
+    assert _query(
+        store, "SELECT user_id, event_time FROM events WHERE event_type = 'BECAME_CUSTOMER'"
+    ) == [("ann@x.io", datetime(2024, 3, 1, 9))]
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"

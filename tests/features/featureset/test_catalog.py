@@ -399,6 +399,7 @@ def test_the_starter_takes_static_attributes_worth_a_feature():
         "born": "static",
         "one": "static",
         "last_seen": "snapshot",
+        "record_id": "static",
     }
     dtypes = {
         "country": "categorical",
@@ -408,8 +409,12 @@ def test_the_starter_takes_static_attributes_worth_a_feature():
         "born": "timestamp",
         "one": "categorical",
         "last_seen": "numeric",
+        "record_id": "numeric",  # a CRM's row number: an id, not a measure
     }
-    distinct = {"country": 40, "plan": 2, "email": 9000, "age": 60, "born": 500, "one": 1}
+    distinct = {
+        **{"country": 40, "plan": 2, "email": 9000, "age": 60, "born": 500, "one": 1},
+        "record_id": 9000,
+    }
     assert model_attributes(kinds, dtypes, distinct) == ("country", "plan", "age")
 
 
