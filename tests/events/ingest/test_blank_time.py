@@ -4,8 +4,13 @@ a time that is there but unreadable is still an error."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
-from tiny_datasets import make_config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tiny_datasets import make_config, write_dataset
 
 from contracts.errors import UsagecastError
 from events.ingest import ingest_dataset
@@ -83,3 +88,39 @@ def test_blank_time_names_its_choices(dataset, store):
     message = r"events\[1\]\.blank_time` is 'skip'; allowed: error, no_event"
     with pytest.raises(UsagecastError, match=message):
         ingest_dataset(path, store, progress=False)
+
+
+CANCELED_TEXTS = st.sampled_from(["", "2024-03-20 09:00", "2024-04-01", "soon", " "])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["1", "2", ""]), CANCELED_TEXTS), max_size=10))
+def test_each_row_is_an_event_no_event_or_an_error_of_each_source(drawn):
+    """Every row is read by both sources; the cancellations' source keeps a row with a time,
+    counts a blank one as no_event_time and an unreadable one as unparseable_timestamp."""
+    lines = "".join(f"s{n},{c},2024-01-05 10:00,{t}\n" for n, (c, t) in enumerate(drawn))
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_dataset(
+            Path(folder) / "data",
+            {"subscriptions.csv": "id,customer,created,canceled_at\n" + lines},
+            _config(CREATED, CANCELED),
+        )
+        summary = ingest_dataset(
+            path, Path(folder) / "events.duckdb", progress=False, allow_partial=True
+        )
+    events = summary.tables.get("events")
+    if not drawn:
+        assert events is None or events.read == 0
+        return
+    blank = [not t.strip() for _, t in drawn]
+    customer = [bool(c) for c, _ in drawn]
+    expected = {
+        # blank first, whoever the customer; then no customer, in either source
+        "no_event_time": sum(blank),
+        "missing_required_field": sum(not c for c in customer)
+        + sum(not c and not b for c, b in zip(customer, blank, strict=True)),
+        "unparseable_timestamp": sum(bool(c) and t == "soon" for c, t in drawn),
+    }
+    assert events.read == 2 * len(drawn)
+    assert events.quarantined == {reason: n for reason, n in expected.items() if n}
+    assert events.accepted == events.read - sum(expected.values())
