@@ -101,6 +101,8 @@ DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 # The last resort for a customer id (Shopify's orders export has only `Email`); read
 # lower-cased, as an address names one customer whatever its case.
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
+# A user id that stands for "no account" on a guest's row (WooCommerce: 0).
+GUEST_IDS = ("0", "-1", "guest")
 TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "derivedtstamp", "time", "ts", "datetime",
     "occurredat", "createdat", "eventdate", "date", "day", "invoicedate", "orderdate",
@@ -174,8 +176,12 @@ OPTIONAL_NAMES = {
     "item_id": (
         "itemid", "productid", "sku", "trackid", "songid", "contentid", "item", "stockcode",
         "productcode", "itemcode", "lineitemsku", "variantsku",  # Shopify's orders, products
+        "itemsku", "productsku",  # WooCommerce's order exports
     ),
-    "value": ("revenue", "value", "amount", "price", "total", "sales", "purchaserevenue"),
+    "value": (
+        "revenue", "value", "amount", "price", "total", "sales", "purchaserevenue",
+        "ordertotal", "ordertotalamount", "totalamount", "grandtotal", "ordervalue",
+    ),
     "area": ("area", "section", "screen", "feature", "module"),
     "properties": ("properties", "eventproperties", "props", "params"),
 }  # fmt: skip
@@ -370,6 +376,48 @@ def _user_id_fields(sample: FileSample, users_shape: str | None = None) -> list[
         half.sort(key=lambda c: _ids_shape(sample.values.get(c, ())) != users_shape)
     chosen = half[0] if half else max(found, key=filled.__getitem__, default=None)
     return [chosen, *(c for c in found if c != chosen)] if chosen else []
+
+
+def _order_total_on_each_line(sample: FileSample, value: str, taken: set[str]) -> str | None:
+    """A column naming the order each row is a line of (ORDER_ID_NAMES), when `value` repeats
+    the order's total on every line (WooCommerce's `Order Total Amount`): both filled on
+    every sampled row, the id repeated, one value per id."""
+    rows = _sampled_rows(sample)
+    totals = sample.values.get(value, ())
+    for column in _field_matches(sample, ORDER_ID_NAMES, taken):
+        ids = sample.values.get(column, ())
+        if len(ids) != rows or len(totals) != rows or len(set(ids)) == rows:
+            continue
+        if len(set(zip(ids, totals, strict=True))) == len(set(ids)):
+            return column
+    return None
+
+
+def _status_prefix(values: Sequence[str]) -> str:
+    """The prefix every sampled status shares up to a `-` (WooCommerce's `wc-completed`,
+    `wc-refunded`), when there are two statuses or more; else ""."""
+    heads = {v.partition("-")[0] + "-" if "-" in v else "" for v in values}
+    prefix = heads.pop() if len(heads) == 1 else ""
+    letters = prefix[:-1].isalpha()
+    return prefix if letters and len(set(values)) > 1 else ""
+
+
+def _guest_id(sample: FileSample, user_id: str) -> tuple[str, str, int] | None:
+    """(email column, placeholder, how many emails share it) when the user id holds a
+    placeholder (GUEST_IDS) for rows of different email addresses, both filled on every
+    sampled row: WooCommerce's `Customer User ID` is 0 on every guest's order."""
+    rows = _sampled_rows(sample)
+    ids = sample.values.get(user_id, ())
+    for email in _field_matches(sample, EMAIL_NAMES, {user_id}):
+        addresses = sample.values.get(email, ())
+        if len(ids) != rows or len(addresses) != rows:
+            continue
+        for placeholder in GUEST_IDS:
+            pairs = zip(ids, addresses, strict=True)
+            shared = {a.strip().lower() for i, a in pairs if i == placeholder}
+            if len(shared) > 1:
+                return email, placeholder, len(shared)
+    return None
 
 
 def _owned_ids(columns: Iterable[str]) -> list[str]:
@@ -1882,6 +1930,15 @@ def _events_source(
         return _headerless_events_source(sample, first, source, checks)
     ids = _user_id_fields(sample, users_shape)
     user_id, *other_ids = _device_ids_last(sample, ids, files, checks)
+    guests = None if user_id is None else _guest_id(sample, user_id)
+    if guests is not None:
+        email, placeholder, shared = guests
+        checks.append(
+            f"{files}: {user_id} is {placeholder!r} for {shared} different {email} values "
+            "(guests without an account, as WooCommerce writes them): keyed by "
+            f"{email} instead, so each guest is a customer of their own"
+        )
+        user_id, other_ids = email, [user_id, *(c for c in other_ids if c != email)]
     taken = {user_id or ""}
     time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
     if user_id is None or time is None:
@@ -1949,9 +2006,18 @@ def _events_source(
     if found_status is not None:
         status, order = found_status
         constant = _event_type_constant(first)
-        columns["event_type"] = {"expr": f"'{constant}_' || upper({ident(status)})"}
+        prefix = _status_prefix(sample.values[status])
+        read = ident(status)
+        if prefix:  # WooCommerce's `wc-completed`: ORDER_COMPLETED
+            read = (
+                f"CASE WHEN starts_with({read}, '{prefix}') THEN substring({read}, "
+                f"{len(prefix) + 1}) ELSE {read} END"
+            )
+        columns["event_type"] = {"expr": f"'{constant}_' || upper({read})"}
         taken.add(status)
-        statuses = tuple(sorted({f"{constant}_{v.upper()}" for v in sample.values[status]}))
+        statuses = tuple(
+            sorted({f"{constant}_{v.removeprefix(prefix).upper()}" for v in sample.values[status]})
+        )
         filled = ""
         if order is not None:
             fill_down = {"by": order, "columns": [status]}
@@ -2012,8 +2078,11 @@ def _events_source(
         )
         taken.add(event_id)
     elif isinstance(columns.get("value"), str):
-        order = _order_lines(sample, columns["value"], taken)
-        if order is not None:
+        value = columns["value"]
+        order = _order_lines(sample, value, taken)
+        repeated = None if order is not None else _order_total_on_each_line(sample, value, taken)
+        if order is not None or repeated is not None:
+            order = order or repeated
             per_order = [c for c in (event, user_id, time, order) if isinstance(c, str)]
             kept = len(set(sample.values[order])) / _sampled_rows(sample)
             share = (
@@ -2022,12 +2091,18 @@ def _events_source(
                 if kept < DEFAULT_MIN_ACCEPTED_SHARE
                 else ""
             )
+            lines = (
+                f"{order} repeats on rows without a {value}, an order's further line items: "
+                f"each row is an event, so counts are of lines and only an order's first line "
+                f"carries its {value}"
+                if repeated is None
+                else f"{order} repeats with the same {value} on each of its lines, the order's "
+                f"total on every line item: each row is an event, so counts are of lines and "
+                f"value sums count an order's {value} once per line"
+            )
             checks.append(
-                f"{files}: {order} repeats on rows without a {columns['value']}, an order's "
-                f"further line items: each row is an event, so counts are of lines and only "
-                f"an order's first line carries its {columns['value']}; for one event per "
-                f"order set dedupe: {json.dumps(per_order)} (the other lines are then "
-                f"quarantined as duplicate_event{share})"
+                f"{files}: {lines}; for one event per order set dedupe: {json.dumps(per_order)} "
+                f"(the other lines are then quarantined as duplicate_event{share})"
             )
     if value_columns:
         _set_number_format(sample, value_columns, source, checks)

@@ -863,6 +863,42 @@ def test_a_crms_dates_of_change_are_events_and_its_stage_a_snapshot(tmp_path):
     ) == [("ann@x.io", datetime(2024, 3, 1, 9))]
 
 
+WOOCOMMERCE_ORDERS = (
+    '"Order ID","Order Status","Order Date","Customer User ID","Billing Email",'
+    '"Order Total Amount","Item SKU"\n'
+    '"1201","wc-completed","2024-05-02 10:11","15","ann@x.io","35.00","MUG"\n'
+    '"1201","wc-completed","2024-05-02 10:11","15","ann@x.io","35.00","TEA"\n'
+    '"1202","wc-refunded","2024-05-03 09:00","0","guest1@y.io","12.00","TEA"\n'
+    '"1203","wc-processing","2024-05-04 12:30","22","bob@x.io","20.00","CUP"\n'
+    '"1204","wc-completed","2024-05-05 14:00","0","Guest2@y.io","8.00","TEA"\n'
+)
+
+
+def test_a_woocommerce_export_keys_guests_by_email_and_reads_plain_statuses(tmp_path):
+    """WooCommerce writes 0 as a guest's user id, `wc-` before each status and the order's
+    total on each of its lines."""
+    out, starter = _starter_for(tmp_path, {"orders.csv": WOOCOMMERCE_ORDERS})
+    (source,) = read_config(out).events
+    assert source.derived["user_id"] == 'LOWER("Billing Email")'
+    assert dict(source.columns) == {
+        "timestamp": "Order Date",
+        "item_id": "Item SKU",
+        "value": "Order Total Amount",
+    }
+    checks = "\n".join(starter.checks)
+    assert "Customer User ID is '0' for 2 different Billing Email values" in checks
+    assert "Order ID repeats with the same Order Total Amount on each of its lines" in checks
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    assert _query(store, "SELECT user_id, event_type FROM events ORDER BY event_time") == [
+        ("ann@x.io", "ORDER_COMPLETED"),
+        ("ann@x.io", "ORDER_COMPLETED"),
+        ("guest1@y.io", "ORDER_REFUNDED"),
+        ("bob@x.io", "ORDER_PROCESSING"),
+        ("guest2@y.io", "ORDER_COMPLETED"),
+    ]
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"
