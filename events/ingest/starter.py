@@ -117,11 +117,14 @@ ORDER_ID_NAMES = ("orderid", "ordernumber", "id")
 ORDER_NAME_NAMES = ("name", "ordername")
 ORDER_NAME = re.compile(r"#[0-9]+")
 # First words of a time column's name that date a change of state (Stripe's `Canceled At
-# (UTC)`, `Ended At (UTC)`; Shopify's `Cancelled at`): its own events, of the file's constant
-# event type and the word (SUBSCRIPTION_CANCELED), a row with it blank holding none.
+# (UTC)`, `Ended At (UTC)`; Shopify's `Cancelled at`; a helpdesk's `Solved at`; a CRM's
+# `Converted Date`): its own events, of the file's constant event type and the word
+# (SUBSCRIPTION_CANCELED), a row with it blank holding none. A leaving or an outcome, not a
+# step an order takes within days (`Completed Date`, `Fulfilled at`): a status naming such a
+# step is the better event type, and the two would name one event type twice.
 LIFECYCLE_WORDS = (
     "canceled", "cancelled", "ended", "churned", "paused", "expired", "closed", "deleted",
-    "deactivated", "unsubscribed",
+    "deactivated", "unsubscribed", "refunded", "converted", "solved", "resolved",
 )  # fmt: skip
 LIFECYCLE_TAIL_WORDS = ("at", "on", "date", "time", "utc")
 # Words of a status column's name that say where goods are, not whether they were paid for
@@ -1989,7 +1992,8 @@ def _events_source(
     found_status = None if event is not None else _status_column(sample, taken)
     statuses: tuple[str, ...] = ()
     fill_down = None
-    states = sorted(set(sample.values.get(found_status[0], ()))) if found_status else []
+    written = sample.values.get(found_status[0], ()) if found_status else ()
+    states = sorted({v.removeprefix(_status_prefix(written)) for v in written})
     dated = [
         (column, state)
         for column, word in _lifecycle_columns(sample, taken)

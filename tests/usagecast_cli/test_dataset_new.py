@@ -899,6 +899,20 @@ def test_a_woocommerce_export_keys_guests_by_email_and_reads_plain_statuses(tmp_
     ]
 
 
+def test_a_helpdesks_solved_tickets_are_dated_by_their_solved_at(tmp_path):
+    tickets = (
+        "ticket_id,user_id,created_at,solved_at,status\n"
+        "1,u1,2024-03-01 10:00,2024-03-02 09:00,solved\n"
+        "2,u2,2024-03-03 10:00,,open\n"
+        "3,u1,2024-03-05 10:00,,pending\n"
+    )
+    out, _ = _starter_for(tmp_path, {"tickets.csv": tickets})
+    created, solved = read_config(out).events
+    assert (created.event_type, solved.event_type) == ("TICKET", "TICKET_SOLVED")
+    assert solved.columns["timestamp"] == "solved_at"
+    assert "event_type" not in created.derived  # `solved` is dated: not read at creation
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"
