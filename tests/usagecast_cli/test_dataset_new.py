@@ -913,6 +913,45 @@ def test_a_helpdesks_solved_tickets_are_dated_by_their_solved_at(tmp_path):
     assert "event_type" not in created.derived  # `solved` is dated: not read at creation
 
 
+def test_a_messy_subscriptions_export_gives_a_churn_spec_through_the_cli(tmp_path, capsys):
+    """Saved from Excel in cp1252 with pandas' float ids, day-only cancellations, a row with
+    no customer and a row exported twice: dataset new, ingest, features new --label churn and
+    features build run as a user would, and churn is the dated cancellation."""
+    export = tmp_path / "export"
+    export.mkdir()
+    rows = ["1.0,Prämie,30.00,canceled,2024-01-07 11:00,2024-03-20"]
+    rows += [f"{n}.0,Basis,10.00,active,2024-0{1 + n % 6}-05 10:00," for n in range(2, 40)]
+    rows += [",Basis,10.00,active,2024-02-01 08:00,", rows[1]]  # no customer; a repeat
+    rows += [
+        f"{n}.0,Basis,10.00,canceled,2024-01-1{n % 9} 09:00,2024-0{2 + n % 5}-0{1 + n % 9}"
+        for n in range(40, 60)
+    ]
+    text = "Customer ID,Plan,Amount,Status,Created (UTC),Canceled At (UTC)\n" + "\n".join(rows)
+    (export / "subscriptions.csv").write_bytes((text + "\n").encode("cp1252"))
+    assert main(["dataset", "new", str(export)]) == 0
+    out = export / "dataset.yaml"
+    assert main(["ingest", str(out), "--no-progress"]) == 0
+    ingested = capsys.readouterr().out
+    # 61 rows read by each of two sources: the creations lose the row without a customer and
+    # the repeat; the cancellations keep the 21 rows with a time (those two have none)
+    assert "events: read 122  accepted 80  quarantined 42" in ingested
+    assert "events[0] (subscriptions.csv): read 61  accepted 59  quarantined 2" in ingested
+    assert "events[1] (subscriptions.csv): read 61  accepted 21  quarantined 40" in ingested
+    assert main(["features", "new", "churn", "--label", "churn"]) == 0
+    spec = yaml.safe_load((tmp_path / "specs" / "churn" / "v1.yaml").read_text())
+    assert spec["label"] == {
+        "kind": "event_within",
+        "event_type": "SUBSCRIPTION_CANCELED",
+        "horizon_days": 30,
+    }
+    assert main(["features", "build", "churn@v1", "--no-progress"]) == 0
+    built = pd.read_parquet(
+        next((tmp_path / "usagecast_home").glob("feature_sets/churn/v1/*/data.parquet"))
+    )
+    assert built["label"].sum() > 0
+    assert set(built["user_id"]) <= {str(n) for n in range(1, 60)}  # `1.0` read as `1`
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"
