@@ -134,7 +134,7 @@ def _format_filled(starter: Starter) -> str:
 def _new(args: argparse.Namespace) -> int:
     from events.quality import NoReportError, load_latest_report, render_for_spec
     from features.featureset import new_spec
-    from features.featureset.catalog import store_facts
+    from features.featureset.catalog import cancellation_event_type, store_facts
 
     try:
         report = load_latest_report()
@@ -148,6 +148,12 @@ def _new(args: argparse.Namespace) -> int:
     if report is not None:
         print(render_for_spec(report))
         print(_format_filled(starter))
+    cancellation = None if store is None else cancellation_event_type(store.event_types)
+    if cancellation is not None and args.label != "churn":
+        print(
+            f"also: your store holds {cancellation}; `usagecast features new NAME --label "
+            f"churn` asks who has one next"
+        )
     print(
         f"next: edit it (dataset, cutoffs, label, event types), then\n"
         f"  usagecast features sql {args.name}@v1\n"
