@@ -632,11 +632,13 @@ class _Builder:
         self.con.execute(
             "CREATE TEMP TABLE candidates AS " + validate.duplicate_candidates_sql(stage, late)
         )
+        # A row that holds no event (no_event_time) is no error to show: its raw row is not
+        # copied, which keeps a subscriptions file's every uncanceled row out of the JSON.
         self._read_raw(
             EVENTS,
-            f"(SELECT file_key, source_row FROM {stage} WHERE reason IS NOT NULL "
-            f"UNION ALL SELECT file_key, source_row FROM {stage} SEMI JOIN {late} USING (seq) "
-            "UNION ALL SELECT file_key, source_row FROM candidates)",
+            f"(SELECT file_key, source_row FROM {stage} WHERE reason IS NOT NULL AND reason <> "
+            f"'{validate.NO_EVENT_TIME}' UNION ALL SELECT file_key, source_row FROM {stage} "
+            f"SEMI JOIN {late} USING (seq) UNION ALL SELECT file_key, source_row FROM candidates)",
         )
         self.con.execute(
             f"INSERT INTO {late} " + validate.duplicates_sql("candidates", f"raw_{EVENTS}")
@@ -818,12 +820,13 @@ class _Builder:
                 )
 
     def _quarantine(self, table: str) -> None:
-        """Copy every rejected row with its reason and raw row, in file and row order."""
+        """Copy every rejected row with its reason and raw row (none for a row that holds no
+        event: _read_raw did not read it), in file and row order."""
         self.con.execute(
             f"INSERT INTO {QUARANTINE} SELECT '{table}', "
             f"{self._source_file_sql()}, q.source_row, "
             f"q.reason, q.detail, r.raw "
-            f"FROM stage_{table} q JOIN raw_{table} r USING (file_key, source_row) "
+            f"FROM stage_{table} q LEFT JOIN raw_{table} r USING (file_key, source_row) "
             "WHERE q.reason IS NOT NULL ORDER BY q.file_key, q.source_row"
         )
 

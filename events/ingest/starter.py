@@ -207,6 +207,13 @@ CHANGED_ATTRIBUTE_WORDS = ("plan", "tier", "level", "stage", "edition", "package
 USERS_FILE_WORDS = (
     "user", "customer", "account", "member", "client", "people", "person", "contact",
 )  # fmt: skip
+# Words of a file's name that say its rows are things users do or have, so never a users
+# table, even when its sample holds each customer once and a `Created` column: Stripe's
+# `subscriptions.csv`, a large shop's `orders_export.csv`, `customer_orders.csv`.
+EVENT_FILE_WORDS = (
+    "order", "subscription", "payment", "charge", "invoice", "transaction", "ticket",
+    "event", "purchase", "session", "login", "click", "refund",
+)  # fmt: skip
 # An attribute whose name says it was read when the file was exported (it leaks the future).
 SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
@@ -1353,9 +1360,13 @@ def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str |
 
 def _is_users_file(sample: FileSample) -> bool:
     """A signup-like column, and a users-like file name or else a row per user: no event
-    type column and no sampled user id twice (an orders export has a `Created at` too)."""
+    type column and no sampled user id twice (an orders export has a `Created at` too); never
+    a file named like events (EVENT_FILE_WORDS)."""
     taken: set[str] = set()
-    named = any(word in _table_name(sample).lower() for word in USERS_FILE_WORDS)
+    name = _table_name(sample).lower()
+    if any(word in name for word in EVENT_FILE_WORDS):
+        return False
+    named = any(word in name for word in USERS_FILE_WORDS)
     has_signup = _find_field(sample, SIGNUP_NAMES, taken) is not None
     has_event = _find_field(sample, EVENT_NAMES, taken) is not None
     ids = sample.values.get(next(iter(_user_id_fields(sample)), ""), ())
@@ -1994,17 +2005,26 @@ def _events_source(
     fill_down = None
     written = sample.values.get(found_status[0], ()) if found_status else ()
     states = sorted({v.removeprefix(_status_prefix(written)) for v in written})
+    lifecycle = _lifecycle_columns(sample, taken)
     dated = [
-        (column, state)
-        for column, word in _lifecycle_columns(sample, taken)
+        f"its {state!r} is dated by {column}"
+        for column, word in lifecycle
         for state in states
         if _same_state(word, state)
     ]
+    # A plain `Status` beside a dated change holds that change among its values, sampled or
+    # not (Stripe's `canceled` may be on no sampled row); a qualified one (Shopify's
+    # `Financial Status`) only when a sampled value says so.
+    plain = found_status is not None and name_words(QUALIFIER.sub("", found_status[0])) == [
+        "status"
+    ]
+    if lifecycle and plain and not dated:
+        dated = [f"its changes are dated by {', '.join(c for c, _ in lifecycle)}"]
     if dated:
         checks.append(
-            f"{files}: {found_status[0]} is as of the export and its {dated[0][1]!r} is dated by "
-            f"{dated[0][0]}: not the event type, which would date each change at the row's "
-            f"{time} (a look-ahead); the change is an event of its own below"
+            f"{files}: {found_status[0]} is as of the export and {dated[0]}: not the event "
+            f"type, which would date each change at the row's {time} (a look-ahead); the "
+            "change is an event of its own below"
         )
         found_status = None
     if found_status is not None:

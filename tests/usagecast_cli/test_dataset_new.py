@@ -956,6 +956,25 @@ def test_a_messy_subscriptions_export_gives_a_churn_spec_through_the_cli(tmp_pat
     assert set(built["user_id"]) <= {str(n) for n in range(1, 60)}  # `1.0` read as `1`
 
 
+def test_a_subscriptions_file_sampling_each_customer_once_is_no_users_table(tmp_path):
+    """A large subscriptions export's sample rarely holds a customer twice; with its
+    `Created` column it read as a users table of duplicate customers. Named like events, it
+    is events."""
+    rows = "".join(
+        f"sub_{n},cus_{n},10.00,active,2024-01-0{1 + n % 9} 10:00,\n" for n in range(30)
+    )
+    header = "id,Customer ID,Amount,Status,Created (UTC),Canceled At (UTC)\n"
+    out, starter = _starter_for(tmp_path, {"subscriptions.csv": header + rows})
+    config = read_config(out)
+    assert config.users is None
+    # no sampled row is canceled, yet a plain Status beside Canceled At holds cancellations
+    assert [s.event_type for s in config.events] == ["SUBSCRIPTION", "SUBSCRIPTION_CANCELED"]
+    assert (
+        "subscriptions.csv: Status is as of the export and its changes are dated by Canceled "
+        "At (UTC): not the event type" in "\n".join(starter.checks)
+    )
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"

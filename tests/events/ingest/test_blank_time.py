@@ -65,6 +65,12 @@ def test_a_subscriptions_cancellations_are_dated_by_their_own_column(dataset, st
         (1, "canceled_at is blank: no SUBSCRIPTION_CANCELED on this row"),
         (3, "canceled_at is blank: no SUBSCRIPTION_CANCELED on this row"),
     ]
+    # a row that holds no event is no error: its raw row is not copied; an error's is
+    assert query(store, "SELECT reason, raw IS NULL FROM quarantine ORDER BY ALL") == [
+        ("no_event_time", True),
+        ("no_event_time", True),
+        ("unparseable_timestamp", False),
+    ]
 
 
 def test_a_source_whose_every_row_holds_no_event_is_not_refused(dataset, store):
