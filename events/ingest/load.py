@@ -1129,21 +1129,9 @@ def short_tables(counts: dict[str, TableCounts], min_share: float) -> list[str]:
     ]
 
 
-# Quarantine reasons of rows that are not meant to be kept: a user's later versions (a users
-# table of versions keeps one row per user), an items file's rows of no item, in a users
-# table without signup times the users without events (a customers export lists them all),
-# and the rows of a `blank_time: no_event` source without a time (subscriptions never canceled).
-NOT_SHORT_REASONS = (
-    validate.LATER_VERSION,
-    validate.ITEM_WITHOUT_ID,
-    validate.USER_WITHOUT_EVENTS,
-    validate.NO_EVENT_TIME,
-)
-
-
 def _rows_to_keep(counts: TableCounts) -> int:
-    """Rows read, less those the table is not meant to keep (NOT_SHORT_REASONS)."""
-    return counts.read - sum(counts.quarantined.get(r, 0) for r in NOT_SHORT_REASONS)
+    """Rows read, less those the table is not meant to keep (validate.NOT_ERRORS)."""
+    return counts.read - sum(counts.quarantined.get(r, 0) for r in validate.NOT_ERRORS)
 
 
 def unknown_user_hints(report: dict) -> dict[str, str]:

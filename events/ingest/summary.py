@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from events.ingest.validate import NOT_ERRORS
 from events.quality import ReportFiles
 
 
@@ -69,7 +70,10 @@ class IngestSummary:
                 f"quarantined {counts.quarantined_total:,}"
             )
             for reason, count in sorted(counts.quarantined.items()):
-                lines.append(f"    {reason}: {count:,}")
+                lines.append(
+                    f"    {reason}: {count:,}"
+                    + (" (not an error)" if reason in NOT_ERRORS else "")
+                )
             if table == "events":
                 lines += [
                     f"    {name}: read {c.read:,}  accepted {c.accepted:,}  "

@@ -110,6 +110,12 @@ USER_WITHOUT_EVENTS = "user_without_events"
 # A row of an events source with `blank_time: no_event` whose time is blank: it holds no event
 # of that source (a subscription never canceled, in the source of cancellations).
 NO_EVENT_TIME = "no_event_time"
+# Quarantine reasons of rows that are not meant to be kept, not errors: a user's later
+# versions (a users table of versions keeps one row per user), an items file's rows of no
+# item, in a users table without signup times the users without events (a customers export
+# lists them all), and the rows of a `blank_time: no_event` source without a time. None
+# counts against rules.min_accepted_share.
+NOT_ERRORS = (LATER_VERSION, ITEM_WITHOUT_ID, USER_WITHOUT_EVENTS, NO_EVENT_TIME)
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
 # A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas

@@ -937,6 +937,7 @@ def test_a_messy_subscriptions_export_gives_a_churn_spec_through_the_cli(tmp_pat
     assert "events: read 122  accepted 80  quarantined 42" in ingested
     assert "events[0] (subscriptions.csv): read 61  accepted 59  quarantined 2" in ingested
     assert "events[1] (subscriptions.csv): read 61  accepted 21  quarantined 40" in ingested
+    assert "    missing_required_field: 1\n    no_event_time: 40 (not an error)\n" in ingested
     assert main(["features", "new", "renewals"]) == 0  # the default question says churn's
     hint = "also: your store holds SUBSCRIPTION_CANCELED; `usagecast features new NAME --label"
     assert hint in capsys.readouterr().out
