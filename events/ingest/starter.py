@@ -118,13 +118,15 @@ ORDER_NAME_NAMES = ("name", "ordername")
 ORDER_NAME = re.compile(r"#[0-9]+")
 # First words of a time column's name that date a change of state (Stripe's `Canceled At
 # (UTC)`, `Ended At (UTC)`; Shopify's `Cancelled at`; a helpdesk's `Solved at`; a CRM's
-# `Converted Date`): its own events, of the file's constant event type and the word
-# (SUBSCRIPTION_CANCELED), a row with it blank holding none. A leaving or an outcome, not a
+# `Converted Date`; an app's `confirmed_at`, `deleted_at`): its own events, of the file's
+# constant event type and the word (SUBSCRIPTION_CANCELED), a row with it blank holding
+# none. A leaving or an outcome, not a
 # step an order takes within days (`Completed Date`, `Fulfilled at`): a status naming such a
 # step is the better event type, and the two would name one event type twice.
 LIFECYCLE_WORDS = (
     "canceled", "cancelled", "ended", "churned", "paused", "expired", "closed", "deleted",
     "deactivated", "unsubscribed", "refunded", "converted", "solved", "resolved",
+    "confirmed", "verified", "activated", "onboarded",
 )  # fmt: skip
 LIFECYCLE_TAIL_WORDS = ("at", "on", "date", "time", "utc")
 # Words of a status column's name that say where goods are, not whether they were paid for

@@ -976,6 +976,25 @@ def test_a_subscriptions_file_sampling_each_customer_once_is_no_users_table(tmp_
     )
 
 
+def test_an_apps_users_table_dates_confirmations_and_deletions_as_events(tmp_path):
+    """A users table as a web framework keeps it (Devise's `confirmed_at`, a soft delete's
+    `deleted_at`): each is when the user changed, an event of its own."""
+    users = (
+        "id,email,created_at,updated_at,confirmed_at,sign_in_count,deleted_at\n"
+        "1,ann@x.io,2024-01-05 10:00:00,2024-06-01 10:00:00,2024-01-05 10:05:00,42,\n"
+        "2,bob@x.io,2024-01-07 11:00:00,2024-03-01 10:00:00,,3,2024-03-01 10:00:00\n"
+    )
+    logins = "user_id,timestamp\n1,2024-01-06 10:00:00\n2,2024-01-08 10:00:00\n"
+    out, _ = _starter_for(tmp_path, {"users.csv": users, "logins.csv": logins})
+    config = read_config(out)
+    dated = {
+        s.event_type: s.columns["timestamp"] for s in config.events if s.blank_time != "error"
+    }
+    assert dated == {"USER_CONFIRMED": "confirmed_at", "USER_DELETED": "deleted_at"}
+    kinds = {a.name: a.kind for a in config.users.attributes}
+    assert kinds == {"email": "static", "updated_at": "snapshot", "sign_in_count": "snapshot"}
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"
