@@ -120,9 +120,9 @@ ORDER_NAME = re.compile(r"#[0-9]+")
 # (UTC)`, `Ended At (UTC)`; Shopify's `Cancelled at`; a helpdesk's `Solved at`; a CRM's
 # `Converted Date`; an app's `confirmed_at`, `deleted_at`): its own events, of the file's
 # constant event type and the word (SUBSCRIPTION_CANCELED), a row with it blank holding
-# none. A leaving or an outcome, not a
-# step an order takes within days (`Completed Date`, `Fulfilled at`): a status naming such a
-# step is the better event type, and the two would name one event type twice.
+# none. A leaving or an outcome, not a step an order takes within days (`Completed Date`,
+# `Fulfilled at`): a status naming such a step is the better event type, and the two would
+# name one event type twice.
 LIFECYCLE_WORDS = (
     "canceled", "cancelled", "ended", "churned", "paused", "expired", "closed", "deleted",
     "deactivated", "unsubscribed", "refunded", "converted", "solved", "resolved",
