@@ -553,7 +553,7 @@ LABEL_STARTER_KINDS = ("event_within", *QUESTIONS)
 # not silence (a subscriber pays without any event for months).
 CANCELLATION_WORDS = (
     "canceled", "cancelled", "cancel", "cancellation", "churned", "churn", "unsubscribed",
-    "unsubscribe", "deactivated", "ended",
+    "unsubscribe", "deactivated", "ended", "deleted",  # an app's USER_DELETED (deleted_at)
 )  # fmt: skip
 CANCELLATION_WHY = "a cancellation, by its name: churn is that event here, not a silence"
 

@@ -15,6 +15,7 @@ from features.featureset.catalog import (
     STARTER_FILE,
     StoreFacts,
     area_use,
+    cancellation_event_type,
     conversion_event_type,
     item_categories,
     list_specs,
@@ -531,6 +532,11 @@ def test_churn_of_a_store_with_cancellations_is_the_cancellation(sets_dir, after
     assert spec.eligibility.not_converted == "SUBSCRIPTION_CANCELED"
     assert (starter.label, starter.label_why) == ("SUBSCRIPTION_CANCELED", CANCELLATION_WHY)
     assert spec.description.endswith("label = a SUBSCRIPTION_CANCELED within 30 days (churn).")
+
+
+def test_an_apps_deleted_accounts_are_its_churn():
+    assert cancellation_event_type(("LOGIN", "USER_CONFIRMED", "USER_DELETED")) == "USER_DELETED"
+    assert cancellation_event_type(("LOGIN", "PLAY")) is None
 
 
 @pytest.mark.parametrize(
