@@ -564,6 +564,13 @@ def cancellation_event_type(event_types: tuple[str, ...]) -> str | None:
     return _named_event_type(event_types, CANCELLATION_WORDS)
 
 
+def _article(event_type: str) -> str:
+    """`an` before an event type read with a vowel sound first (an ORDER_PAID, an UPGRADE),
+    else `a` (a USER_DELETED)."""
+    start = event_type[:2].lower()
+    return "an" if start[:1] in ("a", "e", "i", "o") or start in ("un", "up") else "a"
+
+
 def value_label_type(valued: tuple[str, ...]) -> tuple[str, str] | None:
     """The event type whose values a value_within starter sums, and why: the one of the
     valued types (valued_types) named like a conversion (an order's amount, not a play's
@@ -593,9 +600,8 @@ def _question(
         named = json.dumps(cancellation)
         label = f"label:\n  kind: event_within\n  event_type: {named}\n  horizon_days: 30\n"
         eligibility = f"eligibility:\n  not_converted: {named}\n"
-        description = (
-            f"Users without a {cancellation} yet; label = a {cancellation} within 30 days (churn)."
-        )
+        one = f"{_article(cancellation)} {cancellation}"
+        description = f"Users without {one} yet; label = {one} within 30 days (churn)."
     if kind == "value_within" and store is not None:
         if not store.valued:
             raise SpecError(
@@ -738,8 +744,7 @@ def starter_text(
     if after_signup is not None:
         text = _signup_relative(text, after_signup)
     if label:
-        article = "an" if label[:1].lower() in "aeiou" else "a"  # an ORDER_PAID
-        text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"{article} {label} within")
+        text = text.replace(f"a {_PLACEHOLDER_LABEL} within", f"{_article(label)} {label} within")
         text = text.replace(f": {_PLACEHOLDER_LABEL}\n", f": {json.dumps(label)}\n")
     return Starter(
         text.replace(STARTER_NAME, name),

@@ -534,9 +534,15 @@ def test_churn_of_a_store_with_cancellations_is_the_cancellation(sets_dir, after
     assert spec.description.endswith("label = a SUBSCRIPTION_CANCELED within 30 days (churn).")
 
 
-def test_an_apps_deleted_accounts_are_its_churn():
+def test_an_apps_deleted_accounts_are_its_churn(sets_dir):
     assert cancellation_event_type(("LOGIN", "USER_CONFIRMED", "USER_DELETED")) == "USER_DELETED"
     assert cancellation_event_type(("LOGIN", "PLAY")) is None
+    store = StoreFacts("app", _MONTHS, ("LOGIN", "USER_CONFIRMED", "USER_DELETED"))
+    new_spec("leavers", sets_dir, store=store, label_kind="churn")
+    spec = load_spec("leavers@v1", sets_dir)
+    assert spec.description == (
+        "Users without a USER_DELETED yet; label = a USER_DELETED within 30 days (churn)."
+    )
 
 
 @pytest.mark.parametrize(
