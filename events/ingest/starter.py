@@ -2288,14 +2288,15 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 catalogues.append((source, line, found, _sampled_rows(sample) - len(keys)))
                 continue
         if _signupless_users_file(sample):
+            if users is not None or not undated_users:
+                checks.append(f"{files}: left out: another users table, without signup times")
+                continue
             found_users = _users_source(sample, source, checks, keyed_by_email)
-            if users is None and undated_users and found_users is not None:
+            if found_users is not None:
                 users = source
                 line, given = found_users
                 mapped.append(line)
                 _add_sources(events, mapped, files, given)
-            else:
-                checks.append(f"{files}: left out: another users table, without signup times")
             continue
         named_by = Path(sample.sheet) if len(sample.sheets) > 1 else group[0].path
         found = _events_source(

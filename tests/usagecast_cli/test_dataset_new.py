@@ -995,6 +995,18 @@ def test_an_apps_users_table_dates_confirmations_and_deletions_as_events(tmp_pat
     assert kinds == {"email": "static", "updated_at": "snapshot", "sign_in_count": "snapshot"}
 
 
+def test_a_users_table_without_signups_beside_one_with_them_is_left_out(tmp_path):
+    files = {
+        "users.csv": "user_id,signed_up_at\nu1,2024-01-01\nu2,2024-01-02\n",
+        "customers.csv": "user_id,country\nu1,FR\nu2,DE\n",
+        "logins.csv": "user_id,timestamp\nu1,2024-01-03 10:00\nu2,2024-01-04 10:00\n",
+    }
+    out, starter = _starter_for(tmp_path, files)
+    assert read_config(out).users.files == "users.csv"
+    customers = [c for c in starter.checks if c.startswith("customers.csv")]
+    assert customers == ["customers.csv: left out: another users table, without signup times"]
+
+
 def test_a_delivery_status_is_no_event_type(tmp_path):
     orders = (
         "Order ID,Email,Created at,Shipping Status,Total\n"
