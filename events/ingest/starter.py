@@ -2176,6 +2176,25 @@ def _events_source(
     return line, statuses or _sampled_event_types(sample, columns)
 
 
+def _read_users(
+    sample: FileSample,
+    source: dict,
+    checks: list[str],
+    keyed_by_email: bool,
+    events: list[dict],
+    mapped: list[str],
+) -> bool:
+    """Fill in `source` as the users table (_users_source), its summary line in `mapped` and
+    the events sources it gives in `events`; False when it has no id column."""
+    found = _users_source(sample, source, checks, keyed_by_email)
+    if found is None:
+        return False
+    line, given = found
+    mapped.append(line)
+    _add_sources(events, mapped, _label(source), given)
+    return True
+
+
 def _add_sources(events: list[dict], mapped: list[str], files: str, added: list[dict]) -> None:
     """Append events sources another file's reading gave, each with its summary line."""
     for source in added:
@@ -2273,12 +2292,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             source["sheet"] = sample.sheet
             files = _label(source)
         if users is None and _is_users_file(sample):
-            found_users = _users_source(sample, source, checks, keyed_by_email)
-            if found_users is not None:
+            if _read_users(sample, source, checks, keyed_by_email, events, mapped):
                 users = source
-                line, given = found_users
-                mapped.append(line)
-                _add_sources(events, mapped, files, given)
             continue
         if sample.header and not _user_id_fields(sample, users_shape):
             found: list[str] = []
@@ -2291,12 +2306,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             if users is not None or not undated_users:
                 checks.append(f"{files}: left out: another users table, without signup times")
                 continue
-            found_users = _users_source(sample, source, checks, keyed_by_email)
-            if found_users is not None:
+            if _read_users(sample, source, checks, keyed_by_email, events, mapped):
                 users = source
-                line, given = found_users
-                mapped.append(line)
-                _add_sources(events, mapped, files, given)
             continue
         named_by = Path(sample.sheet) if len(sample.sheets) > 1 else group[0].path
         found = _events_source(
