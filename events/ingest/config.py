@@ -68,6 +68,11 @@ DECIMAL_SEPARATORS = (".", ",")
 # `thousands:` the digit-group separator some exports write in numbers ("1,234.50"); read
 # only between groups of three digits of the whole part, so "1,5" never becomes 15.
 THOUSANDS_SEPARATORS = (",", ".", "'", " ")
+# `currency_symbol:` the symbol or code some exports write beside their amounts ("$1,200.00",
+# "49,00 €", "49.00 USD"): at most this many characters, none of them a digit, a sign, a
+# blank or a quote.
+MAX_CURRENCY_SYMBOL = 5
+NOT_IN_CURRENCY_SYMBOL = frozenset("0123456789+-'\" \t")
 # Derived columns: the shared scalar allowlist plus a few text functions for source rows.
 DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
     **ALLOWED_FUNCTIONS,
@@ -118,7 +123,9 @@ class Source:
     event type of a file that holds one kind of event (then no event_type column is mapped).
     `delimiter` is one character or WHITESPACE; `decimal` (one of DECIMAL_SEPARATORS) is the
     fraction separator of every number read from the source's fields and `thousands` (one of
-    THOUSANDS_SEPARATORS, or None) their digit-group separator; `names` are the columns
+    THOUSANDS_SEPARATORS, or None) their digit-group separator, and `currency_symbol` the
+    symbol or code they may carry before or after them (`$`: "-$1,200.00"), read as no part
+    of the number (a number with another symbol is unparseable); `names` are the columns
     of a file without a header line. `dedupe` (events): True (a duplicate repeats every source
     column), False (none) or the source columns that make the key; parse_config fills in
     `rules.dedupe`. `times` says in which zone the source's times without an offset are
@@ -144,6 +151,7 @@ class Source:
     delimiter: str = ","
     decimal: str = "."
     thousands: str | None = None
+    currency_symbol: str | None = None
     derived: Mapping[str, str] = field(default_factory=dict)
     header: bool = True
     names: tuple[str, ...] | None = None
@@ -467,6 +475,20 @@ def _thousands(path: Path, where: str, value: Any, decimal: str) -> str | None:
     return value
 
 
+def _currency_symbol(path: Path, where: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(path, where, value)
+    if len(text) > MAX_CURRENCY_SYMBOL or NOT_IN_CURRENCY_SYMBOL & set(text):
+        raise _fail(
+            path,
+            where,
+            f"is {text!r}; a symbol or code of 1-{MAX_CURRENCY_SYMBOL} characters written beside "
+            "the numbers, none of them a digit, sign, blank or quote ($, €, USD, kr.)",
+        )
+    return text
+
+
 def _records(path: Path, where: str, value: Any, fmt: str | None) -> str | None:
     """`records:` a JSON key or dotted path (`results`, `data.events`), for JSON files."""
     if value is None:
@@ -490,6 +512,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "delimiter",
         "decimal",
         "thousands",
+        "currency_symbol",
         "header",
         "names",
         "columns",
@@ -557,6 +580,9 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         delimiter=_delimiter(path, f"{where}.delimiter", spec.get("delimiter", ",")),
         decimal=decimal,
         thousands=_thousands(path, f"{where}.thousands", spec.get("thousands"), decimal),
+        currency_symbol=_currency_symbol(
+            path, f"{where}.currency_symbol", spec.get("currency_symbol")
+        ),
         derived=derived,
         header=header,
         names=names,

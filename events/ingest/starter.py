@@ -252,6 +252,30 @@ GROUPED_NUMBERS = {  # decimal separator -> (its digit-group separator, the patt
     ".": (",", re.compile(number_pattern(".", ","))),
     ",": (".", re.compile(number_pattern(",", "."))),
 }
+# Symbols exports write beside amounts (`$1,200.00`, `49,00 €`, `R$ 49,90`), longest first so
+# that `US$` is not read as `$`; three capitals (`49.00 USD`) are a currency code.
+CURRENCY_SYMBOLS = (
+    "US$", "NZ$", "HK$", "kr.", "Fr.", "CHF", "R$", "A$", "C$", "kr", "zł", "Kč",
+    "$", "€", "£", "¥", "₹", "₩", "₽", "₺", "₪", "₫", "₱", "฿",
+)  # fmt: skip
+CURRENCY_CODE = re.compile("[A-Z]{3}")
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a column's sampled numbers read: the fraction separator, the digit-group
+    separator (None when no number needs one), the currency symbols they carry, and the
+    first number that needs digit groups (for the check)."""
+
+    decimal: str
+    thousands: str | None
+    symbols: tuple[str, ...]
+    grouped: str | None
+
+    @property
+    def currency_symbol(self) -> str | None:
+        """The source's `currency_symbol`: the one symbol the numbers carry, if one."""
+        return self.symbols[0] if len(self.symbols) == 1 else None
 
 
 class StarterError(UsagecastError):
@@ -452,7 +476,7 @@ def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
         words = name_words(column)
         values = sample.values.get(column, ())
         named = words and (words[0] in VALUE_WORDS or words[-1] in VALUE_ENDINGS)
-        if named and values and all(map(_is_number, values)):
+        if named and values and all(map(_is_amount, values)):
             return column
     return None
 
@@ -466,8 +490,8 @@ def _line_amount(sample: FileSample, taken: set[str]) -> tuple[str, str] | None:
     price = _find_field(sample, UNIT_PRICE_NAMES, taken | {quantity or ""})
     if quantity is None or price is None or "." in quantity + price:
         return None
-    decimal, thousands, _ = _number_format(sample, (quantity, price))
-    number = re.compile(number_pattern(decimal, thousands))
+    found = _number_format(sample, (quantity, price))
+    number = re.compile(number_pattern(found.decimal, found.thousands, found.currency_symbol))
     values = [*sample.values.get(quantity, ()), *sample.values.get(price, ())]
     plain = values and all(number.fullmatch(v) for v in values)
     return (quantity, price) if plain else None
@@ -1116,17 +1140,48 @@ def _is_number(value: str) -> bool:
     )
 
 
-def _number_format(
-    sample: FileSample, columns: Sequence[str]
-) -> tuple[str, str | None, str | None]:
-    """How the sampled numbers of `columns` read: the fraction separator (a comma, when some
-    number has one and the file is not comma-delimited), the digit-group separator when a
-    number needs one (else None), and the first such number."""
+def _is_amount(value: str) -> bool:
+    """A plain decimal number (_is_number), or one beside a currency symbol or code."""
+    return _is_number(value) or _amount_symbol(value) is not None
+
+
+def _amount_symbol(value: str) -> str | None:
+    """The currency symbol (CURRENCY_SYMBOLS) or code a number carries before or after it
+    (`-$1,200.00`, `49,00 €`, `49.00 USD`), as the ingest reads it (number_pattern); None for
+    a plain number or any other text."""
+    codes = [c for c in CURRENCY_CODE.findall(value) if c not in CURRENCY_SYMBOLS]
+    for symbol in (*CURRENCY_SYMBOLS, *codes):
+        if symbol in value and _is_number(_without_symbol(value, symbol)):
+            return symbol
+    return None
+
+
+def _without_symbol(value: str, symbol: str) -> str:
+    """The number a currency amount writes, when it reads with `symbol` (number_pattern):
+    `-$ 1,200.00` -> `-1,200.00`; else text that is no number."""
+    readable = any(
+        re.fullmatch(number_pattern(decimal, thousands, symbol), value)
+        for decimal, thousands in ((".", None), (",", None), (".", ","), (",", "."))
+    )
+    if not readable:
+        return ""
+    number = value.replace(symbol, "", 1).strip()
+    return number[0] + number[2:] if number[1:2] == " " else number
+
+
+def _number_format(sample: FileSample, columns: Sequence[str]) -> NumberFormat:
+    """How the sampled numbers of `columns` read (NumberFormat): a comma is the fraction
+    separator when some number has one and the file is not comma-delimited; the currency
+    symbols are those the numbers carry (_amount_symbol)."""
     numbers = [v for column in columns for v in sample.values.get(column, ())]
+    carried = [(v, _amount_symbol(v)) for v in numbers]
+    symbols = tuple(sorted({symbol for _, symbol in carried if symbol is not None}))
+    numbers = [v if symbol is None else _without_symbol(v, symbol) for v, symbol in carried]
     comma = any("," in v and COMMA_NUMBER.fullmatch(v) for v in numbers)
     decimal = "," if sample.delimiter != "," and comma else "."
     grouped = _grouped_number(numbers, decimal)
-    return decimal, GROUPED_NUMBERS[decimal][0] if grouped else None, grouped
+    thousands = GROUPED_NUMBERS[decimal][0] if grouped else None
+    return NumberFormat(decimal, thousands, symbols, grouped)
 
 
 def _put_attributes(
@@ -1143,15 +1198,30 @@ def _put_attributes(
 def _set_number_format(
     sample: FileSample, columns: Sequence[str], source: dict, checks: list[str]
 ) -> None:
-    """The source's `decimal` and `thousands` for the numbers of `columns` (_number_format)."""
-    decimal, thousands, grouped = _number_format(sample, columns)
-    if decimal != ".":
-        source["decimal"] = decimal
-    if thousands is not None:
-        source["thousands"] = thousands
+    """The source's `decimal`, `thousands` and `currency_symbol` for the numbers of
+    `columns` (_number_format)."""
+    found = _number_format(sample, columns)
+    if found.decimal != ".":
+        source["decimal"] = found.decimal
+    if found.thousands is not None:
+        source["thousands"] = found.thousands
         checks.append(
             f"{source['files']}: {', '.join(columns)}: numbers with digit groups such as "
-            f"{grouped}: read with thousands {source['thousands']!r}"
+            f"{found.grouped}: read with thousands {found.thousands!r}"
+        )
+    if found.currency_symbol is not None:
+        source["currency_symbol"] = found.currency_symbol
+        checks.append(
+            f"{source['files']}: {', '.join(columns)}: amounts written with "
+            f"{found.currency_symbol!r}: read as numbers with currency_symbol "
+            f"{found.currency_symbol!r} (an amount with another symbol is quarantined as "
+            "unparseable_value)"
+        )
+    elif found.symbols:
+        checks.append(
+            f"{source['files']}: {', '.join(columns)}: amounts in {', '.join(found.symbols)} "
+            "(sampled): a source reads one currency_symbol; set it to keep that currency's rows "
+            "(the others are quarantined as unparseable_value), or convert them to one first"
         )
 
 
@@ -1408,7 +1478,7 @@ def _attribute(
     table without dates (`dated` False: a users table without signup times) every value is
     as of the export, so a snapshot, but for a fixed trait's (TRAIT_WORDS)."""
     values = sample.values.get(column, ())
-    if values and all(_is_number(v) for v in values):
+    if values and all(_is_amount(v) for v in values):
         dtype = "numeric"
     elif values and all(
         re.fullmatch(ISO_PATTERN, v) or any(_parses(v, f) for f in formats if "%" in f)

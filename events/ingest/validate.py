@@ -158,12 +158,18 @@ EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%g", "%n", "%p", "%X", "%c", "%T", "%R", "%s")
 ZONE_DIRECTIVES = ("%z", "%Z")
 ISO_DATE_LENGTH = len("2024-01-31")
-# A plain decimal number; `{decimal}` is the source's fraction separator (number_pattern).
-NUMBER_PATTERN = "[+-]?([0-9]+({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
+# A plain decimal number without its sign; `{whole}` is its whole part's digits and
+# `{decimal}` the source's fraction separator (number_pattern).
+UNSIGNED_NUMBER = "({whole}({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
 # Added to an unparseable number's detail (default "." source) when text reads under ",".
 DECIMAL_COMMA_HINT = ' (a decimal comma? set decimal: "," on this source)'
 # ... and when it reads with digit-group separators (`1,234.50`).
 THOUSANDS_HINT = ' (digit groups? set thousands: "{separator}" on this source)'
+# ... and when it is a number beside a symbol or code (`$49.00`, `49,00 €`, `49.00 USD`):
+# the symbol (the text without its number's characters) goes between the two parts.
+CURRENCY_HINT = (' (a currency symbol? set currency_symbol: "', '" on this source)')
+AMOUNT_SYMBOL_PATTERN = "[^0-9.,'+ -]{1,5}"
+NOT_SYMBOL_PATTERN = "[0-9.,'+ -]"
 ISO_PATTERN = (
     "[0-9]{4}-[0-9]{2}-[0-9]{2}"
     "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]| UTC|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
@@ -420,34 +426,63 @@ def timestamp_sql(
     return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"
 
 
-def number_pattern(decimal: str, thousands: str | None = None) -> str:
-    """NUMBER_PATTERN (a regular expression) with `decimal` as the fraction separator; with
-    `thousands`, the whole part may also be digit groups of three after the first 1-3 digits
-    (`1,234,567.5`)."""
-    pattern = NUMBER_PATTERN.format(decimal=re.escape(decimal))
-    if thousands is None:
-        return pattern
-    grouped = f"[0-9]{{1,3}}({re.escape(thousands)}[0-9]{{3}})+"
-    return pattern.replace("([0-9]+(", f"(({grouped}|[0-9]+)(", 1)
+def number_pattern(
+    decimal: str, thousands: str | None = None, currency_symbol: str | None = None
+) -> str:
+    """A plain decimal number (a regular expression) with `decimal` as the fraction
+    separator; with `thousands`, the whole part may also be digit groups of three after the
+    first 1-3 digits (`1,234,567.5`); with `currency_symbol`, the number may carry it before
+    (after its sign or before it: `-$49.00`, `$-49.00`) or after it (`49,00 €`), one blank
+    between them allowed."""
+    symbol = None if currency_symbol is None else re.escape(currency_symbol)
+    return _number_regex(decimal, thousands, symbol)
 
 
-def number_sql(text_sql: str, decimal: str, thousands: str | None = None) -> str:
+def _number_regex(decimal: str, thousands: str | None, symbol: str | None) -> str:
+    """number_pattern with `symbol` a regular expression (AMOUNT_SYMBOL_PATTERN for any)."""
+    whole = "[0-9]+"
+    if thousands is not None:
+        whole = f"([0-9]{{1,3}}({re.escape(thousands)}[0-9]{{3}})+|[0-9]+)"
+    unsigned = UNSIGNED_NUMBER.format(whole=whole, decimal=re.escape(decimal))
+    if symbol is None:
+        return f"[+-]?{unsigned}"
+    return (
+        f"([+-]?{unsigned}|[+-]?{symbol} ?{unsigned}|{symbol} ?[+-]{unsigned}"
+        f"|[+-]?{unsigned} ?{symbol})"
+    )
+
+
+def number_sql(
+    text_sql: str,
+    decimal: str,
+    thousands: str | None = None,
+    currency_symbol: str | None = None,
+) -> str:
     """Text -> DOUBLE, NULL unless a plain decimal number (number_pattern) that is finite.
 
     `decimal` is the fraction separator ("." or ","); text with the other one is NULL unless
-    it is the `thousands` separator between digit groups. DuckDB's cast alone would also read
-    `1_000`, `inf` and `nan`.
+    it is the `thousands` separator between digit groups. `currency_symbol`, when given, is
+    read as no part of the number. DuckDB's cast alone would also read `1_000`, `inf` and
+    `nan`.
     """
     point = text_sql
+    if currency_symbol is not None:
+        point = f"replace(replace({point}, {sql_string(currency_symbol)}, ''), ' ', '')"
     if thousands is not None:
         point = f"replace({point}, {sql_string(thousands)}, '')"
     if decimal != ".":
         point = f"replace({point}, {sql_string(decimal)}, '.')"
-    pattern = sql_string(number_pattern(decimal, thousands))
+    pattern = sql_string(number_pattern(decimal, thousands, currency_symbol))
     return (
         f"CASE WHEN regexp_full_match({text_sql}, {pattern}) "
         f"AND isfinite(try_cast({point} AS DOUBLE)) THEN try_cast({point} AS DOUBLE) END"
     )
+
+
+def source_number_sql(text_sql: str, source: Source) -> str:
+    """number_sql with the source's number format (`decimal`, `thousands`,
+    `currency_symbol`)."""
+    return number_sql(text_sql, source.decimal, source.thousands, source.currency_symbol)
 
 
 def range_condition(column: str, bounds: Range, literal) -> str | None:
@@ -555,19 +590,35 @@ def _timestamp_check(name: str, formats: Sequence[str]) -> Check:
 def _number_check(name: str, source: Source) -> Check:
     """unparseable_value; on a "." source, text that reads as a decimal-comma number gets
     DECIMAL_COMMA_HINT; on a source without `thousands`, text that reads with the other
-    separator between digit groups gets THOUSANDS_HINT."""
+    separator between digit groups gets THOUSANDS_HINT; on a source without
+    `currency_symbol`, a number beside a symbol or code gets CURRENCY_HINT."""
     column, text = ident(name), ident(f"{name}_text")
     detail = f"{sql_string(name + ' ')} || {text} || ' is not a finite number'"
+    currency = source.currency_symbol
     hints = []
     if source.decimal == ".":
         hints.append(
-            f"WHEN ({number_sql(text, ',')}) IS NOT NULL THEN {sql_string(DECIMAL_COMMA_HINT)}"
+            f"WHEN ({number_sql(text, ',', None, currency)}) IS NOT NULL "
+            f"THEN {sql_string(DECIMAL_COMMA_HINT)}"
         )
+    other = "," if source.decimal == "." else "."
     if source.thousands is None:
-        other = "," if source.decimal == "." else "."
         hint = THOUSANDS_HINT.format(separator=other)
         hints.append(
-            f"WHEN ({number_sql(text, source.decimal, other)}) IS NOT NULL THEN {sql_string(hint)}"
+            f"WHEN ({number_sql(text, source.decimal, other, currency)}) IS NOT NULL "
+            f"THEN {sql_string(hint)}"
+        )
+    if currency is None:  # whatever its separators
+        amount = sql_string(
+            "|".join(
+                _number_regex(d, t, AMOUNT_SYMBOL_PATTERN) for d, t in ((".", ","), (",", "."))
+            )
+        )
+        symbol = f"regexp_replace({text}, {sql_string(NOT_SYMBOL_PATTERN)}, '', 'g')"
+        opening, closing = map(sql_string, CURRENCY_HINT)
+        hints.append(
+            f"WHEN regexp_full_match({text}, {amount}) AND {symbol} <> '' "
+            f"THEN {opening} || {symbol} || {closing}"
         )
     if hints:
         detail += f" || CASE {' '.join(hints)} ELSE '' END"
@@ -875,9 +926,7 @@ def _derived_fields(
         return ident(operands.setdefault(name, DERIVED_OPERAND.format(len(operands))))
 
     for key, text in source.derived.items():
-        value, pairs = derived_sql(
-            text, operand, lambda sql: number_sql(sql, source.decimal, source.thousands)
-        )
+        value, pairs = derived_sql(text, operand, lambda sql: source_number_sql(sql, source))
         values[DERIVED_VALUE.format(key)] = value
         fields[key] = cleaned(derived_text_sql(ident(DERIVED_VALUE.format(key)), source.decimal))
         whens += [
@@ -994,7 +1043,7 @@ def stage_events_sql(
     parsed = (
         f"{event_time} AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
-        f"{number_sql('value_text', source.decimal, source.thousands)} AS value, "
+        f"{source_number_sql('value_text', source)} AS value, "
         f"false AS {STITCHED}"
     )
     checks = _read_checks(extra)
@@ -1014,7 +1063,7 @@ def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
     if attribute.dtype == "user_id":
         return f"{optional_id_sql(normalised_id(text), rules)} AS {ident(attribute.name)}"
     if attribute.dtype == "numeric":
-        return f"{number_sql(text, source.decimal, source.thousands)} AS {ident(attribute.name)}"
+        return f"{source_number_sql(text, source)} AS {ident(attribute.name)}"
     if attribute.dtype == "timestamp":
         return (
             f"{timestamp_sql(text, source.timestamp_formats, source.decimal, source.times)} "

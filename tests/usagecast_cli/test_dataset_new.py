@@ -1982,14 +1982,89 @@ def test_a_line_amount_with_decimal_commas_and_digit_groups_reads_in_the_ingest(
     assert [value for (value,) in values] == pytest.approx([-1234.5, 19.0])
 
 
+PAYMENTS_WITH_SYMBOLS = (  # a billing tool's payments, amounts formatted for a spreadsheet
+    "Customer ID,Date,Description,Amount,Currency\n"
+    'cus_001,2025-01-03,Pro plan,"$1,200.00",usd\n'
+    "cus_002,2025-01-04,Starter plan,$49.00,usd\n"
+    "cus_004,2025-03-01,Refund,-$49.00,usd\n"
+)
+POUNDS_LINE = "cus_005,2025-03-02,Starter plan,£39.00,gbp\n"
+
+
+def test_amounts_with_a_currency_symbol_read_as_numbers(tmp_path):
+    out, starter = _starter_for(tmp_path, {"payments.csv": PAYMENTS_WITH_SYMBOLS})
+    (source,) = read_config(out).events
+    assert (source.columns["value"], source.currency_symbol, source.thousands) == (
+        "Amount",
+        "$",
+        ",",
+    )
+    assert (
+        "payments.csv: Amount: amounts written with '$': read as numbers with currency_symbol "
+        "'$' (an amount with another symbol is quarantined as unparseable_value)"
+    ) in starter.checks
+    (tmp_path / "export" / "payments.csv").write_text(
+        PAYMENTS_WITH_SYMBOLS + POUNDS_LINE, encoding="utf-8"
+    )
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(4, 3, {"unparseable_value": 1})
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT user_id, value FROM events ORDER BY event_time") == [
+        ("cus_001", 1200.0),
+        ("cus_002", 49.0),
+        ("cus_004", -49.0),
+    ]
+    assert _query(store, "SELECT detail FROM quarantine") == [
+        ("value £39.00 is not a finite number",)
+    ]
+
+
+def test_amounts_in_several_currencies_get_a_check_and_no_symbol(tmp_path):
+    export = PAYMENTS_WITH_SYMBOLS + POUNDS_LINE
+    out, starter = _starter_for(tmp_path, {"payments.csv": export})
+    (source,) = read_config(out).events
+    assert (source.columns["value"], source.currency_symbol) == ("Amount", None)
+    assert (
+        "payments.csv: Amount: amounts in $, £ (sampled): a source reads one currency_symbol; "
+        "set it to keep that currency's rows (the others are quarantined as unparseable_value), "
+        "or convert them to one first"
+    ) in starter.checks
+
+
+def test_euro_amounts_with_decimal_commas_and_a_users_amount_attribute(tmp_path):
+    orders = "Order;Customer;Date;Total\nA1;7;05.03.2024;1.234,50 €\nA2;8;06.03.2024;19,90 €\n"
+    users = "user_id,signup_date,plan,mrr\n7,2024-01-02,pro,$49.00\n8,2024-02-03,team,$1.5\n"
+    out, _ = _starter_for(tmp_path, {"orders.csv": orders, "users.csv": users})
+    config = read_config(out)
+    (source,) = config.events
+    assert (source.columns["value"], source.decimal, source.thousands) == ("Total", ",", ".")
+    assert source.currency_symbol == "€"
+    (mrr,) = [a for a in config.users.attributes if a.column == "mrr"]
+    assert (mrr.dtype, config.users.currency_symbol) == ("numeric", "$")
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT value FROM events ORDER BY 1") == [(19.9,), (1234.5,)]
+    assert _query(store, f"SELECT {mrr.name} FROM users ORDER BY 1") == [(1.5,), (49.0,)]
+
+
+def test_a_line_amount_of_prices_with_a_currency_symbol_reads_in_the_ingest(tmp_path):
+    lines = "user,time,quantity,price\n7,2024-03-05 10:00,2,$9.50\n8,2024-03-06 11:00,-1,$1.25\n"
+    out, _ = _starter_for(tmp_path, {"orders.csv": lines})
+    assert read_config(out).events[0].currency_symbol == "$"
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    values = _query(tmp_path / "events.duckdb", "SELECT value FROM events ORDER BY 1")
+    assert values == [(-1.25,), (19.0,)]
+
+
 @pytest.mark.parametrize(
     ("header", "line", "value"),
     [
         ("user,time,Qty,Unit Price", "7,2024-03-05 10:00,2,9.5", '"Qty" * "Unit Price"'),
         ("user,time,quantity,price,total", "7,2024-03-05 10:00,2,9.5,19", "total"),  # it says
         ("user;time;quantity;price", "7;2024-03-05 10:00;2;9,5", '"quantity" * "price"'),
-        # A price that is no plain number stays the guess, with a check.
-        ("user,time,quantity,price", "7,2024-03-05 10:00,2,$9.50", "price"),
+        ("user,time,quantity,price", "7,2024-03-05 10:00,2,$9.50", '"quantity" * "price"'),
+        # A price that is no number stays the guess, with a check.
+        ("user,time,quantity,price", "7,2024-03-05 10:00,2,~9.50", "price"),
         ("user,time,quantity", "7,2024-03-05 10:00,2", None),  # no price: a count is no value
     ],
 )

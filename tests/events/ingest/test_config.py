@@ -108,6 +108,26 @@ def test_a_decimal_comma_per_source():
     assert [s.decimal for s in (*config.events, config.users, config.items)] == [",", ".", ","]
 
 
+def test_a_currency_symbol_per_source():
+    raw = _minimal()
+    raw["events"]["currency_symbol"] = "R$"
+    config = parse_config(raw, PATH)
+    assert (config.events[0].currency_symbol, config.users.currency_symbol) == ("R$", None)
+
+
+@pytest.mark.parametrize("value", ["US 1", "-", "€€€€€€", 5, "'"])
+def test_a_currency_symbol_that_could_be_part_of_a_number_is_refused(value):
+    raw = _minimal()
+    raw["events"]["currency_symbol"] = value
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, PATH)
+    assert str(raised.value) == (
+        f"{PATH}: `events[0].currency_symbol` is {str(value)!r}; a symbol or code of 1-5 "
+        "characters written beside the numbers, none of them a digit, sign, blank or quote "
+        "($, €, USD, kr.)"
+    )
+
+
 @pytest.mark.parametrize(("section", "value"), [("events", ";"), ("users", "comma"), ("users", 1)])
 def test_another_decimal_separator_is_refused(section, value):
     raw = _minimal()

@@ -21,12 +21,14 @@ from events.ingest.validate import (
     entity_checks,
     failed_check_sql,
     number_sql,
+    source_number_sql,
     stage_events_sql,
     timestamp_sql,
 )
 
 HINT = ' (a decimal comma? set decimal: "," on this source)'
 GROUPS_HINT = ' (digit groups? set thousands: "{}" on this source)'
+CURRENCY_HINT = ' (a currency symbol? set currency_symbol: "{}" on this source)'
 
 
 # One in-memory DuckDB for the module: every query here reads only its parameters, and
@@ -108,7 +110,7 @@ def test_epoch_seconds_follow_the_separator(decimal, text, expected):
     assert _scalar(timestamp_sql("t", ["epoch_s"], decimal), text) == expected
 
 
-def _unparseable_detail(decimal: str, text: str) -> str | None:
+def _unparseable_detail(decimal: str, text: str, currency: str | None = None) -> str | None:
     """The quarantine detail of an item whose numeric attribute `price` is `text`."""
     source = Source(
         "i.csv",
@@ -118,10 +120,11 @@ def _unparseable_detail(decimal: str, text: str) -> str | None:
         ("iso",),
         attributes=(Attribute("price", "price", "numeric"),),
         decimal=decimal,
+        currency_symbol=currency,
     )
     failed = failed_check_sql(entity_checks("item_id", ["item_id"], Rules(), source))
     row = "SELECT '7' AS item_id, ?::VARCHAR AS price_text"
-    parsed = f"SELECT *, {number_sql('price_text', decimal)} AS price FROM ({row})"
+    parsed = f"SELECT *, {source_number_sql('price_text', source)} AS price FROM ({row})"
     return _one(f"SELECT ({failed}).detail FROM ({parsed})", [text])
 
 
@@ -141,6 +144,81 @@ def _unparseable_detail(decimal: str, text: str) -> str | None:
 )
 def test_a_decimal_comma_or_digit_groups_are_hinted_at(decimal, text, detail):
     assert _unparseable_detail(decimal, text) == detail
+
+
+@pytest.mark.parametrize(
+    ("currency", "text", "detail"),
+    [
+        (None, "$49.00", "price $49.00 is not a finite number" + CURRENCY_HINT.format("$")),
+        (None, "-$49.00", "price -$49.00 is not a finite number" + CURRENCY_HINT.format("$")),
+        (
+            None,
+            "49.00 USD",
+            "price 49.00 USD is not a finite number" + CURRENCY_HINT.format("USD"),
+        ),
+        (
+            None,
+            "1.234,50 €",
+            "price 1.234,50 € is not a finite number" + CURRENCY_HINT.format("€"),
+        ),
+        ("$", "$1,234.50", "price $1,234.50 is not a finite number" + GROUPS_HINT.format(",")),
+        ("$", "$4,50", "price $4,50 is not a finite number" + HINT),
+        ("$", "£49.00", "price £49.00 is not a finite number"),
+        ("$", "$49.00", None),
+        (None, "49.00", None),
+    ],
+)
+def test_a_currency_symbol_is_hinted_at(currency, text, detail):
+    assert _unparseable_detail(".", text, currency) == detail
+
+
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "symbol", "text", "number"),
+    [
+        (".", ",", "$", "$1,200.00", 1200.0),
+        (".", ",", "$", "-$49.00", -49.0),
+        (".", ",", "$", "$-49.00", -49.0),
+        (".", ",", "$", "-$ 49.00", -49.0),
+        (".", ",", "$", "49.00", 49.0),
+        (",", ".", "€", "1.200,00 €", 1200.0),
+        (",", ".", "€", "-1.200,00€", -1200.0),
+        (",", " ", "€", "1 200,00 €", 1200.0),
+        (".", None, "USD", "49.00 USD", 49.0),
+        (",", ".", "kr.", "1.200,50 kr.", 1200.5),
+        (".", ",", "$", "$$49.00", None),
+        (".", ",", "$", "$49.00$", None),
+        (".", ",", "$", "£49.00", None),
+        (".", ",", "$", "- $49.00", None),
+        (".", ",", "$", "--$49.00", None),
+        (".", ",", "$", "$", None),
+        (".", None, "USD", "49.00  USD", None),
+    ],
+)
+def test_a_number_beside_the_source_currency_symbol_is_read(
+    decimal, thousands, symbol, text, number
+):
+    assert _scalar(number_sql("t", decimal, thousands, symbol), text) == number
+
+
+@given(
+    number=st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False),
+    symbol=st.sampled_from(["$", "€", "USD", "R$", "kr."]),
+    after=st.booleans(),
+    blank=st.sampled_from(["", " "]),
+)
+def test_an_amount_reads_back_with_its_symbol_and_never_with_another(number, symbol, after, blank):
+    digits = f"{abs(number):,.2f}"
+    sign = "-" if number < 0 else ""
+    text = f"{sign}{digits}{blank}{symbol}" if after else f"{sign}{symbol}{blank}{digits}"
+    other = "£" if symbol != "£" else "$"
+    own, wrong, undeclared = _one(
+        f"SELECT {number_sql('t', '.', ',', symbol)}, {number_sql('t', '.', ',', other)}, "
+        f"{number_sql('t', '.', ',')} FROM (SELECT ?::VARCHAR AS t)",
+        [text],
+        row=True,
+    )
+    assert own == float(number)
+    assert wrong is None and undeclared is None
 
 
 @given(
