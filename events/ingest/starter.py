@@ -47,11 +47,13 @@ from events.ingest.readers import (
 from events.ingest.validate import (
     ISO_PATTERN,
     SCIENTIFIC_ID_PATTERN,
+    ZONE_ABBREVIATIONS,
     ident,
     key_value_lists,
     number_pattern,
     raw_text,
     struct_field_paths,
+    zone_abbreviation,
 )
 
 SAMPLE_BYTES = 1 << 20
@@ -89,10 +91,10 @@ USER_ID_NAMES = (
     "account", "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
 )  # fmt: skip
 # Whose id a column ending in `id` holds when its name is none of the above
-# (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`).
+# (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`, a CRM's `Contact ID`).
 ID_OWNERS = (
     "user", "customer", "account", "member", "client", "player", "visitor", "person",
-    "subscriber", "buyer", "shopper", "profile",
+    "subscriber", "buyer", "shopper", "profile", "contact",
 )  # fmt: skip
 # A device's or visitor's id beside the user id (Segment's `anonymousId`, Amplitude's and
 # Mixpanel's `device_id`): an event without a user id takes the user it is seen with.
@@ -237,6 +239,10 @@ STRPTIME_CANDIDATES = (
     "%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M", "%d-%b-%Y", "%d %b %Y %H:%M", "%d %b %Y",
     "%d %B %Y", "%b %d, %Y, %I:%M:%S %p", "%b %d, %Y, %I:%M %p", "%b %d, %Y %I:%M:%S %p",
     "%b %d, %Y", "%B %d, %Y",
+    # A zone abbreviation after the time (validate.ZONE_ABBREVIATIONS): a CRM's or ticket
+    # tool's `01/03/2025 10:00 AM PST`, Java's `Fri Jan 03 10:00:00 PST 2025`.
+    "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M %Z", "%m/%d/%Y %I:%M %p %Z",
+    "%m/%d/%Y %I:%M:%S %p %Z", "%m/%d/%Y %H:%M %Z", "%a %b %d %H:%M:%S %Z %Y",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
 # A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name),
@@ -1288,11 +1294,31 @@ def _grouped_number(numbers: Sequence[str], decimal: str) -> str | None:
 
 
 def _parses(value: str, fmt: str) -> bool:
+    """Whether `value` reads with strptime pattern `fmt`; %Z as the ingest reads it, a zone
+    abbreviation as its offset (validate.zoned_strptime_sql)."""
+    if "%Z" in fmt:
+        zone = zone_abbreviation(value)
+        if zone is None:
+            return False
+        value, fmt = value.replace(zone, ZONE_ABBREVIATIONS[zone]), fmt.replace("%Z", "%z")
     try:
         datetime.strptime(value, fmt)
     except ValueError:
         return False
     return True
+
+
+def _zones_read(values: Sequence[str], formats: Sequence[str]) -> str | None:
+    """Which zone abbreviations of the sampled times a %Z format reads, as which offsets."""
+    if not any("%Z" in f for f in formats):
+        return None
+    zones = sorted({z for z in map(zone_abbreviation, values) if z is not None})
+    if not zones:
+        return None
+    meant = {"CST": "the US Central zone's", "BST": "British Summer Time's"}
+    named = "".join(f"; {z} as {meant[z]}" for z in zones if z in meant)
+    offsets = ", ".join(f"{z} {ZONE_ABBREVIATIONS[z]}" for z in zones)
+    return f"zone abbreviations read as fixed offsets: {offsets}{named}"
 
 
 def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
@@ -2228,8 +2254,9 @@ def _events_source(
         )
     formats, check = timestamp_formats(time_values)
     source["timestamp_formats"] = formats
-    if check:
-        checks.append(f"{files}: {time}: {check}")
+    for note in (check, _zones_read(time_values, formats)):
+        if note:
+            checks.append(f"{files}: {time}: {note}")
     if {"utc", "gmt"} & set(name_words(time)):
         source["timezone"] = "UTC"
         checks.append(

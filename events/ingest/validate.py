@@ -157,6 +157,21 @@ EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 # strptime directives of a time of day; a pattern without any reads calendar days.
 TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%g", "%n", "%p", "%X", "%c", "%T", "%R", "%s")
 ZONE_DIRECTIVES = ("%z", "%Z")
+# Zone abbreviations exports write after a time (Salesforce's and Jira's `10:00 AM PST`, Java's
+# `Fri Jan 03 10:00:00 PST 2025`) read by a pattern's %Z as these fixed offsets. CST is the US
+# Central zone and BST British Summer Time, as in the US and UK tools that write them;
+# abbreviations with no majority meaning (IST: India, Ireland or Israel; AST) are not read.
+ZONE_ABBREVIATIONS = {
+    "UTC": "+0000", "GMT": "+0000", "WET": "+0000", "WEST": "+0100", "BST": "+0100",
+    "CET": "+0100", "CEST": "+0200", "EET": "+0200", "EEST": "+0300", "MSK": "+0300",
+    "EST": "-0500", "EDT": "-0400", "CST": "-0600", "CDT": "-0500", "MST": "-0700",
+    "MDT": "-0600", "PST": "-0800", "PDT": "-0700", "AKST": "-0900", "AKDT": "-0800",
+    "HST": "-1000", "NST": "-0330", "NDT": "-0230", "JST": "+0900", "KST": "+0900",
+    "HKT": "+0800", "SGT": "+0800", "AWST": "+0800", "ACST": "+0930", "ACDT": "+1030",
+    "AEST": "+1000", "AEDT": "+1100", "NZST": "+1200", "NZDT": "+1300",
+}  # fmt: skip
+# The first of them in a text, as a word (not inside `WEST` or a name).
+ZONE_ABBREVIATION_PATTERN = "(^|[^A-Za-z])(" + "|".join(ZONE_ABBREVIATIONS) + ")([^A-Za-z]|$)"
 ISO_DATE_LENGTH = len("2024-01-31")
 # A plain decimal number without its sign; `{whole}` is its whole part's digits and
 # `{decimal}` the source's fraction separator (number_pattern).
@@ -391,9 +406,42 @@ def iso_timestamp_sql(text_sql: str, times: TimeZones = UTC_TIMES) -> str:
     )
 
 
+def zone_abbreviation(text: str) -> str | None:
+    """The first zone abbreviation (ZONE_ABBREVIATIONS) written in `text` as a word."""
+    found = re.search(ZONE_ABBREVIATION_PATTERN, text)
+    return None if found is None else found.group(2)
+
+
+def zone_abbreviation_sql(text_sql: str) -> str:
+    """SQL of zone_abbreviation ('' when none)."""
+    return f"regexp_extract({text_sql}, {sql_string(ZONE_ABBREVIATION_PATTERN)}, 2)"
+
+
+def zoned_strptime_sql(text_sql: str, pattern: str) -> str:
+    """Text parsed by a pattern with %Z -> TIMESTAMPTZ: a zone abbreviation
+    (ZONE_ABBREVIATIONS) is read as its offset, through %z; a zone name with a slash
+    (`America/Los_Angeles`) as DuckDB's %Z reads it; any other text is NULL, since DuckDB
+    would read other abbreviations by ICU's aliases (`BST` as Bangladesh time) or not at all
+    (`PDT`)."""
+    abbreviation = zone_abbreviation_sql(text_sql)
+    offset = "CASE " + " ".join(
+        f"WHEN {abbreviation} = {sql_string(name)} THEN {sql_string(value)}"
+        for name, value in ZONE_ABBREVIATIONS.items()
+    )
+    as_offset = sql_string(pattern.replace("%Z", "%z"))
+    return (
+        f"CASE WHEN {abbreviation} <> '' THEN try_strptime(replace({text_sql}, "
+        f"{abbreviation}, {offset} END), {as_offset}) "
+        f"WHEN contains({text_sql}, '/') THEN try_strptime({text_sql}, {sql_string(pattern)}) END"
+    )
+
+
 def strptime_sql(text_sql: str, pattern: str, times: TimeZones = UTC_TIMES) -> str:
     """Text parsed by a strptime pattern -> the store's wall-clock time: with %z/%Z an
-    instant, with a time of day a time written in `times.written_in`, else a calendar day."""
+    instant (zoned_strptime_sql), with a time of day a time written in `times.written_in`,
+    else a calendar day."""
+    if "%Z" in pattern:
+        return stored_instant_sql(zoned_strptime_sql(text_sql, pattern), times)
     parsed = f"try_strptime({text_sql}, {sql_string(pattern)})"
     if any(directive in pattern for directive in ZONE_DIRECTIVES):
         return stored_instant_sql(parsed, times)

@@ -32,7 +32,7 @@ from events.ingest.starter import (
     write_starter,
 )
 from events.ingest.summary import TableCounts
-from events.ingest.validate import timestamp_sql
+from events.ingest.validate import ZONE_ABBREVIATIONS, timestamp_sql
 from usagecast_cli.main import main
 
 WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own-data.md"
@@ -427,19 +427,27 @@ def test_a_month_name_or_an_unpadded_day_reads_in_the_ingest_as_in_python(value,
     fmt=st.sampled_from(STRPTIME_CANDIDATES),
     moment=st.datetimes(datetime(1971, 1, 1), datetime(2099, 12, 31)),
     offset_minutes=st.integers(-12 * 60, 14 * 60),
+    abbreviation=st.sampled_from(sorted(ZONE_ABBREVIATIONS)),
 )
 def test_a_format_the_starter_proposes_reads_in_the_ingest_as_in_python(
-    fmt, moment, offset_minutes
+    fmt, moment, offset_minutes, abbreviation
 ):
     """Every strptime candidate, on a value Python writes with it: the ingest's SQL reads the
-    instant Python's strptime reads (in UTC when the value carries an offset)."""
+    instant Python's strptime reads (in UTC when the value carries an offset; a %Z pattern's
+    zone abbreviation is written, and read by Python, as its offset)."""
     zone = timezone(timedelta(minutes=offset_minutes))
-    text = moment.replace(tzinfo=zone).strftime(fmt)
-    expected = datetime.strptime(text, fmt)
+    if "%Z" in fmt:
+        text = moment.strftime(fmt.replace("%Z", abbreviation))
+        offset = text.replace(abbreviation, ZONE_ABBREVIATIONS[abbreviation])
+        expected = datetime.strptime(offset, fmt.replace("%Z", "%z"))
+    else:
+        text = moment.replace(tzinfo=zone).strftime(fmt)
+        expected = datetime.strptime(text, fmt)
     if expected.tzinfo is not None:
         expected = expected.astimezone(UTC).replace(tzinfo=None)
     with duckdb.connect() as con:
-        read = con.execute(f"SELECT {timestamp_sql('?', [fmt], '.')}", [text]).fetchone()[0]
+        sql = f"SELECT {timestamp_sql('t', [fmt], '.')} FROM (SELECT ?::VARCHAR AS t)"
+        read = con.execute(sql, [text]).fetchone()[0]
     assert read == expected, text
 
 
@@ -1980,6 +1988,28 @@ def test_a_line_amount_with_decimal_commas_and_digit_groups_reads_in_the_ingest(
     with duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True) as con:
         values = con.execute("SELECT value FROM events ORDER BY value").fetchall()
     assert [value for (value,) in values] == pytest.approx([-1234.5, 19.0])
+
+
+def test_times_with_zone_abbreviations_read_as_their_offsets(tmp_path):
+    activities = (  # a CRM's activity report: US times with the zone's abbreviation
+        "Contact ID,Activity Type,Activity Date\n"
+        "0031,Call,01/03/2025 10:00 AM PST\n"
+        "0032,Email,07/04/2025 09:30 PM PDT\n"
+        "0031,Meeting,03/10/2025 08:15 AM CST\n"
+    )
+    out, starter = _starter_for(tmp_path, {"activities.csv": activities})
+    (source,) = read_config(out).events
+    assert source.timestamp_formats == ("%m/%d/%Y %I:%M %p %Z",)
+    assert (
+        "activities.csv: Activity Date: zone abbreviations read as fixed offsets: CST -0600, "
+        "PDT -0700, PST -0800; CST as the US Central zone's"
+    ) in starter.checks
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert _query(tmp_path / "events.duckdb", "SELECT event_time FROM events ORDER BY 1") == [
+        (datetime(2025, 1, 3, 18, 0),),
+        (datetime(2025, 3, 10, 14, 15),),
+        (datetime(2025, 7, 5, 4, 30),),
+    ]
 
 
 PAYMENTS_WITH_SYMBOLS = (  # a billing tool's payments, amounts formatted for a spreadsheet

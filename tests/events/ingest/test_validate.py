@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from events.ingest import parse_config
 from events.ingest.config import Attribute, Rules, Source
 from events.ingest.validate import (
+    ZONE_ABBREVIATIONS,
     StagedFile,
     cleaned,
     derived_sql,
@@ -108,6 +109,41 @@ def test_other_text_is_not_a_number(decimal, text):
 )
 def test_epoch_seconds_follow_the_separator(decimal, text, expected):
     assert _scalar(timestamp_sql("t", ["epoch_s"], decimal), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "utc"),
+    [
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-01-03 10:00:00 PST", datetime(2025, 1, 3, 18)),
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-07-04 09:00:00 PDT", datetime(2025, 7, 4, 16)),
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-07-04 09:00:00 CEST", datetime(2025, 7, 4, 7)),
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-07-04 09:00:00 BST", datetime(2025, 7, 4, 8)),
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-07-04 09:00:00 UTC", datetime(2025, 7, 4, 9)),
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-01-03 10:00:00 America/New_York", datetime(2025, 1, 3, 15)),
+        ("%m/%d/%Y %I:%M %p %Z", "01/03/2025 10:00 PM EST", datetime(2025, 1, 4, 3)),
+        ("%a %b %d %H:%M:%S %Z %Y", "Fri Jan 03 10:00:00 PST 2025", datetime(2025, 1, 3, 18)),
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-07-04 09:00:00 IST", None),  # India, Ireland, Israel
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-07-04 09:00:00 WAST", None),
+        ("%Y-%m-%d %H:%M:%S %Z", "2025-07-04 09:00:00", None),
+    ],
+)
+def test_a_zone_abbreviation_reads_as_its_offset_and_an_ambiguous_one_not_at_all(
+    pattern, text, utc
+):
+    assert _scalar(timestamp_sql("t", [pattern], "."), text) == utc
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)),
+    zone=st.sampled_from(sorted(ZONE_ABBREVIATIONS)),
+)
+def test_every_zone_abbreviation_reads_as_the_instant_its_offset_gives(moment, zone):
+    offset = ZONE_ABBREVIATIONS[zone]
+    written = moment.replace(microsecond=0)
+    sign = 1 if offset[0] == "+" else -1
+    shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])) * sign
+    text = f"{written:%Y-%m-%d %H:%M:%S} {zone}"
+    assert _scalar(timestamp_sql("t", ["%Y-%m-%d %H:%M:%S %Z"], "."), text) == written - shift
 
 
 def _unparseable_detail(decimal: str, text: str, currency: str | None = None) -> str | None:
