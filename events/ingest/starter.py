@@ -32,7 +32,12 @@ from tqdm import tqdm
 from contracts.errors import UsagecastError
 from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name_for
 from events.ingest import archives, excel
-from events.ingest.config import DEFAULT_MIN_ACCEPTED_SHARE, WHITESPACE, derived_columns
+from events.ingest.config import (
+    DEFAULT_MIN_ACCEPTED_SHARE,
+    EXCEL_DAYS,
+    WHITESPACE,
+    derived_columns,
+)
 from events.ingest.readers import (
     EXCEL_SEPARATOR_LINE,
     GZIP_SUFFIX,
@@ -45,6 +50,7 @@ from events.ingest.readers import (
     sql_string,
 )
 from events.ingest.validate import (
+    EXCEL_UNIX_DAY,
     ISO_PATTERN,
     SCIENTIFIC_ID_PATTERN,
     ZONE_ABBREVIATIONS,
@@ -245,6 +251,9 @@ STRPTIME_CANDIDATES = (
     "%m/%d/%Y %I:%M:%S %p %Z", "%m/%d/%Y %H:%M %Z", "%a %b %d %H:%M:%S %Z %Y",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
+# Excel serial days the starter takes for times: 1970-01-01 up to 2100-01-01 (a day count or
+# an amount of that size in a time's column is rarer than a spreadsheet's lost date format).
+EXCEL_DAYS_PROPOSED = (EXCEL_UNIX_DAY, 73_051)
 # A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name),
 # after a word that says it is an export (Shopify's `orders_export_1.csv`).
 TRAILING_NUMBERING = re.compile(
@@ -1238,6 +1247,9 @@ def _fits(value: str, fmt: str) -> bool:
     if fmt in EPOCH_DIGITS.values():
         digits = value.split(".")[0].lstrip("-")
         return _is_number(value) and EPOCH_DIGITS.get(len(digits)) == fmt
+    if fmt == EXCEL_DAYS:
+        first, last = EXCEL_DAYS_PROPOSED
+        return POINT_NUMBER.fullmatch(value) is not None and first <= float(value) < last
     return _parses(value, fmt)
 
 
@@ -1247,7 +1259,7 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
     if not values:
         return ["iso"], "no value sampled: the format is a guess"
     values = values[:MAX_FORMAT_VALUES]
-    candidates = ["iso", *EPOCH_DIGITS.values(), *STRPTIME_CANDIDATES]
+    candidates = ["iso", *EPOCH_DIGITS.values(), EXCEL_DAYS, *STRPTIME_CANDIDATES]
     formats: list[str] = []
     left = list(values)
     while left and len(formats) < 3:
@@ -1319,6 +1331,16 @@ def _zones_read(values: Sequence[str], formats: Sequence[str]) -> str | None:
     named = "".join(f"; {z} as {meant[z]}" for z in zones if z in meant)
     offsets = ", ".join(f"{z} {ZONE_ABBREVIATIONS[z]}" for z in zones)
     return f"zone abbreviations read as fixed offsets: {offsets}{named}"
+
+
+def _excel_days_read(formats: Sequence[str]) -> str | None:
+    """What excel_days, when proposed, reads the numbers as."""
+    if EXCEL_DAYS not in formats:
+        return None
+    return (
+        "numbers read as Excel's serial days (45292 is 2024-01-01; a fraction is the time of "
+        "day): a spreadsheet saved its dates without their format"
+    )
 
 
 def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
@@ -2254,7 +2276,7 @@ def _events_source(
         )
     formats, check = timestamp_formats(time_values)
     source["timestamp_formats"] = formats
-    for note in (check, _zones_read(time_values, formats)):
+    for note in (check, _zones_read(time_values, formats), _excel_days_read(formats)):
         if note:
             checks.append(f"{files}: {time}: {note}")
     if {"utc", "gmt"} & set(name_words(time)):

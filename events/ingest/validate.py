@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Literal
 import sqlglot.expressions as exp
 
 from events.ingest.config import (
+    EXCEL_DAYS,
     UTC_TIMES,
     Attribute,
     FillDown,
@@ -152,6 +153,11 @@ ATTRIBUTE_SQL_TYPES = {
     "user_id": "VARCHAR",
 }
 CONTROL_PATTERN = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+# Excel's serial days (EXCEL_DAYS) count from 1899-12-30, so 25569 is 1970-01-01; they are
+# read from 61 (1900-03-01, after Excel's phantom 1900-02-29) to 9999-12-31, its last.
+EXCEL_UNIX_DAY = 25_569
+EXCEL_DAY_RANGE = (61, 2_958_465)
+MILLISECONDS_PER_DAY = 86_400_000
 # Microseconds in one unit of each epoch format (BigQuery and GA4 export microseconds).
 EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 # strptime directives of a time of day; a pattern without any reads calendar days.
@@ -450,6 +456,21 @@ def strptime_sql(text_sql: str, pattern: str, times: TimeZones = UTC_TIMES) -> s
     return parsed
 
 
+def excel_days_sql(text_sql: str, decimal: str, times: TimeZones = UTC_TIMES) -> str:
+    """Excel's serial day number (EXCEL_DAY_RANGE) -> the store's time: a whole number is a
+    calendar day (a date cell, never shifted), one with a fraction a wall-clock time written
+    in `times.written_in`, to the millisecond (Excel keeps no finer time)."""
+    number = number_sql(text_sql, decimal)
+    milliseconds = f"round(({number} - {EXCEL_UNIX_DAY}) * {MILLISECONDS_PER_DAY})"
+    naive = f"make_timestamp(CAST({milliseconds} AS BIGINT) * 1000)"
+    first, last = EXCEL_DAY_RANGE
+    return (
+        f"CASE WHEN {number} < {first} OR {number} >= {last + 1} THEN NULL "
+        f"WHEN {number} = floor({number}) THEN {naive} "
+        f"ELSE {stored_wall_time_sql(naive, times.written_in, times)} END"
+    )
+
+
 def timestamp_sql(
     text_sql: str, formats: Sequence[str], decimal: str, times: TimeZones = UTC_TIMES
 ) -> str:
@@ -457,13 +478,16 @@ def timestamp_sql(
 
     iso accepts dates, datetimes and UTC offsets; epoch_s/epoch_ms/epoch_us are
     seconds/milliseconds/microseconds since 1970-01-01 UTC, numbers with `decimal` as their
-    fraction separator; anything else is a strptime pattern. The result is the store's
-    wall-clock time (`times`: iso_timestamp_sql, strptime_sql; an epoch is an instant).
+    fraction separator; excel_days Excel's serial days (excel_days_sql); anything else is a
+    strptime pattern. The result is the store's wall-clock time (`times`:
+    iso_timestamp_sql, strptime_sql; an epoch is an instant).
     """
     parts = []
     for fmt in formats:
         if fmt == "iso":
             parts.append(iso_timestamp_sql(text_sql, times))
+        elif fmt == EXCEL_DAYS:
+            parts.append(excel_days_sql(text_sql, decimal, times))
         elif fmt in EPOCH_MICROSECONDS:
             number = number_sql(text_sql, decimal)
             scale = EPOCH_MICROSECONDS[fmt]

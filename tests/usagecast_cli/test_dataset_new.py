@@ -2012,6 +2012,26 @@ def test_times_with_zone_abbreviations_read_as_their_offsets(tmp_path):
     ]
 
 
+def test_excel_serial_days_in_a_saved_spreadsheet_read_as_times(tmp_path):
+    logins = "Member ID,Event,Date\n7,login,45292.5\n8,login,45293\n7,purchase,45300.25\n"
+    members = "Member ID,Joined,Plan\n7,45200,pro\n8,45201.75,free\n"
+    out, starter = _starter_for(tmp_path, {"logins.csv": logins, "members.csv": members})
+    config = read_config(out)
+    assert config.events[0].timestamp_formats == config.users.timestamp_formats == ("excel_days",)
+    assert any(c.startswith("logins.csv: Date: numbers read as Excel's") for c in starter.checks)
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT user_id, event_time FROM events ORDER BY 2") == [
+        ("7", datetime(2024, 1, 1, 12)),
+        ("8", datetime(2024, 1, 2)),
+        ("7", datetime(2024, 1, 9, 6)),
+    ]
+    assert _query(store, "SELECT user_id, signup_time FROM users ORDER BY 1") == [
+        ("7", datetime(2023, 10, 1)),
+        ("8", datetime(2023, 10, 2, 18)),
+    ]
+
+
 PAYMENTS_WITH_SYMBOLS = (  # a billing tool's payments, amounts formatted for a spreadsheet
     "Customer ID,Date,Description,Amount,Currency\n"
     'cus_001,2025-01-03,Pro plan,"$1,200.00",usd\n'

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.ingest import parse_config
-from events.ingest.config import Attribute, Rules, Source
+from events.ingest.config import Attribute, Rules, Source, TimeZones
 from events.ingest.validate import (
     ZONE_ABBREVIATIONS,
     StagedFile,
@@ -144,6 +144,37 @@ def test_every_zone_abbreviation_reads_as_the_instant_its_offset_gives(moment, z
     shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])) * sign
     text = f"{written:%Y-%m-%d %H:%M:%S} {zone}"
     assert _scalar(timestamp_sql("t", ["%Y-%m-%d %H:%M:%S %Z"], "."), text) == written - shift
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("45292", datetime(2024, 1, 1)),
+        ("45293.5", datetime(2024, 1, 2, 12)),
+        ("45300.041666667", datetime(2024, 1, 9, 1)),  # to the millisecond, as Excel keeps it
+        ("61", datetime(1900, 3, 1)),
+        ("60", None),  # Excel's 1900-02-29, a day that never was
+        ("2958466", None),  # after 9999-12-31
+        ("45292,5", None),
+        ("2024-01-01", None),
+    ],
+)
+def test_excel_serial_days_read_from_1900_03_01_on(text, read):
+    assert _scalar(timestamp_sql("t", ["excel_days"], "."), text) == read
+
+
+@given(moment=st.datetimes(min_value=datetime(1900, 3, 1), max_value=datetime(9999, 12, 30)))
+def test_a_time_excel_writes_as_serial_days_reads_back_to_the_millisecond(moment):
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    serial = (moment - datetime(1899, 12, 30)) / timedelta(days=1)
+    assert _scalar(timestamp_sql("t", ["excel_days"], "."), repr(serial)) == moment
+
+
+def test_a_fraction_of_a_serial_day_is_written_in_the_source_zone_and_a_whole_day_is_not():
+    times = TimeZones(written_in="America/New_York", stored_in="UTC")
+    read = timestamp_sql("t", ["excel_days"], ".", times)
+    assert _scalar(read, "45292.5") == datetime(2024, 1, 1, 17)
+    assert _scalar(read, "45292") == datetime(2024, 1, 1)
 
 
 def _unparseable_detail(decimal: str, text: str, currency: str | None = None) -> str | None:
