@@ -152,8 +152,10 @@ QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
 UUID = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
-# How a header's empty name is shown: what `DataFrame.to_csv` writes above the index.
+# How a header's empty name is shown: first, what `DataFrame.to_csv` writes above the index;
+# last, what a delimiter at the end of every line makes.
 UNNAMED = "a column without a name (a pandas index? to_csv(index=False) leaves it out)"
+UNNAMED_LAST = "a last column without a name (each line ends with a delimiter)"
 # The row index pandas writes into a Parquet file beside the data (`__index_level_0__`).
 PANDAS_PARQUET_INDEX = re.compile(r"__index_level_[0-9]+__")
 # Objects whose fields may be the optional ones (`properties.revenue`, GA4's
@@ -240,6 +242,9 @@ STRPTIME_CANDIDATES = (
     "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M",
     "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
     "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z", "%Y/%m/%d %H:%M",
+    # ISO's order without its zero padding (`2025-1-3 9:05`: a spreadsheet's `yyyy-m-d h:mm`);
+    # padded values read as iso, which comes first.
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
     # Month names, in English: Oracle's 05-MAR-2024, a report's `5 Mar 2024`, a dashboard's
     # `Mar 5, 2024, 2:23 PM`.
     "%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M", "%d-%b-%Y", "%d %b %Y %H:%M", "%d %b %Y",
@@ -1853,10 +1858,11 @@ MIN_ROWS_FOR_TEXT = 10
 MAX_REPEATED_KEY_SHARE = 0.05
 
 
-def _unmapped_name(column: str) -> str:
-    """A column left unmapped as the checks name it: pandas' saved indexes say what they are."""
+def _unmapped_name(column: str, last: bool = False) -> str:
+    """A column left unmapped as the checks name it: pandas' saved indexes and a line's
+    trailing delimiter say what they are (`last`: the file's last column)."""
     if not column:
-        return UNNAMED
+        return UNNAMED_LAST if last else UNNAMED
     if PANDAS_PARQUET_INDEX.fullmatch(column):
         return f"{column} (the row index pandas saved; to_parquet(index=False) leaves it out)"
     return column
@@ -2268,7 +2274,11 @@ def _events_source(
             )
     read = taken | ({fill_down["by"]} if fill_down else set())
     read |= {column for column, _ in _lifecycle_columns(sample, taken)}  # sources of their own
-    unmapped = [_unmapped_name(c) for c in sample.columns if c not in read and "." not in c]
+    unmapped = [
+        _unmapped_name(c, c == sample.columns[-1])
+        for c in sample.columns
+        if c not in read and "." not in c
+    ]
     if unmapped:
         checks.append(
             f"{files}: not mapped: {', '.join(unmapped)} (one that describes the user can be a "

@@ -316,6 +316,15 @@ def test_ga4s_bigquery_export_as_parquet(tmp_path):
     assert summary.tables["events"].accepted == 2
 
 
+def test_a_delimiter_at_the_end_of_every_line_is_named_as_such(tmp_path):
+    lines = "user_id,ts,event,\n1,2024-03-05,a,\n2,2024-03-06,b,\n"
+    out, starter = _starter_for(tmp_path, {"events.csv": lines})
+    unnamed = "not mapped: a last column without a name (each line ends with a delimiter)"
+    assert any(unnamed in check for check in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 2
+
+
 def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
@@ -395,6 +404,15 @@ def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path)
         (["5 Mar 2024", "17 Dec 2023"], ["%d %b %Y"], None),
         (["Mar 5, 2024, 2:23 PM", "Dec 17, 2023, 11:05 AM"], ["%b %d, %Y, %I:%M %p"], None),
         (["March 5, 2024", "December 17, 2023"], ["%B %d, %Y"], None),
+        (["2025-1-3 9:05", "2025-01-14 11:00"], ["%Y-%m-%d %H:%M"], None),
+        (["2025-01-03 09:05", "2025-01-14 11:00"], ["iso"], None),
+        (
+            ["2025-01-03 10:00:00 PST", "Fri Jan 03 10:00:00 EST 2025"],
+            ["%Y-%m-%d %H:%M:%S %Z", "%a %b %d %H:%M:%S %Z %Y"],
+            None,
+        ),
+        (["45292", "45293.5"], ["excel_days"], None),
+        (["12", "45293.5"], ["excel_days"], "values like '12' fit none"),
         (["yesterday"], ["iso"], "no known format fits"),
         ([], ["iso"], "no value sampled"),
     ],
@@ -413,6 +431,8 @@ def test_timestamp_formats_read_every_sampled_value(values, formats, check):
         ("Mar 5, 2024, 2:23 PM", "%b %d, %Y, %I:%M %p"),
         ("Mar 5, 2024 2:23:11 PM", "%b %d, %Y %I:%M:%S %p"),
         ("March 5, 2024", "%B %d, %Y"),
+        ("2025-1-3 9:05", "%Y-%m-%d %H:%M"),
+        ("2025-1-3 9:05:07", "%Y-%m-%d %H:%M:%S"),
     ],
 )
 def test_a_month_name_or_an_unpadded_day_reads_in_the_ingest_as_in_python(value, fmt):
