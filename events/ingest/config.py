@@ -139,6 +139,8 @@ class Source:
     inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`.
     `fill_down` reads fields an export writes on the first of a group's rows only for every row
     of the group: a product's (Shopify's `Title`, `Vendor`), an order's (`Financial Status`).
+    `skip_lines` are the lines of a text table (rows of a sheet) before its header, or its
+    first row without one: a report's title and date.
     `blank_time` (events, one of BLANK_TIMES) says what a blank event time is: an error
     (missing_required_field), or, `no_event`, a row that holds no event of this source (a
     subscription's blank `Canceled At`: never canceled), counted as no_event_time.
@@ -166,6 +168,7 @@ class Source:
     records: str | None = None
     fill_down: FillDown | None = None
     blank_time: str = "error"
+    skip_lines: int = 0
 
     def maps(self, name: str) -> bool:
         """Whether the source reads the canonical column `name`, mapped or derived."""
@@ -492,6 +495,17 @@ def _currency_symbol(path: Path, where: str, value: Any) -> str | None:
     return text
 
 
+def _skip_lines(path: Path, where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(
+            path,
+            where,
+            f"is {value!r}; the number of lines (rows of a sheet) before the header, a whole "
+            "number from 0",
+        )
+    return value
+
+
 def _records(path: Path, where: str, value: Any, fmt: str | None) -> str | None:
     """`records:` a JSON key or dotted path (`results`, `data.events`), for JSON files."""
     if value is None:
@@ -522,6 +536,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "timestamp_formats",
         "timezone",
         "sheet",
+        "skip_lines",
         "members",
         "records",
     )
@@ -586,6 +601,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         currency_symbol=_currency_symbol(
             path, f"{where}.currency_symbol", spec.get("currency_symbol")
         ),
+        skip_lines=_skip_lines(path, f"{where}.skip_lines", spec.get("skip_lines", 0)),
         derived=derived,
         header=header,
         names=names,

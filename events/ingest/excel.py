@@ -1,6 +1,7 @@
 """Excel workbooks (.xlsx): one sheet as a Parquet file of text columns, then read like Parquet.
 
-The sheet's first row is the header; every later row that holds a value is a row (an empty
+The sheet's first row (after `skip_lines` rows) is the header; every later row that holds a
+value is a row (an empty
 row, like a blank CSV line, is not), numbered in order. Cells become the text the ingest parses
 everywhere else, so the same rules apply: numbers as Excel shows them in full (17, 4.5, with
 the source's decimal separator), dates as ISO text (a date-only cell, one at midnight whose
@@ -64,23 +65,39 @@ def cell_text(value: object, number_format: str | None, decimal: str = ".") -> s
     return str(value)
 
 
-def sheet_columns(
-    rows: Sequence[Sequence[tuple[object, str | None]]], shown: str | Path, decimal: str
-) -> dict[str, list[str | None]]:
-    """Header name -> the column's cell texts, from (value, number format) rows.
+def title_rows(rows: Sequence[Sequence[tuple[object, str | None]]]) -> int:
+    """How many rows a report's title takes above the table's header: the leading rows that
+    are empty or hold one cell (`Sales report`, `Exported 2025-02-01`), when a row with two
+    or more cells follows them; 0 when the first row has two or more."""
+    for index, row in enumerate(rows):
+        if sum(value is not None for value, _ in row) >= 2:
+            return index
+    return 0
 
-    Fatal: an empty first row, a header name given twice, and a value in a column whose
+
+def sheet_columns(
+    rows: Sequence[Sequence[tuple[object, str | None]]],
+    shown: str | Path,
+    decimal: str,
+    skip: int = 0,
+) -> dict[str, list[str | None]]:
+    """Header name -> the column's cell texts, from (value, number format) rows; the header
+    is the row after the first `skip` (`skip_lines`, a report's title).
+
+    Fatal: an empty header row, a header name given twice, and a value in a column whose
     header cell is empty. Columns with neither a name nor a value (formatting only) are not
     columns.
     """
-    if not rows or all(value is None for value, _ in rows[0]):
+    at = skip + 1  # the header's row number, as Excel shows it
+    if len(rows) <= skip or all(value is None for value, _ in rows[skip]):
         raise WorkbookError(
-            f"{shown}: row 1 is empty; the sheet's first row must name its columns"
+            f"{shown}: row {at} is empty; the sheet's row {at} must name its columns"
+            + ("" if skip else " (rows above a table: set skip_lines)")
         )
-    header = [cell_text(value, fmt, ".") for value, fmt in rows[0]]
+    header = [cell_text(value, fmt, ".") for value, fmt in rows[skip]]
     texts = [
         [cell_text(value, fmt, decimal) for value, fmt in row]
-        for row in rows[1:]
+        for row in rows[skip + 1 :]
         if any(value is not None for value, _ in row)
     ]
     width = max([len(header), *map(len, texts)])
@@ -93,13 +110,14 @@ def sheet_columns(
         if name is None:
             if any(v is not None for v in values):
                 raise WorkbookError(
-                    f"{shown}: column {letter} holds values but no name in row 1; name it"
+                    f"{shown}: column {letter} holds values but no name in row {at}; name it"
+                    + ("" if skip else " (a title above the table's header: set skip_lines)")
                 )
             continue
         if name in columns:
             raise WorkbookError(
-                f"{shown}: row 1 names the column {name!r} twice ({first_cell[name]}1 and "
-                f"{letter}1); give each column its own name"
+                f"{shown}: row {at} names the column {name!r} twice ({first_cell[name]}{at} "
+                f"and {letter}{at}); give each column its own name"
             )
         columns[name] = values
         first_cell[name] = letter
@@ -153,11 +171,12 @@ def _open(path: Path, shown: str | Path) -> openpyxl.Workbook:
 
 
 def sheet_to_parquet(
-    path: Path, sheet: str | None, decimal: str, target: Path, shown: str | Path
+    path: Path, sheet: str | None, decimal: str, target: Path, shown: str | Path, skip: int = 0
 ) -> Path:
-    """Write one sheet as a Parquet file of text columns (see the module docstring)."""
+    """Write one sheet as a Parquet file of text columns (see the module docstring), its
+    header the row after the first `skip`."""
     _, rows = read_sheet(path, sheet, shown)
-    columns = sheet_columns(rows, shown, decimal)
+    columns = sheet_columns(rows, shown, decimal, skip)
     table = pa.table(
         {name: pa.array(values, type=pa.string()) for name, values in columns.items()}
     )

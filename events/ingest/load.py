@@ -236,9 +236,10 @@ def _in_file(
     )
 
 
-def _columns_read(column: str, opened: OpenedFile) -> str:
+def _columns_read(column: str, opened: OpenedFile, skip_lines: int = 0) -> str:
     """What a file that lacks `column` holds, counted (its contents are never quoted; the
-    keys of a key/value list are names, as fields are)."""
+    keys of a key/value list are names, as fields are); a header below `skip_lines` lines
+    (rows of a sheet) is named by its number."""
     types, file_format = opened.types, opened.file.format
     listed, _, key = column.partition(".")
     in_list = ""
@@ -257,7 +258,9 @@ def _columns_read(column: str, opened: OpenedFile) -> str:
         inside = f"; its struct {parent!r} has fields {', '.join(fields)}" if fields else ""
         return f"{len(types)} columns in its schema{in_list or inside}"
     if file_format != "jsonl":
-        return f"{len(types)} columns in its header line"
+        line = "row" if file_format == "xlsx" else "line"
+        below = f", {line} {skip_lines + 1} after skip_lines {skip_lines}" if skip_lines else ""
+        return f"{len(types)} columns in its header {line}{below}"
     first = validate.jsonl_keys(column, False)[0]
     path = f"; as a path, its first key {first!r} is not one of them" if first != column else ""
     return f"{len(types)} top-level keys in its records{in_list or path}"
@@ -324,7 +327,7 @@ def absent_columns(
         )
         raise SourceFileError(
             f"{first.file.shown}: column {column!r} mapped in {where}.{at} is not in the file "
-            f"({_columns_read(column, first)}){others}"
+            f"({_columns_read(column, first, source.skip_lines)}){others}"
         )
     return [frozenset(columns) for columns in absent]
 

@@ -409,12 +409,18 @@ def csv_header(
 
 
 def whitespace_to_csv(
-    path: Path, encoding: str, names: tuple[str, ...] | None, target: Path, shown: str | Path
+    path: Path,
+    encoding: str,
+    names: tuple[str, ...] | None,
+    target: Path,
+    shown: str | Path,
+    skip: int = 0,
 ) -> tuple[Path, list[str]]:
     """A whitespace-separated file as a UTF-8 CSV (same line numbers) and its column names.
 
-    Fields are split on runs of blanks/tabs; a line of only blanks is a blank line. The first
-    non-blank line is the header unless `names` are given. A line whose field count differs
+    Fields are split on runs of blanks/tabs; a line of only blanks, and each of the first
+    `skip` lines, is a blank line. The first non-blank line is the header unless `names` are
+    given. A line whose field count differs
     from the header's, or longer than MAX_LINE_BYTES, is fatal with its line number (and
     the name of `shown`, the user's file).
     """
@@ -431,7 +437,7 @@ def whitespace_to_csv(
                         f"{shown}: line {number}: longer than the {MAX_LINE_BYTES >> 20} MiB limit"
                     )
                 fields = FIELD_SEPARATOR.split(line.rstrip("\n").rstrip("\r").strip(" \t"))
-                if fields == [""]:
+                if fields == [""] or number <= skip:
                     out.write("\n")
                     continue
                 if header is None:
@@ -472,8 +478,9 @@ def sql_string(text: str) -> str:
 def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> FileReader:
     """The DuckDB table function that reads one file with every field as text.
 
-    CSV options are pinned (delimiter, double quote as quote and escape, header, no skipped
-    lines, no comment character, the columns from our own header parse) so nothing is guessed
+    CSV options are pinned (delimiter, double quote as quote and escape, header, the lines
+    skipped (`skip_lines`, an Excel `sep=` line), no comment character, the columns from our
+    own header parse) so nothing is guessed
     and nothing is dropped silently; a structurally broken line stops the ingest. Text files
     are scanned for control characters in the form DuckDB reads (UTF-8 or Latin-1). A gzip
     file is decompressed first; an empty file (after that) is fatal.
@@ -497,17 +504,23 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
             f"{shown}: `header: false` and `delimiter: {WHITESPACE}` are for text tables "
             f"(csv), not {file.format}"
         )
+    if source.skip_lines and file.format not in ("csv", XLSX):
+        raise SourceFileError(
+            f"{shown}: `skip_lines` is for text tables (csv) and Excel sheets, not {file.format}"
+        )
     if file.format == XLSX:
         target = scratch / f"sheet_{index}.parquet"
         try:
-            path = excel.sheet_to_parquet(path, source.sheet, source.decimal, target, shown)
+            path = excel.sheet_to_parquet(
+                path, source.sheet, source.decimal, target, shown, source.skip_lines
+            )
         except excel.WorkbookError as error:
             raise SourceFileError(str(error)) from None
         return FileReader(f"read_parquet({sql_string(str(path))})", control_free=False)
     encoding = text_encoding(path, source.encoding)
     if file.format == "csv" and source.delimiter == WHITESPACE:
         path, names = whitespace_to_csv(
-            path, encoding, source.names, scratch / f"split_{index}.csv", shown
+            path, encoding, source.names, scratch / f"split_{index}.csv", shown, source.skip_lines
         )
         sql = csv_reader_sql(path, names, ",", source.header, "utf-8")
         return FileReader(sql, control_free(path, file.format))
@@ -530,7 +543,7 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
             f"{shown}: line 1: Excel's `sep={declared}` line declares the delimiter "
             f"{declared!r}, the config {source.delimiter!r}; set `delimiter: {declared!r}`"
         )
-    skip = 0 if declared is None else 1
+    skip = source.skip_lines + (0 if declared is None else 1)
     names = (
         list(source.names)
         if source.names is not None
@@ -599,7 +612,8 @@ def csv_reader_sql(
     path: Path, names: list[str], delimiter: str, header: bool, encoding: str, skip: int = 0
 ) -> str:
     """read_csv with every dialect option pinned and the given column names, all as text;
-    `skip` lines (an Excel `sep=` line) come before the header or the first row."""
+    `skip` lines (an Excel `sep=` line, a report's title) come before the header or the first
+    row."""
     columns = "{" + ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names) + "}"
     return (
         f"read_csv({sql_string(str(path))}, all_varchar=true, header={str(header).lower()}, "

@@ -63,6 +63,8 @@ from events.ingest.validate import (
 )
 
 SAMPLE_BYTES = 1 << 20
+# The most non-blank lines a report's title may take above a text table (_table_start).
+MAX_TITLE_LINES = 10
 SAMPLE_ROWS = 200
 # JSON records read for their keys, over all the JSON files (each file at least
 # SAMPLE_ROWS): a rare event's fields show up, and thousands of hourly files cost no more
@@ -321,6 +323,9 @@ class FileSample:
     records: str | None = None  # JSON API pages: the key of the records' array (`results`)
     header: bool = True  # False: a text table without a header line (columns column_1, ...)
     sheet: str | None = None  # the sheet sampled, of an Excel workbook's `sheets`
+    # Lines of a text table (rows of a sheet) before its header: a report's title and date.
+    skip_lines: int = 0
+    title: tuple[str, ...] = ()  # the texts of those lines, for the check
 
 
 @dataclass(frozen=True)
@@ -770,12 +775,38 @@ def _sniffed_delimiter(lines: Sequence[str]) -> str:
         return WHITESPACE if len(widths) == 1 and min(widths) >= 2 else ","
 
 
+def _table_start(lines: Sequence[str]) -> int:
+    """The index in `lines` (blank ones included) of a text table's header below a report's
+    title: the first line from which every non-blank sampled line splits into the same number
+    (2 or more) of fields by one of `,;\t|`, after at most MAX_TITLE_LINES lines that each
+    split into fewer. 0 when the sample reads as a table from its first line by some
+    delimiter, or no such header follows title lines (ragged lines are read as they are)."""
+    filled = [index for index, line in enumerate(lines) if line.strip()]
+    starts = []
+    for delimiter in ",;\t|":
+        widths = [len(next(csv.reader([lines[i]], delimiter=delimiter))) for i in filled]
+        width = widths[-1] if widths else 0
+        start = len(widths)
+        while start > 0 and widths[start - 1] == width:
+            start -= 1
+        if width < 2 or len(widths) - start < 2:
+            continue
+        if start == 0:
+            return 0
+        if start <= MAX_TITLE_LINES and max(widths[:start]) < width:
+            starts.append(filled[start])
+    return min(starts, default=0)
+
+
 def _csv_sample(path: Path, head: bytes) -> FileSample:
     encoding = _encoding(head)
-    lines = [line for line in _text_rows(head, encoding) if line.strip()]
+    raw = _text_rows(head, encoding)
     declared = EXCEL_SEPARATOR_LINE.match(head.removeprefix(UTF8_BOM))
     if declared:
-        lines = lines[1:]
+        raw = raw[1:]
+    skip = _table_start(raw)
+    title = tuple(line.strip() for line in raw[:skip] if line.strip())
+    lines = [line for line in raw[skip:] if line.strip()]
     if not lines:
         raise StarterError(f"{path}: no header line to read columns from")
     delimiter = declared.group(1).decode(encoding) if declared else _sniffed_delimiter(lines)
@@ -792,7 +823,17 @@ def _csv_sample(path: Path, head: bytes) -> FileSample:
         name: tuple(r[i].strip() for r in rows[int(headed) :] if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
     }
-    return FileSample(path, "csv", encoding, delimiter, header, values, header=headed)
+    return FileSample(
+        path,
+        "csv",
+        encoding,
+        delimiter,
+        header,
+        values,
+        header=headed,
+        skip_lines=skip,
+        title=title,
+    )
 
 
 def _flatten(record: Mapping, prefix: str = "") -> dict[str, object]:
@@ -989,16 +1030,32 @@ def _xlsx_samples(path: Path, shown: Path) -> list[FileSample]:
         raise StarterError(str(error)) from None
     samples = []
     for sheet in sheets:
+        skip, title = 0, ()
         try:
             _, rows = excel.read_sheet(path, sheet, shown, SAMPLE_ROWS + 1)
-            columns = excel.sheet_columns(rows, shown, ".")
+            skip = excel.title_rows(rows)
+            title = tuple(
+                str(value) for row in rows[:skip] for value, _ in row if value is not None
+            )
+            columns = excel.sheet_columns(rows, shown, ".", skip)
         except excel.WorkbookError as error:
             if len(sheets) == 1:
                 raise StarterError(str(error)) from None
             columns = {}
         values = {name: tuple(v for v in texts if v) for name, texts in columns.items()}
         samples.append(
-            FileSample(shown, "xlsx", "utf-8", ",", tuple(columns), values, sheets, sheet=sheet)
+            FileSample(
+                shown,
+                "xlsx",
+                "utf-8",
+                ",",
+                tuple(columns),
+                values,
+                sheets,
+                sheet=sheet,
+                skip_lines=skip,
+                title=title,
+            )
         )
     return samples
 
@@ -1677,6 +1734,7 @@ def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]
             sample.delimiter,
             sample.sheet,
             sample.header,
+            sample.skip_lines,
         )
         folder = _folder_pattern(sample.path.parent, base)
         key = (
@@ -1716,6 +1774,8 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.records,
         first.header,
         first.sheet,
+        first.skip_lines,
+        first.title,
     )
 
 
@@ -2411,6 +2471,14 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             source["delimiter"] = sample.delimiter
         if not sample.header:
             source.update(header=False, names=list(sample.columns))
+        if sample.skip_lines:
+            source["skip_lines"] = sample.skip_lines
+            lines = "rows" if sample.format == XLSX else "lines"
+            checks.append(
+                f"{files}: the first {sample.skip_lines} {lines} are a title above the table "
+                f"({'; '.join(map(repr, sample.title))}), not rows: skip_lines "
+                f"{sample.skip_lines} (each file of this source must have as many)"
+            )
         if sample.records is not None:
             source["records"] = sample.records
             checks.append(

@@ -357,6 +357,32 @@ def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
     assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (1, 1)
 
 
+def test_a_report_title_above_the_table_is_skipped_in_a_text_file_and_a_sheet(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "logins.csv").write_text(
+        "Logins by user\nExported 2025-02-01 by admin\n\n"
+        "user_id,event,timestamp\n1,login,2025-01-03 10:00:00\n2,login,2025-01-04 11:00:00\n"
+    )
+    book = openpyxl.Workbook()
+    book.active.append(["Orders report"])
+    book.active.append([])
+    book.active.append(["customer_id", "ordered_at", "total"])
+    book.active.append([1, datetime(2025, 1, 8, 10, 15), 4.5])
+    book.save(export / "orders.xlsx")
+    out, starter = write_starter([export], None, "report")
+    logins, orders = sorted(read_config(out).events, key=lambda source: source.files)
+    assert (logins.skip_lines, orders.skip_lines) == (3, 2)
+    assert (
+        "logins.csv: the first 3 lines are a title above the table ('Logins by user'; "
+        "'Exported 2025-02-01 by admin'), not rows: skip_lines 3 (each file of this source "
+        "must have as many)"
+    ) in starter.checks
+    assert any(c.startswith("orders.xlsx: the first 2 rows are a title") for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(3, 3, {})
+
+
 def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
