@@ -243,6 +243,9 @@ STRPTIME_CANDIDATES = (
     "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M",
     "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
+    "%Y%m%d %H:%M:%S", "%d/%m/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S.%f", "%d.%m.%Y %H:%M:%S",
+    # Two-digit years (a spreadsheet's `m/d/yy h:mm` saved to CSV; 69-99 are 1900s).
+    "%d/%m/%y %H:%M", "%m/%d/%y %H:%M", "%d/%m/%y", "%m/%d/%y", "%d.%m.%y %H:%M", "%d.%m.%y",
     "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z", "%Y/%m/%d %H:%M",
     # ISO's order without its zero padding (`2025-1-3 9:05`: a spreadsheet's `yyyy-m-d h:mm`);
     # padded values read as iso, which comes first.
@@ -250,8 +253,11 @@ STRPTIME_CANDIDATES = (
     # Month names, in English: Oracle's 05-MAR-2024, a report's `5 Mar 2024`, a dashboard's
     # `Mar 5, 2024, 2:23 PM`.
     "%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M", "%d-%b-%Y", "%d %b %Y %H:%M", "%d %b %Y",
-    "%d %B %Y", "%b %d, %Y, %I:%M:%S %p", "%b %d, %Y, %I:%M %p", "%b %d, %Y %I:%M:%S %p",
-    "%b %d, %Y", "%B %d, %Y",
+    "%d %B %Y", "%d %B %Y %H:%M", "%b %d, %Y, %I:%M:%S %p", "%b %d, %Y, %I:%M %p",
+    "%b %d, %Y %I:%M:%S %p", "%b %d, %Y", "%B %d, %Y",
+    # Oracle's default DATE and TIMESTAMP text (`03-JAN-25`, `03-JAN-25 10.00.00.000000 AM`),
+    # SQL Server's default datetime text (`Jan  3 2025 10:00AM`).
+    "%d-%b-%y", "%d-%b-%y %I.%M.%S.%f %p", "%b %d %Y %I:%M%p",
     # A zone abbreviation after the time (validate.ZONE_ABBREVIATIONS): a CRM's or ticket
     # tool's `01/03/2025 10:00 AM PST`, Java's `Fri Jan 03 10:00:00 PST 2025`.
     "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M %Z", "%m/%d/%Y %I:%M %p %Z",

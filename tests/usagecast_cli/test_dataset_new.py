@@ -438,6 +438,10 @@ def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path)
             None,
         ),
         (["45292", "45293.5"], ["excel_days"], None),
+        (["1/3/25 10:00", "12/14/25 9:05"], ["%m/%d/%y %H:%M"], None),
+        (["1/13/2025 10:00", "12/14/25 9:05"], ["%m/%d/%Y %H:%M", "%m/%d/%y %H:%M"], None),
+        (["Jan  3 2025 10:00AM", "Jan 13 2025 1:05PM"], ["%b %d %Y %I:%M%p"], None),
+        (["03-JAN-25", "14-FEB-25"], ["%d-%b-%y"], None),
         (["12", "45293.5"], ["excel_days"], "values like '12' fit none"),
         (["yesterday"], ["iso"], "no known format fits"),
         ([], ["iso"], "no value sampled"),
@@ -459,6 +463,10 @@ def test_timestamp_formats_read_every_sampled_value(values, formats, check):
         ("March 5, 2024", "%B %d, %Y"),
         ("2025-1-3 9:05", "%Y-%m-%d %H:%M"),
         ("2025-1-3 9:05:07", "%Y-%m-%d %H:%M:%S"),
+        ("Jan  3 2025 10:00AM", "%b %d %Y %I:%M%p"),  # SQL Server pads the day with a blank
+        ("03-JAN-25 10.00.00.000000 PM", "%d-%b-%y %I.%M.%S.%f %p"),  # Oracle, upper case
+        ("1/3/69 9:05", "%m/%d/%y %H:%M"),  # 1969: the two-digit years' pivot agrees
+        ("1/3/68 9:05", "%m/%d/%y %H:%M"),  # 2068
     ],
 )
 def test_a_month_name_or_an_unpadded_day_reads_in_the_ingest_as_in_python(value, fmt):
