@@ -145,6 +145,7 @@ DELIVERY_STATUS_WORDS = ("fulfillment", "fulfilment", "shipping", "shipment", "d
 EVENT_NAMES = (
     "eventtype", "event", "eventname", "type", "kind", "action", "activity",
     "eventtablename",  # Heap Connect's all_events
+    "activitytype", "activityname", "actiontype", "eventaction",  # CRMs', GA's `Event Action`
 )  # fmt: skip
 # A time of day without a date (`14:23`, `14:23:11.5`, `2:23 PM`): half of an event time
 # whose date is in a column of its own.
@@ -166,7 +167,7 @@ PANDAS_PARQUET_INDEX = re.compile(r"__index_level_[0-9]+__")
 NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
 # Endings of a time column's name (`login_at`, `purchase_date`, Stripe's `Created (UTC)`)
 # when no name above matches; a zone word after them is not part of the ending.
-TIME_ENDINGS = ("at", "time", "date", "timestamp", "ts", "tstamp", "created")
+TIME_ENDINGS = ("at", "on", "time", "date", "timestamp", "ts", "tstamp", "created")
 ZONE_WORDS = ("utc", "gmt", "local", "tz")
 # Amplitude's export writes these times in UTC without an offset; its rows carry amplitude_id.
 AMPLITUDE_UTC_TIMES = ("eventtime", "clienteventtime", "serveruploadtime", "servereventtime")

@@ -682,10 +682,14 @@ def starter_text(
     if rhythm:
         gaps = f"  - kind: gaps\n    event_types: [{json.dumps(rhythm)}]\n"
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + gaps)
-    if store.area_changes:
+    # A user eligible while not converted has no event of the label's type: its last area
+    # would be blank on every row.
+    unconverted = label if label_kind == "event_within" and label_why not in REPEATS else None
+    area_changes = tuple(t for t in store.area_changes if t != unconverted)
+    if area_changes:
         changes = "".join(
             f"  - kind: last\n    field: area\n    event_types: [{json.dumps(t)}]\n"
-            for t in store.area_changes
+            for t in area_changes
         )
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + changes)
     if store.attributes:
@@ -718,7 +722,7 @@ def starter_text(
         *([f"windows up to {windows[-1]} days"] if longer else []),
         *(["sessions features"] if store.sessions else []),
         *(["product-area breadth features"] if store.areas else []),
-        *(["last-area features"] if store.area_changes else []),
+        *(["last-area features"] if area_changes else []),
         *(["user attribute features"] if store.attributes else []),
         *(["item attribute means"] if store.item_means else []),
         *(["item category counts"] if store.item_counts else []),
@@ -757,7 +761,7 @@ def starter_text(
         item_means=store.item_means,
         item_counts=tuple(attribute for attribute, _ in store.item_counts),
         areas=store.areas,
-        area_changes=store.area_changes,
+        area_changes=area_changes,
         windows=windows if longer else (),
         valued=valued,
         rhythm=rhythm,

@@ -2053,6 +2053,7 @@ def test_times_with_zone_abbreviations_read_as_their_offsets(tmp_path):
     )
     out, starter = _starter_for(tmp_path, {"activities.csv": activities})
     (source,) = read_config(out).events
+    assert source.columns["event_type"] == "Activity Type"
     assert source.timestamp_formats == ("%m/%d/%Y %I:%M %p %Z",)
     assert (
         "activities.csv: Activity Date: zone abbreviations read as fixed offsets: CST -0600, "
@@ -2121,6 +2122,13 @@ def test_amounts_with_a_currency_symbol_read_as_numbers(tmp_path):
     assert _query(store, "SELECT detail FROM quarantine") == [
         ("value £39.00 is not a finite number",)
     ]
+
+
+def test_a_time_named_like_a_day_it_happened_on(tmp_path):
+    invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
+    out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})
+    (source,) = read_config(out).events
+    assert (source.columns["timestamp"], source.event_type) == ("Paid On", "INVOICE")
 
 
 def test_amounts_in_several_currencies_get_a_check_and_no_symbol(tmp_path):

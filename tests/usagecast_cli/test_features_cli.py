@@ -316,6 +316,33 @@ def test_new_counts_distinct_product_areas_when_the_events_carry_areas(tmp_path,
     assert {"kind": "distinct_areas", "windows": [7, 30, 90]} in spec["features"]
 
 
+def test_new_reads_no_last_area_of_the_label_users_have_not_converted_to(tmp_path, capsys):
+    import yaml
+
+    files = {
+        "events.csv": "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,PLAY\n2,2024-04-07,PLAY\n",
+        "payments.csv": "u,t,plan\n1,2024-01-05,pro\n",
+    }
+    columns = {"user_id": "u", "timestamp": "t"}
+    config = {
+        "name": "app",
+        "events": [
+            {"files": "events.csv", "columns": {**columns, "event_type": "e"}},
+            {
+                "files": "payments.csv",
+                "event_type": "PAYMENT",
+                "columns": {**columns, "area": "plan"},
+            },
+        ],
+    }
+    _ingest(tmp_path, files, config)
+    assert main(["features", "new", "pay"]) == 0
+    assert "moved users to" not in capsys.readouterr().out
+    spec = yaml.safe_load((tmp_path / "specs" / "pay" / "v1.yaml").read_text())
+    assert spec["eligibility"]["not_converted"] == spec["label"]["event_type"] == "PAYMENT"
+    assert not any(group["kind"] == "last" for group in spec["features"])
+
+
 def test_new_reads_the_last_plan_of_a_plan_change_log(tmp_path, capsys):
     import yaml
 
