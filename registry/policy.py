@@ -10,11 +10,14 @@ Order of the gates (the first that fails names the refusal):
    of the time on the same test rows (`calibration_noise`) when that is larger: on small
    test sets chance alone moves ECE by several points;
 3. a metric that could not be computed (one class in the test set) refuses;
-4. no champion yet, or a champion that no longer loads: a model that passes 1-3 is promoted;
-5. comparability: the champion must have been re-scored on the candidate's test rows
+4. chance: a ROC-AUC whose 95% interval on the test rows (Hanley and McNeil's standard
+   error, from the counts of positives and negatives) reaches down to 0.5 refuses: the rows
+   cannot tell the model from a coin, whatever a champion scored;
+5. no champion yet, or a champion that no longer loads: a model that passes 1-4 is promoted;
+6. comparability: the champion must have been re-scored on the candidate's test rows
    (its feature columns exist there); otherwise only `allow_new_features` lets the recorded
    test metrics be compared, and the reason says so;
-6. margin: candidate ROC-AUC - champion ROC-AUC must be >= `margin`.
+7. margin: candidate ROC-AUC - champion ROC-AUC must be >= `margin`.
 Whatever the verdict after gate 1, the reason ends by naming the allowed leak suspects and
 the warned features (AUC from 0.90 to 0.95), so the audit says what the model was trusted with.
 
@@ -55,6 +58,26 @@ def normalised_gini(realised: np.ndarray, predicted: np.ndarray) -> float:
     return _gini(realised, predicted) / perfect
 
 
+# The normal quantile of a two-sided 95% interval.
+Z_95 = 1.959964
+CHANCE_AUC = 0.5
+
+
+def auc_lower_bound(roc_auc: float, positives: int, negatives: int) -> float:
+    """The lower end of a ROC-AUC's 95% interval, from Hanley and McNeil's (1982) standard
+    error for `positives` and `negatives` test rows; -inf when either count is 0."""
+    if positives <= 0 or negatives <= 0:
+        return -math.inf
+    q1 = roc_auc / (2 - roc_auc)
+    q2 = 2 * roc_auc**2 / (1 + roc_auc)
+    variance = (
+        roc_auc * (1 - roc_auc)
+        + (positives - 1) * (q1 - roc_auc**2)
+        + (negatives - 1) * (q2 - roc_auc**2)
+    ) / (positives * negatives)
+    return roc_auc - Z_95 * math.sqrt(max(variance, 0.0))
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """Limits of the gate; defaults are the CLI's defaults.
@@ -82,6 +105,7 @@ class Candidate:
     roc_auc: float
     calibration_error: float
     test_rows: int
+    test_positives: int
     leakage_flagged: tuple[str, ...] | None  # None: the scan was not recorded
     leakage_warned: tuple[str, ...] = ()
     # 95th percentile of the ECE of a perfectly calibrated model on these test rows (0: unknown)
@@ -233,7 +257,7 @@ def _noise_note(candidate: Candidate, config: PolicyConfig) -> str:
 def _gates_after_leakage(
     candidate: Candidate, champion: Champion | None, config: PolicyConfig
 ) -> Decision:
-    """Gates 2-6, for a candidate the leakage gate let through."""
+    """Gates 2-7, for a candidate the leakage gate let through."""
     limit = max(config.max_calibration_error, candidate.calibration_noise)
     if candidate.calibration_error > limit:
         return Decision(
@@ -243,6 +267,15 @@ def _gates_after_leakage(
         )
     if math.isnan(candidate.roc_auc):
         return Decision(False, "ROC-AUC undefined: the test set holds one class only")
+    positives = candidate.test_positives
+    lower = auc_lower_bound(candidate.roc_auc, positives, candidate.test_rows - positives)
+    if lower <= CHANCE_AUC:
+        return Decision(
+            False,
+            f"ROC-AUC {candidate.roc_auc:.4f} on {candidate.test_rows} test rows ({positives} "
+            f"positives) is within chance: its 95% interval reaches down to {lower:.4f} "
+            f"<= {CHANCE_AUC} (Hanley-McNeil); no better than a coin on these rows",
+        )
     summary = (
         f"ROC-AUC {candidate.roc_auc:.4f}, calibration error "
         f"{candidate.calibration_error:.4f} on {candidate.test_rows} test rows"

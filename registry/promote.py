@@ -399,6 +399,7 @@ def _probability_decision(
         calibration_error=calibration[0],
         calibration_noise=calibration[1],
         test_rows=len(test_set),
+        test_positives=int(test_set[names.LABEL_COLUMN].sum()),
         leakage_flagged=lineage.leakage_flagged,
         leakage_warned=lineage.leakage_warned or (),
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from registry.policy import Candidate, Champion, PolicyConfig, decide
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from registry.policy import Candidate, Champion, PolicyConfig, auc_lower_bound, decide
 
 
 def _candidate(**changes) -> Candidate:
@@ -13,6 +16,7 @@ def _candidate(**changes) -> Candidate:
         "roc_auc": 0.80,
         "calibration_error": 0.02,
         "test_rows": 1000,
+        "test_positives": 100,
         "leakage_flagged": (),
     }
     return Candidate(**{**base, **changes})
@@ -76,6 +80,30 @@ TABLE = [
         ["no leakage scan"],
     ),
     ("one class", _candidate(roc_auc=float("nan")), None, PolicyConfig(), False, ["one class"]),
+    (
+        "chance, first model",
+        _candidate(roc_auc=0.5205, test_rows=445, test_positives=25),
+        None,
+        PolicyConfig(),
+        False,
+        ["0.5205 on 445 test rows (25 positives) is within chance", "reaches down to 0.4"],
+    ),
+    (
+        "chance, above the champion",
+        _candidate(roc_auc=0.56, test_rows=300, test_positives=20),
+        Champion(version="1", roc_auc=0.50, rescored=True),
+        PolicyConfig(),
+        False,
+        ["within chance"],
+    ),
+    (
+        "few rows, clearly better than chance",
+        _candidate(roc_auc=0.80, test_rows=300, test_positives=20),
+        None,
+        PolicyConfig(),
+        True,
+        ["first model"],
+    ),
     ("broken champion", _candidate(), BROKEN, PolicyConfig(), True, ["no longer loads"]),
     (
         "calibration at the default limit",
@@ -87,7 +115,9 @@ TABLE = [
     ),
     (
         "calibration within what a small test set shows by chance",
-        _candidate(calibration_error=0.07, calibration_noise=0.09, test_rows=98),
+        _candidate(
+            calibration_error=0.07, calibration_noise=0.09, test_rows=98, test_positives=10
+        ),
         None,
         PolicyConfig(),
         True,
@@ -95,7 +125,9 @@ TABLE = [
     ),
     (
         "calibration above the chance level too",
-        _candidate(calibration_error=0.12, calibration_noise=0.09, test_rows=98),
+        _candidate(
+            calibration_error=0.12, calibration_noise=0.09, test_rows=98, test_positives=10
+        ),
         None,
         PolicyConfig(),
         False,
@@ -207,3 +239,21 @@ def test_policy_table(candidate, champion, config, promote, words):
 def test_a_clean_candidate_reason_names_no_leak_suspects():
     decision = decide(_candidate(), None, PolicyConfig())
     assert decision.promote and "leak" not in decision.reason
+
+
+def test_the_chance_gate_lets_few_coins_through_and_keeps_a_real_model():
+    """Scores without signal pass the chance gate about 2.5% of the time (one side of a 95%
+    interval); a model with signal passes on as few rows."""
+    generator = np.random.default_rng(0)
+    coins, signal = [], []
+    for _ in range(400):
+        labels = np.r_[np.ones(40), np.zeros(360)]
+        noise = generator.normal(size=400)
+        coins.append(auc_lower_bound(roc_auc_score(labels, noise), 40, 360) > 0.5)
+        signal.append(auc_lower_bound(roc_auc_score(labels, noise + labels), 40, 360) > 0.5)
+    assert np.mean(coins) <= 0.05
+    assert np.mean(signal) >= 0.95
+
+
+def test_the_lower_bound_needs_both_classes():
+    assert auc_lower_bound(0.9, 0, 100) == auc_lower_bound(0.9, 100, 0) == float("-inf")
