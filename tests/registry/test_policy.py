@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from registry.policy import Candidate, Champion, PolicyConfig, auc_lower_bound, decide
