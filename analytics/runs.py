@@ -127,6 +127,9 @@ def checked_before_conversion(
 
 FEATURE_LABELS: dict[Feature, str] = {"area": "product area", "event_type": "event type"}
 
+# Below this share of the events in scope carrying an area, a ranking of areas is noted as
+# speaking for few events (_area_coverage_note).
+MIN_AREA_SHARE = 0.5
 NO_AREA = (
     "no event in scope has a product area (the dataset config maps no area column, or every "
     "area is empty); rank event types with --by event_type"
@@ -151,6 +154,22 @@ def _area_prefix_words(filters: Filters) -> str:
     """' with an area starting with 'x'' when an area prefix is set, else ''."""
     prefix = filters.area_prefix
     return "" if prefix is None else f" with an area starting with {prefix!r}"
+
+
+def _area_coverage_note(engine: Engine, filters: Filters, by: Feature, all_time: bool) -> str:
+    """A note when product areas are set on fewer than MIN_AREA_SHARE of the events in scope
+    (a store whose only areas are a payment's plan): a ranking of areas then speaks for
+    those events only; empty otherwise, and for any other `by`."""
+    if by != "area":
+        return ""
+    presence = feature_presence(engine, filters, by, all_time=all_time)
+    if not presence.events or presence.with_feature >= MIN_AREA_SHARE * presence.events:
+        return ""
+    return (
+        f"note: product areas are set on {presence.with_feature:,} of the {presence.events:,} "
+        f"events in scope ({presence.with_feature / presence.events:.1%}): the ranking speaks "
+        "for those events only; --by event_type ranks the types of every event"
+    )
 
 
 def _empty_top_features_reason(engine: Engine, filters: Filters, by: Feature) -> str:
@@ -243,6 +262,7 @@ def run_top_features(
             },
             log=log,
             limit=_limit(limit),
+            note=_area_coverage_note(engine, filters, by, all_time=False),
         )
 
     return _with_engine(engine_name, compute)
@@ -293,6 +313,7 @@ def run_before_conversion(
             },
             log=log,
             limit=_limit(limit),
+            note=_area_coverage_note(engine, filters, by, all_time=True),
         )
 
     return _with_engine(engine_name, compute)

@@ -139,6 +139,24 @@ def test_before_conversion_with_areas_but_no_use_in_the_windows_says_so(capsys):
     )
 
 
+def test_areas_on_a_minority_of_the_events_are_ranked_with_a_note(capsys):
+    """Only the orders carry an area (their plan): 2 of the 8 events."""
+    event_store_path().parent.mkdir(parents=True, exist_ok=True)
+    events = [
+        (*row[:3], "shop" if row[2] == "order_completed" else None, row[4]) for row in EVENTS
+    ]
+    write_store(event_store_path(), USERS, events)
+    assert main(["analytics", "top-features"]) == 0
+    printed = capsys.readouterr().out
+    assert _rows(printed)[1] == ["shop", "2", "2", "0.6667", "1"]
+    assert printed.endswith(
+        "note: product areas are set on 2 of the 8 events in scope (25.0%): the ranking speaks "
+        "for those events only; --by event_type ranks the types of every event\n"
+    )
+    assert main(["analytics", "top-features", "--by", "event_type"]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_per_event_type_with_by_event_type_is_refused_in_one_line(segment_store, capsys):
     argv = ["analytics", "top-features", "--per-event-type", "--by", "event_type"]
     assert main(argv) == 2
