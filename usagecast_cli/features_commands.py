@@ -122,7 +122,11 @@ def _format_filled(starter: Starter) -> str:
         *(
             []
             if starter.calendar or starter.after_signup
-            else ["the cutoffs (under three months of events: set calendar dates by hand)"]
+            else [
+                "the cutoffs (too few days of events for three weekly cutoffs with two weeks "
+                "of history before and the 30-day label after: set calendar dates by hand, or "
+                "shorten the label's horizon_days)"
+            ]
         ),
     ]
     lines = [f"filled in from your store: {'; '.join(filled)}"]

@@ -168,6 +168,7 @@ class StoreFacts:
     area_changes: tuple[str, ...] = ()  # event types whose area is what they changed (area_use)
     valued: tuple[str, ...] = ()  # event types whose events mostly carry a value (valued_types)
     data_end: datetime | None = None  # the end of data a build reads (store_data_end)
+    data_start: datetime | None = None  # the first event in the store's months (store_data_start)
     main_type: str | None = None  # the event type of half or more of the events
     item_means: tuple[str, ...] = ()  # numeric static item attributes (mean_item_features)
     # (attribute, ((name, value), ...)): the categories counted per value (item_categories)
@@ -245,6 +246,11 @@ _PLACEHOLDER_LABEL_BLOCK = (
 _PLACEHOLDER_DESCRIPTION = "Users active in the last 30 days; label = a PURCHASE within 30 days."
 _PLACEHOLDER_POPULATION = _PLACEHOLDER_DESCRIPTION.split(";")[0]
 STARTER_HORIZON_DAYS = 30  # the starter label's horizon_days
+# A starter's cutoffs are monthly when the store's span holds at least this many, else weekly
+# (every WEEK_DAYS days, after WEEKLY_HISTORY_DAYS of history) when that holds as many.
+MIN_STARTER_CUTOFFS = 3
+WEEK_DAYS = 7
+WEEKLY_HISTORY_DAYS = 14
 # Longer windows, each once the store holds at least this many months of events: a
 # purchase log's counts over 7 and 30 days are mostly zeros.
 LONGER_WINDOWS = ((90, 4), (365, 13))
@@ -312,9 +318,10 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         event_columns.get("area", {}).get("distinct", 0),
         report.get("change_log_types", ()),
     )
+    months = main_months(report["timestamp_coverage"])
     return StoreFacts(
         dataset=report["dataset"],
-        months=main_months(report["timestamp_coverage"]),
+        months=months,
         event_types=tuple(t["event_type"] for t in report["event_types"]),
         sessions=session_ids.get("null_rate", 1.0) < 1.0,
         attributes=model_attributes(
@@ -326,6 +333,7 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         area_changes=area_changes,
         valued=valued_types(report["event_types"]),
         data_end=store_data_end(report),
+        data_start=store_data_start(report, months),
         main_type=main_event_type(report["event_types"]),
         item_means=mean_item_features(report.get("item_attributes", ())),
         item_counts=item_categories(report.get("item_value_events", {})),
@@ -373,6 +381,16 @@ def store_data_end(report: Mapping[str, Any]) -> datetime | None:
         return None
     end = datetime.fromisoformat(latest)
     return end + timedelta(days=1) if report.get("granularity") == "date" else end
+
+
+def store_data_start(report: Mapping[str, Any], months: Sequence[str]) -> datetime | None:
+    """The first event time in the store's months (`months`, the main block: an earlier stray
+    event is left out, the first month's start then stands in)."""
+    earliest = report["columns"]["events"]["columns"].get("event_time", {}).get("min")
+    if earliest is None or not months:
+        return None
+    first_month = datetime.combine(_month_start(months[0], 0), time())
+    return max(datetime.fromisoformat(earliest), first_month)
 
 
 def valued_types(event_types: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -437,13 +455,39 @@ def _month_start(month: str, shift: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def starter_calendar(months: tuple[str, ...], data_end: datetime | None = None) -> str | None:
+def starter_calendar(
+    months: tuple[str, ...], data_end: datetime | None = None, data_start: datetime | None = None
+) -> str | None:
+    """The starter's calendar cutoffs: monthly ones (_monthly_cutoffs) when the store's span
+    holds MIN_STARTER_CUTOFFS of them, else weekly ones (_weekly_cutoffs, which need
+    `data_start` and `data_end`) when it holds that many, else the monthly ones it holds;
+    None when it holds none."""
+    monthly = _monthly_cutoffs(months, data_end)
+    if monthly is not None and _month_count(*monthly) >= MIN_STARTER_CUTOFFS:
+        return _calendar_text(*monthly, "month")
+    weekly = _weekly_cutoffs(data_start, data_end)
+    if weekly is not None:
+        return _calendar_text(*weekly, str(WEEK_DAYS))
+    return None if monthly is None else _calendar_text(*monthly, "month")
+
+
+def _calendar_text(start: date, end: date, every: str) -> str:
+    return f"calendar: {{start: {start.isoformat()}, end: {end.isoformat()}, every: {every}}}"
+
+
+def _month_count(start: date, end: date) -> int:
+    """Month starts from `start` to `end`, both first days of a month."""
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def _monthly_cutoffs(
+    months: tuple[str, ...], data_end: datetime | None
+) -> tuple[date, date] | None:
     """Monthly cutoffs inside the store's span: from the month after the first event month (a
     month of history) to the month before the last (room for a 30-day label), or to the last
     month itself when its events reach STARTER_HORIZON_DAYS past its first day (`data_end`:
     the end of data as a build reads it; past the last month, a stray later event, it tells
-    nothing of where the last month's events end); None when the span is under three
-    months."""
+    nothing of where the last month's events end); None when none fits."""
     if not months:
         return None
     start, end = _month_start(months[0], 1), _month_start(months[-1], -1)
@@ -451,9 +495,22 @@ def starter_calendar(months: tuple[str, ...], data_end: datetime | None = None) 
     after = datetime.combine(_month_start(months[-1], 1), time())
     if data_end is not None and last + timedelta(days=STARTER_HORIZON_DAYS) <= data_end <= after:
         end = last.date()
-    if start > end:
+    return None if start > end else (start, end)
+
+
+def _weekly_cutoffs(
+    data_start: datetime | None, data_end: datetime | None
+) -> tuple[date, date] | None:
+    """Weekly cutoffs for a store too short for MIN_STARTER_CUTOFFS monthly ones: from
+    WEEKLY_HISTORY_DAYS after the first event's day to the last day whose STARTER_HORIZON_DAYS
+    label lies inside the data; None unless MIN_STARTER_CUTOFFS fit."""
+    if data_start is None or data_end is None:
         return None
-    return f"calendar: {{start: {start.isoformat()}, end: {end.isoformat()}, every: month}}"
+    start = data_start.date() + timedelta(days=WEEKLY_HISTORY_DAYS)
+    end = (data_end - timedelta(days=STARTER_HORIZON_DAYS)).date()
+    if (end - start).days < WEEK_DAYS * (MIN_STARTER_CUTOFFS - 1):
+        return None
+    return start, start + timedelta(days=(end - start).days // WEEK_DAYS * WEEK_DAYS)
 
 
 def starter_windows(months: tuple[str, ...]) -> tuple[int, ...]:
@@ -646,16 +703,23 @@ def starter_text(
     text = _replace_once(
         text, f"dataset: {STARTER_DATASET}", f"dataset: {json.dumps(store.dataset)}"
     )
-    calendar = None if after_signup else starter_calendar(store.months, store.data_end)
+    calendar = (
+        None if after_signup else starter_calendar(store.months, store.data_end, store.data_start)
+    )
     if calendar is not None:
         text = _replace_once(text, _PLACEHOLDER_CALENDAR, calendar)
-    counted = tuple(t for t in store.event_types if is_spec_name(t))[:COUNTED_FROM_STORE]
+    guess = label_guess(store.event_types, store.main_type)
+    label, label_why = (guess if label_kind == "event_within" else value_label) or (None, "")
+    # A user eligible while not converted has no event of the label's type: its count and
+    # its last area would be 0 and blank on every row.
+    unconverted = label if label_kind == "event_within" and label_why not in REPEATS else None
+    counted = tuple(t for t in store.event_types if is_spec_name(t) and t != unconverted)[
+        :COUNTED_FROM_STORE
+    ]
     if counted:
         # JSON-quoted: an event type such as `yes` or `null` stays a string in YAML.
         listed = ", ".join(json.dumps(t) for t in counted)
         text = _replace_once(text, _PLACEHOLDER_COUNTED, f"event_types: [{listed}]")
-    guess = label_guess(store.event_types, store.main_type)
-    label, label_why = (guess if label_kind == "event_within" else value_label) or (None, "")
     if label_kind == "event_within" and label_why in REPEATS:
         # Will a buyer buy again: every user, the dormant ones too (a repeat-purchase model
         # scores the whole customer base), and not "not converted", which would leave no row.
@@ -682,9 +746,6 @@ def starter_text(
     if rhythm:
         gaps = f"  - kind: gaps\n    event_types: [{json.dumps(rhythm)}]\n"
         text = _replace_once(text, _TENURE_GROUP, _TENURE_GROUP + gaps)
-    # A user eligible while not converted has no event of the label's type: its last area
-    # would be blank on every row.
-    unconverted = label if label_kind == "event_within" and label_why not in REPEATS else None
     area_changes = tuple(t for t in store.area_changes if t != unconverted)
     if area_changes:
         changes = "".join(

@@ -140,8 +140,9 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
         "  user attributes: plan, seen (snapshot: not a feature)",
         "filled in from your store: dataset; counted event types (PLAY); the gaps between PLAY "
         "events; user attribute features (plan)",
-        "still placeholders: the label's event type and the cutoffs (under three months of "
-        "events: set calendar dates by hand)",
+        "still placeholders: the label's event type and the cutoffs (too few days of events "
+        "for three weekly cutoffs with two weeks of history before and the 30-day label "
+        "after: set calendar dates by hand, or shorten the label's horizon_days)",
     ]
     spec = yaml.safe_load((tmp_path / "specs" / "trial" / "v1.yaml").read_text())
     assert spec["dataset"] == "shop"
@@ -151,6 +152,23 @@ def test_new_names_the_ingested_dataset_and_what_a_spec_can_use(tmp_path, capsys
     assert "still placeholders: the cutoffs" in capsys.readouterr().out  # no event type left
     spec = yaml.safe_load((tmp_path / "specs" / "gone" / "v1.yaml").read_text())
     assert spec["label"] == {"kind": "churn", "horizon_days": 30}
+
+
+def test_new_on_two_months_of_events_asks_weekly(tmp_path, capsys):
+    import yaml
+
+    days = [f"2024-{month:02d}-{day:02d}" for month in (3, 4) for day in range(1, 29, 2)]
+    events = "u,t,e\n" + "".join(f"{n % 5},{day},PLAY\n" for n, day in enumerate(days))
+    users = "id,joined\n" + "".join(f"{u},2024-02-20\n" for u in range(5))
+    _ingest(tmp_path, {"events.csv": events, "users.csv": users}, _events_and_users("app"))
+    assert main(["features", "new", "weekly"]) == 0
+    assert "cutoffs (calendar: {start: 2024-03-15, end: 2024-03-29, every: 7})" in (
+        capsys.readouterr().out
+    )
+    spec = yaml.safe_load((tmp_path / "specs" / "weekly" / "v1.yaml").read_text())
+    assert spec["cutoffs"]["calendar"]["every"] == 7
+    assert main(["features", "build", "weekly@v1", "--no-progress"]) == 0
+    assert "cutoffs 2024-03-15T00:00:00 .. 2024-03-29T00:00:00" in capsys.readouterr().out
 
 
 def _events_and_users(name: str) -> dict:

@@ -31,6 +31,7 @@ from features.featureset.catalog import (
     starter_calendar,
     starter_windows,
     store_data_end,
+    store_data_start,
     valued_types,
 )
 from features.featureset.compiler.cutoffs import calendar_cutoff_dates
@@ -185,6 +186,62 @@ def test_the_store_data_end_is_read_as_a_build_reads_it(granularity, latest, dat
     assert store_data_end(report) == data_end
 
 
+@pytest.mark.parametrize(
+    ("months", "data_start", "data_end", "calendar"),
+    [
+        # Six weeks: no weekly cutoff has two weeks before it and 30 days after.
+        (("2025-03", "2025-04"), datetime(2025, 3, 1, 8), datetime(2025, 4, 12), None),
+        # Ten weeks: weekly, from two weeks in to 30 days before the end.
+        (
+            ("2025-03", "2025-04", "2025-05"),
+            datetime(2025, 3, 1, 8),
+            datetime(2025, 5, 15),
+            {"start": date(2025, 3, 15), "end": date(2025, 4, 12), "every": 7},
+        ),
+        # Two monthly cutoffs fit: twelve weekly ones rather.
+        (
+            ("2025-03", "2025-04", "2025-05", "2025-06"),
+            datetime(2025, 3, 1),
+            datetime(2025, 6, 30),
+            {"start": date(2025, 3, 15), "end": date(2025, 5, 31), "every": 7},
+        ),
+        # Three monthly cutoffs fit: monthly.
+        (
+            ("2025-03", "2025-04", "2025-05", "2025-06", "2025-07"),
+            datetime(2025, 3, 1),
+            datetime(2025, 7, 30),
+            {"start": date(2025, 4, 1), "end": date(2025, 6, 1), "every": "month"},
+        ),
+        # Without the first event's time, the monthly cutoffs that fit.
+        (
+            ("2025-03", "2025-04", "2025-05"),
+            None,
+            datetime(2025, 5, 15),
+            {"start": date(2025, 4, 1), "end": date(2025, 4, 1), "every": "month"},
+        ),
+    ],
+)
+def test_a_short_store_gets_weekly_starter_cutoffs(months, data_start, data_end, calendar):
+    written = starter_calendar(months, data_end, data_start)
+    assert (written if calendar is None else yaml.safe_load(written)["calendar"]) == calendar
+    if calendar is not None and calendar["every"] == 7:
+        last = datetime.combine(calendar["end"], datetime.min.time())
+        assert (data_end - last).days >= 30 and (calendar["start"] - data_start.date()).days == 14
+
+
+@pytest.mark.parametrize(
+    ("earliest", "months", "data_start"),
+    [
+        ("2025-03-04 10:00:00", ("2025-03", "2025-04"), datetime(2025, 3, 4, 10)),
+        ("2019-07-01 00:00:00", ("2025-03", "2025-04"), datetime(2025, 3, 1)),  # a stray
+        (None, ("2025-03",), None),
+    ],
+)
+def test_the_store_data_start_leaves_a_stray_early_event_out(earliest, months, data_start):
+    report = {"columns": {"events": {"columns": {"event_time": {"min": earliest}}}}}
+    assert store_data_start(report, months) == data_start
+
+
 def test_a_starter_from_a_store_counts_its_nameable_event_types_and_builds_its_cutoffs(sets_dir):
     store = StoreFacts(
         "shop",
@@ -233,6 +290,8 @@ def test_a_starter_from_a_store_with_a_conversion_takes_it_as_label_and_says_so(
     )
     starter = new_spec("trial", sets_dir, store=store)
     assert starter.label == "Subscription_Purchased"
+    # Never counted: no eligible user (not converted) has one, so the count is always 0.
+    assert starter.counted == ("Song_Played", "App_Open", "Checkout_Started")
     spec = load_spec("trial@v1", sets_dir)
     assert spec.label.event_type == spec.eligibility.not_converted == "Subscription_Purchased"
     text = starter.path.read_text()
@@ -250,6 +309,7 @@ def test_a_starter_from_a_store_of_one_event_type_predicts_a_repeat(sets_dir):
     assert spec.eligibility.active_within_days is None  # the dormant customers too
     assert spec.description == "Every user; label = an ORDER within 30 days."
     assert starter.label_why == "the store's only event type, so a repeat"
+    assert starter.counted == ("ORDER",)  # a repeat's own past orders are what it reads
     assert "label's event type, ORDER, is the store's only event type" in starter.path.read_text()
 
 
