@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -39,6 +40,23 @@ EXTENSION_FORMATS = {
     ".xls": "xlsx",  # refused when read, with what to do (excel.py)
 }
 UTC_ZONE = "UTC"
+# Zone abbreviations exports write after a time (Salesforce's and Jira's `10:00 AM PST`, Java's
+# `Fri Jan 03 10:00:00 PST 2025`) read by a pattern's %Z as these fixed offsets. CST is the US
+# Central zone and BST British Summer Time, as in the US and UK tools that write them;
+# abbreviations with no majority meaning (IST: India, Ireland or Israel; AST) are not read
+# unless a source names their offset.
+ZONE_ABBREVIATIONS = {
+    "UTC": "+0000", "GMT": "+0000", "WET": "+0000", "WEST": "+0100", "BST": "+0100",
+    "CET": "+0100", "CEST": "+0200", "EET": "+0200", "EEST": "+0300", "MSK": "+0300",
+    "EST": "-0500", "EDT": "-0400", "CST": "-0600", "CDT": "-0500", "MST": "-0700",
+    "MDT": "-0600", "PST": "-0800", "PDT": "-0700", "AKST": "-0900", "AKDT": "-0800",
+    "HST": "-1000", "NST": "-0330", "NDT": "-0230", "JST": "+0900", "KST": "+0900",
+    "HKT": "+0800", "SGT": "+0800", "AWST": "+0800", "ACST": "+0930", "ACDT": "+1030",
+    "AEST": "+1000", "AEDT": "+1100", "NZST": "+1200", "NZDT": "+1300",
+}  # fmt: skip
+# A source's `zone_abbreviations:` adds to them or overrides them: `{IST: "+05:30"}`.
+ZONE_ABBREVIATION_NAME = re.compile("[A-Z]{2,5}")
+ZONE_OFFSET = re.compile("([+-])(0[0-9]|1[0-4]):?([0-5][0-9])")
 # `excel_days`: Excel's serial day numbers, as a spreadsheet saved to CSV writes its date
 # cells when they lost their format (`45292.5` is 2024-01-01 12:00).
 EXCEL_DAYS = "excel_days"
@@ -140,7 +158,8 @@ class Source:
     `fill_down` reads fields an export writes on the first of a group's rows only for every row
     of the group: a product's (Shopify's `Title`, `Vendor`), an order's (`Financial Status`).
     `skip_lines` are the lines of a text table (rows of a sheet) before its header, or its
-    first row without one: a report's title and date.
+    first row without one: a report's title and date. `zone_abbreviations` maps zone
+    abbreviations a %Z pattern reads to their offsets (`+hhmm`), over ZONE_ABBREVIATIONS.
     `blank_time` (events, one of BLANK_TIMES) says what a blank event time is: an error
     (missing_required_field), or, `no_event`, a row that holds no event of this source (a
     subscription's blank `Canceled At`: never canceled), counted as no_event_time.
@@ -169,10 +188,17 @@ class Source:
     fill_down: FillDown | None = None
     blank_time: str = "error"
     skip_lines: int = 0
+    zone_abbreviations: Mapping[str, str] = field(default_factory=dict)
 
     def maps(self, name: str) -> bool:
         """Whether the source reads the canonical column `name`, mapped or derived."""
         return name in self.columns or name in self.derived
+
+    @property
+    def zones(self) -> Mapping[str, str]:
+        """The zone abbreviations a %Z pattern reads, as offsets: ZONE_ABBREVIATIONS with
+        the source's own `zone_abbreviations` over them."""
+        return {**ZONE_ABBREVIATIONS, **self.zone_abbreviations}
 
     @property
     def versioned(self) -> bool:
@@ -495,6 +521,27 @@ def _currency_symbol(path: Path, where: str, value: Any) -> str | None:
     return text
 
 
+def _zone_abbreviations(path: Path, where: str, value: Any) -> dict[str, str]:
+    """`zone_abbreviations:` {IST: "+05:30"}: each abbreviation's offset, as `+hhmm`."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(path, where, 'must map zone abbreviations to offsets: {IST: "+05:30"}')
+    zones = {}
+    for name, offset in value.items():
+        if not isinstance(name, str) or not ZONE_ABBREVIATION_NAME.fullmatch(name):
+            raise _fail(path, where, f"names {name!r}: an abbreviation is 2-5 capital letters")
+        found = ZONE_OFFSET.fullmatch(offset) if isinstance(offset, str) else None
+        if found is None:
+            raise _fail(
+                path,
+                f"{where}.{name}",
+                f'is {offset!r}; an offset from UTC, -12:00 to +14:59, quoted: "+05:30"',
+            )
+        zones[name] = "".join(found.groups())
+    return zones
+
+
 def _skip_lines(path: Path, where: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _fail(
@@ -537,6 +584,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "timezone",
         "sheet",
         "skip_lines",
+        "zone_abbreviations",
         "members",
         "records",
     )
@@ -602,6 +650,9 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
             path, f"{where}.currency_symbol", spec.get("currency_symbol")
         ),
         skip_lines=_skip_lines(path, f"{where}.skip_lines", spec.get("skip_lines", 0)),
+        zone_abbreviations=_zone_abbreviations(
+            path, f"{where}.zone_abbreviations", spec.get("zone_abbreviations")
+        ),
         derived=derived,
         header=header,
         names=names,

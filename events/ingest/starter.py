@@ -36,6 +36,7 @@ from events.ingest.config import (
     DEFAULT_MIN_ACCEPTED_SHARE,
     EXCEL_DAYS,
     WHITESPACE,
+    ZONE_ABBREVIATIONS,
     derived_columns,
 )
 from events.ingest.readers import (
@@ -53,7 +54,6 @@ from events.ingest.validate import (
     EXCEL_UNIX_DAY,
     ISO_PATTERN,
     SCIENTIFIC_ID_PATTERN,
-    ZONE_ABBREVIATIONS,
     ident,
     key_value_lists,
     number_pattern,

@@ -72,6 +72,7 @@ import sqlglot.expressions as exp
 from events.ingest.config import (
     EXCEL_DAYS,
     UTC_TIMES,
+    ZONE_ABBREVIATIONS,
     Attribute,
     FillDown,
     Range,
@@ -163,21 +164,13 @@ EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 # strptime directives of a time of day; a pattern without any reads calendar days.
 TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%g", "%n", "%p", "%X", "%c", "%T", "%R", "%s")
 ZONE_DIRECTIVES = ("%z", "%Z")
-# Zone abbreviations exports write after a time (Salesforce's and Jira's `10:00 AM PST`, Java's
-# `Fri Jan 03 10:00:00 PST 2025`) read by a pattern's %Z as these fixed offsets. CST is the US
-# Central zone and BST British Summer Time, as in the US and UK tools that write them;
-# abbreviations with no majority meaning (IST: India, Ireland or Israel; AST) are not read.
-ZONE_ABBREVIATIONS = {
-    "UTC": "+0000", "GMT": "+0000", "WET": "+0000", "WEST": "+0100", "BST": "+0100",
-    "CET": "+0100", "CEST": "+0200", "EET": "+0200", "EEST": "+0300", "MSK": "+0300",
-    "EST": "-0500", "EDT": "-0400", "CST": "-0600", "CDT": "-0500", "MST": "-0700",
-    "MDT": "-0600", "PST": "-0800", "PDT": "-0700", "AKST": "-0900", "AKDT": "-0800",
-    "HST": "-1000", "NST": "-0330", "NDT": "-0230", "JST": "+0900", "KST": "+0900",
-    "HKT": "+0800", "SGT": "+0800", "AWST": "+0800", "ACST": "+0930", "ACDT": "+1030",
-    "AEST": "+1000", "AEDT": "+1100", "NZST": "+1200", "NZDT": "+1300",
-}  # fmt: skip
-# The first of them in a text, as a word (not inside `WEST` or a name).
-ZONE_ABBREVIATION_PATTERN = "(^|[^A-Za-z])(" + "|".join(ZONE_ABBREVIATIONS) + ")([^A-Za-z]|$)"
+# Added to an unparseable time's detail under a %Z pattern when the text ends in capitals
+# (UNKNOWN_ZONE_PATTERN) that are none of the source's zone abbreviations.
+ZONE_HINT = (
+    " (a zone abbreviation with no one meaning? name its offset on this source: "
+    'zone_abbreviations: {IST: "+05:30"})'
+)
+UNKNOWN_ZONE_PATTERN = "(^|[^A-Za-z])[A-Z]{2,5}( [0-9]{4})?$"
 ISO_DATE_LENGTH = len("2024-01-31")
 # A plain decimal number without its sign; `{whole}` is its whole part's digits and
 # `{decimal}` the source's fraction separator (number_pattern).
@@ -412,27 +405,33 @@ def iso_timestamp_sql(text_sql: str, times: TimeZones = UTC_TIMES) -> str:
     )
 
 
-def zone_abbreviation(text: str) -> str | None:
-    """The first zone abbreviation (ZONE_ABBREVIATIONS) written in `text` as a word."""
-    found = re.search(ZONE_ABBREVIATION_PATTERN, text)
+def zone_abbreviation_pattern(zones: Mapping[str, str]) -> str:
+    """The first abbreviation of `zones` in a text, as a word (not inside `WEST` or a name)."""
+    return "(^|[^A-Za-z])(" + "|".join(sorted(zones, key=len, reverse=True)) + ")([^A-Za-z]|$)"
+
+
+def zone_abbreviation(text: str, zones: Mapping[str, str] = ZONE_ABBREVIATIONS) -> str | None:
+    """The first zone abbreviation of `zones` written in `text` as a word."""
+    found = re.search(zone_abbreviation_pattern(zones), text)
     return None if found is None else found.group(2)
 
 
-def zone_abbreviation_sql(text_sql: str) -> str:
+def zone_abbreviation_sql(text_sql: str, zones: Mapping[str, str]) -> str:
     """SQL of zone_abbreviation ('' when none)."""
-    return f"regexp_extract({text_sql}, {sql_string(ZONE_ABBREVIATION_PATTERN)}, 2)"
+    return f"regexp_extract({text_sql}, {sql_string(zone_abbreviation_pattern(zones))}, 2)"
 
 
-def zoned_strptime_sql(text_sql: str, pattern: str) -> str:
-    """Text parsed by a pattern with %Z -> TIMESTAMPTZ: a zone abbreviation
-    (ZONE_ABBREVIATIONS) is read as its offset, through %z; a zone name with a slash
-    (`America/Los_Angeles`) as DuckDB's %Z reads it; any other text is NULL, since DuckDB
-    would read other abbreviations by ICU's aliases (`BST` as Bangladesh time) or not at all
-    (`PDT`)."""
-    abbreviation = zone_abbreviation_sql(text_sql)
+def zoned_strptime_sql(
+    text_sql: str, pattern: str, zones: Mapping[str, str] = ZONE_ABBREVIATIONS
+) -> str:
+    """Text parsed by a pattern with %Z -> TIMESTAMPTZ: a zone abbreviation of `zones` is
+    read as its offset, through %z; a zone name with a slash (`America/Los_Angeles`) as
+    DuckDB's %Z reads it; any other text is NULL, since DuckDB would read other
+    abbreviations by ICU's aliases (`BST` as Bangladesh time) or not at all (`PDT`)."""
+    abbreviation = zone_abbreviation_sql(text_sql, zones)
     offset = "CASE " + " ".join(
         f"WHEN {abbreviation} = {sql_string(name)} THEN {sql_string(value)}"
-        for name, value in ZONE_ABBREVIATIONS.items()
+        for name, value in zones.items()
     )
     as_offset = sql_string(pattern.replace("%Z", "%z"))
     return (
@@ -442,12 +441,17 @@ def zoned_strptime_sql(text_sql: str, pattern: str) -> str:
     )
 
 
-def strptime_sql(text_sql: str, pattern: str, times: TimeZones = UTC_TIMES) -> str:
+def strptime_sql(
+    text_sql: str,
+    pattern: str,
+    times: TimeZones = UTC_TIMES,
+    zones: Mapping[str, str] = ZONE_ABBREVIATIONS,
+) -> str:
     """Text parsed by a strptime pattern -> the store's wall-clock time: with %z/%Z an
-    instant (zoned_strptime_sql), with a time of day a time written in `times.written_in`,
-    else a calendar day."""
+    instant (%Z: zoned_strptime_sql over `zones`), with a time of day a time written in
+    `times.written_in`, else a calendar day."""
     if "%Z" in pattern:
-        return stored_instant_sql(zoned_strptime_sql(text_sql, pattern), times)
+        return stored_instant_sql(zoned_strptime_sql(text_sql, pattern, zones), times)
     parsed = f"try_strptime({text_sql}, {sql_string(pattern)})"
     if any(directive in pattern for directive in ZONE_DIRECTIVES):
         return stored_instant_sql(parsed, times)
@@ -472,15 +476,19 @@ def excel_days_sql(text_sql: str, decimal: str, times: TimeZones = UTC_TIMES) ->
 
 
 def timestamp_sql(
-    text_sql: str, formats: Sequence[str], decimal: str, times: TimeZones = UTC_TIMES
+    text_sql: str,
+    formats: Sequence[str],
+    decimal: str,
+    times: TimeZones = UTC_TIMES,
+    zones: Mapping[str, str] = ZONE_ABBREVIATIONS,
 ) -> str:
     """Parse text with each declared format in order; NULL when none matches.
 
     iso accepts dates, datetimes and UTC offsets; epoch_s/epoch_ms/epoch_us are
     seconds/milliseconds/microseconds since 1970-01-01 UTC, numbers with `decimal` as their
     fraction separator; excel_days Excel's serial days (excel_days_sql); anything else is a
-    strptime pattern. The result is the store's wall-clock time (`times`:
-    iso_timestamp_sql, strptime_sql; an epoch is an instant).
+    strptime pattern (a %Z reads the abbreviations of `zones`). The result is the store's
+    wall-clock time (`times`: iso_timestamp_sql, strptime_sql; an epoch is an instant).
     """
     parts = []
     for fmt in formats:
@@ -494,8 +502,15 @@ def timestamp_sql(
             utc = f"try(make_timestamp(try_cast({number} * {scale} AS BIGINT)))"
             parts.append(stored_wall_time_sql(utc, "UTC", times))
         else:
-            parts.append(strptime_sql(text_sql, fmt, times))
+            parts.append(strptime_sql(text_sql, fmt, times, zones))
     return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"
+
+
+def source_timestamp_sql(text_sql: str, source: Source) -> str:
+    """timestamp_sql with the source's formats, decimal separator, zones and abbreviations."""
+    return timestamp_sql(
+        text_sql, source.timestamp_formats, source.decimal, source.times, source.zones
+    )
 
 
 def number_pattern(
@@ -649,14 +664,22 @@ def _scientific_id_check(columns: Sequence[str]) -> list[Check]:
     ]
 
 
-def _timestamp_check(name: str, formats: Sequence[str]) -> Check:
+def _timestamp_check(name: str, source: Source) -> Check:
+    """unparseable_timestamp; under a %Z pattern, text with capitals where a zone would be
+    but none of the source's abbreviations gets ZONE_HINT."""
     column, text = ident(name), ident(f"{name}_text")
-    return Check(
-        UNPARSEABLE_TIMESTAMP,
-        f"{text} IS NOT NULL AND {column} IS NULL",
+    formats = source.timestamp_formats
+    detail = (
         f"{sql_string(name + ' ')} || {text} || "
-        f"{sql_string(' matches none of ' + ', '.join(formats))}",
+        f"{sql_string(' matches none of ' + ', '.join(formats))}"
     )
+    if any("%Z" in fmt for fmt in formats):
+        unknown = (
+            f"{zone_abbreviation_sql(text, source.zones)} = '' AND "
+            f"regexp_matches({text}, {sql_string(UNKNOWN_ZONE_PATTERN)})"
+        )
+        detail += f" || CASE WHEN {unknown} THEN {sql_string(ZONE_HINT)} ELSE '' END"
+    return Check(UNPARSEABLE_TIMESTAMP, f"{text} IS NOT NULL AND {column} IS NULL", detail)
 
 
 def _number_check(name: str, source: Source) -> Check:
@@ -699,7 +722,6 @@ def _number_check(name: str, source: Source) -> Check:
 
 def event_checks(rules: Rules, source: Source) -> list[Check]:
     """Row-level event rules in precedence order (unknown_user/duplicates come later)."""
-    formats = source.timestamp_formats
     mapped = {**source.columns, **source.derived}
     anonymous = {"user_id": "anonymous_id"} if "anonymous_id" in mapped else None
     checks = []
@@ -710,7 +732,7 @@ def event_checks(rules: Rules, source: Source) -> list[Check]:
     checks.append(_missing_check(("user_id", "event_time_text", "event_type_text"), anonymous))
     checks += _sentinel_check("user_id", rules)
     checks += _scientific_id_check([c for c in EVENT_IDS if c in mapped])
-    checks.append(_timestamp_check("event_time", formats))
+    checks.append(_timestamp_check("event_time", source))
     outside = range_condition("event_time", rules.timestamp_range, _timestamp_literal)
     if outside:
         checks.append(
@@ -772,7 +794,7 @@ def entity_checks(
     checks += _sentinel_check(id_column, rules)
     checks += _scientific_id_check([id_column])
     checks += [
-        _timestamp_check(name.removesuffix("_text"), source.timestamp_formats)
+        _timestamp_check(name.removesuffix("_text"), source)
         for name in required
         if name in ("signup_time_text", "valid_from_text")
     ]
@@ -781,8 +803,7 @@ def entity_checks(
 
 def _attribute_checks(attributes: Sequence[Attribute], source: Source) -> list[Check]:
     """Timestamp attributes, then numeric ones, must parse (as the source writes them)."""
-    formats = source.timestamp_formats
-    checks = [_timestamp_check(a.name, formats) for a in attributes if a.dtype == "timestamp"]
+    checks = [_timestamp_check(a.name, source) for a in attributes if a.dtype == "timestamp"]
     numbers = [_number_check(a.name, source) for a in attributes if a.dtype == "numeric"]
     return checks + numbers
 
@@ -1109,9 +1130,7 @@ def stage_events_sql(
     if source.event_type is not None:
         text["event_type_text"] = sql_string(source.event_type)
         computed.append("event_type_text")
-    event_time = timestamp_sql(
-        "event_time_text", source.timestamp_formats, source.decimal, source.times
-    )
+    event_time = source_timestamp_sql("event_time_text", source)
     parsed = (
         f"{event_time} AS event_time, "
         f"{rename_sql('event_type_text', rules.rename_event_types)} AS event_type, "
@@ -1137,10 +1156,7 @@ def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
     if attribute.dtype == "numeric":
         return f"{source_number_sql(text, source)} AS {ident(attribute.name)}"
     if attribute.dtype == "timestamp":
-        return (
-            f"{timestamp_sql(text, source.timestamp_formats, source.decimal, source.times)} "
-            f"AS {ident(attribute.name)}"
-        )
+        return f"{source_timestamp_sql(text, source)} AS {ident(attribute.name)}"
     return f"{text} AS {ident(attribute.name)}"
 
 
@@ -1153,18 +1169,14 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     required: list[str] = [id_column]
     if table == "users" and source.maps("signup_time"):
         text["signup_time_text"] = field("signup_time")
-        signup = timestamp_sql(
-            "signup_time_text", source.timestamp_formats, source.decimal, source.times
-        )
+        signup = source_timestamp_sql("signup_time_text", source)
         parsed.append(f"{signup} AS signup_time")
         required.append("signup_time_text")
     elif table == "users":  # each user's first event, once the events are in (load.py)
         parsed.append("NULL::TIMESTAMP AS signup_time")
     if source.versioned:
         text["valid_from_text"] = field("valid_from")
-        valid_from = timestamp_sql(
-            "valid_from_text", source.timestamp_formats, source.decimal, source.times
-        )
+        valid_from = source_timestamp_sql("valid_from_text", source)
         parsed.append(f"{valid_from} AS valid_from")
         required.append("valid_from_text")
     for attribute in source.attributes:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from real_export import write_export
 
 from events.ingest import ingest_dataset, read_config
-from events.ingest.config import FillDown
+from events.ingest.config import ZONE_ABBREVIATIONS, FillDown
 from events.ingest.starter import (
     STRPTIME_CANDIDATES,
     StarterError,
@@ -32,7 +32,7 @@ from events.ingest.starter import (
     write_starter,
 )
 from events.ingest.summary import TableCounts
-from events.ingest.validate import ZONE_ABBREVIATIONS, timestamp_sql
+from events.ingest.validate import timestamp_sql
 from usagecast_cli.main import main
 
 WALKTHROUGH = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own-data.md"

@@ -152,6 +152,53 @@ def test_strptime_patterns_with_a_zone_a_time_or_a_date(amplitude_like):
     ]
 
 
+def test_zone_abbreviations_read_as_offsets_and_a_source_names_its_own(amplitude_like, store):
+    """IST means three zones: unread until the source names its offset; CST, US Central by
+    default, is China's on a source that says so."""
+    events = (
+        "uid,ts,page,length\n"
+        "1,2024-07-01 08:30:00 PDT,PLAY,1\n"
+        "1,2024-07-01 20:00:00 IST,PLAY,1\n"
+        "2,2024-07-01 23:30:00 CST,PLAY,1\n"
+    )
+    pattern = ["%Y-%m-%d %H:%M:%S %Z"]
+    stored = amplitude_like(
+        events,
+        timestamp_formats=pattern,
+        zone_abbreviations={"IST": "+05:30", "CST": "+0800"},
+    )
+    assert [time for time, _ in stored] == [  # Los Angeles wall time
+        datetime(2024, 7, 1, 8, 30),
+        datetime(2024, 7, 1, 7, 30),
+        datetime(2024, 7, 1, 8, 30),
+    ]
+    assert len(amplitude_like(events, timestamp_formats=pattern)) == 2  # IST is not read
+    ((reason, detail),) = rows(store, "SELECT reason, detail FROM quarantine")
+    assert reason == "unparseable_timestamp" and detail.endswith(
+        "matches none of %Y-%m-%d %H:%M:%S %Z (a zone abbreviation with no one meaning? name "
+        'its offset on this source: zone_abbreviations: {IST: "+05:30"})'
+    )
+
+
+@pytest.mark.parametrize(
+    ("zones", "why"),
+    [
+        ({"IST": "+5:30"}, "an offset from UTC"),
+        ({"IST": "+15:00"}, "an offset from UTC"),
+        ({"IST": 530}, "an offset from UTC"),
+        ({"ist": "+05:30"}, "2-5 capital letters"),
+        (["IST"], "must map zone abbreviations"),
+    ],
+)
+def test_a_zone_abbreviation_needs_a_name_and_an_offset(zones, why, tmp_path):
+    from events.ingest import parse_config
+
+    config = make_config()
+    config["events"][0]["zone_abbreviations"] = zones
+    with pytest.raises(ConfigError, match=why):
+        parse_config(config, tmp_path / "dataset.yaml")
+
+
 def test_typed_parquet_times_and_signups_follow_the_same_rules(dataset, store):
     instant = datetime(2024, 7, 1, 6, 30, tzinfo=UTC)
     table = pa.table(

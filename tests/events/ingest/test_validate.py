@@ -12,9 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.ingest import parse_config
-from events.ingest.config import Attribute, Rules, Source, TimeZones
+from events.ingest.config import ZONE_ABBREVIATIONS, Attribute, Rules, Source, TimeZones
 from events.ingest.validate import (
-    ZONE_ABBREVIATIONS,
     StagedFile,
     cleaned,
     derived_sql,
