@@ -429,14 +429,12 @@ def zoned_strptime_sql(
     DuckDB's %Z reads it; any other text is NULL, since DuckDB would read other
     abbreviations by ICU's aliases (`BST` as Bangladesh time) or not at all (`PDT`)."""
     abbreviation = zone_abbreviation_sql(text_sql, zones)
-    offset = "CASE " + " ".join(
-        f"WHEN {abbreviation} = {sql_string(name)} THEN {sql_string(value)}"
-        for name, value in zones.items()
-    )
+    pairs = ", ".join(f"{sql_string(name)}: {sql_string(value)}" for name, value in zones.items())
+    offsets = "MAP {" + pairs + "}"
     as_offset = sql_string(pattern.replace("%Z", "%z"))
     return (
         f"CASE WHEN {abbreviation} <> '' THEN try_strptime(replace({text_sql}, "
-        f"{abbreviation}, {offset} END), {as_offset}) "
+        f"{abbreviation}, {offsets}[{abbreviation}]), {as_offset}) "
         f"WHEN contains({text_sql}, '/') THEN try_strptime({text_sql}, {sql_string(pattern)}) END"
     )
 
