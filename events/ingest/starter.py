@@ -54,6 +54,7 @@ from events.ingest.validate import (
     EXCEL_UNIX_DAY,
     ISO_PATTERN,
     SCIENTIFIC_ID_PATTERN,
+    blank_groups,
     ident,
     key_value_lists,
     number_pattern,
@@ -277,9 +278,11 @@ SCIENTIFIC_ID_RE = re.compile(SCIENTIFIC_ID_PATTERN)
 # The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
 POINT_NUMBER = re.compile(number_pattern("."))
 COMMA_NUMBER = re.compile(number_pattern(","))
-GROUPED_NUMBERS = {  # decimal separator -> (its digit-group separator, the pattern with it)
-    ".": (",", re.compile(number_pattern(".", ","))),
-    ",": (".", re.compile(number_pattern(",", "."))),
+# Decimal separator -> its digit-group separators, each with the pattern it reads: a blank
+# (with its no-break forms, read as one: `1 234,50`) after the other separator.
+GROUPED_NUMBERS = {
+    decimal: tuple((group, re.compile(number_pattern(decimal, group))) for group in groups)
+    for decimal, groups in ((".", (",", " ")), (",", (".", " ")))
 }
 # Symbols exports write beside amounts (`$1,200.00`, `49,00 €`, `R$ 49,90`), longest first so
 # that `US$` is not read as `$`; three capitals (`49.00 USD`) are a currency code.
@@ -1218,10 +1221,9 @@ def _on_disk(file: ExportFile) -> Iterator[Path]:
 
 def _is_number(value: str) -> bool:
     """A plain decimal number under either fraction separator, digit groups allowed."""
-    return any(
-        pattern.fullmatch(value)
-        for pattern in (POINT_NUMBER, COMMA_NUMBER, *(p for _, p in GROUPED_NUMBERS.values()))
-    )
+    value = blank_groups(value)
+    grouped = (pattern for groups in GROUPED_NUMBERS.values() for _, pattern in groups)
+    return any(pattern.fullmatch(value) for pattern in (POINT_NUMBER, COMMA_NUMBER, *grouped))
 
 
 def _is_amount(value: str) -> bool:
@@ -1243,14 +1245,16 @@ def _amount_symbol(value: str) -> str | None:
 def _without_symbol(value: str, symbol: str) -> str:
     """The number a currency amount writes, when it reads with `symbol` (number_pattern):
     `-$ 1,200.00` -> `-1,200.00`; else text that is no number."""
+    value = blank_groups(value)
     readable = any(
         re.fullmatch(number_pattern(decimal, thousands, symbol), value)
-        for decimal, thousands in ((".", None), (",", None), (".", ","), (",", "."))
+        for decimal in (".", ",")
+        for thousands in (None, *(group for group, _ in GROUPED_NUMBERS[decimal]))
     )
     if not readable:
         return ""
     number = value.replace(symbol, "", 1).strip()
-    return number[0] + number[2:] if number[1:2] == " " else number
+    return number[0] + number[2:] if number[:1] in ("+", "-") and number[1:2] == " " else number
 
 
 def _number_format(sample: FileSample, columns: Sequence[str]) -> NumberFormat:
@@ -1263,8 +1267,7 @@ def _number_format(sample: FileSample, columns: Sequence[str]) -> NumberFormat:
     numbers = [v if symbol is None else _without_symbol(v, symbol) for v, symbol in carried]
     comma = any("," in v and COMMA_NUMBER.fullmatch(v) for v in numbers)
     decimal = "," if sample.delimiter != "," and comma else "."
-    grouped = _grouped_number(numbers, decimal)
-    thousands = GROUPED_NUMBERS[decimal][0] if grouped else None
+    thousands, grouped = _grouped_number(numbers, decimal) or (None, None)
     return NumberFormat(decimal, thousands, symbols, grouped)
 
 
@@ -1357,21 +1360,20 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
     return formats, check
 
 
-def _grouped_number(numbers: Sequence[str], decimal: str) -> str | None:
-    """A sampled number that needs a digit-group separator: it reads with one and as a
-    plain number with neither separator (`1,234.50`, `1,234,567`; `1,234` alone could be a
-    decimal comma and decides nothing)."""
-    grouped = GROUPED_NUMBERS[decimal][1]
-    return next(
-        (
-            v
-            for v in numbers
-            if grouped.fullmatch(v)
-            and not POINT_NUMBER.fullmatch(v)
-            and not COMMA_NUMBER.fullmatch(v)
-        ),
-        None,
-    )
+def _grouped_number(numbers: Sequence[str], decimal: str) -> tuple[str, str] | None:
+    """The digit-group separator the sampled numbers need, and the first number that needs
+    it: one that reads with it and not as a plain number with neither separator (`1,234.50`,
+    `1,234,567`, `1 234,50`; `1,234` alone could be a decimal comma and decides nothing)."""
+    for group, pattern in GROUPED_NUMBERS[decimal]:
+        for value in numbers:
+            blank = blank_groups(value)
+            if (
+                pattern.fullmatch(blank)
+                and not POINT_NUMBER.fullmatch(blank)
+                and not COMMA_NUMBER.fullmatch(blank)
+            ):
+                return group, value
+    return None
 
 
 def _parses(value: str, fmt: str) -> bool:

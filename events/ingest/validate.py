@@ -171,6 +171,9 @@ ZONE_HINT = (
     'zone_abbreviations: {IST: "+05:30"})'
 )
 UNKNOWN_ZONE_PATTERN = "(^|[^A-Za-z])[A-Z]{2,5}( [0-9]{4})?$"
+# No-break spaces (U+00A0, U+202F) that French and other locales write between digit
+# groups: a source with `thousands: " "` reads them as its blank.
+NO_BREAK_SPACES = ("\u00a0", "\u202f")
 ISO_DATE_LENGTH = len("2024-01-31")
 # A plain decimal number without its sign; `{whole}` is its whole part's digits and
 # `{decimal}` the source's fraction separator (number_pattern).
@@ -511,6 +514,21 @@ def source_timestamp_sql(text_sql: str, source: Source) -> str:
     )
 
 
+def blank_groups(text: str) -> str:
+    """`text` with the no-break spaces locales write between digit groups (NO_BREAK_SPACES)
+    as plain blanks, as a source with `thousands: " "` reads them."""
+    for blank in NO_BREAK_SPACES:
+        text = text.replace(blank, " ")
+    return text
+
+
+def blank_groups_sql(text_sql: str) -> str:
+    """SQL of blank_groups."""
+    for blank in NO_BREAK_SPACES:
+        text_sql = f"replace({text_sql}, {sql_string(blank)}, ' ')"
+    return text_sql
+
+
 def number_pattern(
     decimal: str, thousands: str | None = None, currency_symbol: str | None = None
 ) -> str:
@@ -546,10 +564,13 @@ def number_sql(
     """Text -> DOUBLE, NULL unless a plain decimal number (number_pattern) that is finite.
 
     `decimal` is the fraction separator ("." or ","); text with the other one is NULL unless
-    it is the `thousands` separator between digit groups. `currency_symbol`, when given, is
-    read as no part of the number. DuckDB's cast alone would also read `1_000`, `inf` and
-    `nan`.
+    it is the `thousands` separator between digit groups (a blank also in its no-break forms,
+    blank_groups). `currency_symbol`, when given, is
+    read as no part of the number (a no-break space beside it as a blank: `49,00\u00a0€`).
+    DuckDB's cast alone would also read `1_000`, `inf` and `nan`.
     """
+    if thousands == " " or currency_symbol is not None:
+        text_sql = blank_groups_sql(text_sql)
     point = text_sql
     if currency_symbol is not None:
         point = f"replace(replace({point}, {sql_string(currency_symbol)}, ''), ' ', '')"
@@ -696,11 +717,11 @@ def _number_check(name: str, source: Source) -> Check:
         )
     other = "," if source.decimal == "." else "."
     if source.thousands is None:
-        hint = THOUSANDS_HINT.format(separator=other)
-        hints.append(
-            f"WHEN ({number_sql(text, source.decimal, other, currency)}) IS NOT NULL "
-            f"THEN {sql_string(hint)}"
-        )
+        hints += [
+            f"WHEN ({number_sql(text, source.decimal, group, currency)}) IS NOT NULL "
+            f"THEN {sql_string(THOUSANDS_HINT.format(separator=group))}"
+            for group in (other, " ")
+        ]
     if currency is None:  # whatever its separators
         amount = sql_string(
             "|".join(

@@ -2143,6 +2143,25 @@ def test_amounts_in_several_currencies_get_a_check_and_no_symbol(tmp_path):
     ) in starter.checks
 
 
+def test_amounts_with_no_break_spaces_between_digit_groups(tmp_path):
+    """French Excel writes `1 234,56 €` with no-break spaces: U+202F in the groups, U+00A0
+    before the symbol."""
+    orders = (
+        "Order;Customer;Date;Total\n"
+        "A1;7;05.03.2024;1\u202f234,56\u00a0€\n"
+        "A2;8;06.03.2024;19,90\u00a0€\n"
+    )
+    out, starter = _starter_for(tmp_path, {"orders.csv": orders})
+    (source,) = read_config(out).events
+    assert (source.decimal, source.thousands, source.currency_symbol) == (",", " ", "€")
+    assert any(
+        "digit groups such as 1 234,56: read with thousands ' '" in c for c in starter.checks
+    )
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT value FROM events ORDER BY 1") == [(19.9,), (1234.56,)]
+
+
 def test_euro_amounts_with_decimal_commas_and_a_users_amount_attribute(tmp_path):
     orders = "Order;Customer;Date;Total\nA1;7;05.03.2024;1.234,50 €\nA2;8;06.03.2024;19,90 €\n"
     users = "user_id,signup_date,plan,mrr\n7,2024-01-02,pro,$49.00\n8,2024-02-03,team,$1.5\n"

@@ -207,6 +207,12 @@ def _unparseable_detail(decimal: str, text: str, currency: str | None = None) ->
         (",", "4.50", "price 4.50 is not a finite number"),
         (",", "1.234,50", "price 1.234,50 is not a finite number" + GROUPS_HINT.format(".")),
         (",", "4,50", None),
+        (",", "1 234,50", "price 1 234,50 is not a finite number" + GROUPS_HINT.format(" ")),
+        (
+            ",",
+            "1\u202f234,50",
+            "price 1\u202f234,50 is not a finite number" + GROUPS_HINT.format(" "),
+        ),
     ],
 )
 def test_a_decimal_comma_or_digit_groups_are_hinted_at(decimal, text, detail):
@@ -252,6 +258,8 @@ def test_a_currency_symbol_is_hinted_at(currency, text, detail):
         (",", " ", "€", "1 200,00 €", 1200.0),
         (".", None, "USD", "49.00 USD", 49.0),
         (",", ".", "kr.", "1.200,50 kr.", 1200.5),
+        (",", None, "€", "49,00\u00a0€", 49.0),  # a no-break space before the symbol
+        (",", " ", "€", "1\u202f234,56\u00a0€", 1234.56),
         (".", ",", "$", "$$49.00", None),
         (".", ",", "$", "$49.00$", None),
         (".", ",", "$", "£49.00", None),
@@ -304,6 +312,20 @@ def test_a_number_written_with_digit_groups_reads_back_with_thousands(number, se
     )
     assert with_groups == as_plain == float(number)
     assert undeclared == (None if abs(number) >= 1000 else float(number))  # never guessed
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("1 234,56", 1234.56),
+        ("1\u00a0234,56", 1234.56),  # a no-break space, as French Excel writes groups
+        ("-1\u202f234\u202f567,5", -1234567.5),  # a narrow one, as newer locales do
+        ("1  234,56", None),
+        ("12\u00a034,56", None),
+    ],
+)
+def test_a_blank_between_digit_groups_reads_in_its_no_break_forms(text, number):
+    assert _scalar(number_sql("t", ",", " "), text) == number
 
 
 @pytest.mark.parametrize("text", ["1,2345", "12,34", ",123", "1,,234", "1,234,56", "1 234"])
