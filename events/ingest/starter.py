@@ -1758,6 +1758,13 @@ def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]
     return list(groups.values())
 
 
+def _repeated_columns(group: Sequence[FileSample]) -> list[str]:
+    """Column names a file of the group's header gives more than once."""
+    return sorted(
+        {name for sample in group for name in sample.columns if sample.columns.count(name) > 1}
+    )
+
+
 def _merged(group: Sequence[FileSample]) -> FileSample:
     """One sample of a group: every column any file has (in order of appearance), and the
     values and distinct names of all."""
@@ -2473,6 +2480,13 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         sample = _merged(group)
         source: dict = dict(where)
         files = _label(source)
+        repeated = _repeated_columns(group)
+        if repeated:
+            checks.append(
+                f"{files}: the header names {', '.join(map(repr, repeated))} more than once: "
+                "the ingest stops at it (one of the columns would be read silently); rename "
+                "or drop the repeated column in the file first"
+            )
         if sample.format != "parquet" and sample.encoding != "utf-8":
             source["encoding"] = sample.encoding
             checks.append(f"{files}: not UTF-8; read as {sample.encoding}")

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from real_export import write_export
 
-from events.ingest import ingest_dataset, read_config
+from events.ingest import SourceFileError, ingest_dataset, read_config
 from events.ingest.config import ZONE_ABBREVIATIONS, FillDown
 from events.ingest.starter import (
     STRPTIME_CANDIDATES,
@@ -314,6 +314,17 @@ def test_ga4s_bigquery_export_as_parquet(tmp_path):
     assert source.timestamp_formats == ("epoch_us",)
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 2
+
+
+def test_a_header_naming_a_column_twice_is_named_before_the_ingest_refuses_it(tmp_path):
+    lines = "user_id,event,ts,ts\n1,login,2024-03-05,2024-03-05\n2,login,2024-03-06,2024-03-06\n"
+    out, starter = _starter_for(tmp_path, {"events.csv": lines})
+    assert (
+        "events.csv: the header names 'ts' more than once: the ingest stops at it (one of the "
+        "columns would be read silently); rename or drop the repeated column in the file first"
+    ) in starter.checks
+    with pytest.raises(SourceFileError, match="names column 'ts' more than once"):
+        ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
 
 
 def test_a_delimiter_at_the_end_of_every_line_is_named_as_such(tmp_path):
