@@ -336,6 +336,7 @@ class FileSample:
     # Lines of a text table (rows of a sheet) before its header: a report's title and date.
     skip_lines: int = 0
     title: tuple[str, ...] = ()  # the texts of those lines, for the check
+    empty: bool = False  # a file of no bytes (not even a header), which the ingest refuses
 
 
 @dataclass(frozen=True)
@@ -1151,7 +1152,10 @@ def sample_files(files: Sequence[ExportFile], progress: bool = False) -> list[Fi
             raise StarterError(
                 f"{file.shown}: cannot tell the format (csv, jsonl, json, parquet, xlsx)"
             )
-        if file_format in ("parquet", XLSX):
+        head = None if file_format in ("parquet", XLSX) else _head(file)
+        if not file_head(file.archive or file.path, file.member) or head == b"":
+            read = [FileSample(file.path, file_format, "utf-8", ",", (), empty=True)]
+        elif head is None:
             with _on_disk(file) as local:
                 read = (
                     [_parquet_sample(local, file.path)]
@@ -1159,9 +1163,9 @@ def sample_files(files: Sequence[ExportFile], progress: bool = False) -> list[Fi
                     else _xlsx_samples(local, file.path)
                 )
         elif file_format == "csv":
-            read = [_csv_sample(file.path, _head(file))]
+            read = [_csv_sample(file.path, head)]
         else:
-            read = [_json_sample(file.path, _head(file), scan_rows)]
+            read = [_json_sample(file.path, head, scan_rows)]
         for sample in read:
             if file_format != "jsonl":
                 sample = _with_json_text_fields(sample)
@@ -1792,6 +1796,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.sheet,
         first.skip_lines,
         first.title,
+        all(sample.empty for sample in group),
     )
 
 
@@ -2480,6 +2485,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         sample = _merged(group)
         source: dict = dict(where)
         files = _label(source)
+        if sample.empty:
+            checks.append(
+                f"{files}: left out: empty (no bytes, not even a header line); the ingest "
+                "stops at an empty file, so delete it or move it out of the export"
+            )
+            continue
         repeated = _repeated_columns(group)
         if repeated:
             checks.append(

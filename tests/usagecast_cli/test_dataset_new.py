@@ -316,6 +316,21 @@ def test_ga4s_bigquery_export_as_parquet(tmp_path):
     assert summary.tables["events"].accepted == 2
 
 
+def test_an_empty_file_is_left_out_with_a_check_not_a_stop(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "events.csv").write_text("user_id,event,ts\n1,login,2024-03-05\n")
+    (export / "crashed.csv").write_bytes(b"")
+    (export / "empty.jsonl.gz").write_bytes(gzip.compress(b""))
+    out, starter = write_starter([export], None, None)
+    assert [source.files for source in read_config(out).events] == ["events.csv"]
+    for name in ("crashed.csv", "empty.jsonl.gz"):
+        assert (
+            f"{name}: left out: empty (no bytes, not even a header line); the ingest stops at "
+            "an empty file, so delete it or move it out of the export"
+        ) in starter.checks
+
+
 def test_a_header_naming_a_column_twice_is_named_before_the_ingest_refuses_it(tmp_path):
     lines = "user_id,event,ts,ts\n1,login,2024-03-05,2024-03-05\n2,login,2024-03-06,2024-03-06\n"
     out, starter = _starter_for(tmp_path, {"events.csv": lines})
