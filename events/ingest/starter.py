@@ -64,6 +64,8 @@ from events.ingest.validate import (
 )
 
 SAMPLE_BYTES = 1 << 20
+# What the check of a file left out as empty or unreadable adds: it must not stay.
+STOPS_THE_INGEST = "the ingest would stop at it: fix it, or move it out of the export"
 # The most non-blank lines a report's title may take above a text table (_table_start).
 MAX_TITLE_LINES = 10
 SAMPLE_ROWS = 200
@@ -336,7 +338,8 @@ class FileSample:
     # Lines of a text table (rows of a sheet) before its header: a report's title and date.
     skip_lines: int = 0
     title: tuple[str, ...] = ()  # the texts of those lines, for the check
-    empty: bool = False  # a file of no bytes (not even a header), which the ingest refuses
+    # Why the file is no source (empty, unreadable): it is left out with a check.
+    left_out: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1152,25 +1155,40 @@ def sample_files(files: Sequence[ExportFile], progress: bool = False) -> list[Fi
             raise StarterError(
                 f"{file.shown}: cannot tell the format (csv, jsonl, json, parquet, xlsx)"
             )
-        head = None if file_format in ("parquet", XLSX) else _head(file)
-        if not file_head(file.archive or file.path, file.member) or head == b"":
-            read = [FileSample(file.path, file_format, "utf-8", ",", (), empty=True)]
-        elif head is None:
-            with _on_disk(file) as local:
-                read = (
-                    [_parquet_sample(local, file.path)]
-                    if file_format == "parquet"
-                    else _xlsx_samples(local, file.path)
-                )
-        elif file_format == "csv":
-            read = [_csv_sample(file.path, head)]
-        else:
-            read = [_json_sample(file.path, head, scan_rows)]
+        try:
+            read = _file_samples(file, file_format, scan_rows)
+        except StarterError as error:
+            why = str(error).removeprefix(f"{file.shown}: ").removeprefix(f"{file.path}: ")
+            read = [_left_out(file, file_format, f"{why}; {STOPS_THE_INGEST}")]
         for sample in read:
             if file_format != "jsonl":
                 sample = _with_json_text_fields(sample)
             samples.append(replace(sample, archive=file.archive, archive_files=file.archive_files))
     return samples
+
+
+def _file_samples(file: ExportFile, file_format: str, scan_rows: int) -> list[FileSample]:
+    """One file's samples (a workbook's: one a sheet); an empty file's says so."""
+    head = None if file_format in ("parquet", XLSX) else _head(file)
+    if not file_head(file.archive or file.path, file.member) or head == b"":
+        return [
+            _left_out(
+                file, file_format, f"empty (no bytes, not even a header line); {STOPS_THE_INGEST}"
+            )
+        ]
+    if head is None:
+        with _on_disk(file) as local:
+            if file_format == "parquet":
+                return [_parquet_sample(local, file.path)]
+            return _xlsx_samples(local, file.path)
+    if file_format == "csv":
+        return [_csv_sample(file.path, head)]
+    return [_json_sample(file.path, head, scan_rows)]
+
+
+def _left_out(file: ExportFile, file_format: str, why: str) -> FileSample:
+    """The sample of a file that can be no source, and why."""
+    return FileSample(file.path, file_format, "utf-8", ",", (), left_out=why)
 
 
 def _with_json_text_fields(sample: FileSample) -> FileSample:
@@ -1796,7 +1814,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.sheet,
         first.skip_lines,
         first.title,
-        all(sample.empty for sample in group),
+        first.left_out,
     )
 
 
@@ -2485,11 +2503,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         sample = _merged(group)
         source: dict = dict(where)
         files = _label(source)
-        if sample.empty:
-            checks.append(
-                f"{files}: left out: empty (no bytes, not even a header line); the ingest "
-                "stops at an empty file, so delete it or move it out of the export"
-            )
+        if sample.left_out is not None:
+            checks.append(f"{files}: left out: {sample.left_out}")
             continue
         repeated = _repeated_columns(group)
         if repeated:

@@ -326,9 +326,27 @@ def test_an_empty_file_is_left_out_with_a_check_not_a_stop(tmp_path):
     assert [source.files for source in read_config(out).events] == ["events.csv"]
     for name in ("crashed.csv", "empty.jsonl.gz"):
         assert (
-            f"{name}: left out: empty (no bytes, not even a header line); the ingest stops at "
-            "an empty file, so delete it or move it out of the export"
+            f"{name}: left out: empty (no bytes, not even a header line); the ingest would "
+            "stop at it: fix it, or move it out of the export"
         ) in starter.checks
+
+
+def test_an_unreadable_file_is_left_out_with_its_reason(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "events.csv").write_text("user_id,event,ts\n1,login,2024-03-05\n")
+    (export / "legacy.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest")
+    (export / "cut.parquet").write_bytes(b"PAR1")
+    out, starter = write_starter([export], None, None)
+    assert [source.files for source in read_config(out).events] == ["events.csv"]
+    assert (
+        "legacy.xls: left out: an Excel 97-2003 workbook (.xls), which the ingest does not "
+        "read; save it as .xlsx or CSV; the ingest would stop at it: fix it, or move it out "
+        "of the export"
+    ) in starter.checks
+    assert any(
+        c.startswith("cut.parquet: left out: not readable as parquet") for c in starter.checks
+    )
 
 
 def test_a_header_naming_a_column_twice_is_named_before_the_ingest_refuses_it(tmp_path):
