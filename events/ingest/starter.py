@@ -48,6 +48,7 @@ from events.ingest.readers import (
     file_head,
     format_from_name,
     is_gzipped,
+    sha256_of,
     sql_string,
 )
 from events.ingest.validate import (
@@ -272,9 +273,13 @@ EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
 # an amount of that size in a time's column is rarer than a spreadsheet's lost date format).
 EXCEL_DAYS_PROPOSED = (EXCEL_UNIX_DAY, 73_051)
 # A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name),
-# after a word that says it is an export (Shopify's `orders_export_1.csv`).
+# after a word that says it is an export (Shopify's `orders_export_1.csv`), and the mark of a
+# copy after them: a browser's second download `orders (1).csv`, Windows' `orders - Copy.csv`,
+# macOS' `orders copy 2.csv`.
 TRAILING_NUMBERING = re.compile(
-    r"((^|[-_. ]+)(export|exports|dump|extract))?((^|[-_. ]+)[0-9][-_. 0-9]*)?$", re.IGNORECASE
+    r"((^|[-_. ]+)(export|exports|dump|extract))?((^|[-_. ]+)[0-9][-_. 0-9]*)?"
+    r"( ?\([0-9]+\)|[-_ ]+copy( ?\(?[0-9]+\)?)?)?$",
+    re.IGNORECASE,
 )
 SCIENTIFIC_ID_RE = re.compile(SCIENTIFIC_ID_PATTERN)
 # The ingest's plain decimal numbers, with either fraction separator (validate.number_pattern).
@@ -1139,8 +1144,34 @@ def write_starter(
         )
     samples = sample_files(files, progress and len(files) >= PROGRESS_FROM)
     starter = starter_config(samples, out.parent, name or out.parent.name, str(out))
+    copies = [
+        f"{copy.path.relative_to(out.parent)}: the same bytes as "
+        f"{original.path.relative_to(out.parent)} (a second download?): its rows repeat that "
+        "file's, and the ingest quarantines them as duplicate_event; delete it"
+        for original, copy in _copies(files)
+    ]
+    starter = replace(starter, checks=(*starter.checks, *copies))
     out.write_text(starter.text, encoding="utf-8")
     return out, starter
+
+
+def _copies(files: Sequence[ExportFile]) -> list[tuple[ExportFile, ExportFile]]:
+    """(original, copy) for each file on disk with the same bytes as another (I/O): the
+    original is the one of the shortest name (`orders.csv` before `orders (1).csv`). Only
+    files of one size are hashed."""
+    by_size: dict[int, list[ExportFile]] = {}
+    for file in files:
+        if file.archive is None and (size := file.path.stat().st_size) > 0:
+            by_size.setdefault(size, []).append(file)
+    pairs = []
+    for same_size in (group for group in by_size.values() if len(group) > 1):
+        by_digest: dict[str, list[ExportFile]] = {}
+        for file in same_size:
+            by_digest.setdefault(sha256_of(file.path), []).append(file)
+        for same in by_digest.values():
+            original, *others = sorted(same, key=lambda f: (len(f.path.name), f.path.name))
+            pairs += [(original, copy) for copy in others]
+    return pairs
 
 
 def sample_files(files: Sequence[ExportFile], progress: bool = False) -> list[FileSample]:

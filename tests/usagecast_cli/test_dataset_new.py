@@ -27,6 +27,7 @@ from events.ingest.config import ZONE_ABBREVIATIONS, FillDown
 from events.ingest.starter import (
     STRPTIME_CANDIDATES,
     StarterError,
+    _event_type_constant,
     id_shape,
     timestamp_formats,
     write_starter,
@@ -329,6 +330,26 @@ def test_an_empty_file_is_left_out_with_a_check_not_a_stop(tmp_path):
             f"{name}: left out: empty (no bytes, not even a header line); the ingest would "
             "stop at it: fix it, or move it out of the export"
         ) in starter.checks
+
+
+def test_a_second_download_of_a_file_is_one_source_and_named_as_a_copy(tmp_path):
+    orders = "customer_id,created_at,total\n1,2025-01-03 10:00:00,5\n2,2025-01-04 11:00:00,7\n"
+    out, starter = _starter_for(tmp_path, {"orders.csv": orders, "orders (1).csv": orders})
+    (source,) = read_config(out).events
+    assert (source.files, source.event_type) == ("*.csv", "ORDER")
+    assert (
+        "orders (1).csv: the same bytes as orders.csv (a second download?): its rows repeat "
+        "that file's, and the ingest quarantines them as duplicate_event; delete it"
+    ) in starter.checks
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(4, 2, {"duplicate_event": 2})
+
+
+@pytest.mark.parametrize(
+    "name", ["orders (1).csv", "orders - Copy.csv", "orders - Copy (2).csv", "orders copy 2.csv"]
+)
+def test_the_mark_of_a_copy_is_not_part_of_the_event_type(name):
+    assert _event_type_constant(Path(name)) == "ORDER"
 
 
 def test_an_unreadable_file_is_left_out_with_its_reason(tmp_path):
