@@ -60,6 +60,19 @@ def oracle_from_truth(
     )
 
 
+def is_simulated(data_digest: str, store_path: Path) -> bool:
+    """Whether the data of this digest came from `usagecast simulate`: its ingest's config
+    is a simulation's, so the simulator's truth exists for it."""
+    config_path = simulation_config_path(data_digest, store_path)
+    if config_path is None:
+        return False
+    try:
+        load_simulation_config(config_path)
+    except UsagecastError:
+        return False
+    return True
+
+
 def simulation_config_path(data_digest: str, store_path: Path) -> Path | None:
     """The dataset config the event store ingested with this digest, if it is recorded."""
     if not store_path.exists():

@@ -30,8 +30,8 @@ differs:
   means, ranked by each, when the feature set has a `channel` feature) and plots:
   calibration by decile, predicted vs realised, SHAP (in value units,
   serving/families.py) and Optuna's;
-- the oracle is skipped: the simulator's truth covers purchase and adoption probabilities,
-  not values.
+- on simulated data, the oracle is skipped and says why: the simulator's truth covers
+  purchase and adoption probabilities, not values (on an export, there is no oracle to name).
 One process, one in-memory Optuna study: --workers, --study, --storage and --resume are
 classifier options and are refused here.
 """
@@ -63,6 +63,7 @@ from experiments.families.lightgbm_regression import (
 )
 from experiments.interrupts import deferred_stop, quiet_stop_tracebacks
 from experiments.objective import BEST_ITERATION_ATTR, FOLD_SCORES_ATTR, fold_metrics
+from experiments.oracle import is_simulated
 from experiments.plots import optuna_figures, shap_figures
 from experiments.run import (
     INPUT_EXAMPLE_ROWS,
@@ -103,6 +104,7 @@ class ValueTuneResult:
     tracking_uri: str
     plots_uri: str
     total_calibration: float
+    simulated: bool = False  # the data came from the simulator (its oracle note applies)
 
     def summary(self) -> str:
         """Run id, params, metrics of the model and baselines, per-channel totals, links."""
@@ -127,7 +129,8 @@ class ValueTuneResult:
                 f"{row.predicted_mean:.3f} vs {row.realised_mean:.3f}"
                 for row in self.per_channel.itertuples()
             ]
-        lines.append(f"oracle:      {ORACLE_NOTE}")
+        if self.simulated:
+            lines.append(f"oracle:      {ORACLE_NOTE}")
         lines.append(
             artifacts_location(
                 "plots", self.plots_uri, self.tracking_uri, self.experiment_id, self.parent_run_id
@@ -265,6 +268,8 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
     lineage = lineage_tags(config, prepared)
     study_name = f"{inputs.ref}-value-{lineage['config_hash'][:10]}"
     labels = {part: prepared.labels(part) for part in ("validation", "test")}
+    digest = prepared.manifest.data_digest
+    simulated = digest is not None and is_simulated(digest, event_store_path())
     with (
         deferred_stop() as stop,
         tracking.parent_run(
@@ -401,7 +406,7 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
             },
             metrics=kept,
             tags={
-                "oracle": ORACLE_NOTE,
+                **({"oracle": ORACLE_NOTE} if simulated else {}),
                 "baseline_ltv_formula": formula_note,
                 "selection": f"mean val_{SELECTION_METRIC} over {len(prepared.folds.folds)} "
                 "rolling-origin fold(s)",
@@ -446,4 +451,5 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
         tracking_uri=tracking_uri,
         plots_uri=plots_uri,
         total_calibration=calibration,
+        simulated=simulated,
     )

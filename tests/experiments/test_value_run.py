@@ -22,7 +22,12 @@ from contracts.manifest import FeatureSetManifest
 from experiments import TuneConfig, format_summary, tune
 from experiments.inputs import check_frame, read_inputs
 from experiments.value_plots import decile_calibration_figure
-from experiments.value_run import ORACLE_NOTE, metrics_where_predicted, per_channel_table
+from experiments.value_run import (
+    ORACLE_NOTE,
+    ValueTuneResult,
+    metrics_where_predicted,
+    per_channel_table,
+)
 from features.featureset import load_feature_set, store
 from registry import list_models, names, promote_run
 from serving.local_server import running_server
@@ -220,3 +225,22 @@ def test_a_baseline_without_predictions_is_plotted_and_counted_where_it_predicts
     assert list(lines["formula"].get_xdata()) == [2.0, 2.0]
     assert metrics_where_predicted(realised, formula)["rows_predicted"] == 2.0
     assert metrics_where_predicted(realised, np.full(4, np.nan)) == {"rows_predicted": 0.0}
+
+
+@pytest.mark.parametrize("simulated", [True, False])
+def test_the_oracle_note_speaks_of_the_simulator_only_for_simulated_data(simulated):
+    result = ValueTuneResult(
+        parent_run_id="run",
+        experiment_id="1",
+        study_name="study",
+        best_params={},
+        validation_metrics={"rmse": 1.0},
+        test_metrics={"rmse": 1.0},
+        baseline_test={},
+        per_channel=None,
+        tracking_uri="sqlite:///mlflow.db",
+        plots_uri="file:///plots",
+        total_calibration=1.0,
+        simulated=simulated,
+    )
+    assert (ORACLE_NOTE in result.summary()) == simulated
