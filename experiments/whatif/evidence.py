@@ -84,16 +84,22 @@ class ExperimentEvidence:
 def experiment_for_lever(
     manifest: FeatureSetManifest, lever: LeverChange, feature_set: str, requested: str | None
 ) -> tuple[str | None, str]:
-    """(the experiment that tested the lever, what it tested) or (None, why there is none)."""
+    """(the experiment that tested the lever, what it tested) or (None, why there is none):
+    on simulated data the simulator's own ad experiment, when the lever is its ads."""
     if requested is not None:
         return requested, "named with --experiment"
+    config, _ = sources.simulation_config(manifest)
+    if config is None:
+        return None, (
+            "none named: --experiment NAME sets the A/B test of this lever beside the model "
+            "(a logged or saved one, see usagecast ab)"
+        )
     factor, mapping = truth.ad_lever_factor(
         lever, sources.feature_definition(feature_set, lever.feature)
     )
     if factor is None:
         return None, f"none exists for this lever ({mapping}); name one with --experiment"
-    config, _ = sources.simulation_config(manifest)
-    if config is None or config.experiment is None:
+    if config.experiment is None:
         return None, (
             "none exists for this lever in this data (no simulated ad experiment); "
             "name a logged or saved one with --experiment"

@@ -193,10 +193,13 @@ def select_segment(rows: pd.DataFrame, segment: str | None) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class TruthComparison:
-    """The simulator's true effect next to the prediction, or why it could not be computed."""
+    """The simulator's true effect next to the prediction, or why it could not be computed;
+    `simulated` is False for data that did not come from the simulator (an export), where
+    no truth is to be had and the terminal does not speak of one."""
 
     note: str
     effect: truth.TrueEffect | None = None
+    simulated: bool = True
 
 
 def compare_with_truth(
@@ -207,12 +210,12 @@ def compare_with_truth(
     replicas: int,
 ) -> TruthComparison:
     """The true effect of the change on these rows when the data was simulated."""
+    config, source = sources.simulation_config(manifest)
+    if config is None:
+        return TruthComparison(f"true effect not computed: {source}", simulated=False)
     reason = truth.label_note(manifest)
     if reason is not None:
         return TruthComparison(f"true effect not computed: {reason}")
-    config, source = sources.simulation_config(manifest)
-    if config is None:
-        return TruthComparison(f"true effect not computed: {source}")
     factor, mapping = truth.ad_lever_factor(
         lever, sources.feature_definition(feature_set, lever.feature)
     )
@@ -272,7 +275,9 @@ class PolicyReport:
                 f"same direction: {_same_direction(r.expected_extra, effect.extra)}",
             ]
         lines += self.experiment.lines(r.n_rows)
-        lines += [f"truth: {self.comparison.note}", f"note: {r.note}", f"run: {self.run_id}"]
+        if self.comparison.simulated:
+            lines.append(f"truth: {self.comparison.note}")
+        lines += [f"note: {r.note}", f"run: {self.run_id}"]
         lines.append(self.artifacts)
         return "\n".join(lines)
 
