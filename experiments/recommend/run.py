@@ -94,7 +94,6 @@ class RecommendResult:
     users_evaluated: int
     best_params: AlsParams
     metrics: dict[str, dict[str, float]]  # recommender -> recall_at_k, ndcg_at_k, coverage_at_k
-    oracle_note: str
     model_uri: str
     k: int
     registration: Registration | None = field(default=None)
@@ -258,7 +257,6 @@ def train_recommender(config: RecommendConfig) -> RecommendResult:
         users_evaluated=len(rows),
         best_params=best,
         metrics=metrics,
-        oracle_note=oracle_note,
         model_uri=info.model_uri,
         k=k,
         registration=registration,
@@ -279,8 +277,6 @@ def format_summary(result: RecommendResult) -> str:
             f"{name:<12} {values[f'recall_at_{k}']:>10.4f} {values[f'ndcg_at_{k}']:>10.4f} "
             f"{values[f'coverage_at_{k}']:>10.4f}"
         )
-    if ORACLE not in result.metrics:
-        lines.append(f"oracle: {result.oracle_note}")
     lines.append(f"best ALS params: {vars(result.best_params)}")
     lines.append(f"run {result.run_id}; model {result.model_uri}")
     if result.registration is not None:
