@@ -334,26 +334,28 @@ def test_new_counts_distinct_product_areas_when_the_events_carry_areas(tmp_path,
     assert {"kind": "distinct_areas", "windows": [7, 30, 90]} in spec["features"]
 
 
-def test_new_reads_no_last_area_of_the_label_users_have_not_converted_to(tmp_path, capsys):
-    import yaml
-
+def _plays_and_a_log_of(tmp_path, event_type: str, lines: str) -> None:
+    """Ingest PLAY events beside a log of `event_type` events whose `plan` is their area
+    (`lines`: `u,t,plan` rows)."""
     files = {
         "events.csv": "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,PLAY\n2,2024-04-07,PLAY\n",
-        "payments.csv": "u,t,plan\n1,2024-01-05,pro\n",
+        "log.csv": "u,t,plan\n" + lines,
     }
     columns = {"user_id": "u", "timestamp": "t"}
     config = {
         "name": "app",
         "events": [
             {"files": "events.csv", "columns": {**columns, "event_type": "e"}},
-            {
-                "files": "payments.csv",
-                "event_type": "PAYMENT",
-                "columns": {**columns, "area": "plan"},
-            },
+            {"files": "log.csv", "event_type": event_type, "columns": {**columns, "area": "plan"}},
         ],
     }
     _ingest(tmp_path, files, config)
+
+
+def test_new_reads_no_last_area_of_the_label_users_have_not_converted_to(tmp_path, capsys):
+    import yaml
+
+    _plays_and_a_log_of(tmp_path, "PAYMENT", "1,2024-01-05,pro\n")
     assert main(["features", "new", "pay"]) == 0
     assert "moved users to" not in capsys.readouterr().out
     spec = yaml.safe_load((tmp_path / "specs" / "pay" / "v1.yaml").read_text())
@@ -364,19 +366,7 @@ def test_new_reads_no_last_area_of_the_label_users_have_not_converted_to(tmp_pat
 def test_new_reads_the_last_plan_of_a_plan_change_log(tmp_path, capsys):
     import yaml
 
-    files = {
-        "events.csv": "u,t,e\n1,2024-01-05,PLAY\n1,2024-02-06,PLAY\n2,2024-04-07,PLAY\n",
-        "plans.csv": "u,t,plan\n1,2024-01-05,free\n1,2024-02-01,pro\n",
-    }
-    columns = {"user_id": "u", "timestamp": "t"}
-    config = {
-        "name": "app",
-        "events": [
-            {"files": "events.csv", "columns": {**columns, "event_type": "e"}},
-            {"files": "plans.csv", "event_type": "PLAN", "columns": {**columns, "area": "plan"}},
-        ],
-    }
-    _ingest(tmp_path, files, config)
+    _plays_and_a_log_of(tmp_path, "PLAN", "1,2024-01-05,free\n1,2024-02-01,pro\n")
     assert main(["features", "new", "plans"]) == 0
     assert "the area each PLAN moved users to, as of the cutoff (last)" in capsys.readouterr().out
     spec = yaml.safe_load((tmp_path / "specs" / "plans" / "v1.yaml").read_text())
