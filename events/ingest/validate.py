@@ -2,7 +2,8 @@
 
 Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is staged as
 text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
-first reason that applies, in this fixed precedence (first match wins):
+first reason that applies, in this fixed precedence (first match wins; in every table a text
+table's line whose every field is empty is blank_row before all):
 
 events: control_characters, derived_value_error, unparseable_value (a text column read by
         path that is not JSON), missing_required_field, sentinel_id, scientific_notation_id,
@@ -115,9 +116,15 @@ NO_EVENT_TIME = "no_event_time"
 # Quarantine reasons of rows that are not meant to be kept, not errors: a user's later
 # versions (a users table of versions keeps one row per user), an items file's rows of no
 # item, in a users table without signup times the users without events (a customers export
-# lists them all), and the rows of a `blank_time: no_event` source without a time. None
-# counts against rules.min_accepted_share.
-NOT_ERRORS = (LATER_VERSION, ITEM_WITHOUT_ID, USER_WITHOUT_EVENTS, NO_EVENT_TIME)
+# lists them all), the rows of a `blank_time: no_event` source without a time, and blank rows.
+# None counts against rules.min_accepted_share.
+# A text table's line whose every field is empty (`,,,`): a spreadsheet's formatted but empty
+# rows, saved to CSV below (or between) the data. No row of data, so not an error.
+BLANK_ROW = "blank_row"
+NOT_ERRORS = (LATER_VERSION, ITEM_WITHOUT_ID, USER_WITHOUT_EVENTS, NO_EVENT_TIME, BLANK_ROW)
+# The staged column that says a row is blank (blank_row_sql); dropped after the checks.
+BLANK_ROW_FLAG = "blank_row_flag"
+BLANK_ROW_DETAIL = "every field is empty: a blank row (a spreadsheet's empty row), no data"
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
 # A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas
@@ -911,11 +918,16 @@ def _staged_sql(
     """
     checked = [name for name in text if not staged.control_free or name in computed]
     control = [_control_check(checked)] if checked else []
+    blank = blank_row_sql(staged)
+    if blank is not None:
+        extra = {**extra, BLANK_ROW_FLAG: blank}
+        control = [Check(BLANK_ROW, BLANK_ROW_FLAG, sql_string(BLANK_ROW_DETAIL)), *control]
     select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in {**text, **extra}.items())
     # Text kept only to explain a failure is not stored: parsed columns carry the data on.
-    dropped = ", ".join(
-        ["failed", *(ident(name) for name in {**text, **extra} if name.endswith("_text"))]
-    )
+    kept_only_to_check = [name for name in {**text, **extra} if name.endswith("_text")]
+    if blank is not None:
+        kept_only_to_check.append(BLANK_ROW_FLAG)
+    dropped = ", ".join(["failed", *map(ident, kept_only_to_check)])
     rows = numbered_rows_sql(staged)
     for layer in (layer for layer in derived if layer):
         columns = ", ".join(f"{sql} AS {ident(name)}" for name, sql in layer.items())
@@ -928,6 +940,15 @@ def _staged_sql(
         f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {select} "
         f"FROM {rows})))"
     )
+
+
+def blank_row_sql(staged: StagedFile) -> str | None:
+    """True for a text table's row whose every field is empty or blanks (BLANK_ROW); None
+    for other formats (a sheet's empty rows are no rows at all, excel.py)."""
+    if staged.format != "csv" or not staged.column_types:
+        return None
+    fields = ", ".join(f"nullif(trim({ident(name)}), '')" for name in staged.column_types)
+    return f"coalesce({fields}) IS NULL"
 
 
 def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str:

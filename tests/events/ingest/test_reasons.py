@@ -12,6 +12,7 @@ from events.ingest import ingest_dataset
 GOOD = "1,2014-04-22 03:53,PLAY,10\n"
 
 EVENT_CASES = [
+    ("blank_row", ", , ,\n", "every field is empty: a blank row"),
     ("missing_required_field", "1,,PLAY,10\n", "event_time is empty"),
     ("missing_required_field", " ,2014-04-22,PLAY,10\n", "user_id is empty"),
     ("sentinel_id", "-1,2014-04-22,PLAY,10\n", "sentinel"),
@@ -58,6 +59,7 @@ def test_properties_that_are_not_json_are_unparseable(dataset, base_config, stor
 
 
 USER_CASES = [
+    ("blank_row", ",,\n"),
     ("missing_required_field", "4,,Oslo\n"),
     ("sentinel_id", "-1,2014-01-02,Oslo\n"),
     ("scientific_notation_id", "1.2345678901234568e+18,2014-01-02,Oslo\n"),
@@ -248,3 +250,13 @@ def test_a_users_table_of_versions_keeps_each_users_earliest_version(
     ]
     (detail,) = query(store, "SELECT detail FROM quarantine WHERE source_row = 1")
     assert detail == ("user_id 1: a version valid from 2014-03-01 00:00:00, after the one kept",)
+
+
+def test_a_spreadsheets_blank_rows_are_counted_and_never_refuse_the_ingest(dataset, store, query):
+    """Thirty blank rows below two events: read and quarantined, not errors, so the two events
+    are 100% of what counts against rules.min_accepted_share."""
+    events = "uid,ts,page,length\n" + GOOD + "2,2014-04-23,SKIP,1\n" + ",,,\n" * 30
+    summary = ingest_dataset(dataset(files={"events.csv": events}), store, progress=False)
+    counts = summary.tables["events"]
+    assert (counts.read, counts.accepted, counts.quarantined) == (32, 2, {"blank_row": 30})
+    assert query(store, "SELECT min(source_row), max(source_row) FROM quarantine") == [(3, 32)]
