@@ -158,7 +158,9 @@ class Source:
     `fill_down` reads fields an export writes on the first of a group's rows only for every row
     of the group: a product's (Shopify's `Title`, `Vendor`), an order's (`Financial Status`).
     `skip_lines` are the lines of a text table (rows of a sheet) before its header, or its
-    first row without one: a report's title and date. `zone_abbreviations` maps zone
+    first row without one: a report's title and date; `footer_lines` the last lines of a
+    text table that are no rows (a report's totals, notice and copyright), blank lines at
+    its very end not counted. `zone_abbreviations` maps zone
     abbreviations a %Z pattern reads to their offsets (`+hhmm`), over ZONE_ABBREVIATIONS.
     `blank_time` (events, one of BLANK_TIMES) says what a blank event time is: an error
     (missing_required_field), or, `no_event`, a row that holds no event of this source (a
@@ -188,6 +190,7 @@ class Source:
     fill_down: FillDown | None = None
     blank_time: str = "error"
     skip_lines: int = 0
+    footer_lines: int = 0
     zone_abbreviations: Mapping[str, str] = field(default_factory=dict)
 
     def maps(self, name: str) -> bool:
@@ -542,14 +545,10 @@ def _zone_abbreviations(path: Path, where: str, value: Any) -> dict[str, str]:
     return zones
 
 
-def _skip_lines(path: Path, where: str, value: Any) -> int:
+def _line_count(path: Path, where: str, value: Any, what: str) -> int:
+    """`skip_lines` or `footer_lines`: a whole number from 0 of the lines `what` says."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(
-            path,
-            where,
-            f"is {value!r}; the number of lines (rows of a sheet) before the header, a whole "
-            "number from 0",
-        )
+        raise _fail(path, where, f"is {value!r}; the number of {what}, a whole number from 0")
     return value
 
 
@@ -584,6 +583,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "timezone",
         "sheet",
         "skip_lines",
+        "footer_lines",
         "zone_abbreviations",
         "members",
         "records",
@@ -649,7 +649,18 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         currency_symbol=_currency_symbol(
             path, f"{where}.currency_symbol", spec.get("currency_symbol")
         ),
-        skip_lines=_skip_lines(path, f"{where}.skip_lines", spec.get("skip_lines", 0)),
+        skip_lines=_line_count(
+            path,
+            f"{where}.skip_lines",
+            spec.get("skip_lines", 0),
+            "lines (rows of a sheet) before the header",
+        ),
+        footer_lines=_line_count(
+            path,
+            f"{where}.footer_lines",
+            spec.get("footer_lines", 0),
+            "lines at the end of a text table that are no rows",
+        ),
         zone_abbreviations=_zone_abbreviations(
             path, f"{where}.zone_abbreviations", spec.get("zone_abbreviations")
         ),

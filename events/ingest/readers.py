@@ -371,6 +371,62 @@ def normalise_csv(path: Path, target: Path) -> Path:
     return target
 
 
+def without_footer(
+    path: Path,
+    footer_lines: int,
+    header_width: int,
+    delimiter: str,
+    encoding: str,
+    target: Path,
+    shown: str | Path,
+) -> Path:
+    """A copy of a CSV without its last `footer_lines` lines that hold something (a report's
+    totals, notice and copyright; the blank lines after them go too), every other line at
+    its number. The footer's first line must not read as a row (another number of fields
+    than the header's `header_width`): else the file has no such footer, or a shorter one,
+    and the rows it would drop are data, so that is fatal, with the line's number."""
+    tail, start = _tail_lines(path, footer_lines)
+    kept = [line for line in tail if line.strip()]
+    if len(kept) < footer_lines:
+        raise SourceFileError(
+            f"{shown}: footer_lines {footer_lines}: the file has only {len(kept)} lines that "
+            "hold something; fix footer_lines"
+        )
+    first = kept[-footer_lines]
+    cut = start + sum(len(line) for line in tail[: tail.index(first)])
+    fields = next(csv.reader([first.decode(encoding, errors="replace")], delimiter=delimiter))
+    with path.open("rb") as source, target.open("wb") as out:
+        lines = 0
+        while (left := cut - source.tell()) > 0 and (chunk := source.read(min(HASH_CHUNK, left))):
+            out.write(chunk)
+            lines += chunk.count(NEWLINE)
+    if len(fields) == header_width:
+        raise SourceFileError(
+            f"{shown}: footer_lines {footer_lines}: line {lines + 1}, the footer's first, "
+            f"reads as a row ({header_width} fields, as the header has): the file has no such "
+            "footer, or a shorter one; fix footer_lines"
+        )
+    return target
+
+
+def _tail_lines(path: Path, count: int) -> tuple[list[bytes], int]:
+    """The last lines of a file (each with its line break) holding `count` non-blank ones
+    and one more line before them, when the file has that many, and the byte offset where
+    the first of them starts."""
+    size = path.stat().st_size
+    span = HASH_CHUNK
+    with path.open("rb") as handle:
+        while True:
+            start = max(size - span, 0)
+            handle.seek(start)
+            lines = handle.read(size - start).splitlines(keepends=True)
+            if start > 0:
+                lines, start = lines[1:], start + len(lines[0])  # a cut line is not one
+            if start == 0 or sum(1 for line in lines if line.strip()) > count:
+                return lines, start
+            span *= 2
+
+
 def excel_separator(path: Path) -> str | None:
     """The delimiter an Excel `sep=X` first line declares, else None."""
     with path.open("rb") as handle:
@@ -508,6 +564,11 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
         raise SourceFileError(
             f"{shown}: `skip_lines` is for text tables (csv) and Excel sheets, not {file.format}"
         )
+    if source.footer_lines and (file.format != "csv" or source.delimiter == WHITESPACE):
+        raise SourceFileError(
+            f"{shown}: `footer_lines` is for delimited text tables (csv), not "
+            f"{'a whitespace table' if file.format == 'csv' else file.format}"
+        )
     if file.format == XLSX:
         target = scratch / f"sheet_{index}.parquet"
         try:
@@ -549,6 +610,17 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
         if source.names is not None
         else csv_header(path, encoding, source.delimiter, shown, skip)
     )
+    if source.footer_lines:
+        body = scratch / f"body_{index}{path.suffix}"
+        path = without_footer(
+            path,
+            source.footer_lines,
+            len(names),
+            source.delimiter,
+            encoding,
+            body,
+            shown,
+        )
     sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8", skip)
     return FileReader(sql, control_free(path, file.format))
 

@@ -67,8 +67,11 @@ from events.ingest.validate import (
 SAMPLE_BYTES = 1 << 20
 # What the check of a file left out as empty or unreadable adds: it must not stay.
 STOPS_THE_INGEST = "the ingest would stop at it: fix it, or move it out of the export"
-# The most non-blank lines a report's title may take above a text table (_table_start).
+# The most non-blank lines a report's title may take above a text table (_table_start), and
+# its footer below it (_footer_length); the bytes read at a long file's end for a footer.
 MAX_TITLE_LINES = 10
+MAX_FOOTER_LINES = 10
+TAIL_BYTES = 1 << 16
 SAMPLE_ROWS = 200
 # JSON records read for their keys, over all the JSON files (each file at least
 # SAMPLE_ROWS): a rare event's fields show up, and thousands of hourly files cost no more
@@ -345,6 +348,9 @@ class FileSample:
     title: tuple[str, ...] = ()  # the texts of those lines, for the check
     # Why the file is no source (empty, unreadable): it is left out with a check.
     left_out: str | None = None
+    # Lines at the end of a text table that are no rows: a report's totals and notice.
+    footer_lines: int = 0
+    footer: tuple[str, ...] = ()  # the texts of those lines, for the check
 
 
 @dataclass(frozen=True)
@@ -817,7 +823,33 @@ def _table_start(lines: Sequence[str]) -> int:
     return min(starts, default=0)
 
 
-def _csv_sample(path: Path, head: bytes) -> FileSample:
+def _last_lines(tail: bytes | None, encoding: str) -> list[str]:
+    """The non-blank whole lines of a file's last bytes (the first, maybe cut, left out)."""
+    if tail is None:
+        return []
+    lines = tail.decode(encoding, errors="replace").splitlines()[1:]
+    return [line for line in lines if line.strip()]
+
+
+def _footer_length(lines: Sequence[str], delimiter: str) -> int:
+    """How many of a text table's last `lines` (non-blank) are a report's footer (Salesforce's
+    `""`, `"Total",...`, its notice and copyright): the lines after the last one that splits
+    into as many fields as the line before it (a row after a row, or the header), when there
+    are at most MAX_FOOTER_LINES of them and the first is a single field, as no row of a
+    table of two or more columns is; else 0."""
+    widths = [len(next(csv.reader([line], delimiter=delimiter))) for line in lines]
+    last_row = next(
+        (i for i in range(len(widths) - 1, 0, -1) if widths[i] == widths[i - 1] >= 2), None
+    )
+    if last_row is None:
+        return 0
+    footer = len(widths) - 1 - last_row
+    return footer if 0 < footer <= MAX_FOOTER_LINES and widths[last_row + 1] == 1 else 0
+
+
+def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSample:
+    """A text table's sample from its first bytes (`head`, the whole file when shorter than
+    SAMPLE_BYTES) and, for a longer file, its last bytes (`tail`) for a footer."""
     encoding = _encoding(head)
     raw = _text_rows(head, encoding)
     declared = EXCEL_SEPARATOR_LINE.match(head.removeprefix(UTF8_BOM))
@@ -829,6 +861,12 @@ def _csv_sample(path: Path, head: bytes) -> FileSample:
     if not lines:
         raise StarterError(f"{path}: no header line to read columns from")
     delimiter = declared.group(1).decode(encoding) if declared else _sniffed_delimiter(lines)
+    whole = len(head) < SAMPLE_BYTES
+    ending = lines if whole else _last_lines(tail, encoding)
+    footer = 0 if delimiter == WHITESPACE else _footer_length(ending, delimiter)
+    footnote = tuple(line.strip() for line in ending[len(ending) - footer :]) if footer else ()
+    if whole and footer:
+        lines = lines[:-footer]
     if delimiter == WHITESPACE:
         rows = [line.split() for line in lines[: SAMPLE_ROWS + 1]]
     else:
@@ -852,6 +890,8 @@ def _csv_sample(path: Path, head: bytes) -> FileSample:
         header=headed,
         skip_lines=skip,
         title=title,
+        footer_lines=footer,
+        footer=footnote,
     )
 
 
@@ -1213,8 +1253,20 @@ def _file_samples(file: ExportFile, file_format: str, scan_rows: int) -> list[Fi
                 return [_parquet_sample(local, file.path)]
             return _xlsx_samples(local, file.path)
     if file_format == "csv":
-        return [_csv_sample(file.path, head)]
+        return [_csv_sample(file.path, head, _tail(file))]
     return [_json_sample(file.path, head, scan_rows)]
+
+
+def _tail(file: ExportFile) -> bytes | None:
+    """The last TAIL_BYTES of a plain file on disk longer than SAMPLE_BYTES (a footer's
+    place); None for a short, compressed or archived one (the head holds a short file)."""
+    if file.archive is not None or file.path.stat().st_size <= SAMPLE_BYTES:
+        return None
+    if is_gzipped(file_head(file.path), file.shown):
+        return None
+    with file.path.open("rb") as handle:
+        handle.seek(-TAIL_BYTES, os.SEEK_END)
+        return handle.read()
 
 
 def _left_out(file: ExportFile, file_format: str, why: str) -> FileSample:
@@ -1797,6 +1849,7 @@ def _groups(samples: Sequence[FileSample], base: Path) -> list[list[FileSample]]
             sample.sheet,
             sample.header,
             sample.skip_lines,
+            sample.footer_lines,
         )
         folder = _folder_pattern(sample.path.parent, base)
         key = (
@@ -1846,6 +1899,8 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.skip_lines,
         first.title,
         first.left_out,
+        first.footer_lines,
+        first.footer,
     )
 
 
@@ -2558,6 +2613,14 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"{files}: the first {sample.skip_lines} {lines} are a title above the table "
                 f"({'; '.join(map(repr, sample.title))}), not rows: skip_lines "
                 f"{sample.skip_lines} (each file of this source must have as many)"
+            )
+        if sample.footer_lines:
+            source["footer_lines"] = sample.footer_lines
+            checks.append(
+                f"{files}: the last {sample.footer_lines} lines are a footer "
+                f"({'; '.join(map(repr, sample.footer))}), not rows: footer_lines "
+                f"{sample.footer_lines} (a file of this source whose footer is shorter stops "
+                "the ingest)"
             )
         if sample.records is not None:
             source["records"] = sample.records

@@ -422,6 +422,38 @@ def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
     assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (1, 1)
 
 
+SALESFORCE_REPORT = (  # a report export: amounts as shown, then its totals and notices
+    '"Opportunity Name","Account ID","Stage","Amount","Close Date"\n'
+    '"Acme - Renewal","0015g00000AbCdE","Closed Won","$12,000.00","1/15/2025"\n'
+    '"Globex - New","0015g00000FgHiJ","Closed Lost","$4,500.00","2/20/2025"\n'
+    '"Acme - Upsell","0015g00000AbCdE","Closed Won","$3,000.00","4/1/2025"\n'
+)
+SALESFORCE_FOOTER = (
+    '""\n"Total",,,"$19,500.00",\n""\n"Confidential Information - Do Not Distribute"\n'
+    '"Copyright (c) 2000-2025 salesforce.com, inc. All rights reserved."\n'
+)
+
+
+@pytest.mark.parametrize("rows", [0, 30_000])  # in the sampled head, or past it
+def test_a_reports_footer_is_found_and_left_out(tmp_path, rows):
+    lines = "".join(
+        f'"Deal {n}","0015g00000KlMnO","Closed Won","$1,000.00","5/2/2025"\n' for n in range(rows)
+    )
+    report = SALESFORCE_REPORT + lines + SALESFORCE_FOOTER
+    out, starter = _starter_for(tmp_path, {"report1700000000000.csv": report})
+    (source,) = read_config(out).events
+    assert (source.footer_lines, source.columns["user_id"]) == (5, "Account ID")
+    assert any(
+        c.startswith(
+            "report1700000000000.csv: the last 5 lines are a footer ('\"\"'; "
+            '\'"Total",,,"$19,500.00",\''
+        )
+        for c in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].read == 3 + rows
+
+
 def test_a_report_title_above_the_table_is_skipped_in_a_text_file_and_a_sheet(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
