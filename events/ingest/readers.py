@@ -386,15 +386,16 @@ def without_footer(
     than the header's `header_width`): else the file has no such footer, or a shorter one,
     and the rows it would drop are data, so that is fatal, with the line's number."""
     tail, start = _tail_lines(path, footer_lines)
-    kept = [line for line in tail if line.strip()]
-    if len(kept) < footer_lines:
+    filled = [index for index, line in enumerate(tail) if line.strip()]
+    if len(filled) < footer_lines:
         raise SourceFileError(
-            f"{shown}: footer_lines {footer_lines}: the file has only {len(kept)} lines that "
+            f"{shown}: footer_lines {footer_lines}: the file has only {len(filled)} lines that "
             "hold something; fix footer_lines"
         )
-    first = kept[-footer_lines]
-    cut = start + sum(len(line) for line in tail[: tail.index(first)])
-    fields = next(csv.reader([first.decode(encoding, errors="replace")], delimiter=delimiter))
+    first = filled[-footer_lines]
+    cut = start + sum(len(line) for line in tail[:first])
+    text = tail[first].decode(encoding, errors="replace")
+    fields = next(csv.reader([text], delimiter=delimiter))
     with path.open("rb") as source, target.open("wb") as out:
         lines = 0
         while (left := cut - source.tell()) > 0 and (chunk := source.read(min(HASH_CHUNK, left))):

@@ -183,3 +183,14 @@ def test_the_footer_of_a_file_longer_than_a_read_chunk(dataset, base_config, sto
 )
 def test_the_starter_finds_a_reports_footer(lines, footer):
     assert _footer_length(lines, ",") == footer
+
+
+def test_a_shorter_footer_count_reads_the_lines_above_it_as_rows(dataset, base_config, store):
+    """The footer's two `""` lines are the same text: the count, not the text, says where it
+    starts, so with 3 the lines above the last `""` are read as the table, and the first
+    `""` (line 4) stops the reader: nothing is dropped unseen."""
+    path = dataset(
+        files={"events.csv": EVENTS + FOOTER}, config=base_config(events=_events(footer_lines=3))
+    )
+    with pytest.raises(SourceFileError, match=r"line 4: Expected Number of Columns: 4 Found: 1"):
+        ingest_dataset(path, store, progress=False)
