@@ -943,11 +943,12 @@ def _staged_sql(
 
 
 def blank_row_sql(staged: StagedFile) -> str | None:
-    """True for a text table's row whose every field is empty or blanks (BLANK_ROW); None
-    for other formats (a sheet's empty rows are no rows at all, excel.py)."""
+    """True for a text table's row whose every field is empty (BLANK_ROW; a field of blanks
+    is content, as spreadsheets write none); None for other formats (a sheet's empty rows
+    are no rows at all, excel.py)."""
     if staged.format != "csv" or not staged.column_types:
         return None
-    fields = ", ".join(f"nullif(trim({ident(name)}), '')" for name in staged.column_types)
+    fields = ", ".join(f"nullif({ident(name)}, '')" for name in staged.column_types)
     return f"coalesce({fields}) IS NULL"
 
 

@@ -12,7 +12,9 @@ from events.ingest import ingest_dataset
 GOOD = "1,2014-04-22 03:53,PLAY,10\n"
 
 EVENT_CASES = [
-    ("blank_row", ", , ,\n", "every field is empty: a blank row"),
+    ("blank_row", ",,,\n", "every field is empty: a blank row"),
+    # Blanks are written content, not a blank row.
+    ("missing_required_field", ", , ,\n", "user_id, event_time, event_type is empty"),
     ("missing_required_field", "1,,PLAY,10\n", "event_time is empty"),
     ("missing_required_field", " ,2014-04-22,PLAY,10\n", "user_id is empty"),
     ("sentinel_id", "-1,2014-04-22,PLAY,10\n", "sentinel"),
@@ -40,7 +42,7 @@ def test_event_reason(dataset, store, query, reason, bad_row, detail):
     )
     assert row[:4] == ("events", "events.csv", 2, reason)
     assert detail in row[4]
-    assert json.loads(row[5])["page"] == bad_row.split(",")[2]
+    assert json.loads(row[5])["page"] == (bad_row.split(",")[2] or None)  # empty: NULL
 
 
 def test_properties_that_are_not_json_are_unparseable(dataset, base_config, store, query):
