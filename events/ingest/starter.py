@@ -67,6 +67,11 @@ from events.ingest.validate import (
 SAMPLE_BYTES = 1 << 20
 # What the check of a file left out as empty or unreadable adds: it must not stay.
 STOPS_THE_INGEST = "the ingest would stop at it: fix it, or move it out of the export"
+# MongoDB Extended JSON's wrappers of one value (mongoexport writes `{"$date": "2025-.."}`,
+# `{"$oid": "64b.."}`): the starter reads a key of them through its wrapper.
+EXTENDED_JSON = (
+    "$oid", "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal",
+)  # fmt: skip
 # The most non-blank lines a report's title may take above a text table (_table_start), and
 # its footer below it (_footer_length); the bytes read at a long file's end for a footer.
 MAX_TITLE_LINES = 10
@@ -351,6 +356,8 @@ class FileSample:
     # Lines at the end of a text table that are no rows: a report's totals and notice.
     footer_lines: int = 0
     footer: tuple[str, ...] = ()  # the texts of those lines, for the check
+    # JSON keys read through a MongoDB Extended JSON wrapper: key -> path (`createdAt.$date`).
+    wrapped: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -940,6 +947,10 @@ def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
                 continue
     key, objects = _page_records(text, [r for r in records if isinstance(r, Mapping)], scan_rows)
     columns = _json_columns(objects)
+    wrapped = _extended_json(objects)
+    for name, (_, values) in wrapped.items():
+        columns = {k: v for k, v in columns.items() if not k.startswith(f"{name}.$")}
+        columns[name] = values
     return FileSample(
         path,
         "jsonl",
@@ -949,7 +960,64 @@ def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
         columns,
         names=_json_names(objects),
         records=key,
+        wrapped={name: at for name, (at, _) in wrapped.items()},
     )
+
+
+def _files_key(source: Mapping) -> tuple:
+    """Which files a source reads (`files:` and `members:`): the sources of one file share it."""
+    return source["files"], source.get("members")
+
+
+def _read_through_wrappers(source: dict, wrapped: Mapping[str, str]) -> None:
+    """Point a source's column names that are MongoDB Extended JSON keys (`createdAt`) at the
+    path the ingest reads (`createdAt.$date`): in `columns`, attributes and `dedupe`."""
+    columns = source.get("columns", {})
+    for role, column in columns.items():
+        if isinstance(column, str):
+            columns[role] = wrapped.get(column, column)
+    for group in ("attributes", "user_attributes"):
+        for attribute in source.get(group, {}).values():
+            attribute["column"] = wrapped.get(attribute["column"], attribute["column"])
+    if isinstance(source.get("dedupe"), list):
+        source["dedupe"] = [wrapped.get(column, column) for column in source["dedupe"]]
+
+
+def _wrapper_path(value: object) -> tuple[str, object] | None:
+    """A MongoDB Extended JSON value's path inside it and what it wraps: `{"$oid": "64b.."}`
+    -> (`$oid`, "64b.."), `{"$date": {"$numberLong": "1704.."}}` -> (`$date.$numberLong`,
+    "1704.."); None for any other value."""
+    keys: list[str] = []
+    while isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in EXTENDED_JSON:
+        key = next(iter(value))
+        keys.append(key)
+        value = value[key]
+    return (".".join(keys), value) if keys and not isinstance(value, Mapping | list) else None
+
+
+def _extended_json(records: Sequence[Mapping]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The top-level keys whose every value is one kind of MongoDB Extended JSON wrapper
+    (mongoexport's `{"$date": ...}`, `{"$oid": ...}`, `{"$numberDecimal": ...}`): the path
+    the ingest reads (`createdAt.$date`) and the sampled values it holds, so that the key is
+    found by its name and read through the wrapper."""
+    paths: dict[str, set[str]] = {}
+    values: dict[str, list[str]] = {}
+    plain: set[str] = set()
+    for record in records[:SAMPLE_ROWS]:
+        for key, value in record.items():
+            found = None if value is None else _wrapper_path(value)
+            if found is None:
+                if value is not None:
+                    plain.add(key)
+                continue
+            paths.setdefault(key, set()).add(found[0])
+            if found[1] is not None and str(found[1]).strip():
+                values.setdefault(key, []).append(str(found[1]).strip())
+    return {
+        key: (f"{key}.{suffix.pop()}", tuple(values.get(key, ())))
+        for key, suffix in paths.items()
+        if len(suffix) == 1 and key not in plain
+    }
 
 
 def _records_key(page: Mapping) -> str | None:
@@ -1901,6 +1969,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.left_out,
         first.footer_lines,
         first.footer,
+        {k: v for sample in group for k, v in sample.wrapped.items()},
     )
 
 
@@ -2585,10 +2654,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         users_sample = next((s for s in merged if _signupless_users_file(s)), None)
     users_id = None if users_sample is None else _users_id_column(users_sample, keyed_by_email)
     users_shape = None if users_id is None else _ids_shape(users_sample.values.get(users_id, ()))
+    wrapped: dict[tuple, Mapping[str, str]] = {}  # a source's files -> its wrapped keys
     for group, where in sources:
         sample = _merged(group)
         source: dict = dict(where)
         files = _label(source)
+        wrapped[_files_key(source)] = sample.wrapped
         if sample.left_out is not None:
             checks.append(f"{files}: left out: {sample.left_out}")
             continue
@@ -2670,6 +2741,9 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             "no file reads as events (a user id column and a time column, by their names): "
             + "; ".join(checks)
         )
+    for source in (*events, users, items):
+        if source is not None and wrapped.get(_files_key(source)):
+            _read_through_wrappers(source, wrapped[_files_key(source)])
     config: dict = {"name": name, "events": events}
     if users is not None:
         config["users"] = users

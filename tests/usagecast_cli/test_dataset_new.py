@@ -370,6 +370,46 @@ def test_an_unreadable_file_is_left_out_with_its_reason(tmp_path):
     )
 
 
+MONGO_USERS = (  # mongoexport's canonical Extended JSON: dates as epoch milliseconds
+    '{"_id":{"$oid":"64b000000000000000000001"},"email":"a@x.io",'
+    '"createdAt":{"$date":{"$numberLong":"1704000000000"}}}\n'
+    '{"_id":{"$oid":"64b000000000000000000002"},"email":"b@x.io",'
+    '"createdAt":{"$date":{"$numberLong":"1704100000000"}}}\n'
+)
+MONGO_EVENTS = (  # its relaxed form (the default): dates as ISO text
+    '{"_id":{"$oid":"65a0000000000000000000a1"},"userId":{"$oid":"64b000000000000000000001"},'
+    '"type":"login","createdAt":{"$date":"2024-01-03T10:00:00.000Z"}}\n'
+    '{"_id":{"$oid":"65a0000000000000000000a2"},"userId":{"$oid":"64b000000000000000000002"},'
+    '"type":"purchase","createdAt":{"$date":"2024-01-04T10:00:00.000Z"},'
+    '"amount":{"$numberDecimal":"19.99"}}\n'
+)
+
+
+def test_mongoexport_extended_json_is_read_through_its_wrappers(tmp_path):
+    files = {"users.json": MONGO_USERS, "events.json": MONGO_EVENTS}
+    out, _ = _starter_for(tmp_path, files)
+    config = read_config(out)
+    (events,) = config.events
+    assert dict(events.columns) == {
+        "user_id": "userId.$oid",
+        "timestamp": "createdAt.$date",
+        "event_type": "type",
+        "value": "amount.$numberDecimal",
+    }
+    assert dict(config.users.columns) == {
+        "user_id": "_id.$oid",
+        "signup_time": "createdAt.$date.$numberLong",
+    }
+    assert config.users.timestamp_formats == ("epoch_ms",)
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert (summary.tables["users"].accepted, summary.tables["events"].accepted) == (2, 2)
+    assert _query(store, "SELECT user_id, event_time, value FROM events ORDER BY 2") == [
+        ("64b000000000000000000001", datetime(2024, 1, 3, 10), None),
+        ("64b000000000000000000002", datetime(2024, 1, 4, 10), 19.99),
+    ]
+
+
 def test_a_header_naming_a_column_twice_is_named_before_the_ingest_refuses_it(tmp_path):
     lines = "user_id,event,ts,ts\n1,login,2024-03-05,2024-03-05\n2,login,2024-03-06,2024-03-06\n"
     out, starter = _starter_for(tmp_path, {"events.csv": lines})
