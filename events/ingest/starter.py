@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -109,6 +110,12 @@ MAX_FORMAT_VALUES = 500  # values a time format is chosen on (a file group's fir
 USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "personid", "distinctid", "accountid",
     "account", "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
+    "customernumber", "customerno", "accountnumber", "membernumber", "memberno",
+    # The same in the languages of exports made in a localised spreadsheet or tool (German,
+    # French, Spanish, Portuguese, Italian), accents dropped (_key).
+    "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
+    "numeroclient", "nclient", "noclient", "idutilisateur", "utilisateur", "idcliente",
+    "cliente", "idusuario", "usuario", "idutente", "utente",
 )  # fmt: skip
 # Whose id a column ending in `id` holds when its name is none of the above
 # (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`, a CRM's `Contact ID`).
@@ -129,6 +136,8 @@ TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "derivedtstamp", "time", "ts", "datetime",
     "occurredat", "createdat", "eventdate", "date", "day", "invoicedate", "orderdate",
     "loggedat", "at",
+    "datum", "zeitstempel", "zeitpunkt", "horodatage", "dateheure", "fecha", "fechahora",
+    "datahora", "dataora",
 )  # fmt: skip
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
@@ -158,6 +167,8 @@ EVENT_NAMES = (
     "eventtype", "event", "eventname", "type", "kind", "action", "activity",
     "eventtablename",  # Heap Connect's all_events
     "activitytype", "activityname", "actiontype", "eventaction",  # CRMs', GA's `Event Action`
+    "ereignis", "ereignistyp", "aktion", "evenement", "typeevenement", "evento",
+    "tipoevento", "accion", "acao", "azione",
 )  # fmt: skip
 # A time of day without a date (`14:23`, `14:23:11.5`, `2:23 PM`): half of an event time
 # whose date is in a column of its own.
@@ -189,6 +200,8 @@ SIGNUP_NAMES = (
     "registration", "registered", "createdat", "created", "createdate", "joinedat", "joined",
     "firstseen", "joindate", "datejoined", "joinedon", "createdon", "creationdate", "signedup",
     "signedupat", "installdate", "installedat", "firstopentime",  # Heap, apps, Firebase
+    "registrierungsdatum", "anmeldedatum", "dateinscription", "fecharegistro", "fechaalta",
+    "datacadastro", "dataregistrazione",
 )  # fmt: skip
 # When a row of a users table of versions became valid (dbt snapshots' `dbt_valid_from`).
 VALID_FROM_NAMES = (
@@ -211,6 +224,7 @@ OPTIONAL_NAMES = {
     "value": (
         "revenue", "value", "amount", "price", "total", "sales", "purchaserevenue",
         "ordertotal", "ordertotalamount", "totalamount", "grandtotal", "ordervalue",
+        "betrag", "umsatz", "gesamtbetrag", "montant", "importe", "valor", "importo", "totale",
     ),
     "area": ("area", "section", "screen", "feature", "module"),
     "properties": ("properties", "eventproperties", "props", "params"),
@@ -388,9 +402,11 @@ class Starter:
 
 
 def _key(name: str) -> str:
-    """A column name compared with the NAMES lists: lower-case, no separators, without a
-    trailing qualifier in parentheses (Stripe's `user_id (metadata)`, `Created (UTC)`)."""
-    return re.sub(r"[^a-z0-9]", "", QUALIFIER.sub("", name).lower())
+    """A column name compared with the NAMES lists: lower-case, accents dropped (`Événement`
+    -> `evenement`), no separators, without a trailing qualifier in parentheses (Stripe's
+    `user_id (metadata)`, `Created (UTC)`)."""
+    plain = unicodedata.normalize("NFKD", QUALIFIER.sub("", name).lower())
+    return re.sub(r"[^a-z0-9]", "", plain.encode("ascii", "ignore").decode())
 
 
 def id_shape(value: str) -> str:
@@ -1518,8 +1534,9 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
     if not formats:
         return ["iso"], f"no known format fits values like {values[0]!r}: write one"
     check = f"values like {left[0]!r} fit none of {formats}: add a format" if left else None
+    # Slashed dates are written both ways (US and European); dotted ones day-first only.
     day_first = next((f for f in formats if f.startswith("%d")), None)
-    month_first = day_first and day_first.replace("%d/%m", "%m/%d").replace("%d.%m", "%m.%d")
+    month_first = day_first and day_first.replace("%d/%m", "%m/%d")
     month_first = month_first if month_first != day_first else None
     if (
         day_first

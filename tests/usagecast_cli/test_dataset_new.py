@@ -410,6 +410,30 @@ def test_mongoexport_extended_json_is_read_through_its_wrappers(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("header", "roles"),
+    [
+        ("Kundennummer;Datum;Ereignis;Betrag", ("Kundennummer", "Datum", "Ereignis", "Betrag")),
+        (
+            "N° client;Horodatage;Événement;Montant",
+            ("N° client", "Horodatage", "Événement", "Montant"),
+        ),
+        ("ID Cliente;Fecha;Evento;Importe", ("ID Cliente", "Fecha", "Evento", "Importe")),
+    ],
+)
+def test_a_spreadsheet_in_german_french_or_spanish_reads_its_roles(tmp_path, header, roles):
+    rows = "1001;03.01.2025 10:00;login;\n1002;04.01.2025 11:00;kauf;19,99\n"
+    out, starter = _starter_for(tmp_path, {"export.csv": f"{header}\n{rows}"})
+    (source,) = read_config(out).events
+    columns = source.columns
+    found = (columns["user_id"], columns["timestamp"], columns["event_type"], columns["value"])
+    assert found == roles
+    assert (source.decimal, source.timestamp_formats) == (",", ("%d.%m.%Y %H:%M",))
+    assert not any("day-first or month-first" in check for check in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(2, 2, {})
+
+
 def test_a_header_naming_a_column_twice_is_named_before_the_ingest_refuses_it(tmp_path):
     lines = "user_id,event,ts,ts\n1,login,2024-03-05,2024-03-05\n2,login,2024-03-06,2024-03-06\n"
     out, starter = _starter_for(tmp_path, {"events.csv": lines})
