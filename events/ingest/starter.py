@@ -192,6 +192,9 @@ NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
 # when no name above matches; a zone word after them is not part of the ending.
 TIME_ENDINGS = ("at", "on", "time", "date", "timestamp", "ts", "tstamp", "created")
 ZONE_WORDS = ("utc", "gmt", "local", "tz")
+# Names of a time in a language whose word is another in English (Portuguese and Italian
+# `Data`, an English JSON's payload): a time only when every sampled value reads as one.
+TIMES_BY_VALUE = ("data",)
 # Amplitude's export writes these times in UTC without an offset; its rows carry amplitude_id.
 AMPLITUDE_UTC_TIMES = ("eventtime", "clienteventtime", "serveruploadtime", "servereventtime")
 AMPLITUDE_KEYS = ("amplitudeid",)
@@ -1605,13 +1608,15 @@ def _excel_days_read(formats: Sequence[str]) -> str | None:
 
 
 def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
-    """A column named like a time (`login_at`) whose sampled values all read as one."""
+    """A column named like a time (`login_at`, or a name of TIMES_BY_VALUE) whose sampled
+    values all read as one."""
     for column in sample.columns:
         words = name_words(column)
         while words and words[-1] in ZONE_WORDS:
             words.pop()
         values = sample.values.get(column, ())
-        if column in taken or not words or words[-1] not in TIME_ENDINGS or not values:
+        named = words and (words[-1] in TIME_ENDINGS or _key(column) in TIMES_BY_VALUE)
+        if column in taken or not named or not values:
             continue
         if timestamp_formats(values)[1] is None:
             return column

@@ -419,6 +419,7 @@ def test_mongoexport_extended_json_is_read_through_its_wrappers(tmp_path):
             ("N° client", "Horodatage", "Événement", "Montant"),
         ),
         ("ID Cliente;Fecha;Evento;Importe", ("ID Cliente", "Fecha", "Evento", "Importe")),
+        ("ID Cliente;Data;Evento;Valor", ("ID Cliente", "Data", "Evento", "Valor")),
     ],
 )
 def test_a_spreadsheet_in_german_french_or_spanish_reads_its_roles(tmp_path, header, roles):
@@ -432,6 +433,15 @@ def test_a_spreadsheet_in_german_french_or_spanish_reads_its_roles(tmp_path, hea
     assert not any("day-first or month-first" in check for check in starter.checks)
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"] == TableCounts(2, 2, {})
+
+
+def test_a_json_payload_named_data_is_no_time(tmp_path):
+    events = (
+        '{"customer": "cus_1", "type": "charge.succeeded", "data": {"amount": 5}, '
+        '"created": 1700000000}\n'
+    )
+    out, _ = _starter_for(tmp_path, {"events.jsonl": events * 2})
+    assert read_config(out).events[0].columns["timestamp"] == "created"
 
 
 def test_a_header_naming_a_column_twice_is_named_before_the_ingest_refuses_it(tmp_path):
