@@ -311,10 +311,11 @@ SCIENTIFIC_ID_RE = re.compile(SCIENTIFIC_ID_PATTERN)
 POINT_NUMBER = re.compile(number_pattern("."))
 COMMA_NUMBER = re.compile(number_pattern(","))
 # Decimal separator -> its digit-group separators, each with the pattern it reads: a blank
-# (with its no-break forms, read as one: `1 234,50`) after the other separator.
+# (with its no-break forms, read as one: `1 234,50`) after the other separator, and Swiss
+# apostrophes (`1'234.50`).
 GROUPED_NUMBERS = {
     decimal: tuple((group, re.compile(number_pattern(decimal, group))) for group in groups)
-    for decimal, groups in ((".", (",", " ")), (",", (".", " ")))
+    for decimal, groups in ((".", (",", " ", "'")), (",", (".", " ")))
 }
 # Symbols exports write beside amounts (`$1,200.00`, `49,00 €`, `R$ 49,90`), longest first so
 # that `US$` is not read as `$`; three capitals (`49.00 USD`) are a currency code.

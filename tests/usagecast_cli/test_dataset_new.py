@@ -2314,6 +2314,18 @@ def test_amounts_in_several_currencies_get_a_check_and_no_symbol(tmp_path):
     ) in starter.checks
 
 
+def test_swiss_amounts_with_apostrophes_between_digit_groups(tmp_path):
+    orders = "Order,Customer,Date,Total\nA1,7,2024-03-05,CHF 1'234.50\nA2,8,2024-03-06,CHF 9.90\n"
+    out, _ = _starter_for(tmp_path, {"orders.csv": orders})
+    (source,) = read_config(out).events
+    assert (source.decimal, source.thousands, source.currency_symbol) == (".", "'", "CHF")
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert _query(tmp_path / "events.duckdb", "SELECT value FROM events ORDER BY 1") == [
+        (9.9,),
+        (1234.5,),
+    ]
+
+
 def test_amounts_with_no_break_spaces_between_digit_groups(tmp_path):
     """French Excel writes `1 234,56 €` with no-break spaces: U+202F in the groups, U+00A0
     before the symbol."""
