@@ -192,6 +192,13 @@ NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
 # when no name above matches; a zone word after them is not part of the ending.
 TIME_ENDINGS = ("at", "on", "time", "date", "timestamp", "ts", "tstamp", "created")
 ZONE_WORDS = ("utc", "gmt", "local", "tz")
+# Words of an attribute's name that make it a code written in digits, never a quantity: a
+# phone number (`612 345 678` would read as one with blank digit groups) or a postcode.
+CODE_WORDS = frozenset((
+    "phone", "tel", "telephone", "mobile", "cell", "fax", "zip", "zipcode", "postal",
+    "postcode", "plz", "telefon", "telefono", "telefone", "iban", "siret",
+    "siren", "vat", "ssn",
+))  # fmt: skip
 # Names of a time in a language whose word is another in English (Portuguese and Italian
 # `Data`, an English JSON's payload): a time only when every sampled value reads as one.
 TIMES_BY_VALUE = ("data",)
@@ -1793,7 +1800,8 @@ def _attribute(
     table without dates (`dated` False: a users table without signup times) every value is
     as of the export, so a snapshot, but for a fixed trait's (TRAIT_WORDS)."""
     values = sample.values.get(column, ())
-    if values and all(_is_amount(v) for v in values):
+    words = name_words(column)
+    if values and all(_is_amount(v) for v in values) and not set(words) & CODE_WORDS:
         dtype = "numeric"
     elif values and all(
         re.fullmatch(ISO_PATTERN, v) or any(_parses(v, f) for f in formats if "%" in f)
@@ -1802,7 +1810,6 @@ def _attribute(
         dtype = "timestamp"
     else:
         dtype = "categorical"
-    words = name_words(column)
     snapshot = any(word in SNAPSHOT_WORDS for word in words)
     why = "its name reads as a value at export time" if snapshot else "known from signup on?"
     if not dated and not snapshot:

@@ -2314,6 +2314,15 @@ def test_amounts_in_several_currencies_get_a_check_and_no_symbol(tmp_path):
     ) in starter.checks
 
 
+def test_a_phone_number_with_blanks_is_no_numeric_attribute(tmp_path):
+    users = "user_id,signup_date,phone,zip,seats\n7,2024-01-02,612 345 678,28001,3\n"
+    users += "8,2024-02-03,699 111 222,08001,12\n"
+    events = "user_id,event,ts\n7,login,2024-03-05\n8,login,2024-03-06\n"
+    out, _ = _starter_for(tmp_path, {"users.csv": users, "events.csv": events})
+    dtypes = {a.column: a.dtype for a in read_config(out).users.attributes}
+    assert dtypes == {"phone": "categorical", "zip": "categorical", "seats": "numeric"}
+
+
 def test_swiss_amounts_with_apostrophes_between_digit_groups(tmp_path):
     orders = "Order,Customer,Date,Total\nA1,7,2024-03-05,CHF 1'234.50\nA2,8,2024-03-06,CHF 9.90\n"
     out, _ = _starter_for(tmp_path, {"orders.csv": orders})
