@@ -270,6 +270,11 @@ CONVERSION_WORDS = (
     "purchase", "purchased", "buy", "bought", "subscribe", "subscribed", "subscription",
     "upgrade", "upgraded", "converted", "conversion", "paid", "payment", "order", "checkout",
     "customer",  # a CRM's BECAME_CUSTOMER
+    # The same in German, French, Spanish, Portuguese and Italian (event names keep no
+    # accents: the ingest's plain names drop them), after the English ones.
+    "kauf", "gekauft", "abonnement", "abo", "bestellung", "zahlung", "achat", "commande",
+    "paiement", "compra", "suscripcion", "pedido", "pago", "assinatura", "pagamento",
+    "acquisto", "abbonamento", "ordine",
 )  # fmt: skip
 
 
@@ -611,6 +616,8 @@ LABEL_STARTER_KINDS = ("event_within", *QUESTIONS)
 CANCELLATION_WORDS = (
     "canceled", "cancelled", "cancel", "cancellation", "churned", "churn", "unsubscribed",
     "unsubscribe", "deactivated", "ended", "deleted",  # an app's USER_DELETED (deleted_at)
+    "kundigung", "gekundigt", "annulation", "resiliation", "cancelacion", "baja",
+    "cancelamento", "disdetta",
 )  # fmt: skip
 CANCELLATION_WHY = "a cancellation, by its name: churn is that event here, not a silence"
 
