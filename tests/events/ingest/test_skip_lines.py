@@ -21,20 +21,6 @@ def _events(**source) -> list[dict]:
     return [{"files": "events.csv", "columns": columns, **source}]
 
 
-def test_lines_above_the_header_are_skipped_and_rows_keep_their_numbers(
-    dataset, base_config, store, query
-):
-    path = dataset(
-        files={"events.csv": TITLE + EVENTS}, config=base_config(events=_events(skip_lines=3))
-    )
-    summary = ingest_dataset(path, store, progress=False)
-    assert (summary.tables["events"].read, summary.tables["events"].accepted) == (2, 1)
-    assert query(store, "SELECT source_row, event_type FROM events") == [(1, "PLAY")]
-    assert query(store, "SELECT source_row, reason FROM quarantine") == [
-        (2, "unparseable_timestamp")
-    ]
-
-
 def test_a_broken_line_below_the_title_is_named_by_its_line_in_the_file(
     dataset, base_config, store
 ):
@@ -127,14 +113,24 @@ FOOTER = (
 )
 
 
-def test_a_reports_footer_is_left_out_and_every_line_keeps_its_number(
-    dataset, base_config, store, query
+@pytest.mark.parametrize(
+    ("before", "after", "source"),
+    [
+        (TITLE, "", {"skip_lines": 3}),
+        ("", FOOTER, {"footer_lines": 5}),
+        (TITLE, FOOTER, {"skip_lines": 3, "footer_lines": 5}),
+    ],
+)
+def test_a_reports_title_and_footer_are_left_out_and_rows_keep_their_numbers(
+    dataset, base_config, store, query, before, after, source
 ):
     path = dataset(
-        files={"events.csv": EVENTS + FOOTER}, config=base_config(events=_events(footer_lines=5))
+        files={"events.csv": before + EVENTS + after},
+        config=base_config(events=_events(**source)),
     )
     summary = ingest_dataset(path, store, progress=False)
     assert (summary.tables["events"].read, summary.tables["events"].accepted) == (2, 1)
+    assert query(store, "SELECT source_row, event_type FROM events") == [(1, "PLAY")]
     assert query(store, "SELECT source_row, reason FROM quarantine") == [
         (2, "unparseable_timestamp")
     ]
