@@ -24,6 +24,7 @@ from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from events.store import INGESTS, open_store
 from simulator import (
+    SimulationConfig,
     load_simulation_config,
     true_adoption_probability,
     true_purchase_probability,
@@ -60,17 +61,18 @@ def oracle_from_truth(
     )
 
 
-def is_simulated(data_digest: str, store_path: Path) -> bool:
-    """Whether the data of this digest came from `usagecast simulate`: its ingest's config
-    is a simulation's, so the simulator's truth exists for it."""
-    config_path = simulation_config_path(data_digest, store_path)
-    if config_path is None:
-        return False
+def simulation_config(
+    manifest: FeatureSetManifest, store_path: Path
+) -> tuple[SimulationConfig | None, str]:
+    """The config `usagecast simulate` recorded for the feature set's data, or why not (the
+    data was not simulated: an export has no simulator truth to speak of)."""
+    path = simulation_config_path(str(manifest.data_digest), store_path)
+    if path is None:
+        return None, "no ingest record for the feature set's data in the event store"
     try:
-        load_simulation_config(config_path)
-    except UsagecastError:
-        return False
-    return True
+        return load_simulation_config(path), f"simulated data ({path})"
+    except UsagecastError as error:
+        return None, f"the data was not simulated ({error})"
 
 
 def simulation_config_path(data_digest: str, store_path: Path) -> Path | None:

@@ -63,7 +63,7 @@ from experiments.families.lightgbm_regression import (
 )
 from experiments.interrupts import deferred_stop, quiet_stop_tracebacks
 from experiments.objective import BEST_ITERATION_ATTR, FOLD_SCORES_ATTR, fold_metrics
-from experiments.oracle import is_simulated
+from experiments.oracle import simulation_config
 from experiments.plots import optuna_figures, shap_figures
 from experiments.run import (
     INPUT_EXAMPLE_ROWS,
@@ -268,8 +268,7 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
     lineage = lineage_tags(config, prepared)
     study_name = f"{inputs.ref}-value-{lineage['config_hash'][:10]}"
     labels = {part: prepared.labels(part) for part in ("validation", "test")}
-    digest = prepared.manifest.data_digest
-    simulated = digest is not None and is_simulated(digest, event_store_path())
+    simulated = simulation_config(prepared.manifest, event_store_path())[0] is not None
     with (
         deferred_stop() as stop,
         tracking.parent_run(

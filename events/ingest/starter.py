@@ -1336,7 +1336,8 @@ def sample_files(files: Sequence[ExportFile], progress: bool = False) -> list[Fi
 def _file_samples(file: ExportFile, file_format: str, scan_rows: int) -> list[FileSample]:
     """One file's samples (a workbook's: one a sheet); an empty file's says so."""
     head = None if file_format in ("parquet", XLSX) else _head(file)
-    if not file_head(file.archive or file.path, file.member) or head == b"":
+    empty = not file_head(file.archive or file.path, file.member) if head is None else not head
+    if empty:
         return [
             _left_out(
                 file, file_format, f"empty (no bytes, not even a header line); {STOPS_THE_INGEST}"

@@ -27,6 +27,8 @@ from lightgbm import LGBMClassifier
 from analytics.runs import ab_result, experiment_groups, opened_engine
 from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
+from contracts.workspace import event_store_path
+from experiments.oracle import simulation_config
 from experiments.whatif import sources, truth
 from registry.names import LABEL_COLUMN
 from serving import ModelMetadata, encode_matrix
@@ -88,7 +90,7 @@ def experiment_for_lever(
     on simulated data the simulator's own ad experiment, when the lever is its ads."""
     if requested is not None:
         return requested, "named with --experiment"
-    config, _ = sources.simulation_config(manifest)
+    config, _ = simulation_config(manifest, event_store_path())
     if config is None:
         return None, (
             "none named: --experiment NAME sets the A/B test of this lever beside the model "

@@ -24,6 +24,8 @@ from analytics.filters import parse_segment
 from analytics.io import log_run
 from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
+from contracts.workspace import event_store_path
+from experiments.oracle import simulation_config
 from experiments.whatif import evidence, report, sources, truth
 from features.mlflow_links import describe_run_artifacts
 from serving import encode_matrix
@@ -210,7 +212,7 @@ def compare_with_truth(
     replicas: int,
 ) -> TruthComparison:
     """The true effect of the change on these rows when the data was simulated."""
-    config, source = sources.simulation_config(manifest)
+    config, source = simulation_config(manifest, event_store_path())
     if config is None:
         return TruthComparison(f"true effect not computed: {source}", simulated=False)
     reason = truth.label_note(manifest)

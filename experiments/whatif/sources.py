@@ -24,12 +24,10 @@ from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef
 from contracts.workspace import event_store_path
 from events.store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
-from experiments.oracle import simulation_config_path
 from features.featureset.spec import FeatureDef
 from features.workspace import activate_mlflow_tracking
 from registry import load_registered, model_version, rows_at_cutoff
 from serving import Scorer
-from simulator import SimulationConfig, load_simulation_config
 
 
 @dataclass(frozen=True)
@@ -120,17 +118,6 @@ def users(columns: tuple[str, ...]) -> pd.DataFrame:
         return con.execute(query.from_(USERS).sql("duckdb")).df()
     finally:
         con.close()
-
-
-def simulation_config(manifest: FeatureSetManifest) -> tuple[SimulationConfig | None, str]:
-    """The config `usagecast simulate` recorded for the feature set's data, or why not."""
-    path = simulation_config_path(str(manifest.data_digest), event_store_path())
-    if path is None:
-        return None, "no ingest record for the feature set's data in the event store"
-    try:
-        return load_simulation_config(path), f"simulated data ({path})"
-    except UsagecastError as error:
-        return None, f"the data was not simulated ({error})"
 
 
 def feature_definition(feature_set: str, name: str) -> FeatureDef | None:
