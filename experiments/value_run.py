@@ -268,7 +268,8 @@ def tune_value(config: TuneConfig, prepared: Prepared) -> ValueTuneResult:
     lineage = lineage_tags(config, prepared)
     study_name = f"{inputs.ref}-value-{lineage['config_hash'][:10]}"
     labels = {part: prepared.labels(part) for part in ("validation", "test")}
-    simulated = simulation_config(prepared.manifest, event_store_path())[0] is not None
+    simulation, _ = simulation_config(prepared.manifest, event_store_path())
+    simulated = simulation is not None
     with (
         deferred_stop() as stop,
         tracking.parent_run(
