@@ -91,9 +91,14 @@ DECIMAL_SEPARATORS = (".", ",")
 THOUSANDS_SEPARATORS = (",", ".", "'", " ")
 # `currency_symbol:` the symbol or code some exports write beside their amounts ("$1,200.00",
 # "49,00 €", "49.00 USD"): at most this many characters, none of them a digit, a sign, a
-# blank or a quote.
+# blank, a quote or a parenthesis.
 MAX_CURRENCY_SYMBOL = 5
-NOT_IN_CURRENCY_SYMBOL = frozenset("0123456789+-'\" \t")
+NOT_IN_CURRENCY_SYMBOL = frozenset("0123456789+-'\" \t()")
+# `negatives:` how a source writes its negative numbers besides a leading minus (`-49.00`,
+# always read): `parentheses` as accounting exports do (`(49.00)`, `($1,200.00)`) or
+# `trailing_minus` as SAP's do (`49.00-`).
+LEADING_MINUS = "minus"
+NEGATIVE_STYLES = (LEADING_MINUS, "parentheses", "trailing_minus")
 # Derived columns: the shared scalar allowlist plus a few text functions for source rows.
 DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
     **ALLOWED_FUNCTIONS,
@@ -146,7 +151,8 @@ class Source:
     fraction separator of every number read from the source's fields and `thousands` (one of
     THOUSANDS_SEPARATORS, or None) their digit-group separator, and `currency_symbol` the
     symbol or code they may carry before or after them (`$`: "-$1,200.00"), read as no part
-    of the number (a number with another symbol is unparseable); `names` are the columns
+    of the number (a number with another symbol is unparseable), and `negatives` (one of
+    NEGATIVE_STYLES) how its negative numbers are written; `names` are the columns
     of a file without a header line. `dedupe` (events): True (a duplicate repeats every source
     column), False (none) or the source columns that make the key; parse_config fills in
     `rules.dedupe`. `times` says in which zone the source's times without an offset are
@@ -178,6 +184,7 @@ class Source:
     decimal: str = "."
     thousands: str | None = None
     currency_symbol: str | None = None
+    negatives: str = LEADING_MINUS
     derived: Mapping[str, str] = field(default_factory=dict)
     header: bool = True
     names: tuple[str, ...] | None = None
@@ -519,9 +526,21 @@ def _currency_symbol(path: Path, where: str, value: Any) -> str | None:
             path,
             where,
             f"is {text!r}; a symbol or code of 1-{MAX_CURRENCY_SYMBOL} characters written beside "
-            "the numbers, none of them a digit, sign, blank or quote ($, €, USD, kr.)",
+            "the numbers, none of them a digit, sign, blank, quote or parenthesis "
+            "($, €, USD, kr.)",
         )
     return text
+
+
+def _negatives(path: Path, where: str, value: Any) -> str:
+    if value not in NEGATIVE_STYLES:
+        raise _fail(
+            path,
+            where,
+            f"is {value!r}; one of {', '.join(map(json.dumps, NEGATIVE_STYLES))} (-49.00 "
+            "always reads; parentheses: (49.00), trailing_minus: 49.00-)",
+        )
+    return value
 
 
 def _zone_abbreviations(path: Path, where: str, value: Any) -> dict[str, str]:
@@ -576,6 +595,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "decimal",
         "thousands",
         "currency_symbol",
+        "negatives",
         "header",
         "names",
         "columns",
@@ -649,6 +669,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         currency_symbol=_currency_symbol(
             path, f"{where}.currency_symbol", spec.get("currency_symbol")
         ),
+        negatives=_negatives(path, f"{where}.negatives", spec.get("negatives", LEADING_MINUS)),
         skip_lines=_line_count(
             path,
             f"{where}.skip_lines",

@@ -36,6 +36,7 @@ from events.ingest import archives, excel
 from events.ingest.config import (
     DEFAULT_MIN_ACCEPTED_SHARE,
     EXCEL_DAYS,
+    LEADING_MINUS,
     WHITESPACE,
     ZONE_ABBREVIATIONS,
     derived_columns,
@@ -111,6 +112,7 @@ USER_ID_NAMES = (
     "userid", "user", "uid", "customerid", "customer", "personid", "distinctid", "accountid",
     "account", "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
     "customernumber", "customerno", "accountnumber", "membernumber", "memberno",
+    "soldtoparty", "soldto",  # SAP's customer on a sales or billing document
     # The same in the languages of exports made in a localised spreadsheet or tool (German,
     # French, Spanish, Portuguese, Italian), accents dropped (_key).
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
@@ -336,13 +338,17 @@ CURRENCY_CODE = re.compile("[A-Z]{3}")
 @dataclass(frozen=True)
 class NumberFormat:
     """How a column's sampled numbers read: the fraction separator, the digit-group
-    separator (None when no number needs one), the currency symbols they carry, and the
-    first number that needs digit groups (for the check)."""
+    separator (None when no number needs one), the currency symbols they carry, how their
+    negative numbers are written (config.NEGATIVE_STYLES), and the first number that needs
+    digit groups and the first negative one written otherwise than with a minus (for the
+    checks)."""
 
     decimal: str
     thousands: str | None
     symbols: tuple[str, ...]
     grouped: str | None
+    negatives: str = LEADING_MINUS
+    negative: str | None = None
 
     @property
     def currency_symbol(self) -> str | None:
@@ -575,7 +581,9 @@ def _line_amount(sample: FileSample, taken: set[str]) -> tuple[str, str] | None:
     if quantity is None or price is None or "." in quantity + price:
         return None
     found = _number_format(sample, (quantity, price))
-    number = re.compile(number_pattern(found.decimal, found.thousands, found.currency_symbol))
+    number = re.compile(
+        number_pattern(found.decimal, found.thousands, found.currency_symbol, found.negatives)
+    )
     values = [*sample.values.get(quantity, ()), *sample.values.get(price, ())]
     plain = values and all(number.fullmatch(v) for v in values)
     return (quantity, price) if plain else None
@@ -1428,8 +1436,28 @@ def _is_number(value: str) -> bool:
 
 
 def _is_amount(value: str) -> bool:
+    """A plain decimal number (_is_number), or one beside a currency symbol or code, or
+    either of them negative in parentheses or with a trailing minus (_minus_first)."""
+    return _is_unsigned_amount(value) or _minus_first(value) is not None
+
+
+def _is_unsigned_amount(value: str) -> bool:
     """A plain decimal number (_is_number), or one beside a currency symbol or code."""
     return _is_number(value) or _amount_symbol(value) is not None
+
+
+def _minus_first(value: str) -> tuple[str, str] | None:
+    """How a negative amount written otherwise than with a leading minus is written
+    (config.NEGATIVE_STYLES), and the amount with a leading minus: accounting's `(49.00)` and
+    `($1,200.00)`, SAP's `49.00-` -> `-49.00`, `-$1,200.00`, `-49.00`; None for other text."""
+    wrapped = {
+        "parentheses": value[1:-1] if value[:1] == "(" and value[-1:] == ")" else "",
+        "trailing_minus": value[:-1] if value[-1:] == "-" else "",
+    }
+    for style, amount in wrapped.items():
+        if amount[:1] not in ("", "+", "-") and _is_unsigned_amount(amount):
+            return style, f"-{amount}"
+    return None
 
 
 def _amount_symbol(value: str) -> str | None:
@@ -1461,15 +1489,21 @@ def _without_symbol(value: str, symbol: str) -> str:
 def _number_format(sample: FileSample, columns: Sequence[str]) -> NumberFormat:
     """How the sampled numbers of `columns` read (NumberFormat): a comma is the fraction
     separator when some number has one and the file is not comma-delimited; the currency
-    symbols are those the numbers carry (_amount_symbol)."""
+    symbols are those the numbers carry (_amount_symbol); negatives are written as the first
+    one written otherwise than with a minus is (_minus_first)."""
     numbers = [v for column in columns for v in sample.values.get(column, ())]
+    written = [(v, _minus_first(v)) for v in numbers]
+    negative = next(((v, found[0]) for v, found in written if found is not None), None)
+    numbers = [v if found is None else found[1] for v, found in written]
     carried = [(v, _amount_symbol(v)) for v in numbers]
     symbols = tuple(sorted({symbol for _, symbol in carried if symbol is not None}))
     numbers = [v if symbol is None else _without_symbol(v, symbol) for v, symbol in carried]
     comma = any("," in v and COMMA_NUMBER.fullmatch(v) for v in numbers)
     decimal = "," if sample.delimiter != "," and comma else "."
     thousands, grouped = _grouped_number(numbers, decimal) or (None, None)
-    return NumberFormat(decimal, thousands, symbols, grouped)
+    if negative is None:
+        return NumberFormat(decimal, thousands, symbols, grouped)
+    return NumberFormat(decimal, thousands, symbols, grouped, negative[1], negative[0])
 
 
 def _put_attributes(
@@ -1486,8 +1520,8 @@ def _put_attributes(
 def _set_number_format(
     sample: FileSample, columns: Sequence[str], source: dict, checks: list[str]
 ) -> None:
-    """The source's `decimal`, `thousands` and `currency_symbol` for the numbers of
-    `columns` (_number_format)."""
+    """The source's `decimal`, `thousands`, `currency_symbol` and `negatives` for the numbers
+    of `columns` (_number_format)."""
     found = _number_format(sample, columns)
     if found.decimal != ".":
         source["decimal"] = found.decimal
@@ -1496,6 +1530,13 @@ def _set_number_format(
         checks.append(
             f"{source['files']}: {', '.join(columns)}: numbers with digit groups such as "
             f"{found.grouped}: read with thousands {found.thousands!r}"
+        )
+    if found.negatives != LEADING_MINUS:
+        source["negatives"] = found.negatives
+        checks.append(
+            f"{source['files']}: {', '.join(columns)}: negative numbers written as "
+            f"{found.negative}: read with negatives {found.negatives!r} (a minus sign still "
+            "reads)"
         )
     if found.currency_symbol is not None:
         source["currency_symbol"] = found.currency_symbol

@@ -72,6 +72,8 @@ import sqlglot.expressions as exp
 
 from events.ingest.config import (
     EXCEL_DAYS,
+    LEADING_MINUS,
+    NEGATIVE_STYLES,
     UTC_TIMES,
     ZONE_ABBREVIATIONS,
     Attribute,
@@ -185,6 +187,9 @@ ISO_DATE_LENGTH = len("2024-01-31")
 # A plain decimal number without its sign; `{whole}` is its whole part's digits and
 # `{decimal}` the source's fraction separator (number_pattern).
 UNSIGNED_NUMBER = "({whole}({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
+# A negative number written otherwise than with a leading minus (config.NEGATIVE_STYLES);
+# `{amount}` is an unsigned number, beside the source's currency symbol if it has one.
+NEGATIVE_PATTERNS = {"parentheses": "\\({amount}\\)", "trailing_minus": "{amount}-"}
 # Added to an unparseable number's detail (default "." source) when text reads under ",".
 DECIMAL_COMMA_HINT = ' (a decimal comma? set decimal: "," on this source)'
 # ... and when it reads with digit-group separators (`1,234.50`).
@@ -192,8 +197,10 @@ THOUSANDS_HINT = ' (digit groups? set thousands: "{separator}" on this source)'
 # ... and when it is a number beside a symbol or code (`$49.00`, `49,00 €`, `49.00 USD`):
 # the symbol (the text without its number's characters) goes between the two parts.
 CURRENCY_HINT = (' (a currency symbol? set currency_symbol: "', '" on this source)')
-AMOUNT_SYMBOL_PATTERN = "[^0-9.,'+ -]{1,5}"
-NOT_SYMBOL_PATTERN = "[0-9.,'+ -]"
+# ... and when it is a negative number written otherwise than with a leading minus.
+NEGATIVES_HINT = ' (a negative number? set negatives: "{style}" on this source)'
+AMOUNT_SYMBOL_PATTERN = "[^0-9.,'+ ()-]{1,5}"
+NOT_SYMBOL_PATTERN = "[0-9.,'+ ()-]"
 ISO_PATTERN = (
     "[0-9]{4}-[0-9]{2}-[0-9]{2}"
     "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]| UTC|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
@@ -537,29 +544,58 @@ def blank_groups_sql(text_sql: str) -> str:
 
 
 def number_pattern(
-    decimal: str, thousands: str | None = None, currency_symbol: str | None = None
+    decimal: str,
+    thousands: str | None = None,
+    currency_symbol: str | None = None,
+    negatives: str = LEADING_MINUS,
 ) -> str:
     """A plain decimal number (a regular expression) with `decimal` as the fraction
     separator; with `thousands`, the whole part may also be digit groups of three after the
     first 1-3 digits (`1,234,567.5`); with `currency_symbol`, the number may carry it before
     (after its sign or before it: `-$49.00`, `$-49.00`) or after it (`49,00 €`), one blank
-    between them allowed."""
+    between them allowed; with `negatives` other than a leading minus, an unsigned amount may
+    also be negative that way: `(49.00)`, `($49.00)` or `49.00-`."""
     symbol = None if currency_symbol is None else re.escape(currency_symbol)
-    return _number_regex(decimal, thousands, symbol)
+    return _number_regex(decimal, thousands, symbol, negatives)
 
 
-def _number_regex(decimal: str, thousands: str | None, symbol: str | None) -> str:
+def _number_regex(
+    decimal: str, thousands: str | None, symbol: str | None, negatives: str = LEADING_MINUS
+) -> str:
     """number_pattern with `symbol` a regular expression (AMOUNT_SYMBOL_PATTERN for any)."""
     whole = "[0-9]+"
     if thousands is not None:
         whole = f"([0-9]{{1,3}}({re.escape(thousands)}[0-9]{{3}})+|[0-9]+)"
     unsigned = UNSIGNED_NUMBER.format(whole=whole, decimal=re.escape(decimal))
     if symbol is None:
-        return f"[+-]?{unsigned}"
-    return (
-        f"([+-]?{unsigned}|[+-]?{symbol} ?{unsigned}|{symbol} ?[+-]{unsigned}"
-        f"|[+-]?{unsigned} ?{symbol})"
-    )
+        signed, amount = f"[+-]?{unsigned}", unsigned
+    else:
+        signed = (
+            f"[+-]?{unsigned}|[+-]?{symbol} ?{unsigned}|{symbol} ?[+-]{unsigned}"
+            f"|[+-]?{unsigned} ?{symbol}"
+        )
+        amount = f"{unsigned}|{symbol} ?{unsigned}|{unsigned} ?{symbol}"
+    negative = NEGATIVE_PATTERNS.get(negatives)
+    if negative is not None:
+        signed += "|" + negative.format(amount=f"({amount})")
+    return signed if symbol is None and negative is None else f"({signed})"
+
+
+def signed_sql(text_sql: str, negatives: str) -> str:
+    """Text -> the same text with a leading minus where `negatives` writes a negative number
+    another way (`(49.00)`, `49.00-` -> `-49.00`); other text unchanged (number_sql checks
+    the text's form first)."""
+    if negatives == "parentheses":
+        return (
+            f"CASE WHEN starts_with({text_sql}, '(') "
+            f"THEN '-' || trim({text_sql}, '()') ELSE {text_sql} END"
+        )
+    if negatives == "trailing_minus":
+        return (
+            f"CASE WHEN suffix({text_sql}, '-') "
+            f"THEN '-' || rtrim({text_sql}, '-') ELSE {text_sql} END"
+        )
+    return text_sql
 
 
 def number_sql(
@@ -567,25 +603,27 @@ def number_sql(
     decimal: str,
     thousands: str | None = None,
     currency_symbol: str | None = None,
+    negatives: str = LEADING_MINUS,
 ) -> str:
     """Text -> DOUBLE, NULL unless a plain decimal number (number_pattern) that is finite.
 
     `decimal` is the fraction separator ("." or ","); text with the other one is NULL unless
     it is the `thousands` separator between digit groups (a blank also in its no-break forms,
     blank_groups). `currency_symbol`, when given, is
-    read as no part of the number (a no-break space beside it as a blank: `49,00\u00a0€`).
+    read as no part of the number (a no-break space beside it as a blank: `49,00\u00a0€`), and
+    `negatives` says how else than with a leading minus a negative number is written.
     DuckDB's cast alone would also read `1_000`, `inf` and `nan`.
     """
     if thousands == " " or currency_symbol is not None:
         text_sql = blank_groups_sql(text_sql)
-    point = text_sql
+    point = signed_sql(text_sql, negatives)
     if currency_symbol is not None:
         point = f"replace(replace({point}, {sql_string(currency_symbol)}, ''), ' ', '')"
     if thousands is not None:
         point = f"replace({point}, {sql_string(thousands)}, '')"
     if decimal != ".":
         point = f"replace({point}, {sql_string(decimal)}, '.')"
-    pattern = sql_string(number_pattern(decimal, thousands, currency_symbol))
+    pattern = sql_string(number_pattern(decimal, thousands, currency_symbol, negatives))
     return (
         f"CASE WHEN regexp_full_match({text_sql}, {pattern}) "
         f"AND isfinite(try_cast({point} AS DOUBLE)) THEN try_cast({point} AS DOUBLE) END"
@@ -594,8 +632,10 @@ def number_sql(
 
 def source_number_sql(text_sql: str, source: Source) -> str:
     """number_sql with the source's number format (`decimal`, `thousands`,
-    `currency_symbol`)."""
-    return number_sql(text_sql, source.decimal, source.thousands, source.currency_symbol)
+    `currency_symbol`, `negatives`)."""
+    return number_sql(
+        text_sql, source.decimal, source.thousands, source.currency_symbol, source.negatives
+    )
 
 
 def range_condition(column: str, bounds: Range, literal) -> str | None:
@@ -711,8 +751,9 @@ def _timestamp_check(name: str, source: Source) -> Check:
 def _number_check(name: str, source: Source) -> Check:
     """unparseable_value; on a "." source, text that reads as a decimal-comma number gets
     DECIMAL_COMMA_HINT; on a source without `thousands`, text that reads with the other
-    separator between digit groups gets THOUSANDS_HINT; on a source without
-    `currency_symbol`, a number beside a symbol or code gets CURRENCY_HINT."""
+    separator between digit groups gets THOUSANDS_HINT; on a source that reads negative
+    numbers with a leading minus only, `(49.00)` and `49.00-` get NEGATIVES_HINT; on a source
+    without `currency_symbol`, a number beside a symbol or code gets CURRENCY_HINT."""
     column, text = ident(name), ident(f"{name}_text")
     detail = f"{sql_string(name + ' ')} || {text} || ' is not a finite number'"
     currency = source.currency_symbol
@@ -729,10 +770,18 @@ def _number_check(name: str, source: Source) -> Check:
             f"THEN {sql_string(THOUSANDS_HINT.format(separator=group))}"
             for group in (other, " ")
         ]
+    if source.negatives == LEADING_MINUS:
+        hints += [
+            f"WHEN ({number_sql(text, source.decimal, source.thousands, currency, style)}) "
+            f"IS NOT NULL THEN {sql_string(NEGATIVES_HINT.format(style=style))}"
+            for style in NEGATIVE_PATTERNS
+        ]
     if currency is None:  # whatever its separators
         amount = sql_string(
             "|".join(
-                _number_regex(d, t, AMOUNT_SYMBOL_PATTERN) for d, t in ((".", ","), (",", "."))
+                _number_regex(d, t, AMOUNT_SYMBOL_PATTERN, negatives)
+                for d, t in ((".", ","), (",", "."))
+                for negatives in NEGATIVE_STYLES
             )
         )
         symbol = f"regexp_replace({text}, {sql_string(NOT_SYMBOL_PATTERN)}, '', 'g')"

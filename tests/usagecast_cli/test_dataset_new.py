@@ -2295,6 +2295,72 @@ def test_amounts_with_a_currency_symbol_read_as_numbers(tmp_path):
     ]
 
 
+# An accounting tool's transaction list as a spreadsheet saves it: refunds in parentheses.
+TRANSACTIONS_IN_PARENTHESES = (
+    "Customer,Date,Transaction Type,Amount\n"
+    'Acme Ltd,01/13/2025,Invoice,"$1,200.00"\n'
+    "Brick Co,01/14/2025,Invoice,$49.00\n"
+    'Acme Ltd,03/13/2025,Refund,"($1,200.00)"\n'
+)
+
+
+def test_amounts_in_parentheses_read_as_negative_numbers(tmp_path):
+    out, starter = _starter_for(tmp_path, {"transactions.csv": TRANSACTIONS_IN_PARENTHESES})
+    (source,) = read_config(out).events
+    assert (source.columns["value"], source.currency_symbol, source.negatives) == (
+        "Amount",
+        "$",
+        "parentheses",
+    )
+    assert (
+        "transactions.csv: Amount: negative numbers written as ($1,200.00): read with "
+        "negatives 'parentheses' (a minus sign still reads)"
+    ) in starter.checks
+    with_other_ways = TRANSACTIONS_IN_PARENTHESES + "Brick Co,03/14/2025,Refund,-$49.00\n"
+    with_other_ways += "Brick Co,03/15/2025,Refund,$49.00-\n"
+    (tmp_path / "export" / "transactions.csv").write_text(with_other_ways, encoding="utf-8")
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(5, 4, {"unparseable_value": 1})
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT value FROM events ORDER BY event_time") == [
+        (1200.0,),
+        (49.0,),
+        (-1200.0,),
+        (-49.0,),
+    ]
+    assert _query(store, "SELECT detail FROM quarantine") == [
+        ("value $49.00- is not a finite number",)  # a source writes negatives one way
+    ]
+
+
+def test_an_sap_export_s_trailing_minus_reads_as_a_negative_number(tmp_path):
+    """SAP writes a negative amount's sign after it, and dates day-first with dots."""
+    billing = (
+        "Sold-To Party;Billing Date;Billing Type;Net Value\n"
+        "100042;03.01.2025;F2;1.200,00\n"
+        "100043;04.01.2025;F2;49,00\n"
+        "100042;01.03.2025;G2;1.200,00-\n"
+    )
+    out, starter = _starter_for(tmp_path, {"billing.csv": billing})
+    (source,) = read_config(out).events
+    assert (source.columns["value"], source.decimal, source.thousands, source.negatives) == (
+        "Net Value",
+        ",",
+        ".",
+        "trailing_minus",
+    )
+    assert any(
+        "written as 1.200,00-: read with negatives 'trailing_minus'" in c for c in starter.checks
+    )
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT value FROM events ORDER BY event_time") == [
+        (1200.0,),
+        (49.0,),
+        (-1200.0,),
+    ]
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})

@@ -115,7 +115,7 @@ def test_a_currency_symbol_per_source():
     assert (config.events[0].currency_symbol, config.users.currency_symbol) == ("R$", None)
 
 
-@pytest.mark.parametrize("value", ["US 1", "-", "€€€€€€", 5, "'"])
+@pytest.mark.parametrize("value", ["US 1", "-", "€€€€€€", 5, "'", "($)"])
 def test_a_currency_symbol_that_could_be_part_of_a_number_is_refused(value):
     raw = _minimal()
     raw["events"]["currency_symbol"] = value
@@ -123,8 +123,28 @@ def test_a_currency_symbol_that_could_be_part_of_a_number_is_refused(value):
         parse_config(raw, PATH)
     assert str(raised.value) == (
         f"{PATH}: `events[0].currency_symbol` is {str(value)!r}; a symbol or code of 1-5 "
-        "characters written beside the numbers, none of them a digit, sign, blank or quote "
-        "($, €, USD, kr.)"
+        "characters written beside the numbers, none of them a digit, sign, blank, quote or "
+        "parenthesis ($, €, USD, kr.)"
+    )
+
+
+@pytest.mark.parametrize("style", ["parentheses", "trailing_minus"])
+def test_negatives_written_another_way_per_source(style):
+    raw = _minimal()
+    raw["users"]["negatives"] = style
+    config = parse_config(raw, PATH)
+    assert (config.events[0].negatives, config.users.negatives) == ("minus", style)
+
+
+@pytest.mark.parametrize("value", ["brackets", "(", None, ["parentheses"]])
+def test_another_way_of_writing_negatives_is_refused(value):
+    raw = _minimal()
+    raw["events"]["negatives"] = value
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, PATH)
+    assert str(raised.value) == (
+        f'{PATH}: `events[0].negatives` is {value!r}; one of "minus", "parentheses", '
+        '"trailing_minus" (-49.00 always reads; parentheses: (49.00), trailing_minus: 49.00-)'
     )
 
 

@@ -29,6 +29,8 @@ from events.ingest.validate import (
 HINT = ' (a decimal comma? set decimal: "," on this source)'
 GROUPS_HINT = ' (digit groups? set thousands: "{}" on this source)'
 CURRENCY_HINT = ' (a currency symbol? set currency_symbol: "{}" on this source)'
+PARENTHESES_HINT = ' (a negative number? set negatives: "parentheses" on this source)'
+TRAILING_MINUS_HINT = ' (a negative number? set negatives: "trailing_minus" on this source)'
 
 
 # One in-memory DuckDB for the module: every query here reads only its parameters, and
@@ -177,7 +179,9 @@ def test_a_fraction_of_a_serial_day_is_written_in_the_source_zone_and_a_whole_da
     assert _scalar(read, "45292") == datetime(2024, 1, 1)
 
 
-def _unparseable_detail(decimal: str, text: str, currency: str | None = None) -> str | None:
+def _unparseable_detail(
+    decimal: str, text: str, currency: str | None = None, negatives: str = "minus"
+) -> str | None:
     """The quarantine detail of an item whose numeric attribute `price` is `text`."""
     source = Source(
         "i.csv",
@@ -188,6 +192,7 @@ def _unparseable_detail(decimal: str, text: str, currency: str | None = None) ->
         attributes=(Attribute("price", "price", "numeric"),),
         decimal=decimal,
         currency_symbol=currency,
+        negatives=negatives,
     )
     failed = failed_check_sql(entity_checks("item_id", ["item_id"], Rules(), source))
     row = "SELECT '7' AS item_id, ?::VARCHAR AS price_text"
@@ -273,6 +278,77 @@ def test_a_number_beside_the_source_currency_symbol_is_read(
     decimal, thousands, symbol, text, number
 ):
     assert _scalar(number_sql("t", decimal, thousands, symbol), text) == number
+
+
+@pytest.mark.parametrize(
+    ("currency", "negatives", "text", "detail"),
+    [
+        (None, "minus", "(49.00)", "(49.00) is not a finite number" + PARENTHESES_HINT),
+        ("$", "minus", "($49.00)", "($49.00) is not a finite number" + PARENTHESES_HINT),
+        (None, "minus", "49.00-", "49.00- is not a finite number" + TRAILING_MINUS_HINT),
+        # the symbol first: its hint names it without the parentheses
+        (None, "minus", "($49.00)", "($49.00) is not a finite number" + CURRENCY_HINT.format("$")),
+        (None, "parentheses", "49.00-", "49.00- is not a finite number"),
+        (None, "parentheses", "(-49.00)", "(-49.00) is not a finite number"),
+        (None, "trailing_minus", "-49.00-", "-49.00- is not a finite number"),
+        (None, "parentheses", "(49.00)", None),
+        (None, "trailing_minus", "49.00-", None),
+    ],
+)
+def test_negatives_written_another_way_are_hinted_at(currency, negatives, text, detail):
+    expected = None if detail is None else f"price {detail}"
+    assert _unparseable_detail(".", text, currency, negatives) == expected
+
+
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "symbol", "negatives", "text", "number"),
+    [
+        (".", ",", None, "parentheses", "(1,200.50)", -1200.5),
+        (".", ",", "$", "parentheses", "($1,200.50)", -1200.5),
+        (".", ",", "$", "parentheses", "(1,200.50 $)", -1200.5),
+        (".", ",", "$", "parentheses", "-$49.00", -49.0),
+        (".", ",", "$", "parentheses", "$49.00", 49.0),
+        (",", ".", None, "parentheses", "(1.200,50)", -1200.5),
+        (".", None, None, "parentheses", "(49.00", None),
+        (".", None, None, "parentheses", "49.00)", None),
+        (".", None, None, "parentheses", "((49.00))", None),
+        (".", None, None, "parentheses", "(-49.00)", None),
+        (".", None, None, "parentheses", "()", None),
+        (".", ",", None, "trailing_minus", "1,200.50-", -1200.5),
+        (",", ".", "€", "trailing_minus", "1.200,50 €-", -1200.5),
+        (".", None, None, "trailing_minus", "-49.00", -49.0),
+        (".", None, None, "trailing_minus", "-49.00-", None),
+        (".", None, None, "trailing_minus", "49.00--", None),
+        (".", None, None, "trailing_minus", "-", None),
+        (".", None, None, "minus", "(49.00)", None),
+        (".", None, None, "minus", "49.00-", None),
+    ],
+)
+def test_a_negative_number_reads_as_the_source_writes_it(
+    decimal, thousands, symbol, negatives, text, number
+):
+    assert _scalar(number_sql("t", decimal, thousands, symbol, negatives), text) == number
+
+
+@given(
+    number=st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False),
+    symbol=st.sampled_from([None, "$", "€"]),
+    style=st.sampled_from(["parentheses", "trailing_minus"]),
+)
+def test_an_amount_reads_back_in_its_negatives_style_and_never_in_the_other(number, symbol, style):
+    amount = f"{abs(number):,.2f}" if symbol is None else f"{symbol}{abs(number):,.2f}"
+    negative = f"({amount})" if style == "parentheses" else f"{amount}-"
+    text = negative if number < 0 else amount
+    other = "trailing_minus" if style == "parentheses" else "parentheses"
+    own, wrong, undeclared = _one(
+        f"SELECT {number_sql('t', '.', ',', symbol, style)}, "
+        f"{number_sql('t', '.', ',', symbol, other)}, {number_sql('t', '.', ',', symbol)} "
+        "FROM (SELECT ?::VARCHAR AS t)",
+        [text],
+        row=True,
+    )
+    assert own == float(number)
+    assert wrong == undeclared == (None if number < 0 else float(number))
 
 
 @given(
