@@ -169,6 +169,7 @@ EVENT_NAMES = (
     "eventtype", "event", "eventname", "type", "kind", "action", "activity",
     "eventtablename",  # Heap Connect's all_events
     "activitytype", "activityname", "actiontype", "eventaction",  # CRMs', GA's `Event Action`
+    "transactiontype", "billingtype",  # an accounting tool's transaction list, SAP's billing
     "ereignis", "ereignistyp", "aktion", "evenement", "typeevenement", "evento",
     "tipoevento", "accion", "acao", "azione",
 )  # fmt: skip

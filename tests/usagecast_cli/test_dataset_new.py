@@ -2307,6 +2307,7 @@ TRANSACTIONS_IN_PARENTHESES = (
 def test_amounts_in_parentheses_read_as_negative_numbers(tmp_path):
     out, starter = _starter_for(tmp_path, {"transactions.csv": TRANSACTIONS_IN_PARENTHESES})
     (source,) = read_config(out).events
+    assert source.columns["event_type"] == "Transaction Type"
     assert (source.columns["value"], source.currency_symbol, source.negatives) == (
         "Amount",
         "$",
@@ -2343,6 +2344,10 @@ def test_an_sap_export_s_trailing_minus_reads_as_a_negative_number(tmp_path):
     )
     out, starter = _starter_for(tmp_path, {"billing.csv": billing})
     (source,) = read_config(out).events
+    assert (source.columns["user_id"], source.columns["event_type"]) == (
+        "Sold-To Party",
+        "Billing Type",
+    )
     assert (source.columns["value"], source.decimal, source.thousands, source.negatives) == (
         "Net Value",
         ",",
