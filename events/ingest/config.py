@@ -99,6 +99,8 @@ NOT_IN_CURRENCY_SYMBOL = frozenset("0123456789+-'\" \t()")
 # `trailing_minus` as SAP's do (`49.00-`).
 LEADING_MINUS = "minus"
 NEGATIVE_STYLES = (LEADING_MINUS, "parentheses", "trailing_minus")
+# YAML's words for no value: a `missing_texts` entry written bare is read as one of them.
+YAML_NULLS = ("null", "Null", "NULL", "~")
 # Derived columns: the shared scalar allowlist plus a few text functions for source rows.
 DERIVED_FUNCTIONS: dict[type[exp.Expression], str] = {
     **ALLOWED_FUNCTIONS,
@@ -152,7 +154,9 @@ class Source:
     THOUSANDS_SEPARATORS, or None) their digit-group separator, and `currency_symbol` the
     symbol or code they may carry before or after them (`$`: "-$1,200.00"), read as no part
     of the number (a number with another symbol is unparseable), and `negatives` (one of
-    NEGATIVE_STYLES) how its negative numbers are written; `names` are the columns
+    NEGATIVE_STYLES) how its negative numbers are written; `missing_texts` are texts that
+    stand for a missing value in any of its fields, as a blank does (PostgreSQL's `\\N`, SQL
+    Server's `NULL`, R's `NA`); `names` are the columns
     of a file without a header line. `dedupe` (events): True (a duplicate repeats every source
     column), False (none) or the source columns that make the key; parse_config fills in
     `rules.dedupe`. `times` says in which zone the source's times without an offset are
@@ -185,6 +189,7 @@ class Source:
     thousands: str | None = None
     currency_symbol: str | None = None
     negatives: str = LEADING_MINUS
+    missing_texts: tuple[str, ...] = ()
     derived: Mapping[str, str] = field(default_factory=dict)
     header: bool = True
     names: tuple[str, ...] | None = None
@@ -543,6 +548,28 @@ def _negatives(path: Path, where: str, value: Any) -> str:
     return value
 
 
+def _missing_texts(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    """`missing_texts: ["\\N", "NULL"]`: whole-field texts read as a missing value."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if item is None:
+                raise _fail(
+                    path,
+                    f"{where}[{i}]",
+                    f"is no text: YAML reads a bare {'/'.join(YAML_NULLS)} as no value; quote "
+                    'it ("NULL")',
+                )
+    texts = _text_list(path, where, value)
+    for i, text in enumerate(texts):
+        if text.strip() != text:
+            raise _fail(
+                path,
+                f"{where}[{i}]",
+                f"is {text!r}; without blanks around it (fields are trimmed)",
+            )
+    return texts
+
+
 def _zone_abbreviations(path: Path, where: str, value: Any) -> dict[str, str]:
     """`zone_abbreviations:` {IST: "+05:30"}: each abbreviation's offset, as `+hhmm`."""
     if value is None:
@@ -596,6 +623,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "thousands",
         "currency_symbol",
         "negatives",
+        "missing_texts",
         "header",
         "names",
         "columns",
@@ -670,6 +698,9 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
             path, f"{where}.currency_symbol", spec.get("currency_symbol")
         ),
         negatives=_negatives(path, f"{where}.negatives", spec.get("negatives", LEADING_MINUS)),
+        missing_texts=_missing_texts(
+            path, f"{where}.missing_texts", spec.get("missing_texts", [])
+        ),
         skip_lines=_line_count(
             path,
             f"{where}.skip_lines",

@@ -485,6 +485,7 @@ class _Builder:
             numbered=reader.numbered,
             fill_down=source.fill_down,
             event_type=source.event_type,
+            missing_texts=source.missing_texts,
         )
         if table == EVENTS:
             select = validate.stage_events_sql(

@@ -134,6 +134,14 @@ DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
 # A user id that stands for "no account" on a guest's row (WooCommerce: 0).
 GUEST_IDS = ("0", "-1", "guest")
+# Texts a database writes for a missing value in a text export: PostgreSQL's COPY and
+# MySQL's OUTFILE (`\\N`), SQL Server's and MySQL Workbench's result grids (`NULL`).
+DATABASE_MISSING_TEXTS = ("\\N", "NULL")
+# Texts other tools write for one: R's write.csv (`NA`), a spreadsheet's (`#N/A`), Python's
+# str() of a missing value (`nan`, `None`), JavaScript's (`null`, `undefined`). Taken only
+# from a column whose other sampled values all hold a digit (numbers, times, ids), where
+# they are no word of the data (`NA` is also Namibia's country code).
+TOOL_MISSING_TEXTS = ("NA", "N/A", "#N/A", "NaN", "nan", "None", "null", "undefined")
 TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "derivedtstamp", "time", "ts", "datetime",
     "occurredat", "createdat", "eventdate", "date", "day", "invoicedate", "orderdate",
@@ -390,6 +398,8 @@ class FileSample:
     footer: tuple[str, ...] = ()  # the texts of those lines, for the check
     # JSON keys read through a MongoDB Extended JSON wrapper: key -> path (`createdAt.$date`).
     wrapped: Mapping[str, str] = field(default_factory=dict)
+    # Texts of a text table that stand for a missing value (_missing_texts); not in `values`.
+    missing_texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -923,19 +933,35 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
         name: tuple(r[i].strip() for r in rows[int(headed) :] if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
     }
+    missing = _missing_texts(values)
     return FileSample(
         path,
         "csv",
         encoding,
         delimiter,
         header,
-        values,
+        {name: tuple(v for v in texts if v not in missing) for name, texts in values.items()},
         header=headed,
         skip_lines=skip,
         title=title,
         footer_lines=footer,
         footer=footnote,
+        missing_texts=missing,
     )
+
+
+def _missing_texts(values: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The texts the sampled fields write for a missing value: a database's
+    (DATABASE_MISSING_TEXTS) in any column, another tool's (TOOL_MISSING_TEXTS) in a column
+    whose other values all hold a digit."""
+    found: set[str] = set()
+    for texts in values.values():
+        found.update(t for t in DATABASE_MISSING_TEXTS if t in texts)
+        for text in (t for t in TOOL_MISSING_TEXTS if t in texts):
+            others = [v for v in texts if v != text]
+            if others and all(any(c.isdigit() for c in v) for v in others):
+                found.add(text)
+    return tuple(t for t in (*DATABASE_MISSING_TEXTS, *TOOL_MISSING_TEXTS) if t in found)
 
 
 def _flatten(record: Mapping, prefix: str = "") -> dict[str, object]:
@@ -2043,6 +2069,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.footer_lines,
         first.footer,
         {k: v for sample in group for k, v in sample.wrapped.items()},
+        tuple(dict.fromkeys(t for sample in group for t in sample.missing_texts)),
     )
 
 
@@ -2765,6 +2792,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"({'; '.join(map(repr, sample.footer))}), not rows: footer_lines "
                 f"{sample.footer_lines} (a file of this source whose footer is shorter stops "
                 "the ingest)"
+            )
+        if sample.missing_texts:
+            source["missing_texts"] = list(sample.missing_texts)
+            checks.append(
+                f"{files}: fields written {', '.join(sample.missing_texts)}: read as missing "
+                "values (as a blank is) in every column of this source"
             )
         if sample.records is not None:
             source["records"] = sample.records

@@ -360,16 +360,26 @@ def _field_paths(path: str, column_type: duckdb.DuckDBPyType) -> Iterator[str]:
             yield from _field_paths(f"{path}.{field_name}", field_type)
 
 
-def cleaned(text_sql: str) -> str:
-    """Trim blanks; an empty field is a missing one.
+def cleaned(text_sql: str, missing: Sequence[str] = ()) -> str:
+    """Trim blanks; an empty field is a missing one, and so is one whose text (trimmed) is one
+    of the source's `missing` texts (Source.missing_texts: `\\N`, `NULL`).
 
     trim() copies every string, so it only runs on values that start or end with a blank
     (on clean exports that is almost none).
     """
+    trimmed = f"NULLIF(trim({text_sql}), '')"
+    if not missing:
+        return (
+            f"CASE WHEN {text_sql} = '' THEN NULL "
+            f"WHEN prefix({text_sql}, ' ') OR suffix({text_sql}, ' ') "
+            f"THEN {trimmed} ELSE {text_sql} END"
+        )
+    texts = sql_list(missing)
     return (
-        f"CASE WHEN {text_sql} = '' THEN NULL "
+        f"CASE WHEN {text_sql} = '' OR {text_sql} IN {texts} THEN NULL "
         f"WHEN prefix({text_sql}, ' ') OR suffix({text_sql}, ' ') "
-        f"THEN NULLIF(trim({text_sql}), '') ELSE {text_sql} END"
+        f"THEN CASE WHEN trim({text_sql}) IN {texts} THEN NULL ELSE {trimmed} END "
+        f"ELSE {text_sql} END"
     )
 
 
@@ -935,6 +945,7 @@ class StagedFile:
     numbered: bool = False  # the reader numbers its rows itself (readers.FileReader)
     fill_down: FillDown | None = None  # the source's columns written once per group of rows
     event_type: str | None = None  # an events source's constant event type
+    missing_texts: tuple[str, ...] = ()  # texts its source reads as missing (Source)
 
 
 def numbered_rows_sql(staged: StagedFile) -> str:
@@ -1006,11 +1017,11 @@ def _field(staged: StagedFile, column: str | None, as_json: bool = False) -> str
     source's fill_down lists it."""
     if column is None or column in staged.absent:
         return "NULL::VARCHAR"
-    text = cleaned(_raw_text(staged, column, as_json))
+    text = cleaned(_raw_text(staged, column, as_json), staged.missing_texts)
     fill = staged.fill_down
     if fill is None or column not in fill.columns:
         return text
-    return filled_down(text, cleaned(_raw_text(staged, fill.by)))
+    return filled_down(text, cleaned(_raw_text(staged, fill.by), staged.missing_texts))
 
 
 def _raw_text(staged: StagedFile, column: str, as_json: bool = False) -> str:

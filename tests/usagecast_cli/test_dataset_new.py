@@ -2366,6 +2366,55 @@ def test_an_sap_export_s_trailing_minus_reads_as_a_negative_number(tmp_path):
     ]
 
 
+def test_a_psql_copy_s_null_marks_read_as_missing_values(tmp_path):
+    """`\\copy events TO 'events.tsv'`: tab-separated, no header, `\\N` for NULL."""
+    copy = (
+        "1\tlogin\t2025-01-03 10:00:00+00\t\\N\n"
+        "2\tpurchase\t2025-01-04 11:00:00+00\t49.00\n"
+        "\\N\tlogin\t2025-01-05 12:00:00+00\t\\N\n"
+        "1\tpurchase\t2025-02-05 12:00:00.123456+00\t9.5\n"
+    )
+    out, starter = _starter_for(tmp_path, {"events.tsv": copy})
+    (source,) = read_config(out).events
+    assert (source.header, source.missing_texts) == (False, ("\\N",))
+    assert source.columns["value"] == "column_4"
+    assert (
+        "events.tsv: fields written \\N: read as missing values (as a blank is) in every "
+        "column of this source"
+    ) in starter.checks
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(4, 3, {"missing_required_field": 1})
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT user_id, event_type, value FROM events ORDER BY event_time") == [
+        ("1", "login", None),
+        ("2", "purchase", 49.0),
+        ("1", "purchase", 9.5),
+    ]
+    assert _query(store, "SELECT source_row, detail FROM quarantine") == [(3, "user_id is empty")]
+
+
+def test_sql_server_s_null_and_r_s_na_read_as_missing_where_they_mark_it(tmp_path):
+    """SSMS's "Save Results As" writes NULL in any column; R's write.csv writes NA, which in
+    a column of words is data (Namibia), so only a column of numbers makes it a mark."""
+    ssms = (
+        "UserId,EventName,EventTime,Amount\n"
+        "7,login,2025-01-03 10:00:00.000,NULL\n"
+        "NULL,login,2025-01-04 10:00:00.000,NULL\n"
+        "8,purchase,2025-01-05 11:00:00.000,49.00\n"
+    )
+    r_export = (
+        '"","user_id","event","ts","amount","country"\n'
+        '"1",7,"login","2025-01-03 10:00:00",NA,"NA"\n'
+        '"2",8,"purchase","2025-01-04 11:00:00",49.5,"US"\n'
+    )
+    r_words = '"user_id","event","ts","country"\n7,"login","2025-01-03 10:00:00","NA"\n'
+    out, _ = _starter_for(
+        tmp_path, {"ssms/events.csv": ssms, "r/events.csv": r_export, "words/events.csv": r_words}
+    )
+    texts = {s.files: s.missing_texts for s in read_config(out).events}
+    assert texts == {"ssms/events.csv": ("NULL",), "r/events.csv": ("NA",), "words/events.csv": ()}
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})

@@ -148,6 +148,37 @@ def test_another_way_of_writing_negatives_is_refused(value):
     )
 
 
+def test_texts_read_as_missing_per_source():
+    raw = _minimal()
+    raw["events"]["missing_texts"] = ["\\N", "NULL"]
+    config = parse_config(raw, PATH)
+    assert (config.events[0].missing_texts, config.users.missing_texts) == (("\\N", "NULL"), ())
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            ["NA", None],
+            "`events[0].missing_texts[1]` is no text: YAML reads a bare null/Null/NULL/~ as no "
+            'value; quote it ("NULL")',
+        ),
+        (" NA", "`events[0].missing_texts` must be a list of strings, got ' NA'"),
+        (
+            ["NA "],
+            "`events[0].missing_texts[0]` is 'NA '; without blanks around it (fields are trimmed)",
+        ),
+        ([""], "`events[0].missing_texts[0]` must be a non-empty string, got ''"),
+    ],
+)
+def test_a_missing_text_that_cannot_be_read_is_refused(value, message):
+    raw = _minimal()
+    raw["events"]["missing_texts"] = value
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, PATH)
+    assert str(raised.value) == f"{PATH}: {message}"
+
+
 @pytest.mark.parametrize(("section", "value"), [("events", ";"), ("users", "comma"), ("users", 1)])
 def test_another_decimal_separator_is_refused(section, value):
     raw = _minimal()

@@ -391,6 +391,22 @@ def test_a_number_written_with_digit_groups_reads_back_with_thousands(number, se
 
 
 @pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("\\N", None),
+        (" NULL ", None),
+        ("", None),
+        (" ", None),
+        ("NULLS", "NULLS"),
+        (" a ", "a"),
+        ("\\n", "\\n"),
+    ],
+)
+def test_a_missing_text_reads_as_a_blank_does(text, read):
+    assert _scalar(cleaned("t", ("\\N", "NULL")), text) == read
+
+
+@pytest.mark.parametrize(
     ("text", "number"),
     [
         ("1 234,56", 1234.56),
