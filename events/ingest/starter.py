@@ -134,6 +134,12 @@ DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
 # A user id that stands for "no account" on a guest's row (WooCommerce: 0).
 GUEST_IDS = ("0", "-1", "guest")
+# User ids (any case) that stand for no user: what a tracker writes for an unset one
+# (`undefined`, `null`, `None`, `NaN`), GA's and a warehouse's (`(not set)`), a form's.
+ID_PLACEHOLDERS = (
+    "undefined", "null", "none", "nan", "n/a", "na", "unknown", "(not set)", "not set",
+    "(none)", "anonymous", "-",
+)  # fmt: skip
 # Texts a database writes for a missing value in a text export: PostgreSQL's COPY and
 # MySQL's OUTFILE (`\\N`), SQL Server's and MySQL Workbench's result grids (`NULL`).
 DATABASE_MISSING_TEXTS = ("\\N", "NULL")
@@ -2678,6 +2684,16 @@ def _read_users(
     return True
 
 
+def _id_placeholders(sample: FileSample, source: dict) -> dict[str, None]:
+    """The sampled texts of the source's user id column that stand for no user
+    (ID_PLACEHOLDERS, any case), in order of appearance."""
+    column = source["columns"].get("user_id")
+    if not isinstance(column, str):
+        return {}
+    texts = sample.values.get(column, ())
+    return dict.fromkeys(t for t in texts if t.lower() in ID_PLACEHOLDERS)
+
+
 def _add_sources(events: list[dict], mapped: list[str], files: str, added: list[dict]) -> None:
     """Append events sources another file's reading gave, each with its summary line."""
     for source in added:
@@ -2755,6 +2771,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     users_id = None if users_sample is None else _users_id_column(users_sample, keyed_by_email)
     users_shape = None if users_id is None else _ids_shape(users_sample.values.get(users_id, ()))
     wrapped: dict[tuple, Mapping[str, str]] = {}  # a source's files -> its wrapped keys
+    placeholders: dict[str, None] = {}  # user ids that stand for no user (_id_placeholders)
     for group, where in sources:
         sample = _merged(group)
         source: dict = dict(where)
@@ -2811,6 +2828,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         if users is None and _is_users_file(sample):
             if _read_users(sample, source, checks, keyed_by_email, events, mapped):
                 users = source
+                placeholders.update(_id_placeholders(sample, source))
             continue
         if sample.header and not _user_id_fields(sample, users_shape):
             found: list[str] = []
@@ -2825,6 +2843,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 continue
             if _read_users(sample, source, checks, keyed_by_email, events, mapped):
                 users = source
+                placeholders.update(_id_placeholders(sample, source))
             continue
         named_by = Path(sample.sheet) if len(sample.sheets) > 1 else group[0].path
         found = _events_source(
@@ -2832,6 +2851,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         )
         if found is not None:
             line, sampled = found
+            placeholders.update(_id_placeholders(sample, source))
             events.append(source)
             mapped.append(f"events[{len(events) - 1}]: {line}")
             renames.update(
@@ -2855,13 +2875,23 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         config["users"] = users
     if items is not None:
         config["items"] = items
+    rules: dict = {}
     if renames:
-        config["rules"] = {"event_types": {"rename": renames}}
+        rules["event_types"] = {"rename": renames}
         checks.append(
             f"rules.event_types.rename: {len(renames)} event name(s) of the sampled rows that "
             f"a spec cannot name ({SPEC_NAME_RULE}) get a plain name; the ingest names any "
             "other it reads"
         )
+    if placeholders:
+        rules["sentinel_ids"] = list(placeholders)
+        checks.append(
+            f"rules.sentinel_ids: user ids {', '.join(map(repr, placeholders))} of the sampled "
+            "rows stand for no user: a row with one is quarantined as sentinel_id, but for an "
+            "event with an anonymous id, which takes the user that id is seen with"
+        )
+    if rules:
+        config["rules"] = rules
     body = yaml.safe_dump(
         config, sort_keys=False, allow_unicode=True, width=99, default_flow_style=None
     )

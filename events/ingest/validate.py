@@ -44,8 +44,9 @@ Duplicate events (events.dedupe / rules.dedupe): by default a row repeats an ear
 every source field as read is equal (the raw row, across files with the same columns); a
 list of source columns compares only those; `false` keeps every row.
 
-A sentinel id (rules.sentinel_ids) in user_id/item_id of a row quarantines the row; in an
-optional id of an event (session_id, item_id) it means "no id" and is stored as NULL.
+A sentinel id (rules.sentinel_ids) in user_id/item_id of a row quarantines the row, but for
+an event's user_id beside an anonymous_id, which then stands in for it as for a blank one; in
+an optional id of an event (session_id, item_id) it means "no id" and is stored as NULL.
 A `user_id` attribute (another user's id, e.g. an inviter) is read like the users' id column
 (trimmed, "12.0" -> "12") and a sentinel in it means "no user" (NULL); an id that is not in the
 users table is kept, never a reason: the referenced user may lie outside the export.
@@ -1227,6 +1228,8 @@ def stage_events_sql(
     field, extra, layers = _source_fields(staged, source)
     text = {name: field(key, as_json=key == "properties") for name, key in EVENT_TEXT.items()}
     text.update({name: normalised_id(text[name]) for name in EVENT_IDS})
+    if rules.sentinel_ids and source.maps("anonymous_id"):
+        text["user_id"] = _sentinel_as_missing(text["user_id"], text["anonymous_id"], rules)
     computed = [name for name, key in EVENT_TEXT.items() if key in source.derived]
     if source.event_type is not None:
         text["event_type_text"] = sql_string(source.event_type)
@@ -1248,6 +1251,17 @@ def stage_events_sql(
         checks += _attribute_checks(user_attributes, source)
     extra[DEDUPE_HASH] = dedupe_hash_sql(staged)
     return _staged_sql(staged, text, parsed, checks, extra, computed, layers)
+
+
+def _sentinel_as_missing(user_id: str, anonymous_id: str, rules: Rules) -> str:
+    """A sentinel user id (`undefined`: no user) on a row with an anonymous id is a missing
+    one, so the event takes the user its anonymous id is seen with (anonymous_events_sql);
+    without one it stays, to be quarantined as sentinel_id."""
+    sentinels = sql_list(rules.sentinel_ids)
+    return (
+        f"CASE WHEN {user_id} IN {sentinels} AND {anonymous_id} IS NOT NULL "
+        f"AND {anonymous_id} NOT IN {sentinels} THEN NULL ELSE {user_id} END"
+    )
 
 
 def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:

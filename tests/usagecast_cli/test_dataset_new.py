@@ -2415,6 +2415,37 @@ def test_sql_server_s_null_and_r_s_na_read_as_missing_where_they_mark_it(tmp_pat
     assert texts == {"ssms/events.csv": ("NULL",), "r/events.csv": ("NA",), "words/events.csv": ()}
 
 
+def test_a_tracker_s_placeholder_user_ids_are_sentinels_and_their_device_stands_in(tmp_path):
+    """A hand-rolled tracking pipeline writes JavaScript's `undefined` and GA's `(not set)`
+    for a visitor without a user id: kept as ids, they were one user holding every visit."""
+    tracks = (
+        "userId,anonymousId,event,timestamp\n"
+        "u_1,a1,signup,2025-01-03T10:00:00Z\n"
+        "undefined,a1,page,2025-01-03T11:00:00Z\n"
+        "u_2,a2,signup,2025-01-04T10:00:00Z\n"
+        "u_2,a2,page,2025-01-04T10:05:00Z\n"
+        "(not set),a9,page,2025-01-04T12:00:00Z\n"
+        "undefined,,page,2025-01-04T13:00:00Z\n"
+    )
+    out, starter = _starter_for(tmp_path, {"tracks.csv": tracks})
+    assert read_config(out).rules.sentinel_ids == ("undefined", "(not set)")
+    assert any(
+        c.startswith("rules.sentinel_ids: user ids 'undefined', '(not set)'")
+        for c in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(
+        6, 4, {"unidentified_anonymous_id": 1, "sentinel_id": 1}
+    )
+    store = tmp_path / "events.duckdb"
+    assert _query(store, "SELECT source_row, user_id FROM events ORDER BY 1") == [
+        (1, "u_1"),
+        (2, "u_1"),
+        (3, "u_2"),
+        (4, "u_2"),
+    ]
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})

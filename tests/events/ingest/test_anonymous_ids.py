@@ -31,10 +31,11 @@ def _write(
     rows: list[tuple[str | None, str | None, int]],
     users: str = "",
     signups: bool = True,
+    sentinels: tuple[str, ...] = (),
 ) -> Path:
     """tracks.jsonl with one event per (user id, anonymous id, minutes after START), and its
     config (a users.csv when `users` holds its lines; without `signups`, its signed_up
-    column is not mapped)."""
+    column is not mapped; `sentinels` are its rules.sentinel_ids)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
         json.dumps(
@@ -60,6 +61,8 @@ def _write(
         }
         if not signups:
             del config["users"]["columns"]["signup_time"]
+    if sentinels:
+        config["rules"] = {"sentinel_ids": list(sentinels)}
     path = folder / "dataset.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
@@ -121,6 +124,17 @@ def test_a_visitors_events_before_signup_are_theirs_and_the_unclear_ones_say_why
             ),
             ("user_id, anonymous_id is empty",),
         ]
+
+
+def test_a_sentinel_user_id_beside_an_anonymous_id_is_a_missing_one(tmp_path):
+    """A tracker's `undefined` user id means no user: the anonymous id stands in for it as
+    for a blank one; without an anonymous id (or with a sentinel one) it stays a sentinel."""
+    placeholders = [("undefined" if u is None else u, a, t) for u, a, t in VISITS]
+    placeholders += [("undefined", "undefined", 95)]
+    path = _write(tmp_path / "data", placeholders, sentinels=("undefined",))
+    outcomes = _outcomes(path, tmp_path / "store" / "events.duckdb")
+    expected = _outcomes(_write(tmp_path / "blank", VISITS), tmp_path / "blank.duckdb")
+    assert outcomes == {**expected, 10: "sentinel_id", 11: "sentinel_id"}
 
 
 def test_a_users_tables_signup_decides_which_earlier_events_are_theirs(tmp_path):
