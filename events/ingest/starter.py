@@ -406,6 +406,8 @@ class FileSample:
     wrapped: Mapping[str, str] = field(default_factory=dict)
     # Texts of a text table that stand for a missing value (_missing_texts); not in `values`.
     missing_texts: tuple[str, ...] = ()
+    # Sampled lines of a text table that repeat its header; not in `values`.
+    header_repeats: int = 0
 
 
 @dataclass(frozen=True)
@@ -935,8 +937,11 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
     # its first line holds data, a number or a time, which no column name is.
     headed = not any(_is_number(f) or (f and timestamp_formats([f])[1] is None) for f in first)
     header = tuple(first) if headed else tuple(f"column_{i + 1}" for i in range(len(first)))
+    body = rows[int(headed) :]
+    if headed:  # lines that repeat the header: exports joined one after another
+        body = [r for r in body if [f.strip() for f in r] != first]
     values = {
-        name: tuple(r[i].strip() for r in rows[int(headed) :] if i < len(r) and r[i].strip())
+        name: tuple(r[i].strip() for r in body if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
     }
     missing = _missing_texts(values)
@@ -953,6 +958,7 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
         footer_lines=footer,
         footer=footnote,
         missing_texts=missing,
+        header_repeats=len(rows) - int(headed) - len(body),
     )
 
 
@@ -2076,6 +2082,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         first.footer,
         {k: v for sample in group for k, v in sample.wrapped.items()},
         tuple(dict.fromkeys(t for sample in group for t in sample.missing_texts)),
+        sum(sample.header_repeats for sample in group),
     )
 
 
@@ -2809,6 +2816,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"({'; '.join(map(repr, sample.footer))}), not rows: footer_lines "
                 f"{sample.footer_lines} (a file of this source whose footer is shorter stops "
                 "the ingest)"
+            )
+        if sample.header_repeats:
+            checks.append(
+                f"{files}: {sample.header_repeats} sampled line(s) repeat the header (exports "
+                "joined one after another?): the ingest counts such lines as repeated_header, "
+                "not as errors"
             )
         if sample.missing_texts:
             source["missing_texts"] = list(sample.missing_texts)

@@ -3,7 +3,8 @@
 Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is staged as
 text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
 first reason that applies, in this fixed precedence (first match wins; in every table a text
-table's line whose every field is empty is blank_row before all):
+table's line whose every field is empty is blank_row, and one that repeats the header
+repeated_header, before all):
 
 events: control_characters, derived_value_error, unparseable_value (a text column read by
         path that is not JSON), missing_required_field, sentinel_id, scientific_notation_id,
@@ -124,10 +125,18 @@ NO_EVENT_TIME = "no_event_time"
 # A text table's line whose every field is empty (`,,,`): a spreadsheet's formatted but empty
 # rows, saved to CSV below (or between) the data. No row of data, so not an error.
 BLANK_ROW = "blank_row"
-NOT_ERRORS = (LATER_VERSION, ITEM_WITHOUT_ID, USER_WITHOUT_EVENTS, NO_EVENT_TIME, BLANK_ROW)
-# The staged column that says a row is blank (blank_row_sql); dropped after the checks.
+# A text table's line that repeats its header (`cat` of two exports, a report's page header):
+# no row of data either.
+REPEATED_HEADER = "repeated_header"
+NOT_ERRORS = (
+    LATER_VERSION, ITEM_WITHOUT_ID, USER_WITHOUT_EVENTS, NO_EVENT_TIME, BLANK_ROW, REPEATED_HEADER
+)  # fmt: skip
+# The staged columns that say a row is blank or a header (layout_flags); dropped after the
+# checks.
 BLANK_ROW_FLAG = "blank_row_flag"
 BLANK_ROW_DETAIL = "every field is empty: a blank row (a spreadsheet's empty row), no data"
+REPEATED_HEADER_FLAG = "repeated_header_flag"
+REPEATED_HEADER_DETAIL = "the header line again (exports joined one after another?), no data"
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
 # A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas
@@ -978,16 +987,14 @@ def _staged_sql(
     of a control-free file only the `computed` text columns (derived, constant) are.
     """
     checked = [name for name in text if not staged.control_free or name in computed]
-    control = [_control_check(checked)] if checked else []
-    blank = blank_row_sql(staged)
-    if blank is not None:
-        extra = {**extra, BLANK_ROW_FLAG: blank}
-        control = [Check(BLANK_ROW, BLANK_ROW_FLAG, sql_string(BLANK_ROW_DETAIL)), *control]
+    flags = layout_flags(staged)
+    control = [check for _, check in flags.values()]
+    control += [_control_check(checked)] if checked else []
+    extra = {**extra, **{flag: sql for flag, (sql, _) in flags.items()}}
     select = ", ".join(f"{sql} AS {ident(name)}" for name, sql in {**text, **extra}.items())
     # Text kept only to explain a failure is not stored: parsed columns carry the data on.
     kept_only_to_check = [name for name in {**text, **extra} if name.endswith("_text")]
-    if blank is not None:
-        kept_only_to_check.append(BLANK_ROW_FLAG)
+    kept_only_to_check += list(flags)
     dropped = ", ".join(["failed", *map(ident, kept_only_to_check)])
     rows = numbered_rows_sql(staged)
     for layer in (layer for layer in derived if layer):
@@ -1001,6 +1008,23 @@ def _staged_sql(
         f"{staged.file_key} AS file_key, {ROW_NUMBER_COLUMN} AS source_row, {select} "
         f"FROM {rows})))"
     )
+
+
+def layout_flags(staged: StagedFile) -> dict[str, tuple[str, Check]]:
+    """A text table's rows that hold no data, before every other check: flag column -> (its
+    SQL, its check). A blank row (blank_row_sql), and a line that repeats the header, every
+    field its column's name (two exports joined with `cat`); none for other formats."""
+    blank = blank_row_sql(staged)
+    if blank is None:
+        return {}
+    header = " AND ".join(f"{ident(name)} = {sql_string(name)}" for name in staged.column_types)
+    return {
+        BLANK_ROW_FLAG: (blank, Check(BLANK_ROW, BLANK_ROW_FLAG, sql_string(BLANK_ROW_DETAIL))),
+        REPEATED_HEADER_FLAG: (
+            header,
+            Check(REPEATED_HEADER, REPEATED_HEADER_FLAG, sql_string(REPEATED_HEADER_DETAIL)),
+        ),
+    }
 
 
 def blank_row_sql(staged: StagedFile) -> str | None:

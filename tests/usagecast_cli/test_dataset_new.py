@@ -2446,6 +2446,24 @@ def test_a_tracker_s_placeholder_user_ids_are_sentinels_and_their_device_stands_
     ]
 
 
+def test_exports_joined_with_cat_keep_their_header_out_of_the_guesses(tmp_path):
+    january = (
+        "user_id,event,ts,amount\n1,login,2025-01-03 10:00:00,\n2,buy,2025-01-04 11:00:00,49\n"
+    )
+    february = (
+        "user_id,event,ts,amount\n3,login,2025-02-03 10:00:00,\n1,buy,2025-02-05 12:00:00,9.5\n"
+    )
+    out, starter = _starter_for(tmp_path, {"events.csv": january + february})
+    assert read_config(out).events[0].timestamp_formats == ("iso",)
+    assert not any("fit none of" in c for c in starter.checks)
+    assert (
+        "events.csv: 1 sampled line(s) repeat the header (exports joined one after another?): "
+        "the ingest counts such lines as repeated_header, not as errors"
+    ) in starter.checks
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(5, 4, {"repeated_header": 1})
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})

@@ -13,6 +13,7 @@ GOOD = "1,2014-04-22 03:53,PLAY,10\n"
 
 EVENT_CASES = [
     ("blank_row", ",,,\n", "every field is empty: a blank row"),
+    ("repeated_header", "uid,ts,page,length\n", "the header line again"),
     # Blanks are written content, not a blank row.
     ("missing_required_field", ", , ,\n", "user_id, event_time, event_type is empty"),
     ("missing_required_field", "1,,PLAY,10\n", "event_time is empty"),
@@ -62,6 +63,7 @@ def test_properties_that_are_not_json_are_unparseable(dataset, base_config, stor
 
 USER_CASES = [
     ("blank_row", ",,\n"),
+    ("repeated_header", "id,registration,city\n"),
     ("missing_required_field", "4,,Oslo\n"),
     ("sentinel_id", "-1,2014-01-02,Oslo\n"),
     ("scientific_notation_id", "1.2345678901234568e+18,2014-01-02,Oslo\n"),
@@ -262,3 +264,23 @@ def test_a_spreadsheets_blank_rows_are_counted_and_never_refuse_the_ingest(datas
     counts = summary.tables["events"]
     assert (counts.read, counts.accepted, counts.quarantined) == (32, 2, {"blank_row": 30})
     assert query(store, "SELECT min(source_row), max(source_row) FROM quarantine") == [(3, 32)]
+
+
+def test_exports_joined_with_their_headers_are_counted_and_never_refuse_the_ingest(
+    dataset, store, query
+):
+    """Three monthly exports joined with `cat`: the two header lines inside are no rows of
+    data, so the events are 2 of the 3 rows that count against rules.min_accepted_share
+    (67%, not 2 of 5)."""
+    header = "uid,ts,page,length\n"
+    months = ("2014-04-22 03:53", "someday", "2014-06-22 03:53")
+    joined = "".join(f"{header}1,{time},PLAY,10\n" for time in months)
+    summary = ingest_dataset(dataset(files={"events.csv": joined}), store, progress=False)
+    counts = summary.tables["events"]
+    assert (counts.read, counts.accepted) == (5, 2)
+    assert counts.quarantined == {"repeated_header": 2, "unparseable_timestamp": 1}
+    assert query(store, "SELECT source_row, reason FROM quarantine ORDER BY 1") == [
+        (2, "repeated_header"),
+        (3, "unparseable_timestamp"),
+        (4, "repeated_header"),
+    ]
