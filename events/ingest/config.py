@@ -60,7 +60,7 @@ ZONE_OFFSET = re.compile("([+-])(0[0-9]|1[0-4]):?([0-5][0-9])")
 # `excel_days`: Excel's serial day numbers, as a spreadsheet saved to CSV writes its date
 # cells when they lost their format (`45292.5` is 2024-01-01 12:00).
 EXCEL_DAYS = "excel_days"
-NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us", EXCEL_DAYS)
+NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns", EXCEL_DAYS)
 # The longest inactivity that rules.sessions may allow inside one session: a day.
 MAX_GAP = 24 * 60
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")

@@ -317,7 +317,7 @@ STRPTIME_CANDIDATES = (
     "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M %Z", "%m/%d/%Y %I:%M %p %Z",
     "%m/%d/%Y %I:%M:%S %p %Z", "%m/%d/%Y %H:%M %Z", "%a %b %d %H:%M:%S %Z %Y",
 )  # fmt: skip
-EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}
+EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us", 19: "epoch_ns"}
 # Excel serial days the starter takes for times: 1970-01-01 up to 2100-01-01 (a day count or
 # an amount of that size in a time's column is rarer than a spreadsheet's lost date format).
 EXCEL_DAYS_PROPOSED = (EXCEL_UNIX_DAY, 73_051)

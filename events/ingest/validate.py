@@ -180,6 +180,10 @@ EXCEL_DAY_RANGE = (61, 2_958_465)
 MILLISECONDS_PER_DAY = 86_400_000
 # Microseconds in one unit of each epoch format (BigQuery and GA4 export microseconds).
 EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
+# Nanoseconds since 1970 (pandas' int64 view of a datetime, ClickHouse's DateTime64(9)): read
+# as an integer, since a DOUBLE holds such a number only to about 256 ns.
+EPOCH_NANOSECONDS = "epoch_ns"
+WHOLE_NUMBER = "^(-?[0-9]+)(\\.0*)?$"  # its digits, a zero fraction allowed
 # strptime directives of a time of day; a pattern without any reads calendar days.
 TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%g", "%n", "%p", "%X", "%c", "%T", "%R", "%s")
 ZONE_DIRECTIVES = ("%z", "%Z")
@@ -521,9 +525,10 @@ def timestamp_sql(
 
     iso accepts dates, datetimes and UTC offsets; epoch_s/epoch_ms/epoch_us are
     seconds/milliseconds/microseconds since 1970-01-01 UTC, numbers with `decimal` as their
-    fraction separator; excel_days Excel's serial days (excel_days_sql); anything else is a
-    strptime pattern (a %Z reads the abbreviations of `zones`). The result is the store's
-    wall-clock time (`times`: iso_timestamp_sql, strptime_sql; an epoch is an instant).
+    fraction separator, and epoch_ns nanoseconds, a whole number; excel_days Excel's serial
+    days (excel_days_sql); anything else is a strptime pattern (a %Z reads the abbreviations
+    of `zones`). The result is the store's wall-clock time (`times`: iso_timestamp_sql,
+    strptime_sql; an epoch is an instant).
     """
     parts = []
     for fmt in formats:
@@ -535,6 +540,10 @@ def timestamp_sql(
             number = number_sql(text_sql, decimal)
             scale = EPOCH_MICROSECONDS[fmt]
             utc = f"try(make_timestamp(try_cast({number} * {scale} AS BIGINT)))"
+            parts.append(stored_wall_time_sql(utc, "UTC", times))
+        elif fmt == EPOCH_NANOSECONDS:
+            digits = f"regexp_extract({text_sql}, {sql_string(WHOLE_NUMBER)}, 1)"
+            utc = f"try(make_timestamp(try_cast({digits} AS BIGINT) // 1000))"
             parts.append(stored_wall_time_sql(utc, "UTC", times))
         else:
             parts.append(strptime_sql(text_sql, fmt, times, zones))

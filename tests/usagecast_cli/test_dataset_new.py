@@ -2464,6 +2464,17 @@ def test_exports_joined_with_cat_keep_their_header_out_of_the_guesses(tmp_path):
     assert summary.tables["events"] == TableCounts(5, 4, {"repeated_header": 1})
 
 
+def test_nanoseconds_since_1970_as_pandas_writes_a_datetime_viewed_as_int64(tmp_path):
+    events = "user_id,event,ts\n1,login,1735898400123456789\n2,buy,1735990200999999999\n"
+    out, _ = _starter_for(tmp_path, {"events.csv": events})
+    assert read_config(out).events[0].timestamp_formats == ("epoch_ns",)
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert _query(tmp_path / "events.duckdb", "SELECT event_time FROM events ORDER BY 1") == [
+        (datetime(2025, 1, 3, 10, 0, 0, 123456),),
+        (datetime(2025, 1, 4, 11, 30, 0, 999999),),
+    ]
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})

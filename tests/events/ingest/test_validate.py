@@ -469,6 +469,12 @@ def test_each_field_a_derived_value_reads_is_read_once_in_the_staging_sql(expres
         ("epoch_us", "1398138780", datetime(1970, 1, 1, 0, 23, 18, 138780)),
         ("epoch_us", "1e400", None),
         ("epoch_us", "9999999999999999999999", None),
+        ("epoch_ns", "1398138780123456789", datetime(2014, 4, 22, 3, 53, 0, 123456)),
+        ("epoch_ns", "1398138780999999999.0", datetime(2014, 4, 22, 3, 53, 0, 999999)),
+        ("epoch_ns", "1398138780123456789.5", None),
+        ("epoch_ns", "1.398138780123456789e18", None),
+        ("epoch_ns", "99999999999999999999", None),
+        ("epoch_ns", "abc", None),
     ],
 )
 def test_each_epoch_format_reads_its_unit(fmt, text, expected):
