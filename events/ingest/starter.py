@@ -316,6 +316,8 @@ STRPTIME_CANDIDATES = (
     # tool's `01/03/2025 10:00 AM PST`, Java's `Fri Jan 03 10:00:00 PST 2025`.
     "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M %Z", "%m/%d/%Y %I:%M %p %Z",
     "%m/%d/%Y %I:%M:%S %p %Z", "%m/%d/%Y %H:%M %Z", "%a %b %d %H:%M:%S %Z %Y",
+    # RFC 2822, as mail and HTTP logs write times: `Fri, 03 Jan 2025 10:00:00 +0000` or `GMT`.
+    "%a, %d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M:%S %Z",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us", 19: "epoch_ns"}
 # Excel serial days the starter takes for times: 1970-01-01 up to 2100-01-01 (a day count or

@@ -608,6 +608,13 @@ def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path)
             ["%Y-%m-%d %H:%M:%S %Z", "%a %b %d %H:%M:%S %Z %Y"],
             None,
         ),
+        (  # RFC 2822, as mail and HTTP logs write it
+            ["Fri, 03 Jan 2025 10:00:00 +0000", "Sat, 04 Jan 2025 11:30:00 -0500"],
+            ["%a, %d %b %Y %H:%M:%S %z"],
+            None,
+        ),
+        (["Fri, 03 Jan 2025 10:00:00 GMT"], ["%a, %d %b %Y %H:%M:%S %Z"], None),
+        (["1735898400123456789"], ["epoch_ns"], None),
         (["45292", "45293.5"], ["excel_days"], None),
         (["1/3/25 10:00", "12/14/25 9:05"], ["%m/%d/%y %H:%M"], None),
         (["1/13/2025 10:00", "12/14/25 9:05"], ["%m/%d/%Y %H:%M", "%m/%d/%y %H:%M"], None),
