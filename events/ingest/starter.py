@@ -406,7 +406,7 @@ class FileSample:
     footer: tuple[str, ...] = ()  # the texts of those lines, for the check
     # JSON keys read through a MongoDB Extended JSON wrapper: key -> path (`createdAt.$date`).
     wrapped: Mapping[str, str] = field(default_factory=dict)
-    # Texts of a text table that stand for a missing value (_missing_texts); not in `values`.
+    # Texts of a text table or sheet for a missing value (_missing_texts); not in `values`.
     missing_texts: tuple[str, ...] = ()
     # Sampled lines of a text table that repeat its header; not in `values`.
     header_repeats: int = 0
@@ -946,14 +946,14 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
         name: tuple(r[i].strip() for r in body if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
     }
-    missing = _missing_texts(values)
+    values, missing = _without_missing_texts(values)
     return FileSample(
         path,
         "csv",
         encoding,
         delimiter,
         header,
-        {name: tuple(v for v in texts if v not in missing) for name, texts in values.items()},
+        values,
         header=headed,
         skip_lines=skip,
         title=title,
@@ -962,6 +962,16 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
         missing_texts=missing,
         header_repeats=len(rows) - int(headed) - len(body),
     )
+
+
+def _without_missing_texts(
+    values: Mapping[str, tuple[str, ...]],
+) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """A text table's (or sheet's) sampled values without the texts that stand for a missing value
+    (_missing_texts), and those texts."""
+    missing = _missing_texts(values)
+    kept = {name: tuple(v for v in texts if v not in missing) for name, texts in values.items()}
+    return kept, missing
 
 
 def _missing_texts(values: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
@@ -1245,7 +1255,9 @@ def _xlsx_samples(path: Path, shown: Path) -> list[FileSample]:
             if len(sheets) == 1:
                 raise StarterError(str(error)) from None
             columns = {}
-        values = {name: tuple(v for v in texts if v) for name, texts in columns.items()}
+        values, missing = _without_missing_texts(
+            {name: tuple(v for v in texts if v) for name, texts in columns.items()}
+        )
         samples.append(
             FileSample(
                 shown,
@@ -1258,6 +1270,7 @@ def _xlsx_samples(path: Path, shown: Path) -> list[FileSample]:
                 sheet=sheet,
                 skip_lines=skip,
                 title=title,
+                missing_texts=missing,
             )
         )
     return samples

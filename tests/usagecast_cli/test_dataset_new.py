@@ -554,6 +554,22 @@ def test_a_report_title_above_the_table_is_skipped_in_a_text_file_and_a_sheet(tm
     assert summary.tables["events"] == TableCounts(3, 3, {})
 
 
+def test_a_sheet_s_n_a_errors_in_a_column_of_amounts_read_as_missing(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    book = openpyxl.Workbook()
+    book.active.append(["customer_id", "ordered_at", "total"])
+    book.active.append([1, datetime(2025, 1, 8, 10, 15), 4.5])
+    book.active.append([2, datetime(2025, 1, 9, 10, 15), "#N/A"])  # a lookup that found nothing
+    book.save(export / "orders.xlsx")
+    out, _ = write_starter([export], None, "orders")
+    assert read_config(out).events[0].missing_texts == ("#N/A",)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(2, 2, {})
+    query = "SELECT user_id, value FROM events ORDER BY 1"
+    assert _query(tmp_path / "store" / "events.duckdb", query) == [("1", 4.5), ("2", None)]
+
+
 def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
