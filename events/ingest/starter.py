@@ -287,6 +287,14 @@ SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
     "modified", "churned", "converted", "spent", "ltv", "inventory", "stage", "lifecycle",
 )  # fmt: skip
+# Words of a column's name that read as a user's state, which changes (`Plan`, `is_premium`,
+# `subscription_status`): in a users table of one row per user it is today's, so a snapshot
+# (the plan a user converted to would leak their conversion into every past cutoff); a table
+# of versions (valid_from) keeps each state as of its time.
+STATE_WORDS = (
+    "plan", "tier", "subscription", "subscribed", "premium", "paid", "paying", "trial",
+    "active", "balance",
+)  # fmt: skip
 # Words of a column's name that read as a trait a user has from signup on (where they are,
 # how they came): the static attributes of a users table without dates.
 TRAIT_WORDS = (
@@ -1890,11 +1898,16 @@ def _signupless_users_file(sample: FileSample) -> bool:
 
 
 def _attribute(
-    sample: FileSample, column: str, formats: list[str], dated: bool = True
+    sample: FileSample,
+    column: str,
+    formats: list[str],
+    dated: bool = True,
+    versioned: bool = True,
 ) -> tuple[dict, str]:
     """An attribute's config and its comment: dtype from the values, kind from the name. In a
     table without dates (`dated` False: a users table without signup times) every value is
-    as of the export, so a snapshot, but for a fixed trait's (TRAIT_WORDS)."""
+    as of the export, so a snapshot, but for a fixed trait's (TRAIT_WORDS); in one row per
+    user (`versioned` False), a state (STATE_WORDS) is today's, so a snapshot."""
     values = sample.values.get(column, ())
     words = name_words(column)
     if values and all(_is_amount(v) for v in values) and not set(words) & CODE_WORDS:
@@ -1908,6 +1921,8 @@ def _attribute(
         dtype = "categorical"
     snapshot = any(word in SNAPSHOT_WORDS for word in words)
     why = "its name reads as a value at export time" if snapshot else "known from signup on?"
+    if not versioned and not snapshot and any(word in STATE_WORDS for word in words):
+        snapshot, why = True, "its name reads as a state that changes: today's, at export time"
     if not dated and not snapshot:
         snapshot = not any(word in TRAIT_WORDS for word in words)
         why = "a value at export time" if snapshot else "a fixed trait, known from signup on?"
@@ -2176,7 +2191,9 @@ def _users_source(
                 "known only at the next change)"
             )
     for column in (c for c in sample.columns if c not in mapped):
-        attribute, why = _attribute(sample, column, formats, dated=signup is not None)
+        attribute, why = _attribute(
+            sample, column, formats, dated=signup is not None, versioned=valid_from is not None
+        )
         short = _attribute_name(column.rsplit(".", 1)[-1])  # `$properties.$email` -> email
         attributes[short if short not in attributes else _attribute_name(column)] = attribute
         notes.append(f"{column} as {attribute['kind']} ({why})")

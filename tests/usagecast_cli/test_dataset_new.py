@@ -62,6 +62,11 @@ def test_the_walkthroughs_export_gets_the_walkthroughs_config(tmp_path):
     by_hand.parent.mkdir()
     by_hand.write_text(doc.group(1), encoding="utf-8")
 
+    # The walkthrough's one edit: its Plan is the plan chosen at signup, drafted as a snapshot.
+    draft = out.read_text(encoding="utf-8")
+    edited = draft.replace("{column: Plan, kind: snapshot,", "{column: Plan, kind: static,")
+    assert edited != draft
+    out.write_text(edited, encoding="utf-8")
     guessed, written = read_config(out), read_config(by_hand)
     assert (guessed.name, guessed.events, guessed.users) == (
         written.name,
@@ -72,6 +77,11 @@ def test_the_walkthroughs_export_gets_the_walkthroughs_config(tmp_path):
         (by_hand.parent / name).write_bytes((export / name).read_bytes())
     assert _stored(out, tmp_path / "a.duckdb") == _stored(by_hand, tmp_path / "b.duckdb")
     assert any("LastSeen as snapshot" in check for check in starter.checks)
+    assert any(
+        "Plan as snapshot (its name reads as a state that changes: today's, at export time)"
+        in check
+        for check in starter.checks
+    )
 
 
 def test_hourly_gzipped_json_files_with_a_key_added_later(tmp_path, monkeypatch):
