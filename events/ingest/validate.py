@@ -580,10 +580,12 @@ def number_pattern(
 ) -> str:
     """A plain decimal number (a regular expression) with `decimal` as the fraction
     separator; with `thousands`, the whole part may also be digit groups of three after the
-    first 1-3 digits (`1,234,567.5`); with `currency_symbol`, the number may carry it before
-    (after its sign or before it: `-$49.00`, `$-49.00`) or after it (`49,00 €`), one blank
-    between them allowed; with `negatives` other than a leading minus, an unsigned amount may
-    also be negative that way: `(49.00)`, `($49.00)` or `49.00-`."""
+    first 1-3 digits (`1,234,567.5`), and with `,` also the Indian grouping, groups of two
+    before the last three (`12,34,567.5`: twelve lakh); with `currency_symbol`, the number
+    may carry it before (after its sign or before it: `-$49.00`, `$-49.00`) or after it
+    (`49,00 €`), one blank between them allowed; with `negatives` other than a leading
+    minus, an unsigned amount may also be negative that way: `(49.00)`, `($49.00)` or
+    `49.00-`."""
     symbol = None if currency_symbol is None else re.escape(currency_symbol)
     return _number_regex(decimal, thousands, symbol, negatives)
 
@@ -594,7 +596,9 @@ def _number_regex(
     """number_pattern with `symbol` a regular expression (AMOUNT_SYMBOL_PATTERN for any)."""
     whole = "[0-9]+"
     if thousands is not None:
-        whole = f"([0-9]{{1,3}}({re.escape(thousands)}[0-9]{{3}})+|[0-9]+)"
+        group = re.escape(thousands)
+        indian = f"|[0-9]{{1,2}}({group}[0-9]{{2}})+{group}[0-9]{{3}}" if thousands == "," else ""
+        whole = f"([0-9]{{1,3}}({group}[0-9]{{3}})+{indian}|[0-9]+)"
     unsigned = UNSIGNED_NUMBER.format(whole=whole, decimal=re.escape(decimal))
     if symbol is None:
         signed, amount = f"[+-]?{unsigned}", unsigned

@@ -2548,6 +2548,25 @@ def test_swiss_amounts_with_apostrophes_between_digit_groups(tmp_path):
     ]
 
 
+def test_rupee_amounts_in_the_indian_grouping(tmp_path):
+    orders = (
+        "Order,Customer,Date,Total\n"
+        'A1,7,2024-03-05,"₹1,00,000.00"\n'
+        'A2,8,2024-03-06,"₹12,499.50"\n'
+        "A3,9,2024-03-07,₹499.00\n"
+    )
+    out, starter = _starter_for(tmp_path, {"orders.csv": orders})
+    (source,) = read_config(out).events
+    assert (source.decimal, source.thousands, source.currency_symbol) == (".", ",", "₹")
+    assert any("digit groups such as 1,00,000.00" in c for c in starter.checks)
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert _query(tmp_path / "events.duckdb", "SELECT value FROM events ORDER BY 1") == [
+        (499.0,),
+        (12499.5,),
+        (100000.0,),
+    ]
+
+
 def test_amounts_with_no_break_spaces_between_digit_groups(tmp_path):
     """French Excel writes `1 234,56 €` with no-break spaces: U+202F in the groups, U+00A0
     before the symbol."""

@@ -390,6 +390,47 @@ def test_a_number_written_with_digit_groups_reads_back_with_thousands(number, se
     assert undeclared == (None if abs(number) >= 1000 else float(number))  # never guessed
 
 
+def _indian(whole: int) -> str:
+    """A whole number in the Indian grouping: the last three digits, then groups of two."""
+    digits = str(whole)
+    head, tail = digits[:-3], digits[-3:]
+    pairs = [head[max(0, i - 2) : i] for i in range(len(head), 0, -2)][::-1]
+    return ",".join([*pairs, tail]) if head else tail
+
+
+@given(
+    number=st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False),
+    symbol=st.sampled_from([None, "₹"]),
+)
+def test_a_number_in_the_indian_grouping_reads_back_with_thousands_comma(number, symbol):
+    whole, fraction = f"{abs(number):.2f}".split(".")
+    text = f"{'-' if number < 0 else ''}{symbol or ''}{_indian(int(whole))}.{fraction}"
+    with_groups, undeclared = _one(
+        f"SELECT {number_sql('t', '.', ',', symbol)}, {number_sql('t', '.', None, symbol)} "
+        "FROM (SELECT ?::VARCHAR AS t)",
+        [text],
+        row=True,
+    )
+    assert with_groups == float(number)
+    assert undeclared == (None if abs(number) >= 1000 else float(number))
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("1,00,000.50", 100000.5),
+        ("12,34,567", 1234567.0),
+        ("1,00,00,000", 10000000.0),
+        ("1,234,567", 1234567.0),  # the international grouping still reads
+        ("123,45,678", None),
+        ("1,00,000,000", None),
+        ("12,34", None),
+    ],
+)
+def test_the_indian_grouping_reads_with_thousands_comma_and_nothing_else_does(text, number):
+    assert _scalar(number_sql("t", ".", ","), text) == number
+
+
 @pytest.mark.parametrize(
     ("text", "read"),
     [
