@@ -256,6 +256,9 @@ class Rules:
     min_accepted_share: float = DEFAULT_MIN_ACCEPTED_SHARE
     # rules.sessions.inactivity_minutes: derive every event's session_id from the gaps
     session_gap_minutes: int | None = None
+    # rules.strip_leading_zeros: user ids of digits are read without their leading zeros, so
+    # SAP's `0000100042` and a spreadsheet's `100042` are one user
+    strip_leading_zeros: bool = False
 
 
 @dataclass(frozen=True)
@@ -815,9 +818,13 @@ def _rules(path: Path, value: Any) -> Rules:
             "dedupe",
             "min_accepted_share",
             "sessions",
+            "strip_leading_zeros",
         ),
         (),
     )
+    strip = spec.get("strip_leading_zeros", False)
+    if not isinstance(strip, bool):
+        raise _fail(path, "rules.strip_leading_zeros", f"must be true or false, got {strip!r}")
     gap = ("inactivity_minutes",)
     sessions = _check_keys(
         path, "rules.sessions", spec.get("sessions", {}), gap, gap if "sessions" in spec else ()
@@ -852,6 +859,7 @@ def _rules(path: Path, value: Any) -> Rules:
         session_gap_minutes=_minutes(
             path, "rules.sessions.inactivity_minutes", sessions.get("inactivity_minutes")
         ),
+        strip_leading_zeros=strip,
     )
 
 

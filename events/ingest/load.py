@@ -1148,7 +1148,8 @@ def unknown_user_hints(report: dict) -> dict[str, str]:
     near = found.get("near")
     differently = (
         f"; {near['ids']:,} of the unknown ids match a user's once leading zeros and case are "
-        "ignored: the files write ids differently"
+        "ignored: the files write ids differently (rules.strip_leading_zeros: true reads "
+        "zero-padded numbers as one)"
         if near
         else ""
     )

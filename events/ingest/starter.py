@@ -2733,6 +2733,18 @@ def _id_placeholders(sample: FileSample, source: dict) -> dict[str, None]:
     return dict.fromkeys(t for t in texts if t.lower() in ID_PLACEHOLDERS)
 
 
+def _padding_differs(sample: FileSample, source: dict, users_ids: Sequence[str]) -> bool:
+    """Whether the source's sampled user ids and the users table's are numbers, zero-padded
+    on one side only (SAP's `0000100042`, a spreadsheet's `100042`), so that they match only
+    with rules.strip_leading_zeros."""
+    column = source["columns"].get("user_id")
+    ids = sample.values.get(column, ()) if isinstance(column, str) else ()
+    if not ids or not users_ids or not all(v.isdigit() for v in (*ids, *users_ids)):
+        return False
+    padded = [any(v[:1] == "0" and len(v) > 1 for v in side) for side in (ids, users_ids)]
+    return padded[0] != padded[1]
+
+
 def _add_sources(events: list[dict], mapped: list[str], files: str, added: list[dict]) -> None:
     """Append events sources another file's reading gave, each with its summary line."""
     for source in added:
@@ -2811,6 +2823,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
     users_shape = None if users_id is None else _ids_shape(users_sample.values.get(users_id, ()))
     wrapped: dict[tuple, Mapping[str, str]] = {}  # a source's files -> its wrapped keys
     placeholders: dict[str, None] = {}  # user ids that stand for no user (_id_placeholders)
+    padded_ids: list[str] = []  # events sources whose ids differ from users' by zeros only
     for group, where in sources:
         sample = _merged(group)
         source: dict = dict(where)
@@ -2897,6 +2910,10 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         if found is not None:
             line, sampled = found
             placeholders.update(_id_placeholders(sample, source))
+            if users_id is not None and _padding_differs(
+                sample, source, users_sample.values.get(users_id, ())
+            ):
+                padded_ids.append(files)
             events.append(source)
             mapped.append(f"events[{len(events) - 1}]: {line}")
             renames.update(
@@ -2934,6 +2951,13 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             f"rules.sentinel_ids: user ids {', '.join(map(repr, placeholders))} of the sampled "
             "rows stand for no user: a row with one is quarantined as sentinel_id, but for an "
             "event with an anonymous id, which takes the user that id is seen with"
+        )
+    if padded_ids:
+        rules["strip_leading_zeros"] = True
+        checks.append(
+            f"rules.strip_leading_zeros: the user ids of {', '.join(padded_ids)} and of the "
+            "users table are numbers zero-padded on one side only (0000100042 and 100042): "
+            "read without their leading zeros, so that they match"
         )
     if rules:
         config["rules"] = rules

@@ -397,6 +397,19 @@ def cleaned(text_sql: str, missing: Sequence[str] = ()) -> str:
     )
 
 
+def user_id_sql(text_sql: str, rules: Rules) -> str:
+    """A user id's text as every table keeps it: normalised_id, and with
+    rules.strip_leading_zeros an id of digits without its leading zeros (`0000100042` ->
+    `100042`; `000` -> `0`)."""
+    normalised = normalised_id(text_sql)
+    if not rules.strip_leading_zeros:
+        return normalised
+    return (
+        f"CASE WHEN prefix({normalised}, '0') AND regexp_full_match({normalised}, '[0-9]+') "
+        f"THEN regexp_replace({normalised}, '^0+([0-9])', '\\1') ELSE {normalised} END"
+    )
+
+
 def normalised_id(text_sql: str) -> str:
     """Id text with a float-style zero fraction removed ("12.0" -> "12")."""
     return (
@@ -1264,7 +1277,8 @@ def stage_events_sql(
     """
     field, extra, layers = _source_fields(staged, source)
     text = {name: field(key, as_json=key == "properties") for name, key in EVENT_TEXT.items()}
-    text.update({name: normalised_id(text[name]) for name in EVENT_IDS})
+    text.update({name: normalised_id(text[name]) for name in EVENT_IDS if name != "user_id"})
+    text["user_id"] = user_id_sql(text["user_id"], rules)
     if rules.sentinel_ids and source.maps("anonymous_id"):
         text["user_id"] = _sentinel_as_missing(text["user_id"], text["anonymous_id"], rules)
     computed = [name for name, key in EVENT_TEXT.items() if key in source.derived]
@@ -1304,7 +1318,7 @@ def _sentinel_as_missing(user_id: str, anonymous_id: str, rules: Rules) -> str:
 def _attribute_parse(attribute: Attribute, source: Source, rules: Rules) -> str:
     text = ident(f"{attribute.name}_text")
     if attribute.dtype == "user_id":
-        return f"{optional_id_sql(normalised_id(text), rules)} AS {ident(attribute.name)}"
+        return f"{optional_id_sql(user_id_sql(text, rules), rules)} AS {ident(attribute.name)}"
     if attribute.dtype == "numeric":
         return f"{source_number_sql(text, source)} AS {ident(attribute.name)}"
     if attribute.dtype == "timestamp":
@@ -1316,7 +1330,11 @@ def stage_entities_sql(staged: StagedFile, source: Source, rules: Rules, table: 
     """SELECT staging one raw users or items file."""
     id_column = "user_id" if table == "users" else "item_id"
     field, extra, layers = _source_fields(staged, source)
-    text = {id_column: normalised_id(field(id_column))}
+    text = {
+        id_column: user_id_sql(field(id_column), rules)
+        if table == "users"
+        else normalised_id(field(id_column))
+    }
     parsed: list[str] = []
     required: list[str] = [id_column]
     if table == "users" and source.maps("signup_time"):

@@ -2508,6 +2508,26 @@ def test_nanoseconds_since_1970_as_pandas_writes_a_datetime_viewed_as_int64(tmp_
     ]
 
 
+def test_customer_numbers_zero_padded_in_one_file_only_are_read_without_the_zeros(tmp_path):
+    """SAP's billing export pads the Sold-To Party to ten digits; the customer list, saved
+    from a spreadsheet, lost the zeros."""
+    billing = "Sold-To Party,Billing Date,Net Value\n0000100042,2025-01-03,49.00\n"
+    billing += "0000100043,2025-01-04,12.50\n"
+    customers = "Customer,Created On,Country\n100042,2024-11-02,DE\n100043,2024-12-01,AT\n"
+    out, starter = _starter_for(tmp_path, {"billing.csv": billing, "customers.csv": customers})
+    assert read_config(out).rules.strip_leading_zeros is True
+    assert any(
+        c.startswith("rules.strip_leading_zeros: the user ids of billing.csv")
+        for c in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(2, 2, {})
+    padded = customers.replace("\n1000", "\n00001000")  # both files pad: nothing to read
+    (tmp_path / "both").mkdir()
+    out, _ = _starter_for(tmp_path / "both", {"billing.csv": billing, "customers.csv": padded})
+    assert read_config(out).rules.strip_leading_zeros is False
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})

@@ -148,6 +148,23 @@ def test_another_way_of_writing_negatives_is_refused(value):
     )
 
 
+@pytest.mark.parametrize(("value", "read"), [(True, True), (False, False), (None, None)])
+def test_strip_leading_zeros_is_true_or_false(value, read):
+    raw = _minimal()
+    raw["rules"] = {} if value is None else {"strip_leading_zeros": value}
+    assert parse_config(raw, PATH).rules.strip_leading_zeros is (read or False)
+
+
+def test_strip_leading_zeros_of_another_kind_is_refused():
+    raw = _minimal()
+    raw["rules"] = {"strip_leading_zeros": "yes"}
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, PATH)
+    assert str(raised.value) == (
+        f"{PATH}: `rules.strip_leading_zeros` must be true or false, got 'yes'"
+    )
+
+
 def test_texts_read_as_missing_per_source():
     raw = _minimal()
     raw["events"]["missing_texts"] = ["\\N", "NULL"]

@@ -116,6 +116,27 @@ def test_an_events_source_that_keeps_too_few_rows_is_refused_by_name(dataset, st
     ) in page
 
 
+def test_zero_padded_user_ids_match_with_strip_leading_zeros(dataset, base_config, store, query):
+    """SAP pads customer numbers to ten digits; a spreadsheet saved from another export drops
+    the zeros. With the rule both read as one user, everywhere a user id is read."""
+    config = base_config()
+    config["rules"] = {"strip_leading_zeros": True, "sentinel_ids": ["0"]}
+    config["users"]["attributes"] = {
+        "invited_by": {"column": "city", "kind": "static", "dtype": "user_id"}
+    }
+    users = "id,registration,city\n100042,2014-01-02,0000100043\n0000100043,2014-01-03,\n"
+    events = "uid,ts,page,length\n0000100042,2014-04-22,PLAY,1\n100043,2014-04-23,PLAY,1\n"
+    events += "000,2014-04-24,PLAY,1\n"
+    path = dataset({"users.csv": users, "events.csv": events}, config=config)
+    summary = ingest_dataset(path, store, progress=False)
+    assert summary.tables["events"].quarantined == {"sentinel_id": 1}  # `000` is `0`
+    assert query(store, "SELECT user_id FROM events ORDER BY 1") == [("100042",), ("100043",)]
+    assert query(store, "SELECT user_id, invited_by FROM users ORDER BY 1") == [
+        ("100042", "100043"),
+        ("100043", None),
+    ]
+
+
 def test_unknown_ids_that_differ_by_leading_zeros_or_case_are_said_to(dataset, store, base_config):
     """A second export written by a tool that pads ids (`0001`) or upper-cases them."""
     users = "id,registration,city\n1,2014-01-02,Paris\nab7,2014-01-03,Oslo\n"
@@ -126,7 +147,8 @@ def test_unknown_ids_that_differ_by_leading_zeros_or_case_are_said_to(dataset, s
         ingest_dataset(dataset({"users.csv": users, "events.csv": events}), store, progress=False)
     assert (
         "2 of the unknown ids match a user's once leading zeros and case are ignored: the "
-        "files write ids differently"
+        "files write ids differently (rules.strip_leading_zeros: true reads zero-padded "
+        "numbers as one)"
     ) in str(refused.value)
     assert "0001" not in str(refused.value)  # errors quote no data; the report does
     report = next(p for p in reports_dir().glob("*.md") if "Refused" in p.read_text())
