@@ -14,20 +14,29 @@ from hypothesis import strategies as st
 
 from events.ingest import ingest_dataset
 
-IDS = st.sampled_from(["1", "2", "3", "1.0", "-1", "", " ", "99", "x'y", '"q"'])
+IDS = st.sampled_from(["1", "2", "3", "1.0", "-1", "", " ", "99", "x'y", '"q"', "0001", "\\N"])
 TIMES = st.sampled_from(
     ["2014-04-22", "2014-04-22 03:53", "22-04-2014 03:53", "1398138780", "", "never", "1999-01-01"]
 )
 TYPES = st.sampled_from(["PLAY", "SKIP", "NextSong", "Help", "DANCE", "", "play"])
 VALUES = st.sampled_from(
-    ["1", "2.5", "", "nan", "-3", "1e9", "abc", "inf", "2,5", "4,5e2", "1.234,50", ".5", ",5"]
+    [
+        *["1", "2.5", "", "nan", "-3", "1e9", "abc", "inf", "2,5", "4,5e2", "1.234,50", ".5"],
+        *[",5", "(1)", "1-", "(-1)", "\\N"],
+    ]
 )
 # The values each separator reads (the others are unparseable_value, or out of range).
 NUMBERS = {
     ".": {"1": 1.0, "2.5": 2.5, "-3": -3.0, "1e9": 1e9, ".5": 0.5},
     ",": {"1": 1.0, "2,5": 2.5, "-3": -3.0, "1e9": 1e9, "4,5e2": 450.0, ",5": 0.5},
 }
-EVENT_ROWS = st.lists(st.tuples(IDS, TIMES, TYPES, VALUES), max_size=30)
+# Negative numbers as a source's `negatives` writes them besides a leading minus.
+NEGATIVES = {"minus": {}, "parentheses": {"(1)": -1.0}, "trailing_minus": {"1-": -1.0}}
+EVENT_HEADER = ("uid", "ts", "page", "length")
+# A row is sometimes the header again: exports joined with `cat`.
+EVENT_ROWS = st.lists(
+    st.one_of(st.tuples(IDS, TIMES, TYPES, VALUES), st.just(EVENT_HEADER)), max_size=30
+)
 USER_ROWS = st.lists(
     st.tuples(IDS, TIMES, st.sampled_from(["Paris", "", "Zürich"]), TIMES), max_size=8
 )
@@ -50,24 +59,31 @@ def _csv(header: list[str], rows: list[tuple]) -> str:
     users=USER_ROWS,
     decimal=st.sampled_from(list(NUMBERS)),
     signups=st.sampled_from(["column", "versions", "events"]),
+    negatives=st.sampled_from(list(NEGATIVES)),
+    missing=st.sampled_from([(), ("\\N",)]),
+    strip=st.booleans(),
 )
 def test_rows_read_equal_accepted_plus_quarantined(
-    tmp_path, base_config, query, events, users, decimal, signups
+    tmp_path, base_config, query, events, users, decimal, signups, negatives, missing, strip
 ):
     """`signups`: the users file's `registration` column, the same in a table of versions
-    dated by its `valid` column, or none (each user signs up at their first event)."""
+    dated by its `valid` column, or none (each user signs up at their first event); the
+    events source's `negatives` and `missing_texts`, and rules.strip_leading_zeros."""
     folder = tmp_path / "case"
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "parts").mkdir(parents=True)
     (folder / "users.csv").write_text(_csv(["id", "registration", "city", "valid"], users))
     for i, part in enumerate(events):
-        (folder / "parts" / f"p{i}.csv").write_text(_csv(["uid", "ts", "page", "length"], part))
+        (folder / "parts" / f"p{i}.csv").write_text(_csv(list(EVENT_HEADER), part))
     config = base_config()
     config["events"][0].update(
         files="parts/*.csv",
         timestamp_formats=["%d-%m-%Y %H:%M", "iso", "epoch_s"],
         decimal=decimal,
+        negatives=negatives,
+        missing_texts=list(missing),
     )
+    config["rules"]["strip_leading_zeros"] = strip
     config["users"]["timestamp_formats"] = ["iso", "%d-%m-%Y %H:%M"]
     if signups == "versions":
         config["users"]["columns"]["valid_from"] = "valid"
@@ -110,4 +126,5 @@ def test_rows_read_equal_accepted_plus_quarantined(
         store, "SELECT source_file, source_row, value FROM events"
     ):
         text = texts[(source_file, source_row)]
-        assert value == (None if text == "" else NUMBERS[decimal][text])
+        numbers = {**NUMBERS[decimal], **NEGATIVES[negatives]}
+        assert value == (None if text in ("", *missing) else numbers[text])
