@@ -326,6 +326,10 @@ STRPTIME_CANDIDATES = (
     "%m/%d/%Y %I:%M:%S %p %Z", "%m/%d/%Y %H:%M %Z", "%a %b %d %H:%M:%S %Z %Y",
     # RFC 2822, as mail and HTTP logs write times: `Fri, 03 Jan 2025 10:00:00 +0000` or `GMT`.
     "%a, %d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M:%S %Z",
+    # A web server's access log (`03/Jan/2025:10:00:00 +0000`), Kibana's CSV reports
+    # (`Jan 3, 2025 @ 10:00:00.000`), Jira's exports (`03/Jan/25 10:00 AM`).
+    "%d/%b/%Y:%H:%M:%S %z", "%b %d, %Y @ %H:%M:%S.%f", "%b %d, %Y @ %H:%M:%S",
+    "%d/%b/%y %I:%M %p",
 )  # fmt: skip
 EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us", 19: "epoch_ns"}
 # Excel serial days the starter takes for times: 1970-01-01 up to 2100-01-01 (a day count or

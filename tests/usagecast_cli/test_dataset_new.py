@@ -641,6 +641,17 @@ def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path)
         ),
         (["Fri, 03 Jan 2025 10:00:00 GMT"], ["%a, %d %b %Y %H:%M:%S %Z"], None),
         (["1735898400123456789"], ["epoch_ns"], None),
+        (
+            ["03/Jan/2025:10:00:00 +0000", "14/Feb/2025:09:05:00 -0500"],
+            ["%d/%b/%Y:%H:%M:%S %z"],
+            None,
+        ),
+        (
+            ["Jan 3, 2025 @ 10:00:00.000", "Feb 14, 2025 @ 09:05:00.123"],
+            ["%b %d, %Y @ %H:%M:%S.%f"],
+            None,
+        ),
+        (["03/Jan/25 10:00 AM", "14/Feb/25 9:05 PM"], ["%d/%b/%y %I:%M %p"], None),
         (["45292", "45293.5"], ["excel_days"], None),
         (["1/3/25 10:00", "12/14/25 9:05"], ["%m/%d/%y %H:%M"], None),
         (["1/13/2025 10:00", "12/14/25 9:05"], ["%m/%d/%Y %H:%M", "%m/%d/%y %H:%M"], None),
@@ -667,6 +678,8 @@ def test_timestamp_formats_read_every_sampled_value(values, formats, check):
         ("March 5, 2024", "%B %d, %Y"),
         ("2025-1-3 9:05", "%Y-%m-%d %H:%M"),
         ("2025-1-3 9:05:07", "%Y-%m-%d %H:%M:%S"),
+        ("Jan 3, 2025 @ 10:00:00.000", "%b %d, %Y @ %H:%M:%S.%f"),  # Kibana: no padding
+        ("3/Jan/25 9:05 PM", "%d/%b/%y %I:%M %p"),
         ("Jan  3 2025 10:00AM", "%b %d %Y %I:%M%p"),  # SQL Server pads the day with a blank
         ("03-JAN-25 10.00.00.000000 PM", "%d-%b-%y %I.%M.%S.%f %p"),  # Oracle, upper case
         ("1/3/69 9:05", "%m/%d/%y %H:%M"),  # 1969: the two-digit years' pivot agrees
