@@ -126,8 +126,12 @@ ID_OWNERS = (
     "subscriber", "buyer", "shopper", "profile", "contact",
 )  # fmt: skip
 # A device's or visitor's id beside the user id (Segment's `anonymousId`, Amplitude's and
-# Mixpanel's `device_id`): an event without a user id takes the user it is seen with.
-ANONYMOUS_ID_NAMES = ("anonymousid", "deviceid", "anonid", "userpseudoid")
+# Mixpanel's `device_id`, AppsFlyer's `AppsFlyer ID`): an event without a user id takes the
+# user it is seen with.
+ANONYMOUS_ID_NAMES = (
+    "anonymousid", "deviceid", "anonid", "userpseudoid",
+    "appsflyerid", "appinstanceid",  # AppsFlyer's raw data, Firebase's app instance
+)  # fmt: skip
 DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 # The last resort for a customer id (Shopify's orders export has only `Email`); read
 # lower-cased, as an address names one customer whatever its case.
@@ -259,6 +263,11 @@ OPTIONAL_NAMES = {
 # The first word of a value column named otherwise (RevenueCat's `price_in_usd`, `Amount
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
+# Words that mark an amount converted to one currency beside the one in each row's own
+# (Stripe's `Converted Amount`, AppsFlyer's `Event Revenue USD`, RevenueCat's `price_in_usd`).
+CONVERTED_WORDS = (
+    "converted", "in", "usd", "eur", "gbp", "jpy", "inr", "cad", "aud", "chf", "cny", "brl",
+)  # fmt: skip
 VALUE_ENDINGS = ("value", "revenue")  # `tax_amount` or `unit_price` is no event's value
 # An order line's amount when no column holds it: its quantity times its unit price (Online
 # Retail's Quantity and UnitPrice).
@@ -631,6 +640,7 @@ def _value_field(
     names = OPTIONAL_NAMES["value"]
     total = _find_field(sample, [n for n in names if n not in UNIT_PRICE_NAMES], taken)
     if total is not None:
+        total = _in_one_currency(sample, total, taken, files, checks)
         return total, (total,)
     amount = _line_amount(sample, taken)
     if amount is not None:
@@ -642,6 +652,7 @@ def _value_field(
     price = _find_field(sample, names, taken) or _value_by_word(sample, taken)
     if price is None:
         return None, ()
+    price = _in_one_currency(sample, price, taken, files, checks)
     quantity = _find_field(sample, QUANTITY_NAMES, taken | {price})
     if quantity is not None and _key(price) in UNIT_PRICE_NAMES:
         checks.append(
@@ -650,6 +661,31 @@ def _value_field(
             f"{ident(price)}'}}`) once both hold plain numbers"
         )
     return price, (price,)
+
+
+def _in_one_currency(
+    sample: FileSample, value: str, taken: set[str], files: str, checks: list[str]
+) -> str:
+    """The value column, or the same amount converted to one currency when the file has it
+    beside it (CONVERTED_WORDS), with a check."""
+    words = name_words(value)
+    for other in (c for c in sample.columns if c not in taken and c != value and "." not in c):
+        marked = name_words(other)
+        texts = sample.values.get(other, ())
+        core = [w for w in marked if w not in CONVERTED_WORDS]
+        if core == words and len(marked) > len(words) and texts and all(map(_is_amount, texts)):
+            checks.append(
+                f"{files}: value {other}, the amounts converted to one currency (not {value}, "
+                "each in its row's own)"
+            )
+            return other
+    return value
+
+
+def _converted(column: str) -> bool:
+    """Whether a value column's name marks amounts converted to one currency (`price_in_usd`,
+    `Converted Amount`)."""
+    return bool(set(name_words(column)) & (set(CONVERTED_WORDS) - {"in"}))
 
 
 def _lifecycle_columns(sample: FileSample, taken: set[str]) -> list[tuple[str, str]]:
@@ -2660,7 +2696,7 @@ def _events_source(
     if value_columns:
         _set_number_format(sample, value_columns, source, checks)
         currencies = _currencies(sample)
-        if len(currencies) > 1:
+        if len(currencies) > 1 and not any(map(_converted, value_columns)):
             checks.append(
                 f"{files}: {' × '.join(value_columns)} is in {', '.join(currencies)} (sampled): "
                 "values are summed as they are, so convert them to one currency first (a derived "

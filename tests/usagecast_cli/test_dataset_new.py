@@ -2541,6 +2541,59 @@ def test_customer_numbers_zero_padded_in_one_file_only_are_read_without_the_zero
     assert read_config(out).rules.strip_leading_zeros is False
 
 
+APPSFLYER_EVENTS = (  # AppsFlyer's raw in-app events, some columns left out
+    "Install Time,Event Time,Event Name,Event Revenue,Event Revenue Currency,"
+    "Event Revenue USD,Media Source,AppsFlyer ID,Customer User ID,Platform\n"
+    "2025-01-02 09:05:00,2025-01-03 10:00:00,af_purchase,9.99,USD,9.99,Facebook Ads,"
+    "1735898400-111,u_1,ios\n"
+    "2025-01-02 09:05:00,2025-01-03 11:00:00,af_login,,,,organic,1735898400-111,,ios\n"
+    "2025-01-02 09:06:00,2025-01-03 12:00:00,af_purchase,8.99,EUR,9.36,googleadwords_int,"
+    "1735898400-222,u_2,android\n"
+)
+
+
+def test_appsflyer_events_take_the_usd_revenue_and_the_device_stands_in(tmp_path):
+    out, starter = _starter_for(tmp_path, {"in_app_events.csv": APPSFLYER_EVENTS})
+    (source,) = read_config(out).events
+    assert (source.columns["value"], source.columns["anonymous_id"]) == (
+        "Event Revenue USD",
+        "AppsFlyer ID",
+    )
+    assert (
+        "in_app_events.csv: value Event Revenue USD, the amounts converted to one currency (not "
+        "Event Revenue, each in its row's own)"
+    ) in starter.checks
+    ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    query = "SELECT user_id, event_type, value FROM events ORDER BY event_time"
+    assert _query(tmp_path / "events.duckdb", query) == [
+        ("u_1", "af_purchase", 9.99),
+        ("u_1", "af_login", None),  # its AppsFlyer ID was seen with u_1 an hour before
+        ("u_2", "af_purchase", 9.36),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "check"),
+    [
+        ("Amount,Currency,Converted Amount", "Converted Amount", "converted to one currency"),
+        ("price_in_usd,price,currency", "price_in_usd", "converted to one currency"),
+        ("Amount,Currency", "Amount", "Amount is in EUR, USD (sampled): values are summed"),
+    ],
+)
+def test_amounts_in_several_currencies_are_taken_converted_or_named(
+    tmp_path, header, value, check
+):
+    rows = {"Amount,Currency,Converted Amount": ["20.00,usd,20.00", "18.00,eur,19.50"]}
+    rows["price_in_usd,price,currency"] = ["20.00,20.00,USD", "19.50,18.00,EUR"]
+    rows["Amount,Currency"] = ["20.00,usd", "18.00,eur"]
+    lines = [f"cus_{i},2024-03-0{i + 1} 10:00:00,{row}" for i, row in enumerate(rows[header])]
+    payments = f"Customer ID,Created,{header}\n" + "\n".join(lines) + "\n"
+    out, starter = _starter_for(tmp_path, {"payments.csv": payments})
+    assert read_config(out).events[0].columns["value"] == value
+    (found,) = [c for c in starter.checks if "currenc" in c and "not mapped" not in c]
+    assert check in found
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})
