@@ -65,6 +65,7 @@ from events.ingest.validate import (
     struct_field_paths,
     zone_abbreviation,
 )
+from events.quality.profile import PLACEHOLDER_USER_IDS
 
 SAMPLE_BYTES = 1 << 20
 # What the check of a file left out as empty or unreadable adds: it must not stay.
@@ -138,12 +139,6 @@ DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
 # A user id that stands for "no account" on a guest's row (WooCommerce: 0).
 GUEST_IDS = ("0", "-1", "guest")
-# User ids (any case) that stand for no user: what a tracker writes for an unset one
-# (`undefined`, `null`, `None`, `NaN`), GA's and a warehouse's (`(not set)`), a form's.
-ID_PLACEHOLDERS = (
-    "undefined", "null", "none", "nan", "n/a", "na", "unknown", "(not set)", "not set",
-    "(none)", "anonymous", "-",
-)  # fmt: skip
 # Texts a database writes for a missing value in a text export: PostgreSQL's COPY and
 # MySQL's OUTFILE (`\\N`), SQL Server's and MySQL Workbench's result grids (`NULL`).
 DATABASE_MISSING_TEXTS = ("\\N", "NULL")
@@ -2765,12 +2760,12 @@ def _read_users(
 
 def _id_placeholders(sample: FileSample, source: dict) -> dict[str, None]:
     """The sampled texts of the source's user id column that stand for no user
-    (ID_PLACEHOLDERS, any case), in order of appearance."""
+    (PLACEHOLDER_USER_IDS, any case), in order of appearance."""
     column = source["columns"].get("user_id")
     if not isinstance(column, str):
         return {}
     texts = sample.values.get(column, ())
-    return dict.fromkeys(t for t in texts if t.lower() in ID_PLACEHOLDERS)
+    return dict.fromkeys(t for t in texts if t.lower() in PLACEHOLDER_USER_IDS)
 
 
 def _padding_differs(sample: FileSample, source: dict, users_ids: Sequence[str]) -> bool:

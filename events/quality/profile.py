@@ -22,6 +22,15 @@ LISTED_AREAS = 20
 CASE_VARIANT_GROUPS = 5
 # Of each categorical, static item attribute: its values most events name, listed.
 ITEM_VALUES_LISTED = 10
+# User ids (compared lower-case) that stand for no user: what a tracker writes for an unset
+# one (`undefined`, `null`, `None`, `NaN`), GA's and a warehouse's (`(not set)`), a form's, a
+# database's text for NULL (`\\N`, `NULL`). `dataset new` proposes those it samples as
+# rules.sentinel_ids; the report counts those kept as users anyway (beyond the sample).
+PLACEHOLDER_USER_IDS = (
+    "undefined", "null", "none", "nan", "n/a", "na", "unknown", "(not set)", "not set",
+    "(none)", "anonymous", "-", "\\n",
+)  # fmt: skip
+PLACEHOLDERS_LISTED = 5
 
 
 def _quote(name: str) -> str:
@@ -151,6 +160,17 @@ def case_variants(
     return found
 
 
+def placeholder_user_ids(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The stored user ids that stand for no user (PLACEHOLDER_USER_IDS) with their events,
+    most first: kept as users, each is one user holding every event of no one."""
+    placeholders = ", ".join(f"'{p}'" for p in PLACEHOLDER_USER_IDS)
+    rows = con.execute(
+        f"SELECT user_id, count(*) AS n FROM events WHERE lower(user_id) IN ({placeholders}) "
+        f"GROUP BY ALL ORDER BY n DESC, user_id LIMIT {PLACEHOLDERS_LISTED}"
+    ).fetchall()
+    return [{"user_id": user, "events": int(n)} for user, n in rows]
+
+
 def item_value_events(
     con: duckdb.DuckDBPyConnection, items: Sequence[tuple[str, str, str]]
 ) -> dict[str, dict]:
@@ -211,6 +231,7 @@ def profile_store(
         "events_per_day": events_per_day(con),
         "quarantine_examples": _quarantine_examples(con),
         "case_variants": case_variants(con, {"users": catalog, "items": items}),
+        "placeholder_user_ids": placeholder_user_ids(con),
         "user_attribute_kinds": {name: kind for name, kind, _ in catalog},
         "user_attribute_dtypes": {name: dtype for name, _, dtype in catalog},
         "item_attributes": [

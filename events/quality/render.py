@@ -152,6 +152,21 @@ def case_variant_lines(report: dict) -> list[str]:
     return lines
 
 
+def placeholder_id_lines(report: dict) -> list[str]:
+    """A line naming the stored user ids that stand for no user (`undefined`, `NULL`): each
+    is one user holding the events of no one."""
+    found = report.get("placeholder_user_ids", [])
+    if not found:
+        return []
+    ids = ", ".join(
+        f"{p['user_id']!r} on {p['events']:,} event{'s' if p['events'] > 1 else ''}" for p in found
+    )
+    return [
+        f"user ids that stand for no user, kept as users: {ids} (list them in "
+        "rules.sentinel_ids, or a source's missing_texts, to read them as no user)"
+    ]
+
+
 def _case_merge_hint(column: str) -> str:
     """How the user merges the spellings of a `table.column`'s values (the ingest keeps them
     as written)."""
@@ -230,6 +245,7 @@ def render_markdown(report: dict) -> str:
         *(["", *early] if (early := signup_lines(report)) else []),
         *(["", *before] if (before := item_version_lines(report)) else []),
         *(["", *cased] if (cased := case_variant_lines(report)) else []),
+        *(["", *placed] if (placed := placeholder_id_lines(report)) else []),
         *(["", *same_day] if (same_day := same_day_duplicate_lines(report)) else []),
         *(["", conflict_text(conflicts)] if conflicts else []),
         *(["", unknown_reference_text(unknown)] if unknown else []),
@@ -320,6 +336,7 @@ def render_short(report: dict) -> str:
             *(f"  {line}" for line in signup_lines(report, example=False)),
             *(f"  {line}" for line in item_version_lines(report)),
             *(f"  {line}" for line in case_variant_lines(report)),
+            *(f"  {line}" for line in placeholder_id_lines(report)),
             *(f"  {line}" for line in same_day_duplicate_lines(report)),
             f"  event types: {types or 'none'}",
             f"  users without events: {report['users_without_events']:,} of "

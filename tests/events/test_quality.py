@@ -302,6 +302,32 @@ def test_values_that_differ_only_in_letter_case_are_named_with_their_rows(tmp_pa
     ]
 
 
+def test_user_ids_that_stand_for_no_user_are_named_when_kept_as_users(tmp_path):
+    """An export whose placeholder ids the config does not declare (beyond `dataset new`'s
+    sample): each is one user who did what no one did, named with how to read it as none."""
+    config = {
+        "name": "placeholders",
+        "events": {
+            "files": "events.csv",
+            "columns": {"user_id": "u", "timestamp": "t", "event_type": "e"},
+        },
+    }
+    events = "u,t,e\n1,2024-01-05,PLAY\nNULL,2024-01-06,PLAY\nNULL,2024-01-07,PLAY\n"
+    events += "undefined,2024-01-08,PLAY\nnullable,2024-01-09,PLAY\n"
+    summary = _ingest(tmp_path, config, {"events.csv": events})
+    line = (
+        "user ids that stand for no user, kept as users: 'NULL' on 2 events, 'undefined' on 1 "
+        "event (list them in rules.sentinel_ids, or a source's missing_texts, to read them as "
+        "no user)"
+    )
+    assert line in summary.quality_text
+    assert line in summary.report_files.markdown.read_text(encoding="utf-8")
+    config["rules"] = {"sentinel_ids": ["NULL", "undefined"], "min_accepted_share": 0.4}
+    (tmp_path / "declared").mkdir()
+    declared = _ingest(tmp_path / "declared", config, {"events.csv": events})
+    assert "stand for no user" not in declared.quality_text
+
+
 def test_the_event_types_table_counts_areas_and_values_only_when_some_event_has_one():
     from events.quality.render import event_type_table
 
