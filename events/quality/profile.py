@@ -164,8 +164,10 @@ def placeholder_user_ids(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """The stored user ids that stand for no user (PLACEHOLDER_USER_IDS) with their events,
     most first: kept as users, each is one user holding every event of no one."""
     placeholders = ", ".join(f"'{p}'" for p in PLACEHOLDER_USER_IDS)
+    longest = max(map(len, PLACEHOLDER_USER_IDS))  # lower() only on ids this short
     rows = con.execute(
-        f"SELECT user_id, count(*) AS n FROM events WHERE lower(user_id) IN ({placeholders}) "
+        f"SELECT user_id, count(*) AS n FROM events WHERE length(user_id) <= {longest} "
+        f"AND lower(user_id) IN ({placeholders}) "
         f"GROUP BY ALL ORDER BY n DESC, user_id LIMIT {PLACEHOLDERS_LISTED}"
     ).fetchall()
     return [{"user_id": user, "events": int(n)} for user, n in rows]
