@@ -2594,6 +2594,23 @@ def test_amounts_in_several_currencies_are_taken_converted_or_named(
     assert check in found
 
 
+def test_a_users_state_that_changes_is_drafted_as_a_snapshot(tmp_path):
+    """A users table of one row per user holds its states as of the export: today's plan
+    would carry a conversion into every past cutoff. Traits stay static."""
+    users = "user_id,signup_date,country,plan,is_premium,subscription_status,industry\n"
+    users += "1,2024-01-02,DE,pro,true,active,retail\n2,2024-02-03,FR,free,false,canceled,media\n"
+    events = "user_id,event,ts\n1,login,2024-03-05\n2,login,2024-03-06\n"
+    out, _ = _starter_for(tmp_path, {"users.csv": users, "events.csv": events})
+    kinds = {a.name: a.kind for a in read_config(out).users.attributes}
+    assert kinds == {
+        "country": "static",
+        "plan": "snapshot",
+        "is_premium": "snapshot",
+        "subscription_status": "snapshot",
+        "industry": "static",
+    }
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})
