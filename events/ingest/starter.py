@@ -2708,6 +2708,8 @@ def _events_source(
             )
     read = taken | ({fill_down["by"]} if fill_down else set())
     read |= {column for column, _ in _lifecycle_columns(sample, taken)}  # sources of their own
+    if "event_type" not in columns:
+        read |= set(_daily_count_columns(sample, user_id, time, taken))
     unmapped = [
         _unmapped_name(c, c == sample.columns[-1])
         for c in sample.columns
@@ -2814,6 +2816,66 @@ def _lifecycle_sources(
             f"{files}: {column} dates each change to {word}: {dated['event_type']} events of "
             "their own, read from the same files (a row with it blank holds none: counted as "
             "no_event_time)"
+        )
+    return found
+
+
+def _daily_count_columns(
+    sample: FileSample, user_id: str, time: str, taken: set[str]
+) -> list[str]:
+    """The count columns of a table of daily totals, a row per user and day as BI tools
+    export activity (`songs_played`, `ads_seen`): when the sampled times are days, no user
+    has two rows of one day, and at least two columns not `taken` hold whole numbers that
+    are 0 on some row or, filled on every row, vary within some user's rows (an age or a
+    seat count per user does neither); else none."""
+    users, days = sample.values.get(user_id, ()), sample.values.get(time, ())
+    rows = len(users)
+    if not rows or len(days) != rows or any(TIME_OF_DAY.search(day) for day in days):
+        return []
+    if len(set(zip(users, days, strict=True))) != rows:
+        return []
+    counts = []
+    for column in (c for c in sample.columns if c not in taken and "." not in c):
+        values = sample.values.get(column, ())
+        if not values or not all(v.isdigit() for v in values):
+            continue
+        if set(name_words(column)) & CODE_WORDS or _key(column).endswith("id"):
+            continue
+        per_user: dict[str, set[str]] = {}
+        if len(values) == rows:  # no blank: each value is its row's
+            for user, value in zip(users, values, strict=True):
+                per_user.setdefault(user, set()).add(value)
+        if "0" in values or any(len(seen) > 1 for seen in per_user.values()):
+            counts.append(column)
+    return counts if len(counts) >= 2 else []
+
+
+def _daily_count_sources(sample: FileSample, source: Mapping, checks: list[str]) -> list[dict]:
+    """An events source of the same files per count column of a table of daily totals
+    (_daily_count_columns): its event type the column's name (SONGS_PLAYED), at the row's day,
+    the count its value; a row whose count is zero or blank holds no such event
+    (`blank_time: no_event`)."""
+    columns = source["columns"]
+    user_id, time = columns["user_id"], columns["timestamp"]
+    if "event_type" not in source or not isinstance(user_id, str) or not isinstance(time, str):
+        return []
+    read = {v for v in columns.values() if isinstance(v, str)}
+    found = []
+    for column in _daily_count_columns(sample, user_id, time, read):
+        counted = {key: source[key] for key in READ_KEYS if key in source}
+        counted["event_type"] = "_".join(name_words(column)).upper()
+        day = f"CASE WHEN coalesce({ident(column)}, '0') = '0' THEN NULL ELSE {ident(time)} END"
+        counted["columns"] = {"user_id": user_id, "timestamp": {"expr": day}, "value": column}
+        counted["blank_time"] = "no_event"
+        counted["timestamp_formats"] = source["timestamp_formats"]
+        found.append(counted)
+    if found:
+        types = ", ".join(c["event_type"] for c in found)
+        checks.append(
+            f"{_label(source)}: a row per user and day with counts: each count column is an "
+            f"event series of its own ({types}) on the row's day, the count its value (a zero "
+            "or blank count holds none: counted as no_event_time); value sums add the counts, "
+            "event counts count the days"
         )
     return found
 
@@ -2957,6 +3019,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             _add_sources(
                 events, mapped, files, _lifecycle_sources(sample, named_by, source, checks)
             )
+            _add_sources(events, mapped, files, _daily_count_sources(sample, source, checks))
     if catalogues:
         items = _chosen_catalogue(catalogues, mapped, checks)
     if not events:

@@ -2611,6 +2611,53 @@ def test_a_users_state_that_changes_is_drafted_as_a_snapshot(tmp_path):
     }
 
 
+DAILY_ACTIVITY = (  # a BI tool's export: a row per user and day, a count per action
+    "user_id,date,age,songs_played,ads_seen,revenue\n"
+    "1,2025-01-03,34,14,3,0\n"
+    "1,2025-01-04,34,5,0,9.99\n"
+    "2,2025-01-03,27,20,6,0\n"
+    "2,2025-01-05,27,2,,0\n"
+)
+
+
+def test_daily_totals_per_user_read_as_an_event_series_per_count(tmp_path):
+    out, starter = _starter_for(tmp_path, {"daily_activity.csv": DAILY_ACTIVITY})
+    sources = {s.event_type: s for s in read_config(out).events}
+    assert list(sources) == ["DAILY_ACTIVITY", "SONGS_PLAYED", "ADS_SEEN"]  # not the ages
+    played = sources["SONGS_PLAYED"]
+    assert (played.columns["value"], played.blank_time) == ("songs_played", "no_event")
+    assert any("each count column is an event series of its own" in c for c in starter.checks)
+    assert [c for c in starter.checks if "not mapped" in c] == [
+        "daily_activity.csv: not mapped: age (one that describes the user can be a user "
+        "attribute, see docs/reference/data.md)"
+    ]
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(12, 10, {"no_event_time": 2})
+    query = "SELECT event_type, user_id, event_time, value FROM events WHERE event_type <> "
+    query += "'DAILY_ACTIVITY' ORDER BY ALL"
+    assert _query(tmp_path / "events.duckdb", query) == [
+        ("ADS_SEEN", "1", datetime(2025, 1, 3), 3.0),
+        ("ADS_SEEN", "2", datetime(2025, 1, 3), 6.0),
+        ("SONGS_PLAYED", "1", datetime(2025, 1, 3), 14.0),
+        ("SONGS_PLAYED", "1", datetime(2025, 1, 4), 5.0),
+        ("SONGS_PLAYED", "2", datetime(2025, 1, 3), 20.0),
+        ("SONGS_PLAYED", "2", datetime(2025, 1, 5), 2.0),
+    ]  # a zero or blank count is no event
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (lambda t: t.replace("2025-01-03,", "2025-01-03 10:00,"), "times of day, not days"),
+        (lambda t: t.replace("1,2025-01-04", "1,2025-01-03"), "a user with two rows of a day"),
+        (lambda t: t.replace(",3,0\n", ",x,0\n"), "one count left: ads_seen holds text"),
+    ],
+)
+def test_a_table_that_is_no_daily_totals_keeps_one_source(tmp_path, edit, why):
+    out, _ = _starter_for(tmp_path, {"daily_activity.csv": edit(DAILY_ACTIVITY)})
+    assert len(read_config(out).events) == 1, why
+
+
 def test_a_time_named_like_a_day_it_happened_on(tmp_path):
     invoices = "Customer,Paid On,Amount\n7,2025-01-03,49.00\n8,2025-01-04,99.00\n"
     out, _ = _starter_for(tmp_path, {"invoices.csv": invoices})
