@@ -2861,13 +2861,11 @@ def _daily_count_sources(sample: FileSample, source: Mapping, checks: list[str])
         return []
     read = {v for v in columns.values() if isinstance(v, str)}
     found = []
+    days = sample.values.get(time, ())
     for column in _daily_count_columns(sample, user_id, time, read):
-        counted = {key: source[key] for key in READ_KEYS if key in source}
-        counted["event_type"] = "_".join(name_words(column)).upper()
+        counted = _dated_source(source, "_".join(name_words(column)).upper(), time, days)
         day = f"CASE WHEN coalesce({ident(column)}, '0') = '0' THEN NULL ELSE {ident(time)} END"
-        counted["columns"] = {"user_id": user_id, "timestamp": {"expr": day}, "value": column}
-        counted["blank_time"] = "no_event"
-        counted["timestamp_formats"] = source["timestamp_formats"]
+        counted["columns"].update(timestamp={"expr": day}, value=column)
         found.append(counted)
     if found:
         types = ", ".join(c["event_type"] for c in found)

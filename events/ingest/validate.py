@@ -382,18 +382,15 @@ def cleaned(text_sql: str, missing: Sequence[str] = ()) -> str:
     (on clean exports that is almost none).
     """
     trimmed = f"NULLIF(trim({text_sql}), '')"
-    if not missing:
-        return (
-            f"CASE WHEN {text_sql} = '' THEN NULL "
-            f"WHEN prefix({text_sql}, ' ') OR suffix({text_sql}, ' ') "
-            f"THEN {trimmed} ELSE {text_sql} END"
-        )
-    texts = sql_list(missing)
+    blank = f"{text_sql} = ''"
+    if missing:
+        texts = sql_list(missing)
+        blank += f" OR {text_sql} IN {texts}"
+        trimmed = f"CASE WHEN trim({text_sql}) IN {texts} THEN NULL ELSE {trimmed} END"
     return (
-        f"CASE WHEN {text_sql} = '' OR {text_sql} IN {texts} THEN NULL "
+        f"CASE WHEN {blank} THEN NULL "
         f"WHEN prefix({text_sql}, ' ') OR suffix({text_sql}, ' ') "
-        f"THEN CASE WHEN trim({text_sql}) IN {texts} THEN NULL ELSE {trimmed} END "
-        f"ELSE {text_sql} END"
+        f"THEN {trimmed} ELSE {text_sql} END"
     )
 
 
@@ -404,10 +401,7 @@ def user_id_sql(text_sql: str, rules: Rules) -> str:
     normalised = normalised_id(text_sql)
     if not rules.strip_leading_zeros:
         return normalised
-    return (
-        f"CASE WHEN prefix({normalised}, '0') AND regexp_full_match({normalised}, '[0-9]+') "
-        f"THEN regexp_replace({normalised}, '^0+([0-9])', '\\1') ELSE {normalised} END"
-    )
+    return f"regexp_replace({normalised}, '^0+([0-9]+)$', '\\1')"
 
 
 def normalised_id(text_sql: str) -> str:
