@@ -31,10 +31,11 @@ import csv
 import glob
 import gzip
 import hashlib
+import io
 import re
 import shutil
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -382,9 +383,28 @@ def without_footer(
 ) -> Path:
     """A copy of a CSV without its last `footer_lines` lines that hold something (a report's
     totals, notice and copyright; the blank lines after them go too), every other line at
-    its number. The footer's first line must not read as a row (another number of fields
-    than the header's `header_width`): else the file has no such footer, or a shorter one,
-    and the rows it would drop are data, so that is fatal, with the line's number."""
+    its number; footer_cut says where it ends, or why it is no footer."""
+    cut = footer_cut(path, footer_lines, header_width, delimiter, encoding, shown)
+    with target.open("wb") as out:
+        for chunk in _chunks_before(path, cut):
+            out.write(chunk)
+    return target
+
+
+def footer_cut(
+    path: Path,
+    footer_lines: int,
+    header_width: int,
+    delimiter: str,
+    encoding: str,
+    shown: str | Path,
+) -> int:
+    """The byte offset where a CSV's body ends above its last `footer_lines` lines that hold
+    something. The footer must start where a row ends (an even number of quote characters
+    before it) and its first record (a quoted field may span lines) must not read as a row
+    (another number of fields than the header's `header_width`): else the file has no such
+    footer, or a shorter one, and the lines it would drop are data, so that is fatal, with
+    the line's number. `encoding` is an ASCII-compatible one (the ingest's copy is)."""
     tail, start = _tail_lines(path, footer_lines)
     filled = [index for index, line in enumerate(tail) if line.strip()]
     if len(filled) < footer_lines:
@@ -394,20 +414,31 @@ def without_footer(
         )
     first = filled[-footer_lines]
     cut = start + sum(len(line) for line in tail[:first])
-    text = tail[first].decode(encoding, errors="replace")
-    fields = next(csv.reader([text], delimiter=delimiter))
-    with path.open("rb") as source, target.open("wb") as out:
-        lines = 0
-        while (left := cut - source.tell()) > 0 and (chunk := source.read(min(HASH_CHUNK, left))):
-            out.write(chunk)
-            lines += chunk.count(NEWLINE)
-    if len(fields) == header_width:
+    lines = quotes = 0
+    for chunk in _chunks_before(path, cut):
+        lines += chunk.count(NEWLINE)
+        quotes += chunk.count(b'"')
+    where = f"{shown}: footer_lines {footer_lines}: line {lines + 1}, the footer's first,"
+    if quotes % 2:
         raise SourceFileError(
-            f"{shown}: footer_lines {footer_lines}: line {lines + 1}, the footer's first, "
-            f"reads as a row ({header_width} fields, as the header has): the file has no such "
+            f"{where} is inside a quoted field of a row above it: the file has no such "
             "footer, or a shorter one; fix footer_lines"
         )
-    return target
+    text = b"".join(tail[first:]).decode(encoding, errors="replace")
+    record = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    if len(record) == header_width:
+        raise SourceFileError(
+            f"{where} reads as a row ({header_width} fields, as the header has): the file has "
+            "no such footer, or a shorter one; fix footer_lines"
+        )
+    return cut
+
+
+def _chunks_before(path: Path, cut: int) -> Iterator[bytes]:
+    """A file's bytes before offset `cut`, in chunks."""
+    with path.open("rb") as source:
+        while (left := cut - source.tell()) > 0 and (chunk := source.read(min(HASH_CHUNK, left))):
+            yield chunk
 
 
 def _tail_lines(path: Path, count: int) -> tuple[list[bytes], int]:

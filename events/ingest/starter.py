@@ -48,6 +48,7 @@ from events.ingest.readers import (
     XLSX,
     SourceFileError,
     file_head,
+    footer_cut,
     format_from_name,
     is_gzipped,
     sha256_of,
@@ -937,20 +938,48 @@ def _last_lines(tail: bytes | None, encoding: str) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
+def _records(lines: Sequence[str], delimiter: str) -> list[tuple[int, int]]:
+    """Each CSV record of `lines` as (the index of its first line, its number of fields): a
+    quoted field may span lines."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    records, start = [], 0
+    for fields in reader:
+        records.append((start, len(fields)))
+        start = reader.line_num
+    return records
+
+
 def _footer_length(lines: Sequence[str], delimiter: str) -> int:
     """How many of a text table's last `lines` (non-blank) are a report's footer (Salesforce's
-    `""`, `"Total",...`, its notice and copyright): the lines after the last one that splits
-    into as many fields as the line before it (a row after a row, or the header), when there
+    `""`, `"Total",...`, its notice and copyright): the lines after the last record that has
+    as many fields as the record before it (a row after a row, or the header), when there
     are at most MAX_FOOTER_LINES of them and the first is a single field, as no row of a
-    table of two or more columns is; else 0."""
-    widths = [len(next(csv.reader([line], delimiter=delimiter))) for line in lines]
+    table of two or more columns is; else 0. Records, not lines: a row's quoted field may
+    hold line breaks (a comment, an address)."""
+    records = _records(lines, delimiter)
+    widths = [width for _, width in records]
     last_row = next(
         (i for i in range(len(widths) - 1, 0, -1) if widths[i] == widths[i - 1] >= 2), None
     )
-    if last_row is None:
+    if last_row is None or last_row == len(records) - 1:
         return 0
-    footer = len(widths) - 1 - last_row
-    return footer if 0 < footer <= MAX_FOOTER_LINES and widths[last_row + 1] == 1 else 0
+    first, width = records[last_row + 1]
+    footer = len(lines) - first
+    return footer if footer <= MAX_FOOTER_LINES and width == 1 else 0
+
+
+def _footer_on_disk(path: Path, footer: int, width: int, delimiter: str, encoding: str) -> int:
+    """`footer` when the ingest reads that many last lines of the file on disk as a footer
+    (readers.footer_cut: they start where a row ends, their first record no row), else 0:
+    a file's last bytes may start inside a quoted field, so their records are a guess.
+    Checked only in an ASCII-compatible encoding, as the ingest checks its UTF-8 copy."""
+    if not footer or codecs.lookup(encoding).name.startswith("utf-16"):
+        return footer
+    try:
+        footer_cut(path, footer, width, delimiter, encoding, path)
+    except SourceFileError:
+        return 0
+    return footer
 
 
 def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSample:
@@ -978,6 +1007,9 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
     else:
         rows = list(csv.reader(lines[: SAMPLE_ROWS + 1], delimiter=delimiter))
     first = [name.strip() for name in rows[0]]
+    if not whole:
+        footer = _footer_on_disk(path, footer, len(first), delimiter, encoding)
+        footnote = footnote if footer else ()
     # A warehouse unload (Snowflake's and Redshift's default, psql's \copy) has no header:
     # its first line holds data, a number or a time, which no column name is.
     headed = not any(_is_number(f) or (f and timestamp_formats([f])[1] is None) for f in first)

@@ -538,6 +538,32 @@ def test_a_reports_footer_is_found_and_left_out(tmp_path, rows):
     assert summary.tables["events"].read == 3 + rows
 
 
+TICKETS = (  # a helpdesk export: a ticket's description keeps its line breaks
+    "Customer ID,Created at,Status,Description\n"
+    '7,2025-03-01 09:00,solved,"Login fails"\n'
+    '8,2025-03-02 10:30,open,"Steps:\nopen the app\ntap Pay"\n'
+)
+
+
+@pytest.mark.parametrize("rows", [0, 30_000])  # in the sampled head, or past it
+@pytest.mark.parametrize(
+    "last",
+    [
+        '9,2025-03-03 11:00,open,"Thanks\nAnn"\n',  # a row's last lines read alone as one field
+        # A description holding a pasted table and a note, its quote opened above the file's
+        # last 64 KiB: those bytes alone read as rows, then a footer.
+        '9,2025-03-03 11:00,open,"pasted:\n' + "a,b,c,d\n" * 9_000 + 'Total\nend"\n',
+    ],
+)
+def test_a_quoted_field_over_several_lines_at_the_end_is_no_footer(tmp_path, rows, last):
+    lines = "".join(f'{n % 5},2025-03-01 12:00,solved,"Fine {n}"\n' for n in range(rows))
+    out, _ = _starter_for(tmp_path, {"tickets.csv": TICKETS + lines + last})
+    (source,) = read_config(out).events
+    assert source.footer_lines == 0
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"].read == 3 + rows
+
+
 def test_a_report_title_above_the_table_is_skipped_in_a_text_file_and_a_sheet(tmp_path):
     export = tmp_path / "export"
     export.mkdir()

@@ -25,6 +25,7 @@ from tiny_datasets import make_config
 
 from contracts.errors import UsagecastError
 from events.ingest import ingest_dataset, validate
+from events.ingest.starter import write_starter
 
 FORMATS = ("csv", "jsonl", "parquet")
 KNOWN_REASONS = frozenset(
@@ -292,4 +293,20 @@ def check_ingest(dataset: MessyDataset, store: Path) -> str | None:
         con.close()
     assert nul == 0
     assert sum(n for _, n in stored) == sum(c.quarantined_total for c in summary.tables.values())
+    return None
+
+
+def check_starter(dataset: MessyDataset, store: Path) -> str | None:
+    """Replace the dataset's hand-written config (which ingested) with the one `dataset new`
+    drafts from its files, and ingest that with check_ingest's invariants; it must not be
+    refused. None when it ingested, else why the starter wrote no config (no column named
+    like a user id or a time)."""
+    dataset.config.unlink()
+    try:
+        drafted, _ = write_starter([dataset.config.parent], None, None)
+    except UsagecastError as error:
+        assert "no file reads as events" in str(error), error
+        return refusal_kind(error)
+    refused = check_ingest(MessyDataset(drafted, dataset.events_format, dataset.rows), store)
+    assert refused is None, f"the drafted config was refused: {refused}"
     return None

@@ -175,10 +175,32 @@ def test_the_footer_of_a_file_longer_than_a_read_chunk(dataset, base_config, sto
         (["a,b", "1,2", "3,4", "5,6,7"], 0),  # not a single field: a broken row, left to fail
         (["a,b", "1,2", *["note"] * 11], 0),  # longer than a footer
         (["a", "1", "2"], 0),  # one column: every row is one field
+        (["a,b", '1,"two', 'lines"', '3,"x', 'y"'], 0),  # quoted line breaks: rows, not notes
+        (["a,b", '1,"two', 'lines"', '""', '"Total",1'], 2),
     ],
 )
 def test_the_starter_finds_a_reports_footer(lines, footer):
     assert _footer_length(lines, ",") == footer
+
+
+@pytest.mark.parametrize(
+    ("count", "message"),
+    [
+        (1, "footer_lines 1: line 5, the footer's first, is inside a quoted field of a row above"),
+        (2, "footer_lines 2: line 4, the footer's first, reads as a row (4 fields"),
+    ],
+)
+def test_a_footer_count_that_would_drop_a_row_over_several_lines_is_fatal(
+    dataset, base_config, store, count, message
+):
+    """The last row's quoted field holds a line break: its second line alone reads as one
+    field, and its first as a row's start; neither is a footer."""
+    events = EVENTS + '3,2014-04-23,"PL\nAY",1\n'
+    path = dataset(
+        files={"events.csv": events}, config=base_config(events=_events(footer_lines=count))
+    )
+    with pytest.raises(SourceFileError, match=re.escape(message)):
+        ingest_dataset(path, store, progress=False)
 
 
 def test_a_shorter_footer_count_reads_the_lines_above_it_as_rows(dataset, base_config, store):
