@@ -76,6 +76,7 @@ STOPS_THE_INGEST = "the ingest would stop at it: fix it, or move it out of the e
 EXTENDED_JSON = (
     "$oid", "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal",
 )  # fmt: skip
+DELIMITERS = ",;\t|"  # a text table's delimiters the starter tells apart
 # The most non-blank lines a report's title may take above a text table (_table_start), and
 # its footer below it (_footer_length); the bytes read at a long file's end for a footer.
 MAX_TITLE_LINES = 10
@@ -897,26 +898,35 @@ def _text_rows(head: bytes, encoding: str) -> list[str]:
 
 
 def _sniffed_delimiter(lines: Sequence[str]) -> str:
-    """The delimiter of a text table's first lines: one of `,;\t|`, else WHITESPACE when
-    every line splits on runs of blanks into the same number (2 or more) of fields (CDNOW's
-    ` 00001 19970101  1   11.77`), else `,`."""
-    try:
-        return csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
-    except csv.Error:
-        widths = {len(line.split()) for line in lines[:20]}
-        return WHITESPACE if len(widths) == 1 and min(widths) >= 2 else ","
+    """The delimiter of a text table's first lines: one of DELIMITERS (read above a short
+    file's footer, whose totals and notices hold other delimiters, when one splits off a
+    footer), else WHITESPACE when every line splits on runs of blanks into the same number
+    (2 or more) of fields (CDNOW's ` 00001 19970101  1   11.77`), else `,`."""
+    footers = (_footer_length(lines, delimiter) for delimiter in DELIMITERS)
+    for sample in (*(lines[: len(lines) - footer] for footer in footers if footer), lines):
+        try:
+            return csv.Sniffer().sniff("\n".join(sample[:20]), delimiters=DELIMITERS).delimiter
+        except csv.Error:
+            continue
+    widths = {len(line.split()) for line in lines[:20]}
+    return WHITESPACE if len(widths) == 1 and min(widths) >= 2 else ","
 
 
-def _table_start(lines: Sequence[str]) -> int:
+def _table_start(lines: Sequence[str], whole: bool = True) -> int:
     """The index in `lines` (blank ones included) of a text table's header below a report's
-    title: the first line from which every non-blank sampled line splits into the same number
-    (2 or more) of fields by one of `,;\t|`, after at most MAX_TITLE_LINES lines that each
-    split into fewer. 0 when the sample reads as a table from its first line by some
-    delimiter, or no such header follows title lines (ragged lines are read as they are)."""
+    title: the first line from which every sampled record (a quoted field may span lines) above
+    a report's footer (_footer_length) has the same number (2 or more) of fields by one of
+    DELIMITERS, after at most MAX_TITLE_LINES records that each have fewer. 0 when the sample
+    reads as a table from its first line by some delimiter, or no such header follows title
+    lines (ragged lines are read as they are). Of a file's first bytes (`whole` False) the
+    last record may be cut, so it is not counted."""
     filled = [index for index, line in enumerate(lines) if line.strip()]
+    texts = [lines[i] for i in filled]
     starts = []
-    for delimiter in ",;\t|":
-        widths = [len(next(csv.reader([lines[i]], delimiter=delimiter))) for i in filled]
+    for delimiter in DELIMITERS:
+        body = texts[: len(texts) - _footer_length(texts, delimiter)]
+        records = _records(body, delimiter)[: None if whole else -1]
+        widths = [width for _, width in records]
         width = widths[-1] if widths else 0
         start = len(widths)
         while start > 0 and widths[start - 1] == width:
@@ -926,7 +936,7 @@ def _table_start(lines: Sequence[str]) -> int:
         if start == 0:
             return 0
         if start <= MAX_TITLE_LINES and max(widths[:start]) < width:
-            starts.append(filled[start])
+            starts.append(filled[records[start][0]])
     return min(starts, default=0)
 
 
@@ -990,13 +1000,13 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
     declared = EXCEL_SEPARATOR_LINE.match(head.removeprefix(UTF8_BOM))
     if declared:
         raw = raw[1:]
-    skip = _table_start(raw)
+    whole = len(head) < SAMPLE_BYTES
+    skip = _table_start(raw, whole)
     title = tuple(line.strip() for line in raw[:skip] if line.strip())
     lines = [line for line in raw[skip:] if line.strip()]
     if not lines:
         raise StarterError(f"{path}: no header line to read columns from")
     delimiter = declared.group(1).decode(encoding) if declared else _sniffed_delimiter(lines)
-    whole = len(head) < SAMPLE_BYTES
     ending = lines if whole else _last_lines(tail, encoding)
     footer = 0 if delimiter == WHITESPACE else _footer_length(ending, delimiter)
     footnote = tuple(line.strip() for line in ending[len(ending) - footer :]) if footer else ()

@@ -538,6 +538,18 @@ def test_a_reports_footer_is_found_and_left_out(tmp_path, rows):
     assert summary.tables["events"].read == 3 + rows
 
 
+def test_a_short_reports_delimiter_is_read_above_its_footer(tmp_path):
+    report = (
+        "Report: logins\n\nuser_id;login_at;amount\n1;2025-03-01 09:00;1,50\n"
+        "2;2025-03-02 10:00;2,50\n" + SALESFORCE_FOOTER
+    )
+    out, _ = _starter_for(tmp_path, {"logins.csv": report})
+    (source,) = read_config(out).events
+    assert (source.delimiter, source.skip_lines, source.footer_lines) == (";", 2, 5)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert (summary.tables["events"].read, summary.tables["events"].accepted) == (2, 2)
+
+
 TICKETS = (  # a helpdesk export: a ticket's description keeps its line breaks
     "Customer ID,Created at,Status,Description\n"
     '7,2025-03-01 09:00,solved,"Login fails"\n'

@@ -100,10 +100,17 @@ def test_skip_lines_must_be_a_count(base_config, tmp_path, value):
         (["a,b,c", "1,2", "3,4"], 0),  # ragged: read as it is
         (["Report", "a,b"], 0),  # one line is no table
         ([f"title {n}" for n in range(11)] + ["a,b", "1,2"], 0),  # too long for a title
+        (["Report", "", "a,b,c", '1,2,"x', 'y"', "4,5,6"], 2),  # a quoted line break in a row
+        (["Report", "", "a;b", "1;2", "3;4", '""', '"Total"'], 2),  # and a footer below
     ],
 )
 def test_the_starter_finds_a_table_below_a_title(lines, start):
     assert _table_start(lines) == start
+
+
+def test_a_files_first_bytes_may_end_in_a_cut_row():
+    lines = ["Report", "", "a,b,c", "1,2,3", "4,5,6", "7,8"]
+    assert (_table_start(lines, whole=False), _table_start(lines)) == (2, 0)
 
 
 # A Salesforce report's CSV: a blank quoted line, the totals, the notice and the copyright.
