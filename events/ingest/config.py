@@ -60,7 +60,8 @@ ZONE_OFFSET = re.compile("([+-])(0[0-9]|1[0-4]):?([0-5][0-9])")
 # `excel_days`: Excel's serial day numbers, as a spreadsheet saved to CSV writes its date
 # cells when they lost their format (`45292.5` is 2024-01-01 12:00).
 EXCEL_DAYS = "excel_days"
-NAMED_TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns", EXCEL_DAYS)
+EPOCH_UNITS = ("epoch_s", "epoch_ms", "epoch_us", "epoch_ns")  # seconds to nanoseconds
+NAMED_TIMESTAMP_FORMATS = ("iso", *EPOCH_UNITS, EXCEL_DAYS)
 # The longest inactivity that rules.sessions may allow inside one session: a day.
 MAX_GAP = 24 * 60
 EVENT_REQUIRED = ("user_id", "timestamp", "event_type")
@@ -357,6 +358,16 @@ def _timestamp_formats(path: Path, where: str, value: Any) -> tuple[str, ...]:
                 f"is {fmt!r}: use a strptime pattern or one of "
                 f"{', '.join(NAMED_TIMESTAMP_FORMATS)}",
             )
+    epochs = [fmt for fmt in formats if fmt in EPOCH_UNITS]
+    if epochs != sorted(epochs, key=EPOCH_UNITS.index):
+        raise _fail(
+            path,
+            where,
+            f"lists {', '.join(epochs)}: list the smaller unit first "
+            f"({', '.join(sorted(epochs, key=EPOCH_UNITS.index))}): a larger unit reads a "
+            "smaller one's numbers as times near 1970, while a smaller unit leaves a larger "
+            "one's numbers to it (they would land after the year 9999)",
+        )
     return formats
 
 

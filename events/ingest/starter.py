@@ -35,6 +35,7 @@ from contracts.names import SPEC_NAME_RULE, is_spec_name, name_words, plain_name
 from events.ingest import archives, excel
 from events.ingest.config import (
     DEFAULT_MIN_ACCEPTED_SHARE,
+    EPOCH_UNITS,
     EXCEL_DAYS,
     LEADING_MINUS,
     WHITESPACE,
@@ -1725,6 +1726,8 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
         left = [v for v in left if v not in done]
     if not formats:
         return ["iso"], f"no known format fits values like {values[0]!r}: write one"
+    epochs = iter(sorted((f for f in formats if f in EPOCH_UNITS), key=EPOCH_UNITS.index))
+    formats = [next(epochs) if f in EPOCH_UNITS else f for f in formats]  # smaller unit first
     check = f"values like {left[0]!r} fit none of {formats}: add a format" if left else None
     # Slashed dates are written both ways (US and European); dotted ones day-first only.
     day_first = next((f for f in formats if f.startswith("%d")), None)

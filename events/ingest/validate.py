@@ -183,6 +183,10 @@ EPOCH_MICROSECONDS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 # Nanoseconds since 1970 (pandas' int64 view of a datetime, ClickHouse's DateTime64(9)): read
 # as an integer, since a DOUBLE holds such a number only to about 256 ns.
 EPOCH_NANOSECONDS = "epoch_ns"
+# 10000-01-01 in microseconds since 1970: an epoch that lands there or later is not read (it
+# is in a smaller unit than declared: milliseconds read as seconds land in the year 55000),
+# so a smaller unit listed first leaves each larger one's numbers to it.
+EPOCH_END_MICROSECONDS = 253_402_300_800_000_000
 WHOLE_NUMBER = "^(-?[0-9]+)(\\.0*)?$"  # its digits, a zero fraction allowed
 # strptime directives of a time of day; a pattern without any reads calendar days.
 TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%g", "%n", "%p", "%X", "%c", "%T", "%R", "%s")
@@ -545,8 +549,9 @@ def timestamp_sql(
             parts.append(excel_days_sql(text_sql, decimal, times))
         elif fmt in EPOCH_MICROSECONDS:
             number = number_sql(text_sql, decimal)
-            scale = EPOCH_MICROSECONDS[fmt]
-            utc = f"try(make_timestamp(try_cast({number} * {scale} AS BIGINT)))"
+            micros = f"try_cast({number} * {EPOCH_MICROSECONDS[fmt]} AS BIGINT)"
+            inside = f"CASE WHEN abs({micros}) < {EPOCH_END_MICROSECONDS} THEN {micros} END"
+            utc = f"try(make_timestamp({inside}))"
             parts.append(stored_wall_time_sql(utc, "UTC", times))
         elif fmt == EPOCH_NANOSECONDS:
             digits = f"regexp_extract({text_sql}, {sql_string(WHOLE_NUMBER)}, 1)"

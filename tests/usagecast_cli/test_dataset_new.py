@@ -679,6 +679,11 @@ def test_a_workbook_of_a_users_sheet_and_event_sheets_is_a_source_each(tmp_path)
         ),
         (["Fri, 03 Jan 2025 10:00:00 GMT"], ["%a, %d %b %Y %H:%M:%S %Z"], None),
         (["1735898400123456789"], ["epoch_ns"], None),
+        (  # more milliseconds than seconds: the smaller unit still goes first
+            ["1735898400123", "1735898401123", "1735898400"],
+            ["epoch_s", "epoch_ms"],
+            None,
+        ),
         (
             ["03/Jan/2025:10:00:00 +0000", "14/Feb/2025:09:05:00 -0500"],
             ["%d/%b/%Y:%H:%M:%S %z"],

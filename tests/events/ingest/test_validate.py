@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.ingest import parse_config
+from events.ingest import ConfigError, parse_config
 from events.ingest.config import ZONE_ABBREVIATIONS, Attribute, Rules, Source, TimeZones
 from events.ingest.validate import (
     StagedFile,
@@ -516,10 +516,34 @@ def test_each_field_a_derived_value_reads_is_read_once_in_the_staging_sql(expres
         ("epoch_ns", "1.398138780123456789e18", None),
         ("epoch_ns", "99999999999999999999", None),
         ("epoch_ns", "abc", None),
+        ("epoch_s", "1398138780123", None),  # milliseconds: the year 46275
+        ("epoch_s", "253402300799", datetime(9999, 12, 31, 23, 59, 59)),
+        ("epoch_ms", "1398138780123456", None),
     ],
 )
 def test_each_epoch_format_reads_its_unit(fmt, text, expected):
     assert _scalar(timestamp_sql("t", [fmt], "."), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1398138780", datetime(2014, 4, 22, 3, 53)),
+        ("1398138780123", datetime(2014, 4, 22, 3, 53, 0, 123000)),
+        ("1398138780123456", datetime(2014, 4, 22, 3, 53, 0, 123456)),
+    ],
+)
+def test_epoch_units_listed_smaller_first_each_read_their_own_numbers(text, expected):
+    """A file joined from two trackers, one writing seconds and one milliseconds."""
+    formats = ["epoch_s", "epoch_ms", "epoch_us"]
+    assert _scalar(timestamp_sql("t", formats, "."), text) == expected
+
+
+def test_a_larger_epoch_unit_listed_first_is_refused(tmp_path):
+    columns = {"user_id": "u", "timestamp": "t", "event_type": "e"}
+    events = {"files": "e.csv", "columns": columns, "timestamp_formats": ["epoch_ms", "epoch_s"]}
+    with pytest.raises(ConfigError, match=r"list the smaller unit first \(epoch_s, epoch_ms\)"):
+        parse_config({"events": events}, tmp_path / "dataset.yaml")
 
 
 @pytest.mark.parametrize(
