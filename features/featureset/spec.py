@@ -74,7 +74,7 @@ import itertools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from contracts.errors import UsagecastError
 from contracts.names import SPEC_NAME_RULE, is_spec_name, plain_name_for
@@ -86,7 +86,8 @@ from features.featureset.derived import (
 )
 
 LabelKind = Literal["event_within", "active_days_in_window", "churn", "value_within"]
-FeatureKind = Literal[
+# A spec entry's `kind:`.
+SpecFeatureKind = Literal[
     "count",
     "active_days",
     "sessions",
@@ -105,11 +106,13 @@ FeatureKind = Literal[
     "value_mean",
     "last",
     "related",
-    # The columns a `gaps` entry expands to (FeatureDef kinds only, not spec `kind:` values).
+]
+# A FeatureDef's kind: a spec kind, or a column a `gaps` or `related` entry expands to.
+FeatureKind = Literal[
+    SpecFeatureKind,
     "gap_mean",
     "gap_last",
     "gap_ratio",
-    # The columns a `related` entry expands to (FeatureDef kinds only).
     "related_count",
     "related_active_days",
     "related_sessions",
@@ -121,27 +124,8 @@ Direction = Literal["increase", "decrease", "both"]
 Causal = Literal["increases", "decreases"]
 SignupAnchor = Literal["date", "timestamp"]
 
-LABEL_KINDS: tuple[str, ...] = ("event_within", "active_days_in_window", "churn", "value_within")
-FEATURE_KINDS: tuple[str, ...] = (
-    "count",
-    "active_days",
-    "sessions",
-    "recency",
-    "tenure",
-    "value_sum",
-    "ratio",
-    "area_count",
-    "item_mean",
-    "item_count",
-    "attribute",
-    "gaps",
-    "trend",
-    "distinct_items",
-    "distinct_areas",
-    "value_mean",
-    "last",
-    "related",
-)
+LABEL_KINDS: tuple[str, ...] = get_args(LabelKind)
+FEATURE_KINDS: tuple[str, ...] = get_args(SpecFeatureKind)
 # Kinds whose `event_types` key is required (it is optional for recency, item_mean,
 # item_count, distinct_items, distinct_areas and last: without it they read events of any
 # type).
