@@ -78,6 +78,8 @@ EXTENDED_JSON = (
     "$oid", "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal",
 )  # fmt: skip
 DELIMITERS = ",;\t|"  # a text table's delimiters the starter tells apart
+# A time's ending that names an instant: `Z`, ` UTC`, an offset (`+02:00`, `-0500`).
+INSTANT_SUFFIX = re.compile(r"(Z| UTC|[+-][0-9]{2}:?[0-9]{2})$")
 # The most non-blank lines a report's title may take above a text table (_table_start), and
 # its footer below it (_footer_length); the bytes read at a long file's end for a footer.
 MAX_TITLE_LINES = 10
@@ -1789,6 +1791,25 @@ def _zones_read(values: Sequence[str], formats: Sequence[str]) -> str | None:
     return f"zone abbreviations read as fixed offsets: {offsets}{named}"
 
 
+def _zone_column(
+    sample: FileSample, read: set[str], times: Sequence[str], formats: Sequence[str]
+) -> str | None:
+    """An unread column named like a time zone (`Time Zone`, `timezone`, `tz`: a POS or
+    payments export's zone of each row) beside times that name no instant themselves (no
+    offset, no zone, no epoch); else None. Segment's `context.timezone` beside instants
+    is the device's zone, and says nothing of how a time reads."""
+    instants = any(f in EPOCH_UNITS or "%z" in f or "%Z" in f for f in formats) or any(
+        INSTANT_SUFFIX.search(value) for value in times
+    )
+    if instants:
+        return None
+    for column in sample.columns:
+        words = name_words(column)
+        if column not in read and ("zone" in words or "timezone" in words or words == ["tz"]):
+            return column
+    return None
+
+
 def _excel_days_read(formats: Sequence[str]) -> str | None:
     """What excel_days, when proposed, reads the numbers as."""
     if EXCEL_DAYS not in formats:
@@ -2767,9 +2788,18 @@ def _events_source(
         )
     formats, check = timestamp_formats(time_values)
     source["timestamp_formats"] = formats
+    zone_column = _zone_column(sample, read, time_values, formats)
     for note in (check, _zones_read(time_values, formats), _excel_days_read(formats)):
         if note:
             checks.append(f"{files}: {time}: {note}")
+    if zone_column is not None:
+        zones = sorted(set(sample.values.get(zone_column, ())))
+        checks.append(
+            f"{files}: {zone_column} names a time zone per row ({', '.join(zones[:3])}): "
+            f"{time} is read as written, each row's wall clock, in the source's timezone, not "
+            "converted by it; to convert each row, append it to the time in a derived "
+            "timestamp read by a format that ends in %Z (docs/reference/data.md, Time zones)"
+        )
     if {"utc", "gmt"} & set(name_words(time)):
         source["timezone"] = "UTC"
         checks.append(

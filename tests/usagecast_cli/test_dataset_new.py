@@ -550,6 +550,24 @@ def test_a_short_reports_delimiter_is_read_above_its_footer(tmp_path):
     assert (summary.tables["events"].read, summary.tables["events"].accepted) == (2, 2)
 
 
+@pytest.mark.parametrize(
+    ("times", "named"),
+    [
+        ("Date,Time,Time Zone\n01/03/2024,09:15:22,PST\n03/12/2024,23:59:01,PDT\n", True),
+        (
+            "Created,Timezone\n2024-01-03T17:15:22Z,America/Los_Angeles\n"
+            "2024-03-13T06:59:01Z,America/Los_Angeles\n",
+            False,
+        ),  # instants: the device's zone
+    ],
+)
+def test_a_zone_column_beside_times_without_an_offset_is_named(tmp_path, times, named):
+    header, *rows = times.splitlines()
+    sales = "\n".join([f"Customer ID,Event,{header}", *(f"C1,Purchase,{r}" for r in rows)])
+    _, starter = _starter_for(tmp_path, {"sales.csv": sales + "\n"})
+    assert any("names a time zone per row" in c for c in starter.checks) == named
+
+
 TICKETS = (  # a helpdesk export: a ticket's description keeps its line breaks
     "Customer ID,Created at,Status,Description\n"
     '7,2025-03-01 09:00,solved,"Login fails"\n'
