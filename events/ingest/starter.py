@@ -119,6 +119,7 @@ USER_ID_NAMES = (
     "account", "memberid", "clientid", "playerid", "visitorid", "userpseudoid", "anonymousid",
     "customernumber", "customerno", "accountnumber", "membernumber", "memberno",
     "soldtoparty", "soldto",  # SAP's customer on a sales or billing document
+    "accountcode",  # Recurly's account on its subscriptions, invoices and transactions
     # The same in the languages of exports made in a localised spreadsheet or tool (German,
     # French, Spanish, Portuguese, Italian), accents dropped (_key).
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
@@ -126,10 +127,11 @@ USER_ID_NAMES = (
     "cliente", "idusuario", "usuario", "idutente", "utente",
 )  # fmt: skip
 # Whose id a column ending in `id` holds when its name is none of the above
-# (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`, a CRM's `Contact ID`).
+# (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`, a CRM's `Contact ID`,
+# a helpdesk's `Requester id`).
 ID_OWNERS = (
     "user", "customer", "account", "member", "client", "player", "visitor", "person",
-    "subscriber", "buyer", "shopper", "profile", "contact",
+    "subscriber", "buyer", "shopper", "profile", "contact", "requester",
 )  # fmt: skip
 # A device's or visitor's id beside the user id (Segment's `anonymousId`, Amplitude's and
 # Mixpanel's `device_id`, AppsFlyer's `AppsFlyer ID`): an event without a user id takes the

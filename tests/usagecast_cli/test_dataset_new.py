@@ -2322,6 +2322,36 @@ def test_a_line_amount_with_decimal_commas_and_digit_groups_reads_in_the_ingest(
     assert [value for (value,) in values] == pytest.approx([-1234.5, 19.0])
 
 
+@pytest.mark.parametrize(
+    ("name", "export", "user_id"),
+    [
+        (  # Zendesk's tickets: the ticket's own Id first, the customer in Requester id
+            "tickets.csv",
+            "Id,Requester,Requester id,Subject,Status,Created at\n"
+            "101,Ann Lee,3901,Cannot log in,solved,2025-01-03 10:00\n"
+            "102,Bob Roy,3902,Refund,open,2025-01-04 11:30\n"
+            "103,Ann Lee,3901,Invoice,pending,2025-01-09 09:00\n",
+            "Requester id",
+        ),
+        (  # Recurly's subscriptions: the account is its account_code
+            "subscriptions.csv",
+            "uuid,account_code,plan_code,state,activated_at\n"
+            "5f1a,acct-1,pro,active,2025-01-03T10:00:00Z\n"
+            "5f1b,acct-2,basic,canceled,2025-01-04T11:30:00Z\n",
+            "account_code",
+        ),
+    ],
+)
+def test_a_helpdesks_requester_and_a_billing_tools_account_code_are_user_ids(
+    tmp_path, name, export, user_id
+):
+    out, _ = _starter_for(tmp_path, {name: export})
+    (source,) = read_config(out).events
+    assert source.columns["user_id"] == user_id
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == export.count("\n") - 1
+
+
 def test_times_with_zone_abbreviations_read_as_their_offsets(tmp_path):
     activities = (  # a CRM's activity report: US times with the zone's abbreviation
         "Contact ID,Activity Type,Activity Date\n"
