@@ -27,18 +27,30 @@ def ensure_workspace() -> Path:
 
 
 def activate_mlflow_tracking() -> str:
-    """Point MLflow's fluent API at the workspace's store when MLFLOW_TRACKING_URI is unset.
+    """Point MLflow's fluent API at the store in effect: MLFLOW_TRACKING_URI when set, else
+    the workspace's (USAGECAST_HOME, read on every call). Returns its URI.
 
-    MLflow reads the variable on every call by itself; setting the process-wide URI while it
-    is set would pin a stale value for callers that change the variable later (notebooks,
-    test suites). Returns the URI in effect.
+    MLflow reads the variable on every call unless its own process-wide URI is set, which
+    takes precedence; so with the variable set that URI is cleared (a URI set here earlier
+    would shadow a variable a notebook or a test changed since). Without the variable the
+    process-wide URI is the workspace's, and the variable MLflow writes beside it (for
+    subprocesses) is removed again: left there, it would pin the first workspace's store for
+    the whole process, so a notebook that moves to another USAGECAST_HOME would keep logging
+    to the first. This process's own subprocesses are given their store, or find it from
+    USAGECAST_HOME as this does.
     """
+    import mlflow
+
     uri = mlflow_tracking_uri()
     ensure_mlflow_store(uri)
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        import mlflow
-
+    given = os.environ.get("MLFLOW_TRACKING_URI")
+    if given:
+        if mlflow.get_tracking_uri() != given:
+            mlflow.set_tracking_uri(None)  # which also removes the variable
+            os.environ["MLFLOW_TRACKING_URI"] = given
+    else:
         mlflow.set_tracking_uri(uri)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
     return uri
 
 

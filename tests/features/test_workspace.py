@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
 from contracts.workspace import sqlite_store_path
-from features.workspace import ensure_mlflow_store
+from features.workspace import activate_mlflow_tracking, ensure_mlflow_store
 
 CREATE = "import sys; from features.workspace import ensure_mlflow_store as e; e(sys.argv[1])"
 
@@ -107,3 +108,44 @@ def test_a_store_from_a_newer_mlflow_is_left_alone(tmp_path: Path) -> None:
     ensure_mlflow_store(f"sqlite:///{path}")
     assert not (tmp_path / "mlflow.db.schema").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".bak")] == []
+
+
+@pytest.fixture
+def mlflow_follows_the_environment():
+    """MLflow's process-wide URI cleared after the test, as the other tests expect it."""
+    yield
+    mlflow.set_tracking_uri(None)
+
+
+def _experiments_in(store: Path) -> list[str]:
+    return [e.name for e in MlflowClient(f"sqlite:///{store}").search_experiments()]
+
+
+def test_a_notebook_that_moves_to_another_workspace_logs_there(
+    tmp_path, monkeypatch, make_mlflow_store, mlflow_follows_the_environment
+):
+    """Without MLFLOW_TRACKING_URI each workspace's store is used in turn: MLflow writes the
+    variable when given a URI, which would pin the first workspace's store."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    for project in ("first", "second"):
+        (tmp_path / project).mkdir()
+        make_mlflow_store(tmp_path / project)
+        monkeypatch.setenv("USAGECAST_HOME", str(tmp_path / project))
+        activate_mlflow_tracking()
+        mlflow.set_experiment(f"{project}-experiment")
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "second-experiment" not in _experiments_in(tmp_path / "first" / "mlflow.db")
+    assert "second-experiment" in _experiments_in(tmp_path / "second" / "mlflow.db")
+
+
+def test_a_tracking_uri_set_after_a_workspace_was_activated_is_followed(
+    tmp_path, monkeypatch, make_mlflow_store, mlflow_follows_the_environment
+):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    home = Path(os.environ["USAGECAST_HOME"])
+    home.mkdir()
+    make_mlflow_store(home)
+    activate_mlflow_tracking()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", make_mlflow_store(tmp_path))
+    assert activate_mlflow_tracking() == mlflow.get_tracking_uri()
+    assert os.environ["MLFLOW_TRACKING_URI"] == f"sqlite:///{tmp_path / 'mlflow.db'}"
