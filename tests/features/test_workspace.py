@@ -132,7 +132,7 @@ def test_a_notebook_that_moves_to_another_workspace_logs_there(
         make_mlflow_store(tmp_path / project)
         monkeypatch.setenv("USAGECAST_HOME", str(tmp_path / project))
         activate_mlflow_tracking()
-        mlflow.set_experiment(f"{project}-experiment")
+        MlflowClient().create_experiment(f"{project}-experiment")  # the process-wide store
     assert "MLFLOW_TRACKING_URI" not in os.environ
     assert "second-experiment" not in _experiments_in(tmp_path / "first" / "mlflow.db")
     assert "second-experiment" in _experiments_in(tmp_path / "second" / "mlflow.db")
