@@ -35,7 +35,7 @@ import io
 import re
 import shutil
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -383,11 +383,10 @@ def without_footer(
 ) -> Path:
     """A copy of a CSV without its last `footer_lines` lines that hold something (a report's
     totals, notice and copyright; the blank lines after them go too), every other line at
-    its number; footer_cut says where it ends, or why it is no footer."""
-    cut = footer_cut(path, footer_lines, header_width, delimiter, encoding, shown)
+    its number; footer_cut says where it ends, or why it is no footer (it copies the body
+    as it reads it)."""
     with target.open("wb") as out:
-        for chunk in _chunks_before(path, cut):
-            out.write(chunk)
+        footer_cut(path, footer_lines, header_width, delimiter, encoding, shown, out)
     return target
 
 
@@ -398,13 +397,15 @@ def footer_cut(
     delimiter: str,
     encoding: str,
     shown: str | Path,
+    out: IO[bytes] | None = None,
 ) -> int:
     """The byte offset where a CSV's body ends above its last `footer_lines` lines that hold
-    something. The footer must start where a row ends (an even number of quote characters
-    before it) and its first record (a quoted field may span lines) must not read as a row
-    (another number of fields than the header's `header_width`): else the file has no such
-    footer, or a shorter one, and the lines it would drop are data, so that is fatal, with
-    the line's number. `encoding` is an ASCII-compatible one (the ingest's copy is)."""
+    something; the body is written to `out` when given, in the one pass that reads it. The
+    footer must start where a row ends (an even number of quote characters before it) and its
+    first record (a quoted field may span lines) must not read as a row (another number of
+    fields than the header's `header_width`): else the file has no such footer, or a shorter
+    one, and the lines it would drop are data, so that is fatal, with the line's number.
+    `encoding` is an ASCII-compatible one (the ingest's copy is)."""
     tail, start = _tail_lines(path, footer_lines)
     filled = [index for index, line in enumerate(tail) if line.strip()]
     if len(filled) < footer_lines:
@@ -415,9 +416,12 @@ def footer_cut(
     first = filled[-footer_lines]
     cut = start + sum(len(line) for line in tail[:first])
     lines = quotes = 0
-    for chunk in _chunks_before(path, cut):
-        lines += chunk.count(NEWLINE)
-        quotes += chunk.count(b'"')
+    with path.open("rb") as source:
+        while (left := cut - source.tell()) > 0 and (chunk := source.read(min(HASH_CHUNK, left))):
+            lines += chunk.count(NEWLINE)
+            quotes += chunk.count(b'"')
+            if out is not None:
+                out.write(chunk)
     where = f"{shown}: footer_lines {footer_lines}: line {lines + 1}, the footer's first,"
     if quotes % 2:
         raise SourceFileError(
@@ -432,13 +436,6 @@ def footer_cut(
             "no such footer, or a shorter one; fix footer_lines"
         )
     return cut
-
-
-def _chunks_before(path: Path, cut: int) -> Iterator[bytes]:
-    """A file's bytes before offset `cut`, in chunks."""
-    with path.open("rb") as source:
-        while (left := cut - source.tell()) > 0 and (chunk := source.read(min(HASH_CHUNK, left))):
-            yield chunk
 
 
 def _tail_lines(path: Path, count: int) -> tuple[list[bytes], int]:

@@ -78,6 +78,7 @@ EXTENDED_JSON = (
     "$oid", "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal",
 )  # fmt: skip
 DELIMITERS = ",;\t|"  # a text table's delimiters the starter tells apart
+SNIFFED_LINES = 20  # a text table's first lines its delimiter is sniffed from
 # A time's ending that names an instant: `Z`, ` UTC`, an offset (`+02:00`, `-0500`).
 INSTANT_SUFFIX = re.compile(r"(Z| UTC|[+-][0-9]{2}:?[0-9]{2})$")
 # The most non-blank lines a report's title may take above a text table (_table_start), and
@@ -907,13 +908,15 @@ def _sniffed_delimiter(lines: Sequence[str]) -> str:
     file's footer, whose totals and notices hold other delimiters, when one splits off a
     footer), else WHITESPACE when every line splits on runs of blanks into the same number
     (2 or more) of fields (CDNOW's ` 00001 19970101  1   11.77`), else `,`."""
-    footers = (_footer_length(lines, delimiter) for delimiter in DELIMITERS)
+    short = len(lines) < SNIFFED_LINES + MAX_FOOTER_LINES  # else no footer line is sniffed
+    footers = (_footer_length(lines, delimiter) for delimiter in DELIMITERS if short)
     for sample in (*(lines[: len(lines) - footer] for footer in footers if footer), lines):
         try:
-            return csv.Sniffer().sniff("\n".join(sample[:20]), delimiters=DELIMITERS).delimiter
+            text = "\n".join(sample[:SNIFFED_LINES])
+            return csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
         except csv.Error:
             continue
-    widths = {len(line.split()) for line in lines[:20]}
+    widths = {len(line.split()) for line in lines[:SNIFFED_LINES]}
     return WHITESPACE if len(widths) == 1 and min(widths) >= 2 else ","
 
 
@@ -929,8 +932,10 @@ def _table_start(lines: Sequence[str], whole: bool = True) -> int:
     texts = [lines[i] for i in filled]
     starts = []
     for delimiter in DELIMITERS:
-        body = texts[: len(texts) - _footer_length(texts, delimiter)]
-        records = _records(body, delimiter)[: None if whole else -1]
+        records = _records(texts, delimiter)
+        footer_starts = len(texts) - _footer_of(records, len(texts))
+        records = [record for record in records if record[0] < footer_starts]
+        records = records[: None if whole else -1]
         widths = [width for _, width in records]
         width = widths[-1] if widths else 0
         start = len(widths)
@@ -971,7 +976,11 @@ def _footer_length(lines: Sequence[str], delimiter: str) -> int:
     are at most MAX_FOOTER_LINES of them and the first is a single field, as no row of a
     table of two or more columns is; else 0. Records, not lines: a row's quoted field may
     hold line breaks (a comment, an address)."""
-    records = _records(lines, delimiter)
+    return _footer_of(_records(lines, delimiter), len(lines))
+
+
+def _footer_of(records: Sequence[tuple[int, int]], line_count: int) -> int:
+    """_footer_length of `line_count` lines parsed as `records` (_records)."""
     widths = [width for _, width in records]
     last_row = next(
         (i for i in range(len(widths) - 1, 0, -1) if widths[i] == widths[i - 1] >= 2), None
@@ -979,7 +988,7 @@ def _footer_length(lines: Sequence[str], delimiter: str) -> int:
     if last_row is None or last_row == len(records) - 1:
         return 0
     first, width = records[last_row + 1]
-    footer = len(lines) - first
+    footer = line_count - first
     return footer if footer <= MAX_FOOTER_LINES and width == 1 else 0
 
 
