@@ -8,8 +8,10 @@ Logged experiments: an experiment run outside usagecast (an experiment platform,
 simulator's `--experiment`) is read from the store's EXPERIMENT_ASSIGNED events (item_id = the
 experiment, area = the user's arm); its start is the midnight before the first exposure.
 
-Analysis of "event_within EVENT Nd": a user enters the experiment at their first event on or
-after the start date; they convert if they do EVENT within N days of entering. Users whose
+Analysis of "event_within EVENT Nd": a user enters a saved experiment at their first event on
+or after the start date, a logged one at their first exposure (a platform logs only the users
+it exposed, often long after they were first active); they convert if they do EVENT within N
+days of entering. Users whose
 N days run past the end of the data are censored (counted, not labelled). Each later group is
 compared with the first (the control).
 """
@@ -42,6 +44,9 @@ from features.engines import Engine
 BUCKETS = 10_000
 _SPLIT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?(/\d+(\.\d{1,2})?)+$")
 _METRIC_PATTERN = re.compile(r"^event_within\s+(\S+)\s+(\d+)d$")
+# A logged arm named so (in any case: Statsig's `Control`, Optimizely's `Original`) is the
+# control, compared with every other.
+CONTROL_ARM_NAMES = ("control", "baseline", "original")
 
 
 @dataclass(frozen=True)
@@ -161,12 +166,14 @@ def parse_metric(text: str) -> Metric:
     return Metric(match.group(1), days)
 
 
+# :entry picks the events a user enters at: any (a saved experiment) or the experiment's
+# EXPERIMENT_ASSIGNED events (a logged one).
 _OUTCOMES = f"""
 WITH {SCOPED_USERS},
 entries AS (
     SELECT e.user_id, MIN(e.event_time) AS entered_at
     FROM events AS e JOIN scoped_users AS su ON e.user_id = su.user_id
-    WHERE e.event_time >= :start AND :before_end
+    WHERE e.event_time >= :start AND :before_end AND :entry
     GROUP BY e.user_id
 )
 SELECT en.user_id, en.entered_at,
@@ -206,10 +213,13 @@ def logged_assignment(engine: Engine, name: str) -> pd.DataFrame:
 
 
 def logged_experiment(name: str, assignment: pd.DataFrame, split: str | None) -> Experiment:
-    """The Experiment of logged assignments: control first when an arm is called so, the
-    planned split from `split` (else the observed shares: the sample-ratio check then has
-    nothing to test), no salt (nothing is hashed), start at the midnight of the first exposure."""
-    arms = sorted(set(assignment["group"]), key=lambda arm: (arm != "control", arm))
+    """The Experiment of logged assignments: control first when an arm is called so
+    (CONTROL_ARM_NAMES), else alphabetical; the planned split from `split` (else the observed
+    shares: the sample-ratio check then has nothing to test), no salt (nothing is hashed),
+    start at the midnight of the first exposure."""
+    arms = sorted(
+        set(assignment["group"]), key=lambda arm: (arm.casefold() not in CONTROL_ARM_NAMES, arm)
+    )
     if len(arms) < 2:
         raise UsagecastError(f"experiment {name!r}: the store logs one arm only ({arms})")
     if split is None:
@@ -225,10 +235,24 @@ def logged_experiment(name: str, assignment: pd.DataFrame, split: str | None) ->
     return Experiment(name, tuple(arms), percents, "", start)
 
 
+def exposure_condition(name: str) -> exp.Expression:
+    """`e` is an exposure to logged experiment `name`."""
+    return exp.and_(
+        exp.column("event_type", table="e").eq(exp.Literal.string(EXPERIMENT_ASSIGNED)),
+        exp.column("item_id", table="e").eq(exp.Literal.string(name)),
+    )
+
+
 def user_outcomes(
-    engine: Engine, experiment: Experiment, metric: Metric, filters: Filters = NO_FILTERS
+    engine: Engine,
+    experiment: Experiment,
+    metric: Metric,
+    filters: Filters = NO_FILTERS,
+    *,
+    logged: bool = False,
 ) -> pd.DataFrame:
-    """user_id, entered_at, converted (0/1), censored (bool) for users who entered."""
+    """user_id, entered_at, converted (0/1), censored (bool) for users who entered: at their
+    first event from the start, or, `logged`, at their first exposure to the experiment."""
     if filters.area_prefix is not None:
         raise UsagecastError("ab analyze: an area filter does not apply to a conversion metric")
     end_s = data_end_seconds(engine, filters)
@@ -243,6 +267,7 @@ def user_outcomes(
         before_end=combine(end_condition),
         event=metric.event,
         window=days_interval(metric.days),
+        entry=exposure_condition(experiment.name) if logged else exp.true(),
     )
     outcomes = engine.query(sql)
     outcomes["user_id"] = outcomes["user_id"].astype(str)

@@ -45,7 +45,7 @@ cohort_users AS (
 activity AS (
     SELECT DISTINCT cu.cohort, cu.user_id, :period_index AS period
     FROM events AS e JOIN cohort_users AS cu ON e.user_id = cu.user_id
-    WHERE e.event_time >= cu.signup_time AND :event_end AND :event_area AND :activity
+    WHERE e.event_time >= cu.signup_time AND :event_end AND :product_use AND :activity
 ),
 sizes AS (SELECT cohort, COUNT(*) AS users FROM cohort_users GROUP BY cohort)
 SELECT s.cohort, s.users, a.period, COUNT(a.user_id) AS active
@@ -77,7 +77,7 @@ def retention(
             event_end=combine(event_end),
             period_index=sqlglot.parse_one(_PERIOD_INDEX[period], read="duckdb"),
             segment=params["segment"],
-            event_area=params["event_area"],
+            product_use=params["product_use"],
             activity=(
                 exp.column("event_type", table="e").isin(*activity_events)
                 if activity_events

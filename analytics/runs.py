@@ -682,7 +682,7 @@ def ab_result(
     resolve_event_types(
         store_event_types(engine), (parsed.event,), command="ab analyze", flag="--metric"
     )
-    outcomes = ab.user_outcomes(engine, experiment, parsed, filters)
+    outcomes = ab.user_outcomes(engine, experiment, parsed, filters, logged=logged is not None)
     assignment = ab.assign(outcomes["user_id"], experiment) if logged is None else logged
     return ABAnalysis(
         ab.analyze(outcomes, assignment, experiment, alpha),

@@ -15,7 +15,7 @@ import sqlglot.expressions as exp
 
 from analytics.filters import Filters, area_condition, combine, parse_segment, time_range_condition
 from contracts.errors import UsagecastError
-from events.store import USER_ATTRIBUTES
+from events.store import EXPERIMENT_ASSIGNED, USER_ATTRIBUTES
 from features.engines import Engine
 
 SECONDS_PER_DAY = 86_400
@@ -29,14 +29,14 @@ scoped_users AS (
     WHERE :segment
 )"""
 
-# Events of segment users inside the time range and area prefix.
+# Events of product use (PRODUCT_USE) of segment users inside the time range.
 SCOPED_EVENTS = """
 scoped_events AS (
     SELECT e.user_id, e.event_time, e.event_type, e.area, e.value,
            FLOOR(epoch(e.event_time)) AS event_s
     FROM events AS e
     JOIN scoped_users AS su ON e.user_id = su.user_id
-    WHERE :event_range AND :event_area
+    WHERE :event_range AND :product_use
 )"""
 
 
@@ -53,13 +53,22 @@ def segment_condition(engine: Engine, filters: Filters) -> exp.Expression:
     return parse_segment(filters.segment, user_attribute_columns(engine), table="u")
 
 
+def product_use(filters: Filters) -> exp.Expression:
+    """`e` is an event of product use: in the area prefix, and not a log of an experiment's
+    exposure (its `area` holds an arm, and the platform, not the user, made it)."""
+    return combine(
+        area_condition(exp.column("area", table="e"), filters),
+        exp.column("event_type", table="e").neq(exp.Literal.string(EXPERIMENT_ASSIGNED)),
+    )
+
+
 def scope_params(engine: Engine, filters: Filters) -> dict[str, exp.Expression]:
-    """Placeholder values for SCOPED_USERS and SCOPED_EVENTS."""
+    """Placeholder values for SCOPED_USERS and SCOPED_EVENTS (and `product_use`)."""
     event_time = exp.column("event_time", table="e")
     return {
         "segment": segment_condition(engine, filters),
         "event_range": combine(time_range_condition(event_time, filters)),
-        "event_area": combine(area_condition(exp.column("area", table="e"), filters)),
+        "product_use": product_use(filters),
     }
 
 

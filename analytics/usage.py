@@ -228,7 +228,7 @@ SELECT COUNT(DISTINCT c.user_id) AS converters_using, :feature AS feature
 FROM converters AS c JOIN events AS e ON e.user_id = c.user_id
 WHERE e.event_time >= c.converted_at - :lookback
   AND e.event_time < c.converted_at
-  AND :feature IS NOT NULL AND :event_area
+  AND :feature IS NOT NULL AND :product_use
 GROUP BY 2
 """
 
@@ -272,7 +272,7 @@ usage AS (
     SELECT e.user_id, :feature AS feature, r.d_lo, r.d_hi,
            CAST(FLOOR((FLOOR(epoch(e.event_time)) - r.signup_s) / 86400) AS BIGINT) AS t
     FROM events AS e JOIN at_risk AS r ON e.user_id = r.user_id
-    WHERE r.d_lo <= r.d_hi AND :feature IS NOT NULL AND :event_area
+    WHERE r.d_lo <= r.d_hi AND :feature IS NOT NULL AND :product_use
       AND FLOOR(epoch(e.event_time)) >= r.signup_s + (r.d_lo - :lookback_days) * 86400
       AND FLOOR(epoch(e.event_time)) < r.signup_s + r.d_hi * 86400
 ),

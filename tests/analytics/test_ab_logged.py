@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics import ab
+from analytics import ab, retention, top_features
 from analytics.runs import ab_result, opened_engine
 from contracts.errors import UsagecastError
 from contracts.workspace import event_store_path
@@ -121,3 +121,93 @@ def test_spark_reads_the_same_logged_assignment(tmp_path: Path) -> None:
         expected.sort_values("user_id").reset_index(drop=True),
         check_dtype=False,
     )
+
+
+# An experiment platform's export beside the product's own log, as a user brings them: the
+# platform logs only the users it exposed (u3 never was), some of them long after they were
+# first active (u2 bought before its exposure), every exposure again (u2 twice), an exposure
+# without a use of the product (u6, an email test), and its own arm names (`Original`).
+PLATFORM_EVENTS = """user_id,timestamp,event,page
+u1,2024-01-05T09:00:00Z,page_view,/home
+u1,2024-02-10T09:00:00Z,PURCHASE,/billing
+u2,2024-01-03T09:00:00Z,page_view,/home
+u2,2024-01-20T09:00:00Z,PURCHASE,/billing
+u3,2024-02-03T09:00:00Z,page_view,/reports
+u3,2024-02-04T09:00:00Z,PURCHASE,/billing
+u4,2024-02-03T12:00:00Z,page_view,/reports
+u4,2024-02-20T09:00:00Z,PURCHASE,/billing
+u5,2024-02-04T09:00:00Z,page_view,/home
+u3,2024-04-30T09:00:00Z,page_view,/home
+"""
+PLATFORM_EXPOSURES = """user_id,experiment,variation,exposed_at
+u1,checkout_v2,Original,2024-02-01 10:00:00
+u2,checkout_v2,A,2024-02-02 10:00:00
+u2,checkout_v2,A,2024-02-05 10:00:00
+u4,checkout_v2,A,2024-02-03 12:00:00
+u5,checkout_v2,Original,2024-02-04 09:00:00
+u6,checkout_v2,Original,2024-03-01 08:00:00
+"""
+PLATFORM_CONFIG = """name: platform
+events:
+- files: events.csv
+  columns: {user_id: user_id, timestamp: timestamp, event_type: event, area: page}
+- files: exposures.csv
+  event_type: EXPERIMENT_ASSIGNED
+  columns: {user_id: user_id, timestamp: exposed_at, item_id: experiment, area: variation}
+users:
+  files: users.csv
+  columns: {user_id: user_id, signup_time: signup}
+"""
+
+
+@pytest.fixture
+def platform_export(tmp_path: Path) -> None:
+    """The export above, ingested into the test's workspace."""
+    users = "user_id,signup\n" + "".join(f"u{n},2024-01-01\n" for n in range(1, 7))
+    files = {
+        "users.csv": users,
+        "events.csv": PLATFORM_EVENTS,
+        "exposures.csv": PLATFORM_EXPOSURES,
+        "dataset.yaml": PLATFORM_CONFIG,
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert main(["ingest", str(tmp_path / "dataset.yaml")]) == 0
+
+
+@pytest.mark.usefixtures("platform_export")
+def test_a_logged_experiment_counts_its_exposed_users_from_their_exposure() -> None:
+    with opened_engine() as engine:
+        analysis = ab_result(engine, "checkout_v2", "event_within PURCHASE 30d")
+        outcomes = ab.user_outcomes(
+            engine, analysis.experiment, ab.parse_metric("event_within PURCHASE 30d"), logged=True
+        )
+    assert analysis.experiment.groups == ("Original", "A")
+    assert analysis.experiment.start == dt.datetime(2024, 2, 1)
+    entered = dict(zip(outcomes["user_id"], outcomes["entered_at"].astype(str), strict=True))
+    assert entered == {
+        "u1": "2024-02-01 10:00:00",
+        "u2": "2024-02-02 10:00:00",
+        "u4": "2024-02-03 12:00:00",
+        "u5": "2024-02-04 09:00:00",
+        "u6": "2024-03-01 08:00:00",
+    }
+    row = analysis.result.comparison.iloc[0]
+    # Original: u1 bought, u5 and u6 did not; A: u4 bought, u2 only before its exposure.
+    assert (row["control_users"], row["control_rate"]) == (3, pytest.approx(1 / 3))
+    assert (row["treatment_users"], row["treatment_rate"]) == (2, 0.5)
+    assert analysis.result.censored_users == 0
+
+
+@pytest.mark.usefixtures("platform_export")
+def test_exposures_are_no_product_use_in_the_usage_tables() -> None:
+    with opened_engine() as engine:
+        areas = top_features(engine)
+        event_types = top_features(engine, by="event_type")
+        monthly = retention(engine, period="month")
+    assert sorted(areas["area"]) == ["/billing", "/home", "/reports"]
+    assert ab.EXPERIMENT_ASSIGNED not in set(event_types["event_type"])
+    # u6's only event is its exposure in March: it is active in no month, so the cohort's
+    # month 2 (March) has nobody in it.
+    assert monthly["users"].tolist() == [6]
+    assert monthly["2"].tolist() == [0]
