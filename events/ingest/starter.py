@@ -68,6 +68,7 @@ from events.ingest.validate import (
     zone_abbreviation,
 )
 from events.quality.profile import PLACEHOLDER_USER_IDS
+from events.store import EXPERIMENT_ASSIGNED
 
 SAMPLE_BYTES = 1 << 20
 # What the check of a file left out as empty or unreadable adds: it must not stay.
@@ -260,9 +261,24 @@ OPTIONAL_NAMES = {
         "ordertotal", "ordertotalamount", "totalamount", "grandtotal", "ordervalue",
         "betrag", "umsatz", "gesamtbetrag", "montant", "importe", "valor", "importo", "totale",
     ),
-    "area": ("area", "section", "screen", "feature", "module"),
+    "area": (
+        "area", "section", "screen", "feature", "module", "productarea", "featurename",
+        "page", "pagename", "pagepath", "path", "screenname",  # a page or screen of the app
+    ),
     "properties": ("properties", "eventproperties", "props", "params"),
 }  # fmt: skip
+# An experiment platform's exposure log (Statsig's, GrowthBook's, Optimizely's decisions): the
+# experiment and the user's arm, beside a user id and a time. Each row is an
+# EXPERIMENT_ASSIGNED event, the experiment its item and the arm its area, as `usagecast ab
+# analyze --experiment NAME` reads a logged experiment.
+EXPERIMENT_NAMES = (
+    "experiment", "experimentname", "experimentid", "experimentkey", "testname", "testid",
+    "abtest",
+)  # fmt: skip
+ARM_NAMES = (
+    "variation", "variationid", "variationname", "variationkey", "variant", "variantname",
+    "variantid", "arm", "group", "groupname", "bucket", "treatment",
+)  # fmt: skip
 # The first word of a value column named otherwise (RevenueCat's `price_in_usd`, `Amount
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
@@ -1847,6 +1863,27 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
     return None
 
 
+def _exposure_columns(sample: FileSample, taken: set[str]) -> tuple[str, str] | None:
+    """(experiment, arm) columns of an experiment platform's exposure log, when the file has
+    both (EXPERIMENT_NAMES, ARM_NAMES)."""
+    experiment = _find_field(sample, EXPERIMENT_NAMES, taken)
+    arm = _find_field(sample, ARM_NAMES, taken | {experiment or ""})
+    return None if experiment is None or arm is None else (experiment, arm)
+
+
+def _times_by_value(sample: FileSample, taken: set[str]) -> list[str]:
+    """The columns, named like no time, whose sampled values all read as times and none as
+    a plain number (`first_exposure_utc`: 2024-03-01 10:05:38)."""
+    return [
+        column
+        for column, values in sample.values.items()
+        if column not in taken
+        and values
+        and not any(map(_is_number, values))
+        and timestamp_formats(values)[1] is None
+    ]
+
+
 def _headerless_events_source(
     sample: FileSample, first: Path, source: dict, checks: list[str]
 ) -> tuple[str, tuple[str, ...]] | None:
@@ -2592,6 +2629,17 @@ def _events_source(
         user_id, other_ids = email, [user_id, *(c for c in other_ids if c != email)]
     taken = {user_id or ""}
     time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
+    if time is None and user_id is not None:
+        by_value = _times_by_value(sample, taken)
+        if len(by_value) > 1:
+            checks.append(
+                f"{files}: left out: no column is named like a time, and {', '.join(by_value)} "
+                "all read as times: set columns.timestamp to the event's"
+            )
+            return None
+        time = by_value[0] if by_value else None
+        if time is not None:
+            checks.append(f"{files}: {time} is the event time, the one column of times")
     if user_id is None or time is None:
         missing = "a user id" if user_id is None else "a time"
         checks.append(f"{files}: left out: no column reads as {missing}")
@@ -2637,7 +2685,13 @@ def _events_source(
             "when that link was known in time (else it is quarantined with why)"
         )
     event = _find_field(sample, EVENT_NAMES, taken)
-    found_status = None if event is not None else _status_column(sample, taken)
+    exposure = None if event is not None else _exposure_columns(sample, taken)
+    if exposure is not None:
+        columns["item_id"], columns["area"] = exposure
+        taken.update(exposure)
+    found_status = (
+        None if event is not None or exposure is not None else _status_column(sample, taken)
+    )
     statuses: tuple[str, ...] = ()
     fill_down = None
     written = sample.values.get(found_status[0], ()) if found_status else ()
@@ -2693,6 +2747,14 @@ def _events_source(
             + "; the status is as of the export, so a payment refunded after a cutoff already "
             "reads as refunded at it (a look-ahead in features that count refunds)"
         )
+    elif exposure is not None:
+        source["event_type"] = EXPERIMENT_ASSIGNED
+        checks.append(
+            f"{files}: an experiment platform's exposures: each row is an {EXPERIMENT_ASSIGNED} "
+            f"event, {exposure[0]} its item_id and {exposure[1]} its area (the arm); "
+            "`usagecast ab analyze --experiment NAME --metric ...` analyses one, each user from "
+            "their first exposure"
+        )
     elif event is None:
         source["event_type"] = _event_type_constant(first)
         checks.append(f"{files}: no event-type column; every row is {source['event_type']!r}")
@@ -2709,6 +2771,8 @@ def _events_source(
             )
     value_columns: tuple[str, ...] = ()
     for canonical, names in OPTIONAL_NAMES.items():
+        if canonical in columns:
+            continue
         if canonical == "value":
             found, read = _value_field(sample, taken, files, checks)
             value_columns = read
@@ -3108,8 +3172,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         items = _chosen_catalogue(catalogues, mapped, checks)
     if not events:
         raise StarterError(
-            "no file reads as events (a user id column and a time column, by their names): "
-            + "; ".join(checks)
+            "no file reads as events (a user id column and a time column): " + "; ".join(checks)
         )
     for source in (*events, users, items):
         if source is not None and wrapped.get(_files_key(source)):

@@ -2872,3 +2872,61 @@ def test_a_line_amount_is_proposed_only_from_plain_quantities_and_prices(
     assert source.columns.get("value", source.derived.get("value")) == value
     unit_price = any("may be a unit price beside quantity" in c for c in starter.checks)
     assert unit_price == (value == "price")
+
+
+EXPOSURE_LOGS = {
+    # Statsig's exposures: the time named like no time, read by its values.
+    "statsig": (
+        "user_id,experiment_name,group_name,first_exposure_utc\n"
+        "7,pricing_v2,Control,2024-03-01 10:05:38\n"
+        "8,pricing_v2,Test,2024-03-02 11:00:00\n",
+        "first_exposure_utc",
+        ("experiment_name", "group_name"),
+    ),
+    # GrowthBook's exposure log: every exposure again, arms by number.
+    "growthbook": (
+        "timestamp,user_id,experiment_id,variation_id\n"
+        "2024-03-01T10:05:38Z,7,pricing_v2,0\n"
+        "2024-03-03T10:05:38Z,7,pricing_v2,0\n"
+        "2024-03-02T11:00:00Z,8,pricing_v2,1\n",
+        "timestamp",
+        ("experiment_id", "variation_id"),
+    ),
+}
+
+
+@pytest.mark.parametrize("platform", sorted(EXPOSURE_LOGS))
+def test_an_experiment_platforms_exposures_are_a_logged_experiment(tmp_path, platform):
+    text, time, (experiment, arm) = EXPOSURE_LOGS[platform]
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "exposures.csv").write_text(text, encoding="utf-8")
+    (export / "events.csv").write_text(
+        "user_id,timestamp,event,page\n"
+        "7,2024-02-20T09:00:00Z,page_view,/reports/export\n"
+        "8,2024-03-05T09:00:00Z,subscription_started,/settings/billing\n",
+        encoding="utf-8",
+    )
+    out, starter = write_starter([export], None, "app")
+    by_hand = tmp_path / "by_hand.yaml"
+    by_hand.write_text(
+        "name: app\nevents:\n"
+        "- files: events.csv\n"
+        "  columns: {user_id: user_id, timestamp: timestamp, event_type: event, area: page}\n"
+        "- files: exposures.csv\n  event_type: EXPERIMENT_ASSIGNED\n"
+        f"  columns: {{user_id: user_id, timestamp: {time}, item_id: {experiment}, "
+        f"area: {arm}}}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "events.csv").write_bytes((export / "events.csv").read_bytes())
+    (tmp_path / "exposures.csv").write_bytes((export / "exposures.csv").read_bytes())
+    assert _stored(out, tmp_path / "a.duckdb") == _stored(by_hand, tmp_path / "b.duckdb")
+    assert any("an experiment platform's exposures" in check for check in starter.checks)
+
+
+def test_a_file_with_two_columns_of_times_named_like_none_is_left_out_naming_them(tmp_path):
+    (tmp_path / "sends.csv").write_text(
+        "user_id,queued,delivered\n7,2024-03-01 10:05,2024-03-01 10:07\n", encoding="utf-8"
+    )
+    with pytest.raises(StarterError, match="queued, delivered all read as times"):
+        write_starter([tmp_path], None, "app")
