@@ -10,7 +10,13 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 
-from events.store import ITEM_ATTRIBUTES, USER_ATTRIBUTES, attribute_catalog, item_version_at
+from events.store import (
+    EXPERIMENT_ASSIGNED,
+    ITEM_ATTRIBUTES,
+    USER_ATTRIBUTES,
+    attribute_catalog,
+    item_version_at,
+)
 
 EXACT_DISTINCT_MAX_ROWS = 200_000
 EXAMPLES_PER_REASON = 20
@@ -85,8 +91,9 @@ def _events_profile(con: duckdb.DuckDBPyConnection) -> dict:
         "SELECT event_type, count(*) AS n, count(area), count(value) FROM events "
         "GROUP BY ALL ORDER BY n DESC, event_type"
     ).fetchall()
-    areas = con.execute(
+    areas = con.execute(  # product areas: an exposure log's area is an experiment's arm
         "SELECT area, count(*) AS n FROM events WHERE area IS NOT NULL "
+        f"AND event_type <> '{EXPERIMENT_ASSIGNED}' "
         f"GROUP BY ALL ORDER BY n DESC, area LIMIT {LISTED_AREAS}"
     ).fetchall()
     quantiles = ", ".join(f"quantile_cont(n, {q})" for q in EVENTS_PER_USER_QUANTILES)

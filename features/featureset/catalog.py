@@ -31,6 +31,7 @@ from contracts.months import month_index
 from contracts.names import check_name, is_spec_name, name_words, plain_name_for
 from contracts.refs import FeatureSetRef, InvalidRefError
 from contracts.workspace import DEFAULT_PROJECT_SPECS, SPECS_ENV
+from events.store import EXPERIMENT_ASSIGNED
 from features.featureset.spec import FeatureSetSpec, SpecError, parse_spec, spec_hash
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "sets"
@@ -312,14 +313,17 @@ def area_use(
 
 
 def store_facts(report: Mapping[str, Any]) -> StoreFacts:
-    """The facts of an ingest's quality report (events/quality) a starter spec can use."""
+    """The facts of an ingest's quality report (events/quality) a starter spec can use. An
+    experiment's exposure log (EXPERIMENT_ASSIGNED) is none of the product's use: never a
+    counted type, a label or an area's change."""
     from events.quality.timeline import main_months
 
+    used = [t for t in report["event_types"] if t["event_type"] != EXPERIMENT_ASSIGNED]
     event_columns = report["columns"]["events"]["columns"]
     session_ids = event_columns.get("session_id", {})
     users = report["columns"].get("users", {}).get("columns", {})
     areas, area_changes = area_use(
-        report["event_types"],
+        used,
         event_columns.get("area", {}).get("distinct", 0),
         report.get("change_log_types", ()),
     )
@@ -327,7 +331,7 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
     return StoreFacts(
         dataset=report["dataset"],
         months=months,
-        event_types=tuple(t["event_type"] for t in report["event_types"]),
+        event_types=tuple(t["event_type"] for t in used),
         sessions=session_ids.get("null_rate", 1.0) < 1.0,
         attributes=model_attributes(
             report.get("user_attribute_kinds", {}),
@@ -336,10 +340,10 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
         ),
         areas=areas,
         area_changes=area_changes,
-        valued=valued_types(report["event_types"]),
+        valued=valued_types(used),
         data_end=store_data_end(report),
         data_start=store_data_start(report, months),
-        main_type=main_event_type(report["event_types"]),
+        main_type=main_event_type(used),
         item_means=mean_item_features(report.get("item_attributes", ())),
         item_counts=item_categories(report.get("item_value_events", {})),
     )

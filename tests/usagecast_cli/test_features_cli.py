@@ -352,6 +352,23 @@ def _plays_and_a_log_of(tmp_path, event_type: str, lines: str) -> None:
     _ingest(tmp_path, files, config)
 
 
+def test_new_reads_an_experiments_exposure_log_as_no_product_use(tmp_path, capsys):
+    import yaml
+
+    _plays_and_a_log_of(
+        tmp_path,
+        "EXPERIMENT_ASSIGNED",
+        "1,2024-02-05,control\n2,2024-03-05,B\n3,2024-02-09,B\n4,2024-03-09,control\n",
+    )
+    assert main(["features", "new", "plays"]) == 0
+    out = capsys.readouterr().out
+    assert "product areas" not in out
+    spec = yaml.safe_load((tmp_path / "specs" / "plays" / "v1.yaml").read_text())
+    assert spec["label"]["event_type"] == "PLAY"
+    assert [g["event_types"] for g in spec["features"] if g["kind"] == "count"] == [["PLAY"]]
+    assert not any(group["kind"] == "last" for group in spec["features"])
+
+
 def test_new_reads_no_last_area_of_the_label_users_have_not_converted_to(tmp_path, capsys):
     import yaml
 

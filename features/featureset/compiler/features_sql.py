@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlglot.expressions as exp
 
+from events.store import EXPERIMENT_ASSIGNED
 from features.featureset.compiler.sqlbits import (
     _EVENT,
     _ITEM,
@@ -129,10 +130,15 @@ def _trend_feature(feature: FeatureDef) -> exp.Expression:
 
 
 def _distinct_feature(feature: FeatureDef) -> exp.Expression:
-    """Distinct item ids or product areas (DISTINCT_COLUMNS) over the window's events."""
+    """Distinct item ids or product areas (DISTINCT_COLUMNS) over the window's events of the
+    type; product areas of every type but an experiment's exposure log (its area is an arm)
+    when no type is given."""
     condition = _in_window(feature.window_days)
     if feature.event_type is not None:
         condition = exp.and_(condition, _of_type(feature.event_type))
+    elif feature.kind == "distinct_areas":
+        exposure = exp.EQ(this=_col("event_type", _EVENT), expression=_str(EXPERIMENT_ASSIGNED))
+        condition = exp.and_(condition, exp.Not(this=exposure))
     return _count_distinct_if(condition, _col(DISTINCT_COLUMNS[feature.kind], _EVENT))
 
 

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from features.featureset.spec import parse_spec
 
 BASE = dt.datetime(2024, 1, 1)
-EVENT_TYPES = ("A", "B", "C")
+# EXPERIMENT_ASSIGNED: an experiment platform's exposure log, whose area is an arm.
+EVENT_TYPES = ("A", "B", "C", "EXPERIMENT_ASSIGNED")
 FEATURES = [
     {"kind": "count", "event_types": ["A", "B"], "windows": [3, 10]},
     {"kind": "active_days", "windows": [3, 10]},

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from featureset_testlib import item_tier
 
+from events.store import EXPERIMENT_ASSIGNED
 from features.featureset.compiler import calendar_cutoff_dates, sample_threshold
 from features.featureset.spec import FeatureDef, FeatureSetSpec, expand_features
 
@@ -132,6 +133,8 @@ def _feature(feature: FeatureDef, past: list, cutoff, user, items) -> object:
         return len(set(_present(e.item_id for e in chosen)))
     if kind == "distinct_areas":
         chosen = _of_type(window, feature.event_type)
+        if feature.event_type is None:  # an exposure log's area is an arm, no product area
+            chosen = [e for e in chosen if e.event_type != EXPERIMENT_ASSIGNED]
         return len(set(_present(e.area for e in chosen)))
     if kind == "value_mean":
         chosen = _of_type(window, feature.event_type)

@@ -127,8 +127,24 @@ WITH cutoffs AS (
         THEN 1
       END
     ) AS count_PLAY_30d,
-    COUNT(DISTINCT CASE WHEN e.day_offset >= -7 AND e.day_offset < 0 THEN e.area END) AS distinct_areas_7d,
-    COUNT(DISTINCT CASE WHEN e.day_offset >= -30 AND e.day_offset < 0 THEN e.area END) AS distinct_areas_30d,
+    COUNT(
+      DISTINCT CASE
+        WHEN (
+          e.day_offset >= -7 AND e.day_offset < 0
+        )
+        AND NOT e.event_type = 'EXPERIMENT_ASSIGNED'
+        THEN e.area
+      END
+    ) AS distinct_areas_7d,
+    COUNT(
+      DISTINCT CASE
+        WHEN (
+          e.day_offset >= -30 AND e.day_offset < 0
+        )
+        AND NOT e.event_type = 'EXPERIMENT_ASSIGNED'
+        THEN e.area
+      END
+    ) AS distinct_areas_30d,
     COUNT(
       DISTINCT CASE
         WHEN (
