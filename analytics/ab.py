@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,8 @@ from features.engines import Engine
 
 BUCKETS = 10_000
 _SPLIT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?(/\d+(\.\d{1,2})?)+$")
-_METRIC_PATTERN = re.compile(r"^event_within\s+(\S+)\s+(\d+)d$")
+_METRIC_PATTERN = re.compile(r"^(event_within|value_within)\s+(\S+)\s+(\d+)d$")
+MetricKind = Literal["event_within", "value_within"]
 # A logged arm named so (in any case: Statsig's `Control`, Optimizely's `Original`) is the
 # control, compared with every other.
 CONTROL_ARM_NAMES = ("control", "baseline", "original")
@@ -62,10 +64,13 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Metric:
-    """A conversion metric: did the user do `event` within `days` of entering."""
+    """What a user's outcome is: whether they did `event` within `days` of entering
+    (event_within, a conversion), or the sum of its values in those days (value_within: the
+    revenue per user, a user without one counting 0)."""
 
     event: str
     days: int
+    kind: MetricKind = "event_within"
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,8 @@ class ABResult:
     """Tables of an A/B analysis.
 
     by_month: group, month (30-day periods since the start, by entry), users, conversions,
-    rate. comparison: each treatment vs control: rates, difference, CI, z, p-value.
+    rate (a value metric: users, total, mean). comparison: each treatment vs control: rates
+    (means), difference, CI, z (Welch's t), p-value.
     sample_ratio: observed vs expected users per group, with the chi-square p-value.
     """
 
@@ -153,17 +159,19 @@ def bucket_groups(user_buckets: np.ndarray, experiment: Experiment) -> np.ndarra
 
 
 def parse_metric(text: str) -> Metric:
-    """'event_within BUY_PREMIUM 30d' -> Metric('BUY_PREMIUM', 30)."""
+    """'event_within BUY_PREMIUM 30d' -> Metric('BUY_PREMIUM', 30); 'value_within PURCHASE
+    30d' -> Metric('PURCHASE', 30, 'value_within')."""
     match = _METRIC_PATTERN.match(text.strip())
     if match is None:
         raise UsagecastError(
-            f"metric {text!r}: write it as 'event_within EVENT_TYPE Nd', "
-            "e.g. 'event_within BUY_PREMIUM 30d'"
+            f"metric {text!r}: write it as 'event_within EVENT_TYPE Nd' (a conversion) or "
+            "'value_within EVENT_TYPE Nd' (the sum of its values per user), e.g. "
+            "'event_within BUY_PREMIUM 30d'"
         )
-    days = int(match.group(2))
+    days = int(match.group(3))
     if days < 1:
         raise UsagecastError(f"metric {text!r}: the window must be at least 1 day")
-    return Metric(match.group(1), days)
+    return Metric(match.group(2), days, cast(MetricKind, match.group(1)))
 
 
 # :entry picks the events a user enters at: any (a saved experiment) or the experiment's
@@ -179,7 +187,10 @@ entries AS (
 SELECT en.user_id, en.entered_at,
        FLOOR(epoch(en.entered_at)) AS entered_s,
        MAX(CASE WHEN e.event_type = :event AND e.event_time >= en.entered_at
-                     AND e.event_time < en.entered_at + :window THEN 1 ELSE 0 END) AS converted
+                     AND e.event_time < en.entered_at + :window THEN 1 ELSE 0 END) AS converted,
+       SUM(CASE WHEN e.event_type = :event AND e.event_time >= en.entered_at
+                     AND e.event_time < en.entered_at + :window
+                THEN COALESCE(e.value, 0) ELSE 0 END) AS value
 FROM entries AS en JOIN events AS e ON e.user_id = en.user_id
 GROUP BY en.user_id, en.entered_at
 """
@@ -251,8 +262,9 @@ def user_outcomes(
     *,
     logged: bool = False,
 ) -> pd.DataFrame:
-    """user_id, entered_at, converted (0/1), censored (bool) for users who entered: at their
-    first event from the start, or, `logged`, at their first exposure to the experiment."""
+    """user_id, entered_at, converted (0/1), value (the sum of the event's values in the
+    window), censored (bool) for users who entered: at their first event from the start,
+    or, `logged`, at their first exposure to the experiment."""
     if filters.area_prefix is not None:
         raise UsagecastError("ab analyze: an area filter does not apply to a conversion metric")
     end_s = data_end_seconds(engine, filters)
@@ -272,16 +284,23 @@ def user_outcomes(
     outcomes = engine.query(sql)
     outcomes["user_id"] = outcomes["user_id"].astype(str)
     outcomes["converted"] = outcomes["converted"].astype("int64")
+    outcomes["value"] = outcomes["value"].astype("float64")
     outcomes["censored"] = outcomes["entered_s"] + metric.days * 86_400 > end_s
-    return outcomes[["user_id", "entered_at", "converted", "censored"]]
+    return outcomes[["user_id", "entered_at", "converted", "value", "censored"]]
 
 
 def analyze(
-    outcomes: pd.DataFrame, assignment: pd.DataFrame, experiment: Experiment, alpha: float = 0.05
+    outcomes: pd.DataFrame,
+    assignment: pd.DataFrame,
+    experiment: Experiment,
+    alpha: float = 0.05,
+    kind: MetricKind = "event_within",
 ) -> ABResult:
-    """Rates per group and month since start, treatment-vs-control tests and the SRM check.
+    """Rates (a value metric: means) per group and month since start, treatment-vs-control
+    tests and the SRM check.
 
-    `outcomes` has user_id, entered_at, converted, censored; `assignment` user_id, group.
+    `outcomes` has user_id, entered_at, converted, value, censored; `assignment` user_id,
+    group.
     """
     merged = outcomes.merge(assignment[["user_id", "group"]], on="user_id", how="left")
     unassigned = merged["group"].isna()
@@ -295,26 +314,43 @@ def analyze(
     observed = merged[~merged["censored"]].copy()
     elapsed = (observed["entered_at"] - pd.Timestamp(experiment.start)).dt.total_seconds()
     observed["month"] = (elapsed // (30 * 86_400)).astype("int64")
-    by_month = (
-        observed.groupby(["group", "month"])["converted"]
-        .agg(users="size", conversions="sum")
-        .reset_index()
-    )
-    by_month["rate"] = by_month["conversions"] / by_month["users"]
-    totals = observed.groupby("group")["converted"].agg(users="size", conversions="sum")
-    totals = totals.reindex(list(experiment.groups), fill_value=0)
-    comparison = pd.DataFrame(
-        [
-            two_proportion_test(totals.loc[experiment.groups[0]], totals.loc[group], alpha)
-            | {"control": experiment.groups[0], "treatment": group}
+    if kind == "value_within":
+        by_month = (
+            observed.groupby(["group", "month"])["value"]
+            .agg(users="size", total="sum", mean="mean")
+            .reset_index()
+        )
+        control = observed.loc[observed["group"] == experiment.groups[0], "value"]
+        rows = [
+            welch_test(control, observed.loc[observed["group"] == group, "value"], alpha)
             for group in experiment.groups[1:]
         ]
-    )
-    comparison = comparison[["control", "treatment", *TEST_COLUMNS]]
+        columns = MEAN_TEST_COLUMNS
+    else:
+        by_month = (
+            observed.groupby(["group", "month"])["converted"]
+            .agg(users="size", conversions="sum")
+            .reset_index()
+        )
+        by_month["rate"] = by_month["conversions"] / by_month["users"]
+        totals = observed.groupby("group")["converted"].agg(users="size", conversions="sum")
+        totals = totals.reindex(list(experiment.groups), fill_value=0)
+        rows = [
+            two_proportion_test(totals.loc[experiment.groups[0]], totals.loc[group], alpha)
+            for group in experiment.groups[1:]
+        ]
+        columns = TEST_COLUMNS
+    comparison = pd.DataFrame(
+        [
+            row | {"control": experiment.groups[0], "treatment": group}
+            for row, group in zip(rows, experiment.groups[1:], strict=True)
+        ]
+    )[["control", "treatment", *columns]]
+    users = observed.groupby("group").size()
     return ABResult(
         by_month=by_month,
         comparison=comparison,
-        sample_ratio=sample_ratio_check(totals["users"], experiment),
+        sample_ratio=sample_ratio_check(users, experiment),
         censored_users=censored,
     )
 
@@ -330,6 +366,55 @@ TEST_COLUMNS = (
     "z",
     "p_value",
 )
+
+
+MEAN_TEST_COLUMNS = (
+    "control_users",
+    "control_mean",
+    "treatment_users",
+    "treatment_mean",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "t",
+    "degrees_of_freedom",
+    "p_value",
+)
+
+
+def welch_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:
+    """Difference of means (treatment - control) with Welch's t-test (unequal variances) and
+    its CI at 1 - alpha: per-user revenue, mostly zeros and a long tail, needs no equal
+    spread; the mean's normality rests on the group sizes."""
+    n_c, n_t = len(control), len(treatment)
+    if n_c < 2 or n_t < 2:
+        raise UsagecastError(
+            "ab analyze: a value metric needs at least 2 observed users in each group"
+        )
+    m_c, m_t = float(control.mean()), float(treatment.mean())
+    v_c, v_t = float(control.var(ddof=1)) / n_c, float(treatment.var(ddof=1)) / n_t
+    difference = m_t - m_c
+    spread = np.sqrt(v_c + v_t)
+    if spread == 0:  # every user of both groups has one value each
+        t = 0.0 if difference == 0 else float(np.sign(difference) * np.inf)
+        dof, p_value, margin = float(n_c + n_t - 2), float(difference == 0), 0.0
+    else:
+        dof = (v_c + v_t) ** 2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1))
+        t = difference / spread
+        p_value = float(2 * stats.t.sf(abs(t), dof))
+        margin = float(stats.t.ppf(1 - alpha / 2, dof) * spread)
+    return {
+        "control_users": n_c,
+        "control_mean": m_c,
+        "treatment_users": n_t,
+        "treatment_mean": m_t,
+        "difference": difference,
+        "ci_low": difference - margin,
+        "ci_high": difference + margin,
+        "t": float(t),
+        "degrees_of_freedom": float(dof),
+        "p_value": p_value,
+    }
 
 
 def two_proportion_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:

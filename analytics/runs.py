@@ -685,7 +685,7 @@ def ab_result(
     outcomes = ab.user_outcomes(engine, experiment, parsed, filters, logged=logged is not None)
     assignment = ab.assign(outcomes["user_id"], experiment) if logged is None else logged
     return ABAnalysis(
-        ab.analyze(outcomes, assignment, experiment, alpha),
+        ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind),
         experiment,
         source,
         ratio_tested=logged is None or split is not None,
@@ -713,15 +713,20 @@ def run_ab_analyze(
     def compute(engine: Engine) -> str:
         analysis = ab_result(engine, name, metric, filters, alpha=alpha, split=split)
         result, experiment = analysis.result, analysis.experiment
-        tables = {"rates_by_month": result.by_month, "comparison": result.comparison}
+        by_month, statistic = (
+            ("means_by_month", "mean")
+            if ab.parse_metric(metric).kind == "value_within"
+            else ("rates_by_month", "rate")
+        )
+        tables = {by_month: result.by_month, "comparison": result.comparison}
         if analysis.ratio_tested:
             tables["sample_ratio"] = result.sample_ratio
         text = _finish(
             "ab-analyze",
             tables,
             lambda: {
-                "rates_by_month": plots.lines(
-                    result.by_month, "month", "rate", "group", f"{metric} by month since start"
+                by_month: plots.lines(
+                    result.by_month, "month", statistic, "group", f"{metric} by month since start"
                 )
             },
             {

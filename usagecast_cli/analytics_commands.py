@@ -283,7 +283,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     analyze = actions.add_parser("analyze", help="rates, difference CI, z-test, SRM check")
     analyze.add_argument("--experiment", required=True)
-    analyze.add_argument("--metric", required=True, help="e.g. 'event_within BUY_PREMIUM 30d'")
+    analyze.add_argument(
+        "--metric",
+        required=True,
+        help="'event_within BUY_PREMIUM 30d' (a conversion rate) or 'value_within PURCHASE "
+        "30d' (the mean of each user's PURCHASE values in 30 days: revenue per user)",
+    )
     analyze.add_argument("--alpha", type=float, default=0.05)
     analyze.add_argument(
         "--split",

@@ -9,8 +9,12 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
 
 from analytics import analyze, assign, make_experiment, parse_metric, parse_split, user_outcomes
+from analytics.ab import Metric, welch_test
 from contracts.errors import UsagecastError
 
 from .conftest import at
@@ -125,9 +129,62 @@ def test_sample_ratio_mismatch_is_flagged():
 
 
 def test_metric_parsing():
-    assert parse_metric("event_within BUY_PREMIUM 30d").days == 30
+    assert parse_metric("event_within BUY_PREMIUM 30d") == Metric("BUY_PREMIUM", 30)
+    assert parse_metric("value_within PURCHASE 7d") == Metric("PURCHASE", 7, "value_within")
     with pytest.raises(UsagecastError, match="event_within EVENT_TYPE Nd"):
         parse_metric("BUY_PREMIUM within 30 days")
+    with pytest.raises(UsagecastError, match="value_within EVENT_TYPE Nd"):
+        parse_metric("value_within 30d")
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # scipy, a constant group
+@settings(max_examples=200, deadline=None)
+@given(
+    control=st.lists(st.sampled_from([0.0, 0.0, 0.0, 9.99, 49.0, 120.5]), min_size=2, max_size=40),
+    treatment=st.lists(st.floats(0, 500, allow_nan=False), min_size=2, max_size=40),
+    alpha=st.sampled_from([0.01, 0.05, 0.2]),
+)
+def test_the_welch_test_is_scipys_and_its_interval_agrees_with_its_p_value(
+    control, treatment, alpha
+):
+    found = welch_test(pd.Series(control), pd.Series(treatment), alpha)
+    assert found["difference"] == pytest.approx(np.mean(treatment) - np.mean(control))
+    if np.var(control) + np.var(treatment) > 1e-6:  # else scipy warns of lost precision
+        expected = stats.ttest_ind(treatment, control, equal_var=False)
+        assert found["t"] == pytest.approx(expected.statistic, rel=1e-6)
+        assert found["p_value"] == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-12)
+        # The interval leaves 0 out exactly when the test rejects at alpha.
+        outside = found["ci_low"] > 0 or found["ci_high"] < 0
+        if abs(found["p_value"] - alpha) > 1e-9:
+            assert outside == (found["p_value"] < alpha)
+
+
+def test_a_planted_revenue_effect_is_detected_and_an_aa_test_is_not():
+    rng = np.random.default_rng(3)
+    assignment = assign(ids(20_000), make_experiment("simulated", "50/50", START))
+    treated = (assignment["group"] == "treatment").to_numpy()
+    buys = rng.random(len(assignment)) < 0.1
+    spend = rng.lognormal(3.5, 1.0, len(assignment))  # a long tail of spend
+    experiment = make_experiment("simulated", "50/50", START)
+
+    def result(lift: float) -> pd.Series:
+        outcomes = pd.DataFrame(
+            {
+                "user_id": assignment["user_id"],
+                "entered_at": pd.Timestamp(START),
+                "converted": buys.astype("int64"),
+                "value": np.where(buys, spend * np.where(treated, lift, 1.0), 0.0),
+                "censored": False,
+            }
+        )
+        found = analyze(outcomes, assignment, experiment, kind="value_within")
+        assert found.by_month["mean"].notna().all()
+        return found.comparison.iloc[0]
+
+    planted = result(1.5)
+    assert planted["p_value"] < 0.001 and planted["ci_low"] > 0
+    assert planted["treatment_mean"] > planted["control_mean"]
+    assert result(1.0)["p_value"] > 0.01
 
 
 def test_outcomes_from_the_store_by_hand(tiny_store):

@@ -110,34 +110,42 @@ def test_spark_reads_the_same_logged_assignment(tmp_path: Path) -> None:
     _ingested(tmp_path, dataclasses.replace(CONFIG, n_users=60))
     with opened_engine() as duck:
         expected = ab.logged_assignment(duck, "ads_x0")
+        experiment = ab.logged_experiment("ads_x0", expected, None)
+        metric = ab.Metric("BUY_PREMIUM", 30, "value_within")
+        outcomes = ab.user_outcomes(duck, experiment, metric, logged=True)
     spark = SparkEngine(event_store_path())
     try:
         found = ab.logged_assignment(spark, "ads_x0")
+        found_outcomes = ab.user_outcomes(spark, experiment, metric, logged=True)
     finally:
         spark.close()
     assert len(expected) > 20
-    pd.testing.assert_frame_equal(
-        found.sort_values("user_id").reset_index(drop=True),
-        expected.sort_values("user_id").reset_index(drop=True),
-        check_dtype=False,
-    )
+    assert outcomes["value"].sum() > 0
+    for left, right in ((found, expected), (found_outcomes, outcomes)):
+        pd.testing.assert_frame_equal(
+            left.sort_values("user_id").reset_index(drop=True),
+            right.sort_values("user_id").reset_index(drop=True),
+            check_dtype=False,
+        )
 
 
 # An experiment platform's export beside the product's own log, as a user brings them: the
 # platform logs only the users it exposed (u3 never was), some of them long after they were
 # first active (u2 bought before its exposure), every exposure again (u2 twice), an exposure
 # without a use of the product (u6, an email test), and its own arm names (`Original`).
-PLATFORM_EVENTS = """user_id,timestamp,event,page
-u1,2024-01-05T09:00:00Z,page_view,/home
-u1,2024-02-10T09:00:00Z,PURCHASE,/billing
-u2,2024-01-03T09:00:00Z,page_view,/home
-u2,2024-01-20T09:00:00Z,PURCHASE,/billing
-u3,2024-02-03T09:00:00Z,page_view,/reports
-u3,2024-02-04T09:00:00Z,PURCHASE,/billing
-u4,2024-02-03T12:00:00Z,page_view,/reports
-u4,2024-02-20T09:00:00Z,PURCHASE,/billing
-u5,2024-02-04T09:00:00Z,page_view,/home
-u3,2024-04-30T09:00:00Z,page_view,/home
+PLATFORM_EVENTS = """user_id,timestamp,event,page,amount
+u1,2024-01-05T09:00:00Z,page_view,/home,
+u1,2024-02-10T09:00:00Z,PURCHASE,/billing,30
+u1,2024-04-10T09:00:00Z,PURCHASE,/billing,5
+u2,2024-01-03T09:00:00Z,page_view,/home,
+u2,2024-01-20T09:00:00Z,PURCHASE,/billing,50
+u3,2024-02-03T09:00:00Z,page_view,/reports,
+u3,2024-02-04T09:00:00Z,PURCHASE,/billing,10
+u4,2024-02-03T12:00:00Z,page_view,/reports,
+u4,2024-02-20T09:00:00Z,PURCHASE,/billing,40
+u4,2024-02-21T09:00:00Z,PURCHASE,/billing,20
+u5,2024-02-04T09:00:00Z,page_view,/home,
+u3,2024-04-30T09:00:00Z,page_view,/home,
 """
 PLATFORM_EXPOSURES = """user_id,experiment,variation,exposed_at
 u1,checkout_v2,Original,2024-02-01 10:00:00
@@ -150,7 +158,7 @@ u6,checkout_v2,Original,2024-03-01 08:00:00
 PLATFORM_CONFIG = """name: platform
 events:
 - files: events.csv
-  columns: {user_id: user_id, timestamp: timestamp, event_type: event, area: page}
+  columns: {user_id: user_id, timestamp: timestamp, event_type: event, area: page, value: amount}
 - files: exposures.csv
   event_type: EXPERIMENT_ASSIGNED
   columns: {user_id: user_id, timestamp: exposed_at, item_id: experiment, area: variation}
@@ -197,6 +205,21 @@ def test_a_logged_experiment_counts_its_exposed_users_from_their_exposure() -> N
     assert (row["control_users"], row["control_rate"]) == (3, pytest.approx(1 / 3))
     assert (row["treatment_users"], row["treatment_rate"]) == (2, 0.5)
     assert analysis.result.censored_users == 0
+
+
+@pytest.mark.usefixtures("platform_export")
+def test_a_value_metric_sums_each_exposed_users_values_in_their_window() -> None:
+    with opened_engine() as engine:
+        analysis = ab_result(engine, "checkout_v2", "value_within PURCHASE 30d")
+    # Original: u1 30 (its 5 is 69 days after its exposure), u5 0, u6 0; A: u2 0 (its 50
+    # was before its exposure), u4 40 + 20.
+    means = analysis.result.by_month.groupby("group")["total"].sum()
+    assert means.to_dict() == {"A": 60.0, "Original": 30.0}
+    row = analysis.result.comparison.iloc[0]
+    assert (row["control_users"], row["control_mean"]) == (3, 10.0)
+    assert (row["treatment_users"], row["treatment_mean"]) == (2, 30.0)
+    assert row["difference"] == 20.0
+    assert row["ci_low"] < 20.0 < row["ci_high"]
 
 
 @pytest.mark.usefixtures("platform_export")
