@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
     from analytics.filters import Filters
     from analytics.retention import Period
+    from analytics.runs import ABAnalysis
     from analytics.usage import Feature
     from features.engines import Engine
 
-__all__ = ["before_conversion", "retention", "segments", "store", "top_features"]
+__all__ = ["ab_analyze", "before_conversion", "retention", "segments", "store", "top_features"]
 
 
 def _filters(filters: Filters | None) -> Filters:
@@ -101,3 +102,22 @@ def segments(
 
     with store(engine) as opened:
         return compute(opened, feature_set, k, _filters(filters), seed=seed)
+
+
+def ab_analyze(
+    experiment: str,
+    metric: str,
+    filters: Filters | None = None,
+    *,
+    alpha: float = 0.05,
+    split: str | None = None,
+    engine: str = "duckdb",
+) -> ABAnalysis:
+    """`usagecast ab analyze`: an experiment saved by `ab assign` or logged in the store
+    (`EXPERIMENT_ASSIGNED` events, e.g. a platform's exposure log) on `metric`, 'event_within
+    EVENT Nd' (conversion) or 'value_within EVENT Nd' (revenue per user); `.result` holds
+    the tables (by_month, comparison, sample_ratio), `.source` where the groups came from."""
+    from analytics.runs import ab_result
+
+    with store(engine) as opened:
+        return ab_result(opened, experiment, metric, _filters(filters), alpha=alpha, split=split)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,11 @@ from pandas.testing import assert_frame_equal
 
 import analytics
 import usagecast
+from analytics.runs import ab_result
 from contracts.errors import UsagecastError
 from contracts.workspace import mlflow_tracking_uri
 from experiments import TuneConfig
-from simulator import SimulationConfig, simulate_to_dir
+from simulator import LeverExperiment, SimulationConfig, simulate_to_dir
 from usagecast.api import config_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,6 +123,29 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         usagecast.analytics.before_conversion("NOT_AN_EVENT")
     with pytest.raises(UsagecastError, match="cannot go with --by event_type"):
         usagecast.analytics.top_features(per_event_type=True, by="event_type")
+
+
+def test_ab_analyze_is_the_clis_analysis_of_a_logged_experiment(tmp_path: Path) -> None:
+    usagecast.simulate(
+        tmp_path / "data",
+        seed=3,
+        n_users=200,
+        months=3,
+        experiment=LeverExperiment(ads=0.0, share=0.5, from_date=date(2024, 2, 1)),
+    )
+    usagecast.ingest(tmp_path / "data" / "dataset.yaml")
+    metric = "value_within BUY_PREMIUM 30d"
+    with usagecast.analytics.store() as engine:
+        expected = ab_result(engine, "ads_x0", metric, split="50/50")
+    found = usagecast.analytics.ab_analyze("ads_x0", metric, split="50/50")
+    assert found.source == expected.source
+    assert_frame_equal(found.result.comparison, expected.result.comparison)
+    assert list(found.result.comparison.columns[:4]) == [
+        "control",
+        "treatment",
+        "control_users",
+        "control_mean",
+    ]
 
 
 @pytest.mark.slow
