@@ -204,23 +204,49 @@ GROUP BY user_id
 """
 
 
-def logged_assignment(engine: Engine, name: str) -> pd.DataFrame:
-    """user_id, group, exposed_at of a logged experiment (empty when none is in the store);
-    a user logged in two arms is an error (the randomization is broken)."""
+# A user logged in two arms of one experiment (a device id merged into a login, a bucketing
+# bug) has no arm to compare: they are left out and counted. From this share of the exposed
+# users on, the analysis warns that the assignment itself may be broken.
+TWO_ARMS_WARNING_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class LoggedAssignment:
+    """A logged experiment's users of one arm (user_id, group, exposed_at; empty when none
+    is in the store) and the users logged in two arms, left out."""
+
+    groups: pd.DataFrame
+    in_two_arms: int
+
+    def left_out(self) -> str:
+        """The users left out, in words ('' when none), with a warning from
+        TWO_ARMS_WARNING_SHARE of the exposed users on."""
+        if not self.in_two_arms:
+            return ""
+        share = self.in_two_arms / (self.in_two_arms + len(self.groups))
+        users = "1 user" if self.in_two_arms == 1 else f"{self.in_two_arms:,} users"
+        text = f"{users} logged in two arms left out"
+        if share >= TWO_ARMS_WARNING_SHARE:
+            text += (
+                f" (warning: {share:.1%} of the exposed users, so the assignment may be broken: "
+                "ids merged across devices, or arms changed mid-experiment?)"
+            )
+        return text
+
+
+def logged_assignment(engine: Engine, name: str) -> LoggedAssignment:
+    """The users of logged experiment `name` and their arms; a user logged in two arms is
+    left out and counted."""
     rows = engine.query(render(_LOGGED, event=EXPERIMENT_ASSIGNED, name=name))
-    mixed = rows[rows["arm"] != rows["other_arm"]]
-    if len(mixed):
-        raise UsagecastError(
-            f"experiment {name!r}: {len(mixed)} users are logged in two arms (e.g. user "
-            f"{mixed['user_id'].iloc[0]!r}); fix the assignment export before analysing it"
-        )
-    return pd.DataFrame(
+    one_arm = rows[rows["arm"] == rows["other_arm"]]
+    groups = pd.DataFrame(
         {
-            "user_id": rows["user_id"].astype(str),
-            "group": rows["arm"].astype(str),
-            "exposed_at": rows["exposed_at"],
+            "user_id": one_arm["user_id"].astype(str),
+            "group": one_arm["arm"].astype(str),
+            "exposed_at": one_arm["exposed_at"],
         }
-    )
+    ).reset_index(drop=True)
+    return LoggedAssignment(groups, len(rows) - len(one_arm))
 
 
 def logged_experiment(name: str, assignment: pd.DataFrame, split: str | None) -> Experiment:

@@ -637,14 +637,22 @@ def _experiment_and_groups(
             raise UsagecastError("--split applies to logged experiments; a saved one has its own")
         return io.load_experiment(name), None, "assigned by `usagecast ab assign` (sticky hash)"
     logged = ab.logged_assignment(engine, name)
-    if logged.empty:
+    if logged.groups.empty and logged.in_two_arms:
+        raise UsagecastError(
+            f"experiment {name!r}: each of its {logged.in_two_arms:,} logged users is logged in "
+            "two arms; fix the assignment export before analysing it"
+        )
+    if logged.groups.empty:
         raise UsagecastError(
             f"no experiment {name!r}: none saved by `usagecast ab assign` and no "
             f"{EXPERIMENT_ASSIGNED} events with item_id {name!r} in the event store"
         )
     planned = f"planned split {split}" if split else "no --split: sample ratio not tested"
-    source = f"logged in the event store ({len(logged):,} assignments; {planned})"
-    return ab.logged_experiment(name, logged, split), logged, source
+    notes = "; ".join(
+        filter(None, [f"{len(logged.groups):,} assignments", planned, logged.left_out()])
+    )
+    source = f"logged in the event store ({notes})"
+    return ab.logged_experiment(name, logged.groups, split), logged.groups, source
 
 
 def experiment_groups(engine: Engine, name: str, user_ids: pd.Series) -> pd.DataFrame:
@@ -683,7 +691,11 @@ def ab_result(
         store_event_types(engine), (parsed.event,), command="ab analyze", flag="--metric"
     )
     outcomes = ab.user_outcomes(engine, experiment, parsed, filters, logged=logged is not None)
-    assignment = ab.assign(outcomes["user_id"], experiment) if logged is None else logged
+    if logged is None:
+        assignment = ab.assign(outcomes["user_id"], experiment)
+    else:  # users logged in two arms entered too, and are left out
+        assignment = logged
+        outcomes = outcomes[outcomes["user_id"].isin(logged["user_id"])]
     return ABAnalysis(
         ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind),
         experiment,

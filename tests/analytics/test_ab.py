@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analytics import analyze, assign, make_experiment, parse_metric, parse_split, user_outcomes
-from analytics.ab import Metric, welch_test
+from analytics.ab import LoggedAssignment, Metric, welch_test
 from contracts.errors import UsagecastError
 
 from .conftest import at
@@ -185,6 +185,22 @@ def test_a_planted_revenue_effect_is_detected_and_an_aa_test_is_not():
     assert planted["p_value"] < 0.001 and planted["ci_low"] > 0
     assert planted["treatment_mean"] > planted["control_mean"]
     assert result(1.0)["p_value"] > 0.01
+
+
+@pytest.mark.parametrize(
+    ("one_arm", "two_arms", "said"),
+    [
+        (10, 0, ""),
+        (199, 1, "1 user logged in two arms left out"),
+        (99, 1, "1 user logged in two arms left out (warning: 1.0% of the exposed users"),
+        (1_990, 10, "10 users logged in two arms left out"),
+    ],
+)
+def test_users_in_two_arms_are_named_and_warned_of_from_one_percent(one_arm, two_arms, said):
+    groups = pd.DataFrame({"user_id": ids(one_arm), "group": "control"})
+    text = LoggedAssignment(groups, two_arms).left_out()
+    assert text.startswith(said) and (said or not text)
+    assert ("warning" in text) == (two_arms / (one_arm + two_arms) >= 0.01)
 
 
 def test_outcomes_from_the_store_by_hand(tiny_store):

@@ -13,7 +13,6 @@ import pytest
 
 from analytics import ab, retention, top_features
 from analytics.runs import ab_result, opened_engine
-from contracts.errors import UsagecastError
 from contracts.workspace import event_store_path
 from features.engines.spark import SparkEngine
 from simulator import (
@@ -90,18 +89,28 @@ def test_cli_prints_the_logged_experiment_and_its_errors(
     assert "logs 2 arms" in capsys.readouterr().err
 
 
-def test_a_user_logged_in_two_arms_is_refused(tmp_path: Path) -> None:
+def test_users_logged_in_two_arms_are_left_out_and_counted(tmp_path: Path) -> None:
     _ingested(tmp_path, dataclasses.replace(CONFIG, n_users=60))
+    with opened_engine() as engine:
+        before = ab.logged_assignment(engine, "ads_x0")
+    mixed = before.groups["user_id"].min()
     con = duckdb.connect(str(event_store_path()))
     con.execute(
         "INSERT INTO events (event_id, user_id, event_time, event_date, event_type, item_id, "
         "area) SELECT event_id + 10000000, user_id, event_time, event_date, event_type, "
         "item_id, CASE area WHEN 'control' THEN 'treatment' ELSE 'control' END FROM events "
-        "WHERE event_type = 'EXPERIMENT_ASSIGNED' LIMIT 1"
+        "WHERE event_type = 'EXPERIMENT_ASSIGNED' AND user_id = ?",
+        [mixed],
     )
     con.close()
-    with opened_engine() as engine, pytest.raises(UsagecastError, match="two arms"):
-        ab.logged_assignment(engine, "ads_x0")
+    with opened_engine() as engine:
+        after = ab.logged_assignment(engine, "ads_x0")
+        analysis = ab_result(engine, "ads_x0", METRIC)
+    assert (before.in_two_arms, after.in_two_arms) == (0, 1)
+    assert set(after.groups["user_id"]) == set(before.groups["user_id"]) - {mixed}
+    # One user of the few dozen exposed is above 1%: the output warns.
+    assert f"{len(after.groups):,} assignments" in analysis.source
+    assert "1 user logged in two arms left out (warning: " in analysis.source
 
 
 @pytest.mark.spark
@@ -109,13 +118,13 @@ def test_a_user_logged_in_two_arms_is_refused(tmp_path: Path) -> None:
 def test_spark_reads_the_same_logged_assignment(tmp_path: Path) -> None:
     _ingested(tmp_path, dataclasses.replace(CONFIG, n_users=60))
     with opened_engine() as duck:
-        expected = ab.logged_assignment(duck, "ads_x0")
+        expected = ab.logged_assignment(duck, "ads_x0").groups
         experiment = ab.logged_experiment("ads_x0", expected, None)
         metric = ab.Metric("BUY_PREMIUM", 30, "value_within")
         outcomes = ab.user_outcomes(duck, experiment, metric, logged=True)
     spark = SparkEngine(event_store_path())
     try:
-        found = ab.logged_assignment(spark, "ads_x0")
+        found = ab.logged_assignment(spark, "ads_x0").groups
         found_outcomes = ab.user_outcomes(spark, experiment, metric, logged=True)
     finally:
         spark.close()
