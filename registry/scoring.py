@@ -99,12 +99,31 @@ def rows_at_cutoff(frame: pd.DataFrame, ref: str, cutoff: str | None) -> pd.Data
     return rows
 
 
+def reason_columns(contributions: pd.Series, reasons: int) -> dict[str, list]:
+    """The served explanations' top contributions (a list of {feature, value, contribution}
+    per row, largest magnitude first) as flat columns a CRM can import: reason_i (the
+    feature), reason_i_value (its value as text: numbers and categories share the column)
+    and reason_i_contribution (raw-score units, log-odds for a probability), i = 1..reasons."""
+    columns: dict[str, list] = {}
+    for i in range(reasons):
+        chosen = [row[i] if i < len(row) else None for row in contributions]
+        columns[f"reason_{i + 1}"] = [None if c is None else c["feature"] for c in chosen]
+        columns[f"reason_{i + 1}_value"] = [
+            None if c is None or c["value"] is None else str(c["value"]) for c in chosen
+        ]
+        columns[f"reason_{i + 1}_contribution"] = [
+            None if c is None else float(c["contribution"]) for c in chosen
+        ]
+    return columns
+
+
 def score_feature_set(
     feature_set_ref: str,
     model_uri: str,
     out: Path,
     cutoff: str | None = None,
     chunk_rows: int = 100_000,
+    reasons: int = 0,
 ) -> ScoreSummary:
     """Score every eligible user of a feature set at one cutoff.
 
@@ -116,8 +135,11 @@ def score_feature_set(
     CSV (by `out`'s suffix), with the model URI and version, the rows' kind (scoring |
     training), the cutoff and both fingerprints (the scored rows' and the model's training
     rows'): in a Parquet file's metadata under the key `usagecast`, beside a CSV file in
-    provenance_path.
+    provenance_path. With `reasons` K > 0, each row also gets its K largest SHAP
+    contributions, what the server's explain mode answers (reason_columns).
     """
+    if reasons < 0:
+        raise UsagecastError(f"--reasons {reasons}: give a number of reasons >= 0")
     out = checked_scores_path(out)
     checked_model_uri(model_uri)
     rows, manifest, at = _rows_to_score(feature_set_ref, cutoff)
@@ -135,8 +157,9 @@ def score_feature_set(
         trained_on = json.loads((Path(tmp) / METADATA_ARTIFACT).read_text()).get(
             "feature_set_fingerprint", ""
         )
+        params = {"mode": "explain", "k": reasons} if reasons else None
         parts = [
-            model.predict(rows.iloc[start : start + chunk_rows][feature_names])
+            model.predict(rows.iloc[start : start + chunk_rows][feature_names], params=params)
             for start in tqdm(range(0, len(rows), chunk_rows), desc="scoring", unit="chunk")
         ]
     scored = pd.concat(parts, ignore_index=True)
@@ -147,9 +170,14 @@ def score_feature_set(
             "user_id": rows["user_id"].to_numpy(),
             "cutoff": rows["cutoff"].to_numpy(),
             **{column: scored[column].to_numpy() for column in answer},
+            **(reason_columns(scored["contributions"], reasons) if reasons else {}),
         }
     )
-    result["rank"] = result[answer[0]].rank(method="first", ascending=False).astype("int64")
+    result.insert(
+        2 + len(answer),
+        "rank",
+        result[answer[0]].rank(method="first", ascending=False).astype("int64"),
+    )
     result = result.sort_values("rank", kind="stable").reset_index(drop=True)
     chosen_cutoff = at.isoformat()
     version = model_version(client, model_uri)

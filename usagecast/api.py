@@ -232,18 +232,25 @@ def promote(
 
 @_quiet
 def score(
-    ref: str, *, model: str, cutoff: str | None = None, out: str | Path | None = None
+    ref: str,
+    *,
+    model: str,
+    cutoff: str | None = None,
+    out: str | Path | None = None,
+    reasons: int = 0,
 ) -> pd.DataFrame:
     """`usagecast score`: every eligible user of `ref` at `cutoff` (default the latest) scored
     by `model` (e.g. models:/premium_30d@champion): user_id, cutoff, probability, label,
-    rank (1 = most likely). Also kept at `out` (.parquet or .csv) when given."""
+    rank (1 = most likely), and with `reasons` K the K largest SHAP contributions per user
+    (reason_1, reason_1_value, reason_1_contribution, ...). Also kept at `out` (.parquet or
+    .csv) when given."""
     from registry import read_scores, score_feature_set
 
     if out is not None:
-        return read_scores(score_feature_set(ref, model, Path(out), cutoff).out)
+        return read_scores(score_feature_set(ref, model, Path(out), cutoff, reasons=reasons).out)
     with tempfile.TemporaryDirectory(prefix="usagecast-score-") as folder:
-        summary = score_feature_set(ref, model, Path(folder) / "scores.parquet", cutoff)
-        return read_scores(summary.out)
+        path = Path(folder) / "scores.parquet"
+        return read_scores(score_feature_set(ref, model, path, cutoff, reasons=reasons).out)
 
 
 def champion_uri(name: str) -> str:

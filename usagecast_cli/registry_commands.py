@@ -77,7 +77,9 @@ def _score(args: argparse.Namespace) -> int:
     from registry import score_feature_set
 
     business = parse_business_options(args)  # refused before any work
-    summary = score_feature_set(args.feature_set, args.model, args.out, args.cutoff)
+    summary = score_feature_set(
+        args.feature_set, args.model, args.out, args.cutoff, reasons=args.reasons
+    )
     print(summary.summary())
     warn_of_stray_months()
     if business.requested:
@@ -161,6 +163,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cutoff",
         help="YYYY-MM-DD (default: the latest, the day after the last event; with "
         "NAME@vN/FINGERPRINT: that build's latest cutoff)",
+    )
+    score.add_argument(
+        "--reasons",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also write each user's K largest SHAP contributions (reason_1, reason_1_value, "
+        "reason_1_contribution, ...): why the model scores them so, for the team that calls "
+        "them (default 0: none)",
     )
     add_specs_option(score)
     add_business_options(score)

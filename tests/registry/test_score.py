@@ -15,6 +15,7 @@ from features.featureset import build_feature_set, load_scoring_rows
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
 from registry.promote import load_registered
+from registry.scoring import reason_columns
 from usagecast_cli.main import main
 
 MODEL = "models:/premium_30d@champion"
@@ -182,6 +183,56 @@ def test_scores_as_csv_for_a_crm_hold_the_parquets_rows_and_its_provenance_besid
     }
     business = json.loads((tmp_path / "scores.business.json").read_text())
     assert business["scores"] == "scores.csv" and business["capacity_users"] == 15
+
+
+@pytest.mark.slow
+def test_reasons_are_the_served_explanations_of_each_scored_user(log_run, held_out, tmp_path):
+    rows = held_out()
+    _write_feature_set(rows)
+    promote_run(log_run())
+    args = ["score", "premium_30d@v1/fp-built", "--model", MODEL, "--reasons", "2", "--out"]
+    assert main([*args, str(tmp_path / "scores.parquet")]) == 0
+    assert main([*args, str(tmp_path / "scores.csv")]) == 0
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    csv = pd.read_csv(tmp_path / "scores.csv", dtype={"user_id": str, "reason_1_value": str})
+    assert list(scores.columns[:5]) == ["user_id", "cutoff", "probability", "label", "rank"]
+    assert list(scores.columns[5:8]) == ["reason_1", "reason_1_value", "reason_1_contribution"]
+    pd.testing.assert_series_equal(csv["reason_1"], scores["reason_1"])
+    pd.testing.assert_series_equal(csv["reason_2_contribution"], scores["reason_2_contribution"])
+    # The server's explain answer for the same users' rows, reason by reason.
+    model, names = load_registered(MODEL, tmp_path / "model")
+    built = rows.assign(user_id=[f"u{i}" for i in range(len(rows))]).set_index("user_id")
+    served = model.predict(
+        built.loc[scores["user_id"], names].reset_index(drop=True),
+        params={"mode": "explain", "k": 2},
+    )
+    for i in (0, 1):
+        expected = [answer[i] for answer in served["contributions"]]
+        assert scores[f"reason_{i + 1}"].tolist() == [c["feature"] for c in expected]
+        assert scores[f"reason_{i + 1}_contribution"].tolist() == pytest.approx(
+            [c["contribution"] for c in expected]
+        )
+    assert (scores["reason_1_contribution"].abs() >= scores["reason_2_contribution"].abs()).all()
+
+
+def test_reason_columns_leave_a_reason_blank_past_a_rows_last():
+    contributions = pd.Series(
+        [
+            [{"feature": "plan", "value": "pro", "contribution": 0.5}],
+            [
+                {"feature": "count_PLAY_7d", "value": 12, "contribution": -0.25},
+                {"feature": "plan", "value": None, "contribution": 0.125},
+            ],
+        ]
+    )
+    assert reason_columns(contributions, 2) == {
+        "reason_1": ["plan", "count_PLAY_7d"],
+        "reason_1_value": ["pro", "12"],
+        "reason_1_contribution": [0.5, -0.25],
+        "reason_2": [None, "plan"],
+        "reason_2_value": [None, None],
+        "reason_2_contribution": [None, 0.125],
+    }
 
 
 @pytest.mark.parametrize("name", ["scores.xlsx", "scores"])
