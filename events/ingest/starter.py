@@ -267,6 +267,8 @@ OPTIONAL_NAMES = {
     ),
     "properties": ("properties", "eventproperties", "props", "params"),
 }  # fmt: skip
+# Sampled rows from which an id column of one value names the exporting account, no user.
+CONSTANT_ID_ROWS = 20
 # An experiment platform's exposure log (Statsig's, GrowthBook's, Optimizely's decisions): the
 # experiment and the user's arm, beside a user id and a time. Each row is an
 # EXPERIMENT_ASSIGNED event, the experiment its item and the arm its area, as `usagecast ab
@@ -551,18 +553,36 @@ def _user_id_fields(sample: FileSample, users_shape: str | None = None) -> list[
     (GA4's `user_id` is blank until a site sets it, its `user_pseudo_id` never is; Segment's
     `userId` is blank only before a login, so it stays ahead of `anonymousId`). Given the
     users table's id shape, a column of that shape goes first (Stripe's `Customer ID`,
-    `cus_...`, names no product user; its `user_id (metadata)` does)."""
+    `cus_...`, names no product user; its `user_id (metadata)` does). A column of one value
+    on every sampled row (_constant_ids) goes last when another varies."""
     named = _field_matches(sample, USER_ID_NAMES, set())
     found = [*named, *(c for c in _owned_ids(sample.columns) if c not in named)] or (
         _field_matches(sample, EMAIL_NAMES, set())
     )
+    constant = _constant_ids(sample, found)
+    if len(constant) < len(found):
+        found = [*(c for c in found if c not in constant), *constant]
     filled = {column: len(sample.values.get(column, ())) for column in found}
     rows = _sampled_rows(sample)
-    half = [column for column in found if 2 * filled[column] >= rows]
+    half = [column for column in found if 2 * filled[column] >= rows and column not in constant]
     if users_shape is not None:
         half.sort(key=lambda c: _ids_shape(sample.values.get(c, ())) != users_shape)
     chosen = half[0] if half else max(found, key=filled.__getitem__, default=None)
     return [chosen, *(c for c in found if c != chosen)] if chosen else []
+
+
+def _constant_ids(sample: FileSample, columns: Sequence[str]) -> list[str]:
+    """The id columns holding one value on every one of at least CONSTANT_ID_ROWS sampled
+    rows: the account at a platform that exported them (Optimizely's `account_id`), never a
+    product's users."""
+    rows = _sampled_rows(sample)
+    return [
+        column
+        for column in columns
+        if rows >= CONSTANT_ID_ROWS
+        and len(sample.values.get(column, ())) == rows
+        and len(set(sample.values[column])) == 1
+    ]
 
 
 def _order_total_on_each_line(sample: FileSample, value: str, taken: set[str]) -> str | None:
@@ -2649,9 +2669,13 @@ def _events_source(
         filled = ", ".join(
             f"{c} in {len(sample.values.get(c, ()))}" for c in (user_id, *other_ids)
         )
+        constant = "".join(
+            f"; {c} is {sample.values[c][0]!r} on every sampled row, an account's id, no user's"
+            for c in _constant_ids(sample, other_ids)
+        )
         checks.append(
             f"{files}: user id {user_id} of the columns named like one (a value in how many "
-            f"of {rows} sampled rows: {filled}); columns.user_id chooses"
+            f"of {rows} sampled rows: {filled}){constant}; columns.user_id chooses"
         )
     taken |= {user_id, time}
     time_values = sample.values.get(time, ())

@@ -2880,8 +2880,7 @@ EXPOSURE_LOGS = {
         "user_id,experiment_name,group_name,first_exposure_utc\n"
         "7,pricing_v2,Control,2024-03-01 10:05:38\n"
         "8,pricing_v2,Test,2024-03-02 11:00:00\n",
-        "first_exposure_utc",
-        ("experiment_name", "group_name"),
+        ("user_id", "first_exposure_utc", "experiment_name", "group_name"),
     ),
     # GrowthBook's exposure log: every exposure again, arms by number.
     "growthbook": (
@@ -2889,15 +2888,24 @@ EXPOSURE_LOGS = {
         "2024-03-01T10:05:38Z,7,pricing_v2,0\n"
         "2024-03-03T10:05:38Z,7,pricing_v2,0\n"
         "2024-03-02T11:00:00Z,8,pricing_v2,1\n",
-        "timestamp",
-        ("experiment_id", "variation_id"),
+        ("user_id", "timestamp", "experiment_id", "variation_id"),
+    ),
+    # Optimizely's decisions: its own account's id, the same on every row, beside the
+    # visitor's.
+    "optimizely": (
+        "timestamp,account_id,visitor_id,experiment_id,variation_id\n"
+        + "".join(
+            f"2024-03-{day:02d}T10:00:00Z,12345678,{7 + day % 2},3001,{4001 + day % 2}\n"
+            for day in range(1, 25)
+        ),
+        ("visitor_id", "timestamp", "experiment_id", "variation_id"),
     ),
 }
 
 
 @pytest.mark.parametrize("platform", sorted(EXPOSURE_LOGS))
 def test_an_experiment_platforms_exposures_are_a_logged_experiment(tmp_path, platform):
-    text, time, (experiment, arm) = EXPOSURE_LOGS[platform]
+    text, (user, time, experiment, arm) = EXPOSURE_LOGS[platform]
     export = tmp_path / "export"
     export.mkdir()
     (export / "exposures.csv").write_text(text, encoding="utf-8")
@@ -2914,7 +2922,7 @@ def test_an_experiment_platforms_exposures_are_a_logged_experiment(tmp_path, pla
         "- files: events.csv\n"
         "  columns: {user_id: user_id, timestamp: timestamp, event_type: event, area: page}\n"
         "- files: exposures.csv\n  event_type: EXPERIMENT_ASSIGNED\n"
-        f"  columns: {{user_id: user_id, timestamp: {time}, item_id: {experiment}, "
+        f"  columns: {{user_id: {user}, timestamp: {time}, item_id: {experiment}, "
         f"area: {arm}}}\n",
         encoding="utf-8",
     )
