@@ -122,6 +122,7 @@ USER_ID_NAMES = (
     "customernumber", "customerno", "accountnumber", "membernumber", "memberno",
     "soldtoparty", "soldto",  # SAP's customer on a sales or billing document
     "accountcode",  # Recurly's account on its subscriptions, invoices and transactions
+    "unitid",  # Statsig's exposures: the unit randomized, the user's id
     # The same in the languages of exports made in a localised spreadsheet or tool (German,
     # French, Spanish, Portuguese, Italian), accents dropped (_key).
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
@@ -134,6 +135,7 @@ USER_ID_NAMES = (
 ID_OWNERS = (
     "user", "customer", "account", "member", "client", "player", "visitor", "person",
     "subscriber", "buyer", "shopper", "profile", "contact", "requester",
+    "subject",  # an experiment platform's randomized subject (`subject_id`)
 )  # fmt: skip
 # A device's or visitor's id beside the user id (Segment's `anonymousId`, Amplitude's and
 # Mixpanel's `device_id`, AppsFlyer's `AppsFlyer ID`): an event without a user id takes the

@@ -2875,12 +2875,13 @@ def test_a_line_amount_is_proposed_only_from_plain_quantities_and_prices(
 
 
 EXPOSURE_LOGS = {
-    # Statsig's exposures: the time named like no time, read by its values.
+    # Statsig's first exposures: the unit randomized, a time named like no time (read by its
+    # values).
     "statsig": (
-        "user_id,experiment_name,group_name,first_exposure_utc\n"
-        "7,pricing_v2,Control,2024-03-01 10:05:38\n"
-        "8,pricing_v2,Test,2024-03-02 11:00:00\n",
-        ("user_id", "first_exposure_utc", "experiment_name", "group_name"),
+        "unit_id,unit_type,experiment_name,group_name,first_exposure_utc\n"
+        "7,user_id,pricing_v2,Control,2024-03-01 10:05:38\n"
+        "8,user_id,pricing_v2,Test,2024-03-02 11:00:00\n",
+        ("unit_id", "first_exposure_utc", "experiment_name", "group_name"),
     ),
     # GrowthBook's exposure log: every exposure again, arms by number.
     "growthbook": (
