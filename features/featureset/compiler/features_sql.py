@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlglot.expressions as exp
 
-from events.store import EXPERIMENT_ASSIGNED
 from features.featureset.compiler.sqlbits import (
     _EVENT,
     _ITEM,
@@ -23,6 +22,7 @@ from features.featureset.compiler.sqlbits import (
     _in_window_before,
     _num,
     _of_type,
+    _product_use,
     _str,
     _when,
 )
@@ -131,14 +131,9 @@ def _trend_feature(feature: FeatureDef) -> exp.Expression:
 
 def _distinct_feature(feature: FeatureDef) -> exp.Expression:
     """Distinct item ids or product areas (DISTINCT_COLUMNS) over the window's events of the
-    type; product areas of every type but an experiment's exposure log (its area is an arm)
-    when no type is given."""
-    condition = _in_window(feature.window_days)
-    if feature.event_type is not None:
-        condition = exp.and_(condition, _of_type(feature.event_type))
-    elif feature.kind == "distinct_areas":
-        exposure = exp.EQ(this=_col("event_type", _EVENT), expression=_str(EXPERIMENT_ASSIGNED))
-        condition = exp.and_(condition, exp.Not(this=exposure))
+    type, else of product use (_product_use)."""
+    of_type = _product_use() if feature.event_type is None else _of_type(feature.event_type)
+    condition = exp.and_(_in_window(feature.window_days), of_type)
     return _count_distinct_if(condition, _col(DISTINCT_COLUMNS[feature.kind], _EVENT))
 
 

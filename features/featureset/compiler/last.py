@@ -12,7 +12,15 @@ from __future__ import annotations
 import sqlglot.expressions as exp
 
 from events.store import EVENTS
-from features.featureset.compiler.sqlbits import _EVENT, _ROW, _col, _cutoff, _of_type, _when
+from features.featureset.compiler.sqlbits import (
+    _EVENT,
+    _ROW,
+    _col,
+    _cutoff,
+    _of_type,
+    _product_use,
+    _when,
+)
 from features.featureset.spec import FeatureDef
 
 LAST_VALUES = "last_values"
@@ -25,11 +33,11 @@ def _field(feature: FeatureDef) -> exp.Column:
 
 
 def _readable(feature: FeatureDef) -> exp.Expression:
-    """Whether an event can be the feature's latest: of its type, with its field set."""
+    """Whether an event can be the feature's latest: of its type (else of product use:
+    _product_use), with its field set."""
     present = exp.Not(this=_field(feature).is_(exp.null()))
-    if feature.event_type is None:
-        return present
-    return exp.and_(_of_type(feature.event_type), present)
+    of_type = _product_use() if feature.event_type is None else _of_type(feature.event_type)
+    return exp.and_(of_type, present)
 
 
 def _latest(feature: FeatureDef) -> exp.Expression:

@@ -8,6 +8,7 @@ import datetime as dt
 
 import sqlglot.expressions as exp
 
+from events.store import EXPERIMENT_ASSIGNED
 from features.featureset.spec import (
     Label,
 )
@@ -105,6 +106,12 @@ def _in_window_before(days: int) -> exp.Expression:
 
 def _of_type(event_type: str) -> exp.Expression:
     return _col("event_type", _EVENT).eq(_str(event_type))
+
+
+def _product_use() -> exp.Expression:
+    """The event is not an experiment's exposure log, whose area is an arm and item the
+    experiment: what a feature of every event type reads areas and items of."""
+    return exp.Not(this=_of_type(EXPERIMENT_ASSIGNED))
 
 
 def _in_label_window(label: Label) -> exp.Expression:

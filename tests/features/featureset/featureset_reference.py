@@ -57,6 +57,14 @@ def _of_type(events: list, event_type: str | None) -> list:
     return [e for e in events if event_type is None or e.event_type == event_type]
 
 
+def _of_use(events: list, event_type: str | None) -> list:
+    """The events of one type, else those of product use: an experiment's exposure log
+    carries an arm as its area and the experiment as its item."""
+    if event_type is None:
+        return [e for e in events if e.event_type != EXPERIMENT_ASSIGNED]
+    return _of_type(events, event_type)
+
+
 def _since(events: list, start: pd.Timestamp) -> list:
     return [e for e in events if e.event_time >= start]
 
@@ -129,19 +137,17 @@ def _feature(feature: FeatureDef, past: list, cutoff, user, items) -> object:
         before = len(_of_type(earlier, feature.event_type))
         return (current + 1) / (before + 1)
     if kind == "distinct_items":
-        chosen = _of_type(window, feature.event_type)
+        chosen = _of_use(window, feature.event_type)
         return len(set(_present(e.item_id for e in chosen)))
     if kind == "distinct_areas":
-        chosen = _of_type(window, feature.event_type)
-        if feature.event_type is None:  # an exposure log's area is an arm, no product area
-            chosen = [e for e in chosen if e.event_type != EXPERIMENT_ASSIGNED]
+        chosen = _of_use(window, feature.event_type)
         return len(set(_present(e.area for e in chosen)))
     if kind == "value_mean":
         chosen = _of_type(window, feature.event_type)
         return _mean([e.value if pd.notna(e.value) else 0.0 for e in chosen])
     if kind == "last":
         field = feature.field
-        chosen = [e for e in _of_type(past, feature.event_type) if pd.notna(getattr(e, field))]
+        chosen = [e for e in _of_use(past, feature.event_type) if pd.notna(getattr(e, field))]
         if not chosen:
             return None if field != "value" else np.nan
         return max((e.event_time, getattr(e, field)) for e in chosen)[1]

@@ -202,7 +202,15 @@ WITH cutoffs AS (
         THEN 1
       END
     ) + 1 AS DOUBLE) AS trend_BUY_30d,
-    COUNT(DISTINCT CASE WHEN e.day_offset >= -90 AND e.day_offset < 0 THEN e.item_id END) AS distinct_items_90d,
+    COUNT(
+      DISTINCT CASE
+        WHEN (
+          e.day_offset >= -90 AND e.day_offset < 0
+        )
+        AND NOT e.event_type = 'EXPERIMENT_ASSIGNED'
+        THEN e.item_id
+      END
+    ) AS distinct_items_90d,
     COUNT(
       DISTINCT CASE
         WHEN (
