@@ -338,6 +338,18 @@ def analyze(
         )
     censored = int(merged["censored"].sum())
     observed = merged[~merged["censored"]].copy()
+    empty = [group for group in experiment.groups if not (observed["group"] == group).any()]
+    if empty:
+        why = (
+            f"{censored:,} entered users' metric windows run past the end of the data "
+            "(censored): shorten the window or analyse later data"
+            if censored
+            else "no user of it entered the experiment"
+        )
+        raise UsagecastError(
+            f"experiment {experiment.name!r}: nothing to compare, no observed user in "
+            f"{', '.join(map(repr, empty))}; {why}"
+        )
     elapsed = (observed["entered_at"] - pd.Timestamp(experiment.start)).dt.total_seconds()
     observed["month"] = (elapsed // (30 * 86_400)).astype("int64")
     if kind == "value_within":
@@ -445,9 +457,7 @@ def welch_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:
 
 def two_proportion_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:
     """Difference of rates (treatment - control), Wald CI at 1 - alpha, pooled z-test p."""
-    n_c, n_t = int(control["users"]), int(treatment["users"])
-    if n_c == 0 or n_t == 0:
-        raise UsagecastError("ab analyze: a group has no observed users; nothing to compare")
+    n_c, n_t = int(control["users"]), int(treatment["users"])  # analyze checks both > 0
     p_c, p_t = control["conversions"] / n_c, treatment["conversions"] / n_t
     difference = p_t - p_c
     spread = np.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t)

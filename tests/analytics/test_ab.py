@@ -128,6 +128,22 @@ def test_sample_ratio_mismatch_is_flagged():
     assert result.sample_ratio["expected_users"].tolist() == [1_500.0, 1_500.0]
 
 
+def test_an_experiment_whose_users_are_all_censored_says_so():
+    experiment = make_experiment("late", "50/50", START)
+    assignment = assign(ids(40), experiment)
+    outcomes = pd.DataFrame(
+        {
+            "user_id": ids(40),
+            "entered_at": pd.Timestamp(START),
+            "converted": 0,
+            "value": 0.0,
+            "censored": True,
+        }
+    )
+    with pytest.raises(UsagecastError, match="40 entered users' metric windows run past the end"):
+        analyze(outcomes, assignment, experiment)
+
+
 def test_metric_parsing():
     assert parse_metric("event_within BUY_PREMIUM 30d") == Metric("BUY_PREMIUM", 30)
     assert parse_metric("value_within PURCHASE 7d") == Metric("PURCHASE", 7, "value_within")

@@ -2939,3 +2939,63 @@ def test_a_file_with_two_columns_of_times_named_like_none_is_left_out_naming_the
     )
     with pytest.raises(StarterError, match="queued, delivered all read as times"):
         write_starter([tmp_path], None, "app")
+
+
+def _mixpanel_with_exposures(export: Path) -> None:
+    """Mixpanel's export: plays on screens, and `$experiment_started` with its experiment
+    and variant in properties."""
+    records = [
+        _mixpanel_record(n, "Song Played", screen=("home", "search")[n % 2]) for n in range(60)
+    ] + [
+        _mixpanel_record(
+            60 + n, "$experiment_started", **{"Experiment name": "paywall", "Variant name": arm}
+        )
+        for n, arm in enumerate(["control", "B"] * 3)
+    ]
+    (export / "export.json").write_text("\n".join(map(json.dumps, records)), encoding="utf-8")
+
+
+def _posthog_with_exposures(export: Path) -> None:
+    """PostHog's CSV export: pageviews, and `$feature_flag_called` with the flag and the
+    user's variant as columns of their own."""
+    lines = ["event,distinct_id,timestamp,$feature_flag,$feature_flag_response"]
+    lines += [f"$pageview,u{n % 7},2024-03-05T10:{n:02d}:00Z,," for n in range(40)]
+    lines += [
+        f"$feature_flag_called,u{n},2024-03-05T11:{n:02d}:00Z,paywall,{('control', 'B')[n % 2]}"
+        for n in range(6)
+    ]
+    (export / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("write", [_mixpanel_with_exposures, _posthog_with_exposures])
+def test_a_product_analytics_tools_exposure_events_are_a_logged_experiment(tmp_path, write):
+    export = tmp_path / "export"
+    export.mkdir()
+    write(export)
+    out, starter = write_starter([export], None, "app")
+    config = read_config(out)
+    assert not any(
+        name.startswith("$experiment") or "flag" in name
+        for name in (config.rules.rename_event_types or {})
+    )
+    assert any("are an experiment's exposures: EXPERIMENT_ASSIGNED" in c for c in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert not summary.tables["events"].quarantined
+    exposures = _query(
+        store,
+        "SELECT user_id, item_id, area FROM events "
+        "WHERE event_type = 'EXPERIMENT_ASSIGNED' ORDER BY ALL",
+    )
+    assert len(exposures) == 6
+    assert {(item, area) for _, item, area in exposures} == {
+        ("paywall", "control"),
+        ("paywall", "B"),
+    }
+    others = _query(
+        store,
+        "SELECT count(*), count(item_id) FROM events WHERE event_type <> 'EXPERIMENT_ASSIGNED'",
+    )
+    assert others[0][0] > 0 and others[0][1] == 0
+    screens = _query(store, "SELECT DISTINCT area FROM events WHERE event_type = 'Song_Played'")
+    assert sorted(screens) == ([("home",), ("search",)] if "Mixpanel" in write.__doc__ else [])
