@@ -11,9 +11,9 @@ experiment, area = the user's arm); its start is the midnight before the first e
 Analysis of "event_within EVENT Nd": a user enters a saved experiment at their first event on
 or after the start date, a logged one at their first exposure (a platform logs only the users
 it exposed, often long after they were first active); they convert if they do EVENT within N
-days of entering. Users whose
-N days run past the end of the data are censored (counted, not labelled). Each later group is
-compared with the first (the control).
+days of entering ("value_within EVENT Nd": their outcome is the sum of EVENT's values in those
+days). Users whose N days run past the end of the data are censored (counted, not labelled).
+Each later group is compared with the first (the control).
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ class ABResult:
     """Tables of an A/B analysis.
 
     by_month: group, month (30-day periods since the start, by entry), users, conversions,
-    rate (a value metric: users, total, mean). comparison: each treatment vs control: rates
-    (means), difference, CI, z (Welch's t), p-value.
+    rate (a value metric: users, total, mean). comparison: each treatment vs control: rates,
+    difference, CI, z, p-value (a value metric: means, difference, CI, Welch's t and its
+    degrees of freedom, p-value).
     sample_ratio: observed vs expected users per group, with the chi-square p-value.
     """
 
@@ -292,7 +293,7 @@ def user_outcomes(
     window), censored (bool) for users who entered: at their first event from the start,
     or, `logged`, at their first exposure to the experiment."""
     if filters.area_prefix is not None:
-        raise UsagecastError("ab analyze: an area filter does not apply to a conversion metric")
+        raise UsagecastError("ab analyze: an area filter does not apply to an A/B metric")
     end_s = data_end_seconds(engine, filters)
     start = max(experiment.start, filters.start) if filters.start else experiment.start
     end_condition = time_range_condition(
@@ -344,7 +345,7 @@ def analyze(
             f"{censored:,} entered users' metric windows run past the end of the data "
             "(censored): shorten the window or analyse later data"
             if censored
-            else "no user of it entered the experiment"
+            else "no user of theirs entered the experiment"
         )
         raise UsagecastError(
             f"experiment {experiment.name!r}: nothing to compare, no observed user in "
