@@ -479,6 +479,94 @@ def two_proportion_test(control: pd.Series, treatment: pd.Series, alpha: float) 
     }
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """What the control is expected to do: a conversion rate, or a value metric's mean and
+    standard deviation per user (sd None for a rate)."""
+
+    mean: float
+    sd: float | None = None
+
+
+@dataclass(frozen=True)
+class MeasuredBaseline:
+    """A metric's baseline in the store: `baseline` over the `users` who entered in
+    [start, end), each with their metric window observed."""
+
+    baseline: Baseline
+    users: int
+    start: datetime
+    end: datetime
+
+    @property
+    def users_per_day(self) -> float:
+        return self.users / max((self.end - self.start).total_seconds() / 86_400, 1e-9)
+
+
+def measured_baseline(
+    engine: Engine, metric: Metric, filters: Filters = NO_FILTERS, days: int = 56
+) -> MeasuredBaseline:
+    """The metric's outcome over the users who entered (their first event, as a saved
+    experiment's users enter) in the `days` before the last window that the data holds
+    whole: the control a test started now would show, at its users per day."""
+    if days < 1:
+        raise UsagecastError(f"baseline days {days}: must be at least 1")
+    end = pd.Timestamp(data_end_seconds(engine, filters), unit="s") - pd.Timedelta(
+        days=metric.days
+    )
+    start = (end - pd.Timedelta(days=days)).to_pydatetime()
+    experiment = Experiment("baseline", ("control",), (100.0,), "", start)
+    outcomes = user_outcomes(engine, experiment, metric, filters)
+    observed = outcomes[~outcomes["censored"]]
+    if observed.empty:
+        raise UsagecastError(
+            f"no user entered between {start:%Y-%m-%d} and {end:%Y-%m-%d} with their "
+            f"{metric.days}-day window inside the data: give --baseline instead"
+        )
+    if metric.kind == "value_within":
+        values = observed["value"]
+        baseline = Baseline(
+            float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        )
+    else:
+        baseline = Baseline(float(observed["converted"].mean()))
+    return MeasuredBaseline(baseline, len(observed), start, end.to_pydatetime())
+
+
+def required_users(
+    baseline: Baseline, effect: float, percents: Sequence[float], alpha: float, power: float
+) -> tuple[int, ...]:
+    """Users each arm needs so that every treatment's two-sided test at `alpha` detects an
+    absolute `effect` on the baseline with probability `power` (the normal approximation the
+    analysis tests with: pooled variance under no effect for a rate, the two groups'
+    variances for a mean), the arms in the split's shares (the first is the control)."""
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise UsagecastError(f"alpha {alpha} and power {power}: each must be within (0, 1)")
+    if effect == 0:
+        raise UsagecastError("the minimum detectable effect must not be 0")
+    if baseline.sd is not None and baseline.sd <= 0:
+        raise UsagecastError("every baseline user has the same value: no spread to plan on")
+    z = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    control, treatments = percents[0], percents[1:]
+    needed = 0.0  # the control's users: the most any treatment's comparison needs
+    for share in treatments:
+        ratio = share / control  # treatment users per control user
+        if baseline.sd is None:
+            p_c, p_t = baseline.mean, baseline.mean + effect
+            if not (0 < p_c < 1 and 0 < p_t < 1):
+                raise UsagecastError(
+                    f"a rate of {p_c:.4g} moved by {effect:+.4g} leaves (0, 1): nothing to plan"
+                )
+            pooled = (p_c + ratio * p_t) / (1 + ratio)
+            null = z[0] * np.sqrt(pooled * (1 - pooled) * (1 + 1 / ratio))
+            alternative = z[1] * np.sqrt(p_c * (1 - p_c) + p_t * (1 - p_t) / ratio)
+            users = (null + alternative) ** 2 / effect**2
+        else:
+            users = (z[0] + z[1]) ** 2 * baseline.sd**2 * (1 + 1 / ratio) / effect**2
+        needed = max(needed, users)
+    return tuple(int(np.ceil(needed * share / control)) for share in percents)
+
+
 def sample_ratio_check(users: pd.Series, experiment: Experiment) -> pd.DataFrame:
     """Chi-square goodness of fit of users per group against the planned split."""
     observed = users.reindex(list(experiment.groups), fill_value=0).to_numpy(dtype="float64")

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -702,6 +703,73 @@ def ab_result(
         source,
         ratio_tested=logged is None or split is not None,
     )
+
+
+def run_ab_plan(
+    metric: str,
+    effect: float,
+    filters: Filters = NO_FILTERS,
+    *,
+    relative: bool = False,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    split: str = "50/50",
+    baseline: float | None = None,
+    baseline_sd: float | None = None,
+    baseline_days: int = 56,
+    engine_name: str = "duckdb",
+) -> str:
+    """`usagecast ab plan`: the users each arm needs to detect `effect` (absolute, or a
+    share of the baseline when `relative`) on `metric`, and the days of entry that takes at
+    the store's rate; the baseline is measured in the store unless given (then no store is
+    read)."""
+    parsed = ab.parse_metric(metric)
+    percents = ab.parse_split(split)
+    value = parsed.kind == "value_within"
+    if baseline is not None and value and baseline_sd is None:
+        raise UsagecastError("a value metric's --baseline needs --baseline-sd beside it")
+
+    measured = None
+    if baseline is None:
+        with opened_engine(engine_name) as engine:
+            resolve_event_types(
+                store_event_types(engine), (parsed.event,), command="ab plan", flag="--metric"
+            )
+            measured = ab.measured_baseline(engine, parsed, filters, baseline_days)
+        chosen = measured.baseline
+    else:
+        chosen = ab.Baseline(baseline, baseline_sd if value else None)
+    absolute = effect * chosen.mean if relative else effect
+    arms = ab.required_users(chosen, absolute, percents, alpha, power)
+    groups = ab.default_groups(len(percents))
+    spread = f", sd {chosen.sd:.4g}" if chosen.sd is not None else ""
+    source = (
+        f"the {measured.users:,} users who entered from {measured.start:%Y-%m-%d} to "
+        f"{measured.end:%Y-%m-%d}, their {parsed.days} days observed"
+        if measured
+        else "given"
+    )
+    relative_text = f" ({absolute / chosen.mean:+.1%} of the baseline)" if chosen.mean else ""
+    needed = ", ".join(
+        f"{group} ({share:g}%) {users:,}"
+        for group, share, users in zip(groups, percents, arms, strict=True)
+    )
+    lines = [
+        f"plan for {metric!r}, split {split}, alpha {alpha:g} (two-sided), power {power:g}",
+        f"baseline: {'mean' if value else 'rate'} {chosen.mean:.4g}{spread} ({source})",
+        f"minimum detectable effect: {absolute:+.4g}{relative_text}",
+        f"users needed: {needed}; total {sum(arms):,}",
+    ]
+    if measured is not None:
+        days = int(np.ceil(sum(arms) / measured.users_per_day))
+        times = sum(arms) / measured.users
+        lines.append(
+            f"the baseline's {baseline_days} days saw {measured.users:,} users enter "
+            f"({measured.users_per_day:,.1f} a day): the test needs {times:.2g} "
+            f"times as many, about {days:,} days of entry at that rate (longer where most are "
+            f"returning users, who enter once), then {parsed.days} days for the last one's window"
+        )
+    return "\n".join(lines)
 
 
 def run_ab_analyze(

@@ -128,6 +128,28 @@ def _ab_assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ab_plan(args: argparse.Namespace) -> int:
+    from analytics import Filters
+    from analytics.runs import run_ab_plan
+
+    print(
+        run_ab_plan(
+            args.metric,
+            args.mde,
+            Filters(segment=args.segment),
+            relative=args.relative,
+            alpha=args.alpha,
+            power=args.power,
+            split=args.split,
+            baseline=args.baseline,
+            baseline_sd=args.baseline_sd,
+            baseline_days=args.baseline_days,
+            engine_name=args.engine,
+        )
+    )
+    return 0
+
+
 def _ab_analyze(args: argparse.Namespace) -> int:
     from analytics.runs import run_ab_analyze
 
@@ -268,7 +290,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for parser in (top, before, cohort, channel, value, segment):
         _add_model_options(parser)
 
-    ab = subparsers.add_parser("ab", help="A/B test assignment and analysis")
+    ab = subparsers.add_parser("ab", help="A/B test planning, assignment and analysis")
     actions = ab.add_subparsers(dest="action", required=True, metavar="ACTION")
     assign = actions.add_parser("assign", help="sticky hash assignment of every user")
     assign.add_argument("--experiment", required=True)
@@ -280,6 +302,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_engine_options(assign)
     assign.set_defaults(handler=_ab_assign)
+
+    plan = actions.add_parser(
+        "plan",
+        help="users (and days) a test needs to detect an effect, from the store's baseline",
+    )
+    plan.add_argument(
+        "--metric",
+        required=True,
+        help="as for analyze: 'event_within BUY_PREMIUM 30d' or 'value_within PURCHASE 30d'",
+    )
+    plan.add_argument(
+        "--mde",
+        type=float,
+        required=True,
+        help="minimum detectable effect: absolute (0.02: two points of conversion), or a "
+        "share of the baseline with --relative (0.1: +10%%)",
+    )
+    plan.add_argument("--relative", action="store_true", help="--mde is a share of the baseline")
+    plan.add_argument("--alpha", type=float, default=0.05, help="two-sided (default 0.05)")
+    plan.add_argument("--power", type=float, default=0.8, help="default 0.8")
+    plan.add_argument("--split", default="50/50", help="percents, control first (default 50/50)")
+    plan.add_argument(
+        "--baseline",
+        type=float,
+        help="the control's rate (or mean) instead of measuring it in the store",
+    )
+    plan.add_argument("--baseline-sd", type=float, help="with --baseline of a value metric")
+    plan.add_argument(
+        "--baseline-days",
+        type=int,
+        default=56,
+        help="days of entering users the baseline is measured on (default 56), ending where "
+        "the last whole metric window ends",
+    )
+    plan.add_argument(
+        "--segment", help="SQL predicate over user attributes, e.g. \"channel = 'ads'\""
+    )
+    add_engine_options(plan)
+    plan.set_defaults(handler=_ab_plan)
 
     analyze = actions.add_parser("analyze", help="rates, difference CI, z-test, SRM check")
     analyze.add_argument("--experiment", required=True)

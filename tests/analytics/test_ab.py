@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analytics import analyze, assign, make_experiment, parse_metric, parse_split, user_outcomes
-from analytics.ab import LoggedAssignment, Metric, welch_test
+from analytics.ab import (
+    Baseline,
+    LoggedAssignment,
+    Metric,
+    measured_baseline,
+    required_users,
+    two_proportion_test,
+    welch_test,
+)
 from contracts.errors import UsagecastError
 
 from .conftest import at
@@ -243,3 +251,68 @@ def test_outcomes_from_the_store_by_hand(tiny_store):
     assert result.censored_users == 2
     assert int(result.by_month["users"].sum()) == 2
     assert result.by_month["month"].tolist() == [0] * len(result.by_month)
+
+
+def test_the_users_a_test_needs_are_the_textbooks():
+    # 10% -> 12%, two-sided 5%, power 80%, equal arms: 3,841 a group (pooled normal test).
+    assert required_users(Baseline(0.10), 0.02, (50, 50), 0.05, 0.8) == (3_841, 3_841)
+    # An unequal split keeps the shares, each treatment compared with the smaller control.
+    control, first, second = required_users(Baseline(0.10), 0.02, (20, 40, 40), 0.05, 0.8)
+    assert first == second and abs(first / control - 2) < 0.01
+    with pytest.raises(UsagecastError, match="leaves"):
+        required_users(Baseline(0.99), 0.02, (50, 50), 0.05, 0.8)
+    with pytest.raises(UsagecastError, match="no spread"):
+        required_users(Baseline(3.0, 0.0), 1.0, (50, 50), 0.05, 0.8)
+
+
+@pytest.mark.parametrize("metric", ["event_within", "value_within"])
+def test_tests_of_the_planned_size_detect_the_effect_at_the_planned_power(metric):
+    """400 simulated tests of the planned size, analysed as `ab analyze` analyses them:
+    the share that rejects at 5% is the power asked for (80%; its sd over 400 is 0.02)."""
+    rng = np.random.default_rng(11)
+    if metric == "event_within":
+        baseline, effect = Baseline(0.2), 0.05
+        draw = lambda n, lift: (rng.random(n) < 0.2 + lift).astype(float)  # noqa: E731
+    else:
+        # Revenue per user: 1 in 5 buys, spend log-normal; its sd from a large draw.
+        spend = lambda n: (rng.random(n) < 0.2) * rng.lognormal(3.0, 0.6, n)  # noqa: E731
+        sample = spend(400_000)
+        baseline, effect = Baseline(float(sample.mean()), float(sample.std())), 1.0
+        draw = lambda n, lift: spend(n) + lift  # noqa: E731
+    control_users, treatment_users = required_users(baseline, effect, (50, 50), 0.05, 0.8)
+    rejected = 0
+    for _ in range(400):
+        control, treated = draw(control_users, 0.0), draw(treatment_users, effect)
+        if metric == "event_within":
+            counts = [
+                pd.Series({"users": len(x), "conversions": x.sum()}) for x in (control, treated)
+            ]
+            p_value = two_proportion_test(*counts, 0.05)["p_value"]
+        else:
+            p_value = welch_test(pd.Series(control), pd.Series(treated), 0.05)["p_value"]
+        rejected += p_value < 0.05
+    assert abs(rejected / 400 - 0.8) < 4 * 0.02
+
+
+def test_the_baseline_is_measured_on_users_whose_window_the_data_holds(tiny_store):
+    users = [(name, at(-60), "ads") for name in "abcdef"]
+    events = [
+        ("a", at(5), "PLAY", "home", None),  # enters day 5, buys day 9 (4.0): converted
+        ("a", at(9), "BUY", "shop", 4.0),
+        ("b", at(12), "PLAY", "home", None),  # enters day 12, buys day 40: too late
+        ("b", at(40), "BUY", "shop", 6.0),
+        ("c", at(-20), "PLAY", "home", None),  # before the baseline's days: enters day 14
+        ("c", at(14), "PLAY", "home", None),
+        ("d", at(35), "PLAY", "home", None),  # its 10 days pass the data's end: censored
+        ("e", at(1), "BUY", "shop", 2.0),  # enters at its purchase: converted
+        ("f", at(40), "PLAY", "home", None),  # the last event: the data ends on day 40
+    ]
+    engine = tiny_store(users, events)
+    rate = measured_baseline(engine, parse_metric("event_within BUY 10d"), days=30)
+    # Date-only data ends after its last day (41): windows of 10 days are whole for users
+    # entering up to day 31, and the baseline's 30 days start on day 1.
+    assert (rate.start, rate.end) == (at(1), at(31))
+    assert rate.users == 4 and rate.baseline == Baseline(0.5)  # a, b, c, e; a and e bought
+    value = measured_baseline(engine, parse_metric("value_within BUY 10d"), days=30).baseline
+    assert value.mean == pytest.approx(1.5)
+    assert value.sd == pytest.approx(np.std([4, 0, 0, 2], ddof=1))

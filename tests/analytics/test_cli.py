@@ -106,3 +106,27 @@ def test_an_experiment_name_that_is_not_one_file_name_is_refused(
     assert error.count("\n") == 1 and error.startswith(f"error: experiment name {name!r}")
     assert _files_under(tmp_path) == before  # nothing written, inside or outside the workspace
     assert not (tmp_path / "x.json").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_ab_plan_measures_its_baseline_in_the_store(workspace_store, capsys):
+    args = ["ab", "plan", "--metric", "value_within BUY_PREMIUM 7d", "--mde", "0.5"]
+    assert main([*args, "--relative", "--baseline-days", "90"]) == 0
+    out = capsys.readouterr().out
+    assert "baseline: mean " in out and "their 7 days observed" in out
+    assert "(+50.0% of the baseline)" in out and "days of entry at that rate" in out
+    assert main(["ab", "plan", "--metric", "event_within NOT_A_TYPE 7d", "--mde", "0.1"]) == 2
+    assert "known event types" in capsys.readouterr().err
+
+
+def test_ab_plan_with_a_given_baseline_reads_no_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("USAGECAST_HOME", str(tmp_path / "nowhere"))
+    args = ["ab", "plan", "--metric", "event_within BUY 30d", "--mde", "0.02"]
+    assert main([*args, "--baseline", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "users needed: control (50%) 3,841, treatment (50%) 3,841; total 7,682" in out
+    assert not (tmp_path / "nowhere").exists()
+    value = ["ab", "plan", "--metric", "value_within BUY 30d", "--mde", "1", "--baseline", "5"]
+    assert main(value) == 2
+    assert "needs --baseline-sd" in capsys.readouterr().err
+    assert main([*value, "--baseline-sd", "20"]) == 0
+    assert "users needed: control (50%) 6,280" in capsys.readouterr().out
