@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from features.workspace import activate_mlflow_tracking
 from registry.promote import METADATA_ARTIFACT, checked_model_uri, load_registered
 
 SCORE_SUFFIXES = (".parquet", ".csv")
+REASON_VALUE = re.compile(r"reason_[0-9]+_value")  # a reason's value, written as text
 
 
 def provenance_path(scores: Path) -> Path:
@@ -50,7 +52,9 @@ def checked_scores_path(out: str | Path) -> Path:
 def read_scores(path: Path) -> pd.DataFrame:
     """A scores file written by score_feature_set, Parquet or CSV, as a DataFrame."""
     if path.suffix.lower() == ".csv":
-        return pd.read_csv(path, dtype={"user_id": str}, parse_dates=["cutoff"])
+        columns = pd.read_csv(path, nrows=0).columns
+        texts = {c: str for c in columns if c == "user_id" or REASON_VALUE.fullmatch(c)}
+        return pd.read_csv(path, dtype=texts, parse_dates=["cutoff"])
     return pd.read_parquet(path)
 
 
