@@ -269,16 +269,16 @@ OPTIONAL_NAMES = {
     ),
     "properties": ("properties", "eventproperties", "props", "params"),
 }  # fmt: skip
-# Product-analytics tools' experiment exposure events, by event name: the property keys (as
-# _key compares them) that hold the experiment and the user's arm. Their rows become
-# EXPERIMENT_ASSIGNED events beside the others of their file.
-EXPOSURE_EVENTS = {
-    "$experiment_started": ("experimentname", "variantname"),  # Mixpanel
-    "$exposure": ("flagkey", "variant"),  # Amplitude Experiment
-    "[Experiment] Exposure": ("flagkey", "variant"),  # Amplitude Experiment, before $exposure
-    "$feature_flag_called": ("featureflag", "featureflagresponse"),  # PostHog
-    "Experiment Viewed": ("experimentname", "variationname"),  # Segment's A/B testing spec
-}
+# Product-analytics tools' experiment exposure events: their names and the property keys (as
+# _key compares them) that hold the experiment and the user's arm, which only those events
+# carry. Their rows become EXPERIMENT_ASSIGNED events beside the others of their file; a file
+# with the keys is mapped so even when its sampled rows hold no exposure (they come late).
+EXPOSURE_EVENTS = (
+    (("$experiment_started",), "experimentname", "variantname"),  # Mixpanel
+    (("$exposure", "[Experiment] Exposure"), "flagkey", "variant"),  # Amplitude Experiment
+    (("$feature_flag_called",), "featureflag", "featureflagresponse"),  # PostHog
+    (("Experiment Viewed",), "experimentname", "variationname"),  # Segment's A/B testing spec
+)
 # Sampled rows from which an id column of one value names the exporting account, no user.
 CONSTANT_ID_ROWS = 20
 # An experiment platform's exposure log (Statsig's, GrowthBook's, Optimizely's decisions): the
@@ -1895,24 +1895,24 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
     return None
 
 
-def _exposure_event(sample: FileSample, event: str) -> tuple[str, str, str] | None:
-    """(event name, experiment field, arm field) when the sampled `event` values hold a
-    product-analytics tool's exposure event (EXPOSURE_EVENTS) whose two properties the
-    file has (top-level or nested: `properties.Experiment name`)."""
+def _exposure_event(sample: FileSample) -> tuple[tuple[str, ...], str, str] | None:
+    """(event names, experiment field, arm field) of a product-analytics tool's exposure
+    events (EXPOSURE_EVENTS) when the file has both their properties (top-level or nested:
+    `properties.Experiment name`)."""
     by_key: dict[str, str] = {}
     for column in sample.columns:
         by_key.setdefault(_key(column.rpartition(".")[2]), column)
-    for name, (experiment, arm) in EXPOSURE_EVENTS.items():
-        if name in sample.values.get(event, ()) and experiment in by_key and arm in by_key:
-            return name, by_key[experiment], by_key[arm]
+    for names, experiment, arm in EXPOSURE_EVENTS:
+        if experiment in by_key and arm in by_key:
+            return names, by_key[experiment], by_key[arm]
     return None
 
 
-def _with_exposures(columns: dict, event: str, exposure: tuple[str, str, str]) -> None:
-    """Map an exposure event's rows (`event` = its name) to EXPERIMENT_ASSIGNED with the
-    experiment as item_id and the arm as area; the file's other rows keep their mapping."""
-    name, experiment, arm = exposure
-    is_exposure = f"{ident(event)} = {sql_string(name)}"
+def _with_exposures(columns: dict, event: str, exposure: tuple[tuple[str, ...], str, str]) -> None:
+    """Map the exposure events' rows (`event` one of their names) to EXPERIMENT_ASSIGNED with
+    the experiment as item_id and the arm as area; the file's other rows keep their mapping."""
+    names, experiment, arm = exposure
+    is_exposure = f"{ident(event)} IN ({', '.join(map(sql_string, names))})"
     for canonical, read in (
         ("event_type", sql_string(EXPERIMENT_ASSIGNED)),
         ("item_id", ident(experiment)),
@@ -2852,12 +2852,13 @@ def _events_source(
         if found:
             columns[canonical] = found
             taken.update(read)
-    exposure_event = None if event is None else _exposure_event(sample, event)
+    exposure_event = None if event is None else _exposure_event(sample)
     if exposure_event is not None:
         _with_exposures(columns, event, exposure_event)
         taken.update(exposure_event[1:])
         checks.append(
-            f"{files}: its {exposure_event[0]!r} events are an experiment's exposures: "
+            f"{files}: its {' and '.join(map(repr, exposure_event[0]))} events are an "
+            "experiment's exposures: "
             f"{EXPERIMENT_ASSIGNED} events, {exposure_event[1]} their item_id and "
             f"{exposure_event[2]} their area (the arm), which `usagecast ab analyze "
             "--experiment NAME` reads; the file's other events keep their fields"
@@ -2969,8 +2970,8 @@ def _events_source(
         )
     line = _source_line(files, columns, source.get("event_type"), formats)
     sampled = statuses or _sampled_event_types(sample, columns)
-    if exposure_event is not None:  # its rows are EXPERIMENT_ASSIGNED: no rename
-        sampled = tuple(t for t in sampled if t != exposure_event[0])
+    if exposure_event is not None:  # their rows are EXPERIMENT_ASSIGNED: no rename
+        sampled = tuple(t for t in sampled if t not in exposure_event[0])
     return line, sampled
 
 

@@ -2967,7 +2967,35 @@ def _posthog_with_exposures(export: Path) -> None:
     (export / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-@pytest.mark.parametrize("write", [_mixpanel_with_exposures, _posthog_with_exposures])
+def _amplitude_with_late_exposures(export: Path) -> None:
+    """Amplitude's export: plays on screens, then, past the rows whose values are sampled,
+    `$exposure` with the flag and the variant in event_properties."""
+    records = [
+        {
+            "amplitude_id": n % 7,
+            "user_id": f"u{n % 7}",
+            "event_time": f"2024-03-05 10:{n % 60:02d}:{n // 60:02d}.000000",
+            "event_type": "Song Played",
+            "event_properties": {"screen": ("home", "search")[n % 2]},
+        }
+        for n in range(250)
+    ] + [
+        {
+            "amplitude_id": n,
+            "user_id": f"u{n}",
+            "event_time": f"2024-03-05 11:{n:02d}:00.000000",
+            "event_type": "$exposure",
+            "event_properties": {"flag_key": "paywall", "variant": ("control", "B")[n % 2]},
+        }
+        for n in range(6)
+    ]
+    (export / "export.json").write_text("\n".join(map(json.dumps, records)), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "write",
+    [_mixpanel_with_exposures, _posthog_with_exposures, _amplitude_with_late_exposures],
+)
 def test_a_product_analytics_tools_exposure_events_are_a_logged_experiment(tmp_path, write):
     export = tmp_path / "export"
     export.mkdir()
@@ -2998,4 +3026,4 @@ def test_a_product_analytics_tools_exposure_events_are_a_logged_experiment(tmp_p
     )
     assert others[0][0] > 0 and others[0][1] == 0
     screens = _query(store, "SELECT DISTINCT area FROM events WHERE event_type = 'Song_Played'")
-    assert sorted(screens) == ([("home",), ("search",)] if "Mixpanel" in write.__doc__ else [])
+    assert sorted(screens) == ([("home",), ("search",)] if "on screens" in write.__doc__ else [])
