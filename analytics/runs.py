@@ -705,7 +705,30 @@ def ab_result(
     )
 
 
-def run_ab_plan(
+@dataclass(frozen=True)
+class ABPlan:
+    """What `ab plan` found: the arms' users (`users`, in the split's order) that detect the
+    absolute `effect` on the `baseline`; `measured` when the baseline came from the store."""
+
+    metric: ab.Metric
+    groups: tuple[str, ...]
+    percents: tuple[float, ...]
+    alpha: float
+    power: float
+    baseline: ab.Baseline
+    effect: float
+    users: tuple[int, ...]
+    measured: ab.MeasuredBaseline | None
+
+    @property
+    def entry_days(self) -> int | None:
+        """Days of entry the test's users take at the baseline's users per day."""
+        if self.measured is None:
+            return None
+        return int(np.ceil(sum(self.users) / self.measured.users_per_day))
+
+
+def ab_plan(
     metric: str,
     effect: float,
     filters: Filters = NO_FILTERS,
@@ -718,17 +741,15 @@ def run_ab_plan(
     baseline_sd: float | None = None,
     baseline_days: int = 56,
     engine_name: str = "duckdb",
-) -> str:
-    """`usagecast ab plan`: the users each arm needs to detect `effect` (absolute, or a
-    share of the baseline when `relative`) on `metric`, and the days of entry that takes at
-    the store's rate; the baseline is measured in the store unless given (then no store is
-    read)."""
+) -> ABPlan:
+    """The users each arm needs to detect `effect` (absolute, or a share of the baseline
+    when `relative`) on `metric`; the baseline is measured in the store unless given (then
+    no store is read)."""
     parsed = ab.parse_metric(metric)
     percents = ab.parse_split(split)
     value = parsed.kind == "value_within"
     if baseline is not None and value and baseline_sd is None:
         raise UsagecastError("a value metric's --baseline needs --baseline-sd beside it")
-
     measured = None
     if baseline is None:
         with opened_engine(engine_name) as engine:
@@ -740,34 +761,43 @@ def run_ab_plan(
     else:
         chosen = ab.Baseline(baseline, baseline_sd if value else None)
     absolute = effect * chosen.mean if relative else effect
-    arms = ab.required_users(chosen, absolute, percents, alpha, power)
+    users = ab.required_users(chosen, absolute, percents, alpha, power)
     groups = ab.default_groups(len(percents))
+    return ABPlan(parsed, groups, percents, alpha, power, chosen, absolute, users, measured)
+
+
+def format_ab_plan(plan: ABPlan) -> str:
+    """What `usagecast ab plan` prints."""
+    metric, chosen, measured = plan.metric, plan.baseline, plan.measured
+    shares = "/".join(f"{p:g}" for p in plan.percents)
     spread = f", sd {chosen.sd:.4g}" if chosen.sd is not None else ""
     source = (
         f"the {measured.users:,} users who entered from {measured.start:%Y-%m-%d} to "
-        f"{measured.end:%Y-%m-%d}, their {parsed.days} days observed"
+        f"{measured.end:%Y-%m-%d}, their {metric.days} days observed"
         if measured
         else "given"
     )
-    relative_text = f" ({absolute / chosen.mean:+.1%} of the baseline)" if chosen.mean else ""
+    relative = f" ({plan.effect / chosen.mean:+.1%} of the baseline)" if chosen.mean else ""
     needed = ", ".join(
         f"{group} ({share:g}%) {users:,}"
-        for group, share, users in zip(groups, percents, arms, strict=True)
+        for group, share, users in zip(plan.groups, plan.percents, plan.users, strict=True)
     )
+    text = f"{metric.kind} {metric.event} {metric.days}d"
     lines = [
-        f"plan for {metric!r}, split {split}, alpha {alpha:g} (two-sided), power {power:g}",
-        f"baseline: {'mean' if value else 'rate'} {chosen.mean:.4g}{spread} ({source})",
-        f"minimum detectable effect: {absolute:+.4g}{relative_text}",
-        f"users needed: {needed}; total {sum(arms):,}",
+        f"plan for {text!r}, split {shares}, alpha {plan.alpha:g} (two-sided), power "
+        f"{plan.power:g}",
+        f"baseline: {'rate' if chosen.sd is None else 'mean'} {chosen.mean:.4g}{spread} "
+        f"({source})",
+        f"minimum detectable effect: {plan.effect:+.4g}{relative}",
+        f"users needed: {needed}; total {sum(plan.users):,}",
     ]
     if measured is not None:
-        days = int(np.ceil(sum(arms) / measured.users_per_day))
-        times = sum(arms) / measured.users
         lines.append(
-            f"the baseline's {baseline_days} days saw {measured.users:,} users enter "
-            f"({measured.users_per_day:,.1f} a day): the test needs {times:.2g} "
-            f"times as many, about {days:,} days of entry at that rate (longer where most are "
-            f"returning users, who enter once), then {parsed.days} days for the last one's window"
+            f"the baseline's {(measured.end - measured.start).days} days saw "
+            f"{measured.users:,} users enter ({measured.users_per_day:,.1f} a day): the test "
+            f"needs {sum(plan.users) / measured.users:.2g} times as many, about "
+            f"{plan.entry_days:,} days of entry at that rate (longer where most are returning "
+            f"users, who enter once), then {metric.days} days for the last one's window"
         )
     return "\n".join(lines)
 

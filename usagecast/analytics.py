@@ -17,11 +17,19 @@ if TYPE_CHECKING:
 
     from analytics.filters import Filters
     from analytics.retention import Period
-    from analytics.runs import ABAnalysis
+    from analytics.runs import ABAnalysis, ABPlan
     from analytics.usage import Feature
     from features.engines import Engine
 
-__all__ = ["ab_analyze", "before_conversion", "retention", "segments", "store", "top_features"]
+__all__ = [
+    "ab_analyze",
+    "ab_plan",
+    "before_conversion",
+    "retention",
+    "segments",
+    "store",
+    "top_features",
+]
 
 
 def _filters(filters: Filters | None) -> Filters:
@@ -121,3 +129,38 @@ def ab_analyze(
 
     with store(engine) as opened:
         return ab_result(opened, experiment, metric, _filters(filters), alpha=alpha, split=split)
+
+
+def ab_plan(
+    metric: str,
+    effect: float,
+    filters: Filters | None = None,
+    *,
+    relative: bool = False,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    split: str = "50/50",
+    baseline: float | None = None,
+    baseline_sd: float | None = None,
+    baseline_days: int = 56,
+    engine: str = "duckdb",
+) -> ABPlan:
+    """`usagecast ab plan`: the users each arm needs (`.users`, in `.groups`' order) to
+    detect `effect` on `metric`, from the store's baseline (`.measured`) unless `baseline`
+    (and, for a value metric, `baseline_sd`) is given; `.entry_days` at the baseline's users
+    per day."""
+    from analytics.runs import ab_plan as plan
+
+    return plan(
+        metric,
+        effect,
+        _filters(filters),
+        relative=relative,
+        alpha=alpha,
+        power=power,
+        split=split,
+        baseline=baseline,
+        baseline_sd=baseline_sd,
+        baseline_days=baseline_days,
+        engine_name=engine,
+    )

@@ -130,21 +130,23 @@ def _ab_assign(args: argparse.Namespace) -> int:
 
 def _ab_plan(args: argparse.Namespace) -> int:
     from analytics import Filters
-    from analytics.runs import run_ab_plan
+    from analytics.runs import ab_plan, format_ab_plan
 
     print(
-        run_ab_plan(
-            args.metric,
-            args.mde,
-            Filters(segment=args.segment),
-            relative=args.relative,
-            alpha=args.alpha,
-            power=args.power,
-            split=args.split,
-            baseline=args.baseline,
-            baseline_sd=args.baseline_sd,
-            baseline_days=args.baseline_days,
-            engine_name=args.engine,
+        format_ab_plan(
+            ab_plan(
+                args.metric,
+                args.mde,
+                Filters(segment=args.segment),
+                relative=args.relative,
+                alpha=args.alpha,
+                power=args.power,
+                split=args.split,
+                baseline=args.baseline,
+                baseline_sd=args.baseline_sd,
+                baseline_days=args.baseline_days,
+                engine_name=args.engine,
+            )
         )
     )
     return 0

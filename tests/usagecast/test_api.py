@@ -140,6 +140,10 @@ def test_ab_analyze_is_the_clis_analysis_of_a_logged_experiment(tmp_path: Path) 
     found = usagecast.analytics.ab_analyze("ads_x0", metric, split="50/50")
     assert found.source == expected.source
     assert_frame_equal(found.result.comparison, expected.result.comparison)
+    plan = usagecast.analytics.ab_plan("event_within BUY_PREMIUM 30d", 0.5, relative=True)
+    assert plan.groups == ("control", "treatment") and plan.users[0] == plan.users[1] > 0
+    assert plan.effect == pytest.approx(0.5 * plan.baseline.mean)
+    assert plan.measured is not None and plan.entry_days >= 1
     assert list(found.result.comparison.columns[:4]) == [
         "control",
         "treatment",
