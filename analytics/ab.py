@@ -373,7 +373,6 @@ def analyze(
         )
         by_month["rate"] = by_month["conversions"] / by_month["users"]
         totals = observed.groupby("group")["converted"].agg(users="size", conversions="sum")
-        totals = totals.reindex(list(experiment.groups), fill_value=0)
         rows = [
             two_proportion_test(totals.loc[experiment.groups[0]], totals.loc[group], alpha)
             for group in experiment.groups[1:]
@@ -500,7 +499,7 @@ class MeasuredBaseline:
 
     @property
     def users_per_day(self) -> float:
-        return self.users / max((self.end - self.start).total_seconds() / 86_400, 1e-9)
+        return self.users / ((self.end - self.start).total_seconds() / 86_400)
 
 
 def measured_baseline(

@@ -667,11 +667,12 @@ def experiment_groups(engine: Engine, name: str, user_ids: pd.Series) -> pd.Data
 
 @dataclass(frozen=True)
 class ABAnalysis:
-    """An experiment's analysis, where its groups came from and whether its sample ratio
-    was tested against a planned split."""
+    """An experiment's analysis on its metric, where its groups came from and whether its
+    sample ratio was tested against a planned split."""
 
     result: ab.ABResult
     experiment: ab.Experiment
+    metric: ab.Metric
     source: str
     ratio_tested: bool
 
@@ -700,6 +701,7 @@ def ab_result(
     return ABAnalysis(
         ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind),
         experiment,
+        parsed,
         source,
         ratio_tested=logged is None or split is not None,
     )
@@ -825,7 +827,7 @@ def run_ab_analyze(
         result, experiment = analysis.result, analysis.experiment
         by_month, statistic = (
             ("means_by_month", "mean")
-            if ab.parse_metric(metric).kind == "value_within"
+            if analysis.metric.kind == "value_within"
             else ("rates_by_month", "rate")
         )
         tables = {by_month: result.by_month, "comparison": result.comparison}
