@@ -437,7 +437,10 @@ def welch_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:
         t = 0.0 if difference == 0 else float(np.sign(difference) * np.inf)
         dof, p_value, margin = float(n_c + n_t - 2), float(difference == 0), 0.0
     else:
-        dof = (v_c + v_t) ** 2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1))
+        # Welch-Satterthwaite, on the variances' shares: their squares underflow to 0 for a
+        # spread such as 1e-160 (values a few ulps apart), their shares never do.
+        share_c, share_t = v_c / (v_c + v_t), v_t / (v_c + v_t)
+        dof = 1 / (share_c**2 / (n_c - 1) + share_t**2 / (n_t - 1))
         t = difference / spread
         p_value = float(2 * stats.t.sf(abs(t), dof))
         margin = float(stats.t.ppf(1 - alpha / 2, dof) * spread)

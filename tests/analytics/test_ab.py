@@ -9,7 +9,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -168,6 +168,7 @@ def test_metric_parsing():
     treatment=st.lists(st.floats(0, 500, allow_nan=False), min_size=2, max_size=40),
     alpha=st.sampled_from([0.01, 0.05, 0.2]),
 )
+@example(control=[0.0, 0.0], treatment=[0.0, 2.030399689446614e-122], alpha=0.01)  # underflow
 def test_the_welch_test_is_scipys_and_its_interval_agrees_with_its_p_value(
     control, treatment, alpha
 ):
