@@ -12,8 +12,9 @@ Analysis of "event_within EVENT Nd": a user enters a saved experiment at their f
 or after the start date, a logged one at their first exposure (a platform logs only the users
 it exposed, often long after they were first active); they convert if they do EVENT within N
 days of entering ("value_within EVENT Nd": their outcome is the sum of EVENT's values in those
-days). Users whose N days run past the end of the data are censored (counted, not labelled).
-Each later group is compared with the first (the control).
+days; "count_within EVENT Nd": the number of EVENTs, compared as a mean like a value). Users
+whose N days run past the end of the data are censored (counted, not labelled). Each later
+group is compared with the first (the control).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from analytics.scope import (
     SCOPED_USERS,
     data_end_seconds,
     days_interval,
+    product_use,
     render,
     segment_condition,
 )
@@ -44,8 +46,8 @@ from features.engines import Engine
 
 BUCKETS = 10_000
 _SPLIT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?(/\d+(\.\d{1,2})?)+$")
-_METRIC_PATTERN = re.compile(r"^(event_within|value_within)\s+(\S+)\s+(\d+)d$")
-MetricKind = Literal["event_within", "value_within"]
+_METRIC_PATTERN = re.compile(r"^(event_within|value_within|count_within)\s+(\S+)\s+(\d+)d$")
+MetricKind = Literal["event_within", "value_within", "count_within"]
 # A logged arm named so (in any case: Statsig's `Control`, Optimizely's `Original`) is the
 # control, compared with every other.
 CONTROL_ARM_NAMES = ("control", "baseline", "original")
@@ -65,12 +67,18 @@ class Experiment:
 @dataclass(frozen=True)
 class Metric:
     """What a user's outcome is: whether they did `event` within `days` of entering
-    (event_within, a conversion), or the sum of its values in those days (value_within: the
-    revenue per user, a user without one counting 0)."""
+    (event_within, a conversion), the sum of its values in those days (value_within: the
+    revenue per user, a user without one counting 0) or the number of times they did it
+    (count_within: plays or sessions per user, an engagement metric)."""
 
     event: str
     days: int
     kind: MetricKind = "event_within"
+
+    @property
+    def averaged(self) -> bool:
+        """Whether the outcome is an amount per user, compared as a mean (not a rate)."""
+        return self.kind != "event_within"
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,19 @@ class ABResult:
     """Tables of an A/B analysis.
 
     by_month: group, month (30-day periods since the start, by entry), users, conversions,
-    rate (a value metric: users, total, mean). comparison: each treatment vs control: rates,
-    difference, CI, z, p-value (a value metric: means, difference, CI, Welch's t and its
-    degrees of freedom, p-value).
+    rate (an amount metric, value_within or count_within: users, total, mean). comparison:
+    each treatment vs control: rates, difference, CI, z, p-value (an amount metric: means,
+    difference, CI, Welch's t and its degrees of freedom, p-value).
     sample_ratio: observed vs expected users per group, with the chi-square p-value.
+    cuped_theta: with CUPED, the pooled slope of the outcome on each of CUPED_COVARIATES (the
+    comparison then tests the adjusted outcomes: CUPED_TEST_COLUMNS).
     """
 
     by_month: pd.DataFrame
     comparison: pd.DataFrame
     sample_ratio: pd.DataFrame
     censored_users: int
+    cuped_theta: tuple[float, ...] | None = None
 
 
 def parse_split(text: str) -> tuple[float, ...]:
@@ -161,13 +172,13 @@ def bucket_groups(user_buckets: np.ndarray, experiment: Experiment) -> np.ndarra
 
 def parse_metric(text: str) -> Metric:
     """'event_within BUY_PREMIUM 30d' -> Metric('BUY_PREMIUM', 30); 'value_within PURCHASE
-    30d' -> Metric('PURCHASE', 30, 'value_within')."""
+    30d' -> Metric('PURCHASE', 30, 'value_within'); likewise 'count_within PLAY 7d'."""
     match = _METRIC_PATTERN.match(text.strip())
     if match is None:
         raise UsagecastError(
-            f"metric {text!r}: write it as 'event_within EVENT_TYPE Nd' (a conversion) or "
-            "'value_within EVENT_TYPE Nd' (the sum of its values per user), e.g. "
-            "'event_within BUY_PREMIUM 30d'"
+            f"metric {text!r}: write it as 'event_within EVENT_TYPE Nd' (a conversion), "
+            "'value_within EVENT_TYPE Nd' (the sum of its values per user) or 'count_within "
+            "EVENT_TYPE Nd' (its events per user), e.g. 'event_within BUY_PREMIUM 30d'"
         )
     days = int(match.group(3))
     if days < 1:
@@ -176,7 +187,8 @@ def parse_metric(text: str) -> Metric:
 
 
 # :entry picks the events a user enters at: any (a saved experiment) or the experiment's
-# EXPERIMENT_ASSIGNED events (a logged one).
+# EXPERIMENT_ASSIGNED events (a logged one); :amount is what an event of the metric adds to
+# `value` (`_amount`).
 _OUTCOMES = f"""
 WITH {SCOPED_USERS},
 entries AS (
@@ -191,7 +203,14 @@ SELECT en.user_id, en.entered_at,
                      AND e.event_time < en.entered_at + :window THEN 1 ELSE 0 END) AS converted,
        SUM(CASE WHEN e.event_type = :event AND e.event_time >= en.entered_at
                      AND e.event_time < en.entered_at + :window
-                THEN COALESCE(e.value, 0) ELSE 0 END) AS value
+                THEN :amount ELSE 0 END) AS value,
+       MAX(CASE WHEN e.event_type = :event AND e.event_time >= en.entered_at - :window
+                     AND e.event_time < en.entered_at THEN 1 ELSE 0 END) AS pre_converted,
+       SUM(CASE WHEN e.event_type = :event AND e.event_time >= en.entered_at - :window
+                     AND e.event_time < en.entered_at
+                THEN :amount ELSE 0 END) AS pre_value,
+       SUM(CASE WHEN :product_use AND e.event_time >= en.entered_at - :window
+                     AND e.event_time < en.entered_at THEN 1 ELSE 0 END) AS pre_events
 FROM entries AS en JOIN events AS e ON e.user_id = en.user_id
 GROUP BY en.user_id, en.entered_at
 """
@@ -281,6 +300,13 @@ def exposure_condition(name: str) -> exp.Expression:
     )
 
 
+def _amount(metric: Metric) -> exp.Expression:
+    """What one event of the metric adds to a user's amount: its value, or 1 (count_within)."""
+    if metric.kind == "count_within":
+        return exp.Literal.number(1)
+    return exp.func("COALESCE", exp.column("value", table="e"), exp.Literal.number(0))
+
+
 def user_outcomes(
     engine: Engine,
     experiment: Experiment,
@@ -289,9 +315,11 @@ def user_outcomes(
     *,
     logged: bool = False,
 ) -> pd.DataFrame:
-    """user_id, entered_at, converted (0/1), value (the sum of the event's values in the
-    window), censored (bool) for users who entered: at their first event from the start,
-    or, `logged`, at their first exposure to the experiment."""
+    """user_id, entered_at, converted (0/1), value (the metric's amount in the window: the sum of
+    the event's values, or for count_within its events), censored (bool) and
+    CUPED_COVARIATES (the metric's own outcome and the events of product use in the
+    window's length before entry) for users who entered: at their first event from the
+    start, or, `logged`, at their first exposure to the experiment."""
     if filters.area_prefix is not None:
         raise UsagecastError("ab analyze: an area filter does not apply to an A/B metric")
     end_s = data_end_seconds(engine, filters)
@@ -307,13 +335,19 @@ def user_outcomes(
         event=metric.event,
         window=days_interval(metric.days),
         entry=exposure_condition(experiment.name) if logged else exp.true(),
+        product_use=product_use(filters),
+        amount=_amount(metric),
     )
     outcomes = engine.query(sql)
     outcomes["user_id"] = outcomes["user_id"].astype(str)
     outcomes["converted"] = outcomes["converted"].astype("int64")
     outcomes["value"] = outcomes["value"].astype("float64")
     outcomes["censored"] = outcomes["entered_s"] + metric.days * 86_400 > end_s
-    return outcomes[["user_id", "entered_at", "converted", "value", "censored"]]
+    outcomes["pre_outcome"] = (
+        outcomes["pre_value"] if metric.averaged else outcomes["pre_converted"]
+    ).astype("float64")
+    outcomes["pre_events"] = outcomes["pre_events"].astype("float64")
+    return outcomes[["user_id", "entered_at", "converted", "value", "censored", *CUPED_COVARIATES]]
 
 
 def analyze(
@@ -322,12 +356,15 @@ def analyze(
     experiment: Experiment,
     alpha: float = 0.05,
     kind: MetricKind = "event_within",
+    *,
+    cuped: bool = False,
 ) -> ABResult:
-    """Rates (a value metric: means) per group and month since start, treatment-vs-control
-    tests and the SRM check.
+    """Rates (an amount metric: means) per group and month since start, treatment-vs-control
+    tests and the SRM check; `cuped`: the tests on the outcomes adjusted by the users'
+    pre-entry covariates (`cuped_adjusted`).
 
-    `outcomes` has user_id, entered_at, converted, value, censored; `assignment` user_id,
-    group.
+    `outcomes` has user_id, entered_at, converted, value, censored (and, for CUPED,
+    CUPED_COVARIATES); `assignment` user_id, group.
     """
     merged = outcomes.merge(assignment[["user_id", "group"]], on="user_id", how="left")
     unassigned = merged["group"].isna()
@@ -353,18 +390,12 @@ def analyze(
         )
     elapsed = (observed["entered_at"] - pd.Timestamp(experiment.start)).dt.total_seconds()
     observed["month"] = (elapsed // (30 * 86_400)).astype("int64")
-    if kind == "value_within":
+    if kind != "event_within":
         by_month = (
             observed.groupby(["group", "month"])["value"]
             .agg(users="size", total="sum", mean="mean")
             .reset_index()
         )
-        control = observed.loc[observed["group"] == experiment.groups[0], "value"]
-        rows = [
-            welch_test(control, observed.loc[observed["group"] == group, "value"], alpha)
-            for group in experiment.groups[1:]
-        ]
-        columns = MEAN_TEST_COLUMNS
     else:
         by_month = (
             observed.groupby(["group", "month"])["converted"]
@@ -372,12 +403,7 @@ def analyze(
             .reset_index()
         )
         by_month["rate"] = by_month["conversions"] / by_month["users"]
-        totals = observed.groupby("group")["converted"].agg(users="size", conversions="sum")
-        rows = [
-            two_proportion_test(totals.loc[experiment.groups[0]], totals.loc[group], alpha)
-            for group in experiment.groups[1:]
-        ]
-        columns = TEST_COLUMNS
+    rows, columns, theta = _tests(observed, experiment.groups, kind, alpha, cuped=cuped)
     comparison = pd.DataFrame(
         [
             row | {"control": experiment.groups[0], "treatment": group}
@@ -390,7 +416,44 @@ def analyze(
         comparison=comparison,
         sample_ratio=sample_ratio_check(users, experiment),
         censored_users=censored,
+        cuped_theta=None if theta is None else tuple(float(slope) for slope in theta),
     )
+
+
+def _tests(
+    observed: pd.DataFrame,
+    groups: tuple[str, ...],
+    kind: MetricKind,
+    alpha: float,
+    *,
+    cuped: bool,
+) -> tuple[list[dict], tuple[str, ...], np.ndarray | None]:
+    """Each treatment's test against the control (the first group), its columns, and CUPED's
+    slopes when it adjusted the outcomes."""
+    control = observed["group"] == groups[0]
+    treatments = [observed["group"] == group for group in groups[1:]]
+    if cuped:
+        outcome, statistic = ("value", "mean") if kind != "event_within" else ("converted", "rate")
+        adjusted, theta = cuped_adjusted(
+            observed[outcome].to_numpy(dtype="float64"),
+            observed[list(CUPED_COVARIATES)].to_numpy(dtype="float64"),
+        )
+        frame = observed.assign(adjusted=adjusted)
+        rows = [
+            cuped_test(frame[control], frame[treatment], outcome, statistic, alpha)
+            for treatment in treatments
+        ]
+        return rows, cuped_test_columns(statistic), theta
+    if kind != "event_within":
+        values = observed["value"]
+        rows = [welch_test(values[control], values[treatment], alpha) for treatment in treatments]
+        return rows, MEAN_TEST_COLUMNS, None
+    totals = observed.groupby("group")["converted"].agg(users="size", conversions="sum")
+    rows = [
+        two_proportion_test(totals.loc[groups[0]], totals.loc[group], alpha)
+        for group in groups[1:]
+    ]
+    return rows, TEST_COLUMNS, None
 
 
 TEST_COLUMNS = (
@@ -420,6 +483,74 @@ MEAN_TEST_COLUMNS = (
 )
 
 
+# CUPED's covariates, each over the metric's window length before the user entered, so
+# the treatment cannot have moved them: the metric's own outcome there (converted, or the
+# sum of values) and the user's events of product use.
+CUPED_COVARIATES = ("pre_outcome", "pre_events")
+
+
+def cuped_adjusted(outcome: np.ndarray, covariates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CUPED (Deng et al. 2013, several covariates): the outcomes less the part their
+    pre-entry covariates predict, `outcome - (covariates - their means) @ theta`, and theta,
+    the least-squares slopes over every group's users together. Assignment is independent
+    of anything before entry, so each group's mean moves by the same amount in expectation:
+    the differences keep their expectation and lose the variance the covariates explain. A
+    covariate without spread gets slope 0."""
+    centered = covariates - covariates.mean(axis=0)
+    theta = np.linalg.lstsq(centered, outcome - outcome.mean(), rcond=None)[0]
+    return outcome - centered @ theta, theta
+
+
+def cuped_test_columns(statistic: str) -> tuple[str, ...]:
+    """The comparison's columns with CUPED: the groups' raw rates (or means), the raw and
+    the adjusted difference, the adjusted difference's Welch test and the share of the
+    difference's variance that the adjustment removed."""
+    return (
+        "control_users",
+        f"control_{statistic}",
+        "treatment_users",
+        f"treatment_{statistic}",
+        "unadjusted_difference",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "t",
+        "degrees_of_freedom",
+        "p_value",
+        "variance_reduction",
+    )
+
+
+def cuped_test(
+    control: pd.DataFrame, treatment: pd.DataFrame, outcome: str, statistic: str, alpha: float
+) -> dict:
+    """Welch's test of the `adjusted` outcomes (treatment - control) beside the groups' raw
+    `outcome` statistic; a conversion's adjusted outcomes are not 0/1, so its test is on
+    means too (the normal approximation the z-test also rests on)."""
+    test = welch_test(control["adjusted"], treatment["adjusted"], alpha)
+    raw = _difference_variance(control[outcome], treatment[outcome])
+    adjusted = _difference_variance(control["adjusted"], treatment["adjusted"])
+    return {
+        "control_users": test["control_users"],
+        f"control_{statistic}": float(control[outcome].mean()),
+        "treatment_users": test["treatment_users"],
+        f"treatment_{statistic}": float(treatment[outcome].mean()),
+        "unadjusted_difference": float(treatment[outcome].mean() - control[outcome].mean()),
+        **{
+            key: test[key]
+            for key in ("difference", "ci_low", "ci_high", "t", "degrees_of_freedom", "p_value")
+        },
+        "variance_reduction": 1 - adjusted / raw if raw > 0 else 0.0,
+    }
+
+
+def _difference_variance(control: pd.Series, treatment: pd.Series) -> float:
+    """The variance of the difference of two independent groups' means."""
+    return float(control.var(ddof=1)) / len(control) + float(treatment.var(ddof=1)) / len(
+        treatment
+    )
+
+
 def welch_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:
     """Difference of means (treatment - control) with Welch's t-test (unequal variances) and
     its CI at 1 - alpha: per-user revenue, mostly zeros and a long tail, needs no equal
@@ -427,7 +558,7 @@ def welch_test(control: pd.Series, treatment: pd.Series, alpha: float) -> dict:
     n_c, n_t = len(control), len(treatment)
     if n_c < 2 or n_t < 2:
         raise UsagecastError(
-            "ab analyze: a value metric needs at least 2 observed users in each group"
+            "ab analyze: an amount metric needs at least 2 observed users in each group"
         )
     m_c, m_t = float(control.mean()), float(treatment.mean())
     v_c, v_t = float(control.var(ddof=1)) / n_c, float(treatment.var(ddof=1)) / n_t
@@ -483,7 +614,7 @@ def two_proportion_test(control: pd.Series, treatment: pd.Series, alpha: float) 
 
 @dataclass(frozen=True)
 class Baseline:
-    """What the control is expected to do: a conversion rate, or a value metric's mean and
+    """What the control is expected to do: a conversion rate, or an amount metric's mean and
     standard deviation per user (sd None for a rate)."""
 
     mean: float
@@ -493,12 +624,14 @@ class Baseline:
 @dataclass(frozen=True)
 class MeasuredBaseline:
     """A metric's baseline in the store: `baseline` over the `users` who entered in
-    [start, end), each with their metric window observed."""
+    [start, end), each with their metric window observed; `cuped_reduction`, the share of
+    their outcome's variance that CUPED's covariates explain (what CUPED would remove)."""
 
     baseline: Baseline
     users: int
     start: datetime
     end: datetime
+    cuped_reduction: float
 
     @property
     def users_per_day(self) -> float:
@@ -525,25 +658,37 @@ def measured_baseline(
             f"no user entered between {start:%Y-%m-%d} and {end:%Y-%m-%d} with their "
             f"{metric.days}-day window inside the data: give --baseline instead"
         )
-    if metric.kind == "value_within":
+    if metric.averaged:
         values = observed["value"]
         baseline = Baseline(
             float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
         )
     else:
         baseline = Baseline(float(observed["converted"].mean()))
-    return MeasuredBaseline(baseline, len(observed), start, end.to_pydatetime())
+    outcome = observed["value" if metric.averaged else "converted"].to_numpy(dtype="float64")
+    adjusted, _ = cuped_adjusted(outcome, observed[list(CUPED_COVARIATES)].to_numpy("float64"))
+    spread = float(np.var(outcome))
+    reduction = 1 - float(np.var(adjusted)) / spread if spread > 0 else 0.0
+    return MeasuredBaseline(baseline, len(observed), start, end.to_pydatetime(), reduction)
 
 
 def required_users(
-    baseline: Baseline, effect: float, percents: Sequence[float], alpha: float, power: float
+    baseline: Baseline,
+    effect: float,
+    percents: Sequence[float],
+    alpha: float,
+    power: float,
+    variance_reduction: float = 0.0,
 ) -> tuple[int, ...]:
     """Users each arm needs so that every treatment's two-sided test at `alpha` detects an
     absolute `effect` on the baseline with probability `power` (the normal approximation the
     analysis tests with: pooled variance under no effect for a rate, the two groups'
-    variances for a mean), the arms in the split's shares (the first is the control)."""
+    variances for a mean), the arms in the split's shares (the first is the control). With
+    CUPED removing `variance_reduction` of the outcome's variance, that share fewer users."""
     if not 0 < alpha < 1 or not 0 < power < 1:
         raise UsagecastError(f"alpha {alpha} and power {power}: each must be within (0, 1)")
+    if not 0 <= variance_reduction < 1:
+        raise UsagecastError(f"variance reduction {variance_reduction}: must be within [0, 1)")
     if effect == 0:
         raise UsagecastError("the minimum detectable effect must not be 0")
     if baseline.sd is not None and baseline.sd <= 0:
@@ -566,6 +711,7 @@ def required_users(
         else:
             users = (z[0] + z[1]) ** 2 * baseline.sd**2 * (1 + 1 / ratio) / effect**2
         needed = max(needed, users)
+    needed *= 1 - variance_reduction
     return tuple(int(np.ceil(needed * share / control)) for share in percents)
 
 

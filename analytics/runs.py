@@ -685,8 +685,10 @@ def ab_result(
     *,
     alpha: float = 0.05,
     split: str | None = None,
+    cuped: bool = False,
 ) -> ABAnalysis:
-    """The analysis of experiment `name` (saved or logged) on `metric`."""
+    """The analysis of experiment `name` (saved or logged) on `metric`; `cuped`: its tests on
+    the outcomes adjusted by pre-entry covariates (ab.cuped_adjusted)."""
     experiment, logged, source = _experiment_and_groups(engine, name, split)
     parsed = ab.parse_metric(metric)
     resolve_event_types(
@@ -699,7 +701,7 @@ def ab_result(
         assignment = logged
         outcomes = outcomes[outcomes["user_id"].isin(logged["user_id"])]
     return ABAnalysis(
-        ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind),
+        ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind, cuped=cuped),
         experiment,
         parsed,
         source,
@@ -707,10 +709,29 @@ def ab_result(
     )
 
 
+# What a metric's own outcome before entry is, in words.
+_OWN_OUTCOME = {"event_within": "conversion", "value_within": "value", "count_within": "events"}
+
+
+def cuped_words(analysis: ABAnalysis) -> str:
+    """What CUPED adjusted by, in words ('' without CUPED)."""
+    theta, metric = analysis.result.cuped_theta, analysis.metric
+    if theta is None:
+        return ""
+    shown = "means" if metric.averaged else "rates"
+    return (
+        f"CUPED: outcomes adjusted by the {metric.days} days before each user entered: their "
+        f"{metric.event} {_OWN_OUTCOME[metric.kind]} (slope {theta[0]:.4g}) and events of "
+        f"product use (slope {theta[1]:.4g}); the tests are on the adjusted outcomes, the "
+        f"{shown} shown raw"
+    )
+
+
 @dataclass(frozen=True)
 class ABPlan:
     """What `ab plan` found: the arms' users (`users`, in the split's order) that detect the
-    absolute `effect` on the `baseline`; `measured` when the baseline came from the store."""
+    absolute `effect` on the `baseline`; `measured` when the baseline came from the store;
+    `cuped` when the users are those of a CUPED analysis (its measured variance reduction)."""
 
     metric: ab.Metric
     groups: tuple[str, ...]
@@ -721,6 +742,7 @@ class ABPlan:
     effect: float
     users: tuple[int, ...]
     measured: ab.MeasuredBaseline | None
+    cuped: bool = False
 
     @property
     def entry_days(self) -> int | None:
@@ -742,6 +764,7 @@ def ab_plan(
     baseline: float | None = None,
     baseline_sd: float | None = None,
     baseline_days: int = 56,
+    cuped: bool = False,
     engine_name: str = "duckdb",
 ) -> ABPlan:
     """The users each arm needs to detect `effect` (absolute, or a share of the baseline
@@ -749,9 +772,14 @@ def ab_plan(
     no store is read)."""
     parsed = ab.parse_metric(metric)
     percents = ab.parse_split(split)
-    value = parsed.kind == "value_within"
+    value = parsed.averaged
     if baseline is not None and value and baseline_sd is None:
-        raise UsagecastError("a value metric's --baseline needs --baseline-sd beside it")
+        raise UsagecastError("an amount metric's --baseline needs --baseline-sd beside it")
+    if baseline is not None and cuped:
+        raise UsagecastError(
+            "--cuped plans on the variance that users' behaviour before entry explains, "
+            "measured in the store: leave out --baseline"
+        )
     measured = None
     if baseline is None:
         with opened_engine(engine_name) as engine:
@@ -763,9 +791,10 @@ def ab_plan(
     else:
         chosen = ab.Baseline(baseline, baseline_sd if value else None)
     absolute = effect * chosen.mean if relative else effect
-    users = ab.required_users(chosen, absolute, percents, alpha, power)
+    reduction = measured.cuped_reduction if cuped and measured else 0.0
+    users = ab.required_users(chosen, absolute, percents, alpha, power, reduction)
     groups = ab.default_groups(len(percents))
-    return ABPlan(parsed, groups, percents, alpha, power, chosen, absolute, users, measured)
+    return ABPlan(parsed, groups, percents, alpha, power, chosen, absolute, users, measured, cuped)
 
 
 def format_ab_plan(plan: ABPlan) -> str:
@@ -793,6 +822,13 @@ def format_ab_plan(plan: ABPlan) -> str:
         f"minimum detectable effect: {plan.effect:+.4g}{relative}",
         f"users needed: {needed}; total {sum(plan.users):,}",
     ]
+    if plan.cuped and measured is not None:
+        lines.insert(
+            -1,
+            f"with CUPED (`ab analyze --cuped`): the baseline users' behaviour in the "
+            f"{metric.days} days before entering explains {measured.cuped_reduction:.1%} of "
+            "their outcome's variance, so as many fewer users",
+        )
     if measured is not None:
         lines.append(
             f"the baseline's {(measured.end - measured.start).days} days saw "
@@ -811,6 +847,7 @@ def run_ab_analyze(
     *,
     alpha: float = 0.05,
     split: str | None = None,
+    cuped: bool = False,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
@@ -823,12 +860,10 @@ def run_ab_analyze(
     """
 
     def compute(engine: Engine) -> str:
-        analysis = ab_result(engine, name, metric, filters, alpha=alpha, split=split)
+        analysis = ab_result(engine, name, metric, filters, alpha=alpha, split=split, cuped=cuped)
         result, experiment = analysis.result, analysis.experiment
         by_month, statistic = (
-            ("means_by_month", "mean")
-            if analysis.metric.kind == "value_within"
-            else ("rates_by_month", "rate")
+            ("means_by_month", "mean") if analysis.metric.averaged else ("rates_by_month", "rate")
         )
         tables = {by_month: result.by_month, "comparison": result.comparison}
         if analysis.ratio_tested:
@@ -846,6 +881,7 @@ def run_ab_analyze(
                 "experiment": name,
                 "metric": metric,
                 "alpha": alpha,
+                "cuped": cuped,
                 "salt": experiment.salt,
                 "split": "/".join(f"{p:g}" for p in experiment.percents),
                 "assignment": analysis.source,
@@ -855,9 +891,16 @@ def run_ab_analyze(
             log=log,
             limit=_limit(limit),
         )
-        return (
-            f"experiment {name}: {analysis.source}\n{text}\n\n"
-            f"censored users (window runs past the data): {result.censored_users}"
+        return "\n".join(
+            filter(
+                None,
+                [
+                    f"experiment {name}: {analysis.source}",
+                    cuped_words(analysis),
+                    f"{text}\n",
+                    f"censored users (window runs past the data): {result.censored_users}",
+                ],
+            )
         )
 
     return _with_engine(engine_name, compute)

@@ -119,16 +119,21 @@ def ab_analyze(
     *,
     alpha: float = 0.05,
     split: str | None = None,
+    cuped: bool = False,
     engine: str = "duckdb",
 ) -> ABAnalysis:
     """`usagecast ab analyze`: an experiment saved by `ab assign` or logged in the store
     (`EXPERIMENT_ASSIGNED` events, e.g. a platform's exposure log) on `metric`, 'event_within
-    EVENT Nd' (conversion) or 'value_within EVENT Nd' (revenue per user); `.result` holds
-    the tables (by_month, comparison, sample_ratio), `.source` where the groups came from."""
+    EVENT Nd' (conversion), 'value_within EVENT Nd' (revenue per user) or 'count_within
+    EVENT Nd' (events per user); `.result` holds
+    the tables (by_month, comparison, sample_ratio), `.source` where the groups came from;
+    `cuped`: the tests on outcomes adjusted by each user's pre-entry behaviour."""
     from analytics.runs import ab_result
 
     with store(engine) as opened:
-        return ab_result(opened, experiment, metric, _filters(filters), alpha=alpha, split=split)
+        return ab_result(
+            opened, experiment, metric, _filters(filters), alpha=alpha, split=split, cuped=cuped
+        )
 
 
 def ab_plan(
@@ -143,12 +148,13 @@ def ab_plan(
     baseline: float | None = None,
     baseline_sd: float | None = None,
     baseline_days: int = 56,
+    cuped: bool = False,
     engine: str = "duckdb",
 ) -> ABPlan:
     """`usagecast ab plan`: the users each arm needs (`.users`, in `.groups`' order) to
     detect `effect` on `metric`, from the store's baseline (`.measured`) unless `baseline`
-    (and, for a value metric, `baseline_sd`) is given; `.entry_days` at the baseline's users
-    per day."""
+    (and, for an amount metric, `baseline_sd`) is given; `.entry_days` at the baseline's users
+    per day; `cuped`: the users of an analysis with CUPED."""
     from analytics.runs import ab_plan as plan
 
     return plan(
@@ -162,5 +168,6 @@ def ab_plan(
         baseline=baseline,
         baseline_sd=baseline_sd,
         baseline_days=baseline_days,
+        cuped=cuped,
         engine_name=engine,
     )

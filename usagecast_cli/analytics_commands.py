@@ -145,6 +145,7 @@ def _ab_plan(args: argparse.Namespace) -> int:
                 baseline=args.baseline,
                 baseline_sd=args.baseline_sd,
                 baseline_days=args.baseline_days,
+                cuped=args.cuped,
                 engine_name=args.engine,
             )
         )
@@ -162,6 +163,7 @@ def _ab_analyze(args: argparse.Namespace) -> int:
             _filters(args),
             alpha=args.alpha,
             split=args.split,
+            cuped=args.cuped,
             **_common(args),
         )
     )
@@ -312,7 +314,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plan.add_argument(
         "--metric",
         required=True,
-        help="as for analyze: 'event_within BUY_PREMIUM 30d' or 'value_within PURCHASE 30d'",
+        help="as for analyze: 'event_within BUY_PREMIUM 30d', 'value_within PURCHASE 30d' or "
+        "'count_within PLAY 7d'",
     )
     plan.add_argument(
         "--mde",
@@ -330,13 +333,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help="the control's rate (or mean) instead of measuring it in the store",
     )
-    plan.add_argument("--baseline-sd", type=float, help="with --baseline of a value metric")
+    plan.add_argument("--baseline-sd", type=float, help="with --baseline of an amount metric")
     plan.add_argument(
         "--baseline-days",
         type=int,
         default=56,
         help="days of entering users the baseline is measured on (default 56), ending where "
         "the last whole metric window ends",
+    )
+    plan.add_argument(
+        "--cuped",
+        action="store_true",
+        help="plan for `ab analyze --cuped`: fewer users by the share of the metric's variance "
+        "that the baseline users' behaviour before entering explains",
     )
     plan.add_argument(
         "--segment", help="SQL predicate over user attributes, e.g. \"channel = 'ads'\""
@@ -349,14 +358,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze.add_argument(
         "--metric",
         required=True,
-        help="'event_within BUY_PREMIUM 30d' (a conversion rate) or 'value_within PURCHASE "
-        "30d' (the mean of each user's PURCHASE values in 30 days: revenue per user)",
+        help="'event_within BUY_PREMIUM 30d' (a conversion rate), 'value_within PURCHASE "
+        "30d' (the mean of each user's PURCHASE values in 30 days: revenue per user) or "
+        "'count_within PLAY 7d' (PLAY events per user in 7 days)",
     )
     analyze.add_argument("--alpha", type=float, default=0.05)
     analyze.add_argument(
         "--split",
         help="planned percents of a logged experiment (EXPERIMENT_ASSIGNED events), e.g. "
         "50/50, for the sample-ratio check (default: not tested)",
+    )
+    analyze.add_argument(
+        "--cuped",
+        action="store_true",
+        help="test outcomes adjusted by what each user did in the metric's window length "
+        "before entering (CUPED): the same expected difference, a narrower interval",
     )
     _add_model_options(analyze)
     analyze.set_defaults(handler=_ab_analyze)

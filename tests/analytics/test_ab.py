@@ -15,9 +15,11 @@ from scipy import stats
 
 from analytics import analyze, assign, make_experiment, parse_metric, parse_split, user_outcomes
 from analytics.ab import (
+    CUPED_COVARIATES,
     Baseline,
     LoggedAssignment,
     Metric,
+    cuped_adjusted,
     measured_baseline,
     required_users,
     two_proportion_test,
@@ -155,6 +157,9 @@ def test_an_experiment_whose_users_are_all_censored_says_so():
 def test_metric_parsing():
     assert parse_metric("event_within BUY_PREMIUM 30d") == Metric("BUY_PREMIUM", 30)
     assert parse_metric("value_within PURCHASE 7d") == Metric("PURCHASE", 7, "value_within")
+    assert parse_metric("count_within PLAY 7d") == Metric("PLAY", 7, "count_within")
+    assert parse_metric("count_within PLAY 7d").averaged
+    assert not parse_metric("event_within PLAY 7d").averaged
     with pytest.raises(UsagecastError, match="event_within EVENT_TYPE Nd"):
         parse_metric("BUY_PREMIUM within 30 days")
     with pytest.raises(UsagecastError, match="value_within EVENT_TYPE Nd"):
@@ -212,6 +217,99 @@ def test_a_planted_revenue_effect_is_detected_and_an_aa_test_is_not():
     assert result(1.0)["p_value"] > 0.01
 
 
+def cuped_outcomes(
+    rng: np.random.Generator, assignment: pd.DataFrame, effect: float, kind: str
+) -> pd.DataFrame:
+    """Outcomes of users whose pre-entry behaviour predicts their outcome: an amount
+    (count_within, its own count before entry `pre_outcome`) or a conversion whose rate rises
+    with their events (`pre_events`); the treatment adds `effect` to the amount (the rate)."""
+    users = len(assignment)
+    treated = (assignment["group"] == "treatment").to_numpy()
+    habit = rng.gamma(2.0, 5.0, users)  # each user's usual events of the metric per window
+    pre_own = rng.poisson(habit).astype("float64")
+    pre_events = pre_own + rng.poisson(5.0, users)  # with other events of product use
+    if kind == "count_within":
+        value = rng.poisson(habit).astype("float64") + np.where(treated, effect, 0.0)
+        converted = (value > 0).astype("int64")
+    else:
+        rate = np.clip(habit / 40 + np.where(treated, effect, 0.0), 0, 1)
+        converted = (rng.random(users) < rate).astype("int64")
+        value = converted.astype("float64")
+    return pd.DataFrame(
+        {
+            "user_id": assignment["user_id"],
+            "entered_at": pd.Timestamp(START),
+            "converted": converted,
+            "value": value,
+            "censored": False,
+            "pre_outcome": pre_own if kind == "count_within" else 0.0,
+            "pre_events": pre_events,
+        }
+    )
+
+
+@pytest.mark.parametrize(("kind", "effect"), [("count_within", 0.5), ("event_within", 0.02)])
+def test_cuped_keeps_a_planted_effect_and_narrows_its_interval(kind, effect):
+    experiment = make_experiment("simulated", "50/50", START)
+    assignment = assign(ids(8_000), experiment)
+    outcomes = cuped_outcomes(np.random.default_rng(11), assignment, effect, kind)
+    # 99.9% intervals: the planted effect is inside unless the seed is a 1-in-1,000 one.
+    raw = analyze(outcomes, assignment, experiment, 0.001, kind).comparison.iloc[0]
+    found = analyze(outcomes, assignment, experiment, 0.001, kind, cuped=True)
+    row = found.comparison.iloc[0]
+    assert row["unadjusted_difference"] == pytest.approx(raw["difference"])
+    assert row["ci_low"] < effect < row["ci_high"]
+    width, raw_width = row["ci_high"] - row["ci_low"], raw["ci_high"] - raw["ci_low"]
+    # The interval narrows by the share of the difference's variance the covariates explain.
+    assert width == pytest.approx(raw_width * np.sqrt(1 - row["variance_reduction"]), rel=0.01)
+    assert row["variance_reduction"] > (0.3 if kind == "count_within" else 0.02)
+    assert found.cuped_theta is not None
+    assert found.cuped_theta[0 if kind == "count_within" else 1] > 0
+
+
+@pytest.mark.slow
+def test_cuped_a_a_tests_reject_at_about_alpha():
+    # The adjustment's slope is fitted on the same users: its tests must still hold alpha.
+    experiment = make_experiment("simulated", "50/50", START)
+    assignment = assign(ids(1_000), experiment)
+    p_values = [
+        analyze(
+            cuped_outcomes(np.random.default_rng(seed), assignment, 0.0, "count_within"),
+            assignment,
+            experiment,
+            kind="count_within",
+            cuped=True,
+        )
+        .comparison["p_value"]
+        .iloc[0]
+        for seed in range(300)
+    ]
+    rejections = np.mean(np.asarray(p_values) < 0.05)
+    assert 0.05 - 4 * 0.0126 < rejections < 0.05 + 4 * 0.0126
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    outcome=st.lists(st.floats(-100, 100, allow_nan=False), min_size=3, max_size=30),
+    data=st.data(),
+)
+def test_cuped_is_least_squares_and_a_covariate_without_spread_changes_nothing(outcome, data):
+    count = len(outcome)
+    covariate = data.draw(st.lists(st.integers(0, 20), min_size=count, max_size=count))
+    constant = data.draw(st.floats(-5, 5, allow_nan=False))
+    covariates = np.column_stack([np.asarray(covariate, float), np.full(count, constant)])
+    adjusted, theta = cuped_adjusted(np.asarray(outcome), covariates)
+    assert theta[1] == 0.0
+    if np.ptp(covariate) > 0:
+        slope = np.polyfit(covariate, outcome, 1)[0]
+        assert theta[0] == pytest.approx(slope, rel=1e-6, abs=1e-9)
+    # Adjusting keeps the mean and leaves residuals uncorrelated with the covariate.
+    assert np.mean(adjusted) == pytest.approx(np.mean(outcome), abs=1e-9)
+    assert np.dot(adjusted - adjusted.mean(), covariate - np.mean(covariate)) == pytest.approx(
+        0.0, abs=1e-6 * (1 + np.abs(outcome).sum() * 20 * count)
+    )
+
+
 @pytest.mark.parametrize(
     ("one_arm", "two_arms", "said"),
     [
@@ -264,13 +362,39 @@ def test_the_users_a_test_needs_are_the_textbooks():
         required_users(Baseline(0.99), 0.02, (50, 50), 0.05, 0.8)
     with pytest.raises(UsagecastError, match="no spread"):
         required_users(Baseline(3.0, 0.0), 1.0, (50, 50), 0.05, 0.8)
+    # CUPED removing half the variance: half the users (3,840.5 unrounded).
+    assert required_users(Baseline(0.10), 0.02, (50, 50), 0.05, 0.8, 0.5) == (1_921, 1_921)
+    with pytest.raises(UsagecastError, match="within"):
+        required_users(Baseline(0.10), 0.02, (50, 50), 0.05, 0.8, 1.0)
 
 
-@pytest.mark.parametrize("metric", ["event_within", "value_within"])
+@pytest.mark.parametrize("metric", ["event_within", "value_within", "count_within cuped"])
 def test_tests_of_the_planned_size_detect_the_effect_at_the_planned_power(metric):
     """400 simulated tests of the planned size, analysed as `ab analyze` analyses them:
-    the share that rejects at 5% is the power asked for (80%; its sd over 400 is 0.02)."""
+    the share that rejects at 5% is the power asked for (80%; its sd over 400 is 0.02).
+    With CUPED, planned on the variance reduction measured on a baseline draw."""
     rng = np.random.default_rng(11)
+    if metric == "count_within cuped":
+        experiment = make_experiment("simulated", "50/50", START)
+        baseline_draw = cuped_outcomes(rng, assign(ids(20_000), experiment), 0.0, "count_within")
+        values = baseline_draw["value"].to_numpy()
+        covariates = baseline_draw[list(CUPED_COVARIATES)].to_numpy()
+        reduction = 1 - np.var(cuped_adjusted(values, covariates)[0]) / np.var(values)
+        baseline = Baseline(float(values.mean()), float(values.std()))
+        users = required_users(baseline, 0.5, (50, 50), 0.05, 0.8, reduction)
+        assignment = assign(ids(sum(users)), experiment)
+        treated = (assignment["group"] == "treatment").to_numpy()
+        rejected = 0
+        for _ in range(400):
+            outcomes = cuped_outcomes(rng, assignment, 0.5, "count_within")
+            adjusted = pd.Series(
+                cuped_adjusted(
+                    outcomes["value"].to_numpy(), outcomes[list(CUPED_COVARIATES)].to_numpy()
+                )[0]
+            )
+            rejected += welch_test(adjusted[~treated], adjusted[treated], 0.05)["p_value"] < 0.05
+        assert abs(rejected / 400 - 0.8) < 4 * 0.02
+        return
     if metric == "event_within":
         baseline, effect = Baseline(0.2), 0.05
         draw = lambda n, lift: (rng.random(n) < 0.2 + lift).astype(float)  # noqa: E731
@@ -298,6 +422,7 @@ def test_tests_of_the_planned_size_detect_the_effect_at_the_planned_power(metric
 def test_the_baseline_is_measured_on_users_whose_window_the_data_holds(tiny_store):
     users = [(name, at(-60), "ads") for name in "abcdef"]
     events = [
+        ("a", at(-3), "BUY", "shop", 1.0),  # before the baseline's days: in a's pre-window
         ("a", at(5), "PLAY", "home", None),  # enters day 5, buys day 9 (4.0): converted
         ("a", at(9), "BUY", "shop", 4.0),
         ("b", at(12), "PLAY", "home", None),  # enters day 12, buys day 40: too late
@@ -317,3 +442,6 @@ def test_the_baseline_is_measured_on_users_whose_window_the_data_holds(tiny_stor
     value = measured_baseline(engine, parse_metric("value_within BUY 10d"), days=30).baseline
     assert value.mean == pytest.approx(1.5)
     assert value.sd == pytest.approx(np.std([4, 0, 0, 2], ddof=1))
+    # CUPED: a's purchase 8 days before entering predicts its conversion exactly; the
+    # others (converted 0, 0, 1) have no pre-entry events: the variance falls from 1/4 to 1/6.
+    assert rate.cuped_reduction == pytest.approx(1 / 3)

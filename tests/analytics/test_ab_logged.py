@@ -141,7 +141,8 @@ def test_spark_reads_the_same_logged_assignment(tmp_path: Path) -> None:
 # An experiment platform's export beside the product's own log, as a user brings them: the
 # platform logs only the users it exposed (u3 never was), some of them long after they were
 # first active (u2 bought before its exposure), every exposure again (u2 twice), an exposure
-# without a use of the product (u6, an email test), and its own arm names (`Original`).
+# without a use of the product (u6, an email test), its own arm names (`Original`) and
+# another experiment's exposure (u1's onboarding, before its checkout_v2 one).
 PLATFORM_EVENTS = """user_id,timestamp,event,page,amount
 u1,2024-01-05T09:00:00Z,page_view,/home,
 u1,2024-02-10T09:00:00Z,PURCHASE,/billing,30
@@ -157,6 +158,7 @@ u5,2024-02-04T09:00:00Z,page_view,/home,
 u3,2024-04-30T09:00:00Z,page_view,/home,
 """
 PLATFORM_EXPOSURES = """user_id,experiment,variation,exposed_at
+u1,onboarding,control,2024-01-20 09:00:00
 u1,checkout_v2,Original,2024-02-01 10:00:00
 u2,checkout_v2,A,2024-02-02 10:00:00
 u2,checkout_v2,A,2024-02-05 10:00:00
@@ -243,3 +245,54 @@ def test_exposures_are_no_product_use_in_the_usage_tables() -> None:
     # month 2 (March) has nobody in it.
     assert monthly["users"].tolist() == [6]
     assert monthly["2"].tolist() == [0]
+
+
+@pytest.mark.usefixtures("platform_export")
+def test_cuped_covariates_are_each_users_behaviour_in_the_window_before_their_exposure() -> None:
+    with opened_engine() as engine:
+        experiment = ab_result(engine, "checkout_v2", "event_within PURCHASE 30d").experiment
+
+        def outcomes(metric: str) -> dict[str, tuple[float, ...]]:
+            found = ab.user_outcomes(engine, experiment, ab.parse_metric(metric), logged=True)
+            columns = ["value", *ab.CUPED_COVARIATES]
+            return {row.user_id: tuple(row[columns]) for _, row in found.iterrows()}
+
+        converted, counted = (
+            outcomes("event_within PURCHASE 30d"),
+            outcomes("count_within PURCHASE 30d"),
+        )
+        spent = outcomes("value_within PURCHASE 30d")
+    # (value, own outcome before, events of product use before) over the 30 days before each
+    # user's exposure. u1: its page view on Jan 5 (its onboarding exposure is no use); u2:
+    # its Jan 20 purchase of 50 (its Jan 3 09:00 view is an hour too early); u4 and u5: a
+    # view at the very time of their exposure, after it; u6: nothing.
+    assert spent == {
+        "u1": (30.0, 0.0, 1.0),
+        "u2": (0.0, 50.0, 1.0),
+        "u4": (60.0, 0.0, 0.0),
+        "u5": (0.0, 0.0, 0.0),
+        "u6": (0.0, 0.0, 0.0),
+    }
+    assert {user: row[1:] for user, row in converted.items()} == {
+        user: (float(row[1] > 0), row[2]) for user, row in spent.items()
+    }
+    assert {user: row[0] for user, row in counted.items()} == {
+        "u1": 1.0,
+        "u2": 0.0,
+        "u4": 2.0,
+        "u5": 0.0,
+        "u6": 0.0,
+    }
+
+
+@pytest.mark.usefixtures("platform_export")
+def test_cli_analyses_with_cuped(capsys: pytest.CaptureFixture[str]) -> None:
+    metric = "count_within PURCHASE 30d"
+    assert (
+        main(["ab", "analyze", "--experiment", "checkout_v2", "--metric", metric, "--cuped"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert (
+        "CUPED: outcomes adjusted by the 30 days before each user entered: their PURCHASE " in out
+    )
+    assert "unadjusted_difference" in out and "variance_reduction" in out

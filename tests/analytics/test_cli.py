@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -116,6 +117,40 @@ def test_ab_plan_measures_its_baseline_in_the_store(workspace_store, capsys):
     assert "(+50.0% of the baseline)" in out and "days of entry at that rate" in out
     assert main(["ab", "plan", "--metric", "event_within NOT_A_TYPE 7d", "--mde", "0.1"]) == 2
     assert "known event types" in capsys.readouterr().err
+
+
+def test_ab_plan_with_cuped_needs_fewer_users_by_the_measured_reduction(capsys):
+    # 40 users enter on day 25; the plays each made in the week before (0-4) predict most
+    # of their plays in the 7 days from entering (the entry's play, as many again, 0-1 more).
+    users = [(f"u{n}", at(-30), "ads") for n in range(40)]
+    events = [
+        (f"u{n}", at(20, hour), "PLAY", "home", None) for n in range(40) for hour in range(n % 5)
+    ]
+    events += [(f"u{n}", at(25), "PLAY", "home", None) for n in range(40)]
+    events += [
+        (f"u{n}", at(26, hour), "PLAY", "home", None)
+        for n in range(40)
+        for hour in range(n % 5 + n % 2)
+    ]
+    events.append(("u0", at(60), "PLAY", "home", None))  # the data ends on day 61
+    event_store_path().parent.mkdir(parents=True, exist_ok=True)
+    write_store(event_store_path(), users, events)
+    args = ["ab", "plan", "--metric", "count_within PLAY 7d", "--mde", "0.1", "--relative"]
+    assert main([*args, "--baseline-days", "30"]) == 0
+    plain = capsys.readouterr().out
+    assert main([*args, "--baseline-days", "30", "--cuped"]) == 0
+    cuped = capsys.readouterr().out
+    assert "the 40 users who entered" in plain
+    reduction = float(re.search(r"explains ([\d.]+)% of their outcome's variance", cuped)[1])
+    # Plays after = 1 + plays before + (n odd): all but the odd users' extra play is explained.
+    assert reduction > 80
+    control = [
+        int(re.search(r"control \(50%\) ([\d,]+)", out)[1].replace(",", ""))
+        for out in (plain, cuped)
+    ]
+    assert control[1] == pytest.approx(control[0] * (1 - reduction / 100), abs=1)
+    assert main([*args, "--cuped", "--baseline", "20", "--baseline-sd", "5"]) == 2
+    assert "leave out --baseline" in capsys.readouterr().err
 
 
 def test_ab_plan_with_a_given_baseline_reads_no_store(tmp_path, capsys, monkeypatch):
