@@ -17,6 +17,7 @@ from analytics.ab import (
 )
 from analytics.channels import channel_ranking, channels, ltv, ltv_backtest, ltv_formula_rows
 from analytics.filters import NO_FILTERS, Filters, parse_segment
+from analytics.funnel import funnel
 from analytics.retention import retention
 from analytics.runs import demo_summary
 from analytics.segments import cluster_profiles, segments
@@ -35,6 +36,7 @@ __all__ = [
     "channels",
     "cluster_profiles",
     "demo_summary",
+    "funnel",
     "ltv",
     "ltv_backtest",
     "ltv_formula_rows",

@@ -20,6 +20,7 @@ from analytics import ab, io, plots
 from analytics.channels import channel_ranking, channels, ltv, ltv_backtest
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
+from analytics.funnel import FunnelResult, funnel
 from analytics.retention import (
     Period,
     cohort_labels,
@@ -264,6 +265,71 @@ def run_top_features(
             log=log,
             limit=_limit(limit),
             note=_area_coverage_note(engine, filters, by, all_time=False),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def checked_funnel(
+    engine: Engine, steps: Sequence[str], days: int, filters: Filters = NO_FILTERS
+) -> FunnelResult:
+    """`funnel` once the store is known to hold every step's event type."""
+    resolve_event_types(
+        store_event_types(engine), steps, command="analytics funnel", flag="--steps"
+    )
+    return funnel(engine, steps, days, filters)
+
+
+def _empty_funnel_reason(result: FunnelResult, steps: Sequence[str], days: int) -> str:
+    """Why a funnel has nobody in its first step."""
+    if result.censored_users:
+        return (
+            f"funnel: each of the {result.censored_users:,} users who entered has their "
+            f"{days} days run past the end of the data; shorten --window-days"
+        )
+    return f"funnel: no user in the segment did {steps[0]} in the time range"
+
+
+def run_funnel(
+    steps: Sequence[str],
+    filters: Filters = NO_FILTERS,
+    *,
+    window_days: int = 30,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics funnel`: users per step, shares, median hours between steps."""
+
+    def compute(engine: Engine) -> str:
+        result = checked_funnel(engine, steps, window_days, filters)
+        table = result.table
+        if table["users"].iloc[0] == 0:
+            return _empty(_empty_funnel_reason(result, steps, window_days), log=log)
+        return _finish(
+            "funnel",
+            {"funnel": table},
+            lambda: {
+                "funnel": plots.bar_chart(
+                    table["step"].astype(str) + ". " + table["event_type"],
+                    table["users"],
+                    f"Funnel, {window_days} days from the first step",
+                    "users",
+                    ylabel="step",
+                )
+            },
+            {
+                **_filter_params(filters),
+                "steps": ",".join(steps),
+                "window_days": window_days,
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+            note=(
+                f"users who entered but whose {window_days} days run past the end of the data "
+                f"(left out): {result.censored_users}"
+            ),
         )
 
     return _with_engine(engine_name, compute)

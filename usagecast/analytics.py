@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from analytics.filters import Filters
+    from analytics.funnel import FunnelResult
     from analytics.retention import Period
     from analytics.runs import ABAnalysis, ABPlan
     from analytics.usage import Feature
@@ -25,6 +26,7 @@ __all__ = [
     "ab_analyze",
     "ab_plan",
     "before_conversion",
+    "funnel",
     "retention",
     "segments",
     "store",
@@ -59,6 +61,22 @@ def top_features(
 
     with store(engine) as opened:
         return compute(opened, _filters(filters), per_event_type=per_event_type, by=by)
+
+
+def funnel(
+    steps: Sequence[str],
+    filters: Filters | None = None,
+    *,
+    window_days: int = 30,
+    engine: str = "duckdb",
+) -> FunnelResult:
+    """`usagecast analytics funnel`: users per step of an ordered funnel over event types
+    `steps`, each within `window_days` of the first; `.table` (step, event_type, users,
+    from_previous, from_first, median_hours_from_previous), `.censored_users` left out."""
+    from analytics.runs import checked_funnel
+
+    with store(engine) as opened:
+        return checked_funnel(opened, tuple(steps), window_days, _filters(filters))
 
 
 def before_conversion(

@@ -1,4 +1,4 @@
-"""`usagecast analytics top-features|before-conversion|retention|channels|ltv|segments` and
+"""`usagecast analytics top-features|before-conversion|funnel|retention|channels|ltv|segments` and
 `usagecast ab assign|analyze`."""
 
 from __future__ import annotations
@@ -39,6 +39,21 @@ def _top_features(args: argparse.Namespace) -> int:
     print(
         run_top_features(
             _filters(args), per_event_type=args.per_event_type, by=args.by, **_common(args)
+        )
+    )
+    return 0
+
+
+def _funnel(args: argparse.Namespace) -> int:
+    from analytics.funnel import parse_steps
+    from analytics.runs import run_funnel
+
+    print(
+        run_funnel(
+            parse_steps(args.steps),
+            _filters(args),
+            window_days=args.window_days,
+            **_common(args),
         )
     )
     return 0
@@ -237,6 +252,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_by_option(before)
     before.set_defaults(handler=_before_conversion)
 
+    steps = models.add_parser(
+        "funnel",
+        help="users who go on from one event type to the next, in order, within a window",
+        description="An ordered funnel: a user enters at their first event of the first step "
+        "(in the time range); each next step is their first event of that type at or after "
+        "the previous step, within --window-days of entering. Users whose window runs past "
+        "the end of the data are left out and counted.",
+    )
+    steps.add_argument(
+        "--steps", required=True, help="event types in order, e.g. 'PLAY,LIKE,BUY_PREMIUM'"
+    )
+    steps.add_argument(
+        "--window-days", type=int, default=30, help="days from entering (default 30)"
+    )
+    steps.set_defaults(handler=_funnel)
+
     cohort = models.add_parser(
         "retention",
         help="cohort retention matrix",
@@ -291,7 +322,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_specs_option(segment)
     segment.set_defaults(handler=_segments)
 
-    for parser in (top, before, cohort, channel, value, segment):
+    for parser in (top, before, steps, cohort, channel, value, segment):
         _add_model_options(parser)
 
     ab = subparsers.add_parser("ab", help="A/B test planning, assignment and analysis")
