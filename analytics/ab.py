@@ -91,7 +91,7 @@ class ABResult:
     difference, CI, Welch's t and its degrees of freedom, p-value).
     sample_ratio: observed vs expected users per group, with the chi-square p-value.
     cuped_theta: with CUPED, the pooled slope of the outcome on each of CUPED_COVARIATES (the
-    comparison then tests the adjusted outcomes: CUPED_TEST_COLUMNS).
+    comparison then tests the adjusted outcomes: `cuped_test_columns`).
     """
 
     by_month: pd.DataFrame

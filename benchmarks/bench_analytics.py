@@ -1,4 +1,4 @@
-"""Benchmark: top-features and before-conversion, usagecast (DuckDB SQL) vs a pandas peer.
+"""Benchmark: top-features, before-conversion and a funnel, usagecast (DuckDB SQL) vs pandas.
 
 The event tables are generated straight into DuckDB with seeded, vectorised numpy (in chunks,
 so memory stays flat): a uniform-user music-app log over 180 days, with ~20% of users buying
@@ -57,6 +57,8 @@ DAYS = 180
 CHUNK = 5_000_000
 CONVERSION = "BUY_PREMIUM"
 LOOKBACK = 30
+FUNNEL_STEPS = ("LOGIN", "PLAY", "LIKE", CONVERSION)
+FUNNEL_DAYS = 30
 DUCKDB_MEMORY_GIB = 8
 # An event's time, from its seconds after the log's start (the generated frames' at_s).
 AT = "TIMESTAMP '2024-01-01' + to_seconds(at_s)"
@@ -243,10 +245,39 @@ def pandas_before_conversion(events: pd.DataFrame, users: pd.DataFrame) -> pd.Da
     return assemble_before_conversion(used, tenures, at_risk, edges)
 
 
+def pandas_funnel(events: pd.DataFrame) -> pd.DataFrame:
+    """The pandas peer of analytics.funnel (no filters): each step the first event of its
+    type, by (time, event id), at or after the previous step and within the window."""
+    from analytics.funnel import funnel_table
+
+    window = pd.Timedelta(days=FUNNEL_DAYS)
+    end = events["event_time"].max() + pd.Timedelta(seconds=1)
+    steps = events[events["event_type"].isin(FUNNEL_STEPS)]
+    steps = steps.sort_values(["user_id", "event_time", "event_id"])
+    first = steps[steps["event_type"] == FUNNEL_STEPS[0]].groupby("user_id").head(1)
+    reached = first[["user_id", "event_time"]].rename(columns={"event_time": "at_1"})
+    previous = reached.assign(last=reached["at_1"])  # each user's previous step's time
+    for step, name in enumerate(FUNNEL_STEPS[1:], start=2):
+        of_type = steps.loc[steps["event_type"] == name, ["user_id", "event_time"]]
+        pairs = of_type.merge(previous, on="user_id")
+        pairs = pairs[
+            (pairs["event_time"] >= pairs["last"]) & (pairs["event_time"] < pairs["at_1"] + window)
+        ]  # the steps' types differ, so no event can be two steps
+        chosen = pairs.groupby("user_id").head(1)  # still in (time, id) order
+        previous = chosen[["user_id", "at_1", "event_time"]].rename(columns={"event_time": "last"})
+        reached = reached.merge(
+            previous[["user_id", "last"]].rename(columns={"last": f"at_{step}"}),
+            on="user_id",
+            how="left",
+        )
+    reached["censored"] = reached["at_1"] + window > end
+    return funnel_table(reached, FUNNEL_STEPS).table
+
+
 def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
     """Compute one model on one side (inside the measured subprocess)."""
     if side == "duckdb":
-        from analytics import before_conversion, top_features
+        from analytics import before_conversion, funnel, top_features
         from features.engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(folder / "events.duckdb")
@@ -256,7 +287,12 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
         engine.connection.execute(f"SET temp_directory = '{folder / 'duckdb_spill'}'")
         if model == "top-features":
             return top_features(engine)
+        if model == "funnel":
+            return funnel(engine, FUNNEL_STEPS, FUNNEL_DAYS).table
         return before_conversion(engine, CONVERSION, lookback_days=LOOKBACK)
+    if model == "funnel":
+        columns = ["event_id", "user_id", "event_time", "event_type"]
+        return pandas_funnel(pd.read_parquet(folder / "events.parquet", columns=columns))
     columns = ["user_id", "event_time", "event_type", "area"]
     events = pd.read_parquet(folder / "events.parquet", columns=columns)
     if model == "top-features":
@@ -329,7 +365,7 @@ def main() -> None:
         export_parquet(store, folder)
     print(f"events {args.events:,} seed {args.seed} (generated with numpy into DuckDB)")
     sides = args.sides.split(",")
-    for model in ("top-features", "before-conversion"):
+    for model in ("top-features", "before-conversion", "funnel"):
         reports = {side: measure(side, model, folder, args.memory_cap_gib) for side in sides}
         for side, report in reports.items():
             if "error" in report:
