@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
 
+from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
@@ -25,6 +26,7 @@ from analytics.scope import (
     days_interval,
     render,
     segment_condition,
+    user_attribute_columns,
 )
 from contracts.errors import UsagecastError
 from features.engines import Engine
@@ -91,15 +93,18 @@ def _step_sql(step: int, steps: Sequence[str]) -> str:
 )"""
 
 
-def funnel_sql(steps: Sequence[str]) -> str:
+def funnel_sql(steps: Sequence[str], *, breakdown: bool = False) -> str:
     """The template of a funnel over `steps`: user_id and at_1..at_N (NULL past the last
-    step reached) of every entered user."""
+    step reached) of every entered user; with `breakdown`, their `:breakdown` attribute."""
     ctes = ",\n".join(_step_sql(step, steps) for step in range(1, len(steps) + 1))
     joins = "".join(
         f"\nLEFT JOIN step_{step} AS s{step} ON s{step}.user_id = s1.user_id"
         for step in range(2, len(steps) + 1)
     )
     times = ", ".join(f"s{step}.at_{step}" for step in range(1, len(steps) + 1))
+    if breakdown:
+        times += ", :breakdown AS breakdown"
+        joins += "\nJOIN scoped_users AS su ON su.user_id = s1.user_id"
     return f"""
 WITH {SCOPED_USERS},
 step_events AS (
@@ -113,17 +118,33 @@ FROM step_1 AS s1{joins}
 """
 
 
+def _check_attribute(engine: Engine, name: str) -> None:
+    """Refuse a breakdown that is not a user attribute, naming the ones there are."""
+    known = user_attribute_columns(engine)
+    if name not in known:
+        raise UsagecastError(
+            f"funnel breakdown {name!r} is not a user attribute; known: {', '.join(sorted(known))}"
+        )
+
+
 def funnel_reached(
-    engine: Engine, steps: Sequence[str], days: int, filters: Filters = NO_FILTERS
+    engine: Engine,
+    steps: Sequence[str],
+    days: int,
+    filters: Filters = NO_FILTERS,
+    breakdown: str | None = None,
 ) -> pd.DataFrame:
     """user_id, at_1..at_N (the time of each step reached, NaT past the last) and censored
-    (the window runs past the end of the data) of every user who entered the funnel."""
+    (the window runs past the end of the data) of every user who entered the funnel; with
+    `breakdown`, a user attribute, also its value as text (MISSING_CHANNEL where none)."""
     if filters.area_prefix is not None:
         raise UsagecastError(
             "analytics funnel: an area filter does not apply; its steps are event types"
         )
     if days < 1:
         raise UsagecastError(f"funnel window {days} days: must be at least 1")
+    if breakdown is not None:
+        _check_attribute(engine, breakdown)
     event_time = exp.column("event_time", table="e")
     params: dict[str, object] = {
         "segment": segment_condition(engine, filters),
@@ -133,20 +154,46 @@ def funnel_reached(
         "window": days_interval(days),
         **{f"type_{step}": name for step, name in enumerate(steps, start=1)},
     }
-    reached = engine.query(render(funnel_sql(steps), **params))
+    if breakdown is not None:
+        params["breakdown"] = exp.column(breakdown, table="su")
+    sql = funnel_sql(steps, breakdown=breakdown is not None)
+    reached = engine.query(render(sql, **params))
     reached["user_id"] = reached["user_id"].astype(str)
     times = [f"at_{step}" for step in range(1, len(steps) + 1)]
     reached[times] = reached[times].apply(pd.to_datetime)
     end = pd.Timestamp(data_end_seconds(engine, filters), unit="s")
     reached["censored"] = reached["at_1"] + pd.Timedelta(days=days) > end
-    return reached[["user_id", *times, "censored"]]
+    if breakdown is None:
+        return reached[["user_id", *times, "censored"]]
+    values = reached["breakdown"].astype(object)
+    reached["breakdown"] = values.where(values.notna(), MISSING_CHANNEL).astype(str)
+    return reached[["user_id", *times, "censored", "breakdown"]]
 
 
-def funnel_table(reached: pd.DataFrame, steps: Sequence[str]) -> FunnelResult:
+def funnel_table(
+    reached: pd.DataFrame, steps: Sequence[str], breakdown: str | None = None
+) -> FunnelResult:
     """Users per step among the uncensored entrants, their share of the previous step and of
-    the first, and the median hours from the previous step (pure)."""
+    the first, and the median hours from the previous step (pure); with `breakdown`, per
+    value of reached's `breakdown` column, in a first column of that name."""
     observed = reached[~reached["censored"]]
-    rows = []
+    censored = int(reached["censored"].sum())
+    if breakdown is None:
+        return FunnelResult(_step_table(observed, steps), censored)
+    parts = [
+        _step_table(part, steps).assign(**{breakdown: value})
+        for value, part in observed.groupby("breakdown", sort=True)
+    ]
+    columns = [breakdown, *TABLE_COLUMNS]
+    table = (
+        pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    )
+    return FunnelResult(table, censored)
+
+
+def _step_table(observed: pd.DataFrame, steps: Sequence[str]) -> pd.DataFrame:
+    """TABLE_COLUMNS of one group of uncensored entrants."""
+    rows: list[dict] = []
     for step, name in enumerate(steps, start=1):
         at = observed[f"at_{step}"]
         users = int(at.notna().sum())
@@ -167,13 +214,16 @@ def funnel_table(reached: pd.DataFrame, steps: Sequence[str]) -> FunnelResult:
                 "median_hours_from_previous": float(hours.median()) if len(hours) else np.nan,
             }
         )
-    return FunnelResult(
-        pd.DataFrame(rows, columns=list(TABLE_COLUMNS)), int(reached["censored"].sum())
-    )
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
 def funnel(
-    engine: Engine, steps: Sequence[str], days: int, filters: Filters = NO_FILTERS
+    engine: Engine,
+    steps: Sequence[str],
+    days: int,
+    filters: Filters = NO_FILTERS,
+    breakdown: str | None = None,
 ) -> FunnelResult:
-    """The funnel over `steps` with a window of `days` from entry."""
-    return funnel_table(funnel_reached(engine, steps, days, filters), steps)
+    """The funnel over `steps` with a window of `days` from entry (per value of the user
+    attribute `breakdown` when given)."""
+    return funnel_table(funnel_reached(engine, steps, days, filters, breakdown), steps, breakdown)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 
 def bar_chart(
@@ -68,6 +69,8 @@ def lines(table: pd.DataFrame, x: str, y: str, by: str, title: str) -> Figure:
     axes = figure.subplots()
     for key, part in table.groupby(by, sort=True):
         axes.plot(part[x], part[y], marker="o", label=str(key))
+    if pd.api.types.is_integer_dtype(table[x]):  # months, steps: no ticks between them
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(x)
     axes.set_ylabel(y)
     axes.set_title(title)

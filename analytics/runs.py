@@ -271,13 +271,17 @@ def run_top_features(
 
 
 def checked_funnel(
-    engine: Engine, steps: Sequence[str], days: int, filters: Filters = NO_FILTERS
+    engine: Engine,
+    steps: Sequence[str],
+    days: int,
+    filters: Filters = NO_FILTERS,
+    breakdown: str | None = None,
 ) -> FunnelResult:
     """`funnel` once the store is known to hold every step's event type."""
     resolve_event_types(
         store_event_types(engine), steps, command="analytics funnel", flag="--steps"
     )
-    return funnel(engine, steps, days, filters)
+    return funnel(engine, steps, days, filters, breakdown)
 
 
 def _empty_funnel_reason(result: FunnelResult, steps: Sequence[str], days: int) -> str:
@@ -295,17 +299,20 @@ def run_funnel(
     filters: Filters = NO_FILTERS,
     *,
     window_days: int = 30,
+    breakdown: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics funnel`: users per step, shares, median hours between steps."""
+    """`usagecast analytics funnel`: users per step, shares, median hours between steps
+    (per value of a user attribute with `breakdown`)."""
 
     def compute(engine: Engine) -> str:
-        result = checked_funnel(engine, steps, window_days, filters)
+        result = checked_funnel(engine, steps, window_days, filters, breakdown)
         table = result.table
-        if table["users"].iloc[0] == 0:
+        if not table["users"].any():
             return _empty(_empty_funnel_reason(result, steps, window_days), log=log)
+        title = f"Funnel, {window_days} days from the first step"
         return _finish(
             "funnel",
             {"funnel": table},
@@ -313,15 +320,20 @@ def run_funnel(
                 "funnel": plots.bar_chart(
                     table["step"].astype(str) + ". " + table["event_type"],
                     table["users"],
-                    f"Funnel, {window_days} days from the first step",
+                    title,
                     "users",
                     ylabel="step",
+                )
+                if breakdown is None
+                else plots.lines(
+                    table, "step", "from_first", breakdown, f"{title}, by {breakdown}"
                 )
             },
             {
                 **_filter_params(filters),
                 "steps": ",".join(steps),
                 "window_days": window_days,
+                "breakdown": breakdown or "",
                 "engine": engine_name,
             },
             log=log,

@@ -68,15 +68,17 @@ def funnel(
     filters: Filters | None = None,
     *,
     window_days: int = 30,
+    breakdown: str | None = None,
     engine: str = "duckdb",
 ) -> FunnelResult:
     """`usagecast analytics funnel`: users per step of an ordered funnel over event types
     `steps`, each within `window_days` of the first; `.table` (step, event_type, users,
-    from_previous, from_first, median_hours_from_previous), `.censored_users` left out."""
+    from_previous, from_first, median_hours_from_previous; per value of the user attribute
+    `breakdown` in a first column), `.censored_users` left out."""
     from analytics.runs import checked_funnel
 
     with store(engine) as opened:
-        return checked_funnel(opened, tuple(steps), window_days, _filters(filters))
+        return checked_funnel(opened, tuple(steps), window_days, _filters(filters), breakdown)
 
 
 def before_conversion(

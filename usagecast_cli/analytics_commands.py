@@ -53,6 +53,7 @@ def _funnel(args: argparse.Namespace) -> int:
             parse_steps(args.steps),
             _filters(args),
             window_days=args.window_days,
+            breakdown=args.breakdown,
             **_common(args),
         )
     )
@@ -265,6 +266,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     steps.add_argument(
         "--window-days", type=int, default=30, help="days from entering (default 30)"
+    )
+    steps.add_argument(
+        "--breakdown", help="a user attribute, e.g. channel: one funnel per value of it"
     )
     steps.set_defaults(handler=_funnel)
 

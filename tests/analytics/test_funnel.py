@@ -68,6 +68,36 @@ def test_a_repeated_step_needs_another_event_and_the_range_picks_the_entry(tiny_
     assert ranged["at_2"].tolist() == [at(13)]
 
 
+def test_a_breakdown_gives_one_funnel_per_value_of_a_user_attribute(tiny_store):
+    users = [
+        ("a", at(-30), "ads"),
+        ("b", at(-30), "seo"),
+        ("c", at(-30), None),
+        ("d", at(-30), "ads"),
+    ]
+    events = [
+        ("a", at(1), "PLAY", "home", None),
+        ("a", at(2), "BUY", "shop", 5.0),
+        ("b", at(1), "PLAY", "home", None),
+        ("c", at(1), "PLAY", "home", None),  # no channel: its own row, not dropped
+        ("c", at(3), "BUY", "shop", 5.0),
+        ("d", at(1), "PLAY", "home", None),
+        ("d", at(20), "PLAY", "home", None),  # the data ends on day 21
+    ]
+    engine = tiny_store(users, events)
+    result = funnel(engine, ("PLAY", "BUY"), 7, breakdown="channel")
+    table = result.table
+    assert list(table.columns[:3]) == ["channel", "step", "event_type"]
+    assert table.groupby("channel")["users"].apply(list).to_dict() == {
+        "(missing)": [1, 1],
+        "ads": [2, 1],
+        "seo": [1, 0],
+    }
+    assert table.loc[table["channel"] == "ads", "from_first"].tolist() == [1.0, 0.5]
+    with pytest.raises(UsagecastError, match="'plan' is not a user attribute; known: channel"):
+        funnel(engine, ("PLAY", "BUY"), 7, breakdown="plan")
+
+
 def test_bad_steps_and_filters_are_refused(tiny_store):
     for text in ("PLAY", "PLAY,,BUY", ",".join(["PLAY"] * 11)):
         with pytest.raises(UsagecastError, match="2 to 10 event types"):
@@ -155,14 +185,18 @@ def test_spark_finds_the_same_funnel(tiny_store, tmp_path):
     tiny_store(USERS, events)
     steps = ("PLAY", "PLAY", "LIKE", "BUY")
     duck = tiny_store(USERS, events, name="duck.duckdb")
-    expected = funnel_reached(duck, steps, 7).sort_values("user_id", ignore_index=True)
+    expected = funnel_reached(duck, steps, 7, breakdown="channel")
     spark = SparkEngine(tmp_path / "events.duckdb")
     try:
-        found = funnel_reached(spark, steps, 7).sort_values("user_id", ignore_index=True)
+        found = funnel_reached(spark, steps, 7, breakdown="channel")
     finally:
         spark.close()
     assert expected["at_4"].notna().sum() == 1  # a; b and c stop earlier, e is censored
-    pd.testing.assert_frame_equal(found, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        found.sort_values("user_id", ignore_index=True),
+        expected.sort_values("user_id", ignore_index=True),
+        check_dtype=False,
+    )
 
 
 # A SaaS export as users bring one: a BOM, dates without times, ids written as floats by a
@@ -210,5 +244,7 @@ def test_cli_funnel_on_a_date_only_export(tmp_path, capsys):
     assert "each of the 4 users who entered has their 30 days run past" in capsys.readouterr().out
     assert main([*args, "--start", "2024-04-01"]) == 0
     assert "no user in the segment did visit in the time range" in capsys.readouterr().out
+    assert main([*args, "--breakdown", "plan"]) == 2
+    assert "'plan' is not a user attribute; known: signup_time" in capsys.readouterr().err
     assert main(["analytics", "funnel", "--steps", "visit"]) == 2
     assert "2 to 10 event types" in capsys.readouterr().err
