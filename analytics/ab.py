@@ -90,6 +90,7 @@ class ABResult:
     each treatment vs control: rates, difference, CI, z, p-value (an amount metric: means,
     difference, CI, Welch's t and its degrees of freedom, p-value).
     sample_ratio: observed vs expected users per group, with the chi-square p-value.
+    With two or more treatments, comparison's p_value_holm holds Holm's adjusted p-values.
     cuped_theta: with CUPED, the pooled slope of the outcome on each of CUPED_COVARIATES (the
     comparison then tests the adjusted outcomes: `cuped_test_columns`).
     """
@@ -410,6 +411,8 @@ def analyze(
             for row, group in zip(rows, experiment.groups[1:], strict=True)
         ]
     )[["control", "treatment", *columns]]
+    if len(comparison) > 1:  # several treatments, each tested against the control
+        comparison["p_value_holm"] = holm(comparison["p_value"].to_numpy())
     users = observed.groupby("group").size()
     return ABResult(
         by_month=by_month,
@@ -454,6 +457,18 @@ def _tests(
         for group in groups[1:]
     ]
     return rows, TEST_COLUMNS, None
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment: p-values whose rejections at alpha keep the chance of any
+    false rejection among the comparisons at alpha (an experiment with several treatments
+    tests each against the control; the smallest is multiplied by their number)."""
+    count = len(p_values)
+    order = np.argsort(p_values, kind="stable")
+    stepped = np.maximum.accumulate(p_values[order] * (count - np.arange(count)))
+    adjusted = np.empty(count)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
 
 
 TEST_COLUMNS = (

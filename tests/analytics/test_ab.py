@@ -20,6 +20,7 @@ from analytics.ab import (
     LoggedAssignment,
     Metric,
     cuped_adjusted,
+    holm,
     measured_baseline,
     required_users,
     two_proportion_test,
@@ -118,6 +119,48 @@ def test_a_a_tests_reject_at_about_alpha():
     rejections = np.mean(np.asarray(p_values) < 0.05)
     # 300 tests at alpha 0.05: the rejection share has standard deviation 0.0126.
     assert 0.05 - 4 * 0.0126 < rejections < 0.05 + 4 * 0.0126
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=8))
+def test_holm_adjusts_step_down(p_values):
+    values = np.asarray(p_values)
+    adjusted = holm(values)
+    count = len(values)
+    # By definition: the k-th smallest times (count - k + 1), made non-decreasing, capped at 1.
+    ranked = np.sort(values)
+    expected = np.minimum(np.maximum.accumulate(ranked * (count - np.arange(count))), 1)
+    assert np.allclose(np.sort(adjusted), expected)
+    assert (adjusted >= values - 1e-12).all()
+    # Rejecting where adjusted < alpha is Holm's procedure: walk up while p_(k) < alpha/(m-k+1).
+    for alpha in (0.01, 0.05):
+        rejected = 0
+        for k, p in enumerate(ranked):
+            if p >= alpha / (count - k):
+                break
+            rejected += 1
+        assert int((adjusted < alpha).sum()) == rejected
+
+
+def test_three_arms_get_holm_p_values_and_two_do_not():
+    experiment = make_experiment("arms", "34/33/33", START)
+    assignment = assign(ids(6_000), experiment)
+    rng = np.random.default_rng(5)
+    lift = assignment["group"].map({"control": 0.0, "treatment_1": 0.0, "treatment_2": 0.04})
+    outcomes = pd.DataFrame(
+        {
+            "user_id": assignment["user_id"],
+            "entered_at": pd.Timestamp(START),
+            "converted": (rng.random(len(assignment)) < 0.1 + lift).astype("int64"),
+            "censored": False,
+        }
+    )
+    table = analyze(outcomes, assignment, experiment).comparison
+    assert table["p_value_holm"].tolist() == pytest.approx(holm(table["p_value"].to_numpy()))
+    assert (table["p_value_holm"] >= table["p_value"]).all()
+    assert table["p_value_holm"].iloc[1] < 0.01 < table["p_value_holm"].iloc[0]  # the lift
+    two = make_experiment("two", "50/50", START)
+    assert "p_value_holm" not in analyze(outcomes, assign(ids(6_000), two), two).comparison
 
 
 def test_sample_ratio_mismatch_is_flagged():
