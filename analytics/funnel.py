@@ -44,8 +44,9 @@ TABLE_COLUMNS = (
 
 @dataclass(frozen=True)
 class FunnelResult:
-    """A funnel's table (one row per step: TABLE_COLUMNS) and the users left out of it
-    because their window runs past the end of the data."""
+    """A funnel's table (one row per step: TABLE_COLUMNS; with a breakdown, per value of it,
+    named in a first column) and the users left out of it because their window runs past
+    the end of the data."""
 
     table: pd.DataFrame
     censored_users: int
