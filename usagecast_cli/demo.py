@@ -52,6 +52,7 @@ def demo_steps(config: DemoConfig, data_dir: Path) -> list[list[str]]:
         ["promote", "--latest", "--feature-set", FEATURE_SET],
         ["analytics", "top-features", "--limit", "10"],
         ["analytics", "before-conversion", "--event", "BUY_PREMIUM", "--limit", "10"],
+        ["analytics", "funnel", "--steps", "LOGIN,PLAY,LIKE,BUY_PREMIUM", "--window-days", "30"],
     ]
 
 
