@@ -31,6 +31,7 @@ import pandas as pd
 import sqlglot.expressions as exp
 from scipy import stats
 
+from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition, timestamp_literal
 from analytics.scope import (
     SCOPED_USERS,
@@ -469,6 +470,54 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     adjusted = np.empty(count)
     adjusted[order] = np.minimum(stepped, 1.0)
     return adjusted
+
+
+@dataclass(frozen=True)
+class SegmentComparison:
+    """An experiment's comparison within each value of a user attribute (`attribute`):
+    `table` holds the value, then the comparison's columns; `skipped` the values where an
+    arm had too few observed users to compare."""
+
+    attribute: str
+    table: pd.DataFrame
+    skipped: tuple[str, ...]
+
+
+def by_segment(
+    outcomes: pd.DataFrame,
+    assignment: pd.DataFrame,
+    experiment: Experiment,
+    values: pd.DataFrame,
+    attribute: str,
+    alpha: float = 0.05,
+    kind: MetricKind = "event_within",
+    *,
+    cuped: bool = False,
+) -> SegmentComparison:
+    """`analyze`'s comparison within each value of `values` (user_id, attribute: a user
+    attribute's value), for effects that differ between segments; the intervals are per segment, so
+    with many segments some exclude 0 by chance."""
+    merged = outcomes.merge(values, on="user_id", how="left")
+    merged["attribute"] = merged["attribute"].fillna(MISSING_CHANNEL)  # a user `values` lacks
+    parts, skipped = [], []
+    for value, part in merged.groupby("attribute", sort=True):
+        try:
+            found = analyze(part, assignment, experiment, alpha, kind, cuped=cuped)
+        except UsagecastError:  # an arm without (enough) observed users in this segment
+            skipped.append(str(value))
+            continue
+        parts.append(found.comparison.assign(**{attribute: str(value)}))
+    if not parts:
+        raise UsagecastError(
+            f"experiment {experiment.name!r}: no value of {attribute!r} has observed users in "
+            "every arm to compare"
+        )
+    table = pd.concat(parts, ignore_index=True)
+    return SegmentComparison(
+        attribute,
+        table[[attribute, *(column for column in table.columns if column != attribute)]],
+        tuple(skipped),
+    )
 
 
 TEST_COLUMNS = (

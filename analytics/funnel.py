@@ -22,11 +22,11 @@ from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
+    check_user_attribute,
     data_end_seconds,
     days_interval,
     render,
     segment_condition,
-    user_attribute_columns,
 )
 from contracts.errors import UsagecastError
 from features.engines import Engine
@@ -119,15 +119,6 @@ FROM step_1 AS s1{joins}
 """
 
 
-def _check_attribute(engine: Engine, name: str) -> None:
-    """Refuse a breakdown that is not a user attribute, naming the ones there are."""
-    known = user_attribute_columns(engine)
-    if name not in known:
-        raise UsagecastError(
-            f"funnel breakdown {name!r} is not a user attribute; known: {', '.join(sorted(known))}"
-        )
-
-
 def funnel_reached(
     engine: Engine,
     steps: Sequence[str],
@@ -145,7 +136,7 @@ def funnel_reached(
     if days < 1:
         raise UsagecastError(f"funnel window {days} days: must be at least 1")
     if breakdown is not None:
-        _check_attribute(engine, breakdown)
+        check_user_attribute(engine, breakdown, "funnel breakdown")
     event_time = exp.column("event_time", table="e")
     params: dict[str, object] = {
         "segment": segment_condition(engine, filters),

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analytics import ab, io, plots
-from analytics.channels import channel_ranking, channels, ltv, ltv_backtest
+from analytics.channels import MISSING_CHANNEL, channel_ranking, channels, ltv, ltv_backtest
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
 from analytics.funnel import FunnelResult, funnel
@@ -29,6 +29,7 @@ from analytics.retention import (
     period_columns,
     retention,
 )
+from analytics.scope import check_user_attribute, user_attribute_values
 from analytics.segments import segments
 from analytics.usage import (
     Feature,
@@ -753,6 +754,7 @@ class ABAnalysis:
     metric: ab.Metric
     source: str
     ratio_tested: bool
+    segments: ab.SegmentComparison | None = None
 
 
 def ab_result(
@@ -764,9 +766,11 @@ def ab_result(
     alpha: float = 0.05,
     split: str | None = None,
     cuped: bool = False,
+    breakdown: str | None = None,
 ) -> ABAnalysis:
     """The analysis of experiment `name` (saved or logged) on `metric`; `cuped`: its tests on
-    the outcomes adjusted by pre-entry covariates (ab.cuped_adjusted)."""
+    the outcomes adjusted by pre-entry covariates (ab.cuped_adjusted); `breakdown`: also
+    the comparison within each value of that user attribute."""
     experiment, logged, source = _experiment_and_groups(engine, name, split)
     parsed = ab.parse_metric(metric)
     resolve_event_types(
@@ -778,12 +782,21 @@ def ab_result(
     else:  # users logged in two arms entered too, and are left out
         assignment = logged
         outcomes = outcomes[outcomes["user_id"].isin(logged["user_id"])]
+    result = ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind, cuped=cuped)
+    segments = None
+    if breakdown is not None:
+        check_user_attribute(engine, breakdown, "ab analyze breakdown")
+        values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
+        segments = ab.by_segment(
+            outcomes, assignment, experiment, values, breakdown, alpha, parsed.kind, cuped=cuped
+        )
     return ABAnalysis(
-        ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind, cuped=cuped),
+        result,
         experiment,
         parsed,
         source,
         ratio_tested=logged is None or split is not None,
+        segments=segments,
     )
 
 
@@ -926,11 +939,13 @@ def run_ab_analyze(
     alpha: float = 0.05,
     split: str | None = None,
     cuped: bool = False,
+    breakdown: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast ab analyze`: rates, tests and SRM for a saved or a logged experiment.
+    """`usagecast ab analyze`: rates, tests and SRM for a saved or a logged experiment (and
+    the comparison per value of a user attribute with `breakdown`).
 
     A saved experiment's groups come from its definition (salt + split) through the same
     hash, so users who appeared after `ab assign` get the group they will always have; a
@@ -938,7 +953,16 @@ def run_ab_analyze(
     """
 
     def compute(engine: Engine) -> str:
-        analysis = ab_result(engine, name, metric, filters, alpha=alpha, split=split, cuped=cuped)
+        analysis = ab_result(
+            engine,
+            name,
+            metric,
+            filters,
+            alpha=alpha,
+            split=split,
+            cuped=cuped,
+            breakdown=breakdown,
+        )
         result, experiment = analysis.result, analysis.experiment
         by_month, statistic = (
             ("means_by_month", "mean") if analysis.metric.averaged else ("rates_by_month", "rate")
@@ -946,6 +970,9 @@ def run_ab_analyze(
         tables = {by_month: result.by_month, "comparison": result.comparison}
         if analysis.ratio_tested:
             tables["sample_ratio"] = result.sample_ratio
+        segments = analysis.segments
+        if segments is not None:
+            tables[f"comparison_by_{segments.attribute}"] = segments.table
         text = _finish(
             "ab-analyze",
             tables,
@@ -960,6 +987,7 @@ def run_ab_analyze(
                 "metric": metric,
                 "alpha": alpha,
                 "cuped": cuped,
+                "breakdown": breakdown or "",
                 "salt": experiment.salt,
                 "split": "/".join(f"{p:g}" for p in experiment.percents),
                 "assignment": analysis.source,
@@ -977,11 +1005,27 @@ def run_ab_analyze(
                     cuped_words(analysis),
                     f"{text}\n",
                     f"censored users (window runs past the data): {result.censored_users}",
+                    _segment_words(segments),
                 ],
             )
         )
 
     return _with_engine(engine_name, compute)
+
+
+def _segment_words(segments: ab.SegmentComparison | None) -> str:
+    """What the breakdown's table leaves out, and how to read it ('' without one)."""
+    if segments is None:
+        return ""
+    skipped = (
+        f"; not compared (an arm without enough observed users): {', '.join(segments.skipped)}"
+        if segments.skipped
+        else ""
+    )
+    return (
+        f"comparison_by_{segments.attribute}: each interval is for its own segment; with many "
+        f"segments some leave out 0 by chance{skipped}"
+    )
 
 
 def demo_summary(event: str = DEMO_CONVERSION, *, limit: int = 10) -> str:

@@ -46,6 +46,28 @@ def user_attribute_columns(engine: Engine) -> frozenset[str]:
     return frozenset([*map(str, names), "signup_time"])
 
 
+def check_user_attribute(engine: Engine, name: str, what: str) -> None:
+    """Refuse `name` unless it is a user attribute (or signup_time), naming the known ones;
+    `what` says what it was given as (e.g. 'funnel breakdown')."""
+    known = user_attribute_columns(engine)
+    if name not in known:
+        raise UsagecastError(
+            f"{what} {name!r} is not a user attribute; known: {', '.join(sorted(known))}"
+        )
+
+
+def user_attribute_values(engine: Engine, name: str, missing: str) -> pd.DataFrame:
+    """user_id and `attribute`, the user attribute `name` of every user as text (`missing`
+    where the user has none); `name` must have passed check_user_attribute."""
+    column = exp.column(name, table="u")
+    query = exp.select(exp.column("user_id", table="u"), column.as_("attribute"))
+    values = engine.query(query.from_("users AS u"))
+    values["user_id"] = values["user_id"].astype(str)
+    known = values["attribute"].astype(object)
+    values["attribute"] = known.where(known.notna(), missing).astype(str)
+    return values
+
+
 def segment_condition(engine: Engine, filters: Filters) -> exp.Expression:
     """The checked segment predicate over `u` (TRUE when there is no segment)."""
     if filters.segment is None:

@@ -140,6 +140,7 @@ def ab_analyze(
     alpha: float = 0.05,
     split: str | None = None,
     cuped: bool = False,
+    breakdown: str | None = None,
     engine: str = "duckdb",
 ) -> ABAnalysis:
     """`usagecast ab analyze`: an experiment saved by `ab assign` or logged in the store
@@ -147,12 +148,20 @@ def ab_analyze(
     EVENT Nd' (conversion), 'value_within EVENT Nd' (revenue per user) or 'count_within
     EVENT Nd' (events per user); `.result` holds
     the tables (by_month, comparison, sample_ratio), `.source` where the groups came from;
-    `cuped`: the tests on outcomes adjusted by each user's pre-entry behaviour."""
+    `cuped`: the tests on outcomes adjusted by each user's pre-entry behaviour; `breakdown`:
+    `.segments`, the comparison within each value of that user attribute."""
     from analytics.runs import ab_result
 
     with store(engine) as opened:
         return ab_result(
-            opened, experiment, metric, _filters(filters), alpha=alpha, split=split, cuped=cuped
+            opened,
+            experiment,
+            metric,
+            _filters(filters),
+            alpha=alpha,
+            split=split,
+            cuped=cuped,
+            breakdown=breakdown,
         )
 
 

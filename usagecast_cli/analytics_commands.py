@@ -180,6 +180,7 @@ def _ab_analyze(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             split=args.split,
             cuped=args.cuped,
+            breakdown=args.breakdown,
             **_common(args),
         )
     )
@@ -408,6 +409,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="test outcomes adjusted by what each user did in the metric's window length "
         "before entering (CUPED): the same expected difference, a narrower interval",
+    )
+    analyze.add_argument(
+        "--breakdown",
+        help="a user attribute, e.g. platform: the comparison within each of its values too",
     )
     _add_model_options(analyze)
     analyze.set_defaults(handler=_ab_analyze)

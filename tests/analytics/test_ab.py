@@ -19,6 +19,7 @@ from analytics.ab import (
     Baseline,
     LoggedAssignment,
     Metric,
+    by_segment,
     cuped_adjusted,
     holm,
     measured_baseline,
@@ -161,6 +162,37 @@ def test_three_arms_get_holm_p_values_and_two_do_not():
     assert table["p_value_holm"].iloc[1] < 0.01 < table["p_value_holm"].iloc[0]  # the lift
     two = make_experiment("two", "50/50", START)
     assert "p_value_holm" not in analyze(outcomes, assign(ids(6_000), two), two).comparison
+
+
+def test_a_breakdown_compares_within_each_value_and_names_what_it_cannot():
+    experiment = make_experiment("seg", "50/50", START)
+    assignment = assign(ids(6_000), experiment)
+    treated = (assignment["group"] == "treatment").to_numpy()
+    segment = np.where(np.arange(6_000) < 3_000, "web", "ios").astype(object)
+    segment[np.flatnonzero(~treated)[:3]] = "tv"  # three control users only: nothing to compare
+    rng = np.random.default_rng(2)
+    lift = np.where((segment == "ios") & treated, 0.06, 0.0)  # the change helps on iOS only
+    outcomes = pd.DataFrame(
+        {
+            "user_id": assignment["user_id"],
+            "entered_at": pd.Timestamp(START),
+            "converted": (rng.random(6_000) < 0.1 + lift).astype("int64"),
+            "censored": False,
+        }
+    )
+    values = pd.DataFrame({"user_id": assignment["user_id"], "attribute": segment})
+    found = by_segment(outcomes, assignment, experiment, values.iloc[1:], "platform")
+    table = found.table.set_index("platform")
+    assert list(found.table.columns[:3]) == ["platform", "control", "treatment"]
+    # user-0 is not in `values`: it is compared under (missing), alone, so not at all.
+    assert sorted(table.index) == ["ios", "web"] and found.skipped == ("(missing)", "tv")
+    assert (
+        table.loc["ios", "ci_low"] > 0
+        and table.loc["web", "ci_low"] < 0 < table.loc["web", "ci_high"]
+    )
+    web = outcomes.iloc[1:][segment[1:] == "web"]
+    alone = analyze(web, assignment, experiment).comparison.iloc[0]
+    assert table.loc["web", "difference"] == pytest.approx(alone["difference"])
 
 
 def test_sample_ratio_mismatch_is_flagged():

@@ -286,7 +286,9 @@ def test_cuped_covariates_are_each_users_behaviour_in_the_window_before_their_ex
 
 
 @pytest.mark.usefixtures("platform_export")
-def test_cli_analyses_with_cuped(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_analyses_with_cuped_and_checks_a_breakdown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     metric = "count_within PURCHASE 30d"
     assert (
         main(["ab", "analyze", "--experiment", "checkout_v2", "--metric", metric, "--cuped"]) == 0
@@ -296,3 +298,6 @@ def test_cli_analyses_with_cuped(capsys: pytest.CaptureFixture[str]) -> None:
         "CUPED: outcomes adjusted by the 30 days before each user entered: their PURCHASE " in out
     )
     assert "unadjusted_difference" in out and "variance_reduction" in out
+    args = ["ab", "analyze", "--experiment", "checkout_v2", "--metric", metric]
+    assert main([*args, "--breakdown", "plan"]) == 2
+    assert "ab analyze breakdown 'plan' is not a user attribute" in capsys.readouterr().err
