@@ -29,6 +29,7 @@ from typing import Literal, cast
 import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from analytics.channels import MISSING_CHANNEL
@@ -93,7 +94,7 @@ class ABResult:
     sample_ratio: observed vs expected users per group, with the chi-square p-value.
     With two or more treatments, comparison's p_value_holm holds Holm's adjusted p-values.
     cuped_theta: with CUPED, the pooled slope of the outcome on each of CUPED_COVARIATES (the
-    comparison then tests the adjusted outcomes: `cuped_test_columns`).
+    comparison then tests the adjusted outcomes: `user_values_columns`).
     """
 
     by_month: pd.DataFrame
@@ -360,10 +361,12 @@ def analyze(
     kind: MetricKind = "event_within",
     *,
     cuped: bool = False,
+    mixing_sd: float | None = None,
 ) -> ABResult:
     """Rates (an amount metric: means) per group and month since start, treatment-vs-control
     tests and the SRM check; `cuped`: the tests on the outcomes adjusted by the users'
-    pre-entry covariates (`cuped_adjusted`).
+    pre-entry covariates (`cuped_adjusted`); `mixing_sd`: always-valid tests
+    (`sequential_test`) instead of fixed-sample ones.
 
     `outcomes` has user_id, entered_at, converted, value, censored (and, for CUPED,
     CUPED_COVARIATES); `assignment` user_id, group.
@@ -405,7 +408,9 @@ def analyze(
             .reset_index()
         )
         by_month["rate"] = by_month["conversions"] / by_month["users"]
-    rows, columns, theta = _tests(observed, experiment.groups, kind, alpha, cuped=cuped)
+    rows, columns, theta = _tests(
+        observed, experiment.groups, kind, alpha, cuped=cuped, mixing_sd=mixing_sd
+    )
     comparison = pd.DataFrame(
         [
             row | {"control": experiment.groups[0], "treatment": group}
@@ -431,23 +436,28 @@ def _tests(
     alpha: float,
     *,
     cuped: bool,
+    mixing_sd: float | None,
 ) -> tuple[list[dict], tuple[str, ...], np.ndarray | None]:
     """Each treatment's test against the control (the first group), its columns, and CUPED's
-    slopes when it adjusted the outcomes."""
+    slopes when it adjusted the outcomes; `mixing_sd` asks for the always-valid test."""
     control = observed["group"] == groups[0]
     treatments = [observed["group"] == group for group in groups[1:]]
-    if cuped:
+    if cuped or mixing_sd is not None:
         outcome, statistic = ("value", "mean") if kind != "event_within" else ("converted", "rate")
-        adjusted, theta = cuped_adjusted(
-            observed[outcome].to_numpy(dtype="float64"),
-            observed[list(CUPED_COVARIATES)].to_numpy(dtype="float64"),
+        values = observed[outcome].to_numpy(dtype="float64")
+        adjusted, theta = (
+            cuped_adjusted(values, observed[list(CUPED_COVARIATES)].to_numpy(dtype="float64"))
+            if cuped
+            else (values, None)
         )
         frame = observed.assign(adjusted=adjusted)
         rows = [
-            cuped_test(frame[control], frame[treatment], outcome, statistic, alpha)
+            user_values_test(
+                frame[control], frame[treatment], outcome, statistic, alpha, cuped, mixing_sd
+            )
             for treatment in treatments
         ]
-        return rows, cuped_test_columns(statistic), theta
+        return rows, user_values_columns(statistic, cuped, mixing_sd is not None), theta
     if kind != "event_within":
         values = observed["value"]
         rows = [welch_test(values[control], values[treatment], alpha) for treatment in treatments]
@@ -493,6 +503,7 @@ def by_segment(
     kind: MetricKind = "event_within",
     *,
     cuped: bool = False,
+    mixing_sd: float | None = None,
 ) -> SegmentComparison:
     """`analyze`'s comparison within each value of `values` (user_id, attribute: a user
     attribute's value), for effects that differ between segments; the intervals are per segment, so
@@ -502,7 +513,9 @@ def by_segment(
     parts, skipped = [], []
     for value, part in merged.groupby("attribute", sort=True):
         try:
-            found = analyze(part, assignment, experiment, alpha, kind, cuped=cuped)
+            found = analyze(
+                part, assignment, experiment, alpha, kind, cuped=cuped, mixing_sd=mixing_sd
+            )
         except UsagecastError:  # an arm without (enough) observed users in this segment
             skipped.append(str(value))
             continue
@@ -565,47 +578,99 @@ def cuped_adjusted(outcome: np.ndarray, covariates: np.ndarray) -> tuple[np.ndar
     return outcome - centered @ theta, theta
 
 
-def cuped_test_columns(statistic: str) -> tuple[str, ...]:
-    """The comparison's columns with CUPED: the groups' raw rates (or means), the raw and
-    the adjusted difference, the adjusted difference's Welch test and the share of the
-    difference's variance that the adjustment removed."""
+def user_values_columns(statistic: str, cuped: bool, sequential: bool) -> tuple[str, ...]:
+    """The comparison's columns of a test on per-user values: the groups' raw rates (or
+    means); with CUPED the raw and the adjusted difference and the share of the difference's
+    variance the adjustment removed; the Welch test's t and degrees of freedom unless the
+    test is the always-valid one."""
     return (
         "control_users",
         f"control_{statistic}",
         "treatment_users",
         f"treatment_{statistic}",
-        "unadjusted_difference",
+        *(("unadjusted_difference",) if cuped else ()),
         "difference",
         "ci_low",
         "ci_high",
-        "t",
-        "degrees_of_freedom",
+        *(() if sequential else ("t", "degrees_of_freedom")),
         "p_value",
-        "variance_reduction",
+        *(("variance_reduction",) if cuped else ()),
     )
 
 
-def cuped_test(
-    control: pd.DataFrame, treatment: pd.DataFrame, outcome: str, statistic: str, alpha: float
+def user_values_test(
+    control: pd.DataFrame,
+    treatment: pd.DataFrame,
+    outcome: str,
+    statistic: str,
+    alpha: float,
+    cuped: bool,
+    mixing_sd: float | None,
 ) -> dict:
-    """Welch's test of the `adjusted` outcomes (treatment - control) beside the groups' raw
-    `outcome` statistic; a conversion's adjusted outcomes are not 0/1, so its test is on
+    """The test of the `adjusted` outcomes (treatment - control; the raw ones without CUPED)
+    beside the groups' raw `outcome` statistic: Welch's, or with `mixing_sd` the always-valid
+    one (`sequential_test`). A conversion's adjusted outcomes are not 0/1, so its test is on
     means too (the normal approximation the z-test also rests on)."""
-    test = welch_test(control["adjusted"], treatment["adjusted"], alpha)
-    raw = _difference_variance(control[outcome], treatment[outcome])
-    adjusted = _difference_variance(control["adjusted"], treatment["adjusted"])
-    return {
-        "control_users": test["control_users"],
+    values = control["adjusted"], treatment["adjusted"]
+    test = (
+        welch_test(*values, alpha)
+        if mixing_sd is None
+        else sequential_test(*values, alpha, mixing_sd)
+    )
+    row = {
+        "control_users": len(control),
         f"control_{statistic}": float(control[outcome].mean()),
-        "treatment_users": test["treatment_users"],
+        "treatment_users": len(treatment),
         f"treatment_{statistic}": float(treatment[outcome].mean()),
-        "unadjusted_difference": float(treatment[outcome].mean() - control[outcome].mean()),
-        **{
-            key: test[key]
-            for key in ("difference", "ci_low", "ci_high", "t", "degrees_of_freedom", "p_value")
-        },
-        "variance_reduction": 1 - adjusted / raw if raw > 0 else 0.0,
+        **test,
     }
+    if cuped:
+        raw = _difference_variance(control[outcome], treatment[outcome])
+        row["unadjusted_difference"] = float(treatment[outcome].mean() - control[outcome].mean())
+        row["variance_reduction"] = 1 - _difference_variance(*values) / raw if raw > 0 else 0.0
+    return row
+
+
+def sequential_test(
+    control: pd.Series, treatment: pd.Series, alpha: float, mixing_sd: float
+) -> dict:
+    """The always-valid test of the difference of means (`always_valid`): its p-value and
+    interval hold at alpha however often the analysis is repeated as users accrue, where a
+    fixed test's would not."""
+    if mixing_sd <= 0:
+        raise UsagecastError(f"sequential mixing sd {mixing_sd}: must be positive")
+    if len(control) < 2 or len(treatment) < 2:
+        raise UsagecastError("ab analyze: a test needs at least 2 observed users in each group")
+    difference = float(treatment.mean() - control.mean())
+    variance = _difference_variance(control, treatment)
+    if variance == 0:  # every user of both groups has one value each
+        margin, p_value = 0.0, float(difference == 0)
+    else:
+        margin, p_value = (float(x) for x in always_valid(difference, variance, alpha, mixing_sd))
+    return {
+        "difference": difference,
+        "ci_low": difference - margin,
+        "ci_high": difference + margin,
+        "p_value": p_value,
+    }
+
+
+def always_valid(
+    difference: ArrayLike, variance: ArrayLike, alpha: float, mixing_sd: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """mSPRT (Johari et al. 2017) on a difference with a (positive) variance: the margin of
+    its always-valid interval at 1 - alpha and its always-valid p-value. The likelihood
+    ratio of the difference against 0, averaged over effects drawn from N(0, mixing_sd^2), is
+    a martingale under no effect, so by Ville's inequality it passes 1/alpha with chance at
+    most alpha over all looks; mixing_sd is the size of effect the test is most sensitive to
+    (the plan's minimum detectable effect), fixed before looking."""
+    difference, variance = np.asarray(difference, float), np.asarray(variance, float)
+    mixing = mixing_sd**2
+    widening = np.log((variance + mixing) / variance)
+    log_ratio = difference**2 * mixing / (2 * variance * (variance + mixing)) - widening / 2
+    p_value = np.minimum(1.0, np.exp(-log_ratio))
+    margin = np.sqrt(variance * (variance + mixing) / mixing * (2 * np.log(1 / alpha) + widening))
+    return margin, p_value
 
 
 def _difference_variance(control: pd.Series, treatment: pd.Series) -> float:

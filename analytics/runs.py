@@ -767,10 +767,12 @@ def ab_result(
     split: str | None = None,
     cuped: bool = False,
     breakdown: str | None = None,
+    sequential: float | None = None,
 ) -> ABAnalysis:
     """The analysis of experiment `name` (saved or logged) on `metric`; `cuped`: its tests on
     the outcomes adjusted by pre-entry covariates (ab.cuped_adjusted); `breakdown`: also
-    the comparison within each value of that user attribute."""
+    the comparison within each value of that user attribute; `sequential`: always-valid
+    tests most sensitive to an effect of that size (ab.sequential_test)."""
     experiment, logged, source = _experiment_and_groups(engine, name, split)
     parsed = ab.parse_metric(metric)
     resolve_event_types(
@@ -782,13 +784,14 @@ def ab_result(
     else:  # users logged in two arms entered too, and are left out
         assignment = logged
         outcomes = outcomes[outcomes["user_id"].isin(logged["user_id"])]
-    result = ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind, cuped=cuped)
+    tests = {"cuped": cuped, "mixing_sd": sequential}
+    result = ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind, **tests)
     segments = None
     if breakdown is not None:
         check_user_attribute(engine, breakdown, "ab analyze breakdown")
         values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
         segments = ab.by_segment(
-            outcomes, assignment, experiment, values, breakdown, alpha, parsed.kind, cuped=cuped
+            outcomes, assignment, experiment, values, breakdown, alpha, parsed.kind, **tests
         )
     return ABAnalysis(
         result,
@@ -940,6 +943,7 @@ def run_ab_analyze(
     split: str | None = None,
     cuped: bool = False,
     breakdown: str | None = None,
+    sequential: float | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
@@ -962,6 +966,7 @@ def run_ab_analyze(
             split=split,
             cuped=cuped,
             breakdown=breakdown,
+            sequential=sequential,
         )
         result, experiment = analysis.result, analysis.experiment
         by_month, statistic = (
@@ -988,6 +993,7 @@ def run_ab_analyze(
                 "alpha": alpha,
                 "cuped": cuped,
                 "breakdown": breakdown or "",
+                "sequential_mixing_sd": "" if sequential is None else sequential,
                 "salt": experiment.salt,
                 "split": "/".join(f"{p:g}" for p in experiment.percents),
                 "assignment": analysis.source,
@@ -1003,6 +1009,7 @@ def run_ab_analyze(
                 [
                     f"experiment {name}: {analysis.source}",
                     cuped_words(analysis),
+                    _sequential_words(sequential, alpha),
                     f"{text}\n",
                     f"censored users (window runs past the data): {result.censored_users}",
                     _segment_words(segments),
@@ -1011,6 +1018,17 @@ def run_ab_analyze(
         )
 
     return _with_engine(engine_name, compute)
+
+
+def _sequential_words(mixing_sd: float | None, alpha: float) -> str:
+    """How to read always-valid results ('' without them)."""
+    if mixing_sd is None:
+        return ""
+    return (
+        f"sequential: always-valid p-values and {1 - alpha:.0%} intervals (mSPRT, most "
+        f"sensitive to effects near {mixing_sd:g}): they hold however often the test is "
+        "looked at as users accrue; stop when the interval leaves 0 out"
+    )
 
 
 def _segment_words(segments: ab.SegmentComparison | None) -> str:

@@ -141,6 +141,7 @@ def ab_analyze(
     split: str | None = None,
     cuped: bool = False,
     breakdown: str | None = None,
+    sequential: float | None = None,
     engine: str = "duckdb",
 ) -> ABAnalysis:
     """`usagecast ab analyze`: an experiment saved by `ab assign` or logged in the store
@@ -149,7 +150,8 @@ def ab_analyze(
     EVENT Nd' (events per user); `.result` holds
     the tables (by_month, comparison, sample_ratio), `.source` where the groups came from;
     `cuped`: the tests on outcomes adjusted by each user's pre-entry behaviour; `breakdown`:
-    `.segments`, the comparison within each value of that user attribute."""
+    `.segments`, the comparison within each value of that user attribute; `sequential`
+    (an absolute effect, the plan's MDE): always-valid p-values and intervals."""
     from analytics.runs import ab_result
 
     with store(engine) as opened:
@@ -162,6 +164,7 @@ def ab_analyze(
             split=split,
             cuped=cuped,
             breakdown=breakdown,
+            sequential=sequential,
         )
 
 

@@ -181,6 +181,7 @@ def _ab_analyze(args: argparse.Namespace) -> int:
             split=args.split,
             cuped=args.cuped,
             breakdown=args.breakdown,
+            sequential=args.sequential,
             **_common(args),
         )
     )
@@ -413,6 +414,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze.add_argument(
         "--breakdown",
         help="a user attribute, e.g. platform: the comparison within each of its values too",
+    )
+    analyze.add_argument(
+        "--sequential",
+        type=float,
+        metavar="MDE",
+        help="always-valid p-values and intervals (mSPRT) that stay right however often you "
+        "look, most sensitive to an absolute effect of about MDE (the plan's --mde)",
     )
     _add_model_options(analyze)
     analyze.set_defaults(handler=_ab_analyze)

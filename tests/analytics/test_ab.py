@@ -19,11 +19,13 @@ from analytics.ab import (
     Baseline,
     LoggedAssignment,
     Metric,
+    always_valid,
     by_segment,
     cuped_adjusted,
     holm,
     measured_baseline,
     required_users,
+    sequential_test,
     two_proportion_test,
     welch_test,
 )
@@ -193,6 +195,73 @@ def test_a_breakdown_compares_within_each_value_and_names_what_it_cannot():
     web = outcomes.iloc[1:][segment[1:] == "web"]
     alone = analyze(web, assignment, experiment).comparison.iloc[0]
     assert table.loc["web", "difference"] == pytest.approx(alone["difference"])
+
+
+def test_peeking_at_the_sequential_test_keeps_alpha_where_the_fixed_test_does_not():
+    """1,000 A/A tests of a conversion, each looked at 20 times as its users accrue (100 to
+    2,000 a group): a fixed test rejected at any look far more often than alpha; the
+    always-valid one at most alpha (the share's sd over 1,000 is 0.007)."""
+    rng = np.random.default_rng(4)
+    replicas, users, looks = 1_000, 2_000, np.arange(100, 2_001, 100)
+    control = (rng.random((replicas, users)) < 0.1).cumsum(axis=1)[:, looks - 1]
+    treated = (rng.random((replicas, users)) < 0.1).cumsum(axis=1)[:, looks - 1]
+    p_c, p_t = control / looks, treated / looks
+    variance = (p_c * (1 - p_c) + p_t * (1 - p_t)) / looks
+    difference = p_t - p_c
+    fixed = 2 * stats.norm.sf(np.abs(difference) / np.sqrt(variance))
+    _, sequential = always_valid(difference, variance, 0.05, mixing_sd=0.02)
+    assert (fixed < 0.05).any(axis=1).mean() > 0.15  # peeking at a fixed test
+    assert (sequential < 0.05).any(axis=1).mean() <= 0.05
+    # The price of looking: a real +0.04 is found at the last look less often than by a
+    # fixed test looked at once (about 0.80 against 0.97), but most of the time.
+    p_t = (rng.random((replicas, users)) < 0.14).mean(axis=1)
+    effect, spread = p_t - p_c[:, -1], (p_c[:, -1] * (1 - p_c[:, -1]) + p_t * (1 - p_t)) / users
+    found = always_valid(effect, spread, 0.05, mixing_sd=0.02)[1] < 0.05
+    fixed_found = np.abs(effect) / np.sqrt(spread) > stats.norm.ppf(0.975)
+    assert 0.7 < found.mean() < fixed_found.mean()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    difference=st.floats(-5, 5, allow_nan=False),
+    variance=st.floats(1e-6, 10),
+    mixing_sd=st.floats(1e-3, 10),
+    alpha=st.sampled_from([0.01, 0.05, 0.2]),
+)
+def test_the_always_valid_interval_leaves_0_out_exactly_when_p_is_below_alpha(
+    difference, variance, mixing_sd, alpha
+):
+    margin, p_value = always_valid(difference, variance, alpha, mixing_sd)
+    if abs(abs(difference) - margin) > 1e-9 * (1 + margin):  # not on the boundary itself
+        assert (abs(difference) > margin) == (p_value < alpha)
+    # Always wider than the fixed-sample normal interval at the same alpha.
+    assert margin >= stats.norm.ppf(1 - alpha / 2) * np.sqrt(variance) * (1 - 1e-9)
+
+
+def test_the_sequential_comparison_is_the_always_valid_test_of_the_users_values():
+    experiment = make_experiment("seq", "50/50", START)
+    assignment = assign(ids(4_000), experiment)
+    outcomes = cuped_outcomes(np.random.default_rng(8), assignment, 0.5, "count_within")
+    found = analyze(outcomes, assignment, experiment, kind="count_within", mixing_sd=0.5)
+    row = found.comparison.iloc[0]
+    assert "t" not in found.comparison and "degrees_of_freedom" not in found.comparison
+    treated = (assignment["group"] == "treatment").to_numpy()
+    values = outcomes["value"]
+    assert row.to_dict() | {"control": 0, "treatment": 0} == pytest.approx(
+        {
+            "control": 0,
+            "treatment": 0,
+            "control_users": int((~treated).sum()),
+            "control_mean": values[~treated].mean(),
+            "treatment_users": int(treated.sum()),
+            "treatment_mean": values[treated].mean(),
+        }
+        | sequential_test(values[~treated], values[treated], 0.05, 0.5)
+    )
+    fixed = analyze(outcomes, assignment, experiment, kind="count_within").comparison.iloc[0]
+    assert row["ci_high"] - row["ci_low"] > fixed["ci_high"] - fixed["ci_low"]
+    with pytest.raises(UsagecastError, match="must be positive"):
+        analyze(outcomes, assignment, experiment, kind="count_within", mixing_sd=0.0)
 
 
 def test_sample_ratio_mismatch_is_flagged():

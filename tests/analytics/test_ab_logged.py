@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import mlflow
 import pandas as pd
 import pytest
 
@@ -286,7 +287,7 @@ def test_cuped_covariates_are_each_users_behaviour_in_the_window_before_their_ex
 
 
 @pytest.mark.usefixtures("platform_export")
-def test_cli_analyses_with_cuped_and_checks_a_breakdown(
+def test_cli_analyses_with_cuped_sequentially_and_checks_a_breakdown(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     metric = "count_within PURCHASE 30d"
@@ -299,5 +300,10 @@ def test_cli_analyses_with_cuped_and_checks_a_breakdown(
     )
     assert "unadjusted_difference" in out and "variance_reduction" in out
     args = ["ab", "analyze", "--experiment", "checkout_v2", "--metric", metric]
+    assert main([*args, "--sequential", "1", "--log"]) == 0
+    out = capsys.readouterr().out
+    assert "sequential: always-valid p-values and 95% intervals" in out
+    runs = mlflow.search_runs(experiment_names=["analytics"], output_format="list")
+    assert [run.data.params["sequential_mixing_sd"] for run in runs] == ["1.0"]
     assert main([*args, "--breakdown", "plan"]) == 2
     assert "ab analyze breakdown 'plan' is not a user attribute" in capsys.readouterr().err
