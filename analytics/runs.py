@@ -784,14 +784,23 @@ def ab_result(
     else:  # users logged in two arms entered too, and are left out
         assignment = logged
         outcomes = outcomes[outcomes["user_id"].isin(logged["user_id"])]
-    tests = {"cuped": cuped, "mixing_sd": sequential}
-    result = ab.analyze(outcomes, assignment, experiment, alpha, parsed.kind, **tests)
+    result = ab.analyze(
+        outcomes, assignment, experiment, alpha, parsed.kind, cuped=cuped, mixing_sd=sequential
+    )
     segments = None
     if breakdown is not None:
         check_user_attribute(engine, breakdown, "ab analyze breakdown")
         values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
         segments = ab.by_segment(
-            outcomes, assignment, experiment, values, breakdown, alpha, parsed.kind, **tests
+            outcomes,
+            assignment,
+            experiment,
+            values,
+            breakdown,
+            alpha,
+            parsed.kind,
+            cuped=cuped,
+            mixing_sd=sequential,
         )
     return ABAnalysis(
         result,
