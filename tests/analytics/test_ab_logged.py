@@ -14,6 +14,7 @@ import pytest
 
 from analytics import ab, retention, top_features
 from analytics.runs import ab_result, opened_engine
+from analytics.scope import user_attribute_values
 from contracts.workspace import event_store_path
 from features.engines.spark import SparkEngine
 from simulator import (
@@ -123,15 +124,19 @@ def test_spark_reads_the_same_logged_assignment(tmp_path: Path) -> None:
         experiment = ab.logged_experiment("ads_x0", expected, None)
         metric = ab.Metric("BUY_PREMIUM", 30, "value_within")
         outcomes = ab.user_outcomes(duck, experiment, metric, logged=True)
+        channels = user_attribute_values(duck, "channel", "(missing)")
     spark = SparkEngine(event_store_path())
     try:
         found = ab.logged_assignment(spark, "ads_x0").groups
         found_outcomes = ab.user_outcomes(spark, experiment, metric, logged=True)
+        found_channels = user_attribute_values(spark, "channel", "(missing)")
     finally:
         spark.close()
     assert len(expected) > 20
     assert outcomes["value"].sum() > 0
-    for left, right in ((found, expected), (found_outcomes, outcomes)):
+    assert channels["attribute"].nunique() > 1
+    pairs = ((found, expected), (found_outcomes, outcomes), (found_channels, channels))
+    for left, right in pairs:
         pd.testing.assert_frame_equal(
             left.sort_values("user_id").reset_index(drop=True),
             right.sort_values("user_id").reset_index(drop=True),
