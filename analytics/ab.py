@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import optimize, stats
 
 from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition, timestamp_literal
@@ -808,12 +808,16 @@ def required_users(
     alpha: float,
     power: float,
     variance_reduction: float = 0.0,
+    *,
+    sequential: bool = False,
 ) -> tuple[int, ...]:
     """Users each arm needs so that every treatment's two-sided test at `alpha` detects an
     absolute `effect` on the baseline with probability `power` (the normal approximation the
     analysis tests with: pooled variance under no effect for a rate, the two groups'
     variances for a mean), the arms in the split's shares (the first is the control). With
-    CUPED removing `variance_reduction` of the outcome's variance, that share fewer users."""
+    CUPED removing `variance_reduction` of the outcome's variance, that share fewer users.
+    `sequential`: for the always-valid test with mixing sd `effect` (`ab analyze
+    --sequential`), detecting it with `power` when the last of the users is in."""
     if not 0 < alpha < 1 or not 0 < power < 1:
         raise UsagecastError(f"alpha {alpha} and power {power}: each must be within (0, 1)")
     if not 0 <= variance_reduction < 1:
@@ -833,15 +837,34 @@ def required_users(
                 raise UsagecastError(
                     f"a rate of {p_c:.4g} moved by {effect:+.4g} leaves (0, 1): nothing to plan"
                 )
+            spread = p_c * (1 - p_c) + p_t * (1 - p_t) / ratio  # a control user's share
             pooled = (p_c + ratio * p_t) / (1 + ratio)
             null = z[0] * np.sqrt(pooled * (1 - pooled) * (1 + 1 / ratio))
-            alternative = z[1] * np.sqrt(p_c * (1 - p_c) + p_t * (1 - p_t) / ratio)
-            users = (null + alternative) ** 2 / effect**2
+            users = (null + z[1] * np.sqrt(spread)) ** 2 / effect**2
         else:
-            users = (z[0] + z[1]) ** 2 * baseline.sd**2 * (1 + 1 / ratio) / effect**2
+            spread = baseline.sd**2 * (1 + 1 / ratio)
+            users = (z[0] + z[1]) ** 2 * spread / effect**2
+        kept = 1 - variance_reduction
+        if sequential:
+            users = _sequential_users(spread * kept, effect, alpha, z[1])
+        else:
+            users *= kept
         needed = max(needed, users)
-    needed *= 1 - variance_reduction
     return tuple(int(np.ceil(needed * share / control)) for share in percents)
+
+
+def _sequential_users(spread: float, effect: float, alpha: float, z_power: float) -> float:
+    """Control users at which the always-valid test (mixing sd |effect|) leaves out 0 with
+    the probability that z_power stands for, when the difference is `effect`: where |effect|
+    = its margin + z_power standard errors, the difference's variance being spread / users."""
+    size = abs(effect)
+
+    def shortfall(users: float) -> float:
+        variance = spread / users
+        margin = always_valid(0.0, variance, alpha, size)[0]
+        return float(size - margin - z_power * np.sqrt(variance))
+
+    return float(optimize.brentq(shortfall, 1e-6, 1e15, xtol=1e-6))
 
 
 def sample_ratio_check(users: pd.Series, experiment: Experiment) -> pd.DataFrame:

@@ -834,7 +834,8 @@ def cuped_words(analysis: ABAnalysis) -> str:
 class ABPlan:
     """What `ab plan` found: the arms' users (`users`, in the split's order) that detect the
     absolute `effect` on the `baseline`; `measured` when the baseline came from the store;
-    `cuped` when the users are those of a CUPED analysis (its measured variance reduction)."""
+    `cuped` when the users are those of a CUPED analysis (its measured variance reduction);
+    `sequential` when they are those of an always-valid analysis with mixing sd `effect`."""
 
     metric: ab.Metric
     groups: tuple[str, ...]
@@ -846,6 +847,7 @@ class ABPlan:
     users: tuple[int, ...]
     measured: ab.MeasuredBaseline | None
     cuped: bool = False
+    sequential: bool = False
 
     @property
     def entry_days(self) -> int | None:
@@ -868,6 +870,7 @@ def ab_plan(
     baseline_sd: float | None = None,
     baseline_days: int = 56,
     cuped: bool = False,
+    sequential: bool = False,
     engine_name: str = "duckdb",
 ) -> ABPlan:
     """The users each arm needs to detect `effect` (absolute, or a share of the baseline
@@ -895,9 +898,23 @@ def ab_plan(
         chosen = ab.Baseline(baseline, baseline_sd if value else None)
     absolute = effect * chosen.mean if relative else effect
     reduction = measured.cuped_reduction if cuped and measured else 0.0
-    users = ab.required_users(chosen, absolute, percents, alpha, power, reduction)
+    users = ab.required_users(
+        chosen, absolute, percents, alpha, power, reduction, sequential=sequential
+    )
     groups = ab.default_groups(len(percents))
-    return ABPlan(parsed, groups, percents, alpha, power, chosen, absolute, users, measured, cuped)
+    return ABPlan(
+        metric=parsed,
+        groups=groups,
+        percents=percents,
+        alpha=alpha,
+        power=power,
+        baseline=chosen,
+        effect=absolute,
+        users=users,
+        measured=measured,
+        cuped=cuped,
+        sequential=sequential,
+    )
 
 
 def format_ab_plan(plan: ABPlan) -> str:
@@ -925,6 +942,12 @@ def format_ab_plan(plan: ABPlan) -> str:
         f"minimum detectable effect: {plan.effect:+.4g}{relative}",
         f"users needed: {needed}; total {sum(plan.users):,}",
     ]
+    if plan.sequential:
+        lines.insert(
+            -1,
+            f"sequential (`ab analyze --sequential {plan.effect:g}`): users for the always-valid "
+            "test to find the effect with that power at the last look; it may stop earlier",
+        )
     if plan.cuped and measured is not None:
         lines.insert(
             -1,

@@ -181,12 +181,14 @@ def ab_plan(
     baseline_sd: float | None = None,
     baseline_days: int = 56,
     cuped: bool = False,
+    sequential: bool = False,
     engine: str = "duckdb",
 ) -> ABPlan:
     """`usagecast ab plan`: the users each arm needs (`.users`, in `.groups`' order) to
     detect `effect` on `metric`, from the store's baseline (`.measured`) unless `baseline`
     (and, for an amount metric, `baseline_sd`) is given; `.entry_days` at the baseline's users
-    per day; `cuped`: the users of an analysis with CUPED."""
+    per day; `cuped`: the users of an analysis with CUPED; `sequential`: of an always-valid
+    one (`ab_analyze(..., sequential=EFFECT)`)."""
     from analytics.runs import ab_plan as plan
 
     return plan(
@@ -201,5 +203,6 @@ def ab_plan(
         baseline_sd=baseline_sd,
         baseline_days=baseline_days,
         cuped=cuped,
+        sequential=sequential,
         engine_name=engine,
     )

@@ -162,6 +162,7 @@ def _ab_plan(args: argparse.Namespace) -> int:
                 baseline_sd=args.baseline_sd,
                 baseline_days=args.baseline_days,
                 cuped=args.cuped,
+                sequential=args.sequential,
                 engine_name=args.engine,
             )
         )
@@ -383,6 +384,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="plan for `ab analyze --cuped`: fewer users by the share of the metric's variance "
         "that the baseline users' behaviour before entering explains",
+    )
+    plan.add_argument(
+        "--sequential",
+        action="store_true",
+        help="plan for `ab analyze --sequential MDE` (always-valid, safe to look at daily): "
+        "more users for the same power",
     )
     plan.add_argument(
         "--segment", help="SQL predicate over user attributes, e.g. \"channel = 'ads'\""

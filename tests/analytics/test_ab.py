@@ -512,12 +512,25 @@ def test_the_users_a_test_needs_are_the_textbooks():
         required_users(Baseline(0.10), 0.02, (50, 50), 0.05, 0.8, 1.0)
 
 
-@pytest.mark.parametrize("metric", ["event_within", "value_within", "count_within cuped"])
+@pytest.mark.parametrize(
+    "metric", ["event_within", "value_within", "count_within cuped", "event_within sequential"]
+)
 def test_tests_of_the_planned_size_detect_the_effect_at_the_planned_power(metric):
     """400 simulated tests of the planned size, analysed as `ab analyze` analyses them:
     the share that rejects at 5% is the power asked for (80%; its sd over 400 is 0.02).
     With CUPED, planned on the variance reduction measured on a baseline draw."""
     rng = np.random.default_rng(11)
+    if metric == "event_within sequential":
+        # The always-valid test at the planned size: it finds the effect at the last look
+        # with the planned power (the test it plans for looks only once here).
+        users = required_users(Baseline(0.2), 0.05, (50, 50), 0.05, 0.8, sequential=True)
+        assert users[0] > required_users(Baseline(0.2), 0.05, (50, 50), 0.05, 0.8)[0]
+        control = rng.binomial(users[0], 0.2, 4_000) / users[0]
+        treated = rng.binomial(users[1], 0.25, 4_000) / users[1]
+        spread = (control * (1 - control) + treated * (1 - treated)) / users[0]
+        found = always_valid(treated - control, spread, 0.05, mixing_sd=0.05)[1] < 0.05
+        assert abs(found.mean() - 0.8) < 4 * 0.0063  # sd of a share over 4,000
+        return
     if metric == "count_within cuped":
         experiment = make_experiment("simulated", "50/50", START)
         baseline_draw = cuped_outcomes(rng, assign(ids(20_000), experiment), 0.0, "count_within")

@@ -159,6 +159,10 @@ def test_ab_plan_with_a_given_baseline_reads_no_store(tmp_path, capsys, monkeypa
     assert main([*args, "--baseline", "0.1"]) == 0
     out = capsys.readouterr().out
     assert "users needed: control (50%) 3,841, treatment (50%) 3,841; total 7,682" in out
+    assert main([*args, "--baseline", "0.1", "--sequential"]) == 0
+    out = capsys.readouterr().out
+    assert "sequential (`ab analyze --sequential 0.02`)" in out
+    assert "users needed: control (50%) 7,438, treatment (50%) 7,438" in out
     assert not (tmp_path / "nowhere").exists()
     value = ["ab", "plan", "--metric", "value_within BUY 30d", "--mde", "1", "--baseline", "5"]
     assert main(value) == 2
