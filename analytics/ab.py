@@ -50,9 +50,10 @@ BUCKETS = 10_000
 _SPLIT_PATTERN = re.compile(r"^\d+(\.\d{1,2})?(/\d+(\.\d{1,2})?)+$")
 _METRIC_PATTERN = re.compile(r"^(event_within|value_within|count_within)\s+(\S+)\s+(\d+)d$")
 MetricKind = Literal["event_within", "value_within", "count_within"]
-# A logged arm named so (in any case: Statsig's `Control`, Optimizely's `Original`) is the
-# control, compared with every other.
-CONTROL_ARM_NAMES = ("control", "baseline", "original")
+# A logged arm named so (in any case: Statsig's `Control`, Optimizely's `Original`, a
+# holdout's or Optimizely's holdback users) is the control, compared with every other; the
+# first name here wins where two arms have one.
+CONTROL_ARM_NAMES = ("control", "baseline", "original", "holdout", "holdback")
 
 
 @dataclass(frozen=True)
@@ -274,11 +275,13 @@ def logged_assignment(engine: Engine, name: str) -> LoggedAssignment:
 
 def logged_experiment(name: str, assignment: pd.DataFrame, split: str | None) -> Experiment:
     """The Experiment of logged assignments: control first when an arm is called so
-    (CONTROL_ARM_NAMES), else alphabetical; the planned split from `split` (else the observed
-    shares: the sample-ratio check then has nothing to test), no salt (nothing is hashed),
-    start at the midnight of the first exposure."""
+    (CONTROL_ARM_NAMES, in its order), the others alphabetical; the planned split from
+    `split` (else the observed shares: the sample-ratio check then has nothing to test), no
+    salt (nothing is hashed), start at the midnight of the first exposure."""
+    ranks = {name: rank for rank, name in enumerate(CONTROL_ARM_NAMES)}
     arms = sorted(
-        set(assignment["group"]), key=lambda arm: (arm.casefold() not in CONTROL_ARM_NAMES, arm)
+        set(assignment["group"]),
+        key=lambda arm: (ranks.get(arm.casefold(), len(ranks)), arm),
     )
     if len(arms) < 2:
         raise UsagecastError(f"experiment {name!r}: the store logs one arm only ({arms})")

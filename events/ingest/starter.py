@@ -293,6 +293,11 @@ ARM_NAMES = (
     "variation", "variationid", "variationname", "variationkey", "variant", "variantname",
     "variantid", "arm", "group", "groupname", "bucket", "treatment",
 )  # fmt: skip
+# A flag of an exposure log's row that the user was held back from the experience (shown the
+# original), whatever arm the row names: Optimizely's decisions `is_holdback`.
+HOLDBACK_NAMES = ("isholdback", "holdback")
+HOLDBACK_ARM = "holdback"
+TRUTH_WORDS = frozenset({"true", "false", "t", "f", "1", "0", ""})
 # The first word of a value column named otherwise (RevenueCat's `price_in_usd`, `Amount
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
@@ -1937,6 +1942,22 @@ def _exposure_columns(sample: FileSample, taken: set[str]) -> tuple[str, str] | 
     return None if experiment is None or arm is None else (experiment, arm)
 
 
+def _holdback_column(sample: FileSample, taken: set[str]) -> str | None:
+    """An exposure log's holdback flag (Optimizely's `is_holdback`): its sampled values all
+    true/false words or 0/1."""
+    for column, values in sample.values.items():
+        flags = {value.strip().lower() for value in values}
+        if column not in taken and _key(column) in HOLDBACK_NAMES and flags <= TRUTH_WORDS:
+            return column
+    return None
+
+
+def _holdback_arm(holdback: str, arm: str) -> str:
+    """The arm of a row: HOLDBACK_ARM where the holdback flag is true, else the row's arm."""
+    flag = f"lower(trim(CAST({ident(holdback)} AS VARCHAR)))"
+    return f"CASE WHEN {flag} IN ('true', 't', '1') THEN '{HOLDBACK_ARM}' ELSE {ident(arm)} END"
+
+
 def _times_by_value(sample: FileSample, taken: set[str]) -> list[str]:
     """The columns, named like no time, whose sampled values all read as times and none as
     a plain number (`first_exposure_utc`: 2024-03-01 10:05:38)."""
@@ -2756,9 +2777,14 @@ def _events_source(
         )
     event = _find_field(sample, EVENT_NAMES, taken)
     exposure = None if event is not None else _exposure_columns(sample, taken)
+    holdback = None
     if exposure is not None:
         columns["item_id"], columns["area"] = exposure
         taken.update(exposure)
+        holdback = _holdback_column(sample, taken)
+    if holdback is not None:
+        columns["area"] = {"expr": _holdback_arm(holdback, exposure[1])}
+        taken.add(holdback)
     found_status = (
         None if event is not None or exposure is not None else _status_column(sample, taken)
     )
@@ -2824,6 +2850,13 @@ def _events_source(
             f"event, {exposure[0]} its item_id and {exposure[1]} its area (the arm); "
             "`usagecast ab analyze --experiment NAME --metric ...` analyses one, each user from "
             "their first exposure"
+            + (
+                f"; a row whose {holdback} is true is arm {HOLDBACK_ARM!r} (the user was held "
+                f"back and saw the original, whatever its {exposure[1]} says), the control of "
+                "the analysis where no arm is called control"
+                if holdback is not None
+                else ""
+            )
         )
     elif event is None:
         source["event_type"] = _event_type_constant(first)

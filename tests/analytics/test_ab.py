@@ -23,6 +23,7 @@ from analytics.ab import (
     by_segment,
     cuped_adjusted,
     holm,
+    logged_experiment,
     measured_baseline,
     required_users,
     sequential_test,
@@ -262,6 +263,21 @@ def test_the_sequential_comparison_is_the_always_valid_test_of_the_users_values(
     assert row["ci_high"] - row["ci_low"] > fixed["ci_high"] - fixed["ci_low"]
     with pytest.raises(UsagecastError, match="must be positive"):
         analyze(outcomes, assignment, experiment, kind="count_within", mixing_sd=0.0)
+
+
+@pytest.mark.parametrize(
+    ("arms", "groups"),
+    [
+        (["B", "holdout", "Control"], ("Control", "holdout", "B")),  # control before holdout
+        (["4002", "holdback", "4001"], ("holdback", "4001", "4002")),  # Optimizely's holdback
+        (["B", "A"], ("A", "B")),  # no control named: alphabetical
+    ],
+)
+def test_the_logged_control_is_the_first_control_name_present(arms, groups):
+    assignment = pd.DataFrame(
+        {"user_id": ids(len(arms)), "group": arms, "exposed_at": pd.Timestamp(START)}
+    )
+    assert logged_experiment("x", assignment, None).groups == groups
 
 
 def test_sample_ratio_mismatch_is_flagged():

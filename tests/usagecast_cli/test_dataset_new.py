@@ -2933,6 +2933,40 @@ def test_an_experiment_platforms_exposures_are_a_logged_experiment(tmp_path, pla
     assert any("an experiment platform's exposures" in check for check in starter.checks)
 
 
+def test_optimizely_holdback_rows_are_the_holdback_arm_and_its_control(tmp_path, capsys):
+    # Optimizely's decisions for a personalization campaign: visitors held back saw the
+    # original, whatever variation their row names; `True`/`False` as Optimizely writes them.
+    decisions = "timestamp,account_id,visitor_id,experiment_id,variation_id,is_holdback\n"
+    decisions += "".join(
+        f"2024-03-01T10:{n:02d}:00Z,12345678,v{n},3001,{4001 + n % 2},{n % 3 == 0}\n"
+        for n in range(30)
+    )
+    events = "visitor_id,timestamp,event\n" + "".join(
+        f"v{n},2024-03-0{2 + n % 5}T09:00:00Z,{'purchase' if n % 4 == 0 else 'view'}\n"
+        for n in range(30)
+    )
+    (tmp_path / "decisions.csv").write_text(decisions, encoding="utf-8")
+    (tmp_path / "events.csv").write_text(events, encoding="utf-8")
+    out, starter = write_starter([tmp_path], None, "campaign")
+    assert any("a row whose is_holdback is true is arm 'holdback'" in c for c in starter.checks)
+    store = tmp_path / "store.duckdb"
+    ingest_dataset(out, store, progress=False)
+    arms = dict(
+        _query(
+            store,
+            "SELECT user_id, area FROM events WHERE event_type = 'EXPERIMENT_ASSIGNED'",
+        )
+    )
+    assert arms == {f"v{n}": "holdback" if n % 3 == 0 else str(4001 + n % 2) for n in range(30)}
+    assert main(["ingest", str(out)]) == 0
+    args = ["ab", "analyze", "--experiment", "3001", "--metric", "event_within purchase 1d"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    # The holdback is the control; each variation is compared with it.
+    assert re.search(r"holdback\s+4001\s+10\s", printed)
+    assert re.search(r"holdback\s+4002\s+10\s", printed)
+
+
 def test_a_file_with_two_columns_of_times_named_like_none_is_left_out_naming_them(tmp_path):
     (tmp_path / "sends.csv").write_text(
         "user_id,queued,delivered\n7,2024-03-01 10:05,2024-03-01 10:07\n", encoding="utf-8"
