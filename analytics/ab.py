@@ -509,8 +509,8 @@ def by_segment(
     mixing_sd: float | None = None,
 ) -> SegmentComparison:
     """`analyze`'s comparison within each value of `values` (user_id, attribute: a user
-    attribute's value), for effects that differ between segments; the intervals are per segment, so
-    with many segments some exclude 0 by chance."""
+    attribute's value), for effects that differ between segments; the intervals are per
+    segment, so with many segments some exclude 0 by chance."""
     merged = outcomes.merge(values, on="user_id", how="left")
     merged["attribute"] = merged["attribute"].fillna(MISSING_CHANNEL)  # a user `values` lacks
     parts, skipped = [], []
@@ -621,11 +621,11 @@ def user_values_test(
         else sequential_test(*values, alpha, mixing_sd)
     )
     row = {
+        **test,  # first: Welch's own means are of the adjusted values, the raw ones win
         "control_users": len(control),
         f"control_{statistic}": float(control[outcome].mean()),
         "treatment_users": len(treatment),
         f"treatment_{statistic}": float(treatment[outcome].mean()),
-        **test,
     }
     if cuped:
         raw = _difference_variance(control[outcome], treatment[outcome])

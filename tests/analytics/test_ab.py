@@ -417,6 +417,8 @@ def test_cuped_keeps_a_planted_effect_and_narrows_its_interval(kind, effect):
     raw = analyze(outcomes, assignment, experiment, 0.001, kind).comparison.iloc[0]
     found = analyze(outcomes, assignment, experiment, 0.001, kind, cuped=True)
     row = found.comparison.iloc[0]
+    statistic = "control_mean" if kind == "count_within" else "control_rate"
+    assert row[statistic] == raw[statistic]  # the raw rate or mean, beside the adjusted test
     assert row["unadjusted_difference"] == pytest.approx(raw["difference"])
     assert row["ci_low"] < effect < row["ci_high"]
     width, raw_width = row["ci_high"] - row["ci_low"], raw["ci_high"] - raw["ci_low"]
