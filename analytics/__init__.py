@@ -19,7 +19,6 @@ from analytics.channels import channel_ranking, channels, ltv, ltv_backtest, ltv
 from analytics.filters import NO_FILTERS, Filters, parse_segment
 from analytics.funnel import funnel
 from analytics.retention import retention
-from analytics.runs import demo_summary
 from analytics.segments import cluster_profiles, segments
 from analytics.usage import before_conversion, top_features
 
@@ -35,7 +34,6 @@ __all__ = [
     "channel_ranking",
     "channels",
     "cluster_profiles",
-    "demo_summary",
     "funnel",
     "ltv",
     "ltv_backtest",

@@ -1076,13 +1076,3 @@ def _segment_words(segments: ab.SegmentComparison | None) -> str:
         f"comparison_by_{segments.attribute}: each interval is for its own segment; with many "
         f"segments some leave out 0 by chance{skipped}"
     )
-
-
-def demo_summary(event: str = DEMO_CONVERSION, *, limit: int = 10) -> str:
-    """What `make demo` prints: top features and the before-conversion table."""
-    return "\n\n".join(
-        [
-            run_top_features(limit=limit),
-            run_before_conversion(event, limit=limit),
-        ]
-    )
