@@ -17,10 +17,10 @@ from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
     SCOPED_EVENTS,
     SCOPED_USERS,
+    check_user_attribute,
     data_end_seconds,
     render,
     scope_params,
-    user_attribute_columns,
 )
 from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
@@ -51,12 +51,7 @@ def channel_params(
     engine: Engine, filters: Filters, channel: str, purchase_events: Sequence[str]
 ) -> dict[str, exp.Expression]:
     """Placeholders shared by the channel queries (channel column checked to exist)."""
-    known = user_attribute_columns(engine)
-    if channel not in known:
-        raise UsagecastError(
-            f"channel attribute {channel!r} is not a user attribute; known: "
-            f"{', '.join(sorted(known))}"
-        )
+    check_user_attribute(engine, channel, "channel attribute")
     if not purchase_events:
         raise UsagecastError("channels: name at least one purchase event type")
     params: dict[str, exp.Expression] = dict(scope_params(engine, filters))

@@ -27,6 +27,7 @@ from analytics.scope import (
     days_interval,
     render,
     segment_condition,
+    user_attribute_values,
 )
 from contracts.errors import UsagecastError
 from features.engines import Engine
@@ -94,18 +95,15 @@ def _step_sql(step: int, steps: Sequence[str]) -> str:
 )"""
 
 
-def funnel_sql(steps: Sequence[str], *, breakdown: bool = False) -> str:
+def funnel_sql(steps: Sequence[str]) -> str:
     """The template of a funnel over `steps`: user_id and at_1..at_N (NULL past the last
-    step reached) of every entered user; with `breakdown`, their `:breakdown` attribute."""
+    step reached) of every entered user."""
     ctes = ",\n".join(_step_sql(step, steps) for step in range(1, len(steps) + 1))
     joins = "".join(
         f"\nLEFT JOIN step_{step} AS s{step} ON s{step}.user_id = s1.user_id"
         for step in range(2, len(steps) + 1)
     )
     times = ", ".join(f"s{step}.at_{step}" for step in range(1, len(steps) + 1))
-    if breakdown:
-        times += ", :breakdown AS breakdown"
-        joins += "\nJOIN scoped_users AS su ON su.user_id = s1.user_id"
     return f"""
 WITH {SCOPED_USERS},
 step_events AS (
@@ -146,20 +144,17 @@ def funnel_reached(
         "window": days_interval(days),
         **{f"type_{step}": name for step, name in enumerate(steps, start=1)},
     }
-    if breakdown is not None:
-        params["breakdown"] = exp.column(breakdown, table="su")
-    sql = funnel_sql(steps, breakdown=breakdown is not None)
-    reached = engine.query(render(sql, **params))
+    reached = engine.query(render(funnel_sql(steps), **params))
     reached["user_id"] = reached["user_id"].astype(str)
     times = [f"at_{step}" for step in range(1, len(steps) + 1)]
     reached[times] = reached[times].apply(pd.to_datetime)
     end = pd.Timestamp(data_end_seconds(engine, filters), unit="s")
     reached["censored"] = reached["at_1"] + pd.Timedelta(days=days) > end
+    reached = reached[["user_id", *times, "censored"]]
     if breakdown is None:
-        return reached[["user_id", *times, "censored"]]
-    values = reached["breakdown"].astype(object)
-    reached["breakdown"] = values.where(values.notna(), MISSING_CHANNEL).astype(str)
-    return reached[["user_id", *times, "censored", "breakdown"]]
+        return reached
+    values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
+    return reached.merge(values, on="user_id").rename(columns={"attribute": "breakdown"})
 
 
 def funnel_table(
