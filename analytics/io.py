@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from contracts.workspace import (
 from events.store import StoreMissingError
 from features import engines
 from features.engines import Engine
+from features.launch import launched_run, link_launched_run, plan_launch
 from features.workspace import ensure_mlflow_store, ensure_workspace
 
 MLFLOW_EXPERIMENT = "analytics"
@@ -40,6 +42,14 @@ def open_engine(engine_name: str = "duckdb") -> Engine:
         raise UsagecastError(str(error)) from error
 
 
+@dataclass(frozen=True)
+class LoggedRun:
+    """Where `log_run` recorded: the run's id and its experiment's name."""
+
+    run_id: str
+    experiment: str
+
+
 def log_run(
     model: str,
     tables: Mapping[str, pd.DataFrame],
@@ -47,23 +57,35 @@ def log_run(
     params: Mapping[str, object],
     metrics: Mapping[str, float] | None = None,
     experiment: str = MLFLOW_EXPERIMENT,
-) -> str:
+) -> LoggedRun:
     """Record one MLflow run (experiment "analytics" unless told): params, metrics, tables as
-    CSV + Parquet, PNGs. The what-if policy runs (experiments/whatif) log through it too."""
+    CSV + Parquet, PNGs. The what-if policy runs (experiments/whatif) log through it too.
+
+    Started by `mlflow run`, it logs where `features.launch.plan_launch` says: into the
+    launched run when the user chose its experiment (which `mlflow run` then ends), else into
+    a run of its own in `experiment`, linked both ways with the launched one.
+    """
     from mlflow.tracking import MlflowClient
 
     ensure_workspace()
     uri = mlflow_tracking_uri()
     ensure_mlflow_store(uri)
     client = MlflowClient(uri)
-    existing = client.get_experiment_by_name(experiment)
-    experiment_id = (
-        existing.experiment_id
-        if existing is not None
-        else client.create_experiment(experiment, artifact_location=mlflow_artifact_root())
-    )
-    run = client.create_run(experiment_id, run_name=model, tags={"usagecast.model": model})
-    run_id = run.info.run_id
+    plan = plan_launch(launched_run(client))
+    tags = {"usagecast.model": model, **plan.own_tags}
+    if plan.reuse is not None:
+        run_id, experiment_id = plan.reuse.run_id, plan.reuse.experiment_id
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+    else:
+        existing = client.get_experiment_by_name(experiment)
+        experiment_id = (
+            existing.experiment_id
+            if existing is not None
+            else client.create_experiment(experiment, artifact_location=mlflow_artifact_root())
+        )
+        run_id = client.create_run(experiment_id, run_name=model, tags=tags).info.run_id
+        link_launched_run(client, plan, run_id, experiment_id)
     try:
         for key, value in params.items():
             client.log_param(run_id, key, "" if value is None else str(value))
@@ -77,10 +99,12 @@ def log_run(
                 figure.savefig(Path(folder) / f"{name}.png", dpi=110)
             client.log_artifacts(run_id, folder)
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        if plan.reuse is None:
+            client.set_terminated(run_id, "FAILED")
         raise
-    client.set_terminated(run_id, "FINISHED")
-    return run_id
+    if plan.reuse is None:
+        client.set_terminated(run_id, "FINISHED")
+    return LoggedRun(run_id, client.get_experiment(experiment_id).name)
 
 
 def ab_dir() -> Path:

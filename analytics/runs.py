@@ -77,9 +77,9 @@ def _finish(
     text = "\n\n".join(format_table(name, table, limit) for name, table in printed.items())
     text += f"\n{note}" if note else ""
     if log:
-        run_id = io.log_run(model, tables, figures(), params)
-        text += f"\n\nlogged MLflow run {run_id} (experiment {io.MLFLOW_EXPERIMENT!r})"
-        text += "\n" + describe_run_artifacts("tables and plots", run_id)
+        logged = io.log_run(model, tables, figures(), params)
+        text += f"\n\nlogged MLflow run {logged.run_id} (experiment {logged.experiment!r})"
+        text += "\n" + describe_run_artifacts("tables and plots", logged.run_id)
     return text
 
 

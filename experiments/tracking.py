@@ -2,9 +2,9 @@
 
 - `prepare_experiment` creates the store and the experiment once, serially, before any
   worker starts (fresh SQLite stores break when many processes create them at once).
-- `plan_launch` decides where a process that `mlflow run` started logs: into the run it
-  launched when the user chose that run's experiment, else into its own run in the feature
-  set's experiment, linked both ways with the launched run (Default experiment).
+- A process that `mlflow run` started logs as `features.launch.plan_launch` says: into the
+  run it launched when the user chose that run's experiment, else into its own run in the
+  feature set's experiment, linked both ways with the launched run (Default experiment).
 - `end_stale_runs` ends RUNNING runs whose process is gone (killed by SIGKILL/SIGTERM, power
   loss) as KILLED, so nothing in the UI looks alive that is not.
 - `parent_run` opens the tuning run and always closes it: FINISHED, FAILED on an error, KILLED
@@ -24,7 +24,6 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -42,6 +41,7 @@ from contracts.lineage import TEST_SET_ARTIFACT
 from experiments.interrupts import StopRequest
 from experiments.objective import FOLD_SCORES_ATTR, fold_metrics
 from experiments.study import SURPLUS_ATTR
+from features.launch import launched_run, link_launched_run, plan_launch
 
 PID_TAG = "usagecast.pid"
 HOST_TAG = "usagecast.host"
@@ -49,14 +49,6 @@ KIND_TAG = "usagecast.kind"
 TRIAL_TAG = "optuna_trial"
 STATE_TAG = "optuna_state"
 PRUNED_TAG = "pruned"
-MLFLOW_RUN_ID_ENV = "MLFLOW_RUN_ID"
-# MLflow's "Default" experiment: where `mlflow run` puts its run unless the user names one.
-DEFAULT_EXPERIMENT_ID = "0"
-LINKED_RUN_TAG = "usagecast.run_id"
-LINKED_EXPERIMENT_TAG = "usagecast.experiment"
-LAUNCHED_BY_TAG = "usagecast.launched_by"
-# Tags of the launched run copied onto usagecast's own run: source, git, project, user.
-LINEAGE_TAG_PREFIXES = ("mlflow.source.", "mlflow.project.", "mlflow.user")
 # Kinds of run a tuning process writes: the tuning run and its nested (trial, baseline) runs.
 OWNED_KINDS = ("tuning", "nested")
 
@@ -73,46 +65,6 @@ def artifact_location(tracking_uri: str) -> str | None:
     if not tracking_uri.startswith(prefix):
         return None
     return (Path(tracking_uri.removeprefix(prefix)).resolve().parent / "mlartifacts").as_uri()
-
-
-@dataclass(frozen=True)
-class Launch:
-    """The run `mlflow run` opened for this process (MLFLOW_RUN_ID): id, experiment, tags."""
-
-    run_id: str
-    experiment_id: str
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LaunchPlan:
-    """Where the tuning run goes: `reuse` the launched run, or a new run with `own_tags`, whose
-    id and experiment are then written on the launched run `link` (None: nothing to link)."""
-
-    reuse: Launch | None = None
-    link: str | None = None
-    own_tags: Mapping[str, str] = field(default_factory=dict)
-
-
-def plan_launch(launch: Launch | None) -> LaunchPlan:
-    """Log into the launched run when the user chose its experiment (`mlflow run
-    --experiment-name/--experiment-id`, MLFLOW_EXPERIMENT_NAME); when it sits in the Default
-    experiment, open our own run in the CLI's experiment, carrying the launched run's lineage."""
-    if launch is None:
-        return LaunchPlan()
-    if launch.experiment_id != DEFAULT_EXPERIMENT_ID:
-        return LaunchPlan(reuse=launch)
-    lineage = {k: v for k, v in launch.tags.items() if k.startswith(LINEAGE_TAG_PREFIXES)}
-    return LaunchPlan(link=launch.run_id, own_tags={**lineage, LAUNCHED_BY_TAG: launch.run_id})
-
-
-def launched_run(client: MlflowClient) -> Launch | None:
-    """The run `mlflow run` launched this process in (MLFLOW_RUN_ID), if any."""
-    run_id = os.environ.get(MLFLOW_RUN_ID_ENV)
-    if not run_id:
-        return None
-    run = client.get_run(run_id)
-    return Launch(run_id, run.info.experiment_id, dict(run.data.tags))
 
 
 def prepare_experiment(tracking_uri: str, name: str) -> str:
@@ -200,9 +152,7 @@ def parent_run(
         # Created by the client: the fluent API would take MLFLOW_RUN_ID and reuse that run.
         created = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
         run = mlflow.start_run(run_id=created.info.run_id)
-        experiment = client.get_experiment(experiment_id).name
-        client.set_tag(plan.link, LINKED_RUN_TAG, run.info.run_id)
-        client.set_tag(plan.link, LINKED_EXPERIMENT_TAG, experiment)
+        link_launched_run(client, plan, run.info.run_id, experiment_id)
     else:
         run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags)
     try:

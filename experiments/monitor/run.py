@@ -545,7 +545,7 @@ def _record(client: MlflowClient, report: MonitorReport, figures: dict) -> Monit
         params,
         report.metrics(),
         experiment=MLFLOW_EXPERIMENT,
-    )
+    ).run_id
     for key, value in {
         TAG_MODEL_NAME: report.model_name,
         TAG_MODEL_VERSION: report.model_version,

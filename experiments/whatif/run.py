@@ -390,7 +390,7 @@ def whatif_policy(
         params,
         metrics,
         experiment=MLFLOW_EXPERIMENT,
-    )
+    ).run_id
     return PolicyReport(
         model_uri,
         model.version,

@@ -10,6 +10,7 @@ import mlflow
 import pytest
 
 from contracts.workspace import event_store_path, workspace_dir
+from features import launch
 from usagecast_cli.main import main
 
 from .conftest import at, write_store
@@ -52,6 +53,51 @@ def test_models_print_tables_and_log_runs(workspace_store, capsys):
         if line.startswith("tables and plots: ")
     ]
     assert len(folders) == 5 and all(any(folder.glob("*.png")) for folder in folders)
+
+
+LINEAGE = {"mlflow.source.name": "file:///project", "mlflow.project.entryPoint": "funnel"}
+
+
+def test_a_run_launched_in_default_gets_a_linked_analytics_run(
+    workspace_store, mlflow_store, monkeypatch, capsys
+):
+    """`mlflow run . -e funnel` without --experiment-name: the analytics run is where
+    `usagecast analytics --log` puts it, and it and the launched run name each other."""
+    client = mlflow.MlflowClient()
+    launched = client.create_run(launch.DEFAULT_EXPERIMENT_ID, tags=LINEAGE).info.run_id
+    monkeypatch.setenv(launch.MLFLOW_RUN_ID_ENV, launched)
+    assert main(["analytics", "top-features", "--log"]) == 0
+    (own,) = mlflow.search_runs(experiment_names=["analytics"], output_format="list")
+    assert own.info.run_id != launched and own.info.status == "FINISHED"
+    assert own.data.tags[launch.LAUNCHED_BY_TAG] == launched
+    assert {key: own.data.tags[key] for key in LINEAGE} == LINEAGE
+    assert "top_features.png" in {item.path for item in client.list_artifacts(own.info.run_id)}
+    launched_run = client.get_run(launched)
+    assert launched_run.data.tags[launch.LINKED_RUN_TAG] == own.info.run_id
+    assert launched_run.data.tags[launch.LINKED_EXPERIMENT_TAG] == "analytics"
+    assert launched_run.info.status == "RUNNING"  # `mlflow run` ends its own run
+    assert f"logged MLflow run {own.info.run_id} (experiment 'analytics')" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_run_launched_in_a_chosen_experiment_is_the_analytics_run(
+    workspace_store, mlflow_store, monkeypatch, capsys
+):
+    client = mlflow.MlflowClient()
+    chosen = client.create_experiment("growth-analyses")
+    launched = client.create_run(chosen, tags=LINEAGE).info.run_id
+    monkeypatch.setenv(launch.MLFLOW_RUN_ID_ENV, launched)
+    assert main(["analytics", "retention", "--period", "month", "--log"]) == 0
+    assert client.get_experiment_by_name("analytics") is None
+    run = client.get_run(launched)
+    assert run.info.status == "RUNNING" and run.data.params["period"] == "month"
+    assert run.data.tags["usagecast.model"] == "retention"
+    assert launch.LAUNCHED_BY_TAG not in run.data.tags
+    assert "retention.png" in {item.path for item in client.list_artifacts(launched)}
+    assert f"logged MLflow run {launched} (experiment 'growth-analyses')" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_bad_segment_is_one_line_and_exit_2(workspace_store, capsys):

@@ -214,7 +214,7 @@ def test_the_logged_plot_and_parameters_name_the_grouping(
 
     def log_run(model, tables, figures, params):
         logged.update(tables=tables, figures=figures, params=params)
-        return "run-1"
+        return io.LoggedRun("run-1", "analytics")
 
     monkeypatch.setattr(io, "log_run", log_run)
     monkeypatch.setattr(runs, "describe_run_artifacts", lambda what, run_id: f"{what}: {run_id}")

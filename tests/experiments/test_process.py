@@ -15,7 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from contracts.workspace import event_store_path, mlflow_tracking_uri
-from experiments import tracking
+from features import launch
 from features.featureset.store import list_builds
 from simulator import SimulationConfig, simulate_to_dir
 
@@ -64,11 +64,11 @@ def test_the_pipeline_through_mlflow_run_entry_points(tmp_path):
     assert run.data.tags["feature_set"] == "premium_30d@v1"
     assert run.data.tags["seed"] == "4"
     assert run.data.tags["mlflow.project.entryPoint"] == "tune"
-    launched = client.get_run(run.data.tags[tracking.LAUNCHED_BY_TAG])
-    assert launched.info.experiment_id == tracking.DEFAULT_EXPERIMENT_ID
+    launched = client.get_run(run.data.tags[launch.LAUNCHED_BY_TAG])
+    assert launched.info.experiment_id == launch.DEFAULT_EXPERIMENT_ID
     assert launched.info.status == "FINISHED"
-    assert launched.data.tags[tracking.LINKED_RUN_TAG] == run.info.run_id
-    assert launched.data.tags[tracking.LINKED_EXPERIMENT_TAG] == "premium_30d"
+    assert launched.data.tags[launch.LINKED_RUN_TAG] == run.info.run_id
+    assert launched.data.tags[launch.LINKED_EXPERIMENT_TAG] == "premium_30d"
     # Simulated data: the oracle is computed from the simulator's truth.
     assert 0.5 < run.data.metrics["oracle_auc"] <= 1.0
     assert "oracle_lift_ratio" in run.data.metrics
@@ -84,6 +84,17 @@ def test_the_pipeline_through_mlflow_run_entry_points(tmp_path):
     )
     scores = pd.read_parquet(out)
     assert len(scores) > 0 and scores["probability"].between(0, 1).all()
+
+    # An analytics model: a segment's predicate with spaces and quotes stays one argument, and
+    # its run in "analytics" and mlflow run's name each other.
+    _mlflow_run("funnel", steps="PLAY,BUY_PREMIUM", segment="channel = 'reddit'")
+    (funnel,) = mlflow.search_runs(experiment_names=["analytics"], output_format="list")
+    assert funnel.info.run_name == "funnel" and funnel.info.status == "FINISHED"
+    assert funnel.data.params["segment"] == "channel = 'reddit'"
+    assert funnel.data.tags["mlflow.project.entryPoint"] == "funnel"
+    launched = client.get_run(funnel.data.tags[launch.LAUNCHED_BY_TAG])
+    assert launched.info.status == "FINISHED"
+    assert launched.data.tags[launch.LINKED_RUN_TAG] == funnel.info.run_id
 
 
 def _tune_then_sigterm(client: MlflowClient, ref: str):

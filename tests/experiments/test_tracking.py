@@ -1,4 +1,5 @@
-"""What the MLflow writer refuses to record, and where a run launched by `mlflow run` logs."""
+"""What the MLflow writer refuses to record, and where a tuning run launched by `mlflow run`
+logs (the plan itself: tests/features/test_launch.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments import tracking
 from experiments.interrupts import StopRequest
-from experiments.tracking import Launch, LaunchPlan, plan_launch
-from features import workspace
+from features import launch, workspace
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
@@ -45,29 +45,6 @@ LINEAGE = {
     "mlflow.project.entryPoint": "tune",
     "mlflow.user": "ana",
 }
-UNRELATED = {"mlflow.runName": "launched", "mlflow.note.content": "mine", "team": "growth"}
-IN_DEFAULT = Launch("r1", tracking.DEFAULT_EXPERIMENT_ID, {**LINEAGE, **UNRELATED})
-IN_CHOSEN = Launch("r2", "7", {**LINEAGE, **UNRELATED})
-
-
-@pytest.mark.parametrize(
-    ("launch", "plan"),
-    [
-        (None, LaunchPlan()),
-        (IN_CHOSEN, LaunchPlan(reuse=IN_CHOSEN)),
-        (
-            IN_DEFAULT,
-            LaunchPlan(link="r1", own_tags={**LINEAGE, tracking.LAUNCHED_BY_TAG: "r1"}),
-        ),
-        (
-            Launch("r3", tracking.DEFAULT_EXPERIMENT_ID),
-            LaunchPlan(link="r3", own_tags={tracking.LAUNCHED_BY_TAG: "r3"}),
-        ),
-    ],
-    ids=["cli", "mlflow-run-chosen-experiment", "mlflow-run-default", "default-no-tags"],
-)
-def test_where_a_launched_process_logs(launch, plan):
-    assert plan_launch(launch) == plan
 
 
 def _open_tuning_run(uri: str, name: str) -> tuple[str, str]:
@@ -81,20 +58,20 @@ def _open_tuning_run(uri: str, name: str) -> tuple[str, str]:
 def test_a_run_launched_in_default_is_linked_to_a_run_in_the_cli_experiment(monkeypatch):
     uri = workspace.activate_mlflow_tracking()
     client = MlflowClient(uri)
-    launched = client.create_run(tracking.DEFAULT_EXPERIMENT_ID, tags=LINEAGE).info.run_id
-    monkeypatch.setenv(tracking.MLFLOW_RUN_ID_ENV, launched)
+    launched = client.create_run(launch.DEFAULT_EXPERIMENT_ID, tags=LINEAGE).info.run_id
+    monkeypatch.setenv(launch.MLFLOW_RUN_ID_ENV, launched)
     experiment, own = _open_tuning_run(uri, "premium_30d")
     assert client.get_experiment(experiment).name == "premium_30d"
     assert own != launched
     run = client.get_run(own)
     assert run.info.experiment_id == experiment and run.info.status == "FINISHED"
     assert run.info.run_name == "study-1"
-    assert run.data.tags[tracking.LAUNCHED_BY_TAG] == launched
+    assert run.data.tags[launch.LAUNCHED_BY_TAG] == launched
     assert {k: run.data.tags[k] for k in LINEAGE} == LINEAGE
     assert run.data.tags["feature_set"] == "premium_30d@v1"
     tags = client.get_run(launched).data.tags
-    assert tags[tracking.LINKED_RUN_TAG] == own
-    assert tags[tracking.LINKED_EXPERIMENT_TAG] == "premium_30d"
+    assert tags[launch.LINKED_RUN_TAG] == own
+    assert tags[launch.LINKED_EXPERIMENT_TAG] == "premium_30d"
 
 
 def test_a_run_launched_in_a_chosen_experiment_is_the_tuning_run(monkeypatch):
@@ -102,13 +79,13 @@ def test_a_run_launched_in_a_chosen_experiment_is_the_tuning_run(monkeypatch):
     client = MlflowClient(uri)
     chosen = client.create_experiment("my-experiment")
     launched = client.create_run(chosen, tags=LINEAGE).info.run_id
-    monkeypatch.setenv(tracking.MLFLOW_RUN_ID_ENV, launched)
+    monkeypatch.setenv(launch.MLFLOW_RUN_ID_ENV, launched)
     experiment, own = _open_tuning_run(uri, "premium_30d")
     assert (experiment, own) == (chosen, launched)
     assert client.get_experiment_by_name("premium_30d") is None
     tags = client.get_run(launched).data.tags
     assert tags["feature_set"] == "premium_30d@v1"
-    assert tracking.LAUNCHED_BY_TAG not in tags and tracking.LINKED_RUN_TAG not in tags
+    assert launch.LAUNCHED_BY_TAG not in tags and launch.LINKED_RUN_TAG not in tags
 
 
 def test_an_experiment_created_by_another_process_between_lookup_and_insert_is_used(monkeypatch):

@@ -26,9 +26,9 @@ def _arguments(entry_point: str, parameters: dict[str, str], scratch: Path) -> l
     """The arguments the entry point's command passes to `usagecast`."""
     spec = load_project(str(ROOT)).get_entry_point(entry_point)
     command = spec.compute_command(parameters, str(scratch))
-    assert command.startswith(PREFIX), command
+    assert command.count(PREFIX) == 1, command
     printed = subprocess.run(
-        ["bash", "-c", "printf '%s\\0' " + command.removeprefix(PREFIX)],
+        ["bash", "-c", command.replace(PREFIX, "printf '%s\\0' ")],
         capture_output=True,
         text=True,
         check=True,
@@ -153,6 +153,88 @@ CASES = [
         {"cutoff": "2024-09-01", "trials": "5", "seed": "3", "register": "tracks"},
         "recommend train --cutoff 2024-09-01 --trials 5 --seed 3 --register tracks",
     ),
+    ("top_features", {}, "analytics top-features --log"),
+    (
+        "top_features",
+        {
+            "by": "event_type",
+            "per_event_type": "true",
+            "start": "2024-01-01",
+            "end": "2024-03-01",
+            "segment": "channel = 'ads' and plan in ('free', 'trial')",
+            "area": "home",
+            "engine": "spark",
+        },
+        "analytics top-features --by event_type --per-event-type --start 2024-01-01 "
+        "--end 2024-03-01 --segment \"channel = 'ads' and plan in ('free', 'trial')\" "
+        "--area home --engine spark --log",
+    ),
+    (
+        "before_conversion",
+        {"event": "BUY_PREMIUM", "lookback_days": "14"},
+        "analytics before-conversion --event BUY_PREMIUM --lookback-days 14 --log",
+    ),
+    (
+        "funnel",
+        {"steps": "SIGNUP,PLAY,BUY_PREMIUM"},
+        "analytics funnel --steps SIGNUP,PLAY,BUY_PREMIUM --log",
+    ),
+    (
+        "funnel",
+        {"steps": "PLAY,BUY_PREMIUM", "window_days": "7", "breakdown": "platform"},
+        "analytics funnel --steps PLAY,BUY_PREMIUM --window-days 7 --breakdown platform --log",
+    ),
+    ("retention", {}, "analytics retention --log"),
+    (
+        "retention",
+        {"period": "month", "activity_event": "PLAY,LIKE"},
+        "analytics retention --period month --activity-event PLAY --activity-event LIKE --log",
+    ),
+    ("channels", {}, "analytics channels --log"),
+    (
+        "channels",
+        {"outcome": "ORDER", "channel": "utm_source", "purchase_event": "ORDER,RENEWAL"},
+        "analytics channels --outcome ORDER --channel utm_source --purchase-event ORDER "
+        "--purchase-event RENEWAL --log",
+    ),
+    ("ltv", {}, "analytics ltv --log"),
+    (
+        "ltv",
+        {
+            "purchase_event": "ORDER",
+            "feature_set": "ltv_90d@v1",
+            "model": "models:/ltv_90d@champion",
+            "cutoff_from": "2024-05-01",
+        },
+        "analytics ltv --purchase-event ORDER --feature-set ltv_90d@v1 "
+        "--model models:/ltv_90d@champion --cutoff-from 2024-05-01 --log",
+    ),
+    (
+        "segments",
+        {"feature_set": "premium_30d@v1", "k": "4"},
+        "analytics segments --feature-set premium_30d@v1 --k 4 --log",
+    ),
+    (
+        "ab_analyze",
+        {"experiment": "paywall", "metric": "event_within BUY_PREMIUM 30d"},
+        "ab analyze --experiment paywall --metric 'event_within BUY_PREMIUM 30d' --log",
+    ),
+    (
+        "ab_analyze",
+        {
+            "experiment": "paywall",
+            "metric": "value_within PURCHASE 30d",
+            "alpha": "0.01",
+            "split": "50/50",
+            "cuped": "true",
+            "breakdown": "platform",
+            "sequential": "0.02",
+            "segment": "country = 'NO'",
+        },
+        "ab analyze --experiment paywall --metric 'value_within PURCHASE 30d' --alpha 0.01 "
+        "--split 50/50 --cuped --breakdown platform --sequential 0.02 "
+        "--segment \"country = 'NO'\" --log",
+    ),
 ]
 
 
@@ -175,4 +257,12 @@ def test_every_pipeline_step_has_an_entry_point():
         "promote",
         "score",
         "recommend",
+        "top_features",
+        "before_conversion",
+        "funnel",
+        "retention",
+        "channels",
+        "ltv",
+        "segments",
+        "ab_analyze",
     }
