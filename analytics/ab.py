@@ -575,8 +575,10 @@ def cuped_adjusted(outcome: np.ndarray, covariates: np.ndarray) -> tuple[np.ndar
     the least-squares slopes over every group's users together. Assignment is independent
     of anything before entry, so each group's mean moves by the same amount in expectation:
     the differences keep their expectation and lose the variance the covariates explain. A
-    covariate without spread gets slope 0."""
-    centered = covariates - covariates.mean(axis=0)
+    covariate without spread gets slope 0 (its centred values are set to exactly 0: the mean
+    of equal floats can differ from them in the last bit, and least squares would fit that
+    rounding)."""
+    centered = np.where(np.ptp(covariates, axis=0) > 0, covariates - covariates.mean(axis=0), 0.0)
     theta = np.linalg.lstsq(centered, outcome - outcome.mean(), rcond=None)[0]
     return outcome - centered @ theta, theta
 

@@ -472,6 +472,17 @@ def test_cuped_is_least_squares_and_a_covariate_without_spread_changes_nothing(o
     )
 
 
+@pytest.mark.parametrize("constant", [1.9, 0.1, -3.3])
+def test_a_covariate_of_equal_floats_gets_no_slope_from_rounding(constant):
+    """The mean of three 1.9s is not 1.9 in floating point: centred, the column is rounding
+    noise that least squares would otherwise fit."""
+    covariates = np.column_stack([np.zeros(3), np.full(3, constant)])
+    outcome = np.array([0.0, 0.0, 1.0])
+    adjusted, theta = cuped_adjusted(outcome, covariates)
+    assert theta.tolist() == [0.0, 0.0]
+    assert adjusted.tolist() == outcome.tolist()
+
+
 @pytest.mark.parametrize(
     ("one_arm", "two_arms", "said"),
     [
