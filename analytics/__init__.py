@@ -15,6 +15,7 @@ from analytics.ab import (
     parse_split,
     user_outcomes,
 )
+from analytics.activity import active_users
 from analytics.channels import channel_ranking, channels, ltv, ltv_backtest, ltv_formula_rows
 from analytics.filters import NO_FILTERS, Filters, parse_segment
 from analytics.funnel import funnel
@@ -28,6 +29,7 @@ __all__ = [
     "Experiment",
     "Filters",
     "Metric",
+    "active_users",
     "analyze",
     "assign",
     "before_conversion",

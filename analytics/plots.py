@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
@@ -92,3 +93,38 @@ def paired_bars(table: pd.DataFrame, label: str, left: str, right: str, title: s
     axes.set_title(title)
     figure.tight_layout()
     return figure
+
+
+def growth_accounting(table: pd.DataFrame, labels: list[str], title: str) -> Figure:
+    """Per period, the active users stacked as retained, resurrected and new above zero, the
+    churned below it; a partial period's bars hatched (a lower and an upper bound)."""
+    figure = Figure(figsize=(max(6, 0.35 * len(table) + 2), 4))
+    axes = figure.subplots()
+    positions = np.arange(len(table))
+    hatch = ["//" if partial else "" for partial in table["partial"]]
+    bottom = np.zeros(len(table))
+    for column, colour in (
+        ("retained_users", "tab:blue"),
+        ("resurrected_users", "tab:orange"),
+        ("new_users", "tab:green"),
+    ):
+        values = table[column].to_numpy("float64")
+        _hatched(axes.bar(positions, values, bottom=bottom, color=colour, label=column), hatch)
+        bottom += values
+    churned = -table["churned_users"].to_numpy("float64")
+    _hatched(axes.bar(positions, churned, color="tab:red", label="churned_users"), hatch)
+    axes.axhline(0, color="black", linewidth=0.8)
+    step = max(1, len(labels) // 12)
+    axes.set_xticks(positions[::step], labels[::step], rotation=45, ha="right")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("users")
+    axes.set_title(title)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def _hatched(bars: BarContainer, hatches: list[str]) -> None:
+    """Give each bar its hatch ("" for none)."""
+    for bar, hatch in zip(bars, hatches, strict=True):
+        bar.set_hatch(hatch)

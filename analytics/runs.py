@@ -17,6 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analytics import ab, io, plots
+from analytics.activity import Period as ActivityPeriod
+from analytics.activity import active_users, marked_activity
 from analytics.channels import MISSING_CHANNEL, channel_ranking, channels, ltv, ltv_backtest
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
@@ -219,14 +221,28 @@ def checked_retention(
     activity_events: Sequence[str] = (),
 ) -> pd.DataFrame:
     """`retention` once the store is known to hold each named activity event type."""
+    _check_activity_events(engine, activity_events, "analytics retention")
+    return retention(engine, filters, period=period, activity_events=activity_events)
+
+
+def checked_active_users(
+    engine: Engine,
+    filters: Filters = NO_FILTERS,
+    *,
+    period: ActivityPeriod = "week",
+    activity_events: Sequence[str] = (),
+) -> pd.DataFrame:
+    """`active_users` once the store is known to hold each named activity event type."""
+    _check_activity_events(engine, activity_events, "analytics active-users")
+    return active_users(engine, filters, period=period, activity_events=activity_events)
+
+
+def _check_activity_events(engine: Engine, activity_events: Sequence[str], command: str) -> None:
+    """Refuse a named activity event type the store does not hold (none named: every type)."""
     if activity_events:
         resolve_event_types(
-            store_event_types(engine),
-            activity_events,
-            command="analytics retention",
-            flag="--activity-event",
+            store_event_types(engine), activity_events, command=command, flag="--activity-event"
         )
-    return retention(engine, filters, period=period, activity_events=activity_events)
 
 
 def run_top_features(
@@ -442,6 +458,58 @@ def run_retention(
                 if partial.to_numpy().any()
                 else ""
             ),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_active_users(
+    filters: Filters = NO_FILTERS,
+    *,
+    period: ActivityPeriod = "week",
+    activity_events: Sequence[str] = (),
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics active-users`: the latest `limit` periods printed, every period
+    logged; activity is every event type unless named."""
+
+    def compute(engine: Engine) -> str:
+        table = checked_active_users(
+            engine, filters, period=period, activity_events=activity_events
+        )
+        if table.empty:
+            return _empty("active users: no activity of a user in the segment in scope", log=log)
+        shown = marked_activity(table)
+        earlier = 0 if limit == 0 else max(0, len(shown) - limit)
+        notes = [
+            f"* partial {period}: still running at the end of the data; its active users are "
+            "a lower bound, its churned users an upper bound"
+            if table["partial"].any()
+            else "",
+            f"({earlier} earlier {period}s not shown; --limit 0 shows all)" if earlier else "",
+        ]
+        return _finish(
+            "active-users",
+            {"active_users": table},
+            lambda: {
+                "active_users": plots.growth_accounting(
+                    table,
+                    [str(pd.Timestamp(start).date()) for start in table["period"]],
+                    f"Active users by {period}: growth accounting",
+                )
+            },
+            {
+                **_filter_params(filters),
+                "period": period,
+                "activity_events": ",".join(activity_events),
+                "engine": engine_name,
+            },
+            log=log,
+            limit=None,
+            shown={"active_users": shown.tail(len(shown) - earlier)},
+            note="\n".join(note for note in notes if note),
         )
 
     return _with_engine(engine_name, compute)

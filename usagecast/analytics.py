@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from analytics.activity import Period as ActivityPeriod
     from analytics.filters import Filters
     from analytics.funnel import FunnelResult
     from analytics.retention import Period
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ab_analyze",
     "ab_plan",
+    "active_users",
     "before_conversion",
     "funnel",
     "retention",
@@ -113,6 +115,25 @@ def retention(
 
     with store(engine) as opened:
         return checked_retention(
+            opened, _filters(filters), period=period, activity_events=tuple(activity_events)
+        )
+
+
+def active_users(
+    filters: Filters | None = None,
+    *,
+    period: ActivityPeriod = "week",
+    activity_events: Sequence[str] = (),
+    engine: str = "duckdb",
+) -> pd.DataFrame:
+    """`usagecast analytics active-users`: per day, week or month the active users, split into
+    new, retained and resurrected, the churned, the quick ratio, and for weeks and months the
+    mean daily active users and stickiness; `partial` marks a period still running at the end
+    of the data."""
+    from analytics.runs import checked_active_users
+
+    with store(engine) as opened:
+        return checked_active_users(
             opened, _filters(filters), period=period, activity_events=tuple(activity_events)
         )
 

@@ -1,4 +1,5 @@
-"""`usagecast analytics top-features|before-conversion|funnel|retention|channels|ltv|segments` and
+"""`usagecast analytics top-features|before-conversion|funnel|retention|active-users|channels|ltv|
+segments` and
 `usagecast ab assign|analyze`."""
 
 from __future__ import annotations
@@ -80,6 +81,20 @@ def _retention(args: argparse.Namespace) -> int:
 
     print(
         run_retention(
+            _filters(args),
+            period=args.period,
+            activity_events=args.activity_event or (),
+            **_common(args),
+        )
+    )
+    return 0
+
+
+def _active_users(args: argparse.Namespace) -> int:
+    from analytics.runs import run_active_users
+
+    print(
+        run_active_users(
             _filters(args),
             period=args.period,
             activity_events=args.activity_event or (),
@@ -289,6 +304,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cohort.set_defaults(handler=_retention)
 
+    active = models.add_parser(
+        "active-users",
+        help="active users per day, week or month: new, retained, resurrected, churned",
+        description="Users active in each calendar period (weeks from Monday), split by what "
+        "they did the period before: new (first active period in the data), retained, "
+        "resurrected; churned: active the period before, not in this one. Quick ratio = (new "
+        "+ resurrected) / churned; for weeks and months, the mean daily active users and "
+        "stickiness (their share of the period's). --start only drops earlier periods: the "
+        "history before it still decides. Prints the latest --limit periods, logs all.",
+    )
+    active.add_argument("--period", choices=("day", "week", "month"), default="week")
+    active.add_argument(
+        "--activity-event",
+        action="append",
+        help="event type that counts as activity (repeat; default every event type)",
+    )
+    active.set_defaults(handler=_active_users)
+
     channel = models.add_parser("channels", help="per-channel users, actions, conversion")
     channel.add_argument(
         "--outcome", help=f"conversion event type (default {DEMO_DEFAULT} if the store holds it)"
@@ -329,7 +362,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_specs_option(segment)
     segment.set_defaults(handler=_segments)
 
-    for parser in (top, before, steps, cohort, channel, value, segment):
+    for parser in (top, before, steps, cohort, active, channel, value, segment):
         _add_model_options(parser)
 
     ab = subparsers.add_parser("ab", help="A/B test planning, assignment and analysis")

@@ -105,6 +105,7 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         types_before = analytics.before_conversion(
             engine, "BUY_PREMIUM", lookback_days=14, by="event_type"
         )
+        monthly = analytics.active_users(engine, period="month", activity_events=("PLAY",))
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
     assert_frame_equal(
@@ -119,6 +120,12 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
     assert types.columns[0] == "event_type" and "PLAY" in set(types["event_type"])
     assert len(types_before) > 0 and "BUY_PREMIUM" not in set(types_before["event_type"])
     assert not usagecast.analytics.retention(period="month").empty
+    assert_frame_equal(
+        usagecast.analytics.active_users(period="month", activity_events=["PLAY"]), monthly
+    )
+    assert monthly["active_users"].iloc[0] > 0
+    with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):
+        usagecast.analytics.active_users(activity_events=["NOT_AN_EVENT"])
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):
         usagecast.analytics.before_conversion("NOT_AN_EVENT")
     with pytest.raises(UsagecastError, match="cannot go with --by event_type"):

@@ -190,6 +190,12 @@ CASES = [
         {"period": "month", "activity_event": "PLAY,LIKE"},
         "analytics retention --period month --activity-event PLAY --activity-event LIKE --log",
     ),
+    ("active_users", {}, "analytics active-users --log"),
+    (
+        "active_users",
+        {"period": "month", "activity_event": "PLAY", "end": "2024-06-01"},
+        "analytics active-users --period month --activity-event PLAY --end 2024-06-01 --log",
+    ),
     ("channels", {}, "analytics channels --log"),
     (
         "channels",
@@ -261,6 +267,7 @@ def test_every_pipeline_step_has_an_entry_point():
         "before_conversion",
         "funnel",
         "retention",
+        "active_users",
         "channels",
         "ltv",
         "segments",
