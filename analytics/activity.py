@@ -22,6 +22,7 @@ rows of zeros.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal
 
 import numpy as np
@@ -144,7 +145,7 @@ def period_number(moment: pd.Timestamp, period: Period) -> int:
 
 
 def growth_table(
-    counts: pd.DataFrame, period: Period, end: pd.Timestamp, start: object = None
+    counts: pd.DataFrame, period: Period, end: pd.Timestamp, start: datetime | None = None
 ) -> pd.DataFrame:
     """The table from the per-period sums (`period` numbers, the count columns, user_days):
     every period from the first active one (or the one holding `start`) to the one holding

@@ -1,4 +1,5 @@
-"""Benchmark: top-features, before-conversion and a funnel, usagecast (DuckDB SQL) vs pandas.
+"""Benchmark: top-features, before-conversion, a funnel and weekly active users, usagecast
+(DuckDB SQL) vs pandas.
 
 The event tables are generated straight into DuckDB with seeded, vectorised numpy (in chunks,
 so memory stays flat): a uniform-user music-app log over 180 days, with ~20% of users buying
@@ -274,10 +275,42 @@ def pandas_funnel(events: pd.DataFrame) -> pd.DataFrame:
     return funnel_table(reached, FUNNEL_STEPS).table
 
 
+def pandas_active_users(events: pd.DataFrame) -> pd.DataFrame:
+    """The pandas peer of analytics.active_users by week (no filters): distinct (user, week)
+    marked by the user's weeks before and after, distinct (user, day) for the daily mean."""
+    from analytics.activity import growth_table
+
+    day = (events["event_time"].dt.floor("D") - pd.Timestamp("1970-01-01")).dt.days
+    week = (day + 3) // 7
+    end = events["event_time"].max() + pd.Timedelta(seconds=1)
+    user_days = pd.DataFrame({"user_id": events["user_id"], "day": day, "period": week})
+    user_days = user_days.drop_duplicates(["user_id", "day"])
+    active = user_days[["user_id", "period"]].drop_duplicates()
+    active = active.sort_values(["user_id", "period"], ignore_index=True)
+    by_user = active.groupby("user_id")["period"]
+    previous, following = by_user.shift(1), by_user.shift(-1)
+    period = active["period"]
+    marked = pd.DataFrame(
+        {
+            "period": period,
+            "active_users": 1,
+            "new_users": previous.isna().astype("int64"),
+            "retained_users": (previous == period - 1).astype("int64"),
+            "resurrected_users": (previous < period - 1).astype("int64"),
+        }
+    )
+    counts = marked.groupby("period").sum()
+    left = following.isna() | (following > period + 1)
+    counts["churned_users"] = (period[left] + 1).value_counts()
+    counts["user_days"] = user_days.groupby("period").size()
+    counts = counts.reindex(counts.index.union((period[left] + 1).unique())).fillna(0)
+    return growth_table(counts.rename_axis("period").reset_index(), "week", end)
+
+
 def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
     """Compute one model on one side (inside the measured subprocess)."""
     if side == "duckdb":
-        from analytics import before_conversion, funnel, top_features
+        from analytics import active_users, before_conversion, funnel, top_features
         from features.engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(folder / "events.duckdb")
@@ -289,10 +322,15 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
             return top_features(engine)
         if model == "funnel":
             return funnel(engine, FUNNEL_STEPS, FUNNEL_DAYS).table
+        if model == "active-users":
+            return active_users(engine, period="week")
         return before_conversion(engine, CONVERSION, lookback_days=LOOKBACK)
     if model == "funnel":
         columns = ["event_id", "user_id", "event_time", "event_type"]
         return pandas_funnel(pd.read_parquet(folder / "events.parquet", columns=columns))
+    if model == "active-users":
+        columns = ["user_id", "event_time"]
+        return pandas_active_users(pd.read_parquet(folder / "events.parquet", columns=columns))
     columns = ["user_id", "event_time", "event_type", "area"]
     events = pd.read_parquet(folder / "events.parquet", columns=columns)
     if model == "top-features":
@@ -365,7 +403,7 @@ def main() -> None:
         export_parquet(store, folder)
     print(f"events {args.events:,} seed {args.seed} (generated with numpy into DuckDB)")
     sides = args.sides.split(",")
-    for model in ("top-features", "before-conversion", "funnel"):
+    for model in ("top-features", "before-conversion", "funnel", "active-users"):
         reports = {side: measure(side, model, folder, args.memory_cap_gib) for side in sides}
         for side, report in reports.items():
             if "error" in report:
