@@ -16,13 +16,13 @@ The time range's end ends the data; its start only drops earlier periods from th
 user's history before it still decides new, retained or resurrected). A period still running
 at the end of the data is `partial`: its active users are a lower bound and its churned users
 an upper bound (some may still come back in it). Periods in between with nobody active are
-rows of zeros.
+rows of zeros. A breakdown by a user attribute gives the table per value of it, every value
+over the same periods.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Literal
 
 import numpy as np
@@ -30,8 +30,15 @@ import pandas as pd
 import sqlglot
 import sqlglot.expressions as exp
 
+from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
-from analytics.scope import SCOPED_USERS, data_end_seconds, render, scope_params
+from analytics.scope import (
+    SCOPED_USERS,
+    check_user_attribute,
+    data_end_seconds,
+    render,
+    scope_params,
+)
 from contracts.errors import UsagecastError
 from features.engines import Engine
 
@@ -60,36 +67,36 @@ COUNT_COLUMNS = (
 _ACTIVITY = f"""
 WITH {SCOPED_USERS},
 in_scope AS (
-    SELECT e.user_id, e.event_date, :period_number AS period
+    SELECT e.user_id, :group_value AS group_value, e.event_date, :period_number AS period
     FROM events AS e JOIN scoped_users AS su ON e.user_id = su.user_id
     WHERE :event_end AND :product_use AND :activity
 ),
-active AS (SELECT DISTINCT user_id, period FROM in_scope),
+active AS (SELECT DISTINCT user_id, group_value, period FROM in_scope),
 marked AS (
-    SELECT period,
+    SELECT group_value, period,
            LAG(period) OVER (PARTITION BY user_id ORDER BY period) AS previous,
            LEAD(period) OVER (PARTITION BY user_id ORDER BY period) AS following
     FROM active
 ),
-user_days AS (SELECT DISTINCT user_id, event_date, period FROM in_scope),
+user_days AS (SELECT DISTINCT user_id, group_value, event_date, period FROM in_scope),
 parts AS (
-    SELECT period, 1 AS active_users,
+    SELECT group_value, period, 1 AS active_users,
            CASE WHEN previous IS NULL THEN 1 ELSE 0 END AS new_users,
            CASE WHEN previous = period - 1 THEN 1 ELSE 0 END AS retained_users,
            CASE WHEN previous < period - 1 THEN 1 ELSE 0 END AS resurrected_users,
            0 AS churned_users, 0 AS user_days
     FROM marked
     UNION ALL
-    SELECT period + 1, 0, 0, 0, 0, 1, 0
+    SELECT group_value, period + 1, 0, 0, 0, 0, 1, 0
     FROM marked WHERE following IS NULL OR following > period + 1
     UNION ALL
-    SELECT period, 0, 0, 0, 0, 0, 1 FROM user_days
+    SELECT group_value, period, 0, 0, 0, 0, 0, 1 FROM user_days
 )
-SELECT period, SUM(active_users) AS active_users, SUM(new_users) AS new_users,
+SELECT group_value, period, SUM(active_users) AS active_users, SUM(new_users) AS new_users,
        SUM(retained_users) AS retained_users, SUM(resurrected_users) AS resurrected_users,
        SUM(churned_users) AS churned_users, SUM(user_days) AS user_days
 FROM parts
-GROUP BY period
+GROUP BY group_value, period
 """
 
 
@@ -99,17 +106,32 @@ def active_users(
     *,
     period: Period = "week",
     activity_events: Sequence[str] = (),
+    breakdown: str | None = None,
 ) -> pd.DataFrame:
     """Per period: period (its first day), active_users, new_users, retained_users,
     resurrected_users, churned_users, quick_ratio, avg_daily_active and stickiness (weeks and
-    months only), partial. Only `activity_events` count as activity when given."""
+    months only), partial. Only `activity_events` count as activity when given. With
+    `breakdown`, a user attribute, the same per value of it (MISSING_CHANNEL where a user has
+    none) in a first column of that name, every value over the same periods."""
     if period not in _PERIOD_NUMBER:
         raise UsagecastError(f"active users period {period!r}: use day, week or month")
+    if breakdown is not None:
+        check_user_attribute(engine, breakdown, "active users breakdown")
     params = scope_params(engine, filters)
     event_end = time_range_condition(exp.column("event_time", table="e"), Filters(end=filters.end))
+    group_value = (
+        exp.Literal.string("")
+        if breakdown is None
+        else exp.func(
+            "COALESCE",
+            exp.cast(exp.column(breakdown, table="su"), "VARCHAR"),
+            exp.Literal.string(MISSING_CHANNEL),
+        )
+    )
     counts = engine.query(
         render(
             _ACTIVITY,
+            group_value=group_value,
             period_number=sqlglot.parse_one(_PERIOD_NUMBER[period], read="duckdb"),
             event_end=combine(event_end),
             segment=params["segment"],
@@ -122,7 +144,20 @@ def active_users(
         )
     )
     end = pd.Timestamp(data_end_seconds(engine, filters), unit="s")
-    return growth_table(counts, period, end, filters.start)
+    active = counts.loc[counts["active_users"] > 0, "period"]
+    if active.empty:
+        return _empty_table(period, breakdown)
+    first = int(active.min())
+    if filters.start is not None:
+        first = max(first, period_number(pd.Timestamp(filters.start), period))
+    if breakdown is None:
+        return growth_table(counts, period, end, first)
+    tables = [
+        growth_table(part, period, end, first).assign(**{breakdown: value})
+        for value, part in counts.groupby("group_value", sort=True)
+    ]
+    table = pd.concat(tables, ignore_index=True)
+    return table[[breakdown, *(column for column in table.columns if column != breakdown)]]
 
 
 def period_start(number: int, period: Period) -> pd.Timestamp:
@@ -145,21 +180,16 @@ def period_number(moment: pd.Timestamp, period: Period) -> int:
 
 
 def growth_table(
-    counts: pd.DataFrame, period: Period, end: pd.Timestamp, start: datetime | None = None
+    counts: pd.DataFrame, period: Period, end: pd.Timestamp, first: int
 ) -> pd.DataFrame:
     """The table from the per-period sums (`period` numbers, the count columns, user_days):
-    every period from the first active one (or the one holding `start`) to the one holding
-    the end of the data, with ratios and the partial flag."""
+    every period from the one numbered `first` to the one holding the end of the data, with
+    ratios and the partial flag."""
     last = period_number(end - pd.Timedelta(microseconds=1), period)
-    active = counts.loc[counts["active_users"] > 0, "period"]
-    if active.empty:
-        return _empty_table(period)
-    first = int(active.min())
-    if start is not None:
-        first = max(first, period_number(pd.Timestamp(start), period))
     numbers = range(first, last + 1)
     sums = (
-        counts.astype({"period": "int64"})
+        counts[["period", *COUNT_COLUMNS, "user_days"]]
+        .astype({"period": "int64"})
         .set_index("period")
         .reindex(numbers, fill_value=0)
         .astype("int64")
@@ -187,9 +217,9 @@ def growth_table(
     return table
 
 
-def _empty_table(period: Period) -> pd.DataFrame:
+def _empty_table(period: Period, breakdown: str | None) -> pd.DataFrame:
     """No activity in scope: the table's columns, no rows."""
-    columns = ["period", *COUNT_COLUMNS, "quick_ratio"]
+    columns = [*([breakdown] if breakdown else []), "period", *COUNT_COLUMNS, "quick_ratio"]
     if period != "day":
         columns += ["avg_daily_active", "stickiness"]
     return pd.DataFrame(columns=[*columns, "partial"])

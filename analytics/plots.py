@@ -72,6 +72,8 @@ def lines(table: pd.DataFrame, x: str, y: str, by: str, title: str) -> Figure:
         axes.plot(part[x], part[y], marker="o", label=str(key))
     if pd.api.types.is_integer_dtype(table[x]):  # months, steps: no ticks between them
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if pd.api.types.is_datetime64_any_dtype(table[x]):  # dates: slanted, not overlapping
+        figure.autofmt_xdate()
     axes.set_xlabel(x)
     axes.set_ylabel(y)
     axes.set_title(title)

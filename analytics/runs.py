@@ -231,10 +231,13 @@ def checked_active_users(
     *,
     period: ActivityPeriod = "week",
     activity_events: Sequence[str] = (),
+    breakdown: str | None = None,
 ) -> pd.DataFrame:
     """`active_users` once the store is known to hold each named activity event type."""
     _check_activity_events(engine, activity_events, "analytics active-users")
-    return active_users(engine, filters, period=period, activity_events=activity_events)
+    return active_users(
+        engine, filters, period=period, activity_events=activity_events, breakdown=breakdown
+    )
 
 
 def _check_activity_events(engine: Engine, activity_events: Sequence[str], command: str) -> None:
@@ -468,21 +471,25 @@ def run_active_users(
     *,
     period: ActivityPeriod = "week",
     activity_events: Sequence[str] = (),
+    breakdown: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics active-users`: the latest `limit` periods printed, every period
-    logged; activity is every event type unless named."""
+    """`usagecast analytics active-users`: the latest `limit` periods printed (of each value
+    of the breakdown), every period logged; activity is every event type unless named."""
 
     def compute(engine: Engine) -> str:
         table = checked_active_users(
-            engine, filters, period=period, activity_events=activity_events
+            engine, filters, period=period, activity_events=activity_events, breakdown=breakdown
         )
         if table.empty:
             return _empty("active users: no activity of a user in the segment in scope", log=log)
+        periods = table["period"].nunique()
         shown = marked_activity(table)
-        earlier = 0 if limit == 0 else max(0, len(shown) - limit)
+        earlier = 0 if limit == 0 else max(0, periods - limit)
+        if earlier:
+            shown = shown.groupby(breakdown).tail(limit) if breakdown else shown.tail(limit)
         notes = [
             f"* partial {period}: still running at the end of the data; its active users are "
             "a lower bound, its churned users an upper bound"
@@ -490,25 +497,31 @@ def run_active_users(
             else "",
             f"({earlier} earlier {period}s not shown; --limit 0 shows all)" if earlier else "",
         ]
+        title = f"Active users by {period}"
         return _finish(
             "active-users",
             {"active_users": table},
             lambda: {
-                "active_users": plots.growth_accounting(
+                "active_users": plots.lines(
+                    table, "period", "active_users", breakdown, f"{title}, by {breakdown}"
+                )
+                if breakdown
+                else plots.growth_accounting(
                     table,
                     [str(pd.Timestamp(start).date()) for start in table["period"]],
-                    f"Active users by {period}: growth accounting",
+                    f"{title}: growth accounting",
                 )
             },
             {
                 **_filter_params(filters),
                 "period": period,
                 "activity_events": ",".join(activity_events),
+                "breakdown": breakdown or "",
                 "engine": engine_name,
             },
             log=log,
             limit=None,
-            shown={"active_users": shown.tail(len(shown) - earlier)},
+            shown={"active_users": shown},
             note="\n".join(note for note in notes if note),
         )
 

@@ -304,7 +304,8 @@ def pandas_active_users(events: pd.DataFrame) -> pd.DataFrame:
     counts["churned_users"] = (period[left] + 1).value_counts()
     counts["user_days"] = user_days.groupby("period").size()
     counts = counts.reindex(counts.index.union((period[left] + 1).unique())).fillna(0)
-    return growth_table(counts.rename_axis("period").reset_index(), "week", end)
+    first = int(period.min())
+    return growth_table(counts.rename_axis("period").reset_index(), "week", end, first)
 
 
 def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:

@@ -124,17 +124,22 @@ def active_users(
     *,
     period: ActivityPeriod = "week",
     activity_events: Sequence[str] = (),
+    breakdown: str | None = None,
     engine: str = "duckdb",
 ) -> pd.DataFrame:
     """`usagecast analytics active-users`: per day, week or month the active users, split into
     new, retained and resurrected, the churned, the quick ratio, and for weeks and months the
     mean daily active users and stickiness; `partial` marks a period still running at the end
-    of the data."""
+    of the data; per value of the user attribute `breakdown` in a first column when given."""
     from analytics.runs import checked_active_users
 
     with store(engine) as opened:
         return checked_active_users(
-            opened, _filters(filters), period=period, activity_events=tuple(activity_events)
+            opened,
+            _filters(filters),
+            period=period,
+            activity_events=tuple(activity_events),
+            breakdown=breakdown,
         )
 
 

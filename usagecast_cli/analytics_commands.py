@@ -98,6 +98,7 @@ def _active_users(args: argparse.Namespace) -> int:
             _filters(args),
             period=args.period,
             activity_events=args.activity_event or (),
+            breakdown=args.breakdown,
             **_common(args),
         )
     )
@@ -319,6 +320,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--activity-event",
         action="append",
         help="event type that counts as activity (repeat; default every event type)",
+    )
+    active.add_argument(
+        "--breakdown", help="a user attribute, e.g. channel: the table per value of it"
     )
     active.set_defaults(handler=_active_users)
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from analytics import Filters
 from analytics.activity import active_users, period_number, period_start
+from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
 from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
@@ -94,6 +95,32 @@ def test_days_and_months(tiny_store):
     assert months["partial"].tolist() == [True]
     empty = active_users(engine, Filters(segment="channel = 'tv'"))
     assert empty.empty and "stickiness" in empty.columns
+
+
+def test_a_breakdown_is_each_values_table_over_the_same_periods(tiny_store):
+    users = [*USERS, ("f", at(-30), None)]
+    engine = tiny_store(users, [*EVENTS, ("f", at(10), "PLAY", "home", None)])
+    table = active_users(engine, period="week", breakdown="channel")
+    assert table.columns[0] == "channel"
+    assert table["channel"].unique().tolist() == ["(missing)", "ads", "seo"]
+    for value, part in table.groupby("channel"):
+        assert part["period"].tolist() == [at(0), at(7), at(14), at(21)]
+        if value != "(missing)":  # seo's first active week is week 1: compare from there
+            alone = active_users(engine, Filters(segment=f"channel = '{value}'"), period="week")
+            pd.testing.assert_frame_equal(
+                part.drop(columns="channel").tail(len(alone)).reset_index(drop=True), alone
+            )
+    assert _counts(table[table["channel"] == "(missing)"]) == [
+        [0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0],
+    ]
+    # Users are split, not copied: the values' counts add up to the whole table's.
+    summed = table.groupby("period")[list(table.columns[2:7])].sum().to_numpy().tolist()
+    assert summed == _counts(active_users(engine, period="week"))
+    with pytest.raises(UsagecastError, match="'plan' is not a user attribute; known: channel"):
+        active_users(engine, breakdown="plan")
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])
@@ -176,6 +203,9 @@ def test_spark_counts_the_same(tiny_store, tmp_path):
                 active_users(spark, Filters(segment="channel = 'ads'"), period=period),
                 active_users(duck, Filters(segment="channel = 'ads'"), period=period),
             )
+        pd.testing.assert_frame_equal(
+            active_users(spark, breakdown="channel"), active_users(duck, breakdown="channel")
+        )
     finally:
         spark.close()
 
@@ -221,3 +251,5 @@ def test_cli_active_users_on_a_date_only_export(tmp_path, capsys):
     assert artifacts == {"active_users.csv", "active_users.parquet", "active_users.png"}
     assert main(["analytics", "active-users", "--activity-event", "export"]) == 2
     assert "export" in capsys.readouterr().err
+    assert main(["analytics", "active-users", "--breakdown", "plan"]) == 2
+    assert "'plan' is not a user attribute; known: signup_time" in capsys.readouterr().err

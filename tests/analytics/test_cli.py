@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from contracts.workspace import event_store_path, workspace_dir
@@ -53,6 +54,27 @@ def test_models_print_tables_and_log_runs(workspace_store, capsys):
         if line.startswith("tables and plots: ")
     ]
     assert len(folders) == 5 and all(any(folder.glob("*.png")) for folder in folders)
+
+
+def test_active_users_by_channel_print_the_latest_weeks_of_each_and_log_them_all(
+    workspace_store, mlflow_store, capsys
+):
+    assert (
+        main(["analytics", "active-users", "--breakdown", "channel", "--limit", "2", "--log"]) == 0
+    )
+    out = capsys.readouterr().out
+    (run,) = mlflow.search_runs(experiment_names=["analytics"], output_format="list")
+    assert run.data.params["breakdown"] == "channel"
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id))
+    logged = pd.read_parquet(folder / "active_users.parquet")
+    assert (folder / "active_users.png").is_file() and logged.columns[0] == "channel"
+    weeks = logged["period"].nunique()
+    assert weeks > 2 and f"({weeks - 2} earlier weeks not shown; --limit 0 shows all)" in out
+    channels = set(logged["channel"])
+    printed = [line.split() for line in out.splitlines() if set(line.split()[:1]) & channels]
+    last_two = {str(day.date()) for day in sorted(logged["period"].unique())[-2:]}
+    assert len(printed) == 2 * len(channels)
+    assert {row[1].rstrip("*") for row in printed} == last_two
 
 
 LINEAGE = {"mlflow.source.name": "file:///project", "mlflow.project.entryPoint": "funnel"}

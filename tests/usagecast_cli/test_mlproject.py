@@ -193,8 +193,9 @@ CASES = [
     ("active_users", {}, "analytics active-users --log"),
     (
         "active_users",
-        {"period": "month", "activity_event": "PLAY", "end": "2024-06-01"},
-        "analytics active-users --period month --activity-event PLAY --end 2024-06-01 --log",
+        {"period": "month", "activity_event": "PLAY", "end": "2024-06-01", "breakdown": "plan"},
+        "analytics active-users --period month --activity-event PLAY --end 2024-06-01 "
+        "--breakdown plan --log",
     ),
     ("channels", {}, "analytics channels --log"),
     (
