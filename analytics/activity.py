@@ -34,6 +34,7 @@ from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
+    activity_condition,
     check_user_attribute,
     data_end_seconds,
     render,
@@ -136,11 +137,7 @@ def active_users(
             event_end=combine(event_end),
             segment=params["segment"],
             product_use=params["product_use"],
-            activity=(
-                exp.column("event_type", table="e").isin(*activity_events)
-                if activity_events
-                else exp.true()
-            ),
+            activity=activity_condition(activity_events),
         )
     )
     end = pd.Timestamp(data_end_seconds(engine, filters), unit="s")

@@ -22,7 +22,13 @@ import sqlglot
 import sqlglot.expressions as exp
 
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
-from analytics.scope import SCOPED_USERS, data_end_seconds, render, scope_params
+from analytics.scope import (
+    SCOPED_USERS,
+    activity_condition,
+    data_end_seconds,
+    render,
+    scope_params,
+)
 from contracts.errors import UsagecastError
 from features.engines import Engine
 
@@ -78,11 +84,7 @@ def retention(
             period_index=sqlglot.parse_one(_PERIOD_INDEX[period], read="duckdb"),
             segment=params["segment"],
             product_use=params["product_use"],
-            activity=(
-                exp.column("event_type", table="e").isin(*activity_events)
-                if activity_events
-                else exp.true()
-            ),
+            activity=activity_condition(activity_events),
         )
     )
     return _matrix(long, period, data_end_seconds(engine, filters))

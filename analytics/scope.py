@@ -7,6 +7,7 @@ result runs on any engine in features.engines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -82,6 +83,13 @@ def product_use(filters: Filters) -> exp.Expression:
         area_condition(exp.column("area", table="e"), filters),
         exp.column("event_type", table="e").neq(exp.Literal.string(EXPERIMENT_ASSIGNED)),
     )
+
+
+def activity_condition(activity_events: Sequence[str]) -> exp.Expression:
+    """`e` is an activity event: one of `activity_events`, or any event when none are named."""
+    if not activity_events:
+        return exp.true()
+    return exp.column("event_type", table="e").isin(*activity_events)
 
 
 def scope_params(engine: Engine, filters: Filters) -> dict[str, exp.Expression]:

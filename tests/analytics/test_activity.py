@@ -21,6 +21,7 @@ from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
 from .conftest import at
+from .test_funnel import EXPORT_CONFIG  # the same columns: Account ID, Date, Event
 
 USERS = [
     *[(name, at(-30), "ads") for name in ("a", "b")],
@@ -221,11 +222,6 @@ EXPORT_EVENTS = """\ufeffAccount ID,Date,Event
 7.0,2024-03-12,login
 9.0,2024-03-13,login
 8.0,2024-03-20,login
-"""
-EXPORT_CONFIG = """name: saas
-events:
-  files: events.csv
-  columns: {user_id: Account ID, timestamp: Date, event_type: Event}
 """
 
 
