@@ -1,6 +1,5 @@
-"""`usagecast analytics top-features|before-conversion|funnel|retention|active-users|channels|ltv|
-segments` and
-`usagecast ab assign|analyze`."""
+"""`usagecast analytics top-features|before-conversion|funnel|retention|active-users|channels|
+ltv|segments` and `usagecast ab assign|plan|analyze`."""
 
 from __future__ import annotations
 
