@@ -74,7 +74,8 @@ def log_run(
     plan = plan_launch(launched_run(client))
     tags = {"usagecast.model": model, **plan.own_tags}
     if plan.reuse is not None:
-        run_id, experiment_id = plan.reuse.run_id, plan.reuse.experiment_id
+        run_id = plan.reuse.run_id
+        experiment = client.get_experiment(plan.reuse.experiment_id).name
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
     else:
@@ -104,7 +105,7 @@ def log_run(
         raise
     if plan.reuse is None:
         client.set_terminated(run_id, "FINISHED")
-    return LoggedRun(run_id, client.get_experiment(experiment_id).name)
+    return LoggedRun(run_id, experiment)
 
 
 def ab_dir() -> Path:
