@@ -17,6 +17,7 @@ from analytics.ab import (
 )
 from analytics.activity import active_users
 from analytics.channels import channel_ranking, channels, ltv, ltv_backtest, ltv_formula_rows
+from analytics.conversion_time import TimeToConvert, time_to_convert
 from analytics.filters import NO_FILTERS, Filters, parse_segment
 from analytics.funnel import funnel
 from analytics.retention import retention
@@ -29,6 +30,7 @@ __all__ = [
     "Experiment",
     "Filters",
     "Metric",
+    "TimeToConvert",
     "active_users",
     "analyze",
     "assign",
@@ -46,6 +48,7 @@ __all__ = [
     "parse_split",
     "retention",
     "segments",
+    "time_to_convert",
     "top_features",
     "user_outcomes",
 ]

@@ -20,6 +20,7 @@ from analytics import ab, io, plots
 from analytics.activity import Period as ActivityPeriod
 from analytics.activity import active_users, marked_activity
 from analytics.channels import MISSING_CHANNEL, channel_ranking, channels, ltv, ltv_backtest
+from analytics.conversion_time import TimeToConvert, converted_within, time_to_convert
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
 from analytics.funnel import FunnelResult, funnel
@@ -522,6 +523,85 @@ def run_active_users(
             log=log,
             limit=None,
             shown={"active_users": shown},
+            note="\n".join(note for note in notes if note),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def checked_time_to_convert(
+    engine: Engine,
+    event: str | None = None,
+    filters: Filters = NO_FILTERS,
+    *,
+    days: int = 90,
+    breakdown: str | None = None,
+) -> TimeToConvert:
+    """`time_to_convert` of `event`, else of BUY_PREMIUM when the store holds it, once the
+    store is known to hold it (else a UsagecastError naming the event types it holds)."""
+    (conversion,) = resolve_event_types(
+        store_event_types(engine),
+        (event,) if event else (),
+        command="analytics time-to-convert",
+        flag="--event",
+        default=DEMO_CONVERSION,
+    )
+    return time_to_convert(engine, conversion, filters, days=days, breakdown=breakdown)
+
+
+def run_time_to_convert(
+    event: str | None = None,
+    filters: Filters = NO_FILTERS,
+    *,
+    days: int = 90,
+    breakdown: str | None = None,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics time-to-convert`: the summary and the shares converted within
+    1, 7, 30, ... days printed, the daily curve logged with its plot."""
+
+    def compute(engine: Engine) -> str:
+        result = checked_time_to_convert(engine, event, filters, days=days, breakdown=breakdown)
+        if not result.summary["users"].sum():
+            return _empty(
+                "time to convert: no user in the segment signed up in the time range before "
+                "the end of the data",
+                log=log,
+            )
+        conversion = event or DEMO_CONVERSION
+        curves = result.curve if breakdown else result.curve.assign(event=conversion)
+        within = converted_within(result.curve, days, breakdown)
+        notes = [
+            "(Kaplan-Meier estimates: a user who has not converted is followed to the end of "
+            "the data and no further)",
+            "NaN: nobody not yet converted was followed that long"
+            if within.isna().to_numpy().any()
+            else "",
+        ]
+        return _finish(
+            "time-to-convert",
+            {"time_to_convert_summary": result.summary, "time_to_convert": result.curve},
+            lambda: {
+                "time_to_convert": plots.lines(
+                    curves.assign(within_days=curves["day"] + 1),
+                    "within_days",
+                    "converted_share",
+                    breakdown or "event",
+                    f"Share converted ({conversion}) within N days of signup",
+                )
+            },
+            {
+                **_filter_params(filters),
+                "event": conversion,
+                "days": days,
+                "breakdown": breakdown or "",
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+            shown={"time_to_convert": within},
             note="\n".join(note for note in notes if note),
         )
 

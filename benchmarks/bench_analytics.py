@@ -1,5 +1,5 @@
-"""Benchmark: top-features, before-conversion, a funnel and weekly active users, usagecast
-(DuckDB SQL) vs pandas.
+"""Benchmark: top-features, before-conversion, a funnel, weekly active users and the time to
+convert, usagecast (DuckDB SQL) vs pandas.
 
 The event tables are generated straight into DuckDB with seeded, vectorised numpy (in chunks,
 so memory stays flat): a uniform-user music-app log over 180 days, with ~20% of users buying
@@ -58,6 +58,7 @@ DAYS = 180
 CHUNK = 5_000_000
 CONVERSION = "BUY_PREMIUM"
 LOOKBACK = 30
+CONVERSION_DAYS = 90
 FUNNEL_STEPS = ("LOGIN", "PLAY", "LIKE", CONVERSION)
 FUNNEL_DAYS = 30
 DUCKDB_MEMORY_GIB = 8
@@ -308,10 +309,40 @@ def pandas_active_users(events: pd.DataFrame) -> pd.DataFrame:
     return growth_table(counts.rename_axis("period").reset_index(), "week", end, first)
 
 
+def pandas_time_to_convert(events: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """The pandas peer of analytics.time_to_convert (no filters): each user's first conversion
+    at or after signup, else the end of the data; the same Kaplan-Meier curve from there."""
+    from analytics.conversion_time import conversion_time_table
+
+    signup = users.set_index("user_id")["signup_time"].astype("datetime64[s]").astype("int64")
+    event_s = events["event_time"].astype("datetime64[s]").astype("int64")
+    end_s = int(event_s.max()) + 1
+    is_conversion = (events["event_type"] == CONVERSION).to_numpy()
+    buyers = events["user_id"].to_numpy()[is_conversion]
+    bought = event_s.to_numpy()[is_conversion]
+    after = bought >= signup.reindex(buyers).to_numpy()
+    first = pd.Series(bought[after]).groupby(buyers[after]).min().reindex(signup.index)
+    cohort = (signup < end_s).to_numpy()
+    follow = pd.DataFrame(
+        {
+            "user_id": signup.index.astype(str),
+            "seconds": (first.fillna(end_s) - signup).astype("int64").to_numpy(),
+            "converted": first.notna().to_numpy(),
+        }
+    )[cohort]
+    return conversion_time_table(follow, CONVERSION_DAYS).curve
+
+
 def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
     """Compute one model on one side (inside the measured subprocess)."""
     if side == "duckdb":
-        from analytics import active_users, before_conversion, funnel, top_features
+        from analytics import (
+            active_users,
+            before_conversion,
+            funnel,
+            time_to_convert,
+            top_features,
+        )
         from features.engines.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(folder / "events.duckdb")
@@ -325,6 +356,8 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
             return funnel(engine, FUNNEL_STEPS, FUNNEL_DAYS).table
         if model == "active-users":
             return active_users(engine, period="week")
+        if model == "time-to-convert":
+            return time_to_convert(engine, CONVERSION, days=CONVERSION_DAYS).curve
         return before_conversion(engine, CONVERSION, lookback_days=LOOKBACK)
     if model == "funnel":
         columns = ["event_id", "user_id", "event_time", "event_type"]
@@ -332,11 +365,15 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
     if model == "active-users":
         columns = ["user_id", "event_time"]
         return pandas_active_users(pd.read_parquet(folder / "events.parquet", columns=columns))
-    columns = ["user_id", "event_time", "event_type", "area"]
+    columns = ["user_id", "event_time", "event_type"]
+    if model != "time-to-convert":
+        columns.append("area")
     events = pd.read_parquet(folder / "events.parquet", columns=columns)
     if model == "top-features":
         return pandas_top_features(events)
     users = pd.read_parquet(folder / "users.parquet", columns=["user_id", "signup_time"])
+    if model == "time-to-convert":
+        return pandas_time_to_convert(events, users)
     return pandas_before_conversion(events, users)
 
 
@@ -404,7 +441,8 @@ def main() -> None:
         export_parquet(store, folder)
     print(f"events {args.events:,} seed {args.seed} (generated with numpy into DuckDB)")
     sides = args.sides.split(",")
-    for model in ("top-features", "before-conversion", "funnel", "active-users"):
+    models = ("top-features", "before-conversion", "funnel", "active-users", "time-to-convert")
+    for model in models:
         reports = {side: measure(side, model, folder, args.memory_cap_gib) for side in sides}
         for side, report in reports.items():
             if "error" in report:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from analytics.activity import Period as ActivityPeriod
+    from analytics.conversion_time import TimeToConvert
     from analytics.filters import Filters
     from analytics.funnel import FunnelResult
     from analytics.retention import Period
@@ -32,6 +33,7 @@ __all__ = [
     "retention",
     "segments",
     "store",
+    "time_to_convert",
     "top_features",
 ]
 
@@ -140,6 +142,26 @@ def active_users(
             period=period,
             activity_events=tuple(activity_events),
             breakdown=breakdown,
+        )
+
+
+def time_to_convert(
+    event: str | None = None,
+    filters: Filters | None = None,
+    *,
+    days: int = 90,
+    breakdown: str | None = None,
+    engine: str = "duckdb",
+) -> TimeToConvert:
+    """`usagecast analytics time-to-convert`: `.curve`, per day since signup the users at
+    risk, converting and censored and the Kaplan-Meier share converted by its end; `.summary`,
+    the users, converters within `days`, their median days and the estimated share. `event`
+    defaults to BUY_PREMIUM when the store holds it; per value of `breakdown` when given."""
+    from analytics.runs import checked_time_to_convert
+
+    with store(engine) as opened:
+        return checked_time_to_convert(
+            opened, event, _filters(filters), days=days, breakdown=breakdown
         )
 
 

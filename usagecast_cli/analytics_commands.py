@@ -1,5 +1,5 @@
-"""`usagecast analytics top-features|before-conversion|funnel|retention|active-users|channels|
-ltv|segments` and `usagecast ab assign|plan|analyze`."""
+"""`usagecast analytics top-features|before-conversion|funnel|retention|active-users|
+time-to-convert|channels|ltv|segments` and `usagecast ab assign|plan|analyze`."""
 
 from __future__ import annotations
 
@@ -97,6 +97,21 @@ def _active_users(args: argparse.Namespace) -> int:
             _filters(args),
             period=args.period,
             activity_events=args.activity_event or (),
+            breakdown=args.breakdown,
+            **_common(args),
+        )
+    )
+    return 0
+
+
+def _time_to_convert(args: argparse.Namespace) -> int:
+    from analytics.runs import run_time_to_convert
+
+    print(
+        run_time_to_convert(
+            args.event,
+            _filters(args),
+            days=args.days,
             breakdown=args.breakdown,
             **_common(args),
         )
@@ -325,6 +340,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     active.set_defaults(handler=_active_users)
 
+    timing = models.add_parser(
+        "time-to-convert",
+        help="days from signup to a first conversion: the share converted within N days",
+        description="Users who signed up in the time range (and before the end of the data), "
+        "followed from signup to their first conversion event at or after it. A user who has "
+        "not converted is followed to the end of the data and no further, so the share "
+        "converted within N days is a Kaplan-Meier estimate, not converters over everyone. "
+        "Prints the shares within 1, 7, 14, 30, ... days; logs the daily curve.",
+    )
+    timing.add_argument(
+        "--event", help=f"conversion event type (default {DEMO_DEFAULT} if the store holds it)"
+    )
+    timing.add_argument(
+        "--days", type=int, default=90, help="the window after signup in days (default 90)"
+    )
+    timing.add_argument(
+        "--breakdown", help="a user attribute, e.g. channel: a curve per value of it"
+    )
+    timing.set_defaults(handler=_time_to_convert)
+
     channel = models.add_parser("channels", help="per-channel users, actions, conversion")
     channel.add_argument(
         "--outcome", help=f"conversion event type (default {DEMO_DEFAULT} if the store holds it)"
@@ -365,7 +400,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_specs_option(segment)
     segment.set_defaults(handler=_segments)
 
-    for parser in (top, before, steps, cohort, active, channel, value, segment):
+    for parser in (top, before, steps, cohort, active, timing, channel, value, segment):
         _add_model_options(parser)
 
     ab = subparsers.add_parser("ab", help="A/B test planning, assignment and analysis")

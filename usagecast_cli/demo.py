@@ -54,6 +54,7 @@ def demo_steps(config: DemoConfig, data_dir: Path) -> list[list[str]]:
         ["analytics", "before-conversion", "--event", "BUY_PREMIUM", "--limit", "10"],
         ["analytics", "funnel", "--steps", "LOGIN,PLAY,LIKE,BUY_PREMIUM", "--window-days", "30"],
         ["analytics", "active-users", "--period", "month"],
+        ["analytics", "time-to-convert", "--days", "30", "--breakdown", "channel"],
     ]
 
 

@@ -106,6 +106,7 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
             engine, "BUY_PREMIUM", lookback_days=14, by="event_type"
         )
         monthly = analytics.active_users(engine, period="month", activity_events=("PLAY",))
+        timing = analytics.time_to_convert(engine, "BUY_PREMIUM", days=30, breakdown="channel")
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
     assert_frame_equal(
@@ -124,6 +125,10 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         usagecast.analytics.active_users(period="month", activity_events=["PLAY"]), monthly
     )
     assert monthly["active_users"].iloc[0] > 0
+    by_channel = usagecast.analytics.time_to_convert(days=30, breakdown="channel")
+    assert_frame_equal(by_channel.curve, timing.curve)
+    assert_frame_equal(by_channel.summary, timing.summary)
+    assert timing.summary["converted"].sum() > 0
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):
         usagecast.analytics.active_users(activity_events=["NOT_AN_EVENT"])
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):

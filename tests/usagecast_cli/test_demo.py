@@ -44,6 +44,7 @@ def test_the_demo_promotes_a_champion_and_says_where_to_look(capsys) -> None:
     assert "Where to look:" in printed and f"models:/{MODEL_NAME}@champion" in printed
     assert "median_hours_from_previous" in printed  # the funnel's table
     assert "resurrected_users" in printed  # the active users' table
+    assert "median_days_to_convert" in printed  # the time to convert by channel
     champion = MlflowClient(mlflow_tracking_uri()).get_model_version_by_alias(
         MODEL_NAME, "champion"
     )

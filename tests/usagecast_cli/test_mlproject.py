@@ -197,6 +197,13 @@ CASES = [
         "analytics active-users --period month --activity-event PLAY --end 2024-06-01 "
         "--breakdown plan --log",
     ),
+    ("time_to_convert", {}, "analytics time-to-convert --days 90 --log"),
+    (
+        "time_to_convert",
+        {"event": "BUY_PREMIUM", "days": "30", "segment": "plan = 'pro team'", "breakdown": "c"},
+        "analytics time-to-convert --days 30 --segment \"plan = 'pro team'\" "
+        "--event BUY_PREMIUM --breakdown c --log",
+    ),
     ("channels", {}, "analytics channels --log"),
     (
         "channels",
@@ -269,6 +276,7 @@ def test_every_pipeline_step_has_an_entry_point():
         "funnel",
         "retention",
         "active_users",
+        "time_to_convert",
         "channels",
         "ltv",
         "segments",

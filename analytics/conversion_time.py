@@ -1,0 +1,220 @@
+"""Time to convert: how many days after signup users first do the conversion event.
+
+The users are those in the segment who signed up in the time range and before the end of the
+data; a user's conversion is their first event of the conversion type at or after signup (one
+before signup does not count) and before the end of the data. A user who has not converted is
+followed until the end of the data and no further: censored. The share converted by each day
+since signup is therefore a Kaplan-Meier estimate over the exact times, not converters over
+everyone (which would count users who signed up last week as never converting in their second
+month). Day 0 is the first 24 hours after signup; "by day d" means within d + 1 days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlglot.expressions as exp
+
+from analytics.channels import MISSING_CHANNEL
+from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
+from analytics.scope import (
+    SCOPED_USERS,
+    SECONDS_PER_DAY,
+    check_user_attribute,
+    data_end_seconds,
+    render,
+    segment_condition,
+    user_attribute_values,
+)
+from contracts.errors import UsagecastError
+from features.engines import Engine
+
+CURVE_COLUMNS = ("day", "at_risk", "converted", "censored", "converted_share")
+SUMMARY_COLUMNS = (
+    "users",
+    "converted",
+    "converted_share",
+    "median_days_to_convert",
+    "observed_whole_window",
+)
+
+# Each user of the cohort: seconds from signup to their first conversion (converted) or to
+# the end of the data (not converted, censored there).
+_FOLLOW_UP = f"""
+WITH {SCOPED_USERS},
+cohort AS (
+    SELECT su.user_id, su.signup_s FROM scoped_users AS su
+    WHERE :signup_range AND su.signup_s < :end_s
+),
+conversions AS (
+    SELECT c.user_id, MIN(FLOOR(epoch(e.event_time))) AS converted_s
+    FROM events AS e JOIN cohort AS c ON e.user_id = c.user_id
+    WHERE e.event_type = :event AND FLOOR(epoch(e.event_time)) >= c.signup_s
+      AND FLOOR(epoch(e.event_time)) < :end_s
+    GROUP BY c.user_id
+)
+SELECT c.user_id, COALESCE(v.converted_s, :end_s) - c.signup_s AS seconds,
+       v.converted_s IS NOT NULL AS converted
+FROM cohort AS c LEFT JOIN conversions AS v ON c.user_id = v.user_id
+"""
+
+
+@dataclass(frozen=True)
+class TimeToConvert:
+    """`curve`: per day since signup (and breakdown value) the users at risk at its start,
+    those converting and censored in it, and the share converted by its end. `summary`: per
+    breakdown value (one row without one) the users, those converting within the window,
+    the estimated share converted within it, the converters' median days and the users
+    followed through the whole window."""
+
+    curve: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def follow_up(
+    engine: Engine,
+    event: str,
+    filters: Filters = NO_FILTERS,
+    breakdown: str | None = None,
+) -> pd.DataFrame:
+    """user_id, seconds (signup to first conversion, or to the end of the data) and
+    converted of every user in the cohort; with `breakdown`, a user attribute, also its value
+    as text (MISSING_CHANNEL where none) in a column `breakdown`."""
+    if filters.area_prefix is not None:
+        raise UsagecastError(
+            "analytics time-to-convert: an area filter does not apply; the conversion is an "
+            "event type"
+        )
+    if breakdown is not None:
+        check_user_attribute(engine, breakdown, "time-to-convert breakdown")
+    signup = exp.column("signup_time", table="su")
+    users = engine.query(
+        render(
+            _FOLLOW_UP,
+            segment=segment_condition(engine, filters),
+            signup_range=combine(time_range_condition(signup, filters)),
+            end_s=exp.Literal.number(data_end_seconds(engine, filters)),
+            event=exp.Literal.string(event),
+        )
+    )
+    users["user_id"] = users["user_id"].astype(str)
+    users = users.astype({"seconds": "int64", "converted": "bool"})
+    if breakdown is None:
+        return users
+    values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
+    return users.merge(values, on="user_id").rename(columns={"attribute": "breakdown"})
+
+
+def check_window(days: int) -> None:
+    """Refuse a window shorter than a day (before any query runs)."""
+    if days < 1:
+        raise UsagecastError(f"time-to-convert window {days} days: must be at least 1")
+
+
+def converted_shares(
+    seconds: np.ndarray, converted: np.ndarray, limits: Sequence[float]
+) -> np.ndarray:
+    """Kaplan-Meier share converted before each limit (seconds since signup): at each
+    conversion time t, the conversions at t over the users followed to at least t, with
+    every user not yet converted followed only to their own seconds (pure). NaN past the
+    longest follow-up unless everyone had converted by then: nobody was watched that long."""
+    if not len(seconds):
+        return np.full(len(limits), np.nan)
+    times, events = np.unique(seconds[converted], return_counts=True)
+    ordered = np.sort(seconds)
+    at_risk = len(ordered) - np.searchsorted(ordered, times, side="left")
+    staying = np.concatenate([[1.0], np.cumprod(1.0 - events / at_risk)])
+    bounds = np.asarray(limits, dtype="float64")
+    shares = 1.0 - staying[np.searchsorted(times, bounds)]
+    return np.where((bounds > ordered[-1]) & (staying[-1] > 0), np.nan, shares)
+
+
+def _curve(group: pd.DataFrame, days: int) -> pd.DataFrame:
+    """CURVE_COLUMNS of one group's follow-up rows, days 0 to days - 1."""
+    seconds = group["seconds"].to_numpy("int64")
+    converted = group["converted"].to_numpy("bool")
+    day_of = seconds // SECONDS_PER_DAY
+    day = np.arange(days)
+    return pd.DataFrame(
+        {
+            "day": day,
+            "at_risk": len(seconds) - np.searchsorted(np.sort(day_of), day, side="left"),
+            "converted": np.bincount(day_of[converted], minlength=days)[:days],
+            "censored": np.bincount(day_of[~converted], minlength=days)[:days],
+            "converted_share": converted_shares(seconds, converted, (day + 1) * SECONDS_PER_DAY),
+        }
+    )
+
+
+def _summary(group: pd.DataFrame, days: int) -> dict[str, object]:
+    """SUMMARY_COLUMNS of one group's follow-up rows over a window of `days`."""
+    window = days * SECONDS_PER_DAY
+    seconds = group["seconds"].to_numpy("int64")
+    converted = group["converted"].to_numpy("bool")
+    within = converted & (seconds < window)
+    return {
+        "users": len(group),
+        "converted": int(within.sum()),
+        "converted_share": float(converted_shares(seconds, converted, [window])[0]),
+        "median_days_to_convert": float(np.median(seconds[within]) / SECONDS_PER_DAY)
+        if within.any()
+        else np.nan,
+        "observed_whole_window": int((converted | (seconds >= window)).sum()),
+    }
+
+
+def conversion_time_table(
+    users: pd.DataFrame, days: int, breakdown: str | None = None
+) -> TimeToConvert:
+    """The curve and summary of `follow_up`'s rows over a window of `days` (pure); with
+    `breakdown`, per value of their `breakdown` column, in a first column of that name."""
+    check_window(days)
+    if breakdown is None:
+        summary = pd.DataFrame([_summary(users, days)], columns=list(SUMMARY_COLUMNS))
+        return TimeToConvert(_curve(users, days), summary)
+    groups = list(users.groupby("breakdown", sort=True))
+    curve = [_curve(part, days).assign(**{breakdown: value}) for value, part in groups]
+    rows = [{breakdown: value, **_summary(part, days)} for value, part in groups]
+    curve_columns = [breakdown, *CURVE_COLUMNS]
+    return TimeToConvert(
+        pd.concat(curve, ignore_index=True)[curve_columns]
+        if curve
+        else pd.DataFrame(columns=curve_columns),
+        pd.DataFrame(rows, columns=[breakdown, *SUMMARY_COLUMNS]),
+    )
+
+
+# The "converted within" columns printed: these numbers of days that fit the window, and the
+# window itself.
+WITHIN_DAYS = (1, 7, 14, 30, 60, 90, 180, 365)
+
+
+def converted_within(curve: pd.DataFrame, days: int, breakdown: str | None) -> pd.DataFrame:
+    """The curve for reading: the estimated share converted within 1, 7, 14, 30, ... days of
+    signup (up to the window of `days`), a row per breakdown value (pure)."""
+    marks = sorted({*(mark for mark in WITHIN_DAYS if mark < days), days})
+    columns = [f"{mark}d" for mark in marks]
+    groups = curve.groupby(breakdown, sort=True) if breakdown else [(None, curve)]
+    rows = []
+    for value, part in groups:
+        shares = part.set_index("day")["converted_share"]
+        row = {breakdown: value} if breakdown else {}
+        rows.append(row | dict(zip(columns, shares.reindex([m - 1 for m in marks]), strict=True)))
+    return pd.DataFrame(rows, columns=[*([breakdown] if breakdown else []), *columns])
+
+
+def time_to_convert(
+    engine: Engine,
+    event: str,
+    filters: Filters = NO_FILTERS,
+    *,
+    days: int = 90,
+    breakdown: str | None = None,
+) -> TimeToConvert:
+    """Days from signup to the first `event` over a window of `days` (per value of the user
+    attribute `breakdown` when given)."""
+    check_window(days)
+    return conversion_time_table(follow_up(engine, event, filters, breakdown), days, breakdown)

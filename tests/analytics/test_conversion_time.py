@@ -1,0 +1,271 @@
+"""Time to convert: the follow-up of each user, the Kaplan-Meier shares by day, checked by
+hand, against a plain-Python product-limit reference, on Spark and on a real-shaped export."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analytics import Filters
+from analytics.conversion_time import (
+    conversion_time_table,
+    converted_shares,
+    follow_up,
+    time_to_convert,
+)
+from contracts.errors import UsagecastError
+from features.engines.spark import SparkEngine
+from usagecast_cli.main import main
+
+from .conftest import DAY0, at
+
+DAY = 86_400
+USERS = [
+    ("a", at(0), "ads"),
+    ("b", at(0), "ads"),
+    ("c", at(0), "seo"),
+    ("d", at(4), "seo"),
+    ("e", at(9), None),
+    ("f", at(20), "ads"),  # signed up after the data's end (day 12): not in the cohort
+]
+EVENTS = [
+    ("a", at(0, 6), "BUY", "shop", 9.0),  # 6 hours after signup: day 0
+    ("a", at(3), "BUY", "shop", 9.0),  # a second purchase: only the first counts
+    ("b", at(-1), "BUY", "shop", 9.0),  # before signup: does not count
+    ("b", at(2, 12), "BUY", "shop", 9.0),  # 2.5 days after signup: day 2
+    ("c", at(1), "PLAY", "home", None),  # never buys: followed to the end, day 12
+    ("d", at(5), "PLAY", "home", None),  # never buys: followed for 8 days
+    ("e", at(11), "BUY", "shop", 9.0),  # 2 days after signup
+    ("c", at(11, 23), "PLAY", "home", None),  # the last event: the data ends 1 s after it
+]
+
+
+def test_each_user_is_followed_to_their_first_conversion_or_the_end(tiny_store):
+    users = follow_up(tiny_store(USERS, EVENTS), "BUY").sort_values("user_id")
+    end = 11 * DAY + 23 * 3600 + 1
+    assert users["user_id"].tolist() == ["a", "b", "c", "d", "e"]
+    hours = 3600
+    assert users["seconds"].tolist() == [6 * hours, 2.5 * DAY, end, end - 4 * DAY, 2 * DAY]
+    assert users["converted"].tolist() == [True, True, False, False, True]
+
+
+def test_the_shares_are_kaplan_meier_not_converters_over_everyone(tiny_store):
+    result = time_to_convert(tiny_store(USERS, EVENTS), "BUY", days=10)
+    curve = result.curve.set_index("day")
+    # Day 0: a of 5; day 2: b and e of the 4 left; d leaves at day 7 unconverted; c at 11.
+    assert curve.loc[0, ["at_risk", "converted", "censored"]].tolist() == [5, 1, 0]
+    assert curve.loc[2, ["at_risk", "converted", "censored"]].tolist() == [4, 2, 0]
+    assert curve.loc[7, ["at_risk", "converted", "censored"]].tolist() == [2, 0, 1]
+    assert curve["at_risk"].tolist()[-2:] == [1, 1]
+    shares = curve["converted_share"].tolist()
+    assert shares[:3] == pytest.approx([1 / 5, 1 / 5, 1 - 4 / 5 * 2 / 4])
+    assert shares[-1] == pytest.approx(0.6)  # d's censoring changes nothing after day 2
+    summary = result.summary.iloc[0]
+    assert summary[["users", "converted", "observed_whole_window"]].tolist() == [5, 3, 4]
+    assert summary["converted_share"] == pytest.approx(0.6)
+    assert summary["median_days_to_convert"] == pytest.approx(2.0)  # 0.25, 2, 2.5 days
+    # Censoring is what moves the estimate: with d followed to day 7 and then converting on
+    # day 8, the share by day 9 rises by d's step over the 2 at risk (c and d).
+    later = [*EVENTS, ("d", at(11, 12), "BUY", "shop", 9.0)]
+    shares = time_to_convert(tiny_store(USERS, later, name="later.duckdb"), "BUY", days=10)
+    assert shares.curve["converted_share"].iloc[-1] == pytest.approx(1 - 2 / 5 * 1 / 2)
+
+
+def test_filters_choose_the_cohort_by_signup_and_end_the_data(tiny_store):
+    engine = tiny_store(USERS, EVENTS)
+    ads = time_to_convert(engine, "BUY", Filters(segment="channel = 'ads'"), days=3)
+    assert ads.summary[["users", "converted"]].iloc[0].tolist() == [2, 2]
+    assert ads.curve["converted_share"].tolist() == pytest.approx([0.5, 0.5, 1.0])
+    later = follow_up(engine, "BUY", Filters(start=at(1)))
+    assert sorted(later["user_id"]) == ["d", "e"]
+    # The range's end ends the data: e signed up on day 9 and converts only on day 11.
+    early = follow_up(engine, "BUY", Filters(end=at(10))).set_index("user_id")
+    assert early.loc["e", ["seconds", "converted"]].tolist() == [DAY, False]
+    assert not early.loc["a", "converted"] or early.loc["a", "seconds"] == 6 * 3600
+    with pytest.raises(UsagecastError, match="an area filter does not apply"):
+        follow_up(engine, "BUY", Filters(area_prefix="shop"))
+    with pytest.raises(UsagecastError, match="window 0 days: must be at least 1"):
+        time_to_convert(engine, "BUY", days=0)
+    nobody = time_to_convert(engine, "BUY", Filters(segment="channel = 'tv'"), days=2)
+    assert nobody.summary["users"].tolist() == [0]
+    assert nobody.curve["converted_share"].isna().all()
+
+
+def test_a_breakdown_gives_each_values_curve(tiny_store):
+    engine = tiny_store(USERS, EVENTS)
+    result = time_to_convert(engine, "BUY", days=5, breakdown="channel")
+    assert result.summary["channel"].tolist() == ["(missing)", "ads", "seo"]
+    assert result.summary["users"].tolist() == [1, 2, 2]
+    assert result.curve.columns[0] == "channel" and len(result.curve) == 15
+    for value in ("ads", "seo"):
+        alone = time_to_convert(engine, "BUY", Filters(segment=f"channel = '{value}'"), days=5)
+        part = result.curve[result.curve["channel"] == value].drop(columns="channel")
+        pd.testing.assert_frame_equal(part.reset_index(drop=True), alone.curve)
+    with pytest.raises(UsagecastError, match="'plan' is not a user attribute"):
+        time_to_convert(engine, "BUY", breakdown="plan")
+
+
+def reference_share(durations: list[tuple[float, bool]], limit: float) -> float:
+    """The product-limit estimate in plain Python: walk the conversion times in order; NaN
+    past the longest follow-up unless nobody is left unconverted by then."""
+    staying = 1.0
+    for time in sorted({seconds for seconds, converted in durations if converted}):
+        if time >= limit:
+            break
+        at_risk = sum(1 for seconds, _ in durations if seconds >= time)
+        converting = sum(1 for seconds, converted in durations if converted and seconds == time)
+        staying *= 1 - converting / at_risk
+    if limit > max(seconds for seconds, _ in durations) and staying > 0:
+        return float("nan")
+    return 1 - staying
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    durations=st.lists(st.tuples(st.integers(0, 6), st.booleans()), min_size=1, max_size=25),
+    limit=st.integers(0, 8),
+)
+def test_the_shares_are_the_reference_product_limit(durations, limit):
+    seconds = np.array([seconds for seconds, _ in durations], dtype="int64")
+    converted = np.array([converted for _, converted in durations], dtype="bool")
+    share = converted_shares(seconds, converted, [limit])[0]
+    assert share == pytest.approx(reference_share(durations, limit), nan_ok=True)
+    if converted.all():  # nobody censored: converters over everyone
+        assert share == pytest.approx(float((seconds < limit).mean()))
+
+
+STORES = itertools.count()
+SIGNUP = st.integers(0, 20).map(lambda day: at(day))
+CONVERSION = st.integers(-48, 30 * 24).map(lambda hours: timedelta(hours=hours))
+
+
+@pytest.mark.slow  # a store per example
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(users=st.lists(st.tuples(SIGNUP, st.lists(CONVERSION, max_size=3)), min_size=1, max_size=8))
+def test_the_table_is_the_reference_over_any_store(tiny_store, users):
+    rows = [(f"u{index}", signup, "ads") for index, (signup, _) in enumerate(users)]
+    events = [
+        (f"u{index}", signup + offset, "BUY", "shop", 1.0)
+        for index, (signup, offsets) in enumerate(users)
+        for offset in offsets
+    ]
+    events.append(("u0", at(25), "PLAY", "home", None))
+    engine = tiny_store(rows, events, name=f"store-{next(STORES)}.duckdb")
+    # The data's end: a second after the last event, or the end of its date when every event
+    # is at midnight (a date-only store).
+    last = max(moment for _, moment, *_ in events)
+    dates_only = all(
+        (moment - DAY0) % timedelta(days=1) == timedelta(0) for _, moment, *_ in events
+    )
+    end = last + (timedelta(days=1) if dates_only else timedelta(seconds=1))
+    durations = []
+    for signup, offsets in users:
+        after = [signup + offset for offset in offsets if offset >= timedelta(0)]
+        first = min((moment for moment in after if moment < end), default=None)
+        durations.append((((first or end) - signup).total_seconds(), first is not None))
+    result = time_to_convert(engine, "BUY", days=14)
+    expected = [reference_share(durations, (day + 1) * DAY) for day in range(14)]
+    assert result.curve["converted_share"].tolist() == pytest.approx(expected, nan_ok=True)
+
+
+@pytest.mark.spark
+@pytest.mark.usefixtures("spark_session")
+def test_spark_follows_the_same_users(tiny_store, tmp_path):
+    tiny_store(USERS, EVENTS)
+    duck = tiny_store(USERS, EVENTS, name="duck.duckdb")
+    spark = SparkEngine(tmp_path / "events.duckdb")
+    try:
+        for filters in (Filters(), Filters(segment="channel = 'seo'", end=at(10))):
+            on_spark = follow_up(spark, "BUY", filters).sort_values("user_id")
+            on_duck = follow_up(duck, "BUY", filters).sort_values("user_id")
+            pd.testing.assert_frame_equal(
+                on_spark.reset_index(drop=True), on_duck.reset_index(drop=True)
+            )
+    finally:
+        spark.close()
+
+
+def test_an_empty_breakdown_has_the_columns():
+    empty = pd.DataFrame({"user_id": [], "seconds": [], "converted": [], "breakdown": []})
+    result = conversion_time_table(empty, 3, "plan")
+    assert result.curve.columns.tolist()[:2] == ["plan", "day"] and result.curve.empty
+    assert result.summary.columns.tolist()[:2] == ["plan", "users"] and result.summary.empty
+
+
+# A users export and an event log as users bring them: BOMs, dates without times, ids written
+# as floats by a spreadsheet, a blank id (quarantined) and a duplicated row.
+EXPORT_USERS = """\ufeffAccount ID,Created,Plan
+7.0,2024-03-01,team
+8.0,2024-03-01,solo
+9.0,2024-03-05,team
+10.0,2024-03-10,solo
+"""
+EXPORT_EVENTS = """\ufeffAccount ID,Date,Event
+7.0,2024-03-01,login
+7.0,2024-03-04,upgrade
+7.0,2024-03-04,upgrade
+8.0,2024-03-02,login
+,2024-03-03,upgrade
+9.0,2024-03-05,upgrade
+10.0,2024-03-12,login
+8.0,2024-03-20,login
+"""
+EXPORT_CONFIG = """name: saas
+users:
+  files: users.csv
+  columns: {user_id: Account ID, signup_time: Created}
+  attributes: {plan: {column: Plan, kind: static, dtype: categorical}}
+events:
+  files: events.csv
+  columns: {user_id: Account ID, timestamp: Date, event_type: Event}
+"""
+
+
+def test_cli_time_to_convert_on_a_date_only_export(tmp_path, capsys):
+    (tmp_path / "users.csv").write_text(EXPORT_USERS, encoding="utf-8")
+    (tmp_path / "events.csv").write_text(EXPORT_EVENTS, encoding="utf-8")
+    (tmp_path / "dataset.yaml").write_text(EXPORT_CONFIG, encoding="utf-8")
+    assert main(["ingest", str(tmp_path / "dataset.yaml")]) == 0
+    capsys.readouterr()
+    args = ["analytics", "time-to-convert", "--event", "upgrade", "--days", "7"]
+    assert main([*args, "--log"]) == 0
+    out = capsys.readouterr().out
+    # 9 upgrades on its signup date (day 0), 7 three days after (day 3); 8 and 10 never do,
+    # 10 followed for the 11 days to the end of Mar 20: all 4 for the whole week.
+    summary, within = (block.splitlines() for block in out.split("\n\n")[:2])
+    assert summary[2].split() == ["4", "2", "0.5", "1.5", "4"]
+    assert [within[1].split(), within[2].split()] == [["1d", "7d"], ["0.25", "0.5"]]
+    (run,) = mlflow.search_runs(experiment_names=["analytics"], output_format="list")
+    assert run.data.params["event"] == "upgrade" and run.data.params["days"] == "7"
+    artifacts = {item.path for item in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"time_to_convert.csv", "time_to_convert_summary.csv", "time_to_convert.png"} <= (
+        artifacts
+    )
+    assert main([*args, "--breakdown", "plan"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[:3] for line in out.splitlines()[2:4]] == [
+        ["solo", "2", "0"],
+        ["team", "2", "2"],
+    ]
+    # Solo's users were followed for 20 and 11 days without converting: no 30-day share.
+    assert main([*args[:-1], "30", "--breakdown", "plan"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split() for line in out.split("\n\n")[1].splitlines()[1:4]] == [
+        ["plan", "1d", "7d", "14d", "30d"],
+        ["solo", "0", "0", "0", "NaN"],
+        ["team", "0.5", "1", "1", "1"],
+    ]
+    assert "NaN: nobody not yet converted was followed that long" in out
+    assert main([*args, "--segment", "plan = 'enterprise'"]) == 0
+    assert "no user in the segment signed up" in capsys.readouterr().out
+    assert main(["analytics", "time-to-convert", "--event", "purchase"]) == 2
+    assert "purchase" in capsys.readouterr().err
