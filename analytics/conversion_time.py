@@ -1,8 +1,10 @@
-"""Time to convert: how many days after signup users first do the conversion event.
+"""Time to convert: how many days after signup users first do the conversion event, or adopt.
 
 The users are those in the segment who signed up in the time range and before the end of the
 data; a user's conversion is their first event of the conversion type at or after signup (one
-before signup does not count) and before the end of the data. A user who has not converted is
+before signup does not count) and before the end of the data, or, for adoption, the first
+event of the first date that completes `min_days` distinct active dates within some
+`window_days` days (the active_days_in_window label's rule). A user who has not converted is
 followed until the end of the data and no further: censored. The share converted by each day
 since signup is therefore a Kaplan-Meier estimate over the exact times, not converters over
 everyone (which would count users who signed up last week as never converting in their second
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import sqlglot
 import sqlglot.expressions as exp
 
 from analytics.channels import MISSING_CHANNEL
@@ -23,8 +26,10 @@ from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
     SECONDS_PER_DAY,
+    activity_condition,
     check_user_attribute,
     data_end_seconds,
+    product_use,
     render,
     segment_condition,
     user_attribute_values,
@@ -41,25 +46,112 @@ SUMMARY_COLUMNS = (
     "observed_whole_window",
 )
 
-# Each user of the cohort: seconds from signup to their first conversion (converted) or to
-# the end of the data (not converted, censored there).
-_FOLLOW_UP = f"""
+# The cohort: users of the segment who signed up in the range, before the end of the data.
+_COHORT = f"""
 WITH {SCOPED_USERS},
 cohort AS (
     SELECT su.user_id, su.signup_s FROM scoped_users AS su
     WHERE :signup_range AND su.signup_s < :end_s
-),
+)"""
+
+# A conversion is the first event of a type at or after signup.
+_FIRST_EVENTS = """
 conversions AS (
     SELECT c.user_id, MIN(FLOOR(epoch(e.event_time))) AS converted_s
     FROM events AS e JOIN cohort AS c ON e.user_id = c.user_id
     WHERE e.event_type = :event AND FLOOR(epoch(e.event_time)) >= c.signup_s
       AND FLOOR(epoch(e.event_time)) < :end_s
     GROUP BY c.user_id
-)
+)"""
+
+# Adoption: the first event of the first active date (after signup) that has `min_days` - 1
+# earlier active dates within `window_days` - 1 days of it, as the active_days_in_window label
+# counts days (features.featureset.compiler.labels).
+_ADOPTIONS = """
+active_days AS (
+    SELECT e.user_id, e.event_date, MIN(FLOOR(epoch(e.event_time))) AS first_s
+    FROM events AS e JOIN cohort AS c ON e.user_id = c.user_id
+    WHERE FLOOR(epoch(e.event_time)) >= c.signup_s AND FLOOR(epoch(e.event_time)) < :end_s
+      AND :product_use AND :activity
+    GROUP BY e.user_id, e.event_date
+),
+runs AS (SELECT user_id, event_date, first_s, :earlier AS earlier FROM active_days),
+conversions AS (
+    SELECT user_id, MIN(first_s) AS converted_s FROM runs
+    WHERE DATE_DIFF('day', earlier, event_date) < :window_days
+    GROUP BY user_id
+)"""
+
+# Each user of the cohort: seconds from signup to their first conversion (converted) or to
+# the end of the data (not converted, censored there).
+_FOLLOWED = """
 SELECT c.user_id, COALESCE(v.converted_s, :end_s) - c.signup_s AS seconds,
        v.converted_s IS NOT NULL AS converted
 FROM cohort AS c LEFT JOIN conversions AS v ON c.user_id = v.user_id
 """
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """The conversion "adopted": `min_days` distinct active dates inside some window of
+    `window_days` days (the active_days_in_window label's rule), e.g. 3 in 7."""
+
+    min_days: int
+    window_days: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_days <= self.window_days:
+            raise UsagecastError(
+                f"adoption {self}: needs 1 <= min days <= window days (e.g. 3/7: 3 active "
+                "days within some 7 days)"
+            )
+
+    def __str__(self) -> str:
+        return f"{self.min_days}/{self.window_days}"
+
+
+def parse_adoption(text: str) -> Adoption:
+    """`MIN_DAYS/WINDOW_DAYS` (e.g. "3/7") as an Adoption."""
+    parts = text.split("/")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise UsagecastError(
+            f"adoption {text!r}: write MIN_DAYS/WINDOW_DAYS, e.g. 3/7 (3 active days within "
+            "some 7 days)"
+        )
+    return Adoption(int(parts[0]), int(parts[1]))
+
+
+Conversion = str | Adoption
+
+
+def _conversions(
+    conversion: Conversion, filters: Filters, activity_events: Sequence[str]
+) -> tuple[str, dict[str, exp.Expression]]:
+    """The conversions CTE and its placeholders' values: an event type's first event, or
+    adoption's first adopting day (in the area prefix, of the activity events)."""
+    if isinstance(conversion, str):
+        if filters.area_prefix is not None or activity_events:
+            raise UsagecastError(
+                "analytics time-to-convert: an area filter and activity events go with "
+                "--adoption; a conversion event is an event type"
+            )
+        return _FIRST_EVENTS, {"event": exp.Literal.string(conversion)}
+    day = exp.column("event_date")
+    earlier = (
+        day
+        if conversion.min_days == 1
+        else sqlglot.parse_one(
+            f"LAG(event_date, {conversion.min_days - 1}) OVER "
+            "(PARTITION BY user_id ORDER BY event_date)",
+            read="duckdb",
+        )
+    )
+    return _ADOPTIONS, {
+        "product_use": product_use(filters),
+        "activity": activity_condition(activity_events),
+        "earlier": earlier,
+        "window_days": exp.Literal.number(conversion.window_days),
+    }
 
 
 @dataclass(frozen=True)
@@ -76,28 +168,26 @@ class TimeToConvert:
 
 def follow_up(
     engine: Engine,
-    event: str,
+    conversion: Conversion,
     filters: Filters = NO_FILTERS,
     breakdown: str | None = None,
+    activity_events: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """user_id, seconds (signup to first conversion, or to the end of the data) and
-    converted of every user in the cohort; with `breakdown`, a user attribute, also its value
-    as text (MISSING_CHANNEL where none) in a column `breakdown`."""
-    if filters.area_prefix is not None:
-        raise UsagecastError(
-            "analytics time-to-convert: an area filter does not apply; the conversion is an "
-            "event type"
-        )
+    """user_id, seconds (signup to the first conversion: an event type's first event, or
+    adoption; else to the end of the data) and converted of every user in the cohort; with
+    `breakdown`, a user attribute, also its value as text (MISSING_CHANNEL where none) in a
+    column `breakdown`. Adoption counts the `activity_events` (every type when none)."""
+    conversions, params = _conversions(conversion, filters, activity_events)
     if breakdown is not None:
         check_user_attribute(engine, breakdown, "time-to-convert breakdown")
     signup = exp.column("signup_time", table="su")
     users = engine.query(
         render(
-            _FOLLOW_UP,
+            f"{_COHORT},{conversions}{_FOLLOWED}",
             segment=segment_condition(engine, filters),
             signup_range=combine(time_range_condition(signup, filters)),
             end_s=exp.Literal.number(data_end_seconds(engine, filters)),
-            event=exp.Literal.string(event),
+            **params,
         )
     )
     users["user_id"] = users["user_id"].astype(str)
@@ -208,13 +298,16 @@ def converted_within(curve: pd.DataFrame, days: int, breakdown: str | None) -> p
 
 def time_to_convert(
     engine: Engine,
-    event: str,
+    conversion: Conversion,
     filters: Filters = NO_FILTERS,
     *,
     days: int = 90,
     breakdown: str | None = None,
+    activity_events: Sequence[str] = (),
 ) -> TimeToConvert:
-    """Days from signup to the first `event` over a window of `days` (per value of the user
-    attribute `breakdown` when given)."""
+    """Days from signup to the first `conversion` (an event type, or an Adoption of the
+    `activity_events`) over a window of `days` (per value of the user attribute `breakdown`
+    when given)."""
     check_window(days)
-    return conversion_time_table(follow_up(engine, event, filters, breakdown), days, breakdown)
+    users = follow_up(engine, conversion, filters, breakdown, activity_events)
+    return conversion_time_table(users, days, breakdown)

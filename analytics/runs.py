@@ -20,7 +20,12 @@ from analytics import ab, io, plots
 from analytics.activity import Period as ActivityPeriod
 from analytics.activity import active_users, marked_activity
 from analytics.channels import MISSING_CHANNEL, channel_ranking, channels, ltv, ltv_backtest
-from analytics.conversion_time import TimeToConvert, converted_within, time_to_convert
+from analytics.conversion_time import (
+    Adoption,
+    TimeToConvert,
+    converted_within,
+    time_to_convert,
+)
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
 from analytics.funnel import FunnelResult, funnel
@@ -536,9 +541,30 @@ def checked_time_to_convert(
     *,
     days: int = 90,
     breakdown: str | None = None,
+    adoption: Adoption | None = None,
+    activity_events: Sequence[str] = (),
 ) -> TimeToConvert:
-    """`time_to_convert` of `event`, else of BUY_PREMIUM when the store holds it, once the
-    store is known to hold it (else a UsagecastError naming the event types it holds)."""
+    """`time_to_convert` to `adoption` (of the activity events, each one the store holds),
+    else to `event`, else to BUY_PREMIUM when the store holds it (else a UsagecastError
+    naming the event types it holds)."""
+    command = "analytics time-to-convert"
+    if adoption is not None and event:
+        raise UsagecastError(f"{command}: give --event or --adoption, not both")
+    if adoption is not None:
+        _check_activity_events(engine, activity_events, command)
+    conversion = adoption or conversion_event(engine, event)
+    return time_to_convert(
+        engine,
+        conversion,
+        filters,
+        days=days,
+        breakdown=breakdown,
+        activity_events=activity_events,
+    )
+
+
+def conversion_event(engine: Engine, event: str | None) -> str:
+    """`event`, else BUY_PREMIUM when the store holds it; refused when the store lacks it."""
     (conversion,) = resolve_event_types(
         store_event_types(engine),
         (event,) if event else (),
@@ -546,7 +572,7 @@ def checked_time_to_convert(
         flag="--event",
         default=DEMO_CONVERSION,
     )
-    return time_to_convert(engine, conversion, filters, days=days, breakdown=breakdown)
+    return conversion
 
 
 def run_time_to_convert(
@@ -555,23 +581,33 @@ def run_time_to_convert(
     *,
     days: int = 90,
     breakdown: str | None = None,
+    adoption: Adoption | None = None,
+    activity_events: Sequence[str] = (),
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics time-to-convert`: the summary and the shares converted within
-    1, 7, 30, ... days printed, the daily curve logged with its plot."""
+    """`usagecast analytics time-to-convert`: the summary and the shares converted (or
+    adopted) within 1, 7, 30, ... days printed, the daily curve logged with its plot."""
 
     def compute(engine: Engine) -> str:
-        result = checked_time_to_convert(engine, event, filters, days=days, breakdown=breakdown)
+        result = checked_time_to_convert(
+            engine,
+            event,
+            filters,
+            days=days,
+            breakdown=breakdown,
+            adoption=adoption,
+            activity_events=activity_events,
+        )
         if not result.summary["users"].sum():
             return _empty(
                 "time to convert: no user in the segment signed up in the time range before "
                 "the end of the data",
                 log=log,
             )
-        conversion = event or DEMO_CONVERSION
-        curves = result.curve if breakdown else result.curve.assign(event=conversion)
+        conversion = f"adoption {adoption}" if adoption else event or DEMO_CONVERSION
+        curves = result.curve if breakdown else result.curve.assign(conversion=conversion)
         within = converted_within(result.curve, days, breakdown)
         notes = [
             "(Kaplan-Meier estimates: a user who has not converted is followed to the end of "
@@ -588,13 +624,15 @@ def run_time_to_convert(
                     curves.assign(within_days=curves["day"] + 1),
                     "within_days",
                     "converted_share",
-                    breakdown or "event",
+                    breakdown or "conversion",
                     f"Share converted ({conversion}) within N days of signup",
                 )
             },
             {
                 **_filter_params(filters),
-                "event": conversion,
+                "event": "" if adoption else conversion,
+                "adoption": str(adoption or ""),
+                "activity_events": ",".join(activity_events),
                 "days": days,
                 "breakdown": breakdown or "",
                 "engine": engine_name,

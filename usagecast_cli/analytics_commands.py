@@ -113,10 +113,23 @@ def _time_to_convert(args: argparse.Namespace) -> int:
             _filters(args),
             days=args.days,
             breakdown=args.breakdown,
+            adoption=args.adoption,
+            activity_events=args.activity_event or (),
             **_common(args),
         )
     )
     return 0
+
+
+def _adoption(text: str):
+    """--adoption MIN_DAYS/WINDOW_DAYS as an analytics Adoption (argparse's error otherwise)."""
+    from analytics.conversion_time import parse_adoption
+    from contracts.errors import UsagecastError
+
+    try:
+        return parse_adoption(text)
+    except UsagecastError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _channels(args: argparse.Namespace) -> int:
@@ -342,15 +355,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     timing = models.add_parser(
         "time-to-convert",
-        help="days from signup to a first conversion: the share converted within N days",
+        help="days from signup to a first conversion (or adoption): the share converted "
+        "within N days",
         description="Users who signed up in the time range (and before the end of the data), "
         "followed from signup to their first conversion event at or after it. A user who has "
         "not converted is followed to the end of the data and no further, so the share "
         "converted within N days is a Kaplan-Meier estimate, not converters over everyone. "
-        "Prints the shares within 1, 7, 14, 30, ... days; logs the daily curve.",
+        "With --adoption the conversion is the day a user becomes adopted. Prints the shares "
+        "within 1, 7, 14, 30, ... days; logs the daily curve.",
     )
     timing.add_argument(
         "--event", help=f"conversion event type (default {DEMO_DEFAULT} if the store holds it)"
+    )
+    timing.add_argument(
+        "--adoption",
+        type=_adoption,
+        metavar="MIN_DAYS/WINDOW_DAYS",
+        help="convert = adopt instead of an event: MIN_DAYS distinct active days within some "
+        "WINDOW_DAYS days (the active_days_in_window label's rule), e.g. 3/7; --area and "
+        "--activity-event choose the activity",
+    )
+    timing.add_argument(
+        "--activity-event",
+        action="append",
+        help="with --adoption: event type that counts as activity (repeat; default every "
+        "event type)",
     )
     timing.add_argument(
         "--days", type=int, default=90, help="the window after signup in days (default 90)"

@@ -4,7 +4,7 @@ hand, against a plain-Python product-limit reference, on Spark and on a real-sha
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import mlflow
 import numpy as np
@@ -15,12 +15,15 @@ from hypothesis import strategies as st
 
 from analytics import Filters
 from analytics.conversion_time import (
+    Adoption,
     conversion_time_table,
     converted_shares,
     follow_up,
+    parse_adoption,
     time_to_convert,
 )
 from contracts.errors import UsagecastError
+from events.store import EXPERIMENT_ASSIGNED
 from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
@@ -89,7 +92,7 @@ def test_filters_choose_the_cohort_by_signup_and_end_the_data(tiny_store):
     early = follow_up(engine, "BUY", Filters(end=at(10))).set_index("user_id")
     assert early.loc["e", ["seconds", "converted"]].tolist() == [DAY, False]
     assert not early.loc["a", "converted"] or early.loc["a", "seconds"] == 6 * 3600
-    with pytest.raises(UsagecastError, match="an area filter does not apply"):
+    with pytest.raises(UsagecastError, match="an area filter and activity events go with"):
         follow_up(engine, "BUY", Filters(area_prefix="shop"))
     with pytest.raises(UsagecastError, match="window 0 days: must be at least 1"):
         time_to_convert(engine, "BUY", days=0)
@@ -110,6 +113,71 @@ def test_a_breakdown_gives_each_values_curve(tiny_store):
         pd.testing.assert_frame_equal(part.reset_index(drop=True), alone.curve)
     with pytest.raises(UsagecastError, match="'plan' is not a user attribute"):
         time_to_convert(engine, "BUY", breakdown="plan")
+
+
+ADOPTION_USERS = [
+    ("a", at(0), "ads"),
+    ("b", at(0), "seo"),
+    ("c", at(0, 12), "seo"),
+    ("d", at(1), "ads"),
+]
+ADOPTION_EVENTS = [
+    ("a", at(0, 1), "PLAY", "home", None),
+    ("a", at(1, 5), "PLAY", "home", None),
+    ("a", at(1, 7), "PLAY", "home", None),  # a second event on a date: still one active day
+    ("a", at(2, 9), "PLAY", "home", None),  # the third date in a row: adopted here
+    ("b", at(0, 3), "PLAY", "home", None),
+    ("b", at(3), "PLAY", "home", None),
+    ("b", at(7), "PLAY", "home", None),  # dates 0, 3, 7: 8 days, not inside 7
+    ("b", at(8), "PLAY", "home", None),  # dates 3, 7, 8: adopted
+    ("c", at(0, 6), "PLAY", "home", None),  # before signup: not an active day of c's
+    ("c", at(1), "PLAY", "home", None),
+    ("c", at(2), "PLAY", "home", None),
+    ("c", at(3), EXPERIMENT_ASSIGNED, "treatment", None),  # an exposure: not activity
+    ("d", at(1), "BUY", "shop", 9.0),
+    ("d", at(2), "PLAY", "home", None),
+    ("d", at(3), "PLAY", "home", None),  # adopted with the purchase's date, not without it
+    ("a", at(9, 23), "PLAY", "home", None),  # the data ends a second after it
+]
+
+
+def test_adoption_is_the_first_date_completing_the_active_days(tiny_store):
+    engine = tiny_store(ADOPTION_USERS, ADOPTION_EVENTS)
+    end = 9 * DAY + 23 * 3600 + 1
+
+    def followed(adoption: Adoption, **options) -> list[tuple[int, bool]]:
+        users = follow_up(engine, adoption, **options).sort_values("user_id")
+        return list(zip(users["seconds"], users["converted"], strict=True))
+
+    hours = 3600
+    assert followed(Adoption(3, 7)) == [
+        (2 * DAY + 9 * hours, True),
+        (8 * DAY, True),
+        (end - 12 * hours, False),
+        (2 * DAY, True),
+    ]
+    without_purchases = [(2 * DAY + 9 * hours, True), (8 * DAY, True)]
+    without_purchases += [(end - 12 * hours, False), (end - DAY, False)]
+    assert followed(Adoption(3, 7), activity_events=("PLAY",)) == without_purchases
+    assert followed(Adoption(3, 7), filters=Filters(area_prefix="home")) == without_purchases
+    # One active day: the first event after signup.
+    assert followed(Adoption(1, 1)) == [
+        (hours, True),
+        (3 * hours, True),
+        (12 * hours, True),
+        (0, True),
+    ]
+    assert followed(Adoption(2, 2))[:2] == [(DAY + 5 * hours, True), (8 * DAY, True)]
+    result = time_to_convert(engine, Adoption(3, 7), days=9, breakdown="channel")
+    assert result.summary[["channel", "users", "converted"]].to_numpy().tolist() == [
+        ["ads", 2, 2],
+        ["seo", 2, 1],
+    ]
+    with pytest.raises(UsagecastError, match="needs 1 <= min days <= window days"):
+        Adoption(8, 7)
+    assert parse_adoption(" 3/7") == Adoption(3, 7)
+    with pytest.raises(UsagecastError, match=r"write MIN_DAYS/WINDOW_DAYS, e\.g\. 3/7"):
+        parse_adoption("3 in 7")
 
 
 def reference_share(durations: list[tuple[float, bool]], limit: float) -> float:
@@ -177,6 +245,51 @@ def test_the_table_is_the_reference_over_any_store(tiny_store, users):
     assert result.curve["converted_share"].tolist() == pytest.approx(expected, nan_ok=True)
 
 
+def reference_adoption(
+    signup: datetime, moments: list[datetime], end: datetime, adoption: Adoption
+) -> datetime | None:
+    """The adopting moment in plain Python: walk the active dates after signup in order."""
+    firsts: dict[datetime, datetime] = {}
+    for moment in sorted(moment for moment in moments if signup <= moment < end):
+        firsts.setdefault(moment.replace(hour=0, minute=0, second=0), moment)
+    dates = sorted(firsts)
+    back = adoption.min_days - 1
+    for index in range(back, len(dates)):
+        if (dates[index] - dates[index - back]).days < adoption.window_days:
+            return firsts[dates[index]]
+    return None
+
+
+HOURS = st.integers(-48, 20 * 24).map(lambda hours: at(0) + timedelta(hours=hours))
+
+
+@pytest.mark.slow  # a store per example
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    users=st.lists(st.tuples(SIGNUP, st.lists(HOURS, max_size=8)), min_size=1, max_size=6),
+    sizes=st.tuples(st.integers(1, 3), st.integers(0, 5)),
+)
+def test_adoption_is_the_reference_over_any_store(tiny_store, users, sizes):
+    adoption = Adoption(sizes[0], sizes[0] + sizes[1])
+    rows = [(f"u{index}", signup, "ads") for index, (signup, _) in enumerate(users)]
+    events = [
+        (f"u{index}", moment, "PLAY", "home", None)
+        for index, (_, moments) in enumerate(users)
+        for moment in moments
+    ]
+    events.append(("u0", at(21, 5), "PLAY", "home", None))  # the data ends 1 s after it
+    engine = tiny_store(rows, events, name=f"store-{next(STORES)}.duckdb")
+    end = at(21, 5) + timedelta(seconds=1)
+    followed = follow_up(engine, adoption).set_index("user_id")
+    for index, (signup, moments) in enumerate(users):
+        moments = [*moments, at(21, 5)] if index == 0 else moments
+        adopted = reference_adoption(signup, moments, end, adoption)
+        expected = ((adopted or end) - signup).total_seconds(), adopted is not None
+        assert tuple(followed.loc[f"u{index}", ["seconds", "converted"]]) == expected
+
+
 @pytest.mark.spark
 @pytest.mark.usefixtures("spark_session")
 def test_spark_follows_the_same_users(tiny_store, tmp_path):
@@ -184,9 +297,11 @@ def test_spark_follows_the_same_users(tiny_store, tmp_path):
     duck = tiny_store(USERS, EVENTS, name="duck.duckdb")
     spark = SparkEngine(tmp_path / "events.duckdb")
     try:
-        for filters in (Filters(), Filters(segment="channel = 'seo'", end=at(10))):
-            on_spark = follow_up(spark, "BUY", filters).sort_values("user_id")
-            on_duck = follow_up(duck, "BUY", filters).sort_values("user_id")
+        filters = (Filters(), Filters(segment="channel = 'seo'", end=at(10)))
+        conversions = ("BUY", Adoption(2, 3), Adoption(1, 1))
+        for conversion, scope in itertools.product(conversions, filters):
+            on_spark = follow_up(spark, conversion, scope).sort_values("user_id")
+            on_duck = follow_up(duck, conversion, scope).sort_values("user_id")
             pd.testing.assert_frame_equal(
                 on_spark.reset_index(drop=True), on_duck.reset_index(drop=True)
             )
@@ -267,5 +382,21 @@ def test_cli_time_to_convert_on_a_date_only_export(tmp_path, capsys):
     assert "NaN: nobody not yet converted was followed that long" in out
     assert main([*args, "--segment", "plan = 'enterprise'"]) == 0
     assert "no user in the segment signed up" in capsys.readouterr().out
+    # Adopted at 2 active dates within 7 days: only 7 (Mar 1 and Mar 4), 3 days after signup.
+    assert main(["analytics", "time-to-convert", "--adoption", "2/7", "--days", "7"]) == 0
+    summary = capsys.readouterr().out.splitlines()
+    assert summary[2].split() == ["4", "1", "0.25", "3", "4"]
+    for wrong, words in (
+        (["--adoption", "2/7", "--event", "upgrade"], "give --event or --adoption, not both"),
+        (["--adoption", "2-7"], "write MIN_DAYS/WINDOW_DAYS"),
+        (["--event", "upgrade", "--activity-event", "login"], "go with --adoption"),
+        (["--adoption", "2/7", "--activity-event", "logout"], "'logout' is not in the event"),
+    ):
+        try:
+            code = main(["analytics", "time-to-convert", *wrong])
+        except SystemExit as stop:  # argparse refuses a malformed option itself
+            code = stop.code
+        assert code == 2
+        assert words in capsys.readouterr().err
     assert main(["analytics", "time-to-convert", "--event", "purchase"]) == 2
     assert "purchase" in capsys.readouterr().err

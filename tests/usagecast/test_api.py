@@ -16,6 +16,7 @@ from pandas.testing import assert_frame_equal
 
 import analytics
 import usagecast
+from analytics.conversion_time import Adoption
 from analytics.runs import ab_result
 from contracts.errors import UsagecastError
 from contracts.workspace import mlflow_tracking_uri
@@ -107,6 +108,7 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         )
         monthly = analytics.active_users(engine, period="month", activity_events=("PLAY",))
         timing = analytics.time_to_convert(engine, "BUY_PREMIUM", days=30, breakdown="channel")
+        adopting = analytics.time_to_convert(engine, Adoption(3, 7), activity_events=("PLAY",))
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
     assert_frame_equal(
@@ -129,6 +131,9 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
     assert_frame_equal(by_channel.curve, timing.curve)
     assert_frame_equal(by_channel.summary, timing.summary)
     assert timing.summary["converted"].sum() > 0
+    adopted = usagecast.analytics.time_to_convert(adoption="3/7", activity_events=["PLAY"])
+    assert_frame_equal(adopted.curve, adopting.curve)
+    assert adopting.summary["converted"].iloc[0] > 0
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):
         usagecast.analytics.active_users(activity_events=["NOT_AN_EVENT"])
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):

@@ -204,6 +204,12 @@ CASES = [
         "analytics time-to-convert --days 30 --segment \"plan = 'pro team'\" "
         "--event BUY_PREMIUM --breakdown c --log",
     ),
+    (
+        "time_to_convert",
+        {"adoption": "3/7", "activity_event": "PLAY,LIKE", "area": "home"},
+        "analytics time-to-convert --days 90 --area home --adoption 3/7 --activity-event PLAY "
+        "--activity-event LIKE --log",
+    ),
     ("channels", {}, "analytics channels --log"),
     (
         "channels",
