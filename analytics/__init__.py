@@ -22,7 +22,7 @@ from analytics.filters import NO_FILTERS, Filters, parse_segment
 from analytics.funnel import funnel
 from analytics.retention import retention
 from analytics.segments import cluster_profiles, segments
-from analytics.usage import before_conversion, top_features
+from analytics.usage import before_conversion, feature_trend, top_features
 
 __all__ = [
     "NO_FILTERS",
@@ -38,6 +38,7 @@ __all__ = [
     "channel_ranking",
     "channels",
     "cluster_profiles",
+    "feature_trend",
     "funnel",
     "ltv",
     "ltv_backtest",

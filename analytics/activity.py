@@ -45,14 +45,24 @@ from features.engines import Engine
 
 Period = Literal["day", "week", "month"]
 
-_DAY_NUMBER = "DATE_DIFF('day', DATE '1970-01-01', e.event_date)"
+PERIODS: tuple[Period, ...] = ("day", "week", "month")
+_DAY_NUMBER = "DATE_DIFF('day', DATE '1970-01-01', {date})"
 # Each period as a whole number: consecutive periods differ by 1. 1970-01-01 was a Thursday,
 # so shifting by 3 days makes weeks start on Monday; a month is year * 12 + month - 1.
 _PERIOD_NUMBER: dict[str, str] = {
     "day": _DAY_NUMBER,
     "week": f"CAST(FLOOR(({_DAY_NUMBER} + 3) / 7) AS BIGINT)",
-    "month": "YEAR(e.event_date) * 12 + MONTH(e.event_date) - 1",
+    "month": "YEAR({date}) * 12 + MONTH({date}) - 1",
 }
+
+
+def period_number_sql(period: Period, date: str = "e.event_date") -> exp.Expression:
+    """The number of the period holding the DATE expression `date` (see `period_start`)."""
+    if period not in _PERIOD_NUMBER:
+        raise UsagecastError(f"period {period!r}: use {', '.join(PERIODS)}")
+    return sqlglot.parse_one(_PERIOD_NUMBER[period].format(date=date), read="duckdb")
+
+
 _FIRST_MONDAY = pd.Timestamp("1969-12-29")
 
 COUNT_COLUMNS = (
@@ -114,8 +124,7 @@ def active_users(
     months only), partial. Only `activity_events` count as activity when given. With
     `breakdown`, a user attribute, the same per value of it (MISSING_CHANNEL where a user has
     none) in a first column of that name, every value over the same periods."""
-    if period not in _PERIOD_NUMBER:
-        raise UsagecastError(f"active users period {period!r}: use day, week or month")
+    number_sql = period_number_sql(period)
     if breakdown is not None:
         check_user_attribute(engine, breakdown, "active users breakdown")
     params = scope_params(engine, filters)
@@ -133,7 +142,7 @@ def active_users(
         render(
             _ACTIVITY,
             group_value=group_value,
-            period_number=sqlglot.parse_one(_PERIOD_NUMBER[period], read="duckdb"),
+            period_number=number_sql,
             event_end=combine(event_end),
             segment=params["segment"],
             product_use=params["product_use"],

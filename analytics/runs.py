@@ -45,8 +45,10 @@ from analytics.usage import (
     converter_count,
     feature_name,
     feature_presence,
+    feature_trend,
     item_attribute,
     top_features,
+    trend_shares,
 )
 from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
@@ -254,16 +256,31 @@ def _check_activity_events(engine: Engine, activity_events: Sequence[str], comma
         )
 
 
+# The features a trend prints and plots: the most used over all periods.
+TREND_FEATURES = 6
+
+
 def run_top_features(
     filters: Filters = NO_FILTERS,
     *,
     per_event_type: bool = False,
     by: Feature = "area",
+    period: ActivityPeriod | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
-    """`usagecast analytics top-features`; an empty table prints why it is empty instead."""
+    """`usagecast analytics top-features`; an empty table prints why it is empty instead.
+    With `period`, the features' user shares per period (run_feature_trend)."""
+    if period is not None:
+        if per_event_type:
+            raise UsagecastError(
+                "top-features: --period cannot go with --per-event-type; it follows each "
+                "feature's share of the period's active users"
+            )
+        return run_feature_trend(
+            filters, period=period, by=by, engine_name=engine_name, log=log, limit=limit
+        )
 
     def compute(engine: Engine) -> str:
         table = top_features(engine, filters, per_event_type=per_event_type, by=by)
@@ -291,6 +308,57 @@ def run_top_features(
             log=log,
             limit=_limit(limit),
             note=_area_coverage_note(engine, filters, by, all_time=False),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def run_feature_trend(
+    filters: Filters = NO_FILTERS,
+    *,
+    period: ActivityPeriod = "week",
+    by: Feature = "area",
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics top-features --period P`: the most used features' shares of each
+    period's active users, the latest `limit` periods printed, every period logged."""
+
+    def compute(engine: Engine) -> str:
+        trend = feature_trend(engine, filters, period=period, by=by)
+        if trend.empty:
+            return _empty(_empty_top_features_reason(engine, filters, by), log=log)
+        shares = trend_shares(trend, by, TREND_FEATURES)
+        name = feature_name(by)
+        leaders = trend[trend[name].isin(shares.columns[1:])]
+        earlier = 0 if limit == 0 else max(0, len(shares) - limit)
+        notes = [
+            f"user share: of the {period}'s active users in scope; the {TREND_FEATURES} most "
+            f"used {feature_label(by)}s overall",
+            f"* partial {period}: cut short by the time range or the end of the data"
+            if trend["partial"].any()
+            else "",
+            f"({earlier} earlier {period}s not shown; --limit 0 shows all)" if earlier else "",
+            _area_coverage_note(engine, filters, by, all_time=False),
+        ]
+        return _finish(
+            "top-features",
+            {"feature_trend": trend},
+            lambda: {
+                "feature_trend": plots.lines(
+                    leaders,
+                    "period",
+                    "user_share",
+                    name,
+                    f"Share of each {period}'s active users using each {feature_label(by)}",
+                )
+            },
+            {**_filter_params(filters), "period": period, "by": by, "engine": engine_name},
+            log=log,
+            limit=None,
+            shown={"feature_trend": shares.tail(len(shares) - earlier)},
+            note="\n".join(note for note in notes if note),
         )
 
     return _with_engine(engine_name, compute)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
 
+from analytics.activity import Period, period_number_sql, period_start
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_EVENTS,
@@ -168,6 +169,80 @@ def top_features(
     ranks = table.groupby(keys[:-1]).cumcount() + 1 if per_event_type else table.index + 1
     table["rank"] = np.asarray(ranks, dtype="int64")
     return table[[*keys, "users", "events", "user_share", "rank"]]
+
+
+# Per period (:period_number over the event's date) the users of each feature and the
+# period's active users in scope (every scoped event, with a feature or not).
+_FEATURE_TREND = f"""
+WITH {SCOPED_USERS}, {SCOPED_EVENTS},
+periods AS (
+    SELECT user_id, :feature AS feature, :period_number AS period FROM scoped_events
+),
+active AS (SELECT period, COUNT(DISTINCT user_id) AS active_users FROM periods GROUP BY period),
+used AS (
+    SELECT period, feature, COUNT(DISTINCT user_id) AS users, COUNT(*) AS events
+    FROM periods WHERE feature IS NOT NULL GROUP BY period, feature
+)
+SELECT u.period, u.feature, u.users, u.events, a.active_users
+FROM used AS u JOIN active AS a ON u.period = a.period
+"""
+TREND_COLUMNS = ("period", "users", "events", "active_users", "user_share", "rank", "partial")
+
+
+def feature_trend(
+    engine: Engine, filters: Filters = NO_FILTERS, *, period: Period = "week", by: Feature = "area"
+) -> pd.DataFrame:
+    """Features per calendar period (a day; a week from Monday; a month): period (its first
+    day), <by>, users, events, active_users (the period's, in scope), user_share (users /
+    active_users), rank (1 = most users in the period) and partial (the period is cut short
+    by the time range's start or the end of the data: its counts are lower bounds)."""
+    feature = _feature_column(by)
+    check_item_attribute(engine, by)
+    number = period_number_sql(period, "CAST(event_time AS DATE)")
+    params = scope_params(engine, filters)
+    table = _query(engine, _FEATURE_TREND, by, feature=feature, period_number=number, **params)
+    name = feature_name(by)
+    if table.empty:
+        return pd.DataFrame(columns=[TREND_COLUMNS[0], name, *TREND_COLUMNS[1:]])
+    counts = ["period", "users", "events", "active_users"]
+    table = table.astype(dict.fromkeys(counts, "int64"))
+    table["user_share"] = table["users"] / table["active_users"]
+    table = table.sort_values(
+        ["period", "users", "events", "feature"],
+        ascending=[True, False, False, True],
+        ignore_index=True,
+    )
+    table["rank"] = (table.groupby("period").cumcount() + 1).astype("int64")
+    end = pd.Timestamp(data_end_seconds(engine, filters), unit="s")
+    begin = pd.Timestamp(filters.start) if filters.start is not None else None
+    numbers = table["period"].to_numpy()
+    table["period"] = [period_start(number, period) for number in numbers]
+    table["partial"] = [
+        period_start(number + 1, period) > end or (begin is not None and start < begin)
+        for number, start in zip(numbers, table["period"], strict=True)
+    ]
+    return table.rename(columns={"feature": name})[[TREND_COLUMNS[0], name, *TREND_COLUMNS[1:]]]
+
+
+def trend_shares(trend: pd.DataFrame, by: Feature, top: int) -> pd.DataFrame:
+    """The trend for reading: a row per period (its first day, starred when partial), the
+    user_share of the `top` features with the most users over all periods as columns (0
+    where a period's active users did not use one), most used first (pure)."""
+    name = feature_name(by)
+    leaders = (
+        trend.groupby(name)["users"].sum().sort_values(ascending=False, kind="stable").head(top)
+    )
+    shares = trend.pivot_table(index="period", columns=name, values="user_share", aggfunc="sum")
+    shares = shares.reindex(columns=leaders.index).fillna(0.0)
+    partial = trend.groupby("period")["partial"].any().reindex(shares.index)
+    labels = [
+        f"{pd.Timestamp(start).date()}{'*' if cut else ''}"
+        for start, cut in zip(shares.index, partial, strict=True)
+    ]
+    wide = shares.reset_index(drop=True)
+    wide.columns = [str(column) for column in wide.columns]
+    wide.insert(0, "period", labels)
+    return wide
 
 
 _FEATURE_PRESENCE = f"""

@@ -29,6 +29,7 @@ __all__ = [
     "ab_plan",
     "active_users",
     "before_conversion",
+    "feature_trend",
     "funnel",
     "retention",
     "segments",
@@ -65,6 +66,22 @@ def top_features(
 
     with store(engine) as opened:
         return compute(opened, _filters(filters), per_event_type=per_event_type, by=by)
+
+
+def feature_trend(
+    filters: Filters | None = None,
+    *,
+    period: ActivityPeriod = "week",
+    by: Feature = "area",
+    engine: str = "duckdb",
+) -> pd.DataFrame:
+    """`usagecast analytics top-features --period P`: per day, week or month each feature's
+    users, events, the period's active users, their user_share and rank; `partial` marks a
+    period cut short by the time range or the end of the data."""
+    from analytics.usage import feature_trend as compute
+
+    with store(engine) as opened:
+        return compute(opened, _filters(filters), period=period, by=by)
 
 
 def funnel(

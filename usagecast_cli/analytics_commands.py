@@ -38,7 +38,11 @@ def _top_features(args: argparse.Namespace) -> int:
 
     print(
         run_top_features(
-            _filters(args), per_event_type=args.per_event_type, by=args.by, **_common(args)
+            _filters(args),
+            per_event_type=args.per_event_type,
+            by=args.by,
+            period=args.period,
+            **_common(args),
         )
     )
     return 0
@@ -284,6 +288,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--per-event-type",
         action="store_true",
         help="rank areas within each event type (not with --by event_type)",
+    )
+    top.add_argument(
+        "--period",
+        choices=("day", "week", "month"),
+        help="the trend instead: each feature's share of each period's active users (weeks "
+        "from Monday), the most used features as columns, the latest --limit periods",
     )
     _add_by_option(top)
     top.set_defaults(handler=_top_features)

@@ -156,6 +156,11 @@ CASES = [
     ("top_features", {}, "analytics top-features --log"),
     (
         "top_features",
+        {"period": "month", "by": "event_type"},
+        "analytics top-features --by event_type --period month --log",
+    ),
+    (
+        "top_features",
         {
             "by": "event_type",
             "per_event_type": "true",
