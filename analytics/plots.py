@@ -64,16 +64,30 @@ def heatmap(
     return figure
 
 
-def lines(table: pd.DataFrame, x: str, y: str, by: str, title: str) -> Figure:
-    """One line per value of `by` (rates over months, cumulative gains)."""
+def lines(
+    table: pd.DataFrame, x: str, y: str, by: str, title: str, partial: str | None = None
+) -> Figure:
+    """One line per value of `by` (rates over months, cumulative gains). Rows True in the
+    column `partial` (periods still running) are hollow points reached by a dashed line: a
+    lower bound, not a drop."""
     figure = Figure(figsize=(7, 4))
     axes = figure.subplots()
     for key, part in table.groupby(by, sort=True):
-        axes.plot(part[x], part[y], marker="o", label=str(key))
+        cut = part[partial].to_numpy(bool) if partial else np.zeros(len(part), bool)
+        whole = part[~cut]
+        (line,) = axes.plot(whole[x], whole[y], marker="o", label=str(key))
+        if cut.any():
+            reach = pd.concat([whole.tail(1), part[cut]])
+            axes.plot(reach[x], reach[y], linestyle="--", color=line.get_color())
+            axes.plot(
+                part[cut][x], part[cut][y], "o", markerfacecolor="none", color=line.get_color()
+            )
     if pd.api.types.is_integer_dtype(table[x]):  # months, steps: no ticks between them
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if pd.api.types.is_datetime64_any_dtype(table[x]):  # dates: slanted, not overlapping
         figure.autofmt_xdate()
+    if partial and table[partial].any():
+        x = f"{x}  (hollow, dashed: a partial period, not complete)"
     axes.set_xlabel(x)
     axes.set_ylabel(y)
     axes.set_title(title)

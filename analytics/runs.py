@@ -352,6 +352,7 @@ def run_feature_trend(
                     "user_share",
                     name,
                     f"Share of each {period}'s active users using each {feature_label(by)}",
+                    partial="partial",
                 )
             },
             {**_filter_params(filters), "period": period, "by": by, "engine": engine_name},
@@ -577,7 +578,12 @@ def run_active_users(
             {"active_users": table},
             lambda: {
                 "active_users": plots.lines(
-                    table, "period", "active_users", breakdown, f"{title}, by {breakdown}"
+                    table,
+                    "period",
+                    "active_users",
+                    breakdown,
+                    f"{title}, by {breakdown}",
+                    partial="partial",
                 )
                 if breakdown
                 else plots.growth_accounting(

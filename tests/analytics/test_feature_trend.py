@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from analytics import Filters, top_features
+from analytics.plots import lines
 from analytics.usage import feature_trend, trend_shares
 from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
@@ -73,6 +74,17 @@ def test_the_shares_for_reading_follow_the_most_used_features(tiny_store):
     expected = [1, 1 / 3, 1 / 3, 1 / 3, 0, 0, 0.5, 0.5, 0.5, 0.5, 0, 0]  # a row per week
     assert wide.iloc[:, 1:].to_numpy().ravel().tolist() == pytest.approx(expected)
     assert trend_shares(trend, "area", top=2).columns.tolist() == ["period", "search", "library"]
+
+
+def test_the_plot_dashes_the_way_to_a_partial_period(tiny_store):
+    trend = feature_trend(tiny_store(USERS, EVENTS), period="week")
+    axes = lines(trend, "period", "user_share", "area", "t", partial="partial").axes[0]
+    # search and library were used in week 2, the partial one; premium and radio were not.
+    assert len([line for line in axes.lines if line.get_linestyle() == "--"]) == 2
+    assert len([line for line in axes.lines if line.get_markerfacecolor() == "none"]) == 2
+    assert "partial period" in axes.get_xlabel()
+    plain = lines(trend, "period", "user_share", "area", "t").axes[0]
+    assert {line.get_linestyle() for line in plain.lines} == {"-"} and len(plain.lines) == 4
 
 
 @pytest.mark.spark
