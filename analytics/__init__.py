@@ -23,6 +23,7 @@ from analytics.funnel import funnel
 from analytics.retention import retention
 from analytics.segments import cluster_profiles, segments
 from analytics.usage import before_conversion, feature_trend, top_features
+from analytics.value_curve import value_curve
 
 __all__ = [
     "NO_FILTERS",
@@ -52,4 +53,5 @@ __all__ = [
     "time_to_convert",
     "top_features",
     "user_outcomes",
+    "value_curve",
 ]

@@ -47,7 +47,7 @@ SUMMARY_COLUMNS = (
 )
 
 # The cohort: users of the segment who signed up in the range, before the end of the data.
-_COHORT = f"""
+COHORT = f"""
 WITH {SCOPED_USERS},
 cohort AS (
     SELECT su.user_id, su.signup_s FROM scoped_users AS su
@@ -183,7 +183,7 @@ def follow_up(
     signup = exp.column("signup_time", table="su")
     users = engine.query(
         render(
-            f"{_COHORT},{conversions}{_FOLLOWED}",
+            f"{COHORT},{conversions}{_FOLLOWED}",
             segment=segment_condition(engine, filters),
             signup_range=combine(time_range_condition(signup, filters)),
             end_s=exp.Literal.number(data_end_seconds(engine, filters)),
@@ -201,7 +201,7 @@ def follow_up(
 def check_window(days: int) -> None:
     """Refuse a window shorter than a day (before any query runs)."""
     if days < 1:
-        raise UsagecastError(f"time-to-convert window {days} days: must be at least 1")
+        raise UsagecastError(f"a window of {days} days after signup: must be at least 1")
 
 
 def converted_shares(
@@ -277,22 +277,25 @@ def conversion_time_table(
     )
 
 
-# The "converted within" columns printed: these numbers of days that fit the window, and the
+# The "within N days" columns printed: these numbers of days that fit the window, and the
 # window itself.
 WITHIN_DAYS = (1, 7, 14, 30, 60, 90, 180, 365)
 
 
-def converted_within(curve: pd.DataFrame, days: int, breakdown: str | None) -> pd.DataFrame:
-    """The curve for reading: the estimated share converted within 1, 7, 14, 30, ... days of
-    signup (up to the window of `days`), a row per breakdown value (pure)."""
+def within_days(
+    curve: pd.DataFrame, column: str, days: int, breakdown: str | None
+) -> pd.DataFrame:
+    """A daily curve for reading: its `column` by the end of day 0, 6, 13, 29, ... (within 1,
+    7, 14, 30, ... days of signup, up to the window of `days`), a row per breakdown value
+    (pure)."""
     marks = sorted({*(mark for mark in WITHIN_DAYS if mark < days), days})
     columns = [f"{mark}d" for mark in marks]
     groups = curve.groupby(breakdown, sort=True) if breakdown else [(None, curve)]
     rows = []
     for value, part in groups:
-        shares = part.set_index("day")["converted_share"]
+        by_day = part.set_index("day")[column]
         row = {breakdown: value} if breakdown else {}
-        rows.append(row | dict(zip(columns, shares.reindex([m - 1 for m in marks]), strict=True)))
+        rows.append(row | dict(zip(columns, by_day.reindex([m - 1 for m in marks]), strict=True)))
     return pd.DataFrame(rows, columns=[*([breakdown] if breakdown else []), *columns])
 
 

@@ -23,8 +23,8 @@ from analytics.channels import MISSING_CHANNEL, channel_ranking, channels, ltv, 
 from analytics.conversion_time import (
     Adoption,
     TimeToConvert,
-    converted_within,
     time_to_convert,
+    within_days,
 )
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
@@ -50,6 +50,7 @@ from analytics.usage import (
     top_features,
     trend_shares,
 )
+from analytics.value_curve import value_curve
 from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
 from features.engines import Engine
@@ -682,7 +683,7 @@ def run_time_to_convert(
             )
         conversion = f"adoption {adoption}" if adoption else event or DEMO_CONVERSION
         curves = result.curve if breakdown else result.curve.assign(conversion=conversion)
-        within = converted_within(result.curve, days, breakdown)
+        within = within_days(result.curve, "converted_share", days, breakdown)
         notes = [
             "(Kaplan-Meier estimates: a user who has not converted is followed to the end of "
             "the data and no further)",
@@ -715,6 +716,89 @@ def run_time_to_convert(
             limit=_limit(limit),
             shown={"time_to_convert": within},
             note="\n".join(note for note in notes if note),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def checked_value_curve(
+    engine: Engine,
+    purchase_events: Sequence[str] = (),
+    filters: Filters = NO_FILTERS,
+    *,
+    days: int = 180,
+    breakdown: str | None = None,
+) -> pd.DataFrame:
+    """`value_curve` of `purchase_events`, else of BUY_PREMIUM when the store holds it, once
+    the store is known to hold each (else a UsagecastError naming the event types it holds)."""
+    purchases = resolve_event_types(
+        store_event_types(engine),
+        purchase_events,
+        command="analytics value-curve",
+        flag="--purchase-event",
+        default=DEMO_CONVERSION,
+    )
+    return value_curve(engine, purchases, filters, days=days, breakdown=breakdown)
+
+
+def run_value_curve(
+    purchase_events: Sequence[str] = (),
+    filters: Filters = NO_FILTERS,
+    *,
+    days: int = 180,
+    breakdown: str | None = None,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics value-curve`: the value per user, the share who bought and the
+    users followed within 1, 7, 30, ... days of signup printed; the daily curve logged with
+    its plot."""
+
+    def compute(engine: Engine) -> str:
+        curve = checked_value_curve(
+            engine, purchase_events, filters, days=days, breakdown=breakdown
+        )
+        if curve.empty or not curve["users"].max():
+            return _empty(
+                "value curve: no user in the segment signed up in the time range and was "
+                "followed a whole day before the end of the data",
+                log=log,
+            )
+        purchases = ",".join(purchase_events) or DEMO_CONVERSION
+        curves = curve if breakdown else curve.assign(purchases=purchases)
+        shown = {
+            name: within_days(curve, column, days, breakdown)
+            for name, column in (
+                ("value_curve", "value_per_user"),
+                ("buyers_share", "buyers_share"),
+                ("users_followed", "users"),
+            )
+        }
+        return _finish(
+            "value-curve",
+            {"value_curve": curve},
+            lambda: {
+                "value_curve": plots.lines(
+                    curves.assign(within_days=curves["day"] + 1),
+                    "within_days",
+                    "value_per_user",
+                    breakdown or "purchases",
+                    f"Value per user ({purchases}) within N days of signup",
+                )
+            },
+            {
+                **_filter_params(filters),
+                "purchase_events": purchases,
+                "days": days,
+                "breakdown": breakdown or "",
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+            shown=shown,
+            note="value_curve: the mean value per user within N days of signup, over the users "
+            "followed that long (users_followed); NaN: nobody was",
         )
 
     return _with_engine(engine_name, compute)

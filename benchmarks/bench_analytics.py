@@ -1,5 +1,5 @@
-"""Benchmark: top-features, before-conversion, a funnel, weekly active users and the time to
-convert, usagecast (DuckDB SQL) vs pandas.
+"""Benchmark: top-features, before-conversion, a funnel, weekly active users, the time to
+convert and the value curve, usagecast (DuckDB SQL) vs pandas.
 
 The event tables are generated straight into DuckDB with seeded, vectorised numpy (in chunks,
 so memory stays flat): a uniform-user music-app log over 180 days, with ~20% of users buying
@@ -59,6 +59,7 @@ CHUNK = 5_000_000
 CONVERSION = "BUY_PREMIUM"
 LOOKBACK = 30
 CONVERSION_DAYS = 90
+CURVE_DAYS = 180
 FUNNEL_STEPS = ("LOGIN", "PLAY", "LIKE", CONVERSION)
 FUNNEL_DAYS = 30
 DUCKDB_MEMORY_GIB = 8
@@ -333,6 +334,38 @@ def pandas_time_to_convert(events: pd.DataFrame, users: pd.DataFrame) -> pd.Data
     return conversion_time_table(follow, CONVERSION_DAYS).curve
 
 
+def pandas_value_curve(events: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """The pandas peer of analytics.value_curve (no filters): each user's whole days followed
+    and the value of their purchases per day since signup; the same curve from there."""
+    from analytics.value_curve import value_curve_table
+
+    day = 86_400
+    signup = users.set_index("user_id")["signup_time"].astype("datetime64[s]").astype("int64")
+    event_s = events["event_time"].astype("datetime64[s]").astype("int64")
+    end_s = int(event_s.max()) + 1
+    signup = signup[signup < end_s]
+    bought = (events["event_type"] == CONVERSION).to_numpy()
+    purchases = pd.DataFrame(
+        {
+            "user_id": events["user_id"].to_numpy()[bought],
+            "s": event_s.to_numpy()[bought],
+            "value": events["value"].fillna(0).to_numpy()[bought],
+        }
+    )
+    purchases["signup_s"] = signup.reindex(purchases["user_id"]).to_numpy()
+    purchases = purchases[purchases["s"] >= purchases["signup_s"]]
+    purchases["day"] = (purchases["s"] - purchases["signup_s"]) // day
+    per_day = purchases.groupby(["user_id", "day"], as_index=False)["value"].sum()
+    followed = pd.DataFrame(
+        {"user_id": signup.index, "followed_days": ((end_s - signup) // day).to_numpy()}
+    )
+    rows = pd.concat(
+        [per_day.merge(followed, on="user_id"), followed.assign(day=np.nan, value=np.nan)]
+    )
+    rows["user_id"] = rows["user_id"].astype(str)
+    return value_curve_table(rows.astype({"day": "float64"}), CURVE_DAYS)
+
+
 def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
     """Compute one model on one side (inside the measured subprocess)."""
     if side == "duckdb":
@@ -342,6 +375,7 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
             funnel,
             time_to_convert,
             top_features,
+            value_curve,
         )
         from features.engines.duckdb import DuckDBEngine
 
@@ -358,6 +392,8 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
             return active_users(engine, period="week")
         if model == "time-to-convert":
             return time_to_convert(engine, CONVERSION, days=CONVERSION_DAYS).curve
+        if model == "value-curve":
+            return value_curve(engine, [CONVERSION], days=CURVE_DAYS)
         return before_conversion(engine, CONVERSION, lookback_days=LOOKBACK)
     if model == "funnel":
         columns = ["event_id", "user_id", "event_time", "event_type"]
@@ -366,14 +402,15 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
         columns = ["user_id", "event_time"]
         return pandas_active_users(pd.read_parquet(folder / "events.parquet", columns=columns))
     columns = ["user_id", "event_time", "event_type"]
-    if model != "time-to-convert":
-        columns.append("area")
-    events = pd.read_parquet(folder / "events.parquet", columns=columns)
+    extra = {"time-to-convert": [], "value-curve": ["value"]}.get(model, ["area"])
+    events = pd.read_parquet(folder / "events.parquet", columns=columns + extra)
     if model == "top-features":
         return pandas_top_features(events)
     users = pd.read_parquet(folder / "users.parquet", columns=["user_id", "signup_time"])
     if model == "time-to-convert":
         return pandas_time_to_convert(events, users)
+    if model == "value-curve":
+        return pandas_value_curve(events, users)
     return pandas_before_conversion(events, users)
 
 
@@ -441,7 +478,14 @@ def main() -> None:
         export_parquet(store, folder)
     print(f"events {args.events:,} seed {args.seed} (generated with numpy into DuckDB)")
     sides = args.sides.split(",")
-    models = ("top-features", "before-conversion", "funnel", "active-users", "time-to-convert")
+    models = (
+        "top-features",
+        "before-conversion",
+        "funnel",
+        "active-users",
+        "time-to-convert",
+        "value-curve",
+    )
     for model in models:
         reports = {side: measure(side, model, folder, args.memory_cap_gib) for side in sides}
         for side, report in reports.items():

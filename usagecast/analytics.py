@@ -36,6 +36,7 @@ __all__ = [
     "store",
     "time_to_convert",
     "top_features",
+    "value_curve",
 ]
 
 
@@ -190,6 +191,25 @@ def time_to_convert(
             breakdown=breakdown,
             adoption=None if adoption is None else parse_adoption(adoption),
             activity_events=tuple(activity_events),
+        )
+
+
+def value_curve(
+    purchase_events: Sequence[str] = (),
+    filters: Filters | None = None,
+    *,
+    days: int = 180,
+    breakdown: str | None = None,
+    engine: str = "duckdb",
+) -> pd.DataFrame:
+    """`usagecast analytics value-curve`: per day since signup the users followed through
+    it, their mean value from `purchase_events` (default BUY_PREMIUM when the store holds it)
+    by its end and the share who had bought; per value of `breakdown` when given."""
+    from analytics.runs import checked_value_curve
+
+    with store(engine) as opened:
+        return checked_value_curve(
+            opened, tuple(purchase_events), _filters(filters), days=days, breakdown=breakdown
         )
 
 

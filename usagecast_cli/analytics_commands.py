@@ -1,5 +1,5 @@
 """`usagecast analytics top-features|before-conversion|funnel|retention|active-users|
-time-to-convert|channels|ltv|segments` and `usagecast ab assign|plan|analyze`."""
+time-to-convert|value-curve|channels|ltv|segments` and `usagecast ab assign|plan|analyze`."""
 
 from __future__ import annotations
 
@@ -119,6 +119,21 @@ def _time_to_convert(args: argparse.Namespace) -> int:
             breakdown=args.breakdown,
             adoption=args.adoption,
             activity_events=args.activity_event or (),
+            **_common(args),
+        )
+    )
+    return 0
+
+
+def _value_curve(args: argparse.Namespace) -> int:
+    from analytics.runs import run_value_curve
+
+    print(
+        run_value_curve(
+            args.purchase_event or (),
+            _filters(args),
+            days=args.days,
+            breakdown=args.breakdown,
             **_common(args),
         )
     )
@@ -399,6 +414,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     timing.set_defaults(handler=_time_to_convert)
 
+    worth = models.add_parser(
+        "value-curve",
+        help="value per user within N days of signup (and the share who bought)",
+        description="The users who signed up in the time range (and before the end of the "
+        "data): the mean value of their purchase events within 1, 7, 30, ... days of signup, "
+        "each over the users followed that long only (a user who signed up last week is "
+        "left out of the 30-day value, not counted as 0), the share who had bought, and "
+        "how many users each holds. Logs the daily curve.",
+    )
+    worth.add_argument(
+        "--purchase-event",
+        action="append",
+        help=f"revenue event type (repeat; default {DEMO_DEFAULT} if the store holds it)",
+    )
+    worth.add_argument(
+        "--days", type=int, default=180, help="the window after signup in days (default 180)"
+    )
+    worth.add_argument(
+        "--breakdown", help="a user attribute, e.g. channel: a curve per value of it"
+    )
+    worth.set_defaults(handler=_value_curve)
+
     channel = models.add_parser("channels", help="per-channel users, actions, conversion")
     channel.add_argument(
         "--outcome", help=f"conversion event type (default {DEMO_DEFAULT} if the store holds it)"
@@ -439,7 +476,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_specs_option(segment)
     segment.set_defaults(handler=_segments)
 
-    for parser in (top, before, steps, cohort, active, timing, channel, value, segment):
+    for parser in (top, before, steps, cohort, active, timing, worth, channel, value, segment):
         _add_model_options(parser)
 
     ab = subparsers.add_parser("ab", help="A/B test planning, assignment and analysis")

@@ -94,7 +94,7 @@ def test_filters_choose_the_cohort_by_signup_and_end_the_data(tiny_store):
     assert not early.loc["a", "converted"] or early.loc["a", "seconds"] == 6 * 3600
     with pytest.raises(UsagecastError, match="an area filter and activity events go with"):
         follow_up(engine, "BUY", Filters(area_prefix="shop"))
-    with pytest.raises(UsagecastError, match="window 0 days: must be at least 1"):
+    with pytest.raises(UsagecastError, match="a window of 0 days after signup: must be at least"):
         time_to_convert(engine, "BUY", days=0)
     nobody = time_to_convert(engine, "BUY", Filters(segment="channel = 'tv'"), days=2)
     assert nobody.summary["users"].tolist() == [0]

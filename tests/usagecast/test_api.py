@@ -109,6 +109,7 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         monthly = analytics.active_users(engine, period="month", activity_events=("PLAY",))
         timing = analytics.time_to_convert(engine, "BUY_PREMIUM", days=30, breakdown="channel")
         trend = analytics.feature_trend(engine, period="month", by="event_type")
+        worth = analytics.value_curve(engine, ["BUY_PREMIUM"], days=60, breakdown="channel")
         adopting = analytics.time_to_convert(engine, Adoption(3, 7), activity_events=("PLAY",))
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
@@ -134,6 +135,8 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
     assert timing.summary["converted"].sum() > 0
     assert_frame_equal(usagecast.analytics.feature_trend(period="month", by="event_type"), trend)
     assert trend["rank"].min() == 1
+    assert_frame_equal(usagecast.analytics.value_curve(days=60, breakdown="channel"), worth)
+    assert worth["value_per_user"].max() > 0
     adopted = usagecast.analytics.time_to_convert(adoption="3/7", activity_events=["PLAY"])
     assert_frame_equal(adopted.curve, adopting.curve)
     assert adopting.summary["converted"].iloc[0] > 0

@@ -215,6 +215,13 @@ CASES = [
         "analytics time-to-convert --days 90 --area home --adoption 3/7 --activity-event PLAY "
         "--activity-event LIKE --log",
     ),
+    ("value_curve", {}, "analytics value-curve --days 180 --log"),
+    (
+        "value_curve",
+        {"purchase_event": "charge,refund", "days": "30", "breakdown": "plan"},
+        "analytics value-curve --days 30 --purchase-event charge --purchase-event refund "
+        "--breakdown plan --log",
+    ),
     ("channels", {}, "analytics channels --log"),
     (
         "channels",
@@ -288,6 +295,7 @@ def test_every_pipeline_step_has_an_entry_point():
         "retention",
         "active_users",
         "time_to_convert",
+        "value_curve",
         "channels",
         "ltv",
         "segments",
