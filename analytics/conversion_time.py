@@ -26,7 +26,9 @@ from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
     SECONDS_PER_DAY,
+    SIGNUP_COHORT,
     activity_condition,
+    check_signup_window,
     check_user_attribute,
     data_end_seconds,
     product_use,
@@ -45,14 +47,6 @@ SUMMARY_COLUMNS = (
     "median_days_to_convert",
     "observed_whole_window",
 )
-
-# The cohort: users of the segment who signed up in the range, before the end of the data.
-COHORT = f"""
-WITH {SCOPED_USERS},
-cohort AS (
-    SELECT su.user_id, su.signup_s FROM scoped_users AS su
-    WHERE :signup_range AND su.signup_s < :end_s
-)"""
 
 # A conversion is the first event of a type at or after signup.
 _FIRST_EVENTS = """
@@ -183,7 +177,7 @@ def follow_up(
     signup = exp.column("signup_time", table="su")
     users = engine.query(
         render(
-            f"{COHORT},{conversions}{_FOLLOWED}",
+            f"WITH {SCOPED_USERS}, {SIGNUP_COHORT},{conversions}{_FOLLOWED}",
             segment=segment_condition(engine, filters),
             signup_range=combine(time_range_condition(signup, filters)),
             end_s=exp.Literal.number(data_end_seconds(engine, filters)),
@@ -196,12 +190,6 @@ def follow_up(
         return users
     values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
     return users.merge(values, on="user_id").rename(columns={"attribute": "breakdown"})
-
-
-def check_window(days: int) -> None:
-    """Refuse a window shorter than a day (before any query runs)."""
-    if days < 1:
-        raise UsagecastError(f"a window of {days} days after signup: must be at least 1")
 
 
 def converted_shares(
@@ -261,7 +249,7 @@ def conversion_time_table(
 ) -> TimeToConvert:
     """The curve and summary of `follow_up`'s rows over a window of `days` (pure); with
     `breakdown`, per value of their `breakdown` column, in a first column of that name."""
-    check_window(days)
+    check_signup_window(days)
     if breakdown is None:
         summary = pd.DataFrame([_summary(users, days)], columns=list(SUMMARY_COLUMNS))
         return TimeToConvert(_curve(users, days), summary)
@@ -311,6 +299,6 @@ def time_to_convert(
     """Days from signup to the first `conversion` (an event type, or an Adoption of the
     `activity_events`) over a window of `days` (per value of the user attribute `breakdown`
     when given)."""
-    check_window(days)
+    check_signup_window(days)
     users = follow_up(engine, conversion, filters, breakdown, activity_events)
     return conversion_time_table(users, days, breakdown)

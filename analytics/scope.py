@@ -30,6 +30,14 @@ scoped_users AS (
     WHERE :segment
 )"""
 
+# The segment users who signed up in the range (:signup_range over `su`) before the end of
+# the data (:end_s, whole epoch seconds): the cohort followed from signup.
+SIGNUP_COHORT = """
+cohort AS (
+    SELECT su.user_id, su.signup_s FROM scoped_users AS su
+    WHERE :signup_range AND su.signup_s < :end_s
+)"""
+
 # Events of product use (PRODUCT_USE) of segment users inside the time range.
 SCOPED_EVENTS = """
 scoped_events AS (
@@ -100,6 +108,12 @@ def scope_params(engine: Engine, filters: Filters) -> dict[str, exp.Expression]:
         "event_range": combine(time_range_condition(event_time, filters)),
         "product_use": product_use(filters),
     }
+
+
+def check_signup_window(days: int) -> None:
+    """Refuse a window after signup shorter than a day (before any query runs)."""
+    if days < 1:
+        raise UsagecastError(f"a window of {days} days after signup: must be at least 1")
 
 
 def render(template: str, **params: object) -> exp.Expression:

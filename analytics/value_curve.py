@@ -18,10 +18,12 @@ import pandas as pd
 import sqlglot.expressions as exp
 
 from analytics.channels import MISSING_CHANNEL
-from analytics.conversion_time import COHORT, check_window
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
+    SCOPED_USERS,
     SECONDS_PER_DAY,
+    SIGNUP_COHORT,
+    check_signup_window,
     check_user_attribute,
     data_end_seconds,
     render,
@@ -36,7 +38,7 @@ CURVE_COLUMNS = ("day", "users", "value_per_user", "buyers_share")
 # Per user of the cohort the seconds followed, and per day since signup with purchases their
 # value (one row with a NULL day for a user without any).
 _PURCHASE_DAYS = f"""
-{COHORT},
+WITH {SCOPED_USERS}, {SIGNUP_COHORT},
 purchases AS (
     SELECT c.user_id,
            FLOOR((FLOOR(epoch(e.event_time)) - c.signup_s) / {SECONDS_PER_DAY}) AS day,
@@ -130,7 +132,7 @@ def _curve(rows: pd.DataFrame, days: int) -> pd.DataFrame:
 def value_curve_table(rows: pd.DataFrame, days: int, breakdown: str | None = None) -> pd.DataFrame:
     """The curve of purchase_days' rows over a window of `days` (pure); with `breakdown`, per
     value of their `breakdown` column, in a first column of that name."""
-    check_window(days)
+    check_signup_window(days)
     if breakdown is None:
         return _curve(rows, days)
     parts = [
@@ -152,7 +154,7 @@ def value_curve(
     """Per day since signup (0 to `days` - 1): the users followed through it, their mean value
     from `purchase_events` by its end and the share of them who had bought by then (per value
     of the user attribute `breakdown` when given)."""
-    check_window(days)
+    check_signup_window(days)
     return value_curve_table(
         purchase_days(engine, purchase_events, filters, breakdown), days, breakdown
     )
