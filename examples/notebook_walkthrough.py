@@ -2,7 +2,7 @@
 
 Simulates a small product into a temporary workspace, then ingests it, builds premium_30d@v1,
 tunes a few trials, promotes the model, scores today's users, explains one of them, asks
-what would raise their probability, and runs one product-analytics model. Small on purpose
+what would raise their probability, and runs two product-analytics models. Small on purpose
 (a minute or two on a laptop); `WALKTHROUGH_USERS` and `WALKTHROUGH_TRIALS` make it bigger.
 
     python examples/notebook_walkthrough.py
@@ -74,6 +74,11 @@ print(suggestions.summary())
 # %% Product analytics: which areas do users use most?
 print(usagecast.analytics.top_features().head(10))
 
+# %% How soon after signup do users buy premium, by channel? (Kaplan-Meier: a user who signed
+# up late counts only as far as the data follows them)
+timing = usagecast.analytics.time_to_convert("BUY_PREMIUM", days=30, breakdown="channel")
+print(timing.summary)
+
 # %% In short (one JSON line: tests/usagecast/test_api.py reads it back)
 print(
     json.dumps(
@@ -86,6 +91,7 @@ print(
             "contributions": len(explained["contributions"].iloc[0]),
             "whatif_user": suggestions.user_id,
             "whatif_suggestions": len(suggestions.suggestions),
+            "channels_timed": len(timing.summary),
         }
     )
 )

@@ -197,6 +197,7 @@ def test_the_notebook_walkthrough_runs_in_a_fresh_workspace(
     assert result["scored_at"] == "2024-07-01"
     assert result["contributions"] == 3
     assert 0 <= result["whatif_suggestions"] <= 3
+    assert result["channels_timed"] > 1  # the simulator's signup channels
     champion = MlflowClient(mlflow_tracking_uri()).get_model_version_by_alias(
         "premium_30d", "champion"
     )
