@@ -35,7 +35,8 @@ from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
     activity_condition,
-    check_user_attribute,
+    breakdown_column,
+    check_breakdown,
     data_end_seconds,
     render,
     scope_params,
@@ -126,7 +127,7 @@ def active_users(
     none) in a first column of that name, every value over the same periods."""
     number_sql = period_number_sql(period)
     if breakdown is not None:
-        check_user_attribute(engine, breakdown, "active users breakdown")
+        check_breakdown(engine, breakdown, "active users breakdown")
     params = scope_params(engine, filters)
     event_end = time_range_condition(exp.column("event_time", table="e"), Filters(end=filters.end))
     group_value = (
@@ -134,7 +135,7 @@ def active_users(
         if breakdown is None
         else exp.func(
             "COALESCE",
-            exp.cast(exp.column(breakdown, table="su"), "VARCHAR"),
+            exp.cast(breakdown_column(breakdown, "su"), "VARCHAR"),
             exp.Literal.string(MISSING_CHANNEL),
         )
     )

@@ -28,8 +28,8 @@ from analytics.scope import (
     SECONDS_PER_DAY,
     SIGNUP_COHORT,
     activity_condition,
+    check_breakdown,
     check_signup_window,
-    check_user_attribute,
     data_end_seconds,
     product_use,
     render,
@@ -173,7 +173,7 @@ def follow_up(
     column `breakdown`. Adoption counts the `activity_events` (every type when none)."""
     conversions, params = _conversions(conversion, filters, activity_events)
     if breakdown is not None:
-        check_user_attribute(engine, breakdown, "time-to-convert breakdown")
+        check_breakdown(engine, breakdown, "time-to-convert breakdown")
     signup = exp.column("signup_time", table="su")
     users = engine.query(
         render(

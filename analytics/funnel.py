@@ -22,7 +22,7 @@ from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
-    check_user_attribute,
+    check_breakdown,
     data_end_seconds,
     days_interval,
     render,
@@ -134,7 +134,7 @@ def funnel_reached(
     if days < 1:
         raise UsagecastError(f"funnel window {days} days: must be at least 1")
     if breakdown is not None:
-        check_user_attribute(engine, breakdown, "funnel breakdown")
+        check_breakdown(engine, breakdown, "funnel breakdown")
     event_time = exp.column("event_time", table="e")
     params: dict[str, object] = {
         "segment": segment_condition(engine, filters),

@@ -37,7 +37,7 @@ from analytics.retention import (
     period_columns,
     retention,
 )
-from analytics.scope import check_user_attribute, user_attribute_values
+from analytics.scope import check_breakdown, user_attribute_values
 from analytics.segments import segments
 from analytics.usage import (
     Feature,
@@ -1146,7 +1146,7 @@ def ab_result(
     )
     segments = None
     if breakdown is not None:
-        check_user_attribute(engine, breakdown, "ab analyze breakdown")
+        check_breakdown(engine, breakdown, "ab analyze breakdown")
         values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
         segments = ab.by_segment(
             outcomes,

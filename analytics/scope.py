@@ -65,10 +65,41 @@ def check_user_attribute(engine: Engine, name: str, what: str) -> None:
         )
 
 
+# Breakdowns besides the user attributes: each user's signup cohort, the first day of the
+# week (from Monday) or month they signed up in.
+SIGNUP_COHORTS: dict[str, str] = {"signup_week": "week", "signup_month": "month"}
+
+
+def check_breakdown(engine: Engine, name: str, what: str) -> None:
+    """Refuse a breakdown `name` unless it is a user attribute (or signup_time) or a signup
+    cohort (SIGNUP_COHORTS), naming the known ones; `what` says what it was given as."""
+    if name in SIGNUP_COHORTS:
+        return
+    known = user_attribute_columns(engine)
+    if name not in known:
+        raise UsagecastError(
+            f"{what} {name!r} is not a user attribute; known: {', '.join(sorted(known))} (or "
+            f"a signup cohort: {', '.join(SIGNUP_COHORTS)})"
+        )
+
+
+def breakdown_column(name: str, table: str) -> exp.Expression:
+    """A breakdown of the users `table`: the user attribute's column, or a signup cohort's
+    first day as text (2024-01-01)."""
+    unit = SIGNUP_COHORTS.get(name)
+    if unit is None:
+        return exp.column(name, table=table)
+    start = exp.func(
+        "DATE_TRUNC", exp.Literal.string(unit), exp.column("signup_time", table=table)
+    )
+    return exp.cast(exp.cast(start, "DATE"), "VARCHAR")
+
+
 def user_attribute_values(engine: Engine, name: str, missing: str) -> pd.DataFrame:
-    """user_id and `attribute`, the user attribute `name` of every user as text (`missing`
-    where the user has none); `name` must have passed check_user_attribute."""
-    column = exp.column(name, table="u")
+    """user_id and `attribute`, the breakdown `name` (a user attribute or a signup cohort) of
+    every user as text (`missing` where the user has none); `name` must have passed
+    check_breakdown."""
+    column = breakdown_column(name, "u")
     query = exp.select(exp.column("user_id", table="u"), column.as_("attribute"))
     values = engine.query(query.from_("users AS u"))
     values["user_id"] = values["user_id"].astype(str)

@@ -23,8 +23,8 @@ from analytics.scope import (
     SCOPED_USERS,
     SECONDS_PER_DAY,
     SIGNUP_COHORT,
+    check_breakdown,
     check_signup_window,
-    check_user_attribute,
     data_end_seconds,
     render,
     segment_condition,
@@ -70,7 +70,7 @@ def purchase_days(
             "analytics value-curve: an area filter does not apply; purchases are event types"
         )
     if breakdown is not None:
-        check_user_attribute(engine, breakdown, "value-curve breakdown")
+        check_breakdown(engine, breakdown, "value-curve breakdown")
     signup = exp.column("signup_time", table="su")
     rows = engine.query(
         render(

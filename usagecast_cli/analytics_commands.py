@@ -11,6 +11,8 @@ from usagecast_cli.options import add_engine_options, add_specs_option
 # The demo's conversion event (analytics.event_types.DEMO_CONVERSION), named here for the
 # help text without importing the analytics package at startup.
 DEMO_DEFAULT = "BUY_PREMIUM"
+# What --breakdown takes (analytics.scope.SIGNUP_COHORTS names the cohorts).
+BREAKDOWN = "a user attribute, e.g. channel, or a signup cohort: signup_week or signup_month"
 
 
 def _timestamp(text: str) -> datetime:
@@ -338,9 +340,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     steps.add_argument(
         "--window-days", type=int, default=30, help="days from entering (default 30)"
     )
-    steps.add_argument(
-        "--breakdown", help="a user attribute, e.g. channel: one funnel per value of it"
-    )
+    steps.add_argument("--breakdown", help=f"{BREAKDOWN}: one funnel per value of it")
     steps.set_defaults(handler=_funnel)
 
     cohort = models.add_parser(
@@ -373,9 +373,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         help="event type that counts as activity (repeat; default every event type)",
     )
-    active.add_argument(
-        "--breakdown", help="a user attribute, e.g. channel: the table per value of it"
-    )
+    active.add_argument("--breakdown", help=f"{BREAKDOWN}: the table per value of it")
     active.set_defaults(handler=_active_users)
 
     timing = models.add_parser(
@@ -409,9 +407,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     timing.add_argument(
         "--days", type=int, default=90, help="the window after signup in days (default 90)"
     )
-    timing.add_argument(
-        "--breakdown", help="a user attribute, e.g. channel: a curve per value of it"
-    )
+    timing.add_argument("--breakdown", help=f"{BREAKDOWN}: a curve per value of it")
     timing.set_defaults(handler=_time_to_convert)
 
     worth = models.add_parser(
@@ -431,9 +427,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worth.add_argument(
         "--days", type=int, default=180, help="the window after signup in days (default 180)"
     )
-    worth.add_argument(
-        "--breakdown", help="a user attribute, e.g. channel: a curve per value of it"
-    )
+    worth.add_argument("--breakdown", help=f"{BREAKDOWN}: a curve per value of it")
     worth.set_defaults(handler=_value_curve)
 
     channel = models.add_parser("channels", help="per-channel users, actions, conversion")
@@ -567,7 +561,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     analyze.add_argument(
         "--breakdown",
-        help="a user attribute, e.g. platform: the comparison within each of its values too",
+        help=f"{BREAKDOWN}: the comparison within each of its values too",
     )
     analyze.add_argument(
         "--sequential",

@@ -122,6 +122,14 @@ def test_a_breakdown_is_each_values_table_over_the_same_periods(tiny_store):
     assert summed == _counts(active_users(engine, period="week"))
     with pytest.raises(UsagecastError, match="'plan' is not a user attribute; known: channel"):
         active_users(engine, breakdown="plan")
+    # By signup month: a, b, c, e and f signed up in December, d in January.
+    cohorts = active_users(engine, period="week", breakdown="signup_month")
+    assert cohorts["signup_month"].unique().tolist() == ["2023-12-01", "2024-01-01"]
+    january = cohorts[cohorts["signup_month"] == "2024-01-01"]
+    assert january["active_users"].tolist() == [0, 0, 1, 0]  # d, in week 2
+    assert cohorts.groupby("period")["active_users"].sum().tolist() == [
+        row[0] for row in _counts(active_users(engine, period="week"))
+    ]
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])

@@ -113,6 +113,12 @@ def test_a_breakdown_gives_each_values_curve(tiny_store):
         pd.testing.assert_frame_equal(part.reset_index(drop=True), alone.curve)
     with pytest.raises(UsagecastError, match="'plan' is not a user attribute"):
         time_to_convert(engine, "BUY", breakdown="plan")
+    # Signup cohorts: a to d signed up in the week of Monday Jan 1, e on Wednesday Jan 10.
+    weekly = time_to_convert(engine, "BUY", days=5, breakdown="signup_week").summary
+    assert weekly[["signup_week", "users", "converted"]].to_numpy().tolist() == [
+        ["2024-01-01", 4, 2],
+        ["2024-01-08", 1, 1],
+    ]
 
 
 ADOPTION_USERS = [
@@ -299,9 +305,11 @@ def test_spark_follows_the_same_users(tiny_store, tmp_path):
     try:
         filters = (Filters(), Filters(segment="channel = 'seo'", end=at(10)))
         conversions = ("BUY", Adoption(2, 3), Adoption(1, 1))
-        for conversion, scope in itertools.product(conversions, filters):
-            on_spark = follow_up(spark, conversion, scope).sort_values("user_id")
-            on_duck = follow_up(duck, conversion, scope).sort_values("user_id")
+        breakdowns = (None, "signup_week", "signup_month")
+        for index, (conversion, scope) in enumerate(itertools.product(conversions, filters)):
+            breakdown = breakdowns[index % len(breakdowns)]
+            on_spark = follow_up(spark, conversion, scope, breakdown).sort_values("user_id")
+            on_duck = follow_up(duck, conversion, scope, breakdown).sort_values("user_id")
             pd.testing.assert_frame_equal(
                 on_spark.reset_index(drop=True), on_duck.reset_index(drop=True)
             )
