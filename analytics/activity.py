@@ -30,9 +30,9 @@ import pandas as pd
 import sqlglot
 import sqlglot.expressions as exp
 
-from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
+    MISSING_CHANNEL,
     SCOPED_USERS,
     activity_condition,
     breakdown_column,

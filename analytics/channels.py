@@ -15,6 +15,7 @@ import sqlglot.expressions as exp
 
 from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
+    MISSING_CHANNEL,
     SCOPED_EVENTS,
     SCOPED_USERS,
     check_user_attribute,
@@ -25,8 +26,6 @@ from analytics.scope import (
 from contracts.errors import UsagecastError
 from contracts.manifest import FeatureSetManifest
 from features.engines import Engine
-
-MISSING_CHANNEL = "(missing)"
 
 _PER_USER = f"""
 WITH {SCOPED_USERS}, {SCOPED_EVENTS}

@@ -21,8 +21,7 @@ import pandas as pd
 import sqlglot
 import sqlglot.expressions as exp
 
-from analytics.channels import MISSING_CHANNEL
-from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
+from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
     SCOPED_USERS,
     SECONDS_PER_DAY,
@@ -30,11 +29,10 @@ from analytics.scope import (
     activity_condition,
     check_breakdown,
     check_signup_window,
-    data_end_seconds,
     product_use,
     render,
-    segment_condition,
-    user_attribute_values,
+    signup_cohort_params,
+    with_breakdown,
 )
 from contracts.errors import UsagecastError
 from features.engines import Engine
@@ -169,27 +167,22 @@ def follow_up(
 ) -> pd.DataFrame:
     """user_id, seconds (signup to the first conversion: an event type's first event, or
     adoption; else to the end of the data) and converted of every user in the cohort; with
-    `breakdown`, a user attribute, also its value as text (MISSING_CHANNEL where none) in a
-    column `breakdown`. Adoption counts the `activity_events` (every type when none)."""
+    `breakdown`, a user attribute or signup cohort, also its value as text (MISSING_CHANNEL
+    where none) in a column `breakdown`. Adoption counts the `activity_events` (every type
+    when none)."""
     conversions, params = _conversions(conversion, filters, activity_events)
     if breakdown is not None:
         check_breakdown(engine, breakdown, "time-to-convert breakdown")
-    signup = exp.column("signup_time", table="su")
     users = engine.query(
         render(
             f"WITH {SCOPED_USERS}, {SIGNUP_COHORT},{conversions}{_FOLLOWED}",
-            segment=segment_condition(engine, filters),
-            signup_range=combine(time_range_condition(signup, filters)),
-            end_s=exp.Literal.number(data_end_seconds(engine, filters)),
+            **signup_cohort_params(engine, filters),
             **params,
         )
     )
     users["user_id"] = users["user_id"].astype(str)
     users = users.astype({"seconds": "int64", "converted": "bool"})
-    if breakdown is None:
-        return users
-    values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
-    return users.merge(values, on="user_id").rename(columns={"attribute": "breakdown"})
+    return with_breakdown(engine, users, breakdown)
 
 
 def converted_shares(
@@ -297,8 +290,8 @@ def time_to_convert(
     activity_events: Sequence[str] = (),
 ) -> TimeToConvert:
     """Days from signup to the first `conversion` (an event type, or an Adoption of the
-    `activity_events`) over a window of `days` (per value of the user attribute `breakdown`
-    when given)."""
+    `activity_events`) over a window of `days` (per value of `breakdown`, a user attribute or
+    signup cohort, when given)."""
     check_signup_window(days)
     users = follow_up(engine, conversion, filters, breakdown, activity_events)
     return conversion_time_table(users, days, breakdown)

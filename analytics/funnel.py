@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
 
-from analytics.channels import MISSING_CHANNEL
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
@@ -27,7 +26,7 @@ from analytics.scope import (
     days_interval,
     render,
     segment_condition,
-    user_attribute_values,
+    with_breakdown,
 )
 from contracts.errors import UsagecastError
 from features.engines import Engine
@@ -150,11 +149,7 @@ def funnel_reached(
     reached[times] = reached[times].apply(pd.to_datetime)
     end = pd.Timestamp(data_end_seconds(engine, filters), unit="s")
     reached["censored"] = reached["at_1"] + pd.Timedelta(days=days) > end
-    reached = reached[["user_id", *times, "censored"]]
-    if breakdown is None:
-        return reached
-    values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
-    return reached.merge(values, on="user_id").rename(columns={"attribute": "breakdown"})
+    return with_breakdown(engine, reached[["user_id", *times, "censored"]], breakdown)
 
 
 def funnel_table(

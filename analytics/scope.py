@@ -20,6 +20,8 @@ from events.store import EXPERIMENT_ASSIGNED, USER_ATTRIBUTES
 from features.engines import Engine
 
 SECONDS_PER_DAY = 86_400
+# A breakdown's value for a user without one (a channel, a plan, ...).
+MISSING_CHANNEL = "(missing)"
 
 # Users in the segment, with signup time as whole epoch seconds (both engines agree on
 # whole seconds; DuckDB keeps microseconds where Spark's unix_timestamp drops them).
@@ -106,6 +108,26 @@ def user_attribute_values(engine: Engine, name: str, missing: str) -> pd.DataFra
     known = values["attribute"].astype(object)
     values["attribute"] = known.where(known.notna(), missing).astype(str)
     return values
+
+
+def with_breakdown(engine: Engine, users: pd.DataFrame, breakdown: str | None) -> pd.DataFrame:
+    """`users` (with a text user_id) and, with a `breakdown` that passed check_breakdown, its
+    value of each user as text in a column `breakdown` (MISSING_CHANNEL where none)."""
+    if breakdown is None:
+        return users
+    values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
+    return users.merge(values, on="user_id").rename(columns={"attribute": "breakdown"})
+
+
+def signup_cohort_params(engine: Engine, filters: Filters) -> dict[str, exp.Expression]:
+    """Placeholder values for SCOPED_USERS and SIGNUP_COHORT: the segment, the signup range
+    and the end of the data."""
+    signup = exp.column("signup_time", table="su")
+    return {
+        "segment": segment_condition(engine, filters),
+        "signup_range": combine(time_range_condition(signup, filters)),
+        "end_s": exp.Literal.number(data_end_seconds(engine, filters)),
+    }
 
 
 def segment_condition(engine: Engine, filters: Filters) -> exp.Expression:

@@ -17,18 +17,16 @@ import numpy as np
 import pandas as pd
 import sqlglot.expressions as exp
 
-from analytics.channels import MISSING_CHANNEL
-from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
+from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
     SCOPED_USERS,
     SECONDS_PER_DAY,
     SIGNUP_COHORT,
     check_breakdown,
     check_signup_window,
-    data_end_seconds,
     render,
-    segment_condition,
-    user_attribute_values,
+    signup_cohort_params,
+    with_breakdown,
 )
 from contracts.errors import UsagecastError
 from features.engines import Engine
@@ -61,8 +59,8 @@ def purchase_days(
 ) -> pd.DataFrame:
     """user_id, followed_days (whole days followed from signup to the end of the data), day
     (since signup; NaN for a user without a purchase) and value (that day's purchases) of
-    every user of the cohort; with `breakdown`, a user attribute, also its value as text
-    (MISSING_CHANNEL where none) in a column `breakdown`."""
+    every user of the cohort; with `breakdown`, a user attribute or signup cohort, also its
+    value as text (MISSING_CHANNEL where none) in a column `breakdown`."""
     if not purchase_events:
         raise UsagecastError("value curve: name at least one purchase event type")
     if filters.area_prefix is not None:
@@ -71,13 +69,10 @@ def purchase_days(
         )
     if breakdown is not None:
         check_breakdown(engine, breakdown, "value-curve breakdown")
-    signup = exp.column("signup_time", table="su")
     rows = engine.query(
         render(
             _PURCHASE_DAYS,
-            segment=segment_condition(engine, filters),
-            signup_range=combine(time_range_condition(signup, filters)),
-            end_s=exp.Literal.number(data_end_seconds(engine, filters)),
+            **signup_cohort_params(engine, filters),
             purchase=exp.column("event_type", table="e").isin(*purchase_events),
         )
     )
@@ -86,11 +81,7 @@ def purchase_days(
         "int64"
     )
     rows = rows.astype({"day": "float64", "value": "float64"})
-    rows = rows[["user_id", "followed_days", "day", "value"]]
-    if breakdown is None:
-        return rows
-    values = user_attribute_values(engine, breakdown, MISSING_CHANNEL)
-    return rows.merge(values, on="user_id").rename(columns={"attribute": "breakdown"})
+    return with_breakdown(engine, rows[["user_id", "followed_days", "day", "value"]], breakdown)
 
 
 def _curve(rows: pd.DataFrame, days: int) -> pd.DataFrame:
@@ -153,7 +144,7 @@ def value_curve(
 ) -> pd.DataFrame:
     """Per day since signup (0 to `days` - 1): the users followed through it, their mean value
     from `purchase_events` by its end and the share of them who had bought by then (per value
-    of the user attribute `breakdown` when given)."""
+    of `breakdown`, a user attribute or signup cohort, when given)."""
     check_signup_window(days)
     return value_curve_table(
         purchase_days(engine, purchase_events, filters, breakdown), days, breakdown
