@@ -12,6 +12,7 @@ import pytest
 
 from events.store import EVENT_COLUMNS, INGEST_COLUMNS, write_parquet_copy
 from features.engines.duckdb import DuckDBEngine
+from features.engines.spark import SparkEngine
 
 DAY0 = datetime(2024, 1, 1)
 
@@ -85,6 +86,24 @@ def tiny_store(tmp_path) -> Callable[..., DuckDBEngine]:
         engine = DuckDBEngine(write_store(tmp_path / name, users, events, attributes, items))
         engines.append(engine)
         return engine
+
+    yield build
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def duck_and_spark(tiny_store, tmp_path, spark_session) -> Callable[..., tuple]:
+    """Build the same store twice and return (a DuckDB engine, a Spark engine) on it, the
+    Spark one closed after the test (it reads events.duckdb's Parquet copy while the DuckDB
+    engine holds duck.duckdb)."""
+    engines: list[SparkEngine] = []
+
+    def build(users, events) -> tuple[DuckDBEngine, SparkEngine]:
+        tiny_store(users, events)
+        duck = tiny_store(users, events, name="duck.duckdb")
+        engines.append(SparkEngine(tmp_path / "events.duckdb"))
+        return duck, engines[-1]
 
     yield build
     for engine in engines:

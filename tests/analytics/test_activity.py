@@ -17,7 +17,6 @@ from analytics import Filters
 from analytics.activity import active_users, period_number, period_start
 from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
-from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
 from .conftest import at
@@ -201,22 +200,16 @@ def test_the_counts_are_the_reference_sets(tiny_store, events, period):
 
 
 @pytest.mark.spark
-@pytest.mark.usefixtures("spark_session")
-def test_spark_counts_the_same(tiny_store, tmp_path):
-    tiny_store(USERS, EVENTS)
-    duck = tiny_store(USERS, EVENTS, name="duck.duckdb")
-    spark = SparkEngine(tmp_path / "events.duckdb")
-    try:
-        for period in ("day", "week", "month"):
-            pd.testing.assert_frame_equal(
-                active_users(spark, Filters(segment="channel = 'ads'"), period=period),
-                active_users(duck, Filters(segment="channel = 'ads'"), period=period),
-            )
+def test_spark_counts_the_same(duck_and_spark):
+    duck, spark = duck_and_spark(USERS, EVENTS)
+    for period in ("day", "week", "month"):
         pd.testing.assert_frame_equal(
-            active_users(spark, breakdown="channel"), active_users(duck, breakdown="channel")
+            active_users(spark, Filters(segment="channel = 'ads'"), period=period),
+            active_users(duck, Filters(segment="channel = 'ads'"), period=period),
         )
-    finally:
-        spark.close()
+    pd.testing.assert_frame_equal(
+        active_users(spark, breakdown="channel"), active_users(duck, breakdown="channel")
+    )
 
 
 # A SaaS export as users bring one: a BOM, dates without times, ids written as floats by a

@@ -24,7 +24,6 @@ from analytics.conversion_time import (
 )
 from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
-from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
 from .conftest import DAY0, at
@@ -297,24 +296,18 @@ def test_adoption_is_the_reference_over_any_store(tiny_store, users, sizes):
 
 
 @pytest.mark.spark
-@pytest.mark.usefixtures("spark_session")
-def test_spark_follows_the_same_users(tiny_store, tmp_path):
-    tiny_store(USERS, EVENTS)
-    duck = tiny_store(USERS, EVENTS, name="duck.duckdb")
-    spark = SparkEngine(tmp_path / "events.duckdb")
-    try:
-        filters = (Filters(), Filters(segment="channel = 'seo'", end=at(10)))
-        conversions = ("BUY", Adoption(2, 3), Adoption(1, 1))
-        breakdowns = (None, "signup_week", "signup_month")
-        for index, (conversion, scope) in enumerate(itertools.product(conversions, filters)):
-            breakdown = breakdowns[index % len(breakdowns)]
-            on_spark = follow_up(spark, conversion, scope, breakdown).sort_values("user_id")
-            on_duck = follow_up(duck, conversion, scope, breakdown).sort_values("user_id")
-            pd.testing.assert_frame_equal(
-                on_spark.reset_index(drop=True), on_duck.reset_index(drop=True)
-            )
-    finally:
-        spark.close()
+def test_spark_follows_the_same_users(duck_and_spark):
+    duck, spark = duck_and_spark(USERS, EVENTS)
+    filters = (Filters(), Filters(segment="channel = 'seo'", end=at(10)))
+    conversions = ("BUY", Adoption(2, 3), Adoption(1, 1))
+    breakdowns = (None, "signup_week", "signup_month")
+    for index, (conversion, scope) in enumerate(itertools.product(conversions, filters)):
+        breakdown = breakdowns[index % len(breakdowns)]
+        on_spark = follow_up(spark, conversion, scope, breakdown).sort_values("user_id")
+        on_duck = follow_up(duck, conversion, scope, breakdown).sort_values("user_id")
+        pd.testing.assert_frame_equal(
+            on_spark.reset_index(drop=True), on_duck.reset_index(drop=True)
+        )
 
 
 def test_an_empty_breakdown_has_the_columns():

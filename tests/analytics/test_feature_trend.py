@@ -11,7 +11,6 @@ import pytest
 from analytics import Filters, top_features
 from analytics.plots import lines
 from analytics.usage import feature_trend, trend_shares
-from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
 from .conftest import at
@@ -88,18 +87,12 @@ def test_the_plot_dashes_the_way_to_a_partial_period(tiny_store):
 
 
 @pytest.mark.spark
-@pytest.mark.usefixtures("spark_session")
-def test_spark_gives_the_same_trend(tiny_store, tmp_path):
-    tiny_store(USERS, EVENTS)
-    duck = tiny_store(USERS, EVENTS, name="duck.duckdb")
-    spark = SparkEngine(tmp_path / "events.duckdb")
-    try:
-        for period in ("day", "week", "month"):
-            pd.testing.assert_frame_equal(
-                feature_trend(spark, period=period), feature_trend(duck, period=period)
-            )
-    finally:
-        spark.close()
+def test_spark_gives_the_same_trend(duck_and_spark):
+    duck, spark = duck_and_spark(USERS, EVENTS)
+    for period in ("day", "week", "month"):
+        pd.testing.assert_frame_equal(
+            feature_trend(spark, period=period), feature_trend(duck, period=period)
+        )
 
 
 def test_cli_trend_of_event_types_on_a_date_only_export(tmp_path, capsys):

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from analytics import Filters
 from analytics.value_curve import purchase_days, value_curve, value_curve_table
 from contracts.errors import UsagecastError
-from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
 from .conftest import at
@@ -110,22 +109,16 @@ def test_the_curve_is_the_brute_force_reference(users, days):
 
 
 @pytest.mark.spark
-@pytest.mark.usefixtures("spark_session")
-def test_spark_reads_the_same_purchase_days(tiny_store, tmp_path):
-    tiny_store(USERS, EVENTS)
-    duck = tiny_store(USERS, EVENTS, name="duck.duckdb")
-    spark = SparkEngine(tmp_path / "events.duckdb")
-    try:
-        for filters in (Filters(), Filters(segment="channel = 'ads'", end=at(8))):
-            on_spark = purchase_days(spark, ["BUY", "REFUND"], filters)
-            on_duck = purchase_days(duck, ["BUY", "REFUND"], filters)
-            order = ["user_id", "day"]
-            pd.testing.assert_frame_equal(
-                on_spark.sort_values(order, ignore_index=True),
-                on_duck.sort_values(order, ignore_index=True),
-            )
-    finally:
-        spark.close()
+def test_spark_reads_the_same_purchase_days(duck_and_spark):
+    duck, spark = duck_and_spark(USERS, EVENTS)
+    for filters in (Filters(), Filters(segment="channel = 'ads'", end=at(8))):
+        on_spark = purchase_days(spark, ["BUY", "REFUND"], filters)
+        on_duck = purchase_days(duck, ["BUY", "REFUND"], filters)
+        order = ["user_id", "day"]
+        pd.testing.assert_frame_equal(
+            on_spark.sort_values(order, ignore_index=True),
+            on_duck.sort_values(order, ignore_index=True),
+        )
 
 
 # A billing export as users bring one: BOMs, dates without times, ids written as floats by a
