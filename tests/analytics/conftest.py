@@ -110,6 +110,17 @@ def duck_and_spark(tiny_store, tmp_path, spark_session) -> Callable[..., tuple]:
         engine.close()
 
 
+def ingest_export(folder: Path, files: dict[str, str], config: str) -> None:
+    """Write an export's files (name: text, UTF-8) and its dataset.yaml into `folder` and
+    ingest them through the CLI, as a user would."""
+    from usagecast_cli.main import main
+
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "dataset.yaml").write_text(config, encoding="utf-8")
+    assert main(["ingest", str(folder / "dataset.yaml")]) == 0
+
+
 def at(day: float, hour: int = 0) -> datetime:
     """DAY0 + day days + hour hours (events in hand-built logs)."""
     return DAY0 + pd.Timedelta(days=day, hours=hour)

@@ -19,7 +19,7 @@ from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
 from usagecast_cli.main import main
 
-from .conftest import at
+from .conftest import at, ingest_export
 from .test_funnel import EXPORT_CONFIG  # the same columns: Account ID, Date, Event
 
 USERS = [
@@ -227,9 +227,7 @@ EXPORT_EVENTS = """\ufeffAccount ID,Date,Event
 
 
 def test_cli_active_users_on_a_date_only_export(tmp_path, capsys):
-    (tmp_path / "events.csv").write_text(EXPORT_EVENTS, encoding="utf-8")
-    (tmp_path / "dataset.yaml").write_text(EXPORT_CONFIG, encoding="utf-8")
-    assert main(["ingest", str(tmp_path / "dataset.yaml")]) == 0
+    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EXPORT_CONFIG)
     capsys.readouterr()
     assert main(["analytics", "active-users", "--period", "week", "--log"]) == 0
     out = capsys.readouterr().out

@@ -26,7 +26,7 @@ from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
 from usagecast_cli.main import main
 
-from .conftest import DAY0, at
+from .conftest import DAY0, at, ingest_export
 
 DAY = 86_400
 USERS = [
@@ -347,10 +347,8 @@ events:
 
 
 def test_cli_time_to_convert_on_a_date_only_export(tmp_path, capsys):
-    (tmp_path / "users.csv").write_text(EXPORT_USERS, encoding="utf-8")
-    (tmp_path / "events.csv").write_text(EXPORT_EVENTS, encoding="utf-8")
-    (tmp_path / "dataset.yaml").write_text(EXPORT_CONFIG, encoding="utf-8")
-    assert main(["ingest", str(tmp_path / "dataset.yaml")]) == 0
+    files = {"users.csv": EXPORT_USERS, "events.csv": EXPORT_EVENTS}
+    ingest_export(tmp_path, files, EXPORT_CONFIG)
     capsys.readouterr()
     args = ["analytics", "time-to-convert", "--event", "upgrade", "--days", "7"]
     assert main([*args, "--log"]) == 0

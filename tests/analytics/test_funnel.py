@@ -18,7 +18,7 @@ from contracts.errors import UsagecastError
 from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
-from .conftest import at
+from .conftest import at, ingest_export
 
 USERS = [(name, at(-30), "ads") for name in ("a", "b", "c", "d", "e")]
 
@@ -221,9 +221,7 @@ events:
 
 
 def test_cli_funnel_on_a_date_only_export(tmp_path, capsys):
-    (tmp_path / "events.csv").write_text(EXPORT_EVENTS, encoding="utf-8")
-    (tmp_path / "dataset.yaml").write_text(EXPORT_CONFIG, encoding="utf-8")
-    assert main(["ingest", str(tmp_path / "dataset.yaml")]) == 0
+    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EXPORT_CONFIG)
     capsys.readouterr()
     args = ["analytics", "funnel", "--steps", "visit,trial,purchase", "--window-days", "7"]
     assert main([*args, "--log"]) == 0

@@ -15,7 +15,7 @@ from analytics.value_curve import purchase_days, value_curve, value_curve_table
 from contracts.errors import UsagecastError
 from usagecast_cli.main import main
 
-from .conftest import at
+from .conftest import at, ingest_export
 
 USERS = [
     ("a", at(0), "ads"),
@@ -149,10 +149,8 @@ events:
 
 
 def test_cli_value_curve_on_a_billing_export(tmp_path, capsys):
-    (tmp_path / "users.csv").write_text(EXPORT_USERS, encoding="utf-8")
-    (tmp_path / "events.csv").write_text(EXPORT_EVENTS, encoding="utf-8")
-    (tmp_path / "dataset.yaml").write_text(EXPORT_CONFIG, encoding="utf-8")
-    assert main(["ingest", str(tmp_path / "dataset.yaml")]) == 0
+    files = {"users.csv": EXPORT_USERS, "events.csv": EXPORT_EVENTS}
+    ingest_export(tmp_path, files, EXPORT_CONFIG)
     capsys.readouterr()
     args = ["analytics", "value-curve", "--purchase-event", "charge", "--purchase-event", "refund"]
     assert main([*args, "--days", "14", "--log"]) == 0
