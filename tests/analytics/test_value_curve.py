@@ -175,5 +175,7 @@ def test_cli_value_curve_on_a_billing_export(tmp_path, capsys):
     assert main([*args, "--breakdown", "plan", "--days", "7"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:4]]
     assert rows == [["solo", "0", "0"], ["team", "10", "27.5"]]
+    assert main([*args, "--segment", "plan = 'enterprise'"]) == 0
+    assert "no user in the segment signed up" in capsys.readouterr().out
     assert main(["analytics", "value-curve"]) == 2
     assert "no --purchase-event given" in capsys.readouterr().err
