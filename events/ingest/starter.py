@@ -1704,7 +1704,7 @@ def _number_format(sample: FileSample, columns: Sequence[str]) -> NumberFormat:
     carried = [(v, _amount_symbol(v)) for v in numbers]
     symbols = tuple(sorted({symbol for _, symbol in carried if symbol is not None}))
     numbers = [v if symbol is None else _without_symbol(v, symbol) for v, symbol in carried]
-    comma = any("," in v and COMMA_NUMBER.fullmatch(v) for v in numbers)
+    comma = any("," in v and _reads_with_decimal_comma(v) for v in numbers)
     decimal = "," if sample.delimiter != "," and comma else "."
     thousands, grouped = _grouped_number(numbers, decimal) or (None, None)
     if negative is None:
@@ -1809,6 +1809,15 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
             f"against {month_first!r}"
         )
     return formats, check
+
+
+def _reads_with_decimal_comma(value: str) -> bool:
+    """A number with a decimal comma, plain or in digit groups (`9,50`, `1.234,50`,
+    `1 234,50`): a file whose every amount is grouped still tells its fraction separator."""
+    blank = blank_groups(value)
+    return bool(COMMA_NUMBER.fullmatch(blank)) or any(
+        pattern.fullmatch(blank) for _, pattern in GROUPED_NUMBERS[","]
+    )
 
 
 def _grouped_number(numbers: Sequence[str], decimal: str) -> tuple[str, str] | None:

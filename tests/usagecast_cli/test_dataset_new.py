@@ -2323,6 +2323,30 @@ def test_a_line_amount_with_decimal_commas_and_digit_groups_reads_in_the_ingest(
 
 
 @pytest.mark.parametrize(
+    ("amounts", "thousands", "values"),
+    [
+        (("1.234,50", "2.000,00"), ".", [1234.5, 2000.0]),
+        (("1 234,50", "12 000,75"), " ", [1234.5, 12000.75]),
+    ],
+)
+def test_amounts_all_in_digit_groups_still_tell_a_decimal_comma(
+    tmp_path, amounts, thousands, values
+):
+    """No amount without digit groups to show the comma plainly (a report of large sums)."""
+    export = "timestamp;event;amount;user_id\n" + "".join(
+        f"2024-01-0{day};Login;{amount};{day}\n" for day, amount in enumerate(amounts, start=1)
+    )
+    out, _ = _starter_for(tmp_path, {"events.csv": export})
+    (source,) = read_config(out).events
+    assert (source.decimal, source.thousands) == (",", thousands)
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(2, 2, {})
+    with duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True) as con:
+        found = con.execute("SELECT value FROM events ORDER BY value").fetchall()
+    assert [value for (value,) in found] == pytest.approx(values)
+
+
+@pytest.mark.parametrize(
     ("name", "export", "user_id"),
     [
         (  # Zendesk's tickets: the ticket's own Id first, the customer in Requester id
