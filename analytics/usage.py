@@ -215,12 +215,16 @@ def feature_trend(
     table["rank"] = (table.groupby("period").cumcount() + 1).astype("int64")
     end = pd.Timestamp(data_end_seconds(engine, filters), unit="s")
     begin = pd.Timestamp(filters.start) if filters.start is not None else None
-    numbers = table["period"].to_numpy()
-    table["period"] = [period_start(number, period) for number in numbers]
-    table["partial"] = [
-        period_start(number + 1, period) > end or (begin is not None and start < begin)
-        for number, start in zip(numbers, table["period"], strict=True)
-    ]
+    # Each period's first day and partial flag once, not once per feature row.
+    numbers = np.unique(table["period"].to_numpy())
+    starts = {number: period_start(number, period) for number in numbers}
+    cut = {
+        number: period_start(number + 1, period) > end
+        or (begin is not None and starts[number] < begin)
+        for number in numbers
+    }
+    table["partial"] = table["period"].map(cut).astype(bool)
+    table["period"] = table["period"].map(starts)
     return table.rename(columns={"feature": name})[[TREND_COLUMNS[0], name, *TREND_COLUMNS[1:]]]
 
 

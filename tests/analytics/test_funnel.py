@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from analytics import Filters
 from analytics.funnel import funnel, funnel_reached, parse_steps
 from contracts.errors import UsagecastError
-from features.engines.spark import SparkEngine
 from usagecast_cli.main import main
 
 from .conftest import at, ingest_export
@@ -172,8 +171,7 @@ def test_the_funnel_is_the_step_by_step_reference(tiny_store, events, steps, day
 
 
 @pytest.mark.spark
-@pytest.mark.usefixtures("spark_session")
-def test_spark_finds_the_same_funnel(tiny_store, tmp_path):
+def test_spark_finds_the_same_funnel(duck_and_spark):
     events = [
         (user, at(day, hour), kind, "home", None)
         for user, day, hour, kind in [
@@ -182,15 +180,10 @@ def test_spark_finds_the_same_funnel(tiny_store, tmp_path):
             ("c", 3, 0, "PLAY"), ("c", 5, 0, "LIKE"), ("c", 9, 0, "BUY"), ("e", 28, 0, "PLAY"),
         ]
     ]  # fmt: skip
-    tiny_store(USERS, events)
+    duck, spark = duck_and_spark(USERS, events)
     steps = ("PLAY", "PLAY", "LIKE", "BUY")
-    duck = tiny_store(USERS, events, name="duck.duckdb")
     expected = funnel_reached(duck, steps, 7, breakdown="channel")
-    spark = SparkEngine(tmp_path / "events.duckdb")
-    try:
-        found = funnel_reached(spark, steps, 7, breakdown="channel")
-    finally:
-        spark.close()
+    found = funnel_reached(spark, steps, 7, breakdown="channel")
     assert expected["at_4"].notna().sum() == 1  # a; b and c stop earlier, e is censored
     pd.testing.assert_frame_equal(
         found.sort_values("user_id", ignore_index=True),
