@@ -20,6 +20,7 @@ from analytics.channels import channel_ranking, channels, ltv, ltv_backtest, ltv
 from analytics.conversion_time import TimeToConvert, time_to_convert
 from analytics.filters import NO_FILTERS, Filters, parse_segment
 from analytics.funnel import funnel
+from analytics.paths import PathsResult, paths
 from analytics.retention import retention
 from analytics.segments import cluster_profiles, segments
 from analytics.usage import before_conversion, feature_trend, top_features
@@ -31,6 +32,7 @@ __all__ = [
     "Experiment",
     "Filters",
     "Metric",
+    "PathsResult",
     "TimeToConvert",
     "active_users",
     "analyze",
@@ -48,6 +50,7 @@ __all__ = [
     "parse_metric",
     "parse_segment",
     "parse_split",
+    "paths",
     "retention",
     "segments",
     "time_to_convert",

@@ -29,6 +29,7 @@ from analytics.conversion_time import (
 from analytics.event_types import DEMO_CONVERSION, resolve_event_types, store_event_types
 from analytics.filters import NO_FILTERS, Filters
 from analytics.funnel import FunnelResult, funnel
+from analytics.paths import Direction, PathsResult, paths
 from analytics.retention import (
     Period,
     cohort_labels,
@@ -57,6 +58,8 @@ from features.engines import Engine
 from features.mlflow_links import describe_run_artifacts
 
 FigureMaker = Callable[[], Mapping[str, Figure]]
+# The paths a paths plot shows: the most taken.
+PLOTTED_PATHS = 15
 
 
 def format_table(title: str, table: pd.DataFrame, limit: int | None) -> str:
@@ -438,6 +441,124 @@ def run_funnel(
                 f"users who entered but whose {window_days} days run past the end of the data "
                 f"(left out): {result.censored_users}"
             ),
+        )
+
+    return _with_engine(engine_name, compute)
+
+
+def path_anchor(engine: Engine, to: str | None, from_event: str | None) -> tuple[str, Direction]:
+    """The anchor event type and the side of the paths: `to`, else `from_event`, else paths
+    to BUY_PREMIUM when the store holds it; refused when the store lacks the type."""
+    command = "analytics paths"
+    if to and from_event:
+        raise UsagecastError(f"{command}: give --to or --from, not both")
+    given = to or from_event
+    (anchor,) = resolve_event_types(
+        store_event_types(engine),
+        (given,) if given else (),
+        command=command,
+        flag="--from" if from_event else "--to",
+        default=DEMO_CONVERSION,
+    )
+    return anchor, "from" if from_event else "to"
+
+
+def checked_paths(
+    engine: Engine,
+    to: str | None = None,
+    from_event: str | None = None,
+    filters: Filters = NO_FILTERS,
+    *,
+    steps: int = 3,
+    window_days: int = 30,
+    by: str = "event_type",
+    keep_repeats: bool = False,
+) -> PathsResult:
+    """`paths` to `to` or from `from_event` (path_anchor)."""
+    anchor, direction = path_anchor(engine, to, from_event)
+    return paths(
+        engine, anchor, direction, steps, window_days, filters, by=by, keep_repeats=keep_repeats
+    )
+
+
+def _empty_paths_reason(result: PathsResult, anchor: str, direction: Direction, days: int) -> str:
+    """Why no path was counted."""
+    if result.left_out_users:
+        reach = "before the data begins" if direction == "to" else "past the end of the data"
+        return (
+            f"paths: each of the {result.left_out_users:,} users with a first {anchor} has "
+            f"their {days} days reach {reach}; shorten --window-days"
+        )
+    return f"paths: no user in the segment did {anchor} in the time range"
+
+
+def run_paths(
+    to: str | None = None,
+    from_event: str | None = None,
+    filters: Filters = NO_FILTERS,
+    *,
+    steps: int = 3,
+    window_days: int = 30,
+    by: str = "event_type",
+    keep_repeats: bool = False,
+    engine_name: str = "duckdb",
+    log: bool = False,
+    limit: int = 20,
+) -> str:
+    """`usagecast analytics paths`: the most taken paths to (or from) an event type and each
+    step position's shares, printed; both tables logged with a plot of the top paths."""
+
+    def compute(engine: Engine) -> str:
+        anchor, direction = path_anchor(engine, to, from_event)
+        result = paths(
+            engine,
+            anchor,
+            direction,
+            steps,
+            window_days,
+            filters,
+            by=by,
+            keep_repeats=keep_repeats,
+        )
+        if not result.users:
+            return _empty(_empty_paths_reason(result, anchor, direction, window_days), log=log)
+        side = "before" if direction == "to" else "after"
+        reach = "before the data begins" if direction == "to" else "past the end of the data"
+        top = result.paths.head(PLOTTED_PATHS)
+        notes = [
+            f"users with a first {anchor} in the time range: "
+            f"{result.users + result.left_out_users:,}; left out, their {window_days} days "
+            f"{side} it reaching {reach}: {result.left_out_users:,}",
+            "a step is an event's "
+            + ("product area" if by == "area" else "type")
+            + ("" if keep_repeats else "; a step repeated in a row is one step (--keep-repeats)"),
+        ]
+        return _finish(
+            "paths",
+            {"paths": result.paths, "path_positions": result.positions},
+            lambda: {
+                "paths": plots.bar_chart(
+                    top["path"],
+                    top["users"],
+                    f"Most taken paths {direction} {anchor}: {steps} steps within "
+                    f"{window_days} days {side}",
+                    "users",
+                )
+            },
+            {
+                **_filter_params(filters),
+                "anchor": anchor,
+                "direction": direction,
+                "steps": steps,
+                "window_days": window_days,
+                "by": by,
+                "keep_repeats": keep_repeats,
+                "engine": engine_name,
+            },
+            log=log,
+            limit=_limit(limit),
+            shown={"paths": result.paths[["path", "users", "share"]]},
+            note="\n".join(notes),
         )
 
     return _with_engine(engine_name, compute)

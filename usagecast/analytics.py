@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from analytics.conversion_time import TimeToConvert
     from analytics.filters import Filters
     from analytics.funnel import FunnelResult
+    from analytics.paths import PathsResult
     from analytics.retention import Period
     from analytics.runs import ABAnalysis, ABPlan
     from analytics.usage import Feature
@@ -31,6 +32,7 @@ __all__ = [
     "before_conversion",
     "feature_trend",
     "funnel",
+    "paths",
     "retention",
     "segments",
     "store",
@@ -101,6 +103,36 @@ def funnel(
 
     with store(engine) as opened:
         return checked_funnel(opened, tuple(steps), window_days, _filters(filters), breakdown)
+
+
+def paths(
+    to: str | None = None,
+    from_event: str | None = None,
+    filters: Filters | None = None,
+    *,
+    steps: int = 3,
+    window_days: int = 30,
+    by: str = "event_type",
+    keep_repeats: bool = False,
+    engine: str = "duckdb",
+) -> PathsResult:
+    """`usagecast analytics paths`: the last `steps` steps within `window_days` before each
+    user's first `to` (default BUY_PREMIUM when the store holds it), or the next ones after
+    their first `from_event`; `.paths` (path, users, share, step_1..), `.positions` (each
+    position's shares), `.users` and `.left_out_users` (windows reaching outside the data)."""
+    from analytics.runs import checked_paths
+
+    with store(engine) as opened:
+        return checked_paths(
+            opened,
+            to,
+            from_event,
+            _filters(filters),
+            steps=steps,
+            window_days=window_days,
+            by=by,
+            keep_repeats=keep_repeats,
+        )
 
 
 def before_conversion(

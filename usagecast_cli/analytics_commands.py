@@ -1,4 +1,4 @@
-"""`usagecast analytics top-features|before-conversion|funnel|retention|active-users|
+"""`usagecast analytics top-features|before-conversion|funnel|paths|retention|active-users|
 time-to-convert|value-curve|channels|ltv|segments` and `usagecast ab assign|plan|analyze`."""
 
 from __future__ import annotations
@@ -60,6 +60,24 @@ def _funnel(args: argparse.Namespace) -> int:
             _filters(args),
             window_days=args.window_days,
             breakdown=args.breakdown,
+            **_common(args),
+        )
+    )
+    return 0
+
+
+def _paths(args: argparse.Namespace) -> int:
+    from analytics.runs import run_paths
+
+    print(
+        run_paths(
+            args.to,
+            args.from_event,
+            _filters(args),
+            steps=args.steps,
+            window_days=args.window_days,
+            by=args.by,
+            keep_repeats=args.keep_repeats,
             **_common(args),
         )
     )
@@ -343,6 +361,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     steps.add_argument("--breakdown", help=f"{BREAKDOWN}: one funnel per value of it")
     steps.set_defaults(handler=_funnel)
 
+    walks = models.add_parser(
+        "paths",
+        help="the steps users take just before a conversion (or just after an event)",
+        description="Each user's first event of the anchor type in the time range anchors "
+        "their path: with --to, their last --steps steps within --window-days before it; "
+        "with --from, their next --steps steps within --window-days after it. A step is an "
+        "event type (or a product area with --by area); a step repeated in a row is one "
+        "step unless --keep-repeats. Events at the same time keep the export's order. Users "
+        "whose window reaches outside the data are left out and counted. Prints the most "
+        "taken paths and each position's shares.",
+    )
+    anchor = walks.add_mutually_exclusive_group()
+    anchor.add_argument(
+        "--to", help=f"the paths' last event type (default {DEMO_DEFAULT} if the store holds it)"
+    )
+    anchor.add_argument(
+        "--from", dest="from_event", metavar="FROM", help="the paths' first event type"
+    )
+    walks.add_argument(
+        "--steps", type=int, default=3, help="steps before (or after) the anchor (default 3)"
+    )
+    walks.add_argument(
+        "--window-days",
+        type=int,
+        default=30,
+        help="days before (or after) the anchor a step may lie in (default 30)",
+    )
+    walks.add_argument(
+        "--by",
+        choices=("event_type", "area"),
+        default="event_type",
+        help="what a step is: an event type (default) or a product area (events without "
+        "one are no step)",
+    )
+    walks.add_argument(
+        "--keep-repeats",
+        action="store_true",
+        help="count each event of a step repeated in a row (PLAY, PLAY) as a step of its own",
+    )
+    walks.set_defaults(handler=_paths)
+
     cohort = models.add_parser(
         "retention",
         help="cohort retention matrix",
@@ -470,7 +529,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_specs_option(segment)
     segment.set_defaults(handler=_segments)
 
-    for parser in (top, before, steps, cohort, active, timing, worth, channel, value, segment):
+    for parser in (
+        top,
+        before,
+        steps,
+        walks,
+        cohort,
+        active,
+        timing,
+        worth,
+        channel,
+        value,
+        segment,
+    ):
         _add_model_options(parser)
 
     ab = subparsers.add_parser("ab", help="A/B test planning, assignment and analysis")

@@ -111,6 +111,7 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         trend = analytics.feature_trend(engine, period="month", by="event_type")
         worth = analytics.value_curve(engine, ["BUY_PREMIUM"], days=60, breakdown="channel")
         adopting = analytics.time_to_convert(engine, Adoption(3, 7), activity_events=("PLAY",))
+        after_login = analytics.paths(engine, "LOGIN", "from", 2, 7, by="area")
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
     assert_frame_equal(
@@ -140,6 +141,11 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
     adopted = usagecast.analytics.time_to_convert(adoption="3/7", activity_events=["PLAY"])
     assert_frame_equal(adopted.curve, adopting.curve)
     assert adopting.summary["converted"].iloc[0] > 0
+    walked = usagecast.analytics.paths(from_event="LOGIN", steps=2, window_days=7, by="area")
+    assert_frame_equal(walked.paths, after_login.paths)
+    assert_frame_equal(walked.positions, after_login.positions)
+    assert walked.users == after_login.users > 0
+    assert usagecast.analytics.paths().paths["step_4"].eq("BUY_PREMIUM").all()
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):
         usagecast.analytics.active_users(activity_events=["NOT_AN_EVENT"])
     with pytest.raises(UsagecastError, match=r"NOT_AN_EVENT.*known event types: .*PLAY"):

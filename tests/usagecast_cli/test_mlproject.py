@@ -202,6 +202,17 @@ CASES = [
         "analytics active-users --period month --activity-event PLAY --end 2024-06-01 "
         "--breakdown plan --log",
     ),
+    ("paths", {}, "analytics paths --log"),
+    (
+        "paths",
+        {"from_event": "LOGIN", "steps": "2", "by": "area", "keep_repeats": "true"},
+        "analytics paths --from LOGIN --steps 2 --by area --keep-repeats --log",
+    ),
+    (
+        "paths",
+        {"to": "upgrade", "window_days": "7", "segment": "plan = 'team'"},
+        "analytics paths --to upgrade --window-days 7 --segment \"plan = 'team'\" --log",
+    ),
     ("time_to_convert", {}, "analytics time-to-convert --days 90 --log"),
     (
         "time_to_convert",
@@ -292,6 +303,7 @@ def test_every_pipeline_step_has_an_entry_point():
         "top_features",
         "before_conversion",
         "funnel",
+        "paths",
         "retention",
         "active_users",
         "time_to_convert",
