@@ -1,5 +1,5 @@
-"""Benchmark: top-features, before-conversion, a funnel, weekly active users, the time to
-convert and the value curve, usagecast (DuckDB SQL) vs pandas.
+"""Benchmark: top-features, before-conversion, a funnel, the paths to a conversion, weekly
+active users, the time to convert and the value curve, usagecast (DuckDB SQL) vs pandas.
 
 The event tables are generated straight into DuckDB with seeded, vectorised numpy (in chunks,
 so memory stays flat): a uniform-user music-app log over 180 days, with ~20% of users buying
@@ -62,6 +62,8 @@ CONVERSION_DAYS = 90
 CURVE_DAYS = 180
 FUNNEL_STEPS = ("LOGIN", "PLAY", "LIKE", CONVERSION)
 FUNNEL_DAYS = 30
+PATH_STEPS = 3
+PATH_DAYS = 30
 DUCKDB_MEMORY_GIB = 8
 # An event's time, from its seconds after the log's start (the generated frames' at_s).
 AT = "TIMESTAMP '2024-01-01' + to_seconds(at_s)"
@@ -277,6 +279,32 @@ def pandas_funnel(events: pd.DataFrame) -> pd.DataFrame:
     return funnel_table(reached, FUNNEL_STEPS).table
 
 
+def pandas_paths(events: pd.DataFrame) -> pd.DataFrame:
+    """The pandas peer of analytics.paths to the conversion (no filters): each buyer's
+    events before their first purchase, in (time, event id) order within the window, a
+    repeated type in a row once, the nearest PATH_STEPS of them; the same table from there."""
+    from analytics.paths import paths_table
+
+    window = pd.Timedelta(days=PATH_DAYS)
+    ordered = events.sort_values(["user_id", "event_time", "event_id"], ignore_index=True)
+    is_anchor = ordered["event_type"] == CONVERSION
+    anchors = ordered[is_anchor].groupby("user_id").head(1)[["user_id", "event_time", "event_id"]]
+    anchors = anchors.rename(columns={"event_time": "anchor_time", "event_id": "anchor_id"})
+    joined = ordered.merge(anchors, on="user_id")  # keeps the left's (user, time, id) order
+    at, anchor_at = joined["event_time"], joined["anchor_time"]
+    before = (at < anchor_at) | ((at == anchor_at) & (joined["event_id"] < joined["anchor_id"]))
+    side = joined.loc[before & (at >= anchor_at - window), ["user_id", "event_type"]]
+    previous = side.groupby("user_id")["event_type"].shift(1)
+    kept = side[previous.isna() | (previous != side["event_type"])]
+    position = kept.groupby("user_id").cumcount(ascending=False) + 1
+    steps = kept.assign(position=position)[position <= PATH_STEPS]
+    rows = anchors[["user_id", "anchor_time"]].merge(
+        steps.rename(columns={"event_type": "step"}), on="user_id", how="left"
+    )
+    rows["left_out"] = rows["anchor_time"] - window < ordered["event_time"].min()
+    return paths_table(rows, CONVERSION, "to", PATH_STEPS).paths
+
+
 def pandas_active_users(events: pd.DataFrame) -> pd.DataFrame:
     """The pandas peer of analytics.active_users by week (no filters): distinct (user, week)
     marked by the user's weeks before and after, distinct (user, day) for the daily mean."""
@@ -373,6 +401,7 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
             active_users,
             before_conversion,
             funnel,
+            paths,
             time_to_convert,
             top_features,
             value_curve,
@@ -388,6 +417,8 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
             return top_features(engine)
         if model == "funnel":
             return funnel(engine, FUNNEL_STEPS, FUNNEL_DAYS).table
+        if model == "paths":
+            return paths(engine, CONVERSION, "to", PATH_STEPS, PATH_DAYS).paths
         if model == "active-users":
             return active_users(engine, period="week")
         if model == "time-to-convert":
@@ -395,9 +426,10 @@ def run_side(side: str, model: str, folder: Path) -> pd.DataFrame:
         if model == "value-curve":
             return value_curve(engine, [CONVERSION], days=CURVE_DAYS)
         return before_conversion(engine, CONVERSION, lookback_days=LOOKBACK)
-    if model == "funnel":
+    if model in ("funnel", "paths"):
         columns = ["event_id", "user_id", "event_time", "event_type"]
-        return pandas_funnel(pd.read_parquet(folder / "events.parquet", columns=columns))
+        events = pd.read_parquet(folder / "events.parquet", columns=columns)
+        return pandas_funnel(events) if model == "funnel" else pandas_paths(events)
     if model == "active-users":
         columns = ["user_id", "event_time"]
         return pandas_active_users(pd.read_parquet(folder / "events.parquet", columns=columns))
@@ -482,6 +514,7 @@ def main() -> None:
         "top-features",
         "before-conversion",
         "funnel",
+        "paths",
         "active-users",
         "time-to-convert",
         "value-curve",
