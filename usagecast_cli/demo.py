@@ -53,6 +53,7 @@ def demo_steps(config: DemoConfig, data_dir: Path) -> list[list[str]]:
         ["analytics", "top-features", "--limit", "10"],
         ["analytics", "before-conversion", "--event", "BUY_PREMIUM", "--limit", "10"],
         ["analytics", "funnel", "--steps", "LOGIN,PLAY,LIKE,BUY_PREMIUM", "--window-days", "30"],
+        ["analytics", "paths", "--to", "BUY_PREMIUM", "--limit", "10"],
         ["analytics", "active-users", "--period", "month"],
         ["analytics", "time-to-convert", "--days", "30", "--breakdown", "channel"],
     ]

@@ -43,6 +43,7 @@ def test_the_demo_promotes_a_champion_and_says_where_to_look(capsys) -> None:
     assert "PROMOTED to @champion" in printed
     assert "Where to look:" in printed and f"models:/{MODEL_NAME}@champion" in printed
     assert "median_hours_from_previous" in printed  # the funnel's table
+    assert "→ BUY_PREMIUM" in printed and "path_positions" in printed  # the paths to it
     assert "resurrected_users" in printed  # the active users' table
     assert "median_days_to_convert" in printed  # the time to convert by channel
     champion = MlflowClient(mlflow_tracking_uri()).get_model_version_by_alias(
