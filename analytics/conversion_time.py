@@ -9,6 +9,11 @@ followed until the end of the data and no further: censored. The share converted
 since signup is therefore a Kaplan-Meier estimate over the exact times, not converters over
 everyone (which would count users who signed up last week as never converting in their second
 month). Day 0 is the first 24 hours after signup; "by day d" means within d + 1 days.
+
+With a start event (a trial's start, a first order), the clock starts at each segment user's
+first event of that type in the time range instead of signup, and the users are those who did
+it there; the rest is the same, "signup" read as that start (a conversion before it does not
+count). The start and the conversion cannot be the same event type.
 """
 
 from __future__ import annotations
@@ -25,13 +30,12 @@ from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
     SCOPED_USERS,
     SECONDS_PER_DAY,
-    SIGNUP_COHORT,
     activity_condition,
     check_breakdown,
     check_signup_window,
+    cohort_sql,
     product_use,
     render,
-    signup_cohort_params,
     with_breakdown,
 )
 from contracts.errors import UsagecastError
@@ -51,7 +55,7 @@ _FIRST_EVENTS = """
 conversions AS (
     SELECT c.user_id, MIN(FLOOR(epoch(e.event_time))) AS converted_s
     FROM events AS e JOIN cohort AS c ON e.user_id = c.user_id
-    WHERE e.event_type = :event AND FLOOR(epoch(e.event_time)) >= c.signup_s
+    WHERE e.event_type = :event AND FLOOR(epoch(e.event_time)) >= c.start_s
       AND FLOOR(epoch(e.event_time)) < :end_s
     GROUP BY c.user_id
 )"""
@@ -63,7 +67,7 @@ _ADOPTIONS = """
 active_days AS (
     SELECT e.user_id, e.event_date, MIN(FLOOR(epoch(e.event_time))) AS first_s
     FROM events AS e JOIN cohort AS c ON e.user_id = c.user_id
-    WHERE FLOOR(epoch(e.event_time)) >= c.signup_s AND FLOOR(epoch(e.event_time)) < :end_s
+    WHERE FLOOR(epoch(e.event_time)) >= c.start_s AND FLOOR(epoch(e.event_time)) < :end_s
       AND :product_use AND :activity
     GROUP BY e.user_id, e.event_date
 ),
@@ -77,7 +81,7 @@ conversions AS (
 # Each user of the cohort: seconds from signup to their first conversion (converted) or to
 # the end of the data (not converted, censored there).
 _FOLLOWED = """
-SELECT c.user_id, COALESCE(v.converted_s, :end_s) - c.signup_s AS seconds,
+SELECT c.user_id, COALESCE(v.converted_s, :end_s) - c.start_s AS seconds,
        v.converted_s IS NOT NULL AS converted
 FROM cohort AS c LEFT JOIN conversions AS v ON c.user_id = v.user_id
 """
@@ -164,19 +168,27 @@ def follow_up(
     filters: Filters = NO_FILTERS,
     breakdown: str | None = None,
     activity_events: Sequence[str] = (),
+    start_event: str | None = None,
 ) -> pd.DataFrame:
-    """user_id, seconds (signup to the first conversion: an event type's first event, or
-    adoption; else to the end of the data) and converted of every user in the cohort; with
+    """user_id, seconds (signup, or with `start_event` the user's first such event in the
+    range, to the first conversion at or after it: an event type's first event, or adoption;
+    else to the end of the data) and converted of every user in the cohort; with
     `breakdown`, a user attribute or signup cohort, also its value as text (MISSING_CHANNEL
     where none) in a column `breakdown`. Adoption counts the `activity_events` (every type
     when none)."""
     conversions, params = _conversions(conversion, filters, activity_events)
+    if start_event is not None and start_event == conversion:
+        raise UsagecastError(
+            f"analytics time-to-convert: {start_event!r} is both the start and the "
+            "conversion; a user's first one would convert at once"
+        )
     if breakdown is not None:
         check_breakdown(engine, breakdown, "time-to-convert breakdown")
+    cohort, cohort_params = cohort_sql(engine, filters, start_event)
     users = engine.query(
         render(
-            f"WITH {SCOPED_USERS}, {SIGNUP_COHORT},{conversions}{_FOLLOWED}",
-            **signup_cohort_params(engine, filters),
+            f"WITH {SCOPED_USERS}, {cohort},{conversions}{_FOLLOWED}",
+            **cohort_params,
             **params,
         )
     )
@@ -288,10 +300,11 @@ def time_to_convert(
     days: int = 90,
     breakdown: str | None = None,
     activity_events: Sequence[str] = (),
+    start_event: str | None = None,
 ) -> TimeToConvert:
-    """Days from signup to the first `conversion` (an event type, or an Adoption of the
-    `activity_events`) over a window of `days` (per value of `breakdown`, a user attribute or
-    signup cohort, when given)."""
+    """Days from signup (or from the first `start_event` in the range) to the first
+    `conversion` (an event type, or an Adoption of the `activity_events`) over a window of
+    `days` (per value of `breakdown`, a user attribute or signup cohort, when given)."""
     check_signup_window(days)
-    users = follow_up(engine, conversion, filters, breakdown, activity_events)
+    users = follow_up(engine, conversion, filters, breakdown, activity_events, start_event)
     return conversion_time_table(users, days, breakdown)

@@ -739,15 +739,20 @@ def checked_time_to_convert(
     breakdown: str | None = None,
     adoption: Adoption | None = None,
     activity_events: Sequence[str] = (),
+    start_event: str | None = None,
 ) -> TimeToConvert:
     """`time_to_convert` to `adoption` (of the activity events, each one the store holds),
     else to `event`, else to BUY_PREMIUM when the store holds it (else a UsagecastError
-    naming the event types it holds)."""
+    naming the event types it holds); from signup, or from `start_event` (one it holds)."""
     command = "analytics time-to-convert"
     if adoption is not None and event:
         raise UsagecastError(f"{command}: give --event or --adoption, not both")
     if adoption is not None:
         _check_activity_events(engine, activity_events, command)
+    if start_event is not None:
+        resolve_event_types(
+            store_event_types(engine), (start_event,), command=command, flag="--from-event"
+        )
     conversion = adoption or conversion_event(engine, event)
     return time_to_convert(
         engine,
@@ -756,6 +761,7 @@ def checked_time_to_convert(
         days=days,
         breakdown=breakdown,
         activity_events=activity_events,
+        start_event=start_event,
     )
 
 
@@ -779,12 +785,14 @@ def run_time_to_convert(
     breakdown: str | None = None,
     adoption: Adoption | None = None,
     activity_events: Sequence[str] = (),
+    start_event: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
     """`usagecast analytics time-to-convert`: the summary and the shares converted (or
-    adopted) within 1, 7, 30, ... days printed, the daily curve logged with its plot."""
+    adopted) within 1, 7, 30, ... days of signup (or of `start_event`) printed, the daily
+    curve logged with its plot."""
 
     def compute(engine: Engine) -> str:
         result = checked_time_to_convert(
@@ -795,11 +803,14 @@ def run_time_to_convert(
             breakdown=breakdown,
             adoption=adoption,
             activity_events=activity_events,
+            start_event=start_event,
         )
         if not result.summary["users"].sum():
             return _empty(
-                "time to convert: no user in the segment signed up in the time range before "
-                "the end of the data",
+                f"time to convert: no user in the segment did {start_event} in the time range"
+                if start_event
+                else "time to convert: no user in the segment signed up in the time range "
+                "before the end of the data",
                 log=log,
             )
         conversion = f"adoption {adoption}" if adoption else event or DEMO_CONVERSION
@@ -821,7 +832,7 @@ def run_time_to_convert(
                     "within_days",
                     "converted_share",
                     breakdown or "conversion",
-                    f"Share converted ({conversion}) within N days of signup",
+                    f"Share converted ({conversion}) within N days of {start_event or 'signup'}",
                 )
             },
             {
@@ -829,6 +840,7 @@ def run_time_to_convert(
                 "event": "" if adoption else conversion,
                 "adoption": str(adoption or ""),
                 "activity_events": ",".join(activity_events),
+                "from_event": start_event or "",
                 "days": days,
                 "breakdown": breakdown or "",
                 "engine": engine_name,

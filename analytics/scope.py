@@ -33,11 +33,21 @@ scoped_users AS (
 )"""
 
 # The segment users who signed up in the range (:signup_range over `su`) before the end of
-# the data (:end_s, whole epoch seconds): the cohort followed from signup.
+# the data (:end_s, whole epoch seconds): the cohort followed from signup (start_s).
 SIGNUP_COHORT = """
 cohort AS (
-    SELECT su.user_id, su.signup_s FROM scoped_users AS su
+    SELECT su.user_id, su.signup_s AS start_s FROM scoped_users AS su
     WHERE :signup_range AND su.signup_s < :end_s
+)"""
+
+# The segment users who did :start_event in the range (:start_range over `e`): the cohort
+# followed from the first of those events (start_s) instead of signup.
+START_EVENT_COHORT = """
+cohort AS (
+    SELECT e.user_id, MIN(FLOOR(epoch(e.event_time))) AS start_s
+    FROM events AS e JOIN scoped_users AS su ON e.user_id = su.user_id
+    WHERE e.event_type = :start_event AND :start_range
+    GROUP BY e.user_id
 )"""
 
 # Events of product use (PRODUCT_USE) of segment users inside the time range.
@@ -126,6 +136,23 @@ def signup_cohort_params(engine: Engine, filters: Filters) -> dict[str, exp.Expr
     return {
         "segment": segment_condition(engine, filters),
         "signup_range": combine(time_range_condition(signup, filters)),
+        "end_s": exp.Literal.number(data_end_seconds(engine, filters)),
+    }
+
+
+def cohort_sql(
+    engine: Engine, filters: Filters, start_event: str | None = None
+) -> tuple[str, dict[str, exp.Expression]]:
+    """The `cohort` CTE (user_id, start_s) and its placeholders' values, SCOPED_USERS's and
+    the end of the data (:end_s) included: the users who signed up in the range, followed
+    from signup, or with `start_event` those who did it in the range, followed from their
+    first such event there."""
+    if start_event is None:
+        return SIGNUP_COHORT, signup_cohort_params(engine, filters)
+    return START_EVENT_COHORT, {
+        "segment": segment_condition(engine, filters),
+        "start_event": exp.Literal.string(start_event),
+        "start_range": combine(time_range_condition(exp.column("event_time", table="e"), filters)),
         "end_s": exp.Literal.number(data_end_seconds(engine, filters)),
     }
 

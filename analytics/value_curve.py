@@ -39,14 +39,14 @@ _PURCHASE_DAYS = f"""
 WITH {SCOPED_USERS}, {SIGNUP_COHORT},
 purchases AS (
     SELECT c.user_id,
-           FLOOR((FLOOR(epoch(e.event_time)) - c.signup_s) / {SECONDS_PER_DAY}) AS day,
+           FLOOR((FLOOR(epoch(e.event_time)) - c.start_s) / {SECONDS_PER_DAY}) AS day,
            SUM(COALESCE(e.value, 0)) AS value
     FROM events AS e JOIN cohort AS c ON e.user_id = c.user_id
-    WHERE :purchase AND FLOOR(epoch(e.event_time)) >= c.signup_s
+    WHERE :purchase AND FLOOR(epoch(e.event_time)) >= c.start_s
       AND FLOOR(epoch(e.event_time)) < :end_s
-    GROUP BY c.user_id, FLOOR((FLOOR(epoch(e.event_time)) - c.signup_s) / {SECONDS_PER_DAY})
+    GROUP BY c.user_id, FLOOR((FLOOR(epoch(e.event_time)) - c.start_s) / {SECONDS_PER_DAY})
 )
-SELECT c.user_id, :end_s - c.signup_s AS followed_s, p.day, p.value
+SELECT c.user_id, :end_s - c.start_s AS followed_s, p.day, p.value
 FROM cohort AS c LEFT JOIN purchases AS p ON c.user_id = p.user_id
 """
 

@@ -203,14 +203,16 @@ def time_to_convert(
     breakdown: str | None = None,
     adoption: str | None = None,
     activity_events: Sequence[str] = (),
+    from_event: str | None = None,
     engine: str = "duckdb",
 ) -> TimeToConvert:
     """`usagecast analytics time-to-convert`: `.curve`, per day since signup the users at
     risk, converting and censored and the Kaplan-Meier share converted by its end; `.summary`,
     the users, converters within `days`, their median days and the estimated share. `event`
     defaults to BUY_PREMIUM when the store holds it; `adoption="3/7"` converts at 3 active
-    days within some 7 (of `activity_events`, every type when none) instead; per value of
-    `breakdown` when given."""
+    days within some 7 (of `activity_events`, every type when none) instead; from each
+    user's first `from_event` in the range instead of signup; per value of `breakdown` when
+    given."""
     from analytics.conversion_time import parse_adoption
     from analytics.runs import checked_time_to_convert
 
@@ -223,6 +225,7 @@ def time_to_convert(
             breakdown=breakdown,
             adoption=None if adoption is None else parse_adoption(adoption),
             activity_events=tuple(activity_events),
+            start_event=from_event,
         )
 
 

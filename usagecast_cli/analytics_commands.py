@@ -139,6 +139,7 @@ def _time_to_convert(args: argparse.Namespace) -> int:
             breakdown=args.breakdown,
             adoption=args.adoption,
             activity_events=args.activity_event or (),
+            start_event=args.from_event,
             **_common(args),
         )
     )
@@ -437,10 +438,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     timing = models.add_parser(
         "time-to-convert",
-        help="days from signup to a first conversion (or adoption): the share converted "
-        "within N days",
+        help="days from signup (or an event) to a first conversion (or adoption): the share "
+        "converted within N days",
         description="Users who signed up in the time range (and before the end of the data), "
-        "followed from signup to their first conversion event at or after it. A user who has "
+        "followed from signup to their first conversion event at or after it; with "
+        "--from-event, the users who did that event in the time range, followed from their "
+        "first one there. A user who has "
         "not converted is followed to the end of the data and no further, so the share "
         "converted within N days is a Kaplan-Meier estimate, not converters over everyone. "
         "With --adoption the conversion is the day a user becomes adopted. Prints the shares "
@@ -462,6 +465,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         help="with --adoption: event type that counts as activity (repeat; default every "
         "event type)",
+    )
+    timing.add_argument(
+        "--from-event",
+        help="start each user's clock at their first event of this type in the time range "
+        "instead of signup (e.g. a trial's start); a conversion before it does not count",
     )
     timing.add_argument(
         "--days", type=int, default=90, help="the window after signup in days (default 90)"

@@ -100,6 +100,35 @@ def test_filters_choose_the_cohort_by_signup_and_end_the_data(tiny_store):
     assert nobody.curve["converted_share"].isna().all()
 
 
+TRIALS = [
+    ("a", at(1), "TRIAL", "shop", None),  # a buys on day 3: 2 days later (day 0's not counted)
+    ("b", at(3), "TRIAL", "shop", None),  # b bought on day 2.5 only: before the trial
+    ("c", at(2), "TRIAL", "shop", None),
+    ("c", at(5), "TRIAL", "shop", None),  # a second trial: the first one starts the clock
+    ("e", at(10), "TRIAL", "shop", None),  # e buys on day 11
+]
+
+
+def test_a_start_event_starts_each_users_clock_at_its_first_one(tiny_store):
+    engine = tiny_store(USERS, [*EVENTS, *TRIALS])
+    users = follow_up(engine, "BUY", start_event="TRIAL").set_index("user_id")
+    end = 11 * DAY + 23 * 3600 + 1
+    assert users.index.tolist() == ["a", "b", "c", "e"]  # d never started a trial
+    assert users["seconds"].tolist() == [2 * DAY, end - 3 * DAY, end - 2 * DAY, DAY]
+    assert users["converted"].tolist() == [True, False, False, True]
+    # The range chooses the start: from day 2 on, a's trial is out and c's first is day 2.
+    later = follow_up(engine, "BUY", Filters(start=at(2)), start_event="TRIAL")
+    assert sorted(later["user_id"]) == ["b", "c", "e"]
+    result = time_to_convert(engine, "BUY", days=3, start_event="TRIAL")
+    assert result.summary[["users", "converted", "median_days_to_convert"]].iloc[0].tolist() == [
+        4,
+        2,
+        1.5,
+    ]
+    with pytest.raises(UsagecastError, match="'BUY' is both the start and the conversion"):
+        follow_up(engine, "BUY", start_event="BUY")
+
+
 def test_a_breakdown_gives_each_values_curve(tiny_store):
     engine = tiny_store(USERS, EVENTS)
     result = time_to_convert(engine, "BUY", days=5, breakdown="channel")
@@ -303,8 +332,10 @@ def test_spark_follows_the_same_users(duck_and_spark):
     breakdowns = (None, "signup_week", "signup_month")
     for index, (conversion, scope) in enumerate(itertools.product(conversions, filters)):
         breakdown = breakdowns[index % len(breakdowns)]
-        on_spark = follow_up(spark, conversion, scope, breakdown).sort_values("user_id")
-        on_duck = follow_up(duck, conversion, scope, breakdown).sort_values("user_id")
+        start = "PLAY" if index % 2 else None
+        on_spark = follow_up(spark, conversion, scope, breakdown, (), start)
+        on_duck = follow_up(duck, conversion, scope, breakdown, (), start)
+        on_spark, on_duck = on_spark.sort_values("user_id"), on_duck.sort_values("user_id")
         pd.testing.assert_frame_equal(
             on_spark.reset_index(drop=True), on_duck.reset_index(drop=True)
         )
@@ -399,3 +430,9 @@ def test_cli_time_to_convert_on_a_date_only_export(tmp_path, capsys):
         assert words in capsys.readouterr().err
     assert main(["analytics", "time-to-convert", "--event", "purchase"]) == 2
     assert "purchase" in capsys.readouterr().err
+    # From the first login: 7 upgrades 3 days after it, 8 never (followed 19 days), 10 is
+    # followed 9 days; 9 never logged in.
+    assert main([*args, "--from-event", "login"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split() == ["3", "1", "0.3333", "3", "3"]
+    assert main([*args, "--from-event", "signin"]) == 2
+    assert "'signin' is not in the event store" in capsys.readouterr().err

@@ -112,6 +112,7 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         worth = analytics.value_curve(engine, ["BUY_PREMIUM"], days=60, breakdown="channel")
         adopting = analytics.time_to_convert(engine, Adoption(3, 7), activity_events=("PLAY",))
         after_login = analytics.paths(engine, "LOGIN", "from", 2, 7, by="area")
+        from_login = analytics.time_to_convert(engine, "BUY_PREMIUM", days=30, start_event="LOGIN")
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
     assert_frame_equal(
@@ -141,6 +142,9 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
     adopted = usagecast.analytics.time_to_convert(adoption="3/7", activity_events=["PLAY"])
     assert_frame_equal(adopted.curve, adopting.curve)
     assert adopting.summary["converted"].iloc[0] > 0
+    logged_in = usagecast.analytics.time_to_convert(days=30, from_event="LOGIN")
+    assert_frame_equal(logged_in.summary, from_login.summary)
+    assert 0 < from_login.summary["users"].iloc[0] != timing.summary["users"].sum()
     walked = usagecast.analytics.paths(from_event="LOGIN", steps=2, window_days=7, by="area")
     assert_frame_equal(walked.paths, after_login.paths)
     assert_frame_equal(walked.positions, after_login.positions)

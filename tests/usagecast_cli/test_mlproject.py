@@ -226,6 +226,11 @@ CASES = [
         "analytics time-to-convert --days 90 --area home --adoption 3/7 --activity-event PLAY "
         "--activity-event LIKE --log",
     ),
+    (
+        "time_to_convert",
+        {"event": "subscribed", "from_event": "trial_started"},
+        "analytics time-to-convert --event subscribed --from-event trial_started --log",
+    ),
     ("value_curve", {}, "analytics value-curve --days 180 --log"),
     (
         "value_curve",
