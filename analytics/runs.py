@@ -749,10 +749,7 @@ def checked_time_to_convert(
         raise UsagecastError(f"{command}: give --event or --adoption, not both")
     if adoption is not None:
         _check_activity_events(engine, activity_events, command)
-    if start_event is not None:
-        resolve_event_types(
-            store_event_types(engine), (start_event,), command=command, flag="--from-event"
-        )
+    _check_start_event(engine, start_event, command)
     conversion = adoption or conversion_event(engine, event)
     return time_to_convert(
         engine,
@@ -763,6 +760,15 @@ def checked_time_to_convert(
         activity_events=activity_events,
         start_event=start_event,
     )
+
+
+def _check_start_event(engine: Engine, start_event: str | None, command: str) -> None:
+    """A --from-event the store holds (or none given); else a UsagecastError naming those it
+    holds."""
+    if start_event is not None:
+        resolve_event_types(
+            store_event_types(engine), (start_event,), command=command, flag="--from-event"
+        )
 
 
 def conversion_event(engine: Engine, event: str | None) -> str:
@@ -861,17 +867,23 @@ def checked_value_curve(
     *,
     days: int = 180,
     breakdown: str | None = None,
+    start_event: str | None = None,
 ) -> pd.DataFrame:
     """`value_curve` of `purchase_events`, else of BUY_PREMIUM when the store holds it, once
-    the store is known to hold each (else a UsagecastError naming the event types it holds)."""
+    the store is known to hold each (else a UsagecastError naming the event types it holds);
+    from signup, or from `start_event` (one it holds)."""
+    command = "analytics value-curve"
     purchases = resolve_event_types(
         store_event_types(engine),
         purchase_events,
-        command="analytics value-curve",
+        command=command,
         flag="--purchase-event",
         default=DEMO_CONVERSION,
     )
-    return value_curve(engine, purchases, filters, days=days, breakdown=breakdown)
+    _check_start_event(engine, start_event, command)
+    return value_curve(
+        engine, purchases, filters, days=days, breakdown=breakdown, start_event=start_event
+    )
 
 
 def run_value_curve(
@@ -880,21 +892,29 @@ def run_value_curve(
     *,
     days: int = 180,
     breakdown: str | None = None,
+    start_event: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
     """`usagecast analytics value-curve`: the value per user, the share who bought and the
-    users followed within 1, 7, 30, ... days of signup printed; the daily curve logged with
-    its plot."""
+    users followed within 1, 7, 30, ... days of signup (or of `start_event`) printed; the
+    daily curve logged with its plot."""
 
     def compute(engine: Engine) -> str:
         curve = checked_value_curve(
-            engine, purchase_events, filters, days=days, breakdown=breakdown
+            engine,
+            purchase_events,
+            filters,
+            days=days,
+            breakdown=breakdown,
+            start_event=start_event,
         )
+        start = start_event or "signup"
         if curve.empty or not curve["users"].max():
+            did = f"did {start_event}" if start_event else "signed up"
             return _empty(
-                "value curve: no user in the segment signed up in the time range and was "
+                f"value curve: no user in the segment {did} in the time range and was "
                 "followed a whole day before the end of the data",
                 log=log,
             )
@@ -917,12 +937,13 @@ def run_value_curve(
                     "within_days",
                     "value_per_user",
                     breakdown or "purchases",
-                    f"Value per user ({purchases}) within N days of signup",
+                    f"Value per user ({purchases}) within N days of {start}",
                 )
             },
             {
                 **_filter_params(filters),
                 "purchase_events": purchases,
+                "from_event": start_event or "",
                 "days": days,
                 "breakdown": breakdown or "",
                 "engine": engine_name,
@@ -930,8 +951,8 @@ def run_value_curve(
             log=log,
             limit=_limit(limit),
             shown=shown,
-            note="value_curve: the mean value per user within N days of signup, over the users "
-            "followed that long (users_followed); NaN: nobody was",
+            note=f"value_curve: the mean value per user within N days of {start}, over the "
+            "users followed that long (users_followed); NaN: nobody was",
         )
 
     return _with_engine(engine_name, compute)

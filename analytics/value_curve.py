@@ -7,6 +7,11 @@ hours; a purchase without a value counts as a purchase worth 0; a refund's negat
 subtracts). The value per user by day d averages over the users followed through the whole
 of day d only: a user who signed up last week is left out of the 30-day value instead of
 counting as 0 there, so the curve does not bend down where the cohort runs out of time.
+
+With a start event (a first order, a trial's start), each user's days count from their first
+event of that type in the time range instead of signup, and the users are those who did it
+there; a purchase at that moment counts on day 0 (a first order is part of the value after
+it), one before it does not.
 """
 
 from __future__ import annotations
@@ -21,11 +26,10 @@ from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
     SCOPED_USERS,
     SECONDS_PER_DAY,
-    SIGNUP_COHORT,
     check_breakdown,
     check_signup_window,
+    cohort_sql,
     render,
-    signup_cohort_params,
     with_breakdown,
 )
 from contracts.errors import UsagecastError
@@ -33,10 +37,10 @@ from features.engines import Engine
 
 CURVE_COLUMNS = ("day", "users", "value_per_user", "buyers_share")
 
-# Per user of the cohort the seconds followed, and per day since signup with purchases their
-# value (one row with a NULL day for a user without any).
+# Per user of the cohort the seconds followed, and per day since their start (signup, or a
+# start event) with purchases their value (one row with a NULL day for a user without any),
+# after the SCOPED_USERS and cohort CTEs.
 _PURCHASE_DAYS = f"""
-WITH {SCOPED_USERS}, {SIGNUP_COHORT},
 purchases AS (
     SELECT c.user_id,
            FLOOR((FLOOR(epoch(e.event_time)) - c.start_s) / {SECONDS_PER_DAY}) AS day,
@@ -56,11 +60,13 @@ def purchase_days(
     purchase_events: Sequence[str],
     filters: Filters = NO_FILTERS,
     breakdown: str | None = None,
+    start_event: str | None = None,
 ) -> pd.DataFrame:
-    """user_id, followed_days (whole days followed from signup to the end of the data), day
-    (since signup; NaN for a user without a purchase) and value (that day's purchases) of
-    every user of the cohort; with `breakdown`, a user attribute or signup cohort, also its
-    value as text (MISSING_CHANNEL where none) in a column `breakdown`."""
+    """user_id, followed_days (whole days followed from signup, or from the user's first
+    `start_event` in the range, to the end of the data), day (since that start; NaN for a
+    user without a purchase) and value (that day's purchases) of every user of the cohort;
+    with `breakdown`, a user attribute or signup cohort, also its value as text
+    (MISSING_CHANNEL where none) in a column `breakdown`."""
     if not purchase_events:
         raise UsagecastError("value curve: name at least one purchase event type")
     if filters.area_prefix is not None:
@@ -69,10 +75,11 @@ def purchase_days(
         )
     if breakdown is not None:
         check_breakdown(engine, breakdown, "value-curve breakdown")
+    cohort, cohort_params = cohort_sql(engine, filters, start_event)
     rows = engine.query(
         render(
-            _PURCHASE_DAYS,
-            **signup_cohort_params(engine, filters),
+            f"WITH {SCOPED_USERS}, {cohort},{_PURCHASE_DAYS}",
+            **cohort_params,
             purchase=exp.column("event_type", table="e").isin(*purchase_events),
         )
     )
@@ -141,11 +148,12 @@ def value_curve(
     *,
     days: int = 180,
     breakdown: str | None = None,
+    start_event: str | None = None,
 ) -> pd.DataFrame:
-    """Per day since signup (0 to `days` - 1): the users followed through it, their mean value
-    from `purchase_events` by its end and the share of them who had bought by then (per value
-    of `breakdown`, a user attribute or signup cohort, when given)."""
+    """Per day since signup (or since the first `start_event` in the range; 0 to `days` - 1):
+    the users followed through it, their mean value from `purchase_events` by its end and the
+    share of them who had bought by then (per value of `breakdown`, a user attribute or
+    signup cohort, when given)."""
     check_signup_window(days)
-    return value_curve_table(
-        purchase_days(engine, purchase_events, filters, breakdown), days, breakdown
-    )
+    rows = purchase_days(engine, purchase_events, filters, breakdown, start_event)
+    return value_curve_table(rows, days, breakdown)

@@ -235,16 +235,23 @@ def value_curve(
     *,
     days: int = 180,
     breakdown: str | None = None,
+    from_event: str | None = None,
     engine: str = "duckdb",
 ) -> pd.DataFrame:
-    """`usagecast analytics value-curve`: per day since signup the users followed through
-    it, their mean value from `purchase_events` (default BUY_PREMIUM when the store holds it)
-    by its end and the share who had bought; per value of `breakdown` when given."""
+    """`usagecast analytics value-curve`: per day since signup (or since each user's first
+    `from_event` in the range) the users followed through it, their mean value from
+    `purchase_events` (default BUY_PREMIUM when the store holds it) by its end and the share
+    who had bought; per value of `breakdown` when given."""
     from analytics.runs import checked_value_curve
 
     with store(engine) as opened:
         return checked_value_curve(
-            opened, tuple(purchase_events), _filters(filters), days=days, breakdown=breakdown
+            opened,
+            tuple(purchase_events),
+            _filters(filters),
+            days=days,
+            breakdown=breakdown,
+            start_event=from_event,
         )
 
 

@@ -155,6 +155,7 @@ def _value_curve(args: argparse.Namespace) -> int:
             _filters(args),
             days=args.days,
             breakdown=args.breakdown,
+            start_event=args.from_event,
             **_common(args),
         )
     )
@@ -484,12 +485,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "data): the mean value of their purchase events within 1, 7, 30, ... days of signup, "
         "each over the users followed that long only (a user who signed up last week is "
         "left out of the 30-day value, not counted as 0), the share who had bought, and "
-        "how many users each holds. Logs the daily curve.",
+        "how many users each holds. With --from-event, the users who did that event in the "
+        "time range, from their first one there. Logs the daily curve.",
     )
     worth.add_argument(
         "--purchase-event",
         action="append",
         help=f"revenue event type (repeat; default {DEMO_DEFAULT} if the store holds it)",
+    )
+    worth.add_argument(
+        "--from-event",
+        help="count each user's days from their first event of this type in the time range "
+        "instead of signup (e.g. a first order: its value counts on day 0)",
     )
     worth.add_argument(
         "--days", type=int, default=180, help="the window after signup in days (default 180)"

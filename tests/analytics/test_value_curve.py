@@ -72,6 +72,18 @@ def test_filters_and_a_breakdown_choose_the_users(tiny_store):
         value_curve(engine, ["BUY"], days=0)
 
 
+def test_days_count_from_a_start_event_and_its_value_is_day_0s(tiny_store):
+    engine = tiny_store(USERS, EVENTS)
+    # From each user's first BUY: a's at 6 h (then 5 at 2.75 days, followed 9 whole days),
+    # b's before signup (followed 10), c's on day 6 (followed 3); e never bought.
+    curve = value_curve(engine, ["BUY"], days=4, start_event="BUY")
+    assert curve["users"].tolist() == [3, 3, 3, 2]
+    assert curve["value_per_user"].tolist() == pytest.approx([37 / 3, 37 / 3, 14, 11])
+    assert curve["buyers_share"].tolist() == [1.0] * 4
+    later = purchase_days(engine, ["BUY"], Filters(start=at(0)), start_event="BUY")
+    assert sorted(later["user_id"].unique()) == ["a", "c"]
+
+
 def reference_curve(rows: list[tuple[int, list[tuple[int, float]]]], days: int) -> pd.DataFrame:
     """Day by day in plain Python: users followed through the day, their summed value to it."""
     out = []
@@ -111,9 +123,10 @@ def test_the_curve_is_the_brute_force_reference(users, days):
 @pytest.mark.spark
 def test_spark_reads_the_same_purchase_days(duck_and_spark):
     duck, spark = duck_and_spark(USERS, EVENTS)
-    for filters in (Filters(), Filters(segment="channel = 'ads'", end=at(8))):
-        on_spark = purchase_days(spark, ["BUY", "REFUND"], filters)
-        on_duck = purchase_days(duck, ["BUY", "REFUND"], filters)
+    cases = [(Filters(), None), (Filters(segment="channel = 'ads'", end=at(8)), None)]
+    for filters, start in [*cases, (Filters(start=at(0)), "BUY")]:
+        on_spark = purchase_days(spark, ["BUY", "REFUND"], filters, start_event=start)
+        on_duck = purchase_days(duck, ["BUY", "REFUND"], filters, start_event=start)
         order = ["user_id", "day"]
         pd.testing.assert_frame_equal(
             on_spark.sort_values(order, ignore_index=True),
@@ -179,3 +192,10 @@ def test_cli_value_curve_on_a_billing_export(tmp_path, capsys):
     assert "no user in the segment signed up" in capsys.readouterr().out
     assert main(["analytics", "value-curve"]) == 2
     assert "no --purchase-event given" in capsys.readouterr().err
+    # From each customer's first charge (Mar 1, Mar 9 without an amount, Mar 11): 1's 20 and
+    # then its refund on day 4, 2's 0, 3's 40.
+    assert main([*args, "--from-event", "charge", "--days", "7"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [out[1].split(), out[2].split()] == [["1d", "7d"], ["20", f"{55 / 3:.4g}"]]
+    assert main([*args, "--from-event", "signup"]) == 2
+    assert "'signup' is not in the event store" in capsys.readouterr().err

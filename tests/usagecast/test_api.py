@@ -113,6 +113,9 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
         adopting = analytics.time_to_convert(engine, Adoption(3, 7), activity_events=("PLAY",))
         after_login = analytics.paths(engine, "LOGIN", "from", 2, 7, by="area")
         from_login = analytics.time_to_convert(engine, "BUY_PREMIUM", days=30, start_event="LOGIN")
+        after_buying = analytics.value_curve(
+            engine, ["BUY_PREMIUM"], days=30, start_event="BUY_PREMIUM"
+        )
     # DuckDB's parallel sums may differ in the last bits between two runs of one query.
     assert_frame_equal(usagecast.analytics.top_features(), expected, rtol=1e-12)
     assert_frame_equal(
@@ -142,6 +145,9 @@ def test_analytics_tables_are_the_analytics_models_tables(tmp_path: Path) -> Non
     adopted = usagecast.analytics.time_to_convert(adoption="3/7", activity_events=["PLAY"])
     assert_frame_equal(adopted.curve, adopting.curve)
     assert adopting.summary["converted"].iloc[0] > 0
+    bought = usagecast.analytics.value_curve(days=30, from_event="BUY_PREMIUM")
+    assert_frame_equal(bought, after_buying)
+    assert bought["buyers_share"].iloc[0] == 1.0  # everyone bought on their day 0
     logged_in = usagecast.analytics.time_to_convert(days=30, from_event="LOGIN")
     assert_frame_equal(logged_in.summary, from_login.summary)
     assert 0 < from_login.summary["users"].iloc[0] != timing.summary["users"].sum()

@@ -238,6 +238,11 @@ CASES = [
         "analytics value-curve --days 30 --purchase-event charge --purchase-event refund "
         "--breakdown plan --log",
     ),
+    (
+        "value_curve",
+        {"purchase_event": "order", "from_event": "order"},
+        "analytics value-curve --purchase-event order --from-event order --log",
+    ),
     ("channels", {}, "analytics channels --log"),
     (
         "channels",
