@@ -61,6 +61,9 @@ FIELD_SEPARATOR = re.compile(r"[ \t]+")
 CSV_ERROR_LINE = re.compile(r"CSV Error on Line: (\d+)")
 # Bytes that are control characters (validate.CONTROL_PATTERN) in UTF-8 and Latin-1 text.
 CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# The bytes cp1252 reads otherwise than latin-1 (there latin-1's control characters): a cp1252
+# file without any is read as latin-1, which DuckDB decodes itself.
+CP1252_OWN_BYTES = bytes(range(0x80, 0xA0))
 # A JSON escape that may spell one: \u0000-\u001f or \u007f (any hex case).
 CONTROL_ESCAPE = re.compile(rb"\\u00[01][0-9a-fA-F]|\\u007[fF]")
 CSV_ERROR_KINDS = (
@@ -302,15 +305,26 @@ def control_free(path: Path, file_format: str) -> bool:
     """True when a UTF-8 or Latin-1 text file holds no control character: no such byte, and
     in JSONL no escape that may spell one (an escaped backslash before `u00..` counts too,
     which only costs the fast path)."""
+    if file_format != "jsonl":
+        return not holds_bytes(path, CONTROL_BYTES)
     with path.open("rb") as handle:
         tail = b""
         while chunk := handle.read(HASH_CHUNK):
             if len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
                 return False
-            if file_format == "jsonl" and CONTROL_ESCAPE.search(tail + chunk):
+            if CONTROL_ESCAPE.search(tail + chunk):
                 return False
             tail = chunk[-5:]
     return True
+
+
+def holds_bytes(path: Path, which: bytes) -> bool:
+    """True when the file holds any of the bytes `which`."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            if len(chunk.translate(None, which)) != len(chunk):
+                return True
+    return False
 
 
 def _csv_line_fixes(path: Path) -> tuple[bool, bool]:
@@ -615,6 +629,8 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
         sql = csv_reader_sql(path, names, ",", source.header, "utf-8")
         return FileReader(sql, control_free(path, file.format))
     native = DUCKDB_CSV_ENCODINGS.get(encoding) if file.format == "csv" else None
+    if file.format == "csv" and encoding == "cp1252" and not holds_bytes(path, CP1252_OWN_BYTES):
+        native = encoding = DUCKDB_CSV_ENCODINGS["iso8859-1"]
     if native is None and encoding != "utf-8":
         path = transcode_to_utf8(path, encoding, scratch / f"utf8_{index}{path.suffix}", shown)
         encoding = "utf-8"

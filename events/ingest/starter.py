@@ -128,6 +128,8 @@ USER_ID_NAMES = (
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
     "numeroclient", "nclient", "noclient", "idutilisateur", "utilisateur", "idcliente",
     "cliente", "idusuario", "usuario", "idutente", "utente",
+    # ... and with "number" abbreviated (German `Kunden-Nr.`, `Mitglieds-Nr.`)
+    "kundennr", "benutzernr", "nutzernr", "mitgliedsnummer", "mitgliedsnr", "numcliente",
 )  # fmt: skip
 # Whose id a column ending in `id` holds when its name is none of the above
 # (RevenueCat's `rc_original_app_user_id`, Snowplow's `domain_userid`, a CRM's `Contact ID`,
@@ -239,6 +241,8 @@ SIGNUP_NAMES = (
     "signedupat", "installdate", "installedat", "firstopentime",  # Heap, apps, Firebase
     "registrierungsdatum", "anmeldedatum", "dateinscription", "fecharegistro", "fechaalta",
     "datacadastro", "dataregistrazione",
+    "registriertam", "registriertseit", "erstelltam", "kundeseit", "mitgliedseit",
+    "customersince", "membersince", "clientdepuis", "inscritle", "clientedesde",
 )  # fmt: skip
 # When a row of a users table of versions became valid (dbt snapshots' `dbt_valid_from`).
 VALID_FROM_NAMES = (
@@ -939,15 +943,22 @@ def _head(file: ExportFile) -> bytes:
 
 def _encoding(head: bytes) -> str:
     """utf-16 after its byte-order mark (Excel's "Unicode Text"), utf-8 when the bytes decode
-    so (a cut last character allowed), else cp1252 when they hold its printable 0x80-0x9f,
-    else latin-1."""
+    so (a cut last character allowed), else cp1252, unless the head holds a byte cp1252
+    leaves undefined: latin-1.
+
+    cp1252 is what Windows tools and Excel write in the west, and it reads every printable
+    latin-1 character the same (as browsers read text labelled latin-1); it differs only at
+    0x80-0x9f, where latin-1 has control characters and cp1252 the euro sign, dashes and
+    curly quotes. A head without those bytes does not show which of the two a file is, and
+    such a byte further down (a product's "9,99 €" past the sample) stops an ingest that reads
+    the file as latin-1."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head.removeprefix(UTF8_BOM))
         return "utf-8"
     except UnicodeDecodeError:
-        return "cp1252" if re.search(rb"[\x80-\x9f]", head) else "latin-1"
+        return "latin-1" if re.search(rb"[\x81\x8d\x8f\x90\x9d]", head) else "cp1252"
 
 
 def _text_rows(head: bytes, encoding: str) -> list[str]:

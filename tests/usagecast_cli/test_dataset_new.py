@@ -25,8 +25,10 @@ from real_export import write_export
 from events.ingest import SourceFileError, ingest_dataset, read_config
 from events.ingest.config import ZONE_ABBREVIATIONS, FillDown
 from events.ingest.starter import (
+    SAMPLE_BYTES,
     STRPTIME_CANDIDATES,
     StarterError,
+    _encoding,
     _event_type_constant,
     id_shape,
     timestamp_formats,
@@ -443,6 +445,50 @@ def test_a_spreadsheet_in_german_french_or_spanish_reads_its_roles(tmp_path, hea
     assert not any("day-first or month-first" in check for check in starter.checks)
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"] == TableCounts(2, 2, {})
+
+
+def test_a_windows_export_with_a_euro_sign_past_the_sample_keeps_it(tmp_path):
+    """Excel's German CSV (cp1252, `;`, `Kunden-Nr.`, `Registriert am`) whose first
+    megabyte holds umlauts only: read as latin-1, the euro sign and dash further down stop
+    the ingest."""
+    export = tmp_path / "export"
+    export.mkdir()
+    plans = ("Basis", "Prämie", "Familie")
+    users = "".join(
+        f"{1000 + n};{1 + n % 28:02d}.01.2024 10:00;{plans[n % 3]}\r\n" for n in range(40_000)
+    )
+    users += "99999;02.02.2024 11:30;Prämie – 9,99 €\r\n"
+    assert len(users) > SAMPLE_BYTES
+    (export / "kunden.csv").write_bytes(
+        ("Kunden-Nr.;Kunde seit;Tarif\r\n" + users).encode("cp1252")
+    )
+    events = "Kunden-Nr.;Zeitpunkt;Ereignis\r\n1000;03.01.2024 10:00:00;Gefällt mir\r\n"
+    (export / "ereignisse.csv").write_bytes(events.encode("cp1252"))
+    out, starter = write_starter([export], None, "de")
+    config = read_config(out)
+    assert (config.users.encoding, config.events[0].encoding) == ("cp1252", "cp1252")
+    assert dict(config.users.columns) == {"user_id": "Kunden-Nr.", "signup_time": "Kunde seit"}
+    assert "kunden.csv: not UTF-8; read as cp1252" in starter.checks
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["users"] == TableCounts(40_001, 40_001, {})
+    assert _query(store, "SELECT tarif FROM users WHERE user_id = '99999'") == [
+        ("Prämie – 9,99 €",)
+    ]
+    assert _query(store, "SELECT event_type FROM events") == [("Gefallt_mir",)]  # renamed
+
+
+@pytest.mark.parametrize(
+    ("head", "encoding"),
+    [
+        ("Zürich;Café".encode("cp1252"), "cp1252"),
+        ("Zürich – 9 €".encode("cp1252"), "cp1252"),
+        (b"Z\xfcrich\x81", "latin-1"),  # 0x81: no cp1252 character
+        ("Zürich".encode(), "utf-8"),
+    ],
+)
+def test_a_text_not_utf8_is_cp1252_unless_it_cannot_be(head, encoding):
+    assert _encoding(head) == encoding
 
 
 def test_a_json_payload_named_data_is_no_time(tmp_path):
@@ -886,7 +932,7 @@ def test_a_catalogues_price_is_averaged_over_the_items_of_a_starter_spec(tmp_pat
     attribute becomes item_mean features with values where users bought items."""
     _catalogue_export(tmp_path / "export", messy)
     out, starter = write_starter([tmp_path / "export"], None, "shop")
-    assert ("products.csv: not UTF-8; read as latin-1" in starter.checks) == messy
+    assert ("products.csv: not UTF-8; read as cp1252" in starter.checks) == messy
     assert main(["ingest", str(out), "--no-progress"]) == 0
     ingested = capsys.readouterr().out
     assert "items: read 12  accepted 12  quarantined 0" in ingested
