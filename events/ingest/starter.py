@@ -2446,7 +2446,11 @@ def _users_source(
                 f"{files}: not attributes: {', '.join(bookkeeping)} (when a version ended is "
                 "known only at the next change)"
             )
-    for column in (c for c in sample.columns if c not in mapped):
+    unnamed = [c for c in sample.columns if not c and c not in mapped]
+    if unnamed:  # no config can name it (a header ending with a delimiter)
+        shown = ", ".join(_unmapped_name(c, c == sample.columns[-1]) for c in unnamed)
+        checks.append(f"{files}: not an attribute: {shown}")
+    for column in (c for c in sample.columns if c and c not in mapped):
         attribute, why = _attribute(
             sample, column, formats, dated=signup is not None, versioned=valid_from is not None
         )

@@ -520,6 +520,17 @@ def test_a_delimiter_at_the_end_of_every_line_is_named_as_such(tmp_path):
     assert summary.tables["events"].accepted == 2
 
 
+def test_a_users_tables_column_without_a_name_is_no_attribute(tmp_path):
+    users = "id,registration,city,\n1,2024-03-01,Oslo,\n2,2024-03-02,Bergen,\n"
+    events = "user_id,ts,event\n1,2024-03-05,a\n2,2024-03-06,b\n"
+    out, starter = _starter_for(tmp_path, {"users.csv": users, "events.csv": events})
+    assert [attribute.name for attribute in read_config(out).users.attributes] == ["city"]
+    unnamed = "users.csv: not an attribute: a last column without a name (each line ends with"
+    assert any(unnamed in check for check in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["users"].accepted == 2
+
+
 def test_excel_workbooks_and_an_open_workbooks_lock_file(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
