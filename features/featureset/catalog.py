@@ -468,16 +468,43 @@ def starter_calendar(
     months: tuple[str, ...], data_end: datetime | None = None, data_start: datetime | None = None
 ) -> str | None:
     """The starter's calendar cutoffs: monthly ones (_monthly_cutoffs) when the store's span
-    holds MIN_STARTER_CUTOFFS of them, else weekly ones (_weekly_cutoffs, which need
-    `data_start` and `data_end`) when it holds that many, else the monthly ones it holds;
-    None when it holds none."""
+    holds MIN_STARTER_CUTOFFS of them that can be split for tuning (_splittable), else weekly
+    ones (_weekly_cutoffs, which need `data_start` and `data_end`) when they can, or when
+    too few monthly ones fit and MIN_STARTER_CUTOFFS weekly ones do, else the monthly ones it
+    holds; None when it holds none.
+
+    Three monthly cutoffs from February cannot be split: February's 30-day labels run into
+    March, so the first cutoff's rows are all embargoed and `tune` has no train part."""
     monthly = _monthly_cutoffs(months, data_end)
-    if monthly is not None and _month_count(*monthly) >= MIN_STARTER_CUTOFFS:
-        return _calendar_text(*monthly, "month")
     weekly = _weekly_cutoffs(data_start, data_end)
-    if weekly is not None:
+    enough_months = monthly is not None and _month_count(*monthly) >= MIN_STARTER_CUTOFFS
+    if enough_months and _splittable(_month_starts(*monthly)):
+        return _calendar_text(*monthly, "month")
+    if weekly is not None and (not enough_months or _splittable(_week_starts(*weekly))):
         return _calendar_text(*weekly, str(WEEK_DAYS))
     return None if monthly is None else _calendar_text(*monthly, "month")
+
+
+def _splittable(cutoffs: list[date]) -> bool:
+    """Whether `tune`'s time-ordered split can give each part rows (experiments.split's
+    rule): some cutoff lies at least STARTER_HORIZON_DAYS after the first and before the
+    last, so the first cutoff's labels end before validation's start, whose labels end before
+    the test's."""
+    horizon = timedelta(days=STARTER_HORIZON_DAYS)
+    return any(cutoffs[0] + horizon <= middle <= cutoffs[-1] - horizon for middle in cutoffs)
+
+
+def _month_starts(start: date, end: date) -> list[date]:
+    """The first days of the months from `start` to `end` (first days of a month)."""
+    return [
+        _month_start(f"{start.year}-{start.month:02d}", shift)
+        for shift in range(_month_count(start, end))
+    ]
+
+
+def _week_starts(start: date, end: date) -> list[date]:
+    """Every WEEK_DAYS days from `start` to `end`."""
+    return [start + timedelta(days=days) for days in range(0, (end - start).days + 1, WEEK_DAYS)]
 
 
 def _calendar_text(start: date, end: date, every: str) -> str:

@@ -212,6 +212,14 @@ def test_the_store_data_end_is_read_as_a_build_reads_it(granularity, latest, dat
             datetime(2025, 7, 30),
             {"start": date(2025, 4, 1), "end": date(2025, 6, 1), "every": "month"},
         ),
+        # Three monthly cutoffs from February: its 30-day labels run into March, so `tune`
+        # would have no train part; weekly ones can be split.
+        (
+            ("2024-01", "2024-02", "2024-03", "2024-04", "2024-05"),
+            datetime(2024, 1, 1, 21),
+            datetime(2024, 5, 30, 12),
+            {"start": date(2024, 1, 15), "end": date(2024, 4, 29), "every": 7},
+        ),
         # Without the first event's time, the monthly cutoffs that fit.
         (
             ("2025-03", "2025-04", "2025-05"),
