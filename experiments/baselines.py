@@ -31,6 +31,41 @@ class BaselineResult:
     model: FittedModel | None = None
 
 
+@dataclass(frozen=True)
+class ScoredBaseline:
+    """A logged baseline: its test probabilities, validation and test metrics, its child run
+    and whether that run holds a servable model (`usagecast promote RUN_ID` takes it)."""
+
+    test_probabilities: np.ndarray
+    validation: dict[str, float]
+    test: dict[str, float]
+    run_id: str
+    promotable: bool
+
+
+def better_baseline_note(
+    baselines: dict[str, ScoredBaseline], validation: dict[str, float], metric: MetricName
+) -> str | None:
+    """What `tune` says when a promotable baseline beat the tuned model on the validation
+    rows by the tuning metric (the rows both were chosen on; test stays for the gate): which,
+    by how much, and how to promote it instead; None when none did."""
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    tuned = validation[metric]
+    better = [
+        (name, scored)
+        for name, scored in baselines.items()
+        if scored.promotable and sign * (scored.validation[metric] - tuned) > 0
+    ]
+    if not better:
+        return None
+    name, scored = max(better, key=lambda item: sign * item[1].validation[metric])
+    return (
+        f"the {name} baseline scored better than the tuned model on the validation rows "
+        f"({metric} {scored.validation[metric]:.4f} vs {tuned:.4f}); to promote it instead: "
+        f"usagecast promote {scored.run_id}"
+    )
+
+
 def majority_class(train_y: np.ndarray, validation_rows: int, test_rows: int) -> BaselineResult:
     """Everyone gets the training positive rate."""
     rate = float(np.mean(train_y))

@@ -237,6 +237,7 @@ class TuneResult:
     test_roc_auc_unconstrained: float | None = None
     refit: Refit = "train"
     refit_rows: int = 0  # rows the served model was fitted on
+    baseline_note: str | None = None  # a promotable baseline that beat it on validation
 
 
 def prepare(config: TuneConfig) -> Prepared:
@@ -547,8 +548,8 @@ def _baseline_runs(
     experiment_id: str,
     parent: str,
     lineage: dict[str, str],
-) -> dict[str, tuple[np.ndarray, dict[str, float]]]:
-    """Fit and log both baselines as child runs; returns {name: (test probabilities, metrics)}.
+) -> dict[str, baselines.ScoredBaseline]:
+    """Fit and log both baselines as child runs; returns each one's scores and run.
 
     A baseline with a fitted model (the L1 logistic) is logged as the serving pyfunc with its
     label threshold (max F1 on validation), the run's test rows and `lineage` tags, so
@@ -580,7 +581,7 @@ def _baseline_runs(
                 inputs.model_metadata(threshold, UNCALIBRATED, family=result.name),
                 prepared.parts.test,
             )
-        tracking.log_child_run(
+        run_id = tracking.log_child_run(
             tracking_uri,
             experiment_id,
             parent,
@@ -590,7 +591,9 @@ def _baseline_runs(
             tags=tags,
             log_artifacts=log_model,
         )
-        scored[result.name] = (result.test_probabilities, test)
+        scored[result.name] = baselines.ScoredBaseline(
+            result.test_probabilities, validation, test, run_id, result.model is not None
+        )
     return scored
 
 
@@ -750,7 +753,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
         baseline = _baseline_runs(config, prepared, tracking_uri, experiment_id, parent, lineage)
         stop.check()
         data = study_data(prepared)  # once for this process's trials
-        baseline_test_auc = {name: test["roc_auc"] for name, (_, test) in baseline.items()}
+        baseline_test_auc = {name: scored.test["roc_auc"] for name, scored in baseline.items()}
         # Workers of one --study on several hosts would share seeds: offset them by the pid.
         first = 0 if config.study is None else os.getpid() * config.workers
         jobs = [
@@ -823,7 +826,11 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
             test_metrics["roc_auc"],
             event_store_path(),
         )
-        test_scores = {"lightgbm": test_p, **{name: p for name, (p, _) in baseline.items()}}
+        test_scores = {
+            "lightgbm": test_p,
+            **{name: scored.test_probabilities for name, scored in baseline.items()},
+        }
+        baseline_note = baselines.better_baseline_note(baseline, validation_metrics, config.metric)
         figures = {
             **_figures(prepared, model, study, test_scores, test_raw_p, config.seed),
             **plots.business_figures(prepared.labels("test"), test_p, config.business),
@@ -884,6 +891,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
                 "oracle": oracle_result.note,
                 "selection": f"mean val_{config.metric} over {len(prepared.folds.folds)} "
                 "rolling-origin fold(s)",
+                **({"better_baseline": baseline_note} if baseline_note else {}),
             },
             figures=figures,
             json_artifacts={"resolved_config.json": settings},
@@ -919,6 +927,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
         test_roc_auc_unconstrained=monotone_metrics.get("test_roc_auc_unconstrained"),
         refit=config.refit,
         refit_rows=refit_rows,
+        baseline_note=baseline_note,
     )
 
 
@@ -1000,5 +1009,7 @@ def format_summary(result: TuneResult | ValueTuneResult) -> str:
     )
     if not is_tracking_server(result.tracking_uri):
         lines.append(f"see it: {ui_command(result.tracking_uri)}")
+    if result.baseline_note:
+        lines.append(f"note: {result.baseline_note}")
     lines.append(f"next: usagecast promote {result.parent_run_id}   # register it, gate it")
     return "\n".join(lines)
