@@ -73,7 +73,11 @@ class UserWhatIf:
                 report.SUGGESTION_HEADER, report.suggestion_rows(self.suggestions)
             )
         else:
-            lines.append("no feasible change found (no actionable feature can move for this row)")
+            lines.append(
+                "no change found that raises the probability: no actionable feature can move "
+                "for this row, or the model predicts no more for any change tried within the "
+                "features' directions and bounds"
+            )
         lines.append(f"note: {self.note}")
         return "\n".join(lines)
 

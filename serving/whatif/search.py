@@ -19,8 +19,10 @@ Diversity: the k suggestions of a row are chosen greedily by fitness; a candidat
 if, against every suggestion already chosen, it changes a different set of features or its
 range-normalised L1 distance (sum of |difference| / (upper - lower)) is >= `min_distance`.
 When some candidate reaches the target, only such candidates are suggested; otherwise the
-closest ones are, flagged `reached=False`. A row that already meets the target gets one
-suggestion with no changes.
+closest ones that raise the probability are, flagged `reached=False`, and none when no change
+tried raises it (a change that lowers the probability answers nothing the user asked; the
+model predicts less as every actionable feature moves its allowed way). A row that already
+meets the target gets one suggestion with no changes.
 
 Stopping: after `max_generations`; for each row when its best fitness has not improved for
 `patience` generations (the row leaves the batch); or before a generation that, judged by the
@@ -198,14 +200,15 @@ def _distance(a: np.ndarray, b: np.ndarray, width: np.ndarray) -> float:
 def pick_diverse(
     candidates: np.ndarray,
     fitness: np.ndarray,
-    reached: np.ndarray,
+    allowed: np.ndarray,
     base: np.ndarray,
     width: np.ndarray,
     k: int,
     min_distance: float,
 ) -> list[int]:
-    """Greedy choice of up to k candidate indices of one row (see the module docstring)."""
-    usable = np.isfinite(fitness) & (reached if reached.any() else True)
+    """Greedy choice of up to k of one row's `allowed` candidate indices (see the module
+    docstring)."""
+    usable = np.isfinite(fitness) & allowed
     chosen: list[int] = []
     sets: list[np.ndarray] = []
     for index in np.argsort(fitness, kind="stable"):
@@ -368,9 +371,16 @@ def _row_suggestions(
 ) -> list[Suggestion]:
     if goal.kind == "reach" and base_prob >= goal.target:
         return [Suggestion((), (), float(base_prob), 0.0, 0.0, 0, True)]
-    reached = probs >= goal.target if goal.kind == "reach" else probs > base_prob
+    raised = probs > base_prob
+    reached = probs >= goal.target if goal.kind == "reach" else raised
     chosen = pick_diverse(
-        candidates, fitness, reached, base[r], width, options.k, options.min_distance
+        candidates,
+        fitness,
+        reached if reached.any() else raised,
+        base[r],
+        width,
+        options.k,
+        options.min_distance,
     )
     if not chosen:
         return []

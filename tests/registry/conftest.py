@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import itertools
 import sys
 import tempfile
 from pathlib import Path
@@ -57,6 +58,11 @@ def write_premium_store() -> pd.Timestamp:
             when = pd.Timestamp("2024-02-01") + pd.Timedelta(hours=(k * 131 + j * 197) % 1400)
             kind = "ADVERTISEMENT" if (j + k) % 3 == 0 else "PLAY"
             events.append((user, when.to_pydatetime(), kind))
+    # Four users heard many ads in each month: rows where fewer ads move the model's score.
+    for k, (month, count) in itertools.product(range(4), (("2024-02", 9), ("2024-03", 12))):
+        for j in range(count):
+            when = pd.Timestamp(f"{month}-05") + pd.Timedelta(hours=31 * j + 7 * k)
+            events.append((f"user{k:02d}", when.to_pydatetime(), "ADVERTISEMENT"))
     events.append(("user00", pd.Timestamp("2024-03-31 18:00").to_pydatetime(), "PLAY"))
     from features.featureset import load_spec
 

@@ -237,10 +237,20 @@ def test_whatif_suggestions_respect_the_spec_and_rescore(server, tiny_model):
     params = {"mode": "whatif", "target": 0.7, "k": 2, "max_changes": 1, "budget_ms": 200}
     status, body = _post(server, {"dataframe_records": _records(rows), "params": params})
     assert status == 200, body
+    answered = []
     for (_, row), answer in zip(rows.iterrows(), body["predictions"], strict=True):
         assert "observational data" in answer["whatif"]["note"]
-        assert answer["whatif"]["suggestions"]
+        # Suggested iff some fewer ads score higher (the second row's 3 ads score as 0-2 do).
+        fewer = pd.DataFrame([row] * int(row["ads_30d"])).assign(
+            ads_30d=np.arange(row["ads_30d"], dtype=float)
+        )
+        fewer = fewer.astype({"plays_30d": float, "ads_30d": float})
+        base = tiny_model.probabilities(row.to_frame().T.astype(fewer.dtypes.to_dict()))[0]
+        raises = bool((tiny_model.probabilities(fewer) > base).any())
+        assert bool(answer["whatif"]["suggestions"]) == raises
+        answered.append(raises)
         for suggestion in answer["whatif"]["suggestions"]:
+            assert suggestion["gain"] > 0
             changed = row.copy()
             for change in suggestion["changes"]:
                 assert change["feature"] == "ads_30d"  # the only actionable feature
@@ -250,3 +260,4 @@ def test_whatif_suggestions_respect_the_spec_and_rescore(server, tiny_model):
             frame = changed.to_frame().T.astype({"plays_30d": float, "ads_30d": float})
             rescored = tiny_model.probabilities(frame)  # the target is on the served scale
             assert abs(rescored[0] - suggestion["probability"]) < 1e-9
+    assert answered == [True, False]  # both cases seen

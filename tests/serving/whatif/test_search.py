@@ -205,3 +205,20 @@ def test_rows_that_keep_improving_keep_searching():
     options = SearchOptions(patience=3, max_generations=30)
     result = search_counterfactuals(rows, space, score, Goal(target=0.5), options, seed=1)
     assert result.generations > 4, "stopped as soon as patience allows: improvements unseen"
+
+
+@pytest.mark.parametrize("goal", [Goal(target=0.9), Goal(kind="gain", target=None, max_cost=50)])
+def test_short_of_the_goal_only_changes_that_raise_the_probability_are_suggested(goal):
+    names = ["a", "b"]
+    actionable = [{"name": "a", "direction": "increase", "lower": 0, "upper": 100}]
+    actionable.append({"name": "b", "direction": "decrease", "lower": 0, "upper": 100})
+    space = build_action_space(names, actionable)
+
+    def score(matrix: np.ndarray) -> np.ndarray:  # more `a` lowers it; less `b` raises it
+        return 0.5 - matrix[:, 0] / 400 + (50 - matrix[:, 1]) / 1000
+
+    rows = np.array([[10.0, 50.0], [10.0, 0.0]])  # the second row's `b` is at its lower bound
+    raised, stuck = counterfactuals(rows, space, score, goal, SearchOptions(k=3), seed=4)
+    assert raised and all(s.gain > 0 for s in raised)
+    assert all(s.reached == (goal.kind == "gain") for s in raised)  # 0.9 is out of reach
+    assert stuck == []  # only more `a` is allowed there, and it lowers the probability
