@@ -23,6 +23,8 @@ SEED_TAG = "seed"
 LEAKAGE_SCAN_TAG = "leakage_scan"
 LEAKAGE_FLAGGED_TAG = "leakage_flagged"  # label-proxy AUC >= 0.95, allowed at build
 LEAKAGE_WARNED_TAG = "leakage_warned"  # label-proxy AUC from 0.90 to 0.95
+# On a tuning run whose promotable baseline beat the tuned model on validation: what tune said.
+BETTER_BASELINE_TAG = "better_baseline"
 MODEL_OUTPUT_TAG = "model_output"  # VALUE_OUTPUT on a value model's run; absent: a probability
 VALUE_OUTPUT = "value"
 # What a training run logs beside its tags.

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 import features
 from contracts.errors import UsagecastError
-from contracts.lineage import FEATURE_SET_TAG, RunLineage
+from contracts.lineage import BETTER_BASELINE_TAG, FEATURE_SET_TAG, RunLineage
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import FeatureSetRef
 from contracts.workspace import event_store_path, optuna_dir
@@ -891,7 +891,7 @@ def tune(config: TuneConfig) -> TuneResult | ValueTuneResult:
                 "oracle": oracle_result.note,
                 "selection": f"mean val_{config.metric} over {len(prepared.folds.folds)} "
                 "rolling-origin fold(s)",
-                **({"better_baseline": baseline_note} if baseline_note else {}),
+                **({BETTER_BASELINE_TAG: baseline_note} if baseline_note else {}),
             },
             figures=figures,
             json_artifacts={"resolved_config.json": settings},

@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import mlflow
@@ -38,6 +38,7 @@ from sklearn.metrics import roc_auc_score
 from contracts.errors import UsagecastError
 from contracts.lineage import (
     BASELINE_RMSE_METRIC,
+    BETTER_BASELINE_TAG,
     FEATURE_SET_TAG,
     MODEL_ARTIFACT,
     TEST_SET_ARTIFACT,
@@ -82,6 +83,8 @@ class PromotionResult:
     reason: str
     champion: str | None
     previous: str | None
+    # The tuning run's word that its promotable baseline beat it on validation, if it did.
+    note: str | None = None
 
     def summary(self) -> str:
         verdict = "PROMOTED to @champion" if self.promoted else "REFUSED"
@@ -93,6 +96,8 @@ class PromotionResult:
             lines.append(f"nothing to serve yet: {self.name} has no @champion")
         else:
             lines.append(f"serve it: {serve_command(names.champion_uri(self.name))}")
+        if self.note:
+            lines.append(f"note: {self.note}")
         return "\n".join(lines)
 
 
@@ -374,9 +379,10 @@ def promote_run(run_id: str, config: PolicyConfig | None = None) -> PromotionRes
         folder = Path(tmp)
         test_set = _test_set(client, run_id, folder / "test")
         with promotion_lock(name, mlflow.get_tracking_uri()):
-            return _promote_locked(
+            result = _promote_locked(
                 client, name, run_id, source, test_set, calibration, lineage, config, folder
             )
+    return replace(result, note=tags.get(BETTER_BASELINE_TAG))
 
 
 def _probability_decision(

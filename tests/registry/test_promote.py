@@ -10,6 +10,7 @@ import mlflow
 import pytest
 
 from contracts.errors import UsagecastError
+from contracts.lineage import BETTER_BASELINE_TAG
 from contracts.workspace import workspace_dir
 from registry import PolicyConfig, latest_run_id, list_models, names, promote_run, rollback
 from usagecast_cli.main import main
@@ -44,6 +45,17 @@ def test_first_then_better_then_worse(log_run):
     assert tags[names.TAG_COMPARED_WITH] == "2"
     assert tags["feature_set"] == "premium_30d@v1"
     assert [record["version"] for record in _audit()] == ["1", "2", "3"]
+
+
+@pytest.mark.slow
+def test_a_tuning_runs_better_baseline_note_is_repeated_after_the_decision(log_run):
+    run_id = log_run(seed=1)
+    note = "the l1_logistic baseline scored better ...; to promote it instead: usagecast promote x"
+    mlflow.MlflowClient().set_tag(run_id, BETTER_BASELINE_TAG, note)
+    result = promote_run(run_id)
+    assert result.promoted and result.summary().splitlines()[-1] == f"note: {note}"
+    plain = promote_run(log_run(seed=2))
+    assert plain.note is None and "note:" not in plain.summary()
 
 
 @pytest.mark.slow
