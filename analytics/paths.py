@@ -53,11 +53,14 @@ _SIDES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class PathsResult:
-    """The most taken paths (path, users, share, then step_1..step_N: the anchor's side
-    last for "to", first for "from"), each step position's shares (step, then a column per
-    position: -N..-1 before the anchor, +1..+N after it), the users whose path is in them and
-    those left out because their window reaches outside the data."""
+    """The paths to (or from) `anchor`: the most taken (path, users, share, then
+    step_1..step_N: the anchor's side last for "to", first for "from"), each step position's
+    shares (step, then a column per position: -N..-1 before the anchor, +1..+N after it), the
+    users whose path is in them and those left out because their window reaches outside the
+    data."""
 
+    anchor: str
+    direction: Direction
     paths: pd.DataFrame
     positions: pd.DataFrame
     users: int
@@ -186,6 +189,8 @@ def paths_table(rows: pd.DataFrame, anchor: str, direction: Direction, steps: in
     names = _position_names(direction, steps)
     walked = pd.DataFrame(nearest, columns=[f"near_{k}" for k in range(1, steps + 1)])
     return PathsResult(
+        anchor,
+        direction,
         _most_taken(walked, anchor, direction),
         _position_shares(walked, names),
         len(users),

@@ -481,15 +481,19 @@ def checked_paths(
     )
 
 
-def _empty_paths_reason(result: PathsResult, anchor: str, direction: Direction, days: int) -> str:
+def _empty_paths_reason(result: PathsResult, days: int) -> str:
     """Why no path was counted."""
     if result.left_out_users:
-        reach = "before the data begins" if direction == "to" else "past the end of the data"
         return (
-            f"paths: each of the {result.left_out_users:,} users with a first {anchor} has "
-            f"their {days} days reach {reach}; shorten --window-days"
+            f"paths: each of the {result.left_out_users:,} users with a first {result.anchor} "
+            f"has their {days} days reach {_outside(result.direction)}; shorten --window-days"
         )
-    return f"paths: no user in the segment did {anchor} in the time range"
+    return f"paths: no user in the segment did {result.anchor} in the time range"
+
+
+def _outside(direction: Direction) -> str:
+    """Where a path's window that is left out reaches."""
+    return "before the data begins" if direction == "to" else "past the end of the data"
 
 
 def run_paths(
@@ -509,21 +513,21 @@ def run_paths(
     step position's shares, printed; both tables logged with a plot of the top paths."""
 
     def compute(engine: Engine) -> str:
-        anchor, direction = path_anchor(engine, to, from_event)
-        result = paths(
+        result = checked_paths(
             engine,
-            anchor,
-            direction,
-            steps,
-            window_days,
+            to,
+            from_event,
             filters,
+            steps=steps,
+            window_days=window_days,
             by=by,
             keep_repeats=keep_repeats,
         )
+        anchor, direction = result.anchor, result.direction
         if not result.users:
-            return _empty(_empty_paths_reason(result, anchor, direction, window_days), log=log)
+            return _empty(_empty_paths_reason(result, window_days), log=log)
         side = "before" if direction == "to" else "after"
-        reach = "before the data begins" if direction == "to" else "past the end of the data"
+        reach = _outside(direction)
         top = result.paths.head(PLOTTED_PATHS)
         notes = [
             f"users with a first {anchor} in the time range: "

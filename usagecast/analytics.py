@@ -118,8 +118,9 @@ def paths(
 ) -> PathsResult:
     """`usagecast analytics paths`: the last `steps` steps within `window_days` before each
     user's first `to` (default BUY_PREMIUM when the store holds it), or the next ones after
-    their first `from_event`; `.paths` (path, users, share, step_1..), `.positions` (each
-    position's shares), `.users` and `.left_out_users` (windows reaching outside the data)."""
+    their first `from_event`; `.anchor`, `.direction`, `.paths` (path, users, share,
+    step_1..), `.positions` (each position's shares), `.users` and `.left_out_users` (windows
+    reaching outside the data)."""
     from analytics.runs import checked_paths
 
     with store(engine) as opened:

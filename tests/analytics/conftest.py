@@ -110,6 +110,14 @@ def duck_and_spark(tiny_store, tmp_path, spark_session) -> Callable[..., tuple]:
         engine.close()
 
 
+# The dataset config of an events-only export, events.csv (Account ID, Date, Event).
+EVENTS_CSV_CONFIG = """name: saas
+events:
+  files: events.csv
+  columns: {user_id: Account ID, timestamp: Date, event_type: Event}
+"""
+
+
 def ingest_export(folder: Path, files: dict[str, str], config: str) -> None:
     """Write an export's files (name: text, UTF-8) and its dataset.yaml into `folder` and
     ingest them through the CLI, as a user would."""

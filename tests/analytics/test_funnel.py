@@ -17,7 +17,7 @@ from analytics.funnel import funnel, funnel_reached, parse_steps
 from contracts.errors import UsagecastError
 from usagecast_cli.main import main
 
-from .conftest import at, ingest_export
+from .conftest import EVENTS_CSV_CONFIG, at, ingest_export
 
 USERS = [(name, at(-30), "ads") for name in ("a", "b", "c", "d", "e")]
 
@@ -206,15 +206,10 @@ EXPORT_EVENTS = """\ufeffAccount ID,Date,Event
 9.0,2024-03-06,trial
 10.0,2024-03-28,visit
 """
-EXPORT_CONFIG = """name: saas
-events:
-  files: events.csv
-  columns: {user_id: Account ID, timestamp: Date, event_type: Event}
-"""
 
 
 def test_cli_funnel_on_a_date_only_export(tmp_path, capsys):
-    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EXPORT_CONFIG)
+    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EVENTS_CSV_CONFIG)
     capsys.readouterr()
     args = ["analytics", "funnel", "--steps", "visit,trial,purchase", "--window-days", "7"]
     assert main([*args, "--log"]) == 0

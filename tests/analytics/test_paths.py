@@ -19,7 +19,7 @@ from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
 from usagecast_cli.main import main
 
-from .conftest import DAY0, at, ingest_export
+from .conftest import DAY0, EVENTS_CSV_CONFIG, at, ingest_export
 
 USERS = [(user, at(-10), "seo" if user in "cg" else "ads") for user in "abcdefg"]
 EVENTS = [
@@ -257,15 +257,10 @@ EXPORT_EVENTS = """\ufeffAccount ID,Date,Event
 10.0,2024-03-12,login
 8.0,2024-03-20,login
 """
-EXPORT_CONFIG = """name: saas
-events:
-  files: events.csv
-  columns: {user_id: Account ID, timestamp: Date, event_type: Event}
-"""
 
 
 def test_cli_paths_on_a_date_only_export(tmp_path, capsys):
-    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EXPORT_CONFIG)
+    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EVENTS_CSV_CONFIG)
     capsys.readouterr()
     args = ["analytics", "paths", "--to", "upgrade", "--steps", "2", "--window-days", "3"]
     assert main([*args, "--log"]) == 0
