@@ -19,8 +19,7 @@ from contracts.errors import UsagecastError
 from events.store import EXPERIMENT_ASSIGNED
 from usagecast_cli.main import main
 
-from .conftest import at, ingest_export
-from .test_funnel import EXPORT_CONFIG  # the same columns: Account ID, Date, Event
+from .conftest import EVENTS_CSV_CONFIG, at, ingest_export
 
 USERS = [
     *[(name, at(-30), "ads") for name in ("a", "b")],
@@ -227,7 +226,7 @@ EXPORT_EVENTS = """\ufeffAccount ID,Date,Event
 
 
 def test_cli_active_users_on_a_date_only_export(tmp_path, capsys):
-    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EXPORT_CONFIG)
+    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EVENTS_CSV_CONFIG)
     capsys.readouterr()
     assert main(["analytics", "active-users", "--period", "week", "--log"]) == 0
     out = capsys.readouterr().out

@@ -13,9 +13,8 @@ from analytics.plots import lines
 from analytics.usage import feature_trend, trend_shares
 from usagecast_cli.main import main
 
-from .conftest import at, ingest_export
+from .conftest import EVENTS_CSV_CONFIG, at, ingest_export
 from .test_activity import EXPORT_EVENTS
-from .test_funnel import EXPORT_CONFIG
 from .test_usage import EVENTS, USERS
 
 
@@ -96,7 +95,7 @@ def test_spark_gives_the_same_trend(duck_and_spark):
 
 
 def test_cli_trend_of_event_types_on_a_date_only_export(tmp_path, capsys):
-    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EXPORT_CONFIG)
+    ingest_export(tmp_path, {"events.csv": EXPORT_EVENTS}, EVENTS_CSV_CONFIG)
     capsys.readouterr()
     args = ["analytics", "top-features", "--by", "event_type", "--period", "week"]
     assert main([*args, "--log"]) == 0
