@@ -487,9 +487,9 @@ def starter_calendar(
 
 def _splittable(cutoffs: list[date]) -> bool:
     """Whether `tune`'s time-ordered split can give each part rows (experiments.split's
-    rule): some cutoff lies at least STARTER_HORIZON_DAYS after the first and before the
-    last, so the first cutoff's labels end before validation's start, whose labels end before
-    the test's."""
+    rule): some cutoff lies at least STARTER_HORIZON_DAYS after the first and at least as
+    long before the last, so the first cutoff's labels end before validation's start, whose
+    labels end before the test's."""
     horizon = timedelta(days=STARTER_HORIZON_DAYS)
     return any(cutoffs[0] + horizon <= middle <= cutoffs[-1] - horizon for middle in cutoffs)
 

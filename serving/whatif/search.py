@@ -20,8 +20,8 @@ if, against every suggestion already chosen, it changes a different set of featu
 range-normalised L1 distance (sum of |difference| / (upper - lower)) is >= `min_distance`.
 When some candidate reaches the target, only such candidates are suggested; otherwise the
 closest ones that raise the probability are, flagged `reached=False`, and none when no change
-tried raises it (a change that lowers the probability answers nothing the user asked; the
-model predicts less as every actionable feature moves its allowed way). A row that already
+tried raises it (a change that lowers the probability answers nothing the user asked: there
+the model predicts no more as the actionable features move their allowed ways). A row that already
 meets the target gets one suggestion with no changes.
 
 Stopping: after `max_generations`; for each row when its best fitness has not improved for
