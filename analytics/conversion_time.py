@@ -28,14 +28,12 @@ import sqlglot.expressions as exp
 
 from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
-    SCOPED_USERS,
     SECONDS_PER_DAY,
     activity_condition,
     check_breakdown,
     check_signup_window,
-    cohort_sql,
+    cohort_query,
     product_use,
-    render,
     with_breakdown,
 )
 from contracts.errors import UsagecastError
@@ -184,13 +182,8 @@ def follow_up(
         )
     if breakdown is not None:
         check_breakdown(engine, breakdown, "time-to-convert breakdown")
-    cohort, cohort_params = cohort_sql(engine, filters, start_event)
     users = engine.query(
-        render(
-            f"WITH {SCOPED_USERS}, {cohort},{conversions}{_FOLLOWED}",
-            **cohort_params,
-            **params,
-        )
+        cohort_query(engine, filters, start_event, f"{conversions}{_FOLLOWED}", **params)
     )
     users["user_id"] = users["user_id"].astype(str)
     users = users.astype({"seconds": "int64", "converted": "bool"})

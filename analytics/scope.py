@@ -140,21 +140,28 @@ def signup_cohort_params(engine: Engine, filters: Filters) -> dict[str, exp.Expr
     }
 
 
-def cohort_sql(
-    engine: Engine, filters: Filters, start_event: str | None = None
-) -> tuple[str, dict[str, exp.Expression]]:
-    """The `cohort` CTE (user_id, start_s) and its placeholders' values, SCOPED_USERS's and
+def cohort_query(
+    engine: Engine, filters: Filters, start_event: str | None, body: str, **params: object
+) -> exp.Expression:
+    """`body` (more CTEs after a comma, then the final SELECT) rendered after SCOPED_USERS
+    and the `cohort` CTE (user_id, start_s), with `params` and the cohort's own placeholders,
     the end of the data (:end_s) included: the users who signed up in the range, followed
     from signup, or with `start_event` those who did it in the range, followed from their
     first such event there."""
     if start_event is None:
-        return SIGNUP_COHORT, signup_cohort_params(engine, filters)
-    return START_EVENT_COHORT, {
-        "segment": segment_condition(engine, filters),
-        "start_event": exp.Literal.string(start_event),
-        "start_range": combine(time_range_condition(exp.column("event_time", table="e"), filters)),
-        "end_s": exp.Literal.number(data_end_seconds(engine, filters)),
-    }
+        cohort, cohort_params = SIGNUP_COHORT, signup_cohort_params(engine, filters)
+    else:
+        event_time = exp.column("event_time", table="e")
+        cohort, cohort_params = (
+            START_EVENT_COHORT,
+            {
+                "segment": segment_condition(engine, filters),
+                "start_event": exp.Literal.string(start_event),
+                "start_range": combine(time_range_condition(event_time, filters)),
+                "end_s": exp.Literal.number(data_end_seconds(engine, filters)),
+            },
+        )
+    return render(f"WITH {SCOPED_USERS}, {cohort},{body}", **cohort_params, **params)
 
 
 def segment_condition(engine: Engine, filters: Filters) -> exp.Expression:

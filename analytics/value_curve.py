@@ -24,12 +24,10 @@ import sqlglot.expressions as exp
 
 from analytics.filters import NO_FILTERS, Filters
 from analytics.scope import (
-    SCOPED_USERS,
     SECONDS_PER_DAY,
     check_breakdown,
     check_signup_window,
-    cohort_sql,
-    render,
+    cohort_query,
     with_breakdown,
 )
 from contracts.errors import UsagecastError
@@ -75,13 +73,9 @@ def purchase_days(
         )
     if breakdown is not None:
         check_breakdown(engine, breakdown, "value-curve breakdown")
-    cohort, cohort_params = cohort_sql(engine, filters, start_event)
+    purchase = exp.column("event_type", table="e").isin(*purchase_events)
     rows = engine.query(
-        render(
-            f"WITH {SCOPED_USERS}, {cohort},{_PURCHASE_DAYS}",
-            **cohort_params,
-            purchase=exp.column("event_type", table="e").isin(*purchase_events),
-        )
+        cohort_query(engine, filters, start_event, _PURCHASE_DAYS, purchase=purchase)
     )
     rows["user_id"] = rows["user_id"].astype(str)
     rows["followed_days"] = (rows.pop("followed_s").astype("int64") // SECONDS_PER_DAY).astype(
