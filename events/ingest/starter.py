@@ -61,6 +61,7 @@ from events.ingest.validate import (
     SCIENTIFIC_ID_PATTERN,
     blank_groups,
     ident,
+    is_totals_row,
     key_value_lists,
     number_pattern,
     raw_text,
@@ -473,6 +474,8 @@ class FileSample:
     missing_texts: tuple[str, ...] = ()
     # Sampled lines of a text table that repeat its header; not in `values`.
     header_repeats: int = 0
+    # Sampled lines of a text table or sheet of a report's totals; not in `values`.
+    totals_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -1105,6 +1108,7 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
     body = rows[int(headed) :]
     if headed:  # lines that repeat the header: exports joined one after another
         body = [r for r in body if [f.strip() for f in r] != first]
+    body, totals = _without_totals_rows(body)
     values = {
         name: tuple(r[i].strip() for r in body if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
@@ -1123,8 +1127,18 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
         footer_lines=footer,
         footer=footnote,
         missing_texts=missing,
-        header_repeats=len(rows) - int(headed) - len(body),
+        header_repeats=len(rows) - int(headed) - len(body) - totals,
+        totals_rows=totals,
     )
+
+
+def _without_totals_rows(
+    rows: Sequence[Sequence[str | None]],
+) -> tuple[list[Sequence[str | None]], int]:
+    """Sampled rows without a report's totals lines (validate.is_totals_row: the ingest
+    counts them as totals_row), and how many there were."""
+    kept = [row for row in rows if not is_totals_row([field or "" for field in row])]
+    return kept, len(rows) - len(kept)
 
 
 def _without_missing_texts(
@@ -1418,6 +1432,8 @@ def _xlsx_samples(path: Path, shown: Path) -> list[FileSample]:
             if len(sheets) == 1:
                 raise StarterError(str(error)) from None
             columns = {}
+        kept, totals = _without_totals_rows(list(zip(*columns.values(), strict=True)))
+        columns = {name: tuple(row[i] for row in kept) for i, name in enumerate(columns)}
         values, missing = _without_missing_texts(
             {name: tuple(v for v in texts if v) for name, texts in columns.items()}
         )
@@ -1434,6 +1450,7 @@ def _xlsx_samples(path: Path, shown: Path) -> list[FileSample]:
                 skip_lines=skip,
                 title=title,
                 missing_texts=missing,
+                totals_rows=totals,
             )
         )
     return samples
@@ -2369,6 +2386,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         {k: v for sample in group for k, v in sample.wrapped.items()},
         tuple(dict.fromkeys(t for sample in group for t in sample.missing_texts)),
         sum(sample.header_repeats for sample in group),
+        sum(sample.totals_rows for sample in group),
     )
 
 
@@ -3252,6 +3270,12 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             checks.append(
                 f"{files}: {sample.header_repeats} sampled line(s) repeat the header (exports "
                 "joined one after another?): the ingest counts such lines as repeated_header, "
+                "not as errors"
+            )
+        if sample.totals_rows:
+            checks.append(
+                f"{files}: {sample.totals_rows} sampled line(s) are a report's totals (a "
+                "Total label, then only figures): the ingest counts such lines as totals_row, "
                 "not as errors"
             )
         if sample.missing_texts:

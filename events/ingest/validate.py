@@ -3,8 +3,9 @@
 Pure functions that build DuckDB SQL text; load.py executes it. Each raw row is staged as
 text (trimmed, empty -> NULL), parsed (timestamps, numbers, renamed event types) and given the
 first reason that applies, in this fixed precedence (first match wins; in every table a text
-table's line whose every field is empty is blank_row, and one that repeats the header
-repeated_header, before all):
+table's line whose every field is empty is blank_row, one that repeats the header
+repeated_header, and a text table's or sheet's line of a report's totals totals_row, before
+all):
 
 events: control_characters, derived_value_error, unparseable_value (a text column read by
         path that is not JSON), missing_required_field, sentinel_id, scientific_notation_id,
@@ -86,7 +87,7 @@ from events.ingest.config import (
     TimeZones,
     derived_tree,
 )
-from events.ingest.readers import json_path, sql_string
+from events.ingest.readers import XLSX, json_path, sql_string
 
 if TYPE_CHECKING:
     import duckdb
@@ -128,15 +129,38 @@ BLANK_ROW = "blank_row"
 # A text table's line that repeats its header (`cat` of two exports, a report's page header):
 # no row of data either.
 REPEATED_HEADER = "repeated_header"
+# A text table's or sheet's line of a report's totals (`Total,,,13956.26`, `Grand Total`, a
+# grouped report's `Subtotal`): no row of data either (is_totals_row).
+TOTALS_ROW = "totals_row"
 NOT_ERRORS = (
-    LATER_VERSION, ITEM_WITHOUT_ID, USER_WITHOUT_EVENTS, NO_EVENT_TIME, BLANK_ROW, REPEATED_HEADER
+    LATER_VERSION, ITEM_WITHOUT_ID, USER_WITHOUT_EVENTS, NO_EVENT_TIME, BLANK_ROW, REPEATED_HEADER,
+    TOTALS_ROW,
 )  # fmt: skip
-# The staged columns that say a row is blank or a header (layout_flags); dropped after the
-# checks.
+# The staged columns that say a row is blank, a header or a report's totals (layout_flags);
+# dropped after the checks.
 BLANK_ROW_FLAG = "blank_row_flag"
 BLANK_ROW_DETAIL = "every field is empty: a blank row (a spreadsheet's empty row), no data"
 REPEATED_HEADER_FLAG = "repeated_header_flag"
 REPEATED_HEADER_DETAIL = "the header line again (exports joined one after another?), no data"
+TOTALS_ROW_FLAG = "totals_row_flag"
+TOTALS_ROW_DETAIL = (
+    "a report's totals: a total's label, then only figures and blanks (a BI tool's or a "
+    "spreadsheet's Total row), no data"
+)
+EMPTY = "''"  # the empty text, in SQL
+# The labels of a totals row, in the languages exports come in (case is ignored, a colon may
+# follow, blanks may surround it). Exact labels only: `Order Total` may be an event type.
+TOTALS_LABEL_PATTERN = (
+    "(?i) *((grand |sub[- ]?)?totals?|sum|summe|gesamt|gesamtsumme|gesamtergebnis|"
+    "zwischensumme|total g[e\u00e9]n[e\u00e9]ral|sous-total|totale|totale complessivo|"
+    "totaal|eindtotaal|total geral):? *"
+)
+# A figure on a totals row: a number with digit groups, a sign or parentheses, an exponent
+# (a sheet's number cell), a currency symbol or a percent sign.
+TOTALS_FIGURE_PATTERN = (
+    " *\\(?[-+]?[$\u20ac\u00a3\u00a5\u20b9]? ?[0-9][0-9.,' \u00a0\u202f]*"
+    "([eE][-+]?[0-9]+)? ?[%$\u20ac\u00a3\u00a5\u20b9]?\\)? *"
+)
 DERIVED_VALUE_ERROR = "derived_value_error"
 SCIENTIFIC_NOTATION_ID = "scientific_notation_id"
 # A number in scientific notation as Excel saves one (`1.23457E+18`, `1E+11`) or pandas
@@ -1037,19 +1061,67 @@ def _staged_sql(
 
 def layout_flags(staged: StagedFile) -> dict[str, tuple[str, Check]]:
     """A text table's rows that hold no data, before every other check: flag column -> (its
-    SQL, its check). A blank row (blank_row_sql), and a line that repeats the header, every
-    field its column's name (two exports joined with `cat`); none for other formats."""
+    SQL, its check). A blank row (blank_row_sql), a line that repeats the header, every
+    field its column's name (two exports joined with `cat`), and a report's totals
+    (totals_row_sql, also a sheet's); none for other formats."""
     blank = blank_row_sql(staged)
-    if blank is None:
-        return {}
-    header = " AND ".join(f"{ident(name)} = {sql_string(name)}" for name in staged.column_types)
-    return {
-        BLANK_ROW_FLAG: (blank, Check(BLANK_ROW, BLANK_ROW_FLAG, sql_string(BLANK_ROW_DETAIL))),
-        REPEATED_HEADER_FLAG: (
+    totals = totals_row_sql(staged)
+    flags = {}
+    if blank is not None:
+        header = " AND ".join(
+            f"{ident(name)} = {sql_string(name)}" for name in staged.column_types
+        )
+        flags[BLANK_ROW_FLAG] = (
+            blank,
+            Check(BLANK_ROW, BLANK_ROW_FLAG, sql_string(BLANK_ROW_DETAIL)),
+        )
+        flags[REPEATED_HEADER_FLAG] = (
             header,
             Check(REPEATED_HEADER, REPEATED_HEADER_FLAG, sql_string(REPEATED_HEADER_DETAIL)),
-        ),
-    }
+        )
+    if totals is not None:
+        flags[TOTALS_ROW_FLAG] = (
+            totals,
+            Check(TOTALS_ROW, TOTALS_ROW_FLAG, sql_string(TOTALS_ROW_DETAIL)),
+        )
+    return flags
+
+
+def is_totals_row(fields: Sequence[str]) -> bool:
+    """A report's totals line (TOTALS_ROW): at least one field is empty (a row of data has its
+    time), the first that is not is a total's label (TOTALS_LABEL_PATTERN) and every later
+    one a figure (TOTALS_FIGURE_PATTERN). A field of blanks is content, as for blank_row.
+    totals_row_sql is the same rule in SQL."""
+    filled = [field for field in fields if field]
+    return (
+        len(filled) < len(fields)
+        and bool(filled)
+        and re.fullmatch(TOTALS_LABEL_PATTERN, filled[0]) is not None
+        and all(re.fullmatch(TOTALS_FIGURE_PATTERN, field) for field in filled[1:])
+    )
+
+
+def totals_row_sql(staged: StagedFile) -> str | None:
+    """is_totals_row of a text table's or sheet's row, in SQL; None for other formats. The
+    label matches no figure, so "every later field is a figure" is "the label is the one
+    filled field that is no figure"."""
+    if staged.format not in ("csv", XLSX) or not staged.column_types:
+        return None
+    fields = [f"nullif({ident(name)}, {EMPTY})" for name in staged.column_types]
+    # Nested CASEs: the label is read only on rows with an empty field, and the figures only
+    # on those that start with a label (few, if any).
+    names = [ident(name) for name in staged.column_types]
+    filled = f"coalesce({' AND '.join(f'{name} <> {EMPTY}' for name in names)}, false)"
+    label = f"regexp_full_match(coalesce({', '.join(fields)}), {sql_string(TOTALS_LABEL_PATTERN)})"
+    figure = sql_string(TOTALS_FIGURE_PATTERN)
+    not_figures = " + ".join(
+        f"coalesce({name} <> {EMPTY} AND NOT regexp_full_match({name}, {figure}), false)::INTEGER"
+        for name in names
+    )
+    return (
+        f"CASE WHEN NOT {filled} THEN CASE WHEN {label} THEN {not_figures} = 1 ELSE false END "
+        "ELSE false END"
+    )
 
 
 def blank_row_sql(staged: StagedFile) -> str | None:

@@ -2682,6 +2682,25 @@ def test_exports_joined_with_cat_keep_their_header_out_of_the_guesses(tmp_path):
     assert summary.tables["events"] == TableCounts(5, 4, {"repeated_header": 1})
 
 
+def test_a_grouped_reports_subtotals_stay_out_of_the_guesses(tmp_path):
+    """Subtotal lines under each customer's orders: their label is no customer and their
+    blank date no time, so the guesses are the orders'; the check says how they are read."""
+    report = (
+        "Customer,Order Date,Amount\nC1,2025-01-03,49.00\nC1,2025-01-09,9.50\n"
+        ",Subtotal,58.50\nC2,2025-02-01,19.00\n,Subtotal,19.00\nGrand Total,,77.50\n"
+    )
+    out, starter = _starter_for(tmp_path, {"orders.csv": report})
+    (source,) = read_config(out).events
+    assert source.columns["user_id"] == "Customer"
+    assert source.timestamp_formats == ("iso",)
+    assert (
+        "orders.csv: 3 sampled line(s) are a report's totals (a Total label, then only "
+        "figures): the ingest counts such lines as totals_row, not as errors"
+    ) in starter.checks
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(6, 3, {"totals_row": 3})
+
+
 def test_nanoseconds_since_1970_as_pandas_writes_a_datetime_viewed_as_int64(tmp_path):
     events = "user_id,event,ts\n1,login,1735898400123456789\n2,buy,1735990200999999999\n"
     out, _ = _starter_for(tmp_path, {"events.csv": events})

@@ -290,3 +290,18 @@ def test_a_sheet_stores_what_the_csv_of_its_cells_stores(tmp_path, base_config, 
             rows_of(store, "SELECT source_row, reason, detail FROM quarantine ORDER BY ALL"),
         )
     assert stored["events.csv"] == stored["events.xlsx"]
+
+
+def test_a_sheets_grand_total_row_is_counted_as_totals(dataset, store, query):
+    """A CRM sheet ending with the sum of its amounts: a totals row, not an error."""
+    rows = [*EVENTS[:2], EVENTS[3], ["Grand Total", None, None, 4.5]]
+    files = {
+        "users.xlsx": workbook_bytes(("Export", USERS)),
+        "events.xlsx": workbook_bytes(("Sheet1", rows)),
+    }
+    path = dataset(files=files, config=excel_config({"sheet": "Export"}))
+    summary = ingest_dataset(path, store, progress=False)
+    assert summary.tables["events"].quarantined == {"totals_row": 1}
+    assert query(store, "SELECT source_row, raw FROM quarantine") == [
+        (3, '{"customer_id":"Grand Total","event_time":null,"event":null,"amount":"4.5"}')
+    ]

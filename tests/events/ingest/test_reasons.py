@@ -14,6 +14,7 @@ GOOD = "1,2014-04-22 03:53,PLAY,10\n"
 EVENT_CASES = [
     ("blank_row", ",,,\n", "every field is empty: a blank row"),
     ("repeated_header", "uid,ts,page,length\n", "the header line again"),
+    ("totals_row", "Total,,,20\n", "a report's totals"),
     # Blanks are written content, not a blank row.
     ("missing_required_field", ", , ,\n", "user_id, event_time, event_type is empty"),
     ("missing_required_field", "1,,PLAY,10\n", "event_time is empty"),
@@ -64,6 +65,7 @@ def test_properties_that_are_not_json_are_unparseable(dataset, base_config, stor
 USER_CASES = [
     ("blank_row", ",,\n"),
     ("repeated_header", "id,registration,city\n"),
+    ("totals_row", "Total,,\n"),
     ("missing_required_field", "4,,Oslo\n"),
     ("sentinel_id", "-1,2014-01-02,Oslo\n"),
     ("scientific_notation_id", "1.2345678901234568e+18,2014-01-02,Oslo\n"),
@@ -284,3 +286,20 @@ def test_exports_joined_with_their_headers_are_counted_and_never_refuse_the_inge
         (3, "unparseable_timestamp"),
         (4, "repeated_header"),
     ]
+
+
+def test_a_grouped_reports_subtotals_are_counted_and_never_refuse_the_ingest(
+    dataset, store, query
+):
+    """A report grouped by user with a Subtotal line under each group and a Grand Total at
+    the end: 2 events, and 3 totals lines that are no rows of data, so nothing counts
+    against rules.min_accepted_share."""
+    events = (
+        "uid,ts,page,length\n"
+        + GOOD
+        + ",,Subtotal,10\n2,2014-04-23,SKIP,1\n,,Subtotal,1\nGrand Total:,,,11\n"
+    )
+    summary = ingest_dataset(dataset(files={"events.csv": events}), store, progress=False)
+    counts = summary.tables["events"]
+    assert (counts.read, counts.accepted, counts.quarantined) == (5, 2, {"totals_row": 3})
+    assert query(store, "SELECT source_row FROM quarantine ORDER BY 1") == [(2,), (4,), (5,)]

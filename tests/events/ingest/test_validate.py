@@ -20,10 +20,12 @@ from events.ingest.validate import (
     derived_text_sql,
     entity_checks,
     failed_check_sql,
+    is_totals_row,
     number_sql,
     source_number_sql,
     stage_events_sql,
     timestamp_sql,
+    totals_row_sql,
 )
 
 HINT = ' (a decimal comma? set decimal: "," on this source)'
@@ -573,3 +575,50 @@ def test_only_scientific_notation_is_a_mangled_id(text):
     failed = failed_check_sql(entity_checks("user_id", ["user_id"], Rules(), source))
     reason = _one(f"SELECT ({failed}).reason FROM (SELECT ?::VARCHAR AS user_id)", [text])
     assert reason == ("scientific_notation_id" if SCIENTIFIC.fullmatch(text) else None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "totals"),
+    [
+        (["Total", "", "", "13,956.26"], True),
+        (["Grand Total:", "", "1e+20", ""], True),
+        (["", "Subtotal", "", "(1 234,50 €)"], True),
+        (["GESAMTERGEBNIS", "", "12%"], True),
+        (["Total général", "", "€ 1.234,50"], True),
+        (["Total", "", "", ""], True),
+        # A row of data has its time; a label must be a total's, exactly.
+        (["Total", "u1", "2024-01-01", ""], False),
+        (["Total", "1", "2"], False),
+        (["Order Total", "1", "", ""], False),
+        (["1", "Total", "", "5"], False),
+        (["", "", "", ""], False),
+    ],
+)
+def test_a_totals_row_is_a_totals_label_then_figures_and_blanks(fields, totals):
+    assert is_totals_row(fields) is totals
+    assert _totals_flag(fields) is totals
+
+
+def _totals_flag(fields: list[str]) -> bool:
+    """totals_row_sql over one CSV row of these fields, in an in-memory DuckDB."""
+    names = [f"c{i}" for i in range(len(fields))]
+    staged = StagedFile("t", 0, "t.csv", "csv", dict.fromkeys(names, "VARCHAR"), 0)
+    columns = ", ".join(f"?::VARCHAR AS {name}" for name in names)
+    return _one(
+        f"SELECT coalesce({totals_row_sql(staged)}, false) FROM (SELECT {columns})", fields
+    )
+
+
+# Fields of totals rows and of rows of data, with the blanks around them that DuckDB's trim()
+# would remove and Python's strip() would too, or not (tabs, no-break spaces).
+TOTALS_FIELDS = st.sampled_from(
+    ["", " ", "Total", " total: ", "\tTotal", "Total\u00a0", "Sub-Total", "Summe", "Order Total",
+     "12", " 5 ", "5\t", "1,234.50", "(5)", "€ 3", "7 %", "2024-01-01", "u1", "x", "1e+20",
+     "12\u00a0345", "\u00a0"]
+)  # fmt: skip
+
+
+@given(st.lists(TOTALS_FIELDS | st.text(max_size=6), min_size=1, max_size=5))
+def test_the_sql_totals_row_is_the_python_one(fields):
+    """The starter leaves out of its sample the lines the ingest counts as totals_row."""
+    assert _totals_flag(fields) is is_totals_row(fields)
