@@ -312,6 +312,13 @@ CONVERTED_WORDS = (
     "converted", "in", "usd", "eur", "gbp", "jpy", "inr", "cad", "aud", "chf", "cny", "brl",
 )  # fmt: skip
 VALUE_ENDINGS = ("value", "revenue")  # `tax_amount` or `unit_price` is no event's value
+# ... an `amount` or a `total` is one when the words before it name the whole order or payment
+# (`Order Amount`, `Invoice Total`, `Sale Amount (USD)`), not a part of it (`Tax Amount`).
+WHOLE_AMOUNT_ENDINGS = ("amount", "total")
+WHOLE_AMOUNT_WORDS = (
+    "order", "sale", "sales", "payment", "transaction", "purchase", "invoice", "charge",
+    "checkout", "booking", "subscription", "line", "gross", "net", "paid", "billed",
+)  # fmt: skip
 # An order line's amount when no column holds it: its quantity times its unit price (Online
 # Retail's Quantity and UnitPrice).
 QUANTITY_NAMES = ("quantity", "qty", "units", "quantityordered")
@@ -664,16 +671,29 @@ def _owned_ids(columns: Iterable[str]) -> list[str]:
 
 
 def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
-    """A top-level column whose first word is a value's (VALUE_WORDS: `price_in_usd`) or
-    whose last is `value` or `revenue` (CDNOW's `dollar_value`, `net_revenue`), and whose
-    sampled values are all numbers."""
+    """A top-level column whose first word is a value's (VALUE_WORDS: `price_in_usd`), whose
+    last is `value` or `revenue` (CDNOW's `dollar_value`, `net_revenue`) or an amount of the
+    whole order (_whole_amount: `Order Amount`), and whose sampled values are all numbers."""
     for column in (c for c in sample.columns if c not in taken and "." not in c):
         words = name_words(column)
         values = sample.values.get(column, ())
-        named = words and (words[0] in VALUE_WORDS or words[-1] in VALUE_ENDINGS)
+        named = words and (
+            words[0] in VALUE_WORDS or words[-1] in VALUE_ENDINGS or _whole_amount(words)
+        )
         if named and values and all(map(_is_amount, values)):
             return column
     return None
+
+
+def _whole_amount(words: Sequence[str]) -> bool:
+    """A name's words (a currency's left out) are an amount or a total of the whole order or
+    payment (WHOLE_AMOUNT_WORDS then WHOLE_AMOUNT_ENDINGS)."""
+    core = [word for word in words if word not in CONVERTED_WORDS]
+    return (
+        len(core) > 1
+        and core[-1] in WHOLE_AMOUNT_ENDINGS
+        and all(word in WHOLE_AMOUNT_WORDS for word in core[:-1])
+    )
 
 
 def _line_amount(sample: FileSample, taken: set[str]) -> tuple[str, str] | None:

@@ -2785,6 +2785,21 @@ def test_amounts_in_several_currencies_are_taken_converted_or_named(
     assert check in found
 
 
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Tax Amount,Order Amount", "Order Amount"),
+        ("Shipping Total,Invoice Total", "Invoice Total"),
+        ("Discount Amount,Sale Amount (USD)", "Sale Amount (USD)"),
+        ("Tax Amount,Shipping Total", None),  # parts of an order, none its value
+    ],
+)
+def test_an_amount_or_total_of_the_whole_order_is_the_value(tmp_path, header, value):
+    orders = f"Customer,Order Date,{header}\nC1,2025-01-03,1.20,49.00\nC2,2025-01-04,0,9.50\n"
+    out, _ = _starter_for(tmp_path, {"orders.csv": orders})
+    assert read_config(out).events[0].columns.get("value") == value
+
+
 def test_a_users_state_that_changes_is_drafted_as_a_snapshot(tmp_path):
     """A users table of one row per user holds its states as of the export: today's plan
     would carry a conversion into every past cutoff. Traits stay static."""
