@@ -395,11 +395,12 @@ EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us", 19: "epoch_ns"}
 # an amount of that size in a time's column is rarer than a spreadsheet's lost date format).
 EXCEL_DAYS_PROPOSED = (EXCEL_UNIX_DAY, 73_051)
 # A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name),
-# after a word that says it is an export (Shopify's `orders_export_1.csv`), and the mark of a
-# copy after them: a browser's second download `orders (1).csv`, Windows' `orders - Copy.csv`,
-# macOS' `orders copy 2.csv`.
+# after a word that says it is an export (Shopify's `orders_export_1.csv`, a BI tool's
+# `Orders Report.csv`), and the mark of a copy after them: a browser's second download
+# `orders (1).csv`, Windows' `orders - Copy.csv`, macOS' `orders copy 2.csv`.
 TRAILING_NUMBERING = re.compile(
-    r"((^|[-_. ]+)(export|exports|dump|extract))?((^|[-_. ]+)[0-9][-_. 0-9]*)?"
+    r"((^|[-_. ]+)(export|exports|dump|extract|report|data|download))?"
+    r"((^|[-_. ]+)[0-9][-_. 0-9]*)?"
     r"( ?\([0-9]+\)|[-_ ]+copy( ?\(?[0-9]+\)?)?)?$",
     re.IGNORECASE,
 )

@@ -358,7 +358,17 @@ def test_a_second_download_of_a_file_is_one_source_and_named_as_a_copy(tmp_path)
 
 
 @pytest.mark.parametrize(
-    "name", ["orders (1).csv", "orders - Copy.csv", "orders - Copy (2).csv", "orders copy 2.csv"]
+    "name",
+    [
+        "orders (1).csv",
+        "orders - Copy.csv",
+        "orders - Copy (2).csv",
+        "orders copy 2.csv",
+        "orders_report.csv",  # the words of an export are not the kind of event either
+        "Orders Report 2024-06.csv",
+        "orders_data.csv",
+        "orders-download (3).csv",
+    ],
 )
 def test_the_mark_of_a_copy_is_not_part_of_the_event_type(name):
     assert _event_type_constant(Path(name)) == "ORDER"
