@@ -24,12 +24,14 @@ import sqlglot.expressions as exp
 from analytics.filters import NO_FILTERS, Filters, combine, time_range_condition
 from analytics.scope import (
     SCOPED_USERS,
+    check_breakdown,
     data_end_seconds,
     days_interval,
     epoch_seconds,
     product_use,
     render,
     segment_condition,
+    with_breakdown,
 )
 from contracts.errors import UsagecastError
 from features.engines import Engine
@@ -172,30 +174,62 @@ def _data_start(engine: Engine) -> pd.Timestamp:
     return pd.Timestamp(epoch_seconds(first), unit="s")
 
 
-def paths_table(rows: pd.DataFrame, anchor: str, direction: Direction, steps: int) -> PathsResult:
+def paths_table(
+    rows: pd.DataFrame,
+    anchor: str,
+    direction: Direction,
+    steps: int,
+    breakdown: str | None = None,
+) -> PathsResult:
     """The paths of path_rows' users that are not left out, counted (pure): each user's
     steps in time order with the anchor at its end ("to") or start ("from"), START or END
-    where fewer than `steps` were taken; and each position's shares of those users."""
+    where fewer than `steps` were taken; and each position's shares of those users. With a
+    `breakdown` (rows carry each user's value of it in a column `breakdown`), both tables are
+    counted within each value, named in a first column `breakdown`, values in order."""
     kept = rows[~rows["left_out"]]
     left_out = int(rows.loc[rows["left_out"], "user_id"].nunique())
-    taken = kept.dropna(subset=["position"])
-    by_user = taken.sort_values("position").groupby("user_id")["step"].agg(tuple)
-    users = kept["user_id"].drop_duplicates()
-    marker = START if direction == "to" else END
-    nearest = [
-        (*by_user.get(user, ()), *([marker] * (steps - len(by_user.get(user, ())))))
-        for user in users
-    ]
+    users = kept["user_id"].nunique()
+    if breakdown is None:
+        walked = _walked(kept, direction, steps)
+        return PathsResult(
+            anchor,
+            direction,
+            _most_taken(walked, anchor, direction),
+            _position_shares(walked, _position_names(direction, steps)),
+            users,
+            left_out,
+        )
+    groups = list(kept.groupby("breakdown", sort=True)) or [("", kept)]
+    walks = [(value, _walked(part, direction, steps)) for value, part in groups]
     names = _position_names(direction, steps)
-    walked = pd.DataFrame(nearest, columns=[f"near_{k}" for k in range(1, steps + 1)])
     return PathsResult(
         anchor,
         direction,
-        _most_taken(walked, anchor, direction),
-        _position_shares(walked, names),
-        len(users),
+        _by_value(breakdown, [(v, _most_taken(w, anchor, direction)) for v, w in walks]),
+        _by_value(breakdown, [(v, _position_shares(w, names)) for v, w in walks]),
+        users,
         left_out,
     )
+
+
+def _walked(kept: pd.DataFrame, direction: Direction, steps: int) -> pd.DataFrame:
+    """A row per user of `kept`: their steps, nearest the anchor first (near_1..near_N),
+    START or END where fewer were taken."""
+    taken = kept.dropna(subset=["position"])
+    by_user = taken.sort_values("position").groupby("user_id")["step"].agg(tuple)
+    marker = START if direction == "to" else END
+    nearest = [
+        (*by_user.get(user, ()), *([marker] * (steps - len(by_user.get(user, ())))))
+        for user in kept["user_id"].drop_duplicates()
+    ]
+    return pd.DataFrame(nearest, columns=[f"near_{k}" for k in range(1, steps + 1)])
+
+
+def _by_value(breakdown: str, tables: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Each breakdown value's table under a first column named `breakdown`, in order."""
+    parts = [table.assign(**{breakdown: value}) for value, table in tables]
+    joined = pd.concat(parts, ignore_index=True)
+    return joined[[breakdown, *(c for c in joined.columns if c != breakdown)]]
 
 
 def _position_names(direction: Direction, steps: int) -> list[str]:
@@ -256,9 +290,16 @@ def paths(
     *,
     by: str = "event_type",
     keep_repeats: bool = False,
+    breakdown: str | None = None,
 ) -> PathsResult:
-    """The paths of `steps` steps within `days` to (or from) each user's first `anchor`."""
+    """The paths of `steps` steps within `days` to (or from) each user's first `anchor`;
+    with a `breakdown` (a user attribute or signup cohort), counted within each of its
+    values (MISSING_CHANNEL for a user without one)."""
+    if breakdown is not None:
+        check_breakdown(engine, breakdown, "paths breakdown")
     rows = path_rows(
         engine, anchor, direction, steps, days, filters, by=by, keep_repeats=keep_repeats
     )
-    return paths_table(rows, anchor, direction, steps)
+    return paths_table(
+        with_breakdown(engine, rows, breakdown), anchor, direction, steps, breakdown
+    )

@@ -9,6 +9,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+# The width a row label's character takes at the tick labels' font size.
+LABEL_INCH_PER_CHARACTER = 0.075
+# Column labels up to this many characters fit side by side under a heatmap's cells.
+SHORT_LABEL = 4
+# The width a heatmap's colour bar and its tick labels take.
+COLOUR_BAR_INCHES = 0.8
+
 
 def bar_chart(
     labels: pd.Series, values: pd.Series, title: str, xlabel: str, ylabel: str = ""
@@ -34,14 +41,30 @@ def heatmap(
     xlabel: str,
     ylabel: str,
     partial: pd.DataFrame | None = None,
+    top: float = 1.0,
 ) -> Figure:
-    """A cohort x period heatmap with the values written in the cells; cells True in
-    `partial` (same shape) are hatched and their value starred (a lower bound, not a drop)."""
-    figure = Figure(figsize=(1 + 0.6 * matrix.shape[1], 1 + 0.4 * matrix.shape[0]))
+    """A cohort x period heatmap of shares, colours from 0 to `top`, with the values written
+    in the cells; cells True in `partial` (same shape) are hatched and their value starred (a
+    lower bound, not a drop). The figure widens for long row labels (a path)."""
+    label_inches = LABEL_INCH_PER_CHARACTER * max((len(str(i)) for i in matrix.index), default=0)
+    figure = Figure(
+        figsize=(
+            1 + COLOUR_BAR_INCHES + 0.6 * matrix.shape[1] + label_inches,
+            1 + 0.4 * matrix.shape[0],
+        ),
+        layout="constrained",  # room for the labels and the colour bar's, which tight_layout
+    )  # cannot make beside a colour bar
     axes = figure.subplots()
     values = matrix.to_numpy(dtype="float64")
-    image = axes.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1)
-    axes.set_xticks(np.arange(matrix.shape[1]), [str(c) for c in matrix.columns])
+    image = axes.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=top)
+    columns = [str(c) for c in matrix.columns]
+    slanted = max(map(len, columns), default=0) > SHORT_LABEL  # names side by side overlap
+    axes.set_xticks(
+        np.arange(matrix.shape[1]),
+        columns,
+        rotation=30 if slanted else 0,
+        ha="right" if slanted else "center",
+    )
     axes.set_yticks(np.arange(matrix.shape[0]), [str(i) for i in matrix.index])
     marked = np.zeros(values.shape, bool) if partial is None else partial.to_numpy(bool)
     for (row, column), value in np.ndenumerate(values):
@@ -60,7 +83,6 @@ def heatmap(
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     figure.colorbar(image, ax=axes)
-    figure.tight_layout()
     return figure
 
 

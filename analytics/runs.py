@@ -473,11 +473,20 @@ def checked_paths(
     window_days: int = 30,
     by: str = "event_type",
     keep_repeats: bool = False,
+    breakdown: str | None = None,
 ) -> PathsResult:
     """`paths` to `to` or from `from_event` (path_anchor)."""
     anchor, direction = path_anchor(engine, to, from_event)
     return paths(
-        engine, anchor, direction, steps, window_days, filters, by=by, keep_repeats=keep_repeats
+        engine,
+        anchor,
+        direction,
+        steps,
+        window_days,
+        filters,
+        by=by,
+        keep_repeats=keep_repeats,
+        breakdown=breakdown,
     )
 
 
@@ -505,12 +514,14 @@ def run_paths(
     window_days: int = 30,
     by: str = "event_type",
     keep_repeats: bool = False,
+    breakdown: str | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
     """`usagecast analytics paths`: the most taken paths to (or from) an event type and each
-    step position's shares, printed; both tables logged with a plot of the top paths."""
+    step position's shares, printed (the first `limit` rows of each breakdown value); both
+    tables logged with a plot of the top paths (their share within each value, by value)."""
 
     def compute(engine: Engine) -> str:
         result = checked_paths(
@@ -522,13 +533,20 @@ def run_paths(
             window_days=window_days,
             by=by,
             keep_repeats=keep_repeats,
+            breakdown=breakdown,
         )
         anchor, direction = result.anchor, result.direction
         if not result.users:
             return _empty(_empty_paths_reason(result, window_days), log=log)
         side = "before" if direction == "to" else "after"
         reach = _outside(direction)
-        top = result.paths.head(PLOTTED_PATHS)
+        title = f"Most taken paths {direction} {anchor}: {steps} steps within {window_days} days"
+        shown = {
+            "paths": result.paths[[*([breakdown] if breakdown else []), "path", "users", "share"]],
+            "path_positions": result.positions,
+        }
+        if breakdown and limit:
+            shown = {name: table.groupby(breakdown).head(limit) for name, table in shown.items()}
         notes = [
             f"users with a first {anchor} in the time range: "
             f"{result.users + result.left_out_users:,}; left out, their {window_days} days "
@@ -541,12 +559,10 @@ def run_paths(
             "paths",
             {"paths": result.paths, "path_positions": result.positions},
             lambda: {
-                "paths": plots.bar_chart(
-                    top["path"],
-                    top["users"],
-                    f"Most taken paths {direction} {anchor}: {steps} steps within "
-                    f"{window_days} days {side}",
-                    "users",
+                "paths": _paths_figure(
+                    result.paths,
+                    f"{title} {side}" if breakdown is None else f"Paths {direction} {anchor}",
+                    breakdown,
                 )
             },
             {
@@ -557,15 +573,35 @@ def run_paths(
                 "window_days": window_days,
                 "by": by,
                 "keep_repeats": keep_repeats,
+                "breakdown": breakdown or "",
                 "engine": engine_name,
             },
             log=log,
-            limit=_limit(limit),
-            shown={"paths": result.paths[["path", "users", "share"]]},
+            limit=None if breakdown else _limit(limit),
+            shown=shown,
             note="\n".join(notes),
         )
 
     return _with_engine(engine_name, compute)
+
+
+def _paths_figure(table: pd.DataFrame, title: str, breakdown: str | None) -> Figure:
+    """The most taken paths' users as bars; with a breakdown, the paths most taken over all
+    values against each value, as the share of its users taking them."""
+    if breakdown is None:
+        top = table.head(PLOTTED_PATHS)
+        return plots.bar_chart(top["path"], top["users"], title, "users")
+    totals = table.groupby("path")["users"].sum().sort_values(ascending=False, kind="stable")
+    top = totals.head(PLOTTED_PATHS).index
+    shares = table.pivot_table(index="path", columns=breakdown, values="share", fill_value=0.0)
+    shown = shares.reindex(top)
+    return plots.heatmap(
+        shown,
+        f"{title} by {breakdown}:\nshare of each {breakdown}'s users",
+        breakdown,
+        "path",
+        top=float(shown.to_numpy().max()),
+    )
 
 
 def run_before_conversion(

@@ -114,13 +114,15 @@ def paths(
     window_days: int = 30,
     by: str = "event_type",
     keep_repeats: bool = False,
+    breakdown: str | None = None,
     engine: str = "duckdb",
 ) -> PathsResult:
     """`usagecast analytics paths`: the last `steps` steps within `window_days` before each
     user's first `to` (default BUY_PREMIUM when the store holds it), or the next ones after
     their first `from_event`; `.anchor`, `.direction`, `.paths` (path, users, share,
     step_1..), `.positions` (each position's shares), `.users` and `.left_out_users` (windows
-    reaching outside the data)."""
+    reaching outside the data); both tables counted within each value of the user attribute
+    `breakdown`, in a first column, when given."""
     from analytics.runs import checked_paths
 
     with store(engine) as opened:
@@ -133,6 +135,7 @@ def paths(
             window_days=window_days,
             by=by,
             keep_repeats=keep_repeats,
+            breakdown=breakdown,
         )
 
 

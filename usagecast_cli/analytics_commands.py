@@ -78,6 +78,7 @@ def _paths(args: argparse.Namespace) -> int:
             window_days=args.window_days,
             by=args.by,
             keep_repeats=args.keep_repeats,
+            breakdown=args.breakdown,
             **_common(args),
         )
     )
@@ -401,6 +402,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--keep-repeats",
         action="store_true",
         help="count each event of a step repeated in a row (PLAY, PLAY) as a step of its own",
+    )
+    walks.add_argument(
+        "--breakdown", help=f"{BREAKDOWN}: the paths counted within each value of it"
     )
     walks.set_defaults(handler=_paths)
 

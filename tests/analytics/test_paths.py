@@ -132,6 +132,33 @@ def test_paths_table_of_no_user_has_the_columns():
     assert (result.users, result.left_out_users) == (0, 0)
 
 
+def test_paths_by_a_user_attribute_are_counted_within_each_value(tiny_store):
+    engine = tiny_store(USERS, EVENTS)
+    result = paths(engine, "BUY", "to", steps=3, days=10, breakdown="channel")
+    assert (result.users, result.left_out_users) == (4, 1)
+    assert result.paths[["channel", "path", "users", "share"]].values.tolist() == [
+        ["ads", "(start) → PLAY → LIKE → BUY", 1, 0.5],  # b
+        ["ads", "PLAY → LIKE → PLAY → BUY", 1, 0.5],  # a
+        ["seo", "(start) → PLAY → BUY", 2, 1.0],  # c and g
+    ]
+    whole = paths(engine, "BUY", "to", steps=3, days=10)
+    assert result.paths.groupby("path")["users"].sum().to_dict() == counted(whole.paths)
+    seo = result.positions[result.positions["channel"] == "seo"].set_index("step")
+    assert seo.columns.tolist() == ["channel", "-3", "-2", "-1"]
+    assert seo.loc["PLAY", ["-3", "-2", "-1"]].tolist() == [0.0, 0.0, 1.0]
+    with pytest.raises(UsagecastError, match="paths breakdown 'plan' is not a user attribute"):
+        paths(engine, "BUY", "to", 3, 10, breakdown="plan")
+
+
+def test_paths_table_of_no_user_by_a_breakdown_has_its_column_first():
+    empty = pd.DataFrame(
+        {"user_id": [], "anchor_time": [], "position": [], "step": [], "left_out": []}
+    ).astype({"left_out": bool})
+    result = paths_table(empty.assign(breakdown=[]), "BUY", "to", 1, breakdown="channel")
+    assert result.paths.columns.tolist()[:2] == ["channel", "path"]
+    assert result.positions.columns.tolist() == ["channel", "step", "-1"]
+
+
 @pytest.mark.parametrize(
     ("steps", "days", "by", "filters", "words"),
     [
@@ -278,6 +305,19 @@ def test_cli_paths_on_a_date_only_export(tmp_path, capsys):
     assert run.data.params["anchor"] == "upgrade" and run.data.params["direction"] == "to"
     artifacts = {item.path for item in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"paths.csv", "path_positions.csv", "paths.png"} <= artifacts
+    # By signup week (no users table: a user signs up at their first event): 7 and 8 in the
+    # week of Feb 26, 9 in the week of Mar 4.
+    assert main([*args, "--breakdown", "signup_week", "--limit", "1", "--log"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split() for line in out.splitlines()[1:4]] == [
+        ["signup_week", "path", "users", "share"],
+        ["2024-02-26", "(start)", "→", "invite", "→", "upgrade", "1", "0.5"],
+        ["2024-03-04", "(start)", "→", "login", "→", "upgrade", "1", "1"],
+    ]
+    by_week = mlflow.search_runs(experiment_names=["analytics"], output_format="list")[0]
+    assert by_week.data.params["breakdown"] == "signup_week"
+    artifacts = {item.path for item in mlflow.MlflowClient().list_artifacts(by_week.info.run_id)}
+    assert "paths.png" in artifacts
     # A week back reaches before March 1 for every upgrader.
     assert main([*args[:-1], "7"]) == 0
     assert "each of the 3 users with a first upgrade" in capsys.readouterr().out

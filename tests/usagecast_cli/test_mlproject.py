@@ -213,6 +213,11 @@ CASES = [
         {"to": "upgrade", "window_days": "7", "segment": "plan = 'team'"},
         "analytics paths --to upgrade --window-days 7 --segment \"plan = 'team'\" --log",
     ),
+    (
+        "paths",
+        {"to": "upgrade", "breakdown": "plan"},
+        "analytics paths --to upgrade --breakdown plan --log",
+    ),
     ("time_to_convert", {}, "analytics time-to-convert --days 90 --log"),
     (
         "time_to_convert",
