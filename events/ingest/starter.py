@@ -365,8 +365,12 @@ STRPTIME_CANDIDATES = (
     "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y %H:%M",
     "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
     "%Y%m%d %H:%M:%S", "%d/%m/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S.%f", "%d.%m.%Y %H:%M:%S",
-    # Two-digit years (a spreadsheet's `m/d/yy h:mm` saved to CSV; 69-99 are 1900s).
+    # Day first with a 12-hour clock (an Australian or British spreadsheet's `3/01/2025 2:05 PM`).
+    "%d/%m/%Y %I:%M:%S %p", "%d/%m/%Y %I:%M %p",
+    # Two-digit years (a spreadsheet's `m/d/yy h:mm` saved to CSV; 69-99 are 1900s), also
+    # with a 12-hour clock (`4/4/25 12:06 AM`).
     "%d/%m/%y %H:%M", "%m/%d/%y %H:%M", "%d/%m/%y", "%m/%d/%y", "%d.%m.%y %H:%M", "%d.%m.%y",
+    "%m/%d/%y %I:%M:%S %p", "%m/%d/%y %I:%M %p", "%d/%m/%y %I:%M:%S %p", "%d/%m/%y %I:%M %p",
     "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z", "%Y/%m/%d %H:%M",
     # ISO's order without its zero padding (`2025-1-3 9:05`: a spreadsheet's `yyyy-m-d h:mm`);
     # padded values read as iso, which comes first.
