@@ -1128,7 +1128,7 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
         footnote = footnote if footer else ()
     # A warehouse unload (Snowflake's and Redshift's default, psql's \copy) has no header:
     # its first line holds data, a number or a time, which no column name is.
-    headed = not any(_is_number(f) or (f and timestamp_formats([f])[1] is None) for f in first)
+    headed = not any(_is_number(f) or (f and _reads_as_times([f])) for f in first)
     header = tuple(first) if headed else tuple(f"column_{i + 1}" for i in range(len(first)))
     body = rows[int(headed) :]
     if headed:  # lines that repeat the header: exports joined one after another
@@ -1849,19 +1849,29 @@ def timestamp_formats(values: Sequence[str]) -> tuple[list[str], str | None]:
     formats = [next(epochs) if f in EPOCH_UNITS else f for f in formats]  # smaller unit first
     check = f"values like {left[0]!r} fit none of {formats}: add a format" if left else None
     # Slashed dates are written both ways (US and European); dotted ones day-first only.
-    day_first = next((f for f in formats if f.startswith("%d")), None)
-    month_first = day_first and day_first.replace("%d/%m", "%m/%d")
-    month_first = month_first if month_first != day_first else None
-    if (
-        day_first
-        and month_first
-        and all(_parses(v, month_first) for v in values if _parses(v, day_first))
-    ):
+    chosen = next((f for f in formats if f.startswith(("%d/%m", "%m/%d"))), None)
+    other = chosen and _swapped_day_and_month(chosen)
+    if chosen and other and all(_parses(v, other) for v in values if _parses(v, chosen)):
         check = (
-            f"values like {values[0]!r} read day-first or month-first: check {day_first!r} "
-            f"against {month_first!r}"
+            f"values like {values[0]!r} read day-first or month-first: check {chosen!r} "
+            f"against {other!r}"
         )
     return formats, check
+
+
+def _reads_as_times(values: Sequence[str]) -> bool:
+    """Every sampled value reads with the formats timestamp_formats proposes: a column of
+    times, whether or not the sample tells day-first from month-first."""
+    formats, _ = timestamp_formats(values)
+    sampled = values[:MAX_FORMAT_VALUES]
+    return bool(sampled) and all(any(_fits(v, f) for f in formats) for v in sampled)
+
+
+def _swapped_day_and_month(fmt: str) -> str:
+    """A slashed date's pattern read the other way round: `%d/%m/%Y` <-> `%m/%d/%Y`."""
+    if fmt.startswith("%d/%m"):
+        return "%m/%d" + fmt.removeprefix("%d/%m")
+    return "%d/%m" + fmt.removeprefix("%m/%d")
 
 
 def _reads_with_decimal_comma(value: str) -> bool:
@@ -1957,7 +1967,7 @@ def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
         named = words and (words[-1] in TIME_ENDINGS or _key(column) in TIMES_BY_VALUE)
         if column in taken or not named or not values:
             continue
-        if timestamp_formats(values)[1] is None:
+        if _reads_as_times(values):
             return column
     return None
 
@@ -2029,7 +2039,7 @@ def _times_by_value(sample: FileSample, taken: set[str]) -> list[str]:
         if column not in taken
         and values
         and not any(map(_is_number, values))
-        and timestamp_formats(values)[1] is None
+        and _reads_as_times(values)
     ]
 
 
@@ -2047,7 +2057,7 @@ def _headerless_events_source(
     times = [
         c
         for c, vs in sampled.items()
-        if vs and not any(map(_is_number, vs)) and timestamp_formats(vs)[1] is None
+        if vs and not any(map(_is_number, vs)) and _reads_as_times(vs)
     ]
     if not times:
         checks.append(f"{files}: left out: no header line, and no column reads as a time")
@@ -2147,7 +2157,7 @@ def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str |
         if column not in taken
         and "." not in column
         and len(sample.values.get(column, ())) == len(values)
-        and not timestamp_formats(sample.values[column])[1]
+        and _reads_as_times(sample.values[column])
         and all(not TIME_OF_DAY.search(v) and not _is_number(v) for v in sample.values[column])
     ]
     named = [c for c in dated if {"date", "day"} & set(name_words(c))]

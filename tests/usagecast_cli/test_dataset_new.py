@@ -2195,6 +2195,39 @@ def test_a_warehouse_unload_without_a_header_gets_roles_from_its_values(tmp_path
     assert ingest_dataset(out, store, progress=False).tables["events"] == TableCounts(3, 3, {})
 
 
+def test_dates_the_sample_cannot_tell_day_first_from_month_first_are_still_times(tmp_path):
+    """A sorted export's first rows fall on a month's first days: `01/02/2024` reads both
+    ways. Such a column is the time, with the check, whether named like a time (`Login
+    Date`) or found by its values in a file without a header."""
+    logins = "user,action,Login Date\nm1,login,01/02/2024\nm2,login,03/04/2024\n"
+    out, starter = _starter_for(tmp_path, {"logins.csv": logins})
+    (source,) = read_config(out).events
+    assert (source.columns["timestamp"], source.timestamp_formats) == ("Login Date", ("%d/%m/%Y",))
+    assert (
+        "logins.csv: Login Date: values like '01/02/2024' read day-first or month-first: check "
+        "'%d/%m/%Y' against '%m/%d/%Y'"
+    ) in starter.checks
+    unload = tmp_path / "unload"
+    unload.mkdir()
+    rows = "user_17,login,01/02/2024 10:00\nuser_18,play,03/04/2024 11:00\n"
+    (unload / "events.csv").write_text(rows)  # no number on the first line: no header
+    out, _ = write_starter([unload], None, "unload")
+    (source,) = read_config(out).events
+    assert (source.header, source.columns["timestamp"]) == (False, "column_3")
+
+
+def test_a_12_hour_clock_after_a_slashed_date_says_when_it_reads_both_ways(tmp_path):
+    activities = (
+        "Contact ID,Activity,When\n0031,Call,01/03/2025 10:00 AM\n0032,Email,07/04/2025 9:30 PM\n"
+    )
+    out, starter = _starter_for(tmp_path, {"activities.csv": activities})
+    assert read_config(out).events[0].timestamp_formats == ("%m/%d/%Y %I:%M %p",)
+    assert (
+        "activities.csv: When: values like '01/03/2025 10:00 AM' read day-first or month-first: "
+        "check '%m/%d/%Y %I:%M %p' against '%d/%m/%Y %I:%M %p'"
+    ) in starter.checks
+
+
 def test_segments_warehouse_tables_identifies_and_a_users_table_without_signups(tmp_path):
     """Segment's warehouse sync: `identifies` are events (IDENTIFY), `users` has an id, the
     last identify's `received_at` and traits, but no signup: the users table, not USER
