@@ -380,6 +380,11 @@ STRPTIME_CANDIDATES = (
     "%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M", "%d-%b-%Y", "%d %b %Y %H:%M", "%d %b %Y",
     "%d %B %Y", "%d %B %Y %H:%M", "%b %d, %Y, %I:%M:%S %p", "%b %d, %Y, %I:%M %p",
     "%b %d, %Y %I:%M:%S %p", "%b %d, %Y", "%B %d, %Y",
+    # A log's `03 Jan 2025 10:05:33`; a calendar's or a form tool's `January 3, 2025 at
+    # 10:05 AM` and `Friday, January 3, 2025`.
+    "%d %b %Y %H:%M:%S", "%B %d, %Y at %I:%M %p", "%A, %B %d, %Y",
+    # Dotted years first (`2025.01.03 10:05`: Korean, Hungarian and Chinese locales).
+    "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y.%m.%d",
     # Oracle's default DATE and TIMESTAMP text (`03-JAN-25`, `03-JAN-25 10.00.00.000000 AM`),
     # SQL Server's default datetime text (`Jan  3 2025 10:00AM`).
     "%d-%b-%y", "%d-%b-%y %I.%M.%S.%f %p", "%b %d %Y %I:%M%p",
