@@ -125,10 +125,12 @@ USER_ID_NAMES = (
     "accountcode",  # Recurly's account on its subscriptions, invoices and transactions
     "unitid",  # Statsig's exposures: the unit randomized, the user's id
     # The same in the languages of exports made in a localised spreadsheet or tool (German,
-    # French, Spanish, Portuguese, Italian), accents dropped (_key).
+    # French, Spanish, Portuguese, Italian, Dutch), accents dropped (_key).
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
     "numeroclient", "nclient", "noclient", "idutilisateur", "utilisateur", "idcliente",
-    "cliente", "idusuario", "usuario", "idutente", "utente",
+    "cliente", "idusuario", "usuario", "idutente", "utente", "identifiantclient",
+    "identifiantutilisateur", "codeclient", "klantnummer", "klantid", "klant", "gebruikerid",
+    "gebruikersid", "gebruiker", "lidnummer",
     # ... and with "number" abbreviated (German `Kunden-Nr.`, `Mitglieds-Nr.`)
     "kundennr", "benutzernr", "nutzernr", "mitgliedsnummer", "mitgliedsnr", "numcliente",
 )  # fmt: skip
@@ -166,7 +168,7 @@ TIME_NAMES = (
     "occurredat", "createdat", "eventdate", "date", "day", "invoicedate", "orderdate",
     "loggedat", "at",
     "datum", "zeitstempel", "zeitpunkt", "horodatage", "dateheure", "fecha", "fechahora",
-    "datahora", "dataora",
+    "datahora", "dataora", "tijdstip", "datumtijd",
 )  # fmt: skip
 # An event's own id, by which a source sends an event again (Mixpanel's and Amplitude's
 # `$insert_id`, Segment's `messageId`, Amplitude's `uuid`).
@@ -198,7 +200,7 @@ EVENT_NAMES = (
     "activitytype", "activityname", "actiontype", "eventaction",  # CRMs', GA's `Event Action`
     "transactiontype", "billingtype",  # an accounting tool's transaction list, SAP's billing
     "ereignis", "ereignistyp", "aktion", "evenement", "typeevenement", "evento",
-    "tipoevento", "accion", "acao", "azione",
+    "tipoevento", "accion", "acao", "azione", "gebeurtenis", "gebeurtenistype", "actie",
 )  # fmt: skip
 # A time of day without a date (`14:23`, `14:23:11.5`, `2:23 PM`): half of an event time
 # whose date is in a column of its own.
@@ -244,6 +246,7 @@ SIGNUP_NAMES = (
     "datacadastro", "dataregistrazione",
     "registriertam", "registriertseit", "erstelltam", "kundeseit", "mitgliedseit",
     "customersince", "membersince", "clientdepuis", "inscritle", "clientedesde",
+    "registratiedatum", "aangemeldop", "klantsinds", "lidsinds",
 )  # fmt: skip
 # When a row of a users table of versions became valid (dbt snapshots' `dbt_valid_from`).
 VALID_FROM_NAMES = (
@@ -267,6 +270,7 @@ OPTIONAL_NAMES = {
         "revenue", "value", "amount", "price", "total", "sales", "purchaserevenue",
         "ordertotal", "ordertotalamount", "totalamount", "grandtotal", "ordervalue",
         "betrag", "umsatz", "gesamtbetrag", "montant", "importe", "valor", "importo", "totale",
+        "bedrag", "omzet",
     ),
     "area": (
         "area", "section", "screen", "feature", "module", "productarea", "featurename",
@@ -1752,9 +1756,11 @@ def _without_symbol(value: str, symbol: str) -> str:
 
 def _number_format(sample: FileSample, columns: Sequence[str]) -> NumberFormat:
     """How the sampled numbers of `columns` read (NumberFormat): a comma is the fraction
-    separator when some number has one and the file is not comma-delimited; the currency
-    symbols are those the numbers carry (_amount_symbol); negatives are written as the first
-    one written otherwise than with a minus is (_minus_first)."""
+    separator when some number has one, and in a comma-delimited file only when some number
+    reads with it alone (`"12,50"`, quoted, as a Spanish or French spreadsheet saves CSV;
+    `1,234` could be a thousand); the currency symbols are those the numbers carry
+    (_amount_symbol); negatives are written as the first one written otherwise than with a
+    minus is (_minus_first)."""
     numbers = [v for column in columns for v in sample.values.get(column, ())]
     written = [(v, _minus_first(v)) for v in numbers]
     negative = next(((v, found[0]) for v, found in written if found is not None), None)
@@ -1762,8 +1768,13 @@ def _number_format(sample: FileSample, columns: Sequence[str]) -> NumberFormat:
     carried = [(v, _amount_symbol(v)) for v in numbers]
     symbols = tuple(sorted({symbol for _, symbol in carried if symbol is not None}))
     numbers = [v if symbol is None else _without_symbol(v, symbol) for v, symbol in carried]
-    comma = any("," in v and _reads_with_decimal_comma(v) for v in numbers)
-    decimal = "," if sample.delimiter != "," and comma else "."
+    comma = any(
+        "," in v
+        and _reads_with_decimal_comma(v)
+        and (sample.delimiter != "," or not _reads_with_decimal_point(v))
+        for v in numbers
+    )
+    decimal = "," if comma else "."
     thousands, grouped = _grouped_number(numbers, decimal) or (None, None)
     if negative is None:
         return NumberFormat(decimal, thousands, symbols, grouped)
@@ -1885,6 +1896,14 @@ def _reads_with_decimal_comma(value: str) -> bool:
     blank = blank_groups(value)
     return bool(COMMA_NUMBER.fullmatch(blank)) or any(
         pattern.fullmatch(blank) for _, pattern in GROUPED_NUMBERS[","]
+    )
+
+
+def _reads_with_decimal_point(value: str) -> bool:
+    """A number with a decimal point, plain or in digit groups (`1,234`, `1,234.50`)."""
+    blank = blank_groups(value)
+    return bool(POINT_NUMBER.fullmatch(blank)) or any(
+        pattern.fullmatch(blank) for _, pattern in GROUPED_NUMBERS["."]
     )
 
 

@@ -2232,6 +2232,50 @@ def test_a_12_hour_clock_after_a_slashed_date_says_when_it_reads_both_ways(tmp_p
     ) in starter.checks
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "columns", "decimal"),
+    [
+        (  # a Spanish spreadsheet saved as CSV: commas between fields, decimal commas quoted
+            "eventos.csv",
+            'id_usuario,fecha,evento,importe\n17,2025-01-03 10:00,compra,"12,50"\n'
+            "18,2025-01-04 11:00,visita,\n",
+            ("id_usuario", "fecha", "evento", "importe"),
+            ",",
+        ),
+        (
+            "evenements.csv",
+            "identifiant client;date;événement;montant\n17;03/01/2025 10:00;achat;12,50\n"
+            "18;14/01/2025 11:00;visite;\n",
+            ("identifiant client", "date", "événement", "montant"),
+            ",",
+        ),
+        (
+            "gebeurtenissen.csv",
+            "klantnummer;datum;gebeurtenis;bedrag\n17;03-01-2025 10:00;aankoop;12,50\n"
+            "18;14-01-2025 11:00;bezoek;\n",
+            ("klantnummer", "datum", "gebeurtenis", "bedrag"),
+            ",",
+        ),
+        (  # a US export: digit groups, quoted in a comma-delimited file
+            "orders.csv",
+            'user_id,date,event,amount\n17,2025-01-03,buy,"1,234.50"\n18,2025-01-04,buy,12.50\n',
+            ("user_id", "date", "event", "amount"),
+            ".",
+        ),
+    ],
+)
+def test_exports_of_localised_tools_map_their_columns_and_numbers(
+    tmp_path, name, text, columns, decimal
+):
+    out, _ = _starter_for(tmp_path, {name: text})
+    (source,) = read_config(out).events
+    roles = ("user_id", "timestamp", "event_type", "value")
+    assert tuple(source.columns[role] for role in roles) == columns
+    assert source.decimal == decimal
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"].accepted == 2
+
+
 def test_segments_warehouse_tables_identifies_and_a_users_table_without_signups(tmp_path):
     """Segment's warehouse sync: `identifies` are events (IDENTIFY), `users` has an id, the
     last identify's `received_at` and traits, but no signup: the users table, not USER
