@@ -78,6 +78,9 @@ ITEM_COLUMNS = ("item_id",)
 ITEM_OPTIONAL = ("valid_from",)
 ATTRIBUTE_KINDS = ("static", "snapshot")
 BLANK_TIMES = ("error", "no_event")  # an events source's `blank_time`
+# A text table's `short_lines`: a line with fewer fields than the header stops the ingest, or
+# reads its missing last fields as empty (an exporter that leaves trailing empty fields out).
+SHORT_LINES = ("error", "empty")
 # `user_id`: another user's id (e.g. who invited this one), normalised like the id column.
 ATTRIBUTE_DTYPES = ("categorical", "numeric", "timestamp", "user_id")
 ITEM_ATTRIBUTE_DTYPES = ("categorical", "numeric")
@@ -176,6 +179,8 @@ class Source:
     `blank_time` (events, one of BLANK_TIMES) says what a blank event time is: an error
     (missing_required_field), or, `no_event`, a row that holds no event of this source (a
     subscription's blank `Canceled At`: never canceled), counted as no_event_time.
+    `short_lines` (SHORT_LINES) says what a text table's line with fewer fields than its
+    header is: an error naming the line, or a row whose missing last fields are empty.
     """
 
     files: str
@@ -205,6 +210,7 @@ class Source:
     skip_lines: int = 0
     footer_lines: int = 0
     zone_abbreviations: Mapping[str, str] = field(default_factory=dict)
+    short_lines: str = "error"
 
     def maps(self, name: str) -> bool:
         """Whether the source reads the canonical column `name`, mapped or derived."""
@@ -649,6 +655,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "zone_abbreviations",
         "members",
         "records",
+        "short_lines",
     )
     extra = {
         "events": ("event_type", "dedupe", "user_attributes", "fill_down", "blank_time"),
@@ -729,6 +736,9 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         ),
         zone_abbreviations=_zone_abbreviations(
             path, f"{where}.zone_abbreviations", spec.get("zone_abbreviations")
+        ),
+        short_lines=_choice(
+            path, f"{where}.short_lines", spec.get("short_lines", "error"), SHORT_LINES
         ),
         derived=derived,
         header=header,

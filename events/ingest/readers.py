@@ -71,6 +71,12 @@ CSV_ERROR_KINDS = (
     ("Maximum line size", f"a line is longer than the {MAX_LINE_BYTES >> 20} MiB limit"),
     ("Expected Number of Columns", None),
 )
+# DuckDB's count of a line's fields against the header's.
+FIELD_COUNTS = re.compile(r"Expected Number of Columns: ([0-9]+) Found: ([0-9]+)")
+SHORT_LINE_HINT = (
+    " (an exporter that leaves a line's last empty fields out? set short_lines: empty on "
+    "this source)"
+)
 
 
 @dataclass(frozen=True)
@@ -565,8 +571,17 @@ def read_error_summary(text: str) -> str | None:
             if explanation is None:
                 start = text.index(marker)
                 explanation = text[start : text.index("\n", start)].strip()
+                explanation += _short_line_hint(explanation)
             return f"line {found.group(1)}: {explanation}"
     return f"line {found.group(1)}: not a well-formed CSV line"
+
+
+def _short_line_hint(explanation: str) -> str:
+    """For a line with fewer fields than the header, how to read such lines."""
+    counts = FIELD_COUNTS.search(explanation)
+    if counts is None or int(counts.group(2)) >= int(counts.group(1)):
+        return ""
+    return SHORT_LINE_HINT
 
 
 def sql_string(text: str) -> str:
@@ -666,7 +681,15 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
             body,
             shown,
         )
-    sql = csv_reader_sql(path, names, source.delimiter, source.header, native or "utf-8", skip)
+    sql = csv_reader_sql(
+        path,
+        names,
+        source.delimiter,
+        source.header,
+        native or "utf-8",
+        skip,
+        pad_short_lines=source.short_lines == "empty",
+    )
     return FileReader(sql, control_free(path, file.format))
 
 
@@ -726,15 +749,24 @@ def json_records_sql(path: Path, records: str) -> str:
 
 
 def csv_reader_sql(
-    path: Path, names: list[str], delimiter: str, header: bool, encoding: str, skip: int = 0
+    path: Path,
+    names: list[str],
+    delimiter: str,
+    header: bool,
+    encoding: str,
+    skip: int = 0,
+    pad_short_lines: bool = False,
 ) -> str:
     """read_csv with every dialect option pinned and the given column names, all as text;
     `skip` lines (an Excel `sep=` line, a report's title) come before the header or the first
-    row."""
+    row. With `pad_short_lines` a line with fewer fields than the header reads its missing
+    last fields as NULL (DuckDB's null padding, which reads quoted line breaks only in one
+    thread)."""
     columns = "{" + ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names) + "}"
+    padding = ", null_padding=true, parallel=false" if pad_short_lines else ""
     return (
         f"read_csv({sql_string(str(path))}, all_varchar=true, header={str(header).lower()}, "
         f"skip={skip}, comment='', delim={sql_string(delimiter)}, quote='\"', escape='\"', "
         f"auto_detect=false, columns={columns}, max_line_size={MAX_LINE_BYTES}, "
-        f"buffer_size={2 * MAX_LINE_BYTES}, encoding={sql_string(encoding)})"
+        f"buffer_size={2 * MAX_LINE_BYTES}, encoding={sql_string(encoding)}{padding})"
     )

@@ -497,6 +497,8 @@ class FileSample:
     header_repeats: int = 0
     # Sampled lines of a text table or sheet of a report's totals; not in `values`.
     totals_rows: int = 0
+    # Sampled lines of a text table with fewer fields than its header.
+    short_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -1143,6 +1145,7 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
     if headed:  # lines that repeat the header: exports joined one after another
         body = [r for r in body if [f.strip() for f in r] != first]
     body, totals = _without_totals_rows(body)
+    short = sum(1 for row in body if len(row) < len(header))
     values = {
         name: tuple(r[i].strip() for r in body if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
@@ -1163,6 +1166,7 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
         missing_texts=missing,
         header_repeats=len(rows) - int(headed) - len(body) - totals,
         totals_rows=totals,
+        short_rows=short,
     )
 
 
@@ -2446,6 +2450,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         tuple(dict.fromkeys(t for sample in group for t in sample.missing_texts)),
         sum(sample.header_repeats for sample in group),
         sum(sample.totals_rows for sample in group),
+        sum(sample.short_rows for sample in group),
     )
 
 
@@ -3330,6 +3335,13 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"{files}: {sample.header_repeats} sampled line(s) repeat the header (exports "
                 "joined one after another?): the ingest counts such lines as repeated_header, "
                 "not as errors"
+            )
+        if sample.short_rows:
+            source["short_lines"] = "empty"
+            checks.append(
+                f"{files}: {sample.short_rows} sampled line(s) have fewer fields than the "
+                "header (their last empty fields left out): short_lines: empty reads the "
+                "missing fields as empty"
             )
         if sample.totals_rows:
             checks.append(
