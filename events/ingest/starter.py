@@ -159,10 +159,13 @@ GUEST_IDS = ("0", "-1", "guest")
 # MySQL's OUTFILE (`\\N`), SQL Server's and MySQL Workbench's result grids (`NULL`).
 DATABASE_MISSING_TEXTS = ("\\N", "NULL")
 # Texts other tools write for one: R's write.csv (`NA`), a spreadsheet's (`#N/A`), Python's
-# str() of a missing value (`nan`, `None`), JavaScript's (`null`, `undefined`). Taken only
-# from a column whose other sampled values all hold a digit (numbers, times, ids), where
-# they are no word of the data (`NA` is also Namibia's country code).
-TOOL_MISSING_TEXTS = ("NA", "N/A", "#N/A", "NaN", "nan", "None", "null", "undefined")
+# str() of a missing value (`nan`, `None`), JavaScript's (`null`, `undefined`), a report's
+# dash for an empty cell (`-`, `–`). Taken only from a column whose other sampled values all
+# hold a digit (numbers, times, ids), where they are no word of the data (`NA` is also
+# Namibia's country code).
+TOOL_MISSING_TEXTS = (
+    "NA", "N/A", "#N/A", "NaN", "nan", "None", "null", "undefined", "-", "\u2013",
+)  # fmt: skip
 TIME_NAMES = (
     "timestamp", "eventtime", "eventtimestamp", "derivedtstamp", "time", "ts", "datetime",
     "occurredat", "createdat", "eventdate", "date", "day", "invoicedate", "orderdate",
@@ -1192,14 +1195,14 @@ def _without_missing_texts(
 def _missing_texts(values: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
     """The texts the sampled fields write for a missing value: a database's
     (DATABASE_MISSING_TEXTS) in any column, another tool's (TOOL_MISSING_TEXTS) in a column
-    whose other values all hold a digit."""
+    whose other values (none of these texts) all hold a digit."""
     found: set[str] = set()
+    marks = (*DATABASE_MISSING_TEXTS, *TOOL_MISSING_TEXTS)
     for texts in values.values():
         found.update(t for t in DATABASE_MISSING_TEXTS if t in texts)
-        for text in (t for t in TOOL_MISSING_TEXTS if t in texts):
-            others = [v for v in texts if v != text]
-            if others and all(any(c.isdigit() for c in v) for v in others):
-                found.add(text)
+        others = [v for v in texts if v not in marks]
+        if others and all(any(c.isdigit() for c in v) for v in others):
+            found.update(t for t in TOOL_MISSING_TEXTS if t in texts)
     return tuple(t for t in (*DATABASE_MISSING_TEXTS, *TOOL_MISSING_TEXTS) if t in found)
 
 

@@ -2727,6 +2727,30 @@ def test_sql_server_s_null_and_r_s_na_read_as_missing_where_they_mark_it(tmp_pat
     assert texts == {"ssms/events.csv": ("NULL",), "r/events.csv": ("NA",), "words/events.csv": ()}
 
 
+def test_a_reports_dash_for_an_empty_amount_reads_as_missing(tmp_path):
+    """A BI report writes `-` where a row has no revenue: kept as text, every login was
+    quarantined as unparseable_value. A dash among words is data."""
+    report = (
+        "user_id,event,timestamp,revenue,plan\n"
+        "1,login,2025-01-03 10:00,-,-\n"
+        "2,buy,2025-01-04 11:00,9.50,pro\n"
+        "3,login,2025-01-05 10:00,\u2013,free\n"
+    )
+    out, starter = _starter_for(tmp_path, {"events.csv": report})
+    assert read_config(out).events[0].missing_texts == ("-", "\u2013")
+    assert (
+        "events.csv: fields written -, \u2013: read as missing values (as a blank is) in every "
+        "column of this source"
+    ) in starter.checks
+    summary = ingest_dataset(out, tmp_path / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(3, 3, {})
+    words = "user_id,event,timestamp,plan\n1,login,2025-01-03 10:00,-\n2,buy,2025-01-04,pro\n"
+    (tmp_path / "words").mkdir()
+    (tmp_path / "words" / "events.csv").write_text(words)
+    out, _ = write_starter([tmp_path / "words"], tmp_path / "words.yaml", None)
+    assert read_config(out).events[0].missing_texts == ()
+
+
 def test_a_tracker_s_placeholder_user_ids_are_sentinels_and_their_device_stands_in(tmp_path):
     """A hand-rolled tracking pipeline writes JavaScript's `undefined` and GA's `(not set)`
     for a visitor without a user id: kept as ids, they were one user holding every visit."""
