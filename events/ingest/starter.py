@@ -412,10 +412,12 @@ EPOCH_DIGITS = {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us", 19: "epoch_ns"}
 EXCEL_DAYS_PROPOSED = (EXCEL_UNIX_DAY, 73_051)
 # A file name's numbering or date at its end (`_000`, `-2024-03-05`, or the whole name),
 # after a word that says it is an export (Shopify's `orders_export_1.csv`, a BI tool's
-# `Orders Report.csv`), and the mark of a copy after them: a browser's second download
-# `orders (1).csv`, Windows' `orders - Copy.csv`, macOS' `orders copy 2.csv`.
+# `Orders Report.csv`, a German one's `Bestellungen Bericht.csv`), and the mark of a copy
+# after them: a browser's second download `orders (1).csv`, Windows' `orders - Copy.csv`,
+# macOS' `orders copy 2.csv`.
 TRAILING_NUMBERING = re.compile(
-    r"((^|[-_. ]+)(export|exports|dump|extract|report|data|download))?"
+    r"((^|[-_. ]+)(export|exports|dump|extract|report|data|download|bericht|auswertung|"
+    r"rapport|informe|relatorio|rapporto))?"
     r"((^|[-_. ]+)[0-9][-_. 0-9]*)?"
     r"( ?\([0-9]+\)|[-_ ]+copy( ?\(?[0-9]+\)?)?)?$",
     re.IGNORECASE,

@@ -374,6 +374,19 @@ def test_the_mark_of_a_copy_is_not_part_of_the_event_type(name):
     assert _event_type_constant(Path(name)) == "ORDER"
 
 
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("Bestellungen Bericht.csv", "BESTELLUNGEN"),
+        ("commandes_rapport_2025.csv", "COMMANDE"),
+        ("pedidos-informe.csv", "PEDIDO"),
+        ("metadata.csv", "METADATA"),  # a word that ends in one is still the kind
+    ],
+)
+def test_a_reports_word_in_another_language_is_not_the_kind_either(name, kind):
+    assert _event_type_constant(Path(name)) == kind
+
+
 def test_an_unreadable_file_is_left_out_with_its_reason(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
