@@ -266,6 +266,9 @@ def test_spark_walks_the_same_paths(duck_and_spark):
             for engine in (duck, spark)
         ]
         pd.testing.assert_frame_equal(*walked, check_dtype=False)
+    by_channel = [paths(e, "BUY", "to", 3, 10, breakdown="channel") for e in (duck, spark)]
+    for table in ("paths", "positions"):
+        pd.testing.assert_frame_equal(*(getattr(r, table) for r in by_channel), check_dtype=False)
 
 
 # An event log as users bring it: a BOM, dates without times, ids written as floats by a
