@@ -1150,7 +1150,8 @@ def _csv_sample(path: Path, head: bytes, tail: bytes | None = None) -> FileSampl
     if headed:  # lines that repeat the header: exports joined one after another
         body = [r for r in body if [f.strip() for f in r] != first]
     body, totals = _without_totals_rows(body)
-    short = sum(1 for row in body if len(row) < len(header))
+    # Whitespace-separated tables are converted with every line's width checked (readers.py).
+    short = 0 if delimiter == WHITESPACE else sum(len(row) < len(header) for row in body)
     values = {
         name: tuple(r[i].strip() for r in body if i < len(r) and r[i].strip())
         for i, name in enumerate(header)
