@@ -1057,7 +1057,12 @@ def _build(
                 profiled = list(counts) + ([USERS] if config.users is None else [])
                 report = quality.profile_store(con, profiled, json_counts, builder.sentinels())
                 report.update(
-                    {"users_from": "users table", **builder.facts, "timezone": config.timezone}
+                    {
+                        "users_from": "users table",
+                        **builder.facts,
+                        "timezone": config.timezone,
+                        "not_errors": list(validate.NOT_ERRORS),
+                    }
                 )
                 if changes := change_log_types(config):
                     report["change_log_types"] = changes

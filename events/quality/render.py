@@ -41,15 +41,20 @@ def source_names(report: dict) -> dict[str, str]:
 
 def count_rows(report: dict) -> list[list]:
     """Rows per table, then per events source when there are several: read, accepted,
-    quarantined and the reasons (COUNT_HEADER)."""
+    quarantined and the reasons (COUNT_HEADER), those of rows not meant to be kept marked as
+    no error (the ingest's summary marks them alike)."""
     names = source_names(report)
     named = [
         *report["counts"].items(),
         *((names[where], c) for where, c in report.get("source_counts", {}).items()),
     ]
+    not_errors = set(report.get("not_errors", ()))  # reports written before it: none marked
     rows = []
     for name, c in named:
-        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(c["quarantined"].items()))
+        reasons = ", ".join(
+            f"{r}: {n}" + (" (not an error)" if r in not_errors else "")
+            for r, n in sorted(c["quarantined"].items())
+        )
         rows.append([name, c["read"], c["accepted"], sum(c["quarantined"].values()), reasons])
     return rows
 

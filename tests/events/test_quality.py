@@ -12,6 +12,7 @@ from contracts.workspace import reports_dir
 from events.ingest import ingest_dataset
 from events.ingest.summary import IngestSummary
 from events.quality import NoReportError, load_latest_report, show_latest_report
+from events.quality.render import count_rows
 
 USERS = "id,registration,country\n1,2014-01-02,FR\n2,2014-01-03,\n3,2014-01-04,NO\n"
 
@@ -114,6 +115,23 @@ def test_files_and_latest(tmp_path):
     assert page == (reports_dir() / "latest.md").read_text()
     assert second.ingest_id in page and first.ingest_id not in page
     assert "users without events: 2 of 3" in page
+
+
+def test_the_reasons_of_rows_not_meant_to_be_kept_are_marked_as_no_error(tmp_path):
+    """A spreadsheet's empty row and a report's totals are counted as the ingest's summary
+    counts them: not errors. A report written before the mark existed shows none."""
+    events = "u,t,e,i\n1,2014-04-22,PLAY,a\n,,,\nTotal,,,\n1,2014-04-23,DANCE,a\n"
+    ingest_dataset(
+        _write(tmp_path / "d", events), tmp_path / "s.duckdb", progress=False, allow_partial=True
+    )
+    row = next(line for line in show_latest_report().splitlines() if line.startswith("| events"))
+    assert row.endswith(
+        "| blank_row: 1 (not an error), totals_row: 1 (not an error), unknown_event_type: 1 |"
+    )
+    report = load_latest_report()
+    del report["not_errors"]
+    (events_row,) = [row for row in count_rows(report) if row[0] == "events"]
+    assert events_row[-1] == "blank_row: 1, totals_row: 1, unknown_event_type: 1"
 
 
 def test_event_types_a_spec_cannot_name_are_listed_with_their_rename(tmp_path):
