@@ -205,6 +205,9 @@ EVENT_NAMES = (
     "ereignis", "ereignistyp", "aktion", "evenement", "typeevenement", "evento",
     "tipoevento", "accion", "acao", "azione", "gebeurtenis", "gebeurtenistype", "actie",
 )  # fmt: skip
+# The hour of the day beside a column of dates (Google Analytics' `Date` and `Hour`), 0-23.
+HOUR_NAMES = ("hour", "hourofday", "stunde", "heure", "hora", "ora", "uur")
+HOUR = re.compile(r"[01]?[0-9]|2[0-3]")
 # A time of day without a date (`14:23`, `14:23:11.5`, `2:23 PM`): half of an event time
 # whose date is in a column of its own.
 TIME_OF_DAY = re.compile(r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?( ?[AaPp][Mm])?")
@@ -2178,6 +2181,20 @@ def _currencies(sample: FileSample) -> list[str]:
     return []
 
 
+def _hour_of_date(sample: FileSample, time: str, taken: set[str]) -> str | None:
+    """When `time` holds only dates, a column named for the hour (HOUR_NAMES: GA's `Hour`)
+    holding an hour of the day (0-23) on each of its rows, to read the event time from both;
+    else None."""
+    values = sample.values.get(time, ())
+    if not values or any(TIME_OF_DAY.search(v) for v in values):
+        return None
+    hour = _find(sample.columns, HOUR_NAMES, taken)
+    hours = sample.values.get(hour or "", ())
+    if len(hours) != len(values) or not all(HOUR.fullmatch(h) for h in hours):
+        return None
+    return hour
+
+
 def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str | None:
     """When `time` holds only times of day (`14:23:11`, `2:23 PM`), the column beside it that
     holds only dates (a `Date`, `day` or `*_date` first), to read the event time from both;
@@ -2869,6 +2886,17 @@ def _events_source(
         checks.append(
             f"{files}: {time} holds times of day, {day} the dates: the event time is both "
             f"({time_values[0]})"
+        )
+    hour = None if day is not None else _hour_of_date(sample, time, taken)
+    if hour is not None:
+        timestamp = {"expr": f"{ident(time)} || ' ' || {ident(hour)} || ':00:00'"}
+        time_values = tuple(
+            f"{d} {h}:00:00" for d, h in zip(time_values, sample.values[hour], strict=True)
+        )
+        taken.add(hour)
+        checks.append(
+            f"{files}: {time} holds dates, {hour} the hour of each: the event time is both, "
+            f"at the start of the hour ({time_values[0]})"
         )
     _scientific_ids(sample, user_id, files, checks)
     shape = _ids_shape(sample.values.get(user_id, ()))

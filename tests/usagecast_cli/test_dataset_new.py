@@ -2180,6 +2180,40 @@ def test_a_date_and_a_time_of_day_in_two_columns_make_the_event_time(
     assert earliest == first
 
 
+@pytest.mark.parametrize(
+    ("log", "formats", "times"),
+    [
+        (  # Google Analytics' custom report: a date and the hour, a row per hour's events
+            "Client ID,Date,Hour,Event Action\n123.456,20250103,09,signup\n"
+            "123.456,20250103,23,play\n",
+            ("%Y%m%d %H:%M:%S",),
+            [datetime(2025, 1, 3, 9), datetime(2025, 1, 3, 23)],
+        ),
+        (
+            "user_id,event,date,hour of day\n1,open,2025-01-03,9\n2,open,2025-01-04,0\n",
+            ("%Y-%m-%d %H:%M:%S",),
+            [datetime(2025, 1, 3, 9), datetime(2025, 1, 4)],
+        ),
+    ],
+)
+def test_a_date_and_its_hour_in_two_columns_make_the_event_time(tmp_path, log, formats, times):
+    out, starter = _starter_for(tmp_path, {"log.csv": log})
+    (source,) = read_config(out).events
+    assert "timestamp" in source.derived and source.timestamp_formats == formats
+    assert any("the hour of each: the event time is both" in c for c in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    assert ingest_dataset(out, store, progress=False).tables["events"] == TableCounts(2, 2, {})
+    with duckdb.connect(str(store), read_only=True) as con:
+        read = [t for (t,) in con.execute("SELECT event_time FROM events ORDER BY 1").fetchall()]
+    assert read == times
+
+
+def test_an_hour_column_of_other_numbers_is_no_time_of_day(tmp_path):
+    log = "user_id,event,date,hour\n1,open,2025-01-03,9\n2,open,2025-01-04,31\n"
+    out, _ = _starter_for(tmp_path, {"log.csv": log})
+    assert read_config(out).events[0].columns["timestamp"] == "date"
+
+
 def test_a_time_column_of_whole_timestamps_is_read_alone(tmp_path):
     log = "Date,Time,User,Action\n05/03/2024,2024-03-05 14:23:11,1001,open\n"
     out, _ = _starter_for(tmp_path, {"log.csv": log})
