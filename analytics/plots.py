@@ -47,13 +47,15 @@ def heatmap(
     in the cells; cells True in `partial` (same shape) are hatched and their value starred (a
     lower bound, not a drop). The figure widens for long row labels (a path)."""
     label_inches = LABEL_INCH_PER_CHARACTER * max((len(str(i)) for i in matrix.index), default=0)
+    # The constrained layout makes room for the labels beside a colour bar; tight_layout
+    # cut the colour bar's labels off.
     figure = Figure(
         figsize=(
             1 + COLOUR_BAR_INCHES + 0.6 * matrix.shape[1] + label_inches,
             1 + 0.4 * matrix.shape[0],
         ),
-        layout="constrained",  # room for the labels and the colour bar's, which tight_layout
-    )  # cannot make beside a colour bar
+        layout="constrained",
+    )
     axes = figure.subplots()
     values = matrix.to_numpy(dtype="float64")
     image = axes.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=top)
