@@ -622,9 +622,17 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
         raise SourceFileError(
             f"{shown}: `skip_lines` is for text tables (csv) and Excel sheets, not {file.format}"
         )
-    if source.footer_lines and (file.format != "csv" or source.delimiter == WHITESPACE):
+    delimited_only = [
+        key
+        for key, given in (
+            ("footer_lines", bool(source.footer_lines)),
+            ("short_lines", source.short_lines != "error"),
+        )
+        if given
+    ]
+    if delimited_only and (file.format != "csv" or source.delimiter == WHITESPACE):
         raise SourceFileError(
-            f"{shown}: `footer_lines` is for delimited text tables (csv), not "
+            f"{shown}: `{delimited_only[0]}` is for delimited text tables (csv), not "
             f"{'a whitespace table' if file.format == 'csv' else file.format}"
         )
     if file.format == XLSX:

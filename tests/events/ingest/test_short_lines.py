@@ -75,3 +75,13 @@ def test_the_starter_sets_short_lines_from_its_sample(tmp_path):
     ) in starter.checks
     counts = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert counts.tables["events"].accepted == 3
+
+
+def test_short_lines_is_for_delimited_text_tables(dataset, base_config, store):
+    config = _short_config(base_config, "empty")
+    config["events"][0]["files"] = "events.jsonl"
+    config["events"][0]["columns"].pop("area")
+    events = '{"uid": "1", "ts": "2014-04-22", "page": "PLAY", "length": "1"}\n'
+    path = dataset(files={"events.jsonl": events}, config=config)
+    with pytest.raises(SourceFileError, match="`short_lines` is for delimited text tables"):
+        ingest_dataset(path, store, progress=False)
