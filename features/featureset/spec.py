@@ -1005,6 +1005,8 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     `window`: adjacent windows of an additive feature (ADDITIVE_WINDOW_KINDS) move together
     when a what-if changes one of them (serving/whatif/constraints.py says how); for active
     days `shorter_days`/`longer_days` bound them: at most one active day per day.
+    `recency`: each window's active days and the days since the last event describe the same
+    events, so a what-if that makes a user active in a window brings their last event into it.
     """
     couplings: list[dict[str, object]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
@@ -1034,6 +1036,15 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
                 couplings.append(window)
     names = {feature.name for feature in features}
     for feature in features:
+        if feature.kind == "active_days" and "days_since_last_event" in names:
+            couplings.append(
+                {
+                    "kind": "recency",
+                    "days": feature.name,
+                    "recency": "days_since_last_event",
+                    "window_days": feature.window_days,
+                }
+            )
         if feature.kind == "recency" and feature.event_type and "days_since_last_event" in names:
             couplings.append(
                 {"kind": "order", "smaller": "days_since_last_event", "larger": feature.name}

@@ -18,6 +18,13 @@ suggestion. A `ratio` coupling says the feature is derived from its parts: it is
 actionable itself and is recomputed as numerator / denominator whenever a part moves
 (`on_zero` when the denominator is 0), and left exactly as it was otherwise.
 
+A `recency` coupling says the days since the last event and the active days of a window
+describe the same events: k > 0 active days in the last `window_days` put the last event at
+most window_days - k + 1 days back. When a what-if moves the active days (a gene or a
+follower) to k > 0, the recency follows to the nearest value that holds (unchanged when it
+already holds; window_days - k + 1 when the row had no event), applied after the window
+followers, each window's coupling in turn. Active days moved to 0 leave it as it was.
+
 A `window` coupling says two windows of one additive feature share events: when a what-if
 moves one of them and the other is not itself actionable, the other follows (`Follow`) instead
 of blocking the change. A longer window scaled by a factor scales its shorter window by the
@@ -44,9 +51,10 @@ from contracts.manifest import FeatureSetManifest, plain_json
 DIRECTIONS = ("increase", "decrease", "both")
 ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost", "causal")
 ORDER_KEYS = ("kind", "smaller", "larger")
+RECENCY_KEYS = ("kind", "days", "recency", "window_days")
 RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
 WINDOW_KEYS = ("kind", "shorter", "longer", "shorter_days", "longer_days")
-COUPLING_KINDS = ("order", "ratio", "window")
+COUPLING_KINDS = ("order", "ratio", "window", "recency")
 
 
 class ActionSpaceError(UsagecastError):
@@ -102,18 +110,31 @@ class WindowCoupling:
 
 
 @dataclass(frozen=True)
+class RecencyCoupling:
+    """Column `recency` (whole days since the last event) and column `days` (distinct active
+    days in the last `window_days`) describe the same events (module docstring)."""
+
+    days: str
+    recency: str
+    days_column: int
+    recency_column: int
+    window_days: float
+
+
+@dataclass(frozen=True)
 class Follow:
-    """Column `column` follows column `driver` (through `window`) when a what-if moves it;
-    `integer` when the gene the chain starts from is integer. Applied in tuple order."""
+    """Column `column` follows column `driver` (through `window`, or a recency coupling)
+    when a what-if moves it; `integer` when the gene the chain starts from is integer.
+    Applied in tuple order."""
 
     column: int
     driver: int
-    window: WindowCoupling
+    window: WindowCoupling | RecencyCoupling
     integer: bool
 
     @property
     def driver_is_longer(self) -> bool:
-        return self.driver == self.window.longer_column
+        return isinstance(self.window, WindowCoupling) and self.driver == self.window.longer_column
 
 
 @dataclass(frozen=True)
@@ -231,8 +252,20 @@ def _gene(entry: Any, path: str, columns: Mapping[str, int]) -> GeneSpec:
 
 def _coupling(
     entry: Any, path: str, columns: Mapping[str, int]
-) -> OrderCoupling | RatioCoupling | WindowCoupling:
+) -> OrderCoupling | RatioCoupling | WindowCoupling | RecencyCoupling:
     kind = entry.get("kind") if isinstance(entry, Mapping) else None
+    if kind == "recency":
+        _check_keys(entry, path, RECENCY_KEYS, RECENCY_KEYS)
+        window_days = _number(entry["window_days"], f"{path}.window_days")
+        if window_days < 1:
+            raise ActionSpaceError(f"{path}.window_days: expected >= 1, got {window_days!r}")
+        return RecencyCoupling(
+            entry["days"],
+            entry["recency"],
+            _column(entry["days"], f"{path}.days", columns),
+            _column(entry["recency"], f"{path}.recency", columns),
+            window_days,
+        )
     if kind == "window":
         _check_keys(entry, path, WINDOW_KEYS, ("kind", "shorter", "longer"))
         if ("shorter_days" in entry) != ("longer_days" in entry):
@@ -308,7 +341,30 @@ def build_action_space(
             )
     orders = tuple(c for c in parsed if isinstance(c, OrderCoupling))
     windows = tuple(c for c in parsed if isinstance(c, WindowCoupling))
-    return ActionSpace(names, genes, orders, ratios, windows, _follows(genes, windows, names))
+    recencies = tuple(c for c in parsed if isinstance(c, RecencyCoupling))
+    follows = _follows(genes, windows, names)
+    return ActionSpace(
+        names,
+        genes,
+        orders,
+        ratios,
+        windows,
+        follows + _recency_follows(genes, follows, recencies),
+    )
+
+
+def _recency_follows(
+    genes: Sequence[GeneSpec], follows: Sequence[Follow], recencies: Sequence[RecencyCoupling]
+) -> tuple[Follow, ...]:
+    """The recency columns that follow the active days a what-if moves (a gene's, or a
+    window follower's), after every window follower; an actionable recency follows nothing."""
+    gene_columns = {g.column for g in genes}
+    moving = gene_columns | {f.column for f in follows}
+    return tuple(
+        Follow(r.recency_column, r.days_column, r, True)
+        for r in recencies
+        if r.days_column in moving and r.recency_column not in gene_columns
+    )
 
 
 def _follows(
@@ -343,8 +399,11 @@ def _follows(
 def follow(
     follower: np.ndarray, driver_before: np.ndarray, driver_after: np.ndarray, rule: Follow
 ) -> np.ndarray:
-    """A follower's new values once its driver moved (the `window` rule, module docstring)."""
+    """A follower's new values once its driver moved (the `window` and `recency` rules,
+    module docstring)."""
     window = rule.window
+    if isinstance(window, RecencyCoupling):
+        return _recency_followed(follower, driver_before, driver_after, window.window_days)
     with np.errstate(divide="ignore", invalid="ignore"):
         if rule.driver_is_longer:
             wanted = np.where(driver_before > 0, follower * driver_after / driver_before, follower)
@@ -361,6 +420,17 @@ def follow(
     moved = driver_after != driver_before
     keep = np.isnan(follower) | np.isnan(driver_before) | np.isnan(driver_after) | ~moved
     return np.where(keep, follower, np.clip(wanted, lo, np.maximum(lo, hi)))
+
+
+def _recency_followed(
+    recency: np.ndarray, days_before: np.ndarray, days_after: np.ndarray, window_days: float
+) -> np.ndarray:
+    """The days since the last event once the active days of a window moved to k > 0: at
+    most window_days - k + 1 (that value when the row had no event); as it was otherwise."""
+    latest = window_days - days_after + 1
+    wanted = np.where(np.isnan(recency), latest, np.minimum(recency, latest))
+    moved = (days_after != days_before) & (days_after > 0) & ~np.isnan(days_before)
+    return np.where(moved, wanted, recency)
 
 
 def action_space_from_manifest(
@@ -490,15 +560,18 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
             )
         if moved[gene.column] and gene.integer and value != np.round(value):
             problems.append(f"{gene.name}: integer feature set to {float(value)!r}")
-    for rule in space.follows:
+    expected = before.copy()
+    for rule in space.follows:  # in order: a recency follows the windows' followers
         driver = rule.driver
-        expected = follow(
-            before[None, rule.column], before[None, driver], after[None, driver], rule
+        expected[rule.column] = follow(
+            expected[None, rule.column], before[None, driver], after[None, driver], rule
         )[0]
-        if not np.isclose(after[rule.column], expected, equal_nan=True):
+    for column, rule in {rule.column: rule for rule in space.follows}.items():
+        if not np.isclose(after[column], expected[column], equal_nan=True):
+            kind = "recency" if isinstance(rule.window, RecencyCoupling) else "window"
             problems.append(
-                f"{space.feature_names[rule.column]}: {float(after[rule.column])!r} does not "
-                f"follow {space.feature_names[driver]} (window coupling)"
+                f"{space.feature_names[column]}: {float(after[column])!r} does not "
+                f"follow {space.feature_names[rule.driver]} ({kind} coupling)"
             )
     for order in space.orders:
         if after[order.smaller_column] > after[order.larger_column]:

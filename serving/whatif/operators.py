@@ -245,9 +245,9 @@ def materialize(x0: np.ndarray, pop: np.ndarray, space: ActionSpace) -> np.ndarr
     before = np.repeat(x0, size, axis=0)
     full = before.copy()
     full[:, space.gene_columns] = pop.reshape(rows * size, -1)
-    for rule in space.follows:
+    for rule in space.follows:  # a column with several rules (a recency) takes them in turn
         full[:, rule.column] = follow(
-            before[:, rule.column], before[:, rule.driver], full[:, rule.driver], rule
+            full[:, rule.column], before[:, rule.driver], full[:, rule.driver], rule
         )
     for ratio in space.ratios:
         parts = [ratio.numerator_column, ratio.denominator_column]

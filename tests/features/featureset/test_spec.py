@@ -191,6 +191,15 @@ def test_feature_names_follow_the_scheme_and_couplings_are_derived():
         "numerator": "count_SKIP_30d",
         "denominator": "count_PLAY_30d",
     } in couplings
+    assert [c for c in couplings if c["kind"] == "recency"] == [
+        {
+            "kind": "recency",
+            "days": f"active_days_{w}d",
+            "recency": "days_since_last_event",
+            "window_days": w,
+        }
+        for w in (7, 30)
+    ]
 
 
 def test_shipped_specs_load_and_are_locked():

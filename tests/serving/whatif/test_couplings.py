@@ -1,5 +1,6 @@
 """A lever change moves every feature coupled to it, one test per coupling kind: order,
-ratio, window (shorter and longer windows of a count) and the active-day bounds."""
+ratio, window (shorter and longer windows of a count), the active-day bounds and the days
+since the last event."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ FEATURES = (
     "ratio_AD_per_PLAY_30d",
     "active_days_7d",
     "active_days_30d",
+    "days_since_last_event",
 )
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
 ACTIONABLE = [
@@ -44,7 +46,12 @@ COUPLINGS = [
         "numerator": "count_AD_30d",
         "denominator": "count_PLAY_30d",
     },
-]
+    *(
+        {"kind": "recency", "days": f"active_days_{w}d", "recency": "days_since_last_event",
+         "window_days": w}
+        for w in (7, 30)
+    ),
+]  # fmt: skip
 SPACE = build_action_space(FEATURES, ACTIONABLE, COUPLINGS)
 
 
@@ -135,15 +142,62 @@ def test_bad_window_couplings_are_refused(entry, message):
         build_action_space(FEATURES, ACTIONABLE, [coupling])
 
 
+@pytest.mark.parametrize(
+    ("recency", "expression", "expected"),
+    [
+        (45.0, "active_days_30d += 6", 25.0),  # six days in the last 30: the last is in them
+        (np.nan, "active_days_30d += 6", 25.0),  # a user without any event yet
+        (3.0, "active_days_30d += 6", 3.0),  # already recent: nothing to move
+        (45.0, "active_days_30d = 30", 1.0),  # every day of the window, yesterday too
+    ],
+)
+def test_recency_comes_into_the_window_the_active_days_move_into(recency, expression, expected):
+    after = _changed(_row(days_since_last_event=recency), expression)
+    assert after["days_since_last_event"] == pytest.approx(expected, nan_ok=True)
+
+
+def test_the_shorter_windows_active_days_bring_the_recency_closer_still():
+    # 30-day active days 4 -> 8 scale the 7-day ones 2 -> 4: the last event within 4 days.
+    row = _row(active_days_7d=2, active_days_30d=4, days_since_last_event=5)
+    assert _changed(row, "active_days_30d *= 2")["days_since_last_event"] == 4
+
+
+def test_a_recency_that_does_not_follow_is_named():
+    row = _row(days_since_last_event=45)[0]
+    after = row.copy()
+    after[COLUMN["active_days_30d"]] = 6
+    assert violations(row, after, SPACE) == [
+        "days_since_last_event: 45.0 does not follow active_days_30d (recency coupling)"
+    ]
+
+
+def test_an_actionable_recency_follows_nothing_and_bad_recency_couplings_are_refused():
+    recency = {"name": "days_since_last_event", "direction": "both", "lower": 0, "upper": 90}
+    space = build_action_space(FEATURES, [*ACTIONABLE, recency], COUPLINGS)
+    assert COLUMN["days_since_last_event"] not in space.follower_columns
+    coupling = {"kind": "recency", "days": "active_days_7d", "recency": "days_since_last_event"}
+    with pytest.raises(ActionSpaceError, match=r"missing key\(s\) \['window_days'\]"):
+        build_action_space(FEATURES, ACTIONABLE, [coupling])
+    with pytest.raises(ActionSpaceError, match="window_days: expected >= 1"):
+        build_action_space(FEATURES, ACTIONABLE, [{**coupling, "window_days": 0}])
+
+
 @st.composite
 def _consistent_rows(draw) -> np.ndarray:
-    """Rows as a feature build makes them: nested counts, ratio of parts, day bounds."""
+    """Rows as a feature build makes them: nested counts, ratio of parts, day bounds, the
+    last event within the days that are active."""
     ad7 = draw(st.integers(0, 50))
     ad30 = ad7 + draw(st.integers(0, 100))
     ad90 = ad30 + draw(st.integers(0, 100))
     plays = draw(st.integers(0, 200))
     days7 = draw(st.integers(0, 7))
     days30 = days7 + draw(st.integers(0, 23))
+    latest = min((w - k + 1 for w, k in ((7, days7), (30, days30)) if k), default=None)
+    recency = draw(
+        st.integers(31, 400) | st.just(np.nan)
+        if latest is None
+        else st.integers(1 if days7 else 8, latest)
+    )
     ratio = ad30 / plays if plays else 0.0
     return _row(
         count_AD_7d=ad7,
@@ -153,6 +207,7 @@ def _consistent_rows(draw) -> np.ndarray:
         ratio_AD_per_PLAY_30d=ratio,
         active_days_7d=days7,
         active_days_30d=days30,
+        days_since_last_event=recency,
     )
 
 
@@ -181,3 +236,6 @@ def test_every_change_leaves_a_row_a_feature_build_could_make(row, expression):
     assert 0 <= a["active_days_30d"] - a["active_days_7d"] <= 23
     if a["count_PLAY_30d"]:
         assert a["ratio_AD_per_PLAY_30d"] == pytest.approx(a["count_AD_30d"] / a["count_PLAY_30d"])
+    for window in (7, 30):  # active days in a window put the last event inside it
+        if a[f"active_days_{window}d"]:
+            assert a["days_since_last_event"] <= window - a[f"active_days_{window}d"] + 1
