@@ -188,28 +188,17 @@ def paths_table(
     counted within each value, named in a first column `breakdown`, values in order."""
     kept = rows[~rows["left_out"]]
     left_out = int(rows.loc[rows["left_out"], "user_id"].nunique())
-    users = kept["user_id"].nunique()
+    names = _position_names(direction, steps)
     if breakdown is None:
         walked = _walked(kept, direction, steps)
-        return PathsResult(
-            anchor,
-            direction,
-            _most_taken(walked, anchor, direction),
-            _position_shares(walked, _position_names(direction, steps)),
-            users,
-            left_out,
-        )
-    groups = list(kept.groupby("breakdown", sort=True)) or [("", kept)]
-    walks = [(value, _walked(part, direction, steps)) for value, part in groups]
-    names = _position_names(direction, steps)
-    return PathsResult(
-        anchor,
-        direction,
-        _by_value(breakdown, [(v, _most_taken(w, anchor, direction)) for v, w in walks]),
-        _by_value(breakdown, [(v, _position_shares(w, names)) for v, w in walks]),
-        users,
-        left_out,
-    )
+        taken = _most_taken(walked, anchor, direction)
+        positions = _position_shares(walked, names)
+    else:
+        groups = list(kept.groupby("breakdown", sort=True)) or [("", kept)]
+        walks = [(value, _walked(part, direction, steps)) for value, part in groups]
+        taken = _by_value(breakdown, [(v, _most_taken(w, anchor, direction)) for v, w in walks])
+        positions = _by_value(breakdown, [(v, _position_shares(w, names)) for v, w in walks])
+    return PathsResult(anchor, direction, taken, positions, kept["user_id"].nunique(), left_out)
 
 
 def _walked(kept: pd.DataFrame, direction: Direction, steps: int) -> pd.DataFrame:

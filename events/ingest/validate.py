@@ -1107,10 +1107,10 @@ def totals_row_sql(staged: StagedFile) -> str | None:
     filled field that is no figure"."""
     if staged.format not in ("csv", XLSX) or not staged.column_types:
         return None
-    fields = [f"nullif({ident(name)}, {EMPTY})" for name in staged.column_types]
+    names = [ident(name) for name in staged.column_types]
+    fields = [f"nullif({name}, {EMPTY})" for name in names]
     # Nested CASEs: the label is read only on rows with an empty field, and the figures only
     # on those that start with a label (few, if any).
-    names = [ident(name) for name in staged.column_types]
     filled = f"coalesce({' AND '.join(f'{name} <> {EMPTY}' for name in names)}, false)"
     label = f"regexp_full_match(coalesce({', '.join(fields)}), {sql_string(TOTALS_LABEL_PATTERN)})"
     figure = sql_string(TOTALS_FIGURE_PATTERN)
