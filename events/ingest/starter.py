@@ -696,13 +696,15 @@ def _owned_ids(columns: Iterable[str]) -> list[str]:
 
 def _value_by_word(sample: FileSample, taken: set[str]) -> str | None:
     """A top-level column whose first word is a value's (VALUE_WORDS: `price_in_usd`), whose
-    last is `value` or `revenue` (CDNOW's `dollar_value`, `net_revenue`) or an amount of the
-    whole order (_whole_amount: `Order Amount`), and whose sampled values are all numbers."""
+    last before a currency is `value` or `revenue` (CDNOW's `dollar_value`, `net_revenue`,
+    GA4's `event_value_in_usd`) or an amount of the whole order (_whole_amount: `Order
+    Amount`), and whose sampled values are all numbers."""
     for column in (c for c in sample.columns if c not in taken and "." not in c):
         words = name_words(column)
         values = sample.values.get(column, ())
-        named = words and (
-            words[0] in VALUE_WORDS or words[-1] in VALUE_ENDINGS or _whole_amount(words)
+        core = [word for word in words if word not in CONVERTED_WORDS]
+        named = core and (
+            words[0] in VALUE_WORDS or core[-1] in VALUE_ENDINGS or _whole_amount(words)
         )
         if named and values and all(map(_is_amount, values)):
             return column
@@ -2156,19 +2158,30 @@ def _event_user_attributes(sample: FileSample, taken: set[str]) -> dict[str, dic
     categorical user attributes by name: the ingest keeps each user's first event's value."""
     found: dict[str, dict] = {}
     for column in sample.columns:
-        parts = column.split(".")
-        last, pair = _key(parts[-1]), _key("".join(parts[-2:]))
         if column in taken or not sample.values.get(column):
             continue
-        if pair in USER_ATTRIBUTE_NAMES and len(parts) > 1 and last not in USER_ATTRIBUTE_NAMES:
-            name = _attribute_name("_".join(parts[-2:]))  # GA4's device.category
-        elif last in USER_ATTRIBUTE_NAMES:
-            name = _attribute_name(parts[-1])  # Mixpanel's properties.$os: os
-        else:
+        name = _user_attribute_name(column)
+        if name is None:
             continue
         if name not in found and not all(map(_is_number, sample.values[column])):
             found[name] = {"column": column, "kind": "static", "dtype": "categorical"}
     return found
+
+
+def _user_attribute_name(column: str) -> str | None:
+    """The attribute a column describing the user is named for (USER_ATTRIBUTE_NAMES), from
+    its last two name parts or its last one: GA4's nested `device.category` and its BigQuery
+    export's flattened `device_category`, Mixpanel's `properties.$os` (`os`), GA4's flattened
+    `geo_country` (`country`); None when its name is no such thing."""
+    parts = column.split(".")
+    words = name_words(parts[-1])
+    if len(parts) > 1 and _key("".join(parts[-2:])) in USER_ATTRIBUTE_NAMES:
+        if _key(parts[-1]) not in USER_ATTRIBUTE_NAMES:
+            return _attribute_name("_".join(parts[-2:]))
+    for tail in (words, words[-2:], words[-1:]):
+        if tail and _key("".join(tail)) in USER_ATTRIBUTE_NAMES:
+            return _attribute_name("_".join(tail))
+    return None
 
 
 def _currencies(sample: FileSample) -> list[str]:

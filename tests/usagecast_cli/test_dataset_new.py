@@ -2928,6 +2928,35 @@ def test_appsflyer_events_take_the_usd_revenue_and_the_device_stands_in(tmp_path
     ]
 
 
+def test_ga4s_flattened_bigquery_export_has_its_value_and_user_attributes(tmp_path):
+    """GA4's BigQuery export flattened to CSV: `geo_country`, `device_category` describe the
+    user; `event_value_in_usd` (empty on most events) is the value."""
+    events = (
+        "event_date,event_timestamp,event_name,user_pseudo_id,geo_country,device_category,"
+        "device_operating_system,event_value_in_usd\n"
+        "20240301,1709251200000000,first_open,1217360849.9349454546,Germany,mobile,Android,\n"
+        "20240301,1709251260000000,level_up,1217360849.9349454546,Germany,mobile,Android,\n"
+        "20240302,1709337600000000,in_app_purchase,1217360849.9349454546,Germany,mobile,"
+        "Android,4.99\n"
+        "20240302,1709337660000000,first_open,7767326798.6508888920,India,tablet,iOS,\n"
+    )
+    out, _ = _starter_for(tmp_path, {"events_export.csv": events})
+    (source,) = read_config(out).events
+    assert source.columns["value"] == "event_value_in_usd"
+    assert {a.name: a.column for a in source.user_attributes} == {
+        "country": "geo_country",
+        "device_category": "device_category",
+        "operating_system": "device_operating_system",
+    }
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    with duckdb.connect(str(store), read_only=True) as con:
+        users = con.execute("SELECT user_id, country FROM users ORDER BY 1").fetchall()
+        values = con.execute("SELECT sum(value) FROM events").fetchone()
+    assert users == [("1217360849.9349454546", "Germany"), ("7767326798.6508888920", "India")]
+    assert values == (4.99,)
+
+
 @pytest.mark.parametrize(
     ("header", "value", "check"),
     [
