@@ -256,7 +256,7 @@ WEEKLY_HISTORY_DAYS = 14
 # purchase log's counts over 7 and 30 days are mostly zeros.
 LONGER_WINDOWS = ((90, 4), (365, 13))
 MAX_ATTRIBUTE_LEVELS = 100
-COUNTED_FROM_STORE = 3
+COUNTED_FROM_STORE = 8  # the most frequent event types a starter counts (a spec names more)
 # Words of an item attribute's name that read as a product's category, which a starter spec
 # counts the events of per value (item_count): a product type, a genre, a brand.
 CATEGORY_WORDS = (
