@@ -13,7 +13,9 @@ Fitness (lower is better) ranks candidates that meet the goal first, by
 cost * (1 + CHANGE_WEIGHT * (n_changes - 1)); the rest by how far they fall short.
 `n_changes` counts actionable features that moved, a coupled follower included (a 7-day count
 pulled down with its 30-day count is a change the user makes, and counts toward
-`max_changes`); recomputed ratios are listed in `Suggestion.derived` and do not count.
+`max_changes`); recomputed ratios and the followers that are no actionable feature (the days
+since the last event a raised active-day count brings into its window) are listed in
+`Suggestion.derived` and do not count.
 
 Diversity: the k suggestions of a row are chosen greedily by fitness; a candidate joins only
 if, against every suggestion already chosen, it changes a different set of features or its
@@ -234,6 +236,15 @@ def _changes(names: tuple[str, ...], before: np.ndarray, after: np.ndarray) -> t
     )
 
 
+def derived_columns_of(space: ActionSpace) -> tuple[int, ...]:
+    """The model columns a suggestion moves besides its genes, in the order they are worked
+    out: the followers that are no gene (a 7-day count under its 30-day one, the days since
+    the last event brought into a window whose active days went up), then the ratios."""
+    genes = set(space.gene_columns.tolist())
+    followers = [f.column for f in space.follows if f.column not in genes]
+    return tuple(dict.fromkeys([*followers, *(ratio.column for ratio in space.ratios)]))
+
+
 def search_counterfactuals(
     rows: object,
     space: ActionSpace,
@@ -384,8 +395,8 @@ def _row_suggestions(
     )
     if not chosen:
         return []
-    derived_columns = np.array([ratio.column for ratio in space.ratios], dtype=np.intp)
-    derived_names = tuple(ratio.feature for ratio in space.ratios)
+    derived_columns = np.array(derived_columns_of(space), dtype=np.intp)
+    derived_names = tuple(space.feature_names[c] for c in derived_columns)
     full = materialize(x0[r : r + 1], candidates[None, chosen], space)
     cost = change_cost(candidates[None, chosen], base[r : r + 1], space.unit_cost)[0]
     result = []

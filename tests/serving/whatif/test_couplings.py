@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving.whatif import ActionSpaceError, apply_change, build_action_space, parse_change
+from serving.whatif import (
+    ActionSpaceError,
+    Goal,
+    SearchOptions,
+    apply_change,
+    build_action_space,
+    counterfactuals,
+    parse_change,
+)
 from serving.whatif.constraints import violations
 
 FEATURES = (
@@ -160,6 +168,25 @@ def test_the_shorter_windows_active_days_bring_the_recency_closer_still():
     # 30-day active days 4 -> 8 scale the 7-day ones 2 -> 4: the last event within 4 days.
     row = _row(active_days_7d=2, active_days_30d=4, days_since_last_event=5)
     assert _changed(row, "active_days_30d *= 2")["days_since_last_event"] == 4
+
+
+def test_a_suggestion_lists_the_features_its_change_moves_besides_the_actionable_ones():
+    """Raising the 30-day active days of a user last seen 45 days ago brings the last event
+    into the window: the suggestion says so, as derived."""
+    row = _row(active_days_7d=0, active_days_30d=2, days_since_last_event=45)
+
+    def score(rows: np.ndarray) -> np.ndarray:  # more active days, higher probability
+        return rows[:, COLUMN["active_days_30d"]] / 30
+
+    (suggestions,) = counterfactuals(
+        row, SPACE, score, Goal(target=0.5), SearchOptions(k=1, max_changes=1), seed=0
+    )
+    (suggestion,) = suggestions
+    (change,) = suggestion.changes
+    assert change.feature == "active_days_30d" and change.to_value >= 15
+    derived = {c.feature: (c.from_value, c.to_value) for c in suggestion.derived}
+    assert derived == {"days_since_last_event": (45.0, 30 - change.to_value + 1)}
+    assert suggestion.n_changes == 1  # the derived ones are no change the user makes
 
 
 def test_a_recency_that_does_not_follow_is_named():
