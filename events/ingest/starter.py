@@ -2175,9 +2175,9 @@ def _user_attribute_name(column: str) -> str | None:
     `geo_country` (`country`); None when its name is no such thing."""
     parts = column.split(".")
     words = name_words(parts[-1])
-    if len(parts) > 1 and _key("".join(parts[-2:])) in USER_ATTRIBUTE_NAMES:
-        if _key(parts[-1]) not in USER_ATTRIBUTE_NAMES:
-            return _attribute_name("_".join(parts[-2:]))
+    pair, last = _key("".join(parts[-2:])), _key(parts[-1])
+    if len(parts) > 1 and pair in USER_ATTRIBUTE_NAMES and last not in USER_ATTRIBUTE_NAMES:
+        return _attribute_name("_".join(parts[-2:]))
     for tail in (words, words[-2:], words[-1:]):
         if tail and _key("".join(tail)) in USER_ATTRIBUTE_NAMES:
             return _attribute_name("_".join(tail))
