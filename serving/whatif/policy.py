@@ -104,7 +104,9 @@ def apply_change(
     if change.feature not in space.gene_names:
         raise ActionSpaceError(
             f"change {change.expression!r}: feature {change.feature!r} is not actionable; "
-            f"actionable features: {', '.join(space.gene_names) or '(none)'}"
+            f"actionable features: {', '.join(space.gene_names) or '(none)'} (a model takes "
+            "them from its feature set's `actionable:` entries: add the lever there, in a new "
+            "version, then build, tune and promote it)"
         )
     x0 = as_matrix(rows, space)
     gene = space.gene_names.index(change.feature)

@@ -54,7 +54,9 @@ def test_direction_and_actionability_are_respected(product_data, product_space):
     rows, _ = product_data
     after, moved = apply_change(rows[:50], product_space, parse_change("count_events_30d -= 5"))
     assert not moved.any() and (after == rows[:50]).all()
-    with pytest.raises(ActionSpaceError, match="'tenure_days' is not actionable"):
+    with pytest.raises(
+        ActionSpaceError, match=r"'tenure_days' is not actionable.*add the lever there"
+    ):
         apply_change(rows[:5], product_space, parse_change("tenure_days += 1"))
 
 
