@@ -2308,18 +2308,22 @@ def _attribute_name(column: str) -> str:
 
 
 def _event_type_constant(path: Path) -> str:
-    """The file name's stem in capitals, singular: `logins.csv` -> LOGIN, Segment's
-    `identifies` -> IDENTIFY. A file's numbering or date is not its kind: `orders_000.csv`,
+    """The file name's stem in capitals, accents dropped, singular: `logins.csv` -> LOGIN,
+    Segment's `identifies` -> IDENTIFY, `Bestellungen.csv` -> BESTELLUNG, `Käufe.csv` ->
+    KAUFE. A file's numbering or date is not its kind: `orders_000.csv`,
     `orders-2024-03-05.csv` and Shopify's `orders_export_1.csv` are ORDER events,
     `purchases/2024-03-05.csv` PURCHASE events (the folder's name, when the file's is only
     a date or a number)."""
     stem = TRAILING_NUMBERING.sub("", path.name.split(".")[0])
     if not re.search("[A-Za-z]", stem):
         stem = TRAILING_NUMBERING.sub("", path.parent.name)
-    word = re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_").upper() or "EVENT"
+    plain = unicodedata.normalize("NFKD", stem.replace("ß", "ss")).encode("ascii", "ignore")
+    word = re.sub(r"[^A-Za-z0-9]+", "_", plain.decode()).strip("_").upper() or "EVENT"
     word = word if word[0].isalpha() else f"E_{word}"
     if word.endswith("IES") and len(word) > 4:
         return f"{word[:-3]}Y"
+    if word.endswith("UNGEN"):  # German: Bestellungen, Zahlungen
+        return word[:-2]
     return word[:-1] if word.endswith("S") and len(word) > 3 else word
 
 

@@ -273,7 +273,7 @@ CONVERSION_WORDS = (
     "customer",  # a CRM's BECAME_CUSTOMER
     # The same in German, French, Spanish, Portuguese and Italian (event names keep no
     # accents: the ingest's plain names drop them), after the English ones.
-    "kauf", "gekauft", "abonnement", "abo", "bestellung", "zahlung", "achat", "commande",
+    "kauf", "kaufe", "gekauft", "abonnement", "abo", "bestellung", "zahlung", "achat", "commande",
     "paiement", "compra", "suscripcion", "pedido", "pago", "assinatura", "pagamento",
     "acquisto", "abbonamento", "ordine",
 )  # fmt: skip

@@ -377,7 +377,9 @@ def test_the_mark_of_a_copy_is_not_part_of_the_event_type(name):
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("Bestellungen Bericht.csv", "BESTELLUNGEN"),
+        ("Bestellungen Bericht.csv", "BESTELLUNG"),
+        ("Käufe_Auswertung.csv", "KAUFE"),  # accents dropped, not a word cut in two
+        ("Straßenverkäufe.csv", "STRASSENVERKAUFE"),
         ("commandes_rapport_2025.csv", "COMMANDE"),
         ("pedidos-informe.csv", "PEDIDO"),
         ("metadata.csv", "METADATA"),  # a word that ends in one is still the kind

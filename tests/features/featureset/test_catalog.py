@@ -284,6 +284,7 @@ def test_a_starter_from_a_short_store_keeps_the_placeholder_cutoffs(sets_dir):
         (("PLAY", "BUY_PREMIUM"), "BUY_PREMIUM"),
         (("page_view", "orderCompleted"), "orderCompleted"),
         (("Anmeldung", "Kauf"), "Kauf"),  # a German export's purchase
+        (("ANMELDUNG", "KAUFE"), "KAUFE"),  # the event types of files `Käufe.csv`, ...
         (("Connexion", "Achat"), "Achat"),
         (("Order Completed", "page_view"), None),  # a spec cannot name it yet
         (("PLAY", "SKIP", "LIKE"), None),
