@@ -153,6 +153,9 @@ DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 # The last resort for a customer id (Shopify's orders export has only `Email`); read
 # lower-cased, as an address names one customer whatever its case.
 EMAIL_NAMES = ("email", "emailaddress", "customeremail", "billingemail", "useremail")
+# What a ledger's `From <x>` and `To <x>` columns name (PayPal's `From Email Address`): the
+# two sides of each row, one of them the account that exported it.
+PARTY_NAMES = ("email", "emailaddress", "account", "accountid", "accountnumber", "id", "iban")
 # A user id that stands for "no account" on a guest's row (WooCommerce: 0).
 GUEST_IDS = ("0", "-1", "guest")
 # Texts a database writes for a missing value in a text export: PostgreSQL's COPY and
@@ -275,6 +278,7 @@ OPTIONAL_NAMES = {
     "value": (
         "revenue", "value", "amount", "price", "total", "sales", "purchaserevenue",
         "ordertotal", "ordertotalamount", "totalamount", "grandtotal", "ordervalue",
+        "gross",  # a payment platform's gross amount, before its fee (PayPal's, Stripe's)
         "betrag", "umsatz", "gesamtbetrag", "montant", "importe", "valor", "importo", "totale",
         "bedrag", "omzet",
     ),
@@ -624,6 +628,49 @@ def _user_id_fields(sample: FileSample, users_shape: str | None = None) -> list[
         half.sort(key=lambda c: _ids_shape(sample.values.get(c, ())) != users_shape)
     chosen = half[0] if half else max(found, key=filled.__getitem__, default=None)
     return [chosen, *(c for c in found if c != chosen)] if chosen else []
+
+
+@dataclass(frozen=True)
+class Counterparty:
+    """A ledger without a user id: each row's `sender` and `recipient` columns, one of them
+    `owner` (the account that exported it), so the user is the other side."""
+
+    sender: str
+    recipient: str
+    owner: str
+
+    def user_id(self) -> dict:
+        """The derived user id: the side that is not the owner, lower-cased and trimmed."""
+        sender, recipient = (f"lower(trim({ident(c)}))" for c in (self.sender, self.recipient))
+        owner = self.owner.replace("'", "''")
+        return {"expr": f"CASE WHEN {sender} = '{owner}' THEN {recipient} ELSE {sender} END"}
+
+
+def _counterparty(sample: FileSample) -> Counterparty | None:
+    """`From X` and `To X` columns (PARTY_NAMES: PayPal's `From Email Address` and `To Email
+    Address`) filled on every sampled row, one value on one side or the other of each of
+    them, and more than one other: a payment account's activity export, whose customers are
+    the other side of each row."""
+    rows = _sampled_rows(sample)
+    for sender in sample.columns:
+        first, *rest = name_words(sender) or [""]
+        if first != "from" or _key("".join(rest)) not in PARTY_NAMES:
+            continue
+        recipient = next((c for c in sample.columns if name_words(c) == ["to", *rest]), None)
+        pairs = list(
+            zip(
+                (v.strip().lower() for v in sample.values.get(sender, ())),
+                (v.strip().lower() for v in sample.values.get(recipient or "", ())),
+                strict=False,
+            )
+        )
+        if recipient is None or rows < 2 or len(pairs) != rows:
+            continue
+        for owner in pairs[0]:
+            others = {b if a == owner else a for a, b in pairs if owner in (a, b)}
+            if all(owner in pair for pair in pairs) and len(others - {owner}) > 1:
+                return Counterparty(sender, recipient, owner)
+    return None
 
 
 def _constant_ids(sample: FileSample, columns: Sequence[str]) -> list[str]:
@@ -2860,7 +2907,16 @@ def _events_source(
             f"{email} instead, so each guest is a customer of their own"
         )
         user_id, other_ids = email, [user_id, *(c for c in other_ids if c != email)]
-    taken = {user_id or ""}
+    counterparty = _counterparty(sample) if user_id is None else None
+    if counterparty is not None:
+        user_id = counterparty.sender  # its values stand for the users' in the checks below
+        checks.append(
+            f"{files}: user id: the other side of {counterparty.owner} (on every sampled row, "
+            f"the account that exported it) in {counterparty.sender} / "
+            f"{counterparty.recipient}: the payer of a payment to it, the payee of one it made "
+            "(a refund, or a bill of its own: see the event types)"
+        )
+    taken = {user_id or ""} | ({counterparty.recipient} if counterparty else set())
     time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
     if time is None and user_id is not None:
         by_value = _times_by_value(sample, taken)
@@ -2923,7 +2979,8 @@ def _events_source(
             "event is kept only when its user id is in the users table, so map the column "
             "that holds the product's user id (a source that keeps no row is refused)"
         )
-    columns = {"user_id": _id_field(user_id, files, checks), "timestamp": timestamp}
+    user_field = counterparty.user_id() if counterparty else _id_field(user_id, files, checks)
+    columns = {"user_id": user_field, "timestamp": timestamp}
     anonymous = _find_field(sample, ANONYMOUS_ID_NAMES, taken)
     if anonymous is not None and _key(user_id.rpartition(".")[2]) not in ANONYMOUS_ID_NAMES:
         columns["anonymous_id"] = anonymous

@@ -2930,6 +2930,55 @@ def test_appsflyer_events_take_the_usd_revenue_and_the_device_stands_in(tmp_path
     ]
 
 
+PAYPAL_HEADER = (
+    '"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'
+    '"From Email Address","To Email Address","Transaction ID","Balance Impact"\n'
+)
+
+
+def test_a_paypal_activity_export_keys_each_row_by_the_other_side_of_the_account(tmp_path):
+    """PayPal's activity download names no user: each row is between the account that
+    exported it and a payer (or a payee: a refund, a bill it paid)."""
+    rows = [
+        '"01/13/2024","10:15:02","PST","Jane Doe","Website Payment","Completed","USD","49.00",'
+        '"-1.72","47.28","Jane@Example.com","shop@example.com","1AB","Credit"',
+        '"01/15/2024","09:01:44","PST","Bob Roe","Website Payment","Completed","USD","19.00",'
+        '"-0.85","18.15","bob@example.com","shop@example.com","2AB","Credit"',
+        '"01/18/2024","11:00:00","PST","Acme","General Payment","Completed","USD","-25.00",'
+        '"0.00","-25.00","Shop@example.com","billing@acme.example","3AB","Debit"',
+        '"01/19/2024","08:30:00","PST","Bob Roe","Payment Refund","Completed","USD","-19.00",'
+        '"0.85","-18.15","shop@example.com","bob@example.com","4AB","Debit"',
+    ]
+    out, starter = _starter_for(tmp_path, {"Download.CSV": PAYPAL_HEADER + "\n".join(rows)})
+    (source,) = read_config(out).events
+    assert source.columns["value"] == "Gross"
+    assert "From Email Address" in source.derived["user_id"]
+    assert any("user id: the other side of shop@example.com" in c for c in starter.checks)
+    store = tmp_path / "store" / "events.duckdb"
+    ingest_dataset(out, store, progress=False)
+    with duckdb.connect(str(store), read_only=True) as con:
+        found = con.execute("SELECT user_id, value FROM events ORDER BY event_time").fetchall()
+    assert found == [
+        ("jane@example.com", 49.0),
+        ("bob@example.com", 19.0),
+        ("billing@acme.example", -25.0),
+        ("bob@example.com", -19.0),
+    ]
+
+
+def test_transfers_between_users_have_no_counterparty(tmp_path):
+    """From and To columns with no account on every row (users paying each other) name no
+    user: the file is left out, not keyed by a guess."""
+    rows = [
+        "2024-01-13 10:00:00,a@x.com,b@x.com,5.00",
+        "2024-01-14 10:00:00,b@x.com,c@x.com,7.00",
+        "2024-01-15 10:00:00,c@x.com,a@x.com,9.00",
+    ]
+    header = "Created,From Email Address,To Email Address,Amount\n"
+    with pytest.raises(StarterError, match="no file reads as events"):
+        _starter_for(tmp_path, {"transfers.csv": header + "\n".join(rows)})
+
+
 def test_ga4s_flattened_bigquery_export_has_its_value_and_user_attributes(tmp_path):
     """GA4's BigQuery export flattened to CSV: `geo_country`, `device_category` describe the
     user; `event_value_in_usd` (empty on most events) is the value."""
