@@ -117,6 +117,16 @@ class Label:
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """Who gets a row, from the manifest's spec: eligibility at a cutoff (active within N
+    days, not converted to an event type) and, for signup-relative cutoffs, their offset."""
+
+    active_within_days: int | None
+    not_converted: str | None
+    after_signup_days: int | None  # None: calendar cutoffs only
+
+
+@dataclass(frozen=True)
 class FeatureEntry:
     """One feature column as the manifest declares it."""
 
@@ -261,6 +271,18 @@ class FeatureSetManifest:
             dtype=section.get("dtype"),
             min_days=_optional_int(section.get("min_days")),
             window_days=_optional_int(section.get("window_days")),
+        )
+
+    @property
+    def row_rule(self) -> RowRule:
+        """The spec's eligibility and signup-relative offset the rows were built with."""
+        spec = self._required("spec")
+        eligibility = spec.get("eligibility") or {}
+        after_signup = (spec.get("cutoffs") or {}).get("after_signup") or {}
+        return RowRule(
+            active_within_days=_optional_int(eligibility.get("active_within_days")),
+            not_converted=eligibility.get("not_converted"),
+            after_signup_days=_optional_int(after_signup.get("offset_days")),
         )
 
     @property

@@ -23,7 +23,7 @@ from mlflow.exceptions import MlflowException
 from analytics.filters import parse_segment
 from analytics.io import log_run
 from contracts.errors import UsagecastError
-from contracts.manifest import FeatureSetManifest
+from contracts.manifest import FeatureSetManifest, RowRule
 from contracts.workspace import event_store_path
 from experiments.oracle import simulation_config
 from experiments.whatif import evidence, report, sources, truth
@@ -114,6 +114,35 @@ def _cutoff(rows: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(rows["cutoff"].iloc[0])
 
 
+def why_no_row(history: sources.UserHistory | None, rule: RowRule, cutoff: pd.Timestamp) -> str:
+    """Why a user has no scoring row at `cutoff`, from what the store knows of them and the
+    rows' rule, the first reason that holds."""
+    if history is None:
+        return "the event store has no such user (ids are compared as text)"
+    day = "%Y-%m-%d"
+    if history.signup_time is not None and history.signup_time >= cutoff:
+        return f"they signed up on {history.signup_time:{day}}, not before it"
+    if history.first_of_type is not None:
+        return (
+            f"already converted: their first {rule.not_converted} was on "
+            f"{history.first_of_type:{day}} (eligibility.not_converted)"
+        )
+    window = rule.active_within_days
+    if window is not None and history.last_event is None:
+        return f"inactive: no event before it (eligibility.active_within_days: {window})"
+    if window is not None and history.last_event < cutoff - pd.Timedelta(days=window):
+        return (
+            f"inactive: their last event was on {history.last_event:{day}}, over {window} "
+            "days before it (eligibility.active_within_days)"
+        )
+    if rule.after_signup_days is not None:
+        return (
+            f"their cutoff, signup + {rule.after_signup_days} days, is not yet reached or its "
+            "label window has closed (rows of signup-relative cutoffs)"
+        )
+    return "not eligible then"
+
+
 def whatif_user(
     model_uri: str,
     user_id: str,
@@ -130,10 +159,11 @@ def whatif_user(
     at = pd.Timestamp(manifest.scoring_cutoff).date().isoformat()
     row = rows[rows["user_id"].astype(str) == str(user_id)]
     if row.empty:
+        rule = manifest.row_rule
+        history = sources.user_history(str(user_id), at, rule.not_converted)
         raise UsagecastError(
-            f"user {user_id!r} has no row in {model.feature_set} at cutoff {at} (unknown user, "
-            "or not eligible then: inactive, already converted, or for signup-relative "
-            "cutoffs not yet at their cutoff or past their label window)"
+            f"user {user_id!r} has no row in {model.feature_set} at cutoff {at}: "
+            + why_no_row(history, rule, pd.Timestamp(at))
         )
     params = {
         "mode": "whatif",

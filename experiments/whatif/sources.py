@@ -23,7 +23,7 @@ from contracts.lineage import feature_set_of
 from contracts.manifest import FeatureSetManifest
 from contracts.refs import BuildRef
 from contracts.workspace import event_store_path
-from events.store import USER_ATTRIBUTES, USERS, StoreMissingError, open_store
+from events.store import EVENTS, USER_ATTRIBUTES, USERS, StoreMissingError, open_store
 from features.featureset.spec import FeatureDef
 from features.workspace import activate_mlflow_tracking
 from registry import load_registered, model_version, rows_at_cutoff
@@ -108,6 +108,41 @@ def user_columns() -> dict[str, str]:
     finally:
         con.close()
     return {"signup_time": "static", **{str(name): str(kind) for name, kind in rows}}
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    """What the event store knows of one user before a cutoff: signup, last event, first
+    event of a type (a conversion)."""
+
+    signup_time: pd.Timestamp | None
+    last_event: pd.Timestamp | None
+    first_of_type: pd.Timestamp | None
+
+
+def user_history(user_id: str, cutoff: str, event_type: str | None) -> UserHistory | None:
+    """The user's history before `cutoff` (ISO), `first_of_type` of `event_type`; None when
+    the users table has no such user (or there is no event store)."""
+    try:
+        con = open_store(event_store_path())
+    except StoreMissingError:
+        return None
+    try:
+        signup = con.execute(
+            f"SELECT signup_time FROM {USERS} WHERE user_id = ?", [user_id]
+        ).fetchall()
+        if not signup:
+            return None
+        last, first = con.execute(
+            f"SELECT max(event_time), min(event_time) FILTER (WHERE event_type = ?) "
+            f"FROM {EVENTS} WHERE user_id = ? AND event_time < CAST(? AS TIMESTAMP)",
+            [event_type, user_id, cutoff],
+        ).fetchone()
+    finally:
+        con.close()
+    return UserHistory(
+        *(None if v is None else pd.Timestamp(v) for v in (signup[0][0], last, first))
+    )
 
 
 def users(columns: tuple[str, ...]) -> pd.DataFrame:

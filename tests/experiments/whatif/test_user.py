@@ -6,10 +6,15 @@ event) unless --cutoff names another date.
 
 from __future__ import annotations
 
+import duckdb
+import pandas as pd
 import pytest
 
 from contracts.errors import UsagecastError
+from contracts.manifest import RowRule
+from contracts.workspace import event_store_path
 from experiments.whatif import explain_rows, sources
+from experiments.whatif.run import why_no_row
 from features.featureset import load_scoring_rows
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main
@@ -70,7 +75,15 @@ def test_unknown_user_cutoff_and_model_are_one_line_errors(spec_champion, capsys
     assert main([*base, "nobody"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "user 'nobody' has no row in premium_30d@v1" in error
-    assert "at cutoff 2024-04-01" in error
+    assert "at cutoff 2024-04-01: the event store has no such user" in error
+    with duckdb.connect(str(event_store_path()), read_only=True) as con:
+        (buyer,) = con.execute(
+            "SELECT user_id FROM events WHERE event_type = 'BUY_PREMIUM' "
+            "AND event_time < TIMESTAMP '2024-04-01' ORDER BY event_time LIMIT 1"
+        ).fetchone()
+    assert main([*base, buyer]) == 2
+    error = capsys.readouterr().err
+    assert "already converted: their first BUY_PREMIUM was on 20" in error
     assert main([*base, "user01", "--cutoff", "2024-06-01"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "may be any date up to 2024-04-01" in error
@@ -101,3 +114,40 @@ def test_explain_rows_without_a_model_feature_names_it(spec_champion):
         explain_rows(MODEL_URI, rows.drop(columns=[ADS]))
     with pytest.raises(UsagecastError, match="explain: param 'k'"):
         explain_rows(MODEL_URI, rows, k=0)
+
+
+CUTOFF = pd.Timestamp("2024-04-01")
+CALENDAR = RowRule(active_within_days=30, not_converted="BUY_PREMIUM", after_signup_days=None)
+
+
+def _history(signup="2024-01-05", last="2024-03-20", first=None) -> sources.UserHistory:
+    stamp = lambda text: None if text is None else pd.Timestamp(text)  # noqa: E731
+    return sources.UserHistory(stamp(signup), stamp(last), stamp(first))
+
+
+@pytest.mark.parametrize(
+    ("history", "rule", "reason"),
+    [
+        (None, CALENDAR, "the event store has no such user"),
+        (_history(signup="2024-04-03"), CALENDAR, "they signed up on 2024-04-03, not before"),
+        (
+            _history(first="2024-02-10"),
+            CALENDAR,
+            "already converted: their first BUY_PREMIUM was on 2024-02-10",
+        ),
+        (
+            _history(last="2024-02-29"),
+            CALENDAR,
+            "inactive: their last event was on 2024-02-29, over 30 days before it",
+        ),
+        (_history(last=None), CALENDAR, "inactive: no event before it"),
+        (_history(last="2024-03-02"), CALENDAR, "not eligible then"),  # 30 days: still active
+        (
+            _history(last=None),
+            RowRule(None, None, after_signup_days=14),
+            "their cutoff, signup + 14 days, is not yet reached or its label window has closed",
+        ),
+    ],
+)
+def test_why_a_user_has_no_row_names_the_first_rule_that_leaves_them_out(history, rule, reason):
+    assert why_no_row(history, rule, CUTOFF).startswith(reason)
