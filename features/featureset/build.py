@@ -51,6 +51,7 @@ from features.featureset.leakage import scan_label_proxies, snapshot_like_unit
 from features.featureset.progress import Stages, stage_progress
 from features.featureset.references import Category, check_references, spec_references
 from features.featureset.spec import (
+    FEATURE_KINDS,
     ITEM_KINDS,
     FeatureDef,
     FeatureSetSpec,
@@ -611,7 +612,21 @@ def _scan(spec: FeatureSetSpec, frame: pd.DataFrame, dtypes: dict[str, str]) -> 
     return scan_label_proxies(frame, dtypes)
 
 
-def _check_leaks(spec: FeatureSetSpec, leakage: dict, allow_leaky: tuple[str, ...]) -> None:
+# Feature kinds computed from the user's own events before each cutoff (or their signup):
+# point in time by construction, so a label proxy among them is an easy question, no leak.
+BEHAVIOUR_KINDS = (frozenset(FEATURE_KINDS) - {"attribute", "related"}) | {
+    "gap_mean",
+    "gap_last",
+    "gap_ratio",
+}
+
+
+def _check_leaks(
+    spec: FeatureSetSpec,
+    leakage: dict,
+    allow_leaky: tuple[str, ...],
+    features: Sequence[FeatureDef] = (),
+) -> None:
     unexplained = [name for name in leakage["flagged"] if name not in allow_leaky]
     if unexplained:
         scores = ", ".join(f"{name} (AUC {leakage['scores'][name]:.3f})" for name in unexplained)
@@ -619,7 +634,30 @@ def _check_leaks(spec: FeatureSetSpec, leakage: dict, allow_leaky: tuple[str, ..
         raise LeakageError(
             f"{spec.ref}: feature(s) predict the label almost alone, a sign they see the "
             f"future: {scores}; fix the spec, or if you are sure, rebuild with {flags}"
+            + _behaviour_note(spec, unexplained, features)
         )
+
+
+def _behaviour_note(
+    spec: FeatureSetSpec, flagged: Sequence[str], features: Sequence[FeatureDef]
+) -> str:
+    """What to make of flagged features computed from the user's own earlier events: they
+    cannot read the label's events, so the question may be the easy one."""
+    kinds = {f.name: f.kind for f in features}
+    behaviour = [name for name in flagged if kinds.get(name) in BEHAVIOUR_KINDS]
+    if not behaviour:
+        return ""
+    churn = (
+        " (a churn label: users it counts as churned had mostly left already; ask it of "
+        "recently active users with a shorter eligibility.active_within_days)"
+        if spec.label.kind == "churn"
+        else ""
+    )
+    return (
+        f". {', '.join(behaviour)}: computed from each user's events before the cutoff, so "
+        f"no window reads the label's events; one behaviour feature this telling means an "
+        f"easy question{churn}"
+    )
 
 
 class DatasetMismatchError(UsagecastError):
@@ -743,7 +781,7 @@ def _build_feature_set(
     begin("scanning for label leaks")
     feature_dtypes = {f.name: feature_dtype(f, attribute_dtypes) for f in features}
     leakage = {**_scan(spec, frame, feature_dtypes), "allowed": list(allowed)}
-    _check_leaks(spec, leakage, allowed)
+    _check_leaks(spec, leakage, allowed, features)
     manifest = build_manifest(
         spec,
         frame,

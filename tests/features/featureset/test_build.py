@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from featureset_testlib import ts, write_spec, write_store
 
 import contracts.errors
@@ -24,7 +25,9 @@ from features.featureset import (
     load_feature_set,
     log_feature_set_to_mlflow,
 )
+from features.featureset.build import _behaviour_note
 from features.featureset.progress import stage_progress
+from features.featureset.spec import expand_features, parse_spec
 from usagecast_cli.main import main
 
 SPEC = """
@@ -232,9 +235,9 @@ def test_label_proxy_scan_catches_a_planted_leak(demo):
         demo, SPEC.replace("version: 1", "version: 5").replace("[channel]", "[bought_flag]")
     )
     with pytest.raises(
-        LeakageError, match=r"bought_flag \(AUC 1.000\).*--allow-leaky bought_flag"
+        LeakageError, match=r"bought_flag \(AUC 1.000\).*--allow-leaky bought_flag$"
     ):
-        build_feature_set("buyers@v5", sets_dir=demo)
+        build_feature_set("buyers@v5", sets_dir=demo)  # an attribute: no behaviour note
     with pytest.raises(SpecError):
         load_feature_set("buyers@v5")  # nothing was written
     allowed = build_feature_set("buyers@v5", allow_leaky=["bought_flag"], sets_dir=demo)
@@ -242,6 +245,28 @@ def test_label_proxy_scan_catches_a_planted_leak(demo):
     assert leakage["flagged"] == ["bought_flag"] and leakage["allowed"] == ["bought_flag"]
     assert leakage["scores"]["bought_flag"] == 1.0
     assert max(v for k, v in leakage["scores"].items() if k != "bought_flag") < 0.95
+
+
+def test_a_flagged_behaviour_feature_is_told_apart_from_an_attribute():
+    """A label proxy computed from the user's own earlier events reads no label event: the
+    error says so (and, for churn, how to ask a harder question); an attribute gets no such
+    note."""
+    churn = parse_spec(
+        yaml.safe_load(
+            SPEC.replace("event_within, event_type: BUY", "churn").replace(
+                ", not_converted: BUY", ""
+            )
+        ),
+        "churn spec",
+    )
+    note = _behaviour_note(churn, ["days_since_last_event", "channel"], expand_features(churn))
+    assert note.startswith(". days_since_last_event: computed from each user's events before")
+    assert "channel" not in note
+    assert "shorter eligibility.active_within_days" in note
+    buyers = parse_spec(yaml.safe_load(SPEC), "buyers spec")
+    features = expand_features(buyers)
+    assert _behaviour_note(buyers, ["channel"], features) == ""
+    assert "churn" not in _behaviour_note(buyers, ["count_PLAY_7d"], features)
 
 
 def test_a_store_from_an_older_ingest_is_refused_with_what_to_do(demo):
