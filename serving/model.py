@@ -18,6 +18,7 @@ appended to the prediction log in DIR (serving/prediction_log.py), off the reque
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import uuid
@@ -50,10 +51,14 @@ from serving.whatif import (
     ActionSpaceError,
     build_action_space,
     counterfactuals,
+    lowered,
     suggestions_to_json,
 )
 
 METADATA_FILE = "metadata.json"
+# Labels of an outcome to avoid: what-if looks for changes that lower its probability to the
+# target or below (the search runs on 1 - p).
+LOWERED_LABELS = frozenset({"churn"})
 # One thread is fastest for the small requests a server sees (no OpenMP fork/join per call);
 # batch scoring uses all cores.
 SINGLE_THREAD_MAX_ROWS = 256
@@ -211,24 +216,31 @@ class Scorer:
                 f"{self.whatif_unavailable}"
             )
         goal, options = params.whatif_search()
+        lower = self.metadata.label_kind in LOWERED_LABELS
+        score = self._single_thread_probabilities
+        if lower:
+            score = self._single_thread_complement
+            if goal.kind == "reach" and goal.target is not None:
+                goal = dataclasses.replace(goal, target=1.0 - goal.target)
         try:
             suggestions = counterfactuals(
-                encoded,
-                self.action_space,
-                self._single_thread_probabilities,
-                goal,
-                options,
-                params.seed,
+                encoded, self.action_space, score, goal, options, params.seed
             )
         except ActionSpaceError as error:
             raise ServingInputError(str(error)) from None
-        return suggestions_to_json(suggestions)
+        if lower:
+            return suggestions_to_json(lowered(suggestions), "lower")
+        return suggestions_to_json(suggestions, "raise")
 
     def _single_thread_probabilities(self, matrix: np.ndarray) -> np.ndarray:
         # The GA scores one population (a few thousand rows) per call: one thread avoids
         # OpenMP start-up per generation (LightGBM). Calibrated, so `target` is on the
         # served scale.
         return self.probabilities(matrix, num_threads=1)
+
+    def _single_thread_complement(self, matrix: np.ndarray) -> np.ndarray:
+        """1 - p: the search's score for an outcome to lower."""
+        return 1.0 - self._single_thread_probabilities(matrix)
 
 
 def _run_id(artifact: Path) -> str | None:

@@ -52,9 +52,26 @@ def suggestion_rows(suggestions: Sequence[dict]) -> list[list[str]]:
 SUGGESTION_HEADER = ("#", "feature", "from", "to", "new probability", "gain", "cost", "n changes")
 
 
-def policy_figure(result: PolicyResult, true_extra: float | None) -> Figure:
+# What a label's positive outcome is called, and its count: a policy prints "predicted
+# churn: 0.11 -> 0.10, predicted extra churners: -0.39" for a churn model.
+OUTCOME_WORDS = {
+    "churn": ("churn", "churners"),
+    "active_days_in_window": ("adoption", "adopters"),
+}
+CONVERSION_WORDS = ("conversion", "conversions")
+
+
+def outcome_words(label_kind: str | None) -> tuple[str, str]:
+    """(the outcome, its count's noun) of a label kind: conversion(s) unless churn or adoption."""
+    return OUTCOME_WORDS.get(label_kind or "", CONVERSION_WORDS)
+
+
+def policy_figure(
+    result: PolicyResult, true_extra: float | None, counted: str = CONVERSION_WORDS[1]
+) -> Figure:
     """Left: per-row predicted probability before vs after the change. Right: predicted extra
-    conversions with the bootstrap interval, and the simulator's true extra when known."""
+    `counted` (conversions, churners) with the bootstrap interval, and the simulator's true
+    extra when known."""
     figure = Figure(figsize=(10, 4.5))
     scatter, bars = figure.subplots(1, 2)
     scatter.scatter(result.before, result.after, s=8, alpha=0.5)
@@ -77,7 +94,7 @@ def policy_figure(result: PolicyResult, true_extra: float | None) -> Figure:
         bars.bar(["true (simulator)"], [true_extra], color="tab:green")
     bars.axhline(0.0, color="grey", linewidth=0.8)
     bars.set(
-        ylabel="extra conversions in the segment",
+        ylabel=f"extra {counted} in the segment",
         title=f"{result.level:.0%} bootstrap interval on the prediction",
     )
     figure.tight_layout()

@@ -60,12 +60,15 @@ class UserWhatIf:
     budget_ms: int
     suggestions: tuple[dict, ...]
     note: str
+    direction: str = "raise"  # "lower": the label is an outcome to avoid (churn)
 
     def summary(self) -> str:
+        lower = self.direction == "lower"
+        target = f"at most {self.target:g} (an outcome to lower)" if lower else f"{self.target:g}"
         lines = [
             f"user {self.user_id} at cutoff {self.cutoff} ({self.feature_set}), model "
             f"{self.model_uri} (version {self.model_version}): probability "
-            f"{self.probability:.4f}, target {self.target:g}, seed {self.seed}, "
+            f"{self.probability:.4f}, target {target}, seed {self.seed}, "
             f"budget {self.budget_ms} ms",
         ]
         if self.suggestions:
@@ -74,8 +77,9 @@ class UserWhatIf:
             )
         else:
             lines.append(
-                "no change found that raises the probability: no actionable feature can move "
-                "for this row, or the model predicts no more for any change tried within the "
+                f"no change found that {'lowers' if lower else 'raises'} the probability: no "
+                "actionable feature can move for this row, or the model predicts "
+                f"{'no less' if lower else 'no more'} for any change tried within the "
                 "features' directions and bounds"
             )
         lines.append(f"note: {self.note}")
@@ -187,6 +191,7 @@ def whatif_user(
         budget_ms=int(budget_ms),
         suggestions=tuple(whatif["suggestions"]),
         note=str(whatif["note"]),
+        direction=str(whatif["direction"]),
     )
 
 
@@ -289,15 +294,17 @@ class PolicyReport:
     table: pd.DataFrame
     run_id: str
     artifacts: str  # where the run's table and plot are (features.mlflow_links)
+    outcome: tuple[str, str] = report.CONVERSION_WORDS  # report.outcome_words of the label
 
     def summary(self) -> str:
         r = self.result
+        outcome, counted = self.outcome
         lines = [
             f"{r.change.expression} on {r.n_rows} rows of {self.feature_set} at cutoff "
             f"{self.cutoff} (segment: {self.segment or 'all'}); {r.n_changed} rows moved",
             f"model {self.model_uri} (version {self.model_version}), seed {r.seed}",
-            f"predicted conversion: {r.mean_before:.4f} -> {r.mean_after:.4f}",
-            f"predicted extra conversions: {r.expected_extra:+.2f} "
+            f"predicted {outcome}: {r.mean_before:.4f} -> {r.mean_after:.4f}",
+            f"predicted extra {counted}: {r.expected_extra:+.2f} "
             f"({r.level:.0%} bootstrap interval {r.interval_low:+.2f} .. {r.interval_high:+.2f})",
         ]
         effect = self.comparison.effect
@@ -416,7 +423,8 @@ def whatif_policy(
         "experiment_note": found.note,
         "uplift_note": found.uplift_note,
     }
-    figure = report.policy_figure(result, None if effect is None else effect.extra)
+    outcome = report.outcome_words(manifest.label.kind)
+    figure = report.policy_figure(result, None if effect is None else effect.extra, outcome[1])
     run_id = log_run(
         "whatif_policy",
         {"policy_rows": table},
@@ -437,4 +445,5 @@ def whatif_policy(
         table,
         run_id,
         describe_run_artifacts("table and plot", run_id),
+        outcome,
     )

@@ -46,6 +46,7 @@ from serving.whatif.search import (
     SearchResult,
     Suggestion,
     counterfactuals,
+    lowered,
     search_counterfactuals,
     suggestions_to_json,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "apply_change",
     "build_action_space",
     "counterfactuals",
+    "lowered",
     "parse_change",
     "search_counterfactuals",
     "simulate_policy",

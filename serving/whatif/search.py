@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -431,10 +431,24 @@ def counterfactuals(
     ).suggestions
 
 
-def suggestions_to_json(suggestions: list[list[Suggestion]]) -> list[dict[str, object]]:
-    """One JSON-ready object per query row: its suggestions and the causal-honesty note."""
+def lowered(suggestions: list[list[Suggestion]]) -> list[list[Suggestion]]:
+    """Suggestions of a search on 1 - p (an outcome to lower, such as churn), stated in p:
+    the new probability 1 - q, and the gain as the change in p (a drop, negative)."""
+    return [
+        [replace(s, probability=1.0 - s.probability, gain=-s.gain) for s in row]
+        for row in suggestions
+    ]
+
+
+def suggestions_to_json(
+    suggestions: list[list[Suggestion]], direction: str = "raise"
+) -> list[dict[str, object]]:
+    """One JSON-ready object per query row: its suggestions, whether they `raise` the
+    probability toward the target or `lower` it (an outcome to avoid, churn), and the
+    causal-honesty note."""
     return [
         {
+            "direction": direction,
             "suggestions": [
                 {
                     "changes": [_change_json(c) for c in s.changes],

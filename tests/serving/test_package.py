@@ -97,6 +97,34 @@ def test_damaged_model_file_is_refused_before_lightgbm_parses_it(tiny_model, tmp
         Scorer.from_files(model_file, directory / "metadata.json")
 
 
+def test_a_churn_models_whatif_lowers_the_probability_to_the_target(tiny_model):
+    """Churn is an outcome to avoid: its what-if looks for changes that bring the probability
+    down to the target; the same model asked of a conversion raises it."""
+    ads = {**tiny_model.metadata.actionable[0], "direction": "both"}
+    metadata = replace(tiny_model.metadata, actionable=(ads,))
+    churn = Scorer(tiny_model.model, replace(metadata, label_kind="churn"))
+    rows = tiny_model.rows[tiny_model.probabilities(tiny_model.rows) > 0.6].head(3)
+    params = parse_params({"mode": "whatif", "target": 0.6, "seed": 0, "budget_ms": 5000})
+    answers = churn.respond(rows, params)
+    suggested = [s for answer in answers.itertuples() for s in answer.whatif["suggestions"]]
+    assert any(s["reached"] for s in suggested)
+    for (_, row), answer in zip(rows.iterrows(), answers.itertuples(), strict=True):
+        assert answer.whatif["direction"] == "lower"
+        for suggestion in answer.whatif["suggestions"]:
+            changed = row.copy()
+            for change in suggestion["changes"]:
+                changed[change["feature"]] = change["to"]
+            (after,) = tiny_model.probabilities(changed.to_frame().T.astype(rows.dtypes))
+            assert suggestion["probability"] == pytest.approx(after, abs=1e-12)
+            assert suggestion["gain"] == pytest.approx(after - answer.probability, abs=1e-12)
+            assert suggestion["gain"] < 0 and suggestion["reached"] == (after <= 0.6)
+    raised = Scorer(tiny_model.model, metadata).respond(rows, params)
+    for answer in raised.itertuples():
+        assert answer.whatif["direction"] == "raise"
+        (met,) = answer.whatif["suggestions"]  # already above the target: nothing to change
+        assert met["changes"] == [] and met["reached"]
+
+
 def test_invalid_actionable_list_disables_only_whatif(tiny_model):
     entry = {**tiny_model.metadata.actionable[0], "unit_price": 1.0}
     scorer = Scorer(tiny_model.model, replace(tiny_model.metadata, actionable=(entry,)))

@@ -12,7 +12,7 @@ import pytest
 from contracts.errors import UsagecastError
 from contracts.workspace import event_store_path
 from events.store import INGEST_COLUMNS, INGESTS, open_store
-from experiments.whatif import whatif_policy
+from experiments.whatif import report, whatif_policy
 from features.workspace import ensure_workspace
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main
@@ -37,6 +37,7 @@ def test_policy_run_logs_table_plot_and_params(champion, capsys, tmp_path):
     segment = champion[(champion["cutoff"] == LATEST) & (champion["city"] == "lagos")]
     assert f"on {len(segment)} rows of premium_30d@v1 at cutoff 2026-02-01" in output
     assert "truth:" not in output  # not simulated data: no simulator to speak of
+    assert "predicted conversion: " in output and "predicted extra conversions: " in output
     assert "experiment: none named: --experiment NAME sets the A/B test" in output
     assert f"note: {CAUSAL_NOTE}" in output
 
@@ -133,3 +134,16 @@ def test_bad_segments_and_changes_are_one_line_errors(champion, capsys, segment,
     assert main(args) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and message in error
+
+
+@pytest.mark.parametrize(
+    ("label_kind", "words"),
+    [
+        ("event_within", ("conversion", "conversions")),
+        ("churn", ("churn", "churners")),
+        ("active_days_in_window", ("adoption", "adopters")),
+        (None, ("conversion", "conversions")),
+    ],
+)
+def test_a_policy_names_its_labels_outcome(label_kind, words):
+    assert report.outcome_words(label_kind) == words
