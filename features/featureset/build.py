@@ -625,7 +625,7 @@ def _check_leaks(
     spec: FeatureSetSpec,
     leakage: dict,
     allow_leaky: tuple[str, ...],
-    features: Sequence[FeatureDef] = (),
+    features: Sequence[FeatureDef],
 ) -> None:
     unexplained = [name for name in leakage["flagged"] if name not in allow_leaky]
     if unexplained:
