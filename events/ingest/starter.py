@@ -2686,13 +2686,18 @@ MIN_ROWS_FOR_TEXT = 10
 MAX_REPEATED_KEY_SHARE = 0.05
 
 
-def _unmapped_name(column: str, last: bool = False) -> str:
-    """A column left unmapped as the checks name it: pandas' saved indexes and a line's
-    trailing delimiter say what they are (`last`: the file's last column)."""
+def _unmapped_name(column: str, last: bool = False, path: Path | None = None) -> str:
+    """A column left unmapped as the checks name it: pandas' saved indexes, a line's
+    trailing delimiter (`last`: the file's last column) and the key of a partition folder
+    above the file at `path` (Spark's and Hive's `dt=2024-02-01/`) say what they are."""
     if not column:
         return UNNAMED_LAST if last else UNNAMED
     if PANDAS_PARQUET_INDEX.fullmatch(column):
         return f"{column} (the row index pandas saved; to_parquet(index=False) leaves it out)"
+    folders = path.parent.parts if path else ()
+    partitions = {part.partition("=")[0] for part in folders if "=" in part}
+    if column in partitions:
+        return f"{column} (the key of the partition folders, {column}=...)"
     return column
 
 
@@ -3180,7 +3185,7 @@ def _events_source(
     if "event_type" not in columns:
         read |= set(_daily_count_columns(sample, user_id, time, taken))
     unmapped = [
-        _unmapped_name(c, c == sample.columns[-1])
+        _unmapped_name(c, c == sample.columns[-1], sample.path)
         for c in sample.columns
         if c not in read and "." not in c
     ]

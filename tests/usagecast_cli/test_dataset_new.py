@@ -1893,12 +1893,14 @@ def test_files_split_into_date_folders_are_one_source_with_a_glob(tmp_path):
         pa.table({"user_id": ["u2"], "event_time": ["2024-03-02 11:00"], "kind": ["LOGIN"]}),
         export / "warehouse" / "date=2024-03-02" / "part-0.parquet",
     )
-    out, _ = write_starter([export], None, None)
+    out, starter = write_starter([export], None, None)
 
     assert sorted(source.files for source in read_config(out).events) == [
         "segment-logs/src1/*/*.json.gz",
         "warehouse/*/*.parquet",
     ]
+    partition = "not mapped: date (the key of the partition folders, date=...)"
+    assert any(c.startswith("warehouse/*/*.parquet: ") and partition in c for c in starter.checks)
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"].accepted == 5
 
