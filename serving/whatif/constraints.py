@@ -425,12 +425,14 @@ def follow(
 def _recency_followed(
     recency: np.ndarray, days_before: np.ndarray, days_after: np.ndarray, window_days: float
 ) -> np.ndarray:
-    """The days since the last event once the active days of a window moved to k > 0: at
-    most window_days - k + 1 (that value when the row had no event); as it was otherwise."""
+    """The days since the last event once the active days of a window moved: to k > 0, at
+    most window_days - k + 1 (that value when the row had no event); to 0, at least
+    window_days + 1 (the last event before the window); as it was otherwise."""
     latest = window_days - days_after + 1
     wanted = np.where(np.isnan(recency), latest, np.minimum(recency, latest))
-    moved = (days_after != days_before) & (days_after > 0) & ~np.isnan(days_before)
-    return np.where(moved, wanted, recency)
+    moved = (days_after != days_before) & ~np.isnan(days_before)
+    emptied = np.maximum(recency, window_days + 1)  # NaN (no event at all) stays NaN
+    return np.where(moved & (days_after > 0), wanted, np.where(moved, emptied, recency))
 
 
 def action_space_from_manifest(

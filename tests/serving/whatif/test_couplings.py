@@ -164,6 +164,13 @@ def test_recency_comes_into_the_window_the_active_days_move_into(recency, expres
     assert after["days_since_last_event"] == pytest.approx(expected, nan_ok=True)
 
 
+def test_no_active_day_left_in_a_window_puts_the_last_event_before_it():
+    # 30-day active days 4 -> 0 empty the 7-day window too: the last event is over 30 days ago.
+    row = _row(active_days_7d=1, active_days_30d=4, days_since_last_event=3)
+    after = _changed(row, "active_days_30d = 0")
+    assert (after["active_days_7d"], after["days_since_last_event"]) == (0, 31)
+
+
 def test_the_shorter_windows_active_days_bring_the_recency_closer_still():
     # 30-day active days 4 -> 8 scale the 7-day ones 2 -> 4: the last event within 4 days.
     row = _row(active_days_7d=2, active_days_30d=4, days_since_last_event=5)
@@ -250,6 +257,7 @@ def _consistent_rows(draw) -> np.ndarray:
             "active_days_30d += 10",
             "active_days_30d -= 4",
             "active_days_30d = 30",
+            "active_days_30d = 0",
         ]
     ),
 )
@@ -263,6 +271,8 @@ def test_every_change_leaves_a_row_a_feature_build_could_make(row, expression):
     assert 0 <= a["active_days_30d"] - a["active_days_7d"] <= 23
     if a["count_PLAY_30d"]:
         assert a["ratio_AD_per_PLAY_30d"] == pytest.approx(a["count_AD_30d"] / a["count_PLAY_30d"])
-    for window in (7, 30):  # active days in a window put the last event inside it
+    for window in (7, 30):  # active days in a window put the last event inside it, none before
         if a[f"active_days_{window}d"]:
             assert a["days_since_last_event"] <= window - a[f"active_days_{window}d"] + 1
+        else:
+            assert not a["days_since_last_event"] <= window
