@@ -20,10 +20,11 @@ actionable itself and is recomputed as numerator / denominator whenever a part m
 
 A `recency` coupling says the days since the last event and the active days of a window
 describe the same events: k > 0 active days in the last `window_days` put the last event at
-most window_days - k + 1 days back. When a what-if moves the active days (a gene or a
-follower) to k > 0, the recency follows to the nearest value that holds (unchanged when it
-already holds; window_days - k + 1 when the row had no event), applied after the window
-followers, each window's coupling in turn. Active days moved to 0 leave it as it was.
+most window_days - k + 1 days back, none put it over window_days back. When a what-if moves
+the active days (a gene or a follower), the recency follows to the nearest value that holds
+(unchanged when it already holds; window_days - k + 1 when the row had no event and k > 0;
+no event stays none at 0), applied after the window followers, each window's coupling in
+turn.
 
 A `window` coupling says two windows of one additive feature share events: when a what-if
 moves one of them and the other is not itself actionable, the other follows (`Follow`) instead
