@@ -224,6 +224,15 @@ def _column(name: Any, path: str, columns: Mapping[str, int]) -> int:
     return columns[name]
 
 
+def _named_columns(
+    entry: Mapping[str, Any], path: str, columns: Mapping[str, int], keys: Sequence[str]
+) -> tuple[Any, ...]:
+    """A coupling's feature names under `keys`, then their model columns, in the order its
+    dataclass takes them."""
+    names = tuple(entry[key] for key in keys)
+    return (*names, *(_column(entry[key], f"{path}.{key}", columns) for key in keys))
+
+
 def _gene(entry: Any, path: str, columns: Mapping[str, int]) -> GeneSpec:
     _check_keys(entry, path, ACTIONABLE_KEYS, ("name", "direction", "lower", "upper"))
     name = entry["name"]
@@ -261,11 +270,7 @@ def _coupling(
         if window_days < 1:
             raise ActionSpaceError(f"{path}.window_days: expected >= 1, got {window_days!r}")
         return RecencyCoupling(
-            entry["days"],
-            entry["recency"],
-            _column(entry["days"], f"{path}.days", columns),
-            _column(entry["recency"], f"{path}.recency", columns),
-            window_days,
+            *_named_columns(entry, path, columns, ("days", "recency")), window_days
         )
     if kind == "window":
         _check_keys(entry, path, WINDOW_KEYS, ("kind", "shorter", "longer"))
@@ -277,33 +282,17 @@ def _coupling(
         ]
         if days[0] is not None and not 0 < days[0] < days[1]:
             raise ActionSpaceError(f"{path}: expected 0 < shorter_days < longer_days")
-        return WindowCoupling(
-            entry["shorter"],
-            entry["longer"],
-            _column(entry["shorter"], f"{path}.shorter", columns),
-            _column(entry["longer"], f"{path}.longer", columns),
-            *days,
-        )
+        return WindowCoupling(*_named_columns(entry, path, columns, ("shorter", "longer")), *days)
     if kind == "order":
         _check_keys(entry, path, ORDER_KEYS, ORDER_KEYS)
         smaller, larger = entry["smaller"], entry["larger"]
         if smaller == larger:
             raise ActionSpaceError(f"{path}: smaller and larger are both {smaller!r}")
-        return OrderCoupling(
-            smaller,
-            larger,
-            _column(smaller, f"{path}.smaller", columns),
-            _column(larger, f"{path}.larger", columns),
-        )
+        return OrderCoupling(*_named_columns(entry, path, columns, ("smaller", "larger")))
     if kind == "ratio":
         _check_keys(entry, path, RATIO_KEYS, ("kind", "feature", "numerator", "denominator"))
         return RatioCoupling(
-            entry["feature"],
-            entry["numerator"],
-            entry["denominator"],
-            _column(entry["feature"], f"{path}.feature", columns),
-            _column(entry["numerator"], f"{path}.numerator", columns),
-            _column(entry["denominator"], f"{path}.denominator", columns),
+            *_named_columns(entry, path, columns, ("feature", "numerator", "denominator")),
             _number(entry.get("on_zero", 0.0), f"{path}.on_zero"),
         )
     raise ActionSpaceError(f"{path}.kind: {kind!r} is not one of {', '.join(COUPLING_KINDS)}")
