@@ -1006,7 +1006,11 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     when a what-if changes one of them (serving/whatif/constraints.py says how); for active
     days `shorter_days`/`longer_days` bound them: at most one active day per day.
     `recency`: each window's active days and the days since the last event describe the same
-    events, so a what-if that makes a user active in a window brings their last event into it.
+    events, so a what-if that makes a user active in a window brings their last event into it;
+    a count of a type does the same for the days since the last event of that type, and (only
+    when it rises from 0: `recency_sees: more`) for the days since the last event of any type;
+    no active day in a window puts the last event of each type before it (`recency_sees:
+    fewer`).
     """
     couplings: list[dict[str, object]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
@@ -1035,16 +1039,12 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
                     window["longer_days"] = longer.window_days
                 couplings.append(window)
     names = {feature.name for feature in features}
+    typed_recencies = [f.name for f in features if f.kind == "recency" and f.event_type]
     for feature in features:
-        if feature.kind == "active_days" and "days_since_last_event" in names:
-            couplings.append(
-                {
-                    "kind": "recency",
-                    "days": feature.name,
-                    "recency": "days_since_last_event",
-                    "window_days": feature.window_days,
-                }
-            )
+        if feature.kind == "active_days":
+            couplings.extend(_active_days_recency_couplings(feature, names, typed_recencies))
+        if feature.kind == "count":
+            couplings.extend(_count_recency_couplings(feature, names))
         if feature.kind == "recency" and feature.event_type and "days_since_last_event" in names:
             couplings.append(
                 {"kind": "order", "smaller": "days_since_last_event", "larger": feature.name}
@@ -1061,3 +1061,39 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
                 }
             )
     return tuple(couplings)
+
+
+def _recency_coupling(
+    driver_key: str, driver: FeatureDef, recency: str, sees: str
+) -> dict[str, object]:
+    """One manifest `recency` coupling (serving/whatif/constraints.py reads it)."""
+    coupling = {
+        "kind": "recency",
+        driver_key: driver.name,
+        "recency": recency,
+        "window_days": driver.window_days,
+    }
+    return coupling if sees == "same" else {**coupling, "recency_sees": sees}
+
+
+def _active_days_recency_couplings(
+    days: FeatureDef, names: set[str], typed_recencies: list[str]
+) -> tuple[dict[str, object], ...]:
+    """Active days' `recency` couplings: with the days since the last event, and with each
+    type's (which sees fewer events than the active days count)."""
+    any_type = [r for r in ("days_since_last_event",) if r in names]
+    return (
+        *(_recency_coupling("days", days, r, "same") for r in any_type),
+        *(_recency_coupling("days", days, r, "fewer") for r in typed_recencies),
+    )
+
+
+def _count_recency_couplings(count: FeatureDef, names: set[str]) -> tuple[dict[str, object], ...]:
+    """A count's `recency` couplings: with its type's days since the last event, and with the
+    days since the last event of any type (which sees more events than the count)."""
+    pairs = ((f"days_since_last_{count.event_type}", "same"), ("days_since_last_event", "more"))
+    return tuple(
+        _recency_coupling("events", count, recency, sees)
+        for recency, sees in pairs
+        if recency in names
+    )

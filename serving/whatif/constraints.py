@@ -8,7 +8,15 @@ Built from the feature-set manifest's `actionable` and `couplings` lists (docs/a
                  {kind: ratio, feature: share_X_30d, numerator: count_X_30d,
                   denominator: count_events_30d, on_zero: 0.0},
                  {kind: window, shorter: active_days_7d, longer: active_days_30d,
-                  shorter_days: 7, longer_days: 30}]
+                  shorter_days: 7, longer_days: 30},
+                 {kind: recency, days: active_days_30d, recency: days_since_last_event,
+                  window_days: 30},
+                 {kind: recency, events: count_PLAY_30d, recency: days_since_last_PLAY,
+                  window_days: 30},
+                 {kind: recency, events: count_PLAY_30d, recency: days_since_last_event,
+                  window_days: 30, recency_sees: more},
+                 {kind: recency, days: active_days_30d, recency: days_since_last_PLAY,
+                  window_days: 30, recency_sees: fewer}]
 
 Every feature that is not actionable is immutable. `lower`/`upper` bound the values a change
 may reach (for integer genes they are tightened to whole numbers); `cost` is the price of one
@@ -18,13 +26,17 @@ suggestion. A `ratio` coupling says the feature is derived from its parts: it is
 actionable itself and is recomputed as numerator / denominator whenever a part moves
 (`on_zero` when the denominator is 0), and left exactly as it was otherwise.
 
-A `recency` coupling says the days since the last event and the active days of a window
-describe the same events: k > 0 active days in the last `window_days` put the last event at
-most window_days - k + 1 days back, none put it over window_days back. When a what-if moves
-the active days (a gene or a follower), the recency follows to the nearest value that holds
-(unchanged when it already holds; window_days - k + 1 when the row had no event and k > 0;
-no event stays none at 0), applied after the window followers, each window's coupling in
-turn.
+A `recency` coupling says the days since the last event and the active days (`days`) or the
+count of events (`events`) of a window describe the same events: k > 0 active days in the last
+`window_days` put the last event at most window_days - k + 1 days back, k > 0 events at most
+window_days back, none put it over window_days back. `recency_sees: more` when the recency
+also sees events the driver does not count (the last event of any type against a count of one
+type): a driver at 0 then says nothing about it; `fewer` when the driver counts events the
+recency does not see (active days of every type against the last event of one): only a driver
+at 0 does. When a what-if moves the driver (a gene or a follower), the recency follows to the
+nearest value that holds (unchanged when it already holds; the bound itself when the row had
+no event and k > 0; no event stays none at 0), applied after the window followers, each
+coupling in turn. Counts do not move active days.
 
 A `window` coupling says two windows of one additive feature share events: when a what-if
 moves one of them and the other is not itself actionable, the other follows (`Follow`) instead
@@ -52,7 +64,8 @@ from contracts.manifest import FeatureSetManifest, plain_json
 DIRECTIONS = ("increase", "decrease", "both")
 ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost", "causal")
 ORDER_KEYS = ("kind", "smaller", "larger")
-RECENCY_KEYS = ("kind", "days", "recency", "window_days")
+RECENCY_KEYS = ("kind", "days", "events", "recency", "window_days", "recency_sees")
+RECENCY_SEES = ("same", "more", "fewer")
 RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
 WINDOW_KEYS = ("kind", "shorter", "longer", "shorter_days", "longer_days")
 COUPLING_KINDS = ("order", "ratio", "window", "recency")
@@ -112,14 +125,18 @@ class WindowCoupling:
 
 @dataclass(frozen=True)
 class RecencyCoupling:
-    """Column `recency` (whole days since the last event) and column `days` (distinct active
-    days in the last `window_days`) describe the same events (module docstring)."""
+    """Column `recency` (whole days since the last event) and column `driver` (distinct active
+    days when `distinct_days`, else a count of events, in the last `window_days`) describe the
+    same events, or the recency sees more or fewer of them than the driver counts
+    (`recency_sees`, module docstring)."""
 
-    days: str
+    driver: str
     recency: str
-    days_column: int
+    driver_column: int
     recency_column: int
     window_days: float
+    distinct_days: bool = True
+    recency_sees: str = "same"
 
 
 @dataclass(frozen=True)
@@ -265,12 +282,26 @@ def _coupling(
 ) -> OrderCoupling | RatioCoupling | WindowCoupling | RecencyCoupling:
     kind = entry.get("kind") if isinstance(entry, Mapping) else None
     if kind == "recency":
-        _check_keys(entry, path, RECENCY_KEYS, RECENCY_KEYS)
+        _check_keys(entry, path, RECENCY_KEYS, ("kind", "recency", "window_days"))
+        drivers = [key for key in ("days", "events") if key in entry]
+        if len(drivers) != 1:
+            raise ActionSpaceError(
+                f"{path}: give `days` (active days) or `events` (a count of events), "
+                "exactly one of them"
+            )
         window_days = _number(entry["window_days"], f"{path}.window_days")
         if window_days < 1:
             raise ActionSpaceError(f"{path}.window_days: expected >= 1, got {window_days!r}")
+        sees = entry.get("recency_sees", "same")
+        if sees not in RECENCY_SEES:
+            raise ActionSpaceError(
+                f"{path}.recency_sees: {sees!r} is not one of {', '.join(RECENCY_SEES)}"
+            )
         return RecencyCoupling(
-            *_named_columns(entry, path, columns, ("days", "recency")), window_days
+            *_named_columns(entry, path, columns, (drivers[0], "recency")),
+            window_days,
+            distinct_days=drivers[0] == "days",
+            recency_sees=sees,
         )
     if kind == "window":
         _check_keys(entry, path, WINDOW_KEYS, ("kind", "shorter", "longer"))
@@ -346,14 +377,15 @@ def build_action_space(
 def _recency_follows(
     genes: Sequence[GeneSpec], follows: Sequence[Follow], recencies: Sequence[RecencyCoupling]
 ) -> tuple[Follow, ...]:
-    """The recency columns that follow the active days a what-if moves (a gene's, or a
-    window follower's), after every window follower; an actionable recency follows nothing."""
+    """The recency columns that follow the active days or counts a what-if moves (a gene's,
+    or a window follower's), after every window follower; an actionable recency follows
+    nothing."""
     gene_columns = {g.column for g in genes}
     moving = gene_columns | {f.column for f in follows}
     return tuple(
-        Follow(r.recency_column, r.days_column, r, True)
+        Follow(r.recency_column, r.driver_column, r, True)
         for r in recencies
-        if r.days_column in moving and r.recency_column not in gene_columns
+        if r.driver_column in moving and r.recency_column not in gene_columns
     )
 
 
@@ -393,7 +425,7 @@ def follow(
     module docstring)."""
     window = rule.window
     if isinstance(window, RecencyCoupling):
-        return _recency_followed(follower, driver_before, driver_after, window.window_days)
+        return _recency_followed(follower, driver_before, driver_after, window)
     with np.errstate(divide="ignore", invalid="ignore"):
         if rule.driver_is_longer:
             wanted = np.where(driver_before > 0, follower * driver_after / driver_before, follower)
@@ -413,16 +445,25 @@ def follow(
 
 
 def _recency_followed(
-    recency: np.ndarray, days_before: np.ndarray, days_after: np.ndarray, window_days: float
+    recency: np.ndarray, before: np.ndarray, after: np.ndarray, coupling: RecencyCoupling
 ) -> np.ndarray:
-    """The days since the last event once the active days of a window moved: to k > 0, at
-    most window_days - k + 1 (that value when the row had no event); to 0, at least
-    window_days + 1 (the last event before the window); as it was otherwise."""
-    latest = window_days - days_after + 1
+    """The days since the last event once the window's active days or count moved: to
+    k > 0, at most window_days - k + 1 for active days, window_days for events (that value
+    when the row had no event) unless the recency sees fewer events than the driver counts;
+    to 0, at least window_days + 1 (the last event before the window) unless it sees more; as
+    it was otherwise."""
+    window_days = coupling.window_days
+    latest = (
+        window_days - after + 1 if coupling.distinct_days else np.full_like(after, window_days)
+    )
     wanted = np.where(np.isnan(recency), latest, np.minimum(recency, latest))
-    moved = (days_after != days_before) & ~np.isnan(days_before)
+    moved = (after != before) & ~np.isnan(before)
+    if coupling.recency_sees == "fewer":
+        wanted = recency
     emptied = np.maximum(recency, window_days + 1)  # NaN (no event at all) stays NaN
-    return np.where(moved & (days_after > 0), wanted, np.where(moved, emptied, recency))
+    if coupling.recency_sees == "more":
+        emptied = recency
+    return np.where(moved & (after > 0), wanted, np.where(moved, emptied, recency))
 
 
 def action_space_from_manifest(
@@ -558,12 +599,14 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
         expected[rule.column] = follow(
             expected[None, rule.column], before[None, driver], after[None, driver], rule
         )[0]
-    for column, rule in {rule.column: rule for rule in space.follows}.items():
+    for column in dict.fromkeys(rule.column for rule in space.follows):
         if not np.isclose(after[column], expected[column], equal_nan=True):
-            kind = "recency" if isinstance(rule.window, RecencyCoupling) else "window"
+            rules = [r for r in space.follows if r.column == column and moved[r.driver]]
+            kind = "recency" if isinstance(rules[0].window, RecencyCoupling) else "window"
+            drivers = " and ".join(space.feature_names[r.driver] for r in rules)
             problems.append(
                 f"{space.feature_names[column]}: {float(after[column])!r} does not "
-                f"follow {space.feature_names[rule.driver]} ({kind} coupling)"
+                f"follow {drivers} ({kind} coupling)"
             )
     for order in space.orders:
         if after[order.smaller_column] > after[order.larger_column]:

@@ -191,14 +191,26 @@ def test_feature_names_follow_the_scheme_and_couplings_are_derived():
         "numerator": "count_SKIP_30d",
         "denominator": "count_PLAY_30d",
     } in couplings
-    assert [c for c in couplings if c["kind"] == "recency"] == [
-        {
-            "kind": "recency",
-            "days": f"active_days_{w}d",
-            "recency": "days_since_last_event",
-            "window_days": w,
-        }
+    counted = [
+        {"kind": "recency", "events": f"count_{t}_{w}d", "window_days": w, **rest}
+        for t in ("PLAY", "SKIP")
         for w in (7, 30)
+        for rest in (
+            {"recency": f"days_since_last_{t}"},
+            {"recency": "days_since_last_event", "recency_sees": "more"},
+        )
+        if rest["recency"] != "days_since_last_SKIP"  # no SKIP recency in the set
+    ]
+    assert [c for c in couplings if c["kind"] == "recency"] == [
+        *counted,
+        *(
+            {"kind": "recency", "days": f"active_days_{w}d", "window_days": w, **rest}
+            for w in (7, 30)
+            for rest in (
+                {"recency": "days_since_last_event"},
+                {"recency": "days_since_last_PLAY", "recency_sees": "fewer"},
+            )
+        ),
     ]
 
 
