@@ -1011,6 +1011,8 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     when it rises from 0: `recency_sees: more`) for the days since the last event of any type;
     no active day in a window puts the last event of each type before it (`recency_sees:
     fewer`).
+    `activity`: a count above 0 makes each active-days window at least as long active on a
+    day at least, so a what-if that adds events to a quiet window adds an active day.
     """
     couplings: list[dict[str, object]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
@@ -1040,11 +1042,17 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
                 couplings.append(window)
     names = {feature.name for feature in features}
     typed_recencies = [f.name for f in features if f.kind == "recency" and f.event_type]
+    active_days = [f for f in features if f.kind == "active_days"]
     for feature in features:
         if feature.kind == "active_days":
             couplings.extend(_active_days_recency_couplings(feature, names, typed_recencies))
         if feature.kind == "count":
             couplings.extend(_count_recency_couplings(feature, names))
+            couplings.extend(
+                {"kind": "activity", "events": feature.name, "days": days.name}
+                for days in active_days
+                if (days.window_days or 0) >= (feature.window_days or 0)
+            )
         if feature.kind == "recency" and feature.event_type and "days_since_last_event" in names:
             couplings.append(
                 {"kind": "order", "smaller": "days_since_last_event", "larger": feature.name}

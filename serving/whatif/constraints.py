@@ -16,7 +16,8 @@ Built from the feature-set manifest's `actionable` and `couplings` lists (docs/a
                  {kind: recency, events: count_PLAY_30d, recency: days_since_last_event,
                   window_days: 30, recency_sees: more},
                  {kind: recency, days: active_days_30d, recency: days_since_last_PLAY,
-                  window_days: 30, recency_sees: fewer}]
+                  window_days: 30, recency_sees: fewer},
+                 {kind: activity, events: count_PLAY_7d, days: active_days_30d}]
 
 Every feature that is not actionable is immutable. `lower`/`upper` bound the values a change
 may reach (for integer genes they are tightened to whole numbers); `cost` is the price of one
@@ -36,7 +37,12 @@ recency does not see (active days of every type against the last event of one): 
 at 0 does. When a what-if moves the driver (a gene or a follower), the recency follows to the
 nearest value that holds (unchanged when it already holds; the bound itself when the row had
 no event and k > 0; no event stays none at 0), applied after the window followers, each
-coupling in turn. Counts do not move active days.
+coupling in turn.
+
+An `activity` coupling says events counted in a window make a day of an active-days window at
+least as long active: when a what-if moves the count to k > 0, active days that are no gene
+become at least 1 (a count at 0 says nothing: other types' events may remain). Applied after
+the window followers and before the recencies, which then follow the active days too.
 
 A `window` coupling says two windows of one additive feature share events: when a what-if
 moves one of them and the other is not itself actionable, the other follows (`Follow`) instead
@@ -66,9 +72,10 @@ ACTIONABLE_KEYS = ("name", "direction", "lower", "upper", "integer", "cost", "ca
 ORDER_KEYS = ("kind", "smaller", "larger")
 RECENCY_KEYS = ("kind", "days", "events", "recency", "window_days", "recency_sees")
 RECENCY_SEES = ("same", "more", "fewer")
+ACTIVITY_KEYS = ("kind", "events", "days")
 RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
 WINDOW_KEYS = ("kind", "shorter", "longer", "shorter_days", "longer_days")
-COUPLING_KINDS = ("order", "ratio", "window", "recency")
+COUPLING_KINDS = ("order", "ratio", "window", "recency", "activity")
 
 
 class ActionSpaceError(UsagecastError):
@@ -140,19 +147,40 @@ class RecencyCoupling:
 
 
 @dataclass(frozen=True)
+class ActivityCoupling:
+    """Events counted in column `events` make column `days` (active days of a window at least
+    as long) at least 1 (module docstring)."""
+
+    events: str
+    days: str
+    events_column: int
+    days_column: int
+
+
+@dataclass(frozen=True)
 class Follow:
-    """Column `column` follows column `driver` (through `window`, or a recency coupling)
-    when a what-if moves it; `integer` when the gene the chain starts from is integer.
-    Applied in tuple order."""
+    """Column `column` follows column `driver` through `coupling` when a what-if moves it;
+    `integer` when the gene the chain starts from is integer. Applied in tuple order."""
 
     column: int
     driver: int
-    window: WindowCoupling | RecencyCoupling
+    coupling: WindowCoupling | RecencyCoupling | ActivityCoupling
     integer: bool
 
     @property
     def driver_is_longer(self) -> bool:
-        return isinstance(self.window, WindowCoupling) and self.driver == self.window.longer_column
+        coupling = self.coupling
+        return isinstance(coupling, WindowCoupling) and self.driver == coupling.longer_column
+
+    @property
+    def kind(self) -> str:
+        """The manifest's name of the coupling kind."""
+        kinds = {
+            RecencyCoupling: "recency",
+            ActivityCoupling: "activity",
+            WindowCoupling: "window",
+        }
+        return kinds[type(self.coupling)]
 
 
 @dataclass(frozen=True)
@@ -279,8 +307,11 @@ def _gene(entry: Any, path: str, columns: Mapping[str, int]) -> GeneSpec:
 
 def _coupling(
     entry: Any, path: str, columns: Mapping[str, int]
-) -> OrderCoupling | RatioCoupling | WindowCoupling | RecencyCoupling:
+) -> OrderCoupling | RatioCoupling | WindowCoupling | RecencyCoupling | ActivityCoupling:
     kind = entry.get("kind") if isinstance(entry, Mapping) else None
+    if kind == "activity":
+        _check_keys(entry, path, ACTIVITY_KEYS, ACTIVITY_KEYS)
+        return ActivityCoupling(*_named_columns(entry, path, columns, ("events", "days")))
     if kind == "recency":
         _check_keys(entry, path, RECENCY_KEYS, ("kind", "recency", "window_days"))
         drivers = [key for key in ("days", "events") if key in entry]
@@ -363,29 +394,34 @@ def build_action_space(
     orders = tuple(c for c in parsed if isinstance(c, OrderCoupling))
     windows = tuple(c for c in parsed if isinstance(c, WindowCoupling))
     recencies = tuple(c for c in parsed if isinstance(c, RecencyCoupling))
+    activities = tuple(c for c in parsed if isinstance(c, ActivityCoupling))
     follows = _follows(genes, windows, names)
+    follows += _moved_by(genes, follows, activities)
     return ActionSpace(
-        names,
-        genes,
-        orders,
-        ratios,
-        windows,
-        follows + _recency_follows(genes, follows, recencies),
+        names, genes, orders, ratios, windows, follows + _moved_by(genes, follows, recencies)
     )
 
 
-def _recency_follows(
-    genes: Sequence[GeneSpec], follows: Sequence[Follow], recencies: Sequence[RecencyCoupling]
+def _moved_by(
+    genes: Sequence[GeneSpec],
+    follows: Sequence[Follow],
+    couplings: Sequence[RecencyCoupling | ActivityCoupling],
 ) -> tuple[Follow, ...]:
-    """The recency columns that follow the active days or counts a what-if moves (a gene's,
-    or a window follower's), after every window follower; an actionable recency follows
-    nothing."""
+    """The active days (`activity`) or recencies (`recency`) that follow the counts or active
+    days a what-if moves (a gene's, or an earlier follower's), after those followers; a gene
+    follows nothing."""
     gene_columns = {g.column for g in genes}
     moving = gene_columns | {f.column for f in follows}
+    ends = [
+        (c.events_column, c.days_column, c)
+        if isinstance(c, ActivityCoupling)
+        else (c.driver_column, c.recency_column, c)
+        for c in couplings
+    ]
     return tuple(
-        Follow(r.recency_column, r.driver_column, r, True)
-        for r in recencies
-        if r.driver_column in moving and r.recency_column not in gene_columns
+        Follow(column, driver, coupling, True)
+        for driver, column, coupling in ends
+        if driver in moving and column not in gene_columns
     )
 
 
@@ -421,11 +457,14 @@ def _follows(
 def follow(
     follower: np.ndarray, driver_before: np.ndarray, driver_after: np.ndarray, rule: Follow
 ) -> np.ndarray:
-    """A follower's new values once its driver moved (the `window` and `recency` rules,
-    module docstring)."""
-    window = rule.window
-    if isinstance(window, RecencyCoupling):
-        return _recency_followed(follower, driver_before, driver_after, window)
+    """A follower's new values once its driver moved (the `window`, `recency` and `activity`
+    rules, module docstring)."""
+    coupling = rule.coupling
+    if isinstance(coupling, RecencyCoupling):
+        return _recency_followed(follower, driver_before, driver_after, coupling)
+    if isinstance(coupling, ActivityCoupling):
+        moved = (driver_after != driver_before) & ~np.isnan(driver_before) & (driver_after > 0)
+        return np.where(moved, np.fmax(follower, 1.0), follower)
     with np.errstate(divide="ignore", invalid="ignore"):
         if rule.driver_is_longer:
             wanted = np.where(driver_before > 0, follower * driver_after / driver_before, follower)
@@ -433,8 +472,8 @@ def follow(
             wanted = follower + (driver_after - driver_before)
     if rule.integer:
         wanted = follower + np.trunc(wanted - follower)
-    gap = np.inf if window.shorter_days is None else window.longer_days - window.shorter_days
-    cap = np.inf if window.shorter_days is None else window.shorter_days
+    gap = np.inf if coupling.shorter_days is None else coupling.longer_days - coupling.shorter_days
+    cap = np.inf if coupling.shorter_days is None else coupling.shorter_days
     if rule.driver_is_longer:  # follower is the shorter window
         lo, hi = np.maximum(driver_after - gap, 0.0), np.minimum(driver_after, cap)
     else:
@@ -594,7 +633,7 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
         if moved[gene.column] and gene.integer and value != np.round(value):
             problems.append(f"{gene.name}: integer feature set to {float(value)!r}")
     expected = before.copy()
-    for rule in space.follows:  # in order: a recency follows the windows' followers
+    for rule in space.follows:  # in order: windows, then activity, then recency
         driver = rule.driver
         expected[rule.column] = follow(
             expected[None, rule.column], before[None, driver], after[None, driver], rule
@@ -602,11 +641,11 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
     for column in dict.fromkeys(rule.column for rule in space.follows):
         if not np.isclose(after[column], expected[column], equal_nan=True):
             rules = [r for r in space.follows if r.column == column and moved[r.driver]]
-            kind = "recency" if isinstance(rules[0].window, RecencyCoupling) else "window"
             drivers = " and ".join(space.feature_names[r.driver] for r in rules)
+            kinds = " and ".join(dict.fromkeys(r.kind for r in rules))
             problems.append(
                 f"{space.feature_names[column]}: {float(after[column])!r} does not "
-                f"follow {drivers} ({kind} coupling)"
+                f"follow {drivers} ({kinds} coupling)"
             )
     for order in space.orders:
         if after[order.smaller_column] > after[order.larger_column]:

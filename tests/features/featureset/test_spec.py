@@ -191,6 +191,13 @@ def test_feature_names_follow_the_scheme_and_couplings_are_derived():
         "numerator": "count_SKIP_30d",
         "denominator": "count_PLAY_30d",
     } in couplings
+    assert [c for c in couplings if c["kind"] == "activity"] == [
+        {"kind": "activity", "events": f"count_{t}_{w}d", "days": f"active_days_{days}d"}
+        for t in ("PLAY", "SKIP")
+        for w in (7, 30)
+        for days in (7, 30)
+        if days >= w  # events in the last 30 days say nothing of the last 7
+    ]
     counted = [
         {"kind": "recency", "events": f"count_{t}_{w}d", "window_days": w, **rest}
         for t in ("PLAY", "SKIP")

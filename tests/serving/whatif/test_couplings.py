@@ -1,6 +1,6 @@
 """A lever change moves every feature coupled to it, one test per coupling kind: order,
-ratio, window (shorter and longer windows of a count), the active-day bounds and the days
-since the last event (of any type, and of a count's own type)."""
+ratio, window (shorter and longer windows of a count), the active-day bounds, the days since
+the last event (of any type, and of a count's own type) and the active days a count needs."""
 
 from __future__ import annotations
 
@@ -77,8 +77,23 @@ COUPLINGS = [
         for name, w in (("count_AD_7d", 7), ("count_AD_30d", 30), ("count_AD_90d", 90),
                         ("count_PLAY_30d", 30))
     ),
+    *(
+        {"kind": "activity", "events": events, "days": days}
+        for events, days in (("count_AD_7d", "active_days_7d"), ("count_AD_7d", "active_days_30d"),
+                             ("count_AD_30d", "active_days_30d"),
+                             ("count_PLAY_30d", "active_days_30d"))
+    ),
 ]  # fmt: skip
 SPACE = build_action_space(FEATURES, ACTIONABLE, COUPLINGS)
+# The 7-day ad count as the one lever: the active days follow it instead of being a lever.
+COUNT_LEVER = {
+    "name": "count_AD_7d",
+    "direction": "both",
+    "lower": 0,
+    "upper": 100,
+    "integer": True,
+}
+COUNT_SPACE = build_action_space(FEATURES, [COUNT_LEVER], COUPLINGS)
 
 
 def _row(**values: float) -> np.ndarray:
@@ -89,8 +104,8 @@ def _row(**values: float) -> np.ndarray:
     return row[None, :]
 
 
-def _changed(row: np.ndarray, expression: str) -> dict[str, float]:
-    after, _ = apply_change(row, SPACE, parse_change(expression))
+def _changed(row: np.ndarray, expression: str, space=SPACE) -> dict[str, float]:
+    after, _ = apply_change(row, space, parse_change(expression))
     return {name: float(after[0, i]) for i, name in enumerate(FEATURES)}
 
 
@@ -250,6 +265,27 @@ def test_the_last_event_of_a_type_follows_its_count_and_the_active_days(
     )
 
 
+def test_events_added_to_a_quiet_window_make_a_day_of_it_active():
+    row = _row(
+        count_AD_30d=2,
+        count_AD_90d=5,
+        active_days_30d=3,
+        days_since_last_event=12,
+        days_since_last_AD=12,
+    )
+    after = _changed(row, "count_AD_7d += 2", COUNT_SPACE)
+    assert {k: after[k] for k in ("count_AD_30d", "count_AD_90d")} == {
+        "count_AD_30d": 4,
+        "count_AD_90d": 7,
+    }
+    assert (after["active_days_7d"], after["active_days_30d"]) == (1, 3)  # 30d had its days
+    assert (after["days_since_last_AD"], after["days_since_last_event"]) == (7, 7)
+    emptied = _changed(
+        _row(**ADS, active_days_7d=2, active_days_30d=5), "count_AD_7d = 0", COUNT_SPACE
+    )
+    assert (emptied["active_days_7d"], emptied["active_days_30d"]) == (2, 5)  # other events stay
+
+
 def test_an_actionable_recency_follows_nothing_and_bad_recency_couplings_are_refused():
     recency = {"name": "days_since_last_event", "direction": "both", "lower": 0, "upper": 90}
     space = build_action_space(FEATURES, [*ACTIONABLE, recency], COUPLINGS)
@@ -307,16 +343,21 @@ def _consistent_rows(draw) -> np.ndarray:
             "active_days_30d -= 4",
             "active_days_30d = 30",
             "active_days_30d = 0",
+            "count_AD_7d *= 2",
+            "count_AD_7d += 3",
+            "count_AD_7d = 0",
         ]
     ),
 )
 def test_every_change_leaves_a_row_a_feature_build_could_make(row, expression):
     """What the change's lever says holds after it: counts put the last event of their type
-    (and of any type) into the window, active days the last event. Counts do not move active
-    days (the active days are a lever of their own), so a count raised from 0 in a window of
-    no active day is the one row the active days' rule does not describe."""
-    after, _ = apply_change(row, SPACE, parse_change(expression))
-    assert violations(row[0], after[0], SPACE) == []
+    (and of any type) into the window and make a day of it active, active days put the last
+    event there. Where the active days are a lever of their own (SPACE), a count does not move
+    them: a count raised from 0 in a window of no active day is the one row the active days'
+    rule does not describe there."""
+    space = COUNT_SPACE if expression.startswith("count_AD_7d") else SPACE
+    after, _ = apply_change(row, space, parse_change(expression))
+    assert violations(row[0], after[0], space) == []
     a = dict(zip(FEATURES, after[0], strict=True))
     b = dict(zip(FEATURES, row[0], strict=True))
     assert 0 <= a["count_AD_7d"] <= a["count_AD_30d"] <= a["count_AD_90d"]
@@ -333,8 +374,13 @@ def test_every_change_leaves_a_row_a_feature_build_could_make(row, expression):
                 assert a["days_since_last_event"] <= window
             else:
                 assert not a["days_since_last_AD"] <= window
+    if space is COUNT_SPACE:
+        assert a["active_days_7d"] >= (a["count_AD_7d"] > 0)
+        assert a["active_days_30d"] >= (a["count_AD_30d"] + a["count_PLAY_30d"] > 0)
     for window in (7, 30):  # active days in a window put the last event inside it, none before
         if a[f"active_days_{window}d"]:
             assert a["days_since_last_event"] <= window - a[f"active_days_{window}d"] + 1
-        elif not (a[f"count_AD_{window}d"] and not b[f"count_AD_{window}d"]):
+        elif space is COUNT_SPACE or not (
+            a[f"count_AD_{window}d"] and not b[f"count_AD_{window}d"]
+        ):
             assert not a["days_since_last_event"] <= window
