@@ -162,7 +162,7 @@ def test_manifest_actionable_and_couplings_satisfy_the_whatif_contract(demo):
     )
     assert {gene.name for gene in space.genes} == {"count_AD_30d", "active_days_30d"}
     kinds = sorted({coupling["kind"] for coupling in manifest.to_dict()["couplings"]})
-    assert kinds == ["order", "ratio", "recency", "window"]
+    assert kinds == ["activity", "order", "ratio", "recency", "window"]
     # Active days a what-if raises bring the last event into their window.
     assert names.index("days_since_last_event") in space.follower_columns
     # A causal prior reaches the manifest only where the spec declares one.
