@@ -16,7 +16,7 @@ properties, never by key. Decisions:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Literal
@@ -240,6 +240,12 @@ class FeatureSetManifest:
     def with_reused(self, reused: bool) -> FeatureSetManifest:
         """The manifest noting whether its build was found rather than built."""
         return replace(self, reused=reused)
+
+    def with_couplings(self, couplings: Sequence[Mapping[str, Any]]) -> FeatureSetManifest:
+        """The manifest with other what-if couplings (written after `actionable` when it had
+        none)."""
+        keys = self.keys if "couplings" in self.keys else (*self.keys, "couplings")
+        return replace(self, couplings=_frozen(list(couplings)), keys=keys)
 
     # -- what stages read ----------------------------------------------------------------
 

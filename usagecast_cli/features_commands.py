@@ -38,6 +38,7 @@ def _build(args: argparse.Namespace) -> int:
         sample=args.sample,
         seed=args.seed,
         allow_leaky=tuple(args.allow_leaky),
+        force=args.force,
         progress=not args.no_progress,
     )
     print(format_build(result))
@@ -59,6 +60,7 @@ def _build_scoring(args: argparse.Namespace) -> int:
         engine=args.engine,
         sample=args.sample,
         seed=args.seed,
+        force=args.force,
         progress=not args.no_progress,
     )
     print(format_scoring_build(result))
@@ -199,6 +201,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--seed", type=int, default=None, help="seed of the user sample (0)")
     build.add_argument("--no-progress", action="store_true", help="hide the stage bar")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="build again even when a build of this spec, data and sample exists (it is replaced)",
+    )
     build.add_argument(
         "--allow-leaky",
         action="append",

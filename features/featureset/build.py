@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from contracts.errors import UsagecastError
-from contracts.manifest import FeatureSetManifest
+from contracts.manifest import FeatureSetManifest, plain_json
 from contracts.refs import BuildRef, FeatureSetRef
 from contracts.workspace import event_store_path
 from events.store import (
@@ -98,6 +98,7 @@ class BuildResult:
     label_rate: float | None
     reused: bool
     manifest: FeatureSetManifest
+    couplings_updated: bool = False
 
 
 def fingerprint_of(
@@ -755,6 +756,11 @@ def _build_feature_set(
         target = store.build_dir(parsed, fingerprint)
         existing = store.read_manifest(target)
         if existing is not None and not force:
+            couplings = derive_couplings(features)
+            updated = plain_json(existing.couplings) != list(couplings)
+            if updated:  # written by an earlier usagecast: a pure function of the features
+                existing = existing.with_couplings(couplings)
+                store.replace_manifest(existing, target)
             store.mark_latest(parsed, fingerprint)
             return BuildResult(
                 spec.ref,
@@ -764,6 +770,7 @@ def _build_feature_set(
                 existing.label_rate,
                 True,
                 existing,
+                couplings_updated=updated,
             )
         begin(f"computing rows on {engine}")
         runner = open_engine(
@@ -863,7 +870,8 @@ def format_build(result: BuildResult) -> str:
     counted = "" if positives is None else f"  positives {positives}"
     lines = [
         f"{result.ref}  fingerprint {result.fingerprint}"
-        + ("  (reused)" if result.reused else ""),
+        + ("  (reused)" if result.reused else "")
+        + ("  what-if couplings updated to this usagecast's" if result.couplings_updated else ""),
         f"rows {result.rows}{counted}  label rate {rate}  cutoffs {manifest.first_cutoff} .. "
         f"{manifest.last_cutoff}",
         f"dropped: inactive {manifest.count('inactive')}  converted "

@@ -71,6 +71,13 @@ def write_build(frame: pd.DataFrame, manifest: FeatureSetManifest, path: Path) -
     return path
 
 
+def replace_manifest(manifest: FeatureSetManifest, path: Path) -> None:
+    """Rewrite a build's manifest.json in place, atomically (its rows stay as they are)."""
+    staging = path / f".{MANIFEST_FILE}.new"
+    staging.write_text(manifest.to_json())
+    os.replace(staging, path / MANIFEST_FILE)
+
+
 def mark_latest(ref: FeatureSetRef, fingerprint: str, root: Path | None = None) -> None:
     """Record which build `name@vN` resolves to."""
     (version_dir(ref, root) / LATEST_FILE).write_text(fingerprint + "\n")

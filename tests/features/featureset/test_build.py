@@ -297,6 +297,29 @@ def test_an_items_table_without_versions_validity_is_refused_with_what_to_do(dem
     build_feature_set("buyers@v1", sets_dir=demo)  # a spec without item_mean still builds
 
 
+def test_a_build_of_an_earlier_usagecast_gets_this_ones_couplings_and_force_builds_anew(
+    demo, capsys
+):
+    first = build_feature_set("buyers@v1", sets_dir=demo)
+    old = {k: v for k, v in first.manifest.to_dict().items() if k != "couplings"}
+    (first.path / "manifest.json").write_text(json.dumps(old))  # as written before couplings
+    again = build_feature_set("buyers@v1", sets_dir=demo)
+    assert again.reused and again.couplings_updated
+    written = json.loads((first.path / "manifest.json").read_text())
+    assert written["couplings"] == first.manifest.to_dict()["couplings"] != []
+    assert {k: written[k] for k in old} == old  # nothing else rewritten
+    assert "(reused)  what-if couplings updated to this usagecast's" in format_build(again)
+    assert not build_feature_set("buyers@v1", sets_dir=demo).couplings_updated
+
+    assert main(["features", "build", "buyers@v1", "--specs", str(demo), "--no-progress"]) == 0
+    assert "(reused)" in capsys.readouterr().out
+    rows_file = (first.path / "data.parquet").stat().st_ino
+    argv = ["features", "build", "buyers@v1", "--specs", str(demo), "--no-progress", "--force"]
+    assert main(argv) == 0
+    assert f"buyers@v1  fingerprint {first.fingerprint}\n" in capsys.readouterr().out
+    assert (first.path / "data.parquet").stat().st_ino != rows_file  # written anew, swapped in
+
+
 def test_cli_build_sql_list_on_a_shipped_spec(capsys):
     """The CLI on premium_30d@v1 over a tiny store with the demo's attributes."""
     events, users = demo_log()
