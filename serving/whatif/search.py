@@ -20,6 +20,8 @@ since the last event a raised active-day count brings into its window) are liste
 Diversity: the k suggestions of a row are chosen greedily by fitness; a candidate joins only
 if, against every suggestion already chosen, it changes a different set of features or its
 range-normalised L1 distance (sum of |difference| / (upper - lower)) is >= `min_distance`.
+A candidate that another one dominates (it moves a subset of the features and reaches at least
+the probability at no more cost) is never suggested: a change added for nothing is noise.
 When some candidate reaches the target, only such candidates are suggested; otherwise the
 closest ones that raise the probability are, flagged `reached=False`, and none when no change
 tried raises it (a change that lowers the probability answers nothing the user asked: there
@@ -199,6 +201,22 @@ def _distance(a: np.ndarray, b: np.ndarray, width: np.ndarray) -> float:
     return float(np.sum(diff / width))
 
 
+def dominated(
+    moved: np.ndarray, probs: np.ndarray, costs: np.ndarray, usable: np.ndarray
+) -> np.ndarray:
+    """Which of one row's candidates a usable other one beats: it moves a subset of their
+    features (`moved`: candidates x genes) and reaches at least their probability at no more
+    cost, and differs in one of the three."""
+    subset = (moved[:, None, :] <= moved[None, :, :]).all(axis=2)  # [d, c]: moved[d] <= moved[c]
+    no_worse = (probs[:, None] >= probs[None, :]) & (costs[:, None] <= costs[None, :])
+    better = (
+        (probs[:, None] > probs[None, :])
+        | (costs[:, None] < costs[None, :])
+        | (moved[:, None, :] != moved[None, :, :]).any(axis=2)
+    )
+    return (subset & no_worse & better & usable[:, None]).any(axis=0)
+
+
 def pick_diverse(
     candidates: np.ndarray,
     fitness: np.ndarray,
@@ -207,10 +225,13 @@ def pick_diverse(
     width: np.ndarray,
     k: int,
     min_distance: float,
+    probs: np.ndarray,
+    costs: np.ndarray,
 ) -> list[int]:
-    """Greedy choice of up to k of one row's `allowed` candidate indices (see the module
-    docstring)."""
+    """Greedy choice of up to k of one row's `allowed` candidate indices, none dominated (see
+    the module docstring)."""
     usable = np.isfinite(fitness) & allowed
+    usable &= ~dominated(changed(candidates, base), probs, costs, usable)
     chosen: list[int] = []
     sets: list[np.ndarray] = []
     for index in np.argsort(fitness, kind="stable"):
@@ -384,6 +405,7 @@ def _row_suggestions(
         return [Suggestion((), (), float(base_prob), 0.0, 0.0, 0, True)]
     raised = probs > base_prob
     reached = probs >= goal.target if goal.kind == "reach" else raised
+    costs = change_cost(candidates[None], base[r : r + 1], space.unit_cost)[0]
     chosen = pick_diverse(
         candidates,
         fitness,
@@ -392,13 +414,15 @@ def _row_suggestions(
         width,
         options.k,
         options.min_distance,
+        probs,
+        costs,
     )
     if not chosen:
         return []
     derived_columns = np.array(derived_columns_of(space), dtype=np.intp)
     derived_names = tuple(space.feature_names[c] for c in derived_columns)
     full = materialize(x0[r : r + 1], candidates[None, chosen], space)
-    cost = change_cost(candidates[None, chosen], base[r : r + 1], space.unit_cost)[0]
+    cost = costs[chosen]
     result = []
     for j, index in enumerate(chosen):
         changes = _changes(space.gene_names, base[r], candidates[index])

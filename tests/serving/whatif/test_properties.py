@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -202,6 +204,13 @@ def test_search_output_is_feasible_and_honest(case, max_changes, goal, seed, che
                 assert suggestion.reached == (rescored >= goal.target)
             else:
                 assert suggestion.reached == (suggestion.gain > 0)
+        for a, b in itertools.permutations(row_suggestions, 2):  # none adds a change for nothing
+            moved = {c.feature for c in b.changes}
+            assert not (
+                {c.feature for c in a.changes} < moved
+                and a.probability >= b.probability
+                and a.cost <= b.cost
+            )
 
 
 @SETTINGS

@@ -18,6 +18,7 @@ from serving.whatif import (
     suggestions_to_json,
 )
 from serving.whatif.operators import changed
+from serving.whatif.search import dominated
 
 
 def _queries(product_data, count=12):
@@ -222,3 +223,15 @@ def test_short_of_the_goal_only_changes_that_raise_the_probability_are_suggested
     assert raised and all(s.gain > 0 for s in raised)
     assert all(s.reached == (goal.kind == "gain") for s in raised)  # 0.9 is out of reach
     assert stuck == []  # only more `a` is allowed there, and it lowers the probability
+
+
+def test_a_candidate_that_adds_a_change_for_nothing_is_dominated():
+    moved = np.array([[1, 0], [1, 1], [1, 1], [0, 1], [1, 0]], dtype=bool)
+    probs = np.array([0.60, 0.60, 0.70, 0.55, 0.50])
+    costs = np.array([10.0, 11.0, 12.0, 3.0, 12.0])
+    usable = np.array([True, True, True, True, True])
+    # 1 moves 0's feature and one more for no gain at more cost; 4 is 0 made worse and dearer.
+    assert dominated(moved, probs, costs, usable).tolist() == [False, True, False, False, True]
+    # Only a usable candidate dominates (the row itself, padding the archive, is not one).
+    usable[0] = False
+    assert dominated(moved, probs, costs, usable).tolist() == [False, False, False, False, False]
