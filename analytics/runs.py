@@ -173,6 +173,27 @@ def _area_prefix_words(filters: Filters) -> str:
     return "" if prefix is None else f" with an area starting with {prefix!r}"
 
 
+def _chosen_feature(
+    engine: Engine, filters: Filters, by: Feature | None, all_time: bool
+) -> tuple[Feature, str]:
+    """`by` when given; else product areas, unless no event in scope carries one (a tracker's
+    export without areas): then event types, with a note saying so."""
+    if by is not None:
+        return by, ""
+    presence = feature_presence(engine, filters, "area", all_time=all_time)
+    if presence.events and not presence.with_feature:
+        return "event_type", (
+            "note: no event in scope has a product area, so event types are ranked "
+            "(--by event_type says so; --by area asks for areas)"
+        )
+    return "area", ""
+
+
+def _notes(*notes: str) -> str:
+    """The non-empty notes, a line each."""
+    return "\n".join(note for note in notes if note)
+
+
 def _area_coverage_note(engine: Engine, filters: Filters, by: Feature, all_time: bool) -> str:
     """A note when product areas are set on fewer than MIN_AREA_SHARE of the events in scope
     (a store whose only areas are a payment's plan): a ranking of areas then speaks for
@@ -268,14 +289,15 @@ def run_top_features(
     filters: Filters = NO_FILTERS,
     *,
     per_event_type: bool = False,
-    by: Feature = "area",
+    by: Feature | None = None,
     period: ActivityPeriod | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
     """`usagecast analytics top-features`; an empty table prints why it is empty instead.
-    With `period`, the features' user shares per period (run_feature_trend)."""
+    With `period`, the features' user shares per period (run_feature_trend). `by` None:
+    product areas, or event types when no event in scope has an area (_chosen_feature)."""
     if period is not None:
         if per_event_type:
             raise UsagecastError(
@@ -287,10 +309,11 @@ def run_top_features(
         )
 
     def compute(engine: Engine) -> str:
-        table = top_features(engine, filters, per_event_type=per_event_type, by=by)
+        feature, chosen = _chosen_feature(engine, filters, by, all_time=False)
+        table = top_features(engine, filters, per_event_type=per_event_type, by=feature)
         if table.empty:
-            return _empty(_empty_top_features_reason(engine, filters, by), log=log)
-        features = table[feature_name(by)]
+            return _empty(_empty_top_features_reason(engine, filters, feature), log=log)
+        features = table[feature_name(feature)]
         return _finish(
             "top-features",
             {"top_features": table},
@@ -298,20 +321,22 @@ def run_top_features(
                 "top_features": plots.bar_chart(
                     features if not per_event_type else table["event_type"] + " " + features,
                     table["users"],
-                    f"Top {feature_label(by)}s" if by != "area" else "Top product features",
+                    f"Top {feature_label(feature)}s"
+                    if feature != "area"
+                    else "Top product features",
                     "unique users",
-                    ylabel=feature_label(by),
+                    ylabel=feature_label(feature),
                 )
             },
             {
                 **_filter_params(filters),
                 "per_event_type": per_event_type,
-                "by": by,
+                "by": feature,
                 "engine": engine_name,
             },
             log=log,
             limit=_limit(limit),
-            note=_area_coverage_note(engine, filters, by, all_time=False),
+            note=_notes(chosen, _area_coverage_note(engine, filters, feature, all_time=False)),
         )
 
     return _with_engine(engine_name, compute)
@@ -321,7 +346,7 @@ def run_feature_trend(
     filters: Filters = NO_FILTERS,
     *,
     period: ActivityPeriod = "week",
-    by: Feature = "area",
+    by: Feature | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
@@ -330,21 +355,23 @@ def run_feature_trend(
     period's active users, the latest `limit` periods printed, every period logged."""
 
     def compute(engine: Engine) -> str:
-        trend = feature_trend(engine, filters, period=period, by=by)
+        feature, chosen = _chosen_feature(engine, filters, by, all_time=False)
+        trend = feature_trend(engine, filters, period=period, by=feature)
         if trend.empty:
-            return _empty(_empty_top_features_reason(engine, filters, by), log=log)
-        shares = trend_shares(trend, by, TREND_FEATURES)
-        name = feature_name(by)
+            return _empty(_empty_top_features_reason(engine, filters, feature), log=log)
+        shares = trend_shares(trend, feature, TREND_FEATURES)
+        name = feature_name(feature)
         leaders = trend[trend[name].isin(shares.columns[1:])]
         earlier = 0 if limit == 0 else max(0, len(shares) - limit)
         notes = [
             f"user share: of the {period}'s active users in scope; the {TREND_FEATURES} most "
-            f"used {feature_label(by)}s overall",
+            f"used {feature_label(feature)}s overall",
             f"* partial {period}: cut short by the time range or the end of the data"
             if trend["partial"].any()
             else "",
             f"({earlier} earlier {period}s not shown; --limit 0 shows all)" if earlier else "",
-            _area_coverage_note(engine, filters, by, all_time=False),
+            _area_coverage_note(engine, filters, feature, all_time=False),
+            chosen,
         ]
         return _finish(
             "top-features",
@@ -355,11 +382,11 @@ def run_feature_trend(
                     "period",
                     "user_share",
                     name,
-                    f"Share of each {period}'s active users using each {feature_label(by)}",
+                    f"Share of each {period}'s active users using each {feature_label(feature)}",
                     partial="partial",
                 )
             },
-            {**_filter_params(filters), "period": period, "by": by, "engine": engine_name},
+            {**_filter_params(filters), "period": period, "by": feature, "engine": engine_name},
             log=log,
             limit=None,
             shown={"feature_trend": shares.tail(len(shares) - earlier)},
@@ -609,21 +636,22 @@ def run_before_conversion(
     filters: Filters = NO_FILTERS,
     *,
     lookback_days: int = 30,
-    by: Feature = "area",
+    by: Feature | None = None,
     engine_name: str = "duckdb",
     log: bool = False,
     limit: int = 20,
 ) -> str:
     """`usagecast analytics before-conversion`; an empty table prints why it is empty
-    instead."""
+    instead. `by` None: product areas, or event types when no event has one."""
 
     def compute(engine: Engine) -> str:
+        feature, chosen = _chosen_feature(engine, filters, by, all_time=True)
         table = checked_before_conversion(
-            engine, event, filters, lookback_days=lookback_days, by=by
+            engine, event, filters, lookback_days=lookback_days, by=feature
         )
         if table.empty:
             return _empty(
-                _empty_before_conversion_reason(engine, event, filters, by, lookback_days),
+                _empty_before_conversion_reason(engine, event, filters, feature, lookback_days),
                 log=log,
             )
         return _finish(
@@ -631,25 +659,25 @@ def run_before_conversion(
             {"before_conversion": table},
             lambda: {
                 "before_conversion": plots.bar_chart(
-                    table[feature_name(by)],
+                    table[feature_name(feature)],
                     table["lift"].fillna(0),
                     f"Lift before {event}"
-                    if by == "area"
-                    else f"{feature_label(by).capitalize()}s' lift before {event}",
+                    if feature == "area"
+                    else f"{feature_label(feature).capitalize()}s' lift before {event}",
                     "lift",
-                    ylabel=feature_label(by),
+                    ylabel=feature_label(feature),
                 )
             },
             {
                 **_filter_params(filters),
                 "event": event,
                 "lookback_days": lookback_days,
-                "by": by,
+                "by": feature,
                 "engine": engine_name,
             },
             log=log,
             limit=_limit(limit),
-            note=_area_coverage_note(engine, filters, by, all_time=True),
+            note=_notes(chosen, _area_coverage_note(engine, filters, feature, all_time=True)),
         )
 
     return _with_engine(engine_name, compute)

@@ -301,12 +301,12 @@ def _add_by_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--by",
         type=_by,
-        default="area",
+        default=None,
         metavar="{area,event_type,item:ATTR}",
-        help="what a feature is: a product area (the events' area; default), an event type "
-        "(for stores whose events carry no area) or a categorical attribute of the events' "
-        "items, as of each event (item:type: a shop's product types); --area still filters "
-        "events by area",
+        help="what a feature is: a product area (the events' area), an event type or a "
+        "categorical attribute of the events' items, as of each event (item:type: a shop's "
+        "product types); --area still filters events by area (default: product areas, or "
+        "event types when no event in scope has an area, noted)",
     )
 
 

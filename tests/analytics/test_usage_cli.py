@@ -1,5 +1,6 @@
 """`usagecast analytics top-features|before-conversion --by ...` on a store without product
-areas (a Segment-style export): event types ranked, and an empty table explained in one line."""
+areas (a Segment-style export): event types ranked (by default too, noted), and an empty table
+explained in one line."""
 
 from __future__ import annotations
 
@@ -54,9 +55,12 @@ def _rows(printed: str) -> list[list[str]]:
 @pytest.mark.parametrize(
     ("argv", "command"),
     [
-        (["analytics", "top-features"], "top-features"),
-        (["analytics", "top-features", "--per-event-type"], "top-features"),
-        (["analytics", "before-conversion", "--event", "order_completed"], "before-conversion"),
+        (["analytics", "top-features", "--by", "area"], "top-features"),
+        (["analytics", "top-features", "--per-event-type", "--by", "area"], "top-features"),
+        (
+            ["analytics", "before-conversion", "--event", "order_completed", "--by", "area"],
+            "before-conversion",
+        ),
     ],
 )
 def test_ranking_areas_of_a_store_without_areas_says_so_in_one_line(
@@ -67,14 +71,39 @@ def test_ranking_areas_of_a_store_without_areas_says_so_in_one_line(
     assert captured.out == f"analytics {command}: {NO_AREA}\n" and captured.err == ""
 
 
-def test_top_features_by_event_type_ranks_the_event_types(segment_store, capsys):
-    assert main(["analytics", "top-features", "--by", "event_type"]) == 0
-    assert _rows(capsys.readouterr().out) == [
+CHOSEN_NOTE = (
+    "note: no event in scope has a product area, so event types are ranked (--by event_type "
+    "says so; --by area asks for areas)"
+)
+
+
+@pytest.mark.parametrize("by", [["--by", "event_type"], []])
+def test_top_features_by_event_type_ranks_the_event_types(segment_store, capsys, by):
+    assert main(["analytics", "top-features", *by]) == 0
+    printed = capsys.readouterr().out
+    assert _rows(printed.replace(CHOSEN_NOTE, "").strip()) == [
         ["event_type", "users", "events", "user_share", "rank"],
         ["page_viewed", "3", "4", "1", "1"],
         ["order_completed", "2", "2", "0.6667", "2"],
         ["product_added", "2", "2", "0.6667", "3"],
     ]
+    assert (CHOSEN_NOTE in printed) == (not by)  # the default says what it chose
+
+
+def test_the_default_ranks_event_types_before_a_conversion_and_over_periods(segment_store, capsys):
+    assert main(["analytics", "before-conversion", "--event", "order_completed"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[1].split() == [
+        "event_type",
+        "converters_using",
+        "converter_share",
+        "comparison_share",
+        "lift",
+    ]
+    assert CHOSEN_NOTE in printed
+    assert main(["analytics", "top-features", "--period", "day"]) == 0
+    printed = capsys.readouterr().out
+    assert "page_viewed" in printed and CHOSEN_NOTE in printed
 
 
 def test_before_conversion_by_event_type_leaves_the_conversion_out(segment_store, capsys):
@@ -116,8 +145,13 @@ def test_before_conversion_by_event_type_leaves_the_conversion_out(segment_store
             "non-converter's window",
         ),
         (
-            ["analytics", "top-features", "--log", "--area", "web"],
+            ["analytics", "top-features", "--log", "--area", "web", "--by", "area"],
             f"analytics top-features: {NO_AREA}; no MLflow run logged",
+        ),
+        (
+            ["analytics", "top-features", "--log", "--area", "web"],
+            "analytics top-features: no event in scope with an area starting with 'web'; no "
+            "MLflow run logged",
         ),
     ],
 )
