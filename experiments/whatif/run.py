@@ -302,6 +302,14 @@ class PolicyReport:
         lines = [
             f"{r.change.expression} on {r.n_rows} rows of {self.feature_set} at cutoff "
             f"{self.cutoff} (segment: {self.segment or 'all'}); {r.n_changed} rows moved",
+            *(
+                [
+                    "moved with it (couplings): "
+                    + ", ".join(f"{n} on {k} rows" for n, k in r.moved_with)
+                ]
+                if r.moved_with
+                else []
+            ),
             f"model {self.model_uri} (version {self.model_version}), seed {r.seed}",
             f"predicted {outcome}: {r.mean_before:.4f} -> {r.mean_after:.4f}",
             f"predicted extra {counted}: {r.expected_extra:+.2f} "

@@ -4,11 +4,12 @@ A change is `FEATURE OP NUMBER` with OP one of `= += -= *= /=` (e.g.
 `count_ADVERTISEMENT_30d *= 0.5`); it is parsed, never evaluated. The feature must be
 actionable. Per row the new value is clipped to what the row may reach (direction and bounds,
 see `constraints.row_bounds`), integer features round toward the row's value (a lever is
-never over-applied), the other windows of the lever follow by the manifest's `window`
-couplings (a halved 30-day count halves its 7-day count and lowers its 90-day count by as
-much; active days stay within their day bounds) and ratios are recomputed from their
-parts. Rows where the lever cannot move are kept and counted as unchanged: their predicted
-effect is 0.
+never over-applied), the features coupled to the lever follow by the manifest's couplings
+(a halved 30-day count halves its 7-day count and lowers its 90-day count by as much; active
+days stay within their day bounds; the days since the last event follow the active days and
+counts; constraints.py) and ratios are recomputed from their parts; `PolicyResult.moved_with`
+counts the rows each of them moved on. Rows where the lever cannot move are kept and counted
+as unchanged: their predicted effect is 0.
 
 The expected number of extra conversions is the sum over rows of p_after - p_before; its
 interval is a percentile bootstrap over rows with a seeded Generator.
@@ -71,6 +72,8 @@ class PolicyResult:
     n_bootstrap: int
     seed: int
     note: str = CAUSAL_NOTE
+    # The features the change moved besides the lever (couplings), with the rows each moved on.
+    moved_with: tuple[tuple[str, int], ...] = ()
 
 
 def parse_change(expression: str) -> LeverChange:
@@ -168,6 +171,12 @@ def simulate_policy(
         raise ActionSpaceError(f"n_bootstrap: must be >= 1, got {n_bootstrap!r}")
     x0 = as_matrix(rows, space)
     after_rows, moved = apply_change(x0, space, change)
+    rows_moved = changed(after_rows, x0).sum(axis=0)
+    moved_with = tuple(
+        (name, int(n))
+        for name, n in zip(space.feature_names, rows_moved, strict=True)
+        if n and name != change.feature
+    )
     scores = np.asarray(score_fn(np.concatenate([x0, after_rows])), dtype=float)
     before, after = scores[: len(x0)], scores[len(x0) :]
     delta = after - before
@@ -181,6 +190,7 @@ def simulate_policy(
         mean_before=float(before.mean()) if len(x0) else 0.0,
         mean_after=float(after.mean()) if len(x0) else 0.0,
         expected_extra=float(delta.sum()),
+        moved_with=moved_with,
         interval_low=low,
         interval_high=high,
         level=level,

@@ -75,3 +75,11 @@ def test_policy_effect_interval_and_determinism(product_data, product_space):
     assert result.mean_after > result.mean_before
     assert result.n_rows == 400 and 0 < result.n_changed <= 400
     assert result.note == CAUSAL_NOTE
+    # What moved with the lever, and on how many rows: the 7-day window and the ratio.
+    rows_moved = dict(
+        zip(product_space.feature_names, (after != segment).sum(axis=0), strict=True)
+    )
+    assert dict(result.moved_with) == {
+        name: n for name, n in rows_moved.items() if n and name != "count_ad_30d"
+    }
+    assert [name for name, _ in result.moved_with] == ["count_ad_7d", "share_ad_30d"]
