@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import random
 import subprocess
 import sys
 import time
@@ -316,7 +317,9 @@ def run_dice(queries, frame, labels, model, space, args) -> dict:
     explainer = dice_ml.Dice(data, dice_ml.Model(model=model, backend="sklearn"), "genetic")
     ranges = {g.name: [g.lower, g.upper] for g in space.genes}
     query_frame = pd.DataFrame(queries, columns=FEATURES)
-    np.random.seed(args.seed)  # DiCE genetic draws from numpy's global state; seed the peer
+    # DiCE genetic draws from numpy's and the random module's global states: seed both.
+    np.random.seed(args.seed)
+    random.seed(args.seed)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
