@@ -180,6 +180,11 @@ CASES = [
         "analytics before-conversion --event BUY_PREMIUM --lookback-days 14 --log",
     ),
     (
+        "before_conversion",
+        {"event": "BUY_PREMIUM", "by": "event_type"},
+        "analytics before-conversion --event BUY_PREMIUM --by event_type --log",
+    ),
+    (
         "funnel",
         {"steps": "SIGNUP,PLAY,BUY_PREMIUM"},
         "analytics funnel --steps SIGNUP,PLAY,BUY_PREMIUM --log",
