@@ -1013,6 +1013,8 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     fewer`).
     `activity`: a count above 0 makes each active-days window at least as long active on a
     day at least, so a what-if that adds events to a quiet window adds an active day.
+    `sessions`: a window's sessions happen on its active days, so a what-if that adds or takes
+    away active days adds or takes away sessions of the same window.
     """
     couplings: list[dict[str, object]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
@@ -1046,6 +1048,9 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     for feature in features:
         if feature.kind == "active_days":
             couplings.extend(_active_days_recency_couplings(feature, names, typed_recencies))
+            sessions = f"sessions_{feature.window_days}d"
+            if sessions in names:
+                couplings.append({"kind": "sessions", "days": feature.name, "sessions": sessions})
         if feature.kind == "count":
             couplings.extend(_count_recency_couplings(feature, names))
             couplings.extend(

@@ -17,7 +17,8 @@ Built from the feature-set manifest's `actionable` and `couplings` lists (docs/a
                   window_days: 30, recency_sees: more},
                  {kind: recency, days: active_days_30d, recency: days_since_last_PLAY,
                   window_days: 30, recency_sees: fewer},
-                 {kind: activity, events: count_PLAY_7d, days: active_days_30d}]
+                 {kind: activity, events: count_PLAY_7d, days: active_days_30d},
+                 {kind: sessions, days: active_days_30d, sessions: sessions_30d}]
 
 Every feature that is not actionable is immutable. `lower`/`upper` bound the values a change
 may reach (for integer genes they are tightened to whole numbers); `cost` is the price of one
@@ -43,6 +44,12 @@ An `activity` coupling says events counted in a window make a day of an active-d
 least as long active: when a what-if moves the count to k > 0, active days that are no gene
 become at least 1 (a count at 0 says nothing: other types' events may remain). Applied after
 the window followers and before the recencies, which then follow the active days too.
+
+A `sessions` coupling says the sessions of a window happen on its active days: when a what-if
+moves the active days by d (a gene, a window or an activity follower), sessions that are no
+gene move by d too (each day added brings a session, each day taken away takes one; at least
+1 while a day is active, 0 when none is). Applied after the activity followers, before the
+recencies.
 
 A `window` coupling says two windows of one additive feature share events: when a what-if
 moves one of them and the other is not itself actionable, the other follows (`Follow`) instead
@@ -73,9 +80,10 @@ ORDER_KEYS = ("kind", "smaller", "larger")
 RECENCY_KEYS = ("kind", "days", "events", "recency", "window_days", "recency_sees")
 RECENCY_SEES = ("same", "more", "fewer")
 ACTIVITY_KEYS = ("kind", "events", "days")
+SESSIONS_KEYS = ("kind", "days", "sessions")
 RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
 WINDOW_KEYS = ("kind", "shorter", "longer", "shorter_days", "longer_days")
-COUPLING_KINDS = ("order", "ratio", "window", "recency", "activity")
+COUPLING_KINDS = ("order", "ratio", "window", "recency", "activity", "sessions")
 
 
 class ActionSpaceError(UsagecastError):
@@ -145,6 +153,11 @@ class RecencyCoupling:
     distinct_days: bool = True
     recency_sees: str = "same"
 
+    @property
+    def ends(self) -> tuple[int, int]:
+        """(driver column, follower column)."""
+        return self.driver_column, self.recency_column
+
 
 @dataclass(frozen=True)
 class ActivityCoupling:
@@ -156,6 +169,31 @@ class ActivityCoupling:
     events_column: int
     days_column: int
 
+    @property
+    def ends(self) -> tuple[int, int]:
+        """(driver column, follower column)."""
+        return self.events_column, self.days_column
+
+
+@dataclass(frozen=True)
+class SessionsCoupling:
+    """Column `sessions` (sessions of a window) moves with column `days` (the window's active
+    days) by as much (module docstring)."""
+
+    days: str
+    sessions: str
+    days_column: int
+    sessions_column: int
+
+    @property
+    def ends(self) -> tuple[int, int]:
+        """(driver column, follower column)."""
+        return self.days_column, self.sessions_column
+
+
+# The couplings whose follower follows one driver column, applied after the window followers.
+MovedBy = RecencyCoupling | ActivityCoupling | SessionsCoupling
+
 
 @dataclass(frozen=True)
 class Follow:
@@ -164,7 +202,7 @@ class Follow:
 
     column: int
     driver: int
-    coupling: WindowCoupling | RecencyCoupling | ActivityCoupling
+    coupling: WindowCoupling | MovedBy
     integer: bool
 
     @property
@@ -178,6 +216,7 @@ class Follow:
         kinds = {
             RecencyCoupling: "recency",
             ActivityCoupling: "activity",
+            SessionsCoupling: "sessions",
             WindowCoupling: "window",
         }
         return kinds[type(self.coupling)]
@@ -307,8 +346,11 @@ def _gene(entry: Any, path: str, columns: Mapping[str, int]) -> GeneSpec:
 
 def _coupling(
     entry: Any, path: str, columns: Mapping[str, int]
-) -> OrderCoupling | RatioCoupling | WindowCoupling | RecencyCoupling | ActivityCoupling:
+) -> OrderCoupling | RatioCoupling | WindowCoupling | MovedBy:
     kind = entry.get("kind") if isinstance(entry, Mapping) else None
+    if kind == "sessions":
+        _check_keys(entry, path, SESSIONS_KEYS, SESSIONS_KEYS)
+        return SessionsCoupling(*_named_columns(entry, path, columns, ("days", "sessions")))
     if kind == "activity":
         _check_keys(entry, path, ACTIVITY_KEYS, ACTIVITY_KEYS)
         return ActivityCoupling(*_named_columns(entry, path, columns, ("events", "days")))
@@ -393,35 +435,24 @@ def build_action_space(
             )
     orders = tuple(c for c in parsed if isinstance(c, OrderCoupling))
     windows = tuple(c for c in parsed if isinstance(c, WindowCoupling))
-    recencies = tuple(c for c in parsed if isinstance(c, RecencyCoupling))
-    activities = tuple(c for c in parsed if isinstance(c, ActivityCoupling))
     follows = _follows(genes, windows, names)
-    follows += _moved_by(genes, follows, activities)
-    return ActionSpace(
-        names, genes, orders, ratios, windows, follows + _moved_by(genes, follows, recencies)
-    )
+    for kind in (ActivityCoupling, SessionsCoupling, RecencyCoupling):  # in this order
+        follows += _moved_by(genes, follows, [c for c in parsed if isinstance(c, kind)])
+    return ActionSpace(names, genes, orders, ratios, windows, follows)
 
 
 def _moved_by(
-    genes: Sequence[GeneSpec],
-    follows: Sequence[Follow],
-    couplings: Sequence[RecencyCoupling | ActivityCoupling],
+    genes: Sequence[GeneSpec], follows: Sequence[Follow], couplings: Sequence[MovedBy]
 ) -> tuple[Follow, ...]:
-    """The active days (`activity`) or recencies (`recency`) that follow the counts or active
-    days a what-if moves (a gene's, or an earlier follower's), after those followers; a gene
-    follows nothing."""
+    """The active days (`activity`), sessions (`sessions`) or recencies (`recency`) that
+    follow the counts or active days a what-if moves (a gene's, or an earlier follower's),
+    after those followers; a gene follows nothing."""
     gene_columns = {g.column for g in genes}
     moving = gene_columns | {f.column for f in follows}
-    ends = [
-        (c.events_column, c.days_column, c)
-        if isinstance(c, ActivityCoupling)
-        else (c.driver_column, c.recency_column, c)
-        for c in couplings
-    ]
     return tuple(
-        Follow(column, driver, coupling, True)
-        for driver, column, coupling in ends
-        if driver in moving and column not in gene_columns
+        Follow(c.ends[1], c.ends[0], c, True)
+        for c in couplings
+        if c.ends[0] in moving and c.ends[1] not in gene_columns
     )
 
 
@@ -465,6 +496,12 @@ def follow(
     if isinstance(coupling, ActivityCoupling):
         moved = (driver_after != driver_before) & ~np.isnan(driver_before) & (driver_after > 0)
         return np.where(moved, np.fmax(follower, 1.0), follower)
+    if isinstance(coupling, SessionsCoupling):
+        moved = (driver_after != driver_before) & ~np.isnan(driver_before)
+        shifted = np.where(
+            driver_after > 0, np.fmax(follower + driver_after - driver_before, 1), 0
+        )
+        return np.where(moved & ~np.isnan(follower), shifted, follower)
     with np.errstate(divide="ignore", invalid="ignore"):
         if rule.driver_is_longer:
             wanted = np.where(driver_before > 0, follower * driver_after / driver_before, follower)
@@ -633,7 +670,7 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
         if moved[gene.column] and gene.integer and value != np.round(value):
             problems.append(f"{gene.name}: integer feature set to {float(value)!r}")
     expected = before.copy()
-    for rule in space.follows:  # in order: windows, then activity, then recency
+    for rule in space.follows:  # in order: windows, activity, sessions, recency
         driver = rule.driver
         expected[rule.column] = follow(
             expected[None, rule.column], before[None, driver], after[None, driver], rule

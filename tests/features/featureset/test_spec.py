@@ -427,3 +427,11 @@ def test_item_counts_are_named_by_the_values_names_and_check_their_values():
     two_types = {**entry, "values": ["rock"], "event_types": ["PLAY", "SKIP"]}
     with pytest.raises(SpecError, match="item_count over 'genre': give at most one event type"):
         expand_features(parse_spec(with_features([two_types]), "spec"))
+
+
+def test_sessions_move_with_the_active_days_of_their_window():
+    groups = [{"kind": "active_days", "windows": [7, 30]}, {"kind": "sessions", "windows": [30]}]
+    couplings = derive_couplings(expand_features(parse_spec(with_features(groups), "spec")))
+    assert [c for c in couplings if c["kind"] == "sessions"] == [
+        {"kind": "sessions", "days": "active_days_30d", "sessions": "sessions_30d"}
+    ]

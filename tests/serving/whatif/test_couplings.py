@@ -1,6 +1,7 @@
 """A lever change moves every feature coupled to it, one test per coupling kind: order,
 ratio, window (shorter and longer windows of a count), the active-day bounds, the days since
-the last event (of any type, and of a count's own type) and the active days a count needs."""
+the last event (of any type, and of a count's own type), the active days a count needs and
+the sessions of the active days."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ FEATURES = (
     "active_days_30d",
     "days_since_last_event",
     "days_since_last_AD",
+    "sessions_7d",
+    "sessions_30d",
 )
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
 ACTIONABLE = [
@@ -77,6 +80,10 @@ COUPLINGS = [
         for name, w in (("count_AD_7d", 7), ("count_AD_30d", 30), ("count_AD_90d", 90),
                         ("count_PLAY_30d", 30))
     ),
+    {"kind": "order", "smaller": "sessions_7d", "larger": "sessions_30d"},
+    {"kind": "window", "shorter": "sessions_7d", "longer": "sessions_30d"},
+    *({"kind": "sessions", "days": f"active_days_{w}d", "sessions": f"sessions_{w}d"}
+      for w in (7, 30)),
     *(
         {"kind": "activity", "events": events, "days": days}
         for events, days in (("count_AD_7d", "active_days_7d"), ("count_AD_7d", "active_days_30d"),
@@ -214,7 +221,7 @@ def test_the_shorter_windows_active_days_bring_the_recency_closer_still():
 def test_a_suggestion_lists_the_features_its_change_moves_besides_the_actionable_ones():
     """Raising the 30-day active days of a user last seen 45 days ago brings the last event
     into the window: the suggestion says so, as derived."""
-    row = _row(active_days_7d=0, active_days_30d=2, days_since_last_event=45)
+    row = _row(active_days_7d=0, active_days_30d=2, days_since_last_event=45, sessions_30d=3)
 
     def score(rows: np.ndarray) -> np.ndarray:  # more active days, higher probability
         return rows[:, COLUMN["active_days_30d"]] / 30
@@ -226,7 +233,10 @@ def test_a_suggestion_lists_the_features_its_change_moves_besides_the_actionable
     (change,) = suggestion.changes
     assert change.feature == "active_days_30d" and change.to_value >= 15
     derived = {c.feature: (c.from_value, c.to_value) for c in suggestion.derived}
-    assert derived == {"days_since_last_event": (45.0, 30 - change.to_value + 1)}
+    assert derived == {
+        "days_since_last_event": (45.0, 30 - change.to_value + 1),
+        "sessions_30d": (3.0, 3 + change.to_value - 2),  # a session on each day added
+    }
     assert suggestion.n_changes == 1  # the derived ones are no change the user makes
 
 
@@ -235,7 +245,8 @@ def test_a_recency_that_does_not_follow_is_named():
     after = row.copy()
     after[COLUMN["active_days_30d"]] = 6
     assert violations(row, after, SPACE) == [
-        "days_since_last_event: 45.0 does not follow active_days_30d (recency coupling)"
+        "sessions_30d: 0.0 does not follow active_days_30d (sessions coupling)",
+        "days_since_last_event: 45.0 does not follow active_days_30d (recency coupling)",
     ]
 
 
@@ -286,6 +297,21 @@ def test_events_added_to_a_quiet_window_make_a_day_of_it_active():
     assert (emptied["active_days_7d"], emptied["active_days_30d"]) == (2, 5)  # other events stay
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("active_days_30d += 3", (3, 8, 5, 12)),  # the 7-day days follow 2 -> 3: one more there
+        ("active_days_30d -= 2", (2, 3, 4, 7)),  # the 7-day days round toward the row
+        ("active_days_30d = 0", (0, 0, 0, 0)),  # no active day, no session
+    ],
+)
+def test_sessions_move_with_the_active_days_of_their_window(expression, expected):
+    row = _row(active_days_7d=2, active_days_30d=5, sessions_7d=4, sessions_30d=9)
+    after = _changed(row, expression)
+    names = ("active_days_7d", "active_days_30d", "sessions_7d", "sessions_30d")
+    assert tuple(after[name] for name in names) == expected
+
+
 def test_an_actionable_recency_follows_nothing_and_bad_recency_couplings_are_refused():
     recency = {"name": "days_since_last_event", "direction": "both", "lower": 0, "upper": 90}
     space = build_action_space(FEATURES, [*ACTIONABLE, recency], COUPLINGS)
@@ -306,25 +332,29 @@ def test_an_actionable_recency_follows_nothing_and_bad_recency_couplings_are_ref
 @st.composite
 def _consistent_rows(draw) -> np.ndarray:
     """Rows as a feature build makes them at a midnight cutoff, from a few events, each its
-    whole days back and its type."""
+    whole days back, its type and which of two sessions of its day it is in."""
     events = draw(
         st.lists(
-            st.tuples(st.integers(1, 120), st.sampled_from(["AD", "PLAY", "LIKE"])), max_size=30
+            st.tuples(
+                st.integers(1, 120), st.sampled_from(["AD", "PLAY", "LIKE"]), st.integers(0, 1)
+            ),
+            max_size=30,
         )
     )
 
     def count(event_type: str, window: int) -> int:
-        return sum(1 for back, kind in events if kind == event_type and back <= window)
+        return sum(1 for back, kind, _ in events if kind == event_type and back <= window)
 
     def last(*types: str) -> float:
-        return float(min((back for back, kind in events if kind in types), default=np.nan))
+        return float(min((back for back, kind, _ in events if kind in types), default=np.nan))
 
     plays = count("PLAY", 30)
     return _row(
         **{f"count_AD_{w}d": count("AD", w) for w in (7, 30, 90)},
         count_PLAY_30d=plays,
         ratio_AD_per_PLAY_30d=count("AD", 30) / plays if plays else 0.0,
-        **{f"active_days_{w}d": len({back for back, _ in events if back <= w}) for w in (7, 30)},
+        **{f"active_days_{w}d": len({e[0] for e in events if e[0] <= w}) for w in (7, 30)},
+        **{f"sessions_{w}d": len({(e[0], e[2]) for e in events if e[0] <= w}) for w in (7, 30)},
         days_since_last_event=last("AD", "PLAY", "LIKE"),
         days_since_last_AD=last("AD"),
     )
@@ -377,6 +407,10 @@ def test_every_change_leaves_a_row_a_feature_build_could_make(row, expression):
     if space is COUNT_SPACE:
         assert a["active_days_7d"] >= (a["count_AD_7d"] > 0)
         assert a["active_days_30d"] >= (a["count_AD_30d"] + a["count_PLAY_30d"] > 0)
+    for window in (7, 30):  # a window's sessions fall on its active days
+        days, sessions = a[f"active_days_{window}d"], a[f"sessions_{window}d"]
+        assert sessions >= days and (sessions == 0) == (days == 0)
+    assert a["sessions_7d"] <= a["sessions_30d"]
     for window in (7, 30):  # active days in a window put the last event inside it, none before
         if a[f"active_days_{window}d"]:
             assert a["days_since_last_event"] <= window - a[f"active_days_{window}d"] + 1
