@@ -488,8 +488,8 @@ def _follows(
 def follow(
     follower: np.ndarray, driver_before: np.ndarray, driver_after: np.ndarray, rule: Follow
 ) -> np.ndarray:
-    """A follower's new values once its driver moved (the `window`, `recency` and `activity`
-    rules, module docstring)."""
+    """A follower's new values once its driver moved (the `window`, `recency`, `activity` and
+    `sessions` rules, module docstring)."""
     coupling = rule.coupling
     if isinstance(coupling, RecencyCoupling):
         return _recency_followed(follower, driver_before, driver_after, coupling)
@@ -677,13 +677,14 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
         )[0]
     for column in dict.fromkeys(rule.column for rule in space.follows):
         if not np.isclose(after[column], expected[column], equal_nan=True):
+            name, value = space.feature_names[column], float(after[column])
             rules = [r for r in space.follows if r.column == column and moved[r.driver]]
+            if not rules:
+                problems.append(f"{name}: {value!r} moved though nothing it follows did")
+                continue
             drivers = " and ".join(space.feature_names[r.driver] for r in rules)
             kinds = " and ".join(dict.fromkeys(r.kind for r in rules))
-            problems.append(
-                f"{space.feature_names[column]}: {float(after[column])!r} does not "
-                f"follow {drivers} ({kinds} coupling)"
-            )
+            problems.append(f"{name}: {value!r} does not follow {drivers} ({kinds} coupling)")
     for order in space.orders:
         if after[order.smaller_column] > after[order.larger_column]:
             problems.append(f"coupling {order.smaller} <= {order.larger} broken")

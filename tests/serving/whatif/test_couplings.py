@@ -248,6 +248,11 @@ def test_a_recency_that_does_not_follow_is_named():
         "sessions_30d: 0.0 does not follow active_days_30d (sessions coupling)",
         "days_since_last_event: 45.0 does not follow active_days_30d (recency coupling)",
     ]
+    alone = row.copy()
+    alone[COLUMN["days_since_last_event"]] = 3
+    assert violations(row, alone, SPACE) == [
+        "days_since_last_event: 3.0 moved though nothing it follows did"
+    ]
 
 
 @pytest.mark.parametrize(
