@@ -160,39 +160,27 @@ class RecencyCoupling:
 
 
 @dataclass(frozen=True)
-class ActivityCoupling:
-    """Events counted in column `events` make column `days` (active days of a window at least
-    as long) at least 1 (module docstring)."""
+class DrivenCoupling:
+    """Column `follower` moves when column `driver` does, by the rule of `kind`: `activity`
+    (a count drives the active days of a window at least as long) or `sessions` (a window's
+    active days drive its sessions) (module docstring)."""
 
-    events: str
-    days: str
-    events_column: int
-    days_column: int
-
-    @property
-    def ends(self) -> tuple[int, int]:
-        """(driver column, follower column)."""
-        return self.events_column, self.days_column
-
-
-@dataclass(frozen=True)
-class SessionsCoupling:
-    """Column `sessions` (sessions of a window) moves with column `days` (the window's active
-    days) by as much (module docstring)."""
-
-    days: str
-    sessions: str
-    days_column: int
-    sessions_column: int
+    kind: str
+    driver: str
+    follower: str
+    driver_column: int
+    follower_column: int
 
     @property
     def ends(self) -> tuple[int, int]:
         """(driver column, follower column)."""
-        return self.days_column, self.sessions_column
+        return self.driver_column, self.follower_column
 
 
 # The couplings whose follower follows one driver column, applied after the window followers.
-MovedBy = RecencyCoupling | ActivityCoupling | SessionsCoupling
+MovedBy = RecencyCoupling | DrivenCoupling
+# Their kinds in the order they are applied: active days, then sessions, then recencies.
+MOVED_BY_ORDER = ("activity", "sessions", "recency")
 
 
 @dataclass(frozen=True)
@@ -213,13 +201,20 @@ class Follow:
     @property
     def kind(self) -> str:
         """The manifest's name of the coupling kind."""
-        kinds = {
-            RecencyCoupling: "recency",
-            ActivityCoupling: "activity",
-            SessionsCoupling: "sessions",
-            WindowCoupling: "window",
-        }
-        return kinds[type(self.coupling)]
+        return coupling_kind(self.coupling)
+
+
+def coupling_kind(coupling: object) -> str:
+    """The manifest's name of a parsed coupling's kind."""
+    if isinstance(coupling, DrivenCoupling):
+        return coupling.kind
+    kinds = {
+        RecencyCoupling: "recency",
+        WindowCoupling: "window",
+        OrderCoupling: "order",
+        RatioCoupling: "ratio",
+    }
+    return kinds[type(coupling)]
 
 
 @dataclass(frozen=True)
@@ -348,12 +343,11 @@ def _coupling(
     entry: Any, path: str, columns: Mapping[str, int]
 ) -> OrderCoupling | RatioCoupling | WindowCoupling | MovedBy:
     kind = entry.get("kind") if isinstance(entry, Mapping) else None
-    if kind == "sessions":
-        _check_keys(entry, path, SESSIONS_KEYS, SESSIONS_KEYS)
-        return SessionsCoupling(*_named_columns(entry, path, columns, ("days", "sessions")))
-    if kind == "activity":
-        _check_keys(entry, path, ACTIVITY_KEYS, ACTIVITY_KEYS)
-        return ActivityCoupling(*_named_columns(entry, path, columns, ("events", "days")))
+    driven = {"activity": ACTIVITY_KEYS, "sessions": SESSIONS_KEYS}
+    if kind in driven:
+        keys = driven[kind]
+        _check_keys(entry, path, keys, keys)
+        return DrivenCoupling(kind, *_named_columns(entry, path, columns, keys[1:]))
     if kind == "recency":
         _check_keys(entry, path, RECENCY_KEYS, ("kind", "recency", "window_days"))
         drivers = [key for key in ("days", "events") if key in entry]
@@ -436,8 +430,8 @@ def build_action_space(
     orders = tuple(c for c in parsed if isinstance(c, OrderCoupling))
     windows = tuple(c for c in parsed if isinstance(c, WindowCoupling))
     follows = _follows(genes, windows, names)
-    for kind in (ActivityCoupling, SessionsCoupling, RecencyCoupling):  # in this order
-        follows += _moved_by(genes, follows, [c for c in parsed if isinstance(c, kind)])
+    for kind in MOVED_BY_ORDER:
+        follows += _moved_by(genes, follows, [c for c in parsed if coupling_kind(c) == kind])
     return ActionSpace(names, genes, orders, ratios, windows, follows)
 
 
@@ -493,10 +487,10 @@ def follow(
     coupling = rule.coupling
     if isinstance(coupling, RecencyCoupling):
         return _recency_followed(follower, driver_before, driver_after, coupling)
-    if isinstance(coupling, ActivityCoupling):
+    if isinstance(coupling, DrivenCoupling) and coupling.kind == "activity":
         moved = (driver_after != driver_before) & ~np.isnan(driver_before) & (driver_after > 0)
         return np.where(moved, np.fmax(follower, 1.0), follower)
-    if isinstance(coupling, SessionsCoupling):
+    if isinstance(coupling, DrivenCoupling):  # sessions
         moved = (driver_after != driver_before) & ~np.isnan(driver_before)
         shifted = np.where(
             driver_after > 0, np.fmax(follower + driver_after - driver_before, 1), 0
