@@ -968,6 +968,8 @@ NESTED_WINDOW_KINDS = (
     "distinct_items",
     "distinct_areas",
 )
+# Kinds that count events of a window: above 0, the window has an active day and a last event.
+EVENT_COUNT_KINDS = ("count", "area_count", "item_count")
 # Nested-window kinds that add up over the events of their window (not the distinct counts):
 # a change to one window's value carries over to the other windows of the same feature
 # (`window` couplings).
@@ -1012,7 +1014,9 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     no active day in a window puts the last event of each type before it (`recency_sees:
     fewer`).
     `activity`: a count above 0 makes each active-days window at least as long active on a
-    day at least, so a what-if that adds events to a quiet window adds an active day.
+    day at least, so a what-if that adds events to a quiet window adds an active day. Counts of
+    an area's or an item's events (EVENT_COUNT_KINDS) do as a type's count does, except that
+    the last event of their type (if any) or of any type sees more events than they count.
     `sessions`: a window's sessions happen on its active days, so a what-if that adds or takes
     away active days adds or takes away sessions of the same window.
     """
@@ -1051,7 +1055,7 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
             sessions = f"sessions_{feature.window_days}d"
             if sessions in names:
                 couplings.append({"kind": "sessions", "days": feature.name, "sessions": sessions})
-        if feature.kind == "count":
+        if feature.kind in EVENT_COUNT_KINDS:
             couplings.extend(_count_recency_couplings(feature, names))
             couplings.extend(
                 {"kind": "activity", "events": feature.name, "days": days.name}
@@ -1102,9 +1106,14 @@ def _active_days_recency_couplings(
 
 
 def _count_recency_couplings(count: FeatureDef, names: set[str]) -> tuple[dict[str, object], ...]:
-    """A count's `recency` couplings: with its type's days since the last event, and with the
-    days since the last event of any type (which sees more events than the count)."""
-    pairs = ((f"days_since_last_{count.event_type}", "same"), ("days_since_last_event", "more"))
+    """A count's `recency` couplings: with its type's days since the last event (which sees
+    more events than an area's or item's count), and with the days since the last event of
+    any type (which sees more events than the count)."""
+    same_type = "same" if count.kind == "count" else "more"
+    pairs = (
+        (f"days_since_last_{count.event_type}", same_type),
+        ("days_since_last_event", "more"),
+    )
     return tuple(
         _recency_coupling("events", count, recency, sees)
         for recency, sees in pairs

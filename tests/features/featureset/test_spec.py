@@ -435,3 +435,22 @@ def test_sessions_move_with_the_active_days_of_their_window():
     assert [c for c in couplings if c["kind"] == "sessions"] == [
         {"kind": "sessions", "days": "active_days_30d", "sessions": "sessions_30d"}
     ]
+
+
+def test_an_areas_count_makes_a_day_active_and_brings_the_last_event_in():
+    groups = [
+        {"kind": "area_count", "areas": ["home"], "windows": [7]},
+        {"kind": "active_days", "windows": [30]},
+        {"kind": "recency"},
+    ]
+    couplings = derive_couplings(expand_features(parse_spec(with_features(groups), "spec")))
+    assert [c for c in couplings if "area_home_7d" in c.values()] == [
+        {
+            "kind": "recency",
+            "events": "area_home_7d",
+            "recency": "days_since_last_event",
+            "window_days": 7,
+            "recency_sees": "more",  # other areas' events
+        },
+        {"kind": "activity", "events": "area_home_7d", "days": "active_days_30d"},
+    ]
