@@ -1019,6 +1019,7 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
     the last event of their type (if any) or of any type sees more events than they count.
     `sessions`: a window's sessions happen on its active days, so a what-if that adds or takes
     away active days adds or takes away sessions of the same window.
+    `trend`: a window's trend moves with its count (the window before it is history).
     """
     couplings: list[dict[str, object]] = []
     by_key: dict[tuple, list[FeatureDef]] = {}
@@ -1055,6 +1056,9 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
             sessions = f"sessions_{feature.window_days}d"
             if sessions in names:
                 couplings.append({"kind": "sessions", "days": feature.name, "sessions": sessions})
+        count = f"count_{feature.event_type}_{feature.window_days}d"
+        if feature.kind == "trend" and count in names:
+            couplings.append({"kind": "trend", "count": count, "trend": feature.name})
         if feature.kind in EVENT_COUNT_KINDS:
             couplings.extend(_count_recency_couplings(feature, names))
             couplings.extend(

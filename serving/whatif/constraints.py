@@ -18,7 +18,8 @@ Built from the feature-set manifest's `actionable` and `couplings` lists (docs/a
                  {kind: recency, days: active_days_30d, recency: days_since_last_PLAY,
                   window_days: 30, recency_sees: fewer},
                  {kind: activity, events: count_PLAY_7d, days: active_days_30d},
-                 {kind: sessions, days: active_days_30d, sessions: sessions_30d}]
+                 {kind: sessions, days: active_days_30d, sessions: sessions_30d},
+                 {kind: trend, count: count_PLAY_30d, trend: trend_PLAY_30d}]
 
 Every feature that is not actionable is immutable. `lower`/`upper` bound the values a change
 may reach (for integer genes they are tightened to whole numbers); `cost` is the price of one
@@ -51,6 +52,10 @@ gene move by d too (each day added brings a session, each day taken away takes o
 1 while a day is active, 0 when none is). Applied after the activity followers, before the
 recencies.
 
+A `trend` coupling says the trend of a window ((count + 1) / (count of the window before +
+1)) moves with the window's count, the window before it being history: when a what-if moves
+the count from c to c', a trend that is no gene becomes trend * (c' + 1) / (c + 1).
+
 A `window` coupling says two windows of one additive feature share events: when a what-if
 moves one of them and the other is not itself actionable, the other follows (`Follow`) instead
 of blocking the change. A longer window scaled by a factor scales its shorter window by the
@@ -81,9 +86,10 @@ RECENCY_KEYS = ("kind", "days", "events", "recency", "window_days", "recency_see
 RECENCY_SEES = ("same", "more", "fewer")
 ACTIVITY_KEYS = ("kind", "events", "days")
 SESSIONS_KEYS = ("kind", "days", "sessions")
+TREND_KEYS = ("kind", "count", "trend")
 RATIO_KEYS = ("kind", "feature", "numerator", "denominator", "on_zero")
 WINDOW_KEYS = ("kind", "shorter", "longer", "shorter_days", "longer_days")
-COUPLING_KINDS = ("order", "ratio", "window", "recency", "activity", "sessions")
+COUPLING_KINDS = ("order", "ratio", "window", "recency", "activity", "sessions", "trend")
 
 
 class ActionSpaceError(UsagecastError):
@@ -162,8 +168,9 @@ class RecencyCoupling:
 @dataclass(frozen=True)
 class DrivenCoupling:
     """Column `follower` moves when column `driver` does, by the rule of `kind`: `activity`
-    (a count drives the active days of a window at least as long) or `sessions` (a window's
-    active days drive its sessions) (module docstring)."""
+    (a count drives the active days of a window at least as long), `sessions` (a window's
+    active days drive its sessions) or `trend` (a window's count drives its trend) (module
+    docstring)."""
 
     kind: str
     driver: str
@@ -179,8 +186,8 @@ class DrivenCoupling:
 
 # The couplings whose follower follows one driver column, applied after the window followers.
 MovedBy = RecencyCoupling | DrivenCoupling
-# Their kinds in the order they are applied: active days, then sessions, then recencies.
-MOVED_BY_ORDER = ("activity", "sessions", "recency")
+# Their kinds in the order they are applied: active days, sessions, trends, recencies.
+MOVED_BY_ORDER = ("activity", "sessions", "trend", "recency")
 
 
 @dataclass(frozen=True)
@@ -343,7 +350,7 @@ def _coupling(
     entry: Any, path: str, columns: Mapping[str, int]
 ) -> OrderCoupling | RatioCoupling | WindowCoupling | MovedBy:
     kind = entry.get("kind") if isinstance(entry, Mapping) else None
-    driven = {"activity": ACTIVITY_KEYS, "sessions": SESSIONS_KEYS}
+    driven = {"activity": ACTIVITY_KEYS, "sessions": SESSIONS_KEYS, "trend": TREND_KEYS}
     if kind in driven:
         keys = driven[kind]
         _check_keys(entry, path, keys, keys)
@@ -482,14 +489,17 @@ def _follows(
 def follow(
     follower: np.ndarray, driver_before: np.ndarray, driver_after: np.ndarray, rule: Follow
 ) -> np.ndarray:
-    """A follower's new values once its driver moved (the `window`, `recency`, `activity` and
-    `sessions` rules, module docstring)."""
+    """A follower's new values once its driver moved (the `window`, `recency`, `activity`,
+    `sessions` and `trend` rules, module docstring)."""
     coupling = rule.coupling
     if isinstance(coupling, RecencyCoupling):
         return _recency_followed(follower, driver_before, driver_after, coupling)
     if isinstance(coupling, DrivenCoupling) and coupling.kind == "activity":
         moved = (driver_after != driver_before) & ~np.isnan(driver_before) & (driver_after > 0)
         return np.where(moved, np.fmax(follower, 1.0), follower)
+    if isinstance(coupling, DrivenCoupling) and coupling.kind == "trend":
+        moved = (driver_after != driver_before) & ~np.isnan(driver_before)
+        return np.where(moved, follower * (driver_after + 1) / (driver_before + 1), follower)
     if isinstance(coupling, DrivenCoupling):  # sessions
         moved = (driver_after != driver_before) & ~np.isnan(driver_before)
         shifted = np.where(
@@ -664,7 +674,7 @@ def violations(before: np.ndarray, after: np.ndarray, space: ActionSpace) -> lis
         if moved[gene.column] and gene.integer and value != np.round(value):
             problems.append(f"{gene.name}: integer feature set to {float(value)!r}")
     expected = before.copy()
-    for rule in space.follows:  # in order: windows, activity, sessions, recency
+    for rule in space.follows:  # in order: windows, then MOVED_BY_ORDER
         driver = rule.driver
         expected[rule.column] = follow(
             expected[None, rule.column], before[None, driver], after[None, driver], rule

@@ -454,3 +454,14 @@ def test_an_areas_count_makes_a_day_active_and_brings_the_last_event_in():
         },
         {"kind": "activity", "events": "area_home_7d", "days": "active_days_30d"},
     ]
+
+
+def test_a_windows_trend_moves_with_the_count_of_its_window():
+    groups = [
+        {"kind": "count", "event_types": ["PLAY"], "windows": [7, 30]},
+        {"kind": "trend", "event_types": ["PLAY", "SKIP"], "windows": [30]},
+    ]
+    couplings = derive_couplings(expand_features(parse_spec(with_features(groups), "spec")))
+    assert [c for c in couplings if c["kind"] == "trend"] == [  # no SKIP count: no coupling
+        {"kind": "trend", "count": "count_PLAY_30d", "trend": "trend_PLAY_30d"}
+    ]

@@ -1,7 +1,7 @@
 """A lever change moves every feature coupled to it, one test per coupling kind: order,
 ratio, window (shorter and longer windows of a count), the active-day bounds, the days since
-the last event (of any type, and of a count's own type), the active days a count needs and
-the sessions of the active days."""
+the last event (of any type, and of a count's own type), the active days a count needs, the
+sessions of the active days and a count's trend."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ FEATURES = (
     "days_since_last_AD",
     "sessions_7d",
     "sessions_30d",
+    "trend_AD_30d",
 )
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
 ACTIONABLE = [
@@ -81,6 +82,7 @@ COUPLINGS = [
                         ("count_PLAY_30d", 30))
     ),
     {"kind": "order", "smaller": "sessions_7d", "larger": "sessions_30d"},
+    {"kind": "trend", "count": "count_AD_30d", "trend": "trend_AD_30d"},
     {"kind": "window", "shorter": "sessions_7d", "longer": "sessions_30d"},
     *({"kind": "sessions", "days": f"active_days_{w}d", "sessions": f"sessions_{w}d"}
       for w in (7, 30)),
@@ -317,6 +319,13 @@ def test_sessions_move_with_the_active_days_of_their_window(expression, expected
     assert tuple(after[name] for name in names) == expected
 
 
+def test_a_windows_trend_moves_with_its_count_the_window_before_staying():
+    # 10 ads now and 4 in the 30 days before: trend (10 + 1) / (4 + 1) = 2.2.
+    row = _row(**ADS, trend_AD_30d=2.2)
+    assert _changed(row, "count_AD_30d *= 0.5")["trend_AD_30d"] == pytest.approx(6 / 5)
+    assert _changed(row, "count_AD_30d = 0")["trend_AD_30d"] == pytest.approx(1 / 5)
+
+
 def test_an_actionable_recency_follows_nothing_and_bad_recency_couplings_are_refused():
     recency = {"name": "days_since_last_event", "direction": "both", "lower": 0, "upper": 90}
     space = build_action_space(FEATURES, [*ACTIONABLE, recency], COUPLINGS)
@@ -354,7 +363,9 @@ def _consistent_rows(draw) -> np.ndarray:
         return float(min((back for back, kind, _ in events if kind in types), default=np.nan))
 
     plays = count("PLAY", 30)
+    earlier = count("AD", 60) - count("AD", 30)  # the 30 days before the window
     return _row(
+        trend_AD_30d=(count("AD", 30) + 1) / (earlier + 1),
         **{f"count_AD_{w}d": count("AD", w) for w in (7, 30, 90)},
         count_PLAY_30d=plays,
         ratio_AD_per_PLAY_30d=count("AD", 30) / plays if plays else 0.0,
@@ -416,6 +427,8 @@ def test_every_change_leaves_a_row_a_feature_build_could_make(row, expression):
         days, sessions = a[f"active_days_{window}d"], a[f"sessions_{window}d"]
         assert sessions >= days and (sessions == 0) == (days == 0)
     assert a["sessions_7d"] <= a["sessions_30d"]
+    earlier = (b["count_AD_30d"] + 1) / b["trend_AD_30d"] - 1  # the window before: history
+    assert a["trend_AD_30d"] == pytest.approx((a["count_AD_30d"] + 1) / (earlier + 1))
     for window in (7, 30):  # active days in a window put the last event inside it, none before
         if a[f"active_days_{window}d"]:
             assert a["days_since_last_event"] <= window - a[f"active_days_{window}d"] + 1
