@@ -1056,9 +1056,10 @@ def derive_couplings(features: tuple[FeatureDef, ...]) -> tuple[dict[str, object
             sessions = f"sessions_{feature.window_days}d"
             if sessions in names:
                 couplings.append({"kind": "sessions", "days": feature.name, "sessions": sessions})
-        count = f"count_{feature.event_type}_{feature.window_days}d"
-        if feature.kind == "trend" and count in names:
-            couplings.append({"kind": "trend", "count": count, "trend": feature.name})
+        if feature.kind == "trend":
+            count = f"count_{feature.event_type}_{feature.window_days}d"
+            if count in names:
+                couplings.append({"kind": "trend", "count": count, "trend": feature.name})
         if feature.kind in EVENT_COUNT_KINDS:
             couplings.extend(_count_recency_couplings(feature, names))
             couplings.extend(
@@ -1102,11 +1103,11 @@ def _active_days_recency_couplings(
 ) -> tuple[dict[str, object], ...]:
     """Active days' `recency` couplings: with the days since the last event, and with each
     type's (which sees fewer events than the active days count)."""
-    any_type = [r for r in ("days_since_last_event",) if r in names]
-    return (
-        *(_recency_coupling("days", days, r, "same") for r in any_type),
-        *(_recency_coupling("days", days, r, "fewer") for r in typed_recencies),
+    last_event = "days_since_last_event"
+    any_type = (
+        (_recency_coupling("days", days, last_event, "same"),) if last_event in names else ()
     )
+    return (*any_type, *(_recency_coupling("days", days, r, "fewer") for r in typed_recencies))
 
 
 def _count_recency_couplings(count: FeatureDef, names: set[str]) -> tuple[dict[str, object], ...]:
