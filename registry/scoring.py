@@ -68,12 +68,30 @@ class ScoreSummary:
     model_uri: str
     model_version: str
     rows_from: str  # "scoring rows <fingerprint> (built|reused)" or "training build <fp>"
+    # The rows' own cutoffs (first, last) when some differ from `cutoff`: a signup-relative
+    # spec's rows hold each user's features as of signup + offset, not as of the scoring day.
+    own_cutoffs: tuple[str, str] | None = None
 
     def summary(self) -> str:
+        own = (
+            ""
+            if self.own_cutoffs is None
+            else f"; each row's features are as of its user's own cutoff, "
+            f"{self.own_cutoffs[0]} .. {self.own_cutoffs[1]} (column cutoff)"
+        )
         return (
             f"scored {self.rows} eligible users at cutoff {self.cutoff} ({self.rows_from}) "
-            f"with {self.model_uri} (version {self.model_version}) -> {self.out}"
+            f"with {self.model_uri} (version {self.model_version}) -> {self.out}{own}"
         )
+
+
+def own_cutoffs(cutoffs: pd.Series, at: pd.Timestamp) -> tuple[str, str] | None:
+    """The first and last of rows' own cutoffs (dates) when any differs from the scoring
+    cutoff `at`, else None: signup-relative rows are each at their user's signup + offset."""
+    days = pd.to_datetime(cutoffs)
+    if days.empty or (days == at).all():
+        return None
+    return days.min().date().isoformat(), days.max().date().isoformat()
 
 
 def model_version(client: MlflowClient, model_uri: str) -> str:
@@ -203,7 +221,15 @@ def score_feature_set(
         table = pa.Table.from_pandas(result, preserve_index=False)
         metadata = {**(table.schema.metadata or {}), b"usagecast": json.dumps(provenance).encode()}
         pq.write_table(table.replace_schema_metadata(metadata), out)
-    return ScoreSummary(out, len(result), chosen_cutoff, model_uri, version, rows_from)
+    return ScoreSummary(
+        out,
+        len(result),
+        chosen_cutoff,
+        model_uri,
+        version,
+        rows_from,
+        own_cutoffs(result["cutoff"], at),
+    )
 
 
 def _rows_to_score(

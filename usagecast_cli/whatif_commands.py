@@ -98,7 +98,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="SQL predicate over the feature set's and the users table's columns, "
         "e.g. \"channel = 'reddit'\" (default: every row)",
     )
-    policy.add_argument("--cutoff", help="YYYY-MM-DD (default: the latest cutoff)")
+    policy.add_argument(
+        "--cutoff",
+        help="YYYY-MM-DD (default: the latest cutoff). A signup-relative feature set's rows "
+        "are its scoring rows at that day instead (default: the day after the last event): "
+        "the users whose signup + offset has passed and whose outcome is still open",
+    )
     policy.add_argument(
         "--experiment",
         help="a saved or logged experiment that tested this lever, for its estimate and a "

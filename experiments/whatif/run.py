@@ -61,12 +61,20 @@ class UserWhatIf:
     suggestions: tuple[dict, ...]
     note: str
     direction: str = "raise"  # "lower": the label is an outcome to avoid (churn)
+    # The row's own cutoff: a signup-relative spec's row holds the user's features as of
+    # signup + offset, which may be before the scoring `cutoff`.
+    row_cutoff: str | None = None
 
     def summary(self) -> str:
         lower = self.direction == "lower"
         target = f"at most {self.target:g} (an outcome to lower)" if lower else f"{self.target:g}"
+        own = (
+            ""
+            if self.row_cutoff in (None, self.cutoff)
+            else f"; features as of the row's own cutoff, {self.row_cutoff}"
+        )
         lines = [
-            f"user {self.user_id} at cutoff {self.cutoff} ({self.feature_set}), model "
+            f"user {self.user_id} at cutoff {self.cutoff} ({self.feature_set}{own}), model "
             f"{self.model_uri} (version {self.model_version}): probability "
             f"{self.probability:.4f}, target {target}, seed {self.seed}, "
             f"budget {self.budget_ms} ms",
@@ -192,6 +200,7 @@ def whatif_user(
         suggestions=tuple(whatif["suggestions"]),
         note=str(whatif["note"]),
         direction=str(whatif["direction"]),
+        row_cutoff=pd.Timestamp(row["cutoff"].iloc[0]).date().isoformat(),
     )
 
 
@@ -254,7 +263,7 @@ def compare_with_truth(
     config, source = simulation_config(manifest, event_store_path())
     if config is None:
         return TruthComparison(f"true effect not computed: {source}", simulated=False)
-    reason = truth.label_note(manifest)
+    reason = truth.one_cutoff_note(rows["cutoff"]) or truth.label_note(manifest)
     if reason is not None:
         return TruthComparison(f"true effect not computed: {reason}")
     factor, mapping = truth.ad_lever_factor(
@@ -295,13 +304,15 @@ class PolicyReport:
     run_id: str
     artifacts: str  # where the run's table and plot are (features.mlflow_links)
     outcome: tuple[str, str] = report.CONVERSION_WORDS  # report.outcome_words of the label
+    whose: str | None = None  # who a signup-relative set's rows are (sources.PolicyRows)
 
     def summary(self) -> str:
         r = self.result
         outcome, counted = self.outcome
+        where = f" at cutoff {self.cutoff}" if self.whose is None else f": {self.whose}"
         lines = [
-            f"{r.change.expression} on {r.n_rows} rows of {self.feature_set} at cutoff "
-            f"{self.cutoff} (segment: {self.segment or 'all'}); {r.n_changed} rows moved",
+            f"{r.change.expression} on {r.n_rows} rows of {self.feature_set}{where} "
+            f"(segment: {self.segment or 'all'}); {r.n_changed} rows moved",
             *(
                 [
                     "moved with it (couplings): "
@@ -375,8 +386,8 @@ def whatif_policy(
         raise UsagecastError(
             f"model {model_uri!r}: what-if is not available: {model.scorer.whatif_unavailable}"
         )
-    rows, manifest = sources.feature_rows(feature_set, cutoff)
-    at = _cutoff(rows).date().isoformat()
+    chosen = sources.policy_rows(feature_set, cutoff)
+    rows, manifest, at = chosen.rows, chosen.manifest, chosen.day
     every_row = rows
     rows = select_segment(rows, segment)
     if rows.empty:
@@ -417,8 +428,9 @@ def whatif_policy(
         "model_version": model.version,
         "model_feature_set": model.feature_set,
         "feature_set": feature_set,
-        "feature_set_fingerprint": manifest.fingerprint or "",
+        "feature_set_fingerprint": chosen.fingerprint,
         "cutoff": at,
+        "rows": chosen.whose or f"the rows at cutoff {at}",
         "segment": segment or "",
         "change": change,
         "seed": seed,
@@ -454,4 +466,5 @@ def whatif_policy(
         run_id,
         describe_run_artifacts("table and plot", run_id),
         outcome,
+        chosen.whose,
     )

@@ -95,6 +95,44 @@ def feature_rows(feature_set: str, cutoff: str | None) -> tuple[pd.DataFrame, Fe
     return rows_at_cutoff(frame, feature_set, cutoff).reset_index(drop=True), manifest
 
 
+@dataclass(frozen=True)
+class PolicyRows:
+    """The rows a policy what-if changes, the training build's manifest (label, couplings),
+    the day the rows stand at, the fingerprint of the build they come from and, for a
+    signup-relative feature set, who they are (None for a calendar cutoff's rows)."""
+
+    rows: pd.DataFrame
+    manifest: FeatureSetManifest
+    day: str
+    fingerprint: str
+    whose: str | None = None
+
+
+def policy_rows(feature_set: str, cutoff: str | None) -> PolicyRows:
+    """A calendar feature set's rows at the cutoff (default: its latest). A signup-relative
+    one's latest cutoff holds only one day's signups, so its rows are the scoring rows at the
+    day instead (default: the day after the last event): every user whose signup + offset
+    has passed and whose outcome is still open then, each at their own cutoff, as `score`
+    and `whatif --user` read them."""
+    from features import load_feature_set  # lazily: the feature-set stack is heavy
+
+    frame, manifest = load_feature_set(feature_set)
+    offset = manifest.row_rule.after_signup_days
+    if offset is None:
+        rows = rows_at_cutoff(frame, feature_set, cutoff).reset_index(drop=True)
+        day = pd.Timestamp(rows["cutoff"].iloc[0]).date().isoformat()
+        return PolicyRows(rows, manifest, day, manifest.fingerprint or "")
+    rows, scoring = scoring_rows(feature_set, cutoff)
+    day = pd.Timestamp(scoring.scoring_cutoff).date().isoformat()
+    if rows.empty:
+        raise UsagecastError(
+            f"{feature_set} has no user at signup + {offset} days whose outcome is still "
+            f"open on {day}: no row for a policy (--cutoff picks another day)"
+        )
+    whose = f"users at signup + {offset} days whose outcome is still open on {day}"
+    return PolicyRows(rows.reset_index(drop=True), manifest, day, scoring.fingerprint or "", whose)
+
+
 def user_columns() -> dict[str, str]:
     """Columns of the event store's users table a segment may name, with their kind:
     `static` (known at signup, and signup_time) or `snapshot` (read at export time).

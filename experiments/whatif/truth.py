@@ -83,6 +83,17 @@ def label_note(manifest: FeatureSetManifest) -> str | None:
     )
 
 
+def one_cutoff_note(cutoffs: pd.Series) -> str | None:
+    """Why the truth, simulated from one cutoff for every row, does not cover rows at several
+    (a signup-relative set's rows stand at their users' own cutoffs); None for one cutoff."""
+    if cutoffs.nunique() <= 1:
+        return None
+    return (
+        f"the rows stand at {cutoffs.nunique()} cutoffs (each user's own, signup-relative); "
+        "the simulator's truth is computed at one"
+    )
+
+
 def simulator_user_ids(user_ids: pd.Series) -> np.ndarray | None:
     """The rows' user ids as simulator ids (1..n_users), or None when they are not numbers."""
     numbers = pd.to_numeric(user_ids, errors="coerce")

@@ -15,7 +15,7 @@ from features.featureset import build_feature_set, load_scoring_rows
 from features.featureset.store import build_dir, mark_latest, write_build
 from registry import promote_run
 from registry.promote import load_registered
-from registry.scoring import read_scores, reason_columns
+from registry.scoring import own_cutoffs, read_scores, reason_columns
 from usagecast_cli.main import main
 
 MODEL = "models:/premium_30d@champion"
@@ -33,6 +33,7 @@ def test_score_defaults_to_todays_users_from_scoring_rows(
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "at cutoff 2024-04-01T00:00:00 (scoring rows " in printed and ", built)" in printed
+    assert "own cutoff" not in printed  # calendar rows stand at the scoring day
     rows, manifest = load_scoring_rows("premium_30d@v1")
     scores = pd.read_parquet(out)
     assert len(scores) == len(rows) > 10
@@ -259,3 +260,10 @@ def test_a_model_the_registry_lacks_is_a_one_line_error(mlflow_store, tmp_path):
         "model 'models:/nosuch@champion': cannot load it (Registered Model with name=nosuch "
         "not found)"
     )
+
+
+def test_rows_own_cutoffs_are_named_only_when_some_stand_before_the_scoring_day():
+    day = pd.Timestamp("2024-07-01")
+    assert own_cutoffs(pd.Series(pd.to_datetime(["2024-07-01", "2024-07-01"])), day) is None
+    signup_relative = pd.Series(pd.to_datetime(["2024-06-12", "2024-07-01", "2024-06-02"]))
+    assert own_cutoffs(signup_relative, day) == ("2024-06-02", "2024-07-01")

@@ -4,8 +4,8 @@ The walkthrough's files are written from its `# file:` YAML blocks and its bash 
 in order in an empty folder with no usagecast or MLflow variables set, as a new user would run
 them. On top of "every command exits 0", the end-to-end acceptance is checked: no row lost at
 ingest, adoption from signup equal to an independent pandas count, a time-ordered test AUC that
-is finite and better than chance, today's users scored at the day after the last event, and an
-explanation from a real `mlflow models serve`.
+is finite and better than chance, today's users scored at the day after the last event, a
+policy what-if over those same users, and an explanation from a real `mlflow models serve`.
 """
 
 from __future__ import annotations
@@ -194,6 +194,18 @@ def test_bring_your_own_data_end_to_end(walked, monkeypatch) -> None:
     scores = pd.read_parquet(session.folder / "scores.parquet")
     assert len(scores) > 0 and scores["probability"].between(0, 1).all()
     assert (pd.to_datetime(scores["cutoff"]) <= pd.Timestamp("2024-07-01")).all()
+    first, last = scores["cutoff"].min().date(), scores["cutoff"].max().date()
+    assert f"as of its user's own cutoff, {first} .. {last}" in scored, scored
+
+    suggested = session.output_of("usagecast whatif --model")
+    assert "user 1222 at cutoff 2024-07-01 (trial_adoption@v1; features as of the row's own" in (
+        suggested
+    )
+    policy = session.output_of("usagecast whatif policy")
+    assert (
+        f"on {len(scores)} rows of trial_adoption@v1: users at signup + 14 days whose outcome "
+        "is still open on 2024-07-01" in policy
+    ), policy
 
     answer = json.loads(session.output_of("curl "))
     (row,) = answer["predictions"]

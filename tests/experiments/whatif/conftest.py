@@ -50,6 +50,7 @@ def write_feature_set() -> pd.DataFrame:
             "fingerprint": "fp-built",
             "data_digest": "not-simulated",
             "label": {"kind": "event_within", "event_type": "BUY_PREMIUM", "horizon_days": 30},
+            "spec": {"cutoffs": {"calendar": {"start": "2026-01-01", "every": "month"}}},
         }
     )
     write_build(frame, manifest, build_dir(ref, "fp-built"))

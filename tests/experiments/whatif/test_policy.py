@@ -13,6 +13,7 @@ from contracts.errors import UsagecastError
 from contracts.workspace import event_store_path
 from events.store import INGEST_COLUMNS, INGESTS, open_store
 from experiments.whatif import report, whatif_policy
+from features.featureset import load_scoring_rows
 from features.workspace import ensure_workspace
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main
@@ -147,3 +148,56 @@ def test_bad_segments_and_changes_are_one_line_errors(champion, capsys, segment,
 )
 def test_a_policy_names_its_labels_outcome(label_kind, words):
     assert report.outcome_words(label_kind) == words
+
+
+ONBOARDING_SPEC = """\
+name: onboard_30d
+version: 1
+description: Users 30 days after signup; label = BUY_PREMIUM within the next 30 days.
+dataset: music_demo
+cutoffs:
+  after_signup: {offset_days: 30, anchor: date}
+label: {kind: event_within, event_type: BUY_PREMIUM, horizon_days: 30}
+features:
+  - {kind: count, event_types: [PLAY, ADVERTISEMENT], windows: [30]}
+  - {kind: attribute, names: [city]}
+actionable:
+  - {feature: count_ADVERTISEMENT_30d, direction: decrease, lower: 0, integer: true}
+"""
+
+
+@pytest.mark.slow
+def test_a_signup_relative_policy_changes_the_users_whose_outcome_is_open(
+    spec_champion, capsys, tmp_path, monkeypatch
+):
+    # The spec champion's users signed up on 2024-01-20: one cutoff each, 2024-02-19, whose
+    # label window stays open until 2024-03-20. Its latest training cutoff would be every
+    # past cohort's last day; the policy acts on the users still undecided at the day.
+    (tmp_path / "specs" / "onboard_30d").mkdir(parents=True)
+    (tmp_path / "specs" / "onboard_30d" / "v1.yaml").write_text(ONBOARDING_SPEC)
+    monkeypatch.setenv("USAGECAST_SPECS", str(tmp_path / "specs"))
+    assert main(["features", "build", "onboard_30d@v1"]) == 0
+    base = [
+        *("whatif", "policy", "--model", "models:/premium_30d@champion"),
+        *("--feature-set", "onboard_30d@v1", "--change", "count_ADVERTISEMENT_30d *= 0.5"),
+        *("--bootstrap", "50"),
+    ]
+    capsys.readouterr()
+    assert main(base) == 2  # today, 2024-04-01, every window has closed
+    assert (
+        "no user at signup + 30 days whose outcome is still open on 2024-04-01"
+        in capsys.readouterr().err
+    )
+
+    assert main([*base, "--cutoff", "2024-03-01"]) == 0
+    output = capsys.readouterr().out
+    undecided, scoring = load_scoring_rows("onboard_30d@v1", "2024-03-01")
+    assert len(undecided) > 1
+    assert (pd.to_datetime(undecided["cutoff"]) == pd.Timestamp("2024-02-19")).all()
+    assert (
+        f"on {len(undecided)} rows of onboard_30d@v1: users at signup + 30 days whose "
+        "outcome is still open on 2024-03-01 (segment: all)" in output
+    )
+    params = mlflow.MlflowClient().get_run(_run_id(output)).data.params
+    assert params["cutoff"] == "2024-03-01"
+    assert params["feature_set_fingerprint"] == scoring.fingerprint

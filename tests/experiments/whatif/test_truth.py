@@ -11,7 +11,12 @@ import pytest
 from contracts.manifest import FeatureSetManifest
 from experiments.inputs import read_inputs
 from experiments.whatif import whatif_policy
-from experiments.whatif.truth import ad_lever_factor, label_note, simulator_user_ids
+from experiments.whatif.truth import (
+    ad_lever_factor,
+    label_note,
+    one_cutoff_note,
+    simulator_user_ids,
+)
 from features import load_feature_set
 from features.featureset.spec import FeatureDef
 from features.workspace import activate_mlflow_tracking
@@ -55,6 +60,12 @@ def test_other_changes_have_no_simulator_lever(expression, feature, why):
 
 def _labelled(label: dict) -> FeatureSetManifest:
     return FeatureSetManifest.from_dict({"label": label})
+
+
+def test_rows_at_several_cutoffs_have_no_one_cutoff_truth():
+    assert one_cutoff_note(pd.Series(pd.to_datetime(["2024-03-01", "2024-03-01"]))) is None
+    several = pd.Series(pd.to_datetime(["2024-02-19", "2024-02-25", "2024-02-19"]))
+    assert one_cutoff_note(several).startswith("the rows stand at 2 cutoffs")
 
 
 def test_only_purchase_labels_and_simulator_ids_are_comparable():

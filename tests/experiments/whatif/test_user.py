@@ -14,7 +14,7 @@ from contracts.errors import UsagecastError
 from contracts.manifest import RowRule
 from contracts.workspace import event_store_path
 from experiments.whatif import explain_rows, sources
-from experiments.whatif.run import why_no_row
+from experiments.whatif.run import UserWhatIf, why_no_row
 from features.featureset import load_scoring_rows
 from serving.whatif import CAUSAL_NOTE
 from usagecast_cli.main import main
@@ -151,3 +151,20 @@ def _history(signup="2024-01-05", last="2024-03-20", first=None) -> sources.User
 )
 def test_why_a_user_has_no_row_names_the_first_rule_that_leaves_them_out(history, rule, reason):
     assert why_no_row(history, rule, CUTOFF).startswith(reason)
+
+
+def test_a_rows_own_cutoff_is_named_when_it_stands_before_the_scoring_day():
+    def header(row_cutoff: str) -> str:
+        result = UserWhatIf(
+            *("models:/m@champion", "1", "trial@v1", "u1", "2024-07-01", 0.2, 0.5, 0, 1000),
+            suggestions=(),
+            note="n",
+            row_cutoff=row_cutoff,
+        )
+        return result.summary().splitlines()[0]
+
+    assert header("2024-07-01").startswith("user u1 at cutoff 2024-07-01 (trial@v1), model")
+    assert header("2024-06-12").startswith(
+        "user u1 at cutoff 2024-07-01 (trial@v1; features as of the row's own cutoff, "
+        "2024-06-12), model"
+    )
