@@ -281,7 +281,7 @@ def _later_performance(ref: str, after: pd.Timestamp, model, feature_names: list
     from features.featureset.scoring import labelled_rows_after
 
     later = labelled_rows_after(ref, after)
-    pending = ", ".join(str(c.date()) for c in later.censored_cutoffs) or "none"
+    pending = sections.cutoff_list(later.censored_cutoffs)
     end = pd.Timestamp(later.end_of_data)
     if later.frame.empty:
         return _Later(

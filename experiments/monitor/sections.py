@@ -1,6 +1,7 @@
 """The monitor's further report sections, built from computed values (pure): training/serving
-skew from the prediction log, and business metrics at a capacity on the latest matured cutoff
-(experiments.business, as `usagecast tune` computes them on its test rows)."""
+skew from the prediction log, business metrics at a capacity on the latest matured cutoff
+(experiments.business, as `usagecast tune` computes them on its test rows), and the wording
+of cutoff lists."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ WORST_SHOWN = 3  # features named in the skew section's opening line
 
 def _number(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.4f}"
+
+
+def cutoff_list(cutoffs: tuple[pd.Timestamp, ...], most: int = 6) -> str:
+    """Cutoffs as dates, or their count and span past `most` (signup-relative sets have one
+    per signup day)."""
+    if len(cutoffs) > most:
+        return f"{len(cutoffs)} cutoffs, {cutoffs[0].date()} .. {cutoffs[-1].date()}"
+    return ", ".join(str(c.date()) for c in cutoffs) or "none"
 
 
 def skew_figure(skew: pd.DataFrame, threshold: float) -> Figure:

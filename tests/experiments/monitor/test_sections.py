@@ -12,7 +12,7 @@ import pytest
 from experiments.business import BusinessOptions, Capacity, Economics, business_metrics
 from experiments.monitor.checks import SKEW, skew_findings
 from experiments.monitor.config import Thresholds, thresholds_from_mapping
-from experiments.monitor.sections import business_section, skew_section
+from experiments.monitor.sections import business_section, cutoff_list, skew_section
 from experiments.monitor.skew import training_serving_skew
 from serving.prediction_log import PREDICTION_LOG_ENV
 
@@ -96,3 +96,10 @@ def test_monitor_reads_by_default_the_log_usagecast_serve_writes_by_default(monk
     )
     monkeypatch.setenv(PREDICTION_LOG_ENV, "/srv/log")
     assert default_prediction_log("premium_30d") == Path("/srv/log")
+
+
+def test_open_cutoffs_are_listed_or_summed_up_past_six():
+    days = tuple(pd.Timestamp("2024-06-02") + pd.Timedelta(days=k) for k in range(31))
+    assert cutoff_list(()) == "none"
+    assert cutoff_list(days[:2]) == "2024-06-02, 2024-06-03"
+    assert cutoff_list(days) == "31 cutoffs, 2024-06-02 .. 2024-07-02"
