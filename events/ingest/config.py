@@ -169,6 +169,8 @@ class Source:
     is a glob over the member paths of the zip archives `files` names (readers.py reads every
     member without it). `records` (JSON) is the key, or dotted path, of the array of records
     inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`.
+    `parent` (with `records`) is the key under which each record also carries the object
+    holding it, less the array: an order's fields on each of its `line_items`.
     `fill_down` reads fields an export writes on the first of a group's rows only for every row
     of the group: a product's (Shopify's `Title`, `Vendor`), an order's (`Financial Status`).
     `skip_lines` are the lines of a text table (rows of a sheet) before its header, or its
@@ -205,6 +207,7 @@ class Source:
     sheet: str | None = None
     members: str | None = None
     records: str | None = None
+    parent: str | None = None
     fill_down: FillDown | None = None
     blank_time: str = "error"
     skip_lines: int = 0
@@ -632,6 +635,24 @@ def _records(path: Path, where: str, value: Any, fmt: str | None) -> str | None:
     return text
 
 
+def _parent(path: Path, where: str, value: Any, records: str | None) -> str | None:
+    """`parent:` one key (no dots) under which a record carries the object holding it; it
+    goes with `records:`."""
+    if value is None:
+        return None
+    if records is None:
+        raise _fail(
+            path,
+            where,
+            "goes with `records:` (the key of the array whose elements are the rows); "
+            "set both, e.g. `records: line_items` and `parent: order`",
+        )
+    text = _text(path, where, value)
+    if not text or "." in text or text.strip() != text:
+        raise _fail(path, where, f"is {text!r}: one key without dots (`order`, `user`)")
+    return text
+
+
 def _source(path: Path, where: str, value: Any, table: str) -> Source:
     """Parse one source of the `events`, `users` or `items` section."""
     common = (
@@ -655,6 +676,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         "zone_abbreviations",
         "members",
         "records",
+        "parent",
         "short_lines",
     )
     extra = {
@@ -689,6 +711,7 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
     header, names = _names(path, where, spec)
     if names is not None:
         _check_derived_columns(path, where, derived, names)
+    records = _records(path, f"{where}.records", spec.get("records"), fmt)
     dedupe = spec.get("dedupe")
     decimal = _decimal(path, f"{where}.decimal", spec.get("decimal", "."))
     attributes = _attributes(
@@ -758,7 +781,8 @@ def _source(path: Path, where: str, value: Any, table: str) -> Source:
         members=None
         if spec.get("members") is None
         else _text(path, f"{where}.members", spec["members"]),
-        records=_records(path, f"{where}.records", spec.get("records"), fmt),
+        records=records,
+        parent=_parent(path, f"{where}.parent", spec.get("parent"), records),
         blank_time=_choice(
             path, f"{where}.blank_time", spec.get("blank_time", "error"), BLANK_TIMES
         ),

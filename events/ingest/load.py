@@ -51,6 +51,7 @@ from events.ingest.readers import (
     FileReader,
     InputFile,
     SourceFileError,
+    json_elements_sql,
     json_path,
     read_error_summary,
     reader_sql,
@@ -367,6 +368,9 @@ class _Builder:
         if reader.pages is not None and source.records is not None:
             pages, records = reader.pages, source.records
             self._read(file, source, lambda: self._check_pages(file, pages, records))
+            if source.parent is not None:
+                parent = source.parent
+                self._read(file, source, lambda: self._check_parent(file, pages, records, parent))
         types, typed = self._read(
             file, source, lambda: self._column_types(reader.sql, file.format)
         )
@@ -413,6 +417,21 @@ class _Builder:
                 f"{file.shown}: top-level object {page} holds {kind.lower()} at `records: "
                 f"{records}`, not an array of records (its keys: {', '.join(keys or [])}); "
                 "remove that object (an API's error reply?) or correct `records`"
+            )
+
+    def _check_parent(self, file: InputFile, pages: str, records: str, parent: str) -> None:
+        """No record holds a key named `parent` of its own: the object holding it would
+        replace that key's value, a change of the data no row would show."""
+        found = self.con.execute(
+            f"SELECT page, position FROM {json_elements_sql(pages, records)} "
+            f"WHERE json_exists(json, {json_path([parent])}) ORDER BY page, position LIMIT 1"
+        ).fetchone()
+        if found is not None:
+            page, position = found
+            raise SourceFileError(
+                f"{file.shown}: record {position} of top-level object {page} has a key "
+                f"{parent!r} of its own, which `parent: {parent}` would replace with the "
+                "object holding it; choose another `parent` name"
             )
 
     def _json_keys(self, reader: str, name: str) -> frozenset[str] | None:

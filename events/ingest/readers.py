@@ -660,7 +660,7 @@ def reader_sql(file: InputFile, source: Source, scratch: Path, index: int) -> Fi
     if source.records is not None and file.format != "jsonl":
         raise SourceFileError(f"{shown}: `records:` is for JSON files, not {file.format}")
     if source.records is not None:
-        sql = json_records_sql(path, source.records)
+        sql = json_records_sql(path, source.records, source.parent)
         free = control_free(path, file.format)
         return FileReader(sql, free, pages=json_pages_sql(path))
     if file.format == "jsonl":
@@ -743,16 +743,34 @@ def json_pages_sql(path: Path) -> str:
     )
 
 
-def json_records_sql(path: Path, records: str) -> str:
-    """The records of a JSON file of API pages, the elements of each object's `records`
-    array (`results`), as a `json` column with their 1-based number in the file (page by
-    page) as `ordinality`: the rows numbered as other readers' rows are."""
+def json_elements_sql(pages: str, records: str) -> str:
+    """The elements of the `records` array of each top-level object of `pages`
+    (json_pages_sql): the object's number `page`, the object itself `holder`, the element
+    `json` and its 1-based `position` in the array."""
     at = json_path(records.split("."))
     return (
-        "(SELECT json, row_number() OVER (ORDER BY page, position) AS ordinality FROM ("
-        f"SELECT page, unnest(CAST(json_extract(json, {at}) AS JSON[])) AS json, "
-        f"unnest(range(1, CAST(json_array_length(json, {at}) AS BIGINT) + 1)) AS position "
-        f"FROM {json_pages_sql(path)} WHERE json_type(json, {at}) = 'ARRAY'))"
+        f"(SELECT page, json AS holder, unnest(CAST(json_extract(json, {at}) AS JSON[])) AS "
+        f"json, unnest(range(1, CAST(json_array_length(json, {at}) AS BIGINT) + 1)) AS "
+        f"position FROM {pages} WHERE json_type(json, {at}) = 'ARRAY')"
+    )
+
+
+def json_records_sql(path: Path, records: str, parent: str | None = None) -> str:
+    """The records of a JSON file of API pages (or of objects holding arrays), the elements
+    of each object's `records` array (`results`), as a `json` column with their 1-based
+    number in the file (page by page) as `ordinality`: the rows numbered as other readers'
+    rows are. With `parent`, an object record also carries the object holding it, less the
+    array, under that key (an order's fields on each of its `line_items`)."""
+    record = "json"
+    if parent is not None:
+        holder = f"json_remove(holder, {json_path(records.split('.'))})"
+        record = (
+            f"CASE WHEN json_type(json) = 'OBJECT' THEN json_set(json, {json_path([parent])}, "
+            f"{holder}) ELSE json END"
+        )
+    return (
+        f"(SELECT {record} AS json, row_number() OVER (ORDER BY page, position) AS "
+        f"ordinality FROM {json_elements_sql(json_pages_sql(path), records)})"
     )
 
 

@@ -106,11 +106,14 @@ ELEMENTS = st.one_of(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    pages=st.lists(st.lists(ELEMENTS, max_size=4), min_size=1, max_size=4), pretty=st.booleans()
+    pages=st.lists(st.lists(ELEMENTS, max_size=4), min_size=1, max_size=4),
+    pretty=st.booleans(),
+    parent=st.sampled_from([None, "page"]),
 )
 def test_every_record_of_every_page_is_accepted_or_quarantined_once(
-    dataset, store, base_config, query, pages, pretty
+    dataset, store, base_config, query, pages, pretty, parent
 ):
+    """With `parent`, an object record also carries its page (less the array) under it."""
     pages[0].insert(0, _event("1", 1))  # a file whose records lack a mapped key is refused
     text = (
         json.dumps(_page(pages[0]), indent=2)
@@ -118,9 +121,14 @@ def test_every_record_of_every_page_is_accepted_or_quarantined_once(
         else "\n".join(json.dumps(_page(page)) for page in pages)
     )
     shutil.rmtree(store.parent, ignore_errors=True)
-    path = dataset({"pages/a.json": text}, _config(base_config, SOURCE))
+    source = SOURCE if parent is None else {**SOURCE, "parent": parent}
+    path = dataset({"pages/a.json": text}, _config(base_config, source))
     summary = ingest_dataset(path, store, progress=False, allow_partial=True)
-    records = [element for page in pages for element in page]
+    records = [
+        {**element, parent: {"next": None}} if parent and isinstance(element, dict) else element
+        for page in pages
+        for element in page
+    ]
     counts = summary.tables["events"]
     assert counts.read == len(records) == counts.accepted + counts.quarantined_total
     quarantined = query(store, "SELECT source_row, raw FROM quarantine ORDER BY source_row")
