@@ -25,6 +25,8 @@ from contracts.errors import UsagecastError
 from events.scalar_sql import ALLOWED_FUNCTIONS, ALLOWED_NODES, checked_tree
 
 FORMATS = ("csv", "jsonl", "parquet", "xlsx")
+# In `records:`, between an array and a key of its elements (`orders[].line_items`).
+ARRAY_STEP = "[]."
 # A .json file is read as JSON Lines or as one JSON array of records (readers.py tells which).
 EXTENSION_FORMATS = {
     ".csv": "csv",
@@ -622,15 +624,20 @@ def _line_count(path: Path, where: str, value: Any, what: str) -> int:
 
 
 def _records(path: Path, where: str, value: Any, fmt: str | None) -> str | None:
-    """`records:` a JSON key or dotted path (`results`, `data.events`), for JSON files."""
+    """`records:` a JSON key or dotted path (`results`, `data.events`), or such paths joined
+    by `[].` through arrays (`orders[].line_items`), for JSON files."""
     if value is None:
         return None
     if fmt not in (None, "jsonl"):
         raise _fail(path, where, f"is for JSON files, not format {fmt}")
     text = _text(path, where, value)
-    if not all(part.strip() == part and part for part in text.split(".")):
+    keys = [key for level in text.split(ARRAY_STEP) for key in level.split(".")]
+    if not all(key.strip() == key and key and "[]" not in key for key in keys):
         raise _fail(
-            path, where, f"is {text!r}: a key, or keys joined by dots (`results`, `data.events`)"
+            path,
+            where,
+            f"is {text!r}: a key, keys joined by dots (`results`, `data.events`), or such "
+            "paths joined by `[].` through arrays (`orders[].line_items`)",
         )
     return text
 

@@ -55,6 +55,7 @@ from events.ingest.readers import (
     json_path,
     read_error_summary,
     reader_sql,
+    records_levels,
     resolve_files,
     sql_string,
 )
@@ -345,6 +346,14 @@ def absent_column_files(
     return shown
 
 
+def _json_place(records: str, page: int, place: Sequence[int]) -> str:
+    """Where an element of the `records` arrays is, for error messages: `top-level object 2,
+    at orders[3].line_items[1]` (1-based; the top-level object alone without a place)."""
+    levels = records_levels(records)
+    steps = ".".join(f"{'.'.join(keys)}[{n}]" for keys, n in zip(levels, place, strict=False))
+    return f"top-level object {page}" + (f", at {steps}" if steps else "")
+
+
 class _Builder:
     """Builds one dataset into a fresh DuckDB file (the scratch DB for a swap)."""
 
@@ -404,32 +413,43 @@ class _Builder:
     def _check_pages(self, file: InputFile, pages: str, records: str) -> None:
         """Every top-level object of a file of API pages holds its records at `records`,
         else the file is refused: a page without them (an error reply saved with the
-        others) would otherwise add no row and no quarantine entry."""
-        at = json_path(records.split("."))
-        found = self.con.execute(
-            f"SELECT page, coalesce(json_type(json, {at}), 'nothing'), json_keys(json) "
-            f"FROM {pages} WHERE json_type(json, {at}) IS DISTINCT FROM 'ARRAY' "
-            "ORDER BY page LIMIT 1"
-        ).fetchone()
-        if found is not None:  # its keys, not its values: errors quote no data
-            page, kind, keys = found
+        others) would otherwise add no row and no quarantine entry. Through arrays
+        (`orders[].line_items`) an element without the inner array, or with null there,
+        holds no record (an order without line items); anything else there is refused."""
+        for depth, keys in enumerate(records_levels(records)):
+            at = json_path(keys)
+            inner = "" if depth == 0 else f"AND coalesce(json_type(json, {at}), 'NULL') <> 'NULL'"
+            found = self.con.execute(
+                f"SELECT page, place, coalesce(json_type(json, {at}), 'nothing'), "
+                f"json_keys(json) FROM {json_elements_sql(pages, records, depth)} WHERE "
+                f"json_type(json, {at}) IS DISTINCT FROM 'ARRAY' {inner} "
+                "ORDER BY page, place LIMIT 1"
+            ).fetchone()
+            if found is None:
+                continue
+            page, place, kind, keys_found = found  # its keys, not its values: errors quote no data
+            holder = _json_place(records, page, place) + ("," if depth else "")
             raise SourceFileError(
-                f"{file.shown}: top-level object {page} holds {kind.lower()} at `records: "
-                f"{records}`, not an array of records (its keys: {', '.join(keys or [])}); "
-                "remove that object (an API's error reply?) or correct `records`"
+                f"{file.shown}: {holder} holds {kind.lower()} at `records: {records}`"
+                + (f" (`{'.'.join(keys)}`)" if depth else "")
+                + f", not an array of records (its keys: {', '.join(keys_found or [])}); "
+                + (
+                    "remove that object (an API's error reply?) or correct `records`"
+                    if depth == 0
+                    else "correct `records`"
+                )
             )
 
     def _check_parent(self, file: InputFile, pages: str, records: str, parent: str) -> None:
         """No record holds a key named `parent` of its own: the object holding it would
         replace that key's value, a change of the data no row would show."""
         found = self.con.execute(
-            f"SELECT page, position FROM {json_elements_sql(pages, records)} "
-            f"WHERE json_exists(json, {json_path([parent])}) ORDER BY page, position LIMIT 1"
+            f"SELECT page, place FROM {json_elements_sql(pages, records)} "
+            f"WHERE json_exists(json, {json_path([parent])}) ORDER BY page, place LIMIT 1"
         ).fetchone()
         if found is not None:
-            page, position = found
             raise SourceFileError(
-                f"{file.shown}: record {position} of top-level object {page} has a key "
+                f"{file.shown}: the record in {_json_place(records, *found)} has a key "
                 f"{parent!r} of its own, which `parent: {parent}` would replace with the "
                 "object holding it; choose another `parent` name"
             )

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from events.ingest import archives, excel
-from events.ingest.config import EXTENSION_FORMATS, WHITESPACE, Source
+from events.ingest.config import ARRAY_STEP, EXTENSION_FORMATS, WHITESPACE, Source
 from events.ingest.errors import SourceFileError
 
 # Python codec name -> the name DuckDB's CSV reader knows, for the codecs it decodes natively.
@@ -743,33 +743,48 @@ def json_pages_sql(path: Path) -> str:
     )
 
 
-def json_elements_sql(pages: str, records: str) -> str:
-    """The elements of the `records` array of each top-level object of `pages`
-    (json_pages_sql): the object's number `page`, the object itself `holder`, the element
-    `json` and its 1-based `position` in the array."""
-    at = json_path(records.split("."))
-    return (
-        f"(SELECT page, json AS holder, unnest(CAST(json_extract(json, {at}) AS JSON[])) AS "
-        f"json, unnest(range(1, CAST(json_array_length(json, {at}) AS BIGINT) + 1)) AS "
-        f"position FROM {pages} WHERE json_type(json, {at}) = 'ARRAY')"
-    )
+def records_levels(records: str) -> list[list[str]]:
+    """`records:` as the key paths of its arrays, outermost first: `results` -> [[results]],
+    `data.events` -> [[data, events]], `orders[].line_items` -> [[orders], [line_items]]."""
+    return [level.split(".") for level in records.split(ARRAY_STEP)]
+
+
+def json_elements_sql(pages: str, records: str, depth: int | None = None) -> str:
+    """The elements of the arrays `records` names in each top-level object of `pages`
+    (json_pages_sql), through its first `depth` arrays (default all): the object's number
+    `page`, the object holding the element `holder`, the element `json`, its 1-based
+    `position` in its array and `place`, the positions of it and of the elements holding it."""
+    elements = f"(SELECT page, json, []::BIGINT[] AS place FROM {pages})"
+    for keys in records_levels(records)[:depth]:
+        at = json_path(keys)
+        unnested = (
+            f"(SELECT page, json AS holder, unnest(CAST(json_extract(json, {at}) AS JSON[])) "
+            f"AS json, unnest(range(1, CAST(json_array_length(json, {at}) AS BIGINT) + 1)) AS "
+            f"position, place FROM {elements} WHERE json_type(json, {at}) = 'ARRAY')"
+        )
+        elements = (
+            "(SELECT page, holder, json, position, list_append(place, position) AS place "
+            f"FROM {unnested})"
+        )
+    return elements
 
 
 def json_records_sql(path: Path, records: str, parent: str | None = None) -> str:
     """The records of a JSON file of API pages (or of objects holding arrays), the elements
-    of each object's `records` array (`results`), as a `json` column with their 1-based
-    number in the file (page by page) as `ordinality`: the rows numbered as other readers'
-    rows are. With `parent`, an object record also carries the object holding it, less the
-    array, under that key (an order's fields on each of its `line_items`)."""
+    of each object's `records` array (`results`, or through arrays: `orders[].line_items`),
+    as a `json` column with their 1-based number in the file (page by page, element by
+    element) as `ordinality`: the rows numbered as other readers' rows are. With `parent`,
+    an object record also carries the object holding it, less the array, under that key (an
+    order's fields on each of its `line_items`)."""
     record = "json"
     if parent is not None:
-        holder = f"json_remove(holder, {json_path(records.split('.'))})"
+        holder = f"json_remove(holder, {json_path(records_levels(records)[-1])})"
         record = (
             f"CASE WHEN json_type(json) = 'OBJECT' THEN json_set(json, {json_path([parent])}, "
             f"{holder}) ELSE json END"
         )
     return (
-        f"(SELECT {record} AS json, row_number() OVER (ORDER BY page, position) AS "
+        f"(SELECT {record} AS json, row_number() OVER (ORDER BY page, place) AS "
         f"ordinality FROM {json_elements_sql(json_pages_sql(path), records)})"
     )
 

@@ -511,6 +511,8 @@ class FileSample:
     totals_rows: int = 0
     # Sampled lines of a text table with fewer fields than its header.
     short_rows: int = 0
+    # JSON: the keys of the records that hold lists of objects (an order's `line_items`).
+    record_arrays: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1320,7 +1322,36 @@ def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
         names=_json_names(objects),
         records=key,
         wrapped={name: at for name, (at, _) in wrapped.items()},
+        record_arrays=_record_arrays(objects),
     )
+
+
+def _record_arrays_check(files: str, records: str | None, arrays: Sequence[str]) -> str:
+    """The check that names the lists of objects inside the records, and how to read one of
+    them as rows, each with the fields of the record holding it."""
+    first = arrays[0]
+    path = first if records is None else f"{records}[].{first}"
+    holder = "record" if records is None else records.removesuffix("s") or "record"
+    return (
+        f"{files}: each record holds a list of objects at {', '.join(map(repr, arrays))} and "
+        f"is read as one row; to read each element as a row instead, set `records: {path}` "
+        f"and `parent: {holder}` (the record's own fields are then read under "
+        f"`{holder}.`, e.g. `{holder}.id`)"
+    )
+
+
+def _record_arrays(records: Sequence[Mapping]) -> tuple[str, ...]:
+    """The top-level keys whose value is a non-empty list of objects in some record: the
+    rows inside each record (an order's `line_items`) that `records:` and `parent:` read."""
+    found: dict[str, None] = {}
+    for record in records:
+        for key, value in record.items():
+            objects = (
+                isinstance(value, list) and value and all(isinstance(e, Mapping) for e in value)
+            )
+            if objects and not _is_key_value_list(value):  # GA4's event_params are fields
+                found[key] = None
+    return tuple(found)
 
 
 def _files_key(source: Mapping) -> tuple:
@@ -2538,6 +2569,7 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
         sum(sample.header_repeats for sample in group),
         sum(sample.totals_rows for sample in group),
         sum(sample.short_rows for sample in group),
+        tuple(dict.fromkeys(key for sample in group for key in sample.record_arrays)),
     )
 
 
@@ -3474,6 +3506,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"{files}: pages of an API's replies: the records are the elements of each "
                 f"page's {sample.records!r} array (a page without one stops the ingest)"
             )
+        if sample.record_arrays:
+            checks.append(_record_arrays_check(files, sample.records, sample.record_arrays))
         if len(sample.sheets) > 1:
             source["sheet"] = sample.sheet
             files = _label(source)

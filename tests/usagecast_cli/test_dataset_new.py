@@ -2054,10 +2054,49 @@ def test_a_record_with_a_list_inside_is_no_page(tmp_path):
          "line_items": [{"sku": "A", "updated_at": "2024-03-05T10:00:00Z"}]}
         for n in range(4)
     ]  # fmt: skip
-    out, _ = _starter_for(tmp_path, {"orders.jsonl": "\n".join(map(json.dumps, orders))})
+    out, starter = _starter_for(tmp_path, {"orders.jsonl": "\n".join(map(json.dumps, orders))})
     (source,) = read_config(out).events
     assert source.records is None
     assert source.columns["user_id"] == "customer_id"
+    assert any("`records: line_items` and `parent: record`" in c for c in starter.checks)
+
+
+def test_the_line_items_of_api_pages_of_orders_are_rows_as_the_check_says(tmp_path):
+    """Shopify's Admin API pages {"orders": [...]}: an order is a record (one purchase); the
+    check says how to read its line items as rows instead, and doing so gives a row each."""
+    orders = [
+        {"id": n, "created_at": f"2024-03-0{1 + n}T10:00:00Z", "financial_status": "paid",
+         "customer": {"id": 7 + n % 2},
+         "line_items": [{"sku": f"SKU-{k}", "price": "9.50"} for k in range(1 + n % 3)]}
+        for n in range(6)
+    ]  # fmt: skip
+    pages = [{"orders": orders[:3]}, {"orders": orders[3:]}]
+    files = {f"orders_{i}.json": json.dumps(page) for i, page in enumerate(pages)}
+    out, starter = _starter_for(tmp_path, files)
+    (source,) = read_config(out).events
+    assert source.records == "orders"
+    assert any(
+        "each record holds a list of objects at 'line_items'" in c
+        and "`records: orders[].line_items` and `parent: order`" in c
+        for c in starter.checks
+    )
+
+    config = yaml.safe_load(out.read_text())
+    config["events"][0].update(
+        records="orders[].line_items",
+        parent="order",
+        columns={
+            "user_id": "order.customer.id",
+            "timestamp": "order.created_at",
+            "event_type": "order.financial_status",
+            "item_id": "sku",
+            "value": "price",
+        },
+    )
+    out.write_text(yaml.safe_dump(config))
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    items = sum(len(order["line_items"]) for order in orders)
+    assert summary.tables["events"] == TableCounts(items, items, {})
 
 
 def test_a_users_history_dated_by_its_update_time_is_a_table_of_versions(tmp_path):

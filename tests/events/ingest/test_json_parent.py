@@ -6,8 +6,11 @@ as rows and `parent:` puts the object holding them, less the array, under one ke
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from events.ingest import ConfigError, ingest_dataset
 from events.ingest.readers import SourceFileError
@@ -98,8 +101,8 @@ def test_a_record_with_a_key_of_the_parents_name_stops_the_ingest(dataset, store
     with pytest.raises(SourceFileError) as failed:
         ingest_dataset(path, store, progress=False)
     assert (
-        "orders.json: record 1 of top-level object 1 has a key 'order' of its own, which "
-        "`parent: order` would replace"
+        "orders.json: the record in top-level object 1, at line_items[1] has a key 'order' of "
+        "its own, which `parent: order` would replace"
     ) in str(failed.value)
     assert not store.exists()
 
@@ -115,3 +118,87 @@ def test_a_record_with_a_key_of_the_parents_name_stops_the_ingest(dataset, store
 def test_parent_is_one_key_beside_records(dataset, store, base_config, source, message):
     with pytest.raises(ConfigError, match=message):
         ingest_dataset(dataset(config=base_config(events=[source])), store, progress=False)
+
+
+SHOPIFY_PAGES = {**ORDERS, "records": "orders[].line_items"}  # the Admin API's order pages
+
+
+def test_line_items_of_the_orders_of_api_pages_are_numbered_through_both(
+    dataset, store, base_config, query
+):
+    without_items = {k: v for k, v in _order(4, 1).items() if k != "line_items"}
+    pages = [
+        {"orders": [_order(1, 1, _item("A", "1.00"), _item("B", "2.00")), without_items]},
+        {"orders": [{**_order(5, 2), "line_items": None}, _order(6, 3, _item("C", "3.00"))]},
+    ]
+    text = "\n".join(json.dumps(page) for page in pages)
+    config = base_config(events=[SHOPIFY_PAGES])
+    summary = ingest_dataset(dataset({"orders.json": text}, config), store, progress=False)
+    assert summary.tables["events"].read == summary.tables["events"].accepted == 3
+    assert query(store, "SELECT user_id, item_id, source_row FROM events ORDER BY 3") == [
+        ("1", "A", 1),
+        ("1", "B", 2),
+        ("3", "C", 3),
+    ]
+
+
+def test_an_inner_array_that_is_something_else_stops_the_ingest_named(dataset, store, base_config):
+    page = {"orders": [_order(1, 1, _item("A", "1.00")), {**_order(2, 1), "line_items": {}}]}
+    path = dataset({"orders.json": json.dumps(page)}, base_config(events=[SHOPIFY_PAGES]))
+    with pytest.raises(SourceFileError) as failed:
+        ingest_dataset(path, store, progress=False)
+    assert (
+        "orders.json: top-level object 1, at orders[2], holds object at `records: "
+        "orders[].line_items` (`line_items`), not an array of records (its keys: id, "
+        "created_at, customer, financial_status, line_items); correct `records`"
+    ) in str(failed.value)
+
+
+@pytest.mark.parametrize("records", ["orders[]", "orders[].", "[].line_items", "orders[][].x"])
+def test_records_through_arrays_name_a_key_after_each(dataset, store, base_config, records):
+    with pytest.raises(ConfigError, match=r"events\[0\]\.records.*through arrays"):
+        ingest_dataset(
+            dataset(config=base_config(events=[{**ORDERS, "records": records}])), store, False
+        )
+
+
+ITEMS = st.one_of(
+    st.builds(_item, st.sampled_from(["A", "B"]), st.sampled_from(["1.00", "-5", "x"])),
+    st.just("gift wrap"),
+)
+ORDERS_OF_A_PAGE = st.lists(
+    st.builds(
+        lambda n, customer, items: _order(n, customer, *items),
+        st.integers(1, 9),
+        st.sampled_from([1, 2.0, None, "9"]),
+        st.lists(ITEMS, max_size=3),
+    ),
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pages=st.lists(ORDERS_OF_A_PAGE, min_size=1, max_size=3))
+def test_every_line_item_of_every_order_is_accepted_or_quarantined_once(
+    dataset, store, base_config, query, pages
+):
+    pages[0].insert(0, _order(1, 1, _item("A", "1.00")))  # every mapped key in the file
+    shutil.rmtree(store.parent, ignore_errors=True)
+    text = "\n".join(json.dumps({"orders": orders}) for orders in pages)
+    config = base_config(events=[SHOPIFY_PAGES])
+    path = dataset({"orders.json": text}, config)
+    summary = ingest_dataset(path, store, progress=False, allow_partial=True)
+    records = [
+        {**item, "order": {k: v for k, v in order.items() if k != "line_items"}}
+        if isinstance(item, dict)
+        else item
+        for orders in pages
+        for order in orders
+        for item in order["line_items"]
+    ]
+    counts = summary.tables["events"]
+    assert counts.read == len(records) == counts.accepted + counts.quarantined_total
+    for row, raw in query(store, "SELECT source_row, raw FROM quarantine ORDER BY source_row"):
+        assert json.loads(raw) == records[row - 1]
