@@ -752,15 +752,21 @@ def records_levels(records: str) -> list[list[str]]:
 def json_elements_sql(pages: str, records: str, depth: int | None = None) -> str:
     """The elements of the arrays `records` names in each top-level object of `pages`
     (json_pages_sql), through its first `depth` arrays (default all): the object's number
-    `page`, the object holding the element `holder`, the element `json`, its 1-based
-    `position` in its array and `place`, the positions of it and of the elements holding it."""
+    `page`, the object holding the element less the array `holder` (computed once per
+    object: a page's copy per element would grow as its square), the element `json`, its
+    1-based `position` in its array and `place`, the positions of it and of the elements
+    holding it."""
     elements = f"(SELECT page, json, []::BIGINT[] AS place FROM {pages})"
     for keys in records_levels(records)[:depth]:
         at = json_path(keys)
+        holders = (
+            f"(SELECT page, json, json_remove(json, {at}) AS holder, place FROM {elements} "
+            f"WHERE json_type(json, {at}) = 'ARRAY')"
+        )
         unnested = (
-            f"(SELECT page, json AS holder, unnest(CAST(json_extract(json, {at}) AS JSON[])) "
-            f"AS json, unnest(range(1, CAST(json_array_length(json, {at}) AS BIGINT) + 1)) AS "
-            f"position, place FROM {elements} WHERE json_type(json, {at}) = 'ARRAY')"
+            f"(SELECT page, holder, unnest(CAST(json_extract(json, {at}) AS JSON[])) AS json, "
+            f"unnest(range(1, CAST(json_array_length(json, {at}) AS BIGINT) + 1)) AS position, "
+            f"place FROM {holders})"
         )
         elements = (
             "(SELECT page, holder, json, position, list_append(place, position) AS place "
@@ -778,10 +784,9 @@ def json_records_sql(path: Path, records: str, parent: str | None = None) -> str
     order's fields on each of its `line_items`)."""
     record = "json"
     if parent is not None:
-        holder = f"json_remove(holder, {json_path(records_levels(records)[-1])})"
         record = (
             f"CASE WHEN json_type(json) = 'OBJECT' THEN json_set(json, {json_path([parent])}, "
-            f"{holder}) ELSE json END"
+            "holder) ELSE json END"
         )
     return (
         f"(SELECT {record} AS json, row_number() OVER (ORDER BY page, place) AS "
