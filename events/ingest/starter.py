@@ -425,7 +425,8 @@ EXCEL_DAYS_PROPOSED = (EXCEL_UNIX_DAY, 73_051)
 TRAILING_NUMBERING = re.compile(
     r"((^|[-_. ]+)(export|exports|dump|extract|report|data|download|bericht|auswertung|"
     r"rapport|informe|relatorio|rapporto))?"
-    r"((^|[-_. ]+)[0-9][-_. 0-9]*)?"
+    # a number, or a page, part or batch of one after the name (`orders_page_001`)
+    r"(([-_. ]+(page|pages|part|batch|chunk)[-_. ]*|(^|[-_. ]+))[0-9][-_. 0-9]*)?"
     r"( ?\([0-9]+\)|[-_ ]+copy( ?\(?[0-9]+\)?)?)?$",
     re.IGNORECASE,
 )
@@ -2389,7 +2390,8 @@ def _event_type_constant(path: Path) -> str:
     """The file name's stem in capitals, accents dropped, singular: `logins.csv` -> LOGIN,
     Segment's `identifies` -> IDENTIFY, `Bestellungen.csv` -> BESTELLUNG, `Käufe.csv` ->
     KAUFE. A file's numbering or date is not its kind: `orders_000.csv`,
-    `orders-2024-03-05.csv` and Shopify's `orders_export_1.csv` are ORDER events,
+    `orders-2024-03-05.csv`, Shopify's `orders_export_1.csv` and an API's saved
+    `orders_page_001.json` are ORDER events,
     `purchases/2024-03-05.csv` PURCHASE events (the folder's name, when the file's is only
     a date or a number)."""
     stem = TRAILING_NUMBERING.sub("", path.name.split(".")[0])

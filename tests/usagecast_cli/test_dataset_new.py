@@ -389,6 +389,20 @@ def test_a_reports_word_in_another_language_is_not_the_kind_either(name, kind):
     assert _event_type_constant(Path(name)) == kind
 
 
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("orders_page_001.json", "ORDER"),  # an API's replies saved page by page
+        ("events_part-3.json", "EVENT"),
+        ("tracks_batch_12.json", "TRACK"),
+        ("pages_001.csv", "PAGE"),  # Segment's page calls, numbered: still their kind
+        ("homepage_2.csv", "HOMEPAGE"),
+    ],
+)
+def test_a_numbered_page_part_or_batch_is_not_the_kind(name, kind):
+    assert _event_type_constant(Path(name)) == kind
+
+
 def test_an_unreadable_file_is_left_out_with_its_reason(tmp_path):
     export = tmp_path / "export"
     export.mkdir()
