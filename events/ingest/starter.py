@@ -278,6 +278,7 @@ OPTIONAL_NAMES = {
     "value": (
         "revenue", "value", "amount", "price", "total", "sales", "purchaserevenue",
         "ordertotal", "ordertotalamount", "totalamount", "grandtotal", "ordervalue",
+        "totalprice",  # Shopify's API: an order's `total_price` (its lines' sum, taxed)
         "gross",  # a payment platform's gross amount, before its fee (PayPal's, Stripe's)
         "betrag", "umsatz", "gesamtbetrag", "montant", "importe", "valor", "importo", "totale",
         "bedrag", "omzet",

@@ -2080,7 +2080,7 @@ def test_the_line_items_of_api_pages_of_orders_are_rows_as_the_check_says(tmp_pa
     check says how to read its line items as rows instead, and doing so gives a row each."""
     orders = [
         {"id": n, "created_at": f"2024-03-0{1 + n}T10:00:00Z", "financial_status": "paid",
-         "customer": {"id": 7 + n % 2},
+         "total_price": "9.50", "customer": {"id": 7 + n % 2},
          "line_items": [{"sku": f"SKU-{k}", "price": "9.50"} for k in range(1 + n % 3)]}
         for n in range(6)
     ]  # fmt: skip
@@ -2089,6 +2089,7 @@ def test_the_line_items_of_api_pages_of_orders_are_rows_as_the_check_says(tmp_pa
     out, starter = _starter_for(tmp_path, files)
     (source,) = read_config(out).events
     assert source.records == "orders"
+    assert source.columns["value"] == "total_price"  # the order's, taxed
     assert any(
         "each record holds a list of objects at 'line_items'" in c
         and "`records: orders[].line_items` and `parent: order`" in c
