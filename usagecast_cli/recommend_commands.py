@@ -8,6 +8,16 @@ from pathlib import Path
 from usagecast_cli.experiments_commands import _boundary
 
 
+def _event_types(text: str) -> tuple[str, ...]:
+    """`--events PLAY,LIKE`: event types, comma-separated, none blank."""
+    types = tuple(part.strip() for part in text.split(","))
+    if not all(types):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: event types separated by commas, none blank (PLAY,LIKE)"
+        )
+    return types
+
+
 def _train(args: argparse.Namespace) -> int:
     from experiments.recommend import RecommendConfig, format_summary, train_recommender
 
@@ -20,6 +30,7 @@ def _train(args: argparse.Namespace) -> int:
             k=args.k,
             register=args.register,
             store=args.store,
+            **({} if args.events is None else {"event_types": args.events}),
         )
     )
     print(format_summary(result))
@@ -32,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "recommend",
         help="next-best-item recommendations (implicit ALS vs popularity)",
         description="Recommendations of items a user has not consumed yet, learned from "
-        "PLAY and LIKE events that carry an item_id.",
+        "the events that carry an item_id: PLAY and LIKE, or the types --events names.",
     )
     commands = group.add_subparsers(dest="recommend_command", required=True, metavar="COMMAND")
     train = commands.add_parser(
@@ -65,6 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="register the model as a version of NAME; @champion moves to it when it beats "
         "the popularity baseline's NDCG@K",
+    )
+    train.add_argument(
+        "--events",
+        type=_event_types,
+        default=None,
+        metavar="TYPES",
+        help="event types whose item is one the user wanted, comma-separated (default: "
+        "PLAY,LIKE; a shop's ORDER_PAID, a catalogue's VIEW,ADD_TO_CART)",
     )
     train.add_argument(
         "--store",

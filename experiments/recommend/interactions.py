@@ -135,9 +135,26 @@ def last_event_time(
     if latest is None:
         raise UsagecastError(
             f"{store_path}: no {'/'.join(event_types)} events with an item_id; a recommender "
-            "needs user x item interactions (map the export's item column to item_id)"
+            f"needs user x item interactions: {_item_event_types(store_path)}"
         )
     return latest
+
+
+def _item_event_types(store_path: Path) -> str:
+    """Which event types of the store carry an item_id, as the way out of having none of the
+    asked ones: `--events` naming them, or mapping the export's item column."""
+    con = _open(store_path)
+    try:
+        found = con.execute(
+            f"SELECT event_type, count(*) AS n FROM {EVENTS} WHERE item_id IS NOT NULL "
+            "GROUP BY event_type ORDER BY n DESC, event_type"
+        ).fetchall()
+    finally:
+        con.close()
+    if not found:
+        return "no event has one (map the export's item column to item_id)"
+    listed = ", ".join(f"{kind} ({n:,})" for kind, n in found)
+    return f"the store's events with one are {listed}; name those a user wants with --events"
 
 
 def default_cutoff(last_event: dt.datetime, window_days: int) -> dt.datetime:

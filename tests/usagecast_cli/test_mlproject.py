@@ -153,6 +153,11 @@ CASES = [
         {"cutoff": "2024-09-01", "trials": "5", "seed": "3", "register": "tracks"},
         "recommend train --cutoff 2024-09-01 --trials 5 --seed 3 --register tracks",
     ),
+    (
+        "recommend",
+        {"events": "ORDER_PAID"},
+        "recommend train --window-days 30 --events ORDER_PAID",
+    ),
     ("top_features", {}, "analytics top-features --log"),
     (
         "top_features",
