@@ -1343,11 +1343,12 @@ def _record_arrays_check(files: str, records: str | None, arrays: Sequence[str])
 
 
 def _record_arrays(records: Sequence[Mapping]) -> tuple[str, ...]:
-    """The top-level keys whose value is a non-empty list of objects in some record: the
-    rows inside each record (an order's `line_items`) that `records:` and `parent:` read."""
+    """The keys (top-level, or one level inside an object: `activity.sessions`) whose value
+    is a non-empty list of objects in some record: the rows inside each record (an order's
+    `line_items`) that `records:` and `parent:` read."""
     found: dict[str, None] = {}
     for record in records:
-        for key, value in record.items():
+        for key, value in _flatten(record).items():
             objects = (
                 isinstance(value, list) and value and all(isinstance(e, Mapping) for e in value)
             )
@@ -2641,7 +2642,10 @@ def _users_source(
     attributes, notes = {}, []
     objects = {c.rsplit(".", 1)[0] for c in sample.columns if "." in c}  # read by their paths
     changes = _change_sources(sample, source, {user_id, signup or "", valid_from or ""}, checks)
-    mapped = (user_id, signup, valid_from, *objects, *(c["columns"]["timestamp"] for c in changes))
+    mapped = (
+        *(user_id, signup, valid_from, *objects, *sample.record_arrays),
+        *(c["columns"]["timestamp"] for c in changes),
+    )
     if valid_from is not None:
         bookkeeping = [c for c in sample.columns if _key(c) in VERSION_COLUMN_NAMES]
         mapped += tuple(bookkeeping)

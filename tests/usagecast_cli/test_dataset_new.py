@@ -2075,6 +2075,26 @@ def test_a_record_with_a_list_inside_is_no_page(tmp_path):
     assert any("`records: line_items` and `parent: record`" in c for c in starter.checks)
 
 
+def test_user_documents_with_embedded_sessions_say_how_to_read_them_as_events(tmp_path):
+    """A MongoDB users collection whose documents hold their sessions: no file reads as
+    events, and the error says which list holds them and the keys that read it."""
+    users = [
+        {"_id": {"$oid": f"64b{n:021d}"}, "createdAt": {"$date": "2024-01-05T10:00:00Z"},
+         "activity": {"sessions": [{"startedAt": {"$date": "2024-02-01T08:00:00Z"}}]}}
+        for n in range(5)
+    ]  # fmt: skip
+    with pytest.raises(StarterError) as failed:
+        _starter_for(tmp_path, {"users.json": "\n".join(map(json.dumps, users))})
+    message = str(failed.value)
+    assert message.startswith("no file reads as events")
+    assert (
+        "each record holds a list of objects at 'activity.sessions' and is read as one row; to "
+        "read each element as a row instead, set `records: activity.sessions` and `parent: "
+        "record`" in message
+    )
+    assert "activity.sessions as" not in message  # a list of objects is no attribute
+
+
 def test_the_line_items_of_api_pages_of_orders_are_rows_as_the_check_says(tmp_path):
     """Shopify's Admin API pages {"orders": [...]}: an order is a record (one purchase); the
     check says how to read its line items as rows instead, and doing so gives a row each."""
