@@ -170,7 +170,8 @@ class Source:
     names the sheet of an Excel workbook to read (needed when it holds several). `members`
     is a glob over the member paths of the zip archives `files` names (readers.py reads every
     member without it). `records` (JSON) is the key, or dotted path, of the array of records
-    inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`.
+    inside each top-level object of a file: an API's pages, `{"results": [...], "next": ..}`;
+    `[].` between paths reads through arrays (`orders[].line_items`).
     `parent` (with `records`) is the key under which each record also carries the object
     holding it, less the array: an order's fields on each of its `line_items`.
     `fill_down` reads fields an export writes on the first of a group's rows only for every row

@@ -1333,7 +1333,8 @@ def _record_arrays_check(files: str, records: str | None, arrays: Sequence[str])
     them as rows, each with the fields of the record holding it."""
     first = arrays[0]
     path = first if records is None else f"{records}[].{first}"
-    holder = "record" if records is None else records.removesuffix("s") or "record"
+    # one key, no dots: the page's array named in the singular (`data.events` -> event)
+    holder = "record" if records is None else records.split(".")[-1].removesuffix("s") or "record"
     return (
         f"{files}: each record holds a list of objects at {', '.join(map(repr, arrays))} and "
         f"is read as one row; to read each element as a row instead, set `records: {path}` "

@@ -30,6 +30,7 @@ from events.ingest.starter import (
     StarterError,
     _encoding,
     _event_type_constant,
+    _record_arrays_check,
     id_shape,
     timestamp_formats,
     write_starter,
@@ -2073,6 +2074,11 @@ def test_a_record_with_a_list_inside_is_no_page(tmp_path):
     assert source.records is None
     assert source.columns["user_id"] == "customer_id"
     assert any("`records: line_items` and `parent: record`" in c for c in starter.checks)
+
+
+def test_the_parent_named_for_a_nested_pages_array_is_one_key():
+    check = _record_arrays_check("pages.json", "data.events", ("items",))
+    assert "`records: data.events[].items` and `parent: event`" in check
 
 
 def test_user_documents_with_embedded_sessions_say_how_to_read_them_as_events(tmp_path):
