@@ -121,7 +121,8 @@ def read_interactions(
 def last_event_time(
     store_path: Path, event_types: Sequence[str] = INTERACTION_EVENTS
 ) -> dt.datetime:
-    """The time of the latest interaction event in the store."""
+    """The time of the latest interaction event in the store; none is bad input that names
+    the event types that do carry an item_id (on the same connection)."""
     con = _open(store_path)
     try:
         placeholders = ", ".join("?" for _ in event_types)
@@ -130,27 +131,24 @@ def last_event_time(
             "AND item_id IS NOT NULL",
             list(event_types),
         ).fetchone()
+        found = "" if latest is not None else _item_event_types(con)
     finally:
         con.close()
     if latest is None:
         raise UsagecastError(
             f"{store_path}: no {'/'.join(event_types)} events with an item_id; a recommender "
-            f"needs user x item interactions: {_item_event_types(store_path)}"
+            f"needs user x item interactions: {found}"
         )
     return latest
 
 
-def _item_event_types(store_path: Path) -> str:
+def _item_event_types(con: duckdb.DuckDBPyConnection) -> str:
     """Which event types of the store carry an item_id, as the way out of having none of the
     asked ones: `--events` naming them, or mapping the export's item column."""
-    con = _open(store_path)
-    try:
-        found = con.execute(
-            f"SELECT event_type, count(*) AS n FROM {EVENTS} WHERE item_id IS NOT NULL "
-            "GROUP BY event_type ORDER BY n DESC, event_type"
-        ).fetchall()
-    finally:
-        con.close()
+    found = con.execute(
+        f"SELECT event_type, count(*) AS n FROM {EVENTS} WHERE item_id IS NOT NULL "
+        "GROUP BY event_type ORDER BY n DESC, event_type"
+    ).fetchall()
     if not found:
         return "no event has one (map the export's item column to item_id)"
     listed = ", ".join(f"{kind} ({n:,})" for kind, n in found)
