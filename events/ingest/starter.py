@@ -148,6 +148,7 @@ ID_OWNERS = (
 ANONYMOUS_ID_NAMES = (
     "anonymousid", "deviceid", "anonid", "userpseudoid",
     "appsflyerid", "appinstanceid",  # AppsFlyer's raw data, Firebase's app instance
+    "visitorid",  # Matomo's cookie id beside the `userId` a site sets at login
 )  # fmt: skip
 DEVICE_PREFIX = "$device:"  # Mixpanel's distinct_id of an event before a login
 # The last resort for a customer id (Shopify's orders export has only `Email`); read
@@ -356,6 +357,8 @@ EVENT_FILE_WORDS = (
     "order", "subscription", "payment", "charge", "invoice", "transaction", "ticket",
     "event", "purchase", "session", "login", "click", "refund",
 )  # fmt: skip
+# Words of a time's name that date the record's keeping, not an event (`updated_at`).
+RECORD_KEEPING_WORDS = ("updated", "modified", "synced")
 # An attribute whose name says it was read when the file was exported (it leaks the future).
 SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
@@ -515,6 +518,14 @@ class FileSample:
     short_rows: int = 0
     # JSON: the keys of the records that hold lists of objects (an order's `line_items`).
     record_arrays: tuple[str, ...] = ()
+    # JSON: each of those lists read as rows (`records` its path, `parent` the key of the
+    # record holding it), sampled with the record's fields under `parent.` (`visit.userId`):
+    # the events when its elements have a time of their own (a visit's actions, the sessions
+    # in a user document).
+    elements: tuple[FileSample, ...] = ()
+    parent: str | None = None
+    # An element sample's user id on its record, when the records are the users (`user._id`).
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -610,6 +621,16 @@ def _find_field(sample: FileSample, names: Sequence[str], taken: set[str]) -> st
     return next(iter(_field_matches(sample, names, taken)), None)
 
 
+def _id_matches(sample: FileSample, names: Sequence[str], taken: set[str]) -> list[str]:
+    """_field_matches, then the same names on the record holding an element sample's rows
+    (`visit.userId`): an element (a visit's action) rarely carries its user's id itself."""
+    found = _field_matches(sample, names, taken)
+    if sample.parent is None:
+        return found
+    held = [f"{_key(sample.parent)}{name}" for name in names]
+    return found + [c for c in _matches(sample.columns, held, taken) if c not in found]
+
+
 def _user_id_fields(sample: FileSample, users_shape: str | None = None) -> list[str]:
     """The columns named like an event's user id, the chosen one first: by name order the
     first that holds a value in at least half the sampled rows, else the most filled
@@ -618,7 +639,9 @@ def _user_id_fields(sample: FileSample, users_shape: str | None = None) -> list[
     users table's id shape, a column of that shape goes first (Stripe's `Customer ID`,
     `cus_...`, names no product user; its `user_id (metadata)` does). A column of one value
     on every sampled row (_constant_ids) goes last when another varies."""
-    named = _field_matches(sample, USER_ID_NAMES, set())
+    named = _id_matches(sample, USER_ID_NAMES, set())
+    if sample.parent_id is not None:
+        named = [sample.parent_id, *(c for c in named if c != sample.parent_id)]
     found = [*named, *(c for c in _owned_ids(sample.columns) if c not in named)] or (
         _field_matches(sample, EMAIL_NAMES, set())
     )
@@ -1309,6 +1332,16 @@ def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
             except ValueError:
                 continue
     key, objects = _page_records(text, [r for r in records if isinstance(r, Mapping)], scan_rows)
+    sample = _records_sample(path, encoding, key, objects)
+    elements = (_element_sample(sample, objects, array) for array in sample.record_arrays)
+    return replace(sample, elements=tuple(elements))
+
+
+def _records_sample(
+    path: Path, encoding: str, key: str | None, objects: Sequence[Mapping]
+) -> FileSample:
+    """A JSON file's sample from its records: keys and values per _json_columns, keys
+    wrapped by MongoDB's Extended JSON read through the wrapper."""
     columns = _json_columns(objects)
     wrapped = _extended_json(objects)
     for name, (_, values) in wrapped.items():
@@ -1328,18 +1361,118 @@ def _json_sample(path: Path, head: bytes, scan_rows: int) -> FileSample:
     )
 
 
-def _record_arrays_check(files: str, records: str | None, arrays: Sequence[str]) -> str:
+def _element_sample(records: FileSample, objects: Sequence[Mapping], array: str) -> FileSample:
+    """The sample of the elements of each record's list at `array` as rows, each with the
+    record's other fields under one key (_parent_key), as `records:` and `parent:` read them;
+    no `parent` when the records hold nothing else (a page `{"data": {"events": [...]}}`)."""
+    lists = [(record, _at_path(record, array)) for record in objects]
+    held = [
+        (element, _without_path(record, array))
+        for record, elements in lists
+        if isinstance(elements, list)
+        for element in elements
+        if isinstance(element, Mapping)
+    ]
+    parent = _parent_key(records, [element for element, _ in held])
+    if not any(_holds_values(holder) for _, holder in held):
+        parent = None
+    rows = [
+        {**element, **({} if parent is None else {f"{parent}.{k}": v for k, v in holder.items()})}
+        for element, holder in held
+    ]
+    where = array if records.records is None else f"{records.records}[].{array}"
+    sample = _records_sample(records.path, records.encoding, where, rows)
+    return replace(sample, parent=parent, record_arrays=())
+
+
+def _holds_values(record: Mapping) -> bool:
+    """Whether a record holds a value, at its top level or one object down (a page less its
+    records' array may hold only the empty object around it)."""
+    return any(
+        v is not None and v != "" and not isinstance(v, Mapping | list)
+        for v in _flatten(record).values()
+    )
+
+
+def _parent_key(records: FileSample, elements: Sequence[Mapping]) -> str:
+    """The key the elements' record is read under: the records' array named in the singular
+    (`data.events` -> event), else the file's (`visits_001.json` -> visit), else `record`;
+    never a key of an element."""
+    if records.records is not None:
+        named = records.records.split(".")[-1].removesuffix("s")
+    else:
+        named = _event_type_constant(records.path).lower()
+    taken = {key for element in elements for key in element}
+    return next(k for k in (named, "record", "parent_record") if k and k not in taken)
+
+
+def _at_path(record: Mapping, path: str) -> object:
+    """The value at a dotted path of a record (`activity.sessions`), None where it stops."""
+    value: object = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _without_path(record: Mapping, path: str) -> dict:
+    """The record less the value at a dotted path, copying only the objects on the way."""
+    head, _, rest = path.partition(".")
+    kept = {k: v for k, v in record.items() if k != head}
+    if rest and isinstance(record.get(head), Mapping):
+        kept[head] = _without_path(record[head], rest)
+    return kept
+
+
+def _record_arrays_check(files: str, sample: FileSample) -> str:
     """The check that names the lists of objects inside the records, and how to read one of
     them as rows, each with the fields of the record holding it."""
-    first = arrays[0]
-    path = first if records is None else f"{records}[].{first}"
-    # one key, no dots: the page's array named in the singular (`data.events` -> event)
-    holder = "record" if records is None else records.split(".")[-1].removesuffix("s") or "record"
+    first = sample.elements[0]
     return (
-        f"{files}: each record holds a list of objects at {', '.join(map(repr, arrays))} and "
-        f"is read as one row; to read each element as a row instead, set `records: {path}` "
-        f"and `parent: {holder}` (the record's own fields are then read under "
-        f"`{holder}.`, e.g. `{holder}.id`)"
+        f"{files}: each record holds a list of objects at "
+        f"{', '.join(map(repr, sample.record_arrays))} and is read as one row; to read each "
+        f"element as a row instead, set {_elements_keys(first)}"
+    )
+
+
+def _elements_keys(elements: FileSample) -> str:
+    """The keys that read an element sample's rows, as the checks name them."""
+    if elements.parent is None:
+        return f"`records: {elements.records}`"
+    parent = elements.parent
+    held = next((c for c in elements.columns if c.startswith(f"{parent}.")), f"{parent}.id")
+    return (
+        f"`records: {elements.records}` and `parent: {parent}` (the record's own fields are "
+        f"then read under `{parent}.`, e.g. `{held}`)"
+    )
+
+
+def _read_elements(source: dict, elements: FileSample) -> None:
+    """Point a source at an element sample's rows: its `records:`, and `parent:` if any."""
+    source["records"] = elements.records
+    if elements.parent is not None:
+        source["parent"] = elements.parent
+
+
+def _timed_elements(sample: FileSample) -> FileSample | None:
+    """The first list inside the records whose elements have a time of their own (not only
+    their record's), and not one of record-keeping (an order's line item's `updated_at`):
+    the finer events, read a row each."""
+    for elements in sample.elements:
+        time, _ = _event_time(elements, set())
+        if time is None or (elements.parent and time.startswith(f"{elements.parent}.")):
+            continue
+        if not set(name_words(time)) & set(RECORD_KEEPING_WORDS):
+            return elements
+    return None
+
+
+def _elements_check(files: str, elements: FileSample, users: bool) -> str:
+    """The check that says the events are the elements of a list inside each record."""
+    array = elements.records.rpartition("[].")[2]
+    records = "each user's record (the users table)" if users else "each record"
+    return (
+        f"{files}: the events are the elements of the {array!r} list in {records}, each "
+        f"with a time of its own: read a row each with {_elements_keys(elements)}"
     )
 
 
@@ -1358,9 +1491,10 @@ def _record_arrays(records: Sequence[Mapping]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _files_key(source: Mapping) -> tuple:
-    """Which files a source reads (`files:` and `members:`): the sources of one file share it."""
-    return source["files"], source.get("members")
+def _read_key(source: Mapping) -> tuple:
+    """Which rows a source reads (`files:`, `members:`, and the `records:` of JSON files): the
+    sources over one file's rows share it."""
+    return source["files"], source.get("members"), source.get("records")
 
 
 def _read_through_wrappers(source: dict, wrapped: Mapping[str, str]) -> None:
@@ -2077,20 +2211,59 @@ def _excel_days_read(formats: Sequence[str]) -> str | None:
     )
 
 
-def _time_by_ending(sample: FileSample, taken: set[str]) -> str | None:
-    """A column named like a time (`login_at`, or a name of TIMES_BY_VALUE) whose sampled
+def _times_by_ending(sample: FileSample, taken: set[str]) -> list[str]:
+    """The columns named like a time (`login_at`, or a name of TIMES_BY_VALUE) whose sampled
     values all read as one."""
+    found = []
     for column in sample.columns:
         words = name_words(column)
         while words and words[-1] in ZONE_WORDS:
             words.pop()
         values = sample.values.get(column, ())
         named = words and (words[-1] in TIME_ENDINGS or _key(column) in TIMES_BY_VALUE)
-        if column in taken or not named or not values:
-            continue
-        if _reads_as_times(values):
-            return column
-    return None
+        if column not in taken and named and values and _reads_as_times(values):
+            found.append(column)
+    return found
+
+
+def _event_time(sample: FileSample, taken: set[str]) -> tuple[str | None, str | None]:
+    """(the event time's column, the column of dates only passed over for it): by name
+    (TIME_NAMES, then TIME_ENDINGS), but a column of dates only gives way to one named like
+    a time whose values hold the time of day (Matomo's `serverDate` and `serverTimestamp`),
+    so that events keep their order within a day and no label window shifts by hours."""
+    named = _field_matches(sample, TIME_NAMES, taken)
+    candidates = [*named, *(c for c in _times_by_ending(sample, taken) if c not in named)]
+    first = next(iter(candidates), None)
+    if first is None or not _dates_only(sample.values.get(first, ())):
+        return first, None
+    timed = next(
+        (
+            c
+            for c in candidates[1:]
+            if _reads_as_times(sample.values.get(c, ()))
+            and not _dates_only(sample.values.get(c, ()))
+        ),
+        None,
+    )
+    return (first, None) if timed is None else (timed, first)
+
+
+def _dates_only(values: Sequence[str]) -> bool:
+    """Every sampled value reads as a time and holds no time of day (`2024-03-05`,
+    `05/03/2024`, a whole Excel serial day); an epoch number always holds one."""
+    if not values or not _reads_as_times(values):
+        return False
+    formats, _ = timestamp_formats(values)
+    return all(_date_only(v, formats) for v in values[:MAX_FORMAT_VALUES])
+
+
+def _date_only(value: str, formats: Sequence[str]) -> bool:
+    fmt = next(f for f in formats if _fits(value, f))
+    if fmt == "iso":
+        return len(value.strip()) <= len("2024-03-05")
+    if fmt == EXCEL_DAYS:
+        return float(value).is_integer()
+    return fmt not in EPOCH_DIGITS.values() and "%H" not in fmt and "%I" not in fmt
 
 
 def _exposure_event(sample: FileSample) -> tuple[tuple[str, ...], str, str] | None:
@@ -2541,7 +2714,7 @@ def _repeated_columns(group: Sequence[FileSample]) -> list[str]:
 
 def _merged(group: Sequence[FileSample]) -> FileSample:
     """One sample of a group: every column any file has (in order of appearance), and the
-    values and distinct names of all."""
+    values and distinct names of all; the lists inside JSON records merged by their path."""
     values: dict[str, tuple[str, ...]] = {}
     names: dict[str, dict[str, None]] = {}
     for sample in group:
@@ -2549,32 +2722,21 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
             values[column] = values.get(column, ()) + sample.values.get(column, ())
         for key, texts in sample.names.items():
             names.setdefault(key, {}).update(dict.fromkeys(texts))
-    first = group[0]
-    return FileSample(
-        first.path,
-        first.format,
-        first.encoding,
-        first.delimiter,
-        tuple(values),
-        values,
-        first.sheets,
-        {key: tuple(texts) for key, texts in names.items()},
-        first.archive,
-        first.archive_files,
-        first.records,
-        first.header,
-        first.sheet,
-        first.skip_lines,
-        first.title,
-        first.left_out,
-        first.footer_lines,
-        first.footer,
-        {k: v for sample in group for k, v in sample.wrapped.items()},
-        tuple(dict.fromkeys(t for sample in group for t in sample.missing_texts)),
-        sum(sample.header_repeats for sample in group),
-        sum(sample.totals_rows for sample in group),
-        sum(sample.short_rows for sample in group),
-        tuple(dict.fromkeys(key for sample in group for key in sample.record_arrays)),
+    lists: dict[str | None, list[FileSample]] = {}
+    for elements in (e for sample in group for e in sample.elements):
+        lists.setdefault(elements.records, []).append(elements)
+    return replace(
+        group[0],
+        columns=tuple(values),
+        values=values,
+        names={key: tuple(texts) for key, texts in names.items()},
+        wrapped={k: v for sample in group for k, v in sample.wrapped.items()},
+        missing_texts=tuple(dict.fromkeys(t for sample in group for t in sample.missing_texts)),
+        header_repeats=sum(sample.header_repeats for sample in group),
+        totals_rows=sum(sample.totals_rows for sample in group),
+        short_rows=sum(sample.short_rows for sample in group),
+        record_arrays=tuple(dict.fromkeys(key for s in group for key in s.record_arrays)),
+        elements=tuple(_merged(same) for same in lists.values()),
     )
 
 
@@ -2912,9 +3074,8 @@ def _versions_source(
             '(docs/reference/data.md, "A history of attributes")'
         )
         return None
-    kept = ("files", "format", "encoding", "delimiter", "header", "names", "sheet", "records")
     event_type = plain_name_for(changed).upper()
-    source = {key: users[key] for key in kept if key in users}
+    source = {key: users[key] for key in READ_KEYS if key in users}
     source["event_type"] = event_type
     source["columns"] = {"user_id": users["columns"]["user_id"], "timestamp": valid_from}
     source["columns"]["area"] = changed
@@ -2962,7 +3123,9 @@ def _events_source(
             "(a refund, or a bill of its own: see the event types)"
         )
     taken = {user_id or ""} | ({counterparty.recipient} if counterparty else set())
-    time = _find_field(sample, TIME_NAMES, taken) or _time_by_ending(sample, taken)
+    time, dates = _event_time(sample, taken)
+    if dates is not None:
+        checks.append(f"{files}: {time} is the event time; {dates} holds dates only")
     if time is None and user_id is not None:
         by_value = _times_by_value(sample, taken)
         if len(by_value) > 1:
@@ -3026,7 +3189,7 @@ def _events_source(
         )
     user_field = counterparty.user_id() if counterparty else _id_field(user_id, files, checks)
     columns = {"user_id": user_field, "timestamp": timestamp}
-    anonymous = _find_field(sample, ANONYMOUS_ID_NAMES, taken)
+    anonymous = next(iter(_id_matches(sample, ANONYMOUS_ID_NAMES, taken)), None)
     if anonymous is not None and _key(user_id.rpartition(".")[2]) not in ANONYMOUS_ID_NAMES:
         columns["anonymous_id"] = anonymous
         taken.add(anonymous)
@@ -3320,7 +3483,14 @@ def _add_sources(events: list[dict], mapped: list[str], files: str, added: list[
 
 # The keys of an events source that say how its files read, which a source of the same files
 # keeps (_lifecycle_sources).
-READ_KEYS = ("files", "format", "encoding", "delimiter", "header", "names", "sheet", "members")
+# The keys of a source that say how its rows are read, which a source over the same rows
+# (_dated_source, _versions_source) takes with it: the records of API pages and their
+# parent, a report's title and footer, a tool's missing-value texts, the number style.
+READ_KEYS = (
+    "files", "format", "encoding", "delimiter", "header", "names", "sheet", "members",
+    "records", "parent", "skip_lines", "footer_lines", "short_lines", "missing_texts",
+    "decimal", "thousands", "currency_symbol", "negatives", "timezone",
+)  # fmt: skip
 
 
 def _lifecycle_sources(
@@ -3442,14 +3612,45 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         users_sample = next((s for s in merged if _signupless_users_file(s)), None)
     users_id = None if users_sample is None else _users_id_column(users_sample, keyed_by_email)
     users_shape = None if users_id is None else _ids_shape(users_sample.values.get(users_id, ()))
-    wrapped: dict[tuple, Mapping[str, str]] = {}  # a source's files -> its wrapped keys
+    wrapped: dict[tuple, Mapping[str, str]] = {}  # a source's rows (_read_key) -> wrapped keys
     placeholders: dict[str, None] = {}  # user ids that stand for no user (_id_placeholders)
     padded_ids: list[str] = []  # events sources whose ids differ from users' by zeros only
+
+    def add_events(sample: FileSample, source: dict, files: str, named_by: Path) -> None:
+        """Map an events source of the sample, with the sources over its rows it gives."""
+        found = _events_source(
+            sample, named_by, source, checks, users_shape, users_sample is not None
+        )
+        if found is None:
+            return
+        line, sampled = found
+        placeholders.update(_id_placeholders(sample, source))
+        if users_id is not None and _padding_differs(
+            sample, source, users_sample.values.get(users_id, ())
+        ):
+            padded_ids.append(files)
+        events.append(source)
+        mapped.append(f"events[{len(events) - 1}]: {line}")
+        renames.update((name, plain_name_for(name)) for name in sampled if not is_spec_name(name))
+        _add_sources(events, mapped, files, _lifecycle_sources(sample, named_by, source, checks))
+        _add_sources(events, mapped, files, _daily_count_sources(sample, source, checks))
+
+    def add_elements(records: FileSample, elements: FileSample, users: dict, files: str) -> None:
+        """The events of a users table whose records hold them (a user document's sessions):
+        the elements as rows, keyed by their record's user id."""
+        checks.append(_elements_check(files, elements, users=True))
+        user_id = _users_id_column(records, keyed_by_email)
+        held = replace(elements, parent_id=f"{elements.parent}.{user_id}")
+        source = {key: users[key] for key in READ_KEYS if key in users}
+        _read_elements(source, elements)
+        wrapped[_read_key(source)] = elements.wrapped
+        add_events(held, source, files, Path(elements.records.rpartition(".")[2]))
+
     for group, where in sources:
         sample = _merged(group)
         source: dict = dict(where)
         files = _label(source)
-        wrapped[_files_key(source)] = sample.wrapped
+        wrapped[_read_key(source)] = sample.wrapped
         if sample.left_out is not None:
             checks.append(f"{files}: left out: {sample.left_out}")
             continue
@@ -3514,15 +3715,24 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 f"{files}: pages of an API's replies: the records are the elements of each "
                 f"page's {sample.records!r} array (a page without one stops the ingest)"
             )
-        if sample.record_arrays:
-            checks.append(_record_arrays_check(files, sample.records, sample.record_arrays))
+        elements = _timed_elements(sample)
+        if sample.record_arrays and elements is None:
+            checks.append(_record_arrays_check(files, sample))
         if len(sample.sheets) > 1:
             source["sheet"] = sample.sheet
             files = _label(source)
-        if users is None and _is_users_file(sample):
+        users_like = _is_users_file(sample) or _signupless_users_file(sample)
+        if elements is not None and not users_like:  # the records hold the events
+            checks.append(_elements_check(files, elements, users=False))
+            sample = elements
+            _read_elements(source, elements)
+            wrapped[_read_key(source)] = elements.wrapped
+        if users is None and sample.parent is None and _is_users_file(sample):
             if _read_users(sample, source, checks, keyed_by_email, events, mapped):
                 users = source
                 placeholders.update(_id_placeholders(sample, source))
+                if elements is not None:
+                    add_elements(sample, elements, source, files)
             continue
         if sample.header and not _user_id_fields(sample, users_shape):
             found: list[str] = []
@@ -3531,34 +3741,20 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
                 keys = sample.values.get(source["columns"]["item_id"], ())
                 catalogues.append((source, line, found, _sampled_rows(sample) - len(keys)))
                 continue
-        if _signupless_users_file(sample):
+        if sample.parent is None and _signupless_users_file(sample):
             if users is not None or not undated_users:
                 checks.append(f"{files}: left out: another users table, without signup times")
                 continue
             if _read_users(sample, source, checks, keyed_by_email, events, mapped):
                 users = source
                 placeholders.update(_id_placeholders(sample, source))
+                if elements is not None:
+                    add_elements(sample, elements, source, files)
             continue
         named_by = Path(sample.sheet) if len(sample.sheets) > 1 else group[0].path
-        found = _events_source(
-            sample, named_by, source, checks, users_shape, users_sample is not None
-        )
-        if found is not None:
-            line, sampled = found
-            placeholders.update(_id_placeholders(sample, source))
-            if users_id is not None and _padding_differs(
-                sample, source, users_sample.values.get(users_id, ())
-            ):
-                padded_ids.append(files)
-            events.append(source)
-            mapped.append(f"events[{len(events) - 1}]: {line}")
-            renames.update(
-                (name, plain_name_for(name)) for name in sampled if not is_spec_name(name)
-            )
-            _add_sources(
-                events, mapped, files, _lifecycle_sources(sample, named_by, source, checks)
-            )
-            _add_sources(events, mapped, files, _daily_count_sources(sample, source, checks))
+        if sample.parent is not None:  # the list's name, not the file's (`sessions`)
+            named_by = Path(sample.records.rpartition(".")[2])
+        add_events(sample, source, files, named_by)
     if catalogues:
         items = _chosen_catalogue(catalogues, mapped, checks)
     if not events:
@@ -3566,8 +3762,8 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             "no file reads as events (a user id column and a time column): " + "; ".join(checks)
         )
     for source in (*events, users, items):
-        if source is not None and wrapped.get(_files_key(source)):
-            _read_through_wrappers(source, wrapped[_files_key(source)])
+        if source is not None and wrapped.get(_read_key(source)):
+            _read_through_wrappers(source, wrapped[_read_key(source)])
     config: dict = {"name": name, "events": events}
     if users is not None:
         config["users"] = users

@@ -8,6 +8,7 @@ import gzip
 import json
 import re
 import zipfile
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,7 +31,6 @@ from events.ingest.starter import (
     StarterError,
     _encoding,
     _event_type_constant,
-    _record_arrays_check,
     id_shape,
     timestamp_formats,
     write_starter,
@@ -2063,7 +2063,8 @@ def test_api_pages_are_read_from_their_records_array(tmp_path):
 
 
 def test_a_record_with_a_list_inside_is_no_page(tmp_path):
-    """An order with its line items has a time of its own: a record, not a page."""
+    """An order with its line items has a time of its own: a record, not a page. A line
+    item's `updated_at` dates its keeping, no event: the orders stay the events."""
     orders = [
         {"id": n, "customer_id": n % 3, "created_at": "2024-03-05T10:00:00Z",
          "line_items": [{"sku": "A", "updated_at": "2024-03-05T10:00:00Z"}]}
@@ -2073,32 +2074,163 @@ def test_a_record_with_a_list_inside_is_no_page(tmp_path):
     (source,) = read_config(out).events
     assert source.records is None
     assert source.columns["user_id"] == "customer_id"
-    assert any("`records: line_items` and `parent: record`" in c for c in starter.checks)
+    assert any("`records: line_items` and `parent: order`" in c for c in starter.checks)
 
 
-def test_the_parent_named_for_a_nested_pages_array_is_one_key():
-    check = _record_arrays_check("pages.json", "data.events", ("items",))
-    assert "`records: data.events[].items` and `parent: event`" in check
+def test_a_page_whose_events_sit_one_object_down_is_read_by_their_path(tmp_path):
+    """A page `{"data": {"events": [...]}}` (no list at its top, so no API page the starter
+    knows): the events are the list's elements, read by its path, with no `parent:` since the
+    page holds nothing else."""
+    events = [{"id": n, "user_id": 1, "ts": "2024-03-05T10:00:00Z"} for n in range(3)]
+    out, starter = _starter_for(
+        tmp_path, {"events.json": json.dumps({"data": {"events": events}})}
+    )
+    (source,) = read_config(out).events
+    assert (source.records, source.parent) == ("data.events", None)
+    assert any(c.endswith("read a row each with `records: data.events`") for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(3, 3, {})
 
 
-def test_user_documents_with_embedded_sessions_say_how_to_read_them_as_events(tmp_path):
-    """A MongoDB users collection whose documents hold their sessions: no file reads as
-    events, and the error says which list holds them and the keys that read it."""
+def _mongo_users(sessions_per_user: Sequence[int]) -> str:
+    """mongoexport's lines of a users collection whose documents hold their sessions."""
     users = [
         {"_id": {"$oid": f"64b{n:021d}"}, "createdAt": {"$date": "2024-01-05T10:00:00Z"},
-         "activity": {"sessions": [{"startedAt": {"$date": "2024-02-01T08:00:00Z"}}]}}
-        for n in range(5)
+         "plan": "free",
+         "activity": {"streak": n, "sessions": [
+             {"startedAt": {"$date": f"2024-02-{1 + k:02d}T08:00:00Z"}, "screen": "home"}
+             for k in range(count)]}}
+        for n, count in enumerate(sessions_per_user)
     ]  # fmt: skip
-    with pytest.raises(StarterError) as failed:
-        _starter_for(tmp_path, {"users.json": "\n".join(map(json.dumps, users))})
-    message = str(failed.value)
-    assert message.startswith("no file reads as events")
-    assert (
-        "each record holds a list of objects at 'activity.sessions' and is read as one row; to "
-        "read each element as a row instead, set `records: activity.sessions` and `parent: "
-        "record`" in message
+    return "\n".join(map(json.dumps, users))
+
+
+def test_user_documents_with_embedded_sessions_give_the_users_table_and_its_events(tmp_path):
+    """A MongoDB users collection whose documents hold their sessions: the documents are the
+    users table, each session (a time of its own) an event keyed by its document's id."""
+    sessions = [2, 0, 3, 1, 1]
+    out, starter = _starter_for(tmp_path, {"users.json": _mongo_users(sessions)})
+    config = read_config(out)
+    (source,) = config.events
+    assert (source.records, source.parent, source.event_type) == (
+        "activity.sessions",
+        "user",
+        "SESSION",
     )
-    assert "activity.sessions as" not in message  # a list of objects is no attribute
+    assert dict(source.columns) == {
+        "user_id": "user._id.$oid",
+        "timestamp": "startedAt.$date",
+        "area": "screen",
+    }
+    assert config.users.columns["user_id"] == "_id.$oid"
+    assert any(
+        "the events are the elements of the 'activity.sessions' list in each user's record "
+        "(the users table)" in c
+        for c in starter.checks
+    )
+    assert not any("activity.sessions as" in c for c in starter.checks)  # no attribute
+
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["users"] == TableCounts(5, 5, {})
+    assert summary.tables["events"] == TableCounts(7, 7, {})
+    with duckdb.connect(str(store), read_only=True) as con:
+        per_user = con.execute(
+            "SELECT u.user_id, count(e.user_id) FROM users u LEFT JOIN events e USING (user_id) "
+            "GROUP BY u.user_id ORDER BY u.user_id"
+        ).fetchall()
+    assert [count for _, count in per_user] == sessions
+
+
+def _matomo_visits() -> list[dict]:
+    """Matomo's Live.getLastVisitsDetails reply: visits, each with its actions and their own
+    unix times; `userId` set after a login, `visitorId` (the cookie's) always."""
+    visits = []
+    for n in range(6):
+        start = 1_709_280_000 + n * 90_000  # 2024-03-01 08:00 UTC, then a day and an hour on
+        actions = [
+            {"type": "action", "url": "https://app.example.com/editor", "timestamp": start + 5},
+            {"type": "ecommerceOrder", "revenue": "49.00", "timestamp": start + 60},
+        ][: 1 + n % 2]
+        visits.append({
+            "idVisit": str(100 + n), "visitorId": f"{n % 3:016x}",
+            "userId": None if n == 0 else f"user{n % 3}@example.com",
+            "serverDate": f"2024-03-0{1 + n}", "serverTimestamp": start,
+            "deviceType": "Desktop", "actionDetails": actions,
+        })  # fmt: skip
+    return visits
+
+
+def test_a_visits_actions_with_their_own_times_are_the_events(tmp_path):
+    """Matomo's visits log: each visit's actions are the events (they have their own time),
+    read with the visit's fields under `visit.`; the cookie id stands in for a user id until
+    a login. Read = accepted + quarantined; every accepted row is an action."""
+    visits = _matomo_visits()
+    out, starter = _starter_for(tmp_path, {"visits_001.json": json.dumps(visits)})
+    (source,) = read_config(out).events
+    assert (source.records, source.parent) == ("actionDetails", "visit")
+    assert dict(source.columns) == {
+        "user_id": "visit.userId",
+        "timestamp": "timestamp",
+        "anonymous_id": "visit.visitorId",
+        "event_type": "type",
+        "value": "revenue",
+    }
+    assert source.timestamp_formats == ("epoch_s",)
+    assert any(
+        "the events are the elements of the 'actionDetails' list in each record" in c
+        for c in starter.checks
+    )
+
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    actions = sum(len(v["actionDetails"]) for v in visits)
+    counts = summary.tables["events"]
+    assert counts.read == actions == counts.accepted + sum(counts.quarantined.values())
+    with duckdb.connect(str(store), read_only=True) as con:
+        rows = con.execute(
+            "SELECT user_id, event_type, value, event_time FROM events ORDER BY event_time"
+        ).fetchall()
+    assert counts.quarantined == {}
+    # the first visit's action, before any login, is its cookie's user's (linked by the time
+    # that user is first seen, their signup without a users table)
+    assert rows[0][:3] == ("user0@example.com", "action", None)
+    assert rows[2][:3] == ("user1@example.com", "ecommerceOrder", 49.0)
+    assert rows[2][3] == datetime(2024, 3, 2, 9, 1)  # the action's own second, not the visit's
+
+
+def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
+    """Two columns named like times, the first of dates only: the event time is the one that
+    holds the time of day, and the check names the one passed over."""
+    lines = [
+        {"userId": n % 2, "serverDate": "2024-03-05", "serverTimestamp": 1_709_633_000 + n}
+        for n in range(4)
+    ]
+    out, starter = _starter_for(tmp_path, {"visits.jsonl": "\n".join(map(json.dumps, lines))})
+    (source,) = read_config(out).events
+    assert source.columns["timestamp"] == "serverTimestamp"
+    assert "visits.jsonl: serverTimestamp is the event time; serverDate holds dates only" in (
+        starter.checks
+    )
+
+
+def test_the_change_events_of_api_pages_read_the_pages_records(tmp_path):
+    """Stripe's subscriptions list: each `canceled_at` is an event of its own, read from
+    the same pages' `data` records (not the pages themselves)."""
+    subscriptions = [
+        {"id": f"sub_{n}", "customer": f"cus_{n % 3}", "created": "2024-03-01T10:00:00Z",
+         "canceled_at": "2024-04-01T10:00:00Z" if n % 2 else None}
+        for n in range(6)
+    ]  # fmt: skip
+    page = json.dumps({"object": "list", "data": subscriptions, "has_more": False})
+    out, _ = _starter_for(tmp_path, {"subscriptions.json": page})
+    sources = read_config(out).events
+    assert [(s.event_type, s.records) for s in sources] == [
+        ("SUBSCRIPTION", "data"),
+        ("SUBSCRIPTION_CANCELED", "data"),
+    ]
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(12, 9, {"no_event_time": 3})
 
 
 def test_the_line_items_of_api_pages_of_orders_are_rows_as_the_check_says(tmp_path):
