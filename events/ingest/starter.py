@@ -108,7 +108,7 @@ USER_ATTRIBUTE_NAMES = (
     "country", "countrycode", "mpcountrycode", "city", "region", "platform", "os", "osname",
     "operatingsystem", "devicetype", "devicecategory", "devicefamily", "language", "locale",
     "browser", "channel", "acquisitionchannel", "utmsource", "utmmedium",
-    "initialreferringdomain",
+    "initialreferringdomain", "referrertype",  # Mixpanel's first referrer, Matomo's
 )  # fmt: skip
 MAX_EVENT_TYPES = 50  # distinct sampled texts of a header-less file's event-type column
 PROGRESS_FROM = 50  # files sampled from which `dataset new` shows a bar
@@ -363,6 +363,7 @@ RECORD_KEEPING_WORDS = ("updated", "modified", "synced")
 SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
     "modified", "churned", "converted", "spent", "ltv", "inventory", "stage", "lifecycle",
+    "streak", "points",  # a running streak, loyalty points: as of the export
 )  # fmt: skip
 # Words of a column's name that read as a user's state, which changes (`Plan`, `is_premium`,
 # `subscription_status`): in a users table of one row per user it is today's, so a snapshot
@@ -1373,7 +1374,7 @@ def _element_sample(records: FileSample, objects: Sequence[Mapping], array: str)
         for element in elements
         if isinstance(element, Mapping)
     ]
-    parent = _parent_key(records, [element for element, _ in held])
+    parent = _parent_key(records, array, [element for element, _ in held])
     if not any(_holds_values(holder) for _, holder in held):
         parent = None
     rows = [
@@ -1394,15 +1395,16 @@ def _holds_values(record: Mapping) -> bool:
     )
 
 
-def _parent_key(records: FileSample, elements: Sequence[Mapping]) -> str:
+def _parent_key(records: FileSample, array: str, elements: Sequence[Mapping]) -> str:
     """The key the elements' record is read under: the records' array named in the singular
     (`data.events` -> event), else the file's (`visits_001.json` -> visit), else `record`;
-    never a key of an element."""
+    never a key of an element nor the list's own name (Segment's `batch_0001.json`, whose
+    records hold a `batch`)."""
     if records.records is not None:
         named = records.records.split(".")[-1].removesuffix("s")
     else:
         named = _event_type_constant(records.path).lower()
-    taken = {key for element in elements for key in element}
+    taken = {array.rpartition(".")[2], *(key for element in elements for key in element)}
     return next(k for k in (named, "record", "parent_record") if k and k not in taken)
 
 

@@ -2123,6 +2123,10 @@ def test_user_documents_with_embedded_sessions_give_the_users_table_and_its_even
         "area": "screen",
     }
     assert config.users.columns["user_id"] == "_id.$oid"
+    assert {a.name: a.kind for a in config.users.attributes} == {
+        "plan": "snapshot",
+        "streak": "snapshot",  # today's streak would leak into every past cutoff
+    }
     assert any(
         "the events are the elements of the 'activity.sessions' list in each user's record "
         "(the users table)" in c
@@ -2156,7 +2160,7 @@ def _matomo_visits() -> list[dict]:
             "idVisit": str(100 + n), "visitorId": f"{n % 3:016x}",
             "userId": None if n == 0 else f"user{n % 3}@example.com",
             "serverDate": f"2024-03-0{1 + n}", "serverTimestamp": start,
-            "deviceType": "Desktop", "actionDetails": actions,
+            "deviceType": "Desktop", "referrerType": "search", "actionDetails": actions,
         })  # fmt: skip
     return visits
 
@@ -2177,6 +2181,10 @@ def test_a_visits_actions_with_their_own_times_are_the_events(tmp_path):
         "value": "revenue",
     }
     assert source.timestamp_formats == ("epoch_s",)
+    assert {a.name: a.column for a in source.user_attributes} == {
+        "device_type": "visit.deviceType",
+        "referrer_type": "visit.referrerType",  # how each user came, on their first visit
+    }
     assert any(
         "the events are the elements of the 'actionDetails' list in each record" in c
         for c in starter.checks
@@ -2197,6 +2205,24 @@ def test_a_visits_actions_with_their_own_times_are_the_events(tmp_path):
     assert rows[0][:3] == ("user0@example.com", "action", None)
     assert rows[2][:3] == ("user1@example.com", "ecommerceOrder", 49.0)
     assert rows[2][3] == datetime(2024, 3, 2, 9, 1)  # the action's own second, not the visit's
+
+
+def test_segments_saved_batches_are_read_message_by_message(tmp_path):
+    """Segment's HTTP API batches saved a line each ({"batch": [...], "sentAt": ...}): the
+    messages are the events; the parent key is not `batch`, the list's own name."""
+    batches = [
+        {"batch": [{"type": "track", "event": "Song Played", "userId": str(n % 2),
+                    "messageId": f"m-{n}-{k}", "timestamp": f"2024-03-0{1 + n}T1{k}:00:00Z"}
+                   for k in range(1 + n)],
+         "sentAt": f"2024-03-0{1 + n}T19:00:00Z", "writeKey": "abc"}
+        for n in range(3)
+    ]  # fmt: skip
+    out, _ = _starter_for(tmp_path, {"batch_0001.jsonl": "\n".join(map(json.dumps, batches))})
+    (source,) = read_config(out).events
+    assert (source.records, source.parent) == ("batch", "record")
+    assert (source.columns["user_id"], source.columns["timestamp"]) == ("userId", "timestamp")
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(6, 6, {})
 
 
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
