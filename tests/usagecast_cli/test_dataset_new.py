@@ -2225,6 +2225,25 @@ def test_segments_saved_batches_are_read_message_by_message(tmp_path):
     assert summary.tables["events"] == TableCounts(6, 6, {})
 
 
+def test_the_change_events_of_a_report_skip_its_title_too(tmp_path):
+    """A subscriptions report with a title above its table: the cancellations read from the
+    same lines, so they skip the same title."""
+    rows = [
+        f"sub_{n},cus_{n % 4},2024-03-{1 + n:02d} 10:00:00,"
+        + ("2024-05-01 10:00:00" if n % 3 == 0 else "")
+        for n in range(9)
+    ]
+    report = "Subscriptions report\nGenerated 2024-06-01\n\nid,Customer ID,Created,Canceled At\n"
+    out, _ = _starter_for(tmp_path, {"subscriptions.csv": report + "\n".join(rows) + "\n"})
+    sources = read_config(out).events
+    assert [(s.event_type, s.skip_lines) for s in sources] == [
+        ("SUBSCRIPTION", 3),
+        ("SUBSCRIPTION_CANCELED", 3),
+    ]
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(18, 12, {"no_event_time": 6})
+
+
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
     """Two columns named like times, the first of dates only: the event time is the one that
     holds the time of day, and the check names the one passed over."""
