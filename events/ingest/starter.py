@@ -196,8 +196,13 @@ LIFECYCLE_WORDS = (
     "canceled", "cancelled", "ended", "churned", "paused", "expired", "closed", "deleted",
     "deactivated", "unsubscribed", "refunded", "converted", "solved", "resolved",
     "confirmed", "verified", "activated", "onboarded",
+    "unsubscribe",  # RevenueCat's `unsubscribe_detected_at`: auto-renewal turned off
 )  # fmt: skip
-LIFECYCLE_TAIL_WORDS = ("at", "on", "date", "time", "utc")
+LIFECYCLE_TAIL_WORDS = ("at", "on", "date", "time", "utc", "detected")
+# A transaction's flag that it is a free trial's (RevenueCat's `is_trial_period`): a trial's
+# start is no payment, so it is an event type of its own (<constant>_TRIAL).
+TRIAL_FLAG_NAMES = ("istrialperiod", "istrial", "trial", "intrial", "trialperiod", "isfreetrial")
+FLAG_TEXTS = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
 # Words of a status column's name that say where goods are, not whether they were paid for
 # (Shopify's `Lineitem fulfillment status`): not an event type.
 DELIVERY_STATUS_WORDS = ("fulfillment", "fulfilment", "shipping", "shipment", "delivery")
@@ -954,6 +959,15 @@ def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str
         return None
     filled = (c for c in _field_matches(sample, EVENT_NAMES, taken) if "." not in c)
     return next((c for c in filled if len(sample.values.get(c, ())) >= rows), None)
+
+
+def _trial_flag(sample: FileSample, taken: set[str]) -> str | None:
+    """A top-level column named like a trial flag (TRIAL_FLAG_NAMES) whose sampled values are
+    all flags (FLAG_TEXTS), true on some row and false on another."""
+    column = _find(sample.columns, TRIAL_FLAG_NAMES, taken)
+    values = {v.strip().lower() for v in sample.values.get(column or "", ())}
+    flags = {FLAG_TEXTS.get(v) for v in values}
+    return column if values and values <= set(FLAG_TEXTS) and flags == {True, False} else None
 
 
 def _status_column(sample: FileSample, taken: set[str]) -> tuple[str, str | None] | None:
@@ -3281,6 +3295,18 @@ def _events_source(
                 if holdback is not None
                 else ""
             )
+        )
+    elif event is None and (trial := _trial_flag(sample, taken)) is not None:
+        constant = _event_type_constant(first)
+        read = f"lower(trim({ident(trial)}))"
+        trues = ", ".join(f"'{text}'" for text, flag in FLAG_TEXTS.items() if flag)
+        columns["event_type"] = {
+            "expr": f"CASE WHEN {read} IN ({trues}) THEN '{constant}_TRIAL' ELSE '{constant}' END"
+        }
+        taken.add(trial)
+        checks.append(
+            f"{files}: no event-type column; a row whose {trial} is true is {constant}_TRIAL (a "
+            f"free trial's start, no payment), any other {constant}"
         )
     elif event is None:
         source["event_type"] = _event_type_constant(first)

@@ -1800,14 +1800,19 @@ def test_revenuecats_transactions_with_a_prefixed_user_id_and_a_usd_price(tmp_pa
     out, _ = _starter_for(tmp_path, {"transactions.csv": "\n".join(lines) + "\n"})
 
     (source,) = read_config(out).events
-    assert source.event_type == "TRANSACTION"
-    assert dict(source.columns) == {
-        "user_id": "rc_original_app_user_id",
-        "timestamp": "start_time",
-        "value": "price_in_usd",
-    }
-    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert (source.columns["user_id"], source.columns["timestamp"], source.columns["value"]) == (
+        "rc_original_app_user_id",
+        "start_time",
+        "price_in_usd",
+    )
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
     assert summary.tables["events"].accepted == 12
+    with duckdb.connect(str(store), read_only=True) as con:
+        types = con.execute(
+            "SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert types == [("TRANSACTION", 8), ("TRANSACTION_TRIAL", 4)]  # by is_trial_period
 
 
 def test_snowplows_enriched_events_take_the_derived_time_and_the_filled_domain_userid(tmp_path):
@@ -2242,6 +2247,42 @@ def test_the_change_events_of_a_report_skip_its_title_too(tmp_path):
     ]
     summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
     assert summary.tables["events"] == TableCounts(18, 12, {"no_event_time": 6})
+
+
+def test_a_subscription_apps_transactions_tell_trials_payments_and_unsubscribes(tmp_path):
+    """RevenueCat's transactions export: a trial's start is no payment (its own event type,
+    by `is_trial_period`), and turning auto-renewal off (`unsubscribe_detected_at`) is an
+    event of its own, the churn signal, at the time it was seen."""
+    header = (
+        "rc_original_app_user_id,start_time,is_trial_period,price_in_usd,"
+        "unsubscribe_detected_at,refunded_at\n"
+    )
+    rows = [
+        "u1,2024-03-01 10:00:00,true,0.00,,",
+        "u1,2024-03-08 10:00:00,false,9.99,2024-04-05 08:00:00,",
+        "u2,2024-03-02 10:00:00,TRUE,0.00,2024-03-06 09:00:00,",
+        "u3,2024-03-03 10:00:00,false,9.99,,2024-03-04 10:00:00",
+    ]
+    csv = header + "\n".join(rows) + "\n"
+    out, starter = _starter_for(tmp_path, {"revenuecat_transactions.csv": csv})
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["events"] == TableCounts(12, 7, {"no_event_time": 5})
+    with duckdb.connect(str(store), read_only=True) as con:
+        events = con.execute(
+            "SELECT user_id, event_type, value FROM events ORDER BY event_time"
+        ).fetchall()
+    assert events == [
+        ("u1", "REVENUECAT_TRANSACTION_TRIAL", 0.0),
+        ("u2", "REVENUECAT_TRANSACTION_TRIAL", 0.0),
+        ("u3", "REVENUECAT_TRANSACTION", 9.99),
+        ("u3", "REVENUECAT_TRANSACTION_REFUNDED", None),
+        ("u2", "REVENUECAT_TRANSACTION_UNSUBSCRIBE", None),
+        ("u1", "REVENUECAT_TRANSACTION", 9.99),
+        ("u1", "REVENUECAT_TRANSACTION_UNSUBSCRIBE", None),
+    ]
+    trials = "a row whose is_trial_period is true is REVENUECAT_TRANSACTION_TRIAL"
+    assert any(trials in c for c in starter.checks)
 
 
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
