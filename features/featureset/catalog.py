@@ -433,6 +433,7 @@ def _named_event_type(event_types: tuple[str, ...], words: Sequence[str]) -> str
 
 
 ONLY_TYPE = "the store's only event type, so a repeat"
+PAID_AFTER_TRIAL = "the paid events beside their trials' starts ({trial}): will a user pay"
 MAIN_TYPE = "a guess from its name, and half or more of the store's events, so a repeat"
 REPEATS = (ONLY_TYPE, MAIN_TYPE)  # the reasons that make the label a repeat, not a conversion
 
@@ -444,9 +445,13 @@ def label_guess(
     purchase log such as CDNOW: will they buy again, whatever it is called), else the one
     with a conversion word (conversion_event_type), a repeat too when it is `main_type`
     (an order log with a few cancellations: most users have bought, so "has not bought yet"
-    would leave almost no row)."""
+    would leave almost no row). A type beside its `<TYPE>_TRIAL` (trials' starts, split from
+    paid transactions at ingest) is the conversion before any name: will a trial user pay."""
     if len(event_types) == 1 and is_spec_name(event_types[0]):
         return event_types[0], ONLY_TYPE
+    paid = next((t for t in event_types if f"{t}_TRIAL" in event_types and is_spec_name(t)), None)
+    if paid is not None:  # the ingest's split of a transactions file by its trial flag
+        return paid, PAID_AFTER_TRIAL.format(trial=f"{paid}_TRIAL")
     named = conversion_event_type(event_types)
     if named is None:
         return None

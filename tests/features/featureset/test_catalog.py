@@ -325,6 +325,23 @@ def test_a_starter_from_a_store_of_one_event_type_predicts_a_repeat(sets_dir):
     assert "label's event type, ORDER, is the store's only event type" in starter.path.read_text()
 
 
+def test_a_starter_from_a_store_of_trials_and_payments_asks_who_pays(sets_dir):
+    """A subscription app's transactions split by their trial flag at ingest: the paid type
+    is the conversion, asked of those who have not paid, though it is the main type and
+    its name holds no conversion word; the trials' starts are counted as behaviour."""
+    store = StoreFacts(
+        "app",
+        ("2024-01", "2024-02", "2024-03", "2024-04"),
+        ("TRANSACTION", "TRANSACTION_TRIAL", "TRANSACTION_UNSUBSCRIBE"),
+        main_type="TRANSACTION",
+    )
+    starter = new_spec("payers", sets_dir, store=store)
+    spec = load_spec("payers@v1", sets_dir)
+    assert spec.label.event_type == spec.eligibility.not_converted == "TRANSACTION"
+    assert "TRANSACTION_TRIAL" in starter.counted
+    assert starter.label_why.startswith("the paid events beside their trials' starts")
+
+
 @pytest.mark.parametrize(
     ("counts", "main"),
     [
