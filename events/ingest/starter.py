@@ -124,6 +124,7 @@ USER_ID_NAMES = (
     "soldtoparty", "soldto",  # SAP's customer on a sales or billing document
     "accountcode",  # Recurly's account on its subscriptions, invoices and transactions
     "unitid",  # Statsig's exposures: the unit randomized, the user's id
+    "localid",  # Firebase Authentication's users export: the uid events carry
     # The same in the languages of exports made in a localised spreadsheet or tool (German,
     # French, Spanish, Portuguese, Italian, Dutch), accents dropped (_key).
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
@@ -364,6 +365,9 @@ EVENT_FILE_WORDS = (
 )  # fmt: skip
 # Words of a time's name that date the record's keeping, not an event (`updated_at`).
 RECORD_KEEPING_WORDS = ("updated", "modified", "synced")
+# Words of a column's name that make it a credential (Firebase's `passwordHash` and `salt`, an
+# API token): never an attribute, so the store keeps no secret.
+CREDENTIAL_WORDS = ("password", "passwd", "salt", "secret", "token", "apikey")
 # An attribute whose name says it was read when the file was exported (it leaks the future).
 SNAPSHOT_WORDS = (
     "last", "current", "total", "lifetime", "status", "count", "latest", "now", "updated",
@@ -2837,6 +2841,13 @@ def _users_source(
     if unnamed:  # no config can name it (a header ending with a delimiter)
         shown = ", ".join(_unmapped_name(c, c == sample.columns[-1]) for c in unnamed)
         checks.append(f"{files}: not an attribute: {shown}")
+    secrets = [c for c in sample.columns if set(name_words(c)) & set(CREDENTIAL_WORDS)]
+    if secrets:
+        mapped += tuple(secrets)
+        checks.append(
+            f"{files}: left out: {', '.join(secrets)}, credentials: never an attribute, so the "
+            "event store keeps no secret"
+        )
     for column in (c for c in sample.columns if c and c not in mapped):
         attribute, why = _attribute(
             sample, column, formats, dated=signup is not None, versioned=valid_from is not None

@@ -2285,6 +2285,34 @@ def test_a_subscription_apps_transactions_tell_trials_payments_and_unsubscribes(
     assert any(trials in c for c in starter.checks)
 
 
+def test_firebase_auths_users_export_is_keyed_by_the_uid_and_keeps_no_credential(tmp_path):
+    """`firebase auth:export users.json`: {"users": [...]} keyed by `localId`, the uid the
+    app's events carry (not the email); its password hash and salt are never attributes."""
+    users = [
+        {"localId": f"uid{n:025d}", "email": f"p{n}@example.com", "emailVerified": n % 2 == 0,
+         "passwordHash": "c2VjcmV0==", "salt": "c2FsdA==", "createdAt": str(1_709_280_000_000 + n)}
+        for n in range(4)
+    ]  # fmt: skip
+    events = [
+        {"user_id": f"uid{n % 4:025d}", "event": "open", "ts": f"2024-03-0{2 + n}T10:00:00Z"}
+        for n in range(6)
+    ]
+    out, starter = _starter_for(
+        tmp_path,
+        {
+            "users.json": json.dumps({"users": users}, indent=2),
+            "events.jsonl": "\n".join(map(json.dumps, events)),
+        },
+    )
+    config = read_config(out)
+    assert config.users.columns["user_id"] == "localId"
+    assert {a.column for a in config.users.attributes} == {"email", "emailVerified"}
+    secrets = "users.json: left out: passwordHash, salt, credentials: never an attribute"
+    assert any(c.startswith(secrets) for c in starter.checks)
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(6, 6, {})
+
+
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
     """Two columns named like times, the first of dates only: the event time is the one that
     holds the time of day, and the check names the one passed over."""
