@@ -177,12 +177,16 @@ class StoreFacts:
 
 
 def model_attributes(
-    kinds: Mapping[str, str], dtypes: Mapping[str, str], distinct: Mapping[str, int]
+    kinds: Mapping[str, str],
+    dtypes: Mapping[str, str],
+    distinct: Mapping[str, int],
+    users: int | None = None,
 ) -> tuple[str, ...]:
     """The static user attributes a starter spec takes as features: numeric ones that vary
     and are not an id (a CRM's `record_id` counts signups, it measures nothing), categorical
-    ones of 2 to MAX_ATTRIBUTE_LEVELS levels (not an email or a name); never a snapshot (read
-    at export time) or a timestamp."""
+    ones of 2 to MAX_ATTRIBUTE_LEVELS levels that users share (_names_its_user: an email in a
+    store of 80 users has 80 levels); never a snapshot (read at export time) or a
+    timestamp."""
     return tuple(
         name
         for name, kind in kinds.items()
@@ -197,9 +201,17 @@ def model_attributes(
             or (
                 dtypes.get(name) == "categorical"
                 and 2 <= distinct.get(name, 0) <= MAX_ATTRIBUTE_LEVELS
+                and not _names_its_user(distinct.get(name, 0), users)
             )
         )
     )
+
+
+def _names_its_user(levels: int, users: int | None) -> bool:
+    """Whether a categorical attribute's levels are its users' own, no group: nearly one per
+    user (IDENTIFIER_SHARE of the users table's rows), in a store of MIN_USERS_FOR_IDS or more
+    (in a handful of users, a plan per user is still a plan)."""
+    return users is not None and users >= MIN_USERS_FOR_IDS and levels >= IDENTIFIER_SHARE * users
 
 
 @dataclass(frozen=True)
@@ -256,6 +268,8 @@ WEEKLY_HISTORY_DAYS = 14
 # purchase log's counts over 7 and 30 days are mostly zeros.
 LONGER_WINDOWS = ((90, 4), (365, 13))
 MAX_ATTRIBUTE_LEVELS = 100
+IDENTIFIER_SHARE = 0.9  # levels per user from which a categorical attribute names its user
+MIN_USERS_FOR_IDS = 20
 COUNTED_FROM_STORE = 8  # the most frequent event types a starter counts (a spec names more)
 # Words of an item attribute's name that read as a product's category, which a starter spec
 # counts the events of per value (item_count): a product type, a genre, a brand.
@@ -337,6 +351,7 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
             report.get("user_attribute_kinds", {}),
             report.get("user_attribute_dtypes", {}),
             {name: profile["distinct"] for name, profile in users.items()},
+            report["columns"].get("users", {}).get("rows"),
         ),
         areas=areas,
         area_changes=area_changes,

@@ -506,6 +506,19 @@ def test_the_starter_takes_static_attributes_worth_a_feature():
         "record_id": 9000,
     }
     assert model_attributes(kinds, dtypes, distinct) == ("country", "plan", "age")
+    # In a store of 80 users, 80 (or 72) emails are no category; 50 countries still are, and
+    # in a store of 2 users, a plan each is still a plan
+    small = {**distinct, "email": 72, "country": 50}
+    assert model_attributes(kinds, dtypes, small, users=80) == ("country", "plan", "age")
+    assert model_attributes(kinds, dtypes, {**small, "email": 71}, users=80) == (
+        "country",
+        "plan",
+        "email",
+        "age",
+    )
+    assert model_attributes({"plan": "static"}, {"plan": "categorical"}, {"plan": 2}, 2) == (
+        "plan",
+    )
 
 
 def test_a_starter_with_attributes_builds_them_as_features(sets_dir):
