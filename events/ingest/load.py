@@ -456,19 +456,22 @@ class _Builder:
 
     def _json_keys(self, reader: str, name: str) -> frozenset[str] | None:
         """The keys of a JSONL file's `name` when its first records hold it as an array of
-        {key, value} objects (GA4's `event_params` exported as JSON), else None; only then
-        is the whole file read for them."""
+        name/value objects (GA4's `event_params` exported as JSON, Cognito's `Attributes`:
+        validate.PAIR_KEYS), else None; only then is the whole file read for them."""
         path = validate.json_path([name])
-        key, value = validate.json_path([name], "[0].key"), validate.json_path([name], "[0].value")
+        pairs = " OR ".join(
+            f"(json_exists(json, {validate.json_path([name], f'[0].{k}')}) AND "
+            f"json_exists(json, {validate.json_path([name], f'[0].{v}')}))"
+            for k, v in validate.PAIR_KEYS
+        )
         is_list = self.con.execute(
-            f"SELECT bool_or(json_type(json, {path}) = 'ARRAY' AND json_exists(json, {key}) "
-            f"AND json_exists(json, {value})) "
+            f"SELECT bool_or(json_type(json, {path}) = 'ARRAY' AND ({pairs})) "
             f"FROM (SELECT json FROM {reader} LIMIT {KEY_VALUE_PROBE_ROWS})"
         ).fetchone()[0]
         if not is_list:
             return None
         rows = self.con.execute(
-            f"SELECT DISTINCT json_extract_string(e, '$.key') FROM (SELECT unnest(CAST("
+            f"SELECT DISTINCT {validate.json_pair_name('e')} FROM (SELECT unnest(CAST("
             f"json_extract(json, {path}) AS JSON[])) AS e FROM {reader} "
             f"WHERE json_type(json, {path}) = 'ARRAY')"
         ).fetchall()

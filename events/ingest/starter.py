@@ -58,6 +58,7 @@ from events.ingest.readers import (
 from events.ingest.validate import (
     EXCEL_UNIX_DAY,
     ISO_PATTERN,
+    PAIR_KEYS,
     SCIENTIFIC_ID_PATTERN,
     blank_groups,
     ident,
@@ -125,6 +126,7 @@ USER_ID_NAMES = (
     "accountcode",  # Recurly's account on its subscriptions, invoices and transactions
     "unitid",  # Statsig's exposures: the unit randomized, the user's id
     "localid",  # Firebase Authentication's users export: the uid events carry
+    "username",  # AWS Cognito's users: the user's `sub` unless the pool sets names; last
     # The same in the languages of exports made in a localised spreadsheet or tool (German,
     # French, Spanish, Portuguese, Italian, Dutch), accents dropped (_key).
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
@@ -258,6 +260,7 @@ SIGNUP_NAMES = (
     "registration", "registered", "createdat", "created", "createdate", "joinedat", "joined",
     "firstseen", "joindate", "datejoined", "joinedon", "createdon", "creationdate", "signedup",
     "signedupat", "installdate", "installedat", "firstopentime",  # Heap, apps, Firebase
+    "usercreatedate",  # AWS Cognito's ListUsers
     "registrierungsdatum", "anmeldedatum", "dateinscription", "fecharegistro", "fechaalta",
     "datacadastro", "dataregistrazione",
     "registriertam", "registriertseit", "erstelltam", "kundeseit", "mitgliedseit",
@@ -1316,16 +1319,24 @@ def _flatten(record: Mapping, prefix: str = "") -> dict[str, object]:
         flat[prefix + key] = value
         if isinstance(value, Mapping) and not prefix:
             flat.update(_flatten(value, f"{key}."))
-        elif not prefix and _is_key_value_list(value):
-            flat.update({f"{key}.{e['key']}": _first_alternative(e["value"]) for e in value})
+        elif not prefix and (pair := _pair_keys(value)) is not None:
+            name, held = pair
+            flat.update({f"{key}.{e[name]}": _first_alternative(e[held]) for e in value})
     return flat
 
 
-def _is_key_value_list(value: object) -> bool:
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(e, Mapping) and {"key", "value"} <= set(e) for e in value)
+def _pair_keys(value: object) -> tuple[str, str] | None:
+    """The keys (PAIR_KEYS) of a list of name/value objects, GA4's {key, value} or AWS's
+    {Name, Value} (Cognito's user `Attributes`): fields by name, never rows; else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    return next(
+        (
+            (name, held)
+            for name, held in PAIR_KEYS
+            if all(isinstance(e, Mapping) and {name, held} <= set(e) for e in value)
+        ),
+        None,
     )
 
 
@@ -1506,7 +1517,7 @@ def _record_arrays(records: Sequence[Mapping]) -> tuple[str, ...]:
             objects = (
                 isinstance(value, list) and value and all(isinstance(e, Mapping) for e in value)
             )
-            if objects and not _is_key_value_list(value):  # GA4's event_params are fields
+            if objects and _pair_keys(value) is None:  # GA4's event_params are fields
                 found[key] = None
     return tuple(found)
 

@@ -350,17 +350,28 @@ def key_value_text(column: str, key: str) -> str:
     return _first_alternative_text(found)
 
 
+# The spellings of a JSON name/value pair's keys read as a key/value list: GA4's {key, value},
+# AWS's {Name, Value} (Cognito's user `Attributes`, a resource's tags), and {name, value}.
+PAIR_KEYS = (("key", "value"), ("Name", "Value"), ("name", "value"))
+
+
+def json_pair_name(element: str) -> str:
+    """The name of a JSON name/value pair (`element`, JSON), in whichever spelling it has."""
+    names = (f"json_extract_string({element}, '$.{name}')" for name, _ in PAIR_KEYS)
+    return f"coalesce({', '.join(names)})"
+
+
 def json_key_value_text(column: str, key: str) -> str:
-    """key_value_text for a JSONL record's array of {key, value} objects (GA4's
-    `event_params` in a BigQuery JSON export); a record whose `column` is no array reads
-    NULL."""
+    """key_value_text for a JSONL record's array of name/value objects (GA4's `event_params`
+    in a BigQuery JSON export, Cognito's user `Attributes`: PAIR_KEYS); a record whose
+    `column` is no array reads NULL."""
     path = json_path(jsonl_keys(column, True))
     elements = f"CAST(json_extract(json, {path}) AS JSON[])"
-    element = (
-        f"list_filter({elements}, lambda p: json_extract_string(p, '$.key') = "
-        f"{sql_string(key)})[1]"
+    element = f"list_filter({elements}, lambda p: {json_pair_name('p')} = {sql_string(key)})[1]"
+    values = (
+        f"json_extract({element}, '$.{held}')" for held in dict.fromkeys(v for _, v in PAIR_KEYS)
     )
-    found = f"json_extract({element}, '$.value')"
+    found = f"coalesce({', '.join(values)})"
     return f"CASE WHEN json_type(json, {path}) = 'ARRAY' THEN {_first_alternative_text(found)} END"
 
 

@@ -2313,6 +2313,50 @@ def test_firebase_auths_users_export_is_keyed_by_the_uid_and_keeps_no_credential
     assert summary.tables["events"] == TableCounts(6, 6, {})
 
 
+def test_cognitos_users_are_keyed_by_username_with_their_name_value_attributes(tmp_path):
+    """AWS Cognito's ListUsers pages: `Username` the id the app's events carry,
+    `UserCreateDate` the signup, and the `Attributes` list of {Name, Value} pairs read by
+    name as GA4's {key, value} lists are (a user without a pair reads no value)."""
+    users = [
+        {"Username": f"sub-{n}", "UserCreateDate": f"2024-03-0{1 + n}T10:00:00.123000+00:00",
+         "Attributes": [{"Name": "sub", "Value": f"sub-{n}"},
+                        {"Name": "custom:team", "Value": ["red", "blue"][n % 2]},
+                        *([{"Name": "email", "Value": f"u{n}@example.com"}] if n else [])],
+         "UserStatus": "CONFIRMED"}
+        for n in range(4)
+    ]  # fmt: skip
+    events = [
+        {"userId": f"sub-{n % 4}", "event": "open", "ts": f"2024-03-0{5 + n}T10:00:00Z"}
+        for n in range(4)
+    ]
+    out, _ = _starter_for(
+        tmp_path,
+        {
+            "cognito_users.json": json.dumps({"Users": users}, indent=2),
+            "events.jsonl": "\n".join(map(json.dumps, events)),
+        },
+    )
+    config = read_config(out)
+    assert dict(config.users.columns) == {"user_id": "Username", "signup_time": "UserCreateDate"}
+    assert {a.name: a.column for a in config.users.attributes if a.name != "user_status"} == {
+        "sub": "Attributes.sub",
+        "custom_team": "Attributes.custom:team",
+        "email": "Attributes.email",
+    }
+    store = tmp_path / "store" / "events.duckdb"
+    summary = ingest_dataset(out, store, progress=False)
+    assert summary.tables["users"] == TableCounts(4, 4, {})
+    assert summary.tables["events"] == TableCounts(4, 4, {})
+    with duckdb.connect(str(store), read_only=True) as con:
+        rows = con.execute("SELECT user_id, custom_team, email FROM users ORDER BY 1").fetchall()
+    assert rows == [
+        ("sub-0", "red", None),
+        ("sub-1", "blue", "u1@example.com"),
+        ("sub-2", "red", "u2@example.com"),
+        ("sub-3", "blue", "u3@example.com"),
+    ]
+
+
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
     """Two columns named like times, the first of dates only: the event time is the one that
     holds the time of day, and the check names the one passed over."""
