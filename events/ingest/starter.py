@@ -127,6 +127,7 @@ USER_ID_NAMES = (
     "unitid",  # Statsig's exposures: the unit randomized, the user's id
     "localid",  # Firebase Authentication's users export: the uid events carry
     "username",  # AWS Cognito's users: the user's `sub` unless the pool sets names; last
+    "sub",  # an OpenID Connect token's subject (Auth0's `auth0|...`), as a backend logs it
     # The same in the languages of exports made in a localised spreadsheet or tool (German,
     # French, Spanish, Portuguese, Italian, Dutch), accents dropped (_key).
     "kundennummer", "kundenid", "kunde", "benutzerid", "nutzerid", "idclient",
@@ -966,6 +967,28 @@ def _event_type_fallback(sample: FileSample, event: str, taken: set[str]) -> str
         return None
     filled = (c for c in _field_matches(sample, EVENT_NAMES, taken) if "." not in c)
     return next((c for c in filled if len(sample.values.get(c, ())) >= rows), None)
+
+
+def _named_events(sample: FileSample, user_id: str, taken: set[str]) -> str | None:
+    """A top-level `name` column of an events file, filled on every sampled row, whose texts
+    repeat, few (at most MAX_EVENT_TYPES, each on two rows on average), and differ within
+    some user's rows: the events' names (Customer.io's, a backend's log), not the user's
+    name on each of their events, nor an order's (Shopify's #1001)."""
+    column = _find(sample.columns, ("name",), taken)
+    values = sample.values.get(column or "", ())
+    users = sample.values.get(user_id, ())
+    if not values or len(values) != len(users) or len(values) != _sampled_rows(sample):
+        return None
+    if any(_is_number(v) or ORDER_NAME.fullmatch(v) for v in values):
+        return None
+    per_user: dict[str, set[str]] = {}
+    for user, value in zip(users, values, strict=True):
+        per_user.setdefault(user, set()).add(value)
+    distinct = len(set(values))
+    varies = any(len(names) > 1 for names in per_user.values())
+    return (
+        column if varies and distinct <= MAX_EVENT_TYPES and 2 * distinct <= len(values) else None
+    )
 
 
 def _trial_flag(sample: FileSample, taken: set[str]) -> str | None:
@@ -3235,7 +3258,7 @@ def _events_source(
             f"{files}: an event without {user_id} takes the user its {anonymous} is seen with, "
             "when that link was known in time (else it is quarantined with why)"
         )
-    event = _find_field(sample, EVENT_NAMES, taken)
+    event = _find_field(sample, EVENT_NAMES, taken) or _named_events(sample, user_id, taken)
     exposure = None if event is not None else _exposure_columns(sample, taken)
     holdback = None
     if exposure is not None:

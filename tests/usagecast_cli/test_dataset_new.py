@@ -2357,6 +2357,42 @@ def test_cognitos_users_are_keyed_by_username_with_their_name_value_attributes(t
     ]
 
 
+def test_a_backends_events_keyed_by_the_tokens_subject_and_named_by_name(tmp_path):
+    """Auth0's users export beside a backend's event log: `sub` (the token's subject,
+    `auth0|...`) is the user id, `name` the event type; a `name` that is each user's own
+    on every row of theirs stays no event type."""
+    users = [
+        {"user_id": f"auth0|{n:024x}", "email": f"a{n}@example.com",
+         "created_at": "2024-03-01T10:00:00.000Z", "logins_count": n}
+        for n in range(3)
+    ]  # fmt: skip
+    names = ["project_created", "invite_sent", "project_created", "checkout"]
+    events = [
+        {"sub": f"auth0|{n % 3:024x}", "name": names[n % 4], "time": f"2024-03-0{2 + n}T10:00:00Z"}
+        for n in range(8)
+    ]
+    out, _ = _starter_for(
+        tmp_path,
+        {
+            "auth0_users.json": "\n".join(map(json.dumps, users)),
+            "product_events.jsonl": "\n".join(map(json.dumps, events)),
+        },
+    )
+    (source,) = read_config(out).events
+    assert dict(source.columns) == {"user_id": "sub", "timestamp": "time", "event_type": "name"}
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(8, 8, {})
+
+    people = "user_id,name,ts\n" + "".join(
+        f"{n % 3},{['Ann Lee', 'Bo Chan', 'Cy Diaz'][n % 3]},2024-03-0{1 + n} 10:00:00\n"
+        for n in range(9)
+    )
+    (tmp_path / "people").mkdir()
+    out, _ = _starter_for(tmp_path / "people", {"events.csv": people})
+    (source,) = read_config(out).events
+    assert source.event_type == "EVENT"  # the users' names are no event type
+
+
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
     """Two columns named like times, the first of dates only: the event time is the one that
     holds the time of day, and the check names the one passed over."""
