@@ -2794,14 +2794,34 @@ def _merged(group: Sequence[FileSample]) -> FileSample:
     )
 
 
-def _users_id_column(sample: FileSample, keyed_by_email: bool) -> str | None:
-    """A users table's id column (its email when the events are keyed by email)."""
+def _users_id_column(
+    sample: FileSample, keyed_by_email: bool, event_shapes: frozenset[str] = frozenset()
+) -> str | None:
+    """A users table's id column by name (its email when the events are keyed by email),
+    unless its ids have none of `event_shapes` (the shapes of the events files' user ids)
+    and another column named like an id, unique in the sample, has one: the id the events
+    carry (an identity provider's uid beside the email: Firebase's `localId`)."""
     names = (*EMAIL_NAMES,) if keyed_by_email else ()
-    return _find(sample.columns, (*names, *USER_ID_NAMES, "id", *EMAIL_NAMES), set())
+    found = _matches(sample.columns, (*names, *USER_ID_NAMES, "id", *EMAIL_NAMES), set())
+    named = next(iter(found), None)
+    if named is None or not event_shapes:
+        return named
+    if _ids_shape(sample.values.get(named, ())) in event_shapes:
+        return named
+    id_like = [c for c in sample.columns if "." not in c and name_words(c)[-1:] == ["id"]]
+    for column in dict.fromkeys([*found[1:], *id_like]):
+        values = [v.strip() for v in sample.values.get(column, ())]
+        if values and len(set(values)) == len(values) and _ids_shape(values) in event_shapes:
+            return column
+    return named
 
 
 def _users_source(
-    sample: FileSample, source: dict, checks: list[str], keyed_by_email: bool
+    sample: FileSample,
+    source: dict,
+    checks: list[str],
+    keyed_by_email: bool,
+    event_shapes: frozenset[str] = frozenset(),
 ) -> tuple[str, list[dict]] | None:
     """Fill in a users table's columns, formats and attributes; return its summary line and
     the events sources it also gives, or None without an id column. When the events are keyed
@@ -2811,7 +2831,13 @@ def _users_source(
     (`plan`); a time column that dates a change (HubSpot's `Became a Customer Date`,
     _dated_change) gives a source of its own (_change_sources), not an attribute."""
     files = _label(source)
-    user_id = _users_id_column(sample, keyed_by_email)
+    user_id = _users_id_column(sample, keyed_by_email, event_shapes)
+    named = _users_id_column(sample, keyed_by_email)
+    if user_id != named:
+        checks.append(
+            f"{files}: user id {user_id}, not {named}: its ids are shaped as the events' are "
+            f"({_ids_shape(sample.values.get(user_id, ()))})"
+        )
     if keyed_by_email and _key(user_id or "") in EMAIL_NAMES:
         checks.append(f"{files}: keyed by {user_id}, as the events are by email")
     if user_id is None:
@@ -3503,6 +3529,17 @@ def _events_source(
     return line, sampled
 
 
+def _event_id_shapes(samples: Sequence[FileSample]) -> frozenset[str]:
+    """The id_shape of each events file's user id by name (not a users-like file's): what a
+    users table's id must match."""
+    shapes = (
+        _ids_shape(sample.values.get(next(iter(_user_id_fields(sample)), ""), ()))
+        for sample in samples
+        if not _is_users_file(sample) and not _signupless_users_file(sample)
+    )
+    return frozenset(shape for shape in shapes if shape is not None)
+
+
 def _read_users(
     sample: FileSample,
     source: dict,
@@ -3510,10 +3547,11 @@ def _read_users(
     keyed_by_email: bool,
     events: list[dict],
     mapped: list[str],
+    event_shapes: frozenset[str] = frozenset(),
 ) -> bool:
     """Fill in `source` as the users table (_users_source), its summary line in `mapped` and
     the events sources it gives in `events`; False when it has no id column."""
-    found = _users_source(sample, source, checks, keyed_by_email)
+    found = _users_source(sample, source, checks, keyed_by_email, event_shapes)
     if found is None:
         return False
     line, given = found
@@ -3678,12 +3716,15 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         if not _is_users_file(sample) and not _signupless_users_file(sample)
     )
     merged = [_merged(group) for group in groups]
+    shapes = _event_id_shapes(merged)
     users_sample = next((s for s in merged if _is_users_file(s)), None)
     # A users table without signup times only when no users-like file has them.
     undated_users = users_sample is None
     if undated_users:
         users_sample = next((s for s in merged if _signupless_users_file(s)), None)
-    users_id = None if users_sample is None else _users_id_column(users_sample, keyed_by_email)
+    users_id = (
+        None if users_sample is None else _users_id_column(users_sample, keyed_by_email, shapes)
+    )
     users_shape = None if users_id is None else _ids_shape(users_sample.values.get(users_id, ()))
     wrapped: dict[tuple, Mapping[str, str]] = {}  # a source's rows (_read_key) -> wrapped keys
     placeholders: dict[str, None] = {}  # user ids that stand for no user (_id_placeholders)
@@ -3712,7 +3753,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
         """The events of a users table whose records hold them (a user document's sessions):
         the elements as rows, keyed by their record's user id."""
         checks.append(_elements_check(files, elements, users=True))
-        user_id = _users_id_column(records, keyed_by_email)
+        user_id = _users_id_column(records, keyed_by_email, shapes)
         held = replace(elements, parent_id=f"{elements.parent}.{user_id}")
         source = {key: users[key] for key in READ_KEYS if key in users}
         _read_elements(source, elements)
@@ -3801,7 +3842,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             _read_elements(source, elements)
             wrapped[_read_key(source)] = elements.wrapped
         if users is None and sample.parent is None and _is_users_file(sample):
-            if _read_users(sample, source, checks, keyed_by_email, events, mapped):
+            if _read_users(sample, source, checks, keyed_by_email, events, mapped, shapes):
                 users = source
                 placeholders.update(_id_placeholders(sample, source))
                 if elements is not None:
@@ -3818,7 +3859,7 @@ def starter_config(samples: Sequence[FileSample], base: Path, name: str, out: st
             if users is not None or not undated_users:
                 checks.append(f"{files}: left out: another users table, without signup times")
                 continue
-            if _read_users(sample, source, checks, keyed_by_email, events, mapped):
+            if _read_users(sample, source, checks, keyed_by_email, events, mapped, shapes):
                 users = source
                 placeholders.update(_id_placeholders(sample, source))
                 if elements is not None:

@@ -2393,6 +2393,26 @@ def test_a_backends_events_keyed_by_the_tokens_subject_and_named_by_name(tmp_pat
     assert source.event_type == "EVENT"  # the users' names are no event type
 
 
+def test_a_users_tables_id_is_the_column_shaped_as_the_events_ids(tmp_path):
+    """An identity provider's users export whose id column has a name the starter does not
+    know (`profile_id`) beside `email`: keyed by email, no event would match; the column
+    whose ids have the events' shape is the id, and the check says why."""
+    users = "email,profile_id,created_at\n" + "".join(
+        f"u{n}@example.com,{n:08x}c0ffee{n:02d},2024-03-0{1 + n} 10:00:00\n" for n in range(4)
+    )
+    events = "user_id,event,ts\n" + "".join(
+        f"{n % 4:08x}c0ffee{n % 4:02d},open,2024-03-0{5 + n} 10:00:00\n" for n in range(4)
+    )
+    out, starter = _starter_for(tmp_path, {"users.csv": users, "events.csv": events})
+    assert read_config(out).users.columns["user_id"] == "profile_id"
+    assert any(
+        c.startswith("users.csv: user id profile_id, not email: its ids are shaped as the")
+        for c in starter.checks
+    )
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(4, 4, {})
+
+
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
     """Two columns named like times, the first of dates only: the event time is the one that
     holds the time of day, and the check names the one passed over."""
