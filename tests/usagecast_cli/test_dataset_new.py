@@ -2285,6 +2285,20 @@ def test_a_subscription_apps_transactions_tell_trials_payments_and_unsubscribes(
     assert any(trials in c for c in starter.checks)
 
 
+def _users_page_and_events(tmp_path: Path, name: str, page: dict, user_ids: Sequence[str]):
+    """_starter_for over an identity provider's users page saved as `name` and an app's
+    events, one `open` a day from 2024-03-05 by each of `user_ids`."""
+    events = [
+        {"user_id": user, "event": "open", "ts": f"2024-03-{5 + n:02d}T10:00:00Z"}
+        for n, user in enumerate(user_ids)
+    ]
+    files = {
+        name: json.dumps(page, indent=2),
+        "events.jsonl": "\n".join(map(json.dumps, events)),
+    }
+    return _starter_for(tmp_path, files)
+
+
 def test_firebase_auths_users_export_is_keyed_by_the_uid_and_keeps_no_credential(tmp_path):
     """`firebase auth:export users.json`: {"users": [...]} keyed by `localId`, the uid the
     app's events carry (not the email); its password hash and salt are never attributes."""
@@ -2293,17 +2307,8 @@ def test_firebase_auths_users_export_is_keyed_by_the_uid_and_keeps_no_credential
          "passwordHash": "c2VjcmV0==", "salt": "c2FsdA==", "createdAt": str(1_709_280_000_000 + n)}
         for n in range(4)
     ]  # fmt: skip
-    events = [
-        {"user_id": f"uid{n % 4:025d}", "event": "open", "ts": f"2024-03-0{2 + n}T10:00:00Z"}
-        for n in range(6)
-    ]
-    out, starter = _starter_for(
-        tmp_path,
-        {
-            "users.json": json.dumps({"users": users}, indent=2),
-            "events.jsonl": "\n".join(map(json.dumps, events)),
-        },
-    )
+    ids = [f"uid{n % 4:025d}" for n in range(6)]
+    out, starter = _users_page_and_events(tmp_path, "users.json", {"users": users}, ids)
     config = read_config(out)
     assert config.users.columns["user_id"] == "localId"
     assert {a.column for a in config.users.attributes} == {"email", "emailVerified"}
@@ -2325,17 +2330,8 @@ def test_cognitos_users_are_keyed_by_username_with_their_name_value_attributes(t
          "UserStatus": "CONFIRMED"}
         for n in range(4)
     ]  # fmt: skip
-    events = [
-        {"userId": f"sub-{n % 4}", "event": "open", "ts": f"2024-03-0{5 + n}T10:00:00Z"}
-        for n in range(4)
-    ]
-    out, _ = _starter_for(
-        tmp_path,
-        {
-            "cognito_users.json": json.dumps({"Users": users}, indent=2),
-            "events.jsonl": "\n".join(map(json.dumps, events)),
-        },
-    )
+    ids = [f"sub-{n}" for n in range(4)]
+    out, _ = _users_page_and_events(tmp_path, "cognito_users.json", {"Users": users}, ids)
     config = read_config(out)
     assert dict(config.users.columns) == {"user_id": "Username", "signup_time": "UserCreateDate"}
     assert {a.name: a.column for a in config.users.attributes if a.name != "user_status"} == {
