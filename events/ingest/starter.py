@@ -1418,14 +1418,13 @@ def _element_sample(records: FileSample, objects: Sequence[Mapping], array: str)
     """The sample of the elements of each record's list at `array` as rows, each with the
     record's other fields under one key (_parent_key), as `records:` and `parent:` read them;
     no `parent` when the records hold nothing else (a page `{"data": {"events": [...]}}`)."""
-    lists = [(record, _at_path(record, array)) for record in objects]
-    held = [
-        (element, _without_path(record, array))
-        for record, elements in lists
-        if isinstance(elements, list)
-        for element in elements
-        if isinstance(element, Mapping)
-    ]
+    limit = max(len(objects), SAMPLE_ROWS)  # a document of a thousand sessions samples no more
+    held: list[tuple[Mapping, dict]] = []
+    for record in objects:
+        elements = _at_path(record, array)
+        if isinstance(elements, list) and len(held) < limit:
+            holder = _without_path(record, array)
+            held += [(e, holder) for e in elements if isinstance(e, Mapping)][: limit - len(held)]
     parent = _parent_key(records, array, [element for element, _ in held])
     if not any(_holds_values(holder) for _, holder in held):
         parent = None
@@ -3592,8 +3591,6 @@ def _add_sources(events: list[dict], mapped: list[str], files: str, added: list[
         mapped.append(f"events[{len(events) - 1}]: {summary}")
 
 
-# The keys of an events source that say how its files read, which a source of the same files
-# keeps (_lifecycle_sources).
 # The keys of a source that say how its rows are read, which a source over the same rows
 # (_dated_source, _versions_source) takes with it: the records of API pages and their
 # parent, a report's title and footer, a tool's missing-value texts, the number style.
