@@ -238,7 +238,7 @@ PANDAS_PARQUET_INDEX = re.compile(r"__index_level_[0-9]+__")
 # Objects whose fields may be the optional ones (`properties.revenue`, GA4's
 # `ecommerce.purchase_revenue` and `event_params.ga_session_id`), as their keys: the name
 # without separators.
-NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams")
+NESTED_PREFIXES = ("properties", "eventproperties", "ecommerce", "eventparams", "payload")
 # Endings of a time column's name (`login_at`, `purchase_date`, Stripe's `Created (UTC)`)
 # when no name above matches; a zone word after them is not part of the ending.
 TIME_ENDINGS = ("at", "on", "time", "date", "timestamp", "ts", "tstamp", "created")
@@ -444,7 +444,8 @@ TRAILING_NUMBERING = re.compile(
     r"((^|[-_. ]+)(export|exports|dump|extract|report|data|download|bericht|auswertung|"
     r"rapport|informe|relatorio|rapporto))?"
     # a number, or a page, part or batch of one after the name (`orders_page_001`)
-    r"(([-_. ]+(page|pages|part|batch|chunk)[-_. ]*|(^|[-_. ]+))[0-9][-_. 0-9]*)?"
+    # (Kafka Connect's S3 sink names its files topic+partition+offset: `events+0+0000000000`)
+    r"(([-_. ]+(page|pages|part|batch|chunk)[-_. ]*|(^|[-_. +]+))[0-9][-_. +0-9]*)?"
     r"( ?\([0-9]+\)|[-_ ]+copy( ?\(?[0-9]+\)?)?)?$",
     re.IGNORECASE,
 )
@@ -1529,12 +1530,19 @@ def _elements_check(files: str, elements: FileSample, users: bool) -> str:
     )
 
 
+# The keys of a record that Kafka Connect's JSON converter wrote with its schema: the row is
+# the payload (its fields are found as `payload.user_id`, NESTED_PREFIXES).
+KAFKA_ENVELOPE = ("schema", "payload")
+
+
 def _record_arrays(records: Sequence[Mapping]) -> tuple[str, ...]:
     """The keys (top-level, or one level inside an object: `activity.sessions`) whose value
     is a non-empty list of objects in some record: the rows inside each record (an order's
     `line_items`) that `records:` and `parent:` read."""
     found: dict[str, None] = {}
     for record in records:
+        if set(record) == set(KAFKA_ENVELOPE):  # its schema's `fields` describe, hold no row
+            record = {"payload": record["payload"]}
         for key, value in _flatten(record).items():
             objects = (
                 isinstance(value, list) and value and all(isinstance(e, Mapping) for e in value)
@@ -3485,10 +3493,11 @@ def _events_source(
     read |= {column for column, _ in _lifecycle_columns(sample, taken)}  # sources of their own
     if "event_type" not in columns:
         read |= set(_daily_count_columns(sample, user_id, time, taken))
+    through = {c.partition(".")[0] for c in read if "." in c}
     unmapped = [
         _unmapped_name(c, c == sample.columns[-1], sample.path)
         for c in sample.columns
-        if c not in read and "." not in c
+        if c not in read and c not in through and "." not in c  # an object read by its paths
     ]
     if unmapped:
         checks.append(

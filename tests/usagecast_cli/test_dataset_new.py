@@ -2409,6 +2409,31 @@ def test_a_users_tables_id_is_the_column_shaped_as_the_events_ids(tmp_path):
     assert summary.tables["events"] == TableCounts(4, 4, {})
 
 
+def test_kafka_connects_json_with_its_schema_reads_the_payload(tmp_path):
+    """Kafka Connect's S3 sink with the JSON converter's schemas: each line is {"schema",
+    "payload"} and the file is named topic+partition+offset; the fields are the payload's,
+    the schema's `fields` list is no rows, and the topic names the events."""
+    schema = {"type": "struct", "fields": [{"field": "user_id", "type": "string"}]}
+    lines = [
+        {"schema": schema,
+         "payload": {"user_id": f"u{n % 3}", "occurred_at": 1_709_280_000_000 + n * 60_000}}
+        for n in range(6)
+    ]  # fmt: skip
+    out, starter = _starter_for(
+        tmp_path, {"logins+0+0000000000.json": "\n".join(map(json.dumps, lines))}
+    )
+    (source,) = read_config(out).events
+    assert (source.event_type, dict(source.columns)) == (
+        "LOGIN",
+        {"user_id": "payload.user_id", "timestamp": "payload.occurred_at"},
+    )
+    assert not any("schema.fields" in c for c in starter.checks)
+    unmapped = "logins+0+0000000000.json: not mapped: schema (one that describes"
+    assert any(c.startswith(unmapped) for c in starter.checks)  # the payload is read
+    summary = ingest_dataset(out, tmp_path / "store" / "events.duckdb", progress=False)
+    assert summary.tables["events"] == TableCounts(6, 6, {})
+
+
 def test_a_time_with_the_time_of_day_is_taken_over_a_column_of_dates(tmp_path):
     """Two columns named like times, the first of dates only: the event time is the one that
     holds the time of day, and the check names the one passed over."""
