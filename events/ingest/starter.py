@@ -206,7 +206,6 @@ LIFECYCLE_TAIL_WORDS = ("at", "on", "date", "time", "utc", "detected")
 # A transaction's flag that it is a free trial's (RevenueCat's `is_trial_period`): a trial's
 # start is no payment, so it is an event type of its own (<constant>_TRIAL).
 TRIAL_FLAG_NAMES = ("istrialperiod", "istrial", "trial", "intrial", "trialperiod", "isfreetrial")
-FLAG_TEXTS = {"true": True, "false": False, "1": True, "0": False, "t": True, "f": False}
 # Words of a status column's name that say where goods are, not whether they were paid for
 # (Shopify's `Lineitem fulfillment status`): not an event type.
 DELIVERY_STATUS_WORDS = ("fulfillment", "fulfilment", "shipping", "shipment", "delivery")
@@ -329,6 +328,7 @@ ARM_NAMES = (
 HOLDBACK_NAMES = ("isholdback", "holdback")
 HOLDBACK_ARM = "holdback"
 TRUTH_WORDS = frozenset({"true", "false", "t", "f", "1", "0", ""})
+TRUE_WORDS = ("true", "t", "1")
 # The first word of a value column named otherwise (RevenueCat's `price_in_usd`, `Amount
 # (USD)`), read as the value when its sampled values are numbers.
 VALUE_WORDS = ("revenue", "amount", "price")
@@ -994,11 +994,11 @@ def _named_events(sample: FileSample, user_id: str, taken: set[str]) -> str | No
 
 def _trial_flag(sample: FileSample, taken: set[str]) -> str | None:
     """A top-level column named like a trial flag (TRIAL_FLAG_NAMES) whose sampled values are
-    all flags (FLAG_TEXTS), true on some row and false on another."""
+    all TRUTH_WORDS, true on some row and false on another."""
     column = _find(sample.columns, TRIAL_FLAG_NAMES, taken)
     values = {v.strip().lower() for v in sample.values.get(column or "", ())}
-    flags = {FLAG_TEXTS.get(v) for v in values}
-    return column if values and values <= set(FLAG_TEXTS) and flags == {True, False} else None
+    trues = values & set(TRUE_WORDS)
+    return column if values <= TRUTH_WORDS and trues and values - trues else None
 
 
 def _status_column(sample: FileSample, taken: set[str]) -> tuple[str, str | None] | None:
@@ -2293,6 +2293,8 @@ def _event_time(sample: FileSample, taken: set[str]) -> tuple[str | None, str | 
     a time whose values hold the time of day (Matomo's `serverDate` and `serverTimestamp`),
     so that events keep their order within a day and no label window shifts by hours."""
     named = _field_matches(sample, TIME_NAMES, taken)
+    if named and not _dates_only(sample.values.get(named[0], ())):
+        return named[0], None
     candidates = [*named, *(c for c in _times_by_ending(sample, taken) if c not in named)]
     first = next(iter(candidates), None)
     if first is None or not _dates_only(sample.values.get(first, ())):
@@ -2310,21 +2312,13 @@ def _event_time(sample: FileSample, taken: set[str]) -> tuple[str | None, str | 
 
 
 def _dates_only(values: Sequence[str]) -> bool:
-    """Every sampled value reads as a time and holds no time of day (`2024-03-05`,
-    `05/03/2024`, a whole Excel serial day); an epoch number always holds one."""
-    if not values or not _reads_as_times(values):
-        return False
-    formats, _ = timestamp_formats(values)
-    return all(_date_only(v, formats) for v in values[:MAX_FORMAT_VALUES])
-
-
-def _date_only(value: str, formats: Sequence[str]) -> bool:
-    fmt = next(f for f in formats if _fits(value, f))
-    if fmt == "iso":
-        return len(value.strip()) <= len("2024-03-05")
-    if fmt == EXCEL_DAYS:
-        return float(value).is_integer()
-    return fmt not in EPOCH_DIGITS.values() and "%H" not in fmt and "%I" not in fmt
+    """Every sampled value reads as a time and none holds a time of day or is a number (an
+    epoch or Excel's serial day): `2024-03-05`, `05/03/2024`."""
+    return (
+        bool(values)
+        and _reads_as_times(values)
+        and all(not TIME_OF_DAY.search(v) and not _is_number(v) for v in values)
+    )
 
 
 def _exposure_event(sample: FileSample) -> tuple[tuple[str, ...], str, str] | None:
@@ -2381,8 +2375,13 @@ def _holdback_column(sample: FileSample, taken: set[str]) -> str | None:
 
 def _holdback_arm(holdback: str, arm: str) -> str:
     """The arm of a row: HOLDBACK_ARM where the holdback flag is true, else the row's arm."""
-    flag = f"lower(trim(CAST({ident(holdback)} AS VARCHAR)))"
-    return f"CASE WHEN {flag} IN ('true', 't', '1') THEN '{HOLDBACK_ARM}' ELSE {ident(arm)} END"
+    return f"CASE WHEN {_is_true(holdback)} THEN '{HOLDBACK_ARM}' ELSE {ident(arm)} END"
+
+
+def _is_true(flag: str) -> str:
+    """SQL: the flag column's text is one of TRUE_WORDS (`True`, ` t `, `1`)."""
+    words = ", ".join(f"'{word}'" for word in TRUE_WORDS)
+    return f"lower(trim(CAST({ident(flag)} AS VARCHAR))) IN ({words})"
 
 
 def _times_by_value(sample: FileSample, taken: set[str]) -> list[str]:
@@ -2537,8 +2536,7 @@ def _day_of_time_of_day(sample: FileSample, time: str, taken: set[str]) -> str |
         if column not in taken
         and "." not in column
         and len(sample.values.get(column, ())) == len(values)
-        and _reads_as_times(sample.values[column])
-        and all(not TIME_OF_DAY.search(v) and not _is_number(v) for v in sample.values[column])
+        and _dates_only(sample.values[column])
     ]
     named = [c for c in dated if {"date", "day"} & set(name_words(c))]
     return next(iter(named or dated), None)
@@ -3376,10 +3374,8 @@ def _events_source(
         )
     elif event is None and (trial := _trial_flag(sample, taken)) is not None:
         constant = _event_type_constant(first)
-        read = f"lower(trim({ident(trial)}))"
-        trues = ", ".join(f"'{text}'" for text, flag in FLAG_TEXTS.items() if flag)
         columns["event_type"] = {
-            "expr": f"CASE WHEN {read} IN ({trues}) THEN '{constant}_TRIAL' ELSE '{constant}' END"
+            "expr": f"CASE WHEN {_is_true(trial)} THEN '{constant}_TRIAL' ELSE '{constant}' END"
         }
         taken.add(trial)
         checks.append(

@@ -335,7 +335,8 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
     used = [t for t in report["event_types"] if t["event_type"] != EXPERIMENT_ASSIGNED]
     event_columns = report["columns"]["events"]["columns"]
     session_ids = event_columns.get("session_id", {})
-    users = report["columns"].get("users", {}).get("columns", {})
+    users_table = report["columns"].get("users", {})
+    users = users_table.get("columns", {})
     areas, area_changes = area_use(
         used,
         event_columns.get("area", {}).get("distinct", 0),
@@ -351,7 +352,7 @@ def store_facts(report: Mapping[str, Any]) -> StoreFacts:
             report.get("user_attribute_kinds", {}),
             report.get("user_attribute_dtypes", {}),
             {name: profile["distinct"] for name, profile in users.items()},
-            report["columns"].get("users", {}).get("rows"),
+            users_table.get("rows"),
         ),
         areas=areas,
         area_changes=area_changes,
